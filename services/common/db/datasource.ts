@@ -1,0 +1,99 @@
+import { createConnection } from "mysql2/promise";
+import type { Pool } from "mysql2/promise";
+import { DataSource, type EntitySchema, type MigrationInterface } from "typeorm";
+
+type EntityTarget = Function | EntitySchema<unknown>;
+type MigrationClass = new () => MigrationInterface;
+
+export interface MysqlTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export function parseMysqlUrl(url: string): MysqlTarget {
+  const u = new URL(url);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ""));
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) {
+    throw new Error(`MySQL URL must name a database of letters, digits and '_' (got "${database}")`);
+  }
+  return {
+    host: u.hostname || "127.0.0.1",
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || "root"),
+    password: decodeURIComponent(u.password),
+    database,
+  };
+}
+
+/** Creates the database if it does not exist (needs a user allowed to). */
+export async function ensureDatabase(target: MysqlTarget): Promise<void> {
+  const conn = await createConnection({ host: target.host, port: target.port, user: target.user, password: target.password });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${target.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await conn.end();
+  }
+}
+
+export interface OpenOptions {
+  url: string;
+  entities?: EntityTarget[];
+  /** Idempotent migrations (CREATE TABLE IF NOT EXISTS...): several processes may run them at once. */
+  migrations?: MigrationClass[];
+  poolSize?: number;
+}
+
+/**
+ * Opens a TypeORM DataSource on MINIS3_MYSQL_URL, creating the database and running the owner's
+ * migrations first. Hot paths use `sqlPool(ds)` (mysql2's binary protocol, prepared statements)
+ * rather than TypeORM's query builder, whose overhead is several times the query's.
+ */
+export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
+  const target = parseMysqlUrl(opts.url);
+  await ensureDatabase(target);
+  const ds = new DataSource({
+    type: "mariadb",
+    host: target.host,
+    port: target.port,
+    username: target.user,
+    password: target.password,
+    database: target.database,
+    entities: opts.entities ?? [],
+    migrations: opts.migrations ?? [],
+    migrationsTableName: "schema_migrations",
+    synchronize: false,
+    poolSize: opts.poolSize ?? 16,
+    charset: "utf8mb4_bin",
+    timezone: "Z",
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    logging: ["error"],
+    maxQueryExecutionTime: 5000,
+  });
+  await ds.initialize();
+  if (opts.migrations?.length) await ds.runMigrations({ transaction: "none" });
+  return ds;
+}
+
+/** mysql2's own promise pool behind a DataSource, for prepared statements on hot paths. */
+export function sqlPool(ds: DataSource): Pool {
+  // TypeORM's MySQL driver keeps the callback pool in `.pool`; `.promise()` wraps the same sockets.
+  return (ds.driver as unknown as { pool: { promise(): Pool } }).pool.promise();
+}
+
+/** Runs fn, retrying on deadlocks and Galera certification conflicts (short transactions only). */
+export async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const retryable = code === "ER_LOCK_DEADLOCK" || code === "ER_LOCK_WAIT_TIMEOUT" || code === "ER_QUERY_INTERRUPTED";
+      if (!retryable || i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 10));
+    }
+  }
+}

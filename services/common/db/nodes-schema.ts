@@ -1,0 +1,26 @@
+import type { MigrationInterface, QueryRunner } from "typeorm";
+
+/** The node registry: every node writes its own row and heartbeats it; coordinators read it. */
+export class CreateNodes1732500000000 implements MigrationInterface {
+  name = "CreateNodes1732500000000";
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE IF NOT EXISTS nodes (
+      id VARCHAR(64) CHARACTER SET ascii NOT NULL,
+      kind VARCHAR(16) CHARACTER SET ascii NOT NULL,
+      address VARCHAR(255) NOT NULL,
+      zone VARCHAR(64) NOT NULL,
+      state VARCHAR(16) CHARACTER SET ascii NOT NULL DEFAULT 'up',
+      blob_count BIGINT NOT NULL DEFAULT 0,
+      used_bytes BIGINT NOT NULL DEFAULT 0,
+      free_bytes BIGINT NOT NULL DEFAULT 0,
+      started_at DATETIME(3) NOT NULL,
+      heartbeat_at DATETIME(3) NOT NULL,
+      PRIMARY KEY (id)
+    ) ENGINE=InnoDB`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query("DROP TABLE IF EXISTS nodes");
+  }
+}

@@ -1,0 +1,52 @@
+import type { NodeKind, NodeStats } from "../membership";
+
+/** What a node knows of one blob. Blobs are immutable; blobId is the object version id. */
+export interface BlobMeta {
+  blobId: string;
+  size: number;
+  sha256: Buffer; // 32 bytes
+  storedAtMs: number;
+  attributes: Record<string, string>;
+}
+
+/**
+ * An open write. The node service calls write() for each chunk (awaiting it is the backpressure),
+ * then commit() with the size and sha256 the sender computed: the blob becomes durable and visible
+ * at once, or not at all (a mismatch throws IntegrityError). abort() discards everything written.
+ */
+export interface BlobWriter {
+  write(chunk: Buffer): Promise<void>;
+  commit(expectedSize: number, expectedSha256: Buffer): Promise<BlobMeta>;
+  abort(): Promise<void>;
+}
+
+/** A blob opened for reading: its meta and its bytes from offset, length bytes. */
+export interface BlobReader {
+  meta: BlobMeta;
+  offset: number;
+  length: number;
+  chunks: AsyncIterable<Buffer>;
+}
+
+/**
+ * The storage behind NodeService; one implementation per node kind (storage: disk with segment
+ * files for small blobs; backup: chunk rows in MySQL; delete: a trash directory with expiry).
+ * Errors: NotFoundError for a missing blob, IntegrityError for bytes that fail their checksum.
+ */
+export interface BlobBackend {
+  readonly kind: NodeKind;
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter>;
+  /** A whole small blob in one call; backends may group these into one durable write (one fsync). */
+  putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta>;
+
+  /** Throws NotFoundError when missing. length undefined = to the end; ranges are clamped. */
+  read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader>;
+  stat(blobId: string): Promise<BlobMeta | null>;
+  /** Idempotent: false when there was nothing to delete. */
+  delete(blobId: string): Promise<boolean>;
+  list(): AsyncIterable<BlobMeta>;
+  stats(): Promise<NodeStats>;
+}

@@ -1,0 +1,97 @@
+// The contract between the coordinator's client APIs (HTTP facade, gRPC ObjectService, later S3)
+// and the object engine that does the work. Both APIs validate nothing themselves beyond parsing:
+// the engine throws the typed errors of services/common/errors.ts.
+
+export type Tier = "hot" | "cold";
+
+export interface ObjectView {
+  bucket: string;
+  key: string;
+  versionId: string;
+  size: number;
+  sha256: string; // hex
+  etag: string; // hex md5
+  contentType: string;
+  tier: Tier;
+  createdAtMs: number;
+  lastAccessedAtMs: number;
+  replicas: string[]; // node ids holding the bytes in `tier`
+  metadata: Record<string, string>;
+}
+
+export interface PutInput {
+  bucket: string;
+  key: string;
+  contentType: string;
+  /** Declared length (HTTP Content-Length, gRPC content_length): fewer or more bytes fail the upload. */
+  contentLength?: number;
+  metadata: Record<string, string>;
+  /** Pulled as fast as the nodes take it: pulling is the backpressure. Throwing aborts the upload. */
+  body: AsyncIterable<Buffer>;
+}
+
+export interface ByteRange {
+  offset: number;
+  length?: number; // to the end when absent
+}
+
+export interface GetResult {
+  object: ObjectView;
+  offset: number;
+  length: number;
+  servedFrom: Tier;
+  /** The bytes; stop iterating (return()) to cancel the read on the node. */
+  body: AsyncIterable<Buffer>;
+}
+
+export interface DeleteResult {
+  bucket: string;
+  key: string;
+  versionId: string;
+  purgeAtMs: number;
+}
+
+export interface ListResult {
+  objects: ObjectView[];
+  nextCursor: string; // "" on the last page
+}
+
+export interface TrashEntryView {
+  object: ObjectView;
+  deletedAtMs: number;
+  purgeAtMs: number;
+  reason: "deleted" | "overwritten";
+}
+
+export interface TrashListResult {
+  entries: TrashEntryView[];
+  nextCursor: string;
+}
+
+export interface NodeStatusView {
+  id: string;
+  kind: string;
+  address: string;
+  live: boolean;
+  heartbeatAtMs: number;
+  usedBytes: number;
+}
+
+export interface ClusterStatusView {
+  nodes: NodeStatusView[];
+  tiers: { tier: string; objects: number; bytes: number }[];
+  queues: { name: string; waiting: number; delayed: number; active: number; failed: number }[];
+}
+
+export interface ObjectEngine {
+  put(input: PutInput): Promise<ObjectView>;
+  get(bucket: string, key: string, range?: ByteRange): Promise<GetResult>;
+  head(bucket: string, key: string): Promise<ObjectView>;
+  delete(bucket: string, key: string): Promise<DeleteResult>;
+  list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult>;
+  undelete(bucket: string, key: string): Promise<ObjectView>;
+  listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult>;
+  status(): Promise<ClusterStatusView>;
+  /** True when the catalogue answers and enough storage nodes are live to take a write. */
+  health(): Promise<{ ok: boolean; liveStorageNodes: number; writeQuorum: number }>;
+}
