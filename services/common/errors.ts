@@ -18,7 +18,11 @@ export class InvalidArgumentError extends MiniS3Error {
   constructor(message: string) { super(status.INVALID_ARGUMENT, message, "InvalidArgument"); }
 }
 export class TooLargeError extends MiniS3Error {
-  constructor(message: string) { super(status.OUT_OF_RANGE, message, "EntityTooLarge"); }
+  constructor(message: string) { super(status.RESOURCE_EXHAUSTED, message, "EntityTooLarge"); }
+}
+/** A byte range that starts past the end of the object. */
+export class RangeNotSatisfiableError extends MiniS3Error {
+  constructor(message: string) { super(status.OUT_OF_RANGE, message, "InvalidRange"); }
 }
 export class UnavailableError extends MiniS3Error {
   constructor(message: string) { super(status.UNAVAILABLE, message, "Unavailable"); }
@@ -35,14 +39,14 @@ export class AbortedError extends MiniS3Error {
 const HTTP_OF: Partial<Record<status, number>> = {
   [status.NOT_FOUND]: 404,
   [status.INVALID_ARGUMENT]: 400,
-  [status.OUT_OF_RANGE]: 413,
+  [status.RESOURCE_EXHAUSTED]: 413,
+  [status.OUT_OF_RANGE]: 416,
   [status.UNAVAILABLE]: 503,
   [status.DATA_LOSS]: 500,
   [status.CANCELLED]: 400,
   [status.FAILED_PRECONDITION]: 409,
   [status.ALREADY_EXISTS]: 409,
   [status.DEADLINE_EXCEEDED]: 504,
-  [status.RESOURCE_EXHAUSTED]: 507,
 };
 
 export function httpStatusOf(code: status): number {
@@ -59,6 +63,8 @@ export function fromGrpcError(e: unknown): MiniS3Error {
     case status.INVALID_ARGUMENT: return new InvalidArgumentError(msg);
     case status.DATA_LOSS: return new IntegrityError(msg);
     case status.CANCELLED: return new AbortedError(msg);
+    case status.RESOURCE_EXHAUSTED: return new TooLargeError(msg);
+    case status.OUT_OF_RANGE: return new RangeNotSatisfiableError(msg);
     case status.UNAVAILABLE: case status.DEADLINE_EXCEEDED: case undefined: return new UnavailableError(msg);
     default: return new MiniS3Error(g.code as status, msg, "Internal");
   }

@@ -1,0 +1,60 @@
+import { UnavailableError } from "../../common/errors";
+import type { Logger } from "../../common/logger";
+import type { NodeDirectory, NodeKind, NodeRecord } from "../../common/membership";
+import { NodeClient } from "../../common/node/node-client";
+
+/**
+ * One NodeClient (one channel, one multiplexed Exchange stream) per node, kept in step with the
+ * node directory: a node that changes address gets a new client, a removed one is closed.
+ */
+export class NodePool {
+  private readonly clients = new Map<string, NodeClient>();
+
+  constructor(private readonly directory: NodeDirectory, private readonly log: Logger) {
+    directory.on("change", (records: NodeRecord[]) => this.sync(records));
+    this.sync(directory.all());
+  }
+
+  /** The client for a node, whether or not it is live (the call itself will tell). */
+  client(id: string): NodeClient {
+    const c = this.clients.get(id);
+    if (!c) throw new UnavailableError(`node ${id} is not registered`);
+    return c;
+  }
+
+  isLive(id: string): boolean {
+    return this.directory.isLive(id);
+  }
+
+  /** A call to the node failed as unreachable: stop routing to it until it heartbeats again. */
+  suspect(id: string): void {
+    this.directory.suspect(id);
+  }
+
+  /** A live node of a kind (the first by id), for the single backup and delete tiers. */
+  liveOfKind(kind: NodeKind): NodeClient {
+    const n = this.directory.ofKind(kind).find((r) => r.live);
+    if (!n) throw new UnavailableError(`no live ${kind} node`);
+    return this.client(n.id);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  private sync(records: readonly NodeRecord[]): void {
+    const seen = new Set<string>();
+    for (const r of records) {
+      seen.add(r.id);
+      const c = this.clients.get(r.id);
+      if (c && c.address === r.address) continue;
+      c?.close();
+      this.clients.set(r.id, new NodeClient(r.id, r.address));
+      if (c) this.log.info({ node: r.id, address: r.address }, "node moved; reconnecting");
+    }
+    for (const [id, c] of this.clients) {
+      if (!seen.has(id)) { c.close(); this.clients.delete(id); }
+    }
+  }
+}

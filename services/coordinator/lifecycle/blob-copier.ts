@@ -1,0 +1,53 @@
+import { NotFoundError, UnavailableError } from "../../common/errors";
+import type { Logger } from "../../common/logger";
+import type { NodePool } from "../cluster/node-pool";
+import type { VersionRow } from "../catalogue/version-row";
+import { ReplicatedUpload } from "../objects/replicated-upload";
+
+/**
+ * Copies a version's bytes between tiers: one read from the first source that answers, streamed
+ * to every target at once. Each target checks size and sha256 against the catalogue's before it
+ * makes the copy durable, so a copy that returns is verified in the next tier.
+ */
+export class BlobCopier {
+  constructor(private readonly nodes: NodePool, private readonly log: Logger) {}
+
+  /** Returns the targets holding a verified copy (at least `quorum`, else it throws). */
+  async copy(v: VersionRow, sources: string[], targets: string[], quorum: number, attributes: Record<string, string> = {}): Promise<string[]> {
+    const ordered = [...sources.filter((id) => this.nodes.isLive(id)), ...sources.filter((id) => !this.nodes.isLive(id))];
+    let lastError: unknown = new UnavailableError(`no source for ${v.versionId}`);
+    for (const source of ordered) {
+      let read;
+      try {
+        read = await this.nodes.client(source).readBlob(v.versionId, 0);
+      } catch (e) {
+        lastError = e;
+        continue;
+      }
+      const upload = new ReplicatedUpload(this.nodes, targets, v.versionId, quorum, this.log, attributes);
+      try {
+        for await (const chunk of read.chunks) await upload.write(chunk);
+        return await upload.finish(v.size, Buffer.from(v.sha256, "hex"));
+      } catch (e) {
+        upload.abort();
+        lastError = e;
+        this.log.warn({ version: v.versionId, source, err: e }, "copy failed; trying another source");
+      }
+    }
+    throw lastError instanceof NotFoundError ? new NotFoundError(`no copy of ${v.versionId} found on ${sources.join(", ")}`) : lastError;
+  }
+
+  /** Deletes copies, best effort; returns the nodes where the delete failed (to retry later). */
+  async remove(versionId: string, nodeIds: string[]): Promise<string[]> {
+    const failed: string[] = [];
+    await Promise.all(nodeIds.map(async (id) => {
+      try {
+        await this.nodes.client(id).deleteBlob(versionId);
+      } catch (e) {
+        failed.push(id);
+        this.log.warn({ node: id, version: versionId, err: e }, "could not delete a copy; will retry");
+      }
+    }));
+    return failed;
+  }
+}

@@ -1,0 +1,46 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
+
+/** One queue per kind of transition, so /status shows each one's depth. */
+export const QUEUE_NAMES = ["demote", "promote", "trash", "purge", "cleanup", "repair", "reconcile"] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface TransitionJob {
+  versionId: string;
+}
+
+/**
+ * Job ids come from the version (and, for demotion, the due time), so queueing the same
+ * transition twice is a no-op in Redis. BullMQ forbids ':' in custom ids; ours are hex and '|'.
+ */
+export function jobId(queue: QueueName, versionId: string, dueMs?: number): string {
+  return dueMs === undefined ? `${queue}|${versionId}` : `${queue}|${versionId}|${dueMs}`;
+}
+
+export const JOB_OPTIONS: JobsOptions = {
+  attempts: 6,
+  backoff: { type: "exponential", delay: 500 },
+  removeOnComplete: true,
+  // Failed jobs stay visible in /status; the reconciler retries them.
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+};
+
+export function redisConnection(url: string): ConnectionOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname || "127.0.0.1",
+    port: Number(u.port || 6379),
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
+    tls: u.protocol === "rediss:" ? {} : undefined,
+    maxRetriesPerRequest: null,
+    // Reconnect within a second after a Redis restart (the default backs off to 20 s).
+    retryStrategy: (times: number) => Math.min(times * 100, 1000),
+  };
+}
+
+export function createQueues(connection: ConnectionOptions, prefix: string): Record<QueueName, Queue<TransitionJob>> {
+  const out = {} as Record<QueueName, Queue<TransitionJob>>;
+  for (const name of QUEUE_NAMES) out[name] = new Queue<TransitionJob>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
+  return out;
+}

@@ -1,0 +1,46 @@
+import type { Logger } from "../../common/logger";
+import type { Catalogue } from "../catalogue/catalogue";
+import type { Scheduler } from "./scheduler";
+
+const BATCH = 1000;
+
+/**
+ * MySQL is the truth, Redis the fast path: the reconciler finds in the catalogue every transition
+ * that is due (or comes due before its next run) and queues a job for it. Job ids make a job that
+ * already exists a no-op, so it can run anywhere, any number of times. This is also how demotions
+ * and purges are queued at all: a delayed job per version only once it is close to due, so Redis
+ * holds jobs for the next interval rather than one per object.
+ */
+export class Reconciler {
+  constructor(
+    private readonly catalogue: Catalogue,
+    private readonly scheduler: Scheduler,
+    private readonly hotTtlMs: number,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async run(): Promise<Record<string, number>> {
+    const now = Date.now();
+    const horizon = now + this.intervalMs;
+    const counts = { demote: 0, trash: 0, purge: 0, cleanup: 0 };
+
+    const demote = await this.catalogue.query(
+      "v.state = 'live' AND v.tier = 'hot' AND v.accessed_ms <= ? ORDER BY v.accessed_ms LIMIT ?", [horizon - this.hotTtlMs, BATCH]);
+    for (const v of demote) {
+      const due = v.accessedMs + this.hotTtlMs;
+      this.scheduler.add("demote", v.versionId, due, due);
+      counts.demote++;
+    }
+    const trash = await this.catalogue.query("v.state = 'trash' AND v.tier IN ('hot', 'cold') LIMIT ?", [BATCH]);
+    for (const v of trash) { this.scheduler.add("trash", v.versionId); counts.trash++; }
+    const purge = await this.catalogue.query(
+      "v.state = 'trash' AND v.purge_ms <= ? ORDER BY v.purge_ms LIMIT ?", [horizon, BATCH]);
+    for (const v of purge) { this.scheduler.add("purge", v.versionId, v.purgeMs!, v.purgeMs!); counts.purge++; }
+    const cleanup = await this.catalogue.query("v.cleanup <> '' LIMIT ?", [BATCH]);
+    for (const v of cleanup) { this.scheduler.add("cleanup", v.versionId); counts.cleanup++; }
+
+    if (counts.trash + counts.cleanup > 0) this.log.debug({ counts }, "reconciler queued transitions");
+    return counts;
+  }
+}

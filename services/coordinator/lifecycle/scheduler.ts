@@ -1,0 +1,61 @@
+import type { Queue } from "bullmq";
+import type { Logger } from "../../common/logger";
+import type { NewVersion } from "../catalogue/catalogue";
+import type { VersionRow } from "../catalogue/version-row";
+import type { ObjectEvents } from "../objects/object-events";
+import { jobId, QUEUE_NAMES, type QueueName, type TransitionJob } from "./queues";
+
+/**
+ * Queues lifecycle jobs. Adds gathered within one event-loop turn go to Redis in one addBulk per
+ * queue. A failed add is only logged: the catalogue already holds the truth and the reconciler
+ * queues whatever is due and has no job.
+ */
+export class Scheduler implements ObjectEvents {
+  private pending = new Map<QueueName, { name: string; data: TransitionJob; opts: { jobId: string; delay?: number } }[]>();
+  private flushing = false;
+
+  constructor(private readonly queues: Record<QueueName, Queue<TransitionJob>>, private readonly log: Logger) {}
+
+  add(queue: QueueName, versionId: string, atMs?: number, dueKey?: number): void {
+    const delay = atMs === undefined ? undefined : Math.max(0, atMs - Date.now());
+    const list = this.pending.get(queue) ?? this.pending.set(queue, []).get(queue)!;
+    list.push({ name: queue, data: { versionId }, opts: { jobId: jobId(queue, versionId, dueKey), delay } });
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const batches = this.pending;
+    this.pending = new Map();
+    this.flushing = false;
+    await Promise.all([...batches].map(([q, jobs]) => this.queues[q].addBulk(jobs).catch((e) => {
+      this.log.warn({ err: e, queue: q, count: jobs.length }, "could not queue jobs; the reconciler will");
+    })));
+  }
+
+  // ObjectEvents: demotions and purges are queued by the reconciler as they come due.
+  committed(_v: NewVersion, replaced: string[]): void {
+    for (const id of replaced) this.add("trash", id);
+  }
+
+  deleted(v: VersionRow): void {
+    this.add("trash", v.versionId);
+  }
+
+  coldRead(v: VersionRow): void {
+    this.add("promote", v.versionId);
+  }
+
+  underReplicated(versionId: string): void {
+    this.add("repair", versionId);
+  }
+
+  async queueStatus(): Promise<{ name: string; waiting: number; delayed: number; active: number; failed: number }[]> {
+    return Promise.all(QUEUE_NAMES.map(async (name) => {
+      const c = await this.queues[name].getJobCounts("waiting", "delayed", "active", "failed", "prioritized");
+      return { name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), delayed: c.delayed ?? 0, active: c.active ?? 0, failed: c.failed ?? 0 };
+    }));
+  }
+}

@@ -1,0 +1,71 @@
+import * as grpc from "@grpc/grpc-js";
+import { loadConfig, queuePrefix, resolveWriteQuorum } from "../common/config";
+import { openDataSource, sqlPool } from "../common/db/datasource";
+import { CreateNodes1732500000000 } from "../common/db/nodes-schema";
+import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
+import { createLogger } from "../common/logger";
+import { NodeDirectory } from "../common/membership";
+import { onShutdown, runMain } from "../common/process";
+import { createHttpFacade } from "./api/http-facade";
+import { addObjectServices } from "./api/object-grpc-service";
+import { AccessTracker } from "./catalogue/access-tracker";
+import { Catalogue } from "./catalogue/catalogue";
+import { CreateCatalogue1732500000100 } from "./catalogue/catalogue-schema";
+import { NodePool } from "./cluster/node-pool";
+import { BlobCopier } from "./lifecycle/blob-copier";
+import { Lifecycle } from "./lifecycle/lifecycle";
+import { redisConnection } from "./lifecycle/queues";
+import { Reconciler } from "./lifecycle/reconciler";
+import { Transitions } from "./lifecycle/transitions";
+import { ObjectStore } from "./objects/object-store";
+import { Placement } from "./placement/placement";
+
+const log = createLogger("coordinator");
+
+runMain(log, async () => {
+  const cfg = loadConfig([
+    "host", "httpPort", "grpcPort", "mysqlUrl", "redisUrl", "queuePrefix", "replicas", "writeQuorum", "maxObjectSize",
+    "chunkSize", "hotTtl", "trashTtl", "reconcileInterval", "heartbeatInterval", "nodeDownAfter",
+  ] as const);
+  const writeQuorum = resolveWriteQuorum(cfg.replicas, cfg.writeQuorum);
+
+  const ds = await openDataSource({ url: cfg.mysqlUrl, migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100], poolSize: 24 });
+  const pool = sqlPool(ds);
+  const directory = new NodeDirectory(pool, cfg.heartbeatInterval, cfg.nodeDownAfter, log);
+  await directory.start();
+  const placement = new Placement(directory, cfg.replicas);
+  const nodes = new NodePool(directory, log);
+  const catalogue = new Catalogue(pool, cfg.trashTtl);
+  const access = new AccessTracker(catalogue, 1000, log);
+  access.start();
+  const store = new ObjectStore(catalogue, placement, nodes, directory, access,
+    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize }, log);
+
+  const lifecycle = new Lifecycle(redisConnection(cfg.redisUrl), queuePrefix(cfg.queuePrefix), cfg.reconcileInterval, log);
+  const transitions = new Transitions(catalogue, nodes, placement, new BlobCopier(nodes, log), access, lifecycle.scheduler,
+    { hotTtlMs: cfg.hotTtl, replicas: cfg.replicas, writeQuorum }, log);
+  await lifecycle.start(transitions, new Reconciler(catalogue, lifecycle.scheduler, cfg.hotTtl, cfg.reconcileInterval, log));
+  store.events = lifecycle.scheduler;
+  store.lifecycle = lifecycle;
+
+  const grpcServer = new grpc.Server(SERVER_OPTIONS);
+  addObjectServices(grpcServer, store);
+  const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
+
+  const http = createHttpFacade(store, { maxObjectSize: cfg.maxObjectSize, logger: log });
+  await http.listen({ host: cfg.host, port: cfg.httpPort });
+  const httpPort = (http.server.address() as { port: number }).port;
+
+  log.info({ http: `http://${cfg.host}:${httpPort}`, grpc: `${cfg.host}:${grpcPort}`, replicas: cfg.replicas, writeQuorum,
+    storageNodes: directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`) }, "coordinator ready");
+
+  onShutdown(log, async () => {
+    await http.close();
+    await shutdownServer(grpcServer);
+    await lifecycle.stop();
+    await access.stop();
+    directory.stop();
+    nodes.close();
+    await ds.destroy();
+  });
+});

@@ -1,0 +1,25 @@
+import type { NewVersion } from "../catalogue/catalogue";
+import type { VersionRow } from "../catalogue/version-row";
+
+/**
+ * What the object engine tells the lifecycle after the catalogue changed. Each call only queues
+ * work (BullMQ jobs); the catalogue already holds the truth, so a lost call is found again by the
+ * reconciler.
+ */
+export interface ObjectEvents {
+  /** A new version is visible; `replaced` went to the trash because of it. */
+  committed(v: NewVersion, replaced: string[]): void;
+  /** A version was deleted by a client: its bytes go to the trash tier. */
+  deleted(v: VersionRow): void;
+  /** A cold version was read: bring it back to hot. */
+  coldRead(v: VersionRow): void;
+  /** A version has fewer hot copies than it should. */
+  underReplicated(versionId: string): void;
+}
+
+export const NO_EVENTS: ObjectEvents = {
+  committed() {},
+  deleted() {},
+  coldRead() {},
+  underReplicated() {},
+};

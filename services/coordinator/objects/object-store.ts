@@ -1,0 +1,259 @@
+import { InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
+import { newVersionId } from "../../common/ids";
+import type { Logger } from "../../common/logger";
+import type { NodeDirectory } from "../../common/membership";
+import type { AccessTracker } from "../catalogue/access-tracker";
+import type { Catalogue, NewVersion } from "../catalogue/catalogue";
+import { toObjectView, type VersionRow } from "../catalogue/version-row";
+import type { NodePool } from "../cluster/node-pool";
+import type { Placement } from "../placement/placement";
+import { HashingBody } from "./hashing-body";
+import { checkBucket, checkKey } from "./names";
+import type {
+  ByteRange, ClusterStatusView, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
+} from "./object-engine";
+import { NO_EVENTS, type ObjectEvents } from "./object-events";
+import { ReplicaReader } from "./replica-reader";
+import { ReplicatedUpload } from "./replicated-upload";
+
+export interface ObjectStoreOptions {
+  replicas: number;
+  writeQuorum: number;
+  maxObjectSize: number;
+  /** Chunk size between processes; bodies up to this size travel whole on the nodes' Exchange streams. */
+  chunkSize: number;
+}
+
+/** What the lifecycle adds to the engine (undelete needs to move bytes back from the trash). */
+export interface LifecycleFacade {
+  undelete(bucket: string, key: string): Promise<ObjectView>;
+  queueStatus(): Promise<ClusterStatusView["queues"]>;
+}
+
+const cursorOf = (key: string) => Buffer.from(key, "utf8").toString("base64url");
+const keyOfCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url").toString("utf8") : "");
+
+/**
+ * The object engine: uploads go to the key's replicas on the ring (small bodies whole, large ones
+ * streamed to all replicas at once), become visible when the catalogue commits; reads stream from
+ * a live replica with fail-over; deletes hide the key at once and leave the bytes to the lifecycle.
+ */
+export class ObjectStore implements ObjectEngine {
+  private readonly reader: ReplicaReader;
+  lifecycle?: LifecycleFacade;
+  events: ObjectEvents = NO_EVENTS;
+
+  constructor(
+    private readonly catalogue: Catalogue,
+    private readonly placement: Placement,
+    private readonly nodes: NodePool,
+    private readonly directory: NodeDirectory,
+    private readonly access: AccessTracker,
+    private readonly opts: ObjectStoreOptions,
+    private readonly log: Logger,
+  ) {
+    this.reader = new ReplicaReader(nodes, opts.chunkSize, log, (id) => this.events.underReplicated(id));
+  }
+
+  async put(input: PutInput): Promise<ObjectView> {
+    const bucket = checkBucket(input.bucket);
+    const key = checkKey(input.key);
+    const body = new HashingBody(input.body, this.opts.maxObjectSize, input.contentLength);
+    const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
+    if (targets.length < this.opts.writeQuorum) {
+      body.cancel();
+      throw new UnavailableError(`${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`);
+    }
+    const versionId = newVersionId();
+    const contentType = input.contentType || "application/octet-stream";
+
+    // Read up to one chunk: a body that ends within it is small and travels whole.
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let piece: Buffer | null = null;
+    while (headBytes <= this.opts.chunkSize && (piece = await body.next()) !== null) {
+      head.push(piece);
+      headBytes += piece.length;
+    }
+    const replicas = piece === null
+      ? await this.putSmall(versionId, Buffer.concat(head, headBytes), body, targets)
+      : await this.putLarge(versionId, head, body, targets.slice(0, this.opts.replicas));
+
+    const { sha256, etag } = body.digest();
+    const v: NewVersion = {
+      versionId, bucket, key, size: body.size, sha256: sha256.toString("hex"), etag, contentType,
+      metadata: input.metadata ?? {}, replicas, createdMs: Date.now(),
+    };
+    let replaced: string[];
+    try {
+      ({ replaced } = await this.catalogue.commit(v));
+    } catch (e) {
+      this.log.error({ err: e, version: versionId }, "catalogue commit failed; discarding the upload");
+      await this.discard(versionId, replicas);
+      throw new UnavailableError("the catalogue could not record the upload");
+    }
+    this.events.committed(v, replaced);
+    if (replicas.length < this.opts.replicas) this.events.underReplicated(versionId);
+    return {
+      bucket, key, versionId, size: v.size, sha256: v.sha256, etag, contentType, tier: "hot",
+      createdAtMs: v.createdMs, lastAccessedAtMs: v.createdMs, replicas, metadata: v.metadata,
+    };
+  }
+
+  /** A whole small body to `replicas` nodes, moving on down the preference list past failures. */
+  private async putSmall(versionId: string, data: Buffer, body: HashingBody, candidates: string[]): Promise<string[]> {
+    const digest = body.digest().sha256; // the body is fully read
+    const ok: string[] = [];
+    let next = 0;
+    let lastError: unknown;
+    while (ok.length < this.opts.replicas && next < candidates.length) {
+      const batch = candidates.slice(next, next + this.opts.replicas - ok.length);
+      next += batch.length;
+      const results = await Promise.allSettled(batch.map((id) => this.nodes.client(id).putSmall(versionId, {}, data, digest)));
+      results.forEach((r, i) => {
+        if (r.status === "fulfilled") ok.push(batch[i]);
+        else {
+          lastError = r.reason;
+          if (r.reason instanceof UnavailableError) this.nodes.suspect(batch[i]);
+          this.log.warn({ node: batch[i], version: versionId, err: r.reason }, "replica write failed");
+        }
+      });
+    }
+    if (ok.length < this.opts.writeQuorum) {
+      await this.discard(versionId, ok);
+      throw new UnavailableError(`only ${ok.length} replicas took the upload; the write quorum is ${this.opts.writeQuorum}` +
+        (lastError instanceof MiniS3Error ? ` (${lastError.message})` : ""));
+    }
+    return ok;
+  }
+
+  private async putLarge(versionId: string, head: Buffer[], body: HashingBody, targets: string[]): Promise<string[]> {
+    const upload = new ReplicatedUpload(this.nodes, targets, versionId, this.opts.writeQuorum, this.log);
+    try {
+      // Coalesce what the client sends into chunk-sized messages: fewer, fuller gRPC frames.
+      let parts: Buffer[] = head;
+      let bytes = head.reduce((n, b) => n + b.length, 0);
+      for (;;) {
+        const piece = await body.next();
+        if (piece) { parts.push(piece); bytes += piece.length; }
+        if (bytes >= this.opts.chunkSize || (piece === null && bytes > 0)) {
+          await upload.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes));
+          parts = [];
+          bytes = 0;
+        }
+        if (piece === null) break;
+      }
+      return await upload.finish(body.size, body.digest().sha256);
+    } catch (e) {
+      upload.abort();
+      body.cancel();
+      throw e;
+    }
+  }
+
+  private async discard(versionId: string, replicas: string[]): Promise<void> {
+    await Promise.all(replicas.map((id) => this.nodes.client(id).deleteBlob(versionId).catch((e) => {
+      this.log.warn({ node: id, version: versionId, err: e }, "could not discard an uncommitted replica");
+    })));
+  }
+
+  async get(bucket: string, key: string, range?: ByteRange): Promise<GetResult> {
+    const b = checkBucket(bucket);
+    const k = checkKey(key);
+    for (let attempt = 0; ; attempt++) {
+      const v = await this.catalogue.current(b, k);
+      if (!v) throw new NotFoundError(`no object ${b}/${k}`);
+      const { offset, length } = clampRange(range, v.size);
+      try {
+        const body = await this.reader.open(v, offset, length);
+        this.access.touch(v.versionId);
+        if (v.tier === "cold") this.events.coldRead(v);
+        return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
+      } catch (e) {
+        // The bytes may have just moved tier (a demotion or promotion committed): look again once.
+        if (attempt === 0 && e instanceof NotFoundError) continue;
+        if (e instanceof NotFoundError) throw new UnavailableError(`the bytes of ${b}/${k} are not reachable right now`);
+        throw e;
+      }
+    }
+  }
+
+  async head(bucket: string, key: string): Promise<ObjectView> {
+    const b = checkBucket(bucket);
+    const k = checkKey(key);
+    const v = await this.catalogue.current(b, k);
+    if (!v) throw new NotFoundError(`no object ${b}/${k}`);
+    return toObjectView(v);
+  }
+
+  async delete(bucket: string, key: string): Promise<DeleteResult> {
+    const b = checkBucket(bucket);
+    const k = checkKey(key);
+    const v = await this.catalogue.markDeleted(b, k, Date.now());
+    if (!v) throw new NotFoundError(`no object ${b}/${k}`);
+    this.events.deleted(v);
+    return { bucket: b, key: k, versionId: v.versionId, purgeAtMs: v.purgeMs ?? 0 };
+  }
+
+  async list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult> {
+    const b = checkBucket(bucket);
+    const n = checkLimit(limit);
+    const rows = await this.catalogue.list(b, prefix ?? "", keyOfCursor(cursor), n + 1);
+    const page = rows.slice(0, n);
+    return { objects: page.map(toObjectView), nextCursor: rows.length > n ? cursorOf(page[page.length - 1].key) : "" };
+  }
+
+  async undelete(bucket: string, key: string): Promise<ObjectView> {
+    const b = checkBucket(bucket);
+    const k = checkKey(key);
+    if (!this.lifecycle) throw new UnavailableError("undelete needs the lifecycle, which is not running");
+    return this.lifecycle.undelete(b, k);
+  }
+
+  async listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult> {
+    const b = checkBucket(bucket);
+    const n = checkLimit(limit);
+    const rows = await this.catalogue.listTrash(b, prefix ?? "", Date.now(), cursor ?? "", n + 1);
+    const page = rows.slice(0, n);
+    return {
+      entries: page.map((v: VersionRow) => ({
+        object: toObjectView(v), deletedAtMs: v.deletedMs ?? 0, purgeAtMs: v.purgeMs ?? 0, reason: v.reason ?? "deleted",
+      })),
+      nextCursor: rows.length > n ? page[page.length - 1].versionId : "",
+    };
+  }
+
+  async status(): Promise<ClusterStatusView> {
+    const [tiers, queues] = await Promise.all([this.catalogue.tierTotals(), this.lifecycle?.queueStatus() ?? Promise.resolve([])]);
+    return {
+      nodes: this.directory.all().map((n) => ({
+        id: n.id, kind: n.kind, address: n.address, live: n.live, heartbeatAtMs: n.heartbeatAtMs, usedBytes: n.usedBytes,
+      })),
+      tiers,
+      queues,
+    };
+  }
+
+  async health(): Promise<{ ok: boolean; liveStorageNodes: number; writeQuorum: number }> {
+    let catalogueOk = true;
+    try { await this.catalogue.ping(); } catch { catalogueOk = false; }
+    const live = this.placement.liveStorageNodes();
+    return { ok: catalogueOk && live >= this.opts.writeQuorum, liveStorageNodes: live, writeQuorum: this.opts.writeQuorum };
+  }
+}
+
+function checkLimit(limit: number): number {
+  if (!limit) return 1000;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgumentError("limit must be 1..1000");
+  return limit;
+}
+
+/** A requested range clamped to the object; a start past the end is unsatisfiable (416). */
+export function clampRange(range: ByteRange | undefined, size: number): { offset: number; length: number } {
+  const offset = range?.offset ?? 0;
+  if (offset < 0 || (offset >= size && !(offset === 0 && size === 0))) {
+    throw new RangeNotSatisfiableError(`range starts at ${offset}, object has ${size} bytes`);
+  }
+  const length = Math.min(range?.length ?? size - offset, size - offset);
+  return { offset, length };
+}

@@ -1,0 +1,95 @@
+import { createHash } from "node:crypto";
+import { IntegrityError, MiniS3Error, NotFoundError, UnavailableError } from "../../common/errors";
+import type { Logger } from "../../common/logger";
+import type { NodePool } from "../cluster/node-pool";
+import type { VersionRow } from "../catalogue/version-row";
+
+/**
+ * Reads a version's bytes from whichever of its replicas answers, live nodes first. A replica that
+ * fails before the first byte is skipped; one that fails mid-stream is resumed on the next replica
+ * at the byte where it stopped, so the client sees one unbroken body.
+ */
+export class ReplicaReader {
+  constructor(private readonly nodes: NodePool, private readonly smallMax: number, private readonly log: Logger,
+    private readonly onBadReplica: (versionId: string) => void) {}
+
+  private order(v: VersionRow): string[] {
+    const live = v.replicas.filter((id) => this.nodes.isLive(id));
+    return [...live, ...v.replicas.filter((id) => !live.includes(id))];
+  }
+
+  /** Opens the range; throws NotFoundError when no replica has the blob (moved or lost). */
+  async open(v: VersionRow, offset: number, length: number): Promise<AsyncIterable<Buffer>> {
+    const replicas = this.order(v);
+    if (v.size <= this.smallMax && replicas.length) return this.readSmall(v, replicas, offset, length);
+    const first = await this.openAt(v, replicas, offset, length);
+    return this.stream(v, first, offset, length);
+  }
+
+  private async readSmall(v: VersionRow, replicas: string[], offset: number, length: number): Promise<AsyncIterable<Buffer>> {
+    let lastError: unknown;
+    for (const id of replicas) {
+      try {
+        const { data } = await this.nodes.client(id).getSmall(v.versionId);
+        if (data.length !== v.size || createHash("sha256").update(data).digest("hex") !== v.sha256) {
+          throw new IntegrityError(`replica on ${id} does not match the catalogue's checksum`);
+        }
+        return single(data.subarray(offset, offset + length));
+      } catch (e) {
+        lastError = this.note(id, v, e);
+      }
+    }
+    throw this.finalError(v, lastError);
+  }
+
+  private async openAt(v: VersionRow, replicas: string[], offset: number, length: number) {
+    let lastError: unknown;
+    for (const id of replicas) {
+      try {
+        const read = await this.nodes.client(id).readBlob(v.versionId, offset, length);
+        return { id, chunks: read.chunks, rest: replicas.slice(replicas.indexOf(id) + 1) };
+      } catch (e) {
+        lastError = this.note(id, v, e);
+      }
+    }
+    throw this.finalError(v, lastError);
+  }
+
+  private async *stream(v: VersionRow, first: { id: string; chunks: AsyncIterable<Buffer>; rest: string[] }, offset: number, length: number): AsyncGenerator<Buffer> {
+    let current = first;
+    let pos = offset;
+    const end = offset + length;
+    for (;;) {
+      try {
+        for await (const chunk of current.chunks) {
+          pos += chunk.length;
+          yield chunk;
+        }
+        if (pos !== end) throw new IntegrityError(`replica on ${current.id} ended at byte ${pos} of ${end}`);
+        return;
+      } catch (e) {
+        this.note(current.id, v, e);
+        if (!current.rest.length) throw e instanceof MiniS3Error ? e : new UnavailableError(`read failed: ${(e as Error).message}`);
+        this.log.warn({ version: v.versionId, from: current.id, at: pos }, "resuming read on another replica");
+        current = await this.openAt(v, current.rest, pos, end - pos);
+      }
+    }
+  }
+
+  private note(id: string, v: VersionRow, e: unknown): unknown {
+    if (e instanceof UnavailableError) this.nodes.suspect(id);
+    if (e instanceof IntegrityError || e instanceof NotFoundError) this.onBadReplica(v.versionId);
+    if (!(e instanceof NotFoundError)) this.log.warn({ node: id, version: v.versionId, err: e }, "replica read failed");
+    return e;
+  }
+
+  private finalError(v: VersionRow, lastError: unknown): MiniS3Error {
+    if (lastError instanceof NotFoundError) return new NotFoundError(`no replica holds version ${v.versionId}`);
+    if (lastError instanceof MiniS3Error) return lastError;
+    return new UnavailableError(`no replica of ${v.bucket}/${v.key} could be read`);
+  }
+}
+
+async function* single(chunk: Buffer): AsyncGenerator<Buffer> {
+  yield chunk;
+}

@@ -1,0 +1,35 @@
+import type { NodeDirectory } from "../../common/membership";
+import { HashRing } from "./hash-ring";
+
+/** The key a version is placed by: bucket and key (so versions of a key land together). */
+export function placementKey(bucket: string, key: string): string {
+  return `${bucket}/${key}`;
+}
+
+/**
+ * Chooses storage nodes for objects: the ring holds every registered storage node; a key's replicas
+ * go to the first `replicas` live nodes of its preference list, so a down node's share moves to the
+ * next nodes on the ring and comes back when it does.
+ */
+export class Placement {
+  private ring = new HashRing([]);
+
+  constructor(private readonly directory: NodeDirectory, readonly replicas: number) {
+    this.rebuild();
+    directory.on("change", () => this.rebuild());
+  }
+
+  rebuild(): void {
+    const ids = this.directory.ofKind("storage").map((n) => n.id);
+    if (ids.join(",") !== this.ring.nodes.join(",")) this.ring = new HashRing(ids);
+  }
+
+  /** Live nodes for a new write, best first (may be fewer than `replicas`). */
+  targets(bucket: string, key: string, count = this.replicas): string[] {
+    return this.ring.preferenceList(placementKey(bucket, key)).filter((id) => this.directory.isLive(id)).slice(0, count);
+  }
+
+  liveStorageNodes(): number {
+    return this.directory.ofKind("storage").filter((n) => n.live).length;
+  }
+}
