@@ -1,0 +1,34 @@
+// Engine views → minis3.v1 messages.
+import type { ClusterStatus, ObjectInfo, TrashEntry } from "../../common/gen/minis3/v1/object";
+import type { ClusterStatusView, ObjectView, TrashEntryView } from "../objects/object-engine";
+
+export function objectInfo(v: ObjectView): ObjectInfo {
+  return {
+    bucket: v.bucket,
+    key: v.key,
+    versionId: v.versionId,
+    size: v.size,
+    sha256: v.sha256,
+    etag: v.etag,
+    contentType: v.contentType,
+    tier: v.tier,
+    createdAtMs: v.createdAtMs,
+    lastAccessedAtMs: v.lastAccessedAtMs,
+    replicas: v.replicas,
+    metadata: v.metadata,
+  };
+}
+
+export function trashEntry(t: TrashEntryView): TrashEntry {
+  return { object: objectInfo(t.object), deletedAtMs: t.deletedAtMs, purgeAtMs: t.purgeAtMs, reason: t.reason };
+}
+
+export function clusterStatus(s: ClusterStatusView): ClusterStatus {
+  return {
+    nodes: s.nodes.map((n) => ({
+      id: n.id, kind: n.kind, address: n.address, live: n.live, heartbeatAtMs: n.heartbeatAtMs, usedBytes: n.usedBytes,
+    })),
+    tiers: s.tiers.map((t) => ({ tier: t.tier, objects: t.objects, bytes: t.bytes })),
+    queues: s.queues.map((q) => ({ name: q.name, waiting: q.waiting, delayed: q.delayed, active: q.active, failed: q.failed })),
+  };
+}

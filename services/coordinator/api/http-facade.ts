@@ -1,0 +1,207 @@
+// The coordinator's HTTP facade: the original endpoints (/upload, /retrieve, /delete) plus undelete,
+// listing, trash, status and health, all on the ObjectEngine. Bodies stream both ways; nothing
+// buffers a whole object except small reads (see SMALL_BODY).
+import { Readable } from "node:stream";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import multipart from "@fastify/multipart";
+import { InvalidArgumentError, TooLargeError } from "../../common/errors";
+import type { Logger } from "../../common/logger";
+import { checkBucket, checkKey } from "../objects/names";
+import type { ByteRange, ObjectEngine, ObjectView } from "../objects/object-engine";
+import { closeIfBodyUnread, errorResponse } from "./http-errors";
+import { contentRange, decideRange } from "./http-range";
+import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
+import {
+  deletedJson, listedObjectJson, objectHeaders, objectJson, trashEntryJson, uploadedJson,
+} from "./http-views";
+
+export interface HttpFacadeOptions {
+  /** Largest object accepted, in bytes. */
+  maxObjectSize: number;
+  /** Warnings and errors only: the facade never logs per request. */
+  logger?: Logger;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+type Req = FastifyRequest<{ Querystring: Query }>;
+type Method = "GET" | "HEAD" | "POST" | "DELETE";
+
+const OCTET_STREAM = "application/octet-stream";
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 1000;
+/** Reads up to this size are gathered and sent with their headers in one write: cheaper than a stream. */
+const SMALL_BODY = 64 * 1024;
+
+export function createHttpFacade(engine: ObjectEngine, opts: HttpFacadeOptions): FastifyInstance {
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger as unknown as FastifyBaseLogger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false, // HEAD /retrieve is its own route: it must not read the body
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  // Uploads stream: no parser may read the body, whatever its type. Multipart is the exception,
+  // parsed lazily by @fastify/multipart when the handler asks for the file.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null));
+  app.register(multipart, { limits: { fileSize: opts.maxObjectSize, files: 1, fields: 100 }, throwFileSizeLimit: true });
+
+  const allowedMethods = new Map<string, Method[]>();
+  const route = (method: Method, url: string, handler: (request: Req, reply: FastifyReply) => Promise<unknown>): void => {
+    allowedMethods.set(url, [...(allowedMethods.get(url) ?? []), method]);
+    app.route<{ Querystring: Query }>({ method, url, handler });
+  };
+
+  route("POST", "/upload", async (request, reply) => {
+    const { bucket, key } = objectTarget(request.query);
+    const contentLength = declaredLength(request.headers);
+    if (contentLength !== undefined && contentLength > opts.maxObjectSize) {
+      throw new TooLargeError(`object of ${contentLength} bytes exceeds the limit of ${opts.maxObjectSize}`);
+    }
+    const metadata = metadataFromHeaders(request.headers);
+    let view: ObjectView;
+    if (request.isMultipart()) {
+      const part = await request.file();
+      if (!part) throw new InvalidArgumentError('multipart upload without a file: send it in a field named "file"');
+      if (part.fieldname !== "file") throw new InvalidArgumentError(`expected the file in a field named "file", got "${part.fieldname}"`);
+      view = await engine.put({
+        bucket, key, metadata, contentType: part.mimetype || OCTET_STREAM,
+        body: multipartFileBody(part.file, opts.maxObjectSize),
+      });
+    } else {
+      view = await engine.put({
+        bucket, key, metadata, contentLength, contentType: request.headers["content-type"] || OCTET_STREAM,
+        body: requestBody(request.raw),
+      });
+    }
+    return reply.code(201).send(uploadedJson(view));
+  });
+
+  route("GET", "/retrieve", async (request, reply) => {
+    const { bucket, key } = objectTarget(request.query);
+    let range: ByteRange | undefined;
+    const rangeHeader = request.headers.range;
+    if (rangeHeader !== undefined) {
+      // Only a ranged read pays for the extra lookup: "-n" and 416 need the size first.
+      const head = await engine.head(bucket, key);
+      const decision = decideRange(rangeHeader, head.size);
+      if (decision.kind === "unsatisfiable") {
+        return reply.code(416).header("content-range", `bytes */${head.size}`)
+          .send({ error: "InvalidRange", message: `range "${rangeHeader}" is outside the object's ${head.size} bytes` });
+      }
+      if (decision.kind === "partial") range = { offset: decision.offset, length: decision.length };
+    }
+    const got = await engine.get(bucket, key, range);
+    const headers = objectHeaders(got.object, got.servedFrom);
+    headers["content-length"] = String(got.length);
+    if (range) {
+      reply.code(206);
+      headers["content-range"] = contentRange(got.offset, got.length, got.object.size);
+    }
+    if (got.length <= SMALL_BODY) {
+      const bytes = await gather(got.body);
+      return reply.headers(headers).send(bytes);
+    }
+    // fastify destroys the stream when the client goes away; Readable.from then calls return()
+    // on the engine's iterator, which cancels the read on the node.
+    return reply.headers(headers).send(Readable.from(got.body, { objectMode: false }));
+  });
+
+  route("HEAD", "/retrieve", async (request, reply) => {
+    const { bucket, key } = objectTarget(request.query);
+    const view = await engine.head(bucket, key);
+    const headers = objectHeaders(view, view.tier);
+    headers["content-length"] = String(view.size);
+    return reply.headers(headers).send();
+  });
+
+  route("DELETE", "/delete", async (request) => {
+    const { bucket, key } = objectTarget(request.query);
+    return deletedJson(await engine.delete(bucket, key));
+  });
+
+  route("GET", "/stat", async (request) => {
+    const { bucket, key } = objectTarget(request.query);
+    return objectJson(await engine.head(bucket, key));
+  });
+
+  route("GET", "/objects", async (request) => {
+    const q = listQuery(request.query);
+    const page = await engine.list(q.bucket, q.prefix, q.limit, q.cursor);
+    return { bucket: q.bucket, prefix: q.prefix, objects: page.objects.map(listedObjectJson), nextCursor: page.nextCursor };
+  });
+
+  route("POST", "/undelete", async (request) => {
+    const { bucket, key } = objectTarget(request.query);
+    return objectJson(await engine.undelete(bucket, key));
+  });
+
+  route("GET", "/trash", async (request) => {
+    const q = listQuery(request.query);
+    const page = await engine.listTrash(q.bucket, q.prefix, q.limit, q.cursor);
+    return { bucket: q.bucket, prefix: q.prefix, entries: page.entries.map(trashEntryJson), nextCursor: page.nextCursor };
+  });
+
+  route("GET", "/status", async () => engine.status());
+
+  route("GET", "/healthz", async (_request, reply) => {
+    try {
+      const health = await engine.health();
+      return reply.code(health.ok ? 200 : 503).send({ status: health.ok ? "ok" : "unavailable", ...health });
+    } catch (e) {
+      return reply.code(503).send({ status: "unavailable", message: (e as Error).message });
+    }
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?", 1)[0];
+    const allowed = allowedMethods.get(path);
+    if (allowed) {
+      return reply.code(405).header("allow", allowed.join(", "))
+        .send({ error: "MethodNotAllowed", message: `${request.method} ${path} is not supported; use ${allowed.join(" or ")}` });
+    }
+    return reply.code(404).send({ error: "NotFound", message: `no such endpoint: ${request.method} ${path}` });
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const { statusCode, body } = errorResponse(error);
+    if (statusCode >= 500) request.log.error({ err: error, url: request.url }, "request failed");
+    closeIfBodyUnread(request, reply);
+    return reply.code(statusCode).type("application/json; charset=utf-8").send(body);
+  });
+
+  return app;
+}
+
+function param(query: Query, name: string): string | undefined {
+  const value = query[name];
+  if (Array.isArray(value)) throw new InvalidArgumentError(`query parameter "${name}" given more than once`);
+  return value;
+}
+
+function objectTarget(query: Query): { bucket: string; key: string } {
+  return { bucket: checkBucket(param(query, "bucket")), key: checkKey(param(query, "key")) };
+}
+
+function listQuery(query: Query): { bucket: string; prefix: string; limit: number; cursor: string } {
+  const limitText = param(query, "limit");
+  let limit = DEFAULT_LIST_LIMIT;
+  if (limitText !== undefined) {
+    limit = /^\d{1,7}$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) {
+      throw new InvalidArgumentError(`limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got "${limitText}"`);
+    }
+  }
+  return {
+    bucket: checkBucket(param(query, "bucket")),
+    prefix: param(query, "prefix") ?? "",
+    limit,
+    cursor: param(query, "cursor") ?? "",
+  };
+}
+
+async function gather(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}

@@ -1,0 +1,140 @@
+// The coordinator's gRPC API for clients: minis3.v1.ObjectService (streaming put/get and the
+// object calls) and minis3.v1.AdminService, both on the ObjectEngine.
+import * as grpc from "@grpc/grpc-js";
+import { InvalidArgumentError, toGrpcStatus } from "../../common/errors";
+import {
+  AdminServiceService, ObjectServiceService,
+  type AdminServiceServer, type GetObjectRequest, type GetObjectResponse, type ObjectServiceServer,
+  type PutObjectRequest, type PutObjectResponse,
+} from "../../common/gen/minis3/v1/object";
+import type { Logger } from "../../common/logger";
+import { checkBucket, checkKey } from "../objects/names";
+import type { ByteRange, ObjectEngine } from "../objects/object-engine";
+import { CallReader } from "./grpc-call-reader";
+import { clusterStatus, objectInfo, trashEntry } from "./grpc-views";
+
+/** Largest chunk message GetObject sends (the proto promises chunks of at most 1 MiB). */
+export const MAX_CHUNK_BYTES = 1024 * 1024;
+const MAX_LIST_LIMIT = 1000;
+const OCTET_STREAM = "application/octet-stream";
+
+export function addObjectServices(server: grpc.Server, engine: ObjectEngine, logger?: Logger): void {
+  server.addService(ObjectServiceService, createObjectService(engine, logger));
+  server.addService(AdminServiceService, createAdminService(engine, logger));
+}
+
+export function createObjectService(engine: ObjectEngine, logger?: Logger): ObjectServiceServer {
+  const unary = unaryWith(logger);
+  return {
+    putObject: (call, callback) => {
+      putObject(engine, call).then((response) => callback(null, response), (e) => callback(statusOf(e, logger)));
+    },
+    getObject: (call) => { void getObject(engine, call, logger); },
+    headObject: unary(async (req) => ({ object: objectInfo(await engine.head(checkBucket(req.bucket), checkKey(req.key))) })),
+    deleteObject: unary(async (req) => engine.delete(checkBucket(req.bucket), checkKey(req.key))),
+    listObjects: unary(async (req) => {
+      const page = await engine.list(checkBucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
+      return { objects: page.objects.map(objectInfo), nextCursor: page.nextCursor };
+    }),
+    undeleteObject: unary(async (req) => ({ object: objectInfo(await engine.undelete(checkBucket(req.bucket), checkKey(req.key))) })),
+    listTrash: unary(async (req) => {
+      const page = await engine.listTrash(checkBucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
+      return { entries: page.entries.map(trashEntry), nextCursor: page.nextCursor };
+    }),
+  };
+}
+
+export function createAdminService(engine: ObjectEngine, logger?: Logger): AdminServiceServer {
+  return { getStatus: unaryWith(logger)(async () => clusterStatus(await engine.status())) };
+}
+
+/** Header first, then chunks. The engine pulls the chunks; a cancel makes the pull throw. */
+async function putObject(engine: ObjectEngine, call: grpc.ServerReadableStream<PutObjectRequest, PutObjectResponse>): Promise<PutObjectResponse> {
+  const reader = new CallReader(call);
+  const first = await reader.next();
+  if (first?.part?.$case !== "header") throw new InvalidArgumentError("PutObject must start with a header message");
+  const header = first.part.value;
+  const view = await engine.put({
+    bucket: checkBucket(header.bucket),
+    key: checkKey(header.key),
+    contentType: header.contentType || OCTET_STREAM,
+    contentLength: header.contentLength,
+    metadata: header.metadata,
+    body: chunksOf(reader),
+  });
+  return { object: objectInfo(view) };
+}
+
+async function* chunksOf(reader: CallReader<PutObjectRequest>): AsyncGenerator<Buffer> {
+  for (;;) {
+    const message = await reader.next();
+    if (message === undefined) return;
+    if (message.part?.$case !== "chunk") throw new InvalidArgumentError("PutObject: only chunks may follow the header");
+    if (message.part.value.length > 0) yield message.part.value;
+  }
+}
+
+/** An info message, then the bytes in chunks of at most 1 MiB, written with backpressure. */
+async function getObject(engine: ObjectEngine, call: grpc.ServerWritableStream<GetObjectRequest, GetObjectResponse>, logger?: Logger): Promise<void> {
+  let body: AsyncIterator<Buffer> | undefined;
+  let finished = false;
+  try {
+    const req = call.request;
+    const range: ByteRange | undefined = req.offset > 0 || req.length !== undefined ? { offset: req.offset, length: req.length } : undefined;
+    const got = await engine.get(checkBucket(req.bucket), checkKey(req.key), range);
+    body = got.body[Symbol.asyncIterator]();
+    if (call.cancelled) return;
+    const info = { object: objectInfo(got.object), offset: got.offset, length: got.length, servedFrom: got.servedFrom };
+    call.write({ part: { $case: "info", value: info } });
+    for (;;) {
+      const next = await body.next();
+      if (next.done) break;
+      for (let at = 0; at < next.value.length; at += MAX_CHUNK_BYTES) {
+        if (call.cancelled) return;
+        const chunk = next.value.length <= MAX_CHUNK_BYTES ? next.value : next.value.subarray(at, at + MAX_CHUNK_BYTES);
+        if (!call.write({ part: { $case: "chunk", value: chunk } })) await drainOrCancel(call);
+      }
+    }
+    finished = true;
+    call.end();
+  } catch (e) {
+    if (!call.cancelled) call.emit("error", serviceError(statusOf(e, logger)));
+  } finally {
+    // Cancelled or failed mid-way: stop the read on the node.
+    if (!finished) await body?.return?.().catch(() => undefined);
+  }
+}
+
+function drainOrCancel(call: grpc.ServerWritableStream<GetObjectRequest, GetObjectResponse>): Promise<void> {
+  if (call.cancelled) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      call.off("cancelled", done);
+      resolve();
+    };
+    call.on("drain", done);
+    call.on("cancelled", done);
+  });
+}
+
+function listLimit(limit: number): number {
+  return limit === 0 ? MAX_LIST_LIMIT : Math.min(limit, MAX_LIST_LIMIT);
+}
+
+function unaryWith(logger?: Logger) {
+  return <Req, Res>(handle: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      handle(call.request).then((response) => callback(null, response), (e) => callback(statusOf(e, logger)));
+    };
+}
+
+function statusOf(e: unknown, logger?: Logger): { code: grpc.status; details: string } {
+  const s = toGrpcStatus(e);
+  if (s.code === grpc.status.INTERNAL) logger?.error({ err: e }, "gRPC call failed");
+  return s;
+}
+
+function serviceError(s: { code: grpc.status; details: string }): Error {
+  return Object.assign(new Error(s.details), s);
+}

@@ -1,0 +1,236 @@
+// A test double of OUR ObjectEngine (services/coordinator/objects/object-engine.ts), in memory, so
+// the client-facing APIs can be tested before the real engine exists. It keeps the contract's
+// observable rules (size limit, declared length, trash on delete/overwrite) and records what the
+// APIs did to it (failed puts, cancelled reads) so tests can assert on them.
+import { createHash } from "node:crypto";
+import { newVersionId } from "../../../common/ids";
+import {
+  InvalidArgumentError, NotFoundError, RangeNotSatisfiableError, TooLargeError, UnavailableError,
+} from "../../../common/errors";
+import { checkBucket, checkKey } from "../../objects/names";
+import type {
+  ByteRange, ClusterStatusView, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput,
+  TrashListResult, TrashEntryView,
+} from "../../objects/object-engine";
+
+interface StoredObject {
+  view: ObjectView;
+  data: Buffer;
+}
+
+interface StoredTrash extends StoredObject {
+  deletedAtMs: number;
+  purgeAtMs: number;
+  reason: "deleted" | "overwritten";
+}
+
+export interface MemoryEngineOptions {
+  maxObjectSize?: number;
+  /** Bytes per chunk that get() yields. */
+  readChunkSize?: number;
+  trashRetentionMs?: number;
+}
+
+export class MemoryObjectEngine implements ObjectEngine {
+  readonly objects = new Map<string, StoredObject>();
+  readonly trash: StoredTrash[] = [];
+  /** Every error a put() ended with, in order: the API must surface client aborts here. */
+  readonly putErrors: unknown[] = [];
+  /** Reads whose body iterator was closed (return()) before reaching the end. */
+  cancelledReads = 0;
+  /** Reads whose body is being iterated right now. */
+  openReads = 0;
+  /** Body bytes put() has pulled so far, finished or not. */
+  bytesReceived = 0;
+  healthy = true;
+  /** When set, put() waits on this before pulling each chunk (a slow engine: the upload backs up). */
+  beforeEachPutChunk?: () => Promise<void>;
+  /** When set, get() bodies wait on this before each chunk (lets tests hold a read open). */
+  beforeEachReadChunk?: () => Promise<void>;
+
+  /** Bytes per chunk that get() yields; tests may change it. */
+  readChunkSize: number;
+  private readonly maxObjectSize: number;
+  private readonly trashRetentionMs: number;
+
+  constructor(opts: MemoryEngineOptions = {}) {
+    this.maxObjectSize = opts.maxObjectSize ?? 64 * 1024 * 1024;
+    this.readChunkSize = opts.readChunkSize ?? 64 * 1024;
+    this.trashRetentionMs = opts.trashRetentionMs ?? 86_400_000;
+  }
+
+  async put(input: PutInput): Promise<ObjectView> {
+    try {
+      return await this.doPut(input);
+    } catch (e) {
+      this.putErrors.push(e);
+      throw e;
+    }
+  }
+
+  private async doPut(input: PutInput): Promise<ObjectView> {
+    const bucket = checkBucket(input.bucket);
+    const key = checkKey(input.key);
+    if (input.contentLength !== undefined && input.contentLength > this.maxObjectSize) {
+      throw new TooLargeError(`object of ${input.contentLength} bytes exceeds ${this.maxObjectSize}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const sha = createHash("sha256");
+    const md5 = createHash("md5");
+    const body = input.body[Symbol.asyncIterator]();
+    for (;;) {
+      if (this.beforeEachPutChunk) await this.beforeEachPutChunk();
+      const next = await body.next();
+      if (next.done) break;
+      const chunk = next.value;
+      size += chunk.length;
+      this.bytesReceived += chunk.length;
+      if (size > this.maxObjectSize) throw new TooLargeError(`object exceeds ${this.maxObjectSize} bytes`);
+      sha.update(chunk);
+      md5.update(chunk);
+      chunks.push(chunk);
+    }
+    if (input.contentLength !== undefined && size !== input.contentLength) {
+      throw new InvalidArgumentError(`declared ${input.contentLength} bytes, received ${size}`);
+    }
+    const now = Date.now();
+    const view: ObjectView = {
+      bucket, key, versionId: newVersionId(now), size,
+      sha256: sha.digest("hex"), etag: md5.digest("hex"),
+      contentType: input.contentType || "application/octet-stream",
+      tier: "hot", createdAtMs: now, lastAccessedAtMs: now, replicas: ["mem-1", "mem-2"],
+      metadata: { ...input.metadata },
+    };
+    const id = objectId(bucket, key);
+    const previous = this.objects.get(id);
+    if (previous) this.toTrash(previous, "overwritten");
+    this.objects.set(id, { view, data: Buffer.concat(chunks) });
+    return view;
+  }
+
+  async get(bucket: string, key: string, range?: ByteRange): Promise<GetResult> {
+    const stored = this.lookup(bucket, key);
+    const size = stored.data.length;
+    const offset = range?.offset ?? 0;
+    if (offset < 0 || offset > size) throw new RangeNotSatisfiableError(`range starts at ${offset}, object has ${size} bytes`);
+    const length = Math.min(range?.length ?? size - offset, size - offset);
+    stored.view.lastAccessedAtMs = Date.now();
+    return {
+      object: { ...stored.view },
+      offset, length, servedFrom: stored.view.tier,
+      body: this.readBody(stored.data.subarray(offset, offset + length)),
+    };
+  }
+
+  private async *readBody(bytes: Buffer): AsyncGenerator<Buffer> {
+    this.openReads++;
+    let finished = false;
+    try {
+      for (let at = 0; at < bytes.length; at += this.readChunkSize) {
+        if (this.beforeEachReadChunk) await this.beforeEachReadChunk();
+        yield bytes.subarray(at, at + this.readChunkSize);
+      }
+      finished = true;
+    } finally {
+      this.openReads--;
+      if (!finished) this.cancelledReads++;
+    }
+  }
+
+  async head(bucket: string, key: string): Promise<ObjectView> {
+    return { ...this.lookup(bucket, key).view };
+  }
+
+  async delete(bucket: string, key: string): Promise<DeleteResult> {
+    const stored = this.lookup(bucket, key);
+    this.objects.delete(objectId(stored.view.bucket, stored.view.key));
+    const entry = this.toTrash(stored, "deleted");
+    return { bucket: stored.view.bucket, key: stored.view.key, versionId: stored.view.versionId, purgeAtMs: entry.purgeAtMs };
+  }
+
+  async list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult> {
+    const b = checkBucket(bucket);
+    const views = [...this.objects.values()]
+      .map((o) => o.view)
+      .filter((v) => v.bucket === b && v.key.startsWith(prefix) && (cursor === "" || v.key > cursor))
+      .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    const page = views.slice(0, limit);
+    return { objects: page, nextCursor: views.length > limit ? page[page.length - 1].key : "" };
+  }
+
+  async undelete(bucket: string, key: string): Promise<ObjectView> {
+    const b = checkBucket(bucket);
+    const k = checkKey(key);
+    for (let i = this.trash.length - 1; i >= 0; i--) {
+      const t = this.trash[i];
+      if (t.view.bucket !== b || t.view.key !== k) continue;
+      this.trash.splice(i, 1);
+      const current = this.objects.get(objectId(b, k));
+      if (current) this.toTrash(current, "overwritten");
+      this.objects.set(objectId(b, k), { view: t.view, data: t.data });
+      return { ...t.view };
+    }
+    throw new NotFoundError(`no deleted version of ${b}/${k} in the trash`);
+  }
+
+  async listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult> {
+    const b = checkBucket(bucket);
+    // The cursor is the index of the next entry: good enough for a test double.
+    const start = cursor === "" ? 0 : Number(cursor);
+    const matching = this.trash.filter((t) => t.view.bucket === b && t.view.key.startsWith(prefix));
+    const page = matching.slice(start, start + limit);
+    const entries: TrashEntryView[] = page.map((t) => ({
+      object: { ...t.view }, deletedAtMs: t.deletedAtMs, purgeAtMs: t.purgeAtMs, reason: t.reason,
+    }));
+    return { entries, nextCursor: start + limit < matching.length ? String(start + limit) : "" };
+  }
+
+  async status(): Promise<ClusterStatusView> {
+    let bytes = 0;
+    for (const o of this.objects.values()) bytes += o.data.length;
+    return {
+      nodes: [{ id: "mem-1", kind: "storage", address: "memory", live: true, heartbeatAtMs: Date.now(), usedBytes: bytes }],
+      tiers: [{ tier: "hot", objects: this.objects.size, bytes }],
+      queues: [{ name: "lifecycle", waiting: 0, delayed: 0, active: 0, failed: 0 }],
+    };
+  }
+
+  async health(): Promise<{ ok: boolean; liveStorageNodes: number; writeQuorum: number }> {
+    if (!this.healthy) return { ok: false, liveStorageNodes: 0, writeQuorum: 2 };
+    return { ok: true, liveStorageNodes: 2, writeQuorum: 2 };
+  }
+
+  /** Test helper: the stored bytes of a live object, or undefined. */
+  bytesOf(bucket: string, key: string): Buffer | undefined {
+    return this.objects.get(objectId(bucket, key))?.data;
+  }
+
+  private lookup(bucket: string, key: string): StoredObject {
+    const b = checkBucket(bucket);
+    const k = checkKey(key);
+    const stored = this.objects.get(objectId(b, k));
+    if (!stored) throw new NotFoundError(`no object ${b}/${k}`);
+    return stored;
+  }
+
+  private toTrash(stored: StoredObject, reason: StoredTrash["reason"]): StoredTrash {
+    const now = Date.now();
+    const entry: StoredTrash = { ...stored, deletedAtMs: now, purgeAtMs: now + this.trashRetentionMs, reason };
+    this.trash.push(entry);
+    return entry;
+  }
+}
+
+/** An engine whose every call fails as if the cluster were down. */
+export function unavailableEngine(): ObjectEngine {
+  const fail = async (): Promise<never> => { throw new UnavailableError("no storage nodes"); };
+  return {
+    put: fail, get: fail, head: fail, delete: fail, list: fail, undelete: fail, listTrash: fail, status: fail,
+    health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),
+  };
+}
+
+function objectId(bucket: string, key: string): string {
+  return `${bucket}\u0000${key}`;
+}
