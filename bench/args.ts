@@ -1,0 +1,135 @@
+import { parseArgs } from "node:util";
+import { parseDuration, parseSize } from "../services/common/units";
+
+// The bench's settings: flags, or BENCH_<NAME> environment variables (flags win).
+
+export type Phase = "mixed" | "large" | "huge";
+const PHASES: readonly Phase[] = ["mixed", "large", "huge"];
+
+export interface Mix {
+  upload: number;
+  retrieve: number;
+  delete: number;
+}
+
+export interface BenchArgs {
+  /** Target coordinator, or undefined: use 127.0.0.1:8080 if it answers, else start a cluster. */
+  url: string | undefined;
+  concurrency: number;
+  /** Bytes per object in the mixed phase. */
+  size: number;
+  durationMs: number;
+  /** Upper bound on operations in the mixed phase, whatever the duration. */
+  maxOps: number;
+  mix: Mix;
+  largeBytes: number;
+  hugeBytes: number;
+  phases: Phase[];
+  /** Storage nodes of a cluster the bench starts itself. */
+  storageNodes: number;
+  outDir: string | undefined;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --url URL            coordinator to load (127.0.0.1/localhost only). Default: http://127.0.0.1:8080
+                       if it answers /healthz, else a private cluster started by the test harness
+  --phases LIST        any of mixed,large,huge (default: all)
+  --concurrency N      requests in flight in the mixed phase (default 32)
+  --size SIZE          object size in the mixed phase (default 4KiB)
+  --duration TIME      length of the mixed phase (default 20s, at most 10m)
+  --max-ops N          stop the mixed phase after N operations (default 2000000)
+  --mix U:R:D          upload:retrieve:delete weights (default 40:50:10)
+  --large SIZE         single-object throughput test size (default 64MiB)
+  --huge SIZE          memory test object size (default 1GiB)
+  --storage-nodes N    storage nodes of a cluster the bench starts itself (default 3)
+  --out DIR            where the JSON results go (default bench/results)
+Every flag can also be given as BENCH_<FLAG> (e.g. BENCH_CONCURRENCY=64).`;
+
+const FLAGS = {
+  url: { type: "string" },
+  phases: { type: "string" },
+  concurrency: { type: "string" },
+  size: { type: "string" },
+  duration: { type: "string" },
+  "max-ops": { type: "string" },
+  mix: { type: "string" },
+  large: { type: "string" },
+  huge: { type: "string" },
+  "storage-nodes": { type: "string" },
+  out: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+export class UsageError extends Error {}
+
+function int(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${text}")`);
+  return n;
+}
+
+function wrap<T>(name: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+}
+
+export function parseMix(text: string): Mix {
+  const parts = text.split(":").map(Number);
+  if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p) || p < 0) || parts[0] <= 0) {
+    throw new UsageError(`--mix must be upload:retrieve:delete weights with uploads above 0 (got "${text}")`);
+  }
+  return { upload: parts[0], retrieve: parts[1], delete: parts[2] };
+}
+
+/** Only this machine is ever a target (the bench is a load generator). */
+export function checkLoopbackUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new UsageError(`--url "${text}" is not a URL`);
+  }
+  if (u.protocol !== "http:") throw new UsageError(`--url must be http:// (got ${u.protocol})`);
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (!(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) {
+    throw new UsageError(`--url must point at this machine (127.x.x.x, localhost or [::1]); got ${u.hostname}`);
+  }
+  return u.origin;
+}
+
+export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchArgs | "help" {
+  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
+  if (values.help) return "help";
+  const get = (name: keyof typeof FLAGS, fallback: string): string => {
+    const v = values[name];
+    if (typeof v === "string") return v;
+    return env[`BENCH_${name.toUpperCase().replace(/-/g, "_")}`] ?? fallback;
+  };
+  const url = get("url", "");
+  const phases = get("phases", PHASES.join(",")).split(",").map((p) => p.trim()).filter(Boolean);
+  for (const p of phases) if (!PHASES.includes(p as Phase)) throw new UsageError(`--phases: unknown phase "${p}" (use ${PHASES.join(", ")})`);
+  const durationMs = wrap("duration", () => parseDuration(get("duration", "20s")));
+  if (durationMs < 1000 || durationMs > 600_000) throw new UsageError("--duration must be from 1s to 10m");
+  const size = wrap("size", () => parseSize(get("size", "4KiB")));
+  const largeBytes = wrap("large", () => parseSize(get("large", "64MiB")));
+  const hugeBytes = wrap("huge", () => parseSize(get("huge", "1GiB")));
+  if (size < 1 || size > 64 * 1024 ** 2) throw new UsageError("--size must be from 1 byte to 64MiB");
+  if (largeBytes < 1 || hugeBytes < 1 || largeBytes > 8 * 1024 ** 3 || hugeBytes > 8 * 1024 ** 3) throw new UsageError("--large and --huge must be from 1 byte to 8GiB");
+  const outDir = get("out", "");
+  return {
+    url: url ? checkLoopbackUrl(url) : undefined,
+    concurrency: int("concurrency", get("concurrency", "32"), 1, 1024),
+    size,
+    durationMs,
+    maxOps: int("max-ops", get("max-ops", "2000000"), 1, 50_000_000),
+    mix: parseMix(get("mix", "40:50:10")),
+    largeBytes,
+    hugeBytes,
+    phases: [...new Set(phases)] as Phase[],
+    storageNodes: int("storage-nodes", get("storage-nodes", "3"), 1, 32),
+    outDir: outDir || undefined,
+  };
+}

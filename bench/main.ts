@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { repoRoot } from "../deploy/launcher/paths";
+import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from "./args";
+import { MiniS3Client } from "./client";
+import { runLarge, type LargeResult } from "./large";
+import { deleteKeys, runMixed, type MixedResult } from "./mixed";
+import { cpuBetween, cpuSnapshot, findInfraProcesses, type WatchedProcess } from "./procs";
+import { report } from "./report";
+import { round } from "./stats";
+import { resolveTarget, type Target } from "./target";
+
+// `npm run bench`: load a MiniS3 cluster on this machine and write what it did to bench/results/.
+
+const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+
+export interface CpuFigures {
+  /** CPU seconds per process during the phase (MiniS3 services, mariadbd, redis-server, the bench). */
+  seconds: Record<string, number>;
+  totalSeconds: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  target: { url: string; ownCluster: boolean };
+  settings: Omit<BenchArgs, "outDir" | "url">;
+  machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string };
+  mixed?: MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
+  large?: LargeResult & { cpu: CpuFigures };
+  huge?: LargeResult & { cpu: CpuFigures };
+  errors: string[];
+}
+
+async function measured<T>(procs: () => WatchedProcess[], run: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
+  const watched = () => [...procs(), ...findInfraProcesses(), { name: "bench", pid: process.pid }];
+  const list = watched();
+  const before = cpuSnapshot(list);
+  const value = await run();
+  const seconds = cpuBetween(before, cpuSnapshot(list), list);
+  return { value, cpu: { seconds, totalSeconds: round(Object.values(seconds).reduce((a, b) => a + b, 0)) } };
+}
+
+async function run(args: BenchArgs): Promise<number> {
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    target: { url: "", ownCluster: false },
+    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
+    errors: [],
+  };
+  let target: Target | undefined;
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log("interrupted: cleaning up (again to quit at once)");
+    void (target?.cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  target = await resolveTarget(args.url, args.storageNodes, log);
+  results.target = { url: target.url, ownCluster: target.cluster !== undefined };
+  const runId = randomBytes(4).toString("hex");
+  const client = new MiniS3Client(target.url, args.concurrency);
+  const bigClient = new MiniS3Client(target.url, 1, 600_000);
+  try {
+    if (args.phases.includes("mixed")) {
+      log(`mixed: ${args.concurrency} in flight, ${args.size} B objects, ${args.durationMs / 1000} s, mix ${args.mix.upload}:${args.mix.retrieve}:${args.mix.delete}`);
+      const { value, cpu } = await measured(target.processes, () => runMixed(client, { ...args, keyPrefix: `bench-${runId}` }));
+      const cpuMicrosPerOp = value.total.attempts ? round((cpu.totalSeconds * 1e6) / value.total.attempts, 1) : null;
+      results.mixed = { ...value, cpu, cpuMicrosPerOp };
+      if (!target.cluster && value.liveKeys.length) {
+        log(`deleting the ${value.liveKeys.length} keys the mixed phase left`);
+        results.mixed.leftoverKeysDeleted = await deleteKeys(client, value.liveKeys, args.concurrency, 60_000);
+      }
+      results.mixed.liveKeys = []; // thousands of names are no figure
+    }
+    for (const phase of ["large", "huge"] as const) {
+      if (!args.phases.includes(phase)) continue;
+      const bytes = phase === "large" ? args.largeBytes : args.hugeBytes;
+      log(`${phase}: one ${round(bytes / 2 ** 20, 1)} MiB object up and back`);
+      const withBench = () => [...target!.processes(), { name: "bench", pid: process.pid }];
+      const { value, cpu } = await measured(target.processes, () => runLarge(bigClient, `bench-${runId}/${phase}`, bytes, withBench));
+      results[phase] = { ...value, cpu };
+    }
+  } catch (e) {
+    results.errors.push((e as Error).stack ?? String(e));
+    log(`failed: ${(e as Error).message}`);
+  } finally {
+    await Promise.allSettled([client.close(), bigClient.close()]);
+    if (target.cluster) {
+      log("stopping the private cluster");
+      await target.cluster.stop().catch((e) => results.errors.push(`cluster stop: ${(e as Error).message}`));
+    }
+  }
+  results.finishedAt = new Date().toISOString();
+
+  const outDir = resolve(args.outDir ?? join(repoRoot(), "bench", "results"));
+  await mkdir(outDir, { recursive: true });
+  // ISO time, with ':' made '-' so the name is valid on every file system
+  const file = join(outDir, `${results.startedAt.replace(/:/g, "-")}.json`);
+  await writeFile(file, JSON.stringify(results, null, 2) + "\n");
+  process.stdout.write(report(results));
+  process.stdout.write(`results: ${file}\n`);
+  return results.errors.length ? 1 : 0;
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`bench: ${(e as Error).message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (args === "help") {
+    process.stdout.write(USAGE + "\n");
+    return;
+  }
+  process.exit(await run(args));
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+import { createHash, randomBytes } from "node:crypto";
+
+// Object bodies: every one different (so a mix-up between objects is caught), cheap to make, and for
+// large objects produced chunk by chunk so the bench never holds a whole object.
+
+const POOL = randomBytes(4 * 1024 * 1024);
+
+/** A small body: a random slice of the pool with a unique stamp in front. */
+export function smallBody(size: number, stamp: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  const start = Math.floor(Math.random() * (POOL.length - size));
+  POOL.copy(out, 0, start, start + size);
+  const tag = Buffer.from(`${stamp}:`);
+  tag.copy(out, 0, 0, Math.min(tag.length, size));
+  return out;
+}
+
+export function sha256(buf: Buffer): string {
+  return createHash("sha256").update(buf).digest("hex");
+}
+
+export const LARGE_CHUNK = 1024 * 1024;
+
+/**
+ * The chunks of a large body of `size` bytes, from a seed: chunk i is a pool slice chosen by (seed, i)
+ * with i written in front. The same seed gives the same bytes, so the expected hash can be computed
+ * while uploading. A fresh Buffer per chunk: the HTTP client may still hold the previous one.
+ */
+export function* largeBodyChunks(size: number, seed: number): Generator<Buffer> {
+  for (let i = 0, sent = 0; sent < size; i++) {
+    const n = Math.min(LARGE_CHUNK, size - sent);
+    const start = ((seed * 7919 + i * 104729) % (POOL.length - LARGE_CHUNK)) | 0;
+    const chunk = Buffer.allocUnsafe(n);
+    POOL.copy(chunk, 0, start, start + n);
+    if (n >= 4) chunk.writeUInt32BE(i >>> 0, 0);
+    if (n >= 8) chunk.writeUInt32BE(seed >>> 0, 4);
+    sent += n;
+    yield chunk;
+  }
+}

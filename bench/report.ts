@@ -1,0 +1,36 @@
+import type { BenchResults } from "./main";
+import type { LargeResult } from "./large";
+
+// The human summary of a run (the JSON file has everything).
+
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+const ms = (x: number | null) => (x === null ? "-" : x.toFixed(2));
+
+function large(name: string, r: LargeResult): string[] {
+  const lines = [
+    `${name}: ${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
+    `  upload   ${r.upload.ok ? `${r.upload.mbPerSec} MB/s (${r.upload.seconds} s)` : `FAILED: ${r.upload.reason}`}`,
+    `  retrieve ${r.retrieve.ok ? `${r.retrieve.mbPerSec} MB/s (${r.retrieve.seconds} s), sha256 verified` : `FAILED: ${r.retrieve.reason}`}`,
+    `  max RSS (MiB; before → max):`,
+  ];
+  for (const [proc, mib] of Object.entries(r.maxRssMiB)) lines.push(`    ${proc.padEnd(14)} ${pad(r.rssBeforeMiB[proc] ?? "-", 8)} → ${pad(mib, 8)}`);
+  return lines;
+}
+
+export function report(r: BenchResults): string {
+  const out: string[] = [`MiniS3 bench against ${r.target.url}${r.target.ownCluster ? " (private cluster)" : ""}`];
+  if (r.mixed) {
+    const m = r.mixed;
+    out.push(`mixed: ${(m.elapsedMs / 1000).toFixed(1)} s, ${r.settings.concurrency} in flight, ${r.settings.size} B objects (${m.preloaded} preloaded)`);
+    out.push(`  ${"op".padEnd(9)}${pad("ops/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("ok %", 9)}  errors`);
+    for (const [op, s] of Object.entries(m.operations)) {
+      out.push(`  ${op.padEnd(9)}${pad(s.opsPerSec, 10)}${pad(ms(s.p50Ms), 9)}${pad(ms(s.p99Ms), 9)}${pad((s.successRate * 100).toFixed(2), 9)}  ${JSON.stringify(s.errors)}`);
+    }
+    out.push(`  ${"total".padEnd(9)}${pad(m.total.opsPerSec, 10)}${pad("", 18)}${pad((m.total.successRate * 100).toFixed(2), 9)}  verify failures: ${m.verifyFailures}`);
+    out.push(`  CPU s: ${Object.entries(m.cpu.seconds).map(([k, v]) => `${k} ${v}`).join(", ")}; ${m.cpuMicrosPerOp ?? "-"} µs CPU per op, all processes`);
+  }
+  if (r.large) out.push(...large("large", r.large));
+  if (r.huge) out.push(...large("huge", r.huge));
+  for (const e of r.errors) out.push(`ERROR: ${e.split("\n")[0]}`);
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,34 @@
+import { isHealthy, startCluster, type TestCluster } from "../test/support/cluster";
+import { findServiceProcesses, type WatchedProcess } from "./procs";
+
+// What the bench loads: the coordinator at --url, one already running on the default port, or a
+// private cluster it starts (and removes) itself through the test harness.
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+
+export interface Target {
+  url: string;
+  /** The cluster the bench started, if it did. */
+  cluster?: TestCluster;
+  /** The MiniS3 processes right now (pids change when one restarts). */
+  processes(): WatchedProcess[];
+}
+
+export async function resolveTarget(url: string | undefined, storageNodes: number, log: (m: string) => void): Promise<Target> {
+  if (url) {
+    if (!(await isHealthy(url, 3000))) throw new Error(`${url}/healthz does not answer 200`);
+    return { url, processes: findServiceProcesses };
+  }
+  if (await isHealthy(DEFAULT_URL)) {
+    log(`using the cluster already running at ${DEFAULT_URL}`);
+    return { url: DEFAULT_URL, processes: findServiceProcesses };
+  }
+  log(`nothing answers at ${DEFAULT_URL}; starting a private cluster (${storageNodes} storage nodes)…`);
+  const cluster = await startCluster({ storageNodes, env: { MINIS3_LOG_LEVEL: "warn" } });
+  log(`cluster up at ${cluster.httpUrl} (database ${cluster.dbName})`);
+  return {
+    url: cluster.httpUrl,
+    cluster,
+    processes: () => cluster.processes.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, pid: p.pid! })),
+  };
+}

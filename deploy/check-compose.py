@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Checks deploy/docker-compose.yml without a Docker engine: it parses (PyYAML, with merge keys), has
+every MiniS3 service, uses only MINIS3_* settings that services/common/config.ts knows, and gives each
+node a unique id, a dialable address on its own service name, and its own volume."""
+import os
+import re
+import sys
+
+import yaml
+
+here = os.path.dirname(os.path.abspath(__file__))
+compose = yaml.safe_load(open(os.path.join(here, "docker-compose.yml")))
+known = set(re.findall(r'env: "(MINIS3_[A-Z0-9_]+)"', open(os.path.join(here, "..", "services", "common", "config.ts")).read()))
+problems = []
+
+services = compose["services"]
+expected = {"mariadb", "redis", "coordinator", "storage-1", "storage-2", "storage-3", "backup-1", "delete-1"}
+if set(services) != expected:
+    problems.append(f"services are {sorted(services)}, expected {sorted(expected)}")
+
+entry = {"coordinator": "coordinator", "storage": "storage-node", "backup": "backup-node", "delete": "delete-node"}
+volumes = set(compose.get("volumes") or {})
+for name, svc in services.items():
+    if name in ("mariadb", "redis"):
+        continue
+    env = svc.get("environment") or {}
+    for var in env:
+        if var.startswith("MINIS3_") and var not in known:
+            problems.append(f"{name}: {var} is not a setting in services/common/config.ts")
+    kind = name.split("-")[0]
+    script = f"dist/services/{entry[kind]}/main.js"
+    if svc.get("command") != ["node", script]:
+        problems.append(f"{name}: command should be node {script}")
+    if not svc.get("build") or svc.get("image") != "minis3:local":
+        problems.append(f"{name}: should build the minis3:local image")
+    if set((svc.get("depends_on") or {})) != {"mariadb", "redis"}:
+        problems.append(f"{name}: should wait for mariadb and redis")
+    if kind == "coordinator":
+        continue
+    if env.get("MINIS3_NODE_ID") != name:
+        problems.append(f"{name}: MINIS3_NODE_ID should be {name}")
+    if env.get("MINIS3_NODE_ADDRESS") != f"{name}:{env.get('MINIS3_NODE_PORT')}":
+        problems.append(f"{name}: MINIS3_NODE_ADDRESS should be {name}:<MINIS3_NODE_PORT>")
+    mounts = svc.get("volumes") or []
+    if mounts != [f"{name}-data:{env.get('MINIS3_DATA_DIR')}"] or f"{name}-data" not in volumes:
+        problems.append(f"{name}: should mount its own declared volume {name}-data at MINIS3_DATA_DIR")
+
+if problems:
+    print("docker-compose.yml problems:\n  " + "\n  ".join(problems))
+    sys.exit(1)
+print(f"docker-compose.yml OK: {len(services)} services, {len(volumes)} volumes, {len(known)} known MINIS3_* settings")

@@ -1,0 +1,44 @@
+// Waiting for a coordinator to report healthy (GET /healthz answers 200: the catalogue answers and
+// enough storage nodes are live).
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** Checked between polls: a reason to give up early (a process failed for good), or undefined. */
+  giveUp?: () => string | undefined;
+}
+
+export class NotHealthyError extends Error {}
+
+/** Resolves once GET <baseUrl>/healthz answers 200; throws NotHealthyError with the last answer otherwise. */
+export async function waitForHealthy(baseUrl: string, opts: WaitOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let last = "no answer yet";
+  for (;;) {
+    const reason = opts.giveUp?.();
+    if (reason) throw new NotHealthyError(`gave up waiting for ${baseUrl}/healthz: ${reason}`);
+    try {
+      const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.text()).slice(0, 300);
+      if (res.status === 200) return;
+      last = `HTTP ${res.status} ${body}`;
+    } catch (e) {
+      last = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
+    }
+    if (Date.now() >= deadline) {
+      throw new NotHealthyError(`${baseUrl}/healthz not 200 after ${opts.timeoutMs} ms (last: ${last})`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+  }
+}
+
+/** True when something answers 200 on <baseUrl>/healthz right now. */
+export async function isHealthy(baseUrl: string, timeoutMs = 1000): Promise<boolean> {
+  try {
+    const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,88 @@
+import { existsSync } from "node:fs";
+import { ConfigError } from "../../services/common/config";
+import { waitForHealthy } from "./health";
+import { repoRoot } from "./paths";
+import { dialHost, planCluster, type ProcessSpec } from "./plan";
+import { readClusterShape } from "./shape";
+import { Supervisor } from "./supervisor";
+
+// `npm start`: runs a whole MiniS3 cluster on this machine in the foreground, one OS process per
+// service, until Ctrl-C.
+
+/** How long the cluster may take to answer /healthz 200 before the launcher gives up. */
+const START_TIMEOUT_MS = 90_000;
+
+function fail(message: string, status: number): never {
+  process.stderr.write(`minis3 launcher: ${message}\n`);
+  process.exit(status);
+}
+
+function endpoints(specs: ProcessSpec[], httpUrl: string): string {
+  const coordinator = specs.find((s) => s.kind === "coordinator")!;
+  const nodes = specs.filter((s) => s.kind !== "coordinator");
+  const width = Math.max(...nodes.map((n) => n.name.length));
+  return [
+    "MiniS3 is up:",
+    `  HTTP  ${httpUrl}   (POST /upload?key=…, GET /retrieve?key=…, DELETE /delete?key=…, GET /status)`,
+    `  gRPC  ${coordinator.address}`,
+    ...nodes.map((n) => `  ${n.name.padEnd(width)}  ${n.address}  data ${n.env.MINIS3_DATA_DIR}`),
+    "Ctrl-C stops everything.",
+    "",
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  process.stdout.on("error", () => undefined); // a closed pipe must not take the cluster down
+  let shape;
+  try {
+    shape = readClusterShape(process.env, repoRoot());
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message, 2);
+    throw e;
+  }
+  const specs = planCluster(shape, process.env);
+  const missing = [...new Set(specs.map((s) => s.script))].filter((s) => !existsSync(s));
+  if (missing.length) fail(`not built: ${missing.join(", ")} (run \`npm run build\`)`, 1);
+
+  const httpUrl = `http://${dialHost(shape.host).includes(":") ? `[${dialHost(shape.host)}]` : dialHost(shape.host)}:${shape.httpPort}`;
+  const supervisor = new Supervisor(specs);
+  let fatal: string | undefined;
+  let stopping: Promise<void> | undefined;
+  const shutdown = (status: number): Promise<void> => {
+    stopping ??= (async () => {
+      process.stderr.write("[launcher] stopping all processes…\n");
+      await supervisor.stopAll();
+      process.stderr.write("[launcher] stopped\n");
+      process.exit(status);
+    })();
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`[launcher] ${signal} again: killing everything now\n`);
+      for (const name of supervisor.names()) void supervisor.stop(name, "SIGKILL");
+      return;
+    }
+    void shutdown(0);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  supervisor.on("fatal", (name: string, reason: string) => {
+    fatal = `${name} ${reason}`;
+    process.stderr.write(`[launcher] ${fatal}: stopping the cluster\n`);
+    void shutdown(1);
+  });
+
+  supervisor.startAll();
+  try {
+    await waitForHealthy(httpUrl, { timeoutMs: START_TIMEOUT_MS, giveUp: () => fatal ?? (stopping ? "stopping" : undefined) });
+  } catch (e) {
+    if (stopping) return;
+    process.stderr.write(`[launcher] ${(e as Error).message}\n`);
+    await shutdown(1);
+    return;
+  }
+  process.stdout.write(endpoints(specs, httpUrl));
+}
+
+main().catch((e) => fail((e as Error).stack ?? String(e), 1));

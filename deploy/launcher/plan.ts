@@ -1,0 +1,115 @@
+import { join, resolve } from "node:path";
+
+// The launcher's plan: a pure function from the cluster's shape to the OS processes that make it.
+// The launcher (deploy/launcher/main.ts) and the test harness (test/support/cluster.ts) both run
+// exactly this plan, so what the tests start is what a user starts.
+
+export type ServiceKind = "coordinator" | "storage" | "backup" | "delete";
+
+export interface ClusterShape {
+  /** Address every process listens on (MINIS3_HOST). */
+  host: string;
+  httpPort: number;
+  grpcPort: number;
+  /** First node port: storage-1..N, then backup-1, then delete-1. */
+  nodeBasePort: number;
+  storageNodes: number;
+  /** Each node gets <dataDir>/<node id>. */
+  dataDir: string;
+  /** Repository root; entry scripts are dist/services/<service>/main.js under it. */
+  repoRoot: string;
+}
+
+export interface ProcessSpec {
+  /** Unique name: "coordinator" or the node id (storage-1, backup-1, delete-1). */
+  name: string;
+  kind: ServiceKind;
+  /** Absolute path of the compiled entry script. */
+  script: string;
+  /** The complete environment of the child (the base env plus this process's own settings). */
+  env: Record<string, string>;
+  /** The port the process serves on: the HTTP port for the coordinator, the gRPC port for a node. */
+  port: number;
+  /** host:port others dial: the coordinator's gRPC address, or a node's MINIS3_NODE_ADDRESS. */
+  address: string;
+}
+
+const ENTRY: Record<ServiceKind, string> = {
+  coordinator: "dist/services/coordinator/main.js",
+  storage: "dist/services/storage-node/main.js",
+  backup: "dist/services/backup-node/main.js",
+  delete: "dist/services/delete-node/main.js",
+};
+
+/** Per-node settings the plan always sets itself; a value for them in the base env is replaced. */
+const PER_NODE_VARS = ["MINIS3_NODE_ID", "MINIS3_NODE_PORT", "MINIS3_NODE_ADDRESS", "MINIS3_DATA_DIR"];
+
+/** The address others dial for a host that may be a wildcard. */
+export function dialHost(host: string): string {
+  if (host === "0.0.0.0" || host === "" ) return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "::1";
+  return host;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Only string values: a child's env must not carry `undefined`. */
+function cleanEnv(base: NodeJS.ProcessEnv | Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/**
+ * The processes of one cluster: one coordinator, `storageNodes` storage nodes (storage-1..N), one
+ * backup node (backup-1), one delete node (delete-1). Pure: the same shape and env give the same plan.
+ */
+export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Record<string, string>): ProcessSpec[] {
+  if (!Number.isInteger(shape.storageNodes) || shape.storageNodes < 1) {
+    throw new RangeError(`storageNodes must be a whole number of at least 1 (got ${shape.storageNodes})`);
+  }
+  const lastPort = shape.nodeBasePort + shape.storageNodes + 1;
+  if (shape.nodeBasePort < 1 || lastPort > 65535) {
+    throw new RangeError(`node ports ${shape.nodeBasePort}..${lastPort} do not fit in 1..65535 (MINIS3_NODE_BASE_PORT must be set, not 0)`);
+  }
+  const common = cleanEnv(baseEnv);
+  for (const v of PER_NODE_VARS) delete common[v];
+  common.MINIS3_HOST = shape.host;
+  const dial = dialHost(shape.host);
+  const script = (kind: ServiceKind) => resolve(shape.repoRoot, ENTRY[kind]);
+
+  const specs: ProcessSpec[] = [{
+    name: "coordinator",
+    kind: "coordinator",
+    script: script("coordinator"),
+    env: { ...common, MINIS3_HTTP_PORT: String(shape.httpPort), MINIS3_GRPC_PORT: String(shape.grpcPort) },
+    port: shape.httpPort,
+    address: hostPort(dial, shape.grpcPort),
+  }];
+
+  const nodes: Array<{ id: string; kind: ServiceKind }> = [];
+  for (let i = 1; i <= shape.storageNodes; i++) nodes.push({ id: `storage-${i}`, kind: "storage" });
+  nodes.push({ id: "backup-1", kind: "backup" }, { id: "delete-1", kind: "delete" });
+
+  nodes.forEach(({ id, kind }, i) => {
+    const port = shape.nodeBasePort + i;
+    const address = hostPort(dial, port);
+    specs.push({
+      name: id,
+      kind,
+      script: script(kind),
+      env: {
+        ...common,
+        MINIS3_NODE_ID: id,
+        MINIS3_NODE_PORT: String(port),
+        MINIS3_NODE_ADDRESS: address,
+        MINIS3_DATA_DIR: join(resolve(shape.dataDir), id),
+      },
+      port,
+      address,
+    });
+  });
+  return specs;
+}

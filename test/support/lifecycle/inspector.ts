@@ -1,0 +1,122 @@
+import { createHash } from "node:crypto";
+import { createPool, type Pool, type RowDataPacket } from "mysql2/promise";
+import { parseMysqlUrl } from "../../../services/common/db/datasource";
+import type { BlobMeta } from "../../../services/common/node/blob-backend";
+import { NodeClient } from "../../../services/common/node/node-client";
+import type { TestCluster } from "../cluster";
+
+/** A version as the catalogue records it (the columns the tests assert on). */
+export interface CatalogueVersion {
+  versionId: string;
+  key: string;
+  size: number;
+  sha256: string;
+  state: "live" | "trash";
+  tier: "hot" | "cold" | "trash";
+  replicas: string[];
+  cleanup: string[];
+  accessedMs: number;
+  purgeMs: number | null;
+  reason: string | null;
+}
+
+const ids = (s: string): string[] => (s ? s.split(",") : []);
+
+/**
+ * Looks behind the API: the catalogue in MySQL (the truth) and each node's own view of its blobs
+ * over the node gRPC service, so a test can prove where the bytes are and are not.
+ */
+export class ClusterInspector {
+  private readonly pool: Pool;
+  private readonly clients = new Map<string, NodeClient>();
+
+  constructor(private readonly cluster: TestCluster) {
+    const t = parseMysqlUrl(cluster.mysqlUrl);
+    this.pool = createPool({ ...t, connectionLimit: 4 });
+  }
+
+  /** Node ids of one kind, from the harness's plan (storage-1..N, backup-1, delete-1). */
+  nodeIds(kind: "storage" | "backup" | "delete"): string[] {
+    return this.cluster.specs.filter((s) => s.kind === kind).map((s) => s.name);
+  }
+
+  get allNodeIds(): string[] {
+    return [...this.nodeIds("storage"), ...this.nodeIds("backup"), ...this.nodeIds("delete")];
+  }
+
+  async version(versionId: string): Promise<CatalogueVersion | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT version_id, object_key, size, sha256, state, tier, replicas, cleanup, accessed_ms, purge_ms, reason
+         FROM versions WHERE version_id = ?`, [versionId]);
+    if (!rows.length) return null;
+    const r = rows[0];
+    return {
+      versionId: r.version_id, key: Buffer.isBuffer(r.object_key) ? r.object_key.toString("utf8") : r.object_key,
+      size: Number(r.size), sha256: r.sha256, state: r.state, tier: r.tier, replicas: ids(r.replicas),
+      cleanup: ids(r.cleanup), accessedMs: Number(r.accessed_ms), purgeMs: r.purge_ms === null ? null : Number(r.purge_ms), reason: r.reason,
+    };
+  }
+
+  /** The visible version id of a key (default bucket), or null. */
+  async currentVersionId(key: string): Promise<string | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>("SELECT version_id FROM objects WHERE object_key = ?", [key]);
+    return rows.length ? rows[0].version_id : null;
+  }
+
+  /** Complete copies of a blob on the backup node's tables (a duplicate would show as 2). */
+  async backupCopies(versionId: string): Promise<{ copies: number; chunkBytes: number }> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT COUNT(DISTINCT b.write_id) AS copies, COALESCE(SUM(c.raw_size), 0) AS bytes
+         FROM backup_blobs b LEFT JOIN backup_chunks c ON c.node_id = b.node_id AND c.blob_id = b.blob_id AND c.write_id = b.write_id
+        WHERE b.blob_id = ? AND b.state = 'complete'`, [versionId]);
+    return { copies: Number(rows[0].copies), chunkBytes: Number(rows[0].bytes) };
+  }
+
+  /** Rows of unfinished or abandoned copies of a blob on the backup node (a killed write leaves these). */
+  async backupLeftovers(versionId: string): Promise<{ rows: number; chunkBytes: number }> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT (SELECT COUNT(*) FROM backup_blobs WHERE blob_id = ? AND state <> 'complete') AS n,
+              (SELECT COALESCE(SUM(c.raw_size), 0) FROM backup_chunks c
+                WHERE c.blob_id = ? AND NOT EXISTS (SELECT 1 FROM backup_blobs b WHERE b.node_id = c.node_id AND b.blob_id = c.blob_id
+                                                       AND b.write_id = c.write_id AND b.state = 'complete')) AS bytes`,
+      [versionId, versionId]);
+    return { rows: Number(rows[0].n), chunkBytes: Number(rows[0].bytes) };
+  }
+
+  /** What one node says about a blob: its meta, or null if it does not have it. */
+  async blobOn(nodeId: string, versionId: string): Promise<BlobMeta | null> {
+    return this.client(nodeId).statBlob(versionId);
+  }
+
+  /** Every node that holds a copy of the blob (asked directly, not through the catalogue). */
+  async holders(versionId: string): Promise<string[]> {
+    const found = await Promise.all(this.allNodeIds.map(async (id) => ((await this.blobOn(id, versionId)) ? id : null)));
+    return found.filter((id): id is string => id !== null);
+  }
+
+  /** Streams a blob straight from a node and hashes it. */
+  async hashOn(nodeId: string, versionId: string): Promise<{ size: number; sha256: string }> {
+    const read = await this.client(nodeId).readBlob(versionId, 0);
+    const h = createHash("sha256");
+    let size = 0;
+    for await (const chunk of read.chunks) { h.update(chunk); size += chunk.length; }
+    return { size, sha256: h.digest("hex") };
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+    await this.pool.end();
+  }
+
+  private client(nodeId: string): NodeClient {
+    let c = this.clients.get(nodeId);
+    if (!c) {
+      const spec = this.cluster.specs.find((s) => s.name === nodeId);
+      if (!spec) throw new Error(`no node ${nodeId} in this cluster`);
+      c = new NodeClient(nodeId, spec.address, { deadlineMs: 5000 });
+      this.clients.set(nodeId, c);
+    }
+    return c;
+  }
+}
