@@ -74,7 +74,16 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
     maxQueryExecutionTime: 5000,
   });
   await ds.initialize();
-  if (opts.migrations?.length) await ds.runMigrations({ transaction: "none" });
+  if (opts.migrations?.length) {
+    // Processes starting together race to create TypeORM's own migrations table; the loser
+    // sees "already exists" and simply runs again (our migrations are idempotent).
+    try {
+      await ds.runMigrations({ transaction: "none" });
+    } catch (e) {
+      if (!/already exists/i.test((e as Error).message)) throw e;
+      await ds.runMigrations({ transaction: "none" });
+    }
+  }
   return ds;
 }
 

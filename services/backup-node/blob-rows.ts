@@ -1,0 +1,163 @@
+import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
+import { AbortedError } from "../common/errors";
+import type { BlobMeta } from "../common/node/blob-backend";
+import type { CopyKey } from "./chunk-rows";
+import { inTransaction } from "./transaction";
+
+// SQL for blob rows (one per stored copy). Only "complete" rows are visible; commit() is the one
+// place a copy turns complete, under row locks on every copy of that blob id.
+
+/** A complete copy: its meta plus what a reader needs to find its chunks. */
+export interface StoredCopy {
+  meta: BlobMeta;
+  writeId: string;
+  chunkCount: number;
+  chunkSize: number;
+}
+
+/** What commit records for a copy whose bytes are all written. */
+export interface FinishedCopy {
+  size: number;
+  sha256: Buffer;
+  chunkCount: number;
+  chunkSize: number;
+  attributes: Record<string, string>;
+  storedAtMs: number;
+}
+
+export type CommitOutcome =
+  /** This copy is now the visible one; `replaced` copies are invisible and must be purged. */
+  | { kind: "committed"; meta: BlobMeta; replaced: HiddenCopy[] }
+  /** An identical complete copy existed and stays; this copy must be purged. */
+  | { kind: "kept"; meta: BlobMeta };
+
+/** A copy made invisible (state "deleting"), still to be purged. */
+export interface HiddenCopy extends CopyKey {
+  size: number;
+}
+
+const META_COLUMNS = "blob_id, write_id, state, size, sha256, chunk_count, chunk_size, attributes, stored_at_ms";
+
+export async function insertWritingCopy(pool: Pool, key: CopyKey, attributes: Record<string, string>, nowMs: number): Promise<void> {
+  await pool.execute(
+    `INSERT INTO backup_blobs (node_id, blob_id, write_id, state, attributes, stored_at_ms)
+     VALUES (?, ?, ?, 'writing', ?, ?)`,
+    [key.nodeId, key.blobId, key.writeId, JSON.stringify(attributes), nowMs],
+  );
+}
+
+export async function selectCompleteCopy(pool: Pool, nodeId: string, blobId: string): Promise<StoredCopy | null> {
+  const [rows] = await pool.execute<RowDataPacket[]>(
+    `SELECT ${META_COLUMNS} FROM backup_blobs WHERE node_id = ? AND blob_id = ? AND state = 'complete' LIMIT 1`,
+    [nodeId, blobId],
+  );
+  return rows[0] ? toStoredCopy(rows[0]) : null;
+}
+
+/** Makes a fully written copy the visible one, atomically (see CommitOutcome). */
+export function commitCopy(pool: Pool, key: CopyKey, fin: FinishedCopy): Promise<CommitOutcome> {
+  return inTransaction(pool, async (conn) => {
+    // Locks every copy of this blob id, so two commits of the same id run one after the other.
+    const [rows] = await conn.execute<RowDataPacket[]>(
+      `SELECT ${META_COLUMNS} FROM backup_blobs WHERE node_id = ? AND blob_id = ? FOR UPDATE`,
+      [key.nodeId, key.blobId],
+    );
+    const own = rows.find((r) => r.write_id === key.writeId);
+    if (!own || own.state !== "writing") throw new AbortedError(`write of blob ${key.blobId} was cancelled`);
+    const decided = await replaceCompleteCopies(conn, key, rows, fin.size, fin.sha256);
+    if (decided.kind === "kept") return decided;
+    await conn.execute(
+      `UPDATE backup_blobs SET state = 'complete', size = ?, sha256 = ?, chunk_count = ?, chunk_size = ?, stored_at_ms = ?
+        WHERE node_id = ? AND blob_id = ? AND write_id = ?`,
+      [fin.size, fin.sha256, fin.chunkCount, fin.chunkSize, fin.storedAtMs, key.nodeId, key.blobId, key.writeId],
+    );
+    const meta: BlobMeta = { blobId: key.blobId, size: fin.size, sha256: fin.sha256, storedAtMs: fin.storedAtMs, attributes: fin.attributes };
+    return { kind: "committed", meta, replaced: decided.replaced };
+  });
+}
+
+/**
+ * Inside a commit, given the locked rows of a blob id: an identical complete copy wins (a retried
+ * copy of immutable bytes; readers of it are not disturbed); any other complete copy is hidden.
+ */
+export async function replaceCompleteCopies(
+  conn: PoolConnection, key: CopyKey, lockedRows: RowDataPacket[], size: number, sha256: Buffer,
+): Promise<{ kind: "kept"; meta: BlobMeta } | { kind: "replace"; replaced: HiddenCopy[] }> {
+  const complete = lockedRows.filter((r) => r.state === "complete" && r.write_id !== key.writeId);
+  const same = complete.find((r) => Number(r.size) === size && Buffer.compare(r.sha256 as Buffer, sha256) === 0);
+  if (same) return { kind: "kept", meta: toStoredCopy(same).meta };
+  const replaced: HiddenCopy[] = [];
+  for (const r of complete) {
+    await conn.execute(
+      "UPDATE backup_blobs SET state = 'deleting' WHERE node_id = ? AND blob_id = ? AND write_id = ?",
+      [key.nodeId, key.blobId, r.write_id],
+    );
+    replaced.push({ nodeId: key.nodeId, blobId: key.blobId, writeId: String(r.write_id), size: Number(r.size) });
+  }
+  return { kind: "replace", replaced };
+}
+
+/** Hides a blob at once; returns its now-invisible copies (to purge) and whether it existed. */
+export function hideBlob(pool: Pool, nodeId: string, blobId: string): Promise<{ existed: boolean; size: number; copies: CopyKey[] }> {
+  return inTransaction(pool, async (conn) => {
+    const [rows] = await conn.execute<RowDataPacket[]>(
+      "SELECT write_id, state, size FROM backup_blobs WHERE node_id = ? AND blob_id = ? AND state <> 'writing' FOR UPDATE",
+      [nodeId, blobId],
+    );
+    const complete = rows.filter((r) => r.state === "complete");
+    if (complete.length) {
+      await conn.execute(
+        "UPDATE backup_blobs SET state = 'deleting' WHERE node_id = ? AND blob_id = ? AND state = 'complete'",
+        [nodeId, blobId],
+      );
+    }
+    return {
+      existed: complete.length > 0,
+      size: complete.reduce((n, r) => n + Number(r.size), 0),
+      copies: rows.map((r) => ({ nodeId, blobId, writeId: String(r.write_id) })),
+    };
+  });
+}
+
+/** Complete blobs after `afterBlobId`, in primary-key order. */
+export async function selectCompletePage(pool: Pool, nodeId: string, afterBlobId: string, limit: number): Promise<StoredCopy[]> {
+  const [rows] = await pool.execute<RowDataPacket[]>(
+    `SELECT ${META_COLUMNS} FROM backup_blobs WHERE node_id = ? AND blob_id > ? AND state = 'complete'
+      ORDER BY blob_id LIMIT ${Math.max(1, Math.floor(limit))}`,
+    [nodeId, afterBlobId],
+  );
+  return rows.map(toStoredCopy);
+}
+
+/** This node's copies left "writing" or "deleting" (by a crash: open() runs before any write). */
+export async function selectUnfinishedCopies(pool: Pool, nodeId: string): Promise<CopyKey[]> {
+  const [rows] = await pool.execute<RowDataPacket[]>(
+    "SELECT blob_id, write_id FROM backup_blobs WHERE node_id = ? AND state IN ('writing', 'deleting')",
+    [nodeId],
+  );
+  return rows.map((r) => ({ nodeId, blobId: String(r.blob_id), writeId: String(r.write_id) }));
+}
+
+export async function countComplete(pool: Pool, nodeId: string): Promise<{ blobCount: number; usedBytes: number }> {
+  const [rows] = await pool.execute<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM backup_blobs WHERE node_id = ? AND state = 'complete'",
+    [nodeId],
+  );
+  return { blobCount: Number(rows[0].n), usedBytes: Number(rows[0].bytes) };
+}
+
+export function toStoredCopy(r: RowDataPacket): StoredCopy {
+  const attrs = typeof r.attributes === "string" ? JSON.parse(r.attributes) : r.attributes;
+  return {
+    meta: {
+      blobId: String(r.blob_id),
+      size: Number(r.size),
+      sha256: r.sha256 as Buffer,
+      storedAtMs: Number(r.stored_at_ms),
+      attributes: (attrs ?? {}) as Record<string, string>,
+    },
+    writeId: String(r.write_id),
+    chunkCount: Number(r.chunk_count),
+    chunkSize: Number(r.chunk_size),
+  };
+}

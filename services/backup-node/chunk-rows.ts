@@ -1,0 +1,72 @@
+import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import type { EncodedChunk } from "./chunk-codec";
+
+// SQL for chunk rows. Everything goes through mysql2 execute(): the binary protocol sends a Buffer
+// as raw bytes, where TypeORM's text protocol would double it as hex.
+
+/** Names one stored copy of a blob. */
+export interface CopyKey {
+  nodeId: string;
+  blobId: string;
+  writeId: string;
+}
+
+export interface StoredChunk {
+  codec: string;
+  rawSize: number;
+  storedSize: number;
+  checksum: number;
+  data: Buffer;
+}
+
+export const INSERT_CHUNK_SQL = `INSERT INTO backup_chunks
+  (node_id, blob_id, write_id, seq, codec, raw_size, stored_size, checksum, data) VALUES `;
+export const CHUNK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+export function chunkParams(key: CopyKey, seq: number, c: EncodedChunk): Array<string | number | Buffer> {
+  return [key.nodeId, key.blobId, key.writeId, seq, c.codec, c.rawSize, c.data.length, c.checksum, c.data];
+}
+
+export async function insertChunk(pool: Pool, key: CopyKey, seq: number, chunk: EncodedChunk): Promise<void> {
+  await pool.execute(INSERT_CHUNK_SQL + CHUNK_VALUES, chunkParams(key, seq, chunk));
+}
+
+/** One chunk by primary key, or null if it is not there (deleted or replaced meanwhile). */
+export async function selectChunk(pool: Pool, key: CopyKey, seq: number): Promise<StoredChunk | null> {
+  const [rows] = await pool.execute<RowDataPacket[]>(
+    `SELECT codec, raw_size, stored_size, checksum, data FROM backup_chunks
+      WHERE node_id = ? AND blob_id = ? AND write_id = ? AND seq = ?`,
+    [key.nodeId, key.blobId, key.writeId, seq],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    codec: String(r.codec),
+    rawSize: Number(r.raw_size),
+    storedSize: Number(r.stored_size),
+    checksum: Number(r.checksum),
+    data: r.data as Buffer,
+  };
+}
+
+/** Chunks deleted per statement: keeps each transaction (and Galera write set) small. */
+const DELETE_BATCH = 16;
+
+/**
+ * Removes a copy: its chunks a few at a time, then its blob row. Call it only on copies that are
+ * already invisible ("writing" or "deleting"); if it stops half way, the open() sweep finishes it.
+ */
+export async function purgeCopy(pool: Pool, key: CopyKey): Promise<void> {
+  for (;;) {
+    const [res] = await pool.execute<ResultSetHeader>(
+      `DELETE FROM backup_chunks WHERE node_id = ? AND blob_id = ? AND write_id = ?
+        ORDER BY seq LIMIT ${DELETE_BATCH}`,
+      [key.nodeId, key.blobId, key.writeId],
+    );
+    if (res.affectedRows < DELETE_BATCH) break;
+  }
+  await pool.execute(
+    "DELETE FROM backup_blobs WHERE node_id = ? AND blob_id = ? AND write_id = ? AND state <> 'complete'",
+    [key.nodeId, key.blobId, key.writeId],
+  );
+}

@@ -1,0 +1,45 @@
+import type { MigrationInterface, QueryRunner } from "typeorm";
+
+/**
+ * The cold tier's tables. Idempotent (IF NOT EXISTS), so several backup nodes starting at once
+ * against one database are safe. Every key starts with node_id: nodes can share a database.
+ */
+export class CreateBackupTables1732600000000 implements MigrationInterface {
+  name = "CreateBackupTables1732600000000";
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE IF NOT EXISTS backup_blobs (
+      node_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      blob_id VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      write_id CHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      state VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      size BIGINT NOT NULL DEFAULT 0,
+      sha256 BINARY(32) NULL,
+      chunk_count INT UNSIGNED NOT NULL DEFAULT 0,
+      chunk_size INT UNSIGNED NOT NULL DEFAULT 0,
+      attributes JSON NOT NULL,
+      stored_at_ms BIGINT NOT NULL,
+      PRIMARY KEY (node_id, blob_id, write_id),
+      KEY backup_blobs_state (node_id, state)
+    ) ENGINE=InnoDB`);
+    await q.query(`CREATE TABLE IF NOT EXISTS backup_chunks (
+      node_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      blob_id VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      write_id CHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      seq INT UNSIGNED NOT NULL,
+      codec VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      raw_size INT UNSIGNED NOT NULL,
+      stored_size INT UNSIGNED NOT NULL,
+      checksum INT UNSIGNED NOT NULL,
+      data LONGBLOB NOT NULL,
+      PRIMARY KEY (node_id, blob_id, write_id, seq)
+    ) ENGINE=InnoDB`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query("DROP TABLE IF EXISTS backup_chunks");
+    await q.query("DROP TABLE IF EXISTS backup_blobs");
+  }
+}
+
+export const BACKUP_MIGRATIONS = [CreateBackupTables1732600000000];

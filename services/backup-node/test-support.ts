@@ -1,0 +1,88 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Pool, RowDataPacket } from "mysql2/promise";
+import pino from "pino";
+import type { DataSource } from "typeorm";
+import { openDataSource, sqlPool } from "../common/db/datasource";
+import type { Logger } from "../common/logger";
+import { MysqlBackupBackend, type BackupBackendOptions } from "./backup-backend";
+import { BACKUP_ENTITIES } from "./entities";
+import { BACKUP_MIGRATIONS } from "./migration";
+
+/** A fresh database of its own on the real MariaDB, with the cold-tier tables. */
+export interface TestDb {
+  ds: DataSource;
+  pool: Pool;
+  log: Logger;
+  backend(nodeId: string, opts?: Partial<BackupBackendOptions>): Promise<MysqlBackupBackend>;
+  /** Drops the database and closes every connection. */
+  close(): Promise<void>;
+}
+
+export async function openTestDb(): Promise<TestDb> {
+  const name = `minis3_t_${randomBytes(6).toString("hex")}`;
+  const ds = await openDataSource({ url: `mysql://root@127.0.0.1:3306/${name}`, entities: BACKUP_ENTITIES, migrations: BACKUP_MIGRATIONS, poolSize: 8 });
+  const pool = sqlPool(ds);
+  const log = pino({ level: "silent" });
+  return {
+    ds,
+    pool,
+    log,
+    async backend(nodeId, opts) {
+      const b = new MysqlBackupBackend({ nodeId, pool, log, ...opts });
+      await b.open();
+      return b;
+    },
+    async close() {
+      try {
+        await ds.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      } finally {
+        await ds.destroy();
+      }
+    },
+  };
+}
+
+export async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+export function sha256(data: Buffer): Buffer {
+  return createHash("sha256").update(data).digest();
+}
+
+/** Bytes that deflate well (repetitive text with some variety). */
+export function compressibleBytes(size: number): Buffer {
+  const line = Buffer.from("cold tier line of fairly repetitive log text, number ");
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (let i = 0; pos < size; i++) {
+    pos += line.copy(out, pos);
+    pos += out.write(`${i}\n`, pos);
+  }
+  return out;
+}
+
+/** Counts this node's rows in both tables (every state). */
+export async function countRows(pool: Pool, nodeId: string): Promise<{ blobs: number; chunks: number }> {
+  const [[b]] = await pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM backup_blobs WHERE node_id = ?", [nodeId]);
+  const [[c]] = await pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM backup_chunks WHERE node_id = ?", [nodeId]);
+  return { blobs: Number(b.n), chunks: Number(c.n) };
+}
+
+/**
+ * Throws unless the buffers are equal. For large buffers: jest's toEqual walks a Buffer element
+ * by element (seconds per MiB). Plain Error, so this file needs no jest types (it is built too).
+ */
+export function expectSameBytes(actual: Buffer, expected: Buffer, label = ""): void {
+  if (actual.equals(expected)) return;
+  throw new Error(`${label ? label + ": " : ""}got ${actual.length} bytes, expected ${expected.length}; ` +
+    `first difference at byte ${firstDifference(actual, expected)}`);
+}
+
+function firstDifference(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return n;
+}
