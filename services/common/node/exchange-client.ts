@@ -1,0 +1,124 @@
+import type { ClientDuplexStream } from "@grpc/grpc-js";
+import { UnavailableError } from "../errors";
+import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
+
+type OpBody = NonNullable<BlobOp["op"]>;
+
+interface PendingOp {
+  resolve(result: BlobOpResult): void;
+  reject(e: Error): void;
+  deadlineAt: number;
+}
+
+/** Payload bytes packed into one message at most; well under the 16 MiB gRPC message limit. */
+const MAX_MESSAGE_PAYLOAD = 4 * 1024 * 1024;
+
+/**
+ * The calling side of Exchange: one long-lived stream per node. Ops submitted during one
+ * event-loop turn leave packed in one message (setImmediate); results come back matched by id.
+ * A broken stream fails its pending ops with UnavailableError; the next op opens a new one.
+ */
+export class ExchangeSession {
+  private stream?: ClientDuplexStream<BatchRequest, BatchResponse>;
+  private readonly pending = new Map<number, PendingOp>();
+  private queue: BlobOp[] = [];
+  private queuedBytes = 0;
+  private nextId = 1;
+  private flushQueued = false;
+  private sweepTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly client: NodeServiceClient,
+    private readonly label: string,
+    private readonly deadlineMs: number,
+  ) {}
+
+  /** Sends one op; resolves with its result (whatever its code), rejects only when the node is unreachable. */
+  submit(op: OpBody, payloadBytes = 0): Promise<BlobOpResult> {
+    if (this.closed) return Promise.reject(new UnavailableError(`client for node ${this.label} is closed`));
+    const id = this.nextId++;
+    return new Promise<BlobOpResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, deadlineAt: Date.now() + this.deadlineMs });
+      this.queue.push({ id, op });
+      this.queuedBytes += payloadBytes;
+      if (this.queuedBytes >= MAX_MESSAGE_PAYLOAD) this.flush();
+      else if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const s = this.stream;
+    this.fail(new UnavailableError(`client for node ${this.label} closed`));
+    s?.end();
+    s?.cancel();
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    if (this.queue.length === 0) return;
+    const ops = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    const stream = this.stream ?? this.open();
+    stream.write({ ops });
+  };
+
+  private open(): ClientDuplexStream<BatchRequest, BatchResponse> {
+    const stream = this.client.exchange();
+    this.stream = stream;
+    stream.on("data", (batch: BatchResponse) => {
+      for (const r of batch.results) {
+        const p = this.pending.get(r.id);
+        if (!p) continue; // timed out earlier
+        this.pending.delete(r.id);
+        p.resolve(r);
+      }
+    });
+    const broken = (e?: Error) => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      this.fail(new UnavailableError(`exchange with node ${this.label} broke: ${e?.message ?? "stream ended"}`));
+    };
+    stream.on("error", broken);
+    stream.on("end", () => broken());
+    stream.on("close", () => broken());
+    this.startSweep();
+    return stream;
+  }
+
+  /** Fails every pending op (sent or still queued). */
+  private fail(e: Error): void {
+    this.queue = [];
+    this.queuedBytes = 0;
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(e);
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /** One timer for all deadlines: ops are in deadline order (same deadline for all), so stop at the first live one. */
+  private startSweep(): void {
+    if (this.sweepTimer) return;
+    const every = Math.max(10, Math.min(1000, Math.floor(this.deadlineMs / 4)));
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [id, p] of this.pending) {
+        if (p.deadlineAt > now) break;
+        this.pending.delete(id);
+        p.reject(new UnavailableError(`node ${this.label} did not answer within ${this.deadlineMs} ms`));
+      }
+    }, every);
+    this.sweepTimer.unref();
+  }
+}

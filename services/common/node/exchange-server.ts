@@ -1,0 +1,120 @@
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
+import { InvalidArgumentError, NotFoundError, TooLargeError, toGrpcStatus, MiniS3Error } from "../errors";
+import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult } from "../gen/minis3/v1/node";
+import type { Logger } from "../logger";
+import type { BlobBackend } from "./blob-backend";
+import { isValidBlobId, toBlobInfo } from "./blob-info";
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The node side of Exchange: many small ops per message, run concurrently (so the backend can
+ * group the puts of one message into one fsync), results packed back per event-loop turn.
+ */
+export function serveExchange(
+  call: ServerDuplexStream<BatchRequest, BatchResponse>,
+  backend: BlobBackend,
+  maxGetBytes: number,
+  log: Logger,
+): void {
+  let out: BlobOpResult[] = [];
+  let flushQueued = false;
+  let inFlight = 0;
+  let inputEnded = false;
+  let closed = false;
+
+  const finishIfDone = () => {
+    if (inputEnded && inFlight === 0 && out.length === 0 && !closed) {
+      closed = true;
+      call.end();
+    }
+  };
+  const flush = () => {
+    flushQueued = false;
+    if (closed) return;
+    if (out.length) {
+      const results = out;
+      out = [];
+      call.write({ results });
+    }
+    finishIfDone();
+  };
+  const deliver = (result: BlobOpResult) => {
+    inFlight--;
+    out.push(result);
+    if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(flush);
+    }
+  };
+
+  call.on("data", (batch: BatchRequest) => {
+    for (const op of batch.ops) {
+      inFlight++;
+      runOp(op, backend, maxGetBytes).then(deliver, (e) => {
+        // runOp turns errors into results; reaching here is a bug, but the caller must still hear back.
+        log.error({ err: e }, "exchange op crashed");
+        deliver(failure(op.id, e));
+      });
+    }
+  });
+  call.on("end", () => {
+    inputEnded = true;
+    finishIfDone();
+  });
+  call.on("cancelled", () => { closed = true; });
+  call.on("error", (e) => {
+    closed = true;
+    log.debug({ err: e }, "exchange stream error");
+  });
+}
+
+async function runOp(op: BlobOp, backend: BlobBackend, maxGetBytes: number): Promise<BlobOpResult> {
+  try {
+    const o = op.op;
+    if (!o) throw new InvalidArgumentError("empty op");
+    switch (o.$case) {
+      case "put": {
+        const header = o.value.header;
+        if (!header || !isValidBlobId(header.blobId)) throw new InvalidArgumentError(`bad blob id "${header?.blobId}"`);
+        const meta = await backend.putSmall(header.blobId, header.attributes, o.value.data, o.value.sha256);
+        return ok(op.id, { blob: toBlobInfo(meta) });
+      }
+      case "get": {
+        const { blobId, offset, length } = o.value;
+        if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
+        const reader = await backend.read(blobId, offset, length);
+        if (reader.length > maxGetBytes) {
+          await reader.chunks[Symbol.asyncIterator]().return?.();
+          throw new TooLargeError(`blob ${blobId} has ${reader.length} bytes; read it with ReadBlob`);
+        }
+        const parts: Buffer[] = [];
+        for await (const chunk of reader.chunks) parts.push(chunk);
+        const data = parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts);
+        return ok(op.id, { blob: toBlobInfo(reader.meta), data });
+      }
+      case "delete": {
+        if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
+        return ok(op.id, { existed: await backend.delete(o.value.blobId) });
+      }
+      case "stat": {
+        if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
+        const meta = await backend.stat(o.value.blobId);
+        if (!meta) throw new NotFoundError(`blob ${o.value.blobId} not found`);
+        return ok(op.id, { blob: toBlobInfo(meta) });
+      }
+    }
+  } catch (e) {
+    return failure(op.id, e);
+  }
+}
+
+function ok(id: number, fields: Partial<BlobOpResult>): BlobOpResult {
+  return { id, code: status.OK, message: "", blob: undefined, data: EMPTY, existed: false, ...fields };
+}
+
+function failure(id: number, e: unknown): BlobOpResult {
+  const s = e instanceof MiniS3Error ? toGrpcStatus(e) : { code: status.INTERNAL, details: (e as Error)?.message ?? String(e) };
+  return { id, code: s.code, message: s.details, blob: undefined, data: EMPTY, existed: false };
+}

@@ -1,0 +1,105 @@
+import { open, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { IntegrityError, NotFoundError, InvalidArgumentError } from "../errors";
+import { FileStore } from "./file-store";
+import { blobOf, collect, sha256, tempDir } from "./testing/test-helpers";
+
+describe("FileStore", () => {
+  let dir: { path: string; remove(): Promise<void> };
+  let store: FileStore;
+  beforeEach(async () => {
+    dir = await tempDir("files");
+    store = new FileStore(dir.path, 64 * 1024);
+    await store.open();
+  });
+  afterEach(() => dir.remove());
+
+  const writeAll = async (id: string, data: Buffer, attrs: Record<string, string> = {}) => {
+    const w = await store.beginWrite(id, attrs);
+    for (let at = 0; at < data.length; at += 100_000) await w.write(data.subarray(at, at + 100_000));
+    return w;
+  };
+
+  it("makes a blob visible only at commit, with its meta", async () => {
+    const b = blobOf(1_000_000);
+    const w = await writeAll("big1", b.data, { contentType: "x/y" });
+    expect(await store.stat("big1")).toBeNull();
+    await expect(store.read("big1", 0, undefined)).rejects.toBeInstanceOf(NotFoundError);
+    const meta = await w.commit(b.data.length, b.sha256);
+    expect(meta).toMatchObject({ blobId: "big1", size: 1_000_000, attributes: { contentType: "x/y" } });
+    expect(await readdir(join(dir.path, "tmp"))).toEqual([]);
+
+    const r = await store.read("big1", 0, undefined);
+    expect(r.meta.sha256.equals(b.sha256)).toBe(true);
+    expect((await collect(r.chunks)).equals(b.data)).toBe(true);
+    const ranged = await store.read("big1", 999_000, 5000);
+    expect(ranged).toMatchObject({ offset: 999_000, length: 1000 });
+    expect((await collect(ranged.chunks)).equals(b.data.subarray(999_000))).toBe(true);
+    expect(store.stats().blobCount).toBe(1);
+    expect((await store.stat("big1"))!.storedAtMs).toBe(meta.storedAtMs);
+  });
+
+  it("abort leaves nothing behind", async () => {
+    const w = await writeAll("gone", blobOf(300_000).data);
+    await w.abort();
+    expect(await store.stat("gone")).toBeNull();
+    expect(await readdir(join(dir.path, "tmp"))).toEqual([]);
+    expect(store.stats().blobCount).toBe(0);
+  });
+
+  it("refuses a commit whose size or sha256 does not match", async () => {
+    const b = blobOf(50_000);
+    const w1 = await writeAll("bad1", b.data);
+    await expect(w1.commit(b.data.length, sha256(Buffer.from("other")))).rejects.toBeInstanceOf(IntegrityError);
+    const w2 = await writeAll("bad2", b.data);
+    await expect(w2.commit(b.data.length + 1, b.sha256)).rejects.toBeInstanceOf(IntegrityError);
+    expect(await store.stat("bad1")).toBeNull();
+    expect(await store.stat("bad2")).toBeNull();
+    expect(await readdir(join(dir.path, "tmp"))).toEqual([]);
+  });
+
+  it("detects a corrupted byte on a whole read, and a truncated file", async () => {
+    const b = blobOf(200_000);
+    await (await writeAll("rot", b.data)).commit(b.data.length, b.sha256);
+    const path = join(dir.path, "blobs", "ot", "rot");
+    const fd = await open(path, "r+");
+    const size = (await fd.stat()).size;
+    await fd.write(Buffer.from([0x55 ^ b.data[b.data.length - 1]]), 0, 1, size - 1);
+    await fd.close();
+    const r = await store.read("rot", 0, undefined);
+    await expect(collect(r.chunks)).rejects.toBeInstanceOf(IntegrityError);
+
+    const fd2 = await open(path, "r+");
+    await fd2.truncate(size - 10);
+    await fd2.close();
+    await expect(store.read("rot", 0, undefined)).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it("clears temp files of unfinished writes at open", async () => {
+    const crashed = await writeAll("half", blobOf(10_000).data); // never committed: a crash
+    expect((await readdir(join(dir.path, "tmp"))).length).toBe(1);
+    const again = new FileStore(dir.path, 64 * 1024);
+    await again.open();
+    expect(await readdir(join(dir.path, "tmp"))).toEqual([]);
+    expect(await again.stat("half")).toBeNull();
+    await crashed.abort(); // only to release the test's file handle
+  });
+
+  it("delete is idempotent and list shows what is stored", async () => {
+    for (const id of ["l1", "l2"]) {
+      const b = blobOf(10);
+      await (await writeAll(id, b.data, { id })).commit(10, b.sha256);
+    }
+    const listed = [];
+    for await (const m of store.list()) listed.push(m.attributes.id);
+    expect(listed.sort()).toEqual(["l1", "l2"]);
+    expect(await store.delete("l1")).toBe(true);
+    expect(await store.delete("l1")).toBe(false);
+    expect(store.stats().blobCount).toBe(1);
+  });
+
+  it("refuses blob ids that could escape the directory", async () => {
+    await expect(store.beginWrite("../etc", {})).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(store.read("a/b", 0, undefined)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});

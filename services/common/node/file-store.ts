@@ -1,0 +1,264 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { IntegrityError, InvalidArgumentError, NotFoundError } from "../errors";
+import type { BlobMeta, BlobReader, BlobWriter } from "./blob-backend";
+import { clampRange, isValidBlobId } from "./blob-info";
+import { encodeHeader, readHeader, sealFields } from "./blob-file-format";
+import { fsyncDir } from "./fsync-dir";
+
+/**
+ * Large blobs as files: written to tmp/, fsynced, renamed into blobs/<shard>/<id>, and the
+ * directory fsynced, so a blob is visible whole or not at all. Meta sits in the file's header.
+ */
+export class FileStore {
+  private readonly blobsDir: string;
+  private readonly tmpDir: string;
+  private readonly knownShards = new Set<string>();
+  private count = 0;
+  private bytes = 0;
+
+  constructor(root: string, private readonly chunkSize: number) {
+    this.blobsDir = join(root, "blobs");
+    this.tmpDir = join(root, "tmp");
+  }
+
+  /** Clears temp files left by a crash or an abort, and counts what is stored. */
+  async open(): Promise<void> {
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
+    await mkdir(this.blobsDir, { recursive: true });
+    this.count = 0;
+    this.bytes = 0;
+    for (const shard of await readdir(this.blobsDir)) {
+      this.knownShards.add(shard);
+      for (const name of await readdir(join(this.blobsDir, shard))) {
+        const st = await stat(join(this.blobsDir, shard, name)).catch(() => undefined);
+        if (!st?.isFile()) continue;
+        this.count++;
+        this.bytes += st.size;
+      }
+    }
+  }
+
+  stats(): { blobCount: number; usedBytes: number } {
+    return { blobCount: this.count, usedBytes: this.bytes };
+  }
+
+  async beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
+    checkId(blobId);
+    const tmpPath = join(this.tmpDir, `${blobId}.${randomBytes(6).toString("hex")}.tmp`);
+    const fd = await open(tmpPath, "wx");
+    const header = encodeHeader(attributes);
+    try {
+      await fd.write(header, 0, header.length, 0);
+    } catch (e) {
+      await fd.close().catch(() => undefined);
+      await unlink(tmpPath).catch(() => undefined);
+      throw e;
+    }
+    return new FileBlobWriter(this, fd, tmpPath, blobId, attributes, header.length);
+  }
+
+  /** Moves a finished temp file into place (called by the writer once it is synced). */
+  async publish(tmpPath: string, blobId: string, fileSize: number): Promise<void> {
+    const shard = shardOf(blobId);
+    const dir = join(this.blobsDir, shard);
+    if (!this.knownShards.has(shard)) {
+      await mkdir(dir, { recursive: true });
+      await fsyncDir(this.blobsDir);
+      this.knownShards.add(shard);
+    }
+    const target = join(dir, blobId);
+    const previous = await stat(target).catch(() => undefined);
+    await rename(tmpPath, target);
+    await fsyncDir(dir);
+    if (previous) this.bytes -= previous.size;
+    else this.count++;
+    this.bytes += fileSize;
+  }
+
+  async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
+    checkId(blobId);
+    const fd = await this.openBlob(blobId);
+    try {
+      const h = await readHeader(fd, blobId);
+      const st = await fd.stat();
+      if (st.size !== h.headerLength + h.size) throw new IntegrityError(`blob ${blobId} is ${st.size - h.headerLength} bytes on disk, expected ${h.size}`);
+      const meta: BlobMeta = { blobId, size: h.size, sha256: h.sha256, storedAtMs: h.storedAtMs, attributes: h.attributes };
+      const range = clampRange(h.size, offset, length);
+      const verify = range.offset === 0 && range.length === h.size;
+      return { meta, ...range, chunks: fileChunks(fd, h.headerLength + range.offset, range.length, this.chunkSize, verify ? meta : undefined) };
+    } catch (e) {
+      await fd.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async stat(blobId: string): Promise<BlobMeta | null> {
+    checkId(blobId);
+    let fd: FileHandle;
+    try {
+      fd = await this.openBlob(blobId);
+    } catch (e) {
+      if (e instanceof NotFoundError) return null;
+      throw e;
+    }
+    try {
+      const h = await readHeader(fd, blobId);
+      return { blobId, size: h.size, sha256: h.sha256, storedAtMs: h.storedAtMs, attributes: h.attributes };
+    } finally {
+      await fd.close();
+    }
+  }
+
+  async delete(blobId: string): Promise<boolean> {
+    checkId(blobId);
+    const path = this.pathOf(blobId);
+    const st = await stat(path).catch(() => undefined);
+    try {
+      await unlink(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw e;
+    }
+    await fsyncDir(join(this.blobsDir, shardOf(blobId)));
+    this.count--;
+    this.bytes -= st?.size ?? 0;
+    return true;
+  }
+
+  async *list(): AsyncIterable<BlobMeta> {
+    for (const shard of await readdir(this.blobsDir)) {
+      const names = await readdir(join(this.blobsDir, shard)).catch(() => [] as string[]);
+      for (const name of names) {
+        const meta = await this.stat(name).catch(() => null); // a corrupt file is left for the scrubber
+        if (meta) yield meta;
+      }
+    }
+  }
+
+  private pathOf(blobId: string): string {
+    return join(this.blobsDir, shardOf(blobId), blobId);
+  }
+
+  private async openBlob(blobId: string): Promise<FileHandle> {
+    try {
+      return await open(this.pathOf(blobId), "r");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NotFoundError(`blob ${blobId} not found`);
+      throw e;
+    }
+  }
+}
+
+function checkId(blobId: string): void {
+  if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
+}
+
+/** Version ids start with a timestamp: their last two characters (random) spread files evenly. */
+function shardOf(blobId: string): string {
+  return blobId.slice(-2).padStart(2, "_");
+}
+
+class FileBlobWriter implements BlobWriter {
+  private readonly hash = createHash("sha256");
+  private position: number;
+  private state: "open" | "done" = "open";
+
+  constructor(
+    private readonly store: FileStore,
+    private readonly fd: FileHandle,
+    private readonly tmpPath: string,
+    private readonly blobId: string,
+    private readonly attributes: Record<string, string>,
+    private readonly headerLength: number,
+  ) {
+    this.position = headerLength;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.state !== "open") throw new InvalidArgumentError("write after commit or abort");
+    this.hash.update(chunk);
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.fd.write(chunk, done, chunk.length - done, this.position);
+      done += bytesWritten;
+      this.position += bytesWritten;
+    }
+  }
+
+  async commit(expectedSize: number, expectedSha256: Buffer): Promise<BlobMeta> {
+    if (this.state !== "open") throw new InvalidArgumentError("commit after commit or abort");
+    this.state = "done";
+    try {
+      const size = this.position - this.headerLength;
+      const sha256 = this.hash.digest();
+      if (size !== expectedSize) throw new IntegrityError(`blob ${this.blobId}: got ${size} bytes, sender said ${expectedSize}`);
+      if (!sha256.equals(expectedSha256)) throw new IntegrityError(`blob ${this.blobId}: sha256 does not match the sender's`);
+      const storedAtMs = Date.now();
+      const seal = sealFields(size, storedAtMs, sha256);
+      await this.fd.write(seal.bytes, 0, seal.bytes.length, seal.position);
+      await this.fd.sync();
+      await this.fd.close();
+      await this.store.publish(this.tmpPath, this.blobId, this.position);
+      return { blobId: this.blobId, size, sha256, storedAtMs, attributes: this.attributes };
+    } catch (e) {
+      await this.fd.close().catch(() => undefined);
+      await unlink(this.tmpPath).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "done";
+    await this.fd.close().catch(() => undefined);
+    await unlink(this.tmpPath).catch(() => undefined);
+  }
+}
+
+/**
+ * The bytes of a range as chunks. An explicit iterator rather than a generator, so that return()
+ * closes the file even when the consumer stops before the first chunk. With `verify`, the whole
+ * blob is hashed and a mismatch errors the stream instead of ending it.
+ */
+function fileChunks(fd: FileHandle, start: number, length: number, chunkSize: number, verify: BlobMeta | undefined): AsyncIterable<Buffer> {
+  const hash = verify ? createHash("sha256") : undefined;
+  let position = start;
+  const end = start + length;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await fd.close().catch(() => undefined);
+  };
+  const iterator: AsyncIterator<Buffer> = {
+    async next() {
+      if (closed) return { done: true, value: undefined };
+      try {
+        if (position >= end) {
+          if (hash && !hash.digest().equals(verify!.sha256)) throw new IntegrityError(`blob ${verify!.blobId} failed its sha256 check`);
+          await close();
+          return { done: true, value: undefined };
+        }
+        const want = Math.min(chunkSize, end - position);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fd.read(buf, 0, want, position);
+        if (bytesRead === 0) throw new IntegrityError(`blob ${verify?.blobId ?? ""} is truncated`);
+        position += bytesRead;
+        const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
+        hash?.update(chunk);
+        return { done: false, value: chunk };
+      } catch (e) {
+        await close();
+        throw e;
+      }
+    },
+    async return() {
+      await close();
+      return { done: true, value: undefined };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
+}

@@ -1,0 +1,253 @@
+import * as grpc from "@grpc/grpc-js";
+import { once } from "node:events";
+import { AbortedError, fromGrpcError, MiniS3Error, UnavailableError } from "../errors";
+import {
+  type NodeServiceClient,
+  type BlobOpResult,
+  type ReadBlobResponse,
+  type WriteBlobRequest,
+} from "../gen/minis3/v1/node";
+import { GRPC_OPTIONS } from "../grpc";
+import type { NodeKind, NodeStats } from "../membership";
+import type { BlobMeta } from "./blob-backend";
+import { clampRange, fromBlobInfo } from "./blob-info";
+import { ExchangeSession } from "./exchange-client";
+import { FastNodeServiceClient } from "./node-service-fast";
+
+export interface NodeClientOptions {
+  /** Deadline of each small op, and of a read's first message. */
+  deadlineMs?: number;
+  /** Largest chunk put in one WriteBlob message (bigger writes are split, without copying). */
+  maxChunkBytes?: number;
+}
+
+export interface NodeInfoResult extends NodeStats {
+  id: string;
+  kind: NodeKind;
+}
+
+/** An upload in progress on one node. */
+export interface BlobUpload {
+  /** Resolves once the call is not over its buffer (backpressure); rejects if the node failed the upload. */
+  write(chunk: Buffer): Promise<void>;
+  /** Sends the size and sha256; resolves when the node made the blob durable. */
+  finish(size: number, sha256: Buffer): Promise<BlobMeta>;
+  /** Cancels the upload: the node discards what it got. */
+  abort(): void;
+}
+
+export interface BlobRead {
+  meta: BlobMeta;
+  offset: number;
+  length: number;
+  /** Single use. Breaking out of the loop cancels the call. */
+  chunks: AsyncIterable<Buffer>;
+}
+
+/** The coordinator's client to one node. Small ops share one Exchange stream; big blobs stream. */
+export class NodeClient {
+  private readonly client: NodeServiceClient;
+  private readonly exchange: ExchangeSession;
+  private readonly deadlineMs: number;
+  private readonly maxChunk: number;
+
+  constructor(readonly id: string, readonly address: string, opts: NodeClientOptions = {}) {
+    this.deadlineMs = opts.deadlineMs ?? 10_000;
+    this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
+    this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
+    this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
+  }
+
+  /** Ops waiting for an answer on the Exchange stream (a load signal). */
+  get inFlight(): number {
+    return this.exchange.inFlight;
+  }
+
+  async putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
+    const r = checked(await this.exchange.submit({ $case: "put", value: { header: { blobId, attributes }, data, sha256 } }, data.length));
+    return fromBlobInfo(r.blob!);
+  }
+
+  /** A whole blob in one answer (the node refuses blobs over its inline limit: read those with readBlob). */
+  async getSmall(blobId: string): Promise<{ meta: BlobMeta; data: Buffer }> {
+    const r = checked(await this.exchange.submit({ $case: "get", value: { blobId, offset: 0, length: undefined } }));
+    return { meta: fromBlobInfo(r.blob!), data: r.data };
+  }
+
+  /** Idempotent: false when the node had nothing to delete. */
+  async deleteBlob(blobId: string): Promise<boolean> {
+    return checked(await this.exchange.submit({ $case: "delete", value: { blobId } })).existed;
+  }
+
+  /** null when the node does not have the blob. */
+  async statBlob(blobId: string): Promise<BlobMeta | null> {
+    const r = await this.exchange.submit({ $case: "stat", value: { blobId } });
+    if (r.code === grpc.status.NOT_FOUND) return null;
+    return fromBlobInfo(checked(r).blob!);
+  }
+
+  writeBlob(blobId: string, attributes: Record<string, string>): BlobUpload {
+    return new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk);
+  }
+
+  /** Rejects (NotFoundError...) before the first byte; then streams the range. */
+  async readBlob(blobId: string, offset = 0, length?: number): Promise<BlobRead> {
+    const call = this.client.readBlob({ blobId, offset, length });
+    call.on("error", () => undefined); // errors reach us through the iterator
+    const it = call[Symbol.asyncIterator]() as AsyncIterator<ReadBlobResponse>;
+    let timer: NodeJS.Timeout | undefined;
+    let first: IteratorResult<ReadBlobResponse>;
+    try {
+      first = await Promise.race([
+        it.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new UnavailableError(`node ${this.id} did not start ReadBlob within ${this.deadlineMs} ms`)), this.deadlineMs);
+        }),
+      ]);
+    } catch (e) {
+      call.cancel();
+      throw fromGrpcError(e);
+    } finally {
+      clearTimeout(timer);
+    }
+    const part = first.done ? undefined : first.value.part;
+    if (part?.$case !== "info") {
+      call.cancel();
+      throw new UnavailableError(`node ${this.id} sent no blob info`);
+    }
+    const meta = fromBlobInfo(part.value);
+    const range = clampRange(meta.size, offset, length);
+    return { meta, ...range, chunks: chunksOf(call, it) };
+  }
+
+  async *listBlobs(): AsyncIterable<BlobMeta> {
+    const call = this.client.listBlobs({});
+    try {
+      for await (const info of call) yield fromBlobInfo(info);
+    } catch (e) {
+      throw fromGrpcError(e);
+    } finally {
+      call.cancel();
+    }
+  }
+
+  info(): Promise<NodeInfoResult> {
+    return new Promise((resolve, reject) => {
+      this.client.getInfo({}, new grpc.Metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+        if (err) return reject(fromGrpcError(err));
+        resolve({ id: res.id, kind: res.kind as NodeKind, blobCount: res.blobCount, usedBytes: res.usedBytes, freeBytes: res.freeBytes });
+      });
+    });
+  }
+
+  close(): void {
+    this.exchange.close();
+    this.client.close();
+  }
+}
+
+function checked(r: BlobOpResult): BlobOpResult {
+  if (r.code !== grpc.status.OK) throw fromGrpcError({ code: r.code, details: r.message });
+  return r;
+}
+
+/** The chunk messages after the info; an explicit iterator so return() cancels even before the first next(). */
+function chunksOf(call: grpc.ClientReadableStream<ReadBlobResponse>, it: AsyncIterator<ReadBlobResponse>): AsyncIterable<Buffer> {
+  let done = false;
+  const finish = () => {
+    if (!done) {
+      done = true;
+      call.cancel();
+    }
+  };
+  const iterator: AsyncIterator<Buffer> = {
+    async next() {
+      if (done) return { done: true, value: undefined };
+      try {
+        const r = await it.next();
+        if (r.done) {
+          done = true;
+          return { done: true, value: undefined };
+        }
+        const part = r.value.part;
+        if (part?.$case !== "chunk") throw new UnavailableError("unexpected message in ReadBlob stream");
+        return { done: false, value: part.value };
+      } catch (e) {
+        finish();
+        throw fromGrpcError(e);
+      }
+    },
+    async return() {
+      finish();
+      return { done: true, value: undefined };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
+}
+
+class GrpcBlobUpload implements BlobUpload {
+  private readonly call: grpc.ClientWritableStream<WriteBlobRequest>;
+  private readonly result: Promise<BlobMeta>;
+  private failure?: MiniS3Error;
+  private state: "open" | "finishing" | "aborted" = "open";
+
+  constructor(client: NodeServiceClient, blobId: string, attributes: Record<string, string>, private readonly maxChunk: number) {
+    let call!: grpc.ClientWritableStream<WriteBlobRequest>;
+    this.result = new Promise<BlobMeta>((resolve, reject) => {
+      call = client.writeBlob((err, res) => {
+        if (err) {
+          this.failure = fromGrpcError(err);
+          reject(this.failure);
+        } else if (!res.blob) {
+          reject((this.failure = new UnavailableError("node answered WriteBlob without blob info")));
+        } else resolve(fromBlobInfo(res.blob));
+      });
+    });
+    this.result.catch(() => undefined); // surfaced through write()/finish()
+    this.call = call;
+    call.on("error", () => undefined);
+    call.write({ part: { $case: "header", value: { blobId, attributes } } });
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.assertOpen();
+    for (let at = 0; at < chunk.length; at += this.maxChunk) {
+      const piece = chunk.length <= this.maxChunk ? chunk : chunk.subarray(at, at + this.maxChunk);
+      if (!this.call.write({ part: { $case: "chunk", value: piece } })) await this.drained();
+      this.assertOpen();
+    }
+  }
+
+  async finish(size: number, sha256: Buffer): Promise<BlobMeta> {
+    this.assertOpen();
+    this.state = "finishing";
+    this.call.write({ part: { $case: "trailer", value: { size, sha256 } } });
+    this.call.end();
+    return this.result;
+  }
+
+  abort(): void {
+    if (this.state === "aborted") return;
+    this.state = "aborted";
+    this.call.cancel();
+  }
+
+  private assertOpen(): void {
+    if (this.failure) throw this.failure;
+    if (this.state === "aborted") throw new AbortedError("upload aborted");
+    if (this.state === "finishing") throw new AbortedError("upload already finished");
+  }
+
+  /** Waits for room in the call's buffer, or for the call to fail. */
+  private async drained(): Promise<void> {
+    const ac = new AbortController();
+    try {
+      await Promise.race([once(this.call, "drain", { signal: ac.signal }), this.result]);
+    } catch (e) {
+      if (this.failure) throw this.failure;
+      if ((e as Error).name !== "AbortError") throw fromGrpcError(e);
+    } finally {
+      ac.abort();
+    }
+  }
+}

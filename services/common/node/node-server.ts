@@ -1,0 +1,175 @@
+import * as grpc from "@grpc/grpc-js";
+import { once } from "node:events";
+import { AbortedError, InvalidArgumentError, NotFoundError, toGrpcStatus } from "../errors";
+import {
+  type NodeServiceServer,
+  type ReadBlobRequest,
+  type ReadBlobResponse,
+  type BlobInfo,
+  type WriteBlobRequest,
+} from "../gen/minis3/v1/node";
+import { SERVER_OPTIONS, bindServer, shutdownServer } from "../grpc";
+import type { Logger } from "../logger";
+import type { BlobBackend, BlobWriter } from "./blob-backend";
+import { isValidBlobId, toBlobInfo } from "./blob-info";
+import { serveExchange } from "./exchange-server";
+import { FastNodeService } from "./node-service-fast";
+
+export interface NodeServiceOptions {
+  id: string;
+  /** Largest chunk sent on a ReadBlob stream. */
+  chunkSize: number;
+  log: Logger;
+  /** Largest blob an Exchange get returns inline (bigger ones: ReadBlob). */
+  maxExchangeGetBytes?: number;
+}
+
+const DEFAULT_MAX_EXCHANGE_GET = 4 * 1024 * 1024;
+
+/** Implements minis3.v1.NodeService on any BlobBackend. */
+export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions): NodeServiceServer {
+  const { log, chunkSize } = opts;
+  const maxGet = opts.maxExchangeGetBytes ?? DEFAULT_MAX_EXCHANGE_GET;
+
+  return {
+    getInfo(_call, callback) {
+      backend.stats().then(
+        (s) => callback(null, { id: opts.id, kind: backend.kind, blobCount: s.blobCount, usedBytes: s.usedBytes, freeBytes: s.freeBytes }),
+        (e) => callback(toGrpcStatus(e)),
+      );
+    },
+
+    writeBlob(call, callback) {
+      receiveBlob(call, backend).then(
+        (info) => callback(null, { blob: info }),
+        (e) => {
+          if (!(e instanceof AbortedError)) log.warn({ err: e }, "WriteBlob failed");
+          if (!call.cancelled) callback(toGrpcStatus(e));
+        },
+      );
+    },
+
+    readBlob(call) {
+      sendBlob(call, backend, chunkSize).catch((e) => {
+        if (call.cancelled || call.destroyed) return;
+        call.emit("error", toGrpcStatus(e));
+      });
+    },
+
+    deleteBlob(call, callback) {
+      if (!isValidBlobId(call.request.blobId)) return callback(toGrpcStatus(new InvalidArgumentError("bad blob id")));
+      backend.delete(call.request.blobId).then((existed) => callback(null, { existed }), (e) => callback(toGrpcStatus(e)));
+    },
+
+    statBlob(call, callback) {
+      const { blobId } = call.request;
+      if (!isValidBlobId(blobId)) return callback(toGrpcStatus(new InvalidArgumentError("bad blob id")));
+      backend.stat(blobId).then(
+        (meta) => (meta ? callback(null, toBlobInfo(meta)) : callback(toGrpcStatus(new NotFoundError(`blob ${blobId} not found`)))),
+        (e) => callback(toGrpcStatus(e)),
+      );
+    },
+
+    listBlobs(call) {
+      (async () => {
+        for await (const meta of backend.list()) {
+          if (!(await writeWithBackpressure(call, toBlobInfo(meta)))) return;
+        }
+        call.end();
+      })().catch((e) => {
+        if (!call.cancelled && !call.destroyed) call.emit("error", toGrpcStatus(e));
+      });
+    },
+
+    exchange(call) {
+      serveExchange(call, backend, maxGet, log);
+    },
+  };
+}
+
+/** WriteBlob: header, chunks, trailer. Awaiting each backend write is the backpressure. */
+async function receiveBlob(call: grpc.ServerReadableStream<WriteBlobRequest, unknown>, backend: BlobBackend): Promise<BlobInfo> {
+  let writer: BlobWriter | undefined;
+  let committed: BlobInfo | undefined;
+  try {
+    for await (const msg of call) {
+      const part = (msg as WriteBlobRequest).part;
+      if (committed) throw new InvalidArgumentError("message after the trailer");
+      if (!part) throw new InvalidArgumentError("empty WriteBlob message");
+      if (part.$case === "header") {
+        if (writer) throw new InvalidArgumentError("second header");
+        if (!isValidBlobId(part.value.blobId)) throw new InvalidArgumentError(`bad blob id "${part.value.blobId}"`);
+        writer = await backend.beginWrite(part.value.blobId, part.value.attributes);
+      } else if (!writer) {
+        throw new InvalidArgumentError("WriteBlob must start with a header");
+      } else if (part.$case === "chunk") {
+        await writer.write(part.value);
+      } else {
+        committed = toBlobInfo(await writer.commit(part.value.size, part.value.sha256));
+      }
+    }
+  } catch (e) {
+    if (writer && !committed) await writer.abort().catch(() => undefined);
+    // A cancelled call surfaces as a premature close of the stream.
+    if (call.cancelled || (e as NodeJS.ErrnoException)?.code === "ERR_STREAM_PREMATURE_CLOSE") throw new AbortedError("upload cancelled");
+    throw e;
+  }
+  if (!committed) {
+    if (writer) await writer.abort().catch(() => undefined);
+    throw new AbortedError("upload ended without a trailer");
+  }
+  return committed;
+}
+
+/** ReadBlob: the blob's info first, then chunks of at most chunkSize; waits for "drain" when told to. */
+async function sendBlob(call: grpc.ServerWritableStream<ReadBlobRequest, ReadBlobResponse>, backend: BlobBackend, chunkSize: number): Promise<void> {
+  const { blobId, offset, length } = call.request;
+  if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
+  const reader = await backend.read(blobId, offset, length);
+  const it = reader.chunks[Symbol.asyncIterator]();
+  try {
+    if (!(await writeWithBackpressure(call, { part: { $case: "info", value: toBlobInfo(reader.meta) } }))) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      const chunk = r.value;
+      for (let at = 0; at < chunk.length; at += chunkSize) {
+        const piece = at === 0 && chunk.length <= chunkSize ? chunk : chunk.subarray(at, at + chunkSize);
+        if (!(await writeWithBackpressure(call, { part: { $case: "chunk", value: piece } }))) return;
+      }
+    }
+    call.end();
+  } finally {
+    // Stops the backend's reader (and closes its file) if we left early.
+    await it.return?.();
+  }
+}
+
+/** Writes one message; when the call's buffer is full waits for "drain". False if the call is gone. */
+async function writeWithBackpressure<T>(call: grpc.ServerWritableStream<unknown, T>, msg: T): Promise<boolean> {
+  if (call.cancelled || call.destroyed) return false;
+  if (call.write(msg)) return true;
+  const ac = new AbortController();
+  try {
+    await Promise.race([once(call, "drain", { signal: ac.signal }), once(call, "close", { signal: ac.signal })]);
+  } catch {
+    return false;
+  } finally {
+    ac.abort();
+  }
+  return !call.cancelled && !call.destroyed;
+}
+
+export interface RunningNodeServer {
+  server: grpc.Server;
+  port: number;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Binds a gRPC server serving `backend` as NodeService on host:port (0 = any free port). */
+export async function startNodeServer(backend: BlobBackend, host: string, port: number, opts: NodeServiceOptions): Promise<RunningNodeServer> {
+  const server = new grpc.Server(SERVER_OPTIONS);
+  server.addService(FastNodeService, createNodeService(backend, opts));
+  const bound = await bindServer(server, host, port);
+  return { server, port: bound, stop: (graceMs = 3000) => shutdownServer(server, graceMs) };
+}

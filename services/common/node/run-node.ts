@@ -1,0 +1,72 @@
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Pool } from "mysql2/promise";
+import type { DataSource, EntitySchema, MigrationInterface } from "typeorm";
+import { loadConfig } from "../config";
+import { openDataSource, sqlPool } from "../db/datasource";
+import { CreateNodes1732500000000 } from "../db/nodes-schema";
+import { createLogger, type Logger } from "../logger";
+import { Heartbeat, resolveNodeId, type NodeKind } from "../membership";
+import { onShutdown, runMain } from "../process";
+import type { BlobBackend } from "./blob-backend";
+import { startNodeServer } from "./node-server";
+
+export interface NodeContext {
+  id: string;
+  dataDir: string;
+  ds: DataSource;
+  pool: Pool;
+  log: Logger;
+  chunkSize: number;
+}
+
+export interface RunNodeOptions {
+  kind: NodeKind;
+  /** The kind's own TypeORM entities and (idempotent) migrations, next to the nodes table. */
+  entities?: (Function | EntitySchema<unknown>)[];
+  migrations?: (new () => MigrationInterface)[];
+  makeBackend(ctx: NodeContext): BlobBackend | Promise<BlobBackend>;
+}
+
+/** The main() of every node kind: config, identity, catalogue, backend, gRPC server, heartbeat. */
+export function runNode(opts: RunNodeOptions): void {
+  const bootLog = createLogger(`${opts.kind}-node`);
+  runMain(bootLog, () => startNode(opts, bootLog));
+}
+
+async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
+  const cfg = loadConfig(["host", "nodePort", "nodeAddress", "nodeId", "dataDir", "mysqlUrl", "zone", "heartbeatInterval", "chunkSize", "logLevel"] as const);
+  const dataDir = resolve(cfg.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const id = await resolveNodeId(cfg.nodeId, dataDir, opts.kind);
+  const log = bootLog.child({ node: id });
+
+  const ds = await openDataSource({
+    url: cfg.mysqlUrl,
+    entities: opts.entities ?? [],
+    migrations: [CreateNodes1732500000000, ...(opts.migrations ?? [])],
+  });
+  const pool = sqlPool(ds);
+  const backend = await opts.makeBackend({ id, dataDir, ds, pool, log, chunkSize: cfg.chunkSize });
+  await backend.open();
+
+  const server = await startNodeServer(backend, cfg.host, cfg.nodePort, { id, chunkSize: cfg.chunkSize, log });
+  const address = cfg.nodeAddress || `${advertisedHost(cfg.host)}:${server.port}`;
+  const heartbeat = new Heartbeat(pool, { id, kind: opts.kind, address, zone: cfg.zone }, cfg.heartbeatInterval, () => backend.stats(), log);
+  await heartbeat.start();
+  log.info({ id, kind: opts.kind, address, dataDir }, "node started");
+
+  onShutdown(log, async () => {
+    // Leave first so coordinators stop routing here, then drain calls in flight.
+    await heartbeat.leave().catch((e) => log.warn({ err: e }, "could not mark the node down"));
+    await server.stop();
+    await backend.close();
+    await ds.destroy();
+  });
+}
+
+/** A wildcard listen address is not dialable: advertise loopback unless MINIS3_NODE_ADDRESS says otherwise. */
+function advertisedHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::" || host === "") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}

@@ -1,0 +1,8 @@
+import { runNode } from "../common/node/run-node";
+import { TrashBackend } from "./trash-backend";
+
+// The delete node: trashed and overwritten versions, kept with their attributes until purgeAtMs.
+runNode({
+  kind: "delete",
+  makeBackend: ({ dataDir, chunkSize, log }) => new TrashBackend({ dataDir, chunkSize, log }),
+});

@@ -1,0 +1,109 @@
+import { statfs } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../common/logger";
+import type { NodeKind, NodeStats } from "../common/membership";
+import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../common/node/blob-backend";
+import { clampRange } from "../common/node/blob-info";
+import { FileStore } from "../common/node/file-store";
+import { SegmentStore } from "./segment-store";
+
+export interface DiskBackendOptions {
+  dataDir: string;
+  chunkSize: number;
+  log: Logger;
+  kind?: NodeKind;
+  /** putSmall bodies above this go to a file of their own instead of a segment. */
+  maxSegmentBlobBytes?: number;
+  maxSegmentBytes?: number;
+  /** How often sealed segments are checked for compaction (0: never, call compact() yourself). */
+  compactIntervalMs?: number;
+  /** A sealed segment is compacted once its live share drops to this. */
+  compactBelowLiveShare?: number;
+}
+
+/**
+ * The storage node's disk: small blobs in segment files (group commit), large ones as files.
+ * A blob id is looked up in the segment index first, then in the file store.
+ */
+export class DiskBackend implements BlobBackend {
+  readonly kind: NodeKind;
+  readonly segments: SegmentStore;
+  readonly files: FileStore;
+  private readonly maxSegmentBlob: number;
+  private compactTimer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: DiskBackendOptions) {
+    this.kind = opts.kind ?? "storage";
+    this.maxSegmentBlob = opts.maxSegmentBlobBytes ?? 1024 * 1024;
+    this.segments = new SegmentStore({ dir: join(opts.dataDir, "segments"), log: opts.log, maxSegmentBytes: opts.maxSegmentBytes });
+    this.files = new FileStore(opts.dataDir, opts.chunkSize);
+  }
+
+  async open(): Promise<void> {
+    await this.files.open();
+    await this.segments.open();
+    const every = this.opts.compactIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.compactTimer = setInterval(() => {
+        this.segments.compact(this.opts.compactBelowLiveShare ?? 0.5).catch((e) => this.opts.log.error({ err: e }, "segment compaction failed"));
+      }, every);
+      this.compactTimer.unref();
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.compactTimer);
+    await this.segments.close();
+  }
+
+  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
+    return this.files.beginWrite(blobId, attributes);
+  }
+
+  async putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
+    if (data.length <= this.maxSegmentBlob) return this.segments.put(blobId, attributes, data, sha256);
+    const writer = await this.files.beginWrite(blobId, attributes);
+    try {
+      await writer.write(data);
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    return writer.commit(data.length, sha256);
+  }
+
+  async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
+    const entry = this.segments.get(blobId);
+    if (!entry) return this.files.read(blobId, offset, length);
+    const range = clampRange(entry.size, offset, length);
+    // readData is called in the same tick as get(): it pins the segment against compaction.
+    const data = await this.segments.readData(blobId, entry, range.offset, range.length);
+    return { meta: this.segments.metaOf(blobId, entry), ...range, chunks: oneChunk(data) };
+  }
+
+  async stat(blobId: string): Promise<BlobMeta | null> {
+    const entry = this.segments.get(blobId);
+    return entry ? this.segments.metaOf(blobId, entry) : this.files.stat(blobId);
+  }
+
+  async delete(blobId: string): Promise<boolean> {
+    const [inSegments, inFiles] = await Promise.all([this.segments.delete(blobId), this.files.delete(blobId)]);
+    return inSegments || inFiles;
+  }
+
+  async *list(): AsyncIterable<BlobMeta> {
+    yield* this.segments.metas();
+    yield* this.files.list();
+  }
+
+  async stats(): Promise<NodeStats> {
+    const s = this.segments.stats();
+    const f = this.files.stats();
+    const fs = await statfs(this.opts.dataDir);
+    return { blobCount: s.blobCount + f.blobCount, usedBytes: s.usedBytes + f.usedBytes, freeBytes: fs.bavail * fs.bsize };
+  }
+}
+
+async function* oneChunk(data: Buffer): AsyncIterable<Buffer> {
+  if (data.length) yield data;
+}

@@ -1,0 +1,8 @@
+import { runNode } from "../common/node/run-node";
+import { DiskBackend } from "./disk-backend";
+
+// A storage node: the hot tier. Small blobs in segment files, large ones as files, all on local disk.
+runNode({
+  kind: "storage",
+  makeBackend: ({ dataDir, chunkSize, log }) => new DiskBackend({ dataDir, chunkSize, log }),
+});
