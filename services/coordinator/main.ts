@@ -29,7 +29,7 @@ runMain(log, async () => {
   ] as const);
   const writeQuorum = resolveWriteQuorum(cfg.replicas, cfg.writeQuorum);
 
-  const ds = await openDataSource({ url: cfg.mysqlUrl, migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100], poolSize: 24 });
+  const ds = await openDataSource({ url: cfg.mysqlUrl, migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100], poolSize: 24, multipleStatements: true });
   const pool = sqlPool(ds);
   const directory = new NodeDirectory(pool, cfg.heartbeatInterval, cfg.nodeDownAfter, log);
   await directory.start();
@@ -42,7 +42,7 @@ runMain(log, async () => {
     { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize }, log);
 
   const lifecycle = new Lifecycle(redisConnection(cfg.redisUrl), queuePrefix(cfg.queuePrefix), cfg.reconcileInterval, log);
-  const transitions = new Transitions(catalogue, nodes, placement, new BlobCopier(nodes, log), access, lifecycle.scheduler,
+  const transitions = new Transitions(catalogue, nodes, placement, new BlobCopier(nodes, log, cfg.chunkSize), access, lifecycle.scheduler,
     { hotTtlMs: cfg.hotTtl, replicas: cfg.replicas, writeQuorum }, log);
   await lifecycle.start(transitions, new Reconciler(catalogue, lifecycle.scheduler, cfg.hotTtl, cfg.reconcileInterval, log));
   store.events = lifecycle.scheduler;

@@ -44,6 +44,11 @@ export interface OpenOptions {
   /** Idempotent migrations (CREATE TABLE IF NOT EXISTS...): several processes may run them at once. */
   migrations?: MigrationClass[];
   poolSize?: number;
+  /**
+   * Lets one query carry several statements (a whole transaction in one round trip). Every value
+   * still goes through placeholders; only the coordinator's catalogue uses it.
+   */
+  multipleStatements?: boolean;
 }
 
 /**
@@ -66,6 +71,7 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
     migrationsTableName: "schema_migrations",
     synchronize: false,
     poolSize: opts.poolSize ?? 16,
+    multipleStatements: opts.multipleStatements ?? false,
     charset: "utf8mb4_bin",
     timezone: "Z",
     supportBigNumbers: true,

@@ -32,19 +32,39 @@ const placeholders = (n: number, group: string) => Array.from({ length: n }, () 
  */
 export class Catalogue {
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
+  private readonly deletes: GroupCommit<{ bucket: string; key: string }, VersionRow | null>;
+  private readonly lookups: GroupCommit<{ bucket: string; key: string }, VersionRow | null>;
 
+  /** `pool` must allow multiple statements per query (see openDataSource). */
   constructor(private readonly pool: Pool, private readonly trashTtlMs: number) {
     this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)), 64, 2);
+    this.deletes = new GroupCommit((batch) => withRetry(() => this.deleteBatch(batch)), 64, 2);
+    this.lookups = new GroupCommit((batch) => this.lookupBatch(batch), 64, 4);
   }
 
-  /** The visible version of a key, or null. */
-  async current(bucket: string, key: string): Promise<VersionRow | null> {
-    const [rows] = await this.pool.execute<RowDataPacket[]>(
-      `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
-        WHERE o.bucket = ? AND o.object_key = ?`,
-      [bucket, key],
-    );
-    return rows.length ? toVersionRow(rows[0]) : null;
+  /** The visible version of a key, or null. Concurrent lookups share one query. */
+  current(bucket: string, key: string): Promise<VersionRow | null> {
+    return this.lookups.submit({ bucket, key });
+  }
+
+  private async lookupBatch(batch: { bucket: string; key: string }[]): Promise<(VersionRow | null)[]> {
+    if (batch.length === 1) {
+      const [rows] = await this.pool.execute<RowDataPacket[]>(
+        `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
+          WHERE o.bucket = ? AND o.object_key = ?`, [batch[0].bucket, batch[0].key]);
+      return [rows.length ? toVersionRow(rows[0]) : null];
+    }
+    const found = new Map<string, VersionRow>();
+    for (const [bucket, keys] of groupKeys(batch)) {
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
+          WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`, [bucket, ...keys]);
+      for (const r of rows) {
+        const v = toVersionRow(r);
+        found.set(`${v.bucket}\u0000${v.key}`, v);
+      }
+    }
+    return batch.map(({ bucket, key }) => found.get(`${bucket}\u0000${key}`) ?? null);
   }
 
   async version(versionId: string): Promise<VersionRow | null> {
@@ -59,21 +79,11 @@ export class Catalogue {
 
   /**
    * Hides a key's visible version and moves it to the trash state (its bytes move later).
-   * Returns the version, or null when the key has no visible version.
+   * Returns the version, or null when the key has no visible version. Concurrent deletes share
+   * one transaction.
    */
-  async markDeleted(bucket: string, key: string, nowMs: number): Promise<VersionRow | null> {
-    return withRetry(() => this.inTransaction(async (c) => {
-      const [cur] = await c.execute<RowDataPacket[]>(
-        "SELECT version_id FROM objects WHERE bucket = ? AND object_key = ? FOR UPDATE", [bucket, key]);
-      if (!cur.length) return null;
-      const versionId: string = cur[0].version_id;
-      await c.execute("DELETE FROM objects WHERE bucket = ? AND object_key = ?", [bucket, key]);
-      await c.execute(
-        "UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'deleted' WHERE version_id = ?",
-        [nowMs, nowMs + this.trashTtlMs, versionId]);
-      const [rows] = await c.execute<RowDataPacket[]>(`SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id = ?`, [versionId]);
-      return toVersionRow(rows[0]);
-    }));
+  markDeleted(bucket: string, key: string): Promise<VersionRow | null> {
+    return this.deletes.submit({ bucket, key });
   }
 
   /**
@@ -222,65 +232,125 @@ export class Catalogue {
     }
   }
 
-  /** One transaction for a whole batch of upload commits. */
+  /**
+   * One transaction for a whole batch of upload commits, sent as one multi-statement query: on
+   * this kind of machine a round trip to MariaDB costs more CPU than the statements themselves.
+   */
   private async commitBatch(batch: NewVersion[]): Promise<CommitResult[]> {
     const nowMs = Date.now();
     const purgeMs = nowMs + this.trashTtlMs;
-    return this.inTransaction(async (c) => {
-      // The last upload of a key in the batch wins; earlier ones go straight to the trash.
-      const winner = new Map<string, number>();
-      batch.forEach((v, i) => winner.set(`${v.bucket}\u0000${v.key}`, i));
-      const results: CommitResult[] = batch.map(() => ({ replaced: [] }));
-      const loserOf = new Map<number, number>(); // loser index -> winner index
-      batch.forEach((v, i) => {
-        const w = winner.get(`${v.bucket}\u0000${v.key}`)!;
-        if (w !== i) { loserOf.set(i, w); results[w].replaced.push(v.versionId); }
-      });
-
-      // Lock the keys' current rows (sorted, so two coordinators lock in the same order).
-      const byBucket = new Map<string, string[]>();
-      for (const i of winner.values()) {
-        const v = batch[i];
-        (byBucket.get(v.bucket) ?? byBucket.set(v.bucket, []).get(v.bucket)!).push(v.key);
-      }
-      const previous: string[] = [];
-      for (const [bucket, keys] of [...byBucket].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-        const [rows] = await c.query<RowDataPacket[]>(
-          `SELECT object_key, version_id FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`,
-          [bucket, ...keys]);
-        for (const r of rows) {
-          const w = winner.get(`${bucket}\u0000${(r.object_key as Buffer).toString("utf8")}`)!;
-          results[w].replaced.push(r.version_id);
-          previous.push(r.version_id);
-        }
-      }
-
-      const vals: (string | number | null)[] = [];
-      batch.forEach((v, i) => {
-        const lost = loserOf.has(i);
-        vals.push(v.versionId, v.bucket, v.key, v.size, v.sha256, v.etag, v.contentType,
-          Object.keys(v.metadata).length ? JSON.stringify(v.metadata) : null,
-          lost ? "trash" : "live", "hot", v.replicas.join(","), v.createdMs, v.createdMs,
-          lost ? nowMs : null, lost ? purgeMs : null, lost ? "overwritten" : null);
-      });
-      await c.query(
-        `INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier,
-                               replicas, created_ms, accessed_ms, deleted_ms, purge_ms, reason)
-         VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`, vals);
-      const winners = [...winner.values()].map((i) => batch[i]);
-      await c.query(
-        `INSERT INTO objects (bucket, object_key, version_id) VALUES ${placeholders(winners.length, "(?, ?, ?)")}
-         ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
-        winners.flatMap((v) => [v.bucket, v.key, v.versionId]));
-      if (previous.length) {
-        await c.query(
-          `UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten'
-            WHERE version_id IN (${placeholders(previous.length, "?")}) AND state = 'live'`,
-          [nowMs, purgeMs, ...previous]);
-      }
-      return results;
+    // The last upload of a key in the batch wins; earlier ones go straight to the trash.
+    const winner = new Map<string, number>();
+    batch.forEach((v, i) => winner.set(`${v.bucket}\u0000${v.key}`, i));
+    const results: CommitResult[] = batch.map(() => ({ replaced: [] }));
+    const lost = new Set<number>();
+    batch.forEach((v, i) => {
+      const w = winner.get(`${v.bucket}\u0000${v.key}`)!;
+      if (w !== i) { lost.add(i); results[w].replaced.push(v.versionId); }
     });
+    const winners = [...winner.values()].map((i) => batch[i]);
+    const byBucket = groupKeys(winners);
+
+    const tx = new MultiStatement();
+    // Lock the keys' current rows (sorted, so two coordinators lock in the same order) and learn
+    // which versions this batch replaces; then retire them, add the new ones, repoint the keys.
+    const selects = byBucket.map(([bucket, keys]) => tx.add(
+      `SELECT object_key, version_id FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`,
+      [bucket, ...keys]));
+    for (const [bucket, keys] of byBucket) {
+      tx.add(`UPDATE versions v JOIN objects o ON v.version_id = o.version_id
+                 SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'overwritten'
+               WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")}) AND v.state = 'live'`,
+      [nowMs, purgeMs, bucket, ...keys]);
+    }
+    const vals: (string | number | null)[] = [];
+    batch.forEach((v, i) => {
+      const l = lost.has(i);
+      vals.push(v.versionId, v.bucket, v.key, v.size, v.sha256, v.etag, v.contentType,
+        Object.keys(v.metadata).length ? JSON.stringify(v.metadata) : null,
+        l ? "trash" : "live", "hot", v.replicas.join(","), v.createdMs, v.createdMs,
+        l ? nowMs : null, l ? purgeMs : null, l ? "overwritten" : null);
+    });
+    tx.add(`INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier,
+                                  replicas, created_ms, accessed_ms, deleted_ms, purge_ms, reason)
+            VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`, vals);
+    tx.add(`INSERT INTO objects (bucket, object_key, version_id) VALUES ${placeholders(winners.length, "(?, ?, ?)")}
+            ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`, winners.flatMap((v) => [v.bucket, v.key, v.versionId]));
+
+    const out = await tx.run(this.pool);
+    byBucket.forEach(([bucket], j) => {
+      for (const r of out[selects[j]] as RowDataPacket[]) {
+        results[winner.get(`${bucket}\u0000${(r.object_key as Buffer).toString("utf8")}`)!].replaced.push(r.version_id);
+      }
+    });
+    return results;
+  }
+
+  /** One transaction for a batch of deletes (a key deleted twice in a batch is found once). */
+  private async deleteBatch(batch: { bucket: string; key: string }[], nowMs = Date.now()): Promise<(VersionRow | null)[]> {
+    const purgeMs = nowMs + this.trashTtlMs;
+    const byBucket = groupKeys(batch);
+    const tx = new MultiStatement();
+    const selects = byBucket.map(([bucket, keys]) => tx.add(
+      `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
+        WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`, [bucket, ...keys]));
+    for (const [bucket, keys] of byBucket) {
+      tx.add(`UPDATE versions v JOIN objects o ON v.version_id = o.version_id
+                 SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'deleted'
+               WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`, [nowMs, purgeMs, bucket, ...keys]);
+      tx.add(`DELETE FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")})`, [bucket, ...keys]);
+    }
+    const out = await tx.run(this.pool);
+    const found = new Map<string, VersionRow>();
+    byBucket.forEach((_, j) => {
+      for (const r of out[selects[j]] as RowDataPacket[]) {
+        const v = toVersionRow(r);
+        found.set(`${v.bucket}\u0000${v.key}`, { ...v, state: "trash", deletedMs: nowMs, purgeMs, reason: "deleted" });
+      }
+    });
+    return batch.map(({ bucket, key }) => {
+      const k = `${bucket}\u0000${key}`;
+      const v = found.get(k) ?? null;
+      found.delete(k); // a second delete of the same key in this batch finds nothing
+      return v;
+    });
+  }
+}
+
+/** Distinct keys per bucket, both sorted (a stable lock order across coordinators). */
+function groupKeys(items: { bucket: string; key: string }[]): [string, string[]][] {
+  const by = new Map<string, Set<string>>();
+  for (const { bucket, key } of items) (by.get(bucket) ?? by.set(bucket, new Set()).get(bucket)!).add(key);
+  return [...by].sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([b, keys]) => [b, [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))]);
+}
+
+/**
+ * A transaction sent as one query (READ COMMITTED: no gap locks, so concurrent uploads of new
+ * keys do not deadlock). add() returns the index of the statement's result in run()'s output.
+ */
+class MultiStatement {
+  private readonly statements = ["SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", "START TRANSACTION"];
+  private readonly params: unknown[] = [];
+
+  add(sql: string, params: unknown[]): number {
+    this.statements.push(sql);
+    this.params.push(...params);
+    return this.statements.length - 1;
+  }
+
+  async run(pool: Pool): Promise<unknown[]> {
+    const c = await pool.getConnection();
+    try {
+      const [out] = await c.query(this.statements.join(";\n") + ";\nCOMMIT", this.params);
+      return out as unknown[];
+    } catch (e) {
+      // A failed statement stops the rest: the transaction is still open on this connection.
+      await c.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
   }
 }
 

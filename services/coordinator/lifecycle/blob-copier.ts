@@ -10,12 +10,24 @@ import { ReplicatedUpload } from "../objects/replicated-upload";
  * makes the copy durable, so a copy that returns is verified in the next tier.
  */
 export class BlobCopier {
-  constructor(private readonly nodes: NodePool, private readonly log: Logger) {}
+  /** Blobs up to smallMax travel whole on the nodes' Exchange streams (no call, no file each). */
+  constructor(private readonly nodes: NodePool, private readonly log: Logger, private readonly smallMax: number) {}
 
   /** Returns the targets holding a verified copy (at least `quorum`, else it throws). */
   async copy(v: VersionRow, sources: string[], targets: string[], quorum: number, attributes: Record<string, string> = {}): Promise<string[]> {
     const ordered = [...sources.filter((id) => this.nodes.isLive(id)), ...sources.filter((id) => !this.nodes.isLive(id))];
     let lastError: unknown = new UnavailableError(`no source for ${v.versionId}`);
+    if (v.size <= this.smallMax) {
+      for (const source of ordered) {
+        try {
+          const { data } = await this.nodes.client(source).getSmall(v.versionId);
+          return await this.putSmall(v, data, targets, quorum, attributes);
+        } catch (e) {
+          lastError = e;
+        }
+      }
+      throw lastError;
+    }
     for (const source of ordered) {
       let read;
       try {
@@ -35,6 +47,18 @@ export class BlobCopier {
       }
     }
     throw lastError instanceof NotFoundError ? new NotFoundError(`no copy of ${v.versionId} found on ${sources.join(", ")}`) : lastError;
+  }
+
+  private async putSmall(v: VersionRow, data: Buffer, targets: string[], quorum: number, attributes: Record<string, string>): Promise<string[]> {
+    const sha = Buffer.from(v.sha256, "hex");
+    const results = await Promise.allSettled(targets.map((id) => this.nodes.client(id).putSmall(v.versionId, attributes, data, sha)));
+    const ok = targets.filter((_, i) => results[i].status === "fulfilled");
+    if (ok.length < quorum) {
+      await this.remove(v.versionId, ok);
+      const failure = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      throw failure.reason;
+    }
+    return ok;
   }
 
   /** Deletes copies, best effort; returns the nodes where the delete failed (to retry later). */

@@ -189,7 +189,7 @@ export class ObjectStore implements ObjectEngine {
   async delete(bucket: string, key: string): Promise<DeleteResult> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    const v = await this.catalogue.markDeleted(b, k, Date.now());
+    const v = await this.catalogue.markDeleted(b, k);
     if (!v) throw new NotFoundError(`no object ${b}/${k}`);
     this.events.deleted(v);
     return { bucket: b, key: k, versionId: v.versionId, purgeAtMs: v.purgeMs ?? 0 };
