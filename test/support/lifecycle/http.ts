@@ -9,11 +9,14 @@ export interface StreamedRead extends StreamedDigest {
   /** x-minis3-tier: where the bytes came from (hot or cold). */
   tier: string | null;
   versionId: string | null;
+  /** The error body of a non-2xx answer (for the failure message). */
+  error?: string;
 }
 
 /** GET /retrieve, hashing the body as it arrives. */
 export async function retrieveHashed(base: string, key: string): Promise<StreamedRead> {
   const res = await fetch(`${base}/retrieve?key=${q(key)}`);
+  if (!res.ok) return { status: res.status, tier: null, versionId: null, size: 0, sha256: "", error: await res.text() };
   const digest = await hashStream(res.body as unknown as AsyncIterable<Uint8Array> | null);
   return { status: res.status, tier: res.headers.get("x-minis3-tier"), versionId: res.headers.get("x-minis3-version-id"), ...digest };
 }
