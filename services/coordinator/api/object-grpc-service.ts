@@ -54,7 +54,10 @@ async function putObject(engine: ObjectEngine, call: grpc.ServerReadableStream<P
   const first = await reader.next();
   if (first?.part?.$case !== "header") throw new InvalidArgumentError("PutObject must start with a header message");
   const header = first.part.value;
+  const cancelled = new AbortController();
+  call.once("cancelled", () => cancelled.abort());
   const view = await engine.put({
+    signal: cancelled.signal,
     bucket: checkBucket(header.bucket),
     key: checkKey(header.key),
     contentType: header.contentType || OCTET_STREAM,

@@ -28,6 +28,11 @@ export interface PutInput {
   metadata: Record<string, string>;
   /** Pulled as fast as the nodes take it: pulling is the backpressure. Throwing aborts the upload. */
   body: AsyncIterable<Buffer>;
+  /**
+   * Aborted when the client gave up. Checked once more just before the commit: a gRPC cancel can
+   * arrive just after what looks like the body's end, and must still leave nothing behind.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ByteRange {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
+import { AbortedError, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import type { Logger } from "../../common/logger";
 import type { NodeDirectory } from "../../common/membership";
@@ -84,6 +84,10 @@ export class ObjectStore implements ObjectEngine {
       versionId, bucket, key, size: body.size, sha256: sha256.toString("hex"), etag, contentType,
       metadata: input.metadata ?? {}, replicas, createdMs: Date.now(),
     };
+    if (input.signal?.aborted) {
+      await this.discard(versionId, replicas);
+      throw new AbortedError("the client cancelled the upload");
+    }
     let replaced: string[];
     try {
       ({ replaced } = await this.catalogue.commit(v));
