@@ -62,8 +62,20 @@ function nameOf(pid: number): string | undefined {
   }
 }
 
-/** MiniS3 processes found by their command line (`pgrep -f dist/services`), when the bench did not start them. */
+let lastFound: { atMs: number; procs: WatchedProcess[] } | undefined;
+
+/**
+ * MiniS3 processes found by their command line (`pgrep -f dist/services`), when the bench did not
+ * start them. Looked up at most every 2 s: pgrep is a synchronous child process, and the RSS
+ * sampler asks ten times a second (it was the bench's biggest CPU cost).
+ */
 export function findServiceProcesses(): WatchedProcess[] {
+  if (lastFound && Date.now() - lastFound.atMs < 2000) return lastFound.procs;
+  lastFound = { atMs: Date.now(), procs: scanServiceProcesses() };
+  return lastFound.procs;
+}
+
+function scanServiceProcesses(): WatchedProcess[] {
   const found: WatchedProcess[] = [];
   for (const pid of pgrep(["-f", "dist/services/"])) {
     const name = nameOf(pid);

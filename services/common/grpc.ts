@@ -1,7 +1,20 @@
 import * as grpc from "@grpc/grpc-js";
+import type { EventEmitter } from "node:events";
+import type { ServerHttp2Session } from "node:http2";
+
+/**
+ * HTTP/2 flow-control window for object bytes. The default 64 KiB per stream makes every 256 KiB
+ * chunk wait for several WINDOW_UPDATE round trips, which on two busy cores caps a stream at tens
+ * of MB/s; a few chunks' worth keeps it moving (memory stays bounded by the window).
+ */
+export const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
 
 /** Channel and server options shared by every process: chunks stay well under 4 MiB. */
 export const GRPC_OPTIONS: grpc.ChannelOptions = {
+  "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
+  // Our calls are not idempotent to replay blindly (and callers fail over themselves); grpc-js's
+  // retry layer would also hold every message of a stream for a possible replay.
+  "grpc.enable_retries": 0,
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
   "grpc.max_send_message_length": 16 * 1024 * 1024,
   "grpc.keepalive_time_ms": 10_000,
@@ -20,9 +33,37 @@ export const SERVER_OPTIONS: grpc.ServerOptions = {
 export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) return reject(err);
+      widenReceiveWindows(server);
+      resolve(bound);
+    });
   });
 }
+
+/**
+ * grpc-js servers have no option for their receive window (clients do), so raise it on each
+ * connection as it arrives: uploads stream to the server. Reaches into grpc-js's list of its
+ * http2 servers; if that changes shape, this does nothing and the default window applies.
+ */
+function widenReceiveWindows(server: grpc.Server): void {
+  const servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
+  if (!(servers instanceof Map)) return;
+  for (const h2 of servers.keys()) {
+    if ((h2 as EventEmitter & { [WIDENED]?: boolean })[WIDENED]) continue;
+    (h2 as EventEmitter & { [WIDENED]?: boolean })[WIDENED] = true;
+    h2.on("session", (session: ServerHttp2Session) => {
+      try {
+        session.settings({ initialWindowSize: FLOW_CONTROL_WINDOW });
+        session.setLocalWindowSize(4 * FLOW_CONTROL_WINDOW);
+      } catch {
+        // a session closing as it opens: nothing to widen
+      }
+    });
+  }
+}
+
+const WIDENED = Symbol("minis3.widenedWindows");
 
 export function shutdownServer(server: grpc.Server, graceMs = 3000): Promise<void> {
   return new Promise((resolve) => {

@@ -1,0 +1,33 @@
+import { randomBytes } from "node:crypto";
+import { ReadBlobResponse, WriteBlobRequest } from "../gen/minis3/v1/node";
+import { decodeReadBlobResponse, decodeWriteBlobRequest, encodeReadBlobResponse, encodeWriteBlobRequest } from "./blob-stream-codec";
+
+describe("blob stream codec", () => {
+  const sizes = [0, 1, 127, 128, 16_383, 16_384, 256 * 1024, 1024 * 1024 + 3];
+
+  it.each(sizes)("encodes a %d-byte chunk exactly as ts-proto does, and decodes both ways", (n) => {
+    const data = randomBytes(n);
+    const w: WriteBlobRequest = { part: { $case: "chunk", value: data } };
+    const ours = encodeWriteBlobRequest(w);
+    expect(ours.equals(Buffer.from(WriteBlobRequest.encode(w).finish()))).toBe(true);
+    expect(decodeWriteBlobRequest(ours)).toEqual(WriteBlobRequest.decode(ours));
+    const r: ReadBlobResponse = { part: { $case: "chunk", value: data } };
+    const ourR = encodeReadBlobResponse(r);
+    expect(ourR.equals(Buffer.from(ReadBlobResponse.encode(r).finish()))).toBe(true);
+    expect((decodeReadBlobResponse(ourR).part as { value: Buffer }).value.equals(data)).toBe(true);
+  });
+
+  it("passes headers, trailers and infos through ts-proto", () => {
+    const header: WriteBlobRequest = { part: { $case: "header", value: { blobId: "abc", attributes: { k: "v" } } } };
+    const trailer: WriteBlobRequest = { part: { $case: "trailer", value: { size: 5, sha256: randomBytes(32) } } };
+    for (const m of [header, trailer]) expect(decodeWriteBlobRequest(encodeWriteBlobRequest(m))).toEqual(m);
+    const info: ReadBlobResponse = { part: { $case: "info", value: { blobId: "abc", size: 9, sha256: randomBytes(32), storedAtMs: 5, attributes: {} } } };
+    expect(decodeReadBlobResponse(encodeReadBlobResponse(info))).toEqual(info);
+  });
+
+  it("encodes a chunk sent to several replicas once", () => {
+    const data = randomBytes(1000);
+    const m: WriteBlobRequest = { part: { $case: "chunk", value: data } };
+    expect(encodeWriteBlobRequest(m)).toBe(encodeWriteBlobRequest({ part: { $case: "chunk", value: data } }));
+  });
+});

@@ -1,0 +1,71 @@
+import { ReadBlobResponse, WriteBlobRequest } from "../gen/minis3/v1/node";
+
+// Codecs for the two messages that carry object bytes (WriteBlobRequest, ReadBlobResponse). A
+// chunk message is field 2 (bytes) alone, so it is encoded with one copy instead of ts-proto's
+// growing writer, and decoded without copying the data; every other message goes through ts-proto.
+// The wire format is the same either way (blob-stream-codec.test.ts checks it against ts-proto).
+
+const CHUNK_TAG = (2 << 3) | 2; // field 2, length-delimited: `chunk` in both messages
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) { n = Math.floor(n / 128); len++; }
+  return len;
+}
+
+/**
+ * Uploads: the same chunk written to several replicas is encoded once, the result cached against
+ * the chunk Buffer itself while it lives. Only for writers that never refill a Buffer they sent
+ * (the coordinator's; and a stale encoding would still fail the node's sha256 check at commit).
+ */
+const encodedChunks = new WeakMap<Buffer, Buffer>();
+
+function encodeChunk(data: Buffer, cache: boolean): Buffer {
+  const cached = cache ? encodedChunks.get(data) : undefined;
+  if (cached) return cached;
+  const head = 1 + varintLength(data.length);
+  const out = Buffer.allocUnsafe(head + data.length);
+  out[0] = CHUNK_TAG;
+  let n = data.length;
+  let at = 1;
+  while (n >= 0x80) { out[at++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128); }
+  out[at] = n;
+  data.copy(out, head);
+  if (cache) encodedChunks.set(data, out);
+  return out;
+}
+
+/** The chunk's bytes if the message is a lone chunk field, else undefined. */
+function decodeChunk(buf: Buffer): Buffer | undefined {
+  if (buf.length < 2 || buf[0] !== CHUNK_TAG) return undefined;
+  let len = 0;
+  let shift = 1;
+  let at = 1;
+  for (; at < buf.length && at < 6; at++) {
+    const b = buf[at];
+    len += (b & 0x7f) * shift;
+    shift *= 128;
+    if (b < 0x80) { at++; break; }
+  }
+  return at + len === buf.length ? buf.subarray(at) : undefined;
+}
+
+export function encodeWriteBlobRequest(m: WriteBlobRequest): Buffer {
+  if (m.part?.$case === "chunk") return encodeChunk(m.part.value, true);
+  return Buffer.from(WriteBlobRequest.encode(m).finish());
+}
+
+export function decodeWriteBlobRequest(buf: Buffer): WriteBlobRequest {
+  const chunk = decodeChunk(buf);
+  return chunk ? { part: { $case: "chunk", value: chunk } } : WriteBlobRequest.decode(buf);
+}
+
+export function encodeReadBlobResponse(m: ReadBlobResponse): Buffer {
+  if (m.part?.$case === "chunk") return encodeChunk(m.part.value, false);
+  return Buffer.from(ReadBlobResponse.encode(m).finish());
+}
+
+export function decodeReadBlobResponse(buf: Buffer): ReadBlobResponse {
+  const chunk = decodeChunk(buf);
+  return chunk ? { part: { $case: "chunk", value: chunk } } : ReadBlobResponse.decode(buf);
+}
