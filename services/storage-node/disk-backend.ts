@@ -87,8 +87,9 @@ export class DiskBackend implements BlobBackend {
   }
 
   async delete(blobId: string): Promise<boolean> {
-    const [inSegments, inFiles] = await Promise.all([this.segments.delete(blobId), this.files.delete(blobId)]);
-    return inSegments || inFiles;
+    // A blob lives in one place: the in-memory segment index says which, without a syscall.
+    if (this.segments.get(blobId)) return this.segments.delete(blobId);
+    return this.files.delete(blobId);
   }
 
   async *list(): AsyncIterable<BlobMeta> {

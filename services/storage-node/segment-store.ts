@@ -1,3 +1,4 @@
+import { readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -7,6 +8,9 @@ import type { BlobMeta } from "../common/node/blob-backend";
 import { fsyncDir } from "../common/node/fsync-dir";
 import { encodeRecord, PUT, TOMBSTONE } from "./segment-record";
 import { scanSegment, type ScannedRecord } from "./segment-scanner";
+
+/** Reads up to this size are done synchronously (see readData). */
+const SYNC_READ_MAX = 64 * 1024;
 
 /** One segment file. Reads hold `readers` so a compacted segment is closed only once they finish. */
 export class Segment {
@@ -191,7 +195,11 @@ export class SegmentStore {
       const buf = Buffer.allocUnsafe(length);
       let filled = 0;
       while (filled < length) {
-        const { bytesRead } = await segment.fd.read(buf, filled, length - filled, entry.dataStart + offset + filled);
+        // Small reads are synchronous: they come from the page cache (recent writes) in a few µs,
+        // where a thread-pool round trip costs a wake-up of the event loop each.
+        const { bytesRead } = length - filled <= SYNC_READ_MAX
+          ? { bytesRead: readSync(segment.fd.fd, buf, filled, length - filled, entry.dataStart + offset + filled) }
+          : await segment.fd.read(buf, filled, length - filled, entry.dataStart + offset + filled);
         if (bytesRead === 0) throw new IntegrityError(`blob ${blobId}: segment ${segment.id} is truncated`);
         filled += bytesRead;
       }

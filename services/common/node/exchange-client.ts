@@ -45,7 +45,7 @@ export class ExchangeSession {
       if (this.queuedBytes >= MAX_MESSAGE_PAYLOAD) this.flush();
       else if (!this.flushQueued) {
         this.flushQueued = true;
-        setImmediate(this.flush);
+        setTimeout(this.flush, 1);
       }
     });
   }

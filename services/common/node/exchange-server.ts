@@ -45,7 +45,7 @@ export function serveExchange(
     out.push(result);
     if (!flushQueued) {
       flushQueued = true;
-      setImmediate(flush);
+      setTimeout(flush, 1);
     }
   };
 

@@ -34,12 +34,16 @@ export class Catalogue {
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
   private readonly deletes: GroupCommit<{ bucket: string; key: string }, VersionRow | null>;
   private readonly lookups: GroupCommit<{ bucket: string; key: string }, VersionRow | null>;
+  private readonly versionReads: GroupCommit<string, VersionRow | null>;
+  private readonly cleared: GroupCommit<string, void>;
 
   /** `pool` must allow multiple statements per query (see openDataSource). */
   constructor(private readonly pool: Pool, private readonly trashTtlMs: number) {
     this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)), 64, 2);
     this.deletes = new GroupCommit((batch) => withRetry(() => this.deleteBatch(batch)), 64, 2);
-    this.lookups = new GroupCommit((batch) => this.lookupBatch(batch), 64, 4);
+    this.lookups = new GroupCommit((batch) => this.lookupBatch(batch), 64, 2);
+    this.versionReads = new GroupCommit((ids) => this.versionBatch(ids), 64, 1);
+    this.cleared = new GroupCommit((ids) => withRetry(() => this.clearCleanupBatch(ids)), 256, 1);
   }
 
   /** The visible version of a key, or null. Concurrent lookups share one query. */
@@ -67,9 +71,18 @@ export class Catalogue {
     return batch.map(({ bucket, key }) => found.get(`${bucket}\u0000${key}`) ?? null);
   }
 
-  async version(versionId: string): Promise<VersionRow | null> {
-    const [rows] = await this.pool.execute<RowDataPacket[]>(`SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id = ?`, [versionId]);
-    return rows.length ? toVersionRow(rows[0]) : null;
+  /** A version by id (every lifecycle job starts here); concurrent reads share one query. */
+  version(versionId: string): Promise<VersionRow | null> {
+    return this.versionReads.submit(versionId);
+  }
+
+  private async versionBatch(ids: string[]): Promise<(VersionRow | null)[]> {
+    const [rows] = ids.length === 1
+      ? await this.pool.execute<RowDataPacket[]>(`SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id = ?`, ids)
+      : await this.pool.query<RowDataPacket[]>(
+        `SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id IN (${placeholders(ids.length, "?")})`, ids);
+    const by = new Map(rows.map((r) => [r.version_id as string, toVersionRow(r)]));
+    return ids.map((id) => by.get(id) ?? null);
   }
 
   /** Makes a new version visible (the moment an upload becomes real). Waits for its batch. */
@@ -137,8 +150,15 @@ export class Catalogue {
     await this.pool.execute("UPDATE versions SET replicas = ? WHERE version_id = ?", [replicas.join(","), versionId]);
   }
 
+  /** Records the nodes still holding left-over copies; clearing (the usual case) is grouped. */
   async setCleanup(versionId: string, nodes: string[]): Promise<void> {
+    if (nodes.length === 0) return this.cleared.submit(versionId);
     await this.pool.execute("UPDATE versions SET cleanup = ? WHERE version_id = ?", [nodes.join(","), versionId]);
+  }
+
+  private async clearCleanupBatch(ids: string[]): Promise<void[]> {
+    await this.pool.query(`UPDATE versions SET cleanup = '' WHERE version_id IN (${placeholders(ids.length, "?")})`, ids);
+    return ids.map(() => undefined);
   }
 
   /** Forgets a purged version; only if it is (still) in the trash. */
