@@ -39,9 +39,11 @@ export class Catalogue {
 
   /** `pool` must allow multiple statements per query (see openDataSource). */
   constructor(private readonly pool: Pool, private readonly trashTtlMs: number) {
-    this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)), 64, 2);
-    this.deletes = new GroupCommit((batch) => withRetry(() => this.deleteBatch(batch)), 64, 2);
-    this.lookups = new GroupCommit((batch) => this.lookupBatch(batch), 64, 2);
+    // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
+    // than operations do (each round trip costs more CPU here than the statements it carries).
+    this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)), 64, 1);
+    this.deletes = new GroupCommit((batch) => withRetry(() => this.deleteBatch(batch)), 64, 1);
+    this.lookups = new GroupCommit((batch) => this.lookupBatch(batch), 64, 1);
     this.versionReads = new GroupCommit((ids) => this.versionBatch(ids), 64, 1);
     this.cleared = new GroupCommit((ids) => withRetry(() => this.clearCleanupBatch(ids)), 256, 1);
   }
