@@ -3,8 +3,8 @@ import { parseDuration, parseSize } from "../services/common/units";
 
 // The bench's settings: flags, or BENCH_<NAME> environment variables (flags win).
 
-export type Phase = "mixed" | "large" | "huge";
-const PHASES: readonly Phase[] = ["mixed", "large", "huge"];
+export type Phase = "mixed" | "large" | "huge" | "tiers";
+const PHASES: readonly Phase[] = ["mixed", "large", "huge", "tiers"];
 
 export interface Mix {
   upload: number;
@@ -25,6 +25,9 @@ export interface BenchArgs {
   largeBytes: number;
   hugeBytes: number;
   phases: Phase[];
+  /** Objects and their size in the tiers phase. */
+  tierObjects: number;
+  tierSize: number;
   /** Storage nodes of a cluster the bench starts itself. */
   storageNodes: number;
   outDir: string | undefined;
@@ -33,7 +36,7 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [options]
   --url URL            coordinator to load (127.0.0.1/localhost only). Default: http://127.0.0.1:8080
                        if it answers /healthz, else a private cluster started by the test harness
-  --phases LIST        any of mixed,large,huge (default: all)
+  --phases LIST        any of mixed,large,huge,tiers (default: all)
   --concurrency N      requests in flight in the mixed phase (default 32)
   --size SIZE          object size in the mixed phase (default 4KiB)
   --duration TIME      length of the mixed phase (default 20s, at most 10m)
@@ -41,6 +44,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --mix U:R:D          upload:retrieve:delete weights (default 40:50:10)
   --large SIZE         single-object throughput test size (default 64MiB)
   --huge SIZE          memory test object size (default 1GiB)
+  --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
+                       phase always runs on a private cluster with a 3 s hot TTL
+  --tier-size SIZE     their size (default 64KiB)
   --storage-nodes N    storage nodes of a cluster the bench starts itself (default 3)
   --out DIR            where the JSON results go (default bench/results)
 Every flag can also be given as BENCH_<FLAG> (e.g. BENCH_CONCURRENCY=64).`;
@@ -56,6 +62,8 @@ const FLAGS = {
   large: { type: "string" },
   huge: { type: "string" },
   "storage-nodes": { type: "string" },
+  "tier-objects": { type: "string" },
+  "tier-size": { type: "string" },
   out: { type: "string" },
   help: { type: "boolean" },
 } as const;
@@ -129,6 +137,8 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     largeBytes,
     hugeBytes,
     phases: [...new Set(phases)] as Phase[],
+    tierObjects: int("tier-objects", get("tier-objects", "200"), 1, 100_000),
+    tierSize: wrap("tier-size", () => parseSize(get("tier-size", "64KiB"))),
     storageNodes: int("storage-nodes", get("storage-nodes", "3"), 1, 32),
     outDir: outDir || undefined,
   };

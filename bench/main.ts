@@ -7,9 +7,10 @@ import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from "./args";
 import { MiniS3Client } from "./client";
 import { runLarge, type LargeResult } from "./large";
 import { deleteKeys, runMixed, type MixedResult } from "./mixed";
-import { cpuBetween, cpuSnapshot, findInfraProcesses, type WatchedProcess } from "./procs";
+import { cpuBetween, cpuSnapshot, findInfraProcesses, findServiceProcesses, type WatchedProcess } from "./procs";
 import { report } from "./report";
 import { round } from "./stats";
+import { runTiers, type TiersResult } from "./tiers";
 import { resolveTarget, type Target } from "./target";
 
 // `npm run bench`: load a MiniS3 cluster on this machine and write what it did to bench/results/.
@@ -31,6 +32,7 @@ export interface BenchResults {
   mixed?: MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
   large?: LargeResult & { cpu: CpuFigures };
   huge?: LargeResult & { cpu: CpuFigures };
+  tiers?: TiersResult & { cpu: CpuFigures };
   errors: string[];
 }
 
@@ -47,7 +49,7 @@ async function run(args: BenchArgs): Promise<number> {
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     target: { url: "", ownCluster: false },
-    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes },
+    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes, tierObjects: args.tierObjects, tierSize: args.tierSize },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
     errors: [],
   };
@@ -86,6 +88,11 @@ async function run(args: BenchArgs): Promise<number> {
       const withBench = () => [...target!.processes(), { name: "bench", pid: process.pid }];
       const { value, cpu } = await measured(target.processes, () => runLarge(bigClient, `bench-${runId}/${phase}`, bytes, withBench));
       results[phase] = { ...value, cpu };
+    }
+    if (args.phases.includes("tiers")) {
+      // Its own cluster (a 2 s hot TTL): processes are looked up by name while it runs.
+      const { value, cpu } = await measured(findServiceProcesses, () => runTiers(args.tierObjects, args.tierSize, log));
+      results.tiers = { ...value, cpu };
     }
   } catch (e) {
     results.errors.push((e as Error).stack ?? String(e));

@@ -31,6 +31,14 @@ export function report(r: BenchResults): string {
   }
   if (r.large) out.push(...large("large", r.large));
   if (r.huge) out.push(...large("huge", r.huge));
+  if (r.tiers) {
+    const t = r.tiers;
+    out.push(`tiers: ${t.objects} objects of ${t.objectBytes} B, hot TTL ${t.hotTtlMs} ms`);
+    out.push(`  demotion   ${t.demotion.objectsPerSec} objects/s, ${t.demotion.mbPerSec} MB/s (${t.demotion.seconds} s from first due to all cold)`);
+    out.push(`  cold read  p50 ${ms(t.coldRetrieve.p50Ms)} ms, p99 ${ms(t.coldRetrieve.p99Ms)} ms, ${(t.coldRetrieve.successRate * 100).toFixed(2)}% ok, ${t.coldRetrieve.servedCold} served cold`);
+    out.push(`  promotion  ${t.promotion.objectsPerSec} objects/s, ${t.promotion.mbPerSec} MB/s (${t.promotion.seconds} s from first cold read to all hot)`);
+    out.push(`  hot read   p50 ${ms(t.hotRetrieve.p50Ms)} ms, p99 ${ms(t.hotRetrieve.p99Ms)} ms`);
+  }
   for (const e of r.errors) out.push(`ERROR: ${e.split("\n")[0]}`);
   return out.join("\n") + "\n";
 }
