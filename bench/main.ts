@@ -11,7 +11,7 @@ import { cpuBetween, cpuSnapshot, findInfraProcesses, findServiceProcesses, type
 import { report } from "./report";
 import { round } from "./stats";
 import { runTiers, type TiersResult } from "./tiers";
-import { resolveTarget, type Target } from "./target";
+import { resolveTarget, waitQuiet, type Target } from "./target";
 
 // `npm run bench`: load a MiniS3 cluster on this machine and write what it did to bench/results/.
 
@@ -83,6 +83,7 @@ async function run(args: BenchArgs): Promise<number> {
     }
     for (const phase of ["large", "huge"] as const) {
       if (!args.phases.includes(phase)) continue;
+      await waitQuiet(target.url, 120_000, log);
       const bytes = phase === "large" ? args.largeBytes : args.hugeBytes;
       log(`${phase}: one ${round(bytes / 2 ** 20, 1)} MiB object up and back`);
       const withBench = () => [...target!.processes(), { name: "bench", pid: process.pid }];
@@ -90,6 +91,7 @@ async function run(args: BenchArgs): Promise<number> {
       results[phase] = { ...value, cpu };
     }
     if (args.phases.includes("tiers")) {
+      await waitQuiet(target.url, 120_000, log);
       // Its own cluster (a 2 s hot TTL): processes are looked up by name while it runs.
       const { value, cpu } = await measured(findServiceProcesses, () => runTiers(args.tierObjects, args.tierSize, log));
       results.tiers = { ...value, cpu };

@@ -32,3 +32,26 @@ export async function resolveTarget(url: string | undefined, storageNodes: numbe
     processes: () => cluster.processes.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, pid: p.pid! })),
   };
 }
+
+/**
+ * Waits (at most maxMs) until the cluster's lifecycle queues have no waiting or active jobs, so a
+ * phase does not pay for the previous phase's background work (deletes move bytes to the trash).
+ */
+export async function waitQuiet(url: string, maxMs: number, log: (m: string) => void): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/status`);
+      const status = (await res.json()) as { queues?: { name: string; waiting: number; active: number }[] };
+      const busy = (status.queues ?? []).filter((q) => q.name !== "reconcile").reduce((n, q) => n + q.waiting + q.active, 0);
+      if (busy === 0) return;
+      if (Date.now() > deadline) {
+        log(`cluster still has ${busy} lifecycle jobs queued; going on`);
+        return;
+      }
+    } catch {
+      return; // no /status: nothing to wait for
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
