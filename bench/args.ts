@@ -19,6 +19,8 @@ export interface BenchArgs {
   /** Bytes per object in the mixed phase. */
   size: number;
   durationMs: number;
+  /** Unmeasured mixed load first, so the figures are of warm processes (JIT, caches). */
+  warmupMs: number;
   /** Upper bound on operations in the mixed phase, whatever the duration. */
   maxOps: number;
   mix: Mix;
@@ -40,6 +42,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --concurrency N      requests in flight in the mixed phase (default 32)
   --size SIZE          object size in the mixed phase (default 4KiB)
   --duration TIME      length of the mixed phase (default 20s, at most 10m)
+  --warmup TIME        unmeasured mixed load before it (default 5s; 0 for none)
   --max-ops N          stop the mixed phase after N operations (default 2000000)
   --mix U:R:D          upload:retrieve:delete weights (default 40:50:10)
   --large SIZE         single-object throughput test size (default 64MiB)
@@ -57,6 +60,7 @@ const FLAGS = {
   concurrency: { type: "string" },
   size: { type: "string" },
   duration: { type: "string" },
+  warmup: { type: "string" },
   "max-ops": { type: "string" },
   mix: { type: "string" },
   large: { type: "string" },
@@ -132,6 +136,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     concurrency: int("concurrency", get("concurrency", "32"), 1, 1024),
     size,
     durationMs,
+    warmupMs: wrap("warmup", () => parseDuration(get("warmup", "5s"))),
     maxOps: int("max-ops", get("max-ops", "2000000"), 1, 50_000_000),
     mix: parseMix(get("mix", "40:50:10")),
     largeBytes,

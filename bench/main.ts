@@ -49,7 +49,7 @@ async function run(args: BenchArgs): Promise<number> {
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     target: { url: "", ownCluster: false },
-    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes, tierObjects: args.tierObjects, tierSize: args.tierSize },
+    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, warmupMs: args.warmupMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes, tierObjects: args.tierObjects, tierSize: args.tierSize },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
     errors: [],
   };
@@ -71,6 +71,12 @@ async function run(args: BenchArgs): Promise<number> {
   const bigClient = new MiniS3Client(target.url, 1, 600_000);
   try {
     if (args.phases.includes("mixed")) {
+      if (args.warmupMs > 0) {
+        log(`warm-up: ${args.warmupMs / 1000} s of the mixed load, not measured`);
+        const warm = await runMixed(client, { ...args, durationMs: args.warmupMs, keyPrefix: `bench-${runId}-warmup` });
+        await deleteKeys(client, warm.liveKeys, args.concurrency, 60_000);
+        await waitQuiet(target.url, 60_000, log);
+      }
       log(`mixed: ${args.concurrency} in flight, ${args.size} B objects, ${args.durationMs / 1000} s, mix ${args.mix.upload}:${args.mix.retrieve}:${args.mix.delete}`);
       const { value, cpu } = await measured(target.processes, () => runMixed(client, { ...args, keyPrefix: `bench-${runId}` }));
       const cpuMicrosPerOp = value.total.attempts ? round((cpu.totalSeconds * 1e6) / value.total.attempts, 1) : null;
