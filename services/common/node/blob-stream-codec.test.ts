@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ReadBlobResponse, WriteBlobRequest } from "../gen/minis3/v1/node";
-import { decodeReadBlobResponse, decodeWriteBlobRequest, encodeReadBlobResponse, encodeWriteBlobRequest } from "./blob-stream-codec";
+import { decodeReadBlobResponse, decodeWriteBlobRequest, encodeReadBlobResponse, encodeWriteBlobRequest, joinAsChunk } from "./blob-stream-codec";
 
 describe("blob stream codec", () => {
   const sizes = [0, 1, 127, 128, 16_383, 16_384, 256 * 1024, 1024 * 1024 + 3];
@@ -23,6 +23,15 @@ describe("blob stream codec", () => {
     for (const m of [header, trailer]) expect(decodeWriteBlobRequest(encodeWriteBlobRequest(m))).toEqual(m);
     const info: ReadBlobResponse = { part: { $case: "info", value: { blobId: "abc", size: 9, sha256: randomBytes(32), storedAtMs: 5, attributes: {} } } };
     expect(decodeReadBlobResponse(encodeReadBlobResponse(info))).toEqual(info);
+  });
+
+  it("joins pieces into a chunk whose encoding is already made", () => {
+    const pieces = [randomBytes(100), randomBytes(70_000), randomBytes(3)];
+    const chunk = joinAsChunk(pieces, 70_103);
+    expect(chunk.equals(Buffer.concat(pieces))).toBe(true);
+    const m: WriteBlobRequest = { part: { $case: "chunk", value: chunk } };
+    expect(encodeWriteBlobRequest(m).equals(Buffer.from(WriteBlobRequest.encode(m).finish()))).toBe(true);
+    expect(encodeWriteBlobRequest(m).buffer).toBe(chunk.buffer); // no copy
   });
 
   it("encodes a chunk sent to several replicas once", () => {

@@ -20,17 +20,38 @@ function varintLength(n: number): number {
  */
 const encodedChunks = new WeakMap<Buffer, Buffer>();
 
-function encodeChunk(data: Buffer, cache: boolean): Buffer {
-  const cached = cache ? encodedChunks.get(data) : undefined;
-  if (cached) return cached;
-  const head = 1 + varintLength(data.length);
-  const out = Buffer.allocUnsafe(head + data.length);
+/**
+ * Joins pieces of an upload into one chunk laid out as its own encoded chunk message: the copy
+ * that joins them is the only one, and sending the chunk to any number of replicas encodes nothing.
+ */
+export function joinAsChunk(pieces: Buffer[], length: number): Buffer {
+  const head = 1 + varintLength(length);
+  const out = Buffer.allocUnsafe(head + length);
+  writeHeader(out, length);
+  let at = head;
+  for (const p of pieces) {
+    p.copy(out, at);
+    at += p.length;
+  }
+  const chunk = out.subarray(head);
+  encodedChunks.set(chunk, out);
+  return chunk;
+}
+
+function writeHeader(out: Buffer, length: number): number {
   out[0] = CHUNK_TAG;
-  let n = data.length;
+  let n = length;
   let at = 1;
   while (n >= 0x80) { out[at++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128); }
   out[at] = n;
-  data.copy(out, head);
+  return at + 1;
+}
+
+function encodeChunk(data: Buffer, cache: boolean): Buffer {
+  const cached = cache ? encodedChunks.get(data) : undefined;
+  if (cached) return cached;
+  const out = Buffer.allocUnsafe(1 + varintLength(data.length) + data.length);
+  data.copy(out, writeHeader(out, data.length));
   if (cache) encodedChunks.set(data, out);
   return out;
 }

@@ -1,5 +1,6 @@
 import { AbortedError, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
+import { joinAsChunk } from "../../common/node/blob-stream-codec";
 import type { Logger } from "../../common/logger";
 import type { NodeDirectory } from "../../common/membership";
 import type { AccessTracker } from "../catalogue/access-tracker";
@@ -141,7 +142,7 @@ export class ObjectStore implements ObjectEngine {
         const piece = await body.next();
         if (piece) { parts.push(piece); bytes += piece.length; }
         if (bytes >= this.opts.chunkSize || (piece === null && bytes > 0)) {
-          await upload.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes));
+          await upload.write(parts.length === 1 ? parts[0] : joinAsChunk(parts, bytes));
           parts = [];
           bytes = 0;
         }
