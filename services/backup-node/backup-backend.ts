@@ -12,7 +12,7 @@ import { BackupBlobWriter } from "./backup-writer";
 import { encodeChunk } from "./chunk-codec";
 import { streamRange } from "./chunk-reader";
 import { purgeCopy, type CopyKey } from "./chunk-rows";
-import { GroupCommitter } from "./group-commit";
+import { GroupCommit } from "../common/group-commit";
 import { commitSmallPuts, type SmallPut } from "./small-put-rows";
 import { UsageCounter } from "./usage-counter";
 
@@ -49,7 +49,7 @@ export class MysqlBackupBackend implements BlobBackend {
   private readonly chunkBytes: number;
   private readonly parallelChunks: number;
   private readonly usage: UsageCounter;
-  private readonly smallPuts: GroupCommitter<SmallPut, CommitOutcome>;
+  private readonly smallPuts: GroupCommit<SmallPut, CommitOutcome>;
 
   constructor(opts: BackupBackendOptions) {
     this.nodeId = opts.nodeId;
@@ -58,13 +58,12 @@ export class MysqlBackupBackend implements BlobBackend {
     this.chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(1, Math.floor(opts.chunkBytes ?? MAX_CHUNK_BYTES)));
     this.parallelChunks = Math.max(1, opts.parallelChunks ?? 2);
     this.usage = new UsageCounter(() => countComplete(this.pool, this.nodeId), opts.usageRecountMs ?? 60_000);
-    this.smallPuts = new GroupCommitter(
-      (puts) => commitSmallPuts(this.pool, this.nodeId, puts),
-      (batch, next) =>
-        batch.length < SMALL_BATCH_ITEMS &&
+    this.smallPuts = new GroupCommit((puts) => commitSmallPuts(this.pool, this.nodeId, puts), {
+      maxBatch: SMALL_BATCH_ITEMS,
+      fits: (batch, next) =>
         !batch.some((p) => p.key.blobId === next.key.blobId) && // one copy per id per transaction
         batch.reduce((n, p) => n + (p.chunk?.data.length ?? 0), 0) + (next.chunk?.data.length ?? 0) <= SMALL_BATCH_BYTES,
-    );
+    });
   }
 
   /** Removes what a crash left behind (unfinished writes, half-done deletes), then counts usage. */

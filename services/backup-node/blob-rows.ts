@@ -2,7 +2,7 @@ import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { AbortedError } from "../common/errors";
 import type { BlobMeta } from "../common/node/blob-backend";
 import type { CopyKey } from "./chunk-rows";
-import { inTransaction } from "./transaction";
+import { inTransaction } from "../common/db/transaction";
 
 // SQL for blob rows (one per stored copy). Only "complete" rows are visible; commit() is the one
 // place a copy turns complete, under row locks on every copy of that blob id.

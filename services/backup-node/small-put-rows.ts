@@ -3,7 +3,7 @@ import type { BlobMeta } from "../common/node/blob-backend";
 import { replaceCompleteCopies, type CommitOutcome } from "./blob-rows";
 import type { EncodedChunk } from "./chunk-codec";
 import { CHUNK_VALUES, INSERT_CHUNK_SQL, chunkParams, type CopyKey } from "./chunk-rows";
-import { inTransaction } from "./transaction";
+import { inTransaction } from "../common/db/transaction";
 
 /** A whole small blob, already checked and encoded, ready to be stored as one complete copy. */
 export interface SmallPut {

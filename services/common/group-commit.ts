@@ -3,16 +3,29 @@
  * A batch is flushed as soon as fewer than `parallel` flushes are running, so an idle system adds no
  * delay, and under load requests gather while the previous batch is in flight: the batch size adapts
  * to the load instead of waiting on a timer (a fixed batch size above what is in flight never fills).
+ * Batches keep submission order; each takes the longest prefix of the queue that `fits` allows.
  */
+export interface GroupCommitOptions<T> {
+  maxBatch?: number;
+  /** Batches in flight at once. */
+  parallel?: number;
+  /** Whether `next` may join `batch` (never called with an empty batch); default: always. */
+  fits?: (batch: readonly T[], next: T) => boolean;
+}
+
 export class GroupCommit<T, R> {
   private queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   private running = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly maxBatch: number;
+  private readonly parallel: number;
+  private readonly fits: (batch: readonly T[], next: T) => boolean;
 
-  constructor(
-    private readonly flush: (items: T[]) => Promise<R[]>,
-    private readonly maxBatch = 64,
-    private readonly parallel = 2,
-  ) {}
+  constructor(private readonly flush: (items: T[]) => Promise<R[]>, opts: GroupCommitOptions<T> = {}) {
+    this.maxBatch = opts.maxBatch ?? 64;
+    this.parallel = opts.parallel ?? 1;
+    this.fits = opts.fits ?? (() => true);
+  }
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -21,16 +34,28 @@ export class GroupCommit<T, R> {
     });
   }
 
+  /** Resolves once everything submitted so far has been handled (stored or failed). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   private drain(): void {
     while (this.running < this.parallel && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = [this.queue.shift()!];
+      const items = [batch[0].item];
+      while (batch.length < this.maxBatch && this.queue.length && this.fits(items, this.queue[0].item)) {
+        batch.push(this.queue.shift()!);
+        items.push(batch[batch.length - 1].item);
+      }
       this.running++;
-      this.flush(batch.map((b) => b.item)).then(
+      this.flush(items).then(
         (results) => batch.forEach((b, i) => b.resolve(results[i])),
         (e) => batch.forEach((b) => b.reject(e)),
       ).finally(() => {
         this.running--;
         this.drain();
+        if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
       });
     }
   }

@@ -1,5 +1,6 @@
-import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { withRetry } from "../../common/db/datasource";
+import { inTransaction } from "../../common/db/transaction";
 import { GroupCommit } from "../../common/group-commit";
 import { toVersionRow, VERSION_COLUMNS, type BytesTier, type VersionRow, type VersionState } from "./version-row";
 
@@ -41,11 +42,11 @@ export class Catalogue {
   constructor(private readonly pool: Pool, private readonly trashTtlMs: number) {
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
-    this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)), 64, 1);
-    this.deletes = new GroupCommit((batch) => withRetry(() => this.deleteBatch(batch)), 64, 1);
-    this.lookups = new GroupCommit((batch) => this.lookupBatch(batch), 64, 1);
-    this.versionReads = new GroupCommit((ids) => this.versionBatch(ids), 64, 1);
-    this.cleared = new GroupCommit((ids) => withRetry(() => this.clearCleanupBatch(ids)), 256, 1);
+    this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)));
+    this.deletes = new GroupCommit((batch) => withRetry(() => this.deleteBatch(batch)));
+    this.lookups = new GroupCommit((batch) => this.lookupBatch(batch));
+    this.versionReads = new GroupCommit((ids) => this.versionBatch(ids));
+    this.cleared = new GroupCommit((ids) => withRetry(() => this.clearCleanupBatch(ids)), { maxBatch: 256 });
   }
 
   /** The visible version of a key, or null. Concurrent lookups share one query. */
@@ -106,7 +107,7 @@ export class Catalogue {
    * `replicas`); the key's current version, if any, goes to the trash. Returns the replaced id.
    */
   async restore(versionId: string, expectTier: BytesTier, replicas: string[], cleanup: string[], nowMs: number): Promise<{ restored: boolean; replaced: string | null }> {
-    return withRetry(() => this.inTransaction(async (c) => {
+    return inTransaction(this.pool, async (c) => {
       // Only if the bytes are still where the caller copied them from (a trash move may have run).
       const [vr] = await c.execute<RowDataPacket[]>(
         "SELECT bucket, object_key FROM versions WHERE version_id = ? AND state = 'trash' AND tier = ? FOR UPDATE", [versionId, expectTier]);
@@ -128,7 +129,7 @@ export class Catalogue {
                 deleted_ms = NULL, purge_ms = NULL, reason = NULL WHERE version_id = ?`,
         [replicas.join(","), cleanup.join(","), nowMs, versionId]);
       return { restored: true, replaced };
-    }));
+    }, { readCommitted: true });
   }
 
   /**
@@ -235,24 +236,7 @@ export class Catalogue {
     return rows.map(toVersionRow);
   }
 
-  private async inTransaction<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
-    const c = await this.pool.getConnection();
-    try {
-      // READ COMMITTED: no gap locks, so concurrent uploads of new keys do not deadlock each other.
-      await c.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
-      await c.beginTransaction();
-      try {
-        const out = await fn(c);
-        await c.commit();
-        return out;
-      } catch (e) {
-        await c.rollback().catch(() => undefined);
-        throw e;
-      }
-    } finally {
-      c.release();
-    }
-  }
+
 
   /**
    * One transaction for a whole batch of upload commits, sent as one multi-statement query: on
