@@ -158,6 +158,28 @@ describe("POST /upload", () => {
     expect(engine.objects.size).toBe(0);
   });
 
+  test("Expect: 100-continue above the limit: 413 instead of 100 Continue, before any body is sent", async () => {
+    const head = `POST /upload?key=big HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX + 1}\r\nExpect: 100-continue\r\n\r\n`;
+    const { text } = await rawExchange(head, { endAfterWrite: false });
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).not.toContain("100 Continue");
+    expect(text).toContain('"error":"EntityTooLarge"');
+    expect(engine.objects.size).toBe(0);
+  });
+
+  test("Expect: 100-continue within the limit: 100 Continue, then the upload is stored", async () => {
+    const body = Buffer.from("continued body");
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ port, host: "127.0.0.1", method: "POST", path: `/upload${q("cont")}`,
+        headers: { "content-length": body.length, expect: "100-continue" } });
+      req.on("continue", () => req.end(body)); // the body only goes once the server says so
+      req.on("response", (res) => { res.resume(); resolve(res.statusCode!); });
+      req.on("error", reject);
+    });
+    expect(status).toBe(201);
+    expect([...engine.objects.values()].map((o) => o.data.toString())).toEqual(["continued body"]);
+  });
+
   test("a chunked body past the limit: the engine's TooLargeError becomes 413", async () => {
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(`${base}/upload${q("stream")}`, { method: "POST" }, (r) => {

@@ -1,6 +1,7 @@
 // The coordinator's HTTP facade: the original endpoints (/upload, /retrieve, /delete) plus undelete,
 // listing, trash, status and health, all on the ObjectEngine. Bodies stream both ways; nothing
 // buffers a whole object except small reads (see SMALL_BODY).
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import multipart from "@fastify/multipart";
@@ -170,7 +171,27 @@ export function createHttpFacade(engine: ObjectEngine, opts: HttpFacadeOptions):
     return reply.code(statusCode).type("application/json; charset=utf-8").send(body);
   });
 
+  answerExpectContinue(app, opts.maxObjectSize);
   return app;
+}
+
+/**
+ * curl and most S3 tools send `Expect: 100-continue` with large bodies and wait for the server's
+ * go-ahead. Node would give it unasked; instead an upload over the size limit gets its 413 before
+ * the client sends a byte, rather than an error (or a reset) mid-body.
+ */
+function answerExpectContinue(app: FastifyInstance, maxObjectSize: number): void {
+  app.server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    const declared = declaredLength(req.headers);
+    if (declared !== undefined && declared > maxObjectSize) {
+      const { statusCode, body } = errorResponse(new TooLargeError(`object of ${declared} bytes exceeds the limit of ${maxObjectSize}`));
+      res.writeHead(statusCode, { "content-type": "application/json; charset=utf-8", connection: "close" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    res.writeContinue();
+    app.server.emit("request", req, res);
+  });
 }
 
 function param(query: Query, name: string): string | undefined {
