@@ -1,0 +1,56 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, queuePrefix, readConfig, resolveWriteQuorum } from "./config";
+import { parseDuration, parseSize } from "./units";
+
+describe("configuration", () => {
+  it("reads defaults and typed values", () => {
+    const c = readConfig(["httpPort", "hotTtl", "maxObjectSize", "replicas"], { MINIS3_HOT_TTL: "2s", MINIS3_REPLICAS: "3" });
+    expect(c).toEqual({ httpPort: 8080, hotTtl: 2000, maxObjectSize: 5 * 1024 ** 3, replicas: 3 });
+  });
+
+  it("names every bad variable in one error", () => {
+    let err: unknown;
+    try {
+      readConfig(["httpPort", "hotTtl", "replicas"], { MINIS3_HTTP_PORT: "eighty", MINIS3_HOT_TTL: "soon", MINIS3_REPLICAS: "0" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    for (const name of ["MINIS3_HTTP_PORT", "MINIS3_HOT_TTL", "MINIS3_REPLICAS"]) expect(message).toContain(name);
+  });
+
+  it("defaults the write quorum to a majority and refuses one above the replica count", () => {
+    expect(resolveWriteQuorum(2, "")).toBe(2);
+    expect(resolveWriteQuorum(3, "")).toBe(2);
+    expect(resolveWriteQuorum(3, "1")).toBe(1);
+    expect(() => resolveWriteQuorum(2, "3")).toThrow(/MINIS3_WRITE_QUORUM/);
+  });
+
+  it("wraps the queue prefix in a Redis Cluster hash tag once", () => {
+    expect(queuePrefix("minis3")).toBe("{minis3}");
+    expect(queuePrefix("{mine}")).toBe("{mine}");
+  });
+
+  it("parses durations and sizes in human units", () => {
+    expect(parseDuration("500ms")).toBe(500);
+    expect(parseDuration("30m")).toBe(1_800_000);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("250")).toBe(250);
+    expect(() => parseDuration("5 minutes")).toThrow(/not a duration/);
+    expect(parseSize("64KiB")).toBe(65536);
+    expect(parseSize("5GiB")).toBe(5 * 1024 ** 3);
+    expect(parseSize("4k")).toBe(4000);
+    expect(() => parseSize("lots")).toThrow(/not a size/);
+  });
+
+  it("a service started with a bad value exits with status 2 and names the variable", () => {
+    const main = join(__dirname, "../../dist/services/coordinator/main.js");
+    if (!existsSync(main)) throw new Error("run `npm run build` first (npm test does)");
+    const r = spawnSync(process.execPath, [main], { env: { ...process.env, MINIS3_REPLICAS: "two" }, encoding: "utf8", timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("MINIS3_REPLICAS");
+  });
+});
