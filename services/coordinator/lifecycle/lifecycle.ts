@@ -41,7 +41,9 @@ export class Lifecycle implements LifecycleFacade {
       w.on("failed", (job, e) => this.log.warn({ queue: name, job: job?.id, attempts: job?.attemptsMade, err: e.message }, "job failed"));
       this.workers.push(w);
     }
-    await this.ensureReconcileSchedule();
+    // Not awaited: with Redis away, start-up (and uploads, reads, deletes) must not wait for it;
+    // the interval below keeps trying, and the reconciler catches up once Redis is back.
+    void this.ensureReconcileSchedule();
     this.timer = setInterval(() => void this.ensureReconcileSchedule(), this.reconcileIntervalMs);
     this.timer.unref();
     // One pass now: whatever came due while no coordinator ran is queued at once.

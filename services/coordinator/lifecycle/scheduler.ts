@@ -1,4 +1,5 @@
 import type { Queue } from "bullmq";
+import { UnavailableError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NewVersion } from "../catalogue/catalogue";
 import type { VersionRow } from "../catalogue/version-row";
@@ -52,10 +53,23 @@ export class Scheduler implements ObjectEvents {
     this.add("repair", versionId);
   }
 
-  async queueStatus(): Promise<{ name: string; waiting: number; delayed: number; active: number; failed: number }[]> {
-    return Promise.all(QUEUE_NAMES.map(async (name) => {
+  /**
+   * Depth of every queue. Commands wait for Redis while it is away (the queues must not drop jobs),
+   * so this gives up after a few seconds: /status still answers, saying Redis did not.
+   */
+  async queueStatus(timeoutMs = 3000): Promise<{ name: string; waiting: number; delayed: number; active: number; failed: number }[]> {
+    const counts = Promise.all(QUEUE_NAMES.map(async (name) => {
       const c = await this.queues[name].getJobCounts("waiting", "delayed", "active", "failed", "prioritized");
       return { name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), delayed: c.delayed ?? 0, active: c.active ?? 0, failed: c.failed ?? 0 };
     }));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([counts, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

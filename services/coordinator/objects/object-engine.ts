@@ -86,6 +86,8 @@ export interface ClusterStatusView {
   nodes: NodeStatusView[];
   tiers: { tier: string; objects: number; bytes: number }[];
   queues: { name: string; waiting: number; delayed: number; active: number; failed: number }[];
+  /** Why `queues` is empty when Redis could not be asked. */
+  queuesError?: string;
 }
 
 export interface ObjectEngine {

@@ -229,8 +229,13 @@ export class ObjectStore implements ObjectEngine {
   }
 
   async status(): Promise<ClusterStatusView> {
-    const [tiers, queues] = await Promise.all([this.catalogue.tierTotals(), this.lifecycle?.queueStatus() ?? Promise.resolve([])]);
+    let queuesError: string | undefined;
+    const [tiers, queues] = await Promise.all([
+      this.catalogue.tierTotals(),
+      (this.lifecycle?.queueStatus() ?? Promise.resolve([])).catch((e: Error) => { queuesError = e.message; return []; }),
+    ]);
     return {
+      ...(queuesError ? { queuesError } : {}),
       nodes: this.directory.all().map((n) => ({
         id: n.id, kind: n.kind, address: n.address, live: n.live, heartbeatAtMs: n.heartbeatAtMs, usedBytes: n.usedBytes,
       })),
