@@ -89,13 +89,13 @@ export class ObjectStore implements ObjectEngine {
       await this.discard(versionId, replicas);
       throw new AbortedError("the client cancelled the upload");
     }
-    let replaced: string[];
+    let replaced: string[] = [];
     try {
       ({ replaced } = await this.catalogue.commit(v));
     } catch (e) {
-      this.log.error({ err: e, version: versionId }, "catalogue commit failed; discarding the upload");
-      await this.discard(versionId, replicas);
-      throw new UnavailableError("the catalogue could not record the upload");
+      if (!(await this.committedDespiteError(versionId, replicas, e))) {
+        throw new UnavailableError("the catalogue could not record the upload");
+      }
     }
     this.events.committed(v, replaced);
     if (replicas.length < this.opts.replicas) this.events.underReplicated(versionId);
@@ -154,6 +154,29 @@ export class ObjectStore implements ObjectEngine {
       body.cancel();
       throw e;
     }
+  }
+
+  /**
+   * After a failed commit: was it really not committed? A connection lost after COMMIT reached
+   * the server looks like a failure too, and deleting the bytes then would leave a visible object
+   * without them. So: committed after all → go on (true); surely not → discard the copies
+   * (false); unknown → keep them (a scrubber may reclaim them) and fail (false).
+   */
+  private async committedDespiteError(versionId: string, replicas: string[], e: unknown): Promise<boolean> {
+    let row;
+    try {
+      row = await this.catalogue.version(versionId);
+    } catch {
+      this.log.error({ err: e, version: versionId }, "catalogue commit failed and could not be checked; keeping the copies");
+      return false;
+    }
+    if (row) {
+      this.log.warn({ err: e, version: versionId }, "catalogue commit reported an error but had committed");
+      return true;
+    }
+    this.log.error({ err: e, version: versionId }, "catalogue commit failed; discarding the upload");
+    await this.discard(versionId, replicas);
+    return false;
   }
 
   private async discard(versionId: string, replicas: string[]): Promise<void> {
