@@ -36,6 +36,7 @@ export const SETTINGS = {
   trashTtl: { env: "MINIS3_TRASH_TTL", default: "24h", schema: duration, doc: "deleted and overwritten versions stay restorable this long" },
   reconcileInterval: { env: "MINIS3_RECONCILE_INTERVAL", default: "30s", schema: duration, doc: "how often the reconciler looks for due transitions without a job" },
   heartbeatInterval: { env: "MINIS3_HEARTBEAT_INTERVAL", default: "1s", schema: duration, doc: "how often nodes report to the catalogue" },
+  repairAfter: { env: "MINIS3_REPAIR_AFTER", default: "10m", schema: duration, doc: "a storage node down this long has its objects copied to other nodes (it may just be restarting before)" },
   nodeDownAfter: { env: "MINIS3_NODE_DOWN_AFTER", default: "5s", schema: duration, doc: "a node silent for this long is taken as down" },
   nodeId: { env: "MINIS3_NODE_ID", default: "", schema: z.string().refine((s) => s === "" || nodeId.safeParse(s).success, "1-64 letters, digits, '.', '_' or '-'"), doc: "node: stable id (default: kept in <data dir>/node-id, made on first start)" },
   nodePort: { env: "MINIS3_NODE_PORT", default: "0", schema: port, doc: "node: gRPC port (0: any free port)" },

@@ -24,6 +24,8 @@ export interface NodeRecord extends NodeIdentity, NodeStats {
   state: string;
   live: boolean;
   heartbeatAtMs: number;
+  /** How old the last heartbeat was at the last refresh, by the database's clock. */
+  silentForMs: number;
 }
 
 /** A node's id: MINIS3_NODE_ID, else the one kept in <dataDir>/node-id (made on first start). */
@@ -65,10 +67,13 @@ export class Heartbeat {
     clearInterval(this.timer);
   }
 
-  /** Marks the node down at once (clean shutdown), so coordinators stop routing to it. */
+  /**
+   * Marks the node stopped at once (clean shutdown), so coordinators stop routing to it; the
+   * heartbeat time stays the moment it stopped, which is what repair waits on.
+   */
   async leave(): Promise<void> {
     this.stop();
-    await this.pool.execute("UPDATE nodes SET heartbeat_at = '1970-01-01 00:00:01' WHERE id = ?", [this.self.id]);
+    await this.pool.execute("UPDATE nodes SET state = 'stopped', heartbeat_at = NOW(3) WHERE id = ?", [this.self.id]);
   }
 
   private async beat(first: boolean): Promise<void> {
@@ -80,7 +85,7 @@ export class Heartbeat {
        VALUES (?, ?, ?, ?, 'up', ?, ?, ?, NOW(3), NOW(3))
        ON DUPLICATE KEY UPDATE kind = VALUES(kind), address = VALUES(address), zone = VALUES(zone),
          blob_count = VALUES(blob_count), used_bytes = VALUES(used_bytes), free_bytes = VALUES(free_bytes),
-         heartbeat_at = NOW(3)${first ? ", started_at = NOW(3), state = IF(state = 'removed', 'up', state)" : ""}`,
+         heartbeat_at = NOW(3)${first ? ", started_at = NOW(3), state = IF(state IN ('removed', 'stopped'), 'up', state)" : ""}`,
       [id, kind, address, zone, s.blobCount, s.usedBytes, s.freeBytes],
     );
   }
@@ -159,7 +164,8 @@ export class NodeDirectory extends EventEmitter {
       usedBytes: Number(r.used_bytes),
       freeBytes: Number(r.free_bytes),
       heartbeatAtMs: Math.round(Number(r.hb)),
-      live: r.state !== "removed" && Number(r.age_ms) < this.downAfterMs,
+      silentForMs: Math.max(0, Math.round(Number(r.age_ms))),
+      live: r.state !== "removed" && r.state !== "stopped" && Number(r.age_ms) < this.downAfterMs,
     }));
     this.emitIfChanged();
   }

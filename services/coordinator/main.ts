@@ -25,7 +25,7 @@ const log = createLogger("coordinator");
 runMain(log, async () => {
   const cfg = loadConfig([
     "host", "httpPort", "grpcPort", "mysqlUrl", "redisUrl", "queuePrefix", "replicas", "writeQuorum", "maxObjectSize",
-    "chunkSize", "hotTtl", "trashTtl", "reconcileInterval", "heartbeatInterval", "nodeDownAfter",
+    "chunkSize", "hotTtl", "trashTtl", "reconcileInterval", "heartbeatInterval", "nodeDownAfter", "repairAfter",
   ] as const);
   const writeQuorum = resolveWriteQuorum(cfg.replicas, cfg.writeQuorum);
 
@@ -43,8 +43,9 @@ runMain(log, async () => {
 
   const lifecycle = new Lifecycle(redisConnection(cfg.redisUrl), queuePrefix(cfg.queuePrefix), cfg.reconcileInterval, log);
   const transitions = new Transitions(catalogue, nodes, placement, new BlobCopier(nodes, log, cfg.chunkSize), access, lifecycle.scheduler,
-    { hotTtlMs: cfg.hotTtl, replicas: cfg.replicas, writeQuorum }, log);
-  await lifecycle.start(transitions, new Reconciler(catalogue, lifecycle.scheduler, cfg.hotTtl, cfg.reconcileInterval, log));
+    { hotTtlMs: cfg.hotTtl, repairAfterMs: cfg.repairAfter, replicas: cfg.replicas, writeQuorum }, log);
+  await lifecycle.start(transitions, new Reconciler(catalogue, lifecycle.scheduler, cfg.hotTtl, cfg.reconcileInterval, log,
+    () => nodes.storageNodesDownLongerThan(cfg.repairAfter)));
   store.events = lifecycle.scheduler;
   store.lifecycle = lifecycle;
 

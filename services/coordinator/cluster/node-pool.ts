@@ -26,6 +26,11 @@ export class NodePool {
     return this.directory.isLive(id);
   }
 
+  /** Storage nodes silent for longer than ms: their copies are as good as lost. */
+  storageNodesDownLongerThan(ms: number): string[] {
+    return this.directory.ofKind("storage").filter((n) => !n.live && n.silentForMs > ms).map((n) => n.id);
+  }
+
   /** A call to the node failed as unreachable: stop routing to it until it heartbeats again. */
   suspect(id: string): void {
     this.directory.suspect(id);

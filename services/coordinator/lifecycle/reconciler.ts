@@ -18,12 +18,14 @@ export class Reconciler {
     private readonly hotTtlMs: number,
     private readonly intervalMs: number,
     private readonly log: Logger,
+    /** Storage nodes down long enough that the copies they hold must be made again elsewhere. */
+    private readonly lostNodes: () => string[] = () => [],
   ) {}
 
   async run(): Promise<Record<string, number>> {
     const now = Date.now();
     const horizon = now + this.intervalMs;
-    const counts = { demote: 0, trash: 0, purge: 0, cleanup: 0 };
+    const counts = { demote: 0, trash: 0, purge: 0, cleanup: 0, repair: 0 };
 
     const demote = await this.catalogue.query(
       "v.state = 'live' AND v.tier = 'hot' AND v.accessed_ms <= ? ORDER BY v.accessed_ms LIMIT ?", [horizon - this.hotTtlMs, BATCH]);
@@ -40,7 +42,13 @@ export class Reconciler {
     const cleanup = await this.catalogue.query("v.cleanup <> '' LIMIT ?", [BATCH]);
     for (const v of cleanup) { this.scheduler.add("cleanup", v.versionId); counts.cleanup++; }
 
-    if (counts.trash + counts.cleanup > 0) this.log.debug({ counts }, "reconciler queued transitions");
+    for (const node of this.lostNodes()) {
+      const held = await this.catalogue.query(
+        "v.state = 'live' AND v.tier = 'hot' AND FIND_IN_SET(?, v.replicas) > 0 LIMIT ?", [node, BATCH]);
+      for (const v of held) { this.scheduler.add("repair", v.versionId); counts.repair++; }
+    }
+
+    if (counts.trash + counts.cleanup + counts.repair > 0) this.log.debug({ counts }, "reconciler queued transitions");
     return counts;
   }
 }

@@ -11,6 +11,8 @@ import type { Scheduler } from "./scheduler";
 
 export interface TransitionOptions {
   hotTtlMs: number;
+  /** A replica on a storage node down this long counts as lost. */
+  repairAfterMs: number;
   replicas: number;
   writeQuorum: number;
 }
@@ -113,10 +115,12 @@ export class Transitions {
   async repair(versionId: string): Promise<string> {
     const v = await this.catalogue.version(versionId);
     if (!v || v.state !== "live" || v.tier !== "hot") return "not hot";
+    const lost = new Set(this.nodes.storageNodesDownLongerThan(this.opts.repairAfterMs));
     const good: string[] = [];
     for (const id of v.replicas) {
+      if (lost.has(id)) continue;
       const meta = await this.nodes.client(id).statBlob(versionId).catch(() => undefined);
-      // undefined: unreachable, keep it (it may come back); null: missing; else compare checksums.
+      // undefined: unreachable for now, keep it (it may come back); null: missing; else compare checksums.
       if (meta === undefined || (meta && meta.size === v.size && meta.sha256.toString("hex") === v.sha256)) good.push(id);
     }
     const wanted = this.opts.replicas - good.length;
