@@ -5,7 +5,7 @@ import { remove, retrieve, upload } from "../support/http";
 import { queueOf, statOf, statusOf } from "../support/lifecycle/api";
 import { sha256Hex } from "../support/lifecycle/bodies";
 import { retrieveHashed, uploadRandomStream } from "../support/lifecycle/http";
-import { crashReport } from "../support/lifecycle/crash-report";
+import { stopAndReport, withCoordinatorLogs } from "../support/lifecycle/crash-report";
 import { ClusterInspector } from "../support/lifecycle/inspector";
 import { sleep, waitFor } from "../support/lifecycle/wait";
 
@@ -34,19 +34,10 @@ describe("lifecycle under chaos (real cluster)", () => {
   }, 90_000);
 
   afterAll(async () => {
-    const crashes = cluster ? crashReport(cluster) : "";
-    if (crashes) process.stdout.write(`processes that died during the run:\n${crashes}\n`);
-    await nodes?.close();
-    await cluster?.stop();
+    await stopAndReport(cluster, nodes);
   });
 
-  const withLogs = async <T>(what: Promise<T>): Promise<T> => {
-    try {
-      return await what;
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\ncoordinator log:\n${cluster.logs("coordinator", 40).join("\n")}`);
-    }
-  };
+  const withLogs = <T>(what: Promise<T>): Promise<T> => withCoordinatorLogs(cluster, what);
 
   const waitHolders = (versionId: string, expected: string[], timeoutMs = SLACK_MS) =>
     withLogs(waitFor(`copies of ${versionId} on exactly ${expected.join(", ")}`, async () => {

@@ -2,7 +2,7 @@ import { startCluster, type TestCluster } from "../support/cluster";
 import { remove } from "../support/http";
 import { statOf } from "../support/lifecycle/api";
 import { postJson, retrieveHashed, uploadRandomStream } from "../support/lifecycle/http";
-import { crashReport } from "../support/lifecycle/crash-report";
+import { stopAndReport } from "../support/lifecycle/crash-report";
 import { ClusterInspector } from "../support/lifecycle/inspector";
 import { waitFor } from "../support/lifecycle/wait";
 
@@ -34,11 +34,8 @@ jest.setTimeout(20 * 60_000);
   }, 90_000);
 
   afterAll(async () => {
-    const crashes = cluster ? crashReport(cluster) : "";
-    if (crashes) process.stdout.write(`processes that died during the run:\n${crashes}\n`);
     if (timings.length) process.stdout.write(`${SIZE >> 20} MiB lifecycle timings: ${timings.join("; ")}\n`);
-    await nodes?.close();
-    await cluster?.stop();
+    await stopAndReport(cluster, nodes);
   });
 
   const timed = async <T>(label: string, step: () => Promise<T>): Promise<T> => {

@@ -4,7 +4,7 @@ import { remove, retrieve, upload } from "../support/http";
 import { listedKeys, queueOf, queuesIdle, statOf, statusOf, tierOf, trashOf } from "../support/lifecycle/api";
 import { sha256Hex } from "../support/lifecycle/bodies";
 import { postJson, retrieveHashed } from "../support/lifecycle/http";
-import { crashReport } from "../support/lifecycle/crash-report";
+import { stopAndReport, withCoordinatorLogs } from "../support/lifecycle/crash-report";
 import { ClusterInspector } from "../support/lifecycle/inspector";
 import { sleep, waitFor } from "../support/lifecycle/wait";
 
@@ -37,20 +37,10 @@ describe("lifecycle tiers (real cluster)", () => {
   }, 90_000);
 
   afterAll(async () => {
-    const crashes = cluster ? crashReport(cluster) : "";
-    if (crashes) process.stdout.write(`processes that died during the run:\n${crashes}\n`);
-    await nodes?.close();
-    await cluster?.stop();
+    await stopAndReport(cluster, nodes);
   });
 
-  /** Fails with the coordinator's last log lines, which is what one needs to see when a move stalls. */
-  const withLogs = async <T>(what: Promise<T>): Promise<T> => {
-    try {
-      return await what;
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\ncoordinator log:\n${cluster.logs("coordinator", 30).join("\n")}`);
-    }
-  };
+  const withLogs = <T>(what: Promise<T>): Promise<T> => withCoordinatorLogs(cluster, what);
 
   const waitTier = (key: string, tier: "hot" | "cold", timeoutMs = HOT_TTL_MS + SLACK_MS) =>
     withLogs(waitFor(`${key} to be ${tier}`, async () => {
