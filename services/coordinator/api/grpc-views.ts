@@ -2,21 +2,9 @@
 import type { ClusterStatus, ObjectInfo, TrashEntry } from "../../common/gen/minis3/v1/object";
 import type { ClusterStatusView, ObjectView, TrashEntryView } from "../objects/object-engine";
 
+/** The message has the view's fields one for one; copied so later changes to either stay local. */
 export function objectInfo(v: ObjectView): ObjectInfo {
-  return {
-    bucket: v.bucket,
-    key: v.key,
-    versionId: v.versionId,
-    size: v.size,
-    sha256: v.sha256,
-    etag: v.etag,
-    contentType: v.contentType,
-    tier: v.tier,
-    createdAtMs: v.createdAtMs,
-    lastAccessedAtMs: v.lastAccessedAtMs,
-    replicas: v.replicas,
-    metadata: v.metadata,
-  };
+  return { ...v, replicas: [...v.replicas], metadata: { ...v.metadata } };
 }
 
 export function trashEntry(t: TrashEntryView): TrashEntry {
