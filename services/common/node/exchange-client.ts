@@ -14,8 +14,8 @@ interface PendingOp {
 const MAX_MESSAGE_PAYLOAD = 4 * 1024 * 1024;
 
 /**
- * The calling side of Exchange: one long-lived stream per node. Ops submitted during one
- * event-loop turn leave packed in one message (setImmediate); results come back matched by id.
+ * millisecond leave packed in one message; results come back matched by id.
+ * millisecond leave packed in one message; results come back matched by id.
  * A broken stream fails its pending ops with UnavailableError; the next op opens a new one.
  */
 export class ExchangeSession {

@@ -10,7 +10,7 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * The node side of Exchange: many small ops per message, run concurrently (so the backend can
- * group the puts of one message into one fsync), results packed back per event-loop turn.
+ * group the puts of one message into one fsync), results that finish within a millisecond packed back together.
  */
 export function serveExchange(
   call: ServerDuplexStream<BatchRequest, BatchResponse>,

@@ -4,19 +4,9 @@ import { inTransaction } from "../../common/db/transaction";
 import { GroupCommit } from "../../common/group-commit";
 import { toVersionRow, VERSION_COLUMNS, type BytesTier, type VersionRow, type VersionState } from "./version-row";
 
-/** What an upload commits once its replicas confirmed the bytes. */
-export interface NewVersion {
-  versionId: string;
-  bucket: string;
-  key: string;
-  size: number;
-  sha256: string;
-  etag: string;
-  contentType: string;
-  metadata: Record<string, string>;
-  replicas: string[];
-  createdMs: number;
-}
+/** What an upload commits once its replicas confirmed the bytes: the row's given fields. */
+export type NewVersion = Pick<VersionRow,
+  "versionId" | "bucket" | "key" | "size" | "sha256" | "etag" | "contentType" | "metadata" | "replicas" | "createdMs">;
 
 export interface CommitResult {
   /** Versions this commit pushed to the trash (the key's previous version; same-batch losers). */
