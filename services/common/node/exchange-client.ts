@@ -14,7 +14,7 @@ interface PendingOp {
 const MAX_MESSAGE_PAYLOAD = 4 * 1024 * 1024;
 
 /**
- * millisecond leave packed in one message; results come back matched by id.
+ * The calling side of Exchange: one long-lived stream per node. Ops submitted within one
  * millisecond leave packed in one message; results come back matched by id.
  * A broken stream fails its pending ops with UnavailableError; the next op opens a new one.
  */
