@@ -26,6 +26,8 @@ export interface ProcessSpec {
   kind: ServiceKind;
   /** Absolute path of the compiled entry script. */
   script: string;
+  /** Node.js flags the process runs with (see NODE_ARGS). */
+  nodeArgs?: string[];
   /** The complete environment of the child (the base env plus this process's own settings). */
   env: Record<string, string>;
   /** The port the process serves on: the HTTP port for the coordinator, the gRPC port for a node. */
@@ -33,6 +35,14 @@ export interface ProcessSpec {
   /** host:port others dial: the coordinator's gRPC address, or a node's MINIS3_NODE_ADDRESS. */
   address: string;
 }
+
+/**
+ * A young generation of 4 MiB semi-spaces instead of 16: streaming gigabytes makes garbage fast,
+ * and the default lets every process hold ~30 MB more of it (measured: the coordinator peaked just
+ * above 250 MB while a 1 GiB object passed; no throughput change in the bench). The Dockerfile and
+ * compose file start the services with the same flag.
+ */
+export const NODE_ARGS = ["--max-semi-space-size=4"];
 
 const ENTRY: Record<ServiceKind, string> = {
   coordinator: "dist/services/coordinator/main.js",
@@ -84,6 +94,7 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
     name: "coordinator",
     kind: "coordinator",
     script: script("coordinator"),
+    nodeArgs: NODE_ARGS,
     env: { ...common, MINIS3_HTTP_PORT: String(shape.httpPort), MINIS3_GRPC_PORT: String(shape.grpcPort) },
     port: shape.httpPort,
     address: hostPort(dial, shape.grpcPort),
@@ -100,6 +111,7 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
       name: id,
       kind,
       script: script(kind),
+      nodeArgs: NODE_ARGS,
       env: {
         ...common,
         MINIS3_NODE_ID: id,

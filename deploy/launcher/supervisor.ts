@@ -179,10 +179,10 @@ export class Supervisor extends EventEmitter {
   }
 
   private spawn(c: Child): void {
-    const { name, script, env } = c.spec;
+    const { name, script, env, nodeArgs } = c.spec;
     // Own process group: a Ctrl-C at the terminal reaches only us, and we stop the children in order
     // (otherwise each would get SIGINT and then our SIGTERM, which services treat as "exit now").
-    const proc = spawn(process.execPath, [script], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const proc = spawn(process.execPath, [...(nodeArgs ?? []), script], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     c.proc = proc;
     c.startedAt = Date.now();
     for (const stream of ["stdout", "stderr"] as const) {
