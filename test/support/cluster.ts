@@ -157,9 +157,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   try {
     await waitForHealthy(httpUrl, { timeoutMs: opts.startTimeoutMs ?? 60_000, giveUp: () => fatal });
   } catch (e) {
-    const report = describeFailure(supervisor, notices);
+    // Stop first: the report then shows how every process ended, not a moment in which the
+    // others had not yet failed the same way as the first.
     await cluster.stop().catch(() => undefined);
-    throw new Error(`${(e as Error).message}\n${report}`);
+    throw new Error(`${(e as Error).message}\n${describeFailure(supervisor, notices)}`);
   }
   return cluster;
 }
