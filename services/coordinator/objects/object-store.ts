@@ -8,7 +8,6 @@ import type { Catalogue, NewVersion } from "../catalogue/catalogue";
 import { toObjectView, type VersionRow } from "../catalogue/version-row";
 import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
-import { HashingBody } from "./hashing-body";
 import { checkBucket, checkKey } from "./names";
 import type {
   ByteRange, ClusterStatusView, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
@@ -16,6 +15,8 @@ import type {
 import { NO_EVENTS, type ObjectEvents } from "./object-events";
 import { ReplicaReader } from "./replica-reader";
 import { ReplicatedUpload } from "./replicated-upload";
+import { UploadBody } from "./upload-body";
+import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
 export interface ObjectStoreOptions {
   replicas: number;
@@ -41,6 +42,7 @@ const keyOfCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url
  */
 export class ObjectStore implements ObjectEngine {
   private readonly reader: ReplicaReader;
+  private readonly digests = new DigestThread();
   lifecycle?: LifecycleFacade;
   events: ObjectEvents = NO_EVENTS;
 
@@ -59,7 +61,7 @@ export class ObjectStore implements ObjectEngine {
   async put(input: PutInput): Promise<ObjectView> {
     const bucket = checkBucket(input.bucket);
     const key = checkKey(input.key);
-    const body = new HashingBody(input.body, this.opts.maxObjectSize, input.contentLength);
+    const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
     const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
     if (targets.length < this.opts.writeQuorum) {
       body.cancel();
@@ -76,13 +78,13 @@ export class ObjectStore implements ObjectEngine {
       head.push(piece);
       headBytes += piece.length;
     }
-    const replicas = piece === null
-      ? await this.putSmall(versionId, Buffer.concat(head, headBytes), body, targets)
+    const { replicas, digest } = piece === null
+      ? await this.putSmall(versionId, Buffer.concat(head, headBytes), targets)
       : await this.putLarge(versionId, head, body, targets.slice(0, this.opts.replicas));
 
-    const { sha256, etag } = body.digest();
+    const etag = digest.etag;
     const v: NewVersion = {
-      versionId, bucket, key, size: body.size, sha256: sha256.toString("hex"), etag, contentType,
+      versionId, bucket, key, size: body.size, sha256: digest.sha256.toString("hex"), etag, contentType,
       metadata: input.metadata ?? {}, replicas, createdMs: Date.now(),
     };
     if (input.signal?.aborted) {
@@ -106,15 +108,15 @@ export class ObjectStore implements ObjectEngine {
   }
 
   /** A whole small body to `replicas` nodes, moving on down the preference list past failures. */
-  private async putSmall(versionId: string, data: Buffer, body: HashingBody, candidates: string[]): Promise<string[]> {
-    const digest = body.digest().sha256; // the body is fully read
+  private async putSmall(versionId: string, data: Buffer, candidates: string[]): Promise<{ replicas: string[]; digest: UploadDigest }> {
+    const digest = digestOf(data);
     const ok: string[] = [];
     let next = 0;
     let lastError: unknown;
     while (ok.length < this.opts.replicas && next < candidates.length) {
       const batch = candidates.slice(next, next + this.opts.replicas - ok.length);
       next += batch.length;
-      const results = await Promise.allSettled(batch.map((id) => this.nodes.client(id).putSmall(versionId, {}, data, digest)));
+      const results = await Promise.allSettled(batch.map((id) => this.nodes.client(id).putSmall(versionId, {}, data, digest.sha256)));
       results.forEach((r, i) => {
         if (r.status === "fulfilled") ok.push(batch[i]);
         else {
@@ -129,28 +131,41 @@ export class ObjectStore implements ObjectEngine {
       throw new UnavailableError(`only ${ok.length} replicas took the upload; the write quorum is ${this.opts.writeQuorum}` +
         (lastError instanceof MiniS3Error ? ` (${lastError.message})` : ""));
     }
-    return ok;
+    return { replicas: ok, digest };
   }
 
-  private async putLarge(versionId: string, head: Buffer[], body: HashingBody, targets: string[]): Promise<string[]> {
+  /**
+   * Streams a body to all its replicas at once in chunks of exactly chunkSize (fewer, fuller gRPC
+   * frames), while the digest thread hashes them.
+   */
+  private async putLarge(versionId: string, head: Buffer[], body: UploadBody, targets: string[]): Promise<{ replicas: string[]; digest: UploadDigest }> {
     const upload = new ReplicatedUpload(this.nodes, targets, versionId, this.opts.writeQuorum, this.log);
+    const hashing = this.digests.start();
+    const size = this.opts.chunkSize;
+    const send = async (parts: Buffer[], bytes: number) => {
+      const chunk = joinAsChunk(parts, bytes);
+      await Promise.all([upload.write(chunk), hashing.update(chunk)]);
+    };
     try {
-      // Coalesce what the client sends into chunk-sized messages: fewer, fuller gRPC frames.
-      let parts: Buffer[] = head;
-      let bytes = head.reduce((n, b) => n + b.length, 0);
-      for (;;) {
-        const piece = await body.next();
-        if (piece) { parts.push(piece); bytes += piece.length; }
-        if (bytes >= this.opts.chunkSize || (piece === null && bytes > 0)) {
-          await upload.write(parts.length === 1 ? parts[0] : joinAsChunk(parts, bytes));
+      let parts: Buffer[] = [];
+      let bytes = 0;
+      for (let piece: Buffer | null = head.shift() ?? await body.next(); piece !== null; piece = head.shift() ?? await body.next()) {
+        while (bytes + piece.length >= size) {
+          const take = size - bytes;
+          parts.push(piece.subarray(0, take));
+          await send(parts, size);
           parts = [];
           bytes = 0;
+          piece = piece.subarray(take);
         }
-        if (piece === null) break;
+        if (piece.length > 0) { parts.push(piece); bytes += piece.length; }
       }
-      return await upload.finish(body.size, body.digest().sha256);
+      if (bytes > 0) await send(parts, bytes);
+      const digest = await hashing.finish();
+      return { replicas: await upload.finish(body.size, digest.sha256), digest };
     } catch (e) {
       upload.abort();
+      hashing.cancel();
       body.cancel();
       throw e;
     }

@@ -1,14 +1,11 @@
-import { createHash, type Hash } from "node:crypto";
 import { AbortedError, InvalidArgumentError, MiniS3Error, TooLargeError } from "../../common/errors";
 
 /**
- * Pulls an upload body, hashing it (sha256 for integrity, md5 for the S3 ETag) and enforcing the
- * size limit and the declared length as the bytes arrive, so a bad upload fails before it is stored.
+ * Pulls an upload body, enforcing the size limit and the declared length as the bytes arrive, so
+ * a bad upload fails before it is stored. (Its digests are the engine's: upload-digest.ts.)
  */
-export class HashingBody {
+export class UploadBody {
   size = 0;
-  private readonly sha = createHash("sha256");
-  private readonly md5: Hash = createHash("md5");
   private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
 
   constructor(body: AsyncIterable<Buffer | Uint8Array | string>, private readonly maxSize: number, private readonly declared?: number) {
@@ -39,21 +36,11 @@ export class HashingBody {
     if (this.declared !== undefined && this.size > this.declared) {
       throw new InvalidArgumentError(`body is longer than the declared ${this.declared} bytes`);
     }
-    this.sha.update(chunk);
-    this.md5.update(chunk);
     return chunk;
   }
 
   /** Stops reading (the client's stream is closed). */
   cancel(): void {
     void this.it.return?.()?.catch?.(() => undefined);
-  }
-
-  private digested?: { sha256: Buffer; etag: string };
-
-  /** The body's digests; call once the body has been read to its end. */
-  digest(): { sha256: Buffer; etag: string } {
-    this.digested ??= { sha256: this.sha.digest(), etag: this.md5.digest("hex") };
-    return this.digested;
   }
 }

@@ -1,0 +1,170 @@
+import { createHash } from "node:crypto";
+import { Worker } from "node:worker_threads";
+
+/** What an upload's bytes hash to: sha256 (integrity, checked by every replica) and md5 (the S3 ETag). */
+export interface UploadDigest {
+  sha256: Buffer;
+  etag: string;
+}
+
+/** Both digests of a body held whole (small uploads: a few µs, not worth a thread hop). */
+export function digestOf(data: Buffer): UploadDigest {
+  return { sha256: createHash("sha256").update(data).digest(), etag: createHash("md5").update(data).digest("hex") };
+}
+
+/** A session's bytes reach the thread through a ring of SLOTS shared slots of SLOT_BYTES each. */
+const SLOT_BYTES = 256 * 1024;
+const SLOTS = 8;
+/** Rings kept for the next uploads (a ring is 2 MiB). */
+const SPARE_RINGS = 4;
+
+/**
+ * The thread's code, as source rather than a file next to this one, so it runs the same from
+ * dist/ and under jest's TypeScript transform. One sha256 + md5 pair per upload id; each slot is
+ * acknowledged once hashed, which frees it for the next chunk.
+ */
+const THREAD_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const running = new Map();
+parentPort.on("message", (m) => {
+  let h = running.get(m.id);
+  if (m.ring) {
+    running.set(m.id, { ring: Buffer.from(m.ring), sha: createHash("sha256"), md5: createHash("md5") });
+  } else if (m.length !== undefined) {
+    const at = m.slot * ${SLOT_BYTES};
+    const bytes = h.ring.subarray(at, at + m.length);
+    h.sha.update(bytes);
+    h.md5.update(bytes);
+    parentPort.postMessage({ id: m.id });
+  } else if (m.end) {
+    running.delete(m.id);
+    parentPort.postMessage({ id: m.id, sha256: h.sha.digest(), etag: h.md5.digest("hex") });
+  } else if (m.cancel) {
+    running.delete(m.id);
+  }
+});
+`;
+
+type Reply = { id: number; sha256?: Uint8Array; etag?: string };
+type Message = { id: number; ring?: SharedArrayBuffer; slot?: number; length?: number; end?: true; cancel?: true };
+
+/**
+ * Hashes large uploads on a worker thread. md5 and sha256 of 64 MiB cost ~125 ms of CPU, which on
+ * the event loop is time no other request gets and no byte moves; on a thread it overlaps the
+ * upload's own I/O. Each chunk is copied into a slot of a small shared ring (a copy into warm
+ * memory is far cheaper than the hashing), so memory stays bounded whatever the thread's pace.
+ */
+export class DigestThread {
+  private worker?: Worker;
+  private readonly sessions = new Map<number, DigestSession>();
+  private readonly spareRings: SharedArrayBuffer[] = [];
+  private nextId = 1;
+
+  start(): DigestSession {
+    const ring = this.spareRings.pop() ?? new SharedArrayBuffer(SLOT_BYTES * SLOTS);
+    const session = new DigestSession(this.nextId++, this, ring);
+    this.sessions.set(session.id, session);
+    this.post({ id: session.id, ring });
+    return session;
+  }
+
+  /** @internal */ post(message: Message): void {
+    this.thread().postMessage(message);
+  }
+
+  /** @internal */ done(id: number, ring?: SharedArrayBuffer): void {
+    this.sessions.delete(id);
+    if (ring && this.spareRings.length < SPARE_RINGS) this.spareRings.push(ring);
+  }
+
+  close(): Promise<number> | undefined {
+    const w = this.worker;
+    this.worker = undefined;
+    return w?.terminate();
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(THREAD_SOURCE, { eval: true });
+    w.unref(); // never what keeps the process alive
+    w.on("message", (m: Reply) => this.sessions.get(m.id)?.reply(m));
+    const broken = (e: Error) => {
+      if (this.worker !== w) return;
+      this.worker = undefined; // the next upload starts a new thread
+      for (const s of [...this.sessions.values()]) s.fail(e);
+    };
+    w.on("error", broken);
+    w.on("exit", (code) => broken(new Error(`the digest thread exited (code ${code})`)));
+    this.worker = w;
+    return w;
+  }
+}
+
+/** One upload's digests, computed on the thread in the order its bytes were given. */
+export class DigestSession {
+  private readonly slots: Buffer;
+  private next = 0;
+  private queued = 0;
+  private wake?: () => void;
+  private result?: { resolve: (d: UploadDigest) => void; reject: (e: Error) => void };
+  private failure?: Error;
+  private ended = false;
+
+  constructor(readonly id: number, private readonly owner: DigestThread, private readonly ring: SharedArrayBuffer) {
+    this.slots = Buffer.from(ring);
+  }
+
+  /** Queues bytes for hashing; waits only while every slot is still queued. The chunk may be reused once this resolves. */
+  async update(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; at += SLOT_BYTES) {
+      while (this.queued === SLOTS && !this.failure) await new Promise<void>((resolve) => { this.wake = resolve; });
+      if (this.failure) throw this.failure;
+      const slot = this.next;
+      this.next = (slot + 1) % SLOTS;
+      const length = chunk.copy(this.slots, slot * SLOT_BYTES, at, Math.min(chunk.length, at + SLOT_BYTES));
+      this.queued++;
+      this.owner.post({ id: this.id, slot, length });
+    }
+  }
+
+  finish(): Promise<UploadDigest> {
+    if (this.failure) return Promise.reject(this.failure);
+    this.ended = true;
+    return new Promise<UploadDigest>((resolve, reject) => {
+      this.result = { resolve, reject };
+      this.owner.post({ id: this.id, end: true });
+    });
+  }
+
+  /** The upload failed: drop its state on the thread (its ring is not reused: the thread may still read it). */
+  cancel(): void {
+    if (this.ended || this.failure) return;
+    this.ended = true;
+    this.owner.done(this.id);
+    try { this.owner.post({ id: this.id, cancel: true }); } catch { /* the thread is gone with its state */ }
+  }
+
+  /** @internal */ reply(m: Reply): void {
+    if (m.sha256 !== undefined) {
+      this.owner.done(this.id, this.ring); // everything before `end` is hashed: the ring is free
+      this.result?.resolve({ sha256: Buffer.from(m.sha256.buffer, m.sha256.byteOffset, m.sha256.byteLength), etag: m.etag! });
+      return;
+    }
+    this.queued--;
+    this.wakeUp();
+  }
+
+  /** @internal */ fail(e: Error): void {
+    this.failure = e;
+    this.owner.done(this.id);
+    this.result?.reject(e);
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
