@@ -11,6 +11,9 @@ import { addObjectServices } from "./api/object-grpc-service";
 import { AccessTracker } from "./catalogue/access-tracker";
 import { Catalogue } from "./catalogue/catalogue";
 import { CreateCatalogue1732500000100 } from "./catalogue/catalogue-schema";
+import { ReadCache } from "./catalogue/read-cache";
+import { coordinatorId, CoordinatorPresence } from "./cluster/coordinator-presence";
+import { CreateCoordinators1732500000200 } from "./cluster/coordinators-schema";
 import { NodePool } from "./cluster/node-pool";
 import { BlobCopier } from "./lifecycle/blob-copier";
 import { Lifecycle } from "./lifecycle/lifecycle";
@@ -25,17 +28,21 @@ const log = createLogger("coordinator");
 runMain(log, async () => {
   const cfg = loadConfig([
     "host", "httpPort", "grpcPort", "mysqlUrl", "redisUrl", "queuePrefix", "replicas", "writeQuorum", "maxObjectSize",
-    "chunkSize", "hotTtl", "trashTtl", "reconcileInterval", "heartbeatInterval", "nodeDownAfter", "repairAfter",
+    "chunkSize", "readCache", "hotTtl", "trashTtl", "reconcileInterval", "heartbeatInterval", "nodeDownAfter", "repairAfter",
   ] as const);
   const writeQuorum = resolveWriteQuorum(cfg.replicas, cfg.writeQuorum);
 
-  const ds = await openDataSource({ url: cfg.mysqlUrl, migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100], poolSize: 24, multipleStatements: true });
+  const ds = await openDataSource({ url: cfg.mysqlUrl, migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100, CreateCoordinators1732500000200], poolSize: 24, multipleStatements: true });
   const pool = sqlPool(ds);
   const directory = new NodeDirectory(pool, cfg.heartbeatInterval, cfg.nodeDownAfter, log);
   await directory.start();
   const placement = new Placement(directory, cfg.replicas);
   const nodes = new NodePool(directory, log);
-  const catalogue = new Catalogue(pool, cfg.trashTtl);
+  const presence = new CoordinatorPresence(pool, coordinatorId(cfg.grpcPort), cfg.heartbeatInterval, cfg.nodeDownAfter, log);
+  const cache = new ReadCache(cfg.readCache, () => presence.alone());
+  presence.on("change", () => cache.clear());
+  await presence.start(); // before any change is made here: other coordinators must know of this one
+  const catalogue = new Catalogue(pool, cfg.trashTtl, cache);
   const access = new AccessTracker(catalogue, 1000, log);
   access.start();
   const store = new ObjectStore(catalogue, placement, nodes, directory, access,
@@ -65,6 +72,7 @@ runMain(log, async () => {
     await shutdownServer(grpcServer);
     await lifecycle.stop();
     await access.stop();
+    await presence.leave().catch((e) => log.warn({ err: e }, "could not sign off as a coordinator"));
     directory.stop();
     nodes.close();
     await ds.destroy();

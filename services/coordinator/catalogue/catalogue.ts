@@ -2,6 +2,7 @@ import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { withRetry } from "../../common/db/datasource";
 import { inTransaction } from "../../common/db/transaction";
 import { GroupCommit } from "../../common/group-commit";
+import { ReadCache } from "./read-cache";
 import { toVersionRow, VERSION_COLUMNS, type BytesTier, type VersionRow, type VersionState } from "./version-row";
 
 /** What an upload commits once its replicas confirmed the bytes: the row's given fields. */
@@ -28,8 +29,12 @@ export class Catalogue {
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
   private readonly cleared: GroupCommit<string, void>;
 
-  /** `pool` must allow multiple statements per query (see openDataSource). */
-  constructor(private readonly pool: Pool, private readonly trashTtlMs: number) {
+  /**
+   * `pool` must allow multiple statements per query (see openDataSource). Every change goes
+   * through here and is reported to `cache` once committed (the default cache never answers).
+   */
+  constructor(private readonly pool: Pool, private readonly trashTtlMs: number,
+    private readonly cache: ReadCache = new ReadCache(0, () => false)) {
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
     this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)));
@@ -39,9 +44,18 @@ export class Catalogue {
     this.cleared = new GroupCommit((ids) => withRetry(() => this.clearCleanupBatch(ids)), { maxBatch: 256 });
   }
 
-  /** The visible version of a key, or null. Concurrent lookups share one query. */
-  current(bucket: string, key: string): Promise<VersionRow | null> {
-    return this.lookups.submit({ bucket, key });
+  /**
+   * The visible version of a key, or null: from the read cache when it may answer (`fresh`: never),
+   * else from MariaDB, concurrent lookups sharing one query.
+   */
+  current(bucket: string, key: string, fresh = false): Promise<VersionRow | null> {
+    const hit = fresh ? undefined : this.cache.get(bucket, key);
+    if (hit) return Promise.resolve(hit);
+    const ticket = this.cache.ticket();
+    return this.lookups.submit({ bucket, key }).then((row) => {
+      this.cache.fill(ticket, row);
+      return row;
+    });
   }
 
   private async lookupBatch(batch: { bucket: string; key: string }[]): Promise<(VersionRow | null)[]> {
@@ -79,8 +93,15 @@ export class Catalogue {
   }
 
   /** Makes a new version visible (the moment an upload becomes real). Waits for its batch. */
-  commit(v: NewVersion): Promise<CommitResult> {
-    return this.commits.submit(v);
+  async commit(v: NewVersion): Promise<CommitResult> {
+    const ticket = this.cache.ticket();
+    let result: CommitResult | undefined;
+    try {
+      result = await this.commits.submit(v);
+      return result;
+    } finally {
+      this.cache.changed([v], [v.versionId, ...(result?.replaced ?? [])], result && { ticket, row: committedRow(v) });
+    }
   }
 
   /**
@@ -88,8 +109,14 @@ export class Catalogue {
    * Returns the version, or null when the key has no visible version. Concurrent deletes share
    * one transaction.
    */
-  markDeleted(bucket: string, key: string): Promise<VersionRow | null> {
-    return this.deletes.submit({ bucket, key });
+  async markDeleted(bucket: string, key: string): Promise<VersionRow | null> {
+    let v: VersionRow | null = null;
+    try {
+      v = await this.deletes.submit({ bucket, key });
+      return v;
+    } finally {
+      this.cache.changed([{ bucket, key }], v ? [v.versionId] : []);
+    }
   }
 
   /**
@@ -97,15 +124,28 @@ export class Catalogue {
    * `replicas`); the key's current version, if any, goes to the trash. Returns the replaced id.
    */
   async restore(versionId: string, expectTier: BytesTier, replicas: string[], cleanup: string[], nowMs: number): Promise<{ restored: boolean; replaced: string | null }> {
+    const touched: { bucket: string; key: string }[] = [];
+    const versions = [versionId];
+    try {
+      return await this.restoreTx(versionId, expectTier, replicas, cleanup, nowMs, touched, versions);
+    } finally {
+      this.cache.changed(touched, versions);
+    }
+  }
+
+  private restoreTx(versionId: string, expectTier: BytesTier, replicas: string[], cleanup: string[], nowMs: number,
+    touched: { bucket: string; key: string }[], versions: string[]): Promise<{ restored: boolean; replaced: string | null }> {
     return inTransaction(this.pool, async (c) => {
       // Only if the bytes are still where the caller copied them from (a trash move may have run).
       const [vr] = await c.execute<RowDataPacket[]>(
         "SELECT bucket, object_key FROM versions WHERE version_id = ? AND state = 'trash' AND tier = ? FOR UPDATE", [versionId, expectTier]);
       if (!vr.length) return { restored: false, replaced: null };
       const { bucket, object_key: key } = vr[0];
+      touched.push({ bucket: bucket.toString("utf8"), key: key.toString("utf8") });
       const [cur] = await c.execute<RowDataPacket[]>(
         "SELECT version_id FROM objects WHERE bucket = ? AND object_key = ? FOR UPDATE", [bucket, key]);
       const replaced: string | null = cur.length ? cur[0].version_id : null;
+      if (replaced) versions.push(replaced);
       if (replaced) {
         await c.execute(
           "UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten' WHERE version_id = ?",
@@ -135,18 +175,30 @@ export class Catalogue {
     sql += " WHERE version_id = ? AND state = ? AND tier = ?";
     params.push(versionId, expect.state, expect.tier);
     if (expect.accessedMs !== undefined) { sql += " AND accessed_ms = ?"; params.push(expect.accessedMs); }
-    const [res] = await this.pool.execute<ResultSetHeader>(sql, params);
-    return res.affectedRows === 1;
+    try {
+      const [res] = await this.pool.execute<ResultSetHeader>(sql, params);
+      return res.affectedRows === 1;
+    } finally {
+      this.cache.changed([], [versionId]);
+    }
   }
 
   async setReplicas(versionId: string, replicas: string[]): Promise<void> {
-    await this.pool.execute("UPDATE versions SET replicas = ? WHERE version_id = ?", [replicas.join(","), versionId]);
+    try {
+      await this.pool.execute("UPDATE versions SET replicas = ? WHERE version_id = ?", [replicas.join(","), versionId]);
+    } finally {
+      this.cache.changed([], [versionId]);
+    }
   }
 
   /** Records the nodes still holding left-over copies; clearing (the usual case) is grouped. */
   async setCleanup(versionId: string, nodes: string[]): Promise<void> {
-    if (nodes.length === 0) return this.cleared.submit(versionId);
-    await this.pool.execute("UPDATE versions SET cleanup = ? WHERE version_id = ?", [nodes.join(","), versionId]);
+    try {
+      if (nodes.length === 0) await this.cleared.submit(versionId);
+      else await this.pool.execute("UPDATE versions SET cleanup = ? WHERE version_id = ?", [nodes.join(","), versionId]);
+    } finally {
+      this.cache.changed([], [versionId]);
+    }
   }
 
   private async clearCleanupBatch(ids: string[]): Promise<void[]> {
@@ -156,8 +208,12 @@ export class Catalogue {
 
   /** Forgets a purged version; only if it is (still) in the trash. */
   async forget(versionId: string): Promise<boolean> {
-    const [res] = await this.pool.execute<ResultSetHeader>("DELETE FROM versions WHERE version_id = ? AND state = 'trash'", [versionId]);
-    return res.affectedRows === 1;
+    try {
+      const [res] = await this.pool.execute<ResultSetHeader>("DELETE FROM versions WHERE version_id = ? AND state = 'trash'", [versionId]);
+      return res.affectedRows === 1;
+    } finally {
+      this.cache.changed([], [versionId]);
+    }
   }
 
   /** Records reads: last-access times, one multi-row UPDATE for many reads. */
@@ -172,6 +228,7 @@ export class Catalogue {
         [...part.flat(), ...part.map(([id]) => id)],
       );
     }
+    this.cache.accessed(times);
   }
 
   /** Visible objects under a prefix, in key (byte) order, after `afterKey`. */
@@ -311,6 +368,11 @@ export class Catalogue {
       return v;
     });
   }
+}
+
+/** The row a commit creates, as a lookup right after it would read it. */
+function committedRow(v: NewVersion): VersionRow {
+  return { ...v, state: "live", tier: "hot", cleanup: [], accessedMs: v.createdMs, deletedMs: null, purgeMs: null, reason: null };
 }
 
 /** Distinct keys per bucket, both sorted (a stable lock order across coordinators). */

@@ -204,7 +204,7 @@ export class ObjectStore implements ObjectEngine {
     const b = checkBucket(bucket);
     const k = checkKey(key);
     for (let attempt = 0; ; attempt++) {
-      const v = await this.catalogue.current(b, k);
+      const v = await this.catalogue.current(b, k, attempt > 0);
       if (!v) throw new NotFoundError(`no object ${b}/${k}`);
       const { offset, length } = clampRange(range, v.size);
       try {
@@ -213,7 +213,8 @@ export class ObjectStore implements ObjectEngine {
         if (v.tier === "cold") this.events.coldRead(v);
         return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
       } catch (e) {
-        // The bytes may have just moved tier (a demotion or promotion committed): look again once.
+        // The bytes may have just moved tier (a demotion or promotion committed): look again once,
+        // in the database itself.
         if (attempt === 0 && e instanceof NotFoundError) continue;
         if (e instanceof NotFoundError) throw new UnavailableError(`the bytes of ${b}/${k} are not reachable right now`);
         throw e;

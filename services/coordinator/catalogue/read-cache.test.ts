@@ -1,0 +1,103 @@
+import { ReadCache } from "./read-cache";
+import type { VersionRow } from "./version-row";
+
+const row = (key: string, versionId: string, extra: Partial<VersionRow> = {}): VersionRow => ({
+  versionId, bucket: "b", key, size: 1, sha256: "s", etag: "e", contentType: "t", metadata: {}, state: "live", tier: "hot",
+  replicas: ["storage-1"], cleanup: [], createdMs: 1, accessedMs: 1, deletedMs: null, purgeMs: null, reason: null, ...extra,
+});
+
+describe("read cache", () => {
+  let alone = true;
+  const make = (max = 100) => new ReadCache(max, () => alone);
+  beforeEach(() => { alone = true; });
+
+  test("a lookup fills it and the next read of the key is answered from it", () => {
+    const c = make();
+    const t = c.ticket();
+    c.fill(t, row("k", "v1"));
+    expect(c.get("b", "k")?.versionId).toBe("v1");
+    expect(c.get("b", "other")).toBeUndefined();
+  });
+
+  test("a lookup that was in flight while the key changed does not bring the old row back", () => {
+    const c = make();
+    const t = c.ticket(); // lookup sent, reads v1
+    c.changed([{ bucket: "b", key: "k" }], ["v2", "v1"]); // an overwrite commits meanwhile
+    c.fill(t, row("k", "v1"));
+    expect(c.get("b", "k")).toBeUndefined();
+  });
+
+  test("a change to a version (tier move, new replicas) drops the key that shows it, and blocks stale fills", () => {
+    const c = make();
+    c.fill(c.ticket(), row("k", "v1"));
+    const t = c.ticket();
+    c.changed([], ["v1"]);
+    expect(c.get("b", "k")).toBeUndefined();
+    c.fill(t, row("k", "v1", { tier: "hot" }));
+    expect(c.get("b", "k")).toBeUndefined();
+    c.fill(c.ticket(), row("k", "v1", { tier: "cold" }));
+    expect(c.get("b", "k")?.tier).toBe("cold");
+  });
+
+  test("a commit caches its row unless another change to the key came between its start and end", () => {
+    const c = make();
+    const t1 = c.ticket();
+    c.changed([{ bucket: "b", key: "k" }], ["v1"], { ticket: t1, row: row("k", "v1") });
+    expect(c.get("b", "k")?.versionId).toBe("v1");
+
+    const t2 = c.ticket(); // upload of v2 begins
+    c.changed([{ bucket: "b", key: "k" }], ["v1"]); // a delete of the key ends first
+    c.changed([{ bucket: "b", key: "k" }], ["v2"], { ticket: t2, row: row("k", "v2") });
+    expect(c.get("b", "k")).toBeUndefined(); // which one the database kept is not known here
+  });
+
+  test("it answers only while this coordinator is alone, and forgets everything once it was not", () => {
+    const c = make();
+    c.fill(c.ticket(), row("k", "v1"));
+    alone = false;
+    expect(c.get("b", "k")).toBeUndefined();
+    c.fill(c.ticket(), row("k", "v1"));
+    alone = true;
+    expect(c.get("b", "k")).toBeUndefined(); // another coordinator may have overwritten it meanwhile
+    const t = c.ticket();
+    alone = false;
+    c.get("b", "x"); // the cache notices it is not alone
+    alone = true;
+    c.fill(t, row("k", "v1")); // a lookup from before that period
+    expect(c.get("b", "k")).toBeUndefined();
+  });
+
+  test("it holds at most maxEntries rows, dropping the least recently read; 0 turns it off", () => {
+    const c = make(2);
+    c.fill(c.ticket(), row("a", "va"));
+    c.fill(c.ticket(), row("b", "vb"));
+    c.get("b", "a");
+    c.fill(c.ticket(), row("c", "vc"));
+    expect(c.size).toBe(2);
+    expect(c.get("b", "b")).toBeUndefined();
+    expect(c.get("b", "a")?.versionId).toBe("va");
+    const off = make(0);
+    off.fill(off.ticket(), row("a", "va"));
+    off.changed([{ bucket: "b", key: "a" }], ["va"], { ticket: 0, row: row("a", "va") });
+    expect(off.get("b", "a")).toBeUndefined();
+  });
+
+  test("written access times reach cached rows", () => {
+    const c = make();
+    c.fill(c.ticket(), row("k", "v1", { accessedMs: 5 }));
+    c.accessed(new Map([["v1", 50], ["v9", 70]]));
+    expect(c.get("b", "k")?.accessedMs).toBe(50);
+  });
+
+  test("marks outlive a slow lookup only up to their lifetime; an older lookup may not fill", () => {
+    const c = new ReadCache(100, () => true, 0); // marks rotate at every change
+    const t = c.ticket();
+    c.changed([{ bucket: "b", key: "x" }], []);
+    c.changed([{ bucket: "b", key: "y" }], []);
+    c.changed([{ bucket: "b", key: "z" }], []);
+    c.fill(t, row("k", "v1"));
+    expect(c.get("b", "k")).toBeUndefined();
+    c.fill(c.ticket(), row("k", "v1"));
+    expect(c.get("b", "k")?.versionId).toBe("v1");
+  });
+});

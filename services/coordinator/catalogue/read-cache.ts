@@ -1,0 +1,138 @@
+import type { VersionRow } from "./version-row";
+
+/**
+ * Visible versions by key, kept by the Catalogue so a GET or HEAD of a recently seen key costs no
+ * MariaDB round trip (half the small-object load is reads, and a round trip costs more CPU here
+ * than the statement in it).
+ *
+ * Correctness rests on two rules:
+ * - Only one writer: the cache answers only while `active()` says this coordinator is the only
+ *   live one (CoordinatorPresence); any time it is not, everything cached is dropped, because
+ *   another coordinator may have changed any key meanwhile.
+ * - Every change this coordinator makes is reported (changed()) once it is committed, and a lookup
+ *   that was already on its way then cannot fill the cache with what it read: each lookup takes a
+ *   ticket (a sequence number) first, and fill() refuses it if its key or version changed since.
+ */
+export class ReadCache {
+  /** Insertion order is recency order (a hit moves its entry to the end). */
+  private readonly rows = new Map<string, VersionRow>();
+  private readonly keyOfVersion = new Map<string, string>();
+  private seq = 0;
+  /** Fills with tickets below this are refused (set by clear() and by forgetting old marks). */
+  private validFrom = 0;
+  /** When each key ("k" + bucket/key) or version ("v" + id) last changed; two generations. */
+  private marks = new Map<string, number>();
+  private olderMarks = new Map<string, number>();
+  private marksSince = 0;
+  private rotatedAtMs = Date.now();
+  /** Whether active() held at the last look; undefined before the first (nothing in flight then). */
+  private wasActive: boolean | undefined;
+
+  constructor(private readonly maxEntries: number, private readonly active: () => boolean, private readonly markLifetimeMs = 10_000) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** The cached visible version of a key, if the cache may answer. */
+  get(bucket: string, key: string): VersionRow | undefined {
+    if (!this.usable()) return undefined;
+    const k = keyOf(bucket, key);
+    const row = this.rows.get(k);
+    if (row) { this.rows.delete(k); this.rows.set(k, row); }
+    return row;
+  }
+
+  /** Take before a lookup is sent; hand to fill() with what it found. */
+  ticket(): number {
+    return this.seq;
+  }
+
+  fill(ticket: number, row: VersionRow | null): void {
+    if (!row || this.maxEntries === 0 || !this.usable() || ticket < this.validFrom) return;
+    const k = keyOf(row.bucket, row.key);
+    if (this.changedSince("k" + k, ticket) || this.changedSince("v" + row.versionId, ticket)) return;
+    this.set(k, row);
+  }
+
+  /**
+   * Keys and versions whose rows a committed change touched: their entries go, and lookups already
+   * in flight will not bring them back. `current`, for a commit, is the key's new visible version:
+   * it is cached if nothing else touched the key since `ticket` (taken when the commit began).
+   */
+  changed(keys: readonly { bucket: string; key: string }[], versionIds: readonly string[], current?: { ticket: number; row: VersionRow }): void {
+    this.rotateMarks();
+    const undisturbed = current !== undefined && current.ticket >= this.validFrom &&
+      !this.changedSince("k" + keyOf(current.row.bucket, current.row.key), current.ticket);
+    const at = ++this.seq;
+    for (const { bucket, key } of keys) {
+      const k = keyOf(bucket, key);
+      this.marks.set("k" + k, at);
+      this.drop(k);
+    }
+    for (const id of versionIds) {
+      this.marks.set("v" + id, at);
+      const k = this.keyOfVersion.get(id);
+      if (k !== undefined) this.drop(k);
+    }
+    if (undisturbed && this.maxEntries > 0 && this.usable()) this.set(keyOf(current.row.bucket, current.row.key), current.row);
+  }
+
+  /** Access times just written to the catalogue, so cached rows say what the database says. */
+  accessed(times: ReadonlyMap<string, number>): void {
+    for (const [id, ms] of times) {
+      const k = this.keyOfVersion.get(id);
+      const row = k === undefined ? undefined : this.rows.get(k);
+      if (row && row.versionId === id && ms > row.accessedMs) this.rows.set(k!, { ...row, accessedMs: ms });
+    }
+  }
+
+  clear(): void {
+    this.rows.clear();
+    this.keyOfVersion.clear();
+    this.validFrom = ++this.seq;
+  }
+
+  private usable(): boolean {
+    const active = this.active();
+    if (this.wasActive === undefined) this.wasActive = active;
+    if (active !== this.wasActive) {
+      this.wasActive = active;
+      this.clear(); // stale either way: another coordinator may have written while we were not alone
+    }
+    return active;
+  }
+
+  private set(k: string, row: VersionRow): void {
+    this.drop(k);
+    this.rows.set(k, row);
+    this.keyOfVersion.set(row.versionId, k);
+    if (this.rows.size > this.maxEntries) this.drop(this.rows.keys().next().value!);
+  }
+
+  private drop(k: string): void {
+    const row = this.rows.get(k);
+    if (!row) return;
+    this.rows.delete(k);
+    if (this.keyOfVersion.get(row.versionId) === k) this.keyOfVersion.delete(row.versionId);
+  }
+
+  private changedSince(mark: string, ticket: number): boolean {
+    return (this.marks.get(mark) ?? this.olderMarks.get(mark) ?? 0) > ticket;
+  }
+
+  /** Marks are kept for two lifetimes; a lookup older than that (rare) may not fill. */
+  private rotateMarks(): void {
+    const now = Date.now();
+    if (now - this.rotatedAtMs < this.markLifetimeMs) return;
+    this.olderMarks = this.marks;
+    this.marks = new Map();
+    this.validFrom = Math.max(this.validFrom, this.marksSince);
+    this.marksSince = this.seq;
+    this.rotatedAtMs = now;
+  }
+}
+
+function keyOf(bucket: string, key: string): string {
+  return `${bucket}\u0000${key}`;
+}

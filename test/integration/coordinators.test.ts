@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { startCluster, type TestCluster } from "../support/cluster";
+import { keyQuery } from "../support/e2e/http-client";
+import { eventually } from "../support/e2e/wait";
+import { findFreePortBlock } from "../support/ports";
+
+// Two coordinators on one cluster. Each keeps a read cache of catalogue rows while it is the only
+// live coordinator; a write through the other one must never leave it serving what it cached.
+
+let cluster: TestCluster;
+let second: ChildProcess | undefined;
+let secondUrl: string;
+
+beforeAll(async () => {
+  cluster = await startCluster();
+}, 90_000);
+afterAll(async () => {
+  second?.kill("SIGKILL");
+  await cluster?.stop();
+}, 30_000);
+
+async function put(base: string, key: string, body: string): Promise<string> {
+  const res = await fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body });
+  const json = (await res.json()) as { versionId: string };
+  expect(res.status).toBe(201);
+  return json.versionId;
+}
+
+async function get(base: string, key: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${base}/retrieve?${keyQuery(key)}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** A second coordinator process with the cluster's settings on ports of its own. */
+async function startSecondCoordinator(): Promise<void> {
+  const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
+  const port = await findFreePortBlock(2);
+  secondUrl = `http://127.0.0.1:${port}`;
+  second = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
+    env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await eventually("the second coordinator answers /healthz", async () => {
+    const res = await fetch(`${secondUrl}/healthz`).catch(() => undefined);
+    return res?.status === 200 ? true : undefined;
+  }, 30_000);
+}
+
+test("reads through one coordinator see writes and deletes made through another", async () => {
+  const a = cluster.httpUrl;
+  await put(a, "shared", "first");
+  expect(await get(a, "shared")).toEqual({ status: 200, body: "first" });
+  expect(await get(a, "shared")).toEqual({ status: 200, body: "first" }); // now cached by A
+
+  await startSecondCoordinator();
+  await put(secondUrl, "shared", "second");
+  expect(await get(a, "shared")).toEqual({ status: 200, body: "second" });
+  expect(await get(secondUrl, "shared")).toEqual({ status: 200, body: "second" });
+
+  await put(a, "other", "from a");
+  expect(await get(secondUrl, "other")).toEqual({ status: 200, body: "from a" });
+  const del = await fetch(`${secondUrl}/delete?${keyQuery("other")}`, { method: "DELETE" });
+  expect(del.status).toBe(200);
+  expect((await get(a, "other")).status).toBe(404);
+
+  // B overwrites and leaves; A, alone again, must not answer from anything it knew before.
+  await put(secondUrl, "shared", "third");
+  second!.kill("SIGTERM");
+  await once(second!, "exit");
+  second = undefined;
+  expect(await get(a, "shared")).toEqual({ status: 200, body: "third" });
+  await put(a, "shared", "fourth");
+  expect(await get(a, "shared")).toEqual({ status: 200, body: "fourth" });
+}, 90_000);
