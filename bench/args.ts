@@ -25,6 +25,8 @@ export interface BenchArgs {
   maxOps: number;
   mix: Mix;
   largeBytes: number;
+  /** Objects of largeBytes each timed up and back; the median is reported. */
+  largePasses: number;
   hugeBytes: number;
   phases: Phase[];
   /** Objects and their size in the tiers phase. */
@@ -46,6 +48,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --max-ops N          stop the mixed phase after N operations (default 2000000)
   --mix U:R:D          upload:retrieve:delete weights (default 40:50:10)
   --large SIZE         single-object throughput test size (default 64MiB)
+  --large-passes N     objects of that size timed up and back; the median is reported (default 3)
   --huge SIZE          memory test object size (default 1GiB)
   --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
                        phase always runs on a private cluster with a 3 s hot TTL
@@ -64,6 +67,7 @@ const FLAGS = {
   "max-ops": { type: "string" },
   mix: { type: "string" },
   large: { type: "string" },
+  "large-passes": { type: "string" },
   huge: { type: "string" },
   "storage-nodes": { type: "string" },
   "tier-objects": { type: "string" },
@@ -140,6 +144,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     maxOps: int("max-ops", get("max-ops", "2000000"), 1, 50_000_000),
     mix: parseMix(get("mix", "40:50:10")),
     largeBytes,
+    largePasses: int("large-passes", get("large-passes", "3"), 1, 20),
     hugeBytes,
     phases: [...new Set(phases)] as Phase[],
     tierObjects: int("tier-objects", get("tier-objects", "200"), 1, 100_000),

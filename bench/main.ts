@@ -49,7 +49,7 @@ async function run(args: BenchArgs): Promise<number> {
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     target: { url: "", ownCluster: false },
-    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, warmupMs: args.warmupMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes, tierObjects: args.tierObjects, tierSize: args.tierSize },
+    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, warmupMs: args.warmupMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, largePasses: args.largePasses, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes, tierObjects: args.tierObjects, tierSize: args.tierSize },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
     errors: [],
   };
@@ -93,7 +93,8 @@ async function run(args: BenchArgs): Promise<number> {
       const bytes = phase === "large" ? args.largeBytes : args.hugeBytes;
       log(`${phase}: one ${round(bytes / 2 ** 20, 1)} MiB object up and back`);
       const withBench = () => [...target!.processes(), { name: "bench", pid: process.pid }];
-      const { value, cpu } = await measured(target.processes, () => runLarge(bigClient, `bench-${runId}/${phase}`, bytes, withBench));
+      const { value, cpu } = await measured(target.processes, () => runLarge(bigClient, `bench-${runId}/${phase}`, bytes, withBench,
+        phase === "large" ? args.largePasses : 1));
       results[phase] = { ...value, cpu };
     }
     if (args.phases.includes("tiers")) {

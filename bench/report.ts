@@ -6,11 +6,13 @@ import type { LargeResult } from "./large";
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 const ms = (x: number | null) => (x === null ? "-" : x.toFixed(2));
 
+const passes = (seconds: number[]) => (seconds.length > 1 ? `; passes: ${seconds.join(" s, ")} s` : "");
+
 function large(name: string, r: LargeResult): string[] {
   const lines = [
-    `${name}: ${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
-    `  upload   ${r.upload.ok ? `${r.upload.mbPerSec} MB/s (${r.upload.seconds} s)` : `FAILED: ${r.upload.reason}`}`,
-    `  retrieve ${r.retrieve.ok ? `${r.retrieve.mbPerSec} MB/s (${r.retrieve.seconds} s), sha256 verified` : `FAILED: ${r.retrieve.reason}`}`,
+    `${name}: ${(r.bytes / 2 ** 20).toFixed(1)} MiB${r.passes > 1 ? `, median of ${r.passes} passes` : ""}`,
+    `  upload   ${r.upload.ok ? `${r.upload.mbPerSec} MB/s (${r.upload.seconds} s)${passes(r.uploadSeconds)}` : `FAILED: ${r.upload.reason}`}`,
+    `  retrieve ${r.retrieve.ok ? `${r.retrieve.mbPerSec} MB/s (${r.retrieve.seconds} s), sha256 verified${passes(r.retrieveSeconds)}` : `FAILED: ${r.retrieve.reason}`}`,
     `  max RSS (MiB; before → max):`,
   ];
   for (const [proc, mib] of Object.entries(r.maxRssMiB)) lines.push(`    ${proc.padEnd(14)} ${pad(r.rssBeforeMiB[proc] ?? "-", 8)} → ${pad(mib, 8)}`);

@@ -32,7 +32,7 @@ export const SETTINGS = {
   writeQuorum: { env: "MINIS3_WRITE_QUORUM", default: "", schema: z.string(), doc: "copies confirmed before an upload is acknowledged (default: a majority of MINIS3_REPLICAS)" },
   maxObjectSize: { env: "MINIS3_MAX_OBJECT_SIZE", default: "5GiB", schema: size, doc: "largest object accepted (413 above)" },
   chunkSize: { env: "MINIS3_CHUNK_SIZE", default: "256KiB", schema: size, doc: "size of the chunks objects stream in between processes" },
-  readCache: { env: "MINIS3_READ_CACHE", default: "20000", schema: z.coerce.number().int().min(0), doc: "coordinator: catalogue rows kept for reads while it is the only live coordinator (0: off)" },
+  readCache: { env: "MINIS3_READ_CACHE", default: "10000", schema: z.coerce.number().int().min(0), doc: "coordinator: catalogue rows kept for reads while it is the only live coordinator (0: off)" },
   hotTtl: { env: "MINIS3_HOT_TTL", default: "30m", schema: duration, doc: "an object not retrieved for this long moves to the cold tier" },
   trashTtl: { env: "MINIS3_TRASH_TTL", default: "24h", schema: duration, doc: "deleted and overwritten versions stay restorable this long" },
   reconcileInterval: { env: "MINIS3_RECONCILE_INTERVAL", default: "30s", schema: duration, doc: "how often the reconciler looks for due transitions without a job" },

@@ -43,13 +43,19 @@ describe("bench", () => {
     }
   });
 
-  it("streams a large object up and back, verified, and deletes it", async () => {
+  it("streams large objects up and back, verified, reports the median pass, and deletes them", async () => {
     const stub = await startMemoryCoordinator();
     const client = new MiniS3Client(stub.url, 1);
     try {
-      const r = await runLarge(client, "big", 3 * 1024 * 1024 + 5, () => [{ name: "self", pid: process.pid }]);
+      const r = await runLarge(client, "big", 3 * 1024 * 1024 + 5, () => [{ name: "self", pid: process.pid }], 3);
       expect(r.upload.ok).toBe(true);
       expect(r.retrieve).toMatchObject({ ok: true, verified: true });
+      expect(r.passes).toBe(3);
+      expect(r.uploadSeconds).toHaveLength(3);
+      expect(r.retrieveSeconds).toHaveLength(3);
+      const middle = (xs: number[]) => [...xs].sort((x, y) => x - y)[1];
+      expect(r.upload.seconds).toBe(middle(r.uploadSeconds));
+      expect(r.retrieve.seconds).toBe(middle(r.retrieveSeconds));
       expect(r.deleted).toBe(true);
       expect(stub.objects.size).toBe(0);
       expect(r.maxRssBytes.self).toBeGreaterThan(0);
@@ -80,7 +86,7 @@ describe("bench", () => {
 
   it("parses flags, with env fallbacks and bounds", () => {
     const a = parseBenchArgs(["--concurrency", "64", "--mix", "1:1:0", "--phases", "mixed"], { BENCH_DURATION: "5s", BENCH_SIZE: "1KiB" });
-    expect(a).toMatchObject({ concurrency: 64, durationMs: 5000, size: 1024, mix: { upload: 1, retrieve: 1, delete: 0 }, phases: ["mixed"], largeBytes: 64 * 2 ** 20, hugeBytes: 2 ** 30, url: undefined });
+    expect(a).toMatchObject({ concurrency: 64, durationMs: 5000, size: 1024, mix: { upload: 1, retrieve: 1, delete: 0 }, phases: ["mixed"], largeBytes: 64 * 2 ** 20, largePasses: 3, hugeBytes: 2 ** 30, url: undefined });
     expect(() => parseBenchArgs(["--duration", "2h"], {})).toThrow(UsageError);
     expect(() => parseBenchArgs(["--phases", "mixed,soak"], {})).toThrow(/unknown phase/);
     expect(() => parseBenchArgs(["--mix", "0:1:1"], {})).toThrow(UsageError);

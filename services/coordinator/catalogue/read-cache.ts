@@ -28,7 +28,7 @@ export class ReadCache {
   /** Whether active() held at the last look; undefined before the first (nothing in flight then). */
   private wasActive: boolean | undefined;
 
-  constructor(private readonly maxEntries: number, private readonly active: () => boolean, private readonly markLifetimeMs = 10_000) {}
+  constructor(private readonly maxEntries: number, private readonly active: () => boolean, private readonly markLifetimeMs = 5_000) {}
 
   get size(): number {
     return this.rows.size;

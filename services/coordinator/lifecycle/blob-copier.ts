@@ -1,5 +1,6 @@
 import { NotFoundError, UnavailableError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
+import { Semaphore } from "../../common/semaphore";
 import type { NodePool } from "../cluster/node-pool";
 import type { VersionRow } from "../catalogue/version-row";
 import { ReplicatedUpload } from "../objects/replicated-upload";
@@ -10,6 +11,13 @@ import { ReplicatedUpload } from "../objects/replicated-upload";
  * makes the copy durable, so a copy that returns is verified in the next tier.
  */
 export class BlobCopier {
+  /**
+   * Streaming copies running at once, whatever the queues' concurrency: each keeps a few MiB in
+   * flight (HTTP/2 windows, stream buffers), and eight trash moves of large objects at a time
+   * left the coordinator ~65 MiB larger for good (freed buffers stay with the allocator).
+   */
+  private readonly streams = new Semaphore(2);
+
   /** Blobs up to smallMax travel whole on the nodes' Exchange streams (no call, no file each). */
   constructor(private readonly nodes: NodePool, private readonly log: Logger, private readonly smallMax: number) {}
 
@@ -28,6 +36,11 @@ export class BlobCopier {
       }
       throw lastError;
     }
+    return this.streams.run(() => this.copyStreamed(v, ordered, targets, quorum, attributes));
+  }
+
+  private async copyStreamed(v: VersionRow, ordered: string[], targets: string[], quorum: number, attributes: Record<string, string>): Promise<string[]> {
+    let lastError: unknown = new UnavailableError(`no source for ${v.versionId}`);
     for (const source of ordered) {
       let read;
       try {
@@ -46,7 +59,7 @@ export class BlobCopier {
         this.log.warn({ version: v.versionId, source, err: e }, "copy failed; trying another source");
       }
     }
-    throw lastError instanceof NotFoundError ? new NotFoundError(`no copy of ${v.versionId} found on ${sources.join(", ")}`) : lastError;
+    throw lastError instanceof NotFoundError ? new NotFoundError(`no copy of ${v.versionId} found on ${ordered.join(", ")}`) : lastError;
   }
 
   private async putSmall(v: VersionRow, data: Buffer, targets: string[], quorum: number, attributes: Record<string, string>): Promise<string[]> {
