@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ReadBlobResponse, WriteBlobRequest } from "../gen/minis3/v1/node";
-import { decodeReadBlobResponse, decodeWriteBlobRequest, encodeReadBlobResponse, encodeWriteBlobRequest, joinAsChunk } from "./blob-stream-codec";
+import { decodeReadBlobResponse, decodeWriteBlobRequest, encodeReadBlobResponse, encodeWriteBlobRequest, joinAsChunk, allocChunk } from "./blob-stream-codec";
 
 describe("blob stream codec", () => {
   const sizes = [0, 1, 127, 128, 16_383, 16_384, 256 * 1024, 1024 * 1024 + 3];
@@ -32,6 +32,16 @@ describe("blob stream codec", () => {
     const m: WriteBlobRequest = { part: { $case: "chunk", value: chunk } };
     expect(encodeWriteBlobRequest(m).equals(Buffer.from(WriteBlobRequest.encode(m).finish()))).toBe(true);
     expect(encodeWriteBlobRequest(m).buffer).toBe(chunk.buffer); // no copy
+  });
+
+  it("sends a chunk read into allocChunk's buffer without a copy, and a part of one with a correct copy", () => {
+    const chunk = allocChunk(300_000);
+    randomBytes(300_000).copy(chunk);
+    const whole: ReadBlobResponse = { part: { $case: "chunk", value: chunk } };
+    expect(encodeReadBlobResponse(whole).equals(Buffer.from(ReadBlobResponse.encode(whole).finish()))).toBe(true);
+    expect(encodeReadBlobResponse(whole).buffer).toBe(chunk.buffer);
+    const short: ReadBlobResponse = { part: { $case: "chunk", value: chunk.subarray(0, 1000) } }; // a short read
+    expect(encodeReadBlobResponse(short).equals(Buffer.from(ReadBlobResponse.encode(short).finish()))).toBe(true);
   });
 
   it("encodes a chunk sent to several replicas once", () => {

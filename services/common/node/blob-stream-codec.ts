@@ -14,9 +14,9 @@ function varintLength(n: number): number {
 }
 
 /**
- * Uploads: the same chunk written to several replicas is encoded once, the result cached against
- * the chunk Buffer itself while it lives. Only for writers that never refill a Buffer they sent
- * (the coordinator's; and a stale encoding would still fail the node's sha256 check at commit).
+ * Chunks laid out inside their encoded message (allocChunk), found again by the chunk Buffer itself
+ * while it lives: an upload chunk written to several replicas, a chunk read from a file. Only for
+ * code that never refills a Buffer it sent (and a stale encoding would still fail a sha256 check).
  */
 const encodedChunks = new WeakMap<Buffer, Buffer>();
 
@@ -25,14 +25,23 @@ const encodedChunks = new WeakMap<Buffer, Buffer>();
  * that joins them is the only one, and sending the chunk to any number of replicas encodes nothing.
  */
 export function joinAsChunk(pieces: Buffer[], length: number): Buffer {
+  const chunk = allocChunk(length);
+  let at = 0;
+  for (const p of pieces) {
+    p.copy(chunk, at);
+    at += p.length;
+  }
+  return chunk;
+}
+
+/**
+ * A Buffer of `length` bytes to fill (a file read, a join), allocated inside its own encoded
+ * chunk message, so sending it encodes nothing. Only whole: a subarray of it is encoded anew.
+ */
+export function allocChunk(length: number): Buffer {
   const head = 1 + varintLength(length);
   const out = Buffer.allocUnsafe(head + length);
   writeHeader(out, length);
-  let at = head;
-  for (const p of pieces) {
-    p.copy(out, at);
-    at += p.length;
-  }
   const chunk = out.subarray(head);
   encodedChunks.set(chunk, out);
   return chunk;
@@ -82,7 +91,7 @@ export function decodeWriteBlobRequest(buf: Buffer): WriteBlobRequest {
 }
 
 export function encodeReadBlobResponse(m: ReadBlobResponse): Buffer {
-  if (m.part?.$case === "chunk") return encodeChunk(m.part.value, false);
+  if (m.part?.$case === "chunk") return encodedChunks.get(m.part.value) ?? encodeChunk(m.part.value, false);
   return Buffer.from(ReadBlobResponse.encode(m).finish());
 }
 

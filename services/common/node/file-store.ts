@@ -5,6 +5,7 @@ import { IntegrityError, InvalidArgumentError, NotFoundError } from "../errors";
 import type { BlobMeta, BlobReader, BlobWriter } from "./blob-backend";
 import { clampRange, isValidBlobId } from "./blob-info";
 import { encodeHeader, readHeader, sealFields } from "./blob-file-format";
+import { allocChunk } from "./blob-stream-codec";
 import { fsyncDir } from "./fsync-dir";
 
 /**
@@ -243,7 +244,7 @@ function fileChunks(fd: FileHandle, start: number, length: number, chunkSize: nu
           return { done: true, value: undefined };
         }
         const want = Math.min(chunkSize, end - position);
-        const buf = Buffer.allocUnsafe(want);
+        const buf = allocChunk(want); // read straight into the message ReadBlob will send
         const { bytesRead } = await fd.read(buf, 0, want, position);
         if (bytesRead === 0) throw new IntegrityError(`blob ${verify?.blobId ?? ""} is truncated`);
         position += bytesRead;
