@@ -54,6 +54,10 @@ runMain(log, async () => {
   await lifecycle.start(transitions, new Reconciler(catalogue, lifecycle.scheduler, cfg.hotTtl, cfg.reconcileInterval, log,
     () => nodes.storageNodesDownLongerThan(cfg.repairAfter)));
   store.events = lifecycle.scheduler;
+  store.coordination = () => ({
+    coordinators: [{ id: presence.id, self: true }, ...presence.others().map((id) => ({ id, self: false }))],
+    readCache: { enabled: cache.enabled, rows: cache.size },
+  });
   store.lifecycle = lifecycle;
 
   const grpcServer = new grpc.Server(SERVER_OPTIONS);

@@ -27,6 +27,13 @@ async function put(base: string, key: string, body: string): Promise<string> {
   return json.versionId;
 }
 
+interface Coordination { coordinators: { id: string; self: boolean }[]; readCache: { enabled: boolean; rows: number } }
+
+async function coordination(base: string): Promise<Coordination> {
+  const res = await fetch(`${base}/status`);
+  return (await res.json()) as Coordination;
+}
+
 async function get(base: string, key: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`${base}/retrieve?${keyQuery(key)}`);
   return { status: res.status, body: await res.text() };
@@ -52,11 +59,22 @@ test("reads through one coordinator see writes and deletes made through another"
   await put(a, "shared", "first");
   expect(await get(a, "shared")).toEqual({ status: 200, body: "first" });
   expect(await get(a, "shared")).toEqual({ status: 200, body: "first" }); // now cached by A
+  const alone = await coordination(a);
+  expect(alone.coordinators).toEqual([expect.objectContaining({ self: true })]);
+  expect(alone.readCache.enabled).toBe(true);
+  expect(alone.readCache.rows).toBeGreaterThanOrEqual(1);
 
   await startSecondCoordinator();
   await put(secondUrl, "shared", "second");
   expect(await get(a, "shared")).toEqual({ status: 200, body: "second" });
   expect(await get(secondUrl, "shared")).toEqual({ status: 200, body: "second" });
+  // (Its status shows it at its next look; the correctness above cannot wait for that.)
+  const both = await eventually("A lists B", async () => {
+    const c = await coordination(a);
+    return c.coordinators.length === 2 ? c : undefined;
+  }, 10_000);
+  expect(both.coordinators.map((c) => c.self).sort()).toEqual([false, true]);
+  expect(both.readCache.enabled).toBe(false);
 
   await put(a, "other", "from a");
   expect(await get(secondUrl, "other")).toEqual({ status: 200, body: "from a" });
@@ -72,4 +90,5 @@ test("reads through one coordinator see writes and deletes made through another"
   expect(await get(a, "shared")).toEqual({ status: 200, body: "third" });
   await put(a, "shared", "fourth");
   expect(await get(a, "shared")).toEqual({ status: 200, body: "fourth" });
+  await eventually("A caches again once alone", async () => ((await coordination(a)).readCache.enabled ? true : undefined), 10_000);
 }, 90_000);

@@ -18,5 +18,7 @@ export function clusterStatus(s: ClusterStatusView): ClusterStatus {
     })),
     tiers: s.tiers.map((t) => ({ tier: t.tier, objects: t.objects, bytes: t.bytes })),
     queues: s.queues.map((q) => ({ name: q.name, waiting: q.waiting, delayed: q.delayed, active: q.active, failed: q.failed })),
+    coordinators: s.coordinators.map((c) => ({ id: c.id, self: c.self })),
+    readCache: { ...s.readCache },
   };
 }

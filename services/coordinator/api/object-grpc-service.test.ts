@@ -182,4 +182,6 @@ test("AdminService.GetStatus returns the engine's cluster status", async () => {
   expect(status.nodes[0]).toMatchObject({ id: "mem-1", kind: "storage", live: true });
   expect(status.tiers[0]).toMatchObject({ tier: "hot", objects: 0 });
   expect(status.queues[0]).toMatchObject({ name: "lifecycle" });
+  expect(status.coordinators).toEqual([{ id: "memory", self: true }]);
+  expect(status.readCache).toEqual({ enabled: false, rows: 0 });
 });

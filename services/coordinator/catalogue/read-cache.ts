@@ -34,6 +34,11 @@ export class ReadCache {
     return this.rows.size;
   }
 
+  /** Whether it may answer now. */
+  get enabled(): boolean {
+    return this.maxEntries > 0 && this.active();
+  }
+
   /** The cached visible version of a key, if the cache may answer. */
   get(bucket: string, key: string): VersionRow | undefined {
     if (!this.usable()) return undefined;

@@ -38,6 +38,7 @@ export class CoordinatorPresence extends EventEmitter {
   /** Registers; if other coordinators are live, resolves only once they must have seen this one. */
   async start(): Promise<void> {
     await this.look(true);
+    this.log.info({ id: this.id, coordinators: this.peers }, this.peers.length ? "other coordinators are live: read cache off" : "the only coordinator: read cache on");
     if (this.peers.length) {
       this.log.info({ coordinators: this.peers }, "other coordinators are live; waiting for them to see this one");
       await sleep(2 * this.intervalMs);

@@ -82,7 +82,13 @@ export interface NodeStatusView {
   usedBytes: number;
 }
 
-export interface ClusterStatusView {
+/** The live coordinators as the answering one sees them, and its read cache. */
+export interface CoordinationView {
+  coordinators: { id: string; self: boolean }[];
+  readCache: { enabled: boolean; rows: number };
+}
+
+export interface ClusterStatusView extends CoordinationView {
   nodes: NodeStatusView[];
   tiers: { tier: string; objects: number; bytes: number }[];
   queues: { name: string; waiting: number; delayed: number; active: number; failed: number }[];

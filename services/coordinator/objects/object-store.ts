@@ -10,7 +10,7 @@ import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
 import { checkBucket, checkKey } from "./names";
 import type {
-  ByteRange, ClusterStatusView, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
+  ByteRange, ClusterStatusView, CoordinationView, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
 } from "./object-engine";
 import { NO_EVENTS, type ObjectEvents } from "./object-events";
 import { ReplicaReader } from "./replica-reader";
@@ -45,6 +45,8 @@ export class ObjectStore implements ObjectEngine {
   private readonly digests = new DigestThread();
   lifecycle?: LifecycleFacade;
   events: ObjectEvents = NO_EVENTS;
+  /** Who else coordinates, for /status (main.ts wires it to CoordinatorPresence and the read cache). */
+  coordination: () => CoordinationView = () => ({ coordinators: [], readCache: { enabled: false, rows: 0 } });
 
   constructor(
     private readonly catalogue: Catalogue,
@@ -280,6 +282,7 @@ export class ObjectStore implements ObjectEngine {
       })),
       tiers,
       queues,
+      ...this.coordination(),
     };
   }
 

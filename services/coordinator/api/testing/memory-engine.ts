@@ -193,6 +193,8 @@ export class MemoryObjectEngine implements ObjectEngine {
       nodes: [{ id: "mem-1", kind: "storage", address: "memory", live: true, heartbeatAtMs: Date.now(), usedBytes: bytes }],
       tiers: [{ tier: "hot", objects: this.objects.size, bytes }],
       queues: [{ name: "lifecycle", waiting: 0, delayed: 0, active: 0, failed: 0 }],
+      coordinators: [{ id: "memory", self: true }],
+      readCache: { enabled: false, rows: 0 },
     };
   }
 

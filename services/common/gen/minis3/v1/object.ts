@@ -185,10 +185,24 @@ export interface QueueStatus {
   failed: number;
 }
 
+/** A live coordinator; `self` is the one answering. */
+export interface CoordinatorStatus {
+  id: string;
+  self: boolean;
+}
+
+/** The answering coordinator's read cache: on only while it is the only live coordinator. */
+export interface ReadCacheStatus {
+  enabled: boolean;
+  rows: number;
+}
+
 export interface ClusterStatus {
   nodes: NodeStatus[];
   tiers: TierStatus[];
   queues: QueueStatus[];
+  coordinators: CoordinatorStatus[];
+  readCache: ReadCacheStatus | undefined;
 }
 
 function createBaseObjectInfo(): ObjectInfo {
@@ -2849,8 +2863,178 @@ export const QueueStatus: MessageFns<QueueStatus> = {
   },
 };
 
+function createBaseCoordinatorStatus(): CoordinatorStatus {
+  return { id: "", self: false };
+}
+
+export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
+  encode(message: CoordinatorStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.self !== false) {
+      writer.uint32(16).bool(message.self);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoordinatorStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoordinatorStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.self = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoordinatorStatus {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      self: isSet(object.self) ? globalThis.Boolean(object.self) : false,
+    };
+  },
+
+  toJSON(message: CoordinatorStatus): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.self !== false) {
+      obj.self = message.self;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CoordinatorStatus>): CoordinatorStatus {
+    return CoordinatorStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CoordinatorStatus>): CoordinatorStatus {
+    const message = createBaseCoordinatorStatus();
+    message.id = object.id ?? "";
+    message.self = object.self ?? false;
+    return message;
+  },
+};
+
+function createBaseReadCacheStatus(): ReadCacheStatus {
+  return { enabled: false, rows: 0 };
+}
+
+export const ReadCacheStatus: MessageFns<ReadCacheStatus> = {
+  encode(message: ReadCacheStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(16).uint64(message.rows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadCacheStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadCacheStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadCacheStatus {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+    };
+  },
+
+  toJSON(message: ReadCacheStatus): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReadCacheStatus>): ReadCacheStatus {
+    return ReadCacheStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReadCacheStatus>): ReadCacheStatus {
+    const message = createBaseReadCacheStatus();
+    message.enabled = object.enabled ?? false;
+    message.rows = object.rows ?? 0;
+    return message;
+  },
+};
+
 function createBaseClusterStatus(): ClusterStatus {
-  return { nodes: [], tiers: [], queues: [] };
+  return { nodes: [], tiers: [], queues: [], coordinators: [], readCache: undefined };
 }
 
 export const ClusterStatus: MessageFns<ClusterStatus> = {
@@ -2863,6 +3047,12 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     }
     for (const v of message.queues) {
       QueueStatus.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.coordinators) {
+      CoordinatorStatus.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.readCache !== undefined) {
+      ReadCacheStatus.encode(message.readCache, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2904,6 +3094,22 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
             message.queues.push(QueueStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.coordinators.push(CoordinatorStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.readCache = ReadCacheStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2921,6 +3127,14 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
       nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => NodeStatus.fromJSON(e)) : [],
       tiers: globalThis.Array.isArray(object?.tiers) ? object.tiers.map((e: any) => TierStatus.fromJSON(e)) : [],
       queues: globalThis.Array.isArray(object?.queues) ? object.queues.map((e: any) => QueueStatus.fromJSON(e)) : [],
+      coordinators: globalThis.Array.isArray(object?.coordinators)
+        ? object.coordinators.map((e: any) => CoordinatorStatus.fromJSON(e))
+        : [],
+      readCache: isSet(object.readCache)
+        ? ReadCacheStatus.fromJSON(object.readCache)
+        : isSet(object.read_cache)
+        ? ReadCacheStatus.fromJSON(object.read_cache)
+        : undefined,
     };
   },
 
@@ -2935,6 +3149,12 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     if (message.queues?.length) {
       obj.queues = message.queues.map((e) => QueueStatus.toJSON(e));
     }
+    if (message.coordinators?.length) {
+      obj.coordinators = message.coordinators.map((e) => CoordinatorStatus.toJSON(e));
+    }
+    if (message.readCache !== undefined) {
+      obj.readCache = ReadCacheStatus.toJSON(message.readCache);
+    }
     return obj;
   },
 
@@ -2946,6 +3166,10 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     message.nodes = object.nodes?.map((e) => NodeStatus.fromPartial(e)) || [];
     message.tiers = object.tiers?.map((e) => TierStatus.fromPartial(e)) || [];
     message.queues = object.queues?.map((e) => QueueStatus.fromPartial(e)) || [];
+    message.coordinators = object.coordinators?.map((e) => CoordinatorStatus.fromPartial(e)) || [];
+    message.readCache = (object.readCache !== undefined && object.readCache !== null)
+      ? ReadCacheStatus.fromPartial(object.readCache)
+      : undefined;
     return message;
   },
 };
