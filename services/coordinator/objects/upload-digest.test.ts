@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { UnavailableError } from "../../common/errors";
 import { digestOf, DigestThread } from "./upload-digest";
 
 const expected = (data: Buffer) => ({
@@ -56,5 +57,16 @@ describe("upload digests", () => {
     }
     const d = await s.finish();
     expect({ sha256: d.sha256.toString("hex"), etag: d.etag }).toEqual(expected(data));
+  });
+
+  test("uploads being hashed when the thread dies fail as unavailable, and the next upload gets a new thread", async () => {
+    const own = new DigestThread();
+    const s = own.start();
+    await s.update(randomBytes(1000));
+    await own.close(); // the thread exits under the session
+    await expect(s.finish()).rejects.toBeInstanceOf(UnavailableError);
+    const data = randomBytes(300_000);
+    expect(await hashInPieces(own, data, 100_000)).toEqual(expected(data));
+    await own.close();
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import { UnavailableError } from "../../common/errors";
 
 /** What an upload's bytes hash to: sha256 (integrity, checked by every replica) and md5 (the S3 ETag). */
 export interface UploadDigest {
@@ -28,8 +29,10 @@ const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const running = new Map();
 parentPort.on("message", (m) => {
-  let h = running.get(m.id);
-  if (m.ring) {
+  const h = running.get(m.id);
+  if (!h && !m.ring) {
+    if (!m.cancel) parentPort.postMessage({ id: m.id, error: "unknown upload (the thread was restarted)" });
+  } else if (m.ring) {
     running.set(m.id, { ring: Buffer.from(m.ring), sha: createHash("sha256"), md5: createHash("md5") });
   } else if (m.length !== undefined) {
     const at = m.slot * ${SLOT_BYTES};
@@ -46,7 +49,7 @@ parentPort.on("message", (m) => {
 });
 `;
 
-type Reply = { id: number; sha256?: Uint8Array; etag?: string };
+type Reply = { id: number; sha256?: Uint8Array; etag?: string; error?: string };
 type Message = { id: number; ring?: SharedArrayBuffer; slot?: number; length?: number; end?: true; cancel?: true };
 
 /**
@@ -78,10 +81,16 @@ export class DigestThread {
     if (ring && this.spareRings.length < SPARE_RINGS) this.spareRings.push(ring);
   }
 
+  /** Stops the thread; uploads still being hashed fail. */
   close(): Promise<number> | undefined {
     const w = this.worker;
     this.worker = undefined;
+    this.failAll(new UnavailableError("hashing the upload failed: the digest thread was stopped"));
     return w?.terminate();
+  }
+
+  private failAll(failure: Error): void {
+    for (const s of [...this.sessions.values()]) s.fail(failure);
   }
 
   private thread(): Worker {
@@ -92,7 +101,8 @@ export class DigestThread {
     const broken = (e: Error) => {
       if (this.worker !== w) return;
       this.worker = undefined; // the next upload starts a new thread
-      for (const s of [...this.sessions.values()]) s.fail(e);
+      // The uploads it was hashing fail as the server's trouble (503), not as a bug (500).
+      this.failAll(new UnavailableError(`hashing the upload failed: ${e.message}`));
     };
     w.on("error", broken);
     w.on("exit", (code) => broken(new Error(`the digest thread exited (code ${code})`)));
@@ -146,6 +156,10 @@ export class DigestSession {
   }
 
   /** @internal */ reply(m: Reply): void {
+    if (m.error !== undefined) {
+      this.fail(new UnavailableError(`hashing the upload failed: ${m.error}`));
+      return;
+    }
     if (m.sha256 !== undefined) {
       this.owner.done(this.id, this.ring); // everything before `end` is hashed: the ring is free
       this.result?.resolve({ sha256: Buffer.from(m.sha256.buffer, m.sha256.byteOffset, m.sha256.byteLength), etag: m.etag! });
