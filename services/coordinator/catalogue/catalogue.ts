@@ -9,6 +9,14 @@ import { toVersionRow, VERSION_COLUMNS, type BytesTier, type VersionRow, type Ve
 export type NewVersion = Pick<VersionRow,
   "versionId" | "bucket" | "key" | "size" | "sha256" | "etag" | "contentType" | "metadata" | "replicas" | "createdMs">;
 
+/** A conditional tier move (see moveTier). */
+interface TierMove {
+  versionId: string;
+  expect: { state: VersionState; tier: BytesTier; accessedMs?: number };
+  to: { tier: BytesTier; replicas: string[]; accessedMs?: number };
+  oldCopies: string[];
+}
+
 export interface CommitResult {
   /** Versions this commit pushed to the trash (the key's previous version; same-batch losers). */
   replaced: string[];
@@ -28,6 +36,7 @@ export class Catalogue {
   private readonly lookups: GroupCommit<{ bucket: string; key: string }, VersionRow | null>;
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
   private readonly cleared: GroupCommit<string, void>;
+  private readonly moves: GroupCommit<TierMove, boolean>;
 
   /**
    * `pool` must allow multiple statements per query (see openDataSource). Every change goes
@@ -42,6 +51,7 @@ export class Catalogue {
     this.lookups = new GroupCommit((batch) => this.lookupBatch(batch));
     this.versionReads = new GroupCommit((ids) => this.versionBatch(ids));
     this.cleared = new GroupCommit((ids) => withRetry(() => this.clearCleanupBatch(ids)), { maxBatch: 256 });
+    this.moves = new GroupCommit((batch) => withRetry(() => this.moveBatch(batch)));
   }
 
   /**
@@ -166,21 +176,30 @@ export class Catalogue {
    * Moves a version's bytes from one tier to another in the catalogue, only if it is still in the
    * expected state and tier (so a concurrent delete, read or transition wins cleanly). The nodes of
    * the old copies are recorded in `cleanup` until they are deleted. Returns false if it lost.
+   * Concurrent moves share one transaction.
    */
-  async moveTier(versionId: string, expect: { state: VersionState; tier: BytesTier; accessedMs?: number },
-    to: { tier: BytesTier; replicas: string[]; accessedMs?: number }, oldCopies: string[]): Promise<boolean> {
-    const params: (string | number)[] = [to.tier, to.replicas.join(","), oldCopies.join(",")];
-    let sql = "UPDATE versions SET tier = ?, replicas = ?, cleanup = ?";
-    if (to.accessedMs !== undefined) { sql += ", accessed_ms = ?"; params.push(to.accessedMs); }
-    sql += " WHERE version_id = ? AND state = ? AND tier = ?";
-    params.push(versionId, expect.state, expect.tier);
-    if (expect.accessedMs !== undefined) { sql += " AND accessed_ms = ?"; params.push(expect.accessedMs); }
+  async moveTier(versionId: string, expect: TierMove["expect"], to: TierMove["to"], oldCopies: string[]): Promise<boolean> {
     try {
-      const [res] = await this.pool.execute<ResultSetHeader>(sql, params);
-      return res.affectedRows === 1;
+      return await this.moves.submit({ versionId, expect, to, oldCopies });
     } finally {
       this.cache.changed([], [versionId]);
     }
+  }
+
+  /** Concurrent lifecycle jobs' moves, as one transaction; each UPDATE still reports its own outcome. */
+  private async moveBatch(batch: TierMove[]): Promise<boolean[]> {
+    if (batch.length === 1) {
+      const { sql, params } = moveStatement(batch[0]);
+      const [res] = await this.pool.execute<ResultSetHeader>(sql, params);
+      return [res.affectedRows === 1];
+    }
+    const tx = new MultiStatement();
+    const at = batch.map((m) => {
+      const { sql, params } = moveStatement(m);
+      return tx.add(sql, params);
+    });
+    const out = await tx.run(this.pool);
+    return at.map((i) => (out[i] as ResultSetHeader).affectedRows === 1);
   }
 
   async setReplicas(versionId: string, replicas: string[]): Promise<void> {
@@ -368,6 +387,16 @@ export class Catalogue {
       return v;
     });
   }
+}
+
+function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: string; params: (string | number)[] } {
+  const params: (string | number)[] = [to.tier, to.replicas.join(","), oldCopies.join(",")];
+  let sql = "UPDATE versions SET tier = ?, replicas = ?, cleanup = ?";
+  if (to.accessedMs !== undefined) { sql += ", accessed_ms = ?"; params.push(to.accessedMs); }
+  sql += " WHERE version_id = ? AND state = ? AND tier = ?";
+  params.push(versionId, expect.state, expect.tier);
+  if (expect.accessedMs !== undefined) { sql += " AND accessed_ms = ?"; params.push(expect.accessedMs); }
+  return { sql, params };
 }
 
 /** The row a commit creates, as a lookup right after it would read it. */
