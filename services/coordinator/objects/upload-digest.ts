@@ -13,72 +13,85 @@ export function digestOf(data: Buffer): UploadDigest {
   return { sha256: createHash("sha256").update(data).digest(), etag: createHash("md5").update(data).digest("hex") };
 }
 
-/** A session's bytes reach the thread through a ring of SLOTS shared slots of SLOT_BYTES each. */
+/**
+ * A session's bytes reach the thread in slots of SLOT_BYTES: plain ArrayBuffers, copied into on
+ * the event loop (memcpy into warm memory) and transferred, not shared, to the thread, which hashes
+ * them and transfers them back. At most SLOTS are away per upload.
+ */
 const SLOT_BYTES = 256 * 1024;
 const SLOTS = 8;
-/** Rings kept for the next uploads (a ring is 2 MiB). */
-const SPARE_RINGS = 4;
+/** Slots kept for the next chunks and uploads (8 MiB). */
+const SPARE_SLOTS = 32;
 
 /**
  * The thread's code, as source rather than a file next to this one, so it runs the same from
- * dist/ and under jest's TypeScript transform. One sha256 + md5 pair per upload id; each slot is
- * acknowledged once hashed, which frees it for the next chunk.
+ * dist/ and under jest's TypeScript transform. One sha256 + md5 pair per upload id; each slot goes
+ * back once hashed.
  */
 const THREAD_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const running = new Map();
 parentPort.on("message", (m) => {
+  if (m.start) {
+    running.set(m.id, { sha: createHash("sha256"), md5: createHash("md5") });
+    return;
+  }
   const h = running.get(m.id);
-  if (!h && !m.ring) {
-    if (!m.cancel) parentPort.postMessage({ id: m.id, error: "unknown upload (the thread was restarted)" });
-  } else if (m.ring) {
-    running.set(m.id, { ring: Buffer.from(m.ring), sha: createHash("sha256"), md5: createHash("md5") });
-  } else if (m.length !== undefined) {
-    const at = m.slot * ${SLOT_BYTES};
-    const bytes = h.ring.subarray(at, at + m.length);
-    h.sha.update(bytes);
-    h.md5.update(bytes);
-    parentPort.postMessage({ id: m.id });
+  if (m.slot) {
+    if (h) {
+      const bytes = new Uint8Array(m.slot, 0, m.length);
+      h.sha.update(bytes);
+      h.md5.update(bytes);
+    }
+    parentPort.postMessage(h ? { id: m.id, slot: m.slot } : { id: m.id, slot: m.slot, error: "unknown upload" }, [m.slot]);
   } else if (m.end) {
     running.delete(m.id);
-    parentPort.postMessage({ id: m.id, sha256: h.sha.digest(), etag: h.md5.digest("hex") });
+    parentPort.postMessage(h ? { id: m.id, sha256: h.sha.digest(), etag: h.md5.digest("hex") } : { id: m.id, error: "unknown upload" });
   } else if (m.cancel) {
     running.delete(m.id);
   }
 });
 `;
 
-type Reply = { id: number; sha256?: Uint8Array; etag?: string; error?: string };
-type Message = { id: number; ring?: SharedArrayBuffer; slot?: number; length?: number; end?: true; cancel?: true };
+type Reply = { id: number; slot?: ArrayBuffer; sha256?: Uint8Array; etag?: string; error?: string };
+type Message = { id: number; start?: true; slot?: ArrayBuffer; length?: number; end?: true; cancel?: true };
 
 /**
  * Hashes large uploads on a worker thread. md5 and sha256 of 64 MiB cost ~125 ms of CPU, which on
  * the event loop is time no other request gets and no byte moves; on a thread it overlaps the
- * upload's own I/O. Each chunk is copied into a slot of a small shared ring (a copy into warm
- * memory is far cheaper than the hashing), so memory stays bounded whatever the thread's pace.
+ * upload's own I/O. Each chunk is copied into a slot that travels to the thread and back, so
+ * memory stays bounded whatever the thread's pace. (Sharing memory instead was tried: a
+ * SharedArrayBuffer lives until the thread's GC lets go, which it seldom runs, and V8 copies into
+ * shared memory with relaxed atomics, ~3x slower than memcpy.)
  */
 export class DigestThread {
   private worker?: Worker;
   private readonly sessions = new Map<number, DigestSession>();
-  private readonly spareRings: SharedArrayBuffer[] = [];
+  private readonly spareSlots: ArrayBuffer[] = [];
   private nextId = 1;
 
   start(): DigestSession {
-    const ring = this.spareRings.pop() ?? new SharedArrayBuffer(SLOT_BYTES * SLOTS);
-    const session = new DigestSession(this.nextId++, this, ring);
+    const session = new DigestSession(this.nextId++, this);
     this.sessions.set(session.id, session);
-    this.post({ id: session.id, ring });
+    this.post({ id: session.id, start: true });
     return session;
   }
 
   /** @internal */ post(message: Message): void {
-    this.thread().postMessage(message);
+    this.thread().postMessage(message, message.slot ? [message.slot] : []);
   }
 
-  /** @internal */ done(id: number, ring?: SharedArrayBuffer): void {
+  /** @internal */ takeSlot(): ArrayBuffer {
+    return this.spareSlots.pop() ?? new ArrayBuffer(SLOT_BYTES);
+  }
+
+  /** @internal */ returnSlot(slot: ArrayBuffer): void {
+    if (slot.byteLength === SLOT_BYTES && this.spareSlots.length < SPARE_SLOTS) this.spareSlots.push(slot);
+  }
+
+  /** @internal */ done(id: number): void {
     this.sessions.delete(id);
-    if (ring && this.spareRings.length < SPARE_RINGS) this.spareRings.push(ring);
   }
 
   /** Stops the thread; uploads still being hashed fail. */
@@ -97,7 +110,10 @@ export class DigestThread {
     if (this.worker) return this.worker;
     const w = new Worker(THREAD_SOURCE, { eval: true });
     w.unref(); // never what keeps the process alive
-    w.on("message", (m: Reply) => this.sessions.get(m.id)?.reply(m));
+    w.on("message", (m: Reply) => {
+      if (m.slot) this.returnSlot(m.slot);
+      this.sessions.get(m.id)?.reply(m);
+    });
     const broken = (e: Error) => {
       if (this.worker !== w) return;
       this.worker = undefined; // the next upload starts a new thread
@@ -113,28 +129,24 @@ export class DigestThread {
 
 /** One upload's digests, computed on the thread in the order its bytes were given. */
 export class DigestSession {
-  private readonly slots: Buffer;
-  private next = 0;
-  private queued = 0;
+  private away = 0;
   private wake?: () => void;
   private result?: { resolve: (d: UploadDigest) => void; reject: (e: Error) => void };
   private failure?: Error;
   private ended = false;
 
-  constructor(readonly id: number, private readonly owner: DigestThread, private readonly ring: SharedArrayBuffer) {
-    this.slots = Buffer.from(ring);
-  }
+  constructor(readonly id: number, private readonly owner: DigestThread) {}
 
-  /** Queues bytes for hashing; waits only while every slot is still queued. The chunk may be reused once this resolves. */
+  /** Queues bytes for hashing; waits only while SLOTS are away. The chunk may be reused once this resolves. */
   async update(chunk: Buffer): Promise<void> {
     for (let at = 0; at < chunk.length; at += SLOT_BYTES) {
-      while (this.queued === SLOTS && !this.failure) await new Promise<void>((resolve) => { this.wake = resolve; });
+      while (this.away === SLOTS && !this.failure) await new Promise<void>((resolve) => { this.wake = resolve; });
       if (this.failure) throw this.failure;
-      const slot = this.next;
-      this.next = (slot + 1) % SLOTS;
-      const length = chunk.copy(this.slots, slot * SLOT_BYTES, at, Math.min(chunk.length, at + SLOT_BYTES));
-      this.queued++;
-      this.owner.post({ id: this.id, slot, length });
+      const slot = this.owner.takeSlot();
+      const piece = chunk.subarray(at, Math.min(chunk.length, at + SLOT_BYTES));
+      new Uint8Array(slot).set(piece);
+      this.away++;
+      this.owner.post({ id: this.id, slot, length: piece.length });
     }
   }
 
@@ -147,7 +159,7 @@ export class DigestSession {
     });
   }
 
-  /** The upload failed: drop its state on the thread (its ring is not reused: the thread may still read it). */
+  /** The upload failed: drop its state on the thread. */
   cancel(): void {
     if (this.ended || this.failure) return;
     this.ended = true;
@@ -161,11 +173,11 @@ export class DigestSession {
       return;
     }
     if (m.sha256 !== undefined) {
-      this.owner.done(this.id, this.ring); // everything before `end` is hashed: the ring is free
+      this.owner.done(this.id);
       this.result?.resolve({ sha256: Buffer.from(m.sha256.buffer, m.sha256.byteOffset, m.sha256.byteLength), etag: m.etag! });
       return;
     }
-    this.queued--;
+    this.away--;
     this.wakeUp();
   }
 
