@@ -12,11 +12,13 @@ import { ReplicatedUpload } from "../objects/replicated-upload";
  */
 export class BlobCopier {
   /**
-   * Streaming copies running at once, whatever the queues' concurrency: each keeps a few MiB in
-   * flight (HTTP/2 windows, stream buffers), and eight trash moves of large objects at a time
-   * left the coordinator ~65 MiB larger for good (freed buffers stay with the allocator).
+   * Streaming copies (large objects) run one at a time, whatever the queues' concurrency; small
+   * ones are not held up by them. Each keeps several MiB in flight (HTTP/2 windows, stream
+   * buffers), and the allocator keeps what was freed: after three 64 MiB objects were read, their
+   * trash moves left the coordinator ~65 MiB larger for good eight at a time, ~70 MiB two at a
+   * time, ~3 MiB one at a time. (A copy of a large object is disk- and network-bound anyway.)
    */
-  private readonly streams = new Semaphore(2);
+  private readonly streams = new Semaphore(1);
 
   /** Blobs up to smallMax travel whole on the nodes' Exchange streams (no call, no file each). */
   constructor(private readonly nodes: NodePool, private readonly log: Logger, private readonly smallMax: number) {}
