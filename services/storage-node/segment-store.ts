@@ -1,11 +1,13 @@
-import { readSync } from "node:fs";
+import { fdatasyncSync, readSync, writevSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { IntegrityError, UnavailableError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { BlobMeta } from "../common/node/blob-backend";
 import { fsyncDir } from "../common/node/fsync-dir";
+import { GroupWritePolicy } from "./group-write-policy";
 import { encodeRecord, PUT, TOMBSTONE } from "./segment-record";
 import { scanSegment, type ScannedRecord } from "./segment-scanner";
 
@@ -59,7 +61,7 @@ const SEGMENT_NAME = /^(\d{8})\.seg$/;
 /**
  * Small blobs appended to segment files. Puts and deletes queue up while the previous group is
  * being synced and then go out as ONE writev + ONE fdatasync (group commit); each resolves only
- * after its group's sync. The index (blob id -> place and meta) lives in memory and is rebuilt
+ * after its group's sync. Small groups are written and synced from the event loop (GroupWritePolicy). The index (blob id -> place and meta) lives in memory and is rebuilt
  * at open by scanning the segments; a torn tail left by a crash is cut off.
  */
 export class SegmentStore {
@@ -73,6 +75,7 @@ export class SegmentStore {
   private compacting: Promise<unknown> = Promise.resolve();
   private closed = false;
   private totalBytes = 0;
+  private readonly writePolicy = new GroupWritePolicy();
   private readonly maxSegmentBytes: number;
   private readonly maxGroupBytes: number;
 
@@ -347,8 +350,11 @@ export class SegmentStore {
         segment = this.active = await this.createSegment(segment.id + 1);
         start = 0;
       }
-      await writevAll(segment.fd, group.flatMap((a) => a.iov), start);
-      await segment.fd.datasync();
+      await writevAll(segment.fd, group.flatMap((a) => a.iov), start, this.writePolicy.writeOnLoop(bytes));
+      const syncStart = performance.now();
+      if (this.writePolicy.syncOnLoop(bytes)) fdatasyncSync(segment.fd.fd);
+      else await segment.fd.datasync();
+      this.writePolicy.synced(performance.now() - syncStart);
     } catch (e) {
       // Cut off whatever part of the group reached the file, so the next group starts clean.
       await segment.fd.truncate(start).catch(() => undefined);
@@ -381,11 +387,12 @@ export class SegmentStore {
 }
 
 /** writev until every byte is written (the kernel may write less, e.g. past IOV_MAX buffers). */
-async function writevAll(fd: FileHandle, iov: Buffer[], position: number): Promise<void> {
+async function writevAll(fd: FileHandle, iov: Buffer[], position: number, onLoop: boolean): Promise<void> {
   let rest = iov;
   let at = position;
   while (rest.length) {
-    const { bytesWritten } = await fd.writev(rest.length > 1024 ? rest.slice(0, 1024) : rest, at);
+    const part = rest.length > 1024 ? rest.slice(0, 1024) : rest;
+    const bytesWritten = onLoop ? writevSync(fd.fd, part, at) : (await fd.writev(part, at)).bytesWritten;
     at += bytesWritten;
     let skip = bytesWritten;
     let i = 0;
