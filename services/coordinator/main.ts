@@ -39,8 +39,7 @@ runMain(log, async () => {
   const placement = new Placement(directory, cfg.replicas);
   const nodes = new NodePool(directory, log);
   const presence = new CoordinatorPresence(pool, coordinatorId(cfg.grpcPort), cfg.heartbeatInterval, cfg.nodeDownAfter, log);
-  const cache = new ReadCache(cfg.readCache, () => presence.alone());
-  presence.on("change", () => cache.clear());
+  const cache = new ReadCache(cfg.readCache, () => presence.aloneStretch());
   await presence.start(); // before any change is made here: other coordinators must know of this one
   const catalogue = new Catalogue(pool, cfg.trashTtl, cache);
   const access = new AccessTracker(catalogue, 1000, log);

@@ -43,7 +43,7 @@ export class Catalogue {
    * through here and is reported to `cache` once committed (the default cache never answers).
    */
   constructor(private readonly pool: Pool, private readonly trashTtlMs: number,
-    private readonly cache: ReadCache = new ReadCache(0, () => false)) {
+    private readonly cache: ReadCache = new ReadCache(0, () => undefined)) {
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
     this.commits = new GroupCommit((batch) => withRetry(() => this.commitBatch(batch)));

@@ -7,9 +7,11 @@ const row = (key: string, versionId: string, extra: Partial<VersionRow> = {}): V
 });
 
 describe("read cache", () => {
+  // Stands in for CoordinatorPresence.aloneStretch().
   let alone = true;
-  const make = (max = 100) => new ReadCache(max, () => alone);
-  beforeEach(() => { alone = true; });
+  let stretch = 1;
+  const make = (max = 100) => new ReadCache(max, () => (alone ? stretch : undefined));
+  beforeEach(() => { alone = true; stretch = 1; });
 
   test("a lookup fills it and the next read of the key is answered from it", () => {
     const c = make();
@@ -67,6 +69,18 @@ describe("read cache", () => {
     expect(c.get("b", "k")).toBeUndefined();
   });
 
+  test("a new stretch of being alone drops what the last one cached, even when no read saw the gap", () => {
+    const c = make();
+    c.fill(c.ticket(), row("k", "v1"));
+    const t = c.ticket();
+    stretch = 2; // a late look: another coordinator may have come, written and gone meanwhile
+    expect(c.get("b", "k")).toBeUndefined();
+    c.fill(t, row("k", "v1")); // a lookup from the earlier stretch
+    expect(c.get("b", "k")).toBeUndefined();
+    c.fill(c.ticket(), row("k", "v2"));
+    expect(c.get("b", "k")?.versionId).toBe("v2");
+  });
+
   test("it holds at most maxEntries rows, dropping the least recently read; 0 turns it off", () => {
     const c = make(2);
     c.fill(c.ticket(), row("a", "va"));
@@ -90,7 +104,7 @@ describe("read cache", () => {
   });
 
   test("marks outlive a slow lookup only up to their lifetime; an older lookup may not fill", () => {
-    const c = new ReadCache(100, () => true, 0); // marks rotate at every change
+    const c = new ReadCache(100, () => 1, 0); // marks rotate at every change
     const t = c.ticket();
     c.changed([{ bucket: "b", key: "x" }], []);
     c.changed([{ bucket: "b", key: "y" }], []);

@@ -6,9 +6,10 @@ import type { VersionRow } from "./version-row";
  * than the statement in it).
  *
  * Correctness rests on two rules:
- * - Only one writer: the cache answers only while `active()` says this coordinator is the only
- *   live one (CoordinatorPresence); any time it is not, everything cached is dropped, because
- *   another coordinator may have changed any key meanwhile.
+ * - Only one writer: the cache answers only while `aloneStretch()` says this coordinator is the
+ *   only live one (CoordinatorPresence), and only with what it read in the same unbroken stretch
+ *   of being alone: when a stretch ends, everything cached is dropped, because another
+ *   coordinator may have changed any key meanwhile.
  * - Every change this coordinator makes is reported (changed()) once it is committed, and a lookup
  *   that was already on its way then cannot fill the cache with what it read: each lookup takes a
  *   ticket (a sequence number) first, and fill() refuses it if its key or version changed since.
@@ -25,10 +26,14 @@ export class ReadCache {
   private olderMarks = new Map<string, number>();
   private marksSince = 0;
   private rotatedAtMs = Date.now();
-  /** Whether active() held at the last look; undefined before the first (nothing in flight then). */
-  private wasActive: boolean | undefined;
+  /** The stretch the cached rows were read in (undefined: none, not alone); null before the first look. */
+  private filledIn: number | undefined | null = null;
 
-  constructor(private readonly maxEntries: number, private readonly active: () => boolean, private readonly markLifetimeMs = 5_000) {}
+  constructor(
+    private readonly maxEntries: number,
+    private readonly aloneStretch: () => number | undefined,
+    private readonly markLifetimeMs = 5_000,
+  ) {}
 
   get size(): number {
     return this.rows.size;
@@ -36,7 +41,7 @@ export class ReadCache {
 
   /** Whether it may answer now. */
   get enabled(): boolean {
-    return this.maxEntries > 0 && this.active();
+    return this.maxEntries > 0 && this.aloneStretch() !== undefined;
   }
 
   /** The cached visible version of a key, if the cache may answer. */
@@ -92,20 +97,20 @@ export class ReadCache {
     }
   }
 
-  clear(): void {
+  private clear(): void {
     this.rows.clear();
     this.keyOfVersion.clear();
     this.validFrom = ++this.seq;
   }
 
   private usable(): boolean {
-    const active = this.active();
-    if (this.wasActive === undefined) this.wasActive = active;
-    if (active !== this.wasActive) {
-      this.wasActive = active;
-      this.clear(); // stale either way: another coordinator may have written while we were not alone
+    const stretch = this.aloneStretch();
+    if (stretch !== this.filledIn) {
+      // Rows, and lookups in flight, from before: another coordinator may have written since.
+      if (this.filledIn !== null) this.clear();
+      this.filledIn = stretch;
     }
-    return active;
+    return stretch !== undefined;
   }
 
   private set(k: string, row: VersionRow): void {

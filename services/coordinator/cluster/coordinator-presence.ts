@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,9 +19,15 @@ export function coordinatorId(grpcPort: number): string {
  * one starts at once, and if the other was merely stalled, that one's last look is too old to trust
  * when it wakes. Both register before they look, so two starting together cannot both miss.
  */
-export class CoordinatorPresence extends EventEmitter {
+export class CoordinatorPresence {
   private peers: string[] = [];
   private trustUntil = 0;
+  /**
+   * Numbers the unbroken stretches of looks: a new one starts whenever the peers change or a look
+   * comes after the last one stopped being trusted (a stall, a slow database), because another
+   * coordinator may have come, written and gone unseen in between.
+   */
+  private stretch = 0;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -31,16 +36,14 @@ export class CoordinatorPresence extends EventEmitter {
     private readonly intervalMs: number,
     private readonly downAfterMs: number,
     private readonly log: Logger,
-  ) {
-    super();
-  }
+  ) {}
 
   /** Registers; if other coordinators are live, resolves only once they must have seen this one. */
   async start(): Promise<void> {
     await this.look(true);
-    this.log.info({ id: this.id, coordinators: this.peers }, this.peers.length ? "other coordinators are live: read cache off" : "the only coordinator: read cache on");
+    this.log.info({ id: this.id, coordinators: this.peers }, this.peers.length
+      ? "other coordinators are live (read cache off); waiting for them to see this one" : "the only coordinator: read cache on");
     if (this.peers.length) {
-      this.log.info({ coordinators: this.peers }, "other coordinators are live; waiting for them to see this one");
       await sleep(2 * this.intervalMs);
       await this.look(false);
     }
@@ -50,9 +53,13 @@ export class CoordinatorPresence extends EventEmitter {
     this.timer.unref();
   }
 
-  /** No other coordinator could have written since the last look (which is recent). */
-  alone(): boolean {
-    return this.peers.length === 0 && performance.now() < this.trustUntil;
+  /**
+   * The current stretch of being the only live coordinator (the last look is recent and saw no one
+   * else), or undefined. Within one stretch no other coordinator can have written; what was read
+   * in an earlier one may be stale.
+   */
+  aloneStretch(): number | undefined {
+    return this.peers.length === 0 && performance.now() < this.trustUntil ? this.stretch : undefined;
   }
 
   others(): readonly string[] {
@@ -77,11 +84,11 @@ export class CoordinatorPresence extends EventEmitter {
     );
     const peers = (results[1] as RowDataPacket[]).map((r) => r.id as string);
     const changed = peers.join(",") !== this.peers.join(",");
+    if (changed || sentAt >= this.trustUntil) this.stretch++;
     this.peers = peers;
     this.trustUntil = sentAt + 2 * this.intervalMs;
-    if (changed) {
+    if (changed && !first) {
       this.log.info({ coordinators: peers }, peers.length ? "other coordinators are live: read cache off" : "this is the only coordinator: read cache on");
-      this.emit("change", peers);
     }
   }
 }
