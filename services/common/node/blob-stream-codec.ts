@@ -56,12 +56,13 @@ function writeHeader(out: Buffer, length: number): number {
   return at + 1;
 }
 
-function encodeChunk(data: Buffer, cache: boolean): Buffer {
-  const cached = cache ? encodedChunks.get(data) : undefined;
+/** The chunk's encoded message: the one it was laid out in, or a new one (kept if `keep`: it will be sent again). */
+function encodeChunk(data: Buffer, keep: boolean): Buffer {
+  const cached = encodedChunks.get(data);
   if (cached) return cached;
   const out = Buffer.allocUnsafe(1 + varintLength(data.length) + data.length);
   data.copy(out, writeHeader(out, data.length));
-  if (cache) encodedChunks.set(data, out);
+  if (keep) encodedChunks.set(data, out);
   return out;
 }
 
@@ -91,7 +92,7 @@ export function decodeWriteBlobRequest(buf: Buffer): WriteBlobRequest {
 }
 
 export function encodeReadBlobResponse(m: ReadBlobResponse): Buffer {
-  if (m.part?.$case === "chunk") return encodedChunks.get(m.part.value) ?? encodeChunk(m.part.value, false);
+  if (m.part?.$case === "chunk") return encodeChunk(m.part.value, false);
   return Buffer.from(ReadBlobResponse.encode(m).finish());
 }
 

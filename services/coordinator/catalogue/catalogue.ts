@@ -110,7 +110,9 @@ export class Catalogue {
       result = await this.commits.submit(v);
       return result;
     } finally {
-      this.cache.changed([v], [v.versionId, ...(result?.replaced ?? [])], result && { ticket, row: committedRow(v) });
+      // The new row is built only when the cache may keep it (it is on the path of every upload).
+      const current = result && this.cache.enabled ? { ticket, row: committedRow(v) } : undefined;
+      this.cache.changed([v], [v.versionId, ...(result?.replaced ?? [])], current);
     }
   }
 
