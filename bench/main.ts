@@ -5,36 +5,18 @@ import { join, resolve } from "node:path";
 import { repoRoot } from "../deploy/launcher/paths";
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from "./args";
 import { MiniS3Client } from "./client";
-import { runLarge, type LargeResult } from "./large";
-import { deleteKeys, runMixed, type MixedResult } from "./mixed";
+import { runLarge } from "./large";
+import { deleteKeys, runMixed } from "./mixed";
 import { cpuBetween, cpuSnapshot, findInfraProcesses, findServiceProcesses, type WatchedProcess } from "./procs";
 import { report } from "./report";
+import type { BenchResults, CpuFigures } from "./result-types";
 import { round } from "./stats";
-import { runTiers, type TiersResult } from "./tiers";
+import { runTiers } from "./tiers";
 import { resolveTarget, waitQuiet, type Target } from "./target";
 
 // `npm run bench`: load a MiniS3 cluster on this machine and write what it did to bench/results/.
 
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
-
-export interface CpuFigures {
-  /** CPU seconds per process during the phase (MiniS3 services, mariadbd, redis-server, the bench). */
-  seconds: Record<string, number>;
-  totalSeconds: number;
-}
-
-export interface BenchResults {
-  startedAt: string;
-  finishedAt?: string;
-  target: { url: string; ownCluster: boolean };
-  settings: Omit<BenchArgs, "outDir" | "url">;
-  machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string };
-  mixed?: MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
-  large?: LargeResult & { cpu: CpuFigures };
-  huge?: LargeResult & { cpu: CpuFigures };
-  tiers?: TiersResult & { cpu: CpuFigures };
-  errors: string[];
-}
 
 async function measured<T>(procs: () => WatchedProcess[], run: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
   const watched = () => [...procs(), ...findInfraProcesses(), { name: "bench", pid: process.pid }];

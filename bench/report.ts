@@ -1,4 +1,4 @@
-import type { BenchResults } from "./main";
+import type { BenchResults } from "./result-types";
 import type { LargeResult } from "./large";
 
 // The human summary of a run (the JSON file has everything).

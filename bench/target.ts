@@ -1,4 +1,4 @@
-import { isHealthy, startCluster, type TestCluster } from "../test/support/cluster";
+import { isHealthy, startCluster, type TestCluster } from "../deploy/launcher/cluster";
 import { findServiceProcesses, type WatchedProcess } from "./procs";
 
 // What the bench loads: the coordinator at --url, one already running on the default port, or a

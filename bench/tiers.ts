@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { request } from "undici";
-import { startCluster, type TestCluster } from "../test/support/cluster";
+import { startCluster, type TestCluster } from "../deploy/launcher/cluster";
 import { smallBody } from "./payload";
 import { OpStats, round, type OpSummary } from "./stats";
 

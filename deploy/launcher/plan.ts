@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
 
 // The launcher's plan: a pure function from the cluster's shape to the OS processes that make it.
-// The launcher (deploy/launcher/main.ts) and the test harness (test/support/cluster.ts) both run
+// The launcher (deploy/launcher/main.ts) and the test harness (deploy/launcher/cluster.ts) both run
 // exactly this plan, so what the tests start is what a user starts.
 
 export type ServiceKind = "coordinator" | "storage" | "backup" | "delete";

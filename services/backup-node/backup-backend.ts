@@ -2,8 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Pool } from "mysql2/promise";
 import { IntegrityError, InvalidArgumentError, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
-import type { NodeStats } from "../common/membership";
-import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../common/node/blob-backend";
+import type { NodeStats } from "../membership/node-record";
+import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
 import {
   countComplete, hideBlob, insertWritingCopy, selectCompleteCopy, selectCompletePage, selectUnfinishedCopies,
   type CommitOutcome,

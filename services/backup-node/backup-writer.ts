@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Pool } from "mysql2/promise";
 import { AbortedError, IntegrityError } from "../common/errors";
-import type { BlobMeta, BlobWriter } from "../common/node/blob-backend";
+import type { BlobMeta, BlobWriter } from "../rpc/blob-backend";
 import { commitCopy, type CommitOutcome } from "./blob-rows";
 import { BoundedTasks } from "./bounded-tasks";
 import { encodeChunk } from "./chunk-codec";

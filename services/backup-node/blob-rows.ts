@@ -1,6 +1,6 @@
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { AbortedError } from "../common/errors";
-import type { BlobMeta } from "../common/node/blob-backend";
+import type { BlobMeta } from "../rpc/blob-backend";
 import type { CopyKey } from "./chunk-rows";
 import { inTransaction } from "../common/db/transaction";
 

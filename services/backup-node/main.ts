@@ -1,4 +1,4 @@
-import { runNode } from "../common/node/run-node";
+import { runNode } from "../rpc/server/run-node";
 import { MysqlBackupBackend } from "./backup-backend";
 import { BACKUP_ENTITIES } from "./entities";
 import { BACKUP_MIGRATIONS } from "./migration";

@@ -1,5 +1,5 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
-import type { BlobMeta } from "../common/node/blob-backend";
+import type { BlobMeta } from "../rpc/blob-backend";
 import { replaceCompleteCopies, type CommitOutcome } from "./blob-rows";
 import type { EncodedChunk } from "./chunk-codec";
 import { CHUNK_VALUES, INSERT_CHUNK_SQL, chunkParams, type CopyKey } from "./chunk-rows";

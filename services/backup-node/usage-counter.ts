@@ -1,4 +1,4 @@
-import type { NodeStats } from "../common/membership";
+import type { NodeStats } from "../membership/node-record";
 
 /**
  * Blob count and bytes of this node, kept in memory and adjusted on every commit and delete, so

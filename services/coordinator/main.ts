@@ -1,10 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadConfig, queuePrefix, resolveWriteQuorum } from "../common/config";
 import { openDataSource, sqlPool } from "../common/db/datasource";
-import { CreateNodes1732500000000 } from "../common/db/nodes-schema";
+import { CreateNodes1732500000000 } from "../membership/nodes-schema";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import { createLogger } from "../common/logger";
-import { NodeDirectory } from "../common/membership";
+import { NodeDirectory } from "./cluster/node-directory";
 import { onShutdown, runMain } from "../common/process";
 import { createHttpFacade } from "./api/http-facade";
 import { addObjectServices } from "./api/object-grpc-service";

@@ -1,4 +1,4 @@
-import { runNode } from "../common/node/run-node";
+import { runNode } from "../rpc/server/run-node";
 import { TrashBackend } from "./trash-backend";
 
 // The delete node: trashed and overwritten versions, kept with their attributes until purgeAtMs.

@@ -1,4 +1,4 @@
-import { blobOf, collect, silentLog, tempDir } from "../common/node/testing/test-helpers";
+import { blobOf, collect, silentLog, tempDir } from "../rpc/testing/test-helpers";
 import { TrashBackend } from "./trash-backend";
 
 describe("TrashBackend", () => {

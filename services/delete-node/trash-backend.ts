@@ -1,7 +1,7 @@
 import type { Logger } from "../common/logger";
-import type { NodeStats } from "../common/membership";
-import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../common/node/blob-backend";
-import { DiskBackend } from "../storage-node/disk-backend";
+import type { NodeStats } from "../membership/node-record";
+import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
+import { DiskBackend } from "../blobstore/disk-backend";
 
 export interface TrashBackendOptions {
   dataDir: string;

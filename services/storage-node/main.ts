@@ -1,5 +1,5 @@
-import { runNode } from "../common/node/run-node";
-import { DiskBackend } from "./disk-backend";
+import { runNode } from "../rpc/server/run-node";
+import { DiskBackend } from "../blobstore/disk-backend";
 
 // A storage node: the hot tier. Small blobs in segment files, large ones as files, all on local disk.
 runNode({

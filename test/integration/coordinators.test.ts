@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { keyQuery } from "../support/e2e/http-client";
 import { eventually } from "../support/e2e/wait";
-import { findFreePortBlock } from "../support/ports";
+import { findFreePortBlock } from "../../deploy/launcher/ports";
 
 // Two coordinators on one cluster. Each keeps a read cache of catalogue rows while it is the only
 // live coordinator; a write through the other one must never leave it serving what it cached.

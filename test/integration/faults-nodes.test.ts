@@ -1,4 +1,4 @@
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { getJson } from "../support/http";
 import { seededBytes, seededSha256, seededStream, sha256 } from "../support/e2e/bytes";
 import { downloadWithFault, keyQuery, streamRetrieve, streamUpload } from "../support/e2e/http-client";

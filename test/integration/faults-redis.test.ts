@@ -1,4 +1,4 @@
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { getJson, remove, retrieve, upload } from "../support/http";
 
 // Redis is the lifecycle's fast path, not the data path: with no Redis at all the cluster still

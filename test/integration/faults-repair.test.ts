@@ -1,5 +1,5 @@
 import { randomBytes, createHash } from "node:crypto";
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { eventually } from "../support/e2e/wait";
 import { retrieve, upload } from "../support/http";
 import { statOf } from "../support/lifecycle/api";

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { streamUpload } from "../support/e2e/http-client";
 import { getJson, retrieve, upload } from "../support/http";
 import { statOf } from "../support/lifecycle/api";

@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createConnection } from "mysql2/promise";
 import { Redis } from "ioredis";
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { makeStubRoot } from "../support/stubs";
 
 // The harness itself, on stub services (test/support/stubs): ports, ids, restarts, clean-up.

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { startCluster, type TestCluster } from "../support/cluster";
-import { deleteQueueKeys } from "../support/cleanup";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { deleteQueueKeys } from "../../deploy/launcher/cluster-cleanup";
 import { remove, retrieve, upload } from "../support/http";
 import { queueOf, statOf, statusOf } from "../support/lifecycle/api";
 import { sha256Hex } from "../support/lifecycle/bodies";

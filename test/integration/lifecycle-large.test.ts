@@ -1,4 +1,4 @@
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { remove } from "../support/http";
 import { statOf } from "../support/lifecycle/api";
 import { postJson, retrieveHashed, uploadRandomStream } from "../support/lifecycle/http";

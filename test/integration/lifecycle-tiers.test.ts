@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { remove, retrieve, upload } from "../support/http";
 import { listedKeys, queueOf, queuesIdle, statOf, statusOf, tierOf, trashOf } from "../support/lifecycle/api";
 import { sha256Hex } from "../support/lifecycle/bodies";

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { startCluster, type TestCluster } from "../support/cluster";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { TestObjectClient, type ClientFlavour } from "../../services/coordinator/api/testing/grpc-clients";
 import { seededBytes, sha256 } from "../support/e2e/bytes";
 import { eventually, sleep } from "../support/e2e/wait";

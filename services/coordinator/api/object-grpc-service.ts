@@ -6,7 +6,7 @@ import {
   AdminServiceService, ObjectServiceService,
   type AdminServiceServer, type GetObjectRequest, type GetObjectResponse, type ObjectServiceServer,
   type PutObjectRequest, type PutObjectResponse,
-} from "../../common/gen/minis3/v1/object";
+} from "../../rpc/gen/minis3/v1/object";
 import type { Logger } from "../../common/logger";
 import { checkBucket, checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine } from "../objects/object-engine";

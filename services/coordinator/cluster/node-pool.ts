@@ -1,7 +1,8 @@
 import { UnavailableError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
-import type { NodeDirectory, NodeKind, NodeRecord } from "../../common/membership";
-import { NodeClient } from "../../common/node/node-client";
+import type { NodeKind, NodeRecord } from "../../membership/node-record";
+import type { NodeDirectory } from "./node-directory";
+import { NodeClient } from "../../rpc/client/node-client";
 
 /**
  * One NodeClient (one channel, one multiplexed Exchange stream) per node, kept in step with the

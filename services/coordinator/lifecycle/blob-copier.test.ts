@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { silentLog } from "../../common/node/testing/test-helpers";
-import type { BlobMeta } from "../../common/node/blob-backend";
-import type { BlobRead, BlobUpload } from "../../common/node/node-client";
+import { silentLog } from "../../rpc/testing/test-helpers";
+import type { BlobMeta } from "../../rpc/blob-backend";
+import type { BlobRead, BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
 import type { VersionRow } from "../catalogue/version-row";
 import { BlobCopier } from "./blob-copier";

@@ -1,8 +1,8 @@
 import { AbortedError, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
-import { joinAsChunk } from "../../common/node/blob-stream-codec";
+import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
-import type { NodeDirectory } from "../../common/membership";
+import type { NodeDirectory } from "../cluster/node-directory";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue, NewVersion } from "../catalogue/catalogue";
 import { toObjectView, type VersionRow } from "../catalogue/version-row";

@@ -1,6 +1,6 @@
 import { IntegrityError, MiniS3Error, UnavailableError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
-import type { BlobUpload } from "../../common/node/node-client";
+import type { BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
 
 /**

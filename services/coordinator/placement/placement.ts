@@ -1,4 +1,4 @@
-import type { NodeDirectory } from "../../common/membership";
+import type { NodeDirectory } from "../cluster/node-directory";
 import { HashRing } from "./hash-ring";
 
 /** The key a version is placed by: bucket and key (so versions of a key land together). */

@@ -1,4 +1,4 @@
-import type { TestCluster } from "../cluster";
+import type { TestCluster } from "../../../deploy/launcher/cluster";
 import { eventually } from "./wait";
 
 // What the coordinator currently believes about its storage nodes, and waiting for it to change.

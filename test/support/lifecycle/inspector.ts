@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { createPool, type Pool, type RowDataPacket } from "mysql2/promise";
 import { parseMysqlUrl } from "../../../services/common/db/datasource";
-import type { BlobMeta } from "../../../services/common/node/blob-backend";
-import { NodeClient } from "../../../services/common/node/node-client";
-import type { TestCluster } from "../cluster";
+import type { BlobMeta } from "../../../services/rpc/blob-backend";
+import { NodeClient } from "../../../services/rpc/client/node-client";
+import type { TestCluster } from "../../../deploy/launcher/cluster";
 
 /** A version as the catalogue records it (the columns the tests assert on). */
 export interface CatalogueVersion {

@@ -11,7 +11,7 @@ import {
   type ListTrashResponse, type ObjectInfo, type PutObjectHeader,
   DeleteObjectRequest, GetObjectRequest as GetObjectRequestFns, HeadObjectRequest, ListObjectsRequest, ListTrashRequest,
   UndeleteObjectRequest,
-} from "../../../common/gen/minis3/v1/object";
+} from "../../../rpc/gen/minis3/v1/object";
 
 const OBJECT_PROTO = path.join("proto", "minis3", "v1", "object.proto");
 

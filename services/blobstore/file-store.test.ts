@@ -1,8 +1,8 @@
 import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { IntegrityError, NotFoundError, InvalidArgumentError } from "../errors";
+import { IntegrityError, NotFoundError, InvalidArgumentError } from "../common/errors";
 import { FileStore } from "./file-store";
-import { blobOf, collect, sha256, tempDir } from "./testing/test-helpers";
+import { blobOf, collect, sha256, tempDir } from "../rpc/testing/test-helpers";
 
 describe("FileStore", () => {
   let dir: { path: string; remove(): Promise<void> };

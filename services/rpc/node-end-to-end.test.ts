@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { DiskBackend } from "../../storage-node/disk-backend";
-import { IntegrityError, NotFoundError, UnavailableError } from "../errors";
-import { NodeClient } from "./node-client";
-import { startNodeServer, type RunningNodeServer } from "./node-server";
+import { DiskBackend } from "../blobstore/disk-backend";
+import { IntegrityError, NotFoundError, UnavailableError } from "../common/errors";
+import { NodeClient } from "./client/node-client";
+import { startNodeServer, type RunningNodeServer } from "./server/node-server";
 import { blobOf, collect, silentLog, tempDir } from "./testing/test-helpers";
 
 const CHUNK = 64 * 1024;

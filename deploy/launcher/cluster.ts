@@ -4,12 +4,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SETTINGS } from "../../services/common/config";
-import { isHealthy, waitForHealthy } from "../../deploy/launcher/health";
-import { repoRoot } from "../../deploy/launcher/paths";
-import { planCluster, type ProcessSpec } from "../../deploy/launcher/plan";
-import { readClusterShape } from "../../deploy/launcher/shape";
-import { Supervisor, type ExitInfo, type ProcessStatus } from "../../deploy/launcher/supervisor";
-import { deleteQueueKeys, dropDatabase } from "./cleanup";
+import { isHealthy, waitForHealthy } from "./health";
+import { repoRoot } from "./paths";
+import { planCluster, type ProcessSpec } from "./plan";
+import { readClusterShape } from "./shape";
+import { Supervisor, type ExitInfo, type ProcessStatus } from "./supervisor";
+import { deleteQueueKeys, dropDatabase } from "./cluster-cleanup";
 import { findFreePortBlock } from "./ports";
 
 // The integration-test harness: a real MiniS3 cluster (the processes from dist/, started by the

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
-import { AbortedError, InvalidArgumentError, NotFoundError, toGrpcStatus } from "../errors";
+import { AbortedError, InvalidArgumentError, NotFoundError, toGrpcStatus } from "../../common/errors";
 import {
   type NodeServiceServer,
   type ReadBlobRequest,
@@ -8,12 +8,12 @@ import {
   type BlobInfo,
   type WriteBlobRequest,
 } from "../gen/minis3/v1/node";
-import { SERVER_OPTIONS, bindServer, shutdownServer } from "../grpc";
-import type { Logger } from "../logger";
-import type { BlobBackend, BlobWriter } from "./blob-backend";
-import { isValidBlobId, toBlobInfo } from "./blob-info";
+import { SERVER_OPTIONS, bindServer, shutdownServer } from "../../common/grpc";
+import type { Logger } from "../../common/logger";
+import type { BlobBackend, BlobWriter } from "../blob-backend";
+import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { serveExchange } from "./exchange-server";
-import { FastNodeService } from "./node-service-fast";
+import { FastNodeService } from "../wire/node-service-fast";
 
 export interface NodeServiceOptions {
   id: string;

@@ -1,4 +1,4 @@
-import type { NodeKind, NodeStats } from "../membership";
+import type { NodeKind, NodeStats } from "../membership/node-record";
 
 /** What a node knows of one blob. Blobs are immutable; blobId is the object version id. */
 export interface BlobMeta {

@@ -2,13 +2,15 @@ import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Pool } from "mysql2/promise";
 import type { DataSource, EntitySchema, MigrationInterface } from "typeorm";
-import { loadConfig } from "../config";
-import { openDataSource, sqlPool } from "../db/datasource";
-import { CreateNodes1732500000000 } from "../db/nodes-schema";
-import { createLogger, type Logger } from "../logger";
-import { Heartbeat, resolveNodeId, type NodeKind } from "../membership";
-import { onShutdown, runMain } from "../process";
-import type { BlobBackend } from "./blob-backend";
+import { loadConfig } from "../../common/config";
+import { openDataSource, sqlPool } from "../../common/db/datasource";
+import { CreateNodes1732500000000 } from "../../membership/nodes-schema";
+import { createLogger, type Logger } from "../../common/logger";
+import { Heartbeat } from "../../membership/heartbeat";
+import { resolveNodeId } from "../../membership/node-id";
+import type { NodeKind } from "../../membership/node-record";
+import { onShutdown, runMain } from "../../common/process";
+import type { BlobBackend } from "../blob-backend";
 import { startNodeServer } from "./node-server";
 
 export interface NodeContext {

@@ -1,6 +1,6 @@
 import { BatchRequest, BatchResponse } from "../gen/minis3/v1/node";
 import { decodeBatchRequest, decodeBatchResponse, encodeBatchRequest, encodeBatchResponse } from "./exchange-codec";
-import { blobOf } from "./testing/test-helpers";
+import { blobOf } from "../testing/test-helpers";
 
 // The hand-written codec must be byte-compatible with the generated one, in both directions.
 describe("exchange codec", () => {

@@ -2,7 +2,7 @@
  * Micro-benchmark (not a test): putSmall/getSmall throughput of one storage node over gRPC.
  * The node runs in a child process so both sides' CPU can be measured separately.
  *
- *   node <compiled>/services/storage-node/bench-put-small.js [inFlight=64] [seconds=5] [size=4096] [op=put|get]
+ *   node dist/bench/micro/put-small.js [inFlight=64] [seconds=5] [size=4096] [op=put|get]
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -10,9 +10,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { NodeClient } from "../common/node/node-client";
-import { startNodeServer } from "../common/node/node-server";
-import { DiskBackend } from "./disk-backend";
+import { NodeClient } from "../../services/rpc/client/node-client";
+import { startNodeServer } from "../../services/rpc/server/node-server";
+import { DiskBackend } from "../../services/blobstore/disk-backend";
 
 const log = pino({ level: "warn" });
 

@@ -1,7 +1,7 @@
 import { open, readdir, stat, truncate, appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError } from "../common/errors";
-import { blobOf, silentLog, tempDir } from "../common/node/testing/test-helpers";
+import { blobOf, silentLog, tempDir } from "../rpc/testing/test-helpers";
 import { SegmentStore } from "./segment-store";
 
 describe("SegmentStore", () => {

@@ -1,5 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
-import { IntegrityError } from "../errors";
+import { IntegrityError } from "../common/errors";
 
 /**
  * One large blob = one file: a header (meta) then the bytes. Meta lives in the same file as the

@@ -1,10 +1,10 @@
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../common/logger";
-import type { NodeKind, NodeStats } from "../common/membership";
-import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../common/node/blob-backend";
-import { clampRange } from "../common/node/blob-info";
-import { FileStore } from "../common/node/file-store";
+import type { NodeKind, NodeStats } from "../membership/node-record";
+import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
+import { clampRange } from "../rpc/blob-info";
+import { FileStore } from "./file-store";
 import { SegmentStore } from "./segment-store";
 
 export interface DiskBackendOptions {

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { IntegrityError, InvalidArgumentError, NotFoundError } from "../errors";
-import type { BlobMeta, BlobReader, BlobWriter } from "./blob-backend";
-import { clampRange, isValidBlobId } from "./blob-info";
+import { IntegrityError, InvalidArgumentError, NotFoundError } from "../common/errors";
+import type { BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
+import { clampRange, isValidBlobId } from "../rpc/blob-info";
 import { encodeHeader, readHeader, sealFields } from "./blob-file-format";
-import { allocChunk } from "./blob-stream-codec";
+import { allocChunk } from "../rpc/wire/blob-stream-codec";
 import { fsyncDir } from "./fsync-dir";
 
 /**

@@ -1,10 +1,10 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { InvalidArgumentError, NotFoundError, TooLargeError, toGrpcStatus, MiniS3Error } from "../errors";
+import { InvalidArgumentError, NotFoundError, TooLargeError, toGrpcStatus, MiniS3Error } from "../../common/errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult } from "../gen/minis3/v1/node";
-import type { Logger } from "../logger";
-import type { BlobBackend } from "./blob-backend";
-import { isValidBlobId, toBlobInfo } from "./blob-info";
+import type { Logger } from "../../common/logger";
+import type { BlobBackend } from "../blob-backend";
+import { isValidBlobId, toBlobInfo } from "../blob-info";
 
 const EMPTY = Buffer.alloc(0);
 

@@ -1,4 +1,4 @@
-import type { BlobInfo } from "../gen/minis3/v1/node";
+import type { BlobInfo } from "./gen/minis3/v1/node";
 import type { BlobMeta } from "./blob-backend";
 
 // BlobMeta (what backends speak) <-> BlobInfo (what travels on the wire): one place for both sides.

@@ -1,5 +1,5 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { UnavailableError } from "../errors";
+import { UnavailableError } from "../../common/errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
 
 type OpBody = NonNullable<BlobOp["op"]>;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import type { Logger } from "../../logger";
+import type { Logger } from "../../common/logger";
 
 export const silentLog: Logger = pino({ level: "silent" });
 

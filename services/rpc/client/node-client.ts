@@ -1,18 +1,18 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
-import { AbortedError, fromGrpcError, MiniS3Error, UnavailableError } from "../errors";
+import { AbortedError, fromGrpcError, MiniS3Error, UnavailableError } from "../../common/errors";
 import {
   type NodeServiceClient,
   type BlobOpResult,
   type ReadBlobResponse,
   type WriteBlobRequest,
 } from "../gen/minis3/v1/node";
-import { GRPC_OPTIONS } from "../grpc";
-import type { NodeKind, NodeStats } from "../membership";
-import type { BlobMeta } from "./blob-backend";
-import { clampRange, fromBlobInfo } from "./blob-info";
-import { ExchangeSession } from "./exchange-client";
-import { FastNodeServiceClient } from "./node-service-fast";
+import { GRPC_OPTIONS } from "../../common/grpc";
+import type { NodeKind, NodeStats } from "../../membership/node-record";
+import type { BlobMeta } from "../blob-backend";
+import { clampRange, fromBlobInfo } from "../blob-info";
+import { ExchangeSession } from "./exchange-session";
+import { FastNodeServiceClient } from "../wire/node-service-fast";
 
 export interface NodeClientOptions {
   /** Deadline of each small op, and of a read's first message. */

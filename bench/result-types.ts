@@ -1,0 +1,25 @@
+import type { BenchArgs } from "./args";
+import type { LargeResult } from "./large";
+import type { MixedResult } from "./mixed";
+import type { TiersResult } from "./tiers";
+
+// The shape of a run's results: what main.ts fills, report.ts prints and bench/results/ keeps.
+
+export interface CpuFigures {
+  /** CPU seconds per process during the phase (MiniS3 services, mariadbd, redis-server, the bench). */
+  seconds: Record<string, number>;
+  totalSeconds: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  target: { url: string; ownCluster: boolean };
+  settings: Omit<BenchArgs, "outDir" | "url">;
+  machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string };
+  mixed?: MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
+  large?: LargeResult & { cpu: CpuFigures };
+  huge?: LargeResult & { cpu: CpuFigures };
+  tiers?: TiersResult & { cpu: CpuFigures };
+  errors: string[];
+}

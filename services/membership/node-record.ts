@@ -1,0 +1,24 @@
+// Who the nodes are: the rows of the nodes table, written by nodes (heartbeat.ts), read by coordinators.
+
+export type NodeKind = "storage" | "backup" | "delete";
+
+export interface NodeIdentity {
+  id: string;
+  kind: NodeKind;
+  address: string;
+  zone: string;
+}
+
+export interface NodeStats {
+  blobCount: number;
+  usedBytes: number;
+  freeBytes: number;
+}
+
+export interface NodeRecord extends NodeIdentity, NodeStats {
+  state: string;
+  live: boolean;
+  heartbeatAtMs: number;
+  /** How old the last heartbeat was at the last refresh, by the database's clock. */
+  silentForMs: number;
+}
