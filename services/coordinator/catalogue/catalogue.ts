@@ -3,7 +3,8 @@ import { withRetry } from "../../common/db/datasource";
 import { inTransaction } from "../../common/db/transaction";
 import { GroupCommit } from "../../common/group-commit";
 import { ReadCache } from "./read-cache";
-import { toVersionRow, VERSION_COLUMNS, type BytesTier, type VersionRow, type VersionState } from "./version-row";
+import type { BytesTier, VersionRow, VersionState } from "../model/version-row";
+import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 
 /** What an upload commits once its replicas confirmed the bytes: the row's given fields. */
 export type NewVersion = Pick<VersionRow,

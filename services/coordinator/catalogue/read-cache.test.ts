@@ -1,5 +1,5 @@
 import { ReadCache } from "./read-cache";
-import type { VersionRow } from "./version-row";
+import type { VersionRow } from "../model/version-row";
 
 const row = (key: string, versionId: string, extra: Partial<VersionRow> = {}): VersionRow => ({
   versionId, bucket: "b", key, size: 1, sha256: "s", etag: "e", contentType: "t", metadata: {}, state: "live", tier: "hot",

@@ -1,4 +1,4 @@
-import type { VersionRow } from "./version-row";
+import type { VersionRow } from "../model/version-row";
 
 /**
  * Visible versions by key, kept by the Catalogue so a GET or HEAD of a recently seen key costs no

@@ -3,7 +3,7 @@ import { silentLog } from "../../rpc/testing/test-helpers";
 import type { BlobMeta } from "../../rpc/blob-backend";
 import type { BlobRead, BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
-import type { VersionRow } from "../catalogue/version-row";
+import type { VersionRow } from "../model/version-row";
 import { BlobCopier } from "./blob-copier";
 
 // The copier's memory bound: large objects stream through the coordinator one at a time, whatever

@@ -2,7 +2,7 @@ import { NotFoundError, UnavailableError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import { Semaphore } from "../../common/semaphore";
 import type { NodePool } from "../cluster/node-pool";
-import type { VersionRow } from "../catalogue/version-row";
+import type { VersionRow } from "../model/version-row";
 import { ReplicatedUpload } from "../objects/replicated-upload";
 
 /**

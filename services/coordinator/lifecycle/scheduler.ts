@@ -2,7 +2,7 @@ import type { Queue } from "bullmq";
 import { UnavailableError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NewVersion } from "../catalogue/catalogue";
-import type { VersionRow } from "../catalogue/version-row";
+import type { VersionRow } from "../model/version-row";
 import type { ObjectEvents } from "../objects/object-events";
 import { jobId, QUEUE_NAMES, type QueueName, type TransitionJob } from "./queues";
 

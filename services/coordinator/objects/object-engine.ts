@@ -2,22 +2,10 @@
 // and the object engine that does the work. Both APIs validate nothing themselves beyond parsing:
 // the engine throws the typed errors of services/common/errors.ts.
 
-export type Tier = "hot" | "cold";
+import type { ObjectView, Tier, TrashEntryView } from "../model/object-view";
 
-export interface ObjectView {
-  bucket: string;
-  key: string;
-  versionId: string;
-  size: number;
-  sha256: string; // hex
-  etag: string; // hex md5
-  contentType: string;
-  tier: Tier;
-  createdAtMs: number;
-  lastAccessedAtMs: number;
-  replicas: string[]; // node ids holding the bytes in `tier`
-  metadata: Record<string, string>;
-}
+// The views live in model/ (the catalogue maps its rows to them too); the contract names them.
+export type { ObjectView, Tier, TrashEntryView };
 
 export interface PutInput {
   bucket: string;
@@ -59,13 +47,6 @@ export interface DeleteResult {
 export interface ListResult {
   objects: ObjectView[];
   nextCursor: string; // "" on the last page
-}
-
-export interface TrashEntryView {
-  object: ObjectView;
-  deletedAtMs: number;
-  purgeAtMs: number;
-  reason: "deleted" | "overwritten";
 }
 
 export interface TrashListResult {

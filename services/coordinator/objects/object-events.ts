@@ -1,5 +1,5 @@
 import type { NewVersion } from "../catalogue/catalogue";
-import type { VersionRow } from "../catalogue/version-row";
+import type { VersionRow } from "../model/version-row";
 
 /**
  * What the object engine tells the lifecycle after the catalogue changed. Each call only queues

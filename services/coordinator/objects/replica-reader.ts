@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { IntegrityError, MiniS3Error, NotFoundError, UnavailableError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NodePool } from "../cluster/node-pool";
-import type { VersionRow } from "../catalogue/version-row";
+import type { VersionRow } from "../model/version-row";
 
 /**
  * Reads a version's bytes from whichever of its replicas answers, live nodes first. A replica that

@@ -1,29 +1,7 @@
 import type { RowDataPacket } from "mysql2/promise";
-import type { ObjectView, Tier } from "../objects/object-engine";
+import type { VersionRow } from "../model/version-row";
 
-export type VersionState = "live" | "trash";
-export type BytesTier = Tier | "trash";
-
-/** One row of `versions`, as the coordinator works with it. */
-export interface VersionRow {
-  versionId: string;
-  bucket: string;
-  key: string;
-  size: number;
-  sha256: string;
-  etag: string;
-  contentType: string;
-  metadata: Record<string, string>;
-  state: VersionState;
-  tier: BytesTier;
-  replicas: string[];
-  cleanup: string[];
-  createdMs: number;
-  accessedMs: number;
-  deletedMs: number | null;
-  purgeMs: number | null;
-  reason: "deleted" | "overwritten" | null;
-}
+// How a `versions` row is read: the columns every version query selects, and their mapping.
 
 export const VERSION_COLUMNS =
   "v.version_id, v.bucket, v.object_key, v.size, v.sha256, v.etag, v.content_type, v.metadata, v.state, v.tier, " +
@@ -51,22 +29,5 @@ export function toVersionRow(r: RowDataPacket): VersionRow {
     deletedMs: r.deleted_ms === null ? null : Number(r.deleted_ms),
     purgeMs: r.purge_ms === null ? null : Number(r.purge_ms),
     reason: r.reason,
-  };
-}
-
-export function toObjectView(v: VersionRow): ObjectView {
-  return {
-    bucket: v.bucket,
-    key: v.key,
-    versionId: v.versionId,
-    size: v.size,
-    sha256: v.sha256,
-    etag: v.etag,
-    contentType: v.contentType,
-    tier: v.tier === "cold" ? "cold" : "hot",
-    createdAtMs: v.createdMs,
-    lastAccessedAtMs: v.accessedMs,
-    replicas: v.replicas,
-    metadata: v.metadata,
   };
 }
