@@ -149,7 +149,7 @@ export class Transitions {
         replicas = await this.copier.copy(t, t.replicas, this.placement.targets(bucket, key), this.opts.writeQuorum);
         leftovers = t.replicas;
       }
-      const { restored, replaced } = await this.catalogue.restore(t.versionId, t.tier, replicas, leftovers, Date.now());
+      const { restored, replaced } = await this.catalogue.restore(t, replicas, leftovers, Date.now());
       if (!restored) {
         if (t.tier !== "hot") await this.dropCopies(t.versionId, replicas, "undelete lost a race");
         continue;

@@ -1,0 +1,53 @@
+import type { Pool, RowDataPacket } from "mysql2/promise";
+import type { VersionRow } from "../model/version-row";
+import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
+
+// SQL for the catalogue's listings and totals: read-only, each one statement, nothing batched.
+
+/** Visible objects under a prefix, in key (byte) order, after `afterKey`. */
+export async function selectListed(pool: Pool, bucket: string, prefix: string, afterKey: string, limit: number): Promise<VersionRow[]> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
+      WHERE o.bucket = ? AND o.object_key LIKE ? AND o.object_key > ?
+      ORDER BY o.object_key LIMIT ?`,
+    [bucket, likePrefix(prefix), afterKey, limit],
+  );
+  return rows.map(toVersionRow);
+}
+
+/** Restorable versions under a prefix, in version id order after `afterVersion`. */
+export async function selectTrashListed(pool: Pool, bucket: string, prefix: string, nowMs: number, afterVersion: string,
+  limit: number): Promise<VersionRow[]> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT ${VERSION_COLUMNS} FROM versions v
+      WHERE v.state = 'trash' AND v.bucket = ? AND v.object_key LIKE ? AND v.purge_ms > ? AND v.version_id > ?
+      ORDER BY v.version_id LIMIT ?`,
+    [bucket, likePrefix(prefix), nowMs, afterVersion, limit],
+  );
+  return rows.map(toVersionRow);
+}
+
+/** The most recently deleted restorable version of a key. */
+export async function selectLatestTrash(pool: Pool, bucket: string, key: string, nowMs: number): Promise<VersionRow | null> {
+  const [rows] = await pool.execute<RowDataPacket[]>(
+    `SELECT ${VERSION_COLUMNS} FROM versions v
+      WHERE v.bucket = ? AND v.object_key = ? AND v.state = 'trash' AND v.purge_ms > ?
+      ORDER BY v.deleted_ms DESC, v.version_id DESC LIMIT 1`,
+    [bucket, key, nowMs],
+  );
+  return rows.length ? toVersionRow(rows[0]) : null;
+}
+
+/** Object count and bytes per tier (live versions), and the trash. */
+export async function selectTierTotals(pool: Pool): Promise<{ tier: string; objects: number; bytes: number }[]> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT IF(state = 'trash', 'trash', tier) AS t, COUNT(*) AS n, COALESCE(SUM(size), 0) AS b
+       FROM versions GROUP BY t`);
+  const by = new Map(rows.map((r) => [r.t as string, { objects: Number(r.n), bytes: Number(r.b) }]));
+  return ["hot", "cold", "trash"].map((tier) => ({ tier, ...(by.get(tier) ?? { objects: 0, bytes: 0 }) }));
+}
+
+/** A LIKE pattern matching keys that start with prefix (%, _ and \ escaped). */
+function likePrefix(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
+}
