@@ -1,10 +1,10 @@
-import type { Pool, RowDataPacket } from "mysql2/promise";
+import type { Pool } from "mysql2/promise";
 import { withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
 import type { BytesTier, VersionRow } from "../model/version-row";
+import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
-import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 import {
   clearCleanupBatch, commitBatch, committedRow, deleteBatch, deleteTrashed, moveBatch, restoreVersion, selectCurrent,
   selectVersions, updateAccessTimes, updateCleanup, updateReplicas,
@@ -24,9 +24,11 @@ interface Learned {
  * The catalogue in MySQL: the truth about which version of a key is visible and where every
  * version's bytes are. Hot paths use mysql2 prepared statements; upload commits are grouped into
  * one transaction per batch (see GroupCommit), which is what lets it keep up with thousands of
- * small uploads a second. The SQL is in versions-sql.ts and listings-sql.ts.
+ * small uploads a second. The SQL is in versions-sql.ts, listings-sql.ts and lifecycle-queries.ts.
  */
 export class Catalogue {
+  /** What the reconciler asks for (read-only). */
+  readonly lifecycle: LifecycleQueries;
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
   private readonly deletes: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
@@ -40,6 +42,7 @@ export class Catalogue {
    */
   constructor(private readonly pool: Pool, private readonly trashTtlMs: number,
     private readonly cache: ReadCache = new ReadCache(0, () => undefined)) {
+    this.lifecycle = new LifecycleQueries(pool);
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
     this.commits = new GroupCommit((batch) => withRetry(() => commitBatch(pool, batch, Date.now(), trashTtlMs)));
@@ -156,12 +159,6 @@ export class Catalogue {
 
   async ping(): Promise<void> {
     await this.pool.query("SELECT 1");
-  }
-
-  /** Runs versions matching a lifecycle query; used by the reconciler. */
-  async query(sql: string, params: (string | number)[]): Promise<VersionRow[]> {
-    const [rows] = await this.pool.query<RowDataPacket[]>(`SELECT ${VERSION_COLUMNS} FROM versions v WHERE ${sql}`, params);
-    return rows.map(toVersionRow);
   }
 
   /**

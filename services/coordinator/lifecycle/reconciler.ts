@@ -27,24 +27,21 @@ export class Reconciler {
     const horizon = now + this.intervalMs;
     const counts = { demote: 0, trash: 0, purge: 0, cleanup: 0, repair: 0 };
 
-    const demote = await this.catalogue.query(
-      "v.state = 'live' AND v.tier = 'hot' AND v.accessed_ms <= ? ORDER BY v.accessed_ms LIMIT ?", [horizon - this.hotTtlMs, BATCH]);
+    const demote = await this.catalogue.lifecycle.dueForDemotion(horizon - this.hotTtlMs, BATCH);
     for (const v of demote) {
       const due = v.accessedMs + this.hotTtlMs;
       this.scheduler.add("demote", v.versionId, due, due);
       counts.demote++;
     }
-    const trash = await this.catalogue.query("v.state = 'trash' AND v.tier IN ('hot', 'cold') LIMIT ?", [BATCH]);
+    const trash = await this.catalogue.lifecycle.trashToMove(BATCH);
     for (const v of trash) { this.scheduler.add("trash", v.versionId); counts.trash++; }
-    const purge = await this.catalogue.query(
-      "v.state = 'trash' AND v.purge_ms <= ? ORDER BY v.purge_ms LIMIT ?", [horizon, BATCH]);
+    const purge = await this.catalogue.lifecycle.dueForPurge(horizon, BATCH);
     for (const v of purge) { this.scheduler.add("purge", v.versionId, v.purgeMs!, v.purgeMs!); counts.purge++; }
-    const cleanup = await this.catalogue.query("v.cleanup <> '' LIMIT ?", [BATCH]);
+    const cleanup = await this.catalogue.lifecycle.withLeftoverCopies(BATCH);
     for (const v of cleanup) { this.scheduler.add("cleanup", v.versionId); counts.cleanup++; }
 
     for (const node of this.lostNodes()) {
-      const held = await this.catalogue.query(
-        "v.state = 'live' AND v.tier = 'hot' AND FIND_IN_SET(?, v.replicas) > 0 LIMIT ?", [node, BATCH]);
+      const held = await this.catalogue.lifecycle.hotOnNode(node, BATCH);
       for (const v of held) { this.scheduler.add("repair", v.versionId); counts.repair++; }
     }
 
