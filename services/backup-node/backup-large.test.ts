@@ -1,26 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { MysqlBackupBackend } from "./backup-backend";
 import type { RowDataPacket } from "mysql2/promise";
-import { compressibleBytes, openTestDb, type TestDb } from "./test-support";
+import { compressibleBytes, MiB, PIECE, useColdTier } from "./test-support";
 
 // A 64 MiB blob through the cold tier: memory must stay bounded by a few chunks (never the blob),
 // and the throughput is printed for the report.
 
-const MiB = 1024 * 1024;
-const PIECE = 256 * 1024; // what the node service hands the backend per gRPC message
-let db: TestDb;
-let backend: MysqlBackupBackend;
-
-beforeAll(async () => {
-  db = await openTestDb();
-  backend = await db.backend("backup-big");
-});
-afterAll(async () => {
-  await backend?.close();
-  await db?.close();
-});
+const cold = useColdTier("backup-big");
 
 // V8 frees 1 MiB Buffers lazily (garbage can reach tens of MiB before a GC), so RSS alone cannot
 // tell "bounded" from "buffered" at 64 MiB. Collecting every few MiB makes RSS show live memory.
@@ -57,7 +44,7 @@ async function roundTrip(blobId: string, total: number, source: Buffer) {
   let watch = new RssWatch();
 
   let t = process.hrtime.bigint();
-  const w = await backend.beginWrite(blobId, {});
+  const w = await cold.backend.beginWrite(blobId, {});
   for (let i = 0; i * PIECE < total; i++) {
     const piece = pieceAt(i);
     expected.update(piece);
@@ -73,7 +60,7 @@ async function roundTrip(blobId: string, total: number, source: Buffer) {
   t = process.hrtime.bigint();
   const got = createHash("sha256");
   let bytes = 0;
-  const r = await backend.read(blobId, 0, undefined);
+  const r = await cold.backend.read(blobId, 0, undefined);
   for await (const c of r.chunks) {
     got.update(c);
     bytes += c.length;
@@ -97,7 +84,7 @@ test("64 MiB incompressible blob: bounded memory, throughput reported", async ()
   console.log(`cold tier, 64 MiB random: ${m.text}`);
   // Buffering the blob would cost ≥ 64 MiB; a few chunks in flight cost a few MiB (loose bound).
   expect(m.peakRssGrowthMiB).toBeLessThan(32);
-  const [[row]] = await db.pool.query<RowDataPacket[]>(
+  const [[row]] = await cold.db.pool.query<RowDataPacket[]>(
     "SELECT COUNT(*) AS n, MAX(raw_size) AS biggest FROM backup_chunks WHERE node_id = 'backup-big' AND blob_id = 'big-random'");
   expect(Number(row.n)).toBe(64);
   expect(Number(row.biggest)).toBe(MiB);
@@ -107,7 +94,7 @@ test("16 MiB compressible blob: throughput reported", async () => {
   const m = await roundTrip("big-text", 16 * MiB, compressibleBytes(4 * MiB));
   console.log(`cold tier, 16 MiB text: ${m.text}`);
   expect(m.peakRssGrowthMiB).toBeLessThan(32);
-  const [[row]] = await db.pool.query<RowDataPacket[]>(
+  const [[row]] = await cold.db.pool.query<RowDataPacket[]>(
     "SELECT COUNT(*) AS n, SUM(codec = 'deflate') AS deflated FROM backup_chunks WHERE node_id = 'backup-big' AND blob_id = 'big-text'");
   expect([Number(row.n), Number(row.deflated)]).toEqual([16, 16]);
 });

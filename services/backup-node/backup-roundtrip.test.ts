@@ -1,76 +1,57 @@
 import { randomBytes } from "node:crypto";
 import type { RowDataPacket } from "mysql2/promise";
-import type { MysqlBackupBackend } from "./backup-backend";
-import { compressibleBytes, expectSameBytes, openTestDb, readAll, sha256, type TestDb } from "./test-support";
+import { compressibleBytes, expectSameBytes, MiB, readAll, sha256, useColdTier, writeBlob } from "./test-support";
 
-const MiB = 1024 * 1024;
-let db: TestDb;
-let backend: MysqlBackupBackend;
-
-beforeAll(async () => {
-  db = await openTestDb();
-  backend = await db.backend("backup-a");
-});
-afterAll(async () => {
-  await backend?.close();
-  await db?.close();
-});
-
-/** Streams data in pieces of `piece` bytes (not aligned with the 1 MiB stored chunks). */
-async function writeBlob(blobId: string, data: Buffer, piece = 200_000, attributes: Record<string, string> = {}) {
-  const w = await backend.beginWrite(blobId, attributes);
-  for (let pos = 0; pos < data.length; pos += piece) await w.write(data.subarray(pos, pos + piece));
-  return w.commit(data.length, sha256(data));
-}
+const cold = useColdTier("backup-a");
 
 async function codecsOf(blobId: string): Promise<string[]> {
-  const [rows] = await db.pool.query<RowDataPacket[]>(
+  const [rows] = await cold.db.pool.query<RowDataPacket[]>(
     "SELECT codec FROM backup_chunks WHERE node_id = 'backup-a' AND blob_id = ? ORDER BY seq", [blobId]);
   return rows.map((r) => String(r.codec));
 }
 
 test("0 bytes round trip (streamed and putSmall), no chunk rows", async () => {
-  const meta = await writeBlob("empty", Buffer.alloc(0));
+  const meta = await writeBlob(cold.backend, "empty", Buffer.alloc(0));
   expect(meta.size).toBe(0);
   expect(meta.sha256).toEqual(sha256(Buffer.alloc(0)));
-  const r = await backend.read("empty", 0, undefined);
+  const r = await cold.backend.read("empty", 0, undefined);
   expect(r.length).toBe(0);
   expect(await readAll(r.chunks)).toEqual(Buffer.alloc(0));
-  await backend.putSmall("empty-small", {}, Buffer.alloc(0), sha256(Buffer.alloc(0)));
-  expect((await readAll((await backend.read("empty-small", 0, undefined)).chunks)).length).toBe(0);
+  await cold.backend.putSmall("empty-small", {}, Buffer.alloc(0), sha256(Buffer.alloc(0)));
+  expect((await readAll((await cold.backend.read("empty-small", 0, undefined)).chunks)).length).toBe(0);
   expect(await codecsOf("empty")).toEqual([]);
   expect(await codecsOf("empty-small")).toEqual([]);
 });
 
 test("a few bytes round trip with attributes; stat sees them", async () => {
   const data = Buffer.from("hello, cold tier");
-  const meta = await writeBlob("few", data, 5, { bucket: "b1", key: "k/1" });
+  const meta = await writeBlob(cold.backend, "few", data, { bucket: "b1", key: "k/1" }, 5);
   expect(meta).toMatchObject({ blobId: "few", size: data.length, attributes: { bucket: "b1", key: "k/1" } });
-  expect(await readAll((await backend.read("few", 0, undefined)).chunks)).toEqual(data);
-  const st = await backend.stat("few");
+  expect(await readAll((await cold.backend.read("few", 0, undefined)).chunks)).toEqual(data);
+  const st = await cold.backend.stat("few");
   expect(st).toMatchObject({ blobId: "few", size: data.length, attributes: { bucket: "b1", key: "k/1" } });
   expect(st!.sha256).toEqual(sha256(data));
   expect(st!.storedAtMs).toBeGreaterThan(Date.now() - 60_000);
-  expect(await backend.stat("missing")).toBeNull();
-  await expect(backend.read("missing", 0, undefined)).rejects.toMatchObject({ name: "NotFoundError" });
+  expect(await cold.backend.stat("missing")).toBeNull();
+  await expect(cold.backend.read("missing", 0, undefined)).rejects.toMatchObject({ name: "NotFoundError" });
 });
 
 test("compressible multi-MiB data is stored deflated, and reads back", async () => {
   const data = compressibleBytes(3 * MiB + 12345);
-  await writeBlob("text", data);
+  await writeBlob(cold.backend, "text", data, {}, 200_000); // pieces not aligned with the 1 MiB stored chunks
   expect(await codecsOf("text")).toEqual(["deflate", "deflate", "deflate", "deflate"]);
-  const [[row]] = await db.pool.query<RowDataPacket[]>(
+  const [[row]] = await cold.db.pool.query<RowDataPacket[]>(
     "SELECT SUM(stored_size) AS stored, SUM(raw_size) AS raw FROM backup_chunks WHERE node_id = 'backup-a' AND blob_id = 'text'");
   expect(Number(row.raw)).toBe(data.length);
   expect(Number(row.stored)).toBeLessThan(data.length / 4);
-  expectSameBytes(await readAll((await backend.read("text", 0, undefined)).chunks), data);
+  expectSameBytes(await readAll((await cold.backend.read("text", 0, undefined)).chunks), data);
 });
 
 test("incompressible multi-MiB data is stored raw, and reads back", async () => {
   const data = randomBytes(2 * MiB + 777);
-  await writeBlob("random", data, 64 * 1024);
+  await writeBlob(cold.backend, "random", data, {}, 64 * 1024);
   expect(await codecsOf("random")).toEqual(["raw", "raw", "raw"]);
-  const r = await backend.read("random", 0, undefined);
+  const r = await cold.backend.read("random", 0, undefined);
   const parts: Buffer[] = [];
   for await (const c of r.chunks) parts.push(c);
   expect(parts.every((p) => p.length <= MiB)).toBe(true);
@@ -79,13 +60,13 @@ test("incompressible multi-MiB data is stored raw, and reads back", async () => 
 
 test("ranged reads across chunk borders, clamped at the end", async () => {
   const data = randomBytes(3 * MiB + 100);
-  await writeBlob("ranges", data, 300_000);
+  await writeBlob(cold.backend, "ranges", data, {}, 300_000);
   const cases: Array<[number, number | undefined]> = [
     [0, 1], [MiB - 1, 2], [MiB - 10, MiB + 20], [MiB, MiB], [2 * MiB + 5, undefined],
     [3 * MiB + 99, 10], [3 * MiB + 100, 5], [5 * MiB, 5], [123, 0], [1, 3 * MiB + 98],
   ];
   for (const [offset, length] of cases) {
-    const r = await backend.read("ranges", offset, length);
+    const r = await cold.backend.read("ranges", offset, length);
     const start = Math.min(offset, data.length);
     const end = length === undefined ? data.length : Math.min(data.length, start + length);
     expectSameBytes(await readAll(r.chunks), data.subarray(start, end), `range ${offset}+${length}`);
@@ -96,27 +77,27 @@ test("ranged reads across chunk borders, clamped at the end", async () => {
 
 test("putSmall: same result as a streamed write; concurrent puts are grouped and all readable", async () => {
   const small = compressibleBytes(50_000);
-  const meta = await backend.putSmall("small-1", { a: "1" }, small, sha256(small));
+  const meta = await cold.backend.putSmall("small-1", { a: "1" }, small, sha256(small));
   expect(meta).toMatchObject({ blobId: "small-1", size: small.length, attributes: { a: "1" } });
   expect(await codecsOf("small-1")).toEqual(["deflate"]);
-  expectSameBytes(await readAll((await backend.read("small-1", 10, 40_000)).chunks), small.subarray(10, 40_010));
+  expectSameBytes(await readAll((await cold.backend.read("small-1", 10, 40_000)).chunks), small.subarray(10, 40_010));
 
   const many = Array.from({ length: 40 }, (_, i) => randomBytes(100 + i * 37));
-  await Promise.all(many.map((d, i) => backend.putSmall(`many-${i}`, { i: String(i) }, d, sha256(d))));
+  await Promise.all(many.map((d, i) => cold.backend.putSmall(`many-${i}`, { i: String(i) }, d, sha256(d))));
   for (let i = 0; i < many.length; i++) {
-    expectSameBytes(await readAll((await backend.read(`many-${i}`, 0, undefined)).chunks), many[i], `many-${i}`);
+    expectSameBytes(await readAll((await cold.backend.read(`many-${i}`, 0, undefined)).chunks), many[i], `many-${i}`);
   }
-  await expect(backend.putSmall("bad", {}, small, sha256(Buffer.from("other")))).rejects.toMatchObject({ name: "IntegrityError" });
-  expect(await backend.stat("bad")).toBeNull();
+  await expect(cold.backend.putSmall("bad", {}, small, sha256(Buffer.from("other")))).rejects.toMatchObject({ name: "IntegrityError" });
+  expect(await cold.backend.stat("bad")).toBeNull();
 
   // Larger than one chunk: falls back to the streamed path.
   const big = randomBytes(MiB + 5);
-  await backend.putSmall("small-big", {}, big, sha256(big));
-  expectSameBytes(await readAll((await backend.read("small-big", 0, undefined)).chunks), big);
+  await cold.backend.putSmall("small-big", {}, big, sha256(big));
+  expectSameBytes(await readAll((await cold.backend.read("small-big", 0, undefined)).chunks), big);
 });
 
 test("delete is idempotent; list pages through complete blobs in id order; stats follow", async () => {
-  const b = await db.backend("backup-list");
+  const b = await cold.db.backend("backup-list");
   const ids = Array.from({ length: 300 }, (_, i) => `blob-${String(i).padStart(4, "0")}`);
   await Promise.all(ids.map((id) => b.putSmall(id, {}, Buffer.from(id), sha256(Buffer.from(id)))));
   const w = await b.beginWrite("blob-zz-unfinished", {});
@@ -132,13 +113,13 @@ test("delete is idempotent; list pages through complete blobs in id order; stats
   expect(await b.stat("blob-0001")).toBeNull();
   await expect(b.read("blob-0001", 0, undefined)).rejects.toMatchObject({ name: "NotFoundError" });
   expect(await b.stats()).toEqual({ blobCount: 299, usedBytes: 299 * 9, freeBytes: 0 });
-  const [[rows]] = await db.pool.query<RowDataPacket[]>(
+  const [[rows]] = await cold.db.pool.query<RowDataPacket[]>(
     "SELECT COUNT(*) AS n FROM backup_chunks WHERE node_id = 'backup-list' AND blob_id = 'blob-0001'");
   expect(Number(rows.n)).toBe(0);
   await w.abort();
   // Another node's blobs are not listed here.
   const mine: string[] = [];
-  for await (const m of backend.list()) mine.push(m.blobId);
+  for await (const m of cold.backend.list()) mine.push(m.blobId);
   expect(mine.some((id) => id.startsWith("blob-"))).toBe(false);
   await b.close();
 });

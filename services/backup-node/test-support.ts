@@ -5,8 +5,7 @@ import type { DataSource } from "typeorm";
 import { openDataSource, sqlPool } from "../common/db/datasource";
 import type { Logger } from "../common/logger";
 import { MysqlBackupBackend, type BackupBackendOptions } from "./backup-backend";
-import { BACKUP_ENTITIES } from "./entities";
-import { BACKUP_MIGRATIONS } from "./migration";
+import { BACKUP_MIGRATIONS } from "./backup-schema";
 
 /** A fresh database of its own on the real MariaDB, with the cold-tier tables. */
 export interface TestDb {
@@ -20,7 +19,7 @@ export interface TestDb {
 
 export async function openTestDb(): Promise<TestDb> {
   const name = `minis3_t_${randomBytes(6).toString("hex")}`;
-  const ds = await openDataSource({ url: `mysql://root@127.0.0.1:3306/${name}`, entities: BACKUP_ENTITIES, migrations: BACKUP_MIGRATIONS, poolSize: 8 });
+  const ds = await openDataSource({ url: `mysql://root@127.0.0.1:3306/${name}`, migrations: BACKUP_MIGRATIONS, poolSize: 8 });
   const pool = sqlPool(ds);
   const log = pino({ level: "silent" });
   return {
@@ -40,6 +39,36 @@ export async function openTestDb(): Promise<TestDb> {
       }
     },
   };
+}
+
+/** One test file's database and backend (node id `nodeId`): opened before its tests, closed after. */
+export interface ColdTier {
+  readonly db: TestDb;
+  readonly backend: MysqlBackupBackend;
+}
+
+export function useColdTier(nodeId: string): ColdTier {
+  const cold = {} as { db: TestDb; backend: MysqlBackupBackend };
+  beforeAll(async () => {
+    cold.db = await openTestDb();
+    cold.backend = await cold.db.backend(nodeId);
+  });
+  afterAll(async () => {
+    await cold.backend?.close();
+    await cold.db?.close();
+  });
+  return cold;
+}
+
+export const MiB = 1024 * 1024;
+/** What the node service hands the backend per gRPC message. */
+export const PIECE = 256 * 1024;
+
+/** Streams data into b in pieces of `piece` bytes. */
+export async function writeBlob(b: MysqlBackupBackend, blobId: string, data: Buffer, attributes: Record<string, string> = {}, piece = PIECE) {
+  const w = await b.beginWrite(blobId, attributes);
+  for (let pos = 0; pos < data.length; pos += piece) await w.write(data.subarray(pos, pos + piece));
+  return w.commit(data.length, sha256(data));
 }
 
 export async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -73,7 +102,7 @@ export async function countRows(pool: Pool, nodeId: string): Promise<{ blobs: nu
 
 /**
  * Throws unless the buffers are equal. For large buffers: jest's toEqual walks a Buffer element
- * by element (seconds per MiB). Plain Error, so this file needs no jest types (it is built too).
+ * by element (seconds per MiB).
  */
 export function expectSameBytes(actual: Buffer, expected: Buffer, label = ""): void {
   if (actual.equals(expected)) return;

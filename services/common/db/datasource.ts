@@ -1,8 +1,7 @@
 import { createConnection } from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
-import { DataSource, type EntitySchema, type MigrationInterface } from "typeorm";
+import { DataSource, type MigrationInterface } from "typeorm";
 
-type EntityTarget = Function | EntitySchema<unknown>;
 type MigrationClass = new () => MigrationInterface;
 
 export interface MysqlTarget {
@@ -45,7 +44,6 @@ export async function ensureDatabase(target: MysqlTarget): Promise<void> {
 
 export interface OpenOptions {
   url: string;
-  entities?: EntityTarget[];
   /** Idempotent migrations (CREATE TABLE IF NOT EXISTS...): several processes may run them at once. */
   migrations?: MigrationClass[];
   poolSize?: number;
@@ -59,7 +57,8 @@ export interface OpenOptions {
 /**
  * Opens a TypeORM DataSource on MINIS3_MYSQL_URL, creating the database and running the owner's
  * migrations first. Hot paths use `sqlPool(ds)` (mysql2's binary protocol, prepared statements)
- * rather than TypeORM's query builder, whose overhead is several times the query's.
+ * rather than TypeORM's query builder, whose overhead is several times the query's. No entities:
+ * each table is described once, by its owner's `*-schema.ts` migration.
  */
 export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
   const target = parseMysqlUrl(opts.url);
@@ -72,7 +71,6 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
     username: target.user,
     password: target.password,
     database: target.database,
-    entities: opts.entities ?? [],
     migrations: opts.migrations ?? [],
     migrationsTableName: "schema_migrations",
     synchronize: false,

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Pool } from "mysql2/promise";
-import type { DataSource, EntitySchema, MigrationInterface } from "typeorm";
+import type { DataSource, MigrationInterface } from "typeorm";
 import { loadConfig } from "../../common/config";
 import { openDataSource, sqlPool } from "../../common/db/datasource";
 import { CreateNodes1732500000000 } from "../../membership/nodes-schema";
@@ -24,8 +24,7 @@ export interface NodeContext {
 
 export interface RunNodeOptions {
   kind: NodeKind;
-  /** The kind's own TypeORM entities and (idempotent) migrations, next to the nodes table. */
-  entities?: (Function | EntitySchema<unknown>)[];
+  /** The kind's own (idempotent) migrations, next to the nodes table. */
   migrations?: (new () => MigrationInterface)[];
   makeBackend(ctx: NodeContext): BlobBackend | Promise<BlobBackend>;
 }
@@ -45,7 +44,6 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
 
   const ds = await openDataSource({
     url: cfg.mysqlUrl,
-    entities: opts.entities ?? [],
     migrations: [CreateNodes1732500000000, ...(opts.migrations ?? [])],
   });
   const pool = sqlPool(ds);

@@ -1,8 +1,20 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * The cold tier's tables. Idempotent (IF NOT EXISTS), so several backup nodes starting at once
- * against one database are safe. Every key starts with node_id: nodes can share a database.
+ * The cold tier's tables, and their one description: rows are written and read with prepared
+ * statements (blob-rows.ts, chunk-rows.ts), never through TypeORM entities. Idempotent (IF NOT
+ * EXISTS), so several backup nodes starting at once against one database are safe. Every key
+ * starts with node_id: nodes can share a database.
+ *
+ * backup_blobs: one stored copy of a blob. A blob id can have several copies for a moment (a
+ * retried write in progress next to a complete copy), told apart by write_id (random per write
+ * attempt, so a retried copy never mixes its chunks with another's); commit leaves exactly one
+ * complete. state is writing | complete | deleting: only complete rows are visible to readers.
+ * chunk_size is the raw size of every chunk but the last: a range read finds its first chunk by
+ * division.
+ *
+ * backup_chunks: one chunk (<= 1 MiB raw) of a copy, compressed when that saves space (codec).
+ * checksum is the CRC-32 of the stored (possibly compressed) bytes, checked on every read.
  */
 export class CreateBackupTables1732600000000 implements MigrationInterface {
   name = "CreateBackupTables1732600000000";
