@@ -274,7 +274,7 @@ describe("conditional tier moves and bookkeeping", () => {
 
   it("moves a version that is still as expected, recording the old copies", async () => {
     const c = cat();
-    const { b, v } = await committed(c);
+    const { v } = await committed(c);
     const moved = await c.moveTier(v.versionId, { state: "live", tier: "hot", accessedMs: v.createdMs }, { tier: "cold", replicas: ["c1"] }, v.replicas);
     expect(moved).toBe(true);
     expect(await c.version(v.versionId)).toMatchObject({ state: "live", tier: "cold", replicas: ["c1"], cleanup: v.replicas, accessedMs: v.createdMs });
@@ -285,7 +285,7 @@ describe("conditional tier moves and bookkeeping", () => {
 
   it("loses a demotion to a read recorded since", async () => {
     const c = cat();
-    const { b, v } = await committed(c);
+    const { v } = await committed(c);
     await c.recordAccess(new Map([[v.versionId, v.createdMs + 1000]]));
     const moved = await c.moveTier(v.versionId, { state: "live", tier: "hot", accessedMs: v.createdMs }, { tier: "cold", replicas: ["c1"] }, v.replicas);
     expect(moved).toBe(false);
@@ -328,7 +328,7 @@ describe("conditional tier moves and bookkeeping", () => {
 
   it("records and clears left-over copies, and sets replicas", async () => {
     const c = cat();
-    const { b, v } = await committed(c);
+    const { v } = await committed(c);
     await c.setCleanup(v.versionId, ["s1", "s2"]);
     expect((await c.version(v.versionId))!.cleanup).toEqual(["s1", "s2"]);
     await c.setCleanup(v.versionId, []);

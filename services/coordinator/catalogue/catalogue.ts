@@ -1,7 +1,7 @@
 import type { Pool } from "mysql2/promise";
 import { withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
-import type { BytesTier, VersionRow } from "../model/version-row";
+import type { VersionRow } from "../model/version-row";
 import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";

@@ -1,8 +1,8 @@
-import type { VersionRow } from "./version-row";
+import type { Tier, VersionRow } from "./version-row";
 
 // What the client APIs show of a version (HTTP JSON and gRPC messages are mapped from these).
 
-export type Tier = "hot" | "cold";
+export type { Tier };
 
 export interface ObjectView {
   bucket: string;

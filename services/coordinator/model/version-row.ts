@@ -1,5 +1,5 @@
-import type { Tier } from "./object-view";
-
+/** The tiers a client sees (the trash is not one). Here rather than in object-view.ts, which imports this file. */
+export type Tier = "hot" | "cold";
 export type VersionState = "live" | "trash";
 /** Where a version's bytes are: a client-visible tier, or the trash node. */
 export type BytesTier = Tier | "trash";
