@@ -1,6 +1,7 @@
 // Engine views → minis3.v1 messages.
 import type { ClusterStatus, ObjectInfo, TrashEntry } from "../../rpc/gen/minis3/v1/object";
-import type { ClusterStatusView, ObjectView, TrashEntryView } from "../objects/object-engine";
+import type { ClusterStatusView } from "../admin/cluster-admin";
+import type { ObjectView, TrashEntryView } from "../objects/object-engine";
 
 /** The message has the view's fields one for one; copied so later changes to either stay local. */
 export function objectInfo(v: ObjectView): ObjectInfo {

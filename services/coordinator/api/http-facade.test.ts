@@ -16,7 +16,7 @@ let port: number;
 
 beforeEach(async () => {
   engine = new MemoryObjectEngine({ maxObjectSize: MAX, readChunkSize: 16 * 1024 });
-  app = createHttpFacade(engine, { maxObjectSize: MAX });
+  app = createHttpFacade(engine, engine, { maxObjectSize: MAX });
   await app.listen({ host: "127.0.0.1", port: 0 });
   port = (app.server.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
@@ -402,7 +402,8 @@ describe("routing errors", () => {
   });
 
   test("an unavailable cluster gives 503 JSON", async () => {
-    const down = createHttpFacade(unavailableEngine(), { maxObjectSize: MAX });
+    const unavailable = unavailableEngine();
+    const down = createHttpFacade(unavailable, unavailable, { maxObjectSize: MAX });
     // (fastify's inject() cannot load under jest: light-my-request requires the ESM-only `cookie`.)
     await down.listen({ host: "127.0.0.1", port: 0 });
     const downBase = `http://127.0.0.1:${(down.server.address() as AddressInfo).port}`;

@@ -1,5 +1,5 @@
 // The coordinator's HTTP facade: the original endpoints (/upload, /retrieve, /delete) plus undelete,
-// listing, trash, status and health, all on the ObjectEngine. Bodies stream both ways; nothing
+// listing, trash on the ObjectEngine, and status and health on the ClusterAdmin. Bodies stream both ways; nothing
 // buffers a whole object except small reads (see SMALL_BODY).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import multipart from "@fastify/multipart";
 import { InvalidArgumentError, TooLargeError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
+import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkBucket, checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine, ObjectView } from "../objects/object-engine";
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
@@ -33,7 +34,7 @@ const MAX_LIST_LIMIT = 1000;
 /** Reads up to this size are gathered and sent with their headers in one write: cheaper than a stream. */
 const SMALL_BODY = 64 * 1024;
 
-export function createHttpFacade(engine: ObjectEngine, opts: HttpFacadeOptions): FastifyInstance {
+export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts: HttpFacadeOptions): FastifyInstance {
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger as unknown as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
@@ -143,11 +144,11 @@ export function createHttpFacade(engine: ObjectEngine, opts: HttpFacadeOptions):
     return { bucket: q.bucket, prefix: q.prefix, entries: page.entries.map(trashEntryJson), nextCursor: page.nextCursor };
   });
 
-  route("GET", "/status", async () => engine.status());
+  route("GET", "/status", async () => admin.status());
 
   route("GET", "/healthz", async (_request, reply) => {
     try {
-      const health = await engine.health();
+      const health = await admin.health();
       return reply.code(health.ok ? 200 : 503).send({ status: health.ok ? "ok" : "unavailable", ...health });
     } catch (e) {
       return reply.code(503).send({ status: "unavailable", message: (e as Error).message });

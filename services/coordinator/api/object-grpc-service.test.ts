@@ -16,7 +16,7 @@ beforeEach(async () => {
   // Reads come out in 3 MiB pieces so the service has to split them into ≤ 1 MiB messages.
   engine = new MemoryObjectEngine({ maxObjectSize: MAX, readChunkSize: 3 * 1024 * 1024 });
   server = new grpc.Server(SERVER_OPTIONS);
-  addObjectServices(server, engine);
+  addObjectServices(server, engine, engine);
   address = `127.0.0.1:${await bindServer(server, "127.0.0.1", 0)}`;
 });
 

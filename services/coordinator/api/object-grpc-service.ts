@@ -1,5 +1,5 @@
 // The coordinator's gRPC API for clients: minis3.v1.ObjectService (streaming put/get and the
-// object calls) and minis3.v1.AdminService, both on the ObjectEngine.
+// object calls) on the ObjectEngine, and minis3.v1.AdminService on the ClusterAdmin.
 import * as grpc from "@grpc/grpc-js";
 import { InvalidArgumentError, toGrpcStatus } from "../../common/errors";
 import {
@@ -8,6 +8,7 @@ import {
   type PutObjectRequest, type PutObjectResponse,
 } from "../../rpc/gen/minis3/v1/object";
 import type { Logger } from "../../common/logger";
+import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkBucket, checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine } from "../objects/object-engine";
 import { CallReader } from "./grpc-call-reader";
@@ -18,9 +19,9 @@ export const MAX_CHUNK_BYTES = 1024 * 1024;
 const MAX_LIST_LIMIT = 1000;
 const OCTET_STREAM = "application/octet-stream";
 
-export function addObjectServices(server: grpc.Server, engine: ObjectEngine, logger?: Logger): void {
+export function addObjectServices(server: grpc.Server, engine: ObjectEngine, admin: ClusterAdmin, logger?: Logger): void {
   server.addService(ObjectServiceService, createObjectService(engine, logger));
-  server.addService(AdminServiceService, createAdminService(engine, logger));
+  server.addService(AdminServiceService, createAdminService(admin, logger));
 }
 
 export function createObjectService(engine: ObjectEngine, logger?: Logger): ObjectServiceServer {
@@ -44,8 +45,8 @@ export function createObjectService(engine: ObjectEngine, logger?: Logger): Obje
   };
 }
 
-export function createAdminService(engine: ObjectEngine, logger?: Logger): AdminServiceServer {
-  return { getStatus: unaryWith(logger)(async () => clusterStatus(await engine.status())) };
+export function createAdminService(admin: ClusterAdmin, logger?: Logger): AdminServiceServer {
+  return { getStatus: unaryWith(logger)(async () => clusterStatus(await admin.status())) };
 }
 
 /** Header first, then chunks. The engine pulls the chunks; a cancel makes the pull throw. */

@@ -1,12 +1,13 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
+import type { Logger } from "../../common/logger";
+import { JOBS, type JobName } from "./jobs";
+import type { TransitionJob } from "./jobs/job";
 
-/** One queue per kind of transition, so /status shows each one's depth. */
-export const QUEUE_NAMES = ["demote", "promote", "trash", "purge", "cleanup", "repair", "reconcile"] as const;
-export type QueueName = (typeof QUEUE_NAMES)[number];
+export type { TransitionJob };
 
-export interface TransitionJob {
-  versionId: string;
-}
+/** One queue per lifecycle job (jobs/index.ts), so /status shows each one's depth. */
+export type QueueName = JobName;
+export const QUEUE_NAMES: readonly QueueName[] = JOBS.map((j) => j.name);
 
 /**
  * Job ids come from the version (and, for demotion, the due time), so queueing the same
@@ -39,8 +40,22 @@ export function redisConnection(url: string): ConnectionOptions {
   };
 }
 
-export function createQueues(connection: ConnectionOptions, prefix: string): Record<QueueName, Queue<TransitionJob>> {
-  const out = {} as Record<QueueName, Queue<TransitionJob>>;
-  for (const name of QUEUE_NAMES) out[name] = new Queue<TransitionJob>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
-  return out;
+/** The lifecycle's queues and the Redis they live in: the scheduler adds to them, the workers take from them. */
+export interface LifecycleQueues {
+  readonly connection: ConnectionOptions;
+  readonly prefix: string;
+  readonly byName: Record<QueueName, Queue<TransitionJob>>;
+}
+
+export function createQueues(connection: ConnectionOptions, prefix: string, log: Logger): LifecycleQueues {
+  const byName = {} as Record<QueueName, Queue<TransitionJob>>;
+  for (const name of QUEUE_NAMES) {
+    const q = byName[name] = new Queue<TransitionJob>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
+    q.on("error", (e) => log.warn({ err: e }, "queue error"));
+  }
+  return { connection, prefix, byName };
+}
+
+export async function closeQueues(queues: LifecycleQueues): Promise<void> {
+  await Promise.all(Object.values(queues.byName).map((q) => q.close()));
 }

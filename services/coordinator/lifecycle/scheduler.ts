@@ -4,6 +4,7 @@ import type { Logger } from "../../common/logger";
 import type { NewVersion } from "../catalogue/catalogue";
 import type { VersionRow } from "../model/version-row";
 import type { ObjectEvents } from "../objects/object-events";
+import type { JobScheduler } from "./jobs/job";
 import { jobId, QUEUE_NAMES, type QueueName, type TransitionJob } from "./queues";
 
 /**
@@ -11,7 +12,7 @@ import { jobId, QUEUE_NAMES, type QueueName, type TransitionJob } from "./queues
  * queue. A failed add is only logged: the catalogue already holds the truth and the reconciler
  * queues whatever is due and has no job.
  */
-export class Scheduler implements ObjectEvents {
+export class Scheduler implements ObjectEvents, JobScheduler {
   private pending = new Map<QueueName, { name: string; data: TransitionJob; opts: { jobId: string; delay?: number } }[]>();
   private flushing = false;
 
@@ -51,6 +52,17 @@ export class Scheduler implements ObjectEvents {
 
   underReplicated(versionId: string): void {
     this.add("repair", versionId);
+  }
+
+  /** Jobs out of retries stay visible as failed for a while, then go round again. */
+  async retryFailed(finishedBeforeMs: number): Promise<void> {
+    for (const name of QUEUE_NAMES) {
+      if (name === "reconcile") continue;
+      const failed = await this.queues[name].getFailed(0, 99);
+      for (const job of failed) {
+        if ((job.finishedOn ?? 0) < finishedBeforeMs) await job.retry("failed").catch(() => undefined);
+      }
+    }
   }
 
   /**

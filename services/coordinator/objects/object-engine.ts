@@ -54,29 +54,6 @@ export interface TrashListResult {
   nextCursor: string;
 }
 
-export interface NodeStatusView {
-  id: string;
-  kind: string;
-  address: string;
-  live: boolean;
-  heartbeatAtMs: number;
-  usedBytes: number;
-}
-
-/** The live coordinators as the answering one sees them, and its read cache. */
-export interface CoordinationView {
-  coordinators: { id: string; self: boolean }[];
-  readCache: { enabled: boolean; rows: number };
-}
-
-export interface ClusterStatusView extends CoordinationView {
-  nodes: NodeStatusView[];
-  tiers: { tier: string; objects: number; bytes: number }[];
-  queues: { name: string; waiting: number; delayed: number; active: number; failed: number }[];
-  /** Why `queues` is empty when Redis could not be asked. */
-  queuesError?: string;
-}
-
 export interface ObjectEngine {
   put(input: PutInput): Promise<ObjectView>;
   get(bucket: string, key: string, range?: ByteRange): Promise<GetResult>;
@@ -85,7 +62,4 @@ export interface ObjectEngine {
   list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult>;
   undelete(bucket: string, key: string): Promise<ObjectView>;
   listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult>;
-  status(): Promise<ClusterStatusView>;
-  /** True when the catalogue answers and enough storage nodes are live to take a write. */
-  health(): Promise<{ ok: boolean; liveStorageNodes: number; writeQuorum: number }>;
 }

@@ -1,5 +1,6 @@
 import type { NewVersion } from "../catalogue/catalogue";
 import type { VersionRow } from "../model/version-row";
+import type { ObjectView } from "../model/object-view";
 
 /**
  * What the object engine tells the lifecycle after the catalogue changed. Each call only queues
@@ -23,3 +24,11 @@ export const NO_EVENTS: ObjectEvents = {
   coldRead() {},
   underReplicated() {},
 };
+
+/**
+ * Undelete moves bytes back from the trash tier, which is the lifecycle's work. A port like
+ * ObjectEvents: the engine calls the lifecycle, the lifecycle never calls the engine.
+ */
+export interface Undeleter {
+  undelete(bucket: string, key: string): Promise<ObjectView>;
+}

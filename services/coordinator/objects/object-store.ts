@@ -2,7 +2,6 @@ import { AbortedError, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNo
 import { newVersionId } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
-import type { NodeDirectory } from "../cluster/node-directory";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue, NewVersion } from "../catalogue/catalogue";
 import { toObjectView } from "../model/object-view";
@@ -11,9 +10,9 @@ import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
 import { checkBucket, checkKey } from "./names";
 import type {
-  ByteRange, ClusterStatusView, CoordinationView, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
+  ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
 } from "./object-engine";
-import { NO_EVENTS, type ObjectEvents } from "./object-events";
+import type { ObjectEvents, Undeleter } from "./object-events";
 import { ReplicaReader } from "./replica-reader";
 import { ReplicatedUpload } from "./replicated-upload";
 import { UploadBody } from "./upload-body";
@@ -27,10 +26,16 @@ export interface ObjectStoreOptions {
   chunkSize: number;
 }
 
-/** What the lifecycle adds to the engine (undelete needs to move bytes back from the trash). */
-export interface LifecycleFacade {
-  undelete(bucket: string, key: string): Promise<ObjectView>;
-  queueStatus(): Promise<ClusterStatusView["queues"]>;
+/** The slice of the coordinator's context the engine works with, and the ports it reports through. */
+export interface ObjectStoreDeps {
+  readonly catalogue: Catalogue;
+  readonly placement: Placement;
+  readonly nodes: NodePool;
+  readonly access: AccessTracker;
+  readonly log: Logger;
+  /** Where commits, deletes, cold reads and missing copies are reported (the lifecycle's scheduler). */
+  readonly events: ObjectEvents;
+  readonly undeleter: Undeleter;
 }
 
 const cursorOf = (key: string) => Buffer.from(key, "utf8").toString("base64url");
@@ -42,23 +47,30 @@ const keyOfCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url
  * a live replica with fail-over; deletes hide the key at once and leave the bytes to the lifecycle.
  */
 export class ObjectStore implements ObjectEngine {
+  private readonly catalogue: Catalogue;
+  private readonly placement: Placement;
+  private readonly nodes: NodePool;
+  private readonly access: AccessTracker;
+  private readonly log: Logger;
+  private readonly events: ObjectEvents;
+  private readonly undeleter: Undeleter;
   private readonly reader: ReplicaReader;
   private readonly digests = new DigestThread();
-  lifecycle?: LifecycleFacade;
-  events: ObjectEvents = NO_EVENTS;
-  /** Who else coordinates, for /status (main.ts wires it to CoordinatorPresence and the read cache). */
-  coordination: () => CoordinationView = () => ({ coordinators: [], readCache: { enabled: false, rows: 0 } });
 
-  constructor(
-    private readonly catalogue: Catalogue,
-    private readonly placement: Placement,
-    private readonly nodes: NodePool,
-    private readonly directory: NodeDirectory,
-    private readonly access: AccessTracker,
-    private readonly opts: ObjectStoreOptions,
-    private readonly log: Logger,
-  ) {
-    this.reader = new ReplicaReader(nodes, opts.chunkSize, log, (id) => this.events.underReplicated(id));
+  constructor(deps: ObjectStoreDeps, private readonly opts: ObjectStoreOptions) {
+    this.catalogue = deps.catalogue;
+    this.placement = deps.placement;
+    this.nodes = deps.nodes;
+    this.access = deps.access;
+    this.log = deps.log;
+    this.events = deps.events;
+    this.undeleter = deps.undeleter;
+    this.reader = new ReplicaReader(this.nodes, opts.chunkSize, this.log, (id) => this.events.underReplicated(id));
+  }
+
+  /** After the front doors have stopped: ends the digest thread. */
+  async close(): Promise<void> {
+    await this.digests.close();
   }
 
   async put(input: PutInput): Promise<ObjectView> {
@@ -253,8 +265,7 @@ export class ObjectStore implements ObjectEngine {
   async undelete(bucket: string, key: string): Promise<ObjectView> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    if (!this.lifecycle) throw new UnavailableError("undelete needs the lifecycle, which is not running");
-    return this.lifecycle.undelete(b, k);
+    return this.undeleter.undelete(b, k);
   }
 
   async listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult> {
@@ -268,30 +279,6 @@ export class ObjectStore implements ObjectEngine {
       })),
       nextCursor: rows.length > n ? page[page.length - 1].versionId : "",
     };
-  }
-
-  async status(): Promise<ClusterStatusView> {
-    let queuesError: string | undefined;
-    const [tiers, queues] = await Promise.all([
-      this.catalogue.tierTotals(),
-      (this.lifecycle?.queueStatus() ?? Promise.resolve([])).catch((e: Error) => { queuesError = e.message; return []; }),
-    ]);
-    return {
-      ...(queuesError ? { queuesError } : {}),
-      nodes: this.directory.all().map((n) => ({
-        id: n.id, kind: n.kind, address: n.address, live: n.live, heartbeatAtMs: n.heartbeatAtMs, usedBytes: n.usedBytes,
-      })),
-      tiers,
-      queues,
-      ...this.coordination(),
-    };
-  }
-
-  async health(): Promise<{ ok: boolean; liveStorageNodes: number; writeQuorum: number }> {
-    let catalogueOk = true;
-    try { await this.catalogue.ping(); } catch { catalogueOk = false; }
-    const live = this.placement.liveStorageNodes();
-    return { ok: catalogueOk && live >= this.opts.writeQuorum, liveStorageNodes: live, writeQuorum: this.opts.writeQuorum };
   }
 }
 

@@ -1,15 +1,17 @@
-// A test double of OUR ObjectEngine (services/coordinator/objects/object-engine.ts), in memory, so
-// the client-facing APIs can be tested before the real engine exists. It keeps the contract's
-// observable rules (size limit, declared length, trash on delete/overwrite) and records what the
-// APIs did to it (failed puts, cancelled reads) so tests can assert on them.
+// A test double of OUR ObjectEngine (services/coordinator/objects/object-engine.ts) and ClusterAdmin
+// (services/coordinator/admin/cluster-admin.ts), in memory, so the client-facing APIs can be tested
+// before the real engine exists. It keeps the contract's observable rules (size limit, declared
+// length, trash on delete/overwrite) and records what the APIs did to it (failed puts, cancelled
+// reads) so tests can assert on them.
 import { createHash } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
 import {
   InvalidArgumentError, NotFoundError, RangeNotSatisfiableError, TooLargeError, UnavailableError,
 } from "../../../common/errors";
+import type { ClusterAdmin, ClusterStatusView, HealthView } from "../../admin/cluster-admin";
 import { checkBucket, checkKey } from "../../objects/names";
 import type {
-  ByteRange, ClusterStatusView, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput,
+  ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput,
   TrashListResult, TrashEntryView,
 } from "../../objects/object-engine";
 
@@ -31,7 +33,7 @@ export interface MemoryEngineOptions {
   trashRetentionMs?: number;
 }
 
-export class MemoryObjectEngine implements ObjectEngine {
+export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
   readonly objects = new Map<string, StoredObject>();
   readonly trash: StoredTrash[] = [];
   /** Every error a put() ended with, in order: the API must surface client aborts here. */
@@ -198,7 +200,7 @@ export class MemoryObjectEngine implements ObjectEngine {
     };
   }
 
-  async health(): Promise<{ ok: boolean; liveStorageNodes: number; writeQuorum: number }> {
+  async health(): Promise<HealthView> {
     if (!this.healthy) return { ok: false, liveStorageNodes: 0, writeQuorum: 2 };
     return { ok: true, liveStorageNodes: 2, writeQuorum: 2 };
   }
@@ -225,7 +227,7 @@ export class MemoryObjectEngine implements ObjectEngine {
 }
 
 /** An engine whose every call fails as if the cluster were down. */
-export function unavailableEngine(): ObjectEngine {
+export function unavailableEngine(): ObjectEngine & ClusterAdmin {
   const fail = async (): Promise<never> => { throw new UnavailableError("no storage nodes"); };
   return {
     put: fail, get: fail, head: fail, delete: fail, list: fail, undelete: fail, listTrash: fail, status: fail,

@@ -1,0 +1,95 @@
+import type { Pool } from "mysql2/promise";
+import type { DataSource } from "typeorm";
+import { loadConfig, queuePrefix, resolveWriteQuorum, type Config } from "../common/config";
+import { openDataSource, sqlPool } from "../common/db/datasource";
+import type { Logger } from "../common/logger";
+import { CreateNodes1732500000000 } from "../membership/nodes-schema";
+import { AccessTracker } from "./catalogue/access-tracker";
+import { Catalogue } from "./catalogue/catalogue";
+import { CreateCatalogue1732500000100 } from "./catalogue/catalogue-schema";
+import { ReadCache } from "./catalogue/read-cache";
+import { coordinatorId, CoordinatorPresence } from "./cluster/coordinator-presence";
+import { CreateCoordinators1732500000200 } from "./cluster/coordinators-schema";
+import { NodeDirectory } from "./cluster/node-directory";
+import { NodePool } from "./cluster/node-pool";
+import { closeQueues, createQueues, redisConnection, type LifecycleQueues } from "./lifecycle/queues";
+import { Scheduler } from "./lifecycle/scheduler";
+import { Placement } from "./placement/placement";
+
+const SETTINGS = [
+  "host", "httpPort", "grpcPort", "mysqlUrl", "redisUrl", "queuePrefix", "replicas", "writeQuorum", "maxObjectSize",
+  "chunkSize", "readCache", "hotTtl", "trashTtl", "reconcileInterval", "heartbeatInterval", "nodeDownAfter", "repairAfter",
+] as const;
+
+export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;
+
+/** The coordinator's settings; a bad one stops the process (exit status 2) naming the variable. */
+export function loadCoordinatorConfig(): CoordinatorConfig {
+  return loadConfig(SETTINGS);
+}
+
+/**
+ * Where the coordinator's metrics will hang: the operations issue puts its registry here, and every
+ * component that holds the context (or is handed `metrics`) can reach it. Nothing records yet.
+ */
+export type Metrics = Readonly<Record<string, never>>;
+
+/** Retrieval times are written to the catalogue once per this interval: a read costs a Map.set, not a MySQL write. */
+const ACCESS_FLUSH_MS = 1000;
+
+/**
+ * What the coordinator's parts share, built once at start-up (like Garage's `Arc<Garage>`).
+ * Components take it, or the slice of it they need, in their constructor; nothing is set on them
+ * afterwards. The object engine, the lifecycle and the admin status are built from it in main.ts.
+ */
+export interface CoordinatorContext {
+  readonly config: CoordinatorConfig;
+  /** MINIS3_WRITE_QUORUM resolved against the replica count. */
+  readonly writeQuorum: number;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly db: DataSource;
+  readonly pool: Pool;
+  readonly directory: NodeDirectory;
+  readonly nodes: NodePool;
+  readonly placement: Placement;
+  readonly presence: CoordinatorPresence;
+  readonly cache: ReadCache;
+  readonly catalogue: Catalogue;
+  readonly access: AccessTracker;
+  readonly queues: LifecycleQueues;
+  readonly scheduler: Scheduler;
+}
+
+/** Opens the database, the node directory, the coordinator presence and the queues, in that order. */
+export async function openContext(config: CoordinatorConfig, log: Logger): Promise<CoordinatorContext> {
+  const writeQuorum = resolveWriteQuorum(config.replicas, config.writeQuorum);
+  const db = await openDataSource({ url: config.mysqlUrl, migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100, CreateCoordinators1732500000200], poolSize: 24, multipleStatements: true });
+  const pool = sqlPool(db);
+  const directory = new NodeDirectory(pool, config.heartbeatInterval, config.nodeDownAfter, log);
+  await directory.start();
+  const placement = new Placement(directory, config.replicas);
+  const nodes = new NodePool(directory, log);
+  const presence = new CoordinatorPresence(pool, coordinatorId(config.grpcPort), config.heartbeatInterval, config.nodeDownAfter, log);
+  const cache = new ReadCache(config.readCache, () => presence.aloneStretch());
+  await presence.start(); // before any change is made here: other coordinators must know of this one
+  const catalogue = new Catalogue(pool, config.trashTtl, cache);
+  const access = new AccessTracker(catalogue, ACCESS_FLUSH_MS, log);
+  access.start();
+  const queues = createQueues(redisConnection(config.redisUrl), queuePrefix(config.queuePrefix), log);
+  const scheduler = new Scheduler(queues.byName, log);
+  return {
+    config, writeQuorum, log, metrics: {}, db, pool, directory, nodes, placement, presence, cache, catalogue, access, queues, scheduler,
+  };
+}
+
+/** Closes what openContext opened, the other way round (after the lifecycle's workers have stopped). */
+export async function closeContext(ctx: CoordinatorContext): Promise<void> {
+  const { log } = ctx;
+  await closeQueues(ctx.queues);
+  await ctx.access.stop();
+  await ctx.presence.leave().catch((e) => log.warn({ err: e }, "could not sign off as a coordinator"));
+  ctx.directory.stop();
+  ctx.nodes.close();
+  await ctx.db.destroy();
+}

@@ -1,0 +1,22 @@
+import { dropCopies, finishCleanup } from "./cleanup";
+import type { LifecycleJob } from "./job";
+
+/** Deleted or overwritten: the bytes move to the delete node until the purge. */
+export const trash: LifecycleJob<"trash"> = {
+  name: "trash",
+  concurrency: 8,
+  async process({ versionId }, ctx) {
+    const v = await ctx.catalogue.version(versionId);
+    if (!v || v.state !== "trash") return "not in the trash";
+    if (v.tier === "trash") return "already moved";
+    const trashNode = ctx.nodes.liveOfKind("delete");
+    await ctx.copier.copy(v, v.replicas, [trashNode.id], 1, {
+      bucket: v.bucket, key: v.key, versionId, size: String(v.size), sha256: v.sha256, etag: v.etag,
+      contentType: v.contentType, reason: v.reason ?? "deleted", deletedAtMs: String(v.deletedMs), purgeAtMs: String(v.purgeMs),
+    });
+    const moved = await ctx.catalogue.moveTier(versionId, { state: "trash", tier: v.tier }, { tier: "trash", replicas: [trashNode.id] }, v.replicas);
+    if (!moved) return dropCopies(ctx, versionId, [trashNode.id], "trash move lost to an undelete");
+    await finishCleanup(ctx, versionId, v.replicas);
+    return "moved to the trash";
+  },
+};

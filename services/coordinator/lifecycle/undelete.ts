@@ -1,0 +1,31 @@
+import { NotFoundError } from "../../common/errors";
+import { toObjectView, type ObjectView } from "../model/object-view";
+import type { VersionRow } from "../model/version-row";
+import { dropCopies, finishCleanup } from "./jobs/cleanup";
+import type { JobContext } from "./jobs/job";
+import { trash } from "./jobs/trash";
+
+/** The most recent restorable version of a key becomes visible again, as a hot object. */
+export async function undelete(ctx: JobContext, bucket: string, key: string): Promise<ObjectView> {
+  // A trash move may commit while we copy; then the bytes moved and we try again from there.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const t = await ctx.catalogue.latestTrash(bucket, key, Date.now());
+    if (!t) break;
+    let replicas = t.replicas;
+    let leftovers: string[] = [];
+    if (t.tier !== "hot") {
+      replicas = await ctx.copier.copy(t, t.replicas, ctx.placement.targets(bucket, key), ctx.opts.writeQuorum);
+      leftovers = t.replicas;
+    }
+    const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, Date.now());
+    if (!restored) {
+      if (t.tier !== "hot") await dropCopies(ctx, t.versionId, replicas, "undelete lost a race");
+      continue;
+    }
+    if (replaced) ctx.scheduler.add(trash.name, replaced);
+    if (leftovers.length) await finishCleanup(ctx, t.versionId, leftovers);
+    ctx.log.info({ version: t.versionId, key }, "undeleted");
+    return toObjectView((await ctx.catalogue.version(t.versionId)) as VersionRow);
+  }
+  throw new NotFoundError(`nothing to undelete for ${bucket}/${key}`);
+}
