@@ -7,11 +7,11 @@ import type { ClusterAdmin, ClusterStatusView, HealthView } from "./cluster-admi
 
 /** The slice of the coordinator's context /status and /healthz are composed from. */
 export interface ClusterStatusDeps {
-  readonly catalogue: Catalogue;
-  readonly directory: NodeDirectory;
-  readonly placement: Placement;
-  readonly presence: CoordinatorPresence;
-  readonly cache: ReadCache;
+  readonly catalogue: Pick<Catalogue, "tierTotals" | "ping">;
+  readonly directory: Pick<NodeDirectory, "all">;
+  readonly placement: Pick<Placement, "liveStorageNodes">;
+  readonly presence: Pick<CoordinatorPresence, "id" | "others">;
+  readonly cache: Pick<ReadCache, "enabled" | "size">;
   /** The lifecycle's queues (the Scheduler); gives up after a few seconds when Redis is away. */
   readonly scheduler: { queueStatus(): Promise<ClusterStatusView["queues"]> };
   readonly writeQuorum: number;

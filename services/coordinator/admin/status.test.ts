@@ -1,0 +1,54 @@
+import type { NodeRecord } from "../../membership/node-record";
+import type { ClusterStatusView } from "./cluster-admin";
+import { ClusterStatus, type ClusterStatusDeps } from "./status";
+
+const node = (id: string, live: boolean): NodeRecord => ({
+  id, kind: "storage", address: `10.0.0.1:${id.length}`, zone: "local", blobCount: 3, usedBytes: 300, freeBytes: 1000,
+  state: live ? "up" : "down", live, heartbeatAtMs: 1700000000000, silentForMs: live ? 10 : 60_000,
+});
+
+const QUEUES: ClusterStatusView["queues"] = [{ name: "trash", waiting: 2, delayed: 0, active: 1, failed: 0 }];
+
+function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
+  return {
+    catalogue: { tierTotals: async () => [{ tier: "hot", objects: 5, bytes: 500 }], ping: async () => undefined },
+    directory: { all: () => [node("storage-1", true), node("storage-2", false)] },
+    placement: { liveStorageNodes: () => 2 },
+    presence: { id: "host:50051", others: () => ["other:50052"] },
+    cache: { enabled: false, size: 0 },
+    scheduler: { queueStatus: async () => QUEUES },
+    writeQuorum: 2,
+    ...over,
+  };
+}
+
+describe("cluster status", () => {
+  test("/status: nodes, tiers, queues, coordinators and read cache, as the front doors serve them", async () => {
+    expect(await new ClusterStatus(deps()).status()).toEqual({
+      nodes: [
+        { id: "storage-1", kind: "storage", address: "10.0.0.1:9", live: true, heartbeatAtMs: 1700000000000, usedBytes: 300 },
+        { id: "storage-2", kind: "storage", address: "10.0.0.1:9", live: false, heartbeatAtMs: 1700000000000, usedBytes: 300 },
+      ],
+      tiers: [{ tier: "hot", objects: 5, bytes: 500 }],
+      queues: QUEUES,
+      coordinators: [{ id: "host:50051", self: true }, { id: "other:50052", self: false }],
+      readCache: { enabled: false, rows: 0 },
+    });
+  });
+
+  test("/status still answers when Redis does not, saying why the queues are missing", async () => {
+    const scheduler = { queueStatus: async (): Promise<never> => { throw new Error("Redis did not answer within 3000 ms"); } };
+    const s = await new ClusterStatus(deps({ scheduler })).status();
+    expect(s.queues).toEqual([]);
+    expect(s.queuesError).toBe("Redis did not answer within 3000 ms");
+    expect(s.tiers).toHaveLength(1);
+  });
+
+  test("/healthz is ok only while the catalogue answers and a write quorum of storage nodes is live", async () => {
+    expect(await new ClusterStatus(deps()).health()).toEqual({ ok: true, liveStorageNodes: 2, writeQuorum: 2 });
+    expect(await new ClusterStatus(deps({ placement: { liveStorageNodes: () => 1 } })).health())
+      .toEqual({ ok: false, liveStorageNodes: 1, writeQuorum: 2 });
+    const catalogue = { tierTotals: async () => [], ping: async (): Promise<void> => { throw new Error("ECONNREFUSED"); } };
+    expect((await new ClusterStatus(deps({ catalogue })).health()).ok).toBe(false);
+  });
+});
