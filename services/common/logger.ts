@@ -1,11 +1,15 @@
 import pino from "pino";
+import { loadConfig } from "./config";
 
 export type Logger = pino.Logger;
 
-/** One JSON logger per process, named after the service; MINIS3_LOG_LEVEL sets the level. */
+/**
+ * One JSON logger per process, named after the service; MINIS3_LOG_LEVEL sets the level, read
+ * through the config table so a bad value stops the process like any other bad setting.
+ */
 export function createLogger(service: string, extra: Record<string, unknown> = {}): Logger {
   return pino({
-    level: process.env.MINIS3_LOG_LEVEL ?? "info",
+    level: loadConfig(["logLevel"] as const).logLevel,
     base: { service, pid: process.pid, ...extra },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
