@@ -6,7 +6,7 @@ import type { NodePool } from "../cluster/node-pool";
 import type { ObjectView } from "../model/object-view";
 import type { Undeleter } from "../objects/object-events";
 import type { Placement } from "../placement/placement";
-import { BlobCopier } from "./blob-copier";
+import { BlobCopier } from "../replicas/blob-copier";
 import { JOBS } from "./jobs";
 import type { JobContext, LifecycleOptions, TransitionJob } from "./jobs/job";
 import { reconcile } from "./jobs/reconcile";

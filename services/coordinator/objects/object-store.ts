@@ -1,4 +1,4 @@
-import { AbortedError, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
+import { AbortedError, InvalidArgumentError, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
@@ -13,8 +13,8 @@ import type {
   ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
 } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
-import { ReplicaReader } from "./replica-reader";
-import { ReplicatedUpload } from "./replicated-upload";
+import { ReplicaReader } from "../replicas/replica-reader";
+import { ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
 import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
@@ -49,23 +49,23 @@ const keyOfCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url
 export class ObjectStore implements ObjectEngine {
   private readonly catalogue: Catalogue;
   private readonly placement: Placement;
-  private readonly nodes: NodePool;
   private readonly access: AccessTracker;
   private readonly log: Logger;
   private readonly events: ObjectEvents;
   private readonly undeleter: Undeleter;
   private readonly reader: ReplicaReader;
+  private readonly writer: ReplicaWriter;
   private readonly digests = new DigestThread();
 
   constructor(deps: ObjectStoreDeps, private readonly opts: ObjectStoreOptions) {
     this.catalogue = deps.catalogue;
     this.placement = deps.placement;
-    this.nodes = deps.nodes;
     this.access = deps.access;
     this.log = deps.log;
     this.events = deps.events;
     this.undeleter = deps.undeleter;
-    this.reader = new ReplicaReader(this.nodes, opts.chunkSize, this.log, (id) => this.events.underReplicated(id));
+    this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log, (id) => this.events.underReplicated(id));
+    this.writer = new ReplicaWriter(deps.nodes, this.log);
   }
 
   /** After the front doors have stopped: ends the digest thread. */
@@ -93,9 +93,16 @@ export class ObjectStore implements ObjectEngine {
       head.push(piece);
       headBytes += piece.length;
     }
-    const { replicas, digest } = piece === null
-      ? await this.putSmall(versionId, Buffer.concat(head, headBytes), targets)
-      : await this.putLarge(versionId, head, body, targets.slice(0, this.opts.replicas));
+    let replicas: string[];
+    let digest: UploadDigest;
+    if (piece === null) {
+      // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
+      const data = Buffer.concat(head, headBytes);
+      digest = digestOf(data);
+      replicas = await this.writer.putSmall(versionId, data, digest.sha256, targets, this.opts.replicas, this.opts.writeQuorum);
+    } else {
+      ({ replicas, digest } = await this.putLarge(versionId, head, body, targets.slice(0, this.opts.replicas)));
+    }
 
     const etag = digest.etag;
     const v: NewVersion = {
@@ -103,7 +110,7 @@ export class ObjectStore implements ObjectEngine {
       metadata: input.metadata ?? {}, replicas, createdMs: Date.now(),
     };
     if (input.signal?.aborted) {
-      await this.discard(versionId, replicas);
+      await this.writer.discard(versionId, replicas);
       throw new AbortedError("the client cancelled the upload");
     }
     let replaced: string[] = [];
@@ -122,39 +129,12 @@ export class ObjectStore implements ObjectEngine {
     };
   }
 
-  /** A whole small body to `replicas` nodes, moving on down the preference list past failures. */
-  private async putSmall(versionId: string, data: Buffer, candidates: string[]): Promise<{ replicas: string[]; digest: UploadDigest }> {
-    const digest = digestOf(data);
-    const ok: string[] = [];
-    let next = 0;
-    let lastError: unknown;
-    while (ok.length < this.opts.replicas && next < candidates.length) {
-      const batch = candidates.slice(next, next + this.opts.replicas - ok.length);
-      next += batch.length;
-      const results = await Promise.allSettled(batch.map((id) => this.nodes.client(id).putSmall(versionId, {}, data, digest.sha256)));
-      results.forEach((r, i) => {
-        if (r.status === "fulfilled") ok.push(batch[i]);
-        else {
-          lastError = r.reason;
-          if (r.reason instanceof UnavailableError) this.nodes.suspect(batch[i]);
-          this.log.warn({ node: batch[i], version: versionId, err: r.reason }, "replica write failed");
-        }
-      });
-    }
-    if (ok.length < this.opts.writeQuorum) {
-      await this.discard(versionId, ok);
-      throw new UnavailableError(`only ${ok.length} replicas took the upload; the write quorum is ${this.opts.writeQuorum}` +
-        (lastError instanceof MiniS3Error ? ` (${lastError.message})` : ""));
-    }
-    return { replicas: ok, digest };
-  }
-
   /**
    * Streams a body to all its replicas at once in chunks of exactly chunkSize (fewer, fuller gRPC
    * frames), while the digest thread hashes them.
    */
   private async putLarge(versionId: string, head: Buffer[], body: UploadBody, targets: string[]): Promise<{ replicas: string[]; digest: UploadDigest }> {
-    const upload = new ReplicatedUpload(this.nodes, targets, versionId, this.opts.writeQuorum, this.log);
+    const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum);
     const hashing = this.digests.start();
     const size = this.opts.chunkSize;
     const send = async (parts: Buffer[], bytes: number) => {
@@ -205,14 +185,8 @@ export class ObjectStore implements ObjectEngine {
       return true;
     }
     this.log.error({ err: e, version: versionId }, "catalogue commit failed; discarding the upload");
-    await this.discard(versionId, replicas);
+    await this.writer.discard(versionId, replicas);
     return false;
-  }
-
-  private async discard(versionId: string, replicas: string[]): Promise<void> {
-    await Promise.all(replicas.map((id) => this.nodes.client(id).deleteBlob(versionId).catch((e) => {
-      this.log.warn({ node: id, version: versionId, err: e }, "could not discard an uncommitted replica");
-    })));
   }
 
   async get(bucket: string, key: string, range?: ByteRange): Promise<GetResult> {

@@ -3,7 +3,7 @@ import type { AccessTracker } from "../../catalogue/access-tracker";
 import type { Catalogue } from "../../catalogue/catalogue";
 import type { NodePool } from "../../cluster/node-pool";
 import type { Placement } from "../../placement/placement";
-import type { BlobCopier } from "../blob-copier";
+import type { BlobCopier } from "../../replicas/blob-copier";
 
 /** A job's data: the version it moves (empty for the reconciler). */
 export interface TransitionJob {

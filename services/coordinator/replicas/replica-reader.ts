@@ -10,23 +10,33 @@ import type { VersionRow } from "../model/version-row";
  * at the byte where it stopped, so the client sees one unbroken body.
  */
 export class ReplicaReader {
+  /** Bodies up to smallMax are read whole from the nodes' Exchange streams; onBadReplica hears of missing or bad copies. */
   constructor(private readonly nodes: NodePool, private readonly smallMax: number, private readonly log: Logger,
-    private readonly onBadReplica: (versionId: string) => void) {}
+    private readonly onBadReplica: (versionId: string) => void = () => undefined) {}
 
-  private order(v: VersionRow): string[] {
-    const live = v.replicas.filter((id) => this.nodes.isLive(id));
-    return [...live, ...v.replicas.filter((id) => !live.includes(id))];
+  /** Live nodes first, then the others (a node just suspected may still answer). */
+  liveFirst(replicas: readonly string[]): string[] {
+    const live = replicas.filter((id) => this.nodes.isLive(id));
+    return [...live, ...replicas.filter((id) => !live.includes(id))];
   }
 
-  /** Opens the range; throws NotFoundError when no replica has the blob (moved or lost). */
-  async open(v: VersionRow, offset: number, length: number): Promise<AsyncIterable<Buffer>> {
-    const replicas = this.order(v);
-    if (v.size <= this.smallMax && replicas.length) return this.readSmall(v, replicas, offset, length);
+  /**
+   * Opens the range on the version's replicas, or on `sources` (some of them); throws NotFoundError
+   * when none has the blob (moved or lost).
+   */
+  async open(v: VersionRow, offset: number, length: number, sources: readonly string[] = v.replicas): Promise<AsyncIterable<Buffer>> {
+    const replicas = this.liveFirst(sources);
+    if (v.size <= this.smallMax && replicas.length) return single((await this.firstWhole(v, replicas)).subarray(offset, offset + length));
     const first = await this.openAt(v, replicas, offset, length);
     return this.stream(v, first, offset, length);
   }
 
-  private async readSmall(v: VersionRow, replicas: string[], offset: number, length: number): Promise<AsyncIterable<Buffer>> {
+  /** A small version's bytes in one buffer, checked against the catalogue's size and sha256. */
+  readSmall(v: VersionRow, sources: readonly string[] = v.replicas): Promise<Buffer> {
+    return this.firstWhole(v, this.liveFirst(sources));
+  }
+
+  private async firstWhole(v: VersionRow, replicas: string[]): Promise<Buffer> {
     let lastError: unknown;
     for (const id of replicas) {
       try {
@@ -34,7 +44,7 @@ export class ReplicaReader {
         if (data.length !== v.size || createHash("sha256").update(data).digest("hex") !== v.sha256) {
           throw new IntegrityError(`replica on ${id} does not match the catalogue's checksum`);
         }
-        return single(data.subarray(offset, offset + length));
+        return data;
       } catch (e) {
         lastError = this.note(id, v, e);
       }

@@ -1,23 +1,15 @@
-import { createHash } from "node:crypto";
-import { silentLog } from "../../rpc/testing/test-helpers";
+import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
 import type { BlobMeta } from "../../rpc/blob-backend";
 import type { BlobRead, BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
-import type { VersionRow } from "../model/version-row";
 import { BlobCopier } from "./blob-copier";
+import { startNodes, versionOf, type InProcessNodes } from "./testing/in-process-nodes";
 
 // The copier's memory bound: large objects stream through the coordinator one at a time, whatever
 // the lifecycle queues' concurrency, while small ones pass beside them. Nodes are in-memory stand-ins.
+// Then its fail-over, against real node servers in this process.
 
 const SMALL_MAX = 1024;
-
-function version(id: string, data: Buffer): VersionRow {
-  return {
-    versionId: id, bucket: "b", key: id, size: data.length, sha256: createHash("sha256").update(data).digest("hex"), etag: "",
-    contentType: "application/octet-stream", metadata: {}, state: "trash", tier: "hot", replicas: ["src"], cleanup: [],
-    createdMs: 0, accessedMs: 0, deletedMs: 0, purgeMs: 0, reason: "deleted",
-  };
-}
 
 /** A source node whose streamed reads wait for `release()`, and a target that keeps what it gets. */
 function fakeNodes(blobs: Map<string, Buffer>) {
@@ -70,7 +62,7 @@ test("large copies stream one at a time, small ones pass beside them, and every 
   ]);
   const nodes = fakeNodes(blobs);
   const copier = new BlobCopier(nodes.pool, silentLog, SMALL_MAX);
-  const copy = (id: string) => copier.copy(version(id, blobs.get(id)!), ["src"], ["dst"], 1);
+  const copy = (id: string) => copier.copy(versionOf(id, blobs.get(id)!, ["src"], { state: "trash" }), ["src"], ["dst"], 1);
 
   const big = ["big-1", "big-2", "big-3"].map(copy);
   await tick();
@@ -83,4 +75,49 @@ test("large copies stream one at a time, small ones pass beside them, and every 
   expect(await Promise.all(big)).toEqual([["dst"], ["dst"], ["dst"]]);
   expect(nodes.mostStreaming()).toBe(1);
   for (const [id, data] of blobs) expect(nodes.stored.get(id)?.equals(data)).toBe(true);
+});
+
+describe("copy fail-over", () => {
+  const CHUNK = 64 * 1024;
+  let nodes: InProcessNodes;
+  let copier: BlobCopier;
+
+  beforeAll(async () => {
+    nodes = await startNodes([{ id: "s1" }, { id: "s2" }, { id: "t1" }, { id: "t2" }, { id: "down", unreachable: true }], CHUNK);
+    copier = new BlobCopier(nodes.pool, silentLog, CHUNK);
+  });
+  afterAll(() => nodes.close());
+  afterEach(() => {
+    for (const id of ["s1", "s2"]) Object.assign(nodes.backend(id), { breakReadsAfter: undefined, corruptReads: false });
+  });
+
+  const copyOn = async (id: string, versionId: string) => {
+    const read = await nodes.backend(id).disk.read(versionId, 0, undefined);
+    return collect(read.chunks);
+  };
+
+  it("a large copy whose source breaks mid-stream resumes on the next source", async () => {
+    const { data } = blobOf(4 * CHUNK + 5);
+    const v = await nodes.store("c-resume", data, ["s1", "s2"]);
+    nodes.backend("s1").breakReadsAfter = CHUNK;
+    expect((await copier.copy(v, ["s1", "s2"], ["t1", "t2"], 2)).sort()).toEqual(["t1", "t2"]);
+    expect((await copyOn("t2", "c-resume")).equals(data)).toBe(true);
+    expect(nodes.backend("s2").reads[0].offset).toBeGreaterThan(0);
+  });
+
+  it("a large copy the targets refuse as corrupt starts over from the next source", async () => {
+    const { data } = blobOf(3 * CHUNK);
+    const v = await nodes.store("c-rot", data, ["s1", "s2"]);
+    nodes.backend("s1").corruptReads = true;
+    expect(await copier.copy(v, ["s1", "s2"], ["t1"], 1)).toEqual(["t1"]);
+    expect((await copyOn("t1", "c-rot")).equals(data)).toBe(true);
+  });
+
+  it("a copy goes to the targets it is given: one down is not replaced by another node", async () => {
+    const { data } = blobOf(1000);
+    const v = await nodes.store("c-fixed", data, ["s1"]);
+    expect(await copier.copy(v, ["s1"], ["t1", "down"], 1)).toEqual(["t1"]);
+    expect(await nodes.backend("t2").stat("c-fixed")).toBeNull();
+    await expect(copier.copy(v, ["s1"], ["down"], 1)).rejects.toThrow(/write quorum is 1/);
+  });
 });

@@ -1,0 +1,68 @@
+import { IntegrityError } from "../../common/errors";
+import type { Logger } from "../../common/logger";
+import { Semaphore } from "../../common/semaphore";
+import type { NodePool } from "../cluster/node-pool";
+import type { VersionRow } from "../model/version-row";
+import { ReplicaReader } from "./replica-reader";
+import { ReplicaWriter, type CopyAttributes } from "./replica-writer";
+
+/**
+ * Copies a version's bytes between tiers: a ReplicaReader on the sources (live first, resumed on
+ * the next source mid-stream) into a ReplicaWriter on the targets. Each target checks size and
+ * sha256 against the catalogue's before it makes the copy durable, so a copy that returns is
+ * verified in the next tier. The caller names the targets: a copy does not fall over to others.
+ */
+export class BlobCopier {
+  /**
+   * Streaming copies (large objects) run one at a time, whatever the queues' concurrency; small
+   * ones are not held up by them. Each keeps several MiB in flight (HTTP/2 windows, stream
+   * buffers), and the allocator keeps what was freed: after three 64 MiB objects were read, their
+   * trash moves left the coordinator ~65 MiB larger for good eight at a time, ~70 MiB two at a
+   * time, ~3 MiB one at a time. (A copy of a large object is disk- and network-bound anyway.)
+   */
+  private readonly streams = new Semaphore(1);
+  private readonly reader: ReplicaReader;
+  private readonly writer: ReplicaWriter;
+
+  /** Blobs up to smallMax travel whole on the nodes' Exchange streams (no call, no file each). */
+  constructor(nodes: NodePool, private readonly log: Logger, private readonly smallMax: number) {
+    this.reader = new ReplicaReader(nodes, smallMax, log);
+    this.writer = new ReplicaWriter(nodes, log);
+  }
+
+  /** Returns the targets holding a verified copy (at least `quorum`, else it throws). */
+  async copy(v: VersionRow, sources: string[], targets: string[], quorum: number, attributes?: CopyAttributes): Promise<string[]> {
+    const sha256 = Buffer.from(v.sha256, "hex");
+    if (v.size <= this.smallMax) {
+      // Checked against the sha256 as read, so a bad source is passed over before anything is written.
+      const data = await this.reader.readSmall(v, sources);
+      return this.writer.putSmall(v.versionId, data, sha256, targets, targets.length, quorum, attributes);
+    }
+    return this.streams.run(() => this.copyStreamed(v, this.reader.liveFirst(sources), sha256, targets, quorum, attributes));
+  }
+
+  /**
+   * A source's copy can be bad in a way only the whole-body checksum shows; the targets then
+   * refuse it at the end, and the copy starts over led by the next source.
+   */
+  private async copyStreamed(v: VersionRow, ordered: string[], sha256: Buffer, targets: string[], quorum: number,
+    attributes: CopyAttributes | undefined): Promise<string[]> {
+    for (let lead = 0; ; lead++) {
+      const body = await this.reader.open(v, 0, v.size, [...ordered.slice(lead), ...ordered.slice(0, lead)]);
+      const upload = this.writer.startLarge(v.versionId, targets, quorum, attributes);
+      try {
+        for await (const chunk of body) await upload.write(chunk);
+        return await upload.finish(v.size, sha256);
+      } catch (e) {
+        upload.abort();
+        if (!(e instanceof IntegrityError) || lead + 1 >= ordered.length) throw e;
+        this.log.warn({ version: v.versionId, source: ordered[lead], err: e }, "copy refused as corrupt; trying another source");
+      }
+    }
+  }
+
+  /** Deletes copies, best effort; returns the nodes where the delete failed (to retry later). */
+  remove(versionId: string, nodeIds: string[]): Promise<string[]> {
+    return this.writer.discard(versionId, nodeIds);
+  }
+}

@@ -1,0 +1,81 @@
+import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
+import type { VersionRow } from "../model/version-row";
+import { ReplicaReader } from "./replica-reader";
+import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
+
+// Reads against real node servers (gRPC, disk backends) in this process.
+
+const CHUNK = 64 * 1024;
+
+describe("ReplicaReader", () => {
+  let nodes: InProcessNodes;
+  let reader: ReplicaReader;
+  const bad: string[] = [];
+
+  beforeAll(async () => {
+    nodes = await startNodes([{ id: "late", late: true }, { id: "n1" }, { id: "n2" }, { id: "down", unreachable: true }], CHUNK);
+    reader = new ReplicaReader(nodes.pool, CHUNK, silentLog, (id) => bad.push(id));
+  });
+  afterAll(() => nodes.close());
+  beforeEach(() => {
+    bad.length = 0;
+    for (const id of ["late", "n1", "n2"]) {
+      const b = nodes.backend(id);
+      b.reads.length = 0;
+      b.breakReadsAfter = undefined;
+    }
+  });
+
+  async function store(versionId: string, size: number, on: string[]): Promise<{ data: Buffer; v: VersionRow }> {
+    const { data } = blobOf(size);
+    return { data, v: await nodes.store(versionId, data, on) };
+  }
+
+  it("reads from a live replica before one the directory holds down, small and large alike", async () => {
+    for (const [id, size] of [["r-small", 1000], ["r-large", 3 * CHUNK]] as const) {
+      const { data, v } = await store(id, size, ["late", "n1"]);
+      expect((await collect(await reader.open(v, 0, size))).equals(data)).toBe(true);
+    }
+    expect(nodes.backend("late").reads).toEqual([]);
+    expect(nodes.backend("n1").reads.map((r) => r.blobId)).toEqual(["r-small", "r-large"]);
+  });
+
+  it("passes over a replica that does not answer", async () => {
+    const { data, v } = await store("r-down", 2000, ["n1"]);
+    v.replicas = ["down", "n1"];
+    expect((await collect(await reader.open(v, 0, 2000))).equals(data)).toBe(true);
+    expect(nodes.directory.isLive("down")).toBe(false); // suspected: the next read tries n1 first
+  });
+
+  it("resumes a large read on the next replica at the byte where the first one broke", async () => {
+    const size = 5 * CHUNK + 123;
+    const { data, v } = await store("r-resume", size, ["n1", "n2"]);
+    nodes.backend("n1").breakReadsAfter = 2 * CHUNK;
+    const offset = 1000;
+    const body = await collect(await reader.open(v, offset, size - offset));
+    expect(body.equals(data.subarray(offset))).toBe(true);
+    const [from1] = nodes.backend("n1").reads;
+    const [from2] = nodes.backend("n2").reads;
+    expect(from1.offset).toBe(offset);
+    expect(from2.offset).toBeGreaterThan(offset); // resumed, not started over
+    expect(from2.offset).toBeLessThanOrEqual(offset + 2 * CHUNK);
+  });
+
+  it("a small read skips a replica whose bytes fail the catalogue's checksum, and reports it", async () => {
+    const { data, v } = await store("r-rot", 1500, ["n1", "n2"]);
+    nodes.backend("n1").corruptReads = true;
+    try {
+      expect(await reader.readSmall(v)).toEqual(data);
+    } finally {
+      nodes.backend("n1").corruptReads = false;
+    }
+    expect(nodes.backend("n2").reads.map((r) => r.blobId)).toEqual(["r-rot"]);
+    expect(bad).toEqual(["r-rot"]);
+  });
+
+  it("reads only from the sources it is given", async () => {
+    const { data, v } = await store("r-sources", 800, ["n1", "n2"]);
+    expect((await reader.readSmall(v, ["n2"])).equals(data)).toBe(true);
+    expect(nodes.backend("n1").reads).toEqual([]);
+  });
+});

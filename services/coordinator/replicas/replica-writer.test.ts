@@ -1,0 +1,81 @@
+import { UnavailableError } from "../../common/errors";
+import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
+import { ReplicaWriter } from "./replica-writer";
+import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
+
+// Writes against real node servers (gRPC, disk backends) in this process; "down" is a node the
+// directory holds live whose address refuses connections.
+
+const CHUNK = 64 * 1024;
+
+describe("ReplicaWriter", () => {
+  let nodes: InProcessNodes;
+  let writer: ReplicaWriter;
+
+  beforeAll(async () => {
+    nodes = await startNodes([{ id: "n1" }, { id: "down1", unreachable: true }, { id: "n2" }, { id: "down2", unreachable: true }, { id: "n3" }], CHUNK);
+    writer = new ReplicaWriter(nodes.pool, silentLog);
+  });
+  afterAll(() => nodes.close());
+
+  const holds = async (id: string, versionId: string) => (await nodes.backend(id).stat(versionId)) !== null;
+
+  it("a small write reaches its quorum with one target down, and the down node is suspected", async () => {
+    const b = blobOf(1000);
+    expect(nodes.directory.isLive("down1")).toBe(true);
+    const ok = await writer.putSmall("w-quorum", b.data, b.sha256, ["n1", "down1", "n2"], 3, 2);
+    expect(ok.sort()).toEqual(["n1", "n2"]);
+    expect((await nodes.backend("n2").disk.read("w-quorum", 0, undefined)).meta.sha256.equals(b.sha256)).toBe(true);
+    expect(nodes.directory.isLive("down1")).toBe(false);
+  });
+
+  it("a small write falls over down the preference list past a node that fails", async () => {
+    const b = blobOf(2000);
+    const ok = await writer.putSmall("w-fallover", b.data, b.sha256, ["n1", "down2", "n2", "n3"], 3, 2);
+    expect(ok.sort()).toEqual(["n1", "n2", "n3"]);
+    expect(await holds("n3", "w-fallover")).toBe(true);
+  });
+
+  it("with fixed targets (count = all of them) a small write does not fall over", async () => {
+    const b = blobOf(3000);
+    expect(await writer.putSmall("w-fixed", b.data, b.sha256, ["n1", "down1"], 2, 1)).toEqual(["n1"]);
+    expect(await holds("n2", "w-fixed")).toBe(false);
+    expect(await holds("n3", "w-fixed")).toBe(false);
+  });
+
+  it("a small write below its quorum discards the copies it made and says so", async () => {
+    const b = blobOf(500);
+    const put = writer.putSmall("w-lost", b.data, b.sha256, ["n1", "down1", "down2"], 3, 2);
+    await expect(put).rejects.toBeInstanceOf(UnavailableError);
+    await expect(put).rejects.toThrow(/write quorum is 2/);
+    expect(await holds("n1", "w-lost")).toBe(false);
+  });
+
+  it("a large write streams to its targets, reaching the quorum with one target down", async () => {
+    const b = blobOf(3 * CHUNK + 17);
+    const up = writer.startLarge("w-large", ["n1", "n2", "down1"], 2);
+    for (let at = 0; at < b.data.length; at += CHUNK) await up.write(b.data.subarray(at, at + CHUNK));
+    expect((await up.finish(b.data.length, b.sha256)).sort()).toEqual(["n1", "n2"]);
+    const read = await nodes.backend("n2").disk.read("w-large", 0, undefined);
+    expect((await collect(read.chunks)).equals(b.data)).toBe(true);
+  });
+
+  it("a large write below its quorum fails, and the copy that got the bytes discards them", async () => {
+    const b = blobOf(2 * CHUNK);
+    const up = writer.startLarge("w-large-lost", ["n3", "down1", "down2"], 2);
+    const send = async () => {
+      for (let at = 0; at < b.data.length; at += CHUNK) await up.write(b.data.subarray(at, at + CHUNK));
+      return up.finish(b.data.length, b.sha256);
+    };
+    await expect(send()).rejects.toThrow(/write quorum is 2/);
+    expect(await holds("n3", "w-large-lost")).toBe(false);
+  });
+
+  it("discard deletes copies and reports the nodes it could not reach", async () => {
+    const b = blobOf(100);
+    await writer.putSmall("w-discard", b.data, b.sha256, ["n1", "n2"], 2, 2);
+    expect(await writer.discard("w-discard", ["n1", "n2", "down2"])).toEqual(["down2"]);
+    expect(await holds("n1", "w-discard")).toBe(false);
+    expect(await holds("n2", "w-discard")).toBe(false);
+  });
+});

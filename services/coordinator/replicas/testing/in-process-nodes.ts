@@ -1,0 +1,145 @@
+import { createHash } from "node:crypto";
+import { createServer } from "node:net";
+import type { Pool } from "mysql2/promise";
+import { DiskBackend } from "../../../blobstore/disk-backend";
+import type { NodeStats } from "../../../membership/node-record";
+import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../../../rpc/blob-backend";
+import { startNodeServer, type RunningNodeServer } from "../../../rpc/server/node-server";
+import { silentLog, tempDir } from "../../../rpc/testing/test-helpers";
+import type { VersionRow } from "../../model/version-row";
+import { NodeDirectory } from "../../cluster/node-directory";
+import { NodePool } from "../../cluster/node-pool";
+
+/**
+ * A storage node's disk with faults a test switches on, and a record of the reads it served (the
+ * node server reads small and streamed blobs alike through read()).
+ */
+export class FaultyBackend implements BlobBackend {
+  readonly kind = "storage" as const;
+  readonly reads: { blobId: string; offset: number }[] = [];
+  /** A streamed read breaks once it has served this many bytes (a failing disk, a killed process). */
+  breakReadsAfter?: number;
+  /** Reads serve bytes with one bit flipped (a copy that rotted on disk, unnoticed until checked). */
+  corruptReads = false;
+
+  constructor(readonly disk: DiskBackend) {}
+
+  open(): Promise<void> { return this.disk.open(); }
+  close(): Promise<void> { return this.disk.close(); }
+  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> { return this.disk.beginWrite(blobId, attributes); }
+  putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
+    return this.disk.putSmall(blobId, attributes, data, sha256);
+  }
+  stat(blobId: string): Promise<BlobMeta | null> { return this.disk.stat(blobId); }
+  delete(blobId: string): Promise<boolean> { return this.disk.delete(blobId); }
+  list(): AsyncIterable<BlobMeta> { return this.disk.list(); }
+  stats(): Promise<NodeStats> { return this.disk.stats(); }
+
+  async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
+    const r = await this.disk.read(blobId, offset, length);
+    this.reads.push({ blobId, offset: r.offset });
+    return { ...r, chunks: this.faulty(r.chunks) };
+  }
+
+  private async *faulty(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let served = 0;
+    for await (const chunk of chunks) {
+      if (this.breakReadsAfter !== undefined && served + chunk.length > this.breakReadsAfter) throw new Error("disk read failed (test fault)");
+      served += chunk.length;
+      if (!this.corruptReads) yield chunk;
+      else {
+        const bad = Buffer.from(chunk);
+        bad[0] ^= 1;
+        yield bad;
+      }
+    }
+  }
+}
+
+export interface NodeSpec {
+  id: string;
+  /** Registered and live, but nothing listens at its address (it died since its last heartbeat). */
+  unreachable?: boolean;
+  /** Running, but its heartbeat is late: the directory holds it down. */
+  late?: boolean;
+}
+
+export interface InProcessNodes {
+  /** A real NodePool over a real NodeDirectory, whose table rows are the specs. */
+  pool: NodePool;
+  directory: NodeDirectory;
+  backend(id: string): FaultyBackend;
+  /** Stores `data` as a version on nodes `on` (small whole, large as a file) and returns its catalogue row. */
+  store(versionId: string, data: Buffer, on: string[]): Promise<VersionRow>;
+  close(): Promise<void>;
+}
+
+/** Storage nodes as real gRPC servers on disk backends in this process, for the replica I/O tests. */
+export async function startNodes(specs: NodeSpec[], chunkSize: number): Promise<InProcessNodes> {
+  const dir = await tempDir("replicas");
+  const running = new Map<string, { backend: FaultyBackend; server: RunningNodeServer }>();
+  const rows: Record<string, unknown>[] = [];
+  for (const spec of specs) {
+    let port: number;
+    if (spec.unreachable) port = await unusedPort();
+    else {
+      const backend = new FaultyBackend(new DiskBackend({ dataDir: `${dir.path}/${spec.id}`, chunkSize, log: silentLog, compactIntervalMs: 0 }));
+      await backend.open();
+      const server = await startNodeServer(backend, "127.0.0.1", 0, { id: spec.id, chunkSize, log: silentLog });
+      running.set(spec.id, { backend, server });
+      port = server.port;
+    }
+    rows.push({
+      id: spec.id, kind: "storage", address: `127.0.0.1:${port}`, zone: "", state: "up", blob_count: 0, used_bytes: 0, free_bytes: 0,
+      hb: Date.now(), age_ms: spec.late ? 60_000 : 0,
+    });
+  }
+  const sql = { query: async () => [rows] } as unknown as Pool;
+  const directory = new NodeDirectory(sql, 60_000, 10_000, silentLog);
+  await directory.refresh();
+  const pool = new NodePool(directory, silentLog);
+  return {
+    pool, directory,
+    backend: (id) => running.get(id)!.backend,
+    async store(versionId, data, on) {
+      const v = versionOf(versionId, data, on);
+      const sha256 = Buffer.from(v.sha256, "hex");
+      for (const id of on) {
+        const disk = running.get(id)!.backend.disk;
+        if (data.length <= chunkSize) await disk.putSmall(versionId, {}, data, sha256);
+        else {
+          const w = await disk.beginWrite(versionId, {});
+          await w.write(data);
+          await w.commit(data.length, sha256);
+        }
+      }
+      return v;
+    },
+    async close() {
+      pool.close();
+      for (const { backend, server } of running.values()) {
+        await server.stop(100);
+        await backend.close();
+      }
+      await dir.remove();
+    },
+  };
+}
+
+/** A port nothing listens on: connecting to it is refused at once. */
+async function unusedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** The catalogue's row for `data` stored as version `versionId` on `replicas`. */
+export function versionOf(versionId: string, data: Buffer, replicas: string[], row: Partial<VersionRow> = {}): VersionRow {
+  return {
+    versionId, bucket: "b", key: versionId, size: data.length, sha256: createHash("sha256").update(data).digest("hex"), etag: "",
+    contentType: "application/octet-stream", metadata: {}, state: "live", tier: "hot", replicas, cleanup: [],
+    createdMs: 0, accessedMs: 0, deletedMs: null, purgeMs: null, reason: null, ...row,
+  };
+}
