@@ -1,3 +1,4 @@
+import { IntegrityError } from "../../common/errors";
 import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
 import type { BlobMeta } from "../../rpc/blob-backend";
 import type { BlobRead, BlobUpload } from "../../rpc/client/node-client";
@@ -105,12 +106,23 @@ describe("copy fail-over", () => {
     expect(nodes.backend("s2").reads[0].offset).toBeGreaterThan(0);
   });
 
-  it("a large copy the targets refuse as corrupt starts over from the next source", async () => {
-    const { data } = blobOf(3 * CHUNK);
-    const v = await nodes.store("c-rot", data, ["s1", "s2"]);
+  it("a copy the targets refuse as corrupt starts over from the next source, small and large alike", async () => {
+    for (const [id, size] of [["c-rot-small", 1000], ["c-rot-large", 3 * CHUNK]] as const) {
+      const { data } = blobOf(size);
+      const v = await nodes.store(id, data, ["s1", "s2"]);
+      nodes.backend("s1").corruptReads = true;
+      expect(await copier.copy(v, ["s1", "s2"], ["t1"], 1)).toEqual(["t1"]);
+      expect((await copyOn("t1", id)).equals(data)).toBe(true);
+      expect(nodes.backend("s2").reads.map((r) => r.blobId)).toContain(id);
+    }
+  });
+
+  it("a copy from a single corrupt source fails as corrupt and leaves no copy behind", async () => {
+    const { data } = blobOf(2000);
+    const v = await nodes.store("c-rot-only", data, ["s1"]);
     nodes.backend("s1").corruptReads = true;
-    expect(await copier.copy(v, ["s1", "s2"], ["t1"], 1)).toEqual(["t1"]);
-    expect((await copyOn("t1", "c-rot")).equals(data)).toBe(true);
+    await expect(copier.copy(v, ["s1"], ["t1", "t2"], 1)).rejects.toBeInstanceOf(IntegrityError);
+    expect(await nodes.backend("t1").stat("c-rot-only")).toBeNull();
   });
 
   it("a copy goes to the targets it is given: one down is not replaced by another node", async () => {

@@ -33,28 +33,35 @@ export class BlobCopier {
   /** Returns the targets holding a verified copy (at least `quorum`, else it throws). */
   async copy(v: VersionRow, sources: string[], targets: string[], quorum: number, attributes?: CopyAttributes): Promise<string[]> {
     const sha256 = Buffer.from(v.sha256, "hex");
+    const ordered = this.reader.liveFirst(sources);
     if (v.size <= this.smallMax) {
-      // Checked against the sha256 as read, so a bad source is passed over before anything is written.
-      const data = await this.reader.readSmall(v, sources);
-      return this.writer.putSmall(v.versionId, data, sha256, targets, targets.length, quorum, attributes);
+      return this.ledByEachSource(v, ordered, async (from) => {
+        const data = await this.reader.readSmall(v, from, false);
+        return this.writer.putSmall(v.versionId, data, sha256, targets, targets.length, quorum, attributes);
+      });
     }
-    return this.streams.run(() => this.copyStreamed(v, this.reader.liveFirst(sources), sha256, targets, quorum, attributes));
-  }
-
-  /**
-   * A source's copy can be bad in a way only the whole-body checksum shows; the targets then
-   * refuse it at the end, and the copy starts over led by the next source.
-   */
-  private async copyStreamed(v: VersionRow, ordered: string[], sha256: Buffer, targets: string[], quorum: number,
-    attributes: CopyAttributes | undefined): Promise<string[]> {
-    for (let lead = 0; ; lead++) {
-      const body = await this.reader.open(v, 0, v.size, [...ordered.slice(lead), ...ordered.slice(0, lead)]);
+    return this.streams.run(() => this.ledByEachSource(v, ordered, async (from) => {
+      const body = await this.reader.open(v, 0, v.size, from);
       const upload = this.writer.startLarge(v.versionId, targets, quorum, attributes);
       try {
         for await (const chunk of body) await upload.write(chunk);
         return await upload.finish(v.size, sha256);
       } catch (e) {
         upload.abort();
+        throw e;
+      }
+    }));
+  }
+
+  /**
+   * A source's copy can be bad in a way only its checksum shows. The targets check it and refuse
+   * it; then the copy starts over led by the next source (the others stay behind it for a resume).
+   */
+  private async ledByEachSource(v: VersionRow, ordered: string[], copy: (from: string[]) => Promise<string[]>): Promise<string[]> {
+    for (let lead = 0; ; lead++) {
+      try {
+        return await copy([...ordered.slice(lead), ...ordered.slice(0, lead)]);
+      } catch (e) {
         if (!(e instanceof IntegrityError) || lead + 1 >= ordered.length) throw e;
         this.log.warn({ version: v.versionId, source: ordered[lead], err: e }, "copy refused as corrupt; trying another source");
       }

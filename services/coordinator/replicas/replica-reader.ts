@@ -31,17 +31,21 @@ export class ReplicaReader {
     return this.stream(v, first, offset, length);
   }
 
-  /** A small version's bytes in one buffer, checked against the catalogue's size and sha256. */
-  readSmall(v: VersionRow, sources: readonly string[] = v.replicas): Promise<Buffer> {
-    return this.firstWhole(v, this.liveFirst(sources));
+  /**
+   * A small version's bytes in one buffer, checked against the catalogue's size and sha256 unless
+   * `checked` is false: a copy's targets check them anyway, and here the hash would cost the
+   * coordinator 10-25 µs of CPU per 4 KiB object.
+   */
+  readSmall(v: VersionRow, sources: readonly string[] = v.replicas, checked = true): Promise<Buffer> {
+    return this.firstWhole(v, this.liveFirst(sources), checked);
   }
 
-  private async firstWhole(v: VersionRow, replicas: string[]): Promise<Buffer> {
+  private async firstWhole(v: VersionRow, replicas: string[], checked = true): Promise<Buffer> {
     let lastError: unknown;
     for (const id of replicas) {
       try {
         const { data } = await this.nodes.client(id).getSmall(v.versionId);
-        if (data.length !== v.size || createHash("sha256").update(data).digest("hex") !== v.sha256) {
+        if (checked && (data.length !== v.size || createHash("sha256").update(data).digest("hex") !== v.sha256)) {
           throw new IntegrityError(`replica on ${id} does not match the catalogue's checksum`);
         }
         return data;

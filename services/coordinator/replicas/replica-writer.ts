@@ -27,17 +27,22 @@ export class ReplicaWriter {
     const ok: string[] = [];
     let next = 0;
     let lastError: unknown;
+    let refused: IntegrityError | undefined;
     while (ok.length < count && next < candidates.length) {
       const batch = candidates.slice(next, next + count - ok.length);
       next += batch.length;
       const results = await Promise.allSettled(batch.map((id) => this.nodes.client(id).putSmall(versionId, attributes, data, sha256)));
       results.forEach((r, i) => {
         if (r.status === "fulfilled") ok.push(batch[i]);
-        else lastError = writeFailed(this.nodes, this.log, batch[i], versionId, r.reason);
+        else {
+          lastError = writeFailed(this.nodes, this.log, batch[i], versionId, r.reason);
+          if (lastError instanceof IntegrityError) refused = lastError;
+        }
       });
     }
     if (ok.length < quorum) {
       await this.discard(versionId, ok);
+      if (refused) throw refused; // the bytes were bad, not the nodes (as a large write says too)
       throw new UnavailableError(`only ${ok.length} replicas took the upload; the write quorum is ${quorum}` +
         (lastError instanceof MiniS3Error ? ` (${lastError.message})` : ""));
     }
