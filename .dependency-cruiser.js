@@ -113,6 +113,26 @@ module.exports = {
       "placement|cluster|model",
     ),
     onlyImports(
+      "replicas-below-objects-and-lifecycle",
+      "Replica I/O (quorum writes, fail-over reads, copies) serves the engine and every lifecycle job: it reaches down only to the node pool and model/.",
+      "^services/coordinator/replicas/",
+      "^services/coordinator/",
+      "replicas|cluster|model",
+    ),
+    {
+      name: "lifecycle-uses-objects-only-as-ports",
+      comment: "The lifecycle implements the engine's ports (types) and shares replicas/ with it, never its classes; objects/ does not import lifecycle/.",
+      severity: "error",
+      from: { path: "^services/coordinator/lifecycle/" },
+      to: { path: "^services/coordinator/objects/", dependencyTypesNot: ["type-only"] },
+    },
+    never(
+      "objects-do-not-import-lifecycle",
+      "The engine reaches the lifecycle through its ports (ObjectEvents, LifecycleFacade), not its code.",
+      "^services/coordinator/objects/",
+      "^services/coordinator/lifecycle/",
+    ),
+    onlyImports(
       "model-is-the-coordinator-bottom",
       "coordinator/model holds the types every coordinator layer shares: it imports no other coordinator code.",
       "^services/coordinator/model/",
