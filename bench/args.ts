@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ErrorCode, MiniS3Error } from "../services/common/errors";
 import { parseDuration, parseSize } from "../services/common/units";
 
 // The bench's settings: flags, or BENCH_<NAME> environment variables (flags win).
@@ -76,7 +77,9 @@ const FLAGS = {
   help: { type: "boolean" },
 } as const;
 
-export class UsageError extends Error {}
+export class UsageError extends MiniS3Error {
+  constructor(message: string) { super(ErrorCode.InvalidUsage, message); }
+}
 
 function int(name: string, text: string, min: number, max: number): number {
   const n = Number(text);

@@ -1,5 +1,6 @@
 // Waiting for a coordinator to report healthy (GET /healthz answers 200: the catalogue answers and
 // enough storage nodes are live).
+import { ErrorCode, MiniS3Error } from "../../services/common/errors";
 
 export interface WaitOptions {
   timeoutMs: number;
@@ -8,7 +9,9 @@ export interface WaitOptions {
   giveUp?: () => string | undefined;
 }
 
-export class NotHealthyError extends Error {}
+export class NotHealthyError extends MiniS3Error {
+  constructor(message: string) { super(ErrorCode.NotHealthy, message); }
+}
 
 /** Resolves once GET <baseUrl>/healthz answers 200; throws NotHealthyError with the last answer otherwise. */
 export async function waitForHealthy(baseUrl: string, opts: WaitOptions): Promise<void> {

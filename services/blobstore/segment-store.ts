@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { IntegrityError, UnavailableError } from "../common/errors";
+import { ErrorCode, IntegrityError, MiniS3Error } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { BlobMeta } from "../rpc/blob-backend";
 import { fsyncDir } from "./fsync-dir";
@@ -317,7 +317,7 @@ export class SegmentStore {
 
   private enqueue(a: PendingAppend): void {
     if (this.closed && !this.writing) {
-      a.fail(new UnavailableError("segment store is closed"));
+      a.fail(new MiniS3Error(ErrorCode.StoreUnavailable, "segment store is closed"));
       return;
     }
     this.queue.push(a);
@@ -359,7 +359,7 @@ export class SegmentStore {
       // Cut off whatever part of the group reached the file, so the next group starts clean.
       await segment.fd.truncate(start).catch(() => undefined);
       this.opts.log.error({ err: e, segment: segment.path }, "segment write failed");
-      const err = new UnavailableError(`segment write failed: ${(e as Error).message}`);
+      const err = new MiniS3Error(ErrorCode.StoreUnavailable, `segment write failed: ${(e as Error).message}`);
       for (const a of group) a.fail(err);
       return;
     }

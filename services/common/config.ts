@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ErrorCode, MiniS3Error } from "./errors";
 import { parseDuration, parseSize } from "./units";
 
 // Every setting of every MiniS3 process, in one table: the README's configuration table is this.
@@ -50,7 +51,9 @@ type Settings = typeof SETTINGS;
 export type SettingKey = keyof Settings;
 export type Config<K extends SettingKey> = { [P in K]: z.output<Settings[P]["schema"]> };
 
-export class ConfigError extends Error {}
+export class ConfigError extends MiniS3Error {
+  constructor(message: string) { super(ErrorCode.InvalidConfig, message); }
+}
 
 /** Reads the named settings from env; throws ConfigError naming every bad variable. */
 export function readConfig<K extends SettingKey>(keys: readonly K[], env: NodeJS.ProcessEnv = process.env): Config<K> {

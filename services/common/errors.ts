@@ -1,77 +1,120 @@
-import { status } from "@grpc/grpc-js";
-
 /**
- * Typed errors shared by every service. Each carries the gRPC status it maps to; the HTTP facade
- * maps the same codes to HTTP statuses (see httpStatusOf).
+ * MiniS3's errors: one table of stable codes, no transport in it. Each front door maps a code in
+ * its own table at its edge (coordinator/api/http-errors.ts, coordinator/api/grpc-status.ts,
+ * rpc/wire-errors.ts), typed Record<ErrorCode, …> so a new code cannot be left out of one.
  */
+export enum ErrorCode {
+  // --- the caller asked for something that is not there or not allowed
+  /** The object, version or blob asked for does not exist (or is not in the trash, for undelete). */
+  NoSuchKey = "NoSuchKey",
+  /** The bucket asked for does not exist. */
+  NoSuchBucket = "NoSuchBucket",
+  /** A request the caller got wrong: a bad name, blob id, limit, or a stream out of order. */
+  InvalidArgument = "InvalidArgument",
+  /** The body is larger than the limit (or a node's inline read limit). */
+  EntityTooLarge = "EntityTooLarge",
+  /** A byte range that starts past the end of the object. */
+  InvalidRange = "InvalidRange",
+  /** The client went away or the upload was cut short. */
+  Aborted = "Aborted",
+
+  // --- the bytes
+  /** Bytes did not match their size or sha256, or a stored file is damaged. */
+  IntegrityError = "IntegrityError",
+
+  // --- the cluster could not do it right now (retrying later may work)
+  /** Fewer replicas took a write than the write quorum; what they took was discarded. */
+  QuorumNotReached = "QuorumNotReached",
+  /** Fewer live nodes of the needed kind than the operation needs, before it started. */
+  NotEnoughNodes = "NotEnoughNodes",
+  /**
+   * A node could not be reached: connection refused, channel down, deadline passed, the Exchange
+   * stream broke. The only code that makes the coordinator suspect a node (NodePool.failed).
+   */
+  NodeUnavailable = "NodeUnavailable",
+  /** The catalogue has the object but no replica holding its bytes could be read. */
+  BytesUnreachable = "BytesUnreachable",
+  /** The catalogue (MariaDB) did not answer, or could not record a change. */
+  CatalogueUnavailable = "CatalogueUnavailable",
+  /** The lifecycle queue (Redis) did not answer in time. */
+  QueueUnavailable = "QueueUnavailable",
+  /** The call needs the lifecycle (undelete), which this coordinator does not run. */
+  LifecycleNotRunning = "LifecycleNotRunning",
+  /** Hashing an upload failed: the digest thread died or was stopped. */
+  DigestFailed = "DigestFailed",
+  /** A node's disk store cannot take the write: it is closed, or a segment write failed. */
+  StoreUnavailable = "StoreUnavailable",
+
+  // --- before anything runs
+  /** An environment setting is missing or out of range (common/config.ts; processes exit with 2). */
+  InvalidConfig = "InvalidConfig",
+  /** The launcher gave up waiting for a coordinator's /healthz (deploy/launcher/health.ts). */
+  NotHealthy = "NotHealthy",
+  /** A bad command line for the bench (bench/args.ts). */
+  InvalidUsage = "InvalidUsage",
+
+  /** Anything else: a bug, or a failure nothing above names. */
+  Internal = "Internal",
+}
+
+const CODES = new Set<string>(Object.values(ErrorCode));
+
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === "string" && CODES.has(s);
+}
+
+/** A brand, not instanceof: two copies of this module (jest's registries, a bundled tool) still agree. */
+const BRAND = Symbol.for("minis3.error");
+
 export class MiniS3Error extends Error {
-  constructor(readonly code: status, message: string, readonly reason: string) {
+  readonly [BRAND] = true;
+
+  constructor(readonly code: ErrorCode, message: string) {
     super(message);
     this.name = new.target.name;
   }
 }
 
+export function isMiniS3Error(e: unknown): e is MiniS3Error {
+  return typeof e === "object" && e !== null && (e as { [BRAND]?: unknown })[BRAND] === true;
+}
+
+/** True when e is a MiniS3 error with this code. */
+export function hasCode(e: unknown, code: ErrorCode): boolean {
+  return isMiniS3Error(e) && e.code === code;
+}
+
+// Thin classes for the codes thrown in many places; each carries only its code.
 export class NotFoundError extends MiniS3Error {
-  constructor(message: string) { super(status.NOT_FOUND, message, "NotFound"); }
+  constructor(message: string) { super(ErrorCode.NoSuchKey, message); }
 }
 export class InvalidArgumentError extends MiniS3Error {
-  constructor(message: string) { super(status.INVALID_ARGUMENT, message, "InvalidArgument"); }
+  constructor(message: string) { super(ErrorCode.InvalidArgument, message); }
 }
 export class TooLargeError extends MiniS3Error {
-  constructor(message: string) { super(status.RESOURCE_EXHAUSTED, message, "EntityTooLarge"); }
+  constructor(message: string) { super(ErrorCode.EntityTooLarge, message); }
 }
-/** A byte range that starts past the end of the object. */
 export class RangeNotSatisfiableError extends MiniS3Error {
-  constructor(message: string) { super(status.OUT_OF_RANGE, message, "InvalidRange"); }
+  constructor(message: string) { super(ErrorCode.InvalidRange, message); }
 }
-export class UnavailableError extends MiniS3Error {
-  constructor(message: string) { super(status.UNAVAILABLE, message, "Unavailable"); }
-}
-/** Bytes did not match their size or sha256. */
 export class IntegrityError extends MiniS3Error {
-  constructor(message: string) { super(status.DATA_LOSS, message, "IntegrityError"); }
+  constructor(message: string) { super(ErrorCode.IntegrityError, message); }
 }
-/** The client went away or the upload was cut short. */
 export class AbortedError extends MiniS3Error {
-  constructor(message: string) { super(status.CANCELLED, message, "Aborted"); }
+  constructor(message: string) { super(ErrorCode.Aborted, message); }
 }
 
-const HTTP_OF: Partial<Record<status, number>> = {
-  [status.NOT_FOUND]: 404,
-  [status.INVALID_ARGUMENT]: 400,
-  [status.RESOURCE_EXHAUSTED]: 413,
-  [status.OUT_OF_RANGE]: 416,
-  [status.UNAVAILABLE]: 503,
-  [status.DATA_LOSS]: 500,
-  [status.CANCELLED]: 400,
-  [status.FAILED_PRECONDITION]: 409,
-  [status.ALREADY_EXISTS]: 409,
-  [status.DEADLINE_EXCEEDED]: 504,
+const CLASS_OF: Partial<Record<ErrorCode, new (message: string) => MiniS3Error>> = {
+  [ErrorCode.NoSuchKey]: NotFoundError,
+  [ErrorCode.InvalidArgument]: InvalidArgumentError,
+  [ErrorCode.EntityTooLarge]: TooLargeError,
+  [ErrorCode.InvalidRange]: RangeNotSatisfiableError,
+  [ErrorCode.IntegrityError]: IntegrityError,
+  [ErrorCode.Aborted]: AbortedError,
 };
 
-export function httpStatusOf(code: status): number {
-  return HTTP_OF[code] ?? 500;
-}
-
-/** Turns a gRPC error from a remote call back into the typed error it stands for. */
-export function fromGrpcError(e: unknown): MiniS3Error {
-  if (e instanceof MiniS3Error) return e;
-  const g = e as { code?: number; details?: string; message?: string };
-  const msg = g.details || g.message || String(e);
-  switch (g.code) {
-    case status.NOT_FOUND: return new NotFoundError(msg);
-    case status.INVALID_ARGUMENT: return new InvalidArgumentError(msg);
-    case status.DATA_LOSS: return new IntegrityError(msg);
-    case status.CANCELLED: return new AbortedError(msg);
-    case status.RESOURCE_EXHAUSTED: return new TooLargeError(msg);
-    case status.OUT_OF_RANGE: return new RangeNotSatisfiableError(msg);
-    case status.UNAVAILABLE: case status.DEADLINE_EXCEEDED: case undefined: return new UnavailableError(msg);
-    default: return new MiniS3Error(g.code as status, msg, "Internal");
-  }
-}
-
-/** A plain object grpc-js sends as the call's status. */
-export function toGrpcStatus(e: unknown): { code: status; details: string } {
-  if (e instanceof MiniS3Error) return { code: e.code, details: e.message };
-  return { code: status.INTERNAL, details: (e as Error)?.message ?? String(e) };
+/** The error a code stands for, as its class where it has one (an error read off a wire, say). */
+export function errorOf(code: ErrorCode, message: string): MiniS3Error {
+  const C = CLASS_OF[code];
+  return C ? new C(message) : new MiniS3Error(code, message);
 }

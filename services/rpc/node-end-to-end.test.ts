@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { DiskBackend } from "../blobstore/disk-backend";
-import { IntegrityError, NotFoundError, UnavailableError } from "../common/errors";
+import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
 import { NodeClient } from "./client/node-client";
 import { startNodeServer, type RunningNodeServer } from "./server/node-server";
 import { blobOf, collect, silentLog, tempDir } from "./testing/test-helpers";
@@ -135,11 +135,11 @@ describe("node server + client over real gRPC", () => {
     expect(info.freeBytes).toBeGreaterThan(0);
   });
 
-  it("fails pending ops with UnavailableError when the node goes away, and reconnects after", async () => {
+  it("fails pending ops with NodeUnavailable when the node goes away, and reconnects after", async () => {
     const port = server.port;
     await server.stop(0);
     const b = blobOf(100);
-    await expect(client.putSmall("r1", {}, b.data, b.sha256)).rejects.toBeInstanceOf(UnavailableError);
+    await expect(client.putSmall("r1", {}, b.data, b.sha256)).rejects.toMatchObject({ code: ErrorCode.NodeUnavailable });
     server = await startNodeServer(backend, "127.0.0.1", port, { id: "n1", chunkSize: CHUNK, log: silentLog });
     // The channel backs off after a failure: retry for a while.
     let meta;

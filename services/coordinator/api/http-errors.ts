@@ -1,14 +1,48 @@
 // Every error of the HTTP facade as JSON {error, message} with the status it stands for.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { httpStatusOf, MiniS3Error } from "../../common/errors";
+import { ErrorCode, isMiniS3Error } from "../../common/errors";
 
 export interface ErrorBody {
   error: string;
   message: string;
 }
 
+const UNAVAILABLE = { status: 503, error: "Unavailable" };
+const INTERNAL = { status: 500, error: "InternalError" };
+
+/**
+ * The HTTP status and JSON `error` name of each code. The names are the API's: clients match on
+ * them, so a new cause of an existing kind of failure keeps its kind's name (every "try again
+ * later" is 503 Unavailable).
+ */
+export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> = {
+  [ErrorCode.NoSuchKey]: { status: 404, error: "NotFound" },
+  [ErrorCode.NoSuchBucket]: { status: 404, error: "NotFound" },
+  [ErrorCode.InvalidArgument]: { status: 400, error: "InvalidArgument" },
+  [ErrorCode.EntityTooLarge]: { status: 413, error: "EntityTooLarge" },
+  [ErrorCode.InvalidRange]: { status: 416, error: "InvalidRange" },
+  [ErrorCode.Aborted]: { status: 400, error: "Aborted" },
+  [ErrorCode.IntegrityError]: { status: 500, error: "IntegrityError" },
+  [ErrorCode.QuorumNotReached]: UNAVAILABLE,
+  [ErrorCode.NotEnoughNodes]: UNAVAILABLE,
+  [ErrorCode.NodeUnavailable]: UNAVAILABLE,
+  [ErrorCode.BytesUnreachable]: UNAVAILABLE,
+  [ErrorCode.CatalogueUnavailable]: UNAVAILABLE,
+  [ErrorCode.QueueUnavailable]: UNAVAILABLE,
+  [ErrorCode.LifecycleNotRunning]: UNAVAILABLE,
+  [ErrorCode.DigestFailed]: UNAVAILABLE,
+  [ErrorCode.StoreUnavailable]: UNAVAILABLE,
+  [ErrorCode.InvalidConfig]: INTERNAL,
+  [ErrorCode.NotHealthy]: INTERNAL,
+  [ErrorCode.InvalidUsage]: INTERNAL,
+  [ErrorCode.Internal]: INTERNAL,
+};
+
 export function errorResponse(e: unknown): { statusCode: number; body: ErrorBody } {
-  if (e instanceof MiniS3Error) return { statusCode: httpStatusOf(e.code), body: { error: e.reason, message: e.message } };
+  if (isMiniS3Error(e)) {
+    const { status, error } = HTTP_ERRORS[e.code];
+    return { statusCode: status, body: { error, message: e.message } };
+  }
   // fastify's and its plugins' own errors (bad media type, multipart limits) carry a status.
   const err = e as { statusCode?: number; code?: string; message?: string };
   const statusCode = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;

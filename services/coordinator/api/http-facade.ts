@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import multipart from "@fastify/multipart";
-import { InvalidArgumentError, TooLargeError } from "../../common/errors";
+import { InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkBucket, checkKey } from "../objects/names";
@@ -88,8 +88,8 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
       const head = await engine.head(bucket, key);
       const decision = decideRange(rangeHeader, head.size);
       if (decision.kind === "unsatisfiable") {
-        return reply.code(416).header("content-range", `bytes */${head.size}`)
-          .send({ error: "InvalidRange", message: `range "${rangeHeader}" is outside the object's ${head.size} bytes` });
+        const { statusCode, body } = errorResponse(new RangeNotSatisfiableError(`range "${rangeHeader}" is outside the object's ${head.size} bytes`));
+        return reply.code(statusCode).header("content-range", `bytes */${head.size}`).send(body);
       }
       if (decision.kind === "partial") range = { offset: decision.offset, length: decision.length };
     }

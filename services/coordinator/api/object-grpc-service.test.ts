@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { AbortedError, TooLargeError, toGrpcStatus } from "../../common/errors";
+import pino from "pino";
+import { AbortedError } from "../../common/errors";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../../common/grpc";
 import { addObjectServices, MAX_CHUNK_BYTES } from "./object-grpc-service";
 import { MemoryObjectEngine } from "./testing/memory-engine";
@@ -111,10 +112,9 @@ describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService with 
     expect(engine.objects.size).toBe(0);
   });
 
-  test("an object over the engine's limit gets TooLargeError's code", async () => {
+  test("an object over the engine's limit gets RESOURCE_EXHAUSTED", async () => {
     const chunk = Buffer.alloc(1024 * 1024);
-    const tooLarge = toGrpcStatus(new TooLargeError("")).code;
-    expect(await codeOf(client.put({ key: "huge" }, [chunk, chunk, chunk, chunk, chunk]))).toBe(tooLarge);
+    expect(await codeOf(client.put({ key: "huge" }, [chunk, chunk, chunk, chunk, chunk]))).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(engine.objects.size).toBe(0);
   });
 
@@ -184,4 +184,23 @@ test("AdminService.GetStatus returns the engine's cluster status", async () => {
   expect(status.queues[0]).toMatchObject({ name: "lifecycle" });
   expect(status.coordinators).toEqual([{ id: "memory", self: true }]);
   expect(status.readCache).toEqual({ enabled: false, rows: 0 });
+});
+
+test("an internal error is logged with its cause; a caller's error (not found) is not", async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => { lines.push(line); } });
+  const logged = new grpc.Server(SERVER_OPTIONS);
+  addObjectServices(logged, engine, engine, logger);
+  const client = TestObjectClient.create("generated", `127.0.0.1:${await bindServer(logged, "127.0.0.1", 0)}`);
+  try {
+    expect(await codeOf(client.head("default", "nope"))).toBe(grpc.status.NOT_FOUND);
+    expect(lines).toEqual([]);
+    engine.head = async () => { throw new Error("disk on fire"); };
+    expect(await codeOf(client.head("default", "k"))).toBe(grpc.status.INTERNAL);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ level: 50, msg: "gRPC call failed", err: { message: "disk on fire" } });
+  } finally {
+    client.close();
+    await shutdownServer(logged, 500);
+  }
 });

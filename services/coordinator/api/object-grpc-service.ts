@@ -1,7 +1,7 @@
 // The coordinator's gRPC API for clients: minis3.v1.ObjectService (streaming put/get and the
 // object calls) on the ObjectEngine, and minis3.v1.AdminService on the ClusterAdmin.
 import * as grpc from "@grpc/grpc-js";
-import { InvalidArgumentError, toGrpcStatus } from "../../common/errors";
+import { InvalidArgumentError } from "../../common/errors";
 import {
   AdminServiceService, ObjectServiceService,
   type AdminServiceServer, type GetObjectRequest, type GetObjectResponse, type ObjectServiceServer,
@@ -12,6 +12,7 @@ import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkBucket, checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine } from "../objects/object-engine";
 import { CallReader } from "./grpc-call-reader";
+import { grpcStatusOf } from "./grpc-status";
 import { clusterStatus, objectInfo, trashEntry } from "./grpc-views";
 
 /** Largest chunk message GetObject sends (the proto promises chunks of at most 1 MiB). */
@@ -134,7 +135,7 @@ function unaryWith(logger?: Logger) {
 }
 
 function statusOf(e: unknown, logger?: Logger): { code: grpc.status; details: string } {
-  const s = toGrpcStatus(e);
+  const s = grpcStatusOf(e);
   if (s.code === grpc.status.INTERNAL) logger?.error({ err: e }, "gRPC call failed");
   return s;
 }

@@ -1,4 +1,4 @@
-import { UnavailableError } from "../../common/errors";
+import { ErrorCode, hasCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NodeKind, NodeRecord } from "../../membership/node-record";
 import type { NodeDirectory } from "./node-directory";
@@ -19,7 +19,7 @@ export class NodePool {
   /** The client for a node, whether or not it is live (the call itself will tell). */
   client(id: string): NodeClient {
     const c = this.clients.get(id);
-    if (!c) throw new UnavailableError(`node ${id} is not registered`);
+    if (!c) throw new MiniS3Error(ErrorCode.NodeUnavailable, `node ${id} is not registered`);
     return c;
   }
 
@@ -37,10 +37,19 @@ export class NodePool {
     this.directory.suspect(id);
   }
 
+  /**
+   * A call to the node failed: the one place that decides whether that makes it suspect. Only
+   * NodeUnavailable does (the transport could not reach it); an error the node answered with
+   * (its MariaDB down, a bad checksum, not found) says it is up.
+   */
+  failed(id: string, e: unknown): void {
+    if (hasCode(e, ErrorCode.NodeUnavailable)) this.directory.suspect(id);
+  }
+
   /** A live node of a kind (the first by id), for the single backup and delete tiers. */
   liveOfKind(kind: NodeKind): NodeClient {
     const n = this.directory.ofKind(kind).find((r) => r.live);
-    if (!n) throw new UnavailableError(`no live ${kind} node`);
+    if (!n) throw new MiniS3Error(ErrorCode.NotEnoughNodes, `no live ${kind} node`);
     return this.client(n.id);
   }
 

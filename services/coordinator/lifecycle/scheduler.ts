@@ -1,5 +1,5 @@
 import type { Queue } from "bullmq";
-import { UnavailableError } from "../../common/errors";
+import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NewVersion } from "../catalogue/catalogue";
 import type { VersionRow } from "../model/version-row";
@@ -76,7 +76,7 @@ export class Scheduler implements ObjectEvents, JobScheduler {
     }));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new MiniS3Error(ErrorCode.QueueUnavailable, `Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       return await Promise.race([counts, timeout]);

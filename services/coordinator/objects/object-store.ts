@@ -1,4 +1,4 @@
-import { AbortedError, InvalidArgumentError, NotFoundError, RangeNotSatisfiableError, UnavailableError } from "../../common/errors";
+import { AbortedError, ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
@@ -80,7 +80,7 @@ export class ObjectStore implements ObjectEngine {
     const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
     if (targets.length < this.opts.writeQuorum) {
       body.cancel();
-      throw new UnavailableError(`${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`);
+      throw new MiniS3Error(ErrorCode.NotEnoughNodes, `${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`);
     }
     const versionId = newVersionId();
     const contentType = input.contentType || "application/octet-stream";
@@ -118,7 +118,7 @@ export class ObjectStore implements ObjectEngine {
       ({ replaced } = await this.catalogue.commit(v));
     } catch (e) {
       if (!(await this.committedDespiteError(versionId, replicas, e))) {
-        throw new UnavailableError("the catalogue could not record the upload");
+        throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "the catalogue could not record the upload");
       }
     }
     this.events.committed(v, replaced);
@@ -205,7 +205,7 @@ export class ObjectStore implements ObjectEngine {
         // The bytes may have just moved tier (a demotion or promotion committed): look again once,
         // in the database itself.
         if (attempt === 0 && e instanceof NotFoundError) continue;
-        if (e instanceof NotFoundError) throw new UnavailableError(`the bytes of ${b}/${k} are not reachable right now`);
+        if (e instanceof NotFoundError) throw new MiniS3Error(ErrorCode.BytesUnreachable, `the bytes of ${b}/${k} are not reachable right now`);
         throw e;
       }
     }

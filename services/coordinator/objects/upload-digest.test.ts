@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { UnavailableError } from "../../common/errors";
+import { ErrorCode } from "../../common/errors";
 import { digestOf, DigestThread } from "./upload-digest";
 
 const expected = (data: Buffer) => ({
@@ -64,7 +64,7 @@ describe("upload digests", () => {
     const s = own.start();
     await s.update(randomBytes(1000));
     await own.close(); // the thread exits under the session
-    await expect(s.finish()).rejects.toBeInstanceOf(UnavailableError);
+    await expect(s.finish()).rejects.toMatchObject({ code: ErrorCode.DigestFailed });
     const data = randomBytes(300_000);
     expect(await hashInPieces(own, data, 100_000)).toEqual(expected(data));
     await own.close();

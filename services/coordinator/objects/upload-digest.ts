@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { UnavailableError } from "../../common/errors";
+import { ErrorCode, MiniS3Error } from "../../common/errors";
 
 /** What an upload's bytes hash to: sha256 (integrity, checked by every replica) and md5 (the S3 ETag). */
 export interface UploadDigest {
@@ -98,7 +98,7 @@ export class DigestThread {
   close(): Promise<number> | undefined {
     const w = this.worker;
     this.worker = undefined;
-    this.failAll(new UnavailableError("hashing the upload failed: the digest thread was stopped"));
+    this.failAll(new MiniS3Error(ErrorCode.DigestFailed, "hashing the upload failed: the digest thread was stopped"));
     return w?.terminate();
   }
 
@@ -118,7 +118,7 @@ export class DigestThread {
       if (this.worker !== w) return;
       this.worker = undefined; // the next upload starts a new thread
       // The uploads it was hashing fail as the server's trouble (503), not as a bug (500).
-      this.failAll(new UnavailableError(`hashing the upload failed: ${e.message}`));
+      this.failAll(new MiniS3Error(ErrorCode.DigestFailed, `hashing the upload failed: ${e.message}`));
     };
     w.on("error", broken);
     w.on("exit", (code) => broken(new Error(`the digest thread exited (code ${code})`)));
@@ -169,7 +169,7 @@ export class DigestSession {
 
   /** @internal */ reply(m: Reply): void {
     if (m.error !== undefined) {
-      this.fail(new UnavailableError(`hashing the upload failed: ${m.error}`));
+      this.fail(new MiniS3Error(ErrorCode.DigestFailed, `hashing the upload failed: ${m.error}`));
       return;
     }
     if (m.sha256 !== undefined) {

@@ -46,7 +46,7 @@ function fakeNodes(blobs: Map<string, Buffer>) {
     async putSmall(id: string, _attributes: Record<string, string>, data: Buffer) { stored.set(id, Buffer.from(data)); return meta(id); },
     async deleteBlob() { return true; },
   };
-  const pool = { isLive: () => true, client: () => client, suspect: () => undefined } as unknown as NodePool;
+  const pool = { isLive: () => true, client: () => client, failed: () => undefined } as unknown as NodePool;
   return {
     pool, stored,
     mostStreaming: () => mostStreaming,

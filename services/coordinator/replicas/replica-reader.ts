@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { IntegrityError, MiniS3Error, NotFoundError, UnavailableError } from "../../common/errors";
+import { ErrorCode, IntegrityError, MiniS3Error, NotFoundError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NodePool } from "../cluster/node-pool";
 import type { VersionRow } from "../model/version-row";
@@ -83,7 +83,7 @@ export class ReplicaReader {
         return;
       } catch (e) {
         this.note(current.id, v, e);
-        if (!current.rest.length) throw e instanceof MiniS3Error ? e : new UnavailableError(`read failed: ${(e as Error).message}`);
+        if (!current.rest.length) throw e instanceof MiniS3Error ? e : new MiniS3Error(ErrorCode.BytesUnreachable, `read failed: ${(e as Error).message}`);
         this.log.warn({ version: v.versionId, from: current.id, at: pos }, "resuming read on another replica");
         current = await this.openAt(v, current.rest, pos, end - pos);
       }
@@ -91,7 +91,7 @@ export class ReplicaReader {
   }
 
   private note(id: string, v: VersionRow, e: unknown): unknown {
-    if (e instanceof UnavailableError) this.nodes.suspect(id);
+    this.nodes.failed(id, e);
     if (e instanceof IntegrityError || e instanceof NotFoundError) this.onBadReplica(v.versionId);
     if (!(e instanceof NotFoundError)) this.log.warn({ node: id, version: v.versionId, err: e }, "replica read failed");
     return e;
@@ -100,7 +100,7 @@ export class ReplicaReader {
   private finalError(v: VersionRow, lastError: unknown): MiniS3Error {
     if (lastError instanceof NotFoundError) return new NotFoundError(`no replica holds version ${v.versionId}`);
     if (lastError instanceof MiniS3Error) return lastError;
-    return new UnavailableError(`no replica of ${v.bucket}/${v.key} could be read`);
+    return new MiniS3Error(ErrorCode.BytesUnreachable, `no replica of ${v.bucket}/${v.key} could be read`);
   }
 }
 

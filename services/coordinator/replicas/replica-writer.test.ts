@@ -1,4 +1,4 @@
-import { UnavailableError } from "../../common/errors";
+import { ErrorCode } from "../../common/errors";
 import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
 import { ReplicaWriter } from "./replica-writer";
 import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
@@ -46,7 +46,7 @@ describe("ReplicaWriter", () => {
   it("a small write below its quorum discards the copies it made and says so", async () => {
     const b = blobOf(500);
     const put = writer.putSmall("w-lost", b.data, b.sha256, ["n1", "down1", "down2"], 3, 2);
-    await expect(put).rejects.toBeInstanceOf(UnavailableError);
+    await expect(put).rejects.toMatchObject({ code: ErrorCode.QuorumNotReached });
     await expect(put).rejects.toThrow(/write quorum is 2/);
     expect(await holds("n1", "w-lost")).toBe(false);
   });

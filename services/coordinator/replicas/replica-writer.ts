@@ -1,4 +1,4 @@
-import { IntegrityError, MiniS3Error, UnavailableError } from "../../common/errors";
+import { ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
@@ -43,7 +43,7 @@ export class ReplicaWriter {
     if (ok.length < quorum) {
       await this.discard(versionId, ok);
       if (refused) throw refused; // the bytes were bad, not the nodes (as a large write says too)
-      throw new UnavailableError(`only ${ok.length} replicas took the upload; the write quorum is ${quorum}` +
+      throw new MiniS3Error(ErrorCode.QuorumNotReached, `only ${ok.length} replicas took the upload; the write quorum is ${quorum}` +
         (lastError instanceof MiniS3Error ? ` (${lastError.message})` : ""));
     }
     return ok;
@@ -109,14 +109,14 @@ export class ReplicatedUpload {
     const integrity = this.uploads.find((u) => u.failed instanceof IntegrityError)?.failed;
     if (integrity) throw integrity;
     const reason = this.uploads.map((u) => u.failed).find((e) => e instanceof MiniS3Error) as MiniS3Error | undefined;
-    throw new UnavailableError(`only ${live} of ${this.uploads.length} replicas took the upload; the write quorum is ${this.quorum}` +
+    throw new MiniS3Error(ErrorCode.QuorumNotReached, `only ${live} of ${this.uploads.length} replicas took the upload; the write quorum is ${this.quorum}` +
       (reason ? ` (${reason.message})` : ""));
   }
 }
 
-/** A node failed a write: an unreachable one is suspected (no more routing to it until it heartbeats). */
+/** A node failed a write: the pool suspects it if it was unreachable (no more routing to it until it heartbeats). */
 function writeFailed(nodes: NodePool, log: Logger, id: string, versionId: string, e: unknown): unknown {
-  if (e instanceof UnavailableError) nodes.suspect(id);
+  nodes.failed(id, e);
   log.warn({ node: id, version: versionId, err: e }, "replica write failed");
   return e;
 }

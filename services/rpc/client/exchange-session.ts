@@ -1,5 +1,5 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { UnavailableError } from "../../common/errors";
+import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
 
 type OpBody = NonNullable<BlobOp["op"]>;
@@ -16,7 +16,7 @@ const MAX_MESSAGE_PAYLOAD = 4 * 1024 * 1024;
 /**
  * The calling side of Exchange: one long-lived stream per node. Ops submitted within one
  * millisecond leave packed in one message; results come back matched by id.
- * A broken stream fails its pending ops with UnavailableError; the next op opens a new one.
+ * A broken stream fails its pending ops with NodeUnavailable; the next op opens a new one.
  */
 export class ExchangeSession {
   private stream?: ClientDuplexStream<BatchRequest, BatchResponse>;
@@ -36,7 +36,7 @@ export class ExchangeSession {
 
   /** Sends one op; resolves with its result (whatever its code), rejects only when the node is unreachable. */
   submit(op: OpBody, payloadBytes = 0): Promise<BlobOpResult> {
-    if (this.closed) return Promise.reject(new UnavailableError(`client for node ${this.label} is closed`));
+    if (this.closed) return Promise.reject(new MiniS3Error(ErrorCode.NodeUnavailable, `client for node ${this.label} is closed`));
     const id = this.nextId++;
     return new Promise<BlobOpResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadlineAt: Date.now() + this.deadlineMs });
@@ -58,7 +58,7 @@ export class ExchangeSession {
     if (this.closed) return;
     this.closed = true;
     const s = this.stream;
-    this.fail(new UnavailableError(`client for node ${this.label} closed`));
+    this.fail(new MiniS3Error(ErrorCode.NodeUnavailable, `client for node ${this.label} closed`));
     s?.end();
     s?.cancel();
   }
@@ -87,7 +87,7 @@ export class ExchangeSession {
     const broken = (e?: Error) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
-      this.fail(new UnavailableError(`exchange with node ${this.label} broke: ${e?.message ?? "stream ended"}`));
+      this.fail(new MiniS3Error(ErrorCode.NodeUnavailable, `exchange with node ${this.label} broke: ${e?.message ?? "stream ended"}`));
     };
     stream.on("error", broken);
     stream.on("end", () => broken());
@@ -116,7 +116,7 @@ export class ExchangeSession {
       for (const [id, p] of this.pending) {
         if (p.deadlineAt > now) break;
         this.pending.delete(id);
-        p.reject(new UnavailableError(`node ${this.label} did not answer within ${this.deadlineMs} ms`));
+        p.reject(new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.label} did not answer within ${this.deadlineMs} ms`));
       }
     }, every);
     this.sweepTimer.unref();

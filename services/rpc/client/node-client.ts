@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
-import { AbortedError, fromGrpcError, MiniS3Error, UnavailableError } from "../../common/errors";
+import { AbortedError, ErrorCode, MiniS3Error } from "../../common/errors";
 import {
   type NodeServiceClient,
   type BlobOpResult,
@@ -13,6 +13,9 @@ import type { BlobMeta } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
 import { ExchangeSession } from "./exchange-session";
 import { FastNodeServiceClient } from "../wire/node-service-fast";
+import { fromNodeCallError, fromWireCode, WIRE_CODE, WIRE_OK } from "../wire-errors";
+
+const WIRE_NOT_FOUND = WIRE_CODE[ErrorCode.NoSuchKey];
 
 export interface NodeClientOptions {
   /** Deadline of each small op, and of a read's first message. */
@@ -82,7 +85,7 @@ export class NodeClient {
   /** null when the node does not have the blob. */
   async statBlob(blobId: string): Promise<BlobMeta | null> {
     const r = await this.exchange.submit({ $case: "stat", value: { blobId } });
-    if (r.code === grpc.status.NOT_FOUND) return null;
+    if (r.code === WIRE_NOT_FOUND) return null;
     return fromBlobInfo(checked(r).blob!);
   }
 
@@ -101,19 +104,19 @@ export class NodeClient {
       first = await Promise.race([
         it.next(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new UnavailableError(`node ${this.id} did not start ReadBlob within ${this.deadlineMs} ms`)), this.deadlineMs);
+          timer = setTimeout(() => reject(new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} did not start ReadBlob within ${this.deadlineMs} ms`)), this.deadlineMs);
         }),
       ]);
     } catch (e) {
       call.cancel();
-      throw fromGrpcError(e);
+      throw fromNodeCallError(e);
     } finally {
       clearTimeout(timer);
     }
     const part = first.done ? undefined : first.value.part;
     if (part?.$case !== "info") {
       call.cancel();
-      throw new UnavailableError(`node ${this.id} sent no blob info`);
+      throw new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} sent no blob info`);
     }
     const meta = fromBlobInfo(part.value);
     const range = clampRange(meta.size, offset, length);
@@ -125,7 +128,7 @@ export class NodeClient {
     try {
       for await (const info of call) yield fromBlobInfo(info);
     } catch (e) {
-      throw fromGrpcError(e);
+      throw fromNodeCallError(e);
     } finally {
       call.cancel();
     }
@@ -134,7 +137,7 @@ export class NodeClient {
   info(): Promise<NodeInfoResult> {
     return new Promise((resolve, reject) => {
       this.client.getInfo({}, new grpc.Metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
-        if (err) return reject(fromGrpcError(err));
+        if (err) return reject(fromNodeCallError(err));
         resolve({ id: res.id, kind: res.kind as NodeKind, blobCount: res.blobCount, usedBytes: res.usedBytes, freeBytes: res.freeBytes });
       });
     });
@@ -147,7 +150,7 @@ export class NodeClient {
 }
 
 function checked(r: BlobOpResult): BlobOpResult {
-  if (r.code !== grpc.status.OK) throw fromGrpcError({ code: r.code, details: r.message });
+  if (r.code !== WIRE_OK) throw fromWireCode(r.code, r.message);
   return r;
 }
 
@@ -170,11 +173,11 @@ function chunksOf(call: grpc.ClientReadableStream<ReadBlobResponse>, it: AsyncIt
           return { done: true, value: undefined };
         }
         const part = r.value.part;
-        if (part?.$case !== "chunk") throw new UnavailableError("unexpected message in ReadBlob stream");
+        if (part?.$case !== "chunk") throw new MiniS3Error(ErrorCode.NodeUnavailable, "unexpected message in ReadBlob stream");
         return { done: false, value: part.value };
       } catch (e) {
         finish();
-        throw fromGrpcError(e);
+        throw fromNodeCallError(e);
       }
     },
     async return() {
@@ -196,10 +199,10 @@ class GrpcBlobUpload implements BlobUpload {
     this.result = new Promise<BlobMeta>((resolve, reject) => {
       call = client.writeBlob((err, res) => {
         if (err) {
-          this.failure = fromGrpcError(err);
+          this.failure = fromNodeCallError(err);
           reject(this.failure);
         } else if (!res.blob) {
-          reject((this.failure = new UnavailableError("node answered WriteBlob without blob info")));
+          reject((this.failure = new MiniS3Error(ErrorCode.NodeUnavailable, "node answered WriteBlob without blob info")));
         } else resolve(fromBlobInfo(res.blob));
       });
     });
@@ -245,7 +248,7 @@ class GrpcBlobUpload implements BlobUpload {
       await Promise.race([once(this.call, "drain", { signal: ac.signal }), this.result]);
     } catch (e) {
       if (this.failure) throw this.failure;
-      if ((e as Error).name !== "AbortError") throw fromGrpcError(e);
+      if ((e as Error).name !== "AbortError") throw fromNodeCallError(e);
     } finally {
       ac.abort();
     }

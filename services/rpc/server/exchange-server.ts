@@ -1,10 +1,10 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import { status } from "@grpc/grpc-js";
-import { InvalidArgumentError, NotFoundError, TooLargeError, toGrpcStatus, MiniS3Error } from "../../common/errors";
+import { InvalidArgumentError, NotFoundError, TooLargeError } from "../../common/errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult } from "../gen/minis3/v1/node";
 import type { Logger } from "../../common/logger";
 import type { BlobBackend } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
+import { toWire, WIRE_CODE, WIRE_OK } from "../wire-errors";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -111,10 +111,10 @@ async function runOp(op: BlobOp, backend: BlobBackend, maxGetBytes: number): Pro
 }
 
 function ok(id: number, fields: Partial<BlobOpResult>): BlobOpResult {
-  return { id, code: status.OK, message: "", blob: undefined, data: EMPTY, existed: false, ...fields };
+  return { id, code: WIRE_OK, message: "", blob: undefined, data: EMPTY, existed: false, ...fields };
 }
 
 function failure(id: number, e: unknown): BlobOpResult {
-  const s = e instanceof MiniS3Error ? toGrpcStatus(e) : { code: status.INTERNAL, details: (e as Error)?.message ?? String(e) };
-  return { id, code: s.code, message: s.details, blob: undefined, data: EMPTY, existed: false };
+  const w = toWire(e);
+  return { id, code: WIRE_CODE[w.code], message: w.message, blob: undefined, data: EMPTY, existed: false };
 }

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
-import { AbortedError, InvalidArgumentError, NotFoundError, toGrpcStatus } from "../../common/errors";
+import { AbortedError, InvalidArgumentError, NotFoundError } from "../../common/errors";
 import {
   type NodeServiceServer,
   type ReadBlobRequest,
@@ -14,6 +14,7 @@ import type { BlobBackend, BlobWriter } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { serveExchange } from "./exchange-server";
 import { FastNodeService } from "../wire/node-service-fast";
+import { toNodeCallStatus } from "../wire-errors";
 
 export interface NodeServiceOptions {
   id: string;
@@ -35,7 +36,7 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
     getInfo(_call, callback) {
       backend.stats().then(
         (s) => callback(null, { id: opts.id, kind: backend.kind, blobCount: s.blobCount, usedBytes: s.usedBytes, freeBytes: s.freeBytes }),
-        (e) => callback(toGrpcStatus(e)),
+        (e) => callback(toNodeCallStatus(e)),
       );
     },
 
@@ -44,7 +45,7 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
         (info) => callback(null, { blob: info }),
         (e) => {
           if (!(e instanceof AbortedError)) log.warn({ err: e }, "WriteBlob failed");
-          if (!call.cancelled) callback(toGrpcStatus(e));
+          if (!call.cancelled) callback(toNodeCallStatus(e));
         },
       );
     },
@@ -52,21 +53,21 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
     readBlob(call) {
       sendBlob(call, backend, chunkSize).catch((e) => {
         if (call.cancelled || call.destroyed) return;
-        call.emit("error", toGrpcStatus(e));
+        call.emit("error", toNodeCallStatus(e));
       });
     },
 
     deleteBlob(call, callback) {
-      if (!isValidBlobId(call.request.blobId)) return callback(toGrpcStatus(new InvalidArgumentError("bad blob id")));
-      backend.delete(call.request.blobId).then((existed) => callback(null, { existed }), (e) => callback(toGrpcStatus(e)));
+      if (!isValidBlobId(call.request.blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
+      backend.delete(call.request.blobId).then((existed) => callback(null, { existed }), (e) => callback(toNodeCallStatus(e)));
     },
 
     statBlob(call, callback) {
       const { blobId } = call.request;
-      if (!isValidBlobId(blobId)) return callback(toGrpcStatus(new InvalidArgumentError("bad blob id")));
+      if (!isValidBlobId(blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
       backend.stat(blobId).then(
-        (meta) => (meta ? callback(null, toBlobInfo(meta)) : callback(toGrpcStatus(new NotFoundError(`blob ${blobId} not found`)))),
-        (e) => callback(toGrpcStatus(e)),
+        (meta) => (meta ? callback(null, toBlobInfo(meta)) : callback(toNodeCallStatus(new NotFoundError(`blob ${blobId} not found`)))),
+        (e) => callback(toNodeCallStatus(e)),
       );
     },
 
@@ -77,7 +78,7 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
         }
         call.end();
       })().catch((e) => {
-        if (!call.cancelled && !call.destroyed) call.emit("error", toGrpcStatus(e));
+        if (!call.cancelled && !call.destroyed) call.emit("error", toNodeCallStatus(e));
       });
     },
 

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
 import {
-  InvalidArgumentError, NotFoundError, RangeNotSatisfiableError, TooLargeError, UnavailableError,
+  ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, TooLargeError,
 } from "../../../common/errors";
 import type { ClusterAdmin, ClusterStatusView, HealthView } from "../../admin/cluster-admin";
 import { checkBucket, checkKey } from "../../objects/names";
@@ -228,7 +228,7 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
 
 /** An engine whose every call fails as if the cluster were down. */
 export function unavailableEngine(): ObjectEngine & ClusterAdmin {
-  const fail = async (): Promise<never> => { throw new UnavailableError("no storage nodes"); };
+  const fail = async (): Promise<never> => { throw new MiniS3Error(ErrorCode.NotEnoughNodes, "no storage nodes"); };
   return {
     put: fail, get: fail, head: fail, delete: fail, list: fail, undelete: fail, listTrash: fail, status: fail,
     health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),

@@ -139,7 +139,7 @@ export interface BatchResponse {
 
 export interface BlobOpResult {
   id: number;
-  /** a gRPC status code; 0 is OK */
+  /** 0 is OK, else a MiniS3 error code (WIRE_CODE in services/rpc/wire-errors.ts) */
   code: number;
   message: string;
   /** put, get, stat */
