@@ -28,7 +28,7 @@ runMain(log, async () => {
   lifecycle.start();
 
   const grpcServer = new grpc.Server(SERVER_OPTIONS);
-  addObjectServices(grpcServer, store, admin);
+  addObjectServices(grpcServer, store, admin, log);
   const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
 
   const http = createHttpFacade(store, admin, { maxObjectSize: cfg.maxObjectSize, logger: log });
