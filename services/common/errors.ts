@@ -38,8 +38,6 @@ export enum ErrorCode {
   CatalogueUnavailable = "CatalogueUnavailable",
   /** The lifecycle queue (Redis) did not answer in time. */
   QueueUnavailable = "QueueUnavailable",
-  /** The call needs the lifecycle (undelete), which this coordinator does not run. */
-  LifecycleNotRunning = "LifecycleNotRunning",
   /** Hashing an upload failed: the digest thread died or was stopped. */
   DigestFailed = "DigestFailed",
   /** A node's disk store cannot take the write: it is closed, or a segment write failed. */

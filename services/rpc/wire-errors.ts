@@ -29,12 +29,11 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.BytesUnreachable]: 104,
   [ErrorCode.CatalogueUnavailable]: 105,
   [ErrorCode.QueueUnavailable]: 106,
-  [ErrorCode.LifecycleNotRunning]: 107,
-  [ErrorCode.DigestFailed]: 108,
-  [ErrorCode.StoreUnavailable]: 109,
-  [ErrorCode.InvalidConfig]: 110,
-  [ErrorCode.NotHealthy]: 111,
-  [ErrorCode.InvalidUsage]: 112,
+  [ErrorCode.DigestFailed]: 107,
+  [ErrorCode.StoreUnavailable]: 108,
+  [ErrorCode.InvalidConfig]: 109,
+  [ErrorCode.NotHealthy]: 110,
+  [ErrorCode.InvalidUsage]: 111,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));

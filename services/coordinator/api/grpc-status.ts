@@ -17,7 +17,6 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   [ErrorCode.BytesUnreachable]: status.UNAVAILABLE,
   [ErrorCode.CatalogueUnavailable]: status.UNAVAILABLE,
   [ErrorCode.QueueUnavailable]: status.UNAVAILABLE,
-  [ErrorCode.LifecycleNotRunning]: status.UNAVAILABLE,
   [ErrorCode.DigestFailed]: status.UNAVAILABLE,
   [ErrorCode.StoreUnavailable]: status.UNAVAILABLE,
   [ErrorCode.InvalidConfig]: status.INTERNAL,

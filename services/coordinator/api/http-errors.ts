@@ -29,7 +29,6 @@ export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> =
   [ErrorCode.BytesUnreachable]: UNAVAILABLE,
   [ErrorCode.CatalogueUnavailable]: UNAVAILABLE,
   [ErrorCode.QueueUnavailable]: UNAVAILABLE,
-  [ErrorCode.LifecycleNotRunning]: UNAVAILABLE,
   [ErrorCode.DigestFailed]: UNAVAILABLE,
   [ErrorCode.StoreUnavailable]: UNAVAILABLE,
   [ErrorCode.InvalidConfig]: INTERNAL,
