@@ -32,15 +32,10 @@ export class NodePool {
     return this.directory.ofKind("storage").filter((n) => !n.live && n.silentForMs > ms).map((n) => n.id);
   }
 
-  /** A call to the node failed as unreachable: stop routing to it until it heartbeats again. */
-  suspect(id: string): void {
-    this.directory.suspect(id);
-  }
-
   /**
-   * A call to the node failed: the one place that decides whether that makes it suspect. Only
-   * NodeUnavailable does (the transport could not reach it); an error the node answered with
-   * (its MariaDB down, a bad checksum, not found) says it is up.
+   * A call to the node failed: the one place that decides whether to stop routing to it until it
+   * heartbeats again. Only NodeUnavailable does (the transport could not reach it); an error the
+   * node answered with (its MariaDB down, a bad checksum, not found) says it is up.
    */
   failed(id: string, e: unknown): void {
     if (hasCode(e, ErrorCode.NodeUnavailable)) this.directory.suspect(id);
