@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { keyQuery } from "../support/e2e/http-client";
-import { eventually } from "../support/e2e/wait";
+import { keyQuery } from "../support/http";
+import { waitFor } from "../support/wait";
 import { findFreePortBlock } from "../../deploy/launcher/ports";
 
 // Two coordinators on one cluster. Each keeps a read cache of catalogue rows while it is the only
@@ -48,10 +48,10 @@ async function startSecondCoordinator(): Promise<void> {
     env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },
     stdio: ["ignore", "ignore", "inherit"],
   });
-  await eventually("the second coordinator answers /healthz", async () => {
+  await waitFor("the second coordinator answers /healthz", async () => {
     const res = await fetch(`${secondUrl}/healthz`).catch(() => undefined);
     return res?.status === 200 ? true : undefined;
-  }, 30_000);
+  }, 30_000, 200);
 }
 
 test("reads through one coordinator see writes and deletes made through another", async () => {
@@ -69,10 +69,10 @@ test("reads through one coordinator see writes and deletes made through another"
   expect(await get(a, "shared")).toEqual({ status: 200, body: "second" });
   expect(await get(secondUrl, "shared")).toEqual({ status: 200, body: "second" });
   // (Its status shows it at its next look; the correctness above cannot wait for that.)
-  const both = await eventually("A lists B", async () => {
+  const both = await waitFor("A lists B", async () => {
     const c = await coordination(a);
     return c.coordinators.length === 2 ? c : undefined;
-  }, 10_000);
+  }, 10_000, 200);
   expect(both.coordinators.map((c) => c.self).sort()).toEqual([false, true]);
   expect(both.readCache.enabled).toBe(false);
 
@@ -90,5 +90,5 @@ test("reads through one coordinator see writes and deletes made through another"
   expect(await get(a, "shared")).toEqual({ status: 200, body: "third" });
   await put(a, "shared", "fourth");
   expect(await get(a, "shared")).toEqual({ status: 200, body: "fourth" });
-  await eventually("A caches again once alone", async () => ((await coordination(a)).readCache.enabled ? true : undefined), 10_000);
+  await waitFor("A caches again once alone", async () => ((await coordination(a)).readCache.enabled ? true : undefined), 10_000, 200);
 }, 90_000);

@@ -1,8 +1,7 @@
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { getJson } from "../support/http";
-import { seededBytes, seededSha256, seededStream, sha256 } from "../support/e2e/bytes";
-import { downloadWithFault, keyQuery, streamRetrieve, streamUpload } from "../support/e2e/http-client";
-import { health, waitNodeDown, waitNodeLive } from "../support/e2e/cluster-health";
+import { health, waitNodeDown, waitNodeLive } from "../support/api";
+import { seededBytes, seededSha256, seededStream, sha256 } from "../support/bodies";
+import { downloadWithFault, getJson, keyQuery, streamRetrieve, streamUpload } from "../support/http";
 
 // Faults on a real cluster (3 storage nodes, 2 replicas, write quorum 2): large objects, racing
 // writers, storage nodes crashing (SIGKILL) before and during requests. The tests run in order and

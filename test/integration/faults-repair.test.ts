@@ -1,9 +1,9 @@
 import { randomBytes, createHash } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { eventually } from "../support/e2e/wait";
+import { statOf } from "../support/api";
+import { ClusterInspector } from "../support/cluster-inspector";
 import { retrieve, upload } from "../support/http";
-import { statOf } from "../support/lifecycle/api";
-import { ClusterInspector } from "../support/lifecycle/inspector";
+import { waitFor } from "../support/wait";
 
 // A storage node that stays down past MINIS3_REPAIR_AFTER is taken as lost: every object that had
 // a copy on it gets a new copy on another node, so there are two again; when the node comes back,
@@ -42,7 +42,7 @@ describe("repair after a storage node is lost", () => {
 
     await cluster.stopNode("storage-2", "SIGKILL");
 
-    await eventually("every object on two live nodes", async () => {
+    await waitFor("every object on two live nodes", async () => {
       for (const key of bodies.keys()) {
         const s = await statOf(cluster.httpUrl, key);
         if (!s || s.replicas.length !== 2 || s.replicas.includes("storage-2")) return undefined;
@@ -59,7 +59,7 @@ describe("repair after a storage node is lost", () => {
     }
 
     cluster.startNode("storage-2");
-    await eventually("stale copies removed from storage-2", async () => {
+    await waitFor("stale copies removed from storage-2", async () => {
       for (const [, s] of onLost) if (await nodes.blobOn("storage-2", s.versionId)) return undefined;
       return true;
     }, 45_000, 500);

@@ -1,8 +1,7 @@
 import { Readable } from "node:stream";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { streamUpload } from "../support/e2e/http-client";
-import { getJson, retrieve, upload } from "../support/http";
-import { statOf } from "../support/lifecycle/api";
+import { statOf } from "../support/api";
+import { getJson, retrieve, streamUpload, upload } from "../support/http";
 
 // A replica that dies in the middle of an upload: below the write quorum the upload fails as a
 // whole, nothing of it becomes visible, and the key keeps the version it had.

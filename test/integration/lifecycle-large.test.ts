@@ -1,10 +1,7 @@
-import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { remove } from "../support/http";
-import { statOf } from "../support/lifecycle/api";
-import { postJson, retrieveHashed, uploadRandomStream } from "../support/lifecycle/http";
-import { stopAndReport } from "../support/lifecycle/crash-report";
-import { ClusterInspector } from "../support/lifecycle/inspector";
-import { waitFor } from "../support/lifecycle/wait";
+import { statOf } from "../support/api";
+import { postJson, remove, retrieveHashed, uploadSeeded } from "../support/http";
+import { withLifecycleCluster } from "../support/lifecycle-cluster";
+import { waitFor } from "../support/wait";
 
 // One large object through every tier: hot → cold → hot → trash → undelete. The body is generated
 // and hashed as it streams up and hashed again as it streams down: the test never holds it in memory.
@@ -19,23 +16,11 @@ const STEP_TIMEOUT_MS = 240_000;
 jest.setTimeout(20 * 60_000);
 
 (RUN ? describe : describe.skip)(`a ${SIZE >> 20} MiB object through every tier (real cluster)`, () => {
-  let cluster: TestCluster;
-  let nodes: ClusterInspector;
-  let base: string;
+  const lc = withLifecycleCluster({ hot: "4s", trash: "10m" });
   const timings: string[] = [];
 
-  beforeAll(async () => {
-    cluster = await startCluster({
-      storageNodes: 3,
-      env: { MINIS3_HOT_TTL: "4s", MINIS3_TRASH_TTL: "10m", MINIS3_RECONCILE_INTERVAL: "500ms", MINIS3_REPLICAS: "2" },
-    });
-    base = cluster.httpUrl;
-    nodes = new ClusterInspector(cluster);
-  }, 90_000);
-
-  afterAll(async () => {
+  afterAll(() => {
     if (timings.length) process.stdout.write(`${SIZE >> 20} MiB lifecycle timings: ${timings.join("; ")}\n`);
-    await stopAndReport(cluster, nodes);
   });
 
   const timed = async <T>(label: string, step: () => Promise<T>): Promise<T> => {
@@ -43,21 +28,17 @@ jest.setTimeout(20 * 60_000);
     try {
       return await step();
     } catch (e) {
-      throw new Error(`${label}: ${(e as Error).message}\ncoordinator log:\n${cluster.logs("coordinator", 30).join("\n")}`);
+      throw new Error(`${label}: ${(e as Error).message}\ncoordinator log:\n${lc.cluster.logs("coordinator", 30).join("\n")}`);
     } finally {
       timings.push(`${label} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
   };
 
-  const waitHolders = (versionId: string, expected: string[]) =>
-    waitFor(`copies on exactly ${expected.join(", ")}`, async () => {
-      const held = await nodes.holders(versionId);
-      return JSON.stringify(held.sort()) === JSON.stringify([...expected].sort()) ? held : undefined;
-    }, STEP_TIMEOUT_MS, 250);
+  const waitHolders = (versionId: string, expected: string[]) => lc.waitHolders(versionId, expected, STEP_TIMEOUT_MS, 250);
 
   it("keeps its bytes intact from upload to cold, back to hot, into the trash and back", async () => {
     const key = "large/object.bin";
-    const up = await timed("upload", () => uploadRandomStream(base, key, SIZE));
+    const up = await timed("upload", () => uploadSeeded(lc.base, key, SIZE));
     expect(up.status).toBe(201);
     expect(up.sent.size).toBe(SIZE);
     expect(up.json.sha256).toBe(up.sent.sha256);
@@ -66,34 +47,34 @@ jest.setTimeout(20 * 60_000);
 
     // hot → cold (no reads until it is cold)
     const cold = await timed("demote (incl. 4 s idle)", () => waitFor("cold", async () => {
-      const s = await statOf(base, key);
+      const s = await statOf(lc.base, key);
       return s?.tier === "cold" ? s : undefined;
     }, STEP_TIMEOUT_MS, 250));
     expect(cold.replicas).toEqual(["backup-1"]);
     await timed("old hot copies removed", () => waitHolders(v, ["backup-1"]));
-    expect(await nodes.backupCopies(v)).toEqual({ copies: 1, chunkBytes: SIZE });
+    expect(await lc.nodes.backupCopies(v)).toEqual({ copies: 1, chunkBytes: SIZE });
 
     // cold read, then the promotion back to hot
-    expect(await timed("cold read", () => retrieveHashed(base, key))).toMatchObject({ ...want, tier: "cold" });
+    expect(await timed("cold read", () => retrieveHashed(lc.base, key))).toMatchObject({ ...want, tier: "cold" });
     const hot = await timed("promote", () => waitFor("hot", async () => {
-      const s = await statOf(base, key);
+      const s = await statOf(lc.base, key);
       return s?.tier === "hot" && s.replicas.length === 2 ? s : undefined;
     }, STEP_TIMEOUT_MS, 250));
     await timed("backup copy removed", () => waitHolders(v, hot.replicas));
-    expect(await timed("hot read", () => retrieveHashed(base, key))).toMatchObject({ ...want, tier: "hot" });
+    expect(await timed("hot read", () => retrieveHashed(lc.base, key))).toMatchObject({ ...want, tier: "hot" });
 
     // delete → trash
-    expect((await remove(base, key)).status).toBe(200);
-    expect((await retrieveHashed(base, key)).status).toBe(404);
+    expect((await remove(lc.base, key)).status).toBe(200);
+    expect((await retrieveHashed(lc.base, key)).status).toBe(404);
     await timed("trash move", () => waitHolders(v, ["delete-1"]));
-    expect(await nodes.version(v)).toMatchObject({ state: "trash", tier: "trash", replicas: ["delete-1"] });
+    expect(await lc.nodes.version(v)).toMatchObject({ state: "trash", tier: "trash", replicas: ["delete-1"] });
 
     // undelete → hot again
-    const undo = await timed("undelete", () => postJson(`${base}/undelete?key=${encodeURIComponent(key)}`));
+    const undo = await timed("undelete", () => postJson(`${lc.base}/undelete?key=${encodeURIComponent(key)}`));
     expect(undo.status).toBe(200);
     expect(undo.json).toMatchObject({ versionId: v, tier: "hot", size: SIZE });
-    const restored = (await statOf(base, key))!;
+    const restored = (await statOf(lc.base, key))!;
     await timed("trash copy removed", () => waitHolders(v, restored.replicas));
-    expect(await timed("read after undelete", () => retrieveHashed(base, key))).toMatchObject({ ...want, tier: "hot" });
+    expect(await timed("read after undelete", () => retrieveHashed(lc.base, key))).toMatchObject({ ...want, tier: "hot" });
   });
 });

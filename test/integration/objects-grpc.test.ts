@@ -1,8 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { TestObjectClient, type ClientFlavour } from "../../services/coordinator/api/testing/grpc-clients";
-import { seededBytes, sha256 } from "../support/e2e/bytes";
-import { eventually, sleep } from "../support/e2e/wait";
+import { seededBytes, sha256 } from "../support/bodies";
+import { sleep, waitFor } from "../support/wait";
 
 // minis3.v1.ObjectService on a real cluster, through the two clients a user may have: the ts-proto
 // generated one, and one built at run time by @grpc/proto-loader from proto/minis3/v1/object.proto.
@@ -152,10 +152,10 @@ describe("both clients see one store", () => {
       const got = await gen.get({ bucket: "default", key: "cross/obj" });
       expect(got.data.equals(body)).toBe(true);
       expect(got.info.object?.versionId).toBe(put.versionId);
-      const http = await eventually("HTTP retrieve", async () => {
+      const http = await waitFor("HTTP retrieve", async () => {
         const res = await fetch(`${cluster.httpUrl}/retrieve?key=${encodeURIComponent("cross/obj")}`);
         return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined;
-      }, 2_000);
+      }, 2_000, 200);
       expect(http.equals(body)).toBe(true);
     } finally {
       gen.close();

@@ -1,8 +1,7 @@
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { getJson } from "../support/http";
-import { seededBytes, seededStream, sha256 } from "../support/e2e/bytes";
-import { keyQuery, streamUpload, truncatedUpload } from "../support/e2e/http-client";
-import { eventually } from "../support/e2e/wait";
+import { seededBytes, seededStream, sha256 } from "../support/bodies";
+import { getJson, keyQuery, streamUpload, truncatedUpload } from "../support/http";
+import { waitFor } from "../support/wait";
 
 // The HTTP facade of a real cluster (coordinator + 3 storage nodes + backup + delete, from dist/),
 // exercised as a user would: every answer checked byte for byte.
@@ -222,10 +221,10 @@ describe("errors", () => {
   it("a truncated upload (client vanishes mid-body) leaves nothing behind", async () => {
     await truncatedUpload(base, "cut/off", 1024 * 1024, 512 * 1024);
     // the coordinator notices the reset asynchronously; the object must never appear
-    await eventually("the truncated upload to be abandoned", async () => {
+    await waitFor("the truncated upload to be abandoned", async () => {
       await expectAbsent("cut/off");
       return true;
-    }, 5_000);
+    }, 5_000, 200);
     await new Promise((r) => setTimeout(r, 500));
     await expectAbsent("cut/off");
     // the service is still healthy and the key is usable

@@ -1,4 +1,4 @@
-import type { TestCluster } from "../../../deploy/launcher/cluster";
+import type { TestCluster } from "../../deploy/launcher/cluster";
 
 /**
  * Processes that exited on their own during a test file (a crash the supervisor restarted), with

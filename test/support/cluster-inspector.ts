@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { createPool, type Pool, type RowDataPacket } from "mysql2/promise";
-import { parseMysqlUrl } from "../../../services/common/db/datasource";
-import type { BlobMeta } from "../../../services/rpc/blob-backend";
-import { NodeClient } from "../../../services/rpc/client/node-client";
-import type { TestCluster } from "../../../deploy/launcher/cluster";
+import { parseMysqlUrl } from "../../services/common/db/datasource";
+import type { BlobMeta } from "../../services/rpc/blob-backend";
+import { NodeClient } from "../../services/rpc/client/node-client";
+import type { TestCluster } from "../../deploy/launcher/cluster";
+import { hashStream, type StreamedDigest } from "./bodies";
 
 /** A version as the catalogue records it (the columns the tests assert on). */
 export interface CatalogueVersion {
@@ -95,12 +95,8 @@ export class ClusterInspector {
   }
 
   /** Streams a blob straight from a node and hashes it. */
-  async hashOn(nodeId: string, versionId: string): Promise<{ size: number; sha256: string }> {
-    const read = await this.client(nodeId).readBlob(versionId, 0);
-    const h = createHash("sha256");
-    let size = 0;
-    for await (const chunk of read.chunks) { h.update(chunk); size += chunk.length; }
-    return { size, sha256: h.digest("hex") };
+  async hashOn(nodeId: string, versionId: string): Promise<StreamedDigest> {
+    return hashStream((await this.client(nodeId).readBlob(versionId, 0)).chunks);
   }
 
   async close(): Promise<void> {
