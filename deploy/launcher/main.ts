@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { ConfigError } from "../../services/common/config";
+import { dialableHost, hostPort } from "../../services/common/net-address";
 import { waitForHealthy } from "./health";
 import { repoRoot } from "./paths";
-import { dialHost, planCluster, type ProcessSpec } from "./plan";
+import { planCluster, type ProcessSpec } from "./plan";
 import { readClusterShape } from "./shape";
 import { Supervisor } from "./supervisor";
 
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   const missing = [...new Set(specs.map((s) => s.script))].filter((s) => !existsSync(s));
   if (missing.length) fail(`not built: ${missing.join(", ")} (run \`npm run build\`)`, 1);
 
-  const httpUrl = `http://${dialHost(shape.host).includes(":") ? `[${dialHost(shape.host)}]` : dialHost(shape.host)}:${shape.httpPort}`;
+  const httpUrl = `http://${hostPort(dialableHost(shape.host), shape.httpPort)}`;
   const supervisor = new Supervisor(specs);
   let fatal: string | undefined;
   let stopping: Promise<void> | undefined;

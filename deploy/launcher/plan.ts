@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { dialableHost, hostPort } from "../../services/common/net-address";
 
 // The launcher's plan: a pure function from the cluster's shape to the OS processes that make it.
 // The launcher (deploy/launcher/main.ts) and the test harness (deploy/launcher/cluster.ts) both run
@@ -58,17 +59,6 @@ const ENTRY: Record<ServiceKind, string> = {
 /** Per-node settings the plan always sets itself; a value for them in the base env is replaced. */
 const PER_NODE_VARS = ["MINIS3_NODE_ID", "MINIS3_NODE_PORT", "MINIS3_NODE_ADDRESS", "MINIS3_DATA_DIR"];
 
-/** The address others dial for a host that may be a wildcard. */
-export function dialHost(host: string): string {
-  if (host === "0.0.0.0" || host === "" ) return "127.0.0.1";
-  if (host === "::" || host === "[::]") return "::1";
-  return host;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /** Only string values: a child's env must not carry `undefined`. */
 function cleanEnv(base: NodeJS.ProcessEnv | Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -91,7 +81,7 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
   const common = cleanEnv(baseEnv);
   for (const v of PER_NODE_VARS) delete common[v];
   common.MINIS3_HOST = shape.host;
-  const dial = dialHost(shape.host);
+  const dial = dialableHost(shape.host);
   const script = (kind: ServiceKind) => resolve(shape.repoRoot, ENTRY[kind]);
 
   const specs: ProcessSpec[] = [{

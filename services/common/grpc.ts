@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { EventEmitter } from "node:events";
 import type { ServerHttp2Session } from "node:http2";
+import { hostPort } from "./net-address";
 
 /**
  * HTTP/2 flow-control window for object bytes. The default 64 KiB per stream makes every 256 KiB
@@ -32,7 +33,7 @@ export const SERVER_OPTIONS: grpc.ServerOptions = {
 /** Binds a server; returns the port actually bound (useful with port 0). */
 export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const addr = hostPort(host, port);
     server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, bound) => {
       if (err) return reject(err);
       widenReceiveWindows(server);

@@ -6,6 +6,7 @@ import { loadConfig } from "../../common/config";
 import { openDataSource, sqlPool } from "../../common/db/datasource";
 import { CreateNodes1732500000000 } from "../../membership/nodes-schema";
 import { createLogger, type Logger } from "../../common/logger";
+import { dialableHost, hostPort } from "../../common/net-address";
 import { Heartbeat } from "../../membership/heartbeat";
 import { resolveNodeId } from "../../membership/node-id";
 import type { NodeKind } from "../../membership/node-record";
@@ -51,7 +52,7 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
   await backend.open();
 
   const server = await startNodeServer(backend, cfg.host, cfg.nodePort, { id, chunkSize: cfg.chunkSize, log });
-  const address = cfg.nodeAddress || `${advertisedHost(cfg.host)}:${server.port}`;
+  const address = cfg.nodeAddress || hostPort(dialableHost(cfg.host), server.port);
   const heartbeat = new Heartbeat(pool, { id, kind: opts.kind, address, zone: cfg.zone }, cfg.heartbeatInterval, () => backend.stats(), log);
   await heartbeat.start();
   log.info({ id, kind: opts.kind, address, dataDir }, "node started");
@@ -63,10 +64,4 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     await backend.close();
     await ds.destroy();
   });
-}
-
-/** A wildcard listen address is not dialable: advertise loopback unless MINIS3_NODE_ADDRESS says otherwise. */
-function advertisedHost(host: string): string {
-  if (host === "0.0.0.0" || host === "::" || host === "") return "127.0.0.1";
-  return host.includes(":") ? `[${host}]` : host;
 }
