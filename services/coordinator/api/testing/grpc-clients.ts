@@ -1,7 +1,6 @@
 // Promise-based clients of minis3.v1.ObjectService for tests, in two flavours that must behave the
 // same: the ts-proto generated client, and one built at run time from the .proto with
 // @grpc/proto-loader (what a third-party client would do). Only the oneof encoding differs.
-import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -12,16 +11,7 @@ import {
   DeleteObjectRequest, GetObjectRequest as GetObjectRequestFns, HeadObjectRequest, ListObjectsRequest, ListTrashRequest,
   UndeleteObjectRequest,
 } from "../../../rpc/gen/minis3/v1/object";
-
-const OBJECT_PROTO = path.join("proto", "minis3", "v1", "object.proto");
-
-/** The project root: the nearest ancestor holding proto/ (works from the sources and from dist/). */
-export function projectRoot(from = __dirname): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, OBJECT_PROTO))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no ${OBJECT_PROTO} above ${from}`);
-  }
-}
+import { repoRoot } from "../../../../deploy/launcher/paths";
 
 /** How one client flavour writes PutObject messages and reads GetObject messages. */
 interface OneofCodec {
@@ -206,7 +196,7 @@ let dynamicService: grpc.ServiceClientConstructor | undefined;
 function loadDynamicObjectService(): grpc.ServiceClientConstructor {
   if (!dynamicService) {
     const definition = protoLoader.loadSync(path.join("minis3", "v1", "object.proto"), {
-      includeDirs: [path.join(projectRoot(), "proto")],
+      includeDirs: [path.join(repoRoot(), "proto")],
       keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,
     });
     const pkg = grpc.loadPackageDefinition(definition) as unknown as { minis3: { v1: { ObjectService: grpc.ServiceClientConstructor } } };
