@@ -121,7 +121,8 @@ module.exports = {
     ),
     {
       name: "lifecycle-uses-objects-only-as-ports",
-      comment: "The lifecycle implements the engine's ports (types) and shares replicas/ with it, never its classes; objects/ does not import lifecycle/.",
+      comment:
+        "The lifecycle implements the engine's ports (types) and shares replicas/ with it, never its classes; objects/ does not import lifecycle/.",
       severity: "error",
       from: { path: "^services/coordinator/lifecycle/" },
       to: { path: "^services/coordinator/objects/", dependencyTypesNot: ["type-only"] },

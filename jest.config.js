@@ -5,14 +5,17 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   testTimeout: 60000,
   transform: {
-    "^.+\\.(t|j)sx?$": ["@swc/jest", {
-      jsc: {
-        parser: { syntax: "typescript", decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-        target: "es2022",
+    "^.+\\.(t|j)sx?$": [
+      "@swc/jest",
+      {
+        jsc: {
+          parser: { syntax: "typescript", decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+          target: "es2022",
+        },
+        module: { type: "commonjs" },
+        sourceMaps: "inline",
       },
-      module: { type: "commonjs" },
-      sourceMaps: "inline",
-    }],
+    ],
   },
 };

@@ -78,12 +78,15 @@ const FLAGS = {
 } as const;
 
 export class UsageError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.InvalidUsage, message); }
+  constructor(message: string) {
+    super(ErrorCode.InvalidUsage, message);
+  }
 }
 
 function int(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${text}")`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${text}")`);
   return n;
 }
 
@@ -128,15 +131,20 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     return env[`BENCH_${name.toUpperCase().replace(/-/g, "_")}`] ?? fallback;
   };
   const url = get("url", "");
-  const phases = get("phases", PHASES.join(",")).split(",").map((p) => p.trim()).filter(Boolean);
-  for (const p of phases) if (!PHASES.includes(p as Phase)) throw new UsageError(`--phases: unknown phase "${p}" (use ${PHASES.join(", ")})`);
+  const phases = get("phases", PHASES.join(","))
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const p of phases)
+    if (!PHASES.includes(p as Phase)) throw new UsageError(`--phases: unknown phase "${p}" (use ${PHASES.join(", ")})`);
   const durationMs = wrap("duration", () => parseDuration(get("duration", "20s")));
   if (durationMs < 1000 || durationMs > 600_000) throw new UsageError("--duration must be from 1s to 10m");
   const size = wrap("size", () => parseSize(get("size", "4KiB")));
   const largeBytes = wrap("large", () => parseSize(get("large", "64MiB")));
   const hugeBytes = wrap("huge", () => parseSize(get("huge", "1GiB")));
   if (size < 1 || size > 64 * 1024 ** 2) throw new UsageError("--size must be from 1 byte to 64MiB");
-  if (largeBytes < 1 || hugeBytes < 1 || largeBytes > 8 * 1024 ** 3 || hugeBytes > 8 * 1024 ** 3) throw new UsageError("--large and --huge must be from 1 byte to 8GiB");
+  if (largeBytes < 1 || hugeBytes < 1 || largeBytes > 8 * 1024 ** 3 || hugeBytes > 8 * 1024 ** 3)
+    throw new UsageError("--large and --huge must be from 1 byte to 8GiB");
   const outDir = get("out", "");
   return {
     url: url ? checkLoopbackUrl(url) : undefined,

@@ -28,7 +28,13 @@ export class MiniS3Client {
   readonly pool: Pool;
 
   constructor(origin: string, connections: number, timeoutMs = 60_000) {
-    this.pool = new Pool(origin, { connections, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+    this.pool = new Pool(origin, {
+      connections,
+      pipelining: 1,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 30_000,
+    });
   }
 
   /** Uploads a Buffer, or an iterable of chunks with its declared length. */
@@ -42,7 +48,9 @@ export class MiniS3Client {
         headers: { "content-type": "application/octet-stream", "content-length": String(length) },
       });
       await res.body.dump({ limit: 1 << 20 });
-      return res.statusCode >= 200 && res.statusCode < 300 ? { ok: true, status: res.statusCode } : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
+      return res.statusCode >= 200 && res.statusCode < 300
+        ? { ok: true, status: res.statusCode }
+        : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
     } catch (e) {
       return failure(e);
     }
@@ -75,7 +83,9 @@ export class MiniS3Client {
     try {
       const res = await this.pool.request({ path: `/delete?key=${q(key)}`, method: "DELETE" });
       await res.body.dump({ limit: 1 << 20 });
-      return res.statusCode >= 200 && res.statusCode < 300 ? { ok: true, status: res.statusCode } : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
+      return res.statusCode >= 200 && res.statusCode < 300
+        ? { ok: true, status: res.statusCode }
+        : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
     } catch (e) {
       return failure(e);
     }

@@ -39,12 +39,24 @@ export interface LargeResult {
 
 function transfer(ok: boolean, bytes: number, ms: number, reason?: string): TransferResult {
   const s = ms / 1000;
-  return { ok, ...(reason ? { reason } : {}), seconds: round(s), mbPerSec: ok ? round(bytes / 1e6 / s, 1) : 0, mibPerSec: ok ? round(bytes / 2 ** 20 / s, 1) : 0 };
+  return {
+    ok,
+    ...(reason ? { reason } : {}),
+    seconds: round(s),
+    mbPerSec: ok ? round(bytes / 1e6 / s, 1) : 0,
+    mibPerSec: ok ? round(bytes / 2 ** 20 / s, 1) : 0,
+  };
 }
 
 const toMiB = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v / 2 ** 20, 1)]));
 
-export async function runLarge(client: MiniS3Client, key: string, bytes: number, procs: () => WatchedProcess[], passes = 1): Promise<LargeResult> {
+export async function runLarge(
+  client: MiniS3Client,
+  key: string,
+  bytes: number,
+  procs: () => WatchedProcess[],
+  passes = 1,
+): Promise<LargeResult> {
   const before = new RssSampler(procs);
   before.start();
   const rssBefore = before.stop();
@@ -68,7 +80,9 @@ export async function runLarge(client: MiniS3Client, key: string, bytes: number,
       if (up.ok) stored.push(passKey);
 
       t0 = performance.now();
-      const down = up.ok ? await client.retrieve(passKey, { sha256: digest, size: bytes }) : { ok: false, reason: "upload failed", bytes: 0 };
+      const down = up.ok
+        ? await client.retrieve(passKey, { sha256: digest, size: bytes })
+        : { ok: false, reason: "upload failed", bytes: 0 };
       retrieves.push({ ...transfer(down.ok, bytes, performance.now() - t0, down.reason), verified: down.ok });
       if (!up.ok || !down.ok) break;
     }
@@ -77,9 +91,17 @@ export async function runLarge(client: MiniS3Client, key: string, bytes: number,
     for (const k of stored) deleted = (await client.delete(k)).ok && deleted;
     const max = sampler.stop();
     return {
-      bytes, passes: uploads.length, upload: median(uploads), retrieve: median(retrieves),
-      uploadSeconds: uploads.map((u) => u.seconds), retrieveSeconds: retrieves.map((r) => r.seconds),
-      deleted, maxRssBytes: max, maxRssMiB: toMiB(max), rssBeforeMiB: toMiB(rssBefore), rssSamples: sampler.samples,
+      bytes,
+      passes: uploads.length,
+      upload: median(uploads),
+      retrieve: median(retrieves),
+      uploadSeconds: uploads.map((u) => u.seconds),
+      retrieveSeconds: retrieves.map((r) => r.seconds),
+      deleted,
+      maxRssBytes: max,
+      maxRssMiB: toMiB(max),
+      rssBeforeMiB: toMiB(rssBefore),
+      rssSamples: sampler.samples,
     };
   } finally {
     sampler.stop();

@@ -31,7 +31,21 @@ async function run(args: BenchArgs): Promise<number> {
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     target: { url: "", ownCluster: false },
-    settings: { concurrency: args.concurrency, size: args.size, durationMs: args.durationMs, warmupMs: args.warmupMs, maxOps: args.maxOps, mix: args.mix, largeBytes: args.largeBytes, largePasses: args.largePasses, hugeBytes: args.hugeBytes, phases: args.phases, storageNodes: args.storageNodes, tierObjects: args.tierObjects, tierSize: args.tierSize },
+    settings: {
+      concurrency: args.concurrency,
+      size: args.size,
+      durationMs: args.durationMs,
+      warmupMs: args.warmupMs,
+      maxOps: args.maxOps,
+      mix: args.mix,
+      largeBytes: args.largeBytes,
+      largePasses: args.largePasses,
+      hugeBytes: args.hugeBytes,
+      phases: args.phases,
+      storageNodes: args.storageNodes,
+      tierObjects: args.tierObjects,
+      tierSize: args.tierSize,
+    },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
     errors: [],
   };
@@ -59,7 +73,9 @@ async function run(args: BenchArgs): Promise<number> {
         await deleteKeys(client, warm.liveKeys, args.concurrency, 60_000);
         await waitQuiet(target.url, 60_000, log);
       }
-      log(`mixed: ${args.concurrency} in flight, ${args.size} B objects, ${args.durationMs / 1000} s, mix ${args.mix.upload}:${args.mix.retrieve}:${args.mix.delete}`);
+      log(
+        `mixed: ${args.concurrency} in flight, ${args.size} B objects, ${args.durationMs / 1000} s, mix ${args.mix.upload}:${args.mix.retrieve}:${args.mix.delete}`,
+      );
       const { value, cpu } = await measured(target.processes, () => runMixed(client, { ...args, keyPrefix: `bench-${runId}` }));
       const cpuMicrosPerOp = value.total.attempts ? round((cpu.totalSeconds * 1e6) / value.total.attempts, 1) : null;
       results.mixed = { ...value, cpu, cpuMicrosPerOp };
@@ -75,8 +91,9 @@ async function run(args: BenchArgs): Promise<number> {
       const bytes = phase === "large" ? args.largeBytes : args.hugeBytes;
       log(`${phase}: one ${round(bytes / 2 ** 20, 1)} MiB object up and back`);
       const withBench = () => [...target!.processes(), { name: "bench", pid: process.pid }];
-      const { value, cpu } = await measured(target.processes, () => runLarge(bigClient, `bench-${runId}/${phase}`, bytes, withBench,
-        phase === "large" ? args.largePasses : 1));
+      const { value, cpu } = await measured(target.processes, () =>
+        runLarge(bigClient, `bench-${runId}/${phase}`, bytes, withBench, phase === "large" ? args.largePasses : 1),
+      );
       results[phase] = { ...value, cpu };
     }
     if (args.phases.includes("tiers")) {

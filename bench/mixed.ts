@@ -80,9 +80,11 @@ export async function runMixed(client: MiniS3Client, o: MixedOptions): Promise<M
 
   // Something to retrieve and delete from the first second on (not measured).
   const preload = Math.min(2000, o.concurrency * 16);
-  await Promise.all(Array.from({ length: o.concurrency }, async (_, w) => {
-    for (let i = w; i < preload; i += o.concurrency) await upload(false);
-  }));
+  await Promise.all(
+    Array.from({ length: o.concurrency }, async (_, w) => {
+      for (let i = w; i < preload; i += o.concurrency) await upload(false);
+    }),
+  );
   const preloaded = pool.size;
 
   const weights = o.mix.upload + o.mix.retrieve + o.mix.delete;
@@ -148,10 +150,12 @@ export async function deleteKeys(client: MiniS3Client, keys: string[], concurren
   const deadline = Date.now() + timeLimitMs;
   let next = 0;
   let deleted = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < keys.length && Date.now() < deadline) {
-      if ((await client.delete(keys[next++])).ok) deleted++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < keys.length && Date.now() < deadline) {
+        if ((await client.delete(keys[next++])).ok) deleted++;
+      }
+    }),
+  );
   return deleted;
 }

@@ -86,7 +86,10 @@ function scanServiceProcesses(): WatchedProcess[] {
 
 /** The shared servers, whose CPU belongs in the cost of an operation too. */
 export function findInfraProcesses(): WatchedProcess[] {
-  return [...pgrep(["-x", "mariadbd"]).map((pid) => ({ name: "mariadbd", pid })), ...pgrep(["-x", "redis-server"]).map((pid) => ({ name: "redis-server", pid }))];
+  return [
+    ...pgrep(["-x", "mariadbd"]).map((pid) => ({ name: "mariadbd", pid })),
+    ...pgrep(["-x", "redis-server"]).map((pid) => ({ name: "redis-server", pid })),
+  ];
 }
 
 /** CPU seconds each process used between two snapshots (from cpuSnapshot). */
@@ -115,7 +118,10 @@ export class RssSampler {
   private timer?: NodeJS.Timeout;
   samples = 0;
 
-  constructor(private readonly procs: () => WatchedProcess[], private readonly intervalMs = 100) {}
+  constructor(
+    private readonly procs: () => WatchedProcess[],
+    private readonly intervalMs = 100,
+  ) {}
 
   start(): void {
     this.sample();

@@ -15,7 +15,8 @@ function large(name: string, r: LargeResult): string[] {
     `  retrieve ${r.retrieve.ok ? `${r.retrieve.mbPerSec} MB/s (${r.retrieve.seconds} s), sha256 verified${passes(r.retrieveSeconds)}` : `FAILED: ${r.retrieve.reason}`}`,
     `  max RSS (MiB; before → max):`,
   ];
-  for (const [proc, mib] of Object.entries(r.maxRssMiB)) lines.push(`    ${proc.padEnd(14)} ${pad(r.rssBeforeMiB[proc] ?? "-", 8)} → ${pad(mib, 8)}`);
+  for (const [proc, mib] of Object.entries(r.maxRssMiB))
+    lines.push(`    ${proc.padEnd(14)} ${pad(r.rssBeforeMiB[proc] ?? "-", 8)} → ${pad(mib, 8)}`);
   return lines;
 }
 
@@ -23,22 +24,38 @@ export function report(r: BenchResults): string {
   const out: string[] = [`MiniS3 bench against ${r.target.url}${r.target.ownCluster ? " (private cluster)" : ""}`];
   if (r.mixed) {
     const m = r.mixed;
-    out.push(`mixed: ${(m.elapsedMs / 1000).toFixed(1)} s, ${r.settings.concurrency} in flight, ${r.settings.size} B objects (${m.preloaded} preloaded)`);
+    out.push(
+      `mixed: ${(m.elapsedMs / 1000).toFixed(1)} s, ${r.settings.concurrency} in flight, ${r.settings.size} B objects (${m.preloaded} preloaded)`,
+    );
     out.push(`  ${"op".padEnd(9)}${pad("ops/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("ok %", 9)}  errors`);
     for (const [op, s] of Object.entries(m.operations)) {
-      out.push(`  ${op.padEnd(9)}${pad(s.opsPerSec, 10)}${pad(ms(s.p50Ms), 9)}${pad(ms(s.p99Ms), 9)}${pad((s.successRate * 100).toFixed(2), 9)}  ${JSON.stringify(s.errors)}`);
+      out.push(
+        `  ${op.padEnd(9)}${pad(s.opsPerSec, 10)}${pad(ms(s.p50Ms), 9)}${pad(ms(s.p99Ms), 9)}${pad((s.successRate * 100).toFixed(2), 9)}  ${JSON.stringify(s.errors)}`,
+      );
     }
-    out.push(`  ${"total".padEnd(9)}${pad(m.total.opsPerSec, 10)}${pad("", 18)}${pad((m.total.successRate * 100).toFixed(2), 9)}  verify failures: ${m.verifyFailures}`);
-    out.push(`  CPU s: ${Object.entries(m.cpu.seconds).map(([k, v]) => `${k} ${v}`).join(", ")}; ${m.cpuMicrosPerOp ?? "-"} µs CPU per op, all processes`);
+    out.push(
+      `  ${"total".padEnd(9)}${pad(m.total.opsPerSec, 10)}${pad("", 18)}${pad((m.total.successRate * 100).toFixed(2), 9)}  verify failures: ${m.verifyFailures}`,
+    );
+    out.push(
+      `  CPU s: ${Object.entries(m.cpu.seconds)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}; ${m.cpuMicrosPerOp ?? "-"} µs CPU per op, all processes`,
+    );
   }
   if (r.large) out.push(...large("large", r.large));
   if (r.huge) out.push(...large("huge", r.huge));
   if (r.tiers) {
     const t = r.tiers;
     out.push(`tiers: ${t.objects} objects of ${t.objectBytes} B, hot TTL ${t.hotTtlMs} ms`);
-    out.push(`  demotion   ${t.demotion.objectsPerSec} objects/s, ${t.demotion.mbPerSec} MB/s (${t.demotion.seconds} s from first due to all cold)`);
-    out.push(`  cold read  p50 ${ms(t.coldRetrieve.p50Ms)} ms, p99 ${ms(t.coldRetrieve.p99Ms)} ms, ${(t.coldRetrieve.successRate * 100).toFixed(2)}% ok, ${t.coldRetrieve.servedCold} served cold`);
-    out.push(`  promotion  ${t.promotion.objectsPerSec} objects/s, ${t.promotion.mbPerSec} MB/s (${t.promotion.seconds} s from first cold read to all hot)`);
+    out.push(
+      `  demotion   ${t.demotion.objectsPerSec} objects/s, ${t.demotion.mbPerSec} MB/s (${t.demotion.seconds} s from first due to all cold)`,
+    );
+    out.push(
+      `  cold read  p50 ${ms(t.coldRetrieve.p50Ms)} ms, p99 ${ms(t.coldRetrieve.p99Ms)} ms, ${(t.coldRetrieve.successRate * 100).toFixed(2)}% ok, ${t.coldRetrieve.servedCold} served cold`,
+    );
+    out.push(
+      `  promotion  ${t.promotion.objectsPerSec} objects/s, ${t.promotion.mbPerSec} MB/s (${t.promotion.seconds} s from first cold read to all hot)`,
+    );
     out.push(`  hot read   p50 ${ms(t.hotRetrieve.p50Ms)} ms, p99 ${ms(t.hotRetrieve.p99Ms)} ms`);
   }
   for (const e of r.errors) out.push(`ERROR: ${e.split("\n")[0]}`);

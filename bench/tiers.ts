@@ -24,7 +24,10 @@ export interface TiersResult {
 
 const HOT_TTL_MS = 3000;
 
-interface TierCounts { hot: number; cold: number }
+interface TierCounts {
+  hot: number;
+  cold: number;
+}
 
 async function tierCounts(url: string): Promise<TierCounts> {
   const res = await request(`${url}/status`);
@@ -53,11 +56,13 @@ async function waitAllSeenHot(url: string, keys: string[], timeoutMs: number): P
     if (Date.now() > deadline) throw new Error(`tiers: ${left.length} objects not promoted after ${timeoutMs} ms`);
     const stillCold: string[] = [];
     for (let i = 0; i < left.length; i += 16) {
-      await Promise.all(left.slice(i, i + 16).map(async (key) => {
-        const res = await request(`${url}/stat?key=${encodeURIComponent(key)}`);
-        const body = (await res.body.json()) as { tier?: string };
-        if (body.tier !== "hot") stillCold.push(key);
-      }));
+      await Promise.all(
+        left.slice(i, i + 16).map(async (key) => {
+          const res = await request(`${url}/stat?key=${encodeURIComponent(key)}`);
+          const body = (await res.body.json()) as { tier?: string };
+          if (body.tier !== "hot") stillCold.push(key);
+        }),
+      );
     }
     left = stillCold;
     if (left.length) await new Promise((r) => setTimeout(r, 100));
@@ -66,35 +71,44 @@ async function waitAllSeenHot(url: string, keys: string[], timeoutMs: number): P
 }
 
 /** Reads every key `concurrency` at a time, verifying each body; counts how many were served cold. */
-async function readAll(url: string, keys: string[], sums: Map<string, string>, concurrency: number): Promise<OpSummary & { servedCold: number }> {
+async function readAll(
+  url: string,
+  keys: string[],
+  sums: Map<string, string>,
+  concurrency: number,
+): Promise<OpSummary & { servedCold: number }> {
   const stats = new OpStats();
   let servedCold = 0;
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < keys.length) {
-      const key = keys[next++];
-      const start = performance.now();
-      try {
-        const res = await request(`${url}/retrieve?key=${encodeURIComponent(key)}`);
-        const hash = createHash("sha256");
-        for await (const chunk of res.body) hash.update(chunk as Buffer);
-        if (res.statusCode !== 200) stats.fail(`http ${res.statusCode}`);
-        else if (hash.digest("hex") !== sums.get(key)) stats.fail("checksum mismatch");
-        else {
-          stats.ok(performance.now() - start);
-          if (res.headers["x-minis3-tier"] === "cold") servedCold++;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++];
+        const start = performance.now();
+        try {
+          const res = await request(`${url}/retrieve?key=${encodeURIComponent(key)}`);
+          const hash = createHash("sha256");
+          for await (const chunk of res.body) hash.update(chunk as Buffer);
+          if (res.statusCode !== 200) stats.fail(`http ${res.statusCode}`);
+          else if (hash.digest("hex") !== sums.get(key)) stats.fail("checksum mismatch");
+          else {
+            stats.ok(performance.now() - start);
+            if (res.headers["x-minis3-tier"] === "cold") servedCold++;
+          }
+        } catch (e) {
+          stats.fail((e as { code?: string }).code ?? (e as Error).message);
         }
-      } catch (e) {
-        stats.fail((e as { code?: string }).code ?? (e as Error).message);
       }
-    }
-  }));
+    }),
+  );
   return { ...stats.summary(performance.now() - t0), servedCold };
 }
 
 const rate = (n: number, bytes: number, ms: number) => ({
-  seconds: round(ms / 1000), objectsPerSec: round(n / (ms / 1000), 1), mbPerSec: round(bytes / 1e6 / (ms / 1000), 1),
+  seconds: round(ms / 1000),
+  objectsPerSec: round(n / (ms / 1000), 1),
+  mbPerSec: round(bytes / 1e6 / (ms / 1000), 1),
 });
 
 export async function runTiers(objects: number, objectBytes: number, log: (m: string) => void): Promise<TiersResult> {
@@ -108,13 +122,15 @@ export async function runTiers(objects: number, objectBytes: number, log: (m: st
     log(`tiers: uploading ${objects} objects of ${objectBytes} B (hot TTL ${HOT_TTL_MS} ms)`);
     let firstUploadDone = 0;
     for (let i = 0; i < keys.length; i += 16) {
-      await Promise.all(keys.slice(i, i + 16).map(async (key, j) => {
-        const body = smallBody(objectBytes, i + j);
-        sums.set(key, createHash("sha256").update(body).digest("hex"));
-        const res = await request(`${url}/upload?key=${encodeURIComponent(key)}`, { method: "POST", body });
-        await res.body.dump();
-        if (res.statusCode !== 201) throw new Error(`tiers: upload of ${key} answered ${res.statusCode}`);
-      }));
+      await Promise.all(
+        keys.slice(i, i + 16).map(async (key, j) => {
+          const body = smallBody(objectBytes, i + j);
+          sums.set(key, createHash("sha256").update(body).digest("hex"));
+          const res = await request(`${url}/upload?key=${encodeURIComponent(key)}`, { method: "POST", body });
+          await res.body.dump();
+          if (res.statusCode !== 201) throw new Error(`tiers: upload of ${key} answered ${res.statusCode}`);
+        }),
+      );
       if (!firstUploadDone) firstUploadDone = performance.now();
     }
     const totalBytes = objects * objectBytes;
@@ -126,7 +142,9 @@ export async function runTiers(objects: number, objectBytes: number, log: (m: st
     const allHot = await waitAllSeenHot(url, keys, 120_000);
     const hotRetrieve = await readAll(url, keys, sums, 8);
     return {
-      objects, objectBytes, hotTtlMs: HOT_TTL_MS,
+      objects,
+      objectBytes,
+      hotTtlMs: HOT_TTL_MS,
       demotion: rate(objects, totalBytes, demotionMs),
       coldRetrieve,
       promotion: rate(objects, totalBytes, allHot - coldStart),

@@ -61,22 +61,24 @@ async function bench(): Promise<void> {
   const lat: number[] = [];
   const runFor = async (ms: number, record: boolean) => {
     const end = Date.now() + ms;
-    await Promise.all(Array.from({ length: inFlight }, async (_, w) => {
-      let i = 0;
-      while (Date.now() < end) {
-        const t = process.hrtime.bigint();
-        if (op === "get" && ids.length) await client.getSmall(ids[(w * 7919 + i++) % ids.length]);
-        else {
-          const id = `b${w}-${n}-${i++}`;
-          await client.putSmall(id, {}, data, sha);
-          if (ids.length < 100_000) ids.push(id);
+    await Promise.all(
+      Array.from({ length: inFlight }, async (_, w) => {
+        let i = 0;
+        while (Date.now() < end) {
+          const t = process.hrtime.bigint();
+          if (op === "get" && ids.length) await client.getSmall(ids[(w * 7919 + i++) % ids.length]);
+          else {
+            const id = `b${w}-${n}-${i++}`;
+            await client.putSmall(id, {}, data, sha);
+            if (ids.length < 100_000) ids.push(id);
+          }
+          if (record) {
+            n++;
+            lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+          }
         }
-        if (record) {
-          n++;
-          lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-        }
-      }
-    }));
+      }),
+    );
   };
   await runFor(1000, false); // warm-up (and, for get, something to read)
   await ask(child, "mark");
@@ -88,12 +90,18 @@ async function bench(): Promise<void> {
   const { cpuUs } = await ask<{ cpuUs: number }>(child, "cpu");
   lat.sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))].toFixed(2);
-  console.log(JSON.stringify({
-    op, size, inFlight, opsPerSec: Math.round(n / wall),
-    clientCpuUsPerOp: +((c.user + c.system) / n).toFixed(1),
-    nodeCpuUsPerOp: +(cpuUs / n).toFixed(1),
-    p50ms: pct(0.5), p99ms: pct(0.99),
-  }));
+  console.log(
+    JSON.stringify({
+      op,
+      size,
+      inFlight,
+      opsPerSec: Math.round(n / wall),
+      clientCpuUsPerOp: +((c.user + c.system) / n).toFixed(1),
+      nodeCpuUsPerOp: +(cpuUs / n).toFixed(1),
+      p50ms: pct(0.5),
+      p99ms: pct(0.99),
+    }),
+  );
   client.close();
   child.send("stop");
 }

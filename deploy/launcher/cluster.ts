@@ -125,7 +125,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     maxBackoffMs: 2_000,
   });
   let fatal: string | undefined;
-  supervisor.on("fatal", (name: string, reason: string) => { fatal ??= `${name} ${reason}`; });
+  supervisor.on("fatal", (name: string, reason: string) => {
+    fatal ??= `${name} ${reason}`;
+  });
 
   const coordinator = specs.find((s) => s.kind === "coordinator")!;
   const httpUrl = `http://127.0.0.1:${coordinator.port}`;
@@ -140,7 +142,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     prefix,
     dataDir,
     specs,
-    get processes() { return supervisor.status(); },
+    get processes() {
+      return supervisor.status();
+    },
     pid: (name) => supervisor.pid(name),
     stopNode: (id, signal) => supervisor.stop(id, signal),
     startNode: (id) => supervisor.start(id),
@@ -166,16 +170,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 }
 
 /** Best effort on every step, then the first failure is reported. */
-async function teardown(
-  supervisor: Supervisor,
-  t: { mysqlUrl: string; redisUrl: string; prefix: string; dataDir: string },
-): Promise<void> {
+async function teardown(supervisor: Supervisor, t: { mysqlUrl: string; redisUrl: string; prefix: string; dataDir: string }): Promise<void> {
   const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([supervisor.stopAll()]);
-  results.push(...(await Promise.allSettled<unknown>([
-    dropDatabase(t.mysqlUrl),
-    deleteQueueKeys(t.redisUrl, t.prefix),
-    rm(t.dataDir, { recursive: true, force: true }),
-  ])));
+  results.push(
+    ...(await Promise.allSettled<unknown>([
+      dropDatabase(t.mysqlUrl),
+      deleteQueueKeys(t.redisUrl, t.prefix),
+      rm(t.dataDir, { recursive: true, force: true }),
+    ])),
+  );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
 }

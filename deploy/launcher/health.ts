@@ -10,7 +10,9 @@ export interface WaitOptions {
 }
 
 export class NotHealthyError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.NotHealthy, message); }
+  constructor(message: string) {
+    super(ErrorCode.NotHealthy, message);
+  }
 }
 
 /** Resolves once GET <baseUrl>/healthz answers 200; throws NotHealthyError with the last answer otherwise. */

@@ -84,15 +84,17 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
   const dial = dialableHost(shape.host);
   const script = (kind: ServiceKind) => resolve(shape.repoRoot, ENTRY[kind]);
 
-  const specs: ProcessSpec[] = [{
-    name: "coordinator",
-    kind: "coordinator",
-    script: script("coordinator"),
-    nodeArgs: NODE_ARGS,
-    env: { ...common, MINIS3_HTTP_PORT: String(shape.httpPort), MINIS3_GRPC_PORT: String(shape.grpcPort) },
-    port: shape.httpPort,
-    address: hostPort(dial, shape.grpcPort),
-  }];
+  const specs: ProcessSpec[] = [
+    {
+      name: "coordinator",
+      kind: "coordinator",
+      script: script("coordinator"),
+      nodeArgs: NODE_ARGS,
+      env: { ...common, MINIS3_HTTP_PORT: String(shape.httpPort), MINIS3_GRPC_PORT: String(shape.grpcPort) },
+      port: shape.httpPort,
+      address: hostPort(dial, shape.grpcPort),
+    },
+  ];
 
   const nodes: Array<{ id: string; kind: ServiceKind }> = [];
   for (let i = 1; i <= shape.storageNodes; i++) nodes.push({ id: `storage-${i}`, kind: "storage" });

@@ -68,7 +68,8 @@ export class Supervisor extends EventEmitter {
     super();
     this.width = Math.max(...specs.map((s) => s.name.length));
     this.opts = {
-      onLine: (name, stream, line) => writeQuietly(stream === "stdout" ? process.stdout : process.stderr, `[${name.padEnd(this.width)}] ${line}\n`),
+      onLine: (name, stream, line) =>
+        writeQuietly(stream === "stdout" ? process.stdout : process.stderr, `[${name.padEnd(this.width)}] ${line}\n`),
       onNotice: (message) => writeQuietly(process.stderr, `[launcher] ${message}\n`),
       initialBackoffMs: 250,
       maxBackoffMs: 10_000,

@@ -5,7 +5,12 @@ import type { Logger } from "../common/logger";
 import type { NodeStats } from "../membership/node-record";
 import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
 import {
-  countComplete, hideBlob, insertWritingCopy, selectCompleteCopy, selectCompletePage, selectUnfinishedCopies,
+  countComplete,
+  hideBlob,
+  insertWritingCopy,
+  selectCompleteCopy,
+  selectCompletePage,
+  selectUnfinishedCopies,
   type CommitOutcome,
 } from "./blob-rows";
 import { BackupBlobWriter } from "./backup-writer";

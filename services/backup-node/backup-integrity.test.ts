@@ -12,7 +12,12 @@ test("a corrupted raw chunk fails the read with IntegrityError; other chunks sti
   const data = randomBytes(2 * MiB + 10);
   await writeBlob(cold.backend, "bitrot-raw", data);
   // Flip one byte in the middle of chunk 1, keeping the length.
-  await corruptChunk("backup-i", "bitrot-raw", 1, "data = CONCAT(LEFT(data, 1000), CHAR(ASCII(SUBSTRING(data, 1001, 1)) ^ 1), SUBSTRING(data, 1002))");
+  await corruptChunk(
+    "backup-i",
+    "bitrot-raw",
+    1,
+    "data = CONCAT(LEFT(data, 1000), CHAR(ASCII(SUBSTRING(data, 1001, 1)) ^ 1), SUBSTRING(data, 1002))",
+  );
   await expect(readAll((await cold.backend.read("bitrot-raw", 0, undefined)).chunks)).rejects.toMatchObject({ name: "IntegrityError" });
   await expect(readAll((await cold.backend.read("bitrot-raw", MiB + 5, 10)).chunks)).rejects.toMatchObject({ name: "IntegrityError" });
   expectSameBytes(await readAll((await cold.backend.read("bitrot-raw", 0, MiB)).chunks), data.subarray(0, MiB));
@@ -37,7 +42,9 @@ test("a missing chunk row is an IntegrityError, not a short read", async () => {
 test("a whole-blob read checks the blob's sha256 at the end (chunks intact, wrong digest recorded)", async () => {
   const data = randomBytes(MiB + 50);
   await writeBlob(cold.backend, "wrong-digest", data);
-  await cold.db.pool.execute("UPDATE backup_blobs SET sha256 = ? WHERE node_id = 'backup-i' AND blob_id = 'wrong-digest'", [sha256(Buffer.from("x"))]);
+  await cold.db.pool.execute("UPDATE backup_blobs SET sha256 = ? WHERE node_id = 'backup-i' AND blob_id = 'wrong-digest'", [
+    sha256(Buffer.from("x")),
+  ]);
   await expect(readAll((await cold.backend.read("wrong-digest", 0, undefined)).chunks)).rejects.toMatchObject({ name: "IntegrityError" });
   // A range cannot be checked against the whole digest, and its chunks are fine.
   expectSameBytes(await readAll((await cold.backend.read("wrong-digest", 10, MiB)).chunks), data.subarray(10, MiB + 10));
@@ -96,7 +103,12 @@ test("re-writing an existing blob id ends with exactly one complete copy", async
   await cold.backend.putSmall("retried-small", {}, small, sha256(small));
 
   // Concurrent identical copies of one id, streamed and small.
-  await Promise.all([writeBlob(cold.backend, "raced", data), writeBlob(cold.backend, "raced", data), cold.backend.putSmall("raced-small", {}, small, sha256(small)), cold.backend.putSmall("raced-small", {}, small, sha256(small))]);
+  await Promise.all([
+    writeBlob(cold.backend, "raced", data),
+    writeBlob(cold.backend, "raced", data),
+    cold.backend.putSmall("raced-small", {}, small, sha256(small)),
+    cold.backend.putSmall("raced-small", {}, small, sha256(small)),
+  ]);
 
   // A different content under the same id (should not happen with immutable ids) replaces the old.
   const other = randomBytes(2 * MiB);
@@ -104,12 +116,21 @@ test("re-writing an existing blob id ends with exactly one complete copy", async
   expect(replaced.attributes).toEqual({ try: "3" });
   expectSameBytes(await readAll((await cold.backend.read("retried", 0, undefined)).chunks), other);
 
-  for (const [id, chunks] of [["retried", 2], ["retried-small", 1], ["raced", 2], ["raced-small", 1]] as const) {
+  for (const [id, chunks] of [
+    ["retried", 2],
+    ["retried-small", 1],
+    ["raced", 2],
+    ["raced-small", 1],
+  ] as const) {
     const [rows] = await cold.db.pool.query<RowDataPacket[]>(
-      "SELECT state, COUNT(*) AS n FROM backup_blobs WHERE node_id = 'backup-i' AND blob_id = ? GROUP BY state", [id]);
+      "SELECT state, COUNT(*) AS n FROM backup_blobs WHERE node_id = 'backup-i' AND blob_id = ? GROUP BY state",
+      [id],
+    );
     expect({ id, rows: rows.map((r) => [r.state, Number(r.n)]) }).toEqual({ id, rows: [["complete", 1]] });
     const [[c]] = await cold.db.pool.query<RowDataPacket[]>(
-      "SELECT COUNT(*) AS n FROM backup_chunks WHERE node_id = 'backup-i' AND blob_id = ?", [id]);
+      "SELECT COUNT(*) AS n FROM backup_chunks WHERE node_id = 'backup-i' AND blob_id = ?",
+      [id],
+    );
     expect({ id, chunks: Number(c.n) }).toEqual({ id, chunks });
   }
 });
@@ -123,5 +144,7 @@ test("two backup nodes share one database without seeing each other's blobs", as
   expect((await readAll((await b.read("same-id", 0, undefined)).chunks)).toString()).toBe("from b, streamed");
   expect(await a.delete("same-id")).toBe(true);
   expect((await b.stat("same-id"))?.attributes).toEqual({ node: "b" });
-  await expect(cold.backend.putSmall("bad id with spaces", {}, Buffer.alloc(0), sha256(Buffer.alloc(0)))).rejects.toMatchObject({ name: "InvalidArgumentError" });
+  await expect(cold.backend.putSmall("bad id with spaces", {}, Buffer.alloc(0), sha256(Buffer.alloc(0)))).rejects.toMatchObject({
+    name: "InvalidArgumentError",
+  });
 });

@@ -73,7 +73,8 @@ async function roundTrip(blobId: string, total: number, source: Buffer) {
     writeMBps: total / MiB / writeS,
     readMBps: total / MiB / readS,
     peakRssGrowthMiB: Math.max(writePeak, watch.peak) / MiB,
-    text: `write ${(total / MiB / writeS).toFixed(1)} MB/s (peak RSS +${(writePeak / MiB).toFixed(1)} MiB), ` +
+    text:
+      `write ${(total / MiB / writeS).toFixed(1)} MB/s (peak RSS +${(writePeak / MiB).toFixed(1)} MiB), ` +
       `read ${(total / MiB / readS).toFixed(1)} MB/s (peak RSS +${(watch.peak / MiB).toFixed(1)} MiB)`,
   };
 }
@@ -85,7 +86,8 @@ test("64 MiB incompressible blob: bounded memory, throughput reported", async ()
   // Buffering the blob would cost ≥ 64 MiB; a few chunks in flight cost a few MiB (loose bound).
   expect(m.peakRssGrowthMiB).toBeLessThan(32);
   const [[row]] = await cold.db.pool.query<RowDataPacket[]>(
-    "SELECT COUNT(*) AS n, MAX(raw_size) AS biggest FROM backup_chunks WHERE node_id = 'backup-big' AND blob_id = 'big-random'");
+    "SELECT COUNT(*) AS n, MAX(raw_size) AS biggest FROM backup_chunks WHERE node_id = 'backup-big' AND blob_id = 'big-random'",
+  );
   expect(Number(row.n)).toBe(64);
   expect(Number(row.biggest)).toBe(MiB);
 });
@@ -95,6 +97,7 @@ test("16 MiB compressible blob: throughput reported", async () => {
   console.log(`cold tier, 16 MiB text: ${m.text}`);
   expect(m.peakRssGrowthMiB).toBeLessThan(32);
   const [[row]] = await cold.db.pool.query<RowDataPacket[]>(
-    "SELECT COUNT(*) AS n, SUM(codec = 'deflate') AS deflated FROM backup_chunks WHERE node_id = 'backup-big' AND blob_id = 'big-text'");
+    "SELECT COUNT(*) AS n, SUM(codec = 'deflate') AS deflated FROM backup_chunks WHERE node_id = 'backup-big' AND blob_id = 'big-text'",
+  );
   expect([Number(row.n), Number(row.deflated)]).toEqual([16, 16]);
 });

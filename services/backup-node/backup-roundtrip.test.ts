@@ -6,7 +6,9 @@ const cold = useColdTier("backup-a");
 
 async function codecsOf(blobId: string): Promise<string[]> {
   const [rows] = await cold.db.pool.query<RowDataPacket[]>(
-    "SELECT codec FROM backup_chunks WHERE node_id = 'backup-a' AND blob_id = ? ORDER BY seq", [blobId]);
+    "SELECT codec FROM backup_chunks WHERE node_id = 'backup-a' AND blob_id = ? ORDER BY seq",
+    [blobId],
+  );
   return rows.map((r) => String(r.codec));
 }
 
@@ -41,7 +43,8 @@ test("compressible multi-MiB data is stored deflated, and reads back", async () 
   await writeBlob(cold.backend, "text", data, {}, 200_000); // pieces not aligned with the 1 MiB stored chunks
   expect(await codecsOf("text")).toEqual(["deflate", "deflate", "deflate", "deflate"]);
   const [[row]] = await cold.db.pool.query<RowDataPacket[]>(
-    "SELECT SUM(stored_size) AS stored, SUM(raw_size) AS raw FROM backup_chunks WHERE node_id = 'backup-a' AND blob_id = 'text'");
+    "SELECT SUM(stored_size) AS stored, SUM(raw_size) AS raw FROM backup_chunks WHERE node_id = 'backup-a' AND blob_id = 'text'",
+  );
   expect(Number(row.raw)).toBe(data.length);
   expect(Number(row.stored)).toBeLessThan(data.length / 4);
   expectSameBytes(await readAll((await cold.backend.read("text", 0, undefined)).chunks), data);
@@ -62,8 +65,16 @@ test("ranged reads across chunk borders, clamped at the end", async () => {
   const data = randomBytes(3 * MiB + 100);
   await writeBlob(cold.backend, "ranges", data, {}, 300_000);
   const cases: Array<[number, number | undefined]> = [
-    [0, 1], [MiB - 1, 2], [MiB - 10, MiB + 20], [MiB, MiB], [2 * MiB + 5, undefined],
-    [3 * MiB + 99, 10], [3 * MiB + 100, 5], [5 * MiB, 5], [123, 0], [1, 3 * MiB + 98],
+    [0, 1],
+    [MiB - 1, 2],
+    [MiB - 10, MiB + 20],
+    [MiB, MiB],
+    [2 * MiB + 5, undefined],
+    [3 * MiB + 99, 10],
+    [3 * MiB + 100, 5],
+    [5 * MiB, 5],
+    [123, 0],
+    [1, 3 * MiB + 98],
   ];
   for (const [offset, length] of cases) {
     const r = await cold.backend.read("ranges", offset, length);
@@ -114,7 +125,8 @@ test("delete is idempotent; list pages through complete blobs in id order; stats
   await expect(b.read("blob-0001", 0, undefined)).rejects.toMatchObject({ name: "NotFoundError" });
   expect(await b.stats()).toEqual({ blobCount: 299, usedBytes: 299 * 9, freeBytes: 0 });
   const [[rows]] = await cold.db.pool.query<RowDataPacket[]>(
-    "SELECT COUNT(*) AS n FROM backup_chunks WHERE node_id = 'backup-list' AND blob_id = 'blob-0001'");
+    "SELECT COUNT(*) AS n FROM backup_chunks WHERE node_id = 'backup-list' AND blob_id = 'blob-0001'",
+  );
   expect(Number(rows.n)).toBe(0);
   await w.abort();
   // Another node's blobs are not listed here.

@@ -71,7 +71,13 @@ export function commitCopy(pool: Pool, key: CopyKey, fin: FinishedCopy): Promise
         WHERE node_id = ? AND blob_id = ? AND write_id = ?`,
       [fin.size, fin.sha256, fin.chunkCount, fin.chunkSize, fin.storedAtMs, key.nodeId, key.blobId, key.writeId],
     );
-    const meta: BlobMeta = { blobId: key.blobId, size: fin.size, sha256: fin.sha256, storedAtMs: fin.storedAtMs, attributes: fin.attributes };
+    const meta: BlobMeta = {
+      blobId: key.blobId,
+      size: fin.size,
+      sha256: fin.sha256,
+      storedAtMs: fin.storedAtMs,
+      attributes: fin.attributes,
+    };
     return { kind: "committed", meta, replaced: decided.replaced };
   });
 }
@@ -81,17 +87,22 @@ export function commitCopy(pool: Pool, key: CopyKey, fin: FinishedCopy): Promise
  * copy of immutable bytes; readers of it are not disturbed); any other complete copy is hidden.
  */
 export async function replaceCompleteCopies(
-  conn: PoolConnection, key: CopyKey, lockedRows: RowDataPacket[], size: number, sha256: Buffer,
+  conn: PoolConnection,
+  key: CopyKey,
+  lockedRows: RowDataPacket[],
+  size: number,
+  sha256: Buffer,
 ): Promise<{ kind: "kept"; meta: BlobMeta } | { kind: "replace"; replaced: HiddenCopy[] }> {
   const complete = lockedRows.filter((r) => r.state === "complete" && r.write_id !== key.writeId);
   const same = complete.find((r) => Number(r.size) === size && Buffer.compare(r.sha256 as Buffer, sha256) === 0);
   if (same) return { kind: "kept", meta: toStoredCopy(same).meta };
   const replaced: HiddenCopy[] = [];
   for (const r of complete) {
-    await conn.execute(
-      "UPDATE backup_blobs SET state = 'deleting' WHERE node_id = ? AND blob_id = ? AND write_id = ?",
-      [key.nodeId, key.blobId, r.write_id],
-    );
+    await conn.execute("UPDATE backup_blobs SET state = 'deleting' WHERE node_id = ? AND blob_id = ? AND write_id = ?", [
+      key.nodeId,
+      key.blobId,
+      r.write_id,
+    ]);
     replaced.push({ nodeId: key.nodeId, blobId: key.blobId, writeId: String(r.write_id), size: Number(r.size) });
   }
   return { kind: "replace", replaced };
@@ -106,10 +117,10 @@ export function hideBlob(pool: Pool, nodeId: string, blobId: string): Promise<{ 
     );
     const complete = rows.filter((r) => r.state === "complete");
     if (complete.length) {
-      await conn.execute(
-        "UPDATE backup_blobs SET state = 'deleting' WHERE node_id = ? AND blob_id = ? AND state = 'complete'",
-        [nodeId, blobId],
-      );
+      await conn.execute("UPDATE backup_blobs SET state = 'deleting' WHERE node_id = ? AND blob_id = ? AND state = 'complete'", [
+        nodeId,
+        blobId,
+      ]);
     }
     return {
       existed: complete.length > 0,

@@ -14,8 +14,12 @@ export class BoundedTasks {
     while (this.running.size >= this.limit) await Promise.race(this.running);
     this.throwIfFailed();
     const p: Promise<void> = task()
-      .catch((error: unknown) => { this.failure ??= { error }; })
-      .finally(() => { this.running.delete(p); });
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => {
+        this.running.delete(p);
+      });
     this.running.add(p);
   }
 

@@ -15,7 +15,11 @@ test("compressible chunks are deflated, incompressible ones kept raw, and both d
   expect([z.codec, r.codec, t.codec]).toEqual(["deflate", "raw", "raw"]);
   expect(z.data.length).toBeLessThan(MiB / 4);
   expect(r.data).toBe(random); // no copy when stored raw
-  for (const [e, raw] of [[z, text], [r, random], [t, tiny]] as const) {
+  for (const [e, raw] of [
+    [z, text],
+    [r, random],
+    [t, tiny],
+  ] as const) {
     expect(e.checksum).toBe(crc32(e.data));
     const back = await decodeChunk("t", e.codec, e.rawSize, e.data.length, e.checksum, e.data);
     expect(back.equals(raw)).toBe(true);

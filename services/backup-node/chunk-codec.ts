@@ -42,7 +42,14 @@ export async function encodeChunk(raw: Buffer): Promise<EncodedChunk> {
  * Checks the stored bytes against their checksum and expands them. Throws IntegrityError on any
  * mismatch: a wrong length, a wrong CRC, an undecodable stream or an unknown codec.
  */
-export async function decodeChunk(where: string, codec: string, rawSize: number, storedSize: number, checksum: number, data: Buffer): Promise<Buffer> {
+export async function decodeChunk(
+  where: string,
+  codec: string,
+  rawSize: number,
+  storedSize: number,
+  checksum: number,
+  data: Buffer,
+): Promise<Buffer> {
   if (data.length !== storedSize) {
     throw new IntegrityError(`${where}: stored ${data.length} bytes, expected ${storedSize}`);
   }

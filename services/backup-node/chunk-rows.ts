@@ -65,8 +65,9 @@ export async function purgeCopy(pool: Pool, key: CopyKey): Promise<void> {
     );
     if (res.affectedRows < DELETE_BATCH) break;
   }
-  await pool.execute(
-    "DELETE FROM backup_blobs WHERE node_id = ? AND blob_id = ? AND write_id = ? AND state <> 'complete'",
-    [key.nodeId, key.blobId, key.writeId],
-  );
+  await pool.execute("DELETE FROM backup_blobs WHERE node_id = ? AND blob_id = ? AND write_id = ? AND state <> 'complete'", [
+    key.nodeId,
+    key.blobId,
+    key.writeId,
+  ]);
 }

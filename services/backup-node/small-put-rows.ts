@@ -43,8 +43,15 @@ export function commitSmallPuts(pool: Pool, nodeId: string, puts: SmallPut[]): P
         `INSERT INTO backup_blobs (node_id, blob_id, write_id, state, size, sha256, chunk_count, chunk_size, attributes, stored_at_ms)
          VALUES ${stored.map(() => "(?, ?, ?, 'complete', ?, ?, ?, ?, ?, ?)").join(", ")}`,
         stored.flatMap((p) => [
-          p.key.nodeId, p.key.blobId, p.key.writeId, p.meta.size, p.meta.sha256,
-          p.chunk ? 1 : 0, p.chunkSize, JSON.stringify(p.meta.attributes), p.meta.storedAtMs,
+          p.key.nodeId,
+          p.key.blobId,
+          p.key.writeId,
+          p.meta.size,
+          p.meta.sha256,
+          p.chunk ? 1 : 0,
+          p.chunkSize,
+          JSON.stringify(p.meta.attributes),
+          p.meta.storedAtMs,
         ]),
       );
     }

@@ -65,7 +65,13 @@ export const MiB = 1024 * 1024;
 export const PIECE = 256 * 1024;
 
 /** Streams data into b in pieces of `piece` bytes. */
-export async function writeBlob(b: MysqlBackupBackend, blobId: string, data: Buffer, attributes: Record<string, string> = {}, piece = PIECE) {
+export async function writeBlob(
+  b: MysqlBackupBackend,
+  blobId: string,
+  data: Buffer,
+  attributes: Record<string, string> = {},
+  piece = PIECE,
+) {
   const w = await b.beginWrite(blobId, attributes);
   for (let pos = 0; pos < data.length; pos += piece) await w.write(data.subarray(pos, pos + piece));
   return w.commit(data.length, sha256(data));
@@ -106,8 +112,10 @@ export async function countRows(pool: Pool, nodeId: string): Promise<{ blobs: nu
  */
 export function expectSameBytes(actual: Buffer, expected: Buffer, label = ""): void {
   if (actual.equals(expected)) return;
-  throw new Error(`${label ? label + ": " : ""}got ${actual.length} bytes, expected ${expected.length}; ` +
-    `first difference at byte ${firstDifference(actual, expected)}`);
+  throw new Error(
+    `${label ? label + ": " : ""}got ${actual.length} bytes, expected ${expected.length}; ` +
+      `first difference at byte ${firstDifference(actual, expected)}`,
+  );
 }
 
 function firstDifference(a: Buffer, b: Buffer): number {

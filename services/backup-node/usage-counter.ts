@@ -28,7 +28,9 @@ export class UsageCounter {
         this.usedBytes = c.usedBytes;
         this.countedAt = Date.now();
       })
-      .finally(() => { this.recounting = undefined; });
+      .finally(() => {
+        this.recounting = undefined;
+      });
     return this.recounting;
   }
 

@@ -51,9 +51,11 @@ export async function readHeader(fd: FileHandle, name: string): Promise<BlobFile
   if (bytesRead < FIXED_HEADER || !fixed.subarray(0, 8).equals(MAGIC)) throw new IntegrityError(`blob file ${name} has a bad header`);
   const headerLength = fixed.readUInt32BE(8);
   const attrsLength = fixed.readUInt32BE(60);
-  if (attrsLength > MAX_ATTRIBUTES || headerLength !== FIXED_HEADER + attrsLength) throw new IntegrityError(`blob file ${name} has a bad header`);
+  if (attrsLength > MAX_ATTRIBUTES || headerLength !== FIXED_HEADER + attrsLength)
+    throw new IntegrityError(`blob file ${name} has a bad header`);
   const attrs = Buffer.alloc(attrsLength);
-  if ((await fd.read(attrs, 0, attrsLength, FIXED_HEADER)).bytesRead < attrsLength) throw new IntegrityError(`blob file ${name} is truncated`);
+  if ((await fd.read(attrs, 0, attrsLength, FIXED_HEADER)).bytesRead < attrsLength)
+    throw new IntegrityError(`blob file ${name} is truncated`);
   let attributes: Record<string, string>;
   try {
     attributes = JSON.parse(attrs.toString("utf8")) as Record<string, string>;

@@ -45,7 +45,9 @@ export class DiskBackend implements BlobBackend {
     const every = this.opts.compactIntervalMs ?? 60_000;
     if (every > 0) {
       this.compactTimer = setInterval(() => {
-        this.segments.compact(this.opts.compactBelowLiveShare ?? 0.5).catch((e) => this.opts.log.error({ err: e }, "segment compaction failed"));
+        this.segments
+          .compact(this.opts.compactBelowLiveShare ?? 0.5)
+          .catch((e) => this.opts.log.error({ err: e }, "segment compaction failed"));
       }, every);
       this.compactTimer.unref();
     }

@@ -19,7 +19,10 @@ export class FileStore {
   private count = 0;
   private bytes = 0;
 
-  constructor(root: string, private readonly chunkSize: number) {
+  constructor(
+    root: string,
+    private readonly chunkSize: number,
+  ) {
     this.blobsDir = join(root, "blobs");
     this.tmpDir = join(root, "tmp");
   }
@@ -85,11 +88,16 @@ export class FileStore {
     try {
       const h = await readHeader(fd, blobId);
       const st = await fd.stat();
-      if (st.size !== h.headerLength + h.size) throw new IntegrityError(`blob ${blobId} is ${st.size - h.headerLength} bytes on disk, expected ${h.size}`);
+      if (st.size !== h.headerLength + h.size)
+        throw new IntegrityError(`blob ${blobId} is ${st.size - h.headerLength} bytes on disk, expected ${h.size}`);
       const meta: BlobMeta = { blobId, size: h.size, sha256: h.sha256, storedAtMs: h.storedAtMs, attributes: h.attributes };
       const range = clampRange(h.size, offset, length);
       const verify = range.offset === 0 && range.length === h.size;
-      return { meta, ...range, chunks: fileChunks(fd, h.headerLength + range.offset, range.length, this.chunkSize, verify ? meta : undefined) };
+      return {
+        meta,
+        ...range,
+        chunks: fileChunks(fd, h.headerLength + range.offset, range.length, this.chunkSize, verify ? meta : undefined),
+      };
     } catch (e) {
       await fd.close().catch(() => undefined);
       throw e;

@@ -20,7 +20,10 @@ describe("group write policy", () => {
     expect(p.syncOnLoop(4096)).toBe(false);
     expect(p.writeOnLoop(4096)).toBe(true); // the page-cache copy stays cheap
     let rounds = 0;
-    while (!p.syncOnLoop(4096) && rounds < 100) { p.synced(0.3); rounds++; }
+    while (!p.syncOnLoop(4096) && rounds < 100) {
+      p.synced(0.3);
+      rounds++;
+    }
     expect(rounds).toBeGreaterThan(5);
     expect(p.syncOnLoop(4096)).toBe(true);
   });

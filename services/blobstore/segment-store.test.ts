@@ -19,7 +19,9 @@ describe("SegmentStore", () => {
     return s.readData(id, e, 0, e.size);
   };
 
-  beforeEach(async () => { dir = await tempDir("seg"); });
+  beforeEach(async () => {
+    dir = await tempDir("seg");
+  });
   afterEach(async () => {
     for (const s of stores.splice(0)) await s.close();
     await dir.remove();
@@ -54,7 +56,10 @@ describe("SegmentStore", () => {
 
   it("rebuilds the index on reopen, with deletes and overwrites applied", async () => {
     const s = await openStore();
-    const a = blobOf(1000), b = blobOf(2000), c = blobOf(3000), a2 = blobOf(50);
+    const a = blobOf(1000),
+      b = blobOf(2000),
+      c = blobOf(3000),
+      a2 = blobOf(50);
     await Promise.all([s.put("a", { v: "1" }, a.data, a.sha256), s.put("b", {}, b.data, b.sha256), s.put("c", {}, c.data, c.sha256)]);
     expect(await s.delete("b")).toBe(true);
     expect(await s.delete("b")).toBe(false);

@@ -19,7 +19,12 @@ export class Segment {
   readers = 0;
   liveBytes = 0;
   retired = false;
-  constructor(readonly id: number, readonly path: string, readonly fd: FileHandle, public size: number) {}
+  constructor(
+    readonly id: number,
+    readonly path: string,
+    readonly fd: FileHandle,
+    public size: number,
+  ) {}
 
   async closeIfUnused(): Promise<void> {
     if (this.retired && this.readers === 0) await this.fd.close().catch(() => undefined);
@@ -101,12 +106,18 @@ export class SegmentStore {
       if (scan.problem) {
         if (i === ids.length - 1) {
           // Only the last segment was being appended to: what follows the last good record is a torn write.
-          this.opts.log.warn({ segment: path, at: scan.goodEnd, cut: scan.fileSize - scan.goodEnd, why: scan.problem }, "truncating torn segment tail");
+          this.opts.log.warn(
+            { segment: path, at: scan.goodEnd, cut: scan.fileSize - scan.goodEnd, why: scan.problem },
+            "truncating torn segment tail",
+          );
           await fd.truncate(scan.goodEnd);
           await fd.sync();
           segment.size = scan.goodEnd;
         } else {
-          this.opts.log.error({ segment: path, at: scan.goodEnd, why: scan.problem }, "corrupt record in a sealed segment; later records in it are ignored");
+          this.opts.log.error(
+            { segment: path, at: scan.goodEnd, why: scan.problem },
+            "corrupt record in a sealed segment; later records in it are ignored",
+          );
         }
       }
       this.segments.set(id, segment);
@@ -158,7 +169,17 @@ export class SegmentStore {
         iov: rec.iov,
         length: rec.length,
         apply: (segment, offset) => {
-          const entry: SegmentEntry = { segment, offset, recordLength: rec.length, dataStart: offset + rec.dataStart, size: data.length, sha256, storedAtMs, attributes, seq };
+          const entry: SegmentEntry = {
+            segment,
+            offset,
+            recordLength: rec.length,
+            dataStart: offset + rec.dataStart,
+            size: data.length,
+            sha256,
+            storedAtMs,
+            attributes,
+            seq,
+          };
           this.install(blobId, entry);
           resolve(this.metaOf(blobId, entry));
         },
@@ -200,9 +221,10 @@ export class SegmentStore {
       while (filled < length) {
         // Small reads are synchronous: they come from the page cache (recent writes) in a few µs,
         // where a thread-pool round trip costs a wake-up of the event loop each.
-        const { bytesRead } = length - filled <= SYNC_READ_MAX
-          ? { bytesRead: readSync(segment.fd.fd, buf, filled, length - filled, entry.dataStart + offset + filled) }
-          : await segment.fd.read(buf, filled, length - filled, entry.dataStart + offset + filled);
+        const { bytesRead } =
+          length - filled <= SYNC_READ_MAX
+            ? { bytesRead: readSync(segment.fd.fd, buf, filled, length - filled, entry.dataStart + offset + filled) }
+            : await segment.fd.read(buf, filled, length - filled, entry.dataStart + offset + filled);
         if (bytesRead === 0) throw new IntegrityError(`blob ${blobId}: segment ${segment.id} is truncated`);
         filled += bytesRead;
       }
@@ -222,16 +244,18 @@ export class SegmentStore {
    * Returns the number of segments compacted.
    */
   compact(maxLiveShare = 0.5): Promise<number> {
-    const run = this.compacting.catch(() => undefined).then(async () => {
-      let done = 0;
-      for (const s of [...this.segments.values()]) {
-        if (this.closed) break;
-        if (s === this.active || s.size === 0 || s.liveBytes / s.size > maxLiveShare) continue;
-        await this.compactSegment(s);
-        done++;
-      }
-      return done;
-    });
+    const run = this.compacting
+      .catch(() => undefined)
+      .then(async () => {
+        let done = 0;
+        for (const s of [...this.segments.values()]) {
+          if (this.closed) break;
+          if (s === this.active || s.size === 0 || s.liveBytes / s.size > maxLiveShare) continue;
+          await this.compactSegment(s);
+          done++;
+        }
+        return done;
+      });
     this.compacting = run;
     return run;
   }
@@ -350,7 +374,12 @@ export class SegmentStore {
         segment = this.active = await this.createSegment(segment.id + 1);
         start = 0;
       }
-      await writevAll(segment.fd, group.flatMap((a) => a.iov), start, this.writePolicy.writeOnLoop(bytes));
+      await writevAll(
+        segment.fd,
+        group.flatMap((a) => a.iov),
+        start,
+        this.writePolicy.writeOnLoop(bytes),
+      );
       const syncStart = performance.now();
       if (this.writePolicy.syncOnLoop(bytes)) fdatasyncSync(segment.fd.fd);
       else await segment.fd.datasync();

@@ -9,42 +9,125 @@ import { parseDuration, parseSize } from "./units";
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().min(1);
 const duration = z.string().transform((s, ctx) => {
-  try { return parseDuration(s); } catch (e) { ctx.addIssue({ code: "custom", message: (e as Error).message }); return z.NEVER; }
+  try {
+    return parseDuration(s);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
 });
 const size = z.string().transform((s, ctx) => {
-  try { return parseSize(s); } catch (e) { ctx.addIssue({ code: "custom", message: (e as Error).message }); return z.NEVER; }
+  try {
+    return parseSize(s);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
 });
-const url = (protocols: string[]) => z.string().refine((s) => {
-  try { return protocols.includes(new URL(s).protocol); } catch { return false; }
-}, { message: `must be a URL starting with ${protocols.map((p) => p + "//").join(" or ")}` });
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (s) => {
+      try {
+        return protocols.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => p + "//").join(" or ")}` },
+  );
 const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'");
 
 export const SETTINGS = {
   host: { env: "MINIS3_HOST", default: "0.0.0.0", schema: z.string().min(1), doc: "address the coordinator and nodes listen on" },
   httpPort: { env: "MINIS3_HTTP_PORT", default: "8080", schema: port, doc: "coordinator HTTP facade port" },
   grpcPort: { env: "MINIS3_GRPC_PORT", default: "50051", schema: port, doc: "coordinator gRPC port (ObjectService, AdminService)" },
-  nodeBasePort: { env: "MINIS3_NODE_BASE_PORT", default: "50100", schema: port, doc: "launcher: first port handed to nodes (storage nodes, then backup, then delete)" },
+  nodeBasePort: {
+    env: "MINIS3_NODE_BASE_PORT",
+    default: "50100",
+    schema: port,
+    doc: "launcher: first port handed to nodes (storage nodes, then backup, then delete)",
+  },
   storageNodes: { env: "MINIS3_STORAGE_NODES", default: "3", schema: positiveInt, doc: "launcher: number of storage nodes" },
-  dataDir: { env: "MINIS3_DATA_DIR", default: "./data", schema: z.string().min(1), doc: "a node's own directory (the launcher gives each node <dir>/<node id>)" },
-  mysqlUrl: { env: "MINIS3_MYSQL_URL", default: "mysql://root@127.0.0.1:3306/minis3", schema: url(["mysql:", "mariadb:"]), doc: "catalogue database; created if missing. Add `?socket=/run/mysqld/mysqld.sock` to use a Unix socket (less CPU per query than TCP)" },
-  redisUrl: { env: "MINIS3_REDIS_URL", default: "redis://127.0.0.1:6379", schema: url(["redis:", "rediss:"]), doc: "Redis for the lifecycle queues" },
-  queuePrefix: { env: "MINIS3_QUEUE_PREFIX", default: "minis3", schema: z.string().regex(/^[A-Za-z0-9_{}.-]{1,64}$/, "letters, digits, '_', '-', '.'"), doc: "BullMQ key prefix (wrapped in {} so a queue stays on one Redis Cluster slot)" },
+  dataDir: {
+    env: "MINIS3_DATA_DIR",
+    default: "./data",
+    schema: z.string().min(1),
+    doc: "a node's own directory (the launcher gives each node <dir>/<node id>)",
+  },
+  mysqlUrl: {
+    env: "MINIS3_MYSQL_URL",
+    default: "mysql://root@127.0.0.1:3306/minis3",
+    schema: url(["mysql:", "mariadb:"]),
+    doc: "catalogue database; created if missing. Add `?socket=/run/mysqld/mysqld.sock` to use a Unix socket (less CPU per query than TCP)",
+  },
+  redisUrl: {
+    env: "MINIS3_REDIS_URL",
+    default: "redis://127.0.0.1:6379",
+    schema: url(["redis:", "rediss:"]),
+    doc: "Redis for the lifecycle queues",
+  },
+  queuePrefix: {
+    env: "MINIS3_QUEUE_PREFIX",
+    default: "minis3",
+    schema: z.string().regex(/^[A-Za-z0-9_{}.-]{1,64}$/, "letters, digits, '_', '-', '.'"),
+    doc: "BullMQ key prefix (wrapped in {} so a queue stays on one Redis Cluster slot)",
+  },
   replicas: { env: "MINIS3_REPLICAS", default: "2", schema: positiveInt, doc: "hot copies of each object" },
-  writeQuorum: { env: "MINIS3_WRITE_QUORUM", default: "", schema: z.string(), doc: "copies confirmed before an upload is acknowledged (default: a majority of MINIS3_REPLICAS)" },
+  writeQuorum: {
+    env: "MINIS3_WRITE_QUORUM",
+    default: "",
+    schema: z.string(),
+    doc: "copies confirmed before an upload is acknowledged (default: a majority of MINIS3_REPLICAS)",
+  },
   maxObjectSize: { env: "MINIS3_MAX_OBJECT_SIZE", default: "5GiB", schema: size, doc: "largest object accepted (413 above)" },
   chunkSize: { env: "MINIS3_CHUNK_SIZE", default: "256KiB", schema: size, doc: "size of the chunks objects stream in between processes" },
-  readCache: { env: "MINIS3_READ_CACHE", default: "10000", schema: z.coerce.number().int().min(0), doc: "coordinator: catalogue rows kept for reads while it is the only live coordinator (0: off)" },
+  readCache: {
+    env: "MINIS3_READ_CACHE",
+    default: "10000",
+    schema: z.coerce.number().int().min(0),
+    doc: "coordinator: catalogue rows kept for reads while it is the only live coordinator (0: off)",
+  },
   hotTtl: { env: "MINIS3_HOT_TTL", default: "30m", schema: duration, doc: "an object not retrieved for this long moves to the cold tier" },
-  trashTtl: { env: "MINIS3_TRASH_TTL", default: "24h", schema: duration, doc: "deleted and overwritten versions stay restorable this long" },
-  reconcileInterval: { env: "MINIS3_RECONCILE_INTERVAL", default: "30s", schema: duration, doc: "how often the reconciler looks for due transitions without a job" },
+  trashTtl: {
+    env: "MINIS3_TRASH_TTL",
+    default: "24h",
+    schema: duration,
+    doc: "deleted and overwritten versions stay restorable this long",
+  },
+  reconcileInterval: {
+    env: "MINIS3_RECONCILE_INTERVAL",
+    default: "30s",
+    schema: duration,
+    doc: "how often the reconciler looks for due transitions without a job",
+  },
   heartbeatInterval: { env: "MINIS3_HEARTBEAT_INTERVAL", default: "1s", schema: duration, doc: "how often nodes report to the catalogue" },
-  repairAfter: { env: "MINIS3_REPAIR_AFTER", default: "10m", schema: duration, doc: "a storage node down this long has its objects copied to other nodes (it may just be restarting before)" },
+  repairAfter: {
+    env: "MINIS3_REPAIR_AFTER",
+    default: "10m",
+    schema: duration,
+    doc: "a storage node down this long has its objects copied to other nodes (it may just be restarting before)",
+  },
   nodeDownAfter: { env: "MINIS3_NODE_DOWN_AFTER", default: "5s", schema: duration, doc: "a node silent for this long is taken as down" },
-  nodeId: { env: "MINIS3_NODE_ID", default: "", schema: z.string().refine((s) => s === "" || nodeId.safeParse(s).success, "1-64 letters, digits, '.', '_' or '-'"), doc: "node: stable id (default: kept in <data dir>/node-id, made on first start)" },
+  nodeId: {
+    env: "MINIS3_NODE_ID",
+    default: "",
+    schema: z.string().refine((s) => s === "" || nodeId.safeParse(s).success, "1-64 letters, digits, '.', '_' or '-'"),
+    doc: "node: stable id (default: kept in <data dir>/node-id, made on first start)",
+  },
   nodePort: { env: "MINIS3_NODE_PORT", default: "0", schema: port, doc: "node: gRPC port (0: any free port)" },
-  nodeAddress: { env: "MINIS3_NODE_ADDRESS", default: "", schema: z.string(), doc: "node: host:port the coordinator dials (default 127.0.0.1:<port>)" },
+  nodeAddress: {
+    env: "MINIS3_NODE_ADDRESS",
+    default: "",
+    schema: z.string(),
+    doc: "node: host:port the coordinator dials (default 127.0.0.1:<port>)",
+  },
   zone: { env: "MINIS3_ZONE", default: "local", schema: z.string().min(1), doc: "node: failure domain label" },
-  logLevel: { env: "MINIS3_LOG_LEVEL", default: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), doc: "log level" },
+  logLevel: {
+    env: "MINIS3_LOG_LEVEL",
+    default: "info",
+    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    doc: "log level",
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -52,7 +135,9 @@ export type SettingKey = keyof Settings;
 export type Config<K extends SettingKey> = { [P in K]: z.output<Settings[P]["schema"]> };
 
 export class ConfigError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.InvalidConfig, message); }
+  constructor(message: string) {
+    super(ErrorCode.InvalidConfig, message);
+  }
 }
 
 /** Reads the named settings from env; throws ConfigError naming every bad variable. */
@@ -86,7 +171,9 @@ export function resolveWriteQuorum(replicas: number, raw: string): number {
   if (raw === "") return Math.floor(replicas / 2) + 1;
   const w = Number(raw);
   if (!Number.isInteger(w) || w < 1 || w > replicas) {
-    throw new ConfigError(`invalid configuration:\n  MINIS3_WRITE_QUORUM=${JSON.stringify(raw)}: must be a whole number from 1 to MINIS3_REPLICAS (${replicas})`);
+    throw new ConfigError(
+      `invalid configuration:\n  MINIS3_WRITE_QUORUM=${JSON.stringify(raw)}: must be a whole number from 1 to MINIS3_REPLICAS (${replicas})`,
+    );
   }
   return w;
 }

@@ -10,7 +10,9 @@ describe("MiniS3 errors", () => {
 
   test("are recognised across copies of this module, and plain errors are not", async () => {
     let Copy!: typeof MiniS3Error;
-    await jest.isolateModulesAsync(async () => { Copy = (await import("./errors")).MiniS3Error; });
+    await jest.isolateModulesAsync(async () => {
+      Copy = (await import("./errors")).MiniS3Error;
+    });
     const other = new Copy(ErrorCode.QuorumNotReached, "from another copy");
     expect(other).not.toBeInstanceOf(MiniS3Error);
     expect(isMiniS3Error(other)).toBe(true);

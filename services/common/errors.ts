@@ -67,7 +67,10 @@ const BRAND = Symbol.for("minis3.error");
 export class MiniS3Error extends Error {
   readonly [BRAND] = true;
 
-  constructor(readonly code: ErrorCode, message: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -84,22 +87,34 @@ export function hasCode(e: unknown, code: ErrorCode): boolean {
 
 // Thin classes for the codes thrown in many places; each carries only its code.
 export class NotFoundError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.NoSuchKey, message); }
+  constructor(message: string) {
+    super(ErrorCode.NoSuchKey, message);
+  }
 }
 export class InvalidArgumentError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.InvalidArgument, message); }
+  constructor(message: string) {
+    super(ErrorCode.InvalidArgument, message);
+  }
 }
 export class TooLargeError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.EntityTooLarge, message); }
+  constructor(message: string) {
+    super(ErrorCode.EntityTooLarge, message);
+  }
 }
 export class RangeNotSatisfiableError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.InvalidRange, message); }
+  constructor(message: string) {
+    super(ErrorCode.InvalidRange, message);
+  }
 }
 export class IntegrityError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.IntegrityError, message); }
+  constructor(message: string) {
+    super(ErrorCode.IntegrityError, message);
+  }
 }
 export class AbortedError extends MiniS3Error {
-  constructor(message: string) { super(ErrorCode.Aborted, message); }
+  constructor(message: string) {
+    super(ErrorCode.Aborted, message);
+  }
 }
 
 const CLASS_OF: Partial<Record<ErrorCode, new (message: string) => MiniS3Error>> = {

@@ -4,14 +4,21 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
 
 test("items submitted together, or while a batch is stored, go together in order, up to maxBatch", async () => {
   const batches: number[][] = [];
-  const g = new GroupCommit<number, string>(async (items) => {
-    batches.push(items);
-    await tick();
-    return items.map((i) => `ok ${i}`);
-  }, { maxBatch: 4 });
+  const g = new GroupCommit<number, string>(
+    async (items) => {
+      batches.push(items);
+      await tick();
+      return items.map((i) => `ok ${i}`);
+    },
+    { maxBatch: 4 },
+  );
   const results = await Promise.all(Array.from({ length: 10 }, (_, i) => g.submit(i)));
   expect(results).toEqual(Array.from({ length: 10 }, (_, i) => `ok ${i}`));
-  expect(batches).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+  expect(batches).toEqual([
+    [0, 1, 2, 3],
+    [4, 5, 6, 7],
+    [8, 9],
+  ]);
   // A lone item goes at once; those arriving while it is stored form the next batch.
   batches.length = 0;
   const first = g.submit(10);
@@ -25,15 +32,26 @@ test("items submitted together, or while a batch is stored, go together in order
 
 test("fits() keeps apart items that may not share a batch; a failed batch rejects only its items", async () => {
   const batches: string[][] = [];
-  const g = new GroupCommit<string, string>(async (items) => {
-    batches.push(items);
-    await tick();
-    if (items.includes("boom")) throw new Error("batch failed");
-    return items;
-  }, { fits: (batch, next) => !batch.includes(next) });
-  const p = ["x", "a", "b", "a", "boom", "c"].map((s) => g.submit(s).then((v) => `ok ${v}`, (e: Error) => e.message));
+  const g = new GroupCommit<string, string>(
+    async (items) => {
+      batches.push(items);
+      await tick();
+      if (items.includes("boom")) throw new Error("batch failed");
+      return items;
+    },
+    { fits: (batch, next) => !batch.includes(next) },
+  );
+  const p = ["x", "a", "b", "a", "boom", "c"].map((s) =>
+    g.submit(s).then(
+      (v) => `ok ${v}`,
+      (e: Error) => e.message,
+    ),
+  );
   expect(await Promise.all(p)).toEqual(["ok x", "ok a", "ok b", "batch failed", "batch failed", "batch failed"]);
-  expect(batches).toEqual([["x", "a", "b"], ["a", "boom", "c"]]);
+  expect(batches).toEqual([
+    ["x", "a", "b"],
+    ["a", "boom", "c"],
+  ]);
   // Still usable after a failure, and a lone item goes at once.
   expect(await g.submit("later")).toBe("later");
 });
@@ -41,12 +59,15 @@ test("fits() keeps apart items that may not share a batch; a failed batch reject
 test("with parallel 2, a second batch starts while the first is in flight", async () => {
   let inFlight = 0;
   let most = 0;
-  const g = new GroupCommit<number, number>(async (items) => {
-    most = Math.max(most, ++inFlight);
-    await tick();
-    inFlight--;
-    return items;
-  }, { parallel: 2, maxBatch: 2 });
+  const g = new GroupCommit<number, number>(
+    async (items) => {
+      most = Math.max(most, ++inFlight);
+      await tick();
+      inFlight--;
+      return items;
+    },
+    { parallel: 2, maxBatch: 2 },
+  );
   await Promise.all(Array.from({ length: 6 }, (_, i) => g.submit(i)));
   expect(most).toBe(2);
 });

@@ -21,7 +21,10 @@ export class GroupCommit<T, R> {
   private readonly parallel: number;
   private readonly fits: (batch: readonly T[], next: T) => boolean;
 
-  constructor(private readonly flush: (items: T[]) => Promise<R[]>, opts: GroupCommitOptions<T> = {}) {
+  constructor(
+    private readonly flush: (items: T[]) => Promise<R[]>,
+    opts: GroupCommitOptions<T> = {},
+  ) {
     this.maxBatch = opts.maxBatch ?? 64;
     this.parallel = opts.parallel ?? 1;
     this.fits = opts.fits ?? (() => true);
@@ -49,14 +52,16 @@ export class GroupCommit<T, R> {
         items.push(batch[batch.length - 1].item);
       }
       this.running++;
-      this.flush(items).then(
-        (results) => batch.forEach((b, i) => b.resolve(results[i])),
-        (e) => batch.forEach((b) => b.reject(e)),
-      ).finally(() => {
-        this.running--;
-        this.drain();
-        if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
-      });
+      this.flush(items)
+        .then(
+          (results) => batch.forEach((b, i) => b.resolve(results[i])),
+          (e) => batch.forEach((b) => b.reject(e)),
+        )
+        .finally(() => {
+          this.running--;
+          this.drain();
+          if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
+        });
     }
   }
 }

@@ -68,7 +68,13 @@ const WIDENED = Symbol("minis3.widenedWindows");
 
 export function shutdownServer(server: grpc.Server, graceMs = 3000): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
-    server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 }

@@ -10,11 +10,20 @@ export function onShutdown(log: Logger, shutdown: () => Promise<void>, graceMs =
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, "shutting down");
-    const force = setTimeout(() => { log.error("shutdown took too long; exiting"); process.exit(1); }, graceMs);
+    const force = setTimeout(() => {
+      log.error("shutdown took too long; exiting");
+      process.exit(1);
+    }, graceMs);
     force.unref();
     shutdown().then(
-      () => { log.info("stopped"); process.exit(0); },
-      (e) => { log.error({ err: e }, "shutdown failed"); process.exit(1); },
+      () => {
+        log.info("stopped");
+        process.exit(0);
+      },
+      (e) => {
+        log.error({ err: e }, "shutdown failed");
+        process.exit(1);
+      },
     );
   };
   process.on("SIGINT", () => stop("SIGINT"));

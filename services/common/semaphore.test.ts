@@ -9,21 +9,32 @@ describe("Semaphore", () => {
     let most = 0;
     const order: number[] = [];
     const gates: (() => void)[] = [];
-    const jobs = [0, 1, 2, 3, 4].map((i) => s.run(async () => {
-      running++;
-      most = Math.max(most, running);
-      order.push(i);
-      await new Promise<void>((r) => gates.push(r));
-      running--;
-      return i;
-    }));
+    const jobs = [0, 1, 2, 3, 4].map((i) =>
+      s.run(async () => {
+        running++;
+        most = Math.max(most, running);
+        order.push(i);
+        await new Promise<void>((r) => gates.push(r));
+        running--;
+        return i;
+      }),
+    );
     await tick();
     expect(order).toEqual([0, 1]);
-    while (gates.length) { gates.shift()!(); await tick(); }
+    while (gates.length) {
+      gates.shift()!();
+      await tick();
+    }
     await tick();
-    while (gates.length) { gates.shift()!(); await tick(); }
+    while (gates.length) {
+      gates.shift()!();
+      await tick();
+    }
     await tick();
-    while (gates.length) { gates.shift()!(); await tick(); }
+    while (gates.length) {
+      gates.shift()!();
+      await tick();
+    }
     expect(await Promise.all(jobs)).toEqual([0, 1, 2, 3, 4]);
     expect(order).toEqual([0, 1, 2, 3, 4]);
     expect(most).toBe(2);
@@ -32,7 +43,11 @@ describe("Semaphore", () => {
 
   test("a holder that fails frees its slot", async () => {
     const s = new Semaphore(1);
-    await expect(s.run(async () => { throw new Error("boom"); })).rejects.toThrow("boom");
+    await expect(
+      s.run(async () => {
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
     expect(await s.run(async () => "next")).toBe("next");
     expect(s.inUse).toBe(0);
   });

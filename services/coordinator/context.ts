@@ -17,8 +17,23 @@ import { Scheduler } from "./lifecycle/scheduler";
 import { Placement } from "./placement/placement";
 
 const SETTINGS = [
-  "host", "httpPort", "grpcPort", "mysqlUrl", "redisUrl", "queuePrefix", "replicas", "writeQuorum", "maxObjectSize",
-  "chunkSize", "readCache", "hotTtl", "trashTtl", "reconcileInterval", "heartbeatInterval", "nodeDownAfter", "repairAfter",
+  "host",
+  "httpPort",
+  "grpcPort",
+  "mysqlUrl",
+  "redisUrl",
+  "queuePrefix",
+  "replicas",
+  "writeQuorum",
+  "maxObjectSize",
+  "chunkSize",
+  "readCache",
+  "hotTtl",
+  "trashTtl",
+  "reconcileInterval",
+  "heartbeatInterval",
+  "nodeDownAfter",
+  "repairAfter",
 ] as const;
 
 export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;
@@ -64,7 +79,12 @@ export interface CoordinatorContext {
 /** Opens the database, the node directory, the coordinator presence and the queues, in that order. */
 export async function openContext(config: CoordinatorConfig, log: Logger): Promise<CoordinatorContext> {
   const writeQuorum = resolveWriteQuorum(config.replicas, config.writeQuorum);
-  const db = await openDataSource({ url: config.mysqlUrl, migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100, CreateCoordinators1732500000200], poolSize: 24, multipleStatements: true });
+  const db = await openDataSource({
+    url: config.mysqlUrl,
+    migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100, CreateCoordinators1732500000200],
+    poolSize: 24,
+    multipleStatements: true,
+  });
   const pool = sqlPool(db);
   const directory = new NodeDirectory(pool, config.heartbeatInterval, config.nodeDownAfter, log);
   await directory.start();
@@ -79,7 +99,21 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const queues = createQueues(redisConnection(config.redisUrl), queuePrefix(config.queuePrefix), log);
   const scheduler = new Scheduler(queues.byName, log);
   return {
-    config, writeQuorum, log, metrics: {}, db, pool, directory, nodes, placement, presence, cache, catalogue, access, queues, scheduler,
+    config,
+    writeQuorum,
+    log,
+    metrics: {},
+    db,
+    pool,
+    directory,
+    nodes,
+    placement,
+    presence,
+    cache,
+    catalogue,
+    access,
+    queues,
+    scheduler,
   };
 }
 

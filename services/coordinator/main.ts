@@ -19,11 +19,17 @@ runMain(log, async () => {
   // Scheduler, in the context) and undeletes through the Undeleter port; the lifecycle never calls
   // the engine.
   const lifecycle = new Lifecycle(ctx, {
-    hotTtlMs: cfg.hotTtl, repairAfterMs: cfg.repairAfter, replicas: cfg.replicas, writeQuorum,
-    reconcileIntervalMs: cfg.reconcileInterval, chunkSize: cfg.chunkSize,
+    hotTtlMs: cfg.hotTtl,
+    repairAfterMs: cfg.repairAfter,
+    replicas: cfg.replicas,
+    writeQuorum,
+    reconcileIntervalMs: cfg.reconcileInterval,
+    chunkSize: cfg.chunkSize,
   });
-  const store = new ObjectStore({ ...ctx, events: ctx.scheduler, undeleter: lifecycle },
-    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize });
+  const store = new ObjectStore(
+    { ...ctx, events: ctx.scheduler, undeleter: lifecycle },
+    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
+  );
   const admin = new ClusterStatus(ctx);
   lifecycle.start();
 
@@ -35,8 +41,16 @@ runMain(log, async () => {
   await http.listen({ host: cfg.host, port: cfg.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
 
-  log.info({ http: `http://${cfg.host}:${httpPort}`, grpc: `${cfg.host}:${grpcPort}`, replicas: cfg.replicas, writeQuorum,
-    storageNodes: ctx.directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`) }, "coordinator ready");
+  log.info(
+    {
+      http: `http://${cfg.host}:${httpPort}`,
+      grpc: `${cfg.host}:${grpcPort}`,
+      replicas: cfg.replicas,
+      writeQuorum,
+      storageNodes: ctx.directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`),
+    },
+    "coordinator ready",
+  );
 
   onShutdown(log, async () => {
     await http.close();

@@ -5,7 +5,13 @@ describe("TrashBackend", () => {
   let dir: { path: string; remove(): Promise<void> };
   let now = 1_000_000;
   const trashAttrs = (purgeAtMs: number) => ({
-    bucket: "b", key: "k", versionId: "v", size: "3", reason: "delete", deletedAtMs: String(now), purgeAtMs: String(purgeAtMs),
+    bucket: "b",
+    key: "k",
+    versionId: "v",
+    size: "3",
+    reason: "delete",
+    deletedAtMs: String(now),
+    purgeAtMs: String(purgeAtMs),
   });
   const openTrash = async () => {
     const t = new TrashBackend({ dataDir: dir.path, chunkSize: 64 * 1024, log: silentLog, sweepIntervalMs: 0, now: () => now });
@@ -13,12 +19,17 @@ describe("TrashBackend", () => {
     return t;
   };
 
-  beforeEach(async () => { dir = await tempDir("trash"); });
+  beforeEach(async () => {
+    dir = await tempDir("trash");
+  });
   afterEach(() => dir.remove());
 
   it("keeps blobs with their attributes and purges the expired ones, small and large, across a restart", async () => {
     const trash = await openTrash();
-    const soon = blobOf(100), later = blobOf(100), bigSoon = blobOf(2 * 1024 * 1024), plain = blobOf(5);
+    const soon = blobOf(100),
+      later = blobOf(100),
+      bigSoon = blobOf(2 * 1024 * 1024),
+      plain = blobOf(5);
     await trash.putSmall("soon", trashAttrs(now + 1000), soon.data, soon.sha256);
     await trash.putSmall("later", trashAttrs(now + 60_000), later.data, later.sha256);
     await trash.putSmall("plain", {}, plain.data, plain.sha256); // no purgeAtMs: only the coordinator removes it

@@ -89,7 +89,9 @@ export class TrashBackend implements BlobBackend {
   /** Purges every blob whose purgeAtMs has passed; returns how many. One sweep at a time. */
   sweep(): Promise<number> {
     if (!this.sweeping) {
-      this.sweeping = this.purgeDue().finally(() => { this.sweeping = undefined; });
+      this.sweeping = this.purgeDue().finally(() => {
+        this.sweeping = undefined;
+      });
     }
     return this.sweeping;
   }

@@ -22,7 +22,12 @@ describe("errors a node answers with, read on the coordinator", () => {
   let client: NodeClient;
 
   beforeAll(async () => {
-    server = await startNodeServer(failingBackend(() => next), "127.0.0.1", 0, { id: "f1", chunkSize: 1024, log: silentLog });
+    server = await startNodeServer(
+      failingBackend(() => next),
+      "127.0.0.1",
+      0,
+      { id: "f1", chunkSize: 1024, log: silentLog },
+    );
     client = new NodeClient("f1", `127.0.0.1:${server.port}`, { deadlineMs: 5000 });
   });
   afterAll(async () => {
@@ -55,7 +60,12 @@ describe("errors a node answers with, read on the coordinator", () => {
 });
 
 test("a node that cannot be reached is NodeUnavailable, on every kind of call", async () => {
-  const server = await startNodeServer(failingBackend(() => new Error("unused")), "127.0.0.1", 0, { id: "gone", chunkSize: 1024, log: silentLog });
+  const server = await startNodeServer(
+    failingBackend(() => new Error("unused")),
+    "127.0.0.1",
+    0,
+    { id: "gone", chunkSize: 1024, log: silentLog },
+  );
   const port = server.port;
   await server.stop(0);
   const client = new NodeClient("gone", `127.0.0.1:${port}`, { deadlineMs: 2000 });

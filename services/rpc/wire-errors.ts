@@ -68,8 +68,13 @@ export function fromNodeCallError(e: unknown): MiniS3Error {
   const code = typeof g.metadata?.get === "function" ? g.metadata.get(TRAILER)[0] : undefined;
   if (isErrorCode(code)) return errorOf(code, msg);
   switch (g.code) {
-    case status.UNAVAILABLE: case status.DEADLINE_EXCEEDED: case undefined: return errorOf(ErrorCode.NodeUnavailable, msg);
-    case status.CANCELLED: return errorOf(ErrorCode.Aborted, msg);
-    default: return errorOf(ErrorCode.Internal, msg);
+    case status.UNAVAILABLE:
+    case status.DEADLINE_EXCEEDED:
+    case undefined:
+      return errorOf(ErrorCode.NodeUnavailable, msg);
+    case status.CANCELLED:
+      return errorOf(ErrorCode.Aborted, msg);
+    default:
+      return errorOf(ErrorCode.Internal, msg);
   }
 }

@@ -86,7 +86,17 @@ describe("bench", () => {
 
   it("parses flags, with env fallbacks and bounds", () => {
     const a = parseBenchArgs(["--concurrency", "64", "--mix", "1:1:0", "--phases", "mixed"], { BENCH_DURATION: "5s", BENCH_SIZE: "1KiB" });
-    expect(a).toMatchObject({ concurrency: 64, durationMs: 5000, size: 1024, mix: { upload: 1, retrieve: 1, delete: 0 }, phases: ["mixed"], largeBytes: 64 * 2 ** 20, largePasses: 3, hugeBytes: 2 ** 30, url: undefined });
+    expect(a).toMatchObject({
+      concurrency: 64,
+      durationMs: 5000,
+      size: 1024,
+      mix: { upload: 1, retrieve: 1, delete: 0 },
+      phases: ["mixed"],
+      largeBytes: 64 * 2 ** 20,
+      largePasses: 3,
+      hugeBytes: 2 ** 30,
+      url: undefined,
+    });
     expect(() => parseBenchArgs(["--duration", "2h"], {})).toThrow(UsageError);
     expect(() => parseBenchArgs(["--phases", "mixed,soak"], {})).toThrow(/unknown phase/);
     expect(() => parseBenchArgs(["--mix", "0:1:1"], {})).toThrow(UsageError);

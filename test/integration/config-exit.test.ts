@@ -6,7 +6,9 @@ import { compiled } from "../support/compiled";
 
 it("a service started with a bad value exits with status 2 and names the variable", () => {
   const r = spawnSync(process.execPath, [compiled("services/coordinator/main.js")], {
-    env: { ...process.env, MINIS3_REPLICAS: "two" }, encoding: "utf8", timeout: 20_000,
+    env: { ...process.env, MINIS3_REPLICAS: "two" },
+    encoding: "utf8",
+    timeout: 20_000,
   });
   expect(r.status).toBe(2);
   expect(r.stderr).toContain("MINIS3_REPLICAS");

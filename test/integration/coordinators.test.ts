@@ -27,7 +27,10 @@ async function put(base: string, key: string, body: string): Promise<string> {
   return json.versionId;
 }
 
-interface Coordination { coordinators: { id: string; self: boolean }[]; readCache: { enabled: boolean; rows: number } }
+interface Coordination {
+  coordinators: { id: string; self: boolean }[];
+  readCache: { enabled: boolean; rows: number };
+}
 
 async function coordination(base: string): Promise<Coordination> {
   const res = await fetch(`${base}/status`);
@@ -48,10 +51,15 @@ async function startSecondCoordinator(): Promise<void> {
     env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },
     stdio: ["ignore", "ignore", "inherit"],
   });
-  await waitFor("the second coordinator answers /healthz", async () => {
-    const res = await fetch(`${secondUrl}/healthz`).catch(() => undefined);
-    return res?.status === 200 ? true : undefined;
-  }, 30_000, 200);
+  await waitFor(
+    "the second coordinator answers /healthz",
+    async () => {
+      const res = await fetch(`${secondUrl}/healthz`).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    },
+    30_000,
+    200,
+  );
 }
 
 test("reads through one coordinator see writes and deletes made through another", async () => {
@@ -69,10 +77,15 @@ test("reads through one coordinator see writes and deletes made through another"
   expect(await get(a, "shared")).toEqual({ status: 200, body: "second" });
   expect(await get(secondUrl, "shared")).toEqual({ status: 200, body: "second" });
   // (Its status shows it at its next look; the correctness above cannot wait for that.)
-  const both = await waitFor("A lists B", async () => {
-    const c = await coordination(a);
-    return c.coordinators.length === 2 ? c : undefined;
-  }, 10_000, 200);
+  const both = await waitFor(
+    "A lists B",
+    async () => {
+      const c = await coordination(a);
+      return c.coordinators.length === 2 ? c : undefined;
+    },
+    10_000,
+    200,
+  );
   expect(both.coordinators.map((c) => c.self).sort()).toEqual([false, true]);
   expect(both.readCache.enabled).toBe(false);
 

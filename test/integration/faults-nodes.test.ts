@@ -10,8 +10,15 @@ import { downloadWithFault, getJson, keyQuery, streamRetrieve, streamUpload } fr
 const MiB = 1024 * 1024;
 const STORAGE = ["storage-1", "storage-2", "storage-3"];
 
-interface Uploaded { key: string; size: number; sha256: string; versionId: string }
-interface Stat extends Uploaded { replicas: string[] }
+interface Uploaded {
+  key: string;
+  size: number;
+  sha256: string;
+  versionId: string;
+}
+interface Stat extends Uploaded {
+  replicas: string[];
+}
 
 let cluster: TestCluster;
 let base: string;
@@ -28,7 +35,11 @@ afterAll(async () => {
 }, 30_000);
 
 async function put(key: string, body: Buffer | string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body, headers: { "content-type": "application/octet-stream" } });
+  const res = await fetch(`${base}/upload?${keyQuery(key)}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/octet-stream" },
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -40,7 +51,12 @@ async function putOk(key: string, body: Buffer | string): Promise<Uploaded> {
 
 async function getBody(key: string): Promise<{ status: number; body: Buffer; sha: string | null; version: string | null }> {
   const res = await fetch(`${base}/retrieve?${keyQuery(key)}`);
-  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), sha: res.headers.get("x-minis3-sha256"), version: res.headers.get("x-minis3-version-id") };
+  return {
+    status: res.status,
+    body: Buffer.from(await res.arrayBuffer()),
+    sha: res.headers.get("x-minis3-sha256"),
+    version: res.headers.get("x-minis3-version-id"),
+  };
 }
 
 const stat = (key: string) => getJson<Stat>(`${base}/stat?${keyQuery(key)}`);
@@ -209,4 +225,3 @@ describe("storage nodes down", () => {
     expect((await stat("quorum/accepted")).replicas).toHaveLength(2);
   }, 60_000);
 });
-

@@ -28,7 +28,9 @@ describe("a cluster whose Redis is unreachable", () => {
   });
 
   it("answers /status, saying the queues could not be read", async () => {
-    const status = await getJson<{ queuesError?: string; queues: unknown[]; tiers: { tier: string; objects: number }[] }>(`${cluster.httpUrl}/status`);
+    const status = await getJson<{ queuesError?: string; queues: unknown[]; tiers: { tier: string; objects: number }[] }>(
+      `${cluster.httpUrl}/status`,
+    );
     expect(status.queuesError).toMatch(/Redis/);
     expect(status.queues).toEqual([]);
     // the overwritten and the deleted version wait in the trash state for the lifecycle

@@ -42,13 +42,18 @@ describe("repair after a storage node is lost", () => {
 
     await cluster.stopNode("storage-2", "SIGKILL");
 
-    await waitFor("every object on two live nodes", async () => {
-      for (const key of bodies.keys()) {
-        const s = await statOf(cluster.httpUrl, key);
-        if (!s || s.replicas.length !== 2 || s.replicas.includes("storage-2")) return undefined;
-      }
-      return true;
-    }, 45_000, 500);
+    await waitFor(
+      "every object on two live nodes",
+      async () => {
+        for (const key of bodies.keys()) {
+          const s = await statOf(cluster.httpUrl, key);
+          if (!s || s.replicas.length !== 2 || s.replicas.includes("storage-2")) return undefined;
+        }
+        return true;
+      },
+      45_000,
+      500,
+    );
 
     // The new copies are real: each listed replica holds the right bytes.
     for (const [key, body] of bodies) {
@@ -59,9 +64,14 @@ describe("repair after a storage node is lost", () => {
     }
 
     cluster.startNode("storage-2");
-    await waitFor("stale copies removed from storage-2", async () => {
-      for (const [, s] of onLost) if (await nodes.blobOn("storage-2", s.versionId)) return undefined;
-      return true;
-    }, 45_000, 500);
+    await waitFor(
+      "stale copies removed from storage-2",
+      async () => {
+        for (const [, s] of onLost) if (await nodes.blobOn("storage-2", s.versionId)) return undefined;
+        return true;
+      },
+      45_000,
+      500,
+    );
   });
 });

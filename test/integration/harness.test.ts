@@ -9,7 +9,14 @@ import { makeStubRoot } from "../support/stubs";
 // The harness itself, on stub services (test/support/stubs): ports, ids, restarts, clean-up.
 // End-to-end tests of the real services use the same harness on dist/.
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -116,7 +123,9 @@ describe("startCluster failures", () => {
     const root = await makeStubRoot();
     try {
       const started = Date.now();
-      await expect(startCluster({ root, storageNodes: 1, env: { STUB_BEHAVIOUR: "config-error" } })).rejects.toThrow(/invalid configuration[\s\S]*coordinator: exited/);
+      await expect(startCluster({ root, storageNodes: 1, env: { STUB_BEHAVIOUR: "config-error" } })).rejects.toThrow(
+        /invalid configuration[\s\S]*coordinator: exited/,
+      );
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       await rm(root, { recursive: true, force: true });

@@ -43,8 +43,16 @@ describe("planCluster", () => {
     expect(nodes.map((n) => n.env.MINIS3_NODE_PORT)).toEqual(["50100", "50101", "50102", "50103", "50104"]);
     expect(nodes.map((n) => n.env.MINIS3_NODE_ID)).toEqual(["storage-1", "storage-2", "storage-3", "backup-1", "delete-1"]);
     // 0.0.0.0 is where they listen, not where anyone can connect
-    expect(nodes.map((n) => n.env.MINIS3_NODE_ADDRESS)).toEqual(["127.0.0.1:50100", "127.0.0.1:50101", "127.0.0.1:50102", "127.0.0.1:50103", "127.0.0.1:50104"]);
-    expect(nodes.map((n) => n.env.MINIS3_DATA_DIR)).toEqual(["storage-1", "storage-2", "storage-3", "backup-1", "delete-1"].map((id) => `/var/minis3/${id}`));
+    expect(nodes.map((n) => n.env.MINIS3_NODE_ADDRESS)).toEqual([
+      "127.0.0.1:50100",
+      "127.0.0.1:50101",
+      "127.0.0.1:50102",
+      "127.0.0.1:50103",
+      "127.0.0.1:50104",
+    ]);
+    expect(nodes.map((n) => n.env.MINIS3_DATA_DIR)).toEqual(
+      ["storage-1", "storage-2", "storage-3", "backup-1", "delete-1"].map((id) => `/var/minis3/${id}`),
+    );
     expect(nodes.map((n) => n.port)).toEqual([50100, 50101, 50102, 50103, 50104]);
   });
 
@@ -78,7 +86,16 @@ describe("planCluster", () => {
   it("is deterministic and scales with the storage node count", () => {
     expect(planCluster(shape, env)).toEqual(plan);
     const five = planCluster({ ...shape, storageNodes: 5 }, {});
-    expect(five.map((s) => s.name)).toEqual(["coordinator", "storage-1", "storage-2", "storage-3", "storage-4", "storage-5", "backup-1", "delete-1"]);
+    expect(five.map((s) => s.name)).toEqual([
+      "coordinator",
+      "storage-1",
+      "storage-2",
+      "storage-3",
+      "storage-4",
+      "storage-5",
+      "backup-1",
+      "delete-1",
+    ]);
     expect(five.at(-1)!.port).toBe(50106);
   });
 
@@ -92,9 +109,18 @@ describe("planCluster", () => {
 describe("readClusterShape", () => {
   it("reads the launcher's settings with their defaults", () => {
     expect(readClusterShape({}, "/repo")).toEqual({
-      host: "0.0.0.0", httpPort: 8080, grpcPort: 50051, nodeBasePort: 50100, storageNodes: 3, dataDir: "./data", repoRoot: "/repo",
+      host: "0.0.0.0",
+      httpPort: 8080,
+      grpcPort: 50051,
+      nodeBasePort: 50100,
+      storageNodes: 3,
+      dataDir: "./data",
+      repoRoot: "/repo",
     });
-    expect(readClusterShape({ MINIS3_STORAGE_NODES: "5", MINIS3_NODE_BASE_PORT: "41000" }, "/r")).toMatchObject({ storageNodes: 5, nodeBasePort: 41000 });
+    expect(readClusterShape({ MINIS3_STORAGE_NODES: "5", MINIS3_NODE_BASE_PORT: "41000" }, "/r")).toMatchObject({
+      storageNodes: 5,
+      nodeBasePort: 41000,
+    });
   });
 
   it("rejects bad values of any setting up front, naming each variable", () => {

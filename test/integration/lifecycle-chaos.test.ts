@@ -33,11 +33,21 @@ describe("lifecycle under chaos (real cluster)", () => {
     await lc.cluster.stopNode("backup-1");
     await lc.cluster.stopNode("delete-1");
     for (let i = 0; i < 3; i++) expect((await remove(lc.base, `wipe/t${i}`)).status).toBe(200);
-    await lc.withLogs(waitFor("demote and trash jobs pending in Redis", async () => {
-      const s = await statusOf(lc.base);
-      const pending = (n: string) => { const q = queueOf(s, n); return q.waiting + q.delayed + q.active + q.failed; };
-      return pending("demote") >= 3 && pending("trash") >= 3 ? s : undefined;
-    }, HOT_TTL_MS + SLACK_MS, 100));
+    await lc.withLogs(
+      waitFor(
+        "demote and trash jobs pending in Redis",
+        async () => {
+          const s = await statusOf(lc.base);
+          const pending = (n: string) => {
+            const q = queueOf(s, n);
+            return q.waiting + q.delayed + q.active + q.failed;
+          };
+          return pending("demote") >= 3 && pending("trash") >= 3 ? s : undefined;
+        },
+        HOT_TTL_MS + SLACK_MS,
+        100,
+      ),
+    );
 
     // The issue asks for FLUSHALL, but that would wipe every other test run's queues on this shared
     // Redis. Deleting every key under this cluster's own prefix ({prefix}:...) is the same loss for
@@ -71,7 +81,9 @@ describe("lifecycle under chaos (real cluster)", () => {
     expect(up.json.sha256).toBe(up.sent.sha256);
 
     // Kill it while the copy to the backup node is under way.
-    await lc.withLogs(waitFor("the demotion to start", async () => queueOf(await statusOf(lc.base), "demote").active > 0, HOT_TTL_MS + SLACK_MS, 20));
+    await lc.withLogs(
+      waitFor("the demotion to start", async () => queueOf(await statusOf(lc.base), "demote").active > 0, HOT_TTL_MS + SLACK_MS, 20),
+    );
     await sleep(300);
     const copiedBeforeKill = await lc.nodes.backupCopies(v);
     const killedAt = Date.now();
@@ -87,13 +99,20 @@ describe("lifecycle under chaos (real cluster)", () => {
     expect(first).toMatchObject({ status: 200, size, sha256: up.sent.sha256 });
 
     // Then, without reads (they would keep it hot), it must end cold; every look on the way works.
-    const cold = await lc.withLogs(waitFor("the demotion to finish after the restart", async () => {
-      const head = await fetch(`${lc.base}/retrieve?key=crash%2Fbig`, { method: "HEAD" });
-      if (head.status !== 200) throw new Error(`HEAD /retrieve answered ${head.status} after the restart`);
-      const s = await statOf(lc.base, "crash/big");
-      if (!s) throw new Error("the object vanished after the restart");
-      return s.tier === "cold" ? s : undefined;
-    }, 60_000, 250));
+    const cold = await lc.withLogs(
+      waitFor(
+        "the demotion to finish after the restart",
+        async () => {
+          const head = await fetch(`${lc.base}/retrieve?key=crash%2Fbig`, { method: "HEAD" });
+          if (head.status !== 200) throw new Error(`HEAD /retrieve answered ${head.status} after the restart`);
+          const s = await statOf(lc.base, "crash/big");
+          if (!s) throw new Error("the object vanished after the restart");
+          return s.tier === "cold" ? s : undefined;
+        },
+        60_000,
+        250,
+      ),
+    );
     const coldAt = Date.now();
     expect(cold.replicas).toEqual(["backup-1"]);
 
@@ -102,13 +121,22 @@ describe("lifecycle under chaos (real cluster)", () => {
     expect(await lc.nodes.hashOn("backup-1", v)).toEqual({ size, sha256: up.sent.sha256 });
     expect((await lc.nodes.version(v))!.cleanup).toEqual([]);
     // The write the kill cut off must not linger as a second, partial copy.
-    await lc.withLogs(waitFor("no partial copy left on the backup node", async () => {
-      const left = await lc.nodes.backupLeftovers(v);
-      return left.rows === 0 && left.chunkBytes === 0 ? left : undefined;
-    }, SLACK_MS, 250));
+    await lc.withLogs(
+      waitFor(
+        "no partial copy left on the backup node",
+        async () => {
+          const left = await lc.nodes.backupLeftovers(v);
+          return left.rows === 0 && left.chunkBytes === 0 ? left : undefined;
+        },
+        SLACK_MS,
+        250,
+      ),
+    );
     const last = await retrieveHashed(lc.base, "crash/big");
     expect(last).toMatchObject({ status: 200, tier: "cold", size, sha256: up.sent.sha256 });
-    process.stdout.write(`crash mid-demotion: tier at kill ${rowAtKill.tier}, backup copies before kill ${copiedBeforeKill.copies}; ` +
-      `restart took ${restartedAt - killedAt} ms, cold ${coldAt - restartedAt} ms after the restart\n`);
+    process.stdout.write(
+      `crash mid-demotion: tier at kill ${rowAtKill.tier}, backup copies before kill ${copiedBeforeKill.copies}; ` +
+        `restart took ${restartedAt - killedAt} ms, cold ${coldAt - restartedAt} ms after the restart\n`,
+    );
   });
 });

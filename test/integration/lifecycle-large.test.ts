@@ -46,20 +46,34 @@ jest.setTimeout(20 * 60_000);
     const want = { status: 200, size: SIZE, sha256: up.sent.sha256 };
 
     // hot → cold (no reads until it is cold)
-    const cold = await timed("demote (incl. 4 s idle)", () => waitFor("cold", async () => {
-      const s = await statOf(lc.base, key);
-      return s?.tier === "cold" ? s : undefined;
-    }, STEP_TIMEOUT_MS, 250));
+    const cold = await timed("demote (incl. 4 s idle)", () =>
+      waitFor(
+        "cold",
+        async () => {
+          const s = await statOf(lc.base, key);
+          return s?.tier === "cold" ? s : undefined;
+        },
+        STEP_TIMEOUT_MS,
+        250,
+      ),
+    );
     expect(cold.replicas).toEqual(["backup-1"]);
     await timed("old hot copies removed", () => waitHolders(v, ["backup-1"]));
     expect(await lc.nodes.backupCopies(v)).toEqual({ copies: 1, chunkBytes: SIZE });
 
     // cold read, then the promotion back to hot
     expect(await timed("cold read", () => retrieveHashed(lc.base, key))).toMatchObject({ ...want, tier: "cold" });
-    const hot = await timed("promote", () => waitFor("hot", async () => {
-      const s = await statOf(lc.base, key);
-      return s?.tier === "hot" && s.replicas.length === 2 ? s : undefined;
-    }, STEP_TIMEOUT_MS, 250));
+    const hot = await timed("promote", () =>
+      waitFor(
+        "hot",
+        async () => {
+          const s = await statOf(lc.base, key);
+          return s?.tier === "hot" && s.replicas.length === 2 ? s : undefined;
+        },
+        STEP_TIMEOUT_MS,
+        250,
+      ),
+    );
     await timed("backup copy removed", () => waitHolders(v, hot.replicas));
     expect(await timed("hot read", () => retrieveHashed(lc.base, key))).toMatchObject({ ...want, tier: "hot" });
 

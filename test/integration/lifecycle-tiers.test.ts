@@ -20,26 +20,40 @@ jest.setTimeout(60_000);
 describe("lifecycle tiers (real cluster)", () => {
   const lc = withLifecycleCluster({ hot: "3s", trash: "8s" });
   let storage: string[];
-  beforeAll(() => { storage = lc.nodes.nodeIds("storage"); });
+  beforeAll(() => {
+    storage = lc.nodes.nodeIds("storage");
+  });
 
   const waitTier = (key: string, tier: "hot" | "cold", timeoutMs = HOT_TTL_MS + SLACK_MS) =>
-    lc.withLogs(waitFor(`${key} to be ${tier}`, async () => {
-      const s = await statOf(lc.base, key);
-      return s?.tier === tier && (tier === "cold" || s.replicas.length === 2) ? s : undefined;
-    }, timeoutMs));
+    lc.withLogs(
+      waitFor(
+        `${key} to be ${tier}`,
+        async () => {
+          const s = await statOf(lc.base, key);
+          return s?.tier === tier && (tier === "cold" || s.replicas.length === 2) ? s : undefined;
+        },
+        timeoutMs,
+      ),
+    );
 
   /** The nodes holding the bytes settle on exactly the catalogue's replicas (old copies cleaned up). */
   const waitHolders = (versionId: string, expected: string[]) => lc.withLogs(lc.waitHolders(versionId, expected, SLACK_MS));
 
   /** Same, against the catalogue's replicas as they are at each look (the tier may still move). */
   const waitHoldersMatchCatalogue = (versionId: string) =>
-    lc.withLogs(waitFor(`copies of ${versionId} where the catalogue says`, async () => {
-      const row = await lc.nodes.version(versionId);
-      const held = await lc.nodes.holders(versionId);
-      const again = await lc.nodes.version(versionId);
-      if (!row || JSON.stringify(row) !== JSON.stringify(again) || row.cleanup.length) return undefined;
-      return JSON.stringify(held.sort()) === JSON.stringify([...row.replicas].sort()) ? row : undefined;
-    }, SLACK_MS));
+    lc.withLogs(
+      waitFor(
+        `copies of ${versionId} where the catalogue says`,
+        async () => {
+          const row = await lc.nodes.version(versionId);
+          const held = await lc.nodes.holders(versionId);
+          const again = await lc.nodes.version(versionId);
+          if (!row || JSON.stringify(row) !== JSON.stringify(again) || row.cleanup.length) return undefined;
+          return JSON.stringify(held.sort()) === JSON.stringify([...row.replicas].sort()) ? row : undefined;
+        },
+        SLACK_MS,
+      ),
+    );
 
   it("/status counts objects and bytes per tier and shows every queue", async () => {
     const before = await statusOf(lc.base);
@@ -136,28 +150,39 @@ describe("lifecycle tiers (real cluster)", () => {
     for (const o of objects) o.versionId = JSON.parse((await upload(lc.base, o.key, o.body)).body.toString()).versionId;
 
     // Start reading only once a demotion job is running (reads before that would just postpone it).
-    const sawActive = await lc.withLogs(waitFor("a demotion to start", async () => {
-      const s = await statusOf(lc.base);
-      if (queueOf(s, "demote").active > 0) return "active";
-      return (await statOf(lc.base, "busy/small"))?.tier === "cold" ? "already cold" : undefined;
-    }, HOT_TTL_MS + SLACK_MS, 20));
+    const sawActive = await lc.withLogs(
+      waitFor(
+        "a demotion to start",
+        async () => {
+          const s = await statusOf(lc.base);
+          if (queueOf(s, "demote").active > 0) return "active";
+          return (await statOf(lc.base, "busy/small"))?.tier === "cold" ? "already cold" : undefined;
+        },
+        HOT_TTL_MS + SLACK_MS,
+        20,
+      ),
+    );
 
     const end = Date.now() + 4000;
-    const results = await Promise.all(objects.map(async (o) => {
-      const reads: { status: number; sha256: string; tier: string | null; error?: string }[] = [];
-      while (Date.now() < end) {
-        const r = await retrieveHashed(lc.base, o.key);
-        reads.push({ status: r.status, sha256: r.sha256, tier: r.tier, error: r.error });
-      }
-      return reads;
-    }));
+    const results = await Promise.all(
+      objects.map(async (o) => {
+        const reads: { status: number; sha256: string; tier: string | null; error?: string }[] = [];
+        while (Date.now() < end) {
+          const r = await retrieveHashed(lc.base, o.key);
+          reads.push({ status: r.status, sha256: r.sha256, tier: r.tier, error: r.error });
+        }
+        return reads;
+      }),
+    );
     const summary: string[] = [];
     for (const [i, o] of objects.entries()) {
       expect(results[i].length).toBeGreaterThan(2);
       const bad = results[i].filter((r) => r.status !== 200 || r.sha256 !== o.want);
       if (bad.length) {
-        throw new Error(`${o.key}: ${bad.length} of ${results[i].length} reads failed: ${JSON.stringify(bad.slice(0, 3))}; ` +
-          `tiers ${results[i].map((r) => `${r.status}/${r.tier}`).join(",")}\ncoordinator log:\n${lc.cluster.logs("coordinator", 40).join("\n")}`);
+        throw new Error(
+          `${o.key}: ${bad.length} of ${results[i].length} reads failed: ${JSON.stringify(bad.slice(0, 3))}; ` +
+            `tiers ${results[i].map((r) => `${r.status}/${r.tier}`).join(",")}\ncoordinator log:\n${lc.cluster.logs("coordinator", 40).join("\n")}`,
+        );
       }
       summary.push(`${o.key}: ${results[i].length} reads, tiers ${results[i].map((r) => r.tier).join(",")}`);
     }
@@ -243,10 +268,15 @@ describe("lifecycle tiers (real cluster)", () => {
     const read = fetch(`${lc.base}/retrieve?key=promo%2Fdel`);
     const res = await read;
     expect(res.headers.get("x-minis3-tier")).toBe("cold");
-    await waitFor("the promotion to start", async () => {
-      const q = queueOf(await statusOf(lc.base), "promote");
-      return q.active > 0 || q.waiting > 0 || undefined;
-    }, 3000, 10).catch(() => undefined);
+    await waitFor(
+      "the promotion to start",
+      async () => {
+        const q = queueOf(await statusOf(lc.base), "promote");
+        return q.active > 0 || q.waiting > 0 || undefined;
+      },
+      3000,
+      10,
+    ).catch(() => undefined);
     const del = await remove(lc.base, "promo/del");
     expect(del.status).toBe(200);
     // The read that began before the delete still gets the whole object.

@@ -10,8 +10,12 @@ import { sleep, waitFor } from "../support/wait";
 
 let cluster: TestCluster;
 
-beforeAll(async () => { cluster = await startCluster(); }, 90_000);
-afterAll(async () => { await cluster?.stop(); }, 30_000);
+beforeAll(async () => {
+  cluster = await startCluster();
+}, 90_000);
+afterAll(async () => {
+  await cluster?.stop();
+}, 30_000);
 
 const codeOf = (e: unknown): number | undefined => (e as grpc.ServiceError).code;
 
@@ -27,13 +31,18 @@ describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService via t
   const bucket = flavour === "generated" ? "grpc-gen" : "grpc-dyn";
   const body = seededBytes(`grpc-${flavour}`, 3 * 1024 * 1024 + 4321);
 
-  beforeAll(() => { client = TestObjectClient.create(flavour, cluster.grpcAddress); });
+  beforeAll(() => {
+    client = TestObjectClient.create(flavour, cluster.grpcAddress);
+  });
   afterAll(() => client?.close());
 
   it("puts an object sent in several chunks of uneven sizes", async () => {
     const chunks = [body.subarray(0, 1), ...pieces(body.subarray(1, 2_000_001), 700_000), ...pieces(body.subarray(2_000_001), 1024 * 1024)];
     expect(chunks.length).toBeGreaterThan(3);
-    const info = await client.put({ bucket, key: "dir/obj.bin", contentType: "application/x-grpc-test", contentLength: body.length }, chunks);
+    const info = await client.put(
+      { bucket, key: "dir/obj.bin", contentType: "application/x-grpc-test", contentLength: body.length },
+      chunks,
+    );
     expect(info.bucket).toBe(bucket);
     expect(info.key).toBe("dir/obj.bin");
     expect(Number(info.size)).toBe(body.length);
@@ -107,18 +116,23 @@ describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService via t
     await expect(client.head(bucket, "")).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
     await expect(client.head("Bad_Bucket!", "k")).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
     await expect(client.put({ bucket, key: "" }, [Buffer.from("x")])).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
-    await expect(client.putRaw([client.chunkMessage(Buffer.from("no header"))])).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    await expect(client.putRaw([client.chunkMessage(Buffer.from("no header"))])).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+    });
     // declared 5 bytes, sent 8: the body is longer than promised
-    await expect(client.put({ bucket, key: "len/long", contentLength: 5 }, [Buffer.from("12345678")]))
-      .rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    await expect(client.put({ bucket, key: "len/long", contentLength: 5 }, [Buffer.from("12345678")])).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+    });
     await expect(client.head(bucket, "len/long")).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
   });
 
   it("a stream that ends before its declared content_length fails and stores nothing", async () => {
     // Declared 10, sent 5, then a clean half-close. The service answers CANCELLED (its AbortedError);
     // INVALID_ARGUMENT would arguably fit better, so only "not OK" is pinned here.
-    const err = await client.put({ bucket, key: "len/short", contentLength: 10 }, [Buffer.from("12345")])
-      .then(() => undefined, (e: unknown) => e);
+    const err = await client.put({ bucket, key: "len/short", contentLength: 10 }, [Buffer.from("12345")]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(codeOf(err)).toEqual(expect.any(Number));
     expect(codeOf(err)).not.toBe(grpc.status.OK);
     await expect(client.head(bucket, "len/short")).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
@@ -152,10 +166,15 @@ describe("both clients see one store", () => {
       const got = await gen.get({ bucket: "default", key: "cross/obj" });
       expect(got.data.equals(body)).toBe(true);
       expect(got.info.object?.versionId).toBe(put.versionId);
-      const http = await waitFor("HTTP retrieve", async () => {
-        const res = await fetch(`${cluster.httpUrl}/retrieve?key=${encodeURIComponent("cross/obj")}`);
-        return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined;
-      }, 2_000, 200);
+      const http = await waitFor(
+        "HTTP retrieve",
+        async () => {
+          const res = await fetch(`${cluster.httpUrl}/retrieve?key=${encodeURIComponent("cross/obj")}`);
+          return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined;
+        },
+        2_000,
+        200,
+      );
       expect(http.equals(body)).toBe(true);
     } finally {
       gen.close();

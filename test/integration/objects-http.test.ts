@@ -8,9 +8,23 @@ import { waitFor } from "../support/wait";
 
 const MAX_OBJECT = 3 * 1024 * 1024;
 
-interface Uploaded { bucket: string; key: string; size: number; sha256: string; etag: string; versionId: string }
-interface Stat extends Uploaded { tier: string; replicas: string[]; contentType: string }
-interface Listing { objects: { key: string; size: number; sha256: string }[]; nextCursor: string }
+interface Uploaded {
+  bucket: string;
+  key: string;
+  size: number;
+  sha256: string;
+  etag: string;
+  versionId: string;
+}
+interface Stat extends Uploaded {
+  tier: string;
+  replicas: string[];
+  contentType: string;
+}
+interface Listing {
+  objects: { key: string; size: number; sha256: string }[];
+  nextCursor: string;
+}
 
 let cluster: TestCluster;
 let base: string;
@@ -19,7 +33,9 @@ beforeAll(async () => {
   cluster = await startCluster({ env: { MINIS3_MAX_OBJECT_SIZE: "3MiB" } });
   base = cluster.httpUrl;
 }, 90_000);
-afterAll(async () => { await cluster?.stop(); }, 30_000);
+afterAll(async () => {
+  await cluster?.stop();
+}, 30_000);
 
 async function put(key: string, body: Buffer | string, contentType = "application/octet-stream"): Promise<Uploaded> {
   const res = await fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body, headers: { "content-type": contentType } });
@@ -42,7 +58,9 @@ async function listAll(prefix: string, limit = 1000): Promise<string[]> {
   const keys: string[] = [];
   let cursor = "";
   do {
-    const page = await getJson<Listing>(`${base}/objects?prefix=${encodeURIComponent(prefix)}&limit=${limit}&cursor=${encodeURIComponent(cursor)}`);
+    const page = await getJson<Listing>(
+      `${base}/objects?prefix=${encodeURIComponent(prefix)}&limit=${limit}&cursor=${encodeURIComponent(cursor)}`,
+    );
     keys.push(...page.objects.map((o) => o.key));
     cursor = page.nextCursor;
   } while (cursor);
@@ -155,7 +173,9 @@ describe("listing", () => {
 
 describe("ranges", () => {
   const body = seededBytes("range", 200_000);
-  beforeAll(async () => { await put("range/obj", body); });
+  beforeAll(async () => {
+    await put("range/obj", body);
+  });
 
   it("answers a Range request with 206 and exactly those bytes", async () => {
     const got = await get("range/obj", { range: "bytes=1000-70999" });
@@ -180,7 +200,11 @@ describe("ranges", () => {
 
 describe("errors", () => {
   it("answers 404 JSON for an unknown key on retrieve, stat and delete", async () => {
-    for (const [method, path] of [["GET", "retrieve"], ["GET", "stat"], ["DELETE", "delete"]] as const) {
+    for (const [method, path] of [
+      ["GET", "retrieve"],
+      ["GET", "stat"],
+      ["DELETE", "delete"],
+    ] as const) {
       const res = await fetch(`${base}/${path}?${keyQuery("no/such/key")}`, { method });
       expect(res.status).toBe(404);
       expect(res.headers.get("content-type")).toMatch(/application\/json/);
@@ -221,10 +245,15 @@ describe("errors", () => {
   it("a truncated upload (client vanishes mid-body) leaves nothing behind", async () => {
     await truncatedUpload(base, "cut/off", 1024 * 1024, 512 * 1024);
     // the coordinator notices the reset asynchronously; the object must never appear
-    await waitFor("the truncated upload to be abandoned", async () => {
-      await expectAbsent("cut/off");
-      return true;
-    }, 5_000, 200);
+    await waitFor(
+      "the truncated upload to be abandoned",
+      async () => {
+        await expectAbsent("cut/off");
+        return true;
+      },
+      5_000,
+      200,
+    );
     await new Promise((r) => setTimeout(r, 500));
     await expectAbsent("cut/off");
     // the service is still healthy and the key is usable

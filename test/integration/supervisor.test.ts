@@ -18,12 +18,19 @@ describe("Supervisor", () => {
     address: "",
   });
 
-  beforeAll(async () => { root = await makeStubRoot(); });
-  afterAll(async () => { await rm(root, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    root = await makeStubRoot();
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
 
   it("delivers each output line with the process's name, and stops with SIGTERM", async () => {
     const lines: string[] = [];
-    const sup = new Supervisor([spec("storage-7", {})], { onLine: (name, stream, line) => lines.push(`${name}/${stream}: ${line}`), onNotice: () => undefined });
+    const sup = new Supervisor([spec("storage-7", {})], {
+      onLine: (name, stream, line) => lines.push(`${name}/${stream}: ${line}`),
+      onNotice: () => undefined,
+    });
     sup.startAll();
     await waitFor(() => lines.some((l) => l.includes("listening")));
     expect(await sup.stop("storage-7")).toEqual({ code: 0, signal: null });
@@ -35,7 +42,11 @@ describe("Supervisor", () => {
   it("sends SIGKILL when a process ignores SIGTERM for the grace period", async () => {
     const notices: string[] = [];
     const lines: string[] = [];
-    const sup = new Supervisor([spec("stubborn", { STUB_BEHAVIOUR: "ignore-sigterm" })], { graceMs: 300, onLine: (_n, _s, l) => lines.push(l), onNotice: (m) => notices.push(m) });
+    const sup = new Supervisor([spec("stubborn", { STUB_BEHAVIOUR: "ignore-sigterm" })], {
+      graceMs: 300,
+      onLine: (_n, _s, l) => lines.push(l),
+      onNotice: (m) => notices.push(m),
+    });
     sup.startAll();
     await waitFor(() => lines.some((l) => l.includes("listening")));
     const started = Date.now();
@@ -47,7 +58,11 @@ describe("Supervisor", () => {
   });
 
   it("does not restart a process that exits with the invalid-configuration status", async () => {
-    const sup = new Supervisor([spec("misconfigured", { STUB_BEHAVIOUR: "config-error" })], { initialBackoffMs: 20, onLine: () => undefined, onNotice: () => undefined });
+    const sup = new Supervisor([spec("misconfigured", { STUB_BEHAVIOUR: "config-error" })], {
+      initialBackoffMs: 20,
+      onLine: () => undefined,
+      onNotice: () => undefined,
+    });
     const fatal = new Promise<string>((resolve) => sup.on("fatal", (name: string) => resolve(name)));
     sup.startAll();
     expect(await fatal).toBe("misconfigured");

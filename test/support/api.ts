@@ -23,7 +23,11 @@ export interface TrashEntryJson {
   reason: string;
 }
 
-export interface NodeView { id: string; kind: string; live: boolean }
+export interface NodeView {
+  id: string;
+  kind: string;
+  live: boolean;
+}
 
 export interface StatusJson {
   nodes: NodeView[];
@@ -36,7 +40,10 @@ const q = encodeURIComponent;
 /** /stat of a key, or null on 404 (other errors throw). */
 export async function statOf(base: string, key: string): Promise<StatJson | null> {
   const res = await fetch(`${base}/stat?${keyQuery(key)}`);
-  if (res.status === 404) { await res.arrayBuffer(); return null; }
+  if (res.status === 404) {
+    await res.arrayBuffer();
+    return null;
+  }
   if (!res.ok) throw new Error(`/stat ${key}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as StatJson;
 }
@@ -66,7 +73,11 @@ export function queuesIdle(s: StatusJson): boolean {
   return s.queues.filter((x) => x.name !== "reconcile").every((x) => x.waiting === 0 && x.active === 0);
 }
 
-export interface Health { status: string; liveStorageNodes: number; writeQuorum: number }
+export interface Health {
+  status: string;
+  liveStorageNodes: number;
+  writeQuorum: number;
+}
 
 export async function health(cluster: TestCluster): Promise<Health> {
   const res = await fetch(`${cluster.httpUrl}/healthz`);
@@ -74,7 +85,10 @@ export async function health(cluster: TestCluster): Promise<Health> {
 }
 
 export async function liveNodeIds(cluster: TestCluster): Promise<string[]> {
-  return (await statusOf(cluster.httpUrl)).nodes.filter((n) => n.live).map((n) => n.id).sort();
+  return (await statusOf(cluster.httpUrl)).nodes
+    .filter((n) => n.live)
+    .map((n) => n.id)
+    .sort();
 }
 
 /** Waits until the coordinator sees `id` as down (missed heartbeats: MINIS3_NODE_DOWN_AFTER is 2 s here). */

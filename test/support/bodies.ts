@@ -62,17 +62,21 @@ export function hashedAsSent(body: Readable): { stream: Readable; digest: Promis
   const hash = createHash("sha256");
   let size = 0;
   let settle!: (d: StreamedDigest) => void;
-  const digest = new Promise<StreamedDigest>((r) => { settle = r; });
-  const stream = body.pipe(new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-    flush(done) {
-      settle({ size, sha256: hash.digest("hex") });
-      done();
-    },
-  }));
+  const digest = new Promise<StreamedDigest>((r) => {
+    settle = r;
+  });
+  const stream = body.pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+      flush(done) {
+        settle({ size, sha256: hash.digest("hex") });
+        done();
+      },
+    }),
+  );
   return { stream, digest };
 }

@@ -47,13 +47,23 @@ export class ClusterInspector {
   async version(versionId: string): Promise<CatalogueVersion | null> {
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT version_id, object_key, size, sha256, state, tier, replicas, cleanup, accessed_ms, purge_ms, reason
-         FROM versions WHERE version_id = ?`, [versionId]);
+         FROM versions WHERE version_id = ?`,
+      [versionId],
+    );
     if (!rows.length) return null;
     const r = rows[0];
     return {
-      versionId: r.version_id, key: Buffer.isBuffer(r.object_key) ? r.object_key.toString("utf8") : r.object_key,
-      size: Number(r.size), sha256: r.sha256, state: r.state, tier: r.tier, replicas: ids(r.replicas),
-      cleanup: ids(r.cleanup), accessedMs: Number(r.accessed_ms), purgeMs: r.purge_ms === null ? null : Number(r.purge_ms), reason: r.reason,
+      versionId: r.version_id,
+      key: Buffer.isBuffer(r.object_key) ? r.object_key.toString("utf8") : r.object_key,
+      size: Number(r.size),
+      sha256: r.sha256,
+      state: r.state,
+      tier: r.tier,
+      replicas: ids(r.replicas),
+      cleanup: ids(r.cleanup),
+      accessedMs: Number(r.accessed_ms),
+      purgeMs: r.purge_ms === null ? null : Number(r.purge_ms),
+      reason: r.reason,
     };
   }
 
@@ -68,7 +78,9 @@ export class ClusterInspector {
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT COUNT(DISTINCT b.write_id) AS copies, COALESCE(SUM(c.raw_size), 0) AS bytes
          FROM backup_blobs b LEFT JOIN backup_chunks c ON c.node_id = b.node_id AND c.blob_id = b.blob_id AND c.write_id = b.write_id
-        WHERE b.blob_id = ? AND b.state = 'complete'`, [versionId]);
+        WHERE b.blob_id = ? AND b.state = 'complete'`,
+      [versionId],
+    );
     return { copies: Number(rows[0].copies), chunkBytes: Number(rows[0].bytes) };
   }
 
@@ -79,7 +91,8 @@ export class ClusterInspector {
               (SELECT COALESCE(SUM(c.raw_size), 0) FROM backup_chunks c
                 WHERE c.blob_id = ? AND NOT EXISTS (SELECT 1 FROM backup_blobs b WHERE b.node_id = c.node_id AND b.blob_id = c.blob_id
                                                        AND b.write_id = c.write_id AND b.state = 'complete')) AS bytes`,
-      [versionId, versionId]);
+      [versionId, versionId],
+    );
     return { rows: Number(rows[0].n), chunkBytes: Number(rows[0].bytes) };
   }
 

@@ -6,8 +6,11 @@ import type { TestCluster } from "../../deploy/launcher/cluster";
  */
 export function crashReport(cluster: TestCluster, lines = 40): string {
   const crashed = cluster.processes.filter((p) => p.restarts > 0);
-  return crashed.map((p) => `--- ${p.name} restarted ${p.restarts}x, last exit ${JSON.stringify(p.lastExit)}\n` +
-    cluster.logs(p.name, lines).join("\n")).join("\n");
+  return crashed
+    .map(
+      (p) => `--- ${p.name} restarted ${p.restarts}x, last exit ${JSON.stringify(p.lastExit)}\n` + cluster.logs(p.name, lines).join("\n"),
+    )
+    .join("\n");
 }
 
 /** Stops the inspector and the cluster, first printing any process that crashed during the file. */

@@ -66,11 +66,17 @@ const KEEP_TEXT_UP_TO = 64 * 1024;
  * Sends `body` (a stream) as the request body. With `contentLength` the request declares it; without,
  * node sends it chunked (Transfer-Encoding: chunked).
  */
-export function streamRequest(url: string, opts: {
-  method: string; body?: Readable; contentLength?: number; headers?: Record<string, string>;
-  /** Send the headers, then wait this long for an early answer before sending the body. */
-  holdBodyMs?: number;
-}): Promise<StreamedResponse> {
+export function streamRequest(
+  url: string,
+  opts: {
+    method: string;
+    body?: Readable;
+    contentLength?: number;
+    headers?: Record<string, string>;
+    /** Send the headers, then wait this long for an early answer before sending the body. */
+    holdBodyMs?: number;
+  },
+): Promise<StreamedResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { "content-type": "application/octet-stream", ...opts.headers };
     if (opts.contentLength !== undefined) headers["content-length"] = String(opts.contentLength);
@@ -80,24 +86,41 @@ export function streamRequest(url: string, opts: {
       const kept: Buffer[] = [];
       let keptBytes = 0;
       res.on("data", (c: Buffer) => {
-        if (keptBytes < KEEP_TEXT_UP_TO) { kept.push(c); keptBytes += c.length; }
+        if (keptBytes < KEEP_TEXT_UP_TO) {
+          kept.push(c);
+          keptBytes += c.length;
+        }
       });
-      hashStream(res).then(({ sha256, size }) => resolve({
-        status: res.statusCode ?? 0, headers: res.headers, sha256, size, text: Buffer.concat(kept).toString("utf8"),
-      }), reject);
+      hashStream(res).then(
+        ({ sha256, size }) =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            sha256,
+            size,
+            text: Buffer.concat(kept).toString("utf8"),
+          }),
+        reject,
+      );
     });
     // The server may answer (413) and close while the body is still going out (EPIPE/ECONNRESET here):
     // give its answer a second to arrive. In practice node's client loses it to the reset, which is
     // why callers that expect an early answer use holdBodyMs.
     req.on("error", (e) => {
-      if (!answered) setTimeout(() => { if (!answered) reject(e); }, 1_000);
+      if (!answered)
+        setTimeout(() => {
+          if (!answered) reject(e);
+        }, 1_000);
     });
     const body = opts.body;
     if (!body) return void req.end();
     body.on("error", reject);
     if (!opts.holdBodyMs) return void body.pipe(req);
     req.flushHeaders();
-    setTimeout(() => { if (answered) body.destroy(); else body.pipe(req); }, opts.holdBodyMs);
+    setTimeout(() => {
+      if (answered) body.destroy();
+      else body.pipe(req);
+    }, opts.holdBodyMs);
   });
 }
 
@@ -108,7 +131,12 @@ export const streamRetrieve = (base: string, key: string, headers?: Record<strin
   streamRequest(`${base}/retrieve?${keyQuery(key)}`, { method: "GET", headers });
 
 /** POST /upload of `size` seeded bytes generated on the fly (1 MiB pieces); returns what was sent and the answer. */
-export async function uploadSeeded(base: string, key: string, size: number, seed = key): Promise<{ sent: StreamedDigest; status: number; json: Record<string, unknown> }> {
+export async function uploadSeeded(
+  base: string,
+  key: string,
+  size: number,
+  seed = key,
+): Promise<{ sent: StreamedDigest; status: number; json: Record<string, unknown> }> {
   const { stream, digest } = hashedAsSent(seededStream(seed, size, 1024 * 1024));
   const res = await streamUpload(base, key, stream, size);
   return { sent: await digest, status: res.status, json: JSON.parse(res.text) as Record<string, unknown> };
@@ -126,9 +154,16 @@ export interface StreamedRead extends StreamedDigest {
 /** GET /retrieve, hashing the body as it arrives. */
 export async function retrieveHashed(base: string, key: string): Promise<StreamedRead> {
   const res = await streamRetrieve(base, key);
-  if (res.status < 200 || res.status > 299) return { status: res.status, tier: null, versionId: null, size: 0, sha256: "", error: res.text };
+  if (res.status < 200 || res.status > 299)
+    return { status: res.status, tier: null, versionId: null, size: 0, sha256: "", error: res.text };
   const header = (name: string) => (res.headers[name] as string | undefined) ?? null;
-  return { status: res.status, tier: header("x-minis3-tier"), versionId: header("x-minis3-version-id"), size: res.size, sha256: res.sha256 };
+  return {
+    status: res.status,
+    tier: header("x-minis3-tier"),
+    versionId: header("x-minis3-version-id"),
+    size: res.size,
+    sha256: res.sha256,
+  };
 }
 
 /**
@@ -141,11 +176,14 @@ export function truncatedUpload(base: string, key: string, declared: number, sen
     const socket = connect({ host: hostname, port: Number(port) }, () => {
       socket.write(
         `POST /upload?${keyQuery(key)} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
-        `Content-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`,
+          `Content-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`,
       );
       socket.write(Buffer.alloc(sent, 0x61), () => {
         // give the server a moment to start streaming to the nodes, then vanish
-        setTimeout(() => { socket.destroy(); resolve(); }, 200);
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 200);
       });
     });
     socket.on("error", reject);
@@ -156,7 +194,11 @@ export function truncatedUpload(base: string, key: string, declared: number, sen
  * GETs `url`, hashing the body; once `atBytes` have arrived it pauses the download (so backpressure
  * reaches the server), awaits `fault()`, then reads on to the end.
  */
-export function downloadWithFault(url: string, atBytes: number, fault: () => Promise<unknown>): Promise<{ status: number; size: number; sha256: string }> {
+export function downloadWithFault(
+  url: string,
+  atBytes: number,
+  fault: () => Promise<unknown>,
+): Promise<{ status: number; size: number; sha256: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, (res) => {
       const hash = createHash("sha256");

@@ -30,10 +30,15 @@ export function withLifecycleCluster(ttl: { hot: string; trash: string }): Lifec
     base: "",
     withLogs: (what) => withCoordinatorLogs(lc.cluster, what),
     waitHolders: (versionId, expected, timeoutMs, everyMs) =>
-      waitFor(`copies of ${versionId} on exactly ${expected.join(", ")}`, async () => {
-        const held = await lc.nodes.holders(versionId);
-        return JSON.stringify(held.sort()) === JSON.stringify([...expected].sort()) ? held : undefined;
-      }, timeoutMs, everyMs),
+      waitFor(
+        `copies of ${versionId} on exactly ${expected.join(", ")}`,
+        async () => {
+          const held = await lc.nodes.holders(versionId);
+          return JSON.stringify(held.sort()) === JSON.stringify([...expected].sort()) ? held : undefined;
+        },
+        timeoutMs,
+        everyMs,
+      ),
   };
 
   beforeAll(async () => {

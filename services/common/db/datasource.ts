@@ -33,7 +33,11 @@ export function parseMysqlUrl(url: string): MysqlTarget {
 /** Creates the database if it does not exist (needs a user allowed to). */
 export async function ensureDatabase(target: MysqlTarget): Promise<void> {
   const conn = await createConnection({
-    host: target.host, port: target.port, socketPath: target.socketPath, user: target.user, password: target.password,
+    host: target.host,
+    port: target.port,
+    socketPath: target.socketPath,
+    user: target.user,
+    password: target.password,
   });
   try {
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${target.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);

@@ -3,8 +3,17 @@ import type { ClusterStatusView } from "./cluster-admin";
 import { ClusterStatus, type ClusterStatusDeps } from "./status";
 
 const node = (id: string, live: boolean): NodeRecord => ({
-  id, kind: "storage", address: `10.0.0.1:${id.length}`, zone: "local", blobCount: 3, usedBytes: 300, freeBytes: 1000,
-  state: live ? "up" : "down", live, heartbeatAtMs: 1700000000000, silentForMs: live ? 10 : 60_000,
+  id,
+  kind: "storage",
+  address: `10.0.0.1:${id.length}`,
+  zone: "local",
+  blobCount: 3,
+  usedBytes: 300,
+  freeBytes: 1000,
+  state: live ? "up" : "down",
+  live,
+  heartbeatAtMs: 1700000000000,
+  silentForMs: live ? 10 : 60_000,
 });
 
 const QUEUES: ClusterStatusView["queues"] = [{ name: "trash", waiting: 2, delayed: 0, active: 1, failed: 0 }];
@@ -31,13 +40,20 @@ describe("cluster status", () => {
       ],
       tiers: [{ tier: "hot", objects: 5, bytes: 500 }],
       queues: QUEUES,
-      coordinators: [{ id: "host:50051", self: true }, { id: "other:50052", self: false }],
+      coordinators: [
+        { id: "host:50051", self: true },
+        { id: "other:50052", self: false },
+      ],
       readCache: { enabled: false, rows: 0 },
     });
   });
 
   test("/status still answers when Redis does not, saying why the queues are missing", async () => {
-    const scheduler = { queueStatus: async (): Promise<never> => { throw new Error("Redis did not answer within 3000 ms"); } };
+    const scheduler = {
+      queueStatus: async (): Promise<never> => {
+        throw new Error("Redis did not answer within 3000 ms");
+      },
+    };
     const s = await new ClusterStatus(deps({ scheduler })).status();
     expect(s.queues).toEqual([]);
     expect(s.queuesError).toBe("Redis did not answer within 3000 ms");
@@ -46,9 +62,17 @@ describe("cluster status", () => {
 
   test("/healthz is ok only while the catalogue answers and a write quorum of storage nodes is live", async () => {
     expect(await new ClusterStatus(deps()).health()).toEqual({ ok: true, liveStorageNodes: 2, writeQuorum: 2 });
-    expect(await new ClusterStatus(deps({ placement: { liveStorageNodes: () => 1 } })).health())
-      .toEqual({ ok: false, liveStorageNodes: 1, writeQuorum: 2 });
-    const catalogue = { tierTotals: async () => [], ping: async (): Promise<void> => { throw new Error("ECONNREFUSED"); } };
+    expect(await new ClusterStatus(deps({ placement: { liveStorageNodes: () => 1 } })).health()).toEqual({
+      ok: false,
+      liveStorageNodes: 1,
+      writeQuorum: 2,
+    });
+    const catalogue = {
+      tierTotals: async () => [],
+      ping: async (): Promise<void> => {
+        throw new Error("ECONNREFUSED");
+      },
+    };
     expect((await new ClusterStatus(deps({ catalogue })).health()).ok).toBe(false);
   });
 });

@@ -26,12 +26,20 @@ export class ClusterStatus implements ClusterAdmin {
     let queuesError: string | undefined;
     const [tiers, queues] = await Promise.all([
       catalogue.tierTotals(),
-      scheduler.queueStatus().catch((e: Error) => { queuesError = e.message; return []; }),
+      scheduler.queueStatus().catch((e: Error) => {
+        queuesError = e.message;
+        return [];
+      }),
     ]);
     return {
       ...(queuesError ? { queuesError } : {}),
       nodes: directory.all().map((n) => ({
-        id: n.id, kind: n.kind, address: n.address, live: n.live, heartbeatAtMs: n.heartbeatAtMs, usedBytes: n.usedBytes,
+        id: n.id,
+        kind: n.kind,
+        address: n.address,
+        live: n.live,
+        heartbeatAtMs: n.heartbeatAtMs,
+        usedBytes: n.usedBytes,
       })),
       tiers,
       queues,
@@ -43,7 +51,11 @@ export class ClusterStatus implements ClusterAdmin {
   async health(): Promise<HealthView> {
     const { catalogue, placement, writeQuorum } = this.deps;
     let catalogueOk = true;
-    try { await catalogue.ping(); } catch { catalogueOk = false; }
+    try {
+      await catalogue.ping();
+    } catch {
+      catalogueOk = false;
+    }
     const live = placement.liveStorageNodes();
     return { ok: catalogueOk && live >= writeQuorum, liveStorageNodes: live, writeQuorum };
   }

@@ -12,13 +12,19 @@ export class CallReader<T> {
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly call: ServerReadableStream<T, unknown>, private readonly maxQueued = 4) {
+  constructor(
+    private readonly call: ServerReadableStream<T, unknown>,
+    private readonly maxQueued = 4,
+  ) {
     call.on("data", (message: T) => {
       this.queue.push(message);
       if (this.queue.length >= this.maxQueued) call.pause();
       this.notify();
     });
-    call.on("end", () => { this.ended = true; this.notify(); });
+    call.on("end", () => {
+      this.ended = true;
+      this.notify();
+    });
     call.on("error", (e: Error) => this.fail(new AbortedError(`upload stream failed: ${e.message}`)));
     call.on("cancelled", () => this.fail(new AbortedError("the client cancelled the upload")));
     // grpc-js destroys the stream on cancel; a close before the end is a cut-short upload either way.
@@ -43,7 +49,9 @@ export class CallReader<T> {
         this.delivered = true;
         return undefined;
       }
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
     }
   }
 

@@ -15,7 +15,12 @@ export function trashEntry(t: TrashEntryView): TrashEntry {
 export function clusterStatus(s: ClusterStatusView): ClusterStatus {
   return {
     nodes: s.nodes.map((n) => ({
-      id: n.id, kind: n.kind, address: n.address, live: n.live, heartbeatAtMs: n.heartbeatAtMs, usedBytes: n.usedBytes,
+      id: n.id,
+      kind: n.kind,
+      address: n.address,
+      live: n.live,
+      heartbeatAtMs: n.heartbeatAtMs,
+      usedBytes: n.usedBytes,
     })),
     tiers: s.tiers.map((t) => ({ tier: t.tier, objects: t.objects, bytes: t.bytes })),
     queues: s.queues.map((q) => ({ name: q.name, waiting: q.waiting, delayed: q.delayed, active: q.active, failed: q.failed })),

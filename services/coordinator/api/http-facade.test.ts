@@ -50,11 +50,20 @@ function rawExchange(request: string | Buffer, opts: { endAfterWrite: boolean })
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1");
     let text = "";
-    socket.on("data", (d) => { text += d.toString("latin1"); });
-    socket.on("error", () => { /* a reset after the reply is fine: we look at the reply */ });
+    socket.on("data", (d) => {
+      text += d.toString("latin1");
+    });
+    socket.on("error", () => {
+      /* a reset after the reply is fine: we look at the reply */
+    });
     socket.on("close", () => resolve({ text, closedByServer: !opts.endAfterWrite }));
-    socket.write(request, () => { if (opts.endAfterWrite) socket.end(); });
-    setTimeout(() => { socket.destroy(); reject(new Error(`no close; got: ${text}`)); }, 5000).unref();
+    socket.write(request, () => {
+      if (opts.endAfterWrite) socket.end();
+    });
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close; got: ${text}`));
+    }, 5000).unref();
   });
 }
 
@@ -62,11 +71,17 @@ describe("POST /upload", () => {
   test("raw body is stored as sent, with content type and metadata headers", async () => {
     const body = Buffer.from("hello, minis3");
     const up = await upload("greeting.txt", body, {
-      "content-type": "text/plain", "x-amz-meta-author": "ada", "x-minis3-meta-colour": "blue",
+      "content-type": "text/plain",
+      "x-amz-meta-author": "ada",
+      "x-minis3-meta-colour": "blue",
     });
     expect(up.status).toBe(201);
     expect(up.json).toEqual({
-      bucket: "default", key: "greeting.txt", size: body.length, sha256: sha256(body), etag: md5(body),
+      bucket: "default",
+      key: "greeting.txt",
+      size: body.length,
+      sha256: sha256(body),
+      etag: md5(body),
       versionId: expect.stringMatching(/^[0-9a-f]{28}$/),
     });
     const stat = await json(await fetch(`${base}/stat${q("greeting.txt")}`));
@@ -170,10 +185,18 @@ describe("POST /upload", () => {
   test("Expect: 100-continue within the limit: 100 Continue, then the upload is stored", async () => {
     const body = Buffer.from("continued body");
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ port, host: "127.0.0.1", method: "POST", path: `/upload${q("cont")}`,
-        headers: { "content-length": body.length, expect: "100-continue" } });
+      const req = http.request({
+        port,
+        host: "127.0.0.1",
+        method: "POST",
+        path: `/upload${q("cont")}`,
+        headers: { "content-length": body.length, expect: "100-continue" },
+      });
       req.on("continue", () => req.end(body)); // the body only goes once the server says so
-      req.on("response", (res) => { res.resume(); resolve(res.statusCode!); });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
       req.on("error", reject);
     });
     expect(status).toBe(201);
@@ -184,7 +207,9 @@ describe("POST /upload", () => {
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(`${base}/upload${q("stream")}`, { method: "POST" }, (r) => {
         let body = "";
-        r.on("data", (d) => { body += d; });
+        r.on("data", (d) => {
+          body += d;
+        });
         r.on("end", () => resolve({ status: r.statusCode ?? 0, body }));
       });
       req.on("error", reject);
@@ -193,7 +218,10 @@ describe("POST /upload", () => {
       const pump = () => {
         while (sent < MAX + 2 * chunk.length) {
           sent += chunk.length;
-          if (!req.write(chunk)) { req.once("drain", pump); return; }
+          if (!req.write(chunk)) {
+            req.once("drain", pump);
+            return;
+          }
         }
         req.end();
       };
@@ -297,9 +325,14 @@ describe("GET /retrieve", () => {
     };
     await new Promise<void>((resolve, reject) => {
       const req = http.get(`${base}/retrieve${q("slow")}`, (res) => {
-        res.once("data", () => { req.destroy(); resolve(); });
+        res.once("data", () => {
+          req.destroy();
+          resolve();
+        });
       });
-      req.on("error", () => { /* we destroyed it */ });
+      req.on("error", () => {
+        /* we destroyed it */
+      });
       setTimeout(() => reject(new Error("no data")), 5000).unref();
     });
     await waitFor(() => engine.cancelledReads === 1 && engine.openReads === 0, "the read to be cancelled");
@@ -308,7 +341,10 @@ describe("GET /retrieve", () => {
 
   test("HEAD gives the headers and no body", async () => {
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      http.request(`${base}/retrieve${q("r")}`, { method: "HEAD" }, resolve).on("error", reject).end();
+      http
+        .request(`${base}/retrieve${q("r")}`, { method: "HEAD" }, resolve)
+        .on("error", reject)
+        .end();
     });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-length"]).toBe("20");
@@ -339,10 +375,16 @@ describe("delete, trash and undelete", () => {
     expect((await fetch(`${base}/delete${q("d/1")}`, { method: "DELETE" })).status).toBe(404);
 
     const trash = await json(await fetch(`${base}/trash?prefix=d/`));
-    expect(trash.entries).toEqual([{
-      key: "d/1", versionId: up.versionId, size: body.length, reason: "deleted",
-      deletedAt: expect.any(String), purgeAt: deleted.purgeAt,
-    }]);
+    expect(trash.entries).toEqual([
+      {
+        key: "d/1",
+        versionId: up.versionId,
+        size: body.length,
+        reason: "deleted",
+        deletedAt: expect.any(String),
+        purgeAt: deleted.purgeAt,
+      },
+    ]);
     expect(trash.nextCursor).toBe("");
 
     const undel = await fetch(`${base}/undelete${q("d/1")}`, { method: "POST" });
@@ -360,7 +402,11 @@ describe("listing, status and health", () => {
     expect(first.prefix).toBe("a/");
     expect(first.objects.map((o: { key: string }) => o.key)).toEqual(["a/1", "a/2"]);
     expect(first.objects[0]).toEqual({
-      key: "a/1", size: 3, etag: md5(Buffer.from("a/1")), sha256: sha256(Buffer.from("a/1")), tier: "hot",
+      key: "a/1",
+      size: 3,
+      etag: md5(Buffer.from("a/1")),
+      sha256: sha256(Buffer.from("a/1")),
+      tier: "hot",
       lastModified: expect.stringMatching(/Z$/),
     });
     const second = await json(await fetch(`${base}/objects?prefix=a/&limit=2&cursor=${encodeURIComponent(first.nextCursor)}`));

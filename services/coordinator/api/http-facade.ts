@@ -13,9 +13,7 @@ import type { ByteRange, ObjectEngine, ObjectView } from "../objects/object-engi
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, decideRange } from "./http-range";
 import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
-import {
-  deletedJson, listedObjectJson, objectHeaders, objectJson, trashEntryJson, uploadedJson,
-} from "./http-views";
+import { deletedJson, listedObjectJson, objectHeaders, objectJson, trashEntryJson, uploadedJson } from "./http-views";
 
 export interface HttpFacadeOptions {
   /** Largest object accepted, in bytes. */
@@ -67,12 +65,19 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
       if (!part) throw new InvalidArgumentError('multipart upload without a file: send it in a field named "file"');
       if (part.fieldname !== "file") throw new InvalidArgumentError(`expected the file in a field named "file", got "${part.fieldname}"`);
       view = await engine.put({
-        bucket, key, metadata, contentType: part.mimetype || OCTET_STREAM,
+        bucket,
+        key,
+        metadata,
+        contentType: part.mimetype || OCTET_STREAM,
         body: multipartFileBody(part.file, opts.maxObjectSize),
       });
     } else {
       view = await engine.put({
-        bucket, key, metadata, contentLength, contentType: request.headers["content-type"] || OCTET_STREAM,
+        bucket,
+        key,
+        metadata,
+        contentLength,
+        contentType: request.headers["content-type"] || OCTET_STREAM,
         body: requestBody(request.raw),
       });
     }
@@ -88,7 +93,9 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
       const head = await engine.head(bucket, key);
       const decision = decideRange(rangeHeader, head.size);
       if (decision.kind === "unsatisfiable") {
-        const { statusCode, body } = errorResponse(new RangeNotSatisfiableError(`range "${rangeHeader}" is outside the object's ${head.size} bytes`));
+        const { statusCode, body } = errorResponse(
+          new RangeNotSatisfiableError(`range "${rangeHeader}" is outside the object's ${head.size} bytes`),
+        );
         return reply.code(statusCode).header("content-range", `bytes */${head.size}`).send(body);
       }
       if (decision.kind === "partial") range = { offset: decision.offset, length: decision.length };
@@ -159,7 +166,9 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     const path = request.url.split("?", 1)[0];
     const allowed = allowedMethods.get(path);
     if (allowed) {
-      return reply.code(405).header("allow", allowed.join(", "))
+      return reply
+        .code(405)
+        .header("allow", allowed.join(", "))
         .send({ error: "MethodNotAllowed", message: `${request.method} ${path} is not supported; use ${allowed.join(" or ")}` });
     }
     return reply.code(404).send({ error: "NotFound", message: `no such endpoint: ${request.method} ${path}` });

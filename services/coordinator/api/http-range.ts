@@ -1,10 +1,7 @@
 // HTTP Range requests (RFC 9110 §14), single byte ranges only. A header we cannot use (syntax we do
 // not understand, several ranges) is ignored and the whole object is served, as the RFC allows.
 
-export type RangeDecision =
-  | { kind: "whole" }
-  | { kind: "unsatisfiable" }
-  | { kind: "partial"; offset: number; length: number };
+export type RangeDecision = { kind: "whole" } | { kind: "unsatisfiable" } | { kind: "partial"; offset: number; length: number };
 
 const SINGLE_RANGE_RE = /^bytes=(\d*)-(\d*)$/i;
 

@@ -46,18 +46,26 @@ async function codeOf(p: Promise<unknown>): Promise<grpc.status> {
 
 describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService with the %s client", (flavour) => {
   let client: TestObjectClient;
-  beforeEach(() => { client = TestObjectClient.create(flavour, address); });
+  beforeEach(() => {
+    client = TestObjectClient.create(flavour, address);
+  });
   afterEach(() => client.close());
 
   test("put in chunks, then head and get it back", async () => {
     const parts = [Buffer.from("hello "), Buffer.from("grpc "), Buffer.from("world")];
     const whole = Buffer.concat(parts);
     const put = await client.put(
-      { key: "dir/ünï 🙂", contentType: "text/plain", contentLength: whole.length, metadata: { owner: "ada" } }, parts,
+      { key: "dir/ünï 🙂", contentType: "text/plain", contentLength: whole.length, metadata: { owner: "ada" } },
+      parts,
     );
     expect(put).toMatchObject({
-      bucket: "default", key: "dir/ünï 🙂", size: whole.length, sha256: sha256(whole), contentType: "text/plain",
-      tier: "hot", metadata: { owner: "ada" },
+      bucket: "default",
+      key: "dir/ünï 🙂",
+      size: whole.length,
+      sha256: sha256(whole),
+      contentType: "text/plain",
+      tier: "hot",
+      metadata: { owner: "ada" },
     });
     expect(await client.head("", "dir/ünï 🙂")).toMatchObject({ versionId: put.versionId, size: whole.length });
 
@@ -188,14 +196,23 @@ test("AdminService.GetStatus returns the engine's cluster status", async () => {
 
 test("an internal error is logged with its cause; a caller's error (not found) is not", async () => {
   const lines: string[] = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => { lines.push(line); } });
+  const logger = pino(
+    { level: "info" },
+    {
+      write: (line: string) => {
+        lines.push(line);
+      },
+    },
+  );
   const logged = new grpc.Server(SERVER_OPTIONS);
   addObjectServices(logged, engine, engine, logger);
   const client = TestObjectClient.create("generated", `127.0.0.1:${await bindServer(logged, "127.0.0.1", 0)}`);
   try {
     expect(await codeOf(client.head("default", "nope"))).toBe(grpc.status.NOT_FOUND);
     expect(lines).toEqual([]);
-    engine.head = async () => { throw new Error("disk on fire"); };
+    engine.head = async () => {
+      throw new Error("disk on fire");
+    };
     expect(await codeOf(client.head("default", "k"))).toBe(grpc.status.INTERNAL);
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0])).toMatchObject({ level: 50, msg: "gRPC call failed", err: { message: "disk on fire" } });

@@ -3,9 +3,14 @@
 import * as grpc from "@grpc/grpc-js";
 import { InvalidArgumentError } from "../../common/errors";
 import {
-  AdminServiceService, ObjectServiceService,
-  type AdminServiceServer, type GetObjectRequest, type GetObjectResponse, type ObjectServiceServer,
-  type PutObjectRequest, type PutObjectResponse,
+  AdminServiceService,
+  ObjectServiceService,
+  type AdminServiceServer,
+  type GetObjectRequest,
+  type GetObjectResponse,
+  type ObjectServiceServer,
+  type PutObjectRequest,
+  type PutObjectResponse,
 } from "../../rpc/gen/minis3/v1/object";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
@@ -29,9 +34,14 @@ export function createObjectService(engine: ObjectEngine, logger?: Logger): Obje
   const unary = unaryWith(logger);
   return {
     putObject: (call, callback) => {
-      putObject(engine, call).then((response) => callback(null, response), (e) => callback(statusOf(e, logger)));
+      putObject(engine, call).then(
+        (response) => callback(null, response),
+        (e) => callback(statusOf(e, logger)),
+      );
     },
-    getObject: (call) => { void getObject(engine, call, logger); },
+    getObject: (call) => {
+      void getObject(engine, call, logger);
+    },
     headObject: unary(async (req) => ({ object: objectInfo(await engine.head(checkBucket(req.bucket), checkKey(req.key))) })),
     deleteObject: unary(async (req) => engine.delete(checkBucket(req.bucket), checkKey(req.key))),
     listObjects: unary(async (req) => {
@@ -51,7 +61,10 @@ export function createAdminService(admin: ClusterAdmin, logger?: Logger): AdminS
 }
 
 /** Header first, then chunks. The engine pulls the chunks; a cancel makes the pull throw. */
-async function putObject(engine: ObjectEngine, call: grpc.ServerReadableStream<PutObjectRequest, PutObjectResponse>): Promise<PutObjectResponse> {
+async function putObject(
+  engine: ObjectEngine,
+  call: grpc.ServerReadableStream<PutObjectRequest, PutObjectResponse>,
+): Promise<PutObjectResponse> {
   const reader = new CallReader(call);
   const first = await reader.next();
   if (first?.part?.$case !== "header") throw new InvalidArgumentError("PutObject must start with a header message");
@@ -80,12 +93,17 @@ async function* chunksOf(reader: CallReader<PutObjectRequest>): AsyncGenerator<B
 }
 
 /** An info message, then the bytes in chunks of at most 1 MiB, written with backpressure. */
-async function getObject(engine: ObjectEngine, call: grpc.ServerWritableStream<GetObjectRequest, GetObjectResponse>, logger?: Logger): Promise<void> {
+async function getObject(
+  engine: ObjectEngine,
+  call: grpc.ServerWritableStream<GetObjectRequest, GetObjectResponse>,
+  logger?: Logger,
+): Promise<void> {
   let body: AsyncIterator<Buffer> | undefined;
   let finished = false;
   try {
     const req = call.request;
-    const range: ByteRange | undefined = req.offset > 0 || req.length !== undefined ? { offset: req.offset, length: req.length } : undefined;
+    const range: ByteRange | undefined =
+      req.offset > 0 || req.length !== undefined ? { offset: req.offset, length: req.length } : undefined;
     const got = await engine.get(checkBucket(req.bucket), checkKey(req.key), range);
     body = got.body[Symbol.asyncIterator]();
     if (call.cancelled) return;
@@ -130,7 +148,10 @@ function listLimit(limit: number): number {
 function unaryWith(logger?: Logger) {
   return <Req, Res>(handle: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      handle(call.request).then((response) => callback(null, response), (e) => callback(statusOf(e, logger)));
+      handle(call.request).then(
+        (response) => callback(null, response),
+        (e) => callback(statusOf(e, logger)),
+      );
     };
 }
 

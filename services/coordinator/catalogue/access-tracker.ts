@@ -9,7 +9,11 @@ export class AccessTracker {
   private pending = new Map<string, number>();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly catalogue: Catalogue, private readonly intervalMs: number, private readonly log: Logger) {}
+  constructor(
+    private readonly catalogue: Catalogue,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.flush(), this.intervalMs);

@@ -19,7 +19,10 @@ let dbName: string;
 beforeAll(async () => {
   dbName = `minis3_t_${randomBytes(6).toString("hex")}`;
   ds = await openDataSource({
-    url: `mysql://root@127.0.0.1:3306/${dbName}`, migrations: [CreateCatalogue1732500000100], poolSize: 8, multipleStatements: true,
+    url: `mysql://root@127.0.0.1:3306/${dbName}`,
+    migrations: [CreateCatalogue1732500000100],
+    poolSize: 8,
+    multipleStatements: true,
   });
   pool = sqlPool(ds);
 });
@@ -37,8 +40,17 @@ const newBucket = () => `b${process.pid}-${++bucketSeq}`;
 
 function upload(bucket: string, key: string, over: Partial<NewVersion> = {}): NewVersion {
   return {
-    versionId: newVersionId(), bucket, key, size: 5, sha256: "a".repeat(64), etag: "b".repeat(32),
-    contentType: "text/plain", metadata: {}, replicas: ["s1", "s2", "s3"], createdMs: Date.now(), ...over,
+    versionId: newVersionId(),
+    bucket,
+    key,
+    size: 5,
+    sha256: "a".repeat(64),
+    etag: "b".repeat(32),
+    contentType: "text/plain",
+    metadata: {},
+    replicas: ["s1", "s2", "s3"],
+    createdMs: Date.now(),
+    ...over,
   };
 }
 
@@ -80,8 +92,18 @@ describe("commits and lookups", () => {
     expect(await c.commit(v)).toEqual({ replaced: [] });
     const row = await c.current(b, "k");
     expect(row).toMatchObject({
-      versionId: v.versionId, bucket: b, key: "k", size: 5, contentType: "image/png", metadata: { colour: "blue" },
-      state: "live", tier: "hot", replicas: ["s1", "s2", "s3"], cleanup: [], accessedMs: v.createdMs, deletedMs: null,
+      versionId: v.versionId,
+      bucket: b,
+      key: "k",
+      size: 5,
+      contentType: "image/png",
+      metadata: { colour: "blue" },
+      state: "live",
+      tier: "hot",
+      replicas: ["s1", "s2", "s3"],
+      cleanup: [],
+      accessedMs: v.createdMs,
+      deletedMs: null,
     });
     expect(await c.version(v.versionId)).toEqual(row);
     expect(await c.current(b, "other")).toBeNull();
@@ -207,8 +229,15 @@ describe("deletes and restores", () => {
     const now = Date.now();
     expect(await c.restore(trashed, ["s4"], ["s1"], now)).toEqual({ restored: true, replaced: cur.versionId });
     expect(await c.current(b, "k")).toMatchObject({
-      versionId: trashed.versionId, state: "live", tier: "hot", replicas: ["s4"], cleanup: ["s1"], accessedMs: now,
-      deletedMs: null, purgeMs: null, reason: null,
+      versionId: trashed.versionId,
+      state: "live",
+      tier: "hot",
+      replicas: ["s4"],
+      cleanup: ["s1"],
+      accessedMs: now,
+      deletedMs: null,
+      purgeMs: null,
+      reason: null,
     });
     expect(await stateOf(cur.versionId)).toEqual({ state: "trash", tier: "hot", reason: "overwritten" });
   });
@@ -217,7 +246,9 @@ describe("deletes and restores", () => {
     const c = cat();
     const { b } = await committed(c);
     const trashed = (await c.markDeleted(b, "k"))!;
-    expect(await c.moveTier(trashed.versionId, { state: "trash", tier: "hot" }, { tier: "trash", replicas: ["t1"] }, trashed.replicas)).toBe(true);
+    expect(
+      await c.moveTier(trashed.versionId, { state: "trash", tier: "hot" }, { tier: "trash", replicas: ["t1"] }, trashed.replicas),
+    ).toBe(true);
     expect(await c.restore(trashed, ["s4"], [], Date.now())).toEqual({ restored: false, replaced: null });
     expect(await stateOf(trashed.versionId)).toEqual({ state: "trash", tier: "trash", reason: "deleted" });
     expect(await c.current(b, "k")).toBeNull();
@@ -234,7 +265,8 @@ describe("deletes and restores", () => {
       ]);
       expect(restore.restored).toBe(!moved);
       expect(await stateOf(trashed.versionId)).toEqual(
-        moved ? { state: "trash", tier: "trash", reason: "deleted" } : { state: "live", tier: "hot", reason: null });
+        moved ? { state: "trash", tier: "trash", reason: "deleted" } : { state: "live", tier: "hot", reason: null },
+      );
     }
   });
 
@@ -275,11 +307,26 @@ describe("conditional tier moves and bookkeeping", () => {
   it("moves a version that is still as expected, recording the old copies", async () => {
     const c = cat();
     const { v } = await committed(c);
-    const moved = await c.moveTier(v.versionId, { state: "live", tier: "hot", accessedMs: v.createdMs }, { tier: "cold", replicas: ["c1"] }, v.replicas);
+    const moved = await c.moveTier(
+      v.versionId,
+      { state: "live", tier: "hot", accessedMs: v.createdMs },
+      { tier: "cold", replicas: ["c1"] },
+      v.replicas,
+    );
     expect(moved).toBe(true);
-    expect(await c.version(v.versionId)).toMatchObject({ state: "live", tier: "cold", replicas: ["c1"], cleanup: v.replicas, accessedMs: v.createdMs });
+    expect(await c.version(v.versionId)).toMatchObject({
+      state: "live",
+      tier: "cold",
+      replicas: ["c1"],
+      cleanup: v.replicas,
+      accessedMs: v.createdMs,
+    });
     // A promotion also sets the access time.
-    expect(await c.moveTier(v.versionId, { state: "live", tier: "cold" }, { tier: "hot", replicas: ["s9"], accessedMs: v.createdMs + 5 }, ["c1"])).toBe(true);
+    expect(
+      await c.moveTier(v.versionId, { state: "live", tier: "cold" }, { tier: "hot", replicas: ["s9"], accessedMs: v.createdMs + 5 }, [
+        "c1",
+      ]),
+    ).toBe(true);
     expect(await c.version(v.versionId)).toMatchObject({ tier: "hot", replicas: ["s9"], cleanup: ["c1"], accessedMs: v.createdMs + 5 });
   });
 
@@ -287,7 +334,12 @@ describe("conditional tier moves and bookkeeping", () => {
     const c = cat();
     const { v } = await committed(c);
     await c.recordAccess(new Map([[v.versionId, v.createdMs + 1000]]));
-    const moved = await c.moveTier(v.versionId, { state: "live", tier: "hot", accessedMs: v.createdMs }, { tier: "cold", replicas: ["c1"] }, v.replicas);
+    const moved = await c.moveTier(
+      v.versionId,
+      { state: "live", tier: "hot", accessedMs: v.createdMs },
+      { tier: "cold", replicas: ["c1"] },
+      v.replicas,
+    );
     expect(moved).toBe(false);
     expect(await c.version(v.versionId)).toMatchObject({ tier: "hot", replicas: v.replicas, cleanup: [], accessedMs: v.createdMs + 1000 });
   });
@@ -320,7 +372,12 @@ describe("conditional tier moves and bookkeeping", () => {
     const [v, w] = [upload(b, "a"), upload(b, "b")];
     await Promise.all([c.commit(v), c.commit(w)]);
     await c.markDeleted(b, "b");
-    await c.recordAccess(new Map([[v.versionId, v.createdMs + 50], [w.versionId, w.createdMs + 50]]));
+    await c.recordAccess(
+      new Map([
+        [v.versionId, v.createdMs + 50],
+        [w.versionId, w.createdMs + 50],
+      ]),
+    );
     await c.recordAccess(new Map([[v.versionId, v.createdMs + 10]]));
     expect((await c.version(v.versionId))!.accessedMs).toBe(v.createdMs + 50);
     expect((await c.version(w.versionId))!.accessedMs).toBe(w.createdMs);

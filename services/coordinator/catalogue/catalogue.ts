@@ -6,9 +6,23 @@ import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
 import {
-  clearCleanupBatch, commitBatch, committedRow, deleteBatch, deleteTrashed, moveBatch, restoreVersion, selectCurrent,
-  selectVersions, updateAccessTimes, updateCleanup, updateReplicas,
-  type CommitResult, type NewVersion, type ObjectKey, type RestoreResult, type TierMove,
+  clearCleanupBatch,
+  commitBatch,
+  committedRow,
+  deleteBatch,
+  deleteTrashed,
+  moveBatch,
+  restoreVersion,
+  selectCurrent,
+  selectVersions,
+  updateAccessTimes,
+  updateCleanup,
+  updateReplicas,
+  type CommitResult,
+  type NewVersion,
+  type ObjectKey,
+  type RestoreResult,
+  type TierMove,
 } from "./versions-sql";
 
 export type { CommitResult, NewVersion, RestoreResult };
@@ -40,8 +54,11 @@ export class Catalogue {
    * `pool` must allow multiple statements per query (see openDataSource). Every change goes
    * through mutate() and is reported to `cache` (the default cache never answers).
    */
-  constructor(private readonly pool: Pool, private readonly trashTtlMs: number,
-    private readonly cache: ReadCache = new ReadCache(0, () => undefined)) {
+  constructor(
+    private readonly pool: Pool,
+    private readonly trashTtlMs: number,
+    private readonly cache: ReadCache = new ReadCache(0, () => undefined),
+  ) {
     this.lifecycle = new LifecycleQueries(pool);
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
@@ -97,8 +114,12 @@ export class Catalogue {
    * read with (they must already be hot on `replicas`); the key's current version, if any, goes to
    * the trash.
    */
-  restore(trashed: Pick<VersionRow, "versionId" | "bucket" | "key" | "tier">, replicas: string[], cleanup: string[],
-    nowMs: number): Promise<RestoreResult> {
+  restore(
+    trashed: Pick<VersionRow, "versionId" | "bucket" | "key" | "tier">,
+    replicas: string[],
+    cleanup: string[],
+    nowMs: number,
+  ): Promise<RestoreResult> {
     const { versionId, bucket, key, tier } = trashed;
     const done = restoreVersion(this.pool, versionId, tier, replicas, cleanup, nowMs, this.trashTtlMs);
     // The key is told even when the restore lost its race (rare): a lookup more, never a stale row.
@@ -168,8 +189,12 @@ export class Catalogue {
    * `versionIds` are what the change may touch, known before it runs; `learned` adds what only
    * its result tells (replaced versions: they belong to keys already told).
    */
-  private async mutate<T>(keys: readonly ObjectKey[], versionIds: readonly string[], done: Promise<T>,
-    learned?: (result: T) => Learned): Promise<T> {
+  private async mutate<T>(
+    keys: readonly ObjectKey[],
+    versionIds: readonly string[],
+    done: Promise<T>,
+    learned?: (result: T) => Learned,
+  ): Promise<T> {
     let more: Learned | undefined;
     try {
       const result = await done;

@@ -16,8 +16,14 @@ export async function selectListed(pool: Pool, bucket: string, prefix: string, a
 }
 
 /** Restorable versions under a prefix, in version id order after `afterVersion`. */
-export async function selectTrashListed(pool: Pool, bucket: string, prefix: string, nowMs: number, afterVersion: string,
-  limit: number): Promise<VersionRow[]> {
+export async function selectTrashListed(
+  pool: Pool,
+  bucket: string,
+  prefix: string,
+  nowMs: number,
+  afterVersion: string,
+  limit: number,
+): Promise<VersionRow[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT ${VERSION_COLUMNS} FROM versions v
       WHERE v.state = 'trash' AND v.bucket = ? AND v.object_key LIKE ? AND v.purge_ms > ? AND v.version_id > ?
@@ -42,7 +48,8 @@ export async function selectLatestTrash(pool: Pool, bucket: string, key: string,
 export async function selectTierTotals(pool: Pool): Promise<{ tier: string; objects: number; bytes: number }[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT IF(state = 'trash', 'trash', tier) AS t, COUNT(*) AS n, COALESCE(SUM(size), 0) AS b
-       FROM versions GROUP BY t`);
+       FROM versions GROUP BY t`,
+  );
   const by = new Map(rows.map((r) => [r.t as string, { objects: Number(r.n), bytes: Number(r.b) }]));
   return ["hot", "cold", "trash"].map((tier) => ({ tier, ...(by.get(tier) ?? { objects: 0, bytes: 0 }) }));
 }

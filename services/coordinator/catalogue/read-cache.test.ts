@@ -2,8 +2,24 @@ import { ReadCache } from "./read-cache";
 import type { VersionRow } from "../model/version-row";
 
 const row = (key: string, versionId: string, extra: Partial<VersionRow> = {}): VersionRow => ({
-  versionId, bucket: "b", key, size: 1, sha256: "s", etag: "e", contentType: "t", metadata: {}, state: "live", tier: "hot",
-  replicas: ["storage-1"], cleanup: [], createdMs: 1, accessedMs: 1, deletedMs: null, purgeMs: null, reason: null, ...extra,
+  versionId,
+  bucket: "b",
+  key,
+  size: 1,
+  sha256: "s",
+  etag: "e",
+  contentType: "t",
+  metadata: {},
+  state: "live",
+  tier: "hot",
+  replicas: ["storage-1"],
+  cleanup: [],
+  createdMs: 1,
+  accessedMs: 1,
+  deletedMs: null,
+  purgeMs: null,
+  reason: null,
+  ...extra,
 });
 
 describe("read cache", () => {
@@ -11,7 +27,10 @@ describe("read cache", () => {
   let alone = true;
   let stretch = 1;
   const make = (max = 100) => new ReadCache(max, () => (alone ? stretch : undefined));
-  beforeEach(() => { alone = true; stretch = 1; });
+  beforeEach(() => {
+    alone = true;
+    stretch = 1;
+  });
 
   test("a lookup fills it and the next read of the key is answered from it", () => {
     const c = make();
@@ -99,7 +118,12 @@ describe("read cache", () => {
   test("written access times reach cached rows", () => {
     const c = make();
     c.fill(c.ticket(), row("k", "v1", { accessedMs: 5 }));
-    c.accessed(new Map([["v1", 50], ["v9", 70]]));
+    c.accessed(
+      new Map([
+        ["v1", 50],
+        ["v9", 70],
+      ]),
+    );
     expect(c.get("b", "k")?.accessedMs).toBe(50);
   });
 

@@ -49,7 +49,10 @@ export class ReadCache {
     if (!this.usable()) return undefined;
     const k = keyOf(bucket, key);
     const row = this.rows.get(k);
-    if (row) { this.rows.delete(k); this.rows.set(k, row); }
+    if (row) {
+      this.rows.delete(k);
+      this.rows.set(k, row);
+    }
     return row;
   }
 
@@ -70,9 +73,15 @@ export class ReadCache {
    * in flight will not bring them back. `current`, for a commit, is the key's new visible version:
    * it is cached if nothing else touched the key since `ticket` (taken when the commit began).
    */
-  changed(keys: readonly { bucket: string; key: string }[], versionIds: readonly string[], current?: { ticket: number; row: VersionRow }): void {
+  changed(
+    keys: readonly { bucket: string; key: string }[],
+    versionIds: readonly string[],
+    current?: { ticket: number; row: VersionRow },
+  ): void {
     this.rotateMarks();
-    const undisturbed = current !== undefined && current.ticket >= this.validFrom &&
+    const undisturbed =
+      current !== undefined &&
+      current.ticket >= this.validFrom &&
       !this.changedSince("k" + keyOf(current.row.bucket, current.row.key), current.ticket);
     const at = ++this.seq;
     for (const { bucket, key } of keys) {

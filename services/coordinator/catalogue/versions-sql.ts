@@ -14,8 +14,10 @@ export interface ObjectKey {
 }
 
 /** What an upload commits once its replicas confirmed the bytes: the row's given fields. */
-export type NewVersion = Pick<VersionRow,
-  "versionId" | "bucket" | "key" | "size" | "sha256" | "etag" | "contentType" | "metadata" | "replicas" | "createdMs">;
+export type NewVersion = Pick<
+  VersionRow,
+  "versionId" | "bucket" | "key" | "size" | "sha256" | "etag" | "contentType" | "metadata" | "replicas" | "createdMs"
+>;
 
 export interface CommitResult {
   /** Versions this commit pushed to the trash (the key's previous version; same-batch losers). */
@@ -44,14 +46,18 @@ export async function selectCurrent(pool: Pool, batch: ObjectKey[]): Promise<(Ve
   if (batch.length === 1) {
     const [rows] = await pool.execute<RowDataPacket[]>(
       `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
-        WHERE o.bucket = ? AND o.object_key = ?`, [batch[0].bucket, batch[0].key]);
+        WHERE o.bucket = ? AND o.object_key = ?`,
+      [batch[0].bucket, batch[0].key],
+    );
     return [rows.length ? toVersionRow(rows[0]) : null];
   }
   const found = new Map<string, VersionRow>();
   for (const [bucket, keys] of groupKeys(batch)) {
     const [rows] = await pool.query<RowDataPacket[]>(
       `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
-        WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`, [bucket, ...keys]);
+        WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`,
+      [bucket, ...keys],
+    );
     for (const r of rows) {
       const v = toVersionRow(r);
       found.set(keyOf(v.bucket, v.key), v);
@@ -62,10 +68,13 @@ export async function selectCurrent(pool: Pool, batch: ObjectKey[]): Promise<(Ve
 
 /** Versions by id, or null each. */
 export async function selectVersions(pool: Pool, ids: string[]): Promise<(VersionRow | null)[]> {
-  const [rows] = ids.length === 1
-    ? await pool.execute<RowDataPacket[]>(`SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id = ?`, ids)
-    : await pool.query<RowDataPacket[]>(
-      `SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id IN (${placeholders(ids.length, "?")})`, ids);
+  const [rows] =
+    ids.length === 1
+      ? await pool.execute<RowDataPacket[]>(`SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id = ?`, ids)
+      : await pool.query<RowDataPacket[]>(
+          `SELECT ${VERSION_COLUMNS} FROM versions v WHERE v.version_id IN (${placeholders(ids.length, "?")})`,
+          ids,
+        );
   const by = new Map(rows.map((r) => [r.version_id as string, toVersionRow(r)]));
   return ids.map((id) => by.get(id) ?? null);
 }
@@ -83,7 +92,10 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
   const lost = new Set<number>();
   batch.forEach((v, i) => {
     const w = winner.get(keyOf(v.bucket, v.key))!;
-    if (w !== i) { lost.add(i); results[w].replaced.push(v.versionId); }
+    if (w !== i) {
+      lost.add(i);
+      results[w].replaced.push(v.versionId);
+    }
   });
   const winners = [...winner.values()].map((i) => batch[i]);
   const byBucket = groupKeys(winners);
@@ -91,28 +103,53 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
   const tx = new MultiStatement();
   // Lock the keys' current rows (sorted, so two coordinators lock in the same order) and learn
   // which versions this batch replaces; then retire them, add the new ones, repoint the keys.
-  const selects = byBucket.map(([bucket, keys]) => tx.add(
-    `SELECT object_key, version_id FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`,
-    [bucket, ...keys]));
+  const selects = byBucket.map(([bucket, keys]) =>
+    tx.add(`SELECT object_key, version_id FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`, [
+      bucket,
+      ...keys,
+    ]),
+  );
   for (const [bucket, keys] of byBucket) {
-    tx.add(`UPDATE versions v JOIN objects o ON v.version_id = o.version_id
+    tx.add(
+      `UPDATE versions v JOIN objects o ON v.version_id = o.version_id
                SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'overwritten'
              WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")}) AND v.state = 'live'`,
-    [nowMs, purgeMs, bucket, ...keys]);
+      [nowMs, purgeMs, bucket, ...keys],
+    );
   }
   const vals: (string | number | null)[] = [];
   batch.forEach((v, i) => {
     const l = lost.has(i);
-    vals.push(v.versionId, v.bucket, v.key, v.size, v.sha256, v.etag, v.contentType,
+    vals.push(
+      v.versionId,
+      v.bucket,
+      v.key,
+      v.size,
+      v.sha256,
+      v.etag,
+      v.contentType,
       Object.keys(v.metadata).length ? JSON.stringify(v.metadata) : null,
-      l ? "trash" : "live", "hot", v.replicas.join(","), v.createdMs, v.createdMs,
-      l ? nowMs : null, l ? purgeMs : null, l ? "overwritten" : null);
+      l ? "trash" : "live",
+      "hot",
+      v.replicas.join(","),
+      v.createdMs,
+      v.createdMs,
+      l ? nowMs : null,
+      l ? purgeMs : null,
+      l ? "overwritten" : null,
+    );
   });
-  tx.add(`INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier,
+  tx.add(
+    `INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier,
                                 replicas, created_ms, accessed_ms, deleted_ms, purge_ms, reason)
-          VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`, vals);
-  tx.add(`INSERT INTO objects (bucket, object_key, version_id) VALUES ${placeholders(winners.length, "(?, ?, ?)")}
-          ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`, winners.flatMap((v) => [v.bucket, v.key, v.versionId]));
+          VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`,
+    vals,
+  );
+  tx.add(
+    `INSERT INTO objects (bucket, object_key, version_id) VALUES ${placeholders(winners.length, "(?, ?, ?)")}
+          ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
+    winners.flatMap((v) => [v.bucket, v.key, v.versionId]),
+  );
 
   const out = await tx.run(pool);
   byBucket.forEach(([bucket], j) => {
@@ -136,13 +173,20 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
   const purgeMs = nowMs + trashTtlMs;
   const byBucket = groupKeys(batch);
   const tx = new MultiStatement();
-  const selects = byBucket.map(([bucket, keys]) => tx.add(
-    `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
-      WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`, [bucket, ...keys]));
+  const selects = byBucket.map(([bucket, keys]) =>
+    tx.add(
+      `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
+      WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`,
+      [bucket, ...keys],
+    ),
+  );
   for (const [bucket, keys] of byBucket) {
-    tx.add(`UPDATE versions v JOIN objects o ON v.version_id = o.version_id
+    tx.add(
+      `UPDATE versions v JOIN objects o ON v.version_id = o.version_id
                SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'deleted'
-             WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`, [nowMs, purgeMs, bucket, ...keys]);
+             WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`,
+      [nowMs, purgeMs, bucket, ...keys],
+    );
     tx.add(`DELETE FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")})`, [bucket, ...keys]);
   }
   const out = await tx.run(pool);
@@ -165,30 +209,50 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
  * Makes a trash version visible again under its key, only if its bytes are still in `expectTier`
  * (a trash move may have run); the key's visible version, if any, goes to the trash.
  */
-export function restoreVersion(pool: Pool, versionId: string, expectTier: BytesTier, replicas: string[], cleanup: string[],
-  nowMs: number, trashTtlMs: number): Promise<RestoreResult> {
-  return inTransaction(pool, async (c) => {
-    const [vr] = await c.execute<RowDataPacket[]>(
-      "SELECT bucket, object_key FROM versions WHERE version_id = ? AND state = 'trash' AND tier = ? FOR UPDATE", [versionId, expectTier]);
-    if (!vr.length) return { restored: false, replaced: null };
-    const { bucket, object_key: key } = vr[0];
-    const [cur] = await c.execute<RowDataPacket[]>(
-      "SELECT version_id FROM objects WHERE bucket = ? AND object_key = ? FOR UPDATE", [bucket, key]);
-    const replaced: string | null = cur.length ? cur[0].version_id : null;
-    if (replaced) {
+export function restoreVersion(
+  pool: Pool,
+  versionId: string,
+  expectTier: BytesTier,
+  replicas: string[],
+  cleanup: string[],
+  nowMs: number,
+  trashTtlMs: number,
+): Promise<RestoreResult> {
+  return inTransaction(
+    pool,
+    async (c) => {
+      const [vr] = await c.execute<RowDataPacket[]>(
+        "SELECT bucket, object_key FROM versions WHERE version_id = ? AND state = 'trash' AND tier = ? FOR UPDATE",
+        [versionId, expectTier],
+      );
+      if (!vr.length) return { restored: false, replaced: null };
+      const { bucket, object_key: key } = vr[0];
+      const [cur] = await c.execute<RowDataPacket[]>("SELECT version_id FROM objects WHERE bucket = ? AND object_key = ? FOR UPDATE", [
+        bucket,
+        key,
+      ]);
+      const replaced: string | null = cur.length ? cur[0].version_id : null;
+      if (replaced) {
+        await c.execute("UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten' WHERE version_id = ?", [
+          nowMs,
+          nowMs + trashTtlMs,
+          replaced,
+        ]);
+      }
       await c.execute(
-        "UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten' WHERE version_id = ?",
-        [nowMs, nowMs + trashTtlMs, replaced]);
-    }
-    await c.execute(
-      `INSERT INTO objects (bucket, object_key, version_id) VALUES (?, ?, ?)
-       ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`, [bucket, key, versionId]);
-    await c.execute(
-      `UPDATE versions SET state = 'live', tier = 'hot', replicas = ?, cleanup = ?, accessed_ms = ?,
+        `INSERT INTO objects (bucket, object_key, version_id) VALUES (?, ?, ?)
+       ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
+        [bucket, key, versionId],
+      );
+      await c.execute(
+        `UPDATE versions SET state = 'live', tier = 'hot', replicas = ?, cleanup = ?, accessed_ms = ?,
               deleted_ms = NULL, purge_ms = NULL, reason = NULL WHERE version_id = ?`,
-      [replicas.join(","), cleanup.join(","), nowMs, versionId]);
-    return { restored: true, replaced };
-  }, { readCommitted: true });
+        [replicas.join(","), cleanup.join(","), nowMs, versionId],
+      );
+      return { restored: true, replaced };
+    },
+    { readCommitted: true },
+  );
 }
 
 /** Concurrent lifecycle jobs' moves, as one transaction; each UPDATE still reports its own outcome. */
@@ -210,10 +274,16 @@ export async function moveBatch(pool: Pool, batch: TierMove[]): Promise<boolean[
 function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: string; params: (string | number)[] } {
   const params: (string | number)[] = [to.tier, to.replicas.join(","), oldCopies.join(",")];
   let sql = "UPDATE versions SET tier = ?, replicas = ?, cleanup = ?";
-  if (to.accessedMs !== undefined) { sql += ", accessed_ms = ?"; params.push(to.accessedMs); }
+  if (to.accessedMs !== undefined) {
+    sql += ", accessed_ms = ?";
+    params.push(to.accessedMs);
+  }
   sql += " WHERE version_id = ? AND state = ? AND tier = ?";
   params.push(versionId, expect.state, expect.tier);
-  if (expect.accessedMs !== undefined) { sql += " AND accessed_ms = ?"; params.push(expect.accessedMs); }
+  if (expect.accessedMs !== undefined) {
+    sql += " AND accessed_ms = ?";
+    params.push(expect.accessedMs);
+  }
   return { sql, params };
 }
 
@@ -254,6 +324,7 @@ export async function updateAccessTimes(pool: Pool, times: ReadonlyMap<string, n
 function groupKeys(items: ObjectKey[]): [string, string[]][] {
   const by = new Map<string, Set<string>>();
   for (const { bucket, key } of items) (by.get(bucket) ?? by.set(bucket, new Set()).get(bucket)!).add(key);
-  return [...by].sort(([a], [b]) => (a < b ? -1 : 1))
+  return [...by]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([b, keys]) => [b, [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))]);
 }

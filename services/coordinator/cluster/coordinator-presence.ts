@@ -41,8 +41,12 @@ export class CoordinatorPresence {
   /** Registers; if other coordinators are live, resolves only once they must have seen this one. */
   async start(): Promise<void> {
     await this.look(true);
-    this.log.info({ id: this.id, coordinators: this.peers }, this.peers.length
-      ? "other coordinators are live (read cache off); waiting for them to see this one" : "the only coordinator: read cache on");
+    this.log.info(
+      { id: this.id, coordinators: this.peers },
+      this.peers.length
+        ? "other coordinators are live (read cache off); waiting for them to see this one"
+        : "the only coordinator: read cache on",
+    );
     if (this.peers.length) {
       await sleep(2 * this.intervalMs);
       await this.look(false);
@@ -88,7 +92,10 @@ export class CoordinatorPresence {
     this.peers = peers;
     this.trustUntil = sentAt + 2 * this.intervalMs;
     if (changed && !first) {
-      this.log.info({ coordinators: peers }, peers.length ? "other coordinators are live: read cache off" : "this is the only coordinator: read cache on");
+      this.log.info(
+        { coordinators: peers },
+        peers.length ? "other coordinators are live: read cache off" : "this is the only coordinator: read cache on",
+      );
     }
   }
 }

@@ -9,8 +9,16 @@ import { NodePool } from "./node-pool";
 /** A NodeDirectory over one heartbeating storage node at `address`. */
 async function directoryOf(address: string): Promise<NodeDirectory> {
   const row = {
-    id: "n1", kind: "storage", address, zone: "z", state: "active",
-    blob_count: 0, used_bytes: 0, free_bytes: 1, hb: Date.now(), age_ms: 0,
+    id: "n1",
+    kind: "storage",
+    address,
+    zone: "z",
+    state: "active",
+    blob_count: 0,
+    used_bytes: 0,
+    free_bytes: 1,
+    hb: Date.now(),
+    age_ms: 0,
   };
   const pool = { query: async () => [[row]] } as unknown as Pool;
   const directory = new NodeDirectory(pool, 60_000, 60_000, silentLog);
@@ -30,7 +38,10 @@ describe("NodePool.failed: only an unreachable node is suspected", () => {
     const pool = new NodePool(directory, silentLog);
     try {
       const b = blobOf(10);
-      const e = await pool.client("n1").putSmall("b1", {}, b.data, b.sha256).catch((x) => x);
+      const e = await pool
+        .client("n1")
+        .putSmall("b1", {}, b.data, b.sha256)
+        .catch((x) => x);
       expect(e).toBeInstanceOf(Error);
       pool.failed("n1", e);
       expect(pool.isLive("n1")).toBe(true);
@@ -41,13 +52,21 @@ describe("NodePool.failed: only an unreachable node is suspected", () => {
   });
 
   test("a node that does not answer is suspected", async () => {
-    const server = await startNodeServer(failingBackend(() => new Error("unused")), "127.0.0.1", 0, { id: "n1", chunkSize: 1024, log: silentLog });
+    const server = await startNodeServer(
+      failingBackend(() => new Error("unused")),
+      "127.0.0.1",
+      0,
+      { id: "n1", chunkSize: 1024, log: silentLog },
+    );
     const directory = await directoryOf(`127.0.0.1:${server.port}`);
     await server.stop(0);
     const pool = new NodePool(directory, silentLog);
     try {
       const b = blobOf(10);
-      const e = await pool.client("n1").putSmall("b1", {}, b.data, b.sha256).catch((x) => x);
+      const e = await pool
+        .client("n1")
+        .putSmall("b1", {}, b.data, b.sha256)
+        .catch((x) => x);
       expect(e).toMatchObject({ code: ErrorCode.NodeUnavailable });
       pool.failed("n1", e);
       expect(pool.isLive("n1")).toBe(false);

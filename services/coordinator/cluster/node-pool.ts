@@ -11,7 +11,10 @@ import { NodeClient } from "../../rpc/client/node-client";
 export class NodePool {
   private readonly clients = new Map<string, NodeClient>();
 
-  constructor(private readonly directory: NodeDirectory, private readonly log: Logger) {
+  constructor(
+    private readonly directory: NodeDirectory,
+    private readonly log: Logger,
+  ) {
     directory.on("change", (records: NodeRecord[]) => this.sync(records));
     this.sync(directory.all());
   }
@@ -29,7 +32,10 @@ export class NodePool {
 
   /** Storage nodes silent for longer than ms: their copies are as good as lost. */
   storageNodesDownLongerThan(ms: number): string[] {
-    return this.directory.ofKind("storage").filter((n) => !n.live && n.silentForMs > ms).map((n) => n.id);
+    return this.directory
+      .ofKind("storage")
+      .filter((n) => !n.live && n.silentForMs > ms)
+      .map((n) => n.id);
   }
 
   /**
@@ -64,7 +70,10 @@ export class NodePool {
       if (c) this.log.info({ node: r.id, address: r.address }, "node moved; reconnecting");
     }
     for (const [id, c] of this.clients) {
-      if (!seen.has(id)) { c.close(); this.clients.delete(id); }
+      if (!seen.has(id)) {
+        c.close();
+        this.clients.delete(id);
+      }
     }
   }
 }

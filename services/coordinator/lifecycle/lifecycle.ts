@@ -36,13 +36,23 @@ export class Lifecycle implements Undeleter {
   private readonly workers: Worker[] = [];
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly deps: LifecycleDeps, opts: LifecycleOptions & { chunkSize: number }) {
+  constructor(
+    private readonly deps: LifecycleDeps,
+    opts: LifecycleOptions & { chunkSize: number },
+  ) {
     const { catalogue, nodes, placement, access, scheduler, log } = deps;
     this.jobs = {
-      catalogue, nodes, placement, access, scheduler, log, opts,
+      catalogue,
+      nodes,
+      placement,
+      access,
+      scheduler,
+      log,
+      opts,
       copier: new BlobCopier(nodes, log, opts.chunkSize),
-      reconciler: new Reconciler(catalogue, scheduler, opts.hotTtlMs, opts.reconcileIntervalMs, log,
-        () => nodes.storageNodesDownLongerThan(opts.repairAfterMs)),
+      reconciler: new Reconciler(catalogue, scheduler, opts.hotTtlMs, opts.reconcileIntervalMs, log, () =>
+        nodes.storageNodesDownLongerThan(opts.repairAfterMs),
+      ),
     };
   }
 
@@ -50,10 +60,14 @@ export class Lifecycle implements Undeleter {
     const { connection, prefix } = this.deps.queues;
     for (const job of JOBS) {
       const w = new Worker<TransitionJob>(job.name, (j) => job.process(j.data, this.jobs), {
-        connection, prefix, concurrency: job.concurrency,
+        connection,
+        prefix,
+        concurrency: job.concurrency,
       });
       w.on("error", (e) => this.deps.log.warn({ err: e, queue: job.name }, "worker error"));
-      w.on("failed", (j, e) => this.deps.log.warn({ queue: job.name, job: j?.id, attempts: j?.attemptsMade, err: e.message }, "job failed"));
+      w.on("failed", (j, e) =>
+        this.deps.log.warn({ queue: job.name, job: j?.id, attempts: j?.attemptsMade, err: e.message }, "job failed"),
+      );
       this.workers.push(w);
     }
     // Not awaited: with Redis away, start-up (and uploads, reads, deletes) must not wait for it;
@@ -77,9 +91,15 @@ export class Lifecycle implements Undeleter {
 
   private async ensureReconcileSchedule(): Promise<void> {
     try {
-      await this.deps.queues.byName.reconcile.upsertJobScheduler(reconcile.name, { every: this.jobs.opts.reconcileIntervalMs }, {
-        name: reconcile.name, data: { versionId: "" }, opts: { removeOnComplete: true, removeOnFail: true },
-      });
+      await this.deps.queues.byName.reconcile.upsertJobScheduler(
+        reconcile.name,
+        { every: this.jobs.opts.reconcileIntervalMs },
+        {
+          name: reconcile.name,
+          data: { versionId: "" },
+          opts: { removeOnComplete: true, removeOnFail: true },
+        },
+      );
     } catch (e) {
       this.deps.log.warn({ err: e }, "could not schedule the reconciler");
     }

@@ -50,7 +50,7 @@ export interface LifecycleQueues {
 export function createQueues(connection: ConnectionOptions, prefix: string, log: Logger): LifecycleQueues {
   const byName = {} as Record<QueueName, Queue<TransitionJob>>;
   for (const name of QUEUE_NAMES) {
-    const q = byName[name] = new Queue<TransitionJob>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
+    const q = (byName[name] = new Queue<TransitionJob>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS }));
     q.on("error", (e) => log.warn({ err: e }, "queue error"));
   }
   return { connection, prefix, byName };

@@ -34,15 +34,27 @@ export class Reconciler {
       counts.demote++;
     }
     const trash = await this.catalogue.lifecycle.trashToMove(BATCH);
-    for (const v of trash) { this.scheduler.add("trash", v.versionId); counts.trash++; }
+    for (const v of trash) {
+      this.scheduler.add("trash", v.versionId);
+      counts.trash++;
+    }
     const purge = await this.catalogue.lifecycle.dueForPurge(horizon, BATCH);
-    for (const v of purge) { this.scheduler.add("purge", v.versionId, v.purgeMs!, v.purgeMs!); counts.purge++; }
+    for (const v of purge) {
+      this.scheduler.add("purge", v.versionId, v.purgeMs!, v.purgeMs!);
+      counts.purge++;
+    }
     const cleanup = await this.catalogue.lifecycle.withLeftoverCopies(BATCH);
-    for (const v of cleanup) { this.scheduler.add("cleanup", v.versionId); counts.cleanup++; }
+    for (const v of cleanup) {
+      this.scheduler.add("cleanup", v.versionId);
+      counts.cleanup++;
+    }
 
     for (const node of this.lostNodes()) {
       const held = await this.catalogue.lifecycle.hotOnNode(node, BATCH);
-      for (const v of held) { this.scheduler.add("repair", v.versionId); counts.repair++; }
+      for (const v of held) {
+        this.scheduler.add("repair", v.versionId);
+        counts.repair++;
+      }
     }
 
     if (counts.trash + counts.cleanup + counts.repair > 0) this.log.debug({ counts }, "reconciler queued transitions");

@@ -16,7 +16,10 @@ export class Scheduler implements ObjectEvents, JobScheduler {
   private pending = new Map<QueueName, { name: string; data: TransitionJob; opts: { jobId: string; delay?: number } }[]>();
   private flushing = false;
 
-  constructor(private readonly queues: Record<QueueName, Queue<TransitionJob>>, private readonly log: Logger) {}
+  constructor(
+    private readonly queues: Record<QueueName, Queue<TransitionJob>>,
+    private readonly log: Logger,
+  ) {}
 
   add(queue: QueueName, versionId: string, atMs?: number, dueKey?: number): void {
     const delay = atMs === undefined ? undefined : Math.max(0, atMs - Date.now());
@@ -32,9 +35,13 @@ export class Scheduler implements ObjectEvents, JobScheduler {
     const batches = this.pending;
     this.pending = new Map();
     this.flushing = false;
-    await Promise.all([...batches].map(([q, jobs]) => this.queues[q].addBulk(jobs).catch((e) => {
-      this.log.warn({ err: e, queue: q, count: jobs.length }, "could not queue jobs; the reconciler will");
-    })));
+    await Promise.all(
+      [...batches].map(([q, jobs]) =>
+        this.queues[q].addBulk(jobs).catch((e) => {
+          this.log.warn({ err: e, queue: q, count: jobs.length }, "could not queue jobs; the reconciler will");
+        }),
+      ),
+    );
   }
 
   // ObjectEvents: demotions and purges are queued by the reconciler as they come due.
@@ -70,13 +77,24 @@ export class Scheduler implements ObjectEvents, JobScheduler {
    * so this gives up after a few seconds: /status still answers, saying Redis did not.
    */
   async queueStatus(timeoutMs = 3000): Promise<{ name: string; waiting: number; delayed: number; active: number; failed: number }[]> {
-    const counts = Promise.all(QUEUE_NAMES.map(async (name) => {
-      const c = await this.queues[name].getJobCounts("waiting", "delayed", "active", "failed", "prioritized");
-      return { name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), delayed: c.delayed ?? 0, active: c.active ?? 0, failed: c.failed ?? 0 };
-    }));
+    const counts = Promise.all(
+      QUEUE_NAMES.map(async (name) => {
+        const c = await this.queues[name].getJobCounts("waiting", "delayed", "active", "failed", "prioritized");
+        return {
+          name,
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+          delayed: c.delayed ?? 0,
+          active: c.active ?? 0,
+          failed: c.failed ?? 0,
+        };
+      }),
+    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new MiniS3Error(ErrorCode.QueueUnavailable, `Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new MiniS3Error(ErrorCode.QueueUnavailable, `Redis did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([counts, timeout]);

@@ -9,9 +9,7 @@ import type { VersionRow } from "../model/version-row";
 import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
 import { checkBucket, checkKey } from "./names";
-import type {
-  ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult,
-} from "./object-engine";
+import type { ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
 import { ReplicaReader } from "../replicas/replica-reader";
 import { ReplicaWriter } from "../replicas/replica-writer";
@@ -57,7 +55,10 @@ export class ObjectStore implements ObjectEngine {
   private readonly writer: ReplicaWriter;
   private readonly digests = new DigestThread();
 
-  constructor(deps: ObjectStoreDeps, private readonly opts: ObjectStoreOptions) {
+  constructor(
+    deps: ObjectStoreDeps,
+    private readonly opts: ObjectStoreOptions,
+  ) {
     this.catalogue = deps.catalogue;
     this.placement = deps.placement;
     this.access = deps.access;
@@ -80,7 +81,10 @@ export class ObjectStore implements ObjectEngine {
     const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
     if (targets.length < this.opts.writeQuorum) {
       body.cancel();
-      throw new MiniS3Error(ErrorCode.NotEnoughNodes, `${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`);
+      throw new MiniS3Error(
+        ErrorCode.NotEnoughNodes,
+        `${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`,
+      );
     }
     const versionId = newVersionId();
     const contentType = input.contentType || "application/octet-stream";
@@ -106,8 +110,16 @@ export class ObjectStore implements ObjectEngine {
 
     const etag = digest.etag;
     const v: NewVersion = {
-      versionId, bucket, key, size: body.size, sha256: digest.sha256.toString("hex"), etag, contentType,
-      metadata: input.metadata ?? {}, replicas, createdMs: Date.now(),
+      versionId,
+      bucket,
+      key,
+      size: body.size,
+      sha256: digest.sha256.toString("hex"),
+      etag,
+      contentType,
+      metadata: input.metadata ?? {},
+      replicas,
+      createdMs: Date.now(),
     };
     if (input.signal?.aborted) {
       await this.writer.discard(versionId, replicas);
@@ -124,8 +136,18 @@ export class ObjectStore implements ObjectEngine {
     this.events.committed(v, replaced);
     if (replicas.length < this.opts.replicas) this.events.underReplicated(versionId);
     return {
-      bucket, key, versionId, size: v.size, sha256: v.sha256, etag, contentType, tier: "hot",
-      createdAtMs: v.createdMs, lastAccessedAtMs: v.createdMs, replicas, metadata: v.metadata,
+      bucket,
+      key,
+      versionId,
+      size: v.size,
+      sha256: v.sha256,
+      etag,
+      contentType,
+      tier: "hot",
+      createdAtMs: v.createdMs,
+      lastAccessedAtMs: v.createdMs,
+      replicas,
+      metadata: v.metadata,
     };
   }
 
@@ -133,7 +155,12 @@ export class ObjectStore implements ObjectEngine {
    * Streams a body to all its replicas at once in chunks of exactly chunkSize (fewer, fuller gRPC
    * frames), while the digest thread hashes them.
    */
-  private async putLarge(versionId: string, head: Buffer[], body: UploadBody, targets: string[]): Promise<{ replicas: string[]; digest: UploadDigest }> {
+  private async putLarge(
+    versionId: string,
+    head: Buffer[],
+    body: UploadBody,
+    targets: string[],
+  ): Promise<{ replicas: string[]; digest: UploadDigest }> {
     const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum);
     const hashing = this.digests.start();
     const size = this.opts.chunkSize;
@@ -144,7 +171,7 @@ export class ObjectStore implements ObjectEngine {
     try {
       let parts: Buffer[] = [];
       let bytes = 0;
-      for (let piece: Buffer | null = head.shift() ?? await body.next(); piece !== null; piece = head.shift() ?? await body.next()) {
+      for (let piece: Buffer | null = head.shift() ?? (await body.next()); piece !== null; piece = head.shift() ?? (await body.next())) {
         while (bytes + piece.length >= size) {
           const take = size - bytes;
           parts.push(piece.subarray(0, take));
@@ -153,7 +180,10 @@ export class ObjectStore implements ObjectEngine {
           bytes = 0;
           piece = piece.subarray(take);
         }
-        if (piece.length > 0) { parts.push(piece); bytes += piece.length; }
+        if (piece.length > 0) {
+          parts.push(piece);
+          bytes += piece.length;
+        }
       }
       if (bytes > 0) await send(parts, bytes);
       const digest = await hashing.finish();
@@ -205,7 +235,8 @@ export class ObjectStore implements ObjectEngine {
         // The bytes may have just moved tier (a demotion or promotion committed): look again once,
         // in the database itself.
         if (attempt === 0 && e instanceof NotFoundError) continue;
-        if (e instanceof NotFoundError) throw new MiniS3Error(ErrorCode.BytesUnreachable, `the bytes of ${b}/${k} are not reachable right now`);
+        if (e instanceof NotFoundError)
+          throw new MiniS3Error(ErrorCode.BytesUnreachable, `the bytes of ${b}/${k} are not reachable right now`);
         throw e;
       }
     }
@@ -249,7 +280,10 @@ export class ObjectStore implements ObjectEngine {
     const page = rows.slice(0, n);
     return {
       entries: page.map((v: VersionRow) => ({
-        object: toObjectView(v), deletedAtMs: v.deletedMs ?? 0, purgeAtMs: v.purgeMs ?? 0, reason: v.reason ?? "deleted",
+        object: toObjectView(v),
+        deletedAtMs: v.deletedMs ?? 0,
+        purgeAtMs: v.purgeMs ?? 0,
+        reason: v.reason ?? "deleted",
       })),
       nextCursor: rows.length > n ? page[page.length - 1].versionId : "",
     };

@@ -8,7 +8,11 @@ export class UploadBody {
   size = 0;
   private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
 
-  constructor(body: AsyncIterable<Buffer | Uint8Array | string>, private readonly maxSize: number, private readonly declared?: number) {
+  constructor(
+    body: AsyncIterable<Buffer | Uint8Array | string>,
+    private readonly maxSize: number,
+    private readonly declared?: number,
+  ) {
     if (declared !== undefined && declared > maxSize) {
       throw new TooLargeError(`object of ${declared} bytes is larger than the limit of ${maxSize} bytes`);
     }

@@ -21,7 +21,8 @@ describe("upload digests", () => {
   test("the thread's sha256 and md5 match node's for any chunking, including chunks larger than a slot", async () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     for (const piece of [1, 4096, 256 * 1024, 700 * 1024, data.length]) {
-      if (piece === 1) { // byte by byte on a small prefix only: it is the order that is tested
+      if (piece === 1) {
+        // byte by byte on a small prefix only: it is the order that is tested
         const head = data.subarray(0, 5000);
         expect(await hashInPieces(thread, head, 1)).toEqual(expected(head));
         continue;

@@ -135,12 +135,18 @@ export class DigestSession {
   private failure?: Error;
   private ended = false;
 
-  constructor(readonly id: number, private readonly owner: DigestThread) {}
+  constructor(
+    readonly id: number,
+    private readonly owner: DigestThread,
+  ) {}
 
   /** Queues bytes for hashing; waits only while SLOTS are away. The chunk may be reused once this resolves. */
   async update(chunk: Buffer): Promise<void> {
     for (let at = 0; at < chunk.length; at += SLOT_BYTES) {
-      while (this.away === SLOTS && !this.failure) await new Promise<void>((resolve) => { this.wake = resolve; });
+      while (this.away === SLOTS && !this.failure)
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
       if (this.failure) throw this.failure;
       const slot = this.owner.takeSlot();
       const piece = chunk.subarray(at, Math.min(chunk.length, at + SLOT_BYTES));
@@ -164,7 +170,11 @@ export class DigestSession {
     if (this.ended || this.failure) return;
     this.ended = true;
     this.owner.done(this.id);
-    try { this.owner.post({ id: this.id, cancel: true }); } catch { /* the thread is gone with its state */ }
+    try {
+      this.owner.post({ id: this.id, cancel: true });
+    } catch {
+      /* the thread is gone with its state */
+    }
   }
 
   /** @internal */ reply(m: Reply): void {

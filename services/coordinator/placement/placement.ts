@@ -14,7 +14,10 @@ export function placementKey(bucket: string, key: string): string {
 export class Placement {
   private ring = new HashRing([]);
 
-  constructor(private readonly directory: NodeDirectory, readonly replicas: number) {
+  constructor(
+    private readonly directory: NodeDirectory,
+    readonly replicas: number,
+  ) {
     this.rebuild();
     directory.on("change", () => this.rebuild());
   }
@@ -26,7 +29,10 @@ export class Placement {
 
   /** Live nodes for a new write, best first (may be fewer than `replicas`). */
   targets(bucket: string, key: string, count = this.replicas): string[] {
-    return this.ring.preferenceList(placementKey(bucket, key)).filter((id) => this.directory.isLive(id)).slice(0, count);
+    return this.ring
+      .preferenceList(placementKey(bucket, key))
+      .filter((id) => this.directory.isLive(id))
+      .slice(0, count);
   }
 
   liveStorageNodes(): number {

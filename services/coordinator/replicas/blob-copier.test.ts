@@ -18,7 +18,13 @@ function fakeNodes(blobs: Map<string, Buffer>) {
   let mostStreaming = 0;
   const gates: (() => void)[] = [];
   const stored = new Map<string, Buffer>();
-  const meta = (id: string): BlobMeta => ({ blobId: id, size: blobs.get(id)!.length, sha256: Buffer.alloc(32), storedAtMs: 0, attributes: {} });
+  const meta = (id: string): BlobMeta => ({
+    blobId: id,
+    size: blobs.get(id)!.length,
+    sha256: Buffer.alloc(32),
+    storedAtMs: 0,
+    attributes: {},
+  });
   const client = {
     async readBlob(id: string): Promise<BlobRead> {
       const data = blobs.get(id)!;
@@ -37,18 +43,33 @@ function fakeNodes(blobs: Map<string, Buffer>) {
     writeBlob(id: string): BlobUpload {
       const parts: Buffer[] = [];
       return {
-        async write(chunk: Buffer) { parts.push(Buffer.from(chunk)); },
-        async finish() { stored.set(id, Buffer.concat(parts)); return meta(id); },
-        abort() { /* nothing kept */ },
+        async write(chunk: Buffer) {
+          parts.push(Buffer.from(chunk));
+        },
+        async finish() {
+          stored.set(id, Buffer.concat(parts));
+          return meta(id);
+        },
+        abort() {
+          /* nothing kept */
+        },
       };
     },
-    async getSmall(id: string) { return { data: blobs.get(id)!, meta: meta(id) }; },
-    async putSmall(id: string, _attributes: Record<string, string>, data: Buffer) { stored.set(id, Buffer.from(data)); return meta(id); },
-    async deleteBlob() { return true; },
+    async getSmall(id: string) {
+      return { data: blobs.get(id)!, meta: meta(id) };
+    },
+    async putSmall(id: string, _attributes: Record<string, string>, data: Buffer) {
+      stored.set(id, Buffer.from(data));
+      return meta(id);
+    },
+    async deleteBlob() {
+      return true;
+    },
   };
   const pool = { isLive: () => true, client: () => client, failed: () => undefined } as unknown as NodePool;
   return {
-    pool, stored,
+    pool,
+    stored,
     mostStreaming: () => mostStreaming,
     waitingReads: () => gates.length,
     release: () => gates.shift()?.(),
@@ -59,7 +80,10 @@ const tick = () => new Promise<void>((r) => setImmediate(r));
 
 test("large copies stream one at a time, small ones pass beside them, and every copy arrives whole", async () => {
   const blobs = new Map<string, Buffer>([
-    ["big-1", Buffer.alloc(5000, 1)], ["big-2", Buffer.alloc(6000, 2)], ["big-3", Buffer.alloc(7000, 3)], ["small", Buffer.alloc(100, 4)],
+    ["big-1", Buffer.alloc(5000, 1)],
+    ["big-2", Buffer.alloc(6000, 2)],
+    ["big-3", Buffer.alloc(7000, 3)],
+    ["small", Buffer.alloc(100, 4)],
   ]);
   const nodes = fakeNodes(blobs);
   const copier = new BlobCopier(nodes.pool, silentLog, SMALL_MAX);
@@ -107,7 +131,10 @@ describe("copy fail-over", () => {
   });
 
   it("a copy the targets refuse as corrupt starts over from the next source, small and large alike", async () => {
-    for (const [id, size] of [["c-rot-small", 1000], ["c-rot-large", 3 * CHUNK]] as const) {
+    for (const [id, size] of [
+      ["c-rot-small", 1000],
+      ["c-rot-large", 3 * CHUNK],
+    ] as const) {
       const { data } = blobOf(size);
       const v = await nodes.store(id, data, ["s1", "s2"]);
       nodes.backend("s1").corruptReads = true;

@@ -25,7 +25,11 @@ export class BlobCopier {
   private readonly writer: ReplicaWriter;
 
   /** Blobs up to smallMax travel whole on the nodes' Exchange streams (no call, no file each). */
-  constructor(nodes: NodePool, private readonly log: Logger, private readonly smallMax: number) {
+  constructor(
+    nodes: NodePool,
+    private readonly log: Logger,
+    private readonly smallMax: number,
+  ) {
     this.reader = new ReplicaReader(nodes, smallMax, log);
     this.writer = new ReplicaWriter(nodes, log);
   }
@@ -40,17 +44,19 @@ export class BlobCopier {
         return this.writer.putSmall(v.versionId, data, sha256, targets, targets.length, quorum, attributes);
       });
     }
-    return this.streams.run(() => this.ledByEachSource(v, ordered, async (from) => {
-      const body = await this.reader.open(v, 0, v.size, from);
-      const upload = this.writer.startLarge(v.versionId, targets, quorum, attributes);
-      try {
-        for await (const chunk of body) await upload.write(chunk);
-        return await upload.finish(v.size, sha256);
-      } catch (e) {
-        upload.abort();
-        throw e;
-      }
-    }));
+    return this.streams.run(() =>
+      this.ledByEachSource(v, ordered, async (from) => {
+        const body = await this.reader.open(v, 0, v.size, from);
+        const upload = this.writer.startLarge(v.versionId, targets, quorum, attributes);
+        try {
+          for await (const chunk of body) await upload.write(chunk);
+          return await upload.finish(v.size, sha256);
+        } catch (e) {
+          upload.abort();
+          throw e;
+        }
+      }),
+    );
   }
 
   /**

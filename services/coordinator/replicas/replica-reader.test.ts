@@ -32,7 +32,10 @@ describe("ReplicaReader", () => {
   }
 
   it("reads from a live replica before one the directory holds down, small and large alike", async () => {
-    for (const [id, size] of [["r-small", 1000], ["r-large", 3 * CHUNK]] as const) {
+    for (const [id, size] of [
+      ["r-small", 1000],
+      ["r-large", 3 * CHUNK],
+    ] as const) {
       const { data, v } = await store(id, size, ["late", "n1"]);
       expect((await collect(await reader.open(v, 0, size))).equals(data)).toBe(true);
     }

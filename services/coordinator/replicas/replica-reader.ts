@@ -11,8 +11,12 @@ import type { VersionRow } from "../model/version-row";
  */
 export class ReplicaReader {
   /** Bodies up to smallMax are read whole from the nodes' Exchange streams; onBadReplica hears of missing or bad copies. */
-  constructor(private readonly nodes: NodePool, private readonly smallMax: number, private readonly log: Logger,
-    private readonly onBadReplica: (versionId: string) => void = () => undefined) {}
+  constructor(
+    private readonly nodes: NodePool,
+    private readonly smallMax: number,
+    private readonly log: Logger,
+    private readonly onBadReplica: (versionId: string) => void = () => undefined,
+  ) {}
 
   /** Live nodes first, then the others (a node just suspected may still answer). */
   liveFirst(replicas: readonly string[]): string[] {
@@ -69,7 +73,12 @@ export class ReplicaReader {
     throw this.finalError(v, lastError);
   }
 
-  private async *stream(v: VersionRow, first: { id: string; chunks: AsyncIterable<Buffer>; rest: string[] }, offset: number, length: number): AsyncGenerator<Buffer> {
+  private async *stream(
+    v: VersionRow,
+    first: { id: string; chunks: AsyncIterable<Buffer>; rest: string[] },
+    offset: number,
+    length: number,
+  ): AsyncGenerator<Buffer> {
     let current = first;
     let pos = offset;
     const end = offset + length;
@@ -83,7 +92,8 @@ export class ReplicaReader {
         return;
       } catch (e) {
         this.note(current.id, v, e);
-        if (!current.rest.length) throw e instanceof MiniS3Error ? e : new MiniS3Error(ErrorCode.BytesUnreachable, `read failed: ${(e as Error).message}`);
+        if (!current.rest.length)
+          throw e instanceof MiniS3Error ? e : new MiniS3Error(ErrorCode.BytesUnreachable, `read failed: ${(e as Error).message}`);
         this.log.warn({ version: v.versionId, from: current.id, at: pos }, "resuming read on another replica");
         current = await this.openAt(v, current.rest, pos, end - pos);
       }

@@ -13,7 +13,10 @@ describe("ReplicaWriter", () => {
   let writer: ReplicaWriter;
 
   beforeAll(async () => {
-    nodes = await startNodes([{ id: "n1" }, { id: "down1", unreachable: true }, { id: "n2" }, { id: "down2", unreachable: true }, { id: "n3" }], CHUNK);
+    nodes = await startNodes(
+      [{ id: "n1" }, { id: "down1", unreachable: true }, { id: "n2" }, { id: "down2", unreachable: true }, { id: "n3" }],
+      CHUNK,
+    );
     writer = new ReplicaWriter(nodes.pool, silentLog);
   });
   afterAll(() => nodes.close());

@@ -15,15 +15,25 @@ const NO_ATTRIBUTES: CopyAttributes = {};
  * quorum, the copies made are discarded and the write fails: no caller ever sees a partial write.
  */
 export class ReplicaWriter {
-  constructor(private readonly nodes: NodePool, private readonly log: Logger) {}
+  constructor(
+    private readonly nodes: NodePool,
+    private readonly log: Logger,
+  ) {}
 
   /**
    * A whole small body to `count` nodes of `candidates`, moving on down the list past nodes that
    * fail (the engine passes the key's live preference list; a caller with fixed targets passes
    * count = candidates.length, so nothing falls over). Returns the nodes that hold it.
    */
-  async putSmall(versionId: string, data: Buffer, sha256: Buffer, candidates: string[], count: number, quorum: number,
-    attributes: CopyAttributes = NO_ATTRIBUTES): Promise<string[]> {
+  async putSmall(
+    versionId: string,
+    data: Buffer,
+    sha256: Buffer,
+    candidates: string[],
+    count: number,
+    quorum: number,
+    attributes: CopyAttributes = NO_ATTRIBUTES,
+  ): Promise<string[]> {
     const ok: string[] = [];
     let next = 0;
     let lastError: unknown;
@@ -43,8 +53,11 @@ export class ReplicaWriter {
     if (ok.length < quorum) {
       await this.discard(versionId, ok);
       if (refused) throw refused; // the bytes were bad, not the nodes (as a large write says too)
-      throw new MiniS3Error(ErrorCode.QuorumNotReached, `only ${ok.length} replicas took the upload; the write quorum is ${quorum}` +
-        (lastError instanceof MiniS3Error ? ` (${lastError.message})` : ""));
+      throw new MiniS3Error(
+        ErrorCode.QuorumNotReached,
+        `only ${ok.length} replicas took the upload; the write quorum is ${quorum}` +
+          (lastError instanceof MiniS3Error ? ` (${lastError.message})` : ""),
+      );
     }
     return ok;
   }
@@ -69,8 +82,14 @@ export class ReplicaWriter {
 export class ReplicatedUpload {
   private readonly uploads: { id: string; up: BlobUpload; failed?: unknown }[];
 
-  constructor(private readonly nodes: NodePool, private readonly log: Logger, targets: string[], private readonly versionId: string,
-    private readonly quorum: number, attributes: CopyAttributes) {
+  constructor(
+    private readonly nodes: NodePool,
+    private readonly log: Logger,
+    targets: string[],
+    private readonly versionId: string,
+    private readonly quorum: number,
+    attributes: CopyAttributes,
+  ) {
     this.uploads = targets.map((id) => ({ id, up: nodes.client(id).writeBlob(versionId, attributes) }));
   }
 
@@ -86,7 +105,16 @@ export class ReplicatedUpload {
   /** Sends size and sha256; returns the nodes that made the blob durable (at least the quorum). */
   async finish(size: number, sha256: Buffer): Promise<string[]> {
     const ok: string[] = [];
-    await Promise.all(this.live().map((u) => u.up.finish(size, sha256).then(() => { ok.push(u.id); }, (e) => this.fail(u, e))));
+    await Promise.all(
+      this.live().map((u) =>
+        u.up.finish(size, sha256).then(
+          () => {
+            ok.push(u.id);
+          },
+          (e) => this.fail(u, e),
+        ),
+      ),
+    );
     if (ok.length < this.quorum) {
       await discardCopies(this.nodes, this.log, this.versionId, ok);
       this.checkQuorum(true);
@@ -109,8 +137,11 @@ export class ReplicatedUpload {
     const integrity = this.uploads.find((u) => u.failed instanceof IntegrityError)?.failed;
     if (integrity) throw integrity;
     const reason = this.uploads.map((u) => u.failed).find((e) => e instanceof MiniS3Error) as MiniS3Error | undefined;
-    throw new MiniS3Error(ErrorCode.QuorumNotReached, `only ${live} of ${this.uploads.length} replicas took the upload; the write quorum is ${this.quorum}` +
-      (reason ? ` (${reason.message})` : ""));
+    throw new MiniS3Error(
+      ErrorCode.QuorumNotReached,
+      `only ${live} of ${this.uploads.length} replicas took the upload; the write quorum is ${this.quorum}` +
+        (reason ? ` (${reason.message})` : ""),
+    );
   }
 }
 
@@ -123,13 +154,15 @@ function writeFailed(nodes: NodePool, log: Logger, id: string, versionId: string
 
 async function discardCopies(nodes: NodePool, log: Logger, versionId: string, nodeIds: string[]): Promise<string[]> {
   const failed: string[] = [];
-  await Promise.all(nodeIds.map(async (id) => {
-    try {
-      await nodes.client(id).deleteBlob(versionId);
-    } catch (e) {
-      failed.push(id);
-      log.warn({ node: id, version: versionId, err: e }, "could not delete a copy");
-    }
-  }));
+  await Promise.all(
+    nodeIds.map(async (id) => {
+      try {
+        await nodes.client(id).deleteBlob(versionId);
+      } catch (e) {
+        failed.push(id);
+        log.warn({ node: id, version: versionId, err: e }, "could not delete a copy");
+      }
+    }),
+  );
   return failed;
 }

@@ -1,12 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
 import { AbortedError, ErrorCode, MiniS3Error } from "../../common/errors";
-import {
-  type NodeServiceClient,
-  type BlobOpResult,
-  type ReadBlobResponse,
-  type WriteBlobRequest,
-} from "../gen/minis3/v1/node";
+import { type NodeServiceClient, type BlobOpResult, type ReadBlobResponse, type WriteBlobRequest } from "../gen/minis3/v1/node";
 import { GRPC_OPTIONS } from "../../common/grpc";
 import type { NodeKind, NodeStats } from "../../membership/node-record";
 import type { BlobMeta } from "../blob-backend";
@@ -54,7 +49,11 @@ export class NodeClient {
   private readonly deadlineMs: number;
   private readonly maxChunk: number;
 
-  constructor(readonly id: string, readonly address: string, opts: NodeClientOptions = {}) {
+  constructor(
+    readonly id: string,
+    readonly address: string,
+    opts: NodeClientOptions = {},
+  ) {
     this.deadlineMs = opts.deadlineMs ?? 10_000;
     this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
     this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
@@ -104,7 +103,10 @@ export class NodeClient {
       first = await Promise.race([
         it.next(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} did not start ReadBlob within ${this.deadlineMs} ms`)), this.deadlineMs);
+          timer = setTimeout(
+            () => reject(new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} did not start ReadBlob within ${this.deadlineMs} ms`)),
+            this.deadlineMs,
+          );
         }),
       ]);
     } catch (e) {
@@ -194,7 +196,12 @@ class GrpcBlobUpload implements BlobUpload {
   private failure?: MiniS3Error;
   private state: "open" | "finishing" | "aborted" = "open";
 
-  constructor(client: NodeServiceClient, blobId: string, attributes: Record<string, string>, private readonly maxChunk: number) {
+  constructor(
+    client: NodeServiceClient,
+    blobId: string,
+    attributes: Record<string, string>,
+    private readonly maxChunk: number,
+  ) {
     let call!: grpc.ClientWritableStream<WriteBlobRequest>;
     this.result = new Promise<BlobMeta>((resolve, reject) => {
       call = client.writeBlob((err, res) => {

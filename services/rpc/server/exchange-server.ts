@@ -63,7 +63,9 @@ export function serveExchange(
     inputEnded = true;
     finishIfDone();
   });
-  call.on("cancelled", () => { closed = true; });
+  call.on("cancelled", () => {
+    closed = true;
+  });
   call.on("error", (e) => {
     closed = true;
     log.debug({ err: e }, "exchange stream error");

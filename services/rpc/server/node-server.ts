@@ -59,7 +59,10 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
 
     deleteBlob(call, callback) {
       if (!isValidBlobId(call.request.blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
-      backend.delete(call.request.blobId).then((existed) => callback(null, { existed }), (e) => callback(toNodeCallStatus(e)));
+      backend.delete(call.request.blobId).then(
+        (existed) => callback(null, { existed }),
+        (e) => callback(toNodeCallStatus(e)),
+      );
     },
 
     statBlob(call, callback) {
@@ -123,7 +126,11 @@ async function receiveBlob(call: grpc.ServerReadableStream<WriteBlobRequest, unk
 }
 
 /** ReadBlob: the blob's info first, then chunks of at most chunkSize; waits for "drain" when told to. */
-async function sendBlob(call: grpc.ServerWritableStream<ReadBlobRequest, ReadBlobResponse>, backend: BlobBackend, chunkSize: number): Promise<void> {
+async function sendBlob(
+  call: grpc.ServerWritableStream<ReadBlobRequest, ReadBlobResponse>,
+  backend: BlobBackend,
+  chunkSize: number,
+): Promise<void> {
   const { blobId, offset, length } = call.request;
   if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
   const reader = await backend.read(blobId, offset, length);
@@ -168,7 +175,12 @@ export interface RunningNodeServer {
 }
 
 /** Binds a gRPC server serving `backend` as NodeService on host:port (0 = any free port). */
-export async function startNodeServer(backend: BlobBackend, host: string, port: number, opts: NodeServiceOptions): Promise<RunningNodeServer> {
+export async function startNodeServer(
+  backend: BlobBackend,
+  host: string,
+  port: number,
+  opts: NodeServiceOptions,
+): Promise<RunningNodeServer> {
   const server = new grpc.Server(SERVER_OPTIONS);
   server.addService(FastNodeService, createNodeService(backend, opts));
   const bound = await bindServer(server, host, port);

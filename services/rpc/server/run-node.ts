@@ -37,7 +37,18 @@ export function runNode(opts: RunNodeOptions): void {
 }
 
 async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
-  const cfg = loadConfig(["host", "nodePort", "nodeAddress", "nodeId", "dataDir", "mysqlUrl", "zone", "heartbeatInterval", "chunkSize", "logLevel"] as const);
+  const cfg = loadConfig([
+    "host",
+    "nodePort",
+    "nodeAddress",
+    "nodeId",
+    "dataDir",
+    "mysqlUrl",
+    "zone",
+    "heartbeatInterval",
+    "chunkSize",
+    "logLevel",
+  ] as const);
   const dataDir = resolve(cfg.dataDir);
   await mkdir(dataDir, { recursive: true });
   const id = await resolveNodeId(cfg.nodeId, dataDir, opts.kind);
@@ -53,7 +64,13 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
 
   const server = await startNodeServer(backend, cfg.host, cfg.nodePort, { id, chunkSize: cfg.chunkSize, log });
   const address = cfg.nodeAddress || hostPort(dialableHost(cfg.host), server.port);
-  const heartbeat = new Heartbeat(pool, { id, kind: opts.kind, address, zone: cfg.zone }, cfg.heartbeatInterval, () => backend.stats(), log);
+  const heartbeat = new Heartbeat(
+    pool,
+    { id, kind: opts.kind, address, zone: cfg.zone },
+    cfg.heartbeatInterval,
+    () => backend.stats(),
+    log,
+  );
   await heartbeat.start();
   log.info({ id, kind: opts.kind, address, dataDir }, "node started");
 

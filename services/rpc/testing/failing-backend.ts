@@ -5,7 +5,9 @@ import type { BlobBackend } from "../blob-backend";
  * answers, with an error (its MariaDB down, a bad checksum...).
  */
 export function failingBackend(failure: () => unknown): BlobBackend {
-  const fail = async (): Promise<never> => { throw failure(); };
+  const fail = async (): Promise<never> => {
+    throw failure();
+  };
   return {
     kind: "storage",
     open: async () => undefined,
@@ -17,6 +19,8 @@ export function failingBackend(failure: () => unknown): BlobBackend {
     delete: fail,
     stats: fail,
     // eslint-disable-next-line require-yield
-    list: async function* () { throw failure(); },
+    list: async function* () {
+      throw failure();
+    },
   };
 }

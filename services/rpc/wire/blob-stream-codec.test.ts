@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { ReadBlobResponse, WriteBlobRequest } from "../gen/minis3/v1/node";
-import { decodeReadBlobResponse, decodeWriteBlobRequest, encodeReadBlobResponse, encodeWriteBlobRequest, joinAsChunk, allocChunk } from "./blob-stream-codec";
+import {
+  decodeReadBlobResponse,
+  decodeWriteBlobRequest,
+  encodeReadBlobResponse,
+  encodeWriteBlobRequest,
+  joinAsChunk,
+  allocChunk,
+} from "./blob-stream-codec";
 
 describe("blob stream codec", () => {
   const sizes = [0, 1, 127, 128, 16_383, 16_384, 256 * 1024, 1024 * 1024 + 3];
@@ -21,7 +28,9 @@ describe("blob stream codec", () => {
     const header: WriteBlobRequest = { part: { $case: "header", value: { blobId: "abc", attributes: { k: "v" } } } };
     const trailer: WriteBlobRequest = { part: { $case: "trailer", value: { size: 5, sha256: randomBytes(32) } } };
     for (const m of [header, trailer]) expect(decodeWriteBlobRequest(encodeWriteBlobRequest(m))).toEqual(m);
-    const info: ReadBlobResponse = { part: { $case: "info", value: { blobId: "abc", size: 9, sha256: randomBytes(32), storedAtMs: 5, attributes: {} } } };
+    const info: ReadBlobResponse = {
+      part: { $case: "info", value: { blobId: "abc", size: 9, sha256: randomBytes(32), storedAtMs: 5, attributes: {} } },
+    };
     expect(decodeReadBlobResponse(encodeReadBlobResponse(info))).toEqual(info);
   });
 

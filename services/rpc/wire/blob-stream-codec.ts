@@ -9,7 +9,10 @@ const CHUNK_TAG = (2 << 3) | 2; // field 2, length-delimited: `chunk` in both me
 
 function varintLength(n: number): number {
   let len = 1;
-  while (n >= 0x80) { n = Math.floor(n / 128); len++; }
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
   return len;
 }
 
@@ -51,7 +54,10 @@ function writeHeader(out: Buffer, length: number): number {
   out[0] = CHUNK_TAG;
   let n = length;
   let at = 1;
-  while (n >= 0x80) { out[at++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128); }
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
   out[at] = n;
   return at + 1;
 }
@@ -76,7 +82,10 @@ function decodeChunk(buf: Buffer): Buffer | undefined {
     const b = buf[at];
     len += (b & 0x7f) * shift;
     shift *= 128;
-    if (b < 0x80) { at++; break; }
+    if (b < 0x80) {
+      at++;
+      break;
+    }
   }
   return at + len === buf.length ? buf.subarray(at) : undefined;
 }

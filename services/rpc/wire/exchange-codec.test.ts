@@ -7,7 +7,17 @@ describe("exchange codec", () => {
   const b = blobOf(4096);
   const request: BatchRequest = {
     ops: [
-      { id: 1, op: { $case: "put", value: { header: { blobId: "0193abcdef0123456789abcdef01", attributes: { bucket: "b", key: "ключ/é", purgeAtMs: "1732500000000" } }, data: b.data, sha256: b.sha256 } } },
+      {
+        id: 1,
+        op: {
+          $case: "put",
+          value: {
+            header: { blobId: "0193abcdef0123456789abcdef01", attributes: { bucket: "b", key: "ключ/é", purgeAtMs: "1732500000000" } },
+            data: b.data,
+            sha256: b.sha256,
+          },
+        },
+      },
       { id: 2 ** 40 + 3, op: { $case: "get", value: { blobId: "x", offset: 0, length: 0 } } },
       { id: 3, op: { $case: "get", value: { blobId: "y", offset: 2 ** 33, length: undefined } } },
       { id: 4, op: { $case: "delete", value: { blobId: "z" } } },
@@ -17,7 +27,14 @@ describe("exchange codec", () => {
   };
   const response: BatchResponse = {
     results: [
-      { id: 1, code: 0, message: "", blob: { blobId: "a", size: 4096, sha256: b.sha256, storedAtMs: 1732500000123, attributes: { k: "v" } }, data: b.data, existed: false },
+      {
+        id: 1,
+        code: 0,
+        message: "",
+        blob: { blobId: "a", size: 4096, sha256: b.sha256, storedAtMs: 1732500000123, attributes: { k: "v" } },
+        data: b.data,
+        existed: false,
+      },
       { id: 2 ** 45, code: 5, message: "blob nope not found", blob: undefined, data: Buffer.alloc(0), existed: false },
       { id: 3, code: 0, message: "", blob: undefined, data: Buffer.alloc(0), existed: true },
     ],

@@ -129,10 +129,14 @@ function encodeOp(e: Encoder, op: BlobOp): void {
   const o = op.op;
   if (!o) return;
   switch (o.$case) {
-    case "put": return e.message(2, encodePut, o.value);
-    case "get": return e.message(3, encodeReadRequest, o.value);
-    case "delete": return e.message(4, encodeBlobIdOnly, o.value);
-    case "stat": return e.message(5, encodeBlobIdOnly, o.value);
+    case "put":
+      return e.message(2, encodePut, o.value);
+    case "get":
+      return e.message(3, encodeReadRequest, o.value);
+    case "delete":
+      return e.message(4, encodeBlobIdOnly, o.value);
+    case "stat":
+      return e.message(5, encodeBlobIdOnly, o.value);
   }
 }
 function encodeRequest(e: Encoder, r: BatchRequest): void {
@@ -166,7 +170,11 @@ export function encodeBatchResponse(r: BatchResponse): Buffer {
 
 /** A cursor over one message (or a nested one: [pos, end)). */
 class Decoder {
-  constructor(readonly buf: Buffer, public pos: number, readonly end: number) {}
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    readonly end: number,
+  ) {}
 
   get more(): boolean {
     return this.pos < this.end;
@@ -215,11 +223,20 @@ class Decoder {
 
   skip(wireType: number): void {
     switch (wireType) {
-      case 0: this.varint(); return;
-      case 1: this.pos += 8; return;
-      case 2: this.span(); return;
-      case 5: this.pos += 4; return;
-      default: throw new Error(`unsupported wire type ${wireType}`);
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.pos += 8;
+        return;
+      case 2:
+        this.span();
+        return;
+      case 5:
+        this.pos += 4;
+        return;
+      default:
+        throw new Error(`unsupported wire type ${wireType}`);
     }
   }
 }
@@ -251,7 +268,8 @@ function decodePut(d: Decoder): PutSmallBlob {
     const tag = d.varint();
     if (tag === ((1 << 3) | 2)) p.header = decodeHeader(d.nested());
     else if (tag === ((2 << 3) | 2)) p.data = d.view();
-    else if (tag === ((3 << 3) | 2)) p.sha256 = d.copy(); // small, and often kept: do not pin the message
+    else if (tag === ((3 << 3) | 2))
+      p.sha256 = d.copy(); // small, and often kept: do not pin the message
     else d.skip(tag & 7);
   }
   return p;
@@ -281,12 +299,23 @@ function decodeOp(d: Decoder): BlobOp {
   while (d.more) {
     const tag = d.varint();
     switch (tag) {
-      case 1 << 3: op.id = d.varint(); break;
-      case (2 << 3) | 2: op.op = { $case: "put", value: decodePut(d.nested()) }; break;
-      case (3 << 3) | 2: op.op = { $case: "get", value: decodeReadRequest(d.nested()) }; break;
-      case (4 << 3) | 2: op.op = { $case: "delete", value: decodeBlobIdOnly(d.nested()) }; break;
-      case (5 << 3) | 2: op.op = { $case: "stat", value: decodeBlobIdOnly(d.nested()) }; break;
-      default: d.skip(tag & 7);
+      case 1 << 3:
+        op.id = d.varint();
+        break;
+      case (2 << 3) | 2:
+        op.op = { $case: "put", value: decodePut(d.nested()) };
+        break;
+      case (3 << 3) | 2:
+        op.op = { $case: "get", value: decodeReadRequest(d.nested()) };
+        break;
+      case (4 << 3) | 2:
+        op.op = { $case: "delete", value: decodeBlobIdOnly(d.nested()) };
+        break;
+      case (5 << 3) | 2:
+        op.op = { $case: "stat", value: decodeBlobIdOnly(d.nested()) };
+        break;
+      default:
+        d.skip(tag & 7);
     }
   }
   return op;
@@ -296,12 +325,23 @@ function decodeInfo(d: Decoder): BlobInfo {
   while (d.more) {
     const tag = d.varint();
     switch (tag) {
-      case (1 << 3) | 2: i.blobId = d.string(); break;
-      case 2 << 3: i.size = d.varint(); break;
-      case (3 << 3) | 2: i.sha256 = d.copy(); break;
-      case 4 << 3: i.storedAtMs = d.varint(); break;
-      case (5 << 3) | 2: decodeAttributeInto(d.nested(), i.attributes); break;
-      default: d.skip(tag & 7);
+      case (1 << 3) | 2:
+        i.blobId = d.string();
+        break;
+      case 2 << 3:
+        i.size = d.varint();
+        break;
+      case (3 << 3) | 2:
+        i.sha256 = d.copy();
+        break;
+      case 4 << 3:
+        i.storedAtMs = d.varint();
+        break;
+      case (5 << 3) | 2:
+        decodeAttributeInto(d.nested(), i.attributes);
+        break;
+      default:
+        d.skip(tag & 7);
     }
   }
   return i;
@@ -311,13 +351,26 @@ function decodeResult(d: Decoder): BlobOpResult {
   while (d.more) {
     const tag = d.varint();
     switch (tag) {
-      case 1 << 3: r.id = d.varint(); break;
-      case 2 << 3: r.code = d.varint(); break;
-      case (3 << 3) | 2: r.message = d.string(); break;
-      case (4 << 3) | 2: r.blob = decodeInfo(d.nested()); break;
-      case (5 << 3) | 2: r.data = d.view(); break;
-      case 6 << 3: r.existed = d.varint() !== 0; break;
-      default: d.skip(tag & 7);
+      case 1 << 3:
+        r.id = d.varint();
+        break;
+      case 2 << 3:
+        r.code = d.varint();
+        break;
+      case (3 << 3) | 2:
+        r.message = d.string();
+        break;
+      case (4 << 3) | 2:
+        r.blob = decodeInfo(d.nested());
+        break;
+      case (5 << 3) | 2:
+        r.data = d.view();
+        break;
+      case 6 << 3:
+        r.existed = d.varint() !== 0;
+        break;
+      default:
+        d.skip(tag & 7);
     }
   }
   return r;

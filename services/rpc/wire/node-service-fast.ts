@@ -28,4 +28,7 @@ export const FastNodeService = {
   },
 } as const;
 
-export const FastNodeServiceClient = makeGenericClientConstructor(FastNodeService, "minis3.v1.NodeService") as unknown as typeof NodeServiceClient;
+export const FastNodeServiceClient = makeGenericClientConstructor(
+  FastNodeService,
+  "minis3.v1.NodeService",
+) as unknown as typeof NodeServiceClient;

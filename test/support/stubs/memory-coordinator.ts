@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
  * An in-memory stand-in for the coordinator's HTTP facade (upload, retrieve, delete), for testing the
  * bench's own logic. `corruptEvery`: every n-th retrieve flips one byte, as a broken store would.
  */
-export async function startMemoryCoordinator(opts: { corruptEvery?: number } = {}): Promise<{ url: string; objects: Map<string, Buffer>; close(): Promise<void> }> {
+export async function startMemoryCoordinator(
+  opts: { corruptEvery?: number } = {},
+): Promise<{ url: string; objects: Map<string, Buffer>; close(): Promise<void> }> {
   const objects = new Map<string, Buffer>();
   let retrieves = 0;
   const server: Server = createServer((req, res) => {
@@ -41,6 +43,10 @@ export async function startMemoryCoordinator(opts: { corruptEvery?: number } = {
   return {
     url: `http://127.0.0.1:${port}`,
     objects,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

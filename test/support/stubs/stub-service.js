@@ -26,10 +26,18 @@ const port = Number(env.MINIS3_NODE_ID ? env.MINIS3_NODE_PORT : env.MINIS3_HTTP_
 function nodesAnswer() {
   const base = Number(env.MINIS3_NODE_BASE_PORT);
   const ports = Array.from({ length: Number(env.MINIS3_STORAGE_NODES) + 2 }, (_, i) => base + i);
-  return Promise.all(ports.map((p) => new Promise((resolve) => {
-    const s = net.connect(p, "127.0.0.1", () => { s.destroy(); resolve(true); });
-    s.on("error", () => resolve(false));
-  }))).then((all) => all.every(Boolean));
+  return Promise.all(
+    ports.map(
+      (p) =>
+        new Promise((resolve) => {
+          const s = net.connect(p, "127.0.0.1", () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.on("error", () => resolve(false));
+        }),
+    ),
+  ).then((all) => all.every(Boolean));
 }
 const server = http.createServer(async (req, res) => {
   const healthy = req.url === "/healthz" && !env.MINIS3_NODE_ID ? await nodesAnswer() : req.url === "/healthz";
@@ -37,10 +45,21 @@ const server = http.createServer(async (req, res) => {
   res.end(JSON.stringify({ ok: healthy, id: env.MINIS3_NODE_ID || "coordinator" }));
 });
 server.listen(port, env.MINIS3_HOST, () => {
-  console.log(JSON.stringify({ msg: "listening", id: env.MINIS3_NODE_ID || "coordinator", port, dataDir: env.MINIS3_DATA_DIR, address: env.MINIS3_NODE_ADDRESS }));
+  console.log(
+    JSON.stringify({
+      msg: "listening",
+      id: env.MINIS3_NODE_ID || "coordinator",
+      port,
+      dataDir: env.MINIS3_DATA_DIR,
+      address: env.MINIS3_NODE_ADDRESS,
+    }),
+  );
 });
 process.on("SIGTERM", () => {
-  if (behaviour === "ignore-sigterm") { console.log("ignoring SIGTERM"); return; }
+  if (behaviour === "ignore-sigterm") {
+    console.log("ignoring SIGTERM");
+    return;
+  }
   console.log("stopping");
   server.close(() => process.exit(0));
 });

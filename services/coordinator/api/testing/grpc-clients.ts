@@ -5,10 +5,21 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import {
-  AdminServiceClient, ObjectServiceClient,
-  type ClusterStatus, type DeleteObjectResponse, type GetObjectInfo, type GetObjectRequest, type ListObjectsResponse,
-  type ListTrashResponse, type ObjectInfo, type PutObjectHeader,
-  DeleteObjectRequest, GetObjectRequest as GetObjectRequestFns, HeadObjectRequest, ListObjectsRequest, ListTrashRequest,
+  AdminServiceClient,
+  ObjectServiceClient,
+  type ClusterStatus,
+  type DeleteObjectResponse,
+  type GetObjectInfo,
+  type GetObjectRequest,
+  type ListObjectsResponse,
+  type ListTrashResponse,
+  type ObjectInfo,
+  type PutObjectHeader,
+  DeleteObjectRequest,
+  GetObjectRequest as GetObjectRequestFns,
+  HeadObjectRequest,
+  ListObjectsRequest,
+  ListTrashRequest,
   UndeleteObjectRequest,
 } from "../../../rpc/gen/minis3/v1/object";
 import { repoRoot } from "../../../../deploy/launcher/paths";
@@ -25,8 +36,12 @@ interface OneofCodec {
 type RequestMethod = "getObject" | "headObject" | "deleteObject" | "listObjects" | "undeleteObject" | "listTrash";
 
 const GENERATED_REQUESTS: Record<RequestMethod, { fromPartial(p: object): object }> = {
-  getObject: GetObjectRequestFns, headObject: HeadObjectRequest, deleteObject: DeleteObjectRequest,
-  listObjects: ListObjectsRequest, undeleteObject: UndeleteObjectRequest, listTrash: ListTrashRequest,
+  getObject: GetObjectRequestFns,
+  headObject: HeadObjectRequest,
+  deleteObject: DeleteObjectRequest,
+  listObjects: ListObjectsRequest,
+  undeleteObject: UndeleteObjectRequest,
+  listTrash: ListTrashRequest,
 };
 
 const generatedCodec: OneofCodec = {
@@ -84,7 +99,10 @@ interface RawObjectClient extends grpc.Client {
 }
 
 export class TestObjectClient {
-  private constructor(private readonly raw: RawObjectClient, private readonly codec: OneofCodec) {}
+  private constructor(
+    private readonly raw: RawObjectClient,
+    private readonly codec: OneofCodec,
+  ) {}
 
   static create(flavour: ClientFlavour, address: string): TestObjectClient {
     const creds = grpc.credentials.createInsecure();
@@ -103,11 +121,15 @@ export class TestObjectClient {
     result.catch(() => undefined); // the caller may only look at it later
     stream.write(this.codec.header({ bucket: "", key: "", contentType: "", metadata: {}, ...header }));
     return {
-      write: (chunk) => new Promise<void>((resolve) => {
-        if (stream.write(this.codec.chunk(chunk))) resolve();
-        else stream.once("drain", () => resolve());
-      }),
-      finish: () => { stream.end(); return result; },
+      write: (chunk) =>
+        new Promise<void>((resolve) => {
+          if (stream.write(this.codec.chunk(chunk))) resolve();
+          else stream.once("drain", () => resolve());
+        }),
+      finish: () => {
+        stream.end();
+        return result;
+      },
       cancel: () => stream.cancel(),
       result,
     };
@@ -128,7 +150,9 @@ export class TestObjectClient {
     });
   }
 
-  chunkMessage(b: Buffer): unknown { return this.codec.chunk(b); }
+  chunkMessage(b: Buffer): unknown {
+    return this.codec.chunk(b);
+  }
 
   get(req: Partial<GetObjectRequest>): Promise<GetOutcome> {
     return new Promise((resolve, reject) => {
@@ -153,7 +177,10 @@ export class TestObjectClient {
     return new Promise((resolve) => {
       const call = this.raw.getObject(this.codec.request("getObject", req));
       call.on("data", (m: unknown) => {
-        if (this.codec.readGetPart(m).chunk) { call.cancel(); resolve(); }
+        if (this.codec.readGetPart(m).chunk) {
+          call.cancel();
+          resolve();
+        }
       });
       call.on("error", () => resolve());
     });
@@ -175,11 +202,17 @@ export class TestObjectClient {
     return this.unary("listTrash", req);
   }
 
-  close(): void { this.raw.close(); }
+  close(): void {
+    this.raw.close();
+  }
 
   private unary<T>(method: Exclude<RequestMethod, "getObject">, req: object): Promise<T> {
     return new Promise((resolve, reject) => {
-      (this.raw[method] as (r: object, cb: Callback<T>) => grpc.ClientUnaryCall).call(this.raw, this.codec.request(method, req), (err, res) => (err ? reject(err) : resolve(res)));
+      (this.raw[method] as (r: object, cb: Callback<T>) => grpc.ClientUnaryCall).call(
+        this.raw,
+        this.codec.request(method, req),
+        (err, res) => (err ? reject(err) : resolve(res)),
+      );
     });
   }
 }
@@ -197,7 +230,11 @@ function loadDynamicObjectService(): grpc.ServiceClientConstructor {
   if (!dynamicService) {
     const definition = protoLoader.loadSync(path.join("minis3", "v1", "object.proto"), {
       includeDirs: [path.join(repoRoot(), "proto")],
-      keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,
+      keepCase: false,
+      longs: Number,
+      enums: String,
+      defaults: true,
+      oneofs: true,
     });
     const pkg = grpc.loadPackageDefinition(definition) as unknown as { minis3: { v1: { ObjectService: grpc.ServiceClientConstructor } } };
     dynamicService = pkg.minis3.v1.ObjectService;

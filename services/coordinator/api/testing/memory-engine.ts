@@ -6,13 +6,25 @@
 import { createHash } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
 import {
-  ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError, TooLargeError,
+  ErrorCode,
+  InvalidArgumentError,
+  MiniS3Error,
+  NotFoundError,
+  RangeNotSatisfiableError,
+  TooLargeError,
 } from "../../../common/errors";
 import type { ClusterAdmin, ClusterStatusView, HealthView } from "../../admin/cluster-admin";
 import { checkBucket, checkKey } from "../../objects/names";
 import type {
-  ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput,
-  TrashListResult, TrashEntryView,
+  ByteRange,
+  DeleteResult,
+  GetResult,
+  ListResult,
+  ObjectEngine,
+  ObjectView,
+  PutInput,
+  TrashListResult,
+  TrashEntryView,
 } from "../../objects/object-engine";
 
 interface StoredObject {
@@ -98,10 +110,17 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     }
     const now = Date.now();
     const view: ObjectView = {
-      bucket, key, versionId: newVersionId(now), size,
-      sha256: sha.digest("hex"), etag: md5.digest("hex"),
+      bucket,
+      key,
+      versionId: newVersionId(now),
+      size,
+      sha256: sha.digest("hex"),
+      etag: md5.digest("hex"),
       contentType: input.contentType || "application/octet-stream",
-      tier: "hot", createdAtMs: now, lastAccessedAtMs: now, replicas: ["mem-1", "mem-2"],
+      tier: "hot",
+      createdAtMs: now,
+      lastAccessedAtMs: now,
+      replicas: ["mem-1", "mem-2"],
       metadata: { ...input.metadata },
     };
     const id = objectId(bucket, key);
@@ -120,7 +139,9 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     stored.view.lastAccessedAtMs = Date.now();
     return {
       object: { ...stored.view },
-      offset, length, servedFrom: stored.view.tier,
+      offset,
+      length,
+      servedFrom: stored.view.tier,
       body: this.readBody(stored.data.subarray(offset, offset + length)),
     };
   }
@@ -183,7 +204,10 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     const matching = this.trash.filter((t) => t.view.bucket === b && t.view.key.startsWith(prefix));
     const page = matching.slice(start, start + limit);
     const entries: TrashEntryView[] = page.map((t) => ({
-      object: { ...t.view }, deletedAtMs: t.deletedAtMs, purgeAtMs: t.purgeAtMs, reason: t.reason,
+      object: { ...t.view },
+      deletedAtMs: t.deletedAtMs,
+      purgeAtMs: t.purgeAtMs,
+      reason: t.reason,
     }));
     return { entries, nextCursor: start + limit < matching.length ? String(start + limit) : "" };
   }
@@ -228,9 +252,18 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
 
 /** An engine whose every call fails as if the cluster were down. */
 export function unavailableEngine(): ObjectEngine & ClusterAdmin {
-  const fail = async (): Promise<never> => { throw new MiniS3Error(ErrorCode.NotEnoughNodes, "no storage nodes"); };
+  const fail = async (): Promise<never> => {
+    throw new MiniS3Error(ErrorCode.NotEnoughNodes, "no storage nodes");
+  };
   return {
-    put: fail, get: fail, head: fail, delete: fail, list: fail, undelete: fail, listTrash: fail, status: fail,
+    put: fail,
+    get: fail,
+    head: fail,
+    delete: fail,
+    list: fail,
+    undelete: fail,
+    listTrash: fail,
+    status: fail,
     health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),
   };
 }

@@ -7,7 +7,11 @@ export const cleanup: LifecycleJob<"cleanup"> = {
   async process({ versionId }, ctx) {
     const v = await ctx.catalogue.version(versionId);
     if (!v || !v.cleanup.length) return "nothing to clean";
-    await finishCleanup(ctx, versionId, v.cleanup.filter((id) => !v.replicas.includes(id)));
+    await finishCleanup(
+      ctx,
+      versionId,
+      v.cleanup.filter((id) => !v.replicas.includes(id)),
+    );
     return "cleaned";
   },
 };
@@ -26,6 +30,9 @@ export async function finishCleanup(ctx: JobContext, versionId: string, nodeIds:
 export async function dropCopies(ctx: JobContext, versionId: string, copies: string[], why: string): Promise<string> {
   const now = await ctx.catalogue.version(versionId);
   const inUse = new Set(now ? [...now.replicas] : []);
-  await ctx.copier.remove(versionId, copies.filter((id) => !inUse.has(id)));
+  await ctx.copier.remove(
+    versionId,
+    copies.filter((id) => !inUse.has(id)),
+  );
   return why;
 }

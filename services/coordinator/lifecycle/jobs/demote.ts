@@ -16,8 +16,12 @@ export const demote: LifecycleJob<"demote"> = {
     }
     const backup = ctx.nodes.liveOfKind("backup");
     await ctx.copier.copy(v, v.replicas, [backup.id], 1, { bucket: v.bucket, key: v.key });
-    const moved = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "hot", accessedMs: v.accessedMs },
-      { tier: "cold", replicas: [backup.id] }, v.replicas);
+    const moved = await ctx.catalogue.moveTier(
+      versionId,
+      { state: "live", tier: "hot", accessedMs: v.accessedMs },
+      { tier: "cold", replicas: [backup.id] },
+      v.replicas,
+    );
     if (!moved) return dropCopies(ctx, versionId, [backup.id], "demotion lost to a read or delete");
     await finishCleanup(ctx, versionId, v.replicas);
     ctx.log.info({ version: versionId, key: v.key, size: v.size }, "demoted to cold");

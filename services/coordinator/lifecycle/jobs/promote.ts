@@ -11,8 +11,12 @@ export const promote: LifecycleJob<"promote"> = {
     const targets = ctx.placement.targets(v.bucket, v.key);
     const copies = await ctx.copier.copy(v, v.replicas, targets, ctx.opts.writeQuorum);
     const now = Date.now();
-    const moved = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "cold" },
-      { tier: "hot", replicas: copies, accessedMs: now }, v.replicas);
+    const moved = await ctx.catalogue.moveTier(
+      versionId,
+      { state: "live", tier: "cold" },
+      { tier: "hot", replicas: copies, accessedMs: now },
+      v.replicas,
+    );
     if (!moved) return dropCopies(ctx, versionId, copies, "promotion lost to a delete");
     await finishCleanup(ctx, versionId, v.replicas);
     ctx.log.info({ version: versionId, key: v.key, size: v.size }, "promoted to hot");

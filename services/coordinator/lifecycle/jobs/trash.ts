@@ -11,10 +11,23 @@ export const trash: LifecycleJob<"trash"> = {
     if (v.tier === "trash") return "already moved";
     const trashNode = ctx.nodes.liveOfKind("delete");
     await ctx.copier.copy(v, v.replicas, [trashNode.id], 1, {
-      bucket: v.bucket, key: v.key, versionId, size: String(v.size), sha256: v.sha256, etag: v.etag,
-      contentType: v.contentType, reason: v.reason ?? "deleted", deletedAtMs: String(v.deletedMs), purgeAtMs: String(v.purgeMs),
+      bucket: v.bucket,
+      key: v.key,
+      versionId,
+      size: String(v.size),
+      sha256: v.sha256,
+      etag: v.etag,
+      contentType: v.contentType,
+      reason: v.reason ?? "deleted",
+      deletedAtMs: String(v.deletedMs),
+      purgeAtMs: String(v.purgeMs),
     });
-    const moved = await ctx.catalogue.moveTier(versionId, { state: "trash", tier: v.tier }, { tier: "trash", replicas: [trashNode.id] }, v.replicas);
+    const moved = await ctx.catalogue.moveTier(
+      versionId,
+      { state: "trash", tier: v.tier },
+      { tier: "trash", replicas: [trashNode.id] },
+      v.replicas,
+    );
     if (!moved) return dropCopies(ctx, versionId, [trashNode.id], "trash move lost to an undelete");
     await finishCleanup(ctx, versionId, v.replicas);
     return "moved to the trash";

@@ -24,16 +24,30 @@ export class FaultyBackend implements BlobBackend {
 
   constructor(readonly disk: DiskBackend) {}
 
-  open(): Promise<void> { return this.disk.open(); }
-  close(): Promise<void> { return this.disk.close(); }
-  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> { return this.disk.beginWrite(blobId, attributes); }
+  open(): Promise<void> {
+    return this.disk.open();
+  }
+  close(): Promise<void> {
+    return this.disk.close();
+  }
+  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
+    return this.disk.beginWrite(blobId, attributes);
+  }
   putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
     return this.disk.putSmall(blobId, attributes, data, sha256);
   }
-  stat(blobId: string): Promise<BlobMeta | null> { return this.disk.stat(blobId); }
-  delete(blobId: string): Promise<boolean> { return this.disk.delete(blobId); }
-  list(): AsyncIterable<BlobMeta> { return this.disk.list(); }
-  stats(): Promise<NodeStats> { return this.disk.stats(); }
+  stat(blobId: string): Promise<BlobMeta | null> {
+    return this.disk.stat(blobId);
+  }
+  delete(blobId: string): Promise<boolean> {
+    return this.disk.delete(blobId);
+  }
+  list(): AsyncIterable<BlobMeta> {
+    return this.disk.list();
+  }
+  stats(): Promise<NodeStats> {
+    return this.disk.stats();
+  }
 
   async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
     const r = await this.disk.read(blobId, offset, length);
@@ -44,7 +58,8 @@ export class FaultyBackend implements BlobBackend {
   private async *faulty(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     let served = 0;
     for await (const chunk of chunks) {
-      if (this.breakReadsAfter !== undefined && served + chunk.length > this.breakReadsAfter) throw new Error("disk read failed (test fault)");
+      if (this.breakReadsAfter !== undefined && served + chunk.length > this.breakReadsAfter)
+        throw new Error("disk read failed (test fault)");
       served += chunk.length;
       if (!this.corruptReads) yield chunk;
       else {
@@ -83,15 +98,25 @@ export async function startNodes(specs: NodeSpec[], chunkSize: number): Promise<
     let port: number;
     if (spec.unreachable) port = await unusedPort();
     else {
-      const backend = new FaultyBackend(new DiskBackend({ dataDir: `${dir.path}/${spec.id}`, chunkSize, log: silentLog, compactIntervalMs: 0 }));
+      const backend = new FaultyBackend(
+        new DiskBackend({ dataDir: `${dir.path}/${spec.id}`, chunkSize, log: silentLog, compactIntervalMs: 0 }),
+      );
       await backend.open();
       const server = await startNodeServer(backend, "127.0.0.1", 0, { id: spec.id, chunkSize, log: silentLog });
       running.set(spec.id, { backend, server });
       port = server.port;
     }
     rows.push({
-      id: spec.id, kind: "storage", address: `127.0.0.1:${port}`, zone: "", state: "up", blob_count: 0, used_bytes: 0, free_bytes: 0,
-      hb: Date.now(), age_ms: spec.late ? 60_000 : 0,
+      id: spec.id,
+      kind: "storage",
+      address: `127.0.0.1:${port}`,
+      zone: "",
+      state: "up",
+      blob_count: 0,
+      used_bytes: 0,
+      free_bytes: 0,
+      hb: Date.now(),
+      age_ms: spec.late ? 60_000 : 0,
     });
   }
   const sql = { query: async () => [rows] } as unknown as Pool;
@@ -99,7 +124,8 @@ export async function startNodes(specs: NodeSpec[], chunkSize: number): Promise<
   await directory.refresh();
   const pool = new NodePool(directory, silentLog);
   return {
-    pool, directory,
+    pool,
+    directory,
     backend: (id) => running.get(id)!.backend,
     async store(versionId, data, on) {
       const v = versionOf(versionId, data, on);
@@ -138,8 +164,23 @@ async function unusedPort(): Promise<number> {
 /** The catalogue's row for `data` stored as version `versionId` on `replicas`. */
 export function versionOf(versionId: string, data: Buffer, replicas: string[], row: Partial<VersionRow> = {}): VersionRow {
   return {
-    versionId, bucket: "b", key: versionId, size: data.length, sha256: createHash("sha256").update(data).digest("hex"), etag: "",
-    contentType: "application/octet-stream", metadata: {}, state: "live", tier: "hot", replicas, cleanup: [],
-    createdMs: 0, accessedMs: 0, deletedMs: null, purgeMs: null, reason: null, ...row,
+    versionId,
+    bucket: "b",
+    key: versionId,
+    size: data.length,
+    sha256: createHash("sha256").update(data).digest("hex"),
+    etag: "",
+    contentType: "application/octet-stream",
+    metadata: {},
+    state: "live",
+    tier: "hot",
+    replicas,
+    cleanup: [],
+    createdMs: 0,
+    accessedMs: 0,
+    deletedMs: null,
+    purgeMs: null,
+    reason: null,
+    ...row,
   };
 }
