@@ -26,6 +26,8 @@ export interface ClusterOptions {
   verbose?: boolean;
   /** Where dist/services/... lives (default: this repository); the harness's own tests use stubs. */
   root?: string;
+  /** The MariaDB server to create the cluster's database on (default: MINIS3_MYSQL_URL, else the shared one). */
+  mysqlUrl?: string;
 }
 
 export interface TestCluster {
@@ -84,7 +86,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const hex = randomBytes(5).toString("hex");
   const dbName = `minis3_t_${hex}`;
   const prefix = `minis3_t_${hex}`;
-  const mysqlUrl = withDatabase(process.env.MINIS3_MYSQL_URL ?? SETTINGS.mysqlUrl.default, dbName);
+  const mysqlUrl = withDatabase(opts.mysqlUrl ?? process.env.MINIS3_MYSQL_URL ?? SETTINGS.mysqlUrl.default, dbName);
   const redisUrl = process.env.MINIS3_REDIS_URL ?? SETTINGS.redisUrl.default;
   const dataDir = await mkdtemp(join(tmpdir(), "minis3-cluster-"));
   // coordinator HTTP, gRPC, then the nodes: storage-1..N, backup-1, delete-1

@@ -1,0 +1,92 @@
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createConnection } from "mysql2/promise";
+import { findFreePortBlock } from "../../deploy/launcher/ports";
+import { waitFor } from "./wait";
+
+// A MariaDB server of a test's own (its own data dir, port and socket), for tests that stop and
+// start the database. The shared server on 3306 is never touched.
+
+const run = promisify(execFile);
+
+export class PrivateMariaDb {
+  private proc?: ChildProcess;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  /** mysql://root@127.0.0.1:<port>, without a database (the cluster harness adds its own). */
+  get url(): string {
+    return `mysql://root@127.0.0.1:${this.port}/minis3`;
+  }
+
+  /** Creates the data directory (about 5 s) and starts the server. */
+  static async create(): Promise<PrivateMariaDb> {
+    const dir = await mkdtemp(join(tmpdir(), "minis3-mariadb-"));
+    const port = await findFreePortBlock(1);
+    const db = new PrivateMariaDb(dir, port);
+    await run("mariadb-install-db", [
+      "--no-defaults",
+      `--datadir=${join(dir, "data")}`,
+      "--user=root",
+      "--skip-test-db",
+      "--auth-root-authentication-method=normal",
+    ]);
+    await db.start();
+    return db;
+  }
+
+  async start(): Promise<void> {
+    if (this.proc) return;
+    // Grant tables skipped: root with no password from anywhere, like the shared server.
+    this.proc = spawn(
+      "mariadbd",
+      [
+        "--no-defaults",
+        `--datadir=${join(this.dir, "data")}`,
+        `--port=${this.port}`,
+        "--bind-address=127.0.0.1",
+        `--socket=${join(this.dir, "sock")}`,
+        `--pid-file=${join(this.dir, "pid")}`,
+        "--user=root",
+        "--skip-grant-tables",
+        "--innodb-buffer-pool-size=32M",
+        `--log-error=${join(this.dir, "error.log")}`,
+      ],
+      { stdio: "ignore" },
+    );
+    const proc = this.proc;
+    proc.on("exit", () => {
+      if (this.proc === proc) this.proc = undefined;
+    });
+    await waitFor(
+      "private MariaDB answering",
+      async () => {
+        const c = await createConnection({ host: "127.0.0.1", port: this.port, user: "root" });
+        await c.end();
+        return true;
+      },
+      30_000,
+      100,
+    );
+  }
+
+  /** A clean shutdown (SIGTERM), waiting until the process has gone. */
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    proc.kill("SIGTERM");
+    await gone;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
