@@ -515,4 +515,21 @@ describe("lifecycle queries", () => {
     await c.setCleanup(trashed.versionId, []);
     expect(ids(await c.lifecycle.withLeftoverCopies(100_000))).not.toContain(trashed.versionId);
   });
+
+  it("find live hot versions that list fewer copies than R", async () => {
+    const c = new Catalogue(pool, TTL);
+    const b = newBucket();
+    const [none, one, two] = [
+      upload(b, "0", { replicas: [] }),
+      upload(b, "1", { replicas: ["s1"] }),
+      upload(b, "2", { replicas: ["s1", "s2"] }),
+    ];
+    await Promise.all([c.commit(none), c.commit(one), c.commit(two)]);
+    const short = (await c.lifecycle.underReplicated(2, 100_000)).map((r) => r.versionId);
+    expect(short).toEqual(expect.arrayContaining([none.versionId, one.versionId]));
+    expect(short).not.toContain(two.versionId);
+    expect((await c.lifecycle.underReplicated(3, 100_000)).map((r) => r.versionId)).toContain(two.versionId);
+    await c.markDeleted(b, "1");
+    expect((await c.lifecycle.underReplicated(2, 100_000)).map((r) => r.versionId)).not.toContain(one.versionId);
+  });
 });

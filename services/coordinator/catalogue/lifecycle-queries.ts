@@ -5,7 +5,7 @@ import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 /**
  * The versions each lifecycle transition is due for, as the reconciler asks for them: at most
  * `limit` rows each, read-only (every change goes through the Catalogue). Each query is served by
- * an index of catalogue-schema.ts except leftover copies and a node's copies, which scan.
+ * an index of catalogue-schema.ts except leftover copies, a node's copies and short ones, which scan.
  */
 export class LifecycleQueries {
   constructor(private readonly pool: Pool) {}
@@ -33,6 +33,18 @@ export class LifecycleQueries {
   /** Live hot versions with a replica on `nodeId`. */
   hotOnNode(nodeId: string, limit: number): Promise<VersionRow[]> {
     return this.select("v.state = 'live' AND v.tier = 'hot' AND FIND_IN_SET(?, v.replicas) > 0 LIMIT ?", [nodeId, limit]);
+  }
+
+  /**
+   * Live hot versions listing fewer than `replicas` copies (an upload or promotion below R, a repair
+   * that had too few targets): without this they stay short until someone reads them (review §17).
+   */
+  underReplicated(replicas: number, limit: number): Promise<VersionRow[]> {
+    return this.select(
+      `v.state = 'live' AND v.tier = 'hot'
+      AND (v.replicas = '' OR CHAR_LENGTH(v.replicas) - CHAR_LENGTH(REPLACE(v.replicas, ',', '')) + 1 < ?) LIMIT ?`,
+      [replicas, limit],
+    );
   }
 
   private async select(where: string, params: (string | number)[]): Promise<VersionRow[]> {
