@@ -1,0 +1,53 @@
+import type { NodeRecord } from "../../membership/node-record";
+
+/** Milliseconds on a clock that wall-clock steps do not move (performance.now). */
+export type MonotonicClock = () => number;
+
+/** The part of the node directory this needs: its records, and "change" when liveness changes. */
+export interface NodeLiveness {
+  all(): readonly NodeRecord[];
+  on(event: "change", listener: (records: NodeRecord[]) => void): unknown;
+}
+
+/**
+ * Which storage nodes this coordinator has itself seen down without a break for `lostAfterMs`
+ * (MINIS3_REPAIR_AFTER), timed on its monotonic clock from the first refresh (or failed call) that
+ * showed each one down. Heartbeat ages read from the database cannot say that: after a cold start
+ * or a MariaDB outage every row is old while the nodes are moments from heartbeating, and repairs
+ * based on them deleted every copy (correctness review, finding 1). So nothing counts as lost in the
+ * first `lostAfterMs` after start-up, whatever the rows say.
+ */
+export class NodeOutages {
+  private readonly downSince = new Map<string, number>();
+  private readonly watchingSince: number;
+
+  constructor(directory: NodeLiveness, private readonly lostAfterMs: number, private readonly now: MonotonicClock = () => performance.now()) {
+    this.watchingSince = now();
+    directory.on("change", (records) => this.observe(records));
+    this.observe(directory.all());
+  }
+
+  /** Whether this coordinator has watched the nodes for lostAfterMs yet; before that it repairs nothing. */
+  get settled(): boolean {
+    return this.now() - this.watchingSince >= this.lostAfterMs;
+  }
+
+  /** Storage nodes seen down for lostAfterMs without a break: the copies they hold may be made again elsewhere. */
+  lost(): string[] {
+    const t = this.now();
+    return [...this.downSince].filter(([, since]) => t - since >= this.lostAfterMs).map(([id]) => id);
+  }
+
+  private observe(records: readonly NodeRecord[]): void {
+    const t = this.now();
+    const storage = new Set<string>();
+    for (const n of records) {
+      // A removed node is out of placement and repair for good (as NodeDirectory.ofKind has it).
+      if (n.kind !== "storage" || n.state === "removed") continue;
+      storage.add(n.id);
+      if (n.live) this.downSince.delete(n.id);
+      else if (!this.downSince.has(n.id)) this.downSince.set(n.id, t);
+    }
+    for (const id of this.downSince.keys()) if (!storage.has(id)) this.downSince.delete(id);
+  }
+}
