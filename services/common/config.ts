@@ -105,7 +105,7 @@ export const SETTINGS = {
     env: "MINIS3_REPAIR_AFTER",
     default: "10m",
     schema: duration,
-    doc: "a storage node down this long has its objects copied to other nodes (it may just be restarting before)",
+    doc: "a storage node a coordinator saw down this long without a break has its copies made elsewhere; no repair in its first this long",
   },
   nodeDownAfter: { env: "MINIS3_NODE_DOWN_AFTER", default: "5s", schema: duration, doc: "a node silent for this long is taken as down" },
   nodeId: {

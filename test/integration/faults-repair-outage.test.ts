@@ -9,7 +9,6 @@ import { PrivateMariaDb } from "../support/private-mariadb";
 // Outages longer than MINIS3_REPAIR_AFTER that take away every storage node at once (or the
 // coordinator's view of them). Repair must never turn "I cannot reach any copy" into "there are no
 // copies": after each outage every object reads back byte-exact and sits at R = 2 copies again.
-// Marked it.failing until repair is fixed (issue 12, item 1): today each of them loses data.
 
 const STORAGE = ["storage-1", "storage-2", "storage-3"];
 const R = 2;
@@ -18,7 +17,11 @@ const ENV = { MINIS3_REPAIR_AFTER: "3s", MINIS3_RECONCILE_INTERVAL: "500ms", MIN
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-interface Loaded { cluster: TestCluster; nodes: ClusterInspector; bodies: Map<string, Buffer> }
+interface Loaded {
+  cluster: TestCluster;
+  nodes: ClusterInspector;
+  bodies: Map<string, Buffer>;
+}
 
 /**
  * For a describe block: a cluster with 12 objects on it (one large, streamed in chunks; the rest
@@ -51,18 +54,24 @@ function useLoadedCluster(around: { before?: () => Promise<ClusterOptions>; afte
  * and no other storage node keeps a copy (stale ones are cleaned up).
  */
 async function expectEveryObjectIntact({ cluster, nodes, bodies }: Loaded): Promise<void> {
-  await waitFor(`every object at ${R} verified replicas`, async () => {
-    for (const [key, body] of bodies) {
-      const s = await statOf(cluster.httpUrl, key);
-      if (!s || s.replicas.length !== R) throw new Error(`${key}: replicas ${JSON.stringify(s?.replicas)}`);
-      for (const id of s.replicas) {
-        if ((await nodes.hashOn(id, s.versionId)).sha256 !== sha(body)) throw new Error(`${key}: wrong bytes on ${id}`);
+  await waitFor(
+    `every object at ${R} verified replicas`,
+    async () => {
+      for (const [key, body] of bodies) {
+        const s = await statOf(cluster.httpUrl, key);
+        if (!s || s.replicas.length !== R) throw new Error(`${key}: replicas ${JSON.stringify(s?.replicas)}`);
+        for (const id of s.replicas) {
+          if ((await nodes.hashOn(id, s.versionId)).sha256 !== sha(body)) throw new Error(`${key}: wrong bytes on ${id}`);
+        }
+        const holders = (await nodes.holders(s.versionId)).filter((id) => STORAGE.includes(id)).sort();
+        if (holders.join() !== [...s.replicas].sort().join())
+          throw new Error(`${key}: held by ${holders.join()}, listed on ${s.replicas.join()}`);
       }
-      const holders = (await nodes.holders(s.versionId)).filter((id) => STORAGE.includes(id)).sort();
-      if (holders.join() !== [...s.replicas].sort().join()) throw new Error(`${key}: held by ${holders.join()}, listed on ${s.replicas.join()}`);
-    }
-    return true;
-  }, 30_000, 500);
+      return true;
+    },
+    30_000,
+    500,
+  );
   for (const [key, body] of bodies) {
     const got = await retrieve(cluster.httpUrl, key);
     expect(got.status).toBe(200);
@@ -73,13 +82,22 @@ async function expectEveryObjectIntact({ cluster, nodes, bodies }: Loaded): Prom
 describe("every storage node paused for longer than MINIS3_REPAIR_AFTER", () => {
   const paused = new Set<number>();
   afterAll(() => {
-    for (const pid of paused) try { process.kill(pid, "SIGCONT"); } catch { /* gone */ }
+    for (const pid of paused)
+      try {
+        process.kill(pid, "SIGCONT");
+      } catch {
+        /* gone */
+      }
   });
   const t = useLoadedCluster();
 
-  it.failing("keeps every copy: objects read back byte-exact at R replicas after the nodes resume", async () => {
+  it("keeps every copy: objects read back byte-exact at R replicas after the nodes resume", async () => {
     // SIGSTOP: the processes stay, the coordinator hears nothing from them (a rack losing its network).
-    for (const id of STORAGE) { const pid = t.cluster.pid(id)!; process.kill(pid, "SIGSTOP"); paused.add(pid); }
+    for (const id of STORAGE) {
+      const pid = t.cluster.pid(id)!;
+      process.kill(pid, "SIGSTOP");
+      paused.add(pid);
+    }
     await sleep(10_000); // down after 2 s, lost 3 s later: several reconcile passes see every node lost
     for (const pid of paused) process.kill(pid, "SIGCONT");
     paused.clear();
@@ -91,7 +109,7 @@ describe("every storage node paused for longer than MINIS3_REPAIR_AFTER", () => 
 describe("the whole cluster stopped for longer than MINIS3_REPAIR_AFTER, coordinator started first", () => {
   const t = useLoadedCluster();
 
-  it.failing("keeps every copy: the coordinator does not take nodes it has not yet heard from as lost", async () => {
+  it("keeps every copy: the coordinator does not take nodes it has not yet heard from as lost", async () => {
     // A clean stop of everything (the coordinator first, as `npm start`'s SIGTERM does), then a cold start.
     await t.cluster.stopNode("coordinator");
     await Promise.all([...STORAGE, "backup-1", "delete-1"].map((id) => t.cluster.stopNode(id)));
@@ -108,11 +126,16 @@ describe("the whole cluster stopped for longer than MINIS3_REPAIR_AFTER, coordin
 describe("MariaDB stopped for longer than MINIS3_REPAIR_AFTER", () => {
   let db: PrivateMariaDb | undefined;
   const t = useLoadedCluster({
-    before: async () => { db = await PrivateMariaDb.create(); return { mysqlUrl: db.url }; },
-    after: async () => { await db?.destroy(); },
+    before: async () => {
+      db = await PrivateMariaDb.create();
+      return { mysqlUrl: db.url };
+    },
+    after: async () => {
+      await db?.destroy();
+    },
   });
 
-  it.failing("keeps every copy: stale heartbeats read when it returns do not count as lost nodes", async () => {
+  it("keeps every copy: stale heartbeats read when it returns do not count as lost nodes", async () => {
     await db!.stop();
     await sleep(8_000);
     await db!.start();
@@ -124,10 +147,14 @@ describe("MariaDB stopped for longer than MINIS3_REPAIR_AFTER", () => {
 describe("two of three storage nodes down for longer than MINIS3_REPAIR_AFTER, uploads at W=1 meanwhile", () => {
   const t = useLoadedCluster({ before: async () => ({ env: { MINIS3_WRITE_QUORUM: "1" } }) });
 
-  it.failing("brings every object back to R copies once the nodes return, including those written to one node", async () => {
+  it("brings every object back to R copies once the nodes return, including those written to one node", async () => {
     await t.cluster.stopNode("storage-2", "SIGKILL");
     await t.cluster.stopNode("storage-3", "SIGKILL");
-    await waitFor("uploads accepted on one node", async () => ((await upload(t.cluster.httpUrl, "outage/probe", "x")).status === 201 ? true : undefined), 15_000);
+    await waitFor(
+      "uploads accepted on one node",
+      async () => ((await upload(t.cluster.httpUrl, "outage/probe", "x")).status === 201 ? true : undefined),
+      15_000,
+    );
     t.bodies.set("outage/probe", Buffer.from("x"));
     for (let i = 0; i < 4; i++) {
       const body = randomBytes(1500 + i);

@@ -3,32 +3,51 @@ import type { NodeRecord } from "../../membership/node-record";
 import { NodeOutages } from "./node-outages";
 
 const node = (id: string, live: boolean, extra: Partial<NodeRecord> = {}): NodeRecord => ({
-  id, kind: "storage", address: "a", zone: "z", state: live ? "up" : "stopped", live, blobCount: 0, usedBytes: 0, freeBytes: 0,
-  heartbeatAtMs: 0, silentForMs: live ? 0 : 3_600_000, ...extra,
+  id,
+  kind: "storage",
+  address: "a",
+  zone: "z",
+  state: live ? "up" : "stopped",
+  live,
+  blobCount: 0,
+  usedBytes: 0,
+  freeBytes: 0,
+  heartbeatAtMs: 0,
+  silentForMs: live ? 0 : 3_600_000,
+  ...extra,
 });
 
 /** Stands in for NodeDirectory: a refresh that changes liveness emits "change". */
 class FakeDirectory extends EventEmitter {
-  constructor(public records: NodeRecord[]) { super(); }
-  all() { return this.records; }
-  refresh(records: NodeRecord[]) { this.records = records; this.emit("change", records); }
+  constructor(public records: NodeRecord[]) {
+    super();
+  }
+  all() {
+    return this.records;
+  }
+  refresh(records: NodeRecord[]) {
+    this.records = records;
+    this.emit("change", records);
+  }
 }
 
 describe("node outages", () => {
   let now = 1_000;
   const clock = () => now;
-  beforeEach(() => { now = 1_000; });
+  beforeEach(() => {
+    now = 1_000;
+  });
 
   test("a node down since long before start-up (old heartbeat rows) is lost only after the coordinator watched it for the delay", () => {
     const dir = new FakeDirectory([node("storage-1", false), node("storage-2", true)]);
     const o = new NodeOutages(dir, 3000, clock);
-    expect(o.settled).toBe(false);
+    expect(o.settlesInMs()).toBe(3000);
     now += 2999;
     expect(o.lost()).toEqual([]);
-    expect(o.settled).toBe(false);
+    expect(o.settlesInMs()).toBe(1);
     now += 1;
     expect(o.lost()).toEqual(["storage-1"]);
-    expect(o.settled).toBe(true);
+    expect(o.settlesInMs()).toBe(0);
   });
 
   test("a node that comes back, even for one refresh, starts its outage again", () => {
@@ -46,7 +65,11 @@ describe("node outages", () => {
   });
 
   test("only registered storage nodes count: other kinds, removed nodes and rows that went away do not", () => {
-    const dir = new FakeDirectory([node("backup-1", false, { kind: "backup" }), node("storage-1", false, { state: "removed" }), node("storage-2", false)]);
+    const dir = new FakeDirectory([
+      node("backup-1", false, { kind: "backup" }),
+      node("storage-1", false, { state: "removed" }),
+      node("storage-2", false),
+    ]);
     const o = new NodeOutages(dir, 3000, clock);
     now += 5000;
     expect(o.lost()).toEqual(["storage-2"]);

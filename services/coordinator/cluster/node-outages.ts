@@ -21,15 +21,19 @@ export class NodeOutages {
   private readonly downSince = new Map<string, number>();
   private readonly watchingSince: number;
 
-  constructor(directory: NodeLiveness, private readonly lostAfterMs: number, private readonly now: MonotonicClock = () => performance.now()) {
+  constructor(
+    directory: NodeLiveness,
+    private readonly lostAfterMs: number,
+    private readonly now: MonotonicClock = () => performance.now(),
+  ) {
     this.watchingSince = now();
     directory.on("change", (records) => this.observe(records));
     this.observe(directory.all());
   }
 
-  /** Whether this coordinator has watched the nodes for lostAfterMs yet; before that it repairs nothing. */
-  get settled(): boolean {
-    return this.now() - this.watchingSince >= this.lostAfterMs;
+  /** How long until this coordinator has watched the nodes for lostAfterMs; it repairs nothing before. */
+  settlesInMs(): number {
+    return Math.max(0, this.lostAfterMs - (this.now() - this.watchingSince));
   }
 
   /** Storage nodes seen down for lostAfterMs without a break: the copies they hold may be made again elsewhere. */

@@ -30,14 +30,6 @@ export class NodePool {
     return this.directory.isLive(id);
   }
 
-  /** Storage nodes silent for longer than ms: their copies are as good as lost. */
-  storageNodesDownLongerThan(ms: number): string[] {
-    return this.directory
-      .ofKind("storage")
-      .filter((n) => !n.live && n.silentForMs > ms)
-      .map((n) => n.id);
-  }
-
   /**
    * A call to the node failed: the one place that decides whether to stop routing to it until it
    * heartbeats again. Only NodeUnavailable does (the transport could not reach it); an error the

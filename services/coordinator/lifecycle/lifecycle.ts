@@ -2,6 +2,8 @@ import { Worker } from "bullmq";
 import type { Logger } from "../../common/logger";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue } from "../catalogue/catalogue";
+import type { NodeDirectory } from "../cluster/node-directory";
+import { NodeOutages } from "../cluster/node-outages";
 import type { NodePool } from "../cluster/node-pool";
 import type { ObjectView } from "../model/object-view";
 import type { Undeleter } from "../objects/object-events";
@@ -18,6 +20,7 @@ import { undelete } from "./undelete";
 /** The slice of the coordinator's context the lifecycle runs on. */
 export interface LifecycleDeps {
   readonly catalogue: Catalogue;
+  readonly directory: NodeDirectory;
   readonly nodes: NodePool;
   readonly placement: Placement;
   readonly access: AccessTracker;
@@ -41,18 +44,19 @@ export class Lifecycle implements Undeleter {
     opts: LifecycleOptions & { chunkSize: number },
   ) {
     const { catalogue, nodes, placement, access, scheduler, log } = deps;
+    // Watching starts here, at start-up: no node is lost before repairAfterMs of it.
+    const outages = new NodeOutages(deps.directory, opts.repairAfterMs);
     this.jobs = {
       catalogue,
       nodes,
+      outages,
       placement,
       access,
       scheduler,
       log,
       opts,
       copier: new BlobCopier(nodes, log, opts.chunkSize),
-      reconciler: new Reconciler(catalogue, scheduler, opts.hotTtlMs, opts.reconcileIntervalMs, log, () =>
-        nodes.storageNodesDownLongerThan(opts.repairAfterMs),
-      ),
+      reconciler: new Reconciler(catalogue, scheduler, opts.hotTtlMs, opts.reconcileIntervalMs, opts.replicas, log, () => outages.lost()),
     };
   }
 

@@ -17,9 +17,10 @@ export class Reconciler {
     private readonly scheduler: Scheduler,
     private readonly hotTtlMs: number,
     private readonly intervalMs: number,
+    private readonly replicas: number,
     private readonly log: Logger,
     /** Storage nodes down long enough that the copies they hold must be made again elsewhere. */
-    private readonly lostNodes: () => string[] = () => [],
+    private readonly lostNodes: () => string[],
   ) {}
 
   async run(): Promise<Record<string, number>> {
@@ -55,6 +56,11 @@ export class Reconciler {
         this.scheduler.add("repair", v.versionId);
         counts.repair++;
       }
+    }
+    const short = await this.catalogue.lifecycle.underReplicated(this.replicas, BATCH);
+    for (const v of short) {
+      this.scheduler.add("repair", v.versionId);
+      counts.repair++;
     }
 
     if (counts.trash + counts.cleanup + counts.repair > 0) this.log.debug({ counts }, "reconciler queued transitions");

@@ -1,6 +1,7 @@
 import type { Logger } from "../../../common/logger";
 import type { AccessTracker } from "../../catalogue/access-tracker";
 import type { Catalogue } from "../../catalogue/catalogue";
+import type { NodeOutages } from "../../cluster/node-outages";
 import type { NodePool } from "../../cluster/node-pool";
 import type { Placement } from "../../placement/placement";
 import type { BlobCopier } from "../../replicas/blob-copier";
@@ -12,7 +13,7 @@ export interface TransitionJob {
 
 export interface LifecycleOptions {
   hotTtlMs: number;
-  /** A replica on a storage node down this long counts as lost. */
+  /** A replica on a storage node this coordinator has seen down this long counts as lost. */
   repairAfterMs: number;
   replicas: number;
   writeQuorum: number;
@@ -34,6 +35,8 @@ export interface JobScheduler {
 export interface JobContext {
   readonly catalogue: Catalogue;
   readonly nodes: NodePool;
+  /** Which storage nodes this coordinator has seen down for repairAfterMs (repair's "lost"). */
+  readonly outages: NodeOutages;
   readonly placement: Placement;
   readonly copier: BlobCopier;
   readonly access: AccessTracker;

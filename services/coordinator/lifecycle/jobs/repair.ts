@@ -1,37 +1,72 @@
+import { ErrorCode, MiniS3Error } from "../../../common/errors";
+import type { VersionRow } from "../../model/version-row";
 import { dropCopies, finishCleanup } from "./cleanup";
-import type { LifecycleJob } from "./job";
+import type { JobContext, LifecycleJob } from "./job";
+import { copiesWanted, repairedReplicas, type CopyChecks } from "./repair-plan";
 
-/** Brings a hot version back to the replica count: drops bad copies, adds new ones. */
+/** A deferred repair runs this much after the coordinator settles, so it does not find it a moment short. */
+const SETTLE_MARGIN_MS = 1000;
+
+/**
+ * Brings a hot version back to the replica count: replaces copies that are verified bad or on a
+ * lost node with verified new ones. It never lists fewer copies than it could not check; when it
+ * has no verified source, or fewer live targets than it wants, it throws, and BullMQ tries again
+ * later (with backoff; then the reconciler, which finds versions on lost nodes and short ones).
+ */
 export const repair: LifecycleJob<"repair"> = {
   name: "repair",
   concurrency: 2,
   async process({ versionId }, ctx) {
+    // Until then this coordinator cannot tell a lost node from one that is starting (review finding 1).
+    const waitMs = ctx.outages.settlesInMs();
+    if (waitMs > 0) {
+      const at = Date.now() + waitMs + SETTLE_MARGIN_MS;
+      ctx.scheduler.add(repair.name, versionId, at, at);
+      return "deferred: this coordinator has not watched the nodes for MINIS3_REPAIR_AFTER yet";
+    }
     const v = await ctx.catalogue.version(versionId);
     if (!v || v.state !== "live" || v.tier !== "hot") return "not hot";
-    const lost = new Set(ctx.nodes.storageNodesDownLongerThan(ctx.opts.repairAfterMs));
-    const good: string[] = [];
-    for (const id of v.replicas) {
-      if (lost.has(id)) continue;
-      const meta = await ctx.nodes
-        .client(id)
-        .statBlob(versionId)
-        .catch(() => undefined);
-      // undefined: unreachable for now, keep it (it may come back); null: missing; else compare checksums.
-      if (meta === undefined || (meta && meta.size === v.size && meta.sha256.toString("hex") === v.sha256)) good.push(id);
+    const checks = await checkCopies(ctx, v);
+    const wanted = copiesWanted(checks, ctx.opts.replicas);
+    if (wanted > 0 && !checks.good.length)
+      throw new MiniS3Error(ErrorCode.BytesUnreachable, `no verified copy of ${versionId} to repair from: ${JSON.stringify(checks)}`);
+    // A node whose copy is bad may take the new one; one with an unchecked copy may not.
+    const targets =
+      wanted === 0
+        ? []
+        : ctx.placement
+            .targets(v.bucket, v.key, Number.MAX_SAFE_INTEGER)
+            .filter((id) => !v.replicas.includes(id) || checks.bad.includes(id))
+            .slice(0, wanted);
+    const added = targets.length ? await ctx.copier.copy(v, checks.good, targets, 1) : [];
+    const { replicas, dropped } = repairedReplicas(checks, added, ctx.opts.replicas);
+    if (added.length || dropped.length) {
+      const ok = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "hot" }, { tier: "hot", replicas }, dropped);
+      if (!ok) return dropCopies(ctx, versionId, added, "repair lost to a transition");
+      await finishCleanup(ctx, versionId, dropped);
+      ctx.log.info({ version: versionId, replicas, dropped }, "repaired");
     }
-    const wanted = ctx.opts.replicas - good.length;
-    if (wanted <= 0 && good.length === v.replicas.length) return "healthy";
-    const targets = ctx.placement
-      .targets(v.bucket, v.key, Number.MAX_SAFE_INTEGER)
-      .filter((id) => !good.includes(id))
-      .slice(0, Math.max(0, wanted));
-    const added = targets.length ? await ctx.copier.copy(v, good, targets, 1) : [];
-    const replicas = [...good, ...added];
-    const bad = v.replicas.filter((id) => !good.includes(id));
-    const ok = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "hot" }, { tier: "hot", replicas }, bad);
-    if (!ok) return dropCopies(ctx, versionId, added, "repair lost to a transition");
-    await finishCleanup(ctx, versionId, bad);
-    ctx.log.info({ version: versionId, replicas }, "repaired");
-    return "repaired";
+    if (added.length < wanted)
+      throw new MiniS3Error(ErrorCode.NotEnoughNodes, `${versionId} is ${wanted - added.length} copies short: too few live storage nodes`);
+    return added.length || dropped.length ? "repaired" : "healthy";
   },
 };
+
+/** Asks every node the version lists, at once, except those lost (down for MINIS3_REPAIR_AFTER). */
+async function checkCopies(ctx: JobContext, v: VersionRow): Promise<CopyChecks> {
+  const lost = new Set(ctx.outages.lost());
+  const verdicts = await Promise.all(
+    v.replicas.map(async (id): Promise<keyof CopyChecks> => {
+      if (lost.has(id)) return "lost";
+      try {
+        const meta = await ctx.nodes.client(id).statBlob(v.versionId);
+        return meta && meta.size === v.size && meta.sha256.toString("hex") === v.sha256 ? "good" : "bad";
+      } catch {
+        return "unreachable"; // it may be restarting: kept, and waited for
+      }
+    }),
+  );
+  const checks: CopyChecks = { good: [], bad: [], unreachable: [], lost: [] };
+  v.replicas.forEach((id, i) => checks[verdicts[i]].push(id));
+  return checks;
+}
