@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 
 /** Whether nothing listens on host:port right now (by binding it briefly). */
-function isFree(port: number, host: string): Promise<boolean> {
+export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once("error", () => resolve(false));
@@ -19,7 +19,7 @@ export async function findFreePortBlock(count: number, host = "127.0.0.1"): Prom
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = low + Math.floor(Math.random() * (high - low));
     let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await isFree(p, host);
+    for (let p = base; p < base + count && ok; p++) ok = await isPortFree(p, host);
     if (ok) return base;
   }
   throw new Error(`no block of ${count} free ports found on ${host}`);
