@@ -87,24 +87,18 @@ describe("a service process stopping", () => {
     expect(Date.now() - second).toBeLessThan(1000);
   });
 
-  it("runs its shutdown and exits when the parent that started it dies", async () => {
-    const p = run(parent, [service], { STARTUP_MS: "0", SHUTDOWN_MS: "200" });
+  it.each([
+    ["runs its shutdown and exits", "running", { STARTUP_MS: "0", SHUTDOWN_MS: "200" }, /"msg":"ready"/, /"msg":"stopped"/],
+    ["exits", "still starting", { STARTUP_MS: "3000", SHUTDOWN_MS: "0" }, /"msg":"starting"/, /"msg":"parent gone while starting; exiting"/],
+  ])("%s when the parent that started it dies while it is %s", async (_what, _when, env, before, after) => {
+    const p = run(parent, [service], env);
     const pid = Number((await p.line(/^child \d+$/)).split(" ")[1]);
-    await p.line(/"msg":"ready"/);
+    await p.line(before);
     p.proc.kill("SIGKILL");
     const killed = Date.now();
     await waitGone(pid, 5000);
     expect(Date.now() - killed).toBeLessThan(2000);
-  });
-
-  it("exits when the parent dies while it is still starting", async () => {
-    const p = run(parent, [service], { STARTUP_MS: "3000", SHUTDOWN_MS: "0" });
-    const pid = Number((await p.line(/^child \d+$/)).split(" ")[1]);
-    await p.line(/"msg":"starting"/);
-    p.proc.kill("SIGKILL");
-    const killed = Date.now();
-    await waitGone(pid, 5000);
-    expect(Date.now() - killed).toBeLessThan(1500);
+    await p.line(after);
   });
 
   it("still exits by itself when it has nothing left to do, with the channel open", async () => {
