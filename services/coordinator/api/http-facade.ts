@@ -10,6 +10,7 @@ import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkBucket, checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine, ObjectView } from "../objects/object-engine";
+import { drainOnClose } from "./http-drain";
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, decideRange } from "./http-range";
 import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
@@ -39,6 +40,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     exposeHeadRoutes: false, // HEAD /retrieve is its own route: it must not read the body
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  drainOnClose(app);
 
   // Uploads stream: no parser may read the body, whatever its type. Multipart is the exception,
   // parsed lazily by @fastify/multipart when the handler asks for the file.
