@@ -35,7 +35,9 @@ describe("stopping the launcher", () => {
   const redisUrl = process.env.MINIS3_REDIS_URL ?? SETTINGS.redisUrl.default;
   let dataDir: string;
 
-  beforeAll(async () => { dataDir = await mkdtemp(join(tmpdir(), "minis3-stops-")); });
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "minis3-stops-"));
+  });
   afterAll(async () => {
     for (const pid of ourProcesses(prefix)) process.kill(pid, "SIGKILL");
     await Promise.allSettled([dropDatabase(mysqlUrl), deleteQueueKeys(redisUrl, prefix), rm(dataDir, { recursive: true, force: true })]);
@@ -44,7 +46,10 @@ describe("stopping the launcher", () => {
   async function launch(): Promise<{ launch: Launch; base: number; httpUrl: string }> {
     const base = await findFreePortBlock(PORTS);
     const env: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !k.startsWith("MINIS3_"))) as Record<string, string>,
+      ...(Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !k.startsWith("MINIS3_"))) as Record<
+        string,
+        string
+      >),
       MINIS3_LOG_LEVEL: "info", // each service's "stopped" is how a clean stop shows
       MINIS3_HEARTBEAT_INTERVAL: "250ms",
       MINIS3_NODE_DOWN_AFTER: "2s",
@@ -61,10 +66,16 @@ describe("stopping the launcher", () => {
       MINIS3_QUEUE_PREFIX: prefix,
     };
     // detached: its own process group, like `npm start` in a terminal
-    const proc = spawn(process.execPath, [join(repoRoot(__dirname), "dist/deploy/launcher/main.js")], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [join(repoRoot(__dirname), "dist/deploy/launcher/main.js")], {
+      env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const lines: string[] = [];
     for (const s of [proc.stdout!, proc.stderr!]) createInterface({ input: s, crlfDelay: Infinity }).on("line", (l) => lines.push(l));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on("close", (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      proc.on("close", (code, signal) => resolve({ code, signal })),
+    );
     const httpUrl = `http://127.0.0.1:${base}`;
     try {
       await waitForHealthy(httpUrl, { timeoutMs: 60_000, giveUp: () => (proc.exitCode !== null ? "the launcher exited" : undefined) });
@@ -75,41 +86,47 @@ describe("stopping the launcher", () => {
     return { launch: { proc, lines, exited }, base, httpUrl };
   }
 
-  it(`stops every process within the grace period and frees every port, ${ROUNDS} times under load`, async () => {
-    const problems: string[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const { launch: l, base, httpUrl } = await launch();
-      const load = startLoad(httpUrl, round);
-      await sleep(600 + ((round * 397) % 900)); // signal at a different moment of the load each round
-      const signalled = Date.now();
-      process.kill(-l.proc.pid!, "SIGTERM");
-      // Clients finish what they are sending and then stay idle, keeping their connections open.
-      const loadDone = load.stop();
-      const exit = await Promise.race([l.exited, sleep(GRACE_MS + 5_000).then(() => undefined)]);
-      const took = Date.now() - signalled;
-      await loadDone;
+  it(
+    `stops every process within the grace period and frees every port, ${ROUNDS} times under load`,
+    async () => {
+      const problems: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const { launch: l, base, httpUrl } = await launch();
+        const load = startLoad(httpUrl, round);
+        await sleep(600 + ((round * 397) % 900)); // signal at a different moment of the load each round
+        const signalled = Date.now();
+        process.kill(-l.proc.pid!, "SIGTERM");
+        // Clients finish what they are sending and then stay idle, keeping their connections open.
+        const loadDone = load.stop();
+        const exit = await Promise.race([l.exited, sleep(GRACE_MS + 5_000).then(() => undefined)]);
+        const took = Date.now() - signalled;
+        await loadDone;
 
-      const issues: string[] = [];
-      if (!exit) issues.push(`the launcher had not exited ${took} ms after SIGTERM`);
-      else if (exit.code !== 0) issues.push(`the launcher exited with ${JSON.stringify(exit)}`);
-      if (took >= GRACE_MS) issues.push(`stopping took ${took} ms, not within the ${GRACE_MS} ms grace period`);
-      const forced = l.lines.filter((line) => /did not exit|shutdown took too long/.test(line));
-      if (forced.length) issues.push(`forced: ${forced.join(" | ")}`);
-      const stopped = SERVICES.filter((name) => l.lines.some((line) => new RegExp(`^\\[${name} *\\] `).test(line) && line.includes('"msg":"stopped"')));
-      if (stopped.length !== SERVICES.length) issues.push(`only ${stopped.join(", ")} logged "stopped"`);
-      const left = ourProcesses(prefix);
-      if (left.length) {
-        issues.push(`processes left: ${left.join(", ")}`);
-        for (const pid of left) process.kill(pid, "SIGKILL");
+        const issues: string[] = [];
+        if (!exit) issues.push(`the launcher had not exited ${took} ms after SIGTERM`);
+        else if (exit.code !== 0) issues.push(`the launcher exited with ${JSON.stringify(exit)}`);
+        if (took >= GRACE_MS) issues.push(`stopping took ${took} ms, not within the ${GRACE_MS} ms grace period`);
+        const forced = l.lines.filter((line) => /did not exit|shutdown took too long/.test(line));
+        if (forced.length) issues.push(`forced: ${forced.join(" | ")}`);
+        const stopped = SERVICES.filter((name) =>
+          l.lines.some((line) => new RegExp(`^\\[${name} *\\] `).test(line) && line.includes('"msg":"stopped"')),
+        );
+        if (stopped.length !== SERVICES.length) issues.push(`only ${stopped.join(", ")} logged "stopped"`);
+        const left = ourProcesses(prefix);
+        if (left.length) {
+          issues.push(`processes left: ${left.join(", ")}`);
+          for (const pid of left) process.kill(pid, "SIGKILL");
+        }
+        const busy: number[] = [];
+        for (let p = base; p < base + PORTS; p++) if (!(await isPortFree(p))) busy.push(p);
+        if (busy.length) issues.push(`ports still taken: ${busy.join(", ")}`);
+        if (load.requests() === 0) issues.push("the load made no request");
+        if (issues.length) problems.push(`round ${round}: ${issues.join("; ")}\n  ${l.lines.filter(notable).slice(-12).join("\n  ")}`);
       }
-      const busy: number[] = [];
-      for (let p = base; p < base + PORTS; p++) if (!(await isPortFree(p))) busy.push(p);
-      if (busy.length) issues.push(`ports still taken: ${busy.join(", ")}`);
-      if (load.requests() === 0) issues.push("the load made no request");
-      if (issues.length) problems.push(`round ${round}: ${issues.join("; ")}\n  ${l.lines.filter(notable).slice(-12).join("\n  ")}`);
-    }
-    expect(problems).toEqual([]);
-  }, ROUNDS * 30_000);
+      expect(problems).toEqual([]);
+    },
+    ROUNDS * 30_000,
+  );
 
   it("leaves no process behind when the launcher is killed with SIGKILL", async () => {
     const { launch: l, base, httpUrl } = await launch();
@@ -142,7 +159,11 @@ function startLoad(httpUrl: string, round: number): { stop(): Promise<void>; req
     for (let i = 0; running; i++) {
       const key = `r${round}-c${c}-${i}`;
       try {
-        const up = await fetch(`${httpUrl}/upload?key=${key}`, { method: "POST", body: i % 3 ? small : large, headers: { "content-type": "application/octet-stream" } });
+        const up = await fetch(`${httpUrl}/upload?key=${key}`, {
+          method: "POST",
+          body: i % 3 ? small : large,
+          headers: { "content-type": "application/octet-stream" },
+        });
         await up.arrayBuffer();
         requests++;
         if (up.status === 201 && running) await (await fetch(`${httpUrl}/retrieve?key=${key}`)).arrayBuffer();
@@ -153,7 +174,10 @@ function startLoad(httpUrl: string, round: number): { stop(): Promise<void>; req
   };
   const clients = Promise.all([0, 1, 2, 3, 4, 5].map(client));
   return {
-    stop: async () => { running = false; await clients; },
+    stop: async () => {
+      running = false;
+      await clients;
+    },
     requests: () => requests,
   };
 }
@@ -166,7 +190,9 @@ function ourProcesses(prefix: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readFileSync(`/proc/${entry}/environ`, "latin1").includes(marker)) pids.push(Number(entry));
-    } catch { /* gone meanwhile, or not ours */ }
+    } catch {
+      /* gone meanwhile, or not ours */
+    }
   }
   return pids;
 }

@@ -58,7 +58,10 @@ describe("a service process stopping", () => {
   });
 
   function run(script: string, args: string[], env: Record<string, string>) {
-    const proc = spawn(process.execPath, [script, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [script, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     started.push(proc);
     const lines: string[] = [];
     const waiters: { match: RegExp; resolve: (line: string) => void }[] = [];
@@ -68,7 +71,9 @@ describe("a service process stopping", () => {
         for (const w of waiters.filter((x) => x.match.test(line))) w.resolve(line);
       });
     }
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => proc.on("close", (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      proc.on("close", (code, signal) => resolve({ code, signal })),
+    );
     const line = (match: RegExp) => {
       const seen = lines.find((l) => match.test(l));
       return seen !== undefined ? Promise.resolve(seen) : new Promise<string>((resolve) => waiters.push({ match, resolve }));
@@ -89,7 +94,13 @@ describe("a service process stopping", () => {
 
   it.each([
     ["runs its shutdown and exits", "running", { STARTUP_MS: "0", SHUTDOWN_MS: "200" }, /"msg":"ready"/, /"msg":"stopped"/],
-    ["exits", "still starting", { STARTUP_MS: "3000", SHUTDOWN_MS: "0" }, /"msg":"starting"/, /"msg":"parent gone while starting; exiting"/],
+    [
+      "exits",
+      "still starting",
+      { STARTUP_MS: "3000", SHUTDOWN_MS: "0" },
+      /"msg":"starting"/,
+      /"msg":"parent gone while starting; exiting"/,
+    ],
   ])("%s when the parent that started it dies while it is %s", async (_what, _when, env, before, after) => {
     const p = run(parent, [service], env);
     const pid = Number((await p.line(/^child \d+$/)).split(" ")[1]);
@@ -102,11 +113,14 @@ describe("a service process stopping", () => {
   });
 
   it("still exits by itself when it has nothing left to do, with the channel open", async () => {
-    await writeFile(join(dir, "done.js"), `
+    await writeFile(
+      join(dir, "done.js"),
+      `
       const { runMain } = require(${JSON.stringify(join(dist, "process.js"))});
       const { createLogger } = require(${JSON.stringify(join(dist, "logger.js"))});
       runMain(createLogger("one-shot"), async () => { process.stdout.write("done\\n"); });
-    `);
+    `,
+    );
     const s = run(parent, [join(dir, "done.js")], {});
     const pid = Number((await s.line(/^child \d+$/)).split(" ")[1]);
     await s.line(/^done$/);
