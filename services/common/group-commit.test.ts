@@ -56,6 +56,40 @@ test("fits() keeps apart items that may not share a batch; a failed batch reject
   expect(await g.submit("later")).toBe("later");
 });
 
+test("with splitOnFailure, a failed batch is retried item by item, in order, so only the bad item fails", async () => {
+  const batches: string[][] = [];
+  const g = new GroupCommit<string, string>(
+    async (items) => {
+      batches.push(items);
+      await tick();
+      if (items.includes("boom")) throw new Error(items.length > 1 ? "refused" : "down");
+      return items;
+    },
+    { splitOnFailure: (e) => (e as Error).message === "refused" },
+  );
+  const settle = (s: string) =>
+    g.submit(s).then(
+      (v) => `ok ${v}`,
+      (e: Error) => e.message,
+    );
+  const p = ["x", "a", "boom", "b"].map(settle);
+  expect(await Promise.all(p)).toEqual(["ok x", "ok a", "down", "ok b"]);
+  expect(batches).toEqual([["x", "a", "boom", "b"], ["x"], ["a"], ["boom"], ["b"]]);
+  // An error it does not accept still fails the whole batch at once.
+  batches.length = 0;
+  const g2 = new GroupCommit<string, string>(
+    async (items) => {
+      batches.push(items);
+      await tick();
+      throw new Error("down");
+    },
+    { splitOnFailure: (e) => (e as Error).message === "refused" },
+  );
+  const q = ["y", "z", "w"].map((s) => g2.submit(s).catch((e: Error) => e.message));
+  expect(await Promise.all(q)).toEqual(["down", "down", "down"]);
+  expect(batches.length).toBeLessThanOrEqual(2);
+});
+
 test("with parallel 2, a second batch starts while the first is in flight", async () => {
   let inFlight = 0;
   let most = 0;

@@ -11,6 +11,13 @@ export interface GroupCommitOptions<T> {
   parallel?: number;
   /** Whether `next` may join `batch` (never called with an empty batch); default: always. */
   fits?: (batch: readonly T[], next: T) => boolean;
+  /**
+   * When a batch of several fails with an error this accepts, each item is retried alone, in order,
+   * so one bad item (a value the database refuses) fails only itself. Only for all-or-nothing
+   * flushes, and only for errors about the items: retrying one by one while the store is away
+   * would only multiply the wait.
+   */
+  splitOnFailure?: (e: unknown) => boolean;
 }
 
 export class GroupCommit<T, R> {
@@ -20,6 +27,7 @@ export class GroupCommit<T, R> {
   private readonly maxBatch: number;
   private readonly parallel: number;
   private readonly fits: (batch: readonly T[], next: T) => boolean;
+  private readonly splitOnFailure: (e: unknown) => boolean;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
@@ -28,6 +36,7 @@ export class GroupCommit<T, R> {
     this.maxBatch = opts.maxBatch ?? 64;
     this.parallel = opts.parallel ?? 1;
     this.fits = opts.fits ?? (() => true);
+    this.splitOnFailure = opts.splitOnFailure ?? (() => false);
   }
 
   submit(item: T): Promise<R> {
@@ -55,13 +64,22 @@ export class GroupCommit<T, R> {
       this.flush(items)
         .then(
           (results) => batch.forEach((b, i) => b.resolve(results[i])),
-          (e) => batch.forEach((b) => b.reject(e)),
+          (e) => (batch.length > 1 && this.splitOnFailure(e) ? this.oneByOne(batch) : batch.forEach((b) => b.reject(e))),
         )
         .finally(() => {
           this.running--;
           this.drain();
           if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
         });
+    }
+  }
+
+  private async oneByOne(batch: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[]): Promise<void> {
+    for (const b of batch) {
+      await this.flush([b.item]).then(
+        (results) => b.resolve(results[0]),
+        (e) => b.reject(e),
+      );
     }
   }
 }

@@ -108,6 +108,15 @@ export function sqlPool(ds: DataSource): Pool {
 }
 
 /** Runs fn, retrying on deadlocks and Galera certification conflicts (short transactions only). */
+/**
+ * True when MariaDB refused a statement for what it carried (a value too long, a constraint): the
+ * server answered, so the connection is fine and the same statements without the culprit can pass.
+ */
+export function isStatementError(e: unknown): boolean {
+  const err = e as { sqlState?: unknown; fatal?: unknown };
+  return typeof err?.sqlState === "string" && err.fatal !== true;
+}
+
 export async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {

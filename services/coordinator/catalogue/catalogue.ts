@@ -1,5 +1,5 @@
 import type { Pool } from "mysql2/promise";
-import { withRetry } from "../../common/db/datasource";
+import { isStatementError, withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
 import type { VersionRow } from "../model/version-row";
 import { LifecycleQueries } from "./lifecycle-queries";
@@ -62,12 +62,14 @@ export class Catalogue {
     this.lifecycle = new LifecycleQueries(pool);
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
-    this.commits = new GroupCommit((batch) => withRetry(() => commitBatch(pool, batch, Date.now(), trashTtlMs)));
-    this.deletes = new GroupCommit((batch) => withRetry(() => deleteBatch(pool, batch, Date.now(), trashTtlMs)));
+    // A batch the server refuses is retried item by item: one bad upload must not fail the others.
+    const split = { splitOnFailure: isStatementError };
+    this.commits = new GroupCommit((batch) => withRetry(() => commitBatch(pool, batch, Date.now(), trashTtlMs)), split);
+    this.deletes = new GroupCommit((batch) => withRetry(() => deleteBatch(pool, batch, Date.now(), trashTtlMs)), split);
     this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch));
     this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids));
     this.cleared = new GroupCommit((ids) => withRetry(() => clearCleanupBatch(pool, ids)), { maxBatch: 256 });
-    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(pool, batch)));
+    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(pool, batch)), split);
   }
 
   /**
