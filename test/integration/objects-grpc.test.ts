@@ -126,6 +126,28 @@ describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService via t
     await expect(client.head(bucket, "len/long")).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
   });
 
+  it("refuses a content type or metadata the catalogue cannot hold with INVALID_ARGUMENT; good uploads in the same batch all succeed (review finding 4)", async () => {
+    const bad = [
+      { key: "limits/long-type", contentType: "x/" + "a".repeat(300) },
+      { key: "limits/big-meta", metadata: { big: "m".repeat(70 * 1024) } },
+      { key: "limits/crlf-type", contentType: "text/plain\r\nx-injected: 1" },
+      { key: "limits/wide-type", contentType: "text/plain; name=\u2603" },
+    ];
+    const goods = Array.from({ length: 50 }, (_, i) => `limits/good-${i}`);
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (e: unknown) => codeOf(e),
+      );
+    const outcomes = await Promise.all([
+      ...goods.map((key) => settle(client.put({ bucket, key }, [Buffer.from(key)]))),
+      ...bad.map((h) => settle(client.put({ bucket, ...h }, [Buffer.from("bad")]))),
+    ]);
+    expect(outcomes).toEqual([...goods.map(() => "ok"), ...bad.map(() => grpc.status.INVALID_ARGUMENT)]);
+    for (const h of bad) await expect(client.head(bucket, h.key)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    for (const key of goods) expect((await client.get({ bucket, key })).data.toString()).toBe(key);
+  });
+
   it("a stream that ends before its declared content_length fails and stores nothing", async () => {
     // Declared 10, sent 5, then a clean half-close. The service answers CANCELLED (its AbortedError);
     // INVALID_ARGUMENT would arguably fit better, so only "not OK" is pinned here.

@@ -242,6 +242,26 @@ describe("errors", () => {
     await expectAbsent("big/chunked");
   });
 
+  it("answers 400 for a content type or metadata the catalogue cannot hold; good uploads in the same batch all succeed (review finding 4)", async () => {
+    const bad: [string, Record<string, string>][] = [
+      ["limits/long-type", { "content-type": "x/" + "a".repeat(300) }],
+      // over S3's 2 KiB of metadata, within node's 16 KiB of headers
+      ["limits/big-meta", { "x-amz-meta-big": "m".repeat(3 * 1024) }],
+    ];
+    const goods = Array.from({ length: 50 }, (_, i) => `limits/good-${i}`);
+    const upload = (key: string, headers: Record<string, string> = {}) =>
+      fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body: key, headers }).then(async (res) => ({
+        status: res.status,
+        json: (await res.json()) as { error?: string; message?: string },
+      }));
+    const answers = await Promise.all([...goods.map((key) => upload(key)), ...bad.map(([key, headers]) => upload(key, headers))]);
+    expect(answers.map((a) => a.status)).toEqual([...goods.map(() => 201), ...bad.map(() => 400)]);
+    expect(answers[goods.length].json.message).toMatch(/content type longer than 255/);
+    expect(answers[goods.length + 1].json.message).toMatch(/metadata of \d+ bytes exceeds/);
+    for (const [key] of bad) await expectAbsent(key);
+    for (const key of goods) expect((await get(key)).body.toString()).toBe(key);
+  });
+
   it("a truncated upload (client vanishes mid-body) leaves nothing behind", async () => {
     await truncatedUpload(base, "cut/off", 1024 * 1024, 512 * 1024);
     // the coordinator notices the reset asynchronously; the object must never appear

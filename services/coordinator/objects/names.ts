@@ -19,3 +19,28 @@ export function checkKey(key: string | undefined): string {
   if (/[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))) throw new InvalidArgumentError("key is not valid UTF-8");
   return key;
 }
+
+/** Longest content type: the catalogue's content_type is VARCHAR(255). */
+export const MAX_CONTENT_TYPE = 255;
+/** User metadata, names and values together, in UTF-8 bytes: S3's limit (well within metadata TEXT). */
+export const MAX_METADATA_BYTES = 2048;
+
+/**
+ * A content type the catalogue can store and an HTTP GET can send back: at most 255 characters of
+ * tab, printable ASCII or latin1 (what Node accepts in a header value; CR/LF would split headers).
+ */
+export function checkContentType(contentType: string): string {
+  if (contentType.length > MAX_CONTENT_TYPE) throw new InvalidArgumentError(`content type longer than ${MAX_CONTENT_TYPE} characters`);
+  if (/[^\t\u0020-\u007e\u0080-\u00ff]/.test(contentType)) {
+    throw new InvalidArgumentError("content type may hold only tab, printable ASCII and latin1 characters");
+  }
+  return contentType;
+}
+
+/** User metadata within S3's 2 KiB (names and values, UTF-8): checked before any byte is stored. */
+export function checkMetadata(metadata: Record<string, string>): Record<string, string> {
+  let bytes = 0;
+  for (const name in metadata) bytes += Buffer.byteLength(name, "utf8") + Buffer.byteLength(metadata[name], "utf8");
+  if (bytes > MAX_METADATA_BYTES) throw new InvalidArgumentError(`metadata of ${bytes} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
+  return metadata;
+}

@@ -8,7 +8,7 @@ import { toObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
 import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
-import { checkBucket, checkKey } from "./names";
+import { checkBucket, checkContentType, checkKey, checkMetadata } from "./names";
 import type { ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
 import { ReplicaReader } from "../replicas/replica-reader";
@@ -77,6 +77,9 @@ export class ObjectStore implements ObjectEngine {
   async put(input: PutInput): Promise<ObjectView> {
     const bucket = checkBucket(input.bucket);
     const key = checkKey(input.key);
+    // Before any byte moves: a value the catalogue cannot hold would fail only at commit, after the copies.
+    const contentType = checkContentType(input.contentType || "application/octet-stream");
+    const metadata = checkMetadata(input.metadata ?? {});
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
     const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
     if (targets.length < this.opts.writeQuorum) {
@@ -87,7 +90,6 @@ export class ObjectStore implements ObjectEngine {
       );
     }
     const versionId = newVersionId();
-    const contentType = input.contentType || "application/octet-stream";
 
     // Read up to one chunk: a body that ends within it is small and travels whole.
     const head: Buffer[] = [];
@@ -117,7 +119,7 @@ export class ObjectStore implements ObjectEngine {
       sha256: digest.sha256.toString("hex"),
       etag,
       contentType,
-      metadata: input.metadata ?? {},
+      metadata,
       replicas,
       createdMs: Date.now(),
     };
