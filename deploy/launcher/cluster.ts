@@ -20,6 +20,8 @@ export interface ClusterOptions {
   storageNodes?: number;
   /** Extra MINIS3_* settings; they win over the harness's defaults. */
   env?: Record<string, string>;
+  /** Extra environment for one process, by name (e.g. a faked clock for "delete-1"). */
+  processEnv?: Record<string, Record<string, string>>;
   /** How long to wait for /healthz 200 (default 60 s). */
   startTimeoutMs?: number;
   /** Echo every child's output to stderr (default: only when MINIS3_TEST_VERBOSE=1). */
@@ -108,6 +110,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   };
   const root = opts.root ?? repoRoot(__dirname);
   const specs = planCluster(readClusterShape(env, root), env);
+  for (const s of specs) s.env = { ...s.env, ...opts.processEnv?.[s.name] };
   const missing = [...new Set(specs.map((s) => s.script))].filter((s) => !existsSync(s));
   if (missing.length) {
     await rm(dataDir, { recursive: true, force: true });
