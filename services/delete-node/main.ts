@@ -1,7 +1,7 @@
 import { runNode } from "../rpc/server/run-node";
 import { TrashBackend } from "./trash-backend";
 
-// The delete node: trashed and overwritten versions, kept with their attributes until purgeAtMs.
+// The delete node: trashed and overwritten versions, kept with their attributes until the coordinator purges them.
 runNode({
   kind: "delete",
   makeBackend: ({ dataDir, chunkSize, log }) => new TrashBackend({ dataDir, chunkSize, log }),
