@@ -2,6 +2,7 @@ import type { Pool } from "mysql2/promise";
 import { isStatementError, withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
 import type { VersionRow } from "../model/version-row";
+import { CatalogueClock } from "./catalogue-clock";
 import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
@@ -43,6 +44,8 @@ interface Learned {
 export class Catalogue {
   /** What the reconciler asks for (read-only). */
   readonly lifecycle: LifecycleQueries;
+  /** MariaDB's time: every purge and trash time is written and compared on it. */
+  readonly clock: CatalogueClock;
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
   private readonly deletes: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
@@ -60,12 +63,13 @@ export class Catalogue {
     private readonly cache: ReadCache = new ReadCache(0, () => undefined),
   ) {
     this.lifecycle = new LifecycleQueries(pool);
+    const clock = (this.clock = new CatalogueClock(pool));
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
     // A batch the server refuses is retried item by item: one bad upload must not fail the others.
     const split = { splitOnFailure: isStatementError };
-    this.commits = new GroupCommit((batch) => withRetry(() => commitBatch(pool, batch, Date.now(), trashTtlMs)), split);
-    this.deletes = new GroupCommit((batch) => withRetry(() => deleteBatch(pool, batch, Date.now(), trashTtlMs)), split);
+    this.commits = new GroupCommit((batch) => withRetry(async () => commitBatch(pool, batch, await clock.now(), trashTtlMs)), split);
+    this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(pool, batch, await clock.now(), trashTtlMs)), split);
     this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch));
     this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids));
     this.cleared = new GroupCommit((ids) => withRetry(() => clearCleanupBatch(pool, ids)), { maxBatch: 256 });

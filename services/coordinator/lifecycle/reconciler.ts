@@ -24,8 +24,8 @@ export class Reconciler {
   ) {}
 
   async run(): Promise<Record<string, number>> {
-    const now = Date.now();
-    const horizon = now + this.intervalMs;
+    // Access times are still written on this process's clock, so demotion is due on it too.
+    const horizon = Date.now() + this.intervalMs;
     const counts = { demote: 0, trash: 0, purge: 0, cleanup: 0, repair: 0 };
 
     const demote = await this.catalogue.lifecycle.dueForDemotion(horizon - this.hotTtlMs, BATCH);
@@ -39,9 +39,12 @@ export class Reconciler {
       this.scheduler.add("trash", v.versionId);
       counts.trash++;
     }
-    const purge = await this.catalogue.lifecycle.dueForPurge(horizon, BATCH);
+    // Purge times are on the catalogue's clock (a process's clock may run ahead: review finding 5);
+    // the queue counts a job's delay on ours.
+    const dbNow = await this.catalogue.clock.now();
+    const purge = await this.catalogue.lifecycle.dueForPurge(dbNow + this.intervalMs, BATCH);
     for (const v of purge) {
-      this.scheduler.add("purge", v.versionId, v.purgeMs!, v.purgeMs!);
+      this.scheduler.add("purge", v.versionId, Date.now() + v.purgeMs! - dbNow, v.purgeMs!);
       counts.purge++;
     }
     const cleanup = await this.catalogue.lifecycle.withLeftoverCopies(BATCH);

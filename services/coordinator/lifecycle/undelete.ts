@@ -9,7 +9,7 @@ import { trash } from "./jobs/trash";
 export async function undelete(ctx: JobContext, bucket: string, key: string): Promise<ObjectView> {
   // A trash move may commit while we copy; then the bytes moved and we try again from there.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const t = await ctx.catalogue.latestTrash(bucket, key, Date.now());
+    const t = await ctx.catalogue.latestTrash(bucket, key, await ctx.catalogue.clock.now());
     if (!t) break;
     let replicas = t.replicas;
     let leftovers: string[] = [];
@@ -17,7 +17,7 @@ export async function undelete(ctx: JobContext, bucket: string, key: string): Pr
       replicas = await ctx.copier.copy(t, t.replicas, ctx.placement.targets(bucket, key), ctx.opts.writeQuorum);
       leftovers = t.replicas;
     }
-    const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, Date.now());
+    const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, await ctx.catalogue.clock.now());
     if (!restored) {
       if (t.tier !== "hot") await dropCopies(ctx, t.versionId, replicas, "undelete lost a race");
       continue;

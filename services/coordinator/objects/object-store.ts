@@ -278,7 +278,7 @@ export class ObjectStore implements ObjectEngine {
   async listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult> {
     const b = checkBucket(bucket);
     const n = checkLimit(limit);
-    const rows = await this.catalogue.listTrash(b, prefix ?? "", Date.now(), cursor ?? "", n + 1);
+    const rows = await this.catalogue.listTrash(b, prefix ?? "", await this.catalogue.clock.now(), cursor ?? "", n + 1);
     const page = rows.slice(0, n);
     return {
       entries: page.map((v: VersionRow) => ({

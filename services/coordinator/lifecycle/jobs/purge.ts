@@ -8,8 +8,10 @@ export const purge: LifecycleJob<"purge"> = {
     const v = await ctx.catalogue.version(versionId);
     if (!v) return "already purged";
     if (v.state !== "trash") return "restored";
-    if ((v.purgeMs ?? 0) > Date.now()) {
-      ctx.scheduler.add(purge.name, versionId, v.purgeMs!, v.purgeMs!);
+    // due on the catalogue's clock; the queue's delay is counted on ours
+    const early = (v.purgeMs ?? 0) - (await ctx.catalogue.clock.now());
+    if (early > 0) {
+      ctx.scheduler.add(purge.name, versionId, Date.now() + early, v.purgeMs!);
       return "not due";
     }
     const failed = await ctx.copier.remove(versionId, [...new Set([...v.replicas, ...v.cleanup])]);
