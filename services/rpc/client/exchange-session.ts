@@ -39,7 +39,7 @@ export class ExchangeSession {
     if (this.closed) return Promise.reject(new MiniS3Error(ErrorCode.NodeUnavailable, `client for node ${this.label} is closed`));
     const id = this.nextId++;
     return new Promise<BlobOpResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, deadlineAt: Date.now() + this.deadlineMs });
+      this.pending.set(id, { resolve, reject, deadlineAt: performance.now() + this.deadlineMs });
       this.queue.push({ id, op });
       this.queuedBytes += payloadBytes;
       if (this.queuedBytes >= MAX_MESSAGE_PAYLOAD) this.flush();
@@ -112,7 +112,7 @@ export class ExchangeSession {
     if (this.sweepTimer) return;
     const every = Math.max(10, Math.min(1000, Math.floor(this.deadlineMs / 4)));
     this.sweepTimer = setInterval(() => {
-      const now = Date.now();
+      const now = performance.now(); // monotonic: a wall-clock jump must not expire (or extend) every op
       for (const [id, p] of this.pending) {
         if (p.deadlineAt > now) break;
         this.pending.delete(id);
