@@ -1,8 +1,8 @@
 import { runNode } from "../rpc/server/run-node";
-import { TrashBackend } from "./trash-backend";
+import { trashBackend } from "./trash-backend";
 
 // The delete node: trashed and overwritten versions, kept with their attributes until the coordinator purges them.
 runNode({
   kind: "delete",
-  makeBackend: ({ dataDir, chunkSize, log }) => new TrashBackend({ dataDir, chunkSize, log }),
+  makeBackend: ({ dataDir, chunkSize, log }) => trashBackend({ dataDir, chunkSize, log }),
 });

@@ -1,7 +1,7 @@
 import { blobOf, collect, silentLog, tempDir } from "../rpc/testing/test-helpers";
-import { TrashBackend } from "./trash-backend";
+import { trashBackend } from "./trash-backend";
 
-describe("TrashBackend", () => {
+describe("the trash backend", () => {
   let dir: { path: string; remove(): Promise<void> };
   const trashAttrs = (purgeAtMs: number) => ({
     bucket: "b",
@@ -13,7 +13,7 @@ describe("TrashBackend", () => {
     purgeAtMs: String(purgeAtMs),
   });
   const openTrash = async () => {
-    const t = new TrashBackend({ dataDir: dir.path, chunkSize: 64 * 1024, log: silentLog });
+    const t = trashBackend({ dataDir: dir.path, chunkSize: 64 * 1024, log: silentLog });
     await t.open();
     return t;
   };
