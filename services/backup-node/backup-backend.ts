@@ -3,7 +3,8 @@ import type { Pool } from "mysql2/promise";
 import { IntegrityError, InvalidArgumentError, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { NodeStats } from "../membership/node-record";
-import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
+import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../rpc/blob-backend";
+import { verifyByReading } from "../rpc/blob-verify";
 import {
   countComplete,
   hideBlob,
@@ -128,6 +129,11 @@ export class MysqlBackupBackend implements BlobBackend {
 
   async stat(blobId: string): Promise<BlobMeta | null> {
     return (await selectCompleteCopy(this.pool, this.nodeId, blobId))?.meta ?? null;
+  }
+
+  /** Every chunk row against its checksum, and the whole against the sha256 (what a whole read checks). */
+  verify(blobId: string, signal?: AbortSignal): Promise<BlobVerification> {
+    return verifyByReading(this, blobId, signal);
   }
 
   async delete(blobId: string): Promise<boolean> {

@@ -2,8 +2,9 @@ import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../common/logger";
 import type { NodeKind, NodeStats } from "../membership/node-record";
-import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
+import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../rpc/blob-backend";
 import { clampRange } from "../rpc/blob-info";
+import { verifyByReading } from "../rpc/blob-verify";
 import { FileStore } from "./file-store";
 import { SegmentStore } from "./segment-store";
 
@@ -86,6 +87,11 @@ export class DiskBackend implements BlobBackend {
   async stat(blobId: string): Promise<BlobMeta | null> {
     const entry = this.segments.get(blobId);
     return entry ? this.segments.metaOf(blobId, entry) : this.files.stat(blobId);
+  }
+
+  /** A small blob: its segment record's data against the index's sha256; a large one: the whole file. */
+  verify(blobId: string, signal?: AbortSignal): Promise<BlobVerification> {
+    return verifyByReading(this, blobId, signal);
   }
 
   async delete(blobId: string): Promise<boolean> {

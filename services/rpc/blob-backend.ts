@@ -29,6 +29,20 @@ export interface BlobReader {
 }
 
 /**
+ * What a content check of one blob found: "ok" (every byte matches the sha256 stored with it),
+ * "corrupt" (a checksum failed, or the blob is truncated or unreadable) or "missing".
+ */
+export type BlobVerdict = "ok" | "corrupt" | "missing";
+
+export interface BlobVerification {
+  verdict: BlobVerdict;
+  /** ok: the meta the bytes were checked against. */
+  meta?: BlobMeta;
+  /** corrupt: what failed. */
+  problem?: string;
+}
+
+/**
  * The storage behind NodeService; one implementation per node kind (storage: disk with segment
  * files for small blobs; backup: chunk rows in MySQL; delete: a trash directory with expiry).
  * Errors: NotFoundError for a missing blob, IntegrityError for bytes that fail their checksum.
@@ -45,6 +59,12 @@ export interface BlobBackend {
   /** Throws NotFoundError when missing. length undefined = to the end; ranges are clamped. */
   read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader>;
   stat(blobId: string): Promise<BlobMeta | null>;
+  /**
+   * Re-reads the whole blob and checks it against its stored checksum (stat does not: it reads
+   * only the meta, which stays right when the bytes rot). A missing or corrupt blob is a verdict,
+   * not an error; `signal` stops the read (AbortedError).
+   */
+  verify(blobId: string, signal?: AbortSignal): Promise<BlobVerification>;
   /** Idempotent: false when there was nothing to delete. */
   delete(blobId: string): Promise<boolean>;
   list(): AsyncIterable<BlobMeta>;

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
 import { DiskBackend } from "../blobstore/disk-backend";
 import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
 import { NodeClient } from "./client/node-client";
@@ -135,6 +137,36 @@ describe("node server + client over real gRPC", () => {
     expect(info.freeBytes).toBeGreaterThan(0);
   });
 
+  it("verifies content, not the header: a flipped byte in a large file or a segment record is corrupt", async () => {
+    const big = blobOf(3 * CHUNK + 777);
+    for (const id of ["v-big-ok", "v-big-rot", "v-head-rot"]) {
+      const up = client.writeBlob(id, {});
+      await up.write(big.data);
+      await up.finish(big.data.length, big.sha256);
+    }
+    const small = blobOf(2000);
+    await client.putSmall("v-small-ok", {}, small.data, small.sha256);
+    await client.putSmall("v-small-rot", {}, small.data, small.sha256);
+
+    // One byte past the header of a large file; one byte of a small blob's data in its segment.
+    await flipByte(join(dir.path, "blobs", "ot", "v-big-rot"), -5000);
+    await flipByte(join(dir.path, "blobs", "ot", "v-head-rot"), 2); // the magic
+    const entry = backend.segments.get("v-small-rot")!;
+    await flipByte(entry.segment.path, entry.dataStart + 1000);
+
+    expect(await client.verifyBlob("v-big-ok")).toBe("ok");
+    expect(await client.verifyBlob("v-small-ok")).toBe("ok");
+    // stat still answers from the header and the index, as if nothing were wrong.
+    expect((await client.statBlob("v-big-rot"))!.sha256.equals(big.sha256)).toBe(true);
+    expect((await client.statBlob("v-small-rot"))!.sha256.equals(small.sha256)).toBe(true);
+    expect(await client.verifyBlob("v-big-rot")).toBe("corrupt");
+    expect(await client.verifyBlob("v-small-rot")).toBe("corrupt");
+    expect(await client.verifyBlob("v-head-rot")).toBe("corrupt");
+    expect(await client.verifyBlob("v-nope")).toBe("missing");
+    const checked = await client.checkBlob("v-big-ok");
+    expect(checked.meta?.sha256.equals(big.sha256)).toBe(true);
+  });
+
   it("fails pending ops with NodeUnavailable when the node goes away, and reconnects after", async () => {
     const port = server.port;
     await server.stop(0);
@@ -150,3 +182,17 @@ describe("node server + client over real gRPC", () => {
     expect(meta?.size).toBe(100);
   });
 });
+
+/** Flips one bit of the byte at `at` (negative: from the end of the file). */
+async function flipByte(path: string, at: number): Promise<void> {
+  const fd = await open(path, "r+");
+  try {
+    const pos = at < 0 ? (await fd.stat()).size + at : at;
+    const b = Buffer.alloc(1);
+    await fd.read(b, 0, 1, pos);
+    b[0] ^= 1;
+    await fd.write(b, 0, 1, pos);
+  } finally {
+    await fd.close();
+  }
+}

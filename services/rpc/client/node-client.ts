@@ -1,16 +1,30 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
-import { AbortedError, ErrorCode, MiniS3Error } from "../../common/errors";
-import { type NodeServiceClient, type BlobOpResult, type ReadBlobResponse, type WriteBlobRequest } from "../gen/minis3/v1/node";
+import { AbortedError, ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
+import {
+  type NodeServiceClient,
+  type BlobOpResult,
+  type ReadBlobResponse,
+  type VerifyBlobResponse,
+  VerifyBlobResponse_Verdict as Verdict,
+  type WriteBlobRequest,
+} from "../gen/minis3/v1/node";
 import { GRPC_OPTIONS } from "../../common/grpc";
 import type { NodeKind, NodeStats } from "../../membership/node-record";
-import type { BlobMeta } from "../blob-backend";
+import type { BlobMeta, BlobVerdict, BlobVerification } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
 import { ExchangeSession } from "./exchange-session";
 import { FastNodeServiceClient } from "../wire/node-service-fast";
 import { fromNodeCallError, fromWireCode, WIRE_CODE, WIRE_OK } from "../wire-errors";
 
 const WIRE_NOT_FOUND = WIRE_CODE[ErrorCode.NoSuchKey];
+
+/**
+ * A verify re-reads the whole blob on the node: its deadline is the small-op deadline plus the
+ * blob's size at this rate, far below a node's disk and sha256 speed (hundreds of MB/s) even when
+ * busy, so only a node that is stuck misses it.
+ */
+export const VERIFY_MIN_BYTES_PER_S = 8 * 1024 * 1024;
 
 export interface NodeClientOptions {
   /** Deadline of each small op, and of a read's first message. */
@@ -86,6 +100,45 @@ export class NodeClient {
     const r = await this.exchange.submit({ $case: "stat", value: { blobId } });
     if (r.code === WIRE_NOT_FOUND) return null;
     return fromBlobInfo(checked(r).blob!);
+  }
+
+  /** Has the node re-read the blob's bytes and check them against its stored sha256. */
+  async verifyBlob(blobId: string): Promise<BlobVerdict> {
+    return (await this.checkBlob(blobId)).verdict;
+  }
+
+  /**
+   * verifyBlob with the meta that was checked (ok) or what failed (corrupt). A stat first gives
+   * the size, which sets the deadline; a node that cannot even read the blob's meta holds it corrupt.
+   * Throws only when the node did not answer (NodeUnavailable) or failed otherwise.
+   */
+  async checkBlob(blobId: string): Promise<BlobVerification> {
+    let size: number;
+    try {
+      const meta = await this.statBlob(blobId);
+      if (!meta) return { verdict: "missing" };
+      size = meta.size;
+    } catch (e) {
+      if (e instanceof IntegrityError) return { verdict: "corrupt", problem: e.message };
+      throw e;
+    }
+    const deadline = Date.now() + this.deadlineMs + Math.ceil((size / VERIFY_MIN_BYTES_PER_S) * 1000);
+    const res = await new Promise<VerifyBlobResponse>((resolve, reject) => {
+      this.client.verifyBlob({ blobId }, new grpc.Metadata(), { deadline }, (err, r) =>
+        err ? reject(fromNodeCallError(err)) : resolve(r),
+      );
+    });
+    switch (res.verdict) {
+      case Verdict.VERDICT_OK:
+        if (!res.blob) throw new MiniS3Error(ErrorCode.Internal, `node ${this.id} verified ${blobId} without its meta`);
+        return { verdict: "ok", meta: fromBlobInfo(res.blob) };
+      case Verdict.VERDICT_CORRUPT:
+        return { verdict: "corrupt", problem: res.problem };
+      case Verdict.VERDICT_MISSING:
+        return { verdict: "missing" };
+      default:
+        throw new MiniS3Error(ErrorCode.Internal, `node ${this.id} answered VerifyBlob with verdict ${res.verdict}`);
+    }
   }
 
   writeBlob(blobId: string, attributes: Record<string, string>): BlobUpload {

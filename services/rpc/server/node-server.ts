@@ -6,11 +6,13 @@ import {
   type ReadBlobRequest,
   type ReadBlobResponse,
   type BlobInfo,
+  type VerifyBlobResponse,
+  VerifyBlobResponse_Verdict as Verdict,
   type WriteBlobRequest,
 } from "../gen/minis3/v1/node";
 import { SERVER_OPTIONS, bindServer, shutdownServer } from "../../common/grpc";
 import type { Logger } from "../../common/logger";
-import type { BlobBackend, BlobWriter } from "../blob-backend";
+import type { BlobBackend, BlobVerification, BlobWriter } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { serveExchange } from "./exchange-server";
 import { FastNodeService } from "../wire/node-service-fast";
@@ -74,6 +76,20 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
       );
     },
 
+    verifyBlob(call, callback) {
+      const { blobId } = call.request;
+      if (!isValidBlobId(blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
+      // A caller past its deadline has gone: stop reading the blob for it.
+      const ac = new AbortController();
+      call.on("cancelled", () => ac.abort());
+      backend.verify(blobId, ac.signal).then(
+        (v) => callback(null, toVerifyResponse(v)),
+        (e) => {
+          if (!call.cancelled) callback(toNodeCallStatus(e));
+        },
+      );
+    },
+
     listBlobs(call) {
       (async () => {
         for await (const meta of backend.list()) {
@@ -89,6 +105,16 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
       serveExchange(call, backend, maxGet, log);
     },
   };
+}
+
+const VERDICT: Record<BlobVerification["verdict"], Verdict> = {
+  ok: Verdict.VERDICT_OK,
+  corrupt: Verdict.VERDICT_CORRUPT,
+  missing: Verdict.VERDICT_MISSING,
+};
+
+function toVerifyResponse(v: BlobVerification): VerifyBlobResponse {
+  return { verdict: VERDICT[v.verdict], blob: v.meta && toBlobInfo(v.meta), problem: v.problem ?? "" };
 }
 
 /** WriteBlob: header, chunks, trailer. Awaiting each backend write is the backpressure. */

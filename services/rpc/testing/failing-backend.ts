@@ -16,6 +16,7 @@ export function failingBackend(failure: () => unknown): BlobBackend {
     putSmall: fail,
     read: fail,
     stat: fail,
+    verify: fail,
     delete: fail,
     stats: fail,
     // eslint-disable-next-line require-yield

@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import type { Pool } from "mysql2/promise";
 import { DiskBackend } from "../../../blobstore/disk-backend";
 import type { NodeStats } from "../../../membership/node-record";
-import type { BlobBackend, BlobMeta, BlobReader, BlobWriter } from "../../../rpc/blob-backend";
+import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../../../rpc/blob-backend";
 import { startNodeServer, type RunningNodeServer } from "../../../rpc/server/node-server";
 import { silentLog, tempDir } from "../../../rpc/testing/test-helpers";
 import type { VersionRow } from "../../model/version-row";
@@ -38,6 +38,9 @@ export class FaultyBackend implements BlobBackend {
   }
   stat(blobId: string): Promise<BlobMeta | null> {
     return this.disk.stat(blobId);
+  }
+  verify(blobId: string, signal?: AbortSignal): Promise<BlobVerification> {
+    return this.disk.verify(blobId, signal);
   }
   delete(blobId: string): Promise<boolean> {
     return this.disk.delete(blobId);

@@ -109,6 +109,64 @@ export interface StatBlobRequest {
   blobId: string;
 }
 
+export interface VerifyBlobRequest {
+  blobId: string;
+}
+
+export interface VerifyBlobResponse {
+  verdict: VerifyBlobResponse_Verdict;
+  /** OK: the meta the bytes were checked against */
+  blob:
+    | BlobInfo
+    | undefined;
+  /** CORRUPT: what failed */
+  problem: string;
+}
+
+export enum VerifyBlobResponse_Verdict {
+  VERDICT_UNSPECIFIED = 0,
+  /** VERDICT_OK - every byte matches the stored sha256 */
+  VERDICT_OK = 1,
+  /** VERDICT_CORRUPT - a checksum failed, or the blob is truncated or unreadable */
+  VERDICT_CORRUPT = 2,
+  /** VERDICT_MISSING - the node does not hold the blob */
+  VERDICT_MISSING = 3,
+}
+
+export function verifyBlobResponse_VerdictFromJSON(object: any): VerifyBlobResponse_Verdict {
+  switch (object) {
+    case 0:
+    case "VERDICT_UNSPECIFIED":
+      return VerifyBlobResponse_Verdict.VERDICT_UNSPECIFIED;
+    case 1:
+    case "VERDICT_OK":
+      return VerifyBlobResponse_Verdict.VERDICT_OK;
+    case 2:
+    case "VERDICT_CORRUPT":
+      return VerifyBlobResponse_Verdict.VERDICT_CORRUPT;
+    case 3:
+    case "VERDICT_MISSING":
+      return VerifyBlobResponse_Verdict.VERDICT_MISSING;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum VerifyBlobResponse_Verdict");
+  }
+}
+
+export function verifyBlobResponse_VerdictToJSON(object: VerifyBlobResponse_Verdict): string {
+  switch (object) {
+    case VerifyBlobResponse_Verdict.VERDICT_UNSPECIFIED:
+      return "VERDICT_UNSPECIFIED";
+    case VerifyBlobResponse_Verdict.VERDICT_OK:
+      return "VERDICT_OK";
+    case VerifyBlobResponse_Verdict.VERDICT_CORRUPT:
+      return "VERDICT_CORRUPT";
+    case VerifyBlobResponse_Verdict.VERDICT_MISSING:
+      return "VERDICT_MISSING";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum VerifyBlobResponse_Verdict");
+  }
+}
+
 export interface ListBlobsRequest {
 }
 
@@ -1502,6 +1560,180 @@ export const StatBlobRequest: MessageFns<StatBlobRequest> = {
   },
 };
 
+function createBaseVerifyBlobRequest(): VerifyBlobRequest {
+  return { blobId: "" };
+}
+
+export const VerifyBlobRequest: MessageFns<VerifyBlobRequest> = {
+  encode(message: VerifyBlobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.blobId !== "") {
+      writer.uint32(10).string(message.blobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyBlobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyBlobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.blobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyBlobRequest {
+    return {
+      blobId: isSet(object.blobId)
+        ? globalThis.String(object.blobId)
+        : isSet(object.blob_id)
+        ? globalThis.String(object.blob_id)
+        : "",
+    };
+  },
+
+  toJSON(message: VerifyBlobRequest): unknown {
+    const obj: any = {};
+    if (message.blobId !== "") {
+      obj.blobId = message.blobId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyBlobRequest>): VerifyBlobRequest {
+    return VerifyBlobRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyBlobRequest>): VerifyBlobRequest {
+    const message = createBaseVerifyBlobRequest();
+    message.blobId = object.blobId ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyBlobResponse(): VerifyBlobResponse {
+  return { verdict: 0, blob: undefined, problem: "" };
+}
+
+export const VerifyBlobResponse: MessageFns<VerifyBlobResponse> = {
+  encode(message: VerifyBlobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.verdict !== 0) {
+      writer.uint32(8).int32(message.verdict);
+    }
+    if (message.blob !== undefined) {
+      BlobInfo.encode(message.blob, writer.uint32(18).fork()).join();
+    }
+    if (message.problem !== "") {
+      writer.uint32(26).string(message.problem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyBlobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyBlobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.verdict = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.blob = BlobInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyBlobResponse {
+    return {
+      verdict: isSet(object.verdict) ? verifyBlobResponse_VerdictFromJSON(object.verdict) : 0,
+      blob: isSet(object.blob) ? BlobInfo.fromJSON(object.blob) : undefined,
+      problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+    };
+  },
+
+  toJSON(message: VerifyBlobResponse): unknown {
+    const obj: any = {};
+    if (message.verdict !== 0) {
+      obj.verdict = verifyBlobResponse_VerdictToJSON(message.verdict);
+    }
+    if (message.blob !== undefined) {
+      obj.blob = BlobInfo.toJSON(message.blob);
+    }
+    if (message.problem !== "") {
+      obj.problem = message.problem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyBlobResponse>): VerifyBlobResponse {
+    return VerifyBlobResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyBlobResponse>): VerifyBlobResponse {
+    const message = createBaseVerifyBlobResponse();
+    message.verdict = object.verdict ?? 0;
+    message.blob = (object.blob !== undefined && object.blob !== null) ? BlobInfo.fromPartial(object.blob) : undefined;
+    message.problem = object.problem ?? "";
+    return message;
+  },
+};
+
 function createBaseListBlobsRequest(): ListBlobsRequest {
   return {};
 }
@@ -2158,6 +2390,19 @@ export const NodeServiceService = {
     responseSerialize: (value: BlobInfo): Buffer => Buffer.from(BlobInfo.encode(value).finish()),
     responseDeserialize: (value: Buffer): BlobInfo => BlobInfo.decode(value),
   },
+  /**
+   * Re-reads a blob's bytes and checks them against the checksum the node stored with them (stat
+   * only reads the header or index, which stay right when the bytes rot). Costs a full read.
+   */
+  verifyBlob: {
+    path: "/minis3.v1.NodeService/VerifyBlob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyBlobRequest): Buffer => Buffer.from(VerifyBlobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyBlobRequest => VerifyBlobRequest.decode(value),
+    responseSerialize: (value: VerifyBlobResponse): Buffer => Buffer.from(VerifyBlobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyBlobResponse => VerifyBlobResponse.decode(value),
+  },
   listBlobs: {
     path: "/minis3.v1.NodeService/ListBlobs" as const,
     requestStream: false as const,
@@ -2192,6 +2437,11 @@ export interface NodeServiceServer extends UntypedServiceImplementation {
   readBlob: handleServerStreamingCall<ReadBlobRequest, ReadBlobResponse>;
   deleteBlob: handleUnaryCall<DeleteBlobRequest, DeleteBlobResponse>;
   statBlob: handleUnaryCall<StatBlobRequest, BlobInfo>;
+  /**
+   * Re-reads a blob's bytes and checks them against the checksum the node stored with them (stat
+   * only reads the header or index, which stay right when the bytes rot). Costs a full read.
+   */
+  verifyBlob: handleUnaryCall<VerifyBlobRequest, VerifyBlobResponse>;
   listBlobs: handleServerStreamingCall<ListBlobsRequest, BlobInfo>;
   /**
    * Many small operations multiplexed on one long-lived stream: each message packs several
@@ -2268,6 +2518,25 @@ export interface NodeServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BlobInfo) => void,
+  ): ClientUnaryCall;
+  /**
+   * Re-reads a blob's bytes and checks them against the checksum the node stored with them (stat
+   * only reads the header or index, which stay right when the bytes rot). Costs a full read.
+   */
+  verifyBlob(
+    request: VerifyBlobRequest,
+    callback: (error: ServiceError | null, response: VerifyBlobResponse) => void,
+  ): ClientUnaryCall;
+  verifyBlob(
+    request: VerifyBlobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyBlobResponse) => void,
+  ): ClientUnaryCall;
+  verifyBlob(
+    request: VerifyBlobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyBlobResponse) => void,
   ): ClientUnaryCall;
   listBlobs(request: ListBlobsRequest, options?: Partial<CallOptions>): ClientReadableStream<BlobInfo>;
   listBlobs(
