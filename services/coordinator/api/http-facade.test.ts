@@ -353,6 +353,34 @@ describe("GET /retrieve", () => {
     expect(engine.openReads + engine.cancelledReads).toBe(0);
   });
 
+  test.each([
+    ["CR/LF", "text/plain\r\nx-injected: 1"],
+    ["a control character", "text/plain\u0001"],
+    ["a non-latin1 character", "text/plain; name=\u2603"],
+  ])(
+    "a version stored with %s in its content type (older data) is served as application/octet-stream, not 500",
+    async (_what, contentType) => {
+      // Written straight into the engine: the API refuses such a type today, older versions may hold one.
+      await engine.put({
+        bucket: "default",
+        key: "old-type",
+        contentType,
+        metadata: {},
+        body: (async function* () {
+          yield Buffer.from("old bytes");
+        })(),
+      });
+      const res = await fetch(`${base}/retrieve${q("old-type")}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("application/octet-stream");
+      expect(res.headers.get("x-injected")).toBeNull();
+      expect(await res.text()).toBe("old bytes");
+      const head = await fetch(`${base}/retrieve${q("old-type")}`, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toBe("application/octet-stream");
+    },
+  );
+
   test("unknown key is a 404 JSON error", async () => {
     const res = await fetch(`${base}/retrieve${q("nope")}`);
     expect(res.status).toBe(404);

@@ -1,4 +1,5 @@
 // The JSON bodies of the HTTP facade: engine views with times as ISO strings.
+import { isHeaderSafeContentType } from "../objects/names";
 import type { ObjectView, TrashEntryView } from "../objects/object-engine";
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -46,7 +47,9 @@ export function deletedJson(d: { bucket: string; key: string; versionId: string;
 /** The object's headers for GET/HEAD /retrieve (everything but Content-Length and ranges). */
 export function objectHeaders(v: ObjectView, servedFrom: string): Record<string, string> {
   const headers: Record<string, string> = {
-    "content-type": v.contentType || "application/octet-stream",
+    // A version stored before uploads were checked may hold a type no header can carry: serve the
+    // default rather than fail every read of it with 500.
+    "content-type": v.contentType && isHeaderSafeContentType(v.contentType) ? v.contentType : "application/octet-stream",
     etag: `"${v.etag}"`,
     "last-modified": new Date(v.createdAtMs).toUTCString(),
     "accept-ranges": "bytes",

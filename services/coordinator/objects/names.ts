@@ -26,13 +26,21 @@ export const MAX_CONTENT_TYPE = 255;
 export const MAX_METADATA_BYTES = 2048;
 
 /**
- * A content type the catalogue can store and an HTTP GET can send back: at most 255 characters of
- * tab, printable ASCII or latin1 (what Node accepts in a header value; CR/LF would split headers).
+ * Tab, printable ASCII and printable latin1: what Node sends in a header value, less the control
+ * characters (C0, DEL, C1) that it would let through but no content type needs. CR/LF would split headers.
  */
+const CONTENT_TYPE_RE = /^[\t\u0020-\u007e\u00a0-\u00ff]*$/;
+
+/** True when an HTTP response can carry this content type as it is. */
+export function isHeaderSafeContentType(contentType: string): boolean {
+  return contentType.length <= MAX_CONTENT_TYPE && CONTENT_TYPE_RE.test(contentType);
+}
+
+/** A content type the catalogue can store and an HTTP GET can send back: at most 255 such characters. */
 export function checkContentType(contentType: string): string {
   if (contentType.length > MAX_CONTENT_TYPE) throw new InvalidArgumentError(`content type longer than ${MAX_CONTENT_TYPE} characters`);
-  if (/[^\t\u0020-\u007e\u0080-\u00ff]/.test(contentType)) {
-    throw new InvalidArgumentError("content type may hold only tab, printable ASCII and latin1 characters");
+  if (!CONTENT_TYPE_RE.test(contentType)) {
+    throw new InvalidArgumentError("content type may hold only tab, printable ASCII and printable latin1 characters");
   }
   return contentType;
 }
