@@ -102,7 +102,11 @@ export class TooLargeError extends MiniS3Error {
   }
 }
 export class RangeNotSatisfiableError extends MiniS3Error {
-  constructor(message: string) {
+  /** The size of the version the range was resolved against, when known (HTTP's `Content-Range: bytes *\/size`). */
+  constructor(
+    message: string,
+    readonly objectSize?: number,
+  ) {
     super(ErrorCode.InvalidRange, message);
   }
 }

@@ -290,12 +290,41 @@ describe("GET /retrieve", () => {
     expect(await res.text()).toBe(expected);
   });
 
+  test.each(["bytes=0-", "bytes=-1"])("Range %s of an empty object → 416", async (range) => {
+    engine.store("default", "empty", Buffer.alloc(0));
+    const res = await fetch(`${base}/retrieve${q("empty")}`, { headers: { range } });
+    expect(res.status).toBe(416);
+    expect(res.headers.get("content-range")).toBe("bytes */0");
+    expect(engine.openReads).toBe(0);
+  });
+
   test.each(["bytes=20-", "bytes=-0", "bytes=100-200"])("Range %s → 416", async (range) => {
     const res = await fetch(`${base}/retrieve${q("r")}`, { headers: { range } });
     expect(res.status).toBe(416);
     expect(res.headers.get("content-range")).toBe("bytes */20");
     expect(await res.json()).toMatchObject({ error: "InvalidRange" });
   });
+
+  test.each(["bytes=-7", "bytes=93-", "bytes=93-99"])(
+    "Range %s reads one version: an overwrite landing right after its lookup changes nothing it serves (review finding 19)",
+    async (range) => {
+      const long = Buffer.alloc(100, "a");
+      long.write("the end", 93);
+      const longId = engine.store("default", "raced", long).versionId;
+      let raced = false;
+      engine.afterLookup = (view) => {
+        if (view.key !== "raced" || raced) return;
+        raced = true;
+        engine.store("default", "raced", Buffer.from("short"));
+      };
+      const res = await fetch(`${base}/retrieve${q("raced")}`, { headers: { range } });
+      expect(raced).toBe(true);
+      expect(res.status).toBe(206);
+      expect(res.headers.get("x-minis3-version-id")).toBe(longId);
+      expect(res.headers.get("content-range")).toBe("bytes 93-99/100");
+      expect(await res.text()).toBe("the end");
+    },
+  );
 
   test("a Range we cannot use (reversed, several) is ignored: 200 with everything", async () => {
     for (const range of ["bytes=5-2", "bytes=0-1,4-5", "items=1-2"]) {

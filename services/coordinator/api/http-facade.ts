@@ -5,14 +5,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import multipart from "@fastify/multipart";
-import { InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
+import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkBucket, checkKey } from "../objects/names";
-import type { ByteRange, ObjectEngine, ObjectView } from "../objects/object-engine";
+import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import { drainOnClose } from "./http-drain";
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
-import { contentRange, decideRange } from "./http-range";
+import { contentRange, parseRange } from "./http-range";
 import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
 import { deletedJson, listedObjectJson, objectHeaders, objectJson, trashEntryJson, uploadedJson } from "./http-views";
 
@@ -88,21 +88,13 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
 
   route("GET", "/retrieve", async (request, reply) => {
     const { bucket, key } = objectTarget(request.query);
-    let range: ByteRange | undefined;
-    const rangeHeader = request.headers.range;
-    if (rangeHeader !== undefined) {
-      // Only a ranged read pays for the extra lookup: "-n" and 416 need the size first.
-      const head = await engine.head(bucket, key);
-      const decision = decideRange(rangeHeader, head.size);
-      if (decision.kind === "unsatisfiable") {
-        const { statusCode, body } = errorResponse(
-          new RangeNotSatisfiableError(`range "${rangeHeader}" is outside the object's ${head.size} bytes`),
-        );
-        return reply.code(statusCode).header("content-range", `bytes */${head.size}`).send(body);
-      }
-      if (decision.kind === "partial") range = { offset: decision.offset, length: decision.length };
-    }
+    const range = parseRange(request.headers.range);
     const got = await engine.get(bucket, key, range);
+    if (range && got.length === 0) {
+      // Only an empty object resolves to no bytes, and HTTP has no range of it.
+      await got.body[Symbol.asyncIterator]().return?.();
+      throw new RangeNotSatisfiableError(`an empty object has no byte range`, 0);
+    }
     const headers = objectHeaders(got.object, got.servedFrom);
     headers["content-length"] = String(got.length);
     if (range) {
@@ -180,6 +172,8 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     const { statusCode, body } = errorResponse(error);
     if (statusCode >= 500) request.log.error({ err: error, url: request.url }, "request failed");
     closeIfBodyUnread(request, reply);
+    const objectSize = hasCode(error, ErrorCode.InvalidRange) ? (error as RangeNotSatisfiableError).objectSize : undefined;
+    if (objectSize !== undefined) reply.header("content-range", `bytes */${objectSize}`);
     return reply.code(statusCode).type("application/json; charset=utf-8").send(body);
   });
 

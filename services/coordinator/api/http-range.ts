@@ -1,28 +1,20 @@
 // HTTP Range requests (RFC 9110 §14), single byte ranges only. A header we cannot use (syntax we do
 // not understand, several ranges) is ignored and the whole object is served, as the RFC allows.
-
-export type RangeDecision = { kind: "whole" } | { kind: "unsatisfiable" } | { kind: "partial"; offset: number; length: number };
+// The range is parsed without the size: the engine resolves it on the version it reads.
+import type { ByteRange } from "../objects/object-engine";
 
 const SINGLE_RANGE_RE = /^bytes=(\d*)-(\d*)$/i;
 
-export function decideRange(header: string | undefined, size: number): RangeDecision {
-  if (header === undefined) return { kind: "whole" };
+/** The range a Range header asks for, or undefined for the whole object. */
+export function parseRange(header: string | undefined): ByteRange | undefined {
+  if (header === undefined) return undefined;
   const m = SINGLE_RANGE_RE.exec(header.trim());
-  if (!m || (m[1] === "" && m[2] === "")) return { kind: "whole" };
-
-  if (m[1] === "") {
-    // "-n": the last n bytes.
-    const suffix = Number(m[2]);
-    if (suffix === 0 || size === 0) return { kind: "unsatisfiable" };
-    const length = Math.min(suffix, size);
-    return { kind: "partial", offset: size - length, length };
-  }
-
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") return { suffix: Number(m[2]) }; // "-n": the last n bytes
   const first = Number(m[1]);
-  if (m[2] !== "" && Number(m[2]) < first) return { kind: "whole" };
-  if (first >= size) return { kind: "unsatisfiable" };
-  const last = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  return { kind: "partial", offset: first, length: last - first + 1 };
+  if (m[2] === "") return { offset: first };
+  const last = Number(m[2]);
+  return last < first ? undefined : { offset: first, length: last - first + 1 };
 }
 
 export function contentRange(offset: number, length: number, size: number): string {

@@ -23,10 +23,13 @@ export interface PutInput {
   signal?: AbortSignal;
 }
 
-export interface ByteRange {
-  offset: number;
-  length?: number; // to the end when absent
-}
+/**
+ * A range of an object's bytes, resolved by the engine against the version it reads (one lookup:
+ * a size looked up before could belong to another version by then).
+ */
+export type ByteRange =
+  | { offset: number; length?: number } // to the end when length is absent
+  | { suffix: number }; // the last `suffix` bytes (HTTP "bytes=-n")
 
 export interface GetResult {
   object: ObjectView;

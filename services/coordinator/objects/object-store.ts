@@ -1,4 +1,4 @@
-import { AbortedError, ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, RangeNotSatisfiableError } from "../../common/errors";
+import { AbortedError, ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
@@ -8,6 +8,7 @@ import { toObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
 import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
+import { resolveRange } from "./byte-range";
 import { checkBucket, checkContentType, checkKey, checkMetadata } from "./names";
 import type { ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
@@ -227,7 +228,8 @@ export class ObjectStore implements ObjectEngine {
     for (let attempt = 0; ; attempt++) {
       const v = await this.catalogue.current(b, k, attempt > 0);
       if (!v) throw new NotFoundError(`no object ${b}/${k}`);
-      const { offset, length } = clampRange(range, v.size);
+      // Resolved on the row just read: the range and the bytes belong to the same version.
+      const { offset, length } = resolveRange(range, v.size);
       try {
         const body = await this.reader.open(v, offset, length);
         this.access.touch(v.versionId);
@@ -296,14 +298,4 @@ function checkLimit(limit: number): number {
   if (!limit) return 1000;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgumentError("limit must be 1..1000");
   return limit;
-}
-
-/** A requested range clamped to the object; a start past the end is unsatisfiable (416). */
-export function clampRange(range: ByteRange | undefined, size: number): { offset: number; length: number } {
-  const offset = range?.offset ?? 0;
-  if (offset < 0 || (offset >= size && !(offset === 0 && size === 0))) {
-    throw new RangeNotSatisfiableError(`range starts at ${offset}, object has ${size} bytes`);
-  }
-  const length = Math.min(range?.length ?? size - offset, size - offset);
-  return { offset, length };
 }

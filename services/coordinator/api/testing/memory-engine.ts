@@ -5,15 +5,9 @@
 // reads) so tests can assert on them.
 import { createHash } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
-import {
-  ErrorCode,
-  InvalidArgumentError,
-  MiniS3Error,
-  NotFoundError,
-  RangeNotSatisfiableError,
-  TooLargeError,
-} from "../../../common/errors";
+import { ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, TooLargeError } from "../../../common/errors";
 import type { ClusterAdmin, ClusterStatusView, HealthView } from "../../admin/cluster-admin";
+import { resolveRange } from "../../objects/byte-range";
 import { checkBucket, checkKey } from "../../objects/names";
 import type {
   ByteRange,
@@ -61,6 +55,8 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
   beforeEachPutChunk?: () => Promise<void>;
   /** When set, get() bodies wait on this before each chunk (lets tests hold a read open). */
   beforeEachReadChunk?: () => Promise<void>;
+  /** When set, called right after every catalogue-like lookup (head, get, delete): a race's hook. */
+  afterLookup?: (view: ObjectView) => void;
 
   /** Bytes per chunk that get() yields; tests may change it. */
   readChunkSize: number;
@@ -90,8 +86,6 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    const sha = createHash("sha256");
-    const md5 = createHash("md5");
     const body = input.body[Symbol.asyncIterator]();
     for (;;) {
       if (this.beforeEachPutChunk) await this.beforeEachPutChunk();
@@ -101,41 +95,41 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
       size += chunk.length;
       this.bytesReceived += chunk.length;
       if (size > this.maxObjectSize) throw new TooLargeError(`object exceeds ${this.maxObjectSize} bytes`);
-      sha.update(chunk);
-      md5.update(chunk);
       chunks.push(chunk);
     }
     if (input.contentLength !== undefined && size !== input.contentLength) {
       throw new InvalidArgumentError(`declared ${input.contentLength} bytes, received ${size}`);
     }
+    return this.store(bucket, key, Buffer.concat(chunks), input.contentType, input.metadata);
+  }
+
+  /** Commits a new version at once, synchronously: a test's overwrite that lands between two awaits. */
+  store(bucket: string, key: string, data: Buffer, contentType = "", metadata: Record<string, string> = {}): ObjectView {
     const now = Date.now();
     const view: ObjectView = {
       bucket,
       key,
       versionId: newVersionId(now),
-      size,
-      sha256: sha.digest("hex"),
-      etag: md5.digest("hex"),
-      contentType: input.contentType || "application/octet-stream",
+      size: data.length,
+      sha256: createHash("sha256").update(data).digest("hex"),
+      etag: createHash("md5").update(data).digest("hex"),
+      contentType: contentType || "application/octet-stream",
       tier: "hot",
       createdAtMs: now,
       lastAccessedAtMs: now,
       replicas: ["mem-1", "mem-2"],
-      metadata: { ...input.metadata },
+      metadata: { ...metadata },
     };
     const id = objectId(bucket, key);
     const previous = this.objects.get(id);
     if (previous) this.toTrash(previous, "overwritten");
-    this.objects.set(id, { view, data: Buffer.concat(chunks) });
+    this.objects.set(id, { view, data });
     return view;
   }
 
   async get(bucket: string, key: string, range?: ByteRange): Promise<GetResult> {
     const stored = this.lookup(bucket, key);
-    const size = stored.data.length;
-    const offset = range?.offset ?? 0;
-    if (offset < 0 || offset > size) throw new RangeNotSatisfiableError(`range starts at ${offset}, object has ${size} bytes`);
-    const length = Math.min(range?.length ?? size - offset, size - offset);
+    const { offset, length } = resolveRange(range, stored.data.length);
     stored.view.lastAccessedAtMs = Date.now();
     return {
       object: { ...stored.view },
@@ -239,6 +233,7 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     const k = checkKey(key);
     const stored = this.objects.get(objectId(b, k));
     if (!stored) throw new NotFoundError(`no object ${b}/${k}`);
+    this.afterLookup?.(stored.view);
     return stored;
   }
 
