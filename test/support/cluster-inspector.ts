@@ -101,6 +101,11 @@ export class ClusterInspector {
     return this.client(nodeId).statBlob(versionId);
   }
 
+  /** What one node finds when it re-reads its copy of a blob and checks it: ok, corrupt or missing. */
+  verifyOn(nodeId: string, versionId: string): Promise<"ok" | "corrupt" | "missing"> {
+    return this.client(nodeId).verifyBlob(versionId);
+  }
+
   /** Every node that holds a copy of the blob (asked directly, not through the catalogue). */
   async holders(versionId: string): Promise<string[]> {
     const found = await Promise.all(this.allNodeIds.map(async (id) => ((await this.blobOn(id, versionId)) ? id : null)));
