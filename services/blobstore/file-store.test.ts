@@ -2,7 +2,7 @@ import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, NotFoundError, InvalidArgumentError } from "../common/errors";
 import { FileStore } from "./file-store";
-import { blobOf, collect, sha256, tempDir } from "../rpc/testing/test-helpers";
+import { blobOf, collect, flipByte, sha256, tempDir } from "../rpc/testing/test-helpers";
 
 describe("FileStore", () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -73,6 +73,26 @@ describe("FileStore", () => {
     await fd2.truncate(size - 10);
     await fd2.close();
     await expect(store.read("rot", 0, undefined)).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it("never hands out the last chunk of a corrupt blob: the check fails in its place", async () => {
+    const b = blobOf(5 * 64 * 1024 + 100);
+    await (await writeAll("rot-early", b.data)).commit(b.data.length, b.sha256);
+    await flipByte(join(dir.path, "blobs", "ly", "rot-early"), 70_000 - b.data.length); // in the second chunk
+    let got = 0;
+    const r = await store.read("rot-early", 0, undefined);
+    const drained = (async () => {
+      for await (const c of r.chunks) got += c.length;
+    })();
+    await expect(drained).rejects.toBeInstanceOf(IntegrityError);
+    expect(got).toBe(5 * 64 * 1024); // everything but the last chunk
+    // An empty blob is checked too, and an intact one reads whole.
+    const empty = blobOf(0);
+    await (await writeAll("empty", empty.data)).commit(0, empty.sha256);
+    expect((await collect((await store.read("empty", 0, undefined)).chunks)).length).toBe(0);
+    const fine = blobOf(3 * 64 * 1024);
+    await (await writeAll("fine", fine.data)).commit(fine.data.length, fine.sha256);
+    expect((await collect((await store.read("fine", 0, undefined)).chunks)).equals(fine.data)).toBe(true);
   });
 
   it("clears temp files of unfinished writes at open", async () => {

@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { DiskBackend } from "../blobstore/disk-backend";
 import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
 import { NodeClient } from "./client/node-client";
 import { startNodeServer, type RunningNodeServer } from "./server/node-server";
-import { blobOf, collect, silentLog, tempDir } from "./testing/test-helpers";
+import { blobOf, collect, flipByte, silentLog, tempDir } from "./testing/test-helpers";
 
 const CHUNK = 64 * 1024;
 
@@ -182,17 +181,3 @@ describe("node server + client over real gRPC", () => {
     expect(meta?.size).toBe(100);
   });
 });
-
-/** Flips one bit of the byte at `at` (negative: from the end of the file). */
-async function flipByte(path: string, at: number): Promise<void> {
-  const fd = await open(path, "r+");
-  try {
-    const pos = at < 0 ? (await fd.stat()).size + at : at;
-    const b = Buffer.alloc(1);
-    await fd.read(b, 0, 1, pos);
-    b[0] ^= 1;
-    await fd.write(b, 0, 1, pos);
-  } finally {
-    await fd.close();
-  }
-}

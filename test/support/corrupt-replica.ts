@@ -1,24 +1,11 @@
 import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestCluster } from "../../deploy/launcher/cluster";
+import { flipByte } from "../../services/rpc/testing/test-helpers";
 
 // Bit rot on purpose: flips one byte of a replica's data in a node's data dir, behind the node's
 // back (it keeps running), the way a failing disk would. Headers and indexes stay intact, so only a
 // check of the bytes themselves can notice.
-
-/** Flips one bit of the byte at `position` of the file. */
-export async function flipByteAt(path: string, position: number): Promise<void> {
-  const fd = await open(path, "r+");
-  try {
-    const b = Buffer.alloc(1);
-    const { bytesRead } = await fd.read(b, 0, 1, position);
-    if (bytesRead !== 1) throw new Error(`${path} has no byte ${position}`);
-    b[0] ^= 0x10;
-    await fd.write(b, 0, 1, position);
-  } finally {
-    await fd.close();
-  }
-}
 
 /** The file of a large blob on a storage node: <data dir>/<node>/blobs/<shard>/<version id>. */
 export function blobFileOf(cluster: TestCluster, nodeId: string, versionId: string): string {
@@ -29,12 +16,14 @@ export function blobFileOf(cluster: TestCluster, nodeId: string, versionId: stri
  * Flips a byte of a large blob's data, `at` bytes into it (past the file's header, which stays
  * right: it holds the sha256 the bytes should have).
  */
-export async function corruptLargeReplica(cluster: TestCluster, nodeId: string, versionId: string, size: number, at: number): Promise<void> {
-  const path = blobFileOf(cluster, nodeId, versionId);
-  const fd = await open(path, "r");
-  const fileSize = (await fd.stat()).size;
-  await fd.close();
-  await flipByteAt(path, fileSize - size + at);
+export async function corruptLargeReplica(
+  cluster: TestCluster,
+  nodeId: string,
+  versionId: string,
+  size: number,
+  at: number,
+): Promise<void> {
+  await flipByte(blobFileOf(cluster, nodeId, versionId), at - size); // counted from the end: the header's length does not matter
 }
 
 /**
@@ -59,7 +48,7 @@ export async function corruptSmallReplica(cluster: TestCluster, nodeId: string, 
     if (file.readUInt8(record + 9) !== id.length) continue;
     const attrsLength = file.readUInt16BE(record + 10);
     const dataLength = file.readUInt32BE(record + 12);
-    await flipByteAt(join(dir, name), idAt + id.length + attrsLength + Math.floor(dataLength / 2));
+    await flipByte(join(dir, name), idAt + id.length + attrsLength + Math.floor(dataLength / 2));
     return;
   }
   throw new Error(`no segment record of ${versionId} on ${nodeId}`);

@@ -1,4 +1,4 @@
-import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
+import { blobOf, collect, flipByte, silentLog } from "../../rpc/testing/test-helpers";
 import type { VersionRow } from "../model/version-row";
 import { ReplicaReader } from "./replica-reader";
 import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
@@ -74,6 +74,36 @@ describe("ReplicaReader", () => {
     }
     expect(nodes.backend("n2").reads.map((r) => r.blobId)).toEqual(["r-rot"]);
     expect(bad).toEqual(["r-rot"]);
+  });
+
+  it("fails a large read whose replica fails its checksum after sending bytes, and reads the good copy first after", async () => {
+    const size = 5 * CHUNK + 321;
+    const { data, v } = await store("r-rot-large", size, ["n1", "n2"]);
+    await nodes.corruptFile("n1", "r-rot-large", 2 * CHUNK + 5, size);
+    let got = 0;
+    const first = (async () => {
+      for await (const c of await reader.open(v, 0, size)) got += c.length;
+    })();
+    // The node held back its last chunk; resuming on n2 would have finished a body with a bad byte in it.
+    await expect(first).rejects.toMatchObject({ name: "IntegrityError" });
+    expect(got).toBeLessThan(size);
+    expect(nodes.backend("n2").reads).toEqual([]);
+    expect(bad).toEqual(["r-rot-large"]);
+    // Until repair replaces it, the bad copy is tried last.
+    expect((await collect(await reader.open(v, 0, size))).equals(data)).toBe(true);
+    expect(nodes.backend("n2").reads.map((r) => r.offset)).toEqual([0]);
+    expect(nodes.backend("n1").reads).toHaveLength(1);
+  });
+
+  it("moves a streamed read to the next copy when the corrupt one fails before its first byte", async () => {
+    const { data, v } = await store("r-rot-first", 1000, ["n1", "n2"]);
+    const entry = nodes.backend("n1").disk.segments.get("r-rot-first")!;
+    await flipByte(entry.segment.path, entry.dataStart + 500);
+    // Streamed although small (smallMax 100): the node checks a whole segment record before sending any of it.
+    const streaming = new ReplicaReader(nodes.pool, 100, silentLog, (id) => bad.push(id));
+    expect((await collect(await streaming.open(v, 0, 1000))).equals(data)).toBe(true);
+    expect(nodes.backend("n2").reads.map((r) => r.blobId)).toEqual(["r-rot-first"]);
+    expect(bad).toEqual(["r-rot-first"]);
   });
 
   it("reads only from the sources it is given", async () => {

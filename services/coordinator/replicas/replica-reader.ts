@@ -4,12 +4,19 @@ import type { Logger } from "../../common/logger";
 import type { NodePool } from "../cluster/node-pool";
 import type { VersionRow } from "../model/version-row";
 
+/** Copies that failed a checksum lately, remembered (oldest forgotten first) so reads try them last. */
+const BAD_COPIES_REMEMBERED = 1024;
+
 /**
  * Reads a version's bytes from whichever of its replicas answers, live nodes first. A replica that
  * fails before the first byte is skipped; one that fails mid-stream is resumed on the next replica
- * at the byte where it stopped, so the client sees one unbroken body.
+ * at the byte where it stopped, so the client sees one unbroken body, unless it failed its
+ * checksum: then the bytes already sent may be the bad ones, and the read fails instead.
  */
 export class ReplicaReader {
+  /** version id -> nodes whose copy failed a checksum here (until repair has replaced it, presumably). */
+  private readonly badCopies = new Map<string, Set<string>>();
+
   /** Bodies up to smallMax are read whole from the nodes' Exchange streams; onBadReplica hears of missing or bad copies. */
   constructor(
     private readonly nodes: NodePool,
@@ -18,10 +25,14 @@ export class ReplicaReader {
     private readonly onBadReplica: (versionId: string) => void = () => undefined,
   ) {}
 
-  /** Live nodes first, then the others (a node just suspected may still answer). */
-  liveFirst(replicas: readonly string[]): string[] {
-    const live = replicas.filter((id) => this.nodes.isLive(id));
-    return [...live, ...replicas.filter((id) => !live.includes(id))];
+  /**
+   * Live nodes first, then the others (a node just suspected may still answer); a copy that failed
+   * its checksum lately goes last, so reads until its repair do not hit it again.
+   */
+  liveFirst(replicas: readonly string[], versionId?: string): string[] {
+    const bad = versionId === undefined ? undefined : this.badCopies.get(versionId);
+    const rank = (id: string) => (bad?.has(id) ? 2 : this.nodes.isLive(id) ? 0 : 1);
+    return [...replicas].sort((a, b) => rank(a) - rank(b)); // stable: list order within a rank
   }
 
   /**
@@ -29,7 +40,7 @@ export class ReplicaReader {
    * when none has the blob (moved or lost).
    */
   async open(v: VersionRow, offset: number, length: number, sources: readonly string[] = v.replicas): Promise<AsyncIterable<Buffer>> {
-    const replicas = this.liveFirst(sources);
+    const replicas = this.liveFirst(sources, v.versionId);
     if (v.size <= this.smallMax && replicas.length) return single((await this.firstWhole(v, replicas)).subarray(offset, offset + length));
     const first = await this.openAt(v, replicas, offset, length);
     return this.stream(v, first, offset, length);
@@ -41,7 +52,7 @@ export class ReplicaReader {
    * coordinator 10-25 µs of CPU per 4 KiB object.
    */
   readSmall(v: VersionRow, sources: readonly string[] = v.replicas, checked = true): Promise<Buffer> {
-    return this.firstWhole(v, this.liveFirst(sources), checked);
+    return this.firstWhole(v, this.liveFirst(sources, v.versionId), checked);
   }
 
   private async firstWhole(v: VersionRow, replicas: string[], checked = true): Promise<Buffer> {
@@ -65,7 +76,7 @@ export class ReplicaReader {
     for (const id of replicas) {
       try {
         const read = await this.nodes.client(id).readBlob(v.versionId, offset, length);
-        return { id, chunks: read.chunks, rest: replicas.slice(replicas.indexOf(id) + 1) };
+        return { id, chunks: read.chunks, rest: replicas.slice(replicas.indexOf(id) + 1), from: offset };
       } catch (e) {
         lastError = this.note(id, v, e);
       }
@@ -75,7 +86,7 @@ export class ReplicaReader {
 
   private async *stream(
     v: VersionRow,
-    first: { id: string; chunks: AsyncIterable<Buffer>; rest: string[] },
+    first: { id: string; chunks: AsyncIterable<Buffer>; rest: string[]; from: number },
     offset: number,
     length: number,
   ): AsyncGenerator<Buffer> {
@@ -83,15 +94,21 @@ export class ReplicaReader {
     let pos = offset;
     const end = offset + length;
     for (;;) {
+      let ended = false;
       try {
         for await (const chunk of current.chunks) {
           pos += chunk.length;
           yield chunk;
         }
+        ended = true;
         if (pos !== end) throw new IntegrityError(`replica on ${current.id} ended at byte ${pos} of ${end}`);
         return;
       } catch (e) {
         this.note(current.id, v, e);
+        // The node found its copy corrupt after sending some of it: those bytes cannot be taken back
+        // and may be the bad ones, so the read fails (the client sees a cut body, never a wrong one;
+        // review finding 3). A copy that ended short sent only good bytes: the next one resumes.
+        if (e instanceof IntegrityError && !ended && pos > current.from) throw e;
         if (!current.rest.length)
           throw e instanceof MiniS3Error ? e : new MiniS3Error(ErrorCode.BytesUnreachable, `read failed: ${(e as Error).message}`);
         this.log.warn({ version: v.versionId, from: current.id, at: pos }, "resuming read on another replica");
@@ -102,9 +119,17 @@ export class ReplicaReader {
 
   private note(id: string, v: VersionRow, e: unknown): unknown {
     this.nodes.failed(id, e);
+    if (e instanceof IntegrityError) this.rememberBad(v.versionId, id);
     if (e instanceof IntegrityError || e instanceof NotFoundError) this.onBadReplica(v.versionId);
     if (!(e instanceof NotFoundError)) this.log.warn({ node: id, version: v.versionId, err: e }, "replica read failed");
     return e;
+  }
+
+  private rememberBad(versionId: string, nodeId: string): void {
+    const nodes = this.badCopies.get(versionId) ?? new Set<string>();
+    this.badCopies.delete(versionId); // re-inserted: the newest entry
+    this.badCopies.set(versionId, nodes.add(nodeId));
+    if (this.badCopies.size > BAD_COPIES_REMEMBERED) this.badCopies.delete(this.badCopies.keys().next().value!);
   }
 
   private finalError(v: VersionRow, lastError: unknown): MiniS3Error {

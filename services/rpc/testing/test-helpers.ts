@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -25,4 +25,19 @@ export async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of chunks) parts.push(c);
   return Buffer.concat(parts);
+}
+
+/** Flips one bit of the byte at `position` of a file (negative: from its end): bit rot behind a node's back. */
+export async function flipByte(path: string, position: number): Promise<void> {
+  const fd = await open(path, "r+");
+  try {
+    const at = position < 0 ? (await fd.stat()).size + position : position;
+    const b = Buffer.alloc(1);
+    const { bytesRead } = await fd.read(b, 0, 1, at);
+    if (bytesRead !== 1) throw new Error(`${path} has no byte ${at}`);
+    b[0] ^= 0x10;
+    await fd.write(b, 0, 1, at);
+  } finally {
+    await fd.close();
+  }
 }

@@ -52,14 +52,18 @@ export const repair: LifecycleJob<"repair"> = {
   },
 };
 
-/** Asks every node the version lists, at once, except those lost (down for MINIS3_REPAIR_AFTER). */
+/**
+ * Has every node the version lists, at once, re-read and check its copy, except those lost (down
+ * for MINIS3_REPAIR_AFTER). By content: a stat reads only the header, which stays right when the
+ * bytes rot, so a corrupt copy once passed as healthy (review finding 3).
+ */
 async function checkCopies(ctx: JobContext, v: VersionRow): Promise<CopyChecks> {
   const lost = new Set(ctx.outages.lost());
   const verdicts = await Promise.all(
     v.replicas.map(async (id): Promise<keyof CopyChecks> => {
       if (lost.has(id)) return "lost";
       try {
-        const meta = await ctx.nodes.client(id).statBlob(v.versionId);
+        const { meta } = await ctx.nodes.client(id).checkBlob(v.versionId);
         return meta && meta.size === v.size && meta.sha256.toString("hex") === v.sha256 ? "good" : "bad";
       } catch {
         return "unreachable"; // it may be restarting: kept, and waited for
