@@ -6,7 +6,7 @@ import type { Logger } from "../common/logger";
 import { CreateNodes1732500000000 } from "../membership/nodes-schema";
 import { AccessTracker } from "./catalogue/access-tracker";
 import { Catalogue } from "./catalogue/catalogue";
-import { CreateCatalogue1732500000100 } from "./catalogue/catalogue-schema";
+import { CATALOGUE_MIGRATIONS } from "./catalogue/catalogue-schema";
 import { ReadCache } from "./catalogue/read-cache";
 import { coordinatorId, CoordinatorPresence } from "./cluster/coordinator-presence";
 import { CreateCoordinators1732500000200 } from "./cluster/coordinators-schema";
@@ -81,7 +81,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const writeQuorum = resolveWriteQuorum(config.replicas, config.writeQuorum);
   const db = await openDataSource({
     url: config.mysqlUrl,
-    migrations: [CreateNodes1732500000000, CreateCatalogue1732500000100, CreateCoordinators1732500000200],
+    migrations: [CreateNodes1732500000000, ...CATALOGUE_MIGRATIONS, CreateCoordinators1732500000200],
     poolSize: 24,
     multipleStatements: true,
   });

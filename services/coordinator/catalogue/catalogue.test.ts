@@ -1,38 +1,18 @@
-import { randomBytes } from "node:crypto";
 import type { Pool, RowDataPacket } from "mysql2/promise";
-import type { DataSource } from "typeorm";
-import { openDataSource, sqlPool } from "../../common/db/datasource";
 import { newVersionId } from "../../common/ids";
 import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
-import { CreateCatalogue1732500000100 } from "./catalogue-schema";
 import { ReadCache } from "./read-cache";
+import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The catalogue against the real MariaDB, in a database of its own dropped at the end. Each test
 // uses buckets of its own, so tests do not see each other's rows.
 
 const TTL = 60_000;
-let ds: DataSource;
+const db = throwawayCatalogueDatabase();
 let pool: Pool;
-let dbName: string;
-
-beforeAll(async () => {
-  dbName = `minis3_t_${randomBytes(6).toString("hex")}`;
-  ds = await openDataSource({
-    url: `mysql://root@127.0.0.1:3306/${dbName}`,
-    migrations: [CreateCatalogue1732500000100],
-    poolSize: 8,
-    multipleStatements: true,
-  });
-  pool = sqlPool(ds);
-});
-
-afterAll(async () => {
-  try {
-    await ds.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
-  } finally {
-    await ds.destroy();
-  }
+beforeAll(() => {
+  pool = db.pool();
 });
 
 let bucketSeq = 0;
@@ -267,7 +247,12 @@ describe("deletes and restores", () => {
     const { b } = await committed(c);
     const trashed = (await c.markDeleted(b, "k"))!;
     expect(
-      await c.moveTier(trashed.versionId, { state: "trash", tier: "hot" }, { tier: "trash", replicas: ["t1"] }, trashed.replicas),
+      await c.moveTier(
+        trashed.versionId,
+        { state: "trash", tier: "hot", gen: trashed.gen },
+        { tier: "trash", replicas: ["t1"] },
+        trashed.replicas,
+      ),
     ).toBe(true);
     expect(await c.restore(trashed, ["s4"], [], Date.now())).toEqual({ restored: false, replaced: null });
     expect(await stateOf(trashed.versionId)).toEqual({ state: "trash", tier: "trash", reason: "deleted" });
@@ -281,7 +266,12 @@ describe("deletes and restores", () => {
       const trashed = (await c.markDeleted(b, "k"))!;
       const [restore, moved] = await Promise.all([
         c.restore(trashed, trashed.replicas, [], Date.now()),
-        c.moveTier(trashed.versionId, { state: "trash", tier: "hot" }, { tier: "trash", replicas: ["t1"] }, trashed.replicas),
+        c.moveTier(
+          trashed.versionId,
+          { state: "trash", tier: "hot", gen: trashed.gen },
+          { tier: "trash", replicas: ["t1"] },
+          trashed.replicas,
+        ),
       ]);
       expect(restore.restored).toBe(!moved);
       expect(await stateOf(trashed.versionId)).toEqual(
@@ -329,7 +319,7 @@ describe("conditional tier moves and bookkeeping", () => {
     const { v } = await committed(c);
     const moved = await c.moveTier(
       v.versionId,
-      { state: "live", tier: "hot", accessedMs: v.createdMs },
+      { state: "live", tier: "hot", gen: 0, accessedMs: v.createdMs },
       { tier: "cold", replicas: ["c1"] },
       v.replicas,
     );
@@ -343,11 +333,20 @@ describe("conditional tier moves and bookkeeping", () => {
     });
     // A promotion also sets the access time.
     expect(
-      await c.moveTier(v.versionId, { state: "live", tier: "cold" }, { tier: "hot", replicas: ["s9"], accessedMs: v.createdMs + 5 }, [
-        "c1",
-      ]),
+      await c.moveTier(
+        v.versionId,
+        { state: "live", tier: "cold", gen: 1 },
+        { tier: "hot", replicas: ["s9"], accessedMs: v.createdMs + 5 },
+        ["c1"],
+      ),
     ).toBe(true);
-    expect(await c.version(v.versionId)).toMatchObject({ tier: "hot", replicas: ["s9"], cleanup: ["c1"], accessedMs: v.createdMs + 5 });
+    // The old copies join those still pending.
+    expect(await c.version(v.versionId)).toMatchObject({
+      tier: "hot",
+      replicas: ["s9"],
+      cleanup: [...v.replicas, "c1"],
+      accessedMs: v.createdMs + 5,
+    });
   });
 
   it("loses a demotion to a read recorded since", async () => {
@@ -356,7 +355,7 @@ describe("conditional tier moves and bookkeeping", () => {
     await c.recordAccess(new Map([[v.versionId, v.createdMs + 1000]]));
     const moved = await c.moveTier(
       v.versionId,
-      { state: "live", tier: "hot", accessedMs: v.createdMs },
+      { state: "live", tier: "hot", gen: 0, accessedMs: v.createdMs },
       { tier: "cold", replicas: ["c1"] },
       v.replicas,
     );
@@ -368,7 +367,9 @@ describe("conditional tier moves and bookkeeping", () => {
     const c = cat();
     const { b, v } = await committed(c);
     await c.markDeleted(b, "k");
-    expect(await c.moveTier(v.versionId, { state: "live", tier: "hot" }, { tier: "cold", replicas: ["c1"] }, v.replicas)).toBe(false);
+    expect(await c.moveTier(v.versionId, { state: "live", tier: "hot", gen: 0 }, { tier: "cold", replicas: ["c1"] }, v.replicas)).toBe(
+      false,
+    );
     expect(await stateOf(v.versionId)).toEqual({ state: "trash", tier: "hot", reason: "deleted" });
   });
 
@@ -378,8 +379,8 @@ describe("conditional tier moves and bookkeeping", () => {
     const [v, w] = [upload(b, "a"), upload(b, "b")];
     await Promise.all([c.commit(v), c.commit(w)]);
     const got = await Promise.all([
-      c.moveTier(v.versionId, { state: "live", tier: "hot" }, { tier: "cold", replicas: ["c1"] }, v.replicas),
-      c.moveTier(w.versionId, { state: "live", tier: "cold" }, { tier: "hot", replicas: ["s9"] }, []),
+      c.moveTier(v.versionId, { state: "live", tier: "hot", gen: 0 }, { tier: "cold", replicas: ["c1"] }, v.replicas),
+      c.moveTier(w.versionId, { state: "live", tier: "cold", gen: 0 }, { tier: "hot", replicas: ["s9"] }, []),
     ]);
     expect(got).toEqual([true, false]);
     expect((await c.version(v.versionId))!.tier).toBe("cold");
@@ -403,15 +404,52 @@ describe("conditional tier moves and bookkeeping", () => {
     expect((await c.version(w.versionId))!.accessedMs).toBe(w.createdMs);
   });
 
-  it("records and clears left-over copies, and sets replicas", async () => {
+  it("deletes left-over copies, keeps those it could not delete pending, and never deletes a replica", async () => {
     const c = cat();
     const { v } = await committed(c);
-    await c.setCleanup(v.versionId, ["s1", "s2"]);
-    expect((await c.version(v.versionId))!.cleanup).toEqual(["s1", "s2"]);
-    await c.setCleanup(v.versionId, []);
+    expect(
+      await c.moveTier(v.versionId, { state: "live", tier: "hot", gen: 0 }, { tier: "cold", replicas: ["c1"] }, ["s1", "s2", "s3"]),
+    ).toBe(true);
+    const asked: string[][] = [];
+    // s2's node does not answer; the stray c1 is the replica now: it stays.
+    const remove = async (ids: string[]) => (asked.push(ids), ids.filter((id) => id === "s2"));
+    expect(await c.cleanCopies(v.versionId, ["c1"], remove)).toEqual(["s2"]);
+    expect(asked).toEqual([["s1", "s2", "s3"]]);
+    expect(await c.version(v.versionId)).toMatchObject({ replicas: ["c1"], cleanup: ["s2"], gen: 1 });
+    expect(await c.cleanCopies(v.versionId, [], async () => [])).toEqual([]);
     expect((await c.version(v.versionId))!.cleanup).toEqual([]);
-    await c.setReplicas(v.versionId, ["s7"]);
-    expect((await c.version(v.versionId))!.replicas).toEqual(["s7"]);
+  });
+
+  it("deleting a stray copy the row did not list changes the generation; a gone version's strays all go", async () => {
+    const c = cat();
+    const { v } = await committed(c);
+    const asked: string[][] = [];
+    const remove = async (ids: string[]) => (asked.push(ids), []);
+    expect(await c.cleanCopies(v.versionId, ["s9", "s1"], remove)).toEqual([]);
+    expect(asked).toEqual([["s9"]]);
+    // A job that read the row before may have written s9 too: it must not commit.
+    expect((await c.version(v.versionId))!.gen).toBe(1);
+    expect(await c.cleanCopies("gone-version-0000000000000000", ["s1"], remove)).toEqual([]);
+    expect(asked[1]).toEqual(["s1"]);
+  });
+
+  it("a claim takes nodes off the pending copies, after a cleanup that holds the row", async () => {
+    const c = cat();
+    const { v } = await committed(c);
+    await c.moveTier(v.versionId, { state: "live", tier: "hot", gen: 0 }, { tier: "cold", replicas: ["c1"] }, ["s1", "s2"]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const deleted: string[] = [];
+    const cleaning = c.cleanCopies(v.versionId, [], async (ids) => (await held, deleted.push(...ids), []));
+    await new Promise((r) => setTimeout(r, 100)); // the cleanup holds the row now
+    let claimed = false;
+    const claim = c.claimCopies(v.versionId, ["s1"]).then(() => (claimed = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(claimed).toBe(false);
+    release();
+    await Promise.all([cleaning, claim]);
+    expect(deleted).toEqual(["s1", "s2"]);
+    expect((await c.version(v.versionId))!.cleanup).toEqual([]);
   });
 
   it("forgets only versions in the trash", async () => {
@@ -463,17 +501,13 @@ describe("the read cache hears every change", () => {
     expect((await cat.current(b, "k"))!.versionId).toBe(trashed.versionId);
   });
 
-  it("moveTier, setReplicas, setCleanup (both ways)", async () => {
+  it("moveTier, cleanCopies, claimCopies, markPurging", async () => {
     const { cat } = cachedCatalogue();
     const { b, v } = await committed(cat);
     await cacheBehind(cat, b, "k");
-    await cat.moveTier(v.versionId, { state: "live", tier: "hot" }, { tier: "cold", replicas: ["c1"] }, v.replicas);
+    await cat.moveTier(v.versionId, { state: "live", tier: "hot", gen: 0 }, { tier: "cold", replicas: ["c1"] }, v.replicas);
     expect(await cat.current(b, "k")).toMatchObject({ contentType: "changed behind", tier: "cold" });
-    const changes = [
-      () => cat.setReplicas(v.versionId, ["c2"]),
-      () => cat.setCleanup(v.versionId, ["s1"]),
-      () => cat.setCleanup(v.versionId, []),
-    ];
+    const changes = [() => cat.cleanCopies(v.versionId, [], async () => []), () => cat.claimCopies(v.versionId, ["s1"])];
     for (const [i, change] of changes.entries()) {
       const cached = (await cat.current(b, "k"))!.contentType;
       await pool.query("UPDATE versions SET content_type = ? WHERE version_id = ?", [`behind ${i}`, v.versionId]);
@@ -481,6 +515,9 @@ describe("the read cache hears every change", () => {
       await change();
       expect((await cat.current(b, "k"))!.contentType).toBe(`behind ${i}`);
     }
+    const changed = jest.spyOn(cat["cache"], "changed");
+    await cat.markPurging({ versionId: v.versionId, gen: 0 }, Date.now());
+    expect(changed).toHaveBeenLastCalledWith([], [v.versionId], undefined);
   });
 
   it("forget, and a change that failed (it may have committed)", async () => {
@@ -527,12 +564,20 @@ describe("lifecycle queries", () => {
     expect(ids(await c.lifecycle.trashToMove(100_000))).toContain(trashed.versionId);
     expect(ids(await c.lifecycle.dueForPurge(trashed.purgeMs! - 1, 100_000))).not.toContain(trashed.versionId);
     expect(ids(await c.lifecycle.dueForPurge(trashed.purgeMs!, 100_000))).toContain(trashed.versionId);
-    await c.moveTier(trashed.versionId, { state: "trash", tier: "hot" }, { tier: "trash", replicas: ["t1"] }, trashed.replicas);
+    await c.moveTier(
+      trashed.versionId,
+      { state: "trash", tier: "hot", gen: trashed.gen },
+      { tier: "trash", replicas: ["t1"] },
+      trashed.replicas,
+    );
     expect(ids(await c.lifecycle.trashToMove(100_000))).not.toContain(trashed.versionId);
+    // A purge that began is found again (it may have stopped half way).
+    expect(await c.markPurging({ versionId: trashed.versionId, gen: trashed.gen + 1 }, trashed.purgeMs!)).toBe(true);
+    expect(ids(await c.lifecycle.dueForPurge(trashed.purgeMs!, 100_000))).toContain(trashed.versionId);
     expect(ids(await c.lifecycle.hotOnNode("s2", 100_000))).not.toContain(trashed.versionId);
 
     expect(ids(await c.lifecycle.withLeftoverCopies(100_000))).toContain(trashed.versionId);
-    await c.setCleanup(trashed.versionId, []);
+    await c.cleanCopies(trashed.versionId, [], async () => []);
     expect(ids(await c.lifecycle.withLeftoverCopies(100_000))).not.toContain(trashed.versionId);
   });
 
@@ -551,5 +596,115 @@ describe("lifecycle queries", () => {
     expect((await c.lifecycle.underReplicated(3, 100_000)).map((r) => r.versionId)).toContain(two.versionId);
     await c.markDeleted(b, "1");
     expect((await c.lifecycle.underReplicated(2, 100_000)).map((r) => r.versionId)).not.toContain(one.versionId);
+  });
+});
+
+describe("races: generations, purges and first writes (issue 12 item 6)", () => {
+  const cat = () => new Catalogue(pool, TTL);
+  const ORPHANS = `SELECT COUNT(*) AS n FROM versions v LEFT JOIN objects o ON o.version_id = v.version_id
+                    WHERE v.bucket = ? AND v.state = 'live' AND o.version_id IS NULL`;
+  const orphans = async (bucket: string) => Number((await pool.query<RowDataPacket[]>(ORPHANS, [bucket]))[0][0].n);
+
+  /** A version deleted, undeleted and deleted again: the same state and tier twice. */
+  async function deletedRestoredDeleted(c: Catalogue): Promise<{ first: VersionRow; second: VersionRow }> {
+    const { b } = await committed(c);
+    const first = (await c.markDeleted(b, "k"))!;
+    expect((await c.restore(first, first.replicas, [], await c.clock.now())).restored).toBe(true);
+    return { first, second: (await c.markDeleted(b, "k"))! };
+  }
+
+  it("a move read before an undelete and a second delete loses: it compares the generation (review finding 14)", async () => {
+    const c = cat();
+    const { first, second } = await deletedRestoredDeleted(c);
+    // Same state and tier as the trash job read them: only the generation tells the two apart.
+    expect({ state: second.state, tier: second.tier }).toEqual({ state: first.state, tier: first.tier });
+    expect(second.gen).toBeGreaterThan(first.gen);
+    const toTrash = { tier: "trash" as const, replicas: ["t1"] };
+    expect(await c.moveTier(first.versionId, { state: "trash", tier: "hot", gen: first.gen }, toTrash, first.replicas)).toBe(false);
+    expect(await c.moveTier(first.versionId, { state: "trash", tier: "hot", gen: second.gen }, toTrash, first.replicas)).toBe(true);
+  });
+
+  it("a restore read before a second delete loses (review finding 14)", async () => {
+    const c = cat();
+    const { first, second } = await deletedRestoredDeleted(c);
+    expect(await c.restore(first, ["s9"], [], await c.clock.now())).toEqual({ restored: false, replaced: null });
+    expect(await c.version(first.versionId)).toMatchObject({ state: "trash", replicas: second.replicas });
+  });
+
+  it("a move adds its old copies to those still pending, never overwrites them (review finding 7)", async () => {
+    const c = cat();
+    const { v } = await committed(c);
+    // A repair replaced s3 (whose node is away: its copy stays pending), then a demotion.
+    const repaired = ["s1", "s2", "s4"];
+    expect(await c.moveTier(v.versionId, { state: "live", tier: "hot", gen: 0 }, { tier: "hot", replicas: repaired }, ["s3"])).toBe(true);
+    const r = (await c.version(v.versionId))!;
+    expect(r.cleanup).toEqual(["s3"]);
+    expect(await c.moveTier(v.versionId, { state: "live", tier: "hot", gen: r.gen }, { tier: "cold", replicas: ["c1"] }, repaired)).toBe(
+      true,
+    );
+    expect((await c.version(v.versionId))!.cleanup.sort()).toEqual(["s1", "s2", "s3", "s4"]);
+  });
+
+  it("a version marked for purging cannot be restored, and is then forgotten (review finding 13)", async () => {
+    const c = new Catalogue(pool, 0);
+    const { b } = await committed(c);
+    const t = (await c.markDeleted(b, "k"))!;
+    expect(await c.markPurging(t, await c.clock.now())).toBe(true);
+    expect(await c.restore(t, t.replicas, [], await c.clock.now())).toEqual({ restored: false, replaced: null });
+    expect(await c.current(b, "k", true)).toBeNull();
+    expect(await c.forget(t.versionId)).toBe(true);
+  });
+
+  it("a restore needs the purge time ahead on the catalogue's clock, whatever time it is given (review finding 13)", async () => {
+    const c = new Catalogue(pool, 1);
+    const { b } = await committed(c);
+    const t = (await c.markDeleted(b, "k"))!;
+    await new Promise((r) => setTimeout(r, 20));
+    // A caller whose clock lags cannot bring back what is due for purging.
+    expect(await c.restore(t, t.replicas, [], t.deletedMs!)).toEqual({ restored: false, replaced: null });
+  });
+
+  it("exactly one of a restore and a purge mark racing on a version wins", async () => {
+    const c = cat();
+    for (let round = 0; round < 10; round++) {
+      const { b } = await committed(c);
+      const t = (await c.markDeleted(b, "k"))!;
+      const [restore, marked] = await Promise.all([
+        c.restore(t, t.replicas, [], await c.clock.now()),
+        c.markPurging(t, t.purgeMs!), // as if due
+      ]);
+      expect(restore.restored).toBe(!marked);
+      expect((await c.version(t.versionId))!.state).toBe(marked ? "purging" : "live");
+    }
+  });
+
+  it("first commits of a new key racing from two coordinators leave no live version without an object row (review finding 12)", async () => {
+    const [c1, c2] = [cat(), cat()];
+    const b = newBucket();
+    const replaced: string[] = [];
+    const all: string[] = [];
+    for (let round = 0; round < 300; round++) {
+      const [v1, v2] = [upload(b, `k${round}`), upload(b, `k${round}`)];
+      all.push(v1.versionId, v2.versionId);
+      const got = await Promise.all([c1.commit(v1), c2.commit(v2)]);
+      replaced.push(...got.flatMap((g) => g.replaced));
+    }
+    expect(await orphans(b)).toBe(0);
+    // Every loser was reported, so its trash move is queued.
+    const [rows] = await pool.query<RowDataPacket[]>("SELECT version_id FROM versions WHERE bucket = ? AND state = 'trash'", [b]);
+    expect(rows.map((r) => r.version_id).sort()).toEqual([...replaced].sort());
+    expect(rows).toHaveLength(300);
+  });
+
+  it("a first commit racing the undelete of its key leaves no live version without an object row (review finding 12)", async () => {
+    const [c1, c2] = [cat(), cat()];
+    const b = newBucket();
+    for (let round = 0; round < 200; round++) {
+      const key = `k${round}`;
+      await c1.commit(upload(b, key));
+      const t = (await c1.markDeleted(b, key))!;
+      await Promise.all([c1.commit(upload(b, key)), c2.restore(t, t.replicas, [], await c2.clock.now())]);
+    }
+    expect(await orphans(b)).toBe(0);
   });
 });

@@ -6,19 +6,18 @@ import { CatalogueClock } from "./catalogue-clock";
 import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
+import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
 import {
-  clearCleanupBatch,
   commitBatch,
   committedRow,
   deleteBatch,
   deleteTrashed,
+  markPurging,
   moveBatch,
   restoreVersion,
   selectCurrent,
   selectVersions,
   updateAccessTimes,
-  updateCleanup,
-  updateReplicas,
   type CommitResult,
   type NewVersion,
   type ObjectKey,
@@ -50,7 +49,7 @@ export class Catalogue {
   private readonly deletes: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
-  private readonly cleared: GroupCommit<string, void>;
+  private readonly cleanups: GroupCommit<CopyCleanup, string[]>;
   private readonly moves: GroupCommit<TierMove, boolean>;
 
   /**
@@ -72,7 +71,7 @@ export class Catalogue {
     this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(pool, batch, await clock.now(), trashTtlMs)), split);
     this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch));
     this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids));
-    this.cleared = new GroupCommit((ids) => withRetry(() => clearCleanupBatch(pool, ids)), { maxBatch: 256 });
+    this.cleanups = new GroupCommit((batch) => withRetry(() => cleanCopiesBatch(pool, batch)), { maxBatch: 256 });
     this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(pool, batch)), split);
   }
 
@@ -116,43 +115,57 @@ export class Catalogue {
   }
 
   /**
-   * Makes a trash version visible again under its key, if its bytes are still in the tier it was
-   * read with (they must already be hot on `replicas`); the key's current version, if any, goes to
-   * the trash.
+   * Makes a trash version visible again under its key, if it is unchanged since it was read (its
+   * generation) and its purge time is still ahead on MariaDB's clock (its bytes must already be hot
+   * on `replicas`); the key's current version, if any, goes to the trash. `cleanup` joins the
+   * copies already pending. `nowMs` is its new access time.
    */
   restore(
-    trashed: Pick<VersionRow, "versionId" | "bucket" | "key" | "tier">,
+    trashed: Pick<VersionRow, "versionId" | "bucket" | "key" | "tier" | "gen">,
     replicas: string[],
     cleanup: string[],
     nowMs: number,
   ): Promise<RestoreResult> {
-    const { versionId, bucket, key, tier } = trashed;
-    const done = restoreVersion(this.pool, versionId, tier, replicas, cleanup, nowMs, this.trashTtlMs);
+    const { versionId, bucket, key } = trashed;
+    const done = restoreVersion(this.pool, trashed, replicas, cleanup, nowMs, this.trashTtlMs);
     // The key is told even when the restore lost its race (rare): a lookup more, never a stale row.
     return this.mutate([{ bucket, key }], [versionId], done, (r) => ({ versionIds: r.replaced ? [r.replaced] : [] }));
   }
 
   /**
-   * Moves a version's bytes from one tier to another in the catalogue, only if it is still in the
-   * expected state and tier (so a concurrent delete, read or transition wins cleanly). The nodes of
-   * the old copies are recorded in `cleanup` until they are deleted. Returns false if it lost.
-   * Concurrent moves share one transaction.
+   * Moves a version's bytes from one tier to another in the catalogue, only if the row is unchanged
+   * since the job read it (`expect.gen`; so a concurrent delete, read, undelete or transition wins
+   * cleanly). The nodes of the old copies join those pending in `cleanup` until they are deleted
+   * (cleanCopies). Returns false if it lost. Concurrent moves share one transaction.
    */
   moveTier(versionId: string, expect: TierMove["expect"], to: TierMove["to"], oldCopies: string[]): Promise<boolean> {
     return this.mutate([], [versionId], this.moves.submit({ versionId, expect, to, oldCopies }));
   }
 
-  setReplicas(versionId: string, replicas: string[]): Promise<void> {
-    return this.mutate([], [versionId], updateReplicas(this.pool, versionId, replicas));
+  /**
+   * Deletes a version's left-over copies under its row lock (see copies-sql.ts): those its row
+   * lists as pending and `strays` (copies a job made and could not commit), never one the row
+   * lists as a replica. Answers the nodes whose copies are still pending. Grouped.
+   */
+  cleanCopies(versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>): Promise<string[]> {
+    return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove }));
   }
 
-  /** Records the nodes still holding left-over copies; clearing (the usual case) is grouped. */
-  setCleanup(versionId: string, nodes: string[]): Promise<void> {
-    const done = nodes.length === 0 ? this.cleared.submit(versionId) : updateCleanup(this.pool, versionId, nodes);
-    return this.mutate([], [versionId], done);
+  /** Takes nodes off a version's pending copies before a job writes new copies there. */
+  claimCopies(versionId: string, nodeIds: string[]): Promise<void> {
+    return this.mutate([], [versionId], claimCopies(this.pool, versionId, nodeIds));
   }
 
-  /** Forgets a purged version; only if it is (still) in the trash. */
+  /**
+   * A purge begins (it then deletes the bytes, then forgets the row): only if the version is
+   * unchanged since read and due by `nowMs`, the catalogue's time. False if an undelete (or
+   * anything) came first. After it, nothing restores the version.
+   */
+  markPurging(v: Pick<VersionRow, "versionId" | "gen">, nowMs: number): Promise<boolean> {
+    return this.mutate([], [v.versionId], markPurging(this.pool, v, nowMs));
+  }
+
+  /** Forgets a purged version; only if it is (still) in the trash or being purged. */
   forget(versionId: string): Promise<boolean> {
     return this.mutate([], [versionId], deleteTrashed(this.pool, versionId));
   }

@@ -20,9 +20,9 @@ export class LifecycleQueries {
     return this.select("v.state = 'trash' AND v.tier IN ('hot', 'cold') LIMIT ?", [limit]);
   }
 
-  /** Trash versions to purge at or before `purgeBy`, soonest first. */
+  /** Trash versions to purge at or before `purgeBy`, soonest first, and purges that began. */
   dueForPurge(purgeBy: number, limit: number): Promise<VersionRow[]> {
-    return this.select("v.state = 'trash' AND v.purge_ms <= ? ORDER BY v.purge_ms LIMIT ?", [purgeBy, limit]);
+    return this.select("v.state IN ('trash', 'purging') AND v.purge_ms <= ? ORDER BY v.purge_ms LIMIT ?", [purgeBy, limit]);
   }
 
   /** Versions with copies left over from a transition, still to delete. */

@@ -47,7 +47,7 @@ export async function selectLatestTrash(pool: Pool, bucket: string, key: string,
 /** Object count and bytes per tier (live versions), and the trash. */
 export async function selectTierTotals(pool: Pool): Promise<{ tier: string; objects: number; bytes: number }[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT IF(state = 'trash', 'trash', tier) AS t, COUNT(*) AS n, COALESCE(SUM(size), 0) AS b
+    `SELECT IF(state = 'live', tier, 'trash') AS t, COUNT(*) AS n, COALESCE(SUM(size), 0) AS b
        FROM versions GROUP BY t`,
   );
   const by = new Map(rows.map((r) => [r.t as string, { objects: Number(r.n), bytes: Number(r.b) }]));

@@ -19,6 +19,7 @@ const row = (key: string, versionId: string, extra: Partial<VersionRow> = {}): V
   deletedMs: null,
   purgeMs: null,
   reason: null,
+  gen: 0,
   ...extra,
 });
 

@@ -1,13 +1,13 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { VersionRow } from "../model/version-row";
+import { splitIds } from "./id-lists-sql";
 
 // How a `versions` row is read: the columns every version query selects, and their mapping.
 
 export const VERSION_COLUMNS =
   "v.version_id, v.bucket, v.object_key, v.size, v.sha256, v.etag, v.content_type, v.metadata, v.state, v.tier, " +
-  "v.replicas, v.cleanup, v.created_ms, v.accessed_ms, v.deleted_ms, v.purge_ms, v.reason";
+  "v.replicas, v.cleanup, v.created_ms, v.accessed_ms, v.deleted_ms, v.purge_ms, v.reason, v.gen";
 
-const splitIds = (s: string): string[] => (s ? s.split(",") : []);
 const text = (b: Buffer | string): string => (typeof b === "string" ? b : b.toString("utf8"));
 
 export function toVersionRow(r: RowDataPacket): VersionRow {
@@ -29,5 +29,6 @@ export function toVersionRow(r: RowDataPacket): VersionRow {
     deletedMs: r.deleted_ms === null ? null : Number(r.deleted_ms),
     purgeMs: r.purge_ms === null ? null : Number(r.purge_ms),
     reason: r.reason,
+    gen: Number(r.gen),
   };
 }

@@ -2,6 +2,7 @@ import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { MultiStatement } from "../../common/db/multi-statement";
 import { inTransaction } from "../../common/db/transaction";
 import type { BytesTier, VersionRow, VersionState } from "../model/version-row";
+import { addIds, removeIds, type Assignment } from "./id-lists-sql";
 import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 
 // SQL for the catalogue's lookups and changes, one function per statement or transaction; the
@@ -27,14 +28,15 @@ export interface CommitResult {
 /** A conditional tier move (see Catalogue.moveTier). */
 export interface TierMove {
   versionId: string;
-  expect: { state: VersionState; tier: BytesTier; accessedMs?: number };
+  /** The row as the job read it: its generation, and (for readers of the code) its state and tier. */
+  expect: { state: VersionState; tier: BytesTier; gen: number; accessedMs?: number };
   to: { tier: BytesTier; replicas: string[]; accessedMs?: number };
   oldCopies: string[];
 }
 
 export interface RestoreResult {
   restored: boolean;
-  /** The key's visible version before, now in the trash. */
+  /** The key's visible version before, now in the trash (the first, should there be several). */
   replaced: string | null;
 }
 
@@ -101,22 +103,27 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
   const byBucket = groupKeys(winners);
 
   const tx = new MultiStatement();
-  // Lock the keys' current rows (sorted, so two coordinators lock in the same order) and learn
-  // which versions this batch replaces; then retire them, add the new ones, repoint the keys.
-  const selects = byBucket.map(([bucket, keys]) =>
-    tx.add(`SELECT object_key, version_id FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) FOR UPDATE`, [
+  // Point the keys at their new versions first: the row lock on each key (taken by the insert even
+  // when the key is new, sorted so two coordinators lock in the same order) serializes everyone
+  // who makes a version of it live. Only then look for the live versions to retire: read by key,
+  // not through `objects`, so a concurrent first write that committed meanwhile is found too
+  // (under READ COMMITTED the old lock-then-read through `objects` missed it: review finding 12).
+  tx.add(
+    `INSERT INTO objects (bucket, object_key, version_id) VALUES ${placeholders(winners.length, "(?, ?, ?)")}
+          ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
+    sortedByKey(winners).flatMap((v) => [v.bucket, v.key, v.versionId]),
+  );
+  const selects = byBucket.map(([bucket, keys]) => {
+    const where = `bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) AND state = 'live'`;
+    const at = tx.add(`SELECT object_key, version_id FROM versions WHERE ${where} FOR UPDATE`, [bucket, ...keys]);
+    tx.add(`UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', gen = gen + 1 WHERE ${where}`, [
+      nowMs,
+      purgeMs,
       bucket,
       ...keys,
-    ]),
-  );
-  for (const [bucket, keys] of byBucket) {
-    tx.add(
-      `UPDATE versions v JOIN objects o ON v.version_id = o.version_id
-               SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'overwritten'
-             WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")}) AND v.state = 'live'`,
-      [nowMs, purgeMs, bucket, ...keys],
-    );
-  }
+    ]);
+    return at;
+  });
   const vals: (string | number | null)[] = [];
   batch.forEach((v, i) => {
     const l = lost.has(i);
@@ -145,11 +152,6 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
           VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`,
     vals,
   );
-  tx.add(
-    `INSERT INTO objects (bucket, object_key, version_id) VALUES ${placeholders(winners.length, "(?, ?, ?)")}
-          ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
-    winners.flatMap((v) => [v.bucket, v.key, v.versionId]),
-  );
 
   const out = await tx.run(pool);
   byBucket.forEach(([bucket], j) => {
@@ -162,7 +164,17 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
 
 /** The row a commit creates, as a lookup right after it would read it. */
 export function committedRow(v: NewVersion): VersionRow {
-  return { ...v, state: "live", tier: "hot", cleanup: [], accessedMs: v.createdMs, deletedMs: null, purgeMs: null, reason: null };
+  return {
+    ...v,
+    state: "live",
+    tier: "hot",
+    cleanup: [],
+    accessedMs: v.createdMs,
+    deletedMs: null,
+    purgeMs: null,
+    reason: null,
+    gen: 0,
+  };
 }
 
 /**
@@ -183,7 +195,7 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
   for (const [bucket, keys] of byBucket) {
     tx.add(
       `UPDATE versions v JOIN objects o ON v.version_id = o.version_id
-               SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'deleted'
+               SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'deleted', v.gen = v.gen + 1
              WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`,
       [nowMs, purgeMs, bucket, ...keys],
     );
@@ -194,7 +206,7 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
   byBucket.forEach((_, j) => {
     for (const r of out[selects[j]] as RowDataPacket[]) {
       const v = toVersionRow(r);
-      found.set(keyOf(v.bucket, v.key), { ...v, state: "trash", deletedMs: nowMs, purgeMs, reason: "deleted" });
+      found.set(keyOf(v.bucket, v.key), { ...v, state: "trash", deletedMs: nowMs, purgeMs, reason: "deleted", gen: v.gen + 1 });
     }
   });
   return batch.map(({ bucket, key }) => {
@@ -206,50 +218,56 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
 }
 
 /**
- * Makes a trash version visible again under its key, only if its bytes are still in `expectTier`
- * (a trash move may have run); the key's visible version, if any, goes to the trash.
+ * Makes a trash version visible again under its key, only if it is unchanged since it was read (its
+ * generation: its bytes are still in the tier read, no purge began, no undelete and re-delete
+ * passed) and its purge time is still ahead on the catalogue's clock (MariaDB's own, not the
+ * caller's); the key's visible version, if any, goes to the trash. `cleanup` joins the copies
+ * already pending.
  */
 export function restoreVersion(
   pool: Pool,
-  versionId: string,
-  expectTier: BytesTier,
+  trashed: Pick<VersionRow, "versionId" | "tier" | "gen">,
   replicas: string[],
   cleanup: string[],
   nowMs: number,
   trashTtlMs: number,
 ): Promise<RestoreResult> {
+  const { versionId } = trashed;
   return inTransaction(
     pool,
     async (c) => {
       const [vr] = await c.execute<RowDataPacket[]>(
-        "SELECT bucket, object_key FROM versions WHERE version_id = ? AND state = 'trash' AND tier = ? FOR UPDATE",
-        [versionId, expectTier],
+        `SELECT bucket, object_key FROM versions
+          WHERE version_id = ? AND state = 'trash' AND tier = ? AND gen = ?
+            AND purge_ms > CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) FOR UPDATE`,
+        [versionId, trashed.tier, trashed.gen],
       );
       if (!vr.length) return { restored: false, replaced: null };
       const { bucket, object_key: key } = vr[0];
-      const [cur] = await c.execute<RowDataPacket[]>("SELECT version_id FROM objects WHERE bucket = ? AND object_key = ? FOR UPDATE", [
-        bucket,
-        key,
-      ]);
-      const replaced: string | null = cur.length ? cur[0].version_id : null;
-      if (replaced) {
-        await c.execute("UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten' WHERE version_id = ?", [
-          nowMs,
-          nowMs + trashTtlMs,
-          replaced,
-        ]);
-      }
+      // The key's lock first, then its live versions (as a commit does: review finding 12).
       await c.execute(
         `INSERT INTO objects (bucket, object_key, version_id) VALUES (?, ?, ?)
        ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
         [bucket, key, versionId],
       );
-      await c.execute(
-        `UPDATE versions SET state = 'live', tier = 'hot', replicas = ?, cleanup = ?, accessed_ms = ?,
-              deleted_ms = NULL, purge_ms = NULL, reason = NULL WHERE version_id = ?`,
-        [replicas.join(","), cleanup.join(","), nowMs, versionId],
+      const live = "bucket = ? AND object_key = ? AND state = 'live'";
+      const [cur] = await c.execute<RowDataPacket[]>(`SELECT version_id FROM versions WHERE ${live} FOR UPDATE`, [bucket, key]);
+      if (cur.length) {
+        await c.execute(
+          `UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', gen = gen + 1 WHERE ${live}`,
+          [nowMs, nowMs + trashTtlMs, bucket, key],
+        );
+      }
+      const merge = addIds(
+        "cleanup",
+        cleanup.filter((id) => !replicas.includes(id)),
       );
-      return { restored: true, replaced };
+      await c.execute(
+        `UPDATE versions SET state = 'live', tier = 'hot', replicas = ?, ${setSql([...removeIds("cleanup", replicas), ...merge])}
+              accessed_ms = ?, deleted_ms = NULL, purge_ms = NULL, reason = NULL, gen = gen + 1 WHERE version_id = ?`,
+        [replicas.join(","), ...setParams([...removeIds("cleanup", replicas), ...merge]), nowMs, versionId],
+      );
+      return { restored: true, replaced: cur.length ? cur[0].version_id : null };
     },
     { readCommitted: true },
   );
@@ -271,15 +289,28 @@ export async function moveBatch(pool: Pool, batch: TierMove[]): Promise<boolean[
   return at.map((i) => (out[i] as ResultSetHeader).affectedRows === 1);
 }
 
+/**
+ * One conditional move: only if the row is unchanged since the job read it (its generation; and
+ * the access time for a demotion). The old copies join those already pending in `cleanup` (a move
+ * used to overwrite them, and the copies of a node away during a repair were never deleted:
+ * review finding 7); the new replicas leave it.
+ */
 function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: string; params: (string | number)[] } {
-  const params: (string | number)[] = [to.tier, to.replicas.join(","), oldCopies.join(",")];
-  let sql = "UPDATE versions SET tier = ?, replicas = ?, cleanup = ?";
+  const cleanup = [
+    ...removeIds("cleanup", to.replicas),
+    ...addIds(
+      "cleanup",
+      oldCopies.filter((id) => !to.replicas.includes(id)),
+    ),
+  ];
+  const params: (string | number)[] = [to.tier, to.replicas.join(","), ...setParams(cleanup)];
+  let sql = `UPDATE versions SET tier = ?, replicas = ?, ${setSql(cleanup)} gen = gen + 1`;
   if (to.accessedMs !== undefined) {
     sql += ", accessed_ms = ?";
     params.push(to.accessedMs);
   }
-  sql += " WHERE version_id = ? AND state = ? AND tier = ?";
-  params.push(versionId, expect.state, expect.tier);
+  sql += " WHERE version_id = ? AND gen = ? AND state = ? AND tier = ?";
+  params.push(versionId, expect.gen, expect.state, expect.tier);
   if (expect.accessedMs !== undefined) {
     sql += " AND accessed_ms = ?";
     params.push(expect.accessedMs);
@@ -287,22 +318,23 @@ function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: s
   return { sql, params };
 }
 
-export async function updateReplicas(pool: Pool, versionId: string, replicas: string[]): Promise<void> {
-  await pool.execute("UPDATE versions SET replicas = ? WHERE version_id = ?", [replicas.join(","), versionId]);
+/**
+ * A purge begins: the version leaves the trash for `purging`, only if unchanged since read and due
+ * on the catalogue's clock, so no undelete can bring it back while its bytes go (review finding 13).
+ */
+export async function markPurging(pool: Pool, v: Pick<VersionRow, "versionId" | "gen">, nowMs: number): Promise<boolean> {
+  const [res] = await pool.execute<ResultSetHeader>(
+    "UPDATE versions SET state = 'purging', gen = gen + 1 WHERE version_id = ? AND gen = ? AND state = 'trash' AND purge_ms <= ?",
+    [v.versionId, v.gen, nowMs],
+  );
+  return res.affectedRows === 1;
 }
 
-export async function updateCleanup(pool: Pool, versionId: string, nodes: string[]): Promise<void> {
-  await pool.execute("UPDATE versions SET cleanup = ? WHERE version_id = ?", [nodes.join(","), versionId]);
-}
-
-export async function clearCleanupBatch(pool: Pool, ids: string[]): Promise<void[]> {
-  await pool.query(`UPDATE versions SET cleanup = '' WHERE version_id IN (${placeholders(ids.length, "?")})`, ids);
-  return ids.map(() => undefined);
-}
-
-/** Deletes a version's row only if it is (still) in the trash; true if it did. */
+/** Deletes a version's row only if it is (still) in the trash or being purged; true if it did. */
 export async function deleteTrashed(pool: Pool, versionId: string): Promise<boolean> {
-  const [res] = await pool.execute<ResultSetHeader>("DELETE FROM versions WHERE version_id = ? AND state = 'trash'", [versionId]);
+  const [res] = await pool.execute<ResultSetHeader>("DELETE FROM versions WHERE version_id = ? AND state IN ('trash', 'purging')", [
+    versionId,
+  ]);
   return res.affectedRows === 1;
 }
 
@@ -328,3 +360,14 @@ function groupKeys(items: ObjectKey[]): [string, string[]][] {
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([b, keys]) => [b, [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))]);
 }
+
+/** New versions sorted by key: the order in which a commit locks the keys. */
+function sortedByKey(vs: NewVersion[]): NewVersion[] {
+  return [...vs].sort((a, b) =>
+    a.bucket !== b.bucket ? (a.bucket < b.bucket ? -1 : 1) : Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)),
+  );
+}
+
+/** Assignments as SQL, each followed by a comma. */
+const setSql = (a: Assignment[]): string => a.map((x) => `${x.sql}, `).join("");
+const setParams = (a: Assignment[]): string[] => a.flatMap((x) => x.params);

@@ -1,7 +1,7 @@
 import { NotFoundError } from "../../common/errors";
 import { toObjectView, type ObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
-import { dropCopies, finishCleanup } from "./jobs/cleanup";
+import { claimTargets, dropCopies, finishCleanup } from "./jobs/cleanup";
 import type { JobContext } from "./jobs/job";
 import { trash } from "./jobs/trash";
 
@@ -14,7 +14,9 @@ export async function undelete(ctx: JobContext, bucket: string, key: string): Pr
     let replicas = t.replicas;
     let leftovers: string[] = [];
     if (t.tier !== "hot") {
-      replicas = await ctx.copier.copy(t, t.replicas, ctx.placement.targets(bucket, key), ctx.opts.writeQuorum);
+      const targets = ctx.placement.targets(bucket, key);
+      await claimTargets(ctx, t, targets);
+      replicas = await ctx.copier.copy(t, t.replicas, targets, ctx.opts.writeQuorum);
       leftovers = t.replicas;
     }
     const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, await ctx.catalogue.clock.now());
@@ -23,7 +25,7 @@ export async function undelete(ctx: JobContext, bucket: string, key: string): Pr
       continue;
     }
     if (replaced) ctx.scheduler.add(trash.name, replaced);
-    if (leftovers.length) await finishCleanup(ctx, t.versionId, leftovers);
+    if (leftovers.length) await finishCleanup(ctx, t.versionId);
     ctx.log.info({ version: t.versionId, key }, "undeleted");
     return toObjectView((await ctx.catalogue.version(t.versionId)) as VersionRow);
   }

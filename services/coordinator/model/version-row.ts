@@ -1,6 +1,7 @@
 /** The tiers a client sees (the trash is not one). Here rather than in object-view.ts, which imports this file. */
 export type Tier = "hot" | "cold";
-export type VersionState = "live" | "trash";
+/** `purging`: a purge has begun deleting the bytes; nothing may restore it any more (review finding 13). */
+export type VersionState = "live" | "trash" | "purging";
 /** Where a version's bytes are: a client-visible tier, or the trash node. */
 export type BytesTier = Tier | "trash";
 
@@ -23,4 +24,10 @@ export interface VersionRow {
   deletedMs: number | null;
   purgeMs: number | null;
   reason: "deleted" | "overwritten" | null;
+  /**
+   * Generation: every change of state, tier, replicas or pending copies adds one. A job that read
+   * the row commits only if it is unchanged, so an undelete and a re-delete in between cannot pass
+   * for "nothing happened" (review finding 14).
+   */
+  gen: number;
 }

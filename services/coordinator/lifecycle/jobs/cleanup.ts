@@ -1,38 +1,61 @@
+import { ErrorCode, MiniS3Error } from "../../../common/errors";
+import type { VersionRow } from "../../model/version-row";
 import type { JobContext, LifecycleJob } from "./job";
 
-/** Removes copies a transition left behind (never one the catalogue still points at). */
+/** How long after a transition a failed delete of its old copies is tried again. */
+const RETRY_AFTER_MS = 5000;
+
+/**
+ * Removes copies a transition left behind (never one the catalogue points at: see
+ * Catalogue.cleanCopies). Copies it cannot remove yet make it fail, so BullMQ retries it a bounded
+ * number of times with exponential backoff (JOB_OPTIONS), then the reconciler now and then; it used
+ * to re-queue itself every 5 s forever for a node that never returns (review finding 10).
+ */
 export const cleanup: LifecycleJob<"cleanup"> = {
   name: "cleanup",
   concurrency: 4,
   async process({ versionId }, ctx) {
     const v = await ctx.catalogue.version(versionId);
     if (!v || !v.cleanup.length) return "nothing to clean";
-    await finishCleanup(
-      ctx,
-      versionId,
-      v.cleanup.filter((id) => !v.replicas.includes(id)),
-    );
+    const left = await cleanCopies(ctx, versionId, []);
+    if (left.length) throw new MiniS3Error(ErrorCode.NodeUnavailable, `copies of ${versionId} still to delete on ${left.join(", ")}`);
     return "cleaned";
   },
 };
 
 /**
- * Every transition ends here: the old copies go, and those that could not be removed are listed
- * in the catalogue's `cleanup` for the cleanup job.
+ * Every transition ends here, once its commit added the old copies to the version's pending ones:
+ * they go now, and those that cannot are left to the cleanup job.
  */
-export async function finishCleanup(ctx: JobContext, versionId: string, nodeIds: string[]): Promise<void> {
-  const failed = await ctx.copier.remove(versionId, nodeIds);
-  await ctx.catalogue.setCleanup(versionId, failed);
-  if (failed.length) ctx.scheduler.add(cleanup.name, versionId, Date.now() + 5000, Date.now());
+export async function finishCleanup(ctx: JobContext, versionId: string): Promise<void> {
+  const left = await cleanCopies(ctx, versionId, []);
+  if (left.length) ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
 }
 
 /** A transition lost its race: remove the copies it made, unless the catalogue now uses them. */
 export async function dropCopies(ctx: JobContext, versionId: string, copies: string[], why: string): Promise<string> {
-  const now = await ctx.catalogue.version(versionId);
-  const inUse = new Set(now ? [...now.replicas] : []);
-  await ctx.copier.remove(
-    versionId,
-    copies.filter((id) => !inUse.has(id)),
-  );
+  const left = await cleanCopies(ctx, versionId, copies);
+  if (left.length) ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
   return why;
+}
+
+/**
+ * Before a job writes copies to `targets`: those its row lists as left over are taken off that
+ * list first, so no cleanup deletes them once written (review finding 14).
+ */
+export async function claimTargets(ctx: JobContext, v: Pick<VersionRow, "versionId" | "cleanup">, targets: string[]): Promise<void> {
+  const pending = targets.filter((id) => v.cleanup.includes(id));
+  if (pending.length) await ctx.catalogue.claimCopies(v.versionId, pending);
+}
+
+/**
+ * Deletes a version's pending copies and `strays` under its row lock. Nodes that are not live are
+ * not asked (the lock is held while the others answer): their copies stay pending.
+ */
+function cleanCopies(ctx: JobContext, versionId: string, strays: string[]): Promise<string[]> {
+  return ctx.catalogue.cleanCopies(versionId, strays, async (ids) => {
+    const away = ids.filter((id) => !ctx.nodes.isLive(id));
+    const asked = ids.filter((id) => ctx.nodes.isLive(id));
+    return [...away, ...(asked.length ? await ctx.copier.remove(versionId, asked) : [])];
+  });
 }

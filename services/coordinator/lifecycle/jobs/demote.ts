@@ -1,4 +1,4 @@
-import { dropCopies, finishCleanup } from "./cleanup";
+import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
 import type { LifecycleJob } from "./job";
 
 /** hot → cold, once the version has not been read for the hot TTL. */
@@ -15,15 +15,16 @@ export const demote: LifecycleJob<"demote"> = {
       return "read since; rescheduled";
     }
     const backup = ctx.nodes.liveOfKind("backup");
+    await claimTargets(ctx, v, [backup.id]);
     await ctx.copier.copy(v, v.replicas, [backup.id], 1, { bucket: v.bucket, key: v.key });
     const moved = await ctx.catalogue.moveTier(
       versionId,
-      { state: "live", tier: "hot", accessedMs: v.accessedMs },
+      { state: "live", tier: "hot", gen: v.gen, accessedMs: v.accessedMs },
       { tier: "cold", replicas: [backup.id] },
       v.replicas,
     );
     if (!moved) return dropCopies(ctx, versionId, [backup.id], "demotion lost to a read or delete");
-    await finishCleanup(ctx, versionId, v.replicas);
+    await finishCleanup(ctx, versionId);
     ctx.log.info({ version: versionId, key: v.key, size: v.size }, "demoted to cold");
     return "demoted";
   },

@@ -1,21 +1,33 @@
+import { ErrorCode, MiniS3Error } from "../../../common/errors";
 import type { LifecycleJob } from "./job";
 
-/** After the trash TTL: the bytes go from every node, then the version from the catalogue. */
+/**
+ * After the trash TTL: the version is marked `purging` (so no undelete can restore it any more),
+ * then its bytes go from every node, then the row. Deleting the bytes first once let an undelete
+ * in between restore a version with no bytes (review finding 13).
+ */
 export const purge: LifecycleJob<"purge"> = {
   name: "purge",
   concurrency: 8,
   async process({ versionId }, ctx) {
-    const v = await ctx.catalogue.version(versionId);
-    if (!v) return "already purged";
-    if (v.state !== "trash") return "restored";
-    // due on the catalogue's clock; the queue's delay is counted on ours
-    const early = (v.purgeMs ?? 0) - (await ctx.catalogue.clock.now());
-    if (early > 0) {
-      ctx.scheduler.add(purge.name, versionId, Date.now() + early, v.purgeMs!);
-      return "not due";
+    let v = await ctx.catalogue.version(versionId);
+    // A mark lost to a change (a trash move committing) is tried again on the row as it is now.
+    for (let attempt = 0; v?.state === "trash" && attempt < 3; attempt++) {
+      // due on the catalogue's clock; the queue's delay is counted on ours
+      const now = await ctx.catalogue.clock.now();
+      const early = (v.purgeMs ?? 0) - now;
+      if (early > 0) {
+        ctx.scheduler.add(purge.name, versionId, Date.now() + early, v.purgeMs!);
+        return "not due";
+      }
+      if (await ctx.catalogue.markPurging(v, now)) v = { ...v, state: "purging" };
+      else v = await ctx.catalogue.version(versionId);
     }
+    if (!v) return "already purged";
+    if (v.state === "live") return "restored";
+    if (v.state !== "purging") throw new MiniS3Error(ErrorCode.Internal, `${versionId} kept changing; the purge will try again`);
     const failed = await ctx.copier.remove(versionId, [...new Set([...v.replicas, ...v.cleanup])]);
-    if (failed.length) throw new Error(`could not delete the copies on ${failed.join(", ")}`);
+    if (failed.length) throw new MiniS3Error(ErrorCode.NodeUnavailable, `could not delete the copies on ${failed.join(", ")}`);
     await ctx.catalogue.forget(versionId);
     ctx.log.info({ version: versionId, key: v.key }, "purged");
     return "purged";

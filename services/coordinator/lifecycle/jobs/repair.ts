@@ -1,6 +1,6 @@
 import { ErrorCode, MiniS3Error } from "../../../common/errors";
 import type { VersionRow } from "../../model/version-row";
-import { dropCopies, finishCleanup } from "./cleanup";
+import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
 import type { JobContext, LifecycleJob } from "./job";
 import { copiesWanted, repairedReplicas, type CopyChecks } from "./repair-plan";
 
@@ -38,12 +38,13 @@ export const repair: LifecycleJob<"repair"> = {
             .targets(v.bucket, v.key, Number.MAX_SAFE_INTEGER)
             .filter((id) => !v.replicas.includes(id) || checks.bad.includes(id))
             .slice(0, wanted);
+    await claimTargets(ctx, v, targets);
     const added = targets.length ? await ctx.copier.copy(v, checks.good, targets, 1) : [];
     const { replicas, dropped } = repairedReplicas(checks, added, ctx.opts.replicas);
     if (added.length || dropped.length) {
-      const ok = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "hot" }, { tier: "hot", replicas }, dropped);
+      const ok = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "hot", gen: v.gen }, { tier: "hot", replicas }, dropped);
       if (!ok) return dropCopies(ctx, versionId, added, "repair lost to a transition");
-      await finishCleanup(ctx, versionId, dropped);
+      await finishCleanup(ctx, versionId);
       ctx.log.info({ version: versionId, replicas, dropped }, "repaired");
     }
     if (added.length < wanted)

@@ -1,4 +1,4 @@
-import { dropCopies, finishCleanup } from "./cleanup";
+import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
 import type { LifecycleJob } from "./job";
 
 /** Deleted or overwritten: the bytes move to the delete node until the purge. */
@@ -10,6 +10,7 @@ export const trash: LifecycleJob<"trash"> = {
     if (!v || v.state !== "trash") return "not in the trash";
     if (v.tier === "trash") return "already moved";
     const trashNode = ctx.nodes.liveOfKind("delete");
+    await claimTargets(ctx, v, [trashNode.id]);
     await ctx.copier.copy(v, v.replicas, [trashNode.id], 1, {
       bucket: v.bucket,
       key: v.key,
@@ -24,12 +25,12 @@ export const trash: LifecycleJob<"trash"> = {
     });
     const moved = await ctx.catalogue.moveTier(
       versionId,
-      { state: "trash", tier: v.tier },
+      { state: "trash", tier: v.tier, gen: v.gen },
       { tier: "trash", replicas: [trashNode.id] },
       v.replicas,
     );
-    if (!moved) return dropCopies(ctx, versionId, [trashNode.id], "trash move lost to an undelete");
-    await finishCleanup(ctx, versionId, v.replicas);
+    if (!moved) return dropCopies(ctx, versionId, [trashNode.id], "trash move lost to an undelete or a purge");
+    await finishCleanup(ctx, versionId);
     return "moved to the trash";
   },
 };

@@ -188,6 +188,7 @@ export function versionOf(versionId: string, data: Buffer, replicas: string[], r
     deletedMs: null,
     purgeMs: null,
     reason: null,
+    gen: 0,
     ...row,
   };
 }

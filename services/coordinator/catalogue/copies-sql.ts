@@ -1,0 +1,86 @@
+import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import { removeIds, splitIds } from "./id-lists-sql";
+
+// Deleting a version's left-over copies is the one change that cannot be undone, and a copy left
+// over from one transition can become live again through the next (an undelete leaves the trash
+// node's copy pending; a re-delete's trash move writes it again: review finding 14). So copies are
+// deleted only under the version's row lock, and only those the row lists as pending and not as
+// replicas at that moment; a job about to write a copy to a node listed as pending first takes it
+// off the list (claimCopies), which waits for that lock.
+
+/** A version's copies to delete: those it lists as pending, and `strays` a job made but never committed. */
+export interface CopyCleanup {
+  versionId: string;
+  strays: string[];
+  /** Deletes the copies on these nodes; answers the nodes that still hold one. */
+  remove(nodeIds: string[]): Promise<string[]>;
+}
+
+/**
+ * One transaction for a batch: lock the rows (in id order, as every batch does), delete the copies
+ * each row lists as pending or the job names as strays, minus its replicas, and record what could
+ * not be deleted. A stray the row did not list as pending adds one to the generation: a job that
+ * read the row before may have written a copy there too, and must not commit it. A version that is
+ * gone has nobody pointing at its copies: they all go. Answers each item's copies still pending.
+ */
+export async function cleanCopiesBatch(pool: Pool, batch: CopyCleanup[]): Promise<string[][]> {
+  const byVersion = new Map<string, CopyCleanup>();
+  for (const item of batch) {
+    const seen = byVersion.get(item.versionId);
+    byVersion.set(item.versionId, seen ? { ...seen, strays: [...seen.strays, ...item.strays] } : item);
+  }
+  const ids = [...byVersion.keys()].sort();
+  const c = await pool.getConnection();
+  try {
+    const [out] = await c.query(
+      `SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION;
+       SELECT version_id, replicas, cleanup FROM versions WHERE version_id IN (${ids.map(() => "?").join(", ")})
+        ORDER BY version_id FOR UPDATE`,
+      ids,
+    );
+    const rows = new Map(((out as unknown[])[2] as RowDataPacket[]).map((r) => [r.version_id as string, r]));
+    const pending = new Map<string, string[]>();
+    const updates: { sql: string; params: (string | number)[] }[] = [];
+    await Promise.all(
+      ids.map(async (id) => {
+        const { strays, remove } = byVersion.get(id)!;
+        const row = rows.get(id);
+        const listed = row ? splitIds(row.cleanup) : [];
+        const live = new Set(row ? splitIds(row.replicas) : []);
+        const doomed = [...new Set([...listed, ...strays])].filter((n) => !live.has(n));
+        const failed = doomed.length ? await remove(doomed).catch(() => doomed) : [];
+        pending.set(id, failed);
+        if (!row) return;
+        const unlisted = doomed.some((n) => !listed.includes(n));
+        if (unlisted || failed.length !== listed.length || failed.some((n) => !listed.includes(n))) {
+          updates.push({
+            sql: `UPDATE versions SET cleanup = ?, gen = gen + ? WHERE version_id = ?`,
+            params: [failed.join(","), unlisted ? 1 : 0, id],
+          });
+        }
+      }),
+    );
+    await c.query(
+      [...updates.map((u) => u.sql), "COMMIT"].join(";\n"),
+      updates.flatMap((u) => u.params),
+    );
+    return batch.map((item) => pending.get(item.versionId)!);
+  } catch (e) {
+    await c.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+/**
+ * Takes nodes off a version's pending copies before a job writes a copy to them, waiting for a
+ * cleanup that holds the row (so no deletion of an old copy there can follow the new copy).
+ */
+export async function claimCopies(pool: Pool, versionId: string, nodeIds: string[]): Promise<void> {
+  const set = removeIds("cleanup", nodeIds);
+  await pool.execute<ResultSetHeader>(`UPDATE versions SET ${set.map((a) => a.sql).join(", ")} WHERE version_id = ?`, [
+    ...set.flatMap((a) => a.params),
+    versionId,
+  ]);
+}

@@ -1,0 +1,92 @@
+import pino from "pino";
+import { newVersionId } from "../../../common/ids";
+import { Catalogue } from "../../catalogue/catalogue";
+import { throwawayCatalogueDatabase } from "../../catalogue/testing/throwaway-database";
+import type { VersionRow } from "../../model/version-row";
+import { undelete } from "../undelete";
+import { cleanup } from "./cleanup";
+import type { JobContext } from "./job";
+import { trash } from "./trash";
+
+// The lifecycle jobs against a real catalogue, with nodes faked as a set of copies, so a test can
+// decide exactly when a copy is written or deleted relative to the catalogue's commits.
+
+const db = throwawayCatalogueDatabase();
+
+/** The copies that exist (one version here): node ids. */
+class FakeNodes {
+  readonly copies = new Set<string>();
+  /** Runs inside the next delete of `node`, before the copy goes. */
+  beforeDelete?: { node: string; run: () => Promise<void> };
+  /** Nodes whose deletes fail. */
+  readonly unreachable = new Set<string>();
+
+  async copy(_v: VersionRow, _sources: string[], targets: string[]): Promise<string[]> {
+    for (const t of targets) this.copies.add(t);
+    return targets;
+  }
+
+  async remove(_versionId: string, ids: string[]): Promise<string[]> {
+    const hook = this.beforeDelete;
+    if (hook && ids.includes(hook.node)) {
+      this.beforeDelete = undefined;
+      await hook.run();
+    }
+    const failed = ids.filter((id) => this.unreachable.has(id));
+    for (const id of ids) if (!failed.includes(id)) this.copies.delete(id);
+    return failed;
+  }
+}
+
+function context(catalogue: Catalogue, nodes: FakeNodes): JobContext {
+  return {
+    catalogue,
+    copier: { copy: nodes.copy.bind(nodes), remove: nodes.remove.bind(nodes) },
+    nodes: { isLive: () => true, liveOfKind: () => ({ id: "t1" }) },
+    placement: { targets: () => ["s1", "s2"] },
+    scheduler: { add: () => undefined, retryFailed: async () => undefined },
+    opts: { hotTtlMs: 60_000, repairAfterMs: 60_000, replicas: 2, writeQuorum: 1, reconcileIntervalMs: 1000 },
+    log: pino({ level: "silent" }),
+  } as unknown as JobContext;
+}
+
+describe("lifecycle races against a real catalogue (issue 12 item 6)", () => {
+  it("a cleanup never deletes a copy that a re-delete's trash move made live meanwhile (review finding 14)", async () => {
+    const catalogue = new Catalogue(db.pool(), 60_000);
+    const nodes = new FakeNodes();
+    const ctx = context(catalogue, nodes);
+    const v = { versionId: newVersionId(), bucket: `races-${process.pid}`, key: "k", size: 1, sha256: "a".repeat(64) };
+    await catalogue.commit({ ...v, etag: "b".repeat(32), contentType: "x", metadata: {}, replicas: ["s1", "s2"], createdMs: Date.now() });
+    ["s1", "s2"].forEach((n) => nodes.copies.add(n));
+
+    // Deleted, moved to the trash node t1, undeleted back to s1 and s2 while t1 did not answer: the
+    // catalogue lists t1's copy as left over.
+    await catalogue.markDeleted(v.bucket, v.key);
+    expect(await trash.process({ versionId: v.versionId }, ctx)).toBe("moved to the trash");
+    nodes.unreachable.add("t1");
+    await undelete(ctx, v.bucket, v.key);
+    nodes.unreachable.delete("t1");
+    expect(await catalogue.version(v.versionId)).toMatchObject({ state: "live", replicas: ["s1", "s2"], cleanup: ["t1"] });
+
+    // The cleanup job is about to delete t1's copy when the key is deleted again and its trash move
+    // writes t1 again and commits.
+    let redelete: Promise<unknown> = Promise.resolve();
+    nodes.beforeDelete = {
+      node: "t1",
+      run: async () => {
+        redelete = (async () => {
+          await catalogue.markDeleted(v.bucket, v.key);
+          return trash.process({ versionId: v.versionId }, ctx);
+        })();
+        await new Promise((r) => setTimeout(r, 300));
+      },
+    };
+    await cleanup.process({ versionId: v.versionId }, ctx);
+    await redelete;
+
+    const row = (await catalogue.version(v.versionId))!;
+    expect(row).toMatchObject({ state: "trash", tier: "trash", replicas: ["t1"] });
+    // Every copy the catalogue names exists.
+    expect(row.replicas.filter((n) => !nodes.copies.has(n))).toEqual([]);
+  });
+});
