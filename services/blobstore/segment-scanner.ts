@@ -1,5 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
-import { decodeRecord, type DecodedRecord } from "./segment-record";
+import { decodeRecord, MAGIC_PREFIX, RECORD_HEADER, type DecodedRecord, type RecordHeader } from "./segment-record";
 
 const READ_BLOCK = 4 * 1024 * 1024;
 
@@ -8,17 +8,28 @@ export interface ScannedRecord extends DecodedRecord {
   offset: number;
 }
 
+/** A stretch of a segment that holds no readable record. */
+export interface SkippedRange {
+  offset: number;
+  length: number;
+  why: string;
+  /** What the record was, when its header checked out (only its data is bad). */
+  header?: RecordHeader;
+}
+
 export interface ScanResult {
-  /** End of the last good record: where a torn tail starts, or the file size. */
+  /** End of the last good record: a torn tail (in the segment being appended to) starts here. */
   goodEnd: number;
   fileSize: number;
-  /** Why the scan stopped before the end of the file (a torn or corrupt record). */
-  problem?: string;
+  /** Every stretch that was stepped over, in file order. */
+  skipped: SkippedRange[];
 }
 
 /**
- * Reads a segment front to back in large blocks, calling onRecord for each intact record. Stops at
- * the first record that is incomplete or fails its crc: the caller decides whether to truncate.
+ * Reads a segment front to back in large blocks, calling onRecord for each intact record. A bad
+ * record hides nothing after it: one whose header checks out is stepped over by its length;
+ * otherwise the scan resumes at the next offset where a whole record checks out (magic, header crc,
+ * data crc: a random match is about 2^-96), and the stretch in between is reported as skipped.
  * onRecord may return a promise (compaction does, to bound what it has in flight): it is awaited.
  * Memory: one block (or one record, if larger).
  */
@@ -26,35 +37,90 @@ export async function scanSegment(
   fd: FileHandle,
   onRecord: (r: ScannedRecord, bytes: Buffer) => void | Promise<void>,
 ): Promise<ScanResult> {
-  const fileSize = (await fd.stat()).size;
-  let buf = Buffer.alloc(0);
-  let bufStart = 0; // file offset of buf[0]
-  let at = 0; // offset within buf
-  for (;;) {
-    const offset = bufStart + at;
-    if (offset >= fileSize) return { goodEnd: offset, fileSize };
-    const r = decodeRecord(buf, at);
+  const file = new BlockReader(fd, (await fd.stat()).size);
+  const skipped: SkippedRange[] = [];
+  let pos = 0;
+  let goodEnd = 0;
+  while (pos < file.size) {
+    const r = await file.decodeAt(pos);
     if (r.kind === "ok") {
       // `bytes` is a view of the read block: valid during the call only (copy it to keep it).
-      const pending = onRecord({ ...r.record, offset }, buf.subarray(at, at + r.record.recordLength));
+      const pending = onRecord({ ...r.record, offset: pos }, file.view(pos, r.record.recordLength));
       if (pending) await pending;
-      at += r.record.recordLength;
+      pos += r.record.recordLength;
+      goodEnd = pos;
       continue;
     }
-    if (r.kind === "bad") return { goodEnd: offset, fileSize, problem: r.why };
-    // Short: refill from this record's start, with room for the whole record.
-    if (offset + r.need > fileSize) return { goodEnd: offset, fileSize, problem: "record cut short by the end of the file" };
-    const size = Math.min(Math.max(READ_BLOCK, r.need), fileSize - offset);
-    buf = Buffer.allocUnsafe(size);
+    const next = r.header ? pos + r.header.recordLength : await file.findRecord(pos + 1);
+    skipped.push({ offset: pos, length: next - pos, why: r.why, header: r.header });
+    pos = next;
+  }
+  return { goodEnd, fileSize: file.size, skipped };
+}
+
+type Decoded = { kind: "ok"; record: DecodedRecord } | { kind: "bad"; why: string; header?: RecordHeader };
+
+/** A window on the file, refilled in blocks. */
+class BlockReader {
+  private buf = Buffer.alloc(0);
+  private start = 0; // file offset of buf[0]
+
+  constructor(
+    private readonly fd: FileHandle,
+    readonly size: number,
+  ) {}
+
+  view(offset: number, length: number): Buffer {
+    return this.buf.subarray(offset - this.start, offset - this.start + length);
+  }
+
+  /** The record at `offset`, reading as much as it says it needs. */
+  async decodeAt(offset: number): Promise<Decoded> {
+    let need = RECORD_HEADER;
+    for (;;) {
+      const have = await this.ensure(offset, need);
+      const r = decodeRecord(this.buf, offset - this.start);
+      if (r.kind !== "short") return r;
+      if (r.need <= have) throw new Error("segment decoder asked for bytes it already had");
+      if (offset + r.need > this.size) return { kind: "bad", why: "record cut short by the end of the file" };
+      need = r.need;
+    }
+  }
+
+  /** The first offset at or after `from` where a whole record checks out, or the file size. */
+  async findRecord(from: number): Promise<number> {
+    for (;;) {
+      if (from + MAGIC_PREFIX.length > this.size) return this.size;
+      await this.ensure(from, MAGIC_PREFIX.length);
+      const hit = this.buf.indexOf(MAGIC_PREFIX, from - this.start);
+      if (hit < 0) {
+        // Keep the last bytes: a magic may straddle the end of the block.
+        from = this.start + this.buf.length - MAGIC_PREFIX.length + 1;
+        if (this.start + this.buf.length >= this.size) return this.size;
+        await this.ensure(from, READ_BLOCK);
+        continue;
+      }
+      const candidate = this.start + hit;
+      if ((await this.decodeAt(candidate)).kind === "ok") return candidate;
+      from = candidate + 1;
+    }
+  }
+
+  /** Makes buf hold [offset, offset + need) or up to the end of the file; returns how much it holds from offset. */
+  private async ensure(offset: number, need: number): Promise<number> {
+    const end = Math.min(offset + need, this.size);
+    if (offset >= this.start && end <= this.start + this.buf.length) return this.start + this.buf.length - offset;
+    const size = Math.min(Math.max(READ_BLOCK, need), this.size - offset);
+    const buf = Buffer.allocUnsafe(size);
     let filled = 0;
     while (filled < size) {
-      const { bytesRead } = await fd.read(buf, filled, size - filled, offset + filled);
+      const { bytesRead } = await this.fd.read(buf, filled, size - filled, offset + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    if (filled < r.need) return { goodEnd: offset, fileSize, problem: "file shrank while scanning" };
-    buf = buf.subarray(0, filled);
-    bufStart = offset;
-    at = 0;
+    if (filled < end - offset) throw new Error("segment file shrank while scanning");
+    this.buf = buf.subarray(0, filled);
+    this.start = offset;
+    return filled;
   }
 }

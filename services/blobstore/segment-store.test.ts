@@ -1,14 +1,39 @@
 import { open, readdir, stat, truncate, appendFile } from "node:fs/promises";
 import { join } from "node:path";
-import { IntegrityError } from "../common/errors";
+import { crc32 } from "node:zlib";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ErrorCode, IntegrityError, hasCode } from "../common/errors";
 import { blobOf, silentLog, tempDir } from "../rpc/testing/test-helpers";
-import { SegmentStore } from "./segment-store";
+import { GroupWritePolicy } from "./group-write-policy";
+import { SegmentStore, type SegmentEntry } from "./segment-store";
+
+const KiB = 1024;
+
+async function flipByte(path: string, at: number): Promise<void> {
+  const fd = await open(path, "r+");
+  try {
+    const b = Buffer.alloc(1);
+    await fd.read(b, 0, 1, at);
+    b[0] ^= 0xff;
+    await fd.write(b, 0, 1, at);
+  } finally {
+    await fd.close();
+  }
+}
+
+/** FileHandle.prototype, to spy on the datasync every segment group ends with. */
+async function fileHandleProto(dir: string): Promise<{ datasync(): Promise<void> }> {
+  const probe = await open(join(dir, "probe"), "w");
+  const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  await probe.close();
+  return proto;
+}
 
 describe("SegmentStore", () => {
   let dir: { path: string; remove(): Promise<void> };
   const stores: SegmentStore[] = [];
-  const openStore = async (maxSegmentBytes?: number) => {
-    const s = new SegmentStore({ dir: dir.path, log: silentLog, maxSegmentBytes });
+  const openStore = async (maxSegmentBytes?: number, writePolicy?: GroupWritePolicy) => {
+    const s = new SegmentStore({ dir: dir.path, log: silentLog, maxSegmentBytes, writePolicy });
     await s.open();
     stores.push(s);
     return s;
@@ -29,10 +54,7 @@ describe("SegmentStore", () => {
 
   it("groups concurrent puts into few fdatasyncs and resolves each after its sync", async () => {
     const s = await openStore();
-    const probe = await open(join(dir.path, "probe"), "w");
-    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
-    await probe.close();
-    const spy = jest.spyOn(proto, "datasync");
+    const spy = jest.spyOn(await fileHandleProto(dir.path), "datasync");
     try {
       const blobs = Array.from({ length: 300 }, (_, i) => ({ id: `b${i}`, ...blobOf(4096) }));
       const metas = await Promise.all(blobs.map((b) => s.put(b.id, { n: b.id }, b.data, b.sha256)));
@@ -156,4 +178,235 @@ describe("SegmentStore", () => {
     for (const b of live) expect((await read(r, b.id))!.equals(b.data)).toBe(true);
     for (const b of blobs) if (!live.includes(b)) expect(r.get(b.id)).toBeUndefined();
   });
+
+  it("reads segments written in format version 1, and steps over a bad record in them", async () => {
+    const [a, b, c] = [blobOf(300), blobOf(400), blobOf(500)];
+    const bad = recordV1(1, "bad", 3, blobOf(200).data, b.sha256);
+    bad[100] ^= 0xff;
+    await appendFile(
+      join(dir.path, "00000001.seg"),
+      Buffer.concat([
+        recordV1(1, "a", 1, a.data, a.sha256),
+        recordV1(1, "b", 2, b.data, b.sha256),
+        bad,
+        recordV1(2, "b", 4),
+        recordV1(1, "c", 5, c.data, c.sha256),
+      ]),
+    );
+    await appendFile(join(dir.path, "00000002.seg"), recordV1(1, "d", 6, a.data, a.sha256));
+    const s = await openStore();
+    expect((await read(s, "a"))!.equals(a.data)).toBe(true);
+    expect(s.get("b")).toBeUndefined();
+    expect((await read(s, "c"))!.equals(c.data)).toBe(true);
+    expect((await read(s, "d"))!.equals(a.data)).toBe(true);
+    expect(s.stats()).toMatchObject({ blobCount: 3, unreadableRecords: 1 });
+    // New records (version 2) follow the old ones, and both read back after a reopen.
+    await s.put("e", {}, c.data, c.sha256);
+    expect(await s.delete("a")).toBe(true);
+    await s.close();
+    stores.pop();
+    const r = await openStore();
+    expect(r.get("a")).toBeUndefined();
+    expect((await read(r, "e"))!.equals(c.data)).toBe(true);
+    expect((await read(r, "c"))!.equals(c.data)).toBe(true);
+    expect(r.get("e")!.seq).toBeGreaterThan(5);
+  });
+
+  // Review 2026-11-30, finding 6: a bad record must hide nothing after it, and compaction must not
+  // destroy what it could not read.
+  describe("a corrupt record in a sealed segment", () => {
+    const blobSize = 2000; // 7 records per 16 KiB segment
+    const putSegments = async (s: SegmentStore) => {
+      const blobs = Array.from({ length: 21 }, (_, i) => ({ id: `k${i}`, ...blobOf(blobSize) }));
+      for (const b of blobs) await s.put(b.id, { n: b.id }, b.data, b.sha256);
+      expect(blobs.map((b) => s.get(b.id)!.segment.id)).toEqual(blobs.map((_, i) => 1 + Math.floor(i / 7)));
+      return blobs;
+    };
+    // Where to flip a byte of the second record of segment 1: in its data, or in its header.
+    const places: [string, (e: SegmentEntry) => number][] = [
+      ["data", (e) => e.dataStart + 100],
+      ["header", (e) => e.offset + 13],
+    ];
+    const deleted = ["k0", "k3", "k4", "k5"]; // leaves k2 and k6: segment 1 falls under 50 % live
+    /** Every blob but `gone` reads back; the deleted ones stay deleted once deleted. */
+    const expectIntact = async (s: SegmentStore, blobs: { id: string; data: Buffer }[], gone: string[]) => {
+      for (const b of blobs) {
+        if (gone.includes(b.id)) continue;
+        const got = await read(s, b.id);
+        expect(got && got.equals(b.data)).toBe(true);
+        expect(s.get(b.id)!.attributes).toEqual({ n: b.id });
+      }
+      if (gone.includes(deleted[0])) for (const id of deleted) expect(s.get(id)).toBeUndefined();
+    };
+    /** The damaged blob is missing or fails its check: never a wrong answer, never EBADF. */
+    const expectCleanFailure = async (s: SegmentStore, id: string) => {
+      const e = s.get(id);
+      if (!e) return;
+      const err = await s.readData(id, e, 0, e.size).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(hasCode(err, ErrorCode.IntegrityError) || hasCode(err, ErrorCode.NoSuchKey)).toBe(true);
+    };
+
+    it.each(places)("found at open (a byte of its %s flipped): later records stay readable, compaction keeps them", async (_, at) => {
+      const s = await openStore(16 * KiB);
+      const blobs = await putSegments(s);
+      const bad = s.get("k1")!;
+      const segPath = bad.segment.path;
+      await s.close();
+      stores.pop();
+      await flipByte(segPath, at(bad));
+
+      const r = await openStore(16 * KiB);
+      await expectIntact(r, blobs, ["k1"]);
+      expect(r.get("k1")).toBeUndefined();
+      expect(r.stats().blobCount).toBe(20);
+      expect(r.stats().unreadableRecords).toBe(1);
+
+      for (const id of deleted) expect(await r.delete(id)).toBe(true);
+      expect(await r.compact(0.5)).toBeGreaterThan(0);
+      await expectIntact(r, blobs, ["k1", ...deleted]);
+      // The damaged file is kept aside, not unlinked.
+      expect(await readdir(dir.path)).toContain("00000001.damaged");
+      await r.close();
+      stores.pop();
+
+      const again = await openStore(16 * KiB);
+      await expectIntact(again, blobs, ["k1", ...deleted]);
+      expect(again.get("k1")).toBeUndefined();
+      expect(again.stats().blobCount).toBe(21 - 1 - deleted.length);
+    });
+
+    it.each(places)("appearing while the store runs (a byte of its %s flipped): compaction loses no intact blob", async (_, at) => {
+      const s = await openStore(16 * KiB);
+      const blobs = await putSegments(s);
+      const bad = s.get("k1")!;
+      const stale = s.get("k2")!; // an entry taken before the compaction
+      await flipByte(bad.segment.path, at(bad));
+      for (const id of deleted) expect(await s.delete(id)).toBe(true);
+      expect(await s.compact(0.5)).toBeGreaterThan(0);
+
+      await expectIntact(s, blobs, ["k1", ...deleted]);
+      await expectCleanFailure(s, "k1");
+      // Reading through the stale entry gives the right bytes or NotFound, never EBADF or another file's bytes.
+      const viaStale = await s.readData("k2", stale, 0, stale.size).then(
+        (b) => b,
+        (x: unknown) => x,
+      );
+      if (Buffer.isBuffer(viaStale)) expect(viaStale.equals(blobs[2].data)).toBe(true);
+      else expect(hasCode(viaStale, ErrorCode.NoSuchKey)).toBe(true);
+      await s.close();
+      stores.pop();
+
+      const again = await openStore(16 * KiB);
+      await expectIntact(again, blobs, ["k1", ...deleted]);
+      await expectCleanFailure(again, "k1");
+    });
+  });
+
+  // Review 2026-11-30, finding 15: tombstones must go once what they cancel is gone.
+  it("drops tombstones once the puts they cancel are gone, and does not rewrite the ones still needed", async () => {
+    const s = await openStore(16 * KiB);
+    // Segment 1: 15 blobs of 1000 B, of which 6 will be deleted (60 % stays live).
+    const keep = Array.from({ length: 15 }, (_, i) => ({ id: `s${i}`, ...blobOf(1000) }));
+    for (const b of keep) await s.put(b.id, {}, b.data, b.sha256);
+    expect(keep.every((b) => s.get(b.id)!.segment.id === 1)).toBe(true);
+    const churn = Array.from({ length: 2000 }, (_, i) => ({ id: `c${i}`, ...blobOf(64) }));
+    for (let i = 0; i < churn.length; i += 200) {
+      await Promise.all(churn.slice(i, i + 200).map((b) => s.put(b.id, {}, b.data, b.sha256)));
+    }
+    // These tombstones cancel puts in segment 1, which stays: they are still needed after compaction.
+    for (const b of keep.slice(0, 6)) expect(await s.delete(b.id)).toBe(true);
+    for (let i = 0; i < churn.length; i += 200) {
+      await Promise.all(churn.slice(i, i + 200).map((b) => s.delete(b.id)));
+    }
+    const before = s.stats().usedBytes;
+
+    const passes: number[] = [];
+    for (let i = 0; i < 5; i++) passes.push(await s.compact(0.5));
+    expect(passes[0]).toBeGreaterThan(0);
+    expect(passes.slice(1)).toEqual([0, 0, 0, 0]);
+    const after = s.stats();
+    expect(after.usedBytes).toBeLessThan(before);
+    // What is left: segment 1 and the active segment.
+    expect(after.segmentCount).toBeLessThanOrEqual(2);
+    await s.close();
+    stores.pop();
+
+    // Nothing deleted comes back, nothing kept is lost.
+    const r = await openStore(16 * KiB);
+    expect(r.stats().blobCount).toBe(9);
+    for (const b of keep.slice(6)) expect((await read(r, b.id))!.equals(b.data)).toBe(true);
+    for (const b of [...keep.slice(0, 6), ...churn]) expect(r.get(b.id)).toBeUndefined();
+  });
+
+  it("a delete racing compaction's relocation of the same put does not bring it back after a restart", async () => {
+    // Syncs off the event loop, so a slow sync lets the compaction's scan run meanwhile.
+    const s = await openStore(16 * KiB, new GroupWritePolicy(256 * KiB, 0));
+    const p = blobOf(2000);
+    await s.put("p", {}, p.data, p.sha256);
+    const fillers = Array.from({ length: 6 }, (_, i) => ({ id: `f${i}`, ...blobOf(2000) }));
+    for (const f of fillers) await s.put(f.id, {}, f.data, f.sha256);
+    for (const f of fillers) await s.delete(f.id); // segment 1 is now worth compacting
+    expect(s.get("p")!.segment.id).toBe(1);
+    // Fill segment 2 so that a tombstone still fits in it but p's relocated record does not.
+    const seg2 = (await putAndGet(s, "q", 2000)).segment;
+    expect(seg2.id).toBe(2);
+    const room = 16 * KiB - seg2.size;
+    const q2 = blobOf(room - 400);
+    await s.put("q2", {}, q2.data, q2.sha256);
+    expect(s.get("q2")!.segment).toBe(seg2);
+
+    const proto = await fileHandleProto(dir.path);
+    const real = proto.datasync;
+    let slowed = false;
+    const slow = jest.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
+      if (!slowed) {
+        slowed = true;
+        await sleep(300); // the delete's group: the compaction scans segment 1 meanwhile
+      }
+      return real.call(this);
+    });
+    try {
+      await Promise.all([s.delete("p"), s.compact(0.5)]);
+    } finally {
+      slow.mockRestore();
+    }
+    expect(s.get("p")).toBeUndefined();
+    // Seal segment 2 with nothing live in it, so the next compaction rewrites it.
+    await s.delete("q");
+    await s.delete("q2");
+    const r2 = blobOf(3000);
+    await s.put("r", {}, r2.data, r2.sha256);
+    await s.compact(0.5);
+    await s.close();
+    stores.pop();
+
+    const again = await openStore(16 * KiB);
+    expect(again.get("p")).toBeUndefined();
+    expect((await read(again, "r"))!.equals(r2.data)).toBe(true);
+  });
 });
+
+/** A record as segments were written before format version 2 (60-byte header, one crc). */
+function recordV1(type: 1 | 2, blobId: string, seq: number, data: Buffer = Buffer.alloc(0), sha: Buffer = Buffer.alloc(32)): Buffer {
+  const id = Buffer.from(blobId);
+  const head = Buffer.alloc(60 + id.length);
+  head.writeUInt32BE(0x4d335347, 0);
+  head.writeUInt8(type, 8);
+  head.writeUInt8(id.length, 9);
+  head.writeUInt32BE(data.length, 12);
+  head.writeUIntBE(seq, 16, 6);
+  head.writeUIntBE(Date.now(), 22, 6);
+  sha.copy(head, 28);
+  id.copy(head, 60);
+  head.writeUInt32BE(crc32(data, crc32(head.subarray(8))), 4);
+  return Buffer.concat([head, data]);
+}
+
+async function putAndGet(s: SegmentStore, id: string, size: number): Promise<SegmentEntry> {
+  const b = blobOf(size);
+  await s.put(id, {}, b.data, b.sha256);
+  return s.get(id)!;
+}

@@ -1,15 +1,15 @@
 import { fdatasyncSync, readSync, writevSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ErrorCode, IntegrityError, MiniS3Error } from "../common/errors";
+import { ErrorCode, IntegrityError, MiniS3Error, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { BlobMeta } from "../rpc/blob-backend";
 import { fsyncDir } from "./fsync-dir";
 import { GroupWritePolicy } from "./group-write-policy";
 import { encodeRecord, PUT, TOMBSTONE } from "./segment-record";
-import { scanSegment, type ScannedRecord } from "./segment-scanner";
+import { scanSegment, type ScannedRecord, type SkippedRange } from "./segment-scanner";
 
 /** Reads up to this size are done synchronously (see readData). */
 const SYNC_READ_MAX = 64 * 1024;
@@ -17,8 +17,14 @@ const SYNC_READ_MAX = 64 * 1024;
 /** One segment file. Reads hold `readers` so a compacted segment is closed only once they finish. */
 export class Segment {
   readers = 0;
-  liveBytes = 0;
+  /** Bytes of the puts the index points at here. */
+  putBytes = 0;
+  /** Bytes of tombstones here that compaction must carry forward, by the segment holding what they cancel. */
+  readonly tombstoneBytes = new Map<number, number>();
+  /** What the last scan of this file could not read. */
+  unreadable: SkippedRange[] = [];
   retired = false;
+  closed = false;
   constructor(
     readonly id: number,
     readonly path: string,
@@ -26,8 +32,17 @@ export class Segment {
     public size: number,
   ) {}
 
+  /** What compaction would have to copy: live puts and tombstones still needed. */
+  get liveBytes(): number {
+    let bytes = this.putBytes;
+    for (const b of this.tombstoneBytes.values()) bytes += b;
+    return bytes;
+  }
+
   async closeIfUnused(): Promise<void> {
-    if (this.retired && this.readers === 0) await this.fd.close().catch(() => undefined);
+    if (!this.retired || this.readers > 0 || this.closed) return;
+    this.closed = true;
+    await this.fd.close().catch(() => undefined);
   }
 }
 
@@ -42,12 +57,21 @@ export interface SegmentEntry {
   storedAtMs: number;
   attributes: Record<string, string>;
   seq: number;
+  /** Other segments that hold older copies of this id's put (a put written twice; rare). */
+  olderPuts?: number[];
+  /** Set while a tombstone for it is being written: compaction must not copy the put meanwhile. */
+  deleting?: number;
 }
 
 /** A record waiting for the next group write; apply() runs once it is durable, in append order. */
 interface PendingAppend {
   iov: Buffer[];
   length: number;
+  /**
+   * Runs when the record's group is formed, after every earlier group has applied: the record is
+   * encoded or dropped from what the index says then. False: drop it (it has settled itself).
+   */
+  prepare?(): boolean;
   apply(segment: Segment, offset: number): void;
   fail(e: Error): void;
 }
@@ -59,15 +83,25 @@ export interface SegmentStoreOptions {
   maxSegmentBytes?: number;
   /** Bytes written by one writev + fdatasync at most. */
   maxGroupBytes?: number;
+  /** Where group writes and syncs run (tests force syncs off the event loop). */
+  writePolicy?: GroupWritePolicy;
 }
 
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
+/** A segment that compaction could not read whole is renamed to this, kept for whoever investigates. */
+const DAMAGED_SUFFIX = ".damaged";
 
 /**
  * Small blobs appended to segment files. Puts and deletes queue up while the previous group is
  * being synced and then go out as ONE writev + ONE fdatasync (group commit); each resolves only
- * after its group's sync. Small groups are written and synced from the event loop (GroupWritePolicy). The index (blob id -> place and meta) lives in memory and is rebuilt
- * at open by scanning the segments; a torn tail left by a crash is cut off.
+ * after its group's sync. Small groups are written and synced from the event loop
+ * (GroupWritePolicy). The index (blob id -> place and meta) lives in memory and is rebuilt at open
+ * by scanning the segments; a torn tail left by a crash is cut off, and a damaged record elsewhere
+ * is stepped over (segment-scanner.ts), logged and counted (stats().unreadableRecords).
+ *
+ * Compaction rewrites sealed segments that are mostly dead. A tombstone is carried forward only
+ * while a segment holding a put it cancels still exists (the record lists them), and the ones
+ * carried count as live, so a segment of needed tombstones is not rewritten again and again.
  */
 export class SegmentStore {
   private readonly index = new Map<string, SegmentEntry>();
@@ -80,50 +114,58 @@ export class SegmentStore {
   private compacting: Promise<unknown> = Promise.resolve();
   private closed = false;
   private totalBytes = 0;
-  private readonly writePolicy = new GroupWritePolicy();
+  /** Unreadable records of the segments compaction has put aside (the others count in their Segment). */
+  private unreadableAside = 0;
+  private readonly writePolicy: GroupWritePolicy;
   private readonly maxSegmentBytes: number;
   private readonly maxGroupBytes: number;
 
   constructor(private readonly opts: SegmentStoreOptions) {
     this.maxSegmentBytes = opts.maxSegmentBytes ?? 256 * 1024 * 1024;
     this.maxGroupBytes = opts.maxGroupBytes ?? 8 * 1024 * 1024;
+    this.writePolicy = opts.writePolicy ?? new GroupWritePolicy();
   }
 
   async open(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
-    const ids = (await readdir(this.opts.dir))
+    const names = await readdir(this.opts.dir);
+    const aside = names.filter((n) => n.endsWith(DAMAGED_SUFFIX));
+    if (aside.length) this.opts.log.warn({ dir: this.opts.dir, files: aside }, "damaged segments kept aside by an earlier compaction");
+    const ids = names
       .map((n) => SEGMENT_NAME.exec(n))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]))
       .sort((a, b) => a - b);
+    // Every segment is known before the scans: a tombstone is live while the segments it names exist.
+    for (const id of ids) {
+      const path = this.pathOf(id);
+      this.segments.set(id, new Segment(id, path, await open(path, "r+"), 0));
+    }
     const tombstones = new Map<string, number>();
     for (const [i, id] of ids.entries()) {
-      const path = this.pathOf(id);
-      const fd = await open(path, "r+");
-      const segment = new Segment(id, path, fd, 0);
-      const scan = await scanSegment(fd, (r) => this.replay(segment, r, tombstones));
+      const segment = this.segments.get(id)!;
+      const scan = await scanSegment(segment.fd, (r) => this.replay(segment, r, tombstones));
       segment.size = scan.fileSize;
-      if (scan.problem) {
-        if (i === ids.length - 1) {
-          // Only the last segment was being appended to: what follows the last good record is a torn write.
-          this.opts.log.warn(
-            { segment: path, at: scan.goodEnd, cut: scan.fileSize - scan.goodEnd, why: scan.problem },
-            "truncating torn segment tail",
-          );
-          await fd.truncate(scan.goodEnd);
-          await fd.sync();
-          segment.size = scan.goodEnd;
-        } else {
-          this.opts.log.error(
-            { segment: path, at: scan.goodEnd, why: scan.problem },
-            "corrupt record in a sealed segment; later records in it are ignored",
-          );
-        }
+      let damage = scan.skipped;
+      if (i === ids.length - 1 && scan.goodEnd < scan.fileSize) {
+        // Only the last segment was being appended to: what follows its last good record is a torn write.
+        this.opts.log.warn(
+          { segment: segment.path, at: scan.goodEnd, cut: scan.fileSize - scan.goodEnd, why: damage[damage.length - 1].why },
+          "truncating torn segment tail",
+        );
+        await segment.fd.truncate(scan.goodEnd);
+        await segment.fd.sync();
+        segment.size = scan.goodEnd;
+        damage = damage.filter((d) => d.offset < scan.goodEnd);
       }
-      this.segments.set(id, segment);
+      // A tombstone whose header checked out still cancels its put, even if the rest is unreadable.
+      for (const d of damage) {
+        if (d.header?.type === TOMBSTONE) this.replayTombstone(d.header.blobId, d.header.seq, tombstones);
+      }
+      this.noteUnreadable(segment, damage, "at open");
       this.totalBytes += segment.size;
     }
-    for (const e of this.index.values()) e.segment.liveBytes += e.recordLength;
+    for (const e of this.index.values()) e.segment.putBytes += e.recordLength;
     const last = ids.length ? this.segments.get(ids[ids.length - 1])! : undefined;
     this.active = last && last.size < this.maxSegmentBytes ? last : await this.createSegment((last?.id ?? 0) + 1);
   }
@@ -152,8 +194,11 @@ export class SegmentStore {
     for (const [id, e] of this.index) yield this.metaOf(id, e);
   }
 
-  stats(): { blobCount: number; usedBytes: number; segmentCount: number } {
-    return { blobCount: this.index.size, usedBytes: this.totalBytes, segmentCount: this.segments.size };
+  /** unreadableRecords: damaged records found in the segments (stretches the scans stepped over). */
+  stats(): { blobCount: number; usedBytes: number; segmentCount: number; unreadableRecords: number } {
+    let unreadable = this.unreadableAside;
+    for (const s of this.segments.values()) unreadable += s.unreadable.length;
+    return { blobCount: this.index.size, usedBytes: this.totalBytes, segmentCount: this.segments.size, unreadableRecords: unreadable };
   }
 
   /** Appends a small blob; resolves once its group is durable. IntegrityError if data does not hash to sha256. */
@@ -192,21 +237,41 @@ export class SegmentStore {
   async delete(blobId: string): Promise<boolean> {
     if (!this.index.has(blobId)) return false;
     const seq = this.nextSeq++;
-    const rec = encodeRecord({ type: TOMBSTONE, blobId, attributes: {}, seq, storedAtMs: Date.now() });
+    let target: SegmentEntry | undefined;
+    let shadows: number[] = [];
     await new Promise<void>((resolve, reject) => {
-      this.enqueue({
-        iov: rec.iov,
-        length: rec.length,
-        apply: () => {
+      const a: PendingAppend = {
+        iov: [],
+        length: 0,
+        // Encoded when its group forms, so it names where the put is then (compaction may have moved it).
+        prepare: () => {
+          target = this.index.get(blobId);
+          if (!target || target.seq > seq) {
+            resolve(); // deleted meanwhile, or put again after this delete: nothing to cancel
+            return false;
+          }
+          target.deleting = seq;
+          shadows = [...new Set([target.segment.id, ...(target.olderPuts ?? [])])].filter((id) => this.segments.has(id));
+          const rec = encodeRecord({ type: TOMBSTONE, blobId, attributes: {}, seq, storedAtMs: Date.now(), shadows });
+          a.iov = rec.iov;
+          a.length = rec.length;
+          return true;
+        },
+        apply: (segment) => {
           const cur = this.index.get(blobId);
           if (cur && cur.seq < seq) {
             this.index.delete(blobId);
-            cur.segment.liveBytes -= cur.recordLength;
+            cur.segment.putBytes -= cur.recordLength;
           }
+          this.countTombstone(segment, shadows, a.length);
           resolve();
         },
-        fail: reject,
-      });
+        fail: (e) => {
+          if (target?.deleting === seq) target.deleting = undefined;
+          reject(e);
+        },
+      };
+      this.enqueue(a);
     });
     return true;
   }
@@ -214,6 +279,8 @@ export class SegmentStore {
   /** Reads `length` bytes of a blob's data from `offset`; a whole read is checked against the sha256. */
   async readData(blobId: string, entry: SegmentEntry, offset: number, length: number): Promise<Buffer> {
     const segment = entry.segment;
+    // An entry taken before a compaction: its file is gone and its fd number may be another file's now.
+    if (segment.closed) throw new NotFoundError(`blob ${blobId}: segment ${segment.id} was compacted away`);
     segment.readers++;
     try {
       const buf = Buffer.allocUnsafe(length);
@@ -241,6 +308,8 @@ export class SegmentStore {
   /**
    * Rewrites sealed segments whose live share fell to `maxLiveShare` or below: live records are
    * appended again (same bytes, same seq) to the active segment, then the old file is removed.
+   * Oldest first: a tombstone's put is never in a newer segment than the tombstone, so by the time
+   * a tombstone is looked at, the segments it names that this pass compacts are already gone.
    * Returns the number of segments compacted.
    */
   compact(maxLiveShare = 0.5): Promise<number> {
@@ -248,7 +317,7 @@ export class SegmentStore {
       .catch(() => undefined)
       .then(async () => {
         let done = 0;
-        for (const s of [...this.segments.values()]) {
+        for (const s of [...this.segments.values()].sort((a, b) => a.id - b.id)) {
           if (this.closed) break;
           if (s === this.active || s.size === 0 || s.liveBytes / s.size > maxLiveShare) continue;
           await this.compactSegment(s);
@@ -261,14 +330,10 @@ export class SegmentStore {
   }
 
   private async compactSegment(old: Segment): Promise<void> {
-    const olderExists = [...this.segments.keys()].some((id) => id < old.id);
     let inFlight: Promise<void>[] = [];
     let inFlightBytes = 0;
     const scan = await scanSegment(old.fd, async (r, bytes) => {
-      const cur = r.type === PUT ? this.index.get(r.blobId) : undefined;
-      const livePut = cur !== undefined && cur.segment === old && cur.offset === r.offset;
-      // A tombstone still matters while an older segment may hold the put it cancels.
-      if (!livePut && !(r.type === TOMBSTONE && olderExists)) return;
+      if (!(r.type === PUT ? this.isLivePut(r, old) : this.tombstoneNeeded(r, old))) return;
       inFlight.push(this.relocate(r, Buffer.from(bytes), old));
       inFlightBytes += r.recordLength;
       if (inFlightBytes >= this.maxGroupBytes) {
@@ -278,14 +343,65 @@ export class SegmentStore {
       }
     });
     await Promise.all(inFlight);
-    if (scan.problem) this.opts.log.warn({ segment: old.path, why: scan.problem }, "compaction stopped at a bad record");
     this.segments.delete(old.id);
     this.totalBytes -= old.size;
     old.retired = true;
-    await unlink(old.path);
+    // Tombstones kept for what this segment held are no longer needed anywhere.
+    for (const s of this.segments.values()) s.tombstoneBytes.delete(old.id);
+    this.noteUnreadable(old, scan.skipped, "while compacting");
+    if (old.unreadable.length) {
+      // Everything readable has moved; the file itself is kept for whoever investigates.
+      await rename(old.path, old.path.replace(/\.seg$/, DAMAGED_SUFFIX));
+      this.unreadableAside += old.unreadable.length;
+    } else {
+      await unlink(old.path);
+    }
     await fsyncDir(this.opts.dir);
+    if (old.putBytes > 0) this.forgetUnreadable(old);
     await old.closeIfUnused();
-    this.opts.log.info({ segment: old.path }, "segment compacted");
+    this.opts.log.info({ segment: old.path, keptAside: old.unreadable.length > 0 }, "segment compacted");
+  }
+
+  /** Index entries the compaction scan could not find (their record went bad since open): lost on this node. */
+  private forgetUnreadable(old: Segment): void {
+    const lost: string[] = [];
+    for (const [id, e] of this.index) {
+      if (e.segment !== old) continue;
+      this.index.delete(id);
+      if (e.deleting === undefined) lost.push(id);
+    }
+    if (lost.length) this.opts.log.error({ segment: old.path, blobs: lost }, "blobs lost on this node: their records are unreadable");
+  }
+
+  private noteUnreadable(segment: Segment, skipped: SkippedRange[], when: string): void {
+    segment.unreadable = skipped;
+    if (!skipped.length) return;
+    this.opts.log.error(
+      {
+        segment: segment.path,
+        skipped: skipped.map((d) => ({ at: d.offset, bytes: d.length, why: d.why, blob: d.header?.blobId })),
+      },
+      `unreadable records in a segment ${when}; the records after them are kept`,
+    );
+  }
+
+  private isLivePut(r: ScannedRecord, from: Segment): boolean {
+    const cur = this.index.get(r.blobId);
+    return cur !== undefined && cur.segment === from && cur.offset === r.offset && cur.deleting === undefined;
+  }
+
+  /** A tombstone matters while another segment that may hold a put it cancels exists. */
+  private tombstoneNeeded(r: ScannedRecord, from: Segment): boolean {
+    if (r.shadows) return r.shadows.some((id) => id !== from.id && this.segments.has(id));
+    // Version 1 tombstones do not say: any older segment may hold the put.
+    for (const id of this.segments.keys()) if (id < from.id) return true;
+    return false;
+  }
+
+  /** Counts a tombstone as live in `segment` while the first other segment it names exists. */
+  private countTombstone(segment: Segment, shadows: number[] | undefined, length: number): void {
+    const holder = shadows?.find((id) => id !== segment.id && this.segments.has(id));
+    if (holder !== undefined) segment.tombstoneBytes.set(holder, (segment.tombstoneBytes.get(holder) ?? 0) + length);
   }
 
   private relocate(r: ScannedRecord, bytes: Buffer, from: Segment): Promise<void> {
@@ -293,13 +409,23 @@ export class SegmentStore {
       this.enqueue({
         iov: [bytes],
         length: bytes.length,
+        // Checked again when its group forms: a delete queued since must not see its put copied past it.
+        prepare: () => {
+          if (r.type === PUT ? this.isLivePut(r, from) : this.tombstoneNeeded(r, from)) return true;
+          resolve();
+          return false;
+        },
         apply: (segment, offset) => {
-          const cur = this.index.get(r.blobId);
-          // Moved only if still the same record: a delete or a newer put meanwhile wins.
-          if (r.type === PUT && cur && cur.segment === from && cur.offset === r.offset) {
-            this.index.set(r.blobId, { ...cur, segment, offset, dataStart: offset + r.dataStart });
-            from.liveBytes -= r.recordLength;
-            segment.liveBytes += r.recordLength;
+          if (r.type === TOMBSTONE) {
+            this.countTombstone(segment, r.shadows, r.recordLength);
+          } else {
+            const cur = this.index.get(r.blobId);
+            // Moved only if still the same record: a delete or a newer put meanwhile wins.
+            if (cur && cur.segment === from && cur.offset === r.offset) {
+              this.index.set(r.blobId, { ...cur, segment, offset, dataStart: offset + r.dataStart });
+              from.putBytes -= r.recordLength;
+              segment.putBytes += r.recordLength;
+            }
           }
           resolve();
         },
@@ -310,15 +436,15 @@ export class SegmentStore {
 
   /** Rebuild: the highest seq of each id wins, whatever segment it is in. */
   private replay(segment: Segment, r: ScannedRecord, tombstones: Map<string, number>): void {
-    if (r.seq >= this.nextSeq) this.nextSeq = r.seq + 1;
-    const cur = this.index.get(r.blobId);
     if (r.type === TOMBSTONE) {
-      if ((tombstones.get(r.blobId) ?? 0) < r.seq) tombstones.set(r.blobId, r.seq);
-      if (cur && cur.seq < r.seq) this.index.delete(r.blobId);
+      this.replayTombstone(r.blobId, r.seq, tombstones);
+      this.countTombstone(segment, r.shadows, r.recordLength);
       return;
     }
-    if ((tombstones.get(r.blobId) ?? 0) > r.seq || (cur && cur.seq >= r.seq)) return;
-    this.index.set(r.blobId, {
+    if (r.seq >= this.nextSeq) this.nextSeq = r.seq + 1;
+    if ((tombstones.get(r.blobId) ?? 0) > r.seq) return;
+    const cur = this.index.get(r.blobId);
+    const entry: SegmentEntry = {
       segment,
       offset: r.offset,
       recordLength: r.recordLength,
@@ -328,15 +454,36 @@ export class SegmentStore {
       storedAtMs: r.storedAtMs,
       attributes: r.attributes,
       seq: r.seq,
-    });
+    };
+    // Two puts of one id (written twice, or a copy a crash left behind): the loser's segment is
+    // remembered, so a later delete names it too.
+    if (cur && cur.seq >= r.seq) {
+      cur.olderPuts = withSegment(cur.olderPuts, segment.id);
+      return;
+    }
+    if (cur) entry.olderPuts = withSegment(cur.olderPuts, cur.segment.id);
+    this.index.set(r.blobId, entry);
+  }
+
+  private replayTombstone(blobId: string, seq: number, tombstones: Map<string, number>): void {
+    if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+    if ((tombstones.get(blobId) ?? 0) < seq) tombstones.set(blobId, seq);
+    const cur = this.index.get(blobId);
+    if (cur && cur.seq < seq) this.index.delete(blobId);
   }
 
   private install(blobId: string, entry: SegmentEntry): void {
     const cur = this.index.get(blobId);
-    if (cur && cur.seq > entry.seq) return; // a newer put already landed; this record is dead
+    if (cur && cur.seq > entry.seq) {
+      cur.olderPuts = withSegment(cur.olderPuts, entry.segment.id); // a newer put already landed; this record is dead
+      return;
+    }
+    if (cur) {
+      entry.olderPuts = withSegment(cur.olderPuts, cur.segment.id);
+      cur.segment.putBytes -= cur.recordLength;
+    }
     this.index.set(blobId, entry);
-    if (cur) cur.segment.liveBytes -= cur.recordLength;
-    entry.segment.liveBytes += entry.recordLength;
+    entry.segment.putBytes += entry.recordLength;
   }
 
   private enqueue(a: PendingAppend): void {
@@ -355,11 +502,19 @@ export class SegmentStore {
   private async writeLoop(): Promise<void> {
     try {
       while (this.queue.length) {
+        const group: PendingAppend[] = [];
         let bytes = 0;
-        let n = 0;
-        while (n < this.queue.length && (n === 0 || bytes + this.queue[n].length <= this.maxGroupBytes)) bytes += this.queue[n++].length;
-        const group = this.queue.splice(0, n);
-        await this.writeGroup(group, bytes);
+        let taken = 0;
+        for (; taken < this.queue.length; taken++) {
+          const a = this.queue[taken];
+          // A record that does not fit is prepared again for the next group: what it saw may change.
+          if (a.prepare && !a.prepare()) continue;
+          if (group.length && bytes + a.length > this.maxGroupBytes) break;
+          group.push(a);
+          bytes += a.length;
+        }
+        this.queue.splice(0, taken);
+        if (group.length) await this.writeGroup(group, bytes);
       }
     } finally {
       this.writing = false;
@@ -413,6 +568,10 @@ export class SegmentStore {
   private pathOf(id: number): string {
     return join(this.opts.dir, `${String(id).padStart(8, "0")}.seg`);
   }
+}
+
+function withSegment(list: number[] | undefined, id: number): number[] {
+  return list?.includes(id) ? list : [...(list ?? []), id];
 }
 
 /** writev until every byte is written (the kernel may write less, e.g. past IOV_MAX buffers). */
