@@ -2,7 +2,7 @@ import { ErrorCode, hasCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NodeKind, NodeRecord } from "../../membership/node-record";
 import type { NodeDirectory } from "./node-directory";
-import { NodeClient } from "../../rpc/client/node-client";
+import { NodeClient, type NodeClientOptions } from "../../rpc/client/node-client";
 
 /**
  * One NodeClient (one channel, one multiplexed Exchange stream) per node, kept in step with the
@@ -14,6 +14,8 @@ export class NodePool {
   constructor(
     private readonly directory: NodeDirectory,
     private readonly log: Logger,
+    /** Deadlines of every client (tests shorten them). */
+    private readonly clientOptions: NodeClientOptions = {},
   ) {
     directory.on("change", (records: NodeRecord[]) => this.sync(records));
     this.sync(directory.all());
@@ -58,7 +60,7 @@ export class NodePool {
       const c = this.clients.get(r.id);
       if (c && c.address === r.address) continue;
       c?.close();
-      this.clients.set(r.id, new NodeClient(r.id, r.address));
+      this.clients.set(r.id, new NodeClient(r.id, r.address, this.clientOptions));
       if (c) this.log.info({ node: r.id, address: r.address }, "node moved; reconnecting");
     }
     for (const [id, c] of this.clients) {

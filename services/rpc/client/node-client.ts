@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
 import { AbortedError, ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
 import {
+  type BlobInfo,
   type NodeServiceClient,
   type BlobOpResult,
   type ReadBlobResponse,
@@ -14,6 +15,7 @@ import type { NodeKind, NodeStats } from "../../membership/node-record";
 import type { BlobMeta, BlobVerdict, BlobVerification } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
 import { ExchangeSession } from "./exchange-session";
+import { ProgressDeadline } from "./progress-deadline";
 import { FastNodeServiceClient } from "../wire/node-service-fast";
 import { fromNodeCallError, fromWireCode, WIRE_CODE, WIRE_OK } from "../wire-errors";
 
@@ -29,6 +31,17 @@ export const VERIFY_MIN_BYTES_PER_S = 8 * 1024 * 1024;
 export interface NodeClientOptions {
   /** Deadline of each small op, and of a read's first message. */
   deadlineMs?: number;
+  /**
+   * Streams (WriteBlob, ReadBlob after its first message, ListBlobs) fail after this long without
+   * progress: no message from the node, or no room freed in a full send buffer. Time the caller
+   * spends elsewhere (a slow HTTP client) does not count.
+   */
+  idleMs?: number;
+  /**
+   * How long a node may take to make a streamed blob durable once it has the trailer (it fsyncs
+   * the whole file, which no progress signal covers): a disk stuck there must not hold the upload forever.
+   */
+  commitMs?: number;
   /** Largest chunk put in one WriteBlob message (bigger writes are split, without copying). */
   maxChunkBytes?: number;
 }
@@ -61,6 +74,8 @@ export class NodeClient {
   private readonly client: NodeServiceClient;
   private readonly exchange: ExchangeSession;
   private readonly deadlineMs: number;
+  private readonly idleMs: number;
+  private readonly commitMs: number;
   private readonly maxChunk: number;
 
   constructor(
@@ -69,6 +84,8 @@ export class NodeClient {
     opts: NodeClientOptions = {},
   ) {
     this.deadlineMs = opts.deadlineMs ?? 10_000;
+    this.idleMs = opts.idleMs ?? 10_000;
+    this.commitMs = opts.commitMs ?? 60_000;
     this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
     this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
     this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
@@ -142,7 +159,7 @@ export class NodeClient {
   }
 
   writeBlob(blobId: string, attributes: Record<string, string>): BlobUpload {
-    return new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk);
+    return new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk, this.id, this.idleMs, this.commitMs);
   }
 
   /** Rejects (NotFoundError...) before the first byte; then streams the range. */
@@ -150,23 +167,15 @@ export class NodeClient {
     const call = this.client.readBlob({ blobId, offset, length });
     call.on("error", () => undefined); // errors reach us through the iterator
     const it = call[Symbol.asyncIterator]() as AsyncIterator<ReadBlobResponse>;
-    let timer: NodeJS.Timeout | undefined;
+    const start = new ProgressDeadline(this.deadlineMs, () => call.cancel());
     let first: IteratorResult<ReadBlobResponse>;
     try {
-      first = await Promise.race([
-        it.next(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} did not start ReadBlob within ${this.deadlineMs} ms`)),
-            this.deadlineMs,
-          );
-        }),
-      ]);
+      first = await start.around(it.next());
     } catch (e) {
       call.cancel();
+      if (start.expired)
+        throw new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} did not start ReadBlob within ${this.deadlineMs} ms`);
       throw fromNodeCallError(e);
-    } finally {
-      clearTimeout(timer);
     }
     const part = first.done ? undefined : first.value.part;
     if (part?.$case !== "info") {
@@ -175,18 +184,34 @@ export class NodeClient {
     }
     const meta = fromBlobInfo(part.value);
     const range = clampRange(meta.size, offset, length);
-    return { meta, ...range, chunks: chunksOf(call, it) };
+    const idle = new ProgressDeadline(this.idleMs, () => call.cancel());
+    return { meta, ...range, chunks: chunksOf(call, it, idle, () => this.stalled("ReadBlob")) };
   }
 
   async *listBlobs(): AsyncIterable<BlobMeta> {
     const call = this.client.listBlobs({});
+    call.on("error", () => undefined); // errors reach us through the iterator
+    const it = call[Symbol.asyncIterator]() as AsyncIterator<BlobInfo>;
+    const idle = new ProgressDeadline(this.idleMs, () => call.cancel());
     try {
-      for await (const info of call) yield fromBlobInfo(info);
-    } catch (e) {
-      throw fromNodeCallError(e);
+      for (;;) {
+        let r: IteratorResult<BlobInfo>;
+        try {
+          r = await idle.around(it.next());
+        } catch (e) {
+          throw idle.expired ? this.stalled("ListBlobs") : fromNodeCallError(e);
+        }
+        if (r.done) return;
+        yield fromBlobInfo(r.value);
+      }
     } finally {
       call.cancel();
     }
+  }
+
+  /** A stream from the node that stopped moving (the node may answer pings while its disk is stuck). */
+  private stalled(call: string): MiniS3Error {
+    return new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} sent nothing for ${this.idleMs} ms (${call})`);
   }
 
   info(): Promise<NodeInfoResult> {
@@ -210,7 +235,12 @@ function checked(r: BlobOpResult): BlobOpResult {
 }
 
 /** The chunk messages after the info; an explicit iterator so return() cancels even before the first next(). */
-function chunksOf(call: grpc.ClientReadableStream<ReadBlobResponse>, it: AsyncIterator<ReadBlobResponse>): AsyncIterable<Buffer> {
+function chunksOf(
+  call: grpc.ClientReadableStream<ReadBlobResponse>,
+  it: AsyncIterator<ReadBlobResponse>,
+  idle: ProgressDeadline,
+  stalled: () => MiniS3Error,
+): AsyncIterable<Buffer> {
   let done = false;
   const finish = () => {
     if (!done) {
@@ -222,7 +252,7 @@ function chunksOf(call: grpc.ClientReadableStream<ReadBlobResponse>, it: AsyncIt
     async next() {
       if (done) return { done: true, value: undefined };
       try {
-        const r = await it.next();
+        const r = await idle.around(it.next());
         if (r.done) {
           done = true;
           return { done: true, value: undefined };
@@ -232,7 +262,7 @@ function chunksOf(call: grpc.ClientReadableStream<ReadBlobResponse>, it: AsyncIt
         return { done: false, value: part.value };
       } catch (e) {
         finish();
-        throw fromNodeCallError(e);
+        throw idle.expired ? stalled() : fromNodeCallError(e);
       }
     },
     async return() {
@@ -248,18 +278,24 @@ class GrpcBlobUpload implements BlobUpload {
   private readonly result: Promise<BlobMeta>;
   private failure?: MiniS3Error;
   private state: "open" | "finishing" | "aborted" = "open";
+  /** Armed while a full buffer waits for the node to take data. */
+  private readonly idle: ProgressDeadline;
 
   constructor(
     client: NodeServiceClient,
     blobId: string,
     attributes: Record<string, string>,
     private readonly maxChunk: number,
+    private readonly nodeId: string,
+    idleMs: number,
+    private readonly commitMs: number,
   ) {
+    this.idle = new ProgressDeadline(idleMs, () => this.stuck(`node ${nodeId} took no data for ${idleMs} ms (WriteBlob)`));
     let call!: grpc.ClientWritableStream<WriteBlobRequest>;
     this.result = new Promise<BlobMeta>((resolve, reject) => {
       call = client.writeBlob((err, res) => {
         if (err) {
-          this.failure = fromNodeCallError(err);
+          this.failure ??= fromNodeCallError(err); // a deadline that cancelled the call said why first
           reject(this.failure);
         } else if (!res.blob) {
           reject((this.failure = new MiniS3Error(ErrorCode.NodeUnavailable, "node answered WriteBlob without blob info")));
@@ -286,12 +322,21 @@ class GrpcBlobUpload implements BlobUpload {
     this.state = "finishing";
     this.call.write({ part: { $case: "trailer", value: { size, sha256 } } });
     this.call.end();
-    return this.result;
+    const commit = new ProgressDeadline(this.commitMs, () =>
+      this.stuck(`node ${this.nodeId} did not commit within ${this.commitMs} ms (WriteBlob)`),
+    );
+    return commit.around(this.result);
   }
 
   abort(): void {
     if (this.state === "aborted") return;
     this.state = "aborted";
+    this.call.cancel();
+  }
+
+  /** A deadline expired: the call fails with `why` (NodeUnavailable: the node is stuck, as good as unreachable). */
+  private stuck(why: string): void {
+    this.failure ??= new MiniS3Error(ErrorCode.NodeUnavailable, why);
     this.call.cancel();
   }
 
@@ -305,7 +350,7 @@ class GrpcBlobUpload implements BlobUpload {
   private async drained(): Promise<void> {
     const ac = new AbortController();
     try {
-      await Promise.race([once(this.call, "drain", { signal: ac.signal }), this.result]);
+      await this.idle.around(Promise.race([once(this.call, "drain", { signal: ac.signal }), this.result]));
     } catch (e) {
       if (this.failure) throw this.failure;
       if ((e as Error).name !== "AbortError") throw fromNodeCallError(e);

@@ -4,6 +4,7 @@ import type { Pool } from "mysql2/promise";
 import { DiskBackend } from "../../../blobstore/disk-backend";
 import type { NodeStats } from "../../../membership/node-record";
 import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../../../rpc/blob-backend";
+import type { NodeClientOptions } from "../../../rpc/client/node-client";
 import { startNodeServer, type RunningNodeServer } from "../../../rpc/server/node-server";
 import { flipByte, silentLog, tempDir } from "../../../rpc/testing/test-helpers";
 import type { VersionRow } from "../../model/version-row";
@@ -17,10 +18,22 @@ import { NodePool } from "../../cluster/node-pool";
 export class FaultyBackend implements BlobBackend {
   readonly kind = "storage" as const;
   readonly reads: { blobId: string; offset: number }[] = [];
+  /** Streamed writes committed, in order. */
+  readonly commits: string[] = [];
   /** A streamed read breaks once it has served this many bytes (a failing disk, a killed process). */
   breakReadsAfter?: number;
   /** Reads serve bytes with one bit flipped (a copy that rotted on disk, unnoticed until checked). */
   corruptReads = false;
+  /** Streamed writes take every byte but their commit never returns (an fsync stuck on a dead disk). */
+  stallCommits = false;
+  /** Streamed writes stop taking bytes after this many (a write stuck in the kernel). */
+  stallWritesAfter?: number;
+  /** A streamed read stops sending, without failing, once it has served this many bytes. */
+  stallReadsAfter?: number;
+  /** A listing stops sending, without failing, after this many entries. */
+  stallListAfter?: number;
+  /** Pending stalls, released (failed) when the backend closes so the server can stop. */
+  private readonly stalls = new Set<(resume: boolean) => void>();
 
   constructor(readonly disk: DiskBackend) {}
 
@@ -28,10 +41,31 @@ export class FaultyBackend implements BlobBackend {
     return this.disk.open();
   }
   close(): Promise<void> {
+    this.releaseStalls();
     return this.disk.close();
   }
-  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
-    return this.disk.beginWrite(blobId, attributes);
+  /** Ends every stall in progress: each stalled call fails (a disk that gave up) or, with `resume`, goes on (one that came back). */
+  releaseStalls(resume = false): void {
+    for (const release of this.stalls) release(resume);
+    this.stalls.clear();
+  }
+  async beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
+    const w = await this.disk.beginWrite(blobId, attributes);
+    let taken = 0;
+    return {
+      write: async (chunk) => {
+        taken += chunk.length;
+        if (this.stallWritesAfter !== undefined && taken > this.stallWritesAfter) await this.stall();
+        return w.write(chunk);
+      },
+      commit: async (size, sha256) => {
+        if (this.stallCommits) await this.stall();
+        const meta = await w.commit(size, sha256);
+        this.commits.push(blobId);
+        return meta;
+      },
+      abort: () => w.abort(),
+    };
   }
   putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
     return this.disk.putSmall(blobId, attributes, data, sha256);
@@ -45,8 +79,13 @@ export class FaultyBackend implements BlobBackend {
   delete(blobId: string): Promise<boolean> {
     return this.disk.delete(blobId);
   }
-  list(): AsyncIterable<BlobMeta> {
-    return this.disk.list();
+  async *list(): AsyncGenerator<BlobMeta> {
+    let sent = 0;
+    for await (const meta of this.disk.list()) {
+      if (this.stallListAfter !== undefined && sent >= this.stallListAfter) await this.stall();
+      sent++;
+      yield meta;
+    }
   }
   stats(): Promise<NodeStats> {
     return this.disk.stats();
@@ -58,11 +97,19 @@ export class FaultyBackend implements BlobBackend {
     return { ...r, chunks: this.faulty(r.chunks) };
   }
 
+  /** Waits until releaseStalls(); then fails, or goes on if told to resume. */
+  private stall(): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.stalls.add((resume) => (resume ? resolve() : reject(new Error("stalled disk gave up (test fault)")))),
+    );
+  }
+
   private async *faulty(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     let served = 0;
     for await (const chunk of chunks) {
       if (this.breakReadsAfter !== undefined && served + chunk.length > this.breakReadsAfter)
         throw new Error("disk read failed (test fault)");
+      if (this.stallReadsAfter !== undefined && served + chunk.length > this.stallReadsAfter) await this.stall();
       served += chunk.length;
       if (!this.corruptReads) yield chunk;
       else {
@@ -95,7 +142,7 @@ export interface InProcessNodes {
 }
 
 /** Storage nodes as real gRPC servers on disk backends in this process, for the replica I/O tests. */
-export async function startNodes(specs: NodeSpec[], chunkSize: number): Promise<InProcessNodes> {
+export async function startNodes(specs: NodeSpec[], chunkSize: number, clientOptions?: NodeClientOptions): Promise<InProcessNodes> {
   const dir = await tempDir("replicas");
   const running = new Map<string, { backend: FaultyBackend; server: RunningNodeServer }>();
   const rows: Record<string, unknown>[] = [];
@@ -127,7 +174,7 @@ export async function startNodes(specs: NodeSpec[], chunkSize: number): Promise<
   const sql = { query: async () => [rows] } as unknown as Pool;
   const directory = new NodeDirectory(sql, 60_000, 10_000, silentLog);
   await directory.refresh();
-  const pool = new NodePool(directory, silentLog);
+  const pool = new NodePool(directory, silentLog, clientOptions);
   return {
     pool,
     directory,
