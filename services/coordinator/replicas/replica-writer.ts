@@ -6,6 +6,12 @@ import type { NodePool } from "../cluster/node-pool";
 /** Attributes a node keeps with a copy (the backup and trash tiers keep the key beside the bytes). */
 export type CopyAttributes = Record<string, string>;
 
+/**
+ * How long a large upload that has its write quorum still waits for the other replicas at least
+ * (replicas on healthy nodes commit within milliseconds of each other; a stuck one never does).
+ */
+const STRAGGLER_GRACE_MS = 1000;
+
 /** Shared, never written: a hot-path put does not allocate an empty object each time. */
 const NO_ATTRIBUTES: CopyAttributes = {};
 
@@ -102,24 +108,57 @@ export class ReplicatedUpload {
     this.checkQuorum();
   }
 
-  /** Sends size and sha256; returns the nodes that made the blob durable (at least the quorum). */
+  /**
+   * Sends size and sha256; returns the nodes that made the blob durable (at least the quorum).
+   * Once the quorum has committed, the others get as long again (at least STRAGGLER_GRACE_MS) and
+   * no more: a replica stuck in its commit must not hold an upload that is safe (correctness review,
+   * finding 8). A straggler's copy is left out of the answer and deleted once its call settles, so
+   * no unlisted copy stays behind (the version is short of R and the caller has it repaired).
+   */
   async finish(size: number, sha256: Buffer): Promise<string[]> {
     const ok: string[] = [];
-    await Promise.all(
-      this.live().map((u) =>
-        u.up.finish(size, sha256).then(
+    const live = this.live();
+    const started = performance.now();
+    let settled = 0;
+    let quorumAt: number | undefined;
+    let quorumOrAll!: () => void;
+    const enough = new Promise<void>((resolve) => (quorumOrAll = resolve));
+    const calls = live.map((u) =>
+      u.up
+        .finish(size, sha256)
+        .then(
           () => {
             ok.push(u.id);
+            if (ok.length === this.quorum) quorumAt = performance.now();
           },
           (e) => this.fail(u, e),
-        ),
-      ),
+        )
+        .finally(() => {
+          if (++settled === live.length || ok.length >= this.quorum) quorumOrAll();
+        }),
     );
-    if (ok.length < this.quorum) {
-      await discardCopies(this.nodes, this.log, this.versionId, ok);
+    await enough;
+    if (quorumAt !== undefined && settled < live.length) {
+      const graceMs = Math.max(STRAGGLER_GRACE_MS, quorumAt - started);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(calls), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    const listed = [...ok];
+    if (listed.length < this.quorum) {
+      await discardCopies(this.nodes, this.log, this.versionId, listed);
       this.checkQuorum(true);
     }
-    return this.uploads.filter((u) => ok.includes(u.id)).map((u) => u.id);
+    live.forEach((u, i) => {
+      if (listed.includes(u.id) || u.failed !== undefined) return;
+      this.log.warn(
+        { node: u.id, version: this.versionId },
+        "replica had not committed when the write quorum had; its copy will be deleted",
+      );
+      // Deleted whether it commits late or fails: a commit cut off by its deadline may still land.
+      void calls[i].then(() => discardCopies(this.nodes, this.log, this.versionId, [u.id]));
+    });
+    return this.uploads.filter((u) => listed.includes(u.id)).map((u) => u.id);
   }
 
   abort(): void {

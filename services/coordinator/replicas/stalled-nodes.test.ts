@@ -149,4 +149,30 @@ describe("calls to a stuck node end", () => {
     expect(await holds("n4", "s-copy-b")).toBe(true);
     expect(await holds("n3", "s-copy-a")).toBe(false);
   });
+
+  it("an upload that has its write quorum does not wait for a stuck extra replica, and that replica's late copy is discarded", async () => {
+    // A long commit deadline: the upload must return on its quorum, not on the stuck call's deadline.
+    const slowDeadlines = await startNodes([{ id: "q1" }, { id: "q2" }, { id: "q3" }], CHUNK, { commitMs: 60_000 });
+    try {
+      const holds3 = async () => (await slowDeadlines.backend("q3").stat("s-quorum")) !== null;
+      slowDeadlines.backend("q3").stallCommits = true;
+      const writer = new ReplicaWriter(slowDeadlines.pool, silentLog);
+      const r = await timed(sendLarge(writer, "s-quorum", ["q1", "q2", "q3"], 2, 3 * CHUNK));
+      expect(r.error).toBeUndefined();
+      expect(r.value!.sort()).toEqual(["q1", "q2"]);
+      expect(r.ms).toBeLessThan(BOUND_MS);
+      // The stuck disk comes back; the copy it then commits (or fails) is not left behind unlisted.
+      slowDeadlines.backend("q3").stallCommits = false;
+      slowDeadlines.backend("q3").releaseStalls(true);
+      const settle = async (done: () => Promise<boolean>) => {
+        for (let i = 0; i < 100 && !(await done()); i++) await new Promise((res) => setTimeout(res, 50));
+      };
+      await settle(async () => slowDeadlines.backend("q3").commits.includes("s-quorum"));
+      expect(slowDeadlines.backend("q3").commits).toContain("s-quorum"); // committed late...
+      await settle(async () => !(await holds3()));
+      expect(await holds3()).toBe(false); // ...and then discarded: the version lists q1 and q2 only
+    } finally {
+      await slowDeadlines.close();
+    }
+  });
 });
