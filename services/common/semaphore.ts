@@ -16,14 +16,23 @@ export class Semaphore {
 
   /** Runs fn once a slot is free, and frees the slot when it settles. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.held < this.limit) this.held++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over
+    await this.acquire();
     try {
       return await fn();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.held--;
+      this.release();
     }
+  }
+
+  /** Takes a slot (waiting for one); the caller must release() it. For work that outlives the caller. */
+  async acquire(): Promise<void> {
+    if (this.held < this.limit) this.held++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held--;
   }
 }

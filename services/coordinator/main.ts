@@ -15,9 +15,8 @@ runMain(log, async () => {
   const ctx = await openContext(loadCoordinatorConfig(), log);
   const { config: cfg, writeQuorum } = ctx;
 
-  // No cycle to break: the engine reports to the lifecycle through the ObjectEvents port (the
-  // Scheduler, in the context) and undeletes through the Undeleter port; the lifecycle never calls
-  // the engine.
+  // No cycle to break: the engine reports to the lifecycle through the ObjectEvents port and
+  // undeletes through the Undeleter port; the lifecycle never calls the engine.
   const lifecycle = new Lifecycle(ctx, {
     hotTtlMs: cfg.hotTtl,
     repairAfterMs: cfg.repairAfter,
@@ -25,12 +24,14 @@ runMain(log, async () => {
     writeQuorum,
     reconcileIntervalMs: cfg.reconcileInterval,
     chunkSize: cfg.chunkSize,
+    trashTtlMs: cfg.trashTtl,
   });
   const store = new ObjectStore(
-    { ...ctx, events: ctx.scheduler, undeleter: lifecycle },
+    { ...ctx, events: lifecycle, undeleter: lifecycle },
     { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
   );
-  const admin = new ClusterStatus(ctx);
+  // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
+  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle });
   lifecycle.start();
 
   const grpcServer = new grpc.Server(SERVER_OPTIONS);

@@ -96,6 +96,31 @@ export class ClusterInspector {
     return { rows: Number(rows[0].n), chunkBytes: Number(rows[0].bytes) };
   }
 
+  /** Tier and state of many versions at once, with the catalogue's due times (absent: purged). */
+  async tiers(versionIds: string[]): Promise<Map<string, Pick<CatalogueVersion, "state" | "tier" | "accessedMs" | "purgeMs">>> {
+    const out = new Map<string, Pick<CatalogueVersion, "state" | "tier" | "accessedMs" | "purgeMs">>();
+    for (let i = 0; i < versionIds.length; i += 1000) {
+      const part = versionIds.slice(i, i + 1000);
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        `SELECT version_id, state, tier, accessed_ms, purge_ms FROM versions WHERE version_id IN (${part.map(() => "?").join(",")})`,
+        part,
+      );
+      for (const r of rows)
+        out.set(r.version_id, {
+          state: r.state,
+          tier: r.tier,
+          accessedMs: Number(r.accessed_ms),
+          purgeMs: r.purge_ms === null ? null : Number(r.purge_ms),
+        });
+    }
+    return out;
+  }
+
+  /** Deletes a blob on one node behind the catalogue's back (a lost copy). */
+  async deleteOn(nodeId: string, versionId: string): Promise<boolean> {
+    return this.client(nodeId).deleteBlob(versionId);
+  }
+
   /** What one node says about a blob: its meta, or null if it does not have it. */
   async blobOn(nodeId: string, versionId: string): Promise<BlobMeta | null> {
     return this.client(nodeId).statBlob(versionId);

@@ -2,6 +2,8 @@
 // and what reports on the cluster (admin/status.ts). Kept apart from the object engine: status is
 // composed from the catalogue, the node directory, the queues and the other coordinators.
 
+import type { TransitionView } from "../lifecycle/transition-stats";
+
 export interface NodeStatusView {
   id: string;
   kind: string;
@@ -23,6 +25,8 @@ export interface ClusterStatusView extends CoordinationView {
   queues: { name: string; waiting: number; delayed: number; active: number; failed: number }[];
   /** Why `queues` is empty when Redis could not be asked. */
   queuesError?: string;
+  /** Demotions, trash moves and purges this coordinator made since it started, and how late. */
+  transitions?: TransitionView[];
 }
 
 export interface HealthView {

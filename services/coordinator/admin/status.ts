@@ -14,6 +14,8 @@ export interface ClusterStatusDeps {
   readonly cache: Pick<ReadCache, "enabled" | "size">;
   /** The lifecycle's queues (the Scheduler); gives up after a few seconds when Redis is away. */
   readonly scheduler: { queueStatus(): Promise<ClusterStatusView["queues"]> };
+  /** The lifecycle's due-row poller, if this coordinator runs one. */
+  readonly transitions?: { transitions(): NonNullable<ClusterStatusView["transitions"]> };
   readonly writeQuorum: number;
 }
 
@@ -45,6 +47,7 @@ export class ClusterStatus implements ClusterAdmin {
       queues,
       coordinators: [{ id: presence.id, self: true }, ...presence.others().map((id) => ({ id, self: false }))],
       readCache: { enabled: cache.enabled, rows: cache.size },
+      ...(this.deps.transitions ? { transitions: this.deps.transitions.transitions() } : {}),
     };
   }
 

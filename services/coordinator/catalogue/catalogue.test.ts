@@ -2,6 +2,7 @@ import type { Pool, RowDataPacket } from "mysql2/promise";
 import { newVersionId } from "../../common/ids";
 import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
+import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
@@ -553,27 +554,35 @@ describe("lifecycle queries", () => {
     await Promise.all([c.commit(old1), c.commit(old2), c.commit(young)]);
     const ids = (rows: VersionRow[]) => rows.map((r) => r.versionId);
 
-    expect(ids(await c.lifecycle.dueForDemotion(t0 + 2, 10))).toEqual([old2.versionId, old1.versionId]);
-    expect(ids(await c.lifecycle.dueForDemotion(t0 + 2, 1))).toEqual([old2.versionId]);
+    const page = (scan: DueScan, dueBy: number, limit: number, after = START_CURSOR) => c.lifecycle.duePage(scan, after, dueBy, limit);
+    expect(ids(await page(DUE_SCANS.hot, t0 + 2, 10))).toEqual([old2.versionId, old1.versionId]);
+    expect(ids(await page(DUE_SCANS.hot, t0 + 2, 1))).toEqual([old2.versionId]);
+    // a keyset page: the next one starts after the last row, whatever stayed behind
+    expect(ids(await page(DUE_SCANS.hot, t0 + 2, 10, { at: t0 + 1, versionId: old2.versionId }))).toEqual([old1.versionId]);
+    expect(await c.lifecycle.nextAfter(DUE_SCANS.hot, { at: t0 + 1, versionId: old2.versionId })).toBe(t0 + 2);
 
     const held = ids(await c.lifecycle.hotOnNode("s2", 100_000));
     expect(held).toEqual(expect.arrayContaining([old1.versionId, old2.versionId, young.versionId]));
     expect(ids(await c.lifecycle.hotOnNode(`nowhere-${b}`, 10))).toEqual([]);
 
     const trashed = (await c.markDeleted(b, "y"))!;
-    expect(ids(await c.lifecycle.trashToMove(100_000))).toContain(trashed.versionId);
-    expect(ids(await c.lifecycle.dueForPurge(trashed.purgeMs! - 1, 100_000))).not.toContain(trashed.versionId);
-    expect(ids(await c.lifecycle.dueForPurge(trashed.purgeMs!, 100_000))).toContain(trashed.versionId);
+    const toMove = async () => [
+      ...ids(await page(DUE_SCANS.trashOnHot, Number.MAX_SAFE_INTEGER, 100_000)),
+      ...ids(await page(DUE_SCANS.trashByDelete, Number.MAX_SAFE_INTEGER, 100_000)),
+    ];
+    expect(await toMove()).toContain(trashed.versionId);
+    expect(ids(await page(DUE_SCANS.purgeable, trashed.purgeMs! - 1, 100_000))).not.toContain(trashed.versionId);
+    expect(ids(await page(DUE_SCANS.purgeable, trashed.purgeMs!, 100_000))).toContain(trashed.versionId);
     await c.moveTier(
       trashed.versionId,
       { state: "trash", tier: "hot", gen: trashed.gen },
       { tier: "trash", replicas: ["t1"] },
       trashed.replicas,
     );
-    expect(ids(await c.lifecycle.trashToMove(100_000))).not.toContain(trashed.versionId);
+    expect(await toMove()).not.toContain(trashed.versionId);
     // A purge that began is found again (it may have stopped half way).
     expect(await c.markPurging({ versionId: trashed.versionId, gen: trashed.gen + 1 }, trashed.purgeMs!)).toBe(true);
-    expect(ids(await c.lifecycle.dueForPurge(trashed.purgeMs!, 100_000))).toContain(trashed.versionId);
+    expect(ids(await page(DUE_SCANS.purging, trashed.purgeMs!, 100_000))).toContain(trashed.versionId);
     expect(ids(await c.lifecycle.hotOnNode("s2", 100_000))).not.toContain(trashed.versionId);
 
     expect(ids(await c.lifecycle.withLeftoverCopies(100_000))).toContain(trashed.versionId);

@@ -3,27 +3,51 @@ import type { VersionRow } from "../model/version-row";
 import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 
 /**
- * The versions each lifecycle transition is due for, as the reconciler asks for them: at most
- * `limit` rows each, read-only (every change goes through the Catalogue). Each query is served by
- * an index of catalogue-schema.ts except leftover copies, a node's copies and short ones, which scan.
+ * A walk through the versions one transition is due for, in the order of one index: `where` picks
+ * the rows (a prefix of the index), `column` orders them (the index's next column; InnoDB appends
+ * the primary key, so (column, version_id) is an index order and the keyset cursor below needs no
+ * sort). Used by the lifecycle's due-row poller.
+ */
+export interface DueScan {
+  readonly where: string;
+  readonly column: "accessed_ms" | "purge_ms";
+}
+
+/** Where a walk stopped: the last row's (column, version_id). Rows after it come next. */
+export interface DueCursor {
+  at: number;
+  versionId: string;
+}
+
+export const START_CURSOR: DueCursor = { at: Number.MIN_SAFE_INTEGER, versionId: "" };
+
+/**
+ * The scans of the transitions that come due by time, each a prefix of an index of
+ * catalogue-schema.ts: versions_by_tier (state, tier, accessed_ms) or versions_by_purge (state,
+ * purge_ms), with the primary key InnoDB appends.
+ */
+export const DUE_SCANS = {
+  /** Live hot versions, least recently read first: demotion. */
+  hot: { where: "v.state = 'live' AND v.tier = 'hot'", column: "accessed_ms" },
+  /** Every trash version, soonest purge first. */
+  purgeable: { where: "v.state = 'trash'", column: "purge_ms" },
+  /** Purges that began (marked) and did not finish: their bytes or row are still to go. */
+  purging: { where: "v.state = 'purging'", column: "purge_ms" },
+  /** Trash still on hot or cold in delete order (purge time = delete time + TTL); tier checked per row. */
+  trashByDelete: { where: "v.state = 'trash' AND v.tier IN ('hot', 'cold')", column: "purge_ms" },
+  /** Trash still on hot, or on cold, by the tier index. */
+  trashOnHot: { where: "v.state = 'trash' AND v.tier = 'hot'", column: "accessed_ms" },
+  trashOnCold: { where: "v.state = 'trash' AND v.tier = 'cold'", column: "accessed_ms" },
+} as const satisfies Record<string, DueScan>;
+
+/**
+ * The versions each lifecycle transition is due for: pages of due rows for the due-row poller, and
+ * what the reconciler asks for (at most `limit` rows each). Read-only: every change goes through
+ * the Catalogue. The due scans are served by an index; leftover copies, a node's copies and short
+ * ones scan the table.
  */
 export class LifecycleQueries {
   constructor(private readonly pool: Pool) {}
-
-  /** Live hot versions last read at or before `accessedBy`, least recently read first. */
-  dueForDemotion(accessedBy: number, limit: number): Promise<VersionRow[]> {
-    return this.select("v.state = 'live' AND v.tier = 'hot' AND v.accessed_ms <= ? ORDER BY v.accessed_ms LIMIT ?", [accessedBy, limit]);
-  }
-
-  /** Trash versions whose bytes are still on the hot or cold tier. */
-  trashToMove(limit: number): Promise<VersionRow[]> {
-    return this.select("v.state = 'trash' AND v.tier IN ('hot', 'cold') LIMIT ?", [limit]);
-  }
-
-  /** Trash versions to purge at or before `purgeBy`, soonest first, and purges that began. */
-  dueForPurge(purgeBy: number, limit: number): Promise<VersionRow[]> {
-    return this.select("v.state IN ('trash', 'purging') AND v.purge_ms <= ? ORDER BY v.purge_ms LIMIT ?", [purgeBy, limit]);
-  }
 
   /** Versions with copies left over from a transition, still to delete. */
   withLeftoverCopies(limit: number): Promise<VersionRow[]> {
@@ -45,6 +69,30 @@ export class LifecycleQueries {
       AND (v.replicas = '' OR CHAR_LENGTH(v.replicas) - CHAR_LENGTH(REPLACE(v.replicas, ',', '')) + 1 < ?) LIMIT ?`,
       [replicas, limit],
     );
+  }
+
+  /**
+   * Up to `limit` rows of a scan after `after` with the column at or below `dueBy`, in (column,
+   * version_id) order: a keyset page, so rows that stay (cannot move yet) never hide the ones behind
+   * them, and each page is an index range read however many rows came before.
+   */
+  duePage(scan: DueScan, after: DueCursor, dueBy: number, limit: number): Promise<VersionRow[]> {
+    const c = `v.${scan.column}`;
+    return this.select(
+      `${scan.where} AND ${c} <= ? AND (${c} > ? OR (${c} = ? AND v.version_id > ?)) ORDER BY ${c}, v.version_id LIMIT ?`,
+      [dueBy, after.at, after.at, after.versionId, limit],
+    );
+  }
+
+  /** The column of the first row of a scan after `after` (when the next one comes due), or null. */
+  async nextAfter(scan: DueScan, after: DueCursor): Promise<number | null> {
+    const c = `v.${scan.column}`;
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT ${c} AS at FROM versions v WHERE ${scan.where} AND (${c} > ? OR (${c} = ? AND v.version_id > ?))
+        ORDER BY ${c}, v.version_id LIMIT 1`,
+      [after.at, after.at, after.versionId],
+    );
+    return rows.length ? Number(rows[0].at) : null;
   }
 
   private async select(where: string, params: (string | number)[]): Promise<VersionRow[]> {

@@ -5,16 +5,21 @@ import type { Catalogue } from "../catalogue/catalogue";
 import type { NodeDirectory } from "../cluster/node-directory";
 import { NodeOutages } from "../cluster/node-outages";
 import type { NodePool } from "../cluster/node-pool";
+import type { NewVersion } from "../catalogue/catalogue";
 import type { ObjectView } from "../model/object-view";
-import type { Undeleter } from "../objects/object-events";
+import type { VersionRow } from "../model/version-row";
+import type { ObjectEvents, Undeleter } from "../objects/object-events";
 import type { Placement } from "../placement/placement";
 import { BlobCopier } from "../replicas/blob-copier";
+import { DuePoller, type Peers } from "./due-poller";
+import { dueTransitions } from "./due-transitions";
 import { JOBS } from "./jobs";
 import type { JobContext, LifecycleOptions, TransitionJob } from "./jobs/job";
 import { reconcile } from "./jobs/reconcile";
 import type { LifecycleQueues } from "./queues";
 import { Reconciler } from "./reconciler";
-import type { Scheduler } from "./scheduler";
+import type { QueueStatus, Scheduler } from "./scheduler";
+import type { TransitionView } from "./transition-stats";
 import { undelete } from "./undelete";
 
 /** The slice of the coordinator's context the lifecycle runs on. */
@@ -26,22 +31,30 @@ export interface LifecycleDeps {
   readonly access: AccessTracker;
   readonly queues: LifecycleQueues;
   readonly scheduler: Scheduler;
+  /** Who else runs the lifecycle: the due rows are shared out among the live coordinators. */
+  readonly presence: Peers;
   readonly log: Logger;
 }
 
 /**
- * The lifecycle's processes inside a coordinator: a BullMQ worker per job in jobs/index.ts, and the
+ * The lifecycle's processes inside a coordinator: the due-row poller, which finds demotions, trash
+ * moves and purges in the catalogue as they come due and runs them; a BullMQ worker per job in
+ * jobs/index.ts for the rest (promotions, repairs, cleanups; a demotion a read put off); and the
  * reconciler as a job scheduler (every coordinator upserts it; BullMQ runs each tick once). The
  * upsert is repeated every interval so that a Redis that lost everything gets its scheduler back.
+ *
+ * It also hears the object engine's events (ObjectEvents): a delete or overwrite wakes the trash
+ * poller; a cold read or a short replica list queues a job.
  */
-export class Lifecycle implements Undeleter {
+export class Lifecycle implements Undeleter, ObjectEvents {
   private readonly jobs: JobContext;
+  private readonly poller: DuePoller;
   private readonly workers: Worker[] = [];
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly deps: LifecycleDeps,
-    opts: LifecycleOptions & { chunkSize: number },
+    opts: LifecycleOptions & { chunkSize: number; trashTtlMs: number },
   ) {
     const { catalogue, nodes, placement, access, scheduler, log } = deps;
     // Watching starts here, at start-up: no node is lost before repairAfterMs of it.
@@ -56,8 +69,9 @@ export class Lifecycle implements Undeleter {
       log,
       opts,
       copier: new BlobCopier(nodes, log, opts.chunkSize),
-      reconciler: new Reconciler(catalogue, scheduler, opts.hotTtlMs, opts.reconcileIntervalMs, opts.replicas, log, () => outages.lost()),
+      reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.lost()),
     };
+    this.poller = new DuePoller(dueTransitions(this.jobs, opts.trashTtlMs), catalogue.lifecycle, this.jobs, deps.presence, log);
   }
 
   start(): void {
@@ -81,6 +95,40 @@ export class Lifecycle implements Undeleter {
     this.timer.unref();
     // One pass now: whatever came due while no coordinator ran is queued at once.
     void reconcile.process({ versionId: "" }, this.jobs).catch(() => undefined);
+    this.poller.start();
+  }
+
+  committed(_v: NewVersion, replaced: string[]): void {
+    if (replaced.length) this.poller.wake("trash");
+  }
+
+  deleted(): void {
+    this.poller.wake("trash");
+  }
+
+  coldRead(v: VersionRow): void {
+    this.deps.scheduler.add("promote", v.versionId);
+  }
+
+  underReplicated(versionId: string): void {
+    this.deps.scheduler.add("repair", versionId);
+  }
+
+  /**
+   * Every queue's depth, with the poller's work counted in: versions it is moving are `active`,
+   * those backing off after a failure `delayed`. So /status shows what is under way either way.
+   */
+  async queueStatus(): Promise<QueueStatus[]> {
+    return (await this.deps.scheduler.queueStatus()).map((q) => ({
+      ...q,
+      active: q.active + this.poller.inFlight(q.name),
+      delayed: q.delayed + this.poller.backingOff(q.name),
+    }));
+  }
+
+  /** The poller's moves since start-up: counts and lateness per transition. */
+  transitions(): TransitionView[] {
+    return this.poller.status();
   }
 
   undelete(bucket: string, key: string): Promise<ObjectView> {
@@ -90,6 +138,7 @@ export class Lifecycle implements Undeleter {
   /** Stops the workers; the queues belong to the context, which closes them next. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.poller.stop();
     await Promise.all(this.workers.map((w) => w.close()));
   }
 

@@ -1,18 +1,23 @@
 import type { Queue } from "bullmq";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
-import type { NewVersion } from "../catalogue/catalogue";
-import type { VersionRow } from "../model/version-row";
-import type { ObjectEvents } from "../objects/object-events";
 import type { JobScheduler } from "./jobs/job";
 import { jobId, QUEUE_NAMES, type QueueName, type TransitionJob } from "./queues";
+
+export interface QueueStatus {
+  name: string;
+  waiting: number;
+  delayed: number;
+  active: number;
+  failed: number;
+}
 
 /**
  * Queues lifecycle jobs. Adds gathered within one event-loop turn go to Redis in one addBulk per
  * queue. A failed add is only logged: the catalogue already holds the truth and the reconciler
  * queues whatever is due and has no job.
  */
-export class Scheduler implements ObjectEvents, JobScheduler {
+export class Scheduler implements JobScheduler {
   private pending = new Map<QueueName, { name: string; data: TransitionJob; opts: { jobId: string; delay?: number } }[]>();
   private flushing = false;
 
@@ -44,23 +49,6 @@ export class Scheduler implements ObjectEvents, JobScheduler {
     );
   }
 
-  // ObjectEvents: demotions and purges are queued by the reconciler as they come due.
-  committed(_v: NewVersion, replaced: string[]): void {
-    for (const id of replaced) this.add("trash", id);
-  }
-
-  deleted(v: VersionRow): void {
-    this.add("trash", v.versionId);
-  }
-
-  coldRead(v: VersionRow): void {
-    this.add("promote", v.versionId);
-  }
-
-  underReplicated(versionId: string): void {
-    this.add("repair", versionId);
-  }
-
   /** Jobs out of retries stay visible as failed for a while, then go round again. */
   async retryFailed(finishedBeforeMs: number): Promise<void> {
     for (const name of QUEUE_NAMES) {
@@ -76,7 +64,7 @@ export class Scheduler implements ObjectEvents, JobScheduler {
    * Depth of every queue. Commands wait for Redis while it is away (the queues must not drop jobs),
    * so this gives up after a few seconds: /status still answers, saying Redis did not.
    */
-  async queueStatus(timeoutMs = 3000): Promise<{ name: string; waiting: number; delayed: number; active: number; failed: number }[]> {
+  async queueStatus(timeoutMs = 3000): Promise<QueueStatus[]> {
     const counts = Promise.all(
       QUEUE_NAMES.map(async (name) => {
         const c = await this.queues[name].getJobCounts("waiting", "delayed", "active", "failed", "prioritized");

@@ -1,0 +1,304 @@
+import { performance } from "node:perf_hooks";
+import type { Logger } from "../../common/logger";
+import { Semaphore } from "../../common/semaphore";
+import { START_CURSOR, type DueCursor, type DueScan, type LifecycleQueries } from "../catalogue/lifecycle-queries";
+import type { VersionRow } from "../model/version-row";
+import type { JobContext, LifecycleJob } from "./jobs/job";
+import { TransitionStats, type TransitionView } from "./transition-stats";
+
+/** Rows per catalogue page: one index range read each. */
+const PAGE = 500;
+/**
+ * Versions of one transition moving at once. The job's catalogue reads and moves and the nodes'
+ * Exchange streams batch whatever is in flight together, so this is what sets the batch size:
+ * 128 small moves go as a few multi-row statements and packed messages, not 128 round trips.
+ * Large objects queue on the copier's own one-at-a-time stream slot and hold only a row here.
+ */
+const CONCURRENCY = 128;
+/** Of those, the sweep (stragglers and retries) may hold this many, so it never starves the front. */
+const SWEEP_CONCURRENCY = 32;
+/** The front looks again at least this often, whatever it expects: rows another coordinator adds. */
+const MAX_SLEEP_MS = 500;
+/** and at most this often when woken again and again (every delete wakes the trash front). */
+const MIN_PASS_MS = 50;
+/** Between two sweeps, at least this long, and at least four times the last sweep took. */
+const SWEEP_PAUSE_MS = 2000;
+const BACKOFF_FIRST_MS = 1000;
+const BACKOFF_MAX_MS = 60_000;
+/** Rows remembered as backing off (oldest forgotten first: the sweep finds them again). */
+const MAX_BACKOFF = 100_000;
+/** Failures are logged at most this often per transition, with a count. */
+const WARN_EVERY_MS = 10_000;
+
+/** One transition the poller runs: where its due rows are, and the job that moves one of them. */
+export interface DueTransition {
+  /** The queue name of its job, and its name in /status. */
+  readonly name: string;
+  readonly job: LifecycleJob;
+  /** Followed as rows come due: its cursor only moves forward. */
+  readonly front: DueScan;
+  /** Walked from the start every sweep: rows behind the front (retries, stragglers). */
+  readonly sweep: readonly DueScan[];
+  /** Where the front starts (default: the beginning). */
+  initialCursor?(): Promise<DueCursor>;
+  /** Rows whose scan column is at or below this are due now. */
+  dueBy(): Promise<number>;
+  /** Now, on the clock the transition is due on. */
+  now(): Promise<number>;
+  /** When a row came due, on that clock (for lateness). */
+  dueAt(v: VersionRow): number;
+  /** When a row with this scan column comes due; absent when rows are due as they appear. */
+  columnDue?(at: number): number;
+  /**
+   * How far behind its cursor the front reads again each pass: rows can commit a little out of
+   * their column's order (a grouped delete takes its purge time before its commit).
+   */
+  readonly lookbackMs: number;
+  /** Job outcomes that mean the version moved (counted, with their lateness). */
+  readonly moved: readonly string[];
+}
+
+/** Who else is working: rows are shared out by a hash of the version id. */
+export interface Peers {
+  readonly id: string;
+  others(): readonly string[];
+}
+
+class Lane {
+  cursor: DueCursor = START_CURSOR;
+  readonly slots = new Semaphore(CONCURRENCY);
+  readonly sweepSlots = new Semaphore(SWEEP_CONCURRENCY);
+  /** Dispatched (or about to be) and not settled: never dispatched twice. */
+  readonly inFlight = new Set<string>();
+  readonly backoff = new Map<string, { until: number; attempts: number }>();
+  readonly stats: TransitionStats;
+  wakeFront?: () => void;
+  woken = false;
+  failuresSinceWarn = 0;
+  lastWarn = 0;
+
+  constructor(readonly t: DueTransition) {
+    this.stats = new TransitionStats(t.name);
+  }
+}
+
+/**
+ * Finds due transitions in the catalogue and moves them, without a queue in between. Per
+ * transition, a front walks the due rows in index order with a keyset cursor and sleeps until the
+ * next row comes due (or MAX_SLEEP_MS), so a move starts within a page's time of its due time
+ * whatever the idle time; a sweep walks from the start every few seconds for what the front left
+ * behind. A row whose move fails is not looked at again until its backoff ends, and the cursor
+ * moves past it: rows that cannot move never hold up the ones behind them (review finding 2).
+ *
+ * Several coordinators share the rows by a hash of the version id over the live coordinators. A
+ * row two of them take at once (while they disagree on who is live) is still moved once: every
+ * job re-reads the version and commits with a conditional UPDATE.
+ */
+export class DuePoller {
+  private readonly lanes: Lane[];
+  private readonly loops: Promise<void>[] = [];
+  private readonly moving = new Set<Promise<void>>();
+  private stopped = false;
+  private readonly stopWaiters = new Set<() => void>();
+
+  constructor(
+    transitions: readonly DueTransition[],
+    private readonly queries: LifecycleQueries,
+    private readonly jobs: JobContext,
+    private readonly peers: Peers,
+    private readonly log: Logger,
+  ) {
+    this.lanes = transitions.map((t) => new Lane(t));
+  }
+
+  start(): void {
+    for (const lane of this.lanes) this.loops.push(this.front(lane), this.sweep(lane));
+  }
+
+  /** Something may have come due (a delete): the named transition's front looks now. */
+  wake(name: string): void {
+    const lane = this.lanes.find((l) => l.t.name === name);
+    if (!lane) return;
+    lane.woken = true;
+    lane.wakeFront?.();
+  }
+
+  status(): TransitionView[] {
+    return this.lanes.map((l) => l.stats.view(l.backoff.size, l.inFlight.size));
+  }
+
+  /** Versions each transition is moving now (for /status's queue view). */
+  inFlight(name: string): number {
+    return this.lanes.find((l) => l.t.name === name)?.inFlight.size ?? 0;
+  }
+
+  /** Versions each transition holds back after a failure. */
+  backingOff(name: string): number {
+    return this.lanes.find((l) => l.t.name === name)?.backoff.size ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.stopWaiters) w();
+    for (const l of this.lanes) l.wakeFront?.();
+    await Promise.all(this.loops);
+    await Promise.allSettled([...this.moving]);
+  }
+
+  private async front(lane: Lane): Promise<void> {
+    const { t } = lane;
+    while (!this.stopped) {
+      const started = performance.now();
+      try {
+        if (lane.cursor === START_CURSOR && t.initialCursor) lane.cursor = await t.initialCursor();
+        lane.woken = false;
+        let at: DueCursor = t.lookbackMs ? { at: lane.cursor.at - t.lookbackMs, versionId: "" } : lane.cursor;
+        for (;;) {
+          const page = await this.queries.duePage(t.front, at, await t.dueBy(), PAGE);
+          const mine = this.share();
+          for (const v of page) await this.dispatch(lane, v, mine, false);
+          if (page.length) {
+            at = cursorOf(page[page.length - 1], t.front);
+            if (after(at, lane.cursor)) lane.cursor = at;
+          }
+          if (page.length < PAGE || this.stopped) break;
+        }
+        await this.sleepFront(lane, await this.untilNextDue(lane), started);
+      } catch (e) {
+        this.warn(lane, e, "could not read due versions");
+        await this.sleepFront(lane, 1000, started);
+      }
+    }
+  }
+
+  /** Ms until the front's next row comes due (at most MAX_SLEEP_MS). */
+  private async untilNextDue(lane: Lane): Promise<number> {
+    const { t } = lane;
+    if (!t.columnDue || lane.woken) return lane.woken ? 0 : MAX_SLEEP_MS;
+    const next = await this.queries.nextAfter(t.front, lane.cursor);
+    if (next === null) return MAX_SLEEP_MS;
+    return Math.min(MAX_SLEEP_MS, Math.max(0, t.columnDue(next) - (await t.now())));
+  }
+
+  private sleepFront(lane: Lane, ms: number, passStarted: number): Promise<void> {
+    const earliest = passStarted + MIN_PASS_MS;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        lane.wakeFront = undefined;
+        const left = earliest - performance.now();
+        if (left > 0 && !this.stopped) setTimeout(resolve, left);
+        else resolve();
+      };
+      const timer = setTimeout(done, ms);
+      lane.wakeFront = done;
+      if (lane.woken || this.stopped) done();
+    });
+  }
+
+  private async sweep(lane: Lane): Promise<void> {
+    const { t } = lane;
+    let pause = 0; // the first sweep at once: what came due while no coordinator ran
+    while (!this.stopped) {
+      await this.pause(pause);
+      const started = performance.now();
+      try {
+        for (const scan of t.sweep) {
+          let at = START_CURSOR;
+          while (!this.stopped) {
+            const page = await this.queries.duePage(scan, at, await t.dueBy(), PAGE);
+            const mine = this.share();
+            for (const v of page) await this.dispatch(lane, v, mine, true);
+            if (page.length < PAGE) break;
+            at = cursorOf(page[page.length - 1], scan);
+          }
+        }
+      } catch (e) {
+        this.warn(lane, e, "could not sweep due versions");
+      }
+      pause = Math.max(SWEEP_PAUSE_MS, 4 * (performance.now() - started));
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (this.stopped || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.stopWaiters.add(done);
+    });
+  }
+
+  /** Starts a row's move once a slot is free, unless it is moving, backing off or not ours. */
+  private async dispatch(lane: Lane, v: VersionRow, mine: (id: string) => boolean, sweeping: boolean): Promise<void> {
+    const id = v.versionId;
+    if (this.stopped || lane.inFlight.has(id) || !mine(id)) return;
+    const b = lane.backoff.get(id);
+    if (b && b.until > Date.now()) return;
+    lane.inFlight.add(id);
+    if (sweeping) await lane.sweepSlots.acquire();
+    await lane.slots.acquire();
+    const moving = this.move(lane, v).finally(() => {
+      lane.inFlight.delete(id);
+      lane.slots.release();
+      if (sweeping) lane.sweepSlots.release();
+      this.moving.delete(moving);
+    });
+    this.moving.add(moving);
+  }
+
+  private async move(lane: Lane, v: VersionRow): Promise<void> {
+    const { t } = lane;
+    try {
+      const outcome = await t.job.process({ versionId: v.versionId }, this.jobs);
+      lane.backoff.delete(v.versionId);
+      if (typeof outcome === "string" && t.moved.includes(outcome)) lane.stats.recordMoved((await t.now()) - t.dueAt(v));
+    } catch (e) {
+      lane.stats.failed++;
+      const attempts = (lane.backoff.get(v.versionId)?.attempts ?? 0) + 1;
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempts - 1)) * (0.75 + Math.random() / 2);
+      lane.backoff.delete(v.versionId); // re-inserted last: the oldest entry is the first forgotten
+      lane.backoff.set(v.versionId, { until: Date.now() + delay, attempts });
+      if (lane.backoff.size > MAX_BACKOFF) lane.backoff.delete(lane.backoff.keys().next().value!);
+      this.log.debug({ version: v.versionId, transition: t.name, attempts, err: e }, "transition failed; will retry");
+      this.warn(lane, e, "transitions failed; each is retried with backoff");
+    }
+  }
+
+  /** This coordinator's share of the rows, as of the last look at who is live. */
+  private share(): (id: string) => boolean {
+    const others = this.peers.others();
+    if (!others.length) return () => true;
+    const all = [this.peers.id, ...others].sort();
+    const me = all.indexOf(this.peers.id);
+    return (id) => hashOf(id) % all.length === me;
+  }
+
+  private warn(lane: Lane, e: unknown, what: string): void {
+    lane.failuresSinceWarn++;
+    const now = performance.now();
+    if (now - lane.lastWarn < WARN_EVERY_MS) return;
+    this.log.warn({ transition: lane.t.name, count: lane.failuresSinceWarn, backingOff: lane.backoff.size, err: e }, what);
+    lane.lastWarn = now;
+    lane.failuresSinceWarn = 0;
+  }
+}
+
+function cursorOf(v: VersionRow, scan: DueScan): DueCursor {
+  return { at: scan.column === "accessed_ms" ? v.accessedMs : (v.purgeMs ?? 0), versionId: v.versionId };
+}
+
+function after(a: DueCursor, b: DueCursor): boolean {
+  return a.at > b.at || (a.at === b.at && a.versionId > b.versionId);
+}
+
+/** FNV-1a: version ids are random, so any spread-out hash shares them evenly. */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
