@@ -98,7 +98,7 @@ export const SETTINGS = {
     env: "MINIS3_RECONCILE_INTERVAL",
     default: "30s",
     schema: duration,
-    doc: "how often the reconciler looks for due transitions without a job",
+    doc: "how often the reconciler looks for leftover copies and short or lost replicas without a job",
   },
   heartbeatInterval: { env: "MINIS3_HEARTBEAT_INTERVAL", default: "1s", schema: duration, doc: "how often nodes report to the catalogue" },
   repairAfter: {
