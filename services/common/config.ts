@@ -100,6 +100,30 @@ export const SETTINGS = {
     schema: duration,
     doc: "how often the reconciler looks for leftover copies and short or lost replicas without a job",
   },
+  httpIdleTimeout: {
+    env: "MINIS3_HTTP_IDLE_TIMEOUT",
+    default: "2m",
+    schema: duration,
+    doc: "coordinator: an HTTP connection on which no byte moves either way for this long is closed (a stalled client; a slow one that keeps moving is never cut)",
+  },
+  httpHeadersTimeout: {
+    env: "MINIS3_HTTP_HEADERS_TIMEOUT",
+    default: "30s",
+    schema: duration.refine((ms) => ms > 0, "must be more than 0"),
+    doc: "coordinator: a request's line and headers must all arrive within this (408 otherwise)",
+  },
+  httpRequestTimeout: {
+    env: "MINIS3_HTTP_REQUEST_TIMEOUT",
+    default: "0",
+    schema: duration,
+    doc: "coordinator: a whole request, body included, must arrive within this (0: no limit; a limit cuts large uploads on slow links)",
+  },
+  httpKeepAliveTimeout: {
+    env: "MINIS3_HTTP_KEEPALIVE_TIMEOUT",
+    default: "72s",
+    schema: duration,
+    doc: "coordinator: an idle keep-alive connection between requests is closed after this",
+  },
   heartbeatInterval: { env: "MINIS3_HEARTBEAT_INTERVAL", default: "1s", schema: duration, doc: "how often nodes report to the catalogue" },
   repairAfter: {
     env: "MINIS3_REPAIR_AFTER",

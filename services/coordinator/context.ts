@@ -15,6 +15,7 @@ import { NodePool } from "./cluster/node-pool";
 import { closeQueues, createQueues, redisConnection, type LifecycleQueues } from "./lifecycle/queues";
 import { Scheduler } from "./lifecycle/scheduler";
 import { Placement } from "./placement/placement";
+import { HTTP_TIMEOUT_SETTINGS } from "./api/http-timeouts";
 
 const SETTINGS = [
   "host",
@@ -34,6 +35,7 @@ const SETTINGS = [
   "heartbeatInterval",
   "nodeDownAfter",
   "repairAfter",
+  ...HTTP_TIMEOUT_SETTINGS,
 ] as const;
 
 export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;

@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger";
 import { onShutdown, runMain } from "../common/process";
 import { ClusterStatus } from "./admin/status";
 import { createHttpFacade } from "./api/http-facade";
+import { httpTimeouts } from "./api/http-timeouts";
 import { addObjectServices } from "./api/object-grpc-service";
 import { closeContext, loadCoordinatorConfig, openContext } from "./context";
 import { Lifecycle } from "./lifecycle/lifecycle";
@@ -38,7 +39,11 @@ runMain(log, async () => {
   addObjectServices(grpcServer, store, admin, log);
   const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
 
-  const http = createHttpFacade(store, admin, { maxObjectSize: cfg.maxObjectSize, logger: log });
+  const http = createHttpFacade(store, admin, {
+    maxObjectSize: cfg.maxObjectSize,
+    logger: log,
+    timeouts: httpTimeouts(cfg),
+  });
   await http.listen({ host: cfg.host, port: cfg.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
 

@@ -6,6 +6,7 @@ import { Readable } from "node:stream";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import multipart from "@fastify/multipart";
 import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
+import { readConfig } from "../../common/config";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkBucket, checkKey } from "../objects/names";
@@ -13,6 +14,7 @@ import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import { drainOnClose } from "./http-drain";
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, parseRange } from "./http-range";
+import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
 import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
 import { deletedJson, listedObjectJson, objectHeaders, objectJson, trashEntryJson, uploadedJson } from "./http-views";
 
@@ -21,6 +23,8 @@ export interface HttpFacadeOptions {
   maxObjectSize: number;
   /** Warnings and errors only: the facade never logs per request. */
   logger?: Logger;
+  /** Default: the settings' defaults. */
+  timeouts?: HttpTimeouts;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -34,7 +38,16 @@ const MAX_LIST_LIMIT = 1000;
 const SMALL_BODY = 64 * 1024;
 
 export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts: HttpFacadeOptions): FastifyInstance {
+  const t = opts.timeouts ?? httpTimeouts(readConfig(HTTP_TIMEOUT_SETTINGS, {}));
+  // Node refuses a headers timeout above a (non-zero) request timeout.
+  const headersMs = t.requestMs > 0 ? Math.min(t.headersMs, t.requestMs) : t.headersMs;
   const app = Fastify({
+    connectionTimeout: t.idleMs,
+    keepAliveTimeout: t.keepAliveMs,
+    requestTimeout: t.requestMs,
+    // Node checks the headers and request timeouts every connectionsCheckingInterval (30 s by
+    // default, which would let a header trickle run 30 s past its limit): check every second at most.
+    http: { headersTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs) },
     ...(opts.logger ? { loggerInstance: opts.logger as unknown as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false, // HEAD /retrieve is its own route: it must not read the body
