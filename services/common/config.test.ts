@@ -26,6 +26,13 @@ describe("configuration", () => {
     expect(() => resolveWriteQuorum(2, "3")).toThrow(/MINIS3_WRITE_QUORUM/);
   });
 
+  it("takes a scrub rate of 0 (off) and refuses an orphan grace under a second", () => {
+    expect(readConfig(["scrubRate", "orphanGrace"], {})).toEqual({ scrubRate: 4 * 1024 ** 2, orphanGrace: 3_600_000 });
+    expect(readConfig(["scrubRate"], { MINIS3_SCRUB_RATE: "0" }).scrubRate).toBe(0);
+    expect(() => readConfig(["scrubRate"], { MINIS3_SCRUB_RATE: "fast" })).toThrow(/MINIS3_SCRUB_RATE/);
+    expect(() => readConfig(["orphanGrace"], { MINIS3_ORPHAN_GRACE: "10ms" })).toThrow(/MINIS3_ORPHAN_GRACE.*at least 1s/);
+  });
+
   it("wraps the queue prefix in a Redis Cluster hash tag once", () => {
     expect(queuePrefix("minis3")).toBe("{minis3}");
     expect(queuePrefix("{mine}")).toBe("{mine}");

@@ -131,6 +131,18 @@ export const SETTINGS = {
     schema: duration,
     doc: "a storage node a coordinator saw down this long without a break has its copies made elsewhere; no repair in its first this long",
   },
+  scrubRate: {
+    env: "MINIS3_SCRUB_RATE",
+    default: "4MiB",
+    schema: size,
+    doc: "scrubber: bytes per second re-read and checked against sha256, cluster-wide (0: off, and orphans are kept)",
+  },
+  orphanGrace: {
+    env: "MINIS3_ORPHAN_GRACE",
+    default: "1h",
+    schema: duration.pipe(z.number().min(1000, "at least 1s")),
+    doc: "scrubber: a copy no catalogue row names is deleted once seen so for this long (far above any upload in flight)",
+  },
   nodeDownAfter: { env: "MINIS3_NODE_DOWN_AFTER", default: "5s", schema: duration, doc: "a node silent for this long is taken as down" },
   nodeId: {
     env: "MINIS3_NODE_ID",

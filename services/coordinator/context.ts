@@ -8,6 +8,7 @@ import { AccessTracker } from "./catalogue/access-tracker";
 import { Catalogue } from "./catalogue/catalogue";
 import { CATALOGUE_MIGRATIONS } from "./catalogue/catalogue-schema";
 import { ReadCache } from "./catalogue/read-cache";
+import { CreateScrubState1732500000400 } from "./catalogue/scrub-schema";
 import { coordinatorId, CoordinatorPresence } from "./cluster/coordinator-presence";
 import { CreateCoordinators1732500000200 } from "./cluster/coordinators-schema";
 import { NodeDirectory } from "./cluster/node-directory";
@@ -36,6 +37,8 @@ const SETTINGS = [
   "nodeDownAfter",
   "repairAfter",
   ...HTTP_TIMEOUT_SETTINGS,
+  "scrubRate",
+  "orphanGrace",
 ] as const;
 
 export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;
@@ -83,7 +86,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const writeQuorum = resolveWriteQuorum(config.replicas, config.writeQuorum);
   const db = await openDataSource({
     url: config.mysqlUrl,
-    migrations: [CreateNodes1732500000000, ...CATALOGUE_MIGRATIONS, CreateCoordinators1732500000200],
+    migrations: [CreateNodes1732500000000, ...CATALOGUE_MIGRATIONS, CreateCoordinators1732500000200, CreateScrubState1732500000400],
     poolSize: 24,
     multipleStatements: true,
   });

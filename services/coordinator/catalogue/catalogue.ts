@@ -7,6 +7,7 @@ import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
 import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
+import { ScrubQueries } from "./scrub-queries";
 import {
   commitBatch,
   committedRow,
@@ -43,6 +44,8 @@ interface Learned {
 export class Catalogue {
   /** What the reconciler asks for (read-only). */
   readonly lifecycle: LifecycleQueries;
+  /** The scrubber's walk over every version, its lease and its findings. */
+  readonly scrub: ScrubQueries;
   /** MariaDB's time: every purge and trash time is written and compared on it. */
   readonly clock: CatalogueClock;
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
@@ -62,6 +65,7 @@ export class Catalogue {
     private readonly cache: ReadCache = new ReadCache(0, () => undefined),
   ) {
     this.lifecycle = new LifecycleQueries(pool);
+    this.scrub = new ScrubQueries(pool);
     const clock = (this.clock = new CatalogueClock(pool));
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
