@@ -26,6 +26,8 @@ runMain(log, async () => {
     reconcileIntervalMs: cfg.reconcileInterval,
     chunkSize: cfg.chunkSize,
     trashTtlMs: cfg.trashTtl,
+    scrubRate: cfg.scrubRate,
+    orphanGraceMs: cfg.orphanGrace,
   });
   const store = new ObjectStore(
     { ...ctx, events: lifecycle, undeleter: lifecycle },

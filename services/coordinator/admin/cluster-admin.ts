@@ -19,6 +19,40 @@ export interface CoordinationView {
   readCache: { enabled: boolean; rows: number };
 }
 
+/**
+ * The scrubber, cluster-wide (its row in the catalogue; times on the catalogue's clock). `owner` is
+ * the coordinator process that holds the lease, until `leaseUntilMs`; `progress` is this pass's
+ * versions over all versions now in the catalogue.
+ */
+export interface ScrubStatusView {
+  rateBytesPerSecond: number;
+  owner: string;
+  leaseUntilMs: number;
+  pass: { startedAtMs: number | null; versionsChecked: number; bytesChecked: number; progress: number };
+  passes: number;
+  lastPassEndedAtMs: number | null;
+  totals: {
+    versionsChecked: number;
+    bytesChecked: number;
+    corrupt: number;
+    missing: number;
+    unreachable: number;
+    repairsQueued: number;
+    orphansDeleted: number;
+  };
+}
+
+/** The scrub view of a cluster with no scrubber (MINIS3_SCRUB_RATE=0 and nothing found yet), as test doubles report it. */
+export const NO_SCRUB: ScrubStatusView = {
+  rateBytesPerSecond: 0,
+  owner: "",
+  leaseUntilMs: 0,
+  pass: { startedAtMs: null, versionsChecked: 0, bytesChecked: 0, progress: 0 },
+  passes: 0,
+  lastPassEndedAtMs: null,
+  totals: { versionsChecked: 0, bytesChecked: 0, corrupt: 0, missing: 0, unreachable: 0, repairsQueued: 0, orphansDeleted: 0 },
+};
+
 export interface ClusterStatusView extends CoordinationView {
   nodes: NodeStatusView[];
   tiers: { tier: string; objects: number; bytes: number }[];
@@ -27,6 +61,7 @@ export interface ClusterStatusView extends CoordinationView {
   queuesError?: string;
   /** Demotions, trash moves and purges this coordinator made since it started, and how late. */
   transitions?: TransitionView[];
+  scrub: ScrubStatusView;
 }
 
 export interface HealthView {

@@ -1,4 +1,5 @@
 import type { NodeRecord } from "../../membership/node-record";
+import type { ScrubState } from "../catalogue/scrub-queries";
 import type { ClusterStatusView } from "./cluster-admin";
 import { ClusterStatus, type ClusterStatusDeps } from "./status";
 
@@ -16,17 +17,29 @@ const node = (id: string, live: boolean): NodeRecord => ({
   silentForMs: live ? 10 : 60_000,
 });
 
+const SCRUB: ScrubState = {
+  owner: "host:50051#ab12cd34",
+  leaseUntilMs: 1700000030000,
+  cursor: "v0000000000000000000000000042",
+  pass: { startedAtMs: 1699999000000, versions: 2, bytes: 8192 },
+  passes: 3,
+  lastPassEndedAtMs: 1699998000000,
+  totals: { versions: 17, bytes: 70000, corrupt: 1, missing: 2, unreachable: 0, repairsQueued: 3, orphansDeleted: 4 },
+};
+const scrub = { state: async () => SCRUB };
+
 const QUEUES: ClusterStatusView["queues"] = [{ name: "trash", waiting: 2, delayed: 0, active: 1, failed: 0 }];
 
 function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
   return {
-    catalogue: { tierTotals: async () => [{ tier: "hot", objects: 5, bytes: 500 }], ping: async () => undefined },
+    catalogue: { tierTotals: async () => [{ tier: "hot", objects: 5, bytes: 500 }], ping: async () => undefined, scrub },
     directory: { all: () => [node("storage-1", true), node("storage-2", false)] },
     placement: { liveStorageNodes: () => 2 },
     presence: { id: "host:50051", others: () => ["other:50052"] },
     cache: { enabled: false, size: 0 },
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
+    config: { scrubRate: 4096 },
     ...over,
   };
 }
@@ -45,6 +58,16 @@ describe("cluster status", () => {
         { id: "other:50052", self: false },
       ],
       readCache: { enabled: false, rows: 0 },
+      scrub: {
+        rateBytesPerSecond: 4096,
+        owner: "host:50051#ab12cd34",
+        leaseUntilMs: 1700000030000,
+        // 2 of the catalogue's 5 versions checked in this pass
+        pass: { startedAtMs: 1699999000000, versionsChecked: 2, bytesChecked: 8192, progress: 0.4 },
+        passes: 3,
+        lastPassEndedAtMs: 1699998000000,
+        totals: { versionsChecked: 17, bytesChecked: 70000, corrupt: 1, missing: 2, unreachable: 0, repairsQueued: 3, orphansDeleted: 4 },
+      },
     });
   });
 
@@ -68,6 +91,7 @@ describe("cluster status", () => {
       writeQuorum: 2,
     });
     const catalogue = {
+      scrub,
       tierTotals: async () => [],
       ping: async (): Promise<void> => {
         throw new Error("ECONNREFUSED");

@@ -1,13 +1,14 @@
 import type { Catalogue } from "../catalogue/catalogue";
 import type { ReadCache } from "../catalogue/read-cache";
+import type { ScrubQueries, ScrubState } from "../catalogue/scrub-queries";
 import type { CoordinatorPresence } from "../cluster/coordinator-presence";
 import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
-import type { ClusterAdmin, ClusterStatusView, HealthView } from "./cluster-admin";
+import type { ClusterAdmin, ClusterStatusView, HealthView, ScrubStatusView } from "./cluster-admin";
 
 /** The slice of the coordinator's context /status and /healthz are composed from. */
 export interface ClusterStatusDeps {
-  readonly catalogue: Pick<Catalogue, "tierTotals" | "ping">;
+  readonly catalogue: Pick<Catalogue, "tierTotals" | "ping"> & { readonly scrub: Pick<ScrubQueries, "state"> };
   readonly directory: Pick<NodeDirectory, "all">;
   readonly placement: Pick<Placement, "liveStorageNodes">;
   readonly presence: Pick<CoordinatorPresence, "id" | "others">;
@@ -17,6 +18,7 @@ export interface ClusterStatusDeps {
   /** The lifecycle's due-row poller, if this coordinator runs one. */
   readonly transitions?: { transitions(): NonNullable<ClusterStatusView["transitions"]> };
   readonly writeQuorum: number;
+  readonly config: { readonly scrubRate: number };
 }
 
 /** What /status, /healthz and AdminService.GetStatus report, outside the object engine. */
@@ -26,8 +28,9 @@ export class ClusterStatus implements ClusterAdmin {
   async status(): Promise<ClusterStatusView> {
     const { catalogue, directory, presence, cache, scheduler } = this.deps;
     let queuesError: string | undefined;
-    const [tiers, queues] = await Promise.all([
+    const [tiers, scrub, queues] = await Promise.all([
       catalogue.tierTotals(),
+      catalogue.scrub.state(),
       scheduler.queueStatus().catch((e: Error) => {
         queuesError = e.message;
         return [];
@@ -48,6 +51,11 @@ export class ClusterStatus implements ClusterAdmin {
       coordinators: [{ id: presence.id, self: true }, ...presence.others().map((id) => ({ id, self: false }))],
       readCache: { enabled: cache.enabled, rows: cache.size },
       ...(this.deps.transitions ? { transitions: this.deps.transitions.transitions() } : {}),
+      scrub: scrubView(
+        scrub,
+        this.deps.config.scrubRate,
+        tiers.reduce((n, t) => n + t.objects, 0),
+      ),
     };
   }
 
@@ -62,4 +70,30 @@ export class ClusterStatus implements ClusterAdmin {
     const live = placement.liveStorageNodes();
     return { ok: catalogueOk && live >= writeQuorum, liveStorageNodes: live, writeQuorum };
   }
+}
+
+function scrubView(s: ScrubState, rateBytesPerSecond: number, versions: number): ScrubStatusView {
+  const t = s.totals;
+  return {
+    rateBytesPerSecond,
+    owner: s.owner,
+    leaseUntilMs: s.leaseUntilMs,
+    pass: {
+      startedAtMs: s.pass.startedAtMs,
+      versionsChecked: s.pass.versions,
+      bytesChecked: s.pass.bytes,
+      progress: versions ? Math.min(1, s.pass.versions / versions) : 1,
+    },
+    passes: s.passes,
+    lastPassEndedAtMs: s.lastPassEndedAtMs,
+    totals: {
+      versionsChecked: t.versions,
+      bytesChecked: t.bytes,
+      corrupt: t.corrupt,
+      missing: t.missing,
+      unreachable: t.unreachable,
+      repairsQueued: t.repairsQueued,
+      orphansDeleted: t.orphansDeleted,
+    },
+  };
 }

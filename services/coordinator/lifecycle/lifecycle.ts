@@ -1,4 +1,5 @@
 import { Worker } from "bullmq";
+import { randomBytes } from "node:crypto";
 import type { Logger } from "../../common/logger";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue } from "../catalogue/catalogue";
@@ -20,6 +21,7 @@ import type { LifecycleQueues } from "./queues";
 import { Reconciler } from "./reconciler";
 import type { QueueStatus, Scheduler } from "./scheduler";
 import type { TransitionView } from "./transition-stats";
+import { Scrubber } from "./scrub/scrubber";
 import { undelete } from "./undelete";
 
 /** The slice of the coordinator's context the lifecycle runs on. */
@@ -34,6 +36,12 @@ export interface LifecycleDeps {
   /** Who else runs the lifecycle: the due rows are shared out among the live coordinators. */
   readonly presence: Peers;
   readonly log: Logger;
+}
+
+/** MINIS3_SCRUB_RATE (0: off) and MINIS3_ORPHAN_GRACE. */
+export interface ScrubSettings {
+  scrubRate: number;
+  orphanGraceMs: number;
 }
 
 /**
@@ -51,10 +59,11 @@ export class Lifecycle implements Undeleter, ObjectEvents {
   private readonly poller: DuePoller;
   private readonly workers: Worker[] = [];
   private timer?: NodeJS.Timeout;
+  private readonly scrubber?: Scrubber;
 
   constructor(
     private readonly deps: LifecycleDeps,
-    opts: LifecycleOptions & { chunkSize: number; trashTtlMs: number },
+    opts: LifecycleOptions & ScrubSettings & { chunkSize: number; trashTtlMs: number },
   ) {
     const { catalogue, nodes, placement, access, scheduler, log } = deps;
     // Watching starts here, at start-up: no node is lost before repairAfterMs of it.
@@ -72,6 +81,27 @@ export class Lifecycle implements Undeleter, ObjectEvents {
       reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.lost()),
     };
     this.poller = new DuePoller(dueTransitions(this.jobs, opts.trashTtlMs), catalogue.lifecycle, this.jobs, deps.presence, log);
+    if (opts.scrubRate > 0) {
+      const live = () => deps.directory.all().filter((n) => n.live && n.state !== "removed");
+      this.scrubber = new Scrubber(
+        {
+          catalogue,
+          nodes,
+          verify: (node, blob) => nodes.client(node).checkBlob(blob),
+          sweptNodes: () => live().map((n) => n.id),
+          sweptClient: (node) => nodes.client(node),
+          repair: (versionId) => this.underReplicated(versionId),
+          log,
+        },
+        {
+          bytesPerSecond: opts.scrubRate,
+          orphanGraceMs: opts.orphanGraceMs,
+          replicas: opts.replicas,
+          // Unique per process: two coordinators that share a host:port id must not share the lease.
+          owner: `${deps.presence.id}#${randomBytes(4).toString("hex")}`,
+        },
+      );
+    }
   }
 
   start(): void {
@@ -96,6 +126,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     // One pass now: whatever came due while no coordinator ran is queued at once.
     void reconcile.process({ versionId: "" }, this.jobs).catch(() => undefined);
     this.poller.start();
+    this.scrubber?.start();
   }
 
   committed(_v: NewVersion, replaced: string[]): void {
@@ -138,6 +169,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
   /** Stops the workers; the queues belong to the context, which closes them next. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.scrubber?.stop();
     await this.poller.stop();
     await Promise.all(this.workers.map((w) => w.close()));
   }

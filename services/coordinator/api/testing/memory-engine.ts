@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
 import { ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, TooLargeError } from "../../../common/errors";
-import type { ClusterAdmin, ClusterStatusView, HealthView } from "../../admin/cluster-admin";
+import { NO_SCRUB, type ClusterAdmin, type ClusterStatusView, type HealthView } from "../../admin/cluster-admin";
 import { resolveRange } from "../../objects/byte-range";
 import { checkBucket, checkKey } from "../../objects/names";
 import type {
@@ -215,6 +215,7 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
       queues: [{ name: "lifecycle", waiting: 0, delayed: 0, active: 0, failed: 0 }],
       coordinators: [{ id: "memory", self: true }],
       readCache: { enabled: false, rows: 0 },
+      scrub: NO_SCRUB,
     };
   }
 
