@@ -6,8 +6,8 @@ import { openDataSource, sqlPool } from "../../../common/db/datasource";
 import { newVersionId } from "../../../common/ids";
 import type { BlobMeta, BlobVerdict, BlobVerification } from "../../../rpc/blob-backend";
 import { Catalogue, type NewVersion } from "../../catalogue/catalogue";
-import { CreateCatalogue1732500000100 } from "../../catalogue/catalogue-schema";
-import { CreateScrubState1732500000300 } from "../../catalogue/scrub-schema";
+import { CATALOGUE_MIGRATIONS } from "../../catalogue/catalogue-schema";
+import { CreateScrubState1732500000400 } from "../../catalogue/scrub-schema";
 import { OrphanSweep, type SweptNode } from "./orphan-sweep";
 import { Scrubber, type ScrubberOptions } from "./scrubber";
 
@@ -24,7 +24,7 @@ beforeEach(async () => {
   dbName = `minis3_t_${randomBytes(6).toString("hex")}`;
   ds = await openDataSource({
     url: `mysql://root@127.0.0.1:3306/${dbName}`,
-    migrations: [CreateCatalogue1732500000100, CreateScrubState1732500000300],
+    migrations: [...CATALOGUE_MIGRATIONS, CreateScrubState1732500000400],
     poolSize: 4,
     multipleStatements: true,
   });
@@ -55,6 +55,12 @@ async function commit(replicas: string[], size = 1000): Promise<string> {
   };
   await catalogue.commit(v);
   return v.versionId;
+}
+
+/** Demotes a version in the catalogue alone (its copies are played by the test). */
+async function toCold(versionId: string, oldCopies: string[]): Promise<boolean> {
+  const v = (await catalogue.version(versionId))!;
+  return catalogue.moveTier(versionId, { state: "live", tier: "hot", gen: v.gen }, { tier: "cold", replicas: ["b1"] }, oldCopies);
 }
 
 interface Harness {
@@ -138,16 +144,19 @@ describe("scrubber", () => {
     const bad = await commit(["s1", "s2"]);
     const short = await commit(["s1"]);
     const cold = await commit(["s1", "s2"]);
-    expect(await catalogue.moveTier(cold, { state: "live", tier: "hot" }, { tier: "cold", replicas: ["b1"] }, ["s1", "s2"])).toBe(true);
+    expect(await toCold(cold, ["s1", "s2"])).toBe(true);
     const moving = await commit(["s1", "s2"]);
     const other = await commit(["s1", "s2"]); // s1 holds bytes that match what it stored, not the catalogue's sha256
+    const purging = await commit(["s1", "s2"]); // its copies are being deleted: not checked
+    await pool.query("UPDATE versions SET state = 'purging' WHERE version_id = ?", [purging]);
     const verdicts: Record<string, BlobVerdict> = { [`s1/${bad}`]: "corrupt", [`s2/${bad}`]: "missing", [`b1/${cold}`]: "corrupt" };
     const h = scrubber({ passPauseMs: 4242 }, async (node, blob) => {
       if (blob === moving) {
         // Demoted between the page and the check: its hot copies are gone, and that is no finding.
-        await catalogue.moveTier(moving, { state: "live", tier: "hot" }, { tier: "cold", replicas: ["b1"] }, ["s1", "s2"]);
+        await toCold(moving, ["s1", "s2"]);
         return "missing";
       }
+      if (blob === purging) return "missing";
       if (node === "s1" && blob === other)
         return { verdict: "ok", meta: { blobId: other, size: 1000, sha256: Buffer.alloc(32, 0xbb), storedAtMs: 1, attributes: {} } };
       return verdicts[`${node}/${blob}`] ?? "ok";
@@ -156,6 +165,7 @@ describe("scrubber", () => {
     expect(h.repairs.sort()).toEqual([bad, short, other].sort()); // one repair for bad, whatever its two copies said
     const t = (await catalogue.scrub.state()).totals;
     expect(t).toMatchObject({ versions: 5, corrupt: 3, missing: 1, repairsQueued: 3 });
+    expect(h.checked.filter((c) => c.endsWith(purging))).toEqual([]);
   });
 
   test("copies on a node that is down or does not answer are counted unreachable, not bad", async () => {
@@ -201,7 +211,7 @@ describe("orphan sweep", () => {
     const s1 = new MemoryNode();
     const hot = await commit(["s1", "s2"]); // named on s1
     const left = await commit(["s1", "s2"]);
-    await catalogue.moveTier(left, { state: "live", tier: "hot" }, { tier: "cold", replicas: ["b1"] }, ["s1"]); // s1 in cleanup: named
+    await toCold(left, ["s1"]); // s1 in cleanup: named
     const elsewhere = await commit(["s2", "s3"]); // a row, but not for s1: an orphan on s1
     const noRow = newVersionId(); // no row at all
     const rewritten = newVersionId();

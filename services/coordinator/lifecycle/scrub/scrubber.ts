@@ -160,6 +160,8 @@ export class Scrubber {
   /** Checks every copy a version lists; adds what it finds to `found`. */
   private async check(v: ScrubVersion, found: ScrubCounts, signal: AbortSignal): Promise<void> {
     const { nodes, log } = this.deps;
+    // A purge has begun deleting its copies: a missing one is no finding, and nothing reads them again.
+    if (v.state === "purging") return;
     const liveHot = v.state === "live" && v.tier === "hot";
     let queued = false;
     const repair = () => {
@@ -188,7 +190,7 @@ export class Scrubber {
         if (verdict === "ok") return;
         // The copy may have left in a transition since the page was read: only a listed copy counts.
         const now = await this.deps.catalogue.version(v.versionId);
-        if (!now || !now.replicas.includes(node)) return;
+        if (!now || now.state === "purging" || !now.replicas.includes(node)) return;
         found[verdict]++;
         if (now.state === "live" && now.tier === "hot") {
           log.warn({ version: v.versionId, node, verdict }, "scrub: bad copy; repair queued");
