@@ -49,8 +49,13 @@ export interface LifecycleQueues {
 
 export function createQueues(connection: ConnectionOptions, prefix: string, log: Logger): LifecycleQueues {
   const byName = {} as Record<QueueName, Queue<TransitionJob>>;
+  // Adds fail at once while Redis is away instead of waiting in ioredis's offline queue, which has
+  // no bound: every upload and delete would add to it until Redis returned. Dropping is safe: the
+  // catalogue is the truth and the reconciler queues what is due. (Workers keep their own
+  // connections, which must wait: BullMQ requires maxRetriesPerRequest null there, STACK.md §4.)
+  const adding = { ...connection, enableOfflineQueue: false };
   for (const name of QUEUE_NAMES) {
-    const q = (byName[name] = new Queue<TransitionJob>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS }));
+    const q = (byName[name] = new Queue<TransitionJob>(name, { connection: adding, prefix, defaultJobOptions: JOB_OPTIONS }));
     q.on("error", (e) => log.warn({ err: e }, "queue error"));
   }
   return { connection, prefix, byName };
@@ -58,4 +63,14 @@ export function createQueues(connection: ConnectionOptions, prefix: string, log:
 
 export async function closeQueues(queues: LifecycleQueues): Promise<void> {
   await Promise.all(Object.values(queues.byName).map((q) => q.close()));
+}
+
+/** Commands the queues' Redis clients hold that Redis has not answered (sent, or waiting offline). */
+export async function pendingRedisCommands(queues: LifecycleQueues): Promise<number> {
+  let n = 0;
+  for (const q of Object.values(queues.byName)) {
+    const c = (await q.backend.client) as unknown as { offlineQueue?: { length: number }; commandQueue?: { length: number } };
+    n += (c.offlineQueue?.length ?? 0) + (c.commandQueue?.length ?? 0);
+  }
+  return n;
 }
