@@ -1,3 +1,5 @@
+import * as mysql2 from "mysql2";
+import type { Pool as CallbackPool, PoolOptions } from "mysql2";
 import { createConnection } from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
 import { DataSource, type MigrationInterface } from "typeorm";
@@ -56,7 +58,20 @@ export interface OpenOptions {
    * still goes through placeholders; only the coordinator's catalogue uses it.
    */
   multipleStatements?: boolean;
+  /** Deadline of every command on the pool's connections (default DB_COMMAND_TIMEOUT_MS). */
+  commandTimeoutMs?: number;
 }
+
+/**
+ * No MariaDB command waits longer than this for its answer. mysql2 has no pool-wide query timeout
+ * (its per-query `timeout` leaves the stuck command on a connection that goes back to the pool, and
+ * commands queued behind it never time out) and no pool acquire timeout, and TCP takes about 15 min
+ * to give up on a partitioned server. 60 s is above InnoDB's lock wait timeout (50 s), so a query
+ * that waits on a lock gets the server's own error first; nothing the catalogue runs takes a tenth
+ * of it. With every connection guarded, a waiting pool acquire is bounded too (a stuck connection
+ * is dropped at the deadline and its place taken by a new one).
+ */
+export const DB_COMMAND_TIMEOUT_MS = 60_000;
 
 /**
  * Opens a TypeORM DataSource on MINIS3_MYSQL_URL, creating the database and running the owner's
@@ -86,6 +101,11 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
     bigNumberStrings: false,
     logging: ["error"],
     maxQueryExecutionTime: 5000,
+    // TypeORM's documented way to hand it the mysql2 module: ours guards every pool it creates.
+    driver: {
+      ...mysql2,
+      createPool: (o: PoolOptions) => guardCommands(mysql2.createPool(o), opts.commandTimeoutMs ?? DB_COMMAND_TIMEOUT_MS),
+    },
   });
   await ds.initialize();
   if (opts.migrations?.length) {
@@ -100,6 +120,59 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
   }
   return ds;
 }
+
+/** The parts of mysql2's callback connection the deadline works with. */
+interface RawConnection {
+  addCommand(cmd: NodeJS.EventEmitter): unknown;
+  stream: { destroy(err?: Error): void };
+  _fatalError: unknown;
+}
+
+/**
+ * Gives every command on every connection of a pool a deadline (see
+ * DB_COMMAND_TIMEOUT_MS). At the deadline the connection's socket is destroyed: mysql2 then fails
+ * the command and every one queued behind it with a fatal error, and the pool drops the connection.
+ */
+function guardCommands(pool: CallbackPool, timeoutMs: number): CallbackPool {
+  pool.on("connection", (c) => {
+    const conn = c as unknown as RawConnection;
+    const add = conn.addCommand.bind(conn);
+    conn.addCommand = (cmd) => {
+      const timer = setTimeout(() => {
+        if (conn._fatalError) return; // already failed: its commands have their errors
+        const err = Object.assign(new Error(`MariaDB gave no answer within ${timeoutMs} ms`), { code: "PROTOCOL_SEQUENCE_TIMEOUT" });
+        conn.stream.destroy(err);
+      }, timeoutMs);
+      timer.unref();
+      cmd.once("end", () => clearTimeout(timer));
+      return add(cmd);
+    };
+  });
+  return pool;
+}
+
+/**
+ * True when a database error means "MariaDB is away or did not answer" (try again later: 503), as
+ * against a statement the server refused for what it carried (a bug, or a bad value). Connection
+ * errors (refused, lost, timed out, the pool closed) carry a code but no SQL state, or are fatal;
+ * a few server errors also mean "not now".
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  const err = e as { code?: unknown; sqlState?: unknown; fatal?: unknown };
+  if (typeof err?.code !== "string") return false;
+  if (typeof err.sqlState !== "string" || err.fatal === true) return true;
+  return err.sqlState.startsWith("08") || UNAVAILABLE_SERVER_ERRORS.has(err.code);
+}
+
+const UNAVAILABLE_SERVER_ERRORS = new Set([
+  "ER_LOCK_WAIT_TIMEOUT",
+  "ER_LOCK_DEADLOCK",
+  "ER_QUERY_INTERRUPTED",
+  "ER_STATEMENT_TIMEOUT",
+  "ER_SERVER_SHUTDOWN",
+  "ER_CON_COUNT_ERROR",
+  "ER_TOO_MANY_USER_CONNECTIONS",
+]);
 
 /** mysql2's own promise pool behind a DataSource, for prepared statements on hot paths. */
 export function sqlPool(ds: DataSource): Pool {

@@ -1,4 +1,5 @@
-import { AbortedError, ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError } from "../../common/errors";
+import { isDatabaseUnavailable } from "../../common/db/datasource";
+import { AbortedError, ErrorCode, InvalidArgumentError, isMiniS3Error, MiniS3Error, NotFoundError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
@@ -226,7 +227,7 @@ export class ObjectStore implements ObjectEngine {
     const b = checkBucket(bucket);
     const k = checkKey(key);
     for (let attempt = 0; ; attempt++) {
-      const v = await this.catalogue.current(b, k, attempt > 0);
+      const v = await fromCatalogue(this.catalogue.current(b, k, attempt > 0));
       if (!v) throw new NotFoundError(`no object ${b}/${k}`);
       // Resolved on the row just read: the range and the bytes belong to the same version.
       const { offset, length } = resolveRange(range, v.size);
@@ -249,7 +250,7 @@ export class ObjectStore implements ObjectEngine {
   async head(bucket: string, key: string): Promise<ObjectView> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    const v = await this.catalogue.current(b, k);
+    const v = await fromCatalogue(this.catalogue.current(b, k));
     if (!v) throw new NotFoundError(`no object ${b}/${k}`);
     return toObjectView(v);
   }
@@ -257,7 +258,7 @@ export class ObjectStore implements ObjectEngine {
   async delete(bucket: string, key: string): Promise<DeleteResult> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    const v = await this.catalogue.markDeleted(b, k);
+    const v = await fromCatalogue(this.catalogue.markDeleted(b, k));
     if (!v) throw new NotFoundError(`no object ${b}/${k}`);
     this.events.deleted(v);
     return { bucket: b, key: k, versionId: v.versionId, purgeAtMs: v.purgeMs ?? 0 };
@@ -266,7 +267,7 @@ export class ObjectStore implements ObjectEngine {
   async list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult> {
     const b = checkBucket(bucket);
     const n = checkLimit(limit);
-    const rows = await this.catalogue.list(b, prefix ?? "", keyOfCursor(cursor), n + 1);
+    const rows = await fromCatalogue(this.catalogue.list(b, prefix ?? "", keyOfCursor(cursor), n + 1));
     const page = rows.slice(0, n);
     return { objects: page.map(toObjectView), nextCursor: rows.length > n ? cursorOf(page[page.length - 1].key) : "" };
   }
@@ -274,13 +275,15 @@ export class ObjectStore implements ObjectEngine {
   async undelete(bucket: string, key: string): Promise<ObjectView> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    return this.undeleter.undelete(b, k);
+    return fromCatalogue(this.undeleter.undelete(b, k));
   }
 
   async listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult> {
     const b = checkBucket(bucket);
     const n = checkLimit(limit);
-    const rows = await this.catalogue.listTrash(b, prefix ?? "", await this.catalogue.clock.now(), cursor ?? "", n + 1);
+    const rows = await fromCatalogue(
+      this.catalogue.clock.now().then((now) => this.catalogue.listTrash(b, prefix ?? "", now, cursor ?? "", n + 1)),
+    );
     const page = rows.slice(0, n);
     return {
       entries: page.map((v: VersionRow) => ({
@@ -298,4 +301,17 @@ function checkLimit(limit: number): number {
   if (!limit) return 1000;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgumentError("limit must be 1..1000");
   return limit;
+}
+
+/**
+ * A catalogue call whose failure because MariaDB is away (refused, lost, no answer in time) means
+ * "try again later" to the client (CatalogueUnavailable: 503 / UNAVAILABLE), not a bug (500).
+ */
+async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (e) {
+    if (isMiniS3Error(e) || !isDatabaseUnavailable(e)) throw e;
+    throw new MiniS3Error(ErrorCode.CatalogueUnavailable, `the catalogue did not answer: ${(e as Error).message}`);
+  }
 }
