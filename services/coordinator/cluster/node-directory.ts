@@ -6,9 +6,19 @@ import type { NodeKind, NodeRecord } from "../../membership/node-record";
 /**
  * A coordinator's view of the nodes, refreshed from the catalogue every interval. Emits "change"
  * when the set of live nodes (or an address) changes.
+ *
+ * A node is live when it heartbeats AND this coordinator can reach it. Heartbeats say the first
+ * (`heartbeating`); calls say the second: a node a call could not reach stays suspected, across
+ * refreshes, until the node pool's probe reaches it again (`trust`). Suspicion used to end at the
+ * next refresh, ~1 s later, so a node cut off from coordinators but not from MariaDB was live
+ * nearly all the time and cost every request sent to it a deadline (review, finding 9).
  */
 export class NodeDirectory extends EventEmitter {
   private records: NodeRecord[] = [];
+  /** What the heartbeat rows say, whatever this coordinator saw. */
+  private readonly heartbeats = new Map<string, boolean>();
+  /** Nodes a call could not reach, until a probe does. */
+  private readonly suspected = new Set<string>();
   private signature = "";
   private timer?: NodeJS.Timeout;
 
@@ -49,12 +59,38 @@ export class NodeDirectory extends EventEmitter {
     return this.get(id)?.live ?? false;
   }
 
-  /** Marks a node down until its next heartbeat shows it back (called when a call to it fails). */
-  suspect(id: string): void {
+  /** Whether the node's heartbeat is recent, reachable from here or not (what repair's "lost" rests on). */
+  heartbeating(id: string): boolean {
+    return this.heartbeats.get(id) ?? false;
+  }
+
+  isSuspected(id: string): boolean {
+    return this.suspected.has(id);
+  }
+
+  /**
+   * Marks a node down until trust(id) (a call to it could not reach it). Returns false if it was
+   * suspected already, or is not registered.
+   */
+  suspect(id: string): boolean {
     const n = this.get(id);
-    if (n?.live) {
+    if (!n || this.suspected.has(id)) return false;
+    this.suspected.add(id);
+    if (n.live) {
       n.live = false;
-      this.log.warn({ node: id }, "node unreachable; treating it as down");
+      this.log.warn({ node: id }, "node unreachable from this coordinator; routing around it until a probe reaches it");
+      this.emitIfChanged();
+    }
+    return true;
+  }
+
+  /** Ends a suspicion (a probe reached the node): live again if it heartbeats. */
+  trust(id: string): void {
+    if (!this.suspected.delete(id)) return;
+    const n = this.get(id);
+    if (n && this.heartbeating(id)) {
+      n.live = true;
+      this.log.info({ node: id }, "node reachable again");
       this.emitIfChanged();
     }
   }
@@ -66,6 +102,9 @@ export class NodeDirectory extends EventEmitter {
               TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) / 1000 AS age_ms
          FROM nodes ORDER BY id`,
     );
+    this.heartbeats.clear();
+    for (const r of rows) this.heartbeats.set(r.id, r.state !== "removed" && r.state !== "stopped" && Number(r.age_ms) < this.downAfterMs);
+    for (const id of this.suspected) if (!this.heartbeats.has(id)) this.suspected.delete(id);
     this.records = rows.map((r) => ({
       id: r.id,
       kind: r.kind,
@@ -77,13 +116,14 @@ export class NodeDirectory extends EventEmitter {
       freeBytes: Number(r.free_bytes),
       heartbeatAtMs: Math.round(Number(r.hb)),
       silentForMs: Math.max(0, Math.round(Number(r.age_ms))),
-      live: r.state !== "removed" && r.state !== "stopped" && Number(r.age_ms) < this.downAfterMs,
+      live: this.heartbeating(r.id) && !this.suspected.has(r.id),
     }));
     this.emitIfChanged();
   }
 
   private emitIfChanged(): void {
-    const sig = this.records.map((n) => `${n.id}@${n.address}:${n.live ? 1 : 0}:${n.state}`).join(",");
+    // Heartbeats count too: a suspected node that stops heartbeating starts its outage (NodeOutages).
+    const sig = this.records.map((n) => `${n.id}@${n.address}:${n.live ? 1 : 0}${this.heartbeating(n.id) ? 1 : 0}:${n.state}`).join(",");
     if (sig !== this.signature) {
       this.signature = sig;
       this.emit("change", this.records);

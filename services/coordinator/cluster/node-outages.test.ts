@@ -19,11 +19,16 @@ const node = (id: string, live: boolean, extra: Partial<NodeRecord> = {}): NodeR
 
 /** Stands in for NodeDirectory: a refresh that changes liveness emits "change". */
 class FakeDirectory extends EventEmitter {
+  /** Nodes that heartbeat while this coordinator cannot reach them (their records say not live). */
+  readonly cutOff = new Set<string>();
   constructor(public records: NodeRecord[]) {
     super();
   }
   all() {
     return this.records;
+  }
+  heartbeating(id: string) {
+    return this.cutOff.has(id) || (this.records.find((r) => r.id === id)?.live ?? false);
   }
   refresh(records: NodeRecord[]) {
     this.records = records;
@@ -75,5 +80,18 @@ describe("node outages", () => {
     expect(o.lost()).toEqual(["storage-2"]);
     dir.refresh([node("backup-1", false, { kind: "backup" })]);
     expect(o.lost()).toEqual([]);
+  });
+
+  test("a node this coordinator cannot reach but that keeps heartbeating is never lost; once its heartbeat stops, it is", () => {
+    const dir = new FakeDirectory([node("storage-1", true)]);
+    const o = new NodeOutages(dir, 3000, clock);
+    dir.cutOff.add("storage-1");
+    dir.refresh([node("storage-1", false, { silentForMs: 0 })]); // suspected: routed around, not down
+    now += 60_000;
+    expect(o.lost()).toEqual([]);
+    dir.cutOff.delete("storage-1");
+    dir.refresh([node("storage-1", false)]);
+    now += 3000;
+    expect(o.lost()).toEqual(["storage-1"]);
   });
 });

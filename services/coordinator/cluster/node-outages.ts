@@ -3,9 +3,10 @@ import type { NodeRecord } from "../../membership/node-record";
 /** Milliseconds on a clock that wall-clock steps do not move (performance.now). */
 export type MonotonicClock = () => number;
 
-/** The part of the node directory this needs: its records, and "change" when liveness changes. */
+/** The part of the node directory this needs: its records, their heartbeats, and "change" when liveness changes. */
 export interface NodeLiveness {
   all(): readonly NodeRecord[];
+  heartbeating(id: string): boolean;
   on(event: "change", listener: (records: NodeRecord[]) => void): unknown;
 }
 
@@ -16,13 +17,17 @@ export interface NodeLiveness {
  * or a MariaDB outage every row is old while the nodes are moments from heartbeating, and repairs
  * based on them deleted every copy (correctness review, finding 1). So nothing counts as lost in the
  * first `lostAfterMs` after start-up, whatever the rows say.
+ *
+ * Down means not heartbeating, seen here: a node that heartbeats but that this coordinator cannot
+ * reach (suspected) is not down for repair. Being cut off from one coordinator is no sign that its
+ * copies are gone, and "lost" lets repair drop copies from a version's list (finding 9).
  */
 export class NodeOutages {
   private readonly downSince = new Map<string, number>();
   private readonly watchingSince: number;
 
   constructor(
-    directory: NodeLiveness,
+    private readonly directory: NodeLiveness,
     private readonly lostAfterMs: number,
     private readonly now: MonotonicClock = () => performance.now(),
   ) {
@@ -49,7 +54,7 @@ export class NodeOutages {
       // A removed node is out of placement and repair for good (as NodeDirectory.ofKind has it).
       if (n.kind !== "storage" || n.state === "removed") continue;
       storage.add(n.id);
-      if (n.live) this.downSince.delete(n.id);
+      if (this.directory.heartbeating(n.id)) this.downSince.delete(n.id);
       else if (!this.downSince.has(n.id)) this.downSince.set(n.id, t);
     }
     for (const id of this.downSince.keys()) if (!storage.has(id)) this.downSince.delete(id);

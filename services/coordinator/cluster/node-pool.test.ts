@@ -74,4 +74,51 @@ describe("NodePool.failed: only an unreachable node is suspected", () => {
       pool.close();
     }
   });
+
+  test("a node that does not answer stays suspected across directory refreshes, until a probe reaches it (finding 9)", async () => {
+    const backend = failingBackend(() => new Error("unused"));
+    const opts = { id: "n1", chunkSize: 1024, log: silentLog };
+    const first = await startNodeServer(
+      { ...backend, stats: async () => ({ blobCount: 0, usedBytes: 0, freeBytes: 1 }) },
+      "127.0.0.1",
+      0,
+      opts,
+    );
+    const port = first.port;
+    const directory = await directoryOf(`127.0.0.1:${port}`); // its heartbeat row stays fresh throughout
+    await first.stop(0);
+    const pool = new NodePool(directory, silentLog);
+    try {
+      const b = blobOf(10);
+      pool.failed(
+        "n1",
+        await pool
+          .client("n1")
+          .putSmall("b1", {}, b.data, b.sha256)
+          .catch((x) => x),
+      );
+      expect(pool.isLive("n1")).toBe(false);
+      await directory.refresh();
+      expect(pool.isLive("n1")).toBe(false); // the heartbeat alone does not bring it back
+      expect(directory.heartbeating("n1")).toBe(true);
+      await new Promise((r) => setTimeout(r, 1000)); // several probes fail meanwhile
+      await directory.refresh();
+      expect(pool.isLive("n1")).toBe(false);
+
+      const again = await startNodeServer(
+        { ...backend, stats: async () => ({ blobCount: 0, usedBytes: 0, freeBytes: 1 }) },
+        "127.0.0.1",
+        port,
+        opts,
+      );
+      try {
+        for (let i = 0; i < 100 && !pool.isLive("n1"); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(pool.isLive("n1")).toBe(true); // a probe reached it
+      } finally {
+        await again.stop(0);
+      }
+    } finally {
+      pool.close();
+    }
+  });
 });

@@ -4,12 +4,20 @@ import type { NodeKind, NodeRecord } from "../../membership/node-record";
 import type { NodeDirectory } from "./node-directory";
 import { NodeClient, type NodeClientOptions } from "../../rpc/client/node-client";
 
+/** A suspected node is first probed this long after the failure, then twice as long each time, up to MAX. */
+const FIRST_PROBE_MS = 250;
+const MAX_PROBE_MS = 5_000;
+/** A probe's own deadline: a node that answers at all answers GetInfo in milliseconds. */
+const PROBE_DEADLINE_MS = 2_000;
+
 /**
  * One NodeClient (one channel, one multiplexed Exchange stream) per node, kept in step with the
  * node directory: a node that changes address gets a new client, a removed one is closed.
  */
 export class NodePool {
   private readonly clients = new Map<string, NodeClient>();
+  /** The next probe of each suspected node. */
+  private readonly probes = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly directory: NodeDirectory,
@@ -33,22 +41,50 @@ export class NodePool {
   }
 
   /**
-   * A call to the node failed: the one place that decides whether to stop routing to it until it
-   * heartbeats again. Only NodeUnavailable does (the transport could not reach it); an error the
-   * node answered with (its MariaDB down, a bad checksum, not found) says it is up.
+   * A call to the node failed: the one place that decides whether to stop routing to it. Only
+   * NodeUnavailable does (the transport could not reach it); an error the node answered with (its
+   * MariaDB down, a bad checksum, not found) says it is up. A suspected node stays out of routing
+   * until a probe (GetInfo, short deadline, with backoff) reaches it: its heartbeats in MariaDB do
+   * not say that this coordinator can reach it.
    */
   failed(id: string, e: unknown): void {
-    if (hasCode(e, ErrorCode.NodeUnavailable)) this.directory.suspect(id);
+    if (hasCode(e, ErrorCode.NodeUnavailable) && this.directory.suspect(id)) this.probeLater(id, FIRST_PROBE_MS);
+  }
+
+  private probeLater(id: string, afterMs: number): void {
+    clearTimeout(this.probes.get(id));
+    const timer = setTimeout(() => {
+      this.probes.delete(id);
+      void this.probe(id, afterMs);
+    }, afterMs);
+    timer.unref();
+    this.probes.set(id, timer);
+  }
+
+  private async probe(id: string, lastWaitMs: number): Promise<void> {
+    const c = this.clients.get(id);
+    if (!c || !this.directory.isSuspected(id)) return;
+    try {
+      await c.info(PROBE_DEADLINE_MS);
+    } catch (e) {
+      // Closed or replaced meanwhile: that client's probes end (a moved node starts afresh).
+      if (this.clients.get(id) !== c) return;
+      if (hasCode(e, ErrorCode.NodeUnavailable)) return this.probeLater(id, Math.min(2 * lastWaitMs, MAX_PROBE_MS));
+      // It answered, with an error of its own: it is reachable.
+    }
+    if (this.clients.get(id) === c) this.directory.trust(id);
   }
 
   /** A live node of a kind (the first by id), for the single backup and delete tiers. */
   liveOfKind(kind: NodeKind): NodeClient {
-    const n = this.directory.ofKind(kind).find((r) => r.live);
+    const n = this.directory.ofKind(kind).find((r) => this.directory.isLive(r.id));
     if (!n) throw new MiniS3Error(ErrorCode.NotEnoughNodes, `no live ${kind} node`);
     return this.client(n.id);
   }
 
   close(): void {
+    for (const t of this.probes.values()) clearTimeout(t);
+    this.probes.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
@@ -61,12 +97,19 @@ export class NodePool {
       if (c && c.address === r.address) continue;
       c?.close();
       this.clients.set(r.id, new NodeClient(r.id, r.address, this.clientOptions));
-      if (c) this.log.info({ node: r.id, address: r.address }, "node moved; reconnecting");
+      if (c) {
+        this.log.info({ node: r.id, address: r.address }, "node moved; reconnecting");
+        clearTimeout(this.probes.get(r.id));
+        this.probes.delete(r.id);
+        this.directory.trust(r.id); // a new address gets a fresh chance
+      }
     }
     for (const [id, c] of this.clients) {
       if (!seen.has(id)) {
         c.close();
         this.clients.delete(id);
+        clearTimeout(this.probes.get(id));
+        this.probes.delete(id);
       }
     }
   }

@@ -214,13 +214,41 @@ export class NodeClient {
     return new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.id} sent nothing for ${this.idleMs} ms (${call})`);
   }
 
-  info(): Promise<NodeInfoResult> {
+  /** The node's id and stats; `deadlineMs` shorter than the default for a probe. */
+  info(deadlineMs = this.deadlineMs): Promise<NodeInfoResult> {
     return new Promise((resolve, reject) => {
-      this.client.getInfo({}, new grpc.Metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+      this.client.getInfo({}, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
         if (err) return reject(fromNodeCallError(err));
         resolve({ id: res.id, kind: res.kind as NodeKind, blobCount: res.blobCount, usedBytes: res.usedBytes, freeBytes: res.freeBytes });
       });
     });
+  }
+
+  /**
+   * Whether the channel to the node is connected (HTTP/2 settings exchanged), asking an idle one to
+   * connect and giving it up to `waitMs`. No call is made: on a connected channel this costs one
+   * state read. A channel that failed its last attempt (TRANSIENT_FAILURE) answers false at once,
+   * as grpc-js fails calls on it at once.
+   */
+  async connected(waitMs: number): Promise<boolean> {
+    const channel = this.client.getChannel();
+    let state = channel.getConnectivityState(true);
+    if (state === grpc.connectivityState.READY) return true;
+    const until = performance.now() + waitMs;
+    while (state === grpc.connectivityState.IDLE || state === grpc.connectivityState.CONNECTING) {
+      const left = until - performance.now();
+      if (left <= 0) return false;
+      // Our own timer (monotonic); grpc-js's watch deadline is a wall-clock Date.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        channel.watchConnectivityState(state, Infinity, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      state = channel.getConnectivityState(true);
+    }
+    return state === grpc.connectivityState.READY;
   }
 
   close(): void {
