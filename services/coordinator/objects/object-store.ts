@@ -109,7 +109,7 @@ export class ObjectStore implements ObjectEngine {
       digest = digestOf(data);
       replicas = await this.writer.putSmall(versionId, data, digest.sha256, targets, this.opts.replicas, this.opts.writeQuorum);
     } else {
-      ({ replicas, digest } = await this.putLarge(versionId, head, body, targets.slice(0, this.opts.replicas)));
+      ({ replicas, digest } = await this.putLarge(versionId, head, body, targets));
     }
 
     const etag = digest.etag;
@@ -165,7 +165,9 @@ export class ObjectStore implements ObjectEngine {
     body: UploadBody,
     targets: string[],
   ): Promise<{ replicas: string[]; digest: UploadDigest }> {
-    const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum);
+    // The first R live nodes of the key's preference list; one that cannot be reached is replaced by the next.
+    const r = this.opts.replicas;
+    const upload = this.writer.startLarge(versionId, targets.slice(0, r), this.opts.writeQuorum, undefined, targets.slice(r));
     const hashing = this.digests.start();
     const size = this.opts.chunkSize;
     const send = async (parts: Buffer[], bytes: number) => {

@@ -40,6 +40,9 @@ function fakeNodes(blobs: Map<string, Buffer>) {
       }
       return { meta: meta(id), offset: 0, length: data.length, chunks: chunks() };
     },
+    async connected() {
+      return true;
+    },
     writeBlob(id: string): BlobUpload {
       const parts: Buffer[] = [];
       return {

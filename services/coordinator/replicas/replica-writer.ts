@@ -1,4 +1,4 @@
-import { ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
+import { AbortedError, ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
@@ -11,6 +11,19 @@ export type CopyAttributes = Record<string, string>;
  * (replicas on healthy nodes commit within milliseconds of each other; a stuck one never does).
  */
 const STRAGGLER_GRACE_MS = 1000;
+
+/**
+ * How long a large upload waits for a target's channel to connect before taking the next node:
+ * a reachable node connects in milliseconds; one behind a black hole never does.
+ */
+const CONNECT_WAIT_MS = 2000;
+
+/** Stands in for the upload of a target that was never reached (nothing to send, nothing to abort). */
+const NOT_STARTED: BlobUpload = {
+  write: async () => undefined,
+  finish: () => Promise.reject(new AbortedError("upload not started")),
+  abort: () => undefined,
+};
 
 /** Shared, never written: a hot-path put does not allocate an empty object each time. */
 const NO_ATTRIBUTES: CopyAttributes = {};
@@ -68,9 +81,20 @@ export class ReplicaWriter {
     return ok;
   }
 
-  /** A large body streamed to all `targets` at once (no fall-over: its first bytes are gone already). */
-  startLarge(versionId: string, targets: string[], quorum: number, attributes: CopyAttributes = NO_ATTRIBUTES): ReplicatedUpload {
-    return new ReplicatedUpload(this.nodes, this.log, targets, versionId, quorum, attributes);
+  /**
+   * A large body streamed to all `targets` at once. A target that cannot be reached before the
+   * first byte is replaced by the next of `spares` (the engine passes the rest of the key's live
+   * preference list; a lifecycle job passes none); past the first byte there is no fall-over, the
+   * bytes sent are gone.
+   */
+  startLarge(
+    versionId: string,
+    targets: string[],
+    quorum: number,
+    attributes: CopyAttributes = NO_ATTRIBUTES,
+    spares: readonly string[] = [],
+  ): ReplicatedUpload {
+    return new ReplicatedUpload(this.nodes, this.log, targets, spares, versionId, quorum, attributes);
   }
 
   /** Deletes copies, best effort; returns the nodes where the delete failed (for a caller that retries). */
@@ -86,17 +110,55 @@ export class ReplicaWriter {
  * upload fails and every replica discards its bytes.
  */
 export class ReplicatedUpload {
-  private readonly uploads: { id: string; up: BlobUpload; failed?: unknown }[];
+  private uploads: { id: string; up: BlobUpload; failed?: unknown }[] = [];
+  private readonly opened: Promise<void>;
+  private aborted = false;
 
   constructor(
     private readonly nodes: NodePool,
     private readonly log: Logger,
     targets: string[],
+    spares: readonly string[],
     private readonly versionId: string,
     private readonly quorum: number,
     attributes: CopyAttributes,
   ) {
-    this.uploads = targets.map((id) => ({ id, up: nodes.client(id).writeBlob(versionId, attributes) }));
+    this.opened = this.open(targets, spares, attributes);
+    this.opened.catch(() => undefined); // surfaced through write()/finish()
+  }
+
+  /**
+   * Chooses the replicas before any byte is sent: a target whose channel does not connect within
+   * CONNECT_WAIT_MS (a node that heartbeats but cannot be reached from here) is suspected and
+   * replaced by the next spare, as small writes fall over. Connected channels cost one state read.
+   */
+  private async open(targets: string[], spares: readonly string[], attributes: CopyAttributes): Promise<void> {
+    const candidates = [...targets, ...spares];
+    const chosen: string[] = [];
+    const unreachable: { id: string; up: BlobUpload; failed: unknown }[] = [];
+    let next = 0;
+    while (chosen.length < targets.length && next < candidates.length) {
+      const batch = candidates.slice(next, next + targets.length - chosen.length);
+      next += batch.length;
+      const reached = await Promise.all(batch.map((id) => this.reachable(id)));
+      batch.forEach((id, i) => {
+        if (reached[i] === true) chosen.push(id);
+        else unreachable.push({ id, up: NOT_STARTED, failed: reached[i] });
+      });
+    }
+    if (this.aborted) throw new AbortedError("upload aborted");
+    this.uploads = [...chosen.map((id) => ({ id, up: this.nodes.client(id).writeBlob(this.versionId, attributes) })), ...unreachable];
+    this.checkQuorum();
+  }
+
+  /** True, or the failure that made the node suspected. */
+  private async reachable(id: string): Promise<true | unknown> {
+    try {
+      if (await this.nodes.client(id).connected(CONNECT_WAIT_MS)) return true;
+      throw new MiniS3Error(ErrorCode.NodeUnavailable, `node ${id} could not be connected to within ${CONNECT_WAIT_MS} ms`);
+    } catch (e) {
+      return writeFailed(this.nodes, this.log, id, this.versionId, e);
+    }
   }
 
   private live() {
@@ -104,6 +166,7 @@ export class ReplicatedUpload {
   }
 
   async write(chunk: Buffer): Promise<void> {
+    await this.opened;
     await Promise.all(this.live().map((u) => u.up.write(chunk).catch((e) => this.fail(u, e))));
     this.checkQuorum();
   }
@@ -116,6 +179,7 @@ export class ReplicatedUpload {
    * no unlisted copy stays behind (the version is short of R and the caller has it repaired).
    */
   async finish(size: number, sha256: Buffer): Promise<string[]> {
+    await this.opened;
     const ok: string[] = [];
     const live = this.live();
     const started = performance.now();
@@ -162,6 +226,7 @@ export class ReplicatedUpload {
   }
 
   abort(): void {
+    this.aborted = true;
     for (const u of this.uploads) u.up.abort();
   }
 

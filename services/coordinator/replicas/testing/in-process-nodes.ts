@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createServer } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import type { Pool } from "mysql2/promise";
 import { DiskBackend } from "../../../blobstore/disk-backend";
 import type { NodeStats } from "../../../membership/node-record";
@@ -125,6 +125,8 @@ export interface NodeSpec {
   id: string;
   /** Registered and live, but nothing listens at its address (it died since its last heartbeat). */
   unreachable?: boolean;
+  /** Registered and live; its address takes connections and never answers (a black hole past the handshake). */
+  silent?: boolean;
   /** Running, but its heartbeat is late: the directory holds it down. */
   late?: boolean;
 }
@@ -145,10 +147,12 @@ export interface InProcessNodes {
 export async function startNodes(specs: NodeSpec[], chunkSize: number, clientOptions?: NodeClientOptions): Promise<InProcessNodes> {
   const dir = await tempDir("replicas");
   const running = new Map<string, { backend: FaultyBackend; server: RunningNodeServer }>();
+  const tarpit = new Tarpit();
   const rows: Record<string, unknown>[] = [];
   for (const spec of specs) {
     let port: number;
     if (spec.unreachable) port = await unusedPort();
+    else if (spec.silent) port = await tarpit.listen();
     else {
       const backend = new FaultyBackend(
         new DiskBackend({ dataDir: `${dir.path}/${spec.id}`, chunkSize, log: silentLog, compactIntervalMs: 0 }),
@@ -197,6 +201,7 @@ export async function startNodes(specs: NodeSpec[], chunkSize: number, clientOpt
     },
     async close() {
       pool.close();
+      await tarpit.close();
       for (const { backend, server } of running.values()) {
         await server.stop(100);
         await backend.close();
@@ -204,6 +209,28 @@ export async function startNodes(specs: NodeSpec[], chunkSize: number, clientOpt
       await dir.remove();
     },
   };
+}
+
+/** Listeners that accept connections and never send a byte (gRPC never sees the server's HTTP/2 settings). */
+class Tarpit {
+  private readonly servers: Server[] = [];
+  private readonly sockets = new Set<Socket>();
+
+  async listen(): Promise<number> {
+    const s = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+    this.servers.push(s);
+    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+    return (s.address() as { port: number }).port;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
 }
 
 /** A port nothing listens on: connecting to it is refused at once. */
