@@ -22,6 +22,9 @@ export interface DiskBackendOptions {
   compactBelowLiveShare?: number;
 }
 
+/** Kept back so a full disk can still take deletes' tombstones and compaction's copies (~200,000 tombstones). */
+const SEGMENT_RESERVE_BYTES = 16 * 1024 * 1024;
+
 /**
  * The storage node's disk: small blobs in segment files (group commit), large ones as files.
  * A blob id is looked up in the segment index first, then in the file store.
@@ -36,7 +39,12 @@ export class DiskBackend implements BlobBackend {
   constructor(private readonly opts: DiskBackendOptions) {
     this.kind = opts.kind ?? "storage";
     this.maxSegmentBlob = opts.maxSegmentBlobBytes ?? 1024 * 1024;
-    this.segments = new SegmentStore({ dir: join(opts.dataDir, "segments"), log: opts.log, maxSegmentBytes: opts.maxSegmentBytes });
+    this.segments = new SegmentStore({
+      dir: join(opts.dataDir, "segments"),
+      log: opts.log,
+      maxSegmentBytes: opts.maxSegmentBytes,
+      reserveBytes: SEGMENT_RESERVE_BYTES,
+    });
     this.files = new FileStore(opts.dataDir, opts.chunkSize);
   }
 

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { open, readdir, stat, truncate, appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -21,19 +22,25 @@ async function flipByte(path: string, at: number): Promise<void> {
   }
 }
 
-/** FileHandle.prototype, to spy on the datasync every segment group ends with. */
-async function fileHandleProto(dir: string): Promise<{ datasync(): Promise<void> }> {
+interface FileHandleMethods {
+  datasync(): Promise<void>;
+  write(this: { fd: number }, b: Buffer, o: number, l: number, p: number): Promise<unknown>;
+}
+
+/** FileHandle.prototype, to spy on its methods (the datasync every segment group ends with...). */
+async function fileHandleProto(dir: string): Promise<FileHandleMethods> {
   const probe = await open(join(dir, "probe"), "w");
-  const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  const proto = Object.getPrototypeOf(probe) as FileHandleMethods;
   await probe.close();
+  await fs.promises.unlink(join(dir, "probe"));
   return proto;
 }
 
 describe("SegmentStore", () => {
   let dir: { path: string; remove(): Promise<void> };
   const stores: SegmentStore[] = [];
-  const openStore = async (maxSegmentBytes?: number, writePolicy?: GroupWritePolicy) => {
-    const s = new SegmentStore({ dir: dir.path, log: silentLog, maxSegmentBytes, writePolicy });
+  const openStore = async (maxSegmentBytes?: number, writePolicy?: GroupWritePolicy, reserveBytes?: number) => {
+    const s = new SegmentStore({ dir: dir.path, log: silentLog, maxSegmentBytes, writePolicy, reserveBytes });
     await s.open();
     stores.push(s);
     return s;
@@ -341,6 +348,45 @@ describe("SegmentStore", () => {
     for (const b of [...keep.slice(0, 6), ...churn]) expect(r.get(b.id)).toBeUndefined();
   });
 
+  // Review 2026-11-30, finding 16: a full disk must not keep a node from freeing space.
+  it("on a full disk, deletes still succeed, compaction frees the space, and puts work again", async () => {
+    const restore = await diskOf(dir.path, 256 * KiB);
+    try {
+      const s = await openStore(16 * KiB, undefined, 16 * KiB);
+      const stored: string[] = [];
+      let refusal: unknown;
+      for (let i = 0; !refusal && i < 1000; i++) {
+        const b = blobOf(2000);
+        await s.put(`b${i}`, {}, b.data, b.sha256).then(
+          () => stored.push(`b${i}`),
+          (e: unknown) => (refusal = e),
+        );
+      }
+      expect(hasCode(refusal, ErrorCode.StoreUnavailable)).toBe(true);
+      expect(stored.length).toBeGreaterThan(100);
+      const full = s.stats().usedBytes;
+
+      for (const id of stored) expect(await s.delete(id)).toBe(true);
+      expect(s.stats().blobCount).toBe(0);
+      // Until compaction has freed space, puts are refused: they would take the deletes' room.
+      const b = blobOf(2000);
+      await expect(s.put("early", {}, b.data, b.sha256)).rejects.toMatchObject({ code: ErrorCode.StoreUnavailable });
+
+      expect(await s.compact(0.5)).toBeGreaterThan(0);
+      expect(s.stats().usedBytes).toBeLessThan(full / 4);
+      for (let i = 0; i < 20; i++) await s.put(`after${i}`, {}, b.data, b.sha256);
+      await s.close();
+      stores.pop();
+
+      // The deletes hold across a restart.
+      const r = await openStore(16 * KiB, undefined, 16 * KiB);
+      expect(r.stats().blobCount).toBe(20);
+      for (const id of stored) expect(r.get(id)).toBeUndefined();
+    } finally {
+      restore();
+    }
+  });
+
   it("a delete racing compaction's relocation of the same put does not bring it back after a restart", async () => {
     // Syncs off the event loop, so a slow sync lets the compaction's scan run meanwhile.
     const s = await openStore(16 * KiB, new GroupWritePolicy(256 * KiB, 0));
@@ -403,6 +449,46 @@ function recordV1(type: 1 | 2, blobId: string, seq: number, data: Buffer = Buffe
   id.copy(head, 60);
   head.writeUInt32BE(crc32(data, crc32(head.subarray(8))), 4);
   return Buffer.concat([head, data]);
+}
+
+/**
+ * Makes `dir` behave as a disk of `capacity` bytes: a write that would grow its files past that
+ * fails with ENOSPC, as a full file system does (writevSync: segment groups; FileHandle.write: the
+ * space reserve).
+ */
+async function diskOf(dir: string, capacity: number): Promise<() => void> {
+  const used = () => fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(join(dir, f)).size, 0);
+  const check = (fd: number, position: number, length: number) => {
+    const grow = Math.max(0, position + length - fs.fstatSync(fd).size);
+    if (grow > 0 && used() + grow > capacity) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+  };
+  const writev = fs.writevSync;
+  const writevSpy = jest
+    .spyOn(fs, "writevSync")
+    .mockImplementation((fd: number, bufs: readonly NodeJS.ArrayBufferView[], position?: number | null) => {
+      check(
+        fd,
+        position ?? 0,
+        bufs.reduce((n, b) => n + b.byteLength, 0),
+      );
+      return writev(fd, bufs, position ?? undefined);
+    });
+  const proto = await fileHandleProto(dir);
+  const write = proto.write;
+  const writeSpy = jest.spyOn(proto, "write").mockImplementation(async function (
+    this: { fd: number },
+    b: Buffer,
+    o: number,
+    l: number,
+    p: number,
+  ) {
+    check(this.fd, p, l);
+    return write.call(this, b, o, l, p);
+  });
+  return () => {
+    writevSpy.mockRestore();
+    writeSpy.mockRestore();
+  };
 }
 
 async function putAndGet(s: SegmentStore, id: string, size: number): Promise<SegmentEntry> {

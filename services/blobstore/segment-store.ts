@@ -8,6 +8,7 @@ import type { Logger } from "../common/logger";
 import type { BlobMeta } from "../rpc/blob-backend";
 import { fsyncDir } from "./fsync-dir";
 import { GroupWritePolicy } from "./group-write-policy";
+import { isNoSpace, SpaceReserve } from "./segment-reserve";
 import { encodeRecord, PUT, TOMBSTONE } from "./segment-record";
 import { scanSegment, type ScannedRecord, type SkippedRange } from "./segment-scanner";
 
@@ -72,6 +73,8 @@ interface PendingAppend {
    * encoded or dropped from what the index says then. False: drop it (it has settled itself).
    */
   prepare?(): boolean;
+  /** Deletes and relocations: written with the space reserve when the disk is full (puts are not). */
+  freesSpace?: boolean;
   apply(segment: Segment, offset: number): void;
   fail(e: Error): void;
 }
@@ -85,6 +88,8 @@ export interface SegmentStoreOptions {
   maxGroupBytes?: number;
   /** Where group writes and syncs run (tests force syncs off the event loop). */
   writePolicy?: GroupWritePolicy;
+  /** Bytes held in `reserve` for deletes and compaction on a full disk (segment-reserve.ts); 0: none. */
+  reserveBytes?: number;
 }
 
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
@@ -117,6 +122,7 @@ export class SegmentStore {
   /** Unreadable records of the segments compaction has put aside (the others count in their Segment). */
   private unreadableAside = 0;
   private readonly writePolicy: GroupWritePolicy;
+  private readonly reserve: SpaceReserve;
   private readonly maxSegmentBytes: number;
   private readonly maxGroupBytes: number;
 
@@ -124,6 +130,7 @@ export class SegmentStore {
     this.maxSegmentBytes = opts.maxSegmentBytes ?? 256 * 1024 * 1024;
     this.maxGroupBytes = opts.maxGroupBytes ?? 8 * 1024 * 1024;
     this.writePolicy = opts.writePolicy ?? new GroupWritePolicy();
+    this.reserve = new SpaceReserve(join(opts.dir, "reserve"), opts.reserveBytes ?? 0, opts.log);
   }
 
   async open(): Promise<void> {
@@ -168,6 +175,7 @@ export class SegmentStore {
     for (const e of this.index.values()) e.segment.putBytes += e.recordLength;
     const last = ids.length ? this.segments.get(ids[ids.length - 1])! : undefined;
     this.active = last && last.size < this.maxSegmentBytes ? last : await this.createSegment((last?.id ?? 0) + 1);
+    await this.reserve.take();
   }
 
   /** Waits for queued writes and a running compaction, then closes every segment. */
@@ -206,6 +214,9 @@ export class SegmentStore {
     if (!createHash("sha256").update(data).digest().equals(sha256)) {
       return Promise.reject(new IntegrityError(`blob ${blobId}: sha256 does not match the data`));
     }
+    if (this.reserve.released) {
+      return Promise.reject(new MiniS3Error(ErrorCode.StoreUnavailable, "disk full: small puts wait until compaction frees space"));
+    }
     const seq = this.nextSeq++;
     const storedAtMs = Date.now();
     const rec = encodeRecord({ type: PUT, blobId, attributes, seq, storedAtMs, sha256, data });
@@ -243,6 +254,7 @@ export class SegmentStore {
       const a: PendingAppend = {
         iov: [],
         length: 0,
+        freesSpace: true,
         // Encoded when its group forms, so it names where the put is then (compaction may have moved it).
         prepare: () => {
           target = this.index.get(blobId);
@@ -320,9 +332,16 @@ export class SegmentStore {
         for (const s of [...this.segments.values()].sort((a, b) => a.id - b.id)) {
           if (this.closed) break;
           if (s === this.active || s.size === 0 || s.liveBytes / s.size > maxLiveShare) continue;
-          await this.compactSegment(s);
-          done++;
+          try {
+            await this.compactSegment(s);
+            done++;
+          } catch (e) {
+            // The segment stays as it was (nothing was removed); a later, dead one may still be freed.
+            // Tombstones stay safe: one naming this segment still finds it.
+            this.opts.log.error({ err: e, segment: s.path }, "segment compaction failed");
+          }
         }
+        if (this.reserve.released && !this.closed) await this.reserve.take();
         return done;
       });
     this.compacting = run;
@@ -409,6 +428,7 @@ export class SegmentStore {
       this.enqueue({
         iov: [bytes],
         length: bytes.length,
+        freesSpace: true,
         // Checked again when its group forms: a delete queued since must not see its put copied past it.
         prepare: () => {
           if (r.type === PUT ? this.isLivePut(r, from) : this.tombstoneNeeded(r, from)) return true;
@@ -542,6 +562,17 @@ export class SegmentStore {
     } catch (e) {
       // Cut off whatever part of the group reached the file, so the next group starts clean.
       await segment.fd.truncate(start).catch(() => undefined);
+      if (isNoSpace(e) && group.some((a) => a.freesSpace) && (await this.reserve.release())) {
+        // The disk is full: deletes and relocations go again on the reserve's space, puts fail.
+        const retry = group.filter((a) => a.freesSpace);
+        const full = new MiniS3Error(ErrorCode.StoreUnavailable, "disk full: small puts wait until compaction frees space");
+        for (const a of group) if (!a.freesSpace) a.fail(full);
+        await this.writeGroup(
+          retry,
+          retry.reduce((n, a) => n + a.length, 0),
+        );
+        return;
+      }
       this.opts.log.error({ err: e, segment: segment.path }, "segment write failed");
       const err = new MiniS3Error(ErrorCode.StoreUnavailable, `segment write failed: ${(e as Error).message}`);
       for (const a of group) a.fail(err);
