@@ -32,6 +32,12 @@ export enum ErrorCode {
    * stream broke. The only code that makes the coordinator suspect a node (NodePool.failed).
    */
   NodeUnavailable = "NodeUnavailable",
+  /**
+   * A node answered a request meant for another node: the address now belongs to someone else (a
+   * restarted node took another's old port). The node did nothing; treat it as the one asked for
+   * being unreachable there (suspected), never as "the blob is not there".
+   */
+  WrongNode = "WrongNode",
   /** The catalogue has the object but no replica holding its bytes could be read. */
   BytesUnreachable = "BytesUnreachable",
   /** The catalogue (MariaDB) did not answer, or could not record a change. */

@@ -34,6 +34,7 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.InvalidConfig]: 109,
   [ErrorCode.NotHealthy]: 110,
   [ErrorCode.InvalidUsage]: 111,
+  [ErrorCode.WrongNode]: 112,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));

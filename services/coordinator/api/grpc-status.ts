@@ -14,6 +14,7 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   [ErrorCode.QuorumNotReached]: status.UNAVAILABLE,
   [ErrorCode.NotEnoughNodes]: status.UNAVAILABLE,
   [ErrorCode.NodeUnavailable]: status.UNAVAILABLE,
+  [ErrorCode.WrongNode]: status.UNAVAILABLE,
   [ErrorCode.BytesUnreachable]: status.UNAVAILABLE,
   [ErrorCode.CatalogueUnavailable]: status.UNAVAILABLE,
   [ErrorCode.QueueUnavailable]: status.UNAVAILABLE,

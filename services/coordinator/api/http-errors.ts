@@ -26,6 +26,7 @@ export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> =
   [ErrorCode.QuorumNotReached]: UNAVAILABLE,
   [ErrorCode.NotEnoughNodes]: UNAVAILABLE,
   [ErrorCode.NodeUnavailable]: UNAVAILABLE,
+  [ErrorCode.WrongNode]: UNAVAILABLE,
   [ErrorCode.BytesUnreachable]: UNAVAILABLE,
   [ErrorCode.CatalogueUnavailable]: UNAVAILABLE,
   [ErrorCode.QueueUnavailable]: UNAVAILABLE,

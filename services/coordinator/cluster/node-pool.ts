@@ -41,14 +41,15 @@ export class NodePool {
   }
 
   /**
-   * A call to the node failed: the one place that decides whether to stop routing to it. Only
-   * NodeUnavailable does (the transport could not reach it); an error the node answered with (its
-   * MariaDB down, a bad checksum, not found) says it is up. A suspected node stays out of routing
+   * A call to the node failed: the one place that decides whether to stop routing to it.
+   * NodeUnavailable does (the transport could not reach it), and WrongNode (another node answers at
+   * its address: not this node, until the directory has its new address); an error the node
+   * answered with (its MariaDB down, a bad checksum, not found) says it is up. A suspected node stays out of routing
    * until a probe (GetInfo, short deadline, with backoff) reaches it: its heartbeats in MariaDB do
    * not say that this coordinator can reach it.
    */
   failed(id: string, e: unknown): void {
-    if (hasCode(e, ErrorCode.NodeUnavailable) && this.directory.suspect(id)) this.probeLater(id, FIRST_PROBE_MS);
+    if (unreachable(e) && this.directory.suspect(id)) this.probeLater(id, FIRST_PROBE_MS);
   }
 
   private probeLater(id: string, afterMs: number): void {
@@ -69,7 +70,7 @@ export class NodePool {
     } catch (e) {
       // Closed or replaced meanwhile: that client's probes end (a moved node starts afresh).
       if (this.clients.get(id) !== c) return;
-      if (hasCode(e, ErrorCode.NodeUnavailable)) return this.probeLater(id, Math.min(2 * lastWaitMs, MAX_PROBE_MS));
+      if (unreachable(e)) return this.probeLater(id, Math.min(2 * lastWaitMs, MAX_PROBE_MS));
       // It answered, with an error of its own: it is reachable.
     }
     if (this.clients.get(id) === c) this.directory.trust(id);
@@ -113,4 +114,9 @@ export class NodePool {
       }
     }
   }
+}
+
+/** The node asked for could not be reached: the transport failed, or another node answers at its address. */
+function unreachable(e: unknown): boolean {
+  return hasCode(e, ErrorCode.NodeUnavailable) || hasCode(e, ErrorCode.WrongNode);
 }

@@ -1,5 +1,6 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { ErrorCode, MiniS3Error } from "../../common/errors";
+import { ErrorCode, hasCode, MiniS3Error } from "../../common/errors";
+import { fromNodeCallError } from "../wire-errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
 
 type OpBody = NonNullable<BlobOp["op"]>;
@@ -87,7 +88,13 @@ export class ExchangeSession {
     const broken = (e?: Error) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
-      this.fail(new MiniS3Error(ErrorCode.NodeUnavailable, `exchange with node ${this.label} broke: ${e?.message ?? "stream ended"}`));
+      // A node that refused the stream as meant for another node says so; anything else is the transport.
+      const refused = e && fromNodeCallError(e);
+      this.fail(
+        hasCode(refused, ErrorCode.WrongNode)
+          ? refused!
+          : new MiniS3Error(ErrorCode.NodeUnavailable, `exchange with node ${this.label} broke: ${e?.message ?? "stream ended"}`),
+      );
     };
     stream.on("error", broken);
     stream.on("end", () => broken());

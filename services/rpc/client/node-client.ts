@@ -14,6 +14,7 @@ import { GRPC_OPTIONS } from "../../common/grpc";
 import type { NodeKind, NodeStats } from "../../membership/node-record";
 import type { BlobMeta, BlobVerdict, BlobVerification } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
+import { askingFor } from "../node-identity";
 import { ExchangeSession } from "./exchange-session";
 import { ProgressDeadline } from "./progress-deadline";
 import { FastNodeServiceClient } from "../wire/node-service-fast";
@@ -87,7 +88,7 @@ export class NodeClient {
     this.idleMs = opts.idleMs ?? 10_000;
     this.commitMs = opts.commitMs ?? 60_000;
     this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
-    this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
+    this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors: [askingFor(id)] });
     this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
   }
 

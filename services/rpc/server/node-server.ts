@@ -14,6 +14,7 @@ import { SERVER_OPTIONS, bindServer, shutdownServer } from "../../common/grpc";
 import type { Logger } from "../../common/logger";
 import type { BlobBackend, BlobVerification, BlobWriter } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
+import { refusingOtherNodes } from "../node-identity";
 import { serveExchange } from "./exchange-server";
 import { FastNodeService } from "../wire/node-service-fast";
 import { toNodeCallStatus } from "../wire-errors";
@@ -207,7 +208,7 @@ export async function startNodeServer(
   port: number,
   opts: NodeServiceOptions,
 ): Promise<RunningNodeServer> {
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors: [refusingOtherNodes(opts.id)] });
   server.addService(FastNodeService, createNodeService(backend, opts));
   const bound = await bindServer(server, host, port);
   return { server, port: bound, stop: (graceMs = 3000) => shutdownServer(server, graceMs) };
