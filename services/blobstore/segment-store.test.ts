@@ -387,6 +387,43 @@ describe("SegmentStore", () => {
     }
   });
 
+  it("a put left twice by a crash during compaction stays deleted once deleted", async () => {
+    let s = await openStore(16 * KiB);
+    const p = blobOf(2000);
+    await s.put("p", {}, p.data, p.sha256);
+    for (let i = 0; i < 6; i++) await putAndGet(s, `f${i}`, 2000);
+    for (let i = 0; i < 6; i++) await s.delete(`f${i}`);
+    for (let i = 0; i < 5; i++) await putAndGet(s, `q${i}`, 2000);
+    expect([s.get("p")!.segment.id, s.get("q0")!.segment.id]).toEqual([1, 2]);
+    const seg1 = s.get("p")!.segment.path;
+    await s.close();
+    stores.pop();
+    const saved = await fs.promises.readFile(seg1);
+    s = await openStore(16 * KiB);
+    expect(await s.compact(0.5)).toBe(1); // p moves to segment 2
+    await s.close();
+    stores.pop();
+    // A crash after the relocation's sync and before the unlink: both copies are on disk.
+    await fs.promises.writeFile(seg1, saved);
+
+    s = await openStore(16 * KiB);
+    expect((await read(s, "p"))!.equals(p.data)).toBe(true);
+    // Fill segment 2 so the tombstone lands in segment 3, away from the copy in segment 2.
+    const seg2 = s.get("q0")!.segment;
+    await putAndGet(s, "fill", 16 * KiB - seg2.size - 64 - 4 - 30);
+    expect(await s.delete("p")).toBe(true);
+    await putAndGet(s, "g", 2000);
+    await s.delete("g");
+    await putAndGet(s, "h", 15000); // seals segment 3: a tombstone and a dead put
+    await s.compact(0.5);
+    await s.close();
+    stores.pop();
+
+    const again = await openStore(16 * KiB);
+    expect(again.get("p")).toBeUndefined();
+    expect(again.get("q4")).toBeDefined();
+  });
+
   it("a delete racing compaction's relocation of the same put does not bring it back after a restart", async () => {
     // Syncs off the event loop, so a slow sync lets the compaction's scan run meanwhile.
     const s = await openStore(16 * KiB, new GroupWritePolicy(256 * KiB, 0));
