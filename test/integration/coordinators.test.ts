@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { keyQuery } from "../support/http";
+import { startSecondCoordinator } from "../support/second-coordinator";
 import { waitFor } from "../support/wait";
-import { findFreePortBlock } from "../../deploy/launcher/ports";
 
 // Two coordinators on one cluster. Each keeps a read cache of catalogue rows while it is the only
 // live coordinator; a write through the other one must never leave it serving what it cached.
@@ -42,26 +42,6 @@ async function get(base: string, key: string): Promise<{ status: number; body: s
   return { status: res.status, body: await res.text() };
 }
 
-/** A second coordinator process with the cluster's settings on ports of its own. */
-async function startSecondCoordinator(): Promise<void> {
-  const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
-  const port = await findFreePortBlock(2);
-  secondUrl = `http://127.0.0.1:${port}`;
-  second = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
-    env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  await waitFor(
-    "the second coordinator answers /healthz",
-    async () => {
-      const res = await fetch(`${secondUrl}/healthz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    },
-    30_000,
-    200,
-  );
-}
-
 test("reads through one coordinator see writes and deletes made through another", async () => {
   const a = cluster.httpUrl;
   await put(a, "shared", "first");
@@ -72,7 +52,7 @@ test("reads through one coordinator see writes and deletes made through another"
   expect(alone.readCache.enabled).toBe(true);
   expect(alone.readCache.rows).toBeGreaterThanOrEqual(1);
 
-  await startSecondCoordinator();
+  ({ url: secondUrl, process: second } = await startSecondCoordinator(cluster));
   await put(secondUrl, "shared", "second");
   expect(await get(a, "shared")).toEqual({ status: 200, body: "second" });
   expect(await get(secondUrl, "shared")).toEqual({ status: 200, body: "second" });

@@ -1,0 +1,33 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { findFreePortBlock } from "../../deploy/launcher/ports";
+import type { TestCluster } from "../../deploy/launcher/cluster";
+import { waitFor } from "./wait";
+
+export interface SecondCoordinator {
+  url: string;
+  process: ChildProcess;
+}
+
+/**
+ * One more coordinator process on a running cluster: the cluster's own coordinator settings (same
+ * database, queues, nodes) on ports of its own. Resolves once it answers /healthz.
+ */
+export async function startSecondCoordinator(cluster: TestCluster): Promise<SecondCoordinator> {
+  const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
+  const port = await findFreePortBlock(2);
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
+    env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitFor(
+    "the second coordinator answers /healthz",
+    async () => {
+      const res = await fetch(`${url}/healthz`).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    },
+    30_000,
+    200,
+  );
+  return { url, process: child };
+}
