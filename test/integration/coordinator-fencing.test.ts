@@ -1,0 +1,100 @@
+import { once } from "node:events";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { keyQuery } from "../support/http";
+import { startSecondCoordinator, type SecondCoordinator } from "../support/second-coordinator";
+import { sleep, waitFor } from "../support/wait";
+
+// Review 2026-11-30, finding 11: coordinator A takes B for gone once B has been silent long enough
+// and starts caching; B, stopped (SIGSTOP, a long GC, cut off from MariaDB) with uploads in flight,
+// wakes and commits them. A must never answer with what it cached before a commit B acknowledged.
+// (Before the fence, B's queued commits landed and were acknowledged on waking, and A served its
+// cached rows until its next look at the coordinators table.)
+
+const KEYS = 40;
+
+let cluster: TestCluster;
+let b: SecondCoordinator | undefined;
+
+beforeAll(async () => {
+  cluster = await startCluster();
+}, 90_000);
+afterAll(async () => {
+  if (b) {
+    b.process.kill("SIGCONT");
+    b.process.kill("SIGKILL");
+  }
+  await cluster?.stop();
+}, 30_000);
+
+async function get(base: string, key: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${base}/retrieve?${keyQuery(key)}`);
+  return { status: res.status, body: await res.text() };
+}
+
+async function put(base: string, key: string, body: string): Promise<number> {
+  const res = await fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function cacheEnabled(base: string): Promise<boolean> {
+  const res = await fetch(`${base}/status`);
+  return ((await res.json()) as { readCache: { enabled: boolean } }).readCache.enabled;
+}
+
+test("a coordinator stopped mid-upload never has a write acknowledged that another one's cache hides", async () => {
+  const a = cluster.httpUrl;
+  b = await startSecondCoordinator(cluster);
+  const keys = Array.from({ length: KEYS }, (_, i) => `fenced/${i}`);
+  for (const k of keys) expect(await put(a, k, `old ${k}`)).toBe(201);
+
+  // Uploads of every key through B; B stops once the first is acknowledged, the rest in flight.
+  let resumed = false;
+  const pendingAtResume: string[] = [];
+  const stale: string[] = [];
+  const acknowledged: string[] = [];
+  let stopped!: () => void;
+  const stoppedOnce = new Promise<void>((r) => (stopped = r));
+  const uploads = keys.map(async (k) => {
+    const status = await put(b!.url, k, `new ${k}`);
+    if (!resumed) {
+      b!.process.kill("SIGSTOP");
+      stopped();
+    }
+    if (status !== 201) return; // refused (503): nothing acknowledged, nothing to see
+    acknowledged.push(k);
+    // Acknowledged: A must now answer with this version (no one else writes this key).
+    const seen = await get(a, k);
+    if (seen.body !== `new ${k}`) stale.push(`${k}: ${seen.status} ${seen.body}`);
+  });
+  await stoppedOnce;
+
+  // A takes B for gone and caches every key.
+  await waitFor("A caches (it takes B for gone)", async () => ((await cacheEnabled(a)) ? true : undefined), 15_000, 100);
+  for (const k of keys) {
+    await get(a, k);
+    await get(a, k);
+  }
+  expect(await cacheEnabled(a)).toBe(true);
+
+  const settled = new Set<string>(acknowledged);
+  keys.forEach((k, i) => void uploads[i].then(() => settled.add(k)));
+  await sleep(0);
+  pendingAtResume.push(...keys.filter((k) => !settled.has(k)));
+  resumed = true;
+  b.process.kill("SIGCONT");
+  await Promise.all(uploads);
+
+  expect(pendingAtResume.length).toBeGreaterThan(0); // the case under test happened
+  expect(stale).toEqual([]);
+
+  // B, awake, re-joins and writes again; A sees every write.
+  for (const k of keys.slice(0, 5)) {
+    const body = `again ${k}`;
+    await waitFor(`B accepts an upload of ${k}`, async () => (await put(b!.url, k, body)) === 201, 15_000, 100);
+    expect(await get(a, k)).toEqual({ status: 200, body });
+  }
+  b.process.kill("SIGTERM");
+  await once(b.process, "exit");
+  b = undefined;
+}, 120_000);
