@@ -1,101 +1,241 @@
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Pool, RowDataPacket } from "mysql2/promise";
+import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 
-/** A coordinator's id: its host and gRPC port (stable across restarts), or its pid if the port is picked at random. */
+/**
+ * This process's id among coordinators: host and gRPC port for people to read, and a random part,
+ * so that no two processes ever share one (two hosts of the same name and port each took the other
+ * for itself and cached forever; a restarted process must not pass for its former self).
+ */
 export function coordinatorId(grpcPort: number): string {
-  return `${hostname()}:${grpcPort || `pid${process.pid}`}`.replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 255);
+  const where = `${hostname()}:${grpcPort || `pid${process.pid}`}`.replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 200);
+  return `${where}/${randomBytes(6).toString("hex")}`;
+}
+
+/** Time on this process's monotonic clock, and waiting on it; a fake one in tests. */
+export interface PresenceClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const MONOTONIC: PresenceClock = { now: () => performance.now(), sleep: (ms) => sleep(ms) };
+
+/** A peer's row as last seen, and when (here, monotonic) it was first seen as it is. */
+interface Peer {
+  beat: number;
+  stopped: boolean;
+  changedAt: number;
 }
 
 /**
- * Which other coordinators are live, from a heartbeat row each in `coordinators` (one
- * two-statement round trip per interval). `alone()` is what lets the read cache answer: it holds
- * only while the last look, no older than two intervals, saw no one else.
+ * Coordinators announce themselves in `coordinators`, one row each with a `beat` counter that every
+ * heartbeat bumps (one two-statement round trip per interval, which also reads everyone's rows).
+ * Two things hang on it:
  *
- * Why that is enough: a coordinator that starts and sees another live one waits two intervals
- * before it serves, so the other has looked again and seen it by then; a coordinator that sees no
- * one starts at once, and if the other was merely stalled, that one's last look is too old to trust
- * when it wakes. Both register before they look, so two starting together cannot both miss.
+ * The writer's lease (`admit()`, asked by the catalogue's fencedPool). A coordinator changes the
+ * catalogue only while its lease holds: a heartbeat sent at `s` while it held, once answered, holds
+ * it until `s + leaseMs` (checked on the local monotonic clock: a comparison per write, no query).
+ * If it lapses (a stall, MariaDB out of reach), writes answer CatalogueUnavailable until a new
+ * heartbeat has landed and, if any other coordinator is up, two intervals have passed, so each of
+ * them has seen the new beat and stopped caching.
+ *
+ * The reader's view (`aloneStretch()`, for the read cache). A peer is gone only once its beat has not
+ * changed for `leaseMs + commitMs` on this process's monotonic clock, counted from the answer of the
+ * first look that showed its current beat (only `commitMs` once its row says it stopped), judged by a
+ * look sent after that; MariaDB's clock is never compared, so a step of it changes nothing. A peer
+ * first seen is live for that long (it may be a writer that was here before us).
+ *
+ * Why no write lands in a stretch of being alone (A caches from the answer of a look sent at `d`,
+ * and stops trusting that look at `d + 2 intervals`; B is the peer it took for gone):
+ * - B's last renewal was a heartbeat sent at `s` that landed before A's look first showed it, which
+ *   answered at `c`: so `s < c`, B's lease ended by `c + leaseMs`, and every write B admitted by then
+ *   landed by `c + leaseMs + commitMs <= d`.
+ * - A renewal B sent at `s2` while its lease held (`s2 < c + leaseMs`) either landed before the look
+ *   at `d` (which then saw its beat: B was not taken for gone) or was answered after
+ *   `d >= c + leaseMs + commitMs > s2 + leaseMs` (as commitMs >= leaseMs): it grants nothing.
+ * - Any later heartbeat of B is a re-join: it landed after `d`'s look read the rows and B writes only
+ *   two intervals after its answer, when A no longer trusts the look at `d`; A's next look sees the
+ *   new beat and ends the stretch.
+ * - A newcomer registers and reads in one statement pair, so of two starting together at least one
+ *   sees the other; one that sees another up waits two intervals before it writes (as a re-join).
+ * - A clean stop closes the lease before it marks the row stopped, so its last writes land within
+ *   `commitMs` of A first seeing that mark.
+ * The bound this rests on: a write admitted by the lease lands in MariaDB within `commitMs`
+ * (MINIS3_NODE_DOWN_AFTER; catalogue transactions take milliseconds, and a write is admitted only
+ * once it holds its connection, right before it is sent). A write that outlives it (a stall in that
+ * instant, packets held by a partitioned network, a lock wait behind a stalled transaction) is not
+ * fenced by MariaDB itself; it is logged, and makes this coordinator beat at once.
  */
 export class CoordinatorPresence {
-  private peers: string[] = [];
-  private trustUntil = 0;
+  /** A write admitted by the lease is assumed to land within this: MINIS3_NODE_DOWN_AFTER. */
+  readonly commitMs: number;
+  /** How long a heartbeat keeps the lease, from when it was sent: MINIS3_NODE_DOWN_AFTER too. */
+  readonly leaseMs: number;
+  private leaseUntil = -Infinity;
+  /** After a (re-)join, writes wait until the others have seen this coordinator. */
+  private writableFrom = Infinity;
+  private closed = false;
+
+  private readonly peers = new Map<string, Peer>();
+  private live: string[] = [];
+  private trustUntil = -Infinity;
   /**
-   * Numbers the unbroken stretches of looks: a new one starts whenever the peers change or a look
-   * comes after the last one stopped being trusted (a stall, a slow database), because another
+   * Numbers the unbroken stretches of looks: a new one starts whenever the live peers change or a
+   * look comes after the last one stopped being trusted (a stall, a slow database), because another
    * coordinator may have come, written and gone unseen in between.
    */
   private stretch = 0;
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly pool: Pool,
+    private readonly pool: Pick<Pool, "query">,
     readonly id: string,
     private readonly intervalMs: number,
-    private readonly downAfterMs: number,
+    downAfterMs: number,
     private readonly log: Logger,
-  ) {}
+    private readonly clock: PresenceClock = MONOTONIC,
+  ) {
+    this.leaseMs = downAfterMs;
+    this.commitMs = downAfterMs;
+  }
 
-  /** Registers; if other coordinators are live, resolves only once they must have seen this one. */
+  /** Registers; if other coordinators are up, resolves only once they must have seen this one. */
   async start(): Promise<void> {
-    await this.look(true);
+    await this.beat();
     this.log.info(
-      { id: this.id, coordinators: this.peers },
-      this.peers.length
+      { id: this.id, coordinators: this.live },
+      this.live.length
         ? "other coordinators are live (read cache off); waiting for them to see this one"
         : "the only coordinator: read cache on",
     );
-    if (this.peers.length) {
-      await sleep(2 * this.intervalMs);
-      await this.look(false);
+    const wait = this.writableFrom - this.clock.now();
+    if (wait > 0) {
+      await this.clock.sleep(wait);
+      await this.beat();
     }
-    this.timer = setInterval(() => {
-      this.look(false).catch((e) => this.log.warn({ err: e }, "coordinator heartbeat failed"));
-    }, this.intervalMs);
+    this.timer = setInterval(() => void this.beat(), this.intervalMs);
     this.timer.unref();
   }
 
   /**
+   * Admits a catalogue write now, or refuses it with CatalogueUnavailable: a comparison on the
+   * monotonic clock, made right before the write is sent (see fencedPool). Returns when.
+   */
+  admit(): number {
+    const now = this.clock.now();
+    if (now < this.writableFrom || now >= this.leaseUntil) {
+      throw new MiniS3Error(
+        ErrorCode.CatalogueUnavailable,
+        this.closed ? "this coordinator is stopping" : "this coordinator could not renew its presence lease in time; it is re-joining",
+      );
+    }
+    return now;
+  }
+
+  /** A write admitted at `admittedAt` has finished: one that took longer than the fence allows is told. */
+  settled(admittedAt: number): void {
+    const took = this.clock.now() - admittedAt;
+    if (took <= this.commitMs) return;
+    this.log.warn(
+      { tookMs: Math.round(took) },
+      "a catalogue write outlived the presence fence: another coordinator may have cached across it",
+    );
+    void this.beat(); // so that such a coordinator sees this one at its next look
+  }
+
+  /**
    * The current stretch of being the only live coordinator (the last look is recent and saw no one
-   * else), or undefined. Within one stretch no other coordinator can have written; what was read
+   * else live), or undefined. Within one stretch no other coordinator's write lands; what was read
    * in an earlier one may be stale.
    */
   aloneStretch(): number | undefined {
-    return this.peers.length === 0 && performance.now() < this.trustUntil ? this.stretch : undefined;
+    return this.live.length === 0 && this.clock.now() < this.trustUntil ? this.stretch : undefined;
   }
 
   others(): readonly string[] {
-    return this.peers;
+    return this.live;
   }
 
-  /** Clean shutdown: the others may cache again at their next look. */
+  /** Clean shutdown: no write is admitted from now on; the others may cache again soon. */
   async leave(): Promise<void> {
     clearInterval(this.timer);
-    await this.pool.execute("UPDATE coordinators SET state = 'stopped' WHERE id = ?", [this.id]);
+    this.closed = true;
+    this.leaseUntil = -Infinity;
+    await this.pool.query("UPDATE coordinators SET state = 'stopped', beat = beat + 1 WHERE id = ?", [this.id]);
   }
 
-  private async look(first: boolean): Promise<void> {
-    const sentAt = performance.now();
-    const [results] = await this.pool.query<RowDataPacket[][]>(
-      `INSERT INTO coordinators (id, state, started_at, heartbeat_at) VALUES (?, 'up', NOW(3), NOW(3))
-         ON DUPLICATE KEY UPDATE heartbeat_at = NOW(3)${first ? ", started_at = NOW(3), state = 'up'" : ""};
-       SELECT id FROM coordinators
-        WHERE id <> ? AND state = 'up' AND TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) < ? * 1000
-        ORDER BY id`,
-      [this.id, this.id, this.downAfterMs],
-    );
-    const peers = (results[1] as RowDataPacket[]).map((r) => r.id as string);
-    const changed = peers.join(",") !== this.peers.join(",");
-    if (changed || sentAt >= this.trustUntil) this.stretch++;
-    this.peers = peers;
-    this.trustUntil = sentAt + 2 * this.intervalMs;
-    if (changed && !first) {
-      this.log.info(
-        { coordinators: peers },
-        peers.length ? "other coordinators are live: read cache off" : "this is the only coordinator: read cache on",
+  /**
+   * One heartbeat and look; failures are logged (the lease then runs out by itself). One that hangs
+   * does not hold up the next: each is judged by when it was sent.
+   */
+  private async beat(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const sentAt = this.clock.now();
+      const [results] = await this.pool.query<RowDataPacket[][]>(
+        `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat) VALUES (?, 'up', NOW(3), NOW(3), 1)
+           ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3);
+         SELECT id, state, beat FROM coordinators WHERE id <> ?`,
+        [this.id, this.id],
       );
+      const answeredAt = this.clock.now();
+      const rows = results[1] as RowDataPacket[];
+      if (!this.closed) this.renew(sentAt, answeredAt, rows);
+      await this.observe(sentAt, answeredAt, rows);
+    } catch (e) {
+      this.log.warn({ err: e }, "coordinator heartbeat failed");
+    }
+  }
+
+  private renew(sentAt: number, answeredAt: number, rows: RowDataPacket[]): void {
+    if (sentAt < this.leaseUntil) {
+      this.leaseUntil = Math.max(this.leaseUntil, sentAt + this.leaseMs);
+      return;
+    }
+    // A (re-)join: others that may cache must see this beat first.
+    const othersUp = rows.some((r) => r.state === "up");
+    this.writableFrom = othersUp ? answeredAt + 2 * this.intervalMs : answeredAt;
+    this.leaseUntil = sentAt + this.leaseMs;
+    if (this.timer) this.log.warn("presence lease had lapsed: re-joining, catalogue writes refused meanwhile");
+  }
+
+  private async observe(sentAt: number, answeredAt: number, rows: RowDataPacket[]): Promise<void> {
+    for (const r of rows) {
+      const beat = Number(r.beat);
+      const stopped = r.state !== "up";
+      const p = this.peers.get(r.id as string);
+      if (!p || p.beat !== beat || p.stopped !== stopped) this.peers.set(r.id as string, { beat, stopped, changedAt: answeredAt });
+    }
+    // A row gone from the table (another coordinator forgot it) proves nothing: its peer keeps its clock here.
+    const live: string[] = [];
+    const forget: [string, number][] = [];
+    for (const [id, p] of this.peers) {
+      const quiet = sentAt - p.changedAt;
+      if (quiet < (p.stopped ? this.commitMs : this.leaseMs + this.commitMs)) live.push(id);
+      else if (quiet >= FORGET_AFTER_MS) forget.push([id, p.beat]);
+    }
+    live.sort();
+    const changed = live.join(",") !== this.live.join(",");
+    if (changed || sentAt >= this.trustUntil) this.stretch++;
+    this.live = live;
+    this.trustUntil = sentAt + 2 * this.intervalMs;
+    if (changed && this.timer) {
+      this.log.info(
+        { coordinators: live },
+        live.length ? "other coordinators are live: read cache off" : "this is the only coordinator: read cache on",
+      );
+    }
+    for (const [id, beat] of forget) {
+      // Long gone: its row goes (only as last seen); should it come back, it re-joins.
+      await this.pool.query("DELETE FROM coordinators WHERE id = ? AND beat = ?", [id, beat]);
+      this.peers.delete(id);
     }
   }
 }
+
+/** A coordinator silent this long has its row removed, so rows of past processes do not pile up. */
+const FORGET_AFTER_MS = 10 * 60_000;

@@ -18,3 +18,19 @@ export class CreateCoordinators1732500000200 implements MigrationInterface {
     await q.query("DROP TABLE IF EXISTS coordinators");
   }
 }
+
+/**
+ * A counter each heartbeat bumps: peers judge a coordinator gone by how long its beat has not
+ * changed on their own monotonic clock, never by comparing MariaDB times (CoordinatorPresence).
+ */
+export class AddCoordinatorBeat1732500000210 implements MigrationInterface {
+  name = "AddCoordinatorBeat1732500000210";
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query("ALTER TABLE coordinators ADD COLUMN IF NOT EXISTS beat BIGINT UNSIGNED NOT NULL DEFAULT 0");
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query("ALTER TABLE coordinators DROP COLUMN IF EXISTS beat");
+  }
+}

@@ -1,0 +1,207 @@
+import pino from "pino";
+import { ErrorCode } from "../../common/errors";
+import { coordinatorId, CoordinatorPresence, type PresenceClock } from "./coordinator-presence";
+
+// Two coordinators on one fake `coordinators` table, on jest's fake clock: A caches only while it
+// takes itself for alone, B writes only through its fence. Whatever B's heartbeats do, no write B
+// was let through may land while A is in a stretch of being alone that began before it landed.
+
+const INTERVAL = 100;
+const DOWN_AFTER = 500; // the lease, and the longest a write may take
+
+/** ok; refused at once; never answered; or reaching the table (and answered) only after LATE_MS. */
+type Mode = "ok" | "refused" | "hung" | "late";
+const LATE_MS = 700;
+
+interface Row {
+  state: string;
+  beat: number;
+}
+
+/** The coordinators table, and per coordinator whether its heartbeats reach it. */
+class FakeTable {
+  readonly rows = new Map<string, Row>();
+  readonly modes = new Map<string, Mode>();
+
+  pool(self: string) {
+    return {
+      query: async (sql: string, params: unknown[]) => {
+        const mode = this.modes.get(self) ?? "ok";
+        if (mode === "refused") throw new Error("connection refused");
+        if (mode === "hung") return new Promise<never>(() => undefined);
+        if (mode === "late") await new Promise((r) => setTimeout(r, LATE_MS));
+        const id = params[0] as string;
+        if (sql.startsWith("INSERT INTO coordinators")) {
+          const r = this.rows.get(id);
+          if (r) r.beat++;
+          else this.rows.set(id, { state: "up", beat: 1 });
+          const others = [...this.rows].filter(([k]) => k !== id).map(([k, v]) => ({ id: k, ...v }));
+          return [[{ affectedRows: 1 }, others]];
+        }
+        if (sql.startsWith("UPDATE coordinators SET state = 'stopped'")) {
+          const r = this.rows.get(id)!;
+          r.state = "stopped";
+          r.beat++;
+          return [{ affectedRows: 1 }];
+        }
+        if (sql.startsWith("DELETE FROM coordinators")) {
+          if (this.rows.get(id)?.beat === params[1]) this.rows.delete(id);
+          return [{ affectedRows: 1 }];
+        }
+        throw new Error(`unexpected SQL: ${sql}`);
+      },
+    } as never;
+  }
+}
+
+const clock: PresenceClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+const log = pino({ level: "silent" });
+
+let table: FakeTable;
+let started: CoordinatorPresence[];
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  table = new FakeTable();
+  started = [];
+});
+afterEach(async () => {
+  table.modes.clear();
+  for (const p of started) await p.leave().catch(() => undefined);
+  jest.useRealTimers();
+});
+
+async function coordinator(name: string): Promise<CoordinatorPresence> {
+  const p = new CoordinatorPresence(table.pool(name), name, INTERVAL, DOWN_AFTER, log, clock);
+  const done = p.start();
+  await jest.advanceTimersByTimeAsync(3 * INTERVAL);
+  await done;
+  started.push(p);
+  return p;
+}
+
+/**
+ * Runs for `ms` in steps of 10: B tries a write each step, A's stretches are noted: when B's
+ * writes were let through, and when each of A's stretches was seen first and last.
+ */
+async function run(a: CoordinatorPresence, b: CoordinatorPresence, ms: number, log: Trace): Promise<void> {
+  for (let t = 0; t < ms; t += 10) {
+    const now = Date.now();
+    try {
+      log.admitted.push(b.admit());
+    } catch (e) {
+      expect(e).toMatchObject({ code: ErrorCode.CatalogueUnavailable });
+      log.refused++;
+    }
+    const s = a.aloneStretch();
+    if (s !== undefined) {
+      const seen = log.stretches.get(s);
+      log.stretches.set(s, { first: seen?.first ?? now, last: now });
+    }
+    await jest.advanceTimersByTimeAsync(10);
+  }
+}
+
+interface Trace {
+  /** When B's fence let a write through: it lands at any time up to commitMs later. */
+  admitted: number[];
+  refused: number;
+  stretches: Map<number, { first: number; last: number }>;
+}
+
+const trace = (): Trace => ({ admitted: [], refused: 0, stretches: new Map() });
+
+/** Every B write that A's cache could have missed: it may land while A is in a stretch that began before. */
+function missed(t: Trace, commitMs: number): string[] {
+  const out: string[] = [];
+  for (const w of t.admitted) {
+    for (const [s, { first, last }] of t.stretches) {
+      if (w <= last && w + commitMs > first) out.push(`write let through at ${w} may land in stretch ${s} (${first}..${last})`);
+    }
+  }
+  return out;
+}
+
+test.each<[string, Mode]>([
+  ["are refused", "refused"],
+  ["hang (and do not hold up the next ones)", "hung"],
+])("B's heartbeats %s while it keeps writing: A caches only after every write B let through has landed", async (_, mode) => {
+  const b = await coordinator("b");
+  const a = await coordinator("a");
+  const t = trace();
+  await run(a, b, 500, t);
+  expect(a.aloneStretch()).toBeUndefined(); // B is live
+  const before = t.admitted.length;
+
+  table.modes.set("b", mode); // B is cut off from the coordinators row, not from its writes
+  await run(a, b, 3000, t);
+  expect(t.refused).toBeGreaterThan(0); // B's lease ran out
+  expect(t.admitted.length).toBeGreaterThan(before); // B wrote while it could not heartbeat
+  expect(t.stretches.size).toBeGreaterThan(0); // and A took B for gone
+  expect(missed(t, b.commitMs)).toEqual([]);
+
+  // B's heartbeats come back: it re-joins, and writes only once A has stopped caching.
+  table.modes.set("b", "ok");
+  const refusedBefore = t.refused;
+  await run(a, b, 1000, t);
+  expect(t.refused).toBeGreaterThan(refusedBefore);
+  expect(a.aloneStretch()).toBeUndefined();
+  expect(missed(t, b.commitMs)).toEqual([]);
+  expect(b.admit()).toBe(Date.now());
+});
+
+test("heartbeats that land late do not keep the lease: a peer may have judged B gone before they landed", async () => {
+  const b = await coordinator("b");
+  const a = await coordinator("a");
+  const t = trace();
+  table.modes.set("b", "late");
+  await run(a, b, 3000, t);
+  expect(t.refused).toBeGreaterThan(0);
+  expect(missed(t, b.commitMs)).toEqual([]);
+});
+
+test("a newcomer writes only once the coordinator that was caching has seen it", async () => {
+  const a = await coordinator("a");
+  expect(a.aloneStretch()).toBeDefined();
+  const b = new CoordinatorPresence(table.pool("b"), "b", INTERVAL, DOWN_AFTER, log, clock);
+  const t = trace();
+  const joined = b.start();
+  await run(a, b, 600, t);
+  await joined;
+  started.push(b);
+  expect(t.admitted.length).toBeGreaterThan(0);
+  expect(missed(t, b.commitMs)).toEqual([]);
+  expect(a.aloneStretch()).toBeUndefined();
+});
+
+test("a coordinator that leaves: no write after, and the other caches again once its last writes have landed", async () => {
+  const b = await coordinator("b");
+  const a = await coordinator("a");
+  const t = trace();
+  await run(a, b, 300, t);
+  await b.leave();
+  const leftAt = Date.now();
+  expect(() => b.admit()).toThrow(expect.objectContaining({ code: ErrorCode.CatalogueUnavailable }));
+  await run(a, b, 1000, t);
+  expect(missed(t, b.commitMs)).toEqual([]);
+  const first = Math.min(...[...t.stretches.values()].map((s) => s.first));
+  expect(first).toBeGreaterThanOrEqual(leftAt + b.commitMs);
+  expect(a.aloneStretch()).toBeDefined();
+});
+
+test("a coordinator's row that another one removed proves nothing: it is live until its beat has been still long enough", async () => {
+  const b = await coordinator("b");
+  const a = await coordinator("a");
+  table.rows.delete("b");
+  table.modes.set("b", "refused");
+  await jest.advanceTimersByTimeAsync(b.leaseMs + b.commitMs - 2 * INTERVAL);
+  expect(a.aloneStretch()).toBeUndefined();
+  await jest.advanceTimersByTimeAsync(3 * INTERVAL);
+  expect(a.aloneStretch()).toBeDefined();
+  void b;
+});
+
+test("two processes with the same host and port have different ids", () => {
+  expect(coordinatorId(50051)).not.toBe(coordinatorId(50051));
+  expect(coordinatorId(50051)).toMatch(/:50051\//);
+});
