@@ -10,7 +10,7 @@ import { CATALOGUE_MIGRATIONS } from "./catalogue/catalogue-schema";
 import { ReadCache } from "./catalogue/read-cache";
 import { CreateScrubState1732500000400 } from "./catalogue/scrub-schema";
 import { coordinatorId, CoordinatorPresence } from "./cluster/coordinator-presence";
-import { CreateCoordinators1732500000200 } from "./cluster/coordinators-schema";
+import { AddCoordinatorBeat1732500000210, CreateCoordinators1732500000200 } from "./cluster/coordinators-schema";
 import { NodeDirectory } from "./cluster/node-directory";
 import { NodePool } from "./cluster/node-pool";
 import { closeQueues, createQueues, redisConnection, type LifecycleQueues } from "./lifecycle/queues";
@@ -45,7 +45,13 @@ export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;
 
 /** The coordinator's settings; a bad one stops the process (exit status 2) naming the variable. */
 export function loadCoordinatorConfig(): CoordinatorConfig {
-  return loadConfig(SETTINGS);
+  const config = loadConfig(SETTINGS);
+  // It is also the coordinator's presence lease, which must outlast a missed heartbeat or two.
+  if (config.nodeDownAfter < 3 * config.heartbeatInterval) {
+    process.stderr.write("minis3: invalid configuration:\n  MINIS3_NODE_DOWN_AFTER must be at least 3 × MINIS3_HEARTBEAT_INTERVAL\n");
+    process.exit(2);
+  }
+  return config;
 }
 
 /**
@@ -86,7 +92,13 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const writeQuorum = resolveWriteQuorum(config.replicas, config.writeQuorum);
   const db = await openDataSource({
     url: config.mysqlUrl,
-    migrations: [CreateNodes1732500000000, ...CATALOGUE_MIGRATIONS, CreateCoordinators1732500000200, CreateScrubState1732500000400],
+    migrations: [
+      CreateNodes1732500000000,
+      ...CATALOGUE_MIGRATIONS,
+      CreateCoordinators1732500000200,
+      AddCoordinatorBeat1732500000210,
+      CreateScrubState1732500000400,
+    ],
     poolSize: 24,
     multipleStatements: true,
   });
@@ -98,7 +110,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const presence = new CoordinatorPresence(pool, coordinatorId(config.grpcPort), config.heartbeatInterval, config.nodeDownAfter, log);
   const cache = new ReadCache(config.readCache, () => presence.aloneStretch());
   await presence.start(); // before any change is made here: other coordinators must know of this one
-  const catalogue = new Catalogue(pool, config.trashTtl, cache);
+  const catalogue = new Catalogue(pool, config.trashTtl, cache, presence);
   const access = new AccessTracker(catalogue, ACCESS_FLUSH_MS, log);
   access.start();
   const queues = createQueues(redisConnection(config.redisUrl), queuePrefix(config.queuePrefix), log);

@@ -3,6 +3,7 @@ import { isStatementError, withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
 import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
+import { fencedPool, type WriteFence } from "./fenced-pool";
 import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
@@ -54,16 +55,21 @@ export class Catalogue {
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
   private readonly cleanups: GroupCommit<CopyCleanup, string[]>;
   private readonly moves: GroupCommit<TierMove, boolean>;
+  /** `pool`, for the changes a read can see (visible version, tier, replicas): each passes the write fence. */
+  private readonly writes: Pool;
 
   /**
    * `pool` must allow multiple statements per query (see openDataSource). Every change goes
-   * through mutate() and is reported to `cache` (the default cache never answers).
+   * through mutate() and is reported to `cache` (the default cache never answers). Those a read
+   * can see are sent only if `fence` admits them (this coordinator's presence lease; none: always).
    */
   constructor(
     private readonly pool: Pool,
     private readonly trashTtlMs: number,
     private readonly cache: ReadCache = new ReadCache(0, () => undefined),
+    fence?: WriteFence,
   ) {
+    const writes = (this.writes = fence ? fencedPool(pool, fence) : pool);
     this.lifecycle = new LifecycleQueries(pool);
     this.scrub = new ScrubQueries(pool);
     const clock = (this.clock = new CatalogueClock(pool));
@@ -71,12 +77,12 @@ export class Catalogue {
     // than operations do (each round trip costs more CPU here than the statements it carries).
     // A batch the server refuses is retried item by item: one bad upload must not fail the others.
     const split = { splitOnFailure: isStatementError };
-    this.commits = new GroupCommit((batch) => withRetry(async () => commitBatch(pool, batch, await clock.now(), trashTtlMs)), split);
-    this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(pool, batch, await clock.now(), trashTtlMs)), split);
+    this.commits = new GroupCommit((batch) => withRetry(async () => commitBatch(writes, batch, await clock.now(), trashTtlMs)), split);
+    this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(writes, batch, await clock.now(), trashTtlMs)), split);
     this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch));
     this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids));
     this.cleanups = new GroupCommit((batch) => withRetry(() => cleanCopiesBatch(pool, batch)), { maxBatch: 256 });
-    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(pool, batch)), split);
+    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(writes, batch)), split);
   }
 
   /**
@@ -131,7 +137,7 @@ export class Catalogue {
     nowMs: number,
   ): Promise<RestoreResult> {
     const { versionId, bucket, key } = trashed;
-    const done = restoreVersion(this.pool, trashed, replicas, cleanup, nowMs, this.trashTtlMs);
+    const done = restoreVersion(this.writes, trashed, replicas, cleanup, nowMs, this.trashTtlMs);
     // The key is told even when the restore lost its race (rare): a lookup more, never a stale row.
     return this.mutate([{ bucket, key }], [versionId], done, (r) => ({ versionIds: r.replaced ? [r.replaced] : [] }));
   }

@@ -7,7 +7,8 @@ import type { VersionRow } from "../model/version-row";
  *
  * Correctness rests on two rules:
  * - Only one writer: the cache answers only while `aloneStretch()` says this coordinator is the
- *   only live one (CoordinatorPresence), and only with what it read in the same unbroken stretch
+ *   only live one (CoordinatorPresence, whose lease keeps a peer that cannot heartbeat from
+ *   writing: see fencedPool), and only with what it read in the same unbroken stretch
  *   of being alone: when a stretch ends, everything cached is dropped, because another
  *   coordinator may have changed any key meanwhile.
  * - Every change this coordinator makes is reported (changed()) once it is committed, and a lookup

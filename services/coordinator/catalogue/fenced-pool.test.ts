@@ -1,0 +1,84 @@
+import type { Pool } from "mysql2/promise";
+import { inTransaction } from "../../common/db/transaction";
+import { ErrorCode, MiniS3Error } from "../../common/errors";
+import { fencedPool, type WriteFence } from "./fenced-pool";
+
+// The fence is asked only once a write holds its connection (waiting for one is where a stall
+// would let a write admitted long ago land late), and again at a multi-round-trip COMMIT.
+
+function setup() {
+  const events: string[] = [];
+  let open = true;
+  let connReady: () => void = () => undefined;
+  const conn = {
+    query: async (sql: string) => {
+      events.push(`query ${sql}`);
+      return [[]];
+    },
+    execute: async (sql: string) => {
+      events.push(`execute ${sql}`);
+      return [[]];
+    },
+    beginTransaction: async () => void events.push("begin"),
+    commit: async () => void events.push("commit"),
+    rollback: async () => void events.push("rollback"),
+    release: () => void events.push("release"),
+  };
+  const pool = {
+    getConnection: () =>
+      new Promise((resolve) => {
+        connReady = () => {
+          events.push("connection");
+          resolve(conn);
+        };
+      }),
+  } as unknown as Pool;
+  const fence: WriteFence = {
+    admit: () => {
+      events.push(open ? "admit" : "refuse");
+      if (!open) throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "lease lapsed");
+      return 0;
+    },
+    settled: () => void events.push("settled"),
+  };
+  return { events, fenced: fencedPool(pool, fence), connReady: () => connReady(), close: () => (open = false) };
+}
+
+test("a statement is admitted once it holds its connection, right before it is sent", async () => {
+  const { events, fenced, connReady } = setup();
+  const done = fenced.execute("UPDATE versions SET replicas = ?", ["a"]);
+  await new Promise((r) => setImmediate(r));
+  expect(events).toEqual([]); // still waiting for a connection: nothing admitted yet
+  connReady();
+  await done;
+  expect(events).toEqual(["connection", "admit", "execute UPDATE versions SET replicas = ?", "release", "settled"]);
+});
+
+test("a statement refused by the fence is not sent, and its connection goes back", async () => {
+  const { events, fenced, connReady, close } = setup();
+  close();
+  const done = fenced.query("DELETE FROM versions");
+  connReady();
+  await expect(done).rejects.toMatchObject({ code: ErrorCode.CatalogueUnavailable });
+  expect(events).toEqual(["connection", "refuse", "release"]);
+});
+
+test("a transaction whose lease lapses before its COMMIT is rolled back", async () => {
+  const { events, fenced, connReady, close } = setup();
+  const done = inTransaction(fenced, async (c) => {
+    await c.execute("UPDATE objects SET version_id = ?", ["v2"]);
+    close(); // the coordinator stalls here, past its lease
+  });
+  connReady();
+  await expect(done).rejects.toMatchObject({ code: ErrorCode.CatalogueUnavailable });
+  expect(events).toEqual([
+    "connection",
+    "admit",
+    "begin",
+    "execute UPDATE objects SET version_id = ?",
+    "refuse",
+    "rollback",
+    "release",
+    "settled",
+  ]);
+});
