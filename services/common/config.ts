@@ -143,7 +143,12 @@ export const SETTINGS = {
     schema: duration.pipe(z.number().min(1000, "at least 1s")),
     doc: "scrubber: a copy no catalogue row names is deleted once seen so for this long (far above any upload in flight)",
   },
-  nodeDownAfter: { env: "MINIS3_NODE_DOWN_AFTER", default: "5s", schema: duration, doc: "a node silent for this long is taken as down" },
+  nodeDownAfter: {
+    env: "MINIS3_NODE_DOWN_AFTER",
+    default: "5s",
+    schema: duration,
+    doc: "a node silent for this long is taken as down; a coordinator's write lease (≥ 3 × MINIS3_HEARTBEAT_INTERVAL)",
+  },
   nodeId: {
     env: "MINIS3_NODE_ID",
     default: "",
