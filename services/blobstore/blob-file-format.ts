@@ -1,15 +1,25 @@
 import type { FileHandle } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 import { IntegrityError } from "../common/errors";
 
 /**
- * One large blob = one file: a header (meta) then the bytes. Meta lives in the same file as the
- * data so that a single rename makes both visible together.
+ * One large blob = one file: a header (meta), the bytes, then (version 2) a crc32 per block of
+ * CHECK_BLOCK bytes. Meta lives in the same file as the data so that a single rename makes both
+ * visible together.
  *
- *   0  magic "M3BLOB01" (8)       12 size (u64)       28 sha256 (32)
+ *   0  magic "M3BLOB02" (8)       12 size (u64)       28 sha256 (32)
  *   8  header length (u32)        20 stored at ms (u64)  60 attributes length (u32)  64 attributes JSON
+ *   header length: the data (size bytes); then ceil(size / CHECK_BLOCK) crc32s (u32 each)
+ *
+ * The block checksums let any range be checked before it is sent; the sha256 covers only a whole
+ * read. Files of version 1 ("M3BLOB01", written before the checksums) have no table and still read:
+ * whole reads check their sha256, ranges go unchecked until the blob is written again.
  */
-const MAGIC = Buffer.from("M3BLOB01", "ascii");
+const MAGIC = Buffer.from("M3BLOB02", "ascii");
+const MAGIC_V1 = Buffer.from("M3BLOB01", "ascii");
 export const FIXED_HEADER = 64;
+/** Bytes per block checksum: a ranged read reads whole blocks (at most 2 × 64 KiB more). */
+export const CHECK_BLOCK = 64 * 1024;
 const SIZE_AT = 12;
 const STORED_AT = 20;
 const SHA_AT = 28;
@@ -21,6 +31,59 @@ export interface BlobFileHeader {
   storedAtMs: number;
   sha256: Buffer;
   attributes: Record<string, string>;
+  /** Version 2: a crc32 per CHECK_BLOCK bytes follows the data. */
+  blockChecksums: boolean;
+}
+
+/** Bytes of the checksum table of a blob of `size` bytes. */
+export function checksumTableLength(size: number): number {
+  return Math.ceil(size / CHECK_BLOCK) * 4;
+}
+
+/** What the file holds after its header: the data, and the table if it has one. */
+export function bodyLength(h: BlobFileHeader): number {
+  return h.size + (h.blockChecksums ? checksumTableLength(h.size) : 0);
+}
+
+/** The crc32 of each CHECK_BLOCK bytes of a blob as it is written, whatever sizes its chunks come in. */
+export class BlockChecksums {
+  private readonly done: number[] = [];
+  private crc = 0;
+  private fill = 0;
+
+  update(chunk: Buffer): void {
+    for (let at = 0; at < chunk.length;) {
+      const n = Math.min(CHECK_BLOCK - this.fill, chunk.length - at);
+      this.crc = crc32(chunk.subarray(at, at + n), this.crc);
+      this.fill += n;
+      at += n;
+      if (this.fill === CHECK_BLOCK) {
+        this.done.push(this.crc);
+        this.crc = 0;
+        this.fill = 0;
+      }
+    }
+  }
+
+  /** The table written after the data. */
+  table(): Buffer {
+    const all = this.fill ? [...this.done, this.crc] : this.done;
+    const buf = Buffer.alloc(all.length * 4);
+    all.forEach((c, i) => buf.writeUInt32BE(c, i * 4));
+    return buf;
+  }
+}
+
+/**
+ * Checks whole blocks read from a version 2 file: `data` starts at block `firstBlock`, `table`
+ * holds the crc32s from block `tableFirst` on. IntegrityError names the first bad block.
+ */
+export function checkBlocks(name: string, data: Buffer, firstBlock: number, table: Buffer, tableFirst: number): void {
+  for (let at = 0, block = firstBlock; at < data.length; at += CHECK_BLOCK, block++) {
+    const expected = table.readUInt32BE((block - tableFirst) * 4);
+    if (crc32(data.subarray(at, at + CHECK_BLOCK)) !== expected)
+      throw new IntegrityError(`blob ${name}: block ${block} (bytes ${block * CHECK_BLOCK}..) failed its checksum`);
+  }
 }
 
 /** The header of a blob still being written: size and sha256 are filled in at commit (sealHeader). */
@@ -48,7 +111,10 @@ export function sealFields(size: number, storedAtMs: number, sha256: Buffer): { 
 export async function readHeader(fd: FileHandle, name: string): Promise<BlobFileHeader> {
   const fixed = Buffer.alloc(FIXED_HEADER);
   const { bytesRead } = await fd.read(fixed, 0, FIXED_HEADER, 0);
-  if (bytesRead < FIXED_HEADER || !fixed.subarray(0, 8).equals(MAGIC)) throw new IntegrityError(`blob file ${name} has a bad header`);
+  const magic = fixed.subarray(0, 8);
+  const blockChecksums = magic.equals(MAGIC);
+  if (bytesRead < FIXED_HEADER || !(blockChecksums || magic.equals(MAGIC_V1)))
+    throw new IntegrityError(`blob file ${name} has a bad header`);
   const headerLength = fixed.readUInt32BE(8);
   const attrsLength = fixed.readUInt32BE(60);
   if (attrsLength > MAX_ATTRIBUTES || headerLength !== FIXED_HEADER + attrsLength)
@@ -68,5 +134,6 @@ export async function readHeader(fd: FileHandle, name: string): Promise<BlobFile
     storedAtMs: Number(fixed.readBigUInt64BE(STORED_AT)),
     sha256: Buffer.from(fixed.subarray(SHA_AT, SHA_AT + 32)),
     attributes,
+    blockChecksums,
   };
 }

@@ -2,7 +2,9 @@ import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, NotFoundError, InvalidArgumentError } from "../common/errors";
 import { FileStore } from "./file-store";
-import { blobOf, collect, flipByte, sha256, tempDir } from "../rpc/testing/test-helpers";
+import { blobOf, collect, sha256, tempDir } from "../rpc/testing/test-helpers";
+import { CHECK_BLOCK } from "./blob-file-format";
+import { corruptBlobData, downgradeToVersion1 } from "./testing/corrupt-blob-file";
 
 describe("FileStore", () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -75,10 +77,35 @@ describe("FileStore", () => {
     await expect(store.read("rot", 0, undefined)).rejects.toBeInstanceOf(IntegrityError);
   });
 
-  it("never hands out the last chunk of a corrupt blob: the check fails in its place", async () => {
+  it("checks every block of a range before handing out any of it", async () => {
+    const b = blobOf(10 * CHECK_BLOCK + 100);
+    await (await writeAll("blocks", b.data)).commit(b.data.length, b.sha256);
+    await corruptBlobData(join(dir.path, "blobs", "ks", "blocks"), 4 * CHECK_BLOCK + 7); // block 4
+    const read = async (offset: number, length: number | undefined) => collect((await store.read("blocks", offset, length)).chunks);
+    // Ranges clear of block 4 read right, aligned or not; any range that touches it fails, even one byte.
+    expect((await read(10, 3 * CHECK_BLOCK)).equals(b.data.subarray(10, 10 + 3 * CHECK_BLOCK))).toBe(true);
+    expect((await read(5 * CHECK_BLOCK, 100)).equals(b.data.subarray(5 * CHECK_BLOCK, 5 * CHECK_BLOCK + 100))).toBe(true);
+    expect((await read(10 * CHECK_BLOCK + 50, undefined)).equals(b.data.subarray(10 * CHECK_BLOCK + 50))).toBe(true);
+    await expect(read(4 * CHECK_BLOCK + 100, 1)).rejects.toBeInstanceOf(IntegrityError);
+    await expect(read(3 * CHECK_BLOCK, 2 * CHECK_BLOCK)).rejects.toBeInstanceOf(IntegrityError);
+    // A whole read stops at the chunk holding block 4: nothing of it goes out.
+    let got = 0;
+    const whole = (async () => {
+      for await (const c of (await store.read("blocks", 0, undefined)).chunks) got += c.length;
+    })();
+    await expect(whole).rejects.toBeInstanceOf(IntegrityError);
+    expect(got).toBe(4 * CHECK_BLOCK); // chunks of 64 KiB here: blocks 0-3
+  });
+
+  it("never hands out the last chunk of a corrupt version 1 file (no block checksums): the sha256 check fails in its place", async () => {
     const b = blobOf(5 * 64 * 1024 + 100);
     await (await writeAll("rot-early", b.data)).commit(b.data.length, b.sha256);
-    await flipByte(join(dir.path, "blobs", "ly", "rot-early"), 70_000 - b.data.length); // in the second chunk
+    const path = join(dir.path, "blobs", "ly", "rot-early");
+    await downgradeToVersion1(path);
+    // A file written before block checksums still reads, whole and by range.
+    expect((await collect((await store.read("rot-early", 0, undefined)).chunks)).equals(b.data)).toBe(true);
+    expect((await collect((await store.read("rot-early", 1000, 5)).chunks)).equals(b.data.subarray(1000, 1005))).toBe(true);
+    await corruptBlobData(path, 70_000); // in the second chunk
     let got = 0;
     const r = await store.read("rot-early", 0, undefined);
     const drained = (async () => {
@@ -86,13 +113,10 @@ describe("FileStore", () => {
     })();
     await expect(drained).rejects.toBeInstanceOf(IntegrityError);
     expect(got).toBe(5 * 64 * 1024); // everything but the last chunk
-    // An empty blob is checked too, and an intact one reads whole.
+    // An empty blob is checked too.
     const empty = blobOf(0);
     await (await writeAll("empty", empty.data)).commit(0, empty.sha256);
     expect((await collect((await store.read("empty", 0, undefined)).chunks)).length).toBe(0);
-    const fine = blobOf(3 * 64 * 1024);
-    await (await writeAll("fine", fine.data)).commit(fine.data.length, fine.sha256);
-    expect((await collect((await store.read("fine", 0, undefined)).chunks)).equals(fine.data)).toBe(true);
   });
 
   it("clears temp files of unfinished writes at open", async () => {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DiskBackend } from "../blobstore/disk-backend";
+import { corruptBlobData } from "../blobstore/testing/corrupt-blob-file";
 import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
 import { NodeClient } from "./client/node-client";
 import { startNodeServer, type RunningNodeServer } from "./server/node-server";
@@ -148,7 +149,7 @@ describe("node server + client over real gRPC", () => {
     await client.putSmall("v-small-rot", {}, small.data, small.sha256);
 
     // One byte past the header of a large file; one byte of a small blob's data in its segment.
-    await flipByte(join(dir.path, "blobs", "ot", "v-big-rot"), -5000);
+    await corruptBlobData(join(dir.path, "blobs", "ot", "v-big-rot"), big.data.length - 5000);
     await flipByte(join(dir.path, "blobs", "ot", "v-head-rot"), 2); // the magic
     const entry = backend.segments.get("v-small-rot")!;
     await flipByte(entry.segment.path, entry.dataStart + 1000);

@@ -1,6 +1,7 @@
 import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestCluster } from "../../deploy/launcher/cluster";
+import { corruptBlobData } from "../../services/blobstore/testing/corrupt-blob-file";
 import { flipByte } from "../../services/rpc/testing/test-helpers";
 
 // Bit rot on purpose: flips one byte of a replica's data in a node's data dir, behind the node's
@@ -13,8 +14,8 @@ export function blobFileOf(cluster: TestCluster, nodeId: string, versionId: stri
 }
 
 /**
- * Flips a byte of a large blob's data, `at` bytes into it (past the file's header, which stays
- * right: it holds the sha256 the bytes should have).
+ * Flips a byte of a large blob's data (`size` bytes), `at` bytes into it: past the file's header,
+ * which stays right (it holds the sha256 the bytes should have), and before its block checksums.
  */
 export async function corruptLargeReplica(
   cluster: TestCluster,
@@ -23,7 +24,8 @@ export async function corruptLargeReplica(
   size: number,
   at: number,
 ): Promise<void> {
-  await flipByte(blobFileOf(cluster, nodeId, versionId), at - size); // counted from the end: the header's length does not matter
+  if (at < 0 || at >= size) throw new Error(`byte ${at} is outside a blob of ${size} bytes`);
+  await corruptBlobData(blobFileOf(cluster, nodeId, versionId), at);
 }
 
 /**

@@ -79,7 +79,7 @@ describe("ReplicaReader", () => {
   it("fails a large read whose replica fails its checksum after sending bytes, and reads the good copy first after", async () => {
     const size = 5 * CHUNK + 321;
     const { data, v } = await store("r-rot-large", size, ["n1", "n2"]);
-    await nodes.corruptFile("n1", "r-rot-large", 2 * CHUNK + 5, size);
+    await nodes.corruptFile("n1", "r-rot-large", 2 * CHUNK + 5);
     let got = 0;
     const first = (async () => {
       for await (const c of await reader.open(v, 0, size)) got += c.length;

@@ -6,7 +6,8 @@ import type { NodeStats } from "../../../membership/node-record";
 import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../../../rpc/blob-backend";
 import type { NodeClientOptions } from "../../../rpc/client/node-client";
 import { startNodeServer, type RunningNodeServer } from "../../../rpc/server/node-server";
-import { flipByte, silentLog, tempDir } from "../../../rpc/testing/test-helpers";
+import { silentLog, tempDir } from "../../../rpc/testing/test-helpers";
+import { corruptBlobData } from "../../../blobstore/testing/corrupt-blob-file";
 import type { VersionRow } from "../../model/version-row";
 import { NodeDirectory } from "../../cluster/node-directory";
 import { NodePool } from "../../cluster/node-pool";
@@ -137,7 +138,7 @@ export interface InProcessNodes {
   directory: NodeDirectory;
   backend(id: string): FaultyBackend;
   /** Flips a byte of a large blob's file on node `id`, `at` bytes into its data (the header stays right). */
-  corruptFile(id: string, versionId: string, at: number, size: number): Promise<void>;
+  corruptFile(id: string, versionId: string, at: number): Promise<void>;
   /** Stores `data` as a version on nodes `on` (small whole, large as a file) and returns its catalogue row. */
   store(versionId: string, data: Buffer, on: string[]): Promise<VersionRow>;
   close(): Promise<void>;
@@ -183,8 +184,7 @@ export async function startNodes(specs: NodeSpec[], chunkSize: number, clientOpt
     pool,
     directory,
     backend: (id) => running.get(id)!.backend,
-    corruptFile: (id, versionId, at, size) =>
-      flipByte(`${dir.path}/${id}/blobs/${versionId.slice(-2).padStart(2, "_")}/${versionId}`, at - size),
+    corruptFile: (id, versionId, at) => corruptBlobData(`${dir.path}/${id}/blobs/${versionId.slice(-2).padStart(2, "_")}/${versionId}`, at),
     async store(versionId, data, on) {
       const v = versionOf(versionId, data, on);
       const sha256 = Buffer.from(v.sha256, "hex");
