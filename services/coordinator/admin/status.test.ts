@@ -1,6 +1,7 @@
 import type { NodeRecord } from "../../membership/node-record";
 import type { ScrubState } from "../catalogue/scrub-queries";
 import type { ClusterStatusView } from "./cluster-admin";
+import { SCRUB_VIEW } from "./testing/scrub-view";
 import { ClusterStatus, type ClusterStatusDeps } from "./status";
 
 const node = (id: string, live: boolean): NodeRecord => ({
@@ -24,7 +25,7 @@ const SCRUB: ScrubState = {
   pass: { startedAtMs: 1699999000000, versions: 2, bytes: 8192 },
   passes: 3,
   lastPassEndedAtMs: 1699998000000,
-  totals: { versions: 17, bytes: 70000, corrupt: 1, missing: 2, unreachable: 0, repairsQueued: 3, orphansDeleted: 4 },
+  totals: { versions: 17, bytes: 70000, corrupt: 1, missing: 2, unreachable: 5, repairsQueued: 3, orphansDeleted: 4 },
 };
 const scrub = { state: async () => SCRUB };
 
@@ -39,7 +40,7 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
     cache: { enabled: false, size: 0 },
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
-    config: { scrubRate: 4096 },
+    config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond },
     ...over,
   };
 }
@@ -58,16 +59,7 @@ describe("cluster status", () => {
         { id: "other:50052", self: false },
       ],
       readCache: { enabled: false, rows: 0 },
-      scrub: {
-        rateBytesPerSecond: 4096,
-        owner: "host:50051#ab12cd34",
-        leaseUntilMs: 1700000030000,
-        // 2 of the catalogue's 5 versions checked in this pass
-        pass: { startedAtMs: 1699999000000, versionsChecked: 2, bytesChecked: 8192, progress: 0.4 },
-        passes: 3,
-        lastPassEndedAtMs: 1699998000000,
-        totals: { versionsChecked: 17, bytesChecked: 70000, corrupt: 1, missing: 2, unreachable: 0, repairsQueued: 3, orphansDeleted: 4 },
-      },
+      scrub: SCRUB_VIEW, // the catalogue holds 5 versions
     });
   });
 

@@ -1,6 +1,6 @@
 // Engine views → minis3.v1 messages.
-import type { ClusterStatus, ObjectInfo, TrashEntry } from "../../rpc/gen/minis3/v1/object";
-import type { ClusterStatusView } from "../admin/cluster-admin";
+import type { ClusterStatus, ObjectInfo, ScrubStatus, TrashEntry } from "../../rpc/gen/minis3/v1/object";
+import type { ClusterStatusView, ScrubStatusView } from "../admin/cluster-admin";
 import type { ObjectView, TrashEntryView } from "../objects/object-engine";
 
 /** The message has the view's fields one for one; copied so later changes to either stay local. */
@@ -26,5 +26,28 @@ export function clusterStatus(s: ClusterStatusView): ClusterStatus {
     queues: s.queues.map((q) => ({ name: q.name, waiting: q.waiting, delayed: q.delayed, active: q.active, failed: q.failed })),
     coordinators: s.coordinators.map((c) => ({ id: c.id, self: c.self })),
     readCache: { ...s.readCache },
+    scrub: scrubStatus(s.scrub),
+  };
+}
+
+/** The view nests the pass and the totals; the message is flat (proto3 keeps it simple to read). */
+function scrubStatus(s: ScrubStatusView): ScrubStatus {
+  return {
+    rateBytesPerSecond: s.rateBytesPerSecond,
+    owner: s.owner,
+    leaseUntilMs: s.leaseUntilMs,
+    passStartedAtMs: s.pass.startedAtMs ?? undefined,
+    passVersionsChecked: s.pass.versionsChecked,
+    passBytesChecked: s.pass.bytesChecked,
+    passProgress: s.pass.progress,
+    passes: s.passes,
+    lastPassEndedAtMs: s.lastPassEndedAtMs ?? undefined,
+    versionsChecked: s.totals.versionsChecked,
+    bytesChecked: s.totals.bytesChecked,
+    corrupt: s.totals.corrupt,
+    missing: s.totals.missing,
+    unreachable: s.totals.unreachable,
+    repairsQueued: s.totals.repairsQueued,
+    orphansDeleted: s.totals.orphansDeleted,
   };
 }

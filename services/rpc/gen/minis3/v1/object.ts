@@ -197,12 +197,38 @@ export interface ReadCacheStatus {
   rows: number;
 }
 
+/**
+ * The scrubber, cluster-wide: it re-reads every copy and removes orphans. Times are on the
+ * catalogue's clock; `owner` holds the lease until `lease_until_ms`; the totals count since the
+ * catalogue was created, the pass fields since the current pass began.
+ */
+export interface ScrubStatus {
+  rateBytesPerSecond: number;
+  owner: string;
+  leaseUntilMs: number;
+  passStartedAtMs?: number | undefined;
+  passVersionsChecked: number;
+  passBytesChecked: number;
+  /** this pass's versions over all versions, 0 to 1 */
+  passProgress: number;
+  passes: number;
+  lastPassEndedAtMs?: number | undefined;
+  versionsChecked: number;
+  bytesChecked: number;
+  corrupt: number;
+  missing: number;
+  unreachable: number;
+  repairsQueued: number;
+  orphansDeleted: number;
+}
+
 export interface ClusterStatus {
   nodes: NodeStatus[];
   tiers: TierStatus[];
   queues: QueueStatus[];
   coordinators: CoordinatorStatus[];
   readCache: ReadCacheStatus | undefined;
+  scrub: ScrubStatus | undefined;
 }
 
 function createBaseObjectInfo(): ObjectInfo {
@@ -3033,8 +3059,378 @@ export const ReadCacheStatus: MessageFns<ReadCacheStatus> = {
   },
 };
 
+function createBaseScrubStatus(): ScrubStatus {
+  return {
+    rateBytesPerSecond: 0,
+    owner: "",
+    leaseUntilMs: 0,
+    passStartedAtMs: undefined,
+    passVersionsChecked: 0,
+    passBytesChecked: 0,
+    passProgress: 0,
+    passes: 0,
+    lastPassEndedAtMs: undefined,
+    versionsChecked: 0,
+    bytesChecked: 0,
+    corrupt: 0,
+    missing: 0,
+    unreachable: 0,
+    repairsQueued: 0,
+    orphansDeleted: 0,
+  };
+}
+
+export const ScrubStatus: MessageFns<ScrubStatus> = {
+  encode(message: ScrubStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rateBytesPerSecond !== 0) {
+      writer.uint32(8).uint64(message.rateBytesPerSecond);
+    }
+    if (message.owner !== "") {
+      writer.uint32(18).string(message.owner);
+    }
+    if (message.leaseUntilMs !== 0) {
+      writer.uint32(24).int64(message.leaseUntilMs);
+    }
+    if (message.passStartedAtMs !== undefined) {
+      writer.uint32(32).int64(message.passStartedAtMs);
+    }
+    if (message.passVersionsChecked !== 0) {
+      writer.uint32(40).uint64(message.passVersionsChecked);
+    }
+    if (message.passBytesChecked !== 0) {
+      writer.uint32(48).uint64(message.passBytesChecked);
+    }
+    if (message.passProgress !== 0) {
+      writer.uint32(57).double(message.passProgress);
+    }
+    if (message.passes !== 0) {
+      writer.uint32(64).uint64(message.passes);
+    }
+    if (message.lastPassEndedAtMs !== undefined) {
+      writer.uint32(72).int64(message.lastPassEndedAtMs);
+    }
+    if (message.versionsChecked !== 0) {
+      writer.uint32(80).uint64(message.versionsChecked);
+    }
+    if (message.bytesChecked !== 0) {
+      writer.uint32(88).uint64(message.bytesChecked);
+    }
+    if (message.corrupt !== 0) {
+      writer.uint32(96).uint64(message.corrupt);
+    }
+    if (message.missing !== 0) {
+      writer.uint32(104).uint64(message.missing);
+    }
+    if (message.unreachable !== 0) {
+      writer.uint32(112).uint64(message.unreachable);
+    }
+    if (message.repairsQueued !== 0) {
+      writer.uint32(120).uint64(message.repairsQueued);
+    }
+    if (message.orphansDeleted !== 0) {
+      writer.uint32(128).uint64(message.orphansDeleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScrubStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScrubStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rateBytesPerSecond = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.leaseUntilMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.passStartedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.passVersionsChecked = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.passBytesChecked = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.passProgress = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.passes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.lastPassEndedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.versionsChecked = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.bytesChecked = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.corrupt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.missing = longToNumber(reader.uint64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.unreachable = longToNumber(reader.uint64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.repairsQueued = longToNumber(reader.uint64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.orphansDeleted = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScrubStatus {
+    return {
+      rateBytesPerSecond: isSet(object.rateBytesPerSecond)
+        ? globalThis.Number(object.rateBytesPerSecond)
+        : isSet(object.rate_bytes_per_second)
+        ? globalThis.Number(object.rate_bytes_per_second)
+        : 0,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      leaseUntilMs: isSet(object.leaseUntilMs)
+        ? globalThis.Number(object.leaseUntilMs)
+        : isSet(object.lease_until_ms)
+        ? globalThis.Number(object.lease_until_ms)
+        : 0,
+      passStartedAtMs: isSet(object.passStartedAtMs)
+        ? globalThis.Number(object.passStartedAtMs)
+        : isSet(object.pass_started_at_ms)
+        ? globalThis.Number(object.pass_started_at_ms)
+        : undefined,
+      passVersionsChecked: isSet(object.passVersionsChecked)
+        ? globalThis.Number(object.passVersionsChecked)
+        : isSet(object.pass_versions_checked)
+        ? globalThis.Number(object.pass_versions_checked)
+        : 0,
+      passBytesChecked: isSet(object.passBytesChecked)
+        ? globalThis.Number(object.passBytesChecked)
+        : isSet(object.pass_bytes_checked)
+        ? globalThis.Number(object.pass_bytes_checked)
+        : 0,
+      passProgress: isSet(object.passProgress)
+        ? globalThis.Number(object.passProgress)
+        : isSet(object.pass_progress)
+        ? globalThis.Number(object.pass_progress)
+        : 0,
+      passes: isSet(object.passes) ? globalThis.Number(object.passes) : 0,
+      lastPassEndedAtMs: isSet(object.lastPassEndedAtMs)
+        ? globalThis.Number(object.lastPassEndedAtMs)
+        : isSet(object.last_pass_ended_at_ms)
+        ? globalThis.Number(object.last_pass_ended_at_ms)
+        : undefined,
+      versionsChecked: isSet(object.versionsChecked)
+        ? globalThis.Number(object.versionsChecked)
+        : isSet(object.versions_checked)
+        ? globalThis.Number(object.versions_checked)
+        : 0,
+      bytesChecked: isSet(object.bytesChecked)
+        ? globalThis.Number(object.bytesChecked)
+        : isSet(object.bytes_checked)
+        ? globalThis.Number(object.bytes_checked)
+        : 0,
+      corrupt: isSet(object.corrupt) ? globalThis.Number(object.corrupt) : 0,
+      missing: isSet(object.missing) ? globalThis.Number(object.missing) : 0,
+      unreachable: isSet(object.unreachable) ? globalThis.Number(object.unreachable) : 0,
+      repairsQueued: isSet(object.repairsQueued)
+        ? globalThis.Number(object.repairsQueued)
+        : isSet(object.repairs_queued)
+        ? globalThis.Number(object.repairs_queued)
+        : 0,
+      orphansDeleted: isSet(object.orphansDeleted)
+        ? globalThis.Number(object.orphansDeleted)
+        : isSet(object.orphans_deleted)
+        ? globalThis.Number(object.orphans_deleted)
+        : 0,
+    };
+  },
+
+  toJSON(message: ScrubStatus): unknown {
+    const obj: any = {};
+    if (message.rateBytesPerSecond !== 0) {
+      obj.rateBytesPerSecond = Math.round(message.rateBytesPerSecond);
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.leaseUntilMs !== 0) {
+      obj.leaseUntilMs = Math.round(message.leaseUntilMs);
+    }
+    if (message.passStartedAtMs !== undefined) {
+      obj.passStartedAtMs = Math.round(message.passStartedAtMs);
+    }
+    if (message.passVersionsChecked !== 0) {
+      obj.passVersionsChecked = Math.round(message.passVersionsChecked);
+    }
+    if (message.passBytesChecked !== 0) {
+      obj.passBytesChecked = Math.round(message.passBytesChecked);
+    }
+    if (message.passProgress !== 0) {
+      obj.passProgress = floatToJson(message.passProgress);
+    }
+    if (message.passes !== 0) {
+      obj.passes = Math.round(message.passes);
+    }
+    if (message.lastPassEndedAtMs !== undefined) {
+      obj.lastPassEndedAtMs = Math.round(message.lastPassEndedAtMs);
+    }
+    if (message.versionsChecked !== 0) {
+      obj.versionsChecked = Math.round(message.versionsChecked);
+    }
+    if (message.bytesChecked !== 0) {
+      obj.bytesChecked = Math.round(message.bytesChecked);
+    }
+    if (message.corrupt !== 0) {
+      obj.corrupt = Math.round(message.corrupt);
+    }
+    if (message.missing !== 0) {
+      obj.missing = Math.round(message.missing);
+    }
+    if (message.unreachable !== 0) {
+      obj.unreachable = Math.round(message.unreachable);
+    }
+    if (message.repairsQueued !== 0) {
+      obj.repairsQueued = Math.round(message.repairsQueued);
+    }
+    if (message.orphansDeleted !== 0) {
+      obj.orphansDeleted = Math.round(message.orphansDeleted);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScrubStatus>): ScrubStatus {
+    return ScrubStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScrubStatus>): ScrubStatus {
+    const message = createBaseScrubStatus();
+    message.rateBytesPerSecond = object.rateBytesPerSecond ?? 0;
+    message.owner = object.owner ?? "";
+    message.leaseUntilMs = object.leaseUntilMs ?? 0;
+    message.passStartedAtMs = object.passStartedAtMs ?? undefined;
+    message.passVersionsChecked = object.passVersionsChecked ?? 0;
+    message.passBytesChecked = object.passBytesChecked ?? 0;
+    message.passProgress = object.passProgress ?? 0;
+    message.passes = object.passes ?? 0;
+    message.lastPassEndedAtMs = object.lastPassEndedAtMs ?? undefined;
+    message.versionsChecked = object.versionsChecked ?? 0;
+    message.bytesChecked = object.bytesChecked ?? 0;
+    message.corrupt = object.corrupt ?? 0;
+    message.missing = object.missing ?? 0;
+    message.unreachable = object.unreachable ?? 0;
+    message.repairsQueued = object.repairsQueued ?? 0;
+    message.orphansDeleted = object.orphansDeleted ?? 0;
+    return message;
+  },
+};
+
 function createBaseClusterStatus(): ClusterStatus {
-  return { nodes: [], tiers: [], queues: [], coordinators: [], readCache: undefined };
+  return { nodes: [], tiers: [], queues: [], coordinators: [], readCache: undefined, scrub: undefined };
 }
 
 export const ClusterStatus: MessageFns<ClusterStatus> = {
@@ -3053,6 +3449,9 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     }
     if (message.readCache !== undefined) {
       ReadCacheStatus.encode(message.readCache, writer.uint32(42).fork()).join();
+    }
+    if (message.scrub !== undefined) {
+      ScrubStatus.encode(message.scrub, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -3110,6 +3509,14 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
             message.readCache = ReadCacheStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.scrub = ScrubStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3135,6 +3542,7 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
         : isSet(object.read_cache)
         ? ReadCacheStatus.fromJSON(object.read_cache)
         : undefined,
+      scrub: isSet(object.scrub) ? ScrubStatus.fromJSON(object.scrub) : undefined,
     };
   },
 
@@ -3155,6 +3563,9 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     if (message.readCache !== undefined) {
       obj.readCache = ReadCacheStatus.toJSON(message.readCache);
     }
+    if (message.scrub !== undefined) {
+      obj.scrub = ScrubStatus.toJSON(message.scrub);
+    }
     return obj;
   },
 
@@ -3169,6 +3580,9 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     message.coordinators = object.coordinators?.map((e) => CoordinatorStatus.fromPartial(e)) || [];
     message.readCache = (object.readCache !== undefined && object.readCache !== null)
       ? ReadCacheStatus.fromPartial(object.readCache)
+      : undefined;
+    message.scrub = (object.scrub !== undefined && object.scrub !== null)
+      ? ScrubStatus.fromPartial(object.scrub)
       : undefined;
     return message;
   },
@@ -3426,6 +3840,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -1,0 +1,46 @@
+import { ClusterStatus } from "../../rpc/gen/minis3/v1/object";
+import { NO_SCRUB, type ClusterStatusView } from "../admin/cluster-admin";
+import { SCRUB_VIEW } from "../admin/testing/scrub-view";
+import { clusterStatus } from "./grpc-views";
+
+const view = (scrub: ClusterStatusView["scrub"]): ClusterStatusView => ({
+  nodes: [],
+  tiers: [],
+  queues: [],
+  coordinators: [{ id: "c1", self: true }],
+  readCache: { enabled: false, rows: 0 },
+  scrub,
+});
+
+/** Through the wire and back, as an AdminService client sees it. */
+const overTheWire = (v: ClusterStatusView) => ClusterStatus.decode(ClusterStatus.encode(clusterStatus(v)).finish());
+
+describe("AdminService status message", () => {
+  test("carries the scrubber's pass, totals and lease, field for field", () => {
+    const got = overTheWire(view(SCRUB_VIEW));
+    expect(got.scrub).toEqual({
+      rateBytesPerSecond: 4194304,
+      owner: "host:50051#ab12cd34",
+      leaseUntilMs: 1700000030000,
+      passStartedAtMs: 1699999000000,
+      passVersionsChecked: 2,
+      passBytesChecked: 8192,
+      passProgress: 0.4,
+      passes: 3,
+      lastPassEndedAtMs: 1699998000000,
+      versionsChecked: 17,
+      bytesChecked: 70000,
+      corrupt: 1,
+      missing: 2,
+      unreachable: 5,
+      repairsQueued: 3,
+      orphansDeleted: 4,
+    });
+  });
+
+  test("a pass not started and no pass ended yet stay unset, not 0 (the epoch)", () => {
+    const got = overTheWire(view(NO_SCRUB));
+    expect(got.scrub?.passStartedAtMs).toBeUndefined();
+    expect(got.scrub?.lastPassEndedAtMs).toBeUndefined();
+  });
+});
