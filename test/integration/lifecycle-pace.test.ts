@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { ClusterInspector } from "../support/cluster-inspector";
 import { stopAndReport, withCoordinatorLogs } from "../support/crash-report";
-import { remove, upload } from "../support/http";
-import { sleep } from "../support/wait";
+import { getJson, remove, upload } from "../support/http";
+import { startSecondCoordinator } from "../support/second-coordinator";
+import { sleep, waitFor } from "../support/wait";
 
 // Transitions happen on time whatever the idle time, and rows that cannot move do not hold up the
 // others (issue 12 item 7, review finding 2). The reconciler runs at its default 30 s here: it used
@@ -167,5 +168,40 @@ describe("lifecycle pace (real cluster, reconciler every 30 s)", () => {
       ),
     );
     expect(lateOnes(ids, (id) => purgeAt.get(id)!, purged.doneAt)).toEqual([]);
+  });
+
+  it("two coordinators share the due rows, and each version is moved once", async () => {
+    type Status = { coordinators: { id: string }[]; transitions: { kind: string; moved: number }[] };
+    const demoted = async (url: string) => (await getJson<Status>(`${url}/status`)).transitions.find((t) => t.kind === "demote")!.moved;
+    const b = await startSecondCoordinator(cluster);
+    try {
+      await waitFor(
+        "each coordinator to see the other",
+        async () => (await getJson<Status>(`${base}/status`)).coordinators.length === 2,
+        10_000,
+      );
+      const before = [await demoted(base), await demoted(b.url)];
+      const ids: string[] = [];
+      for (let i = 0; i < 200; i += 20) ids.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => put(`pace/shared-${i + j}`)))));
+      const last = Date.now();
+      const { doneAt } = await withCoordinatorLogs(
+        cluster,
+        watch(
+          ids,
+          (r) => r?.tier === "cold",
+          () => last + HOT_TTL_MS + LATE_MS + 1000,
+        ),
+      );
+      expect(ids.filter((id) => !doneAt.has(id))).toEqual([]);
+      const moved = [(await demoted(base)) - before[0], (await demoted(b.url)) - before[1]];
+      // Both took a share, and together exactly one move per version.
+      expect(moved[0]).toBeGreaterThan(0);
+      expect(moved[1]).toBeGreaterThan(0);
+      expect(moved[0] + moved[1]).toBe(ids.length);
+      for (const id of ids) expect(await nodes.backupCopies(id)).toEqual({ copies: 1, chunkBytes: 4096 });
+    } finally {
+      b.process.kill("SIGTERM");
+      await new Promise((r) => b.process.once("exit", r));
+    }
   });
 });
