@@ -4,8 +4,8 @@ import { parseDuration, parseSize } from "../services/common/units";
 
 // The bench's settings: flags, or BENCH_<NAME> environment variables (flags win).
 
-export type Phase = "mixed" | "large" | "huge" | "tiers";
-const PHASES: readonly Phase[] = ["mixed", "large", "huge", "tiers"];
+export type Phase = "mixed" | "large" | "huge" | "tiers" | "transitions";
+const PHASES: readonly Phase[] = ["mixed", "large", "huge", "tiers", "transitions"];
 
 export interface Mix {
   upload: number;
@@ -33,6 +33,9 @@ export interface BenchArgs {
   /** Objects and their size in the tiers phase. */
   tierObjects: number;
   tierSize: number;
+  /** Objects taken through demotion, trash and purge in the transitions phase, and their TTLs. */
+  transitionObjects: number;
+  transitionTtlMs: number;
   /** Storage nodes of a cluster the bench starts itself. */
   storageNodes: number;
   outDir: string | undefined;
@@ -41,7 +44,7 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [options]
   --url URL            coordinator to load (127.0.0.1/localhost only). Default: http://127.0.0.1:8080
                        if it answers /healthz, else a private cluster started by the test harness
-  --phases LIST        any of mixed,large,huge,tiers (default: all)
+  --phases LIST        any of mixed,large,huge,tiers,transitions (default: all)
   --concurrency N      requests in flight in the mixed phase (default 32)
   --size SIZE          object size in the mixed phase (default 4KiB)
   --duration TIME      length of the mixed phase (default 20s, at most 10m)
@@ -54,6 +57,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
                        phase always runs on a private cluster with a 3 s hot TTL
   --tier-size SIZE     their size (default 64KiB)
+  --transition-objects N  4 KiB objects uploaded, demoted, deleted, moved to the trash and purged
+                       in the transitions phase (default 100000), on a private cluster
+  --transition-ttl TIME   its hot TTL (default 20s; the trash TTL is three times that)
   --storage-nodes N    storage nodes of a cluster the bench starts itself (default 3)
   --out DIR            where the JSON results go (default bench/results)
 Every flag can also be given as BENCH_<FLAG> (e.g. BENCH_CONCURRENCY=64).`;
@@ -73,6 +79,8 @@ const FLAGS = {
   "storage-nodes": { type: "string" },
   "tier-objects": { type: "string" },
   "tier-size": { type: "string" },
+  "transition-objects": { type: "string" },
+  "transition-ttl": { type: "string" },
   out: { type: "string" },
   help: { type: "boolean" },
 } as const;
@@ -160,6 +168,8 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     phases: [...new Set(phases)] as Phase[],
     tierObjects: int("tier-objects", get("tier-objects", "200"), 1, 100_000),
     tierSize: wrap("tier-size", () => parseSize(get("tier-size", "64KiB"))),
+    transitionObjects: int("transition-objects", get("transition-objects", "100000"), 1, 1_000_000),
+    transitionTtlMs: wrap("transition-ttl", () => parseDuration(get("transition-ttl", "20s"))),
     storageNodes: int("storage-nodes", get("storage-nodes", "3"), 1, 32),
     outDir: outDir || undefined,
   };

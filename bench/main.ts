@@ -12,6 +12,7 @@ import { report } from "./report";
 import type { BenchResults, CpuFigures } from "./result-types";
 import { round } from "./stats";
 import { runTiers } from "./tiers";
+import { runTransitions } from "./transitions";
 import { resolveTarget, waitQuiet, type Target } from "./target";
 
 // `npm run bench`: load a MiniS3 cluster on this machine and write what it did to bench/results/.
@@ -45,6 +46,8 @@ async function run(args: BenchArgs): Promise<number> {
       storageNodes: args.storageNodes,
       tierObjects: args.tierObjects,
       tierSize: args.tierSize,
+      transitionObjects: args.transitionObjects,
+      transitionTtlMs: args.transitionTtlMs,
     },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
     errors: [],
@@ -101,6 +104,14 @@ async function run(args: BenchArgs): Promise<number> {
       // Its own cluster (a 2 s hot TTL): processes are looked up by name while it runs.
       const { value, cpu } = await measured(findServiceProcesses, () => runTiers(args.tierObjects, args.tierSize, log));
       results.tiers = { ...value, cpu };
+    }
+    if (args.phases.includes("transitions")) {
+      await waitQuiet(target.url, 120_000, log);
+      // Its own cluster too (short TTLs, 4 KiB objects): looked up by name while it runs.
+      const { value, cpu } = await measured(findServiceProcesses, () =>
+        runTransitions(args.transitionObjects, 4096, args.transitionTtlMs, args.storageNodes, log),
+      );
+      results.transitions = { ...value, cpu };
     }
   } catch (e) {
     results.errors.push((e as Error).stack ?? String(e));

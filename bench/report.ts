@@ -1,5 +1,6 @@
 import type { BenchResults } from "./result-types";
 import type { LargeResult } from "./large";
+import type { TransitionFigures } from "./transitions";
 
 // The human summary of a run (the JSON file has everything).
 
@@ -57,6 +58,17 @@ export function report(r: BenchResults): string {
       `  promotion  ${t.promotion.objectsPerSec} objects/s, ${t.promotion.mbPerSec} MB/s (${t.promotion.seconds} s from first cold read to all hot)`,
     );
     out.push(`  hot read   p50 ${ms(t.hotRetrieve.p50Ms)} ms, p99 ${ms(t.hotRetrieve.p99Ms)} ms`);
+  }
+  if (r.transitions) {
+    const t = r.transitions;
+    const line = (name: string, f: TransitionFigures) =>
+      `  ${name.padEnd(10)} ${pad(f.moved, 7)} moved, ${pad(f.perSec, 8)}/s over ${f.seconds} s; lateness p50 ${f.latenessMs.p50 ?? "-"} ms, p99 ${f.latenessMs.p99 ?? "-"} ms, max ${f.latenessMs.max ?? "-"} ms; ${f.failed} failed attempts`;
+    out.push(`transitions: ${t.objects} objects of ${t.objectBytes} B, hot TTL ${t.hotTtlMs} ms, trash TTL ${t.trashTtlMs} ms`);
+    out.push(
+      `  upload     ${t.upload.perSec}/s (${t.upload.seconds} s, ${t.upload.failed} failed); delete ${t.delete.perSec}/s (${t.delete.seconds} s, ${t.delete.failed} failed)`,
+    );
+    out.push(line("demote", t.demote), line("trash", t.trash), line("purge", t.purge));
+    out.push(`  left after: hot ${t.left.hot}, cold ${t.left.cold}, trash ${t.left.trash}`);
   }
   for (const e of r.errors) out.push(`ERROR: ${e.split("\n")[0]}`);
   return out.join("\n") + "\n";

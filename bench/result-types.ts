@@ -2,6 +2,7 @@ import type { BenchArgs } from "./args";
 import type { LargeResult } from "./large";
 import type { MixedResult } from "./mixed";
 import type { TiersResult } from "./tiers";
+import type { TransitionsResult } from "./transitions";
 
 // The shape of a run's results: what main.ts fills, report.ts prints and bench/results/ keeps.
 
@@ -21,5 +22,6 @@ export interface BenchResults {
   large?: LargeResult & { cpu: CpuFigures };
   huge?: LargeResult & { cpu: CpuFigures };
   tiers?: TiersResult & { cpu: CpuFigures };
+  transitions?: TransitionsResult & { cpu: CpuFigures };
   errors: string[];
 }
