@@ -1,7 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { createConnection, type RowDataPacket } from "mysql2/promise";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { keyQuery } from "../support/http";
+import { keyQuery, postJson, remove, upload } from "../support/http";
 import { startSecondCoordinator } from "../support/second-coordinator";
 import { waitFor } from "../support/wait";
 
@@ -85,3 +86,39 @@ test("reads through one coordinator see writes and deletes made through another"
   expect(await get(a, "shared")).toEqual({ status: 200, body: "fourth" });
   await waitFor("A caches again once alone", async () => ((await coordination(a)).readCache.enabled ? true : undefined), 10_000, 200);
 }, 90_000);
+
+test("first writes of new keys racing through two coordinators leave no live version without its key (review finding 12)", async () => {
+  ({ url: secondUrl, process: second } = await startSecondCoordinator(cluster));
+  const [a, b] = [cluster.httpUrl, secondUrl];
+  // Four lanes at once (each round is still one pair racing), so the rounds take seconds.
+  const lanes = (rounds: number, round: (i: number) => Promise<void>) =>
+    Promise.all(
+      [0, 1, 2, 3].map(async (lane) => {
+        for (let i = lane; i < rounds; i += 4) await round(i);
+      }),
+    );
+  await lanes(250, async (i) => {
+    const key = `first/${i}`;
+    const got = await Promise.all([upload(a, key, "through a"), upload(b, key, "through b")]);
+    expect(got.map((r) => r.status)).toEqual([201, 201]);
+  });
+  // A deleted key written again through one coordinator while the other undeletes it.
+  await lanes(100, async (i) => {
+    const key = `undelete/${i}`;
+    expect((await upload(a, key, "old")).status).toBe(201);
+    expect((await remove(a, key)).status).toBe(200);
+    const [put, undeleted] = await Promise.all([upload(a, key, "new"), postJson(`${b}/undelete?${keyQuery(key)}`)]);
+    expect(put.status).toBe(201);
+    expect([200, 404]).toContain(undeleted.status);
+  });
+  const db = await createConnection(cluster.mysqlUrl);
+  try {
+    const [rows] = await db.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM versions v LEFT JOIN objects o ON o.version_id = v.version_id
+        WHERE v.state = 'live' AND o.version_id IS NULL`,
+    );
+    expect(Number(rows[0].n)).toBe(0);
+  } finally {
+    await db.end();
+  }
+}, 120_000);
