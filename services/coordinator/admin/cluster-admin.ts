@@ -9,6 +9,8 @@ export interface NodeStatusView {
   kind: string;
   address: string;
   live: boolean;
+  /** up | stopped | removed (retired for good) */
+  state: string;
   heartbeatAtMs: number;
   usedBytes: number;
 }
@@ -74,4 +76,9 @@ export interface ClusterAdmin {
   status(): Promise<ClusterStatusView>;
   /** True when the catalogue answers and enough storage nodes are live to take a write. */
   health(): Promise<HealthView>;
+  /**
+   * Retires a node that is down for good (POST /nodes/retire?id=): its copies count as gone, so
+   * repair replaces them and cleanups and purges stop waiting for it. Refused for a live node.
+   */
+  retireNode(id: string): Promise<NodeStatusView>;
 }

@@ -34,7 +34,10 @@ const QUEUES: ClusterStatusView["queues"] = [{ name: "trash", waiting: 2, delaye
 function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
   return {
     catalogue: { tierTotals: async () => [{ tier: "hot", objects: 5, bytes: 500 }], ping: async () => undefined, scrub },
-    directory: { all: () => [node("storage-1", true), node("storage-2", false)] },
+    directory: {
+      all: () => [node("storage-1", true), node("storage-2", false)],
+      retire: async (id) => ({ ...node(id, false), state: "removed" }),
+    },
     placement: { liveStorageNodes: () => 2 },
     presence: { id: "host:50051", others: () => ["other:50052"] },
     cache: { enabled: false, size: 0 },
@@ -49,8 +52,16 @@ describe("cluster status", () => {
   test("/status: nodes, tiers, queues, coordinators and read cache, as the front doors serve them", async () => {
     expect(await new ClusterStatus(deps()).status()).toEqual({
       nodes: [
-        { id: "storage-1", kind: "storage", address: "10.0.0.1:9", live: true, heartbeatAtMs: 1700000000000, usedBytes: 300 },
-        { id: "storage-2", kind: "storage", address: "10.0.0.1:9", live: false, heartbeatAtMs: 1700000000000, usedBytes: 300 },
+        { id: "storage-1", kind: "storage", address: "10.0.0.1:9", live: true, state: "up", heartbeatAtMs: 1700000000000, usedBytes: 300 },
+        {
+          id: "storage-2",
+          kind: "storage",
+          address: "10.0.0.1:9",
+          live: false,
+          state: "down",
+          heartbeatAtMs: 1700000000000,
+          usedBytes: 300,
+        },
       ],
       tiers: [{ tier: "hot", objects: 5, bytes: 500 }],
       queues: QUEUES,

@@ -4,12 +4,13 @@ import type { ScrubQueries, ScrubState } from "../catalogue/scrub-queries";
 import type { CoordinatorPresence } from "../cluster/coordinator-presence";
 import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
-import type { ClusterAdmin, ClusterStatusView, HealthView, ScrubStatusView } from "./cluster-admin";
+import type { NodeRecord } from "../../membership/node-record";
+import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ScrubStatusView } from "./cluster-admin";
 
 /** The slice of the coordinator's context /status and /healthz are composed from. */
 export interface ClusterStatusDeps {
   readonly catalogue: Pick<Catalogue, "tierTotals" | "ping"> & { readonly scrub: Pick<ScrubQueries, "state"> };
-  readonly directory: Pick<NodeDirectory, "all">;
+  readonly directory: Pick<NodeDirectory, "all" | "retire">;
   readonly placement: Pick<Placement, "liveStorageNodes">;
   readonly presence: Pick<CoordinatorPresence, "id" | "others">;
   readonly cache: Pick<ReadCache, "enabled" | "size">;
@@ -38,14 +39,7 @@ export class ClusterStatus implements ClusterAdmin {
     ]);
     return {
       ...(queuesError ? { queuesError } : {}),
-      nodes: directory.all().map((n) => ({
-        id: n.id,
-        kind: n.kind,
-        address: n.address,
-        live: n.live,
-        heartbeatAtMs: n.heartbeatAtMs,
-        usedBytes: n.usedBytes,
-      })),
+      nodes: directory.all().map(nodeView),
       tiers,
       queues,
       coordinators: [{ id: presence.id, self: true }, ...presence.others().map((id) => ({ id, self: false }))],
@@ -57,6 +51,10 @@ export class ClusterStatus implements ClusterAdmin {
         tiers.reduce((n, t) => n + t.objects, 0),
       ),
     };
+  }
+
+  async retireNode(id: string): Promise<NodeStatusView> {
+    return nodeView(await this.deps.directory.retire(id));
   }
 
   async health(): Promise<HealthView> {
@@ -97,3 +95,13 @@ function scrubView(s: ScrubState, rateBytesPerSecond: number, versions: number):
     },
   };
 }
+
+const nodeView = (n: NodeRecord): NodeStatusView => ({
+  id: n.id,
+  kind: n.kind,
+  address: n.address,
+  live: n.live,
+  state: n.state,
+  heartbeatAtMs: n.heartbeatAtMs,
+  usedBytes: n.usedBytes,
+});

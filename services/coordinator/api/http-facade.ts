@@ -160,6 +160,12 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
 
   route("GET", "/status", async () => admin.status());
 
+  route("POST", "/nodes/retire", async (request) => {
+    const id = param(request.query, "id");
+    if (!id) throw new InvalidArgumentError("id: the node to retire");
+    return admin.retireNode(id);
+  });
+
   route("GET", "/healthz", async (_request, reply) => {
     try {
       const health = await admin.health();

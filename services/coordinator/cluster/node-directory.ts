@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Pool, RowDataPacket } from "mysql2/promise";
+import { InvalidArgumentError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NodeKind, NodeRecord } from "../../membership/node-record";
 
@@ -57,6 +58,34 @@ export class NodeDirectory extends EventEmitter {
 
   isLive(id: string): boolean {
     return this.get(id)?.live ?? false;
+  }
+
+  /** Retired by an operator (retire): its copies count as gone. */
+  isRemoved(id: string): boolean {
+    return this.get(id)?.state === "removed";
+  }
+
+  /**
+   * Retires a node for good (state 'removed'): it leaves placement, its copies count as gone (repair
+   * replaces them, cleanup and purge stop waiting for it). Refused for a node that is live, by this
+   * coordinator's view or its heartbeat: only a node already down can be written off. A node that
+   * starts again later comes back as a new, empty member (its old copies are orphans).
+   */
+  async retire(id: string): Promise<NodeRecord> {
+    if (!this.get(id)) await this.refresh();
+    const n = this.get(id);
+    if (!n) throw new InvalidArgumentError(`no node ${id} is registered`);
+    if (n.live) throw new InvalidArgumentError(`node ${id} is live: stop it before retiring it`);
+    await this.pool.execute(
+      `UPDATE nodes SET state = 'removed'
+        WHERE id = ? AND (state IN ('stopped', 'removed') OR TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) / 1000 >= ?)`,
+      [id, this.downAfterMs],
+    );
+    await this.refresh();
+    const after = this.get(id)!;
+    if (after.state !== "removed") throw new InvalidArgumentError(`node ${id} heartbeats again: stop it before retiring it`);
+    this.log.warn({ node: id }, "node retired for good");
+    return after;
   }
 
   /** Whether the node's heartbeat is recent, reachable from here or not (what repair's "lost" rests on). */

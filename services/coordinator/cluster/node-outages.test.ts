@@ -69,15 +69,16 @@ describe("node outages", () => {
     expect(o.lost()).toEqual(["storage-1"]);
   });
 
-  test("only registered storage nodes count: other kinds, removed nodes and rows that went away do not", () => {
+  test("only registered storage nodes count: other kinds and rows that went away do not; a retired one counts at once", () => {
     const dir = new FakeDirectory([
       node("backup-1", false, { kind: "backup" }),
       node("storage-1", false, { state: "removed" }),
       node("storage-2", false),
     ]);
     const o = new NodeOutages(dir, 3000, clock);
+    expect(o.lost()).toEqual(["storage-1"]);
     now += 5000;
-    expect(o.lost()).toEqual(["storage-2"]);
+    expect(o.lost()).toEqual(["storage-2", "storage-1"]);
     dir.refresh([node("backup-1", false, { kind: "backup" })]);
     expect(o.lost()).toEqual([]);
   });

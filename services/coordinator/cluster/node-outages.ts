@@ -24,6 +24,7 @@ export interface NodeLiveness {
  */
 export class NodeOutages {
   private readonly downSince = new Map<string, number>();
+  private retired: string[] = [];
   private readonly watchingSince: number;
 
   constructor(
@@ -41,17 +42,21 @@ export class NodeOutages {
     return Math.max(0, this.lostAfterMs - (this.now() - this.watchingSince));
   }
 
-  /** Storage nodes seen down for lostAfterMs without a break: the copies they hold may be made again elsewhere. */
+  /**
+   * Storage nodes seen down for lostAfterMs without a break, and those retired for good (at once):
+   * the copies they hold may be made again elsewhere.
+   */
   lost(): string[] {
     const t = this.now();
-    return [...this.downSince].filter(([, since]) => t - since >= this.lostAfterMs).map(([id]) => id);
+    return [...[...this.downSince].filter(([, since]) => t - since >= this.lostAfterMs).map(([id]) => id), ...this.retired];
   }
 
   private observe(records: readonly NodeRecord[]): void {
     const t = this.now();
     const storage = new Set<string>();
+    // A removed node is out of placement (NodeDirectory.ofKind) and lost at once: an operator retired it.
+    this.retired = records.filter((n) => n.kind === "storage" && n.state === "removed").map((n) => n.id);
     for (const n of records) {
-      // A removed node is out of placement and repair for good (as NodeDirectory.ofKind has it).
       if (n.kind !== "storage" || n.state === "removed") continue;
       storage.add(n.id);
       if (this.directory.heartbeating(n.id)) this.downSince.delete(n.id);

@@ -40,6 +40,11 @@ export class NodePool {
     return this.directory.isLive(id);
   }
 
+  /** Retired for good: whatever it held counts as gone. */
+  isRemoved(id: string): boolean {
+    return this.directory.isRemoved(id);
+  }
+
   /**
    * A call to the node failed: the one place that decides whether to stop routing to it.
    * NodeUnavailable does (the transport could not reach it), and WrongNode (another node answers at

@@ -210,7 +210,7 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     let bytes = 0;
     for (const o of this.objects.values()) bytes += o.data.length;
     return {
-      nodes: [{ id: "mem-1", kind: "storage", address: "memory", live: true, heartbeatAtMs: Date.now(), usedBytes: bytes }],
+      nodes: [{ id: "mem-1", kind: "storage", address: "memory", live: true, state: "up", heartbeatAtMs: Date.now(), usedBytes: bytes }],
       tiers: [{ tier: "hot", objects: this.objects.size, bytes }],
       queues: [{ name: "lifecycle", waiting: 0, delayed: 0, active: 0, failed: 0 }],
       coordinators: [{ id: "memory", self: true }],
@@ -222,6 +222,10 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
   async health(): Promise<HealthView> {
     if (!this.healthy) return { ok: false, liveStorageNodes: 0, writeQuorum: 2 };
     return { ok: true, liveStorageNodes: 2, writeQuorum: 2 };
+  }
+
+  async retireNode(id: string): Promise<never> {
+    throw new InvalidArgumentError(`node ${id} is live: stop it before retiring it`);
   }
 
   /** Test helper: the stored bytes of a live object, or undefined. */
@@ -260,6 +264,7 @@ export function unavailableEngine(): ObjectEngine & ClusterAdmin {
     undelete: fail,
     listTrash: fail,
     status: fail,
+    retireNode: fail,
     health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),
   };
 }

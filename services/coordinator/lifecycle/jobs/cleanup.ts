@@ -48,14 +48,18 @@ export async function claimTargets(ctx: JobContext, v: Pick<VersionRow, "version
   if (pending.length) await ctx.catalogue.claimCopies(v.versionId, pending);
 }
 
-/**
- * Deletes a version's pending copies and `strays` under its row lock. Nodes that are not live are
- * not asked (the lock is held while the others answer): their copies stay pending.
- */
+/** Deletes a version's pending copies and `strays` under its row lock. */
 function cleanCopies(ctx: JobContext, versionId: string, strays: string[]): Promise<string[]> {
-  return ctx.catalogue.cleanCopies(versionId, strays, async (ids) => {
-    const away = ids.filter((id) => !ctx.nodes.isLive(id));
-    const asked = ids.filter((id) => ctx.nodes.isLive(id));
-    return [...away, ...(asked.length ? await ctx.copier.remove(versionId, asked) : [])];
-  });
+  return ctx.catalogue.cleanCopies(versionId, strays, (ids) => removeCopies(ctx, versionId, ids));
+}
+
+/**
+ * Deletes copies; answers the nodes that still hold one. A node retired for good took its copies
+ * with it (review finding 10: they were waited for forever). A node that is down is not asked (a
+ * cleanup holds the row lock while the others answer): its copies stay.
+ */
+export async function removeCopies(ctx: JobContext, versionId: string, nodeIds: string[]): Promise<string[]> {
+  const asked = nodeIds.filter((id) => ctx.nodes.isLive(id));
+  const away = nodeIds.filter((id) => !ctx.nodes.isLive(id) && !ctx.nodes.isRemoved(id));
+  return [...away, ...(asked.length ? await ctx.copier.remove(versionId, asked) : [])];
 }

@@ -1,4 +1,5 @@
 import { ErrorCode, MiniS3Error } from "../../../common/errors";
+import { removeCopies } from "./cleanup";
 import type { LifecycleJob } from "./job";
 
 /**
@@ -26,7 +27,7 @@ export const purge: LifecycleJob<"purge"> = {
     if (!v) return "already purged";
     if (v.state === "live") return "restored";
     if (v.state !== "purging") throw new MiniS3Error(ErrorCode.Internal, `${versionId} kept changing; the purge will try again`);
-    const failed = await ctx.copier.remove(versionId, [...new Set([...v.replicas, ...v.cleanup])]);
+    const failed = await removeCopies(ctx, versionId, [...new Set([...v.replicas, ...v.cleanup])]);
     if (failed.length) throw new MiniS3Error(ErrorCode.NodeUnavailable, `could not delete the copies on ${failed.join(", ")}`);
     await ctx.catalogue.forget(versionId);
     ctx.log.info({ version: versionId, key: v.key }, "purged");
