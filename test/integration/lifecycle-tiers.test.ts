@@ -286,6 +286,9 @@ describe("lifecycle tiers (real cluster)", () => {
       expect((await retrieve(lc.base, "promo/del")).status).toBe(404);
       await sleep(200);
     }
+    // The trash move is found by the due-row poller, not queued with the delete: wait for the row,
+    // then for the queues (the promotion's cleanup) to settle.
+    await lc.withLogs(waitFor("the trash move", async () => (await lc.nodes.version(v))?.tier === "trash", SLACK_MS));
     await lc.withLogs(waitFor("lifecycle queues idle", async () => queuesIdle(await statusOf(lc.base)), SLACK_MS));
     expect(await statOf(lc.base, "promo/del")).toBeNull();
     const row = (await lc.nodes.version(v))!;
