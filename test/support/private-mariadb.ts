@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { createConnection } from "mysql2/promise";
 import { findFreePortBlock } from "../../deploy/launcher/ports";
 import { waitFor } from "./wait";
+import { stopChild } from "./stop-child";
 
 // A MariaDB server of a test's own (its own data dir, port and socket), for tests that stop and
 // start the database. The shared server on 3306 is never touched.
@@ -78,11 +79,7 @@ export class PrivateMariaDb {
 
   /** A clean shutdown (SIGTERM), waiting until the process has gone. */
   async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    proc.kill("SIGTERM");
-    await gone;
+    await stopChild(this.proc);
   }
 
   async destroy(): Promise<void> {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { findFreePortBlock } from "../../deploy/launcher/ports";
 import { waitFor } from "./wait";
 import { createConnection } from "node:net";
+import { stopChild } from "./stop-child";
 
 // A redis-server of a test's own (its own port, no persistence), for tests that stop and start
 // Redis. The shared server on 6379 is never touched.
@@ -46,10 +47,6 @@ export class PrivateRedis {
   }
 
   async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    proc.kill("SIGTERM");
-    await gone;
+    await stopChild(this.proc);
   }
 }

@@ -58,13 +58,18 @@ export class NodePool {
   }
 
   private probeLater(id: string, afterMs: number): void {
-    clearTimeout(this.probes.get(id));
+    this.cancelProbe(id);
     const timer = setTimeout(() => {
       this.probes.delete(id);
       void this.probe(id, afterMs);
     }, afterMs);
     timer.unref();
     this.probes.set(id, timer);
+  }
+
+  private cancelProbe(id: string): void {
+    clearTimeout(this.probes.get(id));
+    this.probes.delete(id);
   }
 
   private async probe(id: string, lastWaitMs: number): Promise<void> {
@@ -105,8 +110,7 @@ export class NodePool {
       this.clients.set(r.id, new NodeClient(r.id, r.address, this.clientOptions));
       if (c) {
         this.log.info({ node: r.id, address: r.address }, "node moved; reconnecting");
-        clearTimeout(this.probes.get(r.id));
-        this.probes.delete(r.id);
+        this.cancelProbe(r.id);
         this.directory.trust(r.id); // a new address gets a fresh chance
       }
     }
@@ -114,8 +118,7 @@ export class NodePool {
       if (!seen.has(id)) {
         c.close();
         this.clients.delete(id);
-        clearTimeout(this.probes.get(id));
-        this.probes.delete(id);
+        this.cancelProbe(id);
       }
     }
   }

@@ -27,16 +27,20 @@ export const cleanup: LifecycleJob<"cleanup"> = {
  * Every transition ends here, once its commit added the old copies to the version's pending ones:
  * they go now, and those that cannot are left to the cleanup job.
  */
-export async function finishCleanup(ctx: JobContext, versionId: string): Promise<void> {
-  const left = await cleanCopies(ctx, versionId, []);
-  if (left.length) ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
+export function finishCleanup(ctx: JobContext, versionId: string): Promise<void> {
+  return cleanOrRetry(ctx, versionId, []);
 }
 
 /** A transition lost its race: remove the copies it made, unless the catalogue now uses them. */
 export async function dropCopies(ctx: JobContext, versionId: string, copies: string[], why: string): Promise<string> {
-  const left = await cleanCopies(ctx, versionId, copies);
-  if (left.length) ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
+  await cleanOrRetry(ctx, versionId, copies);
   return why;
+}
+
+/** Cleans now; what is left goes to the cleanup job a little later. */
+async function cleanOrRetry(ctx: JobContext, versionId: string, strays: string[]): Promise<void> {
+  const left = await cleanCopies(ctx, versionId, strays);
+  if (left.length) ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
 }
 
 /**
