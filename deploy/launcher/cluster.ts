@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SETTINGS } from "../../services/common/config";
-import { isHealthy, waitForHealthy } from "./health";
+import { isHealthy, waitForHealthy, waitForNodesLive } from "./health";
 import { repoRoot } from "./paths";
 import { planCluster, type ProcessSpec } from "./plan";
 import { readClusterShape } from "./shape";
@@ -164,7 +164,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 
   supervisor.startAll();
   try {
-    await waitForHealthy(httpUrl, { timeoutMs: opts.startTimeoutMs ?? 60_000, giveUp: () => fatal });
+    const wait = { timeoutMs: opts.startTimeoutMs ?? 60_000, giveUp: () => fatal };
+    await waitForHealthy(httpUrl, wait);
+    await waitForNodesLive(
+      httpUrl,
+      specs.filter((s) => s.kind !== "coordinator").map((s) => s.name),
+      wait,
+    );
   } catch (e) {
     // Stop first: the report then shows how every process ended, not a moment in which the
     // others had not yet failed the same way as the first.

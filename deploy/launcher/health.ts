@@ -47,3 +47,33 @@ export async function isHealthy(baseUrl: string, timeoutMs = 1000): Promise<bool
     return false;
   }
 }
+
+/**
+ * Resolves once the coordinator's /status shows every one of `nodeIds` live. /healthz turns 200 as
+ * soon as a write quorum of storage nodes is live; a test that starts right then finds the other
+ * nodes not yet in its coordinator's view, and a key whose preference list leads to a node it
+ * means to fail has nowhere to fall over (seen on a loaded CI machine: 9 of 12 uploads 503). A
+ * coordinator without /status (the harness's stubs) is taken at its /healthz word.
+ */
+export async function waitForNodesLive(baseUrl: string, nodeIds: readonly string[], opts: WaitOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let missing: string[] = [...nodeIds];
+  for (;;) {
+    const reason = opts.giveUp?.();
+    if (reason) throw new NotHealthyError(`gave up waiting for every node to be live: ${reason}`);
+    try {
+      const res = await fetch(`${baseUrl}/status`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 404) return;
+      if (res.status === 200) {
+        const { nodes } = (await res.json()) as { nodes?: { id: string; live: boolean }[] };
+        const live = new Set((nodes ?? []).filter((n) => n.live).map((n) => n.id));
+        missing = nodeIds.filter((id) => !live.has(id));
+        if (!missing.length) return;
+      } else await res.arrayBuffer();
+    } catch {
+      // not answering yet: poll again
+    }
+    if (Date.now() >= deadline) throw new NotHealthyError(`nodes not live after ${opts.timeoutMs} ms: ${missing.join(", ")}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+  }
+}

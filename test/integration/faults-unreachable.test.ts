@@ -38,6 +38,8 @@ interface Result {
   body: Buffer;
   status: number;
   ms: number;
+  /** The error body of a failed upload (what to look at when one fails). */
+  error?: string;
 }
 
 /** Uploads every body, `concurrency` at a time; each with its status and time. */
@@ -50,7 +52,8 @@ async function uploadAll(bodies: Map<string, Buffer>, concurrency: number): Prom
         const [key, body] = next;
         const t0 = performance.now();
         const res = await upload(cluster.httpUrl, key, body);
-        results.push({ key, body, status: res.status, ms: performance.now() - t0 });
+        const error = res.status === 201 ? undefined : res.body.toString().slice(0, 300);
+        results.push({ key, body, status: res.status, ms: performance.now() - t0, error });
       }
     }),
   );
@@ -76,7 +79,7 @@ test("uploads to a cluster with a node alive but unreachable all succeed, and on
     `slowest ${Math.round(Math.max(...rs.map((r) => r.ms)))} ms`;
   process.stderr.write(`faults-unreachable: first uploads ${figures(first)}; then ${figures(then)}\n`);
 
-  const failed = (rs: Result[]) => rs.filter((r) => r.status !== 201).map((r) => `${r.key}: ${r.status}`);
+  const failed = (rs: Result[]) => rs.filter((r) => r.status !== 201).map((r) => `${r.key}: ${r.status} ${r.error}`);
   expect(failed(first)).toEqual([]);
   expect(failed(then)).toEqual([]);
   expect(then.filter((r) => r.ms > SLOW_MS).length).toBeLessThanOrEqual(1);

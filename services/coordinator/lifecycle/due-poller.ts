@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { ErrorCode, hasCode } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import { Semaphore } from "../../common/semaphore";
 import { START_CURSOR, type DueCursor, type DueScan, type LifecycleQueries } from "../catalogue/lifecycle-queries";
@@ -70,7 +71,8 @@ class Lane {
   readonly sweepSlots = new Semaphore(SWEEP_CONCURRENCY);
   /** Dispatched (or about to be) and not settled: never dispatched twice. */
   readonly inFlight = new Set<string>();
-  readonly backoff = new Map<string, { until: number; attempts: number }>();
+  /** `forNodes`: the move failed for want of a reachable node, so a node's return ends the wait. */
+  readonly backoff = new Map<string, { until: number; attempts: number; forNodes: boolean }>();
   readonly stats: TransitionStats;
   wakeFront?: () => void;
   woken = false;
@@ -99,7 +101,8 @@ export class DuePoller {
   private readonly loops: Promise<void>[] = [];
   private readonly moving = new Set<Promise<void>>();
   private stopped = false;
-  private readonly stopWaiters = new Set<() => void>();
+  /** Sweeps pausing between passes: stop() and nodesReturned() end their pause. */
+  private readonly pauseWaiters = new Set<() => void>();
 
   constructor(
     transitions: readonly DueTransition[],
@@ -123,6 +126,26 @@ export class DuePoller {
     lane.wakeFront?.();
   }
 
+  /**
+   * A node became reachable again: rows that failed for want of nodes are retried now, not when
+   * their backoff ends. Backoff doubles up to a minute while a node is away (measured in
+   * lifecycle-chaos: trash moves waited 8-16 s after the delete node was back); a row that
+   * failed for another reason keeps its backoff.
+   */
+  nodesReturned(): void {
+    let forgiven = 0;
+    for (const lane of this.lanes) {
+      for (const [id, b] of lane.backoff) {
+        if (!b.forNodes) continue;
+        lane.backoff.delete(id);
+        forgiven++;
+      }
+    }
+    if (!forgiven) return;
+    // The fronts' cursors are past those rows: the sweeps find them, starting now.
+    for (const w of this.pauseWaiters) w();
+  }
+
   status(): TransitionView[] {
     return this.lanes.map((l) => l.stats.view(l.backoff.size, l.inFlight.size));
   }
@@ -139,7 +162,7 @@ export class DuePoller {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const w of this.stopWaiters) w();
+    for (const w of this.pauseWaiters) w();
     for (const l of this.lanes) l.wakeFront?.();
     await Promise.all(this.loops);
     await Promise.allSettled([...this.moving]);
@@ -225,11 +248,11 @@ export class DuePoller {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.stopWaiters.delete(done);
+        this.pauseWaiters.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.stopWaiters.add(done);
+      this.pauseWaiters.add(done);
     });
   }
 
@@ -262,7 +285,7 @@ export class DuePoller {
       const attempts = (lane.backoff.get(v.versionId)?.attempts ?? 0) + 1;
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempts - 1)) * (0.75 + Math.random() / 2);
       lane.backoff.delete(v.versionId); // re-inserted last: the oldest entry is the first forgotten
-      lane.backoff.set(v.versionId, { until: Date.now() + delay, attempts });
+      lane.backoff.set(v.versionId, { until: Date.now() + delay, attempts, forNodes: wantsNodes(e) });
       if (lane.backoff.size > MAX_BACKOFF) lane.backoff.delete(lane.backoff.keys().next().value!);
       this.log.debug({ version: v.versionId, transition: t.name, attempts, err: e }, "transition failed; will retry");
       this.warn(lane, e, "transitions failed; each is retried with backoff");
@@ -286,6 +309,13 @@ export class DuePoller {
     lane.lastWarn = now;
     lane.failuresSinceWarn = 0;
   }
+}
+
+/** The move failed because too few nodes could be reached (not because of the row or the bytes). */
+function wantsNodes(e: unknown): boolean {
+  return [ErrorCode.NotEnoughNodes, ErrorCode.NodeUnavailable, ErrorCode.QuorumNotReached, ErrorCode.BytesUnreachable].some((c) =>
+    hasCode(e, c),
+  );
 }
 
 function cursorOf(v: VersionRow, scan: DueScan): DueCursor {
