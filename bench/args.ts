@@ -91,14 +91,14 @@ export class UsageError extends MiniS3Error {
   }
 }
 
-function int(name: string, text: string, min: number, max: number): number {
+export function int(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${text}")`);
   return n;
 }
 
-function wrap<T>(name: string, f: () => T): T {
+export function wrap<T>(name: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
@@ -114,15 +114,21 @@ export function parseMix(text: string): Mix {
   return { upload: parts[0], retrieve: parts[1], delete: parts[2] };
 }
 
-/** Only this machine is ever a target (the bench is a load generator). */
-export function checkLoopbackUrl(text: string): string {
+/** An http:// URL given to --<flag>. */
+export function parseHttpUrl(flag: string, text: string): URL {
   let u: URL;
   try {
     u = new URL(text);
   } catch {
-    throw new UsageError(`--url "${text}" is not a URL`);
+    throw new UsageError(`--${flag} "${text}" is not a URL`);
   }
-  if (u.protocol !== "http:") throw new UsageError(`--url must be http:// (got ${u.protocol})`);
+  if (u.protocol !== "http:") throw new UsageError(`--${flag} must be http:// (got ${u.protocol})`);
+  return u;
+}
+
+/** Only this machine is ever a target (the bench is a load generator). */
+export function checkLoopbackUrl(text: string): string {
+  const u = parseHttpUrl("url", text);
   const host = u.hostname.replace(/^\[|\]$/g, "");
   if (!(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) {
     throw new UsageError(`--url must point at this machine (127.x.x.x, localhost or [::1]); got ${u.hostname}`);
