@@ -10,11 +10,12 @@ export interface SecondCoordinator {
 
 /**
  * One more coordinator process on a running cluster: the cluster's own coordinator settings (same
- * database, queues, nodes) on ports of its own. Resolves once it answers /healthz.
+ * database, queues, nodes) on ports of its own (HTTP `port`, gRPC the next one; default: free ones,
+ * given again to restart it at the same address). Resolves once it answers /healthz.
  */
-export async function startSecondCoordinator(cluster: TestCluster): Promise<SecondCoordinator> {
+export async function startSecondCoordinator(cluster: TestCluster, httpPort?: number): Promise<SecondCoordinator> {
   const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
-  const port = await findFreePortBlock(2);
+  const port = httpPort ?? (await findFreePortBlock(2));
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
     env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },

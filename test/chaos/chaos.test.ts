@@ -1,0 +1,150 @@
+import type { ChildProcess } from "node:child_process";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { failures, formatReport, runChaos, type ChaosReport } from "../../bench/chaos/run";
+import { PrivateMariaDb } from "../support/private-mariadb";
+import { PrivateRedis } from "../support/private-redis";
+import { startSecondCoordinator } from "../support/second-coordinator";
+import { sleep, waitFor } from "../support/wait";
+import { FaultCycle, type Fault } from "./fault-cycle";
+
+// The chaos suite (issue 13 item 7; `npm run test:chaos`): two coordinators under the checked mixed
+// workload through both, while every kind of process is killed with SIGKILL and brought back, one
+// every few seconds, and the cluster's own MariaDB and Redis are restarted. Nothing acknowledged may
+// be lost, wrong, resurrected or served stale, and every object must be back at R copies.
+
+const REPLICAS = 2;
+/** Between one fault's recovery and the next fault. */
+const GAP_MS = 2_000;
+/** How long a killed process stays down before it is started again. */
+const DOWN_MS = 1_500;
+/** The workload runs at least this long, and on until every fault ran once. */
+const MIN_WORKLOAD_MS = 45_000;
+const MAX_WORKLOAD_MS = 120_000;
+
+jest.setTimeout(300_000);
+
+let db: PrivateMariaDb;
+let redis: PrivateRedis;
+let cluster: TestCluster;
+let second: { url: string; port: number; process: ChildProcess } | undefined;
+
+const log = (m: string) => process.stdout.write(`chaos: ${m}\n`);
+
+async function liveIds(url: string): Promise<string[]> {
+  const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`/status answered ${res.status}`);
+  return ((await res.json()) as { nodes: { id: string; live: boolean }[] }).nodes.filter((n) => n.live).map((n) => n.id);
+}
+
+/** Every front door answers /healthz 200 and sees `id` (if any) live. */
+async function waitWhole(id?: string): Promise<void> {
+  const doors = [cluster.httpUrl, ...(second ? [second.url] : [])];
+  await waitFor(
+    `the cluster whole again${id ? ` with ${id} live` : ""}`,
+    async () => {
+      for (const url of doors) {
+        const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+        await h.arrayBuffer();
+        if (h.status !== 200) return undefined;
+        if (id && !(await liveIds(url)).includes(id)) return undefined;
+      }
+      return true;
+    },
+    90_000,
+    250,
+  );
+}
+
+const killNode = (id: string): Fault => ({
+  name: id,
+  async run() {
+    await cluster.stopNode(id, "SIGKILL");
+    await sleep(DOWN_MS);
+    cluster.startNode(id);
+    await waitWhole(id);
+  },
+});
+
+/** The second front door: SIGKILL, then the same ports again. */
+const killCoordinator: Fault = {
+  name: "coordinator",
+  async run() {
+    const s = second!;
+    const gone = new Promise((r) => s.process.once("exit", r));
+    s.process.kill("SIGKILL");
+    await gone;
+    await sleep(DOWN_MS);
+    second = { ...(await startSecondCoordinator(cluster, s.port)), port: s.port };
+    await waitWhole();
+  },
+};
+
+/** A clean stop of one of the cluster's private servers, then a start. */
+const restartServer = (name: string, server: () => { stop(): Promise<void>; start(): Promise<void> }): Fault => ({
+  name,
+  async run() {
+    await server().stop();
+    await sleep(DOWN_MS);
+    await server().start();
+    await waitWhole();
+  },
+});
+
+beforeAll(async () => {
+  [db, redis] = await Promise.all([PrivateMariaDb.create(), PrivateRedis.create()]);
+  cluster = await startCluster({
+    storageNodes: 3,
+    mysqlUrl: db.url,
+    env: { MINIS3_REDIS_URL: redis.url, MINIS3_REPLICAS: String(REPLICAS) },
+  });
+  const started = await startSecondCoordinator(cluster);
+  second = { ...started, port: Number(new URL(started.url).port) };
+});
+
+afterAll(async () => {
+  if (second && second.process.exitCode === null && second.process.signalCode === null) {
+    const gone = new Promise((r) => second!.process.once("exit", r));
+    second.process.kill("SIGTERM");
+    await gone;
+  }
+  await cluster?.stop().catch(() => undefined);
+  await Promise.allSettled([db?.destroy(), redis?.stop()]);
+});
+
+it("nothing acknowledged is lost, wrong, resurrected or stale while processes, MariaDB and Redis are killed; all back at R", async () => {
+  const faults = new FaultCycle(
+    [
+      killNode("storage-1"),
+      killCoordinator,
+      killNode("storage-2"),
+      killNode("backup-1"),
+      restartServer("mariadb", () => db),
+      killNode("storage-3"),
+      killNode("delete-1"),
+      restartServer("redis", () => redis),
+    ],
+    GAP_MS,
+    log,
+  );
+  const started = Date.now();
+  let report: ChaosReport | undefined;
+  try {
+    report = await runChaos({
+      targets: [cluster.httpUrl, second!.url],
+      durationMs: MAX_WORKLOAD_MS,
+      concurrency: 8,
+      replicas: REPLICAS,
+      repairTimeoutMs: 90_000,
+      faults,
+      log,
+      stopped: () => faults.fullRound && Date.now() - started >= MIN_WORKLOAD_MS,
+    });
+  } catch (e) {
+    log(`cluster logs:\n${cluster.processes.map((p) => `--- ${p.name}\n${cluster.logs(p.name, 15).join("\n")}`).join("\n")}`);
+    throw e;
+  }
+  log(`\n${formatReport(report)}\n(whole run ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  expect(faults.fullRound).toBe(true);
+  expect(failures(report)).toEqual([]);
+  expect(report.workload.operations).toBeGreaterThan(0);
+});
