@@ -18,6 +18,26 @@ export enum ErrorCode {
   /** The client went away or the upload was cut short. */
   Aborted = "Aborted",
 
+  // --- who is asking (services/auth: AWS Signature V4; S3 names these codes the same)
+  /** No valid credentials: none given, a presigned URL expired or not valid yet, or the key may not use the bucket. */
+  AccessDenied = "AccessDenied",
+  /** The access key in the request is not one MiniS3 knows. */
+  InvalidAccessKeyId = "InvalidAccessKeyId",
+  /** The signature computed with the key's secret differs from the request's (or a chunk's, or the trailer's). */
+  SignatureDoesNotMatch = "SignatureDoesNotMatch",
+  /** The request's time is more than 15 minutes from the server's clock. */
+  RequestTimeTooSkewed = "RequestTimeTooSkewed",
+  /** The Authorization header cannot be read: bad algorithm, credential scope, date or field. */
+  AuthorizationHeaderMalformed = "AuthorizationHeaderMalformed",
+  /** A presigned URL's X-Amz-* parameters cannot be read, or X-Amz-Expires is out of range. */
+  AuthorizationQueryParametersError = "AuthorizationQueryParametersError",
+  /** The body does not match the checksum the client sent (Content-MD5, x-amz-checksum-*, a trailer). */
+  BadDigest = "BadDigest",
+  /** The body's sha256 differs from the x-amz-content-sha256 it was signed with. */
+  XAmzContentSHA256Mismatch = "XAmzContentSHA256Mismatch",
+  /** The body ended early or its aws-chunked framing is broken (or its length is not x-amz-decoded-content-length). */
+  IncompleteBody = "IncompleteBody",
+
   // --- the bytes
   /** Bytes did not match their size or sha256, or a stored file is damaged. */
   IntegrityError = "IntegrityError",

@@ -35,6 +35,15 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.NotHealthy]: 110,
   [ErrorCode.InvalidUsage]: 111,
   [ErrorCode.WrongNode]: 112,
+  [ErrorCode.AccessDenied]: 113,
+  [ErrorCode.InvalidAccessKeyId]: 114,
+  [ErrorCode.SignatureDoesNotMatch]: 115,
+  [ErrorCode.RequestTimeTooSkewed]: 116,
+  [ErrorCode.AuthorizationHeaderMalformed]: 117,
+  [ErrorCode.AuthorizationQueryParametersError]: 118,
+  [ErrorCode.BadDigest]: 119,
+  [ErrorCode.XAmzContentSHA256Mismatch]: 120,
+  [ErrorCode.IncompleteBody]: 121,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));
