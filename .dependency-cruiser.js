@@ -68,6 +68,14 @@ module.exports = {
       { fromNot: TEST_CODE },
     ),
     onlyImports(
+      "auth-imports-only-common",
+      "Request authentication (SigV4, keys) serves every front door (S3, facade, gRPC) and knows none of them.",
+      "^services/auth/",
+      "^services/",
+      "common|auth",
+      { fromNot: TEST_CODE },
+    ),
+    onlyImports(
       "blobstore-imports-only-lower-layers",
       "The disk store is shared by the storage and delete nodes, so it depends on neither.",
       "^services/blobstore/",

@@ -163,6 +163,24 @@ export const SETTINGS = {
     doc: "node: host:port the coordinator dials (default 127.0.0.1:<port>)",
   },
   zone: { env: "MINIS3_ZONE", default: "local", schema: z.string().min(1), doc: "node: failure domain label" },
+  accessKey: {
+    env: "MINIS3_ACCESS_KEY",
+    default: "",
+    schema: z.string().regex(/^([A-Za-z0-9._~+=-]{3,128})?$/, "3-128 letters, digits or . _ ~ + = -"),
+    doc: "access key of the one user allowed every bucket (with MINIS3_SECRET_KEY; several users: MINIS3_KEYS_FILE)",
+  },
+  secretKey: {
+    env: "MINIS3_SECRET_KEY",
+    default: "",
+    schema: z.string().max(256),
+    doc: "secret key that goes with MINIS3_ACCESS_KEY (requests are signed with it: AWS Signature V4)",
+  },
+  keysFile: {
+    env: "MINIS3_KEYS_FILE",
+    default: "",
+    schema: z.string(),
+    doc: "JSON file of users, each with its keys and the buckets it may use (README: Credentials); instead of MINIS3_ACCESS_KEY",
+  },
   logLevel: {
     env: "MINIS3_LOG_LEVEL",
     default: "info",

@@ -1,0 +1,78 @@
+// The checksums S3 clients send as x-amz-checksum-* (base64 of the big-endian value or digest).
+// CRC32 is node:zlib's (native, Node >= 20.15); CRC32C has no node:crypto or zlib form, so it is
+// @aws-crypto/crc32c, the package the AWS SDKs compute it with: what a client sends, we compute alike.
+import { createHash, type Hash } from "node:crypto";
+import * as zlib from "node:zlib";
+import { Crc32c } from "@aws-crypto/crc32c";
+
+export type ChecksumAlgorithm = "crc32" | "crc32c" | "sha1" | "sha256";
+export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ["crc32", "crc32c", "sha1", "sha256"];
+
+export interface Checksum {
+  update(data: Uint8Array): void;
+  /** base64, as in the x-amz-checksum-* header */
+  digest(): string;
+}
+
+function crcBase64(value: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(value >>> 0);
+  return b.toString("base64");
+}
+
+class Crc32 implements Checksum {
+  private value = 0;
+  update(data: Uint8Array): void {
+    this.value = zlib.crc32(data, this.value);
+  }
+  digest(): string {
+    return crcBase64(this.value);
+  }
+}
+
+class Crc32cChecksum implements Checksum {
+  private readonly crc = new Crc32c();
+  update(data: Uint8Array): void {
+    this.crc.update(data);
+  }
+  digest(): string {
+    return crcBase64(this.crc.digest());
+  }
+}
+
+class Digest implements Checksum {
+  private readonly hash: Hash;
+  constructor(algorithm: "sha1" | "sha256" | "md5") {
+    this.hash = createHash(algorithm);
+  }
+  update(data: Uint8Array): void {
+    this.hash.update(data);
+  }
+  digest(): string {
+    return this.hash.digest("base64");
+  }
+}
+
+export function newChecksum(algorithm: ChecksumAlgorithm | "md5"): Checksum {
+  switch (algorithm) {
+    case "crc32":
+      return new Crc32();
+    case "crc32c":
+      return new Crc32cChecksum();
+    default:
+      return new Digest(algorithm);
+  }
+}
+
+/** The algorithm of an `x-amz-checksum-<algorithm>` header name; undefined for other names. */
+export function checksumAlgorithmOf(headerName: string): ChecksumAlgorithm | undefined {
+  const m = /^x-amz-checksum-([a-z0-9]+)$/.exec(headerName.toLowerCase());
+  if (!m) return undefined;
+  return (CHECKSUM_ALGORITHMS as readonly string[]).includes(m[1]) ? (m[1] as ChecksumAlgorithm) : undefined;
+}
+
+export function checksumOf(algorithm: ChecksumAlgorithm | "md5", data: Uint8Array): string {
+  const c = newChecksum(algorithm);
+  c.update(data);
+  return c.digest();
+}
