@@ -7,12 +7,15 @@ import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } 
 import { verifyByReading } from "../rpc/blob-verify";
 import {
   countComplete,
-  hideBlob,
+  deleteBlobs,
   insertWritingCopy,
+  selectCompleteCopies,
   selectCompleteCopy,
   selectCompletePage,
   selectUnfinishedCopies,
   type CommitOutcome,
+  type CopyWithChunk,
+  type HiddenBlob,
 } from "./blob-rows";
 import { BackupBlobWriter } from "./backup-writer";
 import { encodeChunk } from "./chunk-codec";
@@ -41,6 +44,15 @@ export interface BackupBackendOptions {
 const SMALL_BATCH_ITEMS = 64;
 const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
 const LIST_PAGE = 256;
+/**
+ * Deletes in one transaction at most. A copy of one chunk (every small blob) is deleted in it
+ * outright; larger ones are hidden in it and purged after, a few chunks at a time.
+ */
+const DELETE_BATCH_ITEMS = 128;
+const DELETE_INLINE_CHUNKS = 1;
+/** Reads whose copy (and only chunk) are looked up in one query at most, and such queries at once. */
+const READ_BATCH_ITEMS = 128;
+const READ_BATCHES = 2;
 const BLOB_ID_RE = /^[\x21-\x7e]{1,128}$/;
 
 /**
@@ -56,6 +68,8 @@ export class MysqlBackupBackend implements BlobBackend {
   private readonly parallelChunks: number;
   private readonly usage: UsageCounter;
   private readonly smallPuts: GroupCommit<SmallPut, CommitOutcome>;
+  private readonly deletes: GroupCommit<string, HiddenBlob>;
+  private readonly lookups: GroupCommit<string, CopyWithChunk | null>;
 
   constructor(opts: BackupBackendOptions) {
     this.nodeId = opts.nodeId;
@@ -70,6 +84,15 @@ export class MysqlBackupBackend implements BlobBackend {
         !batch.some((p) => p.key.blobId === next.key.blobId) && // one copy per id per transaction
         batch.reduce((n, p) => n + (p.chunk?.data.length ?? 0), 0) + (next.chunk?.data.length ?? 0) <= SMALL_BATCH_BYTES,
     });
+    // Trash moves and purges delete thousands of small copies a second: one commit for many.
+    this.deletes = new GroupCommit((ids) => deleteBlobs(this.pool, this.nodeId, ids, DELETE_INLINE_CHUNKS), {
+      maxBatch: DELETE_BATCH_ITEMS,
+      fits: (batch, next) => !batch.includes(next),
+    });
+    this.lookups = new GroupCommit((ids) => selectCompleteCopies(this.pool, this.nodeId, ids), {
+      maxBatch: READ_BATCH_ITEMS,
+      parallel: READ_BATCHES,
+    });
   }
 
   /** Removes what a crash left behind (unfinished writes, half-done deletes), then counts usage. */
@@ -82,7 +105,7 @@ export class MysqlBackupBackend implements BlobBackend {
 
   /** The pool belongs to the caller; only wait for grouped puts in flight. */
   async close(): Promise<void> {
-    await this.smallPuts.idle();
+    await Promise.all([this.smallPuts.idle(), this.deletes.idle()]);
   }
 
   async beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
@@ -119,12 +142,13 @@ export class MysqlBackupBackend implements BlobBackend {
   }
 
   async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
-    const copy = await selectCompleteCopy(this.pool, this.nodeId, blobId);
-    if (!copy) throw new NotFoundError(`blob ${blobId} not found on backup node ${this.nodeId}`);
+    const found = await this.lookups.submit(blobId);
+    if (!found) throw new NotFoundError(`blob ${blobId} not found on backup node ${this.nodeId}`);
+    const { copy, only } = found;
     const size = copy.meta.size;
     const start = Math.min(size, Math.max(0, Math.floor(offset || 0)));
     const len = Math.max(0, Math.min(size - start, length === undefined ? size : Math.floor(length)));
-    return { meta: copy.meta, offset: start, length: len, chunks: streamRange(this.pool, this.nodeId, copy, start, len) };
+    return { meta: copy.meta, offset: start, length: len, chunks: streamRange(this.pool, this.nodeId, copy, start, len, only) };
   }
 
   async stat(blobId: string): Promise<BlobMeta | null> {
@@ -137,7 +161,7 @@ export class MysqlBackupBackend implements BlobBackend {
   }
 
   async delete(blobId: string): Promise<boolean> {
-    const hidden = await hideBlob(this.pool, this.nodeId, blobId);
+    const hidden = await this.deletes.submit(blobId);
     if (hidden.existed) this.usage.add(-1, -hidden.size);
     for (const copy of hidden.copies) await this.purgeQuietly(copy);
     return hidden.existed;

@@ -135,3 +135,29 @@ test("delete is idempotent; list pages through complete blobs in id order; stats
   expect(mine.some((id) => id.startsWith("blob-"))).toBe(false);
   await b.close();
 });
+
+test("concurrent deletes share a transaction: small and multi-chunk copies all go, a copy being written stays", async () => {
+  const b = await cold.db.backend("backup-batch");
+  const ids = Array.from({ length: 200 }, (_, i) => `del-${String(i).padStart(4, "0")}`);
+  await Promise.all(ids.map((id) => b.putSmall(id, {}, Buffer.from(id), sha256(Buffer.from(id)))));
+  const big = randomBytes(3 * MiB + 1);
+  await writeBlob(b, "del-big", big);
+  // A second write of a listed id, still in progress: a delete does not touch it.
+  const w = await b.beginWrite("del-0007", {});
+  await w.write(Buffer.from("later"));
+  const results = await Promise.all([...ids, "del-big", "del-never"].map((id) => b.delete(id)));
+  expect(results).toEqual([...ids.map(() => true), true, false]);
+  const count = async (table: string, where: string) => {
+    const [[row]] = await cold.db.pool.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM ${table} WHERE node_id = 'backup-batch' AND ${where}`,
+    );
+    return Number(row.n);
+  };
+  expect(await count("backup_blobs", "state <> 'writing'")).toBe(0);
+  expect(await count("backup_chunks", "blob_id <> 'del-0007'")).toBe(0);
+  expect(await count("backup_blobs", "blob_id = 'del-0007' AND state = 'writing'")).toBe(1);
+  expect(await b.stats()).toEqual({ blobCount: 0, usedBytes: 0, freeBytes: 0 });
+  expect(await w.commit(5, sha256(Buffer.from("later")))).toMatchObject({ blobId: "del-0007", size: 5 });
+  expect(await readAll((await b.read("del-0007", 0, undefined)).chunks)).toEqual(Buffer.from("later"));
+  await b.close();
+});

@@ -3,7 +3,7 @@ import type { Pool } from "mysql2/promise";
 import { IntegrityError, NotFoundError } from "../common/errors";
 import { selectCompleteCopy, type StoredCopy } from "./blob-rows";
 import { decodeChunk } from "./chunk-codec";
-import { selectChunk, type CopyKey } from "./chunk-rows";
+import { selectChunk, type CopyKey, type StoredChunk } from "./chunk-rows";
 
 /**
  * Streams bytes [offset, offset + length) of a complete copy, one chunk row (one SELECT by
@@ -11,7 +11,15 @@ import { selectChunk, type CopyKey } from "./chunk-rows";
  * Memory: about two chunks, whatever the blob's size. Every chunk's checksum is verified; a read
  * of the whole blob also checks its sha256 at the end (a ranged read cannot).
  */
-export async function* streamRange(pool: Pool, nodeId: string, copy: StoredCopy, offset: number, length: number): AsyncGenerator<Buffer> {
+export async function* streamRange(
+  pool: Pool,
+  nodeId: string,
+  copy: StoredCopy,
+  offset: number,
+  length: number,
+  /** Chunk 0, when it was read with the copy (a small blob's only chunk). */
+  chunk0?: StoredChunk,
+): AsyncGenerator<Buffer> {
   if (length <= 0) return;
   const { chunkSize, chunkCount, meta } = copy;
   const key: CopyKey = { nodeId, blobId: meta.blobId, writeId: copy.writeId };
@@ -20,7 +28,7 @@ export async function* streamRange(pool: Pool, nodeId: string, copy: StoredCopy,
   if (last >= chunkCount) throw new IntegrityError(`blob ${meta.blobId}: ${chunkCount} chunks cannot hold ${meta.size} bytes`);
 
   const fetch = (seq: number): Promise<Buffer> => {
-    const p = fetchChunk(pool, key, copy, seq);
+    const p = fetchChunk(pool, key, copy, seq, seq === 0 ? chunk0 : undefined);
     p.catch(() => undefined); // a read-ahead the caller never reaches (it stopped early) must not go unhandled
     return p;
   };
@@ -40,9 +48,9 @@ export async function* streamRange(pool: Pool, nodeId: string, copy: StoredCopy,
   if (whole && !whole.digest().equals(meta.sha256)) throw new IntegrityError(`blob ${meta.blobId}: sha256 mismatch on read`);
 }
 
-async function fetchChunk(pool: Pool, key: CopyKey, copy: StoredCopy, seq: number): Promise<Buffer> {
+async function fetchChunk(pool: Pool, key: CopyKey, copy: StoredCopy, seq: number, read?: StoredChunk): Promise<Buffer> {
   const where = `blob ${key.blobId} chunk ${seq}`;
-  const row = await selectChunk(pool, key, seq);
+  const row = read ?? (await selectChunk(pool, key, seq));
   if (!row) {
     // Gone because the blob was deleted or replaced meanwhile, or lost: tell the two apart.
     const now = await selectCompleteCopy(pool, key.nodeId, key.blobId);

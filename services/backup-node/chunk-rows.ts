@@ -38,8 +38,10 @@ export async function selectChunk(pool: Pool, key: CopyKey, seq: number): Promis
       WHERE node_id = ? AND blob_id = ? AND write_id = ? AND seq = ?`,
     [key.nodeId, key.blobId, key.writeId, seq],
   );
-  const r = rows[0];
-  if (!r) return null;
+  return rows[0] ? toStoredChunk(rows[0]) : null;
+}
+
+export function toStoredChunk(r: RowDataPacket): StoredChunk {
   return {
     codec: String(r.codec),
     rawSize: Number(r.raw_size),
