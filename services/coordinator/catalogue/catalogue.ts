@@ -13,8 +13,8 @@ import {
   commitBatch,
   committedRow,
   deleteBatch,
-  deleteTrashed,
-  markPurging,
+  deleteTrashedBatch,
+  markPurgingBatch,
   moveBatch,
   restoreVersion,
   selectCurrent,
@@ -23,6 +23,7 @@ import {
   type CommitResult,
   type NewVersion,
   type ObjectKey,
+  type PurgeMark,
   type RestoreResult,
   type TierMove,
 } from "./versions-sql";
@@ -55,6 +56,8 @@ export class Catalogue {
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
   private readonly cleanups: GroupCommit<CopyCleanup, string[]>;
   private readonly moves: GroupCommit<TierMove, boolean>;
+  private readonly purgeMarks: GroupCommit<PurgeMark, boolean>;
+  private readonly forgets: GroupCommit<string, boolean>;
   /** `pool`, for the changes a read can see (visible version, tier, replicas): each passes the write fence. */
   private readonly writes: Pool;
 
@@ -83,6 +86,8 @@ export class Catalogue {
     this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids));
     this.cleanups = new GroupCommit((batch) => withRetry(() => cleanCopiesBatch(pool, batch)), { maxBatch: 256 });
     this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(writes, batch)), split);
+    this.purgeMarks = new GroupCommit((batch) => withRetry(() => markPurgingBatch(pool, batch)), split);
+    this.forgets = new GroupCommit((ids) => withRetry(() => deleteTrashedBatch(pool, ids)), split);
   }
 
   /**
@@ -169,15 +174,16 @@ export class Catalogue {
   /**
    * A purge begins (it then deletes the bytes, then forgets the row): only if the version is
    * unchanged since read and due by `nowMs`, the catalogue's time. False if an undelete (or
-   * anything) came first. After it, nothing restores the version.
+   * anything) came first. After it, nothing restores the version. Concurrent marks share one
+   * transaction.
    */
   markPurging(v: Pick<VersionRow, "versionId" | "gen">, nowMs: number): Promise<boolean> {
-    return this.mutate([], [v.versionId], markPurging(this.pool, v, nowMs));
+    return this.mutate([], [v.versionId], this.purgeMarks.submit({ versionId: v.versionId, gen: v.gen, nowMs }));
   }
 
-  /** Forgets a purged version; only if it is (still) in the trash or being purged. */
+  /** Forgets a purged version; only if it is (still) in the trash or being purged. Grouped. */
   forget(versionId: string): Promise<boolean> {
-    return this.mutate([], [versionId], deleteTrashed(this.pool, versionId));
+    return this.mutate([], [versionId], this.forgets.submit(versionId));
   }
 
   /** Records reads: last-access times, one multi-row UPDATE for many reads. */

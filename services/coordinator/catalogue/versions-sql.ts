@@ -322,23 +322,51 @@ function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: s
  * A purge begins: the version leaves the trash for `purging`, only if unchanged since read and due
  * on the catalogue's clock, so no undelete can bring it back while its bytes go (review finding 13).
  */
-export async function markPurging(pool: Pool, v: Pick<VersionRow, "versionId" | "gen">, nowMs: number): Promise<boolean> {
-  const [res] = await pool.execute<ResultSetHeader>(
-    "UPDATE versions SET state = 'purging', gen = gen + 1 WHERE version_id = ? AND gen = ? AND state = 'trash' AND purge_ms <= ?",
-    [v.versionId, v.gen, nowMs],
+/** A purge about to begin: the version as read (its generation), due by `nowMs` (the catalogue's time). */
+export interface PurgeMark {
+  versionId: string;
+  gen: number;
+  nowMs: number;
+}
+
+const MARK_PURGING =
+  "UPDATE versions SET state = 'purging', gen = gen + 1 WHERE version_id = ? AND gen = ? AND state = 'trash' AND purge_ms <= ?";
+const DELETE_TRASHED = "DELETE FROM versions WHERE version_id = ? AND state IN ('trash', 'purging')";
+
+/** Marks many versions `purging` (each only if unchanged and due), in one transaction. */
+export function markPurgingBatch(pool: Pool, batch: PurgeMark[]): Promise<boolean[]> {
+  return eachAffectsOne(
+    pool,
+    MARK_PURGING,
+    batch.map((m) => [m.versionId, m.gen, m.nowMs]),
   );
-  return res.affectedRows === 1;
 }
 
-/** Deletes a version's row only if it is (still) in the trash or being purged; true if it did. */
-export async function deleteTrashed(pool: Pool, versionId: string): Promise<boolean> {
-  const [res] = await pool.execute<ResultSetHeader>("DELETE FROM versions WHERE version_id = ? AND state IN ('trash', 'purging')", [
-    versionId,
-  ]);
-  return res.affectedRows === 1;
+/** Forgets many purged versions (each only if still in the trash or being purged), in one transaction. */
+export function deleteTrashedBatch(pool: Pool, versionIds: string[]): Promise<boolean[]> {
+  return eachAffectsOne(
+    pool,
+    DELETE_TRASHED,
+    versionIds.map((id) => [id]),
+  );
 }
 
-/** Last-access times of live versions (never moved back), one multi-row UPDATE per 500. */
+/**
+ * One conditional statement per item, all in one transaction (one commit for a batch: purges
+ * marked and forgotten one statement each cost a commit apiece, ~5-20 ms each under load); answers
+ * whether each touched its row.
+ */
+async function eachAffectsOne(pool: Pool, sql: string, params: (string | number)[][]): Promise<boolean[]> {
+  if (params.length === 1) {
+    const [res] = await pool.execute<ResultSetHeader>(sql, params[0]);
+    return [res.affectedRows === 1];
+  }
+  const tx = new MultiStatement();
+  const at = params.map((p) => tx.add(sql, p));
+  const out = await tx.run(pool);
+  return at.map((i) => (out[i] as ResultSetHeader).affectedRows === 1);
+}
+
 export async function updateAccessTimes(pool: Pool, times: ReadonlyMap<string, number>): Promise<void> {
   const entries = [...times];
   for (let i = 0; i < entries.length; i += 500) {
