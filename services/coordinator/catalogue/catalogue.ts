@@ -30,6 +30,9 @@ import {
 
 export type { CommitResult, NewVersion, RestoreResult };
 
+/** Lifecycle reads and changes in one query or transaction at most. */
+const LIFECYCLE_BATCH = 256;
+
 /** What a change's result adds to what the read cache hears of it (see mutate). */
 interface Learned {
   versionIds: readonly string[];
@@ -80,14 +83,17 @@ export class Catalogue {
     // than operations do (each round trip costs more CPU here than the statements it carries).
     // A batch the server refuses is retried item by item: one bad upload must not fail the others.
     const split = { splitOnFailure: isStatementError };
+    // The lifecycle's reads and moves come in bursts of hundreds (the due-row poller moves up to
+    // 512 versions of each transition at once): bigger batches, fewer commits.
+    const lifecycle = { ...split, maxBatch: LIFECYCLE_BATCH };
     this.commits = new GroupCommit((batch) => withRetry(async () => commitBatch(writes, batch, await clock.now(), trashTtlMs)), split);
     this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(writes, batch, await clock.now(), trashTtlMs)), split);
     this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch));
-    this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids));
-    this.cleanups = new GroupCommit((batch) => withRetry(() => cleanCopiesBatch(pool, batch)), { maxBatch: 256 });
-    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(writes, batch)), split);
-    this.purgeMarks = new GroupCommit((batch) => withRetry(() => markPurgingBatch(pool, batch)), split);
-    this.forgets = new GroupCommit((ids) => withRetry(() => deleteTrashedBatch(pool, ids)), split);
+    this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids), { maxBatch: LIFECYCLE_BATCH });
+    this.cleanups = new GroupCommit((batch) => withRetry(() => cleanCopiesBatch(pool, batch)), { maxBatch: LIFECYCLE_BATCH });
+    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(writes, batch)), lifecycle);
+    this.purgeMarks = new GroupCommit((batch) => withRetry(() => markPurgingBatch(pool, batch)), lifecycle);
+    this.forgets = new GroupCommit((ids) => withRetry(() => deleteTrashedBatch(pool, ids)), lifecycle);
   }
 
   /**

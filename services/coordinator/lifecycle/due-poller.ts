@@ -12,12 +12,15 @@ const PAGE = 500;
 /**
  * Versions of one transition moving at once. The job's catalogue reads and moves and the nodes'
  * Exchange streams batch whatever is in flight together, so this is what sets the batch size:
- * 128 small moves go as a few multi-row statements and packed messages, not 128 round trips.
- * Large objects queue on the copier's own one-at-a-time stream slot and hold only a row here.
+ * 512 small moves go as a few multi-row statements and packed messages, not 512 round trips.
+ * A move waits on about six batches in turn (read, copy out, copy in, commit, delete the old
+ * copies), each up to tens of ms on a loaded machine: 128 at once capped a transition at a few
+ * hundred a second. Large objects queue on the copier's own one-at-a-time stream slot and hold
+ * only a row here.
  */
-const CONCURRENCY = 128;
+const CONCURRENCY = 512;
 /** Of those, the sweep (stragglers and retries) may hold this many, so it never starves the front. */
-const SWEEP_CONCURRENCY = 32;
+const SWEEP_CONCURRENCY = 128;
 /** The front looks again at least this often, whatever it expects: rows another coordinator adds. */
 const MAX_SLEEP_MS = 500;
 /** and at most this often when woken again and again (every delete wakes the trash front). */
