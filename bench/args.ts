@@ -38,6 +38,8 @@ export interface BenchArgs {
   transitionTtlMs: number;
   /** Storage nodes of a cluster the bench starts itself. */
   storageNodes: number;
+  /** MINIS3_* settings for a cluster the bench starts itself (the harness strips the shell's). */
+  clusterEnv: Record<string, string>;
   outDir: string | undefined;
 }
 
@@ -61,6 +63,8 @@ export const USAGE = `usage: npm run bench -- [options]
                        in the transitions phase (default 100000), on a private cluster
   --transition-ttl TIME   its hot TTL (default 20s; the trash TTL is three times that)
   --storage-nodes N    storage nodes of a cluster the bench starts itself (default 3)
+  --cluster-env LIST   MINIS3_* settings for the cluster the bench starts itself, comma-separated
+                       (e.g. MINIS3_SCRUB_RATE=0 to compare with the scrubber off)
   --out DIR            where the JSON results go (default bench/results)
 Every flag can also be given as BENCH_<FLAG> (e.g. BENCH_CONCURRENCY=64).`;
 
@@ -77,6 +81,7 @@ const FLAGS = {
   "large-passes": { type: "string" },
   huge: { type: "string" },
   "storage-nodes": { type: "string" },
+  "cluster-env": { type: "string" },
   "tier-objects": { type: "string" },
   "tier-size": { type: "string" },
   "transition-objects": { type: "string" },
@@ -112,6 +117,19 @@ export function parseMix(text: string): Mix {
     throw new UsageError(`--mix must be upload:retrieve:delete weights with uploads above 0 (got "${text}")`);
   }
   return { upload: parts[0], retrieve: parts[1], delete: parts[2] };
+}
+
+export function parseClusterEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^(MINIS3_[A-Z0-9_]+)=(.*)$/.exec(item);
+    if (!m) throw new UsageError(`--cluster-env takes MINIS3_NAME=value items (got "${item}")`);
+    env[m[1]] = m[2];
+  }
+  return env;
 }
 
 /** An http:// URL given to --<flag>. */
@@ -177,6 +195,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     transitionObjects: int("transition-objects", get("transition-objects", "100000"), 1, 1_000_000),
     transitionTtlMs: wrap("transition-ttl", () => parseDuration(get("transition-ttl", "20s"))),
     storageNodes: int("storage-nodes", get("storage-nodes", "3"), 1, 32),
+    clusterEnv: parseClusterEnv(get("cluster-env", "")),
     outDir: outDir || undefined,
   };
 }

@@ -48,6 +48,7 @@ async function run(args: BenchArgs): Promise<number> {
       tierSize: args.tierSize,
       transitionObjects: args.transitionObjects,
       transitionTtlMs: args.transitionTtlMs,
+      clusterEnv: args.clusterEnv,
     },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
     errors: [],
@@ -63,7 +64,7 @@ async function run(args: BenchArgs): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  target = await resolveTarget(args.url, args.storageNodes, log);
+  target = await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv);
   results.target = { url: target.url, ownCluster: target.cluster !== undefined };
   const runId = randomBytes(4).toString("hex");
   const client = new MiniS3Client(target.url, args.concurrency);

@@ -14,7 +14,12 @@ export interface Target {
   processes(): WatchedProcess[];
 }
 
-export async function resolveTarget(url: string | undefined, storageNodes: number, log: (m: string) => void): Promise<Target> {
+export async function resolveTarget(
+  url: string | undefined,
+  storageNodes: number,
+  log: (m: string) => void,
+  clusterEnv: Record<string, string> = {},
+): Promise<Target> {
   if (url) {
     if (!(await isHealthy(url, 3000))) throw new Error(`${url}/healthz does not answer 200`);
     return { url, processes: findServiceProcesses };
@@ -24,7 +29,7 @@ export async function resolveTarget(url: string | undefined, storageNodes: numbe
     return { url: DEFAULT_URL, processes: findServiceProcesses };
   }
   log(`nothing answers at ${DEFAULT_URL}; starting a private cluster (${storageNodes} storage nodes)…`);
-  const cluster = await startCluster({ storageNodes, env: { MINIS3_LOG_LEVEL: "warn" } });
+  const cluster = await startCluster({ storageNodes, env: { MINIS3_LOG_LEVEL: "warn", ...clusterEnv } });
   log(`cluster up at ${cluster.httpUrl} (database ${cluster.dbName})`);
   return {
     url: cluster.httpUrl,
