@@ -167,6 +167,37 @@ describe("node server + client over real gRPC", () => {
     expect(checked.meta?.sha256.equals(big.sha256)).toBe(true);
   });
 
+  it("checks a copy of an expected small size with one whole read on the Exchange stream, not a VerifyBlob call", async () => {
+    const small = blobOf(4096);
+    await client.putSmall("c-ok", {}, small.data, small.sha256);
+    await client.putSmall("c-rot", {}, small.data, small.sha256);
+    const entry = backend.segments.get("c-rot")!;
+    await flipByte(entry.segment.path, entry.dataStart + 100);
+    const verify = jest.spyOn(backend, "verify");
+    const read = jest.spyOn(backend, "read");
+    try {
+      const ok = await client.checkBlob("c-ok", 4096);
+      expect(ok.verdict).toBe("ok");
+      expect(ok.meta?.sha256.equals(small.sha256)).toBe(true);
+      expect(await client.checkBlob("c-rot", 4096)).toMatchObject({ verdict: "corrupt", problem: expect.stringContaining("c-rot") });
+      expect(await client.checkBlob("c-nope", 4096)).toEqual({ verdict: "missing" });
+      // Each copy read once, whole; the unary call (a stat and a VerifyBlob) is not made.
+      expect(read.mock.calls).toEqual([
+        ["c-ok", 0, undefined],
+        ["c-rot", 0, undefined],
+        ["c-nope", 0, undefined],
+      ]);
+      expect(verify).not.toHaveBeenCalled();
+      // A copy larger than the catalogue says is still read whole and judged by its meta.
+      const big = blobOf(CHUNK + 1);
+      await client.putSmall("c-bigger", {}, big.data, big.sha256);
+      expect((await client.checkBlob("c-bigger", 10)).meta?.size).toBe(CHUNK + 1);
+    } finally {
+      verify.mockRestore();
+      read.mockRestore();
+    }
+  });
+
   it("fails pending ops with NodeUnavailable when the node goes away, and reconnects after", async () => {
     const port = server.port;
     await server.stop(0);

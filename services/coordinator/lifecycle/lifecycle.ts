@@ -101,7 +101,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
         {
           catalogue,
           nodes,
-          verify: (node, blob) => nodes.client(node).checkBlob(blob),
+          verify: (node, blob, size) => nodes.client(node).checkBlob(blob, size),
           sweptNodes: () => live().map((n) => n.id),
           sweptClient: (node) => nodes.client(node),
           repair: (versionId) => this.underReplicated(versionId),

@@ -80,12 +80,19 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
     verifyBlob(call, callback) {
       const { blobId } = call.request;
       if (!isValidBlobId(blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
-      // A caller past its deadline has gone: stop reading the blob for it.
+      // A caller past its deadline has gone: stop reading the blob for it. grpc-js also reports
+      // "cancelled" when a call that has been answered closes: aborting then cost ~0.4 ms (a
+      // DOMException with its stack) for nothing.
       const ac = new AbortController();
-      call.on("cancelled", () => ac.abort());
+      let answered = false;
+      call.on("cancelled", () => answered || ac.abort());
       backend.verify(blobId, ac.signal).then(
-        (v) => callback(null, toVerifyResponse(v)),
+        (v) => {
+          answered = true;
+          callback(null, toVerifyResponse(v));
+        },
         (e) => {
+          answered = true;
           if (!call.cancelled) callback(toNodeCallStatus(e));
         },
       );

@@ -56,6 +56,20 @@ describe("scrub pacer", () => {
     expect(waits).toEqual([1000, 2000, 3000]);
   });
 
+  test("with a quantum, takes whose turns fall in one quantum wake together at its end, at the same rate", async () => {
+    const t = fakeTime(); // starts at 1000 ms
+    const wakes: number[] = [];
+    const p = new Pacer(64_000, t.now, async (ms) => void wakes.push(t.now() + ms), 250);
+    // 1 ms of reading each: turns at 1000 (at once), 1001, …, 1299.
+    await Promise.all(Array.from({ length: 300 }, () => p.take(64)));
+    expect(wakes.length).toBe(299);
+    expect(new Set(wakes)).toEqual(new Set([1250, 1500])); // 1001–1250 wake at 1250, 1251–1299 at 1500
+    expect(wakes.filter((w) => w === 1250).length).toBe(250);
+    // The reservations are those of a pacer without a quantum: 300 ms for 300 takes.
+    await p.take(64);
+    expect(wakes[wakes.length - 1]).toBe(1500); // turn 1300 wakes at the end of its quantum
+  });
+
   test("a stop aborts a long wait", async () => {
     const p = new Pacer(1); // real timers: one byte a second
     await p.take(3600); // reserves an hour
