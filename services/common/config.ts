@@ -131,6 +131,12 @@ export const SETTINGS = {
     schema: duration,
     doc: "a storage node a coordinator saw down this long without a break has its copies made elsewhere; no repair in its first this long",
   },
+  repairRate: {
+    env: "MINIS3_REPAIR_RATE",
+    default: "32MiB",
+    schema: size,
+    doc: "repair and rehome (handoff, rebalance): bytes per second copied between storage nodes, cluster-wide (0: unthrottled)",
+  },
   scrubRate: {
     env: "MINIS3_SCRUB_RATE",
     default: "4MiB",

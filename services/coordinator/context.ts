@@ -36,6 +36,7 @@ const SETTINGS = [
   "heartbeatInterval",
   "nodeDownAfter",
   "repairAfter",
+  "repairRate",
   ...HTTP_TIMEOUT_SETTINGS,
   "scrubRate",
   "orphanGrace",

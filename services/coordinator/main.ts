@@ -21,6 +21,7 @@ runMain(log, async () => {
   const lifecycle = new Lifecycle(ctx, {
     hotTtlMs: cfg.hotTtl,
     repairAfterMs: cfg.repairAfter,
+    repairRate: cfg.repairRate,
     replicas: cfg.replicas,
     writeQuorum,
     reconcileIntervalMs: cfg.reconcileInterval,
@@ -34,7 +35,7 @@ runMain(log, async () => {
     { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
   );
   // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
-  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle });
+  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle, repairs: lifecycle });
   lifecycle.start();
 
   const grpcServer = new grpc.Server(SERVER_OPTIONS);

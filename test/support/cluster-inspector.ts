@@ -29,6 +29,7 @@ const ids = (s: string): string[] => (s ? s.split(",") : []);
 export class ClusterInspector {
   private readonly pool: Pool;
   private readonly clients = new Map<string, NodeClient>();
+  private readonly added = new Map<string, string>();
 
   constructor(private readonly cluster: TestCluster) {
     const t = parseMysqlUrl(cluster.mysqlUrl);
@@ -148,12 +149,17 @@ export class ClusterInspector {
     await this.pool.end();
   }
 
+  /** A node started outside the harness's plan (test/support/extra-storage-node.ts). */
+  addNode(nodeId: string, address: string): void {
+    this.added.set(nodeId, address);
+  }
+
   private client(nodeId: string): NodeClient {
     let c = this.clients.get(nodeId);
     if (!c) {
-      const spec = this.cluster.specs.find((s) => s.name === nodeId);
-      if (!spec) throw new Error(`no node ${nodeId} in this cluster`);
-      c = new NodeClient(nodeId, spec.address, { deadlineMs: 5000 });
+      const address = this.cluster.specs.find((s) => s.name === nodeId)?.address ?? this.added.get(nodeId);
+      if (!address) throw new Error(`no node ${nodeId} in this cluster`);
+      c = new NodeClient(nodeId, address, { deadlineMs: 5000 });
       this.clients.set(nodeId, c);
     }
     return c;

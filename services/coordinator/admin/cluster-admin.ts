@@ -2,6 +2,7 @@
 // and what reports on the cluster (admin/status.ts). Kept apart from the object engine: status is
 // composed from the catalogue, the node directory, the queues and the other coordinators.
 
+import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
 import type { TransitionView } from "../lifecycle/transition-stats";
 
 export interface NodeStatusView {
@@ -64,6 +65,9 @@ export interface ClusterStatusView extends CoordinationView {
   /** Demotions, trash moves and purges this coordinator made since it started, and how late. */
   transitions?: TransitionView[];
   scrub: ScrubStatusView;
+  /** This coordinator's repair and rehome, if it runs the lifecycle. */
+  repair?: RepairStatusView;
+  rehome?: RehomeStatusView;
 }
 
 export interface HealthView {

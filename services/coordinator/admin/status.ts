@@ -6,6 +6,7 @@ import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
 import type { NodeRecord } from "../../membership/node-record";
 import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ScrubStatusView } from "./cluster-admin";
+import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
 
 /** The slice of the coordinator's context /status and /healthz are composed from. */
 export interface ClusterStatusDeps {
@@ -18,6 +19,8 @@ export interface ClusterStatusDeps {
   readonly scheduler: { queueStatus(): Promise<ClusterStatusView["queues"]> };
   /** The lifecycle's due-row poller, if this coordinator runs one. */
   readonly transitions?: { transitions(): NonNullable<ClusterStatusView["transitions"]> };
+  /** The lifecycle's repair backlog and rehome passes, if this coordinator runs them. */
+  readonly repairs?: { repairStatus(): Promise<RepairStatusView>; rehomeStatus(): RehomeStatusView };
   readonly writeQuorum: number;
   readonly config: { readonly scrubRate: number };
 }
@@ -29,9 +32,11 @@ export class ClusterStatus implements ClusterAdmin {
   async status(): Promise<ClusterStatusView> {
     const { catalogue, directory, presence, cache, scheduler } = this.deps;
     let queuesError: string | undefined;
-    const [tiers, scrub, queues] = await Promise.all([
+    const repairs = this.deps.repairs;
+    const [tiers, scrub, repair, queues] = await Promise.all([
       catalogue.tierTotals(),
       catalogue.scrub.state(),
+      repairs?.repairStatus(),
       scheduler.queueStatus().catch((e: Error) => {
         queuesError = e.message;
         return [];
@@ -50,6 +55,8 @@ export class ClusterStatus implements ClusterAdmin {
         this.deps.config.scrubRate,
         tiers.reduce((n, t) => n + t.objects, 0),
       ),
+      ...(repair ? { repair } : {}),
+      ...(repairs ? { rehome: repairs.rehomeStatus() } : {}),
     };
   }
 

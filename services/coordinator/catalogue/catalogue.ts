@@ -8,6 +8,7 @@ import { LifecycleQueries } from "./lifecycle-queries";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
 import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
+import { RehomeQueries } from "./rehome-queries";
 import { ScrubQueries } from "./scrub-queries";
 import {
   commitBatch,
@@ -51,6 +52,8 @@ export class Catalogue {
   readonly lifecycle: LifecycleQueries;
   /** The scrubber's walk over every version, its lease and its findings. */
   readonly scrub: ScrubQueries;
+  /** Rehome's walk over live hot versions, and the repair backlog. */
+  readonly rehome: RehomeQueries;
   /** MariaDB's time: every purge and trash time is written and compared on it. */
   readonly clock: CatalogueClock;
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
@@ -78,6 +81,7 @@ export class Catalogue {
     const writes = (this.writes = fence ? fencedPool(pool, fence) : pool);
     this.lifecycle = new LifecycleQueries(pool);
     this.scrub = new ScrubQueries(pool);
+    this.rehome = new RehomeQueries(pool);
     const clock = (this.clock = new CatalogueClock(pool));
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).

@@ -5,6 +5,7 @@ import { Semaphore } from "../../common/semaphore";
 import { START_CURSOR, type DueCursor, type DueScan, type LifecycleQueries } from "../catalogue/lifecycle-queries";
 import type { VersionRow } from "../model/version-row";
 import type { JobContext, LifecycleJob } from "./jobs/job";
+import { shareOf, type Peers } from "./peer-share";
 import { TransitionStats, type TransitionView } from "./transition-stats";
 
 /** Rows per catalogue page: one index range read each. */
@@ -62,11 +63,7 @@ export interface DueTransition {
   readonly moved: readonly string[];
 }
 
-/** Who else is working: rows are shared out by a hash of the version id. */
-export interface Peers {
-  readonly id: string;
-  others(): readonly string[];
-}
+export type { Peers };
 
 class Lane {
   cursor: DueCursor = START_CURSOR;
@@ -297,11 +294,7 @@ export class DuePoller {
 
   /** This coordinator's share of the rows, as of the last look at who is live. */
   private share(): (id: string) => boolean {
-    const others = this.peers.others();
-    if (!others.length) return () => true;
-    const all = [this.peers.id, ...others].sort();
-    const me = all.indexOf(this.peers.id);
-    return (id) => hashOf(id) % all.length === me;
+    return shareOf(this.peers);
   }
 
   private warn(lane: Lane, e: unknown, what: string): void {
@@ -327,11 +320,4 @@ function cursorOf(v: VersionRow, scan: DueScan): DueCursor {
 
 function after(a: DueCursor, b: DueCursor): boolean {
   return a.at > b.at || (a.at === b.at && a.versionId > b.versionId);
-}
-
-/** FNV-1a: version ids are random, so any spread-out hash shares them evenly. */
-function hashOf(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }

@@ -18,12 +18,18 @@ import { dueTransitions } from "./due-transitions";
 import { JOBS } from "./jobs";
 import type { JobContext, LifecycleOptions, TransitionJob } from "./jobs/job";
 import { reconcile } from "./jobs/reconcile";
+import { rehome } from "./jobs/rehome";
+import { MIN_COST_BYTES, RepairThrottle } from "./jobs/repair-throttle";
+import { Rehomer } from "./rehome/rehomer";
 import type { LifecycleQueues } from "./queues";
 import { Reconciler } from "./reconciler";
 import type { QueueStatus, Scheduler } from "./scheduler";
 import type { TransitionView } from "./transition-stats";
+import type { RehomeStatusView, RepairStatusView } from "./rehome/repair-views";
 import { Scrubber } from "./scrub/scrubber";
 import { undelete } from "./undelete";
+
+const BACKLOG_TTL_MS = 1000;
 
 /** The slice of the coordinator's context the lifecycle runs on. */
 export interface LifecycleDeps {
@@ -61,6 +67,9 @@ export class Lifecycle implements Undeleter, ObjectEvents {
   private readonly workers: Worker[] = [];
   private timer?: NodeJS.Timeout;
   private readonly scrubber?: Scrubber;
+  private readonly rehomer: Rehomer;
+  /** The last repair backlog read, and when: /status is asked often, and the backlog is a table scan. */
+  private backlog?: { at: number; view: Promise<RepairStatusView> };
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -79,8 +88,18 @@ export class Lifecycle implements Undeleter, ObjectEvents {
       log,
       opts,
       copier: new BlobCopier(nodes, log, opts.chunkSize),
+      throttle: new RepairThrottle(opts.repairRate, () => 1 + deps.presence.others().length),
       reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.lost()),
     };
+    this.rehomer = new Rehomer({
+      queries: catalogue.rehome,
+      placement,
+      isLive: (id) => nodes.isLive(id),
+      peers: deps.presence,
+      move: (versionId, signal) => rehome(this.jobs, versionId, signal),
+      directory: deps.directory,
+      log,
+    });
     this.poller = new DuePoller(dueTransitions(this.jobs, opts.trashTtlMs), catalogue.lifecycle, this.jobs, deps.presence, log);
     // A node back (heartbeating again, or reached by a probe): what waited for it moves now.
     let live = new Set(
@@ -141,6 +160,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     void reconcile.process({ versionId: "" }, this.jobs).catch(() => undefined);
     this.poller.start();
     this.scrubber?.start();
+    this.rehomer.start();
   }
 
   committed(_v: NewVersion, replaced: string[]): void {
@@ -176,6 +196,40 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     return this.poller.status();
   }
 
+  /** What is left to repair, cluster-wide, and how long it takes at MINIS3_REPAIR_RATE (read at most once a second). */
+  repairStatus(): Promise<RepairStatusView> {
+    const now = performance.now();
+    if (!this.backlog || now - this.backlog.at > BACKLOG_TTL_MS) {
+      const view = this.readBacklog();
+      this.backlog = { at: now, view };
+      view.catch(() => (this.backlog = undefined));
+    }
+    return this.backlog.view;
+  }
+
+  /** This coordinator's rehome passes: versions away from home and under R as of the last one. */
+  rehomeStatus(): RehomeStatusView {
+    const s = this.rehomer.status();
+    return { ...s, awayFromHome: s.lastPass?.awayFromHome ?? null, underReplicated: s.lastPass?.underReplicated ?? null };
+  }
+
+  private async readBacklog(): Promise<RepairStatusView> {
+    const { opts, outages, throttle, catalogue } = this.jobs;
+    const lostNodes = outages.lost();
+    const b = await catalogue.rehome.repairBacklog(opts.replicas, lostNodes, MIN_COST_BYTES);
+    const copied = throttle.measured().bytesPerSecond;
+    const rate = opts.repairRate > 0 ? opts.repairRate : copied;
+    return {
+      rateBytesPerSecond: opts.repairRate,
+      copiedBytesPerSecond: copied,
+      lostNodes,
+      versionsLeft: b.versions,
+      bytesLeft: b.bytes,
+      underReplicated: b.underReplicated,
+      etaSeconds: b.versions === 0 ? 0 : rate > 0 ? Math.ceil(b.pacedBytes / rate) : null,
+    };
+  }
+
   undelete(bucket: string, key: string): Promise<ObjectView> {
     return undelete(this.jobs, bucket, key);
   }
@@ -183,6 +237,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
   /** Stops the workers; the queues belong to the context, which closes them next. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.rehomer.stop();
     await this.scrubber?.stop();
     await this.poller.stop();
     await Promise.all(this.workers.map((w) => w.close()));

@@ -35,6 +35,23 @@ export class Placement {
       .slice(0, count);
   }
 
+  /**
+   * Where the key belongs whatever is live: the first `replicas` nodes of its preference list. A
+   * copy elsewhere is away from home (a hint, or a key a new node took over).
+   */
+  home(bucket: string, key: string): string[] {
+    return this.homes(bucket, key).home;
+  }
+
+  /** `home`, and the first `replicas` live nodes (where a write would go now), from one ring lookup. */
+  homes(bucket: string, key: string): { home: string[]; live: string[] } {
+    const list = this.ring.preferenceList(placementKey(bucket, key));
+    return {
+      home: list.slice(0, this.replicas),
+      live: list.filter((id) => this.directory.isLive(id)).slice(0, this.replicas),
+    };
+  }
+
   liveStorageNodes(): number {
     return this.directory.ofKind("storage").filter((n) => n.live).length;
   }

@@ -5,6 +5,7 @@ import type { NodeOutages } from "../../cluster/node-outages";
 import type { NodePool } from "../../cluster/node-pool";
 import type { Placement } from "../../placement/placement";
 import type { BlobCopier } from "../../replicas/blob-copier";
+import type { RepairThrottle } from "./repair-throttle";
 
 /** A job's data: the version it moves (empty for the reconciler). */
 export interface TransitionJob {
@@ -15,6 +16,8 @@ export interface LifecycleOptions {
   hotTtlMs: number;
   /** A replica on a storage node this coordinator has seen down this long counts as lost. */
   repairAfterMs: number;
+  /** MINIS3_REPAIR_RATE, bytes per second cluster-wide (0: unthrottled). */
+  repairRate: number;
   replicas: number;
   writeQuorum: number;
   reconcileIntervalMs: number;
@@ -39,6 +42,8 @@ export interface JobContext {
   readonly outages: NodeOutages;
   readonly placement: Placement;
   readonly copier: BlobCopier;
+  /** MINIS3_REPAIR_RATE: paces the copies repair and rehome make. */
+  readonly throttle: RepairThrottle;
   readonly access: AccessTracker;
   readonly scheduler: JobScheduler;
   /** The reconciler (a port for the same reason as JobScheduler: it queues through the Scheduler). */

@@ -1,6 +1,7 @@
 import { ErrorCode, MiniS3Error } from "../../../common/errors";
 import type { VersionRow } from "../../model/version-row";
 import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
+import { checkCopy } from "./copy-check";
 import type { JobContext, LifecycleJob } from "./job";
 import { copiesWanted, repairedReplicas, type CopyChecks } from "./repair-plan";
 
@@ -39,7 +40,13 @@ export const repair: LifecycleJob<"repair"> = {
             .filter((id) => !v.replicas.includes(id) || checks.bad.includes(id))
             .slice(0, wanted);
     await claimTargets(ctx, v, targets);
-    const added = targets.length ? await ctx.copier.copy(v, checks.good, targets, 1) : [];
+    let added: string[] = [];
+    if (targets.length) {
+      // MINIS3_REPAIR_RATE: a node's worth of copies must not take the foreground's disks and links.
+      await ctx.throttle.take(v.size, targets.length);
+      added = await ctx.copier.copy(v, checks.good, targets, 1);
+      ctx.throttle.copied(v.size * added.length);
+    }
     const { replicas, dropped } = repairedReplicas(checks, added, ctx.opts.replicas);
     if (added.length || dropped.length) {
       const ok = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "hot", gen: v.gen }, { tier: "hot", replicas }, dropped);
@@ -61,15 +68,8 @@ export const repair: LifecycleJob<"repair"> = {
 async function checkCopies(ctx: JobContext, v: VersionRow): Promise<CopyChecks> {
   const lost = new Set(ctx.outages.lost());
   const verdicts = await Promise.all(
-    v.replicas.map(async (id): Promise<keyof CopyChecks> => {
-      if (lost.has(id)) return "lost";
-      try {
-        const { meta } = await ctx.nodes.client(id).checkBlob(v.versionId);
-        return meta && meta.size === v.size && meta.sha256.toString("hex") === v.sha256 ? "good" : "bad";
-      } catch {
-        return "unreachable"; // it may be restarting: kept, and waited for
-      }
-    }),
+    // An unreachable copy's node may be restarting: it is kept, and waited for.
+    v.replicas.map((id): Promise<keyof CopyChecks> => (lost.has(id) ? Promise.resolve("lost") : checkCopy(ctx, v, id))),
   );
   const checks: CopyChecks = { good: [], bad: [], unreachable: [], lost: [] };
   v.replicas.forEach((id, i) => checks[verdicts[i]].push(id));
