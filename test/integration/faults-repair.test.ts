@@ -7,7 +7,7 @@ import { waitFor } from "../support/wait";
 
 // A storage node that stays down past MINIS3_REPAIR_AFTER is taken as lost: every object that had
 // a copy on it gets a new copy on another node, so there are two again; when the node comes back,
-// its stale copies are removed.
+// it is home again for its keys (rehome), and no node keeps a copy the catalogue does not list.
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -63,16 +63,25 @@ describe("repair after a storage node is lost", () => {
       expect(sha(got.body)).toBe(sha(body));
     }
 
+    // Back, storage-2 is home again for its keys: rehome brings their copies back to it and
+    // removes the repair's copies elsewhere. Either way no node keeps a copy the catalogue does
+    // not list (its stale copies went, or were replaced by verified ones).
     cluster.startNode("storage-2");
     await waitFor(
-      "stale copies removed from storage-2",
+      "every copy exactly where the catalogue lists one, storage-2 included",
       async () => {
-        for (const [, s] of onLost) if (await nodes.blobOn("storage-2", s.versionId)) return undefined;
+        for (const [key, { versionId }] of before) {
+          const v = (await nodes.version(versionId))!;
+          if (onLost.some(([k]) => k === key) && !v.replicas.includes("storage-2")) return undefined;
+          const holders = await nodes.holders(versionId).catch(() => undefined);
+          if (v.cleanup.length || v.replicas.length !== 2 || holders?.sort().join() !== [...v.replicas].sort().join()) return undefined;
+        }
         return true;
       },
-      45_000,
+      60_000,
       500,
     );
+    for (const [key, body] of bodies) expect(sha((await retrieve(cluster.httpUrl, key)).body)).toBe(sha(body));
   });
 });
 
