@@ -73,13 +73,13 @@ function trimAll(v: string): string {
 export function canonicalHeaderValue(headers: HeaderMap, name: string): string | undefined {
   const v = headers[name];
   if (v === undefined) return undefined;
-  return typeof v === "string" ? trimAll(v) : v.map(trimAll).join(",");
+  return Array.isArray(v) ? v.map((x) => trimAll(String(x))).join(",") : trimAll(String(v));
 }
 
 /** One value of a header: the first when it was sent more than once. */
 export function headerOf(headers: HeaderMap, name: string): string | undefined {
   const v = headers[name];
-  return typeof v === "string" || v === undefined ? v : v[0];
+  return v === undefined ? undefined : String(Array.isArray(v) ? v[0] : v);
 }
 
 /**
