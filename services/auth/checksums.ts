@@ -1,9 +1,8 @@
 // The checksums S3 clients send as x-amz-checksum-* (base64 of the big-endian value or digest).
-// CRC32 is node:zlib's (native, Node >= 20.15); CRC32C has no node:crypto or zlib form, so it is
-// @aws-crypto/crc32c, the package the AWS SDKs compute it with: what a client sends, we compute alike.
+// CRC32 is node:zlib's (native, Node >= 20.15: ~2 GiB/s here); CRC32C our own (crc32c.ts says why).
 import { createHash, type Hash } from "node:crypto";
 import * as zlib from "node:zlib";
-import { Crc32c } from "@aws-crypto/crc32c";
+import { crc32c } from "./crc32c";
 
 export type ChecksumAlgorithm = "crc32" | "crc32c" | "sha1" | "sha256";
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ["crc32", "crc32c", "sha1", "sha256"];
@@ -30,13 +29,13 @@ class Crc32 implements Checksum {
   }
 }
 
-class Crc32cChecksum implements Checksum {
-  private readonly crc = new Crc32c();
+class Crc32c implements Checksum {
+  private value = 0;
   update(data: Uint8Array): void {
-    this.crc.update(data);
+    this.value = crc32c(data, this.value);
   }
   digest(): string {
-    return crcBase64(this.crc.digest());
+    return crcBase64(this.value);
   }
 }
 
@@ -58,7 +57,7 @@ export function newChecksum(algorithm: ChecksumAlgorithm | "md5"): Checksum {
     case "crc32":
       return new Crc32();
     case "crc32c":
-      return new Crc32cChecksum();
+      return new Crc32c();
     default:
       return new Digest(algorithm);
   }

@@ -246,7 +246,7 @@ describe("AWS's chunked upload examples (66,560 bytes of 'a' in chunks of 64 KiB
     const v = verifyRequest(streaming, opts);
     expect(v.payload).toEqual({ kind: "chunked", signedChunks: true, trailer: false });
     expect(streamingBody().length).toBe(66824);
-    for (const size of [1, 7, 100, 4096, 65536, 70000]) {
+    for (const size of [7, 100, 4096, 65536, 70000]) {
       const r = await decode(v, streaming.headers, streamingBody(), size);
       if ("error" in r) throw r.error;
       expect(r.bytes.equals(a(66560))).toBe(true);

@@ -44,38 +44,35 @@ interface Plain {
   body?: string;
 }
 
+/** The SDK's request object for a plain description. */
+function httpRequest(r: Plain, extraHeaders: Record<string, string> = {}) {
+  const headers = { host: "localhost:9000", ...extraHeaders, ...r.headers };
+  return {
+    method: r.method,
+    protocol: "http:",
+    hostname: "localhost",
+    port: 9000,
+    path: r.path,
+    query: r.query ?? {},
+    headers,
+    body: r.body,
+  };
+}
+
 /** Signs with the SDK's signer and returns the request as it goes on the wire. */
 async function smithySigned(r: Plain, signingDate = new Date(NOW)): Promise<SignedRequest> {
-  const signed = await smithy.sign(
-    {
-      method: r.method,
-      protocol: "http:",
-      hostname: "localhost",
-      port: 9000,
-      path: r.path,
-      query: r.query ?? {},
-      headers: { host: "localhost:9000", ...r.headers },
-      body: r.body,
-    },
-    { signingDate },
-  );
+  const signed = await smithy.sign(httpRequest(r), { signingDate });
   return { method: r.method, path: r.path, query: queryString((signed.query ?? {}) as Query), headers: lower(signed.headers) };
 }
 
 async function smithyPresigned(r: Plain, expiresIn: number, signingDate = new Date(NOW)): Promise<SignedRequest> {
   // As the SDK's presigner: the payload is UNSIGNED-PAYLOAD, and that header is neither signed nor sent.
-  const signed = await smithy.presign(
-    {
-      method: r.method,
-      protocol: "http:",
-      hostname: "localhost",
-      port: 9000,
-      path: r.path,
-      query: r.query ?? {},
-      headers: { host: "localhost:9000", "x-amz-content-sha256": "UNSIGNED-PAYLOAD", ...r.headers },
-    },
-    { signingDate, expiresIn, unsignableHeaders: new Set(["x-amz-content-sha256"]), unhoistableHeaders: new Set(["x-amz-content-sha256"]) },
-  );
+  const signed = await smithy.presign(httpRequest(r, { "x-amz-content-sha256": "UNSIGNED-PAYLOAD" }), {
+    signingDate,
+    expiresIn,
+    unsignableHeaders: new Set(["x-amz-content-sha256"]),
+    unhoistableHeaders: new Set(["x-amz-content-sha256"]),
+  });
   const headers = lower(signed.headers);
   delete headers["x-amz-content-sha256"];
   return { method: r.method, path: r.path, query: queryString(signed.query as Query), headers };

@@ -34,9 +34,10 @@ export async function decode(
   headers: HeaderMap,
   body: Buffer,
   pieceSize = 65536,
-): Promise<{ bytes: Buffer; decoder: AuthenticatedBody } | { error: unknown }> {
+): Promise<{ bytes: Buffer; decoder: AuthenticatedBody; largestPiece: number } | { error: unknown }> {
   const decoder = authenticatedBody(verified, headers);
   const out: Buffer[] = [];
+  let largestPiece = 0;
   try {
     await pipeline(
       Readable.from(pieces(body, pieceSize)),
@@ -44,11 +45,12 @@ export async function decode(
       new Writable({
         write(chunk: Buffer, _e, done) {
           out.push(chunk);
+          largestPiece = Math.max(largestPiece, chunk.length);
           done();
         },
       }),
     );
-    return { bytes: Buffer.concat(out), decoder };
+    return { bytes: Buffer.concat(out), decoder, largestPiece };
   } catch (error) {
     return { error };
   }
