@@ -1,5 +1,9 @@
-import type { ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { SETTINGS } from "../../services/common/config";
 import { failures, formatReport, runChaos, type ChaosReport } from "../../bench/chaos/run";
 import { PrivateMariaDb } from "../support/private-mariadb";
 import { PrivateRedis } from "../support/private-redis";
@@ -14,7 +18,7 @@ import { FaultCycle, type Fault } from "./fault-cycle";
 
 const REPLICAS = 2;
 /** Between one fault's recovery and the next fault. */
-const GAP_MS = 2_000;
+const GAP_MS = 1_000;
 /** How long a killed process stays down before it is started again. */
 const DOWN_MS = 1_500;
 /** The workload runs at least this long, and on until every fault ran once. */
@@ -36,13 +40,15 @@ async function liveIds(url: string): Promise<string[]> {
   return ((await res.json()) as { nodes: { id: string; live: boolean }[] }).nodes.filter((n) => n.live).map((n) => n.id);
 }
 
+/** The HTTP front doors the workload spreads over. */
+const doors = () => [cluster.httpUrl, ...(second ? [second.url] : [])];
+
 /** Every front door answers /healthz 200 and sees `id` (if any) live. */
 async function waitWhole(id?: string): Promise<void> {
-  const doors = [cluster.httpUrl, ...(second ? [second.url] : [])];
   await waitFor(
     `the cluster whole again${id ? ` with ${id} live` : ""}`,
     async () => {
-      for (const url of doors) {
+      for (const url of doors()) {
         const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
         await h.arrayBuffer();
         if (h.status !== 200) return undefined;
@@ -65,16 +71,51 @@ const killNode = (id: string): Fault => ({
   },
 });
 
-/** The second front door: SIGKILL, then the same ports again. */
+/**
+ * Once the launcher runs a group of coordinators behind one port (MINIS3_COORDINATORS), the suite
+ * loads that one door and kills a worker of the group; before, it starts a second coordinator on
+ * ports of its own and loads both doors.
+ */
+const GROUP = Object.keys(SETTINGS).includes("coordinators");
+
+async function coordinatorPids(url: string): Promise<number[]> {
+  const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`/status answered ${res.status}`);
+  return ((await res.json()) as { coordinators: { pid?: number }[] }).coordinators.map((c) => c.pid ?? 0);
+}
+
+/** The group's two workers both heartbeat, none of them `gone`. */
+const waitGroup = (gone?: number) =>
+  waitFor(
+    `two coordinators in the group${gone ? `, pid ${gone} not among them` : ""}`,
+    async () => {
+      const pids = await coordinatorPids(cluster.httpUrl);
+      return pids.length >= 2 && pids.every((p) => p > 0 && p !== gone) ? pids : undefined;
+    },
+    90_000,
+    250,
+  );
+
+let coordinatorKills = 0;
+
+/** A coordinator SIGKILLed: a worker of the group (its primary forks another), or the second one. */
 const killCoordinator: Fault = {
   name: "coordinator",
   async run() {
+    if (GROUP) {
+      const pids = await coordinatorPids(cluster.httpUrl);
+      const victim = pids[coordinatorKills++ % pids.length];
+      process.kill(victim, "SIGKILL");
+      await waitGroup(victim);
+      await waitWhole();
+      return;
+    }
     const s = second!;
     const gone = new Promise((r) => s.process.once("exit", r));
     s.process.kill("SIGKILL");
     await gone;
     await sleep(DOWN_MS);
-    second = { ...(await startSecondCoordinator(cluster, s.port)), port: s.port };
+    second = { ...(await startSecondCoordinator(cluster, s.port, 90_000)), port: s.port };
     await waitWhole();
   },
 };
@@ -92,13 +133,13 @@ const restartServer = (name: string, server: () => { stop(): Promise<void>; star
 
 beforeAll(async () => {
   [db, redis] = await Promise.all([PrivateMariaDb.create(), PrivateRedis.create()]);
-  cluster = await startCluster({
-    storageNodes: 3,
-    mysqlUrl: db.url,
-    env: { MINIS3_REDIS_URL: redis.url, MINIS3_REPLICAS: String(REPLICAS) },
-  });
-  const started = await startSecondCoordinator(cluster);
-  second = { ...started, port: Number(new URL(started.url).port) };
+  const env = { MINIS3_REDIS_URL: redis.url, MINIS3_REPLICAS: String(REPLICAS), ...(GROUP ? { MINIS3_COORDINATORS: "2" } : {}) };
+  cluster = await startCluster({ storageNodes: 3, mysqlUrl: db.url, env });
+  if (GROUP) await waitGroup();
+  else {
+    const started = await startSecondCoordinator(cluster, undefined, 90_000);
+    second = { ...started, port: Number(new URL(started.url).port) };
+  }
 });
 
 afterAll(async () => {
@@ -130,7 +171,7 @@ it("nothing acknowledged is lost, wrong, resurrected or stale while processes, M
   let report: ChaosReport | undefined;
   try {
     report = await runChaos({
-      targets: [cluster.httpUrl, second!.url],
+      targets: doors(),
       durationMs: MAX_WORKLOAD_MS,
       concurrency: 8,
       replicas: REPLICAS,
@@ -147,4 +188,28 @@ it("nothing acknowledged is lost, wrong, resurrected or stale while processes, M
   expect(faults.fullRound).toBe(true);
   expect(failures(report)).toEqual([]);
   expect(report.workload.operations).toBeGreaterThan(0);
+});
+
+it("npm run chaos against the same cluster: a user's kill command every 3 s, exit 0 and a clean report", async () => {
+  // The command kills whatever pid the file names; the harness's supervisor restarts the node, and
+  // the file follows its new pid.
+  const pidFile = join(cluster.dataDir, "victim.pid");
+  const follow = setInterval(() => writeFileSync(pidFile, String(cluster.pid("storage-2") ?? "")), 100);
+  writeFileSync(pidFile, String(cluster.pid("storage-2") ?? ""));
+  try {
+    const main = join(__dirname, "../../dist/bench/chaos/main.js");
+    const args = [main, "--target", doors().join(","), "--duration", "6s", "--concurrency", "4"];
+    args.push("--kill-cmd", `p=$(cat ${pidFile}); [ -n "$p" ] && kill -9 "$p" && echo "killed storage-2 ($p)"`, "--kill-every", "3s");
+    args.push("--repair-timeout", "90s");
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, args).catch(
+      (e: { code: number; stdout: string; stderr: string }) => {
+        throw new Error(`npm run chaos exited ${e.code}:\n${e.stdout}\n${e.stderr}`);
+      },
+    );
+    log(`\n${stdout}${stderr}`);
+    expect(stderr).toMatch(/fault round 1: exit 0 after \d+ ms: killed storage-2/);
+    expect(stdout).toMatch(/^PASSED/m);
+  } finally {
+    clearInterval(follow);
+  }
 });

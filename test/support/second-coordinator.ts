@@ -11,9 +11,10 @@ export interface SecondCoordinator {
 /**
  * One more coordinator process on a running cluster: the cluster's own coordinator settings (same
  * database, queues, nodes) on ports of its own (HTTP `port`, gRPC the next one; default: free ones,
- * given again to restart it at the same address). Resolves once it answers /healthz.
+ * given again to restart it at the same address). Resolves once it answers /healthz (a coordinator
+ * restarted on a loaded machine can take over 30 s: give it `timeoutMs`); killed if it does not.
  */
-export async function startSecondCoordinator(cluster: TestCluster, httpPort?: number): Promise<SecondCoordinator> {
+export async function startSecondCoordinator(cluster: TestCluster, httpPort?: number, timeoutMs = 30_000): Promise<SecondCoordinator> {
   const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
   const port = httpPort ?? (await findFreePortBlock(2));
   const url = `http://127.0.0.1:${port}`;
@@ -21,14 +22,19 @@ export async function startSecondCoordinator(cluster: TestCluster, httpPort?: nu
     env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },
     stdio: ["ignore", "ignore", "inherit"],
   });
-  await waitFor(
-    "the second coordinator answers /healthz",
-    async () => {
-      const res = await fetch(`${url}/healthz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    },
-    30_000,
-    200,
-  );
+  try {
+    await waitFor(
+      "the second coordinator answers /healthz",
+      async () => {
+        const res = await fetch(`${url}/healthz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      timeoutMs,
+      200,
+    );
+  } catch (e) {
+    child.kill("SIGKILL"); // not left running after the test gave up on it
+    throw e;
+  }
   return { url, process: child };
 }
