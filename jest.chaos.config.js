@@ -5,5 +5,5 @@ module.exports = {
   ...base,
   roots: ["<rootDir>/test/chaos"],
   testPathIgnorePatterns: ["/node_modules/"],
-  testTimeout: 240000,
+  testTimeout: 420000,
 };

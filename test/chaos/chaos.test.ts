@@ -21,11 +21,15 @@ const REPLICAS = 2;
 const GAP_MS = 1_000;
 /** How long a killed process stays down before it is started again. */
 const DOWN_MS = 1_500;
-/** The workload runs at least this long, and on until every fault ran once. */
+/**
+ * The workload runs at least this long, and on until every fault ran once. A round takes ~60 s on
+ * an idle 2-core machine and up to ~130 s under load average 25 (a node's restart, until both doors
+ * see it live, 10-17 s): the cap is far above, the test fails if a fault never ran.
+ */
 const MIN_WORKLOAD_MS = 45_000;
-const MAX_WORKLOAD_MS = 120_000;
+const MAX_WORKLOAD_MS = 200_000;
 
-jest.setTimeout(300_000);
+jest.setTimeout(420_000);
 
 let db: PrivateMariaDb;
 let redis: PrivateRedis;
@@ -157,12 +161,12 @@ it("nothing acknowledged is lost, wrong, resurrected or stale while processes, M
     [
       killNode("storage-1"),
       killCoordinator,
-      killNode("storage-2"),
-      killNode("backup-1"),
       restartServer("mariadb", () => db),
+      killNode("storage-2"),
+      restartServer("redis", () => redis),
+      killNode("backup-1"),
       killNode("storage-3"),
       killNode("delete-1"),
-      restartServer("redis", () => redis),
     ],
     GAP_MS,
     log,
