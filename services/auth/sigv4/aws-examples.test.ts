@@ -2,6 +2,7 @@
 // upload with a signed trailer) and requests of the SigV4 test suite ("get-vanilla" and kin).
 // Their signatures were made by AWS, so passing them means our canonical form is AWS's, not ours.
 import { ErrorCode, hasCode } from "../../common/errors";
+import { KeyStore } from "../keys";
 import { decode, EXAMPLE_TIME, exampleKeys, S3_EXAMPLE, SUITE_EXAMPLE } from "../testing/sigv4-fixtures";
 import type { HeaderMap } from "./canonical";
 import { type SignedRequest, verifyRequest, type VerifyOptions } from "./verify";
@@ -289,5 +290,16 @@ describe("AWS's chunked upload examples (66,560 bytes of 'a' in chunks of 64 KiB
   test("with a signed trailer: a changed trailer value fails its signature", async () => {
     const r = await decode(verifyRequest(withTrailer, opts), withTrailer.headers, trailerBody("AAAAAA=="));
     expect("error" in r && hasCode(r.error, ErrorCode.SignatureDoesNotMatch)).toBe(true);
+  });
+});
+
+describe("derived signing keys", () => {
+  test("a cached key is the key of its own secret and scope: another secret on the same day is refused", () => {
+    const other = new KeyStore([
+      { identity: { user: "x", accessKey: S3_EXAMPLE.accessKeyId, buckets: "*" }, secretKey: "not-the-example-secret" },
+    ]);
+    expect(verifyRequest(getObject, opts).identity.user).toBe("s3-example");
+    expect(codeOf(() => verifyRequest(getObject, { ...opts, keys: other }))).toBe(ErrorCode.SignatureDoesNotMatch);
+    expect(verifyRequest(getObject, opts).identity.user).toBe("s3-example");
   });
 });

@@ -16,8 +16,23 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac("sha256", key).update(data, "utf8").digest();
 }
 
+/**
+ * Derived keys by secret and scope: a key serves a whole day, and deriving it takes four HMACs
+ * (~50 µs measured here). A GET's verification took 110-330 µs with this cache, 340-465 µs without
+ * (20,000 each, same sitting, load 11-18 on 2 cores). Bounded: cleared when full.
+ */
+const derived = new Map<string, Buffer>();
+const MAX_DERIVED = 1024;
+
 export function signingKey(secret: string, s: Scope): Buffer {
-  return hmac(hmac(hmac(hmac("AWS4" + secret, s.date), s.region), s.service), "aws4_request");
+  const id = `${s.date}\0${s.region}\0${s.service}\0${secret}`;
+  let key = derived.get(id);
+  if (!key) {
+    key = hmac(hmac(hmac(hmac("AWS4" + secret, s.date), s.region), s.service), "aws4_request");
+    if (derived.size >= MAX_DERIVED) derived.clear();
+    derived.set(id, key);
+  }
+  return key;
 }
 
 export function signHex(key: Buffer, stringToSign: string): string {
