@@ -28,6 +28,11 @@ export interface ClusterOptions {
   verbose?: boolean;
   /** Where dist/services/... lives (default: this repository); the harness's own tests use stubs. */
   root?: string;
+  /**
+   * Last changes to a process's spec before anything starts, with its final env (database URL
+   * included): e.g. run a storage node in a network namespace (`wrapper`) at the namespace's address.
+   */
+  prepare?: (spec: ProcessSpec) => void;
   /** The MariaDB server to create the cluster's database on (default: MINIS3_MYSQL_URL, else the shared one). */
   mysqlUrl?: string;
 }
@@ -110,7 +115,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   };
   const root = opts.root ?? repoRoot(__dirname);
   const specs = planCluster(readClusterShape(env, root), env);
-  for (const s of specs) s.env = { ...s.env, ...opts.processEnv?.[s.name] };
+  for (const s of specs) {
+    s.env = { ...s.env, ...opts.processEnv?.[s.name] };
+    opts.prepare?.(s);
+  }
   const missing = [...new Set(specs.map((s) => s.script))].filter((s) => !existsSync(s));
   if (missing.length) {
     await rm(dataDir, { recursive: true, force: true });

@@ -29,6 +29,8 @@ export interface ProcessSpec {
   script: string;
   /** Node.js flags the process runs with (see NODE_ARGS). */
   nodeArgs?: string[];
+  /** A command the process runs under (e.g. `ip netns exec <ns>`: tests run nodes as separate hosts). */
+  wrapper?: string[];
   /** The complete environment of the child (the base env plus this process's own settings). */
   env: Record<string, string>;
   /** The port the process serves on: the HTTP port for the coordinator, the gRPC port for a node. */

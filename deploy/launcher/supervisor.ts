@@ -180,12 +180,13 @@ export class Supervisor extends EventEmitter {
   }
 
   private spawn(c: Child): void {
-    const { name, script, env, nodeArgs } = c.spec;
+    const { name, script, env, nodeArgs, wrapper } = c.spec;
     // Own process group: a Ctrl-C at the terminal reaches only us, and we stop the children in order
     // (otherwise each would get SIGINT and then our SIGTERM, which services treat as "exit now").
     // The IPC channel carries nothing: it closes when we die, even by SIGKILL, and the child then
     // stops (services/common/process.ts runMain); being detached, it would otherwise run on.
-    const proc = spawn(process.execPath, [...(nodeArgs ?? []), script], { env, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    const [command, ...args] = [...(wrapper ?? []), process.execPath, ...(nodeArgs ?? []), script];
+    const proc = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
     proc.channel?.unref(); // our own lifetime stays as before: the output pipes and the children's exits
     c.proc = proc;
     c.startedAt = Date.now();
