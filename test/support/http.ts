@@ -20,17 +20,21 @@ export interface HttpResult {
   body: Buffer;
 }
 
-async function call(method: string, url: string, body?: Buffer | string): Promise<HttpResult> {
+async function call(method: string, url: string, body?: Buffer | string, signal?: AbortSignal): Promise<HttpResult> {
   const res = await fetch(url, {
     method,
     body,
+    signal,
     headers: body === undefined ? undefined : { "content-type": "application/octet-stream" },
   });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
-export const upload = (base: string, key: string, body: Buffer | string) => call("POST", `${base}/upload?${keyQuery(key)}`, body);
-export const retrieve = (base: string, key: string) => call("GET", `${base}/retrieve?${keyQuery(key)}`);
+/** `signal` aborts the call (a test's own limit on how long an answer may take). */
+export const upload = (base: string, key: string, body: Buffer | string, signal?: AbortSignal) =>
+  call("POST", `${base}/upload?${keyQuery(key)}`, body, signal);
+export const retrieve = (base: string, key: string, signal?: AbortSignal) =>
+  call("GET", `${base}/retrieve?${keyQuery(key)}`, undefined, signal);
 export const remove = (base: string, key: string) => call("DELETE", `${base}/delete?${keyQuery(key)}`);
 export const stat = (base: string, key: string) => call("GET", `${base}/stat?${keyQuery(key)}`);
 
