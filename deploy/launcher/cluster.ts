@@ -70,6 +70,9 @@ export interface TestCluster {
  */
 const TEST_DEFAULTS: Record<string, string> = {
   MINIS3_LOG_LEVEL: "warn",
+  // One coordinator process, so existing tests keep their meaning (cluster.pid("coordinator") is
+  // the coordinator itself); a test that wants a group asks for MINIS3_COORDINATORS itself.
+  MINIS3_COORDINATORS: "1",
   MINIS3_HEARTBEAT_INTERVAL: "250ms",
   MINIS3_NODE_DOWN_AFTER: "2s",
   MINIS3_RECONCILE_INTERVAL: "2s",

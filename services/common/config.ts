@@ -47,6 +47,12 @@ export const SETTINGS = {
     schema: port,
     doc: "launcher: first port handed to nodes (storage nodes, then backup, then delete)",
   },
+  coordinators: {
+    env: "MINIS3_COORDINATORS",
+    default: "2",
+    schema: positiveInt,
+    doc: "coordinator: processes sharing its HTTP and gRPC ports (a small primary forks them and restarts one that dies)",
+  },
   storageNodes: { env: "MINIS3_STORAGE_NODES", default: "3", schema: positiveInt, doc: "launcher: number of storage nodes" },
   dataDir: {
     env: "MINIS3_DATA_DIR",

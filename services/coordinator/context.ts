@@ -10,7 +10,11 @@ import { CATALOGUE_MIGRATIONS } from "./catalogue/catalogue-schema";
 import { ReadCache } from "./catalogue/read-cache";
 import { CreateScrubState1732500000400 } from "./catalogue/scrub-schema";
 import { coordinatorId, CoordinatorPresence } from "./cluster/coordinator-presence";
-import { AddCoordinatorBeat1732500000210, CreateCoordinators1732500000200 } from "./cluster/coordinators-schema";
+import {
+  AddCoordinatorBeat1732500000210,
+  AddCoordinatorPid1732500000220,
+  CreateCoordinators1732500000200,
+} from "./cluster/coordinators-schema";
 import { NodeDirectory } from "./cluster/node-directory";
 import { NodePool } from "./cluster/node-pool";
 import { closeQueues, createQueues, redisConnection, type LifecycleQueues } from "./lifecycle/queues";
@@ -98,6 +102,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
       ...CATALOGUE_MIGRATIONS,
       CreateCoordinators1732500000200,
       AddCoordinatorBeat1732500000210,
+      AddCoordinatorPid1732500000220,
       CreateScrubState1732500000400,
     ],
     poolSize: 24,

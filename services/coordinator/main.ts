@@ -1,71 +1,29 @@
-import * as grpc from "@grpc/grpc-js";
-import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
+import cluster from "node:cluster";
+import { loadConfig } from "../common/config";
 import { createLogger } from "../common/logger";
-import { onShutdown, runMain } from "../common/process";
-import { ClusterStatus } from "./admin/status";
-import { createHttpFacade } from "./api/http-facade";
-import { httpTimeouts } from "./api/http-timeouts";
-import { addObjectServices } from "./api/object-grpc-service";
-import { closeContext, loadCoordinatorConfig, openContext } from "./context";
-import { Lifecycle } from "./lifecycle/lifecycle";
-import { ObjectStore } from "./objects/object-store";
+import { runMain } from "../common/process";
+
+// The coordinator's entry. With MINIS3_COORDINATORS above 1 this process is a small primary that
+// forks that many coordinators sharing its HTTP and gRPC ports (group.ts) and serves nothing itself;
+// each worker, or a lone coordinator, serves (serve.ts). The modules are loaded only where they run:
+// the primary never loads the engine, gRPC or fastify.
 
 const log = createLogger("coordinator");
+const { coordinators } = loadConfig(["coordinators"]);
 
-runMain(log, async () => {
-  const ctx = await openContext(loadCoordinatorConfig(), log);
-  const { config: cfg, writeQuorum } = ctx;
-
-  // No cycle to break: the engine reports to the lifecycle through the ObjectEvents port and
-  // undeletes through the Undeleter port; the lifecycle never calls the engine.
-  const lifecycle = new Lifecycle(ctx, {
-    hotTtlMs: cfg.hotTtl,
-    repairAfterMs: cfg.repairAfter,
-    repairRate: cfg.repairRate,
-    replicas: cfg.replicas,
-    writeQuorum,
-    reconcileIntervalMs: cfg.reconcileInterval,
-    chunkSize: cfg.chunkSize,
-    trashTtlMs: cfg.trashTtl,
-    scrubRate: cfg.scrubRate,
-    orphanGraceMs: cfg.orphanGrace,
+if (cluster.isPrimary && coordinators > 1) {
+  runMain(log, async () => (await import("./group")).runGroupPrimary(log, { workers: coordinators }));
+} else if (cluster.isWorker) {
+  // A worker stops when its primary passes SIGTERM on. Ctrl-C at a terminal reaches the primary and
+  // every worker at once, and a second signal means "exit now" (common/process.ts), so a worker
+  // ignores SIGINT and lets the primary's SIGTERM be its one signal.
+  const ignore = () => undefined;
+  process.on("SIGINT", ignore);
+  runMain(log, async () => {
+    await (await import("./serve")).serve(log);
+    process.removeAllListeners("SIGINT");
+    process.on("SIGINT", ignore);
   });
-  const store = new ObjectStore(
-    { ...ctx, events: lifecycle, undeleter: lifecycle },
-    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
-  );
-  // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
-  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle, repairs: lifecycle });
-  lifecycle.start();
-
-  const grpcServer = new grpc.Server(SERVER_OPTIONS);
-  addObjectServices(grpcServer, store, admin, log);
-  const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
-
-  const http = createHttpFacade(store, admin, {
-    maxObjectSize: cfg.maxObjectSize,
-    logger: log,
-    timeouts: httpTimeouts(cfg),
-  });
-  await http.listen({ host: cfg.host, port: cfg.httpPort });
-  const httpPort = (http.server.address() as { port: number }).port;
-
-  log.info(
-    {
-      http: `http://${cfg.host}:${httpPort}`,
-      grpc: `${cfg.host}:${grpcPort}`,
-      replicas: cfg.replicas,
-      writeQuorum,
-      storageNodes: ctx.directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`),
-    },
-    "coordinator ready",
-  );
-
-  onShutdown(log, async () => {
-    await http.close();
-    await shutdownServer(grpcServer);
-    await store.close();
-    await lifecycle.stop();
-    await closeContext(ctx);
-  });
-});
+} else {
+  runMain(log, async () => (await import("./serve")).serve(log));
+}

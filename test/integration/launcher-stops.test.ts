@@ -21,6 +21,8 @@ const ROUNDS = 20;
 /** coordinator HTTP and gRPC, storage-1 and -2, backup-1, delete-1 */
 const PORTS = 6;
 const SERVICES = ["coordinator", "storage-1", "storage-2", "backup-1", "delete-1"];
+/** `npm start`'s default group (MINIS3_COORDINATORS=2): the "coordinator" process forks two workers. */
+const COORDINATOR_WORKERS = 2;
 
 interface Launch {
   proc: ChildProcess;
@@ -60,6 +62,7 @@ describe("stopping the launcher", () => {
       MINIS3_NODE_BASE_PORT: String(base + 2),
       MINIS3_STORAGE_NODES: "2",
       MINIS3_REPLICAS: "2",
+      MINIS3_COORDINATORS: String(COORDINATOR_WORKERS),
       MINIS3_DATA_DIR: dataDir,
       MINIS3_MYSQL_URL: mysqlUrl,
       MINIS3_REDIS_URL: redisUrl,
@@ -130,7 +133,7 @@ describe("stopping the launcher", () => {
 
   it("leaves no process behind when the launcher is killed with SIGKILL", async () => {
     const { launch: l, base, httpUrl } = await launch();
-    expect(ourProcesses(prefix).length).toBe(1 + SERVICES.length);
+    expect(ourProcesses(prefix).length).toBe(1 + SERVICES.length + COORDINATOR_WORKERS);
     const load = startLoad(httpUrl, 99);
     await sleep(500);
     l.proc.kill("SIGKILL");

@@ -18,7 +18,8 @@ export interface NodeStatusView {
 
 /** The live coordinators as the answering one sees them, and its read cache. */
 export interface CoordinationView {
-  coordinators: { id: string; self: boolean }[];
+  /** pid: the coordinator's process id on its host (from its row; undefined for a row written before pids were kept). */
+  coordinators: { id: string; self: boolean; pid?: number }[];
   readCache: { enabled: boolean; rows: number };
 }
 

@@ -39,7 +39,7 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
       retire: async (id) => ({ ...node(id, false), state: "removed" }),
     },
     placement: { liveStorageNodes: () => 2 },
-    presence: { id: "host:50051", others: () => ["other:50052"] },
+    presence: { id: "host:50051", others: () => ["other:50052"], pidOf: (id) => (id === "host:50051" ? 100 : 200) },
     cache: { enabled: false, size: 0 },
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
@@ -66,8 +66,8 @@ describe("cluster status", () => {
       tiers: [{ tier: "hot", objects: 5, bytes: 500 }],
       queues: QUEUES,
       coordinators: [
-        { id: "host:50051", self: true },
-        { id: "other:50052", self: false },
+        { id: "host:50051", self: true, pid: 100 },
+        { id: "other:50052", self: false, pid: 200 },
       ],
       readCache: { enabled: false, rows: 0 },
       scrub: SCRUB_VIEW, // the catalogue holds 5 versions

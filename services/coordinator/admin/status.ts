@@ -13,7 +13,7 @@ export interface ClusterStatusDeps {
   readonly catalogue: Pick<Catalogue, "tierTotals" | "ping"> & { readonly scrub: Pick<ScrubQueries, "state"> };
   readonly directory: Pick<NodeDirectory, "all" | "retire">;
   readonly placement: Pick<Placement, "liveStorageNodes">;
-  readonly presence: Pick<CoordinatorPresence, "id" | "others">;
+  readonly presence: Pick<CoordinatorPresence, "id" | "others" | "pidOf">;
   readonly cache: Pick<ReadCache, "enabled" | "size">;
   /** The lifecycle's queues (the Scheduler); gives up after a few seconds when Redis is away. */
   readonly scheduler: { queueStatus(): Promise<ClusterStatusView["queues"]> };
@@ -47,7 +47,7 @@ export class ClusterStatus implements ClusterAdmin {
       nodes: directory.all().map(nodeView),
       tiers,
       queues,
-      coordinators: [{ id: presence.id, self: true }, ...presence.others().map((id) => ({ id, self: false }))],
+      coordinators: [presence.id, ...presence.others()].map((id) => ({ id, self: id === presence.id, pid: presence.pidOf(id) })),
       readCache: { enabled: cache.enabled, rows: cache.size },
       ...(this.deps.transitions ? { transitions: this.deps.transitions.transitions() } : {}),
       scrub: scrubView(

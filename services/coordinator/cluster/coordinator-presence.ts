@@ -27,6 +27,7 @@ const MONOTONIC: PresenceClock = { now: () => performance.now(), sleep: (ms) => 
 /** A peer's row as last seen, and when (here, monotonic) it was first seen as it is. */
 interface Peer {
   beat: number;
+  pid: number | undefined;
   stopped: boolean;
   changedAt: number;
 }
@@ -160,6 +161,11 @@ export class CoordinatorPresence {
     return this.live;
   }
 
+  /** A peer's process id (on its own host), as its row says. */
+  pidOf(id: string): number | undefined {
+    return id === this.id ? process.pid : this.peers.get(id)?.pid;
+  }
+
   /** Clean shutdown: no write is admitted from now on; the others may cache again soon. */
   async leave(): Promise<void> {
     clearInterval(this.timer);
@@ -177,10 +183,10 @@ export class CoordinatorPresence {
     try {
       const sentAt = this.clock.now();
       const [results] = await this.pool.query<RowDataPacket[][]>(
-        `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat) VALUES (?, 'up', NOW(3), NOW(3), 1)
+        `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid) VALUES (?, 'up', NOW(3), NOW(3), 1, ?)
            ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3);
-         SELECT id, state, beat FROM coordinators WHERE id <> ?`,
-        [this.id, this.id],
+         SELECT id, state, beat, pid FROM coordinators WHERE id <> ?`,
+        [this.id, process.pid, this.id],
       );
       const answeredAt = this.clock.now();
       const rows = results[1] as RowDataPacket[];
@@ -207,8 +213,9 @@ export class CoordinatorPresence {
     for (const r of rows) {
       const beat = Number(r.beat);
       const stopped = r.state !== "up";
+      const pid = r.pid === null || r.pid === undefined ? undefined : Number(r.pid);
       const p = this.peers.get(r.id as string);
-      if (!p || p.beat !== beat || p.stopped !== stopped) this.peers.set(r.id as string, { beat, stopped, changedAt: answeredAt });
+      if (!p || p.beat !== beat || p.stopped !== stopped) this.peers.set(r.id as string, { beat, pid, stopped, changedAt: answeredAt });
     }
     // A row gone from the table (another coordinator forgot it) proves nothing: its peer keeps its clock here.
     const live: string[] = [];

@@ -34,3 +34,16 @@ export class AddCoordinatorBeat1732500000210 implements MigrationInterface {
     await q.query("ALTER TABLE coordinators DROP COLUMN IF EXISTS beat");
   }
 }
+
+/** The process id of each coordinator, so an operator (or a test) can find the one to stop or kill. */
+export class AddCoordinatorPid1732500000220 implements MigrationInterface {
+  name = "AddCoordinatorPid1732500000220";
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query("ALTER TABLE coordinators ADD COLUMN IF NOT EXISTS pid INT UNSIGNED NULL");
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query("ALTER TABLE coordinators DROP COLUMN IF EXISTS pid");
+  }
+}

@@ -1,0 +1,73 @@
+import * as grpc from "@grpc/grpc-js";
+import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
+import type { Logger } from "../common/logger";
+import { onShutdown } from "../common/process";
+import { ClusterStatus } from "./admin/status";
+import { createHttpFacade } from "./api/http-facade";
+import { httpTimeouts } from "./api/http-timeouts";
+import { addObjectServices } from "./api/object-grpc-service";
+import { closeContext, loadCoordinatorConfig, openContext } from "./context";
+import { Lifecycle } from "./lifecycle/lifecycle";
+import { ObjectStore } from "./objects/object-store";
+
+/**
+ * One coordinator: opens the context, serves HTTP and gRPC, and stops cleanly on SIGTERM. Run alone,
+ * or as one of several workers of a group (group.ts) that share the listening ports.
+ */
+export async function serve(log: Logger): Promise<void> {
+  const ctx = await openContext(loadCoordinatorConfig(), log);
+  const { config: cfg, writeQuorum } = ctx;
+
+  // No cycle to break: the engine reports to the lifecycle through the ObjectEvents port and
+  // undeletes through the Undeleter port; the lifecycle never calls the engine.
+  const lifecycle = new Lifecycle(ctx, {
+    hotTtlMs: cfg.hotTtl,
+    repairAfterMs: cfg.repairAfter,
+    replicas: cfg.replicas,
+    writeQuorum,
+    reconcileIntervalMs: cfg.reconcileInterval,
+    chunkSize: cfg.chunkSize,
+    trashTtlMs: cfg.trashTtl,
+    scrubRate: cfg.scrubRate,
+    orphanGraceMs: cfg.orphanGrace,
+    repairRate: cfg.repairRate,
+  });
+  const store = new ObjectStore(
+    { ...ctx, events: lifecycle, undeleter: lifecycle },
+    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
+  );
+  // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
+  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle, repairs: lifecycle });
+  lifecycle.start();
+
+  const grpcServer = new grpc.Server(SERVER_OPTIONS);
+  addObjectServices(grpcServer, store, admin, log);
+  const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
+
+  const http = createHttpFacade(store, admin, {
+    maxObjectSize: cfg.maxObjectSize,
+    logger: log,
+    timeouts: httpTimeouts(cfg),
+  });
+  await http.listen({ host: cfg.host, port: cfg.httpPort });
+  const httpPort = (http.server.address() as { port: number }).port;
+
+  log.info(
+    {
+      http: `http://${cfg.host}:${httpPort}`,
+      grpc: `${cfg.host}:${grpcPort}`,
+      replicas: cfg.replicas,
+      writeQuorum,
+      storageNodes: ctx.directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`),
+    },
+    "coordinator ready",
+  );
+
+  onShutdown(log, async () => {
+    await http.close();
+    await shutdownServer(grpcServer);
+    await store.close();
+    await lifecycle.stop();
+    await closeContext(ctx);
+  });
+}

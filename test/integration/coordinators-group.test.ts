@@ -1,0 +1,134 @@
+import { get as httpGet } from "node:http";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { getClusterStatus } from "../../services/coordinator/api/testing/grpc-clients";
+import { retrieve, upload } from "../support/http";
+import { waitFor } from "../support/wait";
+
+// MINIS3_COORDINATORS=2: one primary forks two coordinators that share the HTTP and the gRPC port.
+// Connections reach both; killing one (SIGKILL) leaves the other serving, and the primary forks a
+// new one; stopping "coordinator" stops the whole group.
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await startCluster({ env: { MINIS3_COORDINATORS: "2" } });
+}, 90_000);
+afterAll(async () => {
+  await cluster?.stop();
+}, 30_000);
+
+interface CoordinatorView {
+  id: string;
+  self: boolean;
+  pid?: number;
+}
+
+/** /status over a connection of its own (so each call may land on another worker). */
+function statusOnNewConnection(): Promise<{ coordinators: CoordinatorView[] }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(`${cluster.httpUrl}/status`, { agent: false, headers: { connection: "close" } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString()) as { coordinators: CoordinatorView[] });
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+}
+
+/** Waits until a worker's /status lists two coordinators, each with its pid; returns them. */
+async function twoCoordinators(what: string): Promise<CoordinatorView[]> {
+  return waitFor(
+    what,
+    async () => {
+      const s = await statusOnNewConnection();
+      return s.coordinators?.length === 2 && s.coordinators.every((c) => typeof c.pid === "number") ? s.coordinators : undefined;
+    },
+    60_000,
+    250,
+  );
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test("two coordinators answer on one HTTP port and one gRPC port", async () => {
+  const both = await twoCoordinators("two coordinators listed");
+  const pids = both.map((c) => c.pid!);
+  expect(new Set(pids).size).toBe(2);
+  expect(pids).not.toContain(cluster.pid("coordinator")); // the primary serves nothing itself
+
+  // Round robin per connection: fresh connections reach both workers, on either port.
+  const overHttp = new Set<string>();
+  await waitFor(
+    "HTTP connections reach both coordinators",
+    async () => {
+      overHttp.add((await statusOnNewConnection()).coordinators.find((c) => c.self)!.id);
+      return overHttp.size === 2;
+    },
+    30_000,
+    0,
+  );
+  const overGrpc = new Set<string>();
+  await waitFor(
+    "gRPC channels reach both coordinators",
+    async () => {
+      const s = await getClusterStatus(cluster.grpcAddress); // a new channel each time
+      overGrpc.add(s.coordinators.find((c) => c.self)!.id);
+      return overGrpc.size === 2;
+    },
+    30_000,
+    0,
+  );
+  expect([...overGrpc].sort()).toEqual([...overHttp].sort());
+});
+
+test("a worker killed with SIGKILL is replaced; the other serves meanwhile", async () => {
+  const before = await twoCoordinators("two coordinators listed");
+  const victim = before[0].pid!;
+  process.kill(victim, "SIGKILL");
+  await waitFor("the killed worker is gone", async () => !alive(victim), 10_000);
+
+  // Every upload acknowledged reads back; a request in flight on the killed worker could fail, but
+  // none is in flight here, so every one must succeed.
+  for (let i = 0; i < 20; i++) {
+    const res = await upload(cluster.httpUrl, `after-kill-${i}`, `body ${i}`);
+    expect(res.status).toBe(201);
+  }
+  const after = await waitFor(
+    "a new worker listed",
+    async () => {
+      const s = await twoCoordinators("two coordinators listed");
+      return s.every((c) => c.pid !== victim) ? s : undefined;
+    },
+    60_000,
+    250,
+  );
+  expect(after.map((c) => c.pid)).not.toContain(victim);
+  for (let i = 0; i < 20; i++) expect((await retrieve(cluster.httpUrl, `after-kill-${i}`)).body.toString()).toBe(`body ${i}`);
+});
+
+test('stopNode("coordinator") stops the whole group, and startNode brings it back', async () => {
+  const workers = (await twoCoordinators("two coordinators listed")).map((c) => c.pid!);
+  const primary = cluster.pid("coordinator")!;
+  const exit = await cluster.stopNode("coordinator");
+  expect(exit).toEqual({ code: 0, signal: null }); // a clean stop: every worker stopped in its grace
+  for (const pid of [primary, ...workers]) expect(alive(pid)).toBe(false);
+
+  cluster.startNode("coordinator");
+  await cluster.waitHealthy(60_000);
+  const again = await twoCoordinators("two coordinators listed after the restart");
+  expect(again.map((c) => c.pid)).not.toContain(workers[0]);
+});
