@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks deploy/docker-compose.yml without a Docker engine: it parses (PyYAML, with merge keys), has
-every MiniS3 service, uses only MINIS3_* settings that services/common/config.ts knows, and gives each
+every MiniS3 service (two coordinators behind HAProxy), uses only MINIS3_* settings that services/common/config.ts knows, and gives each
 node a unique id, a dialable address on its own service name, and its own volume."""
 import os
 import re
@@ -17,7 +17,7 @@ node_args = re.findall(r'"([^"]+)"', re.search(r"export const NODE_ARGS = \[(.*?
 problems = []
 
 services = compose["services"]
-expected = {"mariadb", "redis", "coordinator", "storage-1", "storage-2", "storage-3", "backup-1", "delete-1"}
+expected = {"mariadb", "redis", "haproxy", "coordinator-1", "coordinator-2", "storage-1", "storage-2", "storage-3", "backup-1", "delete-1"}
 if set(services) != expected:
     problems.append(f"services are {sorted(services)}, expected {sorted(expected)}")
 
@@ -25,6 +25,18 @@ entry = {"coordinator": "coordinator", "storage": "storage-node", "backup": "bac
 volumes = set(compose.get("volumes") or {})
 for name, svc in services.items():
     if name in ("mariadb", "redis"):
+        continue
+    if name == "haproxy":
+        # It owns the client ports and reads deploy/haproxy.cfg, which must name every coordinator.
+        cfg = open(os.path.join(here, "haproxy.cfg")).read()
+        if "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" not in (svc.get("volumes") or []):
+            problems.append("haproxy: should mount deploy/haproxy.cfg")
+        if set(svc.get("ports") or []) != {"127.0.0.1:8080:8080", "127.0.0.1:50051:50051"}:
+            problems.append("haproxy: should publish 8080 and 50051")
+        for c in ("coordinator-1", "coordinator-2"):
+            for port in ("8080", "50051"):
+                if f"server {c} {c}:{port} check" not in cfg:
+                    problems.append(f"haproxy.cfg: no checked server {c}:{port}")
         continue
     env = svc.get("environment") or {}
     for var in env:
@@ -39,6 +51,10 @@ for name, svc in services.items():
     if set((svc.get("depends_on") or {})) != {"mariadb", "redis"}:
         problems.append(f"{name}: should wait for mariadb and redis")
     if kind == "coordinator":
+        if env.get("MINIS3_COORDINATORS") != "1":
+            problems.append(f"{name}: MINIS3_COORDINATORS should be 1 (HAProxy spreads the load)")
+        if svc.get("ports"):
+            problems.append(f"{name}: HAProxy publishes the client ports, not the coordinator")
         continue
     if env.get("MINIS3_NODE_ID") != name:
         problems.append(f"{name}: MINIS3_NODE_ID should be {name}")
