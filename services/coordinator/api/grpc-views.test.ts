@@ -43,4 +43,36 @@ describe("AdminService status message", () => {
     expect(got.scrub?.passStartedAtMs).toBeUndefined();
     expect(got.scrub?.lastPassEndedAtMs).toBeUndefined();
   });
+
+  test("carries repair progress and the rehome pass; what is not known yet stays unset", () => {
+    const got = overTheWire({
+      ...view(NO_SCRUB),
+      repair: {
+        rateBytesPerSecond: 33554432,
+        copiedBytesPerSecond: 1000,
+        lostNodes: ["storage-2"],
+        versionsLeft: 7,
+        bytesLeft: 70000,
+        underReplicated: 2,
+        etaSeconds: null,
+      },
+      rehome: {
+        awayFromHome: 3,
+        underReplicated: null,
+        passes: 4,
+        lastPass: null,
+        pass: null,
+        moved: { versions: 5, bytes: 5000 },
+      },
+    });
+    expect(got.repair).toEqual({
+      rateBytesPerSecond: 33554432,
+      copiedBytesPerSecond: 1000,
+      lostNodes: ["storage-2"],
+      versionsLeft: 7,
+      bytesLeft: 70000,
+      underReplicated: 2,
+    });
+    expect(got.rehome).toEqual({ awayFromHome: 3, passes: 4, movedVersions: 5, movedBytes: 5000 });
+  });
 });

@@ -1,5 +1,5 @@
 // Engine views → minis3.v1 messages.
-import type { ClusterStatus, ObjectInfo, ScrubStatus, TrashEntry } from "../../rpc/gen/minis3/v1/object";
+import type { ClusterStatus, ObjectInfo, RehomeStatus, RepairStatus, ScrubStatus, TrashEntry } from "../../rpc/gen/minis3/v1/object";
 import type { ClusterStatusView, ScrubStatusView } from "../admin/cluster-admin";
 import type { ObjectView, TrashEntryView } from "../objects/object-engine";
 
@@ -27,6 +27,23 @@ export function clusterStatus(s: ClusterStatusView): ClusterStatus {
     coordinators: s.coordinators.map((c) => ({ id: c.id, self: c.self })),
     readCache: { ...s.readCache },
     scrub: scrubStatus(s.scrub),
+    repair: s.repair ? repairStatus(s.repair) : undefined,
+    rehome: s.rehome ? rehomeStatus(s.rehome) : undefined,
+  };
+}
+
+function repairStatus(r: NonNullable<ClusterStatusView["repair"]>): RepairStatus {
+  return { ...r, lostNodes: [...r.lostNodes], etaSeconds: r.etaSeconds ?? undefined };
+}
+
+function rehomeStatus(r: NonNullable<ClusterStatusView["rehome"]>): RehomeStatus {
+  return {
+    awayFromHome: r.awayFromHome ?? undefined,
+    underReplicated: r.underReplicated ?? undefined,
+    passes: r.passes,
+    lastPassEndedAtMs: r.lastPass?.endedAtMs,
+    movedVersions: r.moved.versions,
+    movedBytes: r.moved.bytes,
   };
 }
 

@@ -222,6 +222,39 @@ export interface ScrubStatus {
   orphansDeleted: number;
 }
 
+/**
+ * Repair, cluster-wide as of now: live hot versions short of R copies once copies on lost nodes are
+ * not counted, the bytes their new copies take, and the seconds that takes at MINIS3_REPAIR_RATE.
+ */
+export interface RepairStatus {
+  rateBytesPerSecond: number;
+  /** what the answering coordinator copied over the last 10 s */
+  copiedBytesPerSecond: number;
+  lostNodes: string[];
+  versionsLeft: number;
+  bytesLeft: number;
+  underReplicated: number;
+  /** absent: unthrottled and nothing copied lately */
+  etaSeconds?: number | undefined;
+}
+
+/**
+ * Rehome (hinted handoff and rebalance) as the answering coordinator's last pass saw it: versions
+ * with a copy off the first R nodes of their key's preference list, and under R copies.
+ */
+export interface RehomeStatus {
+  /** absent before the first pass */
+  awayFromHome?: number | undefined;
+  underReplicated?: number | undefined;
+  passes: number;
+  lastPassEndedAtMs?:
+    | number
+    | undefined;
+  /** by the answering coordinator since it started */
+  movedVersions: number;
+  movedBytes: number;
+}
+
 export interface ClusterStatus {
   nodes: NodeStatus[];
   tiers: TierStatus[];
@@ -229,6 +262,8 @@ export interface ClusterStatus {
   coordinators: CoordinatorStatus[];
   readCache: ReadCacheStatus | undefined;
   scrub: ScrubStatus | undefined;
+  repair: RepairStatus | undefined;
+  rehome: RehomeStatus | undefined;
 }
 
 function createBaseObjectInfo(): ObjectInfo {
@@ -3429,8 +3464,394 @@ export const ScrubStatus: MessageFns<ScrubStatus> = {
   },
 };
 
+function createBaseRepairStatus(): RepairStatus {
+  return {
+    rateBytesPerSecond: 0,
+    copiedBytesPerSecond: 0,
+    lostNodes: [],
+    versionsLeft: 0,
+    bytesLeft: 0,
+    underReplicated: 0,
+    etaSeconds: undefined,
+  };
+}
+
+export const RepairStatus: MessageFns<RepairStatus> = {
+  encode(message: RepairStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rateBytesPerSecond !== 0) {
+      writer.uint32(8).uint64(message.rateBytesPerSecond);
+    }
+    if (message.copiedBytesPerSecond !== 0) {
+      writer.uint32(16).uint64(message.copiedBytesPerSecond);
+    }
+    for (const v of message.lostNodes) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.versionsLeft !== 0) {
+      writer.uint32(32).uint64(message.versionsLeft);
+    }
+    if (message.bytesLeft !== 0) {
+      writer.uint32(40).uint64(message.bytesLeft);
+    }
+    if (message.underReplicated !== 0) {
+      writer.uint32(48).uint64(message.underReplicated);
+    }
+    if (message.etaSeconds !== undefined) {
+      writer.uint32(56).uint64(message.etaSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RepairStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRepairStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rateBytesPerSecond = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.copiedBytesPerSecond = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lostNodes.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.versionsLeft = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bytesLeft = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.underReplicated = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.etaSeconds = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RepairStatus {
+    return {
+      rateBytesPerSecond: isSet(object.rateBytesPerSecond)
+        ? globalThis.Number(object.rateBytesPerSecond)
+        : isSet(object.rate_bytes_per_second)
+        ? globalThis.Number(object.rate_bytes_per_second)
+        : 0,
+      copiedBytesPerSecond: isSet(object.copiedBytesPerSecond)
+        ? globalThis.Number(object.copiedBytesPerSecond)
+        : isSet(object.copied_bytes_per_second)
+        ? globalThis.Number(object.copied_bytes_per_second)
+        : 0,
+      lostNodes: globalThis.Array.isArray(object?.lostNodes)
+        ? object.lostNodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.lost_nodes)
+        ? object.lost_nodes.map((e: any) => globalThis.String(e))
+        : [],
+      versionsLeft: isSet(object.versionsLeft)
+        ? globalThis.Number(object.versionsLeft)
+        : isSet(object.versions_left)
+        ? globalThis.Number(object.versions_left)
+        : 0,
+      bytesLeft: isSet(object.bytesLeft)
+        ? globalThis.Number(object.bytesLeft)
+        : isSet(object.bytes_left)
+        ? globalThis.Number(object.bytes_left)
+        : 0,
+      underReplicated: isSet(object.underReplicated)
+        ? globalThis.Number(object.underReplicated)
+        : isSet(object.under_replicated)
+        ? globalThis.Number(object.under_replicated)
+        : 0,
+      etaSeconds: isSet(object.etaSeconds)
+        ? globalThis.Number(object.etaSeconds)
+        : isSet(object.eta_seconds)
+        ? globalThis.Number(object.eta_seconds)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RepairStatus): unknown {
+    const obj: any = {};
+    if (message.rateBytesPerSecond !== 0) {
+      obj.rateBytesPerSecond = Math.round(message.rateBytesPerSecond);
+    }
+    if (message.copiedBytesPerSecond !== 0) {
+      obj.copiedBytesPerSecond = Math.round(message.copiedBytesPerSecond);
+    }
+    if (message.lostNodes?.length) {
+      obj.lostNodes = message.lostNodes;
+    }
+    if (message.versionsLeft !== 0) {
+      obj.versionsLeft = Math.round(message.versionsLeft);
+    }
+    if (message.bytesLeft !== 0) {
+      obj.bytesLeft = Math.round(message.bytesLeft);
+    }
+    if (message.underReplicated !== 0) {
+      obj.underReplicated = Math.round(message.underReplicated);
+    }
+    if (message.etaSeconds !== undefined) {
+      obj.etaSeconds = Math.round(message.etaSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RepairStatus>): RepairStatus {
+    return RepairStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RepairStatus>): RepairStatus {
+    const message = createBaseRepairStatus();
+    message.rateBytesPerSecond = object.rateBytesPerSecond ?? 0;
+    message.copiedBytesPerSecond = object.copiedBytesPerSecond ?? 0;
+    message.lostNodes = object.lostNodes?.map((e) => e) || [];
+    message.versionsLeft = object.versionsLeft ?? 0;
+    message.bytesLeft = object.bytesLeft ?? 0;
+    message.underReplicated = object.underReplicated ?? 0;
+    message.etaSeconds = object.etaSeconds ?? undefined;
+    return message;
+  },
+};
+
+function createBaseRehomeStatus(): RehomeStatus {
+  return {
+    awayFromHome: undefined,
+    underReplicated: undefined,
+    passes: 0,
+    lastPassEndedAtMs: undefined,
+    movedVersions: 0,
+    movedBytes: 0,
+  };
+}
+
+export const RehomeStatus: MessageFns<RehomeStatus> = {
+  encode(message: RehomeStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.awayFromHome !== undefined) {
+      writer.uint32(8).uint64(message.awayFromHome);
+    }
+    if (message.underReplicated !== undefined) {
+      writer.uint32(16).uint64(message.underReplicated);
+    }
+    if (message.passes !== 0) {
+      writer.uint32(24).uint64(message.passes);
+    }
+    if (message.lastPassEndedAtMs !== undefined) {
+      writer.uint32(32).int64(message.lastPassEndedAtMs);
+    }
+    if (message.movedVersions !== 0) {
+      writer.uint32(40).uint64(message.movedVersions);
+    }
+    if (message.movedBytes !== 0) {
+      writer.uint32(48).uint64(message.movedBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RehomeStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRehomeStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.awayFromHome = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.underReplicated = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.passes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastPassEndedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.movedVersions = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.movedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RehomeStatus {
+    return {
+      awayFromHome: isSet(object.awayFromHome)
+        ? globalThis.Number(object.awayFromHome)
+        : isSet(object.away_from_home)
+        ? globalThis.Number(object.away_from_home)
+        : undefined,
+      underReplicated: isSet(object.underReplicated)
+        ? globalThis.Number(object.underReplicated)
+        : isSet(object.under_replicated)
+        ? globalThis.Number(object.under_replicated)
+        : undefined,
+      passes: isSet(object.passes) ? globalThis.Number(object.passes) : 0,
+      lastPassEndedAtMs: isSet(object.lastPassEndedAtMs)
+        ? globalThis.Number(object.lastPassEndedAtMs)
+        : isSet(object.last_pass_ended_at_ms)
+        ? globalThis.Number(object.last_pass_ended_at_ms)
+        : undefined,
+      movedVersions: isSet(object.movedVersions)
+        ? globalThis.Number(object.movedVersions)
+        : isSet(object.moved_versions)
+        ? globalThis.Number(object.moved_versions)
+        : 0,
+      movedBytes: isSet(object.movedBytes)
+        ? globalThis.Number(object.movedBytes)
+        : isSet(object.moved_bytes)
+        ? globalThis.Number(object.moved_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: RehomeStatus): unknown {
+    const obj: any = {};
+    if (message.awayFromHome !== undefined) {
+      obj.awayFromHome = Math.round(message.awayFromHome);
+    }
+    if (message.underReplicated !== undefined) {
+      obj.underReplicated = Math.round(message.underReplicated);
+    }
+    if (message.passes !== 0) {
+      obj.passes = Math.round(message.passes);
+    }
+    if (message.lastPassEndedAtMs !== undefined) {
+      obj.lastPassEndedAtMs = Math.round(message.lastPassEndedAtMs);
+    }
+    if (message.movedVersions !== 0) {
+      obj.movedVersions = Math.round(message.movedVersions);
+    }
+    if (message.movedBytes !== 0) {
+      obj.movedBytes = Math.round(message.movedBytes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RehomeStatus>): RehomeStatus {
+    return RehomeStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RehomeStatus>): RehomeStatus {
+    const message = createBaseRehomeStatus();
+    message.awayFromHome = object.awayFromHome ?? undefined;
+    message.underReplicated = object.underReplicated ?? undefined;
+    message.passes = object.passes ?? 0;
+    message.lastPassEndedAtMs = object.lastPassEndedAtMs ?? undefined;
+    message.movedVersions = object.movedVersions ?? 0;
+    message.movedBytes = object.movedBytes ?? 0;
+    return message;
+  },
+};
+
 function createBaseClusterStatus(): ClusterStatus {
-  return { nodes: [], tiers: [], queues: [], coordinators: [], readCache: undefined, scrub: undefined };
+  return {
+    nodes: [],
+    tiers: [],
+    queues: [],
+    coordinators: [],
+    readCache: undefined,
+    scrub: undefined,
+    repair: undefined,
+    rehome: undefined,
+  };
 }
 
 export const ClusterStatus: MessageFns<ClusterStatus> = {
@@ -3452,6 +3873,12 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     }
     if (message.scrub !== undefined) {
       ScrubStatus.encode(message.scrub, writer.uint32(50).fork()).join();
+    }
+    if (message.repair !== undefined) {
+      RepairStatus.encode(message.repair, writer.uint32(58).fork()).join();
+    }
+    if (message.rehome !== undefined) {
+      RehomeStatus.encode(message.rehome, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -3517,6 +3944,22 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
             message.scrub = ScrubStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.repair = RepairStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.rehome = RehomeStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3543,6 +3986,8 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
         ? ReadCacheStatus.fromJSON(object.read_cache)
         : undefined,
       scrub: isSet(object.scrub) ? ScrubStatus.fromJSON(object.scrub) : undefined,
+      repair: isSet(object.repair) ? RepairStatus.fromJSON(object.repair) : undefined,
+      rehome: isSet(object.rehome) ? RehomeStatus.fromJSON(object.rehome) : undefined,
     };
   },
 
@@ -3566,6 +4011,12 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     if (message.scrub !== undefined) {
       obj.scrub = ScrubStatus.toJSON(message.scrub);
     }
+    if (message.repair !== undefined) {
+      obj.repair = RepairStatus.toJSON(message.repair);
+    }
+    if (message.rehome !== undefined) {
+      obj.rehome = RehomeStatus.toJSON(message.rehome);
+    }
     return obj;
   },
 
@@ -3583,6 +4034,12 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
       : undefined;
     message.scrub = (object.scrub !== undefined && object.scrub !== null)
       ? ScrubStatus.fromPartial(object.scrub)
+      : undefined;
+    message.repair = (object.repair !== undefined && object.repair !== null)
+      ? RepairStatus.fromPartial(object.repair)
+      : undefined;
+    message.rehome = (object.rehome !== undefined && object.rehome !== null)
+      ? RehomeStatus.fromPartial(object.rehome)
       : undefined;
     return message;
   },
