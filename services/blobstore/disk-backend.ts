@@ -117,7 +117,12 @@ export class DiskBackend implements BlobBackend {
     const s = this.segments.stats();
     const f = this.files.stats();
     const fs = await statfs(this.opts.dataDir);
-    return { blobCount: s.blobCount + f.blobCount, usedBytes: s.usedBytes + f.usedBytes, freeBytes: fs.bavail * fs.bsize };
+    return {
+      blobCount: s.blobCount + f.blobCount,
+      usedBytes: s.usedBytes + f.usedBytes,
+      freeBytes: fs.bavail * fs.bsize,
+      unreadableRecords: s.unreadableRecords,
+    };
   }
 }
 

@@ -13,6 +13,8 @@ export interface NodeStats {
   blobCount: number;
   usedBytes: number;
   freeBytes: number;
+  /** Damaged records a node's segment store stepped over (GetInfo reports it; the heartbeat does not). */
+  unreadableRecords?: number;
 }
 
 export interface NodeRecord extends NodeIdentity, NodeStats {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { newVersionId } from "../../services/common/ids";
-import type { ScrubStatusView } from "../../services/coordinator/admin/cluster-admin";
+import type { NodeStatusView, ScrubStatusView } from "../../services/coordinator/admin/cluster-admin";
 import { NodeClient } from "../../services/rpc/client/node-client";
 import { statOf, type StatJson } from "../support/api";
 import { ClusterInspector } from "../support/cluster-inspector";
@@ -16,6 +16,9 @@ import { waitFor } from "../support/wait";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const scrubOf = async (base: string) => (await getJson<{ scrub: ScrubStatusView }>(`${base}/status`)).scrub;
+/** Each node's count of damaged segment records as /status shows it (undefined: not reported). */
+const unreadableOf = async (base: string) =>
+  new Map((await getJson<{ nodes: NodeStatusView[] }>(`${base}/status`)).nodes.map((n) => [n.id, n.unreadableRecords]));
 
 describe("scrubber", () => {
   let cluster: TestCluster;
@@ -134,4 +137,36 @@ describe("scrubber", () => {
       for (const id of s.replicas) expect((await nodes.hashOn(id, s.versionId)).sha256).toBe(sha(b));
     }
   }, 60_000);
+
+  it("shows a damaged record in a node's segments in /status, per node, once the node has scanned it", async () => {
+    const body = randomBytes(1500);
+    expect((await upload(cluster.httpUrl, "scrub/damaged", body)).status).toBe(201);
+    const s = (await statOf(cluster.httpUrl, "scrub/damaged"))!;
+    const target = s.replicas[0];
+    // A good record after it on that node: a bad record at the very end of a segment is a torn write, cut at open.
+    for (let i = 0; ; i++) {
+      expect((await upload(cluster.httpUrl, `scrub/after-${i}`, randomBytes(800))).status).toBe(201);
+      if ((await statOf(cluster.httpUrl, `scrub/after-${i}`))!.replicas.includes(target)) break;
+    }
+    const before = await waitFor(
+      "every live node reports its count",
+      async () => {
+        const counts = await unreadableOf(cluster.httpUrl);
+        return [...counts.values()].every((n) => typeof n === "number") ? counts : undefined;
+      },
+      30_000,
+      250,
+    );
+    await corruptSmallReplica(cluster, target, s.versionId);
+    await cluster.restart(target); // a segment is scanned whole at open (and by compaction)
+    await withCoordinatorLogs(
+      cluster,
+      waitFor(
+        `${target} reports one more damaged record`,
+        async () => ((await unreadableOf(cluster.httpUrl)).get(target) ?? -1) >= before.get(target)! + 1,
+        30_000,
+        500,
+      ),
+    );
+  }, 90_000);
 });

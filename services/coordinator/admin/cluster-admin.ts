@@ -14,6 +14,8 @@ export interface NodeStatusView {
   state: string;
   heartbeatAtMs: number;
   usedBytes: number;
+  /** Damaged records its segment store stepped over (GetInfo); absent when the node is down or did not answer in time. */
+  unreadableRecords?: number;
 }
 
 /** The live coordinators as the answering one sees them, and its read cache. */

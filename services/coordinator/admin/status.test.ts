@@ -38,6 +38,15 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
       all: () => [node("storage-1", true), node("storage-2", false)],
       retire: async (id) => ({ ...node(id, false), state: "removed" }),
     },
+    // storage-1 answers GetInfo; storage-2 is down and is not asked
+    nodes: {
+      client: (id) => ({
+        info: async () => {
+          if (id !== "storage-1") throw new Error(`${id} was asked`);
+          return { id, kind: "storage", blobCount: 3, usedBytes: 300, freeBytes: 1000, unreadableRecords: 2 };
+        },
+      }),
+    },
     placement: { liveStorageNodes: () => 2 },
     presence: { id: "host:50051", others: () => ["other:50052"], pidOf: (id) => (id === "host:50051" ? 100 : 200) },
     cache: { enabled: false, size: 0 },
@@ -52,7 +61,16 @@ describe("cluster status", () => {
   test("/status: nodes, tiers, queues, coordinators and read cache, as the front doors serve them", async () => {
     expect(await new ClusterStatus(deps()).status()).toEqual({
       nodes: [
-        { id: "storage-1", kind: "storage", address: "10.0.0.1:9", live: true, state: "up", heartbeatAtMs: 1700000000000, usedBytes: 300 },
+        {
+          id: "storage-1",
+          kind: "storage",
+          address: "10.0.0.1:9",
+          live: true,
+          state: "up",
+          heartbeatAtMs: 1700000000000,
+          usedBytes: 300,
+          unreadableRecords: 2,
+        },
         {
           id: "storage-2",
           kind: "storage",
@@ -72,6 +90,19 @@ describe("cluster status", () => {
       readCache: { enabled: false, rows: 0 },
       scrub: SCRUB_VIEW, // the catalogue holds 5 versions
     });
+  });
+
+  test("/status shows a node that does not answer GetInfo without its damaged-record count", async () => {
+    const nodes = {
+      client: () => ({
+        info: async (): Promise<never> => {
+          throw new Error("deadline exceeded");
+        },
+      }),
+    };
+    const s = await new ClusterStatus(deps({ nodes })).status();
+    expect(s.nodes.map((n) => n.unreadableRecords)).toEqual([undefined, undefined]);
+    expect(s.nodes[0].live).toBe(true);
   });
 
   test("/status still answers when Redis does not, saying why the queues are missing", async () => {

@@ -5,6 +5,7 @@ import type { CoordinatorPresence } from "../cluster/coordinator-presence";
 import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
 import type { NodeRecord } from "../../membership/node-record";
+import type { NodeClient } from "../../rpc/client/node-client";
 import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ScrubStatusView } from "./cluster-admin";
 import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
 
@@ -12,6 +13,8 @@ import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/rep
 export interface ClusterStatusDeps {
   readonly catalogue: Pick<Catalogue, "tierTotals" | "ping"> & { readonly scrub: Pick<ScrubQueries, "state"> };
   readonly directory: Pick<NodeDirectory, "all" | "retire">;
+  /** Asks a node for what only it knows (GetInfo: its damaged segment records). */
+  readonly nodes: { client(id: string): Pick<NodeClient, "info"> };
   readonly placement: Pick<Placement, "liveStorageNodes">;
   readonly presence: Pick<CoordinatorPresence, "id" | "others" | "pidOf">;
   readonly cache: Pick<ReadCache, "enabled" | "size">;
@@ -25,6 +28,9 @@ export interface ClusterStatusDeps {
   readonly config: { readonly scrubRate: number };
 }
 
+/** How long /status waits for a node's GetInfo: a node slower than this is shown without its count. */
+const NODE_INFO_DEADLINE_MS = 1000;
+
 /** What /status, /healthz and AdminService.GetStatus report, outside the object engine. */
 export class ClusterStatus implements ClusterAdmin {
   constructor(private readonly deps: ClusterStatusDeps) {}
@@ -33,7 +39,8 @@ export class ClusterStatus implements ClusterAdmin {
     const { catalogue, directory, presence, cache, scheduler } = this.deps;
     let queuesError: string | undefined;
     const repairs = this.deps.repairs;
-    const [tiers, scrub, repair, queues] = await Promise.all([
+    const records = directory.all();
+    const [tiers, scrub, repair, queues, unreadable] = await Promise.all([
       catalogue.tierTotals(),
       catalogue.scrub.state(),
       repairs?.repairStatus(),
@@ -41,10 +48,11 @@ export class ClusterStatus implements ClusterAdmin {
         queuesError = e.message;
         return [];
       }),
+      Promise.all(records.map((n) => this.unreadableRecords(n))),
     ]);
     return {
       ...(queuesError ? { queuesError } : {}),
-      nodes: directory.all().map(nodeView),
+      nodes: records.map((n, i) => (unreadable[i] === undefined ? nodeView(n) : { ...nodeView(n), unreadableRecords: unreadable[i] })),
       tiers,
       queues,
       coordinators: [presence.id, ...presence.others()].map((id) => ({ id, self: id === presence.id, pid: presence.pidOf(id) })),
@@ -58,6 +66,18 @@ export class ClusterStatus implements ClusterAdmin {
       ...(repair ? { repair } : {}),
       ...(repairs ? { rehome: repairs.rehomeStatus() } : {}),
     };
+  }
+
+  /** A live node's count of damaged records; undefined for one down or too slow to answer. */
+  private unreadableRecords(n: NodeRecord): Promise<number | undefined> {
+    if (!n.live) return Promise.resolve(undefined);
+    return this.deps.nodes
+      .client(n.id)
+      .info(NODE_INFO_DEADLINE_MS)
+      .then(
+        (i) => i.unreadableRecords,
+        () => undefined,
+      );
   }
 
   async retireNode(id: string): Promise<NodeStatusView> {

@@ -239,7 +239,8 @@ export class NodeClient {
     return new Promise((resolve, reject) => {
       this.client.getInfo({}, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
         if (err) return reject(fromNodeCallError(err));
-        resolve({ id: res.id, kind: res.kind as NodeKind, blobCount: res.blobCount, usedBytes: res.usedBytes, freeBytes: res.freeBytes });
+        const { id, kind, blobCount, usedBytes, freeBytes, unreadableRecords } = res;
+        resolve({ id, kind: kind as NodeKind, blobCount, usedBytes, freeBytes, unreadableRecords });
       });
     });
   }

@@ -38,7 +38,15 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
   return {
     getInfo(_call, callback) {
       backend.stats().then(
-        (s) => callback(null, { id: opts.id, kind: backend.kind, blobCount: s.blobCount, usedBytes: s.usedBytes, freeBytes: s.freeBytes }),
+        (s) =>
+          callback(null, {
+            id: opts.id,
+            kind: backend.kind,
+            blobCount: s.blobCount,
+            usedBytes: s.usedBytes,
+            freeBytes: s.freeBytes,
+            unreadableRecords: s.unreadableRecords ?? 0,
+          }),
         (e) => callback(toNodeCallStatus(e)),
       );
     },
