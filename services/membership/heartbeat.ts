@@ -28,11 +28,16 @@ export class Heartbeat {
 
   /**
    * Marks the node stopped at once (clean shutdown), so coordinators stop routing to it; the
-   * heartbeat time stays the moment it stopped, which is what repair waits on.
+   * heartbeat time stays the moment it stopped, which is what repair waits on. The operator's marks
+   * stay: a node being removed ('draining': its drain goes on) or removed (it must not count as a
+   * member again; it was made 'stopped' by this once, and back in placement).
    */
   async leave(): Promise<void> {
     this.stop();
-    await this.pool.execute("UPDATE nodes SET state = 'stopped', heartbeat_at = NOW(3) WHERE id = ?", [this.self.id]);
+    await this.pool.execute(
+      "UPDATE nodes SET state = IF(state IN ('draining', 'removed'), state, 'stopped'), heartbeat_at = NOW(3) WHERE id = ?",
+      [this.self.id],
+    );
   }
 
   private async beat(first: boolean): Promise<void> {
