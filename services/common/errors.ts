@@ -9,6 +9,10 @@ export enum ErrorCode {
   NoSuchKey = "NoSuchKey",
   /** The bucket asked for does not exist. */
   NoSuchBucket = "NoSuchBucket",
+  /** The node asked for (an admin call) is not registered. */
+  NoSuchNode = "NoSuchNode",
+  /** An admin request the cluster's state refuses: e.g. removing a node would leave fewer storage nodes than R. */
+  Conflict = "Conflict",
   /** A request the caller got wrong: a bad name, blob id, limit, or a stream out of order. */
   InvalidArgument = "InvalidArgument",
   /** The body is larger than the limit (or a node's inline read limit). */

@@ -2,10 +2,12 @@ import * as grpc from "@grpc/grpc-js";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import type { Logger } from "../common/logger";
 import { onShutdown } from "../common/process";
+import { NodeRemoval } from "./admin/node-removal";
 import { ClusterStatus } from "./admin/status";
 import { createHttpFacade } from "./api/http-facade";
 import { httpTimeouts } from "./api/http-timeouts";
 import { addObjectServices } from "./api/object-grpc-service";
+import { CoordinatorRoster } from "./cluster/coordinator-roster";
 import { closeContext, loadCoordinatorConfig, openContext } from "./context";
 import { Lifecycle } from "./lifecycle/lifecycle";
 import { ObjectStore } from "./objects/object-store";
@@ -37,8 +39,11 @@ export async function serve(log: Logger): Promise<void> {
     { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
   );
   // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
-  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle, repairs: lifecycle });
+  const removal = new NodeRemoval(ctx, { replicas: cfg.replicas, intervalMs: cfg.reconcileInterval, graceMs: 2 * cfg.nodeDownAfter });
+  const roster = new CoordinatorRoster(ctx.pool, ctx.presence);
+  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle, repairs: lifecycle, removal, roster });
   lifecycle.start();
+  removal.start();
 
   const grpcServer = new grpc.Server(SERVER_OPTIONS);
   addObjectServices(grpcServer, store, admin, log);
@@ -67,6 +72,7 @@ export async function serve(log: Logger): Promise<void> {
     await http.close();
     await shutdownServer(grpcServer);
     await store.close();
+    removal.stop();
     await lifecycle.stop();
     await closeContext(ctx);
   });

@@ -44,6 +44,8 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.BadDigest]: 119,
   [ErrorCode.XAmzContentSHA256Mismatch]: 120,
   [ErrorCode.IncompleteBody]: 121,
+  [ErrorCode.NoSuchNode]: 122,
+  [ErrorCode.Conflict]: 123,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));

@@ -3,25 +3,38 @@
 // composed from the catalogue, the node directory, the queues and the other coordinators.
 
 import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
+import type { CoordinatorRow } from "../cluster/coordinator-roster";
+import type { MemberState } from "../cluster/node-directory";
 import type { TransitionView } from "../lifecycle/transition-stats";
 
 export interface NodeStatusView {
   id: string;
   kind: string;
   address: string;
+  zone: string;
+  /**
+   * up | down (silent for MINIS3_NODE_DOWN_AFTER, or stopped) | suspected (heartbeats, but the
+   * answering coordinator cannot reach it) | draining (being removed) | removed (gone for good)
+   */
+  state: MemberState;
+  /** Routed to by the answering coordinator (heartbeats, and reachable from it). */
   live: boolean;
-  /** up | stopped | removed (retired for good) */
-  state: string;
   heartbeatAtMs: number;
+  /** How old its last heartbeat was, by the catalogue's clock, at the last directory refresh. */
+  silentForMs: number;
+  /** Blobs and bytes it holds, and its free disk, as its last heartbeat reported them. */
+  blobCount: number;
   usedBytes: number;
+  freeBytes: number;
+  /** While draining: versions that still list it (its removal's progress; 0 = about to be removed). */
+  versionsLeft?: number;
   /** Damaged records its segment store stepped over (GetInfo); absent when the node is down or did not answer in time. */
   unreadableRecords?: number;
 }
 
-/** The live coordinators as the answering one sees them, and its read cache. */
+/** Every coordinator in the catalogue as the answering one sees them, and its read cache. */
 export interface CoordinationView {
-  /** pid: the coordinator's process id on its host (from its row; undefined for a row written before pids were kept). */
-  coordinators: { id: string; self: boolean; pid?: number }[];
+  coordinators: CoordinatorRow[];
   readCache: { enabled: boolean; rows: number };
 }
 
@@ -88,4 +101,10 @@ export interface ClusterAdmin {
    * repair replaces them and cleanups and purges stop waiting for it. Refused for a live node.
    */
   retireNode(id: string): Promise<NodeStatusView>;
+  /**
+   * Takes a node out for good, its copies made elsewhere first (AdminService.RemoveNode, POST
+   * /admin/nodes/{id}/remove): the node answers as draining with its progress, or removed.
+   * NoSuchNode for an unknown id; Conflict when fewer than R storage nodes would stay.
+   */
+  removeNode(id: string): Promise<NodeStatusView>;
 }

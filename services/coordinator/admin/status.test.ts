@@ -4,7 +4,7 @@ import type { ClusterStatusView } from "./cluster-admin";
 import { SCRUB_VIEW } from "./testing/scrub-view";
 import { ClusterStatus, type ClusterStatusDeps } from "./status";
 
-const node = (id: string, live: boolean): NodeRecord => ({
+const node = (id: string, live: boolean, state = live ? "up" : "stopped"): NodeRecord => ({
   id,
   kind: "storage",
   address: `10.0.0.1:${id.length}`,
@@ -12,7 +12,7 @@ const node = (id: string, live: boolean): NodeRecord => ({
   blobCount: 3,
   usedBytes: 300,
   freeBytes: 1000,
-  state: live ? "up" : "down",
+  state,
   live,
   heartbeatAtMs: 1700000000000,
   silentForMs: live ? 10 : 60_000,
@@ -29,14 +29,25 @@ const SCRUB: ScrubState = {
 };
 const scrub = { state: async () => SCRUB };
 
+const COORDINATORS: ClusterStatusView["coordinators"] = [
+  { id: "host:50051/ab", address: "host:50051", self: true, state: "up", lastBeatAtMs: 1700000000000, silentForMs: 200, pid: 42 },
+  { id: "other:50052/cd", address: "other:50052", self: false, state: "down", lastBeatAtMs: 1699999990000, silentForMs: 10_000 },
+];
+
 const QUEUES: ClusterStatusView["queues"] = [{ name: "trash", waiting: 2, delayed: 0, active: 1, failed: 0 }];
 
 function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
   return {
     catalogue: { tierTotals: async () => [{ tier: "hot", objects: 5, bytes: 500 }], ping: async () => undefined, scrub },
     directory: {
-      all: () => [node("storage-1", true), node("storage-2", false)],
+      all: () => [node("storage-1", true), node("storage-2", false), node("storage-3", true, "draining")],
       retire: async (id) => ({ ...node(id, false), state: "removed" }),
+      memberState: (n) => (n.state === "draining" ? "draining" : n.live ? "up" : "down"),
+    },
+    roster: { list: async () => COORDINATORS },
+    removal: {
+      remove: async (id) => ({ node: node(id, true, "draining"), versionsLeft: 7 }),
+      versionsLeft: async (n) => (n.id === "storage-3" ? 4 : 0),
     },
     // storage-1 answers GetInfo; storage-2 is down and is not asked
     nodes: {
@@ -48,7 +59,6 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
       }),
     },
     placement: { liveStorageNodes: () => 2 },
-    presence: { id: "host:50051", others: () => ["other:50052"], pidOf: (id) => (id === "host:50051" ? 100 : 200) },
     cache: { enabled: false, size: 0 },
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
@@ -65,28 +75,34 @@ describe("cluster status", () => {
           id: "storage-1",
           kind: "storage",
           address: "10.0.0.1:9",
-          live: true,
+          zone: "local",
           state: "up",
+          live: true,
           heartbeatAtMs: 1700000000000,
+          silentForMs: 10,
+          blobCount: 3,
           usedBytes: 300,
+          freeBytes: 1000,
           unreadableRecords: 2,
         },
         {
           id: "storage-2",
           kind: "storage",
           address: "10.0.0.1:9",
-          live: false,
+          zone: "local",
           state: "down",
+          live: false,
           heartbeatAtMs: 1700000000000,
+          silentForMs: 60_000,
+          blobCount: 3,
           usedBytes: 300,
+          freeBytes: 1000,
         },
+        expect.objectContaining({ id: "storage-3", state: "draining", live: true, versionsLeft: 4 }),
       ],
       tiers: [{ tier: "hot", objects: 5, bytes: 500 }],
       queues: QUEUES,
-      coordinators: [
-        { id: "host:50051", self: true, pid: 100 },
-        { id: "other:50052", self: false, pid: 200 },
-      ],
+      coordinators: COORDINATORS,
       readCache: { enabled: false, rows: 0 },
       scrub: SCRUB_VIEW, // the catalogue holds 5 versions
     });
@@ -101,8 +117,12 @@ describe("cluster status", () => {
       }),
     };
     const s = await new ClusterStatus(deps({ nodes })).status();
-    expect(s.nodes.map((n) => n.unreadableRecords)).toEqual([undefined, undefined]);
+    expect(s.nodes.map((n) => n.unreadableRecords)).toEqual([undefined, undefined, undefined]);
     expect(s.nodes[0].live).toBe(true);
+  });
+
+  test("removing a node answers with its state and the versions still to copy", async () => {
+    expect(await new ClusterStatus(deps()).removeNode("storage-1")).toMatchObject({ id: "storage-1", state: "draining", versionsLeft: 7 });
   });
 
   test("/status still answers when Redis does not, saying why the queues are missing", async () => {

@@ -1,22 +1,26 @@
 import type { Catalogue } from "../catalogue/catalogue";
 import type { ReadCache } from "../catalogue/read-cache";
 import type { ScrubQueries, ScrubState } from "../catalogue/scrub-queries";
-import type { CoordinatorPresence } from "../cluster/coordinator-presence";
+import type { CoordinatorRoster } from "../cluster/coordinator-roster";
 import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
 import type { NodeRecord } from "../../membership/node-record";
 import type { NodeClient } from "../../rpc/client/node-client";
 import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ScrubStatusView } from "./cluster-admin";
 import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
+import type { NodeRemoval } from "./node-removal";
 
 /** The slice of the coordinator's context /status and /healthz are composed from. */
 export interface ClusterStatusDeps {
   readonly catalogue: Pick<Catalogue, "tierTotals" | "ping"> & { readonly scrub: Pick<ScrubQueries, "state"> };
-  readonly directory: Pick<NodeDirectory, "all" | "retire">;
+  readonly directory: Pick<NodeDirectory, "all" | "retire" | "memberState">;
   /** Asks a node for what only it knows (GetInfo: its damaged segment records). */
   readonly nodes: { client(id: string): Pick<NodeClient, "info"> };
+  /** Every coordinator's row. */
+  readonly roster: Pick<CoordinatorRoster, "list">;
+  /** Removals: draining nodes' progress. */
+  readonly removal: Pick<NodeRemoval, "remove" | "versionsLeft">;
   readonly placement: Pick<Placement, "liveStorageNodes">;
-  readonly presence: Pick<CoordinatorPresence, "id" | "others" | "pidOf">;
   readonly cache: Pick<ReadCache, "enabled" | "size">;
   /** The lifecycle's queues (the Scheduler); gives up after a few seconds when Redis is away. */
   readonly scheduler: { queueStatus(): Promise<ClusterStatusView["queues"]> };
@@ -36,11 +40,10 @@ export class ClusterStatus implements ClusterAdmin {
   constructor(private readonly deps: ClusterStatusDeps) {}
 
   async status(): Promise<ClusterStatusView> {
-    const { catalogue, directory, presence, cache, scheduler } = this.deps;
+    const { catalogue, directory, roster, cache, scheduler } = this.deps;
     let queuesError: string | undefined;
     const repairs = this.deps.repairs;
-    const records = directory.all();
-    const [tiers, scrub, repair, queues, unreadable] = await Promise.all([
+    const [tiers, scrub, repair, queues, coordinators, nodes] = await Promise.all([
       catalogue.tierTotals(),
       catalogue.scrub.state(),
       repairs?.repairStatus(),
@@ -48,14 +51,20 @@ export class ClusterStatus implements ClusterAdmin {
         queuesError = e.message;
         return [];
       }),
-      Promise.all(records.map((n) => this.unreadableRecords(n))),
+      roster.list(),
+      Promise.all(
+        directory.all().map(async (n) => {
+          const [view, unreadable] = await Promise.all([this.nodeView(n), this.unreadableRecords(n)]);
+          return unreadable === undefined ? view : { ...view, unreadableRecords: unreadable };
+        }),
+      ),
     ]);
     return {
       ...(queuesError ? { queuesError } : {}),
-      nodes: records.map((n, i) => (unreadable[i] === undefined ? nodeView(n) : { ...nodeView(n), unreadableRecords: unreadable[i] })),
+      nodes,
       tiers,
       queues,
-      coordinators: [presence.id, ...presence.others()].map((id) => ({ id, self: id === presence.id, pid: presence.pidOf(id) })),
+      coordinators,
       readCache: { enabled: cache.enabled, rows: cache.size },
       ...(this.deps.transitions ? { transitions: this.deps.transitions.transitions() } : {}),
       scrub: scrubView(
@@ -81,7 +90,31 @@ export class ClusterStatus implements ClusterAdmin {
   }
 
   async retireNode(id: string): Promise<NodeStatusView> {
-    return nodeView(await this.deps.directory.retire(id));
+    return this.nodeView(await this.deps.directory.retire(id));
+  }
+
+  async removeNode(id: string): Promise<NodeStatusView> {
+    const { node, versionsLeft } = await this.deps.removal.remove(id);
+    return this.nodeView(node, versionsLeft);
+  }
+
+  private async nodeView(n: NodeRecord, versionsLeft?: number): Promise<NodeStatusView> {
+    const state = this.deps.directory.memberState(n);
+    const left = state === "draining" ? (versionsLeft ?? (await this.deps.removal.versionsLeft(n))) : undefined;
+    return {
+      id: n.id,
+      kind: n.kind,
+      address: n.address,
+      zone: n.zone,
+      state,
+      live: n.live,
+      heartbeatAtMs: n.heartbeatAtMs,
+      silentForMs: n.silentForMs,
+      blobCount: n.blobCount,
+      usedBytes: n.usedBytes,
+      freeBytes: n.freeBytes,
+      ...(left === undefined ? {} : { versionsLeft: left }),
+    };
   }
 
   async health(): Promise<HealthView> {
@@ -122,13 +155,3 @@ function scrubView(s: ScrubState, rateBytesPerSecond: number, versions: number):
     },
   };
 }
-
-const nodeView = (n: NodeRecord): NodeStatusView => ({
-  id: n.id,
-  kind: n.kind,
-  address: n.address,
-  live: n.live,
-  state: n.state,
-  heartbeatAtMs: n.heartbeatAtMs,
-  usedBytes: n.usedBytes,
-});

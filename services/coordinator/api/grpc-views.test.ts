@@ -7,7 +7,7 @@ const view = (scrub: ClusterStatusView["scrub"]): ClusterStatusView => ({
   nodes: [],
   tiers: [],
   queues: [],
-  coordinators: [{ id: "c1", self: true }],
+  coordinators: [{ id: "c1/ab", address: "c1", self: true, state: "up", lastBeatAtMs: 1700000000000, silentForMs: 5 }],
   readCache: { enabled: false, rows: 0 },
   scrub,
 });
@@ -74,5 +74,34 @@ describe("AdminService status message", () => {
       underReplicated: 2,
     });
     expect(got.rehome).toEqual({ awayFromHome: 3, passes: 4, movedVersions: 5, movedBytes: 5000 });
+  });
+
+  test("carries each node's membership and each coordinator's beat; versions left only while draining", () => {
+    const node = {
+      id: "storage-2",
+      kind: "storage",
+      address: "10.0.0.2:7001",
+      zone: "z1",
+      live: true,
+      heartbeatAtMs: 1700000000000,
+      silentForMs: 300,
+      blobCount: 12,
+      usedBytes: 4096,
+      freeBytes: 1 << 30,
+    };
+    const got = overTheWire({
+      ...view(NO_SCRUB),
+      nodes: [
+        { ...node, state: "draining", versionsLeft: 0 },
+        { ...node, id: "storage-3", state: "suspected" },
+      ],
+    });
+    expect(got.nodes).toEqual([
+      { ...node, state: "draining", versionsLeft: 0 },
+      { ...node, id: "storage-3", state: "suspected", versionsLeft: undefined },
+    ]);
+    expect(got.coordinators).toEqual([
+      { id: "c1/ab", address: "c1", self: true, state: "up", lastBeatAtMs: 1700000000000, silentForMs: 5, pid: undefined },
+    ]);
   });
 });

@@ -1,6 +1,14 @@
 // Engine views → minis3.v1 messages.
-import type { ClusterStatus, ObjectInfo, RehomeStatus, RepairStatus, ScrubStatus, TrashEntry } from "../../rpc/gen/minis3/v1/object";
-import type { ClusterStatusView, ScrubStatusView } from "../admin/cluster-admin";
+import type {
+  ClusterStatus,
+  NodeStatus,
+  ObjectInfo,
+  RehomeStatus,
+  RepairStatus,
+  ScrubStatus,
+  TrashEntry,
+} from "../../rpc/gen/minis3/v1/object";
+import type { ClusterStatusView, NodeStatusView, ScrubStatusView } from "../admin/cluster-admin";
 import type { ObjectView, TrashEntryView } from "../objects/object-engine";
 
 /** The message has the view's fields one for one; copied so later changes to either stay local. */
@@ -14,17 +22,18 @@ export function trashEntry(t: TrashEntryView): TrashEntry {
 
 export function clusterStatus(s: ClusterStatusView): ClusterStatus {
   return {
-    nodes: s.nodes.map((n) => ({
-      id: n.id,
-      kind: n.kind,
-      address: n.address,
-      live: n.live,
-      heartbeatAtMs: n.heartbeatAtMs,
-      usedBytes: n.usedBytes,
-    })),
+    nodes: s.nodes.map(nodeStatus),
     tiers: s.tiers.map((t) => ({ tier: t.tier, objects: t.objects, bytes: t.bytes })),
     queues: s.queues.map((q) => ({ name: q.name, waiting: q.waiting, delayed: q.delayed, active: q.active, failed: q.failed })),
-    coordinators: s.coordinators.map((c) => ({ id: c.id, self: c.self })),
+    coordinators: s.coordinators.map((c) => ({
+      id: c.id,
+      self: c.self,
+      address: c.address,
+      state: c.state,
+      lastBeatAtMs: c.lastBeatAtMs,
+      silentForMs: c.silentForMs,
+      pid: c.pid,
+    })),
     readCache: { ...s.readCache },
     scrub: scrubStatus(s.scrub),
     repair: s.repair ? repairStatus(s.repair) : undefined,
@@ -44,6 +53,23 @@ function rehomeStatus(r: NonNullable<ClusterStatusView["rehome"]>): RehomeStatus
     lastPassEndedAtMs: r.lastPass?.endedAtMs,
     movedVersions: r.moved.versions,
     movedBytes: r.moved.bytes,
+  };
+}
+
+export function nodeStatus(n: NodeStatusView): NodeStatus {
+  return {
+    id: n.id,
+    kind: n.kind,
+    address: n.address,
+    live: n.live,
+    heartbeatAtMs: n.heartbeatAtMs,
+    usedBytes: n.usedBytes,
+    zone: n.zone,
+    state: n.state,
+    blobCount: n.blobCount,
+    freeBytes: n.freeBytes,
+    silentForMs: n.silentForMs,
+    versionsLeft: n.versionsLeft,
   };
 }
 

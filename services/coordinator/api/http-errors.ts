@@ -18,6 +18,8 @@ const INTERNAL = { status: 500, error: "InternalError" };
 export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> = {
   [ErrorCode.NoSuchKey]: { status: 404, error: "NotFound" },
   [ErrorCode.NoSuchBucket]: { status: 404, error: "NotFound" },
+  [ErrorCode.NoSuchNode]: { status: 404, error: "NotFound" },
+  [ErrorCode.Conflict]: { status: 409, error: "Conflict" },
   [ErrorCode.InvalidArgument]: { status: 400, error: "InvalidArgument" },
   [ErrorCode.EntityTooLarge]: { status: 413, error: "EntityTooLarge" },
   [ErrorCode.InvalidRange]: { status: 416, error: "InvalidRange" },

@@ -488,6 +488,15 @@ describe("listing, status and health", () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: "unavailable" });
   });
+
+  test("POST /admin/nodes/{id}/remove: 404 for an unknown node, 409 with the reason when the cluster cannot spare it", async () => {
+    let res = await fetch(`${base}/admin/nodes/nope/remove`, { method: "POST" });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: "NotFound", message: "no node nope is registered" });
+    res = await fetch(`${base}/admin/nodes/mem-1/remove`, { method: "POST" });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: "Conflict", message: expect.stringContaining("fewer than MINIS3_REPLICAS") });
+  });
 });
 
 describe("routing errors", () => {

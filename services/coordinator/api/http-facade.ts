@@ -28,7 +28,7 @@ export interface HttpFacadeOptions {
 }
 
 type Query = Record<string, string | string[] | undefined>;
-type Req = FastifyRequest<{ Querystring: Query }>;
+type Req = FastifyRequest<{ Querystring: Query; Params: Record<string, string> }>;
 type Method = "GET" | "HEAD" | "POST" | "DELETE";
 
 const OCTET_STREAM = "application/octet-stream";
@@ -64,7 +64,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   const allowedMethods = new Map<string, Method[]>();
   const route = (method: Method, url: string, handler: (request: Req, reply: FastifyReply) => Promise<unknown>): void => {
     allowedMethods.set(url, [...(allowedMethods.get(url) ?? []), method]);
-    app.route<{ Querystring: Query }>({ method, url, handler });
+    app.route<{ Querystring: Query; Params: Record<string, string> }>({ method, url, handler });
   };
 
   route("POST", "/upload", async (request, reply) => {
@@ -160,10 +160,17 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
 
   route("GET", "/status", async () => admin.status());
 
+  // Writes off a node that is already down, at once (its copies count as gone; repair follows).
   route("POST", "/nodes/retire", async (request) => {
     const id = param(request.query, "id");
     if (!id) throw new InvalidArgumentError("id: the node to retire");
     return admin.retireNode(id);
+  });
+
+  // Takes a node out for good, its copies made elsewhere first: 202 while it drains, 200 once removed.
+  route("POST", "/admin/nodes/:id/remove", async (request, reply) => {
+    const node = await admin.removeNode(request.params.id);
+    return reply.code(node.state === "removed" ? 200 : 202).send(node);
   });
 
   route("GET", "/healthz", async (_request, reply) => {

@@ -5,7 +5,7 @@ import { AbortedError } from "../../common/errors";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../../common/grpc";
 import { addObjectServices, MAX_CHUNK_BYTES } from "./object-grpc-service";
 import { MemoryObjectEngine } from "./testing/memory-engine";
-import { getClusterStatus, TestObjectClient, type ClientFlavour } from "./testing/grpc-clients";
+import { getClusterStatus, removeNode, TestObjectClient, type ClientFlavour } from "./testing/grpc-clients";
 
 const MAX = 4 * 1024 * 1024;
 
@@ -187,11 +187,17 @@ describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService with 
 
 test("AdminService.GetStatus returns the engine's cluster status", async () => {
   const status = await getClusterStatus(address);
-  expect(status.nodes[0]).toMatchObject({ id: "mem-1", kind: "storage", live: true });
+  expect(status.nodes[0]).toMatchObject({ id: "mem-1", kind: "storage", live: true, state: "up", zone: "local" });
   expect(status.tiers[0]).toMatchObject({ tier: "hot", objects: 0 });
   expect(status.queues[0]).toMatchObject({ name: "lifecycle" });
-  expect(status.coordinators).toEqual([{ id: "memory", self: true }]);
+  expect(status.coordinators).toEqual([expect.objectContaining({ id: "memory", self: true, state: "up", pid: process.pid })]);
   expect(status.readCache).toEqual({ enabled: false, rows: 0 });
+});
+
+test("AdminService.RemoveNode: an unknown node is NOT_FOUND, one the cluster cannot spare FAILED_PRECONDITION", async () => {
+  await expect(removeNode(address, "nope")).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+  await expect(removeNode(address, "mem-1")).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
+  await expect(removeNode(address, "")).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
 });
 
 test("an internal error is logged with its cause; a caller's error (not found) is not", async () => {

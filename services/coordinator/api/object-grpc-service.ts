@@ -11,6 +11,7 @@ import {
   type ObjectServiceServer,
   type PutObjectRequest,
   type PutObjectResponse,
+  type RemoveNodeRequest,
 } from "../../rpc/gen/minis3/v1/object";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
@@ -18,7 +19,7 @@ import { checkBucket, checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine } from "../objects/object-engine";
 import { CallReader } from "./grpc-call-reader";
 import { grpcStatusOf } from "./grpc-status";
-import { clusterStatus, objectInfo, trashEntry } from "./grpc-views";
+import { clusterStatus, nodeStatus, objectInfo, trashEntry } from "./grpc-views";
 
 /** Largest chunk message GetObject sends (the proto promises chunks of at most 1 MiB). */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
@@ -57,7 +58,14 @@ export function createObjectService(engine: ObjectEngine, logger?: Logger): Obje
 }
 
 export function createAdminService(admin: ClusterAdmin, logger?: Logger): AdminServiceServer {
-  return { getStatus: unaryWith(logger)(async () => clusterStatus(await admin.status())) };
+  const unary = unaryWith(logger);
+  return {
+    getStatus: unary(async () => clusterStatus(await admin.status())),
+    removeNode: unary(async (req: RemoveNodeRequest) => {
+      if (!req.id) throw new InvalidArgumentError("id: the node to remove");
+      return nodeStatus(await admin.removeNode(req.id));
+    }),
+  };
 }
 
 /** Header first, then chunks. The engine pulls the chunks; a cancel makes the pull throw. */

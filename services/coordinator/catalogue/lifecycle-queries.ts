@@ -54,6 +54,17 @@ export class LifecycleQueries {
     return this.select("v.cleanup <> '' LIMIT ?", [limit]);
   }
 
+  /**
+   * How many versions, in any state or tier, list `nodeId` among their replicas: what a node being
+   * removed still holds that is not yet copied elsewhere (a table scan; asked only while one drains).
+   */
+  async countOnNode(nodeId: string): Promise<number> {
+    const [rows] = await this.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM versions WHERE FIND_IN_SET(?, replicas) > 0", [
+      nodeId,
+    ]);
+    return Number(rows[0].n);
+  }
+
   /** Live hot versions with a replica on `nodeId`. */
   hotOnNode(nodeId: string, limit: number): Promise<VersionRow[]> {
     return this.select("v.state = 'live' AND v.tier = 'hot' AND FIND_IN_SET(?, v.replicas) > 0 LIMIT ?", [nodeId, limit]);

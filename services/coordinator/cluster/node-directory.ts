@@ -1,8 +1,15 @@
 import { EventEmitter } from "node:events";
-import type { Pool, RowDataPacket } from "mysql2/promise";
-import { InvalidArgumentError } from "../../common/errors";
+import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import { ErrorCode, InvalidArgumentError, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { NodeKind, NodeRecord } from "../../membership/node-record";
+
+/**
+ * A node as members see it: `up`; `down` (silent for MINIS3_NODE_DOWN_AFTER, or stopped cleanly);
+ * `suspected` (heartbeats, but this coordinator's calls could not reach it); `draining` (being
+ * removed: out of placement, its copies being made elsewhere); `removed` (gone for good).
+ */
+export type MemberState = "up" | "down" | "suspected" | "draining" | "removed";
 
 /**
  * A coordinator's view of the nodes, refreshed from the catalogue every interval. Emits "change"
@@ -52,6 +59,18 @@ export class NodeDirectory extends EventEmitter {
     return this.records.filter((n) => n.kind === kind && n.state !== "removed");
   }
 
+  /** Nodes of a kind that take new copies: members that are not being removed (draining). */
+  placeable(kind: NodeKind): NodeRecord[] {
+    return this.ofKind(kind).filter((n) => n.state !== "draining");
+  }
+
+  /** What /status shows for a node. */
+  memberState(n: NodeRecord): MemberState {
+    if (n.state === "removed" || n.state === "draining") return n.state;
+    if (!this.heartbeating(n.id)) return "down";
+    return this.suspected.has(n.id) ? "suspected" : "up";
+  }
+
   get(id: string): NodeRecord | undefined {
     return this.records.find((n) => n.id === id);
   }
@@ -65,6 +84,54 @@ export class NodeDirectory extends EventEmitter {
     return this.get(id)?.state === "removed";
   }
 
+  /** Being removed: its copies are made elsewhere, then it is removed (NodeRemoval). */
+  isDraining(id: string): boolean {
+    return this.get(id)?.state === "draining";
+  }
+
+  /** The node, fresh from the catalogue if this coordinator has not seen it yet; NoSuchNode otherwise. */
+  async find(id: string): Promise<NodeRecord> {
+    if (!this.get(id)) await this.refresh();
+    const n = this.get(id);
+    if (!n) throw new MiniS3Error(ErrorCode.NoSuchNode, `no node ${id} is registered`);
+    return n;
+  }
+
+  /**
+   * Starts removing a storage node: state 'draining', so it leaves placement at once (a new write
+   * goes elsewhere; reads may still use it), and repair makes its copies elsewhere. Refused when
+   * fewer than `replicas` storage nodes would stay. A node already draining or removed is left as
+   * it is (a repeated request).
+   */
+  async drain(id: string, replicas: number): Promise<NodeRecord> {
+    const n = await this.find(id);
+    if (n.state === "draining" || n.state === "removed") return n;
+    if (n.kind !== "storage") {
+      throw new MiniS3Error(
+        ErrorCode.Conflict,
+        `node ${id} is a ${n.kind} node: only storage nodes are drained; stop it, then retire it (POST /nodes/retire)`,
+      );
+    }
+    const staying = this.placeable("storage").filter((m) => m.id !== id).length;
+    if (staying < replicas) {
+      throw new MiniS3Error(
+        ErrorCode.Conflict,
+        `removing ${id} would leave ${staying} storage node(s), fewer than MINIS3_REPLICAS=${replicas}: add a node first`,
+      );
+    }
+    await this.pool.execute("UPDATE nodes SET state = 'draining' WHERE id = ? AND state <> 'removed'", [id]);
+    await this.refresh();
+    this.log.warn({ node: id }, "node draining: its copies are being made elsewhere before it is removed");
+    return this.get(id)!;
+  }
+
+  /** The end of a drain: nothing depends on the node any more. Only a node still draining. */
+  async finishDrain(id: string): Promise<void> {
+    const [r] = await this.pool.execute<ResultSetHeader>("UPDATE nodes SET state = 'removed' WHERE id = ? AND state = 'draining'", [id]);
+    if (r.affectedRows) this.log.warn({ node: id }, "node drained and removed for good: it may be stopped");
+    await this.refresh();
+  }
+
   /**
    * Retires a node for good (state 'removed'): it leaves placement, its copies count as gone (repair
    * replaces them, cleanup and purge stop waiting for it). Refused for a node that is live, by this
@@ -72,9 +139,7 @@ export class NodeDirectory extends EventEmitter {
    * starts again later comes back as a new, empty member (its old copies are orphans).
    */
   async retire(id: string): Promise<NodeRecord> {
-    if (!this.get(id)) await this.refresh();
-    const n = this.get(id);
-    if (!n) throw new InvalidArgumentError(`no node ${id} is registered`);
+    const n = await this.find(id);
     if (n.live) throw new InvalidArgumentError(`node ${id} is live: stop it before retiring it`);
     await this.pool.execute(
       `UPDATE nodes SET state = 'removed'

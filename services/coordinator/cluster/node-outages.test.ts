@@ -95,4 +95,17 @@ describe("node outages", () => {
     now += 3000;
     expect(o.lost()).toEqual(["storage-1"]);
   });
+
+  test("a draining node is emptied while up, and lost at once when down (an operator said it goes)", () => {
+    const dir = new FakeDirectory([node("storage-1", true, { state: "draining" }), node("storage-2", true)]);
+    const o = new NodeOutages(dir, 3000, clock);
+    expect(o.lost()).toEqual([]);
+    expect(o.toEmpty()).toEqual(["storage-1"]);
+    now += 10;
+    dir.refresh([node("storage-1", false, { state: "draining" }), node("storage-2", true)]);
+    expect(o.lost()).toEqual(["storage-1"]);
+    expect(o.toEmpty()).toEqual(["storage-1"]);
+    dir.refresh([node("storage-1", false, { state: "removed" }), node("storage-2", true)]);
+    expect(o.lost()).toEqual(["storage-1"]);
+  });
 });

@@ -25,6 +25,7 @@ export interface NodeLiveness {
 export class NodeOutages {
   private readonly downSince = new Map<string, number>();
   private retired: string[] = [];
+  private draining = new Set<string>();
   private readonly watchingSince: number;
 
   constructor(
@@ -43,12 +44,24 @@ export class NodeOutages {
   }
 
   /**
-   * Storage nodes seen down for lostAfterMs without a break, and those retired for good (at once):
-   * the copies they hold may be made again elsewhere.
+   * Storage nodes seen down for lostAfterMs without a break, those retired for good, and those being
+   * removed that are down (at once: an operator said they go): the copies they hold may be made again
+   * elsewhere, from the other copies.
    */
   lost(): string[] {
     const t = this.now();
-    return [...[...this.downSince].filter(([, since]) => t - since >= this.lostAfterMs).map(([id]) => id), ...this.retired];
+    return [
+      ...[...this.downSince].filter(([id, since]) => this.draining.has(id) || t - since >= this.lostAfterMs).map(([id]) => id),
+      ...this.retired,
+    ];
+  }
+
+  /**
+   * Storage nodes whose copies must all be made elsewhere: the lost ones, and those being removed
+   * (draining) even while they are up (the reconciler queues a repair for each version they hold).
+   */
+  toEmpty(): string[] {
+    return [...new Set([...this.lost(), ...this.draining])];
   }
 
   private observe(records: readonly NodeRecord[]): void {
@@ -56,6 +69,7 @@ export class NodeOutages {
     const storage = new Set<string>();
     // A removed node is out of placement (NodeDirectory.ofKind) and lost at once: an operator retired it.
     this.retired = records.filter((n) => n.kind === "storage" && n.state === "removed").map((n) => n.id);
+    this.draining = new Set(records.filter((n) => n.kind === "storage" && n.state === "draining").map((n) => n.id));
     for (const n of records) {
       if (n.kind !== "storage" || n.state === "removed") continue;
       storage.add(n.id);

@@ -45,6 +45,11 @@ export class NodePool {
     return this.directory.isRemoved(id);
   }
 
+  /** Being removed: its copies are still good sources, but do not count towards R (repair). */
+  isDraining(id: string): boolean {
+    return this.directory.isDraining(id);
+  }
+
   /**
    * A call to the node failed: the one place that decides whether to stop routing to it.
    * NodeUnavailable does (the transport could not reach it), and WrongNode (another node answers at

@@ -89,7 +89,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
       opts,
       copier: new BlobCopier(nodes, log, opts.chunkSize),
       throttle: new RepairThrottle(opts.repairRate, () => 1 + deps.presence.others().length),
-      reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.lost()),
+      reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.toEmpty()),
     };
     this.rehomer = new Rehomer({
       queries: catalogue.rehome,

@@ -23,7 +23,8 @@ export class Placement {
   }
 
   rebuild(): void {
-    const ids = this.directory.ofKind("storage").map((n) => n.id);
+    // A node being removed (draining) leaves the ring at once: new copies go to the nodes that stay.
+    const ids = this.directory.placeable("storage").map((n) => n.id);
     if (ids.join(",") !== this.ring.nodes.join(",")) this.ring = new HashRing(ids);
   }
 
@@ -53,6 +54,6 @@ export class Placement {
   }
 
   liveStorageNodes(): number {
-    return this.directory.ofKind("storage").filter((n) => n.live).length;
+    return this.directory.placeable("storage").filter((n) => n.live).length;
   }
 }

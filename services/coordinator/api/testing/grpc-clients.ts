@@ -9,6 +9,7 @@ import {
   ObjectServiceClient,
   type ClusterStatus,
   type DeleteObjectResponse,
+  type NodeStatus,
   type GetObjectInfo,
   type GetObjectRequest,
   type ListObjectsResponse,
@@ -221,6 +222,14 @@ export function getClusterStatus(address: string): Promise<ClusterStatus> {
   const client = new AdminServiceClient(address, grpc.credentials.createInsecure());
   return new Promise<ClusterStatus>((resolve, reject) => {
     client.getStatus({}, (err, res) => (err ? reject(err) : resolve(res)));
+  }).finally(() => client.close());
+}
+
+/** AdminService.RemoveNode; a failed call rejects with the grpc-js error (its `code` is the status). */
+export function removeNode(address: string, id: string): Promise<NodeStatus> {
+  const client = new AdminServiceClient(address, grpc.credentials.createInsecure());
+  return new Promise<NodeStatus>((resolve, reject) => {
+    client.removeNode({ id }, (err, res) => (err ? reject(err) : resolve(res)));
   }).finally(() => client.close());
 }
 

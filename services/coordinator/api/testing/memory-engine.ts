@@ -210,10 +210,26 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     let bytes = 0;
     for (const o of this.objects.values()) bytes += o.data.length;
     return {
-      nodes: [{ id: "mem-1", kind: "storage", address: "memory", live: true, state: "up", heartbeatAtMs: Date.now(), usedBytes: bytes }],
+      nodes: [
+        {
+          id: "mem-1",
+          kind: "storage",
+          address: "memory",
+          zone: "local",
+          state: "up",
+          live: true,
+          heartbeatAtMs: Date.now(),
+          silentForMs: 0,
+          blobCount: this.objects.size,
+          usedBytes: bytes,
+          freeBytes: 1 << 30,
+        },
+      ],
       tiers: [{ tier: "hot", objects: this.objects.size, bytes }],
       queues: [{ name: "lifecycle", waiting: 0, delayed: 0, active: 0, failed: 0 }],
-      coordinators: [{ id: "memory", self: true }],
+      coordinators: [
+        { id: "memory", address: "memory", self: true, state: "up", lastBeatAtMs: Date.now(), silentForMs: 0, pid: process.pid },
+      ],
       readCache: { enabled: false, rows: 0 },
       scrub: NO_SCRUB,
     };
@@ -226,6 +242,15 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
 
   async retireNode(id: string): Promise<never> {
     throw new InvalidArgumentError(`node ${id} is live: stop it before retiring it`);
+  }
+
+  /** One storage node, never removable: the last one would leave fewer than R. */
+  async removeNode(id: string): Promise<never> {
+    if (id !== "mem-1") throw new MiniS3Error(ErrorCode.NoSuchNode, `no node ${id} is registered`);
+    throw new MiniS3Error(
+      ErrorCode.Conflict,
+      `removing ${id} would leave 0 storage node(s), fewer than MINIS3_REPLICAS=2: add a node first`,
+    );
   }
 
   /** Test helper: the stored bytes of a live object, or undefined. */
@@ -265,6 +290,7 @@ export function unavailableEngine(): ObjectEngine & ClusterAdmin {
     listTrash: fail,
     status: fail,
     retireNode: fail,
+    removeNode: fail,
     health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),
   };
 }

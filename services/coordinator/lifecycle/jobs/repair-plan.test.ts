@@ -38,4 +38,19 @@ describe("repair plan", () => {
     const c = checks({ good: ["s1"], bad: ["s2"] });
     expect(repairedReplicas(c, ["s2"], 2)).toEqual({ replicas: ["s1", "s2"], dropped: [] });
   });
+
+  test("a copy on a draining node does not count towards R, and leaves the list once replaced", () => {
+    const c = checks({ good: ["s1"], leaving: ["s2"] });
+    expect(copiesWanted(c, 2)).toBe(1);
+    expect(repairedReplicas(c, ["s3"], 2)).toEqual({ replicas: ["s1", "s3"], dropped: ["s2"] });
+    // No target yet: the draining copy stays listed (it is still one of the copies).
+    expect(repairedReplicas(c, [], 2)).toEqual({ replicas: ["s1", "s2"], dropped: [] });
+  });
+
+  test("a version whose only good copies are draining keeps them until new ones exist", () => {
+    const c = checks({ leaving: ["s1", "s2"] });
+    expect(copiesWanted(c, 2)).toBe(2);
+    expect(repairedReplicas(c, ["s3"], 2)).toEqual({ replicas: ["s1", "s3"], dropped: ["s2"] });
+    expect(repairedReplicas(c, ["s3", "s4"], 2)).toEqual({ replicas: ["s3", "s4"], dropped: ["s1", "s2"] });
+  });
 });

@@ -29,7 +29,8 @@ export const repair: LifecycleJob<"repair"> = {
     if (!v || v.state !== "live" || v.tier !== "hot") return "not hot";
     const checks = await checkCopies(ctx, v);
     const wanted = copiesWanted(checks, ctx.opts.replicas);
-    if (wanted > 0 && !checks.good.length)
+    const sources = [...checks.good, ...(checks.leaving ?? [])];
+    if (wanted > 0 && !sources.length)
       throw new MiniS3Error(ErrorCode.BytesUnreachable, `no verified copy of ${versionId} to repair from: ${JSON.stringify(checks)}`);
     // A node whose copy is bad may take the new one; one with an unchecked copy may not.
     const targets =
@@ -44,7 +45,7 @@ export const repair: LifecycleJob<"repair"> = {
     if (targets.length) {
       // MINIS3_REPAIR_RATE: a node's worth of copies must not take the foreground's disks and links.
       await ctx.throttle.take(v.size, targets.length);
-      added = await ctx.copier.copy(v, checks.good, targets, 1);
+      added = await ctx.copier.copy(v, sources, targets, 1);
       ctx.throttle.copied(v.size * added.length);
     }
     const { replicas, dropped } = repairedReplicas(checks, added, ctx.opts.replicas);
@@ -68,10 +69,15 @@ export const repair: LifecycleJob<"repair"> = {
 async function checkCopies(ctx: JobContext, v: VersionRow): Promise<CopyChecks> {
   const lost = new Set(ctx.outages.lost());
   const verdicts = await Promise.all(
-    // An unreachable copy's node may be restarting: it is kept, and waited for.
-    v.replicas.map((id): Promise<keyof CopyChecks> => (lost.has(id) ? Promise.resolve("lost") : checkCopy(ctx, v, id))),
+    // An unreachable copy's node may be restarting: it is kept, and waited for. A good copy on a node
+    // being removed is a source that does not count towards R.
+    v.replicas.map(async (id): Promise<keyof CopyChecks> => {
+      if (lost.has(id)) return "lost";
+      const verdict = await checkCopy(ctx, v, id);
+      return verdict === "good" && ctx.nodes.isDraining(id) ? "leaving" : verdict;
+    }),
   );
-  const checks: CopyChecks = { good: [], bad: [], unreachable: [], lost: [] };
+  const checks: Required<CopyChecks> = { good: [], bad: [], unreachable: [], lost: [], leaving: [] };
   v.replicas.forEach((id, i) => checks[verdicts[i]].push(id));
   return checks;
 }

@@ -162,13 +162,31 @@ export interface ListTrashResponse {
 export interface GetStatusRequest {
 }
 
+export interface RemoveNodeRequest {
+  id: string;
+}
+
+/** A node as the answering coordinator sees it. */
 export interface NodeStatus {
   id: string;
   kind: string;
   address: string;
+  /** routed to: heartbeats, and reachable from the answering coordinator */
   live: boolean;
   heartbeatAtMs: number;
   usedBytes: number;
+  zone: string;
+  /**
+   * up | down (silent for MINIS3_NODE_DOWN_AFTER, or stopped) | suspected (heartbeats, unreachable
+   * from the answering coordinator) | draining (being removed) | removed (gone for good)
+   */
+  state: string;
+  blobCount: number;
+  freeBytes: number;
+  /** age of its last heartbeat, by the catalogue's clock */
+  silentForMs: number;
+  /** while draining: versions that still list it */
+  versionsLeft?: number | undefined;
 }
 
 export interface TierStatus {
@@ -185,10 +203,15 @@ export interface QueueStatus {
   failed: number;
 }
 
-/** A live coordinator; `self` is the one answering. */
+/** A coordinator in the catalogue; `self` is the one answering. state: up | stopped | down. */
 export interface CoordinatorStatus {
   id: string;
   self: boolean;
+  address: string;
+  state: string;
+  lastBeatAtMs: number;
+  silentForMs: number;
+  pid?: number | undefined;
 }
 
 /** The answering coordinator's read cache: on only while it is the only live coordinator. */
@@ -2533,8 +2556,88 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
   },
 };
 
+function createBaseRemoveNodeRequest(): RemoveNodeRequest {
+  return { id: "" };
+}
+
+export const RemoveNodeRequest: MessageFns<RemoveNodeRequest> = {
+  encode(message: RemoveNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveNodeRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RemoveNodeRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveNodeRequest>): RemoveNodeRequest {
+    return RemoveNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveNodeRequest>): RemoveNodeRequest {
+    const message = createBaseRemoveNodeRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
 function createBaseNodeStatus(): NodeStatus {
-  return { id: "", kind: "", address: "", live: false, heartbeatAtMs: 0, usedBytes: 0 };
+  return {
+    id: "",
+    kind: "",
+    address: "",
+    live: false,
+    heartbeatAtMs: 0,
+    usedBytes: 0,
+    zone: "",
+    state: "",
+    blobCount: 0,
+    freeBytes: 0,
+    silentForMs: 0,
+    versionsLeft: undefined,
+  };
 }
 
 export const NodeStatus: MessageFns<NodeStatus> = {
@@ -2556,6 +2659,24 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.usedBytes !== 0) {
       writer.uint32(48).uint64(message.usedBytes);
+    }
+    if (message.zone !== "") {
+      writer.uint32(58).string(message.zone);
+    }
+    if (message.state !== "") {
+      writer.uint32(66).string(message.state);
+    }
+    if (message.blobCount !== 0) {
+      writer.uint32(72).uint64(message.blobCount);
+    }
+    if (message.freeBytes !== 0) {
+      writer.uint32(80).uint64(message.freeBytes);
+    }
+    if (message.silentForMs !== 0) {
+      writer.uint32(88).uint64(message.silentForMs);
+    }
+    if (message.versionsLeft !== undefined) {
+      writer.uint32(96).uint64(message.versionsLeft);
     }
     return writer;
   },
@@ -2621,6 +2742,54 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.usedBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.zone = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.blobCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.freeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.silentForMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.versionsLeft = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2649,6 +2818,28 @@ export const NodeStatus: MessageFns<NodeStatus> = {
         : isSet(object.used_bytes)
         ? globalThis.Number(object.used_bytes)
         : 0,
+      zone: isSet(object.zone) ? globalThis.String(object.zone) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      blobCount: isSet(object.blobCount)
+        ? globalThis.Number(object.blobCount)
+        : isSet(object.blob_count)
+        ? globalThis.Number(object.blob_count)
+        : 0,
+      freeBytes: isSet(object.freeBytes)
+        ? globalThis.Number(object.freeBytes)
+        : isSet(object.free_bytes)
+        ? globalThis.Number(object.free_bytes)
+        : 0,
+      silentForMs: isSet(object.silentForMs)
+        ? globalThis.Number(object.silentForMs)
+        : isSet(object.silent_for_ms)
+        ? globalThis.Number(object.silent_for_ms)
+        : 0,
+      versionsLeft: isSet(object.versionsLeft)
+        ? globalThis.Number(object.versionsLeft)
+        : isSet(object.versions_left)
+        ? globalThis.Number(object.versions_left)
+        : undefined,
     };
   },
 
@@ -2672,6 +2863,24 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.usedBytes !== 0) {
       obj.usedBytes = Math.round(message.usedBytes);
     }
+    if (message.zone !== "") {
+      obj.zone = message.zone;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.blobCount !== 0) {
+      obj.blobCount = Math.round(message.blobCount);
+    }
+    if (message.freeBytes !== 0) {
+      obj.freeBytes = Math.round(message.freeBytes);
+    }
+    if (message.silentForMs !== 0) {
+      obj.silentForMs = Math.round(message.silentForMs);
+    }
+    if (message.versionsLeft !== undefined) {
+      obj.versionsLeft = Math.round(message.versionsLeft);
+    }
     return obj;
   },
 
@@ -2686,6 +2895,12 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     message.live = object.live ?? false;
     message.heartbeatAtMs = object.heartbeatAtMs ?? 0;
     message.usedBytes = object.usedBytes ?? 0;
+    message.zone = object.zone ?? "";
+    message.state = object.state ?? "";
+    message.blobCount = object.blobCount ?? 0;
+    message.freeBytes = object.freeBytes ?? 0;
+    message.silentForMs = object.silentForMs ?? 0;
+    message.versionsLeft = object.versionsLeft ?? undefined;
     return message;
   },
 };
@@ -2925,7 +3140,7 @@ export const QueueStatus: MessageFns<QueueStatus> = {
 };
 
 function createBaseCoordinatorStatus(): CoordinatorStatus {
-  return { id: "", self: false };
+  return { id: "", self: false, address: "", state: "", lastBeatAtMs: 0, silentForMs: 0, pid: undefined };
 }
 
 export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
@@ -2935,6 +3150,21 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
     }
     if (message.self !== false) {
       writer.uint32(16).bool(message.self);
+    }
+    if (message.address !== "") {
+      writer.uint32(26).string(message.address);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.lastBeatAtMs !== 0) {
+      writer.uint32(40).int64(message.lastBeatAtMs);
+    }
+    if (message.silentForMs !== 0) {
+      writer.uint32(48).uint64(message.silentForMs);
+    }
+    if (message.pid !== undefined) {
+      writer.uint32(56).uint32(message.pid);
     }
     return writer;
   },
@@ -2968,6 +3198,46 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
             message.self = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastBeatAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.silentForMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2984,6 +3254,19 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
     return {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       self: isSet(object.self) ? globalThis.Boolean(object.self) : false,
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      lastBeatAtMs: isSet(object.lastBeatAtMs)
+        ? globalThis.Number(object.lastBeatAtMs)
+        : isSet(object.last_beat_at_ms)
+        ? globalThis.Number(object.last_beat_at_ms)
+        : 0,
+      silentForMs: isSet(object.silentForMs)
+        ? globalThis.Number(object.silentForMs)
+        : isSet(object.silent_for_ms)
+        ? globalThis.Number(object.silent_for_ms)
+        : 0,
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : undefined,
     };
   },
 
@@ -2995,6 +3278,21 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
     if (message.self !== false) {
       obj.self = message.self;
     }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.lastBeatAtMs !== 0) {
+      obj.lastBeatAtMs = Math.round(message.lastBeatAtMs);
+    }
+    if (message.silentForMs !== 0) {
+      obj.silentForMs = Math.round(message.silentForMs);
+    }
+    if (message.pid !== undefined) {
+      obj.pid = Math.round(message.pid);
+    }
     return obj;
   },
 
@@ -3005,6 +3303,11 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
     const message = createBaseCoordinatorStatus();
     message.id = object.id ?? "";
     message.self = object.self ?? false;
+    message.address = object.address ?? "";
+    message.state = object.state ?? "";
+    message.lastBeatAtMs = object.lastBeatAtMs ?? 0;
+    message.silentForMs = object.silentForMs ?? 0;
+    message.pid = object.pid ?? undefined;
     return message;
   },
 };
@@ -4258,10 +4561,30 @@ export const AdminServiceService = {
     responseSerialize: (value: ClusterStatus): Buffer => Buffer.from(ClusterStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ClusterStatus => ClusterStatus.decode(value),
   },
+  /**
+   * Takes a node out for good, its copies made elsewhere first: it answers draining (with the
+   * versions still to copy) until nothing depends on it, then removed. Repeating it changes nothing.
+   * NOT_FOUND: no such node; FAILED_PRECONDITION: fewer than R storage nodes would stay.
+   */
+  removeNode: {
+    path: "/minis3.v1.AdminService/RemoveNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveNodeRequest): Buffer => Buffer.from(RemoveNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveNodeRequest => RemoveNodeRequest.decode(value),
+    responseSerialize: (value: NodeStatus): Buffer => Buffer.from(NodeStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NodeStatus => NodeStatus.decode(value),
+  },
 } as const;
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ClusterStatus>;
+  /**
+   * Takes a node out for good, its copies made elsewhere first: it answers draining (with the
+   * versions still to copy) until nothing depends on it, then removed. Repeating it changes nothing.
+   * NOT_FOUND: no such node; FAILED_PRECONDITION: fewer than R storage nodes would stay.
+   */
+  removeNode: handleUnaryCall<RemoveNodeRequest, NodeStatus>;
 }
 
 export interface AdminServiceClient extends Client {
@@ -4279,6 +4602,26 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClusterStatus) => void,
+  ): ClientUnaryCall;
+  /**
+   * Takes a node out for good, its copies made elsewhere first: it answers draining (with the
+   * versions still to copy) until nothing depends on it, then removed. Repeating it changes nothing.
+   * NOT_FOUND: no such node; FAILED_PRECONDITION: fewer than R storage nodes would stay.
+   */
+  removeNode(
+    request: RemoveNodeRequest,
+    callback: (error: ServiceError | null, response: NodeStatus) => void,
+  ): ClientUnaryCall;
+  removeNode(
+    request: RemoveNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NodeStatus) => void,
+  ): ClientUnaryCall;
+  removeNode(
+    request: RemoveNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NodeStatus) => void,
   ): ClientUnaryCall;
 }
 
