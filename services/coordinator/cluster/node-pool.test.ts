@@ -6,21 +6,23 @@ import { blobOf, silentLog } from "../../rpc/testing/test-helpers";
 import { NodeDirectory } from "./node-directory";
 import { NodePool } from "./node-pool";
 
+/** The nodes-table row of one storage node at `address`, silent for `ageMs`. */
+const nodeRow = (address: string, ageMs = 0) => ({
+  id: "n1",
+  kind: "storage",
+  address,
+  zone: "z",
+  state: "active",
+  blob_count: 0,
+  used_bytes: 0,
+  free_bytes: 1,
+  hb: Date.now(),
+  age_ms: ageMs,
+});
+
 /** A NodeDirectory over one heartbeating storage node at `address`. */
 async function directoryOf(address: string): Promise<NodeDirectory> {
-  const row = {
-    id: "n1",
-    kind: "storage",
-    address,
-    zone: "z",
-    state: "active",
-    blob_count: 0,
-    used_bytes: 0,
-    free_bytes: 1,
-    hb: Date.now(),
-    age_ms: 0,
-  };
-  const pool = { query: async () => [[row]] } as unknown as Pool;
+  const pool = { query: async () => [[nodeRow(address)]] } as unknown as Pool;
   const directory = new NodeDirectory(pool, 60_000, 60_000, silentLog);
   await directory.refresh();
   return directory;
@@ -119,6 +121,51 @@ describe("NodePool.failed: only an unreachable node is suspected", () => {
       }
     } finally {
       pool.close();
+    }
+  });
+});
+
+describe("NodePool: a node back from an outage", () => {
+  test("is dialled afresh, so the first call after its return reaches it", async () => {
+    const answered = () => new IntegrityError("sha256 mismatch"); // an answer from the node, not a transport failure
+    const opts = { id: "n1", chunkSize: 1024, log: silentLog };
+    let server = await startNodeServer(failingBackend(answered), "127.0.0.1", 0, opts);
+    const port = server.port;
+    let ageMs = 0;
+    const directory = new NodeDirectory(
+      { query: async () => [[nodeRow(`127.0.0.1:${port}`, ageMs)]] } as unknown as Pool,
+      60_000,
+      5_000,
+      silentLog,
+    );
+    await directory.refresh();
+    const pool = new NodePool(directory, silentLog);
+    const b = blobOf(10);
+    const put = () =>
+      pool
+        .client("n1")
+        .putSmall("b1", {}, b.data, b.sha256)
+        .catch((x) => x);
+    try {
+      expect(await put()).toBeInstanceOf(IntegrityError);
+      // Down: stopped and silent. Calls meanwhile leave its channel waiting out a failed dial.
+      await server.stop(0);
+      ageMs = 60_000;
+      await directory.refresh();
+      expect(pool.isLive("n1")).toBe(false);
+      for (let i = 0; i < 12; i++) {
+        await put();
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // Back: listening again and heartbeating.
+      server = await startNodeServer(failingBackend(answered), "127.0.0.1", port, opts);
+      ageMs = 0;
+      await directory.refresh();
+      expect(pool.isLive("n1")).toBe(true);
+      expect(await put()).toBeInstanceOf(IntegrityError);
+    } finally {
+      pool.close();
+      await server.stop(0);
     }
   });
 });

@@ -272,6 +272,14 @@ export class NodeClient {
     return state === grpc.connectivityState.READY;
   }
 
+  /**
+   * Whether the channel's last connection attempt failed and grpc-js is waiting out its backoff:
+   * calls made now fail at once with "No connection established", even if the node is back.
+   */
+  inBackoff(): boolean {
+    return this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
+  }
+
   close(): void {
     this.exchange.close();
     this.client.close();
