@@ -82,10 +82,12 @@ const killNode = (id: string): Fault => ({
  */
 const GROUP = Object.keys(SETTINGS).includes("coordinators");
 
+/** The pids of the coordinators that are up (/status also lists the rows of killed and stopped ones). */
 async function coordinatorPids(url: string): Promise<number[]> {
   const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) });
   if (!res.ok) throw new Error(`/status answered ${res.status}`);
-  return ((await res.json()) as { coordinators: { pid?: number }[] }).coordinators.map((c) => c.pid ?? 0);
+  const { coordinators } = (await res.json()) as { coordinators: { pid?: number; state: string }[] };
+  return coordinators.filter((c) => c.state === "up").map((c) => c.pid ?? 0);
 }
 
 /** The group's two workers both heartbeat, none of them `gone`. */

@@ -20,6 +20,7 @@ afterAll(async () => {
 interface CoordinatorView {
   id: string;
   self: boolean;
+  state: string;
   pid?: number;
 }
 
@@ -42,13 +43,16 @@ function statusOnNewConnection(): Promise<{ coordinators: CoordinatorView[] }> {
   });
 }
 
-/** Waits until a worker's /status lists two coordinators, each with its pid; returns them. */
+/**
+ * Waits until a worker's /status lists two coordinators up, each with its pid; returns them (the
+ * rows of killed and stopped ones are listed too, as down or stopped).
+ */
 async function twoCoordinators(what: string): Promise<CoordinatorView[]> {
   return waitFor(
     what,
     async () => {
-      const s = await statusOnNewConnection();
-      return s.coordinators?.length === 2 && s.coordinators.every((c) => typeof c.pid === "number") ? s.coordinators : undefined;
+      const up = (await statusOnNewConnection()).coordinators?.filter((c) => c.state === "up") ?? [];
+      return up.length === 2 && up.every((c) => typeof c.pid === "number") ? up : undefined;
     },
     60_000,
     250,
