@@ -62,7 +62,8 @@ export async function waitForNodesLive(baseUrl: string, nodeIds: readonly string
     const reason = opts.giveUp?.();
     if (reason) throw new NotHealthyError(`gave up waiting for every node to be live: ${reason}`);
     try {
-      const res = await fetch(`${baseUrl}/status`, { signal: AbortSignal.timeout(2000) });
+      // /status waits up to ~3 s for Redis's queue depths when Redis is away: give it longer.
+      const res = await fetch(`${baseUrl}/status`, { signal: AbortSignal.timeout(10_000) });
       if (res.status === 404) return;
       if (res.status === 200) {
         const { nodes } = (await res.json()) as { nodes?: { id: string; live: boolean }[] };
