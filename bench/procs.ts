@@ -39,6 +39,22 @@ export function readCpuSeconds(pid: number): number | undefined {
   }
 }
 
+/**
+ * The processes and, under each, its child processes (a coordinator group's workers, forked by its
+ * primary), named `<name>/<pid>`: the supervisor knows only the primary, which does no request work.
+ */
+export function withChildren(procs: WatchedProcess[]): WatchedProcess[] {
+  return procs.flatMap((p) => [p, ...childrenOf(p.pid).map((pid) => ({ name: `${p.name}/${pid}`, pid }))]);
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function pgrep(args: string[]): number[] {
   try {
     return execFileSync("pgrep", args, { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);

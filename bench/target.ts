@@ -1,5 +1,5 @@
 import { isHealthy, startCluster, type TestCluster } from "../deploy/launcher/cluster";
-import { findServiceProcesses, type WatchedProcess } from "./procs";
+import { findServiceProcesses, withChildren, type WatchedProcess } from "./procs";
 
 // What the bench loads: the coordinator at --url, one already running on the default port, or a
 // private cluster it starts (and removes) itself through the test harness.
@@ -34,7 +34,7 @@ export async function resolveTarget(
   return {
     url: cluster.httpUrl,
     cluster,
-    processes: () => cluster.processes.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, pid: p.pid! })),
+    processes: () => withChildren(cluster.processes.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, pid: p.pid! }))),
   };
 }
 
