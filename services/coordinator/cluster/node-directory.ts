@@ -28,6 +28,8 @@ export class NodeDirectory extends EventEmitter {
   /** Nodes a call could not reach, until a probe does. */
   private readonly suspected = new Set<string>();
   private signature = "";
+  /** Nodes live at the last emit: a node live now and not then has returned. */
+  private liveAtEmit = new Set<string>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -221,6 +223,11 @@ export class NodeDirectory extends EventEmitter {
     if (sig !== this.signature) {
       this.signature = sig;
       this.emit("change", this.records);
+      const live = new Set(this.records.filter((n) => n.live).map((n) => n.id));
+      const returned = [...live].filter((id) => !this.liveAtEmit.has(id));
+      this.liveAtEmit = live;
+      // "returned": nodes that were not live and are again (heartbeating again, or reached by a probe).
+      if (returned.length) this.emit("returned", returned);
     }
   }
 }

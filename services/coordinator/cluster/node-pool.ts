@@ -18,8 +18,6 @@ export class NodePool {
   private readonly clients = new Map<string, NodeClient>();
   /** The next probe of each suspected node. */
   private readonly probes = new Map<string, NodeJS.Timeout>();
-  /** Each node's liveness at the last sync (to see one come back). */
-  private readonly wasLive = new Map<string, boolean>();
 
   constructor(
     private readonly directory: NodeDirectory,
@@ -28,6 +26,7 @@ export class NodePool {
     private readonly clientOptions: NodeClientOptions = {},
   ) {
     directory.on("change", (records: NodeRecord[]) => this.sync(records));
+    directory.on("returned", (ids: string[]) => this.redialIfWaiting(ids));
     this.sync(directory.all());
   }
 
@@ -107,22 +106,30 @@ export class NodePool {
     this.clients.clear();
   }
 
+  /**
+   * A node back from an outage whose channel is still waiting out a failed dial would fail every
+   * call for up to the backoff (seen: an upload right after two nodes restarted got 503 "No
+   * connection established" from both): a fresh channel dials at once.
+   */
+  private redialIfWaiting(ids: readonly string[]): void {
+    for (const id of ids) {
+      const c = this.clients.get(id);
+      if (!c?.inBackoff()) continue;
+      c.close();
+      this.clients.set(id, new NodeClient(id, c.address, this.clientOptions));
+      this.log.info({ node: id }, "node back; dialling it afresh");
+    }
+  }
+
   private sync(records: readonly NodeRecord[]): void {
     const seen = new Set<string>();
     for (const r of records) {
       seen.add(r.id);
       const c = this.clients.get(r.id);
-      const returned = r.live && this.wasLive.get(r.id) === false;
-      this.wasLive.set(r.id, r.live);
-      // A node back from an outage whose channel is still waiting out a failed dial would fail every
-      // call for up to the backoff (seen: an upload right after two nodes restarted got 503 "No
-      // connection established" from both): a fresh channel dials at once.
-      if (c && c.address === r.address && !(returned && c.inBackoff())) continue;
+      if (c && c.address === r.address) continue;
       c?.close();
       this.clients.set(r.id, new NodeClient(r.id, r.address, this.clientOptions));
-      if (c && c.address === r.address) {
-        this.log.info({ node: r.id }, "node back; dialling it afresh");
-      } else if (c) {
+      if (c) {
         this.log.info({ node: r.id, address: r.address }, "node moved; reconnecting");
         this.cancelProbe(r.id);
         this.directory.trust(r.id); // a new address gets a fresh chance
@@ -132,7 +139,6 @@ export class NodePool {
       if (!seen.has(id)) {
         c.close();
         this.clients.delete(id);
-        this.wasLive.delete(id);
         this.cancelProbe(id);
       }
     }

@@ -6,7 +6,6 @@ import type { Catalogue } from "../catalogue/catalogue";
 import type { NodeDirectory } from "../cluster/node-directory";
 import { NodeOutages } from "../cluster/node-outages";
 import type { NodePool } from "../cluster/node-pool";
-import type { NodeRecord } from "../../membership/node-record";
 import type { NewVersion } from "../catalogue/catalogue";
 import type { ObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
@@ -102,18 +101,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     });
     this.poller = new DuePoller(dueTransitions(this.jobs, opts.trashTtlMs), catalogue.lifecycle, this.jobs, deps.presence, log);
     // A node back (heartbeating again, or reached by a probe): what waited for it moves now.
-    let live = new Set(
-      deps.directory
-        .all()
-        .filter((n) => n.live)
-        .map((n) => n.id),
-    );
-    deps.directory.on("change", (records: readonly NodeRecord[]) => {
-      const now = new Set(records.filter((n) => n.live).map((n) => n.id));
-      const returned = [...now].some((id) => !live.has(id));
-      live = now;
-      if (returned) this.poller.nodesReturned();
-    });
+    deps.directory.on("returned", () => this.poller.nodesReturned());
     if (opts.scrubRate > 0) {
       const live = () => deps.directory.all().filter((n) => n.live && n.state !== "removed");
       this.scrubber = new Scrubber(
