@@ -22,6 +22,16 @@ export enum ErrorCode {
   /** The client went away or the upload was cut short. */
   Aborted = "Aborted",
 
+  // --- multipart uploads (S3 names these codes the same)
+  /** The multipart upload asked for does not exist: never created, aborted, or completed. */
+  NoSuchUpload = "NoSuchUpload",
+  /** A part named in a Complete was not uploaded, or its ETag differs from the part's. */
+  InvalidPart = "InvalidPart",
+  /** A Complete's part list is not in ascending part-number order (or names a part twice). */
+  InvalidPartOrder = "InvalidPartOrder",
+  /** A part other than the last is smaller than the minimum part size (5 MiB). */
+  EntityTooSmall = "EntityTooSmall",
+
   // --- who is asking (services/auth: AWS Signature V4; S3 names these codes the same)
   /** No valid credentials: none given, a presigned URL expired or not valid yet, or the key may not use the bucket. */
   AccessDenied = "AccessDenied",

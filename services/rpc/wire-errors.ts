@@ -46,6 +46,10 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.IncompleteBody]: 121,
   [ErrorCode.NoSuchNode]: 122,
   [ErrorCode.Conflict]: 123,
+  [ErrorCode.NoSuchUpload]: 124,
+  [ErrorCode.InvalidPart]: 125,
+  [ErrorCode.InvalidPartOrder]: 126,
+  [ErrorCode.EntityTooSmall]: 127,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));
