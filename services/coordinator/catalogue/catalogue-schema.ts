@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
+import { CreateMultipart1732500000500 } from "./multipart-schema";
 
 /**
  * The catalogue: `objects` maps (bucket, key) to the visible version; `versions` holds every version
@@ -66,4 +67,4 @@ export class AddVersionGeneration1732500000300 implements MigrationInterface {
 }
 
 /** The catalogue's migrations, in order. */
-export const CATALOGUE_MIGRATIONS = [CreateCatalogue1732500000100, AddVersionGeneration1732500000300];
+export const CATALOGUE_MIGRATIONS = [CreateCatalogue1732500000100, AddVersionGeneration1732500000300, CreateMultipart1732500000500];

@@ -5,6 +5,7 @@ import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
 import { fencedPool, type WriteFence } from "./fenced-pool";
 import { LifecycleQueries } from "./lifecycle-queries";
+import { MultipartQueries } from "./multipart-sql";
 import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
 import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
@@ -56,6 +57,8 @@ export class Catalogue {
   readonly rehome: RehomeQueries;
   /** MariaDB's time: every purge and trash time is written and compared on it. */
   readonly clock: CatalogueClock;
+  /** Multipart uploads in progress and their parts (no visible object until Complete commits one). */
+  readonly multipart: MultipartQueries;
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
   private readonly deletes: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
@@ -82,6 +85,7 @@ export class Catalogue {
     this.lifecycle = new LifecycleQueries(pool);
     this.scrub = new ScrubQueries(pool);
     this.rehome = new RehomeQueries(pool);
+    this.multipart = new MultipartQueries(pool);
     const clock = (this.clock = new CatalogueClock(pool));
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).

@@ -55,6 +55,6 @@ export async function selectTierTotals(pool: Pool): Promise<{ tier: string; obje
 }
 
 /** A LIKE pattern matching keys that start with prefix (%, _ and \ escaped). */
-function likePrefix(prefix: string): string {
+export function likePrefix(prefix: string): string {
   return prefix.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
 }

@@ -146,7 +146,7 @@ export class ScrubQueries {
 
   /**
    * For each of `versionIds` that has a row, every node the row names (its replicas and the copies
-   * left for cleanup): a copy on any other node is no row's. Read from MariaDB, never the cache.
+   * left for cleanup; for a multipart part's blob, its replicas): a copy on any other node is no row's. Read from MariaDB, never the cache.
    */
   async namedNodes(versionIds: readonly string[]): Promise<Map<string, Set<string>>> {
     const named = new Map<string, Set<string>>();
@@ -155,6 +155,11 @@ export class ScrubQueries {
       versionIds,
     ]);
     for (const r of rows) named.set(r.version_id, new Set([...ids(r.replicas), ...ids(r.cleanup)]));
+    // A multipart upload's parts are blobs no version names until Complete: their rows name them.
+    const [parts] = await this.pool.query<RowDataPacket[]>("SELECT blob_id, replicas FROM multipart_parts WHERE blob_id IN (?)", [
+      versionIds,
+    ]);
+    for (const r of parts) named.set(r.blob_id, new Set(ids(r.replicas)));
     return named;
   }
 }

@@ -21,6 +21,11 @@ export interface PutInput {
    * arrive just after what looks like the body's end, and must still leave nothing behind.
    */
   signal?: AbortSignal;
+  /**
+   * The ETag to store instead of the body's md5: a multipart upload's ("<hex md5 of the parts'
+   * md5s>-<part count>", S3's form). Set by the engine's multipart Complete, never from a client.
+   */
+  etag?: string;
 }
 
 /**

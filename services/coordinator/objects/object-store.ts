@@ -83,36 +83,10 @@ export class ObjectStore implements ObjectEngine {
     const contentType = checkContentType(input.contentType || "application/octet-stream");
     const metadata = checkMetadata(input.metadata ?? {});
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
-    const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
-    if (targets.length < this.opts.writeQuorum) {
-      body.cancel();
-      throw new MiniS3Error(
-        ErrorCode.NotEnoughNodes,
-        `${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`,
-      );
-    }
     const versionId = newVersionId();
+    const { replicas, digest } = await this.storeBlob(bucket, key, versionId, body);
 
-    // Read up to one chunk: a body that ends within it is small and travels whole.
-    const head: Buffer[] = [];
-    let headBytes = 0;
-    let piece: Buffer | null = null;
-    while (headBytes <= this.opts.chunkSize && (piece = await body.next()) !== null) {
-      head.push(piece);
-      headBytes += piece.length;
-    }
-    let replicas: string[];
-    let digest: UploadDigest;
-    if (piece === null) {
-      // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
-      const data = Buffer.concat(head, headBytes);
-      digest = digestOf(data);
-      replicas = await this.writer.putSmall(versionId, data, digest.sha256, targets, this.opts.replicas, this.opts.writeQuorum);
-    } else {
-      ({ replicas, digest } = await this.putLarge(versionId, head, body, targets));
-    }
-
-    const etag = digest.etag;
+    const etag = input.etag ?? digest.etag;
     const v: NewVersion = {
       versionId,
       bucket,
@@ -153,6 +127,37 @@ export class ObjectStore implements ObjectEngine {
       replicas,
       metadata: v.metadata,
     };
+  }
+
+  /**
+   * Stores a body's bytes as blob `blobId` on the first live nodes of (bucket, key)'s preference
+   * list, with the write quorum, and answers where they are and their digests; nothing commits
+   * them to the catalogue. The body is read up to one chunk: one that ends within it is small and
+   * travels whole (falling over past failed nodes), a longer one streams to all replicas at once.
+   * An upload's bytes, and a multipart upload's parts (multipart-store.ts), go this way.
+   */
+  async storeBlob(bucket: string, key: string, blobId: string, body: UploadBody): Promise<{ replicas: string[]; digest: UploadDigest }> {
+    const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
+    if (targets.length < this.opts.writeQuorum) {
+      body.cancel();
+      throw new MiniS3Error(
+        ErrorCode.NotEnoughNodes,
+        `${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`,
+      );
+    }
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let piece: Buffer | null = null;
+    while (headBytes <= this.opts.chunkSize && (piece = await body.next()) !== null) {
+      head.push(piece);
+      headBytes += piece.length;
+    }
+    if (piece !== null) return this.putLarge(blobId, head, body, targets);
+    // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
+    const data = Buffer.concat(head, headBytes);
+    const digest = digestOf(data);
+    const replicas = await this.writer.putSmall(blobId, data, digest.sha256, targets, this.opts.replicas, this.opts.writeQuorum);
+    return { replicas, digest };
   }
 
   /**

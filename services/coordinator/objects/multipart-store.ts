@@ -1,0 +1,360 @@
+import { createHash } from "node:crypto";
+import { ErrorCode, InvalidArgumentError, MiniS3Error, TooLargeError } from "../../common/errors";
+import { newVersionId } from "../../common/ids";
+import type { Logger } from "../../common/logger";
+import type { Catalogue } from "../catalogue/catalogue";
+import type { PartBlob, PartRow, UploadRow } from "../catalogue/multipart-sql";
+import type { NodePool } from "../cluster/node-pool";
+import { toObjectView, type ObjectView } from "../model/object-view";
+import type { VersionRow } from "../model/version-row";
+import { ReplicaReader } from "../replicas/replica-reader";
+import { ReplicaWriter } from "../replicas/replica-writer";
+import {
+  MAX_PART_NUMBER,
+  MAX_PART_SIZE,
+  MIN_PART_SIZE,
+  type CompletedPart,
+  type CreateUploadInput,
+  type ListUploadsInput,
+  type MultipartEngine,
+  type PartListing,
+  type PartView,
+  type UploadListing,
+  type UploadPartCopyInput,
+  type UploadPartInput,
+  type UploadRef,
+} from "./multipart-engine";
+import { checkBucket, checkContentType, checkKey, checkMetadata } from "./names";
+import type { ObjectStore } from "./object-store";
+import { UploadBody } from "./upload-body";
+
+export interface MultipartStoreOptions {
+  maxObjectSize: number;
+  /** Bodies up to this size travel whole on the Exchange streams (as the engine stores them). */
+  chunkSize: number;
+  /** All parts but the last must be at least this big (S3: 5 MiB; engine tests pass less). */
+  minPartSize?: number;
+}
+
+export interface MultipartStoreDeps {
+  readonly catalogue: Catalogue;
+  readonly nodes: NodePool;
+  readonly log: Logger;
+}
+
+/**
+ * A completed upload's row is kept this long, so a client that retries its Complete (its
+ * connection broke while the object was being made) gets the same object back rather than
+ * NoSuchUpload; then the next Create forgets it.
+ */
+const COMPLETED_KEPT_MS = 60 * 60 * 1000;
+/** Completed rows forgotten per Create (a bounded DELETE on the path of a rare request). */
+const FORGET_PER_CREATE = 100;
+
+const HEX_MD5 = /^[0-9a-f]{32}$/;
+
+/**
+ * S3's multipart uploads. Each part's bytes are a blob of their own (a fresh version id) written
+ * like an object's, with the write quorum, to the key's replicas (ObjectStore.storeBlob), and named
+ * by a `multipart_parts` row once durable: before that row commits they are unnamed, and the orphan
+ * sweep would reclaim them only after its grace. Complete streams the parts in order from their
+ * replicas into the engine's ordinary upload (one body; the nodes check size and sha256 of the
+ * whole), so the object is a plain version with S3's multipart ETag; then the parts go.
+ *
+ * Complete copies every byte once more (measured: see ARCHITECTURE.md, Multipart). A version that
+ * reads straight from its parts' blobs (a manifest) would avoid the copy; it is not built.
+ */
+export class MultipartStore implements MultipartEngine {
+  private readonly catalogue: Catalogue;
+  private readonly log: Logger;
+  private readonly reader: ReplicaReader;
+  private readonly writer: ReplicaWriter;
+  private readonly minPartSize: number;
+
+  constructor(
+    deps: MultipartStoreDeps,
+    private readonly objects: ObjectStore,
+    private readonly opts: MultipartStoreOptions,
+  ) {
+    this.catalogue = deps.catalogue;
+    this.log = deps.log;
+    // No bad-replica callback: a part is no version, there is nothing for repair to do with it.
+    this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log);
+    this.writer = new ReplicaWriter(deps.nodes, this.log);
+    this.minPartSize = opts.minPartSize ?? MIN_PART_SIZE;
+  }
+
+  async create(input: CreateUploadInput): Promise<UploadRef> {
+    const bucket = checkBucket(input.bucket);
+    const key = checkKey(input.key);
+    const contentType = checkContentType(input.contentType || "application/octet-stream");
+    const metadata = checkMetadata(input.metadata ?? {});
+    const uploadId = newVersionId();
+    const now = Date.now();
+    await this.catalogue.multipart.create({ uploadId, bucket, key, contentType, metadata, createdMs: now });
+    void this.catalogue.multipart
+      .forgetCompleted(now - COMPLETED_KEPT_MS, FORGET_PER_CREATE)
+      .catch((e) => this.log.warn({ err: e }, "could not forget completed multipart uploads"));
+    return { bucket, key, uploadId };
+  }
+
+  async uploadPart(input: UploadPartInput): Promise<PartView> {
+    const partNumber = checkPartNumber(input.partNumber);
+    const upload = await this.openUpload(input);
+    const body = new UploadBody(input.body, Math.min(MAX_PART_SIZE, this.opts.maxObjectSize), input.contentLength);
+    return this.storePart(upload, partNumber, body, input.signal);
+  }
+
+  async uploadPartCopy(input: UploadPartCopyInput): Promise<PartView> {
+    const partNumber = checkPartNumber(input.partNumber);
+    const upload = await this.openUpload(input);
+    const source = await this.objects.get(input.source.bucket, input.source.key, input.range);
+    if (source.length > MAX_PART_SIZE) {
+      await source.body[Symbol.asyncIterator]().return?.();
+      throw new TooLargeError(`a part may be at most ${MAX_PART_SIZE} bytes; the source range has ${source.length}`);
+    }
+    return this.storePart(upload, partNumber, new UploadBody(source.body, MAX_PART_SIZE, source.length));
+  }
+
+  /** The part's bytes to the key's replicas, then its row; a part it replaces loses its bytes. */
+  private async storePart(upload: UploadRow, partNumber: number, body: UploadBody, signal?: AbortSignal): Promise<PartView> {
+    const blobId = newVersionId();
+    const { replicas, digest } = await this.objects.storeBlob(upload.bucket, upload.key, blobId, body);
+    const part: PartRow = {
+      uploadId: upload.uploadId,
+      partNumber,
+      size: body.size,
+      etag: digest.etag,
+      sha256: digest.sha256.toString("hex"),
+      blobId,
+      replicas,
+      createdMs: Date.now(),
+    };
+    let result;
+    try {
+      if (signal?.aborted) throw new MiniS3Error(ErrorCode.Aborted, "the client cancelled the part");
+      result = await this.catalogue.multipart.putPart(part);
+    } catch (e) {
+      // Not recorded (or not known to be): unnamed bytes. Those of a commit that did land after all
+      // are named and stay; the orphan sweep takes any left unnamed.
+      const row = await this.catalogue.multipart.parts(upload.uploadId, partNumber - 1, 1).catch(() => []);
+      if (!row.some((p) => p.blobId === blobId)) await this.writer.discard(blobId, replicas);
+      throw e;
+    }
+    if (!result.accepted) {
+      await this.writer.discard(blobId, replicas);
+      throw noSuchUpload(upload.uploadId, result.state);
+    }
+    if (result.replaced) await this.dropBlobs([result.replaced]);
+    return { partNumber, size: part.size, etag: part.etag, lastModifiedMs: part.createdMs };
+  }
+
+  async complete(ref: UploadRef, listed: CompletedPart[]): Promise<ObjectView> {
+    checkPartList(listed);
+    const upload = await this.upload(ref);
+    const { began, row } = await this.catalogue.multipart.beginComplete(upload.uploadId, Date.now());
+    if (!began) {
+      if (row?.state === "completed") return this.completedObject(row);
+      if (row?.state === "completing") {
+        throw new MiniS3Error(ErrorCode.Conflict, `upload ${upload.uploadId} is being completed by another request; try again`);
+      }
+      throw noSuchUpload(upload.uploadId, null);
+    }
+    let object: ObjectView;
+    try {
+      const parts = await this.checkParts(upload.uploadId, listed);
+      const size = parts.reduce((n, p) => n + p.size, 0);
+      if (size > this.opts.maxObjectSize) {
+        throw new TooLargeError(`the parts add up to ${size} bytes; the largest object is ${this.opts.maxObjectSize}`);
+      }
+      object = await this.objects.put({
+        bucket: upload.bucket,
+        key: upload.key,
+        contentType: upload.contentType,
+        metadata: upload.metadata,
+        contentLength: size,
+        body: this.partBytes(upload, parts),
+        etag: multipartEtag(parts),
+      });
+    } catch (e) {
+      await this.catalogue.multipart
+        .reopen(upload.uploadId, Date.now())
+        .catch((err) => this.log.warn({ err, upload: upload.uploadId }, "could not reopen a multipart upload after a failed Complete"));
+      throw e;
+    }
+    // The object is committed: from here on the Complete has happened, whatever fails next.
+    try {
+      const blobs = await this.catalogue.multipart.finishComplete(upload.uploadId, object.versionId, object.etag, Date.now());
+      await this.dropBlobs(blobs);
+    } catch (e) {
+      this.log.warn({ err: e, upload: upload.uploadId }, "multipart upload completed, but its parts could not be dropped yet");
+    }
+    return object;
+  }
+
+  async abort(ref: UploadRef): Promise<void> {
+    const upload = await this.upload(ref);
+    const blobs = await this.catalogue.multipart.abort(upload.uploadId);
+    if (blobs === null) throw noSuchUpload(upload.uploadId, null);
+    await this.dropBlobs(blobs);
+  }
+
+  async listParts(ref: UploadRef, maxParts: number, partNumberMarker: number): Promise<PartListing> {
+    const n = checkLimit(maxParts, "max-parts");
+    if (!Number.isInteger(partNumberMarker) || partNumberMarker < 0) throw new InvalidArgumentError("part-number-marker must be 0 or more");
+    const upload = await this.upload(ref);
+    if (upload.state === "completed") throw noSuchUpload(upload.uploadId, upload.state);
+    const rows = await this.catalogue.multipart.parts(upload.uploadId, partNumberMarker, n + 1);
+    const page = rows.slice(0, n);
+    return {
+      bucket: upload.bucket,
+      key: upload.key,
+      uploadId: upload.uploadId,
+      parts: page.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag, lastModifiedMs: p.createdMs })),
+      nextPartNumberMarker: page.length ? page[page.length - 1].partNumber : partNumberMarker,
+      isTruncated: rows.length > n,
+    };
+  }
+
+  async listUploads(input: ListUploadsInput): Promise<UploadListing> {
+    const bucket = checkBucket(input.bucket);
+    const n = checkLimit(input.maxUploads, "max-uploads");
+    const rows = await this.catalogue.multipart.listUploads(
+      bucket,
+      input.prefix ?? "",
+      input.keyMarker ?? "",
+      input.uploadIdMarker ?? "",
+      n + 1,
+    );
+    const page = rows.slice(0, n);
+    const last = rows.length > n ? page[page.length - 1] : undefined;
+    return {
+      uploads: page.map((u) => ({ key: u.key, uploadId: u.uploadId, initiatedMs: u.createdMs })),
+      isTruncated: last !== undefined,
+      nextKeyMarker: last?.key ?? "",
+      nextUploadIdMarker: last?.uploadId ?? "",
+    };
+  }
+
+  /** The upload's row, if it belongs to (bucket, key); NoSuchUpload otherwise (S3 checks the key too). */
+  private async upload(ref: UploadRef): Promise<UploadRow> {
+    const bucket = checkBucket(ref.bucket);
+    const key = checkKey(ref.key);
+    const row = /^[0-9a-f]{28}$/.test(ref.uploadId ?? "") ? await this.catalogue.multipart.upload(ref.uploadId) : null;
+    if (!row || row.bucket !== bucket || row.key !== key) throw noSuchUpload(ref.uploadId, null);
+    return row;
+  }
+
+  /** The upload, if parts may still come (checked before any byte is stored; again when its row commits). */
+  private async openUpload(ref: UploadRef): Promise<UploadRow> {
+    const row = await this.upload(ref);
+    if (row.state !== "open") throw noSuchUpload(row.uploadId, row.state);
+    return row;
+  }
+
+  /** The parts a Complete names, as stored: each must exist with that ETag, all but the last big enough. */
+  private async checkParts(uploadId: string, listed: CompletedPart[]): Promise<PartRow[]> {
+    const stored = new Map((await this.catalogue.multipart.parts(uploadId, 0, MAX_PART_NUMBER)).map((p) => [p.partNumber, p]));
+    const parts = listed.map(({ partNumber, etag }) => {
+      const part = stored.get(partNumber);
+      if (!part) throw new MiniS3Error(ErrorCode.InvalidPart, `part ${partNumber} was not uploaded`);
+      if (normalEtag(etag) !== part.etag) throw new MiniS3Error(ErrorCode.InvalidPart, `part ${partNumber}'s ETag is not ${etag}`);
+      return part;
+    });
+    // Sizes once every part is known to be there: a missing part is the more useful answer.
+    parts.forEach(({ partNumber, size }, i) => {
+      if (i < parts.length - 1 && size < this.minPartSize) {
+        throw new MiniS3Error(
+          ErrorCode.EntityTooSmall,
+          `part ${partNumber} has ${size} bytes; every part but the last must have at least ${this.minPartSize}`,
+        );
+      }
+    });
+    return parts;
+  }
+
+  /** The parts' bytes one after the other, each from its replicas (live first, resumed mid-stream). */
+  private async *partBytes(upload: UploadRow, parts: PartRow[]): AsyncGenerator<Buffer> {
+    for (const p of parts) {
+      if (p.size === 0) continue;
+      yield* await this.reader.open(partAsVersion(upload, p), 0, p.size);
+    }
+  }
+
+  /** Deletes parts' copies, best effort: a copy left behind is unnamed, and the orphan sweep takes it. */
+  private async dropBlobs(blobs: PartBlob[]): Promise<void> {
+    await Promise.all(blobs.map((b) => this.writer.discard(b.blobId, b.replicas)));
+  }
+
+  private async completedObject(row: UploadRow): Promise<ObjectView> {
+    const v = row.versionId ? await this.catalogue.version(row.versionId) : null;
+    if (!v) throw noSuchUpload(row.uploadId, row.state);
+    return toObjectView(v);
+  }
+}
+
+/** S3's multipart ETag: the md5 of the parts' binary md5s, in order, then "-" and the part count. */
+export function multipartEtag(parts: readonly Pick<PartRow, "etag">[]): string {
+  const md5 = createHash("md5");
+  for (const p of parts) md5.update(Buffer.from(p.etag, "hex"));
+  return `${md5.digest("hex")}-${parts.length}`;
+}
+
+function checkPartNumber(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PART_NUMBER) throw new InvalidArgumentError(`part number must be 1..${MAX_PART_NUMBER}`);
+  return n;
+}
+
+function checkPartList(parts: CompletedPart[]): void {
+  if (!parts.length) throw new InvalidArgumentError("a Complete must name at least one part");
+  parts.forEach((p, i) => {
+    checkPartNumber(p.partNumber);
+    if (i > 0 && p.partNumber <= parts[i - 1].partNumber) {
+      throw new MiniS3Error(ErrorCode.InvalidPartOrder, "the parts must be listed in ascending part-number order, each once");
+    }
+  });
+}
+
+function checkLimit(n: number, name: string): number {
+  if (!n) return 1000;
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be 1..1000`);
+  return Math.min(n, 1000); // S3 caps rather than refuses
+}
+
+/** A client's ETag as the rows keep it: quotes off, lower case. */
+function normalEtag(etag: string): string {
+  const e = etag
+    .trim()
+    .replace(/^"(.*)"$/, "$1")
+    .toLowerCase();
+  return HEX_MD5.test(e) ? e : "";
+}
+
+function noSuchUpload(uploadId: string, state: string | null): MiniS3Error {
+  const why = state === "completed" ? " (it was completed)" : state === "completing" ? " (it is being completed)" : "";
+  return new MiniS3Error(ErrorCode.NoSuchUpload, `no multipart upload ${uploadId}${why}`);
+}
+
+/** A part's blob as the replica reader reads a version: its id, size, sha256 and copies. */
+function partAsVersion(upload: UploadRow, p: PartRow): VersionRow {
+  return {
+    versionId: p.blobId,
+    bucket: upload.bucket,
+    key: upload.key,
+    size: p.size,
+    sha256: p.sha256,
+    etag: p.etag,
+    contentType: upload.contentType,
+    metadata: {},
+    state: "live",
+    tier: "hot",
+    replicas: p.replicas,
+    cleanup: [],
+    createdMs: p.createdMs,
+    accessedMs: p.createdMs,
+    deletedMs: null,
+    purgeMs: null,
+    reason: null,
+    gen: 0,
+  };
+}
