@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { ConfigError } from "../../services/common/config";
 import { dialableHost, hostPort } from "../../services/common/net-address";
+import { launcherCredentials } from "./credentials";
 import { waitForHealthy } from "./health";
 import { repoRoot } from "./paths";
 import { planCluster, type ProcessSpec } from "./plan";
@@ -41,7 +42,9 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) fail(e.message, 2);
     throw e;
   }
-  const specs = planCluster(shape, process.env);
+  const credentials = launcherCredentials(process.env, shape.dataDir);
+  for (const note of credentials.notes) process.stderr.write(`[launcher] ${note}\n`);
+  const specs = planCluster(shape, { ...process.env, ...credentials.env });
   const missing = [...new Set(specs.map((s) => s.script))].filter((s) => !existsSync(s));
   if (missing.length) fail(`not built: ${missing.join(", ")} (run \`npm run build\`)`, 1);
 

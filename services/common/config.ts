@@ -193,6 +193,17 @@ export const SETTINGS = {
     schema: z.string(),
     doc: "JSON file of users, each with its keys and the buckets it may use (README: Credentials); instead of MINIS3_ACCESS_KEY",
   },
+  clusterSecret: {
+    env: "MINIS3_CLUSTER_SECRET",
+    default: "",
+    schema: z
+      .string()
+      .refine(
+        (s) => s === "" || (s.length >= 16 && s.length <= 256 && /^[\x21-\x7e]+$/.test(s)),
+        "16-256 printable ASCII characters, no spaces",
+      ),
+    doc: "secret every coordinator and node shares: a node serves only calls that carry it (npm start makes one, kept in <data dir>/cluster-secret; unset: nodes serve anyone, with a warning)",
+  },
   logLevel: {
     env: "MINIS3_LOG_LEVEL",
     default: "info",

@@ -44,6 +44,7 @@ const SETTINGS = [
   ...HTTP_TIMEOUT_SETTINGS,
   "scrubRate",
   "orphanGrace",
+  "clusterSecret",
 ] as const;
 
 export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;
@@ -112,7 +113,10 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const directory = new NodeDirectory(pool, config.heartbeatInterval, config.nodeDownAfter, log);
   await directory.start();
   const placement = new Placement(directory, config.replicas);
-  const nodes = new NodePool(directory, log);
+  if (config.clusterSecret === "") {
+    log.warn("MINIS3_CLUSTER_SECRET is not set: this coordinator calls nodes without it (nodes that require one will refuse it)");
+  }
+  const nodes = new NodePool(directory, log, { clusterSecret: config.clusterSecret });
   const presence = new CoordinatorPresence(pool, coordinatorId(config.grpcPort), config.heartbeatInterval, config.nodeDownAfter, log);
   const cache = new ReadCache(config.readCache, () => presence.aloneStretch());
   await presence.start(); // before any change is made here: other coordinators must know of this one

@@ -9,15 +9,20 @@ import { toNodeCallStatus } from "./wire-errors";
 
 export const NODE_ID_HEADER = "minis3-node-id";
 
-/** Client side: every call (unary, streams, the Exchange stream) carries the id of the node it is for. */
-export function askingFor(nodeId: string): grpc.Interceptor {
+/** Client side: every call (unary, streams, the Exchange stream) carries this metadata entry. */
+export function sendingMetadata(name: string, value: string): grpc.Interceptor {
   return (options, nextCall) =>
     new grpc.InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
-        metadata.set(NODE_ID_HEADER, nodeId);
+        metadata.set(name, value);
         next(metadata, listener);
       },
     });
+}
+
+/** Client side: every call carries the id of the node it is for. */
+export function askingFor(nodeId: string): grpc.Interceptor {
+  return sendingMetadata(NODE_ID_HEADER, nodeId);
 }
 
 /** Server side: a call for another node ends with WrongNode (in the minis3-code trailer), unserved. */

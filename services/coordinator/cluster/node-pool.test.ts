@@ -28,6 +28,18 @@ async function directoryOf(address: string): Promise<NodeDirectory> {
   return directory;
 }
 
+/** The error of a small put to node n1 through the pool (every test here expects one). */
+function failedPut(pool: NodePool): Promise<unknown> {
+  const b = blobOf(10);
+  return pool
+    .client("n1")
+    .putSmall("b1", {}, b.data, b.sha256)
+    .then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+}
+
 describe("NodePool.failed: only an unreachable node is suspected", () => {
   test.each([
     ["its catalogue is down", () => errorOf(ErrorCode.CatalogueUnavailable, "MariaDB did not answer")],
@@ -39,14 +51,34 @@ describe("NodePool.failed: only an unreachable node is suspected", () => {
     const directory = await directoryOf(`127.0.0.1:${server.port}`);
     const pool = new NodePool(directory, silentLog);
     try {
-      const b = blobOf(10);
-      const e = await pool
-        .client("n1")
-        .putSmall("b1", {}, b.data, b.sha256)
-        .catch((x) => x);
+      const e = await failedPut(pool);
       expect(e).toBeInstanceOf(Error);
       pool.failed("n1", e);
       expect(pool.isLive("n1")).toBe(true);
+    } finally {
+      pool.close();
+      await server.stop(0);
+    }
+  });
+
+  test("a node that refuses our cluster secret stays live, and the refusal is logged loudly", async () => {
+    const server = await startNodeServer(
+      failingBackend(() => new Error("unused")),
+      "127.0.0.1",
+      0,
+      { id: "n1", chunkSize: 1024, log: silentLog, clusterSecret: "the-nodes-own-secret" },
+    );
+    const directory = await directoryOf(`127.0.0.1:${server.port}`);
+    const errors: string[] = [];
+    const log = { ...silentLog, error: (_o: unknown, msg: string) => errors.push(msg) } as unknown as typeof silentLog;
+    const pool = new NodePool(directory, log, { clusterSecret: "a-different-secret" });
+    try {
+      const e = await failedPut(pool);
+      expect(e).toMatchObject({ code: ErrorCode.InvalidConfig });
+      pool.failed("n1", e);
+      pool.failed("n1", e);
+      expect(pool.isLive("n1")).toBe(true);
+      expect(errors).toEqual([expect.stringContaining("MINIS3_CLUSTER_SECRET")]); // once, not per call
     } finally {
       pool.close();
       await server.stop(0);
@@ -64,11 +96,7 @@ describe("NodePool.failed: only an unreachable node is suspected", () => {
     await server.stop(0);
     const pool = new NodePool(directory, silentLog);
     try {
-      const b = blobOf(10);
-      const e = await pool
-        .client("n1")
-        .putSmall("b1", {}, b.data, b.sha256)
-        .catch((x) => x);
+      const e = await failedPut(pool);
       expect(e).toMatchObject({ code: ErrorCode.NodeUnavailable });
       pool.failed("n1", e);
       expect(pool.isLive("n1")).toBe(false);
@@ -91,14 +119,7 @@ describe("NodePool.failed: only an unreachable node is suspected", () => {
     await first.stop(0);
     const pool = new NodePool(directory, silentLog);
     try {
-      const b = blobOf(10);
-      pool.failed(
-        "n1",
-        await pool
-          .client("n1")
-          .putSmall("b1", {}, b.data, b.sha256)
-          .catch((x) => x),
-      );
+      pool.failed("n1", await failedPut(pool));
       expect(pool.isLive("n1")).toBe(false);
       await directory.refresh();
       expect(pool.isLive("n1")).toBe(false); // the heartbeat alone does not bring it back
@@ -140,12 +161,7 @@ describe("NodePool: a node back from an outage", () => {
     );
     await directory.refresh();
     const pool = new NodePool(directory, silentLog);
-    const b = blobOf(10);
-    const put = () =>
-      pool
-        .client("n1")
-        .putSmall("b1", {}, b.data, b.sha256)
-        .catch((x) => x);
+    const put = () => failedPut(pool);
     try {
       expect(await put()).toBeInstanceOf(IntegrityError);
       // Down: stopped and silent. Calls meanwhile leave its channel waiting out a failed dial.

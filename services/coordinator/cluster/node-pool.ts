@@ -3,12 +3,15 @@ import type { Logger } from "../../common/logger";
 import type { NodeKind, NodeRecord } from "../../membership/node-record";
 import type { NodeDirectory } from "./node-directory";
 import { NodeClient, type NodeClientOptions } from "../../rpc/client/node-client";
+import { isSecretRefusal } from "../../rpc/cluster-secret";
 
 /** A suspected node is first probed this long after the failure, then twice as long each time, up to MAX. */
 const FIRST_PROBE_MS = 250;
 const MAX_PROBE_MS = 5_000;
 /** A probe's own deadline: a node that answers at all answers GetInfo in milliseconds. */
 const PROBE_DEADLINE_MS = 2_000;
+/** A node that refuses our cluster secret is logged again after this long (every call fails meanwhile). */
+const SECRET_LOG_EVERY_MS = 10_000;
 
 /**
  * One NodeClient (one channel, one multiplexed Exchange stream) per node, kept in step with the
@@ -18,6 +21,8 @@ export class NodePool {
   private readonly clients = new Map<string, NodeClient>();
   /** The next probe of each suspected node. */
   private readonly probes = new Map<string, NodeJS.Timeout>();
+  /** When each node's refusal of our cluster secret was last logged (performance.now()). */
+  private readonly secretLoggedAt = new Map<string, number>();
 
   constructor(
     private readonly directory: NodeDirectory,
@@ -60,7 +65,23 @@ export class NodePool {
    * not say that this coordinator can reach it.
    */
   failed(id: string, e: unknown): void {
+    if (isSecretRefusal(e)) return this.refusedOurSecret(id, e);
     if (unreachable(e) && this.directory.suspect(id)) this.probeLater(id, FIRST_PROBE_MS);
+  }
+
+  /**
+   * The node is up and refused us for the cluster secret: a configuration error, logged loudly (at
+   * most once per node every SECRET_LOG_EVERY_MS), never a reason to suspect it or repair its copies.
+   */
+  private refusedOurSecret(id: string, e: unknown): void {
+    const now = performance.now();
+    const last = this.secretLoggedAt.get(id);
+    if (last !== undefined && now - last < SECRET_LOG_EVERY_MS) return;
+    this.secretLoggedAt.set(id, now);
+    this.log.error(
+      { node: id, err: e },
+      "CONFIGURATION ERROR: node refuses this coordinator's calls (MINIS3_CLUSTER_SECRET missing or different): every call to it fails until the secrets match",
+    );
   }
 
   private probeLater(id: string, afterMs: number): void {

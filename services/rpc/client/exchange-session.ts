@@ -1,5 +1,6 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { ErrorCode, hasCode, MiniS3Error } from "../../common/errors";
+import { isSecretRefusal } from "../cluster-secret";
 import { fromNodeCallError } from "../wire-errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
 
@@ -88,10 +89,11 @@ export class ExchangeSession {
     const broken = (e?: Error) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
-      // A node that refused the stream as meant for another node says so; anything else is the transport.
+      // A node that refused the stream (meant for another node, or without our cluster secret) says
+      // so; anything else is the transport.
       const refused = e && fromNodeCallError(e);
       this.fail(
-        hasCode(refused, ErrorCode.WrongNode)
+        hasCode(refused, ErrorCode.WrongNode) || isSecretRefusal(refused)
           ? refused!
           : new MiniS3Error(ErrorCode.NodeUnavailable, `exchange with node ${this.label} broke: ${e?.message ?? "stream ended"}`),
       );

@@ -14,6 +14,7 @@ import { GRPC_OPTIONS } from "../../common/grpc";
 import type { NodeKind, NodeStats } from "../../membership/node-record";
 import type { BlobMeta, BlobVerdict, BlobVerification } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
+import { presentingSecret } from "../cluster-secret";
 import { askingFor } from "../node-identity";
 import { ExchangeSession } from "./exchange-session";
 import { ProgressDeadline } from "./progress-deadline";
@@ -56,6 +57,8 @@ export interface NodeClientOptions {
   commitMs?: number;
   /** Largest chunk put in one WriteBlob message (bigger writes are split, without copying). */
   maxChunkBytes?: number;
+  /** MINIS3_CLUSTER_SECRET, sent with every call ("" or unset: none, for nodes that require none). */
+  clusterSecret?: string;
 }
 
 export interface NodeInfoResult extends NodeStats {
@@ -99,7 +102,8 @@ export class NodeClient {
     this.idleMs = opts.idleMs ?? 10_000;
     this.commitMs = opts.commitMs ?? 60_000;
     this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
-    this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors: [askingFor(id)] });
+    const interceptors = opts.clusterSecret ? [presentingSecret(opts.clusterSecret), askingFor(id)] : [askingFor(id)];
+    this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors });
     this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
   }
 

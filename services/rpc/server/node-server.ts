@@ -14,6 +14,7 @@ import { SERVER_OPTIONS, bindServer, shutdownServer } from "../../common/grpc";
 import type { Logger } from "../../common/logger";
 import type { BlobBackend, BlobVerification, BlobWriter } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
+import { requiringSecret } from "../cluster-secret";
 import { refusingOtherNodes } from "../node-identity";
 import { serveExchange } from "./exchange-server";
 import { FastNodeService } from "../wire/node-service-fast";
@@ -26,6 +27,8 @@ export interface NodeServiceOptions {
   log: Logger;
   /** Largest blob an Exchange get returns inline (bigger ones: ReadBlob). */
   maxExchangeGetBytes?: number;
+  /** Every call must carry it (rpc/cluster-secret.ts); "" or unset: calls are served without (dev). */
+  clusterSecret?: string;
 }
 
 const DEFAULT_MAX_EXCHANGE_GET = 4 * 1024 * 1024;
@@ -223,7 +226,11 @@ export async function startNodeServer(
   port: number,
   opts: NodeServiceOptions,
 ): Promise<RunningNodeServer> {
-  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors: [refusingOtherNodes(opts.id)] });
+  // The secret first: a stranger learns nothing, not even which node this is.
+  const interceptors = opts.clusterSecret
+    ? [requiringSecret(opts.clusterSecret), refusingOtherNodes(opts.id)]
+    : [refusingOtherNodes(opts.id)];
+  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
   server.addService(FastNodeService, createNodeService(backend, opts));
   const bound = await bindServer(server, host, port);
   return { server, port: bound, stop: (graceMs = 3000) => shutdownServer(server, graceMs) };

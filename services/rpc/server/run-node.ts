@@ -47,6 +47,7 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     "zone",
     "heartbeatInterval",
     "chunkSize",
+    "clusterSecret",
     "logLevel",
   ] as const);
   const dataDir = resolve(cfg.dataDir);
@@ -62,7 +63,17 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
   const backend = await opts.makeBackend({ id, dataDir, ds, pool, log, chunkSize: cfg.chunkSize });
   await backend.open();
 
-  const server = await startNodeServer(backend, cfg.host, cfg.nodePort, { id, chunkSize: cfg.chunkSize, log });
+  if (cfg.clusterSecret === "") {
+    log.warn(
+      "MINIS3_CLUSTER_SECRET is not set: this node serves ANYONE who reaches its port (reads, writes, deletes); set it on every coordinator and node",
+    );
+  }
+  const server = await startNodeServer(backend, cfg.host, cfg.nodePort, {
+    id,
+    chunkSize: cfg.chunkSize,
+    log,
+    clusterSecret: cfg.clusterSecret,
+  });
   const address = cfg.nodeAddress || hostPort(dialableHost(cfg.host), server.port);
   const heartbeat = new Heartbeat(
     pool,
