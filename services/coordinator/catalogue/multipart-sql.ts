@@ -132,13 +132,15 @@ export class MultipartQueries {
   }
 
   /**
-   * Open → completing, if the upload is open; answers the row as it is after (a completing or
-   * completed row that was not this call's own change tells the caller what is going on).
+   * Open → completing, if the upload is open, or completing since before `staleMs` (a Complete
+   * whose coordinator died); answers the row as it is after (a completing or completed row that
+   * was not this call's own change tells the caller what is going on).
    */
-  async beginComplete(uploadId: string, nowMs: number): Promise<{ began: boolean; row: UploadRow | null }> {
+  async beginComplete(uploadId: string, nowMs: number, staleMs: number): Promise<{ began: boolean; row: UploadRow | null }> {
     const [r] = await this.pool.execute<ResultSetHeader>(
-      "UPDATE multipart_uploads SET state = 'completing', state_ms = ? WHERE upload_id = ? AND state = 'open'",
-      [nowMs, uploadId],
+      `UPDATE multipart_uploads SET state = 'completing', state_ms = ?
+        WHERE upload_id = ? AND (state = 'open' OR (state = 'completing' AND state_ms < ?))`,
+      [nowMs, uploadId, staleMs],
     );
     return { began: r.affectedRows === 1, row: await this.upload(uploadId) };
   }

@@ -261,3 +261,23 @@ test("a part is not acknowledged with fewer copies than the write quorum, and le
     await weak.close();
   }
 });
+
+test("a Complete in progress makes another wait (OperationAborted); one left by a dead coordinator is taken over after 15 min", async () => {
+  const bucket = newBucket();
+  const ref = await mp.create({ bucket, key: "race", contentType: "", metadata: {} });
+  const data = randomBytes(2000);
+  await mp.uploadPart({ ...ref, partNumber: 1, body: pieces(data) });
+  const setCompleting = (ageMs: number) =>
+    db
+      .pool()
+      .query("UPDATE multipart_uploads SET state = 'completing', state_ms = ? WHERE upload_id = ?", [Date.now() - ageMs, ref.uploadId]);
+  const list = [{ partNumber: 1, etag: md5(data) }];
+
+  await setCompleting(60_000);
+  expect(hasCode(await errorOf(mp.complete(ref, list)), ErrorCode.Conflict)).toBe(true);
+  expect(hasCode(await errorOf(mp.uploadPart({ ...ref, partNumber: 2, body: pieces(data) })), ErrorCode.NoSuchUpload)).toBe(true);
+  await setCompleting(16 * 60_000);
+  const object = await mp.complete(ref, list);
+  expect((await collect((await objects.get(bucket, "race")).body)).equals(data)).toBe(true);
+  expect(object.etag).toMatch(/-1$/);
+});

@@ -48,6 +48,14 @@ export interface MultipartStoreDeps {
  * NoSuchUpload; then the next Create forgets it.
  */
 const COMPLETED_KEPT_MS = 60 * 60 * 1000;
+/**
+ * A Complete that has not finished in this long is taken to have died with its coordinator (its
+ * row stays `completing`), and another Complete may take the upload over. Copying 5 GiB, the
+ * largest object, takes about a minute here; the margin covers slow nodes and clock skew between
+ * coordinators (state_ms is each one's wall clock). Were the first still alive, both would write
+ * the same bytes to the key, and the loser's read of parts the winner dropped fails harmlessly.
+ */
+const COMPLETING_STALE_MS = 15 * 60 * 1000;
 /** Completed rows forgotten per Create (a bounded DELETE on the path of a rare request). */
 const FORGET_PER_CREATE = 100;
 
@@ -135,10 +143,14 @@ export class MultipartStore implements MultipartEngine {
       if (signal?.aborted) throw new MiniS3Error(ErrorCode.Aborted, "the client cancelled the part");
       result = await this.catalogue.multipart.putPart(part);
     } catch (e) {
-      // Not recorded (or not known to be): unnamed bytes. Those of a commit that did land after all
-      // are named and stay; the orphan sweep takes any left unnamed.
-      const row = await this.catalogue.multipart.parts(upload.uploadId, partNumber - 1, 1).catch(() => []);
-      if (!row.some((p) => p.blobId === blobId)) await this.writer.discard(blobId, replicas);
+      // Not recorded, or not known to be: a commit that failed on the way back may have landed, and
+      // deleting its bytes would leave a named part without them. Surely not recorded → discard;
+      // unknown → keep them (unnamed, the orphan sweep takes them after its grace).
+      const recorded = await this.catalogue.multipart.parts(upload.uploadId, partNumber - 1, 1).then(
+        (rows) => rows.some((p) => p.blobId === blobId),
+        () => undefined,
+      );
+      if (recorded === false) await this.writer.discard(blobId, replicas);
       throw e;
     }
     if (!result.accepted) {
@@ -152,7 +164,8 @@ export class MultipartStore implements MultipartEngine {
   async complete(ref: UploadRef, listed: CompletedPart[]): Promise<ObjectView> {
     checkPartList(listed);
     const upload = await this.upload(ref);
-    const { began, row } = await this.catalogue.multipart.beginComplete(upload.uploadId, Date.now());
+    const now = Date.now();
+    const { began, row } = await this.catalogue.multipart.beginComplete(upload.uploadId, now, now - COMPLETING_STALE_MS);
     if (!began) {
       if (row?.state === "completed") return this.completedObject(row);
       if (row?.state === "completing") {
