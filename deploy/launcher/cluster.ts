@@ -39,6 +39,11 @@ export interface ClusterOptions {
 
 export interface TestCluster {
   httpUrl: string;
+  /** The coordinator's S3 endpoint (path style: http://127.0.0.1:<port>). */
+  s3Url: string;
+  /** The key pair the cluster's coordinator accepts (MINIS3_ACCESS_KEY / MINIS3_SECRET_KEY). */
+  accessKey: string;
+  secretKey: string;
   /** The coordinator's gRPC address, host:port. */
   grpcAddress: string;
   dbName: string;
@@ -99,8 +104,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const mysqlUrl = withDatabase(opts.mysqlUrl ?? process.env.MINIS3_MYSQL_URL ?? SETTINGS.mysqlUrl.default, dbName);
   const redisUrl = process.env.MINIS3_REDIS_URL ?? SETTINGS.redisUrl.default;
   const dataDir = await mkdtemp(join(tmpdir(), "minis3-cluster-"));
-  // coordinator HTTP, gRPC, then the nodes: storage-1..N, backup-1, delete-1
-  const base = await findFreePortBlock(storageNodes + 4);
+  // coordinator HTTP, gRPC, then the nodes: storage-1..N, backup-1, delete-1, then the coordinator's S3 port
+  const base = await findFreePortBlock(storageNodes + 5);
+  const s3Port = base + storageNodes + 4;
 
   const env: Record<string, string> = {
     ...inheritedEnv(),
@@ -114,6 +120,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     MINIS3_MYSQL_URL: mysqlUrl,
     MINIS3_REDIS_URL: redisUrl,
     MINIS3_QUEUE_PREFIX: prefix,
+    MINIS3_S3_PORT: String(s3Port),
+    // A key pair of the run's own: the S3 endpoint verifies every request.
+    MINIS3_ACCESS_KEY: `test${hex}`,
+    MINIS3_SECRET_KEY: randomBytes(20).toString("base64url"),
     ...opts.env,
   };
   const root = opts.root ?? repoRoot(__dirname);
@@ -151,6 +161,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 
   const cluster: TestCluster = {
     httpUrl,
+    s3Url: `http://127.0.0.1:${env.MINIS3_S3_PORT}`,
+    accessKey: env.MINIS3_ACCESS_KEY,
+    secretKey: env.MINIS3_SECRET_KEY,
     grpcAddress: coordinator.address,
     dbName,
     mysqlUrl,

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { ConfigError } from "../../services/common/config";
+import { ConfigError, SETTINGS } from "../../services/common/config";
 import { dialableHost, hostPort } from "../../services/common/net-address";
 import { launcherCredentials } from "./credentials";
 import { waitForHealthy } from "./health";
@@ -27,6 +27,7 @@ function endpoints(specs: ProcessSpec[], httpUrl: string): string {
     "MiniS3 is up:",
     `  HTTP  ${httpUrl}   (POST /upload?key=…, GET /retrieve?key=…, DELETE /delete?key=…, GET /status)`,
     `  gRPC  ${coordinator.address}`,
+    `  S3    ${httpUrl.replace(/:\d+$/, `:${coordinator.env.MINIS3_S3_PORT ?? SETTINGS.s3Port.default}`)}   (AWS Signature V4: aws --endpoint-url …)`,
     ...nodes.map((n) => `  ${n.name.padEnd(width)}  ${n.address}  data ${n.env.MINIS3_DATA_DIR}`),
     "Ctrl-C stops everything.",
     "",

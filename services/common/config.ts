@@ -41,6 +41,24 @@ export const SETTINGS = {
   host: { env: "MINIS3_HOST", default: "0.0.0.0", schema: z.string().min(1), doc: "address the coordinator and nodes listen on" },
   httpPort: { env: "MINIS3_HTTP_PORT", default: "8080", schema: port, doc: "coordinator HTTP facade port" },
   grpcPort: { env: "MINIS3_GRPC_PORT", default: "50051", schema: port, doc: "coordinator gRPC port (ObjectService, AdminService)" },
+  s3Port: {
+    env: "MINIS3_S3_PORT",
+    default: "9000",
+    schema: port,
+    doc: "coordinator S3 REST endpoint port (AWS Signature V4 on every request)",
+  },
+  s3Domain: {
+    env: "MINIS3_S3_DOMAIN",
+    default: "",
+    schema: z.string().regex(/^([a-z0-9.-]{1,253})?$/, "a DNS name: lowercase letters, digits, '.', '-'"),
+    doc: "S3 virtual-host style: a request to <bucket>.<this domain> names the bucket in its Host (empty: path style only)",
+  },
+  s3Region: {
+    env: "MINIS3_S3_REGION",
+    default: "us-east-1",
+    schema: z.string().regex(/^[a-z0-9-]{1,64}$/, "lowercase letters, digits and '-'"),
+    doc: "S3 region GetBucketLocation reports (requests signed for any region are accepted)",
+  },
   nodeBasePort: {
     env: "MINIS3_NODE_BASE_PORT",
     default: "50100",

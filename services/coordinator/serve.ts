@@ -1,11 +1,15 @@
+import type { Server } from "node:http";
 import * as grpc from "@grpc/grpc-js";
+import { loadKeyStore } from "../auth/keys";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import type { Logger } from "../common/logger";
 import { onShutdown } from "../common/process";
 import { NodeRemoval } from "./admin/node-removal";
 import { ClusterStatus } from "./admin/status";
 import { createHttpFacade } from "./api/http-facade";
+import { drainWhileClosing } from "./api/http-drain";
 import { httpTimeouts } from "./api/http-timeouts";
+import { createS3Endpoint } from "./api/s3/s3-endpoint";
 import { addObjectServices } from "./api/object-grpc-service";
 import { CoordinatorRoster } from "./cluster/coordinator-roster";
 import { closeContext, loadCoordinatorConfig, openContext } from "./context";
@@ -57,10 +61,23 @@ export async function serve(log: Logger): Promise<void> {
   await http.listen({ host: cfg.host, port: cfg.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
 
+  // The S3 REST endpoint: every request signed (SigV4). Without keys it answers 403 to all, saying what to set.
+  const keys = loadKeyStore(cfg);
+  const s3 = createS3Endpoint(
+    { engine: store, maxObjectSize: cfg.maxObjectSize, region: cfg.s3Region },
+    { keys, domain: cfg.s3Domain, timeouts: httpTimeouts(cfg), logger: log },
+  );
+  const s3Port = await listen(s3, cfg.host, cfg.s3Port);
+  if (!keys)
+    log.warn(
+      "no credentials configured (MINIS3_ACCESS_KEY / MINIS3_SECRET_KEY or MINIS3_KEYS_FILE): the S3 endpoint refuses every request",
+    );
+
   log.info(
     {
       http: `http://${cfg.host}:${httpPort}`,
       grpc: `${cfg.host}:${grpcPort}`,
+      s3: `http://${cfg.host}:${s3Port}`,
       replicas: cfg.replicas,
       writeQuorum,
       storageNodes: ctx.directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`),
@@ -69,11 +86,23 @@ export async function serve(log: Logger): Promise<void> {
   );
 
   onShutdown(log, async () => {
-    await http.close();
+    drainWhileClosing(s3);
+    await Promise.all([http.close(), new Promise((resolve) => s3.close(resolve))]);
     await shutdownServer(grpcServer);
     await store.close();
     removal.stop();
     await lifecycle.stop();
     await closeContext(ctx);
+  });
+}
+
+/** Listens (in a group worker, on the primary's shared socket) and returns the port bound. */
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
   });
 }

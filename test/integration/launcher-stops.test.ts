@@ -60,6 +60,7 @@ describe("stopping the launcher", () => {
       MINIS3_HTTP_PORT: String(base),
       MINIS3_GRPC_PORT: String(base + 1),
       MINIS3_NODE_BASE_PORT: String(base + 2),
+      MINIS3_S3_PORT: String(base + 6),
       MINIS3_STORAGE_NODES: "2",
       MINIS3_REPLICAS: "2",
       MINIS3_COORDINATORS: String(COORDINATOR_WORKERS),

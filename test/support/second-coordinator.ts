@@ -11,15 +11,15 @@ export interface SecondCoordinator {
 /**
  * One more coordinator process on a running cluster: the cluster's own coordinator settings (same
  * database, queues, nodes) on ports of its own (HTTP `port`, gRPC the next one; default: free ones,
- * given again to restart it at the same address). Resolves once it answers /healthz (a coordinator
+ * given again to restart it at the same address; S3 the one after). Resolves once it answers /healthz (a coordinator
  * restarted on a loaded machine can take over 30 s: give it `timeoutMs`); killed if it does not.
  */
 export async function startSecondCoordinator(cluster: TestCluster, httpPort?: number, timeoutMs = 30_000): Promise<SecondCoordinator> {
   const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
-  const port = httpPort ?? (await findFreePortBlock(2));
+  const port = httpPort ?? (await findFreePortBlock(3));
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
-    env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1) },
+    env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1), MINIS3_S3_PORT: String(port + 2) },
     stdio: ["ignore", "ignore", "inherit"],
   });
   try {

@@ -31,6 +31,9 @@ interface Expected {
   value?: string;
 }
 
+/** x-amz-checksum-* headers that carry no checksum: its type, its algorithm, and GetObject's "send me yours" (mode). */
+const NOT_A_CHECKSUM = new Set(["x-amz-checksum-type", "x-amz-checksum-algorithm", "x-amz-checksum-mode"]);
+
 type State = "size" | "data" | "data-crlf" | "trailer" | "done";
 
 export class AuthenticatedBody extends Transform {
@@ -71,7 +74,7 @@ export class AuthenticatedBody extends Transform {
     if (payload.kind === "sha256") this.payloadSha = { hash: createHash("sha256"), hex: payload.sha256 };
 
     for (const name of Object.keys(headers)) {
-      if (!name.startsWith("x-amz-checksum-") || name === "x-amz-checksum-type" || name === "x-amz-checksum-algorithm") continue;
+      if (!name.startsWith("x-amz-checksum-") || NOT_A_CHECKSUM.has(name)) continue;
       const algorithm = checksumAlgorithmOf(name);
       if (!algorithm) throw fail(ErrorCode.InvalidArgument, `${name}: checksum algorithm not supported (CRC32, CRC32C, SHA1, SHA256)`);
       this.expected.push({ algorithm, header: name, hasher: newChecksum(algorithm), value: headerOf(headers, name)?.trim() });

@@ -1,3 +1,4 @@
+import type { Server } from "node:http";
 import type { FastifyInstance } from "fastify";
 
 /** How long requests in flight at a stop may still run before their connections are cut. */
@@ -16,15 +17,19 @@ const IDLE_POLL_MS = 50;
  */
 export function drainOnClose(app: FastifyInstance, drainMs = HTTP_DRAIN_MS): void {
   app.addHook("preClose", (done) => {
-    const server = app.server;
-    const poll = setInterval(() => server.closeIdleConnections(), IDLE_POLL_MS);
-    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
-    poll.unref();
-    cut.unref();
-    server.once("close", () => {
-      clearInterval(poll);
-      clearTimeout(cut);
-    });
+    drainWhileClosing(app.server, drainMs);
     done();
+  });
+}
+
+/** The same for a plain node:http server (the S3 endpoint): call it just before server.close(). */
+export function drainWhileClosing(server: Server, drainMs = HTTP_DRAIN_MS): void {
+  const poll = setInterval(() => server.closeIdleConnections(), IDLE_POLL_MS);
+  const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+  poll.unref();
+  cut.unref();
+  server.once("close", () => {
+    clearInterval(poll);
+    clearTimeout(cut);
   });
 }

@@ -1,0 +1,164 @@
+// The S3 endpoint's HTTP server: plain node:http (no framework body handling between the socket
+// and the signature check: the raw body streams straight into the aws-chunked decoder and on to the
+// engine). Per request: address (path or virtual-host style) → verify the signature → check the
+// bucket grant → dispatch (router.ts) → reply; any error becomes S3's XML error body.
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { pipeline, Readable } from "node:stream";
+import { checkBucketAccess, type KeyStore } from "../../../auth/keys";
+import type { AuthenticatedBody } from "../../../auth/sigv4/body";
+import { headerOf, headersFromRaw, parseQuery } from "../../../auth/sigv4/canonical";
+import { AbortedError, isMiniS3Error } from "../../../common/errors";
+import type { Logger } from "../../../common/logger";
+import type { HttpTimeouts } from "../http-timeouts";
+import { addressOf } from "./addressing";
+import { authenticate } from "./request-auth";
+import type { S3Method, S3Reply, S3Request, S3Router } from "./router";
+import { s3ErrorOf, s3Errors } from "./s3-errors";
+import { errorXml } from "./xml";
+
+export interface S3ServerOptions {
+  /** Undefined or empty: every request is refused (403) with a message saying what to configure. */
+  keys: KeyStore | undefined;
+  /** Virtual-host style under this domain; "" for path style only. */
+  domain: string;
+  timeouts: HttpTimeouts;
+  logger?: Logger;
+}
+
+const METHODS = new Set<string>(["GET", "HEAD", "PUT", "POST", "DELETE"]);
+/** An error answered before the body was read: up to this many bytes are drained, past it the connection is closed. */
+const DRAIN_LIMIT = 64 * 1024;
+
+export function createS3Server(router: S3Router, opts: S3ServerOptions): Server {
+  const t = opts.timeouts;
+  const headersMs = t.requestMs > 0 ? Math.min(t.headersMs, t.requestMs) : t.headersMs;
+  const server = createServer({
+    requestTimeout: t.requestMs,
+    headersTimeout: headersMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionsCheckingInterval: Math.min(1000, headersMs),
+  });
+  // Idle sockets (no byte either way for idleMs) are destroyed: there is no 'timeout' listener.
+  server.setTimeout(t.idleMs);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => void handle(router, opts, req, res, false));
+  // `Expect: 100-continue` (aws cli, SDKs for large bodies): the go-ahead is sent only when a handler
+  // reads the body, so a request refused by its signature or a check gets its error before any byte.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => void handle(router, opts, req, res, true));
+  return server;
+}
+
+async function handle(
+  router: S3Router,
+  opts: S3ServerOptions,
+  raw: IncomingMessage,
+  res: ServerResponse,
+  expectContinue: boolean,
+): Promise<void> {
+  const requestId = randomBytes(8).toString("hex").toUpperCase();
+  const url = raw.url ?? "/";
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  const rawQuery = q < 0 ? "" : url.slice(q + 1);
+  let bodyStarted = false;
+  const aborter = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) aborter.abort();
+  });
+  try {
+    const method = raw.method ?? "GET";
+    if (!METHODS.has(method)) throw s3Errors.methodNotAllowed(`${method} is not an S3 method`);
+    const headers = headersFromRaw(raw.rawHeaders);
+    const { target, bucket, key } = addressOf(path, headerOf(headers, "host"), opts.domain);
+    const { identity, body } = authenticate(raw, headers, path, rawQuery, opts.keys);
+    if (bucket !== undefined) checkBucketAccess(identity, bucket);
+    const query = new Map<string, string>();
+    for (const [name, value] of parseQuery(rawQuery)) if (!query.has(name)) query.set(name, value);
+    const { handler } = router.match(method, target, query);
+    const request: S3Request = {
+      method: method as S3Method,
+      bucket,
+      key,
+      query,
+      headers,
+      header: (name) => headerOf(headers, name),
+      identity,
+      requestId,
+      signal: aborter.signal,
+      raw,
+      body: () => {
+        if (bodyStarted) throw new Error("the request body was already read");
+        bodyStarted = true;
+        if (expectContinue) res.writeContinue();
+        return readBody(raw, body);
+      },
+    };
+    const reply = await handler(request);
+    await send(res, requestId, method, reply);
+  } catch (e) {
+    const error = s3ErrorOf(e);
+    if (error.status >= 500 && opts.logger) opts.logger.error({ err: e, url, requestId }, "S3 request failed");
+    if (res.headersSent) {
+      res.destroy(); // mid-body: only cutting the connection tells the client the reply is incomplete
+      return;
+    }
+    if (!raw.complete) {
+      // Node would read and discard the rest of an unread body to keep the connection: only a small one.
+      const declared = Number(raw.headers["content-length"] ?? NaN);
+      if (!bodyStarted && !expectContinue && declared <= DRAIN_LIMIT) raw.resume();
+      else res.shouldKeepAlive = false;
+    }
+    const xml = raw.method === "HEAD" || error.status === 304 ? undefined : errorXml(error, path, requestId);
+    res.writeHead(error.status, {
+      ...error.headers,
+      "x-amz-request-id": requestId,
+      ...(xml !== undefined ? { "content-type": "application/xml", "content-length": String(Buffer.byteLength(xml)) } : {}),
+    });
+    res.end(xml);
+  }
+}
+
+/** The request body through its check, as an iterable that fails with a MiniS3 error when the client goes away. */
+function readBody(raw: IncomingMessage, body: AuthenticatedBody): S3Request["body"] extends () => infer R ? R : never {
+  pipeline(raw, body, () => undefined); // an error destroys `body` with it, which the iteration below throws
+  async function* bytes(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of body) yield chunk as Buffer;
+    } catch (e) {
+      if (isMiniS3Error(e)) throw e;
+      throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
+    }
+  }
+  return Object.assign(bytes(), {
+    get checksums() {
+      return body.checksums;
+    },
+    get decodedLength() {
+      return body.decodedLength;
+    },
+  });
+}
+
+async function send(res: ServerResponse, requestId: string, method: string, reply: S3Reply): Promise<void> {
+  const headers: Record<string, string> = { "x-amz-request-id": requestId, ...reply.headers };
+  const status = reply.status ?? 200;
+  const body = reply.body;
+  if (body === undefined || method === "HEAD") {
+    if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) await body[Symbol.asyncIterator]().return?.();
+    if (!("content-length" in headers) && status !== 204 && status !== 304) headers["content-length"] = "0";
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  if (typeof body === "string" || Buffer.isBuffer(body)) {
+    if (typeof body === "string") headers["content-type"] ??= "application/xml";
+    headers["content-length"] = String(Buffer.byteLength(body));
+    res.writeHead(status, headers);
+    res.end(body);
+    return;
+  }
+  res.writeHead(status, headers);
+  // pipeline destroys the source when the client goes away: Readable.from then calls return() on
+  // the engine's iterator, which cancels the read on the node.
+  await new Promise<void>((resolve) => pipeline(Readable.from(body, { objectMode: false }), res, () => resolve()));
+}

@@ -1,0 +1,34 @@
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { TestCluster } from "../../deploy/launcher/cluster";
+
+/** An AWS SDK S3 client for a test cluster's S3 endpoint (path style, the cluster's key pair). */
+export function s3Client(cluster: TestCluster, overrides: Partial<S3ClientConfig> = {}): S3Client {
+  return new S3Client({
+    endpoint: cluster.s3Url,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: cluster.accessKey, secretAccessKey: cluster.secretKey },
+    maxAttempts: 1, // a test wants the first answer, not a retried one
+    ...overrides,
+  });
+}
+
+/** The S3 error code of a failed SDK call (its `name`), or "no error". */
+export async function s3ErrorCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "no error";
+  } catch (e) {
+    return (e as { name?: string }).name ?? String(e);
+  }
+}
+
+/** The HTTP status of a failed SDK call. */
+export async function s3ErrorStatus(p: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  }
+}
