@@ -21,6 +21,10 @@ export const S3_ERRORS: Record<ErrorCode, S3ErrorShape> = {
   // S3 answers 400 (not 413) to a body over its limit.
   [ErrorCode.EntityTooLarge]: { status: 400, code: "EntityTooLarge" },
   [ErrorCode.InvalidRange]: { status: 416, code: "InvalidRange" },
+  [ErrorCode.NoSuchUpload]: { status: 404, code: "NoSuchUpload" },
+  [ErrorCode.InvalidPart]: { status: 400, code: "InvalidPart" },
+  [ErrorCode.InvalidPartOrder]: { status: 400, code: "InvalidPartOrder" },
+  [ErrorCode.EntityTooSmall]: { status: 400, code: "EntityTooSmall" },
   [ErrorCode.Aborted]: { status: 400, code: "IncompleteBody" },
   [ErrorCode.AccessDenied]: { status: 403, code: "AccessDenied" },
   [ErrorCode.InvalidAccessKeyId]: { status: 403, code: "InvalidAccessKeyId" },
