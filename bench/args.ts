@@ -4,8 +4,8 @@ import { parseDuration, parseSize } from "../services/common/units";
 
 // The bench's settings: flags, or BENCH_<NAME> environment variables (flags win).
 
-export type Phase = "mixed" | "large" | "huge" | "tiers" | "transitions";
-const PHASES: readonly Phase[] = ["mixed", "large", "huge", "tiers", "transitions"];
+export type Phase = "mixed" | "large" | "huge" | "tiers" | "transitions" | "lifecycle";
+const PHASES: readonly Phase[] = ["mixed", "large", "huge", "tiers", "transitions", "lifecycle"];
 
 export interface Mix {
   upload: number;
@@ -36,6 +36,12 @@ export interface BenchArgs {
   /** Objects taken through demotion, trash and purge in the transitions phase, and their TTLs. */
   transitionObjects: number;
   transitionTtlMs: number;
+  /** The lifecycle phase: objects seeded, the window their due times spread over, the hot TTL. */
+  lifecycleObjects: number;
+  lifecycleWindowMs: number;
+  lifecycleTtlMs: number;
+  /** `node --cpu-prof` for every process of the lifecycle phase's cluster, into this directory. */
+  cpuProfDir: string | undefined;
   /** Storage nodes of a cluster the bench starts itself. */
   storageNodes: number;
   /** MINIS3_* settings for a cluster the bench starts itself (the harness strips the shell's). */
@@ -46,7 +52,7 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [options]
   --url URL            coordinator to load (127.0.0.1/localhost only). Default: http://127.0.0.1:8080
                        if it answers /healthz, else a private cluster started by the test harness
-  --phases LIST        any of mixed,large,huge,tiers,transitions (default: all)
+  --phases LIST        any of mixed,large,huge,tiers,transitions,lifecycle (default: all)
   --concurrency N      requests in flight in the mixed phase (default 32)
   --size SIZE          object size in the mixed phase (default 4KiB)
   --duration TIME      length of the mixed phase (default 20s, at most 10m)
@@ -62,6 +68,13 @@ export const USAGE = `usage: npm run bench -- [options]
   --transition-objects N  4 KiB objects uploaded, demoted, deleted, moved to the trash and purged
                        in the transitions phase (default 100000), on a private cluster
   --transition-ttl TIME   its hot TTL (default 20s; the trash TTL is three times that)
+  --lifecycle-objects N   4 KiB objects seeded straight into a private cluster (blobs to the
+                       storage nodes, rows as an upload commits them) for the lifecycle phase
+                       (default 100000): it measures demotion, trash moves and purges alone
+  --lifecycle-window TIME their due times (and deletes) spread over this long (default 60s;
+                       0s: all at once, the most a transition can move)
+  --lifecycle-ttl TIME    the hot TTL there (default 4s)
+  --cpu-prof DIR       the lifecycle phase's processes run with node --cpu-prof into DIR
   --storage-nodes N    storage nodes of a cluster the bench starts itself (default 3)
   --cluster-env LIST   MINIS3_* settings for the cluster the bench starts itself, comma-separated
                        (e.g. MINIS3_SCRUB_RATE=0 to compare with the scrubber off)
@@ -86,6 +99,10 @@ const FLAGS = {
   "tier-size": { type: "string" },
   "transition-objects": { type: "string" },
   "transition-ttl": { type: "string" },
+  "lifecycle-objects": { type: "string" },
+  "lifecycle-window": { type: "string" },
+  "lifecycle-ttl": { type: "string" },
+  "cpu-prof": { type: "string" },
   out: { type: "string" },
   help: { type: "boolean" },
 } as const;
@@ -194,6 +211,10 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     tierSize: wrap("tier-size", () => parseSize(get("tier-size", "64KiB"))),
     transitionObjects: int("transition-objects", get("transition-objects", "100000"), 1, 1_000_000),
     transitionTtlMs: wrap("transition-ttl", () => parseDuration(get("transition-ttl", "20s"))),
+    lifecycleObjects: int("lifecycle-objects", get("lifecycle-objects", "100000"), 1, 1_000_000),
+    lifecycleWindowMs: wrap("lifecycle-window", () => parseDuration(get("lifecycle-window", "60s"))),
+    lifecycleTtlMs: wrap("lifecycle-ttl", () => parseDuration(get("lifecycle-ttl", "4s"))),
+    cpuProfDir: get("cpu-prof", "") || undefined,
     storageNodes: int("storage-nodes", get("storage-nodes", "3"), 1, 32),
     clusterEnv: parseClusterEnv(get("cluster-env", "")),
     outDir: outDir || undefined,

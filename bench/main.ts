@@ -6,6 +6,7 @@ import { repoRoot } from "../deploy/launcher/paths";
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from "./args";
 import { MiniS3Client } from "./client";
 import { runLarge } from "./large";
+import { runLifecycle } from "./lifecycle";
 import { deleteKeys, runMixed } from "./mixed";
 import { cpuBetween, cpuSnapshot, findInfraProcesses, findServiceProcesses, type WatchedProcess } from "./procs";
 import { report } from "./report";
@@ -48,6 +49,9 @@ async function run(args: BenchArgs): Promise<number> {
       tierSize: args.tierSize,
       transitionObjects: args.transitionObjects,
       transitionTtlMs: args.transitionTtlMs,
+      lifecycleObjects: args.lifecycleObjects,
+      lifecycleWindowMs: args.lifecycleWindowMs,
+      lifecycleTtlMs: args.lifecycleTtlMs,
       clusterEnv: args.clusterEnv,
     },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), node: process.version },
@@ -113,6 +117,22 @@ async function run(args: BenchArgs): Promise<number> {
         runTransitions(args.transitionObjects, 4096, args.transitionTtlMs, args.storageNodes, log),
       );
       results.transitions = { ...value, cpu };
+    }
+    if (args.phases.includes("lifecycle")) {
+      await waitQuiet(target.url, 120_000, log);
+      // Its own cluster, seeded (lifecycle.ts); it measures CPU per transition itself.
+      results.lifecycle = await runLifecycle(
+        {
+          objects: args.lifecycleObjects,
+          objectBytes: 4096,
+          windowMs: args.lifecycleWindowMs,
+          hotTtlMs: args.lifecycleTtlMs,
+          storageNodes: args.storageNodes,
+          clusterEnv: args.clusterEnv,
+          cpuProfDir: args.cpuProfDir,
+        },
+        log,
+      );
     }
   } catch (e) {
     results.errors.push((e as Error).stack ?? String(e));

@@ -1,5 +1,6 @@
 import type { BenchResults } from "./result-types";
 import type { LargeResult } from "./large";
+import type { LifecycleKindFigures } from "./lifecycle";
 import type { TransitionFigures } from "./transitions";
 
 // The human summary of a run (the JSON file has everything).
@@ -69,6 +70,25 @@ export function report(r: BenchResults): string {
     );
     out.push(line("demote", t.demote), line("trash", t.trash), line("purge", t.purge));
     out.push(`  left after: hot ${t.left.hot}, cold ${t.left.cold}, trash ${t.left.trash}`);
+  }
+  if (r.lifecycle) {
+    const l = r.lifecycle;
+    const cpu = (c: Record<string, number>) =>
+      Object.entries(c)
+        .filter(([, sec]) => sec >= 0.05)
+        .sort(([, a], [, b]) => b - a)
+        .map(([name, sec]) => `${name} ${sec}`)
+        .join(", ");
+    const line = (name: string, f: LifecycleKindFigures) =>
+      `  ${name.padEnd(10)} ${pad(f.moved, 7)} of ${f.due} moved, ${pad(f.perSec, 8)}/s over ${f.seconds} s; lateness p50 ${f.latenessMs.p50 ?? "-"} ms, p99 ${f.latenessMs.p99 ?? "-"} ms, max ${f.latenessMs.max ?? "-"} ms; ${f.failed} failed attempts\n             CPU s: ${cpu(f.cpu)}`;
+    out.push(
+      `lifecycle: ${l.objects} seeded objects of ${l.objectBytes} B due over ${l.windowMs / 1000} s (${l.duePerSec ?? "all at once"}/s), hot TTL ${l.hotTtlMs} ms, trash TTL ${l.trashTtlMs} ms`,
+    );
+    out.push(
+      `  seeded     ${l.seed.perSec}/s (${l.seed.seconds} s); like an upload: ${l.seededVsUpload.length ? "NO: " + l.seededVsUpload.join("; ") : "yes"}`,
+    );
+    out.push(line("demote", l.demote), line("trash", l.trash), line("purge", l.purge));
+    out.push(`  left after: hot ${l.left.hot}, cold ${l.left.cold}, trash ${l.left.trash}`);
   }
   for (const e of r.errors) out.push(`ERROR: ${e.split("\n")[0]}`);
   return out.join("\n") + "\n";

@@ -1,5 +1,6 @@
 import type { BenchArgs } from "./args";
 import type { LargeResult } from "./large";
+import type { LifecycleResult } from "./lifecycle";
 import type { MixedResult } from "./mixed";
 import type { TiersResult } from "./tiers";
 import type { TransitionsResult } from "./transitions";
@@ -16,12 +17,13 @@ export interface BenchResults {
   startedAt: string;
   finishedAt?: string;
   target: { url: string; ownCluster: boolean };
-  settings: Omit<BenchArgs, "outDir" | "url">;
+  settings: Omit<BenchArgs, "outDir" | "url" | "cpuProfDir">;
   machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string };
   mixed?: MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
   large?: LargeResult & { cpu: CpuFigures };
   huge?: LargeResult & { cpu: CpuFigures };
   tiers?: TiersResult & { cpu: CpuFigures };
   transitions?: TransitionsResult & { cpu: CpuFigures };
+  lifecycle?: LifecycleResult;
   errors: string[];
 }

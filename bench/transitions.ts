@@ -35,27 +35,27 @@ export interface TransitionsResult {
   left: { hot: number; cold: number; trash: number };
 }
 
-interface StatusJson {
+export interface StatusJson {
   tiers: { tier: string; objects: number }[];
   transitions?: { kind: string; moved: number; failed: number; latenessMs: TransitionFigures["latenessMs"] }[];
 }
 
 const CONCURRENCY = 32;
 
-async function status(url: string): Promise<StatusJson> {
+export async function status(url: string): Promise<StatusJson> {
   const res = await request(`${url}/status`);
   return (await res.body.json()) as StatusJson;
 }
 
-const tier = (s: StatusJson, t: string) => s.tiers.find((x) => x.tier === t)?.objects ?? 0;
-const moved = (s: StatusJson, kind: string) => s.transitions?.find((x) => x.kind === kind);
+export const tier = (s: StatusJson, t: string) => s.tiers.find((x) => x.tier === t)?.objects ?? 0;
+export const moved = (s: StatusJson, kind: string) => s.transitions?.find((x) => x.kind === kind);
 
 /**
  * Polls /status until `done` (or `timeoutMs`: then the figures say how far it got); returns the
  * time of the last look. Every 500 ms: /status counts the tiers with a scan of `versions`, which at
  * 100,000 rows is load of its own.
  */
-async function until(
+export async function until(
   url: string,
   what: string,
   done: (s: StatusJson) => boolean,
@@ -91,7 +91,7 @@ async function each(n: number, op: (i: number) => Promise<boolean>): Promise<{ m
   return { ms: performance.now() - t0, failed, firstDone };
 }
 
-function figures(s: StatusJson, kind: string, firstDue: number, lastMoved: number): TransitionFigures {
+export function figures(s: StatusJson, kind: string, firstDue: number, lastMoved: number): TransitionFigures {
   const m = moved(s, kind);
   const seconds = Math.max(0.001, (lastMoved - firstDue) / 1000);
   return {
