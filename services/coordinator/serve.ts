@@ -14,6 +14,7 @@ import { addObjectServices } from "./api/object-grpc-service";
 import { CoordinatorRoster } from "./cluster/coordinator-roster";
 import { closeContext, loadCoordinatorConfig, openContext } from "./context";
 import { Lifecycle } from "./lifecycle/lifecycle";
+import { MultipartStore } from "./objects/multipart-store";
 import { ObjectStore } from "./objects/object-store";
 
 /**
@@ -42,6 +43,7 @@ export async function serve(log: Logger): Promise<void> {
     { ...ctx, events: lifecycle, undeleter: lifecycle },
     { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
   );
+  const multipart = new MultipartStore(ctx, store, { maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize });
   // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
   const removal = new NodeRemoval(ctx, { replicas: cfg.replicas, intervalMs: cfg.reconcileInterval, graceMs: 2 * cfg.nodeDownAfter });
   const roster = new CoordinatorRoster(ctx.pool, ctx.presence);
@@ -64,7 +66,7 @@ export async function serve(log: Logger): Promise<void> {
   // The S3 REST endpoint: every request signed (SigV4). Without keys it answers 403 to all, saying what to set.
   const keys = loadKeyStore(cfg);
   const s3 = createS3Endpoint(
-    { engine: store, maxObjectSize: cfg.maxObjectSize, region: cfg.s3Region },
+    { engine: store, multipart, maxObjectSize: cfg.maxObjectSize, region: cfg.s3Region },
     { keys, domain: cfg.s3Domain, timeouts: httpTimeouts(cfg), logger: log },
   );
   const s3Port = await listen(s3, cfg.host, cfg.s3Port);

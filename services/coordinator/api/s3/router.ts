@@ -22,6 +22,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Identity } from "../../../auth/keys";
 import type { HeaderMap } from "../../../auth/sigv4/canonical";
+import type { MultipartEngine } from "../../objects/multipart-engine";
 import type { ObjectEngine } from "../../objects/object-engine";
 import { s3Errors } from "./s3-errors";
 
@@ -133,6 +134,8 @@ export class S3Router {
 /** What every handler file is given to register its routes with. */
 export interface S3Deps {
   engine: ObjectEngine;
+  /** Multipart uploads (multipart-handlers.ts). */
+  multipart: MultipartEngine;
   /** Largest object accepted (MINIS3_MAX_OBJECT_SIZE). */
   maxObjectSize: number;
   /** The region GetBucketLocation reports. */
