@@ -32,6 +32,8 @@ export interface LifecycleSettings {
 export interface LifecycleKindFigures extends TransitionFigures {
   /** Versions that came due (the seeded ones and the one real upload). */
   due: number;
+  /** Attempts that ended without a move, by the job's answer (a row changed since read…). */
+  notMoved: Record<string, number>;
   cpu: Record<string, number>;
 }
 
@@ -114,9 +116,10 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
       await run();
       const last = await until(url, `every ${kind}`, (st) => (moved(st, kind)?.moved ?? 0) >= n, wait, log);
       const cpu = cpuBetween(before, cpuSnapshot(list), list);
-      const f = figures(await status(url), kind, firstDuePerf, last);
+      const st = await status(url);
+      const f = figures(st, kind, firstDuePerf, last);
       log(`lifecycle: ${kind}: ${f.moved} moved, ${f.perSec}/s, lateness p50 ${f.latenessMs.p50} ms, p99 ${f.latenessMs.p99} ms`);
-      return { ...f, due: n, cpu };
+      return { ...f, due: n, notMoved: moved(st, kind)?.notMoved ?? {}, cpu };
     };
     const limit = s.windowMs + 180_000;
     const demote = await phase("demote", firstDue, async () => undefined, limit + s.hotTtlMs + leadMs);

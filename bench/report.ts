@@ -79,8 +79,15 @@ export function report(r: BenchResults): string {
         .sort(([, a], [, b]) => b - a)
         .map(([name, sec]) => `${name} ${sec}`)
         .join(", ");
+    const notMoved = (m: Record<string, number>) =>
+      Object.keys(m).length
+        ? "; not moved: " +
+          Object.entries(m)
+            .map(([why, count]) => `${count} ${why}`)
+            .join(", ")
+        : "";
     const line = (name: string, f: LifecycleKindFigures) =>
-      `  ${name.padEnd(10)} ${pad(f.moved, 7)} of ${f.due} moved, ${pad(f.perSec, 8)}/s over ${f.seconds} s; lateness p50 ${f.latenessMs.p50 ?? "-"} ms, p99 ${f.latenessMs.p99 ?? "-"} ms, max ${f.latenessMs.max ?? "-"} ms; ${f.failed} failed attempts\n             CPU s: ${cpu(f.cpu)}`;
+      `  ${name.padEnd(10)} ${pad(f.moved, 7)} of ${f.due} moved, ${pad(f.perSec, 8)}/s over ${f.seconds} s; lateness p50 ${f.latenessMs.p50 ?? "-"} ms, p99 ${f.latenessMs.p99 ?? "-"} ms, max ${f.latenessMs.max ?? "-"} ms; ${f.failed} failed attempts${notMoved(f.notMoved)}\n             CPU s: ${cpu(f.cpu)}`;
     out.push(
       `lifecycle: ${l.objects} seeded objects of ${l.objectBytes} B due over ${l.windowMs / 1000} s (${l.duePerSec ?? "all at once"}/s), hot TTL ${l.hotTtlMs} ms, trash TTL ${l.trashTtlMs} ms`,
     );

@@ -37,7 +37,13 @@ export interface TransitionsResult {
 
 export interface StatusJson {
   tiers: { tier: string; objects: number }[];
-  transitions?: { kind: string; moved: number; failed: number; latenessMs: TransitionFigures["latenessMs"] }[];
+  transitions?: {
+    kind: string;
+    moved: number;
+    failed: number;
+    notMoved?: Record<string, number>;
+    latenessMs: TransitionFigures["latenessMs"];
+  }[];
 }
 
 const CONCURRENCY = 32;

@@ -26,6 +26,21 @@ test("compressible chunks are deflated, incompressible ones kept raw, and both d
   }
 });
 
+test("small chunks: compressible ones are deflated, random ones kept raw", async () => {
+  for (const size of [100, 4096, 16 * 1024]) {
+    const text = compressibleBytes(size);
+    const random = randomBytes(size);
+    const z = await encodeChunk(text);
+    const r = await encodeChunk(random);
+    expect([z.codec, r.codec]).toEqual(["deflate", "raw"]);
+    expect(r.data).toBe(random);
+    expect(await decodeChunk("t", z.codec, z.rawSize, z.data.length, z.checksum, z.data)).toEqual(text);
+  }
+  // Few distinct bytes but no repeats deflate can use still measure low entropy: deflated if it pays.
+  const fewSymbols = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 13));
+  expect((await encodeChunk(fewSymbols)).codec).toBe("deflate");
+});
+
 test("a chunk saving less than ~10% is stored raw", async () => {
   // 95% random, 5% zeros: deflate saves about 5%.
   const mostlyRandom = Buffer.concat([randomBytes(MiB * 0.95), Buffer.alloc(MiB * 0.05)]);

@@ -40,7 +40,7 @@ export async function cleanCopiesBatch(pool: Pool, batch: CopyCleanup[]): Promis
     );
     const rows = new Map(((out as unknown[])[2] as RowDataPacket[]).map((r) => [r.version_id as string, r]));
     const pending = new Map<string, string[]>();
-    const updates: { sql: string; params: (string | number)[] }[] = [];
+    const updates: { id: string; cleanup: string; genStep: number }[] = [];
     await Promise.all(
       ids.map(async (id) => {
         const { strays, remove } = byVersion.get(id)!;
@@ -53,17 +53,22 @@ export async function cleanCopiesBatch(pool: Pool, batch: CopyCleanup[]): Promis
         if (!row) return;
         const unlisted = doomed.some((n) => !listed.includes(n));
         if (unlisted || failed.length !== listed.length || failed.some((n) => !listed.includes(n))) {
-          updates.push({
-            sql: `UPDATE versions SET cleanup = ?, gen = gen + ? WHERE version_id = ?`,
-            params: [failed.join(","), unlisted ? 1 : 0, id],
-          });
+          updates.push({ id, cleanup: failed.join(","), genStep: unlisted ? 1 : 0 });
         }
       }),
     );
-    await c.query(
-      [...updates.map((u) => u.sql), "COMMIT"].join(";\n"),
-      updates.flatMap((u) => u.params),
-    );
+    // One UPDATE for the batch (the rows are locked): a statement per row cost MariaDB a parse
+    // and a plan each, ~256 per transaction while the poller moves small objects.
+    const update = updates.length
+      ? `UPDATE versions SET cleanup = CASE version_id ${updates.map(() => "WHEN ? THEN ?").join(" ")} END,
+           gen = gen + CASE version_id ${updates.map(() => "WHEN ? THEN ?").join(" ")} END
+         WHERE version_id IN (${updates.map(() => "?").join(", ")});\n`
+      : "";
+    await c.query(`${update}COMMIT`, [
+      ...updates.flatMap((u) => [u.id, u.cleanup]),
+      ...updates.flatMap((u) => [u.id, u.genStep]),
+      ...updates.map((u) => u.id),
+    ]);
     return batch.map((item) => pending.get(item.versionId)!);
   } catch (e) {
     await c.query("ROLLBACK").catch(() => undefined);

@@ -4,7 +4,8 @@ import type { Logger } from "../../common/logger";
 import { Semaphore } from "../../common/semaphore";
 import { START_CURSOR, type DueCursor, type DueScan, type LifecycleQueries } from "../catalogue/lifecycle-queries";
 import type { VersionRow } from "../model/version-row";
-import type { JobContext, LifecycleJob } from "./jobs/job";
+import { CleanupBacklog } from "./jobs/cleanup-backlog";
+import type { JobContext, RowJob } from "./jobs/job";
 import { shareOf, type Peers } from "./peer-share";
 import { TransitionStats, type TransitionView } from "./transition-stats";
 
@@ -20,6 +21,11 @@ const PAGE = 500;
  * only a row here.
  */
 const CONCURRENCY = 512;
+/**
+ * Old copies waiting to be deleted after their moves committed (CleanupBacklog), for every
+ * transition together: about as many as their moves in flight; past that a move waits for room.
+ */
+const CLEANUP_BACKLOG = 4 * CONCURRENCY;
 /** Of those, the sweep (stragglers and retries) may hold this many, so it never starves the front. */
 const SWEEP_CONCURRENCY = 128;
 /** The front looks again at least this often, whatever it expects: rows another coordinator adds. */
@@ -32,6 +38,8 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
 /** Rows remembered as backing off (oldest forgotten first: the sweep finds them again). */
 const MAX_BACKOFF = 100_000;
+/** Rows remembered as settled, so a page read before a row moved does not move it again. */
+const MAX_SETTLED = 100_000;
 /** Failures are logged at most this often per transition, with a count. */
 const WARN_EVERY_MS = 10_000;
 
@@ -39,7 +47,7 @@ const WARN_EVERY_MS = 10_000;
 export interface DueTransition {
   /** The queue name of its job, and its name in /status. */
   readonly name: string;
-  readonly job: LifecycleJob;
+  readonly job: RowJob;
   /** Followed as rows come due: its cursor only moves forward. */
   readonly front: DueScan;
   /** Walked from the start every sweep: rows behind the front (retries, stragglers). */
@@ -73,6 +81,11 @@ class Lane {
   readonly inFlight = new Set<string>();
   /** `forNodes`: the move failed for want of a reachable node, so a node's return ends the wait. */
   readonly backoff = new Map<string, { until: number; attempts: number; forNodes: boolean }>();
+  /**
+   * When each row's last move settled (performance.now()): a page read before that holds the row
+   * as it was, and moving it again would only copy bytes for a commit bound to lose.
+   */
+  readonly settled = new Map<string, number>();
   readonly stats: TransitionStats;
   wakeFront?: () => void;
   woken = false;
@@ -103,15 +116,19 @@ export class DuePoller {
   private stopped = false;
   /** Sweeps pausing between passes: stop() and nodesReturned() end their pause. */
   private readonly pauseWaiters = new Set<() => void>();
+  private readonly cleanups = new CleanupBacklog(CLEANUP_BACKLOG);
+  /** The jobs' context, with the old copies' deletes taken out of the moves' path. */
+  private readonly jobs: JobContext;
 
   constructor(
     transitions: readonly DueTransition[],
     private readonly queries: LifecycleQueries,
-    private readonly jobs: JobContext,
+    jobs: JobContext,
     private readonly peers: Peers,
     private readonly log: Logger,
   ) {
     this.lanes = transitions.map((t) => new Lane(t));
+    this.jobs = { ...jobs, cleanupBacklog: this.cleanups };
   }
 
   start(): void {
@@ -166,6 +183,7 @@ export class DuePoller {
     for (const l of this.lanes) l.wakeFront?.();
     await Promise.all(this.loops);
     await Promise.allSettled([...this.moving]);
+    await this.cleanups.idle();
   }
 
   private async front(lane: Lane): Promise<void> {
@@ -177,9 +195,10 @@ export class DuePoller {
         lane.woken = false;
         let at: DueCursor = t.lookbackMs ? { at: lane.cursor.at - t.lookbackMs, versionId: "" } : lane.cursor;
         for (;;) {
+          const readAt = performance.now();
           const page = await this.queries.duePage(t.front, at, await t.dueBy(), PAGE);
           const mine = this.share();
-          for (const v of page) await this.dispatch(lane, v, mine, false);
+          for (const v of page) await this.dispatch(lane, v, readAt, mine, false);
           if (page.length) {
             at = cursorOf(page[page.length - 1], t.front);
             if (after(at, lane.cursor)) lane.cursor = at;
@@ -229,9 +248,10 @@ export class DuePoller {
         for (const scan of t.sweep) {
           let at = START_CURSOR;
           while (!this.stopped) {
+            const readAt = performance.now();
             const page = await this.queries.duePage(scan, at, await t.dueBy(), PAGE);
             const mine = this.share();
-            for (const v of page) await this.dispatch(lane, v, mine, true);
+            for (const v of page) await this.dispatch(lane, v, readAt, mine, true);
             if (page.length < PAGE) break;
             at = cursorOf(page[page.length - 1], scan);
           }
@@ -256,16 +276,22 @@ export class DuePoller {
     });
   }
 
-  /** Starts a row's move once a slot is free, unless it is moving, backing off or not ours. */
-  private async dispatch(lane: Lane, v: VersionRow, mine: (id: string) => boolean, sweeping: boolean): Promise<void> {
+  /**
+   * Starts a row's move once a slot is free, unless it is moving, backing off, not ours, or its
+   * last move settled after `readAt` (when its page was read).
+   */
+  private async dispatch(lane: Lane, v: VersionRow, readAt: number, mine: (id: string) => boolean, sweeping: boolean): Promise<void> {
     const id = v.versionId;
-    if (this.stopped || lane.inFlight.has(id) || !mine(id)) return;
+    if (this.stopped || lane.inFlight.has(id) || !mine(id) || (lane.settled.get(id) ?? -1) >= readAt) return;
     const b = lane.backoff.get(id);
     if (b && b.until > Date.now()) return;
     lane.inFlight.add(id);
     if (sweeping) await lane.sweepSlots.acquire();
     await lane.slots.acquire();
     const moving = this.move(lane, v).finally(() => {
+      lane.settled.delete(id); // re-inserted last: the oldest entry is the first forgotten
+      lane.settled.set(id, performance.now());
+      if (lane.settled.size > MAX_SETTLED) lane.settled.delete(lane.settled.keys().next().value!);
       lane.inFlight.delete(id);
       lane.slots.release();
       if (sweeping) lane.sweepSlots.release();
@@ -277,9 +303,10 @@ export class DuePoller {
   private async move(lane: Lane, v: VersionRow): Promise<void> {
     const { t } = lane;
     try {
-      const outcome = await t.job.process({ versionId: v.versionId }, this.jobs);
+      const outcome = await t.job.fromRow(v, this.jobs);
       lane.backoff.delete(v.versionId);
-      if (typeof outcome === "string" && t.moved.includes(outcome)) lane.stats.recordMoved((await t.now()) - t.dueAt(v));
+      if (t.moved.includes(outcome)) lane.stats.recordMoved((await t.now()) - t.dueAt(v));
+      else lane.stats.recordNotMoved(outcome);
     } catch (e) {
       lane.stats.failed++;
       const attempts = (lane.backoff.get(v.versionId)?.attempts ?? 0) + 1;

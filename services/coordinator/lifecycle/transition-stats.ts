@@ -16,6 +16,8 @@ export interface TransitionView {
   /** Versions waiting out a backoff after a failure. */
   backingOff: number;
   inFlight: number;
+  /** Attempts that ended without a move, by the job's answer ("not hot", "demotion lost to a read or delete"…). */
+  notMoved: Record<string, number>;
   /** How long after its due time each move committed, in ms (bucketed: 10 ms steps up to 5 s). */
   latenessMs: { p50: number | null; p99: number | null; max: number | null };
 }
@@ -27,6 +29,8 @@ export interface TransitionView {
 export class TransitionStats {
   moved = 0;
   failed = 0;
+  /** Answers are a handful of fixed strings per job: the map stays small. */
+  private readonly notMoved = new Map<string, number>();
   private readonly buckets = new Uint32Array(BUCKETS);
   private maxMs = 0;
 
@@ -39,6 +43,10 @@ export class TransitionStats {
     const i =
       ms < FINE_MS ? Math.floor(ms / FINE_STEP_MS) : Math.min(BUCKETS - 1, FINE_BUCKETS + Math.floor((ms - FINE_MS) / COARSE_STEP_MS));
     this.buckets[i]++;
+  }
+
+  recordNotMoved(outcome: string): void {
+    this.notMoved.set(outcome, (this.notMoved.get(outcome) ?? 0) + 1);
   }
 
   /** The upper edge of the bucket holding the q-quantile (so never an understatement). */
@@ -63,6 +71,7 @@ export class TransitionStats {
       failed: this.failed,
       backingOff,
       inFlight,
+      notMoved: Object.fromEntries(this.notMoved),
       latenessMs: { p50: this.quantile(0.5), p99: this.quantile(0.99), max: this.moved ? Math.round(this.maxMs) : null },
     };
   }

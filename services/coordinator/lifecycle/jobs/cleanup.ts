@@ -25,10 +25,19 @@ export const cleanup: LifecycleJob<"cleanup"> = {
 
 /**
  * Every transition ends here, once its commit added the old copies to the version's pending ones:
- * they go now, and those that cannot are left to the cleanup job.
+ * they go now (in the due-row poller, after the move returns: ctx.cleanupBacklog), and those that
+ * cannot are left to the cleanup job.
  */
 export function finishCleanup(ctx: JobContext, versionId: string): Promise<void> {
-  return cleanOrRetry(ctx, versionId, []);
+  const clean = () => cleanOrRetry(ctx, versionId, []);
+  if (!ctx.cleanupBacklog) return clean();
+  return ctx.cleanupBacklog.add(() =>
+    clean().catch((e) => {
+      // the row still lists the copies: the cleanup job (or the reconciler) deletes them
+      ctx.log.debug({ version: versionId, err: e }, "old copies not deleted yet");
+      ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
+    }),
+  );
 }
 
 /** A transition lost its race: remove the copies it made, unless the catalogue now uses them. */

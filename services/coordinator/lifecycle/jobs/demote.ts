@@ -1,31 +1,37 @@
 import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
-import type { LifecycleJob } from "./job";
+import type { VersionRow } from "../../model/version-row";
+import type { JobContext, RowJob } from "./job";
 
 /** hot → cold, once the version has not been read for the hot TTL. */
-export const demote: LifecycleJob<"demote"> = {
+export const demote: RowJob<"demote"> = {
   name: "demote",
   concurrency: 4,
   async process({ versionId }, ctx) {
-    const v = await ctx.catalogue.version(versionId);
-    if (!v || v.state !== "live" || v.tier !== "hot") return "not hot";
-    const lastRead = Math.max(v.accessedMs, ctx.access.lastSeen(versionId) ?? 0);
-    const due = lastRead + ctx.opts.hotTtlMs;
-    if (Date.now() < due) {
-      ctx.scheduler.add(demote.name, versionId, due, due);
-      return "read since; rescheduled";
-    }
-    const backup = ctx.nodes.liveOfKind("backup");
-    await claimTargets(ctx, v, [backup.id]);
-    await ctx.copier.copy(v, v.replicas, [backup.id], 1, { bucket: v.bucket, key: v.key });
-    const moved = await ctx.catalogue.moveTier(
-      versionId,
-      { state: "live", tier: "hot", gen: v.gen, accessedMs: v.accessedMs },
-      { tier: "cold", replicas: [backup.id] },
-      v.replicas,
-    );
-    if (!moved) return dropCopies(ctx, versionId, [backup.id], "demotion lost to a read or delete");
-    await finishCleanup(ctx, versionId);
-    ctx.log.info({ version: versionId, key: v.key, size: v.size }, "demoted to cold");
-    return "demoted";
+    return demoteRow(await ctx.catalogue.version(versionId), ctx);
   },
+  fromRow: (v, ctx) => demoteRow(v, ctx),
 };
+
+async function demoteRow(v: VersionRow | null, ctx: JobContext): Promise<string> {
+  if (!v || v.state !== "live" || v.tier !== "hot") return "not hot";
+  const { versionId } = v;
+  const lastRead = Math.max(v.accessedMs, ctx.access.lastSeen(versionId) ?? 0);
+  const due = lastRead + ctx.opts.hotTtlMs;
+  if (Date.now() < due) {
+    ctx.scheduler.add(demote.name, versionId, due, due);
+    return "read since; rescheduled";
+  }
+  const backup = ctx.nodes.liveOfKind("backup");
+  await claimTargets(ctx, v, [backup.id]);
+  await ctx.copier.copy(v, v.replicas, [backup.id], 1, { bucket: v.bucket, key: v.key });
+  const moved = await ctx.catalogue.moveTier(
+    versionId,
+    { state: "live", tier: "hot", gen: v.gen, accessedMs: v.accessedMs },
+    { tier: "cold", replicas: [backup.id] },
+    v.replicas,
+  );
+  if (!moved) return dropCopies(ctx, versionId, [backup.id], "demotion lost to a read or delete");
+  await finishCleanup(ctx, versionId);
+  ctx.log.info({ version: versionId, key: v.key, size: v.size }, "demoted to cold");
+  return "demoted";
+}

@@ -5,6 +5,8 @@ import type { NodeOutages } from "../../cluster/node-outages";
 import type { NodePool } from "../../cluster/node-pool";
 import type { Placement } from "../../placement/placement";
 import type { BlobCopier } from "../../replicas/blob-copier";
+import type { VersionRow } from "../../model/version-row";
+import type { CleanupBacklog } from "./cleanup-backlog";
 import type { RepairThrottle } from "./repair-throttle";
 
 /** A job's data: the version it moves (empty for the reconciler). */
@@ -50,6 +52,12 @@ export interface JobContext {
   readonly reconciler: { run(): Promise<Record<string, number>> };
   readonly opts: LifecycleOptions;
   readonly log: Logger;
+  /**
+   * Where a transition's old copies are deleted once its move committed. Set in the due-row
+   * poller's context: the move returns at its commit and the deletes follow (bounded); elsewhere
+   * the job waits for them.
+   */
+  readonly cleanupBacklog?: CleanupBacklog;
 }
 
 /**
@@ -62,4 +70,13 @@ export interface LifecycleJob<N extends string = string> {
   /** Jobs of this kind one coordinator runs at once. */
   readonly concurrency: number;
   process(data: TransitionJob, ctx: JobContext): Promise<string | Record<string, number>>;
+}
+
+/**
+ * A job the due-row poller runs on the row its page read: a re-read per move was one more
+ * catalogue batch in each move's path. A row changed since the page was read loses its
+ * conditional commit (on the generation), as a re-read row changed since would.
+ */
+export interface RowJob<N extends string = string> extends LifecycleJob<N> {
+  fromRow(v: VersionRow | null, ctx: JobContext): Promise<string>;
 }

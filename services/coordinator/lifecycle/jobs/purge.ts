@@ -1,36 +1,44 @@
 import { ErrorCode, MiniS3Error } from "../../../common/errors";
 import { removeCopies } from "./cleanup";
-import type { LifecycleJob } from "./job";
+import type { VersionRow } from "../../model/version-row";
+import type { JobContext, RowJob } from "./job";
 
 /**
  * After the trash TTL: the version is marked `purging` (so no undelete can restore it any more),
  * then its bytes go from every node, then the row. Deleting the bytes first once let an undelete
  * in between restore a version with no bytes (review finding 13).
  */
-export const purge: LifecycleJob<"purge"> = {
+export const purge: RowJob<"purge"> = {
   name: "purge",
   concurrency: 8,
   async process({ versionId }, ctx) {
-    let v = await ctx.catalogue.version(versionId);
-    // A mark lost to a change (a trash move committing) is tried again on the row as it is now.
-    for (let attempt = 0; v?.state === "trash" && attempt < 3; attempt++) {
-      // due on the catalogue's clock; the queue's delay is counted on ours
-      const now = await ctx.catalogue.clock.now();
-      const early = (v.purgeMs ?? 0) - now;
-      if (early > 0) {
-        ctx.scheduler.add(purge.name, versionId, Date.now() + early, v.purgeMs!);
-        return "not due";
-      }
-      if (await ctx.catalogue.markPurging(v, now)) v = { ...v, state: "purging" };
-      else v = await ctx.catalogue.version(versionId);
-    }
-    if (!v) return "already purged";
-    if (v.state === "live") return "restored";
-    if (v.state !== "purging") throw new MiniS3Error(ErrorCode.Internal, `${versionId} kept changing; the purge will try again`);
-    const failed = await removeCopies(ctx, versionId, [...new Set([...v.replicas, ...v.cleanup])]);
-    if (failed.length) throw new MiniS3Error(ErrorCode.NodeUnavailable, `could not delete the copies on ${failed.join(", ")}`);
-    await ctx.catalogue.forget(versionId);
-    ctx.log.info({ version: versionId, key: v.key }, "purged");
-    return "purged";
+    return purgeRow(await ctx.catalogue.version(versionId), ctx);
   },
+  fromRow: (v, ctx) => purgeRow(v, ctx),
 };
+
+async function purgeRow(read: VersionRow | null, ctx: JobContext): Promise<string> {
+  if (!read) return "already purged";
+  const { versionId } = read;
+  let v: VersionRow | null = read;
+  // A mark lost to a change (a trash move committing) is tried again on the row as it is now.
+  for (let attempt = 0; v?.state === "trash" && attempt < 3; attempt++) {
+    // due on the catalogue's clock; the queue's delay is counted on ours
+    const now = await ctx.catalogue.clock.now();
+    const early = (v.purgeMs ?? 0) - now;
+    if (early > 0) {
+      ctx.scheduler.add(purge.name, versionId, Date.now() + early, v.purgeMs!);
+      return "not due";
+    }
+    if (await ctx.catalogue.markPurging(v, now)) v = { ...v, state: "purging" };
+    else v = await ctx.catalogue.version(versionId);
+  }
+  if (!v) return "already purged";
+  if (v.state === "live") return "restored";
+  if (v.state !== "purging") throw new MiniS3Error(ErrorCode.Internal, `${versionId} kept changing; the purge will try again`);
+  const failed = await removeCopies(ctx, versionId, [...new Set([...v.replicas, ...v.cleanup])]);
+  if (failed.length) throw new MiniS3Error(ErrorCode.NodeUnavailable, `could not delete the copies on ${failed.join(", ")}`);
+  await ctx.catalogue.forget(versionId);
+  ctx.log.info({ version: versionId, key: v.key }, "purged");
+  return "purged";
+}
