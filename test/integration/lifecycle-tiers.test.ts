@@ -167,7 +167,9 @@ describe("lifecycle tiers (real cluster)", () => {
     const results = await Promise.all(
       objects.map(async (o) => {
         const reads: { status: number; sha256: string; tier: string | null; error?: string }[] = [];
-        while (Date.now() < end) {
+        // At least three reads whatever the machine's load (a 24 MiB read took over 1.3 s on a
+        // busy CI box, and two reads in the window made the check below fail for no fault).
+        while (Date.now() < end || reads.length < 3) {
           const r = await retrieveHashed(lc.base, o.key);
           reads.push({ status: r.status, sha256: r.sha256, tier: r.tier, error: r.error });
         }
@@ -176,7 +178,6 @@ describe("lifecycle tiers (real cluster)", () => {
     );
     const summary: string[] = [];
     for (const [i, o] of objects.entries()) {
-      expect(results[i].length).toBeGreaterThan(2);
       const bad = results[i].filter((r) => r.status !== 200 || r.sha256 !== o.want);
       if (bad.length) {
         throw new Error(
