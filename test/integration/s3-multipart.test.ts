@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createReadStream, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +48,13 @@ const multipartEtag = (parts: Buffer[]) =>
     .update(Buffer.concat(parts.map((p) => Buffer.from(md5(p), "hex"))))
     .digest("hex")}-${parts.length}"`;
 
+/** A process's peak resident memory so far (VmHWM), in bytes. */
+async function peakRss(pid: number | undefined): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+const mib = (bytes: number) => Math.round(bytes / MiB);
+
 test("lib-storage's Upload of a 105 MiB stream: read back byte-exact, with a multipart ETag", async () => {
   const size = 105 * MiB;
   const sent = hashedAsSent(seededStream("mp-upload", size, MiB));
@@ -61,6 +68,7 @@ test("lib-storage's Upload of a 105 MiB stream: read back byte-exact, with a mul
   upload.on("httpUploadProgress", (p) => {
     if (p.loaded === size) allSentAt = performance.now();
   });
+  const peakBefore = await peakRss(cluster.pid("coordinator"));
   const started = performance.now();
   const done = await upload.done();
   const finished = performance.now();
@@ -68,6 +76,8 @@ test("lib-storage's Upload of a 105 MiB stream: read back byte-exact, with a mul
   process.stdout.write(
     `multipart: 105 MiB in 21 parts uploaded in ${Math.round(finished - started)} ms, Complete took ~${Math.round(finished - allSentAt)} ms\n`,
   );
+  const peakAfter = await peakRss(cluster.pid("coordinator"));
+  process.stdout.write(`multipart: coordinator peak RSS ${mib(peakBefore)} MiB before, ${mib(peakAfter)} MiB after\n`);
   expect(done.ETag).toMatch(/^"[0-9a-f]{32}-21"$/);
   const digest = await sent.digest;
   const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "big/105MiB.bin" }));
