@@ -9,6 +9,8 @@ export enum ErrorCode {
   NoSuchKey = "NoSuchKey",
   /** The bucket asked for does not exist. */
   NoSuchBucket = "NoSuchBucket",
+  /** A bucket that still has visible objects cannot be deleted (its trash does not count). */
+  BucketNotEmpty = "BucketNotEmpty",
   /** The node asked for (an admin call) is not registered. */
   NoSuchNode = "NoSuchNode",
   /** An admin request the cluster's state refuses: e.g. removing a node would leave fewer storage nodes than R. */

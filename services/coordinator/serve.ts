@@ -14,6 +14,7 @@ import { addObjectServices } from "./api/object-grpc-service";
 import { CoordinatorRoster } from "./cluster/coordinator-roster";
 import { closeContext, loadCoordinatorConfig, openContext } from "./context";
 import { Lifecycle } from "./lifecycle/lifecycle";
+import { BucketStore } from "./objects/bucket-store";
 import { MultipartStore } from "./objects/multipart-store";
 import { ObjectStore } from "./objects/object-store";
 
@@ -66,7 +67,7 @@ export async function serve(log: Logger): Promise<void> {
   // The S3 REST endpoint: every request signed (SigV4). Without keys it answers 403 to all, saying what to set.
   const keys = loadKeyStore(cfg);
   const s3 = createS3Endpoint(
-    { engine: store, multipart, maxObjectSize: cfg.maxObjectSize, region: cfg.s3Region },
+    { engine: store, buckets: new BucketStore(ctx.catalogue), multipart, maxObjectSize: cfg.maxObjectSize, region: cfg.s3Region },
     { keys, domain: cfg.s3Domain, timeouts: httpTimeouts(cfg), logger: log },
   );
   const s3Port = await listen(s3, cfg.host, cfg.s3Port);

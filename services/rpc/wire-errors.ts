@@ -50,6 +50,7 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.InvalidPart]: 125,
   [ErrorCode.InvalidPartOrder]: 126,
   [ErrorCode.EntityTooSmall]: 127,
+  [ErrorCode.BucketNotEmpty]: 130,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));

@@ -6,6 +6,7 @@ import { ErrorCode, isMiniS3Error } from "../../common/errors";
 export const GRPC_STATUS: Record<ErrorCode, status> = {
   [ErrorCode.NoSuchKey]: status.NOT_FOUND,
   [ErrorCode.NoSuchBucket]: status.NOT_FOUND,
+  [ErrorCode.BucketNotEmpty]: status.FAILED_PRECONDITION,
   [ErrorCode.NoSuchNode]: status.NOT_FOUND,
   [ErrorCode.Conflict]: status.FAILED_PRECONDITION,
   [ErrorCode.InvalidArgument]: status.INVALID_ARGUMENT,

@@ -18,6 +18,7 @@ const INTERNAL = { status: 500, error: "InternalError" };
 export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> = {
   [ErrorCode.NoSuchKey]: { status: 404, error: "NotFound" },
   [ErrorCode.NoSuchBucket]: { status: 404, error: "NotFound" },
+  [ErrorCode.BucketNotEmpty]: { status: 409, error: "BucketNotEmpty" },
   [ErrorCode.NoSuchNode]: { status: 404, error: "NotFound" },
   [ErrorCode.Conflict]: { status: 409, error: "Conflict" },
   [ErrorCode.InvalidArgument]: { status: 400, error: "InvalidArgument" },

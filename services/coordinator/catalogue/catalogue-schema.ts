@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
+import { CreateBuckets1732500000600 } from "./buckets-schema";
 import { CreateMultipart1732500000500 } from "./multipart-schema";
 
 /**
@@ -67,4 +68,9 @@ export class AddVersionGeneration1732500000300 implements MigrationInterface {
 }
 
 /** The catalogue's migrations, in order. */
-export const CATALOGUE_MIGRATIONS = [CreateCatalogue1732500000100, AddVersionGeneration1732500000300, CreateMultipart1732500000500];
+export const CATALOGUE_MIGRATIONS = [
+  CreateCatalogue1732500000100,
+  AddVersionGeneration1732500000300,
+  CreateMultipart1732500000500,
+  CreateBuckets1732500000600,
+];

@@ -5,8 +5,9 @@ import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
 import { fencedPool, type WriteFence } from "./fenced-pool";
 import { LifecycleQueries } from "./lifecycle-queries";
+import { BucketQueries } from "./buckets-sql";
 import { MultipartQueries } from "./multipart-sql";
-import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed } from "./listings-sql";
+import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed, selectVersionsListed } from "./listings-sql";
 import { ReadCache } from "./read-cache";
 import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
 import { RehomeQueries } from "./rehome-queries";
@@ -59,6 +60,8 @@ export class Catalogue {
   readonly clock: CatalogueClock;
   /** Multipart uploads in progress and their parts (no visible object until Complete commits one). */
   readonly multipart: MultipartQueries;
+  /** Buckets: created, listed, deleted when empty (a commit makes its bucket's row itself). */
+  readonly buckets: BucketQueries;
   private readonly commits: GroupCommit<NewVersion, CommitResult>;
   private readonly deletes: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
@@ -86,6 +89,7 @@ export class Catalogue {
     this.scrub = new ScrubQueries(pool);
     this.rehome = new RehomeQueries(pool);
     this.multipart = new MultipartQueries(pool);
+    this.buckets = new BucketQueries(pool);
     const clock = (this.clock = new CatalogueClock(pool));
     // One batch in flight per kind: the rest gather meanwhile, so round trips grow with load slower
     // than operations do (each round trip costs more CPU here than the statements it carries).
@@ -208,13 +212,25 @@ export class Catalogue {
   }
 
   /** Visible objects under a prefix, in key (byte) order, after `afterKey`. */
-  list(bucket: string, prefix: string, afterKey: string, limit: number): Promise<VersionRow[]> {
+  list(bucket: string, prefix: string, afterKey: string | Buffer, limit: number): Promise<VersionRow[]> {
     return selectListed(this.pool, bucket, prefix, afterKey, limit);
   }
 
   /** Restorable versions under a prefix, newest first per key; cursor is the last version id. */
   listTrash(bucket: string, prefix: string, nowMs: number, afterVersion: string, limit: number): Promise<VersionRow[]> {
     return selectTrashListed(this.pool, bucket, prefix, nowMs, afterVersion, limit);
+  }
+
+  /** Live and restorable versions under a prefix, by key then newest first (ListObjectVersions). */
+  listVersions(
+    bucket: string,
+    prefix: string,
+    nowMs: number,
+    afterKey: string | Buffer,
+    afterVersion: string,
+    limit: number,
+  ): Promise<VersionRow[]> {
+    return selectVersionsListed(this.pool, bucket, prefix, nowMs, afterKey, afterVersion, limit);
   }
 
   /** The most recent restorable version of a key. */

@@ -4,8 +4,17 @@ import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 
 // SQL for the catalogue's listings and totals: read-only, each one statement, nothing batched.
 
-/** Visible objects under a prefix, in key (byte) order, after `afterKey`. */
-export async function selectListed(pool: Pool, bucket: string, prefix: string, afterKey: string, limit: number): Promise<VersionRow[]> {
+/**
+ * Visible objects under a prefix, in key (byte) order, after `afterKey` (bytes: a delimited listing
+ * seeks past a common prefix with prefix + 0xFF, which no UTF-8 string can say).
+ */
+export async function selectListed(
+  pool: Pool,
+  bucket: string,
+  prefix: string,
+  afterKey: string | Buffer,
+  limit: number,
+): Promise<VersionRow[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT ${VERSION_COLUMNS} FROM objects o JOIN versions v ON v.version_id = o.version_id
       WHERE o.bucket = ? AND o.object_key LIKE ? AND o.object_key > ?
@@ -42,6 +51,30 @@ export async function selectLatestTrash(pool: Pool, bucket: string, key: string,
     [bucket, key, nowMs],
   );
   return rows.length ? toVersionRow(rows[0]) : null;
+}
+
+/**
+ * Versions under a prefix that a versioned listing shows: live ones and restorable trash, by key,
+ * newest first within a key (version ids sort by creation time), after (afterKey, afterVersion).
+ */
+export async function selectVersionsListed(
+  pool: Pool,
+  bucket: string,
+  prefix: string,
+  nowMs: number,
+  afterKey: string | Buffer,
+  afterVersion: string,
+  limit: number,
+): Promise<VersionRow[]> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT ${VERSION_COLUMNS} FROM versions v
+      WHERE v.bucket = ? AND v.object_key LIKE ?
+        AND (v.state = 'live' OR (v.state = 'trash' AND v.purge_ms > ?))
+        AND (v.object_key > ? OR (v.object_key = ? AND v.version_id < ?))
+      ORDER BY v.object_key, v.version_id DESC LIMIT ?`,
+    [bucket, likePrefix(prefix), nowMs, afterKey, afterKey, afterVersion, limit],
+  );
+  return rows.map(toVersionRow);
 }
 
 /** Object count and bytes per tier (live versions), and the trash. */

@@ -2,6 +2,7 @@ import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { MultiStatement } from "../../common/db/multi-statement";
 import { inTransaction } from "../../common/db/transaction";
 import type { BytesTier, VersionRow, VersionState } from "../model/version-row";
+import { BUCKET_ROW_SQL } from "./buckets-sql";
 import { addIds, removeIds, type Assignment } from "./id-lists-sql";
 import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 
@@ -103,6 +104,13 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
   const byBucket = groupKeys(winners);
 
   const tx = new MultiStatement();
+  // A bucket gets its row with its first object, whichever door it came through (sorted: the same
+  // lock order in every coordinator). A row that exists is only share-locked: commits do not wait on each other.
+  const buckets = [...new Set(winners.map((v) => v.bucket))].sort();
+  tx.add(
+    `${BUCKET_ROW_SQL}${placeholders(buckets.length, "(?, ?, '')")}`,
+    buckets.flatMap((b) => [b, nowMs]),
+  );
   // Point the keys at their new versions first: the row lock on each key (taken by the insert even
   // when the key is new, sorted so two coordinators lock in the same order) serializes everyone
   // who makes a version of it live. Only then look for the live versions to retire: read by key,
@@ -244,6 +252,8 @@ export function restoreVersion(
       );
       if (!vr.length) return { restored: false, replaced: null };
       const { bucket, object_key: key } = vr[0];
+      // Its bucket may have been deleted since (the trash does not keep a bucket): it comes back.
+      await c.execute(`${BUCKET_ROW_SQL}(?, ?, '')`, [bucket, nowMs]);
       // The key's lock first, then its live versions (as a commit does: review finding 12).
       await c.execute(
         `INSERT INTO objects (bucket, object_key, version_id) VALUES (?, ?, ?)

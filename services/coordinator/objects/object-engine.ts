@@ -62,6 +62,74 @@ export interface TrashListResult {
   nextCursor: string;
 }
 
+/** A page of keys as S3 lists them: objects, and the common prefixes that roll up keys with a delimiter. */
+export interface KeyListQuery {
+  prefix: string;
+  /** "" for none. */
+  delimiter: string;
+  /** A previous page's nextCursor, or "" to start at `startAfter`. */
+  cursor: string;
+  /** Keys after this one (a key inside a common prefix already listed skips the rest of it). */
+  startAfter: string;
+  /** Objects and common prefixes together, 1..1000. */
+  limit: number;
+}
+
+export interface KeyListing {
+  objects: ObjectView[];
+  commonPrefixes: string[];
+  /** "" on the last page; opaque otherwise. */
+  nextCursor: string;
+  /** The page's last key or common prefix (S3's NextMarker). */
+  lastEntry: string;
+}
+
+/** One version in a versioned listing: the visible one, or one in the trash that undelete can bring back. */
+export interface VersionEntry {
+  object: ObjectView;
+  live: boolean;
+  /** Trash only: when it was deleted or overwritten. */
+  deletedAtMs?: number;
+  reason?: "deleted" | "overwritten";
+}
+
+export interface VersionListQuery {
+  prefix: string;
+  keyMarker: string;
+  versionIdMarker: string;
+  limit: number;
+}
+
+export interface VersionListing {
+  versions: VersionEntry[];
+  /** The position after this page ("" on the last page). */
+  nextKeyMarker: string;
+  nextVersionIdMarker: string;
+}
+
+/** A bucket as the client APIs show it. */
+export interface BucketView {
+  name: string;
+  createdAtMs: number;
+  /** The user who created it through S3; "" when an upload made it. */
+  owner: string;
+}
+
+/**
+ * Buckets are rows in the catalogue. Any upload (every door) makes its bucket's row when it commits;
+ * S3 also creates and deletes them explicitly.
+ */
+export interface BucketEngine {
+  /** `created` false: it existed already (then `bucket` is the existing one). */
+  createBucket(name: string, owner: string): Promise<{ created: boolean; bucket: BucketView }>;
+  /** NoSuchBucket when there is none. */
+  headBucket(name: string): Promise<BucketView>;
+  /** Every bucket, by name. */
+  listBuckets(): Promise<BucketView[]>;
+  /** NoSuchBucket, or BucketNotEmpty while it has a visible object (its trash does not count). */
+  deleteBucket(name: string): Promise<void>;
+}
+
 export interface ObjectEngine {
   put(input: PutInput): Promise<ObjectView>;
   get(bucket: string, key: string, range?: ByteRange): Promise<GetResult>;
@@ -70,4 +138,11 @@ export interface ObjectEngine {
   list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult>;
   undelete(bucket: string, key: string): Promise<ObjectView>;
   listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult>;
+  /** Keys with S3's delimiter rollup, bounded: a common prefix is skipped by a seek, not read through. */
+  listKeys(bucket: string, query: KeyListQuery): Promise<KeyListing>;
+  /** Live and restorable versions, by key then newest first. */
+  listVersions(bucket: string, query: VersionListQuery): Promise<VersionListing>;
+  /** One version of a key, live or in the trash (not yet purged); NoSuchKey (or NoSuchVersion-like NoSuchKey) otherwise. */
+  getVersion(bucket: string, key: string, versionId: string, range?: ByteRange): Promise<GetResult>;
+  headVersion(bucket: string, key: string, versionId: string): Promise<ObjectView>;
 }

@@ -1,6 +1,6 @@
 import { isDatabaseUnavailable } from "../../common/db/datasource";
 import { AbortedError, ErrorCode, InvalidArgumentError, isMiniS3Error, MiniS3Error, NotFoundError } from "../../common/errors";
-import { newVersionId } from "../../common/ids";
+import { newVersionId, VERSION_ID_RE } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
 import type { AccessTracker } from "../catalogue/access-tracker";
@@ -11,7 +11,21 @@ import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
 import { resolveRange } from "./byte-range";
 import { checkBucket, checkContentType, checkKey, checkMetadata } from "./names";
-import type { ByteRange, DeleteResult, GetResult, ListResult, ObjectEngine, ObjectView, PutInput, TrashListResult } from "./object-engine";
+import { listKeys, listVersions } from "./key-listing";
+import type {
+  ByteRange,
+  DeleteResult,
+  GetResult,
+  KeyListing,
+  KeyListQuery,
+  ListResult,
+  ObjectEngine,
+  ObjectView,
+  PutInput,
+  TrashListResult,
+  VersionListing,
+  VersionListQuery,
+} from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
 import { ReplicaReader } from "../replicas/replica-reader";
 import { ReplicaWriter } from "../replicas/replica-writer";
@@ -285,6 +299,49 @@ export class ObjectStore implements ObjectEngine {
     return fromCatalogue(this.undeleter.undelete(b, k));
   }
 
+  listKeys(bucket: string, query: KeyListQuery): Promise<KeyListing> {
+    return fromCatalogue(listKeys(this.catalogue, checkBucket(bucket), query));
+  }
+
+  listVersions(bucket: string, query: VersionListQuery): Promise<VersionListing> {
+    return fromCatalogue(listVersions(this.catalogue, checkBucket(bucket), query));
+  }
+
+  /** A version that is live or restorable (a purge that has begun makes it gone), of this bucket and key. */
+  private async versionOf(bucket: string, key: string, versionId: string): Promise<VersionRow> {
+    const b = checkBucket(bucket);
+    const k = checkKey(key);
+    const missing = () => new NotFoundError(`no version ${versionId} of ${b}/${k}`);
+    if (!VERSION_ID_RE.test(versionId)) throw missing();
+    const v = await fromCatalogue(this.catalogue.version(versionId));
+    if (!v || v.bucket !== b || v.key !== k || v.state === "purging") throw missing();
+    if (v.state === "trash" && (v.purgeMs ?? 0) <= (await fromCatalogue(this.catalogue.clock.now()))) throw missing();
+    return v;
+  }
+
+  async headVersion(bucket: string, key: string, versionId: string): Promise<ObjectView> {
+    return toObjectView(await this.versionOf(bucket, key, versionId));
+  }
+
+  async getVersion(bucket: string, key: string, versionId: string, range?: ByteRange): Promise<GetResult> {
+    for (let attempt = 0; ; attempt++) {
+      const v = await this.versionOf(bucket, key, versionId);
+      const { offset, length } = resolveRange(range, v.size);
+      try {
+        // A trashed version's bytes may be on the delete node or (its move pending) still in its tier.
+        const body = await this.reader.open(v, offset, length);
+        if (v.state === "live") this.access.touch(v.versionId);
+        return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
+      } catch (e) {
+        // The bytes may have just moved (to the trash, or a tier): read the row again once.
+        if (attempt === 0 && e instanceof NotFoundError) continue;
+        if (e instanceof NotFoundError)
+          throw new MiniS3Error(ErrorCode.BytesUnreachable, `the bytes of version ${versionId} are not reachable right now`);
+        throw e;
+      }
+    }
+  }
+
   async listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult> {
     const b = checkBucket(bucket);
     const n = checkLimit(limit);
@@ -314,7 +371,7 @@ function checkLimit(limit: number): number {
  * A catalogue call whose failure because MariaDB is away (refused, lost, no answer in time) means
  * "try again later" to the client (CatalogueUnavailable: 503 / UNAVAILABLE), not a bug (500).
  */
-async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
+export async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
   try {
     return await call;
   } catch (e) {

@@ -6,7 +6,7 @@ import type { ByteRange, ObjectView } from "../../objects/object-engine";
 import { MAX_PART_SIZE, type CompletedPart, type PartView, type UploadRef } from "../../objects/multipart-engine";
 import { checkContentType, checkMetadata } from "../../objects/names";
 import { metadataOf } from "./object-headers";
-import { checkStorageClass, checksumHeaders, objectLength, objectOf } from "./object-ops";
+import { checkStorageClass, checksumHeaders, objectLength, objectOf } from "./object-request";
 import type { S3Deps, S3Request, S3Router } from "./router";
 import { S3Error, s3ErrorOf, s3Errors } from "./s3-errors";
 import { asList, errorXml, parseXml, readXmlBody, s3Document } from "./xml";

@@ -1,53 +1,38 @@
 // S3's object operations on the engine: PutObject, GetObject, HeadObject, DeleteObject.
 import { ErrorCode, hasCode, RangeNotSatisfiableError, TooLargeError } from "../../../common/errors";
-import { checkContentType, checkKey, checkMetadata } from "../../objects/names";
+import { checkContentType, checkMetadata } from "../../objects/names";
 import { contentRange, parseRange } from "../http-range";
+import { bucketMissing } from "./bucket-ops";
 import { applyOverrides, checkConditions, conditionsOf, metadataOf, objectHeaders, quotedEtag } from "./object-headers";
-import type { S3Deps, S3Reply, S3Request, S3Router } from "./router";
-import { S3Error } from "./s3-errors";
+import type { S3Deps, S3Reply, S3Router } from "./router";
+import { s3Errors } from "./s3-errors";
+import { checkStorageClass, checksumHeaders, objectLength, objectOf, versionIdOf } from "./object-request";
+import { copyObject } from "./copy-object";
 
 const OCTET_STREAM = "application/octet-stream";
 
-/** The object's length: x-amz-decoded-content-length for aws-chunked bodies, else Content-Length. */
-export function objectLength(req: S3Request): number | undefined {
-  const decoded = req.header("x-amz-decoded-content-length");
-  const sha = req.header("x-amz-content-sha256") ?? "";
-  const text = decoded ?? (sha.startsWith("STREAMING-") ? undefined : req.header("content-length"));
-  if (text === undefined) return undefined;
-  if (!/^\d{1,16}$/.test(text.trim())) throw new S3Error("InvalidArgument", 400, `the length "${text}" is not a number`);
-  return Number(text.trim());
-}
-
-/** The bucket and key of an object request (the router only sends object requests here). */
-export function objectOf(req: S3Request): { bucket: string; key: string } {
-  return { bucket: req.bucket!, key: checkKey(req.key) };
-}
-
-/** STANDARD (or none) is what a PUT may ask for: bytes start hot, the lifecycle makes them GLACIER_IR. */
-export function checkStorageClass(req: S3Request): void {
-  const cls = req.header("x-amz-storage-class");
-  if (cls !== undefined && cls !== "STANDARD") {
-    throw new S3Error(
-      "InvalidStorageClass",
-      400,
-      `the storage class ${cls} cannot be asked for: objects are stored STANDARD and become GLACIER_IR when cold`,
-    );
+/**
+ * DeleteObject (and each key of DeleteObjects): the current version goes to the trash. A version
+ * named by id must be the current one: the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
+ * never on request, and a delete marker (ours are views of the trash) cannot be removed.
+ */
+export async function deleteObject(deps: S3Deps, bucket: string, key: string, versionId?: string): Promise<void> {
+  if (versionId !== undefined) {
+    const current = await deps.engine.head(bucket, key).catch(() => undefined);
+    if (current?.versionId !== versionId) {
+      await deps.engine.headVersion(bucket, key, versionId.replace(/\.deleted$/, "")); // NoSuchKey when it is not there at all
+      throw s3Errors.notImplemented("deleting a version in the trash (it is purged after MINIS3_TRASH_TTL; undelete brings it back)");
+    }
   }
-}
-
-/** The x-amz-checksum-* values the client sent (header or trailer), computed over what was stored. */
-export function checksumHeaders(body: { checksums: Readonly<Record<string, string | undefined>> }): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [algorithm, value] of Object.entries(body.checksums)) {
-    if (algorithm !== "md5" && value !== undefined) out[`x-amz-checksum-${algorithm}`] = value;
-  }
-  return out;
+  await deps.engine.delete(bucket, key);
 }
 
 export function registerObjectOps(router: S3Router, deps: S3Deps): void {
   const { engine } = deps;
 
   router.register({ name: "PutObject", method: "PUT", target: "object" }, async (req) => {
+    const copySource = req.header("x-amz-copy-source");
+    if (copySource !== undefined) return copyObject(req, deps, copySource);
     const { bucket, key } = objectOf(req);
     checkStorageClass(req);
     const contentLength = objectLength(req);
@@ -58,6 +43,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
     }
     const contentType = checkContentType(req.header("content-type") || OCTET_STREAM);
     const metadata = checkMetadata(metadataOf(req));
+    await deps.buckets.headBucket(bucket); // NoSuchBucket before a byte is read
     const body = req.body();
     const view = await engine.put({ bucket, key, contentType, contentLength, metadata, body, signal: req.signal });
     return { headers: { etag: quotedEtag(view), "x-amz-version-id": view.versionId, ...checksumHeaders(body) } };
@@ -66,7 +52,10 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
   router.register({ name: "GetObject", method: "GET", target: "object" }, async (req) => {
     const { bucket, key } = objectOf(req);
     const range = parseRange(req.header("range"));
-    const got = await engine.get(bucket, key, range);
+    const versionId = versionIdOf(req);
+    const got = await (versionId === undefined ? engine.get(bucket, key, range) : engine.getVersion(bucket, key, versionId, range)).catch(
+      async (e) => Promise.reject(await bucketMissing(deps, bucket, e)),
+    );
     try {
       checkConditions(got.object, conditionsOf(req));
       if (range && got.length === 0) throw new RangeNotSatisfiableError("an empty object has no byte range", 0);
@@ -87,7 +76,10 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
 
   router.register({ name: "HeadObject", method: "HEAD", target: "object" }, async (req) => {
     const { bucket, key } = objectOf(req);
-    const view = await engine.head(bucket, key);
+    const versionId = versionIdOf(req);
+    const view = await (versionId === undefined ? engine.head(bucket, key) : engine.headVersion(bucket, key, versionId)).catch(async (e) =>
+      Promise.reject(await bucketMissing(deps, bucket, e)),
+    );
     checkConditions(view, conditionsOf(req));
     const headers = objectHeaders(view);
     headers["content-length"] = String(view.size);
@@ -97,11 +89,12 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
   router.register({ name: "DeleteObject", method: "DELETE", target: "object" }, async (req) => {
     const { bucket, key } = objectOf(req);
     try {
-      await engine.delete(bucket, key);
+      await deleteObject(deps, bucket, key, versionIdOf(req));
       return { status: 204 };
     } catch (e) {
-      if (hasCode(e, ErrorCode.NoSuchKey)) return { status: 204 }; // S3: deleting what is not there succeeds
-      throw e;
+      const missing = await bucketMissing(deps, bucket, e);
+      if (hasCode(missing, ErrorCode.NoSuchKey)) return { status: 204 }; // S3: deleting what is not there succeeds
+      throw missing;
     }
   });
 }

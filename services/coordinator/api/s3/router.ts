@@ -23,7 +23,7 @@ import type { IncomingMessage } from "node:http";
 import type { Identity } from "../../../auth/keys";
 import type { HeaderMap } from "../../../auth/sigv4/canonical";
 import type { MultipartEngine } from "../../objects/multipart-engine";
-import type { ObjectEngine } from "../../objects/object-engine";
+import type { BucketEngine, ObjectEngine } from "../../objects/object-engine";
 import { s3Errors } from "./s3-errors";
 
 export type S3Method = "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
@@ -134,6 +134,7 @@ export class S3Router {
 /** What every handler file is given to register its routes with. */
 export interface S3Deps {
   engine: ObjectEngine;
+  buckets: BucketEngine;
   /** Multipart uploads (multipart-handlers.ts). */
   multipart: MultipartEngine;
   /** Largest object accepted (MINIS3_MAX_OBJECT_SIZE). */

@@ -15,6 +15,7 @@ const INTERNAL: S3ErrorShape = { status: 500, code: "InternalError" };
 export const S3_ERRORS: Record<ErrorCode, S3ErrorShape> = {
   [ErrorCode.NoSuchKey]: { status: 404, code: "NoSuchKey" },
   [ErrorCode.NoSuchBucket]: { status: 404, code: "NoSuchBucket" },
+  [ErrorCode.BucketNotEmpty]: { status: 409, code: "BucketNotEmpty" },
   [ErrorCode.NoSuchNode]: { status: 404, code: "NotFound" },
   [ErrorCode.Conflict]: { status: 409, code: "OperationAborted" },
   [ErrorCode.InvalidArgument]: { status: 400, code: "InvalidArgument" },

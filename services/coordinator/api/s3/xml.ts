@@ -47,8 +47,27 @@ export async function readXmlBody(body: AsyncIterable<Buffer>, limit = MAX_XML_B
   return Buffer.concat(parts).toString("utf8");
 }
 
-/** Parses an XML body; MalformedXML when it is not XML or has no `root` element. */
+const PREDEFINED: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+
+/**
+ * The text of an element with XML's five predefined entities and character references decoded.
+ * The parser runs with entity processing off (so no DOCTYPE can define one), which leaves these
+ * as written: a key "a&b" arrives as "a&amp;b".
+ */
+export function xmlText(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v !== "string") throw s3Errors.malformedXml("expected text, found an element");
+  return v.replace(/&(lt|gt|amp|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});/g, (_m, e: string) => {
+    if (e[0] !== "#") return PREDEFINED[e];
+    const cp = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+    if (cp > 0x10ffff) throw s3Errors.malformedXml(`&${e}; is not a character`);
+    return String.fromCodePoint(cp);
+  });
+}
+
+/** Parses an XML body; MalformedXML when it is not XML, has a DOCTYPE, or has no `root` element. */
 export function parseXml(text: string, root: string): Record<string, unknown> {
+  if (/<!DOCTYPE/i.test(text)) throw s3Errors.malformedXml("a DOCTYPE is not allowed");
   let doc: Record<string, unknown>;
   try {
     doc = parser.parse(text, true) as Record<string, unknown>;

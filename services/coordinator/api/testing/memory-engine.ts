@@ -13,12 +13,14 @@ import type {
   ByteRange,
   DeleteResult,
   GetResult,
+  KeyListing,
   ListResult,
   ObjectEngine,
   ObjectView,
   PutInput,
   TrashListResult,
   TrashEntryView,
+  VersionListing,
 } from "../../objects/object-engine";
 
 interface StoredObject {
@@ -176,6 +178,23 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     return { objects: page, nextCursor: views.length > limit ? page[page.length - 1].key : "" };
   }
 
+  // The S3 door's listings and version reads run against real clusters (test/integration/s3-*).
+  async listKeys(): Promise<KeyListing> {
+    throw new MiniS3Error(ErrorCode.Internal, "listKeys: not in the memory engine");
+  }
+
+  async listVersions(): Promise<VersionListing> {
+    throw new MiniS3Error(ErrorCode.Internal, "listVersions: not in the memory engine");
+  }
+
+  async getVersion(): Promise<GetResult> {
+    throw new MiniS3Error(ErrorCode.Internal, "getVersion: not in the memory engine");
+  }
+
+  async headVersion(): Promise<ObjectView> {
+    throw new MiniS3Error(ErrorCode.Internal, "headVersion: not in the memory engine");
+  }
+
   async undelete(bucket: string, key: string): Promise<ObjectView> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
@@ -288,6 +307,10 @@ export function unavailableEngine(): ObjectEngine & ClusterAdmin {
     list: fail,
     undelete: fail,
     listTrash: fail,
+    listKeys: fail,
+    listVersions: fail,
+    getVersion: fail,
+    headVersion: fail,
     status: fail,
     retireNode: fail,
     removeNode: fail,

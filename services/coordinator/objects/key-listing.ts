@@ -1,0 +1,90 @@
+// S3's listings on the catalogue: keys with the delimiter rollup (CommonPrefixes), and versions.
+// Bounded work: a page reads at most its size plus one row per query, and a common prefix is left
+// with one seek (prefix + 0xFF: after every key that starts with it, as no UTF-8 byte is 0xFF)
+// rather than by reading every key under it.
+import { InvalidArgumentError } from "../../common/errors";
+import type { Catalogue } from "../catalogue/catalogue";
+import { toObjectView } from "../model/object-view";
+import type { KeyListing, KeyListQuery, VersionListing, VersionListQuery } from "./object-engine";
+
+/** Rows per catalogue query while rolling keys up: a group larger than this costs one more query, not its size. */
+const GROUPED_PAGE = 100;
+const SKIP_GROUP = Buffer.from([0xff]);
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgumentError("max-keys must be 1..1000");
+  return limit;
+}
+
+const past = (commonPrefix: string): Buffer => Buffer.concat([Buffer.from(commonPrefix, "utf8"), SKIP_GROUP]);
+
+/** The common prefix a key rolls up into, or undefined. */
+function groupOf(key: string, prefix: string, delimiter: string): string | undefined {
+  if (delimiter === "") return undefined;
+  const i = key.indexOf(delimiter, prefix.length);
+  return i < 0 ? undefined : key.slice(0, i + delimiter.length);
+}
+
+function decodeCursor(cursor: string): Buffer {
+  const bytes = Buffer.from(cursor, "base64url");
+  if (bytes.length === 0 || bytes.length > 1100) throw new InvalidArgumentError("the continuation token is not one this endpoint gave");
+  return bytes;
+}
+
+export async function listKeys(catalogue: Pick<Catalogue, "list">, bucket: string, q: KeyListQuery): Promise<KeyListing> {
+  const limit = checkLimit(q.limit);
+  const { prefix, delimiter } = q;
+  let after: Buffer;
+  if (q.cursor !== "") after = decodeCursor(q.cursor);
+  else {
+    // A start key inside a group: the group itself sorts before it and was listed already.
+    const group = groupOf(q.startAfter, prefix, delimiter);
+    after = group !== undefined && q.startAfter.startsWith(prefix) ? past(group) : Buffer.from(q.startAfter, "utf8");
+  }
+  const out: KeyListing = { objects: [], commonPrefixes: [], nextCursor: "", lastEntry: "" };
+  let count = 0;
+  for (;;) {
+    const want = limit - count + 1; // one more than fits tells whether there is a next page
+    const rows = await catalogue.list(bucket, prefix, after, delimiter === "" ? want : Math.min(want, GROUPED_PAGE));
+    for (const row of rows) {
+      const group = groupOf(row.key, prefix, delimiter);
+      if (group !== undefined && group === out.commonPrefixes[out.commonPrefixes.length - 1] && after.equals(past(group))) continue;
+      if (count === limit) {
+        out.nextCursor = after.toString("base64url");
+        return out;
+      }
+      count++;
+      if (group !== undefined) {
+        out.commonPrefixes.push(group);
+        out.lastEntry = group;
+        after = past(group);
+      } else {
+        out.objects.push(toObjectView(row));
+        out.lastEntry = row.key;
+        after = Buffer.from(row.key, "utf8");
+      }
+    }
+    if (rows.length < (delimiter === "" ? want : Math.min(want, GROUPED_PAGE))) return out;
+  }
+}
+
+export async function listVersions(
+  catalogue: Pick<Catalogue, "listVersions" | "clock">,
+  bucket: string,
+  q: VersionListQuery,
+): Promise<VersionListing> {
+  const limit = checkLimit(q.limit);
+  const now = await catalogue.clock.now();
+  const rows = await catalogue.listVersions(bucket, q.prefix, now, q.keyMarker, q.versionIdMarker, limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    versions: page.map((v) => ({
+      object: toObjectView(v),
+      live: v.state === "live",
+      ...(v.state === "live" ? {} : { deletedAtMs: v.deletedMs ?? 0, reason: v.reason ?? "deleted" }),
+    })),
+    nextKeyMarker: rows.length > limit ? last.key : "",
+    nextVersionIdMarker: rows.length > limit ? last.versionId : "",
+  };
+}
