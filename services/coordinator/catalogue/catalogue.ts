@@ -7,7 +7,14 @@ import { fencedPool, type WriteFence } from "./fenced-pool";
 import { LifecycleQueries } from "./lifecycle-queries";
 import { BucketQueries } from "./buckets-sql";
 import { MultipartQueries } from "./multipart-sql";
-import { selectLatestTrash, selectListed, selectTierTotals, selectTrashListed, selectVersionsListed } from "./listings-sql";
+import {
+  selectLatestTrash,
+  selectListed,
+  selectTierTotals,
+  selectTrashListed,
+  selectVersionsListed,
+  type VersionsPage,
+} from "./listings-sql";
 import { ReadCache } from "./read-cache";
 import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
 import { RehomeQueries } from "./rehome-queries";
@@ -222,15 +229,8 @@ export class Catalogue {
   }
 
   /** Live and restorable versions under a prefix, by key then newest first (ListObjectVersions). */
-  listVersions(
-    bucket: string,
-    prefix: string,
-    nowMs: number,
-    afterKey: string | Buffer,
-    afterVersion: string,
-    limit: number,
-  ): Promise<VersionRow[]> {
-    return selectVersionsListed(this.pool, bucket, prefix, nowMs, afterKey, afterVersion, limit);
+  listVersions(bucket: string, page: VersionsPage): Promise<VersionRow[]> {
+    return selectVersionsListed(this.pool, bucket, page);
   }
 
   /** The most recent restorable version of a key. */

@@ -57,15 +57,18 @@ export async function selectLatestTrash(pool: Pool, bucket: string, key: string,
  * Versions under a prefix that a versioned listing shows: live ones and restorable trash, by key,
  * newest first within a key (version ids sort by creation time), after (afterKey, afterVersion).
  */
-export async function selectVersionsListed(
-  pool: Pool,
-  bucket: string,
-  prefix: string,
-  nowMs: number,
-  afterKey: string | Buffer,
-  afterVersion: string,
-  limit: number,
-): Promise<VersionRow[]> {
+export interface VersionsPage {
+  prefix: string;
+  /** The catalogue's time: trash due for purge by then is not listed. */
+  nowMs: number;
+  afterKey: string;
+  /** Versions of `afterKey` older than this one are still to come ("": none of them). */
+  afterVersion: string;
+  limit: number;
+}
+
+export async function selectVersionsListed(pool: Pool, bucket: string, q: VersionsPage): Promise<VersionRow[]> {
+  const { prefix, nowMs, afterKey, afterVersion, limit } = q;
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT ${VERSION_COLUMNS} FROM versions v
       WHERE v.bucket = ? AND v.object_key LIKE ?

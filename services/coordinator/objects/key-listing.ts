@@ -75,7 +75,13 @@ export async function listVersions(
 ): Promise<VersionListing> {
   const limit = checkLimit(q.limit);
   const now = await catalogue.clock.now();
-  const rows = await catalogue.listVersions(bucket, q.prefix, now, q.keyMarker, q.versionIdMarker, limit + 1);
+  const rows = await catalogue.listVersions(bucket, {
+    prefix: q.prefix,
+    nowMs: now,
+    afterKey: q.keyMarker,
+    afterVersion: q.versionIdMarker,
+    limit: limit + 1,
+  });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
