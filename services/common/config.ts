@@ -109,7 +109,13 @@ export const SETTINGS = {
     env: "MINIS3_READ_CACHE",
     default: "10000",
     schema: z.coerce.number().int().min(0),
-    doc: "coordinator: catalogue rows kept for reads while it is the only live coordinator (0: off)",
+    doc: "coordinator: catalogue rows kept for reads (0: off); kept coherent across coordinators over Redis",
+  },
+  cacheLease: {
+    env: "MINIS3_CACHE_LEASE",
+    default: "2s",
+    schema: duration.pipe(z.number().min(200, "at least 200ms")),
+    doc: "coordinator: a read cache not renewed through Redis for this long stops answering; a write a peer does not ack waits this long",
   },
   hotTtl: { env: "MINIS3_HOT_TTL", default: "30m", schema: duration, doc: "an object not retrieved for this long moves to the cold tier" },
   trashTtl: {

@@ -15,9 +15,10 @@ import {
   AddCoordinatorPid1732500000220,
   CreateCoordinators1732500000200,
 } from "./cluster/coordinators-schema";
+import { InvalidationBus } from "./cluster/invalidation-bus";
 import { NodeDirectory } from "./cluster/node-directory";
 import { NodePool } from "./cluster/node-pool";
-import { closeQueues, createQueues, redisConnection, type LifecycleQueues } from "./lifecycle/queues";
+import { closeQueues, createQueues, redisClient, redisConnection, type LifecycleQueues } from "./lifecycle/queues";
 import { Scheduler } from "./lifecycle/scheduler";
 import { Placement } from "./placement/placement";
 import { HTTP_TIMEOUT_SETTINGS } from "./api/http-timeouts";
@@ -40,6 +41,7 @@ const SETTINGS = [
   "maxObjectSize",
   "chunkSize",
   "readCache",
+  "cacheLease",
   "hotTtl",
   "trashTtl",
   "reconcileInterval",
@@ -93,6 +95,8 @@ export interface CoordinatorContext {
   readonly placement: Placement;
   readonly presence: CoordinatorPresence;
   readonly cache: ReadCache;
+  /** Keeps the read caches of all coordinators coherent (Redis pub/sub). */
+  readonly cacheBus: InvalidationBus;
   readonly catalogue: Catalogue;
   readonly access: AccessTracker;
   readonly queues: LifecycleQueues;
@@ -124,9 +128,23 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   }
   const nodes = new NodePool(directory, log, { clusterSecret: config.clusterSecret });
   const presence = new CoordinatorPresence(pool, coordinatorId(config.grpcPort), config.heartbeatInterval, config.nodeDownAfter, log);
-  const cache = new ReadCache(config.readCache, () => presence.aloneStretch());
+  const cache = new ReadCache(config.readCache, () => cacheBus.leaseStretch());
+  const cacheBus = new InvalidationBus(
+    // Its own two connections: a subscribed one can do nothing else, and publishes must not wait
+    // behind the queues' traffic.
+    redisClient(config.redisUrl, "publish"),
+    redisClient(config.redisUrl, "subscribe"),
+    `${queuePrefix(config.queuePrefix)}:read-cache`,
+    presence.id,
+    config.cacheLease,
+    (keys, versionIds) => cache.changed(keys, versionIds),
+    config.readCache > 0,
+    presence,
+    log,
+  );
+  cacheBus.start(); // first: its writes wait about one lease before they know every peer (rule 3)
   await presence.start(); // before any change is made here: other coordinators must know of this one
-  const catalogue = new Catalogue(pool, config.trashTtl, cache, presence);
+  const catalogue = new Catalogue(pool, config.trashTtl, cache, presence, cacheBus);
   const access = new AccessTracker(catalogue, ACCESS_FLUSH_MS, log);
   access.start();
   const queues = createQueues(redisConnection(config.redisUrl), queuePrefix(config.queuePrefix), log);
@@ -143,6 +161,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
     placement,
     presence,
     cache,
+    cacheBus,
     catalogue,
     access,
     queues,
@@ -155,6 +174,7 @@ export async function closeContext(ctx: CoordinatorContext): Promise<void> {
   const { log } = ctx;
   await closeQueues(ctx.queues);
   await ctx.access.stop();
+  await ctx.cacheBus.close();
   await ctx.presence.leave().catch((e) => log.warn({ err: e }, "could not sign off as a coordinator"));
   ctx.directory.stop();
   ctx.nodes.close();

@@ -43,6 +43,21 @@ export type { CommitResult, NewVersion, RestoreResult };
 /** Lifecycle reads and changes in one query or transaction at most. */
 const LIFECYCLE_BATCH = 256;
 
+/** Tells the other coordinators' caches of a committed change (cluster/invalidation-bus.ts). */
+export interface PeerInvalidations {
+  /** Resolves (never rejects) once no peer's cache can answer with what the change replaced. */
+  invalidate(keys: readonly ObjectKey[], versionIds: readonly string[]): Promise<void>;
+}
+
+const NO_PEERS: PeerInvalidations = { invalidate: () => Promise.resolve() };
+
+/**
+ * A change the peers need not hear of: it touches only what no read answers with (pending copies,
+ * the generation) or versions in the trash, which no cache holds. Each peer's invalidation costs
+ * two messages through every coordinator, and a trash move or purge makes up to four such changes.
+ */
+const NOT_READ = false;
+
 /** What a change's result adds to what the read cache hears of it (see mutate). */
 interface Learned {
   versionIds: readonly string[];
@@ -82,14 +97,16 @@ export class Catalogue {
 
   /**
    * `pool` must allow multiple statements per query (see openDataSource). Every change goes
-   * through mutate() and is reported to `cache` (the default cache never answers). Those a read
-   * can see are sent only if `fence` admits them (this coordinator's presence lease; none: always).
+   * through mutate() and is reported to `cache` (the default cache never answers) and to `peers`
+   * (the other coordinators' caches) before it returns. Those a read can see are sent only if
+   * `fence` admits them (this coordinator's presence lease; none: always).
    */
   constructor(
     private readonly pool: Pool,
     private readonly trashTtlMs: number,
     private readonly cache: ReadCache = new ReadCache(0, () => undefined),
     fence?: WriteFence,
+    private readonly peers: PeerInvalidations = NO_PEERS,
   ) {
     const writes = (this.writes = fence ? fencedPool(pool, fence) : pool);
     this.lifecycle = new LifecycleQueries(pool);
@@ -179,7 +196,9 @@ export class Catalogue {
    * (cleanCopies). Returns false if it lost. Concurrent moves share one transaction.
    */
   moveTier(versionId: string, expect: TierMove["expect"], to: TierMove["to"], oldCopies: string[]): Promise<boolean> {
-    return this.mutate([], [versionId], this.moves.submit({ versionId, expect, to, oldCopies }));
+    // Only a live version can be in a cache (a trashed one is visible again only by a restore, which tells).
+    const peers = expect.state === "live";
+    return this.mutate([], [versionId], this.moves.submit({ versionId, expect, to, oldCopies }), undefined, peers);
   }
 
   /**
@@ -188,12 +207,12 @@ export class Catalogue {
    * lists as a replica. Answers the nodes whose copies are still pending. Grouped.
    */
   cleanCopies(versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>): Promise<string[]> {
-    return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove }));
+    return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove }), undefined, NOT_READ);
   }
 
   /** Takes nodes off a version's pending copies before a job writes new copies there. */
   claimCopies(versionId: string, nodeIds: string[]): Promise<void> {
-    return this.mutate([], [versionId], claimCopies(this.pool, versionId, nodeIds));
+    return this.mutate([], [versionId], claimCopies(this.pool, versionId, nodeIds), undefined, NOT_READ);
   }
 
   /**
@@ -203,12 +222,12 @@ export class Catalogue {
    * transaction.
    */
   markPurging(v: Pick<VersionRow, "versionId" | "gen">, nowMs: number): Promise<boolean> {
-    return this.mutate([], [v.versionId], this.purgeMarks.submit({ versionId: v.versionId, gen: v.gen, nowMs }));
+    return this.mutate([], [v.versionId], this.purgeMarks.submit({ versionId: v.versionId, gen: v.gen, nowMs }), undefined, NOT_READ);
   }
 
   /** Forgets a purged version; only if it is (still) in the trash or being purged. Grouped. */
   forget(versionId: string): Promise<boolean> {
-    return this.mutate([], [versionId], this.forgets.submit(versionId));
+    return this.mutate([], [versionId], this.forgets.submit(versionId), undefined, NOT_READ);
   }
 
   /** Records reads: last-access times, one multi-row UPDATE for many reads. */
@@ -250,15 +269,17 @@ export class Catalogue {
   /**
    * The one way a change reaches the catalogue: once `done` settles, the read cache hears which
    * keys and versions it touched, so cached rows go and lookups already in flight cannot bring
-   * them back. Also when it failed: a failed COMMIT may still have committed. `keys` and
-   * `versionIds` are what the change may touch, known before it runs; `learned` adds what only
-   * its result tells (replaced versions: they belong to keys already told).
+   * them back; then the peers' caches, and only once none of them can answer with the old rows
+   * does the change return. Also when it failed: a failed COMMIT may still have committed. `keys`
+   * and `versionIds` are what the change may touch, known before it runs; `learned` adds what only
+   * its result tells (replaced versions: they belong to keys already told). `peers` false: see NOT_READ.
    */
   private async mutate<T>(
     keys: readonly ObjectKey[],
     versionIds: readonly string[],
     done: Promise<T>,
     learned?: (result: T) => Learned,
+    peers = true,
   ): Promise<T> {
     let more: Learned | undefined;
     try {
@@ -266,7 +287,9 @@ export class Catalogue {
       more = learned?.(result);
       return result;
     } finally {
-      this.cache.changed(keys, more?.versionIds.length ? [...versionIds, ...more.versionIds] : versionIds, more?.current);
+      const touched = more?.versionIds.length ? [...versionIds, ...more.versionIds] : versionIds;
+      this.cache.changed(keys, touched, more?.current);
+      if (peers) await this.peers.invalidate(keys, touched);
     }
   }
 }

@@ -6,14 +6,15 @@ import type { VersionRow } from "../model/version-row";
  * than the statement in it).
  *
  * Correctness rests on two rules:
- * - Only one writer: the cache answers only while `aloneStretch()` says this coordinator is the
- *   only live one (CoordinatorPresence, whose lease keeps a peer that cannot heartbeat from
- *   writing: see fencedPool), and only with what it read in the same unbroken stretch
- *   of being alone: when a stretch ends, everything cached is dropped, because another
- *   coordinator may have changed any key meanwhile.
- * - Every change this coordinator makes is reported (changed()) once it is committed, and a lookup
- *   that was already on its way then cannot fill the cache with what it read: each lookup takes a
+ * - Every change any coordinator commits is reported (changed()): this coordinator's own once
+ *   committed, its peers' through the invalidation bus (cluster/invalidation-bus.ts), which holds
+ *   their acknowledgement until this cache has dropped the keys or lost its lease. A lookup that
+ *   was already on its way then cannot fill the cache with what it read: each lookup takes a
  *   ticket (a sequence number) first, and fill() refuses it if its key or version changed since.
+ * - The cache answers only within one unbroken stretch of holding its lease (`stretch()`, the
+ *   bus's), and only with what it read in that stretch: when a stretch ends (a stall, Redis away,
+ *   its connection lost), everything cached, and every lookup in flight, is dropped, because
+ *   invalidations may have been missed meanwhile.
  */
 export class ReadCache {
   /** Insertion order is recency order (a hit moves its entry to the end). */
@@ -27,12 +28,12 @@ export class ReadCache {
   private olderMarks = new Map<string, number>();
   private marksSince = 0;
   private rotatedAtMs = Date.now();
-  /** The stretch the cached rows were read in (undefined: none, not alone); null before the first look. */
+  /** The stretch the cached rows were read in (undefined: none, no lease); null before the first look. */
   private filledIn: number | undefined | null = null;
 
   constructor(
     private readonly maxEntries: number,
-    private readonly aloneStretch: () => number | undefined,
+    private readonly stretch: () => number | undefined,
     private readonly markLifetimeMs = 5_000,
   ) {}
 
@@ -42,7 +43,7 @@ export class ReadCache {
 
   /** Whether it may answer now. */
   get enabled(): boolean {
-    return this.maxEntries > 0 && this.aloneStretch() !== undefined;
+    return this.maxEntries > 0 && this.stretch() !== undefined;
   }
 
   /** The cached visible version of a key, if the cache may answer. */
@@ -57,8 +58,9 @@ export class ReadCache {
     return row;
   }
 
-  /** Take before a lookup is sent; hand to fill() with what it found. */
+  /** Take before a lookup is sent; hand to fill() with what it found (only in the same stretch). */
   ticket(): number {
+    this.usable(); // a stretch that ended since the last call is closed first: this ticket is of the new one
     return this.seq;
   }
 
@@ -114,9 +116,9 @@ export class ReadCache {
   }
 
   private usable(): boolean {
-    const stretch = this.aloneStretch();
+    const stretch = this.stretch();
     if (stretch !== this.filledIn) {
-      // Rows, and lookups in flight, from before: another coordinator may have written since.
+      // Rows, and lookups in flight, from before: an invalidation may have been missed since.
       if (this.filledIn !== null) this.clear();
       this.filledIn = stretch;
     }

@@ -93,6 +93,7 @@ async function run(a: CoordinatorPresence, b: CoordinatorPresence, ms: number, l
       expect(e).toMatchObject({ code: ErrorCode.CatalogueUnavailable });
       log.refused++;
     }
+    if (b.writableStretch() !== undefined) log.writable.push(now);
     const s = a.aloneStretch();
     if (s !== undefined) {
       const seen = log.stretches.get(s);
@@ -106,10 +107,12 @@ interface Trace {
   /** When B's fence let a write through: it lands at any time up to commitMs later. */
   admitted: number[];
   refused: number;
+  /** When B's read cache could serve (writableStretch): never while A is alone, as A then tells no one of its changes. */
+  writable: number[];
   stretches: Map<number, { first: number; last: number }>;
 }
 
-const trace = (): Trace => ({ admitted: [], refused: 0, stretches: new Map() });
+const trace = (): Trace => ({ admitted: [], refused: 0, writable: [], stretches: new Map() });
 
 /** Every B write that A's cache could have missed: it may land while A is in a stretch that began before. */
 function missed(t: Trace, commitMs: number): string[] {
@@ -117,6 +120,11 @@ function missed(t: Trace, commitMs: number): string[] {
   for (const w of t.admitted) {
     for (const [s, { first, last }] of t.stretches) {
       if (w <= last && w + commitMs > first) out.push(`write let through at ${w} may land in stretch ${s} (${first}..${last})`);
+    }
+  }
+  for (const w of t.writable) {
+    for (const [s, { first, last }] of t.stretches) {
+      if (w >= first && w <= last) out.push(`B could serve from its cache at ${w}, in A's stretch ${s} (${first}..${last})`);
     }
   }
   return out;

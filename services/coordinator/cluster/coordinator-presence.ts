@@ -44,7 +44,7 @@ interface Peer {
  * heartbeat has landed and, if any other coordinator is up, two intervals have passed, so each of
  * them has seen the new beat and stopped caching.
  *
- * The reader's view (`aloneStretch()`, for the read cache). A peer is gone only once its beat has not
+ * The reader's view (`aloneStretch()`: whether anyone else may be writing; the invalidation bus asks it). A peer is gone only once its beat has not
  * changed for `leaseMs + commitMs` on this process's monotonic clock, counted from the answer of the
  * first look that showed its current beat (only `commitMs` once its row says it stopped), judged by a
  * look sent after that; MariaDB's clock is never compared, so a step of it changes nothing. A peer
@@ -79,6 +79,8 @@ export class CoordinatorPresence {
   private leaseUntil = -Infinity;
   /** After a (re-)join, writes wait until the others have seen this coordinator. */
   private writableFrom = Infinity;
+  /** Counts (re-)joins: each starts a new stretch of holding the lease. */
+  private joins = 0;
   private closed = false;
 
   private readonly peers = new Map<string, Peer>();
@@ -109,9 +111,7 @@ export class CoordinatorPresence {
     await this.beat();
     this.log.info(
       { id: this.id, coordinators: this.live },
-      this.live.length
-        ? "other coordinators are live (read cache off); waiting for them to see this one"
-        : "the only coordinator: read cache on",
+      this.live.length ? "other coordinators are live; waiting for them to see this one before writing" : "the only coordinator",
     );
     const wait = this.writableFrom - this.clock.now();
     if (wait > 0) {
@@ -146,6 +146,17 @@ export class CoordinatorPresence {
       "a catalogue write outlived the presence fence: another coordinator may have cached across it",
     );
     void this.beat(); // so that such a coordinator sees this one at its next look
+  }
+
+  /**
+   * The current stretch of holding the writer's lease (admit() would pass now), or undefined; a new
+   * one begins at each (re-)join. A read cache serves only within one (see InvalidationBus): so a
+   * coordinator that others' looks may not show yet serves nothing, and one whose lease lapsed
+   * drops what it cached.
+   */
+  writableStretch(): number | undefined {
+    const now = this.clock.now();
+    return now >= this.writableFrom && now < this.leaseUntil ? this.joins : undefined;
   }
 
   /**
@@ -203,6 +214,7 @@ export class CoordinatorPresence {
       return;
     }
     // A (re-)join: others that may cache must see this beat first.
+    this.joins++;
     const othersUp = rows.some((r) => r.state === "up");
     this.writableFrom = othersUp ? answeredAt + 2 * this.intervalMs : answeredAt;
     this.leaseUntil = sentAt + this.leaseMs;
@@ -231,10 +243,7 @@ export class CoordinatorPresence {
     this.live = live;
     this.trustUntil = sentAt + 2 * this.intervalMs;
     if (changed && this.timer) {
-      this.log.info(
-        { coordinators: live },
-        live.length ? "other coordinators are live: read cache off" : "this is the only coordinator: read cache on",
-      );
+      this.log.info({ coordinators: live }, live.length ? "other coordinators are live" : "this is the only coordinator");
     }
     for (const [id, beat] of forget) {
       // Long gone: its row goes (only as last seen); should it come back, it re-joins.

@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
+import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../common/logger";
 import { JOBS, type JobName } from "./jobs";
 import type { TransitionJob } from "./jobs/job";
@@ -38,6 +39,19 @@ export function redisConnection(url: string): ConnectionOptions {
     // Reconnect within a second after a Redis restart (the default backs off to 20 s).
     retryStrategy: (times: number) => Math.min(times * 100, 1000),
   };
+}
+
+/**
+ * A Redis client of its own for the read caches' invalidation bus (cluster/invalidation-bus.ts),
+ * on the queues' server. Publishes fail at once while Redis is away and after 1 s without an answer,
+ * and are never sent again after a reconnect: the bus then waits out the caches' lease instead,
+ * which a publish landing late would undo. The subscriber queues its SUBSCRIBE until connected and
+ * subscribes again after each reconnect.
+ */
+export function redisClient(url: string, role: "publish" | "subscribe"): Redis {
+  const options = redisConnection(url) as RedisOptions; // what redisConnection builds: host, port, retry…
+  if (role === "subscribe") return new Redis(options);
+  return new Redis({ ...options, enableOfflineQueue: false, commandTimeout: 1000, autoResendUnfulfilledCommands: false });
 }
 
 /** The lifecycle's queues and the Redis they live in: the scheduler adds to them, the workers take from them. */

@@ -1,0 +1,154 @@
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { Redis } from "ioredis";
+import type { Pool } from "mysql2/promise";
+import { pino } from "pino";
+import { newVersionId } from "../../common/ids";
+import { InvalidationBus, LEASE_MARGIN_MS } from "../cluster/invalidation-bus";
+import { Catalogue, type NewVersion } from "./catalogue";
+import { ReadCache } from "./read-cache";
+import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
+
+// Two coordinators' catalogues on one database, each with its read cache and invalidation bus on
+// the shared Redis (a channel of this run's own): a write through one is never read stale through
+// the other, while both caches answer.
+
+const TTL = 60_000;
+const LEASE_MS = 600;
+const db = throwawayCatalogueDatabase();
+const channel = `minis3-test-${randomBytes(6).toString("hex")}:read-cache`;
+const log = pino({ level: "silent" });
+let pool: Pool;
+const opened: { bus: InvalidationBus }[] = [];
+
+interface Coordinator {
+  cat: Catalogue;
+  cache: ReadCache;
+  bus: InvalidationBus;
+  sub: Redis;
+}
+
+function coordinator(name: string): Coordinator {
+  const pub = new Redis({ host: "127.0.0.1", port: 6379, enableOfflineQueue: false, commandTimeout: 1000 });
+  const sub = new Redis({ host: "127.0.0.1", port: 6379 });
+  const cache: ReadCache = new ReadCache(1000, () => bus.leaseStretch());
+  const bus: InvalidationBus = new InvalidationBus(
+    pub,
+    sub,
+    channel,
+    `${name}/${randomBytes(4).toString("hex")}`,
+    LEASE_MS,
+    (keys, versionIds) => cache.changed(keys, versionIds),
+    true,
+    // The presence's leases hold, and there is always another coordinator (so every change is sent).
+    { writableStretch: () => 1, aloneStretch: () => undefined },
+    log,
+  );
+  bus.start();
+  opened.push({ bus });
+  return { cat: new Catalogue(pool, TTL, cache, undefined, bus), cache, bus, sub };
+}
+
+beforeAll(() => {
+  pool = db.pool();
+});
+afterAll(async () => {
+  await Promise.all(opened.map((o) => o.bus.close()));
+});
+
+function version(bucket: string, key: string, n: number): NewVersion {
+  return {
+    versionId: newVersionId(),
+    bucket,
+    key,
+    size: n,
+    sha256: "a".repeat(64),
+    etag: "b".repeat(32),
+    contentType: "text/plain",
+    metadata: {},
+    replicas: ["s1", "s2"],
+    createdMs: Date.now(),
+  };
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!ok()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function bothServing(a: Coordinator, b: Coordinator): Promise<void> {
+  await until("both leases", () => a.bus.leaseStretch() !== undefined && b.bus.leaseStretch() !== undefined);
+  // Each has heard the other (heartbeats every lease/4), and its first lease of not knowing every peer is over.
+  await new Promise((r) => setTimeout(r, LEASE_MS + LEASE_MARGIN_MS + 50));
+}
+
+test("overwrites through one coordinator are never read stale through the other, whose cache answers", async () => {
+  const a = coordinator("a");
+  const b = coordinator("b");
+  await bothServing(a, b);
+  const bucket = `b${process.pid}-loop`;
+  const keys = ["k0", "k1", "k2", "k3"];
+  let hits = 0;
+  for (let i = 0; i < 200; i++) {
+    const [writer, reader] = i % 2 === 0 ? [a, b] : [b, a];
+    const key = keys[i % keys.length];
+    // The reader has the key cached (two reads: the first fills, the second is a hit).
+    await reader.cat.current(bucket, key);
+    const before = await reader.cat.current(bucket, key);
+    if (before && reader.cache.get(bucket, key)?.versionId === before.versionId) hits++;
+    const v = version(bucket, key, i);
+    await writer.cat.commit(v);
+    const seen = await reader.cat.current(bucket, key);
+    expect({ i, versionId: seen?.versionId }).toEqual({ i, versionId: v.versionId });
+    if (i % 10 === 9) {
+      await writer.cat.markDeleted(bucket, key);
+      expect({ i, deleted: await reader.cat.current(bucket, key) }).toEqual({ i, deleted: null });
+    }
+  }
+  // The caches were answering all along (the check above would be empty without them).
+  expect(hits).toBeGreaterThan(150);
+}, 60_000);
+
+test("a peer that stops handling messages holds up a write only until its lease lapsed, and then serves nothing cached", async () => {
+  const a = coordinator("a2");
+  const b = coordinator("b2");
+  await bothServing(a, b);
+  const bucket = `b${process.pid}-stall`;
+  await a.cat.commit(version(bucket, "k", 1));
+  await b.cat.current(bucket, "k");
+  expect(b.cache.get(bucket, "k")).toBeDefined(); // cached by B
+
+  // B's subscription stops being read, as in a stopped process (its socket still open).
+  const stream = (b.sub as unknown as { stream: { pause(): void; resume(): void } }).stream;
+  stream.pause();
+  const v2 = version(bucket, "k", 2);
+  const t0 = performance.now();
+  await a.cat.commit(v2);
+  const took = performance.now() - t0;
+  // It waited for B's lease to run out (not forever: the test's own timeout is the bound).
+  expect(took).toBeGreaterThanOrEqual(LEASE_MS - 300);
+  expect(b.bus.leaseStretch()).toBeUndefined();
+  expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
+
+  // B reads its backlog, renews, and serves again, fresh.
+  stream.resume();
+  await until("B's lease again", () => b.bus.leaseStretch() !== undefined);
+  expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
+  expect(b.cache.get(bucket, "k")?.versionId).toBe(v2.versionId);
+}, 60_000);
+
+test("a peer that closed cleanly is not waited for", async () => {
+  const a = coordinator("a3");
+  const b = coordinator("b3");
+  await bothServing(a, b);
+  await b.bus.close();
+  await new Promise((r) => setTimeout(r, 100)); // its bye arrives
+  const bucket = `b${process.pid}-bye`;
+  const t0 = performance.now();
+  for (let i = 0; i < 5; i++) await a.cat.commit(version(bucket, "k", i));
+  // Five writes that each waited out B's lease would take 5 × 700 ms.
+  expect(performance.now() - t0).toBeLessThan(5 * LEASE_MS);
+}, 30_000);

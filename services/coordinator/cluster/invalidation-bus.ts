@@ -1,0 +1,348 @@
+import { performance } from "node:perf_hooks";
+import type { Redis } from "ioredis";
+import { GroupCommit } from "../../common/group-commit";
+import type { Logger } from "../../common/logger";
+import type { CoordinatorPresence } from "./coordinator-presence";
+
+/** A key whose visible version a change may have touched. */
+export interface CachedKey {
+  bucket: string;
+  key: string;
+}
+
+/** Time on this process's monotonic clock (performance.now: it runs on through SIGSTOP and GC). */
+export interface BusClock {
+  now(): number;
+}
+
+const MONOTONIC: BusClock = { now: () => performance.now() };
+
+/** Slack for the rates of two monotonic clocks and a timer firing late; the lease is ~2 s. */
+export const LEASE_MARGIN_MS = 100;
+
+type Message =
+  /** Keys and versions a commit of `from` touched; `seq` counts `from`'s invalidations. */
+  | { t: "inv"; from: string; seq: number; keys: [string, string][]; versions: string[] }
+  /** `from` has dropped every invalidation of each writer up to the given seq. */
+  | { t: "ack"; from: string; upTo: Record<string, number> }
+  /** A lease renewal: `at` is `from`'s monotonic time when it published, `session` its subscription's. */
+  | { t: "hb"; from: string; at: number; session: number }
+  /** `from` has stopped serving from its cache for good (a clean stop). */
+  | { t: "bye"; from: string };
+
+/** What one change touched. */
+interface Change {
+  keys: readonly CachedKey[];
+  versionIds: readonly string[];
+}
+
+/** One published invalidation waiting to be safe to acknowledge. */
+interface Waiter {
+  seq: number;
+  /** Past this, every lease granted before the invalidation reached Redis has lapsed. */
+  hardUntil: number;
+  /** Set once its echo came back: the peers it waits for, each until its lease must have lapsed. */
+  peers?: Map<string, number>;
+  /** Not before this (peers this process may not have heard of yet); set with `peers`. */
+  notBefore: number;
+  timer?: NodeJS.Timeout;
+  resolve: () => void;
+}
+
+/**
+ * The read caches of several coordinators kept coherent over one Redis pub/sub channel per cluster.
+ * A write is acknowledged only once every coordinator that may be serving from its cache has
+ * dropped what it touched, or can no longer be serving (its lease lapsed). The cost is one PUBLISH
+ * and one ack from each peer per invalidation, which carries every change made while the one
+ * before was in flight (so at most one per group commit), not per object.
+ *
+ * The channel is one stream that every subscriber receives in the order Redis ran the PUBLISHes
+ * (from any connection). The first three rules stand on that order:
+ *
+ * 1. Lease. A cache serves only under a lease: it publishes a heartbeat carrying its monotonic time
+ *    `p`, and when that heartbeat comes back through its own subscription (so every message Redis
+ *    ran before it has been handled here first), the lease runs to `p + L`. A lapsed lease (a
+ *    stall, Redis away or slow) drops everything cached, and the subscription's connection closing
+ *    ends the lease at once (messages published meanwhile are lost, not queued), so a lease is only
+ *    ever granted by a heartbeat from the current connection.
+ * 2. Writer. After its commit, a writer publishes the keys; when the PUBLISH returns at `r`, every
+ *    heartbeat Redis ran before the invalidation was published before `r`, so every lease that
+ *    missed the invalidation ends before `r + L`: waiting until `r + L + margin` is always safe.
+ *    It waits less when it can: once its own invalidation comes back through its subscription,
+ *    every heartbeat Redis ran before it has been seen here, so the peers that may hold such a
+ *    lease are those heard within the last `L + margin` (a heartbeat received at `q` was sent
+ *    before `q`, its lease ends before `q + L`). It waits for each of their acks, or until that
+ *    peer's lease must have lapsed. Heartbeats Redis ran after the invalidation grant nothing
+ *    stale: their sender handled the invalidation before their echo.
+ * 3. Newcomer. A peer that appeared after this process subscribed is heard (rule 2) before it can
+ *    hold a lease that matters; for one that may have sent heartbeats before, this process counts
+ *    its own first `L + margin` after its subscription's first message as "peers unknown" and
+ *    waits them out (a lease from a heartbeat Redis ran before this subscription ends within L of
+ *    it). So a coordinator that reconnects writes slowly for about L.
+ * 4. Presence. A cache serves only while its coordinator's presence lease admits writes
+ *    (CoordinatorPresence.writableStretch: after a (re-)join, once every other coordinator's look
+ *    at `coordinators` must show it), and drops everything when that lease lapses. So while the
+ *    presence shows this coordinator alone (aloneStretch: no other coordinator's write can land,
+ *    by the argument written out there) no other cache can be serving either, and a change needs
+ *    no invalidation at all: a lone coordinator pays nothing for the bus but its heartbeats.
+ *
+ * Interleavings, with A writing and B caching:
+ * - B stopped (SIGSTOP, GC) holding a lease from heartbeat `p`: A's invalidation gets no ack; A
+ *   waits until B's last heartbeat heard + L + margin (≥ p + L), acknowledges; B wakes, its lease has
+ *   lapsed on its own clock (monotonic time runs while stopped), so it serves nothing cached before
+ *   a new heartbeat comes back, which comes after A's invalidation: B has dropped the key by then.
+ * - A lookup B sent before A's commit and answered after it: its ticket is older than the
+ *   invalidation's mark, so it cannot fill (ReadCache); one answered before the lease began (or
+ *   across a lapse) is refused because the lease's stretch changed.
+ * - Redis away: B's subscription closes (lease ends) or goes silent (lapses within L); A's PUBLISH
+ *   fails and A waits L + margin from then before it acknowledges; writes go on, slower, caches off.
+ *   A coordinator that the presence shows alone does not wait (rule 4).
+ * - B's subscription drops and reconnects while A's invalidation is in the gap: B missed it, but its
+ *   lease ended at the close and the next one starts a new stretch (everything cached dropped);
+ *   lookups after it read MariaDB after A's commit. A, without B's ack, waited out B's old lease.
+ * - B stops cleanly: it stops serving, then says bye; A stops waiting for it at once.
+ * Not covered: a writer cut off from Redis while its peers still reach it (its PUBLISH fails; it
+ * waits L and acknowledges, and a peer may still hold the old row) and a PUBLISH that Redis runs
+ * after its reply timed out; both are logged. (MariaDB's presence rows could carry a fence epoch.)
+ */
+export class InvalidationBus {
+  private readonly leaseMs: number;
+  private seq = 0;
+  private readonly waiters = new Map<number, Waiter>();
+  /**
+   * One invalidation in flight, the changes made meanwhile gather for the next: a message costs
+   * each coordinator a socket write or read (~50-150 µs of CPU here, like any round trip), so
+   * under load they must not grow with the number of group commits.
+   */
+  private readonly batches = new GroupCommit<Change, void>((changes) => this.send(changes), { maxBatch: 4096 });
+  private acks = new Map<string, number>();
+  private acksScheduled = false;
+  /** Peers heard from (heartbeats), when last (here, monotonic). */
+  private readonly heard = new Map<string, number>();
+  /** Bumped whenever the subscription's connection closes. */
+  private session = 0;
+  /** When the current session's first message arrived (undefined: none yet). */
+  private sessionHeardFrom: number | undefined;
+  private leaseUntil = -Infinity;
+  /** Numbers the unbroken stretches of holding the lease (what the read cache keys its rows by). */
+  private stretch = 0;
+  private beatTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    private readonly channel: string,
+    readonly id: string,
+    leaseMs: number,
+    /** Drops what a peer's commit touched from the local cache (synchronously). */
+    private readonly drop: (keys: readonly CachedKey[], versionIds: readonly string[]) => void,
+    /** Whether this coordinator caches at all (a coordinator that does not still invalidates). */
+    private readonly serving: boolean,
+    /** Who else may be writing or serving (rule 4). */
+    private readonly presence: Pick<CoordinatorPresence, "aloneStretch" | "writableStretch">,
+    private readonly log: Logger,
+    private readonly clock: BusClock = MONOTONIC,
+  ) {
+    this.leaseMs = leaseMs;
+  }
+
+  /** Subscribes (it does not wait for Redis: without it, caches stay off and writes wait L). */
+  start(): void {
+    this.sub.on("messageBuffer", (_channel: Buffer, payload: Buffer) => this.receive(payload));
+    this.sub.on("close", () => {
+      if (this.sessionHeardFrom !== undefined && !this.closed)
+        this.log.warn("read-cache bus: Redis connection lost; cache off until it is back");
+      this.session++;
+      this.sessionHeardFrom = undefined;
+      this.leaseUntil = -Infinity;
+    });
+    // Connection errors show as the close above (and failed publishes); ioredis would print each one.
+    this.sub.on("error", () => undefined);
+    this.pub.on("error", () => undefined);
+    this.sub.subscribe(this.channel).catch((e: unknown) => this.log.warn({ err: e }, "read-cache bus: subscribe failed"));
+    if (this.serving) {
+      this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.leaseMs / 4)));
+      this.beatTimer.unref();
+      this.beat();
+    }
+  }
+
+  /**
+   * The current stretch of holding both leases, this bus's and the presence's writer lease (rule 4),
+   * or undefined: what was cached in another stretch may be stale.
+   */
+  leaseStretch(): number | undefined {
+    const joined = this.presence.writableStretch();
+    if (joined === undefined || this.clock.now() >= this.leaseUntil) return undefined;
+    return this.stretch * 65_536 + (joined % 65_536); // changes when either does
+  }
+
+  /**
+   * Tells every peer's cache that a committed change touched these keys and versions; resolves
+   * once acknowledging the change is safe (never rejects). Changes made while one message is in
+   * flight share the next.
+   */
+  invalidate(keys: readonly CachedKey[], versionIds: readonly string[]): Promise<void> {
+    if (keys.length === 0 && versionIds.length === 0) return Promise.resolve();
+    if (this.alone()) return Promise.resolve(); // rule 4: no one else may be serving
+    return this.batches.submit({ keys, versionIds });
+  }
+
+  /** Clean stop: this cache serves no more, and peers stop waiting for it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.beatTimer);
+    this.leaseUntil = -Infinity;
+    if (this.serving) await this.publish({ t: "bye", from: this.id }).catch(() => undefined);
+    this.sub.disconnect();
+    this.pub.disconnect();
+  }
+
+  /** Publishes one invalidation for `changes`; resolves once it is safe to acknowledge them. */
+  private send(changes: Change[]): Promise<void[]> {
+    const seq = ++this.seq;
+    const keys = changes.flatMap((c) => c.keys.map((k): [string, string] => [k.bucket, k.key]));
+    const message: Message = { t: "inv", from: this.id, seq, keys, versions: changes.flatMap((c) => c.versionIds) };
+    let resolve!: () => void;
+    const settled = new Promise<void[]>((r) => (resolve = () => r(changes.map(() => undefined))));
+    const w: Waiter = { seq, hardUntil: Infinity, notBefore: Infinity, resolve };
+    this.waiters.set(seq, w);
+    this.publish(message).then(
+      () => this.arm(w, this.clock.now() + this.leaseMs + LEASE_MARGIN_MS),
+      (e: unknown) => {
+        // Not published (Redis away or slow): every cache must have lost its lease L after now.
+        if (this.alone()) return this.settle(w); // rule 4
+        this.warnUnpublished(e);
+        this.arm(w, this.clock.now() + this.leaseMs + LEASE_MARGIN_MS);
+      },
+    );
+    return settled;
+  }
+
+  private alone(): boolean {
+    return this.presence.aloneStretch() !== undefined;
+  }
+
+  private lastUnpublishedWarning = -Infinity;
+
+  private warnUnpublished(e: unknown): void {
+    const now = this.clock.now();
+    if (now - this.lastUnpublishedWarning < 10_000) return;
+    this.lastUnpublishedWarning = now;
+    this.log.warn({ err: e }, "read-cache bus: invalidations not published (Redis away?); writes wait out the caches' lease");
+  }
+
+  /** The PUBLISH returned: from now on, this waiter is bounded by `hardUntil`. */
+  private arm(w: Waiter, hardUntil: number): void {
+    w.hardUntil = hardUntil;
+    this.check(w);
+  }
+
+  private check(w: Waiter): void {
+    if (!this.waiters.has(w.seq)) return;
+    const now = this.clock.now();
+    let next = w.hardUntil;
+    if (w.peers) {
+      for (const [peer, until] of w.peers) if (now >= until) w.peers.delete(peer);
+      if (w.peers.size === 0 && now >= w.notBefore) return this.settle(w);
+      next = Math.min(next, w.notBefore > now ? w.notBefore : Infinity, ...w.peers.values());
+    }
+    if (now >= w.hardUntil) {
+      if (w.peers?.size) this.log.warn({ peers: [...w.peers.keys()] }, "read-cache bus: no ack from peers; waited out their lease");
+      return this.settle(w);
+    }
+    clearTimeout(w.timer);
+    if (next !== Infinity) w.timer = setTimeout(() => this.check(w), Math.max(1, Math.ceil(next - now)));
+  }
+
+  private settle(w: Waiter): void {
+    clearTimeout(w.timer);
+    this.waiters.delete(w.seq);
+    w.resolve();
+  }
+
+  private receive(payload: Buffer): void {
+    let m: Message;
+    try {
+      m = JSON.parse(payload.toString("utf8")) as Message;
+    } catch {
+      return;
+    }
+    const now = this.clock.now();
+    this.sessionHeardFrom ??= now;
+    switch (m.t) {
+      case "hb":
+        if (m.from === this.id) this.renewed(m.at, m.session, now);
+        else this.heard.set(m.from, now);
+        return;
+      case "inv":
+        if (m.from === this.id) return this.echoed(m.seq, now);
+        this.drop(
+          m.keys.map(([bucket, key]) => ({ bucket, key })),
+          m.versions,
+        );
+        this.acks.set(m.from, m.seq);
+        if (!this.acksScheduled) {
+          this.acksScheduled = true;
+          setImmediate(() => this.sendAcks());
+        }
+        return;
+      case "ack": {
+        const upTo = m.upTo[this.id];
+        if (upTo === undefined) return;
+        for (const w of this.waiters.values()) {
+          if (w.seq > upTo || !w.peers?.delete(m.from)) continue;
+          this.check(w);
+        }
+        return;
+      }
+      case "bye":
+        if (m.from === this.id) return;
+        this.heard.delete(m.from);
+        for (const w of this.waiters.values()) if (w.peers?.delete(m.from)) this.check(w);
+        return;
+    }
+  }
+
+  /** Own invalidation back: every heartbeat Redis ran before it has been heard (rule 2). */
+  private echoed(seq: number, now: number): void {
+    const w = this.waiters.get(seq);
+    if (!w) return;
+    const peers = new Map<string, number>();
+    for (const [peer, at] of this.heard) {
+      const until = at + this.leaseMs + LEASE_MARGIN_MS;
+      if (until > now) peers.set(peer, until);
+      else this.heard.delete(peer);
+    }
+    w.peers = peers;
+    // Rule 3: a peer whose heartbeats all came before this subscription may hold a lease until then.
+    w.notBefore = this.sessionHeardFrom! + this.leaseMs + LEASE_MARGIN_MS;
+    this.check(w);
+  }
+
+  private renewed(at: number, session: number, now: number): void {
+    if (session !== this.session || this.closed) return; // sent on a connection since closed
+    const until = at + this.leaseMs;
+    if (until <= now) return;
+    if (now >= this.leaseUntil) this.stretch++; // a new stretch: what was cached before may be stale
+    this.leaseUntil = Math.max(this.leaseUntil, until);
+  }
+
+  private beat(): void {
+    if (this.closed) return;
+    const m: Message = { t: "hb", from: this.id, at: this.clock.now(), session: this.session };
+    this.publish(m).catch(() => undefined); // no renewal: the lease lapses by itself
+  }
+
+  private sendAcks(): void {
+    this.acksScheduled = false;
+    const upTo = Object.fromEntries(this.acks);
+    this.acks = new Map();
+    this.publish({ t: "ack", from: this.id, upTo }).catch((e: unknown) => this.log.warn({ err: e }, "read-cache bus: ack not published"));
+  }
+
+  private async publish(m: Message): Promise<void> {
+    await this.pub.publish(this.channel, JSON.stringify(m));
+  }
+}
