@@ -46,6 +46,8 @@ export interface LifecycleResult {
   hotTtlMs: number;
   trashTtlMs: number;
   seed: { seconds: number; perSec: number; spreadMs: number; leadMs: number };
+  /** CPU seconds of every process over a few seconds with everything seeded and nothing due. */
+  idle: { seconds: number; cpu: Record<string, number> };
   /** What a seeded object differs in from a real upload (none: the measure is of what uploads make). */
   seededVsUpload: string[];
   demote: LifecycleKindFigures;
@@ -53,6 +55,9 @@ export interface LifecycleResult {
   purge: LifecycleKindFigures;
   left: { hot: number; cold: number; trash: number };
 }
+
+/** Seconds the cluster is watched with nothing due, polled as during the phases. */
+const IDLE_SECONDS = 5;
 
 export async function runLifecycle(s: LifecycleSettings, log: (m: string) => void): Promise<LifecycleResult> {
   // Purges come due a trash TTL after their deletes: past the whole window of trash moves, so the
@@ -100,6 +105,20 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
     const seededVsUpload = shapeDiffs(realShape, await shapeOf(seeder, seeded[0]));
     if (seededVsUpload.length) log(`lifecycle: a seeded object differs from an upload: ${seededVsUpload.join("; ")}`);
 
+    // What the cluster burns with nothing due (heartbeats, scrubber, rehome walks, the reconciler,
+    // this bench's /status polls), to read the phases' CPU against.
+    const idleList = procs();
+    const idleBefore = cpuSnapshot(idleList);
+    const idleStarted = performance.now();
+    for (let i = 0; i < IDLE_SECONDS * 2; i++) {
+      await status(url);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const idle = {
+      seconds: round((performance.now() - idleStarted) / 1000),
+      cpu: cpuBetween(idleBefore, cpuSnapshot(idleList), idleList),
+    };
+
     // Time for the one UPDATE that spreads the due times (~100k rows in a few seconds) before the first is due.
     const leadMs = 2000 + Math.ceil(s.objects / 20);
     const t1 = performance.now();
@@ -145,6 +164,7 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
       trashTtlMs,
       seed: { seconds: round(seedSeconds), perSec: round(s.objects / seedSeconds, 1), spreadMs, leadMs },
       seededVsUpload,
+      idle,
       demote,
       trash,
       purge,

@@ -94,6 +94,7 @@ export function report(r: BenchResults): string {
     out.push(
       `  seeded     ${l.seed.perSec}/s (${l.seed.seconds} s); like an upload: ${l.seededVsUpload.length ? "NO: " + l.seededVsUpload.join("; ") : "yes"}`,
     );
+    out.push(`  idle       ${l.idle.seconds} s with nothing due: CPU s: ${cpu(l.idle.cpu)}`);
     out.push(line("demote", l.demote), line("trash", l.trash), line("purge", l.purge));
     out.push(`  left after: hot ${l.left.hot}, cold ${l.left.cold}, trash ${l.left.trash}`);
   }

@@ -453,6 +453,32 @@ describe("conditional tier moves and bookkeeping", () => {
     expect((await c.version(v.versionId))!.cleanup).toEqual([]);
   });
 
+  it("marks and forgets a whole batch at once, each version only as it was read and due", async () => {
+    const c = new Catalogue(pool, 0); // purge times now: every trashed version is due at once
+    const b = newBucket();
+    const vs = Array.from({ length: 6 }, (_, i) => upload(b, `k${i}`));
+    for (const v of vs) await c.commit(v);
+    const trashed = await Promise.all(vs.slice(0, 5).map((v) => c.markDeleted(b, v.key)));
+    const now = (await c.clock.now()) + 1;
+    const [t0, t1, t2, t3] = trashed.map((t) => t!);
+    // Sent together, they share one batch: t1 read at an old generation, the live version not in
+    // the trash, t3 twice (only the first counts), t0 and t2 as read.
+    const marks = await Promise.all([
+      c.markPurging(t0, now),
+      c.markPurging({ versionId: t1.versionId, gen: t1.gen - 1 }, now),
+      c.markPurging({ versionId: vs[5].versionId, gen: 0 }, now),
+      c.markPurging(t2, now),
+      c.markPurging(t3, now),
+      c.markPurging(t3, now),
+    ]);
+    expect(marks).toEqual([true, false, false, true, true, false]);
+    const state = async (id: string) => (await c.version(id))?.state ?? "gone";
+    expect(await Promise.all([t0, t1, t2, t3].map((t) => state(t.versionId)))).toEqual(["purging", "trash", "purging", "purging"]);
+    const forgets = await Promise.all([t0, t1, vs[5], t2, t2].map((v) => c.forget(v.versionId)));
+    expect(forgets).toEqual([true, true, false, true, false]);
+    expect(await Promise.all([t0, t1, vs[5], t2, t3].map((v) => state(v.versionId)))).toEqual(["gone", "gone", "live", "gone", "purging"]);
+  });
+
   it("forgets only versions in the trash", async () => {
     const c = cat();
     const { b, v } = await committed(c);

@@ -328,10 +328,6 @@ function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: s
   return { sql, params };
 }
 
-/**
- * A purge begins: the version leaves the trash for `purging`, only if unchanged since read and due
- * on the catalogue's clock, so no undelete can bring it back while its bytes go (review finding 13).
- */
 /** A purge about to begin: the version as read (its generation), due by `nowMs` (the catalogue's time). */
 export interface PurgeMark {
   versionId: string;
@@ -339,42 +335,59 @@ export interface PurgeMark {
   nowMs: number;
 }
 
-const MARK_PURGING =
-  "UPDATE versions SET state = 'purging', gen = gen + 1 WHERE version_id = ? AND gen = ? AND state = 'trash' AND purge_ms <= ?";
-const DELETE_TRASHED = "DELETE FROM versions WHERE version_id = ? AND state IN ('trash', 'purging')";
-
-/** Marks many versions `purging` (each only if unchanged and due), in one transaction. */
-export function markPurgingBatch(pool: Pool, batch: PurgeMark[]): Promise<boolean[]> {
-  return eachAffectsOne(
-    pool,
-    MARK_PURGING,
-    batch.map((m) => [m.versionId, m.gen, m.nowMs]),
-  );
+/**
+ * A purge begins: each version leaves the trash for `purging`, only if unchanged since read and
+ * due on the catalogue's clock (by the earliest `nowMs` of the batch: never early), so no undelete
+ * can bring it back while its bytes go (review finding 13). One transaction for the batch.
+ */
+export async function markPurgingBatch(pool: Pool, batch: PurgeMark[]): Promise<boolean[]> {
+  const first = firstOfEach(batch.map((m) => m.versionId));
+  const gens = [...first.keys()].map((id) => batch[first.get(id)!].gen);
+  const nowMs = Math.min(...batch.map((m) => m.nowMs));
+  const ids = [...first.keys()];
+  const where = `version_id IN (${placeholders(ids.length, "?")}) AND gen = CASE version_id ${ids.map(() => "WHEN ? THEN ?").join(" ")} END
+    AND state = 'trash' AND purge_ms <= ?`;
+  const params = [...ids, ...ids.flatMap((id, i) => [id, gens[i]]), nowMs];
+  return lockedThenChanged(pool, batch, first, where, params, "UPDATE versions SET state = 'purging', gen = gen + 1");
 }
 
 /** Forgets many purged versions (each only if still in the trash or being purged), in one transaction. */
-export function deleteTrashedBatch(pool: Pool, versionIds: string[]): Promise<boolean[]> {
-  return eachAffectsOne(
-    pool,
-    DELETE_TRASHED,
-    versionIds.map((id) => [id]),
-  );
+export async function deleteTrashedBatch(pool: Pool, versionIds: string[]): Promise<boolean[]> {
+  const first = firstOfEach(versionIds);
+  const ids = [...first.keys()];
+  const where = `version_id IN (${placeholders(ids.length, "?")}) AND state IN ('trash', 'purging')`;
+  return lockedThenChanged(pool, versionIds, first, where, ids, "DELETE FROM versions");
+}
+
+/** Each distinct id and the index of its first item. */
+function firstOfEach(ids: string[]): Map<string, number> {
+  const first = new Map<string, number>();
+  ids.forEach((id, i) => first.has(id) || first.set(id, i));
+  return first;
 }
 
 /**
- * One conditional statement per item, all in one transaction (one commit for a batch: purges
- * marked and forgotten one statement each cost a commit apiece, ~5-20 ms each under load); answers
- * whether each touched its row.
+ * One transaction of three statements for a whole batch: lock the rows `where` picks, change them
+ * (`change` + the same `where`: locked, they still match), and answer for each item whether it
+ * changed its row (a repeated id: only its first item). A statement per item (each conditional,
+ * its affected rows the answer) cost MariaDB a parse and a plan apiece, 256 per transaction as
+ * purges come due; under READ COMMITTED a row that did not match is not locked, and none can come
+ * to match meanwhile (its generation only grows; state and purge time change with it).
  */
-async function eachAffectsOne(pool: Pool, sql: string, params: (string | number)[][]): Promise<boolean[]> {
-  if (params.length === 1) {
-    const [res] = await pool.execute<ResultSetHeader>(sql, params[0]);
-    return [res.affectedRows === 1];
-  }
+async function lockedThenChanged<T>(
+  pool: Pool,
+  batch: T[],
+  first: Map<string, number>,
+  where: string,
+  params: (string | number)[],
+  change: string,
+): Promise<boolean[]> {
   const tx = new MultiStatement();
-  const at = params.map((p) => tx.add(sql, p));
+  const locked = tx.add(`SELECT version_id FROM versions WHERE ${where} FOR UPDATE`, params);
+  tx.add(`${change} WHERE ${where}`, params);
   const out = await tx.run(pool);
-  return at.map((i) => (out[i] as ResultSetHeader).affectedRows === 1);
+  const hit = new Set((out[locked] as RowDataPacket[]).map((r) => first.get(r.version_id as string)));
+  return batch.map((_, i) => hit.has(i));
 }
 
 export async function updateAccessTimes(pool: Pool, times: ReadonlyMap<string, number>): Promise<void> {

@@ -246,13 +246,18 @@ export class DuePoller {
       const started = performance.now();
       try {
         for (const scan of t.sweep) {
+          // On the front's own scan, only the rows behind its cursor are the sweep's: the front
+          // reads every row ahead of it. Walking those too re-read the whole backlog every few
+          // seconds while the moves fell behind (10,000 rows a sweep, each parsed and dropped).
+          const upTo = scan === t.front ? lane.cursor : undefined;
           let at = START_CURSOR;
           while (!this.stopped) {
             const readAt = performance.now();
             const page = await this.queries.duePage(scan, at, await t.dueBy(), PAGE);
+            const behind = upTo ? page.filter((v) => !after(cursorOf(v, scan), upTo)) : page;
             const mine = this.share();
-            for (const v of page) await this.dispatch(lane, v, readAt, mine, true);
-            if (page.length < PAGE) break;
+            for (const v of behind) await this.dispatch(lane, v, readAt, mine, true);
+            if (page.length < PAGE || behind.length < page.length) break;
             at = cursorOf(page[page.length - 1], scan);
           }
         }
