@@ -172,6 +172,11 @@ export class DuePoller {
     return this.lanes.find((l) => l.t.name === name)?.inFlight.size ?? 0;
   }
 
+  /** Old copies being deleted after their moves returned (CleanupBacklog). */
+  cleanupsPending(): number {
+    return this.cleanups.size;
+  }
+
   /** Versions each transition holds back after a failure. */
   backingOff(name: string): number {
     return this.lanes.find((l) => l.t.name === name)?.backoff.size ?? 0;

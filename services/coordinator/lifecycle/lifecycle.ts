@@ -16,6 +16,7 @@ import { DuePoller, type Peers } from "./due-poller";
 import { dueTransitions } from "./due-transitions";
 import { JOBS } from "./jobs";
 import type { JobContext, LifecycleOptions, TransitionJob } from "./jobs/job";
+import { cleanup } from "./jobs/cleanup";
 import { reconcile } from "./jobs/reconcile";
 import { rehome } from "./jobs/rehome";
 import { MIN_COST_BYTES, RepairThrottle } from "./jobs/repair-throttle";
@@ -169,12 +170,13 @@ export class Lifecycle implements Undeleter, ObjectEvents {
 
   /**
    * Every queue's depth, with the poller's work counted in: versions it is moving are `active`,
-   * those backing off after a failure `delayed`. So /status shows what is under way either way.
+   * those backing off after a failure `delayed`, and the old copies its moves left to delete are
+   * the cleanup queue's `active`. So /status shows what is under way either way.
    */
   async queueStatus(): Promise<QueueStatus[]> {
     return (await this.deps.scheduler.queueStatus()).map((q) => ({
       ...q,
-      active: q.active + this.poller.inFlight(q.name),
+      active: q.active + this.poller.inFlight(q.name) + (q.name === cleanup.name ? this.poller.cleanupsPending() : 0),
       delayed: q.delayed + this.poller.backingOff(q.name),
     }));
   }
