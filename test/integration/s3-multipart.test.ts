@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -28,13 +29,14 @@ import { s3Client, s3ErrorCode } from "../support/s3";
 // (lib-storage's Upload and the plain commands) and by the aws cli when it is installed.
 
 const MiB = 1024 * 1024;
-const BUCKET = "default";
+const BUCKET = "multipart-test";
 let cluster: TestCluster;
 let s3: S3Client;
 
 beforeAll(async () => {
   cluster = await startCluster();
   s3 = s3Client(cluster);
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 }, 90_000);
 afterAll(async () => {
   s3?.destroy();
@@ -149,6 +151,11 @@ test("parts uploaded, replaced and listed in pages; a bad part list is refused; 
   expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: "manual/" }))).Uploads ?? []).toEqual([]);
 }, 120_000);
 
+test("a bucket that does not exist: NoSuchBucket for Create and ListMultipartUploads", async () => {
+  expect(await s3ErrorCode(s3.send(new CreateMultipartUploadCommand({ Bucket: "no-such-bucket", Key: "k" })))).toBe("NoSuchBucket");
+  expect(await s3ErrorCode(s3.send(new ListMultipartUploadsCommand({ Bucket: "no-such-bucket" })))).toBe("NoSuchBucket");
+});
+
 test("ListMultipartUploads pages by key and upload id; Abort removes an upload and its parts", async () => {
   const ids: string[] = [];
   for (const key of ["list/a", "list/a", "list/b"]) {
@@ -180,7 +187,7 @@ test("ListMultipartUploads pages by key and upload id; Abort removes an upload a
 
 test("UploadPartCopy takes parts from an existing object, a byte range or whole", async () => {
   const source = seededBytes("copy-source", 6 * MiB);
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "copy/source", Body: source }));
+  const put = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "copy/source", Body: source }));
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "copy/target" }));
   const ref = { Bucket: BUCKET, Key: "copy/target", UploadId: UploadId! };
   const ranged = await s3.send(
@@ -192,7 +199,9 @@ test("UploadPartCopy takes parts from an existing object, a byte range or whole"
     }),
   );
   expect(ranged.CopyPartResult?.ETag).toBe(`"${md5(source.subarray(100, 100 + 5 * MiB))}"`);
-  const whole = await s3.send(new UploadPartCopyCommand({ ...ref, PartNumber: 2, CopySource: `/${BUCKET}/copy%2Fsource` }));
+  const whole = await s3.send(
+    new UploadPartCopyCommand({ ...ref, PartNumber: 2, CopySource: `/${BUCKET}/copy%2Fsource?versionId=${put.VersionId}` }),
+  );
   expect(whole.CopyPartResult?.ETag).toBe(`"${md5(source)}"`);
   await s3.send(
     new CompleteMultipartUploadCommand({

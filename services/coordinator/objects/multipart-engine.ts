@@ -34,7 +34,8 @@ export interface UploadPartInput extends UploadRef {
 
 export interface UploadPartCopyInput extends UploadRef {
   partNumber: number;
-  source: { bucket: string; key: string };
+  /** The source object; a version id reads that version (a trashed one too), as GetObject does. */
+  source: { bucket: string; key: string; versionId?: string };
   /** x-amz-copy-source-range (bytes=first-last); the whole object when absent. */
   range?: ByteRange;
 }

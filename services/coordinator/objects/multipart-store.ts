@@ -116,7 +116,10 @@ export class MultipartStore implements MultipartEngine {
   async uploadPartCopy(input: UploadPartCopyInput): Promise<PartView> {
     const partNumber = checkPartNumber(input.partNumber);
     const upload = await this.openUpload(input);
-    const source = await this.objects.get(input.source.bucket, input.source.key, input.range);
+    const { bucket, key, versionId } = input.source;
+    const source = await (versionId === undefined
+      ? this.objects.get(bucket, key, input.range)
+      : this.objects.getVersion(bucket, key, versionId, input.range));
     if (source.length > MAX_PART_SIZE) {
       await source.body[Symbol.asyncIterator]().return?.();
       throw new TooLargeError(`a part may be at most ${MAX_PART_SIZE} bytes; the source range has ${source.length}`);

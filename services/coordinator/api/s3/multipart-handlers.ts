@@ -5,6 +5,8 @@ import { TooLargeError } from "../../../common/errors";
 import type { ByteRange, ObjectView } from "../../objects/object-engine";
 import { MAX_PART_SIZE, type CompletedPart, type PartView, type UploadRef } from "../../objects/multipart-engine";
 import { checkContentType, checkMetadata } from "../../objects/names";
+import { bucketMissing } from "./bucket-ops";
+import { parseCopySource } from "./copy-object";
 import { metadataOf } from "./object-headers";
 import { checkStorageClass, checksumHeaders, objectLength, objectOf } from "./object-request";
 import type { S3Deps, S3Request, S3Router } from "./router";
@@ -27,6 +29,7 @@ export function registerMultipartHandlers(router: S3Router, deps: S3Deps): void 
     checkStorageClass(req);
     const contentType = checkContentType(req.header("content-type") || OCTET_STREAM);
     const metadata = checkMetadata(metadataOf(req));
+    await deps.buckets.headBucket(bucket); // NoSuchBucket, as for PutObject
     const ref = await multipart.create({ bucket, key, contentType, metadata });
     return xml(s3Document("InitiateMultipartUploadResult", { Bucket: ref.bucket, Key: ref.key, UploadId: ref.uploadId }));
   });
@@ -37,10 +40,12 @@ export function registerMultipartHandlers(router: S3Router, deps: S3Deps): void 
     const partNumber = partNumberOf(req);
     const source = req.header("x-amz-copy-source");
     if (source !== undefined) {
-      const from = copySourceOf(source);
+      const from = parseCopySource(source);
       checkBucketAccess(req.identity, from.bucket);
       const range = copyRangeOf(req.header("x-amz-copy-source-range"));
-      const part = await multipart.uploadPartCopy({ ...ref, partNumber, source: from, range });
+      const part = await multipart
+        .uploadPartCopy({ ...ref, partNumber, source: from, range })
+        .catch(async (e) => Promise.reject(await bucketMissing(deps, from.bucket, e)));
       return xml(s3Document("CopyPartResult", { ETag: quoted(part.etag), LastModified: iso(part.lastModifiedMs) }));
     }
     const contentLength = objectLength(req);
@@ -106,6 +111,7 @@ export function registerMultipartHandlers(router: S3Router, deps: S3Deps): void 
     const maxUploads = intParam(req, "max-uploads", 1000);
     const urlEncoded = req.query.get("encoding-type") === "url";
     const enc = (s: string) => (urlEncoded ? encodeURIComponent(s) : s);
+    await deps.buckets.headBucket(bucket);
     const page = await multipart.listUploads({ bucket, prefix, keyMarker, uploadIdMarker, maxUploads });
     return xml(
       s3Document("ListMultipartUploadsResult", {
@@ -201,21 +207,6 @@ function intParam(req: S3Request, name: string, fallback: number): number {
   if (text === undefined || text === "") return fallback;
   if (!/^\d{1,9}$/.test(text)) throw new S3Error("InvalidArgument", 400, `${name} must be a non-negative integer`);
   return Number(text);
-}
-
-/** x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded; a versionId is not supported. */
-export function copySourceOf(header: string): { bucket: string; key: string } {
-  const [path, query] = header.split("?", 2);
-  if (query !== undefined && /(^|&)versionId=/.test(query)) throw s3Errors.notImplemented("x-amz-copy-source with a versionId");
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path.startsWith("/") ? path.slice(1) : path);
-  } catch {
-    throw s3Errors.invalidRequest(`x-amz-copy-source "${header}" is not URL-encoded right`);
-  }
-  const slash = decoded.indexOf("/");
-  if (slash <= 0 || slash === decoded.length - 1) throw s3Errors.invalidRequest(`x-amz-copy-source "${header}" must be bucket/key`);
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
 }
 
 /** x-amz-copy-source-range: "bytes=first-last" (both given, S3's rule). */
