@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { TestCluster } from "../../deploy/launcher/cluster";
 
@@ -31,4 +32,27 @@ export async function s3ErrorStatus(p: Promise<unknown>): Promise<number | undef
   } catch (e) {
     return (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   }
+}
+
+/**
+ * Runs a command-line S3 client (aws, rclone) with `env` (a temp HOME and config: nothing of the
+ * user's own leaks in); rejects with its stderr on a non-zero exit. Undefined when it is not installed.
+ */
+export async function cliRunner(
+  command: string,
+  env: Record<string, string>,
+): Promise<((...args: string[]) => Promise<{ stdout: string; stderr: string }>) | undefined> {
+  const run = (args: string[]) =>
+    new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+      execFile(command, args, { env: { PATH: process.env.PATH ?? "", ...env }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`${command} ${args.join(" ")}: ${err.message}\n${stderr}`));
+        else resolve({ stdout, stderr });
+      });
+    });
+  try {
+    await run(["--version"]);
+  } catch {
+    return undefined;
+  }
+  return (...args: string[]) => run(args);
 }
