@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { Pool } from "undici";
+import { authorizationFor } from "../deploy/launcher/client-credentials";
 
 // The bench's HTTP side: one keep-alive connection pool to the coordinator; every body read is
 // streamed through sha256, never collected.
@@ -27,7 +28,11 @@ function failure(e: unknown): Outcome {
 export class MiniS3Client {
   readonly pool: Pool;
 
-  constructor(origin: string, connections: number, timeoutMs = 60_000) {
+  constructor(
+    private readonly origin: string,
+    connections: number,
+    timeoutMs = 60_000,
+  ) {
     this.pool = new Pool(origin, {
       connections,
       pipelining: 1,
@@ -45,7 +50,7 @@ export class MiniS3Client {
         method: "POST",
         // pulled as the socket drains (backpressure): one chunk read ahead at most
         body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }),
-        headers: { "content-type": "application/octet-stream", "content-length": String(length) },
+        headers: { "content-type": "application/octet-stream", "content-length": String(length), ...authorizationFor(this.origin) },
       });
       await res.body.dump({ limit: 1 << 20 });
       return res.statusCode >= 200 && res.statusCode < 300
@@ -59,7 +64,7 @@ export class MiniS3Client {
   /** Retrieves and hashes the body as it streams in; checks it against the expected sha256 and size. */
   async retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
     try {
-      const res = await this.pool.request({ path: `/retrieve?key=${q(key)}`, method: "GET" });
+      const res = await this.pool.request({ path: `/retrieve?key=${q(key)}`, method: "GET", headers: authorizationFor(this.origin) });
       if (res.statusCode !== 200) {
         await res.body.dump({ limit: 1 << 20 });
         return { ok: false, status: res.statusCode, reason: `http ${res.statusCode}`, bytes: 0 };
@@ -81,7 +86,7 @@ export class MiniS3Client {
 
   async delete(key: string): Promise<Outcome> {
     try {
-      const res = await this.pool.request({ path: `/delete?key=${q(key)}`, method: "DELETE" });
+      const res = await this.pool.request({ path: `/delete?key=${q(key)}`, method: "DELETE", headers: authorizationFor(this.origin) });
       await res.body.dump({ limit: 1 << 20 });
       return res.statusCode >= 200 && res.statusCode < 300
         ? { ok: true, status: res.statusCode }

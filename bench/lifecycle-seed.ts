@@ -50,7 +50,9 @@ export class Seeder {
   ) {
     this.pool = createPool({ ...parseMysqlUrl(cluster.mysqlUrl), connectionLimit: 4, multipleStatements: true });
     this.clock = new CatalogueClock(this.pool);
-    for (const s of cluster.specs) if (s.kind !== "coordinator") this.clients.set(s.name, new NodeClient(s.name, s.address));
+    for (const s of cluster.specs)
+      if (s.kind !== "coordinator")
+        this.clients.set(s.name, new NodeClient(s.name, s.address, { clusterSecret: s.env.MINIS3_CLUSTER_SECRET }));
     this.ring = new HashRing(cluster.specs.filter((s) => s.kind === "storage").map((s) => s.name));
   }
 

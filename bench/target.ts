@@ -1,5 +1,6 @@
 import { isHealthy, startCluster, type TestCluster } from "../deploy/launcher/cluster";
 import { findServiceProcesses, withChildren, type WatchedProcess } from "./procs";
+import { authorizationFor } from "../deploy/launcher/client-credentials";
 
 // What the bench loads: the coordinator at --url, one already running on the default port, or a
 // private cluster it starts (and removes) itself through the test harness.
@@ -46,7 +47,7 @@ export async function waitQuiet(url: string, maxMs: number, log: (m: string) => 
   const deadline = Date.now() + maxMs;
   for (;;) {
     try {
-      const res = await fetch(`${url}/status`);
+      const res = await fetch(`${url}/status`, { headers: authorizationFor(url) });
       const status = (await res.json()) as { queues?: { name: string; waiting: number; active: number }[] };
       const busy = (status.queues ?? []).filter((q) => q.name !== "reconcile").reduce((n, q) => n + q.waiting + q.active, 0);
       if (busy === 0) return;

@@ -4,6 +4,7 @@ import { request } from "undici";
 import { startCluster, type TestCluster } from "../deploy/launcher/cluster";
 import { smallBody } from "./payload";
 import { OpStats, round, type OpSummary } from "./stats";
+import { authorizationFor } from "../deploy/launcher/client-credentials";
 
 // The lifecycle, timed: objects go cold after an idle time, are read cold (latency), and come back
 // hot. Needs a hot TTL of seconds, so this phase always runs on a private cluster of its own.
@@ -30,7 +31,7 @@ interface TierCounts {
 }
 
 async function tierCounts(url: string): Promise<TierCounts> {
-  const res = await request(`${url}/status`);
+  const res = await request(`${url}/status`, { headers: authorizationFor(url) });
   const body = (await res.body.json()) as { tiers: { tier: string; objects: number }[] };
   const of = (t: string) => body.tiers.find((x) => x.tier === t)?.objects ?? 0;
   return { hot: of("hot"), cold: of("cold") };
@@ -58,7 +59,7 @@ async function waitAllSeenHot(url: string, keys: string[], timeoutMs: number): P
     for (let i = 0; i < left.length; i += 16) {
       await Promise.all(
         left.slice(i, i + 16).map(async (key) => {
-          const res = await request(`${url}/stat?key=${encodeURIComponent(key)}`);
+          const res = await request(`${url}/stat?key=${encodeURIComponent(key)}`, { headers: authorizationFor(url) });
           const body = (await res.body.json()) as { tier?: string };
           if (body.tier !== "hot") stillCold.push(key);
         }),
@@ -87,7 +88,7 @@ async function readAll(
         const key = keys[next++];
         const start = performance.now();
         try {
-          const res = await request(`${url}/retrieve?key=${encodeURIComponent(key)}`);
+          const res = await request(`${url}/retrieve?key=${encodeURIComponent(key)}`, { headers: authorizationFor(url) });
           const hash = createHash("sha256");
           for await (const chunk of res.body) hash.update(chunk as Buffer);
           if (res.statusCode !== 200) stats.fail(`http ${res.statusCode}`);
@@ -126,7 +127,11 @@ export async function runTiers(objects: number, objectBytes: number, log: (m: st
         keys.slice(i, i + 16).map(async (key, j) => {
           const body = smallBody(objectBytes, i + j);
           sums.set(key, createHash("sha256").update(body).digest("hex"));
-          const res = await request(`${url}/upload?key=${encodeURIComponent(key)}`, { method: "POST", body });
+          const res = await request(`${url}/upload?key=${encodeURIComponent(key)}`, {
+            method: "POST",
+            body,
+            headers: authorizationFor(url),
+          });
           await res.body.dump();
           if (res.statusCode !== 201) throw new Error(`tiers: upload of ${key} answered ${res.statusCode}`);
         }),

@@ -4,6 +4,7 @@ import { startCluster, type TestCluster } from "../deploy/launcher/cluster";
 import { MiniS3Client } from "./client";
 import { smallBody } from "./payload";
 import { round } from "./stats";
+import { authorizationFor } from "../deploy/launcher/client-credentials";
 
 // The lifecycle at volume: many small objects come due at the rate they were uploaded (demotion),
 // then deleted (trash move) and purged, on a private cluster with short TTLs and the reconciler at
@@ -49,7 +50,7 @@ export interface StatusJson {
 const CONCURRENCY = 32;
 
 export async function status(url: string): Promise<StatusJson> {
-  const res = await request(`${url}/status`);
+  const res = await request(`${url}/status`, { headers: authorizationFor(url) });
   return (await res.body.json()) as StatusJson;
 }
 

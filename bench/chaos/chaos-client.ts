@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Pool, type Dispatcher } from "undici";
+import { authorizationFor } from "../../deploy/launcher/client-credentials";
 
 // The chaos workload's HTTP side: one keep-alive pool per front door. Every answer is sorted into
 // what the checker needs: done (with what the coordinator said), absent (404 NotFound), refused
@@ -92,7 +93,11 @@ export class ChaosClient {
         path: `/upload?key=${q(key)}`,
         method: "POST",
         body,
-        headers: { "content-type": "application/octet-stream", "content-length": String(body.length) },
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-length": String(body.length),
+          ...authorizationFor(this.targets[door]),
+        },
       });
       if (res.statusCode !== 201) {
         const answer = await notOk<Uploaded>(res.statusCode, res.body);
@@ -116,7 +121,7 @@ export class ChaosClient {
     read: (res: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<Answer<T>> {
     try {
-      const res = await this.pools[door].request({ path, method });
+      const res = await this.pools[door].request({ path, method, headers: authorizationFor(this.targets[door]) });
       if (res.statusCode !== 200) return await notOk(res.statusCode, res.body);
       return { kind: "ok", value: await read(res) };
     } catch (e) {

@@ -4,6 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SETTINGS } from "../../services/common/config";
+import { forgetKeyPair, rememberKeyPair } from "./client-credentials";
+import { newClusterSecret } from "./credentials";
 import { isHealthy, waitForHealthy, waitForNodesLive } from "./health";
 import { repoRoot } from "./paths";
 import { planCluster, type ProcessSpec } from "./plan";
@@ -121,9 +123,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     MINIS3_REDIS_URL: redisUrl,
     MINIS3_QUEUE_PREFIX: prefix,
     MINIS3_S3_PORT: String(s3Port),
-    // A key pair of the run's own: the S3 endpoint verifies every request.
+    // A key pair and cluster secret of the run's own: every front door and every node checks them.
     MINIS3_ACCESS_KEY: `test${hex}`,
     MINIS3_SECRET_KEY: randomBytes(20).toString("base64url"),
+    MINIS3_CLUSTER_SECRET: newClusterSecret(),
     ...opts.env,
   };
   const root = opts.root ?? repoRoot(__dirname);
@@ -181,10 +184,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     waitHealthy: (timeoutMs = 30_000) => waitForHealthy(httpUrl, { timeoutMs, giveUp: () => fatal }),
     logs: (name, lines) => supervisor.tail(name, lines),
     stop: () => {
+      forgetKeyPair([httpUrl, coordinator.address]);
       stopped ??= teardown(supervisor, { mysqlUrl, redisUrl, prefix, dataDir });
       return stopped;
     },
   };
+  // The shared test clients, bench and chaos workload sign their calls with the cluster's key pair.
+  rememberKeyPair([httpUrl, coordinator.address], { accessKey: env.MINIS3_ACCESS_KEY, secretKey: env.MINIS3_SECRET_KEY });
 
   supervisor.startAll();
   try {

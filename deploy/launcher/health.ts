@@ -1,5 +1,6 @@
 // Waiting for a coordinator to report healthy (GET /healthz answers 200: the catalogue answers and
 // enough storage nodes are live).
+import { authorizationFor } from "./client-credentials";
 import { ErrorCode, MiniS3Error } from "../../services/common/errors";
 
 export interface WaitOptions {
@@ -63,7 +64,7 @@ export async function waitForNodesLive(baseUrl: string, nodeIds: readonly string
     if (reason) throw new NotHealthyError(`gave up waiting for every node to be live: ${reason}`);
     try {
       // /status waits up to ~3 s for Redis's queue depths when Redis is away: give it longer.
-      const res = await fetch(`${baseUrl}/status`, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`${baseUrl}/status`, { headers: authorizationFor(baseUrl), signal: AbortSignal.timeout(10_000) });
       if (res.status === 404) return;
       if (res.status === 200) {
         const { nodes } = (await res.json()) as { nodes?: { id: string; live: boolean }[] };

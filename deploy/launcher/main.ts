@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { ConfigError, SETTINGS } from "../../services/common/config";
 import { dialableHost, hostPort } from "../../services/common/net-address";
-import { launcherCredentials } from "./credentials";
+import { type KeyPair, launcherCredentials } from "./credentials";
 import { waitForHealthy } from "./health";
 import { repoRoot } from "./paths";
 import { planCluster, type ProcessSpec } from "./plan";
@@ -19,19 +19,39 @@ function fail(message: string, status: number): never {
   process.exit(status);
 }
 
-function endpoints(specs: ProcessSpec[], httpUrl: string): string {
+function endpoints(specs: ProcessSpec[], httpUrl: string, keyPair: KeyPair | undefined): string {
   const coordinator = specs.find((s) => s.kind === "coordinator")!;
   const nodes = specs.filter((s) => s.kind !== "coordinator");
   const width = Math.max(...nodes.map((n) => n.name.length));
+  const s3Url = httpUrl.replace(/:\d+$/, `:${coordinator.env.MINIS3_S3_PORT ?? SETTINGS.s3Port.default}`);
   return [
     "MiniS3 is up:",
     `  HTTP  ${httpUrl}   (POST /upload?key=…, GET /retrieve?key=…, DELETE /delete?key=…, GET /status)`,
     `  gRPC  ${coordinator.address}`,
-    `  S3    ${httpUrl.replace(/:\d+$/, `:${coordinator.env.MINIS3_S3_PORT ?? SETTINGS.s3Port.default}`)}   (AWS Signature V4: aws --endpoint-url …)`,
+    `  S3    ${s3Url}   (AWS Signature V4: aws --endpoint-url …)`,
     ...nodes.map((n) => `  ${n.name.padEnd(width)}  ${n.address}  data ${n.env.MINIS3_DATA_DIR}`),
+    ...(keyPair ? howToSign(httpUrl, s3Url, keyPair) : ["Credentials: the users of MINIS3_KEYS_FILE."]),
     "Ctrl-C stops everything.",
     "",
   ].join("\n");
+}
+
+/** The key pair, and the lines that use it: every call but /healthz must be signed. */
+function howToSign(httpUrl: string, s3Url: string, k: KeyPair): string[] {
+  const user = `--aws-sigv4 "aws:amz:us-east-1:s3" --user "${k.accessKey}:${k.secretKey}"`;
+  return [
+    "Credentials (every call but /healthz is signed with them; kept in the data dir):",
+    `  access key  ${k.accessKey}`,
+    `  secret key  ${k.secretKey}`,
+    "  curl:",
+    `    curl ${user} -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --data-binary @file.txt "${httpUrl}/upload?key=file.txt"`,
+    `    curl ${user} "${httpUrl}/retrieve?key=file.txt"`,
+    "  aws cli:",
+    `    aws configure set aws_access_key_id ${k.accessKey} --profile minis3`,
+    `    aws configure set aws_secret_access_key ${k.secretKey} --profile minis3`,
+    `    aws --profile minis3 --region us-east-1 --endpoint-url ${s3Url} s3 ls`,
+    "  gRPC: metadata 'authorization: Bearer <token>', a token from `npm run token` (good for 15 minutes)",
+  ];
 }
 
 async function main(): Promise<void> {
@@ -87,7 +107,7 @@ async function main(): Promise<void> {
     await shutdown(1);
     return;
   }
-  process.stdout.write(endpoints(specs, httpUrl));
+  process.stdout.write(endpoints(specs, httpUrl, credentials.keyPair));
 }
 
 main().catch((e) => fail((e as Error).stack ?? String(e), 1));

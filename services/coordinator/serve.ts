@@ -10,6 +10,7 @@ import { createHttpFacade } from "./api/http-facade";
 import { drainWhileClosing } from "./api/http-drain";
 import { httpTimeouts } from "./api/http-timeouts";
 import { createS3Endpoint } from "./api/s3/s3-endpoint";
+import { grpcCallers } from "./api/grpc-credentials";
 import { addObjectServices } from "./api/object-grpc-service";
 import { CoordinatorRoster } from "./cluster/coordinator-roster";
 import { closeContext, loadCoordinatorConfig, openContext } from "./context";
@@ -52,29 +53,32 @@ export async function serve(log: Logger): Promise<void> {
   lifecycle.start();
   removal.start();
 
+  // Credentials on every front door (ARCHITECTURE.md "Authentication"). Without keys the facade and
+  // gRPC serve anyone (development: `node dist/services/coordinator/main.js`); npm start always has keys.
+  const keys = loadKeyStore(cfg);
+  if (!keys)
+    log.warn(
+      "NO CREDENTIALS CONFIGURED (MINIS3_ACCESS_KEY / MINIS3_SECRET_KEY or MINIS3_KEYS_FILE): the HTTP facade and gRPC API serve ANYONE, the S3 endpoint refuses every request",
+    );
   const grpcServer = new grpc.Server(SERVER_OPTIONS);
-  addObjectServices(grpcServer, store, admin, log);
+  addObjectServices(grpcServer, store, admin, log, grpcCallers(keys));
   const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
 
   const http = createHttpFacade(store, admin, {
     maxObjectSize: cfg.maxObjectSize,
     logger: log,
     timeouts: httpTimeouts(cfg),
+    keys,
   });
   await http.listen({ host: cfg.host, port: cfg.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
 
   // The S3 REST endpoint: every request signed (SigV4). Without keys it answers 403 to all, saying what to set.
-  const keys = loadKeyStore(cfg);
   const s3 = createS3Endpoint(
     { engine: store, buckets: new BucketStore(ctx.catalogue), multipart, maxObjectSize: cfg.maxObjectSize, region: cfg.s3Region },
     { keys, domain: cfg.s3Domain, timeouts: httpTimeouts(cfg), logger: log },
   );
   const s3Port = await listen(s3, cfg.host, cfg.s3Port);
-  if (!keys)
-    log.warn(
-      "no credentials configured (MINIS3_ACCESS_KEY / MINIS3_SECRET_KEY or MINIS3_KEYS_FILE): the S3 endpoint refuses every request",
-    );
 
   log.info(
     {

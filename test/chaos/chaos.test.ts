@@ -10,6 +10,7 @@ import { PrivateRedis } from "../support/private-redis";
 import { startSecondCoordinator } from "../support/second-coordinator";
 import { sleep, waitFor } from "../support/wait";
 import { FaultCycle, type Fault } from "./fault-cycle";
+import { signedFetch } from "../support/http";
 
 // The chaos suite (issue 13 item 7; `npm run test:chaos`): two coordinators under the checked mixed
 // workload through both, while every kind of process is killed with SIGKILL and brought back, one
@@ -39,7 +40,7 @@ let second: { url: string; port: number; process: ChildProcess } | undefined;
 const log = (m: string) => process.stdout.write(`chaos: ${m}\n`);
 
 async function liveIds(url: string): Promise<string[]> {
-  const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) });
+  const res = await signedFetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) });
   if (!res.ok) throw new Error(`/status answered ${res.status}`);
   return ((await res.json()) as { nodes: { id: string; live: boolean }[] }).nodes.filter((n) => n.live).map((n) => n.id);
 }
@@ -53,7 +54,7 @@ async function waitWhole(id?: string): Promise<void> {
     `the cluster whole again${id ? ` with ${id} live` : ""}`,
     async () => {
       for (const url of doors()) {
-        const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+        const h = await signedFetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
         await h.arrayBuffer();
         if (h.status !== 200) return undefined;
         if (id && !(await liveIds(url)).includes(id)) return undefined;
@@ -84,7 +85,7 @@ const GROUP = Object.keys(SETTINGS).includes("coordinators");
 
 /** The pids of the coordinators that are up (/status also lists the rows of killed and stopped ones). */
 async function coordinatorPids(url: string): Promise<number[]> {
-  const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) });
+  const res = await signedFetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) });
   if (!res.ok) throw new Error(`/status answered ${res.status}`);
   const { coordinators } = (await res.json()) as { coordinators: { pid?: number; state: string }[] };
   return coordinators.filter((c) => c.state === "up").map((c) => c.pid ?? 0);

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { TestObjectClient } from "../../services/coordinator/api/testing/grpc-clients";
-import { getJson, keyQuery, remove, retrieve, stat, upload } from "../support/http";
+import { getJson, keyQuery, remove, retrieve, stat, upload, signedFetch } from "../support/http";
 import { PrivateMariaDb } from "../support/private-mariadb";
 import { waitFor } from "../support/wait";
 
@@ -43,15 +43,15 @@ test("GET, HEAD, stat, DELETE and LIST answer 503 while MariaDB is stopped, gRPC
 
   const get = await retrieve(cluster.httpUrl, "outage/a");
   expect([get.status, JSON.parse(get.body.toString()).error]).toEqual([503, "Unavailable"]);
-  const head = await fetch(`${cluster.httpUrl}/retrieve?${keyQuery("outage/a")}`, { method: "HEAD" });
+  const head = await signedFetch(`${cluster.httpUrl}/retrieve?${keyQuery("outage/a")}`, { method: "HEAD" });
   expect(head.status).toBe(503);
   expect((await stat(cluster.httpUrl, "outage/a")).status).toBe(503);
   expect((await remove(cluster.httpUrl, "outage/b")).status).toBe(503);
-  const list = await fetch(`${cluster.httpUrl}/objects?prefix=outage/`);
+  const list = await signedFetch(`${cluster.httpUrl}/objects?prefix=outage/`);
   expect(list.status).toBe(503);
-  const trash = await fetch(`${cluster.httpUrl}/trash?prefix=outage/`);
+  const trash = await signedFetch(`${cluster.httpUrl}/trash?prefix=outage/`);
   expect(trash.status).toBe(503);
-  expect((await fetch(`${cluster.httpUrl}/undelete?${keyQuery("outage/b")}`, { method: "POST" })).status).toBe(503);
+  expect((await signedFetch(`${cluster.httpUrl}/undelete?${keyQuery("outage/b")}`, { method: "POST" })).status).toBe(503);
 
   expect(await grpcCode(client.head("default", "outage/a"))).toBe(grpc.status.UNAVAILABLE);
   expect(await grpcCode(client.get({ key: "outage/a" }))).toBe(grpc.status.UNAVAILABLE);

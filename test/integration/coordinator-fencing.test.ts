@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { keyQuery } from "../support/http";
+import { keyQuery, signedFetch } from "../support/http";
 import { startSecondCoordinator, type SecondCoordinator } from "../support/second-coordinator";
 import { sleep, waitFor } from "../support/wait";
 
@@ -27,18 +27,18 @@ afterAll(async () => {
 }, 30_000);
 
 async function get(base: string, key: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${base}/retrieve?${keyQuery(key)}`);
+  const res = await signedFetch(`${base}/retrieve?${keyQuery(key)}`);
   return { status: res.status, body: await res.text() };
 }
 
 async function put(base: string, key: string, body: string): Promise<number> {
-  const res = await fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body });
+  const res = await signedFetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body });
   await res.arrayBuffer();
   return res.status;
 }
 
 async function cacheEnabled(base: string): Promise<boolean> {
-  const res = await fetch(`${base}/status`);
+  const res = await signedFetch(`${base}/status`);
   return ((await res.json()) as { readCache: { enabled: boolean } }).readCache.enabled;
 }
 

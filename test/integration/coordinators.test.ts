@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createConnection, type RowDataPacket } from "mysql2/promise";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { keyQuery, postJson, remove, upload } from "../support/http";
+import { keyQuery, postJson, remove, upload, signedFetch } from "../support/http";
 import { startSecondCoordinator } from "../support/second-coordinator";
 import { waitFor } from "../support/wait";
 
@@ -22,7 +22,7 @@ afterAll(async () => {
 }, 30_000);
 
 async function put(base: string, key: string, body: string): Promise<string> {
-  const res = await fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body });
+  const res = await signedFetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body });
   const json = (await res.json()) as { versionId: string };
   expect(res.status).toBe(201);
   return json.versionId;
@@ -34,12 +34,12 @@ interface Coordination {
 }
 
 async function coordination(base: string): Promise<Coordination> {
-  const res = await fetch(`${base}/status`);
+  const res = await signedFetch(`${base}/status`);
   return (await res.json()) as Coordination;
 }
 
 async function get(base: string, key: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${base}/retrieve?${keyQuery(key)}`);
+  const res = await signedFetch(`${base}/retrieve?${keyQuery(key)}`);
   return { status: res.status, body: await res.text() };
 }
 
@@ -72,7 +72,7 @@ test("reads through one coordinator see writes and deletes made through another"
 
   await put(a, "other", "from a");
   expect(await get(secondUrl, "other")).toEqual({ status: 200, body: "from a" });
-  const del = await fetch(`${secondUrl}/delete?${keyQuery("other")}`, { method: "DELETE" });
+  const del = await signedFetch(`${secondUrl}/delete?${keyQuery("other")}`, { method: "DELETE" });
   expect(del.status).toBe(200);
   expect((await get(a, "other")).status).toBe(404);
 

@@ -6,8 +6,9 @@ import { statOf } from "../support/api";
 import { seededBytes, sha256 } from "../support/bodies";
 import { ClusterInspector } from "../support/cluster-inspector";
 import { corruptLargeReplica, corruptSmallReplica } from "../support/corrupt-replica";
-import { keyQuery, upload } from "../support/http";
+import { keyQuery, upload, signedFetch } from "../support/http";
 import { waitFor } from "../support/wait";
+import { authorizationFor } from "../../deploy/launcher/client-credentials";
 
 // Issue 12 item 2, review finding 3: a replica whose bytes rotted on disk (one byte flipped past its
 // header; the header, with the right sha256, intact) must never reach a client as a successful
@@ -27,7 +28,7 @@ interface Outcome {
 /** GET /retrieve over a plain socket, telling a clean end from a cut one. */
 function getOutcome(base: string, key: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}/retrieve?${keyQuery(key)}`, (res) => {
+    const req = request(`${base}/retrieve?${keyQuery(key)}`, { headers: authorizationFor(base) }, (res) => {
       const hash = createHash("sha256");
       let size = 0;
       let cut = false;
@@ -140,7 +141,7 @@ describe("a corrupt replica is never served as success, and repair replaces it",
     await uploadAndCorrupt("rot/large-range", body);
     const at = Math.floor(body.length / 2); // the flipped byte
     for (let i = 0; i < 3; i++) {
-      const res = await fetch(`${cluster.httpUrl}/retrieve?${keyQuery("rot/large-range")}`, {
+      const res = await signedFetch(`${cluster.httpUrl}/retrieve?${keyQuery("rot/large-range")}`, {
         headers: { range: `bytes=${at - 100}-${at + 99}` },
       });
       expect(res.status).toBe(206);

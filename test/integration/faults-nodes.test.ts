@@ -1,7 +1,7 @@
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { health, waitNodeDown, waitNodeLive } from "../support/api";
 import { seededBytes, seededSha256, seededStream, sha256 } from "../support/bodies";
-import { downloadWithFault, getJson, keyQuery, streamRetrieve, streamUpload } from "../support/http";
+import { downloadWithFault, getJson, keyQuery, streamRetrieve, streamUpload, signedFetch } from "../support/http";
 
 // Faults on a real cluster (3 storage nodes, 2 replicas, write quorum 2): large objects, racing
 // writers, storage nodes crashing (SIGKILL) before and during requests. The tests run in order and
@@ -35,7 +35,7 @@ afterAll(async () => {
 }, 30_000);
 
 async function put(key: string, body: Buffer | string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${base}/upload?${keyQuery(key)}`, {
+  const res = await signedFetch(`${base}/upload?${keyQuery(key)}`, {
     method: "POST",
     body,
     headers: { "content-type": "application/octet-stream" },
@@ -50,7 +50,7 @@ async function putOk(key: string, body: Buffer | string): Promise<Uploaded> {
 }
 
 async function getBody(key: string): Promise<{ status: number; body: Buffer; sha: string | null; version: string | null }> {
-  const res = await fetch(`${base}/retrieve?${keyQuery(key)}`);
+  const res = await signedFetch(`${base}/retrieve?${keyQuery(key)}`);
   return {
     status: res.status,
     body: Buffer.from(await res.arrayBuffer()),

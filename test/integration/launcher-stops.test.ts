@@ -10,6 +10,9 @@ import { deleteQueueKeys, dropDatabase } from "../../deploy/launcher/cluster-cle
 import { waitForHealthy } from "../../deploy/launcher/health";
 import { repoRoot } from "../../deploy/launcher/paths";
 import { findFreePortBlock, isPortFree } from "../../deploy/launcher/ports";
+import { signedFetch } from "../support/http";
+import { rememberKeyPair } from "../../deploy/launcher/client-credentials";
+import { readKeyPair } from "../../deploy/launcher/credentials";
 
 // `npm start` as an operator runs it: the real launcher from dist/, stopped with SIGTERM to its process
 // group (what Ctrl-C or a service manager does) while clients are uploading over keep-alive
@@ -87,6 +90,8 @@ describe("stopping the launcher", () => {
       process.kill(-proc.pid!, "SIGKILL");
       throw new Error(`${(e as Error).message}\n${lines.slice(-30).join("\n")}`);
     }
+    // The launcher made a key pair in the data dir on its first start: the load signs with it.
+    rememberKeyPair([httpUrl], readKeyPair(dataDir)!);
     return { launch: { proc, lines, exited }, base, httpUrl };
   }
 
@@ -166,14 +171,14 @@ function startLoad(httpUrl: string, round: number): { stop(): Promise<void>; req
     for (let i = 0; running; i++) {
       const key = `r${round}-c${c}-${i}`;
       try {
-        const up = await fetch(`${httpUrl}/upload?key=${key}`, {
+        const up = await signedFetch(`${httpUrl}/upload?key=${key}`, {
           method: "POST",
           body: i % 3 ? small : large,
           headers: { "content-type": "application/octet-stream" },
         });
         await up.arrayBuffer();
         requests++;
-        if (up.status === 201 && running) await (await fetch(`${httpUrl}/retrieve?key=${key}`)).arrayBuffer();
+        if (up.status === 201 && running) await (await signedFetch(`${httpUrl}/retrieve?key=${key}`)).arrayBuffer();
       } catch {
         await sleep(50); // refused while stopping: keep trying until told to stop
       }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { deleteQueueKeys } from "../../deploy/launcher/cluster-cleanup";
 import { queueOf, statOf, statusOf } from "../support/api";
 import { sha256 } from "../support/bodies";
-import { remove, retrieve, retrieveHashed, upload, uploadSeeded } from "../support/http";
+import { remove, retrieve, retrieveHashed, upload, uploadSeeded, signedFetch } from "../support/http";
 import { withLifecycleCluster } from "../support/lifecycle-cluster";
 import { sleep, waitFor } from "../support/wait";
 
@@ -103,7 +103,7 @@ describe("lifecycle under chaos (real cluster)", () => {
       waitFor(
         "the demotion to finish after the restart",
         async () => {
-          const head = await fetch(`${lc.base}/retrieve?key=crash%2Fbig`, { method: "HEAD" });
+          const head = await signedFetch(`${lc.base}/retrieve?key=crash%2Fbig`, { method: "HEAD" });
           if (head.status !== 200) throw new Error(`HEAD /retrieve answered ${head.status} after the restart`);
           const s = await statOf(lc.base, "crash/big");
           if (!s) throw new Error("the object vanished after the restart");

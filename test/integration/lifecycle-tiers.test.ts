@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { listedKeys, queueOf, queuesIdle, statOf, statusOf, tierOf, trashOf } from "../support/api";
 import { sha256 } from "../support/bodies";
-import { postJson, remove, retrieve, retrieveHashed, upload } from "../support/http";
+import { postJson, remove, retrieve, retrieveHashed, upload, signedFetch } from "../support/http";
 import { withLifecycleCluster } from "../support/lifecycle-cluster";
 import { sleep, waitFor } from "../support/wait";
 
@@ -266,7 +266,7 @@ describe("lifecycle tiers (real cluster)", () => {
     await waitHolders(v, ["backup-1"]);
 
     // The cold read queues the promotion; the delete lands while it copies.
-    const read = fetch(`${lc.base}/retrieve?key=promo%2Fdel`);
+    const read = signedFetch(`${lc.base}/retrieve?key=promo%2Fdel`);
     const res = await read;
     expect(res.headers.get("x-minis3-tier")).toBe("cold");
     await waitFor(

@@ -3,6 +3,7 @@ import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { TestObjectClient, type ClientFlavour } from "../../services/coordinator/api/testing/grpc-clients";
 import { seededBytes, sha256 } from "../support/bodies";
 import { sleep, waitFor } from "../support/wait";
+import { signedFetch } from "../support/http";
 
 // minis3.v1.ObjectService on a real cluster, through the two clients a user may have: the ts-proto
 // generated one, and one built at run time by @grpc/proto-loader from proto/minis3/v1/object.proto.
@@ -191,7 +192,7 @@ describe("both clients see one store", () => {
       const http = await waitFor(
         "HTTP retrieve",
         async () => {
-          const res = await fetch(`${cluster.httpUrl}/retrieve?key=${encodeURIComponent("cross/obj")}`);
+          const res = await signedFetch(`${cluster.httpUrl}/retrieve?key=${encodeURIComponent("cross/obj")}`);
           return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined;
         },
         2_000,

@@ -1,6 +1,6 @@
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { seededBytes, seededStream, sha256 } from "../support/bodies";
-import { getJson, keyQuery, streamUpload, truncatedUpload } from "../support/http";
+import { getJson, keyQuery, streamUpload, truncatedUpload, signedFetch } from "../support/http";
 import { waitFor } from "../support/wait";
 
 // The HTTP facade of a real cluster (coordinator + 3 storage nodes + backup + delete, from dist/),
@@ -38,19 +38,19 @@ afterAll(async () => {
 }, 30_000);
 
 async function put(key: string, body: Buffer | string, contentType = "application/octet-stream"): Promise<Uploaded> {
-  const res = await fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body, headers: { "content-type": contentType } });
+  const res = await signedFetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body, headers: { "content-type": contentType } });
   const text = await res.text();
   if (res.status !== 201) throw new Error(`upload ${key}: HTTP ${res.status} ${text}`);
   return JSON.parse(text) as Uploaded;
 }
 
 async function get(key: string, headers?: Record<string, string>) {
-  const res = await fetch(`${base}/retrieve?${keyQuery(key)}`, { headers });
+  const res = await signedFetch(`${base}/retrieve?${keyQuery(key)}`, { headers });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
 async function jsonAt(path: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${base}${path}`);
+  const res = await signedFetch(`${base}${path}`);
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -135,7 +135,7 @@ describe("round trips", () => {
     const form = new FormData();
     form.append("note", "ignored field");
     form.append("file", new Blob([body], { type: "image/png" }), "photo.png");
-    const res = await fetch(`${base}/upload?${keyQuery("multipart/photo.png")}`, { method: "POST", body: form });
+    const res = await signedFetch(`${base}/upload?${keyQuery("multipart/photo.png")}`, { method: "POST", body: form });
     expect(res.status).toBe(201);
     const up = (await res.json()) as Uploaded;
     expect(up.size).toBe(body.length);
@@ -205,7 +205,7 @@ describe("errors", () => {
       ["GET", "stat"],
       ["DELETE", "delete"],
     ] as const) {
-      const res = await fetch(`${base}/${path}?${keyQuery("no/such/key")}`, { method });
+      const res = await signedFetch(`${base}/${path}?${keyQuery("no/such/key")}`, { method });
       expect(res.status).toBe(404);
       expect(res.headers.get("content-type")).toMatch(/application\/json/);
       const json = (await res.json()) as { error: string; message: string };
@@ -216,11 +216,11 @@ describe("errors", () => {
 
   it("answers 400 JSON for a missing or empty key", async () => {
     for (const url of ["/retrieve", "/retrieve?key=", "/stat", "/delete"]) {
-      const res = await fetch(`${base}${url}`, { method: url === "/delete" ? "DELETE" : "GET" });
+      const res = await signedFetch(`${base}${url}`, { method: url === "/delete" ? "DELETE" : "GET" });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: string }).error).toEqual(expect.any(String));
     }
-    const up = await fetch(`${base}/upload`, { method: "POST", body: "x" });
+    const up = await signedFetch(`${base}/upload`, { method: "POST", body: "x" });
     expect(up.status).toBe(400);
   });
 
@@ -250,7 +250,7 @@ describe("errors", () => {
     ];
     const goods = Array.from({ length: 50 }, (_, i) => `limits/good-${i}`);
     const upload = (key: string, headers: Record<string, string> = {}) =>
-      fetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body: key, headers }).then(async (res) => ({
+      signedFetch(`${base}/upload?${keyQuery(key)}`, { method: "POST", body: key, headers }).then(async (res) => ({
         status: res.status,
         json: (await res.json()) as { error?: string; message?: string },
       }));
@@ -297,7 +297,7 @@ describe("placement", () => {
 describe("delete", () => {
   it("a deleted object disappears from retrieve, stat and the listing", async () => {
     await put("gone/soon", "bye");
-    const res = await fetch(`${base}/delete?${keyQuery("gone/soon")}`, { method: "DELETE" });
+    const res = await signedFetch(`${base}/delete?${keyQuery("gone/soon")}`, { method: "DELETE" });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { deleted: boolean }).deleted).toBe(true);
     await expectAbsent("gone/soon");

@@ -19,6 +19,7 @@ import { Sha256 } from "@aws-crypto/sha256-js";
 import { createHash } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { seededBytes, sha256 } from "../support/bodies";
+import { signedFetch } from "../support/http";
 import { s3Client, s3ErrorCode, s3ErrorStatus } from "../support/s3";
 
 // The S3 endpoint of a real cluster driven by the AWS SDK for JavaScript v3: buckets and objects,
@@ -76,7 +77,7 @@ describe("buckets", () => {
   });
 
   test("an upload through the facade to a new bucket makes the bucket S3 lists", async () => {
-    const res = await fetch(`${cluster.httpUrl}/upload?bucket=from-facade&key=k`, { method: "POST", body: "via facade" });
+    const res = await signedFetch(`${cluster.httpUrl}/upload?bucket=from-facade&key=k`, { method: "POST", body: "via facade" });
     expect(res.status).toBe(201);
     const list = await s3.send(new ListBucketsCommand({}));
     expect(list.Buckets!.map((b) => b.Name)).toContain("from-facade");

@@ -26,7 +26,10 @@ describe("scrubber", () => {
   const clients = new Map<string, NodeClient>();
   const client = (id: string) => {
     const spec = cluster.specs.find((s) => s.name === id)!;
-    return clients.get(id) ?? clients.set(id, new NodeClient(id, spec.address, { deadlineMs: 5000 })).get(id)!;
+    return (
+      clients.get(id) ??
+      clients.set(id, new NodeClient(id, spec.address, { deadlineMs: 5000, clusterSecret: spec.env.MINIS3_CLUSTER_SECRET })).get(id)!
+    );
   };
 
   beforeAll(async () => {

@@ -1,4 +1,5 @@
 import type { TestCluster } from "../../deploy/launcher/cluster";
+import { authorizationFor } from "../../deploy/launcher/client-credentials";
 import { getJson, keyQuery } from "./http";
 import { waitFor } from "./wait";
 
@@ -39,7 +40,7 @@ const q = encodeURIComponent;
 
 /** /stat of a key, or null on 404 (other errors throw). */
 export async function statOf(base: string, key: string): Promise<StatJson | null> {
-  const res = await fetch(`${base}/stat?${keyQuery(key)}`);
+  const res = await fetch(`${base}/stat?${keyQuery(key)}`, { headers: authorizationFor(base) });
   if (res.status === 404) {
     await res.arrayBuffer();
     return null;

@@ -159,7 +159,8 @@ export class ClusterInspector {
     if (!c) {
       const address = this.cluster.specs.find((s) => s.name === nodeId)?.address ?? this.added.get(nodeId);
       if (!address) throw new Error(`no node ${nodeId} in this cluster`);
-      c = new NodeClient(nodeId, address, { deadlineMs: 5000 });
+      const clusterSecret = this.cluster.specs.find((s) => s.kind === "coordinator")?.env.MINIS3_CLUSTER_SECRET;
+      c = new NodeClient(nodeId, address, { deadlineMs: 5000, clusterSecret });
       this.clients.set(nodeId, c);
     }
     return c;

@@ -2,6 +2,7 @@ import { request, type IncomingHttpHeaders } from "node:http";
 import { createHash } from "node:crypto";
 import { connect } from "node:net";
 import type { Readable } from "node:stream";
+import { authorizationFor } from "../../deploy/launcher/client-credentials";
 import { hashStream, hashedAsSent, seededStream, type StreamedDigest } from "./bodies";
 
 // HTTP calls against the coordinator's facade, the one client the integration tests share. Small
@@ -14,6 +15,13 @@ export const keyQuery = (key: string, bucket?: string): string =>
 
 // --- whole bodies (global fetch, i.e. undici) ---
 
+/** fetch with the credentials of the cluster at `url` (the facade answers 401 to an unsigned call, but /healthz). */
+export function signedFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  for (const [name, value] of Object.entries(authorizationFor(url))) if (!headers.has(name)) headers.set(name, value);
+  return fetch(url, { ...init, headers });
+}
+
 export interface HttpResult {
   status: number;
   headers: Headers;
@@ -25,7 +33,7 @@ async function call(method: string, url: string, body?: Buffer | string, signal?
     method,
     body,
     signal,
-    headers: body === undefined ? undefined : { "content-type": "application/octet-stream" },
+    headers: { ...authorizationFor(url), ...(body === undefined ? {} : { "content-type": "application/octet-stream" }) },
   });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
@@ -40,7 +48,7 @@ export const stat = (base: string, key: string) => call("GET", `${base}/stat?${k
 
 /** GET a JSON endpoint (/status, /objects, /stat); throws on a non-2xx answer. */
 export async function getJson<T = unknown>(url: string): Promise<T> {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: authorizationFor(url) });
   const text = await res.text();
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${text.slice(0, 300)}`);
   return JSON.parse(text) as T;
@@ -48,7 +56,7 @@ export async function getJson<T = unknown>(url: string): Promise<T> {
 
 /** POST with a JSON answer (undelete); the status is returned, not thrown. */
 export async function postJson(url: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(url, { method: "POST" });
+  const res = await fetch(url, { method: "POST", headers: authorizationFor(url) });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -82,7 +90,7 @@ export function streamRequest(
   },
 ): Promise<StreamedResponse> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { "content-type": "application/octet-stream", ...opts.headers };
+    const headers: Record<string, string> = { "content-type": "application/octet-stream", ...authorizationFor(url), ...opts.headers };
     if (opts.contentLength !== undefined) headers["content-length"] = String(opts.contentLength);
     let answered = false;
     const req = request(url, { method: opts.method, headers }, (res) => {
@@ -180,6 +188,9 @@ export function truncatedUpload(base: string, key: string, declared: number, sen
     const socket = connect({ host: hostname, port: Number(port) }, () => {
       socket.write(
         `POST /upload?${keyQuery(key)} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+          Object.entries(authorizationFor(base))
+            .map(([name, value]) => `${name}: ${value}\r\n`)
+            .join("") +
           `Content-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`,
       );
       socket.write(Buffer.alloc(sent, 0x61), () => {
@@ -204,7 +215,7 @@ export function downloadWithFault(
   fault: () => Promise<unknown>,
 ): Promise<{ status: number; size: number; sha256: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, (res) => {
+    const req = request(url, { headers: authorizationFor(url) }, (res) => {
       const hash = createHash("sha256");
       let received = 0;
       let faulted = false;

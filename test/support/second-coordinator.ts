@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { rememberKeyPair } from "../../deploy/launcher/client-credentials";
 import { findFreePortBlock } from "../../deploy/launcher/ports";
 import type { TestCluster } from "../../deploy/launcher/cluster";
 import { waitFor } from "./wait";
@@ -18,6 +19,8 @@ export async function startSecondCoordinator(cluster: TestCluster, httpPort?: nu
   const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
   const port = httpPort ?? (await findFreePortBlock(3));
   const url = `http://127.0.0.1:${port}`;
+  // Same keys as the cluster's own coordinator: the shared clients sign calls to it too.
+  rememberKeyPair([url, `127.0.0.1:${port + 1}`], { accessKey: cluster.accessKey, secretKey: cluster.secretKey });
   const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
     env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1), MINIS3_S3_PORT: String(port + 2) },
     stdio: ["ignore", "ignore", "inherit"],

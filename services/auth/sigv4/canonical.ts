@@ -102,6 +102,8 @@ export interface CanonicalParts {
   query: ReadonlyArray<readonly [string, string]>;
   /** Query parameter left out of the signed string (X-Amz-Signature of a presigned URL). */
   leaveOut?: string;
+  /** Signed as this string instead of the canonical query (curl before 8: the query as sent). */
+  queryAsSent?: string;
   headers: HeaderMap;
   /** Sorted, lower-case, as the client listed them. */
   signedHeaders: readonly string[];
@@ -119,7 +121,7 @@ export function canonicalRequest(p: CanonicalParts): { request: string } | { mis
   const request = [
     p.method.toUpperCase(),
     canonicalUri(p.rawPath),
-    canonicalQuery(p.query, p.leaveOut),
+    p.queryAsSent ?? canonicalQuery(p.query, p.leaveOut),
     lines.join(""),
     p.signedHeaders.join(";"),
     p.payloadHash,

@@ -25,6 +25,12 @@ export interface VerifyOptions {
   service?: string;
   /** Largest difference between the request's time and the server's: 15 minutes, as S3. */
   maxSkewMs?: number;
+  /**
+   * Take the query as sent for the canonical one (Authorization header only): curl before 8 signs
+   * it so, unsorted and unencoded (`?key=a/b&bucket=x`). The HTTP facade tries this after the
+   * canonical form fails; the S3 endpoint never does.
+   */
+  queryAsSent?: boolean;
 }
 
 export const STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
@@ -226,7 +232,7 @@ function verifyHeaderAuth(req: SignedRequest, query: Array<[string, string]>, au
       "a request with a body must carry x-amz-content-sha256 (a hex sha256, UNSIGNED-PAYLOAD or STREAMING-*)",
     );
   const payload = payloadOf(payloadHash);
-  const signing = check(req, query, undefined, parsed, amzDate, payloadHash, credential.secretKey);
+  const signing = check(req, query, undefined, parsed, amzDate, payloadHash, credential.secretKey, opts.queryAsSent);
   return { identity: credential.identity, presigned: false, payload, signing };
 }
 
@@ -278,12 +284,14 @@ function check(
   amzDate: string,
   payloadHash: string,
   secret: string,
+  queryAsSent = false,
 ): SigningContext {
   const built = canonicalRequest({
     method: req.method,
     rawPath: req.path,
     query,
     leaveOut,
+    queryAsSent: queryAsSent ? req.query : undefined,
     headers: req.headers,
     signedHeaders: parsed.signedHeaders,
     payloadHash,

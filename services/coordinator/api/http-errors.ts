@@ -31,9 +31,10 @@ export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> =
   [ErrorCode.EntityTooSmall]: { status: 400, error: "EntityTooSmall" },
   [ErrorCode.IntegrityError]: { status: 500, error: "IntegrityError" },
   [ErrorCode.AccessDenied]: { status: 403, error: "AccessDenied" },
-  [ErrorCode.InvalidAccessKeyId]: { status: 403, error: "InvalidAccessKeyId" },
-  [ErrorCode.SignatureDoesNotMatch]: { status: 403, error: "SignatureDoesNotMatch" },
-  [ErrorCode.RequestTimeTooSkewed]: { status: 403, error: "RequestTimeTooSkewed" },
+  // Credentials that do not say who is asking: 401 (403 is for a caller known but not allowed).
+  [ErrorCode.InvalidAccessKeyId]: { status: 401, error: "InvalidAccessKeyId" },
+  [ErrorCode.SignatureDoesNotMatch]: { status: 401, error: "SignatureDoesNotMatch" },
+  [ErrorCode.RequestTimeTooSkewed]: { status: 401, error: "RequestTimeTooSkewed" },
   [ErrorCode.AuthorizationHeaderMalformed]: { status: 400, error: "AuthorizationHeaderMalformed" },
   [ErrorCode.AuthorizationQueryParametersError]: { status: 400, error: "AuthorizationQueryParametersError" },
   [ErrorCode.BadDigest]: { status: 400, error: "BadDigest" },

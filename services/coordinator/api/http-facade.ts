@@ -9,8 +9,10 @@ import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, Too
 import { readConfig } from "../../common/config";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
-import { checkBucket, checkKey } from "../objects/names";
+import { checkKey } from "../objects/names";
 import type { ObjectEngine, ObjectView } from "../objects/object-engine";
+import type { KeyStore } from "../../auth/keys";
+import { callerOf, refuseSignedMultipart, requireCredentials, signedBody } from "./http-credentials";
 import { drainOnClose } from "./http-drain";
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, parseRange } from "./http-range";
@@ -25,6 +27,8 @@ export interface HttpFacadeOptions {
   logger?: Logger;
   /** Default: the settings' defaults. */
   timeouts?: HttpTimeouts;
+  /** Who may call (http-credentials.ts); undefined: anyone. */
+  keys?: KeyStore;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -54,6 +58,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   drainOnClose(app);
+  requireCredentials(app, opts.keys);
 
   // Uploads stream: no parser may read the body, whatever its type. Multipart is the exception,
   // parsed lazily by @fastify/multipart when the handler asks for the file.
@@ -68,7 +73,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   };
 
   route("POST", "/upload", async (request, reply) => {
-    const { bucket, key } = objectTarget(request.query);
+    const { bucket, key } = objectTarget(request);
     const contentLength = declaredLength(request.headers);
     if (contentLength !== undefined && contentLength > opts.maxObjectSize) {
       throw new TooLargeError(`object of ${contentLength} bytes exceeds the limit of ${opts.maxObjectSize}`);
@@ -76,6 +81,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     const metadata = metadataFromHeaders(request.headers);
     let view: ObjectView;
     if (request.isMultipart()) {
+      refuseSignedMultipart(request.raw);
       const part = await request.file();
       if (!part) throw new InvalidArgumentError('multipart upload without a file: send it in a field named "file"');
       if (part.fieldname !== "file") throw new InvalidArgumentError(`expected the file in a field named "file", got "${part.fieldname}"`);
@@ -93,14 +99,14 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
         metadata,
         contentLength,
         contentType: request.headers["content-type"] || OCTET_STREAM,
-        body: requestBody(request.raw),
+        body: signedBody(request.raw, requestBody(request.raw)),
       });
     }
     return reply.code(201).send(uploadedJson(view));
   });
 
   route("GET", "/retrieve", async (request, reply) => {
-    const { bucket, key } = objectTarget(request.query);
+    const { bucket, key } = objectTarget(request);
     const range = parseRange(request.headers.range);
     const got = await engine.get(bucket, key, range);
     if (range && got.length === 0) {
@@ -124,7 +130,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   });
 
   route("HEAD", "/retrieve", async (request, reply) => {
-    const { bucket, key } = objectTarget(request.query);
+    const { bucket, key } = objectTarget(request);
     const view = await engine.head(bucket, key);
     const headers = objectHeaders(view, view.tier);
     headers["content-length"] = String(view.size);
@@ -132,36 +138,40 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   });
 
   route("DELETE", "/delete", async (request) => {
-    const { bucket, key } = objectTarget(request.query);
+    const { bucket, key } = objectTarget(request);
     return deletedJson(await engine.delete(bucket, key));
   });
 
   route("GET", "/stat", async (request) => {
-    const { bucket, key } = objectTarget(request.query);
+    const { bucket, key } = objectTarget(request);
     return objectJson(await engine.head(bucket, key));
   });
 
   route("GET", "/objects", async (request) => {
-    const q = listQuery(request.query);
+    const q = listQuery(request);
     const page = await engine.list(q.bucket, q.prefix, q.limit, q.cursor);
     return { bucket: q.bucket, prefix: q.prefix, objects: page.objects.map(listedObjectJson), nextCursor: page.nextCursor };
   });
 
   route("POST", "/undelete", async (request) => {
-    const { bucket, key } = objectTarget(request.query);
+    const { bucket, key } = objectTarget(request);
     return objectJson(await engine.undelete(bucket, key));
   });
 
   route("GET", "/trash", async (request) => {
-    const q = listQuery(request.query);
+    const q = listQuery(request);
     const page = await engine.listTrash(q.bucket, q.prefix, q.limit, q.cursor);
     return { bucket: q.bucket, prefix: q.prefix, entries: page.entries.map(trashEntryJson), nextCursor: page.nextCursor };
   });
 
-  route("GET", "/status", async () => admin.status());
+  route("GET", "/status", async (request) => {
+    callerOf(request.raw).admin();
+    return admin.status();
+  });
 
   // Writes off a node that is already down, at once (its copies count as gone; repair follows).
   route("POST", "/nodes/retire", async (request) => {
+    callerOf(request.raw).admin();
     const id = param(request.query, "id");
     if (!id) throw new InvalidArgumentError("id: the node to retire");
     return admin.retireNode(id);
@@ -169,6 +179,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
 
   // Takes a node out for good, its copies made elsewhere first: 202 while it drains, 200 once removed.
   route("POST", "/admin/nodes/:id/remove", async (request, reply) => {
+    callerOf(request.raw).admin();
     const node = await admin.removeNode(request.params.id);
     return reply.code(node.state === "removed" ? 200 : 202).send(node);
   });
@@ -232,11 +243,17 @@ function param(query: Query, name: string): string | undefined {
   return value;
 }
 
-function objectTarget(query: Query): { bucket: string; key: string } {
-  return { bucket: checkBucket(param(query, "bucket")), key: checkKey(param(query, "key")) };
+/** The bucket (checked, and allowed to the caller) and key a request names. */
+function objectTarget(request: Req): { bucket: string; key: string } {
+  return { bucket: bucketOf(request), key: checkKey(param(request.query, "key")) };
 }
 
-function listQuery(query: Query): { bucket: string; prefix: string; limit: number; cursor: string } {
+function bucketOf(request: Req): string {
+  return callerOf(request.raw).bucket(param(request.query, "bucket"));
+}
+
+function listQuery(request: Req): { bucket: string; prefix: string; limit: number; cursor: string } {
+  const query = request.query;
   const limitText = param(query, "limit");
   let limit = DEFAULT_LIST_LIMIT;
   if (limitText !== undefined) {
@@ -246,7 +263,7 @@ function listQuery(query: Query): { bucket: string; prefix: string; limit: numbe
     }
   }
   return {
-    bucket: checkBucket(param(query, "bucket")),
+    bucket: bucketOf(request),
     prefix: param(query, "prefix") ?? "",
     limit,
     cursor: param(query, "cursor") ?? "",

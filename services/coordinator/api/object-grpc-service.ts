@@ -15,9 +15,11 @@ import {
 } from "../../rpc/gen/minis3/v1/object";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
-import { checkBucket, checkKey } from "../objects/names";
+import { checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine } from "../objects/object-engine";
 import { CallReader } from "./grpc-call-reader";
+import type { Caller } from "./caller";
+import { type CallerOf, grpcCallers } from "./grpc-credentials";
 import { grpcStatusOf } from "./grpc-status";
 import { clusterStatus, nodeStatus, objectInfo, trashEntry } from "./grpc-views";
 
@@ -26,42 +28,59 @@ export const MAX_CHUNK_BYTES = 1024 * 1024;
 const MAX_LIST_LIMIT = 1000;
 const OCTET_STREAM = "application/octet-stream";
 
-export function addObjectServices(server: grpc.Server, engine: ObjectEngine, admin: ClusterAdmin, logger?: Logger): void {
-  server.addService(ObjectServiceService, createObjectService(engine, logger));
-  server.addService(AdminServiceService, createAdminService(admin, logger));
+/** `callers` checks each call's credentials (grpc-credentials.ts); the default lets anyone in. */
+export function addObjectServices(
+  server: grpc.Server,
+  engine: ObjectEngine,
+  admin: ClusterAdmin,
+  logger?: Logger,
+  callers: CallerOf = grpcCallers(undefined),
+): void {
+  server.addService(ObjectServiceService, createObjectService(engine, logger, callers));
+  server.addService(AdminServiceService, createAdminService(admin, logger, callers));
 }
 
-export function createObjectService(engine: ObjectEngine, logger?: Logger): ObjectServiceServer {
-  const unary = unaryWith(logger);
+export function createObjectService(
+  engine: ObjectEngine,
+  logger?: Logger,
+  callers: CallerOf = grpcCallers(undefined),
+): ObjectServiceServer {
+  const unary = unaryWith(callers, logger);
   return {
     putObject: (call, callback) => {
-      putObject(engine, call).then(
+      putObject(engine, call, callers).then(
         (response) => callback(null, response),
         (e) => callback(statusOf(e, logger)),
       );
     },
     getObject: (call) => {
-      void getObject(engine, call, logger);
+      void getObject(engine, call, callers, logger);
     },
-    headObject: unary(async (req) => ({ object: objectInfo(await engine.head(checkBucket(req.bucket), checkKey(req.key))) })),
-    deleteObject: unary(async (req) => engine.delete(checkBucket(req.bucket), checkKey(req.key))),
-    listObjects: unary(async (req) => {
-      const page = await engine.list(checkBucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
+    headObject: unary(async (req, caller) => ({ object: objectInfo(await engine.head(caller.bucket(req.bucket), checkKey(req.key))) })),
+    deleteObject: unary(async (req, caller) => engine.delete(caller.bucket(req.bucket), checkKey(req.key))),
+    listObjects: unary(async (req, caller) => {
+      const page = await engine.list(caller.bucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
       return { objects: page.objects.map(objectInfo), nextCursor: page.nextCursor };
     }),
-    undeleteObject: unary(async (req) => ({ object: objectInfo(await engine.undelete(checkBucket(req.bucket), checkKey(req.key))) })),
-    listTrash: unary(async (req) => {
-      const page = await engine.listTrash(checkBucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
+    undeleteObject: unary(async (req, caller) => ({
+      object: objectInfo(await engine.undelete(caller.bucket(req.bucket), checkKey(req.key))),
+    })),
+    listTrash: unary(async (req, caller) => {
+      const page = await engine.listTrash(caller.bucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
       return { entries: page.entries.map(trashEntry), nextCursor: page.nextCursor };
     }),
   };
 }
 
-export function createAdminService(admin: ClusterAdmin, logger?: Logger): AdminServiceServer {
-  const unary = unaryWith(logger);
+export function createAdminService(admin: ClusterAdmin, logger?: Logger, callers: CallerOf = grpcCallers(undefined)): AdminServiceServer {
+  const unary = unaryWith(callers, logger);
   return {
-    getStatus: unary(async () => clusterStatus(await admin.status())),
-    removeNode: unary(async (req: RemoveNodeRequest) => {
+    getStatus: unary(async (_req, caller) => {
+      caller.admin();
+      return clusterStatus(await admin.status());
+    }),
+    removeNode: unary(async (req: RemoveNodeRequest, caller) => {
+      caller.admin();
       if (!req.id) throw new InvalidArgumentError("id: the node to remove");
       return nodeStatus(await admin.removeNode(req.id));
     }),
@@ -72,7 +91,9 @@ export function createAdminService(admin: ClusterAdmin, logger?: Logger): AdminS
 async function putObject(
   engine: ObjectEngine,
   call: grpc.ServerReadableStream<PutObjectRequest, PutObjectResponse>,
+  callers: CallerOf,
 ): Promise<PutObjectResponse> {
+  const caller = callers(call.metadata); // before a byte is read
   const reader = new CallReader(call);
   const first = await reader.next();
   if (first?.part?.$case !== "header") throw new InvalidArgumentError("PutObject must start with a header message");
@@ -81,7 +102,7 @@ async function putObject(
   call.once("cancelled", () => cancelled.abort());
   const view = await engine.put({
     signal: cancelled.signal,
-    bucket: checkBucket(header.bucket),
+    bucket: caller.bucket(header.bucket),
     key: checkKey(header.key),
     contentType: header.contentType || OCTET_STREAM,
     contentLength: header.contentLength,
@@ -104,6 +125,7 @@ async function* chunksOf(reader: CallReader<PutObjectRequest>): AsyncGenerator<B
 async function getObject(
   engine: ObjectEngine,
   call: grpc.ServerWritableStream<GetObjectRequest, GetObjectResponse>,
+  callers: CallerOf,
   logger?: Logger,
 ): Promise<void> {
   let body: AsyncIterator<Buffer> | undefined;
@@ -112,7 +134,7 @@ async function getObject(
     const req = call.request;
     const range: ByteRange | undefined =
       req.offset > 0 || req.length !== undefined ? { offset: req.offset, length: req.length } : undefined;
-    const got = await engine.get(checkBucket(req.bucket), checkKey(req.key), range);
+    const got = await engine.get(callers(call.metadata).bucket(req.bucket), checkKey(req.key), range);
     body = got.body[Symbol.asyncIterator]();
     if (call.cancelled) return;
     const info = { object: objectInfo(got.object), offset: got.offset, length: got.length, servedFrom: got.servedFrom };
@@ -153,13 +175,15 @@ function listLimit(limit: number): number {
   return limit === 0 ? MAX_LIST_LIMIT : Math.min(limit, MAX_LIST_LIMIT);
 }
 
-function unaryWith(logger?: Logger) {
-  return <Req, Res>(handle: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+function unaryWith(callers: CallerOf, logger?: Logger) {
+  return <Req, Res>(handle: (req: Req, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      handle(call.request).then(
-        (response) => callback(null, response),
-        (e) => callback(statusOf(e, logger)),
-      );
+      Promise.resolve()
+        .then(() => handle(call.request, callers(call.metadata)))
+        .then(
+          (response) => callback(null, response),
+          (e) => callback(statusOf(e, logger)),
+        );
     };
 }
 

@@ -23,6 +23,7 @@ import {
   ListTrashRequest,
   UndeleteObjectRequest,
 } from "../../../rpc/gen/minis3/v1/object";
+import { authorizationFor } from "../../../../deploy/launcher/client-credentials";
 import { repoRoot } from "../../../../deploy/launcher/paths";
 
 /** How one client flavour writes PutObject messages and reads GetObject messages. */
@@ -107,11 +108,12 @@ export class TestObjectClient {
 
   static create(flavour: ClientFlavour, address: string): TestObjectClient {
     const creds = grpc.credentials.createInsecure();
+    const options = signedCalls(address);
     if (flavour === "generated") {
-      return new TestObjectClient(new ObjectServiceClient(address, creds) as unknown as RawObjectClient, generatedCodec);
+      return new TestObjectClient(new ObjectServiceClient(address, creds, options) as unknown as RawObjectClient, generatedCodec);
     }
     const Ctor = loadDynamicObjectService();
-    return new TestObjectClient(new Ctor(address, creds) as unknown as RawObjectClient, dynamicCodec);
+    return new TestObjectClient(new Ctor(address, creds, options) as unknown as RawObjectClient, dynamicCodec);
   }
 
   openPut(header: Partial<PutObjectHeader>): OpenPut {
@@ -218,8 +220,24 @@ export class TestObjectClient {
   }
 }
 
+/**
+ * Client options under which every call carries `authorization: Bearer <token>` for the cluster at
+ * `address` (deploy/launcher/client-credentials.ts), minted per call so a long test never sends a
+ * stale one; nothing when no key pair is known (an in-process server without keys).
+ */
+export function signedCalls(address: string): grpc.ClientOptions {
+  const signing: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        for (const [name, value] of Object.entries(authorizationFor(address))) metadata.set(name, value);
+        next(metadata, listener);
+      },
+    });
+  return { interceptors: [signing] };
+}
+
 export function getClusterStatus(address: string): Promise<ClusterStatus> {
-  const client = new AdminServiceClient(address, grpc.credentials.createInsecure());
+  const client = new AdminServiceClient(address, grpc.credentials.createInsecure(), signedCalls(address));
   return new Promise<ClusterStatus>((resolve, reject) => {
     client.getStatus({}, (err, res) => (err ? reject(err) : resolve(res)));
   }).finally(() => client.close());
@@ -227,7 +245,7 @@ export function getClusterStatus(address: string): Promise<ClusterStatus> {
 
 /** AdminService.RemoveNode; a failed call rejects with the grpc-js error (its `code` is the status). */
 export function removeNode(address: string, id: string): Promise<NodeStatus> {
-  const client = new AdminServiceClient(address, grpc.credentials.createInsecure());
+  const client = new AdminServiceClient(address, grpc.credentials.createInsecure(), signedCalls(address));
   return new Promise<NodeStatus>((resolve, reject) => {
     client.removeNode({ id }, (err, res) => (err ? reject(err) : resolve(res)));
   }).finally(() => client.close());

@@ -1,0 +1,82 @@
+// Who calls the HTTP facade (ARCHITECTURE.md "Authentication"): a SigV4-signed request (curl
+// --aws-sigv4, any AWS signer) or `Authorization: Bearer <token>`, checked in an onRequest hook
+// before any route runs or a body byte is read. No credentials: 401 Unauthenticated; bad ones: 401
+// with the verifier's code (400 when they cannot be read); a bucket the key may not use, or an
+// operator route (/status, node removal) called with a key limited to some buckets: 403.
+// Only /healthz stays open. A coordinator without keys serves everyone (serve.ts warns at start).
+import type { IncomingMessage } from "node:http";
+import type { FastifyInstance } from "fastify";
+import type { KeyStore } from "../../auth/keys";
+import { type Authenticated, authenticateRequest } from "../../auth/request-credentials";
+import { authenticatedBody } from "../../auth/sigv4/body";
+import { headersFromRaw } from "../../auth/sigv4/canonical";
+import { AbortedError, InvalidArgumentError } from "../../common/errors";
+import { ANYONE, type Caller, callerOfIdentity } from "./caller";
+
+/** Paths served without credentials: load balancers and the launcher probe them. */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz"]);
+
+export const UNAUTHENTICATED_MESSAGE =
+  "this request carries no credentials: sign it with AWS Signature V4 (curl --aws-sigv4 'aws:amz:us-east-1:s3' --user ACCESS_KEY:SECRET_KEY) or send 'Authorization: Bearer <token>' (npm run token)";
+
+const callers = new WeakMap<IncomingMessage, Authenticated>();
+
+/** Checks every request's credentials (when keys are configured) before its route runs. */
+export function requireCredentials(app: FastifyInstance, keys: KeyStore | undefined): void {
+  if (!keys || keys.size === 0) return;
+  app.addHook("onRequest", async (request, reply) => {
+    const raw = request.raw;
+    const url = raw.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (OPEN_PATHS.has(path)) return;
+    const headers = headersFromRaw(raw.rawHeaders);
+    const who = authenticateRequest({ method: raw.method ?? "GET", path, query: q < 0 ? "" : url.slice(q + 1), headers }, keys);
+    if (!who) {
+      return reply
+        .code(401)
+        .header("www-authenticate", 'Bearer realm="minis3", AWS4-HMAC-SHA256')
+        .send({ error: "Unauthenticated", message: UNAUTHENTICATED_MESSAGE });
+    }
+    callers.set(raw, who);
+  });
+}
+
+/** What this request may do (anything, on a coordinator without keys). */
+export function callerOf(raw: IncomingMessage): Caller {
+  const who = callers.get(raw);
+  return who ? callerOfIdentity(who.identity) : ANYONE;
+}
+
+/** True when the request's signature covers its body (a sha256 or aws-chunked payload), which must then be checked as it streams. */
+export function bodyIsSigned(raw: IncomingMessage): boolean {
+  const kind = callers.get(raw)?.verified?.payload.kind;
+  return kind === "sha256" || kind === "chunked";
+}
+
+/** A multipart form is parsed by @fastify/multipart from the socket: it cannot be checked against a signed hash. */
+export function refuseSignedMultipart(raw: IncomingMessage): void {
+  if (bodyIsSigned(raw)) {
+    throw new InvalidArgumentError(
+      "a form (multipart) upload cannot be checked against a signed payload hash: sign it with x-amz-content-sha256: UNSIGNED-PAYLOAD, or send the file as the raw body",
+    );
+  }
+}
+
+/**
+ * The raw body as the signature says it must be read: checked against the signed sha256 (or
+ * decoded from aws-chunked) as it streams, failing at the end on a mismatch (the engine then
+ * commits nothing); `plain` otherwise.
+ */
+export function signedBody(raw: IncomingMessage, plain: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const verified = callers.get(raw)?.verified;
+  if (!verified || !bodyIsSigned(raw)) return plain;
+  return checkedBody(raw, authenticatedBody(verified, headersFromRaw(raw.rawHeaders)));
+}
+
+async function* checkedBody(raw: IncomingMessage, checker: ReturnType<typeof authenticatedBody>): AsyncGenerator<Buffer> {
+  raw.on("error", (e) => checker.destroy(new AbortedError(`upload interrupted: ${e.message}`)));
+  raw.on("close", () => raw.complete || checker.destroy(new AbortedError("upload interrupted: body ended early")));
+  raw.pipe(checker);
+  for await (const chunk of checker) yield chunk as Buffer;
+}
