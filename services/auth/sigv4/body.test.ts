@@ -246,6 +246,12 @@ describe("a plain body", () => {
     await expectCode(decode(ok.v, ok.headers, Buffer.from("the plain bodY")), ErrorCode.XAmzContentSHA256Mismatch);
   });
 
+  test("x-amz-checksum-mode (GetObject's request for checksums) is not taken for a checksum", async () => {
+    const { v, headers } = await verified({ "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "x-amz-checksum-mode": "ENABLED" });
+    const r = await decode(v, headers, data, 1000);
+    expect("bytes" in r && r.bytes.equals(data)).toBe(true);
+  });
+
   test("UNSIGNED-PAYLOAD passes the bytes as they are", async () => {
     const { v, headers } = await verified({ "x-amz-content-sha256": "UNSIGNED-PAYLOAD" });
     const r = await decode(v, headers, data, 1000);
