@@ -31,10 +31,10 @@ for name, svc in services.items():
         cfg = open(os.path.join(here, "haproxy.cfg")).read()
         if "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" not in (svc.get("volumes") or []):
             problems.append("haproxy: should mount deploy/haproxy.cfg")
-        if set(svc.get("ports") or []) != {"127.0.0.1:8080:8080", "127.0.0.1:50051:50051"}:
-            problems.append("haproxy: should publish 8080 and 50051")
+        if set(svc.get("ports") or []) != {"127.0.0.1:8080:8080", "127.0.0.1:50051:50051", "127.0.0.1:9000:9000"}:
+            problems.append("haproxy: should publish 8080, 50051 and 9000")
         for c in ("coordinator-1", "coordinator-2"):
-            for port in ("8080", "50051"):
+            for port in ("8080", "50051", "9000"):
                 if f"server {c} {c}:{port} check" not in cfg:
                     problems.append(f"haproxy.cfg: no checked server {c}:{port}")
         continue
@@ -50,7 +50,15 @@ for name, svc in services.items():
         problems.append(f"{name}: should build the minis3:local image")
     if set((svc.get("depends_on") or {})) != {"mariadb", "redis"}:
         problems.append(f"{name}: should wait for mariadb and redis")
+    # Credentials on every interface: nodes need the cluster secret, coordinators the key pair too,
+    # each taken from the user's environment (never a default written here).
+    wanted = ["MINIS3_CLUSTER_SECRET"] + (["MINIS3_ACCESS_KEY", "MINIS3_SECRET_KEY"] if kind == "coordinator" else [])
+    for var in wanted:
+        if not str(env.get(var, "")).startswith("${" + var + ":?"):
+            problems.append(f"{name}: {var} should come from the environment as ${{{var}:?...}}")
     if kind == "coordinator":
+        if env.get("MINIS3_S3_PORT") != "9000":
+            problems.append(f"{name}: MINIS3_S3_PORT should be 9000 (HAProxy's S3 backend)")
         if env.get("MINIS3_COORDINATORS") != "1":
             problems.append(f"{name}: MINIS3_COORDINATORS should be 1 (HAProxy spreads the load)")
         if svc.get("ports"):
