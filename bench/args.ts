@@ -4,8 +4,8 @@ import { parseDuration, parseSize } from "../services/common/units";
 
 // The bench's settings: flags, or BENCH_<NAME> environment variables (flags win).
 
-export type Phase = "mixed" | "large" | "huge" | "tiers" | "transitions" | "lifecycle";
-const PHASES: readonly Phase[] = ["mixed", "large", "huge", "tiers", "transitions", "lifecycle"];
+export type Phase = "mixed" | "mixed-s3" | "large" | "huge" | "tiers" | "transitions" | "lifecycle";
+const PHASES: readonly Phase[] = ["mixed", "mixed-s3", "large", "huge", "tiers", "transitions", "lifecycle"];
 
 export interface Mix {
   upload: number;
@@ -16,6 +16,8 @@ export interface Mix {
 export interface BenchArgs {
   /** Target coordinator, or undefined: use 127.0.0.1:8080 if it answers, else start a cluster. */
   url: string | undefined;
+  /** The S3 endpoint of a cluster the bench did not start (its own cluster's is known). */
+  s3Url: string;
   concurrency: number;
   /** Bytes per object in the mixed phase. */
   size: number;
@@ -52,7 +54,10 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [options]
   --url URL            coordinator to load (127.0.0.1/localhost only). Default: http://127.0.0.1:8080
                        if it answers /healthz, else a private cluster started by the test harness
-  --phases LIST        any of mixed,large,huge,tiers,transitions,lifecycle (default: all)
+  --s3-url URL         that cluster's S3 endpoint, for mixed-s3 (default: http://127.0.0.1:9000);
+                       keys from MINIS3_ACCESS_KEY/MINIS3_SECRET_KEY or ./data/credentials.json
+  --phases LIST        any of mixed,mixed-s3,large,huge,tiers,transitions,lifecycle (default: all);
+                       mixed-s3 is the mixed load through the S3 port, every request SigV4-signed
   --concurrency N      requests in flight in the mixed phase (default 32)
   --size SIZE          object size in the mixed phase (default 4KiB)
   --duration TIME      length of the mixed phase (default 20s, at most 10m)
@@ -83,6 +88,7 @@ Every flag can also be given as BENCH_<FLAG> (e.g. BENCH_CONCURRENCY=64).`;
 
 const FLAGS = {
   url: { type: "string" },
+  "s3-url": { type: "string" },
   phases: { type: "string" },
   concurrency: { type: "string" },
   size: { type: "string" },
@@ -197,6 +203,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const outDir = get("out", "");
   return {
     url: url ? checkLoopbackUrl(url) : undefined,
+    s3Url: checkLoopbackUrl(get("s3-url", "http://127.0.0.1:9000")),
     concurrency: int("concurrency", get("concurrency", "32"), 1, 1024),
     size,
     durationMs,

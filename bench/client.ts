@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { Pool } from "undici";
+import { Pool, type Dispatcher } from "undici";
 import { authorizationFor } from "../deploy/launcher/client-credentials";
 
 // The bench's HTTP side: one keep-alive connection pool to the coordinator; every body read is
@@ -20,12 +20,49 @@ export interface RetrieveOutcome extends Outcome {
 
 const q = (key: string) => encodeURIComponent(key);
 
-function failure(e: unknown): Outcome {
+export function failure(e: unknown): Outcome {
   const err = e as { code?: string; name?: string; message?: string };
   return { ok: false, reason: err.code ?? err.name ?? err.message ?? "error" };
 }
 
-export class MiniS3Client {
+/** What the workloads need of a front door: the facade (MiniS3Client) or S3 (S3BenchClient). */
+export interface ObjectClient {
+  upload(key: string, body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer>, length: number): Promise<Outcome>;
+  retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome>;
+  delete(key: string): Promise<Outcome>;
+  close(): Promise<void>;
+}
+
+/** Reads a GET's body through sha256 as it streams in and checks it against what was stored. */
+export async function verifiedBody(
+  res: Dispatcher.ResponseData,
+  expected: { sha256: string; size: number } | undefined,
+): Promise<RetrieveOutcome> {
+  if (res.statusCode !== 200) {
+    await res.body.dump({ limit: 1 << 20 });
+    return { ok: false, status: res.statusCode, reason: `http ${res.statusCode}`, bytes: 0 };
+  }
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of res.body) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  const digest = hash.digest("hex");
+  if (expected && bytes !== expected.size) return { ok: false, status: 200, reason: "size mismatch", bytes, sha256: digest };
+  if (expected && digest !== expected.sha256) return { ok: false, status: 200, reason: "checksum mismatch", bytes, sha256: digest };
+  return { ok: true, status: 200, bytes, sha256: digest };
+}
+
+/** A 2xx after the body was drained, or the status as the failure. */
+export async function statusOutcome(res: Dispatcher.ResponseData): Promise<Outcome> {
+  await res.body.dump({ limit: 1 << 20 });
+  return res.statusCode >= 200 && res.statusCode < 300
+    ? { ok: true, status: res.statusCode }
+    : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
+}
+
+export class MiniS3Client implements ObjectClient {
   readonly pool: Pool;
 
   constructor(
@@ -52,10 +89,7 @@ export class MiniS3Client {
         body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }),
         headers: { "content-type": "application/octet-stream", "content-length": String(length), ...authorizationFor(this.origin) },
       });
-      await res.body.dump({ limit: 1 << 20 });
-      return res.statusCode >= 200 && res.statusCode < 300
-        ? { ok: true, status: res.statusCode }
-        : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
+      return await statusOutcome(res);
     } catch (e) {
       return failure(e);
     }
@@ -65,20 +99,7 @@ export class MiniS3Client {
   async retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
     try {
       const res = await this.pool.request({ path: `/retrieve?key=${q(key)}`, method: "GET", headers: authorizationFor(this.origin) });
-      if (res.statusCode !== 200) {
-        await res.body.dump({ limit: 1 << 20 });
-        return { ok: false, status: res.statusCode, reason: `http ${res.statusCode}`, bytes: 0 };
-      }
-      const hash = createHash("sha256");
-      let bytes = 0;
-      for await (const chunk of res.body) {
-        hash.update(chunk as Buffer);
-        bytes += (chunk as Buffer).length;
-      }
-      const digest = hash.digest("hex");
-      if (expected && bytes !== expected.size) return { ok: false, status: 200, reason: "size mismatch", bytes, sha256: digest };
-      if (expected && digest !== expected.sha256) return { ok: false, status: 200, reason: "checksum mismatch", bytes, sha256: digest };
-      return { ok: true, status: 200, bytes, sha256: digest };
+      return await verifiedBody(res, expected);
     } catch (e) {
       return { ...failure(e), bytes: 0 };
     }
@@ -87,10 +108,7 @@ export class MiniS3Client {
   async delete(key: string): Promise<Outcome> {
     try {
       const res = await this.pool.request({ path: `/delete?key=${q(key)}`, method: "DELETE", headers: authorizationFor(this.origin) });
-      await res.body.dump({ limit: 1 << 20 });
-      return res.statusCode >= 200 && res.statusCode < 300
-        ? { ok: true, status: res.statusCode }
-        : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
+      return await statusOutcome(res);
     } catch (e) {
       return failure(e);
     }

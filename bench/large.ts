@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { MiniS3Client } from "./client";
+import type { ObjectClient } from "./client";
 import { largeBodyChunks } from "./payload";
 import { RssSampler, type WatchedProcess } from "./procs";
 import { round } from "./stats";
@@ -51,7 +51,7 @@ function transfer(ok: boolean, bytes: number, ms: number, reason?: string): Tran
 const toMiB = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v / 2 ** 20, 1)]));
 
 export async function runLarge(
-  client: MiniS3Client,
+  client: ObjectClient,
   key: string,
   bytes: number,
   procs: () => WatchedProcess[],

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { repoRoot } from "../deploy/launcher/paths";
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from "./args";
 import { MiniS3Client } from "./client";
+import { S3BenchClient } from "./s3-client";
 import { runLarge } from "./large";
 import { runLifecycle } from "./lifecycle";
 import { deleteKeys, runMixed } from "./mixed";
@@ -44,6 +45,7 @@ async function run(args: BenchArgs): Promise<number> {
       largePasses: args.largePasses,
       hugeBytes: args.hugeBytes,
       phases: args.phases,
+      s3Url: args.s3Url,
       storageNodes: args.storageNodes,
       tierObjects: args.tierObjects,
       tierSize: args.tierSize,
@@ -68,7 +70,7 @@ async function run(args: BenchArgs): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  target = await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv);
+  target = await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv, args.s3Url);
   results.target = { url: target.url, ownCluster: target.cluster !== undefined };
   const runId = randomBytes(4).toString("hex");
   const client = new MiniS3Client(target.url, args.concurrency);
@@ -92,6 +94,30 @@ async function run(args: BenchArgs): Promise<number> {
         results.mixed.leftoverKeysDeleted = await deleteKeys(client, value.liveKeys, args.concurrency, 60_000);
       }
       results.mixed.liveKeys = []; // thousands of names are no figure
+    }
+    if (args.phases.includes("mixed-s3")) {
+      if (!target.s3) throw new Error("mixed-s3: no key pair for the S3 endpoint (set MINIS3_ACCESS_KEY and MINIS3_SECRET_KEY)");
+      await waitQuiet(target.url, 120_000, log);
+      const s3 = new S3BenchClient(target.s3.url, `bench-${runId}`, target.s3.keys, args.concurrency);
+      try {
+        const made = await s3.createBucket();
+        if (!made.ok) throw new Error(`mixed-s3: CreateBucket at ${target.s3.url} failed: ${made.reason}`);
+        if (args.warmupMs > 0) {
+          const warm = await runMixed(s3, { ...args, durationMs: args.warmupMs, keyPrefix: `warmup` });
+          await deleteKeys(s3, warm.liveKeys, args.concurrency, 60_000);
+          await waitQuiet(target.url, 60_000, log);
+        }
+        log(`mixed-s3: the same load through ${target.s3.url}, every request signed (SigV4)`);
+        const { value, cpu } = await measured(target.processes, () => runMixed(s3, { ...args, keyPrefix: "k" }));
+        const cpuMicrosPerOp = value.total.attempts ? round((cpu.totalSeconds * 1e6) / value.total.attempts, 1) : null;
+        results.mixedS3 = { ...value, cpu, cpuMicrosPerOp };
+        if (!target.cluster && value.liveKeys.length) {
+          results.mixedS3.leftoverKeysDeleted = await deleteKeys(s3, value.liveKeys, args.concurrency, 60_000);
+        }
+        results.mixedS3.liveKeys = [];
+      } finally {
+        await s3.close();
+      }
     }
     for (const phase of ["large", "huge"] as const) {
       if (!args.phases.includes(phase)) continue;

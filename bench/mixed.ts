@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Mix } from "./args";
-import type { MiniS3Client } from "./client";
+import type { ObjectClient } from "./client";
 import { sha256, smallBody } from "./payload";
 import { OpStats, round, type OpSummary } from "./stats";
 
@@ -60,7 +60,7 @@ class KeyPool {
   }
 }
 
-export async function runMixed(client: MiniS3Client, o: MixedOptions): Promise<MixedResult> {
+export async function runMixed(client: ObjectClient, o: MixedOptions): Promise<MixedResult> {
   const pool = new KeyPool();
   const stats = { upload: new OpStats(), retrieve: new OpStats(), delete: new OpStats() };
   let seq = 0;
@@ -146,7 +146,7 @@ export async function runMixed(client: MiniS3Client, o: MixedOptions): Promise<M
 }
 
 /** Deletes the keys a run left behind, within a time limit; returns how many went. */
-export async function deleteKeys(client: MiniS3Client, keys: string[], concurrency: number, timeLimitMs: number): Promise<number> {
+export async function deleteKeys(client: ObjectClient, keys: string[], concurrency: number, timeLimitMs: number): Promise<number> {
   const deadline = Date.now() + timeLimitMs;
   let next = 0;
   let deleted = 0;

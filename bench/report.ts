@@ -1,4 +1,4 @@
-import type { BenchResults } from "./result-types";
+import type { BenchResults, MixedPhaseResult } from "./result-types";
 import type { LargeResult } from "./large";
 import type { LifecycleKindFigures } from "./lifecycle";
 import type { TransitionFigures } from "./transitions";
@@ -22,28 +22,32 @@ function large(name: string, r: LargeResult): string[] {
   return lines;
 }
 
-export function report(r: BenchResults): string {
-  const out: string[] = [`MiniS3 bench against ${r.target.url}${r.target.ownCluster ? " (private cluster)" : ""}`];
-  if (r.mixed) {
-    const m = r.mixed;
-    out.push(
-      `mixed: ${(m.elapsedMs / 1000).toFixed(1)} s, ${r.settings.concurrency} in flight, ${r.settings.size} B objects (${m.preloaded} preloaded)`,
-    );
-    out.push(`  ${"op".padEnd(9)}${pad("ops/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("ok %", 9)}  errors`);
-    for (const [op, s] of Object.entries(m.operations)) {
-      out.push(
-        `  ${op.padEnd(9)}${pad(s.opsPerSec, 10)}${pad(ms(s.p50Ms), 9)}${pad(ms(s.p99Ms), 9)}${pad((s.successRate * 100).toFixed(2), 9)}  ${JSON.stringify(s.errors)}`,
-      );
-    }
-    out.push(
-      `  ${"total".padEnd(9)}${pad(m.total.opsPerSec, 10)}${pad("", 18)}${pad((m.total.successRate * 100).toFixed(2), 9)}  verify failures: ${m.verifyFailures}`,
-    );
-    out.push(
-      `  CPU s: ${Object.entries(m.cpu.seconds)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(", ")}; ${m.cpuMicrosPerOp ?? "-"} µs CPU per op, all processes`,
+function mixed(name: string, m: MixedPhaseResult, r: BenchResults): string[] {
+  const lines: string[] = [];
+  lines.push(
+    `${name}: ${(m.elapsedMs / 1000).toFixed(1)} s, ${r.settings.concurrency} in flight, ${r.settings.size} B objects (${m.preloaded} preloaded)`,
+  );
+  lines.push(`  ${"op".padEnd(9)}${pad("ops/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("ok %", 9)}  errors`);
+  for (const [op, s] of Object.entries(m.operations)) {
+    lines.push(
+      `  ${op.padEnd(9)}${pad(s.opsPerSec, 10)}${pad(ms(s.p50Ms), 9)}${pad(ms(s.p99Ms), 9)}${pad((s.successRate * 100).toFixed(2), 9)}  ${JSON.stringify(s.errors)}`,
     );
   }
+  lines.push(
+    `  ${"total".padEnd(9)}${pad(m.total.opsPerSec, 10)}${pad("", 18)}${pad((m.total.successRate * 100).toFixed(2), 9)}  verify failures: ${m.verifyFailures}`,
+  );
+  lines.push(
+    `  CPU s: ${Object.entries(m.cpu.seconds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}; ${m.cpuMicrosPerOp ?? "-"} µs CPU per op, all processes`,
+  );
+  return lines;
+}
+
+export function report(r: BenchResults): string {
+  const out: string[] = [`MiniS3 bench against ${r.target.url}${r.target.ownCluster ? " (private cluster)" : ""}`];
+  if (r.mixed) out.push(...mixed("mixed", r.mixed, r));
+  if (r.mixedS3) out.push(...mixed("mixed-s3", r.mixedS3, r));
   if (r.large) out.push(...large("large", r.large));
   if (r.huge) out.push(...large("huge", r.huge));
   if (r.tiers) {

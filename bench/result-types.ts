@@ -13,13 +13,17 @@ export interface CpuFigures {
   totalSeconds: number;
 }
 
+export type MixedPhaseResult = MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
+
 export interface BenchResults {
   startedAt: string;
   finishedAt?: string;
   target: { url: string; ownCluster: boolean };
   settings: Omit<BenchArgs, "outDir" | "url" | "cpuProfDir">;
   machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string };
-  mixed?: MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
+  mixed?: MixedPhaseResult;
+  /** The same mixed load through the S3 port, SigV4-signed. */
+  mixedS3?: MixedPhaseResult;
   large?: LargeResult & { cpu: CpuFigures };
   huge?: LargeResult & { cpu: CpuFigures };
   tiers?: TiersResult & { cpu: CpuFigures };

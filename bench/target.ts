@@ -1,6 +1,7 @@
 import { isHealthy, startCluster, type TestCluster } from "../deploy/launcher/cluster";
 import { findServiceProcesses, withChildren, type WatchedProcess } from "./procs";
-import { authorizationFor } from "../deploy/launcher/client-credentials";
+import { authorizationFor, keyPairFor } from "../deploy/launcher/client-credentials";
+import type { S3Keys } from "./s3-client";
 
 // What the bench loads: the coordinator at --url, one already running on the default port, or a
 // private cluster it starts (and removes) itself through the test harness.
@@ -9,6 +10,8 @@ export const DEFAULT_URL = "http://127.0.0.1:8080";
 
 export interface Target {
   url: string;
+  /** Its S3 endpoint and the keys to sign with (undefined: none configured for this bench). */
+  s3?: { url: string; keys: S3Keys };
   /** The cluster the bench started, if it did. */
   cluster?: TestCluster;
   /** The MiniS3 processes right now (pids change when one restarts). */
@@ -20,20 +23,25 @@ export async function resolveTarget(
   storageNodes: number,
   log: (m: string) => void,
   clusterEnv: Record<string, string> = {},
+  s3Url = "http://127.0.0.1:9000",
 ): Promise<Target> {
+  // A running cluster's keys: the environment's, or npm start's data/credentials.json.
+  const keys = keyPairFor(s3Url);
+  const s3 = keys ? { url: s3Url, keys } : undefined;
   if (url) {
     if (!(await isHealthy(url, 3000))) throw new Error(`${url}/healthz does not answer 200`);
-    return { url, processes: findServiceProcesses };
+    return { url, s3, processes: findServiceProcesses };
   }
   if (await isHealthy(DEFAULT_URL)) {
     log(`using the cluster already running at ${DEFAULT_URL}`);
-    return { url: DEFAULT_URL, processes: findServiceProcesses };
+    return { url: DEFAULT_URL, s3, processes: findServiceProcesses };
   }
   log(`nothing answers at ${DEFAULT_URL}; starting a private cluster (${storageNodes} storage nodes)…`);
   const cluster = await startCluster({ storageNodes, env: { MINIS3_LOG_LEVEL: "warn", ...clusterEnv } });
   log(`cluster up at ${cluster.httpUrl} (database ${cluster.dbName})`);
   return {
     url: cluster.httpUrl,
+    s3: { url: cluster.s3Url, keys: { accessKey: cluster.accessKey, secretKey: cluster.secretKey } },
     cluster,
     processes: () => withChildren(cluster.processes.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, pid: p.pid! }))),
   };

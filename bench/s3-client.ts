@@ -1,0 +1,107 @@
+import { Readable } from "node:stream";
+import aws4 from "aws4";
+import { Pool } from "undici";
+import { failure, statusOutcome, verifiedBody, type ObjectClient, type Outcome, type RetrieveOutcome } from "./client";
+
+// The bench's S3 side: the same workloads through the S3 port, every request signed with SigV4 as
+// stock clients sign it (aws4: an independent signer), so the coordinator's verifier is measured
+// too. Bodies go as UNSIGNED-PAYLOAD, which the SDKs send over TLS and which costs the client no
+// hashing here; the server still checks size and sha256 end to end as for every upload.
+
+export interface S3Keys {
+  accessKey: string;
+  secretKey: string;
+}
+
+export class S3BenchClient implements ObjectClient {
+  readonly pool: Pool;
+  private readonly host: string;
+
+  constructor(
+    origin: string,
+    private readonly bucket: string,
+    private readonly keys: S3Keys,
+    connections: number,
+    timeoutMs = 60_000,
+    private readonly region = "us-east-1",
+  ) {
+    this.host = new URL(origin).host;
+    this.pool = new Pool(origin, {
+      connections,
+      pipelining: 1,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  /** SigV4 headers for a path-style request. */
+  private signed(method: string, path: string, headers: Record<string, string> = {}): Record<string, string> {
+    const req = {
+      host: this.host,
+      method,
+      path,
+      service: "s3",
+      region: this.region,
+      headers: { ...headers, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" } as Record<string, string>,
+    };
+    aws4.sign(req, { accessKeyId: this.keys.accessKey, secretAccessKey: this.keys.secretKey });
+    return req.headers;
+  }
+
+  /** Slashes stay slashes: a key's "/" sent as %2F would be signed by aws4 as "/" (it decodes the path). */
+  private path(key: string): string {
+    return `/${this.bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+  }
+
+  /** CreateBucket; a bucket this key already owns is fine. */
+  async createBucket(): Promise<Outcome> {
+    try {
+      const res = await this.pool.request({ path: `/${this.bucket}`, method: "PUT", headers: this.signed("PUT", `/${this.bucket}`) });
+      const out = await statusOutcome(res);
+      return out.status === 409 ? { ok: true, status: 409 } : out;
+    } catch (e) {
+      return failure(e);
+    }
+  }
+
+  async upload(key: string, body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer>, length: number): Promise<Outcome> {
+    try {
+      const path = this.path(key);
+      const headers = this.signed("PUT", path, { "content-type": "application/octet-stream", "content-length": String(length) });
+      const res = await this.pool.request({
+        path,
+        method: "PUT",
+        body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }),
+        headers,
+      });
+      return await statusOutcome(res);
+    } catch (e) {
+      return failure(e);
+    }
+  }
+
+  async retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
+    try {
+      const path = this.path(key);
+      const res = await this.pool.request({ path, method: "GET", headers: this.signed("GET", path) });
+      return await verifiedBody(res, expected);
+    } catch (e) {
+      return { ...failure(e), bytes: 0 };
+    }
+  }
+
+  async delete(key: string): Promise<Outcome> {
+    try {
+      const path = this.path(key);
+      const res = await this.pool.request({ path, method: "DELETE", headers: this.signed("DELETE", path) });
+      return await statusOutcome(res);
+    } catch (e) {
+      return failure(e);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
