@@ -18,6 +18,17 @@ function addressOf(urlOrAddress: string): string {
   return /^[a-z]+:\/\//i.test(urlOrAddress) ? new URL(urlOrAddress).host : urlOrAddress;
 }
 
+const clockOffsets = new Map<string, number>();
+
+/**
+ * Calls to these endpoints sign as if this process's clock were `offsetMs` ahead: a server whose
+ * clock differs by more than a token's 15 minutes refuses it (RequestTimeTooSkewed), and a client
+ * must then sign on the server's time, as the AWS SDKs do with the offset they learn from it.
+ */
+export function rememberClockOffset(endpoints: readonly string[], offsetMs: number): void {
+  for (const e of endpoints) clockOffsets.set(addressOf(e), offsetMs);
+}
+
 /** Calls to these endpoints (URLs or host:port) sign with `pair`. */
 export function rememberKeyPair(endpoints: readonly string[], pair: KeyPair): void {
   for (const e of endpoints) byAddress.set(addressOf(e), pair);
@@ -50,6 +61,8 @@ const tokens = new WeakMap<KeyPair, { token: string; madeAt: number }>();
 export function authorizationFor(urlOrAddress: string): Record<string, string> {
   const pair = keyPairFor(urlOrAddress);
   if (!pair) return {};
+  const offset = clockOffsets.get(addressOf(urlOrAddress)) ?? 0;
+  if (offset !== 0) return { authorization: `Bearer ${mintBearerToken(pair.accessKey, pair.secretKey, Date.now() + offset)}` };
   const now = Date.now();
   let made = tokens.get(pair);
   if (!made || now - made.madeAt > TOKEN_REUSE_MS) {

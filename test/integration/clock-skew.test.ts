@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { rememberClockOffset } from "../../deploy/launcher/client-credentials";
 import { trashOf } from "../support/api";
 import { sha256 } from "../support/bodies";
 import { ClusterInspector } from "../support/cluster-inspector";
@@ -63,6 +64,8 @@ describe("clocks that run ahead purge nothing early (real cluster, faketime)", (
     const coordinator = cluster.specs.find((s) => s.kind === "coordinator")!;
     Object.assign(coordinator.env, TWO_DAYS_AHEAD);
     await cluster.restart(coordinator.name);
+    // Its clients sign on its time, as SDKs do once told (a token 2 days off is refused, 401).
+    rememberClockOffset([base], 2 * 24 * 3600_000);
     await cluster.waitHealthy();
     await sleep(SETTLE_MS);
 
