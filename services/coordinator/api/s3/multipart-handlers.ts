@@ -11,7 +11,7 @@ import { metadataOf } from "./object-headers";
 import { checkStorageClass, checksumHeaders, objectLength, objectOf } from "./object-request";
 import type { S3Deps, S3Request, S3Router } from "./router";
 import { S3Error, s3ErrorOf, s3Errors } from "./s3-errors";
-import { asList, errorXml, parseXml, readXmlBody, s3Document } from "./xml";
+import { asList, errorXml, parseXml, readXmlBody, s3Document, xmlText } from "./xml";
 import { checkBucketAccess } from "../../../auth/keys";
 
 const OCTET_STREAM = "application/octet-stream";
@@ -62,7 +62,7 @@ export function registerMultipartHandlers(router: S3Router, deps: S3Deps): void 
     const doc = parseXml(await readXmlBody(req.body()), "CompleteMultipartUpload");
     const parts: CompletedPart[] = asList(doc.Part as Record<string, unknown> | Record<string, unknown>[] | undefined).map((p) => ({
       partNumber: partNumberText(String(p.PartNumber ?? "")),
-      etag: predefinedEntities(String(p.ETag ?? "")),
+      etag: xmlText(p.ETag), // the SDK for JavaScript sends the quotes as &quot;
     }));
     if (!parts.length) throw s3Errors.malformedXml("a CompleteMultipartUpload names at least one Part");
     const completing = multipart.complete(ref, parts);
@@ -217,13 +217,4 @@ function copyRangeOf(header: string | undefined): ByteRange | undefined {
     throw new S3Error("InvalidArgument", 400, `x-amz-copy-source-range "${header}" must be bytes=first-last`);
   }
   return { offset: Number(m[1]), length: Number(m[2]) - Number(m[1]) + 1 };
-}
-
-/**
- * XML's five predefined entities decoded (the parser leaves every entity as it is, so nothing
- * expands): the SDK for JavaScript sends an ETag's quotes as &quot;.
- */
-function predefinedEntities(text: string): string {
-  const named: Record<string, string> = { quot: '"', apos: "'", lt: "<", gt: ">", amp: "&" };
-  return text.replace(/&(quot|apos|lt|gt|amp);/g, (_, name: string) => named[name]);
 }
