@@ -1,5 +1,6 @@
 import { get as httpGet } from "node:http";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { authorizationFor } from "../../deploy/launcher/client-credentials";
 import { getClusterStatus } from "../../services/coordinator/api/testing/grpc-clients";
 import { retrieve, upload } from "../support/http";
 import { waitFor } from "../support/wait";
@@ -27,18 +28,22 @@ interface CoordinatorView {
 /** /status over a connection of its own (so each call may land on another worker). */
 function statusOnNewConnection(): Promise<{ coordinators: CoordinatorView[] }> {
   return new Promise((resolve, reject) => {
-    const req = httpGet(`${cluster.httpUrl}/status`, { agent: false, headers: { connection: "close" } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString()) as { coordinators: CoordinatorView[] });
-        } catch (e) {
-          reject(e as Error);
-        }
-      });
-      res.on("error", reject);
-    });
+    const req = httpGet(
+      `${cluster.httpUrl}/status`,
+      { agent: false, headers: { connection: "close", ...authorizationFor(cluster.httpUrl) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString()) as { coordinators: CoordinatorView[] });
+          } catch (e) {
+            reject(e as Error);
+          }
+        });
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
   });
 }
