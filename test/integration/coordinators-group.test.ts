@@ -35,6 +35,8 @@ function statusOnNewConnection(): Promise<{ coordinators: CoordinatorView[] }> {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
+          // a refusal (401 without credentials) is an error, not a wait for coordinators never listed
+          if (res.statusCode !== 200) return reject(new Error(`/status: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString()}`));
           try {
             resolve(JSON.parse(Buffer.concat(chunks).toString()) as { coordinators: CoordinatorView[] });
           } catch (e) {
