@@ -208,7 +208,9 @@ it("npm run chaos against the same cluster: a user's kill command every 3 s, exi
     const args = [main, "--target", doors().join(","), "--duration", "6s", "--concurrency", "4"];
     args.push("--kill-cmd", `p=$(cat ${pidFile}); [ -n "$p" ] && kill -9 "$p" && echo "killed storage-2 ($p)"`, "--kill-every", "3s");
     args.push("--repair-timeout", "90s");
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, args).catch(
+    // A user runs it with the cluster's keys in the environment (the facade refuses unsigned calls).
+    const env = { ...process.env, MINIS3_ACCESS_KEY: cluster.accessKey, MINIS3_SECRET_KEY: cluster.secretKey };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { env }).catch(
       (e: { code: number; stdout: string; stderr: string }) => {
         throw new Error(`npm run chaos exited ${e.code}:\n${e.stdout}\n${e.stderr}`);
       },
