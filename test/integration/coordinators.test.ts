@@ -45,6 +45,9 @@ async function get(base: string, key: string): Promise<{ status: number; body: s
 
 test("reads through one coordinator see writes and deletes made through another", async () => {
   const a = cluster.httpUrl;
+  // The cache serves once its lease is live (its first heartbeat back through Redis after start):
+  // once seen still off in a full CI run, so wait for it rather than assume it.
+  await waitFor("A's cache serving", async () => ((await coordination(a)).readCache.enabled ? true : undefined), 15_000, 100);
   await put(a, "shared", "first");
   expect(await get(a, "shared")).toEqual({ status: 200, body: "first" });
   expect(await get(a, "shared")).toEqual({ status: 200, body: "first" }); // now cached by A
