@@ -33,6 +33,11 @@ export interface ObjectClient {
   close(): Promise<void>;
 }
 
+/** The keep-alive connections a bench client keeps to one origin: one request on each at a time. */
+export function benchPool(origin: string, connections: number, timeoutMs: number): Pool {
+  return new Pool(origin, { connections, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+}
+
 /** Reads a GET's body through sha256 as it streams in and checks it against what was stored. */
 export async function verifiedBody(
   res: Dispatcher.ResponseData,
@@ -70,13 +75,7 @@ export class MiniS3Client implements ObjectClient {
     connections: number,
     timeoutMs = 60_000,
   ) {
-    this.pool = new Pool(origin, {
-      connections,
-      pipelining: 1,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      keepAliveTimeout: 30_000,
-    });
+    this.pool = benchPool(origin, connections, timeoutMs);
   }
 
   /** Uploads a Buffer, or an iterable of chunks with its declared length. */

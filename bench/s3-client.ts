@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import aws4 from "aws4";
-import { Pool } from "undici";
-import { failure, statusOutcome, verifiedBody, type ObjectClient, type Outcome, type RetrieveOutcome } from "./client";
+import type { Pool } from "undici";
+import { benchPool, failure, statusOutcome, verifiedBody, type ObjectClient, type Outcome, type RetrieveOutcome } from "./client";
 
 // The bench's S3 side: the same workloads through the S3 port, every request signed with SigV4 as
 // stock clients sign it (aws4: an independent signer), so the coordinator's verifier is measured
@@ -26,13 +26,7 @@ export class S3BenchClient implements ObjectClient {
     private readonly region = "us-east-1",
   ) {
     this.host = new URL(origin).host;
-    this.pool = new Pool(origin, {
-      connections,
-      pipelining: 1,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      keepAliveTimeout: 30_000,
-    });
+    this.pool = benchPool(origin, connections, timeoutMs);
   }
 
   /** SigV4 headers for a path-style request. */

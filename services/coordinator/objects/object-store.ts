@@ -247,22 +247,44 @@ export class ObjectStore implements ObjectEngine {
   async get(bucket: string, key: string, range?: ByteRange): Promise<GetResult> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
+    return this.openRow(
+      `${b}/${k}`,
+      async (fresh) => {
+        const v = await fromCatalogue(this.catalogue.current(b, k, fresh));
+        if (!v) throw new NotFoundError(`no object ${b}/${k}`);
+        return v;
+      },
+      range,
+      (v) => {
+        this.access.touch(v.versionId);
+        if (v.tier === "cold") this.events.coldRead(v);
+      },
+    );
+  }
+
+  /**
+   * Opens the bytes of the row `lookup` answers, the range resolved on that very row (so range and
+   * bytes belong to one version). Bytes that just moved (a tier move or trash move committed
+   * between the lookup and the read) are looked for once more on a fresh row (`fresh`: in the
+   * database itself, not the cache); missing again, they are unreachable rather than absent.
+   */
+  private async openRow(
+    what: string,
+    lookup: (fresh: boolean) => Promise<VersionRow>,
+    range: ByteRange | undefined,
+    opened: (v: VersionRow) => void,
+  ): Promise<GetResult> {
     for (let attempt = 0; ; attempt++) {
-      const v = await fromCatalogue(this.catalogue.current(b, k, attempt > 0));
-      if (!v) throw new NotFoundError(`no object ${b}/${k}`);
-      // Resolved on the row just read: the range and the bytes belong to the same version.
+      const v = await lookup(attempt > 0);
       const { offset, length } = resolveRange(range, v.size);
       try {
         const body = await this.reader.open(v, offset, length);
-        this.access.touch(v.versionId);
-        if (v.tier === "cold") this.events.coldRead(v);
+        opened(v);
         return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
       } catch (e) {
-        // The bytes may have just moved tier (a demotion or promotion committed): look again once,
-        // in the database itself.
         if (attempt === 0 && e instanceof NotFoundError) continue;
         if (e instanceof NotFoundError)
-          throw new MiniS3Error(ErrorCode.BytesUnreachable, `the bytes of ${b}/${k} are not reachable right now`);
+          throw new MiniS3Error(ErrorCode.BytesUnreachable, `the bytes of ${what} are not reachable right now`);
         throw e;
       }
     }
@@ -324,22 +346,15 @@ export class ObjectStore implements ObjectEngine {
   }
 
   async getVersion(bucket: string, key: string, versionId: string, range?: ByteRange): Promise<GetResult> {
-    for (let attempt = 0; ; attempt++) {
-      const v = await this.versionOf(bucket, key, versionId);
-      const { offset, length } = resolveRange(range, v.size);
-      try {
-        // A trashed version's bytes may be on the delete node or (its move pending) still in its tier.
-        const body = await this.reader.open(v, offset, length);
+    // A trashed version's bytes may be on the delete node or (its move pending) still in its tier.
+    return this.openRow(
+      `version ${versionId}`,
+      () => this.versionOf(bucket, key, versionId),
+      range,
+      (v) => {
         if (v.state === "live") this.access.touch(v.versionId);
-        return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
-      } catch (e) {
-        // The bytes may have just moved (to the trash, or a tier): read the row again once.
-        if (attempt === 0 && e instanceof NotFoundError) continue;
-        if (e instanceof NotFoundError)
-          throw new MiniS3Error(ErrorCode.BytesUnreachable, `the bytes of version ${versionId} are not reachable right now`);
-        throw e;
-      }
-    }
+      },
+    );
   }
 
   async listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult> {

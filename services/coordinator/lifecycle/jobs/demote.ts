@@ -1,16 +1,9 @@
 import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
 import type { VersionRow } from "../../model/version-row";
-import type { JobContext, RowJob } from "./job";
+import { rowJob, type JobContext } from "./job";
 
 /** hot → cold, once the version has not been read for the hot TTL. */
-export const demote: RowJob<"demote"> = {
-  name: "demote",
-  concurrency: 4,
-  async process({ versionId }, ctx) {
-    return demoteRow(await ctx.catalogue.version(versionId), ctx);
-  },
-  fromRow: (v, ctx) => demoteRow(v, ctx),
-};
+export const demote = rowJob("demote", 4, demoteRow);
 
 async function demoteRow(v: VersionRow | null, ctx: JobContext): Promise<string> {
   if (!v || v.state !== "live" || v.tier !== "hot") return "not hot";

@@ -80,3 +80,8 @@ export interface LifecycleJob<N extends string = string> {
 export interface RowJob<N extends string = string> extends LifecycleJob<N> {
   fromRow(v: VersionRow | null, ctx: JobContext): Promise<string>;
 }
+
+/** A RowJob whose queued runs (by version id) read the row, then do what the poller does with one. */
+export function rowJob<N extends string>(name: N, concurrency: number, fromRow: RowJob<N>["fromRow"]): RowJob<N> {
+  return { name, concurrency, fromRow, process: async ({ versionId }, ctx) => fromRow(await ctx.catalogue.version(versionId), ctx) };
+}

@@ -1,21 +1,14 @@
 import { ErrorCode, MiniS3Error } from "../../../common/errors";
 import { removeCopies } from "./cleanup";
 import type { VersionRow } from "../../model/version-row";
-import type { JobContext, RowJob } from "./job";
+import { rowJob, type JobContext } from "./job";
 
 /**
  * After the trash TTL: the version is marked `purging` (so no undelete can restore it any more),
  * then its bytes go from every node, then the row. Deleting the bytes first once let an undelete
  * in between restore a version with no bytes (review finding 13).
  */
-export const purge: RowJob<"purge"> = {
-  name: "purge",
-  concurrency: 8,
-  async process({ versionId }, ctx) {
-    return purgeRow(await ctx.catalogue.version(versionId), ctx);
-  },
-  fromRow: (v, ctx) => purgeRow(v, ctx),
-};
+export const purge = rowJob("purge", 8, purgeRow);
 
 async function purgeRow(read: VersionRow | null, ctx: JobContext): Promise<string> {
   if (!read) return "already purged";

@@ -1,16 +1,9 @@
 import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
 import type { VersionRow } from "../../model/version-row";
-import type { JobContext, RowJob } from "./job";
+import { rowJob, type JobContext } from "./job";
 
 /** Deleted or overwritten: the bytes move to the delete node until the purge. */
-export const trash: RowJob<"trash"> = {
-  name: "trash",
-  concurrency: 8,
-  async process({ versionId }, ctx) {
-    return trashRow(await ctx.catalogue.version(versionId), ctx);
-  },
-  fromRow: (v, ctx) => trashRow(v, ctx),
-};
+export const trash = rowJob("trash", 8, trashRow);
 
 async function trashRow(v: VersionRow | null, ctx: JobContext): Promise<string> {
   if (!v || v.state !== "trash") return "not in the trash";
