@@ -7,7 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ErrorCode, hasCode, MiniS3Error } from "../common/errors";
-import { sendingMetadata } from "./node-identity";
+import { checkingMetadata, sendingMetadata } from "./node-identity";
 import { toNodeCallStatus } from "./wire-errors";
 
 export const CLUSTER_SECRET_HEADER = "minis3-cluster-secret";
@@ -28,23 +28,16 @@ export function sameSecret(expected: string, given: string): boolean {
 
 /** Server side: a call without the secret, or with another one, ends UNAUTHENTICATED, unserved. */
 export function requiringSecret(secret: string): grpc.ServerInterceptor {
-  return (_method, call) =>
-    new grpc.ServerInterceptingCall(call, {
-      start(next) {
-        next({
-          onReceiveMetadata(metadata, mdNext) {
-            const given = metadata.get(CLUSTER_SECRET_HEADER)[0];
-            if (typeof given === "string" && sameSecret(secret, given)) return mdNext(metadata);
-            const why = given === undefined ? "carries no cluster secret" : "carries another cluster secret";
-            const refusal = new MiniS3Error(
-              ErrorCode.InvalidConfig,
-              `this node refuses the call: it ${why} (set the same MINIS3_CLUSTER_SECRET on every coordinator and node)`,
-            );
-            call.sendStatus({ ...toNodeCallStatus(refusal), code: grpc.status.UNAUTHENTICATED });
-          },
-        });
-      },
-    });
+  return checkingMetadata((metadata) => {
+    const given = metadata.get(CLUSTER_SECRET_HEADER)[0];
+    if (typeof given === "string" && sameSecret(secret, given)) return undefined;
+    const why = given === undefined ? "carries no cluster secret" : "carries another cluster secret";
+    const refusal = new MiniS3Error(
+      ErrorCode.InvalidConfig,
+      `this node refuses the call: it ${why} (set the same MINIS3_CLUSTER_SECRET on every coordinator and node)`,
+    );
+    return { ...toNodeCallStatus(refusal), code: grpc.status.UNAUTHENTICATED };
+  });
 }
 
 /** True when a node refused a call for its cluster secret (or named another configuration error). */

@@ -25,18 +25,32 @@ export function askingFor(nodeId: string): grpc.Interceptor {
   return sendingMetadata(NODE_ID_HEADER, nodeId);
 }
 
-/** Server side: a call for another node ends with WrongNode (in the minis3-code trailer), unserved. */
-export function refusingOtherNodes(nodeId: string): grpc.ServerInterceptor {
+/**
+ * Server side: `refusal` looks at each call's metadata before any handler runs; a status it
+ * answers ends the call unserved, undefined lets it through. The counterpart of sendingMetadata.
+ */
+export function checkingMetadata(
+  refusal: (metadata: grpc.Metadata) => ReturnType<typeof toNodeCallStatus> | undefined,
+): grpc.ServerInterceptor {
   return (_method, call) =>
     new grpc.ServerInterceptingCall(call, {
       start(next) {
         next({
           onReceiveMetadata(metadata, mdNext) {
-            const asked = metadata.get(NODE_ID_HEADER)[0];
-            if (asked === undefined || asked === nodeId) return mdNext(metadata);
-            call.sendStatus(toNodeCallStatus(new MiniS3Error(ErrorCode.WrongNode, `this is node ${nodeId}, not ${String(asked)}`)));
+            const refused = refusal(metadata);
+            if (refused === undefined) return mdNext(metadata);
+            call.sendStatus(refused);
           },
         });
       },
     });
+}
+
+/** Server side: a call for another node ends with WrongNode (in the minis3-code trailer), unserved. */
+export function refusingOtherNodes(nodeId: string): grpc.ServerInterceptor {
+  return checkingMetadata((metadata) => {
+    const asked = metadata.get(NODE_ID_HEADER)[0];
+    if (asked === undefined || asked === nodeId) return undefined;
+    return toNodeCallStatus(new MiniS3Error(ErrorCode.WrongNode, `this is node ${nodeId}, not ${String(asked)}`));
+  });
 }
