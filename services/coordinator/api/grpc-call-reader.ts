@@ -3,12 +3,23 @@
 // a fast client cannot make us buffer more than a few messages (plus grpc-js's own read-ahead).
 import type { ServerReadableStream } from "@grpc/grpc-js";
 import { AbortedError } from "../../common/errors";
+import { requestStreamReset } from "./grpc-stream-reset";
+
+/**
+ * How long after the request stream's end a cancel may still arrive and undo it. grpc-js's own
+ * client cancels by ending the stream (END_STREAM: exactly the bytes written so far) and then
+ * resetting it (RST_STREAM), which reaches the server a separate read later: measured 0.15–6.7 ms
+ * after 'end' at load 15 (20 cancels, each one event-loop turn or more). Waited out in parallel
+ * with the replicas' last writes and fsync, which take longer, so it rarely delays a commit.
+ */
+const CANCEL_GRACE_MS = 25;
 
 export class CallReader<T> {
   private readonly queue: T[] = [];
   private ended = false;
-  /** The consumer was told the stream ended: a later cancel no longer matters. */
-  private delivered = false;
+  private endedAt = 0;
+  /** confirmEnd() accepted the end: a later cancel no longer matters. */
+  private confirmed = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
 
@@ -23,6 +34,7 @@ export class CallReader<T> {
     });
     call.on("end", () => {
       this.ended = true;
+      this.endedAt = performance.now();
       this.notify();
     });
     call.on("error", (e: Error) => this.fail(new AbortedError(`upload stream failed: ${e.message}`)));
@@ -41,12 +53,10 @@ export class CallReader<T> {
         return message;
       }
       if (this.ended) {
-        // A client's cancel (RST_STREAM) first ends the http2 stream like a half-close, and only
-        // then reports the cancel, a few ticks later: wait for it, or a cut-short upload would be
-        // committed as if it were complete.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // A cancel that came first (RST_STREAM before the end) is already on the http2 stream,
+        // though grpc-js reports it only a few turns later (grpc-stream-reset.ts).
+        if (requestStreamReset(this.call)) this.fail(new AbortedError("the client cancelled the upload"));
         if (this.failure) throw this.failure;
-        this.delivered = true;
         return undefined;
       }
       await new Promise<void>((resolve) => {
@@ -55,8 +65,22 @@ export class CallReader<T> {
     }
   }
 
+  /**
+   * Call once the body has ended, just before committing it: resolves once that end is known to be
+   * the client's half-close, throws if a cancel came with it (see CANCEL_GRACE_MS).
+   */
+  async confirmEnd(): Promise<void> {
+    if (!this.ended) throw new AbortedError("the upload stream has not ended");
+    const wait = this.endedAt + CANCEL_GRACE_MS - performance.now();
+    if (wait > 0) await new Promise<void>((resolve) => setTimeout(resolve, wait));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (requestStreamReset(this.call)) this.fail(new AbortedError("the client cancelled the upload"));
+    if (this.failure) throw this.failure;
+    this.confirmed = true;
+  }
+
   private fail(e: Error): void {
-    if (this.delivered || this.failure) return;
+    if (this.confirmed || this.failure) return;
     this.failure = e;
     this.notify();
   }

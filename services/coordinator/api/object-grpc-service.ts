@@ -102,6 +102,7 @@ async function putObject(
   call.once("cancelled", () => cancelled.abort());
   const view = await engine.put({
     signal: cancelled.signal,
+    confirmEnd: () => reader.confirmEnd(),
     bucket: caller.bucket(header.bucket),
     key: checkKey(header.key),
     contentType: header.contentType || OCTET_STREAM,

@@ -16,11 +16,14 @@ export interface PutInput {
   metadata: Record<string, string>;
   /** Pulled as fast as the nodes take it: pulling is the backpressure. Throwing aborts the upload. */
   body: AsyncIterable<Buffer>;
-  /**
-   * Aborted when the client gave up. Checked once more just before the commit: a gRPC cancel can
-   * arrive just after what looks like the body's end, and must still leave nothing behind.
-   */
+  /** Aborted when the client gave up. Checked once more just before the commit. */
   signal?: AbortSignal;
+  /**
+   * Awaited once the copies are made, just before the commit; throwing leaves nothing behind. A
+   * gRPC upload confirms there that the body's end was the client's and not a cancel, which can
+   * arrive just after what looks like the end (api/grpc-call-reader.ts).
+   */
+  confirmEnd?: () => Promise<void>;
   /**
    * The ETag to store instead of the body's md5: a multipart upload's ("<hex md5 of the parts'
    * md5s>-<part count>", S3's form). Set by the engine's multipart Complete, never from a client.

@@ -113,9 +113,12 @@ export class ObjectStore implements ObjectEngine {
       replicas,
       createdMs: Date.now(),
     };
-    if (input.signal?.aborted) {
+    try {
+      await input.confirmEnd?.();
+      if (input.signal?.aborted) throw new AbortedError("the client cancelled the upload");
+    } catch (e) {
       await this.writer.discard(versionId, replicas);
-      throw new AbortedError("the client cancelled the upload");
+      throw e;
     }
     let replaced: string[] = [];
     try {
