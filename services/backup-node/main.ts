@@ -10,4 +10,5 @@ runNode({
   // Stored chunks stay at 1 MiB whatever the streaming chunk size (ctx.chunkSize): fewer, larger
   // rows compress better and cost fewer round trips; reads still stream chunk by chunk.
   makeBackend: ({ id, pool, log }) => new MysqlBackupBackend({ nodeId: id, pool, log }),
+  servesFromDatabase: true,
 });

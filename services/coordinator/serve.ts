@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { loadKeyStore } from "../auth/keys";
+import { addHealthService } from "../rpc/health";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import type { Logger } from "../common/logger";
 import { onShutdown } from "../common/process";
@@ -49,7 +50,15 @@ export async function serve(log: Logger): Promise<void> {
   // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
   const removal = new NodeRemoval(ctx, { replicas: cfg.replicas, intervalMs: cfg.reconcileInterval, graceMs: 2 * cfg.nodeDownAfter });
   const roster = new CoordinatorRoster(ctx.pool, ctx.presence);
-  const admin = new ClusterStatus({ ...ctx, scheduler: lifecycle, transitions: lifecycle, repairs: lifecycle, removal, roster });
+  const admin = new ClusterStatus({
+    ...ctx,
+    scheduler: lifecycle,
+    transitions: lifecycle,
+    repairs: lifecycle,
+    removal,
+    roster,
+    redis: ctx.scheduler,
+  });
   lifecycle.start();
   removal.start();
 
@@ -62,6 +71,11 @@ export async function serve(log: Logger): Promise<void> {
     );
   const grpcServer = new grpc.Server(SERVER_OPTIONS);
   addObjectServices(grpcServer, store, admin, log, grpcCallers(keys));
+  // Open (no credentials), as /readyz: probes carry none. Serving = ready (admin/readiness.ts).
+  addHealthService(grpcServer, {
+    services: ["minis3.v1.ObjectService", "minis3.v1.AdminService"],
+    probe: async () => (await admin.readiness()).ready,
+  });
   const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
 
   const http = createHttpFacade(store, admin, {

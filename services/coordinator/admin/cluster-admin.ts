@@ -92,10 +92,28 @@ export interface HealthView {
   writeQuorum: number;
 }
 
+/** One readiness check: whether it passed, how long it took, and why not. */
+export interface ReadinessCheck {
+  ok: boolean;
+  ms?: number;
+  error?: string;
+  liveStorageNodes?: number;
+  writeQuorum?: number;
+}
+
+/** GET /readyz and the gRPC health service: `failed` names the checks that did not pass. */
+export interface ReadinessView {
+  ready: boolean;
+  failed: string[];
+  checks: { database: ReadinessCheck; redis: ReadinessCheck; writeQuorum: ReadinessCheck };
+}
+
 export interface ClusterAdmin {
   status(): Promise<ClusterStatusView>;
   /** True when the catalogue answers and enough storage nodes are live to take a write. */
   health(): Promise<HealthView>;
+  /** Whether this coordinator can serve: database, Redis and a write quorum reachable (admin/readiness.ts). */
+  readiness(): Promise<ReadinessView>;
   /**
    * Retires a node that is down for good (POST /nodes/retire?id=): its copies count as gone, so
    * repair replaces them and cleanups and purges stop waiting for it. Refused for a live node.

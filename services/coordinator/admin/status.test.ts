@@ -63,6 +63,7 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
     config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond },
+    redis: { ping: async () => undefined },
     ...over,
   };
 }

@@ -6,9 +6,10 @@ import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
 import type { NodeRecord } from "../../membership/node-record";
 import type { NodeClient } from "../../rpc/client/node-client";
-import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ScrubStatusView } from "./cluster-admin";
+import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ReadinessView, ScrubStatusView } from "./cluster-admin";
 import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
 import type { NodeRemoval } from "./node-removal";
+import { Readiness, type ReadinessDeps } from "./readiness";
 
 /** The slice of the coordinator's context /status and /healthz are composed from. */
 export interface ClusterStatusDeps {
@@ -30,6 +31,8 @@ export interface ClusterStatusDeps {
   readonly repairs?: { repairStatus(): Promise<RepairStatusView>; rehomeStatus(): RehomeStatusView };
   readonly writeQuorum: number;
   readonly config: { readonly scrubRate: number };
+  /** The queues' Redis, for /readyz. */
+  readonly redis: ReadinessDeps["redis"];
 }
 
 /** How long /status waits for a node's GetInfo: a node slower than this is shown without its count. */
@@ -37,7 +40,15 @@ const NODE_INFO_DEADLINE_MS = 1000;
 
 /** What /status, /healthz and AdminService.GetStatus report, outside the object engine. */
 export class ClusterStatus implements ClusterAdmin {
-  constructor(private readonly deps: ClusterStatusDeps) {}
+  private readonly ready: Readiness;
+
+  constructor(private readonly deps: ClusterStatusDeps) {
+    this.ready = new Readiness(deps);
+  }
+
+  readiness(): Promise<ReadinessView> {
+    return this.ready.check();
+  }
 
   async status(): Promise<ClusterStatusView> {
     const { catalogue, directory, roster, cache, scheduler } = this.deps;

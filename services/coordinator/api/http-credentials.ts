@@ -3,7 +3,7 @@
 // before any route runs or a body byte is read. No credentials: 401 Unauthenticated; bad ones: 401
 // with the verifier's code (400 when they cannot be read); a bucket the key may not use, or an
 // operator route (/status, node removal) called with a key limited to some buckets: 403.
-// Only /healthz stays open. A coordinator without keys serves everyone (serve.ts warns at start).
+// Only /healthz and /readyz stay open. A coordinator without keys serves everyone (serve.ts warns at start).
 import type { IncomingMessage } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { KeyStore } from "../../auth/keys";
@@ -13,8 +13,8 @@ import { headersFromRaw } from "../../auth/sigv4/canonical";
 import { AbortedError, InvalidArgumentError } from "../../common/errors";
 import { ANYONE, type Caller, callerOfIdentity } from "./caller";
 
-/** Paths served without credentials: load balancers and the launcher probe them. */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz"]);
+/** Paths served without credentials: load balancers, orchestrators and the launcher probe them. */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
 
 export const UNAUTHENTICATED_MESSAGE =
   "this request carries no credentials: sign it with AWS Signature V4 (curl --aws-sigv4 'aws:amz:us-east-1:s3' --user ACCESS_KEY:SECRET_KEY) or send 'Authorization: Bearer <token>' (npm run token)";

@@ -193,6 +193,13 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     }
   });
 
+  // Readiness for load balancers and orchestrators: 200 when this coordinator can serve, 503 naming
+  // the checks that failed (admin/readiness.ts). Open, like /healthz.
+  route("GET", "/readyz", async (_request, reply) => {
+    const r = await admin.readiness();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? "ready" : "unavailable", ...r });
+  });
+
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?", 1)[0];
     const allowed = allowedMethods.get(path);

@@ -1,4 +1,5 @@
 import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { JobScheduler } from "./jobs/job";
@@ -47,6 +48,16 @@ export class Scheduler implements JobScheduler {
         }),
       ),
     );
+  }
+
+  /**
+   * Whether the queues' Redis answers (readiness). Their client has no offline queue, so this fails
+   * at once while the connection is down.
+   */
+  async ping(): Promise<void> {
+    // An ioredis client underneath (queues.ts builds the connection from ioredis options).
+    const client = (await this.queues[QUEUE_NAMES[0]].backend.client) as unknown as Pick<Redis, "ping">;
+    await client.ping();
   }
 
   /** Jobs out of retries stay visible as failed for a while, then go round again. */

@@ -15,6 +15,7 @@ import type { Logger } from "../../common/logger";
 import type { BlobBackend, BlobVerification, BlobWriter } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { requiringSecret } from "../cluster-secret";
+import { addHealthService, HEALTH_PATH_PREFIX } from "../health";
 import { refusingOtherNodes } from "../node-identity";
 import { serveExchange } from "./exchange-server";
 import { FastNodeService } from "../wire/node-service-fast";
@@ -29,6 +30,8 @@ export interface NodeServiceOptions {
   maxExchangeGetBytes?: number;
   /** Every call must carry it (rpc/cluster-secret.ts); "" or unset: calls are served without (dev). */
   clusterSecret?: string;
+  /** What else the node needs to serve, for the gRPC health service (the backup node: its MariaDB). */
+  ready?: () => Promise<boolean>;
 }
 
 const DEFAULT_MAX_EXCHANGE_GET = 4 * 1024 * 1024;
@@ -227,11 +230,33 @@ export async function startNodeServer(
   opts: NodeServiceOptions,
 ): Promise<RunningNodeServer> {
   // The secret first: a stranger learns nothing, not even which node this is.
-  const interceptors = opts.clusterSecret
-    ? [requiringSecret(opts.clusterSecret), refusingOtherNodes(opts.id)]
-    : [refusingOtherNodes(opts.id)];
+  const interceptors = (
+    opts.clusterSecret ? [requiringSecret(opts.clusterSecret), refusingOtherNodes(opts.id)] : [refusingOtherNodes(opts.id)]
+  ).map(exceptHealth);
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
   server.addService(FastNodeService, createNodeService(backend, opts));
+  let stopping = false;
+  addHealthService(server, {
+    services: ["minis3.v1.NodeService"],
+    // Serving while not shutting down and the backend answers (its stats read the disk, or memory).
+    probe: async () => {
+      if (stopping) return false;
+      await backend.stats();
+      return opts.ready ? opts.ready() : true;
+    },
+  });
   const bound = await bindServer(server, host, port);
-  return { server, port: bound, stop: (graceMs = 3000) => shutdownServer(server, graceMs) };
+  const stop = (graceMs = 3000) => {
+    stopping = true;
+    return shutdownServer(server, graceMs);
+  };
+  return { server, port: bound, stop };
+}
+
+/**
+ * Health calls are open, without the cluster secret: probes (compose, Kubernetes, grpc_health_probe)
+ * carry no secret, and SERVING / NOT_SERVING tells a stranger nothing a refused call would not.
+ */
+function exceptHealth(interceptor: grpc.ServerInterceptor): grpc.ServerInterceptor {
+  return (method, call) => (method.path.startsWith(HEALTH_PATH_PREFIX) ? new grpc.ServerInterceptingCall(call) : interceptor(method, call));
 }

@@ -28,6 +28,8 @@ export interface RunNodeOptions {
   /** The kind's own (idempotent) migrations, next to the nodes table. */
   migrations?: (new () => MigrationInterface)[];
   makeBackend(ctx: NodeContext): BlobBackend | Promise<BlobBackend>;
+  /** The backend keeps its bytes in MariaDB (the backup node): the health service asks it too. */
+  servesFromDatabase?: boolean;
 }
 
 /** The main() of every node kind: config, identity, catalogue, backend, gRPC server, heartbeat. */
@@ -73,6 +75,7 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     chunkSize: cfg.chunkSize,
     log,
     clusterSecret: cfg.clusterSecret,
+    ready: opts.servesFromDatabase ? () => pool.query("SELECT 1").then(() => true) : undefined,
   });
   const address = cfg.nodeAddress || hostPort(dialableHost(cfg.host), server.port);
   const heartbeat = new Heartbeat(

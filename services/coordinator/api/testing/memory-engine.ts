@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
 import { ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, TooLargeError } from "../../../common/errors";
-import { NO_SCRUB, type ClusterAdmin, type ClusterStatusView, type HealthView } from "../../admin/cluster-admin";
+import { NO_SCRUB, type ClusterAdmin, type ClusterStatusView, type HealthView, type ReadinessView } from "../../admin/cluster-admin";
 import { resolveRange } from "../../objects/byte-range";
 import { checkBucket, checkKey } from "../../objects/names";
 import type {
@@ -259,6 +259,10 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     return { ok: true, liveStorageNodes: 2, writeQuorum: 2 };
   }
 
+  async readiness(): Promise<ReadinessView> {
+    return readinessOf(this.healthy);
+  }
+
   async retireNode(id: string): Promise<never> {
     throw new InvalidArgumentError(`node ${id} is live: stop it before retiring it`);
   }
@@ -315,7 +319,18 @@ export function unavailableEngine(): ObjectEngine & ClusterAdmin {
     retireNode: fail,
     removeNode: fail,
     health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),
+    readiness: async () => readinessOf(false),
   };
+}
+
+/** Ready with two storage nodes live, or not ready for want of them. */
+function readinessOf(ok: boolean): ReadinessView {
+  const checks = {
+    database: { ok: true, ms: 0 },
+    redis: { ok: true, ms: 0 },
+    writeQuorum: { ok, liveStorageNodes: ok ? 2 : 0, writeQuorum: 2 },
+  };
+  return { ready: ok, failed: ok ? [] : ["writeQuorum"], checks };
 }
 
 function objectId(bucket: string, key: string): string {
