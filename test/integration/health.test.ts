@@ -51,6 +51,18 @@ async function readyz(): Promise<{ code: number; body: Readyz }> {
   return { code: res.status, body: (await res.json()) as Readyz };
 }
 
+/** /readyz once it answers 503. */
+const unready = () =>
+  waitFor(
+    "/readyz 503",
+    async () => {
+      const x = await readyz();
+      return x.code === 503 && x;
+    },
+    30_000,
+    250,
+  );
+
 const address = (name: string) => cluster.specs.find((s) => s.name === name)!.address;
 
 beforeAll(async () => {
@@ -93,15 +105,7 @@ test("with fewer storage nodes than a write quorum: /readyz 503 naming the quoru
 
   await cluster.stopNode("storage-2");
   await cluster.stopNode("storage-3");
-  const r = await waitFor(
-    "/readyz 503",
-    async () => {
-      const x = await readyz();
-      return x.code === 503 && x;
-    },
-    30_000,
-    250,
-  );
+  const r = await unready();
   expect(r.body).toMatchObject({ status: "unavailable", ready: false, failed: ["writeQuorum"] });
   expect(r.body.checks.writeQuorum).toMatchObject({ ok: false, liveStorageNodes: 1, writeQuorum: 2 });
   expect(r.body.checks.writeQuorum.error).toMatch(/1 storage node\(s\) live, a write needs 2/);
@@ -117,15 +121,7 @@ test("with fewer storage nodes than a write quorum: /readyz 503 naming the quoru
 
 test("with MariaDB stopped: /readyz 503 naming the database, the coordinator and the backup node NOT_SERVING; ready again once it is back", async () => {
   await db.stop();
-  const r = await waitFor(
-    "/readyz 503",
-    async () => {
-      const x = await readyz();
-      return x.code === 503 && x;
-    },
-    30_000,
-    250,
-  );
+  const r = await unready();
   expect(r.body.failed).toContain("database");
   expect(r.body.checks.database.ok).toBe(false);
   expect(r.body.checks.database.error).toBeTruthy();
