@@ -87,9 +87,31 @@ module.exports = {
     // Tests stay out of what is built and shipped.
     never(
       "bench-and-deploy-not-on-test",
-      "bench/ and deploy/ are built into dist/: the test harness must not ship with them.",
-      "^(bench|deploy)/",
+      "bench/, deploy/ and cli/ are built into dist/: the test harness must not ship with them.",
+      "^(bench|deploy|cli)/",
       "^test/",
+    ),
+
+    // cli/ (the minis3 command) is a client of the HTTP facade, like any other.
+    onlyImports(
+      "cli-is-a-client",
+      "The CLI talks to the cluster over HTTP: of services/ it uses only the pure helpers in common/ and auth/ (the SigV4 signer).",
+      "^cli/",
+      "^services/",
+      "common|auth",
+    ),
+    {
+      name: "cli-uses-only-client-parts-of-deploy",
+      comment: "Of deploy/, the CLI reads only the key pair npm start keeps and how clients sign (for chaos), never the launcher.",
+      severity: "error",
+      from: { path: "^cli/" },
+      to: { path: "^deploy/", pathNot: "^deploy/launcher/(credentials|client-credentials|paths)\\.ts$" },
+    },
+    never(
+      "nothing-imports-the-cli",
+      "The CLI is a leaf: services, bench and deploy work without it.",
+      "^(services|bench|deploy)/",
+      "^cli/",
     ),
     never(
       "no-test-code-outside-tests",

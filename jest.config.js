@@ -1,7 +1,7 @@
 // swc instead of ts-jest: 3x faster; `npm test` runs tsc first, so types are still checked.
 module.exports = {
   testEnvironment: "node",
-  roots: ["<rootDir>/services", "<rootDir>/test", "<rootDir>/bench"],
+  roots: ["<rootDir>/services", "<rootDir>/test", "<rootDir>/bench", "<rootDir>/cli"],
   testMatch: ["**/*.test.ts"],
   // The chaos suite has its own run (`npm run test:chaos`, jest.chaos.config.js): minutes of faults.
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/chaos/"],

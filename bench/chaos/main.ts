@@ -18,23 +18,35 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-async function main(): Promise<number> {
+/** What a run exits with; `minis3 chaos` (cli/) maps them onto its own table. */
+export interface ChaosExits {
+  ok: number;
+  /** Anything lost, wrong, resurrected or stale, or objects not back at R copies. */
+  failed: number;
+  usage: number;
+  /** A target's /healthz does not answer 200. */
+  unavailable: number;
+}
+
+const NPM_RUN_CHAOS_EXITS: ChaosExits = { ok: 0, failed: 1, usage: 2, unavailable: 2 };
+
+export async function chaosMain(argv: string[], exits: ChaosExits = NPM_RUN_CHAOS_EXITS): Promise<number> {
   let args;
   try {
-    args = parseChaosArgs(process.argv.slice(2));
+    args = parseChaosArgs(argv);
   } catch (e) {
     if (!(e instanceof UsageError) && !(e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw e;
     process.stderr.write(`${(e as Error).message}\n\n${CHAOS_USAGE}\n`);
-    return 2;
+    return exits.usage;
   }
   if (args === "help") {
     process.stdout.write(`${CHAOS_USAGE}\n`);
-    return 0;
+    return exits.ok;
   }
   for (const t of args.targets) {
     if (!(await healthy(t))) {
       log(`${t}/healthz does not answer 200: start the cluster first`);
-      return 2;
+      return exits.unavailable;
     }
   }
   let interrupted = false;
@@ -57,13 +69,15 @@ async function main(): Promise<number> {
   });
   process.stdout.write(`${formatReport(report)}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  return failures(report).length ? 1 : 0;
+  return failures(report).length ? exits.failed : exits.ok;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`chaos: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(3);
-  },
-);
+if (require.main === module) {
+  chaosMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`chaos: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(3);
+    },
+  );
+}

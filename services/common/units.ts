@@ -58,3 +58,16 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/** Bytes in binary units, three significant digits: "999 B", "1.50 KiB", "64.0 MiB", "1.00 GiB" (parseSize reads it back). */
+export function formatSize(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = bytes;
+  let i = 0;
+  while (Math.abs(value) >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i++;
+  }
+  if (i === 0) return `${value} B`;
+  return `${value.toPrecision(3)} ${units[i]}`;
+}

@@ -7,6 +7,7 @@ import aws4 from "aws4";
 import { ErrorCode, isMiniS3Error } from "../../common/errors";
 import { KeyStore } from "../keys";
 import { headersFromRaw, type HeaderMap } from "./canonical";
+import { signRequest } from "./sign";
 import { type SignedRequest, verifyRequest, type VerifyOptions } from "./verify";
 
 const credentials = { accessKeyId: "AKMINIS3TEST", secretAccessKey: "minis3/test+secret=key" };
@@ -341,5 +342,63 @@ describe("aws4 (an independent signer)", () => {
     const req = aws4Signed({ method: "GET", path: "/bucket/k", rawPath: "/bucket/k" }, true);
     expect(verifyRequest(req, live)).toMatchObject({ presigned: true, payload: { kind: "unsigned" } });
     expect(codeOf({ ...req, path: "/bucket/j" }, live)).toBe(ErrorCode.SignatureDoesNotMatch);
+  });
+});
+
+describe("signRequest (MiniS3's own signer, used by the minis3 CLI)", () => {
+  const creds = { accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey };
+  const signed = (method: string, path: string, query: string, extra: { payloadHash?: string; headers?: Record<string, string> } = {}) => ({
+    method,
+    path,
+    query,
+    headers: signRequest({ method, path, query, host: "localhost:8080", ...extra }, creds, NOW),
+  });
+
+  test.each(ODD_KEYS)("a request for %j with an odd query verifies, and a changed query does not", (key) => {
+    const req = signed("GET", "/retrieve", `key=${encodeURIComponent(key)}&bucket=b%20c&prefix=a%2Bb`);
+    expect(verifyRequest(req, opts)).toMatchObject({ identity: { accessKey: "AKMINIS3TEST" }, payload: { kind: "sha256" } });
+    expect(codeOf({ ...req, query: req.query + "&x=1" })).toBe(ErrorCode.SignatureDoesNotMatch);
+  });
+
+  test("the same signature as aws4 for the same request and time", () => {
+    const ours = signed("POST", "/upload", "key=dir%2Ff%20g.txt&bucket=b", {
+      payloadHash: "UNSIGNED-PAYLOAD",
+      headers: { "content-type": "text/plain", "x-amz-meta-colour": "blue" },
+    });
+    const theirs = aws4.sign(
+      {
+        host: "localhost:8080",
+        method: "POST",
+        path: "/upload?key=dir%2Ff%20g.txt&bucket=b",
+        service: "s3",
+        region: "us-east-1",
+        headers: {
+          "content-type": "text/plain",
+          "x-amz-meta-colour": "blue",
+          "x-amz-date": ours.headers["x-amz-date"],
+          "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+        },
+      },
+      credentials,
+    );
+    expect(ours.headers.authorization).toBe((theirs.headers as Record<string, string>).Authorization);
+  });
+
+  test("a body's signed sha256 is what the verifier then checks the body against; UNSIGNED-PAYLOAD is unsigned", () => {
+    const sha = createHash("sha256").update("body").digest("hex");
+    expect(verifyRequest(signed("POST", "/upload", "key=k", { payloadHash: sha }), opts).payload).toEqual({ kind: "sha256", sha256: sha });
+    expect(verifyRequest(signed("POST", "/upload", "key=k", { payloadHash: "UNSIGNED-PAYLOAD" }), opts).payload).toEqual({
+      kind: "unsigned",
+    });
+  });
+
+  test("another secret does not verify", () => {
+    const req = { ...signed("GET", "/stat", "key=k") };
+    req.headers = signRequest(
+      { method: "GET", path: "/stat", query: "key=k", host: "localhost:8080" },
+      { ...creds, secretKey: "wrong-secret" },
+      NOW,
+    );
+    expect(codeOf(req)).toBe(ErrorCode.SignatureDoesNotMatch);
   });
 });

@@ -75,7 +75,8 @@ function parseAmzDate(s: string): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-function toAmzDate(ms: number): string {
+/** YYYYMMDDTHHMMSSZ, the form of x-amz-date. */
+export function toAmzDate(ms: number): string {
   return new Date(ms)
     .toISOString()
     .replace(/[-:]/g, "")

@@ -1,0 +1,121 @@
+// `minis3 status`: /status for people: coordinators, nodes, the ring, tiers, queues, repair. The
+// fields read here are the facade's documented /status (README "Using it"); --json passes the
+// whole answer through unchanged, including whatever this version does not print.
+import { formatSize, formatSpan, relativeTime, table } from "../format";
+import type { CommandContext } from "./context";
+
+interface NodeRow {
+  id: string;
+  kind: string;
+  address: string;
+  zone: string;
+  state: string;
+  live: boolean;
+  heartbeatAtMs: number;
+  silentForMs: number;
+  blobCount: number;
+  usedBytes: number;
+  freeBytes: number;
+  versionsLeft?: number;
+  unreadableRecords?: number;
+}
+
+interface Status {
+  nodes: NodeRow[];
+  tiers: { tier: string; objects: number; bytes: number }[];
+  queues: { name: string; waiting: number; delayed: number; active: number; failed: number }[];
+  queuesError?: string;
+  coordinators: { id: string; address: string; self: boolean; state: string; lastBeatAtMs: number; pid?: number }[];
+  readCache?: { enabled: boolean; rows: number };
+  repair?: { lostNodes: string[]; versionsLeft: number; bytesLeft: number; copiedBytesPerSecond: number; etaSeconds: number | null };
+  rehome?: { awayFromHome: number | null; underReplicated: number | null };
+  /** The placement ring, if the server lists it; otherwise the storage nodes that take copies. */
+  ring?: unknown;
+}
+
+const RIGHT = (...cols: number[]) => new Set(cols);
+
+export async function status(ctx: CommandContext): Promise<void> {
+  const s = await ctx.client.json<Status>("GET", "/status");
+  if (ctx.json) return ctx.printJson(s);
+  const now = Date.now();
+  const section = (title: string, body: string) => ctx.print(`${title}\n${body.replace(/^/gm, "  ")}\n`);
+
+  section(
+    `coordinators (${s.coordinators.filter((c) => c.state === "up").length} up of ${s.coordinators.length})`,
+    table(
+      ["ID", "STATE", "PID", "LAST BEAT"],
+      s.coordinators.map((c) => [
+        `${c.id}${c.self ? " *" : ""}`,
+        c.state,
+        c.pid === undefined ? "-" : String(c.pid),
+        relativeTime(c.lastBeatAtMs, now),
+      ]),
+      RIGHT(2),
+    ),
+  );
+
+  const up = s.nodes.filter((n) => n.state === "up").length;
+  section(
+    `nodes (${up} up of ${s.nodes.length})`,
+    table(
+      ["ID", "KIND", "STATE", "ADDRESS", "ZONE", "BLOBS", "USED", "FREE", "HEARTBEAT"],
+      s.nodes.map((n) => [
+        n.id,
+        n.kind,
+        n.state + (n.versionsLeft !== undefined ? ` (${n.versionsLeft} left)` : "") + (n.state === "up" && !n.live ? " (not routed)" : ""),
+        n.address,
+        n.zone,
+        String(n.blobCount),
+        formatSize(n.usedBytes),
+        formatSize(n.freeBytes),
+        `${formatSpan(n.silentForMs)} ago`,
+      ]),
+      RIGHT(5, 6, 7),
+    ),
+  );
+
+  // The ring places copies on storage nodes that are neither draining nor removed.
+  const ring = Array.isArray(s.ring)
+    ? (s.ring as unknown[]).map((r) => (typeof r === "string" ? r : String((r as { id?: string }).id ?? JSON.stringify(r))))
+    : s.nodes
+        .filter((n) => n.kind === "storage" && n.state !== "draining" && n.state !== "removed")
+        .map((n) => `${n.id}${n.live ? "" : " (down)"}`);
+  section(`ring (${ring.length} storage nodes)`, ring.join(", ") || "empty");
+
+  section(
+    "tiers",
+    table(
+      ["TIER", "OBJECTS", "BYTES"],
+      s.tiers.map((t) => [t.tier, String(t.objects), formatSize(t.bytes)]),
+      RIGHT(1, 2),
+    ),
+  );
+
+  section(
+    "queues",
+    s.queuesError
+      ? `unavailable: ${s.queuesError}`
+      : table(
+          ["NAME", "WAITING", "DELAYED", "ACTIVE", "FAILED"],
+          s.queues.map((q) => [q.name, String(q.waiting), String(q.delayed), String(q.active), String(q.failed)]),
+          RIGHT(1, 2, 3, 4),
+        ),
+  );
+
+  const repair: string[] = [];
+  if (s.repair) {
+    const r = s.repair;
+    repair.push(
+      r.versionsLeft === 0
+        ? "repair: nothing to copy"
+        : `repair: ${r.versionsLeft} versions (${formatSize(r.bytesLeft)}) to copy at ${formatSize(r.copiedBytesPerSecond)}/s` +
+            (r.etaSeconds !== null ? `, done in about ${formatSpan(r.etaSeconds * 1000)}` : "") +
+            (r.lostNodes.length ? `; lost nodes: ${r.lostNodes.join(", ")}` : ""),
+    );
+  }
+  if (s.rehome && s.rehome.awayFromHome !== null) {
+    repair.push(`rehome: ${s.rehome.awayFromHome} objects away from home, ${s.rehome.underReplicated ?? "?"} under-replicated`);
+  }
+  if (repair.length) section("copies", repair.join("\n"));
+}
