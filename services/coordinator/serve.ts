@@ -44,7 +44,7 @@ export async function serve(log: Logger): Promise<void> {
   });
   const store = new ObjectStore(
     { ...ctx, events: lifecycle, undeleter: lifecycle },
-    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize },
+    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize, hotTtlMs: cfg.hotTtl },
   );
   const multipart = new MultipartStore(ctx, store, { maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize });
   // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.

@@ -56,3 +56,28 @@ export async function cliRunner(
   }
   return (...args: string[]) => run(args);
 }
+
+/**
+ * Runs one SDK call and returns its output with the raw HTTP response headers (lower-case names),
+ * which the SDK's typed output leaves out when S3 has no such header (x-minis3-*, x-request-id).
+ */
+export async function responseHeaders<T>(
+  client: S3Client,
+  send: () => Promise<T>,
+): Promise<{ output: T; headers: Record<string, string> }> {
+  let headers: Record<string, string> = {};
+  const name = `capture-headers-${Math.random()}`;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      headers = { ...(result.response as { headers: Record<string, string> }).headers };
+      return result;
+    },
+    { step: "deserialize", name },
+  );
+  try {
+    return { output: await send(), headers };
+  } finally {
+    client.middlewareStack.remove(name);
+  }
+}

@@ -13,6 +13,7 @@ import type { ObjectView, TrashEntryView } from "../objects/object-engine";
 
 /** The message has the view's fields one for one; copied so later changes to either stay local. */
 export function objectInfo(v: ObjectView): ObjectInfo {
+  // A head's `next` rides along unencoded (ObjectInfo has no such field): HeadObjectResponse carries it.
   return { ...v, replicas: [...v.replicas], metadata: { ...v.metadata } };
 }
 

@@ -18,7 +18,15 @@ import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, parseRange } from "./http-range";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
 import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
-import { deletedJson, listedObjectJson, objectHeaders, objectJson, trashEntryJson, uploadedJson } from "./http-views";
+import {
+  deletedJson,
+  listedObjectJson,
+  nextTransitionHeaders,
+  objectHeaders,
+  objectJson,
+  trashEntryJson,
+  uploadedJson,
+} from "./http-views";
 
 export interface HttpFacadeOptions {
   /** Largest object accepted, in bytes. */
@@ -132,7 +140,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   route("HEAD", "/retrieve", async (request, reply) => {
     const { bucket, key } = objectTarget(request);
     const view = await engine.head(bucket, key);
-    const headers = objectHeaders(view, view.tier);
+    const headers = { ...objectHeaders(view, view.tier), ...nextTransitionHeaders(view.next) };
     headers["content-length"] = String(view.size);
     return reply.headers(headers).send();
   });
@@ -142,9 +150,11 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     return deletedJson(await engine.delete(bucket, key));
   });
 
+  // The current version, or with versionId= any restorable one (a trashed version shows its purge).
   route("GET", "/stat", async (request) => {
     const { bucket, key } = objectTarget(request);
-    return objectJson(await engine.head(bucket, key));
+    const versionId = param(request.query, "versionId");
+    return objectJson(await (versionId === undefined ? engine.head(bucket, key) : engine.headVersion(bucket, key, versionId)));
   });
 
   route("GET", "/objects", async (request) => {

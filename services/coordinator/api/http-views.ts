@@ -1,6 +1,6 @@
 // The JSON bodies of the HTTP facade: engine views with times as ISO strings.
 import { isHeaderSafeContentType } from "../objects/names";
-import type { ObjectView, TrashEntryView } from "../objects/object-engine";
+import type { NextTransition, ObjectView, TrashEntryView } from "../objects/object-engine";
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -22,7 +22,22 @@ export function objectJson(v: ObjectView) {
     lastAccessedAt: iso(v.lastAccessedAtMs),
     replicas: v.replicas,
     metadata: v.metadata,
+    // Only the single-object reads know it (stat, undelete does not): absent rather than a false null.
+    ...(v.next === undefined ? {} : { next: nextJson(v.next) }),
   };
+}
+
+/** `{"transition": "demote" | "purge", "due": ISO time}`, or null when nothing is scheduled. */
+export function nextJson(next: NextTransition | null) {
+  return next ? { transition: next.transition, due: iso(next.dueAtMs) } : null;
+}
+
+/**
+ * The next lifecycle move as headers (HEAD of the facade and of S3): S3's own x-amz-expiration
+ * speaks of expiry rules, which MiniS3 has none of, so these are named for what they are.
+ */
+export function nextTransitionHeaders(next: NextTransition | null | undefined): Record<string, string> {
+  return next ? { "x-minis3-next-transition": next.transition, "x-minis3-next-transition-due": iso(next.dueAtMs) } : {};
 }
 
 export function listedObjectJson(v: ObjectView) {

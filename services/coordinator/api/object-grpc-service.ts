@@ -56,7 +56,11 @@ export function createObjectService(
     getObject: (call) => {
       void getObject(engine, call, callers, logger);
     },
-    headObject: unary(async (req, caller) => ({ object: objectInfo(await engine.head(caller.bucket(req.bucket), checkKey(req.key))) })),
+    headObject: unary(async (req, caller) => {
+      const [bucket, key] = [caller.bucket(req.bucket), checkKey(req.key)];
+      const view = await (req.versionId ? engine.headVersion(bucket, key, req.versionId) : engine.head(bucket, key));
+      return { object: objectInfo(view), next: view.next ?? undefined };
+    }),
     deleteObject: unary(async (req, caller) => engine.delete(caller.bucket(req.bucket), checkKey(req.key))),
     listObjects: unary(async (req, caller) => {
       const page = await engine.list(caller.bucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);

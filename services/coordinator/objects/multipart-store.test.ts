@@ -36,7 +36,7 @@ beforeAll(async () => {
     events: NO_EVENTS,
     undeleter: { undelete: () => Promise.reject(new Error("not here")) },
   };
-  objects = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: CHUNK });
+  objects = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: CHUNK, hotTtlMs: 30 * 60_000 });
   mp = new MultipartStore(deps, objects, { maxObjectSize: 1 << 30, chunkSize: CHUNK, minPartSize: MIN_PART });
 });
 afterAll(async () => {
@@ -250,7 +250,7 @@ test("a part is not acknowledged with fewer copies than the write quorum, and le
       events: NO_EVENTS,
       undeleter: { undelete: () => Promise.reject(new Error("not here")) },
     };
-    const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: CHUNK });
+    const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: CHUNK, hotTtlMs: 30 * 60_000 });
     const m = new MultipartStore(deps, store, { maxObjectSize: 1 << 30, chunkSize: CHUNK });
     const ref = await m.create({ bucket: newBucket(), key: "q", contentType: "", metadata: {} });
     const err = await errorOf(m.uploadPart({ ...ref, partNumber: 1, body: pieces(randomBytes(1000)) }));

@@ -2,10 +2,10 @@
 // and the object engine that does the work. Both APIs validate nothing themselves beyond parsing:
 // the engine throws the typed errors of services/common/errors.ts.
 
-import type { ObjectView, Tier, TrashEntryView } from "../model/object-view";
+import type { NextTransition, ObjectView, Tier, TrashEntryView } from "../model/object-view";
 
 // The views live in model/ (the catalogue maps its rows to them too); the contract names them.
-export type { ObjectView, Tier, TrashEntryView };
+export type { NextTransition, ObjectView, Tier, TrashEntryView };
 
 export interface PutInput {
   bucket: string;

@@ -27,7 +27,7 @@ function storeOver(fail: () => Promise<never>): ObjectStore {
     clock: { now: fail },
   } as unknown as Catalogue;
   const deps = { catalogue, undeleter: { undelete: fail }, log: pino({ level: "silent" }) } as unknown as ObjectStoreDeps;
-  return new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 20, chunkSize: 1 << 16 });
+  return new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 20, chunkSize: 1 << 16, hotTtlMs: 30 * 60_000 });
 }
 
 const calls = (s: ObjectStore): [string, () => Promise<unknown>][] => [

@@ -5,7 +5,7 @@ import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue, NewVersion } from "../catalogue/catalogue";
-import { toObjectView } from "../model/object-view";
+import { nextTransition, toObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
 import type { NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
@@ -38,6 +38,8 @@ export interface ObjectStoreOptions {
   maxObjectSize: number;
   /** Chunk size between processes; bodies up to this size travel whole on the nodes' Exchange streams. */
   chunkSize: number;
+  /** MINIS3_HOT_TTL: when a live hot version is due for demotion (head's `next`). */
+  hotTtlMs: number;
 }
 
 /** The slice of the coordinator's context the engine works with, and the ports it reports through. */
@@ -298,7 +300,12 @@ export class ObjectStore implements ObjectEngine {
     const k = checkKey(key);
     const v = await fromCatalogue(this.catalogue.current(b, k));
     if (!v) throw new NotFoundError(`no object ${b}/${k}`);
-    return toObjectView(v);
+    return this.scheduled(v);
+  }
+
+  /** The view with the version's next lifecycle move. */
+  private scheduled(v: VersionRow): ObjectView {
+    return { ...toObjectView(v), next: nextTransition(v, this.opts.hotTtlMs, this.access.lastSeen(v.versionId)) };
   }
 
   async delete(bucket: string, key: string): Promise<DeleteResult> {
@@ -345,7 +352,7 @@ export class ObjectStore implements ObjectEngine {
   }
 
   async headVersion(bucket: string, key: string, versionId: string): Promise<ObjectView> {
-    return toObjectView(await this.versionOf(bucket, key, versionId));
+    return this.scheduled(await this.versionOf(bucket, key, versionId));
   }
 
   async getVersion(bucket: string, key: string, versionId: string, range?: ByteRange): Promise<GetResult> {

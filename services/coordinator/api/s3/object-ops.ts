@@ -2,6 +2,7 @@
 import { ErrorCode, hasCode, RangeNotSatisfiableError, TooLargeError } from "../../../common/errors";
 import { checkContentType, checkMetadata } from "../../objects/names";
 import { contentRange, parseRange } from "../http-range";
+import { nextTransitionHeaders } from "../http-views";
 import { bucketMissing } from "./bucket-ops";
 import { applyOverrides, checkConditions, conditionsOf, metadataOf, objectHeaders, quotedEtag } from "./object-headers";
 import type { S3Deps, S3Reply, S3Router } from "./router";
@@ -81,7 +82,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
       Promise.reject(await bucketMissing(deps, bucket, e)),
     );
     checkConditions(view, conditionsOf(req));
-    const headers = objectHeaders(view);
+    const headers = { ...objectHeaders(view), ...nextTransitionHeaders(view.next) };
     headers["content-length"] = String(view.size);
     return { headers };
   });

@@ -12,6 +12,7 @@ import {
   type NodeStatus,
   type GetObjectInfo,
   type GetObjectRequest,
+  type HeadObjectResponse,
   type ListObjectsResponse,
   type ListTrashResponse,
   type ObjectInfo,
@@ -93,7 +94,7 @@ type Callback<T> = (err: grpc.ServiceError | null, res: T) => void;
 interface RawObjectClient extends grpc.Client {
   putObject(cb: Callback<{ object: ObjectInfo }>): grpc.ClientWritableStream<unknown>;
   getObject(req: object): grpc.ClientReadableStream<unknown>;
-  headObject(req: object, cb: Callback<{ object: ObjectInfo }>): grpc.ClientUnaryCall;
+  headObject(req: object, cb: Callback<HeadObjectResponse>): grpc.ClientUnaryCall;
   deleteObject(req: object, cb: Callback<DeleteObjectResponse>): grpc.ClientUnaryCall;
   listObjects(req: object, cb: Callback<ListObjectsResponse>): grpc.ClientUnaryCall;
   undeleteObject(req: object, cb: Callback<{ object: ObjectInfo }>): grpc.ClientUnaryCall;
@@ -191,6 +192,10 @@ export class TestObjectClient {
 
   head(bucket: string, key: string): Promise<ObjectInfo> {
     return this.unary<{ object: ObjectInfo }>("headObject", { bucket, key }).then((r) => r.object);
+  }
+  /** The whole answer, with the version's next lifecycle move; `versionId` "" for the current one. */
+  headObject(bucket: string, key: string, versionId = ""): Promise<HeadObjectResponse> {
+    return this.unary("headObject", { bucket, key, versionId });
   }
   delete(bucket: string, key: string): Promise<DeleteObjectResponse> {
     return this.unary("deleteObject", { bucket, key });

@@ -97,10 +97,26 @@ export interface GetObjectInfo {
 export interface HeadObjectRequest {
   bucket: string;
   key: string;
+  /** Empty: the current version. Otherwise any restorable version of the key (a trashed one too). */
+  versionId: string;
 }
 
 export interface HeadObjectResponse {
-  object: ObjectInfo | undefined;
+  object:
+    | ObjectInfo
+    | undefined;
+  /**
+   * What the lifecycle does to this version next; absent when nothing is scheduled (a live cold
+   * version moves only when it is read).
+   */
+  next: NextTransition | undefined;
+}
+
+export interface NextTransition {
+  /** "demote" (hot to cold) or "purge" (a trashed version deleted for good) */
+  transition: string;
+  /** epoch ms, from the catalogue's columns; in the past when overdue */
+  dueAtMs: number;
 }
 
 export interface DeleteObjectRequest {
@@ -1448,7 +1464,7 @@ export const GetObjectInfo: MessageFns<GetObjectInfo> = {
 };
 
 function createBaseHeadObjectRequest(): HeadObjectRequest {
-  return { bucket: "", key: "" };
+  return { bucket: "", key: "", versionId: "" };
 }
 
 export const HeadObjectRequest: MessageFns<HeadObjectRequest> = {
@@ -1458,6 +1474,9 @@ export const HeadObjectRequest: MessageFns<HeadObjectRequest> = {
     }
     if (message.key !== "") {
       writer.uint32(18).string(message.key);
+    }
+    if (message.versionId !== "") {
+      writer.uint32(26).string(message.versionId);
     }
     return writer;
   },
@@ -1491,6 +1510,14 @@ export const HeadObjectRequest: MessageFns<HeadObjectRequest> = {
             message.key = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.versionId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1507,6 +1534,11 @@ export const HeadObjectRequest: MessageFns<HeadObjectRequest> = {
     return {
       bucket: isSet(object.bucket) ? globalThis.String(object.bucket) : "",
       key: isSet(object.key) ? globalThis.String(object.key) : "",
+      versionId: isSet(object.versionId)
+        ? globalThis.String(object.versionId)
+        : isSet(object.version_id)
+        ? globalThis.String(object.version_id)
+        : "",
     };
   },
 
@@ -1518,6 +1550,9 @@ export const HeadObjectRequest: MessageFns<HeadObjectRequest> = {
     if (message.key !== "") {
       obj.key = message.key;
     }
+    if (message.versionId !== "") {
+      obj.versionId = message.versionId;
+    }
     return obj;
   },
 
@@ -1528,18 +1563,22 @@ export const HeadObjectRequest: MessageFns<HeadObjectRequest> = {
     const message = createBaseHeadObjectRequest();
     message.bucket = object.bucket ?? "";
     message.key = object.key ?? "";
+    message.versionId = object.versionId ?? "";
     return message;
   },
 };
 
 function createBaseHeadObjectResponse(): HeadObjectResponse {
-  return { object: undefined };
+  return { object: undefined, next: undefined };
 }
 
 export const HeadObjectResponse: MessageFns<HeadObjectResponse> = {
   encode(message: HeadObjectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.object !== undefined) {
       ObjectInfo.encode(message.object, writer.uint32(10).fork()).join();
+    }
+    if (message.next !== undefined) {
+      NextTransition.encode(message.next, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1565,6 +1604,14 @@ export const HeadObjectResponse: MessageFns<HeadObjectResponse> = {
             message.object = ObjectInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.next = NextTransition.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1578,13 +1625,19 @@ export const HeadObjectResponse: MessageFns<HeadObjectResponse> = {
   },
 
   fromJSON(object: any): HeadObjectResponse {
-    return { object: isSet(object.object) ? ObjectInfo.fromJSON(object.object) : undefined };
+    return {
+      object: isSet(object.object) ? ObjectInfo.fromJSON(object.object) : undefined,
+      next: isSet(object.next) ? NextTransition.fromJSON(object.next) : undefined,
+    };
   },
 
   toJSON(message: HeadObjectResponse): unknown {
     const obj: any = {};
     if (message.object !== undefined) {
       obj.object = ObjectInfo.toJSON(message.object);
+    }
+    if (message.next !== undefined) {
+      obj.next = NextTransition.toJSON(message.next);
     }
     return obj;
   },
@@ -1597,6 +1650,98 @@ export const HeadObjectResponse: MessageFns<HeadObjectResponse> = {
     message.object = (object.object !== undefined && object.object !== null)
       ? ObjectInfo.fromPartial(object.object)
       : undefined;
+    message.next = (object.next !== undefined && object.next !== null)
+      ? NextTransition.fromPartial(object.next)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNextTransition(): NextTransition {
+  return { transition: "", dueAtMs: 0 };
+}
+
+export const NextTransition: MessageFns<NextTransition> = {
+  encode(message: NextTransition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transition !== "") {
+      writer.uint32(10).string(message.transition);
+    }
+    if (message.dueAtMs !== 0) {
+      writer.uint32(16).int64(message.dueAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NextTransition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNextTransition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transition = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dueAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NextTransition {
+    return {
+      transition: isSet(object.transition) ? globalThis.String(object.transition) : "",
+      dueAtMs: isSet(object.dueAtMs)
+        ? globalThis.Number(object.dueAtMs)
+        : isSet(object.due_at_ms)
+        ? globalThis.Number(object.due_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: NextTransition): unknown {
+    const obj: any = {};
+    if (message.transition !== "") {
+      obj.transition = message.transition;
+    }
+    if (message.dueAtMs !== 0) {
+      obj.dueAtMs = Math.round(message.dueAtMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NextTransition>): NextTransition {
+    return NextTransition.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NextTransition>): NextTransition {
+    const message = createBaseNextTransition();
+    message.transition = object.transition ?? "";
+    message.dueAtMs = object.dueAtMs ?? 0;
     return message;
   },
 };
