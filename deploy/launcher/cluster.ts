@@ -85,14 +85,15 @@ const TEST_DEFAULTS: Record<string, string> = {
   MINIS3_RECONCILE_INTERVAL: "2s",
 };
 
-function withDatabase(url: string, db: string): string {
+/** The same server URL with another database name. */
+export function withDatabase(url: string, db: string): string {
   const u = new URL(url);
   u.pathname = `/${db}`;
   return u.toString();
 }
 
 /** The parent's env minus its own MINIS3_* settings, so a developer's shell cannot leak into a test. */
-function inheritedEnv(): Record<string, string> {
+export function inheritedEnv(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MINIS3_")) out[k] = v;
   return out;
@@ -211,7 +212,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 }
 
 /** Best effort on every step, then the first failure is reported. */
-async function teardown(supervisor: Supervisor, t: { mysqlUrl: string; redisUrl: string; prefix: string; dataDir: string }): Promise<void> {
+export async function teardown(
+  supervisor: Supervisor,
+  t: { mysqlUrl: string; redisUrl: string; prefix: string; dataDir: string },
+): Promise<void> {
   const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([supervisor.stopAll()]);
   results.push(
     ...(await Promise.allSettled<unknown>([
@@ -224,7 +228,8 @@ async function teardown(supervisor: Supervisor, t: { mysqlUrl: string; redisUrl:
   if (failed) throw failed.reason;
 }
 
-function describeFailure(supervisor: Supervisor, notices: string[]): string {
+/** Every process's state and last lines, with the supervisor's last notices: what a failed start reports. */
+export function describeFailure(supervisor: Supervisor, notices: string[]): string {
   const parts = [notices.length ? `supervisor:\n  ${notices.slice(-10).join("\n  ")}` : ""];
   for (const p of supervisor.status()) {
     const tail = supervisor.tail(p.name, 15);

@@ -3,7 +3,10 @@ import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { TestCluster } from "../../deploy/launcher/cluster";
 
 /** An AWS SDK S3 client for a test cluster's S3 endpoint (path style, the cluster's key pair). */
-export function s3Client(cluster: TestCluster, overrides: Partial<S3ClientConfig> = {}): S3Client {
+export function s3Client(
+  cluster: Pick<TestCluster, "s3Url" | "accessKey" | "secretKey">,
+  overrides: Partial<S3ClientConfig> = {},
+): S3Client {
   return new S3Client({
     endpoint: cluster.s3Url,
     region: "us-east-1",
