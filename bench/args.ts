@@ -4,8 +4,21 @@ import { parseDuration, parseSize } from "../services/common/units";
 
 // The bench's settings: flags, or BENCH_<NAME> environment variables (flags win).
 
-export type Phase = "mixed" | "mixed-s3" | "large" | "huge" | "tiers" | "transitions" | "lifecycle";
-const PHASES: readonly Phase[] = ["mixed", "mixed-s3", "large", "huge", "tiers", "transitions", "lifecycle"];
+export const PHASES = [
+  "mixed",
+  "mixed-s3",
+  "overwrite",
+  "overwrite-s3",
+  "large",
+  "large-parallel",
+  "large-s3",
+  "large-s3-parallel",
+  "huge",
+  "tiers",
+  "transitions",
+  "lifecycle",
+] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface Mix {
   upload: number;
@@ -27,11 +40,18 @@ export interface BenchArgs {
   /** Upper bound on operations in the mixed phase, whatever the duration. */
   maxOps: number;
   mix: Mix;
+  /** The overwrite phases' weights, over a fixed set of `keySet` keys seeded first. */
+  overwriteMix: Mix;
+  keySet: number;
   largeBytes: number;
   /** Objects of largeBytes each timed up and back; the median is reported. */
   largePasses: number;
+  /** Objects moved at once in the large-parallel phases. */
+  largeInFlight: number;
   hugeBytes: number;
   phases: Phase[];
+  /** Also run the S3 workloads against s3rver, in the same sitting, and report the ratios. */
+  compare: boolean;
   /** Objects and their size in the tiers phase. */
   tierObjects: number;
   tierSize: number;
@@ -56,16 +76,26 @@ export const USAGE = `usage: npm run bench -- [options]
                        if it answers /healthz, else a private cluster started by the test harness
   --s3-url URL         that cluster's S3 endpoint, for mixed-s3 (default: http://127.0.0.1:9000);
                        keys from MINIS3_ACCESS_KEY/MINIS3_SECRET_KEY or ./data/credentials.json
-  --phases LIST        any of mixed,mixed-s3,large,huge,tiers,transitions,lifecycle (default: all);
-                       mixed-s3 is the mixed load through the S3 port, every request SigV4-signed
+  --phases LIST        any of ${PHASES.join(",")}
+                       (default: all). mixed: fresh keys (--mix); overwrite: a fixed key set (--key-set,
+                       seeded first, not measured), so most uploads replace a live object
+                       (--overwrite-mix); large: --large objects one at a time; large-parallel:
+                       --large-in-flight at once; huge: one --huge object (memory). A -s3 phase is
+                       the same load through the S3 port, every request SigV4-signed (aws4)
+  --compare            also start s3rver (the devDependency; a child process, its own temp dir) and
+                       run the mixed, overwrite and large loads through its S3 port in the same
+                       sitting (same client, keys, payloads, concurrency): ratios MiniS3/s3rver
   --concurrency N      requests in flight in the mixed phase (default 32)
   --size SIZE          object size in the mixed phase (default 4KiB)
   --duration TIME      length of the mixed phase (default 20s, at most 10m)
   --warmup TIME        unmeasured mixed load before it (default 5s; 0 for none)
   --max-ops N          stop the mixed phase after N operations (default 2000000)
-  --mix U:R:D          upload:retrieve:delete weights (default 40:50:10)
+  --mix U:R:D          upload:retrieve:delete weights of the mixed phases (default 40:50:10)
+  --overwrite-mix U:R:D   those of the overwrite phases (default 45:45:10)
+  --key-set N          keys of the overwrite phases (default 1000; at least --concurrency)
   --large SIZE         single-object throughput test size (default 64MiB)
   --large-passes N     objects of that size timed up and back; the median is reported (default 3)
+  --large-in-flight N  objects moved at once in the large-parallel phases (default 2)
   --huge SIZE          memory test object size (default 1GiB)
   --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
                        phase always runs on a private cluster with a 3 s hot TTL
@@ -96,8 +126,12 @@ const FLAGS = {
   warmup: { type: "string" },
   "max-ops": { type: "string" },
   mix: { type: "string" },
+  "overwrite-mix": { type: "string" },
+  "key-set": { type: "string" },
   large: { type: "string" },
   "large-passes": { type: "string" },
+  "large-in-flight": { type: "string" },
+  compare: { type: "boolean" },
   huge: { type: "string" },
   "storage-nodes": { type: "string" },
   "cluster-env": { type: "string" },
@@ -134,10 +168,10 @@ export function wrap<T>(name: string, f: () => T): T {
   }
 }
 
-export function parseMix(text: string): Mix {
+export function parseMix(text: string, flag = "mix"): Mix {
   const parts = text.split(":").map(Number);
   if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p) || p < 0) || parts[0] <= 0) {
-    throw new UsageError(`--mix must be upload:retrieve:delete weights with uploads above 0 (got "${text}")`);
+    throw new UsageError(`--${flag} must be upload:retrieve:delete weights with uploads above 0 (got "${text}")`);
   }
   return { upload: parts[0], retrieve: parts[1], delete: parts[2] };
 }
@@ -191,7 +225,12 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     .map((p) => p.trim())
     .filter(Boolean);
   for (const p of phases)
-    if (!PHASES.includes(p as Phase)) throw new UsageError(`--phases: unknown phase "${p}" (use ${PHASES.join(", ")})`);
+    if (!(PHASES as readonly string[]).includes(p)) throw new UsageError(`--phases: unknown phase "${p}" (use ${PHASES.join(", ")})`);
+  const concurrency = int("concurrency", get("concurrency", "32"), 1, 1024);
+  const keySet = int("key-set", get("key-set", "1000"), 1, 10_000_000);
+  // Each operation in flight holds one key: with fewer keys than that an upload could find none idle.
+  if (keySet < concurrency && phases.some((p) => p.startsWith("overwrite")))
+    throw new UsageError(`--key-set (${keySet}) must be at least --concurrency (${concurrency})`);
   const durationMs = wrap("duration", () => parseDuration(get("duration", "20s")));
   if (durationMs < 1000 || durationMs > 600_000) throw new UsageError("--duration must be from 1s to 10m");
   const size = wrap("size", () => parseSize(get("size", "4KiB")));
@@ -204,16 +243,20 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   return {
     url: url ? checkLoopbackUrl(url) : undefined,
     s3Url: checkLoopbackUrl(get("s3-url", "http://127.0.0.1:9000")),
-    concurrency: int("concurrency", get("concurrency", "32"), 1, 1024),
+    concurrency,
     size,
     durationMs,
     warmupMs: wrap("warmup", () => parseDuration(get("warmup", "5s"))),
     maxOps: int("max-ops", get("max-ops", "2000000"), 1, 50_000_000),
     mix: parseMix(get("mix", "40:50:10")),
+    overwriteMix: parseMix(get("overwrite-mix", "45:45:10"), "overwrite-mix"),
+    keySet,
     largeBytes,
     largePasses: int("large-passes", get("large-passes", "3"), 1, 20),
+    largeInFlight: int("large-in-flight", get("large-in-flight", "2"), 1, 16),
     hugeBytes,
     phases: [...new Set(phases)] as Phase[],
+    compare: values.compare === true || ["1", "true", "yes"].includes(env.BENCH_COMPARE ?? ""),
     tierObjects: int("tier-objects", get("tier-objects", "200"), 1, 100_000),
     tierSize: wrap("tier-size", () => parseSize(get("tier-size", "64KiB"))),
     transitionObjects: int("transition-objects", get("transition-objects", "100000"), 1, 1_000_000),

@@ -6,9 +6,10 @@ import { RssSampler, type WatchedProcess } from "./procs";
 import { round } from "./stats";
 
 // Large objects, each streamed up and streamed back (verified), timed, while every process's RSS is
-// sampled: what the large-object path costs in throughput and in memory. With several passes the
-// figures are the median pass's (one transfer is at the mercy of a GC or a neighbour's burst);
-// every pass's seconds are kept beside them.
+// sampled: what the large-object path costs in throughput and in memory. With `inFlight` above one,
+// each pass moves that many objects at once (all up, then all down) and its MB/s is theirs together.
+// With several passes the figures are the median pass's (one transfer is at the mercy of a GC or a
+// neighbour's burst); every pass's seconds are kept beside them.
 
 export interface TransferResult {
   ok: boolean;
@@ -20,7 +21,10 @@ export interface TransferResult {
 }
 
 export interface LargeResult {
+  /** Bytes of each object. */
   bytes: number;
+  /** Objects moved at once in each pass; the MB/s figures are of all of them together. */
+  inFlight: number;
   passes: number;
   /** The median pass (by seconds) for each direction. */
   upload: TransferResult;
@@ -56,6 +60,7 @@ export async function runLarge(
   bytes: number,
   procs: () => WatchedProcess[],
   passes = 1,
+  inFlight = 1,
 ): Promise<LargeResult> {
   const before = new RssSampler(procs);
   before.start();
@@ -67,24 +72,29 @@ export async function runLarge(
   const stored: string[] = [];
   try {
     for (let pass = 0; pass < passes; pass++) {
-      const seed = Math.floor(Math.random() * 2 ** 31);
-      // The expected digest, computed in a pass of its own so the upload's timing is not charged for it.
-      const expected = createHash("sha256");
-      for (const c of largeBodyChunks(bytes, seed)) expected.update(c);
-      const digest = expected.digest("hex");
-      const passKey = passes === 1 ? key : `${key}-${pass + 1}`;
+      const objects = Array.from({ length: inFlight }, (_, i) => {
+        const seed = Math.floor(Math.random() * 2 ** 31);
+        // The expected digest, computed in a pass of its own so the upload's timing is not charged for it.
+        const expected = createHash("sha256");
+        for (const c of largeBodyChunks(bytes, seed)) expected.update(c);
+        const name = passes === 1 && inFlight === 1 ? key : `${key}-${pass + 1}${inFlight > 1 ? `-${i + 1}` : ""}`;
+        return { seed, name, digest: expected.digest("hex") };
+      });
 
+      // All of a pass's objects start together; the pass lasts until the last one is done.
       let t0 = performance.now();
-      const up = await client.upload(passKey, largeBodyChunks(bytes, seed), bytes);
-      uploads.push(transfer(up.ok, bytes, performance.now() - t0, up.reason));
-      if (up.ok) stored.push(passKey);
+      const ups = await Promise.all(objects.map((o) => client.upload(o.name, largeBodyChunks(bytes, o.seed), bytes)));
+      const upFailed = ups.find((u) => !u.ok);
+      uploads.push(transfer(!upFailed, bytes * inFlight, performance.now() - t0, upFailed?.reason));
+      objects.forEach((o, i) => ups[i].ok && stored.push(o.name));
 
       t0 = performance.now();
-      const down = up.ok
-        ? await client.retrieve(passKey, { sha256: digest, size: bytes })
-        : { ok: false, reason: "upload failed", bytes: 0 };
-      retrieves.push({ ...transfer(down.ok, bytes, performance.now() - t0, down.reason), verified: down.ok });
-      if (!up.ok || !down.ok) break;
+      const downs = upFailed
+        ? [{ ok: false, reason: "upload failed", bytes: 0 }]
+        : await Promise.all(objects.map((o) => client.retrieve(o.name, { sha256: o.digest, size: bytes })));
+      const downFailed = downs.find((d) => !d.ok);
+      retrieves.push({ ...transfer(!downFailed, bytes * inFlight, performance.now() - t0, downFailed?.reason), verified: !downFailed });
+      if (upFailed || downFailed) break;
     }
     // Deleted only after every pass: a delete moves the bytes to the trash in the background.
     let deleted = stored.length > 0;
@@ -92,6 +102,7 @@ export async function runLarge(
     const max = sampler.stop();
     return {
       bytes,
+      inFlight,
       passes: uploads.length,
       upload: median(uploads),
       retrieve: median(retrieves),

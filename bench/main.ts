@@ -3,32 +3,38 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { repoRoot } from "../deploy/launcher/paths";
-import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from "./args";
+import { parseBenchArgs, UsageError, USAGE, type BenchArgs, type Phase } from "./args";
 import { MiniS3Client } from "./client";
-import { S3BenchClient } from "./s3-client";
-import { runLarge } from "./large";
+import { computeRatios } from "./compare";
 import { runLifecycle } from "./lifecycle";
-import { deleteKeys, runMixed } from "./mixed";
-import { cpuBetween, cpuSnapshot, findInfraProcesses, findServiceProcesses, type WatchedProcess } from "./procs";
+import { largePhase, measured, mixedPhase, type BenchSystem } from "./phases";
+import { findInfraProcesses, findServiceProcesses } from "./procs";
 import { report } from "./report";
-import type { BenchResults, CpuFigures } from "./result-types";
-import { round } from "./stats";
+import type { BenchResults, LargeRow, MixedRow } from "./result-types";
+import { S3BenchClient, type S3Keys } from "./s3-client";
+import { startS3rver, type PeerServer } from "./s3rver";
 import { runTiers } from "./tiers";
 import { runTransitions } from "./transitions";
 import { resolveTarget, waitQuiet, type Target } from "./target";
 
-// `npm run bench`: load a MiniS3 cluster on this machine and write what it did to bench/results/.
+// `npm run bench`: load a MiniS3 cluster on this machine (and with --compare s3rver beside it) and
+// write what it did to bench/results/.
 
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
 
-async function measured<T>(procs: () => WatchedProcess[], run: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
-  const watched = () => [...procs(), ...findInfraProcesses(), { name: "bench", pid: process.pid }];
-  const list = watched();
-  const before = cpuSnapshot(list);
-  const value = await run();
-  const seconds = cpuBetween(before, cpuSnapshot(list), list);
-  return { value, cpu: { seconds, totalSeconds: round(Object.values(seconds).reduce((a, b) => a + b, 0)) } };
-}
+/** The small-object workloads: each through the facade and through S3, then on the peer. */
+const MIXED: { keys: "fresh" | "overwrite"; facade: [Phase, MixedRow]; s3: [Phase, MixedRow]; peer: "mixed" | "overwrite" }[] = [
+  { keys: "fresh", facade: ["mixed", "mixed"], s3: ["mixed-s3", "mixedS3"], peer: "mixed" },
+  { keys: "overwrite", facade: ["overwrite", "overwrite"], s3: ["overwrite-s3", "overwriteS3"], peer: "overwrite" },
+];
+
+/** The large-object workloads likewise: one object at a time, then --large-in-flight at once. */
+const LARGE: { parallel: boolean; facade: [Phase, LargeRow]; s3: [Phase, LargeRow]; peer: "large" | "largeParallel" }[] = [
+  { parallel: false, facade: ["large", "large"], s3: ["large-s3", "largeS3"], peer: "large" },
+  { parallel: true, facade: ["large-parallel", "largeParallel"], s3: ["large-s3-parallel", "largeS3Parallel"], peer: "largeParallel" },
+];
+
+const withInfra = () => [...findServiceProcesses(), ...findInfraProcesses()];
 
 async function run(args: BenchArgs): Promise<number> {
   const results: BenchResults = {
@@ -41,8 +47,12 @@ async function run(args: BenchArgs): Promise<number> {
       warmupMs: args.warmupMs,
       maxOps: args.maxOps,
       mix: args.mix,
+      overwriteMix: args.overwriteMix,
+      keySet: args.keySet,
       largeBytes: args.largeBytes,
       largePasses: args.largePasses,
+      largeInFlight: args.largeInFlight,
+      compare: args.compare,
       hugeBytes: args.hugeBytes,
       phases: args.phases,
       s3Url: args.s3Url,
@@ -60,12 +70,13 @@ async function run(args: BenchArgs): Promise<number> {
     errors: [],
   };
   let target: Target | undefined;
+  let peer: PeerServer | undefined;
   let interrupted = false;
   const onSignal = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
     log("interrupted: cleaning up (again to quit at once)");
-    void (target?.cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void Promise.allSettled([target?.cluster?.stop(), peer?.stop()]).finally(() => process.exit(130));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -73,73 +84,108 @@ async function run(args: BenchArgs): Promise<number> {
   target = await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv, args.s3Url);
   results.target = { url: target.url, ownCluster: target.cluster !== undefined };
   const runId = randomBytes(4).toString("hex");
-  const client = new MiniS3Client(target.url, args.concurrency);
-  const bigClient = new MiniS3Client(target.url, 1, 600_000);
+  const minis3: BenchSystem = {
+    server: () => [...target!.processes(), ...findInfraProcesses()],
+    services: () => target!.processes(),
+    drain: () => waitQuiet(target!.url, 120_000, log),
+    cleanUp: !target.cluster,
+  };
+  const has = (p: Phase) => args.phases.includes(p);
+  const closers: (() => Promise<void>)[] = [];
+  /** A client made once, on first use, and closed at the end. */
+  const lazy = <T extends { close(): Promise<void> }>(make: () => Promise<T>): (() => Promise<T>) => {
+    let made: Promise<T> | undefined;
+    return () => {
+      if (!made) {
+        made = make();
+        closers.push(() => made!.then((c) => c.close()));
+      }
+      return made;
+    };
+  };
+  /** An S3 client with its bucket made, for an endpoint looked up on first use. */
+  const s3Client = (connections: number, timeoutMs: number, endpoint: () => { url: string; keys: S3Keys }, bucket: string) =>
+    lazy(async () => {
+      const { url, keys } = endpoint();
+      const c = new S3BenchClient(url, bucket, keys, connections, timeoutMs);
+      const made = await c.createBucket();
+      if (!made.ok) throw new Error(`CreateBucket ${bucket} at ${url} failed: ${made.reason}`);
+      return c;
+    });
+  const ourS3 = () => {
+    if (!target!.s3) throw new Error("S3 phases: no key pair for the S3 endpoint (set MINIS3_ACCESS_KEY and MINIS3_SECRET_KEY)");
+    return target!.s3;
+  };
+  const facadeSmall = lazy(async () => new MiniS3Client(target!.url, args.concurrency));
+  const facadeLarge = lazy(async () => new MiniS3Client(target!.url, args.largeInFlight, 600_000));
+  const s3Small = s3Client(args.concurrency, 60_000, ourS3, `bench-${runId}`);
+  const s3Large = s3Client(args.largeInFlight, 600_000, ourS3, `bench-${runId}`);
+
   try {
-    if (args.phases.includes("mixed")) {
-      if (args.warmupMs > 0) {
-        log(`warm-up: ${args.warmupMs / 1000} s of the mixed load, not measured`);
-        const warm = await runMixed(client, { ...args, durationMs: args.warmupMs, keyPrefix: `bench-${runId}-warmup` });
-        await deleteKeys(client, warm.liveKeys, args.concurrency, 60_000);
-        await waitQuiet(target.url, 60_000, log);
-      }
-      log(
-        `mixed: ${args.concurrency} in flight, ${args.size} B objects, ${args.durationMs / 1000} s, mix ${args.mix.upload}:${args.mix.retrieve}:${args.mix.delete}`,
-      );
-      const { value, cpu } = await measured(target.processes, () => runMixed(client, { ...args, keyPrefix: `bench-${runId}` }));
-      const cpuMicrosPerOp = value.total.attempts ? round((cpu.totalSeconds * 1e6) / value.total.attempts, 1) : null;
-      results.mixed = { ...value, cpu, cpuMicrosPerOp };
-      if (!target.cluster && value.liveKeys.length) {
-        log(`deleting the ${value.liveKeys.length} keys the mixed phase left`);
-        results.mixed.leftoverKeysDeleted = await deleteKeys(client, value.liveKeys, args.concurrency, 60_000);
-      }
-      results.mixed.liveKeys = []; // thousands of names are no figure
+    if (args.compare) {
+      peer = await startS3rver();
+      log(`--compare: ${peer.name} at ${peer.url} (pid ${peer.pid})`);
+      results.compare = { peer: peer.name, url: peer.url, ratios: {} };
     }
-    if (args.phases.includes("mixed-s3")) {
-      if (!target.s3) throw new Error("mixed-s3: no key pair for the S3 endpoint (set MINIS3_ACCESS_KEY and MINIS3_SECRET_KEY)");
-      await waitQuiet(target.url, 120_000, log);
-      const s3 = new S3BenchClient(target.s3.url, `bench-${runId}`, target.s3.keys, args.concurrency);
-      try {
-        const made = await s3.createBucket();
-        if (!made.ok) throw new Error(`mixed-s3: CreateBucket at ${target.s3.url} failed: ${made.reason}`);
-        if (args.warmupMs > 0) {
-          const warm = await runMixed(s3, { ...args, durationMs: args.warmupMs, keyPrefix: `warmup` });
-          await deleteKeys(s3, warm.liveKeys, args.concurrency, 60_000);
-          await waitQuiet(target.url, 60_000, log);
-        }
-        log(`mixed-s3: the same load through ${target.s3.url}, every request signed (SigV4)`);
-        const { value, cpu } = await measured(target.processes, () => runMixed(s3, { ...args, keyPrefix: "k" }));
-        const cpuMicrosPerOp = value.total.attempts ? round((cpu.totalSeconds * 1e6) / value.total.attempts, 1) : null;
-        results.mixedS3 = { ...value, cpu, cpuMicrosPerOp };
-        if (!target.cluster && value.liveKeys.length) {
-          results.mixedS3.leftoverKeysDeleted = await deleteKeys(s3, value.liveKeys, args.concurrency, 60_000);
-        }
-        results.mixedS3.liveKeys = [];
-      } finally {
-        await s3.close();
+    const peerSystem: BenchSystem | undefined = peer && {
+      server: () => [{ name: "s3rver", pid: peer!.pid }],
+      services: () => [{ name: "s3rver", pid: peer!.pid }],
+      drain: async () => {},
+      cleanUp: false,
+    };
+    const peerSmall = peer && s3Client(args.concurrency, 60_000, () => peer!, "bench");
+    const peerLarge = peer && s3Client(args.largeInFlight, 600_000, () => peer!, "bench");
+
+    for (const w of MIXED) {
+      const opts = (name: string, keyPrefix: string) => ({ name, keys: w.keys, keyPrefix });
+      if (has(w.facade[0])) {
+        await waitQuiet(target.url, 120_000, log);
+        results[w.facade[1]] = await mixedPhase(await facadeSmall(), minis3, args, opts(w.facade[0], `bench-${runId}-${w.keys}`), log);
+      }
+      if (has(w.s3[0])) {
+        await waitQuiet(target.url, 120_000, log);
+        results[w.s3[1]] = await mixedPhase(await s3Small(), minis3, args, opts(w.s3[0], w.keys), log);
+      }
+      if (peerSystem && peerSmall && (has(w.facade[0]) || has(w.s3[0]))) {
+        results.compare![w.peer] = await mixedPhase(await peerSmall(), peerSystem, args, opts(`${peer!.name} ${w.peer}`, w.keys), log);
       }
     }
-    for (const phase of ["large", "huge"] as const) {
-      if (!args.phases.includes(phase)) continue;
-      await waitQuiet(target.url, 120_000, log);
-      const bytes = phase === "large" ? args.largeBytes : args.hugeBytes;
-      log(`${phase}: one ${round(bytes / 2 ** 20, 1)} MiB object up and back`);
-      const withBench = () => [...target!.processes(), { name: "bench", pid: process.pid }];
-      const { value, cpu } = await measured(target.processes, () =>
-        runLarge(bigClient, `bench-${runId}/${phase}`, bytes, withBench, phase === "large" ? args.largePasses : 1),
-      );
-      results[phase] = { ...value, cpu };
+    for (const w of LARGE) {
+      const o = (key: string) => ({ key, bytes: args.largeBytes, passes: args.largePasses, inFlight: w.parallel ? args.largeInFlight : 1 });
+      const what = `${w.parallel ? `${args.largeInFlight} objects at once` : "one object at a time"} of ${args.largeBytes / 2 ** 20} MiB, up and back`;
+      if (has(w.facade[0])) {
+        log(`${w.facade[0]}: ${what}`);
+        results[w.facade[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.facade[0]}`));
+      }
+      if (has(w.s3[0])) {
+        log(`${w.s3[0]}: ${what}`);
+        results[w.s3[1]] = await largePhase(await s3Large(), minis3, o(w.s3[0]));
+      }
+      if (peerSystem && peerLarge && (has(w.facade[0]) || has(w.s3[0]))) {
+        log(`${peer!.name} ${w.peer}: ${what}`);
+        results.compare![w.peer] = await largePhase(await peerLarge(), peerSystem, o(w.peer));
+      }
+    }
+    if (results.compare) computeRatios(results, results.compare);
+    if (has("huge")) {
+      log(`huge: one ${args.hugeBytes / 2 ** 20} MiB object up and back`);
+      results.huge = await largePhase(await facadeLarge(), minis3, {
+        key: `bench-${runId}/huge`,
+        bytes: args.hugeBytes,
+        passes: 1,
+        inFlight: 1,
+      });
     }
     if (args.phases.includes("tiers")) {
       await waitQuiet(target.url, 120_000, log);
       // Its own cluster (a 2 s hot TTL): processes are looked up by name while it runs.
-      const { value, cpu } = await measured(findServiceProcesses, () => runTiers(args.tierObjects, args.tierSize, log));
+      const { value, cpu } = await measured(withInfra, () => runTiers(args.tierObjects, args.tierSize, log));
       results.tiers = { ...value, cpu };
     }
     if (args.phases.includes("transitions")) {
       await waitQuiet(target.url, 120_000, log);
       // Its own cluster too (short TTLs, 4 KiB objects): looked up by name while it runs.
-      const { value, cpu } = await measured(findServiceProcesses, () =>
+      const { value, cpu } = await measured(withInfra, () =>
         runTransitions(args.transitionObjects, 4096, args.transitionTtlMs, args.storageNodes, log),
       );
       results.transitions = { ...value, cpu };
@@ -164,7 +210,8 @@ async function run(args: BenchArgs): Promise<number> {
     results.errors.push((e as Error).stack ?? String(e));
     log(`failed: ${(e as Error).message}`);
   } finally {
-    await Promise.allSettled([client.close(), bigClient.close()]);
+    await Promise.allSettled(closers.map((c) => c()));
+    await peer?.stop().catch((e) => results.errors.push(`s3rver stop: ${(e as Error).message}`));
     if (target.cluster) {
       log("stopping the private cluster");
       await target.cluster.stop().catch((e) => results.errors.push(`cluster stop: ${(e as Error).message}`));

@@ -1,5 +1,4 @@
-import type { BenchResults, MixedPhaseResult } from "./result-types";
-import type { LargeResult } from "./large";
+import type { BenchResults, CompareResults, LargePhaseResult, LargeRatios, MixedPhaseResult, MixedRatios } from "./result-types";
 import type { LifecycleKindFigures } from "./lifecycle";
 import type { TransitionFigures } from "./transitions";
 
@@ -10,9 +9,9 @@ const ms = (x: number | null) => (x === null ? "-" : x.toFixed(2));
 
 const passes = (seconds: number[]) => (seconds.length > 1 ? `; passes: ${seconds.join(" s, ")} s` : "");
 
-function large(name: string, r: LargeResult): string[] {
+function large(name: string, r: LargePhaseResult): string[] {
   const lines = [
-    `${name}: ${(r.bytes / 2 ** 20).toFixed(1)} MiB${r.passes > 1 ? `, median of ${r.passes} passes` : ""}`,
+    `${name}: ${(r.bytes / 2 ** 20).toFixed(1)} MiB${r.inFlight > 1 ? ` × ${r.inFlight} at once (MB/s of all together)` : ""}${r.passes > 1 ? `, median of ${r.passes} passes` : ""}; server CPU ${r.serverCpuMsPerMiB ?? "-"} ms per MiB moved`,
     `  upload   ${r.upload.ok ? `${r.upload.mbPerSec} MB/s (${r.upload.seconds} s)${passes(r.uploadSeconds)}` : `FAILED: ${r.upload.reason}`}`,
     `  retrieve ${r.retrieve.ok ? `${r.retrieve.mbPerSec} MB/s (${r.retrieve.seconds} s), sha256 verified${passes(r.retrieveSeconds)}` : `FAILED: ${r.retrieve.reason}`}`,
     `  max RSS (MiB; before → max):`,
@@ -24,9 +23,11 @@ function large(name: string, r: LargeResult): string[] {
 
 function mixed(name: string, m: MixedPhaseResult, r: BenchResults): string[] {
   const lines: string[] = [];
-  lines.push(
-    `${name}: ${(m.elapsedMs / 1000).toFixed(1)} s, ${r.settings.concurrency} in flight, ${r.settings.size} B objects (${m.preloaded} preloaded)`,
-  );
+  const keys =
+    m.keys === "fixed"
+      ? `${m.keySetSize} keys (${m.preloaded} live at the start), ${m.overwrites} uploads overwrote`
+      : `fresh keys (${m.preloaded} preloaded)`;
+  lines.push(`${name}: ${(m.elapsedMs / 1000).toFixed(1)} s, ${r.settings.concurrency} in flight, ${r.settings.size} B objects, ${keys}`);
   lines.push(`  ${"op".padEnd(9)}${pad("ops/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("ok %", 9)}  errors`);
   for (const [op, s] of Object.entries(m.operations)) {
     lines.push(
@@ -34,13 +35,43 @@ function mixed(name: string, m: MixedPhaseResult, r: BenchResults): string[] {
     );
   }
   lines.push(
-    `  ${"total".padEnd(9)}${pad(m.total.opsPerSec, 10)}${pad("", 18)}${pad((m.total.successRate * 100).toFixed(2), 9)}  verify failures: ${m.verifyFailures}`,
+    `  ${"total".padEnd(9)}${pad(m.total.opsPerSec, 10)}${pad(ms(m.total.p50Ms), 9)}${pad(ms(m.total.p99Ms), 9)}${pad((m.total.successRate * 100).toFixed(2), 9)}  verify failures: ${m.verifyFailures}`,
   );
+  const byProcess = Object.entries(m.cpuMicrosPerOpByProcess)
+    .filter(([k]) => k !== "bench")
+    .sort(([, a], [, b]) => b - a)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
   lines.push(
-    `  CPU s: ${Object.entries(m.cpu.seconds)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}; ${m.cpuMicrosPerOp ?? "-"} µs CPU per op, all processes`,
+    `  server CPU µs per op: ${m.serverCpuMicrosPerOp ?? "-"} (${byProcess}); the bench's own: ${m.cpuMicrosPerOpByProcess.bench ?? "-"}`,
   );
+  if (m.drainMs >= 100)
+    lines.push(`  (the CPU includes ${(m.drainMs / 1000).toFixed(1)} s after the load until the lifecycle queues were empty)`);
+  return lines;
+}
+
+const x = (v: number | null) => (v === null ? "-" : `${v}×`);
+
+function compare(r: BenchResults, c: CompareResults): string[] {
+  const lines = [`compare: MiniS3 / ${c.peer} (${c.url}), same sitting, same client, keys, payloads and concurrency`];
+  if (c.mixed) lines.push(...mixed(`${c.peer} mixed`, c.mixed, r));
+  if (c.overwrite) lines.push(...mixed(`${c.peer} overwrite`, c.overwrite, r));
+  if (c.large) lines.push(...large(`${c.peer} large`, c.large));
+  if (c.largeParallel) lines.push(...large(`${c.peer} large-parallel`, c.largeParallel));
+  lines.push(
+    `  ${"row".padEnd(19)}${pad("ops/s", 9)}${pad("p99", 9)}${pad("CPU/op", 9)}${pad("up MB/s", 9)}${pad("down", 9)}${pad("CPU/MiB", 9)}`,
+  );
+  for (const [phase, ratio] of Object.entries(c.ratios)) {
+    if ("opsPerSec" in ratio) {
+      const m = ratio as MixedRatios;
+      lines.push(`  ${phase.padEnd(19)}${pad(x(m.opsPerSec), 9)}${pad(x(m.p99Ms), 9)}${pad(x(m.serverCpuMicrosPerOp), 9)}`);
+    } else {
+      const l = ratio as LargeRatios;
+      lines.push(
+        `  ${phase.padEnd(19)}${pad("", 27)}${pad(x(l.uploadMBps), 9)}${pad(x(l.retrieveMBps), 9)}${pad(x(l.serverCpuMsPerMiB), 9)}`,
+      );
+    }
+  }
   return lines;
 }
 
@@ -48,8 +79,14 @@ export function report(r: BenchResults): string {
   const out: string[] = [`MiniS3 bench against ${r.target.url}${r.target.ownCluster ? " (private cluster)" : ""}`];
   if (r.mixed) out.push(...mixed("mixed", r.mixed, r));
   if (r.mixedS3) out.push(...mixed("mixed-s3", r.mixedS3, r));
+  if (r.overwrite) out.push(...mixed("overwrite", r.overwrite, r));
+  if (r.overwriteS3) out.push(...mixed("overwrite-s3", r.overwriteS3, r));
   if (r.large) out.push(...large("large", r.large));
+  if (r.largeParallel) out.push(...large("large-parallel", r.largeParallel));
+  if (r.largeS3) out.push(...large("large-s3", r.largeS3));
+  if (r.largeS3Parallel) out.push(...large("large-s3-parallel", r.largeS3Parallel));
   if (r.huge) out.push(...large("huge", r.huge));
+  if (r.compare) out.push(...compare(r, r.compare));
   if (r.tiers) {
     const t = r.tiers;
     out.push(`tiers: ${t.objects} objects of ${t.objectBytes} B, hot TTL ${t.hotTtlMs} ms`);

@@ -11,9 +11,54 @@ export interface CpuFigures {
   /** CPU seconds per process during the phase (MiniS3 services, mariadbd, redis-server, the bench). */
   seconds: Record<string, number>;
   totalSeconds: number;
+  /** All but the bench's own: the server side's CPU seconds (s3rver's alone for the peer). */
+  serverSeconds: number;
 }
 
-export type MixedPhaseResult = MixedResult & { cpu: CpuFigures; cpuMicrosPerOp: number | null; leftoverKeysDeleted?: number };
+export type MixedPhaseResult = MixedResult & {
+  cpu: CpuFigures;
+  /** Every process's CPU, the bench's included (the figure earlier results recorded). */
+  cpuMicrosPerOp: number | null;
+  /** The server side's CPU per operation: every MiniS3 process, MariaDB and Redis (or the peer). */
+  serverCpuMicrosPerOp: number | null;
+  cpuMicrosPerOpByProcess: Record<string, number>;
+  /** After the run, the time until the lifecycle queues were empty (inside the CPU window). */
+  drainMs: number;
+  leftoverKeysDeleted?: number;
+};
+
+export type LargePhaseResult = LargeResult & {
+  cpu: CpuFigures;
+  /** Server CPU milliseconds per MiB moved (up and down together). */
+  serverCpuMsPerMiB: number | null;
+};
+
+/** MiniS3's figure divided by the peer's, for one row (null when either is missing or zero). */
+export interface MixedRatios {
+  vs: string;
+  opsPerSec: number | null;
+  p99Ms: number | null;
+  serverCpuMicrosPerOp: number | null;
+}
+
+export interface LargeRatios {
+  vs: string;
+  uploadMBps: number | null;
+  retrieveMBps: number | null;
+  serverCpuMsPerMiB: number | null;
+}
+
+/** `--compare`: the same S3 workloads against the peer, and the ratios MiniS3/peer per row. */
+export interface CompareResults {
+  peer: string;
+  url: string;
+  mixed?: MixedPhaseResult;
+  overwrite?: MixedPhaseResult;
+  large?: LargePhaseResult;
+  largeParallel?: LargePhaseResult;
+  /** Keyed by MiniS3's phase name (mixed, mixed-s3, overwrite…). */
+  ratios: Record<string, MixedRatios | LargeRatios>;
+}
 
 export interface BenchResults {
   startedAt: string;
@@ -21,13 +66,24 @@ export interface BenchResults {
   target: { url: string; ownCluster: boolean };
   settings: Omit<BenchArgs, "outDir" | "url" | "cpuProfDir">;
   machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string };
+  /** Fresh keys through the facade. */
   mixed?: MixedPhaseResult;
   /** The same mixed load through the S3 port, SigV4-signed. */
   mixedS3?: MixedPhaseResult;
-  large?: LargeResult & { cpu: CpuFigures };
-  huge?: LargeResult & { cpu: CpuFigures };
+  /** A fixed key set (most uploads overwrite), through the facade and through S3. */
+  overwrite?: MixedPhaseResult;
+  overwriteS3?: MixedPhaseResult;
+  large?: LargePhaseResult;
+  largeParallel?: LargePhaseResult;
+  largeS3?: LargePhaseResult;
+  largeS3Parallel?: LargePhaseResult;
+  huge?: LargePhaseResult;
   tiers?: TiersResult & { cpu: CpuFigures };
   transitions?: TransitionsResult & { cpu: CpuFigures };
   lifecycle?: LifecycleResult;
+  compare?: CompareResults;
   errors: string[];
 }
+
+export type MixedRow = "mixed" | "mixedS3" | "overwrite" | "overwriteS3";
+export type LargeRow = "large" | "largeParallel" | "largeS3" | "largeS3Parallel";

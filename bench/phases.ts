@@ -1,0 +1,103 @@
+import { performance } from "node:perf_hooks";
+import type { BenchArgs } from "./args";
+import type { ObjectClient } from "./client";
+import { runLarge } from "./large";
+import { deleteKeys, runMixed, seedKeySet, type FixedKeySet } from "./mixed";
+import { cpuBetween, cpuSnapshot, type WatchedProcess } from "./procs";
+import type { CpuFigures, LargePhaseResult, MixedPhaseResult } from "./result-types";
+import { round } from "./stats";
+
+// One measured phase against one system (MiniS3, or the peer of --compare): the load, the CPU every
+// process spent meanwhile, and the server side's share of it per operation or per MiB.
+
+export interface BenchSystem {
+  /** Processes whose CPU is the server's: MiniS3's services, MariaDB and Redis; or the peer. */
+  server(): WatchedProcess[];
+  /** Processes whose RSS the large phases sample (the services, not the shared servers). */
+  services(): WatchedProcess[];
+  /** Waits until background work the load left (trash moves) is done: counted in the phase's CPU. */
+  drain(): Promise<void>;
+  /** Delete what a phase leaves (a cluster the bench did not start). */
+  cleanUp: boolean;
+}
+
+const BENCH = "bench";
+
+export async function measured<T>(server: () => WatchedProcess[], run: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
+  const list = [...server(), { name: BENCH, pid: process.pid }];
+  const before = cpuSnapshot(list);
+  const value = await run();
+  const seconds = cpuBetween(before, cpuSnapshot(list), list);
+  const total = Object.values(seconds).reduce((a, b) => a + b, 0);
+  return { value, cpu: { seconds, totalSeconds: round(total), serverSeconds: round(total - (seconds[BENCH] ?? 0)) } };
+}
+
+export interface MixedPhaseOptions {
+  /** For the log: "overwrite-s3", "s3rver overwrite"… */
+  name: string;
+  /** Fresh keys (--mix) or a fixed key set seeded first (--overwrite-mix). */
+  keys: "fresh" | "overwrite";
+  keyPrefix: string;
+}
+
+export async function mixedPhase(
+  client: ObjectClient,
+  system: BenchSystem,
+  args: BenchArgs,
+  o: MixedPhaseOptions,
+  log: (m: string) => void,
+): Promise<MixedPhaseResult> {
+  const base = { concurrency: args.concurrency, size: args.size, maxOps: args.maxOps, keyPrefix: o.keyPrefix };
+  const mix = o.keys === "fresh" ? args.mix : args.overwriteMix;
+  let keySet: FixedKeySet | undefined;
+  if (o.keys === "overwrite") {
+    log(`${o.name}: seeding ${args.keySet} keys of ${args.size} B (not measured)`);
+    keySet = await seedKeySet(client, o.keyPrefix, args.keySet, args.size, args.concurrency);
+    if (keySet.live.size < args.concurrency) throw new Error(`${o.name}: only ${keySet.live.size} of ${args.keySet} keys could be seeded`);
+  }
+  if (args.warmupMs > 0) {
+    log(`${o.name}: warm-up, ${args.warmupMs / 1000} s of the same load, not measured`);
+    const warm = await runMixed(client, { ...base, mix, durationMs: args.warmupMs, keyPrefix: `${o.keyPrefix}-warmup`, keySet });
+    if (!keySet) await deleteKeys(client, warm.liveKeys, args.concurrency, 60_000);
+  }
+  await system.drain();
+  log(
+    `${o.name}: ${args.concurrency} in flight, ${args.size} B objects, ${args.durationMs / 1000} s, mix ${mix.upload}:${mix.retrieve}:${mix.delete}` +
+      (keySet ? ` over ${keySet.size} keys` : ", fresh keys"),
+  );
+  const { value, cpu } = await measured(system.server, async () => {
+    const result = await runMixed(client, { ...base, mix, durationMs: args.durationMs, keySet });
+    const t0 = performance.now();
+    await system.drain();
+    return { result, drainMs: round(performance.now() - t0, 1) };
+  });
+  const { result, drainMs } = value;
+  const ops = result.total.attempts;
+  const perOp = (seconds: number) => (ops ? round((seconds * 1e6) / ops, 1) : null);
+  const out: MixedPhaseResult = {
+    ...result,
+    cpu,
+    cpuMicrosPerOp: perOp(cpu.totalSeconds),
+    serverCpuMicrosPerOp: perOp(cpu.serverSeconds),
+    cpuMicrosPerOpByProcess: Object.fromEntries(Object.entries(cpu.seconds).map(([name, s]) => [name, perOp(s) ?? 0])),
+    drainMs,
+  };
+  if (system.cleanUp && result.liveKeys.length) {
+    log(`${o.name}: deleting the ${result.liveKeys.length} keys it left`);
+    out.leftoverKeysDeleted = await deleteKeys(client, result.liveKeys, args.concurrency, 60_000);
+  }
+  out.liveKeys = []; // thousands of names are no figure
+  return out;
+}
+
+export async function largePhase(
+  client: ObjectClient,
+  system: BenchSystem,
+  o: { key: string; bytes: number; passes: number; inFlight: number },
+): Promise<LargePhaseResult> {
+  await system.drain();
+  const withBench = () => [...system.services(), { name: BENCH, pid: process.pid }];
+  const { value, cpu } = await measured(system.server, () => runLarge(client, o.key, o.bytes, withBench, o.passes, o.inFlight));
+  const movedMiB = (2 * value.passes * value.inFlight * value.bytes) / 2 ** 20;
+  return { ...value, cpu, serverCpuMsPerMiB: movedMiB ? round((cpu.serverSeconds * 1000) / movedMiB, 3) : null };
+}
