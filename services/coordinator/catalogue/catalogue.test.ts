@@ -4,6 +4,7 @@ import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
+import { moveBatch, type TierMove } from "./versions-sql";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The catalogue against the real MariaDB, in a database of its own dropped at the end. Each test
@@ -386,6 +387,73 @@ describe("conditional tier moves and bookkeeping", () => {
     expect(got).toEqual([true, false]);
     expect((await c.version(v.versionId))!.tier).toBe("cold");
     expect((await c.version(w.versionId))!.tier).toBe("hot");
+  });
+
+  it("moves each row of one batch only as its job read it, keeping what changed meanwhile in its pending copies", async () => {
+    const c = cat();
+    const b = newBucket();
+    const [asRead, readSince, deletedSince, cleanupSince, twice, otherCopies, staleGen, trashed] = [
+      "a",
+      "b",
+      "c",
+      "d",
+      "e",
+      "f",
+      "g",
+      "h",
+    ].map((key, i) => upload(b, key, { replicas: i === 5 ? ["s2", "s3"] : ["s1", "s2"] }));
+    const all = [asRead, readSince, deletedSince, cleanupSince, twice, otherCopies, staleGen, trashed];
+    await Promise.all(all.map((v) => c.commit(v)));
+    const read = new Map((await Promise.all(all.map((v) => c.version(v.versionId)))).map((r) => [r!.versionId, r!]));
+    // Between the jobs' reads and their batched commit: a read, a delete, a copy left pending by
+    // someone else (no new generation), and a version deleted before it was read (a trash move).
+    await c.recordAccess(new Map([[readSince.versionId, readSince.createdMs + 1000]]));
+    await c.markDeleted(b, "c");
+    await pool.query("UPDATE versions SET cleanup = 'x9' WHERE version_id = ?", [cleanupSince.versionId]);
+    await c.markDeleted(b, "h");
+    const trashRow = (await c.version(trashed.versionId))!;
+    const demotion = (v: NewVersion, gen = read.get(v.versionId)!.gen): TierMove => ({
+      versionId: v.versionId,
+      expect: { state: "live", tier: "hot", gen, accessedMs: v.createdMs },
+      to: { tier: "cold", replicas: ["c1"] },
+      oldCopies: v.replicas,
+    });
+    // One batch, as the catalogue's GroupCommit hands it over (called directly: a batch that fails
+    // is retried move by move, which would hide a broken batched statement).
+    const got = await moveBatch(pool, [
+      demotion(asRead),
+      demotion(readSince),
+      demotion(deletedSince),
+      demotion(cleanupSince),
+      demotion(twice, 7), // a stale read first: it loses, and the right one after it wins
+      demotion(twice),
+      demotion(otherCopies),
+      demotion(staleGen, read.get(staleGen.versionId)!.gen + 1),
+      {
+        versionId: trashed.versionId,
+        expect: { state: "trash", tier: "hot", gen: trashRow.gen },
+        to: { tier: "trash", replicas: ["d1"] },
+        oldCopies: trashed.replicas,
+      },
+    ]);
+    expect(got).toEqual([true, false, false, true, false, true, true, false, true]);
+    const now = async (v: NewVersion) => {
+      const r = (await c.version(v.versionId))!;
+      return { state: r.state, tier: r.tier, replicas: r.replicas, cleanup: r.cleanup };
+    };
+    const cold = (v: NewVersion) => ({ state: "live", tier: "cold", replicas: ["c1"], cleanup: v.replicas });
+    const unmoved = (v: NewVersion, state = "live") => ({ state, tier: "hot", replicas: v.replicas, cleanup: [] });
+    expect(await Promise.all(all.map(now))).toEqual([
+      cold(asRead),
+      unmoved(readSince),
+      unmoved(deletedSince, "trash"),
+      { ...cold(cleanupSince), cleanup: ["x9", ...cleanupSince.replicas] },
+      cold(twice),
+      cold(otherCopies),
+      unmoved(staleGen),
+      { state: "trash", tier: "trash", replicas: ["d1"], cleanup: trashed.replicas },
+    ]);
+    expect((await c.version(readSince.versionId))!.accessedMs).toBe(readSince.createdMs + 1000);
   });
 
   it("never moves an access time back, and ignores versions in the trash", async () => {

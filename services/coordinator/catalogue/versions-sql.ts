@@ -286,26 +286,79 @@ export function restoreVersion(
 /** Concurrent lifecycle jobs' moves, as one transaction; each UPDATE still reports its own outcome. */
 export async function moveBatch(pool: Pool, batch: TierMove[]): Promise<boolean[]> {
   if (batch.length === 1) {
-    const { sql, params } = moveStatement(batch[0]);
-    const [res] = await pool.execute<ResultSetHeader>(sql, params);
+    const { where, params } = moveWhere(batch);
+    const set = moveSet(batch);
+    const [res] = await pool.execute<ResultSetHeader>(`UPDATE versions SET ${set.sql} WHERE ${where}`, [...set.params, ...params]);
     return [res.affectedRows === 1];
   }
-  const tx = new MultiStatement();
-  const at = batch.map((m) => {
-    const { sql, params } = moveStatement(m);
-    return tx.add(sql, params);
+  // A version twice in one batch: its later moves go in a later round, after the first committed
+  // or lost, as they would one statement each.
+  const rounds: { ids: Set<string>; shapes: Map<string, number[]> }[] = [];
+  batch.forEach((m, i) => {
+    let round = rounds.find((r) => !r.ids.has(m.versionId));
+    if (!round) rounds.push((round = { ids: new Set(), shapes: new Map() }));
+    round.ids.add(m.versionId);
+    const shape = moveShape(m);
+    (round.shapes.get(shape) ?? round.shapes.set(shape, []).get(shape)!).push(i);
   });
+  const tx = new MultiStatement();
+  const locks = rounds.flatMap((round) =>
+    [...round.shapes.values()].map((items) => {
+      const moves = items.map((i) => batch[i]);
+      const { where, params } = moveWhere(moves);
+      const set = moveSet(moves);
+      return { items, at: lockThenChange(tx, where, params, `UPDATE versions SET ${set.sql}`, set.params) };
+    }),
+  );
   const out = await tx.run(pool);
-  return at.map((i) => (out[i] as ResultSetHeader).affectedRows === 1);
+  const moved = batch.map(() => false);
+  for (const { items, at } of locks) {
+    const hit = new Set((out[at] as RowDataPacket[]).map((r) => r.version_id as string));
+    for (const i of items) moved[i] = hit.has(batch[i].versionId);
+  }
+  return moved;
 }
 
 /**
- * One conditional move: only if the row is unchanged since the job read it (its generation; and
- * the access time for a demotion). The old copies join those already pending in `cleanup` (a move
- * used to overwrite them, and the copies of a node away during a repair were never deleted:
- * review finding 7); the new replicas leave it.
+ * Moves that can share one statement: the same change of tier, replicas and pending copies, from
+ * the same state and tier (a batch of demotions has one per pair of hot nodes). A statement per
+ * move cost MariaDB a parse and a plan apiece, up to 256 per transaction as moves come due.
  */
-function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: string; params: (string | number)[] } {
+function moveShape({ expect, to, oldCopies }: TierMove): string {
+  return JSON.stringify([
+    expect.state,
+    expect.tier,
+    expect.accessedMs !== undefined,
+    to.tier,
+    to.replicas,
+    to.accessedMs !== undefined,
+    oldCopies,
+  ]);
+}
+
+/**
+ * The rows of moves of one shape, each only if unchanged since its job read it: its generation,
+ * and the access time for a demotion (a read recorded since wins).
+ */
+function moveWhere(moves: TierMove[]): { where: string; params: (string | number)[] } {
+  const { state, tier, accessedMs } = moves[0].expect;
+  const params: (string | number)[] = [...moves.map((m) => m.versionId), state, tier];
+  let where = `version_id IN (${placeholders(moves.length, "?")}) AND state = ? AND tier = ? AND ${perVersion("gen", moves.length)}`;
+  params.push(...moves.flatMap((m) => (moves.length === 1 ? [m.expect.gen] : [m.versionId, m.expect.gen])));
+  if (accessedMs !== undefined) {
+    where += ` AND ${perVersion("accessed_ms", moves.length)}`;
+    params.push(...moves.flatMap((m) => (moves.length === 1 ? [m.expect.accessedMs!] : [m.versionId, m.expect.accessedMs!])));
+  }
+  return { where, params };
+}
+
+/**
+ * The change of moves of one shape. The old copies join those already pending in `cleanup`, as
+ * the row holds them when it changes (a move used to overwrite them, and the copies of a node away
+ * during a repair were never deleted: review finding 7); the new replicas leave it.
+ */
+function moveSet(moves: TierMove[]): { sql: string; params: (string | number)[] } {
+  const { to, oldCopies } = moves[0];
   const cleanup = [
     ...removeIds("cleanup", to.replicas),
     ...addIds(
@@ -314,18 +367,17 @@ function moveStatement({ versionId, expect, to, oldCopies }: TierMove): { sql: s
     ),
   ];
   const params: (string | number)[] = [to.tier, to.replicas.join(","), ...setParams(cleanup)];
-  let sql = `UPDATE versions SET tier = ?, replicas = ?, ${setSql(cleanup)} gen = gen + 1`;
+  let sql = `tier = ?, replicas = ?, ${setSql(cleanup)} gen = gen + 1`;
   if (to.accessedMs !== undefined) {
-    sql += ", accessed_ms = ?";
-    params.push(to.accessedMs);
-  }
-  sql += " WHERE version_id = ? AND gen = ? AND state = ? AND tier = ?";
-  params.push(versionId, expect.gen, expect.state, expect.tier);
-  if (expect.accessedMs !== undefined) {
-    sql += " AND accessed_ms = ?";
-    params.push(expect.accessedMs);
+    sql += `, ${perVersion("accessed_ms", moves.length)}`;
+    params.push(...moves.flatMap((m) => (moves.length === 1 ? [m.to.accessedMs!] : [m.versionId, m.to.accessedMs!])));
   }
   return { sql, params };
+}
+
+/** `column = ?` for one version; for several, each version's own value by a CASE on its id. */
+function perVersion(column: string, n: number): string {
+  return n === 1 ? `${column} = ?` : `${column} = CASE version_id ${Array.from({ length: n }, () => "WHEN ? THEN ?").join(" ")} END`;
 }
 
 /** A purge about to begin: the version as read (its generation), due by `nowMs` (the catalogue's time). */
@@ -371,8 +423,7 @@ function firstOfEach(ids: string[]): Map<string, number> {
  * (`change` + the same `where`: locked, they still match), and answer for each item whether it
  * changed its row (a repeated id: only its first item). A statement per item (each conditional,
  * its affected rows the answer) cost MariaDB a parse and a plan apiece, 256 per transaction as
- * purges come due; under READ COMMITTED a row that did not match is not locked, and none can come
- * to match meanwhile (its generation only grows; state and purge time change with it).
+ * purges come due.
  */
 async function lockedThenChanged<T>(
   pool: Pool,
@@ -383,11 +434,29 @@ async function lockedThenChanged<T>(
   change: string,
 ): Promise<boolean[]> {
   const tx = new MultiStatement();
-  const locked = tx.add(`SELECT version_id FROM versions WHERE ${where} FOR UPDATE`, params);
-  tx.add(`${change} WHERE ${where}`, params);
+  const locked = lockThenChange(tx, where, params, change, []);
   const out = await tx.run(pool);
   const hit = new Set((out[locked] as RowDataPacket[]).map((r) => first.get(r.version_id as string)));
   return batch.map((_, i) => hit.has(i));
+}
+
+/**
+ * Adds to `tx` a lock of the rows `where` picks and `change` (its SET part's params first) of the
+ * same rows; answers the index of the lock's result, the version ids changed. Under READ COMMITTED a
+ * row that did not match is not locked, and none can come to match meanwhile: every condition is
+ * on the generation, which only grows, or on what changes only with it (state, tier, purge time),
+ * or on an access time, which only grows.
+ */
+function lockThenChange(
+  tx: MultiStatement,
+  where: string,
+  params: (string | number)[],
+  change: string,
+  changeParams: (string | number)[],
+): number {
+  const locked = tx.add(`SELECT version_id FROM versions WHERE ${where} FOR UPDATE`, params);
+  tx.add(`${change} WHERE ${where}`, [...changeParams, ...params]);
+  return locked;
 }
 
 export async function updateAccessTimes(pool: Pool, times: ReadonlyMap<string, number>): Promise<void> {
