@@ -5,9 +5,9 @@ import { startCluster, type TestCluster } from "../deploy/launcher/cluster";
 import { MiniS3Client } from "./client";
 import { Seeder, shapeDiffs, shapeOf, type SeededObject } from "./lifecycle-seed";
 import { smallBody } from "./payload";
-import { cpuBetween, cpuSnapshot, findInfraProcesses, withChildren, type WatchedProcess } from "./procs";
+import { cpuBetween, cpuSnapshot, findInfraProcesses, localPort, withChildren, type WatchedProcess } from "./procs";
 import { round } from "./stats";
-import { figures, moved, status, tier, until, type TransitionFigures } from "./transitions";
+import { figures, moved, status, tier, transitionsStatus, until, type TransitionFigures } from "./transitions";
 
 // The lifecycle alone (`--phases lifecycle`): objects seeded straight into a private cluster
 // (lifecycle-seed.ts), so the upload generator bounds nothing, come due at a set rate, and each
@@ -82,9 +82,11 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
   const url = cluster.httpUrl;
   const seeder = new Seeder(cluster, replicas);
   const client = new MiniS3Client(url, 4);
+  // This cluster's MariaDB and Redis, not every one on the machine (other sessions run theirs).
+  const infra = findInfraProcesses({ mysql: localPort(cluster.mysqlUrl, 3306), redis: localPort(cluster.redisUrl, 6379) });
   const procs = (): WatchedProcess[] => [
     ...withChildren(cluster.processes.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, pid: p.pid! }))),
-    ...findInfraProcesses(),
+    ...infra,
     { name: "bench", pid: process.pid },
   ];
   // performance.now() at a catalogue time, for the figures' windows
@@ -111,7 +113,7 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
     const idleBefore = cpuSnapshot(idleList);
     const idleStarted = performance.now();
     for (let i = 0; i < IDLE_SECONDS * 2; i++) {
-      await status(url);
+      await transitionsStatus(url);
       await new Promise((r) => setTimeout(r, 500));
     }
     const idle = {
@@ -135,7 +137,7 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
       await run();
       const last = await until(url, `every ${kind}`, (st) => (moved(st, kind)?.moved ?? 0) >= n, wait, log);
       const cpu = cpuBetween(before, cpuSnapshot(list), list);
-      const st = await status(url);
+      const st = await transitionsStatus(url);
       const f = figures(st, kind, firstDuePerf, last);
       log(`lifecycle: ${kind}: ${f.moved} moved, ${f.perSec}/s, lateness p50 ${f.latenessMs.p50} ms, p99 ${f.latenessMs.p99} ms`);
       return { ...f, due: n, notMoved: moved(st, kind)?.notMoved ?? {}, cpu };

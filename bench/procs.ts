@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 // What the MiniS3 processes (and the servers they use) cost: RSS and CPU time from /proc.
 
@@ -100,12 +100,70 @@ function scanServiceProcesses(): WatchedProcess[] {
   return found;
 }
 
-/** The shared servers, whose CPU belongs in the cost of an operation too. */
-export function findInfraProcesses(): WatchedProcess[] {
-  return [
-    ...pgrep(["-x", "mariadbd"]).map((pid) => ({ name: "mariadbd", pid })),
-    ...pgrep(["-x", "redis-server"]).map((pid) => ({ name: "redis-server", pid })),
-  ];
+/** Where the cluster's servers listen (from its MySQL and Redis URLs). */
+export interface InfraPorts {
+  mysql?: number;
+  redis?: number;
+}
+
+/**
+ * The servers the cluster uses, whose CPU belongs in the cost of an operation too: of the running
+ * `mariadbd` and `redis-server`, the one listening on the cluster's port. Without a port that one
+ * of them holds, every one is listed, each under its own name: they used to share one, so a figure
+ * was whichever server came last (often another session's private one).
+ */
+export function findInfraProcesses(ports: InfraPorts = {}): WatchedProcess[] {
+  const listening = listeningInodes();
+  const pick = (name: string, port: number | undefined): WatchedProcess[] => {
+    const pids = pgrep(["-x", name]);
+    const inodes = port === undefined ? undefined : listening.get(port);
+    const server = inodes && pids.find((pid) => holdsSocket(pid, inodes));
+    if (server) return [{ name, pid: server }];
+    return pids.map((pid, i) => ({ name: i ? `${name}#${pid}` : name, pid }));
+  };
+  return [...pick("mariadbd", ports.mysql), ...pick("redis-server", ports.redis)];
+}
+
+/** The port a mysql:// or redis:// URL names on this machine, if it is local. */
+export function localPort(url: string, fallback: number): number | undefined {
+  const u = new URL(url);
+  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(u.hostname)) return undefined;
+  return u.port ? Number(u.port) : fallback;
+}
+
+/** Listening TCP sockets' inodes by local port (/proc/net/tcp and tcp6: state 0A is LISTEN). */
+function listeningInodes(): Map<number, Set<string>> {
+  const out = new Map<number, Set<string>>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== "0A") continue;
+      const port = parseInt(f[1].slice(f[1].lastIndexOf(":") + 1), 16);
+      (out.get(port) ?? out.set(port, new Set()).get(port)!).add(f[9]);
+    }
+  }
+  return out;
+}
+
+function holdsSocket(pid: number, inodes: Set<string>): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        return m !== null && inodes.has(m[1]);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** CPU seconds each process used between two snapshots (from cpuSnapshot). */

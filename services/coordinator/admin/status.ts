@@ -8,6 +8,7 @@ import type { NodeRecord } from "../../membership/node-record";
 import type { NodeClient } from "../../rpc/client/node-client";
 import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ReadinessView, ScrubStatusView } from "./cluster-admin";
 import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
+import type { TransitionView } from "../lifecycle/transition-stats";
 import type { NodeRemoval } from "./node-removal";
 import { Readiness, type ReadinessDeps } from "./readiness";
 
@@ -86,6 +87,10 @@ export class ClusterStatus implements ClusterAdmin {
       ...(repair ? { repair } : {}),
       ...(repairs ? { rehome: repairs.rehomeStatus() } : {}),
     };
+  }
+
+  transitions(): TransitionView[] {
+    return this.deps.transitions?.transitions() ?? [];
   }
 
   /** A live node's count of damaged records; undefined for one down or too slow to answer. */

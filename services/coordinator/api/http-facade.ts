@@ -179,6 +179,11 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     return admin.status();
   });
 
+  route("GET", "/status/transitions", async (request) => {
+    callerOf(request.raw).admin();
+    return { transitions: admin.transitions() };
+  });
+
   // Writes off a node that is already down, at once (its copies count as gone; repair follows).
   route("POST", "/nodes/retire", async (request) => {
     callerOf(request.raw).admin();

@@ -263,6 +263,10 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     return readinessOf(this.healthy);
   }
 
+  transitions(): [] {
+    return [];
+  }
+
   async retireNode(id: string): Promise<never> {
     throw new InvalidArgumentError(`node ${id} is live: stop it before retiring it`);
   }
@@ -316,6 +320,7 @@ export function unavailableEngine(): ObjectEngine & ClusterAdmin {
     getVersion: fail,
     headVersion: fail,
     status: fail,
+    transitions: () => [],
     retireNode: fail,
     removeNode: fail,
     health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),
