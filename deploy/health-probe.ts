@@ -7,14 +7,11 @@
 // in `docker inspect`).
 import * as grpc from "@grpc/grpc-js";
 import { presentingSecret } from "../services/rpc/cluster-secret";
+import { HealthClient } from "../services/rpc/gen/grpc/health/v1/health";
+import { HealthStatus } from "../services/rpc/health";
 
 /** Docker's own timeout for the check is 3 s (docker-compose.yml): answer before it. */
 const PROBE_TIMEOUT_MS = 2_500;
-
-const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
-
-/** grpc.health.v1.HealthCheckResponse.ServingStatus */
-const SERVING = 1;
 
 export async function probeHttp(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<string | undefined> {
   try {
@@ -22,55 +19,27 @@ export async function probeHttp(url: string, timeoutMs = PROBE_TIMEOUT_MS): Prom
     const body = (await res.text()).slice(0, 200);
     return res.status === 200 ? undefined : `HTTP ${res.status} ${body}`;
   } catch (e) {
-    const cause = (e as Error).cause;
-    return cause instanceof Error ? cause.message : (e as Error).message;
+    // fetch's own message is "fetch failed"; the cause says why (refused, timed out, reset)
+    const cause = (e as Error).cause as { message?: string } | undefined;
+    return cause?.message ?? (e as Error).message;
   }
 }
 
 /**
- * One grpc.health.v1 Check for the whole server (service ""), by hand: the request is an empty
- * message and the answer one varint field, not worth a proto file. Nodes refuse any call without
- * the cluster secret, so it carries MINIS3_CLUSTER_SECRET when the environment has one.
+ * One grpc.health.v1 Check for the whole server (service ""). Node health is open past the
+ * cluster-secret check; the secret is sent anyway when the environment has one (an older node).
  */
 export function probeGrpc(address: string, secret: string | undefined, timeoutMs = PROBE_TIMEOUT_MS): Promise<string | undefined> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
+  const client = new HealthClient(address, grpc.credentials.createInsecure(), {
     interceptors: secret ? [presentingSecret(secret)] : [],
   });
   return new Promise<string | undefined>((resolve) => {
-    client.makeUnaryRequest(
-      HEALTH_CHECK,
-      (request: Buffer) => request,
-      (response: Buffer) => response,
-      Buffer.alloc(0),
-      { deadline: Date.now() + timeoutMs },
-      (err, response) => {
-        if (err) {
-          resolve(err.code === grpc.status.UNIMPLEMENTED ? undefined : `gRPC ${grpc.status[err.code]}: ${err.details}`);
-          return;
-        }
-        const status = servingStatus(response ?? Buffer.alloc(0));
-        resolve(status === SERVING ? undefined : `grpc.health.v1 status ${status}, not SERVING`);
-      },
-    );
+    client.check({ service: "" }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, response) => {
+      if (err) resolve(err.code === grpc.status.UNIMPLEMENTED ? undefined : `gRPC ${grpc.status[err.code]}: ${err.details}`);
+      else if (response.status !== HealthStatus.SERVING) resolve(`grpc.health.v1 status ${HealthStatus[response.status]}, not SERVING`);
+      else resolve(undefined);
+    });
   }).finally(() => client.close());
-}
-
-/** Field 1 (varint) of HealthCheckResponse; absent means 0 (UNKNOWN). */
-function servingStatus(message: Buffer): number {
-  let i = 0;
-  let status = 0;
-  while (i < message.length) {
-    const key = message[i++];
-    if (key !== 0x08) break; // only field 1 is defined; anything else: stop reading
-    let value = 0;
-    for (let shift = 0; i < message.length; shift += 7) {
-      const b = message[i++];
-      value |= (b & 0x7f) << shift;
-      if (b < 0x80) break;
-    }
-    status = value;
-  }
-  return status;
 }
 
 export async function probe(target: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
