@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliError, EXIT } from "./exit-codes";
@@ -14,6 +14,7 @@ writeFileSync(
 );
 const dataDir = join(dir, "data");
 const base = { MINIS3_CREDENTIALS_FILE: file, MINIS3_DATA_DIR: dataDir };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function code(f: () => unknown): number | undefined {
   try {

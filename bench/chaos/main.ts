@@ -30,7 +30,15 @@ export interface ChaosExits {
 
 const NPM_RUN_CHAOS_EXITS: ChaosExits = { ok: 0, failed: 1, usage: 2, unavailable: 2 };
 
-export async function chaosMain(argv: string[], exits: ChaosExits = NPM_RUN_CHAOS_EXITS): Promise<number> {
+/**
+ * `npm run chaos` with `argv`; resolves with the exit code. `jsonOnly`: with --json, stdout carries
+ * only the JSON report (the summary goes to stderr), as `minis3 --json` promises scripts.
+ */
+export async function chaosMain(
+  argv: string[],
+  exits: ChaosExits = NPM_RUN_CHAOS_EXITS,
+  opts: { jsonOnly?: boolean } = {},
+): Promise<number> {
   let args;
   try {
     args = parseChaosArgs(argv);
@@ -67,7 +75,7 @@ export async function chaosMain(argv: string[], exits: ChaosExits = NPM_RUN_CHAO
     log,
     stopped: () => interrupted,
   });
-  process.stdout.write(`${formatReport(report)}\n`);
+  (args.json && opts.jsonOnly ? process.stderr : process.stdout).write(`${formatReport(report)}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   return failures(report).length ? exits.failed : exits.ok;
 }

@@ -1,6 +1,7 @@
 // `minis3 chaos`: the checked chaos workload of `npm run chaos` (bench/chaos/), run as it is: same
-// options, same report. Only two things are added: the target defaults to the CLI's endpoint, and
-// the workload signs with the CLI's key pair (profile, environment or ./data/credentials.json).
+// options, same report. What differs: the target defaults to the CLI's endpoint, the workload signs
+// with the CLI's key pair (profile, environment or ./data/credentials.json), the exit codes are the
+// CLI's, and --json leaves stdout to the JSON report alone.
 import { parseChaosArgs } from "../../bench/chaos/args";
 import { chaosMain } from "../../bench/chaos/main";
 import { rememberKeyPair } from "../../deploy/launcher/client-credentials";
@@ -20,5 +21,6 @@ export async function chaos(argv: string[], target: Target | undefined): Promise
     }
     rememberKeyPair(targets, target.keys);
   }
-  return chaosMain(args, { ok: EXIT.ok, failed: EXIT.checkFailed, usage: EXIT.usage, unavailable: EXIT.unavailable });
+  const exits = { ok: EXIT.ok, failed: EXIT.checkFailed, usage: EXIT.usage, unavailable: EXIT.unavailable };
+  return chaosMain(args, exits, { jsonOnly: true });
 }

@@ -164,3 +164,15 @@ test("a profile file gives the endpoint and keys (--profile), and wins over the 
     /profile "nope" is not in .* \(it has: default, test\)/,
   );
 });
+
+test("chaos runs npm run chaos's checked workload at the CLI's endpoint, signed with the profile's keys; --json is the report alone", async () => {
+  const env = { MINIS3_CREDENTIALS_FILE: join(dir, "credentials") }; // written by the profile case above
+  const r = await minis3(["chaos", "--profile", "test", "--duration", "2s", "--concurrency", "2", "--json"], { keys: false, env });
+  expect(r.stderr).toMatch(/PASSED/);
+  expect(r.code).toBe(0);
+  const report = JSON.parse(r.stdout) as { targets: string[]; lost: number; wrong: number; workload: unknown };
+  expect(report).toMatchObject({ targets: [cluster.httpUrl], lost: 0, wrong: 0 });
+  // the CLI's own exit codes: usage 1, an endpoint that does not answer 5
+  expect((await minis3(["chaos", "--bogus"])).code).toBe(1);
+  expect((await minis3(["chaos", "--duration", "2s", "--endpoint", "http://127.0.0.1:1"])).code).toBe(5);
+});
