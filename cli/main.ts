@@ -22,6 +22,7 @@ interface CommonOptions {
   quiet?: boolean;
   bucket: string;
   max?: number;
+  versionId?: string;
 }
 
 const EXIT_HELP = `
@@ -121,15 +122,16 @@ export function program(): Command {
 
   withCommon(p.command("rm").description("delete an object: it goes to the trash and can be undeleted until purged"), { bucket: true })
     .argument("<key>", "the object's key")
-    .action(action((ctx, o, [key]) => rm(ctx, { bucket: o.bucket, key: key })));
+    .action(action((ctx, o, [key]) => rm(ctx, { bucket: o.bucket, key })));
 
   withCommon(p.command("undelete").description("bring back the newest version of a key from the trash"), { bucket: true })
     .argument("<key>", "the object's key")
-    .action(action((ctx, o, [key]) => undelete(ctx, { bucket: o.bucket, key: key })));
+    .action(action((ctx, o, [key]) => undelete(ctx, { bucket: o.bucket, key })));
 
   withCommon(p.command("stat").description("an object's size, sha256, tier, copies and next lifecycle transition"), { bucket: true })
     .argument("<key>", "the object's key")
-    .action(action((ctx, o, [key]) => statObject(ctx, { bucket: o.bucket, key: key })));
+    .option("--version-id <id>", "a restorable version of the key (from minis3 trash) instead of the visible one")
+    .action(action((ctx, o, [key]) => statObject(ctx, { bucket: o.bucket, key }, o.versionId)));
 
   withCommon(p.command("ls").description("list objects (all pages, as they come)"), { bucket: true })
     .argument("[prefix]", "only keys that start with this", "")

@@ -212,9 +212,12 @@ export async function undelete(ctx: CommandContext, ref: ObjectRef): Promise<voi
   ctx.print(`restored ${res.bucket}/${res.key}: ${formatSize(res.size)}, version ${res.versionId}, tier ${res.tier}`);
 }
 
+/** What /stat's next.transition means, for people. */
+const TRANSITIONS: Record<string, string> = { demote: "demote to cold", purge: "purge from the trash" };
+
 /** `stat <key>`: the object's metadata, where its copies are, and its next lifecycle transition when the server says. */
-export async function statObject(ctx: CommandContext, ref: ObjectRef): Promise<void> {
-  const o = await ctx.client.json<ObjectInfo>("GET", "/stat", { key: ref.key, bucket: ref.bucket });
+export async function statObject(ctx: CommandContext, ref: ObjectRef, versionId?: string): Promise<void> {
+  const o = await ctx.client.json<ObjectInfo>("GET", "/stat", { key: ref.key, bucket: ref.bucket, versionId });
   if (ctx.json) return ctx.printJson(o);
   const rows: [string, string][] = [
     ["key", o.key],
@@ -231,7 +234,8 @@ export async function statObject(ctx: CommandContext, ref: ObjectRef): Promise<v
   ];
   const meta = Object.entries(o.metadata ?? {});
   if (meta.length) rows.push(["metadata", meta.map(([k, v]) => `${k}=${v}`).join(", ")]);
-  if (o.next) rows.push(["next", `${o.next.transition}, due ${timeAndRelative(o.next.due)}`]);
+  if (o.next) rows.push(["next", `${TRANSITIONS[o.next.transition] ?? o.next.transition}, due ${timeAndRelative(o.next.due)}`]);
+  else if (o.next === null) rows.push(["next", o.tier === "cold" ? "none (back to hot when read)" : "none scheduled"]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   for (const [k, v] of rows) ctx.print(`${`${k}:`.padEnd(width)} ${v}`);
 }

@@ -100,13 +100,22 @@ test("ls lists what was put, with sizes; --json is one document; stat --json has
   expect(human.stdout).toMatch(/ {2}5\.00 MiB {2}hot +data\/large\.bin\n/);
   expect(human.stdout).toMatch(/^2 objects, /m);
 
-  const stat = await json<{ key: string; size: number; sha256: string; tier: string; replicas: string[]; contentType: string }>([
-    "stat",
-    "docs/hello.txt",
-  ]);
+  const stat = await json<{
+    key: string;
+    size: number;
+    tier: string;
+    replicas: string[];
+    contentType: string;
+    next: { transition: string; due: string };
+  }>(["stat", "docs/hello.txt"]);
   expect(stat).toMatchObject({ key: "docs/hello.txt", size: 19, tier: "hot", contentType: "text/plain; charset=utf-8" });
   expect(stat.replicas).toHaveLength(2);
-  expect((await minis3(["stat", "docs/hello.txt"])).stdout).toMatch(/^replicas: +storage-\d, storage-\d$/m);
+  // the next lifecycle move: hot objects are demoted MINIS3_HOT_TTL (default 30 min) after their last read
+  expect(stat.next.transition).toBe("demote");
+  expect(Date.parse(stat.next.due)).toBeGreaterThan(Date.now());
+  const statHuman = await minis3(["stat", "docs/hello.txt"]);
+  expect(statHuman.stdout).toMatch(/^replicas: +storage-\d, storage-\d$/m);
+  expect(statHuman.stdout).toMatch(/^next: +demote to cold, due \S+ \S+ \(in \d+ min/m);
 });
 
 test("rm moves an object to the trash, trash lists it, undelete brings it back byte for byte", async () => {
@@ -114,9 +123,12 @@ test("rm moves an object to the trash, trash lists it, undelete brings it back b
   expect(removed.deleted).toBe(true);
   expect((await minis3(["get", "data/large.bin", "gone.bin"])).code).toBe(2);
 
-  const inTrash = await json<{ entries: { key: string; size: number; reason: string }[] }>(["trash", "data/"]);
+  const inTrash = await json<{ entries: { key: string; versionId: string; size: number; reason: string }[] }>(["trash", "data/"]);
   expect(inTrash.entries).toEqual([expect.objectContaining({ key: "data/large.bin", size: LARGE.length, reason: "deleted" })]);
   expect((await minis3(["trash"])).stdout).toMatch(/data\/large\.bin {2}\(deleted, version /);
+  // a trashed version's own schedule: its purge
+  const trashed = await json<{ next: { transition: string } }>(["stat", "data/large.bin", "--version-id", inTrash.entries[0].versionId]);
+  expect(trashed.next.transition).toBe("purge");
 
   const restored = await json<{ key: string; sha256: string }>(["undelete", "data/large.bin"]);
   expect(restored).toMatchObject({ key: "data/large.bin", sha256: sha256(LARGE) });
