@@ -62,7 +62,7 @@ export interface BenchArgs {
   lifecycleObjects: number;
   lifecycleWindowMs: number;
   lifecycleTtlMs: number;
-  /** `node --cpu-prof` for every process of the lifecycle phase's cluster, into this directory. */
+  /** `node --cpu-prof` for every process of a cluster the bench starts, into this directory. */
   cpuProfDir: string | undefined;
   /** Storage nodes of a cluster the bench starts itself. */
   storageNodes: number;
@@ -109,7 +109,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --lifecycle-window TIME their due times (and deletes) spread over this long (default 60s;
                        0s: all at once, the most a transition can move)
   --lifecycle-ttl TIME    the hot TTL there (default 4s)
-  --cpu-prof DIR       the lifecycle phase's processes run with node --cpu-prof into DIR
+  --cpu-prof DIR       the processes of a cluster the bench starts (its own, the lifecycle phase's)
+                       run with node --cpu-prof into DIR
   --storage-nodes N    storage nodes of a cluster the bench starts itself (default 3)
   --cluster-env LIST   MINIS3_* settings for the cluster the bench starts itself, comma-separated
                        (e.g. MINIS3_SCRUB_RATE=0 to compare with the scrubber off)

@@ -8,14 +8,14 @@ import { MiniS3Client } from "./client";
 import { computeRatios } from "./compare";
 import { runLifecycle } from "./lifecycle";
 import { largePhase, measured, mixedPhase, type BenchSystem } from "./phases";
-import { findInfraProcesses, findServiceProcesses } from "./procs";
+import { findServiceProcesses } from "./procs";
 import { report } from "./report";
 import type { BenchResults, LargeRow, MixedRow } from "./result-types";
 import { S3BenchClient, type S3Keys } from "./s3-client";
 import { startS3rver, type PeerServer } from "./s3rver";
 import { runTiers } from "./tiers";
 import { runTransitions } from "./transitions";
-import { resolveTarget, waitQuiet, type Target } from "./target";
+import { defaultInfra, resolveTarget, waitQuiet, type Target } from "./target";
 
 // `npm run bench`: load a MiniS3 cluster on this machine (and with --compare s3rver beside it) and
 // write what it did to bench/results/.
@@ -34,7 +34,7 @@ const LARGE: { parallel: boolean; facade: [Phase, LargeRow]; s3: [Phase, LargeRo
   { parallel: true, facade: ["large-parallel", "largeParallel"], s3: ["large-s3-parallel", "largeS3Parallel"], peer: "largeParallel" },
 ];
 
-const withInfra = () => [...findServiceProcesses(), ...findInfraProcesses()];
+const withInfra = () => [...findServiceProcesses(), ...defaultInfra()];
 
 async function run(args: BenchArgs): Promise<number> {
   const results: BenchResults = {
@@ -81,11 +81,11 @@ async function run(args: BenchArgs): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  target = await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv, args.s3Url);
+  target = await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv, args.s3Url, args.cpuProfDir);
   results.target = { url: target.url, ownCluster: target.cluster !== undefined };
   const runId = randomBytes(4).toString("hex");
   const minis3: BenchSystem = {
-    server: () => [...target!.processes(), ...findInfraProcesses()],
+    server: () => [...target!.processes(), ...target!.infra()],
     services: () => target!.processes(),
     drain: () => waitQuiet(target!.url, 120_000, log),
     cleanUp: !target.cluster,

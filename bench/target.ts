@@ -1,5 +1,8 @@
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
 import { isHealthy, startCluster, type TestCluster } from "../deploy/launcher/cluster";
-import { findServiceProcesses, withChildren, type WatchedProcess } from "./procs";
+import { SETTINGS } from "../services/common/config";
+import { findInfraProcesses, findServiceProcesses, localPort, withChildren, type WatchedProcess } from "./procs";
 import { authorizationFor, keyPairFor } from "../deploy/launcher/client-credentials";
 import type { S3Keys } from "./s3-client";
 
@@ -16,6 +19,17 @@ export interface Target {
   cluster?: TestCluster;
   /** The MiniS3 processes right now (pids change when one restarts). */
   processes(): WatchedProcess[];
+  /** The MariaDB and Redis it uses (those listening on its ports). */
+  infra(): WatchedProcess[];
+}
+
+/** The MariaDB and Redis at MINIS3_MYSQL_URL / MINIS3_REDIS_URL (or the defaults): a cluster's that the bench did not start. */
+export function defaultInfra(): WatchedProcess[] {
+  return infraAt(process.env.MINIS3_MYSQL_URL ?? SETTINGS.mysqlUrl.default, process.env.MINIS3_REDIS_URL ?? SETTINGS.redisUrl.default);
+}
+
+function infraAt(mysqlUrl: string, redisUrl: string): WatchedProcess[] {
+  return findInfraProcesses({ mysql: localPort(mysqlUrl, 3306), redis: localPort(redisUrl, 6379) });
 }
 
 export async function resolveTarget(
@@ -24,26 +38,36 @@ export async function resolveTarget(
   log: (m: string) => void,
   clusterEnv: Record<string, string> = {},
   s3Url = "http://127.0.0.1:9000",
+  cpuProfDir?: string,
 ): Promise<Target> {
   // A running cluster's keys: the environment's, or npm start's data/credentials.json.
   const keys = keyPairFor(s3Url);
   const s3 = keys ? { url: s3Url, keys } : undefined;
   if (url) {
     if (!(await isHealthy(url, 3000))) throw new Error(`${url}/healthz does not answer 200`);
-    return { url, s3, processes: findServiceProcesses };
+    return { url, s3, processes: findServiceProcesses, infra: defaultInfra };
   }
   if (await isHealthy(DEFAULT_URL)) {
     log(`using the cluster already running at ${DEFAULT_URL}`);
-    return { url: DEFAULT_URL, s3, processes: findServiceProcesses };
+    return { url: DEFAULT_URL, s3, processes: findServiceProcesses, infra: defaultInfra };
   }
   log(`nothing answers at ${DEFAULT_URL}; starting a private cluster (${storageNodes} storage nodes)…`);
-  const cluster = await startCluster({ storageNodes, env: { MINIS3_LOG_LEVEL: "warn", ...clusterEnv } });
+  if (cpuProfDir) await mkdir(resolve(cpuProfDir), { recursive: true });
+  const cluster = await startCluster({
+    storageNodes,
+    env: { MINIS3_LOG_LEVEL: "warn", ...clusterEnv },
+    // Profiles are written when the processes exit, at the end of the run.
+    prepare: cpuProfDir
+      ? (spec) => (spec.nodeArgs = [...(spec.nodeArgs ?? []), "--cpu-prof", `--cpu-prof-dir=${resolve(cpuProfDir)}`])
+      : undefined,
+  });
   log(`cluster up at ${cluster.httpUrl} (database ${cluster.dbName})`);
   return {
     url: cluster.httpUrl,
     s3: { url: cluster.s3Url, keys: { accessKey: cluster.accessKey, secretKey: cluster.secretKey } },
     cluster,
     processes: () => withChildren(cluster.processes.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, pid: p.pid! }))),
+    infra: () => infraAt(cluster.mysqlUrl, cluster.redisUrl),
   };
 }
 
