@@ -1,3 +1,5 @@
+import { outsideRequests } from "./request-context";
+
 /**
  * Groups concurrent requests into batches handled by one call (one SQL transaction, one fsync...).
  * A batch is flushed as soon as fewer than `parallel` flushes are running, so an idle system adds no
@@ -42,7 +44,8 @@ export class GroupCommit<T, R> {
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.running < this.parallel) queueMicrotask(() => this.drain());
+      // A batch is many requests' work: it runs as none of them (request-context.ts).
+      if (this.running < this.parallel) queueMicrotask(() => outsideRequests(() => this.drain()));
     });
   }
 

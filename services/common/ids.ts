@@ -22,3 +22,11 @@ function randomHex16(): string {
 }
 
 export const VERSION_ID_RE = /^[0-9a-f]{28}$/;
+
+/**
+ * A request id: 16 upper-case hex digits, the form of S3's x-amz-request-id (which MiniS3's S3
+ * endpoint answers with the same id).
+ */
+export function newRequestId(): string {
+  return randomHex16().toUpperCase();
+}

@@ -14,6 +14,7 @@ import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import type { KeyStore } from "../../auth/keys";
 import { callerOf, refuseSignedMultipart, requireCredentials, signedBody } from "./http-credentials";
 import { drainOnClose } from "./http-drain";
+import { traceHttpRequests } from "./request-ids";
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, parseRange } from "./http-range";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
@@ -66,6 +67,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   drainOnClose(app);
+  traceHttpRequests(app);
   requireCredentials(app, opts.keys);
 
   // Uploads stream: no parser may read the body, whatever its type. Multipart is the exception,

@@ -21,6 +21,8 @@ import { CallReader } from "./grpc-call-reader";
 import type { Caller } from "./caller";
 import { type CallerOf, grpcCallers } from "./grpc-credentials";
 import { grpcStatusOf } from "./grpc-status";
+import { grpcRequestId } from "./request-ids";
+import { withRequestId } from "../../common/request-context";
 import { clusterStatus, nodeStatus, objectInfo, trashEntry } from "./grpc-views";
 
 /** Largest chunk message GetObject sends (the proto promises chunks of at most 1 MiB). */
@@ -48,13 +50,15 @@ export function createObjectService(
   const unary = unaryWith(callers, logger);
   return {
     putObject: (call, callback) => {
-      putObject(engine, call, callers).then(
-        (response) => callback(null, response),
-        (e) => callback(statusOf(e, logger)),
+      withRequestId(grpcRequestId(call), () =>
+        putObject(engine, call, callers).then(
+          (response) => callback(null, response),
+          (e) => callback(statusOf(e, logger)),
+        ),
       );
     },
     getObject: (call) => {
-      void getObject(engine, call, callers, logger);
+      void withRequestId(grpcRequestId(call), () => getObject(engine, call, callers, logger));
     },
     headObject: unary(async (req, caller) => {
       const [bucket, key] = [caller.bucket(req.bucket), checkKey(req.key)];
@@ -183,12 +187,14 @@ function listLimit(limit: number): number {
 function unaryWith(callers: CallerOf, logger?: Logger) {
   return <Req, Res>(handle: (req: Req, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      Promise.resolve()
-        .then(() => handle(call.request, callers(call.metadata)))
-        .then(
-          (response) => callback(null, response),
-          (e) => callback(statusOf(e, logger)),
-        );
+      withRequestId(grpcRequestId(call), () =>
+        Promise.resolve()
+          .then(() => handle(call.request, callers(call.metadata)))
+          .then(
+            (response) => callback(null, response),
+            (e) => callback(statusOf(e, logger)),
+          ),
+      );
     };
 }
 

@@ -1,3 +1,4 @@
+import { withRequestId } from "../../common/request-context";
 import { Worker } from "bullmq";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../../common/logger";
@@ -129,7 +130,9 @@ export class Lifecycle implements Undeleter, ObjectEvents {
   start(): void {
     const { connection, prefix } = this.deps.queues;
     for (const job of JOBS) {
-      const w = new Worker<TransitionJob>(job.name, (j) => job.process(j.data, this.jobs), {
+      // A job a request caused runs as that request's work (its id in the job's data): its log lines and node calls name it.
+      const run = (j: { data: TransitionJob }) => job.process(j.data, this.jobs);
+      const w = new Worker<TransitionJob>(job.name, (j) => (j.data.requestId ? withRequestId(j.data.requestId, () => run(j)) : run(j)), {
         connection,
         prefix,
         concurrency: job.concurrency,

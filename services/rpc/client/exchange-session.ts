@@ -1,5 +1,6 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { ErrorCode, hasCode, MiniS3Error } from "../../common/errors";
+import { currentRequestId, outsideRequests } from "../../common/request-context";
 import { isSecretRefusal } from "../cluster-secret";
 import { fromNodeCallError } from "../wire-errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
@@ -42,12 +43,14 @@ export class ExchangeSession {
     const id = this.nextId++;
     return new Promise<BlobOpResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadlineAt: performance.now() + this.deadlineMs });
-      this.queue.push({ id, op });
+      // The op's own request id: the message that carries it packs other requests' ops too.
+      this.queue.push({ id, op, requestId: currentRequestId() ?? "" });
       this.queuedBytes += payloadBytes;
       if (this.queuedBytes >= MAX_MESSAGE_PAYLOAD) this.flush();
       else if (!this.flushQueued) {
         this.flushQueued = true;
-        setTimeout(this.flush, 1);
+        // The timer (and a stream it opens, whose callbacks inherit it) belongs to no one request.
+        outsideRequests(() => setTimeout(this.flush, 1));
       }
     });
   }

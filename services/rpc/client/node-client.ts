@@ -16,6 +16,7 @@ import type { BlobMeta, BlobVerdict, BlobVerification } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
 import { presentingSecret } from "../cluster-secret";
 import { askingFor } from "../node-identity";
+import { carryingRequestId } from "../request-ids";
 import { ExchangeSession } from "./exchange-session";
 import { ProgressDeadline } from "./progress-deadline";
 import { FastNodeServiceClient } from "../wire/node-service-fast";
@@ -102,7 +103,7 @@ export class NodeClient {
     this.idleMs = opts.idleMs ?? 10_000;
     this.commitMs = opts.commitMs ?? 60_000;
     this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
-    const interceptors = opts.clusterSecret ? [presentingSecret(opts.clusterSecret), askingFor(id)] : [askingFor(id)];
+    const interceptors = [...(opts.clusterSecret ? [presentingSecret(opts.clusterSecret)] : []), askingFor(id), carryingRequestId()];
     this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors });
     this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
   }

@@ -5,6 +5,7 @@ import type { Logger } from "../../common/logger";
 import type { BlobBackend } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { toWire, WIRE_CODE, WIRE_OK } from "../wire-errors";
+import type { OpLog } from "./op-log";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -17,6 +18,7 @@ export function serveExchange(
   backend: BlobBackend,
   maxGetBytes: number,
   log: Logger,
+  ops: OpLog,
 ): void {
   let out: BlobOpResult[] = [];
   let flushQueued = false;
@@ -52,7 +54,7 @@ export function serveExchange(
   call.on("data", (batch: BatchRequest) => {
     for (const op of batch.ops) {
       inFlight++;
-      runOp(op, backend, maxGetBytes).then(deliver, (e) => {
+      runOp(op, backend, maxGetBytes, ops).then(deliver, (e) => {
         // runOp turns errors into results; reaching here is a bug, but the caller must still hear back.
         log.error({ err: e }, "exchange op crashed");
         deliver(failure(op.id, e));
@@ -72,43 +74,51 @@ export function serveExchange(
   });
 }
 
-async function runOp(op: BlobOp, backend: BlobBackend, maxGetBytes: number): Promise<BlobOpResult> {
+async function runOp(op: BlobOp, backend: BlobBackend, maxGetBytes: number, ops: OpLog): Promise<BlobOpResult> {
+  const o = op.op;
+  const done = ops.start(o?.$case ?? "none", (o?.$case === "put" ? o.value.header?.blobId : o?.value.blobId) ?? "", op.requestId);
   try {
-    const o = op.op;
-    if (!o) throw new InvalidArgumentError("empty op");
-    switch (o.$case) {
-      case "put": {
-        const header = o.value.header;
-        if (!header || !isValidBlobId(header.blobId)) throw new InvalidArgumentError(`bad blob id "${header?.blobId}"`);
-        const meta = await backend.putSmall(header.blobId, header.attributes, o.value.data, o.value.sha256);
-        return ok(op.id, { blob: toBlobInfo(meta) });
-      }
-      case "get": {
-        const { blobId, offset, length } = o.value;
-        if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
-        const reader = await backend.read(blobId, offset, length);
-        if (reader.length > maxGetBytes) {
-          await reader.chunks[Symbol.asyncIterator]().return?.();
-          throw new TooLargeError(`blob ${blobId} has ${reader.length} bytes; read it with ReadBlob`);
-        }
-        const parts: Buffer[] = [];
-        for await (const chunk of reader.chunks) parts.push(chunk);
-        const data = parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts);
-        return ok(op.id, { blob: toBlobInfo(reader.meta), data });
-      }
-      case "delete": {
-        if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
-        return ok(op.id, { existed: await backend.delete(o.value.blobId) });
-      }
-      case "stat": {
-        if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
-        const meta = await backend.stat(o.value.blobId);
-        if (!meta) throw new NotFoundError(`blob ${o.value.blobId} not found`);
-        return ok(op.id, { blob: toBlobInfo(meta) });
-      }
-    }
+    const result = await runBlobOp(op, o, backend, maxGetBytes);
+    done();
+    return result;
   } catch (e) {
+    done(e);
     return failure(op.id, e);
+  }
+}
+
+async function runBlobOp(op: BlobOp, o: BlobOp["op"], backend: BlobBackend, maxGetBytes: number): Promise<BlobOpResult> {
+  if (!o) throw new InvalidArgumentError("empty op");
+  switch (o.$case) {
+    case "put": {
+      const header = o.value.header;
+      if (!header || !isValidBlobId(header.blobId)) throw new InvalidArgumentError(`bad blob id "${header?.blobId}"`);
+      const meta = await backend.putSmall(header.blobId, header.attributes, o.value.data, o.value.sha256);
+      return ok(op.id, { blob: toBlobInfo(meta) });
+    }
+    case "get": {
+      const { blobId, offset, length } = o.value;
+      if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
+      const reader = await backend.read(blobId, offset, length);
+      if (reader.length > maxGetBytes) {
+        await reader.chunks[Symbol.asyncIterator]().return?.();
+        throw new TooLargeError(`blob ${blobId} has ${reader.length} bytes; read it with ReadBlob`);
+      }
+      const parts: Buffer[] = [];
+      for await (const chunk of reader.chunks) parts.push(chunk);
+      const data = parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts);
+      return ok(op.id, { blob: toBlobInfo(reader.meta), data });
+    }
+    case "delete": {
+      if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
+      return ok(op.id, { existed: await backend.delete(o.value.blobId) });
+    }
+    case "stat": {
+      if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
+      const meta = await backend.stat(o.value.blobId);
+      if (!meta) throw new NotFoundError(`blob ${o.value.blobId} not found`);
+      return ok(op.id, { blob: toBlobInfo(meta) });
+    }
   }
 }
 

@@ -17,6 +17,8 @@ import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { requiringSecret } from "../cluster-secret";
 import { addHealthService, HEALTH_PATH_PREFIX } from "../health";
 import { refusingOtherNodes } from "../node-identity";
+import { OpLog } from "./op-log";
+import { requestIdOf } from "../request-ids";
 import { serveExchange } from "./exchange-server";
 import { FastNodeService } from "../wire/node-service-fast";
 import { toNodeCallStatus } from "../wire-errors";
@@ -40,6 +42,7 @@ const DEFAULT_MAX_EXCHANGE_GET = 4 * 1024 * 1024;
 export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions): NodeServiceServer {
   const { log, chunkSize } = opts;
   const maxGet = opts.maxExchangeGetBytes ?? DEFAULT_MAX_EXCHANGE_GET;
+  const ops = new OpLog(log);
 
   return {
     getInfo(_call, callback) {
@@ -58,17 +61,25 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
     },
 
     writeBlob(call, callback) {
+      const requestId = requestIdOf(call.metadata);
+      const done = ops.start("WriteBlob", "", requestId);
       receiveBlob(call, backend).then(
-        (info) => callback(null, { blob: info }),
+        (info) => {
+          done();
+          callback(null, { blob: info });
+        },
         (e) => {
-          if (!(e instanceof AbortedError)) log.warn({ err: e }, "WriteBlob failed");
+          done(e);
+          if (!(e instanceof AbortedError)) log.warn({ err: e, ...(requestId ? { requestId } : {}) }, "WriteBlob failed");
           if (!call.cancelled) callback(toNodeCallStatus(e));
         },
       );
     },
 
     readBlob(call) {
-      sendBlob(call, backend, chunkSize).catch((e) => {
+      const done = ops.start("ReadBlob", call.request.blobId, requestIdOf(call.metadata));
+      sendBlob(call, backend, chunkSize).then(done, (e) => {
+        done(e);
         if (call.cancelled || call.destroyed) return;
         call.emit("error", toNodeCallStatus(e));
       });
@@ -124,7 +135,7 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
     },
 
     exchange(call) {
-      serveExchange(call, backend, maxGet, log);
+      serveExchange(call, backend, maxGet, log, ops);
     },
   };
 }

@@ -17,12 +17,17 @@ describe("exchange codec", () => {
             sha256: b.sha256,
           },
         },
+        requestId: "0A1B2C3D4E5F6789",
       },
-      { id: 2 ** 40 + 3, op: { $case: "get", value: { blobId: "x", offset: 0, length: 0 } } },
-      { id: 3, op: { $case: "get", value: { blobId: "y", offset: 2 ** 33, length: undefined } } },
-      { id: 4, op: { $case: "delete", value: { blobId: "z" } } },
-      { id: 5, op: { $case: "stat", value: { blobId: "w" } } },
-      { id: 6, op: { $case: "put", value: { header: { blobId: "empty", attributes: {} }, data: Buffer.alloc(0), sha256: b.sha256 } } },
+      { id: 2 ** 40 + 3, op: { $case: "get", value: { blobId: "x", offset: 0, length: 0 } }, requestId: "client-sent:id/1" },
+      { id: 3, op: { $case: "get", value: { blobId: "y", offset: 2 ** 33, length: undefined } }, requestId: "" },
+      { id: 4, op: { $case: "delete", value: { blobId: "z" } }, requestId: "" },
+      { id: 5, op: { $case: "stat", value: { blobId: "w" } }, requestId: "" },
+      {
+        id: 6,
+        op: { $case: "put", value: { header: { blobId: "empty", attributes: {} }, data: Buffer.alloc(0), sha256: b.sha256 } },
+        requestId: "",
+      },
     ],
   };
   const response: BatchResponse = {
@@ -54,6 +59,14 @@ describe("exchange codec", () => {
     const theirs = Buffer.from(BatchResponse.encode(response).finish());
     expect(decodeBatchResponse(theirs)).toEqual(response);
     expect(ours.equals(theirs)).toBe(true);
+  });
+
+  it("an op without a request id is byte for byte what it was before ids existed", () => {
+    const withoutId = encodeBatchRequest({ ops: [request.ops[3]] });
+    const withId = encodeBatchRequest({ ops: [{ ...request.ops[3], requestId: "0A1B2C3D4E5F6789" }] });
+    // one tag, one length, 16 bytes: the whole cost of an id on the wire
+    expect(withId.length - withoutId.length).toBe(18);
+    expect(decodeBatchRequest(withoutId).ops[0].requestId).toBe("");
   });
 
   it("skips fields it does not know", () => {

@@ -127,17 +127,22 @@ function encodeBlobIdOnly(e: Encoder, r: { blobId: string }): void {
 function encodeOp(e: Encoder, op: BlobOp): void {
   e.uint(1, op.id);
   const o = op.op;
-  if (!o) return;
-  switch (o.$case) {
+  switch (o?.$case) {
     case "put":
-      return e.message(2, encodePut, o.value);
+      e.message(2, encodePut, o.value);
+      break;
     case "get":
-      return e.message(3, encodeReadRequest, o.value);
+      e.message(3, encodeReadRequest, o.value);
+      break;
     case "delete":
-      return e.message(4, encodeBlobIdOnly, o.value);
+      e.message(4, encodeBlobIdOnly, o.value);
+      break;
     case "stat":
-      return e.message(5, encodeBlobIdOnly, o.value);
+      e.message(5, encodeBlobIdOnly, o.value);
+      break;
   }
+  // Last, and only when set: an op without one is byte for byte what it was.
+  e.string(6, op.requestId);
 }
 function encodeRequest(e: Encoder, r: BatchRequest): void {
   for (const op of r.ops) e.message(1, encodeOp, op);
@@ -295,7 +300,7 @@ function decodeBlobIdOnly(d: Decoder): { blobId: string } {
   return r;
 }
 function decodeOp(d: Decoder): BlobOp {
-  const op: BlobOp = { id: 0, op: undefined };
+  const op: BlobOp = { id: 0, op: undefined, requestId: "" };
   while (d.more) {
     const tag = d.varint();
     switch (tag) {
@@ -313,6 +318,9 @@ function decodeOp(d: Decoder): BlobOp {
         break;
       case (5 << 3) | 2:
         op.op = { $case: "stat", value: decodeBlobIdOnly(d.nested()) };
+        break;
+      case (6 << 3) | 2:
+        op.requestId = d.string();
         break;
       default:
         d.skip(tag & 7);

@@ -2,7 +2,6 @@
 // and the signature check: the raw body streams straight into the aws-chunked decoder and on to the
 // engine). Per request: address (path or virtual-host style) → verify the signature → check the
 // bucket grant → dispatch (router.ts) → reply; any error becomes S3's XML error body.
-import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { pipeline, Readable } from "node:stream";
 import { checkBucketAccess, type KeyStore } from "../../../auth/keys";
@@ -10,6 +9,7 @@ import type { AuthenticatedBody } from "../../../auth/sigv4/body";
 import { headerOf, headersFromRaw, parseQuery } from "../../../auth/sigv4/canonical";
 import { AbortedError, isMiniS3Error } from "../../../common/errors";
 import type { Logger } from "../../../common/logger";
+import { acceptRequestId, REQUEST_ID_HEADER, withRequestId } from "../../../common/request-context";
 import type { HttpTimeouts } from "../http-timeouts";
 import { addressOf } from "./addressing";
 import { authenticate } from "./request-auth";
@@ -41,11 +41,21 @@ export function createS3Server(router: S3Router, opts: S3ServerOptions): Server 
   });
   // Idle sockets (no byte either way for idleMs) are destroyed: there is no 'timeout' listener.
   server.setTimeout(t.idleMs);
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => void handle(router, opts, req, res, false));
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => void traced(router, opts, req, res, false));
   // `Expect: 100-continue` (aws cli, SDKs for large bodies): the go-ahead is sent only when a handler
   // reads the body, so a request refused by its signature or a check gets its error before any byte.
-  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => void handle(router, opts, req, res, true));
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => void traced(router, opts, req, res, true));
   return server;
+}
+
+/**
+ * S3's x-amz-request-id is the request's id (request-context.ts): a client's sane x-request-id, else
+ * a fresh one of S3's form; the answer carries it under both names, and the work runs under it.
+ */
+function traced(router: S3Router, opts: S3ServerOptions, raw: IncomingMessage, res: ServerResponse, expectContinue: boolean) {
+  const requestId = acceptRequestId(raw.headers[REQUEST_ID_HEADER]);
+  res.setHeader(REQUEST_ID_HEADER, requestId);
+  return withRequestId(requestId, () => handle(router, opts, raw, res, expectContinue, requestId));
 }
 
 async function handle(
@@ -54,8 +64,8 @@ async function handle(
   raw: IncomingMessage,
   res: ServerResponse,
   expectContinue: boolean,
+  requestId: string,
 ): Promise<void> {
-  const requestId = randomBytes(8).toString("hex").toUpperCase();
   const url = raw.url ?? "/";
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);

@@ -12,6 +12,8 @@ import type { RepairThrottle } from "./repair-throttle";
 /** A job's data: the version it moves (empty for the reconciler). */
 export interface TransitionJob {
   versionId: string;
+  /** The client request that caused it (a cold read's promotion, a read's repair…), if one did. */
+  requestId?: string;
 }
 
 export interface LifecycleOptions {

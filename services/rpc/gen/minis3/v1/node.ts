@@ -187,6 +187,11 @@ export interface BlobOp {
     | { $case: "delete"; value: DeleteBlobRequest }
     | { $case: "stat"; value: StatBlobRequest }
     | undefined;
+  /**
+   * The client request this op is part of (x-request-id), for the node's logs; empty for none.
+   * Per op, not per stream or message: one message packs many requests' ops.
+   */
+  requestId: string;
 }
 
 export interface PutSmallBlob {
@@ -1879,7 +1884,7 @@ export const BatchRequest: MessageFns<BatchRequest> = {
 };
 
 function createBaseBlobOp(): BlobOp {
-  return { id: 0, op: undefined };
+  return { id: 0, op: undefined, requestId: "" };
 }
 
 export const BlobOp: MessageFns<BlobOp> = {
@@ -1900,6 +1905,9 @@ export const BlobOp: MessageFns<BlobOp> = {
       case "stat":
         StatBlobRequest.encode(message.op.value, writer.uint32(42).fork()).join();
         break;
+    }
+    if (message.requestId !== "") {
+      writer.uint32(50).string(message.requestId);
     }
     return writer;
   },
@@ -1957,6 +1965,14 @@ export const BlobOp: MessageFns<BlobOp> = {
             message.op = { $case: "stat", value: StatBlobRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1981,6 +1997,11 @@ export const BlobOp: MessageFns<BlobOp> = {
         : isSet(object.stat)
         ? { $case: "stat", value: StatBlobRequest.fromJSON(object.stat) }
         : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -1997,6 +2018,9 @@ export const BlobOp: MessageFns<BlobOp> = {
       obj.delete = DeleteBlobRequest.toJSON(message.op.value);
     } else if (message.op?.$case === "stat") {
       obj.stat = StatBlobRequest.toJSON(message.op.value);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -2033,6 +2057,7 @@ export const BlobOp: MessageFns<BlobOp> = {
         break;
       }
     }
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
