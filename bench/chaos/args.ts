@@ -16,6 +16,7 @@ export interface ChaosArgs {
   repairTimeoutMs: number;
   requestTimeoutMs: number;
   mix: Mix;
+  retries: number;
   json: boolean;
 }
 
@@ -34,6 +35,8 @@ export const CHAOS_USAGE = `usage: npm run chaos -- --target URL [options]
                        object to be back at R copies (default 5m)
   --request-timeout T  an answer slower than this counts as a failure of unknown outcome (default 30s)
   --mix U:R:D          upload:retrieve:delete weights (default 40:45:15)
+  --retries N          tries again after a connection reset, up to N times, as the AWS SDKs do
+                       (default 2); the report also gives the errors without them. 0: never
   --json               print the full report as JSON after the summary
 Exits 0 when nothing was lost, wrong, resurrected or stale and every object is back at R copies;
 1 otherwise; 2 on a usage error.`;
@@ -48,6 +51,7 @@ const FLAGS = {
   "repair-timeout": { type: "string" },
   "request-timeout": { type: "string" },
   mix: { type: "string" },
+  retries: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean" },
 } as const;
@@ -77,6 +81,7 @@ export function parseChaosArgs(argv: string[]): ChaosArgs | "help" {
     repairTimeoutMs: duration("repair-timeout", values["repair-timeout"], "5m"),
     requestTimeoutMs: duration("request-timeout", values["request-timeout"], "30s"),
     mix: parseMix(values.mix ?? "40:45:15"),
+    retries: int("retries", values.retries ?? "2", 0, 10),
     json: values.json ?? false,
   };
 }

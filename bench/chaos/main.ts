@@ -70,7 +70,7 @@ export async function chaosMain(
     replicas: args.replicas,
     repairTimeoutMs: args.repairTimeoutMs,
     requestTimeoutMs: args.requestTimeoutMs,
-    workload: { mix: args.mix },
+    workload: { mix: args.mix, retries: args.retries },
     faults: args.killCmd ? new CommandFaults(args.killCmd, args.killEveryMs, log) : undefined,
     log,
     stopped: () => interrupted,

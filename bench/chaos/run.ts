@@ -116,6 +116,8 @@ export function failures(r: ChaosReport): string[] {
   return out;
 }
 
+const pct = (n: number, of: number) => (of ? (100 * n) / of : 0).toFixed(2);
+
 export function formatReport(r: ChaosReport): string {
   const w = r.workload;
   const kinds = (["upload", "retrieve", "delete"] as const).map((k) => {
@@ -123,14 +125,15 @@ export function formatReport(r: ChaosReport): string {
     const errs = Object.entries(c.errors)
       .map(([why, n]) => `${why} ×${n}`)
       .join(", ");
-    return `  ${k.padEnd(8)} ${String(c.attempts).padStart(7)} ops, ${String(c.attempts - c.ok).padStart(5)} failed${errs ? ` (${errs})` : ""}`;
+    const retried = c.retried ? `, ${c.retried} retried after a reset` : "";
+    return `  ${k.padEnd(8)} ${String(c.attempts).padStart(7)} ops, ${String(c.attempts - c.ok).padStart(5)} failed${errs ? ` (${errs})` : ""}${retried}`;
   });
   const h = r.history;
   const lines = [
     `chaos run ${r.prefix} against ${r.targets.join(", ")}`,
     `operations         ${w.operations} in ${(w.elapsedMs / 1000).toFixed(1)} s (${((w.operations * 1000) / Math.max(1, w.elapsedMs)).toFixed(0)}/s)`,
     ...kinds,
-    `client errors      ${w.clientErrors} (${r.clientErrorPct.toFixed(2)} %)`,
+    `client errors      ${w.clientErrors} (${r.clientErrorPct.toFixed(2)} %)${w.firstTryErrors !== w.clientErrors ? `; without retries ${w.firstTryErrors} (${pct(w.firstTryErrors, w.operations)} %)` : ""}`,
     `acknowledged       ${h.acknowledgedWrites} writes, ${h.acknowledgedDeletes} deletes; unknown outcome: ${h.maybeWrites} writes, ${h.maybeDeletes} deletes (${h.uncertainKeys} of ${h.keys} keys); refused before reaching a coordinator: ${h.notApplied}`,
     `faults             ${r.faults.length}`,
     `lost               ${r.lost}`,

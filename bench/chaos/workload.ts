@@ -21,6 +21,12 @@ export interface WorkloadOptions {
   /** Share of uploads that are large (largeBytes, streamed in chunks), the rest 1–16 KiB. */
   largeShare: number;
   largeBytes: number;
+  /**
+   * Tries again after a connection reset (the request may or may not have been carried out), on the
+   * next front door, up to this many times: what the AWS SDKs do for every request (3 attempts in
+   * their standard mode). 0 reports every reset as the client's error.
+   */
+  retries: number;
   /** Stops early once this returns true (an interrupt). */
   stopped?: () => boolean;
 }
@@ -31,26 +37,40 @@ export const DEFAULT_WORKLOAD: Omit<WorkloadOptions, "prefix" | "durationMs" | "
   newKeyShare: 0.3,
   largeShare: 0.03,
   largeBytes: 1 << 20,
+  retries: 2,
 };
+
+/**
+ * Failures a real S3 client retries: the connection was reset or closed under the request (a
+ * coordinator killed with the request in flight, or a keep-alive connection to it reused as it died).
+ * Not a refusal (reported as such: no coordinator listened), not a timeout (the client waited long).
+ */
+const RETRIED = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
 export interface OpCounts {
   attempts: number;
   ok: number;
-  /** Failed answers (any but ok, and 404 where absence is an answer), by reason. */
+  /** Failed answers (any but ok, and 404 where absence is an answer), by reason, after retries. */
   errors: Record<string, number>;
+  /** Operations whose first try failed (what a client that never retries would count as errors). */
+  firstTryFailed: number;
+  /** Tries again after a reset. */
+  retried: number;
 }
 
 export interface WorkloadResult {
   elapsedMs: number;
   ops: { upload: OpCounts; retrieve: OpCounts; delete: OpCounts };
-  /** All operations, and those that failed as a client sees it. */
+  /** All operations, and those that failed as a client sees it (after its retries). */
   operations: number;
   clientErrors: number;
+  /** Operations whose first try failed: the client errors without retries. */
+  firstTryErrors: number;
 }
 
 type OpKind = keyof WorkloadResult["ops"];
 
-const newCounts = (): OpCounts => ({ attempts: 0, ok: 0, errors: {} });
+const newCounts = (): OpCounts => ({ attempts: 0, ok: 0, errors: {}, firstTryFailed: 0, retried: 0 });
 
 export class Workload {
   private readonly keys: string[] = [];
@@ -77,7 +97,8 @@ export class Workload {
     await Promise.all(Array.from({ length: this.opts.concurrency }, worker));
     const operations = this.ops.upload.attempts + this.ops.retrieve.attempts + this.ops.delete.attempts;
     const ok = this.ops.upload.ok + this.ops.retrieve.ok + this.ops.delete.ok;
-    return { elapsedMs: Date.now() - started, ops: this.ops, operations, clientErrors: operations - ok };
+    const firstTryErrors = this.ops.upload.firstTryFailed + this.ops.retrieve.firstTryFailed + this.ops.delete.firstTryFailed;
+    return { elapsedMs: Date.now() - started, ops: this.ops, operations, clientErrors: operations - ok, firstTryErrors };
   }
 
   private remember(key: string): void {
@@ -116,14 +137,31 @@ export class Workload {
     }
   }
 
-  private count<T>(kind: OpKind, answer: Answer<T>, okKinds: Answer<T>["kind"][]): void {
+  /**
+   * One operation, tried again after a reset (retries): `unknown` records the outcome of a try that
+   * failed so, which stays a "maybe" whatever the next try answers. Counts the operation once.
+   */
+  private async withRetries<T>(
+    kind: OpKind,
+    okKinds: Answer<T>["kind"][],
+    send: (door: number) => Promise<Answer<T>>,
+    unknown: () => void,
+  ): Promise<Answer<T>> {
     const c = this.ops[kind];
     c.attempts++;
+    let answer = await send(this.door());
+    if (!okKinds.includes(answer.kind)) c.firstTryFailed++;
+    for (let retry = 0; retry < this.opts.retries && answer.kind === "failed" && RETRIED.has(answer.reason); retry++) {
+      unknown();
+      c.retried++;
+      answer = await send(this.door());
+    }
     if (okKinds.includes(answer.kind)) c.ok++;
     else {
       const reason = "reason" in answer ? answer.reason : answer.kind;
       c.errors[reason] = (c.errors[reason] ?? 0) + 1;
     }
+    return answer;
   }
 
   private async upload(key: string): Promise<void> {
@@ -131,8 +169,12 @@ export class Workload {
     const body = randomBytes(large ? this.opts.largeBytes : randomInt(1024, 16 * 1024 + 1));
     const sent: KeyState = { sha256: createHash("sha256").update(body).digest("hex"), size: body.length };
     this.history.writing(key, sent.sha256);
-    const answer = await this.client.upload(this.door(), key, body);
-    this.count("upload", answer, ["ok"]);
+    const answer = await this.withRetries(
+      "upload",
+      ["ok"],
+      (door) => this.client.upload(door, key, body),
+      () => this.history.maybe(key, sent),
+    );
     if (answer.kind === "ok") {
       if (answer.value.sha256 !== sent.sha256 || answer.value.size !== sent.size) {
         // Acknowledged, but for other bytes: the coordinator stored something else.
@@ -144,15 +186,23 @@ export class Workload {
   }
 
   private async retrieve(key: string): Promise<void> {
-    const answer = await this.client.retrieve(this.door(), key);
-    this.count("retrieve", answer, ["ok", "absent"]);
+    const answer = await this.withRetries(
+      "retrieve",
+      ["ok", "absent"],
+      (door) => this.client.retrieve(door, key),
+      () => undefined,
+    );
     if (answer.kind === "ok") this.history.observe(key, { sha256: answer.value.sha256, size: answer.value.size });
     else if (answer.kind === "absent") this.history.observe(key, "absent");
   }
 
   private async delete(key: string): Promise<void> {
-    const answer = await this.client.delete(this.door(), key);
-    this.count("delete", answer, ["ok", "absent"]);
+    const answer = await this.withRetries(
+      "delete",
+      ["ok", "absent"],
+      (door) => this.client.delete(door, key),
+      () => this.history.maybe(key, "absent"),
+    );
     if (answer.kind === "ok") this.history.deleteAcknowledged(key);
     else if (answer.kind === "absent") {
       // NoSuchKey is an answer about the key: it must have been absent (or a maybe-delete landed).

@@ -69,7 +69,7 @@ export const SETTINGS = {
     env: "MINIS3_COORDINATORS",
     default: "2",
     schema: positiveInt,
-    doc: "coordinator: processes sharing its HTTP and gRPC ports (a small primary forks them and restarts one that dies)",
+    doc: "coordinator: processes sharing its HTTP, gRPC and S3 ports (a small primary listens, forks them and restarts one that dies)",
   },
   storageNodes: { env: "MINIS3_STORAGE_NODES", default: "3", schema: positiveInt, doc: "launcher: number of storage nodes" },
   dataDir: {

@@ -50,9 +50,10 @@ export function bindServer(server: grpc.Server, host: string, port: number): Pro
 /**
  * grpc-js servers have no option for their receive window (clients do), so raise it on each
  * connection as it arrives: uploads stream to the server. Reaches into grpc-js's list of its
- * http2 servers; if that changes shape, this does nothing and the default window applies.
+ * http2 servers (those it listens with and those of its connection injectors); if that changes
+ * shape, this does nothing and the default window applies. Call it after each bind or injector.
  */
-function widenReceiveWindows(server: grpc.Server): void {
+export function widenReceiveWindows(server: grpc.Server): void {
   const servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
   if (!(servers instanceof Map)) return;
   for (const h2 of servers.keys()) {

@@ -4,7 +4,7 @@ import { createLogger } from "../common/logger";
 import { runMain } from "../common/process";
 
 // The coordinator's entry. With MINIS3_COORDINATORS above 1 this process is a small primary that
-// forks that many coordinators sharing its HTTP and gRPC ports (group.ts) and serves nothing itself;
+// forks that many coordinators sharing its HTTP, gRPC and S3 ports (group/primary.ts) and serves nothing itself;
 // each worker, or a lone coordinator, serves (serve.ts). The modules are loaded only where they run:
 // the primary never loads the engine, gRPC or fastify.
 
@@ -12,7 +12,7 @@ const log = createLogger("coordinator");
 const { coordinators } = loadConfig(["coordinators"]);
 
 if (cluster.isPrimary && coordinators > 1) {
-  runMain(log, async () => (await import("./group")).runGroupPrimary(log, { workers: coordinators }));
+  runMain(log, async () => (await import("./group/primary")).runGroupPrimary(log, { workers: coordinators }));
 } else if (cluster.isWorker) {
   // A worker stops when its primary passes SIGTERM on. Ctrl-C at a terminal reaches the primary and
   // every worker at once, and a second signal means "exit now" (common/process.ts), so a worker

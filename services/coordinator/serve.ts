@@ -1,20 +1,22 @@
-import type { Server } from "node:http";
+import cluster from "node:cluster";
 import * as grpc from "@grpc/grpc-js";
 import { loadKeyStore } from "../auth/keys";
 import { addHealthService } from "../rpc/health";
-import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
+import { SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import type { Logger } from "../common/logger";
 import { onShutdown } from "../common/process";
 import { NodeRemoval } from "./admin/node-removal";
 import { ClusterStatus } from "./admin/status";
 import { createHttpFacade } from "./api/http-facade";
-import { drainWhileClosing } from "./api/http-drain";
+import { drainWhileClosing, HTTP_DRAIN_MS } from "./api/http-drain";
 import { httpTimeouts } from "./api/http-timeouts";
 import { createS3Endpoint } from "./api/s3/s3-endpoint";
 import { grpcCallers } from "./api/grpc-credentials";
 import { addObjectServices } from "./api/object-grpc-service";
 import { CoordinatorRoster } from "./cluster/coordinator-roster";
 import { closeContext, loadCoordinatorConfig, openContext } from "./context";
+import { listeningDoors, type FrontDoors } from "./front-doors";
+import { GroupWorkerDoors } from "./group/worker-doors";
 import { Lifecycle } from "./lifecycle/lifecycle";
 import { BucketStore } from "./objects/bucket-store";
 import { MultipartStore } from "./objects/multipart-store";
@@ -27,6 +29,10 @@ import { ObjectStore } from "./objects/object-store";
 export async function serve(log: Logger): Promise<void> {
   const ctx = await openContext(loadCoordinatorConfig(), log);
   const { config: cfg, writeQuorum } = ctx;
+  // A worker of a group takes its connections from the primary, which listens (group/primary.ts).
+  const doors: FrontDoors = cluster.isWorker
+    ? new GroupWorkerDoors(log, { http: cfg.httpPort, grpc: cfg.grpcPort, s3: cfg.s3Port }, HTTP_DRAIN_MS)
+    : listeningDoors;
 
   // No cycle to break: the engine reports to the lifecycle through the ObjectEvents port and
   // undeletes through the Undeleter port; the lifecycle never calls the engine.
@@ -76,7 +82,7 @@ export async function serve(log: Logger): Promise<void> {
     services: ["minis3.v1.ObjectService", "minis3.v1.AdminService"],
     probe: async () => (await admin.readiness()).ready,
   });
-  const grpcPort = await bindServer(grpcServer, cfg.host, cfg.grpcPort);
+  const grpcPort = await doors.grpc(grpcServer, cfg.host, cfg.grpcPort);
 
   const http = createHttpFacade(store, admin, {
     maxObjectSize: cfg.maxObjectSize,
@@ -84,15 +90,16 @@ export async function serve(log: Logger): Promise<void> {
     timeouts: httpTimeouts(cfg),
     keys,
   });
-  await http.listen({ host: cfg.host, port: cfg.httpPort });
-  const httpPort = (http.server.address() as { port: number }).port;
+  await http.ready();
+  const httpPort = await doors.http(http.server, cfg.host, cfg.httpPort);
 
   // The S3 REST endpoint: every request signed (SigV4). Without keys it answers 403 to all, saying what to set.
   const s3 = createS3Endpoint(
     { engine: store, buckets: new BucketStore(ctx.catalogue), multipart, maxObjectSize: cfg.maxObjectSize, region: cfg.s3Region },
     { keys, domain: cfg.s3Domain, timeouts: httpTimeouts(cfg), logger: log },
   );
-  const s3Port = await listen(s3, cfg.host, cfg.s3Port);
+  const s3Port = await doors.s3(s3, cfg.host, cfg.s3Port);
+  doors.open();
 
   log.info(
     {
@@ -108,22 +115,11 @@ export async function serve(log: Logger): Promise<void> {
 
   onShutdown(log, async () => {
     drainWhileClosing(s3);
-    await Promise.all([http.close(), new Promise((resolve) => s3.close(resolve))]);
+    await Promise.all([http.close(), new Promise((resolve) => s3.close(resolve)), doors.close()]);
     await shutdownServer(grpcServer);
     await store.close();
     removal.stop();
     await lifecycle.stop();
     await closeContext(ctx);
-  });
-}
-
-/** Listens (in a group worker, on the primary's shared socket) and returns the port bound. */
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve((server.address() as { port: number }).port);
-    });
   });
 }
