@@ -1,5 +1,5 @@
 import { execFile, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
@@ -201,8 +201,14 @@ it("npm run chaos against the same cluster: a user's kill command every 3 s, exi
   // The command kills whatever pid the file names; the harness's supervisor restarts the node, and
   // the file follows its new pid.
   const pidFile = join(cluster.dataDir, "victim.pid");
-  const follow = setInterval(() => writeFileSync(pidFile, String(cluster.pid("storage-2") ?? "")), 100);
-  writeFileSync(pidFile, String(cluster.pid("storage-2") ?? ""));
+  // Replaced whole (rename): a command reading it while it was rewritten in place found it empty
+  // and exited 1 (a failed run under load).
+  const writePid = () => {
+    writeFileSync(`${pidFile}.new`, String(cluster.pid("storage-2") ?? ""));
+    renameSync(`${pidFile}.new`, pidFile);
+  };
+  const follow = setInterval(writePid, 100);
+  writePid();
   try {
     const main = join(__dirname, "../../dist/bench/chaos/main.js");
     const args = [main, "--target", doors().join(","), "--duration", "6s", "--concurrency", "4"];
