@@ -26,4 +26,9 @@ module.exports = tseslint.config(
       "@typescript-eslint/no-require-imports": "off",
     },
   },
+  {
+    // The web console: ES modules run by the browser as written (no build step).
+    files: ["console/**/*.js"],
+    languageOptions: { sourceType: "module", globals: globals.browser },
+  },
 );

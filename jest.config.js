@@ -6,6 +6,9 @@ module.exports = {
   // The chaos suite has its own run (`npm run test:chaos`, jest.chaos.config.js): minutes of faults.
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/chaos/"],
   testTimeout: 60000,
+  // content-disposition 3 (under @fastify/static, the web console) is ESM only: Node 20.19 require()s
+  // it natively, jest's module loader does not, so swc turns it into CommonJS like our own code.
+  transformIgnorePatterns: ["/node_modules/(?!content-disposition/)"],
   transform: {
     "^.+\\.(t|j)sx?$": [
       "@swc/jest",

@@ -1,14 +1,2 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-
-/**
- * The repository root (the folder whose package.json is MiniS3's), found by walking up from this
- * file, so it is right both from deploy/launcher (ts under jest) and dist/deploy/launcher (compiled).
- */
-export function repoRoot(from: string = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "minis3") return dir;
-    if (dirname(dir) === dir) throw new Error(`no MiniS3 package.json above ${from}`);
-  }
-}
+// The launcher, the harness and the coordinator (which serves the web console from the tree) share one walk.
+export { repoRoot } from "../../services/common/repo-root";

@@ -3,7 +3,8 @@
 // before any route runs or a body byte is read. No credentials: 401 Unauthenticated; bad ones: 401
 // with the verifier's code (400 when they cannot be read); a bucket the key may not use, or an
 // operator route (/status, node removal) called with a key limited to some buckets: 403.
-// Only /healthz and /readyz stay open. A coordinator without keys serves everyone (serve.ts warns at start).
+// Only /healthz, /readyz and the web console's files (no data in them; its calls are signed) stay open. A
+// coordinator without keys serves everyone (serve.ts warns at start).
 import type { IncomingMessage } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { KeyStore } from "../../auth/keys";
@@ -12,6 +13,7 @@ import { authenticatedBody } from "../../auth/sigv4/body";
 import { headersFromRaw } from "../../auth/sigv4/canonical";
 import { AbortedError, InvalidArgumentError } from "../../common/errors";
 import { ANYONE, type Caller, callerOfIdentity } from "./caller";
+import { isConsolePath } from "./http-console";
 
 /** Paths served without credentials: load balancers, orchestrators and the launcher probe them. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
@@ -29,7 +31,7 @@ export function requireCredentials(app: FastifyInstance, keys: KeyStore | undefi
     const url = raw.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (OPEN_PATHS.has(path)) return;
+    if (OPEN_PATHS.has(path) || isConsolePath(path)) return;
     const headers = headersFromRaw(raw.rawHeaders);
     const who = authenticateRequest({ method: raw.method ?? "GET", path, query: q < 0 ? "" : url.slice(q + 1), headers }, keys);
     if (!who) {

@@ -12,6 +12,7 @@ import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkKey } from "../objects/names";
 import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import type { KeyStore } from "../../auth/keys";
+import { serveConsole } from "./http-console";
 import { callerOf, refuseSignedMultipart, requireCredentials, signedBody } from "./http-credentials";
 import { drainOnClose } from "./http-drain";
 import { traceHttpRequests } from "./request-ids";
@@ -238,6 +239,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     return reply.code(statusCode).type("application/json; charset=utf-8").send(body);
   });
 
+  serveConsole(app, opts.logger);
   answerExpectContinue(app, opts.maxObjectSize);
   return app;
 }

@@ -1,0 +1,155 @@
+// The web console end to end (issue 15 item 6): a real cluster, Debian's Chromium driven headless by
+// playwright-core. A user signs in (a wrong secret is refused on the page), uploads a file through
+// the page, sees it listed, downloads the same bytes, deletes it, finds it in the trash, undeletes
+// it and sees it back; the dashboard shows the nodes and tiers and is saved as a screenshot under
+// test/artifacts/. The secret key is never sent and is kept in sessionStorage only.
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from "playwright-core";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { repoRoot } from "../../deploy/launcher/paths";
+
+const CHROMIUM = process.env.MINIS3_CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = join(repoRoot(__dirname), "test", "artifacts");
+/** Each wait on the page: generous, the machine may be loaded (the page answers in well under a second when it is not). */
+const UI_WAIT_MS = 60_000;
+
+jest.setTimeout(300_000);
+
+let cluster: TestCluster;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const requests: Request[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  cluster = await startCluster();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless=new"], timeout: UI_WAIT_MS });
+  context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(UI_WAIT_MS);
+  page = await context.newPage();
+  page.on("request", (r) => requests.push(r));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.stop();
+});
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const row = (table: string, key: string) => page.getByTestId(table).locator(`tr[data-key="${key}"]`);
+
+async function signIn(secretKey: string): Promise<void> {
+  await page.getByLabel("Access key").fill(cluster.accessKey);
+  await page.getByLabel("Secret key").fill(secretKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+test("a wrong secret is refused on the sign-in form; the right one opens the dashboard", async () => {
+  await page.goto(`${cluster.httpUrl}/console`);
+  await signIn("not-the-secret-0000000000000000000000000");
+  await page.getByRole("alert").filter({ hasText: "The secret key does not match this access key." }).waitFor();
+  await signIn(cluster.secretKey);
+  // Every node of the cluster, up.
+  const nodes = page.getByTestId("nodes");
+  for (const id of ["storage-1", "storage-2", "storage-3", "backup-1", "delete-1"]) {
+    await nodes.locator("tr", { hasText: id }).locator(".badge-up").waitFor();
+  }
+  await page.getByTestId("ring").getByText("storage-1").waitFor();
+  await page.getByTestId("queues").waitFor();
+});
+
+test("upload through the page, listed, downloaded byte for byte, deleted, undeleted from the trash, back in the list", async () => {
+  const name = "console-e2e.bin";
+  const bytes = randomBytes(3 * 1024 * 1024 + 123);
+  await page.getByRole("link", { name: "Objects" }).click();
+  await page.getByLabel("Prefix").fill("e2e/");
+  await page.getByRole("button", { name: "List" }).click();
+
+  // Slow the upload down (DevTools network throttling) so its progress bar can be seen moving.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
+  await page.locator('input[type="file"]').setInputFiles({ name, mimeType: "application/octet-stream", buffer: bytes });
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  const progress = page.getByTestId("upload-progress").locator("progress");
+  // (Expressions run in the page are strings: this file is compiled without the DOM's types.)
+  const bar = `document.querySelector('[data-testid="upload-progress"] progress')`;
+  await page.waitForFunction(`${bar} !== null && ${bar}.value > 0 && ${bar}.value < 100`, undefined, { timeout: UI_WAIT_MS });
+  expect(await progress.count()).toBe(1);
+  await page
+    .getByRole("status")
+    .filter({ hasText: `Uploaded e2e/${name}` })
+    .waitFor();
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+
+  const listed = row("objects", `e2e/${name}`);
+  await listed.waitFor();
+  expect(await listed.locator("td").nth(1).textContent()).toBe("3.0 MiB");
+
+  const [download] = await Promise.all([page.waitForEvent("download"), listed.getByRole("button", { name: "Download" }).click()]);
+  expect(download.suggestedFilename()).toBe(name);
+  const got = await readFile(await download.path());
+  expect(got.length).toBe(bytes.length);
+  expect(sha256(got)).toBe(sha256(bytes));
+
+  await listed.getByRole("button", { name: "Delete" }).click();
+  await page
+    .getByRole("status")
+    .filter({ hasText: `Deleted e2e/${name}` })
+    .waitFor();
+  await listed.waitFor({ state: "detached" });
+
+  await page.getByRole("link", { name: "Trash" }).click();
+  const trashed = row("trash", `e2e/${name}`);
+  await trashed.waitFor();
+  await trashed.getByRole("button", { name: "Undelete" }).click();
+  await page
+    .getByRole("status")
+    .filter({ hasText: `Restored e2e/${name}` })
+    .waitFor();
+  await trashed.waitFor({ state: "detached" });
+
+  await page.getByRole("link", { name: "Objects" }).click();
+  await row("objects", `e2e/${name}`).waitFor();
+  // The object's details: its /stat, tier and copies.
+  await row("objects", `e2e/${name}`)
+    .getByRole("button", { name: `e2e/${name}` })
+    .click();
+  await page.getByTestId("details").getByText(bytes.length.toLocaleString("en-US"), { exact: false }).waitFor();
+});
+
+test("the dashboard counts the object; saved as test/artifacts/console-dashboard.png", async () => {
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  // The tier card of hot objects shows the restored object once /status counts it (refreshed every 5 s).
+  await page
+    .getByTestId("tier-hot")
+    .locator(".figure", { hasText: /^[1-9]/ })
+    .waitFor();
+  await mkdir(ARTIFACTS, { recursive: true });
+  const file = join(ARTIFACTS, "console-dashboard.png");
+  await page.screenshot({ path: file, fullPage: true });
+  expect((await readFile(file)).subarray(1, 4).toString()).toBe("PNG");
+});
+
+test("the secret never left the page: not in any request, and kept in sessionStorage only", async () => {
+  expect(requests.length).toBeGreaterThan(5);
+  for (const r of requests) {
+    const sent = [r.url(), JSON.stringify(await r.allHeaders()), r.postDataBuffer()?.toString("latin1") ?? ""].join("\n");
+    expect(sent.includes(cluster.secretKey)).toBe(false);
+  }
+  const stored = await page.evaluate("({ local: localStorage.length, session: sessionStorage.length, cookies: document.cookie })");
+  expect(stored).toEqual({ local: 0, session: 1, cookies: "" });
+});
+
+test("keys the cluster refuses later (401) send the page back to sign-in, saying why", async () => {
+  const keys = JSON.stringify({ accessKey: cluster.accessKey, secretKey: "changed-since-0000000000000000" });
+  await page.evaluate(`sessionStorage.setItem("minis3.console.keys", ${JSON.stringify(keys)})`);
+  await page.reload();
+  await page.getByRole("alert").filter({ hasText: "Signed out: The secret key does not match this access key." }).waitFor();
+  await page.getByLabel("Secret key").waitFor();
+  expect(await page.evaluate("sessionStorage.length")).toBe(0);
+});
