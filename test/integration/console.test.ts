@@ -75,11 +75,10 @@ test("upload through the page, listed, downloaded byte for byte, deleted, undele
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
   await page.locator('input[type="file"]').setInputFiles({ name, mimeType: "application/octet-stream", buffer: bytes });
   await page.getByRole("button", { name: "Upload", exact: true }).click();
-  const progress = page.getByTestId("upload-progress").locator("progress");
+  // The bar part-way (the bar goes when the upload ends, so this is the check that it moved).
   // (Expressions run in the page are strings: this file is compiled without the DOM's types.)
   const bar = `document.querySelector('[data-testid="upload-progress"] progress')`;
   await page.waitForFunction(`${bar} !== null && ${bar}.value > 0 && ${bar}.value < 100`, undefined, { timeout: UI_WAIT_MS });
-  expect(await progress.count()).toBe(1);
   await page
     .getByRole("status")
     .filter({ hasText: `Uploaded e2e/${name}` })
