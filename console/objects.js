@@ -82,6 +82,8 @@ function Details({ api, bucket, objectKey, onError, onClose }) {
 
 function factOf(name, value) {
   if (name === "size") return `${bytes(value)} (${value.toLocaleString()} bytes)`;
+  // The object's next lifecycle move ({transition, due}; null: nothing scheduled).
+  if (name === "next") return value ? `${value.transition} ${relative(value.due)} (${when(value.due)})` : "nothing scheduled";
   if (typeof value === "string" && /At$/.test(name) && !Number.isNaN(Date.parse(value))) return `${when(value)} (${relative(value)})`;
   if (Array.isArray(value)) return value.join(", ") || "—";
   if (value && typeof value === "object") return html`<code>${JSON.stringify(value)}</code>`;

@@ -42,6 +42,17 @@ afterAll(async () => {
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const row = (table: string, key: string) => page.getByTestId(table).locator(`tr[data-key="${key}"]`);
 
+/** Waits for the page's notice saying `text`; an error shown instead fails at once, with it and the coordinator's last lines. */
+async function notice(text: string): Promise<void> {
+  const said = page.getByRole("status").filter({ hasText: text });
+  const alert = page.getByRole("alert");
+  await said.or(alert).first().waitFor();
+  if (await said.isVisible()) return;
+  throw new Error(
+    `the page said "${await alert.first().textContent()}" instead of "${text}"\n${cluster.logs("coordinator", 30).join("\n")}`,
+  );
+}
+
 async function signIn(secretKey: string): Promise<void> {
   await page.getByLabel("Access key").fill(cluster.accessKey);
   await page.getByLabel("Secret key").fill(secretKey);
@@ -79,11 +90,9 @@ test("upload through the page, listed, downloaded byte for byte, deleted, undele
   // (Expressions run in the page are strings: this file is compiled without the DOM's types.)
   const bar = `document.querySelector('[data-testid="upload-progress"] progress')`;
   await page.waitForFunction(`${bar} !== null && ${bar}.value > 0 && ${bar}.value < 100`, undefined, { timeout: UI_WAIT_MS });
-  await page
-    .getByRole("status")
-    .filter({ hasText: `Uploaded e2e/${name}` })
-    .waitFor();
+  // Seen: the rest at full speed (a loaded machine has nothing to gain from the throttle now).
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await notice(`Uploaded e2e/${name}`);
 
   const listed = row("objects", `e2e/${name}`);
   await listed.waitFor();
@@ -96,20 +105,14 @@ test("upload through the page, listed, downloaded byte for byte, deleted, undele
   expect(sha256(got)).toBe(sha256(bytes));
 
   await listed.getByRole("button", { name: "Delete" }).click();
-  await page
-    .getByRole("status")
-    .filter({ hasText: `Deleted e2e/${name}` })
-    .waitFor();
+  await notice(`Deleted e2e/${name}`);
   await listed.waitFor({ state: "detached" });
 
   await page.getByRole("link", { name: "Trash" }).click();
   const trashed = row("trash", `e2e/${name}`);
   await trashed.waitFor();
   await trashed.getByRole("button", { name: "Undelete" }).click();
-  await page
-    .getByRole("status")
-    .filter({ hasText: `Restored e2e/${name}` })
-    .waitFor();
+  await notice(`Restored e2e/${name}`);
   await trashed.waitFor({ state: "detached" });
 
   await page.getByRole("link", { name: "Objects" }).click();
