@@ -13,7 +13,7 @@ export interface SupervisorOptions {
   onLine?: (name: string, stream: OutputStream, line: string) => void;
   /** The supervisor's own messages (restarts, exits). Default: stderr, prefixed "[launcher]". */
   onNotice?: (message: string) => void;
-  /** First restart delay; doubles on each quick crash, up to maxBackoffMs. */
+  /** First restart delay; doubles on each quick crash (an exit by itself), up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   /** A child that ran this long before dying is restarted after initialBackoffMs again. */
@@ -236,8 +236,11 @@ export class Supervisor extends EventEmitter {
       return;
     }
     if (Date.now() - c.startedAt >= this.opts.stableAfterMs) c.backoffMs = this.opts.initialBackoffMs;
-    const delay = c.backoffMs;
-    c.backoffMs = Math.min(c.backoffMs * 2, this.opts.maxBackoffMs);
+    // Killed by a signal (an operator's or the OOM killer's SIGKILL, a chaos run): not a crash loop of
+    // its own making, so no growing wait. A node killed every few seconds waited 250 ms, 500 ms, 1 s…
+    // and stayed away longer each time, until a second storage node was down with it.
+    const delay = info.signal ? this.opts.initialBackoffMs : c.backoffMs;
+    if (!info.signal) c.backoffMs = Math.min(c.backoffMs * 2, this.opts.maxBackoffMs);
     this.opts.onNotice(`${name} exited unexpectedly with ${how}; restarting in ${delay} ms`);
     c.restartTimer = setTimeout(() => {
       c.restartTimer = undefined;

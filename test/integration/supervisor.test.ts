@@ -57,6 +57,26 @@ describe("Supervisor", () => {
     expect(notices.join()).toMatch(/sending SIGKILL/);
   });
 
+  it("restarts a process killed by a signal after the first delay each time, without growing it", async () => {
+    const notices: string[] = [];
+    let listening = 0;
+    const sup = new Supervisor([spec("storage-8", {})], {
+      initialBackoffMs: 20,
+      onLine: (_n, _s, l) => (listening += l.includes("listening") ? 1 : 0),
+      onNotice: (m) => notices.push(m),
+    });
+    sup.startAll();
+    for (let kill = 1; kill <= 3; kill++) {
+      await waitFor(() => listening === kill, 30_000);
+      process.kill(sup.pid("storage-8")!, "SIGKILL");
+    }
+    await waitFor(() => listening === 4, 30_000);
+    expect(notices.filter((n) => n.includes("exited unexpectedly"))).toEqual(
+      Array.from({ length: 3 }, () => "storage-8 exited unexpectedly with signal SIGKILL; restarting in 20 ms"),
+    );
+    await sup.stopAll();
+  });
+
   it("does not restart a process that exits with the invalid-configuration status", async () => {
     const sup = new Supervisor([spec("misconfigured", { STUB_BEHAVIOUR: "config-error" })], {
       initialBackoffMs: 20,
