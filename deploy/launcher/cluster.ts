@@ -107,8 +107,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const mysqlUrl = withDatabase(opts.mysqlUrl ?? process.env.MINIS3_MYSQL_URL ?? SETTINGS.mysqlUrl.default, dbName);
   const redisUrl = process.env.MINIS3_REDIS_URL ?? SETTINGS.redisUrl.default;
   const dataDir = await mkdtemp(join(tmpdir(), "minis3-cluster-"));
-  // coordinator HTTP, gRPC, then the nodes: storage-1..N, backup-1, delete-1, then the coordinator's S3 port
-  const base = await findFreePortBlock(storageNodes + 5);
+  // coordinator HTTP, gRPC, then the nodes: storage-1..N, backup-1, delete-1, then the coordinator's
+  // S3 port, then one metrics port per process (coordinator, then the nodes)
+  const base = await findFreePortBlock(2 * storageNodes + 8);
   const s3Port = base + storageNodes + 4;
 
   const env: Record<string, string> = {
@@ -124,6 +125,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     MINIS3_REDIS_URL: redisUrl,
     MINIS3_QUEUE_PREFIX: prefix,
     MINIS3_S3_PORT: String(s3Port),
+    MINIS3_METRICS_BASE_PORT: String(s3Port + 1),
     // A key pair and cluster secret of the run's own: every front door and every node checks them.
     MINIS3_ACCESS_KEY: `test${hex}`,
     MINIS3_SECRET_KEY: randomBytes(20).toString("base64url"),

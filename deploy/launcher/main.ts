@@ -30,10 +30,22 @@ function endpoints(specs: ProcessSpec[], httpUrl: string, keyPair: KeyPair | und
     `  gRPC  ${coordinator.address}`,
     `  S3    ${s3Url}   (AWS Signature V4: aws --endpoint-url …)`,
     ...nodes.map((n) => `  ${n.name.padEnd(width)}  ${n.address}  data ${n.env.MINIS3_DATA_DIR}`),
+    ...metricsLines(specs, httpUrl),
     ...(keyPair ? howToSign(httpUrl, s3Url, keyPair) : ["Credentials: the users of MINIS3_KEYS_FILE."]),
     "Ctrl-C stops everything.",
     "",
   ].join("\n");
+}
+
+/** Where each process serves its Prometheus metrics (none when MINIS3_METRICS_BASE_PORT=0). */
+function metricsLines(specs: ProcessSpec[], httpUrl: string): string[] {
+  const serving = specs.filter((s) => (s.metricsPort ?? 0) > 0);
+  if (!serving.length) return [];
+  const width = Math.max(...serving.map((s) => s.name.length));
+  return [
+    "Metrics (Prometheus, GET /metrics):",
+    ...serving.map((s) => `  ${s.name.padEnd(width)}  ${httpUrl.replace(/:\d+$/, `:${s.metricsPort}`)}/metrics`),
+  ];
 }
 
 /** The key pair, and the lines that use it: every call but /healthz must be signed. */

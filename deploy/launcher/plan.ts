@@ -14,6 +14,8 @@ export interface ClusterShape {
   grpcPort: number;
   /** First node port: storage-1..N, then backup-1, then delete-1. */
   nodeBasePort: number;
+  /** First metrics port: the coordinator, then the nodes in the same order; 0: no metrics. */
+  metricsBasePort: number;
   storageNodes: number;
   /** Each node gets <dataDir>/<node id>. */
   dataDir: string;
@@ -37,6 +39,8 @@ export interface ProcessSpec {
   port: number;
   /** host:port others dial: the coordinator's gRPC address, or a node's MINIS3_NODE_ADDRESS. */
   address: string;
+  /** Its Prometheus metrics port (GET /metrics); 0 or absent: none. */
+  metricsPort?: number;
 }
 
 /**
@@ -59,7 +63,7 @@ const ENTRY: Record<ServiceKind, string> = {
 };
 
 /** Per-node settings the plan always sets itself; a value for them in the base env is replaced. */
-const PER_NODE_VARS = ["MINIS3_NODE_ID", "MINIS3_NODE_PORT", "MINIS3_NODE_ADDRESS", "MINIS3_DATA_DIR"];
+const PER_NODE_VARS = ["MINIS3_NODE_ID", "MINIS3_NODE_PORT", "MINIS3_NODE_ADDRESS", "MINIS3_DATA_DIR", "MINIS3_METRICS_PORT"];
 
 /** Only string values: a child's env must not carry `undefined`. */
 function cleanEnv(base: NodeJS.ProcessEnv | Record<string, string>): Record<string, string> {
@@ -85,6 +89,12 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
   common.MINIS3_HOST = shape.host;
   const dial = dialableHost(shape.host);
   const script = (kind: ServiceKind) => resolve(shape.repoRoot, ENTRY[kind]);
+  // Each process its own metrics port (every process is its own scrape target), in plan order.
+  const lastMetricsPort = shape.metricsBasePort + shape.storageNodes + 2;
+  if (shape.metricsBasePort > 0 && lastMetricsPort > 65535) {
+    throw new RangeError(`metrics ports ${shape.metricsBasePort}..${lastMetricsPort} do not fit in 1..65535`);
+  }
+  const metricsPort = (i: number) => (shape.metricsBasePort > 0 ? shape.metricsBasePort + i : 0);
 
   const specs: ProcessSpec[] = [
     {
@@ -92,9 +102,15 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
       kind: "coordinator",
       script: script("coordinator"),
       nodeArgs: NODE_ARGS,
-      env: { ...common, MINIS3_HTTP_PORT: String(shape.httpPort), MINIS3_GRPC_PORT: String(shape.grpcPort) },
+      env: {
+        ...common,
+        MINIS3_HTTP_PORT: String(shape.httpPort),
+        MINIS3_GRPC_PORT: String(shape.grpcPort),
+        MINIS3_METRICS_PORT: String(metricsPort(0)),
+      },
       port: shape.httpPort,
       address: hostPort(dial, shape.grpcPort),
+      metricsPort: metricsPort(0),
     },
   ];
 
@@ -116,9 +132,11 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
         MINIS3_NODE_PORT: String(port),
         MINIS3_NODE_ADDRESS: address,
         MINIS3_DATA_DIR: join(resolve(shape.dataDir), id),
+        MINIS3_METRICS_PORT: String(metricsPort(i + 1)),
       },
       port,
       address,
+      metricsPort: metricsPort(i + 1),
     });
   });
   return specs;

@@ -2,10 +2,10 @@ import { readConfig, SETTINGS, type SettingKey } from "../../services/common/con
 import type { ClusterShape } from "./plan";
 
 /** The settings that shape the cluster; all others are passed through to the services. */
-const SHAPE_KEYS = ["host", "httpPort", "grpcPort", "nodeBasePort", "storageNodes", "dataDir"] as const;
+const SHAPE_KEYS = ["host", "httpPort", "grpcPort", "nodeBasePort", "metricsBasePort", "storageNodes", "dataDir"] as const;
 
 /** Settings the plan sets per node, so a value in the launcher's env is not checked (it is replaced). */
-const PER_NODE_KEYS: readonly SettingKey[] = ["nodeId", "nodePort", "nodeAddress"];
+const PER_NODE_KEYS: readonly SettingKey[] = ["nodeId", "nodePort", "nodeAddress", "metricsPort"];
 
 /** Every setting the launcher checks before starting anything: a bad value fails once, up front. */
 export const LAUNCHER_CHECKED_KEYS = (Object.keys(SETTINGS) as SettingKey[]).filter((k) => !PER_NODE_KEYS.includes(k));

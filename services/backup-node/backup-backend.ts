@@ -80,6 +80,7 @@ export class MysqlBackupBackend implements BlobBackend {
     this.usage = new UsageCounter(() => countComplete(this.pool, this.nodeId), opts.usageRecountMs ?? 60_000);
     this.smallPuts = new GroupCommit((puts) => commitSmallPuts(this.pool, this.nodeId, puts), {
       maxBatch: SMALL_BATCH_ITEMS,
+      name: "backup_small_put",
       fits: (batch, next) =>
         !batch.some((p) => p.key.blobId === next.key.blobId) && // one copy per id per transaction
         batch.reduce((n, p) => n + (p.chunk?.data.length ?? 0), 0) + (next.chunk?.data.length ?? 0) <= SMALL_BATCH_BYTES,
@@ -87,10 +88,12 @@ export class MysqlBackupBackend implements BlobBackend {
     // Trash moves and purges delete thousands of small copies a second: one commit for many.
     this.deletes = new GroupCommit((ids) => deleteBlobs(this.pool, this.nodeId, ids, DELETE_INLINE_CHUNKS), {
       maxBatch: DELETE_BATCH_ITEMS,
+      name: "backup_delete",
       fits: (batch, next) => !batch.includes(next),
     });
     this.lookups = new GroupCommit((ids) => selectCompleteCopies(this.pool, this.nodeId, ids), {
       maxBatch: READ_BATCH_ITEMS,
+      name: "backup_read",
       parallel: READ_BATCHES,
     });
   }

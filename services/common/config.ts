@@ -59,6 +59,18 @@ export const SETTINGS = {
     schema: z.string().regex(/^[a-z0-9-]{1,64}$/, "lowercase letters, digits and '-'"),
     doc: "S3 region GetBucketLocation reports (requests signed for any region are accepted)",
   },
+  metricsPort: {
+    env: "MINIS3_METRICS_PORT",
+    default: "0",
+    schema: port,
+    doc: "Prometheus metrics at GET /metrics on this port (0: none); a coordinator group serves its workers' merged from the primary",
+  },
+  metricsBasePort: {
+    env: "MINIS3_METRICS_BASE_PORT",
+    default: "9100",
+    schema: port,
+    doc: "launcher: first metrics port, one per process (coordinator, storage nodes, backup, delete; 0: no metrics)",
+  },
   nodeBasePort: {
     env: "MINIS3_NODE_BASE_PORT",
     default: "50100",

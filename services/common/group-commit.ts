@@ -1,3 +1,4 @@
+import { batchMetrics, type BatchMetrics } from "./metrics/batch-metrics";
 import { outsideRequests } from "./request-context";
 
 /**
@@ -20,6 +21,8 @@ export interface GroupCommitOptions<T> {
    * would only multiply the wait.
    */
   splitOnFailure?: (e: unknown) => boolean;
+  /** Named: each flush's size is a metric (minis3_batch_size{batch=name}). */
+  name?: string;
 }
 
 export class GroupCommit<T, R> {
@@ -30,6 +33,7 @@ export class GroupCommit<T, R> {
   private readonly parallel: number;
   private readonly fits: (batch: readonly T[], next: T) => boolean;
   private readonly splitOnFailure: (e: unknown) => boolean;
+  private readonly metrics?: BatchMetrics;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
@@ -39,6 +43,7 @@ export class GroupCommit<T, R> {
     this.parallel = opts.parallel ?? 1;
     this.fits = opts.fits ?? (() => true);
     this.splitOnFailure = opts.splitOnFailure ?? (() => false);
+    this.metrics = opts.name === undefined ? undefined : batchMetrics(opts.name);
   }
 
   submit(item: T): Promise<R> {
@@ -64,6 +69,7 @@ export class GroupCommit<T, R> {
         items.push(batch[batch.length - 1].item);
       }
       this.running++;
+      this.metrics?.flushed(items.length);
       this.flush(items)
         .then(
           (results) => batch.forEach((b, i) => b.resolve(results[i])),

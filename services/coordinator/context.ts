@@ -53,6 +53,7 @@ const SETTINGS = [
   "scrubRate",
   "orphanGrace",
   "clusterSecret",
+  "metricsPort",
 ] as const;
 
 export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;
@@ -69,8 +70,8 @@ export function loadCoordinatorConfig(): CoordinatorConfig {
 }
 
 /**
- * Where the coordinator's metrics will hang: the operations issue puts its registry here, and every
- * component that holds the context (or is handed `metrics`) can reach it. Nothing records yet.
+ * Unused: metrics went into the process's prom-client registry (common/metrics/registry.ts), which a
+ * coordinator group's primary collects from each worker; each component defines its own next to it.
  */
 export type Metrics = Readonly<Record<string, never>>;
 

@@ -4,6 +4,10 @@ import { loadKeyStore } from "../auth/keys";
 import { addHealthService } from "../rpc/health";
 import { SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import type { Logger } from "../common/logger";
+import { measuringCalls } from "../common/metrics/grpc-metrics";
+import { serveMetrics } from "../common/metrics/metrics-server";
+import { startProcessMetrics } from "../common/metrics/registry";
+import { registerClusterGauges } from "./admin/cluster-gauges";
 import { onShutdown } from "../common/process";
 import { NodeRemoval } from "./admin/node-removal";
 import { ClusterStatus } from "./admin/status";
@@ -27,6 +31,7 @@ import { ObjectStore } from "./objects/object-store";
  * or as one of several workers of a group (group.ts) that share the listening ports.
  */
 export async function serve(log: Logger): Promise<void> {
+  startProcessMetrics({ service: "coordinator" });
   const ctx = await openContext(loadCoordinatorConfig(), log);
   const { config: cfg, writeQuorum } = ctx;
   // A worker of a group takes its connections from the primary, which listens (group/primary.ts).
@@ -65,6 +70,7 @@ export async function serve(log: Logger): Promise<void> {
     roster,
     redis: ctx.scheduler,
   });
+  registerClusterGauges({ ...ctx, queues: ctx.scheduler, transitions: lifecycle, repairs: lifecycle });
   lifecycle.start();
   removal.start();
 
@@ -75,7 +81,7 @@ export async function serve(log: Logger): Promise<void> {
     log.warn(
       "NO CREDENTIALS CONFIGURED (MINIS3_ACCESS_KEY / MINIS3_SECRET_KEY or MINIS3_KEYS_FILE): the HTTP facade and gRPC API serve ANYONE, the S3 endpoint refuses every request",
     );
-  const grpcServer = new grpc.Server(SERVER_OPTIONS);
+  const grpcServer = new grpc.Server({ ...SERVER_OPTIONS, interceptors: [measuringCalls("grpc")] });
   addObjectServices(grpcServer, store, admin, log, grpcCallers(keys));
   // Open (no credentials), as /readyz: probes carry none. Serving = ready (admin/readiness.ts).
   addHealthService(grpcServer, {
@@ -101,11 +107,15 @@ export async function serve(log: Logger): Promise<void> {
   const s3Port = await doors.s3(s3, cfg.host, cfg.s3Port);
   doors.open();
 
+  // A group's workers answer the primary (main.ts), which serves all of theirs merged.
+  const metrics = cluster.isWorker ? undefined : await serveMetrics(cfg.host, cfg.metricsPort, log);
+
   log.info(
     {
       http: `http://${cfg.host}:${httpPort}`,
       grpc: `${cfg.host}:${grpcPort}`,
       s3: `http://${cfg.host}:${s3Port}`,
+      ...(metrics ? { metrics: `http://${cfg.host}:${metrics.port}/metrics` } : {}),
       replicas: cfg.replicas,
       writeQuorum,
       storageNodes: ctx.directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`),
@@ -115,7 +125,7 @@ export async function serve(log: Logger): Promise<void> {
 
   onShutdown(log, async () => {
     drainWhileClosing(s3);
-    await Promise.all([http.close(), new Promise((resolve) => s3.close(resolve)), doors.close()]);
+    await Promise.all([http.close(), new Promise((resolve) => s3.close(resolve)), doors.close(), metrics?.close()]);
     await shutdownServer(grpcServer);
     await store.close();
     removal.stop();

@@ -7,6 +7,7 @@ const shape: ClusterShape = {
   httpPort: 8080,
   grpcPort: 50051,
   nodeBasePort: 50100,
+  metricsBasePort: 9100,
   storageNodes: 3,
   dataDir: "/var/minis3",
   repoRoot: "/repo",
@@ -99,6 +100,14 @@ describe("planCluster", () => {
     expect(five.at(-1)!.port).toBe(50106);
   });
 
+  it("gives every process its own metrics port from the base, in plan order, or none with base 0", () => {
+    expect(plan.map((p) => [p.metricsPort, p.env.MINIS3_METRICS_PORT])).toEqual(
+      [9100, 9101, 9102, 9103, 9104, 9105].map((port) => [port, String(port)]),
+    );
+    const off = planCluster({ ...shape, metricsBasePort: 0 }, { MINIS3_METRICS_PORT: "9999" });
+    expect(off.map((p) => [p.metricsPort, p.env.MINIS3_METRICS_PORT])).toEqual(off.map(() => [0, "0"]));
+  });
+
   it("rejects shapes that cannot run", () => {
     expect(() => planCluster({ ...shape, storageNodes: 0 }, {})).toThrow(RangeError);
     expect(() => planCluster({ ...shape, nodeBasePort: 65534 }, {})).toThrow(/do not fit/);
@@ -113,6 +122,7 @@ describe("readClusterShape", () => {
       httpPort: 8080,
       grpcPort: 50051,
       nodeBasePort: 50100,
+      metricsBasePort: 9100,
       storageNodes: 3,
       dataDir: "./data",
       repoRoot: "/repo",

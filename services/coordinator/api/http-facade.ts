@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import multipart from "@fastify/multipart";
 import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
 import { readConfig } from "../../common/config";
+import { measureRequest, nameOperation } from "../../common/metrics/http-metrics";
 import type { Logger } from "../../common/logger";
 import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkKey } from "../objects/names";
@@ -67,6 +68,9 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     exposeHeadRoutes: false, // HEAD /retrieve is its own route: it must not read the body
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // Before fastify's own listener, so the time includes routing. Each route names its operation
+  // (below); a request refused before its route runs (credentials, 404) stays "other".
+  app.server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => measureRequest("facade", req, res));
   drainOnClose(app);
   traceHttpRequests(app);
   requireCredentials(app, opts.keys);
@@ -80,7 +84,18 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   const allowedMethods = new Map<string, Method[]>();
   const route = (method: Method, url: string, handler: (request: Req, reply: FastifyReply) => Promise<unknown>): void => {
     allowedMethods.set(url, [...(allowedMethods.get(url) ?? []), method]);
-    app.route<{ Querystring: Query; Params: Record<string, string> }>({ method, url, handler });
+    // The operation's metrics name, made once here: a route hook costs no lookup per request (fastify's
+    // request.routeOptions builds an object at each read).
+    const op = `${method} ${url}`;
+    app.route<{ Querystring: Query; Params: Record<string, string> }>({
+      method,
+      url,
+      handler,
+      onRequest: (_request, reply, done) => {
+        nameOperation(reply.raw, "facade", op);
+        done();
+      },
+    });
   };
 
   route("POST", "/upload", async (request, reply) => {

@@ -14,6 +14,7 @@ import {
   type RemoveNodeRequest,
 } from "../../rpc/gen/minis3/v1/object";
 import type { Logger } from "../../common/logger";
+import { measuredService } from "../../common/metrics/grpc-metrics";
 import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkKey } from "../objects/names";
 import type { ByteRange, ObjectEngine } from "../objects/object-engine";
@@ -38,8 +39,9 @@ export function addObjectServices(
   logger?: Logger,
   callers: CallerOf = grpcCallers(undefined),
 ): void {
-  server.addService(ObjectServiceService, createObjectService(engine, logger, callers));
-  server.addService(AdminServiceService, createAdminService(admin, logger, callers));
+  // Their messages' bytes count in the request metrics (the server's interceptor times the calls).
+  server.addService(measuredService(ObjectServiceService, "grpc"), createObjectService(engine, logger, callers));
+  server.addService(measuredService(AdminServiceService, "grpc"), createAdminService(admin, logger, callers));
 }
 
 export function createObjectService(

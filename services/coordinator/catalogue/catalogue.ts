@@ -122,14 +122,26 @@ export class Catalogue {
     // The lifecycle's reads and moves come in bursts of hundreds (the due-row poller moves up to
     // 512 versions of each transition at once): bigger batches, fewer commits.
     const lifecycle = { ...split, maxBatch: LIFECYCLE_BATCH };
-    this.commits = new GroupCommit((batch) => withRetry(async () => commitBatch(writes, batch, await clock.now(), trashTtlMs)), split);
-    this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(writes, batch, await clock.now(), trashTtlMs)), split);
-    this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch));
-    this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids), { maxBatch: LIFECYCLE_BATCH });
-    this.cleanups = new GroupCommit((batch) => withRetry(() => cleanCopiesBatch(pool, batch)), { maxBatch: LIFECYCLE_BATCH });
-    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(writes, batch)), lifecycle);
-    this.purgeMarks = new GroupCommit((batch) => withRetry(() => markPurgingBatch(pool, batch)), lifecycle);
-    this.forgets = new GroupCommit((ids) => withRetry(() => deleteTrashedBatch(pool, ids)), lifecycle);
+    this.commits = new GroupCommit((batch) => withRetry(async () => commitBatch(writes, batch, await clock.now(), trashTtlMs)), {
+      ...split,
+      name: "catalogue_commit",
+    });
+    this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(writes, batch, await clock.now(), trashTtlMs)), {
+      ...split,
+      name: "catalogue_delete",
+    });
+    this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch), { name: "catalogue_lookup" });
+    this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids), { maxBatch: LIFECYCLE_BATCH, name: "catalogue_version_read" });
+    this.cleanups = new GroupCommit((batch) => withRetry(() => cleanCopiesBatch(pool, batch)), {
+      maxBatch: LIFECYCLE_BATCH,
+      name: "catalogue_cleanup",
+    });
+    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(writes, batch)), { ...lifecycle, name: "catalogue_move" });
+    this.purgeMarks = new GroupCommit((batch) => withRetry(() => markPurgingBatch(pool, batch)), {
+      ...lifecycle,
+      name: "catalogue_purge_mark",
+    });
+    this.forgets = new GroupCommit((ids) => withRetry(() => deleteTrashedBatch(pool, ids)), { ...lifecycle, name: "catalogue_forget" });
   }
 
   /**

@@ -327,7 +327,7 @@ export class DuePoller {
       if (t.moved.includes(outcome)) lane.stats.recordMoved((await t.now()) - t.dueAt(v));
       else lane.stats.recordNotMoved(outcome);
     } catch (e) {
-      lane.stats.failed++;
+      lane.stats.recordFailed();
       const attempts = (lane.backoff.get(v.versionId)?.attempts ?? 0) + 1;
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempts - 1)) * (0.75 + Math.random() / 2);
       lane.backoff.delete(v.versionId); // re-inserted last: the oldest entry is the first forgotten

@@ -1,3 +1,5 @@
+import { TransitionMetrics } from "./transition-metrics";
+
 /** Lateness is counted in buckets this wide up to FINE_MS, then in whole seconds up to MAX_MS. */
 const FINE_STEP_MS = 10;
 const FINE_MS = 5000;
@@ -34,9 +36,14 @@ export class TransitionStats {
   private readonly buckets = new Uint32Array(BUCKETS);
   private maxMs = 0;
 
-  constructor(readonly kind: string) {}
+  private readonly metrics: TransitionMetrics;
+
+  constructor(readonly kind: string) {
+    this.metrics = new TransitionMetrics(kind);
+  }
 
   recordMoved(latenessMs: number): void {
+    this.metrics.recordMoved(latenessMs);
     const ms = Math.max(0, latenessMs);
     this.moved++;
     this.maxMs = Math.max(this.maxMs, ms);
@@ -46,7 +53,13 @@ export class TransitionStats {
   }
 
   recordNotMoved(outcome: string): void {
+    this.metrics.recordNotMoved();
     this.notMoved.set(outcome, (this.notMoved.get(outcome) ?? 0) + 1);
+  }
+
+  recordFailed(): void {
+    this.metrics.recordFailed();
+    this.failed++;
   }
 
   /** The upper edge of the bucket holding the q-quantile (so never an understatement). */

@@ -12,6 +12,7 @@ import {
 } from "../gen/minis3/v1/node";
 import { SERVER_OPTIONS, bindServer, shutdownServer } from "../../common/grpc";
 import type { Logger } from "../../common/logger";
+import { measuredService, measuringCalls } from "../../common/metrics/grpc-metrics";
 import type { BlobBackend, BlobVerification, BlobWriter } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { requiringSecret } from "../cluster-secret";
@@ -241,11 +242,11 @@ export async function startNodeServer(
   opts: NodeServiceOptions,
 ): Promise<RunningNodeServer> {
   // The secret first: a stranger learns nothing, not even which node this is.
-  const interceptors = (
-    opts.clusterSecret ? [requiringSecret(opts.clusterSecret), refusingOtherNodes(opts.id)] : [refusingOtherNodes(opts.id)]
-  ).map(exceptHealth);
+  const checks = opts.clusterSecret ? [requiringSecret(opts.clusterSecret), refusingOtherNodes(opts.id)] : [refusingOtherNodes(opts.id)];
+  // Metrics first, so a refused call is counted too.
+  const interceptors = [measuringCalls("node"), ...checks.map(exceptHealth)];
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
-  server.addService(FastNodeService, createNodeService(backend, opts));
+  server.addService(measuredService(FastNodeService, "node"), createNodeService(backend, opts));
   let stopping = false;
   addHealthService(server, {
     services: ["minis3.v1.NodeService"],

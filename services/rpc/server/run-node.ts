@@ -13,6 +13,9 @@ import type { NodeKind } from "../../membership/node-record";
 import { onShutdown, runMain } from "../../common/process";
 import type { BlobBackend } from "../blob-backend";
 import { startNodeServer } from "./node-server";
+import { registerStoreGauges } from "./node-metrics";
+import { serveMetrics } from "../../common/metrics/metrics-server";
+import { startProcessMetrics } from "../../common/metrics/registry";
 
 export interface NodeContext {
   id: string;
@@ -51,11 +54,13 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     "chunkSize",
     "clusterSecret",
     "logLevel",
+    "metricsPort",
   ] as const);
   const dataDir = resolve(cfg.dataDir);
   await mkdir(dataDir, { recursive: true });
   const id = await resolveNodeId(cfg.nodeId, dataDir, opts.kind);
   const log = bootLog.child({ node: id });
+  startProcessMetrics({ service: opts.kind, node: id });
 
   const ds = await openDataSource({
     url: cfg.mysqlUrl,
@@ -86,12 +91,15 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     log,
   );
   await heartbeat.start();
-  log.info({ id, kind: opts.kind, address, dataDir }, "node started");
+  registerStoreGauges(backend);
+  const metrics = await serveMetrics(cfg.host, cfg.metricsPort, log);
+  log.info({ id, kind: opts.kind, address, dataDir, ...(metrics ? { metricsPort: metrics.port } : {}) }, "node started");
 
   onShutdown(log, async () => {
     // Leave first so coordinators stop routing here, then drain calls in flight.
     await heartbeat.leave().catch((e) => log.warn({ err: e }, "could not mark the node down"));
     await server.stop();
+    await metrics?.close();
     await backend.close();
     await ds.destroy();
   });

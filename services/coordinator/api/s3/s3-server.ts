@@ -9,6 +9,7 @@ import type { AuthenticatedBody } from "../../../auth/sigv4/body";
 import { headerOf, headersFromRaw, parseQuery } from "../../../auth/sigv4/canonical";
 import { AbortedError, isMiniS3Error } from "../../../common/errors";
 import type { Logger } from "../../../common/logger";
+import { measureRequest, nameOperation } from "../../../common/metrics/http-metrics";
 import { acceptRequestId, REQUEST_ID_HEADER, withRequestId } from "../../../common/request-context";
 import type { HttpTimeouts } from "../http-timeouts";
 import { addressOf } from "./addressing";
@@ -66,6 +67,7 @@ async function handle(
   expectContinue: boolean,
   requestId: string,
 ): Promise<void> {
+  measureRequest("s3", raw, res);
   const url = raw.url ?? "/";
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
@@ -84,7 +86,8 @@ async function handle(
     if (bucket !== undefined) checkBucketAccess(identity, bucket);
     const query = new Map<string, string>();
     for (const [name, value] of parseQuery(rawQuery)) if (!query.has(name)) query.set(name, value);
-    const { handler } = router.match(method, target, query);
+    const { route, handler } = router.match(method, target, query);
+    nameOperation(res, "s3", route.name);
     const request: S3Request = {
       method: method as S3Method,
       bucket,

@@ -1,0 +1,200 @@
+import { randomBytes } from "node:crypto";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { TestObjectClient } from "../../services/coordinator/api/testing/grpc-clients";
+import { remove, retrieve, upload } from "../support/http";
+import { scrape, total, type Sample } from "../support/prometheus";
+import { s3Client } from "../support/s3";
+import { waitFor } from "../support/wait";
+
+// Prometheus metrics (issue 15 item 1): a known amount of traffic through each front door moves each
+// process's counters and byte totals by what was sent, scraped from every process's own port.
+
+/** Headers and framing a request adds to its body on the wire, at most (HTTP doors count them). */
+const OVERHEAD = 4096;
+
+/** Scrapes until `ok` holds of the samples (gauges read from the catalogue lag up to 10 s). */
+function scrapeUntil(url: string, what: string, ok: (s: Sample[]) => boolean): Promise<Sample[]> {
+  return waitFor(
+    what,
+    async () => {
+      const s = await scrape(url);
+      return ok(s) && s;
+    },
+    60_000,
+    1000,
+  );
+}
+
+const metricsUrl = (c: TestCluster, name: string) => `http://127.0.0.1:${c.specs.find((s) => s.name === name)!.metricsPort}`;
+
+describe("one coordinator", () => {
+  let cluster: TestCluster;
+  let grpcClient: TestObjectClient;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ storageNodes: 3, env: { MINIS3_TRASH_TTL: "1h" } });
+    grpcClient = TestObjectClient.create("generated", cluster.grpcAddress);
+  }, 120_000);
+
+  afterAll(async () => {
+    grpcClient?.close();
+    await cluster?.stop();
+  }, 60_000);
+
+  test("every process serves its own /metrics with Node's process metrics, labelled with its service", async () => {
+    for (const spec of cluster.specs) {
+      expect(spec.metricsPort).toBeGreaterThan(0);
+      const samples = await scrape(metricsUrl(cluster, spec.name));
+      const rss = samples.find((s) => s.name === "minis3_process_resident_memory_bytes");
+      expect(rss?.value).toBeGreaterThan(0);
+      expect(rss?.labels.service).toBe(spec.kind);
+      if (spec.kind !== "coordinator") expect(rss?.labels.node).toBe(spec.name);
+    }
+    const notMetrics = await fetch(`${metricsUrl(cluster, "storage-1")}/other`);
+    expect(notMetrics.status).toBe(404);
+  }, 60_000);
+
+  test("requests, errors and bytes per front door and operation move by the traffic sent; nodes count the replicas' bytes", async () => {
+    const storage = cluster.specs.filter((s) => s.kind === "storage").map((s) => s.name);
+    const nodeBytesIn = async () => {
+      let n = 0;
+      for (const name of storage)
+        n += total(await scrape(metricsUrl(cluster, name)), "minis3_request_bytes_received_total", { door: "node" });
+      return n;
+    };
+    const coordinator = () => scrape(metricsUrl(cluster, "coordinator"));
+    const before = await coordinator();
+    const nodesBefore = await nodeBytesIn();
+    const delta = (after: Sample[], name: string, labels: Record<string, string>) =>
+      total(after, name, labels) - total(before, name, labels);
+
+    // facade: 4 uploads of 10 KiB, 2 reads, 1 read of a missing key
+    const facadeBody = randomBytes(10 * 1024);
+    for (let i = 0; i < 4; i++) expect((await upload(cluster.httpUrl, `m/facade-${i}`, facadeBody)).status).toBe(201);
+    for (let i = 0; i < 2; i++) expect((await retrieve(cluster.httpUrl, `m/facade-${i}`)).status).toBe(200);
+    expect((await retrieve(cluster.httpUrl, "m/missing")).status).toBe(404);
+    // gRPC: 2 puts of 20 KiB, 2 gets
+    const grpcBody = randomBytes(20 * 1024);
+    for (let i = 0; i < 2; i++) await grpcClient.put({ key: `m/grpc-${i}` }, [grpcBody]);
+    for (let i = 0; i < 2; i++) expect((await grpcClient.get({ key: `m/grpc-${i}` })).data.equals(grpcBody)).toBe(true);
+    // S3: 2 PutObjects of 30 KiB, 1 GetObject
+    const s3 = s3Client(cluster);
+    await s3.send(new CreateBucketCommand({ Bucket: "metrics" }));
+    const s3Body = randomBytes(30 * 1024);
+    await s3.send(new PutObjectCommand({ Bucket: "metrics", Key: "m/s3-0", Body: s3Body }));
+    await s3.send(new PutObjectCommand({ Bucket: "metrics", Key: "m/s3-1", Body: s3Body }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: "metrics", Key: "m/s3-0" }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(s3Body)).toBe(true);
+    s3.destroy();
+
+    const after = await coordinator();
+    const facadeUpload = { door: "facade", op: "POST /upload" };
+    const facadeRead = { door: "facade", op: "GET /retrieve" };
+    expect(delta(after, "minis3_requests_total", facadeUpload)).toBe(4);
+    expect(delta(after, "minis3_request_duration_seconds_count", facadeUpload)).toBe(4);
+    const facadeIn = delta(after, "minis3_request_bytes_received_total", facadeUpload);
+    expect(facadeIn).toBeGreaterThanOrEqual(4 * facadeBody.length);
+    expect(facadeIn).toBeLessThan(4 * (facadeBody.length + OVERHEAD));
+    expect(delta(after, "minis3_requests_total", facadeRead)).toBe(3);
+    const facadeOut = delta(after, "minis3_request_bytes_sent_total", facadeRead);
+    expect(facadeOut).toBeGreaterThanOrEqual(2 * facadeBody.length);
+    expect(facadeOut).toBeLessThan(2 * facadeBody.length + 3 * OVERHEAD);
+    expect(delta(after, "minis3_request_errors_total", { ...facadeRead, code: "404" })).toBe(1);
+    expect(delta(after, "minis3_request_errors_total", facadeUpload)).toBe(0);
+
+    const grpcPut = { door: "grpc", op: "PutObject" };
+    expect(delta(after, "minis3_requests_total", grpcPut)).toBe(2);
+    const grpcIn = delta(after, "minis3_request_bytes_received_total", grpcPut);
+    expect(grpcIn).toBeGreaterThanOrEqual(2 * grpcBody.length);
+    expect(grpcIn).toBeLessThan(2 * (grpcBody.length + OVERHEAD));
+    const grpcGet = { door: "grpc", op: "GetObject" };
+    expect(delta(after, "minis3_requests_total", grpcGet)).toBe(2);
+    expect(delta(after, "minis3_request_bytes_sent_total", grpcGet)).toBeGreaterThanOrEqual(2 * grpcBody.length);
+
+    const s3Put = { door: "s3", op: "PutObject" };
+    expect(delta(after, "minis3_requests_total", s3Put)).toBe(2);
+    const s3In = delta(after, "minis3_request_bytes_received_total", s3Put);
+    expect(s3In).toBeGreaterThanOrEqual(2 * s3Body.length);
+    expect(s3In).toBeLessThan(2 * (s3Body.length + OVERHEAD));
+    const s3Get = { door: "s3", op: "GetObject" };
+    expect(delta(after, "minis3_requests_total", s3Get)).toBe(1);
+    expect(delta(after, "minis3_request_bytes_sent_total", s3Get)).toBeGreaterThanOrEqual(s3Body.length);
+
+    // Every upload's commit went through the grouped catalogue commit: 8 uploads in 1..8 flushes.
+    const commits = delta(after, "minis3_batch_flushes_total", { batch: "catalogue_commit" });
+    expect(commits).toBeGreaterThanOrEqual(1);
+    expect(commits).toBeLessThanOrEqual(8);
+    expect(delta(after, "minis3_batch_size_sum", { batch: "catalogue_commit" })).toBe(8);
+
+    // Two replicas of each upload reached the storage nodes (and the reads' bytes went out).
+    const uploaded = 4 * facadeBody.length + 2 * grpcBody.length + 2 * s3Body.length;
+    expect((await nodeBytesIn()) - nodesBefore).toBeGreaterThanOrEqual(2 * uploaded);
+  }, 120_000);
+
+  test("cluster gauges: objects and bytes per tier, nodes live with their disks, queues; trash moves counted with their lateness", async () => {
+    const body = randomBytes(5000);
+    for (let i = 0; i < 3; i++) expect((await upload(cluster.httpUrl, `g/${i}`, body)).status).toBe(201);
+    expect((await remove(cluster.httpUrl, "g/2")).status).toBe(200);
+
+    const url = metricsUrl(cluster, "coordinator");
+    // Tier totals are read from the catalogue at most every 10 s.
+    const samples = await scrapeUntil(
+      url,
+      "the tier gauges to show the trashed version",
+      (s) => total(s, "minis3_tier_objects", { tier: "trash" }) >= 1,
+    );
+    expect(total(samples, "minis3_tier_objects", { tier: "hot" })).toBeGreaterThanOrEqual(2);
+    expect(total(samples, "minis3_tier_bytes", { tier: "hot" })).toBeGreaterThanOrEqual(2 * body.length);
+    for (const node of ["storage-1", "storage-2", "storage-3", "backup-1", "delete-1"]) {
+      expect(total(samples, "minis3_node_live", { node })).toBe(1);
+      expect(total(samples, "minis3_node_state", { node, state: "up" })).toBe(1);
+    }
+    expect(total(samples, "minis3_node_free_bytes", { node: "storage-1" })).toBeGreaterThan(0);
+    expect(samples.some((s) => s.name === "minis3_queue_jobs" && s.labels.queue === "repair")).toBe(true);
+
+    // The trash move (to the delete node) is the due-row poller's: counted as moved, its lateness observed.
+    const moved = await scrapeUntil(
+      url,
+      "the trash move to be counted",
+      (s) => total(s, "minis3_lifecycle_transitions_total", { transition: "trash", outcome: "moved" }) >= 1,
+    );
+    expect(total(moved, "minis3_lifecycle_lateness_seconds_count", { transition: "trash" })).toBeGreaterThanOrEqual(1);
+
+    const storage = await scrape(metricsUrl(cluster, "storage-1"));
+    expect(total(storage, "minis3_store_free_bytes")).toBeGreaterThan(0);
+    expect(storage.some((s) => s.name === "minis3_store_blobs")).toBe(true);
+  }, 150_000);
+});
+
+describe("a group of two coordinators", () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ storageNodes: 2, env: { MINIS3_COORDINATORS: "2" } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+
+  test("the primary serves the workers' metrics merged: counters summed over both, cluster-wide gauges not doubled", async () => {
+    const url = metricsUrl(cluster, "coordinator");
+    const op = { door: "facade", op: "POST /upload" };
+    const before = total(await scrape(url), "minis3_requests_total", op);
+    const body = randomBytes(2000);
+    // Each upload on a fresh connection: the primary hands connections to the workers in turn.
+    for (let i = 0; i < 6; i++) {
+      const res = await upload(cluster.httpUrl, `group/${i}`, body);
+      expect(res.status).toBe(201);
+    }
+    const samples = await scrapeUntil(
+      url,
+      "the tier gauge to count the uploads",
+      (s) => total(s, "minis3_tier_objects", { tier: "hot" }) >= 6,
+    );
+    expect(total(samples, "minis3_requests_total", op) - before).toBe(6);
+    expect(total(samples, "minis3_tier_objects", { tier: "hot" })).toBe(6);
+    expect(total(samples, "minis3_node_live", { node: "storage-1" })).toBe(1);
+  }, 120_000);
+});
