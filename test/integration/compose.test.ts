@@ -4,7 +4,15 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { forgetKeyPair, rememberKeyPair } from "../../deploy/launcher/client-credentials";
 import { repoRoot } from "../../deploy/launcher/paths";
 import { seededBytes, sha256 } from "../support/bodies";
-import { NOT_RUN, SHARED, processesMarked, readComposeFile, startComposeStack, type ComposeStack } from "../support/compose-stack";
+import {
+  NOT_RUN,
+  SHARED,
+  processesMarked,
+  readComposeFile,
+  scrapeTargets,
+  startComposeStack,
+  type ComposeStack,
+} from "../support/compose-stack";
 import { keyQuery, retrieve, signedFetch, upload } from "../support/http";
 import { s3Client } from "../support/s3";
 import { waitFor } from "../support/wait";
@@ -84,6 +92,24 @@ describe("every compose service run locally with its command and environment", (
     const viaFacade = await signedFetch(`${facade}/retrieve?${keyQuery("s3.bin", "compose")}`);
     expect(viaFacade.status).toBe(200);
     expect(sha256(Buffer.from(await viaFacade.arrayBuffer()))).toBe(sha256(body));
+  }, 60_000);
+
+  it("serves metrics on every target deploy/prometheus.yml scrapes, counting the S3 upload just made", async () => {
+    const targets = scrapeTargets(root).filter((t) => stack.services.has(t.split(":")[0]));
+    expect(targets.length).toBe([...stack.services.keys()].filter((n) => n !== "haproxy").length);
+    let s3Puts = 0;
+    for (const target of targets) {
+      const [service, port] = target.split(":");
+      const res = await fetch(`${stack.url(service, Number(port))}/metrics`);
+      const text = await res.text();
+      expect({ target, status: res.status }).toEqual({ target, status: 200 });
+      expect(text).toMatch(/^minis3_process_resident_memory_bytes/m);
+      for (const [, labels, value] of text.matchAll(/^minis3_requests_total\{([^}]*)\} (\S+)$/gm)) {
+        if (labels.includes('door="s3"') && labels.includes('op="PutObject"')) s3Puts += Number(value);
+      }
+    }
+    // one PutObject through HAProxy's S3 port (no retries), on whichever coordinator it reached
+    expect(s3Puts).toBe(1);
   }, 60_000);
 
   it("keeps serving through HAProxy when a coordinator stops, and the stopped services fail their health checks", async () => {

@@ -41,16 +41,18 @@ const COMPOSE_FILE = "deploy/docker-compose.yml";
 const HAPROXY_CFG = "deploy/haproxy.cfg";
 const HAPROXY = "/usr/sbin/haproxy";
 
-/** The file as compose reads it (PyYAML, like deploy/check-compose.py: merge keys included). */
-export function readComposeFile(root = repoRoot(__dirname)): ComposeFile {
-  const json = execFileSync(
-    "python3",
-    ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)", join(root, COMPOSE_FILE)],
-    {
-      encoding: "utf8",
-    },
-  );
-  return JSON.parse(json) as ComposeFile;
+/** A YAML file of deploy/ as compose and Prometheus read it (PyYAML, like deploy/check-compose.py: merge keys included). */
+export function readYaml<T>(path: string, root = repoRoot(__dirname)): T {
+  const script = "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)";
+  return JSON.parse(execFileSync("python3", ["-c", script, join(root, path)], { encoding: "utf8" })) as T;
+}
+
+export const readComposeFile = (root = repoRoot(__dirname)): ComposeFile => readYaml<ComposeFile>(COMPOSE_FILE, root);
+
+/** `host:port` of every Prometheus scrape target in deploy/prometheus.yml. */
+export function scrapeTargets(root = repoRoot(__dirname)): string[] {
+  const config = readYaml<{ scrape_configs?: { static_configs?: { targets?: string[] }[] }[] }>("deploy/prometheus.yml", root);
+  return (config.scrape_configs ?? []).flatMap((job) => (job.static_configs ?? []).flatMap((c) => c.targets ?? []));
 }
 
 /** Compose's variable substitution: ${X}, ${X:-default}, ${X-default}, ${X:?error}, ${X?error}, $$. */
