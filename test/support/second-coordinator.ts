@@ -22,7 +22,14 @@ export async function startSecondCoordinator(cluster: TestCluster, httpPort?: nu
   // Same keys as the cluster's own coordinator: the shared clients sign calls to it too.
   rememberKeyPair([url, `127.0.0.1:${port + 1}`], { accessKey: cluster.accessKey, secretKey: cluster.secretKey });
   const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
-    env: { ...spec.env, MINIS3_HTTP_PORT: String(port), MINIS3_GRPC_PORT: String(port + 1), MINIS3_S3_PORT: String(port + 2) },
+    // Metrics off: the cluster's coordinator already holds the metrics port its settings name.
+    env: {
+      ...spec.env,
+      MINIS3_HTTP_PORT: String(port),
+      MINIS3_GRPC_PORT: String(port + 1),
+      MINIS3_S3_PORT: String(port + 2),
+      MINIS3_METRICS_PORT: "0",
+    },
     stdio: ["ignore", "ignore", "inherit"],
   });
   try {
