@@ -27,6 +27,7 @@ export async function startExtraStorageNode(cluster: TestCluster, id: string): P
       MINIS3_NODE_PORT: String(port),
       MINIS3_NODE_ADDRESS: address,
       MINIS3_DATA_DIR: join(cluster.dataDir, id),
+      MINIS3_METRICS_PORT: "0", // the node whose settings these are holds its metrics port
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
