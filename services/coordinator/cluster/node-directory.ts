@@ -20,6 +20,11 @@ export type MemberState = "up" | "down" | "suspected" | "draining" | "removed";
  * refreshes, until the node pool's probe reaches it again (`trust`). Suspicion used to end at the
  * next refresh, ~1 s later, so a node cut off from coordinators but not from MariaDB was live
  * nearly all the time and cost every request sent to it a deadline (review, finding 9).
+ *
+ * Emits "revived" with the suspected nodes whose row says they run again: a new start time, or
+ * heartbeats after a silence. The pool probes those at once instead of at its next backoff step:
+ * storage nodes killed every 5 s were seen again 1.7-8 s after they had restarted (probes at
+ * 0.25 s doubling), so the next kill often left one of three nodes reachable and writes failed.
  */
 export class NodeDirectory extends EventEmitter {
   private records: NodeRecord[] = [];
@@ -27,6 +32,8 @@ export class NodeDirectory extends EventEmitter {
   private readonly heartbeats = new Map<string, boolean>();
   /** Nodes a call could not reach, until a probe does. */
   private readonly suspected = new Set<string>();
+  /** Each node's start time as its row last said (a new one: the process restarted). */
+  private readonly startedAt = new Map<string, number>();
   private signature = "";
   /** Nodes live at the last emit: a node live now and not then has returned. */
   private liveAtEmit = new Set<string>();
@@ -194,13 +201,23 @@ export class NodeDirectory extends EventEmitter {
   async refresh(): Promise<void> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
       `SELECT id, kind, address, zone, state, blob_count, used_bytes, free_bytes,
-              UNIX_TIMESTAMP(heartbeat_at) * 1000 AS hb,
+              UNIX_TIMESTAMP(heartbeat_at) * 1000 AS hb, UNIX_TIMESTAMP(started_at) * 1000 AS started,
               TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) / 1000 AS age_ms
          FROM nodes ORDER BY id`,
     );
+    const wasHeartbeating = new Map(this.heartbeats);
     this.heartbeats.clear();
     for (const r of rows) this.heartbeats.set(r.id, r.state !== "removed" && r.state !== "stopped" && Number(r.age_ms) < this.downAfterMs);
     for (const id of this.suspected) if (!this.heartbeats.has(id)) this.suspected.delete(id);
+    const revived: string[] = [];
+    for (const r of rows) {
+      const started = Number(r.started);
+      const before = this.startedAt.get(r.id);
+      const restarted = before !== undefined && Number.isFinite(started) && before !== started;
+      if (Number.isFinite(started)) this.startedAt.set(r.id, started);
+      const resumed = this.heartbeating(r.id) && (restarted || wasHeartbeating.get(r.id) === false);
+      if (resumed && this.suspected.has(r.id)) revived.push(r.id);
+    }
     this.records = rows.map((r) => ({
       id: r.id,
       kind: r.kind,
@@ -215,6 +232,7 @@ export class NodeDirectory extends EventEmitter {
       live: this.heartbeating(r.id) && !this.suspected.has(r.id),
     }));
     this.emitIfChanged();
+    if (revived.length) this.emit("revived", revived);
   }
 
   private emitIfChanged(): void {

@@ -6,8 +6,8 @@ import { blobOf, silentLog } from "../../rpc/testing/test-helpers";
 import { NodeDirectory } from "./node-directory";
 import { NodePool } from "./node-pool";
 
-/** The nodes-table row of one storage node at `address`, silent for `ageMs`. */
-const nodeRow = (address: string, ageMs = 0) => ({
+/** The nodes-table row of one storage node at `address`, silent for `ageMs`, its process started at `started`. */
+const nodeRow = (address: string, ageMs = 0, started = 1_000) => ({
   id: "n1",
   kind: "storage",
   address,
@@ -17,6 +17,7 @@ const nodeRow = (address: string, ageMs = 0) => ({
   used_bytes: 0,
   free_bytes: 1,
   hb: Date.now(),
+  started,
   age_ms: ageMs,
 });
 
@@ -179,6 +180,44 @@ describe("NodePool: a node back from an outage", () => {
       await directory.refresh();
       expect(pool.isLive("n1")).toBe(true);
       expect(await put()).toBeInstanceOf(IntegrityError);
+    } finally {
+      pool.close();
+      await server.stop(0);
+    }
+  });
+});
+
+describe("NodePool: a suspected node that restarts", () => {
+  test("is routable again at the directory refresh that sees its new start time, not at the probe's next backoff step", async () => {
+    const backend = failingBackend(() => new IntegrityError("sha256 mismatch"));
+    const opts = { id: "n1", chunkSize: 1024, log: silentLog };
+    let server = await startNodeServer(backend, "127.0.0.1", 0, opts);
+    const port = server.port;
+    let started = 1_000;
+    const directory = new NodeDirectory(
+      { query: async () => [[nodeRow(`127.0.0.1:${port}`, 0, started)]] } as unknown as Pool,
+      60_000,
+      60_000,
+      silentLog,
+    );
+    await directory.refresh();
+    const pool = new NodePool(directory, silentLog);
+    try {
+      // Killed: calls fail, it is suspected, and 4 s of failed probes (0.25 s doubling) put the next one at ~7.75 s.
+      await server.stop(0);
+      pool.failed("n1", await failedPut(pool));
+      expect(pool.isLive("n1")).toBe(false);
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect(pool.isLive("n1")).toBe(false);
+
+      // Restarted by its supervisor: listening again, and its first heartbeat gives a new start time.
+      server = await startNodeServer(backend, "127.0.0.1", port, opts);
+      started = 2_000;
+      const seen = performance.now();
+      await directory.refresh();
+      while (!pool.isLive("n1") && performance.now() - seen < 1_500) await new Promise((r) => setTimeout(r, 20));
+      expect(pool.isLive("n1")).toBe(true);
+      expect(await failedPut(pool)).toBeInstanceOf(IntegrityError); // and the call reaches it
     } finally {
       pool.close();
       await server.stop(0);

@@ -32,6 +32,7 @@ export class NodePool {
   ) {
     directory.on("change", (records: NodeRecord[]) => this.sync(records));
     directory.on("returned", (ids: string[]) => this.redialIfWaiting(ids));
+    directory.on("revived", (ids: string[]) => this.probeNow(ids));
     this.sync(directory.all());
   }
 
@@ -99,9 +100,24 @@ export class NodePool {
     this.probes.delete(id);
   }
 
+  /**
+   * Suspected nodes whose heartbeat row says they run again (restarted, or heartbeating after a
+   * silence): probed now on a fresh channel, not at the next backoff step.
+   */
+  private probeNow(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (!this.clients.has(id) || !this.directory.isSuspected(id)) continue;
+      this.cancelProbe(id);
+      this.redial(id);
+      void this.probe(id, FIRST_PROBE_MS);
+    }
+  }
+
   private async probe(id: string, lastWaitMs: number): Promise<void> {
-    const c = this.clients.get(id);
+    let c = this.clients.get(id);
     if (!c || !this.directory.isSuspected(id)) return;
+    // A channel waiting out grpc-js's reconnect backoff fails the probe without dialling at all.
+    if (c.inBackoff()) c = this.redial(id);
     try {
       await c.info(PROBE_DEADLINE_MS);
     } catch (e) {
@@ -134,12 +150,19 @@ export class NodePool {
    */
   private redialIfWaiting(ids: readonly string[]): void {
     for (const id of ids) {
-      const c = this.clients.get(id);
-      if (!c?.inBackoff()) continue;
-      c.close();
-      this.clients.set(id, new NodeClient(id, c.address, this.clientOptions));
+      if (!this.clients.get(id)?.inBackoff()) continue;
+      this.redial(id);
       this.log.info({ node: id }, "node back; dialling it afresh");
     }
+  }
+
+  /** Replaces a node's client with a fresh one (a new channel dials at once). */
+  private redial(id: string): NodeClient {
+    const old = this.clients.get(id)!;
+    old.close();
+    const c = new NodeClient(id, old.address, this.clientOptions);
+    this.clients.set(id, c);
+    return c;
   }
 
   private sync(records: readonly NodeRecord[]): void {
