@@ -101,6 +101,10 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
     bigNumberStrings: false,
     logging: ["error"],
     maxQueryExecutionTime: 5000,
+    // mysql2's `trace` (on by default) captures a stack trace (Error.captureStackTrace) on every
+    // query, to splice the caller's frames into a failed query's error: 1.1 % of the coordinator's
+    // CPU under the overwrite load, on every query, for errors that carry the SQL message anyway.
+    trace: false,
     // TypeORM's documented way to hand it the mysql2 module: ours guards every pool it creates.
     driver: {
       ...mysql2,
