@@ -37,6 +37,25 @@ describe("bearer token", () => {
   ])("%s is refused", (_what, token, code) => {
     expect(() => verifyBearerToken(token, keys, NOW)).toThrow(expect.objectContaining({ code }));
   });
+
+  test("a token verified before still expires 15 minutes from its time", () => {
+    const token = mintBearerToken(AK, SK, NOW + 1000);
+    expect(verifyBearerToken(token, keys, NOW).user).toBe(AK);
+    expect(() => verifyBearerToken(token, keys, NOW + 1000 + 16 * 60_000)).toThrow(
+      expect.objectContaining({ code: ErrorCode.RequestTimeTooSkewed }),
+    );
+  });
+
+  test("a token verified before is refused by a key store where its key has another secret, or none", () => {
+    const token = mintBearerToken(AK, SK, NOW + 2000);
+    expect(verifyBearerToken(token, keys, NOW).user).toBe(AK);
+    expect(() => verifyBearerToken(token, KeyStore.single(AK, SK + "rotated"), NOW)).toThrow(
+      expect.objectContaining({ code: ErrorCode.SignatureDoesNotMatch }),
+    );
+    expect(() => verifyBearerToken(token, KeyStore.single("AKSOMEONEELSE", SK), NOW)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidAccessKeyId }),
+    );
+  });
 });
 
 describe("authenticateRequest", () => {
