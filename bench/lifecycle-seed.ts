@@ -4,7 +4,7 @@ import type { TestCluster } from "../deploy/launcher/cluster";
 import { parseMysqlUrl } from "../services/common/db/datasource";
 import { newVersionId } from "../services/common/ids";
 import { Semaphore } from "../services/common/semaphore";
-import { commitBatch, deleteBatch, type NewVersion } from "../services/coordinator/catalogue/versions-sql";
+import { commitBatch, deleteBatch, type NewVersion, type Requested } from "../services/coordinator/catalogue/versions-sql";
 import { CatalogueClock } from "../services/coordinator/catalogue/catalogue-clock";
 import { HashRing } from "../services/coordinator/placement/hash-ring";
 import { placementKey } from "../services/coordinator/placement/placement";
@@ -72,7 +72,7 @@ export class Seeder {
     // blobs are written meanwhile.
     let committed = Promise.resolve();
     for (let start = 0; start < count; start += COMMIT_ROWS) {
-      const rows: NewVersion[] = [];
+      const rows: (NewVersion & Requested)[] = [];
       const puts: Promise<unknown>[] = [];
       for (let i = start; i < Math.min(count, start + COMMIT_ROWS); i++) {
         const key = `${keyPrefix}${i}`;
@@ -99,6 +99,7 @@ export class Seeder {
           metadata: {},
           replicas,
           createdMs: PARKED_MS + i,
+          requestId: null,
         });
         out.push({ key, versionId });
       }
@@ -144,7 +145,7 @@ export class Seeder {
       const target = Math.min(objects.length, Math.ceil(((performance.now() - started) / 1000) * perSecond) + 1);
       while (target > done) {
         const upTo = Math.min(target, done + COMMIT_ROWS);
-        const batch = objects.slice(done, upTo).map((o) => ({ bucket: SEED_BUCKET, key: o.key }));
+        const batch = objects.slice(done, upTo).map((o) => ({ bucket: SEED_BUCKET, key: o.key, requestId: null }));
         await deleteBatch(this.pool, batch, await this.clock.now(), trashTtlMs);
         done = upTo;
       }

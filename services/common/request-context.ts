@@ -33,6 +33,15 @@ export function outsideRequests<T>(fn: () => T): T {
   return storage.exit(fn);
 }
 
+/**
+ * `fn`, bound to the request running now: a batch calls it for one of its items (outside any
+ * request) and its work is still that request's. Unchanged when no request runs.
+ */
+export function inThisRequest<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  const requestId = currentRequestId();
+  return requestId === undefined ? fn : (...args) => withRequestId(requestId, () => fn(...args));
+}
+
 /** Client-sent ids are taken when they are short and plain: they go into logs and headers verbatim. */
 const SANE_ID = /^[A-Za-z0-9._:+=/-]{1,128}$/;
 

@@ -9,9 +9,11 @@ import { waitFor } from "../support/wait";
 
 // Request ids (issue 15, item 3): a client's x-request-id comes back from every door (facade,
 // S3, gRPC), follows the request onto the storage nodes' log lines of its ops, and into the
-// lifecycle job it causes; an id that is not sane is replaced, never echoed.
+// lifecycle work it causes (a queued job, and the due-row poller's trash moves and purges of the
+// versions it deleted or overwrote); an id that is not sane is replaced, never echoed.
 
 const STORAGE = ["storage-1", "storage-2", "storage-3"];
+const TRASH_NODE = "delete-1";
 const FRESH_ID = /^[0-9A-F]{16}$/;
 
 let cluster: TestCluster;
@@ -19,12 +21,12 @@ let s3: S3Client;
 
 beforeAll(async () => {
   cluster = await startCluster({
-    // A short hot TTL so a test can read a cold object (its promotion is a queued job); no scrubber,
-    // whose node ops would crowd the storage nodes' kept lines.
-    env: { MINIS3_HOT_TTL: "2s", MINIS3_SCRUB_RATE: "0" },
+    // A short hot TTL so a test can read a cold object (its promotion is a queued job), a short trash
+    // TTL so one sees a purge; no scrubber, whose node ops would crowd the storage nodes' kept lines.
+    env: { MINIS3_HOT_TTL: "2s", MINIS3_TRASH_TTL: "4s", MINIS3_SCRUB_RATE: "0" },
     // The nodes' per-op lines are debug level, the lifecycle's moves info (the harness's default is warn).
     processEnv: {
-      ...Object.fromEntries(STORAGE.map((name) => [name, { MINIS3_LOG_LEVEL: "debug" }])),
+      ...Object.fromEntries([...STORAGE, TRASH_NODE].map((name) => [name, { MINIS3_LOG_LEVEL: "debug" }])),
       coordinator: { MINIS3_LOG_LEVEL: "info" },
     },
   });
@@ -45,16 +47,31 @@ function linesOf(processes: string[], requestId: string): Record<string, unknown
     .filter((entry) => entry.requestId === requestId);
 }
 
-/** Waits until the storage nodes logged `count` ops (R = 2 copies of a put: two) under the id. */
-const storageOps = (requestId: string, op: string, count: number) =>
+/** Waits until `nodes` logged `count` ops (R = 2 copies of a put: two) under the id (of `blob`, if named). */
+const nodeOps = (nodes: string[], requestId: string, op: string, count: number, blob?: string) =>
   waitFor(
-    `${count} storage node lines of ${op} with requestId ${requestId}`,
+    `${count} lines of ${op}${blob ? ` ${blob}` : ""} on ${nodes.join(", ")} with requestId ${requestId}`,
     async () => {
-      const ops = linesOf(STORAGE, requestId).filter((l) => l.op === op && l.msg === "blob op done");
+      const ops = linesOf(nodes, requestId).filter((l) => l.op === op && l.msg === "blob op done" && (!blob || l.blob === blob));
       return ops.length >= count ? ops : undefined;
     },
     20_000,
   );
+const storageOps = (requestId: string, op: string, count: number) => nodeOps(STORAGE, requestId, op, count);
+
+/** Waits for the coordinator's line `msg` about `version` under the id. */
+const coordinatorLine = (requestId: string, msg: string, version: string) =>
+  waitFor(
+    `the coordinator's "${msg}" line of ${version} with requestId ${requestId}`,
+    async () => linesOf(["coordinator"], requestId).some((l) => l.msg === msg && l.version === version),
+    30_000,
+  );
+
+async function upload(key: string, body: string, headers: Record<string, string> = {}): Promise<string> {
+  const res = await signedFetch(`${cluster.httpUrl}/upload?${keyQuery(key)}`, { method: "POST", body, headers });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { versionId: string }).versionId;
+}
 
 test("facade: a sane x-request-id comes back and is on the storage nodes' lines of the upload", async () => {
   const id = "trace-facade-0001";
@@ -172,4 +189,32 @@ test("a lifecycle job a request causes carries its id: a cold read's promotion",
     30_000,
   );
   await storageOps(id, "put", 1);
+});
+
+test("a delete's trash move and purge, which the due-row poller runs, carry the delete's id", async () => {
+  const version = await upload("trace/deleted.txt", "deleted soon");
+  const id = "trace-delete-0001";
+  const del = await signedFetch(`${cluster.httpUrl}/delete?${keyQuery("trace/deleted.txt")}`, {
+    method: "DELETE",
+    headers: { "x-request-id": id },
+  });
+  expect(del.status).toBe(200);
+  expect(del.headers.get("x-request-id")).toBe(id);
+  await del.arrayBuffer();
+  // The move: the coordinator's line, the copy on the delete node, the two hot copies deleted.
+  await coordinatorLine(id, "moved to the trash", version);
+  await nodeOps([TRASH_NODE], id, "put", 1, version);
+  await nodeOps(STORAGE, id, "delete", 2, version);
+  // The purge, once the trash TTL is over: the row kept the id.
+  await coordinatorLine(id, "purged", version);
+  await nodeOps([TRASH_NODE], id, "delete", 1, version);
+});
+
+test("an overwrite's id is on the trash move of the version it replaced", async () => {
+  const first = await upload("trace/overwritten.txt", "first");
+  const id = "trace-overwrite-0001";
+  const second = await upload("trace/overwritten.txt", "second", { "x-request-id": id });
+  expect(second).not.toBe(first);
+  await coordinatorLine(id, "moved to the trash", first);
+  await nodeOps([TRASH_NODE], id, "put", 1, first);
 });

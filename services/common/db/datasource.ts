@@ -4,7 +4,7 @@ import { createConnection } from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
 import { DataSource, type MigrationInterface } from "typeorm";
 
-type MigrationClass = new () => MigrationInterface;
+export type MigrationClass = new () => MigrationInterface;
 
 export interface MysqlTarget {
   host: string;

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
+import { addColumn } from "../../common/db/add-column";
 import { CreateBuckets1732500000600 } from "./buckets-schema";
 import { CreateMultipart1732500000500 } from "./multipart-schema";
 
@@ -55,17 +56,25 @@ export class CreateCatalogue1732500000100 implements MigrationInterface {
  * `gen`, the version's generation: every change of the row adds one and every conditional change
  * compares it (review finding 14). A migration of its own, so catalogues created before it get it.
  */
-export class AddVersionGeneration1732500000300 implements MigrationInterface {
-  name = "AddVersionGeneration1732500000300";
+export const AddVersionGeneration1732500000300 = addColumn(
+  "AddVersionGeneration1732500000300",
+  "versions",
+  "gen",
+  "BIGINT UNSIGNED NOT NULL DEFAULT 0",
+);
 
-  async up(q: QueryRunner): Promise<void> {
-    await q.query("ALTER TABLE versions ADD COLUMN IF NOT EXISTS gen BIGINT UNSIGNED NOT NULL DEFAULT 0");
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query("ALTER TABLE versions DROP COLUMN IF EXISTS gen");
-  }
-}
+/**
+ * `request_id`: the request that sent the version toward the trash (its delete, the overwrite or
+ * undelete that replaced it), so the due-row poller runs its trash move and purge under that id
+ * (ARCHITECTURE.md "Request ids"). Null on live rows and rows trashed by no request. Ascii, as
+ * long as an accepted id (common/request-context.ts).
+ */
+export const AddVersionRequestId1732500000700 = addColumn(
+  "AddVersionRequestId1732500000700",
+  "versions",
+  "request_id",
+  "VARCHAR(128) CHARACTER SET ascii NULL",
+);
 
 /** The catalogue's migrations, in order. */
 export const CATALOGUE_MIGRATIONS = [
@@ -73,4 +82,5 @@ export const CATALOGUE_MIGRATIONS = [
   AddVersionGeneration1732500000300,
   CreateMultipart1732500000500,
   CreateBuckets1732500000600,
+  AddVersionRequestId1732500000700,
 ];

@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import { newVersionId } from "../../common/ids";
+import { withRequestId } from "../../common/request-context";
 import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
@@ -310,6 +311,51 @@ describe("deletes and restores", () => {
       }
       expect(await stateOf(cur.versionId)).toMatchObject({ state: "trash" });
     }
+  });
+});
+
+describe("the request that sends a version to the trash is on its row (its trash move and purge run under it)", () => {
+  const cat = () => new Catalogue(pool, TTL);
+  const requestOf = async (versionId: string) => (await cat().version(versionId))!.requestId;
+
+  it("deletes of many keys in one batch: each version keeps its own delete's id", async () => {
+    const c = cat();
+    const b = newBucket();
+    const [x, y, z] = [upload(b, "x"), upload(b, "y"), upload(b, "z")];
+    await Promise.all([x, y, z].map((v) => c.commit(v)));
+    // Submitted in one turn: one batch (one transaction), three requests' ids.
+    const got = await Promise.all([
+      withRequestId("del-x", () => c.markDeleted(b, "x")),
+      withRequestId("del-y", () => c.markDeleted(b, "y")),
+      c.markDeleted(b, "z"),
+    ]);
+    expect(got.map((v) => v?.requestId)).toEqual(["del-x", "del-y", null]);
+    expect([await requestOf(x.versionId), await requestOf(y.versionId), await requestOf(z.versionId)]).toEqual(["del-x", "del-y", null]);
+  });
+
+  it("overwrites in one batch: the replaced versions (and same-batch losers) take the winning upload's id", async () => {
+    const c = cat();
+    const b = newBucket();
+    const [a1, b1] = [upload(b, "a"), upload(b, "b")];
+    await Promise.all([a1, b1].map((v) => c.commit(v)));
+    const [a2, a3, b2] = [upload(b, "a"), upload(b, "a"), upload(b, "b")];
+    await Promise.all([
+      withRequestId("put-a2", () => c.commit(a2)),
+      withRequestId("put-a3", () => c.commit(a3)),
+      withRequestId("put-b2", () => c.commit(b2)),
+    ]);
+    expect(await requestOf(a1.versionId)).toBe("put-a3");
+    expect(await requestOf(a2.versionId)).toBe("put-a3");
+    expect(await requestOf(b1.versionId)).toBe("put-b2");
+    expect(await requestOf(a3.versionId)).toBeNull(); // live
+  });
+
+  it("an undelete: the version it replaces takes its id, the restored one has none", async () => {
+    const c = cat();
+    const { trashed, cur } = await trashedUnderCurrent(c);
+    expect(await withRequestId("undel", () => c.restore(trashed, ["s4"], [], Date.now()))).toMatchObject({ restored: true });
+    expect(await requestOf(cur.versionId)).toBe("undel");
+    expect(await requestOf(trashed.versionId)).toBeNull();
   });
 });
 

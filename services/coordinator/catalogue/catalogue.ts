@@ -1,6 +1,7 @@
 import type { Pool } from "mysql2/promise";
 import { isStatementError, withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
+import { currentRequestId, inThisRequest } from "../../common/request-context";
 import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
 import { fencedPool, type WriteFence } from "./fenced-pool";
@@ -34,6 +35,7 @@ import {
   type NewVersion,
   type ObjectKey,
   type PurgeMark,
+  type Requested,
   type RestoreResult,
   type TierMove,
 } from "./versions-sql";
@@ -84,8 +86,8 @@ export class Catalogue {
   readonly multipart: MultipartQueries;
   /** Buckets: created, listed, deleted when empty (a commit makes its bucket's row itself). */
   readonly buckets: BucketQueries;
-  private readonly commits: GroupCommit<NewVersion, CommitResult>;
-  private readonly deletes: GroupCommit<ObjectKey, VersionRow | null>;
+  private readonly commits: GroupCommit<NewVersion & Requested, CommitResult>;
+  private readonly deletes: GroupCommit<ObjectKey & Requested, VersionRow | null>;
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
   private readonly cleanups: GroupCommit<CopyCleanup, string[]>;
@@ -163,10 +165,13 @@ export class Catalogue {
     return this.versionReads.submit(versionId);
   }
 
-  /** Makes a new version visible (the moment an upload becomes real). Waits for its batch. */
+  /**
+   * Makes a new version visible (the moment an upload becomes real). Waits for its batch. The
+   * version it replaces goes to the trash under the running request's id.
+   */
   commit(v: NewVersion): Promise<CommitResult> {
     const ticket = this.cache.ticket();
-    return this.mutate([v], [v.versionId], this.commits.submit(v), (result) => ({
+    return this.mutate([v], [v.versionId], this.commits.submit({ ...v, requestId: currentRequestId() ?? null }), (result) => ({
       versionIds: result.replaced,
       // The new row is built only when the cache may keep it (it is on the path of every upload).
       current: this.cache.enabled ? { ticket, row: committedRow(v) } : undefined,
@@ -176,11 +181,13 @@ export class Catalogue {
   /**
    * Hides a key's visible version and moves it to the trash state (its bytes move later).
    * Returns the version, or null when the key has no visible version. Concurrent deletes share
-   * one transaction.
+   * one transaction. The version keeps the running request's id (its trash move and purge run under it).
    */
   markDeleted(bucket: string, key: string): Promise<VersionRow | null> {
     const k = { bucket, key };
-    return this.mutate([k], [], this.deletes.submit(k), (v) => ({ versionIds: v ? [v.versionId] : [] }));
+    return this.mutate([k], [], this.deletes.submit({ ...k, requestId: currentRequestId() ?? null }), (v) => ({
+      versionIds: v ? [v.versionId] : [],
+    }));
   }
 
   /**
@@ -196,7 +203,7 @@ export class Catalogue {
     nowMs: number,
   ): Promise<RestoreResult> {
     const { versionId, bucket, key } = trashed;
-    const done = restoreVersion(this.writes, trashed, replicas, cleanup, nowMs, this.trashTtlMs);
+    const done = restoreVersion(this.writes, trashed, replicas, cleanup, nowMs, this.trashTtlMs, currentRequestId() ?? null);
     // The key is told even when the restore lost its race (rare): a lookup more, never a stale row.
     return this.mutate([{ bucket, key }], [versionId], done, (r) => ({ versionIds: r.replaced ? [r.replaced] : [] }));
   }
@@ -216,10 +223,11 @@ export class Catalogue {
   /**
    * Deletes a version's left-over copies under its row lock (see copies-sql.ts): those its row
    * lists as pending and `strays` (copies a job made and could not commit), never one the row
-   * lists as a replica. Answers the nodes whose copies are still pending. Grouped.
+   * lists as a replica. Answers the nodes whose copies are still pending. Grouped; `remove` runs
+   * as the caller's request's work (a trash move's: the nodes' deletes name it).
    */
   cleanCopies(versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>): Promise<string[]> {
-    return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove }), undefined, NOT_READ);
+    return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove: inThisRequest(remove) }), undefined, NOT_READ);
   }
 
   /** Takes nodes off a version's pending copies before a job writes new copies there. */

@@ -20,6 +20,7 @@ const row = (key: string, versionId: string, extra: Partial<VersionRow> = {}): V
   purgeMs: null,
   reason: null,
   gen: 0,
+  requestId: null,
   ...extra,
 });
 

@@ -6,7 +6,7 @@ import { splitIds } from "./id-lists-sql";
 
 export const VERSION_COLUMNS =
   "v.version_id, v.bucket, v.object_key, v.size, v.sha256, v.etag, v.content_type, v.metadata, v.state, v.tier, " +
-  "v.replicas, v.cleanup, v.created_ms, v.accessed_ms, v.deleted_ms, v.purge_ms, v.reason, v.gen";
+  "v.replicas, v.cleanup, v.created_ms, v.accessed_ms, v.deleted_ms, v.purge_ms, v.reason, v.gen, v.request_id";
 
 const text = (b: Buffer | string): string => (typeof b === "string" ? b : b.toString("utf8"));
 
@@ -30,5 +30,6 @@ export function toVersionRow(r: RowDataPacket): VersionRow {
     purgeMs: r.purge_ms === null ? null : Number(r.purge_ms),
     reason: r.reason,
     gen: Number(r.gen),
+    requestId: r.request_id,
   };
 }

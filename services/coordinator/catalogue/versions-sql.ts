@@ -21,6 +21,14 @@ export type NewVersion = Pick<
   "versionId" | "bucket" | "key" | "size" | "sha256" | "etag" | "contentType" | "metadata" | "replicas" | "createdMs"
 >;
 
+/**
+ * The id of the request asking for a change (null: none): written on the versions the change sends
+ * to the trash, whose trash move and purge then run under it (VersionRow.requestId).
+ */
+export interface Requested {
+  requestId: string | null;
+}
+
 export interface CommitResult {
   /** Versions this commit pushed to the trash (the key's previous version; same-batch losers). */
   replaced: string[];
@@ -86,7 +94,12 @@ export async function selectVersions(pool: Pool, ids: string[]): Promise<(Versio
  * One transaction for a whole batch of upload commits, sent as one multi-statement query: on
  * this kind of machine a round trip to MariaDB costs more CPU than the statements themselves.
  */
-export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number, trashTtlMs: number): Promise<CommitResult[]> {
+export async function commitBatch(
+  pool: Pool,
+  batch: (NewVersion & Requested)[],
+  nowMs: number,
+  trashTtlMs: number,
+): Promise<CommitResult[]> {
   const purgeMs = nowMs + trashTtlMs;
   // The last upload of a key in the batch wins; earlier ones go straight to the trash.
   const winner = new Map<string, number>();
@@ -102,6 +115,8 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
   });
   const winners = [...winner.values()].map((i) => batch[i]);
   const byBucket = groupKeys(winners);
+  // The version a key's winner replaces goes to the trash under the winner's request id.
+  const requestOf = (bucket: string, key: string) => batch[winner.get(keyOf(bucket, key))!].requestId;
 
   const tx = new MultiStatement();
   // A bucket gets its row with its first object, whichever door it came through (sorted: the same
@@ -124,12 +139,12 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
   const selects = byBucket.map(([bucket, keys]) => {
     const where = `bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) AND state = 'live'`;
     const at = tx.add(`SELECT object_key, version_id FROM versions WHERE ${where} FOR UPDATE`, [bucket, ...keys]);
-    tx.add(`UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', gen = gen + 1 WHERE ${where}`, [
-      nowMs,
-      purgeMs,
-      bucket,
-      ...keys,
-    ]);
+    const requests = perKey("request_id", "object_key", bucket, keys, requestOf);
+    tx.add(
+      `UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', ${requests.sql}, gen = gen + 1
+        WHERE ${where}`,
+      [nowMs, purgeMs, ...requests.params, bucket, ...keys],
+    );
     return at;
   });
   const vals: (string | number | null)[] = [];
@@ -152,12 +167,13 @@ export async function commitBatch(pool: Pool, batch: NewVersion[], nowMs: number
       l ? nowMs : null,
       l ? purgeMs : null,
       l ? "overwritten" : null,
+      l ? requestOf(v.bucket, v.key) : null,
     );
   });
   tx.add(
     `INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier,
-                                replicas, created_ms, accessed_ms, deleted_ms, purge_ms, reason)
-          VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`,
+                                replicas, created_ms, accessed_ms, deleted_ms, purge_ms, reason, request_id)
+          VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`,
     vals,
   );
 
@@ -182,6 +198,7 @@ export function committedRow(v: NewVersion): VersionRow {
     purgeMs: null,
     reason: null,
     gen: 0,
+    requestId: null,
   };
 }
 
@@ -189,9 +206,18 @@ export function committedRow(v: NewVersion): VersionRow {
  * One transaction for a batch of deletes: each key's visible version goes to the trash, as it is
  * now (a key deleted twice in a batch is found once), or null.
  */
-export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number, trashTtlMs: number): Promise<(VersionRow | null)[]> {
+export async function deleteBatch(
+  pool: Pool,
+  batch: (ObjectKey & Requested)[],
+  nowMs: number,
+  trashTtlMs: number,
+): Promise<(VersionRow | null)[]> {
   const purgeMs = nowMs + trashTtlMs;
   const byBucket = groupKeys(batch);
+  // A key deleted twice in the batch goes to the trash under its first delete's id (found once, by that one).
+  const requests = new Map<string, string | null>();
+  for (const d of batch) if (!requests.has(keyOf(d.bucket, d.key))) requests.set(keyOf(d.bucket, d.key), d.requestId);
+  const requestOf = (bucket: string, key: string) => requests.get(keyOf(bucket, key))!;
   const tx = new MultiStatement();
   const selects = byBucket.map(([bucket, keys]) =>
     tx.add(
@@ -201,11 +227,12 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
     ),
   );
   for (const [bucket, keys] of byBucket) {
+    const requests = perKey("v.request_id", "o.object_key", bucket, keys, requestOf);
     tx.add(
       `UPDATE versions v JOIN objects o ON v.version_id = o.version_id
-               SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'deleted', v.gen = v.gen + 1
+               SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'deleted', ${requests.sql}, v.gen = v.gen + 1
              WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`,
-      [nowMs, purgeMs, bucket, ...keys],
+      [nowMs, purgeMs, ...requests.params, bucket, ...keys],
     );
     tx.add(`DELETE FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")})`, [bucket, ...keys]);
   }
@@ -214,7 +241,8 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
   byBucket.forEach((_, j) => {
     for (const r of out[selects[j]] as RowDataPacket[]) {
       const v = toVersionRow(r);
-      found.set(keyOf(v.bucket, v.key), { ...v, state: "trash", deletedMs: nowMs, purgeMs, reason: "deleted", gen: v.gen + 1 });
+      const requestId = requestOf(v.bucket, v.key);
+      found.set(keyOf(v.bucket, v.key), { ...v, state: "trash", deletedMs: nowMs, purgeMs, reason: "deleted", gen: v.gen + 1, requestId });
     }
   });
   return batch.map(({ bucket, key }) => {
@@ -229,8 +257,8 @@ export async function deleteBatch(pool: Pool, batch: ObjectKey[], nowMs: number,
  * Makes a trash version visible again under its key, only if it is unchanged since it was read (its
  * generation: its bytes are still in the tier read, no purge began, no undelete and re-delete
  * passed) and its purge time is still ahead on the catalogue's clock (MariaDB's own, not the
- * caller's); the key's visible version, if any, goes to the trash. `cleanup` joins the copies
- * already pending.
+ * caller's); the key's visible version, if any, goes to the trash (under `requestId`). `cleanup`
+ * joins the copies already pending.
  */
 export function restoreVersion(
   pool: Pool,
@@ -239,6 +267,7 @@ export function restoreVersion(
   cleanup: string[],
   nowMs: number,
   trashTtlMs: number,
+  requestId: string | null,
 ): Promise<RestoreResult> {
   const { versionId } = trashed;
   return inTransaction(
@@ -264,8 +293,9 @@ export function restoreVersion(
       const [cur] = await c.execute<RowDataPacket[]>(`SELECT version_id FROM versions WHERE ${live} FOR UPDATE`, [bucket, key]);
       if (cur.length) {
         await c.execute(
-          `UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', gen = gen + 1 WHERE ${live}`,
-          [nowMs, nowMs + trashTtlMs, bucket, key],
+          `UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', request_id = ?, gen = gen + 1
+            WHERE ${live}`,
+          [nowMs, nowMs + trashTtlMs, requestId, bucket, key],
         );
       }
       const merge = addIds(
@@ -274,7 +304,8 @@ export function restoreVersion(
       );
       await c.execute(
         `UPDATE versions SET state = 'live', tier = 'hot', replicas = ?, ${setSql([...removeIds("cleanup", replicas), ...merge])}
-              accessed_ms = ?, deleted_ms = NULL, purge_ms = NULL, reason = NULL, gen = gen + 1 WHERE version_id = ?`,
+              accessed_ms = ?, deleted_ms = NULL, purge_ms = NULL, reason = NULL, request_id = NULL, gen = gen + 1
+            WHERE version_id = ?`,
         [replicas.join(","), ...setParams([...removeIds("cleanup", replicas), ...merge]), nowMs, versionId],
       );
       return { restored: true, replaced: cur.length ? cur[0].version_id : null };
@@ -378,6 +409,25 @@ function moveSet(moves: TierMove[]): { sql: string; params: (string | number)[] 
 /** `column = ?` for one version; for several, each version's own value by a CASE on its id. */
 function perVersion(column: string, n: number): string {
   return n === 1 ? `${column} = ?` : `${column} = CASE version_id ${Array.from({ length: n }, () => "WHEN ? THEN ?").join(" ")} END`;
+}
+
+/**
+ * `column = ?` when every key of a bucket's group has the same value (one key; or none named a
+ * request), else each key's own by a CASE on the key: a commit or delete batch is many requests'.
+ */
+function perKey(
+  column: string,
+  keyColumn: string,
+  bucket: string,
+  keys: string[],
+  valueOf: (bucket: string, key: string) => string | null,
+): { sql: string; params: (string | null)[] } {
+  const values = keys.map((k) => valueOf(bucket, k));
+  if (values.every((x) => x === values[0])) return { sql: `${column} = ?`, params: [values[0]] };
+  return {
+    sql: `${column} = CASE ${keyColumn} ${keys.map(() => "WHEN ? THEN ?").join(" ")} END`,
+    params: keys.flatMap((k, i) => [k, values[i]]),
+  };
 }
 
 /** A purge about to begin: the version as read (its generation), due by `nowMs` (the catalogue's time). */

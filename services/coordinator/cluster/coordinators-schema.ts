@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
+import { addColumn } from "../../common/db/add-column";
 
 /** Coordinators announce themselves here (CoordinatorPresence): who else may be writing. */
 export class CreateCoordinators1732500000200 implements MigrationInterface {
@@ -23,27 +24,12 @@ export class CreateCoordinators1732500000200 implements MigrationInterface {
  * A counter each heartbeat bumps: peers judge a coordinator gone by how long its beat has not
  * changed on their own monotonic clock, never by comparing MariaDB times (CoordinatorPresence).
  */
-export class AddCoordinatorBeat1732500000210 implements MigrationInterface {
-  name = "AddCoordinatorBeat1732500000210";
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query("ALTER TABLE coordinators ADD COLUMN IF NOT EXISTS beat BIGINT UNSIGNED NOT NULL DEFAULT 0");
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query("ALTER TABLE coordinators DROP COLUMN IF EXISTS beat");
-  }
-}
+export const AddCoordinatorBeat1732500000210 = addColumn(
+  "AddCoordinatorBeat1732500000210",
+  "coordinators",
+  "beat",
+  "BIGINT UNSIGNED NOT NULL DEFAULT 0",
+);
 
 /** The process id of each coordinator, so an operator (or a test) can find the one to stop or kill. */
-export class AddCoordinatorPid1732500000220 implements MigrationInterface {
-  name = "AddCoordinatorPid1732500000220";
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query("ALTER TABLE coordinators ADD COLUMN IF NOT EXISTS pid INT UNSIGNED NULL");
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query("ALTER TABLE coordinators DROP COLUMN IF EXISTS pid");
-  }
-}
+export const AddCoordinatorPid1732500000220 = addColumn("AddCoordinatorPid1732500000220", "coordinators", "pid", "INT UNSIGNED NULL");

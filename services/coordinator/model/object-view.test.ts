@@ -21,6 +21,7 @@ const row = (over: Partial<VersionRow>): VersionRow => ({
   purgeMs: null,
   reason: null,
   gen: 1,
+  requestId: null,
   ...over,
 });
 

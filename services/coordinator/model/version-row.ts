@@ -30,4 +30,9 @@ export interface VersionRow {
    * for "nothing happened" (review finding 14).
    */
   gen: number;
+  /**
+   * The request that sent it toward the trash (its delete, the overwrite or undelete that replaced
+   * it): its trash move and purge run under that id. Null while live, or when no request did.
+   */
+  requestId: string | null;
 }

@@ -372,5 +372,6 @@ function partAsVersion(upload: UploadRow, p: PartRow): VersionRow {
     purgeMs: null,
     reason: null,
     gen: 0,
+    requestId: null,
   };
 }

@@ -31,5 +31,6 @@ async function trashRow(v: VersionRow | null, ctx: JobContext): Promise<string> 
   );
   if (!moved) return dropCopies(ctx, versionId, [trashNode.id], "trash move lost to an undelete or a purge");
   await finishCleanup(ctx, versionId);
+  ctx.log.info({ version: versionId, key: v.key }, "moved to the trash");
   return "moved to the trash";
 }

@@ -263,6 +263,7 @@ export function versionOf(versionId: string, data: Buffer, replicas: string[], r
     purgeMs: null,
     reason: null,
     gen: 0,
+    requestId: null,
     ...row,
   };
 }
