@@ -188,39 +188,67 @@ describe("NodePool: a node back from an outage", () => {
 });
 
 describe("NodePool: a suspected node that restarts", () => {
-  test("is routable again at the directory refresh that sees its new start time, not at the probe's next backoff step", async () => {
-    const backend = failingBackend(() => new IntegrityError("sha256 mismatch"));
+  /** One storage node behind a pool, and the knobs of its heartbeat row. */
+  async function restartable() {
+    const backend = failingBackend(() => new IntegrityError("sha256 mismatch")); // answers: reachable
     const opts = { id: "n1", chunkSize: 1024, log: silentLog };
-    let server = await startNodeServer(backend, "127.0.0.1", 0, opts);
-    const port = server.port;
-    let started = 1_000;
+    const row = { started: 1_000, ageMs: 0, server: await startNodeServer(backend, "127.0.0.1", 0, opts) };
+    const port = row.server.port;
     const directory = new NodeDirectory(
-      { query: async () => [[nodeRow(`127.0.0.1:${port}`, 0, started)]] } as unknown as Pool,
+      { query: async () => [[nodeRow(`127.0.0.1:${port}`, row.ageMs, row.started)]] } as unknown as Pool,
       60_000,
-      60_000,
+      5_000,
       silentLog,
     );
     await directory.refresh();
     const pool = new NodePool(directory, silentLog);
+    const restart = async () => (row.server = await startNodeServer(backend, "127.0.0.1", port, opts));
+    return { row, directory, pool, restart };
+  }
+
+  async function liveWithin(pool: NodePool, ms: number): Promise<boolean> {
+    const from = performance.now();
+    while (!pool.isLive("n1") && performance.now() - from < ms) await new Promise((r) => setTimeout(r, 20));
+    return pool.isLive("n1");
+  }
+
+  test("while its row still heartbeats, it is routable again within a probe interval of listening, no refresh needed", async () => {
+    const { row, pool, restart } = await restartable();
     try {
-      // Killed: calls fail, it is suspected, and 4 s of failed probes (0.25 s doubling) put the next one at ~7.75 s.
-      await server.stop(0);
+      // Killed: calls fail and it is suspected; its row stays fresh (as for MINIS3_NODE_DOWN_AFTER after a kill).
+      await row.server.stop(0);
       pool.failed("n1", await failedPut(pool));
+      await new Promise((r) => setTimeout(r, 4_000)); // with probes doubling from 0.25 s, the next would be at ~7.75 s
       expect(pool.isLive("n1")).toBe(false);
+      await restart();
+      expect(await liveWithin(pool, 1_000)).toBe(true);
+      expect(await failedPut(pool)).toBeInstanceOf(IntegrityError); // and the call reaches it
+    } finally {
+      pool.close();
+      await row.server.stop(0);
+    }
+  });
+
+  test("after its row went silent, it is routable again at the refresh that sees its new start time, not at the probe's next backoff step", async () => {
+    const { row, directory, pool, restart } = await restartable();
+    try {
+      await row.server.stop(0);
+      pool.failed("n1", await failedPut(pool));
+      row.ageMs = 60_000; // silent in MariaDB too: probes back off (0.25 s doubling; after 4 s the next is at ~7.75 s)
+      await directory.refresh();
       await new Promise((r) => setTimeout(r, 4_000));
       expect(pool.isLive("n1")).toBe(false);
 
       // Restarted by its supervisor: listening again, and its first heartbeat gives a new start time.
-      server = await startNodeServer(backend, "127.0.0.1", port, opts);
-      started = 2_000;
-      const seen = performance.now();
+      await restart();
+      row.started = 2_000;
+      row.ageMs = 0;
       await directory.refresh();
-      while (!pool.isLive("n1") && performance.now() - seen < 1_500) await new Promise((r) => setTimeout(r, 20));
-      expect(pool.isLive("n1")).toBe(true);
-      expect(await failedPut(pool)).toBeInstanceOf(IntegrityError); // and the call reaches it
+      expect(await liveWithin(pool, 1_500)).toBe(true);
+      expect(await failedPut(pool)).toBeInstanceOf(IntegrityError);
     } finally {
       pool.close();
-      await server.stop(0);
+      await row.server.stop(0);
     }
   });
 });

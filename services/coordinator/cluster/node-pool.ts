@@ -5,7 +5,14 @@ import type { NodeDirectory } from "./node-directory";
 import { NodeClient, type NodeClientOptions } from "../../rpc/client/node-client";
 import { isSecretRefusal } from "../../rpc/cluster-secret";
 
-/** A suspected node is first probed this long after the failure, then twice as long each time, up to MAX. */
+/**
+ * A suspected node is probed this long after the failure, and again this long after each failed
+ * probe while its heartbeat row is fresh: a killed node's row stays fresh for MINIS3_NODE_DOWN_AFTER,
+ * and its restart (3-5.5 s on the loaded 2-core VM) usually comes within that, so the node is seen
+ * within 250 ms of listening again, before its first heartbeat. A probe of a closed port is one
+ * refused connect. A node silent in MariaDB too is probed at twice the last wait, up to MAX (its
+ * restart, seen in its row, triggers a probe at once anyway).
+ */
 const FIRST_PROBE_MS = 250;
 const MAX_PROBE_MS = 5_000;
 /** A probe's own deadline: a node that answers at all answers GetInfo in milliseconds. */
@@ -123,7 +130,10 @@ export class NodePool {
     } catch (e) {
       // Closed or replaced meanwhile: that client's probes end (a moved node starts afresh).
       if (this.clients.get(id) !== c) return;
-      if (unreachable(e)) return this.probeLater(id, Math.min(2 * lastWaitMs, MAX_PROBE_MS));
+      if (unreachable(e)) {
+        const next = this.directory.heartbeating(id) ? FIRST_PROBE_MS : Math.min(2 * lastWaitMs, MAX_PROBE_MS);
+        return this.probeLater(id, next);
+      }
       // It answered, with an error of its own: it is reachable.
     }
     if (this.clients.get(id) === c) this.directory.trust(id);
