@@ -1,6 +1,6 @@
 // The coordinator's HTTP facade: the original endpoints (/upload, /retrieve, /delete) plus undelete,
 // listing, trash on the ObjectEngine, and status and health on the ClusterAdmin. Bodies stream both ways; nothing
-// buffers a whole object except small reads (see SMALL_BODY).
+// buffers a whole object except small reads (small-body.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -21,6 +21,7 @@ import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, parseRange } from "./http-range";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
 import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
+import { gather, SMALL_BODY } from "./small-body";
 import {
   deletedJson,
   listedObjectJson,
@@ -49,8 +50,6 @@ type Method = "GET" | "HEAD" | "POST" | "DELETE";
 const OCTET_STREAM = "application/octet-stream";
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 1000;
-/** Reads up to this size are gathered and sent with their headers in one write: cheaper than a stream. */
-const SMALL_BODY = 64 * 1024;
 
 export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts: HttpFacadeOptions): FastifyInstance {
   const t = opts.timeouts ?? httpTimeouts(readConfig(HTTP_TIMEOUT_SETTINGS, {}));
@@ -309,10 +308,4 @@ function listQuery(request: Req): { bucket: string; prefix: string; limit: numbe
     limit,
     cursor: param(query, "cursor") ?? "",
   };
-}
-
-async function gather(body: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }

@@ -2,6 +2,7 @@
 import { ErrorCode, hasCode, RangeNotSatisfiableError, TooLargeError } from "../../../common/errors";
 import { checkContentType, checkMetadata } from "../../objects/names";
 import { contentRange, parseRange } from "../http-range";
+import { gather, SMALL_BODY } from "../small-body";
 import { nextTransitionHeaders } from "../http-views";
 import { bucketMissing } from "./bucket-ops";
 import { applyOverrides, checkConditions, conditionsOf, metadataOf, objectHeaders, quotedEtag } from "./object-headers";
@@ -67,7 +68,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
     const headers = objectHeaders(got.object);
     applyOverrides(req, headers);
     headers["content-length"] = String(got.length);
-    const reply: S3Reply = { headers, body: got.body };
+    const reply: S3Reply = { headers, body: got.length <= SMALL_BODY ? await gather(got.body) : got.body };
     if (range) {
       reply.status = 206;
       headers["content-range"] = contentRange(got.offset, got.length, got.object.size);
