@@ -74,6 +74,8 @@ describe("buckets", () => {
     // Emptied (the deleted object waits in the trash), it deletes.
     await s3.send(new DeleteObjectCommand({ Bucket: "full-one", Key: "k" }));
     await s3.send(new DeleteBucketCommand({ Bucket: "full-one" }));
+    // The upload above saw the bucket a moment ago; deleted here, it is gone for the next upload at once.
+    expect(await s3ErrorCode(s3.send(new PutObjectCommand({ Bucket: "full-one", Key: "k2", Body: "x" })))).toBe("NoSuchBucket");
   });
 
   test("an upload through the facade to a new bucket makes the bucket S3 lists", async () => {

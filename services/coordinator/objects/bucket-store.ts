@@ -8,8 +8,30 @@ import { fromCatalogue } from "./object-store";
 
 const view = (r: BucketRow): BucketView => ({ name: r.name, createdAtMs: r.createdMs, owner: r.owner });
 
+/**
+ * How long a bucket seen to exist is taken to exist by an upload's check (requireBucket). That check
+ * was one MariaDB round trip per S3 PutObject (its prepared-statement writes were ~2 % of the
+ * coordinator's CPU under the S3 overwrite load). Taking it from a recent look changes no outcome
+ * that could not happen before: the check was never atomic with the commit, which makes the
+ * bucket's row itself (a delete from another coordinator between them always let the upload
+ * through); this widens that window by at most this long. This coordinator's own deletes forget at once.
+ */
+const SEEN_MS = 1000;
+const MAX_SEEN = 4096;
+
 export class BucketStore implements BucketEngine {
+  /** bucket -> until when (monotonic ms) it is taken to exist. */
+  private readonly seen = new Map<string, number>();
+
   constructor(private readonly catalogue: Pick<Catalogue, "buckets" | "clock">) {}
+
+  async requireBucket(name: string): Promise<void> {
+    const b = checkBucket(name);
+    if ((this.seen.get(b) ?? 0) > performance.now()) return;
+    await this.headBucket(b);
+    if (this.seen.size >= MAX_SEEN) this.seen.clear();
+    this.seen.set(b, performance.now() + SEEN_MS);
+  }
 
   async createBucket(name: string, owner: string): Promise<{ created: boolean; bucket: BucketView }> {
     const b = checkBucket(name);
@@ -30,7 +52,9 @@ export class BucketStore implements BucketEngine {
 
   async deleteBucket(name: string): Promise<void> {
     const b = checkBucket(name);
+    this.seen.delete(b);
     const outcome = await fromCatalogue(this.catalogue.buckets.deleteIfEmpty(b));
+    this.seen.delete(b); // an upload's check that ran meanwhile may have seen it
     if (outcome === "missing") throw new MiniS3Error(ErrorCode.NoSuchBucket, `the bucket ${b} does not exist`);
     if (outcome === "not-empty") throw new MiniS3Error(ErrorCode.BucketNotEmpty, `the bucket ${b} is not empty: delete its objects first`);
   }

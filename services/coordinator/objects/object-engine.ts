@@ -127,6 +127,11 @@ export interface BucketEngine {
   createBucket(name: string, owner: string): Promise<{ created: boolean; bucket: BucketView }>;
   /** NoSuchBucket when there is none. */
   headBucket(name: string): Promise<BucketView>;
+  /**
+   * NoSuchBucket when there is none, as headBucket, for an upload's check before its body: a
+   * bucket this coordinator saw within the last second is taken to exist without asking again.
+   */
+  requireBucket(name: string): Promise<void>;
   /** Every bucket, by name. */
   listBuckets(): Promise<BucketView[]>;
   /** NoSuchBucket, or BucketNotEmpty while it has a visible object (its trash does not count). */

@@ -45,7 +45,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
     }
     const contentType = checkContentType(req.header("content-type") || OCTET_STREAM);
     const metadata = checkMetadata(metadataOf(req));
-    await deps.buckets.headBucket(bucket); // NoSuchBucket before a byte is read
+    await deps.buckets.requireBucket(bucket); // NoSuchBucket before a byte is read
     const body = req.body();
     const view = await engine.put({ bucket, key, contentType, contentLength, metadata, body, signal: req.signal });
     return { headers: { etag: quotedEtag(view), "x-amz-version-id": view.versionId, ...checksumHeaders(body) } };
