@@ -127,7 +127,7 @@ export const SETTINGS = {
     env: "MINIS3_CACHE_LEASE",
     default: "2s",
     schema: duration.pipe(z.number().min(200, "at least 200ms")),
-    doc: "coordinator: a read cache not renewed through Redis for this long stops answering; a write a peer does not ack waits this long",
+    doc: "coordinator: a read cache not renewed (Redis lease, MariaDB fence epoch) for this long stops answering; a write a peer does not ack waits this long",
   },
   hotTtl: { env: "MINIS3_HOT_TTL", default: "30m", schema: duration, doc: "an object not retrieved for this long moves to the cold tier" },
   trashTtl: {

@@ -10,11 +10,8 @@ import { CATALOGUE_MIGRATIONS } from "./catalogue/catalogue-schema";
 import { ReadCache } from "./catalogue/read-cache";
 import { CreateScrubState1732500000400 } from "./catalogue/scrub-schema";
 import { coordinatorId, CoordinatorPresence } from "./cluster/coordinator-presence";
-import {
-  AddCoordinatorBeat1732500000210,
-  AddCoordinatorPid1732500000220,
-  CreateCoordinators1732500000200,
-} from "./cluster/coordinators-schema";
+import { CacheFence } from "./cluster/cache-fence";
+import { COORDINATOR_MIGRATIONS } from "./cluster/coordinators-schema";
 import { InvalidationBus } from "./cluster/invalidation-bus";
 import { NodeDirectory } from "./cluster/node-directory";
 import { NodePool } from "./cluster/node-pool";
@@ -109,14 +106,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const writeQuorum = resolveWriteQuorum(config.replicas, config.writeQuorum);
   const db = await openDataSource({
     url: config.mysqlUrl,
-    migrations: [
-      CreateNodes1732500000000,
-      ...CATALOGUE_MIGRATIONS,
-      CreateCoordinators1732500000200,
-      AddCoordinatorBeat1732500000210,
-      AddCoordinatorPid1732500000220,
-      CreateScrubState1732500000400,
-    ],
+    migrations: [CreateNodes1732500000000, ...CATALOGUE_MIGRATIONS, ...COORDINATOR_MIGRATIONS, CreateScrubState1732500000400],
     poolSize: 24,
     multipleStatements: true,
   });
@@ -128,7 +118,16 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
     log.warn("MINIS3_CLUSTER_SECRET is not set: this coordinator calls nodes without it (nodes that require one will refuse it)");
   }
   const nodes = new NodePool(directory, log, { clusterSecret: config.clusterSecret });
-  const presence = new CoordinatorPresence(pool, coordinatorId(config.grpcPort), config.heartbeatInterval, config.nodeDownAfter, log);
+  // Read on each heartbeat: its lease must outlast one heartbeat answered late.
+  const fence = new CacheFence(pool, Math.max(config.cacheLease, 2 * config.heartbeatInterval), log);
+  const presence = new CoordinatorPresence(
+    pool,
+    coordinatorId(config.grpcPort),
+    config.heartbeatInterval,
+    config.nodeDownAfter,
+    log,
+    fence,
+  );
   const cache = new ReadCache(config.readCache, () => cacheBus.leaseStretch());
   const cacheBus = new InvalidationBus(
     // Its own two connections: a subscribed one can do nothing else, and publishes must not wait
@@ -141,6 +140,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
     (keys, versionIds) => cache.changed(keys, versionIds),
     config.readCache > 0,
     presence,
+    fence,
     log,
   );
   cacheBus.start(); // first: its writes wait about one lease before they know every peer (rule 3)

@@ -47,7 +47,10 @@ const LIFECYCLE_BATCH = 256;
 
 /** Tells the other coordinators' caches of a committed change (cluster/invalidation-bus.ts). */
 export interface PeerInvalidations {
-  /** Resolves (never rejects) once no peer's cache can answer with what the change replaced. */
+  /**
+   * Resolves once no peer's cache can answer with what the change replaced; rejects
+   * (CatalogueUnavailable) if that cannot be made so: the change is then not acknowledged.
+   */
   invalidate(keys: readonly ObjectKey[], versionIds: readonly string[]): Promise<void>;
 }
 

@@ -3,10 +3,10 @@ import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import type { Pool } from "mysql2/promise";
 import { pino } from "pino";
-import { newVersionId } from "../../common/ids";
-import { InvalidationBus, LEASE_MARGIN_MS } from "../cluster/invalidation-bus";
-import { Catalogue, type NewVersion } from "./catalogue";
+import { InvalidationBus } from "../cluster/invalidation-bus";
+import { Catalogue } from "./catalogue";
 import { ReadCache } from "./read-cache";
+import { bothServing, testVersion, until } from "./testing/cache-peers";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // Two coordinators' catalogues on one database, each with its read cache and invalidation bus on
@@ -42,6 +42,8 @@ function coordinator(name: string): Coordinator {
     true,
     // The presence's leases hold, and there is always another coordinator (so every change is sent).
     { writableStretch: () => 1, aloneStretch: () => undefined },
+    // The fence's lease holds too (fenced-caches.test.ts covers it, with Redis cut off).
+    { stretch: () => 1, raise: () => Promise.resolve(), leaseMs: LEASE_MS },
     log,
   );
   bus.start();
@@ -56,39 +58,10 @@ afterAll(async () => {
   await Promise.all(opened.map((o) => o.bus.close()));
 });
 
-function version(bucket: string, key: string, n: number): NewVersion {
-  return {
-    versionId: newVersionId(),
-    bucket,
-    key,
-    size: n,
-    sha256: "a".repeat(64),
-    etag: "b".repeat(32),
-    contentType: "text/plain",
-    metadata: {},
-    replicas: ["s1", "s2"],
-    createdMs: Date.now(),
-  };
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!ok()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function bothServing(a: Coordinator, b: Coordinator): Promise<void> {
-  await until("both leases", () => a.bus.leaseStretch() !== undefined && b.bus.leaseStretch() !== undefined);
-  // Each has heard the other (heartbeats every lease/4), and its first lease of not knowing every peer is over.
-  await new Promise((r) => setTimeout(r, LEASE_MS + LEASE_MARGIN_MS + 50));
-}
-
 test("overwrites through one coordinator are never read stale through the other, whose cache answers", async () => {
   const a = coordinator("a");
   const b = coordinator("b");
-  await bothServing(a, b);
+  await bothServing(a, b, LEASE_MS);
   const bucket = `b${process.pid}-loop`;
   const keys = ["k0", "k1", "k2", "k3"];
   let hits = 0;
@@ -99,7 +72,7 @@ test("overwrites through one coordinator are never read stale through the other,
     await reader.cat.current(bucket, key);
     const before = await reader.cat.current(bucket, key);
     if (before && reader.cache.get(bucket, key)?.versionId === before.versionId) hits++;
-    const v = version(bucket, key, i);
+    const v = testVersion(bucket, key, i);
     await writer.cat.commit(v);
     const seen = await reader.cat.current(bucket, key);
     expect({ i, versionId: seen?.versionId }).toEqual({ i, versionId: v.versionId });
@@ -115,16 +88,16 @@ test("overwrites through one coordinator are never read stale through the other,
 test("a peer that stops handling messages holds up a write only until its lease lapsed, and then serves nothing cached", async () => {
   const a = coordinator("a2");
   const b = coordinator("b2");
-  await bothServing(a, b);
+  await bothServing(a, b, LEASE_MS);
   const bucket = `b${process.pid}-stall`;
-  await a.cat.commit(version(bucket, "k", 1));
+  await a.cat.commit(testVersion(bucket, "k", 1));
   await b.cat.current(bucket, "k");
   expect(b.cache.get(bucket, "k")).toBeDefined(); // cached by B
 
   // B's subscription stops being read, as in a stopped process (its socket still open).
   const stream = (b.sub as unknown as { stream: { pause(): void; resume(): void } }).stream;
   stream.pause();
-  const v2 = version(bucket, "k", 2);
+  const v2 = testVersion(bucket, "k", 2);
   const t0 = performance.now();
   await a.cat.commit(v2);
   const took = performance.now() - t0;
@@ -143,12 +116,12 @@ test("a peer that stops handling messages holds up a write only until its lease 
 test("a peer that closed cleanly is not waited for", async () => {
   const a = coordinator("a3");
   const b = coordinator("b3");
-  await bothServing(a, b);
+  await bothServing(a, b, LEASE_MS);
   await b.bus.close();
   await new Promise((r) => setTimeout(r, 100)); // its bye arrives
   const bucket = `b${process.pid}-bye`;
   const t0 = performance.now();
-  for (let i = 0; i < 5; i++) await a.cat.commit(version(bucket, "k", i));
+  for (let i = 0; i < 5; i++) await a.cat.commit(testVersion(bucket, "k", i));
   // Five writes that each waited out B's lease would take 5 × 700 ms.
   expect(performance.now() - t0).toBeLessThan(5 * LEASE_MS);
 }, 30_000);

@@ -72,7 +72,7 @@ afterEach(async () => {
 });
 
 async function coordinator(name: string): Promise<CoordinatorPresence> {
-  const p = new CoordinatorPresence(table.pool(name), name, INTERVAL, DOWN_AFTER, log, clock);
+  const p = new CoordinatorPresence(table.pool(name), name, INTERVAL, DOWN_AFTER, log, undefined, clock);
   const done = p.start();
   await jest.advanceTimersByTimeAsync(3 * INTERVAL);
   await done;
@@ -171,7 +171,7 @@ test("heartbeats that land late do not keep the lease: a peer may have judged B 
 test("a newcomer writes only once the coordinator that was caching has seen it", async () => {
   const a = await coordinator("a");
   expect(a.aloneStretch()).toBeDefined();
-  const b = new CoordinatorPresence(table.pool("b"), "b", INTERVAL, DOWN_AFTER, log, clock);
+  const b = new CoordinatorPresence(table.pool("b"), "b", INTERVAL, DOWN_AFTER, log, undefined, clock);
   const t = trace();
   const joined = b.start();
   await run(a, b, 600, t);

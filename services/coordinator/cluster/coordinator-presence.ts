@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
+import { READ_FENCE_SQL, type CacheFence } from "./cache-fence";
 
 /**
  * This process's id among coordinators: host and gRPC port for people to read, and a random part,
@@ -34,8 +35,8 @@ interface Peer {
 
 /**
  * Coordinators announce themselves in `coordinators`, one row each with a `beat` counter that every
- * heartbeat bumps (one two-statement round trip per interval, which also reads everyone's rows).
- * Two things hang on it:
+ * heartbeat bumps (one three-statement round trip per interval, which also reads everyone's rows and
+ * the read caches' fence epoch, CacheFence). Two things hang on it:
  *
  * The writer's lease (`admit()`, asked by the catalogue's fencedPool). A coordinator changes the
  * catalogue only while its lease holds: a heartbeat sent at `s` while it held, once answered, holds
@@ -100,6 +101,8 @@ export class CoordinatorPresence {
     private readonly intervalMs: number,
     downAfterMs: number,
     private readonly log: Logger,
+    /** Told the read caches' fence epoch each look reads (same round trip). */
+    private readonly fence?: Pick<CacheFence, "seen">,
     private readonly clock: PresenceClock = MONOTONIC,
   ) {
     this.leaseMs = downAfterMs;
@@ -196,11 +199,14 @@ export class CoordinatorPresence {
       const [results] = await this.pool.query<RowDataPacket[][]>(
         `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid) VALUES (?, 'up', NOW(3), NOW(3), 1, ?)
            ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3);
-         SELECT id, state, beat, pid FROM coordinators WHERE id <> ?`,
+         SELECT id, state, beat, pid FROM coordinators WHERE id <> ?;
+         ${READ_FENCE_SQL}`,
         [this.id, process.pid, this.id],
       );
       const answeredAt = this.clock.now();
       const rows = results[1] as RowDataPacket[];
+      const epoch = (results[2] as RowDataPacket[] | undefined)?.[0]?.epoch as unknown;
+      if (epoch !== undefined && epoch !== null) this.fence?.seen(sentAt, String(epoch));
       if (!this.closed) this.renew(sentAt, answeredAt, rows);
       await this.observe(sentAt, answeredAt, rows);
     } catch (e) {

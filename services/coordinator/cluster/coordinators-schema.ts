@@ -33,3 +33,32 @@ export const AddCoordinatorBeat1732500000210 = addColumn(
 
 /** The process id of each coordinator, so an operator (or a test) can find the one to stop or kill. */
 export const AddCoordinatorPid1732500000220 = addColumn("AddCoordinatorPid1732500000220", "coordinators", "pid", "INT UNSIGNED NULL");
+
+/**
+ * The read caches' fence epoch (CacheFence): one row whose counter a writer bumps when it could not
+ * tell its peers' caches of a change over Redis. Every coordinator reads it on its presence heartbeat.
+ */
+export class CreateCacheFence1732500000230 implements MigrationInterface {
+  name = "CreateCacheFence1732500000230";
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE IF NOT EXISTS cache_fence (
+      id TINYINT UNSIGNED NOT NULL,
+      epoch BIGINT UNSIGNED NOT NULL,
+      PRIMARY KEY (id)
+    ) ENGINE=InnoDB`);
+    await q.query("INSERT IGNORE INTO cache_fence (id, epoch) VALUES (1, 0)");
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query("DROP TABLE IF EXISTS cache_fence");
+  }
+}
+
+/** Every migration of the coordinators' own tables, in order. */
+export const COORDINATOR_MIGRATIONS = [
+  CreateCoordinators1732500000200,
+  AddCoordinatorBeat1732500000210,
+  AddCoordinatorPid1732500000220,
+  CreateCacheFence1732500000230,
+];

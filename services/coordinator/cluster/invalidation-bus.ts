@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
 import { GroupCommit } from "../../common/group-commit";
 import type { Logger } from "../../common/logger";
+import type { CacheFence } from "./cache-fence";
 import type { CoordinatorPresence } from "./coordinator-presence";
 
 /** A key whose visible version a change may have touched. */
@@ -47,6 +48,8 @@ interface Waiter {
   notBefore: number;
   timer?: NodeJS.Timeout;
   resolve: () => void;
+  /** The change must not be acknowledged: not published, and the fence could not be raised. */
+  reject: (e: unknown) => void;
 }
 
 /**
@@ -85,6 +88,11 @@ interface Waiter {
  *    presence shows this coordinator alone (aloneStretch: no other coordinator's write can land,
  *    by the argument written out there) no other cache can be serving either, and a change needs
  *    no invalidation at all: a lone coordinator pays nothing for the bus but its heartbeats.
+ * 5. Fence. A cache serves only while its fence lease (CacheFence: the epoch in MariaDB, read on
+ *    each presence heartbeat) holds too, and drops everything when the epoch changes. A writer whose
+ *    PUBLISH failed or timed out (it may still run, late) cannot know who heard it: it raises the
+ *    epoch and waits the fence's lease + margin from the raise's answer, by when every peer has
+ *    seen the new epoch or stopped serving. If the raise fails too, the change is not acknowledged.
  *
  * Interleavings, with A writing and B caching:
  * - B stopped (SIGSTOP, GC) holding a lease from heartbeat `p`: A's invalidation gets no ack; A
@@ -95,15 +103,19 @@ interface Waiter {
  *   invalidation's mark, so it cannot fill (ReadCache); one answered before the lease began (or
  *   across a lapse) is refused because the lease's stretch changed.
  * - Redis away: B's subscription closes (lease ends) or goes silent (lapses within L); A's PUBLISH
- *   fails and A waits L + margin from then before it acknowledges; writes go on, slower, caches off.
+ *   fails, A raises the fence and waits out its lease (rule 5); writes go on, slower, caches off.
  *   A coordinator that the presence shows alone does not wait (rule 4).
+ * - A cut off from Redis while B still reaches it: B's bus lease holds, but A's PUBLISH fails, A
+ *   raises the fence, and B either reads the new epoch on a heartbeat (and drops its cache) or its
+ *   fence lease lapses before A acknowledges (rule 5). Likewise a PUBLISH that times out after 1 s
+ *   and that Redis runs later (a slow link): it is handled as not published; when it does arrive it
+ *   only drops keys again.
  * - B's subscription drops and reconnects while A's invalidation is in the gap: B missed it, but its
  *   lease ended at the close and the next one starts a new stretch (everything cached dropped);
  *   lookups after it read MariaDB after A's commit. A, without B's ack, waited out B's old lease.
  * - B stops cleanly: it stops serving, then says bye; A stops waiting for it at once.
- * Not covered: a writer cut off from Redis while its peers still reach it (its PUBLISH fails; it
- * waits L and acknowledges, and a peer may still hold the old row) and a PUBLISH that Redis runs
- * after its reply timed out; both are logged. (MariaDB's presence rows could carry a fence epoch.)
+ * - A cut off from both Redis and MariaDB after its commit: the raise fails (retried for a lease),
+ *   and the change answers CatalogueUnavailable: it may have landed, but is not acknowledged.
  */
 export class InvalidationBus {
   private readonly leaseMs: number;
@@ -126,6 +138,9 @@ export class InvalidationBus {
   private leaseUntil = -Infinity;
   /** Numbers the unbroken stretches of holding the lease (what the read cache keys its rows by). */
   private stretch = 0;
+  /** What leaseStretch() last combined, and the number it gave: it changes whenever any lease's stretch does. */
+  private lastStretches = "";
+  private combinedStretch = 0;
   private beatTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -141,6 +156,8 @@ export class InvalidationBus {
     private readonly serving: boolean,
     /** Who else may be writing or serving (rule 4). */
     private readonly presence: Pick<CoordinatorPresence, "aloneStretch" | "writableStretch">,
+    /** The lease held through MariaDB, raised when an invalidation could not be published (rule 5). */
+    private readonly fence: Pick<CacheFence, "stretch" | "raise" | "leaseMs">,
     private readonly log: Logger,
     private readonly clock: BusClock = MONOTONIC,
   ) {
@@ -169,19 +186,25 @@ export class InvalidationBus {
   }
 
   /**
-   * The current stretch of holding both leases, this bus's and the presence's writer lease (rule 4),
-   * or undefined: what was cached in another stretch may be stale.
+   * The current stretch of holding every lease, this bus's, the presence's writer lease (rule 4)
+   * and the fence's (rule 5), or undefined: what was cached in another stretch may be stale.
    */
   leaseStretch(): number | undefined {
     const joined = this.presence.writableStretch();
-    if (joined === undefined || this.clock.now() >= this.leaseUntil) return undefined;
-    return this.stretch * 65_536 + (joined % 65_536); // changes when either does
+    const fenced = this.fence.stretch();
+    if (joined === undefined || fenced === undefined || this.clock.now() >= this.leaseUntil) return undefined;
+    const stretches = `${this.stretch}/${joined}/${fenced}`;
+    if (stretches !== this.lastStretches) {
+      this.lastStretches = stretches;
+      this.combinedStretch++;
+    }
+    return this.combinedStretch;
   }
 
   /**
    * Tells every peer's cache that a committed change touched these keys and versions; resolves
-   * once acknowledging the change is safe (never rejects). Changes made while one message is in
-   * flight share the next.
+   * once acknowledging the change is safe, rejects (CatalogueUnavailable) if it never will be
+   * (rule 5). Changes made while one message is in flight share the next.
    */
   invalidate(keys: readonly CachedKey[], versionIds: readonly string[]): Promise<void> {
     if (keys.length === 0 && versionIds.length === 0) return Promise.resolve();
@@ -205,16 +228,27 @@ export class InvalidationBus {
     const keys = changes.flatMap((c) => c.keys.map((k): [string, string] => [k.bucket, k.key]));
     const message: Message = { t: "inv", from: this.id, seq, keys, versions: changes.flatMap((c) => c.versionIds) };
     let resolve!: () => void;
-    const settled = new Promise<void[]>((r) => (resolve = () => r(changes.map(() => undefined))));
-    const w: Waiter = { seq, hardUntil: Infinity, notBefore: Infinity, resolve };
+    let reject!: (e: unknown) => void;
+    const settled = new Promise<void[]>((r, j) => {
+      resolve = () => r(changes.map(() => undefined));
+      reject = j;
+    });
+    const w: Waiter = { seq, hardUntil: Infinity, notBefore: Infinity, resolve, reject };
     this.waiters.set(seq, w);
     this.publish(message).then(
       () => this.arm(w, this.clock.now() + this.leaseMs + LEASE_MARGIN_MS),
       (e: unknown) => {
-        // Not published (Redis away or slow): every cache must have lost its lease L after now.
+        // Not published (Redis away or slow), or maybe later: fence every cache through MariaDB (rule 5).
         if (this.alone()) return this.settle(w); // rule 4
         this.warnUnpublished(e);
-        this.arm(w, this.clock.now() + this.leaseMs + LEASE_MARGIN_MS);
+        this.fence.raise().then(
+          () => this.arm(w, this.clock.now() + this.fence.leaseMs + LEASE_MARGIN_MS),
+          (err: unknown) => {
+            clearTimeout(w.timer);
+            this.waiters.delete(w.seq);
+            w.reject(err);
+          },
+        );
       },
     );
     return settled;
@@ -230,7 +264,7 @@ export class InvalidationBus {
     const now = this.clock.now();
     if (now - this.lastUnpublishedWarning < 10_000) return;
     this.lastUnpublishedWarning = now;
-    this.log.warn({ err: e }, "read-cache bus: invalidations not published (Redis away?); writes wait out the caches' lease");
+    this.log.warn({ err: e }, "read-cache bus: invalidations not published (Redis away?); writes raise the fence and wait out its lease");
   }
 
   /** The PUBLISH returned: from now on, this waiter is bounded by `hardUntil`. */

@@ -1,0 +1,164 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import type { Pool, RowDataPacket } from "mysql2/promise";
+import { pino } from "pino";
+import { ErrorCode } from "../../common/errors";
+import { TcpProxy } from "../../../test/support/tcp-proxy";
+import { CacheFence } from "../cluster/cache-fence";
+import { CoordinatorPresence } from "../cluster/coordinator-presence";
+import { COORDINATOR_MIGRATIONS } from "../cluster/coordinators-schema";
+import { InvalidationBus, LEASE_MARGIN_MS } from "../cluster/invalidation-bus";
+import { Catalogue } from "./catalogue";
+import { ReadCache } from "./read-cache";
+import { bothServing, testVersion, until } from "./testing/cache-peers";
+import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
+
+// Two coordinators' catalogues on one database (with their presence heartbeats and the cache fence),
+// each with its read cache and invalidation bus on the shared Redis: the writer reaches Redis only
+// through a TCP proxy this test owns, the reader directly. Cutting or slowing the writer's link must
+// never let the reader answer with a row the writer's acknowledged change replaced.
+
+const TTL = 60_000;
+const INTERVAL = 150; // presence heartbeats (and fence reads)
+const DOWN_AFTER = 1000;
+const LEASE_MS = 600;
+const FENCE_MS = Math.max(LEASE_MS, 2 * INTERVAL); // as context.ts sets it
+const COMMAND_TIMEOUT = 1000; // the publishing connection's, as in production (lifecycle/queues.ts)
+let pool: Pool;
+const opened: { bus: InvalidationBus; presence: CoordinatorPresence; proxies: TcpProxy[] }[] = [];
+// Declared first: jest runs afterAll hooks in order, and the heartbeats must stop before the database goes.
+afterAll(async () => {
+  for (const o of opened) {
+    await o.bus.close();
+    await o.presence.leave().catch(() => undefined);
+    for (const p of o.proxies) await p.stop();
+  }
+});
+const db = throwawayCatalogueDatabase(COORDINATOR_MIGRATIONS);
+const channel = `minis3-test-${randomBytes(6).toString("hex")}:read-cache`;
+const log = pino({ level: "silent" });
+
+interface Coordinator {
+  cat: Catalogue;
+  cache: ReadCache;
+  bus: InvalidationBus;
+}
+
+/** A coordinator whose Redis (and, if given, fence's MariaDB) is reached through proxies. */
+async function coordinator(name: string, redis?: TcpProxy, fenceDb?: Pool): Promise<Coordinator> {
+  const port = redis?.port ?? 6379;
+  const pub = new Redis({
+    host: "127.0.0.1",
+    port,
+    enableOfflineQueue: false,
+    commandTimeout: COMMAND_TIMEOUT,
+    autoResendUnfulfilledCommands: false,
+  });
+  const sub = new Redis({ host: "127.0.0.1", port });
+  const id = `${name}/${randomBytes(4).toString("hex")}`;
+  const fence = new CacheFence(fenceDb ?? pool, FENCE_MS, log);
+  const presence = new CoordinatorPresence(pool, id, INTERVAL, DOWN_AFTER, log, fence);
+  const cache: ReadCache = new ReadCache(1000, () => bus.leaseStretch());
+  const bus: InvalidationBus = new InvalidationBus(
+    pub,
+    sub,
+    channel,
+    id,
+    LEASE_MS,
+    (keys, versionIds) => cache.changed(keys, versionIds),
+    true,
+    presence,
+    fence,
+    log,
+  );
+  bus.start();
+  await presence.start();
+  opened.push({ bus, presence, proxies: redis ? [redis] : [] });
+  return { cat: new Catalogue(pool, TTL, cache, presence, bus), cache, bus };
+}
+
+async function proxy(port: number): Promise<TcpProxy> {
+  const p = new TcpProxy("127.0.0.1", port);
+  await p.start();
+  return p;
+}
+
+beforeAll(() => {
+  pool = db.pool();
+});
+
+/** The reader has `key` cached: two reads, the second answered by its cache. */
+async function cachedBy(reader: Coordinator, bucket: string, key: string, versionId: string): Promise<void> {
+  await until("the reader's lease", () => reader.bus.leaseStretch() !== undefined);
+  expect((await reader.cat.current(bucket, key))?.versionId).toBe(versionId);
+  expect((await reader.cat.current(bucket, key))?.versionId).toBe(versionId);
+  expect(reader.cache.get(bucket, key)?.versionId).toBe(versionId);
+}
+
+/** A writer behind its own Redis proxy and a reader on Redis, the reader caching `bucket/k`. */
+async function writerAndReader(name: string): Promise<{ link: TcpProxy; a: Coordinator; b: Coordinator; bucket: string }> {
+  const link = await proxy(6379);
+  const a = await coordinator(`${name}-writer`, link);
+  const b = await coordinator(`${name}-reader`);
+  await bothServing(a, b, LEASE_MS);
+  const bucket = `b${process.pid}-${name}`;
+  const v1 = testVersion(bucket, "k", 1);
+  await a.cat.commit(v1);
+  await cachedBy(b, bucket, "k", v1.versionId);
+  return { link, a, b, bucket };
+}
+
+async function epoch(): Promise<number> {
+  const [rows] = await pool.query<RowDataPacket[]>("SELECT epoch FROM cache_fence WHERE id = 1");
+  return Number(rows[0].epoch);
+}
+
+test("a writer cut off from Redis acknowledges only once the reader, still on Redis, cannot answer with the old row", async () => {
+  const { link, a, b, bucket } = await writerAndReader("cut");
+  // With Redis reachable, a write costs no fence round trip.
+  const before = await epoch();
+  const v1b = testVersion(bucket, "k", 1);
+  await a.cat.commit(v1b);
+  expect(await epoch()).toBe(before);
+  await cachedBy(b, bucket, "k", v1b.versionId);
+
+  link.cut();
+  const v2 = testVersion(bucket, "k", 2);
+  await a.cat.commit(v2); // acknowledged
+  expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
+  expect(await epoch()).toBeGreaterThan(before);
+
+  // The reader's cache is not off for good: a new stretch caches the new row.
+  await cachedBy(b, bucket, "k", v2.versionId);
+}, 60_000);
+
+test("a PUBLISH that Redis runs only after the writer stopped waiting for it cannot leave the reader serving the old row", async () => {
+  const { link, a, b, bucket } = await writerAndReader("slow");
+
+  // Longer than the PUBLISH's timeout plus the wait that follows it: it runs after the acknowledgement.
+  link.delay(COMMAND_TIMEOUT + FENCE_MS + LEASE_MARGIN_MS + 1500);
+  const v2 = testVersion(bucket, "k", 2);
+  await a.cat.commit(v2);
+  expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
+  link.restore();
+}, 60_000);
+
+test("a writer that can reach neither Redis nor the fence does not acknowledge its change", async () => {
+  const link = await proxy(6379);
+  const mariadb = await proxy(3306);
+  const { createPool } = await import("mysql2/promise");
+  const [rows] = await pool.query<RowDataPacket[]>("SELECT DATABASE() AS db");
+  const fenceDb = createPool({ host: "127.0.0.1", port: mariadb.port, user: "root", database: String(rows[0].db), connectionLimit: 2 });
+  try {
+    const a = await coordinator("cut-writer", link, fenceDb);
+    const b = await coordinator("cut-reader");
+    await bothServing(a, b, LEASE_MS);
+    const bucket = `b${process.pid}-nofence`;
+    link.cut();
+    mariadb.cut();
+    await expect(a.cat.commit(testVersion(bucket, "k", 1))).rejects.toMatchObject({ code: ErrorCode.CatalogueUnavailable });
+  } finally {
+    await fenceDb.end().catch(() => undefined);
+    await mariadb.stop();
+  }
+}, 60_000);
