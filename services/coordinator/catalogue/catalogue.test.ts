@@ -535,6 +535,31 @@ describe("conditional tier moves and bookkeeping", () => {
     expect((await c.version(v.versionId))!.cleanup).toEqual([]);
   });
 
+  it("a batch of cleanups with different outcomes leaves each row its own pending copies and generation", async () => {
+    const c = cat();
+    const vs = await Promise.all([0, 1, 2, 3].map(async () => (await committed(c)).v));
+    for (const v of vs) {
+      await c.moveTier(v.versionId, { state: "live", tier: "hot", gen: 0 }, { tier: "cold", replicas: ["c1"] }, ["s1", "s2", "s3"]);
+    }
+    // Sent together, they share one transaction: all gone; s2 unreachable; s3 unreachable; all
+    // gone plus a stray the row did not list (its generation moves on).
+    const failing = (node: string) => async (ids: string[]) => ids.filter((id) => id === node);
+    const left = await Promise.all([
+      c.cleanCopies(vs[0].versionId, [], async () => []),
+      c.cleanCopies(vs[1].versionId, [], failing("s2")),
+      c.cleanCopies(vs[2].versionId, [], failing("s3")),
+      c.cleanCopies(vs[3].versionId, ["s9"], async () => []),
+    ]);
+    expect(left).toEqual([[], ["s2"], ["s3"], []]);
+    const rows = await Promise.all(vs.map((v) => c.version(v.versionId)));
+    expect(rows.map((r) => [r!.cleanup, r!.gen])).toEqual([
+      [[], 1],
+      [["s2"], 1],
+      [["s3"], 1],
+      [[], 2],
+    ]);
+  });
+
   it("deleting a stray copy the row did not list changes the generation; a gone version's strays all go", async () => {
     const c = cat();
     const { v } = await committed(c);

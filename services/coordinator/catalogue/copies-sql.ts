@@ -57,18 +57,22 @@ export async function cleanCopiesBatch(pool: Pool, batch: CopyCleanup[]): Promis
         }
       }),
     );
-    // One UPDATE for the batch (the rows are locked): a statement per row cost MariaDB a parse
-    // and a plan each, ~256 per transaction while the poller moves small objects.
-    const update = updates.length
-      ? `UPDATE versions SET cleanup = CASE version_id ${updates.map(() => "WHEN ? THEN ?").join(" ")} END,
-           gen = gen + CASE version_id ${updates.map(() => "WHEN ? THEN ?").join(" ")} END
-         WHERE version_id IN (${updates.map(() => "?").join(", ")});\n`
-      : "";
-    await c.query(`${update}COMMIT`, [
-      ...updates.flatMap((u) => [u.id, u.cleanup]),
-      ...updates.flatMap((u) => [u.id, u.genStep]),
-      ...updates.map((u) => u.id),
-    ]);
+    // One UPDATE per outcome (almost always one: every copy gone, `cleanup` emptied); the rows are
+    // locked. A statement per row cost MariaDB a parse and a plan each; one CASE over the batch
+    // compares each row with every WHEN (quadratic): for 256 rows 16-24 ms a transaction against
+    // 6-8 ms, ~2 ms more of mariadbd's CPU, and the largest statement time of a lifecycle run.
+    const outcomes = new Map<string, { cleanup: string; genStep: number; ids: string[] }>();
+    for (const u of updates) {
+      const key = `${u.cleanup}/${u.genStep}`;
+      const same = outcomes.get(key) ?? { cleanup: u.cleanup, genStep: u.genStep, ids: [] };
+      same.ids.push(u.id);
+      outcomes.set(key, same);
+    }
+    const sets = [...outcomes.values()];
+    await c.query(
+      `${sets.map((o) => `UPDATE versions SET cleanup = ?, gen = gen + ? WHERE version_id IN (${o.ids.map(() => "?").join(", ")});\n`).join("")}COMMIT`,
+      sets.flatMap((o) => [o.cleanup, o.genStep, ...o.ids]),
+    );
     return batch.map((item) => pending.get(item.versionId)!);
   } catch (e) {
     await c.query("ROLLBACK").catch(() => undefined);
