@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable } from "../../common/db/datasource";
-import { AbortedError, ErrorCode, InvalidArgumentError, isMiniS3Error, MiniS3Error, NotFoundError } from "../../common/errors";
+import { AbortedError, ErrorCode, hasCode, InvalidArgumentError, isMiniS3Error, MiniS3Error, NotFoundError } from "../../common/errors";
 import { newVersionId, VERSION_ID_RE } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
@@ -71,6 +71,7 @@ export class ObjectStore implements ObjectEngine {
   private readonly undeleter: Undeleter;
   private readonly reader: ReplicaReader;
   private readonly writer: ReplicaWriter;
+  private readonly nodes: NodePool;
   private readonly digests = new DigestThread();
 
   constructor(
@@ -83,6 +84,7 @@ export class ObjectStore implements ObjectEngine {
     this.log = deps.log;
     this.events = deps.events;
     this.undeleter = deps.undeleter;
+    this.nodes = deps.nodes;
     this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log, (id) => this.events.underReplicated(id));
     this.writer = new ReplicaWriter(deps.nodes, this.log);
   }
@@ -156,7 +158,12 @@ export class ObjectStore implements ObjectEngine {
    * An upload's bytes, and a multipart upload's parts (multipart-store.ts), go this way.
    */
   async storeBlob(bucket: string, key: string, blobId: string, body: UploadBody): Promise<{ replicas: string[]; digest: UploadDigest }> {
-    const targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
+    // Short of reachable nodes (one restarting as another is killed), the write waits a little for one to return.
+    const until = this.nodes.returnDeadline();
+    let targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
+    while (targets.length < this.opts.writeQuorum && (await this.nodes.untilReturn(until))) {
+      targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
+    }
     if (targets.length < this.opts.writeQuorum) {
       body.cancel();
       throw new MiniS3Error(
@@ -175,7 +182,15 @@ export class ObjectStore implements ObjectEngine {
     // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
     const data = Buffer.concat(head, headBytes);
     const digest = digestOf(data);
-    const replicas = await this.writer.putSmall(blobId, data, digest.sha256, targets, this.opts.replicas, this.opts.writeQuorum);
+    // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
+    const replicas = await this.nodes.asNodesReturn(
+      (tried) => {
+        const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
+        return this.writer.putSmall(blobId, data, digest.sha256, live, this.opts.replicas, this.opts.writeQuorum);
+      },
+      (e) => hasCode(e, ErrorCode.QuorumNotReached),
+      until,
+    );
     return { replicas, digest };
   }
 
@@ -283,7 +298,8 @@ export class ObjectStore implements ObjectEngine {
       const v = await lookup(attempt > 0);
       const { offset, length } = resolveRange(range, v.size);
       try {
-        const body = await this.reader.open(v, offset, length);
+        // No replica reachable (their nodes restarting): again once a node returns, for a little while.
+        const body = await this.nodes.asNodesReturn(() => this.reader.open(v, offset, length), unreachable);
         opened(v);
         return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
       } catch (e) {
@@ -403,4 +419,9 @@ export async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
     if (isMiniS3Error(e) || !isDatabaseUnavailable(e)) throw e;
     throw new MiniS3Error(ErrorCode.CatalogueUnavailable, `the catalogue did not answer: ${(e as Error).message}`);
   }
+}
+
+/** Failed for want of a reachable node, not for what a node answered. */
+function unreachable(e: unknown): boolean {
+  return hasCode(e, ErrorCode.NodeUnavailable) || hasCode(e, ErrorCode.BytesUnreachable);
 }
