@@ -10,7 +10,7 @@ import { repoRoot } from "../deploy/launcher/paths";
 import type { CommandContext } from "./commands/context";
 import { ls, trash } from "./commands/listing";
 import { get, put, type PutOptions, rm, statObject, undelete } from "./commands/objects";
-import { status } from "./commands/status";
+import { status, UPCOMING_DEFAULT, UPCOMING_MAX } from "./commands/status";
 import { CliError, EXIT } from "./exit-codes";
 import { FacadeClient } from "./facade-client";
 import { credentialsFilePath, DEFAULT_ENDPOINT, resolveTarget } from "./profile";
@@ -23,6 +23,7 @@ interface CommonOptions {
   bucket: string;
   max?: number;
   versionId?: string;
+  upcoming?: number;
 }
 
 const EXIT_HELP = `
@@ -93,12 +94,22 @@ function withCommon(cmd: Command, opts: { bucket?: boolean } = {}): Command {
   return cmd;
 }
 
-function maxOption(): Option {
-  return new Option("-n, --max <count>", "stop after this many entries").argParser((v) => {
+/** A parser of a whole-number option from `min` to `max`; anything else is a usage error. */
+function wholeNumber(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new CliError(EXIT.usage, `--max takes a whole number ≥ 1, got "${v}"`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new CliError(
+        EXIT.usage,
+        `${flag} takes a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, got "${v}"`,
+      );
+    }
     return n;
-  });
+  };
+}
+
+function maxOption(): Option {
+  return new Option("-n, --max <count>", "stop after this many entries").argParser(wholeNumber("--max", 1));
 }
 
 export function program(): Command {
@@ -143,9 +154,13 @@ export function program(): Command {
     .addOption(maxOption())
     .action(action((ctx, o, [prefix]) => trash(ctx, o.bucket, prefix, { max: o.max })));
 
-  withCommon(p.command("status").description("coordinators, nodes, the ring, tiers, lifecycle queues, repair")).action(
-    action((ctx) => status(ctx)),
-  );
+  withCommon(p.command("status").description("coordinators, nodes, the ring, tiers, lifecycle queues and upcoming transitions, repair"))
+    .addOption(
+      new Option("-u, --upcoming <count>", "the next transitions due to list, cluster-wide (0: none)")
+        .default(UPCOMING_DEFAULT)
+        .argParser(wholeNumber("--upcoming", 0, UPCOMING_MAX)),
+    )
+    .action(action((ctx, o) => status(ctx, o.upcoming)));
 
   p.command("chaos")
     .description("run the checked chaos workload (npm run chaos) against the cluster: minis3 chaos --help for its options")

@@ -98,6 +98,11 @@ export class Api {
     return this.call("GET", "/status");
   }
 
+  /** The next lifecycle transitions cluster-wide, soonest first (an operator's call). */
+  upcoming(limit = 20) {
+    return this.call("GET", "/status/upcoming", { limit });
+  }
+
   /** Open to anyone: whether the cluster can take writes. */
   async health() {
     const res = await fetch("/healthz");

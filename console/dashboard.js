@@ -1,5 +1,6 @@
-// The cluster at a glance, from /status (an operator's call) and /healthz, refreshed every 5 s.
-import { bytes, count, duration, relative } from "./format.js";
+// The cluster at a glance, from /status and /status/upcoming (an operator's calls) and /healthz,
+// refreshed every 5 s.
+import { bytes, count, duration, relative, when } from "./format.js";
 import { Badge, ErrorBox, Head, html, usePoll } from "./ui.js";
 
 const REFRESH_MS = 5000;
@@ -94,7 +95,7 @@ function Ring({ nodes }) {
   </section>`;
 }
 
-function Lifecycle({ status }) {
+function Lifecycle({ status, upcoming }) {
   const transitions = status.transitions ?? [];
   return html`<section>
     <h2>Lifecycle</h2>
@@ -137,28 +138,43 @@ function Lifecycle({ status }) {
             </table>`
         : null
     }
-    ${status.upcoming?.length ? html`<${Upcoming} upcoming=${status.upcoming} />` : null}
+    <${Upcoming} upcoming=${upcoming} />
     <${Repair} status=${status} />
   </section>`;
 }
 
-/** The next transitions due, soonest first (when /status lists them). */
+/**
+ * The next transitions due cluster-wide, soonest first (/status/upcoming): demotions to cold, trash
+ * moves (due at the delete, so shown overdue until moved) and purges. `upcoming` is the answer, or
+ * { error } when that call failed (the rest of the dashboard still shows).
+ */
 function Upcoming({ upcoming }) {
+  if (upcoming.error)
+    return html`<h3>Upcoming transitions</h3>
+      <${ErrorBox} error=${upcoming.error} />`;
+  const list = upcoming.upcoming;
   return html`<h3>Upcoming transitions</h3>
-    <table data-testid="upcoming">
-      <${Head} columns=${["due", "transition", "bucket", "key"]} />
-      <tbody>
-        ${upcoming.map(
-          (u) =>
-            html`<tr>
-              <td>${relative(u.dueAt)}</td>
-              <td>${u.transition}</td>
-              <td>${u.bucket}</td>
-              <td>${u.key}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>`;
+    ${
+      list.length
+        ? html`<table data-testid="upcoming">
+            <${Head} columns=${["due", "transition", "bucket", "key", "version", "tier", "#size"]} />
+            <tbody>
+              ${list.map(
+                (u) =>
+                  html`<tr data-key=${u.key} data-due=${u.due}>
+                    <td title=${when(u.due)} class=${Date.parse(u.due) < Date.now() ? "muted" : ""}>${relative(u.due)}</td>
+                    <td>${u.transition}</td>
+                    <td>${u.bucket}</td>
+                    <td>${u.key}</td>
+                    <td><code>${u.versionId}</code></td>
+                    <td>${u.tier}</td>
+                    <td class="num">${bytes(u.size)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+        : html`<p class="hint" data-testid="upcoming">Nothing is due: no hot object, nothing in the trash.</p>`
+    }`;
 }
 
 function Repair({ status }) {
@@ -211,7 +227,12 @@ function Coordinators({ status }) {
 }
 
 export function Dashboard({ api, onError }) {
-  const { data, error } = usePoll(() => Promise.all([api.status(), api.health().catch(() => undefined)]), REFRESH_MS, [api], onError);
+  const { data, error } = usePoll(
+    () => Promise.all([api.status(), api.health().catch(() => undefined), api.upcoming().catch((e) => ({ error: e }))]),
+    REFRESH_MS,
+    [api],
+    onError,
+  );
   if (error?.status === 403) {
     return html`<p class="error" role="alert">
       The dashboard is an operator's view: it needs a key allowed every bucket. This key can still use the
@@ -219,14 +240,14 @@ export function Dashboard({ api, onError }) {
     </p>`;
   }
   if (!data) return html`${error ? html`<${ErrorBox} error=${error} />` : html`<p class="muted">Loading…</p>`}`;
-  const [status, health] = data;
+  const [status, health, upcoming] = data;
   return html`<div class="dashboard" data-testid="dashboard">
     <${ErrorBox} error=${error} />
     <${Health} health=${health} />
     <${Tiers} tiers=${status.tiers} />
     <${Nodes} nodes=${status.nodes} />
     <${Ring} nodes=${status.nodes} />
-    <${Lifecycle} status=${status} />
+    <${Lifecycle} status=${status} upcoming=${upcoming} />
     <${Coordinators} status=${status} />
   </div>`;
 }

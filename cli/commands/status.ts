@@ -1,7 +1,8 @@
-// `minis3 status`: /status for people: coordinators, nodes, the ring, tiers, queues, repair. The
-// fields read here are the facade's documented /status (README "Using it"); --json passes the
-// whole answer through unchanged, including whatever this version does not print.
-import { formatSize, formatSpan, relativeTime, table } from "../format";
+// `minis3 status`: /status for people: coordinators, nodes, the ring, tiers, queues, the next
+// transitions due (/status/upcoming), repair. The fields read here are the facade's documented
+// /status (README "Using it"); --json passes the whole answer through unchanged, including whatever
+// this version does not print, with `upcoming` added.
+import { formatSize, formatSpan, formatTime, relativeTime, table } from "../format";
 import type { CommandContext } from "./context";
 
 interface NodeRow {
@@ -33,11 +34,29 @@ interface Status {
   ring?: unknown;
 }
 
+/** GET /status/upcoming's entries. */
+interface Upcoming {
+  transition: string;
+  due: string;
+  bucket: string;
+  key: string;
+  versionId: string;
+  size: number;
+  tier: string;
+}
+
+/** Upcoming transitions listed unless --upcoming says otherwise, and the most the facade lists. */
+export const UPCOMING_DEFAULT = 5;
+export const UPCOMING_MAX = 500;
+
 const RIGHT = (...cols: number[]) => new Set(cols);
 
-export async function status(ctx: CommandContext): Promise<void> {
-  const s = await ctx.client.json<Status>("GET", "/status");
-  if (ctx.json) return ctx.printJson(s);
+export async function status(ctx: CommandContext, upcomingCount = UPCOMING_DEFAULT): Promise<void> {
+  const [s, upcoming] = await Promise.all([
+    ctx.client.json<Status>("GET", "/status"),
+    upcomingCount ? ctx.client.json<{ upcoming: Upcoming[] }>("GET", "/status/upcoming", { limit: String(upcomingCount) }) : undefined,
+  ]);
+  if (ctx.json) return ctx.printJson(upcoming ? { ...s, upcoming: upcoming.upcoming } : s);
   const now = Date.now();
   const section = (title: string, body: string) => ctx.print(`${title}\n${body.replace(/^/gm, "  ")}\n`);
 
@@ -102,6 +121,27 @@ export async function status(ctx: CommandContext): Promise<void> {
           RIGHT(1, 2, 3, 4),
         ),
   );
+
+  if (upcoming) {
+    section(
+      "upcoming transitions, soonest first",
+      upcoming.upcoming.length
+        ? table(
+            ["DUE", "", "TRANSITION", "BUCKET", "KEY", "TIER", "SIZE"],
+            upcoming.upcoming.map((u) => [
+              formatTime(u.due),
+              relativeTime(Date.parse(u.due), now),
+              u.transition,
+              u.bucket,
+              u.key,
+              u.tier,
+              formatSize(u.size),
+            ]),
+            RIGHT(6),
+          )
+        : "nothing is due: no hot object, nothing in the trash",
+    );
+  }
 
   const repair: string[] = [];
   if (s.repair) {

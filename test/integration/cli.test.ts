@@ -136,12 +136,21 @@ test("rm moves an object to the trash, trash lists it, undelete brings it back b
   expect(sha256(await readFile(join(dir, "restored.bin")))).toBe(sha256(LARGE));
 });
 
-test("status --json lists every node; the human form names them and the ring", async () => {
-  const status = await json<{ nodes: { id: string; kind: string; state: string }[] }>(["status"]);
+test("status --json lists every node and the next transitions; the human form names them, the ring and what is due", async () => {
+  const status = await json<{
+    nodes: { id: string; kind: string; state: string }[];
+    upcoming: { transition: string; due: string; key: string }[];
+  }>(["status", "--upcoming", "500"]);
   expect(status.nodes.map((n) => n.id).sort()).toEqual(["backup-1", "delete-1", "storage-1", "storage-2", "storage-3"]);
-  const human = await minis3(["status"]);
+  // data/large.bin, undeleted above, is hot again: its demotion is due one hot TTL (30 min) from then.
+  const demotion = status.upcoming.find((u) => u.key === "data/large.bin" && u.transition === "demote");
+  expect(Date.parse(demotion!.due)).toBeGreaterThan(Date.now() + 25 * 60_000);
+  const human = await minis3(["status", "--upcoming", "500"]);
   expect(human.code).toBe(0);
   expect(human.stdout).toMatch(/^ring \(3 storage nodes\)\n {2}storage-1, storage-2, storage-3$/m);
+  expect(human.stdout).toMatch(/^upcoming transitions, soonest first$/m);
+  expect(human.stdout).toMatch(/^ {2}\S+ \S+ +in (29|30) min( \d+ s)? +demote +default +data\/large\.bin +hot /m);
+  expect(await minis3(["status", "--upcoming", "501"])).toMatchObject({ code: 1 });
 });
 
 test("a missing key exits 2 with the server's message; a wrong secret exits 3; no credentials at all exits 1", async () => {

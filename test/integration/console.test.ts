@@ -131,13 +131,21 @@ test("upload through the page, listed, downloaded byte for byte, deleted, undele
   await page.getByTestId("details").getByText(bytes.length.toLocaleString("en-US"), { exact: false }).waitFor();
 });
 
-test("the dashboard counts the object; saved as test/artifacts/console-dashboard.png", async () => {
+test("the dashboard counts the object and lists its demotion among the upcoming transitions; saved as test/artifacts/console-dashboard.png", async () => {
   await page.getByRole("link", { name: "Dashboard" }).click();
   // The tier card of hot objects shows the restored object once /status counts it (refreshed every 5 s).
   await page
     .getByTestId("tier-hot")
     .locator(".figure", { hasText: /^[1-9]/ })
     .waitFor();
+  // Its demotion, one hot TTL (the default 30 min) after the undelete made it hot again.
+  const upcoming = row("upcoming", "e2e/console-e2e.bin");
+  await upcoming.waitFor();
+  expect(await upcoming.locator("td").nth(1).textContent()).toBe("demote");
+  expect(await upcoming.locator("td").first().textContent()).toMatch(/^in (29|30) min/);
+  const due = Date.parse((await upcoming.getAttribute("data-due")) ?? "");
+  expect(due).toBeGreaterThan(Date.now() + 25 * 60_000);
+  expect(due).toBeLessThanOrEqual(Date.now() + 30 * 60_000);
   await mkdir(ARTIFACTS, { recursive: true });
   const file = join(ARTIFACTS, "console-dashboard.png");
   await page.screenshot({ path: file, fullPage: true });

@@ -6,6 +6,13 @@ import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/rep
 import type { CoordinatorRow } from "../cluster/coordinator-roster";
 import type { MemberState } from "../cluster/node-directory";
 import type { TransitionView } from "../lifecycle/transition-stats";
+import type { UpcomingTransition } from "../model/upcoming-transition";
+
+export type { UpcomingTransition };
+
+/** The most upcoming transitions one call lists (GET /status/upcoming?limit=), and how many by default. */
+export const MAX_UPCOMING = 500;
+export const DEFAULT_UPCOMING = 20;
 
 export interface NodeStatusView {
   id: string;
@@ -116,6 +123,11 @@ export interface ClusterAdmin {
    * whole /status at 100,000 versions cost MariaDB a table scan each time).
    */
   transitions(): TransitionView[];
+  /**
+   * The next `limit` (at most MAX_UPCOMING) lifecycle transitions cluster-wide, soonest first:
+   * demotions, trash moves, purges (GET /status/upcoming). One indexed catalogue query.
+   */
+  upcoming(limit: number): Promise<UpcomingTransition[]>;
   /** True when the catalogue answers and enough storage nodes are live to take a write. */
   health(): Promise<HealthView>;
   /** Whether this coordinator can serve: database, Redis and a write quorum reachable (admin/readiness.ts). */

@@ -38,7 +38,12 @@ const QUEUES: ClusterStatusView["queues"] = [{ name: "trash", waiting: 2, delaye
 
 function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
   return {
-    catalogue: { tierTotals: async () => [{ tier: "hot", objects: 5, bytes: 500 }], ping: async () => undefined, scrub },
+    catalogue: {
+      tierTotals: async () => [{ tier: "hot", objects: 5, bytes: 500 }],
+      ping: async () => undefined,
+      upcoming: async () => [],
+      scrub,
+    },
     directory: {
       all: () => [node("storage-1", true), node("storage-2", false), node("storage-3", true, "draining")],
       retire: async (id) => ({ ...node(id, false), state: "removed" }),
@@ -62,7 +67,7 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
     cache: { enabled: false, size: 0 },
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
-    config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond },
+    config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond, hotTtl: 60_000 },
     redis: { ping: async () => undefined },
     ...over,
   };
@@ -148,6 +153,7 @@ describe("cluster status", () => {
     const catalogue = {
       scrub,
       tierTotals: async () => [],
+      upcoming: async () => [],
       ping: async (): Promise<void> => {
         throw new Error("ECONNREFUSED");
       },

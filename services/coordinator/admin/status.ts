@@ -6,7 +6,15 @@ import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
 import type { NodeRecord } from "../../membership/node-record";
 import type { NodeClient } from "../../rpc/client/node-client";
-import type { ClusterAdmin, ClusterStatusView, HealthView, NodeStatusView, ReadinessView, ScrubStatusView } from "./cluster-admin";
+import type {
+  ClusterAdmin,
+  ClusterStatusView,
+  HealthView,
+  NodeStatusView,
+  ReadinessView,
+  ScrubStatusView,
+  UpcomingTransition,
+} from "./cluster-admin";
 import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
 import type { TransitionView } from "../lifecycle/transition-stats";
 import type { NodeRemoval } from "./node-removal";
@@ -14,7 +22,7 @@ import { Readiness, type ReadinessDeps } from "./readiness";
 
 /** The slice of the coordinator's context /status and /healthz are composed from. */
 export interface ClusterStatusDeps {
-  readonly catalogue: Pick<Catalogue, "tierTotals" | "ping"> & { readonly scrub: Pick<ScrubQueries, "state"> };
+  readonly catalogue: Pick<Catalogue, "tierTotals" | "ping" | "upcoming"> & { readonly scrub: Pick<ScrubQueries, "state"> };
   readonly directory: Pick<NodeDirectory, "all" | "retire" | "memberState">;
   /** Asks a node for what only it knows (GetInfo: its damaged segment records). */
   readonly nodes: { client(id: string): Pick<NodeClient, "info"> };
@@ -31,7 +39,7 @@ export interface ClusterStatusDeps {
   /** The lifecycle's repair backlog and rehome passes, if this coordinator runs them. */
   readonly repairs?: { repairStatus(): Promise<RepairStatusView>; rehomeStatus(): RehomeStatusView };
   readonly writeQuorum: number;
-  readonly config: { readonly scrubRate: number };
+  readonly config: { readonly scrubRate: number; readonly hotTtl: number };
   /** The queues' Redis, for /readyz. */
   readonly redis: ReadinessDeps["redis"];
 }
@@ -91,6 +99,10 @@ export class ClusterStatus implements ClusterAdmin {
 
   transitions(): TransitionView[] {
     return this.deps.transitions?.transitions() ?? [];
+  }
+
+  upcoming(limit: number): Promise<UpcomingTransition[]> {
+    return this.deps.catalogue.upcoming(this.deps.config.hotTtl, limit);
   }
 
   /** A live node's count of damaged records; undefined for one down or too slow to answer. */

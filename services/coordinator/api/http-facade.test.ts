@@ -489,6 +489,29 @@ describe("listing, status and health", () => {
     expect(await res.json()).toMatchObject({ status: "unavailable" });
   });
 
+  test("GET /status/upcoming: the engine's next transitions, at most limit=, with ISO due times", async () => {
+    for (const key of ["up/1", "up/2", "up/3"])
+      expect((await fetch(`${base}/upload?key=${key}`, { method: "POST", body: key })).status).toBe(201);
+    const all = await json(await fetch(`${base}/status/upcoming?limit=500`));
+    const mine = all.upcoming.filter((u: { key: string }) => u.key.startsWith("up/"));
+    expect(mine).toHaveLength(3);
+    expect(mine[0]).toEqual({
+      transition: "demote",
+      due: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      bucket: "default",
+      key: expect.stringMatching(/^up\//),
+      versionId: expect.any(String),
+      size: 4,
+      tier: "hot",
+    });
+    expect((await json(await fetch(`${base}/status/upcoming?limit=2`))).upcoming).toHaveLength(2);
+    for (const limit of ["0", "501", "x"]) {
+      const res = await fetch(`${base}/status/upcoming?limit=${limit}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: "InvalidArgument", message: expect.stringContaining("1 to 500") });
+    }
+  });
+
   test("POST /admin/nodes/{id}/remove: 404 for an unknown node, 409 with the reason when the cluster cannot spare it", async () => {
     let res = await fetch(`${base}/admin/nodes/nope/remove`, { method: "POST" });
     expect(res.status).toBe(404);

@@ -9,7 +9,7 @@ import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, Too
 import { readConfig } from "../../common/config";
 import { measureRequest, nameOperation } from "../../common/metrics/http-metrics";
 import type { Logger } from "../../common/logger";
-import type { ClusterAdmin } from "../admin/cluster-admin";
+import { DEFAULT_UPCOMING, MAX_UPCOMING, type ClusterAdmin } from "../admin/cluster-admin";
 import { checkKey } from "../objects/names";
 import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import type { KeyStore } from "../../auth/keys";
@@ -29,6 +29,7 @@ import {
   objectHeaders,
   objectJson,
   trashEntryJson,
+  upcomingJson,
   uploadedJson,
 } from "./http-views";
 
@@ -201,6 +202,13 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     return { transitions: admin.transitions() };
   });
 
+  // The next transitions cluster-wide, soonest first (the console's and `minis3 status`'s list).
+  route("GET", "/status/upcoming", async (request) => {
+    callerOf(request.raw).admin();
+    const limit = limitOf(request.query, DEFAULT_UPCOMING, MAX_UPCOMING);
+    return { upcoming: (await admin.upcoming(limit)).map(upcomingJson) };
+  });
+
   // Writes off a node that is already down, at once (its copies count as gone; repair follows).
   route("POST", "/nodes/retire", async (request) => {
     callerOf(request.raw).admin();
@@ -292,20 +300,21 @@ function bucketOf(request: Req): string {
   return callerOf(request.raw).bucket(param(request.query, "bucket"));
 }
 
+/** `limit=` of a query: a whole number from 1 to `max`, `fallback` when absent. */
+function limitOf(query: Query, fallback: number, max: number): number {
+  const limitText = param(query, "limit");
+  if (limitText === undefined) return fallback;
+  const limit = /^\d{1,7}$/.test(limitText) ? Number(limitText) : NaN;
+  if (!(limit >= 1 && limit <= max)) throw new InvalidArgumentError(`limit must be a whole number from 1 to ${max}, got "${limitText}"`);
+  return limit;
+}
+
 function listQuery(request: Req): { bucket: string; prefix: string; limit: number; cursor: string } {
   const query = request.query;
-  const limitText = param(query, "limit");
-  let limit = DEFAULT_LIST_LIMIT;
-  if (limitText !== undefined) {
-    limit = /^\d{1,7}$/.test(limitText) ? Number(limitText) : NaN;
-    if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) {
-      throw new InvalidArgumentError(`limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got "${limitText}"`);
-    }
-  }
   return {
     bucket: bucketOf(request),
     prefix: param(query, "prefix") ?? "",
-    limit,
+    limit: limitOf(query, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT),
     cursor: param(query, "cursor") ?? "",
   };
 }

@@ -1,5 +1,6 @@
 // The JSON bodies of the HTTP facade: engine views with times as ISO strings.
 import { isHeaderSafeContentType } from "../objects/names";
+import type { UpcomingTransition } from "../admin/cluster-admin";
 import type { NextTransition, ObjectView, TrashEntryView } from "../objects/object-engine";
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -52,6 +53,19 @@ export function trashEntryJson(t: TrashEntryView) {
     deletedAt: iso(t.deletedAtMs),
     purgeAt: iso(t.purgeAtMs),
     reason: t.reason,
+  };
+}
+
+/** One of GET /status/upcoming's transitions: what moves, where it is now, and when it is due. */
+export function upcomingJson(u: UpcomingTransition) {
+  return {
+    transition: u.transition,
+    due: iso(u.dueAtMs),
+    bucket: u.bucket,
+    key: u.key,
+    versionId: u.versionId,
+    size: u.size,
+    tier: u.tier,
   };
 }
 

@@ -20,6 +20,8 @@ import { ReadCache } from "./read-cache";
 import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
 import { RehomeQueries } from "./rehome-queries";
 import { ScrubQueries } from "./scrub-queries";
+import { selectUpcoming } from "./upcoming-sql";
+import type { UpcomingTransition } from "../model/upcoming-transition";
 import {
   commitBatch,
   committedRow,
@@ -286,6 +288,11 @@ export class Catalogue {
   /** Object count and bytes per tier (live versions), and the trash. */
   tierTotals(): Promise<{ tier: string; objects: number; bytes: number }[]> {
     return selectTierTotals(this.pool);
+  }
+
+  /** The next `limit` lifecycle transitions cluster-wide, soonest first (one indexed query: upcoming-sql.ts). */
+  upcoming(hotTtlMs: number, limit: number): Promise<UpcomingTransition[]> {
+    return selectUpcoming(this.pool, hotTtlMs, limit);
   }
 
   async ping(): Promise<void> {

@@ -6,7 +6,14 @@
 import { createHash } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
 import { ErrorCode, InvalidArgumentError, MiniS3Error, NotFoundError, TooLargeError } from "../../../common/errors";
-import { NO_SCRUB, type ClusterAdmin, type ClusterStatusView, type HealthView, type ReadinessView } from "../../admin/cluster-admin";
+import {
+  NO_SCRUB,
+  type ClusterAdmin,
+  type ClusterStatusView,
+  type HealthView,
+  type ReadinessView,
+  type UpcomingTransition,
+} from "../../admin/cluster-admin";
 import { resolveRange } from "../../objects/byte-range";
 import { checkBucket, checkKey } from "../../objects/names";
 import type {
@@ -33,6 +40,9 @@ interface StoredTrash extends StoredObject {
   purgeAtMs: number;
   reason: "deleted" | "overwritten";
 }
+
+/** The hot TTL its upcoming demotions are shown with (it demotes nothing). */
+const HOT_TTL_MS = 3_600_000;
 
 export interface MemoryEngineOptions {
   maxObjectSize?: number;
@@ -267,6 +277,22 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     return [];
   }
 
+  /** Its objects' demotions, one hot TTL after their last read (it moves nothing itself). */
+  async upcoming(limit: number): Promise<UpcomingTransition[]> {
+    return [...this.objects.values()]
+      .map(({ view: v }) => ({
+        transition: "demote" as const,
+        dueAtMs: v.lastAccessedAtMs + HOT_TTL_MS,
+        bucket: v.bucket,
+        key: v.key,
+        versionId: v.versionId,
+        size: v.size,
+        tier: v.tier,
+      }))
+      .sort((a, b) => a.dueAtMs - b.dueAtMs)
+      .slice(0, limit);
+  }
+
   async retireNode(id: string): Promise<never> {
     throw new InvalidArgumentError(`node ${id} is live: stop it before retiring it`);
   }
@@ -321,6 +347,7 @@ export function unavailableEngine(): ObjectEngine & ClusterAdmin {
     headVersion: fail,
     status: fail,
     transitions: () => [],
+    upcoming: fail,
     retireNode: fail,
     removeNode: fail,
     health: async () => ({ ok: false, liveStorageNodes: 0, writeQuorum: 2 }),
