@@ -14,8 +14,14 @@ export interface SecondCoordinator {
  * database, queues, nodes) on ports of its own (HTTP `port`, gRPC the next one; default: free ones,
  * given again to restart it at the same address; S3 the one after). Resolves once it answers /healthz (a coordinator
  * restarted on a loaded machine can take over 30 s: give it `timeoutMs`); killed if it does not.
+ * `env` overrides settings for it alone (its Redis through a proxy the test owns, say).
  */
-export async function startSecondCoordinator(cluster: TestCluster, httpPort?: number, timeoutMs = 30_000): Promise<SecondCoordinator> {
+export async function startSecondCoordinator(
+  cluster: TestCluster,
+  httpPort?: number,
+  timeoutMs = 30_000,
+  env: Record<string, string> = {},
+): Promise<SecondCoordinator> {
   const spec = cluster.specs.find((s) => s.kind === "coordinator")!;
   const port = httpPort ?? (await findFreePortBlock(3));
   const url = `http://127.0.0.1:${port}`;
@@ -29,6 +35,7 @@ export async function startSecondCoordinator(cluster: TestCluster, httpPort?: nu
       MINIS3_GRPC_PORT: String(port + 1),
       MINIS3_S3_PORT: String(port + 2),
       MINIS3_METRICS_PORT: "0",
+      ...env,
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
