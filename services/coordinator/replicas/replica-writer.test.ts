@@ -74,6 +74,21 @@ describe("ReplicaWriter", () => {
     expect(await holds("n3", "w-large-lost")).toBe(false);
   });
 
+  it("a large write whose replica fails mid-stream goes on on a spare, which is sent the bytes again", async () => {
+    const b = blobOf(6 * CHUNK + 5);
+    nodes.backend("n1").breakWritesAfter = 2 * CHUNK;
+    try {
+      const up = writer.startLarge("w-replaced", ["n1", "n2"], 2, undefined, ["n3"]);
+      for (let at = 0; at < b.data.length; at += CHUNK) await up.write(b.data.subarray(at, at + CHUNK));
+      expect((await up.finish(b.data.length, b.sha256)).sort()).toEqual(["n2", "n3"]);
+    } finally {
+      nodes.backend("n1").breakWritesAfter = undefined;
+    }
+    const read = await nodes.backend("n3").disk.read("w-replaced", 0, undefined);
+    expect((await collect(read.chunks)).equals(b.data)).toBe(true);
+    expect(await holds("n1", "w-replaced")).toBe(false);
+  });
+
   it("discard deletes copies and reports the nodes it could not reach", async () => {
     const b = blobOf(100);
     await writer.putSmall("w-discard", b.data, b.sha256, ["n1", "n2"], 2, 2);

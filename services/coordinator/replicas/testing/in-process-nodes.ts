@@ -29,6 +29,8 @@ export class FaultyBackend implements BlobBackend {
   stallCommits = false;
   /** Streamed writes stop taking bytes after this many (a write stuck in the kernel). */
   stallWritesAfter?: number;
+  /** Streamed writes fail once they have taken this many bytes (a node that died mid-upload). */
+  breakWritesAfter?: number;
   /** A streamed read stops sending, without failing, once it has served this many bytes. */
   stallReadsAfter?: number;
   /** A listing stops sending, without failing, after this many entries. */
@@ -56,6 +58,7 @@ export class FaultyBackend implements BlobBackend {
     return {
       write: async (chunk) => {
         taken += chunk.length;
+        if (this.breakWritesAfter !== undefined && taken > this.breakWritesAfter) throw new Error("disk write failed (test fault)");
         if (this.stallWritesAfter !== undefined && taken > this.stallWritesAfter) await this.stall();
         return w.write(chunk);
       },
