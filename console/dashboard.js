@@ -38,7 +38,7 @@ function Nodes({ nodes }) {
   return html`<section>
     <h2>Nodes</h2>
     <table data-testid="nodes">
-      <${Head} columns=${["id", "kind", "state", "zone", "address", "#blobs", "#used", "#free", "last heartbeat", "notes"]} />
+      <${Head} columns=${["id", "kind", "state", "zone", "address", "metrics", "#blobs", "#used", "#free", "last heartbeat", "notes"]} />
       <tbody>
         ${nodes.map(
           (n) =>
@@ -48,6 +48,7 @@ function Nodes({ nodes }) {
               <td><${Badge} state=${n.state} />${n.live ? "" : html` <span class="muted">not routed to</span>`}</td>
               <td>${n.zone}</td>
               <td><code>${n.address}</code></td>
+              <td><${MetricsPort} port=${n.metricsPort} /></td>
               <td class="num">${count(n.blobCount)}</td>
               <td class="num">${bytes(n.usedBytes)}</td>
               <td class="num">${bytes(n.freeBytes)}</td>
@@ -62,6 +63,9 @@ function Nodes({ nodes }) {
     </table>
   </section>`;
 }
+
+/** A process's Prometheus port (on its address's host), or "off". */
+const MetricsPort = ({ port }) => (port ? html`<code>:${port}</code>` : html`<span class="muted">off</span>`);
 
 /**
  * The placement ring: every storage node not being removed is on it (160 points each, so each
@@ -209,7 +213,7 @@ function Coordinators({ status }) {
   return html`<section>
     <h2>Coordinators</h2>
     <table data-testid="coordinators">
-      <${Head} columns=${["id", "state", "pid", "last beat"]} />
+      <${Head} columns=${["id", "state", "pid", "metrics", "last beat"]} />
       <tbody>
         ${status.coordinators.map(
           (c) =>
@@ -217,6 +221,7 @@ function Coordinators({ status }) {
               <td>${c.id}${c.self ? html` <span class="muted">(answering)</span>` : ""}</td>
               <td><${Badge} state=${c.state} /></td>
               <td>${c.pid ?? "—"}</td>
+              <td><${MetricsPort} port=${c.metricsPort} /></td>
               <td>${duration(c.silentForMs)} ago</td>
             </tr>`,
         )}

@@ -10,6 +10,7 @@ interface NodeRow {
   kind: string;
   address: string;
   zone: string;
+  metricsPort?: number | null;
   state: string;
   live: boolean;
   heartbeatAtMs: number;
@@ -26,7 +27,7 @@ interface Status {
   tiers: { tier: string; objects: number; bytes: number }[];
   queues: { name: string; waiting: number; delayed: number; active: number; failed: number }[];
   queuesError?: string;
-  coordinators: { id: string; address: string; self: boolean; state: string; lastBeatAtMs: number; pid?: number }[];
+  coordinators: { id: string; address: string; self: boolean; state: string; lastBeatAtMs: number; pid?: number; metricsPort?: number }[];
   readCache?: { enabled: boolean; rows: number };
   repair?: { lostNodes: string[]; versionsLeft: number; bytesLeft: number; copiedBytesPerSecond: number; etaSeconds: number | null };
   rehome?: { awayFromHome: number | null; underReplicated: number | null };
@@ -51,6 +52,9 @@ export const UPCOMING_MAX = 500;
 
 const RIGHT = (...cols: number[]) => new Set(cols);
 
+/** A process's Prometheus port (on its address's host), "off", or "-" from a server that does not say. */
+const metricsPort = (port: number | null | undefined) => (port ? String(port) : port === undefined ? "-" : "off");
+
 export async function status(ctx: CommandContext, upcomingCount = UPCOMING_DEFAULT): Promise<void> {
   const [s, upcoming] = await Promise.all([
     ctx.client.json<Status>("GET", "/status"),
@@ -63,14 +67,15 @@ export async function status(ctx: CommandContext, upcomingCount = UPCOMING_DEFAU
   section(
     `coordinators (${s.coordinators.filter((c) => c.state === "up").length} up of ${s.coordinators.length})`,
     table(
-      ["ID", "STATE", "PID", "LAST BEAT"],
+      ["ID", "STATE", "PID", "METRICS", "LAST BEAT"],
       s.coordinators.map((c) => [
         `${c.id}${c.self ? " *" : ""}`,
         c.state,
         c.pid === undefined ? "-" : String(c.pid),
+        metricsPort(c.metricsPort),
         relativeTime(c.lastBeatAtMs, now),
       ]),
-      RIGHT(2),
+      RIGHT(2, 3),
     ),
   );
 
@@ -78,19 +83,20 @@ export async function status(ctx: CommandContext, upcomingCount = UPCOMING_DEFAU
   section(
     `nodes (${up} up of ${s.nodes.length})`,
     table(
-      ["ID", "KIND", "STATE", "ADDRESS", "ZONE", "BLOBS", "USED", "FREE", "HEARTBEAT"],
+      ["ID", "KIND", "STATE", "ADDRESS", "ZONE", "METRICS", "BLOBS", "USED", "FREE", "HEARTBEAT"],
       s.nodes.map((n) => [
         n.id,
         n.kind,
         n.state + (n.versionsLeft !== undefined ? ` (${n.versionsLeft} left)` : "") + (n.state === "up" && !n.live ? " (not routed)" : ""),
         n.address,
         n.zone,
+        metricsPort(n.metricsPort),
         String(n.blobCount),
         formatSize(n.usedBytes),
         formatSize(n.freeBytes),
         `${formatSpan(n.silentForMs)} ago`,
       ]),
-      RIGHT(5, 6, 7),
+      RIGHT(5, 6, 7, 8),
     ),
   );
 

@@ -3,7 +3,7 @@ import type { DataSource } from "typeorm";
 import { loadConfig, queuePrefix, resolveWriteQuorum, type Config } from "../common/config";
 import { openDataSource, sqlPool } from "../common/db/datasource";
 import type { Logger } from "../common/logger";
-import { CreateNodes1732500000000 } from "../membership/nodes-schema";
+import { NODES_MIGRATIONS } from "../membership/nodes-schema";
 import { AccessTracker } from "./catalogue/access-tracker";
 import { Catalogue } from "./catalogue/catalogue";
 import { CATALOGUE_MIGRATIONS } from "./catalogue/catalogue-schema";
@@ -106,7 +106,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   const writeQuorum = resolveWriteQuorum(config.replicas, config.writeQuorum);
   const db = await openDataSource({
     url: config.mysqlUrl,
-    migrations: [CreateNodes1732500000000, ...CATALOGUE_MIGRATIONS, ...COORDINATOR_MIGRATIONS, CreateScrubState1732500000400],
+    migrations: [...NODES_MIGRATIONS, ...CATALOGUE_MIGRATIONS, ...COORDINATOR_MIGRATIONS, CreateScrubState1732500000400],
     poolSize: 24,
     multipleStatements: true,
   });
@@ -127,6 +127,8 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
     config.nodeDownAfter,
     log,
     fence,
+    undefined,
+    config.metricsPort || null,
   );
   const cache = new ReadCache(config.readCache, () => cacheBus.leaseStretch());
   const cacheBus = new InvalidationBus(

@@ -42,15 +42,15 @@ export class Heartbeat {
 
   private async beat(first: boolean): Promise<void> {
     const s = await this.stats();
-    const { id, kind, address, zone } = this.self;
+    const { id, kind, address, zone, metricsPort } = this.self;
     // DB time (NOW(3)) on both sides of the liveness check, so node clocks do not matter.
     await this.pool.execute(
-      `INSERT INTO nodes (id, kind, address, zone, state, blob_count, used_bytes, free_bytes, started_at, heartbeat_at)
-       VALUES (?, ?, ?, ?, 'up', ?, ?, ?, NOW(3), NOW(3))
-       ON DUPLICATE KEY UPDATE kind = VALUES(kind), address = VALUES(address), zone = VALUES(zone),
+      `INSERT INTO nodes (id, kind, address, zone, metrics_port, state, blob_count, used_bytes, free_bytes, started_at, heartbeat_at)
+       VALUES (?, ?, ?, ?, ?, 'up', ?, ?, ?, NOW(3), NOW(3))
+       ON DUPLICATE KEY UPDATE kind = VALUES(kind), address = VALUES(address), zone = VALUES(zone), metrics_port = VALUES(metrics_port),
          blob_count = VALUES(blob_count), used_bytes = VALUES(used_bytes), free_bytes = VALUES(free_bytes),
          heartbeat_at = NOW(3)${first ? ", started_at = NOW(3), state = IF(state IN ('removed', 'stopped'), 'up', state)" : ""}`,
-      [id, kind, address, zone, s.blobCount, s.usedBytes, s.freeBytes],
+      [id, kind, address, zone, metricsPort, s.blobCount, s.usedBytes, s.freeBytes],
     );
   }
 }

@@ -7,6 +7,8 @@ export interface NodeIdentity {
   kind: NodeKind;
   address: string;
   zone: string;
+  /** Where it serves Prometheus metrics (MINIS3_METRICS_PORT on its host); null when off. */
+  metricsPort: number | null;
 }
 
 export interface NodeStats {

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
+import { addColumn } from "../common/db/add-column";
 
 /** The node registry: every node writes its own row and heartbeats it; coordinators read it. */
 export class CreateNodes1732500000000 implements MigrationInterface {
@@ -24,3 +25,9 @@ export class CreateNodes1732500000000 implements MigrationInterface {
     await q.query("DROP TABLE IF EXISTS nodes");
   }
 }
+
+/** The port a node serves Prometheus metrics on (MINIS3_METRICS_PORT), for /status; NULL when off. */
+export const AddNodeMetricsPort1732500000800 = addColumn("AddNodeMetricsPort1732500000800", "nodes", "metrics_port", "INT UNSIGNED NULL");
+
+/** The nodes table's migrations, in order. */
+export const NODES_MIGRATIONS = [CreateNodes1732500000000, AddNodeMetricsPort1732500000800];

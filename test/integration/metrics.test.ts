@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { TestObjectClient } from "../../services/coordinator/api/testing/grpc-clients";
-import { remove, retrieve, upload } from "../support/http";
+import { remove, retrieve, signedFetch, upload } from "../support/http";
 import { scrape, total, type Sample } from "../support/prometheus";
 import { s3Client } from "../support/s3";
 import { waitFor } from "../support/wait";
@@ -54,6 +54,17 @@ describe("one coordinator", () => {
     const notMetrics = await fetch(`${metricsUrl(cluster, "storage-1")}/other`);
     expect(notMetrics.status).toBe(404);
   }, 60_000);
+
+  test("/status names each process's metrics port: every node's and the coordinator's", async () => {
+    const status = (await (await signedFetch(`${cluster.httpUrl}/status`)).json()) as {
+      nodes: { id: string; metricsPort: number | null }[];
+      coordinators: { metricsPort?: number }[];
+    };
+    const portOf = (name: string) => cluster.specs.find((s) => s.name === name)!.metricsPort;
+    expect(status.nodes.length).toBe(5);
+    for (const n of status.nodes) expect(n.metricsPort).toBe(portOf(n.id));
+    expect(status.coordinators.map((c) => c.metricsPort)).toEqual([portOf("coordinator")]);
+  });
 
   test("requests, errors and bytes per front door and operation move by the traffic sent; nodes count the replicas' bytes", async () => {
     const storage = cluster.specs.filter((s) => s.kind === "storage").map((s) => s.name);

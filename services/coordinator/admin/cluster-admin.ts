@@ -19,6 +19,8 @@ export interface NodeStatusView {
   kind: string;
   address: string;
   zone: string;
+  /** Where it serves Prometheus metrics (on its address's host); null when off. */
+  metricsPort: number | null;
   /**
    * up | down (silent for MINIS3_NODE_DOWN_AFTER, or stopped) | suspected (heartbeats, but the
    * answering coordinator cannot reach it) | draining (being removed) | removed (gone for good)

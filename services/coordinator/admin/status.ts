@@ -134,6 +134,7 @@ export class ClusterStatus implements ClusterAdmin {
       kind: n.kind,
       address: n.address,
       zone: n.zone,
+      metricsPort: n.metricsPort,
       state,
       live: n.live,
       heartbeatAtMs: n.heartbeatAtMs,

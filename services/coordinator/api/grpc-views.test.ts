@@ -88,6 +88,7 @@ describe("AdminService status message", () => {
       blobCount: 12,
       usedBytes: 4096,
       freeBytes: 1 << 30,
+      metricsPort: 9101,
     };
     const got = overTheWire({
       ...view(NO_SCRUB),

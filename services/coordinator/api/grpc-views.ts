@@ -71,6 +71,7 @@ export function nodeStatus(n: NodeStatusView): NodeStatus {
     freeBytes: n.freeBytes,
     silentForMs: n.silentForMs,
     versionsLeft: n.versionsLeft,
+    metricsPort: n.metricsPort ?? undefined,
   };
 }
 

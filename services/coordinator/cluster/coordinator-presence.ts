@@ -104,6 +104,8 @@ export class CoordinatorPresence {
     /** Told the read caches' fence epoch each look reads (same round trip). */
     private readonly fence?: Pick<CacheFence, "seen">,
     private readonly clock: PresenceClock = MONOTONIC,
+    /** Where this coordinator's metrics are served (MINIS3_METRICS_PORT; a group's primary serves its workers'); null: off. */
+    private readonly metricsPort: number | null = null,
   ) {
     this.leaseMs = downAfterMs;
     this.commitMs = downAfterMs;
@@ -197,11 +199,11 @@ export class CoordinatorPresence {
     try {
       const sentAt = this.clock.now();
       const [results] = await this.pool.query<RowDataPacket[][]>(
-        `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid) VALUES (?, 'up', NOW(3), NOW(3), 1, ?)
+        `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid, metrics_port) VALUES (?, 'up', NOW(3), NOW(3), 1, ?, ?)
            ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3);
          SELECT id, state, beat, pid FROM coordinators WHERE id <> ?;
          ${READ_FENCE_SQL}`,
-        [this.id, process.pid, this.id],
+        [this.id, process.pid, this.metricsPort, this.id],
       );
       const answeredAt = this.clock.now();
       const rows = results[1] as RowDataPacket[];

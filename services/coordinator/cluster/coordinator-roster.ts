@@ -16,6 +16,8 @@ export interface CoordinatorRow {
   silentForMs: number;
   /** Known for the answering coordinator, and for others whose row carries it. */
   pid?: number;
+  /** Where its Prometheus metrics are served (on its address's host), when its row says. */
+  metricsPort?: number;
 }
 
 /**
@@ -48,6 +50,7 @@ export class CoordinatorRoster {
         lastBeatAtMs: Math.round(Number(r.hb_ms)),
         silentForMs: Math.max(0, Math.round(Number(r.age_ms))),
         ...(Number.isInteger(pid) && pid > 0 ? { pid } : {}),
+        ...(r.metrics_port ? { metricsPort: Number(r.metrics_port) } : {}),
       };
     });
     // This coordinator, even before its first beat is read back (and live peers the table lost).

@@ -56,9 +56,18 @@ export class CreateCacheFence1732500000230 implements MigrationInterface {
 }
 
 /** Every migration of the coordinators' own tables, in order. */
+/** Where each coordinator serves Prometheus metrics (a group's primary, for all its workers), for /status; NULL when off. */
+export const AddCoordinatorMetricsPort1732500000240 = addColumn(
+  "AddCoordinatorMetricsPort1732500000240",
+  "coordinators",
+  "metrics_port",
+  "INT UNSIGNED NULL",
+);
+
 export const COORDINATOR_MIGRATIONS = [
   CreateCoordinators1732500000200,
   AddCoordinatorBeat1732500000210,
   AddCoordinatorPid1732500000220,
   CreateCacheFence1732500000230,
+  AddCoordinatorMetricsPort1732500000240,
 ];

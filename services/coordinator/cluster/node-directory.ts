@@ -200,7 +200,7 @@ export class NodeDirectory extends EventEmitter {
 
   async refresh(): Promise<void> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT id, kind, address, zone, state, blob_count, used_bytes, free_bytes,
+      `SELECT id, kind, address, zone, metrics_port, state, blob_count, used_bytes, free_bytes,
               UNIX_TIMESTAMP(heartbeat_at) * 1000 AS hb, UNIX_TIMESTAMP(started_at) * 1000 AS started,
               TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) / 1000 AS age_ms
          FROM nodes ORDER BY id`,
@@ -223,6 +223,7 @@ export class NodeDirectory extends EventEmitter {
       kind: r.kind,
       address: r.address,
       zone: r.zone,
+      metricsPort: r.metrics_port === null ? null : Number(r.metrics_port),
       state: r.state,
       blobCount: Number(r.blob_count),
       usedBytes: Number(r.used_bytes),

@@ -7,6 +7,7 @@ const node = (id: string, live: boolean, extra: Partial<NodeRecord> = {}): NodeR
   kind: "storage",
   address: "a",
   zone: "z",
+  metricsPort: null,
   state: live ? "up" : "stopped",
   live,
   blobCount: 0,

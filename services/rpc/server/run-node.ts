@@ -4,7 +4,7 @@ import type { Pool } from "mysql2/promise";
 import type { DataSource, MigrationInterface } from "typeorm";
 import { loadConfig } from "../../common/config";
 import { openDataSource, sqlPool } from "../../common/db/datasource";
-import { CreateNodes1732500000000 } from "../../membership/nodes-schema";
+import { NODES_MIGRATIONS } from "../../membership/nodes-schema";
 import { createLogger, type Logger } from "../../common/logger";
 import { dialableHost, hostPort } from "../../common/net-address";
 import { Heartbeat } from "../../membership/heartbeat";
@@ -64,7 +64,7 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
 
   const ds = await openDataSource({
     url: cfg.mysqlUrl,
-    migrations: [CreateNodes1732500000000, ...(opts.migrations ?? [])],
+    migrations: [...NODES_MIGRATIONS, ...(opts.migrations ?? [])],
   });
   const pool = sqlPool(ds);
   const backend = await opts.makeBackend({ id, dataDir, ds, pool, log, chunkSize: cfg.chunkSize });
@@ -85,7 +85,7 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
   const address = cfg.nodeAddress || hostPort(dialableHost(cfg.host), server.port);
   const heartbeat = new Heartbeat(
     pool,
-    { id, kind: opts.kind, address, zone: cfg.zone },
+    { id, kind: opts.kind, address, zone: cfg.zone, metricsPort: cfg.metricsPort || null },
     cfg.heartbeatInterval,
     () => backend.stats(),
     log,

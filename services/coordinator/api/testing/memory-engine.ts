@@ -245,6 +245,7 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
           kind: "storage",
           address: "memory",
           zone: "local",
+          metricsPort: null,
           state: "up",
           live: true,
           heartbeatAtMs: Date.now(),

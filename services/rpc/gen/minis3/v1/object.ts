@@ -202,7 +202,11 @@ export interface NodeStatus {
   /** age of its last heartbeat, by the catalogue's clock */
   silentForMs: number;
   /** while draining: versions that still list it */
-  versionsLeft?: number | undefined;
+  versionsLeft?:
+    | number
+    | undefined;
+  /** where it serves Prometheus metrics (its address's host); absent when off */
+  metricsPort?: number | undefined;
 }
 
 export interface TierStatus {
@@ -2782,6 +2786,7 @@ function createBaseNodeStatus(): NodeStatus {
     freeBytes: 0,
     silentForMs: 0,
     versionsLeft: undefined,
+    metricsPort: undefined,
   };
 }
 
@@ -2822,6 +2827,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.versionsLeft !== undefined) {
       writer.uint32(96).uint64(message.versionsLeft);
+    }
+    if (message.metricsPort !== undefined) {
+      writer.uint32(104).uint32(message.metricsPort);
     }
     return writer;
   },
@@ -2935,6 +2943,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.versionsLeft = longToNumber(reader.uint64());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.metricsPort = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2985,6 +3001,11 @@ export const NodeStatus: MessageFns<NodeStatus> = {
         : isSet(object.versions_left)
         ? globalThis.Number(object.versions_left)
         : undefined,
+      metricsPort: isSet(object.metricsPort)
+        ? globalThis.Number(object.metricsPort)
+        : isSet(object.metrics_port)
+        ? globalThis.Number(object.metrics_port)
+        : undefined,
     };
   },
 
@@ -3026,6 +3047,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.versionsLeft !== undefined) {
       obj.versionsLeft = Math.round(message.versionsLeft);
     }
+    if (message.metricsPort !== undefined) {
+      obj.metricsPort = Math.round(message.metricsPort);
+    }
     return obj;
   },
 
@@ -3046,6 +3070,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     message.freeBytes = object.freeBytes ?? 0;
     message.silentForMs = object.silentForMs ?? 0;
     message.versionsLeft = object.versionsLeft ?? undefined;
+    message.metricsPort = object.metricsPort ?? undefined;
     return message;
   },
 };
