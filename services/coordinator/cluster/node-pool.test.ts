@@ -252,3 +252,48 @@ describe("NodePool: a suspected node that restarts", () => {
     }
   });
 });
+
+describe("NodePool.asNodesReturn: a request short of nodes", () => {
+  const short = () => errorOf(ErrorCode.QuorumNotReached, "only 1 replicas took the upload");
+
+  test("goes again at once when a node returned while its attempt ran, not at the next return", async () => {
+    const directory = await directoryOf("127.0.0.1:1");
+    const pool = new NodePool(directory, silentLog);
+    try {
+      const started = performance.now();
+      const result = await pool.asNodesReturn(
+        async (tried) => {
+          if (tried > 0) return "stored";
+          directory.emit("returned", ["n1"]); // a node back while this attempt was failing
+          throw short();
+        },
+        (e) => (e as { code?: string }).code === ErrorCode.QuorumNotReached,
+      );
+      expect(result).toBe("stored");
+      expect(performance.now() - started).toBeLessThan(1_000);
+    } finally {
+      pool.close();
+    }
+  });
+
+  test("waits for a node to return, and fails at its deadline when none does", async () => {
+    const directory = await directoryOf("127.0.0.1:1");
+    const pool = new NodePool(directory, silentLog);
+    try {
+      let attempts = 0;
+      const failing = pool.asNodesReturn(
+        async () => {
+          attempts++;
+          throw short();
+        },
+        () => true,
+        performance.now() + 300,
+      );
+      setTimeout(() => directory.emit("returned", ["n1"]), 100);
+      await expect(failing).rejects.toMatchObject({ code: ErrorCode.QuorumNotReached });
+      expect(attempts).toBe(2); // once, and again when the node returned
+    } finally {
+      pool.close();
+    }
+  });
+});

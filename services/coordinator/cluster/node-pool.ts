@@ -39,6 +39,8 @@ export class NodePool {
   private readonly secretLoggedAt = new Map<string, number>();
   /** Callers of untilReturn(), woken by the next node that becomes live. */
   private readonly returnWaiters = new Set<(returned: boolean) => void>();
+  /** Nodes that became live again so far (a count): an attempt that saw one return may go again at once. */
+  private returns = 0;
 
   constructor(
     private readonly directory: NodeDirectory,
@@ -48,6 +50,7 @@ export class NodePool {
   ) {
     directory.on("change", (records: NodeRecord[]) => this.sync(records));
     directory.on("returned", (ids: string[]) => {
+      this.returns++;
       this.redialIfWaiting(ids);
       for (const wake of [...this.returnWaiters]) wake(true);
     });
@@ -186,10 +189,15 @@ export class NodePool {
     deadline = this.returnDeadline(),
   ): Promise<T> {
     for (let tried = 0; ; tried++) {
+      const returnsBefore = this.returns;
       try {
         return await attempt(tried);
       } catch (e) {
-        if (!retry(e) || !(await this.untilReturn(deadline))) throw e;
+        if (!retry(e)) throw e;
+        // A node that returned while the attempt ran is not waited for again (seen: a write failed
+        // at its 5 s limit, having waited for the next return after missing the one 0.2 s earlier).
+        const returnedMeanwhile = this.returns !== returnsBefore && performance.now() < deadline;
+        if (!returnedMeanwhile && !(await this.untilReturn(deadline))) throw e;
       }
     }
   }
