@@ -138,8 +138,8 @@ export class InvalidationBus {
   private leaseUntil = -Infinity;
   /** Numbers the unbroken stretches of holding the lease (what the read cache keys its rows by). */
   private stretch = 0;
-  /** What leaseStretch() last combined, and the number it gave: it changes whenever any lease's stretch does. */
-  private lastStretches = "";
+  /** What leaseStretch() last combined (this bus's, the presence's, the fence's), and the number it gave. */
+  private readonly lastStretches = [-1, -1, -1];
   private combinedStretch = 0;
   private beatTimer?: NodeJS.Timeout;
   private closed = false;
@@ -193,9 +193,10 @@ export class InvalidationBus {
     const joined = this.presence.writableStretch();
     const fenced = this.fence.stretch();
     if (joined === undefined || fenced === undefined || this.clock.now() >= this.leaseUntil) return undefined;
-    const stretches = `${this.stretch}/${joined}/${fenced}`;
-    if (stretches !== this.lastStretches) {
-      this.lastStretches = stretches;
+    const last = this.lastStretches;
+    if (last[0] !== this.stretch || last[1] !== joined || last[2] !== fenced) {
+      // A new stretch of any lease is a new one of them all (each only counts up).
+      [last[0], last[1], last[2]] = [this.stretch, joined, fenced];
       this.combinedStretch++;
     }
     return this.combinedStretch;
