@@ -24,15 +24,17 @@ describe("a storage node killed in the middle of an upload", () => {
     const before = (await statOf(cluster.httpUrl, key))!;
     const victim = before.replicas[0]; // the same key goes to the same nodes while all are live
 
-    // 32 MiB sent a MiB at a time; the victim dies after the twelfth: past the first 8 MiB, which
-    // are kept so that a replica failing within them is replaced by a spare node (replica-writer.ts).
+    // 32 MiB sent a MiB at a time; the victim dies after the 24th: well past the first 8 MiB, which
+    // are kept so that a replica failing within them is replaced by a spare node (replica-writer.ts),
+    // even with what the client and the coordinator still buffer (killed after the 12th MiB, the
+    // coordinator had sometimes passed on under 8 and the upload succeeded on a spare).
     const chunk = Buffer.alloc(1024 * 1024, 7);
     let sent = 0;
     const body = new Readable({
       read() {
         if (sent === 32) return this.push(null);
         sent++;
-        if (sent === 13) {
+        if (sent === 25) {
           void cluster.stopNode(victim, "SIGKILL").then(() => setTimeout(() => this.push(chunk), 200));
           return;
         }
