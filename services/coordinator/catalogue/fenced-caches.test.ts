@@ -4,7 +4,7 @@ import type { Pool, RowDataPacket } from "mysql2/promise";
 import { pino } from "pino";
 import { ErrorCode } from "../../common/errors";
 import { TcpProxy } from "../../../test/support/tcp-proxy";
-import { CacheFence } from "../cluster/cache-fence";
+import { CacheFence, READ_FENCE_SQL } from "../cluster/cache-fence";
 import { CoordinatorPresence } from "../cluster/coordinator-presence";
 import { COORDINATOR_MIGRATIONS } from "../cluster/coordinators-schema";
 import { InvalidationBus, LEASE_MARGIN_MS } from "../cluster/invalidation-bus";
@@ -162,3 +162,59 @@ test("a writer that can reach neither Redis nor the fence does not acknowledge i
     await mariadb.stop();
   }
 }, 60_000);
+
+// The fence's lease alone, on a clock the test moves, its epoch in the real table: what a writer
+// raises, a reader's next look sees as a new stretch; a look that read the old epoch never holds
+// the lease past its own send time + lease.
+
+const FENCE_TEST_LEASE = 1000;
+let now = 0;
+/** A clock the fence tests move by hand. */
+const clock = { now: () => now };
+
+/** What a presence heartbeat reads of the epoch. */
+async function look(): Promise<string> {
+  const [rows] = await pool.query<RowDataPacket[]>(READ_FENCE_SQL);
+  return String(rows[0].epoch);
+}
+
+test("a cache holds the fence only from a look, for a lease from when the look was sent", async () => {
+  const reader = new CacheFence(pool, FENCE_TEST_LEASE, log, clock);
+  expect(reader.stretch()).toBeUndefined(); // no look yet
+  now = 100;
+  reader.seen(100, await look());
+  const first = reader.stretch();
+  expect(first).toBeDefined();
+  now = 600;
+  reader.seen(600, await look()); // same epoch: renewed, same stretch
+  now = 1599;
+  expect(reader.stretch()).toBe(first);
+  now = 1600;
+  expect(reader.stretch()).toBeUndefined(); // lapsed: no look sent in the last lease answered
+});
+
+test("a raise is a new stretch at the next look, and a look answered late with the old epoch only starts another", async () => {
+  now = 10_000;
+  const reader = new CacheFence(pool, FENCE_TEST_LEASE, log, clock);
+  const writer = new CacheFence(pool, FENCE_TEST_LEASE, log, clock);
+  const old = await look();
+  reader.seen(10_000, old);
+  const before = reader.stretch()!;
+
+  await writer.raise();
+  const raised = await look();
+  expect(raised).not.toBe(old);
+  now = 10_300;
+  reader.seen(10_300, raised);
+  const after = reader.stretch()!;
+  expect(after).not.toBe(before);
+
+  // A look sent before the raise, answered only now: it starts yet another stretch (what was
+  // cached meanwhile goes), and holds the lease no longer than its own send time allows.
+  reader.seen(10_200, old);
+  expect(reader.stretch()).not.toBe(after);
+  now = 11_299;
+  expect(reader.stretch()).toBeDefined(); // the look sent at 10,300
+  now = 11_300;
+  expect(reader.stretch()).toBeUndefined();
+});
