@@ -51,7 +51,9 @@ function Nodes({ nodes }) {
               <td><${MetricsPort} port=${n.metricsPort} /></td>
               <td class="num">${count(n.blobCount)}</td>
               <td class="num">${bytes(n.usedBytes)}</td>
-              <td class="num">${bytes(n.freeBytes)}</td>
+              <td class="num" title=${n.freeBytes === null ? "unknown: this node's MariaDB runs on another host" : ""}>
+                ${n.freeBytes === null ? "unknown" : bytes(n.freeBytes)}
+              </td>
               <td>${duration(n.silentForMs)} ago</td>
               <td>
                 ${n.versionsLeft !== undefined ? `${count(n.versionsLeft)} versions left to drain ` : ""}

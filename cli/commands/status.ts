@@ -17,7 +17,8 @@ interface NodeRow {
   silentForMs: number;
   blobCount: number;
   usedBytes: number;
-  freeBytes: number;
+  /** Null when the node cannot know (a backup node whose MariaDB runs on another host). */
+  freeBytes: number | null;
   versionsLeft?: number;
   unreadableRecords?: number;
 }
@@ -93,7 +94,7 @@ export async function status(ctx: CommandContext, upcomingCount = UPCOMING_DEFAU
         metricsPort(n.metricsPort),
         String(n.blobCount),
         formatSize(n.usedBytes),
-        formatSize(n.freeBytes),
+        n.freeBytes === null ? "unknown" : formatSize(n.freeBytes),
         `${formatSpan(n.silentForMs)} ago`,
       ]),
       RIGHT(5, 6, 7, 8),

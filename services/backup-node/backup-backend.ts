@@ -23,6 +23,7 @@ import { streamRange } from "./chunk-reader";
 import { purgeCopy, type CopyKey } from "./chunk-rows";
 import { GroupCommit } from "../common/group-commit";
 import { commitSmallPuts, type SmallPut } from "./small-put-rows";
+import { databaseFreeBytes } from "./database-free-space";
 import { UsageCounter } from "./usage-counter";
 
 export const MAX_CHUNK_BYTES = 1024 * 1024;
@@ -77,7 +78,11 @@ export class MysqlBackupBackend implements BlobBackend {
     this.log = opts.log;
     this.chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(1, Math.floor(opts.chunkBytes ?? MAX_CHUNK_BYTES)));
     this.parallelChunks = Math.max(1, opts.parallelChunks ?? 2);
-    this.usage = new UsageCounter(() => countComplete(this.pool, this.nodeId), opts.usageRecountMs ?? 60_000);
+    this.usage = new UsageCounter(
+      () => countComplete(this.pool, this.nodeId),
+      opts.usageRecountMs ?? 60_000,
+      () => databaseFreeBytes(this.pool),
+    );
     this.smallPuts = new GroupCommit((puts) => commitSmallPuts(this.pool, this.nodeId, puts), {
       maxBatch: SMALL_BATCH_ITEMS,
       name: "backup_small_put",

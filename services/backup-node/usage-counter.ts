@@ -11,9 +11,13 @@ export class UsageCounter {
   private countedAt = 0;
   private recounting: Promise<void> | undefined;
 
+  private freeBytes: number | null = null;
+
   constructor(
     private readonly count: () => Promise<{ blobCount: number; usedBytes: number }>,
     private readonly refreshMs: number,
+    /** The database's free space (database-free-space.ts), read with each recount. */
+    private readonly free: () => Promise<number | null> = async () => null,
   ) {}
 
   add(blobs: number, bytes: number): void {
@@ -22,10 +26,11 @@ export class UsageCounter {
   }
 
   recount(): Promise<void> {
-    this.recounting ??= this.count()
-      .then((c) => {
+    this.recounting ??= Promise.all([this.count(), this.free().catch(() => null)])
+      .then(([c, free]) => {
         this.blobCount = c.blobCount;
         this.usedBytes = c.usedBytes;
+        this.freeBytes = free;
         this.countedAt = Date.now();
       })
       .finally(() => {
@@ -36,7 +41,6 @@ export class UsageCounter {
 
   async current(): Promise<NodeStats> {
     if (Date.now() - this.countedAt >= this.refreshMs) await this.recount();
-    // Free space is the database's business (and unknown from here): reported as 0.
-    return { blobCount: this.blobCount, usedBytes: this.usedBytes, freeBytes: 0 };
+    return { blobCount: this.blobCount, usedBytes: this.usedBytes, freeBytes: this.freeBytes };
   }
 }

@@ -14,7 +14,8 @@ export interface NodeIdentity {
 export interface NodeStats {
   blobCount: number;
   usedBytes: number;
-  freeBytes: number;
+  /** Null when the node cannot know (a backup node whose MariaDB is on another host). */
+  freeBytes: number | null;
   /** Damaged records a node's segment store stepped over (GetInfo reports it; the heartbeat does not). */
   unreadableRecords?: number;
 }

@@ -55,15 +55,17 @@ describe("one coordinator", () => {
     expect(notMetrics.status).toBe(404);
   }, 60_000);
 
-  test("/status names each process's metrics port: every node's and the coordinator's", async () => {
+  test("/status names each process's metrics port: every node's and the coordinator's; the backup node's free space is its MariaDB's", async () => {
     const status = (await (await signedFetch(`${cluster.httpUrl}/status`)).json()) as {
-      nodes: { id: string; metricsPort: number | null }[];
+      nodes: { id: string; metricsPort: number | null; freeBytes: number | null }[];
       coordinators: { metricsPort?: number }[];
     };
     const portOf = (name: string) => cluster.specs.find((s) => s.name === name)!.metricsPort;
     expect(status.nodes.length).toBe(5);
     for (const n of status.nodes) expect(n.metricsPort).toBe(portOf(n.id));
     expect(status.coordinators.map((c) => c.metricsPort)).toEqual([portOf("coordinator")]);
+    // MariaDB runs on this host: the free space of its data directory's filesystem, not 0.
+    expect(status.nodes.find((n) => n.id === "backup-1")!.freeBytes).toBeGreaterThan(0);
   });
 
   test("requests, errors and bytes per front door and operation move by the traffic sent; nodes count the replicas' bytes", async () => {

@@ -34,7 +34,8 @@ export interface NodeStatusView {
   /** Blobs and bytes it holds, and its free disk, as its last heartbeat reported them. */
   blobCount: number;
   usedBytes: number;
-  freeBytes: number;
+  /** Null when the node cannot know: a backup node whose MariaDB runs on another host. */
+  freeBytes: number | null;
   /** While draining: versions that still list it (its removal's progress; 0 = about to be removed). */
   versionsLeft?: number;
   /** Damaged records its segment store stepped over (GetInfo); absent when the node is down or did not answer in time. */

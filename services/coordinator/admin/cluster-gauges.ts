@@ -75,9 +75,13 @@ export function registerClusterGauges(deps: ClusterGaugeDeps): void {
   perTier("minis3_tier_bytes", "Bytes of live versions per tier, and of the trash", "bytes");
 
   const node = ["node", "kind"] as const;
-  const perNode = (name: string, help: string, value: (n: ReturnType<ClusterGaugeDeps["directory"]["all"]>[number]) => number) =>
+  // A value of null (a backup node's free space, unknown when its MariaDB is elsewhere) is left out.
+  const perNode = (name: string, help: string, value: (n: ReturnType<ClusterGaugeDeps["directory"]["all"]>[number]) => number | null) =>
     gauge(name, help, node, "max", function () {
-      for (const n of deps.directory.all()) this.set({ node: n.id, kind: n.kind }, value(n));
+      for (const n of deps.directory.all()) {
+        const v = value(n);
+        if (v !== null) this.set({ node: n.id, kind: n.kind }, v);
+      }
     });
   perNode("minis3_node_live", "1 when this coordinator routes to the node (heartbeats, and reachable)", (n) => (n.live ? 1 : 0));
   perNode("minis3_node_used_bytes", "Bytes a node holds, as its last heartbeat reported", (n) => n.usedBytes);

@@ -68,7 +68,7 @@ export function nodeStatus(n: NodeStatusView): NodeStatus {
     zone: n.zone,
     state: n.state,
     blobCount: n.blobCount,
-    freeBytes: n.freeBytes,
+    freeBytes: n.freeBytes ?? undefined,
     silentForMs: n.silentForMs,
     versionsLeft: n.versionsLeft,
     metricsPort: n.metricsPort ?? undefined,

@@ -227,7 +227,7 @@ export class NodeDirectory extends EventEmitter {
       state: r.state,
       blobCount: Number(r.blob_count),
       usedBytes: Number(r.used_bytes),
-      freeBytes: Number(r.free_bytes),
+      freeBytes: r.free_bytes === null ? null : Number(r.free_bytes),
       heartbeatAtMs: Math.round(Number(r.hb)),
       silentForMs: Math.max(0, Math.round(Number(r.age_ms))),
       live: this.heartbeating(r.id) && !this.suspected.has(r.id),

@@ -245,7 +245,7 @@ export class NodeClient {
       this.client.getInfo({}, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
         if (err) return reject(fromNodeCallError(err));
         const { id, kind, blobCount, usedBytes, freeBytes, unreadableRecords } = res;
-        resolve({ id, kind: kind as NodeKind, blobCount, usedBytes, freeBytes, unreadableRecords });
+        resolve({ id, kind: kind as NodeKind, blobCount, usedBytes, freeBytes: freeBytes ?? null, unreadableRecords });
       });
     });
   }

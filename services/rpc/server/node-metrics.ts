@@ -25,7 +25,7 @@ export function registerStoreGauges(backend: Pick<BlobBackend, "stats">): void {
         const s = await backend.stats();
         this.set(s.blobCount);
         used.set(s.usedBytes);
-        free.set(s.freeBytes);
+        if (s.freeBytes !== null) free.set(s.freeBytes);
         unreadable.set(s.unreadableRecords ?? 0);
       } catch {
         // the last values stay: a scrape must not fail with the disk

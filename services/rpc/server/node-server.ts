@@ -54,7 +54,7 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
             kind: backend.kind,
             blobCount: s.blobCount,
             usedBytes: s.usedBytes,
-            freeBytes: s.freeBytes,
+            freeBytes: s.freeBytes ?? undefined,
             unreadableRecords: s.unreadableRecords ?? 0,
           }),
         (e) => callback(toNodeCallStatus(e)),

@@ -38,7 +38,10 @@ export interface NodeInfo {
   kind: string;
   blobCount: number;
   usedBytes: number;
-  freeBytes: number;
+  /** absent when the node cannot know (a backup node whose MariaDB is elsewhere) */
+  freeBytes?:
+    | number
+    | undefined;
   /**
    * Damaged records the node's segment store stepped over (counted at open and by compaction; 0
    * for a backend without segments): a disk going bad shows here before the scrubber finds copies.
@@ -273,7 +276,7 @@ export const GetInfoRequest: MessageFns<GetInfoRequest> = {
 };
 
 function createBaseNodeInfo(): NodeInfo {
-  return { id: "", kind: "", blobCount: 0, usedBytes: 0, freeBytes: 0, unreadableRecords: 0 };
+  return { id: "", kind: "", blobCount: 0, usedBytes: 0, freeBytes: undefined, unreadableRecords: 0 };
 }
 
 export const NodeInfo: MessageFns<NodeInfo> = {
@@ -290,7 +293,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.usedBytes !== 0) {
       writer.uint32(32).uint64(message.usedBytes);
     }
-    if (message.freeBytes !== 0) {
+    if (message.freeBytes !== undefined) {
       writer.uint32(40).uint64(message.freeBytes);
     }
     if (message.unreadableRecords !== 0) {
@@ -390,7 +393,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         ? globalThis.Number(object.freeBytes)
         : isSet(object.free_bytes)
         ? globalThis.Number(object.free_bytes)
-        : 0,
+        : undefined,
       unreadableRecords: isSet(object.unreadableRecords)
         ? globalThis.Number(object.unreadableRecords)
         : isSet(object.unreadable_records)
@@ -413,7 +416,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.usedBytes !== 0) {
       obj.usedBytes = Math.round(message.usedBytes);
     }
-    if (message.freeBytes !== 0) {
+    if (message.freeBytes !== undefined) {
       obj.freeBytes = Math.round(message.freeBytes);
     }
     if (message.unreadableRecords !== 0) {
@@ -431,7 +434,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.kind = object.kind ?? "";
     message.blobCount = object.blobCount ?? 0;
     message.usedBytes = object.usedBytes ?? 0;
-    message.freeBytes = object.freeBytes ?? 0;
+    message.freeBytes = object.freeBytes ?? undefined;
     message.unreadableRecords = object.unreadableRecords ?? 0;
     return message;
   },

@@ -198,7 +198,10 @@ export interface NodeStatus {
    */
   state: string;
   blobCount: number;
-  freeBytes: number;
+  /** absent when the node cannot know (a backup node whose MariaDB is elsewhere) */
+  freeBytes?:
+    | number
+    | undefined;
   /** age of its last heartbeat, by the catalogue's clock */
   silentForMs: number;
   /** while draining: versions that still list it */
@@ -2783,7 +2786,7 @@ function createBaseNodeStatus(): NodeStatus {
     zone: "",
     state: "",
     blobCount: 0,
-    freeBytes: 0,
+    freeBytes: undefined,
     silentForMs: 0,
     versionsLeft: undefined,
     metricsPort: undefined,
@@ -2819,7 +2822,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.blobCount !== 0) {
       writer.uint32(72).uint64(message.blobCount);
     }
-    if (message.freeBytes !== 0) {
+    if (message.freeBytes !== undefined) {
       writer.uint32(80).uint64(message.freeBytes);
     }
     if (message.silentForMs !== 0) {
@@ -2990,7 +2993,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
         ? globalThis.Number(object.freeBytes)
         : isSet(object.free_bytes)
         ? globalThis.Number(object.free_bytes)
-        : 0,
+        : undefined,
       silentForMs: isSet(object.silentForMs)
         ? globalThis.Number(object.silentForMs)
         : isSet(object.silent_for_ms)
@@ -3038,7 +3041,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.blobCount !== 0) {
       obj.blobCount = Math.round(message.blobCount);
     }
-    if (message.freeBytes !== 0) {
+    if (message.freeBytes !== undefined) {
       obj.freeBytes = Math.round(message.freeBytes);
     }
     if (message.silentForMs !== 0) {
@@ -3067,7 +3070,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     message.zone = object.zone ?? "";
     message.state = object.state ?? "";
     message.blobCount = object.blobCount ?? 0;
-    message.freeBytes = object.freeBytes ?? 0;
+    message.freeBytes = object.freeBytes ?? undefined;
     message.silentForMs = object.silentForMs ?? 0;
     message.versionsLeft = object.versionsLeft ?? undefined;
     message.metricsPort = object.metricsPort ?? undefined;
