@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { DataSource } from "typeorm";
+import type { DataSource, MigrationInterface, QueryRunner } from "typeorm";
 import { isDatabaseUnavailable, openDataSource, sqlPool } from "./datasource";
 
 // No MariaDB query may wait forever (review finding 8, its database part): a command that gets no
@@ -49,4 +49,39 @@ test("what the database refused for what a statement carried is not 'unavailable
   expect(err).toBeDefined();
   expect(isDatabaseUnavailable(err)).toBe(false);
   expect(isDatabaseUnavailable(new TypeError("a bug"))).toBe(false);
+});
+
+// On a fresh database, processes starting together (npm start) all find TypeORM's migrations table
+// missing and create it: the losers' CREATE TABLE failed and was logged as "query failed ...
+// already exists" on a healthy start. openDataSource creates it with IF NOT EXISTS first.
+class Probe1700000000000 implements MigrationInterface {
+  async up(q: QueryRunner): Promise<void> {
+    await q.query("CREATE TABLE IF NOT EXISTS probe (id int NOT NULL PRIMARY KEY) ENGINE=InnoDB");
+  }
+  async down(): Promise<void> {}
+}
+
+test("processes opening a fresh database together start quietly, each with the migrations run", async () => {
+  const fresh = `minis3_t_${randomBytes(6).toString("hex")}`;
+  const url = `mysql://root@127.0.0.1:3306/${fresh}`;
+  const lines: string[] = [];
+  const spies = (["log", "info", "warn", "error"] as const).map((m) =>
+    jest.spyOn(console, m).mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(" "));
+    }),
+  );
+  // poolSize 4: TypeORM holds one connection for the migrations and asks for another inside them.
+  const opened = await Promise.allSettled([1, 2, 3, 4].map(() => openDataSource({ url, migrations: [Probe1700000000000], poolSize: 4 })));
+  for (const s of spies) s.mockRestore();
+  const sources = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+  try {
+    expect(opened.filter((o) => o.status === "rejected")).toEqual([]);
+    expect(lines.filter((l) => /query failed|already exists/i.test(l))).toEqual([]);
+    expect(await sources[0].query("SELECT COUNT(*) AS n FROM probe")).toEqual([{ n: 0 }]);
+    const ran = (await sources[0].query("SELECT DISTINCT name FROM schema_migrations")) as { name: string }[];
+    expect(ran.map((r) => r.name)).toEqual(["Probe1700000000000"]);
+  } finally {
+    if (sources.length) await sources[0].query(`DROP DATABASE IF EXISTS \`${fresh}\``);
+    await Promise.all(sources.map((d) => d.destroy()));
+  }
 });

@@ -91,7 +91,7 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
     password: target.password,
     database: target.database,
     migrations: opts.migrations ?? [],
-    migrationsTableName: "schema_migrations",
+    migrationsTableName: MIGRATIONS_TABLE,
     synchronize: false,
     poolSize: opts.poolSize ?? 16,
     multipleStatements: opts.multipleStatements ?? false,
@@ -113,17 +113,21 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
   });
   await ds.initialize();
   if (opts.migrations?.length) {
-    // Processes starting together race to create TypeORM's own migrations table; the loser
-    // sees "already exists" and simply runs again (our migrations are idempotent).
-    try {
-      await ds.runMigrations({ transaction: "none" });
-    } catch (e) {
-      if (!/already exists/i.test((e as Error).message)) throw e;
-      await ds.runMigrations({ transaction: "none" });
-    }
+    // Processes starting together on a fresh database all found TypeORM's migrations table missing
+    // and ran its plain CREATE TABLE: the losers' failed and were logged ("query failed", "already
+    // exists") on a healthy start. The same table, created first with IF NOT EXISTS, leaves TypeORM
+    // nothing to create. Our migrations are idempotent, so running them together is fine.
+    await ds.query(MIGRATIONS_TABLE_DDL);
+    await ds.runMigrations({ transaction: "none" });
   }
   return ds;
 }
+
+const MIGRATIONS_TABLE = "schema_migrations";
+/** TypeORM 1.1's own definition of its migrations table on MariaDB, with IF NOT EXISTS. */
+const MIGRATIONS_TABLE_DDL =
+  `CREATE TABLE IF NOT EXISTS \`${MIGRATIONS_TABLE}\` (\`id\` int NOT NULL AUTO_INCREMENT, ` +
+  "`timestamp` bigint NOT NULL, `name` varchar(255) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB";
 
 /** The parts of mysql2's callback connection the deadline works with. */
 interface RawConnection {
@@ -184,7 +188,6 @@ export function sqlPool(ds: DataSource): Pool {
   return (ds.driver as unknown as { pool: { promise(): Pool } }).pool.promise();
 }
 
-/** Runs fn, retrying on deadlocks and Galera certification conflicts (short transactions only). */
 /**
  * True when MariaDB refused a statement for what it carried (a value too long, a constraint): the
  * server answered, so the connection is fine and the same statements without the culprit can pass.
@@ -194,6 +197,7 @@ export function isStatementError(e: unknown): boolean {
   return typeof err?.sqlState === "string" && err.fatal !== true;
 }
 
+/** Runs fn, retrying on deadlocks and Galera certification conflicts (short transactions only). */
 export async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
