@@ -16,16 +16,20 @@ export function useListing(load, onError, deps) {
   };
 }
 
-/** Bucket and prefix fields, List and Refresh. */
+/**
+ * Bucket and prefix fields, List and Refresh. The fields hold what the user typed until List: bound
+ * to the query instead, any render (a listing answering while they type) put the last query back.
+ */
 export function ListingToolbar({ listing, label }) {
+  const [fields, setFields] = useState({ bucket: listing.bucket, prefix: listing.prefix });
+  const edit = (name) => (e) => setFields((f) => ({ ...f, [name]: e.target.value }));
   const submit = (e) => {
     e.preventDefault();
-    const form = new FormData(e.target);
-    listing.search(String(form.get("bucket")), String(form.get("prefix")));
+    listing.search(fields.bucket, fields.prefix);
   };
   return html`<form class="toolbar" onSubmit=${submit} aria-label=${label}>
-    <label>Bucket <input name="bucket" value=${listing.bucket} /></label>
-    <label>Prefix <input name="prefix" value=${listing.prefix} placeholder="photos/" /></label>
+    <label>Bucket <input name="bucket" value=${fields.bucket} onInput=${edit("bucket")} /></label>
+    <label>Prefix <input name="prefix" value=${fields.prefix} onInput=${edit("prefix")} placeholder="photos/" /></label>
     <button type="submit">List</button>
     <button type="button" class="link" onClick=${() => listing.page.reload()}>Refresh</button>
   </form>`;

@@ -23,15 +23,23 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const requests: Request[] = [];
+/** Requests the page sent that have neither finished nor failed yet. */
+const pending = new Set<Request>();
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-  cluster = await startCluster();
+  // info: the coordinator's lines about each request, for the message of a wait that fails
+  cluster = await startCluster({ env: { MINIS3_LOG_LEVEL: "info" } });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless=new"], timeout: UI_WAIT_MS });
   context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(UI_WAIT_MS);
   page = await context.newPage();
-  page.on("request", (r) => requests.push(r));
+  page.on("request", (r) => {
+    requests.push(r);
+    pending.add(r);
+  });
+  page.on("requestfinished", (r) => pending.delete(r));
+  page.on("requestfailed", (r) => pending.delete(r));
 });
 
 afterAll(async () => {
@@ -46,7 +54,21 @@ const row = (table: string, key: string) => page.getByTestId(table).locator(`tr[
 async function notice(text: string): Promise<void> {
   const said = page.getByRole("status").filter({ hasText: text });
   const alert = page.getByRole("alert");
-  await said.or(alert).first().waitFor();
+  try {
+    await said.or(alert).first().waitFor();
+  } catch (e) {
+    // Neither came: say what the page and the coordinator were doing, so a hang can be told apart
+    // from a slow machine (the upload's bar, requests the page sent without an answer).
+    const bar = await page
+      .getByTestId("upload-progress")
+      .textContent({ timeout: 1_000 })
+      .catch(() => "(no upload in progress)");
+    const unanswered = [...pending].map((r) => `${r.method()} ${r.url()}`);
+    throw new Error(
+      `${(e as Error).message}\nupload bar: ${bar}\nrequests without an answer: ${unanswered.join(", ") || "none"}\n` +
+        cluster.logs("coordinator", 60).join("\n"),
+    );
+  }
   if (await said.isVisible()) return;
   throw new Error(
     `the page said "${await alert.first().textContent()}" instead of "${text}"\n${cluster.logs("coordinator", 30).join("\n")}`,
@@ -71,6 +93,22 @@ test("a wrong secret is refused on the sign-in form; the right one opens the das
   }
   await page.getByTestId("ring").getByText("storage-1").waitFor();
   await page.getByTestId("queues").waitFor();
+});
+
+test("what is typed in the listing's fields stays there while the listing refreshes", async () => {
+  // A listing that answers after the user typed re-rendered the toolbar and put its fields back to
+  // the last query's: the upload test's "e2e/" was lost on a loaded machine and the file went to
+  // the bucket's root, so the page said "Uploaded console-e2e.bin".
+  await page.getByRole("link", { name: "Objects" }).click();
+  const prefix = page.getByLabel("Prefix");
+  await prefix.fill("typed/");
+  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === "/objects");
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await answered;
+  // The answer's render: the table is drawn again (a frame later at most).
+  await page.evaluate("new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)))");
+  expect(await prefix.inputValue()).toBe("typed/");
+  await prefix.fill("");
 });
 
 test("upload through the page, listed, downloaded byte for byte, deleted, undeleted from the trash, back in the list", async () => {
