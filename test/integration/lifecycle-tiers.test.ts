@@ -288,8 +288,10 @@ describe("lifecycle tiers (real cluster)", () => {
       await sleep(200);
     }
     // The trash move is found by the due-row poller, not queued with the delete: wait for the row,
-    // then for the queues (the promotion's cleanup) to settle.
-    await lc.withLogs(waitFor("the trash move", async () => (await lc.nodes.version(v))?.tier === "trash", SLACK_MS));
+    // then for the queues (the promotion's cleanup) to settle. The move can meet the promotion's
+    // cleanup deleting the copy it reads and back off (1 s, then 2 s: seen once at load 25), so its
+    // wait is longer than the others'.
+    await lc.withLogs(waitFor("the trash move", async () => (await lc.nodes.version(v))?.tier === "trash", 3 * SLACK_MS));
     await lc.withLogs(waitFor("lifecycle queues idle", async () => queuesIdle(await statusOf(lc.base)), SLACK_MS));
     expect(await statOf(lc.base, "promo/del")).toBeNull();
     const row = (await lc.nodes.version(v))!;
