@@ -1,8 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
+import * as http from "node:http";
 import { join } from "node:path";
 import { DiskBackend } from "../blobstore/disk-backend";
 import { ErrorCode, hasCode } from "../common/errors";
 import { NodeClient } from "./client/node-client";
+import { BLOB_PATH, CODE_FIELD } from "./blob-plane";
 import { CLUSTER_SECRET_HEADER, sameSecret } from "./cluster-secret";
 import { NodeServiceClient } from "./gen/minis3/v1/node";
 import { startNodeServer, type RunningNodeServer } from "./server/node-server";
@@ -66,6 +68,24 @@ test("a raw gRPC client without the secret gets UNAUTHENTICATED; with it, an ans
   } finally {
     raw.close();
   }
+});
+
+test("a raw HTTP read of the blob plane without the secret is refused with no bytes; with it, the blob", async () => {
+  const get = (headers: Record<string, string>) =>
+    new Promise<{ status: number; code?: string; body: Buffer }>((resolve, reject) => {
+      http
+        .get({ host: "127.0.0.1", port: server.port, path: `${BLOB_PATH}large`, headers }, (res) => {
+          const parts: Buffer[] = [];
+          res.on("data", (c: Buffer) => parts.push(c));
+          res.on("end", () => resolve({ status: res.statusCode!, code: res.headers[CODE_FIELD] as string, body: Buffer.concat(parts) }));
+        })
+        .on("error", reject);
+    });
+  expect(await get({})).toMatchObject({ status: 401, code: ErrorCode.InvalidConfig, body: Buffer.alloc(0) });
+  expect(await get({ [CLUSTER_SECRET_HEADER]: "not-the-secret-of-this-cluster" })).toMatchObject({ status: 401, body: Buffer.alloc(0) });
+  const served = await get({ [CLUSTER_SECRET_HEADER]: SECRET });
+  expect(served.status).toBe(200);
+  expect(served.body.equals(large.data)).toBe(true);
 });
 
 test.each([

@@ -29,15 +29,19 @@ export function sameSecret(expected: string, given: string): boolean {
 /** Server side: a call without the secret, or with another one, ends UNAUTHENTICATED, unserved. */
 export function requiringSecret(secret: string): grpc.ServerInterceptor {
   return checkingMetadata((metadata) => {
-    const given = metadata.get(CLUSTER_SECRET_HEADER)[0];
-    if (typeof given === "string" && sameSecret(secret, given)) return undefined;
-    const why = given === undefined ? "carries no cluster secret" : "carries another cluster secret";
-    const refusal = new MiniS3Error(
-      ErrorCode.InvalidConfig,
-      `this node refuses the call: it ${why} (set the same MINIS3_CLUSTER_SECRET on every coordinator and node)`,
-    );
-    return { ...toNodeCallStatus(refusal), code: grpc.status.UNAUTHENTICATED };
+    const refusal = secretRefusal(secret, metadata.get(CLUSTER_SECRET_HEADER)[0]);
+    return refusal && { ...toNodeCallStatus(refusal), code: grpc.status.UNAUTHENTICATED };
   });
+}
+
+/** Why a call that presented `given` is refused (InvalidConfig), or undefined: it carries the secret. */
+export function secretRefusal(secret: string, given: unknown): MiniS3Error | undefined {
+  if (typeof given === "string" && sameSecret(secret, given)) return undefined;
+  const why = given === undefined ? "carries no cluster secret" : "carries another cluster secret";
+  return new MiniS3Error(
+    ErrorCode.InvalidConfig,
+    `this node refuses the call: it ${why} (set the same MINIS3_CLUSTER_SECRET on every coordinator and node)`,
+  );
 }
 
 /** True when a node refused a call for its cluster secret (or named another configuration error). */

@@ -1,10 +1,13 @@
+import * as grpc from "@grpc/grpc-js";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DiskBackend } from "../blobstore/disk-backend";
 import { corruptBlobData } from "../blobstore/testing/corrupt-blob-file";
 import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
 import { NodeClient } from "./client/node-client";
-import { startNodeServer, type RunningNodeServer } from "./server/node-server";
+import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
+import { createNodeService, startNodeServer, type RunningNodeServer } from "./server/node-server";
+import { FastNodeService } from "./wire/node-service-fast";
 import { blobOf, collect, flipByte, silentLog, tempDir } from "./testing/test-helpers";
 
 const CHUNK = 64 * 1024;
@@ -14,6 +17,8 @@ describe("node server + client over real gRPC", () => {
   let backend: DiskBackend;
   let server: RunningNodeServer;
   let client: NodeClient;
+  /** Reads large blobs over ReadBlob, the blob plane's fallback. */
+  let grpcOnly: NodeClient;
 
   beforeAll(async () => {
     dir = await tempDir("e2e");
@@ -21,9 +26,11 @@ describe("node server + client over real gRPC", () => {
     await backend.open();
     server = await startNodeServer(backend, "127.0.0.1", 0, { id: "n1", chunkSize: CHUNK, log: silentLog });
     client = new NodeClient("n1", `127.0.0.1:${server.port}`, { deadlineMs: 5000 });
+    grpcOnly = new NodeClient("n1", `127.0.0.1:${server.port}`, { deadlineMs: 5000, blobPlane: false });
   });
   afterAll(async () => {
     client.close();
+    grpcOnly.close();
     await server.stop(500);
     await backend.close();
     await dir.remove();
@@ -56,25 +63,45 @@ describe("node server + client over real gRPC", () => {
     const meta = await up.finish(size, b.sha256);
     expect(meta).toMatchObject({ blobId: "large1", size, attributes: { kind: "big" } });
 
-    const whole = await client.readBlob("large1");
-    expect(whole).toMatchObject({ offset: 0, length: size });
-    let maxChunk = 0;
-    const parts: Buffer[] = [];
-    for await (const c of whole.chunks) {
-      maxChunk = Math.max(maxChunk, c.length);
-      parts.push(c);
-    }
-    expect(maxChunk).toBeLessThanOrEqual(CHUNK);
-    expect(Buffer.concat(parts).equals(b.data)).toBe(true);
+    for (const reader of [client, grpcOnly]) {
+      const whole = await reader.readBlob("large1");
+      expect(whole).toMatchObject({ offset: 0, length: size, meta: { blobId: "large1", size, attributes: { kind: "big" } } });
+      expect(whole.meta.sha256.equals(b.sha256)).toBe(true);
+      let maxChunk = 0;
+      const parts: Buffer[] = [];
+      for await (const c of whole.chunks) {
+        maxChunk = Math.max(maxChunk, c.length);
+        parts.push(c);
+      }
+      expect(maxChunk).toBeLessThanOrEqual(CHUNK);
+      expect(Buffer.concat(parts).equals(b.data)).toBe(true);
 
-    const mid = await client.readBlob("large1", 1_000_000, 300_000);
-    expect(mid).toMatchObject({ offset: 1_000_000, length: 300_000 });
-    expect((await collect(mid.chunks)).equals(b.data.subarray(1_000_000, 1_300_000))).toBe(true);
-    const tail = await client.readBlob("large1", size - 10);
-    expect((await collect(tail.chunks)).equals(b.data.subarray(size - 10))).toBe(true);
-    const past = await client.readBlob("large1", size + 100, 10);
-    expect(past.length).toBe(0);
-    expect((await collect(past.chunks)).length).toBe(0);
+      const mid = await reader.readBlob("large1", 1_000_000, 300_000);
+      expect(mid).toMatchObject({ offset: 1_000_000, length: 300_000 });
+      expect((await collect(mid.chunks)).equals(b.data.subarray(1_000_000, 1_300_000))).toBe(true);
+      const tail = await reader.readBlob("large1", size - 10);
+      expect((await collect(tail.chunks)).equals(b.data.subarray(size - 10))).toBe(true);
+      const past = await reader.readBlob("large1", size + 100, 10);
+      expect(past.length).toBe(0);
+      expect((await collect(past.chunks)).length).toBe(0);
+    }
+  });
+
+  it("a large read of a copy that rotted on disk ends in IntegrityError, never as a clean end of the bytes", async () => {
+    const big = blobOf(8 * CHUNK + 321);
+    const up = client.writeBlob("read-big-rot", {});
+    await up.write(big.data);
+    await up.finish(big.data.length, big.sha256);
+    await corruptBlobData(join(dir.path, "blobs", "ot", "read-big-rot"), big.data.length - 100);
+    for (const reader of [client, grpcOnly]) {
+      const r = await reader.readBlob("read-big-rot");
+      let got = 0;
+      const failure = await (async () => {
+        for await (const c of r.chunks) got += c.length;
+      })().catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(IntegrityError);
+      expect(got).toBeLessThan(big.data.length);
+    }
   });
 
   it("cancels a read when the caller stops early", async () => {
@@ -96,6 +123,7 @@ describe("node server + client over real gRPC", () => {
   it("reports missing blobs as NotFoundError before the first byte", async () => {
     await expect(client.getSmall("nope")).rejects.toBeInstanceOf(NotFoundError);
     await expect(client.readBlob("nope")).rejects.toBeInstanceOf(NotFoundError);
+    await expect(grpcOnly.readBlob("nope")).rejects.toBeInstanceOf(NotFoundError);
     expect(await client.statBlob("nope")).toBeNull();
   });
 
@@ -198,11 +226,28 @@ describe("node server + client over real gRPC", () => {
     }
   });
 
+  it("reads a large blob over ReadBlob from a node that serves only gRPC on its port (an older node)", async () => {
+    const older = new grpc.Server(SERVER_OPTIONS);
+    older.addService(FastNodeService, createNodeService(backend, { id: "n1", chunkSize: CHUNK, log: silentLog }));
+    const port = await bindServer(older, "127.0.0.1", 0);
+    const reader = new NodeClient("n1", `127.0.0.1:${port}`, { deadlineMs: 5000 });
+    try {
+      const r = await reader.readBlob("large2", 100, 1_000_000);
+      expect(r).toMatchObject({ offset: 100, length: 1_000_000 });
+      expect((await collect(r.chunks)).length).toBe(1_000_000);
+      await expect(reader.readBlob("nope")).rejects.toBeInstanceOf(NotFoundError);
+    } finally {
+      reader.close();
+      await shutdownServer(older, 500);
+    }
+  });
+
   it("fails pending ops with NodeUnavailable when the node goes away, and reconnects after", async () => {
     const port = server.port;
     await server.stop(0);
     const b = blobOf(100);
     await expect(client.putSmall("r1", {}, b.data, b.sha256)).rejects.toMatchObject({ code: ErrorCode.NodeUnavailable });
+    await expect(client.readBlob("large1")).rejects.toMatchObject({ code: ErrorCode.NodeUnavailable });
     server = await startNodeServer(backend, "127.0.0.1", port, { id: "n1", chunkSize: CHUNK, log: silentLog });
     // The channel backs off after a failure: retry for a while.
     let meta;

@@ -49,8 +49,13 @@ export function checkingMetadata(
 /** Server side: a call for another node ends with WrongNode (in the minis3-code trailer), unserved. */
 export function refusingOtherNodes(nodeId: string): grpc.ServerInterceptor {
   return checkingMetadata((metadata) => {
-    const asked = metadata.get(NODE_ID_HEADER)[0];
-    if (asked === undefined || asked === nodeId) return undefined;
-    return toNodeCallStatus(new MiniS3Error(ErrorCode.WrongNode, `this is node ${nodeId}, not ${String(asked)}`));
+    const refusal = wrongNodeRefusal(nodeId, metadata.get(NODE_ID_HEADER)[0]);
+    return refusal && toNodeCallStatus(refusal);
   });
+}
+
+/** WrongNode when a call asked for another node than `nodeId`; undefined when it asked for none or this one. */
+export function wrongNodeRefusal(nodeId: string, asked: unknown): MiniS3Error | undefined {
+  if (asked === undefined || asked === nodeId) return undefined;
+  return new MiniS3Error(ErrorCode.WrongNode, `this is node ${nodeId}, not ${String(asked)}`);
 }

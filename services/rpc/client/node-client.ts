@@ -17,6 +17,7 @@ import { clampRange, fromBlobInfo } from "../blob-info";
 import { presentingSecret } from "../cluster-secret";
 import { askingFor } from "../node-identity";
 import { carryingRequestId } from "../request-ids";
+import { BlobHttpReader, BlobPlaneUnsupported } from "./blob-http-read";
 import { ExchangeSession } from "./exchange-session";
 import { ProgressDeadline } from "./progress-deadline";
 import { FastNodeServiceClient } from "../wire/node-service-fast";
@@ -60,6 +61,11 @@ export interface NodeClientOptions {
   maxChunkBytes?: number;
   /** MINIS3_CLUSTER_SECRET, sent with every call ("" or unset: none, for nodes that require none). */
   clusterSecret?: string;
+  /**
+   * Read large blobs over the node's blob plane (rpc/blob-plane.ts) rather than ReadBlob; a node
+   * that does not serve one is read over gRPC anyway. Default true.
+   */
+  blobPlane?: boolean;
 }
 
 export interface NodeInfoResult extends NodeStats {
@@ -93,6 +99,7 @@ export class NodeClient {
   private readonly idleMs: number;
   private readonly commitMs: number;
   private readonly maxChunk: number;
+  private readonly plane?: BlobHttpReader;
 
   constructor(
     readonly id: string,
@@ -106,6 +113,8 @@ export class NodeClient {
     const interceptors = [...(opts.clusterSecret ? [presentingSecret(opts.clusterSecret)] : []), askingFor(id), carryingRequestId()];
     this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors });
     this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
+    if (opts.blobPlane ?? true)
+      this.plane = new BlobHttpReader(id, address, { deadlineMs: this.deadlineMs, idleMs: this.idleMs, clusterSecret: opts.clusterSecret });
   }
 
   /** Ops waiting for an answer on the Exchange stream (a load signal). */
@@ -189,6 +198,18 @@ export class NodeClient {
 
   /** Rejects (NotFoundError...) before the first byte; then streams the range. */
   async readBlob(blobId: string, offset = 0, length?: number): Promise<BlobRead> {
+    if (this.plane) {
+      try {
+        return await this.plane.read(blobId, offset, length);
+      } catch (e) {
+        if (!(e instanceof BlobPlaneUnsupported)) throw e;
+      }
+    }
+    return this.readOverGrpc(blobId, offset, length);
+  }
+
+  /** ReadBlob: the blob plane's fallback. */
+  private async readOverGrpc(blobId: string, offset: number, length: number | undefined): Promise<BlobRead> {
     const call = this.client.readBlob({ blobId, offset, length });
     call.on("error", () => undefined); // errors reach us through the iterator
     const it = call[Symbol.asyncIterator]() as AsyncIterator<ReadBlobResponse>;
@@ -286,6 +307,7 @@ export class NodeClient {
   }
 
   close(): void {
+    this.plane?.close();
     this.exchange.close();
     this.client.close();
   }

@@ -10,7 +10,7 @@ import {
   VerifyBlobResponse_Verdict as Verdict,
   type WriteBlobRequest,
 } from "../gen/minis3/v1/node";
-import { SERVER_OPTIONS, bindServer, shutdownServer } from "../../common/grpc";
+import { SERVER_OPTIONS } from "../../common/grpc";
 import type { Logger } from "../../common/logger";
 import { measuredService, measuringCalls } from "../../common/metrics/grpc-metrics";
 import type { BlobBackend, BlobVerification, BlobWriter } from "../blob-backend";
@@ -21,6 +21,8 @@ import { refusingOtherNodes } from "../node-identity";
 import { OpLog } from "./op-log";
 import { requestIdOf } from "../request-ids";
 import { serveExchange } from "./exchange-server";
+import { createBlobHttpServer } from "./blob-http-server";
+import { listenShared } from "./shared-port";
 import { FastNodeService } from "../wire/node-service-fast";
 import { toNodeCallStatus } from "../wire-errors";
 
@@ -234,7 +236,7 @@ export interface RunningNodeServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Binds a gRPC server serving `backend` as NodeService on host:port (0 = any free port). */
+/** Serves `backend` as NodeService (gRPC) and its blob plane on host:port (0 = any free port). */
 export async function startNodeServer(
   backend: BlobBackend,
   host: string,
@@ -257,12 +259,13 @@ export async function startNodeServer(
       return opts.ready ? opts.ready() : true;
     },
   });
-  const bound = await bindServer(server, host, port);
+  const blobs = createBlobHttpServer(backend, { id: opts.id, clusterSecret: opts.clusterSecret, log: opts.log });
+  const shared = await listenShared(server, blobs, host, port);
   const stop = (graceMs = 3000) => {
     stopping = true;
-    return shutdownServer(server, graceMs);
+    return shared.close(graceMs);
   };
-  return { server, port: bound, stop };
+  return { server, port: shared.port, stop };
 }
 
 /**

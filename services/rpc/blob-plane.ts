@@ -1,0 +1,60 @@
+// The blob plane: a large blob's bytes read from a node as one plain HTTP/1.1 response on the node's
+// own port (server/shared-port.ts tells it from gRPC's HTTP/2 by the connection's first bytes),
+// instead of a ReadBlob stream. grpc-js over node:http2 cost the coordinator and the node 16-22 ms of
+// CPU per MiB on the large-object path (ARCHITECTURE.md, issue 16): a 16 KiB DATA frame event each,
+// a framing copy per message, a joining copy on the receiver. Here the body is the file's chunks
+// written as they are, and the receiver gets slices of its 64 KiB socket reads.
+//
+// Same guarantees as ReadBlob: the cluster secret and the node's id in headers (refused before any
+// read, with the same codes), the blob's info before the first byte, the node's verdict on what it
+// sent (its per-block crc32 and whole-read sha256: an IntegrityError, say) in a trailer after the
+// last byte. A body cut before that trailer was cut by the transport (NodeUnavailable, resumable on
+// another replica); one whose trailer names an error carries the node's own error.
+import { ErrorCode, errorOf, isErrorCode, MiniS3Error } from "../common/errors";
+import { BlobInfo } from "./gen/minis3/v1/node";
+import type { BlobMeta } from "./blob-backend";
+import { fromBlobInfo, toBlobInfo } from "./blob-info";
+import { toWire } from "./wire-errors";
+
+/** GET BLOB_PATH/<blob id>?offset=&length= */
+export const BLOB_PATH = "/minis3/v1/blobs/";
+/** The blob's info (BlobInfo, protobuf, base64): the same message ReadBlob sends first. */
+export const BLOB_INFO_HEADER = "minis3-blob";
+/** In the trailer (or the headers of a refusal): "ok", or the node's ErrorCode. */
+export const CODE_FIELD = "minis3-code";
+/** With an error code: its message, URI-encoded (headers are latin1). */
+export const MESSAGE_FIELD = "minis3-message";
+export const OK = "ok";
+
+export function encodeBlobInfo(meta: BlobMeta): string {
+  return Buffer.from(BlobInfo.encode(toBlobInfo(meta)).finish()).toString("base64");
+}
+
+export function decodeBlobInfo(header: string): BlobMeta {
+  return fromBlobInfo(BlobInfo.decode(Buffer.from(header, "base64")));
+}
+
+/** The header (or trailer) fields naming a node's error. */
+export function errorFields(e: unknown): Record<string, string> {
+  const w = toWire(e);
+  return { [CODE_FIELD]: w.code, [MESSAGE_FIELD]: encodeURIComponent(w.message) };
+}
+
+/**
+ * The node's error from its fields; undefined for "ok". Fields without a code the node would send
+ * (a proxy's answer, a cut body) are the transport's: NodeUnavailable.
+ */
+export function errorFromFields(fields: Record<string, string | string[] | undefined>, what: string): MiniS3Error | undefined {
+  const code = fields[CODE_FIELD];
+  if (code === OK) return undefined;
+  const raw = fields[MESSAGE_FIELD];
+  let message = what;
+  if (typeof raw === "string") {
+    try {
+      message = decodeURIComponent(raw);
+    } catch {
+      message = raw;
+    }
+  }
+  return isErrorCode(code) ? errorOf(code, message) : new MiniS3Error(ErrorCode.NodeUnavailable, what);
+}
