@@ -1,5 +1,4 @@
 import { batchMetrics, type BatchMetrics } from "./metrics/batch-metrics";
-import { outsideRequests } from "./request-context";
 
 /**
  * Groups concurrent requests into batches handled by one call (one SQL transaction, one fsync...).
@@ -49,8 +48,7 @@ export class GroupCommit<T, R> {
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      // A batch is many requests' work: it runs as none of them (request-context.ts).
-      if (this.running < this.parallel) queueMicrotask(() => outsideRequests(() => this.drain()));
+      if (this.running < this.parallel) queueMicrotask(() => this.drain());
     });
   }
 

@@ -398,6 +398,7 @@ describe("GET /retrieve", () => {
         body: (async function* () {
           yield Buffer.from("old bytes");
         })(),
+        requestId: undefined,
       });
       const res = await fetch(`${base}/retrieve${q("old-type")}`);
       expect(res.status).toBe(200);

@@ -16,7 +16,7 @@ import type { KeyStore } from "../../auth/keys";
 import { serveConsole } from "./http-console";
 import { callerOf, refuseSignedMultipart, requireCredentials, signedBody } from "./http-credentials";
 import { drainOnClose } from "./http-drain";
-import { traceHttpRequests } from "./request-ids";
+import { httpRequestId, REQUEST_ID_LOG_LABEL, traceHttpRequests } from "./request-ids";
 import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, parseRange } from "./http-range";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
@@ -64,7 +64,8 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     // default, which would let a header trickle run 30 s past its limit): check every second at most.
     http: { headersTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs) },
     ...(opts.logger ? { loggerInstance: opts.logger as unknown as FastifyBaseLogger } : { logger: false }),
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_LOG_LABEL }),
+    genReqId: httpRequestId,
     exposeHeadRoutes: false, // HEAD /retrieve is its own route: it must not read the body
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
@@ -117,6 +118,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
         metadata,
         contentType: part.mimetype || OCTET_STREAM,
         body: multipartFileBody(part.file, opts.maxObjectSize),
+        requestId: request.id,
       });
     } else {
       view = await engine.put({
@@ -126,6 +128,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
         contentLength,
         contentType: request.headers["content-type"] || OCTET_STREAM,
         body: signedBody(request.raw, requestBody(request.raw)),
+        requestId: request.id,
       });
     }
     return reply.code(201).send(uploadedJson(view));
@@ -134,7 +137,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   route("GET", "/retrieve", async (request, reply) => {
     const { bucket, key } = objectTarget(request);
     const range = parseRange(request.headers.range);
-    const got = await engine.get(bucket, key, range);
+    const got = await engine.get(bucket, key, range, request.id);
     if (range && got.length === 0) {
       // Only an empty object resolves to no bytes, and HTTP has no range of it.
       await got.body[Symbol.asyncIterator]().return?.();
@@ -165,7 +168,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
 
   route("DELETE", "/delete", async (request) => {
     const { bucket, key } = objectTarget(request);
-    return deletedJson(await engine.delete(bucket, key));
+    return deletedJson(await engine.delete(bucket, key, request.id));
   });
 
   // The current version, or with versionId= any restorable one (a trashed version shows its purge).
@@ -183,7 +186,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
 
   route("POST", "/undelete", async (request) => {
     const { bucket, key } = objectTarget(request);
-    return objectJson(await engine.undelete(bucket, key));
+    return objectJson(await engine.undelete(bucket, key, request.id));
   });
 
   route("GET", "/trash", async (request) => {

@@ -23,7 +23,6 @@ import type { Caller } from "./caller";
 import { type CallerOf, grpcCallers } from "./grpc-credentials";
 import { grpcStatusOf } from "./grpc-status";
 import { grpcRequestId } from "./request-ids";
-import { withRequestId } from "../../common/request-context";
 import { clusterStatus, nodeStatus, objectInfo, trashEntry } from "./grpc-views";
 
 /** Largest chunk message GetObject sends (the proto promises chunks of at most 1 MiB). */
@@ -52,28 +51,27 @@ export function createObjectService(
   const unary = unaryWith(callers, logger);
   return {
     putObject: (call, callback) => {
-      withRequestId(grpcRequestId(call), () =>
-        putObject(engine, call, callers).then(
-          (response) => callback(null, response),
-          (e) => callback(statusOf(e, logger)),
-        ),
+      const requestId = grpcRequestId(call);
+      putObject(engine, call, callers, requestId).then(
+        (response) => callback(null, response),
+        (e) => callback(statusOf(e, logger, requestId)),
       );
     },
     getObject: (call) => {
-      void withRequestId(grpcRequestId(call), () => getObject(engine, call, callers, logger));
+      void getObject(engine, call, callers, grpcRequestId(call), logger);
     },
     headObject: unary(async (req, caller) => {
       const [bucket, key] = [caller.bucket(req.bucket), checkKey(req.key)];
       const view = await (req.versionId ? engine.headVersion(bucket, key, req.versionId) : engine.head(bucket, key));
       return { object: objectInfo(view), next: view.next ?? undefined };
     }),
-    deleteObject: unary(async (req, caller) => engine.delete(caller.bucket(req.bucket), checkKey(req.key))),
+    deleteObject: unary(async (req, caller, requestId) => engine.delete(caller.bucket(req.bucket), checkKey(req.key), requestId)),
     listObjects: unary(async (req, caller) => {
       const page = await engine.list(caller.bucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
       return { objects: page.objects.map(objectInfo), nextCursor: page.nextCursor };
     }),
-    undeleteObject: unary(async (req, caller) => ({
-      object: objectInfo(await engine.undelete(caller.bucket(req.bucket), checkKey(req.key))),
+    undeleteObject: unary(async (req, caller, requestId) => ({
+      object: objectInfo(await engine.undelete(caller.bucket(req.bucket), checkKey(req.key), requestId)),
     })),
     listTrash: unary(async (req, caller) => {
       const page = await engine.listTrash(caller.bucket(req.bucket), req.prefix, listLimit(req.limit), req.cursor);
@@ -102,6 +100,7 @@ async function putObject(
   engine: ObjectEngine,
   call: grpc.ServerReadableStream<PutObjectRequest, PutObjectResponse>,
   callers: CallerOf,
+  requestId: string,
 ): Promise<PutObjectResponse> {
   const caller = callers(call.metadata); // before a byte is read
   const reader = new CallReader(call);
@@ -119,6 +118,7 @@ async function putObject(
     contentLength: header.contentLength,
     metadata: header.metadata,
     body: chunksOf(reader),
+    requestId,
   });
   return { object: objectInfo(view) };
 }
@@ -137,6 +137,7 @@ async function getObject(
   engine: ObjectEngine,
   call: grpc.ServerWritableStream<GetObjectRequest, GetObjectResponse>,
   callers: CallerOf,
+  requestId: string,
   logger?: Logger,
 ): Promise<void> {
   let body: AsyncIterator<Buffer> | undefined;
@@ -145,7 +146,7 @@ async function getObject(
     const req = call.request;
     const range: ByteRange | undefined =
       req.offset > 0 || req.length !== undefined ? { offset: req.offset, length: req.length } : undefined;
-    const got = await engine.get(callers(call.metadata).bucket(req.bucket), checkKey(req.key), range);
+    const got = await engine.get(callers(call.metadata).bucket(req.bucket), checkKey(req.key), range, requestId);
     body = got.body[Symbol.asyncIterator]();
     if (call.cancelled) return;
     const info = { object: objectInfo(got.object), offset: got.offset, length: got.length, servedFrom: got.servedFrom };
@@ -162,7 +163,7 @@ async function getObject(
     finished = true;
     call.end();
   } catch (e) {
-    if (!call.cancelled) call.emit("error", serviceError(statusOf(e, logger)));
+    if (!call.cancelled) call.emit("error", serviceError(statusOf(e, logger, requestId)));
   } finally {
     // Cancelled or failed mid-way: stop the read on the node.
     if (!finished) await body?.return?.().catch(() => undefined);
@@ -187,22 +188,21 @@ function listLimit(limit: number): number {
 }
 
 function unaryWith(callers: CallerOf, logger?: Logger) {
-  return <Req, Res>(handle: (req: Req, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+  return <Req, Res>(handle: (req: Req, caller: Caller, requestId: string) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      withRequestId(grpcRequestId(call), () =>
-        Promise.resolve()
-          .then(() => handle(call.request, callers(call.metadata)))
-          .then(
-            (response) => callback(null, response),
-            (e) => callback(statusOf(e, logger)),
-          ),
-      );
+      const requestId = grpcRequestId(call);
+      Promise.resolve()
+        .then(() => handle(call.request, callers(call.metadata), requestId))
+        .then(
+          (response) => callback(null, response),
+          (e) => callback(statusOf(e, logger, requestId)),
+        );
     };
 }
 
-function statusOf(e: unknown, logger?: Logger): { code: grpc.status; details: string } {
+function statusOf(e: unknown, logger: Logger | undefined, requestId: string): { code: grpc.status; details: string } {
   const s = grpcStatusOf(e);
-  if (s.code === grpc.status.INTERNAL) logger?.error({ err: e }, "gRPC call failed");
+  if (s.code === grpc.status.INTERNAL) logger?.error({ err: e, requestId }, "gRPC call failed");
   return s;
 }
 

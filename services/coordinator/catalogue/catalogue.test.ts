@@ -1,6 +1,5 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import { newVersionId } from "../../common/ids";
-import { withRequestId } from "../../common/request-context";
 import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
@@ -314,7 +313,7 @@ describe("deletes and restores", () => {
   });
 });
 
-describe("the request that sends a version to the trash is on its row (its trash move and purge run under it)", () => {
+describe("the request that sends a version to the trash is on its row (its trash move and purge name it)", () => {
   const cat = () => new Catalogue(pool, TTL);
   const requestOf = async (versionId: string) => (await cat().version(versionId))!.requestId;
 
@@ -324,11 +323,7 @@ describe("the request that sends a version to the trash is on its row (its trash
     const [x, y, z] = [upload(b, "x"), upload(b, "y"), upload(b, "z")];
     await Promise.all([x, y, z].map((v) => c.commit(v)));
     // Submitted in one turn: one batch (one transaction), three requests' ids.
-    const got = await Promise.all([
-      withRequestId("del-x", () => c.markDeleted(b, "x")),
-      withRequestId("del-y", () => c.markDeleted(b, "y")),
-      c.markDeleted(b, "z"),
-    ]);
+    const got = await Promise.all([c.markDeleted(b, "x", "del-x"), c.markDeleted(b, "y", "del-y"), c.markDeleted(b, "z", undefined)]);
     expect(got.map((v) => v?.requestId)).toEqual(["del-x", "del-y", null]);
     expect([await requestOf(x.versionId), await requestOf(y.versionId), await requestOf(z.versionId)]).toEqual(["del-x", "del-y", null]);
   });
@@ -339,11 +334,7 @@ describe("the request that sends a version to the trash is on its row (its trash
     const [a1, b1] = [upload(b, "a"), upload(b, "b")];
     await Promise.all([a1, b1].map((v) => c.commit(v)));
     const [a2, a3, b2] = [upload(b, "a"), upload(b, "a"), upload(b, "b")];
-    await Promise.all([
-      withRequestId("put-a2", () => c.commit(a2)),
-      withRequestId("put-a3", () => c.commit(a3)),
-      withRequestId("put-b2", () => c.commit(b2)),
-    ]);
+    await Promise.all([c.commit(a2, "put-a2"), c.commit(a3, "put-a3"), c.commit(b2, "put-b2")]);
     expect(await requestOf(a1.versionId)).toBe("put-a3");
     expect(await requestOf(a2.versionId)).toBe("put-a3");
     expect(await requestOf(b1.versionId)).toBe("put-b2");
@@ -353,7 +344,7 @@ describe("the request that sends a version to the trash is on its row (its trash
   it("an undelete: the version it replaces takes its id, the restored one has none", async () => {
     const c = cat();
     const { trashed, cur } = await trashedUnderCurrent(c);
-    expect(await withRequestId("undel", () => c.restore(trashed, ["s4"], [], Date.now()))).toMatchObject({ restored: true });
+    expect(await c.restore(trashed, ["s4"], [], Date.now(), "undel")).toMatchObject({ restored: true });
     expect(await requestOf(cur.versionId)).toBe("undel");
     expect(await requestOf(trashed.versionId)).toBeNull();
   });

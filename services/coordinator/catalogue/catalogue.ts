@@ -1,7 +1,7 @@
 import type { Pool } from "mysql2/promise";
 import { isStatementError, withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
-import { currentRequestId, inThisRequest } from "../../common/request-context";
+import type { RequestId } from "../../common/request-context";
 import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
 import { fencedPool, type WriteFence } from "./fenced-pool";
@@ -175,11 +175,11 @@ export class Catalogue {
 
   /**
    * Makes a new version visible (the moment an upload becomes real). Waits for its batch. The
-   * version it replaces goes to the trash under the running request's id.
+   * version it replaces goes to the trash under `requestId`, the upload's.
    */
-  commit(v: NewVersion): Promise<CommitResult> {
+  commit(v: NewVersion, requestId?: RequestId): Promise<CommitResult> {
     const ticket = this.cache.ticket();
-    return this.mutate([v], [v.versionId], this.commits.submit({ ...v, requestId: currentRequestId() ?? null }), (result) => ({
+    return this.mutate([v], [v.versionId], this.commits.submit({ ...v, requestId: requestId ?? null }), (result) => ({
       versionIds: result.replaced,
       // The new row is built only when the cache may keep it (it is on the path of every upload).
       current: this.cache.enabled ? { ticket, row: committedRow(v) } : undefined,
@@ -189,11 +189,11 @@ export class Catalogue {
   /**
    * Hides a key's visible version and moves it to the trash state (its bytes move later).
    * Returns the version, or null when the key has no visible version. Concurrent deletes share
-   * one transaction. The version keeps the running request's id (its trash move and purge run under it).
+   * one transaction. The version keeps the delete's `requestId` (its trash move and purge name it).
    */
-  markDeleted(bucket: string, key: string): Promise<VersionRow | null> {
+  markDeleted(bucket: string, key: string, requestId?: RequestId): Promise<VersionRow | null> {
     const k = { bucket, key };
-    return this.mutate([k], [], this.deletes.submit({ ...k, requestId: currentRequestId() ?? null }), (v) => ({
+    return this.mutate([k], [], this.deletes.submit({ ...k, requestId: requestId ?? null }), (v) => ({
       versionIds: v ? [v.versionId] : [],
     }));
   }
@@ -202,16 +202,18 @@ export class Catalogue {
    * Makes a trash version visible again under its key, if it is unchanged since it was read (its
    * generation) and its purge time is still ahead on MariaDB's clock (its bytes must already be hot
    * on `replicas`); the key's current version, if any, goes to the trash. `cleanup` joins the
-   * copies already pending. `nowMs` is its new access time.
+   * copies already pending. `nowMs` is its new access time; `requestId` (the undelete's) goes with
+   * the version it replaces.
    */
   restore(
     trashed: Pick<VersionRow, "versionId" | "bucket" | "key" | "tier" | "gen">,
     replicas: string[],
     cleanup: string[],
     nowMs: number,
+    requestId?: RequestId,
   ): Promise<RestoreResult> {
     const { versionId, bucket, key } = trashed;
-    const done = restoreVersion(this.writes, trashed, replicas, cleanup, nowMs, this.trashTtlMs, currentRequestId() ?? null);
+    const done = restoreVersion(this.writes, trashed, replicas, cleanup, nowMs, this.trashTtlMs, requestId ?? null);
     // The key is told even when the restore lost its race (rare): a lookup more, never a stale row.
     return this.mutate([{ bucket, key }], [versionId], done, (r) => ({ versionIds: r.replaced ? [r.replaced] : [] }));
   }
@@ -231,11 +233,11 @@ export class Catalogue {
   /**
    * Deletes a version's left-over copies under its row lock (see copies-sql.ts): those its row
    * lists as pending and `strays` (copies a job made and could not commit), never one the row
-   * lists as a replica. Answers the nodes whose copies are still pending. Grouped; `remove` runs
-   * as the caller's request's work (a trash move's: the nodes' deletes name it).
+   * lists as a replica. Answers the nodes whose copies are still pending. Grouped; `remove` is the
+   * caller's (a trash move's names its request to the nodes).
    */
   cleanCopies(versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>): Promise<string[]> {
-    return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove: inThisRequest(remove) }), undefined, NOT_READ);
+    return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove }), undefined, NOT_READ);
   }
 
   /** Takes nodes off a version's pending copies before a job writes new copies there. */

@@ -1,12 +1,11 @@
 import { performance } from "node:perf_hooks";
 import { ErrorCode, hasCode } from "../../common/errors";
 import type { Logger } from "../../common/logger";
-import { outsideRequests, withRequestId } from "../../common/request-context";
 import { Semaphore } from "../../common/semaphore";
 import { START_CURSOR, type DueCursor, type DueScan, type LifecycleQueries } from "../catalogue/lifecycle-queries";
 import type { VersionRow } from "../model/version-row";
 import { CleanupBacklog } from "./jobs/cleanup-backlog";
-import type { JobContext, RowJob } from "./jobs/job";
+import { forRequest, type JobContext, type RowJob } from "./jobs/job";
 import { shareOf, type Peers } from "./peer-share";
 import { TransitionStats, type TransitionView } from "./transition-stats";
 
@@ -308,7 +307,7 @@ export class DuePoller {
     lane.inFlight.add(id);
     if (sweeping) await lane.sweepSlots.acquire();
     await lane.slots.acquire();
-    const moving = asRequestOf(v, () => this.move(lane, v)).finally(() => {
+    const moving = this.move(lane, v).finally(() => {
       lane.settled.delete(id); // re-inserted last: the oldest entry is the first forgotten
       lane.settled.set(id, performance.now());
       if (lane.settled.size > MAX_SETTLED) lane.settled.delete(lane.settled.keys().next().value!);
@@ -323,7 +322,9 @@ export class DuePoller {
   private async move(lane: Lane, v: VersionRow): Promise<void> {
     const { t } = lane;
     try {
-      const outcome = await t.job.fromRow(v, this.jobs);
+      // The move names the request that sent its version toward the trash (a delete, an overwrite:
+      // the row's request_id, read with its page): its log lines and node ops carry it.
+      const outcome = await t.job.fromRow(v, forRequest(this.jobs, v.requestId ?? undefined));
       lane.backoff.delete(v.versionId);
       if (t.moved.includes(outcome)) lane.stats.recordMoved((await t.now()) - t.dueAt(v));
       else lane.stats.recordNotMoved(outcome);
@@ -352,14 +353,6 @@ export class DuePoller {
     lane.lastWarn = now;
     lane.failuresSinceWarn = 0;
   }
-}
-
-/**
- * A move runs as the work of the request that sent its version toward the trash (a delete, an
- * overwrite: the row's request_id, read with its page), so its log lines and node ops name it.
- */
-function asRequestOf<T>(v: VersionRow, fn: () => Promise<T>): Promise<T> {
-  return v.requestId ? withRequestId(v.requestId, fn) : outsideRequests(fn);
 }
 
 /** The move failed because too few nodes could be reached (not because of the row or the bytes). */

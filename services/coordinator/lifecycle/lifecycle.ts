@@ -1,7 +1,7 @@
-import { withRequestId } from "../../common/request-context";
 import { Worker } from "bullmq";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../../common/logger";
+import type { RequestId } from "../../common/request-context";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue } from "../catalogue/catalogue";
 import type { NodeDirectory } from "../cluster/node-directory";
@@ -16,7 +16,7 @@ import { BlobCopier } from "../replicas/blob-copier";
 import { DuePoller, type Peers } from "./due-poller";
 import { dueTransitions } from "./due-transitions";
 import { JOBS } from "./jobs";
-import type { JobContext, LifecycleOptions, TransitionJob } from "./jobs/job";
+import { forRequest, type JobContext, type LifecycleOptions, type TransitionJob } from "./jobs/job";
 import { cleanup } from "./jobs/cleanup";
 import { reconcile } from "./jobs/reconcile";
 import { rehome } from "./jobs/rehome";
@@ -130,9 +130,8 @@ export class Lifecycle implements Undeleter, ObjectEvents {
   start(): void {
     const { connection, prefix } = this.deps.queues;
     for (const job of JOBS) {
-      // A job a request caused runs as that request's work (its id in the job's data): its log lines and node calls name it.
-      const run = (j: { data: TransitionJob }) => job.process(j.data, this.jobs);
-      const w = new Worker<TransitionJob>(job.name, (j) => (j.data.requestId ? withRequestId(j.data.requestId, () => run(j)) : run(j)), {
+      // A job a request caused (its id in the job's data): its log lines and node calls name it.
+      const w = new Worker<TransitionJob>(job.name, (j) => job.process(j.data, forRequest(this.jobs, j.data.requestId)), {
         connection,
         prefix,
         concurrency: job.concurrency,
@@ -163,12 +162,12 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     this.poller.wake("trash");
   }
 
-  coldRead(v: VersionRow): void {
-    this.deps.scheduler.add("promote", v.versionId);
+  coldRead(v: VersionRow, requestId: RequestId): void {
+    this.deps.scheduler.add("promote", v.versionId, undefined, undefined, requestId);
   }
 
-  underReplicated(versionId: string): void {
-    this.deps.scheduler.add("repair", versionId);
+  underReplicated(versionId: string, requestId?: RequestId): void {
+    this.deps.scheduler.add("repair", versionId, undefined, undefined, requestId);
   }
 
   /**
@@ -223,8 +222,8 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     };
   }
 
-  undelete(bucket: string, key: string): Promise<ObjectView> {
-    return undelete(this.jobs, bucket, key);
+  undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView> {
+    return undelete(forRequest(this.jobs, requestId), bucket, key);
   }
 
   /** Stops the workers; the queues belong to the context, which closes them next. */

@@ -2,7 +2,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
-import { currentRequestId, outsideRequests } from "../../common/request-context";
+import type { RequestId } from "../../common/request-context";
 import type { JobScheduler } from "./jobs/job";
 import { jobId, QUEUE_NAMES, type QueueName, type TransitionJob } from "./queues";
 
@@ -28,16 +28,14 @@ export class Scheduler implements JobScheduler {
     private readonly log: Logger,
   ) {}
 
-  add(queue: QueueName, versionId: string, atMs?: number, dueKey?: number): void {
+  add(queue: QueueName, versionId: string, atMs?: number, dueKey?: number, requestId?: RequestId): void {
     const delay = atMs === undefined ? undefined : Math.max(0, atMs - Date.now());
     const list = this.pending.get(queue) ?? this.pending.set(queue, []).get(queue)!;
-    const requestId = currentRequestId();
     const data = requestId === undefined ? { versionId } : { versionId, requestId };
     list.push({ name: queue, data, opts: { jobId: jobId(queue, versionId, dueKey), delay } });
     if (!this.flushing) {
       this.flushing = true;
-      // One addBulk for many requests' jobs: it runs as none of them.
-      outsideRequests(() => setImmediate(() => void this.flush()));
+      setImmediate(() => void this.flush());
     }
   }
 

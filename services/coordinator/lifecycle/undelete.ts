@@ -19,7 +19,7 @@ export async function undelete(ctx: JobContext, bucket: string, key: string): Pr
       replicas = await ctx.copier.copy(t, t.replicas, targets, ctx.opts.writeQuorum);
       leftovers = t.replicas;
     }
-    const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, await ctx.catalogue.clock.now());
+    const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, await ctx.catalogue.clock.now(), ctx.requestId);
     if (!restored) {
       if (t.tier !== "hot") await dropCopies(ctx, t.versionId, replicas, "undelete lost a race");
       continue;

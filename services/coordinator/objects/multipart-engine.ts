@@ -3,6 +3,7 @@
 // the engine checks, throwing the typed errors of services/common/errors.ts (NoSuchUpload,
 // InvalidPart, InvalidPartOrder, EntityTooSmall…).
 
+import type { RequestId } from "../../common/request-context";
 import type { ByteRange, ObjectView } from "./object-engine";
 
 /** S3's limits: parts are numbered 1..10000, each at most 5 GiB; all but the last at least 5 MiB. */
@@ -21,6 +22,8 @@ export interface UploadRef {
   bucket: string;
   key: string;
   uploadId: string;
+  /** The request at work on it (request-context.ts): the node ops and lines of a part, a Complete, an abort name it. */
+  requestId?: RequestId;
 }
 
 export interface UploadPartInput extends UploadRef {

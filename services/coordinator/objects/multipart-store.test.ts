@@ -103,7 +103,7 @@ test("parts are stored on R nodes, listed in pages, replaced; Complete makes the
   expect(object.etag).toMatch(/^[0-9a-f]{32}-3$/);
   expect(object).toMatchObject({ size: whole.length, contentType: "text/plain", metadata: { color: "blue" } });
 
-  const read = await objects.get(bucket, "big");
+  const read = await objects.get(bucket, "big", undefined, undefined);
   expect(read.object.etag).toBe(object.etag);
   expect((await collect(read.body)).equals(whole)).toBe(true);
   for (const blob of blobs) expect(await holders(blob)).toEqual([]);
@@ -177,7 +177,7 @@ test("a bad part list is refused and changes nothing: the upload can still be co
   // The last part may be small; part 1 is left out.
   const object = await mp.complete(ref, [{ partNumber: 2, etag: e2 }]);
   expect(object.etag).toBe(`${createHash("md5").update(Buffer.from(e2, "hex")).digest("hex")}-1`);
-  expect((await collect((await objects.get(bucket, "k")).body)).equals(big)).toBe(true);
+  expect((await collect((await objects.get(bucket, "k", undefined, undefined)).body)).equals(big)).toBe(true);
 });
 
 test("abort deletes the parts' bytes and rows; the upload is gone for every call", async () => {
@@ -224,14 +224,14 @@ test("uploads are listed by key then upload id, under a prefix, in pages that re
 test("UploadPartCopy takes a part from an existing object, whole or a byte range", async () => {
   const bucket = newBucket();
   const source = randomBytes(3 * MIN_PART);
-  await objects.put({ bucket, key: "src", contentType: "", metadata: {}, body: pieces(source) });
+  await objects.put({ bucket, key: "src", contentType: "", metadata: {}, body: pieces(source), requestId: undefined });
   const ref = await mp.create({ bucket, key: "dst", contentType: "", metadata: {} });
   const p1 = await mp.uploadPartCopy({ ...ref, partNumber: 1, source: { bucket, key: "src" }, range: { offset: 10, length: MIN_PART } });
   expect(p1).toMatchObject({ size: MIN_PART, etag: md5(source.subarray(10, 10 + MIN_PART)) });
   const p2 = await mp.uploadPartCopy({ ...ref, partNumber: 2, source: { bucket, key: "src" } });
   expect(p2.etag).toBe(md5(source));
   await mp.complete(ref, [p1, p2]);
-  const got = await collect((await objects.get(bucket, "dst")).body);
+  const got = await collect((await objects.get(bucket, "dst", undefined, undefined)).body);
   expect(got.equals(Buffer.concat([source.subarray(10, 10 + MIN_PART), source]))).toBe(true);
   expect(
     hasCode(await errorOf(mp.uploadPartCopy({ ...ref, partNumber: 1, source: { bucket, key: "nope" } })), ErrorCode.NoSuchUpload),
@@ -278,6 +278,6 @@ test("a Complete in progress makes another wait (OperationAborted); one left by 
   expect(hasCode(await errorOf(mp.uploadPart({ ...ref, partNumber: 2, body: pieces(data) })), ErrorCode.NoSuchUpload)).toBe(true);
   await setCompleting(16 * 60_000);
   const object = await mp.complete(ref, list);
-  expect((await collect((await objects.get(bucket, "race")).body)).equals(data)).toBe(true);
+  expect((await collect((await objects.get(bucket, "race", undefined, undefined)).body)).equals(data)).toBe(true);
   expect(object.etag).toMatch(/-1$/);
 });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { ErrorCode, InvalidArgumentError, MiniS3Error, TooLargeError } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import type { Logger } from "../../common/logger";
+import type { RequestId } from "../../common/request-context";
 import type { Catalogue } from "../catalogue/catalogue";
 import type { PartBlob, PartRow, UploadRow } from "../catalogue/multipart-sql";
 import type { NodePool } from "../cluster/node-pool";
@@ -110,7 +111,7 @@ export class MultipartStore implements MultipartEngine {
     const partNumber = checkPartNumber(input.partNumber);
     const upload = await this.openUpload(input);
     const body = new UploadBody(input.body, Math.min(MAX_PART_SIZE, this.opts.maxObjectSize), input.contentLength);
-    return this.storePart(upload, partNumber, body, input.signal);
+    return this.storePart(upload, partNumber, body, input.requestId, input.signal);
   }
 
   async uploadPartCopy(input: UploadPartCopyInput): Promise<PartView> {
@@ -118,19 +119,25 @@ export class MultipartStore implements MultipartEngine {
     const upload = await this.openUpload(input);
     const { bucket, key, versionId } = input.source;
     const source = await (versionId === undefined
-      ? this.objects.get(bucket, key, input.range)
-      : this.objects.getVersion(bucket, key, versionId, input.range));
+      ? this.objects.get(bucket, key, input.range, input.requestId)
+      : this.objects.getVersion(bucket, key, versionId, input.range, input.requestId));
     if (source.length > MAX_PART_SIZE) {
       await source.body[Symbol.asyncIterator]().return?.();
       throw new TooLargeError(`a part may be at most ${MAX_PART_SIZE} bytes; the source range has ${source.length}`);
     }
-    return this.storePart(upload, partNumber, new UploadBody(source.body, MAX_PART_SIZE, source.length));
+    return this.storePart(upload, partNumber, new UploadBody(source.body, MAX_PART_SIZE, source.length), input.requestId);
   }
 
   /** The part's bytes to the key's replicas, then its row; a part it replaces loses its bytes. */
-  private async storePart(upload: UploadRow, partNumber: number, body: UploadBody, signal?: AbortSignal): Promise<PartView> {
+  private async storePart(
+    upload: UploadRow,
+    partNumber: number,
+    body: UploadBody,
+    requestId: RequestId,
+    signal?: AbortSignal,
+  ): Promise<PartView> {
     const blobId = newVersionId();
-    const { replicas, digest } = await this.objects.storeBlob(upload.bucket, upload.key, blobId, body);
+    const { replicas, digest } = await this.objects.storeBlob(upload.bucket, upload.key, blobId, body, requestId);
     const part: PartRow = {
       uploadId: upload.uploadId,
       partNumber,
@@ -153,14 +160,14 @@ export class MultipartStore implements MultipartEngine {
         (rows) => rows.some((p) => p.blobId === blobId),
         () => undefined,
       );
-      if (recorded === false) await this.writer.discard(blobId, replicas);
+      if (recorded === false) await this.writer.discard(blobId, replicas, requestId);
       throw e;
     }
     if (!result.accepted) {
-      await this.writer.discard(blobId, replicas);
+      await this.writer.discard(blobId, replicas, requestId);
       throw noSuchUpload(upload.uploadId, result.state);
     }
-    if (result.replaced) await this.dropBlobs([result.replaced]);
+    if (result.replaced) await this.dropBlobs([result.replaced], requestId);
     return { partNumber, size: part.size, etag: part.etag, lastModifiedMs: part.createdMs };
   }
 
@@ -189,21 +196,30 @@ export class MultipartStore implements MultipartEngine {
         contentType: upload.contentType,
         metadata: upload.metadata,
         contentLength: size,
-        body: this.partBytes(upload, parts),
+        body: this.partBytes(upload, parts, ref.requestId),
         etag: multipartEtag(parts),
+        requestId: ref.requestId,
       });
     } catch (e) {
       await this.catalogue.multipart
         .reopen(upload.uploadId, Date.now())
-        .catch((err) => this.log.warn({ err, upload: upload.uploadId }, "could not reopen a multipart upload after a failed Complete"));
+        .catch((err) =>
+          this.log.warn(
+            { err, upload: upload.uploadId, requestId: ref.requestId },
+            "could not reopen a multipart upload after a failed Complete",
+          ),
+        );
       throw e;
     }
     // The object is committed: from here on the Complete has happened, whatever fails next.
     try {
       const blobs = await this.catalogue.multipart.finishComplete(upload.uploadId, object.versionId, object.etag, Date.now());
-      await this.dropBlobs(blobs);
+      await this.dropBlobs(blobs, ref.requestId);
     } catch (e) {
-      this.log.warn({ err: e, upload: upload.uploadId }, "multipart upload completed, but its parts could not be dropped yet");
+      this.log.warn(
+        { err: e, upload: upload.uploadId, requestId: ref.requestId },
+        "multipart upload completed, but its parts could not be dropped yet",
+      );
     }
     return object;
   }
@@ -212,7 +228,7 @@ export class MultipartStore implements MultipartEngine {
     const upload = await this.upload(ref);
     const blobs = await this.catalogue.multipart.abort(upload.uploadId);
     if (blobs === null) throw noSuchUpload(upload.uploadId, null);
-    await this.dropBlobs(blobs);
+    await this.dropBlobs(blobs, ref.requestId);
   }
 
   async listParts(ref: UploadRef, maxParts: number, partNumberMarker: number): Promise<PartListing> {
@@ -290,16 +306,16 @@ export class MultipartStore implements MultipartEngine {
   }
 
   /** The parts' bytes one after the other, each from its replicas (live first, resumed mid-stream). */
-  private async *partBytes(upload: UploadRow, parts: PartRow[]): AsyncGenerator<Buffer> {
+  private async *partBytes(upload: UploadRow, parts: PartRow[], requestId: RequestId): AsyncGenerator<Buffer> {
     for (const p of parts) {
       if (p.size === 0) continue;
-      yield* await this.reader.open(partAsVersion(upload, p), 0, p.size);
+      yield* await this.reader.open(partAsVersion(upload, p), 0, p.size, requestId);
     }
   }
 
   /** Deletes parts' copies, best effort: a copy left behind is unnamed, and the orphan sweep takes it. */
-  private async dropBlobs(blobs: PartBlob[]): Promise<void> {
-    await Promise.all(blobs.map((b) => this.writer.discard(b.blobId, b.replicas)));
+  private async dropBlobs(blobs: PartBlob[], requestId: RequestId): Promise<void> {
+    await Promise.all(blobs.map((b) => this.writer.discard(b.blobId, b.replicas, requestId)));
   }
 
   private async completedObject(row: UploadRow): Promise<ObjectView> {

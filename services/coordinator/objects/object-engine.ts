@@ -2,6 +2,7 @@
 // and the object engine that does the work. Both APIs validate nothing themselves beyond parsing:
 // the engine throws the typed errors of services/common/errors.ts.
 
+import type { RequestId } from "../../common/request-context";
 import type { NextTransition, ObjectView, Tier, TrashEntryView } from "../model/object-view";
 
 // The views live in model/ (the catalogue maps its rows to them too); the contract names them.
@@ -29,6 +30,8 @@ export interface PutInput {
    * md5s>-<part count>", S3's form). Set by the engine's multipart Complete, never from a client.
    */
   etag?: string;
+  /** The request uploading it (request-context.ts): its node ops and lines, and the trash move of what it replaces, name it. */
+  requestId: RequestId;
 }
 
 /**
@@ -138,19 +141,23 @@ export interface BucketEngine {
   deleteBucket(name: string): Promise<void>;
 }
 
+/**
+ * What the client APIs call. Calls whose work reaches the nodes or the lifecycle take the id of the
+ * request they serve (`requestId`, request-context.ts): their node ops and log lines name it.
+ */
 export interface ObjectEngine {
   put(input: PutInput): Promise<ObjectView>;
-  get(bucket: string, key: string, range?: ByteRange): Promise<GetResult>;
+  get(bucket: string, key: string, range: ByteRange | undefined, requestId: RequestId): Promise<GetResult>;
   head(bucket: string, key: string): Promise<ObjectView>;
-  delete(bucket: string, key: string): Promise<DeleteResult>;
+  delete(bucket: string, key: string, requestId: RequestId): Promise<DeleteResult>;
   list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult>;
-  undelete(bucket: string, key: string): Promise<ObjectView>;
+  undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView>;
   listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult>;
   /** Keys with S3's delimiter rollup, bounded: a common prefix is skipped by a seek, not read through. */
   listKeys(bucket: string, query: KeyListQuery): Promise<KeyListing>;
   /** Live and restorable versions, by key then newest first. */
   listVersions(bucket: string, query: VersionListQuery): Promise<VersionListing>;
   /** One version of a key, live or in the trash (not yet purged); NoSuchKey (or NoSuchVersion-like NoSuchKey) otherwise. */
-  getVersion(bucket: string, key: string, versionId: string, range?: ByteRange): Promise<GetResult>;
+  getVersion(bucket: string, key: string, versionId: string, range: ByteRange | undefined, requestId: RequestId): Promise<GetResult>;
   headVersion(bucket: string, key: string, versionId: string): Promise<ObjectView>;
 }

@@ -1,3 +1,4 @@
+import type { RequestId } from "../../common/request-context";
 import type { NewVersion } from "../catalogue/catalogue";
 import type { VersionRow } from "../model/version-row";
 import type { ObjectView } from "../model/object-view";
@@ -5,17 +6,17 @@ import type { ObjectView } from "../model/object-view";
 /**
  * What the object engine tells the lifecycle after the catalogue changed. Each call only queues
  * work (BullMQ jobs); the catalogue already holds the truth, so a lost call is found again by the
- * reconciler.
+ * reconciler. `requestId` is the request that caused it: the work queued names it.
  */
 export interface ObjectEvents {
   /** A new version is visible; `replaced` went to the trash because of it. */
-  committed(v: NewVersion, replaced: string[]): void;
+  committed(v: NewVersion, replaced: string[], requestId: RequestId): void;
   /** A version was deleted by a client: its bytes go to the trash tier. */
-  deleted(v: VersionRow): void;
+  deleted(v: VersionRow, requestId: RequestId): void;
   /** A cold version was read: bring it back to hot. */
-  coldRead(v: VersionRow): void;
+  coldRead(v: VersionRow, requestId: RequestId): void;
   /** A version has fewer hot copies than it should. */
-  underReplicated(versionId: string): void;
+  underReplicated(versionId: string, requestId?: RequestId): void;
 }
 
 export const NO_EVENTS: ObjectEvents = {
@@ -30,5 +31,5 @@ export const NO_EVENTS: ObjectEvents = {
  * ObjectEvents: the engine calls the lifecycle, the lifecycle never calls the engine.
  */
 export interface Undeleter {
-  undelete(bucket: string, key: string): Promise<ObjectView>;
+  undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView>;
 }

@@ -31,12 +31,12 @@ function storeOver(fail: () => Promise<never>): ObjectStore {
 }
 
 const calls = (s: ObjectStore): [string, () => Promise<unknown>][] => [
-  ["get", () => s.get("default", "k")],
+  ["get", () => s.get("default", "k", undefined, undefined)],
   ["head", () => s.head("default", "k")],
-  ["delete", () => s.delete("default", "k")],
+  ["delete", () => s.delete("default", "k", undefined)],
   ["list", () => s.list("default", "", 10, "")],
   ["listTrash", () => s.listTrash("default", "", 10, "")],
-  ["undelete", () => s.undelete("default", "k")],
+  ["undelete", () => s.undelete("default", "k", undefined)],
 ];
 
 test("every read, delete and listing answers CatalogueUnavailable when MariaDB refuses the connection", async () => {

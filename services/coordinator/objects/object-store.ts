@@ -3,6 +3,7 @@ import { AbortedError, ErrorCode, hasCode, InvalidArgumentError, isMiniS3Error, 
 import { newVersionId, VERSION_ID_RE } from "../../common/ids";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import type { Logger } from "../../common/logger";
+import type { RequestId } from "../../common/request-context";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue, NewVersion } from "../catalogue/catalogue";
 import { nextTransition, toObjectView } from "../model/object-view";
@@ -85,7 +86,7 @@ export class ObjectStore implements ObjectEngine {
     this.events = deps.events;
     this.undeleter = deps.undeleter;
     this.nodes = deps.nodes;
-    this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log, (id) => this.events.underReplicated(id));
+    this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log, (id, requestId) => this.events.underReplicated(id, requestId));
     this.writer = new ReplicaWriter(deps.nodes, this.log);
   }
 
@@ -102,7 +103,8 @@ export class ObjectStore implements ObjectEngine {
     const metadata = checkMetadata(input.metadata ?? {});
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
     const versionId = newVersionId();
-    const { replicas, digest } = await this.storeBlob(bucket, key, versionId, body);
+    const { requestId } = input;
+    const { replicas, digest } = await this.storeBlob(bucket, key, versionId, body, requestId);
 
     const etag = input.etag ?? digest.etag;
     const v: NewVersion = {
@@ -121,19 +123,19 @@ export class ObjectStore implements ObjectEngine {
       await input.confirmEnd?.();
       if (input.signal?.aborted) throw new AbortedError("the client cancelled the upload");
     } catch (e) {
-      await this.writer.discard(versionId, replicas);
+      await this.writer.discard(versionId, replicas, requestId);
       throw e;
     }
     let replaced: string[] = [];
     try {
-      ({ replaced } = await this.catalogue.commit(v));
+      ({ replaced } = await this.catalogue.commit(v, requestId));
     } catch (e) {
-      if (!(await this.committedDespiteError(versionId, replicas, e))) {
+      if (!(await this.committedDespiteError(versionId, replicas, e, requestId))) {
         throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "the catalogue could not record the upload");
       }
     }
-    this.events.committed(v, replaced);
-    if (replicas.length < this.opts.replicas) this.events.underReplicated(versionId);
+    this.events.committed(v, replaced, requestId);
+    if (replicas.length < this.opts.replicas) this.events.underReplicated(versionId, requestId);
     return {
       bucket,
       key,
@@ -157,7 +159,13 @@ export class ObjectStore implements ObjectEngine {
    * travels whole (falling over past failed nodes), a longer one streams to all replicas at once.
    * An upload's bytes, and a multipart upload's parts (multipart-store.ts), go this way.
    */
-  async storeBlob(bucket: string, key: string, blobId: string, body: UploadBody): Promise<{ replicas: string[]; digest: UploadDigest }> {
+  async storeBlob(
+    bucket: string,
+    key: string,
+    blobId: string,
+    body: UploadBody,
+    requestId: RequestId,
+  ): Promise<{ replicas: string[]; digest: UploadDigest }> {
     // Short of reachable nodes (one restarting as another is killed), the write waits a little for one to return.
     const until = this.nodes.returnDeadline();
     let targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
@@ -178,7 +186,7 @@ export class ObjectStore implements ObjectEngine {
       head.push(piece);
       headBytes += piece.length;
     }
-    if (piece !== null) return this.putLarge(blobId, head, body, targets);
+    if (piece !== null) return this.putLarge(blobId, head, body, targets, requestId);
     // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
     const data = Buffer.concat(head, headBytes);
     const digest = digestOf(data);
@@ -186,7 +194,7 @@ export class ObjectStore implements ObjectEngine {
     const replicas = await this.nodes.asNodesReturn(
       (tried) => {
         const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
-        return this.writer.putSmall(blobId, data, digest.sha256, live, this.opts.replicas, this.opts.writeQuorum);
+        return this.writer.putSmall(blobId, data, digest.sha256, live, this.opts.replicas, this.opts.writeQuorum, undefined, requestId);
       },
       (e) => hasCode(e, ErrorCode.QuorumNotReached),
       until,
@@ -203,10 +211,11 @@ export class ObjectStore implements ObjectEngine {
     head: Buffer[],
     body: UploadBody,
     targets: string[],
+    requestId: RequestId,
   ): Promise<{ replicas: string[]; digest: UploadDigest }> {
     // The first R live nodes of the key's preference list; one that cannot be reached is replaced by the next.
     const r = this.opts.replicas;
-    const upload = this.writer.startLarge(versionId, targets.slice(0, r), this.opts.writeQuorum, undefined, targets.slice(r));
+    const upload = this.writer.startLarge(versionId, targets.slice(0, r), this.opts.writeQuorum, undefined, targets.slice(r), requestId);
     const hashing = this.digests.start();
     const size = this.opts.chunkSize;
     const send = async (parts: Buffer[], bytes: number) => {
@@ -247,24 +256,24 @@ export class ObjectStore implements ObjectEngine {
    * without them. So: committed after all → go on (true); surely not → discard the copies
    * (false); unknown → keep them (a scrubber may reclaim them) and fail (false).
    */
-  private async committedDespiteError(versionId: string, replicas: string[], e: unknown): Promise<boolean> {
+  private async committedDespiteError(versionId: string, replicas: string[], e: unknown, requestId: RequestId): Promise<boolean> {
     let row;
     try {
       row = await this.catalogue.version(versionId);
     } catch {
-      this.log.error({ err: e, version: versionId }, "catalogue commit failed and could not be checked; keeping the copies");
+      this.log.error({ err: e, version: versionId, requestId }, "catalogue commit failed and could not be checked; keeping the copies");
       return false;
     }
     if (row) {
-      this.log.warn({ err: e, version: versionId }, "catalogue commit reported an error but had committed");
+      this.log.warn({ err: e, version: versionId, requestId }, "catalogue commit reported an error but had committed");
       return true;
     }
-    this.log.error({ err: e, version: versionId }, "catalogue commit failed; discarding the upload");
-    await this.writer.discard(versionId, replicas);
+    this.log.error({ err: e, version: versionId, requestId }, "catalogue commit failed; discarding the upload");
+    await this.writer.discard(versionId, replicas, requestId);
     return false;
   }
 
-  async get(bucket: string, key: string, range?: ByteRange): Promise<GetResult> {
+  async get(bucket: string, key: string, range: ByteRange | undefined, requestId: RequestId): Promise<GetResult> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
     return this.openRow(
@@ -275,9 +284,10 @@ export class ObjectStore implements ObjectEngine {
         return v;
       },
       range,
+      requestId,
       (v) => {
         this.access.touch(v.versionId);
-        if (v.tier === "cold") this.events.coldRead(v);
+        if (v.tier === "cold") this.events.coldRead(v, requestId);
       },
     );
   }
@@ -292,6 +302,7 @@ export class ObjectStore implements ObjectEngine {
     what: string,
     lookup: (fresh: boolean) => Promise<VersionRow>,
     range: ByteRange | undefined,
+    requestId: RequestId,
     opened: (v: VersionRow) => void,
   ): Promise<GetResult> {
     for (let attempt = 0; ; attempt++) {
@@ -299,7 +310,7 @@ export class ObjectStore implements ObjectEngine {
       const { offset, length } = resolveRange(range, v.size);
       try {
         // No replica reachable (their nodes restarting): again once a node returns, for a little while.
-        const body = await this.nodes.asNodesReturn(() => this.reader.open(v, offset, length), unreachable);
+        const body = await this.nodes.asNodesReturn(() => this.reader.open(v, offset, length, requestId), unreachable);
         opened(v);
         return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
       } catch (e) {
@@ -324,12 +335,12 @@ export class ObjectStore implements ObjectEngine {
     return { ...toObjectView(v), next: nextTransition(v, this.opts.hotTtlMs, this.access.lastSeen(v.versionId)) };
   }
 
-  async delete(bucket: string, key: string): Promise<DeleteResult> {
+  async delete(bucket: string, key: string, requestId: RequestId): Promise<DeleteResult> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    const v = await fromCatalogue(this.catalogue.markDeleted(b, k));
+    const v = await fromCatalogue(this.catalogue.markDeleted(b, k, requestId));
     if (!v) throw new NotFoundError(`no object ${b}/${k}`);
-    this.events.deleted(v);
+    this.events.deleted(v, requestId);
     return { bucket: b, key: k, versionId: v.versionId, purgeAtMs: v.purgeMs ?? 0 };
   }
 
@@ -341,10 +352,10 @@ export class ObjectStore implements ObjectEngine {
     return { objects: page.map(toObjectView), nextCursor: rows.length > n ? cursorOf(page[page.length - 1].key) : "" };
   }
 
-  async undelete(bucket: string, key: string): Promise<ObjectView> {
+  async undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    return fromCatalogue(this.undeleter.undelete(b, k));
+    return fromCatalogue(this.undeleter.undelete(b, k, requestId));
   }
 
   listKeys(bucket: string, query: KeyListQuery): Promise<KeyListing> {
@@ -371,12 +382,13 @@ export class ObjectStore implements ObjectEngine {
     return this.scheduled(await this.versionOf(bucket, key, versionId));
   }
 
-  async getVersion(bucket: string, key: string, versionId: string, range?: ByteRange): Promise<GetResult> {
+  async getVersion(bucket: string, key: string, versionId: string, range: ByteRange | undefined, requestId: RequestId): Promise<GetResult> {
     // A trashed version's bytes may be on the delete node or (its move pending) still in its tier.
     return this.openRow(
       `version ${versionId}`,
       () => this.versionOf(bucket, key, versionId),
       range,
+      requestId,
       (v) => {
         if (v.state === "live") this.access.touch(v.versionId);
       },

@@ -1,5 +1,6 @@
 import { IntegrityError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
+import type { RequestId } from "../../common/request-context";
 import { Semaphore } from "../../common/semaphore";
 import type { NodePool } from "../cluster/node-pool";
 import type { VersionRow } from "../model/version-row";
@@ -34,20 +35,30 @@ export class BlobCopier {
     this.writer = new ReplicaWriter(nodes, log);
   }
 
-  /** Returns the targets holding a verified copy (at least `quorum`, else it throws). */
-  async copy(v: VersionRow, sources: string[], targets: string[], quorum: number, attributes?: CopyAttributes): Promise<string[]> {
+  /**
+   * Returns the targets holding a verified copy (at least `quorum`, else it throws). Its node ops and
+   * lines name `requestId`, the request that caused the move, if one did.
+   */
+  async copy(
+    v: VersionRow,
+    sources: string[],
+    targets: string[],
+    quorum: number,
+    attributes?: CopyAttributes,
+    requestId?: RequestId,
+  ): Promise<string[]> {
     const sha256 = Buffer.from(v.sha256, "hex");
     const ordered = this.reader.liveFirst(sources);
     if (v.size <= this.smallMax) {
-      return this.ledByEachSource(v, ordered, async (from) => {
-        const data = await this.reader.readSmall(v, from, false);
-        return this.writer.putSmall(v.versionId, data, sha256, targets, targets.length, quorum, attributes);
+      return this.ledByEachSource(v, ordered, requestId, async (from) => {
+        const data = await this.reader.readSmall(v, requestId, from, false);
+        return this.writer.putSmall(v.versionId, data, sha256, targets, targets.length, quorum, attributes, requestId);
       });
     }
     return this.streams.run(() =>
-      this.ledByEachSource(v, ordered, async (from) => {
-        const body = await this.reader.open(v, 0, v.size, from);
-        const upload = this.writer.startLarge(v.versionId, targets, quorum, attributes);
+      this.ledByEachSource(v, ordered, requestId, async (from) => {
+        const body = await this.reader.open(v, 0, v.size, requestId, from);
+        const upload = this.writer.startLarge(v.versionId, targets, quorum, attributes, [], requestId);
         try {
           for await (const chunk of body) await upload.write(chunk);
           return await upload.finish(v.size, sha256);
@@ -63,19 +74,24 @@ export class BlobCopier {
    * A source's copy can be bad in a way only its checksum shows. The targets check it and refuse
    * it; then the copy starts over led by the next source (the others stay behind it for a resume).
    */
-  private async ledByEachSource(v: VersionRow, ordered: string[], copy: (from: string[]) => Promise<string[]>): Promise<string[]> {
+  private async ledByEachSource(
+    v: VersionRow,
+    ordered: string[],
+    requestId: RequestId,
+    copy: (from: string[]) => Promise<string[]>,
+  ): Promise<string[]> {
     for (let lead = 0; ; lead++) {
       try {
         return await copy([...ordered.slice(lead), ...ordered.slice(0, lead)]);
       } catch (e) {
         if (!(e instanceof IntegrityError) || lead + 1 >= ordered.length) throw e;
-        this.log.warn({ version: v.versionId, source: ordered[lead], err: e }, "copy refused as corrupt; trying another source");
+        this.log.warn({ version: v.versionId, source: ordered[lead], err: e, requestId }, "copy refused as corrupt; trying another source");
       }
     }
   }
 
   /** Deletes copies, best effort; returns the nodes where the delete failed (to retry later). */
-  remove(versionId: string, nodeIds: string[]): Promise<string[]> {
-    return this.writer.discard(versionId, nodeIds);
+  remove(versionId: string, nodeIds: string[], requestId?: RequestId): Promise<string[]> {
+    return this.writer.discard(versionId, nodeIds, requestId);
   }
 }

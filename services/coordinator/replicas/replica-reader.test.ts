@@ -37,7 +37,7 @@ describe("ReplicaReader", () => {
       ["r-large", 3 * CHUNK],
     ] as const) {
       const { data, v } = await store(id, size, ["late", "n1"]);
-      expect((await collect(await reader.open(v, 0, size))).equals(data)).toBe(true);
+      expect((await collect(await reader.open(v, 0, size, undefined))).equals(data)).toBe(true);
     }
     expect(nodes.backend("late").reads).toEqual([]);
     expect(nodes.backend("n1").reads.map((r) => r.blobId)).toEqual(["r-small", "r-large"]);
@@ -46,7 +46,7 @@ describe("ReplicaReader", () => {
   it("passes over a replica that does not answer", async () => {
     const { data, v } = await store("r-down", 2000, ["n1"]);
     v.replicas = ["down", "n1"];
-    expect((await collect(await reader.open(v, 0, 2000))).equals(data)).toBe(true);
+    expect((await collect(await reader.open(v, 0, 2000, undefined))).equals(data)).toBe(true);
     expect(nodes.directory.isLive("down")).toBe(false); // suspected: the next read tries n1 first
   });
 
@@ -55,7 +55,7 @@ describe("ReplicaReader", () => {
     const { data, v } = await store("r-resume", size, ["n1", "n2"]);
     nodes.backend("n1").breakReadsAfter = 2 * CHUNK;
     const offset = 1000;
-    const body = await collect(await reader.open(v, offset, size - offset));
+    const body = await collect(await reader.open(v, offset, size - offset, undefined));
     expect(body.equals(data.subarray(offset))).toBe(true);
     const [from1] = nodes.backend("n1").reads;
     const [from2] = nodes.backend("n2").reads;
@@ -68,7 +68,7 @@ describe("ReplicaReader", () => {
     const { data, v } = await store("r-rot", 1500, ["n1", "n2"]);
     nodes.backend("n1").corruptReads = true;
     try {
-      expect(await reader.readSmall(v)).toEqual(data);
+      expect(await reader.readSmall(v, undefined)).toEqual(data);
     } finally {
       nodes.backend("n1").corruptReads = false;
     }
@@ -82,7 +82,7 @@ describe("ReplicaReader", () => {
     await nodes.corruptFile("n1", "r-rot-large", 2 * CHUNK + 5);
     let got = 0;
     const first = (async () => {
-      for await (const c of await reader.open(v, 0, size)) got += c.length;
+      for await (const c of await reader.open(v, 0, size, undefined)) got += c.length;
     })();
     // The node held back its last chunk; resuming on n2 would have finished a body with a bad byte in it.
     await expect(first).rejects.toMatchObject({ name: "IntegrityError" });
@@ -90,7 +90,7 @@ describe("ReplicaReader", () => {
     expect(nodes.backend("n2").reads).toEqual([]);
     expect(bad).toEqual(["r-rot-large"]);
     // Until repair replaces it, the bad copy is tried last.
-    expect((await collect(await reader.open(v, 0, size))).equals(data)).toBe(true);
+    expect((await collect(await reader.open(v, 0, size, undefined))).equals(data)).toBe(true);
     expect(nodes.backend("n2").reads.map((r) => r.offset)).toEqual([0]);
     expect(nodes.backend("n1").reads).toHaveLength(1);
   });
@@ -101,14 +101,14 @@ describe("ReplicaReader", () => {
     await flipByte(entry.segment.path, entry.dataStart + 500);
     // Streamed although small (smallMax 100): the node checks a whole segment record before sending any of it.
     const streaming = new ReplicaReader(nodes.pool, 100, silentLog, (id) => bad.push(id));
-    expect((await collect(await streaming.open(v, 0, 1000))).equals(data)).toBe(true);
+    expect((await collect(await streaming.open(v, 0, 1000, undefined))).equals(data)).toBe(true);
     expect(nodes.backend("n2").reads.map((r) => r.blobId)).toEqual(["r-rot-first"]);
     expect(bad).toEqual(["r-rot-first"]);
   });
 
   it("reads only from the sources it is given", async () => {
     const { data, v } = await store("r-sources", 800, ["n1", "n2"]);
-    expect((await reader.readSmall(v, ["n2"])).equals(data)).toBe(true);
+    expect((await reader.readSmall(v, undefined, ["n2"])).equals(data)).toBe(true);
     expect(nodes.backend("n1").reads).toEqual([]);
   });
 });

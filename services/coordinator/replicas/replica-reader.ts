@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, IntegrityError, MiniS3Error, NotFoundError } from "../../common/errors";
 import type { Logger } from "../../common/logger";
+import type { RequestId } from "../../common/request-context";
 import type { NodePool } from "../cluster/node-pool";
 import type { VersionRow } from "../model/version-row";
 
@@ -22,7 +23,7 @@ export class ReplicaReader {
     private readonly nodes: NodePool,
     private readonly smallMax: number,
     private readonly log: Logger,
-    private readonly onBadReplica: (versionId: string) => void = () => undefined,
+    private readonly onBadReplica: (versionId: string, requestId: RequestId) => void = () => undefined,
   ) {}
 
   /**
@@ -36,14 +37,21 @@ export class ReplicaReader {
   }
 
   /**
-   * Opens the range on the version's replicas, or on `sources` (some of them); throws NotFoundError
-   * when none has the blob (moved or lost).
+   * Opens the range on the version's replicas, or on `sources` (some of them), for request
+   * `requestId`; throws NotFoundError when none has the blob (moved or lost).
    */
-  async open(v: VersionRow, offset: number, length: number, sources: readonly string[] = v.replicas): Promise<AsyncIterable<Buffer>> {
+  async open(
+    v: VersionRow,
+    offset: number,
+    length: number,
+    requestId: RequestId,
+    sources: readonly string[] = v.replicas,
+  ): Promise<AsyncIterable<Buffer>> {
     const replicas = this.liveFirst(sources, v.versionId);
-    if (v.size <= this.smallMax && replicas.length) return single((await this.firstWhole(v, replicas)).subarray(offset, offset + length));
-    const first = await this.openAt(v, replicas, offset, length);
-    return this.stream(v, first, offset, length);
+    if (v.size <= this.smallMax && replicas.length)
+      return single((await this.firstWhole(v, replicas, requestId)).subarray(offset, offset + length));
+    const first = await this.openAt(v, replicas, offset, length, requestId);
+    return this.stream(v, first, offset, length, requestId);
   }
 
   /**
@@ -51,34 +59,34 @@ export class ReplicaReader {
    * `checked` is false: a copy's targets check them anyway, and here the hash would cost the
    * coordinator 10-25 µs of CPU per 4 KiB object.
    */
-  readSmall(v: VersionRow, sources: readonly string[] = v.replicas, checked = true): Promise<Buffer> {
-    return this.firstWhole(v, this.liveFirst(sources, v.versionId), checked);
+  readSmall(v: VersionRow, requestId: RequestId, sources: readonly string[] = v.replicas, checked = true): Promise<Buffer> {
+    return this.firstWhole(v, this.liveFirst(sources, v.versionId), requestId, checked);
   }
 
-  private async firstWhole(v: VersionRow, replicas: string[], checked = true): Promise<Buffer> {
+  private async firstWhole(v: VersionRow, replicas: string[], requestId: RequestId, checked = true): Promise<Buffer> {
     let lastError: unknown;
     for (const id of replicas) {
       try {
-        const { data } = await this.nodes.client(id).getSmall(v.versionId);
+        const { data } = await this.nodes.client(id).getSmall(v.versionId, requestId);
         if (checked && (data.length !== v.size || createHash("sha256").update(data).digest("hex") !== v.sha256)) {
           throw new IntegrityError(`replica on ${id} does not match the catalogue's checksum`);
         }
         return data;
       } catch (e) {
-        lastError = this.note(id, v, e);
+        lastError = this.note(id, v, e, requestId);
       }
     }
     throw this.finalError(v, lastError);
   }
 
-  private async openAt(v: VersionRow, replicas: string[], offset: number, length: number) {
+  private async openAt(v: VersionRow, replicas: string[], offset: number, length: number, requestId: RequestId) {
     let lastError: unknown;
     for (const id of replicas) {
       try {
-        const read = await this.nodes.client(id).readBlob(v.versionId, offset, length);
+        const read = await this.nodes.client(id).readBlob(v.versionId, offset, length, requestId);
         return { id, chunks: read.chunks, rest: replicas.slice(replicas.indexOf(id) + 1), from: offset };
       } catch (e) {
-        lastError = this.note(id, v, e);
+        lastError = this.note(id, v, e, requestId);
       }
     }
     throw this.finalError(v, lastError);
@@ -89,6 +97,7 @@ export class ReplicaReader {
     first: { id: string; chunks: AsyncIterable<Buffer>; rest: string[]; from: number },
     offset: number,
     length: number,
+    requestId: RequestId,
   ): AsyncGenerator<Buffer> {
     let current = first;
     let pos = offset;
@@ -104,24 +113,24 @@ export class ReplicaReader {
         if (pos !== end) throw new IntegrityError(`replica on ${current.id} ended at byte ${pos} of ${end}`);
         return;
       } catch (e) {
-        this.note(current.id, v, e);
+        this.note(current.id, v, e, requestId);
         // The node found its copy corrupt after sending some of it: those bytes cannot be taken back
         // and may be the bad ones, so the read fails (the client sees a cut body, never a wrong one;
         // review finding 3). A copy that ended short sent only good bytes: the next one resumes.
         if (e instanceof IntegrityError && !ended && pos > current.from) throw e;
         if (!current.rest.length)
           throw e instanceof MiniS3Error ? e : new MiniS3Error(ErrorCode.BytesUnreachable, `read failed: ${(e as Error).message}`);
-        this.log.warn({ version: v.versionId, from: current.id, at: pos }, "resuming read on another replica");
-        current = await this.openAt(v, current.rest, pos, end - pos);
+        this.log.warn({ version: v.versionId, from: current.id, at: pos, requestId }, "resuming read on another replica");
+        current = await this.openAt(v, current.rest, pos, end - pos, requestId);
       }
     }
   }
 
-  private note(id: string, v: VersionRow, e: unknown): unknown {
+  private note(id: string, v: VersionRow, e: unknown, requestId: RequestId): unknown {
     this.nodes.failed(id, e);
     if (e instanceof IntegrityError) this.rememberBad(v.versionId, id);
-    if (e instanceof IntegrityError || e instanceof NotFoundError) this.onBadReplica(v.versionId);
-    if (!(e instanceof NotFoundError)) this.log.warn({ node: id, version: v.versionId, err: e }, "replica read failed");
+    if (e instanceof IntegrityError || e instanceof NotFoundError) this.onBadReplica(v.versionId, requestId);
+    if (!(e instanceof NotFoundError)) this.log.warn({ node: id, version: v.versionId, err: e, requestId }, "replica read failed");
     return e;
   }
 

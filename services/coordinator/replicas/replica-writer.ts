@@ -1,5 +1,6 @@
 import { AbortedError, ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
+import type { RequestId } from "../../common/request-context";
 import type { BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
 
@@ -41,6 +42,7 @@ const NO_ATTRIBUTES: CopyAttributes = {};
  * Writes a version's bytes to several nodes with a write quorum, and discards copies. Small bodies
  * go whole and may fall over down a preference list; large ones stream to fixed targets. Below the
  * quorum, the copies made are discarded and the write fails: no caller ever sees a partial write.
+ * Each method takes the id of the request it works for last: its node ops and log lines name it.
  */
 export class ReplicaWriter {
   constructor(
@@ -61,6 +63,7 @@ export class ReplicaWriter {
     count: number,
     quorum: number,
     attributes: CopyAttributes = NO_ATTRIBUTES,
+    requestId?: RequestId,
   ): Promise<string[]> {
     const ok: string[] = [];
     let next = 0;
@@ -69,17 +72,19 @@ export class ReplicaWriter {
     while (ok.length < count && next < candidates.length) {
       const batch = candidates.slice(next, next + count - ok.length);
       next += batch.length;
-      const results = await Promise.allSettled(batch.map((id) => this.nodes.client(id).putSmall(versionId, attributes, data, sha256)));
+      const results = await Promise.allSettled(
+        batch.map((id) => this.nodes.client(id).putSmall(versionId, attributes, data, sha256, requestId)),
+      );
       results.forEach((r, i) => {
         if (r.status === "fulfilled") ok.push(batch[i]);
         else {
-          lastError = writeFailed(this.nodes, this.log, batch[i], versionId, r.reason);
+          lastError = writeFailed(this.nodes, this.log, batch[i], versionId, r.reason, requestId);
           if (lastError instanceof IntegrityError) refused = lastError;
         }
       });
     }
     if (ok.length < quorum) {
-      await this.discard(versionId, ok);
+      await this.discard(versionId, ok, requestId);
       if (refused) throw refused; // the bytes were bad, not the nodes (as a large write says too)
       throw new MiniS3Error(
         ErrorCode.QuorumNotReached,
@@ -102,13 +107,14 @@ export class ReplicaWriter {
     quorum: number,
     attributes: CopyAttributes = NO_ATTRIBUTES,
     spares: readonly string[] = [],
+    requestId?: RequestId,
   ): ReplicatedUpload {
-    return new ReplicatedUpload(this.nodes, this.log, targets, spares, versionId, quorum, attributes);
+    return new ReplicatedUpload(this.nodes, this.log, targets, spares, versionId, quorum, attributes, requestId);
   }
 
   /** Deletes copies, best effort; returns the nodes where the delete failed (for a caller that retries). */
-  discard(versionId: string, nodeIds: string[]): Promise<string[]> {
-    return discardCopies(this.nodes, this.log, versionId, nodeIds);
+  discard(versionId: string, nodeIds: string[], requestId?: RequestId): Promise<string[]> {
+    return discardCopies(this.nodes, this.log, versionId, nodeIds, requestId);
   }
 }
 
@@ -136,6 +142,7 @@ export class ReplicatedUpload {
     private readonly versionId: string,
     private readonly quorum: number,
     private readonly attributes: CopyAttributes,
+    private readonly requestId: RequestId,
   ) {
     this.opened = this.open(targets, spares);
     this.opened.catch(() => undefined); // surfaced through write()/finish()
@@ -162,7 +169,10 @@ export class ReplicatedUpload {
     }
     if (this.aborted) throw new AbortedError("upload aborted");
     this.spares = candidates.slice(next);
-    this.uploads = [...chosen.map((id) => ({ id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes) })), ...unreachable];
+    this.uploads = [
+      ...chosen.map((id) => ({ id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId) })),
+      ...unreachable,
+    ];
     this.checkQuorum();
   }
 
@@ -174,12 +184,12 @@ export class ReplicatedUpload {
     while (this.replay && !this.aborted && this.spares.length) {
       const id = this.spares.shift()!;
       if ((await this.reachable(id)) !== true || !this.replay || this.aborted) continue;
-      const r: Replica = { id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes) };
+      const r: Replica = { id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId) };
       this.uploads.push(r);
       try {
         for (const chunk of this.replay) await r.up.write(chunk);
         this.log.info(
-          { node: id, version: this.versionId, bytes: this.replayBytes },
+          { node: id, version: this.versionId, bytes: this.replayBytes, requestId: this.requestId },
           "replica replaced: the upload goes on on a spare node",
         );
         return r;
@@ -196,7 +206,7 @@ export class ReplicatedUpload {
       if (await this.nodes.client(id).connected(CONNECT_WAIT_MS)) return true;
       throw new MiniS3Error(ErrorCode.NodeUnavailable, `node ${id} could not be connected to within ${CONNECT_WAIT_MS} ms`);
     } catch (e) {
-      return writeFailed(this.nodes, this.log, id, this.versionId, e);
+      return writeFailed(this.nodes, this.log, id, this.versionId, e, this.requestId);
     }
   }
 
@@ -271,19 +281,19 @@ export class ReplicatedUpload {
     }
     const listed = [...ok];
     if (listed.length < this.quorum) {
-      await discardCopies(this.nodes, this.log, this.versionId, listed);
+      await discardCopies(this.nodes, this.log, this.versionId, listed, this.requestId);
       this.checkQuorum(true);
     }
     live.forEach((u, i) => {
       if (done[i]) return;
       this.log.warn(
-        { node: u.id, version: this.versionId },
+        { node: u.id, version: this.versionId, requestId: this.requestId },
         "replica had not committed when the write quorum had; its copy will be deleted",
       );
       // Deleted whether it commits late or fails: a commit cut off by its deadline may still land.
       void calls[i].then(({ tried }) => {
         const unlisted = tried.filter((id) => !listed.includes(id));
-        return discardCopies(this.nodes, this.log, this.versionId, unlisted);
+        return discardCopies(this.nodes, this.log, this.versionId, unlisted, this.requestId);
       });
     });
     return this.uploads.filter((u) => listed.includes(u.id)).map((u) => u.id);
@@ -295,7 +305,7 @@ export class ReplicatedUpload {
   }
 
   private fail(u: Replica, e: unknown): void {
-    u.failed = writeFailed(this.nodes, this.log, u.id, this.versionId, e);
+    u.failed = writeFailed(this.nodes, this.log, u.id, this.versionId, e, this.requestId);
   }
 
   private checkQuorum(final = false): void {
@@ -321,21 +331,21 @@ interface Replica {
 }
 
 /** A node failed a write: the pool suspects it if it was unreachable (no more routing to it until it heartbeats). */
-function writeFailed(nodes: NodePool, log: Logger, id: string, versionId: string, e: unknown): unknown {
+function writeFailed(nodes: NodePool, log: Logger, id: string, versionId: string, e: unknown, requestId: RequestId): unknown {
   nodes.failed(id, e);
-  log.warn({ node: id, version: versionId, err: e }, "replica write failed");
+  log.warn({ node: id, version: versionId, err: e, requestId }, "replica write failed");
   return e;
 }
 
-async function discardCopies(nodes: NodePool, log: Logger, versionId: string, nodeIds: string[]): Promise<string[]> {
+async function discardCopies(nodes: NodePool, log: Logger, versionId: string, nodeIds: string[], requestId: RequestId): Promise<string[]> {
   const failed: string[] = [];
   await Promise.all(
     nodeIds.map(async (id) => {
       try {
-        await nodes.client(id).deleteBlob(versionId);
+        await nodes.client(id).deleteBlob(versionId, requestId);
       } catch (e) {
         failed.push(id);
-        log.warn({ node: id, version: versionId, err: e }, "could not delete a copy");
+        log.warn({ node: id, version: versionId, err: e, requestId }, "could not delete a copy");
       }
     }),
   );

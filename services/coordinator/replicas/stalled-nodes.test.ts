@@ -94,7 +94,7 @@ describe("calls to a stuck node end", () => {
     const v = await nodes.store("s-read", data, ["n1", "n2"]);
     nodes.backend("n1").stallReadsAfter = 2 * CHUNK;
     const reader = new ReplicaReader(nodes.pool, CHUNK, silentLog);
-    const r = await timed(reader.open(v, 0, data.length).then(collect));
+    const r = await timed(reader.open(v, 0, data.length, undefined).then(collect));
     expect(r.error).toBeUndefined();
     expect(r.value!.equals(data)).toBe(true);
     expect(nodes.backend("n2").reads.at(-1)!.offset).toBeGreaterThan(0); // resumed, not started over
@@ -102,7 +102,7 @@ describe("calls to a stuck node end", () => {
 
     // With no other replica the read fails as unreachable, instead of hanging.
     const alone = await nodes.store("s-read-alone", data, ["n1"]);
-    const r2 = await timed(reader.open(alone, 0, data.length).then(collect));
+    const r2 = await timed(reader.open(alone, 0, data.length, undefined).then(collect));
     expect(r2.error).toMatchObject({ code: ErrorCode.NodeUnavailable });
     expect(String(r2.error)).toMatch(/sent nothing/);
     expect(r2.ms).toBeLessThan(BOUND_MS);

@@ -1,6 +1,6 @@
 import * as http from "node:http";
 import { ErrorCode, isMiniS3Error, MiniS3Error } from "../../common/errors";
-import { currentRequestId, REQUEST_ID_HEADER } from "../../common/request-context";
+import { REQUEST_ID_HEADER, type RequestId } from "../../common/request-context";
 import type { BlobReader } from "../blob-backend";
 import { clampRange } from "../blob-info";
 import { BLOB_INFO_HEADER, BLOB_PATH, decodeBlobInfo, errorFromFields } from "../blob-plane";
@@ -48,9 +48,12 @@ export class BlobHttpReader {
     this.headers = { [NODE_ID_HEADER]: nodeId, ...(opts.clusterSecret ? { [CLUSTER_SECRET_HEADER]: opts.clusterSecret } : {}) };
   }
 
-  /** Rejects (NotFoundError...) before the first byte; then streams the range, checked by the node's trailer. */
-  async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
-    const res = await this.request(blobId, offset, length);
+  /**
+   * Rejects (NotFoundError...) before the first byte; then streams the range, checked by the node's
+   * trailer. The node's line about it names `requestId`.
+   */
+  async read(blobId: string, offset: number, length: number | undefined, requestId?: RequestId): Promise<BlobReader> {
+    const res = await this.request(blobId, offset, length, requestId);
     if (res.statusCode !== 200) {
       res.resume();
       throw errorFromFields(res.headers, `node ${this.nodeId} answered a blob read with HTTP ${res.statusCode}`)!;
@@ -68,9 +71,8 @@ export class BlobHttpReader {
     this.agent.destroy();
   }
 
-  private async request(blobId: string, offset: number, length: number | undefined): Promise<http.IncomingMessage> {
+  private async request(blobId: string, offset: number, length: number | undefined, requestId: RequestId): Promise<http.IncomingMessage> {
     const path = `${BLOB_PATH}${encodeURIComponent(blobId)}?offset=${offset}${length === undefined ? "" : `&length=${length}`}`;
-    const requestId = currentRequestId();
     const headers = requestId === undefined ? this.headers : { ...this.headers, [REQUEST_ID_HEADER]: requestId };
     for (let attempt = 0; ; attempt++) {
       const req = http.request({ host: this.host, port: this.port, path, agent: this.agent, headers });

@@ -1,6 +1,6 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { ErrorCode, hasCode, MiniS3Error } from "../../common/errors";
-import { currentRequestId, outsideRequests } from "../../common/request-context";
+import type { RequestId } from "../../common/request-context";
 import { isSecretRefusal } from "../cluster-secret";
 import { fromNodeCallError } from "../wire-errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
@@ -37,20 +37,22 @@ export class ExchangeSession {
     private readonly deadlineMs: number,
   ) {}
 
-  /** Sends one op; resolves with its result (whatever its code), rejects only when the node is unreachable. */
-  submit(op: OpBody, payloadBytes = 0): Promise<BlobOpResult> {
+  /**
+   * Sends one op of request `requestId`; resolves with its result (whatever its code), rejects only
+   * when the node is unreachable.
+   */
+  submit(op: OpBody, payloadBytes: number, requestId: RequestId): Promise<BlobOpResult> {
     if (this.closed) return Promise.reject(new MiniS3Error(ErrorCode.NodeUnavailable, `client for node ${this.label} is closed`));
     const id = this.nextId++;
     return new Promise<BlobOpResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadlineAt: performance.now() + this.deadlineMs });
       // The op's own request id: the message that carries it packs other requests' ops too.
-      this.queue.push({ id, op, requestId: currentRequestId() ?? "" });
+      this.queue.push({ id, op, requestId: requestId ?? "" });
       this.queuedBytes += payloadBytes;
       if (this.queuedBytes >= MAX_MESSAGE_PAYLOAD) this.flush();
       else if (!this.flushQueued) {
         this.flushQueued = true;
-        // The timer (and a stream it opens, whose callbacks inherit it) belongs to no one request.
-        outsideRequests(() => setTimeout(this.flush, 1));
+        setTimeout(this.flush, 1);
       }
     });
   }

@@ -16,7 +16,8 @@ import type { BlobMeta, BlobVerdict, BlobVerification } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
 import { presentingSecret } from "../cluster-secret";
 import { askingFor } from "../node-identity";
-import { carryingRequestId } from "../request-ids";
+import type { RequestId } from "../../common/request-context";
+import { requestMetadata } from "../request-ids";
 import { BlobHttpReader, BlobPlaneUnsupported } from "./blob-http-read";
 import { ExchangeSession } from "./exchange-session";
 import { ProgressDeadline } from "./progress-deadline";
@@ -91,7 +92,11 @@ export interface BlobRead {
   chunks: AsyncIterable<Buffer>;
 }
 
-/** The coordinator's client to one node. Small ops share one Exchange stream; big blobs stream. */
+/**
+ * The coordinator's client to one node. Small ops share one Exchange stream; big blobs stream.
+ * A method for a request's work takes its id last (`requestId`): Exchange ops carry it in the op,
+ * calls in their metadata, so the node's lines about it name it.
+ */
 export class NodeClient {
   private readonly client: NodeServiceClient;
   private readonly exchange: ExchangeSession;
@@ -110,7 +115,7 @@ export class NodeClient {
     this.idleMs = opts.idleMs ?? 10_000;
     this.commitMs = opts.commitMs ?? 60_000;
     this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
-    const interceptors = [...(opts.clusterSecret ? [presentingSecret(opts.clusterSecret)] : []), askingFor(id), carryingRequestId()];
+    const interceptors = [...(opts.clusterSecret ? [presentingSecret(opts.clusterSecret)] : []), askingFor(id)];
     this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors });
     this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
     if (opts.blobPlane ?? true)
@@ -122,25 +127,33 @@ export class NodeClient {
     return this.exchange.inFlight;
   }
 
-  async putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
-    const r = checked(await this.exchange.submit({ $case: "put", value: { header: { blobId, attributes }, data, sha256 } }, data.length));
+  async putSmall(
+    blobId: string,
+    attributes: Record<string, string>,
+    data: Buffer,
+    sha256: Buffer,
+    requestId?: RequestId,
+  ): Promise<BlobMeta> {
+    const r = checked(
+      await this.exchange.submit({ $case: "put", value: { header: { blobId, attributes }, data, sha256 } }, data.length, requestId),
+    );
     return fromBlobInfo(r.blob!);
   }
 
   /** A whole blob in one answer (the node refuses blobs over its inline limit: read those with readBlob). */
-  async getSmall(blobId: string): Promise<{ meta: BlobMeta; data: Buffer }> {
-    const r = checked(await this.exchange.submit({ $case: "get", value: { blobId, offset: 0, length: undefined } }));
+  async getSmall(blobId: string, requestId?: RequestId): Promise<{ meta: BlobMeta; data: Buffer }> {
+    const r = checked(await this.exchange.submit({ $case: "get", value: { blobId, offset: 0, length: undefined } }, 0, requestId));
     return { meta: fromBlobInfo(r.blob!), data: r.data };
   }
 
   /** Idempotent: false when the node had nothing to delete. */
-  async deleteBlob(blobId: string): Promise<boolean> {
-    return checked(await this.exchange.submit({ $case: "delete", value: { blobId } })).existed;
+  async deleteBlob(blobId: string, requestId?: RequestId): Promise<boolean> {
+    return checked(await this.exchange.submit({ $case: "delete", value: { blobId } }, 0, requestId)).existed;
   }
 
   /** null when the node does not have the blob. */
-  async statBlob(blobId: string): Promise<BlobMeta | null> {
-    const r = await this.exchange.submit({ $case: "stat", value: { blobId } });
+  async statBlob(blobId: string, requestId?: RequestId): Promise<BlobMeta | null> {
+    const r = await this.exchange.submit({ $case: "stat", value: { blobId } }, 0, requestId);
     if (r.code === WIRE_NOT_FOUND) return null;
     return fromBlobInfo(checked(r).blob!);
   }
@@ -156,9 +169,9 @@ export class NodeClient {
    * the size, which sets the deadline; a node that cannot even read the blob's meta holds it corrupt.
    * Throws only when the node did not answer (NodeUnavailable) or failed otherwise.
    */
-  async checkBlob(blobId: string, expectedSize?: number): Promise<BlobVerification> {
+  async checkBlob(blobId: string, expectedSize?: number, requestId?: RequestId): Promise<BlobVerification> {
     if (expectedSize !== undefined && expectedSize <= CHECK_INLINE_MAX_BYTES) {
-      const r = await this.exchange.submit({ $case: "get", value: { blobId, offset: 0, length: undefined } });
+      const r = await this.exchange.submit({ $case: "get", value: { blobId, offset: 0, length: undefined } }, 0, requestId);
       if (r.code === WIRE_OK) return { verdict: "ok", meta: fromBlobInfo(r.blob!) };
       if (r.code === WIRE_NOT_FOUND) return { verdict: "missing" };
       if (r.code === WIRE_CORRUPT) return { verdict: "corrupt", problem: r.message };
@@ -166,7 +179,7 @@ export class NodeClient {
     }
     let size: number;
     try {
-      const meta = await this.statBlob(blobId);
+      const meta = await this.statBlob(blobId, requestId);
       if (!meta) return { verdict: "missing" };
       size = meta.size;
     } catch (e) {
@@ -175,7 +188,7 @@ export class NodeClient {
     }
     const deadline = Date.now() + this.deadlineMs + Math.ceil((size / VERIFY_MIN_BYTES_PER_S) * 1000);
     const res = await new Promise<VerifyBlobResponse>((resolve, reject) => {
-      this.client.verifyBlob({ blobId }, new grpc.Metadata(), { deadline }, (err, r) =>
+      this.client.verifyBlob({ blobId }, requestMetadata(requestId), { deadline }, (err, r) =>
         err ? reject(fromNodeCallError(err)) : resolve(r),
       );
     });
@@ -192,25 +205,25 @@ export class NodeClient {
     }
   }
 
-  writeBlob(blobId: string, attributes: Record<string, string>): BlobUpload {
-    return new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk, this.id, this.idleMs, this.commitMs);
+  writeBlob(blobId: string, attributes: Record<string, string>, requestId?: RequestId): BlobUpload {
+    return new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk, this.id, this.idleMs, this.commitMs, requestId);
   }
 
   /** Rejects (NotFoundError...) before the first byte; then streams the range. */
-  async readBlob(blobId: string, offset = 0, length?: number): Promise<BlobRead> {
+  async readBlob(blobId: string, offset = 0, length?: number, requestId?: RequestId): Promise<BlobRead> {
     if (this.plane) {
       try {
-        return await this.plane.read(blobId, offset, length);
+        return await this.plane.read(blobId, offset, length, requestId);
       } catch (e) {
         if (!(e instanceof BlobPlaneUnsupported)) throw e;
       }
     }
-    return this.readOverGrpc(blobId, offset, length);
+    return this.readOverGrpc(blobId, offset, length, requestId);
   }
 
   /** ReadBlob: the blob plane's fallback. */
-  private async readOverGrpc(blobId: string, offset: number, length: number | undefined): Promise<BlobRead> {
-    const call = this.client.readBlob({ blobId, offset, length });
+  private async readOverGrpc(blobId: string, offset: number, length: number | undefined, requestId: RequestId): Promise<BlobRead> {
+    const call = this.client.readBlob({ blobId, offset, length }, requestMetadata(requestId));
     call.on("error", () => undefined); // errors reach us through the iterator
     const it = call[Symbol.asyncIterator]() as AsyncIterator<ReadBlobResponse>;
     const start = new ProgressDeadline(this.deadlineMs, () => call.cancel());
@@ -373,11 +386,12 @@ class GrpcBlobUpload implements BlobUpload {
     private readonly nodeId: string,
     idleMs: number,
     private readonly commitMs: number,
+    requestId: RequestId,
   ) {
     this.idle = new ProgressDeadline(idleMs, () => this.stuck(`node ${nodeId} took no data for ${idleMs} ms (WriteBlob)`));
     let call!: grpc.ClientWritableStream<WriteBlobRequest>;
     this.result = new Promise<BlobMeta>((resolve, reject) => {
-      call = client.writeBlob((err, res) => {
+      call = client.writeBlob(requestMetadata(requestId), (err, res) => {
         if (err) {
           this.failure ??= fromNodeCallError(err); // a deadline that cancelled the call said why first
           reject(this.failure);

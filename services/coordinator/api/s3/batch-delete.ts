@@ -29,7 +29,7 @@ export function registerBatchDelete(router: S3Router, deps: S3Deps): void {
         gate.run(async () => {
           try {
             if (key === "") throw s3Errors.invalidRequest("an empty key");
-            await deleteObject(deps, bucket, key, versionId === "null" ? undefined : versionId);
+            await deleteObject(deps, bucket, key, req.requestId, versionId === "null" ? undefined : versionId);
             return { key };
           } catch (e) {
             if (hasCode(e, ErrorCode.NoSuchKey)) return { key };

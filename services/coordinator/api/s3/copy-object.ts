@@ -54,8 +54,8 @@ export async function copyObject(req: S3Request, deps: S3Deps, sourceHeader: str
   await deps.buckets.headBucket(bucket);
   const got = await (
     source.versionId === undefined
-      ? deps.engine.get(source.bucket, source.key)
-      : deps.engine.getVersion(source.bucket, source.key, source.versionId)
+      ? deps.engine.get(source.bucket, source.key, undefined, req.requestId)
+      : deps.engine.getVersion(source.bucket, source.key, source.versionId, undefined, req.requestId)
   ).catch(async (e) => Promise.reject(await bucketMissing(deps, source.bucket, e)));
   const reading = got.body[Symbol.asyncIterator]();
   try {
@@ -71,6 +71,7 @@ export async function copyObject(req: S3Request, deps: S3Deps, sourceHeader: str
       contentLength: got.length,
       body: { [Symbol.asyncIterator]: () => reading },
       signal: req.signal,
+      requestId: req.requestId,
     });
     return {
       headers: { "x-amz-version-id": view.versionId, "x-amz-copy-source-version-id": got.object.versionId },

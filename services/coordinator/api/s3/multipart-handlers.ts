@@ -189,7 +189,7 @@ function partXml(p: PartView) {
 
 function uploadOf(req: S3Request): UploadRef {
   const { bucket, key } = objectOf(req);
-  return { bucket, key, uploadId: req.query.get("uploadId") ?? "" };
+  return { bucket, key, uploadId: req.query.get("uploadId") ?? "", requestId: req.requestId };
 }
 
 function partNumberOf(req: S3Request): number {

@@ -18,7 +18,7 @@ const OCTET_STREAM = "application/octet-stream";
  * named by id must be the current one: the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
  * never on request, and a delete marker (ours are views of the trash) cannot be removed.
  */
-export async function deleteObject(deps: S3Deps, bucket: string, key: string, versionId?: string): Promise<void> {
+export async function deleteObject(deps: S3Deps, bucket: string, key: string, requestId: string, versionId?: string): Promise<void> {
   if (versionId !== undefined) {
     const current = await deps.engine.head(bucket, key).catch(() => undefined);
     if (current?.versionId !== versionId) {
@@ -26,7 +26,7 @@ export async function deleteObject(deps: S3Deps, bucket: string, key: string, ve
       throw s3Errors.notImplemented("deleting a version in the trash (it is purged after MINIS3_TRASH_TTL; undelete brings it back)");
     }
   }
-  await deps.engine.delete(bucket, key);
+  await deps.engine.delete(bucket, key, requestId);
 }
 
 export function registerObjectOps(router: S3Router, deps: S3Deps): void {
@@ -47,7 +47,16 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
     const metadata = checkMetadata(metadataOf(req));
     await deps.buckets.requireBucket(bucket); // NoSuchBucket before a byte is read
     const body = req.body();
-    const view = await engine.put({ bucket, key, contentType, contentLength, metadata, body, signal: req.signal });
+    const view = await engine.put({
+      bucket,
+      key,
+      contentType,
+      contentLength,
+      metadata,
+      body,
+      signal: req.signal,
+      requestId: req.requestId,
+    });
     return { headers: { etag: quotedEtag(view), "x-amz-version-id": view.versionId, ...checksumHeaders(body) } };
   });
 
@@ -55,9 +64,11 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
     const { bucket, key } = objectOf(req);
     const range = parseRange(req.header("range"));
     const versionId = versionIdOf(req);
-    const got = await (versionId === undefined ? engine.get(bucket, key, range) : engine.getVersion(bucket, key, versionId, range)).catch(
-      async (e) => Promise.reject(await bucketMissing(deps, bucket, e)),
-    );
+    const got = await (
+      versionId === undefined
+        ? engine.get(bucket, key, range, req.requestId)
+        : engine.getVersion(bucket, key, versionId, range, req.requestId)
+    ).catch(async (e) => Promise.reject(await bucketMissing(deps, bucket, e)));
     try {
       checkConditions(got.object, conditionsOf(req));
       if (range && got.length === 0) throw new RangeNotSatisfiableError("an empty object has no byte range", 0);
@@ -91,7 +102,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
   router.register({ name: "DeleteObject", method: "DELETE", target: "object" }, async (req) => {
     const { bucket, key } = objectOf(req);
     try {
-      await deleteObject(deps, bucket, key, versionIdOf(req));
+      await deleteObject(deps, bucket, key, req.requestId, versionIdOf(req));
       return { status: 204 };
     } catch (e) {
       const missing = await bucketMissing(deps, bucket, e);

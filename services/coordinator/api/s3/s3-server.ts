@@ -10,7 +10,7 @@ import { headerOf, headersFromRaw, parseQuery } from "../../../auth/sigv4/canoni
 import { AbortedError, isMiniS3Error } from "../../../common/errors";
 import type { Logger } from "../../../common/logger";
 import { measureRequest, nameOperation } from "../../../common/metrics/http-metrics";
-import { acceptRequestId, REQUEST_ID_HEADER, withRequestId } from "../../../common/request-context";
+import { acceptRequestId, REQUEST_ID_HEADER } from "../../../common/request-context";
 import type { HttpTimeouts } from "../http-timeouts";
 import { addressOf } from "./addressing";
 import { authenticate } from "./request-auth";
@@ -51,12 +51,13 @@ export function createS3Server(router: S3Router, opts: S3ServerOptions): Server 
 
 /**
  * S3's x-amz-request-id is the request's id (request-context.ts): a client's sane x-request-id, else
- * a fresh one of S3's form; the answer carries it under both names, and the work runs under it.
+ * a fresh one of S3's form; the answer carries it under both names, and the handlers pass it on
+ * (S3Request.requestId).
  */
 function traced(router: S3Router, opts: S3ServerOptions, raw: IncomingMessage, res: ServerResponse, expectContinue: boolean) {
   const requestId = acceptRequestId(raw.headers[REQUEST_ID_HEADER]);
   res.setHeader(REQUEST_ID_HEADER, requestId);
-  return withRequestId(requestId, () => handle(router, opts, raw, res, expectContinue, requestId));
+  return handle(router, opts, raw, res, expectContinue, requestId);
 }
 
 async function handle(

@@ -6,9 +6,13 @@ import type { JobContext } from "./job";
  * by content, since a stat reads only the header, which stays right when the bytes rot (review
  * finding 3). `unreachable`: the node did not answer.
  */
-export async function checkCopy(ctx: Pick<JobContext, "nodes">, v: VersionRow, nodeId: string): Promise<"good" | "bad" | "unreachable"> {
+export async function checkCopy(
+  ctx: Pick<JobContext, "nodes" | "requestId">,
+  v: VersionRow,
+  nodeId: string,
+): Promise<"good" | "bad" | "unreachable"> {
   try {
-    const { meta } = await ctx.nodes.client(nodeId).checkBlob(v.versionId);
+    const { meta } = await ctx.nodes.client(nodeId).checkBlob(v.versionId, undefined, ctx.requestId);
     return meta && meta.size === v.size && meta.sha256.toString("hex") === v.sha256 ? "good" : "bad";
   } catch {
     return "unreachable";
