@@ -19,6 +19,12 @@ export interface DueCursor {
   versionId: string;
 }
 
+/** Only rows with this column at or below `at` (a scan's rows behind another walk's cursor). */
+export interface DueBound {
+  column: DueScan["column"];
+  at: number;
+}
+
 export const START_CURSOR: DueCursor = { at: Number.MIN_SAFE_INTEGER, versionId: "" };
 
 /**
@@ -87,11 +93,12 @@ export class LifecycleQueries {
    * version_id) order: a keyset page, so rows that stay (cannot move yet) never hide the ones behind
    * them, and each page is an index range read however many rows came before.
    */
-  duePage(scan: DueScan, after: DueCursor, dueBy: number, limit: number): Promise<VersionRow[]> {
+  duePage(scan: DueScan, after: DueCursor, dueBy: number, limit: number, upTo?: DueBound): Promise<VersionRow[]> {
     const c = `v.${scan.column}`;
+    const bound = upTo ? ` AND v.${upTo.column} <= ?` : "";
     return this.select(
-      `${scan.where} AND ${c} <= ? AND (${c} > ? OR (${c} = ? AND v.version_id > ?)) ORDER BY ${c}, v.version_id LIMIT ?`,
-      [dueBy, after.at, after.at, after.versionId, limit],
+      `${scan.where} AND ${c} <= ?${bound} AND (${c} > ? OR (${c} = ? AND v.version_id > ?)) ORDER BY ${c}, v.version_id LIMIT ?`,
+      [dueBy, ...(upTo ? [upTo.at] : []), after.at, after.at, after.versionId, limit],
     );
   }
 

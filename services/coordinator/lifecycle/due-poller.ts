@@ -60,6 +60,13 @@ export interface DueTransition {
   readonly front: DueScan;
   /** Walked from the start every sweep: rows behind the front (retries, stragglers). */
   readonly sweep: readonly DueScan[];
+  /**
+   * The sweep's scans read only rows at or behind the front's cursor on the front's column, though
+   * they walk another index: every row ahead is the front's (it reads them all, as they are due as
+   * they appear). Only where that holds: a front that stops at its due time leaves rows ahead that
+   * only the sweep may reach.
+   */
+  readonly sweepBehindFront?: boolean;
   /** Where the front starts (default: the beginning). */
   initialCursor?(): Promise<DueCursor>;
   /** Rows whose scan column is at or below this are due now. */
@@ -264,10 +271,14 @@ export class DuePoller {
           // reads every row ahead of it. Walking those too re-read the whole backlog every few
           // seconds while the moves fell behind (10,000 rows a sweep, each parsed and dropped).
           const upTo = scan === t.front ? lane.cursor : undefined;
+          // Another index (the trash front's rows by delete, the sweep's by tier): the bound goes in
+          // the query. Without it, under a backlog, each sweep re-read every trash row still to move
+          // and moved them in access order, ahead of the front and against its delete order.
+          const bound = t.sweepBehindFront && !upTo ? { column: t.front.column, at: lane.cursor.at } : undefined;
           let at = START_CURSOR;
           while (!this.stopped) {
             const readAt = performance.now();
-            const page = await this.queries.duePage(scan, at, await t.dueBy(), PAGE);
+            const page = await this.queries.duePage(scan, at, await t.dueBy(), PAGE, bound);
             const behind = upTo ? page.filter((v) => !after(cursorOf(v, scan), upTo)) : page;
             const mine = this.share();
             for (const v of behind) await this.dispatch(lane, v, readAt, mine, true);

@@ -36,6 +36,7 @@ export function dueTransitions(ctx: JobContext, trashTtlMs: number): DueTransiti
       // The front follows new deletes only; older trash still on hot or cold (a restart, a delete
       // node that was down) is the sweep's, by the tier index, so no walk reads the moved trash.
       sweep: [DUE_SCANS.trashOnHot, DUE_SCANS.trashOnCold],
+      sweepBehindFront: true,
       initialCursor: async () => ({ at: (await clock.now()) + trashTtlMs - 60_000, versionId: "" }),
       dueBy: async () => Number.MAX_SAFE_INTEGER,
       now: catalogueNow,

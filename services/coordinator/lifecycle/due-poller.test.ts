@@ -1,0 +1,98 @@
+import pino from "pino";
+import { sleep, waitFor } from "../../../test/support/wait";
+import { CatalogueClock } from "../catalogue/catalogue-clock";
+import { LifecycleQueries } from "../catalogue/lifecycle-queries";
+import { throwawayCatalogueDatabase } from "../catalogue/testing/throwaway-database";
+import type { VersionRow } from "../model/version-row";
+import { DuePoller } from "./due-poller";
+import { dueTransitions } from "./due-transitions";
+import type { JobContext, RowJob } from "./jobs/job";
+import { trash } from "./jobs/trash";
+
+// The due-row poller on a real catalogue, with a job that only records what it is given and holds
+// it until released, so what is moving at once can be looked at.
+
+const db = throwawayCatalogueDatabase();
+const log = pino({ level: "silent" });
+const TRASH_TTL_MS = 3_600_000;
+
+/** A trash move that marks the row moved and holds its slot until released. */
+class HeldMoves {
+  readonly started: string[] = [];
+  private release!: () => void;
+  private readonly released = new Promise<void>((r) => (this.release = r));
+
+  job(): RowJob {
+    return {
+      ...trash,
+      fromRow: async (v: VersionRow | null) => {
+        this.started.push(v!.versionId);
+        await this.released;
+        await db.pool().query("UPDATE versions SET tier = 'trash', gen = gen + 1 WHERE version_id = ?", [v!.versionId]);
+        return "moved to the trash";
+      },
+    };
+  }
+
+  releaseAll(): void {
+    this.release();
+  }
+}
+
+/** `n` versions deleted a millisecond apart in id order, read last in the opposite order. */
+async function trashOnCold(n: number, prefix: string): Promise<string[]> {
+  const [[{ now }]] = (await db.pool().query("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) AS now")) as unknown as [
+    { now: number }[],
+  ];
+  const deletedFrom = Number(now) - 30_000; // after the front's start (60 s of deletes back)
+  const ids = Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(28 - prefix.length, "0")}`);
+  const rows = ids.map((id, i) => [
+    id,
+    "b",
+    `k/${id}`,
+    4096,
+    "0".repeat(64),
+    "0".repeat(32),
+    "application/octet-stream",
+    "trash",
+    "cold",
+    "backup-1",
+    deletedFrom - 86_400_000,
+    deletedFrom - 60_000 - i, // the newest delete was read longest ago
+    deletedFrom + i,
+    deletedFrom + i + TRASH_TTL_MS,
+    "deleted",
+  ]);
+  await db.pool().query(
+    `INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, state, tier, replicas,
+        created_ms, accessed_ms, deleted_ms, purge_ms, reason) VALUES ?`,
+    [rows],
+  );
+  return ids;
+}
+
+test("under a backlog of trash moves, the oldest deletes move first: the sweep leaves the rows ahead of the front to it", async () => {
+  // More than the poller moves at once (512): the first ones to move show the order.
+  const ids = await trashOnCold(1200, "backlog");
+  const held = new HeldMoves();
+  const ctx = { opts: { hotTtlMs: 60_000 }, catalogue: { clock: new CatalogueClock(db.pool()) } } as unknown as JobContext;
+  const transition = { ...dueTransitions(ctx, TRASH_TTL_MS).find((t) => t.name === trash.name)!, job: held.job() };
+  const poller = new DuePoller([transition], new LifecycleQueries(db.pool()), ctx, { id: "c1", others: () => [] }, log);
+  poller.start();
+  try {
+    await waitFor("every slot taken", async () => held.started.length >= 512, 30_000);
+    // The sweep walks at once and again after its pause (2 s): let it look while every slot is taken.
+    await sleep(2500);
+    held.releaseAll();
+    await waitFor("every row moved", async () => new Set(held.started).size === ids.length, 60_000);
+    expect(held.started.length).toBe(ids.length); // none twice
+    // In delete order, but for the moves running at once: no move starts while one deleted more
+    // than 512 moves earlier still waits.
+    const order = new Map(ids.map((id, i) => [id, i]));
+    const outOfOrder = held.started.map((id, k) => ({ id, k, deleted: order.get(id)! })).filter((m) => m.deleted >= m.k + 512);
+    expect(outOfOrder).toEqual([]);
+  } finally {
+    held.releaseAll();
+    await poller.stop();
+  }
+});
