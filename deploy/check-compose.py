@@ -21,9 +21,11 @@ import yaml
 here = os.path.dirname(os.path.abspath(__file__))
 compose = yaml.safe_load(open(os.path.join(here, "docker-compose.yml")))
 known = set(re.findall(r'env: "(MINIS3_[A-Z0-9_]+)"', open(os.path.join(here, "..", "services", "common", "config.ts")).read()))
-# The node flags the launcher gives every service (NODE_ARGS in deploy/launcher/plan.ts).
+# The node flags the launcher gives every service (NODE_ARGS in deploy/launcher/plan.ts; the
+# coordinator's are COORDINATOR_NODE_ARGS).
 plan = open(os.path.join(here, "launcher", "plan.ts")).read()
 node_args = re.findall(r'"([^"]+)"', re.search(r"export const NODE_ARGS = \[(.*?)\];", plan).group(1))
+coordinator_args = re.findall(r'"([^"]+)"', re.search(r"export const COORDINATOR_NODE_ARGS = \[(.*?)\];", plan).group(1))
 problems = []
 
 services = compose["services"]
@@ -63,8 +65,9 @@ for name, svc in services.items():
             problems.append(f"{name}: {var} is not a setting in services/common/config.ts")
     kind = name.split("-")[0]
     script = f"dist/services/{entry[kind]}/main.js"
-    if svc.get("command") != ["node", *node_args, script]:
-        problems.append(f"{name}: command should be node {' '.join(node_args)} {script}")
+    args = coordinator_args if kind == "coordinator" else node_args
+    if svc.get("command") != ["node", *args, script]:
+        problems.append(f"{name}: command should be node {' '.join(args)} {script}")
     if not svc.get("build") or svc.get("image") != "minis3:local":
         problems.append(f"{name}: should build the minis3:local image")
     if set((svc.get("depends_on") or {})) != {"mariadb", "redis"}:
@@ -99,8 +102,8 @@ for name, svc in services.items():
         problems.append(f"{name}: should mount its own declared volume {name}-data at MINIS3_DATA_DIR")
 
 dockerfile = open(os.path.join(here, "Dockerfile")).read()
-if f'CMD {["node", *node_args, "dist/services/coordinator/main.js"]}'.replace("'", '"') not in dockerfile:
-    problems.append("Dockerfile: CMD should run the coordinator with the launcher's NODE_ARGS")
+if f'CMD {["node", *coordinator_args, "dist/services/coordinator/main.js"]}'.replace("'", '"') not in dockerfile:
+    problems.append("Dockerfile: CMD should run the coordinator with the launcher's COORDINATOR_NODE_ARGS")
 
 
 def run(command, **kwargs):
