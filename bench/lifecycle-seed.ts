@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createPool, type Pool, type RowDataPacket } from "mysql2/promise";
 import type { TestCluster } from "../deploy/launcher/cluster";
-import { parseMysqlUrl } from "../services/common/db/datasource";
+import { parseMysqlUrl } from "../services/common/db/pool";
 import { newVersionId } from "../services/common/ids";
 import { Semaphore } from "../services/common/semaphore";
 import { commitBatch, deleteBatch, type NewVersion, type Requested } from "../services/coordinator/catalogue/versions-sql";

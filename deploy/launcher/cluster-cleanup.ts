@@ -1,6 +1,6 @@
 import { createConnection } from "mysql2/promise";
 import { Redis } from "ioredis";
-import { parseMysqlUrl } from "../../services/common/db/datasource";
+import { parseMysqlUrl } from "../../services/common/db/pool";
 
 /** Drops the database a test cluster used (the name comes from the URL, checked by parseMysqlUrl). */
 export async function dropDatabase(mysqlUrl: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { createPool, type Pool, type RowDataPacket } from "mysql2/promise";
-import { parseMysqlUrl } from "../../services/common/db/datasource";
+import { parseMysqlUrl } from "../../services/common/db/pool";
 import type { BlobMeta } from "../../services/rpc/blob-backend";
 import { NodeClient } from "../../services/rpc/client/node-client";
 import type { TestCluster } from "../../deploy/launcher/cluster";
