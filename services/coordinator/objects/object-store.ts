@@ -186,7 +186,11 @@ export class ObjectStore implements ObjectEngine {
       head.push(piece);
       headBytes += piece.length;
     }
-    if (piece !== null) return this.putLarge(blobId, head, body, targets, requestId);
+    if (piece !== null) {
+      // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
+      const chosen = targets.slice(0, this.opts.replicas);
+      return this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
+    }
     // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
     const data = Buffer.concat(head, headBytes);
     const digest = digestOf(data);
@@ -211,11 +215,11 @@ export class ObjectStore implements ObjectEngine {
     head: Buffer[],
     body: UploadBody,
     targets: string[],
+    spares: string[],
     requestId: RequestId,
   ): Promise<{ replicas: string[]; digest: UploadDigest }> {
-    // The first R live nodes of the key's preference list; one that cannot be reached is replaced by the next.
-    const r = this.opts.replicas;
-    const upload = this.writer.startLarge(versionId, targets.slice(0, r), this.opts.writeQuorum, undefined, targets.slice(r), requestId);
+    // A target that cannot be reached, or fails early, is replaced by the next live spare.
+    const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum, undefined, spares, requestId);
     const hashing = this.digests.start();
     const size = this.opts.chunkSize;
     const send = async (parts: Buffer[], bytes: number) => {

@@ -37,6 +37,14 @@ export class Placement {
   }
 
   /**
+   * The rest of the key's preference list past `chosen`, live or not, in order: where a write turns
+   * when a chosen node fails (a node down now may be back by then).
+   */
+  spares(bucket: string, key: string, chosen: readonly string[]): string[] {
+    return this.ring.preferenceList(placementKey(bucket, key)).filter((id) => !chosen.includes(id));
+  }
+
+  /**
    * Where the key belongs whatever is live: the first `replicas` nodes of its preference list. A
    * copy elsewhere is away from home (a hint, or a key a new node took over).
    */

@@ -1,4 +1,4 @@
-import { ErrorCode } from "../../common/errors";
+import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
 import { ReplicaWriter } from "./replica-writer";
 import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
@@ -14,7 +14,16 @@ describe("ReplicaWriter", () => {
 
   beforeAll(async () => {
     nodes = await startNodes(
-      [{ id: "n1" }, { id: "down1", unreachable: true }, { id: "n2" }, { id: "down2", unreachable: true }, { id: "n3" }],
+      [
+        { id: "n1" },
+        { id: "down1", unreachable: true },
+        { id: "n2" },
+        { id: "down2", unreachable: true },
+        { id: "n3" },
+        { id: "k1" },
+        { id: "k2" },
+        { id: "k3" },
+      ],
       CHUNK,
     );
     writer = new ReplicaWriter(nodes.pool, silentLog);
@@ -87,6 +96,31 @@ describe("ReplicaWriter", () => {
     const read = await nodes.backend("n3").disk.read("w-replaced", 0, undefined);
     expect((await collect(read.chunks)).equals(b.data)).toBe(true);
     expect(await holds("n1", "w-replaced")).toBe(false);
+  });
+
+  it("a large write whose replica fails while its only spare is down waits for the spare to return, and goes on there", async () => {
+    // Issue 13: one storage node restarting (k3, down since before the upload) as another (k1) fails.
+    await nodes.stopServer("k3");
+    nodes.pool.failed("k3", new MiniS3Error(ErrorCode.NodeUnavailable, "killed (test)"));
+    expect(nodes.directory.isLive("k3")).toBe(false);
+    const b = blobOf(6 * CHUNK + 5);
+    nodes.backend("k1").breakWritesAfter = 2 * CHUNK;
+    try {
+      const up = writer.startLarge("w-spare-back", ["k1", "k2"], 2, undefined, ["k3"]);
+      const done = (async () => {
+        for (let at = 0; at < b.data.length; at += CHUNK) await up.write(b.data.subarray(at, at + CHUNK));
+        return up.finish(b.data.length, b.sha256);
+      })();
+      // k1's failure is seen within this second; the upload must still be waiting for a node then.
+      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+      await nodes.startServer("k3"); // restarted: the pool's probe finds it, and it is live again
+      expect((await done).sort()).toEqual(["k2", "k3"]);
+    } finally {
+      nodes.backend("k1").breakWritesAfter = undefined;
+    }
+    const read = await nodes.backend("k3").disk.read("w-spare-back", 0, undefined);
+    expect((await collect(read.chunks)).equals(b.data)).toBe(true);
+    expect(await holds("k1", "w-spare-back")).toBe(false);
   });
 
   it("discard deletes copies and reports the nodes it could not reach", async () => {

@@ -97,9 +97,10 @@ export class ReplicaWriter {
 
   /**
    * A large body streamed to all `targets` at once. A target that cannot be reached before the
-   * first byte is replaced by the next of `spares` (the engine passes the rest of the key's live
-   * preference list; a lifecycle job passes none); so is one that fails within the first
-   * REPLAY_MAX_BYTES, which the spare gets again. Past those, a failed target is only dropped.
+   * first byte is replaced by the next live node of `spares` (the engine passes the rest of the
+   * key's preference list, live or not; a lifecycle job passes none); so is one that fails within
+   * the first REPLAY_MAX_BYTES, which the spare gets again, waiting for a node to return if none is
+   * live. Past those, a failed target is only dropped.
    */
   startLarge(
     versionId: string,
@@ -128,7 +129,7 @@ export class ReplicatedUpload {
   private uploads: Replica[] = [];
   private readonly opened: Promise<void>;
   private aborted = false;
-  /** Nodes not chosen yet, in preference order: replacements for a replica that fails. */
+  /** Nodes not chosen yet (live or not), in preference order: replacements for a replica that fails. */
   private spares: string[] = [];
   /** The chunks sent so far, while they are at most REPLAY_MAX_BYTES: what a replacement is sent first. */
   private replay: Buffer[] | undefined = [];
@@ -151,24 +152,24 @@ export class ReplicatedUpload {
   /**
    * Chooses the replicas before any byte is sent: a target whose channel does not connect within
    * CONNECT_WAIT_MS (a node that heartbeats but cannot be reached from here) is suspected and
-   * replaced by the next spare, as small writes fall over. Connected channels cost one state read.
+   * replaced by the next live spare, as small writes fall over. Connected channels cost one state read.
    */
   private async open(targets: string[], spares: readonly string[]): Promise<void> {
-    const candidates = [...targets, ...spares];
+    this.spares = [...spares];
     const chosen: string[] = [];
     const unreachable: Replica[] = [];
-    let next = 0;
-    while (chosen.length < targets.length && next < candidates.length) {
-      const batch = candidates.slice(next, next + targets.length - chosen.length);
-      next += batch.length;
+    let batch = targets;
+    while (batch.length) {
       const reached = await Promise.all(batch.map((id) => this.reachable(id)));
       batch.forEach((id, i) => {
         if (reached[i] === true) chosen.push(id);
         else unreachable.push({ id, up: NOT_STARTED, failed: reached[i] });
       });
+      batch = this.takeLiveSpares(targets.length - chosen.length);
     }
+    // Sent nothing: spares again, should they return before a replica fails.
+    this.spares.push(...unreachable.map((u) => u.id));
     if (this.aborted) throw new AbortedError("upload aborted");
-    this.spares = candidates.slice(next);
     this.uploads = [
       ...chosen.map((id) => ({ id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId) })),
       ...unreachable,
@@ -177,27 +178,63 @@ export class ReplicatedUpload {
   }
 
   /**
-   * A replica failed: the next reachable spare takes its place and is sent the chunks so far, if
-   * they are still kept. Undefined when there is no spare left or the chunks are not kept.
+   * Up to `count` spares the directory holds live, taken off the list in preference order. The
+   * others stay: a node down now may be back before a replica fails.
+   */
+  private takeLiveSpares(count: number): string[] {
+    const taken: string[] = [];
+    for (let i = 0; i < this.spares.length && taken.length < count;) {
+      if (this.nodes.isLive(this.spares[i])) taken.push(...this.spares.splice(i, 1));
+      else i++;
+    }
+    return taken;
+  }
+
+  /**
+   * A replica failed: the next reachable live spare takes its place and is sent the chunks so far,
+   * if they are still kept. With none live (one node restarting as another is killed), it waits for
+   * a spare to return, as a small write does (NodePool.asNodesReturn). Undefined when none did in
+   * time, or the chunks are not kept.
    */
   private async replacement(): Promise<Replica | undefined> {
-    while (this.replay && !this.aborted && this.spares.length) {
-      const id = this.spares.shift()!;
-      if ((await this.reachable(id)) !== true || !this.replay || this.aborted) continue;
-      const r: Replica = { id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId) };
-      this.uploads.push(r);
-      try {
-        for (const chunk of this.replay) await r.up.write(chunk);
-        this.log.info(
-          { node: id, version: this.versionId, bytes: this.replayBytes, requestId: this.requestId },
-          "replica replaced: the upload goes on on a spare node",
-        );
-        return r;
-      } catch (e) {
-        this.fail(r, e);
-      }
+    const none = new Error("no spare node live");
+    try {
+      return await this.nodes.asNodesReturn(
+        async () => (await this.liveReplacement()) ?? Promise.reject(none),
+        (e) => e === none && this.replay !== undefined && !this.aborted && this.spares.length > 0,
+      );
+    } catch {
+      return undefined;
     }
-    return undefined;
+  }
+
+  /** One pass over the spares live now: the first that is reached and takes the chunks kept. */
+  private async liveReplacement(): Promise<Replica | undefined> {
+    const unreached: string[] = [];
+    try {
+      for (let id = this.takeLiveSpares(1)[0]; id !== undefined && this.replay && !this.aborted; id = this.takeLiveSpares(1)[0]) {
+        if ((await this.reachable(id)) !== true) {
+          unreached.push(id); // it sent no byte there: a spare again once it returns
+          continue;
+        }
+        if (!this.replay || this.aborted) return undefined;
+        const r: Replica = { id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId) };
+        this.uploads.push(r);
+        try {
+          for (const chunk of this.replay) await r.up.write(chunk);
+          this.log.info(
+            { node: id, version: this.versionId, bytes: this.replayBytes, requestId: this.requestId },
+            "replica replaced: the upload goes on on a spare node",
+          );
+          return r;
+        } catch (e) {
+          this.fail(r, e);
+        }
+      }
+      return undefined;
+    } finally {
+      this.spares.push(...unreached);
+    }
   }
 
   /** True, or the failure that made the node suspected. */

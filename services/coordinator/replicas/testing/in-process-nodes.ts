@@ -142,6 +142,10 @@ export interface InProcessNodes {
   backend(id: string): FaultyBackend;
   /** Flips a byte of a large blob's file on node `id`, `at` bytes into its data (the header stays right). */
   corruptFile(id: string, versionId: string, at: number): Promise<void>;
+  /** Stops node `id`'s server: its port refuses connections, as a killed node's does. */
+  stopServer(id: string): Promise<void>;
+  /** Serves node `id` again on the same port and disk (a restart). */
+  startServer(id: string): Promise<void>;
   /** Stores `data` as a version on nodes `on` (small whole, large as a file) and returns its catalogue row. */
   store(versionId: string, data: Buffer, on: string[]): Promise<VersionRow>;
   close(): Promise<void>;
@@ -187,6 +191,11 @@ export async function startNodes(specs: NodeSpec[], chunkSize: number, clientOpt
     pool,
     directory,
     backend: (id) => running.get(id)!.backend,
+    stopServer: (id) => running.get(id)!.server.stop(0),
+    async startServer(id) {
+      const node = running.get(id)!;
+      node.server = await startNodeServer(node.backend, "127.0.0.1", node.server.port, { id, chunkSize, log: silentLog });
+    },
     corruptFile: (id, versionId, at) => corruptBlobData(`${dir.path}/${id}/blobs/${versionId.slice(-2).padStart(2, "_")}/${versionId}`, at),
     async store(versionId, data, on) {
       const v = versionOf(versionId, data, on);
