@@ -1,7 +1,7 @@
 // The container health check of every MiniS3 service (deploy/docker-compose.yml), run inside the
 // image with the service's own environment, so no curl or grpc_health_probe has to be shipped:
 //   node dist/deploy/health-probe.js http://127.0.0.1:8080/readyz   exit 0 on HTTP 200
-//   node dist/deploy/health-probe.js grpc://127.0.0.1:50100         exit 0 when grpc.health.v1 says SERVING
+//   node dist/deploy/health-probe.js grpc://127.0.0.1:7100         exit 0 when grpc.health.v1 says SERVING
 // A gRPC server without the health service (it answers UNIMPLEMENTED) is taken as up: it accepted
 // the connection and answered a call. Exit 1 otherwise, with the reason on stderr (Docker keeps it
 // in `docker inspect`).

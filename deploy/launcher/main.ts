@@ -5,6 +5,7 @@ import { type KeyPair, launcherCredentials } from "./credentials";
 import { waitForHealthy } from "./health";
 import { repoRoot } from "./paths";
 import { planCluster, type ProcessSpec } from "./plan";
+import { ephemeralPortRange, portsInRange } from "./ports";
 import { readClusterShape } from "./shape";
 import { Supervisor } from "./supervisor";
 
@@ -78,6 +79,16 @@ async function main(): Promise<void> {
   const credentials = launcherCredentials(process.env, shape.dataDir);
   for (const note of credentials.notes) process.stderr.write(`[launcher] ${note}\n`);
   const specs = planCluster(shape, { ...process.env, ...credentials.env });
+  const ephemeral = ephemeralPortRange();
+  const crowded = portsInRange(
+    specs.filter((s) => s.kind !== "coordinator").map((s) => s.port),
+    ephemeral,
+  );
+  if (crowded.length) {
+    process.stderr.write(
+      `[launcher] node ports ${crowded.join(", ")} are in the kernel's ephemeral range: a restarting node can find its port taken by an outgoing connection (set MINIS3_NODE_BASE_PORT below ${ephemeral![0]})\n`,
+    );
+  }
   const missing = [...new Set(specs.map((s) => s.script))].filter((s) => !existsSync(s));
   if (missing.length) fail(`not built: ${missing.join(", ")} (run \`npm run build\`)`, 1);
 

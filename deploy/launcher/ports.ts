@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** Whether nothing listens on host:port right now (by binding it briefly). */
@@ -23,4 +24,23 @@ export async function findFreePortBlock(count: number, host = "127.0.0.1"): Prom
     if (ok) return base;
   }
   throw new Error(`no block of ${count} free ports found on ${host}`);
+}
+
+/** The kernel's range of source ports for outgoing connections, or undefined where it cannot be read. */
+export function ephemeralPortRange(path = "/proc/sys/net/ipv4/ip_local_port_range"): [number, number] | undefined {
+  try {
+    const [low, high] = readFileSync(path, "utf8").trim().split(/\s+/).map(Number);
+    return Number.isInteger(low) && Number.isInteger(high) ? [low, high] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The ports of `ports` inside `range`. A node binds its port again at every restart; one inside the
+ * ephemeral range can meanwhile be the source port of some outgoing connection (seen: a delete node
+ * on 50104 failed to listen four times, its port held by another process's connection to Redis).
+ */
+export function portsInRange(ports: number[], range: [number, number] | undefined): number[] {
+  return range ? ports.filter((p) => p >= range[0] && p <= range[1]) : [];
 }

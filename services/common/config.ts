@@ -73,9 +73,9 @@ export const SETTINGS = {
   },
   nodeBasePort: {
     env: "MINIS3_NODE_BASE_PORT",
-    default: "50100",
+    default: "7100",
     schema: port,
-    doc: "launcher: first port handed to nodes (storage nodes, then backup, then delete)",
+    doc: "launcher: first port handed to nodes (storage nodes, then backup, then delete); keep it below Linux's ephemeral range (32768+), where an outgoing connection can hold a restarting node's port",
   },
   coordinators: {
     env: "MINIS3_COORDINATORS",

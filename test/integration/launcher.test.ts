@@ -1,6 +1,10 @@
 import { ConfigError } from "../../services/common/config";
 import { planCluster, type ClusterShape } from "../../deploy/launcher/plan";
+import { ephemeralPortRange, portsInRange } from "../../deploy/launcher/ports";
 import { readClusterShape } from "../../deploy/launcher/shape";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const shape: ClusterShape = {
   host: "0.0.0.0",
@@ -121,7 +125,7 @@ describe("readClusterShape", () => {
       host: "0.0.0.0",
       httpPort: 8080,
       grpcPort: 50051,
-      nodeBasePort: 50100,
+      nodeBasePort: 7100,
       metricsBasePort: 9100,
       storageNodes: 3,
       dataDir: "./data",
@@ -147,5 +151,26 @@ describe("readClusterShape", () => {
 
   it("does not check per-node settings the plan replaces", () => {
     expect(() => readClusterShape({ MINIS3_NODE_ID: "not a valid id!" }, "/repo")).not.toThrow();
+  });
+});
+
+describe("node ports and the kernel's ephemeral range", () => {
+  it("reads the range, and finds nothing to warn about where it cannot", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "minis3-range-")), "ip_local_port_range");
+    writeFileSync(file, "32768\t60999\n");
+    expect(ephemeralPortRange(file)).toEqual([32768, 60999]);
+    expect(ephemeralPortRange(join(file, "missing"))).toBeUndefined();
+    expect(portsInRange([7100, 32767, 32768, 50100, 60999, 61000], [32768, 60999])).toEqual([32768, 50100, 60999]);
+    expect(portsInRange([50100], undefined)).toEqual([]);
+  });
+
+  it("places a default cluster's nodes below Linux's default range, so a restart finds its port free", () => {
+    const nodes = planCluster(readClusterShape({ MINIS3_STORAGE_NODES: "12" }, "/repo"), {}).filter((p) => p.kind !== "coordinator");
+    expect(
+      portsInRange(
+        nodes.map((n) => n.port),
+        [32768, 60999],
+      ),
+    ).toEqual([]);
   });
 });
