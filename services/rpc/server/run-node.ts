@@ -87,6 +87,9 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     ready: opts.servesFromDatabase ? () => database().then((pool) => pool.query("SELECT 1").then(() => true)) : undefined,
   });
   const address = cfg.nodeAddress || hostPort(dialableHost(cfg.host), server.port);
+  // A restarted node is routable from here (coordinators probe a suspected node every 250 ms), before
+  // its heartbeat: this line times a restart's serving part (chaos runs measure kill to listening).
+  log.info({ address, sinceStartMs: Math.round(process.uptime() * 1000) }, "listening");
   const pool = await database();
   const heartbeat = new Heartbeat(
     pool,
