@@ -1,4 +1,4 @@
-import { ConfigError, queuePrefix, readConfig, resolveWriteQuorum } from "./config";
+import { ConfigError, queuePrefix, readConfig, resolveWriteQuorum, SETTINGS, type SettingKey } from "./config";
 import { parseDuration, parseSize } from "./units";
 
 describe("configuration", () => {
@@ -17,6 +17,35 @@ describe("configuration", () => {
     expect(err).toBeInstanceOf(ConfigError);
     const message = (err as Error).message;
     for (const name of ["MINIS3_HTTP_PORT", "MINIS3_HOT_TTL", "MINIS3_REPLICAS"]) expect(message).toContain(name);
+  });
+
+  it("reads every default, and refuses each kind of bad value with the variable named", () => {
+    const all = Object.keys(SETTINGS) as SettingKey[];
+    expect(() => readConfig(all, {})).not.toThrow();
+    const bad: [SettingKey, string, RegExp][] = [
+      ["httpPort", "65536", /MINIS3_HTTP_PORT=.*from 0 to 65535/],
+      ["httpPort", "80.5", /MINIS3_HTTP_PORT=.*whole number/],
+      ["replicas", "0", /MINIS3_REPLICAS=.*at least 1/],
+      ["host", "", /MINIS3_HOST=.*empty/],
+      ["mysqlUrl", "postgres://x/y", /MINIS3_MYSQL_URL=.*mysql:\/\//],
+      ["mysqlUrl", "not a url", /MINIS3_MYSQL_URL/],
+      ["queuePrefix", "a b", /MINIS3_QUEUE_PREFIX/],
+      ["nodeId", "a/b", /MINIS3_NODE_ID/],
+      ["secretKey", "x".repeat(257), /MINIS3_SECRET_KEY/],
+      ["clusterSecret", "short", /MINIS3_CLUSTER_SECRET=.*16-256/],
+      ["logLevel", "loud", /MINIS3_LOG_LEVEL=.*one of fatal/],
+      ["cacheLease", "100ms", /MINIS3_CACHE_LEASE=.*at least 200ms/],
+      ["httpHeadersTimeout", "0", /MINIS3_HTTP_HEADERS_TIMEOUT=.*more than 0/],
+      ["chunkSize", "big", /MINIS3_CHUNK_SIZE/],
+    ];
+    for (const [key, value, message] of bad) {
+      expect(() => readConfig([key], { [SETTINGS[key].env]: value })).toThrow(message);
+    }
+    expect(readConfig(["nodeId", "metricsPort", "logLevel"], { MINIS3_NODE_ID: "storage-1", MINIS3_METRICS_PORT: "" })).toEqual({
+      nodeId: "storage-1",
+      metricsPort: 0,
+      logLevel: "info",
+    });
   });
 
   it("defaults the write quorum to a majority and refuses one above the replica count", () => {

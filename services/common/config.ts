@@ -1,256 +1,226 @@
-import { z } from "zod";
+import { atMost, type Check, duration, matching, nonEmpty, oneOf, size, text, url, wholeNumber } from "./config-checks";
 import { ErrorCode, MiniS3Error } from "./errors";
-import { parseDuration, parseSize } from "./units";
 
 // Every setting of every MiniS3 process, in one table: the README's configuration table is this.
 // A service reads the subset it needs with loadConfig([...keys]); a bad value stops the process
-// with a message that names the variable.
+// with a message that names the variable. The checks are config-checks.ts's plain functions.
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().min(1);
-const duration = z.string().transform((s, ctx) => {
-  try {
-    return parseDuration(s);
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-const size = z.string().transform((s, ctx) => {
-  try {
-    return parseSize(s);
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-const url = (protocols: string[]) =>
-  z.string().refine(
-    (s) => {
-      try {
-        return protocols.includes(new URL(s).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be a URL starting with ${protocols.map((p) => p + "//").join(" or ")}` },
-  );
-const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'");
+const port = wholeNumber(0, 65535);
+const positiveInt = wholeNumber(1);
+const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export const SETTINGS = {
-  host: { env: "MINIS3_HOST", default: "0.0.0.0", schema: z.string().min(1), doc: "address the coordinator and nodes listen on" },
-  httpPort: { env: "MINIS3_HTTP_PORT", default: "8080", schema: port, doc: "coordinator HTTP facade port" },
-  grpcPort: { env: "MINIS3_GRPC_PORT", default: "50051", schema: port, doc: "coordinator gRPC port (ObjectService, AdminService)" },
+  host: { env: "MINIS3_HOST", default: "0.0.0.0", check: nonEmpty, doc: "address the coordinator and nodes listen on" },
+  httpPort: { env: "MINIS3_HTTP_PORT", default: "8080", check: port, doc: "coordinator HTTP facade port" },
+  grpcPort: { env: "MINIS3_GRPC_PORT", default: "50051", check: port, doc: "coordinator gRPC port (ObjectService, AdminService)" },
   s3Port: {
     env: "MINIS3_S3_PORT",
     default: "9000",
-    schema: port,
+    check: port,
     doc: "coordinator S3 REST endpoint port (AWS Signature V4 on every request)",
   },
   s3Domain: {
     env: "MINIS3_S3_DOMAIN",
     default: "",
-    schema: z.string().regex(/^([a-z0-9.-]{1,253})?$/, "a DNS name: lowercase letters, digits, '.', '-'"),
+    check: matching(/^([a-z0-9.-]{1,253})?$/, "a DNS name: lowercase letters, digits, '.', '-'"),
     doc: "S3 virtual-host style: a request to <bucket>.<this domain> names the bucket in its Host (empty: path style only)",
   },
   s3Region: {
     env: "MINIS3_S3_REGION",
     default: "us-east-1",
-    schema: z.string().regex(/^[a-z0-9-]{1,64}$/, "lowercase letters, digits and '-'"),
+    check: matching(/^[a-z0-9-]{1,64}$/, "lowercase letters, digits and '-'"),
     doc: "S3 region GetBucketLocation reports (requests signed for any region are accepted)",
   },
   metricsPort: {
     env: "MINIS3_METRICS_PORT",
     default: "0",
-    schema: port,
+    check: port,
     doc: "Prometheus metrics at GET /metrics on this port (0: none); a coordinator group serves its workers' merged from the primary",
   },
   metricsBasePort: {
     env: "MINIS3_METRICS_BASE_PORT",
     default: "9100",
-    schema: port,
+    check: port,
     doc: "launcher: first metrics port, one per process (coordinator, storage nodes, backup, delete; 0: no metrics)",
   },
   nodeBasePort: {
     env: "MINIS3_NODE_BASE_PORT",
     default: "7100",
-    schema: port,
+    check: port,
     doc: "launcher: first port handed to nodes (storage nodes, then backup, then delete); keep it below Linux's ephemeral range (32768+), where an outgoing connection can hold a restarting node's port",
   },
   coordinators: {
     env: "MINIS3_COORDINATORS",
     default: "2",
-    schema: positiveInt,
+    check: positiveInt,
     doc: "coordinator: processes sharing its HTTP, gRPC and S3 ports (a small primary listens, forks them and restarts one that dies)",
   },
-  storageNodes: { env: "MINIS3_STORAGE_NODES", default: "3", schema: positiveInt, doc: "launcher: number of storage nodes" },
+  storageNodes: { env: "MINIS3_STORAGE_NODES", default: "3", check: positiveInt, doc: "launcher: number of storage nodes" },
   dataDir: {
     env: "MINIS3_DATA_DIR",
     default: "./data",
-    schema: z.string().min(1),
+    check: nonEmpty,
     doc: "a node's own directory (the launcher gives each node <dir>/<node id>)",
   },
   mysqlUrl: {
     env: "MINIS3_MYSQL_URL",
     default: "mysql://root@127.0.0.1:3306/minis3",
-    schema: url(["mysql:", "mariadb:"]),
+    check: url(["mysql:", "mariadb:"]),
     doc: "catalogue database; created if missing. Add `?socket=/run/mysqld/mysqld.sock` to use a Unix socket (less CPU per query than TCP)",
   },
   redisUrl: {
     env: "MINIS3_REDIS_URL",
     default: "redis://127.0.0.1:6379",
-    schema: url(["redis:", "rediss:"]),
+    check: url(["redis:", "rediss:"]),
     doc: "Redis for the lifecycle queues",
   },
   queuePrefix: {
     env: "MINIS3_QUEUE_PREFIX",
     default: "minis3",
-    schema: z.string().regex(/^[A-Za-z0-9_{}.-]{1,64}$/, "letters, digits, '_', '-', '.'"),
+    check: matching(/^[A-Za-z0-9_{}.-]{1,64}$/, "letters, digits, '_', '-', '.'"),
     doc: "BullMQ key prefix (wrapped in {} so a queue stays on one Redis Cluster slot)",
   },
-  replicas: { env: "MINIS3_REPLICAS", default: "2", schema: positiveInt, doc: "hot copies of each object" },
+  replicas: { env: "MINIS3_REPLICAS", default: "2", check: positiveInt, doc: "hot copies of each object" },
   writeQuorum: {
     env: "MINIS3_WRITE_QUORUM",
     default: "",
-    schema: z.string(),
+    check: text,
     doc: "copies confirmed before an upload is acknowledged (default: a majority of MINIS3_REPLICAS)",
   },
-  maxObjectSize: { env: "MINIS3_MAX_OBJECT_SIZE", default: "5GiB", schema: size, doc: "largest object accepted (413 above)" },
-  chunkSize: { env: "MINIS3_CHUNK_SIZE", default: "256KiB", schema: size, doc: "size of the chunks objects stream in between processes" },
+  maxObjectSize: { env: "MINIS3_MAX_OBJECT_SIZE", default: "5GiB", check: size, doc: "largest object accepted (413 above)" },
+  chunkSize: { env: "MINIS3_CHUNK_SIZE", default: "256KiB", check: size, doc: "size of the chunks objects stream in between processes" },
   readCache: {
     env: "MINIS3_READ_CACHE",
     default: "10000",
-    schema: z.coerce.number().int().min(0),
+    check: wholeNumber(0),
     doc: "coordinator: catalogue rows kept for reads (0: off); kept coherent across coordinators over Redis",
   },
   cacheLease: {
     env: "MINIS3_CACHE_LEASE",
     default: "2s",
-    schema: duration.pipe(z.number().min(200, "at least 200ms")),
+    check: duration({ ok: (ms) => ms >= 200, message: "at least 200ms" }),
     doc: "coordinator: a read cache not renewed (Redis lease, MariaDB fence epoch) for this long stops answering; a write a peer does not ack waits this long",
   },
-  hotTtl: { env: "MINIS3_HOT_TTL", default: "30m", schema: duration, doc: "an object not retrieved for this long moves to the cold tier" },
+  hotTtl: { env: "MINIS3_HOT_TTL", default: "30m", check: duration(), doc: "an object not retrieved for this long moves to the cold tier" },
   trashTtl: {
     env: "MINIS3_TRASH_TTL",
     default: "24h",
-    schema: duration,
+    check: duration(),
     doc: "deleted and overwritten versions stay restorable this long",
   },
   reconcileInterval: {
     env: "MINIS3_RECONCILE_INTERVAL",
     default: "30s",
-    schema: duration,
+    check: duration(),
     doc: "how often the reconciler looks for leftover copies and short or lost replicas without a job",
   },
   httpIdleTimeout: {
     env: "MINIS3_HTTP_IDLE_TIMEOUT",
     default: "2m",
-    schema: duration,
+    check: duration(),
     doc: "coordinator: an HTTP connection on which no byte moves either way for this long is closed (a stalled client; a slow one that keeps moving is never cut)",
   },
   httpHeadersTimeout: {
     env: "MINIS3_HTTP_HEADERS_TIMEOUT",
     default: "30s",
-    schema: duration.refine((ms) => ms > 0, "must be more than 0"),
+    check: duration({ ok: (ms) => ms > 0, message: "must be more than 0" }),
     doc: "coordinator: a request's line and headers must all arrive within this (408 otherwise)",
   },
   httpRequestTimeout: {
     env: "MINIS3_HTTP_REQUEST_TIMEOUT",
     default: "0",
-    schema: duration,
+    check: duration(),
     doc: "coordinator: a whole request, body included, must arrive within this (0: no limit; a limit cuts large uploads on slow links)",
   },
   httpKeepAliveTimeout: {
     env: "MINIS3_HTTP_KEEPALIVE_TIMEOUT",
     default: "72s",
-    schema: duration,
+    check: duration(),
     doc: "coordinator: an idle keep-alive connection between requests is closed after this",
   },
-  heartbeatInterval: { env: "MINIS3_HEARTBEAT_INTERVAL", default: "1s", schema: duration, doc: "how often nodes report to the catalogue" },
+  heartbeatInterval: { env: "MINIS3_HEARTBEAT_INTERVAL", default: "1s", check: duration(), doc: "how often nodes report to the catalogue" },
   repairAfter: {
     env: "MINIS3_REPAIR_AFTER",
     default: "10m",
-    schema: duration,
+    check: duration(),
     doc: "a storage node a coordinator saw down this long without a break has its copies made elsewhere; no repair in its first this long",
   },
   repairRate: {
     env: "MINIS3_REPAIR_RATE",
     default: "32MiB",
-    schema: size,
+    check: size,
     doc: "repair and rehome (handoff, rebalance): bytes per second copied between storage nodes, cluster-wide (0: unthrottled)",
   },
   scrubRate: {
     env: "MINIS3_SCRUB_RATE",
     default: "4MiB",
-    schema: size,
+    check: size,
     doc: "scrubber: bytes per second re-read and checked against sha256, cluster-wide (0: off, and orphans are kept)",
   },
   orphanGrace: {
     env: "MINIS3_ORPHAN_GRACE",
     default: "1h",
-    schema: duration.pipe(z.number().min(1000, "at least 1s")),
+    check: duration({ ok: (ms) => ms >= 1000, message: "at least 1s" }),
     doc: "scrubber: a copy no catalogue row names is deleted once seen so for this long (far above any upload in flight)",
   },
   nodeDownAfter: {
     env: "MINIS3_NODE_DOWN_AFTER",
     default: "5s",
-    schema: duration,
+    check: duration(),
     doc: "a node silent for this long is taken as down; a coordinator's write lease (≥ 3 × MINIS3_HEARTBEAT_INTERVAL)",
   },
   nodeId: {
     env: "MINIS3_NODE_ID",
     default: "",
-    schema: z.string().refine((s) => s === "" || nodeId.safeParse(s).success, "1-64 letters, digits, '.', '_' or '-'"),
+    check: matching((s) => s === "" || NODE_ID.test(s), "1-64 letters, digits, '.', '_' or '-'"),
     doc: "node: stable id (default: kept in <data dir>/node-id, made on first start)",
   },
-  nodePort: { env: "MINIS3_NODE_PORT", default: "0", schema: port, doc: "node: gRPC port (0: any free port)" },
+  nodePort: { env: "MINIS3_NODE_PORT", default: "0", check: port, doc: "node: gRPC port (0: any free port)" },
   nodeAddress: {
     env: "MINIS3_NODE_ADDRESS",
     default: "",
-    schema: z.string(),
+    check: text,
     doc: "node: host:port the coordinator dials (default 127.0.0.1:<port>)",
   },
-  zone: { env: "MINIS3_ZONE", default: "local", schema: z.string().min(1), doc: "node: failure domain label" },
+  zone: { env: "MINIS3_ZONE", default: "local", check: nonEmpty, doc: "node: failure domain label" },
   accessKey: {
     env: "MINIS3_ACCESS_KEY",
     default: "",
-    schema: z.string().regex(/^([A-Za-z0-9._~+=-]{3,128})?$/, "3-128 letters, digits or . _ ~ + = -"),
+    check: matching(/^([A-Za-z0-9._~+=-]{3,128})?$/, "3-128 letters, digits or . _ ~ + = -"),
     doc: "access key of the one user allowed every bucket (with MINIS3_SECRET_KEY; several users: MINIS3_KEYS_FILE)",
   },
   secretKey: {
     env: "MINIS3_SECRET_KEY",
     default: "",
-    schema: z.string().max(256),
+    check: atMost(256),
     doc: "secret key that goes with MINIS3_ACCESS_KEY (requests are signed with it: AWS Signature V4)",
   },
   keysFile: {
     env: "MINIS3_KEYS_FILE",
     default: "",
-    schema: z.string(),
+    check: text,
     doc: "JSON file of users, each with its keys and the buckets it may use (README: Credentials); instead of MINIS3_ACCESS_KEY",
   },
   clusterSecret: {
     env: "MINIS3_CLUSTER_SECRET",
     default: "",
-    schema: z
-      .string()
-      .refine(
-        (s) => s === "" || (s.length >= 16 && s.length <= 256 && /^[\x21-\x7e]+$/.test(s)),
-        "16-256 printable ASCII characters, no spaces",
-      ),
+    check: matching(
+      (s) => s === "" || (s.length >= 16 && s.length <= 256 && /^[\x21-\x7e]+$/.test(s)),
+      "16-256 printable ASCII characters, no spaces",
+    ),
     doc: "secret every coordinator and node shares: a node serves only calls that carry it (npm start makes one, kept in <data dir>/cluster-secret; unset: nodes serve anyone, with a warning)",
   },
   logLevel: {
     env: "MINIS3_LOG_LEVEL",
     default: "info",
-    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    check: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     doc: "log level",
   },
 } as const;
 
 type Settings = typeof SETTINGS;
 export type SettingKey = keyof Settings;
-export type Config<K extends SettingKey> = { [P in K]: z.output<Settings[P]["schema"]> };
+export type Config<K extends SettingKey> = { [P in K]: Settings[P]["check"] extends Check<infer T> ? T : never };
 
 export class ConfigError extends MiniS3Error {
   constructor(message: string) {
@@ -265,9 +235,11 @@ export function readConfig<K extends SettingKey>(keys: readonly K[], env: NodeJS
   for (const key of keys) {
     const s = SETTINGS[key];
     const raw = env[s.env] ?? s.default;
-    const r = (s.schema as z.ZodType).safeParse(raw);
-    if (r.success) out[key] = r.data;
-    else problems.push(`${s.env}=${JSON.stringify(raw)}: ${r.error.issues.map((i) => i.message).join("; ")}`);
+    try {
+      out[key] = (s.check as Check<unknown>)(raw);
+    } catch (e) {
+      problems.push(`${s.env}=${JSON.stringify(raw)}: ${(e as Error).message}`);
+    }
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return out as Config<K>;
