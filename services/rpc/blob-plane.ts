@@ -1,5 +1,5 @@
-// The blob plane: a large blob's bytes read from a node as one plain HTTP/1.1 response on the node's
-// own port (server/shared-port.ts tells it from gRPC's HTTP/2 by the connection's first bytes),
+// The blob plane: a large blob's bytes read from a node as one plain HTTP/1.1 response, or written
+// to it as one HTTP/1.1 PUT, on the node's own port (server/shared-port.ts tells it from gRPC's HTTP/2 by the connection's first bytes),
 // instead of a ReadBlob stream. grpc-js over node:http2 cost the coordinator and the node 16-22 ms of
 // CPU per MiB on the large-object path (ARCHITECTURE.md, issue 16): a 16 KiB DATA frame event each,
 // a framing copy per message, a joining copy on the receiver. Here the body is the file's chunks
@@ -10,13 +10,19 @@
 // sent (its per-block crc32 and whole-read sha256: an IntegrityError, say) in a trailer after the
 // last byte. A body cut before that trailer was cut by the transport (NodeUnavailable, resumable on
 // another replica); one whose trailer names an error carries the node's own error.
+//
+// Same guarantees as WriteBlob for a PUT: the same checks, answered before the node accepts a byte
+// (the client waits for "100 Continue"); the body chunked, the sender's size and sha256 in its
+// trailer, checked by the node before its durable commit (temp file, fsync, rename); the answer (the
+// committed BlobInfo, or the node's error) only after that. A body cut before its trailer commits
+// nothing.
 import { ErrorCode, errorOf, isErrorCode, MiniS3Error } from "../common/errors";
-import { BlobInfo } from "./gen/minis3/v1/node";
+import { BlobHeader, BlobInfo } from "./gen/minis3/v1/node";
 import type { BlobMeta } from "./blob-backend";
 import { fromBlobInfo, toBlobInfo } from "./blob-info";
 import { toWire } from "./wire-errors";
 
-/** GET BLOB_PATH/<blob id>?offset=&length= */
+/** GET BLOB_PATH/<blob id>?offset=&length=, PUT BLOB_PATH/<blob id> */
 export const BLOB_PATH = "/minis3/v1/blobs/";
 /** The blob's info (BlobInfo, protobuf, base64): the same message ReadBlob sends first. */
 export const BLOB_INFO_HEADER = "minis3-blob";
@@ -25,6 +31,19 @@ export const CODE_FIELD = "minis3-code";
 /** With an error code: its message, URI-encoded (headers are latin1). */
 export const MESSAGE_FIELD = "minis3-message";
 export const OK = "ok";
+/** A PUT's copy attributes (BlobHeader, protobuf, base64), as WriteBlob's header carries them. */
+export const ATTRIBUTES_HEADER = "minis3-attributes";
+/** In a PUT's trailer: the body's size (decimal) and sha256 (hex) as the sender computed them. */
+export const SIZE_FIELD = "minis3-size";
+export const SHA256_FIELD = "minis3-sha256";
+
+export function encodeAttributes(blobId: string, attributes: Record<string, string>): string {
+  return Buffer.from(BlobHeader.encode({ blobId, attributes }).finish()).toString("base64");
+}
+
+export function decodeAttributes(header: string | string[] | undefined): Record<string, string> {
+  return typeof header === "string" && header ? BlobHeader.decode(Buffer.from(header, "base64")).attributes : {};
+}
 
 export function encodeBlobInfo(meta: BlobMeta): string {
   return Buffer.from(BlobInfo.encode(toBlobInfo(meta)).finish()).toString("base64");

@@ -88,6 +88,50 @@ test("a raw HTTP read of the blob plane without the secret is refused with no by
   expect(served.body.equals(large.data)).toBe(true);
 });
 
+test("a raw HTTP PUT to the blob plane without the secret is refused before any byte of its body; nothing is planted", async () => {
+  // Asking for "100 Continue", as the coordinator does: the refusal comes instead, so no byte is sent.
+  const asking = await new Promise<{ status: number; code?: string; continued: boolean }>((resolve, reject) => {
+    let continued = false;
+    const req = http.request({
+      host: "127.0.0.1",
+      port: server.port,
+      method: "PUT",
+      path: `${BLOB_PATH}planted-put`,
+      headers: { expect: "100-continue" },
+    });
+    req.on("continue", () => {
+      continued = true;
+      req.end(large.data);
+    });
+    req.on("response", (res) => {
+      res.resume();
+      req.destroy();
+      resolve({ status: res.statusCode!, code: res.headers[CODE_FIELD] as string, continued });
+    });
+    req.on("error", reject);
+    req.flushHeaders();
+  });
+  expect(asking).toEqual({ status: 401, code: ErrorCode.InvalidConfig, continued: false });
+  // Sending its body at once, with a wrong secret: refused all the same, and the connection closed.
+  const pushing = await new Promise<{ status: number; connection?: string }>((resolve, reject) => {
+    const req = http.request({
+      host: "127.0.0.1",
+      port: server.port,
+      method: "PUT",
+      path: `${BLOB_PATH}planted-put`,
+      headers: { [CLUSTER_SECRET_HEADER]: "not-the-secret-of-this-cluster" },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve({ status: res.statusCode!, connection: res.headers.connection });
+    });
+    req.on("error", reject);
+    req.end(large.data);
+  });
+  expect(pushing).toEqual({ status: 401, connection: "close" });
+  expect(await member.statBlob("planted-put")).toBeNull();
+});
+
 test.each([
   ["without a secret", undefined],
   ["with another secret", "another-cluster-secret-entirely"],

@@ -1,13 +1,18 @@
 import * as grpc from "@grpc/grpc-js";
 import { createHash } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import * as http from "node:http";
 import { join } from "node:path";
 import { DiskBackend } from "../blobstore/disk-backend";
 import { corruptBlobData } from "../blobstore/testing/corrupt-blob-file";
 import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
+import { BLOB_PATH, CODE_FIELD } from "./blob-plane";
+import { BlobHttpClient } from "./client/blob-http-client";
 import { NodeClient } from "./client/node-client";
+import { NODE_ID_HEADER } from "./node-identity";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import { createNodeService, startNodeServer, type RunningNodeServer } from "./server/node-server";
-import { FastNodeService } from "./wire/node-service-fast";
+import { FastNodeService, FastNodeServiceClient } from "./wire/node-service-fast";
 import { blobOf, collect, flipByte, silentLog, tempDir } from "./testing/test-helpers";
 
 const CHUNK = 64 * 1024;
@@ -141,17 +146,87 @@ describe("node server + client over real gRPC", () => {
     expect(await client.deleteBlob("d2")).toBe(false);
   });
 
-  it("leaves nothing after an aborted or mismatched upload", async () => {
+  /** Waits until the node holds no upload in progress (its temp files), or fails. */
+  async function noUploadInProgress(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if ((await readdir(join(dir.path, "tmp"))).length === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`uploads left in progress: ${(await readdir(join(dir.path, "tmp"))).join(", ")}`);
+  }
+
+  it("writes large blobs over the blob plane, not WriteBlob", async () => {
+    const request = jest.spyOn(BlobHttpClient.prototype, "request");
+    const writeBlob = jest.spyOn(FastNodeServiceClient.prototype, "writeBlob");
+    try {
+      const b = blobOf(3 * 1024 * 1024 + 3);
+      const up = client.writeBlob("plane1", { via: "plane" });
+      for (let at = 0; at < b.data.length; at += 256 * 1024) await up.write(b.data.subarray(at, at + 256 * 1024));
+      expect(await up.finish(b.data.length, b.sha256)).toMatchObject({
+        blobId: "plane1",
+        size: b.data.length,
+        attributes: { via: "plane" },
+      });
+      expect(request.mock.calls.map((c) => c[0])).toEqual(["PUT"]);
+      expect(writeBlob).not.toHaveBeenCalled();
+      expect((await collect((await grpcOnly.readBlob("plane1")).chunks)).equals(b.data)).toBe(true);
+    } finally {
+      request.mockRestore();
+      writeBlob.mockRestore();
+    }
+  });
+
+  it.each([
+    ["plane", () => client],
+    ["grpc", () => grpcOnly],
+  ])("leaves nothing after a mismatched upload (over %s)", async (via, writerOf) => {
+    const writer = writerOf();
+    const b = blobOf(500_000);
+    const bad = writer.writeBlob(`ab2-${via}`, {});
+    await bad.write(b.data);
+    await expect(bad.finish(b.data.length, createHash("sha256").update("x").digest())).rejects.toBeInstanceOf(IntegrityError);
+    const short = writer.writeBlob(`ab3-${via}`, {});
+    await short.write(b.data);
+    await expect(short.finish(b.data.length + 1, b.sha256)).rejects.toBeInstanceOf(IntegrityError);
+    await noUploadInProgress();
+    expect(await client.statBlob(`ab2-${via}`)).toBeNull();
+    expect(await client.statBlob(`ab3-${via}`)).toBeNull();
+  });
+
+  it("leaves nothing after an aborted upload", async () => {
     const b = blobOf(500_000);
     const up = client.writeBlob("ab1", {});
     await up.write(b.data);
     up.abort();
-    const bad = client.writeBlob("ab2", {});
-    await bad.write(b.data);
-    await expect(bad.finish(b.data.length, createHash("sha256").update("x").digest())).rejects.toBeInstanceOf(IntegrityError);
-    await new Promise((r) => setTimeout(r, 100));
+    await noUploadInProgress();
     expect(await client.statBlob("ab1")).toBeNull();
-    expect(await client.statBlob("ab2")).toBeNull();
+  });
+
+  it("a blob PUT cut before its trailer, or ended without one, commits nothing", async () => {
+    const b = blobOf(2 * 1024 * 1024);
+    const put = (finish: (req: http.ClientRequest) => void) =>
+      new Promise<{ status?: number; code?: string; error?: string }>((resolve) => {
+        const req = http.request({
+          host: "127.0.0.1",
+          port: server.port,
+          method: "PUT",
+          path: `${BLOB_PATH}cut1`,
+          headers: { [NODE_ID_HEADER]: "n1" },
+        });
+        req.on("response", (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, code: res.headers[CODE_FIELD] as string });
+        });
+        req.on("error", (e: NodeJS.ErrnoException) => resolve({ error: e.code }));
+        finish(req);
+      });
+    // Half the body, then the connection cut: the node discards what it got.
+    const cut = put((req) => req.write(b.data.subarray(0, 1024 * 1024), () => setTimeout(() => req.destroy(), 50)));
+    expect((await cut).status).toBeUndefined();
+    // The whole body but no size and sha256: refused, not committed as it came.
+    expect(await put((req) => req.end(b.data))).toEqual({ status: 400, code: ErrorCode.InvalidArgument });
+    await noUploadInProgress();
+    expect(await client.statBlob("cut1")).toBeNull();
   });
 
   it("lists blobs and reports node info", async () => {
@@ -238,6 +313,28 @@ describe("node server + client over real gRPC", () => {
       await expect(reader.readBlob("nope")).rejects.toBeInstanceOf(NotFoundError);
     } finally {
       reader.close();
+      await shutdownServer(older, 500);
+    }
+  });
+
+  it("writes a large blob over WriteBlob to a node that serves only gRPC on its port (an older node)", async () => {
+    const older = new grpc.Server(SERVER_OPTIONS);
+    older.addService(FastNodeService, createNodeService(backend, { id: "n1", chunkSize: CHUNK, log: silentLog }));
+    const port = await bindServer(older, "127.0.0.1", 0);
+    const writer = new NodeClient("n1", `127.0.0.1:${port}`, { deadlineMs: 5000 });
+    try {
+      const b = blobOf(1_000_003);
+      const up = writer.writeBlob("older-w", { to: "older" });
+      await up.write(b.data.subarray(0, 500_000));
+      await up.write(b.data.subarray(500_000));
+      expect(await up.finish(b.data.length, b.sha256)).toMatchObject({
+        blobId: "older-w",
+        size: b.data.length,
+        attributes: { to: "older" },
+      });
+      expect((await collect((await client.readBlob("older-w")).chunks)).equals(b.data)).toBe(true);
+    } finally {
+      writer.close();
       await shutdownServer(older, 500);
     }
   });

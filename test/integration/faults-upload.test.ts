@@ -55,4 +55,39 @@ describe("a storage node killed in the middle of an upload", () => {
     cluster.startNode(victim);
     await cluster.waitHealthy();
   });
+
+  it("a replica frozen (SIGSTOP) as a large upload starts is cut by its deadline and a spare takes its place", async () => {
+    const key = "midstream/frozen";
+    expect((await upload(cluster.httpUrl, key, "placed like the next version")).status).toBe(201);
+    const victim = (await statOf(cluster.httpUrl, key))!.replicas[0];
+    const pid = cluster.pid(victim)!;
+    // 12 MiB, a MiB every 20 ms: the frozen node never lets the blob plane's PUT begin ("100
+    // Continue"), so the coordinator cuts it after its start deadline, while it still keeps the
+    // first bytes, and a spare node is sent them again.
+    const chunk = Buffer.alloc(1024 * 1024, 9);
+    let sent = 0;
+    const body = new Readable({
+      read() {
+        if (sent === 12) return this.push(null);
+        sent++;
+        setTimeout(() => this.push(chunk), 20);
+      },
+    });
+    process.kill(pid, "SIGSTOP");
+    let res;
+    try {
+      res = await streamUpload(cluster.httpUrl, key, body, 12 * 1024 * 1024);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect(res.status).toBe(201);
+    const stat = (await statOf(cluster.httpUrl, key))!;
+    expect(stat.size).toBe(12 * 1024 * 1024);
+    expect(stat.replicas).toHaveLength(2);
+    expect(stat.replicas).not.toContain(victim);
+    const got = await retrieve(cluster.httpUrl, key);
+    expect(got.status).toBe(200);
+    expect(got.body.equals(Buffer.concat(Array.from({ length: 12 }, () => chunk)))).toBe(true);
+    await cluster.waitHealthy();
+  }, 90_000);
 });

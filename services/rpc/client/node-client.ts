@@ -18,7 +18,9 @@ import { presentingSecret } from "../cluster-secret";
 import { askingFor } from "../node-identity";
 import type { RequestId } from "../../common/request-context";
 import { requestMetadata } from "../request-ids";
-import { BlobHttpReader, BlobPlaneUnsupported } from "./blob-http-read";
+import { BlobHttpClient, BlobPlaneUnsupported } from "./blob-http-client";
+import { BlobHttpUpload } from "./blob-http-upload";
+import type { BlobUpload } from "./blob-upload";
 import { ExchangeSession } from "./exchange-session";
 import { ProgressDeadline } from "./progress-deadline";
 import { FastNodeServiceClient } from "../wire/node-service-fast";
@@ -63,8 +65,8 @@ export interface NodeClientOptions {
   /** MINIS3_CLUSTER_SECRET, sent with every call ("" or unset: none, for nodes that require none). */
   clusterSecret?: string;
   /**
-   * Read large blobs over the node's blob plane (rpc/blob-plane.ts) rather than ReadBlob; a node
-   * that does not serve one is read over gRPC anyway. Default true.
+   * Read and write large blobs over the node's blob plane (rpc/blob-plane.ts) rather than ReadBlob
+   * and WriteBlob; a node that does not serve one is read and written over gRPC anyway. Default true.
    */
   blobPlane?: boolean;
 }
@@ -74,15 +76,7 @@ export interface NodeInfoResult extends NodeStats {
   kind: NodeKind;
 }
 
-/** An upload in progress on one node. */
-export interface BlobUpload {
-  /** Resolves once the call is not over its buffer (backpressure); rejects if the node failed the upload. */
-  write(chunk: Buffer): Promise<void>;
-  /** Sends the size and sha256; resolves when the node made the blob durable. */
-  finish(size: number, sha256: Buffer): Promise<BlobMeta>;
-  /** Cancels the upload: the node discards what it got. */
-  abort(): void;
-}
+export type { BlobUpload } from "./blob-upload";
 
 export interface BlobRead {
   meta: BlobMeta;
@@ -104,7 +98,7 @@ export class NodeClient {
   private readonly idleMs: number;
   private readonly commitMs: number;
   private readonly maxChunk: number;
-  private readonly plane?: BlobHttpReader;
+  private readonly plane?: BlobHttpClient;
 
   constructor(
     readonly id: string,
@@ -119,7 +113,12 @@ export class NodeClient {
     this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors });
     this.exchange = new ExchangeSession(this.client, id, this.deadlineMs);
     if (opts.blobPlane ?? true)
-      this.plane = new BlobHttpReader(id, address, { deadlineMs: this.deadlineMs, idleMs: this.idleMs, clusterSecret: opts.clusterSecret });
+      this.plane = new BlobHttpClient(id, address, {
+        deadlineMs: this.deadlineMs,
+        idleMs: this.idleMs,
+        commitMs: this.commitMs,
+        clusterSecret: opts.clusterSecret,
+      });
   }
 
   /** Ops waiting for an answer on the Exchange stream (a load signal). */
@@ -205,8 +204,11 @@ export class NodeClient {
     }
   }
 
+  /** Over the blob plane; over WriteBlob when the node does not speak it (or `blobPlane: false`). */
   writeBlob(blobId: string, attributes: Record<string, string>, requestId?: RequestId): BlobUpload {
-    return new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk, this.id, this.idleMs, this.commitMs, requestId);
+    const overGrpc = () =>
+      new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk, this.id, this.idleMs, this.commitMs, requestId);
+    return this.plane ? new BlobHttpUpload(this.plane, blobId, attributes, requestId, overGrpc) : overGrpc();
   }
 
   /** Rejects (NotFoundError...) before the first byte; then streams the range. */

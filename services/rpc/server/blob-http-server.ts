@@ -1,10 +1,23 @@
 import * as http from "node:http";
-import { InvalidArgumentError } from "../../common/errors";
+import { AbortedError, InvalidArgumentError } from "../../common/errors";
 import { REQUEST_ID_HEADER } from "../../common/request-context";
 import type { Logger } from "../../common/logger";
-import type { BlobBackend } from "../blob-backend";
+import type { BlobBackend, BlobMeta, BlobWriter } from "../blob-backend";
+import { BodyQueue } from "../body-queue";
 import { isValidBlobId } from "../blob-info";
-import { BLOB_INFO_HEADER, BLOB_PATH, CODE_FIELD, encodeBlobInfo, errorFields, MESSAGE_FIELD, OK } from "../blob-plane";
+import {
+  ATTRIBUTES_HEADER,
+  BLOB_INFO_HEADER,
+  BLOB_PATH,
+  CODE_FIELD,
+  decodeAttributes,
+  encodeBlobInfo,
+  errorFields,
+  MESSAGE_FIELD,
+  OK,
+  SHA256_FIELD,
+  SIZE_FIELD,
+} from "../blob-plane";
 import { CLUSTER_SECRET_HEADER, secretRefusal } from "../cluster-secret";
 import { NODE_ID_HEADER, wrongNodeRefusal } from "../node-identity";
 import { OpLog } from "./op-log";
@@ -24,20 +37,28 @@ export interface BlobHttpOptions {
  */
 export const BLOB_HTTP_KEEP_ALIVE_MS = 65_000;
 
+/** Body bytes a PUT holds in the node before its socket pauses (the disk's pace is the backpressure). */
+const PUT_BUFFER_BYTES = 1024 * 1024;
+
 /**
  * The node's blob plane (rpc/blob-plane.ts): GET of a blob range as one HTTP/1.1 response, the
- * node's verdict in its trailer. Never listens itself: server/shared-port.ts hands it connections.
+ * node's verdict in its trailer; PUT of a whole blob, the node's commit in the answer. Never listens
+ * itself: server/shared-port.ts hands it connections.
  */
 export function createBlobHttpServer(backend: BlobBackend, opts: BlobHttpOptions): http.Server {
   const ops = new OpLog(opts.log);
-  const metrics = opMetrics("node", "ReadBlob");
-  const server = http.createServer({ keepAliveTimeout: BLOB_HTTP_KEEP_ALIVE_MS }, (req, res) => {
+  const reads = opMetrics("node", "ReadBlob");
+  const writes = opMetrics("node", "WriteBlob");
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const put = req.method === "PUT";
+    const op = put ? "WriteBlob" : "ReadBlob";
+    const metrics = put ? writes : reads;
     const requestId = typeof req.headers[REQUEST_ID_HEADER] === "string" ? req.headers[REQUEST_ID_HEADER] : "";
-    const done = ops.start("ReadBlob", blobIdOf(req), requestId);
+    const done = ops.start(op, blobIdOf(req), requestId);
     const started = performance.now();
-    // Failures reach the coordinator (and the debug log), as ReadBlob's did; the node's metrics
-    // count these reads as ReadBlob calls, their bytes as sent.
-    serveRead(req, res, backend, opts, metrics).then(
+    // Failures reach the coordinator (and the debug log), as ReadBlob's and WriteBlob's did; the
+    // node's metrics count these as ReadBlob and WriteBlob calls, their bytes as sent and received.
+    (put ? serveWrite : serveRead)(req, res, backend, opts, metrics).then(
       () => {
         done();
         metrics.record((performance.now() - started) / 1000);
@@ -45,11 +66,17 @@ export function createBlobHttpServer(backend: BlobBackend, opts: BlobHttpOptions
       (e) => {
         done(e);
         metrics.record((performance.now() - started) / 1000, toWire(e).code);
+        if (put && !(e instanceof AbortedError)) opts.log.warn({ err: e, ...(requestId ? { requestId } : {}) }, "WriteBlob failed");
       },
     );
-  });
+  };
+  const server = http.createServer({ keepAliveTimeout: BLOB_HTTP_KEEP_ALIVE_MS }, handle);
+  // A PUT asks for "100 Continue" before it sends its body: it is answered only once the request
+  // passed the checks, so a sender that is refused has sent no byte of the body.
+  server.on("checkContinue", handle);
   // No inactivity timeout on a request: a coordinator may be slow to read while its HTTP client
-  // is (the ReadBlob stream had none either). A peer that vanished is found by TCP keepalive.
+  // is, or to send while its client is (the gRPC streams had none either). A peer that vanished is
+  // found by TCP keepalive.
   server.timeout = 0;
   server.requestTimeout = 0;
   server.on("connection", (socket: import("node:net").Socket) => socket.setKeepAlive(true, 10_000));
@@ -67,13 +94,77 @@ function blobIdOf(req: http.IncomingMessage): string {
   }
 }
 
-/** Refusals and errors before the first byte: a status, the code and message in headers; throws `e`. */
-function refuse(res: http.ServerResponse, status: number, e: unknown): never {
+/**
+ * Refusals and errors before the answer: a status, the code and message in headers; throws `e`. A
+ * PUT whose body was not read to its end closes the connection rather than read the rest.
+ */
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, e: unknown): never {
   if (!res.headersSent) {
-    res.writeHead(status, { ...errorFields(e), "content-length": 0 });
+    const close = req.method === "PUT" && !req.complete;
+    res.writeHead(status, { ...errorFields(e), "content-length": 0, ...(close ? { connection: "close" } : {}) });
     res.end();
   }
   throw e;
+}
+
+/** The checks every request passes before the node reads or accepts a byte, as on gRPC: the blob it names. */
+function admitted(req: http.IncomingMessage, res: http.ServerResponse, opts: BlobHttpOptions, method: string): string {
+  const refusal = opts.clusterSecret ? secretRefusal(opts.clusterSecret, req.headers[CLUSTER_SECRET_HEADER]) : undefined;
+  if (refusal) return refuse(req, res, 401, refusal);
+  const wrong = wrongNodeRefusal(opts.id, req.headers[NODE_ID_HEADER]);
+  if (wrong) return refuse(req, res, 421, wrong);
+  const blobId = blobIdOf(req);
+  if (req.method !== method || !isValidBlobId(blobId))
+    return refuse(req, res, 400, new InvalidArgumentError(`bad blob request ${req.method} ${req.url}`));
+  return blobId;
+}
+
+/**
+ * PUT: the body into a BlobWriter as it comes (awaiting each write is the backpressure), the
+ * trailer's size and sha256 checked by the commit (fsync and rename), then the answer. Anything
+ * short of that, a cut body included, aborts the writer: nothing is committed.
+ */
+async function serveWrite(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  backend: BlobBackend,
+  opts: BlobHttpOptions,
+  metrics: OpMetrics,
+): Promise<void> {
+  const blobId = admitted(req, res, opts, "PUT");
+  let writer: BlobWriter;
+  try {
+    writer = await backend.beginWrite(blobId, decodeAttributes(req.headers[ATTRIBUTES_HEADER]));
+  } catch (e) {
+    return refuse(req, res, 500, e);
+  }
+  let meta: BlobMeta;
+  try {
+    if (req.headers.expect?.toLowerCase() === "100-continue") res.writeContinue();
+    const body = new BodyQueue(req, PUT_BUFFER_BYTES);
+    for (;;) {
+      let chunk: Buffer | undefined;
+      try {
+        chunk = body.take() ?? (await body.next());
+      } catch {
+        throw new AbortedError(`the upload of ${blobId} was cut before its end`);
+      }
+      if (!chunk) break;
+      metrics.received.inc(chunk.length);
+      await writer.write(chunk);
+    }
+    const size = Number(req.trailers[SIZE_FIELD]);
+    const sha256 = req.trailers[SHA256_FIELD];
+    if (!Number.isSafeInteger(size) || typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256))
+      throw new InvalidArgumentError(`the upload of ${blobId} ended without its size and sha256`);
+    meta = await writer.commit(size, Buffer.from(sha256, "hex"));
+  } catch (e) {
+    await writer.abort().catch(() => undefined);
+    if (e instanceof AbortedError) throw e;
+    return refuse(req, res, e instanceof InvalidArgumentError ? 400 : 500, e);
+  }
+  res.writeHead(200, { [BLOB_INFO_HEADER]: encodeBlobInfo(meta), "content-length": 0 });
+  res.end();
 }
 
 async function serveRead(
@@ -83,28 +174,19 @@ async function serveRead(
   opts: BlobHttpOptions,
   metrics: OpMetrics,
 ): Promise<void> {
-  const refusal = opts.clusterSecret ? secretRefusal(opts.clusterSecret, req.headers[CLUSTER_SECRET_HEADER]) : undefined;
-  if (refusal) return refuse(res, 401, refusal);
-  const wrong = wrongNodeRefusal(opts.id, req.headers[NODE_ID_HEADER]);
-  if (wrong) return refuse(res, 421, wrong);
+  const blobId = admitted(req, res, opts, "GET");
   const url = new URL(req.url ?? "/", "http://node");
-  const blobId = blobIdOf(req);
   const offset = Number(url.searchParams.get("offset") ?? 0);
   const lengthParam = url.searchParams.get("length");
   const length = lengthParam === null ? undefined : Number(lengthParam);
-  if (
-    req.method !== "GET" ||
-    !isValidBlobId(blobId) ||
-    !Number.isSafeInteger(offset) ||
-    (length !== undefined && !Number.isSafeInteger(length))
-  )
-    return refuse(res, 400, new InvalidArgumentError(`bad blob read ${req.method} ${req.url}`));
+  if (!Number.isSafeInteger(offset) || (length !== undefined && !Number.isSafeInteger(length)))
+    return refuse(req, res, 400, new InvalidArgumentError(`bad blob read ${req.method} ${req.url}`));
 
   let reader;
   try {
     reader = await backend.read(blobId, offset, length);
   } catch (e) {
-    refuse(res, 500, e);
+    refuse(req, res, 500, e);
   }
   const it = reader.chunks[Symbol.asyncIterator]();
   try {

@@ -157,7 +157,12 @@ function toVerifyResponse(v: BlobVerification): VerifyBlobResponse {
 async function receiveBlob(call: grpc.ServerReadableStream<WriteBlobRequest, unknown>, backend: BlobBackend): Promise<BlobInfo> {
   let writer: BlobWriter | undefined;
   let committed: BlobInfo | undefined;
+  // A cancelled call neither ends nor fails its stream of messages: without this the loop below
+  // waited forever, its temp file open and on disk (found by node-end-to-end.test.ts).
+  const cancelled = () => call.destroy(new AbortedError("upload cancelled"));
+  call.once("cancelled", cancelled);
   try {
+    if (call.cancelled) cancelled(); // before this handler ran
     for await (const msg of call) {
       const part = (msg as WriteBlobRequest).part;
       if (committed) throw new InvalidArgumentError("message after the trailer");
@@ -179,6 +184,8 @@ async function receiveBlob(call: grpc.ServerReadableStream<WriteBlobRequest, unk
     // A cancelled call surfaces as a premature close of the stream.
     if (call.cancelled || (e as NodeJS.ErrnoException)?.code === "ERR_STREAM_PREMATURE_CLOSE") throw new AbortedError("upload cancelled");
     throw e;
+  } finally {
+    call.off("cancelled", cancelled);
   }
   if (!committed) {
     if (writer) await writer.abort().catch(() => undefined);

@@ -4,6 +4,7 @@ import { REQUEST_ID_HEADER, type RequestId } from "../../common/request-context"
 import type { BlobReader } from "../blob-backend";
 import { clampRange } from "../blob-info";
 import { BLOB_INFO_HEADER, BLOB_PATH, decodeBlobInfo, errorFromFields } from "../blob-plane";
+import { BodyQueue } from "../body-queue";
 import { CLUSTER_SECRET_HEADER } from "../cluster-secret";
 import { NODE_ID_HEADER } from "../node-identity";
 import { ProgressDeadline } from "./progress-deadline";
@@ -24,23 +25,30 @@ const BODY_BUFFER_BYTES = 1024 * 1024;
  */
 export class BlobPlaneUnsupported extends Error {}
 
-export interface BlobHttpReadOptions {
+export interface BlobHttpOptions {
+  /** The node's first answer (a read's headers, a write's "100 Continue"). */
   deadlineMs: number;
+  /** Each silence of the node mid-stream (no byte of a read, no room freed for a write). */
   idleMs: number;
+  /** A write's commit, from the moment its last byte left this process. */
+  commitMs: number;
   clusterSecret?: string;
 }
 
-/** The coordinator's side of one node's blob plane (rpc/blob-plane.ts): ranged reads of large blobs. */
-export class BlobHttpReader {
+/**
+ * The coordinator's side of one node's blob plane (rpc/blob-plane.ts): ranged reads of large blobs
+ * (here) and uploads (blob-http-upload.ts), on kept-alive HTTP/1.1 connections.
+ */
+export class BlobHttpClient {
   private readonly agent = new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: "lifo" });
   private readonly host: string;
   private readonly port: number;
   private readonly headers: Record<string, string>;
 
   constructor(
-    private readonly nodeId: string,
+    readonly nodeId: string,
     address: string,
-    private readonly opts: BlobHttpReadOptions,
+    readonly opts: BlobHttpOptions,
   ) {
     const url = new URL(`http://${address}`);
     this.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
@@ -53,7 +61,9 @@ export class BlobHttpReader {
    * trailer. The node's line about it names `requestId`.
    */
   async read(blobId: string, offset: number, length: number | undefined, requestId?: RequestId): Promise<BlobReader> {
-    const res = await this.request(blobId, offset, length, requestId);
+    const path = `${BLOB_PATH}${encodeURIComponent(blobId)}?offset=${offset}${length === undefined ? "" : `&length=${length}`}`;
+    const { res } = await this.request("GET", path, {}, requestId);
+    if (!res) throw new MiniS3Error(ErrorCode.Internal, "a read is answered"); // a GET waits for its response
     if (res.statusCode !== 200) {
       res.resume();
       throw errorFromFields(res.headers, `node ${this.nodeId} answered a blob read with HTTP ${res.statusCode}`)!;
@@ -71,26 +81,41 @@ export class BlobHttpReader {
     this.agent.destroy();
   }
 
-  private async request(blobId: string, offset: number, length: number | undefined, requestId: RequestId): Promise<http.IncomingMessage> {
-    const path = `${BLOB_PATH}${encodeURIComponent(blobId)}?offset=${offset}${length === undefined ? "" : `&length=${length}`}`;
-    const headers = requestId === undefined ? this.headers : { ...this.headers, [REQUEST_ID_HEADER]: requestId };
+  /**
+   * Sends a request and waits, under the start deadline, for the node's first answer: its response,
+   * or for a PUT (which asks for "100 Continue") the go-ahead to send the body (`res` undefined).
+   * BlobPlaneUnsupported when the node does not speak HTTP/1.1 on its port.
+   */
+  async request(
+    method: "GET" | "PUT",
+    path: string,
+    extra: Record<string, string>,
+    requestId: RequestId,
+  ): Promise<{ req: http.ClientRequest; res?: http.IncomingMessage }> {
+    const headers = { ...this.headers, ...extra, ...(requestId === undefined ? {} : { [REQUEST_ID_HEADER]: requestId }) };
+    const what = method === "GET" ? "read" : "write";
     for (let attempt = 0; ; attempt++) {
-      const req = http.request({ host: this.host, port: this.port, path, agent: this.agent, headers });
+      const req = http.request({ host: this.host, port: this.port, method, path, agent: this.agent, headers });
       const start = new ProgressDeadline(this.opts.deadlineMs, () => req.destroy());
       try {
-        return await start.around(
-          new Promise<http.IncomingMessage>((resolve, reject) => {
+        const res = await start.around(
+          new Promise<http.IncomingMessage | undefined>((resolve, reject) => {
             req.once("response", resolve);
             req.once("error", reject);
-            req.end();
+            if (method === "GET") req.end();
+            else {
+              req.once("continue", () => resolve(undefined));
+              req.flushHeaders();
+            }
           }),
         );
+        return { req, res };
       } catch (e) {
         req.destroy();
         if (start.expired)
           throw new MiniS3Error(
             ErrorCode.NodeUnavailable,
-            `node ${this.nodeId} did not start a blob read within ${this.opts.deadlineMs} ms`,
+            `node ${this.nodeId} did not start a blob ${what} within ${this.opts.deadlineMs} ms`,
           );
         const code = (e as NodeJS.ErrnoException).code ?? "";
         // A kept-alive connection the node closed as we reused it: once more, on a new one.
@@ -104,7 +129,7 @@ export class BlobHttpReader {
 
   /** The body's chunks; done only after the node's trailer said "ok". return() cuts the read. */
   private chunksOf(res: http.IncomingMessage): AsyncIterable<Buffer> {
-    const body = new BodyQueue(res);
+    const body = new BodyQueue(res, BODY_BUFFER_BYTES);
     const idle = new ProgressDeadline(this.opts.idleMs, () => res.destroy());
     let done = false;
     const finish = () => {
@@ -138,63 +163,7 @@ export class BlobHttpReader {
     return { [Symbol.asyncIterator]: () => iterator };
   }
 
-  private transportError(e: unknown): MiniS3Error {
+  transportError(e: unknown): MiniS3Error {
     return isMiniS3Error(e) ? e : new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.nodeId}: ${(e as Error).message}`);
-  }
-}
-
-/**
- * A response body as the chunks its socket reads gave ('data' events), at most BODY_BUFFER_BYTES
- * held before the socket is paused (backpressure to the node). Not the stream's async iterator:
- * its read() joins whatever is buffered into one new Buffer, a copy of every byte that took 190 ms
- * of the 64 MiB read's ~1 s of client CPU (--cpu-prof, 2026-12-01).
- */
-class BodyQueue {
-  private readonly chunks: Buffer[] = [];
-  private bytes = 0;
-  private ended = false;
-  private failure?: Error;
-  private wake?: () => void;
-
-  constructor(private readonly res: http.IncomingMessage) {
-    res.on("data", (chunk: Buffer) => {
-      this.chunks.push(chunk);
-      this.bytes += chunk.length;
-      if (this.bytes >= BODY_BUFFER_BYTES) res.pause();
-      this.wake?.();
-    });
-    res.once("end", () => {
-      this.ended = true;
-      this.wake?.();
-    });
-    res.once("error", (e) => {
-      this.failure ??= e;
-      this.wake?.();
-    });
-    res.once("close", () => {
-      if (!this.ended) this.failure ??= new Error("the blob read was cut before its end");
-      this.wake?.();
-    });
-  }
-
-  /** A chunk already here, or undefined. */
-  take(): Buffer | undefined {
-    const chunk = this.chunks.shift();
-    if (chunk === undefined) return undefined;
-    this.bytes -= chunk.length;
-    if (this.bytes < BODY_BUFFER_BYTES && this.res.isPaused()) this.res.resume();
-    return chunk;
-  }
-
-  /** The next chunk when it comes; undefined at the body's end; throws if the body was cut. */
-  async next(): Promise<Buffer | undefined> {
-    for (;;) {
-      const chunk = this.take();
-      if (chunk) return chunk;
-      if (this.failure) throw this.failure;
-      if (this.ended) return undefined;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
   }
 }
