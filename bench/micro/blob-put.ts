@@ -1,0 +1,116 @@
+/**
+ * Micro-benchmark (not a test): one large blob written to a storage node over its blob plane (PUT)
+ * and over WriteBlob (gRPC), alternated, in 256 KiB chunks as the replica writer sends them. The
+ * node runs in a child process (a DiskBackend: temp file, sha256 + crc32, fsync, rename) so both
+ * sides' CPU is measured apart. Prints MB/s and CPU ms per MiB of each side, per pass and the median.
+ *
+ *   node dist/bench/micro/blob-put.js [MiB=64] [pairs=6]
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { DiskBackend } from "../../services/blobstore/disk-backend";
+import { NodeClient } from "../../services/rpc/client/node-client";
+import { startNodeServer } from "../../services/rpc/server/node-server";
+
+const log = pino({ level: "warn" });
+const CHUNK = 256 * 1024;
+
+async function serve(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "minis3-bench-"));
+  const backend = new DiskBackend({ dataDir: dir, chunkSize: CHUNK, log, compactIntervalMs: 0 });
+  await backend.open();
+  const server = await startNodeServer(backend, "127.0.0.1", 0, { id: "bench", chunkSize: CHUNK, log });
+  let cpuMark = process.cpuUsage();
+  process.on("message", async (m: string) => {
+    if (m === "mark") {
+      cpuMark = process.cpuUsage();
+      process.send!({ ok: true });
+    } else if (m === "cpu") {
+      const c = process.cpuUsage(cpuMark);
+      process.send!({ cpuUs: c.user + c.system });
+    } else if (m.startsWith("delete ")) {
+      await backend.delete(m.slice(7));
+      process.send!({ ok: true });
+    } else if (m === "stop") {
+      await server.stop(100);
+      await backend.close();
+      await rm(dir, { recursive: true, force: true });
+      process.exit(0);
+    }
+  });
+  process.send!({ port: server.port });
+}
+
+function ask<T>(child: ChildProcess, msg: string): Promise<T> {
+  return new Promise((resolve) => {
+    child.once("message", (m) => resolve(m as T));
+    child.send(msg);
+  });
+}
+
+interface Pass {
+  mbps: number;
+  clientMsPerMiB: number;
+  nodeMsPerMiB: number;
+}
+
+async function pass(child: ChildProcess, client: NodeClient, id: string, data: Buffer, sha256: Buffer): Promise<Pass> {
+  await ask(child, "mark");
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const up = client.writeBlob(id, {});
+  for (let at = 0; at < data.length; at += CHUNK) await up.write(data.subarray(at, at + CHUNK));
+  await up.finish(data.length, sha256);
+  const s = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(cpu0);
+  const { cpuUs } = await ask<{ cpuUs: number }>(child, "cpu");
+  await ask(child, `delete ${id}`);
+  const mib = data.length / 1024 / 1024;
+  return { mbps: data.length / 1e6 / s, clientMsPerMiB: (c.user + c.system) / 1000 / mib, nodeMsPerMiB: cpuUs / 1000 / mib };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (p: Pass) =>
+  `${p.mbps.toFixed(1)} MB/s, client ${p.clientMsPerMiB.toFixed(2)} ms/MiB, node ${p.nodeMsPerMiB.toFixed(2)} ms/MiB`;
+
+async function bench(): Promise<void> {
+  const [mib = 64, pairs = 6] = process.argv.slice(2, 4).map(Number);
+  const child = fork(__filename, ["serve"]);
+  const { port } = await new Promise<{ port: number }>((r) => child.once("message", (m) => r(m as { port: number })));
+  const plane = new NodeClient("bench", `127.0.0.1:${port}`);
+  const grpc = new NodeClient("bench", `127.0.0.1:${port}`, { blobPlane: false, maxChunkBytes: CHUNK });
+  const data = randomBytes(mib * 1024 * 1024);
+  const sha256 = createHash("sha256").update(data).digest();
+  // One warm-up pass each: the first compiles the path.
+  await pass(child, grpc, "warm-grpc", data, sha256);
+  await pass(child, plane, "warm-plane", data, sha256);
+  const results: Record<"WriteBlob" | "plane", Pass[]> = { WriteBlob: [], plane: [] };
+  for (let i = 0; i < pairs; i++) {
+    for (const [name, client] of [
+      ["WriteBlob", grpc],
+      ["plane", plane],
+    ] as const) {
+      const p = await pass(child, client, `b${i}-${name}`, data, sha256);
+      results[name].push(p);
+      console.log(`${name.padEnd(9)} ${fmt(p)}`);
+    }
+  }
+  for (const [name, ps] of Object.entries(results))
+    console.log(
+      `median ${name.padEnd(9)} ${fmt({
+        mbps: median(ps.map((p) => p.mbps)),
+        clientMsPerMiB: median(ps.map((p) => p.clientMsPerMiB)),
+        nodeMsPerMiB: median(ps.map((p) => p.nodeMsPerMiB)),
+      })}`,
+    );
+  plane.close();
+  grpc.close();
+  await ask(child, "stop").catch(() => undefined);
+}
+
+if (process.argv[2] === "serve") void serve();
+else void bench();
