@@ -8,6 +8,7 @@ import { planCluster, type ProcessSpec } from "./plan";
 import { ephemeralPortRange, portsInRange } from "./ports";
 import { readClusterShape } from "./shape";
 import { Supervisor } from "./supervisor";
+import { launcherCommand } from "./usage";
 
 // `npm start`: runs a whole MiniS3 cluster on this machine in the foreground, one OS process per
 // service, until Ctrl-C.
@@ -69,6 +70,11 @@ function howToSign(httpUrl: string, s3Url: string, k: KeyPair): string[] {
 
 async function main(): Promise<void> {
   process.stdout.on("error", () => undefined); // a closed pipe must not take the cluster down
+  const command = launcherCommand(process.argv.slice(2));
+  if (!command.run) {
+    (command.status ? process.stderr : process.stdout).write(command.text);
+    process.exit(command.status);
+  }
   let shape;
   try {
     shape = readClusterShape(process.env, repoRoot());
