@@ -38,6 +38,11 @@ export class BodyQueue {
     });
   }
 
+  /** Chunks already here. */
+  get queued(): number {
+    return this.chunks.length;
+  }
+
   /** A chunk already here, or undefined. */
   take(): Buffer | undefined {
     const chunk = this.chunks.shift();

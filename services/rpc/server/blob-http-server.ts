@@ -39,6 +39,8 @@ export const BLOB_HTTP_KEEP_ALIVE_MS = 65_000;
 
 /** Body bytes a PUT holds in the node before its socket pauses (the disk's pace is the backpressure). */
 const PUT_BUFFER_BYTES = 1024 * 1024;
+/** Socket reads joined into one disk write at most (the replica writer's chunk). */
+const GATHER_BYTES = 256 * 1024;
 
 /**
  * The node's blob plane (rpc/blob-plane.ts): GET of a blob range as one HTTP/1.1 response, the
@@ -150,6 +152,7 @@ async function serveWrite(
         throw new AbortedError(`the upload of ${blobId} was cut before its end`);
       }
       if (!chunk) break;
+      if (body.queued > 0) chunk = gather(chunk, body);
       metrics.received.inc(chunk.length);
       await writer.write(chunk);
     }
@@ -165,6 +168,21 @@ async function serveWrite(
   }
   res.writeHead(200, { [BLOB_INFO_HEADER]: encodeBlobInfo(meta), "content-length": 0 });
   res.end();
+}
+
+/**
+ * The socket reads already here joined, up to GATHER_BYTES: one disk write and one hash update for
+ * several 64 KiB reads (a copy, ~0.15 ms per MiB, against a thread-pool trip per read).
+ */
+function gather(first: Buffer, body: BodyQueue): Buffer {
+  const parts = [first];
+  let bytes = first.length;
+  while (bytes < GATHER_BYTES && body.queued > 0) {
+    const next = body.take()!;
+    parts.push(next);
+    bytes += next.length;
+  }
+  return Buffer.concat(parts, bytes);
 }
 
 async function serveRead(
