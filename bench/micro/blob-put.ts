@@ -6,51 +6,11 @@
  *
  *   node dist/bench/micro/blob-put.js [MiB=64] [pairs=6]
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { DiskBackend } from "../../services/blobstore/disk-backend";
 import { NodeClient } from "../../services/rpc/client/node-client";
-import { startNodeServer } from "../../services/rpc/server/node-server";
+import { NodeChild, serveNode } from "./node-child";
 
-const log = pino({ level: "warn" });
 const CHUNK = 256 * 1024;
-
-async function serve(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "minis3-bench-"));
-  const backend = new DiskBackend({ dataDir: dir, chunkSize: CHUNK, log, compactIntervalMs: 0 });
-  await backend.open();
-  const server = await startNodeServer(backend, "127.0.0.1", 0, { id: "bench", chunkSize: CHUNK, log });
-  let cpuMark = process.cpuUsage();
-  process.on("message", async (m: string) => {
-    if (m === "mark") {
-      cpuMark = process.cpuUsage();
-      process.send!({ ok: true });
-    } else if (m === "cpu") {
-      const c = process.cpuUsage(cpuMark);
-      process.send!({ cpuUs: c.user + c.system });
-    } else if (m.startsWith("delete ")) {
-      await backend.delete(m.slice(7));
-      process.send!({ ok: true });
-    } else if (m === "stop") {
-      await server.stop(100);
-      await backend.close();
-      await rm(dir, { recursive: true, force: true });
-      process.exit(0);
-    }
-  });
-  process.send!({ port: server.port });
-}
-
-function ask<T>(child: ChildProcess, msg: string): Promise<T> {
-  return new Promise((resolve) => {
-    child.once("message", (m) => resolve(m as T));
-    child.send(msg);
-  });
-}
 
 interface Pass {
   mbps: number;
@@ -58,8 +18,8 @@ interface Pass {
   nodeMsPerMiB: number;
 }
 
-async function pass(child: ChildProcess, client: NodeClient, id: string, data: Buffer, sha256: Buffer): Promise<Pass> {
-  await ask(child, "mark");
+async function pass(node: NodeChild, client: NodeClient, id: string, data: Buffer, sha256: Buffer): Promise<Pass> {
+  await node.mark();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const up = client.writeBlob(id, {});
@@ -67,8 +27,8 @@ async function pass(child: ChildProcess, client: NodeClient, id: string, data: B
   await up.finish(data.length, sha256);
   const s = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(cpu0);
-  const { cpuUs } = await ask<{ cpuUs: number }>(child, "cpu");
-  await ask(child, `delete ${id}`);
+  const cpuUs = await node.cpuUs();
+  await node.delete(id);
   const mib = data.length / 1024 / 1024;
   return { mbps: data.length / 1e6 / s, clientMsPerMiB: (c.user + c.system) / 1000 / mib, nodeMsPerMiB: cpuUs / 1000 / mib };
 }
@@ -79,22 +39,21 @@ const fmt = (p: Pass) =>
 
 async function bench(): Promise<void> {
   const [mib = 64, pairs = 6] = process.argv.slice(2, 4).map(Number);
-  const child = fork(__filename, ["serve"]);
-  const { port } = await new Promise<{ port: number }>((r) => child.once("message", (m) => r(m as { port: number })));
-  const plane = new NodeClient("bench", `127.0.0.1:${port}`);
-  const grpc = new NodeClient("bench", `127.0.0.1:${port}`, { blobPlane: false, maxChunkBytes: CHUNK });
+  const node = await NodeChild.start(__filename);
+  const plane = new NodeClient("bench", `127.0.0.1:${node.port}`);
+  const grpc = new NodeClient("bench", `127.0.0.1:${node.port}`, { blobPlane: false, maxChunkBytes: CHUNK });
   const data = randomBytes(mib * 1024 * 1024);
   const sha256 = createHash("sha256").update(data).digest();
   // One warm-up pass each: the first compiles the path.
-  await pass(child, grpc, "warm-grpc", data, sha256);
-  await pass(child, plane, "warm-plane", data, sha256);
+  await pass(node, grpc, "warm-grpc", data, sha256);
+  await pass(node, plane, "warm-plane", data, sha256);
   const results: Record<"WriteBlob" | "plane", Pass[]> = { WriteBlob: [], plane: [] };
   for (let i = 0; i < pairs; i++) {
     for (const [name, client] of [
       ["WriteBlob", grpc],
       ["plane", plane],
     ] as const) {
-      const p = await pass(child, client, `b${i}-${name}`, data, sha256);
+      const p = await pass(node, client, `b${i}-${name}`, data, sha256);
       results[name].push(p);
       console.log(`${name.padEnd(9)} ${fmt(p)}`);
     }
@@ -109,8 +68,8 @@ async function bench(): Promise<void> {
     );
   plane.close();
   grpc.close();
-  await ask(child, "stop").catch(() => undefined);
+  node.stop();
 }
 
-if (process.argv[2] === "serve") void serve();
+if (process.argv[2] === "serve") void serveNode(CHUNK);
 else void bench();

@@ -4,56 +4,15 @@
  *
  *   node dist/bench/micro/put-small.js [inFlight=64] [seconds=5] [size=4096] [op=put|get]
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
 import { NodeClient } from "../../services/rpc/client/node-client";
-import { startNodeServer } from "../../services/rpc/server/node-server";
-import { DiskBackend } from "../../services/blobstore/disk-backend";
-
-const log = pino({ level: "warn" });
-
-async function serve(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "minis3-bench-"));
-  const backend = new DiskBackend({ dataDir: dir, chunkSize: 256 * 1024, log, compactIntervalMs: 0 });
-  await backend.open();
-  const server = await startNodeServer(backend, "127.0.0.1", 0, { id: "bench", chunkSize: 256 * 1024, log });
-  let cpuMark = process.cpuUsage();
-  process.on("message", async (m: string) => {
-    if (m === "mark") {
-      cpuMark = process.cpuUsage();
-      process.send!({ ok: true });
-    }
-    if (m === "cpu") {
-      const c = process.cpuUsage(cpuMark);
-      process.send!({ cpuUs: c.user + c.system });
-    }
-    if (m === "stop") {
-      await server.stop(100);
-      await backend.close();
-      await rm(dir, { recursive: true, force: true });
-      process.exit(0);
-    }
-  });
-  process.send!({ port: server.port });
-}
-
-function ask<T>(child: ChildProcess, msg: string): Promise<T> {
-  return new Promise((resolve) => {
-    child.once("message", (m) => resolve(m as T));
-    child.send(msg);
-  });
-}
+import { NodeChild, serveNode } from "./node-child";
 
 async function bench(): Promise<void> {
   const [inFlight = 64, seconds = 5, size = 4096] = process.argv.slice(2, 5).map(Number);
   const op = process.argv[5] ?? "put";
-  const child = fork(__filename, ["serve"]);
-  const { port } = await new Promise<{ port: number }>((r) => child.once("message", (m) => r(m as { port: number })));
-  const client = new NodeClient("bench", `127.0.0.1:${port}`);
+  const node = await NodeChild.start(__filename);
+  const client = new NodeClient("bench", `127.0.0.1:${node.port}`);
   const data = randomBytes(size);
   const sha = createHash("sha256").update(data).digest();
   let n = 0;
@@ -81,13 +40,13 @@ async function bench(): Promise<void> {
     );
   };
   await runFor(1000, false); // warm-up (and, for get, something to read)
-  await ask(child, "mark");
+  await node.mark();
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   await runFor(seconds * 1000, true);
   const wall = (Date.now() - t0) / 1000;
   const c = process.cpuUsage(cpu0);
-  const { cpuUs } = await ask<{ cpuUs: number }>(child, "cpu");
+  const cpuUs = await node.cpuUs();
   lat.sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))].toFixed(2);
   console.log(
@@ -103,8 +62,8 @@ async function bench(): Promise<void> {
     }),
   );
   client.close();
-  child.send("stop");
+  node.stop();
 }
 
-if (process.argv[2] === "serve") void serve();
+if (process.argv[2] === "serve") void serveNode(256 * 1024);
 else void bench();

@@ -1,0 +1,77 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { DiskBackend } from "../../services/blobstore/disk-backend";
+import { startNodeServer } from "../../services/rpc/server/node-server";
+
+// The micro-benchmarks' storage node: a DiskBackend and a node server in a child process of the
+// benchmark's own file, so the node's CPU is measured apart from the client's.
+
+/** The child's side (the benchmark file run with "serve"): answers mark, cpu, delete <id> and stop. */
+export async function serveNode(chunkSize: number): Promise<void> {
+  const log = pino({ level: "warn" });
+  const dir = await mkdtemp(join(tmpdir(), "minis3-bench-"));
+  const backend = new DiskBackend({ dataDir: dir, chunkSize, log, compactIntervalMs: 0 });
+  await backend.open();
+  const server = await startNodeServer(backend, "127.0.0.1", 0, { id: "bench", chunkSize, log });
+  let cpuMark = process.cpuUsage();
+  process.on("message", async (m: string) => {
+    if (m === "mark") {
+      cpuMark = process.cpuUsage();
+      process.send!({ ok: true });
+    } else if (m === "cpu") {
+      const c = process.cpuUsage(cpuMark);
+      process.send!({ cpuUs: c.user + c.system });
+    } else if (m.startsWith("delete ")) {
+      await backend.delete(m.slice(7));
+      process.send!({ ok: true });
+    } else if (m === "stop") {
+      await server.stop(100);
+      await backend.close();
+      await rm(dir, { recursive: true, force: true });
+      process.exit(0);
+    }
+  });
+  process.send!({ port: server.port });
+}
+
+/** The benchmark's side: forks `file` with "serve" and talks to the node it starts. */
+export class NodeChild {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  static async start(file: string): Promise<NodeChild> {
+    const child = fork(file, ["serve"]);
+    const { port } = await new Promise<{ port: number }>((r) => child.once("message", (m) => r(m as { port: number })));
+    return new NodeChild(child, port);
+  }
+
+  /** Starts counting the node's CPU from now. */
+  mark(): Promise<unknown> {
+    return this.ask("mark");
+  }
+
+  /** The node's CPU since the last mark, in µs. */
+  async cpuUs(): Promise<number> {
+    return (await this.ask<{ cpuUs: number }>("cpu")).cpuUs;
+  }
+
+  delete(blobId: string): Promise<unknown> {
+    return this.ask(`delete ${blobId}`);
+  }
+
+  stop(): void {
+    this.child.send("stop");
+  }
+
+  private ask<T>(msg: string): Promise<T> {
+    return new Promise((resolve) => {
+      this.child.once("message", (m) => resolve(m as T));
+      this.child.send(msg);
+    });
+  }
+}
