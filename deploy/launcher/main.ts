@@ -72,8 +72,9 @@ async function main(): Promise<void> {
   process.stdout.on("error", () => undefined); // a closed pipe must not take the cluster down
   const command = launcherCommand(process.argv.slice(2));
   if (!command.run) {
-    (command.status ? process.stderr : process.stdout).write(command.text);
-    process.exit(command.status);
+    if (command.status) fail(command.text, command.status);
+    process.stdout.write(command.text);
+    process.exit(0);
   }
   let shape;
   try {

@@ -10,7 +10,7 @@ export function launcherCommand(args: string[]): { run: true } | { run: false; s
   return {
     run: false,
     status: 2,
-    text: `minis3 launcher: unexpected argument ${JSON.stringify(args[0])}: settings are environment variables (npm start -- --help lists them)\n`,
+    text: `unexpected argument ${JSON.stringify(args[0])}: settings are environment variables (npm start -- --help lists them)`,
   };
 }
 

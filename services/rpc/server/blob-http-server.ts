@@ -32,7 +32,7 @@ export interface BlobHttpOptions {
 
 /**
  * Idle keep-alive connections are kept this long: longer than the client's own idle socket timeout
- * (client/blob-http-read.ts), so the client is the side that closes them and never sends a read on
+ * (client/blob-http-client.ts), so the client is the side that closes them and never sends a read on
  * a connection the node is closing.
  */
 export const BLOB_HTTP_KEEP_ALIVE_MS = 65_000;
