@@ -263,6 +263,11 @@ export class NodePool {
   }
 }
 
+/** Failed for want of a reachable node holding the bytes, not for what a node answered: worth waiting on asNodesReturn for. */
+export function bytesOutOfReach(e: unknown): boolean {
+  return hasCode(e, ErrorCode.NodeUnavailable) || hasCode(e, ErrorCode.BytesUnreachable);
+}
+
 /** The node asked for could not be reached: the transport failed, or another node answers at its address. */
 function unreachable(e: unknown): boolean {
   return hasCode(e, ErrorCode.NodeUnavailable) || hasCode(e, ErrorCode.WrongNode);

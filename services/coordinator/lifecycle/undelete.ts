@@ -1,4 +1,5 @@
 import { NotFoundError } from "../../common/errors";
+import { bytesOutOfReach } from "../cluster/node-pool";
 import { toObjectView, type ObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
 import { claimTargets, dropCopies, finishCleanup } from "./jobs/cleanup";
@@ -16,7 +17,9 @@ export async function undelete(ctx: JobContext, bucket: string, key: string): Pr
     if (t.tier !== "hot") {
       const targets = ctx.placement.targets(bucket, key);
       await claimTargets(ctx, t, targets);
-      replicas = await ctx.copier.copy(t, t.replicas, targets, ctx.opts.writeQuorum);
+      // Its only copy is on the delete (or backup) node: one restarting is waited for, as a cold read
+      // waits (issue 13; every undelete answered 503 while the delete node restarted, ~2 s).
+      replicas = await ctx.nodes.asNodesReturn(() => ctx.copier.copy(t, t.replicas, targets, ctx.opts.writeQuorum), bytesOutOfReach);
       leftovers = t.replicas;
     }
     const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, await ctx.catalogue.clock.now(), ctx.requestId);

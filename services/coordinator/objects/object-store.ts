@@ -8,7 +8,7 @@ import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue, NewVersion } from "../catalogue/catalogue";
 import { nextTransition, toObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
-import type { NodePool } from "../cluster/node-pool";
+import { bytesOutOfReach, type NodePool } from "../cluster/node-pool";
 import type { Placement } from "../placement/placement";
 import { resolveRange } from "./byte-range";
 import { checkBucket, checkContentType, checkKey, checkMetadata } from "./names";
@@ -314,7 +314,7 @@ export class ObjectStore implements ObjectEngine {
       const { offset, length } = resolveRange(range, v.size);
       try {
         // No replica reachable (their nodes restarting): again once a node returns, for a little while.
-        const body = await this.nodes.asNodesReturn(() => this.reader.open(v, offset, length, requestId), unreachable);
+        const body = await this.nodes.asNodesReturn(() => this.reader.open(v, offset, length, requestId), bytesOutOfReach);
         opened(v);
         return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
       } catch (e) {
@@ -435,9 +435,4 @@ export async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
     if (isMiniS3Error(e) || !isDatabaseUnavailable(e)) throw e;
     throw new MiniS3Error(ErrorCode.CatalogueUnavailable, `the catalogue did not answer: ${(e as Error).message}`);
   }
-}
-
-/** Failed for want of a reachable node, not for what a node answered. */
-function unreachable(e: unknown): boolean {
-  return hasCode(e, ErrorCode.NodeUnavailable) || hasCode(e, ErrorCode.BytesUnreachable);
 }

@@ -42,7 +42,12 @@ function context(catalogue: Catalogue, nodes: FakeNodes): JobContext {
   return {
     catalogue,
     copier: { copy: nodes.copy.bind(nodes), remove: nodes.remove.bind(nodes) },
-    nodes: { isLive: () => true, isRemoved: () => false, liveOfKind: () => ({ id: "t1" }) },
+    nodes: {
+      isLive: () => true,
+      isRemoved: () => false,
+      liveOfKind: () => ({ id: "t1" }),
+      asNodesReturn: (attempt: (tried: number) => unknown) => attempt(0),
+    },
     placement: { targets: () => ["s1", "s2"] },
     scheduler: { add: () => undefined, retryFailed: async () => undefined },
     opts: { hotTtlMs: 60_000, repairAfterMs: 60_000, replicas: 2, writeQuorum: 1, reconcileIntervalMs: 1000 },
