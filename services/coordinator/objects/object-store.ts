@@ -208,7 +208,10 @@ export class ObjectStore implements ObjectEngine {
 
   /**
    * Streams a body to all its replicas at once in chunks of exactly chunkSize (fewer, fuller gRPC
-   * frames), while the digest thread hashes them.
+   * frames), while the digest thread hashes them. One chunk is sent while the next is read from
+   * the client: waiting for the replicas before reading on made intake and sending take turns
+   * (a 64 MiB upload, 2026-12-02: ~160 ms waiting for the client's bytes plus ~280 ms for the
+   * replicas and the thread, in sequence). Memory: one chunk more per upload.
    */
   private async putLarge(
     versionId: string,
@@ -222,9 +225,13 @@ export class ObjectStore implements ObjectEngine {
     const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum, undefined, spares, requestId);
     const hashing = this.digests.start();
     const size = this.opts.chunkSize;
+    // The chunk on its way; its failure surfaces when the next one is sent, or at the end.
+    let sending: Promise<unknown> | undefined;
     const send = async (parts: Buffer[], bytes: number) => {
       const chunk = joinAsChunk(parts, bytes);
-      await Promise.all([upload.write(chunk), hashing.update(chunk)]);
+      if (sending) await sending;
+      sending = Promise.all([upload.write(chunk), hashing.update(chunk)]);
+      sending.catch(() => undefined); // awaited above or below; meanwhile not an unhandled rejection
     };
     try {
       let parts: Buffer[] = [];
@@ -244,6 +251,7 @@ export class ObjectStore implements ObjectEngine {
         }
       }
       if (bytes > 0) await send(parts, bytes);
+      if (sending) await sending;
       const digest = await hashing.finish();
       return { replicas: await upload.finish(body.size, digest.sha256), digest };
     } catch (e) {
