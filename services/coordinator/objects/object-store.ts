@@ -31,6 +31,7 @@ import type { ObjectEvents, Undeleter } from "./object-events";
 import { ReplicaReader } from "../replicas/replica-reader";
 import { ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
+import { committedDespiteError, type FailedCommitDeps } from "./failed-commit";
 import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
 export interface ObjectStoreOptions {
@@ -74,6 +75,7 @@ export class ObjectStore implements ObjectEngine {
   private readonly writer: ReplicaWriter;
   private readonly nodes: NodePool;
   private readonly digests = new DigestThread();
+  private readonly failedCommits: FailedCommitDeps;
 
   constructor(
     deps: ObjectStoreDeps,
@@ -88,6 +90,11 @@ export class ObjectStore implements ObjectEngine {
     this.nodes = deps.nodes;
     this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log, (id, requestId) => this.events.underReplicated(id, requestId));
     this.writer = new ReplicaWriter(deps.nodes, this.log);
+    this.failedCommits = {
+      version: (id) => this.catalogue.version(id),
+      discard: (id, replicas, requestId) => this.writer.discard(id, replicas, requestId).then(() => undefined),
+      log: this.log,
+    };
   }
 
   /** After the front doors have stopped: ends the digest thread. */
@@ -130,7 +137,7 @@ export class ObjectStore implements ObjectEngine {
     try {
       ({ replaced } = await this.catalogue.commit(v, requestId));
     } catch (e) {
-      if (!(await this.committedDespiteError(versionId, replicas, e, requestId))) {
+      if (!(await committedDespiteError(this.failedCommits, versionId, replicas, e, requestId))) {
         throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "the catalogue could not record the upload");
       }
     }
@@ -260,29 +267,6 @@ export class ObjectStore implements ObjectEngine {
       body.cancel();
       throw e;
     }
-  }
-
-  /**
-   * After a failed commit: was it really not committed? A connection lost after COMMIT reached
-   * the server looks like a failure too, and deleting the bytes then would leave a visible object
-   * without them. So: committed after all → go on (true); surely not → discard the copies
-   * (false); unknown → keep them (a scrubber may reclaim them) and fail (false).
-   */
-  private async committedDespiteError(versionId: string, replicas: string[], e: unknown, requestId: RequestId): Promise<boolean> {
-    let row;
-    try {
-      row = await this.catalogue.version(versionId);
-    } catch {
-      this.log.error({ err: e, version: versionId, requestId }, "catalogue commit failed and could not be checked; keeping the copies");
-      return false;
-    }
-    if (row) {
-      this.log.warn({ err: e, version: versionId, requestId }, "catalogue commit reported an error but had committed");
-      return true;
-    }
-    this.log.error({ err: e, version: versionId, requestId }, "catalogue commit failed; discarding the upload");
-    await this.writer.discard(versionId, replicas, requestId);
-    return false;
   }
 
   async get(bucket: string, key: string, range: ByteRange | undefined, requestId: RequestId): Promise<GetResult> {
