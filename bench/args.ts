@@ -20,6 +20,18 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** Phases that start, load and stop a cluster of their own (tiers.ts, transitions.ts, lifecycle.ts). */
+const OWN_CLUSTER_PHASES: readonly Phase[] = ["tiers", "transitions", "lifecycle"];
+
+/**
+ * Whether any of these phases loads the bench's target (--url, :8080 or a private cluster). With
+ * only own-cluster phases, a target would be six idle processes sharing the cores with the one
+ * measured (bench/README "The lifecycle alone", Step 5).
+ */
+export function needsTarget(phases: readonly Phase[]): boolean {
+  return phases.some((p) => !OWN_CLUSTER_PHASES.includes(p));
+}
+
 export interface Mix {
   upload: number;
   retrieve: number;

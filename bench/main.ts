@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { repoRoot } from "../deploy/launcher/paths";
-import { parseBenchArgs, UsageError, USAGE, type BenchArgs, type Phase } from "./args";
+import { needsTarget, parseBenchArgs, UsageError, USAGE, type BenchArgs, type Phase } from "./args";
 import { MiniS3Client } from "./client";
 import { computeRatios } from "./compare";
 import { runLifecycle } from "./lifecycle";
@@ -81,13 +81,18 @@ async function run(args: BenchArgs): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  target = await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv, args.s3Url, args.cpuProfDir);
+  // Only the phases that load the target get one: tiers, transitions and lifecycle start their own.
+  target = needsTarget(args.phases)
+    ? await resolveTarget(args.url, args.storageNodes, log, args.clusterEnv, args.s3Url, args.cpuProfDir)
+    : { url: "", processes: () => [], infra: () => [] };
   results.target = { url: target.url, ownCluster: target.cluster !== undefined };
+  /** Waits for the target's queues to empty, when there is a target. */
+  const quiet = () => (target!.url ? waitQuiet(target!.url, 120_000, log) : Promise.resolve());
   const runId = randomBytes(4).toString("hex");
   const minis3: BenchSystem = {
     server: () => [...target!.processes(), ...target!.infra()],
     services: () => target!.processes(),
-    drain: () => waitQuiet(target!.url, 120_000, log),
+    drain: quiet,
     cleanUp: !target.cluster,
   };
   const has = (p: Phase) => args.phases.includes(p);
@@ -139,11 +144,11 @@ async function run(args: BenchArgs): Promise<number> {
     for (const w of MIXED) {
       const opts = (name: string, keyPrefix: string) => ({ name, keys: w.keys, keyPrefix });
       if (has(w.facade[0])) {
-        await waitQuiet(target.url, 120_000, log);
+        await quiet();
         results[w.facade[1]] = await mixedPhase(await facadeSmall(), minis3, args, opts(w.facade[0], `bench-${runId}-${w.keys}`), log);
       }
       if (has(w.s3[0])) {
-        await waitQuiet(target.url, 120_000, log);
+        await quiet();
         results[w.s3[1]] = await mixedPhase(await s3Small(), minis3, args, opts(w.s3[0], w.keys), log);
       }
       if (peerSystem && peerSmall && (has(w.facade[0]) || has(w.s3[0]))) {
@@ -177,13 +182,13 @@ async function run(args: BenchArgs): Promise<number> {
       });
     }
     if (args.phases.includes("tiers")) {
-      await waitQuiet(target.url, 120_000, log);
+      await quiet();
       // Its own cluster (a 2 s hot TTL): processes are looked up by name while it runs.
       const { value, cpu } = await measured(withInfra, () => runTiers(args.tierObjects, args.tierSize, log));
       results.tiers = { ...value, cpu };
     }
     if (args.phases.includes("transitions")) {
-      await waitQuiet(target.url, 120_000, log);
+      await quiet();
       // Its own cluster too (short TTLs, 4 KiB objects): looked up by name while it runs.
       const { value, cpu } = await measured(withInfra, () =>
         runTransitions(args.transitionObjects, 4096, args.transitionTtlMs, args.storageNodes, log),
@@ -191,7 +196,7 @@ async function run(args: BenchArgs): Promise<number> {
       results.transitions = { ...value, cpu };
     }
     if (args.phases.includes("lifecycle")) {
-      await waitQuiet(target.url, 120_000, log);
+      await quiet();
       // Its own cluster, seeded (lifecycle.ts); it measures CPU per transition itself.
       results.lifecycle = await runLifecycle(
         {

@@ -76,7 +76,11 @@ function compare(r: BenchResults, c: CompareResults): string[] {
 }
 
 export function report(r: BenchResults): string {
-  const out: string[] = [`MiniS3 bench against ${r.target.url}${r.target.ownCluster ? " (private cluster)" : ""}`];
+  const out: string[] = [
+    r.target.url
+      ? `MiniS3 bench against ${r.target.url}${r.target.ownCluster ? " (private cluster)" : ""}`
+      : "MiniS3 bench (each phase on a cluster of its own)",
+  ];
   if (r.mixed) out.push(...mixed("mixed", r.mixed, r));
   if (r.mixedS3) out.push(...mixed("mixed-s3", r.mixedS3, r));
   if (r.overwrite) out.push(...mixed("overwrite", r.overwrite, r));

@@ -1,0 +1,22 @@
+import { needsTarget, parseBenchArgs } from "./args";
+
+// Own-cluster phases alone start no target cluster: an idle one shared the cores with the measured.
+
+describe("needsTarget", () => {
+  const phases = (list: string) => {
+    const a = parseBenchArgs(["--phases", list], {});
+    if (a === "help") throw new Error("help");
+    return a.phases;
+  };
+
+  it("is false when every phase starts its own cluster", () => {
+    expect(needsTarget(phases("lifecycle"))).toBe(false);
+    expect(needsTarget(phases("tiers,transitions,lifecycle"))).toBe(false);
+  });
+
+  it("is true when any phase loads the target", () => {
+    expect(needsTarget(phases("lifecycle,mixed"))).toBe(true);
+    expect(needsTarget(phases("large-s3"))).toBe(true);
+    expect(needsTarget(phases("huge"))).toBe(true);
+  });
+});
