@@ -163,3 +163,32 @@ test("concurrent deletes share a transaction: small and multi-chunk copies all g
   expect(await readAll((await b.read("del-0007", 0, undefined)).chunks)).toEqual(Buffer.from("later"));
   await b.close();
 });
+
+test("a batch delete leaves the chunks of a copy being written and of another node's copy of the id", async () => {
+  const b = await cold.db.backend("backup-prefix", { chunkBytes: 4 });
+  const other = await cold.db.backend("backup-prefix-2");
+  await b.putSmall("pre-1", {}, Buffer.from("abc"), sha256(Buffer.from("abc")));
+  await other.putSmall("pre-1", {}, Buffer.from("xyz"), sha256(Buffer.from("xyz")));
+  await b.putSmall("pre-2", {}, Buffer.from("def"), sha256(Buffer.from("def")));
+  // A second copy of pre-2 in progress, some of its chunks already stored.
+  const w = await b.beginWrite("pre-2", {});
+  await w.write(Buffer.from("0123456789"));
+  expect(await Promise.all(["pre-1", "pre-2"].map((id) => b.delete(id)))).toEqual([true, true]);
+  const [rows] = await cold.db.pool.query<RowDataPacket[]>(
+    "SELECT node_id, blob_id, COUNT(*) AS n FROM backup_chunks WHERE blob_id LIKE 'pre-%' GROUP BY node_id, blob_id ORDER BY node_id",
+  );
+  expect(rows.map((r) => [r.node_id, r.blob_id, Number(r.n) > 0])).toEqual([
+    ["backup-prefix", "pre-2", true],
+    ["backup-prefix-2", "pre-1", true],
+  ]);
+  const [[gone]] = await cold.db.pool.query<RowDataPacket[]>(
+    `SELECT COUNT(*) AS n FROM backup_chunks c WHERE c.node_id = 'backup-prefix' AND NOT EXISTS
+       (SELECT 1 FROM backup_blobs b WHERE b.node_id = c.node_id AND b.blob_id = c.blob_id AND b.write_id = c.write_id AND b.state = 'writing')`,
+  );
+  expect(Number(gone.n)).toBe(0); // the complete copies' chunks went
+  expect(await w.commit(10, sha256(Buffer.from("0123456789")))).toMatchObject({ blobId: "pre-2", size: 10 });
+  expect(await readAll((await b.read("pre-2", 0, undefined)).chunks)).toEqual(Buffer.from("0123456789"));
+  expect(await readAll((await other.read("pre-1", 0, undefined)).chunks)).toEqual(Buffer.from("xyz"));
+  await b.close();
+  await other.close();
+});
