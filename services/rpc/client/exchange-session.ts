@@ -4,6 +4,7 @@ import type { RequestId } from "../../common/request-context";
 import { isSecretRefusal } from "../cluster-secret";
 import { fromNodeCallError } from "../wire-errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult, NodeServiceClient } from "../gen/minis3/v1/node";
+import { MAX_MESSAGE_PAYLOAD } from "../wire/exchange-codec";
 
 type OpBody = NonNullable<BlobOp["op"]>;
 
@@ -12,9 +13,6 @@ interface PendingOp {
   reject(e: Error): void;
   deadlineAt: number;
 }
-
-/** Payload bytes packed into one message at most; well under the 16 MiB gRPC message limit. */
-const MAX_MESSAGE_PAYLOAD = 4 * 1024 * 1024;
 
 /**
  * The calling side of Exchange: one long-lived stream per node. Ops submitted within one

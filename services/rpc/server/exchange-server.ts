@@ -5,6 +5,7 @@ import type { Logger } from "../../common/logger";
 import type { BlobBackend } from "../blob-backend";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { toWire, WIRE_CODE, WIRE_OK } from "../wire-errors";
+import { MAX_MESSAGE_PAYLOAD } from "../wire/exchange-codec";
 import type { OpLog } from "./op-log";
 
 const EMPTY = Buffer.alloc(0);
@@ -35,11 +36,20 @@ export function serveExchange(
   const flush = () => {
     flushQueued = false;
     if (closed) return;
-    if (out.length) {
-      const results = out;
-      out = [];
-      call.write({ results });
+    // Results that finish within the same millisecond go back together, in messages of at most
+    // MAX_MESSAGE_PAYLOAD body bytes: unsplit, 2,800 reads of 48 KiB made one 138 MB message, over
+    // grpc-js's 16 MiB limit, which failed the stream and every op on it.
+    for (let from = 0; from < out.length;) {
+      let to = from;
+      let bytes = 0;
+      while (to < out.length && (to === from || bytes + (out[to].data?.length ?? 0) <= MAX_MESSAGE_PAYLOAD)) {
+        bytes += out[to].data?.length ?? 0;
+        to++;
+      }
+      call.write({ results: out.slice(from, to) });
+      from = to;
     }
+    out = [];
     finishIfDone();
   };
   const deliver = (result: BlobOpResult) => {

@@ -10,6 +10,12 @@ import type { BatchRequest, BatchResponse, BlobInfo, BlobOp, BlobOpResult, PutSm
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Body bytes packed into one Exchange message at most, either way: well under the 16 MiB gRPC
+ * message limit, past which grpc-js fails the whole stream and every op on it.
+ */
+export const MAX_MESSAGE_PAYLOAD = 4 * 1024 * 1024;
+
 function varintSize(n: number): number {
   let size = 1;
   while (n >= 128) {
