@@ -353,15 +353,7 @@ describe("SegmentStore", () => {
     const restore = await diskOf(dir.path, 256 * KiB);
     try {
       const s = await openStore(16 * KiB, undefined, 16 * KiB);
-      const stored: string[] = [];
-      let refusal: unknown;
-      for (let i = 0; !refusal && i < 1000; i++) {
-        const b = blobOf(2000);
-        await s.put(`b${i}`, {}, b.data, b.sha256).then(
-          () => stored.push(`b${i}`),
-          (e: unknown) => (refusal = e),
-        );
-      }
+      const { stored, refusal } = await fillUntilRefused(s);
       expect(hasCode(refusal, ErrorCode.StoreUnavailable)).toBe(true);
       expect(stored.length).toBeGreaterThan(100);
       const full = s.stats().usedBytes;
@@ -380,6 +372,34 @@ describe("SegmentStore", () => {
 
       // The deletes hold across a restart.
       const r = await openStore(16 * KiB, undefined, 16 * KiB);
+      expect(r.stats().blobCount).toBe(20);
+      for (const id of stored) expect(r.get(id)).toBeUndefined();
+    } finally {
+      restore();
+    }
+  });
+
+  // The same on a disk smaller than one segment (or whose dead data sits in the segment being
+  // written): compaction skips the active segment, so deleting everything freed nothing and puts
+  // stayed refused for good. At the disk's end the store starts a new segment, sealing the full one.
+  it("on a disk smaller than a segment, deleting everything frees the space and puts work again", async () => {
+    const restore = await diskOf(dir.path, 256 * KiB);
+    try {
+      const s = await openStore(64 * 1024 * KiB, undefined, 16 * KiB);
+      const { stored, refusal } = await fillUntilRefused(s);
+      expect(hasCode(refusal, ErrorCode.StoreUnavailable)).toBe(true);
+      expect(s.stats().segmentCount).toBe(1);
+      const full = s.stats().usedBytes;
+
+      for (const id of stored) expect(await s.delete(id)).toBe(true);
+      expect(await s.compact(0.5)).toBeGreaterThan(0);
+      expect(s.stats().usedBytes).toBeLessThan(full / 4);
+      const b = blobOf(2000);
+      for (let i = 0; i < 20; i++) await s.put(`after${i}`, {}, b.data, b.sha256);
+      await s.close();
+      stores.pop();
+
+      const r = await openStore(64 * 1024 * KiB, undefined, 16 * KiB);
       expect(r.stats().blobCount).toBe(20);
       for (const id of stored) expect(r.get(id)).toBeUndefined();
     } finally {
@@ -493,6 +513,20 @@ function recordV1(type: 1 | 2, blobId: string, seq: number, data: Buffer = Buffe
  * fails with ENOSPC, as a full file system does (writevSync: segment groups; FileHandle.write: the
  * space reserve).
  */
+/** Puts 2,000-byte blobs until the store refuses one: the ids stored, and the refusal. */
+async function fillUntilRefused(s: SegmentStore): Promise<{ stored: string[]; refusal: unknown }> {
+  const stored: string[] = [];
+  let refusal: unknown;
+  for (let i = 0; !refusal && i < 1000; i++) {
+    const b = blobOf(2000);
+    await s.put(`b${i}`, {}, b.data, b.sha256).then(
+      () => stored.push(`b${i}`),
+      (e: unknown) => (refusal = e),
+    );
+  }
+  return { stored, refusal };
+}
+
 async function diskOf(dir: string, capacity: number): Promise<() => void> {
   const used = () => fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(join(dir, f)).size, 0);
   const check = (fd: number, position: number, length: number) => {

@@ -567,6 +567,15 @@ export class SegmentStore {
         const retry = group.filter((a) => a.freesSpace);
         const full = new MiniS3Error(ErrorCode.StoreUnavailable, "disk full: small puts wait until compaction frees space");
         for (const a of group) if (!a.freesSpace) a.fail(full);
+        // ...in a new segment: compaction never touches the one being written, and on a disk smaller
+        // than a segment (or whose dead data is all in this one) it would free nothing, ever.
+        // Here, inside the one writer, no other append can be on its way to the old one.
+        if (segment.size > 0 && segment === this.active) {
+          this.active = await this.createSegment(segment.id + 1).catch((err: unknown) => {
+            this.opts.log.warn({ err, segment: segment.path }, "disk full: could not start a new segment");
+            return segment;
+          });
+        }
         await this.writeGroup(
           retry,
           retry.reduce((n, a) => n + a.length, 0),
