@@ -225,6 +225,43 @@ describe("deletes and restores", () => {
     expect(got.map((r) => r?.versionId ?? null)).toEqual([v.versionId, null, null]);
   });
 
+  it("sends commits and deletes that gather as one transaction, a key's commit and delete in the order they came", async () => {
+    let transactions = 0;
+    const counting = new Proxy(pool, {
+      get(target, prop) {
+        if (prop === "getConnection") return () => (transactions++, target.getConnection());
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const c = new Catalogue(counting, TTL);
+    const b = newBucket();
+    const old = ["d1", "d2", "same"].map((k) => upload(b, k));
+    await Promise.all(old.map((v) => c.commit(v)));
+    transactions = 0;
+    const n1 = upload(b, "n1");
+    const [, d1, , d2] = await Promise.all([c.commit(n1), c.markDeleted(b, "d1"), c.commit(upload(b, "n2")), c.markDeleted(b, "d2")]);
+    expect(transactions).toBe(1);
+    expect([d1?.versionId, d2?.versionId]).toEqual([old[0].versionId, old[1].versionId]);
+    expect((await c.current(b, "n1", true))?.versionId).toBe(n1.versionId);
+    expect(await c.current(b, "d1", true)).toBeNull();
+
+    // A key deleted then committed, and one committed then deleted, in one gathering: the second
+    // change of each waits for the next batch, and finds what the first made.
+    const later = upload(b, "same");
+    const gone = upload(b, "gone");
+    const [sameDeleted, , , goneDeleted] = await Promise.all([
+      c.markDeleted(b, "same"),
+      c.commit(later),
+      c.commit(gone),
+      c.markDeleted(b, "gone"),
+    ]);
+    expect(sameDeleted?.versionId).toBe(old[2].versionId);
+    expect(goneDeleted?.versionId).toBe(gone.versionId);
+    expect((await c.current(b, "same", true))?.versionId).toBe(later.versionId);
+    expect(await c.current(b, "gone", true)).toBeNull();
+  });
+
   it("restores a trash version, sending the key's current one to the trash", async () => {
     const c = cat();
     const { b, trashed, cur } = await trashedUnderCurrent(c);

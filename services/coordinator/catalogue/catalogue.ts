@@ -23,10 +23,10 @@ import { ScrubQueries } from "./scrub-queries";
 import { selectUpcoming } from "./upcoming-sql";
 import type { UpcomingTransition } from "../model/upcoming-transition";
 import {
-  commitBatch,
   committedRow,
-  deleteBatch,
   deleteTrashedBatch,
+  keyChangeBatch,
+  keyChangeFits,
   markPurgingBatch,
   moveBatch,
   restoreVersion,
@@ -34,10 +34,11 @@ import {
   selectVersions,
   updateAccessTimes,
   type CommitResult,
+  type KeyChange,
+  type KeyChangeResult,
   type NewVersion,
   type ObjectKey,
   type PurgeMark,
-  type Requested,
   type RestoreResult,
   type TierMove,
 } from "./versions-sql";
@@ -91,8 +92,8 @@ export class Catalogue {
   readonly multipart: MultipartQueries;
   /** Buckets: created, listed, deleted when empty (a commit makes its bucket's row itself). */
   readonly buckets: BucketQueries;
-  private readonly commits: GroupCommit<NewVersion & Requested, CommitResult>;
-  private readonly deletes: GroupCommit<ObjectKey & Requested, VersionRow | null>;
+  /** Upload commits and deletes, one transaction per batch of both (keyChangeBatch). */
+  private readonly keyChanges: GroupCommit<KeyChange, KeyChangeResult>;
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
   private readonly cleanups: GroupCommit<CopyCleanup, string[]>;
@@ -129,13 +130,10 @@ export class Catalogue {
     // The lifecycle's reads and moves come in bursts of hundreds (the due-row poller moves up to
     // 512 versions of each transition at once): bigger batches, fewer commits.
     const lifecycle = { ...split, maxBatch: LIFECYCLE_BATCH };
-    this.commits = new GroupCommit((batch) => withRetry(async () => commitBatch(writes, batch, await clock.now(), trashTtlMs)), {
+    this.keyChanges = new GroupCommit((batch) => withRetry(async () => keyChangeBatch(writes, batch, await clock.now(), trashTtlMs)), {
       ...split,
+      fits: keyChangeFits,
       name: "catalogue_commit",
-    });
-    this.deletes = new GroupCommit((batch) => withRetry(async () => deleteBatch(writes, batch, await clock.now(), trashTtlMs)), {
-      ...split,
-      name: "catalogue_delete",
     });
     this.lookups = new GroupCommit((batch) => selectCurrent(pool, batch), { name: "catalogue_lookup" });
     this.versionReads = new GroupCommit((ids) => selectVersions(pool, ids), { maxBatch: LIFECYCLE_BATCH, name: "catalogue_version_read" });
@@ -179,7 +177,8 @@ export class Catalogue {
    */
   commit(v: NewVersion, requestId?: RequestId): Promise<CommitResult> {
     const ticket = this.cache.ticket();
-    return this.mutate([v], [v.versionId], this.commits.submit({ ...v, requestId: requestId ?? null }), (result) => ({
+    const done = this.keyChanges.submit({ kind: "commit", version: { ...v, requestId: requestId ?? null } }) as Promise<CommitResult>;
+    return this.mutate([v], [v.versionId], done, (result) => ({
       versionIds: result.replaced,
       // The new row is built only when the cache may keep it (it is on the path of every upload).
       current: this.cache.enabled ? { ticket, row: committedRow(v) } : undefined,
@@ -193,7 +192,8 @@ export class Catalogue {
    */
   markDeleted(bucket: string, key: string, requestId?: RequestId): Promise<VersionRow | null> {
     const k = { bucket, key };
-    return this.mutate([k], [], this.deletes.submit({ ...k, requestId: requestId ?? null }), (v) => ({
+    const done = this.keyChanges.submit({ kind: "delete", key: { ...k, requestId: requestId ?? null } }) as Promise<VersionRow | null>;
+    return this.mutate([k], [], done, (v) => ({
       versionIds: v ? [v.versionId] : [],
     }));
   }
