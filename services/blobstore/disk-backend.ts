@@ -24,6 +24,8 @@ export interface DiskBackendOptions {
 
 /** Kept back so a full disk can still take deletes' tombstones and compaction's copies (~200,000 tombstones). */
 const SEGMENT_RESERVE_BYTES = 16 * 1024 * 1024;
+/** How soon compaction runs again while the disk is full. */
+const DISK_FULL_COMPACT_MS = 1000;
 
 /**
  * The storage node's disk: small blobs in segment files (group commit), large ones as files.
@@ -53,11 +55,18 @@ export class DiskBackend implements BlobBackend {
     await this.segments.open();
     const every = this.opts.compactIntervalMs ?? 60_000;
     if (every > 0) {
+      // While the disk is full, small puts are refused until compaction frees space: look every
+      // second then, not once a minute (a boolean a second otherwise).
+      const tick = Math.min(every, DISK_FULL_COMPACT_MS);
+      let sinceLast = 0;
       this.compactTimer = setInterval(() => {
+        sinceLast += tick;
+        if (sinceLast < every && !this.segments.diskFull) return;
+        sinceLast = 0;
         this.segments
           .compact(this.opts.compactBelowLiveShare ?? 0.5)
           .catch((e) => this.opts.log.error({ err: e }, "segment compaction failed"));
-      }, every);
+      }, tick);
       this.compactTimer.unref();
     }
   }

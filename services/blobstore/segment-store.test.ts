@@ -39,8 +39,13 @@ async function fileHandleProto(dir: string): Promise<FileHandleMethods> {
 describe("SegmentStore", () => {
   let dir: { path: string; remove(): Promise<void> };
   const stores: SegmentStore[] = [];
-  const openStore = async (maxSegmentBytes?: number, writePolicy?: GroupWritePolicy, reserveBytes?: number) => {
-    const s = new SegmentStore({ dir: dir.path, log: silentLog, maxSegmentBytes, writePolicy, reserveBytes });
+  const openStore = async (
+    maxSegmentBytes?: number,
+    writePolicy?: GroupWritePolicy,
+    reserveBytes?: number,
+    sealForCompactionBytes?: number,
+  ) => {
+    const s = new SegmentStore({ dir: dir.path, log: silentLog, maxSegmentBytes, writePolicy, reserveBytes, sealForCompactionBytes });
     await s.open();
     stores.push(s);
     return s;
@@ -385,7 +390,7 @@ describe("SegmentStore", () => {
   it("on a disk smaller than a segment, deleting everything frees the space and puts work again", async () => {
     const restore = await diskOf(dir.path, 256 * KiB);
     try {
-      const s = await openStore(64 * 1024 * KiB, undefined, 16 * KiB);
+      const s = await openStore(64 * 1024 * KiB, undefined, 16 * KiB, 64 * KiB);
       const { stored, refusal } = await fillUntilRefused(s);
       expect(hasCode(refusal, ErrorCode.StoreUnavailable)).toBe(true);
       expect(s.stats().segmentCount).toBe(1);

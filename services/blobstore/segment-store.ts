@@ -84,6 +84,11 @@ export interface SegmentStoreOptions {
   log: Logger;
   /** A segment is sealed and a new one started past this size. */
   maxSegmentBytes?: number;
+  /**
+   * The segment being written is sealed for compaction once it holds this much and is mostly dead
+   * (default 4 MiB; smaller ones wait to fill: each seal costs a file, and an fd while it lives).
+   */
+  sealForCompactionBytes?: number;
   /** Bytes written by one writev + fdatasync at most. */
   maxGroupBytes?: number;
   /** Where group writes and syncs run (tests force syncs off the event loop). */
@@ -93,6 +98,7 @@ export interface SegmentStoreOptions {
 }
 
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
+
 /** A segment that compaction could not read whole is renamed to this, kept for whoever investigates. */
 const DAMAGED_SUFFIX = ".damaged";
 
@@ -115,6 +121,10 @@ export class SegmentStore {
   private nextSeq = 1;
   private queue: PendingAppend[] = [];
   private writing = false;
+  /** The next group starts a new segment (sealActive). */
+  private sealRequested = false;
+  /** A write failed for want of space since the last compaction pass. */
+  private noSpace = false;
   private writeLoopDone: Promise<void> = Promise.resolve();
   private compacting: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -207,6 +217,11 @@ export class SegmentStore {
     let unreadable = this.unreadableAside;
     for (const s of this.segments.values()) unreadable += s.unreadable.length;
     return { blobCount: this.index.size, usedBytes: this.totalBytes, segmentCount: this.segments.size, unreadableRecords: unreadable };
+  }
+
+  /** The disk filled up (a write failed with ENOSPC, or the reserve is in use) and compaction has not run since. */
+  get diskFull(): boolean {
+    return this.reserve.released || this.noSpace;
   }
 
   /** Appends a small blob; resolves once its group is durable. IntegrityError if data does not hash to sha256. */
@@ -328,7 +343,17 @@ export class SegmentStore {
     const run = this.compacting
       .catch(() => undefined)
       .then(async () => {
+        this.noSpace = false;
         let done = 0;
+        // Compaction never touches the segment being written. Mostly dead, it is sealed first: on a
+        // disk smaller than a segment (256 MiB), or whose dead data all sat in that one, deleting
+        // everything freed nothing and small puts stayed refused for good (disk-full.test.ts).
+        const a = this.active;
+        if (a.size >= (this.opts.sealForCompactionBytes ?? 4 * 1024 * 1024) && a.liveBytes / a.size <= maxLiveShare) {
+          await this.sealActive().catch((e: unknown) =>
+            this.opts.log.warn({ err: e, segment: a.path }, "could not seal a segment to compact it"),
+          );
+        }
         for (const s of [...this.segments.values()].sort((a, b) => a.id - b.id)) {
           if (this.closed) break;
           if (s === this.active || s.size === 0 || s.liveBytes / s.size > maxLiveShare) continue;
@@ -346,6 +371,17 @@ export class SegmentStore {
       });
     this.compacting = run;
     return run;
+  }
+
+  /**
+   * Starts a new segment for what is written next, in the one writer: once this resolves, every
+   * append queued before it is in the old segment and none can reach it any more.
+   */
+  private sealActive(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.sealRequested = true;
+      this.enqueue({ iov: [], length: 0, freesSpace: true, apply: () => resolve(), fail: reject });
+    });
   }
 
   private async compactSegment(old: Segment): Promise<void> {
@@ -544,8 +580,10 @@ export class SegmentStore {
   private async writeGroup(group: PendingAppend[], bytes: number): Promise<void> {
     let segment = this.active;
     let start = segment.size;
+    const seal = this.sealRequested;
+    this.sealRequested = false;
     try {
-      if (start > 0 && start + bytes > this.maxSegmentBytes) {
+      if (start > 0 && (seal || start + bytes > this.maxSegmentBytes)) {
         segment = this.active = await this.createSegment(segment.id + 1);
         start = 0;
       }
@@ -562,20 +600,12 @@ export class SegmentStore {
     } catch (e) {
       // Cut off whatever part of the group reached the file, so the next group starts clean.
       await segment.fd.truncate(start).catch(() => undefined);
+      if (isNoSpace(e)) this.noSpace = true;
       if (isNoSpace(e) && group.some((a) => a.freesSpace) && (await this.reserve.release())) {
         // The disk is full: deletes and relocations go again on the reserve's space, puts fail.
         const retry = group.filter((a) => a.freesSpace);
         const full = new MiniS3Error(ErrorCode.StoreUnavailable, "disk full: small puts wait until compaction frees space");
         for (const a of group) if (!a.freesSpace) a.fail(full);
-        // ...in a new segment: compaction never touches the one being written, and on a disk smaller
-        // than a segment (or whose dead data is all in this one) it would free nothing, ever.
-        // Here, inside the one writer, no other append can be on its way to the old one.
-        if (segment.size > 0 && segment === this.active) {
-          this.active = await this.createSegment(segment.id + 1).catch((err: unknown) => {
-            this.opts.log.warn({ err, segment: segment.path }, "disk full: could not start a new segment");
-            return segment;
-          });
-        }
         await this.writeGroup(
           retry,
           retry.reduce((n, a) => n + a.length, 0),
