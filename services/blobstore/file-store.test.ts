@@ -97,6 +97,19 @@ describe("FileStore", () => {
     expect(got).toBe(4 * CHECK_BLOCK); // chunks of 64 KiB here: blocks 0-3
   });
 
+  it("a read stopped after its first chunk closes its file, the chunk read ahead included", async () => {
+    const b = blobOf(8 * CHECK_BLOCK);
+    await (await writeAll("ahead", b.data)).commit(b.data.length, b.sha256);
+    const openFiles = async () => (await readdir("/proc/self/fd")).length;
+    const before = await openFiles();
+    const it = (await store.read("ahead", 0, undefined)).chunks[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.value.equals(b.data.subarray(0, 64 * 1024))).toBe(true);
+    await it.return!();
+    expect(await openFiles()).toBe(before);
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
   it("never hands out the last chunk of a corrupt version 1 file (no block checksums): the sha256 check fails in its place", async () => {
     const b = blobOf(5 * 64 * 1024 + 100);
     await (await writeAll("rot-early", b.data)).commit(b.data.length, b.sha256);

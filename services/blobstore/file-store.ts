@@ -282,10 +282,23 @@ async function fileChunks(
     table = Buffer.alloc((Math.ceil(readEnd / CHECK_BLOCK) - firstBlock) * 4);
     await readFully(fd, table, h.headerLength + h.size + firstBlock * 4, name);
   }
+  // Read-ahead: the next chunk is read from the file while this one is checked and sent. Reading
+  // only once the previous chunk had left took turns with the socket: of a 64 MiB read's ~400 ms on
+  // the node, ~200 ms waited for file reads and checks and ~200 ms for the socket (2026-12-02).
+  // Memory: one chunk more per read.
+  let ahead: Promise<Buffer> | undefined;
+  const readAt = async (at: number): Promise<Buffer> => {
+    const buf = allocChunk(Math.min(step, readEnd - at)); // read straight into the message ReadBlob will send
+    await readFully(fd, buf, h.headerLength + at, name);
+    return buf;
+  };
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    const pending = ahead;
+    ahead = undefined;
+    await pending?.catch(() => undefined); // the file stays open until its last read is back
     await fd.close().catch(() => undefined);
   };
   const iterator: AsyncIterator<Buffer> = {
@@ -300,8 +313,12 @@ async function fileChunks(
           return { done: true, value: undefined };
         }
         const want = Math.min(step, readEnd - position);
-        const buf = allocChunk(want); // read straight into the message ReadBlob will send
-        await readFully(fd, buf, h.headerLength + position, name);
+        const buf = await (ahead ?? readAt(position));
+        ahead = undefined;
+        if (!closed && position + want < readEnd) {
+          ahead = readAt(position + want);
+          ahead.catch(() => undefined); // awaited by the next call or by close()
+        }
         if (blocks) checkBlocks(name, buf, position / CHECK_BLOCK, table, firstBlock);
         // Only the first and last chunks of a range that is not block-aligned are cut (and copied when sent).
         const from = Math.max(range.offset, position) - position;
