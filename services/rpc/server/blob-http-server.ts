@@ -28,7 +28,17 @@ export interface BlobHttpOptions {
   id: string;
   clusterSecret?: string;
   log: Logger;
+  /** A request whose connection moves no byte either way this long is cut (default BLOB_HTTP_IDLE_MS). */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * A request whose connection moves no byte either way for this long is cut, and a PUT's temp file
+ * removed: a coordinator stopped (SIGSTOP) or cut off with its socket still open held both for
+ * good, since its kernel still answers TCP keepalive. Longer than the facade's own idle limit
+ * (MINIS3_HTTP_IDLE_TIMEOUT, 2 min by default), behind which a coordinator may wait for its client.
+ */
+export const BLOB_HTTP_IDLE_MS = 5 * 60_000;
 
 /**
  * Idle keep-alive connections are kept this long: longer than the client's own idle socket timeout
@@ -76,10 +86,10 @@ export function createBlobHttpServer(backend: BlobBackend, opts: BlobHttpOptions
   // A PUT asks for "100 Continue" before it sends its body: it is answered only once the request
   // passed the checks, so a sender that is refused has sent no byte of the body.
   server.on("checkContinue", handle);
-  // No inactivity timeout on a request: a coordinator may be slow to read while its HTTP client
-  // is, or to send while its client is (the gRPC streams had none either). A peer that vanished is
-  // found by TCP keepalive.
-  server.timeout = 0;
+  // No limit on a whole request (a large blob over a slow link takes as long as it takes), only on
+  // silence: a coordinator may be slow to read while its HTTP client is, but not for minutes. A
+  // peer that vanished is also found by TCP keepalive.
+  server.timeout = opts.idleTimeoutMs ?? BLOB_HTTP_IDLE_MS;
   server.requestTimeout = 0;
   server.on("connection", (socket: import("node:net").Socket) => socket.setKeepAlive(true, 10_000));
   return server;
