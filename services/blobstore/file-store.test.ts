@@ -41,6 +41,15 @@ describe("FileStore", () => {
     expect((await store.stat("big1"))!.storedAtMs).toBe(meta.storedAtMs);
   });
 
+  it("a blob larger than the flush-behind step (datasyncs started while it is written) commits and reads back whole", async () => {
+    const b = blobOf(17 * 1024 * 1024 + 3);
+    const w = await store.beginWrite("flushed", {});
+    for (let at = 0; at < b.data.length; at += 256 * 1024) await w.write(b.data.subarray(at, at + 256 * 1024));
+    const meta = await w.commit(b.data.length, b.sha256);
+    expect(meta.size).toBe(b.data.length);
+    expect((await collect((await store.read("flushed", 0, undefined)).chunks)).equals(b.data)).toBe(true);
+  });
+
   it("abort leaves nothing behind", async () => {
     const w = await writeAll("gone", blobOf(300_000).data);
     await w.abort();

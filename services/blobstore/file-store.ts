@@ -175,6 +175,13 @@ function shardOf(blobId: string): string {
   return blobId.slice(-2).padStart(2, "_");
 }
 
+/**
+ * A large write starts a datasync of what it wrote every so often, without waiting for it, so the
+ * commit's fsync finds little left to write: it flushed the whole blob at the end, 60-150 ms of a
+ * ~550 ms 64 MiB upload (2026-12-02). The commit still syncs everything before the rename.
+ */
+const FLUSH_BEHIND_BYTES = 8 * 1024 * 1024;
+
 class FileBlobWriter implements BlobWriter {
   private readonly hash = createHash("sha256");
   private readonly blocks = new BlockChecksums();
@@ -198,7 +205,22 @@ class FileBlobWriter implements BlobWriter {
     this.blocks.update(chunk);
     await writeAll(this.fd, chunk, this.position);
     this.position += chunk.length;
+    if (this.position - this.flushedTo >= FLUSH_BEHIND_BYTES && !this.flushing) {
+      this.flushedTo = this.position;
+      this.flushing = this.fd.datasync().then(
+        () => (this.flushing = undefined),
+        (e: unknown) => {
+          this.flushing = undefined;
+          this.flushFailure ??= e;
+        },
+      );
+    }
   }
+
+  /** flush-behind state: the datasync running, where the last one started, the first that failed. */
+  private flushing?: Promise<unknown>;
+  private flushedTo = 0;
+  private flushFailure?: unknown;
 
   async commit(expectedSize: number, expectedSha256: Buffer): Promise<BlobMeta> {
     if (this.state !== "open") throw new InvalidArgumentError("commit after commit or abort");
@@ -213,6 +235,8 @@ class FileBlobWriter implements BlobWriter {
       await writeAll(this.fd, table, this.position);
       const seal = sealFields(size, storedAtMs, sha256);
       await this.fd.write(seal.bytes, 0, seal.bytes.length, seal.position);
+      await this.flushing;
+      if (this.flushFailure) throw this.flushFailure;
       await this.fd.sync();
       await this.fd.close();
       await this.store.publish(this.tmpPath, this.blobId, this.position + table.length);
