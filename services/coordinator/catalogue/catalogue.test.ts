@@ -186,6 +186,34 @@ describe("commits and lookups", () => {
     expect(await c.latestTrash(b, "k", Math.max(deleted1.purgeMs!, deleted2.purgeMs!))).toBeNull();
   });
 
+  // Review finding 19 (`latestTrash` order): which version an undelete brings back is decided by
+  // delete times, written on the catalogue's clock (MariaDB's), so two coordinators whose clocks
+  // disagree by days still order their deletes as they happened.
+  it("orders deletes from two coordinators whose clocks are days apart as they happened", async () => {
+    const ahead = new Catalogue(pool, TTL);
+    const behind = new Catalogue(pool, TTL);
+    const b = newBucket();
+    const first = upload(b, "k");
+    const second = upload(b, "k");
+    const wall = Date.now();
+    const clock = jest.spyOn(Date, "now");
+    try {
+      clock.mockImplementation(() => wall + 2 * 86_400_000);
+      await ahead.commit(first);
+      const d1 = (await ahead.markDeleted(b, "k"))!;
+      clock.mockImplementation(() => wall - 2 * 86_400_000);
+      await behind.commit(second);
+      const d2 = (await behind.markDeleted(b, "k"))!;
+      clock.mockRestore();
+      expect(d2.deletedMs!).toBeGreaterThanOrEqual(d1.deletedMs!);
+      for (const d of [d1, d2]) expect(Math.abs(d.purgeMs! - TTL - wall)).toBeLessThan(60_000);
+      expect((await behind.latestTrash(b, "k", Date.now()))!.versionId).toBe(second.versionId);
+      expect((await ahead.latestTrash(b, "k", Date.now()))!.versionId).toBe(second.versionId);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it("counts objects and bytes per tier", async () => {
     const c = cat();
     const b = newBucket();
