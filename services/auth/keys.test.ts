@@ -76,4 +76,33 @@ describe("keys from configuration", () => {
     expect(() => loadKeyStore({ ...none, keysFile: keysFile(twice) })).toThrow(/AKSAME.*twice/);
     expect(() => KeyStore.fromFileContent({ users: [] })).toThrow(/users/);
   });
+
+  test("every problem of a keys file is named by its path, all at once", () => {
+    const bad = {
+      users: [
+        { name: "", keys: [{ accessKey: "a b", secretKey: "short" }], buckets: "*" },
+        { name: "ok", keys: "none", buckets: ["", "b"] },
+        { name: "ok2", keys: [{ accessKey: "AKOK", secretKey: "long-enough" }], buckets: 7 },
+        "x",
+      ],
+    };
+    let message = "";
+    try {
+      KeyStore.fromFileContent(bad);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    for (const path of [
+      "users.0.name",
+      "users.0.keys.0.accessKey",
+      "users.0.keys.0.secretKey",
+      "users.1.keys",
+      "users.1.buckets.0",
+      "users.2.buckets",
+      "users.3",
+    ])
+      expect(message).toContain(`${path}: `);
+    expect(message).not.toContain("users.1.buckets.1");
+    expect(() => KeyStore.fromFileContent([])).toThrow(/\(top\): expected an object/);
+  });
 });

@@ -1,7 +1,6 @@
 // Who may sign requests: access keys, their secrets, and the buckets each user may use.
 // From MINIS3_ACCESS_KEY / MINIS3_SECRET_KEY (one user, every bucket) or MINIS3_KEYS_FILE.
 import { readFileSync } from "node:fs";
-import { z } from "zod";
 import { ConfigError } from "../common/config";
 import { ErrorCode, MiniS3Error } from "../common/errors";
 
@@ -20,18 +19,47 @@ export interface Credential {
 
 const ACCESS_KEY = /^[A-Za-z0-9._~+=-]{3,128}$/;
 
-const KeysFile = z.object({
-  users: z
-    .array(
-      z.object({
-        name: z.string().min(1).max(128),
-        keys: z.array(z.object({ accessKey: z.string().regex(ACCESS_KEY), secretKey: z.string().min(8).max(256) })).min(1),
-        buckets: z.union([z.literal("*"), z.array(z.string().min(1).max(255))]),
-      }),
-    )
-    .min(1),
-});
-export type KeysFileContent = z.input<typeof KeysFile>;
+/** A keys file's content once checked (parseKeysFile). */
+export interface KeysFileContent {
+  users: { name: string; keys: { accessKey: string; secretKey: string }[]; buckets: "*" | string[] }[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * A keys file's JSON checked by hand, each problem as "path: what is wrong": the last zod schema
+ * in the tree, and zod's require cost the coordinator ~0.1 s of its start on a quiet machine (more
+ * under load: 0.6-0.8 s for a node, config-checks.ts), time a restarted coordinator is away.
+ */
+function parseKeysFile(content: unknown): KeysFileContent | string[] {
+  const issues: string[] = [];
+  const at = (path: (string | number)[], message: string) => issues.push(`${path.join(".") || "(top)"}: ${message}`);
+  const text = (v: unknown, path: (string | number)[], min: number, max: number, pattern?: RegExp) => {
+    if (typeof v !== "string") at(path, "expected a string");
+    else if (v.length < min || v.length > max) at(path, `must be ${min} to ${max} characters`);
+    else if (pattern && !pattern.test(v)) at(path, `must match ${pattern}`);
+  };
+  const list = (v: unknown, path: (string | number)[], what: string, each: (item: unknown, p: (string | number)[]) => void) => {
+    if (!Array.isArray(v)) at(path, "expected an array");
+    else if (v.length === 0) at(path, `at least one ${what}`);
+    else v.forEach((item, i) => each(item, [...path, i]));
+  };
+  if (!isObject(content)) at([], "expected an object");
+  else
+    list(content.users, ["users"], "user", (u, p) => {
+      if (!isObject(u)) return at(p, "expected an object");
+      text(u.name, [...p, "name"], 1, 128);
+      list(u.keys, [...p, "keys"], "key", (k, kp) => {
+        if (!isObject(k)) return at(kp, "expected an object");
+        text(k.accessKey, [...kp, "accessKey"], 3, 128, ACCESS_KEY);
+        text(k.secretKey, [...kp, "secretKey"], 8, 256);
+      });
+      if (u.buckets === "*") return;
+      if (!Array.isArray(u.buckets)) return at([...p, "buckets"], 'expected "*" or a list of bucket names');
+      u.buckets.forEach((b, i) => text(b, [...p, "buckets", i], 1, 255));
+    });
+  return issues.length ? issues : (content as unknown as KeysFileContent);
+}
 
 export class KeyStore {
   private readonly byAccessKey = new Map<string, Credential>();
@@ -59,13 +87,10 @@ export class KeyStore {
 
   /** The users of a keys file's content (parsed JSON); ConfigError names what is wrong. */
   static fromFileContent(content: unknown, source = "MINIS3_KEYS_FILE"): KeyStore {
-    const r = KeysFile.safeParse(content);
-    if (!r.success) {
-      const why = r.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ");
-      throw new ConfigError(`invalid configuration:\n  ${source}: ${why}`);
-    }
+    const r = parseKeysFile(content);
+    if (Array.isArray(r)) throw new ConfigError(`invalid configuration:\n  ${source}: ${r.join("; ")}`);
     return new KeyStore(
-      r.data.users.flatMap((u) =>
+      r.users.flatMap((u) =>
         u.keys.map((k) => ({ identity: { user: u.name, accessKey: k.accessKey, buckets: u.buckets }, secretKey: k.secretKey })),
       ),
     );
