@@ -98,7 +98,6 @@ export interface SegmentStoreOptions {
 }
 
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
-
 /** A segment that compaction could not read whole is renamed to this, kept for whoever investigates. */
 const DAMAGED_SUFFIX = ".damaged";
 

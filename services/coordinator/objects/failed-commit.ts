@@ -7,7 +7,7 @@ export interface FailedCommitDeps {
   /** The version's row, read afresh (on another connection than the commit's). */
   version(versionId: string): Promise<unknown>;
   /** Deletes the upload's copies on its replicas. */
-  discard(versionId: string, replicas: string[], requestId: RequestId): Promise<void>;
+  discard(versionId: string, replicas: string[], requestId: RequestId): Promise<unknown>;
   log: Logger;
 }
 

@@ -92,7 +92,7 @@ export class ObjectStore implements ObjectEngine {
     this.writer = new ReplicaWriter(deps.nodes, this.log);
     this.failedCommits = {
       version: (id) => this.catalogue.version(id),
-      discard: (id, replicas, requestId) => this.writer.discard(id, replicas, requestId).then(() => undefined),
+      discard: (id, replicas, requestId) => this.writer.discard(id, replicas, requestId),
       log: this.log,
     };
   }
