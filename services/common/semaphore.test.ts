@@ -51,4 +51,20 @@ describe("Semaphore", () => {
     expect(await s.run(async () => "next")).toBe("next");
     expect(s.inUse).toBe(0);
   });
+
+  test("tryAcquire takes a free slot and never waits; a released slot goes to a waiter before it", async () => {
+    const s = new Semaphore(1);
+    expect(s.tryAcquire()).toBe(true);
+    expect(s.tryAcquire()).toBe(false);
+    let waited = false;
+    const waiter = s.acquire().then(() => (waited = true));
+    s.release(); // handed to the waiter
+    await waiter;
+    expect(waited).toBe(true);
+    expect(s.tryAcquire()).toBe(false);
+    s.release();
+    expect(s.tryAcquire()).toBe(true);
+    s.release();
+    expect(s.inUse).toBe(0);
+  });
 });

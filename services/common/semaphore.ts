@@ -30,6 +30,13 @@ export class Semaphore {
     else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over
   }
 
+  /** Takes a slot if one is free now (no one waits then: a freed slot goes to a waiter first). */
+  tryAcquire(): boolean {
+    if (this.held >= this.limit) return false;
+    this.held++;
+    return true;
+  }
+
   release(): void {
     const next = this.waiting.shift();
     if (next) next();

@@ -89,6 +89,19 @@ export class LifecycleQueries {
   }
 
   /**
+   * Ids of versions with copies left over, after `afterId` in primary-key order (a keyset page:
+   * a walk reads the table once, however many rows stay pending). No index has `cleanup`: a page
+   * reads rows until it has `limit` (a walk of 100,000 rows: one scan of the table).
+   */
+  async leftoverPage(afterId: string, limit: number): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      "SELECT version_id FROM versions WHERE version_id > ? AND cleanup <> '' ORDER BY version_id LIMIT ?",
+      [afterId, limit],
+    );
+    return rows.map((r) => r.version_id as string);
+  }
+
+  /**
    * Up to `limit` rows of a scan after `after` with the column at or below `dueBy`, in (column,
    * version_id) order: a keyset page, so rows that stay (cannot move yet) never hide the ones behind
    * them, and each page is an index range read however many rows came before.

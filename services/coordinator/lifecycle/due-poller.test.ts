@@ -1,5 +1,6 @@
 import pino from "pino";
 import { sleep, waitFor } from "../../../test/support/wait";
+import { Catalogue } from "../catalogue/catalogue";
 import { CatalogueClock } from "../catalogue/catalogue-clock";
 import { LifecycleQueries } from "../catalogue/lifecycle-queries";
 import { throwawayCatalogueDatabase } from "../catalogue/testing/throwaway-database";
@@ -93,6 +94,55 @@ test("under a backlog of trash moves, the oldest deletes move first: the sweep l
     expect(outOfOrder).toEqual([]);
   } finally {
     held.releaseAll();
+    await poller.stop();
+  }
+});
+
+test("trash moves go on while their old copies cannot be deleted; the deletes left to the catalogue finish later, none left behind", async () => {
+  // More rows than the moves in flight (512) and the cleanup backlog (16 here) hold together.
+  const ids = await trashOnCold(600, "stalled");
+  const copies = new Set(ids.map((id) => `${id}@backup-1`));
+  let unstall!: () => void;
+  const stalled = new Promise<void>((r) => (unstall = r));
+  const copier = {
+    copy: async (v: VersionRow, _sources: string[], targets: string[]) => {
+      for (const t of targets) copies.add(`${v.versionId}@${t}`);
+      return targets;
+    },
+    remove: async (versionId: string, nodeIds: string[]) => {
+      await stalled; // the backup node's deletes hang
+      for (const n of nodeIds) copies.delete(`${versionId}@${n}`);
+      return [];
+    },
+  };
+  const ctx = {
+    catalogue: new Catalogue(db.pool(), 60_000),
+    copier,
+    nodes: { isLive: () => true, isRemoved: () => false, liveOfKind: () => ({ id: "trash-1" }) },
+    scheduler: { add: () => undefined },
+    opts: { hotTtlMs: 60_000 },
+    log,
+  } as unknown as JobContext;
+  const transitions = dueTransitions(ctx, TRASH_TTL_MS).filter((t) => t.name === trash.name);
+  const poller = new DuePoller(transitions, new LifecycleQueries(db.pool()), ctx, { id: "c1", others: () => [] }, log, {
+    cleanupBacklog: 16,
+  });
+  poller.start();
+  try {
+    // A move is done at its commit, which lists the old copy as pending: none waits for a delete.
+    await waitFor("every trash move done while no delete can finish", async () => poller.status()[0].moved === ids.length, 30_000);
+    expect(poller.cleanupsPending()).toBeLessThanOrEqual(16); // the rest wait in the catalogue, not in memory
+    unstall();
+    await waitFor("every old copy deleted", async () => ![...copies].some((c) => c.endsWith("@backup-1")), 30_000);
+    const [rows] = (await db
+      .pool()
+      .query("SELECT COUNT(*) AS n FROM versions WHERE version_id LIKE 'stalled%' AND (cleanup <> '' OR tier <> 'trash')")) as unknown as [
+      { n: number }[],
+    ];
+    expect(Number(rows[0].n)).toBe(0);
+    expect(ids.filter((id) => !copies.has(`${id}@trash-1`))).toEqual([]);
+  } finally {
+    unstall();
     await poller.stop();
   }
 });

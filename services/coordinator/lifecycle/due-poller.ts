@@ -4,6 +4,7 @@ import type { Logger } from "../../common/logger";
 import { Semaphore } from "../../common/semaphore";
 import { START_CURSOR, type DueCursor, type DueScan, type LifecycleQueries } from "../catalogue/lifecycle-queries";
 import type { VersionRow } from "../model/version-row";
+import { cleanBehind } from "./jobs/cleanup";
 import { CleanupBacklog } from "./jobs/cleanup-backlog";
 import { forRequest, type JobContext, type RowJob } from "./jobs/job";
 import { shareOf, type Peers } from "./peer-share";
@@ -22,8 +23,8 @@ const PAGE = 500;
  */
 const CONCURRENCY = 512;
 /**
- * Old copies waiting to be deleted after their moves committed (CleanupBacklog), for every
- * transition together: about as many as their moves in flight; past that a move waits for room.
+ * Old copies being deleted after their moves committed (CleanupBacklog), for every transition
+ * together; past that their rows keep them listed, and are paged back in as room frees.
  */
 const CLEANUP_BACKLOG = 4 * CONCURRENCY;
 /** Of those, the sweep (stragglers and retries) may hold this many, so it never starves the front. */
@@ -129,9 +130,11 @@ export class DuePoller {
   private readonly loops: Promise<void>[] = [];
   private readonly moving = new Set<Promise<void>>();
   private stopped = false;
+  private readonly stopping: Promise<void>;
+  private signalStop!: () => void;
   /** Sweeps pausing between passes: stop() and nodesReturned() end their pause. */
   private readonly pauseWaiters = new Set<() => void>();
-  private readonly cleanups = new CleanupBacklog(CLEANUP_BACKLOG);
+  private readonly cleanups: CleanupBacklog;
   /** The jobs' context, with the old copies' deletes taken out of the moves' path. */
   private readonly jobs: JobContext;
 
@@ -141,13 +144,17 @@ export class DuePoller {
     jobs: JobContext,
     private readonly peers: Peers,
     private readonly log: Logger,
+    opts: { cleanupBacklog?: number } = {},
   ) {
+    this.cleanups = new CleanupBacklog(opts.cleanupBacklog ?? CLEANUP_BACKLOG);
+    this.stopping = new Promise((resolve) => (this.signalStop = resolve));
     this.lanes = transitions.map((t) => new Lane(t));
     this.jobs = { ...jobs, cleanupBacklog: this.cleanups };
   }
 
   start(): void {
     for (const lane of this.lanes) this.loops.push(this.front(lane), this.sweep(lane));
+    this.loops.push(this.pageCleanupsBack());
   }
 
   /** Something may have come due (a delete): the named transition's front looks now. */
@@ -199,6 +206,7 @@ export class DuePoller {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.signalStop();
     for (const w of this.pauseWaiters) w();
     for (const l of this.lanes) l.wakeFront?.();
     await Promise.all(this.loops);
@@ -290,6 +298,39 @@ export class DuePoller {
         this.warn(lane, e, "could not sweep due versions");
       }
       pause = Math.max(SWEEP_PAUSE_MS, 4 * (performance.now() - started));
+    }
+  }
+
+  /**
+   * The old copies the backlog had no room for (their rows list them): once some were left, walks
+   * the rows with pending copies (this coordinator's share) and hands each to the backlog as room
+   * frees, so the deletes keep going at their own rate behind the moves. Each walk reads the table
+   * once; another follows only if more were left meanwhile (rows whose node is away are tried once
+   * a walk, and meanwhile by the cleanup job with its backoff).
+   */
+  private async pageCleanupsBack(): Promise<void> {
+    let failed = false;
+    while (!this.stopped) {
+      if (!failed) await this.cleanups.whenLeft(this.stopping);
+      this.cleanups.takeLeft();
+      failed = false;
+      try {
+        let after = "";
+        while (!this.stopped) {
+          const ids = await this.queries.leftoverPage(after, PAGE);
+          const mine = this.share();
+          for (const id of ids) {
+            if (this.stopped) break;
+            if (mine(id) && !this.cleanups.has(id)) await this.cleanups.add(id, () => cleanBehind(this.jobs, id));
+          }
+          if (ids.length < PAGE) break;
+          after = ids[ids.length - 1];
+        }
+      } catch (e) {
+        this.log.warn({ err: e }, "could not read the versions with old copies to delete; trying again");
+        failed = true;
+        await this.pause(1000);
+      }
     }
   }
 

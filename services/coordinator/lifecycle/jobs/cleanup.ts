@@ -25,19 +25,22 @@ export const cleanup: LifecycleJob<"cleanup"> = {
 
 /**
  * Every transition ends here, once its commit added the old copies to the version's pending ones:
- * they go now (in the due-row poller, after the move returns: ctx.cleanupBacklog), and those that
- * cannot are left to the cleanup job.
+ * they go now (in the due-row poller, after the move returns: ctx.cleanupBacklog, or later, paged
+ * back from the catalogue when the backlog is full), and those that cannot are left to the cleanup
+ * job.
  */
-export function finishCleanup(ctx: JobContext, versionId: string): Promise<void> {
-  const clean = () => cleanOrRetry(ctx, versionId, []);
-  if (!ctx.cleanupBacklog) return clean();
-  return ctx.cleanupBacklog.add(() =>
-    clean().catch((e) => {
-      // the row still lists the copies: the cleanup job (or the reconciler) deletes them
-      ctx.log.debug({ version: versionId, err: e }, "old copies not deleted yet");
-      ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
-    }),
-  );
+export async function finishCleanup(ctx: JobContext, versionId: string): Promise<void> {
+  if (!ctx.cleanupBacklog) return cleanOrRetry(ctx, versionId, []);
+  ctx.cleanupBacklog.offer(versionId, () => cleanBehind(ctx, versionId));
+}
+
+/** Deletes a version's pending copies after its move returned; never throws (what fails goes to the cleanup job). */
+export function cleanBehind(ctx: JobContext, versionId: string): Promise<void> {
+  return cleanOrRetry(ctx, versionId, []).catch((e) => {
+    // the row still lists the copies: the cleanup job (or the reconciler) deletes them
+    ctx.log.debug({ version: versionId, err: e }, "old copies not deleted yet");
+    ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
+  });
 }
 
 /** A transition lost its race: remove the copies it made, unless the catalogue now uses them. */
