@@ -8,34 +8,19 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { NodeClient } from "../../services/rpc/client/node-client";
-import { NodeChild, serveNode } from "./node-child";
+import { formatPass, medianPass, NodeChild, serveNode, timedPass, type Pass } from "./node-child";
 
 const CHUNK = 256 * 1024;
 
-interface Pass {
-  mbps: number;
-  clientMsPerMiB: number;
-  nodeMsPerMiB: number;
-}
-
 async function pass(node: NodeChild, client: NodeClient, id: string, data: Buffer, sha256: Buffer): Promise<Pass> {
-  await node.mark();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const up = client.writeBlob(id, {});
-  for (let at = 0; at < data.length; at += CHUNK) await up.write(data.subarray(at, at + CHUNK));
-  await up.finish(data.length, sha256);
-  const s = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(cpu0);
-  const cpuUs = await node.cpuUs();
+  const p = await timedPass(node, data.length, async () => {
+    const up = client.writeBlob(id, {});
+    for (let at = 0; at < data.length; at += CHUNK) await up.write(data.subarray(at, at + CHUNK));
+    await up.finish(data.length, sha256);
+  });
   await node.delete(id);
-  const mib = data.length / 1024 / 1024;
-  return { mbps: data.length / 1e6 / s, clientMsPerMiB: (c.user + c.system) / 1000 / mib, nodeMsPerMiB: cpuUs / 1000 / mib };
+  return p;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (p: Pass) =>
-  `${p.mbps.toFixed(1)} MB/s, client ${p.clientMsPerMiB.toFixed(2)} ms/MiB, node ${p.nodeMsPerMiB.toFixed(2)} ms/MiB`;
 
 async function bench(): Promise<void> {
   const [mib = 64, pairs = 6] = process.argv.slice(2, 4).map(Number);
@@ -55,17 +40,10 @@ async function bench(): Promise<void> {
     ] as const) {
       const p = await pass(node, client, `b${i}-${name}`, data, sha256);
       results[name].push(p);
-      console.log(`${name.padEnd(9)} ${fmt(p)}`);
+      console.log(`${name.padEnd(9)} ${formatPass(p)}`);
     }
   }
-  for (const [name, ps] of Object.entries(results))
-    console.log(
-      `median ${name.padEnd(9)} ${fmt({
-        mbps: median(ps.map((p) => p.mbps)),
-        clientMsPerMiB: median(ps.map((p) => p.clientMsPerMiB)),
-        nodeMsPerMiB: median(ps.map((p) => p.nodeMsPerMiB)),
-      })}`,
-    );
+  for (const [name, ps] of Object.entries(results)) console.log(`median ${name.padEnd(9)} ${formatPass(medianPass(ps))}`);
   plane.close();
   grpc.close();
   node.stop();

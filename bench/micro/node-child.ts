@@ -75,3 +75,38 @@ export class NodeChild {
     });
   }
 }
+
+/** One timed pass of a micro-benchmark against its node child: the rate and each side's CPU per MiB. */
+export interface Pass {
+  mbps: number;
+  clientMsPerMiB: number;
+  nodeMsPerMiB: number;
+}
+
+/** Runs `work` (moving `bytes` bytes to or from the node), timing it and both sides' CPU. */
+export async function timedPass(node: NodeChild, bytes: number, work: () => Promise<void>): Promise<Pass> {
+  await node.mark();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await work();
+  const s = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(cpu0);
+  const cpuUs = await node.cpuUs();
+  const mib = bytes / 1024 / 1024;
+  return { mbps: bytes / 1e6 / s, clientMsPerMiB: (c.user + c.system) / 1000 / mib, nodeMsPerMiB: cpuUs / 1000 / mib };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Each figure's median over the passes. */
+export function medianPass(ps: Pass[]): Pass {
+  return {
+    mbps: median(ps.map((p) => p.mbps)),
+    clientMsPerMiB: median(ps.map((p) => p.clientMsPerMiB)),
+    nodeMsPerMiB: median(ps.map((p) => p.nodeMsPerMiB)),
+  };
+}
+
+export function formatPass(p: Pass): string {
+  return `${p.mbps.toFixed(1)} MB/s, client ${p.clientMsPerMiB.toFixed(2)} ms/MiB, node ${p.nodeMsPerMiB.toFixed(2)} ms/MiB`;
+}

@@ -7,7 +7,7 @@
 //
 // Same guarantees as ReadBlob: the cluster secret and the node's id in headers (refused before any
 // read, with the same codes), the blob's info before the first byte, the node's verdict on what it
-// sent (its per-block crc32 and whole-read sha256: an IntegrityError, say) in a trailer after the
+// sent (its per-block crc32, or a version 1 file's whole-read sha256: an IntegrityError, say) in a trailer after the
 // last byte. A body cut before that trailer was cut by the transport (NodeUnavailable, resumable on
 // another replica); one whose trailer names an error carries the node's own error.
 //

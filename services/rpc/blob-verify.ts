@@ -5,8 +5,9 @@ import type { BlobBackend, BlobVerification } from "./blob-backend";
 const UNREADABLE = new Set(["EIO", "EBADMSG", "EUCLEAN"]);
 
 /**
- * A backend's verify() by reading the whole blob through its own read(): every backend checks a
- * whole read against the stored sha256 (and the backup node each chunk's checksum on the way), so
+ * A backend's verify() by reading the whole blob through `backend`'s read(), which checks it
+ * against the stored sha256 (and the backup node each chunk's checksum on the way; a storage
+ * node's blob files each block's crc32, and the sha256 only when verify asks: disk-backend.ts), so
  * reading to the end is the check, and one code path serves reads and verification alike.
  */
 export async function verifyByReading(backend: Pick<BlobBackend, "read">, blobId: string, signal?: AbortSignal): Promise<BlobVerification> {

@@ -270,6 +270,16 @@ describe("node server + client over real gRPC", () => {
     expect(checked.meta?.sha256.equals(big.sha256)).toBe(true);
   });
 
+  it("verify hashes a large file whole: one whose stored sha256 no longer matches its bytes is corrupt, though every block passes its crc32", async () => {
+    // A read checks the blocks only (file-store.ts fileChunks); verify (the scrubber) must still see this.
+    const big = blobOf(3 * CHUNK + 777);
+    const up = client.writeBlob("v-sha-rot", {});
+    await up.write(big.data);
+    await up.finish(big.data.length, big.sha256);
+    await flipByte(join(dir.path, "blobs", "ot", "v-sha-rot"), 28 + 5); // in the header's sha256 (blob-file-format.ts)
+    expect(await client.verifyBlob("v-sha-rot")).toBe("corrupt");
+  });
+
   it("checks a copy of an expected small size with one whole read on the Exchange stream, not a VerifyBlob call", async () => {
     const small = blobOf(4096);
     await client.putSmall("c-ok", {}, small.data, small.sha256);
