@@ -1,4 +1,5 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
+import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
@@ -646,6 +647,88 @@ describe("conditional tier moves and bookkeeping", () => {
     await Promise.all([cleaning, claim]);
     expect(deleted).toEqual(["s1", "s2"]);
     expect((await c.version(v.versionId))!.cleanup).toEqual([]);
+  });
+
+  describe("a move that cleans its old copies itself (moveTierAndClean)", () => {
+    const toCold = (v: NewVersion, gen = 0): [string, TierMove["expect"], TierMove["to"], string[]] => [
+      v.versionId,
+      { state: "live", tier: "hot", gen },
+      { tier: "cold", replicas: ["c1"] },
+      v.replicas,
+    ];
+
+    it("deletes the moved rows' old copies under their lock, taken in the commit's round trip; a lost move keeps its row", async () => {
+      const c = cat();
+      const vs = await Promise.all([0, 1, 2].map(async () => (await committed(c)).v));
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const asked = new Map<string, string[]>();
+      const remover = (v: NewVersion, unreachable?: string) => async (ids: string[]) => {
+        asked.set(v.versionId, ids);
+        await held;
+        return ids.filter((id) => id === unreachable);
+      };
+      // Sent together, they share one batch: vs[1] was read at an old generation.
+      const outcomes = await Promise.all([
+        c.moveTierAndClean(...toCold(vs[0]), remover(vs[0])),
+        c.moveTierAndClean(...toCold(vs[1], 7), remover(vs[1])),
+        c.moveTierAndClean(...toCold(vs[2]), remover(vs[2], "s2")),
+      ]);
+      expect(outcomes.map((o) => o.moved)).toEqual([true, false, true]);
+      // The moves have committed; their deletes run under the rows' lock, so a claim waits for them.
+      expect(await c.version(vs[0].versionId)).toMatchObject({ tier: "cold", replicas: ["c1"], cleanup: vs[0].replicas });
+      let claimed = false;
+      const claim = c.claimCopies(vs[0].versionId, ["s1"]).then(() => (claimed = true));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(claimed).toBe(false);
+      release();
+      expect(await outcomes[0].clean()).toEqual([]);
+      expect(await outcomes[2].clean()).toEqual(["s2"]);
+      await claim;
+      expect([...asked.keys()].sort()).toEqual([vs[0].versionId, vs[2].versionId].sort());
+      expect(asked.get(vs[0].versionId)).toEqual(["s1", "s2", "s3"]);
+      const rows = await Promise.all(vs.map((v) => c.version(v.versionId)));
+      expect(rows.map((r) => [r!.tier, r!.cleanup, r!.gen])).toEqual([
+        ["cold", [], 1],
+        ["hot", [], 0],
+        ["cold", ["s2"], 1],
+      ]);
+    });
+
+    it("with two batches still deleting, a third move commits alone and cleans the separate way", async () => {
+      const c = cat();
+      const vs = await Promise.all([0, 1, 2].map(async () => (await committed(c)).v));
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const slow = async () => (await held, []);
+      const first = await c.moveTierAndClean(...toCold(vs[0]), slow);
+      const second = await c.moveTierAndClean(...toCold(vs[1]), slow);
+      const third = await c.moveTierAndClean(...toCold(vs[2]), async () => []);
+      expect([first.moved, second.moved, third.moved]).toEqual([true, true, true]);
+      expect(await third.clean()).toEqual([]);
+      expect((await c.version(vs[2].versionId))!.cleanup).toEqual([]);
+      release();
+      expect(await Promise.all([first.clean(), second.clean()])).toEqual([[], []]);
+      expect((await Promise.all(vs.map((v) => c.version(v.versionId)))).map((r) => r!.cleanup)).toEqual([[], [], []]);
+    });
+
+    it("is fenced: refused by the write fence, nothing moves and nothing is deleted", async () => {
+      const refusing = {
+        admit: () => {
+          throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "lease lapsed");
+        },
+        settled: () => undefined,
+      };
+      const c = new Catalogue(pool, TTL, undefined, refusing);
+      const open = cat();
+      const { v } = await committed(open);
+      const asked: string[][] = [];
+      await expect(c.moveTierAndClean(...toCold(v), async (ids) => (asked.push(ids), []))).rejects.toMatchObject({
+        code: ErrorCode.CatalogueUnavailable,
+      });
+      expect(asked).toEqual([]);
+      expect(await open.version(v.versionId)).toMatchObject({ tier: "hot", replicas: v.replicas, cleanup: [], gen: 0 });
+    });
   });
 
   it("marks and forgets a whole batch at once, each version only as it was read and due", async () => {

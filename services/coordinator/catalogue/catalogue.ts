@@ -1,4 +1,4 @@
-import type { Pool } from "mysql2/promise";
+import type { Pool, RowDataPacket } from "mysql2/promise";
 import { isStatementError, withRetry } from "../../common/db/datasource";
 import { GroupCommit } from "../../common/group-commit";
 import type { RequestId } from "../../common/request-context";
@@ -17,7 +17,7 @@ import {
   type VersionsPage,
 } from "./listings-sql";
 import { ReadCache } from "./read-cache";
-import { claimCopies, cleanCopiesBatch, type CopyCleanup } from "./copies-sql";
+import { claimCopies, cleanCopiesBatch, cleanLocked, cleanupLock, type CopyCleanup } from "./copies-sql";
 import { RehomeQueries } from "./rehome-queries";
 import { ScrubQueries } from "./scrub-queries";
 import { selectUpcoming } from "./upcoming-sql";
@@ -29,6 +29,7 @@ import {
   keyChangeFits,
   markPurgingBatch,
   moveBatch,
+  moveBatchThen,
   restoreVersion,
   selectCurrent,
   selectVersions,
@@ -47,6 +48,30 @@ export type { CommitResult, NewVersion, RestoreResult };
 
 /** Lifecycle reads and changes in one query or transaction at most. */
 const LIFECYCLE_BATCH = 256;
+
+/**
+ * Move batches whose cleanup began in their commit's round trip (moveTierAndClean) and is still
+ * running, at most: each holds a connection and its rows while the nodes delete, as a cleanup
+ * batch does (the cleanups' GroupCommit runs two). Past it a batch commits alone, its cleanups
+ * go the separate way.
+ */
+const CLEANING_MOVES = 2;
+
+/** A tier move, and (moveTierAndClean) the deletes of the old copies it leaves. */
+type MoveItem = TierMove & { remove?: CopyCleanup["remove"] };
+
+/** A move's outcome; for a moveTierAndClean that moved, its cleanup if it began with the commit. */
+interface MoveOutcome {
+  moved: boolean;
+  cleaning?: Promise<Map<string, string[]>>;
+}
+
+/** What moveTierAndClean answers at the commit. */
+export interface MoveAndClean {
+  moved: boolean;
+  /** Once moved: the old copies' deletes (already running, or started by the call); answers the nodes whose copies are still pending. */
+  clean(): Promise<string[]>;
+}
 
 /** Tells the other coordinators' caches of a committed change (cluster/invalidation-bus.ts). */
 export interface PeerInvalidations {
@@ -97,11 +122,14 @@ export class Catalogue {
   private readonly lookups: GroupCommit<ObjectKey, VersionRow | null>;
   private readonly versionReads: GroupCommit<string, VersionRow | null>;
   private readonly cleanups: GroupCommit<CopyCleanup, string[]>;
-  private readonly moves: GroupCommit<TierMove, boolean>;
+  private readonly moves: GroupCommit<MoveItem, MoveOutcome>;
+  /** Move batches whose cleanup is running on their connection (CLEANING_MOVES). */
+  private cleaningMoves = 0;
   private readonly purgeMarks: GroupCommit<PurgeMark, boolean>;
   private readonly forgets: GroupCommit<string, boolean>;
   /** `pool`, for the changes a read can see (visible version, tier, replicas): each passes the write fence. */
   private readonly writes: Pool;
+  private readonly fence?: WriteFence;
 
   /**
    * `pool` must allow multiple statements per query (see openDataSource). Every change goes
@@ -116,6 +144,7 @@ export class Catalogue {
     fence?: WriteFence,
     private readonly peers: PeerInvalidations = NO_PEERS,
   ) {
+    this.fence = fence;
     const writes = (this.writes = fence ? fencedPool(pool, fence) : pool);
     this.lifecycle = new LifecycleQueries(pool);
     this.scrub = new ScrubQueries(pool);
@@ -144,7 +173,7 @@ export class Catalogue {
       parallel: 2,
       name: "catalogue_cleanup",
     });
-    this.moves = new GroupCommit((batch) => withRetry(() => moveBatch(writes, batch)), { ...lifecycle, name: "catalogue_move" });
+    this.moves = new GroupCommit((batch) => this.flushMoves(batch), { ...lifecycle, name: "catalogue_move" });
     this.purgeMarks = new GroupCommit((batch) => withRetry(() => markPurgingBatch(pool, batch)), {
       ...lifecycle,
       name: "catalogue_purge_mark",
@@ -225,9 +254,70 @@ export class Catalogue {
    * (cleanCopies). Returns false if it lost. Concurrent moves share one transaction.
    */
   moveTier(versionId: string, expect: TierMove["expect"], to: TierMove["to"], oldCopies: string[]): Promise<boolean> {
+    return this.move({ versionId, expect, to, oldCopies }).then((o) => o.moved);
+  }
+
+  /**
+   * moveTier, then the old copies deleted as cleanCopies deletes them (`remove` is the caller's).
+   * When it can, the batch's commit and the lock of its rows for the cleanup go in one round trip
+   * (COMMIT; START TRANSACTION; SELECT … FOR UPDATE), and the deletes begin as soon as it returns:
+   * one round trip and one cleanup batch fewer per move batch than a move then a cleanCopies (an
+   * overwrite's trash move paid three round trips in two transactions). Answers at the commit.
+   */
+  async moveTierAndClean(
+    versionId: string,
+    expect: TierMove["expect"],
+    to: TierMove["to"],
+    oldCopies: string[],
+    remove: CopyCleanup["remove"],
+  ): Promise<MoveAndClean> {
+    const { moved, cleaning } = await this.move({ versionId, expect, to, oldCopies, remove });
+    const clean = (): Promise<string[]> =>
+      cleaning ? cleaning.then((left) => left.get(versionId)!) : this.cleanCopies(versionId, [], remove);
+    return { moved, clean };
+  }
+
+  private move(m: MoveItem): Promise<MoveOutcome> {
     // Only a live version can be in a cache (a trashed one is visible again only by a restore, which tells).
-    const peers = expect.state === "live";
-    return this.mutate([], [versionId], this.moves.submit({ versionId, expect, to, oldCopies }), undefined, peers);
+    const peers = m.expect.state === "live";
+    return this.mutate([], [m.versionId], this.moves.submit(m), undefined, peers);
+  }
+
+  /**
+   * A batch of moves: one transaction; with the rows of those that clean after it locked for their
+   * cleanup in the same round trip, unless CLEANING_MOVES batches are still cleaning.
+   */
+  private async flushMoves(batch: MoveItem[]): Promise<MoveOutcome[]> {
+    const cleaners = batch.filter((m) => m.remove);
+    if (!cleaners.length || this.cleaningMoves >= CLEANING_MOVES) {
+      return (await withRetry(() => moveBatch(this.writes, batch))).map((moved) => ({ moved }));
+    }
+    this.cleaningMoves++;
+    try {
+      const lock = cleanupLock(cleaners.map((m) => m.versionId));
+      // Should the lock fail after the COMMIT (a deadlock: rare, it locks in id order as every cleanup
+      // does), the retry finds the moves done and reports them lost; a lost move's cleanup of its new
+      // copies keeps them (the row lists them: a cleanup never deletes a replica) and deletes the old
+      // ones the row lists as pending. Nothing is lost either way.
+      const { moved, nextOut, conn } = await withRetry(() => moveBatchThen(this.pool, batch, lock, this.fence));
+      const cleanups = batch.flatMap((m, i) => (moved[i] && m.remove ? [{ versionId: m.versionId, strays: [], remove: m.remove }] : []));
+      // Runs whether or not a job asks how it went (a full cleanup backlog does not): the caches hear of it here.
+      const cleaned = cleanLocked(conn, cleanups, nextOut as RowDataPacket[]).then(
+        (left) => new Map(cleanups.map((c, i) => [c.versionId, left[i]])),
+      );
+      const cleaning = this.mutate(
+        [],
+        cleanups.map((c) => c.versionId),
+        cleaned,
+        undefined,
+        NOT_READ,
+      ).finally(() => this.cleaningMoves--);
+      cleaning.catch(() => undefined); // each job that moved hears of a failure through clean()
+      return batch.map((m, i) => ({ moved: moved[i], cleaning: moved[i] && m.remove ? cleaning : undefined }));
+    } catch (e) {
+      this.cleaningMoves--;
+      throw e;
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { removeIds, splitIds } from "./id-lists-sql";
 
 // Deleting a version's left-over copies is the one change that cannot be undone, and a copy left
@@ -24,21 +24,47 @@ export interface CopyCleanup {
  * gone has nobody pointing at its copies: they all go. Answers each item's copies still pending.
  */
 export async function cleanCopiesBatch(pool: Pool, batch: CopyCleanup[]): Promise<string[][]> {
+  const lock = cleanupLock(batch.map((item) => item.versionId));
+  const c = await pool.getConnection();
+  let rows: RowDataPacket[];
+  try {
+    const [out] = await c.query(`SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION; ${lock.sql}`, lock.params);
+    rows = (out as unknown[])[2] as RowDataPacket[];
+  } catch (e) {
+    await c.query("ROLLBACK").catch(() => undefined);
+    c.release();
+    throw e;
+  }
+  return cleanLocked(c, batch, rows);
+}
+
+/**
+ * The statement that begins a cleanup of these versions: it locks their rows, in id order as every
+ * batch does, and reads what the cleanup decides on (cleanLocked's `rows`).
+ */
+export function cleanupLock(versionIds: string[]): { sql: string; params: string[] } {
+  const ids = [...new Set(versionIds)].sort();
+  return {
+    sql: `SELECT version_id, replicas, cleanup FROM versions WHERE version_id IN (${ids.map(() => "?").join(", ")})
+        ORDER BY version_id FOR UPDATE`,
+    params: ids,
+  };
+}
+
+/**
+ * The rest of a cleanup (see cleanCopiesBatch) on a connection whose transaction holds the rows
+ * locked (`rows`: what cleanupLock read, for these versions and maybe others): deletes, records
+ * what is left, commits and releases the connection (or rolls back and releases it on failure).
+ */
+export async function cleanLocked(c: PoolConnection, batch: CopyCleanup[], lockedRows: RowDataPacket[]): Promise<string[][]> {
   const byVersion = new Map<string, CopyCleanup>();
   for (const item of batch) {
     const seen = byVersion.get(item.versionId);
     byVersion.set(item.versionId, seen ? { ...seen, strays: [...seen.strays, ...item.strays] } : item);
   }
   const ids = [...byVersion.keys()].sort();
-  const c = await pool.getConnection();
   try {
-    const [out] = await c.query(
-      `SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION;
-       SELECT version_id, replicas, cleanup FROM versions WHERE version_id IN (${ids.map(() => "?").join(", ")})
-        ORDER BY version_id FOR UPDATE`,
-      ids,
-    );
-    const rows = new Map(((out as unknown[])[2] as RowDataPacket[]).map((r) => [r.version_id as string, r]));
+    const rows = new Map(lockedRows.map((r) => [r.version_id as string, r]));
     const pending = new Map<string, string[]>();
     const updates: { id: string; cleanup: string; genStep: number }[] = [];
     await Promise.all(

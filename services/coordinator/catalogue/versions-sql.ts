@@ -1,5 +1,5 @@
-import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
-import { MultiStatement } from "../../common/db/multi-statement";
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import { MultiStatement, type SendFence } from "../../common/db/multi-statement";
 import { inTransaction } from "../../common/db/transaction";
 import type { BytesTier, VersionRow, VersionState } from "../model/version-row";
 import { BUCKET_ROW_SQL } from "./buckets-sql";
@@ -400,6 +400,30 @@ export async function moveBatch(pool: Pool, batch: TierMove[]): Promise<boolean[
     const [res] = await pool.execute<ResultSetHeader>(`UPDATE versions SET ${set.sql} WHERE ${where}`, [...set.params, ...params]);
     return [res.affectedRows === 1];
   }
+  const tx = new MultiStatement();
+  const moved = addMoves(tx, batch);
+  return moved(await tx.run(pool));
+}
+
+/**
+ * moveBatch, and in its round trip (after its COMMIT) a new transaction that starts with `next`
+ * (see MultiStatement.runThen): answers each move's outcome, `next`'s result and the connection,
+ * still in that transaction, for the caller to end and release.
+ */
+export async function moveBatchThen(
+  pool: Pool,
+  batch: TierMove[],
+  next: { sql: string; params: unknown[] },
+  fence?: SendFence,
+): Promise<{ moved: boolean[]; nextOut: unknown; conn: PoolConnection }> {
+  const tx = new MultiStatement();
+  const moved = addMoves(tx, batch);
+  const { out, nextAt, conn } = await tx.runThen(pool, next.sql, next.params, fence);
+  return { moved: moved(out), nextOut: out[nextAt], conn };
+}
+
+/** A batch of moves' statements added to `tx`; answers how to read each move's outcome from its output. */
+function addMoves(tx: MultiStatement, batch: TierMove[]): (out: unknown[]) => boolean[] {
   // A version twice in one batch: its later moves go in a later round, after the first committed
   // or lost, as they would one statement each.
   const rounds: { ids: Set<string>; shapes: Map<string, number[]> }[] = [];
@@ -410,7 +434,6 @@ export async function moveBatch(pool: Pool, batch: TierMove[]): Promise<boolean[
     const shape = moveShape(m);
     (round.shapes.get(shape) ?? round.shapes.set(shape, []).get(shape)!).push(i);
   });
-  const tx = new MultiStatement();
   const locks = rounds.flatMap((round) =>
     [...round.shapes.values()].map((items) => {
       const moves = items.map((i) => batch[i]);
@@ -419,13 +442,14 @@ export async function moveBatch(pool: Pool, batch: TierMove[]): Promise<boolean[
       return { items, at: lockThenChange(tx, where, params, `UPDATE versions SET ${set.sql}`, set.params) };
     }),
   );
-  const out = await tx.run(pool);
-  const moved = batch.map(() => false);
-  for (const { items, at } of locks) {
-    const hit = new Set((out[at] as RowDataPacket[]).map((r) => r.version_id as string));
-    for (const i of items) moved[i] = hit.has(batch[i].versionId);
-  }
-  return moved;
+  return (out) => {
+    const moved = batch.map(() => false);
+    for (const { items, at } of locks) {
+      const hit = new Set((out[at] as RowDataPacket[]).map((r) => r.version_id as string));
+      for (const i of items) moved[i] = hit.has(batch[i].versionId);
+    }
+    return moved;
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ErrorCode, MiniS3Error } from "../../../common/errors";
+import type { TierMove } from "../../catalogue/versions-sql";
 import type { VersionRow } from "../../model/version-row";
 import type { JobContext, LifecycleJob } from "./job";
 
@@ -27,20 +28,40 @@ export const cleanup: LifecycleJob<"cleanup"> = {
  * Every transition ends here, once its commit added the old copies to the version's pending ones:
  * they go now (in the due-row poller, after the move returns: ctx.cleanupBacklog, or later, paged
  * back from the catalogue when the backlog is full), and those that cannot are left to the cleanup
- * job.
+ * job. `cleaning`: deletes that began with the commit (moveAndClean; they run whether or not the
+ * backlog has room, and what they leave pending is paged back like any row's); else a cleanup
+ * starts here.
  */
-export async function finishCleanup(ctx: JobContext, versionId: string): Promise<void> {
-  if (!ctx.cleanupBacklog) return cleanOrRetry(ctx, versionId, []);
-  ctx.cleanupBacklog.offer(versionId, () => cleanBehind(ctx, versionId));
+export async function finishCleanup(ctx: JobContext, versionId: string, cleaning?: () => Promise<string[]>): Promise<void> {
+  if (!ctx.cleanupBacklog) return cleanOrRetry(ctx, versionId, [], cleaning);
+  ctx.cleanupBacklog.offer(versionId, () => cleanBehind(ctx, versionId, cleaning));
 }
 
 /** Deletes a version's pending copies after its move returned; never throws (what fails goes to the cleanup job). */
-export function cleanBehind(ctx: JobContext, versionId: string): Promise<void> {
-  return cleanOrRetry(ctx, versionId, []).catch((e) => {
+export function cleanBehind(ctx: JobContext, versionId: string, cleaning?: () => Promise<string[]>): Promise<void> {
+  return cleanOrRetry(ctx, versionId, [], cleaning).catch((e) => {
     // the row still lists the copies: the cleanup job (or the reconciler) deletes them
     ctx.log.debug({ version: versionId, err: e }, "old copies not deleted yet");
     ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
   });
+}
+
+/**
+ * A transition's conditional move (Catalogue.moveTierAndClean: the old copies' cleanup begins in
+ * the commit's round trip), then finishCleanup. Answers whether it moved.
+ */
+export async function moveAndClean(
+  ctx: JobContext,
+  versionId: string,
+  expect: TierMove["expect"],
+  to: TierMove["to"],
+  oldCopies: string[],
+): Promise<boolean> {
+  const { moved, clean } = await ctx.catalogue.moveTierAndClean(versionId, expect, to, oldCopies, (ids) =>
+    removeCopies(ctx, versionId, ids),
+  );
+  if (moved) await finishCleanup(ctx, versionId, clean);
+  return moved;
 }
 
 /** A transition lost its race: remove the copies it made, unless the catalogue now uses them. */
@@ -49,9 +70,14 @@ export async function dropCopies(ctx: JobContext, versionId: string, copies: str
   return why;
 }
 
-/** Cleans now; what is left goes to the cleanup job a little later. */
-async function cleanOrRetry(ctx: JobContext, versionId: string, strays: string[]): Promise<void> {
-  const left = await cleanCopies(ctx, versionId, strays);
+/** Cleans now (or hears how `cleaning` went); what is left goes to the cleanup job a little later. */
+async function cleanOrRetry(
+  ctx: JobContext,
+  versionId: string,
+  strays: string[],
+  cleaning = () => cleanCopies(ctx, versionId, strays),
+): Promise<void> {
+  const left = await cleaning();
   if (left.length) ctx.scheduler.add(cleanup.name, versionId, Date.now() + RETRY_AFTER_MS);
 }
 

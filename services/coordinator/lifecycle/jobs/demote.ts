@@ -1,4 +1,4 @@
-import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
+import { claimTargets, dropCopies, moveAndClean } from "./cleanup";
 import type { VersionRow } from "../../model/version-row";
 import { rowJob, type JobContext } from "./job";
 
@@ -17,14 +17,14 @@ async function demoteRow(v: VersionRow | null, ctx: JobContext): Promise<string>
   const backup = ctx.nodes.liveOfKind("backup");
   await claimTargets(ctx, v, [backup.id]);
   await ctx.copier.copy(v, v.replicas, [backup.id], 1, { bucket: v.bucket, key: v.key });
-  const moved = await ctx.catalogue.moveTier(
+  const moved = await moveAndClean(
+    ctx,
     versionId,
     { state: "live", tier: "hot", gen: v.gen, accessedMs: v.accessedMs },
     { tier: "cold", replicas: [backup.id] },
     v.replicas,
   );
   if (!moved) return dropCopies(ctx, versionId, [backup.id], "demotion lost to a read or delete");
-  await finishCleanup(ctx, versionId);
   ctx.log.info({ version: versionId, key: v.key, size: v.size }, "demoted to cold");
   return "demoted";
 }

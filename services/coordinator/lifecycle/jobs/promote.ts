@@ -1,4 +1,4 @@
-import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
+import { claimTargets, dropCopies, moveAndClean } from "./cleanup";
 import type { LifecycleJob } from "./job";
 
 /** cold → hot, after a read of a cold version. */
@@ -12,14 +12,14 @@ export const promote: LifecycleJob<"promote"> = {
     await claimTargets(ctx, v, targets);
     const copies = await ctx.copier.copy(v, v.replicas, targets, ctx.opts.writeQuorum);
     const now = Date.now();
-    const moved = await ctx.catalogue.moveTier(
+    const moved = await moveAndClean(
+      ctx,
       versionId,
       { state: "live", tier: "cold", gen: v.gen },
       { tier: "hot", replicas: copies, accessedMs: now },
       v.replicas,
     );
     if (!moved) return dropCopies(ctx, versionId, copies, "promotion lost to a delete");
-    await finishCleanup(ctx, versionId);
     ctx.log.info({ version: versionId, key: v.key, size: v.size }, "promoted to hot");
     return "promoted";
   },

@@ -1,4 +1,4 @@
-import { claimTargets, dropCopies, finishCleanup } from "./cleanup";
+import { claimTargets, dropCopies, moveAndClean } from "./cleanup";
 import type { VersionRow } from "../../model/version-row";
 import { rowJob, type JobContext } from "./job";
 
@@ -23,14 +23,14 @@ async function trashRow(v: VersionRow | null, ctx: JobContext): Promise<string> 
     deletedAtMs: String(v.deletedMs),
     purgeAtMs: String(v.purgeMs),
   });
-  const moved = await ctx.catalogue.moveTier(
+  const moved = await moveAndClean(
+    ctx,
     versionId,
     { state: "trash", tier: v.tier, gen: v.gen },
     { tier: "trash", replicas: [trashNode.id] },
     v.replicas,
   );
   if (!moved) return dropCopies(ctx, versionId, [trashNode.id], "trash move lost to an undelete or a purge");
-  await finishCleanup(ctx, versionId);
   ctx.log.info({ version: versionId, key: v.key }, "moved to the trash");
   return "moved to the trash";
 }
