@@ -138,6 +138,40 @@ export class ClusterInspector {
     return found.filter((id): id is string => id !== null);
   }
 
+  /**
+   * Versions a user can still read or restore (live, or in the trash with no purge begun) whose
+   * catalogue row names a node that does not hold its bytes (no copy, or other bytes), asked of
+   * the nodes directly. A row that changed while its nodes were asked (a move commits, then deletes
+   * the old copies) is read again; one that keeps changing counts as missing its copies.
+   */
+  async versionsMissingCopies(): Promise<{ versionId: string; state: string; tier: string; missing: string[] }[]> {
+    const columns = "version_id, state, tier, gen, sha256, replicas";
+    const [rows] = await this.pool.query<RowDataPacket[]>(`SELECT ${columns} FROM versions WHERE state IN ('live', 'trash')`);
+    const found: { versionId: string; state: string; tier: string; missing: string[] }[] = [];
+    const check = async (first: RowDataPacket) => {
+      let r = first;
+      for (let look = 1; ; look++) {
+        const missing: string[] = [];
+        for (const node of ids(r.replicas)) {
+          const meta = await this.blobOn(node, r.version_id).catch(() => null);
+          if (meta?.sha256.toString("hex") !== r.sha256) missing.push(node);
+        }
+        if (!missing.length) return;
+        const [again] = await this.pool.execute<RowDataPacket[]>(`SELECT ${columns} FROM versions WHERE version_id = ?`, [r.version_id]);
+        const now = again[0];
+        if (!now || (now.state !== "live" && now.state !== "trash")) return; // purged or being purged since
+        if (Number(now.gen) === Number(r.gen) || look === 5) {
+          found.push({ versionId: r.version_id, state: r.state, tier: r.tier, missing });
+          return;
+        }
+        r = now;
+      }
+    };
+    // A few nodes asked at once (each a stat on a node's gRPC service).
+    for (let i = 0; i < rows.length; i += 16) await Promise.all(rows.slice(i, i + 16).map(check));
+    return found;
+  }
+
   /** Streams a blob straight from a node and hashes it. */
   async hashOn(nodeId: string, versionId: string): Promise<StreamedDigest> {
     return hashStream((await this.client(nodeId).readBlob(versionId, 0)).chunks);
