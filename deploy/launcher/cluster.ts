@@ -37,6 +37,8 @@ export interface ClusterOptions {
   prepare?: (spec: ProcessSpec) => void;
   /** The MariaDB server to create the cluster's database on (default: MINIS3_MYSQL_URL, else the shared one). */
   mysqlUrl?: string;
+  /** Every line a process prints, as printed (a test that counts a service's log lines: logs() keeps the last 200). */
+  onLine?: (name: string, line: string) => void;
 }
 
 export interface TestCluster {
@@ -147,7 +149,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const verbose = opts.verbose ?? process.env.MINIS3_TEST_VERBOSE === "1";
   const notices: string[] = [];
   const supervisor = new Supervisor(specs, {
-    onLine: verbose ? (name, _stream, line) => process.stderr.write(`[${name}] ${line}\n`) : () => undefined,
+    onLine: (name, _stream, line) => {
+      opts.onLine?.(name, line);
+      if (verbose) process.stderr.write(`[${name}] ${line}\n`);
+    },
     onNotice: (m) => {
       notices.push(m);
       if (verbose) process.stderr.write(`[harness] ${m}\n`);
