@@ -190,6 +190,24 @@ describe("commits and lookups", () => {
   // Review finding 19 (`latestTrash` order): which version an undelete brings back is decided by
   // delete times, written on the catalogue's clock (MariaDB's), so two coordinators whose clocks
   // disagree by days still order their deletes as they happened.
+  // Each coordinator carries its own reading of MariaDB's clock forward (catalogue-clock.ts), so two
+  // readings differ by some ms on a loaded machine: an undelete and then a delete sent through
+  // different coordinators ms apart were ordered the wrong way round, and the next undelete brought
+  // back the version trashed first (test/integration/lifecycle-races.test.ts, 2 rounds of 621).
+  it("orders deletes ms apart through two coordinators whose clock readings differ as they happened", async () => {
+    const ahead = new Catalogue(pool, TTL);
+    const exact = new Catalogue(pool, TTL);
+    jest.spyOn(ahead.clock, "now").mockImplementation(async () => Date.now() + 200);
+    const b = newBucket();
+    const first = upload(b, "k");
+    const second = upload(b, "k");
+    await ahead.commit(first);
+    await ahead.markDeleted(b, "k");
+    await exact.commit(second);
+    await exact.markDeleted(b, "k");
+    expect((await exact.latestTrash(b, "k", Date.now()))!.versionId).toBe(second.versionId);
+  });
+
   it("orders deletes from two coordinators whose clocks are days apart as they happened", async () => {
     const ahead = new Catalogue(pool, TTL);
     const behind = new Catalogue(pool, TTL);

@@ -15,6 +15,19 @@ export interface ObjectKey {
   key: string;
 }
 
+/** MariaDB's clock, in epoch ms. */
+const NOW_MS = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED)";
+/**
+ * Versions go to the trash at a time read from MariaDB's clock inside their transaction, once the
+ * keys are locked (TRASH_CLOCK, into @trashed_at), not at the coordinator's reading of it. Which
+ * version an undelete brings back is the latest delete time, and each coordinator carries its own
+ * reading forward (catalogue-clock.ts): two readings run some ms apart, so an undelete and then a
+ * delete through two coordinators ms apart sorted the wrong way round.
+ */
+const TRASH_CLOCK = `SELECT @trashed_at := ${NOW_MS} AS ms`;
+/** The delete and purge times of a version trashed now (the TTL its parameter); `alias` its table's. */
+const trashedNow = (at = "@trashed_at", alias = "") => `${alias}deleted_ms = ${at}, ${alias}purge_ms = ${at} + ?`;
+
 /** What an upload commits once its replicas confirmed the bytes: the row's given fields. */
 export type NewVersion = Pick<
   VersionRow,
@@ -150,14 +163,15 @@ function addCommits(
           ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
     sortedByKey(winners).flatMap((v) => [v.bucket, v.key, v.versionId]),
   );
+  tx.add(TRASH_CLOCK, []);
   const selects = byBucket.map(([bucket, keys]) => {
     const where = `bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) AND state = 'live'`;
     const at = tx.add(`SELECT object_key, version_id FROM versions WHERE ${where} FOR UPDATE`, [bucket, ...keys]);
     const requests = perKey("request_id", "object_key", bucket, keys, requestOf);
     tx.add(
-      `UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', ${requests.sql}, gen = gen + 1
+      `UPDATE versions SET state = 'trash', ${trashedNow()}, reason = 'overwritten', ${requests.sql}, gen = gen + 1
         WHERE ${where}`,
-      [nowMs, purgeMs, ...requests.params, bucket, ...keys],
+      [trashTtlMs, ...requests.params, bucket, ...keys],
     );
     return at;
   });
@@ -227,17 +241,11 @@ export function deleteBatch(
   nowMs: number,
   trashTtlMs: number,
 ): Promise<(VersionRow | null)[]> {
-  return alone(pool, (tx) => addDeletes(tx, batch, nowMs, trashTtlMs));
+  return alone(pool, (tx) => addDeletes(tx, batch, trashTtlMs));
 }
 
 /** A batch of deletes' statements added to `tx`; answers how to read their results from its output. */
-function addDeletes(
-  tx: MultiStatement,
-  batch: (ObjectKey & Requested)[],
-  nowMs: number,
-  trashTtlMs: number,
-): (out: unknown[]) => (VersionRow | null)[] {
-  const purgeMs = nowMs + trashTtlMs;
+function addDeletes(tx: MultiStatement, batch: (ObjectKey & Requested)[], trashTtlMs: number): (out: unknown[]) => (VersionRow | null)[] {
   const byBucket = groupKeys(batch);
   // A key deleted twice in the batch goes to the trash under its first delete's id (found once, by that one).
   const requests = new Map<string, string | null>();
@@ -250,17 +258,19 @@ function addDeletes(
       [bucket, ...keys],
     ),
   );
+  const clock = tx.add(TRASH_CLOCK, []);
   for (const [bucket, keys] of byBucket) {
     const requests = perKey("v.request_id", "o.object_key", bucket, keys, requestOf);
     tx.add(
       `UPDATE versions v JOIN objects o ON v.version_id = o.version_id
-               SET v.state = 'trash', v.deleted_ms = ?, v.purge_ms = ?, v.reason = 'deleted', ${requests.sql}, v.gen = v.gen + 1
+               SET v.state = 'trash', ${trashedNow("@trashed_at", "v.")}, v.reason = 'deleted', ${requests.sql}, v.gen = v.gen + 1
              WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`,
-      [nowMs, purgeMs, ...requests.params, bucket, ...keys],
+      [trashTtlMs, ...requests.params, bucket, ...keys],
     );
     tx.add(`DELETE FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")})`, [bucket, ...keys]);
   }
   return (out) => {
+    const deletedMs = Number((out[clock] as RowDataPacket[])[0].ms);
     const found = new Map<string, VersionRow>();
     byBucket.forEach((_, j) => {
       for (const r of out[selects[j]] as RowDataPacket[]) {
@@ -269,8 +279,8 @@ function addDeletes(
         found.set(keyOf(v.bucket, v.key), {
           ...v,
           state: "trash",
-          deletedMs: nowMs,
-          purgeMs,
+          deletedMs,
+          purgeMs: deletedMs + trashTtlMs,
           reason: "deleted",
           gen: v.gen + 1,
           requestId,
@@ -322,7 +332,7 @@ export function keyChangeBatch(pool: Pool, batch: KeyChange[], nowMs: number, tr
   }
   return alone(pool, (tx) => {
     const committed = commits.length ? addCommits(tx, commits, nowMs, trashTtlMs) : () => [];
-    const deleted = deletes.length ? addDeletes(tx, deletes, nowMs, trashTtlMs) : () => [];
+    const deleted = deletes.length ? addDeletes(tx, deletes, trashTtlMs) : () => [];
     return (out) => {
       const c = committed(out)[Symbol.iterator]();
       const d = deleted(out)[Symbol.iterator]();
@@ -354,7 +364,7 @@ export function restoreVersion(
       const [vr] = await c.execute<RowDataPacket[]>(
         `SELECT bucket, object_key FROM versions
           WHERE version_id = ? AND state = 'trash' AND tier = ? AND gen = ?
-            AND purge_ms > CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) FOR UPDATE`,
+            AND purge_ms > ${NOW_MS} FOR UPDATE`,
         [versionId, trashed.tier, trashed.gen],
       );
       if (!vr.length) return { restored: false, replaced: null };
@@ -371,9 +381,9 @@ export function restoreVersion(
       const [cur] = await c.execute<RowDataPacket[]>(`SELECT version_id FROM versions WHERE ${live} FOR UPDATE`, [bucket, key]);
       if (cur.length) {
         await c.execute(
-          `UPDATE versions SET state = 'trash', deleted_ms = ?, purge_ms = ?, reason = 'overwritten', request_id = ?, gen = gen + 1
+          `UPDATE versions SET state = 'trash', ${trashedNow(NOW_MS)}, reason = 'overwritten', request_id = ?, gen = gen + 1
             WHERE ${live}`,
-          [nowMs, nowMs + trashTtlMs, requestId, bucket, key],
+          [trashTtlMs, requestId, bucket, key],
         );
       }
       const merge = addIds(
