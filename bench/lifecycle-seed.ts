@@ -146,7 +146,7 @@ export class Seeder {
       while (target > done) {
         const upTo = Math.min(target, done + COMMIT_ROWS);
         const batch = objects.slice(done, upTo).map((o) => ({ bucket: SEED_BUCKET, key: o.key, requestId: null }));
-        await deleteBatch(this.pool, batch, await this.clock.now(), trashTtlMs);
+        await deleteBatch(this.pool, batch, trashTtlMs);
         done = upTo;
       }
       await new Promise((r) => setTimeout(r, 100));

@@ -233,14 +233,9 @@ export function committedRow(v: NewVersion): VersionRow {
 
 /**
  * One transaction for a batch of deletes: each key's visible version goes to the trash, as it is
- * now (a key deleted twice in a batch is found once), or null.
+ * now (a key deleted twice in a batch is found once), or null. Trashed at MariaDB's clock.
  */
-export function deleteBatch(
-  pool: Pool,
-  batch: (ObjectKey & Requested)[],
-  nowMs: number,
-  trashTtlMs: number,
-): Promise<(VersionRow | null)[]> {
+export function deleteBatch(pool: Pool, batch: (ObjectKey & Requested)[], trashTtlMs: number): Promise<(VersionRow | null)[]> {
   return alone(pool, (tx) => addDeletes(tx, batch, trashTtlMs));
 }
 
