@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { statOf, statusOf, tierOf } from "../support/api";
+import { statOf, statusOf, tierOf, waitNodeDown } from "../support/api";
 import { getJson, remove, upload } from "../support/http";
 import { sleep, waitFor } from "../support/wait";
 
@@ -51,12 +51,7 @@ describe("a storage node dead for good and not retired", () => {
     expect(onLost.length).toBeGreaterThan(0);
 
     await cluster.stopNode("storage-3", "SIGKILL");
-    await waitFor(
-      "storage-3 seen down",
-      async () => !(await statusOf(cluster.httpUrl)).nodes.find((n) => n.id === "storage-3")!.live,
-      15_000,
-      250,
-    );
+    await waitNodeDown(cluster, "storage-3", 15_000);
     const deletedAt = Date.now();
     for (const s of stats) expect((await remove(cluster.httpUrl, s.key)).status).toBe(200);
 

@@ -8,7 +8,8 @@ export interface SendFence {
 
 /**
  * A transaction sent as one query (READ COMMITTED: no gap locks, so concurrent uploads of new
- * keys do not deadlock). add() returns the index of the statement's result in run()'s output.
+ * keys do not deadlock). add() returns the index of the statement's result in the output. Each
+ * instance is sent once (run, runThen or open).
  * The pool must allow multiple statements per query (openDataSource's `multipleStatements`).
  */
 export class MultiStatement {
@@ -21,29 +22,20 @@ export class MultiStatement {
     return this.statements.length - 1;
   }
 
+  /** Sends the statements and the COMMIT in one round trip; answers every statement's output. */
   async run(pool: Pool): Promise<unknown[]> {
-    const c = await pool.getConnection();
-    try {
-      const [out] = await c.query(this.statements.join(";\n") + ";\nCOMMIT", this.params);
-      return out as unknown[];
-    } catch (e) {
-      // A failed statement stops the rest: the transaction is still open on this connection.
-      await c.query("ROLLBACK").catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+    this.add("COMMIT", []);
+    const { out, conn } = await this.open(pool);
+    conn.release();
+    return out;
   }
 
   /**
    * Commits the transaction and, in the same round trip, begins the next one on the same
    * connection with `next` (COMMIT; START TRANSACTION; next): work that must follow the commit (a
-   * cleanup that locks the rows a move just changed) saves its own round trip. `fence` admits the
-   * send once the connection is held and hears when the round trip returned (the commit landed).
-   * Answers the output (`next`'s result at `nextAt`) and the connection, inside the new
-   * transaction: the caller ends it (COMMIT or ROLLBACK) and releases the connection. On failure
-   * nothing is left open. A failure after the COMMIT (in `next`) fails the whole call too, though
-   * the first transaction committed: callers must be right either way.
+   * cleanup that locks the rows a move just changed) saves its own round trip. Answers as open()
+   * does, with `next`'s result at `nextAt`. A failure after the COMMIT (in `next`) fails the whole
+   * call too, though the first transaction committed: callers must be right either way.
    */
   async runThen(
     pool: Pool,
@@ -51,14 +43,27 @@ export class MultiStatement {
     nextParams: unknown[],
     fence?: SendFence,
   ): Promise<{ out: unknown[]; nextAt: number; conn: PoolConnection }> {
+    this.add("COMMIT", []);
+    this.add("START TRANSACTION", []);
+    const nextAt = this.add(next, nextParams);
+    return { ...(await this.open(pool, fence)), nextAt };
+  }
+
+  /**
+   * Sends the statements without committing: answers their output and the connection, inside the
+   * open transaction; the caller ends it (COMMIT or ROLLBACK) and releases the connection. On
+   * failure nothing is left open. `fence` admits the send once the connection is held and hears
+   * when the round trip returned.
+   */
+  async open(pool: Pool, fence?: SendFence): Promise<{ out: unknown[]; conn: PoolConnection }> {
     const c = await pool.getConnection();
     let admitted: number | undefined;
     let sent = false;
     try {
       admitted = fence?.admit();
       sent = true;
-      const [out] = await c.query(`${this.statements.join(";\n")};\nCOMMIT;\nSTART TRANSACTION;\n${next}`, [...this.params, ...nextParams]);
-      return { out: out as unknown[], nextAt: this.statements.length + 2, conn: c };
+      const [out] = await c.query(this.statements.join(";\n"), this.params);
+      return { out: out as unknown[], conn: c };
     } catch (e) {
       // A failed statement stops the rest: a transaction is still open on this connection.
       if (sent) await c.query("ROLLBACK").catch(() => undefined);

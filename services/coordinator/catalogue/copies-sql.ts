@@ -1,4 +1,5 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import { MultiStatement } from "../../common/db/multi-statement";
 import { removeIds, splitIds } from "./id-lists-sql";
 
 // Deleting a version's left-over copies is the one change that cannot be undone, and a copy left
@@ -25,17 +26,10 @@ export interface CopyCleanup {
  */
 export async function cleanCopiesBatch(pool: Pool, batch: CopyCleanup[]): Promise<string[][]> {
   const lock = cleanupLock(batch.map((item) => item.versionId));
-  const c = await pool.getConnection();
-  let rows: RowDataPacket[];
-  try {
-    const [out] = await c.query(`SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION; ${lock.sql}`, lock.params);
-    rows = (out as unknown[])[2] as RowDataPacket[];
-  } catch (e) {
-    await c.query("ROLLBACK").catch(() => undefined);
-    c.release();
-    throw e;
-  }
-  return cleanLocked(c, batch, rows);
+  const tx = new MultiStatement();
+  const at = tx.add(lock.sql, lock.params);
+  const { out, conn } = await tx.open(pool);
+  return cleanLocked(conn, batch, out[at] as RowDataPacket[]);
 }
 
 /**
