@@ -292,7 +292,9 @@ export class ObjectStore implements ObjectEngine {
    * Opens the bytes of the row `lookup` answers, the range resolved on that very row (so range and
    * bytes belong to one version). Bytes that just moved (a tier move or trash move committed
    * between the lookup and the read) are looked for once more on a fresh row (`fresh`: in the
-   * database itself, not the cache); missing again, they are unreachable rather than absent.
+   * database itself, not the cache); missing again, they are unreachable rather than absent. Bytes
+   * that move while being sent (a cold read's own promotion deletes the backup copy it streams from)
+   * are followed to the version's copies of that moment, and the body goes on from the same byte.
    */
   private async openRow(
     what: string,
@@ -306,7 +308,8 @@ export class ObjectStore implements ObjectEngine {
       const { offset, length } = resolveRange(range, v.size);
       try {
         // No replica reachable (their nodes restarting): again once a node returns, for a little while.
-        const body = await this.nodes.asNodesReturn(() => this.reader.open(v, offset, length, requestId), bytesOutOfReach);
+        const relocate = async () => (await this.catalogue.version(v.versionId))?.replicas ?? [];
+        const body = await this.nodes.asNodesReturn(() => this.reader.open(v, offset, length, requestId, { relocate }), bytesOutOfReach);
         opened(v);
         return { object: toObjectView(v), offset, length, servedFrom: v.tier === "cold" ? "cold" : "hot", body };
       } catch (e) {

@@ -57,7 +57,7 @@ export class BlobCopier {
     }
     return this.streams.run(() =>
       this.ledByEachSource(v, ordered, requestId, async (from) => {
-        const body = await this.reader.open(v, 0, v.size, requestId, from);
+        const body = await this.reader.open(v, 0, v.size, requestId, { sources: from });
         const upload = this.writer.startLarge(v.versionId, targets, quorum, attributes, [], requestId);
         try {
           for await (const chunk of body) await upload.write(chunk);

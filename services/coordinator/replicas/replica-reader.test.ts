@@ -23,6 +23,7 @@ describe("ReplicaReader", () => {
       const b = nodes.backend(id);
       b.reads.length = 0;
       b.breakReadsAfter = undefined;
+      b.vanishReadsAfter = undefined;
     }
   });
 
@@ -62,6 +63,27 @@ describe("ReplicaReader", () => {
     expect(from1.offset).toBe(offset);
     expect(from2.offset).toBeGreaterThan(offset); // resumed, not started over
     expect(from2.offset).toBeLessThanOrEqual(offset + 2 * CHUNK);
+  });
+
+  it("a read whose every copy is deleted under it by a move resumes on the copies the catalogue lists now", async () => {
+    const size = 5 * CHUNK + 77;
+    const { data, v } = await store("r-moved", size, ["n1"]);
+    await nodes.store("r-moved", data, ["n2"]); // where the move put it
+    nodes.backend("n1").vanishReadsAfter = 2 * CHUNK;
+    // Without a way to ask where the version is now, the read can only end cut.
+    await expect(reader.open(v, 0, size, undefined).then(collect)).rejects.toMatchObject({ name: "NotFoundError" });
+    nodes.backend("n2").reads.length = 0;
+    const asked: string[] = [];
+    const relocate = async () => {
+      asked.push("where now");
+      return ["n2"];
+    };
+    const body = await collect(await reader.open(v, 0, size, undefined, { relocate }));
+    expect(body.equals(data)).toBe(true);
+    expect(asked).toHaveLength(1);
+    const [resumed] = nodes.backend("n2").reads;
+    expect(resumed.offset).toBeGreaterThan(0); // resumed, not started over
+    expect(resumed.offset).toBeLessThanOrEqual(2 * CHUNK);
   });
 
   it("a small read skips a replica whose bytes fail the catalogue's checksum, and reports it", async () => {

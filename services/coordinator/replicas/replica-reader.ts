@@ -9,6 +9,23 @@ import type { VersionRow } from "../model/version-row";
 const BAD_COPIES_REMEMBERED = 1024;
 
 /**
+ * How often one read follows its version's copies to where the lifecycle moved them. A move takes
+ * seconds (a copy, a commit), so a read meets more than one only if it is paused for minutes.
+ */
+const RELOCATIONS_PER_READ = 3;
+
+export interface OpenOptions {
+  /** The replicas to read from (some of the version's); all of them by default. */
+  sources?: readonly string[];
+  /**
+   * The version's copies as the catalogue lists them now. Asked when every copy tried vanished
+   * mid-read (a promotion, demotion or trash move committed and deleted the old copies meanwhile):
+   * the read resumes at the same byte on the copies the version has now, its bytes being the same.
+   */
+  relocate?: () => Promise<readonly string[]>;
+}
+
+/**
  * Reads a version's bytes from whichever of its replicas answers, live nodes first. A replica that
  * fails before the first byte is skipped; one that fails mid-stream is resumed on the next replica
  * at the byte where it stopped, so the client sees one unbroken body, unless it failed its
@@ -37,21 +54,15 @@ export class ReplicaReader {
   }
 
   /**
-   * Opens the range on the version's replicas, or on `sources` (some of them), for request
-   * `requestId`; throws NotFoundError when none has the blob (moved or lost).
+   * Opens the range on the version's replicas (or `opts.sources`) for request `requestId`; throws
+   * NotFoundError when none has the blob (moved or lost).
    */
-  async open(
-    v: VersionRow,
-    offset: number,
-    length: number,
-    requestId: RequestId,
-    sources: readonly string[] = v.replicas,
-  ): Promise<AsyncIterable<Buffer>> {
-    const replicas = this.liveFirst(sources, v.versionId);
+  async open(v: VersionRow, offset: number, length: number, requestId: RequestId, opts: OpenOptions = {}): Promise<AsyncIterable<Buffer>> {
+    const replicas = this.liveFirst(opts.sources ?? v.replicas, v.versionId);
     if (v.size <= this.smallMax && replicas.length)
       return single((await this.firstWhole(v, replicas, requestId)).subarray(offset, offset + length));
     const first = await this.openAt(v, replicas, offset, length, requestId);
-    return this.stream(v, first, offset, length, requestId);
+    return this.stream(v, first, offset, length, requestId, opts.relocate);
   }
 
   /**
@@ -98,10 +109,12 @@ export class ReplicaReader {
     offset: number,
     length: number,
     requestId: RequestId,
+    relocate?: OpenOptions["relocate"],
   ): AsyncGenerator<Buffer> {
     let current = first;
     let pos = offset;
     const end = offset + length;
+    let relocations = 0;
     for (;;) {
       let ended = false;
       try {
@@ -118,10 +131,22 @@ export class ReplicaReader {
         // and may be the bad ones, so the read fails (the client sees a cut body, never a wrong one;
         // review finding 3). A copy that ended short sent only good bytes: the next one resumes.
         if (e instanceof IntegrityError && !ended && pos > current.from) throw e;
-        if (!current.rest.length)
+        let rest = current.rest;
+        // Every copy tried is gone: a move committed under this read (a cold read's own promotion,
+        // typically) and deleted them. The version's bytes live on where the catalogue says now.
+        if (!rest.length && e instanceof NotFoundError && relocate && relocations++ < RELOCATIONS_PER_READ) {
+          rest = this.liveFirst(await relocate(), v.versionId);
+          if (rest.length)
+            this.log.info(
+              { version: v.versionId, from: current.id, to: rest, at: pos, requestId },
+              "copy moved mid-read; resuming where it is now",
+            );
+        }
+        if (!rest.length)
           throw e instanceof MiniS3Error ? e : new MiniS3Error(ErrorCode.BytesUnreachable, `read failed: ${(e as Error).message}`);
-        this.log.warn({ version: v.versionId, from: current.id, at: pos, requestId }, "resuming read on another replica");
-        current = await this.openAt(v, current.rest, pos, end - pos, requestId);
+        if (rest === current.rest)
+          this.log.warn({ version: v.versionId, from: current.id, at: pos, requestId }, "resuming read on another replica");
+        current = await this.openAt(v, rest, pos, end - pos, requestId);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Pool } from "mysql2/promise";
+import { NotFoundError } from "../../../common/errors";
 import { DiskBackend } from "../../../blobstore/disk-backend";
 import type { NodeStats } from "../../../membership/node-record";
 import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../../../rpc/blob-backend";
@@ -23,6 +24,8 @@ export class FaultyBackend implements BlobBackend {
   readonly commits: string[] = [];
   /** A streamed read breaks once it has served this many bytes (a failing disk, a killed process). */
   breakReadsAfter?: number;
+  /** A streamed read finds its blob gone once it has served this many bytes (a move deleted the copy under it). */
+  vanishReadsAfter?: number;
   /** Reads serve bytes with one bit flipped (a copy that rotted on disk, unnoticed until checked). */
   corruptReads = false;
   /** Streamed writes take every byte but their commit never returns (an fsync stuck on a dead disk). */
@@ -113,6 +116,8 @@ export class FaultyBackend implements BlobBackend {
     for await (const chunk of chunks) {
       if (this.breakReadsAfter !== undefined && served + chunk.length > this.breakReadsAfter)
         throw new Error("disk read failed (test fault)");
+      if (this.vanishReadsAfter !== undefined && served + chunk.length > this.vanishReadsAfter)
+        throw new NotFoundError("blob was deleted while being read (test fault)");
       if (this.stallReadsAfter !== undefined && served + chunk.length > this.stallReadsAfter) await this.stall();
       served += chunk.length;
       if (!this.corruptReads) yield chunk;
