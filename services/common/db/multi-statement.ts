@@ -6,14 +6,24 @@ export interface SendFence {
   settled(admittedAt: number): void;
 }
 
+const READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
+/**
+ * Connections whose session is READ COMMITTED already (mysql2's own connection objects, kept for
+ * the pool's life). The SET went at the head of every transaction: one statement of the 7-9 of a
+ * key change's, each parsed by MariaDB and answered with its own OK packet for the coordinator to read.
+ */
+const readCommittedSessions = new WeakSet<object>();
+
 /**
  * A transaction sent as one query (READ COMMITTED: no gap locks, so concurrent uploads of new
- * keys do not deadlock). add() returns the index of the statement's result in the output. Each
- * instance is sent once (run, runThen or open).
+ * keys do not deadlock; set on the session by the first transaction a connection carries).
+ * add() returns the index of the statement's result in the output. Each instance is sent once
+ * (run, runThen or open).
  * The pool must allow multiple statements per query (openDataSource's `multipleStatements`).
  */
 export class MultiStatement {
-  private readonly statements = ["SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", "START TRANSACTION"];
+  private readonly statements = ["START TRANSACTION"];
   private readonly params: unknown[] = [];
 
   add(sql: string, params: unknown[]): number {
@@ -57,13 +67,20 @@ export class MultiStatement {
    */
   async open(pool: Pool, fence?: SendFence): Promise<{ out: unknown[]; conn: PoolConnection }> {
     const c = await pool.getConnection();
+    const session = (c as unknown as { connection?: object }).connection;
+    const setSession = !session || !readCommittedSessions.has(session);
     let admitted: number | undefined;
     let sent = false;
     try {
       admitted = fence?.admit();
       sent = true;
-      const [out] = await c.query(this.statements.join(";\n"), this.params);
-      return { out: out as unknown[], conn: c };
+      const sql = (setSession ? [READ_COMMITTED, ...this.statements] : this.statements).join(";\n");
+      const [out] = (await c.query(sql, this.params)) as unknown as [unknown[]];
+      if (setSession) {
+        if (session) readCommittedSessions.add(session);
+        out.shift();
+      }
+      return { out, conn: c };
     } catch (e) {
       // A failed statement stops the rest: a transaction is still open on this connection.
       if (sent) await c.query("ROLLBACK").catch(() => undefined);
