@@ -19,14 +19,16 @@ export interface ObjectKey {
 const NOW_MS = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED)";
 /**
  * Versions go to the trash at a time read from MariaDB's clock inside their transaction, once the
- * keys are locked (TRASH_CLOCK, into @trashed_at), not at the coordinator's reading of it. Which
- * version an undelete brings back is the latest delete time, and each coordinator carries its own
- * reading forward (catalogue-clock.ts): two readings run some ms apart, so an undelete and then a
- * delete through two coordinators ms apart sorted the wrong way round.
+ * keys are locked, not at the coordinator's reading of it. Which version an undelete brings back is
+ * the latest delete time, and each coordinator carries its own reading forward (catalogue-clock.ts):
+ * two readings run some ms apart, so an undelete and then a delete through two coordinators ms apart
+ * sorted the wrong way round. A delete reads the time (TRASH_CLOCK, into @trashed_at) to answer it;
+ * a commit's UPDATE takes NOW(3) itself, one statement less per commit batch (MariaDB fixes NOW(3)
+ * when a statement starts: the UPDATE starts after the key locks are held).
  */
 const TRASH_CLOCK = `SELECT @trashed_at := ${NOW_MS} AS ms`;
 /** The delete and purge times of a version trashed now (the TTL its parameter); `alias` its table's. */
-const trashedNow = (at = "@trashed_at", alias = "") => `${alias}deleted_ms = ${at}, ${alias}purge_ms = ${at} + ?`;
+const trashedNow = (at: string, alias = "") => `${alias}deleted_ms = ${at}, ${alias}purge_ms = ${at} + ?`;
 
 /** What an upload commits once its replicas confirmed the bytes: the row's given fields. */
 export type NewVersion = Pick<
@@ -163,13 +165,12 @@ function addCommits(
           ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
     sortedByKey(winners).flatMap((v) => [v.bucket, v.key, v.versionId]),
   );
-  tx.add(TRASH_CLOCK, []);
   const selects = byBucket.map(([bucket, keys]) => {
     const where = `bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) AND state = 'live'`;
     const at = tx.add(`SELECT object_key, version_id FROM versions WHERE ${where} FOR UPDATE`, [bucket, ...keys]);
     const requests = perKey("request_id", "object_key", bucket, keys, requestOf);
     tx.add(
-      `UPDATE versions SET state = 'trash', ${trashedNow()}, reason = 'overwritten', ${requests.sql}, gen = gen + 1
+      `UPDATE versions SET state = 'trash', ${trashedNow(NOW_MS)}, reason = 'overwritten', ${requests.sql}, gen = gen + 1
         WHERE ${where}`,
       [trashTtlMs, ...requests.params, bucket, ...keys],
     );
