@@ -7,72 +7,37 @@
  *
  *   node dist/bench/micro/fence-read-cost.js [heartbeats=2000] [rounds=3]
  */
-import { randomBytes } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import type { Pool } from "mysql2/promise";
-import { openDataSource, sqlPool } from "../../services/common/db/datasource";
 import { READ_FENCE_SQL } from "../../services/coordinator/cluster/cache-fence";
 import { COORDINATOR_MIGRATIONS } from "../../services/coordinator/cluster/coordinators-schema";
-import { findInfraProcesses, localPort, readCpuSeconds } from "../procs";
+import { cpuPerCall, withBenchDatabase } from "./micro-db";
 
 const heartbeats = Number(process.argv[2] ?? 2000);
 const rounds = Number(process.argv[3] ?? 3);
-const mysqlBase = process.env.MINIS3_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 
 const BEAT = `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid) VALUES (?, 'up', NOW(3), NOW(3), 1, ?)
    ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3);
  SELECT id, state, beat, pid FROM coordinators WHERE id <> ?`;
 
-function ownCpuMicros(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
 async function run(pool: Pool, mariadb: number | undefined, withFence: boolean): Promise<{ own: number; db: number; wall: number }> {
   const sql = withFence ? `${BEAT};\n ${READ_FENCE_SQL}` : BEAT;
   const beat = () => pool.query(sql, ["bench/a", process.pid, "bench/a"]);
   for (let i = 0; i < 100; i++) await beat();
-  const [own0, db0, t0] = [ownCpuMicros(), mariadb && readCpuSeconds(mariadb), performance.now()];
-  for (let i = 0; i < heartbeats; i++) await beat();
-  const [own1, db1, t1] = [ownCpuMicros(), mariadb && readCpuSeconds(mariadb), performance.now()];
-  return {
-    own: (own1 - own0) / heartbeats,
-    db: db0 !== undefined && db1 !== undefined ? ((db1 - db0) * 1e6) / heartbeats : NaN,
-    wall: ((t1 - t0) * 1000) / heartbeats,
-  };
+  return cpuPerCall(heartbeats, mariadb, beat);
 }
 
-async function main(): Promise<void> {
-  const name = `minis3_bench_${randomBytes(6).toString("hex")}`;
-  const ds = await openDataSource({
-    url: `${mysqlBase}/${name}`,
-    migrations: COORDINATOR_MIGRATIONS,
-    poolSize: 2,
-    multipleStatements: true,
-  });
-  const pool = sqlPool(ds);
-  const mariadb = findInfraProcesses({ mysql: localPort(mysqlBase, 3306) }).find((p) => p.name === "mariadbd")?.pid;
-  try {
-    // Two peers' rows, as with three coordinators.
-    for (const peer of ["bench/b", "bench/c"]) {
-      await pool.query("INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat) VALUES (?, 'up', NOW(3), NOW(3), 1)", [peer]);
-    }
-    const f = (n: number) => n.toFixed(0);
-    for (let r = 1; r <= rounds; r++) {
-      const without = await run(pool, mariadb, false);
-      const withFence = await run(pool, mariadb, true);
-      console.log(
-        `round ${r}: per heartbeat, without → with the fence read: this process ${f(without.own)} → ${f(withFence.own)} µs CPU, ` +
-          `MariaDB ${f(without.db)} → ${f(withFence.db)} µs CPU, round trip ${f(without.wall)} → ${f(withFence.wall)} µs`,
-      );
-    }
-  } finally {
-    await ds.query(`DROP DATABASE IF EXISTS \`${name}\``);
-    await ds.destroy();
+withBenchDatabase(COORDINATOR_MIGRATIONS, async (pool, mariadb) => {
+  // Two peers' rows, as with three coordinators.
+  for (const peer of ["bench/b", "bench/c"]) {
+    await pool.query("INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat) VALUES (?, 'up', NOW(3), NOW(3), 1)", [peer]);
   }
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  const f = (n: number) => n.toFixed(0);
+  for (let r = 1; r <= rounds; r++) {
+    const without = await run(pool, mariadb, false);
+    const withFence = await run(pool, mariadb, true);
+    console.log(
+      `round ${r}: per heartbeat, without → with the fence read: this process ${f(without.own)} → ${f(withFence.own)} µs CPU, ` +
+        `MariaDB ${f(without.db)} → ${f(withFence.db)} µs CPU, round trip ${f(without.wall)} → ${f(withFence.wall)} µs`,
+    );
+  }
 });
