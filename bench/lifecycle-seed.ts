@@ -138,7 +138,8 @@ export class Seeder {
    * them a second in batches every 100 ms (as the delete GroupCommit batches concurrent deletes).
    * Answers when the first was deleted.
    */
-  async deletePaced(objects: SeededObject[], perSecond: number, trashTtlMs: number): Promise<number> {
+  /** `onCommit`: each delete transaction's time (ms). */
+  async deletePaced(objects: SeededObject[], perSecond: number, trashTtlMs: number, onCommit?: (ms: number) => void): Promise<number> {
     const started = performance.now();
     const firstAt = await this.clock.now();
     for (let done = 0; done < objects.length;) {
@@ -146,7 +147,9 @@ export class Seeder {
       while (target > done) {
         const upTo = Math.min(target, done + COMMIT_ROWS);
         const batch = objects.slice(done, upTo).map((o) => ({ bucket: SEED_BUCKET, key: o.key, requestId: null }));
+        const from = performance.now();
         await deleteBatch(this.pool, batch, trashTtlMs);
+        onCommit?.(performance.now() - from);
         done = upTo;
       }
       await new Promise((r) => setTimeout(r, 100));

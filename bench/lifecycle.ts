@@ -7,6 +7,7 @@ import { Seeder, shapeDiffs, shapeOf, type SeededObject } from "./lifecycle-seed
 import { smallBody } from "./payload";
 import { cpuBetween, cpuSnapshot, findInfraProcesses, localPort, withChildren, type WatchedProcess } from "./procs";
 import { round } from "./stats";
+import { formatStall, StallWatch, type StallReport, type StallSecond } from "./stall-watch";
 import { figures, moved, status, tier, transitionsStatus, until, type TransitionFigures } from "./transitions";
 
 // The lifecycle alone (`--phases lifecycle`): objects seeded straight into a private cluster
@@ -54,6 +55,16 @@ export interface LifecycleResult {
   trash: LifecycleKindFigures;
   purge: LifecycleKindFigures;
   left: { hot: number; cold: number; trash: number };
+  /**
+   * Per transition, the seconds before its latest commit: the coordinator's pages, moves, batch
+   * times, event-loop delay and GC, with InnoDB's checkpoint age and flushing and every process's
+   * CPU (stall-watch.ts). What found the lateness tails of issue 12 item 7.
+   */
+  stalls: StallReport[];
+  /** Every second of the run, joined as in `stalls`. */
+  timeline: StallSecond[];
+  /** Processes that restarted during the run (their counters and timeline started over). */
+  restarts: { name: string; restarts: number; lastExit: unknown }[];
 }
 
 /** Seconds the cluster is watched with nothing due, polled as during the phases. */
@@ -91,6 +102,7 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
   ];
   // performance.now() at a catalogue time, for the figures' windows
   const perfAt = async (catalogueMs: number) => performance.now() + catalogueMs - (await seeder.clock.now());
+  let watch: StallWatch | undefined;
   try {
     // One real upload: what a seeded object must look like.
     const realKey = "lifecycle/real-upload";
@@ -130,6 +142,9 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
     const duePerSec = s.windowMs > 0 ? round((s.objects * 1000) / s.windowMs, 1) : null;
     log(`lifecycle: ${s.objects} due over ${s.windowMs / 1000} s (hot TTL ${s.hotTtlMs} ms; spread in ${spreadMs} ms)`);
 
+    const stallWatch = (watch = new StallWatch(cluster.mysqlUrl, procs));
+    const watchFrom = Date.now();
+    stallWatch.start();
     const phase = async (kind: string, firstDueCat: number, run: () => Promise<void>, wait: number): Promise<LifecycleKindFigures> => {
       const list = procs();
       const before = cpuSnapshot(list);
@@ -151,11 +166,23 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
       "trash",
       await seeder.clock.now(),
       async () => {
-        deletesFrom = await seeder.deletePaced([real, ...seeded], perSecond, trashTtlMs);
+        deletesFrom = await seeder.deletePaced([real, ...seeded], perSecond, trashTtlMs, (ms) => stallWatch.record("bench.delete", ms));
       },
       limit,
     );
     const purge = await phase("purge", deletesFrom + trashTtlMs, async () => undefined, limit + trashTtlMs);
+    const kinds = ["demote", "trash", "purge"];
+    const { stalls, timeline } = await stallWatch.report(url, kinds, watchFrom);
+    for (const r of stalls) for (const line of formatStall(r, r.kind)) log(line);
+    // A process that restarted mid-run loses its counters and its timeline (the figures then start
+    // over): say so, with its last lines.
+    const restarts = cluster.processes
+      .filter((p) => p.restarts > 0)
+      .map((p) => ({ name: p.name, restarts: p.restarts, lastExit: p.lastExit }));
+    for (const r of restarts) {
+      log(`lifecycle: ${r.name} restarted ${r.restarts} time(s), last exit ${JSON.stringify(r.lastExit)}; its last lines:`);
+      for (const line of cluster.logs(r.name, 30)) log(`  ${line}`);
+    }
     const final = await status(url);
     return {
       objects: s.objects,
@@ -171,8 +198,12 @@ export async function runLifecycle(s: LifecycleSettings, log: (m: string) => voi
       trash,
       purge,
       left: { hot: tier(final, "hot"), cold: tier(final, "cold"), trash: tier(final, "trash") },
+      stalls,
+      timeline,
+      restarts,
     };
   } finally {
+    await watch?.stop();
     await client.pool.close();
     await seeder.close();
     await cluster.stop();

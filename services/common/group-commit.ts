@@ -1,4 +1,6 @@
+import { performance } from "node:perf_hooks";
 import { batchMetrics, type BatchMetrics } from "./metrics/batch-metrics";
+import { timeline } from "./metrics/timeline";
 
 /**
  * Groups concurrent requests into batches handled by one call (one SQL transaction, one fsync...).
@@ -33,6 +35,8 @@ export class GroupCommit<T, R> {
   private readonly fits: (batch: readonly T[], next: T) => boolean;
   private readonly splitOnFailure: (e: unknown) => boolean;
   private readonly metrics?: BatchMetrics;
+  /** The timeline's series for this batch's flush times (ms), when named. */
+  private readonly series?: string;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
@@ -43,6 +47,7 @@ export class GroupCommit<T, R> {
     this.fits = opts.fits ?? (() => true);
     this.splitOnFailure = opts.splitOnFailure ?? (() => false);
     this.metrics = opts.name === undefined ? undefined : batchMetrics(opts.name);
+    this.series = opts.name === undefined ? undefined : `batch.${opts.name}`;
   }
 
   submit(item: T): Promise<R> {
@@ -68,12 +73,14 @@ export class GroupCommit<T, R> {
       }
       this.running++;
       this.metrics?.flushed(items.length);
+      const started = performance.now();
       this.flush(items)
         .then(
           (results) => batch.forEach((b, i) => b.resolve(results[i])),
           (e) => (batch.length > 1 && this.splitOnFailure(e) ? this.oneByOne(batch) : batch.forEach((b) => b.reject(e))),
         )
         .finally(() => {
+          if (this.series) timeline.record(this.series, performance.now() - started);
           this.running--;
           this.drain();
           if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());

@@ -7,6 +7,7 @@ import type { Logger } from "../common/logger";
 import { measuringCalls } from "../common/metrics/grpc-metrics";
 import { serveMetrics } from "../common/metrics/metrics-server";
 import { startProcessMetrics } from "../common/metrics/registry";
+import { watchProcess } from "../common/metrics/timeline";
 import { registerClusterGauges } from "./admin/cluster-gauges";
 import { onShutdown } from "../common/process";
 import { NodeRemoval } from "./admin/node-removal";
@@ -32,6 +33,8 @@ import { ObjectStore } from "./objects/object-store";
  */
 export async function serve(log: Logger): Promise<void> {
   startProcessMetrics({ service: "coordinator" });
+  // Event-loop delay and GC pauses, a second at a time, for GET /status/timeline.
+  watchProcess();
   const ctx = await openContext(loadCoordinatorConfig(), log);
   const { config: cfg, writeQuorum } = ctx;
   // A worker of a group takes its connections from the primary, which listens (group/primary.ts).

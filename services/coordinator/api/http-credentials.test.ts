@@ -40,7 +40,16 @@ test("without credentials: 401 Unauthenticated and nothing stored; /healthz stay
   const up = await call("POST", "/upload?key=a", {}, "hello");
   expect(up).toEqual({ status: 401, json: { error: "Unauthenticated", message: expect.stringContaining("--aws-sigv4") } });
   expect(engine.objects.size).toBe(0);
-  for (const path of ["/retrieve?key=a", "/objects", "/status", "/status/transitions", "/status/upcoming", "/trash", "/stat?key=a"])
+  for (const path of [
+    "/retrieve?key=a",
+    "/objects",
+    "/status",
+    "/status/transitions",
+    "/status/timeline",
+    "/status/upcoming",
+    "/trash",
+    "/stat?key=a",
+  ])
     expect((await call("GET", path)).status).toBe(401);
   expect((await call("GET", "/healthz")).status).toBe(200);
 });
@@ -65,9 +74,11 @@ test("a key limited to some buckets: its buckets yes, others and operator routes
   expect((await call("GET", "/status", bearer(PHOTOS))).status).toBe(403);
   expect((await call("GET", "/status/transitions", bearer(PHOTOS))).status).toBe(403);
   expect((await call("GET", "/status/upcoming", bearer(PHOTOS))).status).toBe(403);
+  expect((await call("GET", "/status/timeline", bearer(PHOTOS))).status).toBe(403);
   expect((await call("POST", "/admin/nodes/storage-1/remove", bearer(PHOTOS))).status).toBe(403);
   expect((await call("GET", "/status", bearer(ADMIN))).status).toBe(200);
   expect(await call("GET", "/status/transitions", bearer(ADMIN))).toEqual({ status: 200, json: { transitions: [] } });
+  expect(await call("GET", "/status/timeline?since=32503680000000", bearer(ADMIN))).toEqual({ status: 200, json: { timeline: [] } });
 });
 
 test("SigV4 (aws4): the signed body hash is checked as the body streams; a body that differs is refused and not stored", async () => {

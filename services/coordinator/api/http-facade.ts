@@ -8,6 +8,7 @@ import multipart from "@fastify/multipart";
 import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
 import { readConfig } from "../../common/config";
 import { measureRequest, nameOperation } from "../../common/metrics/http-metrics";
+import { timeline } from "../../common/metrics/timeline";
 import type { Logger } from "../../common/logger";
 import { DEFAULT_UPCOMING, MAX_UPCOMING, type ClusterAdmin } from "../admin/cluster-admin";
 import { checkKey } from "../objects/names";
@@ -203,6 +204,14 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   route("GET", "/status/transitions", async (request) => {
     callerOf(request.raw).admin();
     return { transitions: admin.transitions() };
+  });
+
+  // What this process did a second at a time (common/metrics/timeline.ts): the lifecycle's pages,
+  // moves and lateness, its catalogue batches, event-loop delay and GC pauses. `since`: Date.now() ms.
+  route("GET", "/status/timeline", async (request) => {
+    callerOf(request.raw).admin();
+    const since = Number((request.query as Record<string, string | undefined>).since ?? 0);
+    return { timeline: timeline.view(Number.isFinite(since) ? since : 0) };
   });
 
   // The next transitions cluster-wide, soonest first (the console's and `minis3 status`'s list).

@@ -1,6 +1,8 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import { isStatementError, withRetry } from "../../common/db/datasource";
+import { performance } from "node:perf_hooks";
 import { GroupCommit } from "../../common/group-commit";
+import { timeline } from "../../common/metrics/timeline";
 import type { RequestId } from "../../common/request-context";
 import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
@@ -302,9 +304,11 @@ export class Catalogue {
       const { moved, nextOut, conn } = await withRetry(() => moveBatchThen(this.pool, batch, lock, this.fence));
       const cleanups = batch.flatMap((m, i) => (moved[i] && m.remove ? [{ versionId: m.versionId, strays: [], remove: m.remove }] : []));
       // Runs whether or not a job asks how it went (a full cleanup backlog does not): the caches hear of it here.
-      const cleaned = cleanLocked(conn, cleanups, nextOut as RowDataPacket[]).then(
-        (left) => new Map(cleanups.map((c, i) => [c.versionId, left[i]])),
-      );
+      const cleanFrom = performance.now();
+      const cleaned = cleanLocked(conn, cleanups, nextOut as RowDataPacket[]).then((left) => {
+        timeline.record("batch.move_cleanup", performance.now() - cleanFrom);
+        return new Map(cleanups.map((c, i) => [c.versionId, left[i]]));
+      });
       const cleaning = this.mutate(
         [],
         cleanups.map((c) => c.versionId),

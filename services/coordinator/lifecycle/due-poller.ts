@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { ErrorCode, hasCode } from "../../common/errors";
 import type { Logger } from "../../common/logger";
+import { timeline } from "../../common/metrics/timeline";
 import { Semaphore } from "../../common/semaphore";
 import { START_CURSOR, type DueCursor, type DueScan, type LifecycleQueries } from "../catalogue/lifecycle-queries";
 import type { VersionRow } from "../model/version-row";
@@ -110,6 +111,11 @@ class Lane {
 
   constructor(readonly t: DueTransition) {
     this.stats = new TransitionStats(t.name);
+  }
+
+  /** Into the process's timeline (GET /status/timeline), as `<transition>.<what>`, in ms. */
+  record(what: string, ms: number): void {
+    timeline.record(`${this.t.name}.${what}`, ms);
   }
 }
 
@@ -225,8 +231,10 @@ export class DuePoller {
         for (;;) {
           const readAt = performance.now();
           const page = await this.queries.duePage(t.front, at, await t.dueBy(), PAGE);
+          lane.record("page", performance.now() - readAt);
           const mine = this.share();
           for (const v of page) await this.dispatch(lane, v, readAt, mine, false);
+          lane.record("dispatched", performance.now() - readAt);
           if (page.length) {
             at = cursorOf(page[page.length - 1], t.front);
             if (after(at, lane.cursor)) lane.cursor = at;
@@ -287,6 +295,7 @@ export class DuePoller {
           while (!this.stopped) {
             const readAt = performance.now();
             const page = await this.queries.duePage(scan, at, await t.dueBy(), PAGE, bound);
+            lane.record("sweep.page", performance.now() - readAt);
             const behind = upTo ? page.filter((v) => !after(cursorOf(v, scan), upTo)) : page;
             const mine = this.share();
             for (const v of behind) await this.dispatch(lane, v, readAt, mine, true);
@@ -357,8 +366,10 @@ export class DuePoller {
     const b = lane.backoff.get(id);
     if (b && b.until > Date.now()) return;
     lane.inFlight.add(id);
+    const waitFrom = performance.now();
     if (sweeping) await lane.sweepSlots.acquire();
     await lane.slots.acquire();
+    lane.record("slot", performance.now() - waitFrom);
     const moving = this.move(lane, v).finally(() => {
       lane.settled.delete(id); // re-inserted last: the oldest entry is the first forgotten
       lane.settled.set(id, performance.now());
@@ -376,10 +387,18 @@ export class DuePoller {
     try {
       // The move names the request that sent its version toward the trash (a delete, an overwrite:
       // the row's request_id, read with its page): its log lines and node ops carry it.
+      const started = performance.now();
       const outcome = await t.job.fromRow(v, forRequest(this.jobs, v.requestId ?? undefined));
       lane.backoff.delete(v.versionId);
-      if (t.moved.includes(outcome)) lane.stats.recordMoved((await t.now()) - t.dueAt(v));
-      else lane.stats.recordNotMoved(outcome);
+      if (t.moved.includes(outcome)) {
+        // How late it committed, and of that, how long the move itself took (the rest: until it started).
+        const took = performance.now() - started;
+        const late = (await t.now()) - t.dueAt(v);
+        lane.stats.recordMoved(late);
+        lane.record("late", late);
+        lane.record("move", took);
+        lane.record("pickup", late - took);
+      } else lane.stats.recordNotMoved(outcome);
     } catch (e) {
       lane.stats.recordFailed();
       const attempts = (lane.backoff.get(v.versionId)?.attempts ?? 0) + 1;
