@@ -102,9 +102,15 @@ export function decodeRecord(buf: Buffer, at: number): DecodeResult {
   return { kind: "bad", why: "bad magic" };
 }
 
-function decodeV2(buf: Buffer, at: number): DecodeResult {
+/**
+ * The verified header of the version-2 record at buf[at...], without reading its data: enough to
+ * step over a record the reader does not want (compaction passing a dead put). "none" for a
+ * version-1 record, whose one checksum covers its data: it has to be decoded whole.
+ */
+export function decodeHeader(buf: Buffer, at: number): HeaderResult {
   const avail = buf.length - at;
   if (avail < RECORD_HEADER) return { kind: "short", need: RECORD_HEADER };
+  if (buf.readUInt32BE(at) !== RECORD_MAGIC) return { kind: "none" };
   const idLength = buf.readUInt8(at + 13);
   const attrsLength = buf.readUInt16BE(at + 14);
   const dataStart = RECORD_HEADER + idLength + attrsLength;
@@ -113,20 +119,33 @@ function decodeV2(buf: Buffer, at: number): DecodeResult {
   const dataLength = buf.readUInt32BE(at + 16);
   // A verified header can still be absurd (written by a bug): then it is not trusted to step over.
   if (dataLength > MAX_RECORD_DATA) return { kind: "bad", why: "data length out of range" };
-  const recordLength = dataStart + dataLength;
-  const type = buf.readUInt8(at + 12);
   const header: RecordHeader = {
-    type,
+    type: buf.readUInt8(at + 12),
     blobId: buf.toString("utf8", at + RECORD_HEADER, at + RECORD_HEADER + idLength),
     seq: buf.readUIntBE(at + 20, 6),
-    recordLength,
+    recordLength: dataStart + dataLength,
   };
-  if (avail < recordLength) return { kind: "short", need: recordLength };
+  return { kind: "ok", header, dataStart, dataLength };
+}
+
+export type HeaderResult =
+  | { kind: "ok"; header: RecordHeader; dataStart: number; dataLength: number }
+  | { kind: "short"; need: number }
+  | { kind: "bad"; why: string }
+  | { kind: "none" };
+
+function decodeV2(buf: Buffer, at: number): DecodeResult {
+  const h = decodeHeader(buf, at);
+  if (h.kind === "none") return { kind: "bad", why: "bad magic" };
+  if (h.kind !== "ok") return h;
+  const { header, dataStart, dataLength } = h;
+  const { type, recordLength } = header;
+  if (buf.length - at < recordLength) return { kind: "short", need: recordLength };
   if (type !== PUT && type !== TOMBSTONE) return { kind: "bad", why: `unknown record type ${type}`, header };
   const data = buf.subarray(at + dataStart, at + recordLength);
   if (crc32(data) !== buf.readUInt32BE(at + 8)) return { kind: "bad", why: "data crc mismatch", header };
   if (type === TOMBSTONE && dataLength % 4 !== 0) return { kind: "bad", why: "tombstone data is not a segment list", header };
-  const attributes = parseAttributes(buf, at + RECORD_HEADER + idLength, at + dataStart);
+  const attributes = parseAttributes(buf, at + RECORD_HEADER + buf.readUInt8(at + 13), at + dataStart);
   if (!attributes) return { kind: "bad", why: "unreadable attributes", header };
   return {
     kind: "ok",

@@ -386,16 +386,22 @@ export class SegmentStore {
   private async compactSegment(old: Segment): Promise<void> {
     let inFlight: Promise<void>[] = [];
     let inFlightBytes = 0;
-    const scan = await scanSegment(old.fd, async (r, bytes) => {
-      if (!(r.type === PUT ? this.isLivePut(r, old) : this.tombstoneNeeded(r, old))) return;
-      inFlight.push(this.relocate(r, Buffer.from(bytes), old));
-      inFlightBytes += r.recordLength;
-      if (inFlightBytes >= this.maxGroupBytes) {
-        await Promise.all(inFlight);
-        inFlight = [];
-        inFlightBytes = 0;
-      }
-    });
+    const scan = await scanSegment(
+      old.fd,
+      async (r, bytes) => {
+        if (!(r.type === PUT ? this.isLivePut(r, old) : this.tombstoneNeeded(r, old))) return;
+        inFlight.push(this.relocate(r, Buffer.from(bytes), old));
+        inFlightBytes += r.recordLength;
+        if (inFlightBytes >= this.maxGroupBytes) {
+          await Promise.all(inFlight);
+          inFlight = [];
+          inFlightBytes = 0;
+        }
+      },
+      // A dead put is passed by its header: its bytes are not copied, so not checked either. Not in
+      // a segment with damage found already: read whole, it is kept aside for whoever investigates.
+      old.unreadable.length ? undefined : (h, offset) => h.type === PUT && !this.isLivePut({ blobId: h.blobId, offset }, old),
+    );
     await Promise.all(inFlight);
     this.segments.delete(old.id);
     this.totalBytes -= old.size;
@@ -439,7 +445,7 @@ export class SegmentStore {
     );
   }
 
-  private isLivePut(r: ScannedRecord, from: Segment): boolean {
+  private isLivePut(r: Pick<ScannedRecord, "blobId" | "offset">, from: Segment): boolean {
     const cur = this.index.get(r.blobId);
     return cur !== undefined && cur.segment === from && cur.offset === r.offset && cur.deleting === undefined;
   }

@@ -1,0 +1,57 @@
+/**
+ * Micro-benchmark (not a test): compaction of segments the lifecycle emptied. `count` 4 KiB blobs
+ * are put into a SegmentStore and all deleted (as demotions leave a storage node), then one
+ * compact() frees their segments; prints its CPU and wall time per pass and the median. Before
+ * each pass, the page cache holds the segments (they were just written), as on a node.
+ *
+ *   node dist/bench/micro/compact-dead.js [count=65000] [passes=3]
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import pino from "pino";
+import { SegmentStore } from "../../services/blobstore/segment-store";
+
+const BLOB = 4096;
+const AT_ONCE = 256;
+
+async function pass(count: number): Promise<{ cpuMs: number; wallMs: number; freedMiB: number }> {
+  const dir = await mkdtemp(join(tmpdir(), "minis3-compact-"));
+  const store = new SegmentStore({ dir, log: pino({ level: "silent" }) });
+  try {
+    await store.open();
+    const data = randomBytes(BLOB);
+    const sha256 = createHash("sha256").update(data).digest();
+    const ids = Array.from({ length: count }, (_, i) => `bench-${i.toString().padStart(8, "0")}-0123456789abcdef`);
+    for (let i = 0; i < count; i += AT_ONCE)
+      await Promise.all(ids.slice(i, i + AT_ONCE).map((id) => store.put(id, { "content-type": "application/octet-stream" }, data, sha256)));
+    for (let i = 0; i < count; i += AT_ONCE) await Promise.all(ids.slice(i, i + AT_ONCE).map((id) => store.delete(id)));
+    const before = store.stats().usedBytes;
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    await store.compact(0.5);
+    const wallMs = performance.now() - t0;
+    const used = process.cpuUsage(cpu);
+    return { cpuMs: (used.user + used.system) / 1000, wallMs, freedMiB: (before - store.stats().usedBytes) / 2 ** 20 };
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function bench(): Promise<void> {
+  const [count = 65_000, passes = 3] = process.argv.slice(2, 4).map(Number);
+  const cpu: number[] = [];
+  for (let i = 0; i < passes; i++) {
+    const p = await pass(count);
+    cpu.push(p.cpuMs);
+    console.log(
+      `pass ${i + 1}: freed ${p.freedMiB.toFixed(0)} MiB in ${p.wallMs.toFixed(0)} ms, CPU ${p.cpuMs.toFixed(0)} ms (${(p.cpuMs / p.freedMiB).toFixed(2)} ms/MiB)`,
+    );
+  }
+  console.log(`median CPU ${cpu.sort((a, b) => a - b)[Math.floor(cpu.length / 2)].toFixed(0)} ms`);
+}
+
+void bench();
