@@ -11,7 +11,8 @@ export const registry: Registry = register;
 
 let started = false;
 
-const LAG_SAMPLE_MS = 100;
+/** How often the event loop's delay is sampled (here and by the timeline's watch). */
+export const LAG_SAMPLE_MS = 100;
 
 /**
  * Node's default metrics, and labels on every series of this process: `service` (coordinator,

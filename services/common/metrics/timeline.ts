@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
+import { LAG_SAMPLE_MS } from "./registry";
 
 // A per-second record of what a process did (GET /status/timeline): for each named series, how many
 // events each second and the largest and total value. Made to find stalls after the fact: the
@@ -50,12 +51,14 @@ export class Timeline {
 export const timeline = new Timeline();
 
 /**
- * Records the event loop's delay (`loop`: the largest each second, ms, sampled at 10 ms) and every
- * GC pause (`gc.minor`, `gc.major`, ... ms) into `t`. Costs one histogram read a second and one
+ * Records the event loop's delay (`loop`: the largest each second, ms) and every GC pause
+ * (`gc.minor`, `gc.major`, ... ms) into `t`. Sampled as the metrics' lag histogram is
+ * (LAG_SAMPLE_MS: a 10 ms timer cost an idle process ~7 ms of CPU a second more; a stall still
+ * shows, delaying the pending sample by its length). Costs one histogram read a second and one
  * observer callback per GC.
  */
 export function watchProcess(t: Timeline = timeline): () => void {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const delay = monitorEventLoopDelay({ resolution: LAG_SAMPLE_MS });
   delay.enable();
   const tick = setInterval(() => {
     if (delay.count) t.record("loop", delay.max / 1e6);
