@@ -26,6 +26,13 @@ export interface DiskBackendOptions {
 const SEGMENT_RESERVE_BYTES = 16 * 1024 * 1024;
 /** How soon compaction runs again while the disk is full. */
 const DISK_FULL_COMPACT_MS = 1000;
+/**
+ * The timer's compactions work at most this share of the wall time (DutyCycle; not while the disk
+ * is full). Unpaced, the three storage nodes freed the segments the lifecycle's demotions emptied
+ * (~270 MB each) all at once and took 0.9-1.5 cores together for ~10 s, with the trash moves behind
+ * them running late by up to 5.5 s (bench/README Step 9).
+ */
+const COMPACT_DUTY_CYCLE = 0.25;
 
 /**
  * The storage node's disk: small blobs in segment files (group commit), large ones as files.
@@ -58,13 +65,16 @@ export class DiskBackend implements BlobBackend {
       // While the disk is full, small puts are refused until compaction frees space: look every
       // second then, not once a minute (a boolean a second otherwise).
       const tick = Math.min(every, DISK_FULL_COMPACT_MS);
-      let sinceLast = 0;
+      // The first one at a random point of the first interval: nodes started together (a cluster,
+      // a deploy) would otherwise compact together for good, on the same cores.
+      let sinceLast = Math.floor(Math.random() * every);
       this.compactTimer = setInterval(() => {
         sinceLast += tick;
-        if (sinceLast < every && !this.segments.diskFull) return;
+        const diskFull = this.segments.diskFull;
+        if (sinceLast < every && !diskFull) return;
         sinceLast = 0;
         this.segments
-          .compact(this.opts.compactBelowLiveShare ?? 0.5)
+          .compact(this.opts.compactBelowLiveShare ?? 0.5, { dutyCycle: diskFull ? 1 : COMPACT_DUTY_CYCLE })
           .catch((e) => this.opts.log.error({ err: e }, "segment compaction failed"));
       }, tick);
       this.compactTimer.unref();

@@ -44,14 +44,16 @@ export interface ScanResult {
  * neither checked nor decoded, and onRecord does not see it. Compaction passes dead puts so: freeing
  * 65,000 deleted 4 KiB blobs (what demotions leave on a storage node) took 2.74-2.84 s of CPU, now
  * 1.94-2.17 s (bench/micro/compact-dead.ts, alternated, load 5-6).
+ * `beforeRead`, when given, is awaited before each block is read (compaction's pacing).
  * Memory: one block (or one record, if larger).
  */
 export async function scanSegment(
   fd: FileHandle,
   onRecord: (r: ScannedRecord, bytes: Buffer) => void | Promise<void>,
   pass?: (header: RecordHeader, offset: number) => boolean,
+  beforeRead?: () => Promise<void>,
 ): Promise<ScanResult> {
-  const file = new BlockReader(fd, (await fd.stat()).size);
+  const file = new BlockReader(fd, (await fd.stat()).size, beforeRead);
   const skipped: SkippedRange[] = [];
   let pos = 0;
   let goodEnd = 0;
@@ -90,6 +92,7 @@ class BlockReader {
   constructor(
     private readonly fd: FileHandle,
     readonly size: number,
+    private readonly beforeRead?: () => Promise<void>,
   ) {}
 
   view(offset: number, length: number): Buffer {
@@ -144,6 +147,7 @@ class BlockReader {
   private async ensure(offset: number, need: number): Promise<number> {
     const end = Math.min(offset + need, this.size);
     if (offset >= this.start && end <= this.start + this.buf.length) return this.start + this.buf.length - offset;
+    if (this.beforeRead) await this.beforeRead();
     const size = Math.min(Math.max(READ_BLOCK, need), this.size - offset);
     const buf = Buffer.allocUnsafe(size);
     let filled = 0;

@@ -5,6 +5,7 @@ import { crc32 } from "node:zlib";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, IntegrityError, hasCode } from "../common/errors";
 import { blobOf, silentLog, tempDir } from "../rpc/testing/test-helpers";
+import { DutyCycle } from "./duty-cycle";
 import { GroupWritePolicy } from "./group-write-policy";
 import { SegmentStore, type SegmentEntry } from "./segment-store";
 
@@ -189,6 +190,26 @@ describe("SegmentStore", () => {
     expect(r.stats().blobCount).toBe(live.length);
     for (const b of live) expect((await read(r, b.id))!.equals(b.data)).toBe(true);
     for (const b of blobs) if (!live.includes(b)) expect(r.get(b.id)).toBeUndefined();
+  });
+
+  it("a paced compaction rests after each block read and each segment; an unpaced one never", async () => {
+    const s = await openStore(16 * 1024);
+    const blobs = Array.from({ length: 40 }, (_, i) => ({ id: `p${i}`, ...blobOf(2000) }));
+    for (const b of blobs) await s.put(b.id, {}, b.data, b.sha256);
+    for (const b of blobs) await s.delete(b.id);
+    const steps = jest.spyOn(DutyCycle.prototype, "step");
+    try {
+      expect(await s.compact(0.5)).toBeGreaterThan(3);
+      expect(steps).not.toHaveBeenCalled();
+      for (const b of blobs.slice(0, 20)) await s.put(b.id, {}, b.data, b.sha256);
+      for (const b of blobs.slice(0, 20)) await s.delete(b.id);
+      const segments = await s.compact(0.5, { dutyCycle: 0.25 });
+      expect(segments).toBeGreaterThan(1);
+      // One rest before each segment's block is read, one after each segment.
+      expect(steps.mock.calls.length).toBeGreaterThanOrEqual(2 * segments);
+    } finally {
+      steps.mockRestore();
+    }
   });
 
   it("reads segments written in format version 1, and steps over a bad record in them", async () => {

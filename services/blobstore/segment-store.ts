@@ -6,6 +6,7 @@ import { performance } from "node:perf_hooks";
 import { ErrorCode, IntegrityError, MiniS3Error, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { BlobMeta } from "../rpc/blob-backend";
+import { DutyCycle } from "./duty-cycle";
 import { fsyncDir } from "./fsync-dir";
 import { GroupWritePolicy } from "./group-write-policy";
 import { isNoSpace, SpaceReserve } from "./segment-reserve";
@@ -336,13 +337,20 @@ export class SegmentStore {
    * appended again (same bytes, same seq) to the active segment, then the old file is removed.
    * Oldest first: a tombstone's put is never in a newer segment than the tombstone, so by the time
    * a tombstone is looked at, the segments it names that this pass compacts are already gone.
-   * Returns the number of segments compacted.
+   * Returns the number of segments compacted. With `dutyCycle` below 1 it works that share of the
+   * wall time at most, resting between blocks read and between segments (DutyCycle), but not once
+   * the store is closing or a write has found the disk full.
    */
-  compact(maxLiveShare = 0.5): Promise<number> {
+  compact(maxLiveShare = 0.5, opts: { dutyCycle?: number } = {}): Promise<number> {
     const run = this.compacting
       .catch(() => undefined)
       .then(async () => {
         this.noSpace = false;
+        const pace =
+          opts.dutyCycle !== undefined && opts.dutyCycle < 1
+            ? new DutyCycle(opts.dutyCycle, () => this.closed || this.diskFull)
+            : undefined;
+        const step = pace ? () => pace.step() : undefined;
         let done = 0;
         // Compaction never touches the segment being written. Mostly dead, it is sealed first: on a
         // disk smaller than a segment (256 MiB), or whose dead data all sat in that one, deleting
@@ -357,8 +365,9 @@ export class SegmentStore {
           if (this.closed) break;
           if (s === this.active || s.size === 0 || s.liveBytes / s.size > maxLiveShare) continue;
           try {
-            await this.compactSegment(s);
+            await this.compactSegment(s, step);
             done++;
+            await step?.();
           } catch (e) {
             // The segment stays as it was (nothing was removed); a later, dead one may still be freed.
             // Tombstones stay safe: one naming this segment still finds it.
@@ -383,7 +392,7 @@ export class SegmentStore {
     });
   }
 
-  private async compactSegment(old: Segment): Promise<void> {
+  private async compactSegment(old: Segment, beforeRead?: () => Promise<void>): Promise<void> {
     let inFlight: Promise<void>[] = [];
     let inFlightBytes = 0;
     const scan = await scanSegment(
@@ -401,6 +410,7 @@ export class SegmentStore {
       // A dead put is passed by its header: its bytes are not copied, so not checked either. Not in
       // a segment with damage found already: read whole, it is kept aside for whoever investigates.
       old.unreadable.length ? undefined : (h, offset) => h.type === PUT && !this.isLivePut({ blobId: h.blobId, offset }, old),
+      beforeRead,
     );
     await Promise.all(inFlight);
     this.segments.delete(old.id);
