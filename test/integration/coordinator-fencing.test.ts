@@ -49,13 +49,18 @@ test("a coordinator stopped mid-upload never has a write acknowledged that anoth
   for (const k of keys) expect(await put(a, k, `old ${k}`)).toBe(201);
 
   // Uploads of every key through B; B stops once the first is acknowledged, the rest in flight.
+  // Started 15 ms apart: sent all at once, the 40 could share B's first commit batch on a busy
+  // machine (two jest workers), be acknowledged in one tick before SIGSTOP, and leave nothing
+  // in flight (seen once in CI-style runs). Spread, some are always still in B when it stops: some
+  // queued for its commit, some not yet read.
   let resumed = false;
   const pendingAtResume: string[] = [];
   const stale: string[] = [];
   const acknowledged: string[] = [];
   let stopped!: () => void;
   const stoppedOnce = new Promise<void>((r) => (stopped = r));
-  const uploads = keys.map(async (k) => {
+  const uploads = keys.map(async (k, i) => {
+    await sleep(i * 15);
     const status = await put(b!.url, k, `new ${k}`);
     if (!resumed) {
       b!.process.kill("SIGSTOP");
