@@ -91,9 +91,9 @@ export const SETTINGS = {
   chunkSize: { env: "MINIS3_CHUNK_SIZE", default: "256KiB", check: size, doc: "size of the chunks objects stream in between processes" },
   readCache: {
     env: "MINIS3_READ_CACHE",
-    default: "10000",
-    check: wholeNumber(0),
-    doc: "coordinator: catalogue rows kept for reads (0: off); kept coherent across coordinators over Redis",
+    default: "16MiB",
+    check: size,
+    doc: "coordinator: heap the catalogue rows kept for reads may take, estimated (~1.4 KiB a row without metadata; 0: off); kept coherent across coordinators over Redis",
   },
   cacheLease: {
     env: "MINIS3_CACHE_LEASE",

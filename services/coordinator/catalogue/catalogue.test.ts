@@ -56,7 +56,7 @@ async function trashedUnderCurrent(c: Catalogue): Promise<{ b: string; trashed: 
 
 /** A catalogue whose read cache answers (this coordinator is alone). */
 function cachedCatalogue(): { cat: Catalogue; cache: ReadCache } {
-  const cache = new ReadCache(1000, () => 1);
+  const cache = new ReadCache(1 << 20, () => 1);
   return { cat: new Catalogue(pool, TTL, cache), cache };
 }
 

@@ -31,7 +31,7 @@ interface Coordinator {
 function coordinator(name: string): Coordinator {
   const pub = new Redis({ host: "127.0.0.1", port: 6379, enableOfflineQueue: false, commandTimeout: 1000 });
   const sub = new Redis({ host: "127.0.0.1", port: 6379 });
-  const cache: ReadCache = new ReadCache(1000, () => bus.leaseStretch());
+  const cache: ReadCache = new ReadCache(1 << 20, () => bus.leaseStretch());
   const bus: InvalidationBus = new InvalidationBus(
     pub,
     sub,

@@ -58,7 +58,7 @@ async function coordinator(name: string, redis?: TcpProxy, fenceDb?: Pool): Prom
   const id = `${name}/${randomBytes(4).toString("hex")}`;
   const fence = new CacheFence(fenceDb ?? pool, FENCE_MS, log);
   const presence = new CoordinatorPresence(pool, id, INTERVAL, DOWN_AFTER, log, fence);
-  const cache: ReadCache = new ReadCache(1000, () => bus.leaseStretch());
+  const cache: ReadCache = new ReadCache(1 << 20, () => bus.leaseStretch());
   const bus: InvalidationBus = new InvalidationBus(
     pub,
     sub,

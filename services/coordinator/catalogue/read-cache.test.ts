@@ -1,4 +1,4 @@
-import { ReadCache } from "./read-cache";
+import { ReadCache, rowBytes } from "./read-cache";
 import type { VersionRow } from "../model/version-row";
 
 const row = (key: string, versionId: string, extra: Partial<VersionRow> = {}): VersionRow => ({
@@ -28,7 +28,9 @@ describe("read cache", () => {
   // Stands in for CoordinatorPresence.aloneStretch().
   let alone = true;
   let stretch = 1;
-  const make = (max = 100) => new ReadCache(max, () => (alone ? stretch : undefined));
+  /** Room for `rows` rows like row()'s (one-letter keys and ids). */
+  const room = (rows: number) => rows * rowBytes(row("k", "v1"));
+  const make = (max = room(100)) => new ReadCache(max, () => (alone ? stretch : undefined));
   beforeEach(() => {
     alone = true;
     stretch = 1;
@@ -102,19 +104,46 @@ describe("read cache", () => {
     expect(c.get("b", "k")?.versionId).toBe("v2");
   });
 
-  test("it holds at most maxEntries rows, dropping the least recently read; 0 turns it off", () => {
-    const c = make(2);
+  test("its rows' estimated bytes stay within its bound, the least recently read dropped first; 0 turns it off", () => {
+    const c = make(room(2));
     c.fill(c.ticket(), row("a", "va"));
     c.fill(c.ticket(), row("b", "vb"));
     c.get("b", "a");
     c.fill(c.ticket(), row("c", "vc"));
     expect(c.size).toBe(2);
+    expect(c.bytes).toBe(room(2));
     expect(c.get("b", "b")).toBeUndefined();
     expect(c.get("b", "a")?.versionId).toBe("va");
     const off = make(0);
     off.fill(off.ticket(), row("a", "va"));
     off.changed([{ bucket: "b", key: "a" }], ["va"], { ticket: 0, row: row("a", "va") });
     expect(off.get("b", "a")).toBeUndefined();
+  });
+
+  test("rows with metadata take more of the bound: the same bytes hold fewer of them", () => {
+    const c = make(room(100));
+    const metadata = { note: "x".repeat(2000) }; // S3 allows 2 KiB of user metadata
+    for (let i = 0; i < 100; i++) c.fill(c.ticket(), row(`k${i}`, `v${i}`, { metadata }));
+    expect(c.bytes).toBeLessThanOrEqual(room(100));
+    expect(c.size).toBeLessThan(40);
+    expect(c.get("b", "k99")?.versionId).toBe("v99");
+    // A row larger than the whole bound is not kept, and pushes nothing out.
+    const tiny = make(room(1));
+    tiny.fill(tiny.ticket(), row("a", "va"));
+    tiny.fill(tiny.ticket(), row("big", "vbig", { metadata }));
+    expect(tiny.get("b", "big")).toBeUndefined();
+    expect(tiny.get("b", "a")?.versionId).toBe("va");
+  });
+
+  test("a change, and a stretch that ends, give back the bytes of the rows they drop", () => {
+    const c = make();
+    c.fill(c.ticket(), row("a", "va"));
+    c.fill(c.ticket(), row("b", "vb"));
+    c.changed([{ bucket: "b", key: "a" }], []);
+    expect(c.bytes).toBe(room(1));
+    stretch = 2;
+    expect(c.get("b", "b")).toBeUndefined();
+    expect(c.bytes).toBe(0);
   });
 
   test("written access times reach cached rows", () => {
@@ -130,7 +159,7 @@ describe("read cache", () => {
   });
 
   test("marks outlive a slow lookup only up to their lifetime; an older lookup may not fill", () => {
-    const c = new ReadCache(100, () => 1, 0); // marks rotate at every change
+    const c = new ReadCache(room(100), () => 1, 0); // marks rotate at every change
     const t = c.ticket();
     c.changed([{ bucket: "b", key: "x" }], []);
     c.changed([{ bucket: "b", key: "y" }], []);
