@@ -62,8 +62,12 @@ export const NODE_ARGS = ["--max-semi-space-size=4", "--heap-growing-percent=100
  * the lifecycle bench). Measured, 10,000 due over 10 s, alternated runs at load 16-21: coordinator
  * CPU per demotion 647, 669 -> 505, 553 us; per trash move 540, 566 -> 385, 435 us. The cost: its
  * largest RSS while a 1 GiB object passed went from 188 to 211 MiB (64 MiB: 171 -> 194).
+ * And an old generation allowed only half again its live size between full collections: with
+ * twice, the small-object phases left the old space at 100-109 MiB committed for ~50 live, and a
+ * 1 GiB object passing right after put the coordinator above 250 MB (issue 16's floor); at 50 %
+ * it stood at 58-78 MiB (bench/README.md, "The coordinator's old space", 2026-12-02).
  */
-export const COORDINATOR_NODE_ARGS = ["--max-semi-space-size=16", "--heap-growing-percent=100"];
+export const COORDINATOR_NODE_ARGS = ["--max-semi-space-size=16", "--heap-growing-percent=50"];
 
 const ENTRY: Record<ServiceKind, string> = {
   coordinator: "dist/services/coordinator/main.js",
