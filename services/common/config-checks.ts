@@ -49,6 +49,15 @@ export const duration =
 /** A size in bytes ("4096", "64KiB", "5GiB"). */
 export const size: Check<number> = (s) => parseSize(s);
 
+/**
+ * A size that names its unit ("16MiB"; a bare "0" is none): for a setting that once was a count,
+ * whose old bare numbers would otherwise be read as bytes (`why` says what they meant).
+ */
+export const sizeWithUnit =
+  (why: string): Check<number> =>
+  (s) =>
+    /^\s*\d+\s*$/.test(s) && Number(s) !== 0 ? fail(`needs a unit, e.g. 16MiB (0: off): ${why}`) : parseSize(s);
+
 /** A URL whose scheme is one of `protocols` ("mysql:"…). */
 export const url =
   (protocols: string[]): Check<string> =>

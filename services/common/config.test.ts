@@ -37,6 +37,8 @@ describe("configuration", () => {
       ["cacheLease", "100ms", /MINIS3_CACHE_LEASE=.*at least 200ms/],
       ["httpHeadersTimeout", "0", /MINIS3_HTTP_HEADERS_TIMEOUT=.*more than 0/],
       ["chunkSize", "big", /MINIS3_CHUNK_SIZE/],
+      // Once a count of rows: 10000 read as bytes would be a cache of ~7 rows, silently.
+      ["readCache", "10000", /MINIS3_READ_CACHE=.*needs a unit/],
     ];
     for (const [key, value, message] of bad) {
       expect(() => readConfig([key], { [SETTINGS[key].env]: value })).toThrow(message);
@@ -53,6 +55,11 @@ describe("configuration", () => {
     expect(resolveWriteQuorum(3, "")).toBe(2);
     expect(resolveWriteQuorum(3, "1")).toBe(1);
     expect(() => resolveWriteQuorum(2, "3")).toThrow(/MINIS3_WRITE_QUORUM/);
+  });
+
+  it("takes a read cache size with a unit, or 0 (off)", () => {
+    expect(readConfig(["readCache"], { MINIS3_READ_CACHE: "32MiB" }).readCache).toBe(32 * 1024 ** 2);
+    expect(readConfig(["readCache"], { MINIS3_READ_CACHE: "0" }).readCache).toBe(0);
   });
 
   it("takes a scrub rate of 0 (off) and refuses an orphan grace under a second", () => {

@@ -1,4 +1,4 @@
-import { atMost, type Check, duration, matching, nonEmpty, oneOf, size, text, url, wholeNumber } from "./config-checks";
+import { atMost, type Check, duration, matching, nonEmpty, oneOf, size, sizeWithUnit, text, url, wholeNumber } from "./config-checks";
 import { ErrorCode, MiniS3Error } from "./errors";
 
 // Every setting of every MiniS3 process, in one table: the README's configuration table is this.
@@ -92,7 +92,7 @@ export const SETTINGS = {
   readCache: {
     env: "MINIS3_READ_CACHE",
     default: "16MiB",
-    check: size,
+    check: sizeWithUnit("a bare number was a count of rows before 2026-12"),
     doc: "coordinator: heap the catalogue rows kept for reads may take, estimated (~1.4 KiB a row without metadata; 0: off); kept coherent across coordinators over Redis",
   },
   cacheLease: {
