@@ -70,11 +70,11 @@ export class DiskBackend implements BlobBackend {
       let sinceLast = Math.floor(Math.random() * every);
       this.compactTimer = setInterval(() => {
         sinceLast += tick;
-        const diskFull = this.segments.diskFull;
-        if (sinceLast < every && !diskFull) return;
+        if (sinceLast < every && !this.segments.diskFull) return;
         sinceLast = 0;
+        // Paced always: the store's DutyCycle stops resting by itself while the disk is full.
         this.segments
-          .compact(this.opts.compactBelowLiveShare ?? 0.5, { dutyCycle: diskFull ? 1 : COMPACT_DUTY_CYCLE })
+          .compact(this.opts.compactBelowLiveShare ?? 0.5, { dutyCycle: COMPACT_DUTY_CYCLE })
           .catch((e) => this.opts.log.error({ err: e }, "segment compaction failed"));
       }, tick);
       this.compactTimer.unref();
