@@ -16,6 +16,8 @@ const LATE_MS = 700;
 interface Row {
   state: string;
   beat: number;
+  /** started_at, as the SELECT reads it (ms). */
+  started: number;
 }
 
 /** The coordinators table, and per coordinator whether its heartbeats reach it. */
@@ -34,9 +36,8 @@ class FakeTable {
         if (sql.startsWith("INSERT INTO coordinators")) {
           const r = this.rows.get(id);
           if (r) r.beat++;
-          else this.rows.set(id, { state: "up", beat: 1 });
-          const others = [...this.rows].filter(([k]) => k !== id).map(([k, v]) => ({ id: k, ...v }));
-          return [[{ affectedRows: 1 }, others]];
+          else this.rows.set(id, { state: "up", beat: 1, started: Date.now() });
+          return [[{ affectedRows: 1 }, [...this.rows].map(([k, v]) => ({ id: k, ...v }))]];
         }
         if (sql.startsWith("UPDATE coordinators SET state = 'stopped'")) {
           const r = this.rows.get(id)!;
@@ -207,6 +208,19 @@ test("a coordinator's row that another one removed proves nothing: it is live un
   await jest.advanceTimersByTimeAsync(3 * INTERVAL);
   expect(a.aloneStretch()).toBeDefined();
   void b;
+});
+
+test("the oldest live coordinator leads: a newcomer does not take the role, the next oldest does once the leader is gone", async () => {
+  const b = await coordinator("b");
+  const a = await coordinator("a"); // a lower id, but younger
+  expect([a.leader(), b.leader()]).toEqual(["b", "b"]);
+  const c = await coordinator("c");
+  expect([a.leader(), b.leader(), c.leader()]).toEqual(["b", "b", "b"]);
+  table.modes.set("b", "hung"); // b stalls: its beat stops changing
+  await jest.advanceTimersByTimeAsync(b.leaseMs + b.commitMs - 2 * INTERVAL);
+  expect([a.leader(), c.leader()]).toEqual(["b", "b"]); // not yet gone
+  await jest.advanceTimersByTimeAsync(3 * INTERVAL);
+  expect([a.leader(), c.leader()]).toEqual(["a", "a"]);
 });
 
 test("two processes with the same host and port have different ids", () => {

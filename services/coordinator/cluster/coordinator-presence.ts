@@ -31,6 +31,8 @@ interface Peer {
   pid: number | undefined;
   stopped: boolean;
   changedAt: number;
+  /** When its row was first written (MariaDB's clock: one clock for all), for leader(). */
+  startedAt: number;
 }
 
 /**
@@ -86,6 +88,8 @@ export class CoordinatorPresence {
 
   private readonly peers = new Map<string, Peer>();
   private live: string[] = [];
+  /** When this coordinator's own row was first written, as its last look read it. */
+  private startedAt = -Infinity;
   private trustUntil = -Infinity;
   /**
    * Numbers the unbroken stretches of looks: a new one starts whenever the live peers change or a
@@ -177,6 +181,21 @@ export class CoordinatorPresence {
     return this.live;
   }
 
+  /**
+   * The coordinator that runs the group's background duties (the lifecycle's due-row poller,
+   * lifecycle/due-poller.ts): the oldest live one by its row's started_at (then id), so a newcomer
+   * never takes the role from one that holds it, and the next oldest takes it once this one is
+   * gone from the presence (the same wait as any peer's share moving). This one until its first look.
+   */
+  leader(): string {
+    let best = { id: this.id, at: this.startedAt };
+    for (const id of this.live) {
+      const at = this.peers.get(id)?.startedAt ?? Infinity;
+      if (at < best.at || (at === best.at && id < best.id)) best = { id, at };
+    }
+    return best.id;
+  }
+
   /** A peer's process id (on its own host), as its row says. */
   pidOf(id: string): number | undefined {
     return id === this.id ? process.pid : this.peers.get(id)?.pid;
@@ -201,12 +220,15 @@ export class CoordinatorPresence {
       const [results] = await this.pool.query<RowDataPacket[][]>(
         `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid, metrics_port) VALUES (?, 'up', NOW(3), NOW(3), 1, ?, ?)
            ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3);
-         SELECT id, state, beat, pid FROM coordinators WHERE id <> ?;
+         SELECT id, state, beat, pid, CAST(UNIX_TIMESTAMP(started_at) * 1000 AS UNSIGNED) AS started FROM coordinators;
          ${READ_FENCE_SQL}`,
-        [this.id, process.pid, this.metricsPort, this.id],
+        [this.id, process.pid, this.metricsPort],
       );
       const answeredAt = this.clock.now();
-      const rows = results[1] as RowDataPacket[];
+      const all = results[1] as RowDataPacket[];
+      const own = all.find((r) => r.id === this.id);
+      if (own) this.startedAt = Number(own.started);
+      const rows = all.filter((r) => r.id !== this.id);
       const epoch = (results[2] as RowDataPacket[] | undefined)?.[0]?.epoch as unknown;
       if (epoch !== undefined && epoch !== null) this.fence?.seen(sentAt, String(epoch));
       if (!this.closed) this.renew(sentAt, answeredAt, rows);
@@ -235,7 +257,9 @@ export class CoordinatorPresence {
       const stopped = r.state !== "up";
       const pid = r.pid === null || r.pid === undefined ? undefined : Number(r.pid);
       const p = this.peers.get(r.id as string);
-      if (!p || p.beat !== beat || p.stopped !== stopped) this.peers.set(r.id as string, { beat, pid, stopped, changedAt: answeredAt });
+      const startedAt = Number(r.started);
+      if (!p || p.beat !== beat || p.stopped !== stopped)
+        this.peers.set(r.id as string, { beat, pid, stopped, changedAt: answeredAt, startedAt });
     }
     // A row gone from the table (another coordinator forgot it) proves nothing: its peer keeps its clock here.
     const live: string[] = [];

@@ -78,7 +78,7 @@ test("under a backlog of trash moves, the oldest deletes move first: the sweep l
   const held = new HeldMoves();
   const ctx = { opts: { hotTtlMs: 60_000 }, catalogue: { clock: new CatalogueClock(db.pool()) } } as unknown as JobContext;
   const transition = { ...dueTransitions(ctx, TRASH_TTL_MS).find((t) => t.name === trash.name)!, job: held.job() };
-  const poller = new DuePoller([transition], new LifecycleQueries(db.pool()), ctx, { id: "c1", others: () => [] }, log);
+  const poller = new DuePoller([transition], new LifecycleQueries(db.pool()), ctx, { id: "c1", others: () => [], leader: () => "c1" }, log);
   poller.start();
   try {
     await waitFor("every slot taken", async () => held.started.length >= 512, 30_000);
@@ -124,7 +124,7 @@ test("trash moves go on while their old copies cannot be deleted; the deletes le
     log,
   } as unknown as JobContext;
   const transitions = dueTransitions(ctx, TRASH_TTL_MS).filter((t) => t.name === trash.name);
-  const poller = new DuePoller(transitions, new LifecycleQueries(db.pool()), ctx, { id: "c1", others: () => [] }, log, {
+  const poller = new DuePoller(transitions, new LifecycleQueries(db.pool()), ctx, { id: "c1", others: () => [], leader: () => "c1" }, log, {
     cleanupBacklog: 16,
   });
   poller.start();
@@ -144,5 +144,50 @@ test("trash moves go on while their old copies cannot be deleted; the deletes le
   } finally {
     unstall();
     await poller.stop();
+  }
+});
+
+test("of two coordinators only the leader reads and moves due rows; once it is gone the other takes over, none left behind", async () => {
+  const ctx = { opts: { hotTtlMs: 60_000 }, catalogue: { clock: new CatalogueClock(db.pool()) } } as unknown as JobContext;
+  let leader = "c1";
+  const movedBy = new Map<string, string[]>();
+  const pagesRead = new Map<string, number>();
+  const poller = (id: string, other: string): DuePoller => {
+    const job: RowJob = {
+      ...trash,
+      fromRow: async (v: VersionRow | null) => {
+        movedBy.set(v!.versionId, [...(movedBy.get(v!.versionId) ?? []), id]);
+        await db.pool().query("UPDATE versions SET tier = 'trash', gen = gen + 1 WHERE version_id = ?", [v!.versionId]);
+        return "moved to the trash";
+      },
+    };
+    const queries = new LifecycleQueries(db.pool());
+    const read = queries.duePage.bind(queries);
+    queries.duePage = (...args) => {
+      pagesRead.set(id, (pagesRead.get(id) ?? 0) + 1);
+      return read(...args);
+    };
+    const transition = { ...dueTransitions(ctx, TRASH_TTL_MS).find((t) => t.name === trash.name)!, job };
+    return new DuePoller([transition], queries, ctx, { id, others: () => [other], leader: () => leader }, log);
+  };
+  const first = await trashOnCold(300, "leader1");
+  const c1 = poller("c1", "c2");
+  const c2 = poller("c2", "c1");
+  c1.start();
+  c2.start();
+  try {
+    await waitFor("the leader moved every row", async () => first.every((id) => movedBy.has(id)), 30_000);
+    await sleep(1000); // the standby's looks and sweeps, had it any
+    expect(first.filter((id) => movedBy.get(id)!.join() !== "c1")).toEqual([]);
+    expect(pagesRead.get("c2") ?? 0).toBe(0);
+    // c1 dies (its loops stop as a SIGKILL would stop them); the presence then shows c2 as leader.
+    await c1.stop();
+    const second = await trashOnCold(300, "leader2");
+    leader = "c2";
+    await waitFor("the other moved what came due after", async () => second.every((id) => movedBy.has(id)), 30_000);
+    expect(second.filter((id) => movedBy.get(id)!.join() !== "c2")).toEqual([]);
+  } finally {
+    await c1.stop();
+    await c2.stop();
   }
 });

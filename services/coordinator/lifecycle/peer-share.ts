@@ -1,7 +1,9 @@
-/** Who else is working: rows are shared out by a hash of the version id. */
+/** Who else is working: rows are shared out by a hash of the version id, or left to the leader. */
 export interface Peers {
   readonly id: string;
   others(): readonly string[];
+  /** The live coordinator (this one or another) that runs the group's due-row poller. */
+  leader(): string;
 }
 
 /**
