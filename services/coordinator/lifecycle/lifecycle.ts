@@ -41,7 +41,7 @@ export interface LifecycleDeps {
   readonly access: AccessTracker;
   readonly queues: LifecycleQueues;
   readonly scheduler: Scheduler;
-  /** Who else runs the lifecycle: the due rows are shared out among the live coordinators. */
+  /** Who else runs the lifecycle: the oldest live coordinator runs the due-row poller, rehome passes are shared out. */
   readonly presence: Peers;
   readonly log: Logger;
 }
@@ -54,7 +54,8 @@ export interface ScrubSettings {
 
 /**
  * The lifecycle's processes inside a coordinator: the due-row poller, which finds demotions, trash
- * moves and purges in the catalogue as they come due and runs them; a BullMQ worker per job in
+ * moves and purges in the catalogue as they come due and runs them (on the group's leader only,
+ * due-poller.ts); a BullMQ worker per job in
  * jobs/index.ts for the rest (promotions, repairs, cleanups; a demotion a read put off); and the
  * reconciler as a job scheduler (every coordinator upserts it; BullMQ runs each tick once). The
  * upsert is repeated every interval so that a Redis that lost everything gets its scheduler back.

@@ -66,8 +66,8 @@ export interface RehomerDeps {
  * node added to the ring receives the keys it now owns; only those move (the ring moves about 1/N
  * of the keys to an N-th node and nothing else).
  *
- * Every coordinator walks; each moves only its share of the versions (the due rows' hash of the
- * version id over the live coordinators), and a version two take at once still moves once (the
+ * Every coordinator walks; each moves only its share of the versions (a hash of the version id
+ * over the live coordinators, peer-share.ts), and a version two take at once still moves once (the
  * conditional commit). Each counts every version it walks, so any coordinator's /status shows the
  * whole cluster's versions away from home and under R as of its last pass.
  */
