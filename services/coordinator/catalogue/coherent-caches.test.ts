@@ -7,6 +7,7 @@ import { InvalidationBus } from "../cluster/invalidation-bus";
 import { Catalogue } from "./catalogue";
 import { ReadCache } from "./read-cache";
 import { bothServing, testVersion, until } from "./testing/cache-peers";
+import { LEASE_MARGIN_MS } from "../cluster/invalidation-bus";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // Two coordinators' catalogues on one database, each with its read cache and invalidation bus on
@@ -28,7 +29,7 @@ interface Coordinator {
   sub: Redis;
 }
 
-function coordinator(name: string): Coordinator {
+function coordinator(name: string, idleLeaseMs?: number): Coordinator {
   const pub = new Redis({ host: "127.0.0.1", port: 6379, enableOfflineQueue: false, commandTimeout: 1000 });
   const sub = new Redis({ host: "127.0.0.1", port: 6379 });
   const cache: ReadCache = new ReadCache(1 << 20, () => bus.leaseStretch());
@@ -45,6 +46,8 @@ function coordinator(name: string): Coordinator {
     // The fence's lease holds too (fenced-caches.test.ts covers it, with Redis cut off).
     { stretch: () => 1, raise: () => Promise.resolve(), leaseMs: LEASE_MS },
     log,
+    undefined,
+    idleLeaseMs,
   );
   bus.start();
   opened.push({ bus });
@@ -124,4 +127,34 @@ test("a peer that closed cleanly is not waited for", async () => {
   for (let i = 0; i < 5; i++) await a.cat.commit(testVersion(bucket, "k", i));
   // Five writes that each waited out B's lease would take 5 × 700 ms.
   expect(performance.now() - t0).toBeLessThan(5 * LEASE_MS);
+}, 30_000);
+
+test("a peer whose cache nobody asks stops holding a lease: writes no longer wait for it, and its next read is fresh", async () => {
+  const idleMs = 800;
+  const a = coordinator("a5");
+  const b = coordinator("b5", idleMs);
+  await bothServing(a, b, LEASE_MS);
+  const bucket = `b${process.pid}-idle`;
+  await a.cat.commit(testVersion(bucket, "k", 1));
+  await b.cat.current(bucket, "k");
+  expect(b.cache.get(bucket, "k")).toBeDefined(); // cached by B
+
+  // Nothing asks B's cache (no leaseStretch() here either): it stops its heartbeats, its lease
+  // lapses, and A stops counting it once that lease must be over.
+  await new Promise((r) => setTimeout(r, idleMs + LEASE_MS / 4 + 2 * LEASE_MS + LEASE_MARGIN_MS + 200));
+  // B now stops reading its subscription, as a stopped process would: a writer still waiting for
+  // its ack would wait out its lease (the test above).
+  const stream = (b.sub as unknown as { stream: { pause(): void; resume(): void } }).stream;
+  stream.pause();
+  const v2 = testVersion(bucket, "k", 2);
+  const t0 = performance.now();
+  await a.cat.commit(v2);
+  expect(performance.now() - t0).toBeLessThan(LEASE_MS - 300);
+
+  // B asked again: no lease yet (its heartbeat cannot come back), so it reads MariaDB.
+  expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
+  stream.resume();
+  await until("B's lease again", () => b.bus.leaseStretch() !== undefined);
+  expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
+  expect(b.cache.get(bucket, "k")?.versionId).toBe(v2.versionId);
 }, 30_000);

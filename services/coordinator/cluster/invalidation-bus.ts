@@ -21,6 +21,12 @@ const MONOTONIC: BusClock = { now: () => performance.now() };
 /** Slack for the rates of two monotonic clocks and a timer firing late; the lease is ~2 s. */
 export const LEASE_MARGIN_MS = 100;
 
+/**
+ * A cache nobody has asked for this long stops renewing its lease (rule 6), so its peers' writes
+ * stop waiting for its acks. Long enough that a worker serving any steady load never lapses.
+ */
+export const IDLE_LEASE_MS = 10_000;
+
 type Message =
   /** Keys and versions a commit of `from` touched; `seq` counts `from`'s invalidations. */
   | { t: "inv"; from: string; seq: number; keys: [string, string][]; versions: string[] }
@@ -88,6 +94,15 @@ interface Waiter {
  *    presence shows this coordinator alone (aloneStretch: no other coordinator's write can land,
  *    by the argument written out there) no other cache can be serving either, and a change needs
  *    no invalidation at all: a lone coordinator pays nothing for the bus but its heartbeats.
+ * 6. Idle. A cache that nothing has asked (leaseStretch()) for IDLE_LEASE_MS stops sending
+ *    heartbeats, so its lease lapses and writers stop counting it among the peers they wait for; the
+ *    next ask starts heartbeats again (a new stretch: nothing cached before is served) and answers
+ *    from MariaDB until the first one comes back. Sending fewer heartbeats is always safe: they
+ *    only grant leases. An idle cache also stops acknowledging once its last heartbeat is two leases
+ *    old: a writer that heard that heartbeat waits for it only until its lease must have lapsed.
+ *    Why: in a group whose primary gives one worker all the connections while it has room, the other
+ *    serves nothing, yet every write waited for its ack: on this 2-core machine the bus cost ~5 % of
+ *    the server CPU per op and a Redis round trip of every write's latency.
  * 5. Fence. A cache serves only while its fence lease (CacheFence: the epoch in MariaDB, read on
  *    each presence heartbeat) holds too, and drops everything when the epoch changes. A writer whose
  *    PUBLISH failed or timed out (it may still run, late) cannot know who heard it: it raises the
@@ -142,6 +157,9 @@ export class InvalidationBus {
   private readonly lastStretches = [-1, -1, -1];
   private combinedStretch = 0;
   private beatTimer?: NodeJS.Timeout;
+  /** When leaseStretch() was last asked (rule 6), and when this process last sent a heartbeat. */
+  private askedAt: number;
+  private beatAt = -Infinity;
   private closed = false;
 
   constructor(
@@ -160,8 +178,10 @@ export class InvalidationBus {
     private readonly fence: Pick<CacheFence, "stretch" | "raise" | "leaseMs">,
     private readonly log: Logger,
     private readonly clock: BusClock = MONOTONIC,
+    private readonly idleLeaseMs = IDLE_LEASE_MS,
   ) {
     this.leaseMs = leaseMs;
+    this.askedAt = clock.now();
   }
 
   /** Subscribes (it does not wait for Redis: without it, caches stay off and writes wait L). */
@@ -178,11 +198,14 @@ export class InvalidationBus {
     this.sub.on("error", () => undefined);
     this.pub.on("error", () => undefined);
     this.sub.subscribe(this.channel).catch((e: unknown) => this.log.warn({ err: e }, "read-cache bus: subscribe failed"));
-    if (this.serving) {
-      this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.leaseMs / 4)));
-      this.beatTimer.unref();
-      this.beat();
-    }
+    this.startBeating();
+  }
+
+  private startBeating(): void {
+    if (!this.serving || this.closed || this.beatTimer) return;
+    this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.leaseMs / 4)));
+    this.beatTimer.unref();
+    this.beat();
   }
 
   /**
@@ -190,6 +213,8 @@ export class InvalidationBus {
    * and the fence's (rule 5), or undefined: what was cached in another stretch may be stale.
    */
   leaseStretch(): number | undefined {
+    this.askedAt = this.clock.now();
+    if (!this.beatTimer) this.startBeating(); // rule 6: asked again after idling
     const joined = this.presence.writableStretch();
     const fenced = this.fence.stretch();
     if (joined === undefined || fenced === undefined || this.clock.now() >= this.leaseUntil) return undefined;
@@ -317,6 +342,7 @@ export class InvalidationBus {
           m.keys.map(([bucket, key]) => ({ bucket, key })),
           m.versions,
         );
+        if (now - this.beatAt > 2 * this.leaseMs) return; // rule 6: no writer waits for this one
         this.acks.set(m.from, m.seq);
         if (!this.acksScheduled) {
           this.acksScheduled = true;
@@ -366,7 +392,15 @@ export class InvalidationBus {
 
   private beat(): void {
     if (this.closed) return;
-    const m: Message = { t: "hb", from: this.id, at: this.clock.now(), session: this.session };
+    const now = this.clock.now();
+    if (now - this.askedAt > this.idleLeaseMs) {
+      // Rule 6: nobody asks; the lease lapses by itself.
+      clearInterval(this.beatTimer);
+      this.beatTimer = undefined;
+      return;
+    }
+    this.beatAt = now;
+    const m: Message = { t: "hb", from: this.id, at: now, session: this.session };
     this.publish(m).catch(() => undefined); // no renewal: the lease lapses by itself
   }
 
