@@ -2,11 +2,13 @@ import { get as httpGet } from "node:http";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { authorizationFor } from "../../deploy/launcher/client-credentials";
 import { getClusterStatus } from "../../services/coordinator/api/testing/grpc-clients";
+import { STALE_MS } from "../../services/coordinator/group/connection-placement";
 import { retrieve, upload } from "../support/http";
 import { waitFor } from "../support/wait";
 
 // MINIS3_COORDINATORS=2: one primary forks two coordinators that share the HTTP and the gRPC port.
-// Connections reach both; killing one (SIGKILL) leaves the other serving, and the primary forks a
+// New connections stay on one while it has room (its batches stay large) and go to the other when it
+// has none (here: stopped); killing one (SIGKILL) leaves the other serving, and the primary forks a
 // new one; stopping "coordinator" stops the whole group.
 
 let cluster: TestCluster;
@@ -30,7 +32,7 @@ function statusOnNewConnection(): Promise<{ coordinators: CoordinatorView[] }> {
   return new Promise((resolve, reject) => {
     const req = httpGet(
       `${cluster.httpUrl}/status`,
-      { agent: false, headers: { connection: "close", ...authorizationFor(cluster.httpUrl) } },
+      { agent: false, timeout: 10_000, headers: { connection: "close", ...authorizationFor(cluster.httpUrl) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -47,6 +49,7 @@ function statusOnNewConnection(): Promise<{ coordinators: CoordinatorView[] }> {
       },
     );
     req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("/status: no answer in 10 s")));
   });
 }
 
@@ -75,35 +78,17 @@ const alive = (pid: number): boolean => {
   }
 };
 
-test("two coordinators answer on one HTTP port and one gRPC port", async () => {
+test("two coordinators answer on one HTTP port and one gRPC port: new connections stay on one while it has room", async () => {
   const both = await twoCoordinators("two coordinators listed");
   const pids = both.map((c) => c.pid!);
   expect(new Set(pids).size).toBe(2);
   expect(pids).not.toContain(cluster.pid("coordinator")); // the primary serves nothing itself
 
-  // Round robin per connection: fresh connections reach both workers, on either port.
-  const overHttp = new Set<string>();
-  await waitFor(
-    "HTTP connections reach both coordinators",
-    async () => {
-      overHttp.add((await statusOnNewConnection()).coordinators.find((c) => c.self)!.id);
-      return overHttp.size === 2;
-    },
-    30_000,
-    0,
-  );
-  const overGrpc = new Set<string>();
-  await waitFor(
-    "gRPC channels reach both coordinators",
-    async () => {
-      const s = await getClusterStatus(cluster.grpcAddress); // a new channel each time
-      overGrpc.add(s.coordinators.find((c) => c.self)!.id);
-      return overGrpc.size === 2;
-    },
-    30_000,
-    0,
-  );
-  expect([...overGrpc].sort()).toEqual([...overHttp].sort());
+  // Idle: every fresh connection, on either port, goes to the same worker (not each in turn).
+  const idle = new Set<string>();
+  for (let i = 0; i < 8; i++) idle.add((await statusOnNewConnection()).coordinators.find((c) => c.self)!.id);
+  for (let i = 0; i < 4; i++) idle.add((await getClusterStatus(cluster.grpcAddress)).coordinators.find((c) => c.self)!.id); // a new channel each time
+  expect(idle.size).toBe(1);
 });
 
 test("a worker killed with SIGKILL is replaced; the other serves meanwhile", async () => {
@@ -142,4 +127,27 @@ test('stopNode("coordinator") stops the whole group, and startNode brings it bac
   await cluster.waitHealthy(60_000);
   const again = await twoCoordinators("two coordinators listed after the restart");
   expect(again.map((c) => c.pid)).not.toContain(workers[0]);
+});
+
+// Last: a coordinator whose lease lapsed (stopped past MINIS3_NODE_DOWN_AFTER) re-joins before it
+// writes again, which the tests above must not wait for.
+test("a stopped worker (SIGSTOP) is handed no new connection: they go to the other", async () => {
+  const both = await twoCoordinators("two coordinators listed");
+  const first = (await statusOnNewConnection()).coordinators.find((c) => c.self)!.id;
+  // That worker stops (SIGSTOP): once its reports are stale, fresh connections go to the other.
+  const stopped = both.find((c) => c.id === first)!.pid!;
+  process.kill(stopped, "SIGSTOP");
+  try {
+    await new Promise((r) => setTimeout(r, STALE_MS + 500));
+    const overHttp = new Set<string>();
+    for (let i = 0; i < 4; i++) overHttp.add((await statusOnNewConnection()).coordinators.find((c) => c.self)!.id);
+    const overGrpc = new Set<string>();
+    for (let i = 0; i < 2; i++) overGrpc.add((await getClusterStatus(cluster.grpcAddress)).coordinators.find((c) => c.self)!.id);
+    expect(overHttp.size).toBe(1);
+    expect(overHttp.has(first)).toBe(false);
+    expect([...overGrpc]).toEqual([...overHttp]);
+    expect(both.map((c) => c.id)).toContain([...overHttp][0]);
+  } finally {
+    process.kill(stopped, "SIGCONT");
+  }
 });

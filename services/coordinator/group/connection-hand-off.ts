@@ -1,6 +1,7 @@
 import type { Worker } from "node:cluster";
 import net from "node:net";
 import type { Logger } from "../../common/logger";
+import { ConnectionPlacement, type PlacementOptions } from "./connection-placement";
 import { DOORS, type ConnectionMessage, type Door, type DoorPorts } from "./messages";
 
 // The group's listening sockets, kept by the primary for as long as it runs. Node's cluster module
@@ -8,10 +9,13 @@ import { DOORS, type ConnectionMessage, type Door, type DoorPorts } from "./mess
 // (lib/internal/cluster/round_robin_handle.js, remove()): with a worker SIGKILLed every 5 s, the
 // other was sometimes still starting (2.5-4.7 s from fork to ready, measured on an idle machine), and
 // then every connect was refused: 14,625 of 14,694 errors in a 45 s run (90 % of all requests). So
-// the primary listens itself and hands each new connection to a ready worker in turn (a descriptor
-// pass, as the cluster module does; the bytes then flow between the client and that worker alone).
+// the primary listens itself and hands each new connection to a ready worker (a descriptor pass, as
+// the cluster module does; the bytes then flow between the client and that worker alone): the first
+// with room, not each in turn (connection-placement.ts says why).
 // While no worker is ready, new connections are held unread and handed over once one is: a client
 // waits for a restart rather than being refused.
+
+const TALLY_MS = 10_000;
 
 export interface HandOffOptions {
   host: string;
@@ -20,6 +24,7 @@ export interface HandOffOptions {
   maxHeld?: number;
   /** A connection held longer than this is closed: no worker came in time. */
   maxHoldMs?: number;
+  placement?: PlacementOptions;
 }
 
 interface Held {
@@ -30,11 +35,11 @@ interface Held {
 
 export class ConnectionHandOff {
   private readonly servers: net.Server[] = [];
-  /** Workers that serve every door, handed connections in turn. */
-  private ready: Worker[] = [];
-  private turn = 0;
+  /** Workers that serve every door, with their load. */
+  private readonly ready: ConnectionPlacement<Worker>;
   private held: Held[] = [];
   private sweep?: NodeJS.Timeout;
+  private readonly tally: NodeJS.Timeout;
   private closed = false;
   private readonly maxHeld: number;
   private readonly maxHoldMs: number;
@@ -45,6 +50,11 @@ export class ConnectionHandOff {
   ) {
     this.maxHeld = opts.maxHeld ?? 4096;
     this.maxHoldMs = opts.maxHoldMs ?? 30_000;
+    this.ready = new ConnectionPlacement(opts.placement);
+    // Where new connections went, at most once a TALLY_MS and only when some came: what an operator
+    // (and the bench's write-up) needs to see the placement at work.
+    this.tally = setInterval(() => this.logTally(), TALLY_MS);
+    this.tally.unref();
   }
 
   /** Listens on every door; returns the ports bound (a port 0 becomes a real one). */
@@ -68,8 +78,8 @@ export class ConnectionHandOff {
 
   /** The worker serves every door: it takes connections from now on, starting with those held. */
   workerReady(worker: Worker): void {
-    if (this.closed || this.ready.includes(worker)) return;
-    this.ready.push(worker);
+    if (this.closed || this.ready.has(worker)) return;
+    this.ready.add(worker);
     const held = this.held;
     this.held = [];
     this.stopSweep();
@@ -82,13 +92,19 @@ export class ConnectionHandOff {
 
   /** The worker stops or is gone: no more connections for it. */
   workerGone(worker: Worker): void {
-    this.ready = this.ready.filter((w) => w !== worker);
+    this.ready.remove(worker);
+  }
+
+  /** The worker's event loop was busy `elu` (0-1) of the time since its last report. */
+  workerLoad(worker: Worker, elu: number): void {
+    this.ready.report(worker, elu);
   }
 
   /** Stops listening and closes the connections held (a stop: no worker will take them). */
   close(): void {
     this.closed = true;
-    this.ready = [];
+    this.ready.removeAll();
+    clearInterval(this.tally);
     for (const s of this.servers) s.close();
     for (const h of this.held) h.socket.destroy();
     this.held = [];
@@ -100,7 +116,7 @@ export class ConnectionHandOff {
       socket.destroy();
       return;
     }
-    const worker = this.ready.length ? this.ready[this.turn++ % this.ready.length] : undefined;
+    const worker = this.ready.pick();
     if (!worker) return this.hold({ door, socket, since });
     const message: ConnectionMessage = { minis3: "connection", door };
     worker.send(message, socket, (err: Error | null) => {
@@ -109,6 +125,13 @@ export class ConnectionHandOff {
       this.workerGone(worker);
       this.route(door, socket, since);
     });
+  }
+
+  private logTally(): void {
+    const tally = this.ready.handedSince();
+    if (!tally.some((t) => t.connections)) return;
+    const workers = tally.map((t) => ({ pid: t.worker.process.pid, connections: t.connections, elu: Math.round(t.elu * 100) / 100 }));
+    this.log.info({ workers, windowMs: TALLY_MS }, "new connections handed to the coordinators");
   }
 
   private hold(h: Held): void {

@@ -1,5 +1,6 @@
 // What the group's primary and its workers say to each other over the cluster IPC channel, besides
-// Node's own messages: the primary hands a worker each new connection, a worker says when it serves.
+// Node's own messages: the primary hands a worker each new connection, a worker says when it serves
+// and how busy it is.
 
 /** The ports a coordinator serves on. */
 export type Door = "http" | "grpc" | "s3";
@@ -17,6 +18,15 @@ export interface WorkerStateMessage {
   minis3: "ready" | "closing";
 }
 
+/**
+ * Worker → primary, every REPORT_MS while it serves: its event loop was busy `elu` (0-1) of the time
+ * since its previous report (connection-placement.ts).
+ */
+export interface WorkerLoadMessage {
+  minis3: "load";
+  elu: number;
+}
+
 export function isConnectionMessage(m: unknown): m is ConnectionMessage {
   const c = m as Partial<ConnectionMessage> | null;
   return typeof c === "object" && c !== null && c.minis3 === "connection" && DOORS.includes(c.door as Door);
@@ -25,4 +35,9 @@ export function isConnectionMessage(m: unknown): m is ConnectionMessage {
 export function isWorkerStateMessage(m: unknown): m is WorkerStateMessage {
   const s = m as Partial<WorkerStateMessage> | null;
   return typeof s === "object" && s !== null && (s.minis3 === "ready" || s.minis3 === "closing");
+}
+
+export function isWorkerLoadMessage(m: unknown): m is WorkerLoadMessage {
+  const l = m as Partial<WorkerLoadMessage> | null;
+  return typeof l === "object" && l !== null && l.minis3 === "load" && typeof l.elu === "number";
 }

@@ -3,11 +3,11 @@ import { loadConfig } from "../../common/config";
 import type { Logger } from "../../common/logger";
 import { onShutdown } from "../../common/process";
 import { ConnectionHandOff } from "./connection-hand-off";
-import { isWorkerStateMessage } from "./messages";
+import { isWorkerLoadMessage, isWorkerStateMessage } from "./messages";
 
 // A group of coordinators behind one HTTP, one gRPC and one S3 port, with Node's cluster module for
 // the processes. The primary listens on the ports itself and hands each new connection to one ready
-// worker in turn (connection-hand-off.ts); bytes then flow between the client and that worker alone,
+// worker, the first with room (connection-hand-off.ts, connection-placement.ts); bytes then flow between the client and that worker alone,
 // so the group costs a file descriptor pass per connection, not a copy per byte. Killing one worker
 // loses only the requests on its connections; the primary forks a new one (a new coordinator id).
 
@@ -68,7 +68,9 @@ export async function runGroupPrimary(log: Logger, opts: GroupOptions): Promise<
     slot.worker = worker;
     slot.ready = false;
     worker.on("message", (m: unknown) => {
-      if (!isWorkerStateMessage(m) || slot.worker !== worker) return;
+      if (slot.worker !== worker) return;
+      if (isWorkerLoadMessage(m)) return doors.workerLoad(worker, m.elu);
+      if (!isWorkerStateMessage(m)) return;
       if (m.minis3 === "ready") {
         slot.ready = true;
         slot.backoffMs = initialBackoffMs;

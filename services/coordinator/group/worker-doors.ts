@@ -1,10 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
+import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import type { Logger } from "../../common/logger";
 import { widenReceiveWindows } from "../../common/grpc";
 import type { FrontDoors } from "../front-doors";
-import { isConnectionMessage, type Door, type WorkerStateMessage } from "./messages";
+import { REPORT_MS } from "./connection-placement";
+import { isConnectionMessage, type Door, type WorkerLoadMessage, type WorkerStateMessage } from "./messages";
 
 /** While closing, how often connections that have become idle are closed. */
 const IDLE_POLL_MS = 50;
@@ -12,13 +14,16 @@ const IDLE_POLL_MS = 50;
 /**
  * A group worker's doors: the primary listens and passes each connection it hands this worker over
  * the IPC channel (connection-hand-off.ts); the worker feeds it to the door's server as if that
- * server had accepted it. The worker tells the primary when it is ready, and when it starts closing.
+ * server had accepted it. The worker tells the primary when it is ready, how busy its event loop is
+ * while it serves (every REPORT_MS: the primary places new connections by it), and when it starts
+ * closing.
  */
 export class GroupWorkerDoors implements FrontDoors {
   private readonly takers = new Map<Door, (socket: Socket) => void>();
   private readonly httpServers: Server[] = [];
   /** HTTP connections taken and still open: net's close() does not count them (it did not accept them). */
   private readonly taken = new Set<Socket>();
+  private reports?: NodeJS.Timeout;
 
   constructor(
     private readonly log: Logger,
@@ -63,10 +68,18 @@ export class GroupWorkerDoors implements FrontDoors {
 
   open(): void {
     this.tell({ minis3: "ready" });
+    let last: EventLoopUtilization = performance.eventLoopUtilization();
+    this.reports = setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      this.tell({ minis3: "load", elu: performance.eventLoopUtilization(now, last).utilization });
+      last = now;
+    }, REPORT_MS);
+    this.reports.unref();
     this.log.info("serving the group's connections");
   }
 
   async close(): Promise<void> {
+    clearInterval(this.reports);
     this.tell({ minis3: "closing" });
     if (!this.taken.size) return;
     await new Promise<void>((resolve) => {
@@ -86,7 +99,7 @@ export class GroupWorkerDoors implements FrontDoors {
     });
   }
 
-  private tell(m: WorkerStateMessage): void {
+  private tell(m: WorkerStateMessage | WorkerLoadMessage): void {
     // The primary may be gone already (the worker then stops too): nothing to tell.
     if (process.connected) process.send?.(m);
   }
