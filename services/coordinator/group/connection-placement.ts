@@ -17,7 +17,8 @@
 /**
  * How often a worker reports its event-loop utilization to the primary. Over 500 ms windows a worker
  * carrying the bench's 32 in flight alone read 0.88-0.98 once under way (2026-12-02, 2-core
- * machine): a second's window is steadier (the same series paired: 0.90-0.96), and a stop is still seen within STALE_MS.
+ * machine): a second's window is steadier (the same series paired: 0.90-0.96), and a stop is
+ * still seen within STALE_MS.
  */
 export const REPORT_MS = 1_000;
 
@@ -34,14 +35,15 @@ export interface PlacementOptions {
 /**
  * Full only when its loop is close to never idle. Measured on the bench's private cluster (2 cores,
  * 2026-12-02, bench/README): a worker saturating on the bench's 32 in flight alone reads 0.91-0.97 a
- * second (0.85-1.0 a half second), its idle partner 0.12-0.39 (the leader's duties); with a second
- * bench process's 32 on it too, 0.97-0.99. That second client, joining 10 s in, got 1.14-1.22x the
- * operations of both together done in the same 25 s on the same worker (a threshold above 1) as on
- * the other (0.8), bench 1's p99 67 against 84-93 ms, in two alternated pairs (a third run on the
- * same worker, later, matched the spread ones: this machine's noise): on 2 cores the cores, not one
- * worker's loop, are the limit, and larger batches cost fewer of them. So a busy worker keeps taking
- * connections and one pinned at its loop's limit hands on. 0.9 would have sat inside the saturated
- * worker's readings: a new client placed by chance.
+ * second (0.85-1.0 a half second), its idle partner 0.12-0.39 (its own background work, before the
+ * due-row poller ran on one coordinator only); with a second bench process's 32 on it too,
+ * 0.97-0.99. That second client, joining 10 s in, got 1.14-1.22x the operations of both together
+ * done in the same 25 s on the same worker (a threshold above 1) as on the other (0.8), bench 1's
+ * p99 67 against 84-93 ms, in two alternated pairs (a third run on the same worker, later, matched
+ * the spread ones: this machine's noise): on 2 cores the cores, not one worker's loop, are the
+ * limit, and larger batches cost fewer of them. So a busy worker keeps taking connections and one
+ * pinned at its loop's limit hands on. 0.9 would have sat inside the saturated worker's readings: a
+ * new client placed by chance.
  */
 export const BUSY_ELU = 0.98;
 /**

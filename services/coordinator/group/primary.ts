@@ -7,9 +7,10 @@ import { isWorkerLoadMessage, isWorkerStateMessage } from "./messages";
 
 // A group of coordinators behind one HTTP, one gRPC and one S3 port, with Node's cluster module for
 // the processes. The primary listens on the ports itself and hands each new connection to one ready
-// worker, the first with room (connection-hand-off.ts, connection-placement.ts); bytes then flow between the client and that worker alone,
-// so the group costs a file descriptor pass per connection, not a copy per byte. Killing one worker
-// loses only the requests on its connections; the primary forks a new one (a new coordinator id).
+// worker, the first with room (connection-hand-off.ts, connection-placement.ts); bytes then flow
+// between the client and that worker alone, so the group costs a file descriptor pass per
+// connection, not a copy per byte. Killing one worker loses only the requests on its connections;
+// the primary forks a new one (a new coordinator id).
 
 export interface GroupOptions {
   workers: number;
