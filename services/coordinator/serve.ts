@@ -39,7 +39,12 @@ export async function serve(log: Logger): Promise<void> {
   const { config: cfg, writeQuorum } = ctx;
   // A worker of a group takes its connections from the primary, which listens (group/primary.ts).
   const doors: FrontDoors = cluster.isWorker
-    ? new GroupWorkerDoors(log, { http: cfg.httpPort, grpc: cfg.grpcPort, s3: cfg.s3Port }, HTTP_DRAIN_MS)
+    ? new GroupWorkerDoors(
+        log,
+        { http: cfg.httpPort, grpc: cfg.grpcPort, s3: cfg.s3Port },
+        HTTP_DRAIN_MS,
+        () => ctx.presence.writableStretch() !== undefined,
+      )
     : listeningDoors;
 
   // No cycle to break: the engine reports to the lifecycle through the ObjectEvents port and

@@ -96,8 +96,8 @@ export class ConnectionHandOff {
   }
 
   /** The worker's event loop was busy `elu` (0-1) of the time since its last report. */
-  workerLoad(worker: Worker, elu: number): void {
-    this.ready.report(worker, elu);
+  workerLoad(worker: Worker, elu: number, writable: boolean): void {
+    this.ready.report(worker, elu, writable);
   }
 
   /** Stops listening and closes the connections held (a stop: no worker will take them). */

@@ -111,3 +111,22 @@ test("a worker gone gets nothing, even with room; with none left, nothing is pic
   expect(p.pick()).toBeUndefined();
   expect(p.size).toBe(0);
 });
+
+test("a worker that reports it cannot write (re-joining after a stop) gets no new connection while another can", () => {
+  const { p, advance } = twoReporting(0.1, 0.1);
+  // w1 was SIGSTOPped past its presence lease, and resumed: idle, fresh, but answering writes 503.
+  advance(1_000);
+  p.report("w1", 0.05, false);
+  p.report("w2", BUSY_ELU + 0.01); // even a full worker that can write is better
+  expect(count(pickMany(p, 10))).toEqual({ w2: 10 });
+  // Its lease back: first in line again.
+  advance(1_000);
+  p.report("w1", 0.05, true);
+  p.report("w2", 0.5);
+  expect(count(pickMany(p, 10))).toEqual({ w1: 10 });
+  // With no writable worker at all, a connection still goes somewhere (held ones would wait for nothing).
+  advance(1_000);
+  p.report("w1", 0.05, false);
+  p.report("w2", 0.05, false);
+  expect(p.pick()).toBeDefined();
+});

@@ -11,7 +11,9 @@
 // BURST_CONNECTIONS since (the report cannot have seen what those bring: 500 connections opened
 // at once must not all land on the worker that was idle a moment ago). When none has room, the
 // least loaded one takes it: the lowest utilization plus the share of a burst handed since its
-// report; a stale worker (no report for STALE_MS: stopped, or its event loop blocked) only when
+// report. A worker that reported it cannot write (its presence lease lapsed: a SIGSTOP that
+// outlasted it, and it re-joins for about two heartbeats, answering writes 503) has no room, and is
+// picked only when no writable worker is there; a stale worker (no report for STALE_MS: stopped, or its event loop blocked) only when
 // every worker is stale, and then the one handed fewest since.
 
 /**
@@ -63,6 +65,8 @@ interface Load {
   handed: number;
   /** Connections handed since the last look (handedSince). */
   counted: number;
+  /** Its last report said it may write (true until its first report). */
+  writable: boolean;
 }
 
 export class ConnectionPlacement<W> {
@@ -90,7 +94,7 @@ export class ConnectionPlacement<W> {
 
   /** The worker serves: it may be handed connections; it counts as idle until its first report. */
   add(worker: W): void {
-    if (!this.loads.has(worker)) this.loads.set(worker, { elu: 0, at: this.now(), handed: 0, counted: 0 });
+    if (!this.loads.has(worker)) this.loads.set(worker, { elu: 0, at: this.now(), handed: 0, counted: 0, writable: true });
   }
 
   /** The worker stops or is gone: it is never picked again (unless added anew). */
@@ -102,10 +106,14 @@ export class ConnectionPlacement<W> {
     this.loads.clear();
   }
 
-  /** A worker's report: its event loop was busy `elu` (0-1) of the time since its previous one. */
-  report(worker: W, elu: number): void {
+  /**
+   * A worker's report: its event loop was busy `elu` (0-1) of the time since its previous one, and
+   * whether it may write now.
+   */
+  report(worker: W, elu: number, writable = true): void {
     const load = this.loads.get(worker);
     if (!load || !Number.isFinite(elu)) return;
+    load.writable = writable;
     load.elu = Math.min(1, Math.max(0, elu));
     load.at = this.now();
     load.handed = 0;
@@ -120,9 +128,10 @@ export class ConnectionPlacement<W> {
     let fewestHanded = Infinity;
     for (const [worker, load] of this.loads) {
       const fresh = now - load.at <= this.staleMs;
-      if (fresh && load.elu < this.busyElu && load.handed < this.burst) return this.hand(worker, load);
+      if (fresh && load.writable && load.elu < this.busyElu && load.handed < this.burst) return this.hand(worker, load);
       if (fresh) {
-        const score = load.elu + load.handed / this.burst;
+        // Any writable worker, however loaded, before one that answers writes 503.
+        const score = load.elu + load.handed / this.burst + (load.writable ? 0 : 2);
         if (score < bestScore) [best, bestScore] = [worker, score];
       } else if (load.handed < fewestHanded) [fewest, fewestHanded] = [worker, load.handed];
     }

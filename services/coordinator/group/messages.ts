@@ -25,6 +25,8 @@ export interface WorkerStateMessage {
 export interface WorkerLoadMessage {
   minis3: "load";
   elu: number;
+  /** Its presence lease admits writes (false while it re-joins, e.g. after a SIGSTOP outlasted it). */
+  writable: boolean;
 }
 
 export function isConnectionMessage(m: unknown): m is ConnectionMessage {
@@ -39,5 +41,5 @@ export function isWorkerStateMessage(m: unknown): m is WorkerStateMessage {
 
 export function isWorkerLoadMessage(m: unknown): m is WorkerLoadMessage {
   const l = m as Partial<WorkerLoadMessage> | null;
-  return typeof l === "object" && l !== null && l.minis3 === "load" && typeof l.elu === "number";
+  return typeof l === "object" && l !== null && l.minis3 === "load" && typeof l.elu === "number" && typeof l.writable === "boolean";
 }

@@ -70,7 +70,7 @@ export async function runGroupPrimary(log: Logger, opts: GroupOptions): Promise<
     slot.ready = false;
     worker.on("message", (m: unknown) => {
       if (slot.worker !== worker) return;
-      if (isWorkerLoadMessage(m)) return doors.workerLoad(worker, m.elu);
+      if (isWorkerLoadMessage(m)) return doors.workerLoad(worker, m.elu, m.writable);
       if (!isWorkerStateMessage(m)) return;
       if (m.minis3 === "ready") {
         slot.ready = true;

@@ -29,6 +29,8 @@ export class GroupWorkerDoors implements FrontDoors {
     private readonly log: Logger,
     private readonly ports: Record<Door, number>,
     private readonly drainMs: number,
+    /** Whether this coordinator may write now (its presence lease): reported with the load. */
+    private readonly writable: () => boolean,
   ) {
     process.on("message", (m: unknown, socket?: Socket) => {
       if (!isConnectionMessage(m) || !socket) return;
@@ -71,7 +73,7 @@ export class GroupWorkerDoors implements FrontDoors {
     let last: EventLoopUtilization = performance.eventLoopUtilization();
     this.reports = setInterval(() => {
       const now = performance.eventLoopUtilization();
-      this.tell({ minis3: "load", elu: performance.eventLoopUtilization(now, last).utilization });
+      this.tell({ minis3: "load", elu: performance.eventLoopUtilization(now, last).utilization, writable: this.writable() });
       last = now;
     }, REPORT_MS);
     this.reports.unref();
