@@ -94,19 +94,11 @@ export function privateClusterEnv(clusterEnv: Record<string, string>): Record<st
  * Waits (at most maxMs) until /status lists `count` coordinators up: a group's workers start one by
  * one, and connections opened before the last is up would all go to the others.
  */
-async function waitCoordinators(url: string, count: number, maxMs: number, log: (m: string) => void): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  for (;;) {
-    const res = await fetch(`${url}/status`, { headers: authorizationFor(url) });
-    const status = (await res.json()) as { coordinators?: { state: string }[] };
+function waitCoordinators(url: string, count: number, maxMs: number, log: (m: string) => void): Promise<void> {
+  return untilStatus<{ coordinators?: { state: string }[] }>(url, maxMs, 100, log, (status) => {
     const up = (status.coordinators ?? []).filter((c) => c.state === "up").length;
-    if (up >= count) return;
-    if (Date.now() > deadline) {
-      log(`only ${up} of ${count} coordinators up after ${maxMs / 1000} s; going on`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return up >= count ? undefined : `only ${up} of ${count} coordinators up after ${maxMs / 1000} s`;
+  });
 }
 
 /**
@@ -114,20 +106,36 @@ async function waitCoordinators(url: string, count: number, maxMs: number, log: 
  * phase does not pay for the previous phase's background work (deletes move bytes to the trash).
  */
 export async function waitQuiet(url: string, maxMs: number, log: (m: string) => void): Promise<void> {
+  try {
+    await untilStatus<{ queues?: { name: string; waiting: number; active: number }[] }>(url, maxMs, 250, log, (status) => {
+      const busy = (status.queues ?? []).filter((q) => q.name !== "reconcile").reduce((n, q) => n + q.waiting + q.active, 0);
+      return busy === 0 ? undefined : `cluster still has ${busy} lifecycle jobs queued`;
+    });
+  } catch {
+    // no /status: nothing to wait for
+  }
+}
+
+/**
+ * Reads /status every pauseMs until `pending` says nothing is left (undefined), or maxMs have
+ * passed: then logs what it said and goes on.
+ */
+async function untilStatus<S>(
+  url: string,
+  maxMs: number,
+  pauseMs: number,
+  log: (m: string) => void,
+  pending: (status: S) => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + maxMs;
   for (;;) {
-    try {
-      const res = await fetch(`${url}/status`, { headers: authorizationFor(url) });
-      const status = (await res.json()) as { queues?: { name: string; waiting: number; active: number }[] };
-      const busy = (status.queues ?? []).filter((q) => q.name !== "reconcile").reduce((n, q) => n + q.waiting + q.active, 0);
-      if (busy === 0) return;
-      if (Date.now() > deadline) {
-        log(`cluster still has ${busy} lifecycle jobs queued; going on`);
-        return;
-      }
-    } catch {
-      return; // no /status: nothing to wait for
+    const res = await fetch(`${url}/status`, { headers: authorizationFor(url) });
+    const left = pending((await res.json()) as S);
+    if (left === undefined) return;
+    if (Date.now() > deadline) {
+      log(`${left}; going on`);
+      return;
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, pauseMs));
   }
 }

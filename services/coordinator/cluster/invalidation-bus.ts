@@ -213,11 +213,12 @@ export class InvalidationBus {
    * and the fence's (rule 5), or undefined: what was cached in another stretch may be stale.
    */
   leaseStretch(): number | undefined {
-    this.askedAt = this.clock.now();
+    const now = this.clock.now();
+    this.askedAt = now;
     if (!this.beatTimer) this.startBeating(); // rule 6: asked again after idling
     const joined = this.presence.writableStretch();
     const fenced = this.fence.stretch();
-    if (joined === undefined || fenced === undefined || this.clock.now() >= this.leaseUntil) return undefined;
+    if (joined === undefined || fenced === undefined || now >= this.leaseUntil) return undefined;
     const last = this.lastStretches;
     if (last[0] !== this.stretch || last[1] !== joined || last[2] !== fenced) {
       // A new stretch of any lease is a new one of them all (each only counts up).

@@ -1,7 +1,7 @@
 import type { Worker } from "node:cluster";
 import net from "node:net";
 import type { Logger } from "../../common/logger";
-import { ConnectionPlacement, type PlacementOptions } from "./connection-placement";
+import { ConnectionPlacement } from "./connection-placement";
 import { DOORS, type ConnectionMessage, type Door, type DoorPorts } from "./messages";
 
 // The group's listening sockets, kept by the primary for as long as it runs. Node's cluster module
@@ -24,7 +24,6 @@ export interface HandOffOptions {
   maxHeld?: number;
   /** A connection held longer than this is closed: no worker came in time. */
   maxHoldMs?: number;
-  placement?: PlacementOptions;
 }
 
 interface Held {
@@ -50,7 +49,7 @@ export class ConnectionHandOff {
   ) {
     this.maxHeld = opts.maxHeld ?? 4096;
     this.maxHoldMs = opts.maxHoldMs ?? 30_000;
-    this.ready = new ConnectionPlacement(opts.placement);
+    this.ready = new ConnectionPlacement();
     // Where new connections went, at most once a TALLY_MS and only when some came: what an operator
     // (and the bench's write-up) needs to see the placement at work.
     this.tally = setInterval(() => this.logTally(), TALLY_MS);

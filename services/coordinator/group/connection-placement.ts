@@ -13,8 +13,8 @@
 // least loaded one takes it: the lowest utilization plus the share of a burst handed since its
 // report. A worker that reported it cannot write (its presence lease lapsed: a SIGSTOP that
 // outlasted it, and it re-joins for about two heartbeats, answering writes 503) has no room, and is
-// picked only when no writable worker is there; a stale worker (no report for STALE_MS: stopped, or its event loop blocked) only when
-// every worker is stale, and then the one handed fewest since.
+// picked only when no writable worker is there; a stale worker (no report for STALE_MS: stopped,
+// or its event loop blocked) only when every worker is stale, and then the one handed fewest since.
 
 /**
  * How often a worker reports its event-loop utilization to the primary. Over 500 ms windows a worker
