@@ -82,6 +82,27 @@ describe("SegmentStore", () => {
     }
   });
 
+  it("writes the puts and deletes queued in one tick (an Exchange message's) as one group, one fdatasync", async () => {
+    let groups = 0;
+    const policy = new (class extends GroupWritePolicy {
+      override synced(ms: number): void {
+        groups++;
+        super.synced(ms);
+      }
+    })();
+    const s = await openStore(undefined, policy);
+    const old = blobOf(100);
+    await s.put("old", {}, old.data, old.sha256);
+    await new Promise(setImmediate); // the writer idle again, as between two messages
+    groups = 0;
+    const blobs = Array.from({ length: 8 }, (_, i) => ({ id: `m${i}`, ...blobOf(4096) }));
+    // As serveExchange runs one message: every op started in one synchronous loop.
+    await Promise.all([...blobs.map((b) => s.put(b.id, {}, b.data, b.sha256)), s.delete("old")]);
+    expect(groups).toBe(1);
+    expect(s.get("old")).toBeUndefined();
+    for (const b of blobs) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
+  });
+
   it("refuses data that does not hash to the given sha256", async () => {
     const s = await openStore();
     const b = blobOf(100);

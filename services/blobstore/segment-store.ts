@@ -565,7 +565,11 @@ export class SegmentStore {
     this.queue.push(a);
     if (!this.writing) {
       this.writing = true;
-      this.writeLoopDone = this.writeLoop();
+      // Started a microtask later, so that every append queued in this tick goes in the first group:
+      // an Exchange message's puts and deletes are queued in one synchronous loop. Started at once,
+      // the first append went out alone (writev in the same tick) and the rest waited for its
+      // fdatasync to make a second group: two syncs per message where one does.
+      this.writeLoopDone = Promise.resolve().then(() => this.writeLoop());
     }
   }
 
