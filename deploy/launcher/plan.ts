@@ -66,6 +66,11 @@ export const NODE_ARGS = ["--max-semi-space-size=4", "--heap-growing-percent=100
  * twice, the small-object phases left the old space at 100-109 MiB committed for ~50 live, and a
  * 1 GiB object passing right after put the coordinator above 250 MB (issue 16's floor); at 50 %
  * it stood at 58-78 MiB (bench/README.md, "The coordinator's old space", 2026-12-02).
+ * 8 MiB semi-spaces were measured again on npm start's cluster (2026-12-02 17:07-18:09, bench/README.md
+ * "The coordinator's peak taken apart"): the young generation 32 -> 16 MiB, but more was promoted
+ * and the old space stood larger, so the peak with large objects moved only 231-244 -> 229-236 MiB,
+ * while the lifecycle's coordinator CPU per move rose 5-9 %: not kept. Most of the peak is not
+ * V8's heap but the C heap's high-water of Buffers (~60 MiB over its rest).
  */
 export const COORDINATOR_NODE_ARGS = ["--max-semi-space-size=16", "--heap-growing-percent=50"];
 
