@@ -161,3 +161,27 @@ test("a peer whose cache nobody asks stops holding a lease: writes no longer wai
   stream.resume();
   await servesAgain(b, bucket, v2.versionId);
 }, 30_000);
+
+test("a peer whose cache was never asked holds no lease from its start: it sends no heartbeat or ack, so no write waits for it", async () => {
+  const watch = new Redis({ host: "127.0.0.1", port: 6379 });
+  const heard: { t: string; from: string }[] = [];
+  watch.on("message", (_c: string, m: string) => heard.push(JSON.parse(m) as { t: string; from: string }));
+  await watch.subscribe(channel);
+  try {
+    const a = coordinator("a6");
+    const b = coordinator("b6"); // the default idle lease (10 s): long past the end of this test
+    await until("A's lease", () => a.bus.leaseStretch() !== undefined);
+    await new Promise((r) => setTimeout(r, LEASE_MS + LEASE_MARGIN_MS + 50)); // rule 3's first lease
+    const bucket = `b${process.pid}-never`;
+    for (let i = 0; i < 3; i++) await a.cat.commit(testVersion(bucket, "k", i));
+    expect(heard.filter((m) => m.from === b.bus.id)).toEqual([]);
+    expect(heard.filter((m) => m.from === a.bus.id && m.t === "inv").length).toBeGreaterThan(0);
+
+    // Asked once, it serves as any peer: heartbeats, then a lease, then what A commits is acked.
+    await until("B's lease", () => b.bus.leaseStretch() !== undefined);
+    await a.cat.commit(testVersion(bucket, "k", 3));
+    await until("B's ack", () => heard.some((m) => m.from === b.bus.id && m.t === "ack"));
+  } finally {
+    await watch.quit();
+  }
+}, 30_000);

@@ -94,7 +94,7 @@ interface Waiter {
  *    presence shows this coordinator alone (aloneStretch: no other coordinator's write can land,
  *    by the argument written out there) no other cache can be serving either, and a change needs
  *    no invalidation at all: a lone coordinator pays nothing for the bus but its heartbeats.
- * 6. Idle. A cache that nothing has asked (leaseStretch()) for IDLE_LEASE_MS stops sending
+ * 6. Idle. A cache that nothing has asked (leaseStretch()) for IDLE_LEASE_MS, or ever, sends no
  *    heartbeats, so its lease lapses and writers stop counting it among the peers they wait for; the
  *    next ask starts heartbeats again (a new stretch: nothing cached before is served) and answers
  *    from MariaDB until the first one comes back. Sending fewer heartbeats is always safe: they
@@ -181,7 +181,7 @@ export class InvalidationBus {
     private readonly idleLeaseMs = IDLE_LEASE_MS,
   ) {
     this.leaseMs = leaseMs;
-    this.askedAt = clock.now();
+    this.askedAt = -Infinity;
   }
 
   /** Subscribes (it does not wait for Redis: without it, caches stay off and writes wait L). */
@@ -198,7 +198,9 @@ export class InvalidationBus {
     this.sub.on("error", () => undefined);
     this.pub.on("error", () => undefined);
     this.sub.subscribe(this.channel).catch((e: unknown) => this.log.warn({ err: e }, "read-cache bus: subscribe failed"));
-    this.startBeating();
+    // No heartbeats until the cache is first asked (rule 6): a worker that serves nothing acked
+    // every peer write for its first IDLE_LEASE_MS + 2 leases, up to half its CPU in a bench's
+    // first 15 s (--cpu-prof, 2026-12-02), and each of those writes waited for its ack.
   }
 
   private startBeating(): void {
