@@ -15,6 +15,7 @@ export interface BlobMeta {
  * at once, or not at all (a mismatch throws IntegrityError). abort() discards everything written.
  */
 export interface BlobWriter {
+  /** Keeps no reference to `chunk` once it resolves: the caller may refill it (the blob plane does). */
   write(chunk: Buffer): Promise<void>;
   commit(expectedSize: number, expectedSha256: Buffer): Promise<BlobMeta>;
   abort(): Promise<void>;

@@ -1,12 +1,14 @@
+import { createHash, randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { DiskBackend } from "../../blobstore/disk-backend";
-import { BLOB_PATH } from "../blob-plane";
+import type { BlobWriter } from "../blob-backend";
+import { BLOB_INFO_HEADER, BLOB_PATH, SHA256_FIELD, SIZE_FIELD } from "../blob-plane";
 import { NODE_ID_HEADER } from "../node-identity";
 import { silentLog, tempDir } from "../testing/test-helpers";
-import { createBlobHttpServer } from "./blob-http-server";
+import { createBlobHttpServer, JoinBuffer } from "./blob-http-server";
 
 // A blob-plane PUT whose sender goes silent mid-body (a coordinator stopped with SIGSTOP, or cut off
 // with its socket still open: its kernel still answers TCP keepalive) is cut once its connection
@@ -56,4 +58,74 @@ test("a PUT whose sender stops mid-body is cut after the idle limit, and leaves 
   expect(await tempFiles()).toBe(0);
   expect(await backend.stat("stalled")).toBeNull();
   socket.destroy();
+});
+
+// The socket reads that queue up while the disk writes are joined into one buffer per request,
+// reused once the writer took the last join (BlobWriter.write keeps no reference): a fresh Buffer
+// per join was external memory that brought the node's next mark-compact closer (2026-12-02).
+test("a PUT's queued reads are joined into one reused buffer, and the blob holds the bytes sent", async () => {
+  const joins = new Set<ArrayBufferLike>();
+  let gathered = 0;
+  const slow = new DiskBackend({ dataDir: join(dir.path, "slow"), chunkSize: 64 * 1024, log: silentLog, compactIntervalMs: 0 });
+  await slow.open();
+  const begin = slow.beginWrite.bind(slow);
+  slow.beginWrite = async (blobId, attributes): Promise<BlobWriter> => {
+    const w = await begin(blobId, attributes);
+    return {
+      write: async (chunk) => {
+        if (chunk.length > 64 * 1024) {
+          gathered++;
+          joins.add(chunk.buffer);
+        }
+        await new Promise((r) => setTimeout(r, 2)); // a slow disk: the next reads queue meanwhile
+        return w.write(chunk);
+      },
+      commit: (size, sha256) => w.commit(size, sha256),
+      abort: () => w.abort(),
+    };
+  };
+  const plane = createBlobHttpServer(slow, { id: "n1", log: silentLog });
+  await new Promise<void>((r) => plane.listen(0, "127.0.0.1", r));
+  try {
+    const data = randomBytes(8 * 1024 * 1024);
+    const sha256 = createHash("sha256").update(data).digest("hex");
+    const socket = connect((plane.address() as { port: number }).port, "127.0.0.1");
+    const answer = new Promise<string>((resolve, reject) => {
+      let text = "";
+      socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    socket.write(
+      `PUT ${BLOB_PATH}joined HTTP/1.1\r\nhost: n1\r\n${NODE_ID_HEADER}: n1\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n`,
+    );
+    for (let at = 0; at < data.length; at += 16 * 1024) {
+      socket.write(`${(16 * 1024).toString(16)}\r\n`);
+      socket.write(data.subarray(at, at + 16 * 1024));
+      socket.write("\r\n");
+    }
+    socket.write(`0\r\n${SIZE_FIELD}: ${data.length}\r\n${SHA256_FIELD}: ${sha256}\r\n\r\n`);
+    const text = await answer;
+    expect(text.startsWith("HTTP/1.1 200")).toBe(true);
+    expect(text.toLowerCase()).toContain(BLOB_INFO_HEADER);
+    const reader = await slow.read("joined", 0, undefined);
+    const back: Buffer[] = [];
+    for await (const c of reader.chunks) back.push(Buffer.from(c));
+    expect(createHash("sha256").update(Buffer.concat(back)).digest("hex")).toBe(sha256);
+    expect(gathered).toBeGreaterThan(4);
+    expect(joins.size).toBe(1);
+  } finally {
+    await new Promise((r) => plane.close(r));
+    await slow.close();
+  }
+});
+
+test("a join larger than the buffer so far gets a larger one", () => {
+  const j = new JoinBuffer();
+  const small = j.join([Buffer.from("ab"), Buffer.from("c")], 3);
+  expect(small.toString()).toBe("abc");
+  const big = j.join([Buffer.alloc(400 * 1024, 1), Buffer.from("z")], 400 * 1024 + 1);
+  expect(big.length).toBe(400 * 1024 + 1);
+  expect(big[400 * 1024]).toBe("z".charCodeAt(0));
+  expect(j.join([Buffer.from("xy")], 2).buffer).toBe(big.buffer);
 });
