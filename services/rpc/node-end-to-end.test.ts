@@ -12,6 +12,7 @@ import { NodeClient } from "./client/node-client";
 import { NODE_ID_HEADER } from "./node-identity";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import { createNodeService, startNodeServer, type RunningNodeServer } from "./server/node-server";
+import { allocChunk } from "./wire/blob-stream-codec";
 import { FastNodeService, FastNodeServiceClient } from "./wire/node-service-fast";
 import { blobOf, collect, flipByte, silentLog, tempDir } from "./testing/test-helpers";
 
@@ -174,6 +175,24 @@ describe("node server + client over real gRPC", () => {
       request.mockRestore();
       writeBlob.mockRestore();
     }
+  });
+
+  // The replica writer refills a chunk (joinAsChunk's) once write() resolved (2026-12-02): a write
+  // must not resolve while the chunk still waits in this process (a small one sat in the corked socket).
+  it.each([
+    ["plane", () => client],
+    ["grpc", () => grpcOnly],
+  ])("a chunk refilled as soon as write() resolved reaches the node as written (over %s)", async (via, writerOf) => {
+    const b = blobOf(40 * 1000 + 7);
+    const up = writerOf().writeBlob(`refill-${via}`, {});
+    const chunk = allocChunk(1000);
+    for (let at = 0; at < b.data.length; at += chunk.length) {
+      const n = b.data.copy(chunk, 0, at, at + chunk.length);
+      await up.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+      chunk.fill(0xee);
+    }
+    expect(await up.finish(b.data.length, b.sha256)).toMatchObject({ blobId: `refill-${via}`, size: b.data.length });
+    expect((await collect((await client.readBlob(`refill-${via}`)).chunks)).equals(b.data)).toBe(true);
   });
 
   it.each([

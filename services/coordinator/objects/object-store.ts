@@ -234,10 +234,16 @@ export class ObjectStore implements ObjectEngine {
     const size = this.opts.chunkSize;
     // The chunk on its way; its failure surfaces when the next one is sent, or at the end.
     let sending: Promise<unknown> | undefined;
+    // Whole chunks the replicas and the digest thread are done with, refilled by the next joins
+    // (two alternate once the writer stops keeping chunks for a replacement). A fresh Buffer per
+    // chunk was external memory that brought V8's next mark-compact closer (2026-12-02).
+    const spare: Buffer[] = [];
     const send = async (parts: Buffer[], bytes: number) => {
-      const chunk = joinAsChunk(parts, bytes);
+      const chunk = joinAsChunk(parts, bytes, bytes === size ? spare.pop() : undefined);
       if (sending) await sending;
-      sending = Promise.all([upload.write(chunk), hashing.update(chunk)]);
+      sending = Promise.all([upload.write(chunk), hashing.update(chunk)]).then(([refill]) => {
+        if (refill && chunk.length === size) spare.push(chunk);
+      });
       sending.catch(() => undefined); // awaited above or below; meanwhile not an unhandled rejection
     };
     try {

@@ -1,5 +1,6 @@
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
+import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import { ReplicaWriter } from "./replica-writer";
 import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
 
@@ -70,6 +71,17 @@ describe("ReplicaWriter", () => {
     expect((await up.finish(b.data.length, b.sha256)).sort()).toEqual(["n1", "n2"]);
     const read = await nodes.backend("n2").disk.read("w-large", 0, undefined);
     expect((await collect(read.chunks)).equals(b.data)).toBe(true);
+  });
+
+  // The engine refills a chunk once write() says so (2026-12-02): never one kept for a replacement.
+  it("a large write lets the caller refill a chunk only once it keeps no more chunks for a replacement", async () => {
+    const chunk = 1024 * 1024;
+    const b = blobOf(10 * chunk);
+    const up = writer.startLarge("w-refill", ["n1", "n2"], 2);
+    const refill: boolean[] = [];
+    for (let at = 0; at < b.data.length; at += chunk) refill.push(await up.write(joinAsChunk([b.data.subarray(at, at + chunk)], chunk)));
+    expect(refill).toEqual([false, false, false, false, false, false, false, false, false, true]);
+    expect((await up.finish(b.data.length, b.sha256)).sort()).toEqual(["n1", "n2"]);
   });
 
   it("a large write below its quorum fails, and the copy that got the bytes discards them", async () => {

@@ -251,8 +251,13 @@ export class ReplicatedUpload {
     return this.uploads.filter((u) => u.failed === undefined);
   }
 
-  async write(chunk: Buffer): Promise<void> {
+  /**
+   * Sends the chunk to every live replica; resolves once it has left this process for each. True if
+   * the caller may then refill it: false while it is kept for a replacement (the first REPLAY_MAX_BYTES).
+   */
+  async write(chunk: Buffer): Promise<boolean> {
     await this.opened;
+    const kept = this.replay !== undefined;
     if (this.replay) {
       this.replay.push(chunk);
       this.replayBytes += chunk.length;
@@ -268,6 +273,7 @@ export class ReplicatedUpload {
       ),
     );
     this.checkQuorum();
+    return !kept;
   }
 
   /** Commits replica `u`; if it fails, a replacement in its place. Resolves with the nodes tried and the one that committed. */

@@ -58,7 +58,7 @@ export class BlobHttpUpload implements BlobUpload {
     const req = this.req ?? (await this.opened());
     if (!req) return this.instead!.write(chunk);
     this.assertOpen();
-    if (!req.write(chunk)) await this.drained(req);
+    await this.sent(req, chunk);
     this.assertOpen();
   }
 
@@ -159,17 +159,20 @@ export class BlobHttpUpload implements BlobUpload {
     if (this.state === "finishing") throw new AbortedError("upload already finished");
   }
 
-  /** Waits for room in the socket, or for the call to fail. Plain listeners (see blob-http-server.ts drained()). */
-  private drained(req: http.ClientRequest): Promise<void> {
+  /**
+   * Writes the chunk and waits until it has left this process (its write callback: "drain" alone
+   * could come while a chunk below the socket's high-water mark still waited in the buffer), or
+   * for the call to fail. The caller may then refill the chunk (the replica writer does).
+   */
+  private sent(req: http.ClientRequest, chunk: Buffer): Promise<void> {
     return this.idle.around(
       new Promise<void>((resolve) => {
         const done = () => {
-          req.off("drain", done);
           this.wake = undefined;
           resolve();
         };
-        req.on("drain", done);
         this.wake = done;
+        req.write(chunk, done);
       }),
     );
   }

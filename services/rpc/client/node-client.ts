@@ -410,11 +410,23 @@ class GrpcBlobUpload implements BlobUpload {
 
   async write(chunk: Buffer): Promise<void> {
     this.assertOpen();
+    let framed: Promise<void> | undefined;
     for (let at = 0; at < chunk.length; at += this.maxChunk) {
       const piece = chunk.length <= this.maxChunk ? chunk : chunk.subarray(at, at + this.maxChunk);
-      if (!this.call.write({ part: { $case: "chunk", value: piece } })) await this.drained();
+      const message: WriteBlobRequest = { part: { $case: "chunk", value: piece } };
+      let room: boolean;
+      if (at + this.maxChunk >= chunk.length) {
+        let wrote!: () => void;
+        framed = new Promise<void>((resolve) => (wrote = resolve));
+        room = this.call.write(message, () => wrote());
+      } else room = this.call.write(message);
+      if (!room) await this.drained();
       this.assertOpen();
     }
+    // grpc-js frames each message into a Buffer of its own (a copy) before its write callback: once
+    // the last piece's came, the caller may refill the chunk. A call that fails meanwhile ends it too.
+    if (framed) await this.idle.around(Promise.race([framed, this.result])).catch(() => undefined);
+    this.assertOpen();
   }
 
   async finish(size: number, sha256: Buffer): Promise<BlobMeta> {

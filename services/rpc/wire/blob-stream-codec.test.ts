@@ -53,6 +53,18 @@ describe("blob stream codec", () => {
     expect(encodeReadBlobResponse(short).equals(Buffer.from(ReadBlobResponse.encode(short).finish()))).toBe(true);
   });
 
+  it("refills a chunk of its own of the same length, encoding included, and allocates for any other", () => {
+    const first = joinAsChunk([randomBytes(1000)], 1000);
+    const pieces = [randomBytes(400), randomBytes(600)];
+    const again = joinAsChunk(pieces, 1000, first);
+    expect(again).toBe(first);
+    expect(again.equals(Buffer.concat(pieces))).toBe(true);
+    const m: WriteBlobRequest = { part: { $case: "chunk", value: again } };
+    expect(encodeWriteBlobRequest(m).equals(Buffer.from(WriteBlobRequest.encode(m).finish()))).toBe(true);
+    expect(joinAsChunk(pieces, 1000, Buffer.alloc(1000))).not.toBe(first); // not laid out by allocChunk
+    expect(joinAsChunk([pieces[0]], 400, first).length).toBe(400); // another length
+  });
+
   it("encodes a chunk sent to several replicas once", () => {
     const data = randomBytes(1000);
     const m: WriteBlobRequest = { part: { $case: "chunk", value: data } };

@@ -18,17 +18,19 @@ function varintLength(n: number): number {
 
 /**
  * Chunks laid out inside their encoded message (allocChunk), found again by the chunk Buffer itself
- * while it lives: an upload chunk written to several replicas, a chunk read from a file. Only for
- * code that never refills a Buffer it sent (and a stale encoding would still fail a sha256 check).
+ * while it lives: an upload chunk written to several replicas, a chunk read from a file. Such a
+ * chunk is its encoding, so it may be refilled once sent; any other chunk sent over WriteBlob gets an
+ * encoded copy kept for the next replica, so it must not be (a stale copy would fail a sha256 check).
  */
 const encodedChunks = new WeakMap<Buffer, Buffer>();
 
 /**
  * Joins pieces of an upload into one chunk laid out as its own encoded chunk message: the copy
  * that joins them is the only one, and sending the chunk to any number of replicas encodes nothing.
+ * `into`, a chunk of `length` bytes from an earlier join that no one sends any more, is refilled.
  */
-export function joinAsChunk(pieces: Buffer[], length: number): Buffer {
-  const chunk = allocChunk(length);
+export function joinAsChunk(pieces: Buffer[], length: number, into?: Buffer): Buffer {
+  const chunk = into?.length === length && encodedChunks.has(into) ? into : allocChunk(length);
   let at = 0;
   for (const p of pieces) {
     p.copy(chunk, at);
