@@ -119,6 +119,30 @@ describe("FileStore", () => {
     expect(await it.next()).toEqual({ done: true, value: undefined });
   });
 
+  it("reads into chunks handed back (recycle), and never into one still held", async () => {
+    const b = blobOf(12 * CHECK_BLOCK + 100);
+    await (await writeAll("ring", b.data)).commit(b.data.length, b.sha256);
+    const r = await store.read("ring", 0, undefined);
+    const seen = new Set<ArrayBuffer>();
+    const held: { chunk: Buffer; at: number }[] = [];
+    let at = 0;
+    let reused = 0;
+    for await (const c of r.chunks) {
+      if (seen.has(c.buffer as ArrayBuffer)) reused++;
+      seen.add(c.buffer as ArrayBuffer);
+      // Every other chunk is held to the end (a consumer still sending it), the rest handed back.
+      if ((at / (64 * 1024)) % 2 === 0) held.push({ chunk: c, at });
+      else r.recycle!(c);
+      expect(c.equals(b.data.subarray(at, at + c.length))).toBe(true);
+      at += c.length;
+    }
+    expect(at).toBe(b.data.length);
+    expect(reused).toBeGreaterThan(0);
+    for (const h of held) expect(h.chunk.equals(b.data.subarray(h.at, h.at + h.chunk.length))).toBe(true);
+    // Anything else handed back is ignored: a cut chunk, a Buffer the reader never lent.
+    r.recycle!(Buffer.alloc(64 * 1024));
+  });
+
   it("never hands out the last chunk of a corrupt version 1 file (no block checksums): the sha256 check fails in its place", async () => {
     const b = blobOf(5 * 64 * 1024 + 100);
     await (await writeAll("rot-early", b.data)).commit(b.data.length, b.sha256);

@@ -107,7 +107,7 @@ export class FileStore {
       const meta: BlobMeta = { blobId, size: h.size, sha256: h.sha256, storedAtMs: h.storedAtMs, attributes: h.attributes };
       const range = clampRange(h.size, offset, length);
       const hashed = range.offset === 0 && range.length === h.size && (checkDigest || !h.blockChecksums);
-      return { meta, ...range, chunks: await fileChunks(fd, h, meta, range, this.chunkSize, hashed) };
+      return { meta, ...range, ...(await fileChunks(fd, h, meta, range, this.chunkSize, hashed)) };
     } catch (e) {
       await fd.close().catch(() => undefined);
       throw e;
@@ -292,6 +292,12 @@ async function readFully(fd: FileHandle, buf: Buffer, position: number, name: st
  * sha256 matched the sender's at the write, and every block is checked before it goes out, so the
  * sha256 would check them twice; it was ~0.6 of the serving node's ~2 ms of CPU per MiB read.
  */
+/**
+ * Chunks handed back (BlobReader.recycle) kept for the next reads: with read-ahead a socket consumer
+ * holds three in turn (one in the socket, one being sent, one being read).
+ */
+const SPARE_CHUNKS = 2;
+
 async function fileChunks(
   fd: FileHandle,
   h: BlobFileHeader,
@@ -299,7 +305,7 @@ async function fileChunks(
   range: { offset: number; length: number },
   chunkSize: number,
   hashed: boolean,
-): Promise<AsyncIterable<Buffer>> {
+): Promise<Pick<BlobReader, "chunks" | "recycle">> {
   const name = meta.blobId;
   const hash = hashed ? createHash("sha256") : undefined;
   const end = range.offset + range.length;
@@ -319,10 +325,17 @@ async function fileChunks(
   // the node, ~200 ms waited for file reads and checks and ~200 ms for the socket (2026-12-02).
   // Memory: one chunk more per read.
   let ahead: Promise<Buffer> | undefined;
+  // Whole chunks handed out, and those the consumer handed back (recycle) to be read into again.
+  const lent = new WeakSet<Buffer>();
+  const spare: Buffer[] = [];
   const readAt = async (at: number): Promise<Buffer> => {
-    const buf = allocChunk(Math.min(step, readEnd - at)); // read straight into the message ReadBlob will send
+    const n = Math.min(step, readEnd - at);
+    const buf = (n === step ? spare.pop() : undefined) ?? allocChunk(n); // read straight into the message ReadBlob will send
     await readFully(fd, buf, h.headerLength + at, name);
     return buf;
+  };
+  const recycle = (chunk: Buffer) => {
+    if (lent.delete(chunk) && !closed && spare.length < SPARE_CHUNKS) spare.push(chunk);
   };
   let closed = false;
   const close = async () => {
@@ -356,6 +369,7 @@ async function fileChunks(
         const from = Math.max(range.offset, position) - position;
         const to = Math.min(end, position + want) - position;
         const chunk = from === 0 && to === want ? buf : buf.subarray(from, to);
+        if (chunk === buf && buf.length === step) lent.add(buf);
         position += want;
         hash?.update(chunk);
         if (hash && position >= readEnd && !hash.digest().equals(meta.sha256))
@@ -371,5 +385,5 @@ async function fileChunks(
       return { done: true, value: undefined };
     },
   };
-  return { [Symbol.asyncIterator]: () => iterator };
+  return { chunks: { [Symbol.asyncIterator]: () => iterator }, recycle };
 }

@@ -27,6 +27,12 @@ export interface BlobReader {
   offset: number;
   length: number;
   chunks: AsyncIterable<Buffer>;
+  /**
+   * Hands a chunk back for a later chunk of this read to be read into (fewer fresh Buffers, fewer
+   * mark-compacts). Only once no byte of it is needed any more: for a socket, in the write's
+   * callback. Optional for a backend; a consumer that cannot tell (ReadBlob) never calls it.
+   */
+  recycle?(chunk: Buffer): void;
 }
 
 /**

@@ -238,13 +238,18 @@ async function serveRead(
     refuse(req, res, 500, e);
   }
   const it = reader.chunks[Symbol.asyncIterator]();
+  const recycle = reader.recycle?.bind(reader);
   try {
     res.writeHead(200, { [BLOB_INFO_HEADER]: encodeBlobInfo(reader.meta), trailer: `${CODE_FIELD}, ${MESSAGE_FIELD}` });
     for (;;) {
       const r = await it.next();
       if (r.done) break;
-      metrics.sent.inc(r.value.length);
-      if (!res.write(r.value) && !(await drained(res))) return;
+      const chunk = r.value;
+      metrics.sent.inc(chunk.length);
+      // The chunk may be refilled only once the socket is done with it: in the write's callback
+      // (with no error), never on write()'s return, when it may still be queued in the stream.
+      const written = recycle ? res.write(chunk, (e) => e || recycle(chunk)) : res.write(chunk);
+      if (!written && !(await drained(res))) return;
     }
     res.addTrailers({ [CODE_FIELD]: OK });
   } catch (e) {
