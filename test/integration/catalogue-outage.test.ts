@@ -69,5 +69,18 @@ test("GET, HEAD, stat, DELETE and LIST answer 503 while MariaDB is stopped, gRPC
   expect(await grpcCode(client.head("default", "outage/a"))).toBe("ok");
   const listed = await getJson<{ objects: { key: string }[] }>(`${cluster.httpUrl}/objects?prefix=outage/`);
   expect(listed.objects.map((o) => o.key)).toEqual(["outage/a", "outage/b"]);
-  expect((await remove(cluster.httpUrl, "outage/b")).status).toBe(200);
+  // A pooled connection the restart broke answers its next statement with an error (a 503 that
+  // changed nothing: seen once in CI, 2026-12-02 22:10), so the delete may take a retry or two.
+  // (A 404 after such a 503 says an earlier try committed; the first try of all must not get one.)
+  const statuses: number[] = [];
+  await waitFor(
+    "deletes to work again",
+    async () => {
+      statuses.push((await remove(cluster.httpUrl, "outage/b")).status);
+      return statuses.at(-1) === 200 || (statuses.length > 1 && statuses.at(-1) === 404) || undefined;
+    },
+    30_000,
+  );
+  expect(statuses.slice(0, -1).every((s) => s === 503)).toBe(true);
+  expect((await stat(cluster.httpUrl, "outage/b")).status).toBe(404);
 }, 90_000);
