@@ -736,6 +736,7 @@ describe("conditional tier moves and bookkeeping", () => {
           throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "lease lapsed");
         },
         settled: () => undefined,
+        writable: () => Promise.resolve(),
       };
       const c = new Catalogue(pool, TTL, undefined, refusing);
       const open = cat();

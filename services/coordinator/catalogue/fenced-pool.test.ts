@@ -9,7 +9,10 @@ import { fencedPool, type WriteFence } from "./fenced-pool";
 function setup() {
   const events: string[] = [];
   let open = true;
+  let ready = false;
   let connReady: () => void = () => undefined;
+  /** What the fence does when a refused write waits on it: nothing by default (the lease stays lapsed). */
+  let onWritable: () => void = () => undefined;
   const conn = {
     query: async (sql: string) => {
       events.push(`query ${sql}`);
@@ -28,9 +31,11 @@ function setup() {
     getConnection: () =>
       new Promise((resolve) => {
         connReady = () => {
+          ready = true;
           events.push("connection");
           resolve(conn);
         };
+        if (ready) connReady(); // only the first waits
       }),
   } as unknown as Pool;
   const fence: WriteFence = {
@@ -40,8 +45,18 @@ function setup() {
       return 0;
     },
     settled: () => void events.push("settled"),
+    writable: async () => {
+      events.push("writable");
+      onWritable();
+    },
   };
-  return { events, fenced: fencedPool(pool, fence), connReady: () => connReady(), close: () => (open = false) };
+  return {
+    events,
+    fenced: fencedPool(pool, fence),
+    connReady: () => connReady(),
+    close: () => (open = false),
+    rejoinOnWait: () => (onWritable = () => (open = true)),
+  };
 }
 
 test("a statement is admitted once it holds its connection, right before it is sent", async () => {
@@ -54,13 +69,26 @@ test("a statement is admitted once it holds its connection, right before it is s
   expect(events).toEqual(["connection", "admit", "execute UPDATE versions SET replicas = ?", "release", "settled"]);
 });
 
-test("a statement refused by the fence is not sent, and its connection goes back", async () => {
+test("a statement refused by the fence is not sent: its connection goes back, it waits once for the fence, then is refused", async () => {
   const { events, fenced, connReady, close } = setup();
   close();
   const done = fenced.query("DELETE FROM versions");
   connReady();
   await expect(done).rejects.toMatchObject({ code: ErrorCode.CatalogueUnavailable });
-  expect(events).toEqual(["connection", "refuse", "release"]);
+  expect(events).toEqual(["connection", "refuse", "release", "writable", "connection", "refuse", "release"]);
+});
+
+test("a statement refused for a lapsed lease waits, without a connection, for the re-join, then is admitted and sent", async () => {
+  const { events, fenced, connReady, close, rejoinOnWait } = setup();
+  close();
+  rejoinOnWait(); // MariaDB is back: the heartbeat the write asks for lands
+  const done = fenced.execute("UPDATE versions SET replicas = ?", ["a"]);
+  connReady();
+  await done;
+  expect(events).toEqual([
+    ...["connection", "refuse", "release", "writable"],
+    ...["connection", "admit", "execute UPDATE versions SET replicas = ?", "release", "settled"],
+  ]);
 });
 
 test("a transaction whose lease lapses before its COMMIT is rolled back", async () => {

@@ -6,6 +6,8 @@ export interface WriteFence {
   admit(): number;
   /** The write admitted at `admittedAt` has finished, landed or not. */
   settled(admittedAt: number): void;
+  /** Resolves once admit() may pass, or once it will not soon (CoordinatorPresence.writable). */
+  writable(): Promise<void>;
 }
 
 type Call = (...args: unknown[]) => Promise<unknown>;
@@ -17,13 +19,18 @@ type Call = (...args: unknown[]) => Promise<unknown>;
  * late). A transaction of several round trips is admitted again at its COMMIT.
  */
 export function fencedPool(pool: Pool, fence: WriteFence): Pool {
+  // A write the fence refuses (a lapsed lease: e.g. MariaDB was away longer than it) waits, without
+  // its connection, for the fence to admit writes again, then is admitted once more or refused.
   const admitted = async (): Promise<{ conn: PoolConnection; at: number }> => {
-    const conn = await pool.getConnection();
-    try {
-      return { conn, at: fence.admit() };
-    } catch (e) {
-      conn.release();
-      throw e;
+    for (let waited = false; ; waited = true) {
+      const conn = await pool.getConnection();
+      try {
+        return { conn, at: fence.admit() };
+      } catch (e) {
+        conn.release();
+        if (waited) throw e;
+      }
+      await fence.writable();
     }
   };
   const statement = (method: "query" | "execute") =>

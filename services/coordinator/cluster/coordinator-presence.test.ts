@@ -159,6 +159,57 @@ test.each<[string, Mode]>([
   expect(b.admit()).toBe(Date.now());
 });
 
+test("a write that finds the lease lapsed re-joins at once: admitted as soon as its heartbeat lands, not at the next timed one", async () => {
+  const b = await coordinator("b");
+  table.modes.set("b", "refused"); // MariaDB away for longer than the lease
+  await jest.advanceTimersByTimeAsync(DOWN_AFTER + INTERVAL);
+  expect(() => b.admit()).toThrow(expect.objectContaining({ code: ErrorCode.CatalogueUnavailable }));
+
+  table.modes.set("b", "ok"); // back, between two timed heartbeats
+  await jest.advanceTimersByTimeAsync(INTERVAL / 2);
+  expect(() => b.admit()).toThrow(expect.objectContaining({ code: ErrorCode.CatalogueUnavailable }));
+  let ready = false;
+  const waits = [b.writable(), b.writable()].map((w) => w.then(() => (ready = true)));
+  await jest.advanceTimersByTimeAsync(0); // no timer: only the beat the writes asked for
+  await Promise.all(waits);
+  expect(ready).toBe(true);
+  expect(b.admit()).toBe(Date.now());
+  expect(table.rows.get("b")!.beat).toBeGreaterThan(0);
+});
+
+test("a write re-joining while another coordinator is up waits until that one has seen it; the fence's rule holds", async () => {
+  const b = await coordinator("b");
+  const a = await coordinator("a");
+  const t = trace();
+  table.modes.set("b", "refused");
+  await run(a, b, DOWN_AFTER * 3, t);
+  expect(t.stretches.size).toBeGreaterThan(0); // A took B for gone and cached
+
+  table.modes.set("b", "ok");
+  const start = Date.now();
+  let admittedAt = 0;
+  const write = b.writable().then(() => (admittedAt = b.admit()));
+  await run(a, b, 5 * INTERVAL, t);
+  await write;
+  expect(admittedAt - start).toBeGreaterThanOrEqual(2 * INTERVAL); // the others' two looks
+  expect(admittedAt - start).toBeLessThan(4 * INTERVAL);
+  t.admitted.push(admittedAt);
+  expect(missed(t, b.commitMs)).toEqual([]);
+});
+
+test("a write waiting for a re-join whose heartbeat hangs is refused after the lease, not held longer", async () => {
+  const b = await coordinator("b");
+  table.modes.set("b", "hung"); // MariaDB accepts connections but answers nothing
+  await jest.advanceTimersByTimeAsync(DOWN_AFTER + INTERVAL);
+  let done = false;
+  const w = b.writable().then(() => (done = true));
+  await jest.advanceTimersByTimeAsync(DOWN_AFTER - 1);
+  expect(done).toBe(false);
+  await jest.advanceTimersByTimeAsync(1);
+  await w;
+  expect(() => b.admit()).toThrow(expect.objectContaining({ code: ErrorCode.CatalogueUnavailable }));
+});
+
 test("heartbeats that land late do not keep the lease: a peer may have judged B gone before they landed", async () => {
   const b = await coordinator("b");
   const a = await coordinator("a");

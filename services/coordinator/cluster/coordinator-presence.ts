@@ -85,6 +85,8 @@ export class CoordinatorPresence {
   /** Counts (re-)joins: each starts a new stretch of holding the lease. */
   private joins = 0;
   private closed = false;
+  /** The heartbeat writes that found the lease lapsed are waiting for (writable()). */
+  private rejoin?: Promise<void>;
 
   private readonly peers = new Map<string, Peer>();
   private live: string[] = [];
@@ -144,6 +146,29 @@ export class CoordinatorPresence {
       );
     }
     return now;
+  }
+
+  /**
+   * Resolves once admit() may pass, or once it cannot within the lease (admit() then says why): for
+   * a write that found the lease lapsed, so that it re-joins now and waits, rather than answering 503
+   * until the next timed heartbeat. After a MariaDB restart that outlasted the lease (3.5 s down,
+   * 3 s lease, 1 s interval: catalogue-outage.test.ts, 2 runs of 2), reads answered at once while
+   * all 16 uploads and deletes of a burst got a 503: they wait for the next beat to land (up to an
+   * interval; two more when another coordinator is up). A beat sent for
+   * a write is a heartbeat like any other (judged by when it was sent, as the timed ones are), and
+   * a re-join still waits for the others to see it, so the fence's reasoning above is unchanged.
+   * Concurrent writes share one beat. The caller holds no connection meanwhile (fencedPool).
+   */
+  async writable(): Promise<void> {
+    const deadline = this.clock.now() + this.leaseMs;
+    if (this.closed || this.writableStretch() !== undefined) return;
+    if (this.clock.now() >= this.leaseUntil) {
+      // A beat that hangs (MariaDB stalled) holds the writes no longer than the lease.
+      this.rejoin ??= Promise.race([this.beat(), this.clock.sleep(this.leaseMs)]).finally(() => (this.rejoin = undefined));
+      await this.rejoin;
+    }
+    const wait = this.writableFrom - this.clock.now();
+    if (!this.closed && wait > 0 && this.clock.now() + wait <= deadline) await this.clock.sleep(wait);
   }
 
   /** A write admitted at `admittedAt` has finished: one that took longer than the fence allows is told. */
