@@ -37,6 +37,11 @@ export class NodeDirectory extends EventEmitter {
   private signature = "";
   /** Nodes live at the last emit: a node live now and not then has returned. */
   private liveAtEmit = new Set<string>();
+  /** Whether the last refresh failed (MariaDB away, or out of this coordinator's reach). */
+  private unread = false;
+  /** Nodes heartbeating before refreshes failed, and when (monotonic) one succeeded again: see refresh(). */
+  private graced = new Set<string>();
+  private readAgainAt = -Infinity;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -198,16 +203,39 @@ export class NodeDirectory extends EventEmitter {
     }
   }
 
+  /**
+   * Reads the nodes table. A node's silence is not counted while this coordinator could not read
+   * it: no node can heartbeat into a MariaDB that is away, so once refreshes fail and one succeeds
+   * again, a node that heartbeated before has MINIS3_NODE_DOWN_AFTER from then to beat again.
+   * Without it, after MariaDB was down longer than that, the first refresh found every node silent
+   * and /readyz answered 503 (writeQuorum, 0 live storage nodes) for ~1 s, until their heartbeats
+   * landed and the next refresh (5 restarts of 6, interval 1 s); writes meanwhile went to spares.
+   * A node that died meanwhile is seen down that much later, as any node is seen down late.
+   */
   async refresh(): Promise<void> {
-    const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT id, kind, address, zone, metrics_port, state, blob_count, used_bytes, free_bytes,
-              UNIX_TIMESTAMP(heartbeat_at) * 1000 AS hb, UNIX_TIMESTAMP(started_at) * 1000 AS started,
-              TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) / 1000 AS age_ms
-         FROM nodes ORDER BY id`,
-    );
+    let rows: RowDataPacket[];
+    try {
+      [rows] = await this.pool.query<RowDataPacket[]>(
+        `SELECT id, kind, address, zone, metrics_port, state, blob_count, used_bytes, free_bytes,
+                UNIX_TIMESTAMP(heartbeat_at) * 1000 AS hb, UNIX_TIMESTAMP(started_at) * 1000 AS started,
+                TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) / 1000 AS age_ms
+           FROM nodes ORDER BY id`,
+      );
+    } catch (e) {
+      if (!this.unread) this.graced = new Set([...this.heartbeats].filter(([, beats]) => beats).map(([id]) => id));
+      this.unread = true;
+      throw e;
+    }
+    const now = performance.now(); // the global one: jest's fake clock moves it in tests
+    if (this.unread) this.readAgainAt = now;
+    this.unread = false;
+    const inGrace = now - this.readAgainAt < this.downAfterMs;
     const wasHeartbeating = new Map(this.heartbeats);
     this.heartbeats.clear();
-    for (const r of rows) this.heartbeats.set(r.id, r.state !== "removed" && r.state !== "stopped" && Number(r.age_ms) < this.downAfterMs);
+    for (const r of rows) {
+      const recent = Number(r.age_ms) < this.downAfterMs || (inGrace && this.graced.has(r.id));
+      this.heartbeats.set(r.id, r.state !== "removed" && r.state !== "stopped" && recent);
+    }
     for (const id of this.suspected) if (!this.heartbeats.has(id)) this.suspected.delete(id);
     const revived: string[] = [];
     for (const r of rows) {
