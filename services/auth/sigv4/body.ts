@@ -66,7 +66,12 @@ export class AuthenticatedBody extends Transform {
     private readonly verified: Verified,
     headers: HeaderMap,
   ) {
-    super();
+    // Pieces go out one by one, as decoded: in byte mode a read() with more than one piece
+    // buffered (an aws-chunked read that ends one chunk and starts the next pushes two) joins them
+    // into a fresh Buffer, a copy of every byte of an SDK upload whose reader is slower than its
+    // socket (64 MiB in 64 KiB chunks behind an awaiting reader, 2026-12-02: 63.9 MiB copied; none
+    // so). One piece buffered is what byte mode's 16 KiB mark held too: a piece is up to a read.
+    super({ readableObjectMode: true, readableHighWaterMark: 1 });
     const payload = verified.payload;
     this.chunked = payload.kind === "chunked";
     this.signedChunks = payload.kind === "chunked" && payload.signedChunks;
