@@ -60,6 +60,12 @@ describe("upload digests", () => {
     expect({ sha256: d.sha256.toString("hex"), etag: d.etag }).toEqual(expected(data));
   });
 
+  test("the thread runs in a small heap: a 1 MiB young generation (V8's default for a worker is 48 MiB)", async () => {
+    const data = randomBytes(600 * 1024);
+    expect(await hashInPieces(thread, data, 256 * 1024)).toEqual(expected(data));
+    expect(thread.threadLimits).toMatchObject({ maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, stackSizeMb: 1 });
+  });
+
   test("uploads being hashed when the thread dies fail as unavailable, and the next upload gets a new thread", async () => {
     const own = new DigestThread();
     const s = own.start();

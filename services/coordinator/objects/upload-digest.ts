@@ -24,6 +24,15 @@ const SLOTS = 8;
 const SPARE_SLOTS = 32;
 
 /**
+ * The thread's heap holds a few small objects per upload (its hashes, the messages): a 1 MiB young
+ * generation instead of V8's default saves its isolate ~2.5 MiB of RSS (a bare process hashing
+ * 512 MiB in 256 KiB slots, 2026-12-02: +19.3/19.5 MiB with the defaults, +16.6/16.8 with these),
+ * at no measurable cost per slot. The old-generation cap is a bound, not a reservation: the thread
+ * needs well under 1 MiB of it.
+ */
+export const DIGEST_THREAD_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, stackSizeMb: 1 } as const;
+
+/**
  * The thread's code, as source rather than a file next to this one, so it runs the same from
  * dist/ and under jest's TypeScript transform. One sha256 + md5 pair per upload id; each slot goes
  * back once hashed.
@@ -90,6 +99,11 @@ export class DigestThread {
     if (slot.byteLength === SLOT_BYTES && this.spareSlots.length < SPARE_SLOTS) this.spareSlots.push(slot);
   }
 
+  /** The heap limits the running thread has (undefined before the first upload starts it). */
+  get threadLimits(): Worker["resourceLimits"] | undefined {
+    return this.worker?.resourceLimits;
+  }
+
   /** @internal */ done(id: number): void {
     this.sessions.delete(id);
   }
@@ -108,7 +122,7 @@ export class DigestThread {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(THREAD_SOURCE, { eval: true });
+    const w = new Worker(THREAD_SOURCE, { eval: true, resourceLimits: DIGEST_THREAD_LIMITS });
     w.unref(); // never what keeps the process alive
     w.on("message", (m: Reply) => {
       if (m.slot) this.returnSlot(m.slot);
