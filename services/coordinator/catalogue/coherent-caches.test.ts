@@ -18,6 +18,8 @@ const TTL = 60_000;
 const LEASE_MS = 600;
 const db = throwawayCatalogueDatabase();
 const channel = `minis3-test-${randomBytes(6).toString("hex")}:read-cache`;
+/** A channel of one test's own: the peers of earlier tests heartbeat on `channel` for a while yet. */
+const ownChannel = () => `minis3-test-${randomBytes(6).toString("hex")}:read-cache`;
 const log = pino({ level: "silent" });
 let pool: Pool;
 const opened: { bus: InvalidationBus }[] = [];
@@ -29,14 +31,14 @@ interface Coordinator {
   sub: Redis;
 }
 
-function coordinator(name: string, idleLeaseMs?: number): Coordinator {
+function coordinator(name: string, idleLeaseMs?: number, on = channel): Coordinator {
   const pub = new Redis({ host: "127.0.0.1", port: 6379, enableOfflineQueue: false, commandTimeout: 1000 });
   const sub = new Redis({ host: "127.0.0.1", port: 6379 });
   const cache: ReadCache = new ReadCache(1 << 20, () => bus.leaseStretch());
   const bus: InvalidationBus = new InvalidationBus(
     pub,
     sub,
-    channel,
+    on,
     `${name}/${randomBytes(4).toString("hex")}`,
     LEASE_MS,
     (keys, versionIds) => cache.changed(keys, versionIds),
@@ -52,6 +54,19 @@ function coordinator(name: string, idleLeaseMs?: number): Coordinator {
   bus.start();
   opened.push({ bus });
   return { cat: new Catalogue(pool, TTL, cache, undefined, bus), cache, bus, sub };
+}
+
+/**
+ * A writer and a reader whose cache idles after `idleMs`, on a channel of their own, both serving;
+ * idles() waits until B's heartbeats have stopped and A no longer counts it (rule 6).
+ */
+async function writerAndIdlingReader(n: string, idleMs: number): Promise<{ a: Coordinator; b: Coordinator; idles: () => Promise<void> }> {
+  const own = ownChannel();
+  const a = coordinator(`a${n}`, undefined, own);
+  const b = coordinator(`b${n}`, idleMs, own);
+  await bothServing(a, b, LEASE_MS);
+  const idles = () => new Promise<void>((r) => setTimeout(r, idleMs + LEASE_MS / 4 + 2 * LEASE_MS + LEASE_MARGIN_MS + 200));
+  return { a, b, idles };
 }
 
 /** B, its subscription read again, renews its lease and serves `versionId` of bucket/k from its cache. */
@@ -162,26 +177,86 @@ test("a peer whose cache nobody asks stops holding a lease: writes no longer wai
   await servesAgain(b, bucket, v2.versionId);
 }, 30_000);
 
-test("a peer whose cache was never asked holds no lease from its start: it sends no heartbeat or ack, so no write waits for it", async () => {
+test("a peer whose cache was never asked holds no lease from its start: it sends no heartbeat or ack, and receives no invalidation", async () => {
   const watch = new Redis({ host: "127.0.0.1", port: 6379 });
   const heard: { t: string; from: string }[] = [];
   watch.on("message", (_c: string, m: string) => heard.push(JSON.parse(m) as { t: string; from: string }));
-  await watch.subscribe(channel);
+  const own = ownChannel();
+  await watch.subscribe(own);
   try {
-    const a = coordinator("a6");
-    const b = coordinator("b6"); // the default idle lease (10 s): long past the end of this test
+    const a = coordinator("a6", undefined, own);
+    const b = coordinator("b6", undefined, own); // the default idle lease (10 s): long past the end of this test
     await until("A's lease", () => a.bus.leaseStretch() !== undefined);
     await new Promise((r) => setTimeout(r, LEASE_MS + LEASE_MARGIN_MS + 50)); // rule 3's first lease
     const bucket = `b${process.pid}-never`;
     for (let i = 0; i < 3; i++) await a.cat.commit(testVersion(bucket, "k", i));
     expect(heard.filter((m) => m.from === b.bus.id)).toEqual([]);
-    expect(heard.filter((m) => m.from === a.bus.id && m.t === "inv").length).toBeGreaterThan(0);
+    // Nobody else holds a lease, so A published no invalidation either (rule 7): B had none to handle.
+    expect(heard.filter((m) => m.t === "inv")).toEqual([]);
 
-    // Asked once, it serves as any peer: heartbeats, then a lease, then what A commits is acked.
+    // Asked once, it serves as any peer: heartbeats, then a lease, then what A commits is published and acked.
     await until("B's lease", () => b.bus.leaseStretch() !== undefined);
+    expect((await b.cat.current(bucket, "k"))?.size).toBe(2); // read from MariaDB: nothing was cached before
+    expect((await b.cat.current(bucket, "k"))?.size).toBe(2);
+    expect(b.cache.get(bucket, "k")?.size).toBe(2);
     await a.cat.commit(testVersion(bucket, "k", 3));
+    expect(heard.filter((m) => m.from === a.bus.id && m.t === "inv").length).toBeGreaterThan(0);
     await until("B's ack", () => heard.some((m) => m.from === b.bus.id && m.t === "ack"));
+    expect((await b.cat.current(bucket, "k"))?.size).toBe(3);
   } finally {
     await watch.quit();
   }
 }, 30_000);
+
+test("a peer whose first heartbeat the writer hears only with its PING's reply is invalidated, not skipped", async () => {
+  const { a, b, idles } = await writerAndIdlingReader("7", 300);
+  const bucket = `b${process.pid}-ping`;
+  await a.cat.commit(testVersion(bucket, "k", 1));
+  await idles(); // so A's next commit starts with a PING (rule 7)
+
+  // A stops reading its subscription; meanwhile B is asked again, heartbeats, and caches k.
+  const stream = (a.sub as unknown as { stream: { pause(): void; resume(): void } }).stream;
+  stream.pause();
+  await until("B's lease", () => b.bus.leaseStretch() !== undefined);
+  expect((await b.cat.current(bucket, "k"))?.size).toBe(1);
+  expect(b.cache.get(bucket, "k")?.size).toBe(1); // cached by B
+
+  // A commits: it has heard no peer, so it PINGs; the reply comes behind B's heartbeat, which Redis
+  // ran first, so A must publish and wait for B before it acknowledges.
+  const committed = a.cat.commit(testVersion(bucket, "k", 2));
+  await new Promise((r) => setTimeout(r, 100));
+  stream.resume();
+  await committed;
+  expect((await b.cat.current(bucket, "k"))?.size).toBe(2);
+}, 30_000);
+
+test("a reader whose cache idles and is asked again, over and over, never reads what a write it saw acknowledged replaced", async () => {
+  const { a, b, idles } = await writerAndIdlingReader("8", 250);
+  const bucket = `b${process.pid}-idle-loop`;
+  let acked = 0;
+  let writing = true;
+  const writer = (async () => {
+    for (let i = 1; writing; i++) {
+      await a.cat.commit(testVersion(bucket, "k", i));
+      acked = i;
+    }
+  })();
+  let hits = 0;
+  try {
+    for (let round = 0; round < 4; round++) {
+      const end = performance.now() + 400;
+      while (performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 2)); // a cache hit answers without a turn of the loop: let A commit
+        const floor = acked;
+        const size = (await b.cat.current(bucket, "k"))?.size ?? 0;
+        expect({ round, floor, stale: size < floor }).toEqual({ round, floor, stale: false });
+        if (b.cache.get(bucket, "k")) hits++;
+      }
+      await idles(); // A's commits meanwhile go unpublished (rule 7)
+    }
+  } finally {
+    writing = false;
+    await writer;
+  }
+  expect(hits).toBeGreaterThan(0); // B's cache answered in between
+}, 60_000);

@@ -27,6 +27,9 @@ export const LEASE_MARGIN_MS = 100;
  */
 export const IDLE_LEASE_MS = 10_000;
 
+/** A PING on the subscription (rule 7) unanswered this long: publish instead (as long as a PUBLISH may take). */
+const PING_TIMEOUT_MS = 1000;
+
 type Message =
   /** Keys and versions a commit of `from` touched; `seq` counts `from`'s invalidations. */
   | { t: "inv"; from: string; seq: number; keys: [string, string][]; versions: string[] }
@@ -108,8 +111,26 @@ interface Waiter {
  *    PUBLISH failed or timed out (it may still run, late) cannot know who heard it: it raises the
  *    epoch and waits the fence's lease + margin from the raise's answer, by when every peer has
  *    seen the new epoch or stopped serving. If the raise fails too, the change is not acknowledged.
+ * 7. Quiet. A writer that has heard no peer's heartbeat since `t0 - L - margin` (`t0`: after its
+ *    commit) and is past its subscription's first lease (rule 3) publishes nothing: it sends a PING
+ *    on its subscribed connection at `t0`, whose reply comes after every message Redis pushed to it
+ *    before running the PING, and if no peer's heartbeat was heard since `t0 - L - margin` by then
+ *    either (same session), the change is safe to acknowledge. A peer's lease from a heartbeat Redis
+ *    ran before the PING ended before `t0` (heard at `q`, sent before it, ended before `q + L`); one
+ *    from a heartbeat Redis ran after it begins after `t0`, with every lease before it lapsed, so it
+ *    is a new stretch: what that peer cached before is dropped, and its lookups in flight cannot
+ *    fill. Otherwise (a peer heard, the PING failed or took over a second, the session changed) it
+ *    publishes as in rule 2. Why: a group worker given no connections serves nothing (rule 6: no
+ *    heartbeats), yet received every invalidation of the busy one, 60-150 a second in the bench's
+ *    rows, each parsed and dropped from a cache that holds nothing (its `receive`, the read cache's
+ *    `changed` and the GC after them, about half its busy time in a `--cpu-prof` of the overwrite
+ *    row, 2026-12-02); Redis fanned each one out twice and the writer read its own echo back.
  *
  * Interleavings, with A writing and B caching:
+ * - B idle (no heartbeats), A's commits PING instead of publishing; B is asked: its heartbeat
+ *   either ran before A's PING (A hears it before the reply and publishes, waiting for B's ack) or
+ *   after it (B's lease starts a new stretch after A's commit, so B's cache is empty and its lookups
+ *   read MariaDB after the commit). Likewise a peer (re)starting or resubscribing after a Redis restart.
  * - B stopped (SIGSTOP, GC) holding a lease from heartbeat `p`: A's invalidation gets no ack; A
  *   waits until B's last heartbeat heard + L + margin (≥ p + L), acknowledges; B wakes, its lease has
  *   lapsed on its own clock (monotonic time runs while stopped), so it serves nothing cached before
@@ -251,8 +272,51 @@ export class InvalidationBus {
     this.pub.disconnect();
   }
 
-  /** Publishes one invalidation for `changes`; resolves once it is safe to acknowledge them. */
+  /** Sends one invalidation for `changes` if anyone may need it; resolves once acknowledging them is safe. */
   private send(changes: Change[]): Promise<void[]> {
+    const t0 = this.clock.now();
+    if (!this.noPeerServingBy(t0)) return this.publishChanges(changes);
+    return this.orderedByPing(t0).then(
+      (quiet) => (quiet ? changes.map(() => undefined) : this.publishChanges(changes)),
+      () => this.publishChanges(changes),
+    );
+  }
+
+  /**
+   * Rule 7: whether no peer can have been serving since `t0` from a lease granted before it: this
+   * subscription is past its first lease (rule 3) and no peer's heartbeat was heard at or after
+   * `t0 - L - margin` (one heard at `q` was sent before `q`, its lease ended before `q + L`).
+   */
+  private noPeerServingBy(t0: number): boolean {
+    const since = t0 - this.leaseMs - LEASE_MARGIN_MS;
+    if (this.sessionHeardFrom === undefined || this.sessionHeardFrom > since) return false;
+    for (const at of this.heard.values()) if (at >= since) return false;
+    return true;
+  }
+
+  /**
+   * Rule 7: a PING on the subscribed connection, sent at `t0` after the commit. Its reply comes after
+   * every message Redis pushed to this subscription before running it, so once it is back every
+   * heartbeat Redis ran before it has been heard; resolves true if none of them was heard since
+   * `t0 - L - margin` (in the same session), so the change needs no invalidation.
+   */
+  private async orderedByPing(t0: number): Promise<boolean> {
+    const session = this.session;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const reply = await Promise.race([
+        this.sub.ping(),
+        new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), PING_TIMEOUT_MS))),
+      ]);
+      // ["pong", ""]: answered in subscribed mode (a bare PONG is a connection not subscribed yet).
+      return Array.isArray(reply) && session === this.session && !this.closed && this.noPeerServingBy(t0);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Publishes one invalidation for `changes`; resolves once it is safe to acknowledge them. */
+  private publishChanges(changes: Change[]): Promise<void[]> {
     const seq = ++this.seq;
     const keys = changes.flatMap((c) => c.keys.map((k): [string, string] => [k.bucket, k.key]));
     const message: Message = { t: "inv", from: this.id, seq, keys, versions: changes.flatMap((c) => c.versionIds) };
