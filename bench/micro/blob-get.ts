@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { NodeClient } from "../../services/rpc/client/node-client";
-import { formatPass, medianPass, NodeChild, serveNode, timedPass, type Pass } from "./node-child";
+import { formatPass, medianPass, NodeChild, serveNode, timedPass, writeWhole, type Pass } from "./node-child";
 
 const CHUNK = 256 * 1024;
 
@@ -30,9 +30,7 @@ async function bench(): Promise<void> {
   const client = new NodeClient("bench", `127.0.0.1:${node.port}`);
   const data = randomBytes(mib * 1024 * 1024);
   const sha256 = createHash("sha256").update(data).digest();
-  const up = client.writeBlob("blob", {});
-  for (let at = 0; at < data.length; at += CHUNK) await up.write(data.subarray(at, at + CHUNK));
-  await up.finish(data.length, sha256);
+  await writeWhole(client, "blob", data, CHUNK);
   await pass(node, client, "blob", data.length, sha256); // warm-up: the first compiles the path
   const results: Pass[] = [];
   for (let i = 0; i < passes; i++) {

@@ -1,9 +1,11 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { DiskBackend } from "../../services/blobstore/disk-backend";
+import type { NodeClient } from "../../services/rpc/client/node-client";
 import { startNodeServer } from "../../services/rpc/server/node-server";
 
 // The micro-benchmarks' storage node: a DiskBackend and a node server in a child process of the
@@ -74,6 +76,13 @@ export class NodeChild {
       this.child.send(msg);
     });
   }
+}
+
+/** Writes `data` to the node as blob `id` in `chunk`-sized pieces, as the coordinator's uploads do. */
+export async function writeWhole(client: NodeClient, id: string, data: Buffer, chunk: number): Promise<void> {
+  const up = client.writeBlob(id, {});
+  for (let at = 0; at < data.length; at += chunk) await up.write(data.subarray(at, at + chunk));
+  await up.finish(data.length, createHash("sha256").update(data).digest());
 }
 
 /** One timed pass of a micro-benchmark against its node child: the rate and each side's CPU per MiB. */

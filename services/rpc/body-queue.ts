@@ -1,8 +1,9 @@
 import type { Readable } from "node:stream";
 
 /**
- * An HTTP body (a blob plane response on the coordinator, a PUT's request on the node) as the
- * chunks its socket reads gave ('data' events), at most `maxBytes` held before the stream is paused
+ * An HTTP body (a blob plane PUT's request on the node; the coordinator reads a GET's response off
+ * its socket itself: client/blob-http-get.ts) as the chunks its socket reads gave ('data' events),
+ * at most `maxBytes` held before the stream is paused
  * (backpressure to the sender). Not the stream's async iterator: its read() joins whatever is
  * buffered into one new Buffer, a copy of every byte that took 190 ms of the 64 MiB read's ~1 s of
  * client CPU (--cpu-prof, 2026-12-01).

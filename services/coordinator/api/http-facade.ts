@@ -1,8 +1,7 @@
 // The coordinator's HTTP facade: the original endpoints (/upload, /retrieve, /delete) plus undelete,
 // listing, trash on the ObjectEngine, and status and health on the ClusterAdmin. Bodies stream both ways; nothing
 // buffers a whole object except small reads (small-body.ts).
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import multipart from "@fastify/multipart";
 import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
@@ -22,6 +21,7 @@ import { closeIfBodyUnread, errorResponse } from "./http-errors";
 import { contentRange, parseRange } from "./http-range";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
 import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
+import { relayBody } from "./body-relay";
 import { gather, SMALL_BODY } from "./small-body";
 import {
   deletedJson,
@@ -154,9 +154,11 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
       const bytes = await gather(got.body);
       return reply.headers(headers).send(bytes);
     }
-    // fastify destroys the stream when the client goes away; Readable.from then calls return()
-    // on the engine's iterator, which cancels the read on the node.
-    return reply.headers(headers).send(Readable.from(got.body, { objectMode: false }));
+    // Written on by relayBody, which hands each chunk back once written (fastify pipes a stream,
+    // which cannot tell when): the reply is taken over, with the headers fastify holds for it.
+    reply.hijack();
+    reply.raw.writeHead(range ? 206 : 200, { ...reply.getHeaders(), ...headers } as OutgoingHttpHeaders);
+    await relayBody(reply.raw, got.body);
   });
 
   route("HEAD", "/retrieve", async (request, reply) => {

@@ -4,6 +4,7 @@
 
 import type { RequestId } from "../../common/request-context";
 import type { NextTransition, ObjectView, Tier, TrashEntryView } from "../model/object-view";
+import type { ObjectBody } from "../model/object-body";
 
 // The views live in model/ (the catalogue maps its rows to them too); the contract names them.
 export type { NextTransition, ObjectView, Tier, TrashEntryView };
@@ -47,8 +48,11 @@ export interface GetResult {
   offset: number;
   length: number;
   servedFrom: Tier;
-  /** The bytes; stop iterating (return()) to cancel the read on the node. */
-  body: AsyncIterable<Buffer>;
+  /**
+   * The bytes; stop iterating (return()) to cancel the read on the node. A chunk written to a
+   * socket is handed back (body.recycle) in the write's callback.
+   */
+  body: ObjectBody;
 }
 
 export interface DeleteResult {

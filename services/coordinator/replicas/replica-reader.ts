@@ -3,6 +3,7 @@ import { ErrorCode, IntegrityError, MiniS3Error, NotFoundError } from "../../com
 import type { Logger } from "../../common/logger";
 import type { RequestId } from "../../common/request-context";
 import type { NodePool } from "../cluster/node-pool";
+import type { ObjectBody } from "../model/object-body";
 import type { VersionRow } from "../model/version-row";
 
 /** Copies that failed a checksum lately, remembered (oldest forgotten first) so reads try them last. */
@@ -57,12 +58,16 @@ export class ReplicaReader {
    * Opens the range on the version's replicas (or `opts.sources`) for request `requestId`; throws
    * NotFoundError when none has the blob (moved or lost).
    */
-  async open(v: VersionRow, offset: number, length: number, requestId: RequestId, opts: OpenOptions = {}): Promise<AsyncIterable<Buffer>> {
+  async open(v: VersionRow, offset: number, length: number, requestId: RequestId, opts: OpenOptions = {}): Promise<ObjectBody> {
     const replicas = this.liveFirst(opts.sources ?? v.replicas, v.versionId);
     if (v.size <= this.smallMax && replicas.length)
       return single((await this.firstWhole(v, replicas, requestId)).subarray(offset, offset + length));
     const first = await this.openAt(v, replicas, offset, length, requestId);
-    return this.stream(v, first, offset, length, requestId, opts.relocate);
+    // A replica read over the blob plane hands back any of its chunks, those of an earlier replica
+    // of this read included (blob-http-get.ts recycleChunk); one over gRPC has nothing to hand back.
+    let recycle = first.recycle;
+    const body = this.stream(v, first, offset, length, requestId, opts.relocate, (r) => (recycle ??= r));
+    return Object.assign(body, { recycle: (chunk: Buffer) => recycle?.(chunk) });
   }
 
   /**
@@ -95,7 +100,7 @@ export class ReplicaReader {
     for (const id of replicas) {
       try {
         const read = await this.nodes.client(id).readBlob(v.versionId, offset, length, requestId);
-        return { id, chunks: read.chunks, rest: replicas.slice(replicas.indexOf(id) + 1), from: offset };
+        return { id, chunks: read.chunks, recycle: read.recycle?.bind(read), rest: replicas.slice(replicas.indexOf(id) + 1), from: offset };
       } catch (e) {
         lastError = this.note(id, v, e, requestId);
       }
@@ -105,11 +110,12 @@ export class ReplicaReader {
 
   private async *stream(
     v: VersionRow,
-    first: { id: string; chunks: AsyncIterable<Buffer>; rest: string[]; from: number },
+    first: { id: string; chunks: AsyncIterable<Buffer>; recycle?: (chunk: Buffer) => void; rest: string[]; from: number },
     offset: number,
     length: number,
     requestId: RequestId,
-    relocate?: OpenOptions["relocate"],
+    relocate: OpenOptions["relocate"],
+    resumed: (recycle: ((chunk: Buffer) => void) | undefined) => void,
   ): AsyncGenerator<Buffer> {
     let current = first;
     let pos = offset;
@@ -147,6 +153,7 @@ export class ReplicaReader {
         if (rest === current.rest)
           this.log.warn({ version: v.versionId, from: current.id, at: pos, requestId }, "resuming read on another replica");
         current = await this.openAt(v, rest, pos, end - pos, requestId);
+        resumed(current.recycle);
       }
     }
   }

@@ -4,7 +4,7 @@ import { REQUEST_ID_HEADER, type RequestId } from "../../common/request-context"
 import type { BlobReader } from "../blob-backend";
 import { clampRange } from "../blob-info";
 import { BLOB_INFO_HEADER, BLOB_PATH, decodeBlobInfo, errorFromFields } from "../blob-plane";
-import { BodyQueue } from "../body-queue";
+import { PlanePool, type PlaneResponse, recycleChunk } from "./blob-http-get";
 import { CLUSTER_SECRET_HEADER } from "../cluster-secret";
 import { NODE_ID_HEADER } from "../node-identity";
 import { ProgressDeadline } from "./progress-deadline";
@@ -37,11 +37,14 @@ export interface BlobHttpOptions {
 
 /**
  * The coordinator's side of one node's blob plane (rpc/blob-plane.ts): ranged reads of large blobs
- * (here) and uploads (blob-http-upload.ts), on kept-alive HTTP/1.1 connections.
+ * (here, on its own sockets: blob-http-get.ts) and uploads (blob-http-upload.ts, node:http), on
+ * kept-alive HTTP/1.1 connections.
  */
 export class BlobHttpClient {
   private readonly agent = new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: "lifo" });
+  private readonly gets: PlanePool;
   private readonly host: string;
+  private readonly hostHeader: string;
   private readonly port: number;
   private readonly headers: Record<string, string>;
 
@@ -53,6 +56,8 @@ export class BlobHttpClient {
     const url = new URL(`http://${address}`);
     this.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     this.port = Number(url.port);
+    this.hostHeader = url.host;
+    this.gets = new PlanePool(this.host, this.port, IDLE_SOCKET_MS);
     this.headers = { [NODE_ID_HEADER]: nodeId, ...(opts.clusterSecret ? { [CLUSTER_SECRET_HEADER]: opts.clusterSecret } : {}) };
   }
 
@@ -62,23 +67,58 @@ export class BlobHttpClient {
    */
   async read(blobId: string, offset: number, length: number | undefined, requestId?: RequestId): Promise<BlobReader> {
     const path = `${BLOB_PATH}${encodeURIComponent(blobId)}?offset=${offset}${length === undefined ? "" : `&length=${length}`}`;
-    const { res } = await this.request("GET", path, {}, requestId);
-    if (!res) throw new MiniS3Error(ErrorCode.Internal, "a read is answered"); // a GET waits for its response
-    if (res.statusCode !== 200) {
-      res.resume();
-      throw errorFromFields(res.headers, `node ${this.nodeId} answered a blob read with HTTP ${res.statusCode}`)!;
-    }
+    const res = await this.get(path, requestId);
+    if (res.status !== 200) throw errorFromFields(res.headers, `node ${this.nodeId} answered a blob read with HTTP ${res.status}`)!;
     const info = res.headers[BLOB_INFO_HEADER];
     if (typeof info !== "string") {
-      res.destroy();
+      res.cancel();
       throw new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.nodeId} sent no blob info`);
     }
     const meta = decodeBlobInfo(info);
-    return { meta, ...clampRange(meta.size, offset, length), chunks: this.chunksOf(res) };
+    // Its chunks are slices of reused read buffers: handed back (recycle) once written on.
+    return { meta, ...clampRange(meta.size, offset, length), chunks: this.chunksOf(res), recycle: recycleChunk };
   }
 
   close(): void {
     this.agent.destroy();
+    this.gets.close();
+  }
+
+  /**
+   * Sends a GET on a kept-alive connection of its own and waits, under the start deadline, for the
+   * response's head. BlobPlaneUnsupported when the node does not speak HTTP/1.1 on its port.
+   */
+  private async get(path: string, requestId: RequestId): Promise<PlaneResponse> {
+    let request = `GET ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
+    const headers = { ...this.headers, ...(requestId === undefined ? {} : { [REQUEST_ID_HEADER]: requestId }) };
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(value)) throw new MiniS3Error(ErrorCode.InvalidArgument, `header ${name} holds a line break`);
+      request += `${name}: ${value}\r\n`;
+    }
+    request += "\r\n";
+    for (let attempt = 0; ; attempt++) {
+      const conn = this.gets.take();
+      const reused = conn.uses > 0;
+      const res = conn.get(request, BODY_BUFFER_BYTES);
+      const start = new ProgressDeadline(this.opts.deadlineMs, () => conn.destroy());
+      try {
+        await start.around(res.head);
+        return res;
+      } catch (e) {
+        conn.destroy();
+        if (start.expired)
+          throw new MiniS3Error(
+            ErrorCode.NodeUnavailable,
+            `node ${this.nodeId} did not start a blob read within ${this.opts.deadlineMs} ms`,
+          );
+        const code = (e as NodeJS.ErrnoException).code ?? "";
+        // A kept-alive connection the node closed as we reused it: once more, on a new one.
+        if (reused && !res.answered && (code === "ECONNRESET" || code === "EPIPE") && attempt === 0) continue;
+        if (code.startsWith("HPE_") || code === "ECONNRESET")
+          throw new BlobPlaneUnsupported(`node ${this.nodeId}: ${(e as Error).message}`);
+        throw this.transportError(e);
+      }
+    }
   }
 
   /**
@@ -128,21 +168,20 @@ export class BlobHttpClient {
   }
 
   /** The body's chunks; done only after the node's trailer said "ok". return() cuts the read. */
-  private chunksOf(res: http.IncomingMessage): AsyncIterable<Buffer> {
-    const body = new BodyQueue(res, BODY_BUFFER_BYTES);
-    const idle = new ProgressDeadline(this.opts.idleMs, () => res.destroy());
+  private chunksOf(res: PlaneResponse): AsyncIterable<Buffer> {
+    const idle = new ProgressDeadline(this.opts.idleMs, () => res.cancel());
     let done = false;
     const finish = () => {
       if (!done) {
         done = true;
-        res.destroy();
+        res.cancel();
       }
     };
     const iterator: AsyncIterator<Buffer> = {
       next: async () => {
         if (done) return { done: true, value: undefined };
         try {
-          const chunk = body.take() ?? (await idle.around(body.next()));
+          const chunk = res.take() ?? (await idle.around(res.next()));
           if (chunk) return { done: false, value: chunk };
           done = true;
           const failed = errorFromFields(res.trailers, `node ${this.nodeId} ended a blob read without its verdict`);

@@ -84,6 +84,8 @@ export interface BlobRead {
   length: number;
   /** Single use. Breaking out of the loop cancels the call. */
   chunks: AsyncIterable<Buffer>;
+  /** Over the blob plane: hands a chunk back to be read into again (BlobReader.recycle's contract). */
+  recycle?(chunk: Buffer): void;
 }
 
 /**

@@ -2,6 +2,7 @@ import * as http from "node:http";
 import { AbortedError, InvalidArgumentError } from "../../common/errors";
 import { REQUEST_ID_HEADER } from "../../common/request-context";
 import type { Logger } from "../../common/logger";
+import { drained } from "../../common/drained";
 import type { BlobBackend, BlobMeta, BlobWriter } from "../blob-backend";
 import { BodyQueue } from "../body-queue";
 import { isValidBlobId } from "../blob-info";
@@ -262,21 +263,4 @@ async function serveRead(
     // Stops the backend's reader (and closes its file) if we left early.
     await it.return?.();
   }
-}
-
-/**
- * Waits for room in the socket's buffer; false if the coordinator went away. Plain listeners: an
- * AbortController per wait (once() with a signal) made a DOMException per 256 KiB chunk, ~6 % of
- * the node's CPU on a 64 MiB read (--cpu-prof, 2026-12-01).
- */
-function drained(res: http.ServerResponse): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve(!res.destroyed);
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }

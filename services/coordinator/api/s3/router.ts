@@ -22,6 +22,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Identity } from "../../../auth/keys";
 import type { HeaderMap } from "../../../auth/sigv4/canonical";
+import type { ObjectBody } from "../../model/object-body";
 import type { MultipartEngine } from "../../objects/multipart-engine";
 import type { BucketEngine, ObjectEngine } from "../../objects/object-engine";
 import { s3Errors } from "./s3-errors";
@@ -63,7 +64,7 @@ export interface S3Reply {
   status?: number;
   headers?: Record<string, string>;
   /** XML text, bytes, or a stream of bytes (the server stops it when the client goes away). */
-  body?: string | Buffer | AsyncIterable<Buffer>;
+  body?: string | Buffer | ObjectBody;
 }
 
 export type S3Handler = (req: S3Request) => Promise<S3Reply>;

@@ -3,7 +3,7 @@
 // engine). Per request: address (path or virtual-host style) → verify the signature → check the
 // bucket grant → dispatch (router.ts) → reply; any error becomes S3's XML error body.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { finished, pipeline, Readable } from "node:stream";
+import { finished } from "node:stream";
 import { checkBucketAccess, type KeyStore } from "../../../auth/keys";
 import type { AuthenticatedBody } from "../../../auth/sigv4/body";
 import { headerOf, headersFromRaw, parseQuery } from "../../../auth/sigv4/canonical";
@@ -11,6 +11,7 @@ import { AbortedError, isMiniS3Error } from "../../../common/errors";
 import type { Logger } from "../../../common/logger";
 import { measureRequest, nameOperation } from "../../../common/metrics/http-metrics";
 import { acceptRequestId, REQUEST_ID_HEADER } from "../../../common/request-context";
+import { relayBody } from "../body-relay";
 import type { HttpTimeouts } from "../http-timeouts";
 import { addressOf } from "./addressing";
 import { authenticate } from "./request-auth";
@@ -197,7 +198,5 @@ async function send(res: ServerResponse, requestId: string, method: string, repl
     return;
   }
   res.writeHead(status, headers);
-  // pipeline destroys the source when the client goes away: Readable.from then calls return() on
-  // the engine's iterator, which cancels the read on the node.
-  await new Promise<void>((resolve) => pipeline(Readable.from(body, { objectMode: false }), res, () => resolve()));
+  await relayBody(res, body);
 }
