@@ -58,6 +58,7 @@ describe("configuration", () => {
   });
 
   it("takes a read cache size with a unit, or 0 (off)", () => {
+    expect(readConfig(["readCache"], {}).readCache).toBe(8 * 1024 ** 2); // the coordinator's memory peak: config.ts
     expect(readConfig(["readCache"], { MINIS3_READ_CACHE: "32MiB" }).readCache).toBe(32 * 1024 ** 2);
     expect(readConfig(["readCache"], { MINIS3_READ_CACHE: "0" }).readCache).toBe(0);
   });
