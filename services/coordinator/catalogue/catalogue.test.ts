@@ -60,6 +60,28 @@ function cachedCatalogue(): { cat: Catalogue; cache: ReadCache } {
   return { cat: new Catalogue(pool, TTL, cache), cache };
 }
 
+/** `pool`, with the SQL of every query its connections send appended to `sent`. */
+function countingPool(pool: Pool, sent: string[]): Pool {
+  return new Proxy(pool, {
+    get(target, prop) {
+      if (prop !== "getConnection") return Reflect.get(target, prop, target);
+      return async () => {
+        const conn = await target.getConnection();
+        return new Proxy(conn, {
+          get(c, p) {
+            const value = Reflect.get(c, p, c);
+            if (p !== "query") return typeof value === "function" ? value.bind(c) : value;
+            return (sql: string, ...rest: unknown[]) => {
+              sent.push(sql);
+              return (value as (...a: unknown[]) => unknown).call(c, sql, ...rest);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
 async function stateOf(versionId: string): Promise<{ state: string; tier: string; reason: string | null } | undefined> {
   const [rows] = await pool.query<RowDataPacket[]>("SELECT state, tier, reason FROM versions WHERE version_id = ?", [versionId]);
   return rows[0] ? { state: rows[0].state, tier: rows[0].tier, reason: rows[0].reason } : undefined;
@@ -575,6 +597,47 @@ describe("conditional tier moves and bookkeeping", () => {
       { state: "trash", tier: "trash", replicas: ["d1"], cleanup: trashed.replicas },
     ]);
     expect((await c.version(readSince.versionId))!.accessedMs).toBe(readSince.createdMs + 1000);
+  });
+
+  it("moves a batch of trash moves off different nodes with one lock and one UPDATE, each row keeping its own old copies", async () => {
+    const c = cat();
+    const b = newBucket();
+    const pairs = [
+      ["s1", "s2"],
+      ["s2", "s3"],
+      ["s3", "s1"],
+      ["s1", "s2"],
+      ["s2", "d1"],
+    ];
+    const vs = pairs.map((replicas, i) => upload(b, `k${i}`, { replicas }));
+    await Promise.all(vs.map((v) => c.commit(v)));
+    for (const v of vs) await c.markDeleted(b, v.key);
+    // One row already lists a copy pending (a node away during an earlier cleanup), another the trash node's.
+    await pool.query("UPDATE versions SET cleanup = 's9' WHERE version_id = ?", [vs[0].versionId]);
+    await pool.query("UPDATE versions SET cleanup = 'd1' WHERE version_id = ?", [vs[1].versionId]);
+    const rows = await Promise.all(vs.map((v) => c.version(v.versionId)));
+    const sent: string[] = [];
+    const moved = await moveBatch(
+      countingPool(pool, sent),
+      rows.map((r, i) => ({
+        versionId: r!.versionId,
+        expect: { state: "trash", tier: "hot", gen: i === 2 ? r!.gen + 1 : r!.gen }, // the third: read before a change
+        to: { tier: "trash", replicas: ["d1"] },
+        oldCopies: r!.replicas,
+      })),
+    );
+    expect(moved).toEqual([true, true, false, true, true]);
+    const statements = sent.join(";").split(";");
+    expect(statements.filter((q) => /FOR UPDATE/.test(q))).toHaveLength(1);
+    expect(statements.filter((q) => /^\s*UPDATE versions SET tier/.test(q))).toHaveLength(1);
+    const after = await Promise.all(vs.map((v) => c.version(v.versionId)));
+    expect(after.map((r) => ({ tier: r!.tier, replicas: r!.replicas, cleanup: r!.cleanup }))).toEqual([
+      { tier: "trash", replicas: ["d1"], cleanup: ["s9", "s1", "s2"] },
+      { tier: "trash", replicas: ["d1"], cleanup: ["s2", "s3"] },
+      { tier: "hot", replicas: ["s3", "s1"], cleanup: [] },
+      { tier: "trash", replicas: ["d1"], cleanup: ["s1", "s2"] },
+      { tier: "trash", replicas: ["d1"], cleanup: ["s2"] },
+    ]);
   });
 
   it("never moves an access time back, and ignores versions in the trash", async () => {

@@ -16,6 +16,17 @@ export function addIds(column: string, ids: readonly string[]): Assignment[] {
   }));
 }
 
+/**
+ * Adds `id` where the column does not list it yet, on the rows whose `version_id` is one of `ids`
+ * only (the others keep the column as it is): one statement for rows that each add their own ids.
+ */
+export function addIdOn(column: string, id: string, ids: readonly string[]): Assignment {
+  return {
+    sql: `${column} = IF(version_id IN (${ids.map(() => "?").join(", ")}) AND FIND_IN_SET(?, ${column}) = 0, CONCAT_WS(',', NULLIF(${column}, ''), ?), ${column})`,
+    params: [...ids, id, id],
+  };
+}
+
 /** Removes each id from the column. */
 export function removeIds(column: string, ids: readonly string[]): Assignment[] {
   return [...new Set(ids)].map((id) => ({

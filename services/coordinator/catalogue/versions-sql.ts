@@ -3,7 +3,7 @@ import { MultiStatement, type SendFence } from "../../common/db/multi-statement"
 import { inTransaction } from "../../common/db/transaction";
 import type { BytesTier, VersionRow, VersionState } from "../model/version-row";
 import { BUCKET_ROW_SQL } from "./buckets-sql";
-import { addIds, removeIds, type Assignment } from "./id-lists-sql";
+import { addIdOn, addIds, removeIds, type Assignment } from "./id-lists-sql";
 import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 
 // SQL for the catalogue's lookups and changes, one function per statement or transaction; the
@@ -459,20 +459,15 @@ function addMoves(tx: MultiStatement, batch: TierMove[]): (out: unknown[]) => bo
 }
 
 /**
- * Moves that can share one statement: the same change of tier, replicas and pending copies, from
- * the same state and tier (a batch of demotions has one per pair of hot nodes). A statement per
- * move cost MariaDB a parse and a plan apiece, up to 256 per transaction as moves come due.
+ * Moves that can share one statement: the same change of tier and replicas, from the same state and
+ * tier (a batch of demotions: one per set of new replicas; of trash moves: one). A statement per move
+ * cost MariaDB a parse and a plan apiece, up to 256 per transaction as moves come due. The old copies
+ * are each row's own (moveSet): with them in the shape, a batch of trash moves off three storage
+ * nodes took a lock and an UPDATE per pair of old copies, 2-7 of each per batch (`strace` of the
+ * overwrite row, 2026-12-03: ~4 shapes per batch).
  */
-function moveShape({ expect, to, oldCopies }: TierMove): string {
-  return JSON.stringify([
-    expect.state,
-    expect.tier,
-    expect.accessedMs !== undefined,
-    to.tier,
-    to.replicas,
-    to.accessedMs !== undefined,
-    oldCopies,
-  ]);
+function moveShape({ expect, to }: TierMove): string {
+  return JSON.stringify([expect.state, expect.tier, expect.accessedMs !== undefined, to.tier, to.replicas, to.accessedMs !== undefined]);
 }
 
 /**
@@ -494,16 +489,21 @@ function moveWhere(moves: TierMove[]): { where: string; params: (string | number
 /**
  * The change of moves of one shape. The old copies join those already pending in `cleanup`, as
  * the row holds them when it changes (a move used to overwrite them, and the copies of a node away
- * during a repair were never deleted: review finding 7); the new replicas leave it.
+ * during a repair were never deleted: review finding 7), each row its own (an id not every move
+ * names is added on the rows that name it only); the new replicas leave it.
  */
 function moveSet(moves: TierMove[]): { sql: string; params: (string | number)[] } {
-  const { to, oldCopies } = moves[0];
+  const { to } = moves[0];
+  // Each old copy, in the order the moves first name them, and the moves naming it.
+  const naming = new Map<string, string[]>();
+  for (const m of moves) {
+    for (const id of new Set(m.oldCopies)) {
+      if (!to.replicas.includes(id)) (naming.get(id) ?? naming.set(id, []).get(id)!).push(m.versionId);
+    }
+  }
   const cleanup = [
     ...removeIds("cleanup", to.replicas),
-    ...addIds(
-      "cleanup",
-      oldCopies.filter((id) => !to.replicas.includes(id)),
-    ),
+    ...[...naming].flatMap(([id, ids]) => (ids.length === moves.length ? addIds("cleanup", [id]) : [addIdOn("cleanup", id, ids)])),
   ];
   const params: (string | number)[] = [to.tier, to.replicas.join(","), ...setParams(cleanup)];
   let sql = `tier = ?, replicas = ?, ${setSql(cleanup)} gen = gen + 1`;
