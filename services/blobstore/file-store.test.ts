@@ -50,6 +50,21 @@ describe("FileStore", () => {
     expect((await collect((await store.read("flushed", 0, undefined)).chunks)).equals(b.data)).toBe(true);
   });
 
+  it("writev takes uneven chunks (an empty one, blocks crossed) as one write: the blob reads back whole, every block checked", async () => {
+    const b = blobOf(3 * CHECK_BLOCK + 12_345);
+    const w = await store.beginWrite("vec", {});
+    const cuts = [0, 1, 1, 70_000, CHECK_BLOCK * 2, b.data.length];
+    const parts = cuts.slice(1).map((end, i) => b.data.subarray(cuts[i], end));
+    expect(parts.some((p) => p.length === 0)).toBe(true);
+    await w.writev!(parts.slice(0, 3));
+    await w.write(parts[3]);
+    await w.writev!(parts.slice(4));
+    await w.commit(b.data.length, b.sha256);
+    expect((await collect((await store.read("vec", 0, undefined, true)).chunks)).equals(b.data)).toBe(true);
+    const ranged = await store.read("vec", CHECK_BLOCK - 5, CHECK_BLOCK + 10);
+    expect((await collect(ranged.chunks)).equals(b.data.subarray(CHECK_BLOCK - 5, 2 * CHECK_BLOCK + 5))).toBe(true);
+  });
+
   it("abort leaves nothing behind", async () => {
     const w = await writeAll("gone", blobOf(300_000).data);
     await w.abort();

@@ -204,12 +204,20 @@ class FileBlobWriter implements BlobWriter {
     this.position = headerLength;
   }
 
-  async write(chunk: Buffer): Promise<void> {
+  write(chunk: Buffer): Promise<void> {
+    return this.writev([chunk]);
+  }
+
+  async writev(chunks: readonly Buffer[]): Promise<void> {
     if (this.state !== "open") throw new InvalidArgumentError("write after commit or abort");
-    this.hash.update(chunk);
-    this.blocks.update(chunk);
-    await writeAll(this.fd, chunk, this.position);
-    this.position += chunk.length;
+    let bytes = 0;
+    for (const chunk of chunks) {
+      this.hash.update(chunk);
+      this.blocks.update(chunk);
+      bytes += chunk.length;
+    }
+    await (chunks.length === 1 ? writeAll(this.fd, chunks[0], this.position) : writevAll(this.fd, chunks, this.position));
+    this.position += bytes;
     if (this.position - this.flushedTo >= FLUSH_BEHIND_BYTES && !this.flushing) {
       this.flushedTo = this.position;
       this.flushing = this.fd.datasync().then(
@@ -265,6 +273,18 @@ async function writeAll(fd: FileHandle, buf: Buffer, position: number): Promise<
   for (let done = 0; done < buf.length;) {
     const { bytesWritten } = await fd.write(buf, done, buf.length - done, position + done);
     done += bytesWritten;
+  }
+}
+
+/** `bufs` in order from `position` (one pwritev; the rest again after a short write). */
+async function writevAll(fd: FileHandle, bufs: readonly Buffer[], position: number): Promise<void> {
+  const left = [...bufs];
+  for (;;) {
+    let { bytesWritten } = await fd.writev(left, position);
+    position += bytesWritten;
+    while (left.length > 0 && bytesWritten >= left[0].length) bytesWritten -= left.shift()!.length;
+    if (left.length === 0) return;
+    left[0] = left[0].subarray(bytesWritten);
   }
 }
 

@@ -17,6 +17,11 @@ export interface BlobMeta {
 export interface BlobWriter {
   /** Keeps no reference to `chunk` once it resolves: the caller may refill it (the blob plane does). */
   write(chunk: Buffer): Promise<void>;
+  /**
+   * Optional: several chunks written as one, in order (one disk write for several socket reads,
+   * no joining copy). Keeps no reference to them once it resolves.
+   */
+  writev?(chunks: readonly Buffer[]): Promise<void>;
   commit(expectedSize: number, expectedSha256: Buffer): Promise<BlobMeta>;
   abort(): Promise<void>;
 }
