@@ -129,16 +129,39 @@ export class AuthenticatedBody extends Transform {
     }
   }
 
+  /**
+   * A body taken as sent (a hex sha256 or UNSIGNED-PAYLOAD, not aws-chunked) can be checked without
+   * this stream: its reader hands every piece to `checkPiece` as it passes it on, and calls `checkEnd`
+   * after the last; each throws what the stream would fail with. Piping a 4 KiB PutObject through
+   * the stream (pipe, its end-of-stream listeners, the readable side, its async iterator) cost the
+   * S3 door more than reading the request itself (2026-12-03 profile, bench/README).
+   */
+  get takenAsSent(): boolean {
+    return !this.chunked;
+  }
+
+  checkPiece(piece: Buffer): void {
+    this.count(piece);
+  }
+
+  checkEnd(): void {
+    this.finish();
+  }
+
   /** Decoded bytes out: counted, hashed, pushed. */
   private emit_(data: Buffer): void {
     if (data.length === 0) return;
+    this.count(data);
+    this.push(data);
+  }
+
+  private count(data: Buffer): void {
     this.decodedLength += data.length;
     if (this.declaredLength !== undefined && this.decodedLength > this.declaredLength) {
       throw fail(ErrorCode.IncompleteBody, `the body is longer than x-amz-decoded-content-length (${this.declaredLength})`);
     }
     this.payloadSha?.hash.update(data);
     for (const e of this.expected) e.hasher.update(data);
-    this.push(data);
   }
 
   private finish(): void {

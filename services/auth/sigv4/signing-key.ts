@@ -24,7 +24,17 @@ function hmac(key: string | Buffer, data: string): Buffer {
 const derived = new Map<string, Buffer>();
 const MAX_DERIVED = 1024;
 
+/** The last key handed out: nearly every request of a day names the same one (no id string to build and hash). */
+let last: { secret: string; date: string; region: string; service: string; key: Buffer } | undefined;
+
 export function signingKey(secret: string, s: Scope): Buffer {
+  if (last && last.secret === secret && last.date === s.date && last.region === s.region && last.service === s.service) return last.key;
+  const key = derivedKey(secret, s);
+  last = { secret, date: s.date, region: s.region, service: s.service, key };
+  return key;
+}
+
+function derivedKey(secret: string, s: Scope): Buffer {
   const id = `${s.date}\0${s.region}\0${s.service}\0${secret}`;
   let key = derived.get(id);
   if (!key) {

@@ -100,34 +100,46 @@ function parseCredential(credential: string, malformed: ErrorCode): { accessKey:
 
 function parseSignedHeaders(list: string, malformed: ErrorCode): string[] {
   const names = list.split(";");
-  if (names.some((n) => n === "" || n !== n.toLowerCase()))
+  if (list !== list.toLowerCase() || names.includes(""))
     fail(malformed, `SignedHeaders '${list}' must be lower-case names separated by ';'`);
   return names;
 }
 
-/** Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=... */
+/**
+ * Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...
+ * Read with indexOf, no Map or spread: it was 1.9 % of the coordinator's CPU under the S3 overwrite
+ * load (12 µs an op in a profile, 2026-12-03). The same rules: fields split at ",", trimmed, empty
+ * ones skipped, a later one of the same name wins, names other than the three ignored.
+ */
 export function parseAuthorization(header: string): Parsed {
   const M = ErrorCode.AuthorizationHeaderMalformed;
   const space = header.indexOf(" ");
   const algorithm = space < 0 ? header : header.slice(0, space);
   if (algorithm !== ALGORITHM)
     fail(M, `the authorization algorithm '${algorithm}' is not supported: sign with ${ALGORITHM} (Signature V4)`);
-  const fields = new Map<string, string>();
-  for (const item of header.slice(space + 1).split(",")) {
-    const s = item.trim();
+  let credential: string | undefined;
+  let signedHeaders: string | undefined;
+  let signature: string | undefined;
+  let from = space + 1;
+  while (from <= header.length) {
+    let comma = header.indexOf(",", from);
+    if (comma < 0) comma = header.length;
+    const s = header.slice(from, comma).trim();
+    from = comma + 1;
     if (s === "") continue;
     const eq = s.indexOf("=");
     if (eq < 0) fail(M, `the authorization field '${s}' has no '='`);
-    fields.set(s.slice(0, eq), s.slice(eq + 1));
+    const name = s.slice(0, eq);
+    if (name === "Credential") credential = s.slice(eq + 1);
+    else if (name === "SignedHeaders") signedHeaders = s.slice(eq + 1);
+    else if (name === "Signature") signature = s.slice(eq + 1);
   }
-  const credential = fields.get("Credential");
-  const signedHeaders = fields.get("SignedHeaders");
-  const signature = fields.get("Signature");
   if (credential === undefined || signedHeaders === undefined || signature === undefined) {
     fail(M, "the Authorization header needs Credential, SignedHeaders and Signature");
   }
   if (!HEX64.test(signature)) fail(M, "the Signature is not 64 hex digits");
-  return { ...parseCredential(credential, M), signedHeaders: parseSignedHeaders(signedHeaders, M), signature: signature.toLowerCase() };
+  const { accessKey, scope } = parseCredential(credential, M);
+  return { accessKey, scope, signedHeaders: parseSignedHeaders(signedHeaders, M), signature: signature.toLowerCase() };
 }
 
 function checkScope(scope: Scope, amzDate: string, opts: VerifyOptions, malformed: ErrorCode): void {
@@ -142,9 +154,11 @@ function checkScope(scope: Scope, amzDate: string, opts: VerifyOptions, malforme
 
 /** Every x-amz-* header sent must be signed (S3's rule): otherwise anyone on the way could add one. */
 function checkAmzHeadersSigned(headers: HeaderMap, signed: readonly string[]): void {
-  const unsigned = Object.keys(headers).filter((n) => n.startsWith("x-amz-") && headers[n] !== undefined && !signed.includes(n));
-  if (unsigned.length)
-    fail(ErrorCode.AccessDenied, `there were headers present in the request which were not signed: ${unsigned.join(", ")}`);
+  let unsigned: string[] | undefined;
+  for (const n in headers) {
+    if (n.startsWith("x-amz-") && headers[n] !== undefined && !signed.includes(n)) (unsigned ??= []).push(n);
+  }
+  if (unsigned) fail(ErrorCode.AccessDenied, `there were headers present in the request which were not signed: ${unsigned.join(", ")}`);
   if (!signed.includes("host")) fail(ErrorCode.AccessDenied, "the host header must be signed");
 }
 

@@ -10,6 +10,7 @@ export interface Addressed {
 }
 
 function decode(segment: string): string {
+  if (!segment.includes("%")) return segment; // nothing escaped: decodeURIComponent would give it back as it is
   try {
     return decodeURIComponent(segment);
   } catch {

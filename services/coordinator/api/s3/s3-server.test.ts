@@ -1,7 +1,9 @@
-import type { AddressInfo } from "node:net";
+import { createHash, randomBytes } from "node:crypto";
+import { type AddressInfo, connect } from "node:net";
 import type { Server } from "node:http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Sha256 } from "@aws-crypto/sha256-js";
+import { checksumOf } from "../../../auth/checksums";
 import { KeyStore } from "../../../auth/keys";
 import { S3Router } from "./router";
 import { createS3Server } from "./s3-server";
@@ -61,4 +63,98 @@ test("routes are chosen by sub-resource; an unknown one is 501 NotImplemented, a
   expect(object.status).toBe(405);
   expect(object.text).toContain("<Code>MethodNotAllowed</Code>");
   expect(() => router.register({ name: "Again", method: "GET", target: "bucket" }, async () => ({}))).toThrow(/registered twice/);
+});
+
+describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the handler reads it", () => {
+  const signer = new SignatureV4({
+    service: "s3",
+    region: "us-east-1",
+    sha256: Sha256,
+    credentials: { accessKeyId: "AKTEST", secretAccessKey: "secret-secret" },
+  });
+  const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+  /** The headers of a signed PUT /b1/key. */
+  async function signedPut(host: string, headers: Record<string, string>): Promise<Record<string, string>> {
+    const [hostname, port] = host.split(":");
+    const signed = await signer.sign({
+      method: "PUT",
+      protocol: "http:",
+      hostname,
+      port: Number(port),
+      path: "/b1/key",
+      headers: { host, ...headers },
+    });
+    return signed.headers;
+  }
+
+  async function put(host: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+    const signed = await signedPut(host, { "content-length": String(body.length), ...headers });
+    const res = await fetch(`http://${host}/b1/key`, { method: "PUT", headers: signed, body });
+    return { status: res.status, text: await res.text() };
+  }
+
+  async function server(): Promise<{ host: string; read: Array<{ bytes: number; checksums: Record<string, string | undefined> }> }> {
+    const read: Array<{ bytes: number; checksums: Record<string, string | undefined> }> = [];
+    const router = new S3Router();
+    router.register({ name: "PutObject", method: "PUT", target: "object" }, async (req) => {
+      const body = req.body();
+      let bytes = 0;
+      for await (const chunk of body) bytes += chunk.length;
+      read.push({ bytes, checksums: { ...body.checksums } });
+      return { headers: { "x-bytes": String(body.decodedLength) } };
+    });
+    return { host: await serve(KeyStore.single("AKTEST", "secret-secret"), router), read };
+  }
+
+  test("the signed sha256 and x-amz-checksum-* headers are checked at the end; a mismatch is the S3 error, the handler's read fails", async () => {
+    const { host, read } = await server();
+    const data = randomBytes(5000);
+    expect((await put(host, data, { "x-amz-content-sha256": sha256(data) })).status).toBe(200);
+    expect(read).toEqual([{ bytes: 5000, checksums: {} }]);
+
+    const wrongSha = await put(host, data, { "x-amz-content-sha256": sha256(Buffer.from("other")) });
+    expect(wrongSha.status).toBe(400);
+    expect(wrongSha.text).toContain("<Code>XAmzContentSHA256Mismatch</Code>");
+
+    const crc = checksumOf("crc32", data);
+    expect((await put(host, data, { "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "x-amz-checksum-crc32": crc })).status).toBe(200);
+    expect(read[1]).toEqual({ bytes: 5000, checksums: { crc32: crc } });
+    const wrongCrc = await put(host, data, {
+      "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+      "x-amz-checksum-crc32": checksumOf("crc32", randomBytes(8)),
+    });
+    expect(wrongCrc.status).toBe(400);
+    expect(wrongCrc.text).toContain("<Code>BadDigest</Code>");
+    expect(read).toHaveLength(2); // neither failed read returned
+  });
+
+  test("a client that goes away mid-body makes the handler's read fail (IncompleteBody), not end short", async () => {
+    const errors: unknown[] = [];
+    const router = new S3Router();
+    router.register({ name: "PutObject", method: "PUT", target: "object" }, async (req) => {
+      let bytes = 0;
+      try {
+        for await (const chunk of req.body()) bytes += chunk.length;
+      } catch (e) {
+        errors.push(e);
+        throw e;
+      }
+      return { headers: { "x-bytes": String(bytes) } };
+    });
+    const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
+    const [hostname, port] = host.split(":");
+    const signed = await signedPut(host, { "content-length": "1000", "x-amz-content-sha256": "UNSIGNED-PAYLOAD" });
+    const socket = connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const head = Object.entries(signed)
+      .map(([n, v]) => `${n}: ${v}\r\n`)
+      .join("");
+    socket.write(`PUT /b1/key HTTP/1.1\r\n${head}\r\n` + "x".repeat(300));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: "Aborted" });
+  });
 });

@@ -144,8 +144,7 @@ async function handle(
 
 /** The request body through its check, as an iterable that fails with a MiniS3 error when the client goes away. */
 function readBody(raw: IncomingMessage, body: AuthenticatedBody): S3Request["body"] extends () => infer R ? R : never {
-  pipeInto(raw, body);
-  async function* bytes(): AsyncGenerator<Buffer> {
+  async function* decoded(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of body) yield chunk as Buffer;
     } catch (e) {
@@ -153,7 +152,27 @@ function readBody(raw: IncomingMessage, body: AuthenticatedBody): S3Request["bod
       throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
     }
   }
-  return Object.assign(bytes(), {
+  // Taken as sent (not aws-chunked): read off the request itself, each piece checked on its way.
+  async function* asSent(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of raw) {
+        body.checkPiece(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+    } catch (e) {
+      if (isMiniS3Error(e)) throw e;
+      throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
+    }
+    if (!raw.complete) throw new AbortedError("upload interrupted: body ended early");
+    body.checkEnd();
+  }
+  let bytes: AsyncGenerator<Buffer>;
+  if (body.takenAsSent) bytes = asSent();
+  else {
+    pipeInto(raw, body);
+    bytes = decoded();
+  }
+  return Object.assign(bytes, {
     get checksums() {
       return body.checksums;
     },
