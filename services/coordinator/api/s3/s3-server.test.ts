@@ -88,10 +88,14 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
     return signed.headers;
   }
 
-  async function put(host: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  async function put(
+    host: string,
+    body: Buffer,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; text: string; bytes: string | null }> {
     const signed = await signedPut(host, { "content-length": String(body.length), ...headers });
     const res = await fetch(`http://${host}/b1/key`, { method: "PUT", headers: signed, body });
-    return { status: res.status, text: await res.text() };
+    return { status: res.status, text: await res.text(), bytes: res.headers.get("x-bytes") };
   }
 
   async function server(): Promise<{ host: string; read: Array<{ bytes: number; checksums: Record<string, string | undefined> }> }> {
@@ -110,7 +114,9 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
   test("the signed sha256 and x-amz-checksum-* headers are checked at the end; a mismatch is the S3 error, the handler's read fails", async () => {
     const { host, read } = await server();
     const data = randomBytes(5000);
-    expect((await put(host, data, { "x-amz-content-sha256": sha256(data) })).status).toBe(200);
+    const ok = await put(host, data, { "x-amz-content-sha256": sha256(data) });
+    expect(ok.status).toBe(200);
+    expect(ok.bytes).toBe("5000"); // the body's decodedLength, read after the end
     expect(read).toEqual([{ bytes: 5000, checksums: {} }]);
 
     const wrongSha = await put(host, data, { "x-amz-content-sha256": sha256(Buffer.from("other")) });

@@ -172,13 +172,11 @@ function readBody(raw: IncomingMessage, body: AuthenticatedBody): S3Request["bod
     pipeInto(raw, body);
     bytes = decoded();
   }
-  return Object.assign(bytes, {
-    get checksums() {
-      return body.checksums;
-    },
-    get decodedLength() {
-      return body.decodedLength;
-    },
+  // Getters on the iterable itself: Object.assign would copy their values once, here (a
+  // decodedLength of 0 for ever).
+  return Object.defineProperties(bytes as AsyncGenerator<Buffer> & { checksums: AuthenticatedBody["checksums"]; decodedLength: number }, {
+    checksums: { get: () => body.checksums },
+    decodedLength: { get: () => body.decodedLength },
   });
 }
 
