@@ -12,6 +12,7 @@ import type { Logger } from "../../../common/logger";
 import { measureRequest, nameOperation } from "../../../common/metrics/http-metrics";
 import { acceptRequestId, REQUEST_ID_HEADER } from "../../../common/request-context";
 import { relayBody } from "../body-relay";
+import { requestBody } from "../http-upload";
 import type { HttpTimeouts } from "../http-timeouts";
 import { addressOf } from "./addressing";
 import { authenticate } from "./request-auth";
@@ -154,16 +155,10 @@ function readBody(raw: IncomingMessage, body: AuthenticatedBody): S3Request["bod
   }
   // Taken as sent (not aws-chunked): read off the request itself, each piece checked on its way.
   async function* asSent(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of raw) {
-        body.checkPiece(chunk as Buffer);
-        yield chunk as Buffer;
-      }
-    } catch (e) {
-      if (isMiniS3Error(e)) throw e;
-      throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
+    for await (const chunk of requestBody(raw)) {
+      body.checkPiece(chunk);
+      yield chunk;
     }
-    if (!raw.complete) throw new AbortedError("upload interrupted: body ended early");
     body.checkEnd();
   }
   let bytes: AsyncGenerator<Buffer>;
