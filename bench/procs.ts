@@ -78,26 +78,60 @@ function nameOf(pid: number): string | undefined {
   }
 }
 
-let lastFound: { atMs: number; procs: WatchedProcess[] } | undefined;
+const lastFound = new Map<string, { atMs: number; procs: WatchedProcess[] }>();
 
 /**
  * MiniS3 processes found by their command line (`pgrep -f dist/services`), when the bench did not
- * start them. Looked up at most every 2 s: pgrep is a synchronous child process, and the RSS
- * sampler asks ten times a second (it was the bench's biggest CPU cost).
+ * start them. Given the URL of the cluster's coordinator, only that cluster's: the processes under
+ * the same parent as the one listening on its port. Every one on the machine counted a test's
+ * neighbour cluster too, and its names came first (CI saw `coordinator#<pid>` for the bench's own).
+ * Looked up at most every 2 s: pgrep is a synchronous child process, and the RSS sampler asks ten
+ * times a second (it was the bench's biggest CPU cost).
  */
-export function findServiceProcesses(): WatchedProcess[] {
-  if (lastFound && Date.now() - lastFound.atMs < 2000) return lastFound.procs;
-  lastFound = { atMs: Date.now(), procs: scanServiceProcesses() };
-  return lastFound.procs;
+export function findServiceProcesses(url?: string): WatchedProcess[] {
+  const key = url ?? "";
+  const last = lastFound.get(key);
+  if (last && Date.now() - last.atMs < 2000) return last.procs;
+  const procs = scanServiceProcesses(url === undefined ? undefined : localPort(url, 80));
+  lastFound.set(key, { atMs: Date.now(), procs });
+  return procs;
 }
 
-function scanServiceProcesses(): WatchedProcess[] {
-  const found: WatchedProcess[] = [];
+function scanServiceProcesses(port: number | undefined): WatchedProcess[] {
+  const named = new Map<number, string>();
   for (const pid of pgrep(["-f", "dist/services/"])) {
     const name = nameOf(pid);
-    if (name) found.push({ name: found.some((p) => p.name === name) ? `${name}#${pid}` : name, pid });
+    if (name) named.set(pid, name);
+  }
+  let pids = [...named.keys()];
+  const inodes = port === undefined ? undefined : listeningInodes().get(port);
+  const listener = inodes && pids.find((pid) => holdsSocket(pid, inodes));
+  if (listener !== undefined) {
+    // A coordinator group's worker may hold the socket: the cluster's parent is above its primary.
+    const parentOfGroup = (pid: number): number | undefined => {
+      let parent = parentOf(pid);
+      while (parent !== undefined && named.has(parent)) parent = parentOf(parent);
+      return parent;
+    };
+    const root = parentOfGroup(listener);
+    pids = pids.filter((pid) => parentOfGroup(pid) === root);
+  }
+  const found: WatchedProcess[] = [];
+  for (const pid of pids) {
+    const name = named.get(pid)!;
+    found.push({ name: found.some((p) => p.name === name) ? `${name}#${pid}` : name, pid });
   }
   return found;
+}
+
+/** The parent's pid (field 4 of /proc/<pid>/stat), or undefined when the process is gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the cluster's servers listen (from its MySQL and Redis URLs). */

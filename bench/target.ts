@@ -45,11 +45,11 @@ export async function resolveTarget(
   const s3 = keys ? { url: s3Url, keys } : undefined;
   if (url) {
     if (!(await isHealthy(url, 3000))) throw new Error(`${url}/healthz does not answer 200`);
-    return { url, s3, processes: findServiceProcesses, infra: defaultInfra };
+    return { url, s3, processes: () => findServiceProcesses(url), infra: defaultInfra };
   }
   if (await isHealthy(DEFAULT_URL)) {
     log(`using the cluster already running at ${DEFAULT_URL}`);
-    return { url: DEFAULT_URL, s3, processes: findServiceProcesses, infra: defaultInfra };
+    return { url: DEFAULT_URL, s3, processes: () => findServiceProcesses(DEFAULT_URL), infra: defaultInfra };
   }
   const env = privateClusterEnv(clusterEnv);
   const coordinators = Number(env[SETTINGS.coordinators.env]);
