@@ -1,5 +1,5 @@
 import { fdatasyncSync, readSync, writevSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -226,7 +226,8 @@ export class SegmentStore {
 
   /** Appends a small blob; resolves once its group is durable. IntegrityError if data does not hash to sha256. */
   put(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
-    if (!createHash("sha256").update(data).digest().equals(sha256)) {
+    // crypto.hash's one-shot: no Hash object (a LazyTransform) built per blob.
+    if (!hash("sha256", data, "buffer").equals(sha256)) {
       return Promise.reject(new IntegrityError(`blob ${blobId}: sha256 does not match the data`));
     }
     if (this.reserve.released) {
@@ -322,7 +323,7 @@ export class SegmentStore {
         if (bytesRead === 0) throw new IntegrityError(`blob ${blobId}: segment ${segment.id} is truncated`);
         filled += bytesRead;
       }
-      if (offset === 0 && length === entry.size && !createHash("sha256").update(buf).digest().equals(entry.sha256)) {
+      if (offset === 0 && length === entry.size && !hash("sha256", buf, "buffer").equals(entry.sha256)) {
         throw new IntegrityError(`blob ${blobId} failed its sha256 check`);
       }
       return buf;

@@ -35,13 +35,38 @@ const received = new Counter({
   help: "Bytes received: HTTP doors count the connection's bytes (headers included), gRPC the messages' encoded bytes",
   labelNames,
   registers,
+  collect: () => forEachOp((m) => m.received.drain()),
 });
 const sent = new Counter({
   name: "minis3_request_bytes_sent_total",
   help: "Bytes sent: HTTP doors count the connection's bytes (headers included), gRPC the messages' encoded bytes",
   labelNames,
   registers,
+  collect: () => forEachOp((m) => m.sent.drain()),
 });
+
+/**
+ * Bytes counted per message (a gRPC message each way, an HTTP body's chunks) as a plain addition,
+ * handed to prom-client's child when the counter is read (a scrape calls its collect). A bound
+ * child's inc hashes its labels object and checks it on every call: on a storage node under the
+ * overwrite row those per-message incs were ~2 % of its main thread's busy time (2026-12-03).
+ */
+export class ByteTally {
+  private pending = 0;
+
+  constructor(private readonly child: Counter.Internal) {}
+
+  inc(bytes: number): void {
+    this.pending += bytes;
+  }
+
+  /** Moves what was counted since the last read into the counter. */
+  drain(): void {
+    if (this.pending === 0) return;
+    this.child.inc(this.pending);
+    this.pending = 0;
+  }
+}
 
 /** One (door, operation)'s series, bound once. */
 export class OpMetrics {
@@ -57,8 +82,8 @@ export class OpMetrics {
   ) {
     this.requests = requests.labels(door, op);
     this.duration = duration.labels(door, op);
-    this.received = received.labels(door, op);
-    this.sent = sent.labels(door, op);
+    this.received = new ByteTally(received.labels(door, op));
+    this.sent = new ByteTally(sent.labels(door, op));
   }
 
   /** A request ended: `errorCode` set when it failed. */
@@ -74,6 +99,10 @@ export class OpMetrics {
 }
 
 const byDoor = new Map<Door, Map<string, OpMetrics>>();
+
+function forEachOp(f: (m: OpMetrics) => void): void {
+  for (const ops of byDoor.values()) for (const m of ops.values()) f(m);
+}
 
 /** The series of one door's operation (the per-request label lookup). */
 export function opMetrics(door: Door, op: string): OpMetrics {
