@@ -56,6 +56,17 @@ export interface ObjectStoreDeps {
   readonly undeleter: Undeleter;
 }
 
+/**
+ * A large upload goes to its replicas in chunks of 1 MiB, not MINIS3_CHUNK_SIZE's 256 KiB: a quarter
+ * of the joins, replica writes (two per chunk at RF 2), write callbacks and awaits per MiB, and a
+ * node finds more of the body queued per disk write. Bench B A x4 at load 13-20 (2026-12-03),
+ * coordinator + storage nodes CPU per MiB moved, means: 64 MiB one at a time 15.0 -> 13.2, two at
+ * once 12.5 -> 10.2, 1 GiB 10.5 -> 9.0 (bench/README.md "Large uploads in 1 MiB chunks"). Memory: the
+ * chunk being joined and the one being sent, 2 MiB per upload instead of 512 KiB. (1 MiB chunks were
+ * tried on 2026-12-01 and not kept: each was a gRPC message then; the blob plane writes it as it is.)
+ */
+export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
 const cursorOf = (key: string) => Buffer.from(key, "utf8").toString("base64url");
 const keyOfCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url").toString("utf8") : "");
 
@@ -214,9 +225,8 @@ export class ObjectStore implements ObjectEngine {
   }
 
   /**
-   * Streams a body to all its replicas at once in chunks of exactly chunkSize (fewer, fuller gRPC
-   * frames), while the digest thread hashes them. One chunk is sent while the next is read from
-   * the client: waiting for the replicas before reading on made intake and sending take turns
+   * Streams a body to all its replicas at once in chunks of exactly UPLOAD_CHUNK_BYTES (or chunkSize,
+   * if larger), while the digest thread hashes them. One chunk is sent while the next is read from the client: waiting for the replicas before reading on made intake and sending take turns
    * (a 64 MiB upload, 2026-12-02: ~160 ms waiting for the client's bytes plus ~280 ms for the
    * replicas and the thread, in sequence). Memory: one chunk more per upload.
    */
@@ -231,7 +241,7 @@ export class ObjectStore implements ObjectEngine {
     // A target that cannot be reached, or fails early, is replaced by the next live spare.
     const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum, undefined, spares, requestId);
     const hashing = this.digests.start();
-    const size = this.opts.chunkSize;
+    const size = Math.max(this.opts.chunkSize, UPLOAD_CHUNK_BYTES);
     // The chunk on its way; its failure surfaces when the next one is sent, or at the end.
     let sending: Promise<unknown> | undefined;
     // Whole chunks the replicas and the digest thread are done with, refilled by the next joins
