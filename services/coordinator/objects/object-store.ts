@@ -226,7 +226,8 @@ export class ObjectStore implements ObjectEngine {
 
   /**
    * Streams a body to all its replicas at once in chunks of exactly UPLOAD_CHUNK_BYTES (or chunkSize,
-   * if larger), while the digest thread hashes them. One chunk is sent while the next is read from the client: waiting for the replicas before reading on made intake and sending take turns
+   * if larger), while the digest thread hashes them. One chunk is sent while the next is read from
+   * the client: waiting for the replicas before reading on made intake and sending take turns
    * (a 64 MiB upload, 2026-12-02: ~160 ms waiting for the client's bytes plus ~280 ms for the
    * replicas and the thread, in sequence). Memory: one chunk more per upload.
    */
