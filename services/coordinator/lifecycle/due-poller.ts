@@ -39,15 +39,15 @@ const SWEEP_CONCURRENCY = 128;
 const MAX_SLEEP_MS = 500;
 /**
  * A front whose rows are due as they appear (trash moves: due at the delete) cannot sleep until the
- * next one: it looks this often. A delete through this coordinator wakes it (MIN_PASS_MS); one
- * through another coordinator (or SQL) waited up to MAX_SLEEP_MS, which was most of a trash move's
- * lateness on an idle cluster (bench: p99 0.82-1.07 s at 1,000-1,500 deletes a second, up to 0.5 s
- * of it the sleep). A look is one index range read (the last second of deletes, the lookback). As
- * often as MIN_PASS_MS allows (it was 100 ms: 10 looks a second on an idle cluster).
+ * next one: it looks this often. A delete through this coordinator wakes it (APPEARING_MIN_PASS_MS);
+ * one through another coordinator (or SQL) waited up to MAX_SLEEP_MS, which was most of a trash
+ * move's lateness on an idle cluster (bench: p99 0.82-1.07 s at 1,000-1,500 deletes a second, up to
+ * 0.5 s of it the sleep). A look is one index range read (the last second of deletes, the lookback).
+ * As often as APPEARING_MIN_PASS_MS allows (it was 100 ms: 10 looks a second on an idle cluster).
  */
 const APPEARING_POLL_MS = 200;
 /**
- * Passes of a front begin at least this far apart, woken or not (every delete wakes the trash
+ * Passes of such a front begin at least this far apart, woken or not (every delete wakes the trash
  * front: woken, it looks once this long has passed since its last pass began). Each pass reads the
  * lookback's second of deletes again, and its moves batch together: at 50 ms (20 passes a second)
  * the overwrite row paid 0.19-0.26 MariaDB commits and 1.3-1.9 statements per request, at 200 ms
@@ -55,7 +55,15 @@ const APPEARING_POLL_MS = 200;
  * 0.45 s more lateness per trash move). bench/README.md "MariaDB's CPU per overwrite op: the trash
  * front's passes".
  */
-const MIN_PASS_MS = 200;
+const APPEARING_MIN_PASS_MS = 200;
+/**
+ * A front whose rows come due by a column (demotions, purges) reads from its cursor on, nothing
+ * again, and sleeps until its next row is due: its passes begin at least this far apart. At 200 ms,
+ * as for the trash front, the whole bench's lifecycle row (1,667 due a second) moved demotions at
+ * p50 250 ms, p99 1,450 ms late, against 70 / 250 at 50 (2026-12-03, bench/README.md "This session's
+ * start and end, whole bench with `--compare`").
+ */
+const MIN_PASS_MS = 50;
 /** Between two sweeps, at least this long, and at least four times the last sweep took. */
 const SWEEP_PAUSE_MS = 2000;
 const BACKOFF_FIRST_MS = 1000;
@@ -283,7 +291,7 @@ export class DuePoller {
   }
 
   private sleepFront(lane: Lane, ms: number, passStarted: number): Promise<void> {
-    const earliest = passStarted + MIN_PASS_MS;
+    const earliest = passStarted + (lane.t.columnDue ? MIN_PASS_MS : APPEARING_MIN_PASS_MS);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
