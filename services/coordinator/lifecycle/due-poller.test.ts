@@ -2,10 +2,10 @@ import pino from "pino";
 import { sleep, waitFor } from "../../../test/support/wait";
 import { Catalogue } from "../catalogue/catalogue";
 import { CatalogueClock } from "../catalogue/catalogue-clock";
-import { DUE_SCANS, LifecycleQueries } from "../catalogue/lifecycle-queries";
+import { LifecycleQueries } from "../catalogue/lifecycle-queries";
 import { throwawayCatalogueDatabase } from "../catalogue/testing/throwaway-database";
 import type { VersionRow } from "../model/version-row";
-import { DuePoller } from "./due-poller";
+import { DuePoller, type DueTransition } from "./due-poller";
 import { dueTransitions } from "./due-transitions";
 import type { JobContext, RowJob } from "./jobs/job";
 import { demote } from "./jobs/demote";
@@ -42,13 +42,16 @@ class HeldMoves {
 }
 
 /** A started poller of one transition alone (the trash one unless named; its front on `queries`), whose moves HeldMoves holds. */
-function heldTrashPoller(queries: LifecycleQueries, name: string = trash.name): { held: HeldMoves; poller: DuePoller } {
+function heldPoller(
+  queries: LifecycleQueries,
+  name: string = trash.name,
+): { held: HeldMoves; poller: DuePoller; transition: DueTransition } {
   const held = new HeldMoves();
   const ctx = { opts: { hotTtlMs: 60_000 }, catalogue: { clock: new CatalogueClock(db.pool()) } } as unknown as JobContext;
   const transition = { ...dueTransitions(ctx, TRASH_TTL_MS).find((t) => t.name === name)!, job: held.job() };
   const poller = new DuePoller([transition], queries, ctx, { id: "c1", others: () => [], leader: () => "c1" }, log);
   poller.start();
-  return { held, poller };
+  return { held, poller, transition };
 }
 
 /** `n` versions deleted a millisecond apart in id order, read last in the opposite order. */
@@ -86,7 +89,7 @@ async function trashOnCold(n: number, prefix: string): Promise<string[]> {
 test("under a backlog of trash moves, the oldest deletes move first: the sweep leaves the rows ahead of the front to it", async () => {
   // More than the poller moves at once (512): the first ones to move show the order.
   const ids = await trashOnCold(1200, "backlog");
-  const { held, poller } = heldTrashPoller(new LifecycleQueries(db.pool()));
+  const { held, poller } = heldPoller(new LifecycleQueries(db.pool()));
   try {
     await waitFor("every slot taken", async () => held.started.length >= 512, 30_000);
     // The sweep walks at once and again after its pause (2 s): let it look while every slot is taken.
@@ -199,25 +202,26 @@ test("of two coordinators only the leader reads and moves due rows; once it is g
   }
 });
 
-/** The pages `scan`'s front reads in `ms` while woken every 5 ms (as deletes wake the trash front). */
-async function pagesWhileWoken(name: string, scan: (typeof DUE_SCANS)[keyof typeof DUE_SCANS], ms: number): Promise<number> {
-  const pages: number[] = [];
+/** The pages the transition's front reads in `ms` while woken every 5 ms (as deletes wake the trash front). */
+async function pagesWhileWoken(name: string, ms: number): Promise<number> {
+  const reads: { scan: DueTransition["front"]; at: number }[] = [];
   class CountingQueries extends LifecycleQueries {
     override duePage(...args: Parameters<LifecycleQueries["duePage"]>): Promise<VersionRow[]> {
-      if (args[0] === scan) pages.push(performance.now());
+      reads.push({ scan: args[0], at: performance.now() });
       return super.duePage(...args);
     }
   }
-  const { held, poller } = heldTrashPoller(new CountingQueries(db.pool()), name);
+  const { held, poller, transition } = heldPoller(new CountingQueries(db.pool()), name);
+  const pages = () => reads.filter((r) => r.scan === transition.front).map((r) => r.at);
   try {
-    await waitFor("the front's first page", async () => pages.length > 0, 10_000);
+    await waitFor("the front's first page", async () => pages().length > 0, 10_000);
     await sleep(300);
     const from = performance.now();
     while (performance.now() - from < ms) {
       poller.wake(name);
       await sleep(5);
     }
-    return pages.filter((t) => t >= from && t < from + ms).length;
+    return pages().filter((t) => t >= from && t < from + ms).length;
   } finally {
     held.releaseAll();
     await poller.stop();
@@ -228,7 +232,7 @@ test("deletes waking the trash front again and again make a few large pages a se
   // Each pass reads the last second of deletes again (the lookback) and its moves batch together:
   // at 20 passes a second the overwrite row paid 0.19-0.26 commits and 1.3-1.9 statements per
   // request in MariaDB, at 5 a second 0.10-0.16 and 0.9-1.2 (bench/README.md, 2026-12-03 07:27).
-  const read = await pagesWhileWoken(trash.name, DUE_SCANS.trashByDelete, 1000);
+  const read = await pagesWhileWoken(trash.name, 1000);
   expect(read).toBeGreaterThanOrEqual(1); // woken, it looks
   expect(read).toBeLessThanOrEqual(7); // 50 ms apart at least before: 15-20
 });
@@ -236,6 +240,6 @@ test("deletes waking the trash front again and again make a few large pages a se
 test("a front whose rows come due by a column keeps looking as soon as it is woken: demotions are not held 200 ms a pass", async () => {
   // The trash front's 200 ms between passes, applied to every front, made demotions p50 250 ms,
   // p99 1,450 ms late in the whole bench's lifecycle row, against 70 / 250 (2026-12-03).
-  const read = await pagesWhileWoken(demote.name, DUE_SCANS.hot, 2000);
+  const read = await pagesWhileWoken(demote.name, 2000);
   expect(read).toBeGreaterThanOrEqual(14); // 50 ms apart: up to 40; 200 ms apart: at most 11
 });

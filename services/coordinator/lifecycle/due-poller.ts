@@ -38,17 +38,9 @@ const SWEEP_CONCURRENCY = 128;
 /** The front looks again at least this often, whatever it expects: rows another coordinator adds. */
 const MAX_SLEEP_MS = 500;
 /**
- * A front whose rows are due as they appear (trash moves: due at the delete) cannot sleep until the
- * next one: it looks this often. A delete through this coordinator wakes it (APPEARING_MIN_PASS_MS);
- * one through another coordinator (or SQL) waited up to MAX_SLEEP_MS, which was most of a trash
- * move's lateness on an idle cluster (bench: p99 0.82-1.07 s at 1,000-1,500 deletes a second, up to
- * 0.5 s of it the sleep). A look is one index range read (the last second of deletes, the lookback).
- * As often as APPEARING_MIN_PASS_MS allows (it was 100 ms: 10 looks a second on an idle cluster).
- */
-const APPEARING_POLL_MS = 200;
-/**
- * Passes of such a front begin at least this far apart, woken or not (every delete wakes the trash
- * front: woken, it looks once this long has passed since its last pass began). Each pass reads the
+ * Passes of a front whose rows are due as they appear (trash moves) begin at least this far apart,
+ * woken or not (every delete wakes the trash front: woken, it looks once this long has passed since
+ * its last pass began). Each pass reads the
  * lookback's second of deletes again, and its moves batch together: at 50 ms (20 passes a second)
  * the overwrite row paid 0.19-0.26 MariaDB commits and 1.3-1.9 statements per request, at 200 ms
  * 0.10-0.16 and 0.9-1.2, MariaDB's CPU per request 0.57-0.81x (500 ms: a little fewer, for up to
@@ -56,6 +48,15 @@ const APPEARING_POLL_MS = 200;
  * front's passes".
  */
 const APPEARING_MIN_PASS_MS = 200;
+/**
+ * A front whose rows are due as they appear (trash moves: due at the delete) cannot sleep until the
+ * next one: it looks this often. A delete through this coordinator wakes it (APPEARING_MIN_PASS_MS);
+ * one through another coordinator (or SQL) waited up to MAX_SLEEP_MS, which was most of a trash
+ * move's lateness on an idle cluster (bench: p99 0.82-1.07 s at 1,000-1,500 deletes a second, up to
+ * 0.5 s of it the sleep). A look is one index range read (the last second of deletes, the lookback).
+ * As often as its passes may begin (it was 100 ms: 10 looks a second on an idle cluster).
+ */
+const APPEARING_POLL_MS = APPEARING_MIN_PASS_MS;
 /**
  * A front whose rows come due by a column (demotions, purges) reads from its cursor on, nothing
  * again, and sleeps until its next row is due: its passes begin at least this far apart. At 200 ms,
