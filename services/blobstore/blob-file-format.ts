@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { IntegrityError } from "../common/errors";
+import { CHECK_BLOCK } from "../rpc/block-checksums";
 
 /**
  * One large blob = one file: a header (meta), the bytes, then (version 2) a crc32 per block of
@@ -18,8 +19,7 @@ import { IntegrityError } from "../common/errors";
 const MAGIC = Buffer.from("M3BLOB02", "ascii");
 const MAGIC_V1 = Buffer.from("M3BLOB01", "ascii");
 export const FIXED_HEADER = 64;
-/** Bytes per block checksum: a ranged read reads whole blocks (at most 2 × 64 KiB more). */
-export const CHECK_BLOCK = 64 * 1024;
+export { CHECK_BLOCK };
 const SIZE_AT = 12;
 const STORED_AT = 20;
 const SHA_AT = 28;
@@ -43,35 +43,6 @@ export function checksumTableLength(size: number): number {
 /** What the file holds after its header: the data, and the table if it has one. */
 export function bodyLength(h: BlobFileHeader): number {
   return h.size + (h.blockChecksums ? checksumTableLength(h.size) : 0);
-}
-
-/** The crc32 of each CHECK_BLOCK bytes of a blob as it is written, whatever sizes its chunks come in. */
-export class BlockChecksums {
-  private readonly done: number[] = [];
-  private crc = 0;
-  private fill = 0;
-
-  update(chunk: Buffer): void {
-    for (let at = 0; at < chunk.length;) {
-      const n = Math.min(CHECK_BLOCK - this.fill, chunk.length - at);
-      this.crc = crc32(chunk.subarray(at, at + n), this.crc);
-      this.fill += n;
-      at += n;
-      if (this.fill === CHECK_BLOCK) {
-        this.done.push(this.crc);
-        this.crc = 0;
-        this.fill = 0;
-      }
-    }
-  }
-
-  /** The table written after the data. */
-  table(): Buffer {
-    const all = this.fill ? [...this.done, this.crc] : this.done;
-    const buf = Buffer.alloc(all.length * 4);
-    all.forEach((c, i) => buf.writeUInt32BE(c, i * 4));
-    return buf;
-  }
 }
 
 /**

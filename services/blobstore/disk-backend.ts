@@ -2,7 +2,7 @@ import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../common/logger";
 import type { NodeKind, NodeStats } from "../membership/node-record";
-import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../rpc/blob-backend";
+import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter, WireCheck } from "../rpc/blob-backend";
 import { clampRange } from "../rpc/blob-info";
 import { verifyByReading } from "../rpc/blob-verify";
 import { FileStore } from "./file-store";
@@ -86,8 +86,8 @@ export class DiskBackend implements BlobBackend {
     await this.segments.close();
   }
 
-  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
-    return this.files.beginWrite(blobId, attributes);
+  beginWrite(blobId: string, attributes: Record<string, string>, check?: WireCheck): Promise<BlobWriter> {
+    return this.files.beginWrite(blobId, attributes, check);
   }
 
   async putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {

@@ -1,10 +1,12 @@
 import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { IntegrityError, NotFoundError, InvalidArgumentError } from "../common/errors";
 import { FileStore } from "./file-store";
 import { blobOf, collect, sha256, tempDir } from "../rpc/testing/test-helpers";
 import { CHECK_BLOCK } from "./blob-file-format";
 import { corruptBlobData, downgradeToVersion1 } from "./testing/corrupt-blob-file";
+import { BlockChecksums } from "../rpc/block-checksums";
 
 describe("FileStore", () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -16,8 +18,8 @@ describe("FileStore", () => {
   });
   afterEach(() => dir.remove());
 
-  const writeAll = async (id: string, data: Buffer, attrs: Record<string, string> = {}) => {
-    const w = await store.beginWrite(id, attrs);
+  const writeAll = async (id: string, data: Buffer, attrs: Record<string, string> = {}, check: "sha256" | "blockCrc" = "sha256") => {
+    const w = await store.beginWrite(id, attrs, check);
     for (let at = 0; at < data.length; at += 100_000) await w.write(data.subarray(at, at + 100_000));
     return w;
   };
@@ -71,6 +73,26 @@ describe("FileStore", () => {
     expect(await store.stat("gone")).toBeNull();
     expect(await readdir(join(dir.path, "tmp"))).toEqual([]);
     expect(store.stats().blobCount).toBe(0);
+  });
+
+  // (issue 16, wirecrc) A "blockCrc" write is checked by the fold of its block crc32s, not hashed.
+  it("a blockCrc write commits on the sender's fold, keeping its sha256; a wrong or missing fold commits nothing", async () => {
+    const b = blobOf(5 * CHECK_BLOCK + 999);
+    const blocks = new BlockChecksums(crc32, CHECK_BLOCK);
+    blocks.update(b.data);
+    const fold = blocks.fold();
+    await expect((await writeAll("crc-bad", b.data, {}, "blockCrc")).commit(b.data.length, b.sha256, fold ^ 4)).rejects.toBeInstanceOf(
+      IntegrityError,
+    );
+    await expect((await writeAll("crc-none", b.data, {}, "blockCrc")).commit(b.data.length, b.sha256)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    expect(await store.stat("crc-bad")).toBeNull();
+    expect(await store.stat("crc-none")).toBeNull();
+    expect(await readdir(join(dir.path, "tmp"))).toEqual([]);
+    const meta = await (await writeAll("crc-ok", b.data, {}, "blockCrc")).commit(b.data.length, b.sha256, fold);
+    expect(meta.sha256.equals(b.sha256)).toBe(true);
+    expect((await collect((await store.read("crc-ok", 0, undefined, true)).chunks)).equals(b.data)).toBe(true);
   });
 
   it("refuses a commit whose size or sha256 does not match", async () => {

@@ -1,19 +1,12 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, InvalidArgumentError, NotFoundError } from "../common/errors";
-import type { BlobMeta, BlobReader, BlobWriter } from "../rpc/blob-backend";
+import { crc32 } from "node:zlib";
+import type { BlobMeta, BlobReader, BlobWriter, WireCheck } from "../rpc/blob-backend";
+import { BlockChecksums } from "../rpc/block-checksums";
 import { clampRange, isValidBlobId } from "../rpc/blob-info";
-import {
-  BlockChecksums,
-  bodyLength,
-  CHECK_BLOCK,
-  checkBlocks,
-  encodeHeader,
-  readHeader,
-  sealFields,
-  type BlobFileHeader,
-} from "./blob-file-format";
+import { bodyLength, CHECK_BLOCK, checkBlocks, encodeHeader, readHeader, sealFields, type BlobFileHeader } from "./blob-file-format";
 import { allocChunk } from "../rpc/wire/blob-stream-codec";
 import { fsyncDir } from "./fsync-dir";
 
@@ -58,7 +51,7 @@ export class FileStore {
     return { blobCount: this.count, usedBytes: this.bytes };
   }
 
-  async beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
+  async beginWrite(blobId: string, attributes: Record<string, string>, check: WireCheck = "sha256"): Promise<BlobWriter> {
     checkId(blobId);
     const tmpPath = join(this.tmpDir, `${blobId}.${randomBytes(6).toString("hex")}.tmp`);
     const fd = await open(tmpPath, "wx");
@@ -70,7 +63,7 @@ export class FileStore {
       await unlink(tmpPath).catch(() => undefined);
       throw e;
     }
-    return new FileBlobWriter(this, fd, tmpPath, blobId, attributes, header.length);
+    return new FileBlobWriter(this, fd, tmpPath, blobId, attributes, header.length, check === "sha256" ? createHash("sha256") : undefined);
   }
 
   /** Moves a finished temp file into place (called by the writer once it is synced). */
@@ -187,9 +180,12 @@ function shardOf(blobId: string): string {
  */
 const FLUSH_BEHIND_BYTES = 8 * 1024 * 1024;
 
+/**
+ * `hash`: the sha256 of the bytes as they come, checked against the sender's at commit; without it
+ * (a "blockCrc" write) the fold of the block crc32s is checked instead and the sender's sha256 kept.
+ */
 class FileBlobWriter implements BlobWriter {
-  private readonly hash = createHash("sha256");
-  private readonly blocks = new BlockChecksums();
+  private readonly blocks = new BlockChecksums(crc32, CHECK_BLOCK);
   private position: number;
   private state: "open" | "done" = "open";
 
@@ -200,6 +196,7 @@ class FileBlobWriter implements BlobWriter {
     private readonly blobId: string,
     private readonly attributes: Record<string, string>,
     private readonly headerLength: number,
+    private readonly hash: Hash | undefined,
   ) {
     this.position = headerLength;
   }
@@ -212,7 +209,7 @@ class FileBlobWriter implements BlobWriter {
     if (this.state !== "open") throw new InvalidArgumentError("write after commit or abort");
     let bytes = 0;
     for (const chunk of chunks) {
-      this.hash.update(chunk);
+      this.hash?.update(chunk);
       this.blocks.update(chunk);
       bytes += chunk.length;
     }
@@ -235,16 +232,24 @@ class FileBlobWriter implements BlobWriter {
   private flushedTo = 0;
   private flushFailure?: unknown;
 
-  async commit(expectedSize: number, expectedSha256: Buffer): Promise<BlobMeta> {
+  async commit(expectedSize: number, expectedSha256: Buffer, expectedBlockCrc?: number): Promise<BlobMeta> {
     if (this.state !== "open") throw new InvalidArgumentError("commit after commit or abort");
     this.state = "done";
     try {
       const size = this.position - this.headerLength;
-      const sha256 = this.hash.digest();
       if (size !== expectedSize) throw new IntegrityError(`blob ${this.blobId}: got ${size} bytes, sender said ${expectedSize}`);
-      if (!sha256.equals(expectedSha256)) throw new IntegrityError(`blob ${this.blobId}: sha256 does not match the sender's`);
-      const storedAtMs = Date.now();
       const table = this.blocks.table();
+      let sha256 = expectedSha256;
+      if (this.hash) {
+        sha256 = this.hash.digest();
+        if (!sha256.equals(expectedSha256)) throw new IntegrityError(`blob ${this.blobId}: sha256 does not match the sender's`);
+      } else {
+        if (expectedBlockCrc === undefined) throw new InvalidArgumentError(`blob ${this.blobId}: the sender gave no block crc32 to check`);
+        if (this.blocks.fold(table) !== expectedBlockCrc)
+          throw new IntegrityError(`blob ${this.blobId}: block crc32s do not match the sender's`);
+        if (expectedSha256.length !== 32) throw new InvalidArgumentError(`blob ${this.blobId}: the sender's sha256 is not 32 bytes`);
+      }
+      const storedAtMs = Date.now();
       await writeAll(this.fd, table, this.position);
       const seal = sealFields(size, storedAtMs, sha256);
       await this.fd.write(seal.bytes, 0, seal.bytes.length, seal.position);

@@ -10,9 +10,19 @@ export interface BlobMeta {
 }
 
 /**
+ * How a writer checks the bytes it got against the sender's at commit: "sha256" hashes them (the
+ * default); "blockCrc" folds their block crc32s (rpc/block-checksums.ts) and compares that with the
+ * sender's, and keeps the sender's sha256 as given (a large upload over the blob plane: the node
+ * computes the block crc32s for its file anyway, and the sha256 was ~0.6 ms of CPU per MiB per copy).
+ * A backend without block checksums may ignore it and check the sha256, which is always sent.
+ */
+export type WireCheck = "sha256" | "blockCrc";
+
+/**
  * An open write. The node service calls write() for each chunk (awaiting it is the backpressure),
- * then commit() with the size and sha256 the sender computed: the blob becomes durable and visible
- * at once, or not at all (a mismatch throws IntegrityError). abort() discards everything written.
+ * then commit() with the size and sha256 the sender computed (and, for a "blockCrc" write, the fold
+ * of its block crc32s): the blob becomes durable and visible at once, or not at all (a mismatch
+ * throws IntegrityError). abort() discards everything written.
  */
 export interface BlobWriter {
   /** Keeps no reference to `chunk` once it resolves: the caller may refill it (the blob plane does). */
@@ -22,7 +32,7 @@ export interface BlobWriter {
    * no joining copy). Keeps no reference to them once it resolves.
    */
   writev?(chunks: readonly Buffer[]): Promise<void>;
-  commit(expectedSize: number, expectedSha256: Buffer): Promise<BlobMeta>;
+  commit(expectedSize: number, expectedSha256: Buffer, expectedBlockCrc?: number): Promise<BlobMeta>;
   abort(): Promise<void>;
 }
 
@@ -64,7 +74,7 @@ export interface BlobBackend {
   open(): Promise<void>;
   close(): Promise<void>;
 
-  beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter>;
+  beginWrite(blobId: string, attributes: Record<string, string>, check?: WireCheck): Promise<BlobWriter>;
   /** A whole small blob in one call; backends may group these into one durable write (one fsync). */
   putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta>;
 

@@ -12,8 +12,9 @@
 // another replica); one whose trailer names an error carries the node's own error.
 //
 // Same guarantees as WriteBlob for a PUT: the same checks, answered before the node accepts a byte
-// (the client waits for "100 Continue"); the body chunked, the sender's size and sha256 in its
-// trailer, checked by the node before its durable commit (temp file, fsync, rename); the answer (the
+// (the client waits for "100 Continue"); the body chunked, the sender's size and sha256 (and, if
+// its header said so, the fold of its block crc32s, which the node then checks instead of the
+// sha256) in its trailer, checked by the node before its durable commit (temp file, fsync, rename); the answer (the
 // committed BlobInfo, or the node's error) only after that. A body cut before its trailer commits
 // nothing.
 import { ErrorCode, errorOf, isErrorCode, MiniS3Error } from "../common/errors";
@@ -36,6 +37,14 @@ export const ATTRIBUTES_HEADER = "minis3-attributes";
 /** In a PUT's trailer: the body's size (decimal) and sha256 (hex) as the sender computed them. */
 export const SIZE_FIELD = "minis3-size";
 export const SHA256_FIELD = "minis3-sha256";
+/**
+ * A PUT's header "block-crc32": its trailer also carries BLOCK_CRC_FIELD, the fold of the body's
+ * block crc32s (rpc/block-checksums.ts, 8 hex digits), and the node checks the body by that instead
+ * of hashing it with sha256 (BlobBackend's WireCheck). Without it the node checks the sha256.
+ */
+export const CHECK_HEADER = "minis3-check";
+export const BLOCK_CRC_CHECK = "block-crc32";
+export const BLOCK_CRC_FIELD = "minis3-block-crc32";
 
 export function encodeAttributes(blobId: string, attributes: Record<string, string>): string {
   return Buffer.from(BlobHeader.encode({ blobId, attributes }).finish()).toString("base64");

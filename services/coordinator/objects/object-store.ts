@@ -240,7 +240,8 @@ export class ObjectStore implements ObjectEngine {
     requestId: RequestId,
   ): Promise<{ replicas: string[]; digest: UploadDigest }> {
     // A target that cannot be reached, or fails early, is replaced by the next live spare.
-    const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum, undefined, spares, requestId);
+    // The replicas check the bytes by the fold of their block crc32s from the digest thread.
+    const upload = this.writer.startLarge(versionId, targets, this.opts.writeQuorum, undefined, spares, requestId, "blockCrc");
     const hashing = this.digests.start();
     const size = Math.max(this.opts.chunkSize, UPLOAD_CHUNK_BYTES);
     // The chunk on its way; its failure surfaces when the next one is sent, or at the end.
@@ -277,7 +278,7 @@ export class ObjectStore implements ObjectEngine {
       if (bytes > 0) await send(parts, bytes);
       if (sending) await sending;
       const digest = await hashing.finish();
-      return { replicas: await upload.finish(body.size, digest.sha256), digest };
+      return { replicas: await upload.finish(body.size, digest.sha256, digest.blockCrc), digest };
     } catch (e) {
       upload.abort();
       hashing.cancel();

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { ErrorCode } from "../../common/errors";
+import { BlockChecksums, CHECK_BLOCK } from "../../rpc/block-checksums";
 import { digestOf, DigestThread } from "./upload-digest";
 
 const expected = (data: Buffer) => ({
@@ -29,6 +31,25 @@ describe("upload digests", () => {
       }
       expect(await hashInPieces(thread, data, piece)).toEqual(expected(data));
     }
+  });
+
+  // (issue 16, wirecrc) The replicas check a large upload by this fold: the node cuts its blocks at
+  // body offsets whatever the socket reads, so the sender's must not depend on its chunks either.
+  test("the fold of the block crc32s is the same for any chunking, and the node's (the crc32 of its table)", async () => {
+    const data = randomBytes(5 * CHECK_BLOCK * 7 + 1234); // not a whole number of blocks
+    const fold = async (piece: number) => {
+      const s = thread.start();
+      for (let at = 0; at < data.length; at += piece) await s.update(data.subarray(at, at + piece));
+      return (await s.finish()).blockCrc;
+    };
+    const node = new BlockChecksums(crc32, CHECK_BLOCK);
+    node.update(data);
+    const table = node.table();
+    expect(table.length).toBe(Math.ceil(data.length / CHECK_BLOCK) * 4);
+    const expected = crc32(table);
+    for (const piece of [1024 * 1024, 700 * 1024 + 13, 4096 + 1, CHECK_BLOCK - 1, data.length]) expect(await fold(piece)).toBe(expected);
+    data[CHECK_BLOCK * 3 + 5] ^= 1;
+    expect(await fold(1024 * 1024)).not.toBe(expected);
   });
 
   test("an empty upload and the inline digest agree with node's", async () => {

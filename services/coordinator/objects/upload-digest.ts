@@ -1,11 +1,17 @@
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
+import { BlockChecksums, CHECK_BLOCK } from "../../rpc/block-checksums";
 
-/** What an upload's bytes hash to: sha256 (integrity, checked by every replica) and md5 (the S3 ETag). */
+/**
+ * What an upload's bytes hash to: sha256 (integrity, kept with every copy and in the catalogue) and
+ * md5 (the S3 ETag); for a large upload also the fold of its block crc32s (rpc/block-checksums.ts),
+ * what each replica checks the bytes it got by instead of hashing them with sha256 again.
+ */
 export interface UploadDigest {
   sha256: Buffer;
   etag: string;
+  blockCrc?: number;
 }
 
 /** Both digests of a body held whole (small uploads: a few µs, not worth a thread hop). */
@@ -34,16 +40,18 @@ export const DIGEST_THREAD_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerat
 
 /**
  * The thread's code, as source rather than a file next to this one, so it runs the same from
- * dist/ and under jest's TypeScript transform. One sha256 + md5 pair per upload id; each slot goes
- * back once hashed.
+ * dist/ and under jest's TypeScript transform (BlockChecksums as its compiled source). One sha256 +
+ * md5 pair and one table of block crc32s per upload id; each slot goes back once hashed.
  */
 const THREAD_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
+const { crc32 } = require("node:zlib");
+const BlockChecksums = (${BlockChecksums.toString()});
 const running = new Map();
 parentPort.on("message", (m) => {
   if (m.start) {
-    running.set(m.id, { sha: createHash("sha256"), md5: createHash("md5") });
+    running.set(m.id, { sha: createHash("sha256"), md5: createHash("md5"), blocks: new BlockChecksums(crc32, ${CHECK_BLOCK}) });
     return;
   }
   const h = running.get(m.id);
@@ -52,18 +60,19 @@ parentPort.on("message", (m) => {
       const bytes = new Uint8Array(m.slot, 0, m.length);
       h.sha.update(bytes);
       h.md5.update(bytes);
+      h.blocks.update(bytes);
     }
     parentPort.postMessage(h ? { id: m.id, slot: m.slot } : { id: m.id, slot: m.slot, error: "unknown upload" }, [m.slot]);
   } else if (m.end) {
     running.delete(m.id);
-    parentPort.postMessage(h ? { id: m.id, sha256: h.sha.digest(), etag: h.md5.digest("hex") } : { id: m.id, error: "unknown upload" });
+    parentPort.postMessage(h ? { id: m.id, sha256: h.sha.digest(), etag: h.md5.digest("hex"), blockCrc: h.blocks.fold() } : { id: m.id, error: "unknown upload" });
   } else if (m.cancel) {
     running.delete(m.id);
   }
 });
 `;
 
-type Reply = { id: number; slot?: ArrayBuffer; sha256?: Uint8Array; etag?: string; error?: string };
+type Reply = { id: number; slot?: ArrayBuffer; sha256?: Uint8Array; etag?: string; blockCrc?: number; error?: string };
 type Message = { id: number; start?: true; slot?: ArrayBuffer; length?: number; end?: true; cancel?: true };
 
 /**
@@ -198,7 +207,11 @@ export class DigestSession {
     }
     if (m.sha256 !== undefined) {
       this.owner.done(this.id);
-      this.result?.resolve({ sha256: Buffer.from(m.sha256.buffer, m.sha256.byteOffset, m.sha256.byteLength), etag: m.etag! });
+      this.result?.resolve({
+        sha256: Buffer.from(m.sha256.buffer, m.sha256.byteOffset, m.sha256.byteLength),
+        etag: m.etag!,
+        blockCrc: m.blockCrc,
+      });
       return;
     }
     this.away--;

@@ -1,6 +1,7 @@
 import { AbortedError, ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
 import type { Logger } from "../../common/logger";
 import type { RequestId } from "../../common/request-context";
+import type { WireCheck } from "../../rpc/blob-backend";
 import type { BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
 
@@ -100,7 +101,8 @@ export class ReplicaWriter {
    * first byte is replaced by the next live node of `spares` (the engine passes the rest of the
    * key's preference list, live or not; a lifecycle job passes none); so is one that fails within
    * the first REPLAY_MAX_BYTES, which the spare gets again, waiting for a node to return if none is
-   * live. Past those, a failed target is only dropped.
+   * live. Past those, a failed target is only dropped. `check` "blockCrc": finish() is given the
+   * fold of the body's block crc32s and the nodes check the bytes by it (NodeClient.writeBlob).
    */
   startLarge(
     versionId: string,
@@ -109,8 +111,9 @@ export class ReplicaWriter {
     attributes: CopyAttributes = NO_ATTRIBUTES,
     spares: readonly string[] = [],
     requestId?: RequestId,
+    check: WireCheck = "sha256",
   ): ReplicatedUpload {
-    return new ReplicatedUpload(this.nodes, this.log, targets, spares, versionId, quorum, attributes, requestId);
+    return new ReplicatedUpload(this.nodes, this.log, targets, spares, versionId, quorum, attributes, requestId, check);
   }
 
   /** Deletes copies, best effort; returns the nodes where the delete failed (for a caller that retries). */
@@ -144,6 +147,7 @@ export class ReplicatedUpload {
     private readonly quorum: number,
     private readonly attributes: CopyAttributes,
     private readonly requestId: RequestId,
+    private readonly check: WireCheck,
   ) {
     this.opened = this.open(targets, spares);
     this.opened.catch(() => undefined); // surfaced through write()/finish()
@@ -171,7 +175,7 @@ export class ReplicatedUpload {
     this.spares.push(...unreachable.map((u) => u.id));
     if (this.aborted) throw new AbortedError("upload aborted");
     this.uploads = [
-      ...chosen.map((id) => ({ id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId) })),
+      ...chosen.map((id) => ({ id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId, this.check) })),
       ...unreachable,
     ];
     this.checkQuorum();
@@ -218,7 +222,7 @@ export class ReplicatedUpload {
           continue;
         }
         if (!this.replay || this.aborted) return undefined;
-        const r: Replica = { id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId) };
+        const r: Replica = { id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId, this.check) };
         this.uploads.push(r);
         try {
           for (const chunk of this.replay) await r.up.write(chunk);
@@ -277,26 +281,32 @@ export class ReplicatedUpload {
   }
 
   /** Commits replica `u`; if it fails, a replacement in its place. Resolves with the nodes tried and the one that committed. */
-  private async commit(u: Replica, size: number, sha256: Buffer, tried: string[] = []): Promise<{ committed?: string; tried: string[] }> {
+  private async commit(
+    u: Replica,
+    size: number,
+    sha256: Buffer,
+    blockCrc: number | undefined,
+    tried: string[] = [],
+  ): Promise<{ committed?: string; tried: string[] }> {
     tried.push(u.id);
     try {
-      await u.up.finish(size, sha256);
+      await u.up.finish(size, sha256, blockCrc);
       return { committed: u.id, tried };
     } catch (e) {
       this.fail(u, e);
       const r = await this.replacement();
-      return r ? this.commit(r, size, sha256, tried) : { tried };
+      return r ? this.commit(r, size, sha256, blockCrc, tried) : { tried };
     }
   }
 
   /**
-   * Sends size and sha256; returns the nodes that made the blob durable (at least the quorum).
+   * Sends size and sha256 (and the block crc32s' fold of a "blockCrc" upload); returns the nodes that made the blob durable (at least the quorum).
    * Once the quorum has committed, the others get as long again (at least STRAGGLER_GRACE_MS) and
    * no more: a replica stuck in its commit must not hold an upload that is safe (correctness review,
    * finding 8). A straggler's copy is left out of the answer and deleted once its call settles, so
    * no unlisted copy stays behind (the version is short of R and the caller has it repaired).
    */
-  async finish(size: number, sha256: Buffer): Promise<string[]> {
+  async finish(size: number, sha256: Buffer, blockCrc?: number): Promise<string[]> {
     await this.opened;
     const ok: string[] = [];
     const live = this.live();
@@ -307,7 +317,7 @@ export class ReplicatedUpload {
     const enough = new Promise<void>((resolve) => (quorumOrAll = resolve));
     const done = live.map(() => false);
     const calls = live.map((u, i) =>
-      this.commit(u, size, sha256).then((outcome) => {
+      this.commit(u, size, sha256, blockCrc).then((outcome) => {
         done[i] = true;
         if (outcome.committed !== undefined) ok.push(outcome.committed);
         if (ok.length === this.quorum && quorumAt === undefined) quorumAt = performance.now();

@@ -1,11 +1,14 @@
 import type * as http from "node:http";
 import { AbortedError, ErrorCode, isMiniS3Error, MiniS3Error } from "../../common/errors";
 import type { RequestId } from "../../common/request-context";
-import type { BlobMeta } from "../blob-backend";
+import type { BlobMeta, WireCheck } from "../blob-backend";
 import {
   ATTRIBUTES_HEADER,
   BLOB_INFO_HEADER,
   BLOB_PATH,
+  BLOCK_CRC_CHECK,
+  BLOCK_CRC_FIELD,
+  CHECK_HEADER,
   decodeBlobInfo,
   encodeAttributes,
   errorFromFields,
@@ -17,6 +20,8 @@ import type { BlobUpload } from "./blob-upload";
 import { ProgressDeadline } from "./progress-deadline";
 
 const PUT_TRAILER = `${SIZE_FIELD}, ${SHA256_FIELD}`;
+/** The trailer of an upload checked by its block crc32s (`check` "blockCrc"). */
+const BLOCK_CRC_TRAILER = `${PUT_TRAILER}, ${BLOCK_CRC_FIELD}`;
 
 /**
  * One blob written to a node over its blob plane (rpc/blob-plane.ts): a PUT that waits for "100
@@ -26,7 +31,8 @@ const PUT_TRAILER = `${SIZE_FIELD}, ${SHA256_FIELD}`;
  * deadlineMs, then idleMs for each wait for room in the socket (a write returns only once its
  * chunk has left this process: a window of one chunk per replica), then commitMs from the moment
  * the last byte left. A node that does not speak the plane is written over WriteBlob (`fallback`)
- * instead, before any byte was sent.
+ * instead, before any byte was sent. With `check` "blockCrc" the header says so and the trailer also
+ * carries the fold of the body's block crc32s, which the node checks instead of hashing the body.
  */
 export class BlobHttpUpload implements BlobUpload {
   private readonly started: Promise<void>;
@@ -47,6 +53,7 @@ export class BlobHttpUpload implements BlobUpload {
     attributes: Record<string, string>,
     requestId: RequestId,
     private readonly fallback: () => BlobUpload,
+    private readonly check: WireCheck = "sha256",
   ) {
     const { idleMs } = plane.opts;
     this.idle = new ProgressDeadline(idleMs, () => this.stuck(`node ${plane.nodeId} took no data for ${idleMs} ms (blob write)`));
@@ -62,13 +69,17 @@ export class BlobHttpUpload implements BlobUpload {
     this.assertOpen();
   }
 
-  async finish(size: number, sha256: Buffer): Promise<BlobMeta> {
+  async finish(size: number, sha256: Buffer, blockCrc?: number): Promise<BlobMeta> {
     const req = this.req ?? (await this.opened());
     if (!req) return this.instead!.finish(size, sha256);
     this.assertOpen();
+    if (this.check === "blockCrc" && blockCrc === undefined)
+      throw new MiniS3Error(ErrorCode.Internal, "an upload checked by block crc32 finished without its crc32");
     this.state = "finishing";
     const answer = this.answer!;
-    req.addTrailers({ [SIZE_FIELD]: String(size), [SHA256_FIELD]: sha256.toString("hex") });
+    const trailer: Record<string, string> = { [SIZE_FIELD]: String(size), [SHA256_FIELD]: sha256.toString("hex") };
+    if (this.check === "blockCrc") trailer[BLOCK_CRC_FIELD] = blockCrc!.toString(16).padStart(8, "0");
+    req.addTrailers(trailer);
     const { nodeId, opts } = this.plane;
     try {
       // The commit deadline starts once the last byte has left this process, not while the body
@@ -99,7 +110,12 @@ export class BlobHttpUpload implements BlobUpload {
 
   private async start(blobId: string, attributes: Record<string, string>, requestId: RequestId): Promise<void> {
     const path = `${BLOB_PATH}${encodeURIComponent(blobId)}`;
-    const headers = { [ATTRIBUTES_HEADER]: encodeAttributes(blobId, attributes), expect: "100-continue", trailer: PUT_TRAILER };
+    const headers: Record<string, string> = {
+      [ATTRIBUTES_HEADER]: encodeAttributes(blobId, attributes),
+      expect: "100-continue",
+      trailer: this.check === "blockCrc" ? BLOCK_CRC_TRAILER : PUT_TRAILER,
+    };
+    if (this.check === "blockCrc") headers[CHECK_HEADER] = BLOCK_CRC_CHECK;
     let opened: { req: http.ClientRequest; res?: http.IncomingMessage };
     try {
       opened = await this.plane.request("PUT", path, headers, requestId);

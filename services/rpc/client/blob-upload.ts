@@ -8,8 +8,11 @@ export interface BlobUpload {
    * next replica); rejects if the node failed the upload.
    */
   write(chunk: Buffer): Promise<void>;
-  /** Sends the size and sha256; resolves when the node made the blob durable. */
-  finish(size: number, sha256: Buffer): Promise<BlobMeta>;
+  /**
+   * Sends the size and sha256 (and `blockCrc`, the fold of the body's block crc32s, which an upload
+   * started with the "blockCrc" check must give); resolves when the node made the blob durable.
+   */
+  finish(size: number, sha256: Buffer, blockCrc?: number): Promise<BlobMeta>;
   /** Cancels the upload: the node discards what it got. */
   abort(): void;
 }

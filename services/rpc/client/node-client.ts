@@ -12,7 +12,7 @@ import {
 } from "../gen/minis3/v1/node";
 import { GRPC_OPTIONS } from "../../common/grpc";
 import type { NodeKind, NodeStats } from "../../membership/node-record";
-import type { BlobMeta, BlobVerdict, BlobVerification } from "../blob-backend";
+import type { BlobMeta, BlobVerdict, BlobVerification, WireCheck } from "../blob-backend";
 import { clampRange, fromBlobInfo } from "../blob-info";
 import { presentingSecret } from "../cluster-secret";
 import { askingFor } from "../node-identity";
@@ -206,11 +206,15 @@ export class NodeClient {
     }
   }
 
-  /** Over the blob plane; over WriteBlob when the node does not speak it (or `blobPlane: false`). */
-  writeBlob(blobId: string, attributes: Record<string, string>, requestId?: RequestId): BlobUpload {
+  /**
+   * Over the blob plane; over WriteBlob when the node does not speak it (or `blobPlane: false`).
+   * `check` "blockCrc": the node checks the bytes by the fold of their block crc32s given to finish()
+   * (the blob plane only; WriteBlob checks the sha256 whatever this says).
+   */
+  writeBlob(blobId: string, attributes: Record<string, string>, requestId?: RequestId, check: WireCheck = "sha256"): BlobUpload {
     const overGrpc = () =>
       new GrpcBlobUpload(this.client, blobId, attributes, this.maxChunk, this.id, this.idleMs, this.commitMs, requestId);
-    return this.plane ? new BlobHttpUpload(this.plane, blobId, attributes, requestId, overGrpc) : overGrpc();
+    return this.plane ? new BlobHttpUpload(this.plane, blobId, attributes, requestId, overGrpc, check) : overGrpc();
   }
 
   /** Rejects (NotFoundError...) before the first byte; then streams the range. */

@@ -10,6 +10,9 @@ import {
   ATTRIBUTES_HEADER,
   BLOB_INFO_HEADER,
   BLOB_PATH,
+  BLOCK_CRC_CHECK,
+  BLOCK_CRC_FIELD,
+  CHECK_HEADER,
   CODE_FIELD,
   decodeAttributes,
   encodeBlobInfo,
@@ -146,8 +149,9 @@ function admitted(req: http.IncomingMessage, res: http.ServerResponse, opts: Blo
 
 /**
  * PUT: the body into a BlobWriter as it comes (awaiting each write is the backpressure), the
- * trailer's size and sha256 checked by the commit (fsync and rename), then the answer. Anything
- * short of that, a cut body included, aborts the writer: nothing is committed.
+ * trailer's size and sha256 (or, with the CHECK_HEADER, the fold of the block crc32s) checked by the
+ * commit (fsync and rename), then the answer. Anything short of that, a cut body included, aborts
+ * the writer: nothing is committed.
  */
 async function serveWrite(
   req: http.IncomingMessage,
@@ -157,9 +161,10 @@ async function serveWrite(
   metrics: OpMetrics,
 ): Promise<void> {
   const blobId = admitted(req, res, opts, "PUT");
+  const blockCrc = req.headers[CHECK_HEADER] === BLOCK_CRC_CHECK;
   let writer: BlobWriter;
   try {
-    writer = await backend.beginWrite(blobId, decodeAttributes(req.headers[ATTRIBUTES_HEADER]));
+    writer = await backend.beginWrite(blobId, decodeAttributes(req.headers[ATTRIBUTES_HEADER]), blockCrc ? "blockCrc" : "sha256");
   } catch (e) {
     return refuse(req, res, 500, e);
   }
@@ -189,7 +194,14 @@ async function serveWrite(
     const sha256 = req.trailers[SHA256_FIELD];
     if (!Number.isSafeInteger(size) || typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256))
       throw new InvalidArgumentError(`the upload of ${blobId} ended without its size and sha256`);
-    meta = await writer.commit(size, Buffer.from(sha256, "hex"));
+    const crcField = req.trailers[BLOCK_CRC_FIELD];
+    let crc: number | undefined;
+    if (blockCrc) {
+      if (typeof crcField !== "string" || !/^[0-9a-f]{8}$/.test(crcField))
+        throw new InvalidArgumentError(`the upload of ${blobId} ended without the block crc32 its header announced`);
+      crc = parseInt(crcField, 16);
+    }
+    meta = await writer.commit(size, Buffer.from(sha256, "hex"), crc);
   } catch (e) {
     await writer.abort().catch(() => undefined);
     if (e instanceof AbortedError) throw e;
