@@ -2,9 +2,11 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { Pool, type Dispatcher } from "undici";
 import { authorizationFor } from "../deploy/launcher/client-credentials";
+import { SocketGetter, type HashedBody } from "./socket-get";
 
-// The bench's HTTP side: one keep-alive connection pool to the coordinator; every body read is
-// streamed through sha256, never collected.
+// The bench's HTTP side: one keep-alive connection pool to the coordinator (undici), and for the
+// large phases' GETs connections of their own (socket-get.ts); every body read is streamed through
+// sha256, never collected.
 
 export interface Outcome {
   ok: boolean;
@@ -53,10 +55,16 @@ export async function verifiedBody(
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
   }
-  const digest = hash.digest("hex");
-  if (expected && bytes !== expected.size) return { ok: false, status: 200, reason: "size mismatch", bytes, sha256: digest };
-  if (expected && digest !== expected.sha256) return { ok: false, status: 200, reason: "checksum mismatch", bytes, sha256: digest };
-  return { ok: true, status: 200, bytes, sha256: digest };
+  return checkedBody({ status: 200, bytes, sha256: hash.digest("hex") }, expected);
+}
+
+/** A GET's hashed body (any client's) checked against what was stored; a status other than 200 is the failure. */
+export function checkedBody(got: HashedBody, expected: { sha256: string; size: number } | undefined): RetrieveOutcome {
+  const { status, bytes, sha256: digest } = got;
+  if (status !== 200) return { ok: false, status, reason: `http ${status}`, bytes: 0 };
+  if (expected && bytes !== expected.size) return { ok: false, status, reason: "size mismatch", bytes, sha256: digest };
+  if (expected && digest !== expected.sha256) return { ok: false, status, reason: "checksum mismatch", bytes, sha256: digest };
+  return { ok: true, status, bytes, sha256: digest };
 }
 
 /** A 2xx after the body was drained, or the status as the failure. */
@@ -67,15 +75,43 @@ export async function statusOutcome(res: Dispatcher.ResponseData): Promise<Outco
     : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
 }
 
+/**
+ * The GETs of a client made for large objects (`largeGets`): read off the socket into reused
+ * buffers (socket-get.ts), which costs the bench half the CPU per MiB of undici's; else undici's.
+ */
+export function largeGetter(origin: string, largeGets: boolean, timeoutMs: number): SocketGetter | undefined {
+  return largeGets ? new SocketGetter(origin, timeoutMs) : undefined;
+}
+
+/** A GET, through the client's SocketGetter if it has one (large objects), else its undici pool. */
+export async function retrieveWith(
+  pool: Pool,
+  large: SocketGetter | undefined,
+  path: string,
+  headers: Record<string, string>,
+  expected: { sha256: string; size: number } | undefined,
+): Promise<RetrieveOutcome> {
+  try {
+    if (large) return checkedBody(await large.get(path, headers), expected);
+    return await verifiedBody(await pool.request({ path, method: "GET", headers }), expected);
+  } catch (e) {
+    return { ...failure(e), bytes: 0 };
+  }
+}
+
 export class MiniS3Client implements ObjectClient {
   readonly pool: Pool;
+  private readonly large?: SocketGetter;
 
+  /** `largeGets`: GETs read as large objects' are (largeGetter). */
   constructor(
     private readonly origin: string,
     connections: number,
     timeoutMs = 60_000,
+    largeGets = false,
   ) {
     this.pool = benchPool(origin, connections, timeoutMs);
+    this.large = largeGetter(origin, largeGets, timeoutMs);
   }
 
   /** Uploads a Buffer, or an iterable of chunks with its declared length. */
@@ -95,13 +131,8 @@ export class MiniS3Client implements ObjectClient {
   }
 
   /** Retrieves and hashes the body as it streams in; checks it against the expected sha256 and size. */
-  async retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
-    try {
-      const res = await this.pool.request({ path: `/retrieve?key=${q(key)}`, method: "GET", headers: authorizationFor(this.origin) });
-      return await verifiedBody(res, expected);
-    } catch (e) {
-      return { ...failure(e), bytes: 0 };
-    }
+  retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
+    return retrieveWith(this.pool, this.large, `/retrieve?key=${q(key)}`, authorizationFor(this.origin), expected);
   }
 
   async delete(key: string): Promise<Outcome> {
@@ -114,6 +145,7 @@ export class MiniS3Client implements ObjectClient {
   }
 
   close(): Promise<void> {
+    this.large?.close();
     return this.pool.close();
   }
 }

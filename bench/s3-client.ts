@@ -1,7 +1,17 @@
 import { Readable } from "node:stream";
 import aws4 from "aws4";
 import type { Pool } from "undici";
-import { benchPool, failure, statusOutcome, verifiedBody, type ObjectClient, type Outcome, type RetrieveOutcome } from "./client";
+import {
+  benchPool,
+  failure,
+  largeGetter,
+  retrieveWith,
+  statusOutcome,
+  type ObjectClient,
+  type Outcome,
+  type RetrieveOutcome,
+} from "./client";
+import type { SocketGetter } from "./socket-get";
 
 // The bench's S3 side: the same workloads through the S3 port, every request signed with SigV4 as
 // stock clients sign it (aws4: an independent signer), so the coordinator's verifier is measured
@@ -16,17 +26,21 @@ export interface S3Keys {
 export class S3BenchClient implements ObjectClient {
   readonly pool: Pool;
   private readonly host: string;
+  private readonly large?: SocketGetter;
 
+  /** `largeGets`: GETs read as large objects' are (client.ts largeGetter). */
   constructor(
     origin: string,
     private readonly bucket: string,
     private readonly keys: S3Keys,
     connections: number,
     timeoutMs = 60_000,
+    largeGets = false,
     private readonly region = "us-east-1",
   ) {
     this.host = new URL(origin).host;
     this.pool = benchPool(origin, connections, timeoutMs);
+    this.large = largeGetter(origin, largeGets, timeoutMs);
   }
 
   /** SigV4 headers for a path-style request. */
@@ -75,14 +89,9 @@ export class S3BenchClient implements ObjectClient {
     }
   }
 
-  async retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
-    try {
-      const path = this.path(key);
-      const res = await this.pool.request({ path, method: "GET", headers: this.signed("GET", path) });
-      return await verifiedBody(res, expected);
-    } catch (e) {
-      return { ...failure(e), bytes: 0 };
-    }
+  retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
+    const path = this.path(key);
+    return retrieveWith(this.pool, this.large, path, this.signed("GET", path), expected);
   }
 
   async delete(key: string): Promise<Outcome> {
@@ -96,6 +105,7 @@ export class S3BenchClient implements ObjectClient {
   }
 
   close(): Promise<void> {
+    this.large?.close();
     return this.pool.close();
   }
 }
