@@ -5,7 +5,7 @@ import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
-import { moveBatch, type TierMove } from "./versions-sql";
+import { moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The catalogue against the real MariaDB, in a database of its own dropped at the end. Each test
@@ -655,6 +655,33 @@ describe("conditional tier moves and bookkeeping", () => {
     await c.recordAccess(new Map([[v.versionId, v.createdMs + 10]]));
     expect((await c.version(v.versionId))!.accessedMs).toBe(v.createdMs + 50);
     expect((await c.version(w.versionId))!.accessedMs).toBe(w.createdMs);
+  });
+
+  it("records a flush of access times in one statement of the same text for any count, each row found once by its id", async () => {
+    const c = cat();
+    const b = newBucket();
+    const vs = Array.from({ length: 300 }, (_, i) => upload(b, `k${i}`));
+    await Promise.all(vs.map((v) => c.commit(v)));
+    const sent: { sql: string; params: unknown[] }[] = [];
+    const watched = new Proxy(pool, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== "query") return typeof value === "function" ? value.bind(target) : value;
+        return (sql: string, params: unknown[]) => {
+          sent.push({ sql, params });
+          return target.query(sql, params);
+        };
+      },
+    });
+    await updateAccessTimes(watched, new Map(vs.map((v, i) => [v.versionId, v.createdMs + 1000 + i])));
+    // One statement with one parameter (it was 900 literals and an n² CASE for 300 versions)...
+    expect(sent).toHaveLength(1);
+    expect(sent[0].params).toHaveLength(1);
+    // ...that reads each listed row by its primary key, not a range of the list.
+    const [plan] = await pool.query<RowDataPacket[]>(`EXPLAIN ${sent[0].sql}`, sent[0].params);
+    expect(plan.find((r) => r.table === "v")).toMatchObject({ type: "eq_ref", key: "PRIMARY" });
+    const after = await Promise.all(vs.map((v) => c.version(v.versionId)));
+    expect(after.map((r) => r!.accessedMs)).toEqual(vs.map((v, i) => v.createdMs + 1000 + i));
   });
 
   it("deletes left-over copies, keeps those it could not delete pending, and never deletes a replica", async () => {
