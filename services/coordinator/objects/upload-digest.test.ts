@@ -54,9 +54,12 @@ describe("upload digests", () => {
 
   test("an empty upload and the inline digest agree with node's", async () => {
     expect(await hashInPieces(thread, Buffer.alloc(0), 1)).toEqual(expected(Buffer.alloc(0)));
-    const small = randomBytes(4096);
-    const d = digestOf(small);
-    expect({ sha256: d.sha256.toString("hex"), etag: d.etag }).toEqual(expected(small));
+    for (const size of [0, 1, 4096, 65_537, 1024 * 1024]) {
+      const small = randomBytes(size);
+      const d = digestOf(small);
+      expect(Buffer.isBuffer(d.sha256)).toBe(true); // written to the wire and compared as bytes
+      expect({ sha256: d.sha256.toString("hex"), etag: d.etag }).toEqual(expected(small));
+    }
   });
 
   test("concurrent uploads keep their own digests, and a cancelled one does not disturb the others", async () => {
