@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { HashRing, pointsFor } from "./hash-ring";
 
 const keys = Array.from({ length: 20_000 }, (_, i) => `default/photos/${i}.jpg`);
@@ -54,5 +55,17 @@ describe("HashRing", () => {
     for (const k of keys.slice(0, 500)) {
       expect(without.preferenceList(k)).toEqual(full.preferenceList(k).filter((n) => n !== "storage-2"));
     }
+  });
+
+  // Every coordinator, of every release, must place a key where the others look for it: these are
+  // the lists the ring gave before preferenceList hashed keys with crypto.hash (issue 16, coordhot).
+  it("places keys where earlier releases did (non-ASCII keys hashed as UTF-8)", () => {
+    const ring = new HashRing(["storage-1", "storage-2", "storage-3", "storage-4"]);
+    expect(ring.preferenceList("default/a")).toEqual(["storage-2", "storage-4", "storage-3", "storage-1"]);
+    expect(ring.preferenceList("photos/2026/12/03/ü.jpg")).toEqual(["storage-2", "storage-4", "storage-1", "storage-3"]);
+    expect(ring.preferenceList("b/🙂")).toEqual(["storage-2", "storage-3", "storage-1", "storage-4"]);
+    const many = Array.from({ length: 5000 }, (_, i) => `b${i % 7}/k/${i}${i % 3 ? "" : "/é東🙂"}`);
+    const lists = JSON.stringify(many.map((k) => ring.preferenceList(k)));
+    expect(createHash("sha256").update(lists).digest("hex")).toBe("1085cb36c49abe7d6a416b13d3fc3f462d833602f5b3d863e9e8ee2ff2200c6f");
   });
 });
