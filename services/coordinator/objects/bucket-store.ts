@@ -22,15 +22,37 @@ const MAX_SEEN = 4096;
 export class BucketStore implements BucketEngine {
   /** bucket -> until when (monotonic ms) it is taken to exist. */
   private readonly seen = new Map<string, number>();
+  /**
+   * bucket -> the lookup in flight that every upload's check joins while the bucket's memory has
+   * lapsed: at 30 PUTs in flight each asked MariaDB itself when the second ran out (issue 16, coordhot).
+   */
+  private readonly looking = new Map<string, Promise<void>>();
+  /** Counts deleteBucket calls: a lookup sent before one does not mark its bucket seen. */
+  private deletes = 0;
 
-  constructor(private readonly catalogue: Pick<Catalogue, "buckets" | "clock">) {}
+  constructor(
+    private readonly catalogue: Pick<Catalogue, "buckets" | "clock">,
+    private readonly seenMs = SEEN_MS,
+  ) {}
 
   async requireBucket(name: string): Promise<void> {
     const b = checkBucket(name);
     if ((this.seen.get(b) ?? 0) > performance.now()) return;
+    let lookup = this.looking.get(b);
+    if (!lookup) {
+      const l = this.lookUp(b).finally(() => this.looking.get(b) === l && this.looking.delete(b));
+      this.looking.set(b, (lookup = l));
+    }
+    return lookup;
+  }
+
+  /** One MariaDB lookup for `b`, shared by the checks made while it runs (an error fails them all, as each own lookup would have). */
+  private async lookUp(b: string): Promise<void> {
+    const deletes = this.deletes;
     await this.headBucket(b);
+    if (deletes !== this.deletes) return; // a delete ran meanwhile: what the lookup saw may be gone
     if (this.seen.size >= MAX_SEEN) this.seen.clear();
-    this.seen.set(b, performance.now() + SEEN_MS);
+    this.seen.set(b, performance.now() + this.seenMs);
   }
 
   async createBucket(name: string, owner: string): Promise<{ created: boolean; bucket: BucketView }> {
@@ -52,10 +74,17 @@ export class BucketStore implements BucketEngine {
 
   async deleteBucket(name: string): Promise<void> {
     const b = checkBucket(name);
-    this.seen.delete(b);
+    this.forget(b);
     const outcome = await fromCatalogue(this.catalogue.buckets.deleteIfEmpty(b));
-    this.seen.delete(b); // an upload's check that ran meanwhile may have seen it
+    this.forget(b); // an upload's check that ran meanwhile may have seen it
     if (outcome === "missing") throw new MiniS3Error(ErrorCode.NoSuchBucket, `the bucket ${b} does not exist`);
     if (outcome === "not-empty") throw new MiniS3Error(ErrorCode.BucketNotEmpty, `the bucket ${b} is not empty: delete its objects first`);
+  }
+
+  /** Uploads' checks from now on ask MariaDB, and lookups in flight mark nothing seen. */
+  private forget(b: string): void {
+    this.deletes++;
+    this.seen.delete(b);
+    this.looking.delete(b);
   }
 }
