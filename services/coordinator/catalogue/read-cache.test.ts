@@ -146,6 +146,31 @@ describe("read cache", () => {
     expect(c.bytes).toBe(0);
   });
 
+  // (issue 16, coordhot) Each row's bytes are counted once, when it is cached: whatever drops it
+  // (a change, eviction, a newer fill, a version's change) gives back exactly what it took.
+  test("its byte count is always the sum of rowBytes() over the rows it holds, whatever came and went", () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
+    const c = make(room(25));
+    let n = 0;
+    let seed = 7;
+    const next = (m: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % m;
+    for (let step = 0; step < 3000; step++) {
+      const key = keys[next(keys.length)];
+      const metadata: Record<string, string> = next(3) === 0 ? { note: "m".repeat(next(300)) } : {};
+      const r = row(key, `v${++n}`, { metadata, replicas: ["storage-1", "storage-2"].slice(0, 1 + next(2)) });
+      const op = next(4);
+      if (op === 0) c.fill(c.ticket(), r);
+      else if (op === 1) c.changed([{ bucket: "b", key }], [], { ticket: c.ticket(), row: r });
+      else if (op === 2) c.changed([], [`v${n - 1 - next(20)}`]);
+      else c.accessed(new Map([[`v${n - 1 - next(5)}`, step + 10]]));
+    }
+    const held = keys.map((k) => c.get("b", k)).filter((r) => r !== undefined);
+    expect(held.length).toBe(c.size);
+    expect(c.bytes).toBe(held.reduce((sum, r) => sum + rowBytes(r), 0));
+    expect(c.bytes).toBeLessThanOrEqual(room(25));
+    expect(c.size).toBeGreaterThan(5); // the sequence did keep rows
+  });
+
   test("written access times reach cached rows", () => {
     const c = make();
     c.fill(c.ticket(), row("k", "v1", { accessedMs: 5 }));

@@ -36,18 +36,29 @@ export function rowBytes(row: VersionRow): number {
  *   its connection lost), everything cached, and every lookup in flight, is dropped, because
  *   invalidations may have been missed meanwhile.
  */
+/** A cached row with its rowBytes(), counted once when it is cached (not again when it goes). */
+interface Held {
+  row: VersionRow;
+  bytes: number;
+}
+
 export class ReadCache {
   /** Insertion order is recency order (a hit moves its entry to the end). */
-  private readonly rows = new Map<string, VersionRow>();
+  private readonly rows = new Map<string, Held>();
   /** rowBytes() of every row held. */
   private held = 0;
   private readonly keyOfVersion = new Map<string, string>();
   private seq = 0;
   /** Fills with tickets below this are refused (set by clear() and by forgetting old marks). */
   private validFrom = 0;
-  /** When each key ("k" + bucket/key) or version ("v" + id) last changed; two generations. */
-  private marks = new Map<string, number>();
-  private olderMarks = new Map<string, number>();
+  /**
+   * When each key (keyOf) and each version id last changed; two generations. Two maps rather than
+   * one of prefixed strings: a prefix made a new string to hash per key and version of every change.
+   */
+  private keyMarks = new Map<string, number>();
+  private olderKeyMarks = new Map<string, number>();
+  private versionMarks = new Map<string, number>();
+  private olderVersionMarks = new Map<string, number>();
   private marksSince = 0;
   private rotatedAtMs = Date.now();
   /** The stretch the cached rows were read in (undefined: none, no lease); null before the first look. */
@@ -81,12 +92,12 @@ export class ReadCache {
   get(bucket: string, key: string): VersionRow | undefined {
     if (!this.usable()) return undefined;
     const k = keyOf(bucket, key);
-    const row = this.rows.get(k);
-    if (row) {
+    const held = this.rows.get(k);
+    if (held) {
       this.rows.delete(k);
-      this.rows.set(k, row);
+      this.rows.set(k, held);
     }
-    return row;
+    return held?.row;
   }
 
   /** Take before a lookup is sent; hand to fill() with what it found (only in the same stretch). */
@@ -98,7 +109,8 @@ export class ReadCache {
   fill(ticket: number, row: VersionRow | null): void {
     if (!row || this.maxBytes === 0 || !this.usable() || ticket < this.validFrom) return;
     const k = keyOf(row.bucket, row.key);
-    if (this.changedSince("k" + k, ticket) || this.changedSince("v" + row.versionId, ticket)) return;
+    if (changedSince(this.keyMarks, this.olderKeyMarks, k, ticket)) return;
+    if (changedSince(this.versionMarks, this.olderVersionMarks, row.versionId, ticket)) return;
     this.set(k, row);
   }
 
@@ -113,30 +125,31 @@ export class ReadCache {
     current?: { ticket: number; row: VersionRow },
   ): void {
     this.rotateMarks();
+    const currentKey = current && keyOf(current.row.bucket, current.row.key);
     const undisturbed =
       current !== undefined &&
       current.ticket >= this.validFrom &&
-      !this.changedSince("k" + keyOf(current.row.bucket, current.row.key), current.ticket);
+      !changedSince(this.keyMarks, this.olderKeyMarks, currentKey!, current.ticket);
     const at = ++this.seq;
     for (const { bucket, key } of keys) {
       const k = keyOf(bucket, key);
-      this.marks.set("k" + k, at);
+      this.keyMarks.set(k, at);
       this.drop(k);
     }
     for (const id of versionIds) {
-      this.marks.set("v" + id, at);
+      this.versionMarks.set(id, at);
       const k = this.keyOfVersion.get(id);
       if (k !== undefined) this.drop(k);
     }
-    if (undisturbed && this.maxBytes > 0 && this.usable()) this.set(keyOf(current.row.bucket, current.row.key), current.row);
+    if (undisturbed && this.maxBytes > 0 && this.usable()) this.set(currentKey!, current.row);
   }
 
   /** Access times just written to the catalogue, so cached rows say what the database says. */
   accessed(times: ReadonlyMap<string, number>): void {
     for (const [id, ms] of times) {
       const k = this.keyOfVersion.get(id);
-      const row = k === undefined ? undefined : this.rows.get(k);
-      if (row && row.versionId === id && ms > row.accessedMs) this.rows.set(k!, { ...row, accessedMs: ms });
+      const held = k === undefined ? undefined : this.rows.get(k);
+      if (held && held.row.versionId === id && ms > held.row.accessedMs) held.row = { ...held.row, accessedMs: ms }; // same bytes
     }
   }
 
@@ -161,30 +174,28 @@ export class ReadCache {
     this.drop(k);
     const bytes = rowBytes(row);
     if (bytes > this.maxBytes) return;
-    this.rows.set(k, row);
+    this.rows.set(k, { row, bytes });
     this.held += bytes;
     this.keyOfVersion.set(row.versionId, k);
     while (this.held > this.maxBytes) this.drop(this.rows.keys().next().value!);
   }
 
   private drop(k: string): void {
-    const row = this.rows.get(k);
-    if (!row) return;
+    const held = this.rows.get(k);
+    if (!held) return;
     this.rows.delete(k);
-    this.held -= rowBytes(row);
-    if (this.keyOfVersion.get(row.versionId) === k) this.keyOfVersion.delete(row.versionId);
-  }
-
-  private changedSince(mark: string, ticket: number): boolean {
-    return (this.marks.get(mark) ?? this.olderMarks.get(mark) ?? 0) > ticket;
+    this.held -= held.bytes;
+    if (this.keyOfVersion.get(held.row.versionId) === k) this.keyOfVersion.delete(held.row.versionId);
   }
 
   /** Marks are kept for two lifetimes; a lookup older than that (rare) may not fill. */
   private rotateMarks(): void {
     const now = Date.now();
     if (now - this.rotatedAtMs < this.markLifetimeMs) return;
-    this.olderMarks = this.marks;
-    this.marks = new Map();
+    this.olderKeyMarks = this.keyMarks;
+    this.keyMarks = new Map();
+    this.olderVersionMarks = this.versionMarks;
+    this.versionMarks = new Map();
     this.validFrom = Math.max(this.validFrom, this.marksSince);
     this.marksSince = this.seq;
     this.rotatedAtMs = now;
@@ -193,4 +204,9 @@ export class ReadCache {
 
 function keyOf(bucket: string, key: string): string {
   return `${bucket}\u0000${key}`;
+}
+
+/** Whether `name`'s mark (in either generation) is newer than `ticket`. */
+function changedSince(marks: Map<string, number>, older: Map<string, number>, name: string, ticket: number): boolean {
+  return (marks.get(name) ?? older.get(name) ?? 0) > ticket;
 }
