@@ -210,7 +210,8 @@ export class ObjectStore implements ObjectEngine {
       return this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
     }
     // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
-    const data = Buffer.concat(head, headBytes);
+    // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
+    const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
     const digest = digestOf(data);
     // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
     const replicas = await this.nodes.asNodesReturn(
