@@ -1,5 +1,5 @@
 import { ErrorCode, hasCode } from "../../common/errors";
-import { checkContentType, isHeaderSafeContentType } from "./names";
+import { checkContentType, checkKey, isHeaderSafeContentType } from "./names";
 
 function refusal(contentType: string): unknown {
   try {
@@ -37,5 +37,30 @@ describe("content types (issue 12 item 9, review finding 19)", () => {
 
   test("longer than 255 characters is refused", () => {
     expect(hasCode(refusal("x/" + "a".repeat(254)), ErrorCode.InvalidArgument)).toBe(true);
+  });
+});
+
+describe("keys", () => {
+  const refused = (key: string) => {
+    try {
+      checkKey(key);
+    } catch (e) {
+      return hasCode(e, ErrorCode.InvalidArgument);
+    }
+    return false;
+  };
+
+  test("1-1024 bytes of UTF-8 pass, counted in bytes, not characters", () => {
+    for (const key of ["k", "a/b/c.txt", "x".repeat(1024), "é".repeat(512), "東".repeat(341), "🙂".repeat(256), "🙂x東é"]) {
+      expect(checkKey(key)).toBe(key);
+    }
+    for (const key of ["", "x".repeat(1025), "é".repeat(513), "東".repeat(342), "🙂".repeat(257), "東".repeat(341) + "xy"]) {
+      expect(refused(key)).toBe(true);
+    }
+  });
+
+  test("control characters and lone surrogates (not UTF-8) are refused; pairs pass", () => {
+    for (const key of ["a\u0000b", "a\nb", "a\u007f", "a\uD83D", "\uDE42a", "a\uDE42\uD83Db", "🙂\uD83D"]) expect(refused(key)).toBe(true);
+    expect(checkKey("\uD83D\uDE42")).toBe("🙂");
   });
 });

@@ -13,12 +13,18 @@ export function checkBucket(bucket: string | undefined): string {
 /** S3's key rules: 1-1024 bytes of UTF-8; no control characters (they break listings and logs). */
 export function checkKey(key: string | undefined): string {
   if (key === undefined || key === "") throw new InvalidArgumentError("missing key");
-  if (Buffer.byteLength(key, "utf8") > 1024) throw new InvalidArgumentError("key longer than 1024 bytes");
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, 4): a short key needs no count.
+  if (key.length > 341 && Buffer.byteLength(key, "utf8") > 1024) throw new InvalidArgumentError("key longer than 1024 bytes");
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) throw new InvalidArgumentError("key contains control characters");
-  if (/[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))) throw new InvalidArgumentError("key is not valid UTF-8");
+  // Pairs taken out (a new string) only from keys that hold a surrogate at all: every key was copied.
+  if (SURROGATE.test(key) && SURROGATE.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))) {
+    throw new InvalidArgumentError("key is not valid UTF-8");
+  }
   return key;
 }
+
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /** Longest content type: the catalogue's content_type is VARCHAR(255). */
 export const MAX_CONTENT_TYPE = 255;
