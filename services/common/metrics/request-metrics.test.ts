@@ -20,3 +20,21 @@ describe("request metrics' byte counters", () => {
     expect(await registry.metrics()).toContain('minis3_request_bytes_received_total{door="node",op="TallyTest"} 124');
   });
 });
+
+describe("request metrics' request counter", () => {
+  it("counts every request recorded, and its errors by code, handed over when read", async () => {
+    const m = opMetrics("node", "RequestTallyTest");
+    for (let i = 0; i < 5; i++) m.record(0.002);
+    m.record(0.2, "503");
+    const requests = async () =>
+      (await registry.getSingleMetric("minis3_requests_total")!.get()).values.find((v) => v.labels.op === "RequestTallyTest")?.value;
+    expect(await requests()).toBe(6);
+    expect(await requests()).toBe(6); // read again: nothing counted twice
+    m.record(0.001);
+    const text = await registry.metrics();
+    expect(text).toContain('minis3_requests_total{door="node",op="RequestTallyTest"} 7');
+    expect(text).toContain('minis3_request_errors_total{door="node",op="RequestTallyTest",code="503"} 1');
+    expect(text).toContain('minis3_request_duration_seconds_count{door="node",op="RequestTallyTest"} 7');
+    expect(text).toContain('minis3_request_duration_seconds_bucket{le="0.0025",door="node",op="RequestTallyTest"} 6');
+  });
+});
