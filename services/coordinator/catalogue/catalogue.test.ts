@@ -5,7 +5,7 @@ import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
-import { moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
+import { markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The catalogue against the real MariaDB, in a database of its own dropped at the end. Each test
@@ -61,7 +61,7 @@ function cachedCatalogue(): { cat: Catalogue; cache: ReadCache } {
 }
 
 /** `pool`, with the SQL of every query its connections send appended to `sent`. */
-function countingPool(pool: Pool, sent: string[]): Pool {
+function countingPool(pool: Pool, sent: string[], sentParams: unknown[][] = []): Pool {
   return new Proxy(pool, {
     get(target, prop) {
       if (prop !== "getConnection") return Reflect.get(target, prop, target);
@@ -73,6 +73,7 @@ function countingPool(pool: Pool, sent: string[]): Pool {
             if (p !== "query") return typeof value === "function" ? value.bind(c) : value;
             return (sql: string, ...rest: unknown[]) => {
               sent.push(sql);
+              sentParams.push((rest[0] as unknown[] | undefined) ?? []);
               return (value as (...a: unknown[]) => unknown).call(c, sql, ...rest);
             };
           },
@@ -682,6 +683,79 @@ describe("conditional tier moves and bookkeeping", () => {
     expect(plan.find((r) => r.table === "v")).toMatchObject({ type: "eq_ref", key: "PRIMARY" });
     const after = await Promise.all(vs.map((v) => c.version(v.versionId)));
     expect(after.map((r) => r!.accessedMs)).toEqual(vs.map((v, i) => v.createdMs + 1000 + i));
+  });
+
+  /** The statements of a multi-statement query and each one's own params (split at the placeholders). */
+  function statementsOf(sql: string, params: unknown[]): { sql: string; params: unknown[] }[] {
+    let at = 0;
+    return sql.split(";\n").map((q) => {
+      const n = (q.match(/\?/g) ?? []).length;
+      at += n;
+      return { sql: q, params: params.slice(at - n, at) };
+    });
+  }
+
+  /** 300 versions committed (live, hot), each with its row as read. */
+  async function threeHundred(c: Catalogue): Promise<VersionRow[]> {
+    const b = newBucket();
+    const vs = Array.from({ length: 300 }, (_, i) => upload(b, `k${i}`));
+    await Promise.all(vs.map((v) => c.commit(v)));
+    return (await Promise.all(vs.map((v) => c.version(v.versionId)))).map((r) => r!);
+  }
+
+  it("locks a batch of 300 demotions by one JSON parameter joined by the primary key, and leaves a row whose generation changed", async () => {
+    const c = cat();
+    const rows = await threeHundred(c);
+    // Changed since the jobs read it: a new generation (the row as read does not match).
+    await pool.query("UPDATE versions SET gen = gen + 1 WHERE version_id = ?", [rows[7].versionId]);
+    const sent: string[] = [];
+    const sentParams: unknown[][] = [];
+    const moved = await moveBatch(
+      countingPool(pool, sent, sentParams),
+      rows.map((r) => ({
+        versionId: r.versionId,
+        expect: { state: "live", tier: "hot", gen: r.gen, accessedMs: r.accessedMs },
+        to: { tier: "cold", replicas: ["c1"] },
+        oldCopies: r.replicas,
+      })),
+    );
+    expect(moved).toEqual(rows.map((_, i) => i !== 7));
+    expect(sent).toHaveLength(1);
+    const lock = statementsOf(sent[0], sentParams[0]).find((q) => /FOR UPDATE/.test(q.sql))!;
+    // The JSON of the 300 versions, the state and the tier (it was 300 ids and two CASEs of 600 literals each).
+    expect(lock.params).toHaveLength(3);
+    const [plan] = await pool.query<RowDataPacket[]>(`EXPLAIN ${lock.sql}`, lock.params);
+    expect(plan.find((r) => r.table === "v")).toMatchObject({ type: "eq_ref", key: "PRIMARY" });
+    const after = await Promise.all(rows.map((r) => c.version(r.versionId)));
+    expect(after.map((r) => r!.tier)).toEqual(rows.map((_, i) => (i === 7 ? "hot" : "cold")));
+    expect(after[7]).toMatchObject({ gen: rows[7].gen + 1, replicas: rows[7].replicas, cleanup: [] });
+  });
+
+  it("marks a batch of 300 purges with one JSON parameter joined by the primary key, and leaves a row whose generation changed", async () => {
+    const c = cat();
+    const rows = await threeHundred(c);
+    await Promise.all(rows.map((r) => c.markDeleted(r.bucket, r.key)));
+    const trashed = (await Promise.all(rows.map((r) => c.version(r.versionId)))).map((r) => r!);
+    await pool.query("UPDATE versions SET gen = gen + 1 WHERE version_id = ?", [trashed[7].versionId]);
+    const sent: string[] = [];
+    const sentParams: unknown[][] = [];
+    const nowMs = Math.max(...trashed.map((r) => r.purgeMs!));
+    const marked = await markPurgingBatch(
+      countingPool(pool, sent, sentParams),
+      trashed.map((r) => ({ versionId: r.versionId, gen: r.gen, nowMs })),
+    );
+    expect(marked).toEqual(rows.map((_, i) => i !== 7));
+    expect(sent).toHaveLength(1);
+    const statements = statementsOf(sent[0], sentParams[0]).filter((q) => /versions v/.test(q.sql));
+    // The lock and the UPDATE, each the JSON of the 300 versions and the time (it was 300 ids and 600 literals of a CASE).
+    expect(statements.map((q) => q.params.length)).toEqual([2, 2]);
+    for (const q of statements) {
+      const [plan] = await pool.query<RowDataPacket[]>(`EXPLAIN ${q.sql}`, q.params);
+      expect(plan.find((r) => r.table === "v")).toMatchObject({ type: "eq_ref", key: "PRIMARY" });
+    }
+    const after = await Promise.all(rows.map((r) => c.version(r.versionId)));
+    expect(after.map((r) => r!.state)).toEqual(rows.map((_, i) => (i === 7 ? "trash" : "purging")));
+    expect(after.map((r, i) => r!.gen - trashed[i].gen)).toEqual(rows.map(() => 1));
   });
 
   it("deletes left-over copies, keeps those it could not delete pending, and never deletes a replica", async () => {

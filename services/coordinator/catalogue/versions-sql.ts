@@ -443,9 +443,9 @@ function addMoves(tx: MultiStatement, batch: TierMove[]): (out: unknown[]) => bo
   const locks = rounds.flatMap((round) =>
     [...round.shapes.values()].map((items) => {
       const moves = items.map((i) => batch[i]);
-      const { where, params } = moveWhere(moves);
       const set = moveSet(moves);
-      return { items, at: lockThenChange(tx, where, params, `UPDATE versions SET ${set.sql}`, set.params) };
+      const change = { sql: `UPDATE versions SET ${set.sql}`, params: set.params };
+      return { items, at: lockThenChange(tx, moveLock(moves), change, moveWhere(moves)) };
     }),
   );
   return (out) => {
@@ -471,8 +471,41 @@ function moveShape({ expect, to }: TierMove): string {
 }
 
 /**
+ * The lock of moveWhere's rows, each version's expected generation (and access time) in one JSON
+ * parameter joined by the primary key, in id order (the order the range read of an id list locked
+ * them). It was moveWhere's CASE over the ids: 2-3 literals per version to parse and, for 256-512
+ * versions, ~n²/2 compares per CASE (bench/README.md "The lifecycle's batches without the CASE").
+ */
+function moveLock(moves: TierMove[]): { sql: string; params: (string | number)[] } {
+  const { state, tier, accessedMs } = moves[0].expect;
+  const withAccess = accessedMs !== undefined;
+  const rows = sortedById(moves.map((m) => (withAccess ? [m.versionId, m.expect.gen, m.expect.accessedMs!] : [m.versionId, m.expect.gen])));
+  return {
+    sql: `SELECT v.version_id FROM versions v JOIN ${expectedRows(withAccess)} ON v.version_id = e.id
+      WHERE v.state = ? AND v.tier = ? AND v.gen = e.gen${withAccess ? " AND v.accessed_ms = e.at" : ""} FOR UPDATE`,
+    params: [JSON.stringify(rows), state, tier],
+  };
+}
+
+/**
+ * The table `e` of a JSON array of [version id, generation, access time?] as read, one parameter.
+ * Joined as `ON v.version_id = e.id`: each row is found by eq_ref on PRIMARY.
+ */
+function expectedRows(withAccess: boolean): string {
+  const at = withAccess ? ", at BIGINT PATH '$[2]'" : "";
+  return `JSON_TABLE(?, '$[*]' COLUMNS (id CHAR(28) CHARACTER SET ascii PATH '$[0]', gen BIGINT PATH '$[1]'${at})) e`;
+}
+
+/** Rows whose first element is a version id, in id order. */
+function sortedById<R extends [string, ...unknown[]]>(rows: R[]): R[] {
+  return rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
  * The rows of moves of one shape, each only if unchanged since its job read it: its generation,
- * and the access time for a demotion (a read recorded since wins).
+ * and the access time for a demotion (a read recorded since wins). The UPDATE keeps this CASE form:
+ * joined to JSON_TABLE, a multi-table UPDATE evaluates every SET from the row as it was (MariaDB
+ * 10.11: `c = f(c), c = g(c)` kept g only), and moveSet chains several assignments to `cleanup`.
  */
 function moveWhere(moves: TierMove[]): { where: string; params: (string | number)[] } {
   const { state, tier, accessedMs } = moves[0].expect;
@@ -555,10 +588,18 @@ export async function markPurgingBatch(pool: Pool, batch: PurgeMark[]): Promise<
   const gens = [...first.keys()].map((id) => batch[first.get(id)!].gen);
   const nowMs = Math.min(...batch.map((m) => m.nowMs));
   const ids = [...first.keys()];
-  const where = `version_id IN (${placeholders(ids.length, "?")}) AND gen = CASE version_id ${ids.map(() => "WHEN ? THEN ?").join(" ")} END
-    AND state = 'trash' AND purge_ms <= ?`;
-  const params = [...ids, ...ids.flatMap((id, i) => [id, gens[i]]), nowMs];
-  return lockedThenChanged(pool, batch, first, where, params, "UPDATE versions SET state = 'purging', gen = gen + 1");
+  // Each id's generation as read, one JSON parameter joined by the primary key (in id order, the
+  // order the range read of the id list locked them), in the lock and in the UPDATE (whose one SET
+  // per column reads the row as it was, as a multi-table UPDATE does). It was a CASE over the ids:
+  // ~n²/2 compares per statement for the 256 marks of a batch (bench/README.md "The lifecycle's
+  // batches without the CASE").
+  const rows = JSON.stringify(sortedById(ids.map((id, i): [string, number] => [id, gens[i]])));
+  const from = `versions v JOIN ${expectedRows(false)} ON v.version_id = e.id`;
+  const where = "v.gen = e.gen AND v.state = 'trash' AND v.purge_ms <= ?";
+  const tx = new MultiStatement();
+  const locked = tx.add(`SELECT v.version_id FROM ${from} WHERE ${where} FOR UPDATE`, [rows, nowMs]);
+  tx.add(`UPDATE ${from} SET v.state = 'purging', v.gen = v.gen + 1 WHERE ${where}`, [rows, nowMs]);
+  return changedOf(batch, first, (await tx.run(pool))[locked]);
 }
 
 /** Forgets many purged versions (each only if still in the trash or being purged), in one transaction. */
@@ -592,28 +633,33 @@ async function lockedThenChanged<T>(
   change: string,
 ): Promise<boolean[]> {
   const tx = new MultiStatement();
-  const locked = lockThenChange(tx, where, params, change, []);
-  const out = await tx.run(pool);
-  const hit = new Set((out[locked] as RowDataPacket[]).map((r) => first.get(r.version_id as string)));
+  const lock = { sql: `SELECT version_id FROM versions WHERE ${where} FOR UPDATE`, params };
+  const locked = lockThenChange(tx, lock, { sql: change, params: [] }, { where, params });
+  return changedOf(batch, first, (await tx.run(pool))[locked]);
+}
+
+/** For each item whether the lock's rows hold its id (a repeated id: only its first item). */
+function changedOf<T>(batch: T[], first: Map<string, number>, lockedRows: unknown): boolean[] {
+  const hit = new Set((lockedRows as RowDataPacket[]).map((r) => first.get(r.version_id as string)));
   return batch.map((_, i) => hit.has(i));
 }
 
 /**
- * Adds to `tx` a lock of the rows `where` picks and `change` (its SET part's params first) of the
- * same rows; answers the index of the lock's result, the version ids changed. Under READ COMMITTED a
+ * Adds to `tx` `lock` (a SELECT … FOR UPDATE of the rows `where` picks) and `change` (its SET part
+ * and params) of the rows `where` picks; answers the index of the lock's result, the version ids
+ * changed. Under READ COMMITTED a
  * row that did not match is not locked, and none can come to match meanwhile: every condition is
  * on the generation, which only grows, or on what changes only with it (state, tier, purge time),
  * or on an access time, which only grows.
  */
 function lockThenChange(
   tx: MultiStatement,
-  where: string,
-  params: (string | number)[],
-  change: string,
-  changeParams: (string | number)[],
+  lock: { sql: string; params: (string | number)[] },
+  change: { sql: string; params: (string | number)[] },
+  { where, params }: { where: string; params: (string | number)[] },
 ): number {
-  const locked = tx.add(`SELECT version_id FROM versions WHERE ${where} FOR UPDATE`, params);
-  tx.add(`${change} WHERE ${where}`, [...changeParams, ...params]);
+  const locked = tx.add(lock.sql, lock.params);
+  tx.add(`${change.sql} WHERE ${where}`, [...change.params, ...params]);
   return locked;
 }
 
@@ -632,7 +678,7 @@ const ACCESS_TIMES_PER_STATEMENT = 500;
  */
 export async function updateAccessTimes(pool: Pool, times: ReadonlyMap<string, number>): Promise<void> {
   // In id order, as the range read of the id list locked them: the join locks rows in the array's order.
-  const entries = [...times].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = sortedById([...times]);
   for (let i = 0; i < entries.length; i += ACCESS_TIMES_PER_STATEMENT) {
     await pool.query(ACCESS_TIMES_SQL, [JSON.stringify(entries.slice(i, i + ACCESS_TIMES_PER_STATEMENT))]);
   }
