@@ -1,8 +1,8 @@
 import { createHash, randomBytes, type Hash } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { IntegrityError, InvalidArgumentError, NotFoundError } from "../common/errors";
 import { crc32 } from "node:zlib";
+import { IntegrityError, InvalidArgumentError, NotFoundError } from "../common/errors";
 import type { BlobMeta, BlobReader, BlobWriter, WireCheck } from "../rpc/blob-backend";
 import { BlockChecksums } from "../rpc/block-checksums";
 import { clampRange, isValidBlobId } from "../rpc/blob-info";

@@ -20,6 +20,12 @@ export function rowBytes(row: VersionRow): number {
   return n;
 }
 
+/** A cached row with its rowBytes(), counted once when it is cached (not again when it goes). */
+interface Held {
+  row: VersionRow;
+  bytes: number;
+}
+
 /**
  * Visible versions by key, kept by the Catalogue so a GET or HEAD of a recently seen key costs no
  * MariaDB round trip (half the small-object load is reads, and a round trip costs more CPU here
@@ -36,12 +42,6 @@ export function rowBytes(row: VersionRow): number {
  *   its connection lost), everything cached, and every lookup in flight, is dropped, because
  *   invalidations may have been missed meanwhile.
  */
-/** A cached row with its rowBytes(), counted once when it is cached (not again when it goes). */
-interface Held {
-  row: VersionRow;
-  bytes: number;
-}
-
 export class ReadCache {
   /** Insertion order is recency order (a hit moves its entry to the end). */
   private readonly rows = new Map<string, Held>();
