@@ -69,7 +69,9 @@ export async function scanSegment(
     const r = await file.decodeAt(pos);
     if (r.kind === "ok") {
       // `bytes` is a view of the read block: valid during the call only (copy it to keep it).
-      const pending = onRecord({ ...r.record, offset: pos }, file.view(pos, r.record.recordLength));
+      // The decoded record is this scan's own, given its offset in place: a spread copy given a new
+      // property costs ~1.5 us in Node 20's V8 (coordinator/catalogue/versions-sql.ts ownFields).
+      const pending = onRecord(Object.assign(r.record, { offset: pos }), file.view(pos, r.record.recordLength));
       if (pending) await pending;
       pos += r.record.recordLength;
       goodEnd = pos;

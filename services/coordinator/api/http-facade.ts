@@ -164,7 +164,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   route("HEAD", "/retrieve", async (request, reply) => {
     const { bucket, key } = objectTarget(request);
     const view = await engine.head(bucket, key);
-    const headers = { ...objectHeaders(view, view.tier), ...nextTransitionHeaders(view.next) };
+    const headers = Object.assign(objectHeaders(view, view.tier), nextTransitionHeaders(view.next));
     headers["content-length"] = String(view.size);
     return reply.headers(headers).send();
   });

@@ -973,6 +973,16 @@ describe("the read cache hears every change", () => {
     expect(await cat.current(b, "k")).toMatchObject({ versionId: next.versionId, contentType: next.contentType });
   });
 
+  it("commit caches the row MariaDB holds, field for field", async () => {
+    const { cat } = cachedCatalogue();
+    const b = newBucket();
+    const v = upload(b, "k", { metadata: { colour: "blue" }, size: 4096 });
+    await cat.commit(v, "req-1");
+    const cached = await cat.current(b, "k");
+    expect(cached).toEqual(await cat.current(b, "k", true));
+    expect(cached).toMatchObject({ state: "live", tier: "hot", accessedMs: v.createdMs, requestId: null });
+  });
+
   it("markDeleted", async () => {
     const { cat } = cachedCatalogue();
     const { b } = await committed(cat);

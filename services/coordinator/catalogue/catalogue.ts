@@ -32,6 +32,7 @@ import {
   markPurgingBatch,
   moveBatch,
   moveBatchThen,
+  requestedVersion,
   restoreVersion,
   selectCurrent,
   selectVersions,
@@ -208,7 +209,7 @@ export class Catalogue {
    */
   commit(v: NewVersion, requestId?: RequestId): Promise<CommitResult> {
     const ticket = this.cache.ticket();
-    const done = this.keyChanges.submit({ kind: "commit", version: { ...v, requestId: requestId ?? null } }) as Promise<CommitResult>;
+    const done = this.keyChanges.submit({ kind: "commit", version: requestedVersion(v, requestId ?? null) }) as Promise<CommitResult>;
     return this.mutate([v], [v.versionId], done, (result) => ({
       versionIds: result.replaced,
       // The new row is built only when the cache may keep it (it is on the path of every upload).
@@ -223,7 +224,10 @@ export class Catalogue {
    */
   markDeleted(bucket: string, key: string, requestId?: RequestId): Promise<VersionRow | null> {
     const k = { bucket, key };
-    const done = this.keyChanges.submit({ kind: "delete", key: { ...k, requestId: requestId ?? null } }) as Promise<VersionRow | null>;
+    const done = this.keyChanges.submit({
+      kind: "delete",
+      key: { bucket, key, requestId: requestId ?? null },
+    }) as Promise<VersionRow | null>;
     return this.mutate([k], [], done, (v) => ({
       versionIds: v ? [v.versionId] : [],
     }));

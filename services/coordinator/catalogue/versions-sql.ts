@@ -216,10 +216,35 @@ function addCommits(
   };
 }
 
+/**
+ * A new version's own fields, copied by name. Not `{ ...v, more }`: in this V8 (Node 20) a spread
+ * copy given properties `v` lacks builds new hidden classes every time, ~1.5 us per added property
+ * (committedRow's ten cost 12-16 us a call and 4 % of the busy coordinator's allocations in an
+ * overwrite run, 2026-12-03); properties added to a literal's copy take V8's cached transitions.
+ */
+function ownFields(v: NewVersion): NewVersion {
+  return {
+    versionId: v.versionId,
+    bucket: v.bucket,
+    key: v.key,
+    size: v.size,
+    sha256: v.sha256,
+    etag: v.etag,
+    contentType: v.contentType,
+    metadata: v.metadata,
+    replicas: v.replicas,
+    createdMs: v.createdMs,
+  };
+}
+
+/** A new version with the request that commits it (what a commit's KeyChange carries). */
+export function requestedVersion(v: NewVersion, requestId: string | null): NewVersion & Requested {
+  return Object.assign(ownFields(v), { requestId });
+}
+
 /** The row a commit creates, as a lookup right after it would read it. */
 export function committedRow(v: NewVersion): VersionRow {
-  return {
-    ...v,
+  const committed: Omit<VersionRow, keyof NewVersion> = {
     state: "live",
     tier: "hot",
     cleanup: [],
@@ -230,6 +255,7 @@ export function committedRow(v: NewVersion): VersionRow {
     gen: 0,
     requestId: null,
   };
+  return Object.assign(ownFields(v), committed);
 }
 
 /**

@@ -348,9 +348,9 @@ export class ObjectStore implements ObjectEngine {
     return this.scheduled(v);
   }
 
-  /** The view with the version's next lifecycle move. */
+  /** The view with the version's next lifecycle move (added to it, not spread: see versions-sql.ts ownFields). */
   private scheduled(v: VersionRow): ObjectView {
-    return { ...toObjectView(v), next: nextTransition(v, this.opts.hotTtlMs, this.access.lastSeen(v.versionId)) };
+    return Object.assign(toObjectView(v), { next: nextTransition(v, this.opts.hotTtlMs, this.access.lastSeen(v.versionId)) });
   }
 
   async delete(bucket: string, key: string, requestId: RequestId): Promise<DeleteResult> {

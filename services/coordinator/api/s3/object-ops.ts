@@ -94,7 +94,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
       Promise.reject(await bucketMissing(deps, bucket, e)),
     );
     checkConditions(view, conditionsOf(req));
-    const headers = { ...objectHeaders(view), ...nextTransitionHeaders(view.next) };
+    const headers = Object.assign(objectHeaders(view), nextTransitionHeaders(view.next));
     headers["content-length"] = String(view.size);
     return { headers };
   });
