@@ -90,8 +90,9 @@ export class DiskBackend implements BlobBackend {
     return this.files.beginWrite(blobId, attributes, check);
   }
 
-  async putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
-    if (data.length <= this.maxSegmentBlob) return this.segments.put(blobId, attributes, data, sha256);
+  /** `crc32` checks a segment's put (SegmentStore.put); a body for a file of its own is checked by its sha256. */
+  async putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer, crc32?: number): Promise<BlobMeta> {
+    if (data.length <= this.maxSegmentBlob) return this.segments.put(blobId, attributes, data, sha256, crc32);
     const writer = await this.files.beginWrite(blobId, attributes);
     try {
       await writer.write(data);

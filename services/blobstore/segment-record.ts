@@ -40,6 +40,8 @@ export interface RecordInput {
   storedAtMs: number;
   sha256?: Buffer;
   data?: Buffer;
+  /** crc32(data) when the caller has taken it already (a put checked by its sender's crc32): not taken again. */
+  dataCrc?: number;
   /** Tombstones: the segments holding the puts it cancels. */
   shadows?: number[];
 }
@@ -73,7 +75,7 @@ export function encodeRecord(r: RecordInput): { iov: Buffer[]; length: number; d
   const data = r.shadows ? encodeShadows(r.shadows) : (r.data ?? Buffer.alloc(0));
   const head = Buffer.allocUnsafe(RECORD_HEADER + id.length + attrs.length);
   head.writeUInt32BE(RECORD_MAGIC, 0);
-  head.writeUInt32BE(crc32(data), 8);
+  head.writeUInt32BE(r.dataCrc ?? crc32(data), 8);
   head.writeUInt8(r.type, 12);
   head.writeUInt8(id.length, 13);
   head.writeUInt16BE(attrs.length, 14);

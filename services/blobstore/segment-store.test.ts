@@ -110,6 +110,31 @@ describe("SegmentStore", () => {
     expect(s.get("x")).toBeUndefined();
   });
 
+  it("given the sender's crc32, checks the data by it: a mismatch writes nothing; a match stores the sender's sha256 in a record that reopens", async () => {
+    const s = await openStore();
+    const b = blobOf(4 * KiB);
+    const sizeBefore = s.stats().usedBytes;
+    const altered = Buffer.from(b.data);
+    altered[100] ^= 1; // changed in transit after the sender took both digests
+    await expect(s.put("bad", {}, altered, b.sha256, crc32(b.data))).rejects.toBeInstanceOf(IntegrityError);
+    await expect(s.put("bad", {}, b.data, b.sha256, crc32(b.data) ^ 1)).rejects.toBeInstanceOf(IntegrityError);
+    expect(s.get("bad")).toBeUndefined();
+    expect(s.stats().usedBytes).toBe(sizeBefore); // no record appended
+
+    // The sha256 is not hashed again: what the sender said is what is kept (verify and reads check it).
+    const other = blobOf(1).sha256;
+    await s.put("good", {}, b.data, b.sha256, crc32(b.data));
+    await s.put("kept", {}, b.data, other, crc32(b.data));
+    expect(s.get("good")!.sha256.equals(b.sha256)).toBe(true);
+    expect(s.get("kept")!.sha256.equals(other)).toBe(true);
+    await s.close();
+    stores.pop();
+    const r = await openStore();
+    expect((await read(r, "good"))!.equals(b.data)).toBe(true); // the record's data crc32 checks out
+    expect(r.get("bad")).toBeUndefined();
+    expect(r.stats().unreadableRecords).toBe(0);
+  });
+
   it("rebuilds the index on reopen, with deletes and overwrites applied", async () => {
     const s = await openStore();
     const a = blobOf(1000),

@@ -75,8 +75,14 @@ export interface BlobBackend {
   close(): Promise<void>;
 
   beginWrite(blobId: string, attributes: Record<string, string>, check?: WireCheck): Promise<BlobWriter>;
-  /** A whole small blob in one call; backends may group these into one durable write (one fsync). */
-  putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta>;
+  /**
+   * A whole small blob in one call; backends may group these into one durable write (one fsync).
+   * `crc32`: the sender's zlib crc32 of `data` (an upload's coordinator sends it): a backend that
+   * computes that crc32 anyway (the storage node's segment record) checks the data by it instead of
+   * hashing it with sha256, IntegrityError and nothing stored on a mismatch, and keeps `sha256` as
+   * given. A backend without one may ignore it and check the sha256, which is always sent.
+   */
+  putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer, crc32?: number): Promise<BlobMeta>;
 
   /** Throws NotFoundError when missing. length undefined = to the end; ranges are clamped. */
   read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader>;

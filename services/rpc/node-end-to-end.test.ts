@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import * as http from "node:http";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { DiskBackend } from "../blobstore/disk-backend";
 import { corruptBlobData } from "../blobstore/testing/corrupt-blob-file";
 import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
@@ -59,6 +60,29 @@ describe("node server + client over real gRPC", () => {
     const b = blobOf(100);
     await expect(client.putSmall("wrong", {}, b.data, blobOf(1).sha256)).rejects.toBeInstanceOf(IntegrityError);
     expect(await client.statBlob("wrong")).toBeNull();
+  });
+
+  it("checks a small put sent with its crc32 by that crc32: bytes changed in transit, or a wrong crc32, are refused and leave nothing", async () => {
+    const b = blobOf(4096);
+    const altered = Buffer.from(b.data);
+    altered[4000] ^= 0x10;
+    // The coordinator took sha256 and crc32 of the bytes it got; these are not the bytes that arrived.
+    await expect(client.putSmall("crc-altered", {}, altered, b.sha256, undefined, crc32(b.data))).rejects.toBeInstanceOf(IntegrityError);
+    await expect(client.putSmall("crc-wrong", {}, b.data, b.sha256, undefined, (crc32(b.data) ^ 0x80000000) >>> 0)).rejects.toBeInstanceOf(
+      IntegrityError,
+    );
+    for (const id of ["crc-altered", "crc-wrong"]) {
+      expect(await client.statBlob(id)).toBeNull();
+      expect(backend.segments.get(id)).toBeUndefined();
+      await expect(client.getSmall(id)).rejects.toBeInstanceOf(NotFoundError);
+    }
+
+    const meta = await client.putSmall("crc-good", { k: "v" }, b.data, b.sha256, undefined, crc32(b.data));
+    expect(meta.sha256.equals(b.sha256)).toBe(true);
+    const got = await client.getSmall("crc-good");
+    expect(got.data.equals(b.data)).toBe(true);
+    expect(got.meta.attributes).toEqual({ k: "v" });
+    expect(await client.verifyBlob("crc-good")).toBe("ok"); // the sender's sha256, kept, is the bytes'
   });
 
   it("writes and reads a large blob in chunks, whole and by range", async () => {

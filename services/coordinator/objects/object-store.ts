@@ -217,7 +217,17 @@ export class ObjectStore implements ObjectEngine {
     const replicas = await this.nodes.asNodesReturn(
       (tried) => {
         const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
-        return this.writer.putSmall(blobId, data, digest.sha256, live, this.opts.replicas, this.opts.writeQuorum, undefined, requestId);
+        return this.writer.putSmall(
+          blobId,
+          data,
+          digest.sha256,
+          live,
+          this.opts.replicas,
+          this.opts.writeQuorum,
+          undefined,
+          requestId,
+          digest.crc32,
+        );
       },
       (e) => hasCode(e, ErrorCode.QuorumNotReached),
       until,

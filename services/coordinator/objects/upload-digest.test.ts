@@ -59,6 +59,7 @@ describe("upload digests", () => {
       const d = digestOf(small);
       expect(Buffer.isBuffer(d.sha256)).toBe(true); // written to the wire and compared as bytes
       expect({ sha256: d.sha256.toString("hex"), etag: d.etag }).toEqual(expected(small));
+      expect(d.crc32).toBe(crc32(small)); // what the replicas check the bytes by (SegmentStore.put)
     }
   });
 

@@ -1,17 +1,20 @@
 import { hash } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import { crc32 } from "node:zlib";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { BlockChecksums, CHECK_BLOCK } from "../../rpc/block-checksums";
 
 /**
  * What an upload's bytes hash to: sha256 (integrity, kept with every copy and in the catalogue) and
  * md5 (the S3 ETag); for a large upload also the fold of its block crc32s (rpc/block-checksums.ts),
- * what each replica checks the bytes it got by instead of hashing them with sha256 again.
+ * for a small one its zlib crc32: what each replica checks the bytes it got by instead of hashing
+ * them with sha256 again.
  */
 export interface UploadDigest {
   sha256: Buffer;
   etag: string;
   blockCrc?: number;
+  crc32?: number;
 }
 
 /**
@@ -20,7 +23,7 @@ export interface UploadDigest {
  * (figures in bench/README.md, "coordhot"), the same bytes out.
  */
 export function digestOf(data: Buffer): UploadDigest {
-  return { sha256: hash("sha256", data, "buffer"), etag: hash("md5", data, "hex") };
+  return { sha256: hash("sha256", data, "buffer"), etag: hash("md5", data, "hex"), crc32: crc32(data) };
 }
 
 /**

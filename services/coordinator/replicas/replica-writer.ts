@@ -54,7 +54,10 @@ export class ReplicaWriter {
   /**
    * A whole small body to `count` nodes of `candidates`, moving on down the list past nodes that
    * fail (the engine passes the key's live preference list; a caller with fixed targets passes
-   * count = candidates.length, so nothing falls over). Returns the nodes that hold it.
+   * count = candidates.length, so nothing falls over). Returns the nodes that hold it. `crc32`: the
+   * body's, taken by the engine from the bytes it got; the nodes check the bytes by it instead of
+   * hashing them with sha256 (NodeClient.putSmall). A repair's copy passes none: its bytes, read
+   * from another node, are checked against the catalogue's sha256.
    */
   async putSmall(
     versionId: string,
@@ -65,6 +68,7 @@ export class ReplicaWriter {
     quorum: number,
     attributes: CopyAttributes = NO_ATTRIBUTES,
     requestId?: RequestId,
+    crc32?: number,
   ): Promise<string[]> {
     const ok: string[] = [];
     let next = 0;
@@ -74,7 +78,7 @@ export class ReplicaWriter {
       const batch = candidates.slice(next, next + count - ok.length);
       next += batch.length;
       const results = await Promise.allSettled(
-        batch.map((id) => this.nodes.client(id).putSmall(versionId, attributes, data, sha256, requestId)),
+        batch.map((id) => this.nodes.client(id).putSmall(versionId, attributes, data, sha256, requestId, crc32)),
       );
       results.forEach((r, i) => {
         if (r.status === "fulfilled") ok.push(batch[i]);

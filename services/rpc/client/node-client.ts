@@ -128,15 +128,20 @@ export class NodeClient {
     return this.exchange.inFlight;
   }
 
+  /**
+   * `crc32`: the sender's zlib crc32 of `data`; a storage node then checks the data by it instead of
+   * hashing it with sha256 (BlobBackend.putSmall). An older node ignores it and checks the sha256.
+   */
   async putSmall(
     blobId: string,
     attributes: Record<string, string>,
     data: Buffer,
     sha256: Buffer,
     requestId?: RequestId,
+    crc32?: number,
   ): Promise<BlobMeta> {
     const r = checked(
-      await this.exchange.submit({ $case: "put", value: { header: { blobId, attributes }, data, sha256 } }, data.length, requestId),
+      await this.exchange.submit({ $case: "put", value: { header: { blobId, attributes }, data, sha256, crc32 } }, data.length, requestId),
     );
     return fromBlobInfo(r.blob!);
   }

@@ -111,7 +111,7 @@ async function runBlobOp(op: BlobOp, o: BlobOp["op"], backend: BlobBackend, maxG
     case "put": {
       const header = o.value.header;
       if (!header || !isValidBlobId(header.blobId)) throw new InvalidArgumentError(`bad blob id "${header?.blobId}"`);
-      const meta = await backend.putSmall(header.blobId, header.attributes, o.value.data, o.value.sha256);
+      const meta = await backend.putSmall(header.blobId, header.attributes, o.value.data, o.value.sha256, o.value.crc32);
       return ok(op.id, { blob: toBlobInfo(meta) });
     }
     case "get": {

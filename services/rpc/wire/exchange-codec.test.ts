@@ -1,4 +1,4 @@
-import { BatchRequest, BatchResponse } from "../gen/minis3/v1/node";
+import { BatchRequest, BatchResponse, type PutSmallBlob } from "../gen/minis3/v1/node";
 import { decodeBatchRequest, decodeBatchResponse, encodeBatchRequest, encodeBatchResponse } from "./exchange-codec";
 import { blobOf } from "../testing/test-helpers";
 
@@ -15,6 +15,7 @@ describe("exchange codec", () => {
             header: { blobId: "0193abcdef0123456789abcdef01", attributes: { bucket: "b", key: "ключ/é", purgeAtMs: "1732500000000" } },
             data: b.data,
             sha256: b.sha256,
+            crc32: 0xdeadbeef, // over 2^31: a uint32, not an int32
           },
         },
         requestId: "0A1B2C3D4E5F6789",
@@ -25,7 +26,7 @@ describe("exchange codec", () => {
       { id: 5, op: { $case: "stat", value: { blobId: "w" } }, requestId: "" },
       {
         id: 6,
-        op: { $case: "put", value: { header: { blobId: "empty", attributes: {} }, data: Buffer.alloc(0), sha256: b.sha256 } },
+        op: { $case: "put", value: { header: { blobId: "empty", attributes: {} }, data: Buffer.alloc(0), sha256: b.sha256, crc32: 0 } },
         requestId: "",
       },
     ],
@@ -67,6 +68,17 @@ describe("exchange codec", () => {
     // one tag, one length, 16 bytes: the whole cost of an id on the wire
     expect(withId.length - withoutId.length).toBe(18);
     expect(decodeBatchRequest(withoutId).ops[0].requestId).toBe("");
+  });
+
+  it("a put's crc32 is absent unless given (0 is a value, not absence), and a put without it is byte for byte what it was", () => {
+    const put = request.ops[5];
+    expect(decodeBatchRequest(encodeBatchRequest({ ops: [put] })).ops[0].op).toMatchObject({ value: { crc32: 0 } });
+    const withoutCrc: PutSmallBlob = { ...(put.op!.value as PutSmallBlob) };
+    delete withoutCrc.crc32;
+    const before = encodeBatchRequest({ ops: [{ ...put, op: { $case: "put", value: withoutCrc } }] });
+    expect((decodeBatchRequest(before).ops[0].op!.value as PutSmallBlob).crc32).toBeUndefined();
+    // the field's tag and a one-byte varint: the whole cost of a crc32 of 0 on the wire
+    expect(encodeBatchRequest({ ops: [put] }).length - before.length).toBe(2);
   });
 
   it("skips fields it does not know", () => {

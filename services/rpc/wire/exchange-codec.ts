@@ -118,6 +118,10 @@ function encodePut(e: Encoder, p: PutSmallBlob): void {
   if (p.header) e.message(1, encodeHeader, p.header);
   e.bytes(2, p.data);
   e.bytes(3, p.sha256);
+  if (p.crc32 !== undefined) {
+    e.varint(4 << 3); // optional: present even when 0
+    e.varint(p.crc32);
+  }
 }
 function encodeReadRequest(e: Encoder, r: ReadBlobRequest): void {
   e.string(1, r.blobId);
@@ -274,13 +278,14 @@ function decodeHeader(d: Decoder): { blobId: string; attributes: Record<string, 
   return h;
 }
 function decodePut(d: Decoder): PutSmallBlob {
-  const p: PutSmallBlob = { header: undefined, data: EMPTY, sha256: EMPTY };
+  const p: PutSmallBlob = { header: undefined, data: EMPTY, sha256: EMPTY, crc32: undefined };
   while (d.more) {
     const tag = d.varint();
     if (tag === ((1 << 3) | 2)) p.header = decodeHeader(d.nested());
     else if (tag === ((2 << 3) | 2)) p.data = d.view();
     else if (tag === ((3 << 3) | 2))
       p.sha256 = d.copy(); // small, and often kept: do not pin the message
+    else if (tag === 4 << 3) p.crc32 = d.varint();
     else d.skip(tag & 7);
   }
   return p;

@@ -74,8 +74,8 @@ export class FaultyBackend implements BlobBackend {
       abort: () => w.abort(),
     };
   }
-  putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer): Promise<BlobMeta> {
-    return this.disk.putSmall(blobId, attributes, data, sha256);
+  putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer, crc32?: number): Promise<BlobMeta> {
+    return this.disk.putSmall(blobId, attributes, data, sha256, crc32);
   }
   stat(blobId: string): Promise<BlobMeta | null> {
     return this.disk.stat(blobId);

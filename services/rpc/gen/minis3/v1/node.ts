@@ -202,6 +202,13 @@ export interface PutSmallBlob {
   data: Buffer;
   /** the node refuses the blob if the data does not hash to this */
   sha256: Buffer;
+  /**
+   * zlib crc32 of data, when the sender took it (an upload's coordinator): a node that knows this
+   * field checks the data by it (the crc32 its segment record holds anyway) instead of hashing it
+   * with sha256 again, and stores sha256 as given. Absent (a repair's copy, an older coordinator),
+   * or ignored (an older node): the sha256 is checked.
+   */
+  crc32?: number | undefined;
 }
 
 export interface BatchResponse {
@@ -2066,7 +2073,7 @@ export const BlobOp: MessageFns<BlobOp> = {
 };
 
 function createBasePutSmallBlob(): PutSmallBlob {
-  return { header: undefined, data: Buffer.alloc(0), sha256: Buffer.alloc(0) };
+  return { header: undefined, data: Buffer.alloc(0), sha256: Buffer.alloc(0), crc32: undefined };
 }
 
 export const PutSmallBlob: MessageFns<PutSmallBlob> = {
@@ -2079,6 +2086,9 @@ export const PutSmallBlob: MessageFns<PutSmallBlob> = {
     }
     if (message.sha256.length !== 0) {
       writer.uint32(26).bytes(message.sha256);
+    }
+    if (message.crc32 !== undefined) {
+      writer.uint32(32).uint32(message.crc32);
     }
     return writer;
   },
@@ -2120,6 +2130,14 @@ export const PutSmallBlob: MessageFns<PutSmallBlob> = {
             message.sha256 = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.crc32 = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2137,6 +2155,7 @@ export const PutSmallBlob: MessageFns<PutSmallBlob> = {
       header: isSet(object.header) ? BlobHeader.fromJSON(object.header) : undefined,
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
       sha256: isSet(object.sha256) ? Buffer.from(bytesFromBase64(object.sha256)) : Buffer.alloc(0),
+      crc32: isSet(object.crc32) ? globalThis.Number(object.crc32) : undefined,
     };
   },
 
@@ -2151,6 +2170,9 @@ export const PutSmallBlob: MessageFns<PutSmallBlob> = {
     if (message.sha256.length !== 0) {
       obj.sha256 = base64FromBytes(message.sha256);
     }
+    if (message.crc32 !== undefined) {
+      obj.crc32 = Math.round(message.crc32);
+    }
     return obj;
   },
 
@@ -2164,6 +2186,7 @@ export const PutSmallBlob: MessageFns<PutSmallBlob> = {
       : undefined;
     message.data = object.data ?? Buffer.alloc(0);
     message.sha256 = object.sha256 ?? Buffer.alloc(0);
+    message.crc32 = object.crc32 ?? undefined;
     return message;
   },
 };
