@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { createConnection } from "mysql2/promise";
 import pino from "pino";
 import { ErrorCode, hasCode } from "../../common/errors";
@@ -94,6 +95,33 @@ test("a large body goes to its replicas in chunks of UPLOAD_CHUNK_BYTES, whateve
     expect(sent.map((c) => c.length)).toEqual([UPLOAD_CHUNK_BYTES, UPLOAD_CHUNK_BYTES, UPLOAD_CHUNK_BYTES, 5]);
     expect(Buffer.concat(sent).equals(data)).toBe(true);
     expect(digest.sha256.equals(createHash("sha256").update(data).digest())).toBe(true);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a small body goes to its replicas with its crc32, which they check it by instead of a second sha256", async () => {
+  const deps = {
+    placement: { targets: () => ["n1", "n2"], spares: () => [] },
+    nodes: { returnDeadline: () => 0, asNodesReturn: (attempt: (tried: boolean) => Promise<string[]>) => attempt(false) },
+    log: pino({ level: "silent" }),
+  } as unknown as ObjectStoreDeps;
+  const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: 1 << 16, hotTtlMs: 30 * 60_000 });
+  const calls: unknown[][] = [];
+  const writer = { putSmall: (...args: unknown[]) => (calls.push(args), Promise.resolve(["n1", "n2"])) };
+  (store as unknown as { writer: typeof writer }).writer = writer;
+  const data = randomBytes(4096);
+  async function* pieces() {
+    yield data;
+  }
+  try {
+    const { replicas } = await store.storeBlob("default", "k", "v1", new UploadBody(pieces(), 1 << 30, data.length), undefined);
+    expect(replicas).toEqual(["n1", "n2"]);
+    expect(calls).toHaveLength(1);
+    const [, sent, sha256, , , , , , crc] = calls[0] as [string, Buffer, Buffer, ...unknown[]];
+    expect(sent.equals(data)).toBe(true);
+    expect(sha256.equals(createHash("sha256").update(data).digest())).toBe(true);
+    expect(crc).toBe(crc32(data));
   } finally {
     await store.close();
   }
