@@ -1,12 +1,12 @@
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { Pool, type Dispatcher } from "undici";
+import { Pool } from "undici";
 import { authorizationFor } from "../deploy/launcher/client-credentials";
+import { send, type Answer } from "./dispatch";
 import { SocketGetter, type HashedBody } from "./socket-get";
 
 // The bench's HTTP side: one keep-alive connection pool to the coordinator (undici), and for the
-// large phases' GETs connections of their own (socket-get.ts); every body read is streamed through
-// sha256, never collected.
+// large phases' GETs connections of their own (socket-get.ts); every body read is hashed (sha256) as
+// it arrives, never collected (dispatch.ts).
 
 export interface Outcome {
   ok: boolean;
@@ -40,24 +40,6 @@ export function benchPool(origin: string, connections: number, timeoutMs: number
   return new Pool(origin, { connections, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
 }
 
-/** Reads a GET's body through sha256 as it streams in and checks it against what was stored. */
-export async function verifiedBody(
-  res: Dispatcher.ResponseData,
-  expected: { sha256: string; size: number } | undefined,
-): Promise<RetrieveOutcome> {
-  if (res.statusCode !== 200) {
-    await res.body.dump({ limit: 1 << 20 });
-    return { ok: false, status: res.statusCode, reason: `http ${res.statusCode}`, bytes: 0 };
-  }
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of res.body) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return checkedBody({ status: 200, bytes, sha256: hash.digest("hex") }, expected);
-}
-
 /** A GET's hashed body (any client's) checked against what was stored; a status other than 200 is the failure. */
 export function checkedBody(got: HashedBody, expected: { sha256: string; size: number } | undefined): RetrieveOutcome {
   const { status, bytes, sha256: digest } = got;
@@ -67,12 +49,11 @@ export function checkedBody(got: HashedBody, expected: { sha256: string; size: n
   return { ok: true, status, bytes, sha256: digest };
 }
 
-/** A 2xx after the body was drained, or the status as the failure. */
-export async function statusOutcome(res: Dispatcher.ResponseData): Promise<Outcome> {
-  await res.body.dump({ limit: 1 << 20 });
-  return res.statusCode >= 200 && res.statusCode < 300
-    ? { ok: true, status: res.statusCode }
-    : { ok: false, status: res.statusCode, reason: `http ${res.statusCode}` };
+/** A 2xx (its body drained), or the status as the failure. */
+export function statusOutcome(res: Answer): Outcome {
+  return res.status >= 200 && res.status < 300
+    ? { ok: true, status: res.status }
+    : { ok: false, status: res.status, reason: `http ${res.status}` };
 }
 
 /**
@@ -93,7 +74,7 @@ export async function retrieveWith(
 ): Promise<RetrieveOutcome> {
   try {
     if (large) return checkedBody(await large.get(path, headers), expected);
-    return await verifiedBody(await pool.request({ path, method: "GET", headers }), expected);
+    return checkedBody(await send(pool, { path, method: "GET", headers, hashBody: true }), expected);
   } catch (e) {
     return { ...failure(e), bytes: 0 };
   }
@@ -102,29 +83,26 @@ export async function retrieveWith(
 export class MiniS3Client implements ObjectClient {
   readonly pool: Pool;
   private readonly large?: SocketGetter;
+  private readonly address: string;
 
   /** `largeGets`: GETs read as large objects' are (largeGetter). */
-  constructor(
-    private readonly origin: string,
-    connections: number,
-    timeoutMs = 60_000,
-    largeGets = false,
-  ) {
+  constructor(origin: string, connections: number, timeoutMs = 60_000, largeGets = false) {
     this.pool = benchPool(origin, connections, timeoutMs);
     this.large = largeGetter(origin, largeGets, timeoutMs);
+    this.address = new URL(origin).host;
   }
 
   /** Uploads a Buffer, or an iterable of chunks with its declared length. */
   async upload(key: string, body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer>, length: number): Promise<Outcome> {
     try {
-      const res = await this.pool.request({
+      const res = await send(this.pool, {
         path: `/upload?key=${q(key)}`,
         method: "POST",
         // pulled as the socket drains (backpressure): one chunk read ahead at most
         body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }),
-        headers: { "content-type": "application/octet-stream", "content-length": String(length), ...authorizationFor(this.origin) },
+        headers: { "content-type": "application/octet-stream", "content-length": String(length), ...this.authorization() },
       });
-      return await statusOutcome(res);
+      return statusOutcome(res);
     } catch (e) {
       return failure(e);
     }
@@ -132,16 +110,23 @@ export class MiniS3Client implements ObjectClient {
 
   /** Retrieves and hashes the body as it streams in; checks it against the expected sha256 and size. */
   retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
-    return retrieveWith(this.pool, this.large, `/retrieve?key=${q(key)}`, authorizationFor(this.origin), expected);
+    return retrieveWith(this.pool, this.large, `/retrieve?key=${q(key)}`, this.authorization(), expected);
   }
 
   async delete(key: string): Promise<Outcome> {
     try {
-      const res = await this.pool.request({ path: `/delete?key=${q(key)}`, method: "DELETE", headers: authorizationFor(this.origin) });
-      return await statusOutcome(res);
+      return statusOutcome(await send(this.pool, { path: `/delete?key=${q(key)}`, method: "DELETE", headers: this.authorization() }));
     } catch (e) {
       return failure(e);
     }
+  }
+
+  /**
+   * The bearer token header (a token made per minute by client-credentials.ts), looked up by
+   * host:port: by URL, authorizationFor parsed the origin with `new URL` on every request.
+   */
+  private authorization(): Record<string, string> {
+    return authorizationFor(this.address);
   }
 
   close(): Promise<void> {

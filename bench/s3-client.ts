@@ -11,6 +11,7 @@ import {
   type Outcome,
   type RetrieveOutcome,
 } from "./client";
+import { send } from "./dispatch";
 import type { SocketGetter } from "./socket-get";
 
 // The bench's S3 side: the same workloads through the S3 port, every request signed with SigV4 as
@@ -65,8 +66,9 @@ export class S3BenchClient implements ObjectClient {
   /** CreateBucket; a bucket this key already owns is fine. */
   async createBucket(): Promise<Outcome> {
     try {
-      const res = await this.pool.request({ path: `/${this.bucket}`, method: "PUT", headers: this.signed("PUT", `/${this.bucket}`) });
-      const out = await statusOutcome(res);
+      const out = statusOutcome(
+        await send(this.pool, { path: `/${this.bucket}`, method: "PUT", headers: this.signed("PUT", `/${this.bucket}`) }),
+      );
       return out.status === 409 ? { ok: true, status: 409 } : out;
     } catch (e) {
       return failure(e);
@@ -77,13 +79,13 @@ export class S3BenchClient implements ObjectClient {
     try {
       const path = this.path(key);
       const headers = this.signed("PUT", path, { "content-type": "application/octet-stream", "content-length": String(length) });
-      const res = await this.pool.request({
+      const res = await send(this.pool, {
         path,
         method: "PUT",
         body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }),
         headers,
       });
-      return await statusOutcome(res);
+      return statusOutcome(res);
     } catch (e) {
       return failure(e);
     }
@@ -97,8 +99,7 @@ export class S3BenchClient implements ObjectClient {
   async delete(key: string): Promise<Outcome> {
     try {
       const path = this.path(key);
-      const res = await this.pool.request({ path, method: "DELETE", headers: this.signed("DELETE", path) });
-      return await statusOutcome(res);
+      return statusOutcome(await send(this.pool, { path, method: "DELETE", headers: this.signed("DELETE", path) }));
     } catch (e) {
       return failure(e);
     }
