@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { Pool } from "undici";
 import { authorizationFor } from "../deploy/launcher/client-credentials";
-import { send, type Answer } from "./dispatch";
+import { send } from "./dispatch";
 import { SocketGetter, type HashedBody } from "./socket-get";
 
 // The bench's HTTP side: one keep-alive connection pool to the coordinator (undici), and for the
@@ -50,7 +50,7 @@ export function checkedBody(got: HashedBody, expected: { sha256: string; size: n
 }
 
 /** A 2xx (its body drained), or the status as the failure. */
-export function statusOutcome(res: Answer): Outcome {
+export function statusOutcome(res: HashedBody): Outcome {
   return res.status >= 200 && res.status < 300
     ? { ok: true, status: res.status }
     : { ok: false, status: res.status, reason: `http ${res.status}` };

@@ -1,6 +1,7 @@
 import { createHash, hash, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Dispatcher, Pool } from "undici";
+import type { HashedBody } from "./socket-get";
 
 // One request on the bench's undici pool, its answer read by a handler of our own rather than by
 // `pool.request()`: that wraps every body in a Readable the caller then reads with an async
@@ -10,15 +11,6 @@ import type { Dispatcher, Pool } from "undici";
 // request, keeps the connection alive and enforces the head and body timeouts; only how the answer
 // is read differs. A 200's body is hashed as it arrives (sha256, like every body read), others'
 // bodies are drained and dropped.
-
-/** What a request got back: the status, and for a hashed 200 its body's size and sha256 (hex). */
-export interface Answer {
-  status: number;
-  /** Body bytes read (hashed or drained). */
-  bytes: number;
-  /** Only when the body was hashed (`hashBody` and a 200). */
-  sha256?: string;
-}
 
 export interface Call {
   path: string;
@@ -33,8 +25,8 @@ export interface Call {
 const DRAIN_LIMIT = 1 << 20;
 
 /** Sends `call` on the pool and resolves with its answer once the last byte is in; rejects as undici does (ECONNRESET, timeouts…). */
-export function send(pool: Pool, call: Call): Promise<Answer> {
-  return new Promise<Answer>((resolve, reject) => {
+export function send(pool: Pool, call: Call): Promise<HashedBody> {
+  return new Promise<HashedBody>((resolve, reject) => {
     pool.dispatch(
       { path: call.path, method: call.method, headers: call.headers, body: call.body },
       new AnswerHandler(call.hashBody === true, resolve, reject),
@@ -59,7 +51,7 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly hashBody: boolean,
-    private readonly resolve: (a: Answer) => void,
+    private readonly resolve: (a: HashedBody) => void,
     private readonly reject: (e: Error) => void,
   ) {}
 

@@ -18,9 +18,9 @@ const IDLE_MS = 30_000;
 
 export interface HashedBody {
   status: number;
-  /** Body bytes read (0 for an answer that is not a 200, whose body is not read). */
+  /** Body bytes read (hashed for a 200; for other answers drained, or 0 when not read at all). */
   bytes: number;
-  /** The body's sha256 (hex), for a 200. */
+  /** The body's sha256 (hex), for a 200 whose body was hashed. */
   sha256?: string;
 }
 

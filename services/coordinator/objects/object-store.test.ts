@@ -118,7 +118,7 @@ test("a small body goes to its replicas with its crc32, which they check it by i
     const { replicas } = await store.storeBlob("default", "k", "v1", new UploadBody(pieces(), 1 << 30, data.length), undefined);
     expect(replicas).toEqual(["n1", "n2"]);
     expect(calls).toHaveLength(1);
-    const [, sent, sha256, , , , , , crc] = calls[0] as [string, Buffer, Buffer, ...unknown[]];
+    const [, sent, { sha256, crc32: crc }] = calls[0] as [string, Buffer, { sha256: Buffer; crc32?: number }, ...unknown[]];
     expect(sent.equals(data)).toBe(true);
     expect(sha256.equals(createHash("sha256").update(data).digest())).toBe(true);
     expect(crc).toBe(crc32(data));

@@ -217,17 +217,7 @@ export class ObjectStore implements ObjectEngine {
     const replicas = await this.nodes.asNodesReturn(
       (tried) => {
         const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
-        return this.writer.putSmall(
-          blobId,
-          data,
-          digest.sha256,
-          live,
-          this.opts.replicas,
-          this.opts.writeQuorum,
-          undefined,
-          requestId,
-          digest.crc32,
-        );
+        return this.writer.putSmall(blobId, data, digest, live, this.opts.replicas, this.opts.writeQuorum, undefined, requestId);
       },
       (e) => hasCode(e, ErrorCode.QuorumNotReached),
       until,

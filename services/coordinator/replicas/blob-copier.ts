@@ -52,7 +52,7 @@ export class BlobCopier {
     if (v.size <= this.smallMax) {
       return this.ledByEachSource(v, ordered, requestId, async (from) => {
         const data = await this.reader.readSmall(v, requestId, from, false);
-        return this.writer.putSmall(v.versionId, data, sha256, targets, targets.length, quorum, attributes, requestId);
+        return this.writer.putSmall(v.versionId, data, { sha256 }, targets, targets.length, quorum, attributes, requestId);
       });
     }
     return this.streams.run(() =>

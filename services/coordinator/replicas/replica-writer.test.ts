@@ -36,7 +36,7 @@ describe("ReplicaWriter", () => {
   it("a small write reaches its quorum with one target down, and the down node is suspected", async () => {
     const b = blobOf(1000);
     expect(nodes.directory.isLive("down1")).toBe(true);
-    const ok = await writer.putSmall("w-quorum", b.data, b.sha256, ["n1", "down1", "n2"], 3, 2);
+    const ok = await writer.putSmall("w-quorum", b.data, { sha256: b.sha256 }, ["n1", "down1", "n2"], 3, 2);
     expect(ok.sort()).toEqual(["n1", "n2"]);
     expect((await nodes.backend("n2").disk.read("w-quorum", 0, undefined)).meta.sha256.equals(b.sha256)).toBe(true);
     expect(nodes.directory.isLive("down1")).toBe(false);
@@ -44,21 +44,21 @@ describe("ReplicaWriter", () => {
 
   it("a small write falls over down the preference list past a node that fails", async () => {
     const b = blobOf(2000);
-    const ok = await writer.putSmall("w-fallover", b.data, b.sha256, ["n1", "down2", "n2", "n3"], 3, 2);
+    const ok = await writer.putSmall("w-fallover", b.data, { sha256: b.sha256 }, ["n1", "down2", "n2", "n3"], 3, 2);
     expect(ok.sort()).toEqual(["n1", "n2", "n3"]);
     expect(await holds("n3", "w-fallover")).toBe(true);
   });
 
   it("with fixed targets (count = all of them) a small write does not fall over", async () => {
     const b = blobOf(3000);
-    expect(await writer.putSmall("w-fixed", b.data, b.sha256, ["n1", "down1"], 2, 1)).toEqual(["n1"]);
+    expect(await writer.putSmall("w-fixed", b.data, { sha256: b.sha256 }, ["n1", "down1"], 2, 1)).toEqual(["n1"]);
     expect(await holds("n2", "w-fixed")).toBe(false);
     expect(await holds("n3", "w-fixed")).toBe(false);
   });
 
   it("a small write below its quorum discards the copies it made and says so", async () => {
     const b = blobOf(500);
-    const put = writer.putSmall("w-lost", b.data, b.sha256, ["n1", "down1", "down2"], 3, 2);
+    const put = writer.putSmall("w-lost", b.data, { sha256: b.sha256 }, ["n1", "down1", "down2"], 3, 2);
     await expect(put).rejects.toMatchObject({ code: ErrorCode.QuorumNotReached });
     await expect(put).rejects.toThrow(/write quorum is 2/);
     expect(await holds("n1", "w-lost")).toBe(false);
@@ -137,7 +137,7 @@ describe("ReplicaWriter", () => {
 
   it("discard deletes copies and reports the nodes it could not reach", async () => {
     const b = blobOf(100);
-    await writer.putSmall("w-discard", b.data, b.sha256, ["n1", "n2"], 2, 2);
+    await writer.putSmall("w-discard", b.data, { sha256: b.sha256 }, ["n1", "n2"], 2, 2);
     expect(await writer.discard("w-discard", ["n1", "n2", "down2"])).toEqual(["down2"]);
     expect(await holds("n1", "w-discard")).toBe(false);
     expect(await holds("n2", "w-discard")).toBe(false);

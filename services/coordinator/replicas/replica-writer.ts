@@ -54,21 +54,20 @@ export class ReplicaWriter {
   /**
    * A whole small body to `count` nodes of `candidates`, moving on down the list past nodes that
    * fail (the engine passes the key's live preference list; a caller with fixed targets passes
-   * count = candidates.length, so nothing falls over). Returns the nodes that hold it. `crc32`: the
-   * body's, taken by the engine from the bytes it got; the nodes check the bytes by it instead of
-   * hashing them with sha256 (NodeClient.putSmall). A repair's copy passes none: its bytes, read
-   * from another node, are checked against the catalogue's sha256.
+   * count = candidates.length, so nothing falls over). Returns the nodes that hold it. `check`: the
+   * body's sha256 (always) and its crc32 when the engine took one from the bytes it got: the nodes
+   * then check the bytes by the crc32 instead of hashing them with sha256 (NodeClient.putSmall). A
+   * repair's copy gives only the catalogue's sha256, which its bytes, read from another node, must match.
    */
   async putSmall(
     versionId: string,
     data: Buffer,
-    sha256: Buffer,
+    { sha256, crc32 }: { sha256: Buffer; crc32?: number },
     candidates: string[],
     count: number,
     quorum: number,
     attributes: CopyAttributes = NO_ATTRIBUTES,
     requestId?: RequestId,
-    crc32?: number,
   ): Promise<string[]> {
     const ok: string[] = [];
     let next = 0;
