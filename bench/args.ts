@@ -106,7 +106,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --overwrite-mix U:R:D   those of the overwrite phases (default 45:45:10)
   --key-set N          keys of the overwrite phases (default 1000; at least --concurrency)
   --large SIZE         single-object throughput test size (default 64MiB)
-  --large-passes N     objects of that size timed up and back; the median is reported (default 3)
+  --large-passes N     objects of that size timed up and back; the median is reported (default 5)
   --large-in-flight N  objects moved at once in the large-parallel phases (default 2)
   --huge SIZE          memory test object size (default 1GiB)
   --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
@@ -265,7 +265,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     overwriteMix: parseMix(get("overwrite-mix", "45:45:10"), "overwrite-mix"),
     keySet,
     largeBytes,
-    largePasses: int("large-passes", get("large-passes", "3"), 1, 20),
+    largePasses: int("large-passes", get("large-passes", "5"), 1, 20),
     largeInFlight: int("large-in-flight", get("large-in-flight", "2"), 1, 16),
     hugeBytes,
     phases: [...new Set(phases)] as Phase[],

@@ -138,7 +138,7 @@ describe("bench", () => {
       mix: { upload: 1, retrieve: 1, delete: 0 },
       phases: ["mixed"],
       largeBytes: 64 * 2 ** 20,
-      largePasses: 3,
+      largePasses: 5,
       hugeBytes: 2 ** 30,
       url: undefined,
     });
