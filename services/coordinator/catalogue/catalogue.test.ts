@@ -1,11 +1,12 @@
-import type { Pool, RowDataPacket } from "mysql2/promise";
+import { createPool, type Pool, type RowDataPacket } from "mysql2/promise";
+import { CONNECTION_OPTIONS } from "../../common/db/pool";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
-import { markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
+import { keyChangeBatch, markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The catalogue against the real MariaDB, in a database of its own dropped at the end. Each test
@@ -166,6 +167,70 @@ describe("commits and lookups", () => {
       expect(await stateOf(id)).toEqual({ state: "trash", tier: "hot", reason: "overwritten" });
     }
     expect((await c.current(b, "other"))!.versionId).toBe(other.versionId);
+  });
+
+  it("names every version a key-change batch replaced, per winning upload, on a connection new or reused", async () => {
+    // The commit's UPDATE names the rows it trashes itself (versions-sql.ts REPLACED_SQL): on a
+    // connection that never ran a batch, then on the same one again (nothing left from before).
+    const [{ db }] = (await pool.query<RowDataPacket[]>("SELECT DATABASE() AS db"))[0] as RowDataPacket[];
+    const fresh = createPool({
+      ...CONNECTION_OPTIONS,
+      host: "127.0.0.1",
+      port: 3306,
+      user: "root",
+      database: db,
+      connectionLimit: 1,
+      multipleStatements: true,
+    });
+    try {
+      const c = cat();
+      const [b1, b2] = [newBucket(), newBucket()];
+      const odd = "a b/\u00e9 ";
+      const [k1, j1, odd1, k2, gone] = [upload(b1, "k"), upload(b1, "j"), upload(b1, odd), upload(b2, "k"), upload(b2, "gone")];
+      for (const v of [k1, j1, odd1, k2, gone]) await c.commit(v);
+      // A second live version of b1/k with no objects row (what review finding 12 once left): found by key too.
+      const orphan = upload(b1, "k");
+      await pool.query(
+        `INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier, replicas, created_ms, accessed_ms)
+         SELECT ?, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier, replicas, created_ms, accessed_ms FROM versions WHERE version_id = ?`,
+        [orphan.versionId, k1.versionId],
+      );
+      const [x, y, z, o, w, n] = [upload(b1, "k"), upload(b1, "k"), upload(b1, "j"), upload(b1, odd), upload(b2, "k"), upload(b1, "new")];
+      const commit = (v: NewVersion) => ({ kind: "commit" as const, version: { ...v, requestId: null } });
+      const out = await keyChangeBatch(
+        fresh,
+        [
+          commit(x),
+          commit(y),
+          commit(z),
+          commit(o),
+          commit(w),
+          commit(n),
+          { kind: "delete", key: { bucket: b2, key: "gone", requestId: null } },
+        ],
+        Date.now(),
+        TTL,
+      );
+      const replaced = out.slice(0, 6).map((r) => [...(r as { replaced: string[] }).replaced].sort());
+      expect(replaced).toEqual([
+        [],
+        [x.versionId, k1.versionId, orphan.versionId].sort(),
+        [j1.versionId],
+        [odd1.versionId],
+        [k2.versionId],
+        [],
+      ]);
+      expect((out[6] as VersionRow).versionId).toBe(gone.versionId);
+      for (const id of [x.versionId, k1.versionId, orphan.versionId, j1.versionId, odd1.versionId, k2.versionId]) {
+        expect(await stateOf(id)).toEqual({ state: "trash", tier: "hot", reason: "overwritten" });
+      }
+      // The same connection again: a batch that replaces nothing names nothing, then one that does.
+      expect(await keyChangeBatch(fresh, [commit(upload(b1, "newer"))], Date.now(), TTL)).toEqual([{ replaced: [] }]);
+      const again = upload(b2, "k");
+      expect(await keyChangeBatch(fresh, [commit(again)], Date.now(), TTL)).toEqual([{ replaced: [w.versionId] }]);
+    } finally {
+      await fresh.end();
+    }
   });
 
   it("answers concurrent lookups of many keys, with null for missing ones", async () => {
