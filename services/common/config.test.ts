@@ -63,6 +63,13 @@ describe("configuration", () => {
     expect(readConfig(["readCache"], { MINIS3_READ_CACHE: "0" }).readCache).toBe(0);
   });
 
+  it("takes a body cache size in bytes, with or without a unit, or 0 (off)", () => {
+    expect(readConfig(["bodyCacheBytes"], {}).bodyCacheBytes).toBe(8 * 1024 ** 2);
+    expect(readConfig(["bodyCacheBytes"], { MINIS3_BODY_CACHE_BYTES: "64MiB" }).bodyCacheBytes).toBe(64 * 1024 ** 2);
+    expect(readConfig(["bodyCacheBytes"], { MINIS3_BODY_CACHE_BYTES: "0" }).bodyCacheBytes).toBe(0);
+    expect(() => readConfig(["bodyCacheBytes"], { MINIS3_BODY_CACHE_BYTES: "lots" })).toThrow(/MINIS3_BODY_CACHE_BYTES/);
+  });
+
   it("takes a scrub rate of 0 (off) and refuses an orphan grace under a second", () => {
     expect(readConfig(["scrubRate", "orphanGrace"], {})).toEqual({ scrubRate: 4 * 1024 ** 2, orphanGrace: 3_600_000 });
     expect(readConfig(["scrubRate"], { MINIS3_SCRUB_RATE: "0" }).scrubRate).toBe(0);

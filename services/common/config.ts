@@ -99,6 +99,13 @@ export const SETTINGS = {
     check: sizeWithUnit("a bare number was a count of rows before 2026-12"),
     doc: "coordinator: heap the catalogue rows kept for reads may take, estimated (~1.4 KiB a row without metadata; 0: off); kept coherent across coordinators over Redis",
   },
+  // 8 MiB: the bench's overwrite row keeps 1,000 keys of 4 KiB, each body charged 5 KiB (replicas/body-cache.ts).
+  bodyCacheBytes: {
+    env: "MINIS3_BODY_CACHE_BYTES",
+    default: "8MiB",
+    check: size,
+    doc: "coordinator: memory for the bytes of recent small versions (up to MINIS3_CHUNK_SIZE), so their GETs and trash moves ask no node (+1 KiB an entry; 0: off); no invalidation needed",
+  },
   cacheLease: {
     env: "MINIS3_CACHE_LEASE",
     default: "2s",

@@ -18,6 +18,7 @@ import { NodePool } from "./cluster/node-pool";
 import { closeQueues, createQueues, redisClient, redisConnection, type LifecycleQueues } from "./lifecycle/queues";
 import { Scheduler } from "./lifecycle/scheduler";
 import { Placement } from "./placement/placement";
+import { BodyCache } from "./replicas/body-cache";
 import { HTTP_TIMEOUT_SETTINGS } from "./api/http-timeouts";
 
 const SETTINGS = [
@@ -38,6 +39,7 @@ const SETTINGS = [
   "maxObjectSize",
   "chunkSize",
   "readCache",
+  "bodyCacheBytes",
   "cacheLease",
   "hotTtl",
   "trashTtl",
@@ -93,6 +95,8 @@ export interface CoordinatorContext {
   readonly placement: Placement;
   readonly presence: CoordinatorPresence;
   readonly cache: ReadCache;
+  /** Small versions' bytes by version id (MINIS3_BODY_CACHE_BYTES), for the engine's reads and the lifecycle's copies. */
+  readonly bodies: BodyCache;
   /** Keeps the read caches of all coordinators coherent (Redis pub/sub). */
   readonly cacheBus: InvalidationBus;
   readonly catalogue: Catalogue;
@@ -164,6 +168,7 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
     placement,
     presence,
     cache,
+    bodies: new BodyCache(config.bodyCacheBytes, config.chunkSize),
     cacheBus,
     catalogue,
     access,

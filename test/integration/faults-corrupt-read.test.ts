@@ -64,7 +64,9 @@ describe("a corrupt replica is never served as success, and repair replaces it",
     cluster = await startCluster({
       storageNodes: 3,
       // Repair runs once this coordinator has watched the nodes for MINIS3_REPAIR_AFTER.
-      env: { MINIS3_REPAIR_AFTER: "2s", MINIS3_RECONCILE_INTERVAL: "1s" },
+      // The small object's GETs must reach its replicas, the bad one first: the coordinator's body
+      // cache would answer them from the upload's own bytes (and the scrubber find the bad copy).
+      env: { MINIS3_REPAIR_AFTER: "2s", MINIS3_RECONCILE_INTERVAL: "1s", MINIS3_BODY_CACHE_BYTES: "0" },
     });
     nodes = new ClusterInspector(cluster);
     grpcClient = TestObjectClient.create("generated", cluster.grpcAddress);

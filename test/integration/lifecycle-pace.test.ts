@@ -34,6 +34,9 @@ describe("lifecycle pace (real cluster, reconciler every 30 s)", () => {
         MINIS3_TRASH_TTL: `${TRASH_TTL_MS}ms`,
         MINIS3_RECONCILE_INTERVAL: "30s",
         MINIS3_REPLICAS: "2",
+        // The "unmovable" versions are unmovable because their bytes are gone from every node: a
+        // coordinator holding them in its body cache would copy them from there.
+        MINIS3_BODY_CACHE_BYTES: "0",
       },
     });
     base = cluster.httpUrl;

@@ -13,6 +13,7 @@ import type { VersionRow } from "../model/version-row";
 import type { ObjectEvents, Undeleter } from "../objects/object-events";
 import type { Placement } from "../placement/placement";
 import { BlobCopier } from "../replicas/blob-copier";
+import type { BodyCache } from "../replicas/body-cache";
 import { DuePoller, type Peers } from "./due-poller";
 import { dueTransitions } from "./due-transitions";
 import { JOBS } from "./jobs";
@@ -44,6 +45,8 @@ export interface LifecycleDeps {
   /** Who else runs the lifecycle: the oldest live coordinator runs the due-row poller, rehome passes are shared out. */
   readonly presence: Peers;
   readonly log: Logger;
+  /** Small versions' bytes the copies take without a node read (the engine's cache, shared). */
+  readonly bodies?: BodyCache;
 }
 
 /** MINIS3_SCRUB_RATE (0: off) and MINIS3_ORPHAN_GRACE. */
@@ -89,7 +92,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
       scheduler,
       log,
       opts,
-      copier: new BlobCopier(nodes, log, opts.chunkSize),
+      copier: new BlobCopier(nodes, log, opts.chunkSize, deps.bodies),
       throttle: new RepairThrottle(opts.repairRate, () => 1 + deps.presence.others().length),
       reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.toEmpty()),
     };

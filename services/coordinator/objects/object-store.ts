@@ -28,6 +28,7 @@ import type {
   VersionListQuery,
 } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
+import type { BodyCache } from "../replicas/body-cache";
 import { ReplicaReader } from "../replicas/replica-reader";
 import { ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
@@ -54,6 +55,8 @@ export interface ObjectStoreDeps {
   /** Where commits, deletes, cold reads and missing copies are reported (the lifecycle's scheduler). */
   readonly events: ObjectEvents;
   readonly undeleter: Undeleter;
+  /** Small versions' bytes: an upload's once committed, a read's once checked; reads look here first. */
+  readonly bodies?: BodyCache;
 }
 
 /**
@@ -87,6 +90,7 @@ export class ObjectStore implements ObjectEngine {
   private readonly nodes: NodePool;
   private readonly digests = new DigestThread();
   private readonly failedCommits: FailedCommitDeps;
+  private readonly bodies?: BodyCache;
 
   constructor(
     deps: ObjectStoreDeps,
@@ -99,7 +103,14 @@ export class ObjectStore implements ObjectEngine {
     this.events = deps.events;
     this.undeleter = deps.undeleter;
     this.nodes = deps.nodes;
-    this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log, (id, requestId) => this.events.underReplicated(id, requestId));
+    this.bodies = deps.bodies;
+    this.reader = new ReplicaReader(
+      deps.nodes,
+      opts.chunkSize,
+      this.log,
+      (id, requestId) => this.events.underReplicated(id, requestId),
+      deps.bodies,
+    );
     this.writer = new ReplicaWriter(deps.nodes, this.log);
     this.failedCommits = {
       version: (id) => this.catalogue.version(id),
@@ -122,7 +133,7 @@ export class ObjectStore implements ObjectEngine {
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
     const versionId = newVersionId();
     const { requestId } = input;
-    const { replicas, digest } = await this.storeBlob(bucket, key, versionId, body, requestId);
+    const { replicas, digest, small } = await this.storeBlob(bucket, key, versionId, body, requestId);
 
     const etag = input.etag ?? digest.etag;
     const v: NewVersion = {
@@ -152,6 +163,8 @@ export class ObjectStore implements ObjectEngine {
         throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "the catalogue could not record the upload");
       }
     }
+    // Committed: these are version `versionId`'s bytes for good (what was digested and sent).
+    if (small) this.bodies?.put(versionId, small);
     this.events.committed(v, replaced, requestId);
     if (replicas.length < this.opts.replicas) this.events.underReplicated(versionId, requestId);
     return {
@@ -175,7 +188,8 @@ export class ObjectStore implements ObjectEngine {
    * list, with the write quorum, and answers where they are and their digests; nothing commits
    * them to the catalogue. The body is read up to one chunk: one that ends within it is small and
    * travels whole (falling over past failed nodes), a longer one streams to all replicas at once.
-   * An upload's bytes, and a multipart upload's parts (multipart-store.ts), go this way.
+   * An upload's bytes, and a multipart upload's parts (multipart-store.ts), go this way. A small
+   * body is handed back as `small` too (the upload's own buffer, not a copy).
    */
   async storeBlob(
     bucket: string,
@@ -183,7 +197,7 @@ export class ObjectStore implements ObjectEngine {
     blobId: string,
     body: UploadBody,
     requestId: RequestId,
-  ): Promise<{ replicas: string[]; digest: UploadDigest }> {
+  ): Promise<{ replicas: string[]; digest: UploadDigest; small?: Buffer }> {
     // Short of reachable nodes (one restarting as another is killed), the write waits a little for one to return.
     const until = this.nodes.returnDeadline();
     let targets = this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER);
@@ -222,7 +236,7 @@ export class ObjectStore implements ObjectEngine {
       (e) => hasCode(e, ErrorCode.QuorumNotReached),
       until,
     );
-    return { replicas, digest };
+    return { replicas, digest, small: data };
   }
 
   /**

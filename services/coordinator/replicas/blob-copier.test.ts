@@ -4,6 +4,7 @@ import type { BlobMeta } from "../../rpc/blob-backend";
 import type { BlobRead, BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
 import { BlobCopier } from "./blob-copier";
+import { BodyCache } from "./body-cache";
 import { startNodes, versionOf, type InProcessNodes } from "./testing/in-process-nodes";
 
 // The copier's memory bound: large objects stream through the coordinator one at a time, whatever
@@ -161,5 +162,17 @@ describe("copy fail-over", () => {
     expect(await copier.copy(v, ["s1"], ["t1", "down"], 1)).toEqual(["t1"]);
     expect(await nodes.backend("t2").stat("c-fixed")).toBeNull();
     await expect(copier.copy(v, ["s1"], ["down"], 1)).rejects.toThrow(/write quorum is 1/);
+  });
+
+  it("a small version the body cache holds is copied from it: its sources are not read, and may be gone", async () => {
+    const bodies = new BodyCache(1 << 20, CHUNK);
+    const cached = new BlobCopier(nodes.pool, silentLog, CHUNK, bodies);
+    const { data } = blobOf(4096);
+    const v = await nodes.store("c-cached", data, ["s1"]);
+    bodies.put(v.versionId, data); // as the upload that made it left it
+    await nodes.backend("s1").delete("c-cached");
+    expect(await cached.copy(v, ["s1"], ["t1"], 1)).toEqual(["t1"]);
+    expect((await copyOn("t1", "c-cached")).equals(data)).toBe(true);
+    expect(nodes.backend("s1").reads.map((r) => r.blobId)).not.toContain("c-cached");
   });
 });

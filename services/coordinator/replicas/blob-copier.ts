@@ -4,6 +4,7 @@ import type { RequestId } from "../../common/request-context";
 import { Semaphore } from "../../common/semaphore";
 import type { NodePool } from "../cluster/node-pool";
 import type { VersionRow } from "../model/version-row";
+import type { BodyCache } from "./body-cache";
 import { ReplicaReader } from "./replica-reader";
 import { ReplicaWriter, type CopyAttributes } from "./replica-writer";
 
@@ -25,13 +26,18 @@ export class BlobCopier {
   private readonly reader: ReplicaReader;
   private readonly writer: ReplicaWriter;
 
-  /** Blobs up to smallMax travel whole on the nodes' Exchange streams (no call, no file each). */
+  /**
+   * Blobs up to smallMax travel whole on the nodes' Exchange streams (no call, no file each); those
+   * `bodies` holds are copied from it, no node read (an overwrite's trash move copies the version
+   * the upload just replaced, usually still held).
+   */
   constructor(
     nodes: NodePool,
     private readonly log: Logger,
     private readonly smallMax: number,
+    bodies?: BodyCache,
   ) {
-    this.reader = new ReplicaReader(nodes, smallMax, log);
+    this.reader = new ReplicaReader(nodes, smallMax, log, undefined, bodies);
     this.writer = new ReplicaWriter(nodes, log);
   }
 

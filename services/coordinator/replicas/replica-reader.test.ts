@@ -1,5 +1,6 @@
 import { blobOf, collect, flipByte, silentLog } from "../../rpc/testing/test-helpers";
 import type { VersionRow } from "../model/version-row";
+import { BodyCache } from "./body-cache";
 import { ReplicaReader } from "./replica-reader";
 import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
 
@@ -132,5 +133,54 @@ describe("ReplicaReader", () => {
     const { data, v } = await store("r-sources", 800, ["n1", "n2"]);
     expect((await reader.readSmall(v, undefined, ["n2"])).equals(data)).toBe(true);
     expect(nodes.backend("n1").reads).toEqual([]);
+  });
+
+  describe("with a body cache", () => {
+    const cached = (bodies = new BodyCache(1 << 20, CHUNK)) => ({
+      bodies,
+      reader: new ReplicaReader(nodes.pool, CHUNK, silentLog, undefined, bodies),
+    });
+    const reads = () => ["n1", "n2"].reduce((n, id) => n + nodes.backend(id).reads.length, 0);
+
+    it("reads a small version from a node once; then answers it, and its ranges, with no node asked", async () => {
+      const { reader } = cached();
+      const { data, v } = await store("c-small", 3000, ["n1", "n2"]);
+      expect((await collect(await reader.open(v, 0, 3000, undefined))).equals(data)).toBe(true);
+      expect(reads()).toBe(1);
+      v.replicas = ["down"]; // its nodes away: the bytes are still this version's
+      expect((await collect(await reader.open(v, 0, 3000, undefined))).equals(data)).toBe(true);
+      expect((await collect(await reader.open(v, 10, 20, undefined))).equals(data.subarray(10, 30))).toBe(true);
+      expect((await reader.readSmall(v, undefined, ["n2"], false)).equals(data)).toBe(true); // a copy's read
+      expect(reads()).toBe(1);
+    });
+
+    it("keeps no bytes a copy read unchecked, nor bytes that failed the checksum", async () => {
+      const { reader, bodies } = cached();
+      const { data, v } = await store("c-unchecked", 2000, ["n1", "n2"]);
+      expect((await reader.readSmall(v, undefined, v.replicas, false)).equals(data)).toBe(true);
+      expect(bodies.size).toBe(0);
+      nodes.backend("n1").corruptReads = true;
+      nodes.backend("n2").corruptReads = true;
+      try {
+        await expect(reader.open(v, 0, 2000, undefined)).rejects.toMatchObject({ name: "IntegrityError" });
+      } finally {
+        nodes.backend("n1").corruptReads = false;
+        nodes.backend("n2").corruptReads = false;
+      }
+      expect(bodies.size).toBe(0);
+      expect((await collect(await reader.open(v, 0, 2000, undefined))).equals(data)).toBe(true);
+      expect(bodies.size).toBe(1); // checked this time
+    });
+
+    it("keeps no body over the small threshold, and nothing with a bound of 0", async () => {
+      const { reader, bodies } = cached();
+      const { data, v } = await store("c-large", 2 * CHUNK, ["n1"]);
+      expect((await collect(await reader.open(v, 0, 2 * CHUNK, undefined))).equals(data)).toBe(true);
+      expect(bodies.size).toBe(0);
+      const off = cached(new BodyCache(0, CHUNK));
+      const small = await store("c-off", 100, ["n1"]);
+      for (let i = 0; i < 2; i++) expect((await collect(await off.reader.open(small.v, 0, 100, undefined))).equals(small.data)).toBe(true);
+      expect(nodes.backend("n1").reads.filter((r) => r.blobId === "c-off")).toHaveLength(2);
+    });
   });
 });

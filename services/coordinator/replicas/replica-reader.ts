@@ -5,6 +5,7 @@ import type { RequestId } from "../../common/request-context";
 import type { NodePool } from "../cluster/node-pool";
 import type { ObjectBody } from "../model/object-body";
 import type { VersionRow } from "../model/version-row";
+import type { BodyCache } from "./body-cache";
 
 /** Copies that failed a checksum lately, remembered (oldest forgotten first) so reads try them last. */
 const BAD_COPIES_REMEMBERED = 1024;
@@ -36,12 +37,17 @@ export class ReplicaReader {
   /** version id -> nodes whose copy failed a checksum here (until repair has replaced it, presumably). */
   private readonly badCopies = new Map<string, Set<string>>();
 
-  /** Bodies up to smallMax are read whole from the nodes' Exchange streams; onBadReplica hears of missing or bad copies. */
+  /**
+   * Bodies up to smallMax are read whole from the nodes' Exchange streams; onBadReplica hears of
+   * missing or bad copies. `bodies`, if given, answers small reads before any node is asked, and
+   * keeps what a node sent once it passed the checksum.
+   */
   constructor(
     private readonly nodes: NodePool,
     private readonly smallMax: number,
     private readonly log: Logger,
     private readonly onBadReplica: (versionId: string, requestId: RequestId) => void = () => undefined,
+    private readonly bodies?: BodyCache,
   ) {}
 
   /**
@@ -59,9 +65,11 @@ export class ReplicaReader {
    * NotFoundError when none has the blob (moved or lost).
    */
   async open(v: VersionRow, offset: number, length: number, requestId: RequestId, opts: OpenOptions = {}): Promise<ObjectBody> {
+    const small = v.size <= this.smallMax;
+    const cached = small ? this.bodies?.get(v.versionId, "get") : undefined;
+    if (cached) return single(cached.subarray(offset, offset + length));
     const replicas = this.liveFirst(opts.sources ?? v.replicas, v.versionId);
-    if (v.size <= this.smallMax && replicas.length)
-      return single((await this.firstWhole(v, replicas, requestId)).subarray(offset, offset + length));
+    if (small && replicas.length) return single((await this.firstWhole(v, replicas, requestId)).subarray(offset, offset + length));
     const first = await this.openAt(v, replicas, offset, length, requestId);
     // A replica read over the blob plane hands back any of its chunks, those of an earlier replica
     // of this read included (blob-http-get.ts recycleChunk); one over gRPC has nothing to hand back.
@@ -73,9 +81,12 @@ export class ReplicaReader {
   /**
    * A small version's bytes in one buffer, checked against the catalogue's size and sha256 unless
    * `checked` is false: a copy's targets check them anyway, and here the hash would cost the
-   * coordinator 10-25 µs of CPU per 4 KiB object.
+   * coordinator 10-25 µs of CPU per 4 KiB object. Bytes the body cache holds (checked when they
+   * entered) are answered from it, whatever `sources`; unchecked ones never enter it.
    */
   readSmall(v: VersionRow, requestId: RequestId, sources: readonly string[] = v.replicas, checked = true): Promise<Buffer> {
+    const cached = this.bodies?.get(v.versionId, "copy");
+    if (cached) return Promise.resolve(cached);
     return this.firstWhole(v, this.liveFirst(sources, v.versionId), requestId, checked);
   }
 
@@ -84,9 +95,11 @@ export class ReplicaReader {
     for (const id of replicas) {
       try {
         const { data } = await this.nodes.client(id).getSmall(v.versionId, requestId);
-        if (checked && (data.length !== v.size || createHash("sha256").update(data).digest("hex") !== v.sha256)) {
+        if (!checked) return data;
+        if (data.length !== v.size || createHash("sha256").update(data).digest("hex") !== v.sha256) {
           throw new IntegrityError(`replica on ${id} does not match the catalogue's checksum`);
         }
+        this.bodies?.put(v.versionId, data);
         return data;
       } catch (e) {
         lastError = this.note(id, v, e, requestId);
