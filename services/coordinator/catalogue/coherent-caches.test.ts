@@ -43,8 +43,15 @@ function coordinator(name: string, idleLeaseMs?: number, on = channel): Coordina
     LEASE_MS,
     (keys, versionIds) => cache.changed(keys, versionIds),
     true,
-    // The presence's leases hold, and there is always another coordinator (so every change is sent).
-    { writableStretch: () => 1, aloneStretch: () => undefined },
+    // The presence's leases hold, and there is always another coordinator, never shown idle (so
+    // every change is sent, or skipped by rule 7 only; idle-presence-caches.test.ts has rule 8).
+    {
+      writableStretch: () => 1,
+      aloneStretch: () => undefined,
+      cachingStretch: () => 1,
+      peersIdleAt: () => false,
+      announceCacheIdle: () => undefined,
+    },
     // The fence's lease holds too (fenced-caches.test.ts covers it, with Redis cut off).
     { stretch: () => 1, raise: () => Promise.resolve(), leaseMs: LEASE_MS },
     log,

@@ -33,7 +33,23 @@ interface Peer {
   changedAt: number;
   /** When its row was first written (MariaDB's clock: one clock for all), for leader(). */
   startedAt: number;
+  /** Its row says its read cache is idle (announceCacheIdle), as of the last look. */
+  cacheIdle: boolean;
 }
+
+/** Slack for the rates of two monotonic clocks over two intervals (as the bus's lease margin). */
+const CLOCK_MARGIN_MS = 100;
+
+/**
+ * The heartbeat's upsert. A row's cache_idle is taken only from a beat carrying a newer cache_seq
+ * (assignments run left to right, so the IF reads the old seq): a beat that lands late cannot
+ * undo an announcement made after it was sent.
+ */
+export const BEAT_SQL = `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid, metrics_port, cache_idle, cache_seq)
+    VALUES (?, 'up', NOW(3), NOW(3), 1, ?, ?, ?, ?)
+  ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3),
+    cache_idle = IF(VALUES(cache_seq) > cache_seq, VALUES(cache_idle), cache_idle),
+    cache_seq = GREATEST(cache_seq, VALUES(cache_seq))`;
 
 /**
  * Coordinators announce themselves in `coordinators`, one row each with a `beat` counter that every
@@ -100,6 +116,14 @@ export class CoordinatorPresence {
    */
   private stretch = 0;
   private timer?: NodeJS.Timeout;
+  /** This process's read cache as its beats announce it (announceCacheIdle), and the announcement's number. */
+  private cacheIdle = false;
+  private cacheSeq = 0;
+  /** Its cache may serve from here on (cachingStretch); Infinity while idle or until peers must know it is not. */
+  private cachingFrom = -Infinity;
+  /** The latest look by when it was sent, and whether it showed a live peer whose cache may serve. */
+  private lookSentAt = -Infinity;
+  private peersCaching = true;
 
   constructor(
     private readonly pool: Pick<Pool, "query">,
@@ -207,6 +231,43 @@ export class CoordinatorPresence {
   }
 
   /**
+   * The read cache says whether it is idle (serving nothing). Idle takes effect here at once
+   * (cachingStretch() is undefined from now on) and is then announced in this row; caching again is
+   * announced first and takes effect two intervals after the beat that carried it was answered, by
+   * when every other coordinator's look trusted for skipping invalidations (peersIdleAt) was sent
+   * after the row said so. A row first written says caching (and a newcomer serves only once the
+   * others must have seen it: writableStretch), so an announcement is only needed after an idle one.
+   */
+  announceCacheIdle(idle: boolean): void {
+    if (idle === this.cacheIdle) return;
+    this.cacheIdle = idle;
+    this.cacheSeq++;
+    this.cachingFrom = Infinity;
+    if (this.timer) void this.beat(); // before start(), its own beats carry it
+  }
+
+  /**
+   * The current stretch of this cache being announced as caching (a new one at each announcement),
+   * or undefined: the read cache serves only within one (InvalidationBus.leaseStretch).
+   */
+  cachingStretch(): number | undefined {
+    return this.clock.now() >= this.cachingFrom ? this.cacheSeq : undefined;
+  }
+
+  /**
+   * Whether no other coordinator's cache can be serving at `t0` (after a commit), so that the change
+   * needs no invalidation (the bus's rule 8): the latest look was sent less than two intervals (less
+   * a margin) before `t0` and showed every live peer idle or stopped. A peer that look showed idle
+   * and that announced caching after it serves only two intervals after that announcement landed,
+   * so after `t0`, from a new stretch; a peer it did not show at all joined after it and serves only
+   * once this coordinator must have seen it (writableStretch); one it took for gone holds no lease
+   * and must re-join the same way.
+   */
+  peersIdleAt(t0: number): boolean {
+    return !this.peersCaching && t0 < this.lookSentAt + 2 * this.intervalMs - CLOCK_MARGIN_MS;
+  }
+
+  /**
    * The coordinator that runs the group's background duties (the lifecycle's due-row poller,
    * lifecycle/due-poller.ts): the oldest live one by its row's started_at (then id), so a newcomer
    * never takes the role from one that holds it, and the next oldest takes it once this one is
@@ -242,14 +303,16 @@ export class CoordinatorPresence {
     if (this.closed) return;
     try {
       const sentAt = this.clock.now();
+      const [cacheIdle, cacheSeq] = [this.cacheIdle, this.cacheSeq];
       const [results] = await this.pool.query<RowDataPacket[][]>(
-        `INSERT INTO coordinators (id, state, started_at, heartbeat_at, beat, pid, metrics_port) VALUES (?, 'up', NOW(3), NOW(3), 1, ?, ?)
-           ON DUPLICATE KEY UPDATE beat = beat + 1, heartbeat_at = NOW(3);
-         SELECT id, state, beat, pid, CAST(UNIX_TIMESTAMP(started_at) * 1000 AS UNSIGNED) AS started FROM coordinators;
+        `${BEAT_SQL};
+         SELECT id, state, beat, pid, cache_idle, CAST(UNIX_TIMESTAMP(started_at) * 1000 AS UNSIGNED) AS started FROM coordinators;
          ${READ_FENCE_SQL}`,
-        [this.id, process.pid, this.metricsPort],
+        [this.id, process.pid, this.metricsPort, cacheIdle ? 1 : 0, cacheSeq],
       );
       const answeredAt = this.clock.now();
+      // Caching announced and landed: peers' looks sent from now on show it (announceCacheIdle).
+      if (!cacheIdle && cacheSeq === this.cacheSeq && this.cachingFrom === Infinity) this.cachingFrom = answeredAt + 2 * this.intervalMs;
       const all = results[1] as RowDataPacket[];
       const own = all.find((r) => r.id === this.id);
       if (own) this.startedAt = Number(own.started);
@@ -283,8 +346,10 @@ export class CoordinatorPresence {
       const pid = r.pid === null || r.pid === undefined ? undefined : Number(r.pid);
       const p = this.peers.get(r.id as string);
       const startedAt = Number(r.started);
+      const cacheIdle = Number(r.cache_idle) === 1;
       if (!p || p.beat !== beat || p.stopped !== stopped)
-        this.peers.set(r.id as string, { beat, pid, stopped, changedAt: answeredAt, startedAt });
+        this.peers.set(r.id as string, { beat, pid, stopped, changedAt: answeredAt, startedAt, cacheIdle });
+      else p.cacheIdle = cacheIdle;
     }
     // A row gone from the table (another coordinator forgot it) proves nothing: its peer keeps its clock here.
     const live: string[] = [];
@@ -295,6 +360,13 @@ export class CoordinatorPresence {
       else if (quiet >= FORGET_AFTER_MS) forget.push([id, p.beat]);
     }
     live.sort();
+    if (sentAt > this.lookSentAt) {
+      this.lookSentAt = sentAt;
+      this.peersCaching = live.some((id) => {
+        const p = this.peers.get(id)!;
+        return !p.stopped && !p.cacheIdle;
+      });
+    }
     const changed = live.join(",") !== this.live.join(",");
     if (changed || sentAt >= this.trustUntil) this.stretch++;
     this.live = live;

@@ -55,7 +55,6 @@ export class CreateCacheFence1732500000230 implements MigrationInterface {
   }
 }
 
-/** Every migration of the coordinators' own tables, in order. */
 /** Where each coordinator serves Prometheus metrics (a group's primary, for all its workers), for /status; NULL when off. */
 export const AddCoordinatorMetricsPort1732500000240 = addColumn(
   "AddCoordinatorMetricsPort1732500000240",
@@ -64,10 +63,31 @@ export const AddCoordinatorMetricsPort1732500000240 = addColumn(
   "INT UNSIGNED NULL",
 );
 
+/**
+ * Whether the coordinator's read cache has announced itself idle (serving nothing), and the number of
+ * its announcement: a beat carrying an older one cannot undo a newer one (CoordinatorPresence,
+ * announceCacheIdle). 0, the default, counts as caching, as a row of a coordinator before this column.
+ */
+export const AddCoordinatorCacheIdle1732500000250 = addColumn(
+  "AddCoordinatorCacheIdle1732500000250",
+  "coordinators",
+  "cache_idle",
+  "TINYINT UNSIGNED NOT NULL DEFAULT 0",
+);
+export const AddCoordinatorCacheSeq1732500000260 = addColumn(
+  "AddCoordinatorCacheSeq1732500000260",
+  "coordinators",
+  "cache_seq",
+  "BIGINT UNSIGNED NOT NULL DEFAULT 0",
+);
+
+/** Every migration of the coordinators' own tables, in order. */
 export const COORDINATOR_MIGRATIONS = [
   CreateCoordinators1732500000200,
   AddCoordinatorBeat1732500000210,
   AddCoordinatorPid1732500000220,
   CreateCacheFence1732500000230,
   AddCoordinatorMetricsPort1732500000240,
+  AddCoordinatorCacheIdle1732500000250,
+  AddCoordinatorCacheSeq1732500000260,
 ];
