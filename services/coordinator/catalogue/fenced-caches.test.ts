@@ -10,7 +10,7 @@ import { COORDINATOR_MIGRATIONS } from "../cluster/coordinators-schema";
 import { InvalidationBus, LEASE_MARGIN_MS } from "../cluster/invalidation-bus";
 import { Catalogue } from "./catalogue";
 import { ReadCache } from "./read-cache";
-import { bothServing, testVersion, until } from "./testing/cache-peers";
+import { bothServing, presencePeer, testVersion, until } from "./testing/cache-peers";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // Two coordinators' catalogues on one database (with their presence heartbeats and the cache fence),
@@ -56,25 +56,10 @@ async function coordinator(name: string, redis?: TcpProxy, fenceDb?: Pool): Prom
   });
   const sub = new Redis({ host: "127.0.0.1", port });
   const id = `${name}/${randomBytes(4).toString("hex")}`;
-  const fence = new CacheFence(fenceDb ?? pool, FENCE_MS, log);
-  const presence = new CoordinatorPresence(pool, id, INTERVAL, DOWN_AFTER, log, fence);
-  const cache: ReadCache = new ReadCache(1 << 20, () => bus.leaseStretch());
-  const bus: InvalidationBus = new InvalidationBus(
-    pub,
-    sub,
-    channel,
-    id,
-    LEASE_MS,
-    (keys, versionIds) => cache.changed(keys, versionIds),
-    true,
-    presence,
-    fence,
-    log,
-  );
-  bus.start();
-  await presence.start();
-  opened.push({ bus, presence, proxies: redis ? [redis] : [] });
-  return { cat: new Catalogue(pool, TTL, cache, presence, bus), cache, bus };
+  const common = { pool, fencePool: fenceDb, channel, id, ttlMs: TTL, intervalMs: INTERVAL, downAfterMs: DOWN_AFTER, log };
+  const peer = await presencePeer({ ...common, pub, sub, leaseMs: LEASE_MS, fenceMs: FENCE_MS });
+  opened.push({ bus: peer.bus, presence: peer.presence, proxies: redis ? [redis] : [] });
+  return peer;
 }
 
 async function proxy(port: number): Promise<TcpProxy> {

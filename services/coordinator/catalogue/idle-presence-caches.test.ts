@@ -3,13 +3,10 @@ import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import { pino } from "pino";
-import { CacheFence } from "../cluster/cache-fence";
 import { BEAT_SQL, CoordinatorPresence } from "../cluster/coordinator-presence";
 import { COORDINATOR_MIGRATIONS } from "../cluster/coordinators-schema";
 import { InvalidationBus } from "../cluster/invalidation-bus";
-import { Catalogue } from "./catalogue";
-import { ReadCache } from "./read-cache";
-import { testVersion, until } from "./testing/cache-peers";
+import { type PresencePeer, presencePeer, readsNeverStale, testVersion, until } from "./testing/cache-peers";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // Rule 8 of the invalidation bus: a read cache that idles says so in its coordinator's presence row,
@@ -33,11 +30,7 @@ afterEach(async () => {
 const db = throwawayCatalogueDatabase(COORDINATOR_MIGRATIONS);
 const log = pino({ level: "silent" });
 
-interface Coordinator {
-  cat: Catalogue;
-  cache: ReadCache;
-  bus: InvalidationBus;
-  presence: CoordinatorPresence;
+interface Coordinator extends PresencePeer {
   pub: Redis;
   sub: Redis;
 }
@@ -46,27 +39,10 @@ async function coordinator(name: string, channel: string, idleLeaseMs?: number):
   const pub = new Redis({ host: "127.0.0.1", port: 6379, enableOfflineQueue: false, commandTimeout: 1000 });
   const sub = new Redis({ host: "127.0.0.1", port: 6379 });
   const id = `${name}/${randomBytes(4).toString("hex")}`;
-  const fence = new CacheFence(pool, LEASE_MS, log);
-  const presence = new CoordinatorPresence(pool, id, INTERVAL, DOWN_AFTER, log, fence);
-  const cache: ReadCache = new ReadCache(1 << 20, () => bus.leaseStretch());
-  const bus: InvalidationBus = new InvalidationBus(
-    pub,
-    sub,
-    channel,
-    id,
-    LEASE_MS,
-    (keys, versionIds) => cache.changed(keys, versionIds),
-    true,
-    presence,
-    fence,
-    log,
-    undefined,
-    idleLeaseMs,
-  );
-  bus.start();
-  await presence.start();
-  opened.push({ bus, presence });
-  return { cat: new Catalogue(pool, TTL, cache, presence, bus), cache, bus, presence, pub, sub };
+  const timing = { ttlMs: TTL, intervalMs: INTERVAL, downAfterMs: DOWN_AFTER, leaseMs: LEASE_MS, fenceMs: LEASE_MS };
+  const peer = await presencePeer({ pool, pub, sub, channel, id, log, idleLeaseMs, ...timing });
+  opened.push(peer);
+  return { ...peer, pub, sub };
 }
 
 /** A writer and a reader on a channel of their own; the reader's cache idles after `idleMs` unasked. */
@@ -125,32 +101,9 @@ test("a reader that idles and is asked again, over and over, while the writer sk
   const { a, b } = await writerAndReader("3", idleMs);
   const calls = busCalls(a);
   const bucket = `b${process.pid}-idle-loop`;
-  let acked = 0;
-  let writing = true;
-  const writer = (async () => {
-    for (let i = 1; writing; i++) {
-      await a.cat.commit(testVersion(bucket, "k", i));
-      acked = i;
-    }
-  })();
-  let hits = 0;
-  try {
-    for (let round = 0; round < 4; round++) {
-      const end = performance.now() + 700;
-      while (performance.now() < end) {
-        await new Promise((r) => setTimeout(r, 2)); // a cache hit answers without a turn of the loop: let A commit
-        const floor = acked;
-        const size = (await b.cat.current(bucket, "k"))?.size ?? 0;
-        expect({ round, floor, stale: size < floor }).toEqual({ round, floor, stale: false });
-        if (b.cache.get(bucket, "k")) hits++;
-      }
-      // B idles: its heartbeats stop, it announces idle, and A's next looks show it.
-      await new Promise((r) => setTimeout(r, idleMs + LEASE_MS / 4 + 4 * INTERVAL + 200));
-    }
-  } finally {
-    writing = false;
-    await writer;
-  }
+  // Between rounds B idles: its heartbeats stop, it announces idle, and A's next looks show it.
+  const idles = () => new Promise<void>((r) => setTimeout(r, idleMs + LEASE_MS / 4 + 4 * INTERVAL + 200));
+  const { hits, acked } = await readsNeverStale(a, b, bucket, 4, 700, idles);
   expect(hits).toBeGreaterThan(0); // B's cache answered in between
   // And A acknowledged some of its commits with neither a PUBLISH nor a PING (rule 8).
   expect(calls.invalidations() + calls.pings()).toBeLessThan(acked);
