@@ -165,17 +165,17 @@ function addCommits(
           ON DUPLICATE KEY UPDATE version_id = VALUES(version_id)`,
     sortedByKey(winners).flatMap((v) => [v.bucket, v.key, v.versionId]),
   );
-  // The UPDATE locks the live versions and names those it changed in @replaced (REPLACED_SQL), read
-  // back by the versions' INSERT below: no SELECT … FOR UPDATE of the same rows before it.
-  tx.add(REPLACED_RESET, []);
-  for (const [bucket, keys] of byBucket) {
+  const selects = byBucket.map(([bucket, keys]) => {
+    const where = `bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) AND state = 'live'`;
+    const at = tx.add(`SELECT object_key, version_id FROM versions WHERE ${where} FOR UPDATE`, [bucket, ...keys]);
     const requests = perKey("request_id", "object_key", bucket, keys, requestOf);
     tx.add(
-      `UPDATE versions SET state = 'trash', ${trashedNow(NOW_MS)}, reason = ${REPLACED_SQL}, ${requests.sql}, gen = gen + 1
-        WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")}) AND state = 'live'`,
+      `UPDATE versions SET state = 'trash', ${trashedNow(NOW_MS)}, reason = 'overwritten', ${requests.sql}, gen = gen + 1
+        WHERE ${where}`,
       [trashTtlMs, ...requests.params, bucket, ...keys],
     );
-  }
+    return at;
+  });
   const vals: (string | number | null)[] = [];
   batch.forEach((v, i) => {
     const l = lost.has(i);
@@ -199,41 +199,22 @@ function addCommits(
       l ? requestOf(v.bucket, v.key) : null,
     );
   });
-  const inserted = tx.add(
+  tx.add(
     `INSERT INTO versions (version_id, bucket, object_key, size, sha256, etag, content_type, metadata, state, tier,
                                 replicas, created_ms, accessed_ms, deleted_ms, purge_ms, reason, request_id)
-          VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}
-          RETURNING IF(version_id = ?, @replaced, NULL) AS replaced`,
-    [...vals, batch[0].versionId],
+          VALUES ${placeholders(batch.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`,
+    vals,
   );
 
   return (out) => {
-    const replaced = String((out[inserted] as RowDataPacket[]).find((r) => r.replaced !== null)!.replaced);
-    const parts = replaced ? replaced.split(" ") : [];
-    for (let i = 0; i < parts.length; i += 3) {
-      const bucket = Buffer.from(parts[i], "hex").toString("utf8");
-      const key = Buffer.from(parts[i + 1], "hex").toString("utf8");
-      results[winner.get(keyOf(bucket, key))!].replaced.push(parts[i + 2]);
-    }
+    byBucket.forEach(([bucket], j) => {
+      for (const r of out[selects[j]] as RowDataPacket[]) {
+        results[winner.get(keyOf(bucket, (r.object_key as Buffer).toString("utf8")))!].replaced.push(r.version_id);
+      }
+    });
     return results;
   };
 }
-
-/**
- * The replaced versions of a commit batch, named by the UPDATE that sends them to the trash: each
- * row it changes appends `hex(bucket) hex(key) version_id` to @replaced as its `reason` is set
- * (MariaDB 10.11 has no UPDATE … RETURNING); the versions' INSERT returns it. It replaces a
- * SELECT … FOR UPDATE of the same rows before the UPDATE (one per bucket), whose plan and second
- * read of the rows cost more than the tableless SET: statement time per key-change transaction of
- * 5 commits and a delete, SELECTs 306-319 -> 106-144 µs, the UPDATE 231-254 -> 246-299, the SET
- * 16-22 (bench/README.md "The commit's lock folded into its UPDATE"). REPLACED_RESET must run in
- * the same transaction first: a user variable the session never set is read as a constant NULL
- * for the whole statement (only the last row was named, tried on 10.11.19), and a set one holds
- * the previous transaction's ids (rolled back or not).
- */
-const REPLACED_SQL =
-  "IF((@replaced := CONCAT_WS(' ', NULLIF(@replaced, ''), HEX(bucket), HEX(object_key), version_id)) IS NULL, NULL, 'overwritten')";
-const REPLACED_RESET = "SET @replaced = ''";
 
 /**
  * A new version's own fields, copied by name. Not `{ ...v, more }`: in this V8 (Node 20) a spread
