@@ -103,9 +103,9 @@ export class DiskBackend implements BlobBackend {
     return writer.commit(data.length, sha256);
   }
 
-  async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
+  async read(blobId: string, offset: number, length: number | undefined, chunkBytes?: number): Promise<BlobReader> {
     const entry = this.segments.get(blobId);
-    if (!entry) return this.files.read(blobId, offset, length);
+    if (!entry) return this.files.read(blobId, offset, length, false, chunkBytes);
     const range = clampRange(entry.size, offset, length);
     // readData is called in the same tick as get(): it pins the segment against compaction.
     const data = await this.segments.readData(blobId, entry, range.offset, range.length);

@@ -143,6 +143,21 @@ describe("FileStore", () => {
     expect(got).toBe(4 * CHECK_BLOCK); // chunks of 64 KiB here: blocks 0-3
   });
 
+  it("reads in chunks of the size asked for (whole blocks), each checked before any byte of it goes out", async () => {
+    const b = blobOf(10 * CHECK_BLOCK + 100);
+    await (await writeAll("big-chunks", b.data)).commit(b.data.length, b.sha256);
+    const sizes: number[] = [];
+    for await (const c of (await store.read("big-chunks", 0, undefined, false, 4 * CHECK_BLOCK)).chunks) sizes.push(c.length);
+    expect(sizes).toEqual([4 * CHECK_BLOCK, 4 * CHECK_BLOCK, 2 * CHECK_BLOCK + 100]); // the store's own: 64 KiB
+    await corruptBlobData(join(dir.path, "blobs", "ks", "big-chunks"), 6 * CHECK_BLOCK + 7); // block 6, in the second chunk
+    let got = 0;
+    const whole = (async () => {
+      for await (const c of (await store.read("big-chunks", 0, undefined, false, 4 * CHECK_BLOCK)).chunks) got += c.length;
+    })();
+    await expect(whole).rejects.toBeInstanceOf(IntegrityError);
+    expect(got).toBe(4 * CHECK_BLOCK); // the first chunk only: nothing of the one holding block 6
+  });
+
   it("a read stopped after its first chunk closes its file, the chunk read ahead included", async () => {
     const b = blobOf(8 * CHECK_BLOCK);
     await (await writeAll("ahead", b.data)).commit(b.data.length, b.sha256);

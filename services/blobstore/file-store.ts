@@ -87,9 +87,16 @@ export class FileStore {
   /**
    * A range's bytes, each block checked before it is handed out. `checkDigest`: a whole read of a
    * file with block checksums is hashed against its stored sha256 as well (verify does; a read
-   * need not, see fileChunks).
+   * need not, see fileChunks). `chunkBytes`: the chunks' size (whole check blocks), the store's
+   * chunk size by default.
    */
-  async read(blobId: string, offset: number, length: number | undefined, checkDigest = false): Promise<BlobReader> {
+  async read(
+    blobId: string,
+    offset: number,
+    length: number | undefined,
+    checkDigest = false,
+    chunkBytes = this.chunkSize,
+  ): Promise<BlobReader> {
     checkId(blobId);
     const fd = await this.openBlob(blobId);
     try {
@@ -100,7 +107,7 @@ export class FileStore {
       const meta: BlobMeta = { blobId, size: h.size, sha256: h.sha256, storedAtMs: h.storedAtMs, attributes: h.attributes };
       const range = clampRange(h.size, offset, length);
       const hashed = range.offset === 0 && range.length === h.size && (checkDigest || !h.blockChecksums);
-      return { meta, ...range, ...(await fileChunks(fd, h, meta, range, this.chunkSize, hashed)) };
+      return { meta, ...range, ...(await fileChunks(fd, h, meta, range, chunkBytes, hashed)) };
     } catch (e) {
       await fd.close().catch(() => undefined);
       throw e;

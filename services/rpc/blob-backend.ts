@@ -84,8 +84,12 @@ export interface BlobBackend {
    */
   putSmall(blobId: string, attributes: Record<string, string>, data: Buffer, sha256: Buffer, crc32?: number): Promise<BlobMeta>;
 
-  /** Throws NotFoundError when missing. length undefined = to the end; ranges are clamped. */
-  read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader>;
+  /**
+   * Throws NotFoundError when missing. length undefined = to the end; ranges are clamped.
+   * `chunkBytes`: the size of the chunks the reader wants (a file read in chunks of about that many
+   * bytes instead of the backend's own chunk size); a backend may ignore it.
+   */
+  read(blobId: string, offset: number, length: number | undefined, chunkBytes?: number): Promise<BlobReader>;
   stat(blobId: string): Promise<BlobMeta | null>;
   /**
    * Re-reads the whole blob and checks it against its stored checksum (stat does not: it reads

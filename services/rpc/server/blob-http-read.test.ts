@@ -3,7 +3,7 @@ import type { BlobBackend, BlobReader } from "../blob-backend";
 import { BLOB_PATH, CODE_FIELD, OK } from "../blob-plane";
 import { NODE_ID_HEADER } from "../node-identity";
 import { blobOf, silentLog } from "../testing/test-helpers";
-import { createBlobHttpServer } from "./blob-http-server";
+import { createBlobHttpServer, PLANE_READ_BYTES } from "./blob-http-server";
 
 // A blob-plane GET hands each chunk back to the reader (BlobReader.recycle) to be refilled by a
 // later read: only in the socket write's callback. Handed back while still queued in the stream, a
@@ -15,8 +15,11 @@ const CHUNK = 64 * 1024;
 const blob = blobOf(16 * 1024 * 1024); // more than loopback's socket buffers hold
 
 let recycled = 0;
+/** The chunk size each read asked the backend for. */
+const asked: (number | undefined)[] = [];
 const backend = {
-  async read(): Promise<BlobReader> {
+  async read(_id: string, _offset: number, _length: number | undefined, chunkBytes?: number): Promise<BlobReader> {
+    asked.push(chunkBytes);
     const chunks = (async function* () {
       for (let at = 0; at < blob.data.length; at += CHUNK) yield Buffer.from(blob.data.subarray(at, at + CHUNK));
     })();
@@ -65,4 +68,7 @@ test("a GET refills a chunk only once the socket is done with it: a slow reader 
   expect(body.length).toBe(blob.data.length);
   expect(body.equals(blob.data)).toBe(true);
   expect(recycled).toBeGreaterThan(0);
+  // Its file read in 1 MiB chunks, not the node's 256 KiB (a quarter of the reads and writes per MiB).
+  expect(asked).toEqual([1024 * 1024]);
+  expect(PLANE_READ_BYTES).toBe(1024 * 1024);
 });

@@ -63,6 +63,14 @@ const PUT_BUFFER_BYTES = 1024 * 1024;
  * fewer thread-pool trips and awaits per MiB.
  */
 const GATHER_BYTES = 1024 * 1024;
+/**
+ * A GET's file reads (and socket writes): 1 MiB, not the node's chunk size (MINIS3_CHUNK_SIZE, 256
+ * KiB, which ReadBlob's messages keep). A quarter of the thread-pool trips, awaits and chunked
+ * writes per MiB: `blob-get` micro (64 MiB x 8, three alternated pairs, load 4.9-5.2, 2026-12-03)
+ * node 1.15-1.35 -> 0.80-1.04 ms per MiB read, the reading side 0.75-0.82 -> 0.49-0.80. Memory: up to
+ * three chunks per read (one read ahead, one being sent, one in the socket), 3 MiB instead of 768 KiB.
+ */
+export const PLANE_READ_BYTES = 1024 * 1024;
 /** What a join (a writer without writev) takes at most: the replica writer's chunk. */
 const JOIN_BYTES = 256 * 1024;
 /** A socket read at most (node:net's), what a join may take past JOIN_BYTES. */
@@ -262,7 +270,7 @@ async function serveRead(
 
   let reader;
   try {
-    reader = await backend.read(blobId, offset, length);
+    reader = await backend.read(blobId, offset, length, PLANE_READ_BYTES);
   } catch (e) {
     refuse(req, res, 500, e);
   }

@@ -98,6 +98,10 @@ export class FaultyBackend implements BlobBackend {
     return this.disk.stats();
   }
 
+  /**
+   * In the disk's own chunks (the tests' small ones), whatever size the blob plane asks for (1 MiB),
+   * so that a fault set a few chunks into a blob lands mid-read.
+   */
   async read(blobId: string, offset: number, length: number | undefined): Promise<BlobReader> {
     const r = await this.disk.read(blobId, offset, length);
     this.reads.push({ blobId, offset: r.offset });
