@@ -95,14 +95,15 @@ export function privateClusterEnv(clusterEnv: Record<string, string>): Record<st
  * one, and connections opened before the last is up would all go to the others.
  */
 function waitCoordinators(url: string, count: number, maxMs: number, log: (m: string) => void): Promise<void> {
-  return untilStatus<{ coordinators?: { state: string }[] }>(url, maxMs, 100, log, (status) => {
+  const read = () => getJson(url, "/status") as Promise<{ coordinators?: { state: string }[] }>;
+  return untilStatus(read, maxMs, 100, log, (status) => {
     const up = (status.coordinators ?? []).filter((c) => c.state === "up").length;
     return up >= count ? undefined : `only ${up} of ${count} coordinators up after ${maxMs / 1000} s`;
   });
 }
 
 /** What waitQuiet reads: /status's queues and the cluster-wide list of due transitions. */
-export interface QuietView {
+interface QuietView {
   status: { queues?: { name: string; waiting: number; active: number }[] };
   upcoming: { upcoming?: { transition: string }[] };
 }
@@ -118,7 +119,7 @@ const UPCOMING_LOOK = 500;
  * paid for the facade rows' trash moves run just before them (2026-12-03 17:42: delete-1 1.4-2.7 s of
  * CPU in the S3 rows, 0.03-0.05 in the facade ones, and the busy worker 234.6 -> 304.6 MiB in S3 x 2).
  */
-export function pendingWork(view: QuietView): string | undefined {
+function pendingWork(view: QuietView): string | undefined {
   const busy = (view.status.queues ?? []).filter((q) => q.name !== "reconcile").reduce((n, q) => n + q.waiting + q.active, 0);
   if (busy > 0) return `cluster still has ${busy} lifecycle jobs queued`;
   const moves = (view.upcoming.upcoming ?? []).filter((u) => u.transition === "trash").length;
@@ -136,7 +137,7 @@ export async function waitQuiet(url: string, maxMs: number, log: (m: string) => 
       const [status, upcoming] = await Promise.all([getJson(url, "/status"), getJson(url, `/status/upcoming?limit=${UPCOMING_LOOK}`)]);
       return { status: status as QuietView["status"], upcoming: upcoming as QuietView["upcoming"] };
     };
-    await untilStatus(url, maxMs, 250, log, pendingWork, read);
+    await untilStatus(read, maxMs, 250, log, pendingWork);
   } catch {
     // no /status: nothing to wait for
   }
@@ -148,16 +149,15 @@ async function getJson(url: string, path: string): Promise<unknown> {
 }
 
 /**
- * Reads /status (or what `read` reads) every pauseMs until `pending` says nothing is left
+ * Reads the cluster's status (`read`) every pauseMs until `pending` says nothing is left
  * (undefined), or maxMs have passed: then logs what it said and goes on.
  */
 async function untilStatus<S>(
-  url: string,
+  read: () => Promise<S>,
   maxMs: number,
   pauseMs: number,
   log: (m: string) => void,
   pending: (status: S) => string | undefined,
-  read: () => Promise<S> = async () => (await getJson(url, "/status")) as S,
 ): Promise<void> {
   const deadline = Date.now() + maxMs;
   for (;;) {
