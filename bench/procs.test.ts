@@ -33,7 +33,7 @@ test("withChildren lists each process's children under its name", async () => {
 // The bench measuring a cluster it did not start must count that cluster's processes only: under
 // jest another suite's cluster runs beside it, and its names came first (CI saw the bench's own
 // coordinator listed as `coordinator#<pid>`, so the coordinator's figures were missing).
-test("findServiceProcesses(url) lists the processes of the cluster listening at the URL, not a neighbour's", async () => {
+test("findServiceProcesses(url) lists the processes of the cluster listening at the URL, not a neighbour's, and its launcher", async () => {
   const root = await mkdtemp(join(tmpdir(), "minis3-procs-"));
   const started: ChildProcess[] = [];
   try {
@@ -47,13 +47,16 @@ test("findServiceProcesses(url) lists the processes of the cluster listening at 
       await writeFile(join(root, "dist/services", service, "main.js"), script);
     }
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MINIS3_")));
-    // Each "cluster" is a parent process that starts its services, as the launcher does.
-    const cluster = async (services: string[]) => {
+    // Each "cluster" is a parent process that starts its services, as the launcher does (or is it).
+    const launcher = join(root, "dist/deploy/launcher/main.js");
+    const cluster = async (services: string[], asLauncher = false) => {
       const spawnAll = services.map(
         (s) =>
           `require('child_process').spawn(process.execPath, [${JSON.stringify(join(root, "dist/services", s, "main.js"))}], { stdio: ['ignore', 'inherit', 'ignore'] });`,
       );
-      const parent = spawn(process.execPath, ["-e", `${spawnAll.join(" ")} setInterval(() => {}, 1e6);`], {
+      const code = `${spawnAll.join(" ")} setInterval(() => {}, 1e6);`;
+      if (asLauncher) await mkdir(join(root, "dist/deploy/launcher"), { recursive: true }).then(() => writeFile(launcher, code));
+      const parent = spawn(process.execPath, asLauncher ? [launcher] : ["-e", code], {
         env,
         stdio: ["ignore", "pipe", "ignore"],
         detached: true,
@@ -69,15 +72,23 @@ test("findServiceProcesses(url) lists the processes of the cluster listening at 
           break;
         }
       }
-      return lines;
+      return { lines, parent: parent.pid! };
     };
-    const a = await cluster(["coordinator", "storage"]);
-    const b = await cluster(["coordinator"]);
+    const { lines: a } = await cluster(["coordinator", "storage"]);
+    const { lines: b } = await cluster(["coordinator"]);
+    const { lines: c, parent: launcherPid } = await cluster(["coordinator"], true);
     const urlOf = (c: typeof a) => `http://127.0.0.1:${c.find((l) => l.service === "coordinator")!.port}`;
     const sorted = (p: { name: string; pid: number }[]) => [...p].sort((x, y) => x.pid - y.pid);
 
     expect(sorted(findServiceProcesses(urlOf(b)))).toEqual([{ name: "coordinator", pid: b[0].pid }]);
     expect(sorted(findServiceProcesses(urlOf(a)))).toEqual(sorted(a.map((l) => ({ name: l.service, pid: l.pid }))));
+    // `npm start`'s launcher relays its services' lines: its CPU is the cluster's too.
+    expect(sorted(findServiceProcesses(urlOf(c)))).toEqual(
+      sorted([
+        { name: "coordinator", pid: c[0].pid },
+        { name: "launcher", pid: launcherPid },
+      ]),
+    );
   } finally {
     for (const p of started) {
       try {

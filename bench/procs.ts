@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 // What the MiniS3 processes (and the servers they use) cost: RSS and CPU time from /proc.
 
 export interface WatchedProcess {
-  /** "coordinator", a node id, "mariadbd", "redis-server", or "bench" (this process). */
+  /** "coordinator", a node id, "launcher", "mariadbd", "redis-server", or "bench" (this process). */
   name: string;
   pid: number;
 }
@@ -106,6 +106,7 @@ function scanServiceProcesses(port: number | undefined): WatchedProcess[] {
   let pids = [...named.keys()];
   const inodes = port === undefined ? undefined : listeningInodes().get(port);
   const listener = inodes && pids.find((pid) => holdsSocket(pid, inodes));
+  let root: number | undefined;
   if (listener !== undefined) {
     // A coordinator group's worker may hold the socket: the cluster's parent is above its primary.
     const parentOfGroup = (pid: number): number | undefined => {
@@ -113,7 +114,7 @@ function scanServiceProcesses(port: number | undefined): WatchedProcess[] {
       while (parent !== undefined && named.has(parent)) parent = parentOf(parent);
       return parent;
     };
-    const root = parentOfGroup(listener);
+    root = parentOfGroup(listener);
     pids = pids.filter((pid) => parentOfGroup(pid) === root);
   }
   const found: WatchedProcess[] = [];
@@ -121,7 +122,20 @@ function scanServiceProcesses(port: number | undefined): WatchedProcess[] {
     const name = named.get(pid)!;
     found.push({ name: found.some((p) => p.name === name) ? `${name}#${pid}` : name, pid });
   }
+  // `npm start`'s launcher is a server process too: it relays every line its services log (32 µs of
+  // CPU a line, 2026-12-03), which no service's own figure shows.
+  if (root !== undefined && isLauncher(root)) found.push({ name: "launcher", pid: root });
   return found;
+}
+
+function isLauncher(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .some((a) => /dist\/deploy\/launcher\/main\.js$/.test(a));
+  } catch {
+    return false;
+  }
 }
 
 /** The parent's pid (field 4 of /proc/<pid>/stat), or undefined when the process is gone. */
