@@ -24,11 +24,8 @@ beforeAll(async () => {
     // A short hot TTL so a test can read a cold object (its promotion is a queued job), a short trash
     // TTL so one sees a purge; no scrubber, whose node ops would crowd the storage nodes' kept lines.
     env: { MINIS3_HOT_TTL: "2s", MINIS3_TRASH_TTL: "4s", MINIS3_SCRUB_RATE: "0" },
-    // The nodes' per-op lines are debug level, the lifecycle's moves info (the harness's default is warn).
-    processEnv: {
-      ...Object.fromEntries([...STORAGE, TRASH_NODE].map((name) => [name, { MINIS3_LOG_LEVEL: "debug" }])),
-      coordinator: { MINIS3_LOG_LEVEL: "info" },
-    },
+    // The nodes' per-op lines and the lifecycle's line per move are debug level (the harness's default is warn).
+    processEnv: Object.fromEntries([...STORAGE, TRASH_NODE, "coordinator"].map((name) => [name, { MINIS3_LOG_LEVEL: "debug" }])),
   });
   s3 = s3Client(cluster);
 }, 90_000);

@@ -157,6 +157,30 @@ test("trash moves go on while their old copies cannot be deleted; the deletes le
   }
 });
 
+test("the moves are logged at info as one line of counts, not a line per version (that one is debug)", async () => {
+  const ids = await trashOnCold(20, "reported");
+  const lines: { level: number; msg: string; moved?: Record<string, number> }[] = [];
+  const info = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const ctx = {
+    catalogue: new Catalogue(db.pool(), 60_000),
+    copier: { copy: async (_v: VersionRow, _sources: string[], targets: string[]) => targets, remove: async () => [] },
+    nodes: { isLive: () => true, isRemoved: () => false, liveOfKind: () => ({ id: "trash-1" }) },
+    scheduler: { add: () => undefined },
+    opts: { hotTtlMs: 60_000 },
+    log: info,
+  } as unknown as JobContext;
+  const transitions = dueTransitions(ctx, TRASH_TTL_MS).filter((t) => t.name === trash.name);
+  const poller = new DuePoller(transitions, new LifecycleQueries(db.pool()), ctx, { id: "c1", others: () => [], leader: () => "c1" }, info);
+  poller.start();
+  try {
+    await waitFor("every trash move done", async () => poller.status()[0].moved === ids.length, 30_000);
+  } finally {
+    await poller.stop(); // a report at stop: the moves of its last (here its only) stretch
+  }
+  expect(lines.filter((l) => l.msg === "moved to the trash")).toEqual([]);
+  expect(lines.filter((l) => l.msg === "lifecycle moves").map((l) => l.moved)).toEqual([{ [trash.name]: ids.length }]);
+});
+
 test("of two coordinators only the leader reads and moves due rows; once it is gone the other takes over, none left behind", async () => {
   const ctx = { opts: { hotTtlMs: 60_000 }, catalogue: { clock: new CatalogueClock(db.pool()) } } as unknown as JobContext;
   let leader = "c1";

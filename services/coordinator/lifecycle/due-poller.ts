@@ -8,6 +8,7 @@ import type { VersionRow } from "../model/version-row";
 import { cleanBehind } from "./jobs/cleanup";
 import { CleanupBacklog } from "./jobs/cleanup-backlog";
 import { forRequest, type JobContext, type RowJob } from "./jobs/job";
+import { MoveReport, REPORT_EVERY_MS } from "./move-report";
 import type { Peers } from "./peer-share";
 import { TransitionStats, type TransitionView } from "./transition-stats";
 
@@ -187,7 +188,7 @@ export class DuePoller {
 
   start(): void {
     for (const lane of this.lanes) this.loops.push(this.front(lane), this.sweep(lane));
-    this.loops.push(this.pageCleanupsBack());
+    this.loops.push(this.pageCleanupsBack(), this.reportMoves());
   }
 
   /** Something may have come due (a delete): the named transition's front looks now. */
@@ -375,6 +376,24 @@ export class DuePoller {
         failed = true;
         await this.pause(1000);
       }
+    }
+  }
+
+  /** One info line every REPORT_EVERY_MS while moves happen (and one at stop), the moves' own lines being debug. */
+  private async reportMoves(): Promise<void> {
+    const report = new MoveReport(this.lanes.map((l) => l.stats));
+    let since = performance.now();
+    for (;;) {
+      const stopped = this.stopped;
+      // Woken early (a node returned, which ends every pause) it waits out the rest.
+      if (!stopped && performance.now() - since < REPORT_EVERY_MS) {
+        await this.pause(REPORT_EVERY_MS - (performance.now() - since));
+        continue;
+      }
+      const counts = report.next();
+      if (counts) this.log.info({ ...counts, overMs: Math.round(performance.now() - since) }, "lifecycle moves");
+      since = performance.now();
+      if (stopped) return;
     }
   }
 

@@ -25,6 +25,6 @@ async function demoteRow(v: VersionRow | null, ctx: JobContext): Promise<string>
     v.replicas,
   );
   if (!moved) return dropCopies(ctx, versionId, [backup.id], "demotion lost to a read or delete");
-  ctx.log.info({ version: versionId, key: v.key, size: v.size }, "demoted to cold");
+  ctx.log.debug({ version: versionId, key: v.key, size: v.size }, "demoted to cold");
   return "demoted";
 }

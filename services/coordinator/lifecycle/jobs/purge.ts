@@ -32,6 +32,6 @@ async function purgeRow(read: VersionRow | null, ctx: JobContext): Promise<strin
   const failed = await removeCopies(ctx, versionId, [...new Set([...v.replicas, ...v.cleanup])]);
   if (failed.length) throw new MiniS3Error(ErrorCode.NodeUnavailable, `could not delete the copies on ${failed.join(", ")}`);
   await ctx.catalogue.forget(versionId);
-  ctx.log.info({ version: versionId, key: v.key }, "purged");
+  ctx.log.debug({ version: versionId, key: v.key }, "purged");
   return "purged";
 }

@@ -31,6 +31,6 @@ async function trashRow(v: VersionRow | null, ctx: JobContext): Promise<string> 
     v.replicas,
   );
   if (!moved) return dropCopies(ctx, versionId, [trashNode.id], "trash move lost to an undelete or a purge");
-  ctx.log.info({ version: versionId, key: v.key }, "moved to the trash");
+  ctx.log.debug({ version: versionId, key: v.key }, "moved to the trash");
   return "moved to the trash";
 }
