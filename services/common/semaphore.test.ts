@@ -67,4 +67,26 @@ describe("Semaphore", () => {
     s.release();
     expect(s.inUse).toBe(0);
   });
+
+  test("a waiter whose signal aborts leaves the queue holding nothing; the next waiter gets the slot", async () => {
+    const s = new Semaphore(1);
+    await s.acquire();
+    const gone = new AbortController();
+    const quitter = s.acquire(gone.signal);
+    let next = false;
+    const waiter = s.acquire().then(() => (next = true));
+    expect(s.queued).toBe(2);
+    gone.abort();
+    await expect(quitter).rejects.toThrow("gave up waiting");
+    expect(s.queued).toBe(1);
+    expect(s.inUse).toBe(1); // still the first holder's, nothing freed by the quitter
+    s.release(); // to the waiter behind, not to the one that left
+    await waiter;
+    expect(next).toBe(true);
+    s.release();
+    expect(s.inUse).toBe(0);
+    await expect(s.acquire(gone.signal)).resolves.toBeUndefined(); // a free slot is taken even so
+    await expect(s.acquire(gone.signal)).rejects.toThrow("gave up waiting"); // no wait for an aborted signal
+    expect(s.queued).toBe(0);
+  });
 });

@@ -1,3 +1,5 @@
+import { AbortedError } from "./errors";
+
 /**
  * At most `limit` holders at once; the rest wait in arrival order. Used where each holder pins
  * memory (a streaming copy keeps a few MiB in flight), so the total stays bounded.
@@ -24,10 +26,35 @@ export class Semaphore {
     }
   }
 
-  /** Takes a slot (waiting for one); the caller must release() it. For work that outlives the caller. */
-  async acquire(): Promise<void> {
-    if (this.held < this.limit) this.held++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over
+  /**
+   * Takes a slot (waiting for one); the caller must release() it. For work that outlives the caller.
+   * `signal`: a wait it aborts leaves the queue and rejects (AbortedError) holding nothing, so a
+   * waiter that gave up takes no slot later; once the slot is handed over, aborting changes nothing.
+   */
+  async acquire(signal?: AbortSignal): Promise<void> {
+    if (this.held < this.limit) {
+      this.held++;
+      return;
+    }
+    if (signal?.aborted) throw new AbortedError("gave up waiting for a slot");
+    await new Promise<void>((resolve, reject) => {
+      const take = () => {
+        signal?.removeEventListener("abort", leave);
+        resolve(); // the slot is handed over
+      };
+      const leave = () => {
+        const at = this.waiting.indexOf(take);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(new AbortedError("gave up waiting for a slot"));
+      };
+      this.waiting.push(take);
+      signal?.addEventListener("abort", leave, { once: true });
+    });
+  }
+
+  /** Waiters in the queue. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   /** Takes a slot if one is free now (no one waits then: a freed slot goes to a waiter first). */
