@@ -3,6 +3,7 @@ import { AbortedError, InvalidArgumentError } from "../../common/errors";
 import { REQUEST_ID_HEADER } from "../../common/request-context";
 import type { Logger } from "../../common/logger";
 import { drained } from "../../common/drained";
+import { Semaphore } from "../../common/semaphore";
 import type { BlobBackend, BlobMeta, BlobWriter } from "../blob-backend";
 import { BodyQueue } from "../body-queue";
 import { isValidBlobId } from "../blob-info";
@@ -34,6 +35,10 @@ export interface BlobHttpOptions {
   log: Logger;
   /** A request whose connection moves no byte either way this long is cut (default BLOB_HTTP_IDLE_MS). */
   idleTimeoutMs?: number;
+  /** Chunked GETs streaming at once (default PLANE_READS); the rest wait in arrival order. */
+  planeReads?: number;
+  /** How long a GET waits for a slot before it streams anyway (default PLANE_READ_WAIT_MS). */
+  planeReadWaitMs?: number;
 }
 
 /**
@@ -71,6 +76,26 @@ const GATHER_BYTES = 1024 * 1024;
  * three chunks per read (one read ahead, one being sent, one in the socket), 3 MiB instead of 768 KiB.
  */
 export const PLANE_READ_BYTES = 1024 * 1024;
+/**
+ * A node's GETs of more than one chunk streaming at once; the rest wait, in arrival order, before
+ * their first file read (their file open, their headers not yet sent). Each holds up to three
+ * chunks (above), and the chunks of those that ended wait for V8 to collect them: unbounded, a
+ * node's RSS grew ~2.3 MiB per GET at once, 40 GETs of 64 MiB took it from ~60 to 151-154 MiB and
+ * 100 to 241 (the floor is 250 MB); with 8 streaming, 103-112 and 122, with 16, 136-137 for 40. The
+ * 40 together as fast with 8 (1.43-1.58 GB/s against 1.39-1.51; `bench/micro/blob-get-many.ts`,
+ * 2026-12-04, 2 cores shared): 8 keep the node's cores busy. A GET of one chunk at most (every
+ * segment blob) never waits.
+ */
+export const PLANE_READS = 8;
+/**
+ * A GET waits this long for a slot at most, then streams over the cap: a reader slower than the node
+ * (a coordinator relaying to a slow client) holds its slot for its whole read, and a GET queued
+ * behind such readers past the coordinator's 10 s for a read's first answer would fail there (40
+ * GETs of 64 MiB taken at 20 MB/s each, 8 streaming, no limit: 8 failed). Half that 10 s leaves room
+ * for the file open and the first chunk. With it none failed, in 8.7 s against 3.8-4.0 unbounded,
+ * the node at 139 MiB against 150-151: with readers that slow, memory is about what it was uncapped.
+ */
+export const PLANE_READ_WAIT_MS = 5_000;
 /** What a join (a writer without writev) takes at most: the replica writer's chunk. */
 const JOIN_BYTES = 256 * 1024;
 /** A socket read at most (node:net's), what a join may take past JOIN_BYTES. */
@@ -85,6 +110,8 @@ export function createBlobHttpServer(backend: BlobBackend, opts: BlobHttpOptions
   const ops = new OpLog(opts.log);
   const reads = opMetrics("node", "ReadBlob");
   const writes = opMetrics("node", "WriteBlob");
+  const planeReads = new Semaphore(opts.planeReads ?? PLANE_READS);
+  const waitMs = opts.planeReadWaitMs ?? PLANE_READ_WAIT_MS;
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const put = req.method === "PUT";
     const op = put ? "WriteBlob" : "ReadBlob";
@@ -94,7 +121,7 @@ export function createBlobHttpServer(backend: BlobBackend, opts: BlobHttpOptions
     const started = performance.now();
     // Failures reach the coordinator (and the debug log), as ReadBlob's and WriteBlob's did; the
     // node's metrics count these as ReadBlob and WriteBlob calls, their bytes as sent and received.
-    (put ? serveWrite : serveRead)(req, res, backend, opts, metrics).then(
+    (put ? serveWrite(req, res, backend, opts, metrics) : serveRead(req, res, backend, opts, metrics, planeReads, waitMs)).then(
       () => {
         done();
         metrics.record((performance.now() - started) / 1000);
@@ -259,6 +286,8 @@ async function serveRead(
   backend: BlobBackend,
   opts: BlobHttpOptions,
   metrics: OpMetrics,
+  planeReads: Semaphore,
+  waitMs: number,
 ): Promise<void> {
   const blobId = admitted(req, res, opts, "GET");
   const url = new URL(req.url ?? "/", "http://node");
@@ -275,6 +304,14 @@ async function serveRead(
     refuse(req, res, 500, e);
   }
   const it = reader.chunks[Symbol.asyncIterator]();
+  // Taken once the reader is open (a missing blob is answered at once) and before its first chunk
+  // is read; freed below, whatever the end. No chunk read yet: a GET left while waiting closes its file.
+  const got = reader.length > PLANE_READ_BYTES ? await slotFor(planeReads, res, waitMs) : "none";
+  if (got === "gone") {
+    await it.return?.();
+    throw new AbortedError(`the read of ${blobId} was left while it waited for a slot`);
+  }
+  const slot = got === "slot" ? planeReads : undefined;
   const recycle = reader.recycle?.bind(reader);
   try {
     res.writeHead(200, { [BLOB_INFO_HEADER]: encodeBlobInfo(reader.meta), trailer: `${CODE_FIELD}, ${MESSAGE_FIELD}` });
@@ -296,7 +333,35 @@ async function serveRead(
     throw e;
   } finally {
     if (!res.destroyed) res.end();
-    // Stops the backend's reader (and closes its file) if we left early.
-    await it.return?.();
+    try {
+      // Stops the backend's reader (and closes its file) if we left early.
+      await it.return?.();
+    } finally {
+      // Every chunk written was drained before the next read: nothing of this read is left queued.
+      slot?.release();
+    }
+  }
+}
+
+/**
+ * A slot among the node's chunked GETs, waiting for one if need be: "none" once it waited `waitMs`
+ * (it streams without one), "gone" if the client went away meanwhile (its place in the queue given
+ * up, nothing taken).
+ */
+async function slotFor(reads: Semaphore, res: http.ServerResponse, waitMs: number): Promise<"slot" | "none" | "gone"> {
+  if (reads.tryAcquire()) return "slot";
+  if (res.destroyed) return "gone";
+  const quit = new AbortController();
+  const leave = () => quit.abort();
+  res.on("close", leave);
+  const timer = setTimeout(leave, waitMs);
+  try {
+    await reads.acquire(quit.signal);
+    return "slot";
+  } catch {
+    return res.destroyed ? "gone" : "none";
+  } finally {
+    clearTimeout(timer);
+    res.off("close", leave);
   }
 }
