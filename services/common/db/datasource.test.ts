@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { DataSource, MigrationInterface, QueryRunner } from "typeorm";
 import { isDatabaseUnavailable, openDataSource, sqlPool } from "./datasource";
+import { MAX_PREPARED_STATEMENTS } from "./pool";
 
 // No MariaDB query may wait forever (review finding 8, its database part): a command that gets no
 // answer within the deadline fails, its connection is dropped, and the pool goes on working.
@@ -83,5 +84,14 @@ test("processes opening a fresh database together start quietly, each with the m
   } finally {
     if (sources.length) await sources[0].query(`DROP DATABASE IF EXISTS \`${fresh}\``);
     await Promise.all(sources.map((d) => d.destroy()));
+  }
+});
+
+test("TypeORM's connections get the same small prepared-statement cache as our pools (it drops options it does not know)", async () => {
+  const conn = await sqlPool(ds).getConnection();
+  try {
+    expect((conn.connection as unknown as { _statements: { max: number } })._statements.max).toBe(MAX_PREPARED_STATEMENTS);
+  } finally {
+    conn.release();
   }
 });

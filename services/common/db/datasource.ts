@@ -2,7 +2,15 @@ import * as mysql2 from "mysql2";
 import type { PoolOptions } from "mysql2";
 import type { Pool } from "mysql2/promise";
 import { DataSource, type MigrationInterface } from "typeorm";
-import { CONNECTION_OPTIONS, DB_COMMAND_TIMEOUT_MS, ensureDatabase, guardCommands, MIGRATIONS_TABLE, parseMysqlUrl } from "./pool";
+import {
+  CONNECTION_OPTIONS,
+  DB_COMMAND_TIMEOUT_MS,
+  ensureDatabase,
+  guardCommands,
+  MAX_PREPARED_STATEMENTS,
+  MIGRATIONS_TABLE,
+  parseMysqlUrl,
+} from "./pool";
 
 export type MigrationClass = new () => MigrationInterface;
 
@@ -45,6 +53,7 @@ export async function openDataSource(opts: OpenOptions): Promise<DataSource> {
     ...CONNECTION_OPTIONS,
     logging: ["error"],
     maxQueryExecutionTime: 5000,
+    extra: { maxPreparedStatements: MAX_PREPARED_STATEMENTS },
     // TypeORM's documented way to hand it the mysql2 module: ours guards every pool it creates.
     driver: {
       ...mysql2,

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createConnection, type Connection, type Pool, type RowDataPacket } from "mysql2/promise";
 import { isDatabaseUnavailable } from "./datasource";
-import { ensureDatabase, openPool, parseMysqlUrl } from "./pool";
+import { ensureDatabase, MAX_PREPARED_STATEMENTS, openPool, parseMysqlUrl } from "./pool";
 
 // What a MariaDB restart does to a pool: it closes every connection. One idle then is dropped by
 // mysql2 as its socket ends (PoolConnection removes itself on the socket's 'end'), so the next
@@ -61,4 +61,18 @@ test("a statement whose connection the server closes while it runs fails as 'una
   }
   const [[again]] = await pool.query<RowDataPacket[]>("SELECT 1 AS one");
   expect(again.one).toBe(1);
+});
+
+/** The slots a pooled connection's prepared-statement cache was made with (mysql2 allocates them all at once). */
+const statementSlots = (conn: { connection: unknown }): number => (conn.connection as { _statements: { max: number } })._statements.max;
+
+test("a connection's prepared-statement cache is sized for MiniS3's statements, not mysql2's 16000 (0.5 MiB of heap per connection)", async () => {
+  const conn = await pool.getConnection();
+  try {
+    await conn.execute("SELECT ? AS one", [1]);
+    expect(statementSlots(conn)).toBe(MAX_PREPARED_STATEMENTS);
+    expect(MAX_PREPARED_STATEMENTS).toBeLessThanOrEqual(1024);
+  } finally {
+    conn.release();
+  }
 });
