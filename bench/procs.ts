@@ -63,11 +63,15 @@ function pgrep(args: string[]): number[] {
   }
 }
 
+/** A process's arguments (its command first); throws when the process is gone. */
+function commandLine(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+}
+
 /** A service's name from its command line and env: its MINIS3_NODE_ID, else the service folder. */
 function nameOf(pid: number): string | undefined {
   try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    const script = cmd.find((a) => /dist\/services\/[^/]+\/main\.js$/.test(a));
+    const script = commandLine(pid).find((a) => /dist\/services\/[^/]+\/main\.js$/.test(a));
     if (!script) return undefined;
     const service = /dist\/services\/([^/]+)\/main\.js$/.exec(script)![1];
     const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
@@ -130,9 +134,7 @@ function scanServiceProcesses(port: number | undefined): WatchedProcess[] {
 
 function isLauncher(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
-      .split("\0")
-      .some((a) => /dist\/deploy\/launcher\/main\.js$/.test(a));
+    return commandLine(pid).some((a) => /dist\/deploy\/launcher\/main\.js$/.test(a));
   } catch {
     return false;
   }
