@@ -1,4 +1,5 @@
 import { createHash, randomBytes, type Hash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -9,6 +10,23 @@ import { clampRange, isValidBlobId } from "../rpc/blob-info";
 import { bodyLength, CHECK_BLOCK, checkBlocks, encodeHeader, readHeader, sealFields, type BlobFileHeader } from "./blob-file-format";
 import { allocChunk } from "../rpc/wire/blob-stream-codec";
 import { fsyncDir } from "./fsync-dir";
+import { AlignedSlabs, alignDown, alignUp, DIRECT_ALIGN } from "./aligned-slabs";
+
+/**
+ * Large blobs' bytes go to and come from the disk with O_DIRECT, staged through aligned slabs, not
+ * through the page cache. On this VM a page the page cache takes is often one the guest gave back
+ * to its host, and filling it faults: 256 MiB written buffered cost 370-710 ms of system CPU, with
+ * O_DIRECT 17-33 ms (the copy into the slab a few more); read back cold, 477 against 22 ms
+ * (2026-12-04, bench/README.md "Large blobs with O_DIRECT"). A storage node writes every byte of
+ * a large upload twice over (RF 2) and keeps it, so the page cache was where most of a replica's
+ * CPU went (perf: copy_folio_from_iter_atomic, 52 % of a node's samples on a 64 MiB upload).
+ * SLAB_BYTES: the 1 MiB chunks the blob plane reads, plus the two partial pages around an
+ * unaligned range. A write or read that finds no slab free, or a filesystem without O_DIRECT
+ * (tmpfs, macOS), goes through the page cache as before.
+ */
+const SLAB_BYTES = 1024 * 1024 + 2 * DIRECT_ALIGN;
+export const SLABS = 16;
+const O_DIRECT = fsConstants.O_DIRECT as number | undefined;
 
 /**
  * Large blobs as files: written to tmp/, fsynced, renamed into blobs/<shard>/<id>, and the
@@ -20,13 +38,69 @@ export class FileStore {
   private readonly knownShards = new Set<string>();
   private count = 0;
   private bytes = 0;
+  /** Aligned memory for O_DIRECT; undefined once the filesystem refused it (or asked not to). */
+  private slabs: AlignedSlabs | undefined;
 
   constructor(
     root: string,
     private readonly chunkSize: number,
+    opts: { directIo?: boolean } = {},
   ) {
     this.blobsDir = join(root, "blobs");
     this.tmpDir = join(root, "tmp");
+    if (opts.directIo !== false && O_DIRECT !== undefined) this.slabs = new AlignedSlabs(SLABS, SLAB_BYTES);
+  }
+
+  /** Whether large blobs still go around the page cache (false once the filesystem refused it). */
+  get directIo(): boolean {
+    return this.slabs !== undefined;
+  }
+
+  /** Slabs not held by a write or read in progress (all of them when none is). */
+  get slabsFree(): number {
+    return this.slabs?.available ?? 0;
+  }
+
+  /**
+   * Whether a page written and read back with O_DIRECT in tmp/ comes back as written: some
+   * filesystems take the flag at open and refuse the I/O, or have no O_DIRECT at all (tmpfs).
+   */
+  private async directWorks(): Promise<boolean> {
+    const probe = await this.openDirect(join(this.tmpDir, "direct-probe"), fsConstants.O_RDWR | fsConstants.O_CREAT);
+    if (!probe) return false;
+    const page = probe.slab.subarray(0, DIRECT_ALIGN);
+    try {
+      page.fill(0x5a);
+      await probe.fd.write(page, 0, DIRECT_ALIGN, 0);
+      page.fill(0);
+      const { bytesRead } = await probe.fd.read(page, 0, DIRECT_ALIGN, 0);
+      return bytesRead === DIRECT_ALIGN && page.every((b) => b === 0x5a);
+    } catch {
+      return false;
+    } finally {
+      await releaseDirect(probe);
+      await unlink(join(this.tmpDir, "direct-probe")).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A second descriptor of `path` with O_DIRECT and a slab to go with it, or undefined (no slab
+   * free, or no O_DIRECT here: then never again).
+   */
+  private async openDirect(path: string, flags: number): Promise<DirectRead | undefined> {
+    const pool = this.slabs;
+    const slab = pool?.take();
+    if (!pool || !slab) return undefined;
+    try {
+      return { fd: await open(path, flags | O_DIRECT!), slab, pool };
+    } catch (e) {
+      pool.give(slab);
+      if ((e as NodeJS.ErrnoException).code === "EINVAL") {
+        this.slabs = undefined;
+        return undefined;
+      }
+      throw e;
+    }
   }
 
   /** Clears temp files left by a crash or an abort, and counts what is stored. */
@@ -34,6 +108,7 @@ export class FileStore {
     await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true });
     await mkdir(this.blobsDir, { recursive: true });
+    if (this.slabs && !(await this.directWorks())) this.slabs = undefined;
     this.count = 0;
     this.bytes = 0;
     for (const shard of await readdir(this.blobsDir)) {
@@ -56,14 +131,29 @@ export class FileStore {
     const tmpPath = join(this.tmpDir, `${blobId}.${randomBytes(6).toString("hex")}.tmp`);
     const fd = await open(tmpPath, "wx");
     const header = encodeHeader(attributes);
+    let sink: FileSink;
     try {
-      await fd.write(header, 0, header.length, 0);
+      const direct = await this.openDirect(tmpPath, fsConstants.O_WRONLY);
+      if (direct) sink = new DirectSink(direct.fd, direct.slab, direct.pool, header);
+      else {
+        await fd.write(header, 0, header.length, 0);
+        sink = new BufferedSink(fd);
+      }
     } catch (e) {
       await fd.close().catch(() => undefined);
       await unlink(tmpPath).catch(() => undefined);
       throw e;
     }
-    return new FileBlobWriter(this, fd, tmpPath, blobId, attributes, header.length, check === "sha256" ? createHash("sha256") : undefined);
+    return new FileBlobWriter(
+      this,
+      fd,
+      sink,
+      tmpPath,
+      blobId,
+      attributes,
+      header.length,
+      check === "sha256" ? createHash("sha256") : undefined,
+    );
   }
 
   /** Moves a finished temp file into place (called by the writer once it is synced). */
@@ -99,6 +189,7 @@ export class FileStore {
   ): Promise<BlobReader> {
     checkId(blobId);
     const fd = await this.openBlob(blobId);
+    let direct: DirectRead | undefined;
     try {
       const h = await readHeader(fd, blobId);
       const st = await fd.stat();
@@ -107,9 +198,11 @@ export class FileStore {
       const meta: BlobMeta = { blobId, size: h.size, sha256: h.sha256, storedAtMs: h.storedAtMs, attributes: h.attributes };
       const range = clampRange(h.size, offset, length);
       const hashed = range.offset === 0 && range.length === h.size && (checkDigest || !h.blockChecksums);
-      return { meta, ...range, ...(await fileChunks(fd, h, meta, range, chunkBytes, hashed)) };
+      if (range.length > 0) direct = await this.openDirect(this.pathOf(blobId), fsConstants.O_RDONLY);
+      return { meta, ...range, ...(await fileChunks(fd, h, meta, range, chunkBytes, hashed, direct)) };
     } catch (e) {
       await fd.close().catch(() => undefined);
+      if (direct) await releaseDirect(direct);
       throw e;
     }
   }
@@ -181,11 +274,114 @@ function shardOf(blobId: string): string {
 }
 
 /**
- * A large write starts a datasync of what it wrote every so often, without waiting for it, so the
- * commit's fsync finds little left to write: it flushed the whole blob at the end, 60-150 ms of a
- * ~550 ms 64 MiB upload (2026-12-02). The commit still syncs everything before the rename.
+ * A large write through the page cache starts a datasync of what it wrote every so often, without
+ * waiting for it, so the commit's fsync finds little left to write: it flushed the whole blob at the
+ * end, 60-150 ms of a ~550 ms 64 MiB upload (2026-12-02). The commit still syncs everything before
+ * the rename. (An O_DIRECT write leaves nothing in the page cache to flush.)
  */
 const FLUSH_BEHIND_BYTES = 8 * 1024 * 1024;
+
+/** Where a writer's bytes go after the header: through the page cache, or straight to the disk. */
+interface FileSink {
+  /** `bufs` at file offset `position`, each call right after the last. */
+  append(bufs: readonly Buffer[], position: number): Promise<void>;
+  /** Everything appended is in the file, which is `end` bytes long; the caller then seals and syncs. */
+  finish(end: number): Promise<void>;
+  /** Lets go of what it holds, once no write of its own is in flight (after finish, or on abort). */
+  release(): Promise<void>;
+}
+
+class BufferedSink implements FileSink {
+  /** flush-behind state: the datasync running, where the last one started, the first that failed. */
+  private flushing?: Promise<unknown>;
+  private flushedTo = 0;
+  private flushFailure?: unknown;
+
+  constructor(private readonly fd: FileHandle) {}
+
+  async append(bufs: readonly Buffer[], position: number): Promise<void> {
+    await (bufs.length === 1 ? writeAll(this.fd, bufs[0], position) : writevAll(this.fd, bufs, position));
+    const end = position + bufs.reduce((n, b) => n + b.length, 0);
+    if (end - this.flushedTo >= FLUSH_BEHIND_BYTES && !this.flushing) {
+      this.flushedTo = end;
+      this.flushing = this.fd.datasync().then(
+        () => (this.flushing = undefined),
+        (e: unknown) => {
+          this.flushing = undefined;
+          this.flushFailure ??= e;
+        },
+      );
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.flushing;
+    if (this.flushFailure) throw this.flushFailure;
+  }
+
+  async release(): Promise<void> {
+    await this.flushing;
+  }
+}
+
+/**
+ * Bytes copied into an aligned slab that is written with O_DIRECT each time it fills (at aligned
+ * offsets, in whole slabs); the last, partial one padded to a whole page, the file then cut to its
+ * length. The slab starts with the header, so the file's first page goes the same way.
+ */
+class DirectSink implements FileSink {
+  /** File offset of the slab's first byte, and how much of it is filled. */
+  private base = 0;
+  private filled: number;
+  private writing?: Promise<void>;
+  private released = false;
+
+  constructor(
+    private readonly fd: FileHandle,
+    private readonly slab: Buffer,
+    private readonly pool: AlignedSlabs,
+    header: Buffer,
+  ) {
+    this.filled = header.copy(slab, 0);
+  }
+
+  async append(bufs: readonly Buffer[]): Promise<void> {
+    for (const buf of bufs) {
+      for (let at = 0; at < buf.length;) {
+        if (this.released) throw new InvalidArgumentError("write after abort"); // the slab is no longer ours
+        const n = buf.copy(this.slab, this.filled, at);
+        this.filled += n;
+        at += n;
+        if (this.filled === this.slab.length) await this.write(this.slab.length);
+      }
+    }
+  }
+
+  async finish(end: number): Promise<void> {
+    if (this.filled > 0) {
+      const padded = alignUp(this.filled);
+      this.slab.fill(0, this.filled, padded);
+      await this.write(padded);
+    }
+    await this.fd.truncate(end);
+  }
+
+  private async write(bytes: number): Promise<void> {
+    this.writing = writeAll(this.fd, this.slab.subarray(0, bytes), this.base);
+    await this.writing;
+    this.writing = undefined;
+    this.base += bytes;
+    this.filled = 0;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.writing?.catch(() => undefined); // the disk may still be reading the slab
+    await this.fd.close().catch(() => undefined);
+    this.pool.give(this.slab);
+  }
+}
 
 /**
  * `hash`: the sha256 of the bytes as they come, checked against the sender's at commit; without it
@@ -199,6 +395,7 @@ class FileBlobWriter implements BlobWriter {
   constructor(
     private readonly store: FileStore,
     private readonly fd: FileHandle,
+    private readonly sink: FileSink,
     private readonly tmpPath: string,
     private readonly blobId: string,
     private readonly attributes: Record<string, string>,
@@ -220,24 +417,9 @@ class FileBlobWriter implements BlobWriter {
       this.blocks.update(chunk);
       bytes += chunk.length;
     }
-    await (chunks.length === 1 ? writeAll(this.fd, chunks[0], this.position) : writevAll(this.fd, chunks, this.position));
+    await this.sink.append(chunks, this.position);
     this.position += bytes;
-    if (this.position - this.flushedTo >= FLUSH_BEHIND_BYTES && !this.flushing) {
-      this.flushedTo = this.position;
-      this.flushing = this.fd.datasync().then(
-        () => (this.flushing = undefined),
-        (e: unknown) => {
-          this.flushing = undefined;
-          this.flushFailure ??= e;
-        },
-      );
-    }
   }
-
-  /** flush-behind state: the datasync running, where the last one started, the first that failed. */
-  private flushing?: Promise<unknown>;
-  private flushedTo = 0;
-  private flushFailure?: unknown;
 
   async commit(expectedSize: number, expectedSha256: Buffer, expectedBlockCrc?: number): Promise<BlobMeta> {
     if (this.state !== "open") throw new InvalidArgumentError("commit after commit or abort");
@@ -257,16 +439,18 @@ class FileBlobWriter implements BlobWriter {
         if (expectedSha256.length !== 32) throw new InvalidArgumentError(`blob ${this.blobId}: the sender's sha256 is not 32 bytes`);
       }
       const storedAtMs = Date.now();
-      await writeAll(this.fd, table, this.position);
+      await this.sink.append([table], this.position);
+      const end = this.position + table.length;
+      await this.sink.finish(end);
+      await this.sink.release();
       const seal = sealFields(size, storedAtMs, sha256);
       await this.fd.write(seal.bytes, 0, seal.bytes.length, seal.position);
-      await this.flushing;
-      if (this.flushFailure) throw this.flushFailure;
       await this.fd.sync();
       await this.fd.close();
-      await this.store.publish(this.tmpPath, this.blobId, this.position + table.length);
+      await this.store.publish(this.tmpPath, this.blobId, end);
       return { blobId: this.blobId, size, sha256, storedAtMs, attributes: this.attributes };
     } catch (e) {
+      await this.sink.release();
       await this.fd.close().catch(() => undefined);
       await unlink(this.tmpPath).catch(() => undefined);
       throw e;
@@ -276,6 +460,7 @@ class FileBlobWriter implements BlobWriter {
   async abort(): Promise<void> {
     if (this.state !== "open") return;
     this.state = "done";
+    await this.sink.release();
     await this.fd.close().catch(() => undefined);
     await unlink(this.tmpPath).catch(() => undefined);
   }
@@ -298,6 +483,38 @@ async function writevAll(fd: FileHandle, bufs: readonly Buffer[], position: numb
     if (left.length === 0) return;
     left[0] = left[0].subarray(bytesWritten);
   }
+}
+
+/** An O_DIRECT descriptor with the slab its I/O goes through, and the pool the slab goes back to. */
+interface DirectRead {
+  fd: FileHandle;
+  slab: Buffer;
+  pool: AlignedSlabs;
+}
+
+async function releaseDirect(d: DirectRead): Promise<void> {
+  await d.fd.close().catch(() => undefined);
+  d.pool.give(d.slab);
+}
+
+/**
+ * Fills `buf` from `position` through O_DIRECT: the whole pages around the range into the slab,
+ * then copied out (a copy of memory in cache, against a page-cache page faulted per 4 KiB).
+ */
+async function readDirect(d: DirectRead, buf: Buffer, position: number, name: string): Promise<void> {
+  const from = alignDown(position);
+  const need = position + buf.length - from;
+  const span = alignUp(need);
+  let got = 0;
+  while (got < need) {
+    // Past the end of the file a read comes back short; a short read elsewhere leaves an unaligned
+    // offset O_DIRECT cannot continue from: either way the file is shorter than its header says.
+    if (got % DIRECT_ALIGN !== 0) throw new IntegrityError(`blob ${name} is truncated`);
+    const { bytesRead } = await d.fd.read(d.slab, got, span - got, from + got);
+    if (bytesRead === 0) throw new IntegrityError(`blob ${name} is truncated`);
+    got += bytesRead;
+  }
+  d.slab.copy(buf, 0, position - from, need);
 }
 
 /** Fills `buf` from `position`; IntegrityError if the file ends first. */
@@ -337,6 +554,7 @@ async function fileChunks(
   range: { offset: number; length: number },
   chunkSize: number,
   hashed: boolean,
+  direct: DirectRead | undefined,
 ): Promise<Pick<BlobReader, "chunks" | "recycle">> {
   const name = meta.blobId;
   const hash = hashed ? createHash("sha256") : undefined;
@@ -363,9 +581,13 @@ async function fileChunks(
   const readAt = async (at: number): Promise<Buffer> => {
     const n = Math.min(step, readEnd - at);
     const buf = (n === step ? spare.pop() : undefined) ?? allocChunk(n); // read straight into the message ReadBlob will send
-    await readFully(fd, buf, h.headerLength + at, name);
+    if (direct && alignUp(h.headerLength + at + n) - alignDown(h.headerLength + at) <= direct.slab.length) {
+      reading = readDirect(direct, buf, h.headerLength + at, name);
+      await reading;
+    } else await readFully(fd, buf, h.headerLength + at, name);
     return buf;
   };
+  let reading: Promise<void> | undefined; // the O_DIRECT read in flight, if any (close waits for it)
   const recycle = (chunk: Buffer) => {
     if (lent.delete(chunk) && !closed && spare.length < SPARE_CHUNKS) spare.push(chunk);
   };
@@ -376,7 +598,9 @@ async function fileChunks(
     const pending = ahead;
     ahead = undefined;
     await pending?.catch(() => undefined); // the file stays open until its last read is back
+    await reading?.catch(() => undefined);
     await fd.close().catch(() => undefined);
+    if (direct) await releaseDirect(direct);
   };
   const iterator: AsyncIterator<Buffer> = {
     async next() {
