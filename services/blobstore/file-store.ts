@@ -28,6 +28,9 @@ const SLAB_BYTES = 1024 * 1024 + 2 * DIRECT_ALIGN;
 export const SLABS = 16;
 const O_DIRECT = fsConstants.O_DIRECT as number | undefined;
 
+/** One pool per process, made when the first store wants it (a node has one store). */
+let processSlabs: AlignedSlabs | undefined;
+
 /**
  * Large blobs as files: written to tmp/, fsynced, renamed into blobs/<shard>/<id>, and the
  * directory fsynced, so a blob is visible whole or not at all. Meta sits in the file's header.
@@ -48,7 +51,7 @@ export class FileStore {
   ) {
     this.blobsDir = join(root, "blobs");
     this.tmpDir = join(root, "tmp");
-    if (opts.directIo !== false && O_DIRECT !== undefined) this.slabs = new AlignedSlabs(SLABS, SLAB_BYTES);
+    if (opts.directIo !== false && O_DIRECT !== undefined) this.slabs = processSlabs ??= new AlignedSlabs(SLABS, SLAB_BYTES);
   }
 
   /** Whether large blobs still go around the page cache (false once the filesystem refused it). */
@@ -56,7 +59,7 @@ export class FileStore {
     return this.slabs !== undefined;
   }
 
-  /** Slabs not held by a write or read in progress (all of them when none is). */
+  /** Slabs of the process's pool not held by a write or read in progress (all of them when none is). */
   get slabsFree(): number {
     return this.slabs?.available ?? 0;
   }
@@ -84,8 +87,9 @@ export class FileStore {
   }
 
   /**
-   * A second descriptor of `path` with O_DIRECT and a slab to go with it, or undefined (no slab
-   * free, or no O_DIRECT here: then never again).
+   * A second descriptor of `path` with O_DIRECT and a slab to go with it, or undefined: no slab
+   * free, or the open failed (EINVAL: no O_DIRECT on this filesystem, then never again); the
+   * caller then goes through the page cache.
    */
   private async openDirect(path: string, flags: number): Promise<DirectRead | undefined> {
     const pool = this.slabs;
@@ -95,11 +99,8 @@ export class FileStore {
       return { fd: await open(path, flags | O_DIRECT!), slab, pool };
     } catch (e) {
       pool.give(slab);
-      if ((e as NodeJS.ErrnoException).code === "EINVAL") {
-        this.slabs = undefined;
-        return undefined;
-      }
-      throw e;
+      if ((e as NodeJS.ErrnoException).code === "EINVAL") this.slabs = undefined;
+      return undefined;
     }
   }
 
@@ -198,7 +199,8 @@ export class FileStore {
       const meta: BlobMeta = { blobId, size: h.size, sha256: h.sha256, storedAtMs: h.storedAtMs, attributes: h.attributes };
       const range = clampRange(h.size, offset, length);
       const hashed = range.offset === 0 && range.length === h.size && (checkDigest || !h.blockChecksums);
-      if (range.length > 0) direct = await this.openDirect(this.pathOf(blobId), fsConstants.O_RDONLY);
+      // The same file as `fd`, even if the blob was replaced or deleted since it was opened.
+      if (range.length > 0) direct = await this.openDirect(sameFile(fd, this.pathOf(blobId)), fsConstants.O_RDONLY);
       return { meta, ...range, ...(await fileChunks(fd, h, meta, range, chunkBytes, hashed, direct)) };
     } catch (e) {
       await fd.close().catch(() => undefined);
@@ -485,6 +487,11 @@ async function writevAll(fd: FileHandle, bufs: readonly Buffer[], position: numb
   }
 }
 
+/** A path that opens the file `fd` has open (Linux's /proc/self/fd), else the file's own path. */
+function sameFile(fd: FileHandle, path: string): string {
+  return process.platform === "linux" ? `/proc/self/fd/${fd.fd}` : path;
+}
+
 /** An O_DIRECT descriptor with the slab its I/O goes through, and the pool the slab goes back to. */
 interface DirectRead {
   fd: FileHandle;
@@ -578,6 +585,7 @@ async function fileChunks(
   // Whole chunks handed out, and those the consumer handed back (recycle) to be read into again.
   const lent = new WeakSet<Buffer>();
   const spare: Buffer[] = [];
+  let reading: Promise<void> | undefined; // the O_DIRECT read in flight, if any (close waits for it)
   const readAt = async (at: number): Promise<Buffer> => {
     const n = Math.min(step, readEnd - at);
     const buf = (n === step ? spare.pop() : undefined) ?? allocChunk(n); // read straight into the message ReadBlob will send
@@ -587,7 +595,6 @@ async function fileChunks(
     } else await readFully(fd, buf, h.headerLength + at, name);
     return buf;
   };
-  let reading: Promise<void> | undefined; // the O_DIRECT read in flight, if any (close waits for it)
   const recycle = (chunk: Buffer) => {
     if (lent.delete(chunk) && !closed && spare.length < SPARE_CHUNKS) spare.push(chunk);
   };
