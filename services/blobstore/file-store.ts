@@ -91,7 +91,7 @@ export class FileStore {
    * free, or the open failed (EINVAL: no O_DIRECT on this filesystem, then never again); the
    * caller then goes through the page cache.
    */
-  private async openDirect(path: string, flags: number): Promise<DirectRead | undefined> {
+  private async openDirect(path: string, flags: number): Promise<DirectFile | undefined> {
     const pool = this.slabs;
     const slab = pool?.take();
     if (!pool || !slab) return undefined;
@@ -135,7 +135,7 @@ export class FileStore {
     let sink: FileSink;
     try {
       const direct = await this.openDirect(tmpPath, fsConstants.O_WRONLY);
-      if (direct) sink = new DirectSink(direct.fd, direct.slab, direct.pool, header);
+      if (direct) sink = new DirectSink(direct, header);
       else {
         await fd.write(header, 0, header.length, 0);
         sink = new BufferedSink(fd);
@@ -190,7 +190,7 @@ export class FileStore {
   ): Promise<BlobReader> {
     checkId(blobId);
     const fd = await this.openBlob(blobId);
-    let direct: DirectRead | undefined;
+    let direct: DirectFile | undefined;
     try {
       const h = await readHeader(fd, blobId);
       const st = await fd.stat();
@@ -338,13 +338,15 @@ class DirectSink implements FileSink {
   private writing?: Promise<void>;
   private released = false;
 
+  private readonly fd: FileHandle;
+  private readonly slab: Buffer;
+
   constructor(
-    private readonly fd: FileHandle,
-    private readonly slab: Buffer,
-    private readonly pool: AlignedSlabs,
+    private readonly direct: DirectFile,
     header: Buffer,
   ) {
-    this.filled = header.copy(slab, 0);
+    ({ fd: this.fd, slab: this.slab } = direct);
+    this.filled = header.copy(this.slab, 0);
   }
 
   async append(bufs: readonly Buffer[]): Promise<void> {
@@ -380,8 +382,7 @@ class DirectSink implements FileSink {
     if (this.released) return;
     this.released = true;
     await this.writing?.catch(() => undefined); // the disk may still be reading the slab
-    await this.fd.close().catch(() => undefined);
-    this.pool.give(this.slab);
+    await releaseDirect(this.direct);
   }
 }
 
@@ -493,25 +494,27 @@ function sameFile(fd: FileHandle, path: string): string {
 }
 
 /** An O_DIRECT descriptor with the slab its I/O goes through, and the pool the slab goes back to. */
-interface DirectRead {
+interface DirectFile {
   fd: FileHandle;
   slab: Buffer;
   pool: AlignedSlabs;
 }
 
-async function releaseDirect(d: DirectRead): Promise<void> {
+async function releaseDirect(d: DirectFile): Promise<void> {
   await d.fd.close().catch(() => undefined);
   d.pool.give(d.slab);
 }
 
 /**
  * Fills `buf` from `position` through O_DIRECT: the whole pages around the range into the slab,
- * then copied out (a copy of memory in cache, against a page-cache page faulted per 4 KiB).
+ * then copied out (a copy of memory in cache, against a page-cache page faulted per 4 KiB). False,
+ * with nothing read, when those pages do not fit the slab.
  */
-async function readDirect(d: DirectRead, buf: Buffer, position: number, name: string): Promise<void> {
+async function readDirect(d: DirectFile, buf: Buffer, position: number, name: string): Promise<boolean> {
   const from = alignDown(position);
   const need = position + buf.length - from;
   const span = alignUp(need);
+  if (span > d.slab.length) return false;
   let got = 0;
   while (got < need) {
     // Past the end of the file a read comes back short; a short read elsewhere leaves an unaligned
@@ -522,6 +525,7 @@ async function readDirect(d: DirectRead, buf: Buffer, position: number, name: st
     got += bytesRead;
   }
   d.slab.copy(buf, 0, position - from, need);
+  return true;
 }
 
 /** Fills `buf` from `position`; IntegrityError if the file ends first. */
@@ -561,7 +565,7 @@ async function fileChunks(
   range: { offset: number; length: number },
   chunkSize: number,
   hashed: boolean,
-  direct: DirectRead | undefined,
+  direct: DirectFile | undefined,
 ): Promise<Pick<BlobReader, "chunks" | "recycle">> {
   const name = meta.blobId;
   const hash = hashed ? createHash("sha256") : undefined;
@@ -585,14 +589,12 @@ async function fileChunks(
   // Whole chunks handed out, and those the consumer handed back (recycle) to be read into again.
   const lent = new WeakSet<Buffer>();
   const spare: Buffer[] = [];
-  let reading: Promise<void> | undefined; // the O_DIRECT read in flight, if any (close waits for it)
+  let reading: Promise<boolean> | undefined; // the O_DIRECT read in flight, if any (close waits for it)
   const readAt = async (at: number): Promise<Buffer> => {
     const n = Math.min(step, readEnd - at);
     const buf = (n === step ? spare.pop() : undefined) ?? allocChunk(n); // read straight into the message ReadBlob will send
-    if (direct && alignUp(h.headerLength + at + n) - alignDown(h.headerLength + at) <= direct.slab.length) {
-      reading = readDirect(direct, buf, h.headerLength + at, name);
-      await reading;
-    } else await readFully(fd, buf, h.headerLength + at, name);
+    reading = direct && readDirect(direct, buf, h.headerLength + at, name);
+    if (!(await reading)) await readFully(fd, buf, h.headerLength + at, name);
     return buf;
   };
   const recycle = (chunk: Buffer) => {
