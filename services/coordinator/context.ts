@@ -1,6 +1,6 @@
 import type { Pool } from "mysql2/promise";
 import type { DataSource } from "typeorm";
-import { loadConfig, queuePrefix, resolveWriteQuorum, type Config } from "../common/config";
+import { queuePrefix, resolveWriteQuorum } from "../common/config";
 import { openDataSource, sqlPool } from "../common/db/datasource";
 import type { Logger } from "../common/logger";
 import { NODES_MIGRATIONS } from "../membership/nodes-schema";
@@ -19,54 +19,7 @@ import { closeQueues, createQueues, redisClient, redisConnection, type Lifecycle
 import { Scheduler } from "./lifecycle/scheduler";
 import { Placement } from "./placement/placement";
 import { BodyCache } from "./replicas/body-cache";
-import { HTTP_TIMEOUT_SETTINGS } from "./api/http-timeouts";
-
-const SETTINGS = [
-  "host",
-  "httpPort",
-  "grpcPort",
-  "s3Port",
-  "s3Domain",
-  "s3Region",
-  "accessKey",
-  "secretKey",
-  "keysFile",
-  "mysqlUrl",
-  "redisUrl",
-  "queuePrefix",
-  "replicas",
-  "writeQuorum",
-  "maxObjectSize",
-  "chunkSize",
-  "readCache",
-  "bodyCacheBytes",
-  "cacheLease",
-  "hotTtl",
-  "trashTtl",
-  "reconcileInterval",
-  "heartbeatInterval",
-  "nodeDownAfter",
-  "repairAfter",
-  "repairRate",
-  ...HTTP_TIMEOUT_SETTINGS,
-  "scrubRate",
-  "orphanGrace",
-  "clusterSecret",
-  "metricsPort",
-] as const;
-
-export type CoordinatorConfig = Config<(typeof SETTINGS)[number]>;
-
-/** The coordinator's settings; a bad one stops the process (exit status 2) naming the variable. */
-export function loadCoordinatorConfig(): CoordinatorConfig {
-  const config = loadConfig(SETTINGS);
-  // It is also the coordinator's presence lease, which must outlast a missed heartbeat or two.
-  if (config.nodeDownAfter < 3 * config.heartbeatInterval) {
-    process.stderr.write("minis3: invalid configuration:\n  MINIS3_NODE_DOWN_AFTER must be at least 3 × MINIS3_HEARTBEAT_INTERVAL\n");
-    process.exit(2);
-  }
-  return config;
-}
+import type { CoordinatorConfig } from "./coordinator-config";
 
 /**
  * Unused: metrics went into the process's prom-client registry (common/metrics/registry.ts), which a

@@ -3,6 +3,7 @@ import { loadConfig } from "../common/config";
 import { createLogger } from "../common/logger";
 import { answerGroupPrimary } from "../common/metrics/group-metrics";
 import { runMain } from "../common/process";
+import { loadCoordinatorConfig } from "./coordinator-config";
 
 // The coordinator's entry. With MINIS3_COORDINATORS above 1 this process is a small primary that
 // forks that many coordinators sharing its HTTP, gRPC and S3 ports (group/primary.ts) and serves nothing itself;
@@ -11,6 +12,9 @@ import { runMain } from "../common/process";
 
 const log = createLogger("coordinator");
 const { coordinators } = loadConfig(["coordinators"]);
+// Every setting checked before a port is bound: a bad value stops the process with status 2 naming
+// it, not with whatever the listen meets first (a port in use) in a primary that never reads it.
+const config = loadCoordinatorConfig();
 
 if (cluster.isPrimary && coordinators > 1) {
   runMain(log, async () => {
@@ -30,10 +34,10 @@ if (cluster.isPrimary && coordinators > 1) {
   // At once: the primary asks every worker for its metrics, one still starting too (group-metrics.ts).
   answerGroupPrimary();
   runMain(log, async () => {
-    await (await import("./serve")).serve(log);
+    await (await import("./serve")).serve(config, log);
     process.removeAllListeners("SIGINT");
     process.on("SIGINT", ignore);
   });
 } else {
-  runMain(log, async () => (await import("./serve")).serve(log));
+  runMain(log, async () => (await import("./serve")).serve(config, log));
 }

@@ -19,7 +19,8 @@ import { createS3Endpoint } from "./api/s3/s3-endpoint";
 import { grpcCallers } from "./api/grpc-credentials";
 import { addObjectServices } from "./api/object-grpc-service";
 import { CoordinatorRoster } from "./cluster/coordinator-roster";
-import { closeContext, loadCoordinatorConfig, openContext } from "./context";
+import { closeContext, openContext } from "./context";
+import type { CoordinatorConfig } from "./coordinator-config";
 import { listeningDoors, type FrontDoors } from "./front-doors";
 import { GroupWorkerDoors } from "./group/worker-doors";
 import { Lifecycle } from "./lifecycle/lifecycle";
@@ -31,11 +32,11 @@ import { ObjectStore } from "./objects/object-store";
  * One coordinator: opens the context, serves HTTP and gRPC, and stops cleanly on SIGTERM. Run alone,
  * or as one of several workers of a group (group.ts) that share the listening ports.
  */
-export async function serve(log: Logger): Promise<void> {
+export async function serve(config: CoordinatorConfig, log: Logger): Promise<void> {
   startProcessMetrics({ service: "coordinator" });
   // Event-loop delay and GC pauses, a second at a time, for GET /status/timeline.
   watchProcess();
-  const ctx = await openContext(loadCoordinatorConfig(), log);
+  const ctx = await openContext(config, log);
   const { config: cfg, writeQuorum } = ctx;
   // A worker of a group takes its connections from the primary, which listens (group/primary.ts).
   const doors: FrontDoors = cluster.isWorker
