@@ -21,8 +21,11 @@ import { readKeyPair } from "../../deploy/launcher/credentials";
 /** The launcher's own grace period (deploy/launcher/supervisor.ts): a clean stop needs no SIGKILL. */
 const GRACE_MS = 10_000;
 const ROUNDS = 20;
-/** coordinator HTTP and gRPC, storage-1 and -2, backup-1, delete-1 */
-const PORTS = 6;
+/**
+ * coordinator HTTP and gRPC, storage-1 and -2, backup-1, delete-1, coordinator S3, then a metrics port
+ * for each of the five services: all in the free block, none at a default a running `npm start` holds.
+ */
+const PORTS = 12;
 const SERVICES = ["coordinator", "storage-1", "storage-2", "backup-1", "delete-1"];
 /** `npm start`'s default group (MINIS3_COORDINATORS=2): the "coordinator" process forks two workers. */
 const COORDINATOR_WORKERS = 2;
@@ -64,6 +67,7 @@ describe("stopping the launcher", () => {
       MINIS3_GRPC_PORT: String(base + 1),
       MINIS3_NODE_BASE_PORT: String(base + 2),
       MINIS3_S3_PORT: String(base + 6),
+      MINIS3_METRICS_BASE_PORT: String(base + 7),
       MINIS3_STORAGE_NODES: "2",
       MINIS3_REPLICAS: "2",
       MINIS3_COORDINATORS: String(COORDINATOR_WORKERS),
