@@ -59,6 +59,11 @@ export class DiskBackend implements BlobBackend {
 
   async open(): Promise<void> {
     await this.files.open();
+    if (!this.files.directIo)
+      this.opts.log.info(
+        { dataDir: this.opts.dataDir },
+        "large blobs go through the page cache: O_DIRECT is not available in the data directory",
+      );
     await this.segments.open();
     const every = this.opts.compactIntervalMs ?? 60_000;
     if (every > 0) {

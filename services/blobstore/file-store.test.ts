@@ -7,6 +7,7 @@ import { blobOf, collect, sha256, tempDir } from "../rpc/testing/test-helpers";
 import { CHECK_BLOCK } from "./blob-file-format";
 import { corruptBlobData, downgradeToVersion1 } from "./testing/corrupt-blob-file";
 import { BlockChecksums } from "../rpc/block-checksums";
+import { ramfsDir, ramfsUnavailable } from "./testing/ramfs";
 
 describe("FileStore", () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -294,5 +295,54 @@ describe("FileStore", () => {
   it("refuses blob ids that could escape the directory", async () => {
     await expect(store.beginWrite("../etc", {})).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(store.read("a/b", 0, undefined)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+const noRamfs = ramfsUnavailable();
+if (noRamfs) process.stderr.write(`file-store: the no-O_DIRECT case skipped: ${noRamfs}\n`);
+
+(noRamfs ? describe.skip : describe)("FileStore on a filesystem without O_DIRECT (ramfs)", () => {
+  it("finds out at open, keeps large blobs in the page cache, and writes and reads them whole, while a store on a disk keeps O_DIRECT", async () => {
+    const ram = await ramfsDir("no-direct");
+    const disk = await tempDir("direct");
+    try {
+      const store = new FileStore(ram.path, 64 * 1024);
+      await store.open();
+      expect(store.directIo).toBe(false);
+      const onDisk = new FileStore(disk.path, 64 * 1024);
+      await onDisk.open();
+      expect(onDisk.directIo).toBe(true); // the process's slabs were not given up with the ramfs store's
+
+      const slab = 1024 * 1024 + 8192;
+      const blobs = [0, 1, 4097, slab - 1, slab + 1, 3 * 1024 * 1024 + 123].map((size) => blobOf(size));
+      // Written at once, in uneven pieces, each with its own header length.
+      await Promise.all(
+        blobs.map(async (b, i) => {
+          const w = await store.beginWrite(`ram${i}`, { pad: "y".repeat(i * 41) });
+          for (let at = 0; at < b.data.length; at += 250_001) await w.write(b.data.subarray(at, at + 250_001));
+          await w.commit(b.data.length, b.sha256);
+        }),
+      );
+      expect(onDisk.slabsFree).toBe(SLABS); // none of the ramfs writes took a slab
+
+      const reopened = new FileStore(ram.path, 64 * 1024);
+      await reopened.open();
+      expect(reopened.stats().blobCount).toBe(blobs.length);
+      for (const [i, b] of blobs.entries()) {
+        const whole = await reopened.read(`ram${i}`, 0, undefined, true);
+        expect(whole.meta.attributes).toEqual({ pad: "y".repeat(i * 41) });
+        expect((await collect(whole.chunks)).equals(b.data)).toBe(true);
+        if (b.data.length < 3) continue;
+        const from = Math.floor(b.data.length / 3) + 1;
+        const range = await reopened.read(`ram${i}`, from, b.data.length - from - 1, false, 1024 * 1024);
+        expect((await collect(range.chunks)).equals(b.data.subarray(from, b.data.length - 1))).toBe(true);
+      }
+      // A flipped byte is still caught on the page-cache path.
+      await corruptBlobData(join(ram.path, "blobs", "m4", "ram4"), 5000);
+      await expect(collect((await reopened.read("ram4", 0, undefined)).chunks)).rejects.toBeInstanceOf(IntegrityError);
+    } finally {
+      await ram.remove();
+      await disk.remove();
+    }
   });
 });

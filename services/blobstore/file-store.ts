@@ -66,7 +66,8 @@ export class FileStore {
 
   /**
    * Whether a page written and read back with O_DIRECT in tmp/ comes back as written: some
-   * filesystems take the flag at open and refuse the I/O, or have no O_DIRECT at all (tmpfs).
+   * filesystems take the flag at open and refuse the I/O, or have no O_DIRECT at all (ramfs; tmpfs
+   * before Linux 6.6).
    */
   private async directWorks(): Promise<boolean> {
     const probe = await this.openDirect(join(this.tmpDir, "direct-probe"), fsConstants.O_RDWR | fsConstants.O_CREAT);
