@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { countFreshBodyBytes } from "../common/young-gc-pacer";
 
 /**
  * An HTTP body (a blob plane PUT's request on the node; the coordinator reads a GET's response off
@@ -22,6 +23,7 @@ export class BodyQueue {
     body.on("data", (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.bytes += chunk.length;
+      countFreshBodyBytes(chunk.length);
       if (this.bytes >= maxBytes) body.pause();
       this.wake?.();
     });

@@ -1,4 +1,5 @@
 import { AbortedError, InvalidArgumentError, MiniS3Error, TooLargeError } from "../../common/errors";
+import { countFreshBodyBytes } from "../../common/young-gc-pacer";
 
 /**
  * Pulls an upload body, enforcing the size limit and the declared length as the bytes arrive, so
@@ -36,6 +37,7 @@ export class UploadBody {
     }
     const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
     this.size += chunk.length;
+    countFreshBodyBytes(chunk.length);
     if (this.size > this.maxSize) throw new TooLargeError(`object is larger than the limit of ${this.maxSize} bytes`);
     if (this.declared !== undefined && this.size > this.declared) {
       throw new InvalidArgumentError(`body is longer than the declared ${this.declared} bytes`);
