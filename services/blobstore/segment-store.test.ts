@@ -4,24 +4,12 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, IntegrityError, hasCode } from "../common/errors";
-import { blobOf, silentLog, tempDir } from "../rpc/testing/test-helpers";
+import { blobOf, flipByte, silentLog, tempDir } from "../rpc/testing/test-helpers";
 import { DutyCycle } from "./duty-cycle";
 import { GroupWritePolicy } from "./group-write-policy";
 import { SegmentStore, type SegmentEntry } from "./segment-store";
 
 const KiB = 1024;
-
-async function flipByte(path: string, at: number): Promise<void> {
-  const fd = await open(path, "r+");
-  try {
-    const b = Buffer.alloc(1);
-    await fd.read(b, 0, 1, at);
-    b[0] ^= 0xff;
-    await fd.write(b, 0, 1, at);
-  } finally {
-    await fd.close();
-  }
-}
 
 interface FileHandleMethods {
   datasync(): Promise<void>;
