@@ -13,6 +13,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { rememberKeyPair } from "../../deploy/launcher/client-credentials";
 import { MiniS3Client } from "../client";
+import { loadFor } from "./timed-load";
 
 function serve(size: number): void {
   const body = randomBytes(size);
@@ -41,27 +42,19 @@ async function bench(): Promise<void> {
   const upload = randomBytes(size);
   let stored: { sha256: string; size: number } | undefined;
   let failed = 0;
-  const runFor = async (ms: number): Promise<number> => {
-    const end = Date.now() + ms;
-    let n = 0;
-    await Promise.all(
-      Array.from({ length: inFlight }, async (_, w) => {
-        for (let i = 0; Date.now() < end; i++, n++) {
-          // The mixed phase's 40:50:10, in a fixed order.
-          const pick = (w + i) % 10;
-          const key = `micro/${w}-${i}`;
-          const r =
-            pick < 4
-              ? await client.upload(key, upload, upload.length)
-              : pick < 9
-                ? await client.retrieve(key, stored)
-                : await client.delete(key);
-          if (!r.ok) failed++;
-        }
-      }),
-    );
-    return n;
-  };
+  // The mixed phase's 40:50:10, in a fixed order.
+  const runFor = (ms: number): Promise<number> =>
+    loadFor(ms, inFlight, async (w, i) => {
+      const pick = (w + i) % 10;
+      const key = `micro/${w}-${i}`;
+      const r =
+        pick < 4
+          ? await client.upload(key, upload, upload.length)
+          : pick < 9
+            ? await client.retrieve(key, stored)
+            : await client.delete(key);
+      if (!r.ok) failed++;
+    });
   // What the server sends back for a GET, so every GET is verified as the bench verifies it.
   const first = await client.retrieve("probe");
   stored = { sha256: first.sha256!, size: first.bytes };
