@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { RowDataPacket } from "mysql2/promise";
+import { waitFor } from "../../test/support/wait";
 import { compressibleBytes, countRows, expectSameBytes, MiB, readAll, sha256, useColdTier, writeBlob } from "./test-support";
 
 const cold = useColdTier("backup-i");
@@ -80,8 +81,12 @@ test("leftover 'writing' copies are removed at open, only this node's", async ()
   const kept = await other.beginWrite("other-half", {});
   await kept.write(randomBytes(MiB));
   await writeBlob(crashed, "done", Buffer.from("committed before the crash"));
+  // write() returns once a full chunk is handed to its insert, not once the row is in (a loaded
+  // machine once counted 1 here): wait for half-1's and other-half's chunk rows before the "crash",
+  // which a late insert would otherwise outlive.
+  await waitFor("half-1's first chunk and done's", async () => (await countRows(cold.db.pool, "backup-crash")).chunks === 2, 10_000);
+  await waitFor("other-half's first chunk", async () => (await countRows(cold.db.pool, "backup-other")).chunks === 1, 10_000);
   expect((await countRows(cold.db.pool, "backup-crash")).blobs).toBe(3);
-  expect((await countRows(cold.db.pool, "backup-crash")).chunks).toBeGreaterThanOrEqual(2);
 
   // A restart: a new cold.backend for the same node id, without w1/w2 ever finishing.
   const restarted = await cold.db.backend("backup-crash");
