@@ -75,7 +75,7 @@ test("leftover 'writing' copies are removed at open, only this node's", async ()
   const crashed = await cold.db.backend("backup-crash");
   const other = await cold.db.backend("backup-other");
   const w1 = await crashed.beginWrite("half-1", {});
-  await w1.write(randomBytes(MiB + 7)); // one chunk row stored, the rest staged
+  await w1.write(randomBytes(MiB + 7)); // one chunk on its way to a row, the rest staged
   const w2 = await crashed.beginWrite("half-2", {});
   await w2.write(Buffer.from("tiny"));
   const kept = await other.beginWrite("other-half", {});
