@@ -218,9 +218,23 @@ function describeProcess(pid: number): string {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ");
     const state = /^State:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1];
-    return `${pid} ${cmdline.replace(/.*\/dist\//, "")} (${state}, in ${readFileSync(`/proc/${pid}/wchan`, "latin1")})`;
+    return `${pid} ${cmdline.replace(/.*\/dist\//, "")} (${state}, in ${readFileSync(`/proc/${pid}/wchan`, "latin1")}; threads ${threadsOf(pid)})`;
   } catch {
     return `${pid} (gone)`;
+  }
+}
+
+/** Each thread's name and where the kernel has it waiting: which one a process left behind is stuck on. */
+function threadsOf(pid: number): string {
+  try {
+    return readdirSync(`/proc/${pid}/task`)
+      .map((tid) => {
+        const read = (f: string) => readFileSync(`/proc/${pid}/task/${tid}/${f}`, "latin1").trim();
+        return `${tid} ${read("comm")} ${read("wchan")}`;
+      })
+      .join(", ");
+  } catch {
+    return "unreadable";
   }
 }
 
