@@ -6,28 +6,21 @@
  *
  *   node dist/bench/micro/compact-dead.js [count=65000] [passes=3]
  */
-import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { SegmentStore } from "../../services/blobstore/segment-store";
-
-const BLOB = 4096;
-const AT_ONCE = 256;
+import { fillSegments, inBatches } from "./segment-fill";
 
 async function pass(count: number): Promise<{ cpuMs: number; sysMs: number; wallMs: number; freedMiB: number }> {
   const dir = await mkdtemp(join(tmpdir(), "minis3-compact-"));
   const store = new SegmentStore({ dir, log: pino({ level: "silent" }) });
   try {
     await store.open();
-    const data = randomBytes(BLOB);
-    const sha256 = createHash("sha256").update(data).digest();
-    const ids = Array.from({ length: count }, (_, i) => `bench-${i.toString().padStart(8, "0")}-0123456789abcdef`);
-    for (let i = 0; i < count; i += AT_ONCE)
-      await Promise.all(ids.slice(i, i + AT_ONCE).map((id) => store.put(id, { "content-type": "application/octet-stream" }, data, sha256)));
-    for (let i = 0; i < count; i += AT_ONCE) await Promise.all(ids.slice(i, i + AT_ONCE).map((id) => store.delete(id)));
+    const ids = await fillSegments(store, count);
+    await inBatches(ids, (id) => store.delete(id));
     const before = store.stats().usedBytes;
     const cpu = process.cpuUsage();
     const t0 = performance.now();

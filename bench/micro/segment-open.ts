@@ -6,16 +6,13 @@
  *
  *   node dist/bench/micro/segment-open.js [count=65000] [passes=3]
  */
-import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { SegmentStore } from "../../services/blobstore/segment-store";
-
-const BLOB = 4096;
-const AT_ONCE = 256;
+import { fillSegments } from "./segment-fill";
 
 async function bench(): Promise<void> {
   const [count = 65_000, passes = 3] = process.argv.slice(2, 4).map(Number);
@@ -24,13 +21,7 @@ async function bench(): Promise<void> {
   try {
     const writer = new SegmentStore({ dir, log });
     await writer.open();
-    const data = randomBytes(BLOB);
-    const sha256 = createHash("sha256").update(data).digest();
-    const ids = Array.from({ length: count }, (_, i) => `bench-${i.toString().padStart(8, "0")}-0123456789abcdef`);
-    for (let i = 0; i < count; i += AT_ONCE)
-      await Promise.all(
-        ids.slice(i, i + AT_ONCE).map((id) => writer.put(id, { "content-type": "application/octet-stream" }, data, sha256)),
-      );
+    await fillSegments(writer, count);
     await writer.close();
     for (let i = 0; i < passes; i++) {
       const cpu = process.cpuUsage();
