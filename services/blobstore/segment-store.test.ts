@@ -73,9 +73,9 @@ describe("SegmentStore", () => {
   it("writes the puts and deletes queued in one tick (an Exchange message's) as one group, one fdatasync", async () => {
     let groups = 0;
     const policy = new (class extends GroupWritePolicy {
-      override synced(ms: number): void {
+      override synced(ms: number, onLoop: boolean): void {
         groups++;
-        super.synced(ms);
+        super.synced(ms, onLoop);
       }
     })();
     const s = await openStore(undefined, policy);
@@ -89,6 +89,34 @@ describe("SegmentStore", () => {
     expect(groups).toBe(1);
     expect(s.get("old")).toBeUndefined();
     for (const b of blobs) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
+  });
+
+  it("tells its write policy where each group's sync ran: only a sync on the event loop times the disk", async () => {
+    const decided: boolean[] = [];
+    const reported: boolean[] = [];
+    const policy = new (class extends GroupWritePolicy {
+      override syncOnLoop(bytes: number): boolean {
+        decided.push(decided.length % 2 === 0); // on the loop, then in the pool, in turn
+        return super.writeOnLoop(bytes) && decided[decided.length - 1];
+      }
+      override synced(ms: number, onLoop: boolean): void {
+        reported.push(onLoop);
+        super.synced(ms, onLoop);
+      }
+    })();
+    const s = await openStore(undefined, policy);
+    const spy = jest.spyOn(await fileHandleProto(dir.path), "datasync");
+    try {
+      for (let i = 0; i < 6; i++) {
+        const b = blobOf(4096);
+        await s.put(`g${i}`, {}, b.data, b.sha256); // one group each
+      }
+      expect(reported).toEqual(decided);
+      expect(reported).toEqual([true, false, true, false, true, false]);
+      expect(spy).toHaveBeenCalledTimes(3); // the pool's syncs; the loop's are fdatasyncSync
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("refuses data that does not hash to the given sha256", async () => {

@@ -630,9 +630,10 @@ export class SegmentStore {
         this.writePolicy.writeOnLoop(bytes),
       );
       const syncStart = performance.now();
-      if (this.writePolicy.syncOnLoop(bytes)) fdatasyncSync(segment.fd.fd);
+      const onLoop = this.writePolicy.syncOnLoop(bytes);
+      if (onLoop) fdatasyncSync(segment.fd.fd);
       else await segment.fd.datasync();
-      this.writePolicy.synced(performance.now() - syncStart);
+      this.writePolicy.synced(performance.now() - syncStart, onLoop);
     } catch (e) {
       // Cut off whatever part of the group reached the file, so the next group starts clean.
       await segment.fd.truncate(start).catch(() => undefined);
