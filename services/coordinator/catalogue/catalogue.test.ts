@@ -353,6 +353,24 @@ describe("deletes and restores", () => {
     expect(await c.markDeleted(b, "k")).toBeNull();
   });
 
+  it("trashes only each key's visible version: its earlier versions, and the same key in another bucket, stay as they were", async () => {
+    const c = cat();
+    const { b, trashed, cur } = await trashedUnderCurrent(c); // k: deleted once, then uploaded again
+    const first = upload(b, "j");
+    await c.commit(first);
+    const overwritten = upload(b, "j");
+    await c.commit(overwritten); // j: its first version overwritten
+    const other = newBucket();
+    const elsewhere = upload(other, "k");
+    await c.commit(elsewhere);
+    const before = [await c.version(trashed.versionId), await c.version(first.versionId)];
+    expect(before.map((v) => v?.state)).toEqual(["trash", "trash"]);
+    const got = await Promise.all([c.markDeleted(b, "k"), c.markDeleted(b, "j")]); // one batch
+    expect(got.map((v) => v?.versionId)).toEqual([cur.versionId, overwritten.versionId]);
+    expect([await c.version(trashed.versionId), await c.version(first.versionId)]).toEqual(before);
+    expect(await c.current(other, "k")).toMatchObject({ versionId: elsewhere.versionId, state: "live" });
+  });
+
   it("gives a key deleted twice in one batch to one of the deletes", async () => {
     const c = cat();
     const { b, v } = await committed(c);
