@@ -1,19 +1,4 @@
 /**
- * Where a segment group's writev and fdatasync run. Node puts file calls on its thread pool, and
- * each trip there costs a futex wake and an eventfd wake: on this kind of VM, context switches
- * cost more than writing a few KiB to the page cache or than an fdatasync on a fast disk (measured:
- * a storage node spent ~25 % less CPU per small upload with both on the event loop). A slow disk
- * must not stall the loop, though, since reads wait behind it: so the sync stays on the loop only
- * while recent syncs there averaged less than `loopSyncMaxMs`.
- *
- * Only syncs run on the loop are timed. One run in the pool is timed with the pool's queue and the
- * loop's own delay in it, so under load a busy loop read as a slow disk and kept the syncs off the
- * loop for good: in the overwrite row every group's sync went through the pool while the syscall
- * itself took ~0.8 ms on average (strace). While the syncs are off the loop, one small group in
- * `probeEvery` is synced on it to time the disk again; each probe that is itself slow doubles that
- * spacing (up to `maxProbeEvery`), so a slow disk stalls the loop ever more rarely.
- */
-/**
  * Weight of each new sync in the moving average. Syncs on this VM's disk take ~0.4 ms at the median
  * but ~1.6 at p90 and ~4 at p99 (strace, the overwrite row): at 0.2 the average crossed 1 ms every
  * few groups on a fast disk; at 0.05 a single 40 ms sync still takes it over at once.
@@ -29,6 +14,21 @@ const SMOOTHING = 0.05;
  */
 const LOOP_SYNC_MAX_MS = 4;
 
+/**
+ * Where a segment group's writev and fdatasync run. Node puts file calls on its thread pool, and
+ * each trip there costs a futex wake and an eventfd wake: on this kind of VM, context switches
+ * cost more than writing a few KiB to the page cache or than an fdatasync on a fast disk (measured:
+ * a storage node spent ~25 % less CPU per small upload with both on the event loop). A slow disk
+ * must not stall the loop, though, since reads wait behind it: so the sync stays on the loop only
+ * while recent syncs there averaged less than `loopSyncMaxMs`.
+ *
+ * Only syncs run on the loop are timed. One run in the pool is timed with the pool's queue and the
+ * loop's own delay in it, so under load a busy loop read as a slow disk and kept the syncs off the
+ * loop for good: in the overwrite row every group's sync went through the pool while the syscall
+ * itself took ~0.8 ms on average (strace). While the syncs are off the loop, one small group in
+ * `probeEvery` is synced on it to time the disk again; each probe that is itself slow doubles that
+ * spacing (up to `maxProbeEvery`), so a slow disk stalls the loop ever more rarely.
+ */
 export class GroupWritePolicy {
   /** Moving average of the syncs timed on the loop. */
   private averageSyncMs = 0;
