@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readConfig } from "../common/config";
@@ -7,8 +7,15 @@ import { checkBucketAccess, KeyStore, loadKeyStore, mayUseBucket } from "./keys"
 
 const none = { accessKey: "", secretKey: "", keysFile: "" };
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 function keysFile(content: unknown): string {
-  const path = join(mkdtempSync(join(tmpdir(), "minis3-keys-")), "keys.json");
+  const dir = mkdtempSync(join(tmpdir(), "minis3-keys-"));
+  dirs.push(dir);
+  const path = join(dir, "keys.json");
   writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
   return path;
 }
