@@ -25,6 +25,15 @@ async function fileHandleProto(dir: string): Promise<FileHandleMethods> {
   return proto;
 }
 
+/** A write policy that keeps, for each group the store wrote, whether its sync ran on the event loop. */
+class ReportedPolicy extends GroupWritePolicy {
+  readonly reported: boolean[] = [];
+  override synced(ms: number, onLoop: boolean): void {
+    this.reported.push(onLoop);
+    super.synced(ms, onLoop);
+  }
+}
+
 describe("SegmentStore", () => {
   let dir: { path: string; remove(): Promise<void> };
   const stores: SegmentStore[] = [];
@@ -71,39 +80,29 @@ describe("SegmentStore", () => {
   });
 
   it("writes the puts and deletes queued in one tick (an Exchange message's) as one group, one fdatasync", async () => {
-    let groups = 0;
-    const policy = new (class extends GroupWritePolicy {
-      override synced(ms: number, onLoop: boolean): void {
-        groups++;
-        super.synced(ms, onLoop);
-      }
-    })();
+    const policy = new ReportedPolicy();
     const s = await openStore(undefined, policy);
     const old = blobOf(100);
     await s.put("old", {}, old.data, old.sha256);
     await new Promise(setImmediate); // the writer idle again, as between two messages
-    groups = 0;
+    policy.reported.length = 0;
     const blobs = Array.from({ length: 8 }, (_, i) => ({ id: `m${i}`, ...blobOf(4096) }));
     // As serveExchange runs one message: every op started in one synchronous loop.
     await Promise.all([...blobs.map((b) => s.put(b.id, {}, b.data, b.sha256)), s.delete("old")]);
-    expect(groups).toBe(1);
+    expect(policy.reported.length).toBe(1);
     expect(s.get("old")).toBeUndefined();
     for (const b of blobs) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
   });
 
   it("tells its write policy where each group's sync ran: only a sync on the event loop times the disk", async () => {
     const decided: boolean[] = [];
-    const reported: boolean[] = [];
-    const policy = new (class extends GroupWritePolicy {
+    const policy = new (class extends ReportedPolicy {
       override syncOnLoop(bytes: number): boolean {
         decided.push(decided.length % 2 === 0); // on the loop, then in the pool, in turn
         return super.writeOnLoop(bytes) && decided[decided.length - 1];
       }
-      override synced(ms: number, onLoop: boolean): void {
-        reported.push(onLoop);
-        super.synced(ms, onLoop);
-      }
     })();
+    const { reported } = policy;
     const s = await openStore(undefined, policy);
     const spy = jest.spyOn(await fileHandleProto(dir.path), "datasync");
     try {
@@ -256,25 +255,19 @@ describe("SegmentStore", () => {
 
   it("compaction's copies go out in a few groups, not one sync per record, with syncs on the event loop", async () => {
     // A fast disk: every small group is written and synced on the loop.
-    let groups = 0;
-    const policy = new (class extends GroupWritePolicy {
-      override synced(ms: number, onLoop: boolean): void {
-        groups++;
-        super.synced(ms, onLoop);
-      }
-    })(256 * KiB, 1000);
+    const policy = new ReportedPolicy(256 * KiB, 1000);
     const s = await openStore(undefined, policy);
     const blobs = Array.from({ length: 1600 }, (_, i) => ({ id: `c${i}`, ...blobOf(4096) }));
     for (let i = 0; i < blobs.length; i += 100) {
       await Promise.all(blobs.slice(i, i + 100).map((b) => s.put(b.id, {}, b.data, b.sha256)));
     }
     await Promise.all(blobs.filter((_, i) => i % 2).map((b) => s.delete(b.id)));
-    groups = 0;
+    policy.reported.length = 0;
     expect(await s.compact(0.6)).toBe(1); // the active segment, sealed first (6.5 MiB, half dead)
     // 800 live records, 3.3 MiB. The scan queues their copies from microtasks as it decodes a block;
     // a writer that synced on the loop and went straight on to the next group took them one record per
     // sync, back to back, never yielding (801 groups here, the loop held ~150 ms; 4 groups with a turn).
-    expect(groups).toBeLessThan(40);
+    expect(policy.reported.length).toBeLessThan(40);
     for (const b of blobs.filter((_, i) => i % 2 === 0)) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
   });
 
