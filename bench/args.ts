@@ -58,6 +58,8 @@ export interface BenchArgs {
   largeBytes: number;
   /** Objects of largeBytes each timed up and back; the median is reported. */
   largePasses: number;
+  /** Unmeasured passes of the same shape before them (a fresh cluster's first ones run cold). */
+  largeWarmup: number;
   /** Objects moved at once in the large-parallel phases. */
   largeInFlight: number;
   hugeBytes: number;
@@ -107,6 +109,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --key-set N          keys of the overwrite phases (default 1000; at least --concurrency)
   --large SIZE         single-object throughput test size (default 64MiB)
   --large-passes N     objects of that size timed up and back; the median is reported (default 5)
+  --large-warmup N     unmeasured passes before them in each large phase, s3rver's too (default 2;
+                       a fresh cluster's first passes ran ~25 % slower); huge has none
   --large-in-flight N  objects moved at once in the large-parallel phases (default 2)
   --huge SIZE          memory test object size (default 1GiB)
   --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
@@ -143,6 +147,7 @@ const FLAGS = {
   "key-set": { type: "string" },
   large: { type: "string" },
   "large-passes": { type: "string" },
+  "large-warmup": { type: "string" },
   "large-in-flight": { type: "string" },
   compare: { type: "boolean" },
   huge: { type: "string" },
@@ -266,6 +271,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     keySet,
     largeBytes,
     largePasses: int("large-passes", get("large-passes", "5"), 1, 20),
+    largeWarmup: int("large-warmup", get("large-warmup", "2"), 0, 20),
     largeInFlight: int("large-in-flight", get("large-in-flight", "2"), 1, 16),
     hugeBytes,
     phases: [...new Set(phases)] as Phase[],

@@ -16,6 +16,16 @@ function large(name: string, r: LargePhaseResult): string[] {
     `  retrieve ${r.retrieve.ok ? `${r.retrieve.mbPerSec} MB/s (${r.retrieve.seconds} s), sha256 verified${passes(r.retrieveSeconds)}` : `FAILED: ${r.retrieve.reason}`}`,
     `  max RSS (MiB; before → max):`,
   ];
+  const w = r.warmup;
+  // A failed warm-up is a failure users would have seen: shown as loudly as a measured one.
+  if (w)
+    lines.splice(
+      3,
+      0,
+      w.ok
+        ? `  warm-up (not measured): up ${w.uploadSeconds.join(" s, ")} s; down ${w.retrieveSeconds.join(" s, ")} s`
+        : `  warm-up FAILED: ${w.reason}`,
+    );
   for (const [proc, mib] of Object.entries(r.maxRssMiB))
     lines.push(`    ${proc.padEnd(14)} ${pad(r.rssBeforeMiB[proc] ?? "-", 8)} → ${pad(mib, 8)}`);
   return lines;

@@ -31,6 +31,8 @@ export type LargePhaseResult = LargeResult & {
   cpu: CpuFigures;
   /** Server CPU milliseconds per MiB moved (up and down together). */
   serverCpuMsPerMiB: number | null;
+  /** The unmeasured passes before the measured ones (--large-warmup): their seconds, for the record. */
+  warmup?: { ok: boolean; reason?: string; uploadSeconds: number[]; retrieveSeconds: number[] };
 };
 
 /** MiniS3's figure divided by the peer's, for one row (null when either is missing or zero). */

@@ -1,0 +1,95 @@
+import { createHash } from "node:crypto";
+import type { ObjectClient, Outcome, RetrieveOutcome } from "./client";
+import { largePhase, type BenchSystem } from "./phases";
+
+// A large phase's warm-up passes run first, unmeasured: the figures are the measured passes' alone,
+// every object either kind of pass stored is deleted, and a warm-up that fails is reported as failed.
+
+/** An in-memory store that logs what it was asked, in order. */
+class MemoryClient implements ObjectClient {
+  readonly log: string[] = [];
+  private readonly objects = new Map<string, Buffer>();
+  constructor(private readonly failUploadsOf?: RegExp) {}
+
+  async upload(key: string, body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer>): Promise<Outcome> {
+    this.log.push(`up ${key}`);
+    if (this.failUploadsOf?.test(key)) return { ok: false, reason: "http 503", status: 503 };
+    const parts: Buffer[] = [];
+    for await (const c of body as AsyncIterable<Buffer>) parts.push(c);
+    this.objects.set(key, Buffer.concat(parts));
+    return { ok: true, status: 201 };
+  }
+
+  async retrieve(key: string, expected?: { sha256: string; size: number }): Promise<RetrieveOutcome> {
+    this.log.push(`down ${key}`);
+    const body = this.objects.get(key);
+    if (!body) return { ok: false, reason: "http 404", status: 404, bytes: 0 };
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const ok = !expected || (sha256 === expected.sha256 && body.length === expected.size);
+    return { ok, status: 200, bytes: body.length, sha256, ...(ok ? {} : { reason: "checksum mismatch" }) };
+  }
+
+  async delete(key: string): Promise<Outcome> {
+    this.log.push(`delete ${key}`);
+    return { ok: this.objects.delete(key), status: 204 };
+  }
+
+  async close(): Promise<void> {}
+
+  stored(): string[] {
+    return [...this.objects.keys()];
+  }
+}
+
+function system(client: MemoryClient): BenchSystem {
+  return { server: () => [], services: () => [], drain: async () => void client.log.push("drain"), cleanUp: true };
+}
+
+const opts = { key: "bench/large", bytes: 64 * 1024, passes: 3, inFlight: 1 };
+
+describe("largePhase warm-up", () => {
+  it("runs the warm-up passes first and measures only the passes after them", async () => {
+    const client = new MemoryClient();
+    const r = await largePhase(client, system(client), { ...opts, warmupPasses: 2 });
+
+    expect(r.passes).toBe(3);
+    expect(r.uploadSeconds).toHaveLength(3);
+    expect(r.warmup).toEqual({
+      ok: true,
+      uploadSeconds: [expect.any(Number), expect.any(Number)],
+      retrieveSeconds: [expect.any(Number), expect.any(Number)],
+    });
+    const uploads = client.log.filter((l) => l.startsWith("up "));
+    expect(uploads).toEqual([
+      "up bench/large-warmup-1",
+      "up bench/large-warmup-2",
+      "up bench/large-1",
+      "up bench/large-2",
+      "up bench/large-3",
+    ]);
+    // The warm-up's objects are deleted, and their background work drained, before the measured passes.
+    const firstMeasured = client.log.indexOf("up bench/large-1");
+    expect(client.log.slice(0, firstMeasured)).toEqual(
+      expect.arrayContaining(["delete bench/large-warmup-1", "delete bench/large-warmup-2"]),
+    );
+    expect(client.log[firstMeasured - 1]).toBe("drain");
+    expect(client.stored()).toEqual([]);
+    expect(r.deleted).toBe(true);
+  });
+
+  it("runs none with warmupPasses 0", async () => {
+    const client = new MemoryClient();
+    const r = await largePhase(client, system(client), { ...opts, warmupPasses: 0 });
+    expect(r.warmup).toBeUndefined();
+    expect(client.log.filter((l) => l.includes("warmup"))).toEqual([]);
+    expect(r.passes).toBe(3);
+  });
+
+  it("reports a warm-up that failed, and still measures", async () => {
+    const client = new MemoryClient(/warmup/);
+    const r = await largePhase(client, system(client), { ...opts, warmupPasses: 2 });
+    expect(r.warmup).toMatchObject({ ok: false, reason: "http 503" });
+    expect(r.upload.ok).toBe(true);
+    expect(r.passes).toBe(3);
+  });
+});
