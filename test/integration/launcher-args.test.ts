@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -7,8 +7,14 @@ import { join, resolve } from "node:path";
 // arguments). It must answer and start nothing.
 const LAUNCHER = resolve(__dirname, "../../dist/deploy/launcher/main.js");
 
+const dataDirs: string[] = [];
+afterAll(() => {
+  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+});
+
 function launch(args: string[]) {
   const dataDir = mkdtempSync(join(tmpdir(), "minis3-launcher-args-"));
+  dataDirs.push(dataDir);
   // A shape that cannot run: a launcher that went past its arguments stops at its settings
   // (status 2) instead of starting processes.
   const env = { ...process.env, MINIS3_DATA_DIR: dataDir, MINIS3_STORAGE_NODES: "0" };

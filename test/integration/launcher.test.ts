@@ -2,7 +2,7 @@ import { ConfigError } from "../../services/common/config";
 import { planCluster, type ClusterShape } from "../../deploy/launcher/plan";
 import { ephemeralPortRange, portsInRange } from "../../deploy/launcher/ports";
 import { readClusterShape } from "../../deploy/launcher/shape";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -156,10 +156,15 @@ describe("readClusterShape", () => {
 
 describe("node ports and the kernel's ephemeral range", () => {
   it("reads the range, and finds nothing to warn about where it cannot", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "minis3-range-")), "ip_local_port_range");
-    writeFileSync(file, "32768\t60999\n");
-    expect(ephemeralPortRange(file)).toEqual([32768, 60999]);
-    expect(ephemeralPortRange(join(file, "missing"))).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), "minis3-range-"));
+    const file = join(dir, "ip_local_port_range");
+    try {
+      writeFileSync(file, "32768\t60999\n");
+      expect(ephemeralPortRange(file)).toEqual([32768, 60999]);
+      expect(ephemeralPortRange(join(file, "missing"))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(portsInRange([7100, 32767, 32768, 50100, 60999, 61000], [32768, 60999])).toEqual([32768, 50100, 60999]);
     expect(portsInRange([50100], undefined)).toEqual([]);
   });
