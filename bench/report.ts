@@ -10,22 +10,19 @@ const ms = (x: number | null) => (x === null ? "-" : x.toFixed(2));
 const passes = (seconds: number[]) => (seconds.length > 1 ? `; passes: ${seconds.join(" s, ")} s` : "");
 
 function large(name: string, r: LargePhaseResult): string[] {
+  const w = r.warmup;
   const lines = [
     `${name}: ${(r.bytes / 2 ** 20).toFixed(1)} MiB${r.inFlight > 1 ? ` × ${r.inFlight} at once (MB/s of all together)` : ""}${r.passes > 1 ? `, median of ${r.passes} passes` : ""}; server CPU ${r.serverCpuMsPerMiB ?? "-"} ms per MiB moved`,
     `  upload   ${r.upload.ok ? `${r.upload.mbPerSec} MB/s (${r.upload.seconds} s)${passes(r.uploadSeconds)}` : `FAILED: ${r.upload.reason}`}`,
     `  retrieve ${r.retrieve.ok ? `${r.retrieve.mbPerSec} MB/s (${r.retrieve.seconds} s), sha256 verified${passes(r.retrieveSeconds)}` : `FAILED: ${r.retrieve.reason}`}`,
+    // A failed warm-up is a failure users would have seen: shown as loudly as a measured one.
+    ...(!w
+      ? []
+      : w.ok
+        ? [`  warm-up (not measured): up ${w.uploadSeconds.join(" s, ")} s; down ${w.retrieveSeconds.join(" s, ")} s`]
+        : [`  warm-up FAILED: ${w.reason}`]),
     `  max RSS (MiB; before → max):`,
   ];
-  const w = r.warmup;
-  // A failed warm-up is a failure users would have seen: shown as loudly as a measured one.
-  if (w)
-    lines.splice(
-      3,
-      0,
-      w.ok
-        ? `  warm-up (not measured): up ${w.uploadSeconds.join(" s, ")} s; down ${w.retrieveSeconds.join(" s, ")} s`
-        : `  warm-up FAILED: ${w.reason}`,
-    );
   for (const [proc, mib] of Object.entries(r.maxRssMiB))
     lines.push(`    ${proc.padEnd(14)} ${pad(r.rssBeforeMiB[proc] ?? "-", 8)} → ${pad(mib, 8)}`);
   return lines;

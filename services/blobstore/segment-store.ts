@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rename, unlink, type FileHandle } from "node:fs/p
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { crc32 } from "node:zlib";
+import { setImmediate as loopTurn } from "node:timers/promises";
 import { ErrorCode, IntegrityError, InvalidArgumentError, MiniS3Error, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { BlobMeta } from "../rpc/blob-backend";
@@ -611,7 +612,7 @@ export class SegmentStore {
         // compaction's copies, queued from microtasks as the scan decodes a block, went out one
         // record per sync back to back (801 groups for 800 records in the test), holding a storage
         // node's loop 140-340 ms at a time in the overwrite row.
-        if (group.length && (await this.writeGroup(group, bytes))) await new Promise(setImmediate);
+        if (group.length && (await this.writeGroup(group, bytes))) await loopTurn();
       }
     } finally {
       this.writing = false;
