@@ -4,8 +4,9 @@
  * tokens, sent from this process) in one of three shapes, and its CPU per request is the figure:
  * - bare: node:http answering as the facade does, and nothing else;
  * - lean: the facade's own pieces (credentials, request id, request metrics, views, error table)
- *   on bare node:http, no fastify: what a fastify-free hot path would cost;
- * - facade: `createHttpFacade` itself, with a pino logger as the coordinator passes one.
+ *   on bare node:http, no fastify, written out here;
+ * - facade: `createHttpFacade` itself, with a pino logger as the coordinator passes one (since
+ *   2026-12-05 its object routes answer before fastify: api/http-object-routes.ts).
  * The last two serve an engine that reads each upload's body and answers at once with a fixed
  * version: no cluster, catalogue, node or digest is in the figure. Passes alternate the shapes.
  *

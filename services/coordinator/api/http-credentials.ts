@@ -23,25 +23,39 @@ export const UNAUTHENTICATED_MESSAGE =
 
 const callers = new WeakMap<IncomingMessage, Authenticated>();
 
+/** The answer to a request without credentials: 401, naming both ways to sign. */
+export const UNAUTHENTICATED = {
+  statusCode: 401,
+  headers: { "www-authenticate": 'Bearer realm="minis3", AWS4-HMAC-SHA256' },
+  body: { error: "Unauthenticated", message: UNAUTHENTICATED_MESSAGE },
+} as const;
+
 /** Checks every request's credentials (when keys are configured) before its route runs. */
 export function requireCredentials(app: FastifyInstance, keys: KeyStore | undefined): void {
   if (!keys || keys.size === 0) return;
   app.addHook("onRequest", async (request, reply) => {
-    const raw = request.raw;
-    const url = raw.url ?? "/";
-    const q = url.indexOf("?");
-    const path = q < 0 ? url : url.slice(0, q);
-    if (OPEN_PATHS.has(path) || isConsolePath(path)) return;
-    const headers = headersFromRaw(raw.rawHeaders);
-    const who = authenticateRequest({ method: raw.method ?? "GET", path, query: q < 0 ? "" : url.slice(q + 1), headers }, keys);
-    if (!who) {
-      return reply
-        .code(401)
-        .header("www-authenticate", 'Bearer realm="minis3", AWS4-HMAC-SHA256')
-        .send({ error: "Unauthenticated", message: UNAUTHENTICATED_MESSAGE });
+    if (!admitted(request.raw, keys)) {
+      return reply.code(UNAUTHENTICATED.statusCode).headers(UNAUTHENTICATED.headers).send(UNAUTHENTICATED.body);
     }
-    callers.set(raw, who);
   });
+}
+
+/**
+ * Whether a request may go on to its route: true on a coordinator without keys, on an open path, or
+ * with good credentials (then kept for callerOf); false without any. Bad credentials throw their
+ * error (401 or 400 by the error table).
+ */
+export function admitted(raw: IncomingMessage, keys: KeyStore | undefined): boolean {
+  if (!keys || keys.size === 0) return true;
+  const url = raw.url ?? "/";
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  if (OPEN_PATHS.has(path) || isConsolePath(path)) return true;
+  const headers = headersFromRaw(raw.rawHeaders);
+  const who = authenticateRequest({ method: raw.method ?? "GET", path, query: q < 0 ? "" : url.slice(q + 1), headers }, keys);
+  if (!who) return false;
+  callers.set(raw, who);
+  return true;
 }
 
 /** What this request may do (anything, on a coordinator without keys). */

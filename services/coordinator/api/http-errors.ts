@@ -1,6 +1,6 @@
 // Every error of the HTTP facade as JSON {error, message} with the status it stands for.
-import type { FastifyReply, FastifyRequest } from "fastify";
-import { ErrorCode, isMiniS3Error } from "../../common/errors";
+import type { IncomingMessage } from "node:http";
+import { ErrorCode, hasCode, isMiniS3Error, type RangeNotSatisfiableError } from "../../common/errors";
 
 export interface ErrorBody {
   error: string;
@@ -73,12 +73,17 @@ export function errorResponse(e: unknown): { statusCode: number; body: ErrorBody
 const DRAIN_LIMIT = 64 * 1024;
 
 /**
- * When a reply goes out before the request body was read (413, a failed upload), node would read
- * and discard the rest to keep the connection alive: for a large or unbounded body, close instead.
+ * The whole answer to a failed request, for either path of the facade (fastify's error handler, the
+ * object routes before it): its status and JSON body, with a `content-range` naming the object's size on a 416, and
+ * `connection: close` when the body was not read. (A reply sent before the request body was read, a
+ * 413 or a failed upload, would have node read and discard the rest to keep the connection: for a
+ * large or unbounded body, closing is cheaper.)
  */
-export function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
-  const raw = request.raw;
-  if (raw.complete || raw.readableEnded) return;
-  const declared = Number(raw.headers["content-length"] ?? NaN);
-  if (!(declared <= DRAIN_LIMIT)) reply.header("connection", "close");
+export function errorAnswer(e: unknown, raw: IncomingMessage): { statusCode: number; headers: Record<string, string>; body: ErrorBody } {
+  const { statusCode, body } = errorResponse(e);
+  const headers: Record<string, string> = {};
+  if (!raw.complete && !raw.readableEnded && !(Number(raw.headers["content-length"] ?? NaN) <= DRAIN_LIMIT)) headers.connection = "close";
+  const objectSize = hasCode(e, ErrorCode.InvalidRange) ? (e as RangeNotSatisfiableError).objectSize : undefined;
+  if (objectSize !== undefined) headers["content-range"] = `bytes */${objectSize}`;
+  return { statusCode, headers, body };
 }

@@ -1,30 +1,27 @@
 // The coordinator's HTTP facade: the original endpoints (/upload, /retrieve, /delete) plus undelete,
 // listing, trash on the ObjectEngine, and status and health on the ClusterAdmin. Bodies stream both ways; nothing
 // buffers a whole object except small reads (small-body.ts).
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import multipart from "@fastify/multipart";
-import { ErrorCode, hasCode, InvalidArgumentError, RangeNotSatisfiableError, TooLargeError } from "../../common/errors";
+import { InvalidArgumentError, TooLargeError } from "../../common/errors";
 import { readConfig } from "../../common/config";
 import { measureRequest, nameOperation } from "../../common/metrics/http-metrics";
 import { timeline } from "../../common/metrics/timeline";
 import type { Logger } from "../../common/logger";
 import { DEFAULT_UPCOMING, MAX_UPCOMING, type ClusterAdmin } from "../admin/cluster-admin";
-import { checkKey } from "../objects/names";
-import type { ObjectEngine, ObjectView } from "../objects/object-engine";
+import type { ObjectEngine } from "../objects/object-engine";
 import type { KeyStore } from "../../auth/keys";
 import { serveConsole } from "./http-console";
-import { callerOf, refuseSignedMultipart, requireCredentials, signedBody } from "./http-credentials";
+import { callerOf, requireCredentials } from "./http-credentials";
 import { drainOnClose } from "./http-drain";
 import { httpRequestId, REQUEST_ID_LOG_LABEL, traceHttpRequests } from "./request-ids";
-import { closeIfBodyUnread, errorResponse } from "./http-errors";
-import { contentRange, parseRange } from "./http-range";
+import { errorAnswer, errorResponse } from "./http-errors";
+import { OBJECT_ROUTE_METHODS, objectRoutes, putObject } from "./http-object-routes";
+import { bucketOf, objectTarget, param, parseQuery, type Query } from "./http-query";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
-import { declaredLength, metadataFromHeaders, multipartFileBody, requestBody } from "./http-upload";
-import { relayBody } from "./body-relay";
-import { gather, SMALL_BODY } from "./small-body";
+import { declaredLength } from "./http-upload";
 import {
-  deletedJson,
   listedObjectJson,
   nextTransitionHeaders,
   objectHeaders,
@@ -45,11 +42,9 @@ export interface HttpFacadeOptions {
   keys?: KeyStore;
 }
 
-type Query = Record<string, string | string[] | undefined>;
 type Req = FastifyRequest<{ Querystring: Query; Params: Record<string, string> }>;
 type Method = "GET" | "HEAD" | "POST" | "DELETE";
 
-const OCTET_STREAM = "application/octet-stream";
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 1000;
 
@@ -57,13 +52,24 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   const t = opts.timeouts ?? httpTimeouts(readConfig(HTTP_TIMEOUT_SETTINGS, {}));
   // Node refuses a headers timeout above a (non-zero) request timeout.
   const headersMs = t.requestMs > 0 ? Math.min(t.headersMs, t.requestMs) : t.headersMs;
+  let closing = false;
+  const objectRoute = objectRoutes(engine, opts, () => closing);
   const app = Fastify({
-    connectionTimeout: t.idleMs,
-    keepAliveTimeout: t.keepAliveMs,
-    requestTimeout: t.requestMs,
-    // Node checks the headers and request timeouts every connectionsCheckingInterval (30 s by
-    // default, which would let a header trickle run 30 s past its limit): check every second at most.
-    http: { headersTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs) },
+    // The server is made here, as fastify would make it, so that the object routes answer before
+    // fastify's handler (http-object-routes.ts says why).
+    serverFactory: (fastifyHandler) => {
+      const server = createServer(
+        // Node checks the headers and request timeouts every connectionsCheckingInterval (30 s by
+        // default, which would let a header trickle run 30 s past its limit): check every second at most.
+        { headersTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs) },
+        (req, res) => objectRoute(req, res) || fastifyHandler(req, res),
+      );
+      server.keepAliveTimeout = t.keepAliveMs;
+      server.requestTimeout = t.requestMs;
+      server.setTimeout(t.idleMs);
+      return server;
+    },
+    routerOptions: { querystringParser: parseQuery },
     ...(opts.logger ? { loggerInstance: opts.logger as unknown as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_LOG_LABEL }),
     genReqId: httpRequestId,
@@ -73,6 +79,10 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   // Before fastify's own listener, so the time includes routing. Each route names its operation
   // (below); a request refused before its route runs (credentials, 404) stays "other".
   app.server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => measureRequest("facade", req, res));
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
   drainOnClose(app);
   traceHttpRequests(app);
   requireCredentials(app, opts.keys);
@@ -84,8 +94,12 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   app.register(multipart, { limits: { fileSize: opts.maxObjectSize, files: 1, fields: 100 }, throwFileSizeLimit: true });
 
   const allowedMethods = new Map<string, Method[]>();
+  const allow = (method: Method, url: string): void => {
+    const methods = allowedMethods.get(url) ?? [];
+    if (!methods.includes(method)) allowedMethods.set(url, [...methods, method]);
+  };
   const route = (method: Method, url: string, handler: (request: Req, reply: FastifyReply) => Promise<unknown>): void => {
-    allowedMethods.set(url, [...(allowedMethods.get(url) ?? []), method]);
+    allow(method, url);
     // The operation's metrics name, made once here: a route hook costs no lookup per request (fastify's
     // request.routeOptions builds an object at each read).
     const op = `${method} ${url}`;
@@ -100,83 +114,26 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
     });
   };
 
+  // The raw-body upload, the GET and the delete are served before fastify (http-object-routes.ts);
+  // a form upload comes here.
+  for (const [method, url] of OBJECT_ROUTE_METHODS) allow(method, url);
   route("POST", "/upload", async (request, reply) => {
-    const { bucket, key } = objectTarget(request);
-    const contentLength = declaredLength(request.headers);
-    if (contentLength !== undefined && contentLength > opts.maxObjectSize) {
-      throw new TooLargeError(`object of ${contentLength} bytes exceeds the limit of ${opts.maxObjectSize}`);
-    }
-    const metadata = metadataFromHeaders(request.headers);
-    let view: ObjectView;
-    if (request.isMultipart()) {
-      refuseSignedMultipart(request.raw);
-      const part = await request.file();
-      if (!part) throw new InvalidArgumentError('multipart upload without a file: send it in a field named "file"');
-      if (part.fieldname !== "file") throw new InvalidArgumentError(`expected the file in a field named "file", got "${part.fieldname}"`);
-      view = await engine.put({
-        bucket,
-        key,
-        metadata,
-        contentType: part.mimetype || OCTET_STREAM,
-        body: multipartFileBody(part.file, opts.maxObjectSize),
-        requestId: request.id,
-      });
-    } else {
-      view = await engine.put({
-        bucket,
-        key,
-        metadata,
-        contentLength,
-        contentType: request.headers["content-type"] || OCTET_STREAM,
-        body: signedBody(request.raw, requestBody(request.raw)),
-        requestId: request.id,
-      });
-    }
+    const form = request.isMultipart() ? () => request.file() : undefined;
+    const view = await putObject(engine, opts.maxObjectSize, request.raw, request.query, request.id, form);
     return reply.code(201).send(uploadedJson(view));
   });
 
-  route("GET", "/retrieve", async (request, reply) => {
-    const { bucket, key } = objectTarget(request);
-    const range = parseRange(request.headers.range);
-    const got = await engine.get(bucket, key, range, request.id);
-    if (range && got.length === 0) {
-      // Only an empty object resolves to no bytes, and HTTP has no range of it.
-      await got.body[Symbol.asyncIterator]().return?.();
-      throw new RangeNotSatisfiableError(`an empty object has no byte range`, 0);
-    }
-    const headers = objectHeaders(got.object, got.servedFrom);
-    headers["content-length"] = String(got.length);
-    if (range) {
-      reply.code(206);
-      headers["content-range"] = contentRange(got.offset, got.length, got.object.size);
-    }
-    if (got.length <= SMALL_BODY) {
-      const bytes = await gather(got.body);
-      return reply.headers(headers).send(bytes);
-    }
-    // Written on by relayBody, which hands each chunk back once written (fastify pipes a stream,
-    // which cannot tell when): the reply is taken over, with the headers fastify holds for it.
-    reply.hijack();
-    reply.raw.writeHead(range ? 206 : 200, { ...reply.getHeaders(), ...headers } as OutgoingHttpHeaders);
-    await relayBody(reply.raw, got.body);
-  });
-
   route("HEAD", "/retrieve", async (request, reply) => {
-    const { bucket, key } = objectTarget(request);
+    const { bucket, key } = objectTarget(request.raw, request.query);
     const view = await engine.head(bucket, key);
     const headers = Object.assign(objectHeaders(view, view.tier), nextTransitionHeaders(view.next));
     headers["content-length"] = String(view.size);
     return reply.headers(headers).send();
   });
 
-  route("DELETE", "/delete", async (request) => {
-    const { bucket, key } = objectTarget(request);
-    return deletedJson(await engine.delete(bucket, key, request.id));
-  });
-
   // The current version, or with versionId= any restorable one (a trashed version shows its purge).
   route("GET", "/stat", async (request) => {
-    const { bucket, key } = objectTarget(request);
+    const { bucket, key } = objectTarget(request.raw, request.query);
     const versionId = param(request.query, "versionId");
     return objectJson(await (versionId === undefined ? engine.head(bucket, key) : engine.headVersion(bucket, key, versionId)));
   });
@@ -188,7 +145,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   });
 
   route("POST", "/undelete", async (request) => {
-    const { bucket, key } = objectTarget(request);
+    const { bucket, key } = objectTarget(request.raw, request.query);
     return objectJson(await engine.undelete(bucket, key, request.id));
   });
 
@@ -267,12 +224,9 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const { statusCode, body } = errorResponse(error);
+    const { statusCode, headers, body } = errorAnswer(error, request.raw);
     if (statusCode >= 500) request.log.error({ err: error, url: request.url }, "request failed");
-    closeIfBodyUnread(request, reply);
-    const objectSize = hasCode(error, ErrorCode.InvalidRange) ? (error as RangeNotSatisfiableError).objectSize : undefined;
-    if (objectSize !== undefined) reply.header("content-range", `bytes */${objectSize}`);
-    return reply.code(statusCode).type("application/json; charset=utf-8").send(body);
+    return reply.code(statusCode).headers(headers).type("application/json; charset=utf-8").send(body);
   });
 
   serveConsole(app, opts.logger);
@@ -299,21 +253,6 @@ function answerExpectContinue(app: FastifyInstance, maxObjectSize: number): void
   });
 }
 
-function param(query: Query, name: string): string | undefined {
-  const value = query[name];
-  if (Array.isArray(value)) throw new InvalidArgumentError(`query parameter "${name}" given more than once`);
-  return value;
-}
-
-/** The bucket (checked, and allowed to the caller) and key a request names. */
-function objectTarget(request: Req): { bucket: string; key: string } {
-  return { bucket: bucketOf(request), key: checkKey(param(request.query, "key")) };
-}
-
-function bucketOf(request: Req): string {
-  return callerOf(request.raw).bucket(param(request.query, "bucket"));
-}
-
 /** `limit=` of a query: a whole number from 1 to `max`, `fallback` when absent. */
 function limitOf(query: Query, fallback: number, max: number): number {
   const limitText = param(query, "limit");
@@ -326,7 +265,7 @@ function limitOf(query: Query, fallback: number, max: number): number {
 function listQuery(request: Req): { bucket: string; prefix: string; limit: number; cursor: string } {
   const query = request.query;
   return {
-    bucket: bucketOf(request),
+    bucket: bucketOf(request.raw, request.query),
     prefix: param(query, "prefix") ?? "",
     limit: limitOf(query, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT),
     cursor: param(query, "cursor") ?? "",
