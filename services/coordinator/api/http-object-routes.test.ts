@@ -2,7 +2,7 @@
 // path, and what they answer there that fastify's path answered before (request ids, 401, 500 with
 // its log line, one reading of the query, 503 while stopping).
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
@@ -98,6 +98,41 @@ test("an engine failure is a 500 JSON error, logged with the request's id", asyn
     expect.objectContaining({ level: 50, requestId: "failing-get-1", url: "/retrieve?key=a", msg: "request failed" }),
   );
 });
+
+test("a request that arrives while the facade closes, on a connection kept open by one in flight, is answered 503", async () => {
+  await start();
+  engine.store("default", "b", Buffer.from("bee"));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const get = engine.get.bind(engine);
+  engine.get = async (bucket, key, range) => {
+    if (key === "slow") {
+      await gate;
+      return get(bucket, "b", range);
+    }
+    return get(bucket, key, range);
+  };
+  const socket = connect((app.server.address() as AddressInfo).port, "127.0.0.1");
+  let answers = "";
+  socket.on("data", (d: Buffer) => (answers += d.toString("latin1")));
+  const closed = new Promise<void>((r) => socket.on("close", () => r()));
+  socket.write("GET /retrieve?key=slow HTTP/1.1\r\nHost: t\r\n\r\n");
+  await sleep(50);
+  const closing = app.close();
+  await sleep(100); // fastify runs its preClose hooks
+  socket.write("GET /retrieve?key=b HTTP/1.1\r\nHost: t\r\n\r\n");
+  await sleep(50);
+  release();
+  await closed;
+  await closing;
+  const [first, second] = answers.split(/(?=HTTP\/1\.1 )/);
+  expect(first).toMatch(/^HTTP\/1\.1 200 /);
+  expect(first).toContain("bee");
+  expect(second).toMatch(/^HTTP\/1\.1 503 /);
+  expect(second.toLowerCase()).toContain("connection: close");
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("while the facade stops", () => {
   let server: Server;
