@@ -1,6 +1,8 @@
 import { request as httpRequest } from "node:http";
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -10,6 +12,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
+  ListPartsCommand,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -38,6 +41,15 @@ afterAll(async () => {
   s3?.destroy();
   await cluster?.stop();
 }, 30_000);
+
+/** The SDK's signer with the cluster's key: requests signed as a client signs them, sent as the test writes them. */
+const clusterSigner = () =>
+  new SignatureV4({
+    service: "s3",
+    region: "us-east-1",
+    sha256: Sha256,
+    credentials: { accessKeyId: cluster.accessKey, secretAccessKey: cluster.secretKey },
+  });
 
 async function bytesOf(body: unknown): Promise<Buffer> {
   return Buffer.from(await (body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
@@ -280,15 +292,55 @@ describe("signatures", () => {
     expect(await res.text()).toContain("expired");
   });
 
+  test("a body other than the one its x-amz-content-sha256 signs is XAmzContentSHA256Mismatch and stores nothing, small, large or a part", async () => {
+    // The signed sha256 is checked by the engine against the digest it makes of every upload (the body is
+    // hashed once): before the copies of a small body, after those of a large one, which it then drops.
+    const put = async (path: string, query: Record<string, string>, sent: Buffer, signedFor: Buffer) => {
+      const url = new URL(`${cluster.s3Url}${path}`);
+      for (const [n, v] of Object.entries(query)) url.searchParams.set(n, v);
+      const signer = clusterSigner();
+      const signed = await signer.sign({
+        method: "PUT",
+        protocol: "http:",
+        hostname: url.hostname,
+        port: Number(url.port),
+        path,
+        query,
+        headers: { host: url.host, "content-length": String(sent.length), "x-amz-content-sha256": sha256(signedFor) },
+      });
+      const res = await fetch(url, { method: "PUT", headers: signed.headers, body: sent });
+      return { status: res.status, text: await res.text(), etag: res.headers.get("etag") };
+    };
+    for (const size of [5_000, 1_500_000]) {
+      const body = seededBytes(`signed-${size}`, size);
+      const other = Buffer.from(body);
+      other[size >> 1] ^= 0xff;
+      const refused = await put(`/${BUCKET}/signed-${size}`, {}, other, body);
+      expect([size, refused.status]).toEqual([size, 400]);
+      expect(refused.text).toContain("<Code>XAmzContentSHA256Mismatch</Code>");
+      expect(await s3ErrorStatus(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `signed-${size}` })))).toBe(404);
+      expect((await put(`/${BUCKET}/signed-${size}`, {}, body, body)).status).toBe(200);
+      const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `signed-${size}` }));
+      expect(sha256(await bytesOf(got.Body))).toBe(sha256(body));
+    }
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "signed-parts" }));
+    const part = seededBytes("signed-part", 1_500_000);
+    const wrongPart = Buffer.from(part);
+    wrongPart[0] ^= 0xff;
+    const refusedPart = await put(`/${BUCKET}/signed-parts`, { partNumber: "1", uploadId: UploadId! }, wrongPart, part);
+    expect(refusedPart.status).toBe(400);
+    expect(refusedPart.text).toContain("<Code>XAmzContentSHA256Mismatch</Code>");
+    expect((await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: "signed-parts", UploadId }))).Parts ?? []).toEqual([]);
+    const stored = await put(`/${BUCKET}/signed-parts`, { partNumber: "1", uploadId: UploadId! }, part, part);
+    expect(stored.status).toBe(200);
+    expect(stored.etag).toBe(`"${createHash("md5").update(part).digest("hex")}"`);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: "signed-parts", UploadId }));
+  });
+
   test("virtual-host style: the bucket in the Host header (MINIS3_S3_DOMAIN)", async () => {
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "vhost.txt", Body: "by host" }));
     const port = Number(new URL(cluster.s3Url).port);
-    const signer = new SignatureV4({
-      service: "s3",
-      region: "us-east-1",
-      sha256: Sha256,
-      credentials: { accessKeyId: cluster.accessKey, secretAccessKey: cluster.secretKey },
-    });
+    const signer = clusterSigner();
     const signed = await signer.sign({
       method: "GET",
       protocol: "http:",

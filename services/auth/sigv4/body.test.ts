@@ -270,6 +270,23 @@ describe("a plain body", () => {
     expect("bytes" in r && r.bytes.equals(data)).toBe(true);
   });
 
+  test("its sha256 left to the store: handed over and no longer checked here; a checksum header still is", async () => {
+    const body = Buffer.from("the plain body");
+    const other = Buffer.from("the plain bodY");
+    const signed = await verified({ "x-amz-content-sha256": sha(body) });
+    const left = authenticatedBody(signed.v, signed.headers);
+    expect(left.leaveSha256ToStore()).toBe(sha(body));
+    left.checkPiece(other); // the store's digest refuses it (object-store.test.ts)
+    expect(() => left.checkEnd()).not.toThrow();
+    const withCrc = await verified({ "x-amz-content-sha256": sha(body), "x-amz-checksum-crc32c": checksumOf("crc32c", body) });
+    const leftWithCrc = authenticatedBody(withCrc.v, withCrc.headers);
+    leftWithCrc.leaveSha256ToStore();
+    leftWithCrc.checkPiece(other);
+    expect(() => leftWithCrc.checkEnd()).toThrow(expect.objectContaining({ code: ErrorCode.BadDigest }));
+    const unsigned = await verified({ "x-amz-content-sha256": "UNSIGNED-PAYLOAD" });
+    expect(authenticatedBody(unsigned.v, unsigned.headers).leaveSha256ToStore()).toBeUndefined();
+  });
+
   test("UNSIGNED-PAYLOAD passes the bytes as they are", async () => {
     const { v, headers } = await verified({ "x-amz-content-sha256": "UNSIGNED-PAYLOAD" });
     const r = await decode(v, headers, data, 1000);

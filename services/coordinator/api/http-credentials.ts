@@ -9,7 +9,7 @@ import type { IncomingMessage } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { KeyStore } from "../../auth/keys";
 import { type Authenticated, authenticateRequest } from "../../auth/request-credentials";
-import { authenticatedBody } from "../../auth/sigv4/body";
+import { authenticatedBody, checkedAsSent, type AuthenticatedBody } from "../../auth/sigv4/body";
 import { headersFromRaw } from "../../auth/sigv4/canonical";
 import { AbortedError, InvalidArgumentError } from "../../common/errors";
 import { ANYONE, type Caller, callerOfIdentity } from "./caller";
@@ -80,17 +80,21 @@ export function refuseSignedMultipart(raw: IncomingMessage): void {
 }
 
 /**
- * The raw body as the signature says it must be read: checked against the signed sha256 (or
- * decoded from aws-chunked) as it streams, failing at the end on a mismatch (the engine then
- * commits nothing); `plain` otherwise.
+ * The raw body as the signature says it must be read: decoded from aws-chunked and checked as it
+ * streams, failing at the end on a mismatch (the engine then commits nothing); `plain` otherwise. A
+ * signed sha256 is left to the engine, which hashes every upload anyway (`payloadSha256`, for
+ * PutInput): the body is hashed once.
  */
-export function signedBody(raw: IncomingMessage, plain: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+export function signedUpload(raw: IncomingMessage, plain: AsyncIterable<Buffer>): { body: AsyncIterable<Buffer>; payloadSha256?: string } {
   const verified = callers.get(raw)?.verified;
-  if (!verified || !bodyIsSigned(raw)) return plain;
-  return checkedBody(raw, authenticatedBody(verified, headersFromRaw(raw.rawHeaders)));
+  if (!verified || !bodyIsSigned(raw)) return { body: plain };
+  const checker = authenticatedBody(verified, headersFromRaw(raw.rawHeaders));
+  if (!checker.takenAsSent) return { body: checkedBody(raw, checker) };
+  const payloadSha256 = checker.leaveSha256ToStore();
+  return { body: checkedAsSent(plain, checker), payloadSha256 };
 }
 
-async function* checkedBody(raw: IncomingMessage, checker: ReturnType<typeof authenticatedBody>): AsyncGenerator<Buffer> {
+async function* checkedBody(raw: IncomingMessage, checker: AuthenticatedBody): AsyncGenerator<Buffer> {
   raw.on("error", (e) => checker.destroy(new AbortedError(`upload interrupted: ${e.message}`)));
   raw.on("close", () => raw.complete || checker.destroy(new AbortedError("upload interrupted: body ended early")));
   raw.pipe(checker);

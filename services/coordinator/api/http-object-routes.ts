@@ -13,7 +13,7 @@ import { REQUEST_ID_HEADER } from "../../common/request-context";
 import type { KeyStore } from "../../auth/keys";
 import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import { relayBody } from "./body-relay";
-import { admitted, refuseSignedMultipart, signedBody, UNAUTHENTICATED } from "./http-credentials";
+import { admitted, refuseSignedMultipart, signedUpload, UNAUTHENTICATED } from "./http-credentials";
 import { errorAnswer } from "./http-errors";
 import { parseQuery, objectTarget, type Query } from "./http-query";
 import { contentRange, parseRange } from "./http-range";
@@ -134,13 +134,15 @@ export async function putObject(
   }
   const metadata = metadataFromHeaders(raw.headers);
   if (form === undefined) {
+    const { body, payloadSha256 } = signedUpload(raw, requestBody(raw));
     return engine.put({
       bucket,
       key,
       metadata,
       contentLength,
       contentType: raw.headers["content-type"] || OCTET_STREAM,
-      body: signedBody(raw, requestBody(raw)),
+      body,
+      payloadSha256,
       requestId,
     });
   }

@@ -32,6 +32,12 @@ export interface UploadPartInput extends UploadRef {
   contentLength?: number;
   /** Pulled as fast as the nodes take it; throwing aborts the part (nothing recorded). */
   body: AsyncIterable<Buffer>;
+  /**
+   * The sha256 (hex) the body was signed with, when the front door left its check to the engine:
+   * compared with the upload's own digest before any copy is kept or anything committed, so the
+   * body is hashed once (S3's signed payloads; api/s3/s3-server.ts).
+   */
+  payloadSha256?: string;
   signal?: AbortSignal;
 }
 

@@ -111,7 +111,7 @@ export class MultipartStore implements MultipartEngine {
     const partNumber = checkPartNumber(input.partNumber);
     const upload = await this.openUpload(input);
     const body = new UploadBody(input.body, Math.min(MAX_PART_SIZE, this.opts.maxObjectSize), input.contentLength);
-    return this.storePart(upload, partNumber, body, input.requestId, input.signal);
+    return this.storePart(upload, partNumber, body, input.requestId, input.signal, input.payloadSha256);
   }
 
   async uploadPartCopy(input: UploadPartCopyInput): Promise<PartView> {
@@ -135,9 +135,10 @@ export class MultipartStore implements MultipartEngine {
     body: UploadBody,
     requestId: RequestId,
     signal?: AbortSignal,
+    payloadSha256?: string,
   ): Promise<PartView> {
     const blobId = newVersionId();
-    const { replicas, digest } = await this.objects.storeBlob(upload.bucket, upload.key, blobId, body, requestId);
+    const { replicas, digest } = await this.objects.storeBlob(upload.bucket, upload.key, blobId, body, requestId, payloadSha256);
     const part: PartRow = {
       uploadId: upload.uploadId,
       partNumber,

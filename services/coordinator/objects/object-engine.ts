@@ -18,6 +18,12 @@ export interface PutInput {
   metadata: Record<string, string>;
   /** Pulled as fast as the nodes take it: pulling is the backpressure. Throwing aborts the upload. */
   body: AsyncIterable<Buffer>;
+  /**
+   * The sha256 (hex) the body was signed with, when the front door left its check to the engine:
+   * compared with the upload's own digest before any copy is kept or anything committed, so the
+   * body is hashed once (S3's signed payloads; api/s3/s3-server.ts).
+   */
+  payloadSha256?: string;
   /** Aborted when the client gave up. Checked once more just before the commit. */
   signal?: AbortSignal;
   /**

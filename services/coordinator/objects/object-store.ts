@@ -133,7 +133,7 @@ export class ObjectStore implements ObjectEngine {
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
     const versionId = newVersionId();
     const { requestId } = input;
-    const { replicas, digest, small } = await this.storeBlob(bucket, key, versionId, body, requestId);
+    const { replicas, digest, small } = await this.storeBlob(bucket, key, versionId, body, requestId, input.payloadSha256);
 
     const etag = input.etag ?? digest.etag;
     const v: NewVersion = {
@@ -197,6 +197,7 @@ export class ObjectStore implements ObjectEngine {
     blobId: string,
     body: UploadBody,
     requestId: RequestId,
+    payloadSha256?: string,
   ): Promise<{ replicas: string[]; digest: UploadDigest; small?: Buffer }> {
     // Short of reachable nodes (one restarting as another is killed), the write waits a little for one to return.
     const until = this.nodes.returnDeadline();
@@ -221,12 +222,18 @@ export class ObjectStore implements ObjectEngine {
     if (piece !== null) {
       // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
       const chosen = targets.slice(0, this.opts.replicas);
-      return this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
+      const stored = await this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
+      if (!signedAs(stored.digest, payloadSha256)) {
+        await this.writer.discard(blobId, stored.replicas, requestId);
+        throw payloadMismatch();
+      }
+      return stored;
     }
     // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
     // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
     const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
     const digest = digestOf(data);
+    if (!signedAs(digest, payloadSha256)) throw payloadMismatch();
     // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
     const replicas = await this.nodes.asNodesReturn(
       (tried) => {
@@ -463,4 +470,13 @@ export async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
     if (isMiniS3Error(e) || !isDatabaseUnavailable(e)) throw e;
     throw new MiniS3Error(ErrorCode.CatalogueUnavailable, `the catalogue did not answer: ${(e as Error).message}`);
   }
+}
+
+/** Whether an upload's bytes are those its client signed (true when no signed sha256 was left to the engine). */
+function signedAs(digest: UploadDigest, payloadSha256: string | undefined): boolean {
+  return payloadSha256 === undefined || digest.sha256.toString("hex") === payloadSha256;
+}
+
+function payloadMismatch(): MiniS3Error {
+  return new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
 }

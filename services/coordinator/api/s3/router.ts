@@ -38,6 +38,14 @@ export interface S3Route {
   subresource?: string;
 }
 
+/** A request's body as a handler reads it (S3Request.body). */
+export type S3Body = AsyncIterable<Buffer> & {
+  checksums: Readonly<Record<string, string | undefined>>;
+  decodedLength: number;
+  /** The signed sha256 left for the engine to check (`sha256ByStore`), else undefined. */
+  payloadSha256?: string;
+};
+
 export interface S3Request {
   method: S3Method;
   /** Undefined for the service (ListBuckets). */
@@ -52,8 +60,13 @@ export interface S3Request {
   header(name: string): string | undefined;
   identity: Identity;
   requestId: string;
-  /** The request body as the object's bytes, checked as it streams (signature, checksums). Read once. */
-  body(): AsyncIterable<Buffer> & { checksums: Readonly<Record<string, string | undefined>>; decodedLength: number };
+  /**
+   * The request body as the object's bytes, checked as it streams (signature, checksums). Read once.
+   * With `sha256ByStore` a signed payload's sha256 is not checked here but given as `payloadSha256`,
+   * for the engine to compare with the digest it makes of every upload (PutInput.payloadSha256):
+   * only for a body that goes to the engine as it is.
+   */
+  body(opts?: { sha256ByStore?: boolean }): S3Body;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   raw: IncomingMessage;

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { finished } from "node:stream";
 import { checkBucketAccess, type KeyStore } from "../../../auth/keys";
-import type { AuthenticatedBody } from "../../../auth/sigv4/body";
+import { checkedAsSent, type AuthenticatedBody } from "../../../auth/sigv4/body";
 import { headerOf, headersFromRaw, parseQuery } from "../../../auth/sigv4/canonical";
 import { AbortedError, isMiniS3Error } from "../../../common/errors";
 import type { Logger } from "../../../common/logger";
@@ -16,7 +16,7 @@ import { requestBody } from "../http-upload";
 import type { HttpTimeouts } from "../http-timeouts";
 import { addressOf } from "./addressing";
 import { authenticate } from "./request-auth";
-import type { S3Method, S3Reply, S3Request, S3Router } from "./router";
+import type { S3Body, S3Method, S3Reply, S3Request, S3Router } from "./router";
 import { s3ErrorOf, s3Errors } from "./s3-errors";
 import { errorXml } from "./xml";
 
@@ -111,11 +111,11 @@ async function handle(
         return aborter.signal;
       },
       raw,
-      body: () => {
+      body: (bodyOpts) => {
         if (bodyStarted) throw new Error("the request body was already read");
         bodyStarted = true;
         if (expectContinue) res.writeContinue();
-        return readBody(raw, body);
+        return readBody(raw, body, bodyOpts?.sha256ByStore === true);
       },
     };
     const reply = await handler(request);
@@ -143,8 +143,11 @@ async function handle(
   }
 }
 
-/** The request body through its check, as an iterable that fails with a MiniS3 error when the client goes away. */
-function readBody(raw: IncomingMessage, body: AuthenticatedBody): S3Request["body"] extends () => infer R ? R : never {
+/**
+ * The request body through its check, as an iterable that fails with a MiniS3 error when the client
+ * goes away; with `sha256ByStore` the signed sha256 is handed on (payloadSha256), not checked here.
+ */
+function readBody(raw: IncomingMessage, body: AuthenticatedBody, sha256ByStore: boolean): S3Body {
   async function* decoded(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of body) yield chunk as Buffer;
@@ -153,25 +156,20 @@ function readBody(raw: IncomingMessage, body: AuthenticatedBody): S3Request["bod
       throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
     }
   }
-  // Taken as sent (not aws-chunked): read off the request itself, each piece checked on its way.
-  async function* asSent(): AsyncGenerator<Buffer> {
-    for await (const chunk of requestBody(raw)) {
-      body.checkPiece(chunk);
-      yield chunk;
-    }
-    body.checkEnd();
-  }
+  const payloadSha256 = sha256ByStore ? body.leaveSha256ToStore() : undefined;
   let bytes: AsyncGenerator<Buffer>;
-  if (body.takenAsSent) bytes = asSent();
+  // Taken as sent (not aws-chunked): read off the request itself, each piece checked on its way.
+  if (body.takenAsSent) bytes = checkedAsSent(requestBody(raw), body);
   else {
     pipeInto(raw, body);
     bytes = decoded();
   }
   // Getters on the iterable itself: Object.assign would copy their values once, here (a
   // decodedLength of 0 for ever).
-  return Object.defineProperties(bytes as AsyncGenerator<Buffer> & { checksums: AuthenticatedBody["checksums"]; decodedLength: number }, {
+  return Object.defineProperties(bytes as AsyncGenerator<Buffer> & S3Body, {
     checksums: { get: () => body.checksums },
     decodedLength: { get: () => body.decodedLength },
+    payloadSha256: { value: payloadSha256 },
   });
 }
 

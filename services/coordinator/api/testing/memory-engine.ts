@@ -112,7 +112,11 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     if (input.contentLength !== undefined && size !== input.contentLength) {
       throw new InvalidArgumentError(`declared ${input.contentLength} bytes, received ${size}`);
     }
-    return this.store(bucket, key, Buffer.concat(chunks), input.contentType, input.metadata);
+    const data = Buffer.concat(chunks);
+    if (input.payloadSha256 !== undefined && createHash("sha256").update(data).digest("hex") !== input.payloadSha256) {
+      throw new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
+    }
+    return this.store(bucket, key, data, input.contentType, input.metadata);
   }
 
   /** Commits a new version at once, synchronously: a test's overwrite that lands between two awaits. */
