@@ -6,11 +6,13 @@
  * - lean: the facade's own pieces (credentials, request id, request metrics, views, error table)
  *   on bare node:http, no fastify, written out here;
  * - facade: `createHttpFacade` itself, with a pino logger as the coordinator passes one (since
- *   2026-12-05 its object routes answer before fastify: api/http-object-routes.ts).
+ *   2026-12-05 its object routes answer before fastify: api/http-object-routes.ts);
+ * - s3: the S3 endpoint (`s3Router` on `createS3Server`) with the same engine, every request signed
+ *   by the bench's S3 client (aws4, UNSIGNED-PAYLOAD) as in the bench's S3 rows.
  * The last two serve an engine that reads each upload's body and answers at once with a fixed
  * version: no cluster, catalogue, node or digest is in the figure. Passes alternate the shapes.
  *
- *   node dist/bench/micro/facade-http.js [seconds=5] [passes=3] [inFlight=32] [modes=bare,lean,facade]
+ *   node dist/bench/micro/facade-http.js [seconds=5] [passes=3] [inFlight=32] [modes=bare,lean,facade,s3]
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -32,7 +34,14 @@ import type { ClusterAdmin } from "../../services/coordinator/admin/cluster-admi
 import { createHttpFacade } from "../../services/coordinator/api/http-facade";
 import type { ObjectView } from "../../services/coordinator/model/object-view";
 import type { GetResult, ObjectEngine, PutInput } from "../../services/coordinator/objects/object-engine";
-import { MiniS3Client } from "../client";
+import { MiniS3Client, type ObjectClient } from "../client";
+import { S3BenchClient } from "../s3-client";
+import { readConfig } from "../../services/common/config";
+import { createS3Endpoint } from "../../services/coordinator/api/s3/s3-endpoint";
+import type { S3Deps } from "../../services/coordinator/api/s3/router";
+import { HTTP_TIMEOUT_SETTINGS, httpTimeouts } from "../../services/coordinator/api/http-timeouts";
+import type { BucketEngine } from "../../services/coordinator/objects/object-engine";
+import type { MultipartEngine } from "../../services/coordinator/objects/multipart-engine";
 import { loadFor } from "./timed-load";
 
 const SIZE = 4096;
@@ -40,7 +49,7 @@ const KEYS = 1000;
 const PAIR = { accessKey: "MS3MICRO000000000000", secretKey: "m".repeat(40) };
 const BODY = Buffer.alloc(SIZE, 7);
 
-type Mode = "bare" | "lean" | "facade";
+type Mode = "bare" | "lean" | "facade" | "s3";
 
 /** A server that reads each request whole and answers as the facade does, and nothing else. */
 function bareServer(): Promise<number> {
@@ -149,9 +158,24 @@ async function facadeServer(): Promise<number> {
   return (app.server.address() as AddressInfo).port;
 }
 
+async function s3Server(): Promise<number> {
+  const keys = KeyStore.fromFileContent({ users: [{ name: "micro", keys: [PAIR], buckets: "*" }] });
+  const logger = pino({ level: "info", base: { service: "coordinator" } }, pino.destination("/dev/null"));
+  const deps: S3Deps = {
+    engine: stubEngine as unknown as ObjectEngine,
+    buckets: { requireBucket: async () => undefined } as unknown as BucketEngine,
+    multipart: {} as MultipartEngine,
+    maxObjectSize: 1 << 20,
+    region: "us-east-1",
+  };
+  const server = createS3Endpoint(deps, { keys, domain: "", timeouts: httpTimeouts(readConfig(HTTP_TIMEOUT_SETTINGS, {})), logger });
+  return new Promise((r) => server.listen(0, "127.0.0.1", () => r((server.address() as AddressInfo).port)));
+}
+
 /** The child: serves, and answers each "cpu" message with its process CPU so far (µs). */
 async function serve(mode: Mode): Promise<void> {
-  const port = mode === "bare" ? await bareServer() : mode === "lean" ? await leanServer() : await facadeServer();
+  const port =
+    mode === "bare" ? await bareServer() : mode === "lean" ? await leanServer() : mode === "s3" ? await s3Server() : await facadeServer();
   process.on("SIGINT", () => process.exit(0));
   process.on("message", () => {
     const c = process.cpuUsage();
@@ -174,7 +198,8 @@ async function pass(mode: Mode, seconds: number, inFlight: number): Promise<{ op
   const { port } = await new Promise<{ port: number }>((r) => child.once("message", r));
   const origin = `http://127.0.0.1:${port}`;
   rememberKeyPair([origin], PAIR);
-  const client = new MiniS3Client(origin, inFlight, 10_000);
+  const client: ObjectClient =
+    mode === "s3" ? new S3BenchClient(origin, "micro", PAIR, inFlight, 10_000) : new MiniS3Client(origin, inFlight, 10_000);
   const expected = { sha256: createHash("sha256").update(BODY).digest("hex"), size: SIZE };
   for (let k = 0; k < KEYS; k++) if (!(await client.upload(`k${k}`, BODY, SIZE)).ok) throw new Error(`${mode}: seeding k${k} failed`);
   let failed = 0;
@@ -202,7 +227,7 @@ async function pass(mode: Mode, seconds: number, inFlight: number): Promise<{ op
 
 async function bench(): Promise<void> {
   const [seconds = 5, passes = 3, inFlight = 32] = process.argv.slice(2, 5).map(Number);
-  const modes = (process.argv[5] ?? "bare,lean,facade").split(",") as Mode[];
+  const modes = (process.argv[5] ?? "bare,lean,facade,s3").split(",") as Mode[];
   for (let p = 0; p < passes; p++)
     for (const mode of modes) console.log(JSON.stringify({ pass: p + 1, mode, ...(await pass(mode, seconds, inFlight)) }));
 }

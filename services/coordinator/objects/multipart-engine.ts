@@ -4,7 +4,7 @@
 // InvalidPart, InvalidPartOrder, EntityTooSmall…).
 
 import type { RequestId } from "../../common/request-context";
-import type { ByteRange, ObjectView } from "./object-engine";
+import type { ByteRange, ClientSignal, ObjectView } from "./object-engine";
 
 /** S3's limits: parts are numbered 1..10000, each at most 5 GiB; all but the last at least 5 MiB. */
 export const MAX_PART_NUMBER = 10_000;
@@ -38,7 +38,7 @@ export interface UploadPartInput extends UploadRef {
    * body is hashed once (S3's signed payloads; api/s3/s3-server.ts).
    */
   payloadSha256?: string;
-  signal?: AbortSignal;
+  signal?: ClientSignal;
 }
 
 export interface UploadPartCopyInput extends UploadRef {

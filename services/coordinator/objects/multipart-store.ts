@@ -26,6 +26,7 @@ import {
   type UploadRef,
 } from "./multipart-engine";
 import { checkBucket, checkContentType, checkKey, checkMetadata } from "./names";
+import type { ClientSignal } from "./object-engine";
 import type { ObjectStore } from "./object-store";
 import { UploadBody } from "./upload-body";
 
@@ -134,7 +135,7 @@ export class MultipartStore implements MultipartEngine {
     partNumber: number,
     body: UploadBody,
     requestId: RequestId,
-    signal?: AbortSignal,
+    signal?: ClientSignal,
     payloadSha256?: string,
   ): Promise<PartView> {
     const blobId = newVersionId();

@@ -9,6 +9,14 @@ import type { ObjectBody } from "../model/object-body";
 // The views live in model/ (the catalogue maps its rows to them too); the contract names them.
 export type { NextTransition, ObjectView, Tier, TrashEntryView };
 
+/**
+ * Whether the client of a request has gone away: all the engine asks of a front door's request
+ * (an AbortSignal is one; the S3 door's is cheaper, api/s3/s3-server.ts).
+ */
+export interface ClientSignal {
+  readonly aborted: boolean;
+}
+
 export interface PutInput {
   bucket: string;
   key: string;
@@ -25,7 +33,7 @@ export interface PutInput {
    */
   payloadSha256?: string;
   /** Aborted when the client gave up. Checked once more just before the commit. */
-  signal?: AbortSignal;
+  signal?: ClientSignal;
   /**
    * Awaited once the copies are made, just before the commit; throwing leaves nothing behind. A
    * gRPC upload confirms there that the body's end was the client's and not a cancel, which can

@@ -24,7 +24,7 @@ import type { Identity } from "../../../auth/keys";
 import type { HeaderMap } from "../../../auth/sigv4/canonical";
 import type { ObjectBody } from "../../model/object-body";
 import type { MultipartEngine } from "../../objects/multipart-engine";
-import type { BucketEngine, ObjectEngine } from "../../objects/object-engine";
+import type { BucketEngine, ClientSignal, ObjectEngine } from "../../objects/object-engine";
 import { s3Errors } from "./s3-errors";
 
 export type S3Method = "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
@@ -68,7 +68,7 @@ export interface S3Request {
    */
   body(opts?: { sha256ByStore?: boolean }): S3Body;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal: ClientSignal;
   raw: IncomingMessage;
 }
 

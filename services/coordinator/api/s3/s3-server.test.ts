@@ -163,4 +163,62 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ code: "Aborted" });
   });
+  test("the body's check is made when a handler reads the body: a checksum header it cannot take fails a PUT before any byte, not a GET", async () => {
+    let read = 0;
+    const router = new S3Router();
+    router.register({ name: "PutObject", method: "PUT", target: "object" }, async (req) => {
+      for await (const chunk of req.body()) read += chunk.length;
+      return {};
+    });
+    router.register({ name: "GetObject", method: "GET", target: "object" }, async () => ({ body: "got" }));
+    const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
+    const unsupported = { "x-amz-checksum-crc64nvme": "AAAAAAAAAAA=", "x-amz-content-sha256": "UNSIGNED-PAYLOAD" };
+    const refused = await put(host, Buffer.from("abc"), unsupported);
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain("<Code>InvalidArgument</Code>");
+    expect(read).toBe(0);
+    const [hostname, port] = host.split(":");
+    const signed = await signer.sign({
+      method: "GET",
+      protocol: "http:",
+      hostname,
+      port: Number(port),
+      path: "/b1/key",
+      headers: { host, ...unsupported },
+    });
+    const got = await fetch(`http://${host}/b1/key`, { headers: signed.headers });
+    expect([got.status, await got.text()]).toEqual([200, "got"]);
+  });
+
+  test("req.signal: not aborted while the client waits, aborted once it went away before the answer", async () => {
+    const seen: boolean[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const router = new S3Router();
+    router.register({ name: "PutObject", method: "PUT", target: "object" }, async (req) => {
+      for await (const chunk of req.body()) void chunk;
+      seen.push(req.signal.aborted);
+      if (req.header("x-wait") !== undefined) {
+        await gate;
+        seen.push(req.signal.aborted);
+      }
+      return {};
+    });
+    const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
+    expect((await put(host, Buffer.from("abc"), { "x-amz-content-sha256": "UNSIGNED-PAYLOAD" })).status).toBe(200);
+    const [hostname, port] = host.split(":");
+    const signed = await signedPut(host, { "content-length": "3", "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "x-wait": "1" });
+    const socket = connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const head = Object.entries(signed)
+      .map(([n, v]) => `${n}: ${v}\r\n`)
+      .join("");
+    socket.write(`PUT /b1/key HTTP/1.1\r\n${head}\r\nabc`);
+    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen).toEqual([false, false, true]);
+  });
 });
