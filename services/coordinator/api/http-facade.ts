@@ -17,7 +17,7 @@ import { callerOf, requireCredentials } from "./http-credentials";
 import { drainOnClose } from "./http-drain";
 import { httpRequestId, REQUEST_ID_LOG_LABEL, traceHttpRequests } from "./request-ids";
 import { errorAnswer, errorResponse } from "./http-errors";
-import { OBJECT_ROUTE_METHODS, objectRoutes, putObject } from "./http-object-routes";
+import { JSON_TYPE, OBJECT_ROUTE_METHODS, objectRoutes, putObject, sendJson } from "./http-object-routes";
 import { bucketOf, objectTarget, param, parseQuery, type Query } from "./http-query";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
 import { declaredLength } from "./http-upload";
@@ -116,7 +116,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
 
   // The raw-body upload, the GET and the delete are served before fastify (http-object-routes.ts);
   // a form upload comes here.
-  for (const [method, url] of OBJECT_ROUTE_METHODS) allow(method, url);
+  for (const [url, method] of Object.entries(OBJECT_ROUTE_METHODS)) allow(method, url);
   route("POST", "/upload", async (request, reply) => {
     const form = request.isMultipart() ? () => request.file() : undefined;
     const view = await putObject(engine, opts.maxObjectSize, request.raw, request.query, request.id, form);
@@ -226,7 +226,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   app.setErrorHandler((error, request, reply) => {
     const { statusCode, headers, body } = errorAnswer(error, request.raw);
     if (statusCode >= 500) request.log.error({ err: error, url: request.url }, "request failed");
-    return reply.code(statusCode).headers(headers).type("application/json; charset=utf-8").send(body);
+    return reply.code(statusCode).headers(headers).type(JSON_TYPE).send(body);
   });
 
   serveConsole(app, opts.logger);
@@ -244,8 +244,7 @@ function answerExpectContinue(app: FastifyInstance, maxObjectSize: number): void
     const declared = declaredLength(req.headers);
     if (declared !== undefined && declared > maxObjectSize) {
       const { statusCode, body } = errorResponse(new TooLargeError(`object of ${declared} bytes exceeds the limit of ${maxObjectSize}`));
-      res.writeHead(statusCode, { "content-type": "application/json; charset=utf-8", connection: "close" });
-      res.end(JSON.stringify(body));
+      sendJson(res, statusCode, body, { connection: "close" });
       return;
     }
     res.writeContinue();

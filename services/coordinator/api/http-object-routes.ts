@@ -37,14 +37,11 @@ interface RouteCall {
 }
 
 const OCTET_STREAM = "application/octet-stream";
-const JSON_TYPE = "application/json; charset=utf-8";
+export const JSON_TYPE = "application/json; charset=utf-8";
 
-/** The methods each of these paths answers (fastify's 405 names them). */
-export const OBJECT_ROUTE_METHODS: ReadonlyArray<readonly ["GET" | "POST" | "DELETE", string]> = [
-  ["POST", "/upload"],
-  ["GET", "/retrieve"],
-  ["DELETE", "/delete"],
-];
+/** The method each of these paths answers here (fastify's 405 names them too). */
+export const OBJECT_ROUTE_METHODS = { "/upload": "POST", "/retrieve": "GET", "/delete": "DELETE" } as const;
+type ObjectPath = keyof typeof OBJECT_ROUTE_METHODS;
 
 /**
  * A request listener for the object routes: true when it took the request (and answers it), false
@@ -64,6 +61,15 @@ export function objectRoutes(
     const { bucket, key } = objectTarget(c.raw, c.query);
     sendJson(c.res, 200, deletedJson(await engine.delete(bucket, key, c.requestId)));
   };
+
+  // By path: its method, its operation's metrics name (made once) and its handler.
+  const handlers: Record<ObjectPath, (c: RouteCall) => Promise<void>> = { "/upload": upload, "/retrieve": retrieve, "/delete": remove };
+  const routes = new Map(
+    Object.entries(OBJECT_ROUTE_METHODS).map(([path, method]) => [
+      path,
+      { method, op: `${method} ${path}`, route: handlers[path as ObjectPath] },
+    ]),
+  );
 
   const serve = async (raw: IncomingMessage, res: ServerResponse, op: string, route: (c: RouteCall) => Promise<void>, query: Query) => {
     const requestId = httpRequestId(raw);
@@ -86,25 +92,14 @@ export function objectRoutes(
     const url = raw.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    const method = raw.method;
-    let op: string;
-    let route: (c: RouteCall) => Promise<void>;
-    if (method === "POST" && path === "/upload" && !isForm(raw)) {
-      op = "POST /upload";
-      route = upload;
-    } else if (method === "GET" && path === "/retrieve") {
-      op = "GET /retrieve";
-      route = retrieve;
-    } else if (method === "DELETE" && path === "/delete") {
-      op = "DELETE /delete";
-      route = remove;
-    } else return false;
+    const found = routes.get(path);
+    if (found === undefined || raw.method !== found.method || (found.route === upload && isForm(raw))) return false;
     if (closing()) {
       res.setHeader("connection", "close");
       sendJson(res, 503, { error: "Unavailable", message: "this coordinator is stopping: retry, another will answer" });
       return true;
     }
-    void serve(raw, res, op, route, parseQuery(q < 0 ? "" : url.slice(q + 1)));
+    void serve(raw, res, found.op, found.route, parseQuery(q < 0 ? "" : url.slice(q + 1)));
     return true;
   };
 }
@@ -183,7 +178,8 @@ async function getObject(engine: ObjectEngine, c: RouteCall): Promise<void> {
   await relayBody(c.res, got.body);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Readonly<Record<string, string>>): void {
+/** A JSON answer written whole: `headers` first, then the status, type and length. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Readonly<Record<string, string>>): void {
   const text = JSON.stringify(body);
   if (headers) for (const name in headers) res.setHeader(name, headers[name]);
   res.writeHead(status, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(text) }).end(text);

@@ -2,6 +2,7 @@
 // and the object engine that does the work. Both APIs validate nothing themselves beyond parsing:
 // the engine throws the typed errors of services/common/errors.ts.
 
+import { ErrorCode, MiniS3Error } from "../../common/errors";
 import type { RequestId } from "../../common/request-context";
 import type { NextTransition, ObjectView, Tier, TrashEntryView } from "../model/object-view";
 import type { ObjectBody } from "../model/object-body";
@@ -15,6 +16,11 @@ export type { NextTransition, ObjectView, Tier, TrashEntryView };
  */
 export interface ClientSignal {
   readonly aborted: boolean;
+}
+
+/** What an engine answers when an upload's bytes are not those its `payloadSha256` says were signed. */
+export function payloadSha256Mismatch(): MiniS3Error {
+  return new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
 }
 
 export interface PutInput {

@@ -27,6 +27,7 @@ import type {
   VersionListing,
   VersionListQuery,
 } from "./object-engine";
+import { payloadSha256Mismatch } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
 import type { BodyCache } from "../replicas/body-cache";
 import { ReplicaReader } from "../replicas/replica-reader";
@@ -225,7 +226,7 @@ export class ObjectStore implements ObjectEngine {
       const stored = await this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
       if (!signedAs(stored.digest, payloadSha256)) {
         await this.writer.discard(blobId, stored.replicas, requestId);
-        throw payloadMismatch();
+        throw payloadSha256Mismatch();
       }
       return stored;
     }
@@ -233,7 +234,7 @@ export class ObjectStore implements ObjectEngine {
     // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
     const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
     const digest = digestOf(data);
-    if (!signedAs(digest, payloadSha256)) throw payloadMismatch();
+    if (!signedAs(digest, payloadSha256)) throw payloadSha256Mismatch();
     // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
     const replicas = await this.nodes.asNodesReturn(
       (tried) => {
@@ -475,8 +476,4 @@ export async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
 /** Whether an upload's bytes are those its client signed (true when no signed sha256 was left to the engine). */
 function signedAs(digest: UploadDigest, payloadSha256: string | undefined): boolean {
   return payloadSha256 === undefined || digest.sha256.toString("hex") === payloadSha256;
-}
-
-function payloadMismatch(): MiniS3Error {
-  return new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
 }

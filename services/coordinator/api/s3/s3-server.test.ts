@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { type AddressInfo, connect } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import type { Server } from "node:http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Sha256 } from "@aws-crypto/sha256-js";
@@ -74,11 +74,11 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
   });
   const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-  /** The headers of a signed PUT /b1/key. */
-  async function signedPut(host: string, headers: Record<string, string>): Promise<Record<string, string>> {
+  /** The headers of a signed request for /b1/key (a PUT unless told). */
+  async function signedHeaders(host: string, headers: Record<string, string>, method = "PUT"): Promise<Record<string, string>> {
     const [hostname, port] = host.split(":");
     const signed = await signer.sign({
-      method: "PUT",
+      method,
       protocol: "http:",
       hostname,
       port: Number(port),
@@ -88,12 +88,25 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
     return signed.headers;
   }
 
+  /** A signed PUT /b1/key written on a socket of its own, `bytes` after its head; the socket stays open. */
+  async function rawPut(host: string, headers: Record<string, string>, bytes: string): Promise<Socket> {
+    const signed = await signedHeaders(host, headers);
+    const [hostname, port] = host.split(":");
+    const socket = connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const head = Object.entries(signed)
+      .map(([n, v]) => `${n}: ${v}\r\n`)
+      .join("");
+    socket.write(`PUT /b1/key HTTP/1.1\r\n${head}\r\n${bytes}`);
+    return socket;
+  }
+
   async function put(
     host: string,
     body: Buffer,
     headers: Record<string, string>,
   ): Promise<{ status: number; text: string; bytes: string | null }> {
-    const signed = await signedPut(host, { "content-length": String(body.length), ...headers });
+    const signed = await signedHeaders(host, { "content-length": String(body.length), ...headers });
     const res = await fetch(`http://${host}/b1/key`, { method: "PUT", headers: signed, body });
     return { status: res.status, text: await res.text(), bytes: res.headers.get("x-bytes") };
   }
@@ -149,14 +162,7 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
       return { headers: { "x-bytes": String(bytes) } };
     });
     const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
-    const [hostname, port] = host.split(":");
-    const signed = await signedPut(host, { "content-length": "1000", "x-amz-content-sha256": "UNSIGNED-PAYLOAD" });
-    const socket = connect(Number(port), hostname);
-    await new Promise((resolve) => socket.once("connect", resolve));
-    const head = Object.entries(signed)
-      .map(([n, v]) => `${n}: ${v}\r\n`)
-      .join("");
-    socket.write(`PUT /b1/key HTTP/1.1\r\n${head}\r\n` + "x".repeat(300));
+    const socket = await rawPut(host, { "content-length": "1000", "x-amz-content-sha256": "UNSIGNED-PAYLOAD" }, "x".repeat(300));
     await new Promise((resolve) => setTimeout(resolve, 100));
     socket.destroy();
     for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -177,16 +183,7 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
     expect(refused.status).toBe(400);
     expect(refused.text).toContain("<Code>InvalidArgument</Code>");
     expect(read).toBe(0);
-    const [hostname, port] = host.split(":");
-    const signed = await signer.sign({
-      method: "GET",
-      protocol: "http:",
-      hostname,
-      port: Number(port),
-      path: "/b1/key",
-      headers: { host, ...unsupported },
-    });
-    const got = await fetch(`http://${host}/b1/key`, { headers: signed.headers });
+    const got = await fetch(`http://${host}/b1/key`, { headers: await signedHeaders(host, unsupported, "GET") });
     expect([got.status, await got.text()]).toEqual([200, "got"]);
   });
 
@@ -206,14 +203,7 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
     });
     const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
     expect((await put(host, Buffer.from("abc"), { "x-amz-content-sha256": "UNSIGNED-PAYLOAD" })).status).toBe(200);
-    const [hostname, port] = host.split(":");
-    const signed = await signedPut(host, { "content-length": "3", "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "x-wait": "1" });
-    const socket = connect(Number(port), hostname);
-    await new Promise((resolve) => socket.once("connect", resolve));
-    const head = Object.entries(signed)
-      .map(([n, v]) => `${n}: ${v}\r\n`)
-      .join("");
-    socket.write(`PUT /b1/key HTTP/1.1\r\n${head}\r\nabc`);
+    const socket = await rawPut(host, { "content-length": "3", "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "x-wait": "1" }, "abc");
     for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));

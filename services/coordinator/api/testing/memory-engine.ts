@@ -29,6 +29,7 @@ import type {
   TrashEntryView,
   VersionListing,
 } from "../../objects/object-engine";
+import { payloadSha256Mismatch } from "../../objects/object-engine";
 
 interface StoredObject {
   view: ObjectView;
@@ -114,7 +115,7 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     }
     const data = Buffer.concat(chunks);
     if (input.payloadSha256 !== undefined && createHash("sha256").update(data).digest("hex") !== input.payloadSha256) {
-      throw new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
+      throw payloadSha256Mismatch();
     }
     return this.store(bucket, key, data, input.contentType, input.metadata);
   }
