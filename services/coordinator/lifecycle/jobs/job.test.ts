@@ -53,9 +53,12 @@ test("a job's context names its request in its copies, deletes, queued jobs and 
 });
 
 test("work no request caused, or the same request again, keeps the context it was given", () => {
-  const { ctx } = baseContext();
+  const { ctx, calls } = baseContext();
   expect(forRequest(ctx, undefined)).toBe(ctx);
   const job = forRequest(ctx, "req-2");
   expect(forRequest(job, "req-2")).toBe(job);
-  expect(forRequest(job, "req-3").requestId).toBe("req-3");
+  // Another request's context from this one names that request, not this one, in its node ops.
+  const other = forRequest(job, "req-3");
+  expect(other.requestId).toBe("req-3");
+  return other.copier.remove("v1", ["a"]).then(() => expect(calls).toEqual([["remove", "v1", ["a"], "req-3"]]));
 });

@@ -73,7 +73,8 @@ export interface JobContext {
  */
 export function forRequest(ctx: JobContext, requestId: RequestId): JobContext {
   if (requestId === undefined || requestId === ctx.requestId) return ctx;
-  return new RequestJobContext(ctx, requestId);
+  // Built on the context no request caused: a context of another request would name its own.
+  return new RequestJobContext(ctx instanceof RequestJobContext ? ctx.base : ctx, requestId);
 }
 
 /**
@@ -97,7 +98,7 @@ class RequestJobContext implements JobContext {
   private logger?: Logger;
 
   constructor(
-    private readonly base: JobContext,
+    readonly base: JobContext,
     readonly requestId: string,
   ) {
     this.catalogue = base.catalogue;
