@@ -90,6 +90,8 @@ export class FixedKeySet {
   readonly live = new Pool<Stored>();
   readonly absent = new Pool<string>();
   dropped = 0;
+  /** Why the first seed upload that failed did (a bench that cannot seed says why). */
+  firstFailure?: string;
 
   constructor(readonly size: number) {}
 
@@ -124,7 +126,10 @@ export async function seedKeySet(
         const body = smallBody(size, n);
         const r = await client.upload(key, body, body.length);
         if (r.ok) set.live.put({ key, sha256: sha256(body), size: body.length });
-        else set.dropped++;
+        else {
+          set.dropped++;
+          set.firstFailure ??= r.reason ?? `http ${r.status}`;
+        }
       }
     }),
   );

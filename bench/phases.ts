@@ -53,7 +53,10 @@ export async function mixedPhase(
   if (o.keys === "overwrite") {
     log(`${o.name}: seeding ${args.keySet} keys of ${args.size} B (not measured)`);
     keySet = await seedKeySet(client, o.keyPrefix, args.keySet, args.size, args.concurrency);
-    if (keySet.live.size < args.concurrency) throw new Error(`${o.name}: only ${keySet.live.size} of ${args.keySet} keys could be seeded`);
+    if (keySet.live.size < args.concurrency)
+      throw new Error(
+        `${o.name}: only ${keySet.live.size} of ${args.keySet} keys could be seeded (the first failure: ${keySet.firstFailure})`,
+      );
   }
   if (args.warmupMs > 0) {
     log(`${o.name}: warm-up, ${args.warmupMs / 1000} s of the same load, not measured`);

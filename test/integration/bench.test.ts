@@ -73,6 +73,15 @@ describe("bench", () => {
     });
   });
 
+  it("says why its key set could not be seeded", async () => {
+    await withStub({ refuseUploads: true }, 4, async (client) => {
+      const keySet = await seedKeySet(client, "o", 16, 4096, 4);
+      expect(keySet.live.size).toBe(0);
+      expect(keySet.dropped).toBe(16);
+      expect(keySet.firstFailure).toBe("http 503");
+    });
+  });
+
   it("catches a store that acknowledges overwrites and keeps serving the replaced version", async () => {
     await withStub({ keepFirstVersion: true }, 8, async (client) => {
       const keySet = await seedKeySet(client, "o", 64, 4096, 8);

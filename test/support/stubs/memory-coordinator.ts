@@ -5,10 +5,10 @@ import type { AddressInfo } from "node:net";
  * An in-memory stand-in for the coordinator's HTTP facade (upload, retrieve, delete), for testing the
  * bench's own logic. `corruptEvery`: every n-th retrieve flips one byte, as a broken store would;
  * `keepFirstVersion`: an upload to a key that holds an object is acknowledged and dropped, as a store
- * that lost overwrites would.
+ * that lost overwrites would; `refuseUploads`: every upload is answered 503, as a store refusing writes.
  */
 export async function startMemoryCoordinator(
-  opts: { corruptEvery?: number; keepFirstVersion?: boolean } = {},
+  opts: { corruptEvery?: number; keepFirstVersion?: boolean; refuseUploads?: boolean } = {},
 ): Promise<{ url: string; objects: Map<string, Buffer>; close(): Promise<void> }> {
   const objects = new Map<string, Buffer>();
   let retrieves = 0;
@@ -19,6 +19,7 @@ export async function startMemoryCoordinator(
       const parts: Buffer[] = [];
       req.on("data", (c: Buffer) => parts.push(c));
       req.on("end", () => {
+        if (opts.refuseUploads) return void res.writeHead(503).end();
         if (!(opts.keepFirstVersion && objects.has(key))) objects.set(key, Buffer.concat(parts));
         res.writeHead(201).end("{}");
       });
