@@ -181,6 +181,16 @@ export function localPort(url: string, fallback: number): number | undefined {
   return u.port ? Number(u.port) : fallback;
 }
 
+/** The pid of a process listening on this TCP port (any local address), if /proc shows one. */
+export function listenerOf(port: number): number | undefined {
+  const inodes = listeningInodes().get(port);
+  if (!inodes) return undefined;
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .find((pid) => holdsSocket(pid, inodes));
+}
+
 /** Listening TCP sockets' inodes by local port (/proc/net/tcp and tcp6: state 0A is LISTEN). */
 function listeningInodes(): Map<number, Set<string>> {
   const out = new Map<number, Set<string>>();

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { deleteQueueKeys, dropDatabase } from "../../deploy/launcher/cluster-cle
 import { waitForHealthy } from "../../deploy/launcher/health";
 import { repoRoot } from "../../deploy/launcher/paths";
 import { findFreePortBlock, isPortFree } from "../../deploy/launcher/ports";
+import { listenerOf } from "../../bench/procs";
 import { signedFetch } from "../support/http";
 import { rememberKeyPair } from "../../deploy/launcher/client-credentials";
 import { readKeyPair } from "../../deploy/launcher/credentials";
@@ -219,35 +220,6 @@ function hasMarker(pid: number, prefix: string): boolean {
   } catch {
     return false; // gone meanwhile, or not ours
   }
-}
-
-/** The pid of the process listening on 127.0.0.1:port (or any address), if it can be found in /proc. */
-function listenerOf(port: number): number | undefined {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-  const inodes = new Set<string>();
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(table, "latin1");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // local_address is ADDR:PORT in hex; st 0A is LISTEN; the inode is the tenth column
-      if (f.length > 9 && f[1].endsWith(`:${hexPort}`) && f[3] === "0A") inodes.add(`socket:[${f[9]}]`);
-    }
-  }
-  if (!inodes.size) return undefined;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      for (const fd of readdirSync(`/proc/${entry}/fd`)) if (inodes.has(readlinkSync(`/proc/${entry}/fd/${fd}`))) return Number(entry);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return undefined;
 }
 
 /** pid, script and kernel state, for a report of what was left running. */
