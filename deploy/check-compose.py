@@ -26,6 +26,10 @@ known = set(re.findall(r'env: "(MINIS3_[A-Z0-9_]+)"', open(os.path.join(here, ".
 plan = open(os.path.join(here, "launcher", "plan.ts")).read()
 node_args = re.findall(r'"([^"]+)"', re.search(r"export const NODE_ARGS = \[(.*?)\];", plan).group(1))
 coordinator_args = re.findall(r'"([^"]+)"', re.search(r"export const COORDINATOR_NODE_ARGS = \[(.*?)\];", plan).group(1))
+# The image's Node is 20, which needs ARRAY_BUFFER_TRANSFER_ARGS first (the launcher adds them where needed).
+transfer_args = re.findall(r'"([^"]+)"', re.search(r"export const ARRAY_BUFFER_TRANSFER_ARGS = \[(.*?)\];", plan).group(1))
+node_args = transfer_args + node_args
+coordinator_args = transfer_args + coordinator_args
 problems = []
 
 services = compose["services"]

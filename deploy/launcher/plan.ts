@@ -77,6 +77,18 @@ export const NODE_ARGS = ["--max-semi-space-size=4", "--heap-growing-percent=100
  */
 export const COORDINATOR_NODE_ARGS = ["--max-semi-space-size=16", "--heap-growing-percent=50", "--expose-gc"];
 
+/**
+ * What frees a large body's pieces as they are used (common/body-pieces.ts) is
+ * `ArrayBuffer.prototype.transfer`, built into V8 from 11.4 (Node 21); Node 20's V8 (11.3) has it
+ * behind this flag, which a Node that does not know it refuses at start. The image's Node is 20:
+ * the Dockerfile and compose file give it (deploy/check-compose.py checks that they do).
+ */
+export const ARRAY_BUFFER_TRANSFER_ARGS = ["--harmony-rab-gsab-transfer"];
+
+/** The flags above where this Node needs them (the services run on the launcher's own Node). */
+export const RUNTIME_ARGS =
+  typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function" ? [] : ARRAY_BUFFER_TRANSFER_ARGS;
+
 const ENTRY: Record<ServiceKind, string> = {
   coordinator: "dist/services/coordinator/main.js",
   storage: "dist/services/storage-node/main.js",
@@ -123,7 +135,7 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
       name: "coordinator",
       kind: "coordinator",
       script: script("coordinator"),
-      nodeArgs: COORDINATOR_NODE_ARGS,
+      nodeArgs: [...RUNTIME_ARGS, ...COORDINATOR_NODE_ARGS],
       env: {
         ...common,
         MINIS3_HTTP_PORT: String(shape.httpPort),
@@ -147,7 +159,7 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
       name: id,
       kind,
       script: script(kind),
-      nodeArgs: NODE_ARGS,
+      nodeArgs: [...RUNTIME_ARGS, ...NODE_ARGS],
       env: {
         ...common,
         MINIS3_NODE_ID: id,

@@ -1,4 +1,4 @@
-import { countFreshBodyBytes, YOUNG_GC_EVERY_BYTES } from "./young-gc-pacer";
+import { countFreshBodyBytes, forgetFreshBodyBytes, YOUNG_GC_EVERY_BYTES } from "./young-gc-pacer";
 
 // The pacer asks for a young collection through `gc`, which `--expose-gc` gives a service: here a
 // function that counts the asks stands in for it (jest runs without the flag).
@@ -31,6 +31,23 @@ describe("young collections paced by body bytes", () => {
   test("bodies of less than the interval share one count: one ask per interval's worth, not one per body", () => {
     for (let i = 0; i < 400; i++) countFreshBodyBytes(YOUNG_GC_EVERY_BYTES / 4);
     expect(asked).toHaveLength(100);
+  });
+
+  test("bytes of pieces freed outright (body-pieces.ts) are taken back: they ask for no collection", () => {
+    forgetFreshBodyBytes(Number.MAX_SAFE_INTEGER); // what the tests before left counted
+    // A large upload as the engine runs it: each MiB counted as it arrives, freed once joined.
+    for (let i = 0; i < 64; i++) {
+      countFreshBodyBytes(1024 * 1024);
+      forgetFreshBodyBytes(1024 * 1024);
+    }
+    expect(asked).toHaveLength(0);
+    // What was counted and not freed still counts toward the next collection.
+    countFreshBodyBytes(YOUNG_GC_EVERY_BYTES - 1000);
+    forgetFreshBodyBytes(YOUNG_GC_EVERY_BYTES); // never below zero: the next bytes count from nothing
+    countFreshBodyBytes(YOUNG_GC_EVERY_BYTES - 1);
+    expect(asked).toHaveLength(0);
+    countFreshBodyBytes(1);
+    expect(asked).toHaveLength(1);
   });
 
   test("without gc (no --expose-gc) counting does nothing", () => {

@@ -33,3 +33,11 @@ export function countFreshBodyBytes(bytes: number): void {
   sinceLast %= YOUNG_GC_EVERY_BYTES;
   globalThis.gc?.({ type: "minor" });
 }
+
+/**
+ * Takes back the count of `bytes` whose pieces were freed outright (common/body-pieces.ts): they
+ * leave nothing for a collection to find. What was counted before them stays counted.
+ */
+export function forgetFreshBodyBytes(bytes: number): void {
+  sinceLast = Math.max(0, sinceLast - bytes);
+}

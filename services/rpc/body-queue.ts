@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { ownBodyPiece } from "../common/body-pieces";
 import { countFreshBodyBytes } from "../common/young-gc-pacer";
 
 /**
@@ -21,7 +22,8 @@ export class BodyQueue {
     private readonly maxBytes: number,
   ) {
     body.on("data", (chunk: Buffer) => {
-      this.chunks.push(chunk);
+      // node:http's own copy of a socket read: freed by the reader once written (body-pieces.ts).
+      this.chunks.push(ownBodyPiece(chunk));
       this.bytes += chunk.length;
       countFreshBodyBytes(chunk.length);
       if (this.bytes >= maxBytes) body.pause();

@@ -2,6 +2,7 @@
 // fails loudly when the client goes away, the declared length, and user metadata from headers.
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
+import { ownBodyPiece } from "../../common/body-pieces";
 import { AbortedError, InvalidArgumentError, MiniS3Error, TooLargeError } from "../../common/errors";
 
 const META_PREFIXES = ["x-amz-meta-", "x-minis3-meta-"];
@@ -46,7 +47,8 @@ export async function* requestBody(raw: IncomingMessage): AsyncGenerator<Buffer>
     return;
   }
   try {
-    for await (const chunk of raw) yield chunk as Buffer;
+    // Each piece is node:http's own copy of a socket read: the engine may free it once used (body-pieces.ts).
+    for await (const chunk of raw) yield ownBodyPiece(chunk as Buffer);
   } catch (e) {
     throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
   }

@@ -1,3 +1,4 @@
+import { freeBodyPiece } from "../../common/body-pieces";
 import { isDatabaseUnavailable } from "../../common/db/datasource";
 import { AbortedError, ErrorCode, hasCode, InvalidArgumentError, isMiniS3Error, MiniS3Error, NotFoundError } from "../../common/errors";
 import { newVersionId, VERSION_ID_RE } from "../../common/ids";
@@ -284,11 +285,16 @@ export class ObjectStore implements ObjectEngine {
     try {
       let parts: Buffer[] = [];
       let bytes = 0;
+      // The body's pieces whose bytes wait in `parts`: freed once a join has copied the last of them.
+      let held: Buffer[] = [];
       for (let piece: Buffer | null = head.shift() ?? (await body.next()); piece !== null; piece = head.shift() ?? (await body.next())) {
+        const whole = piece;
         while (bytes + piece.length >= size) {
           const take = size - bytes;
           parts.push(piece.subarray(0, take));
           await send(parts, size);
+          for (const h of held) freeBodyPiece(h);
+          held = [];
           parts = [];
           bytes = 0;
           piece = piece.subarray(take);
@@ -296,9 +302,11 @@ export class ObjectStore implements ObjectEngine {
         if (piece.length > 0) {
           parts.push(piece);
           bytes += piece.length;
-        }
+          held.push(whole);
+        } else freeBodyPiece(whole);
       }
       if (bytes > 0) await send(parts, bytes);
+      for (const h of held) freeBodyPiece(h);
       if (sending) await sending;
       const digest = await hashing.finish();
       return { replicas: await upload.finish(body.size, digest.sha256, digest.blockCrc), digest };

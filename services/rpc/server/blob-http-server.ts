@@ -1,4 +1,5 @@
 import * as http from "node:http";
+import { freeBodyPiece } from "../../common/body-pieces";
 import { AbortedError, InvalidArgumentError } from "../../common/errors";
 import { REQUEST_ID_HEADER } from "../../common/request-context";
 import type { Logger } from "../../common/logger";
@@ -219,11 +220,14 @@ async function serveWrite(
       if (body.queued === 0) {
         metrics.received.inc(chunk.length);
         await writer.write(chunk);
+        freeBodyPiece(chunk);
         continue;
       }
       const { parts, bytes } = gather(chunk, body, writer.writev ? GATHER_BYTES : JOIN_BYTES);
       metrics.received.inc(bytes);
       await (writer.writev ? writer.writev(parts) : writer.write(joined.join(parts, bytes)));
+      // Written (a BlobWriter keeps no reference once its write resolved): their memory goes now.
+      for (const p of parts) freeBodyPiece(p);
     }
     const size = Number(req.trailers[SIZE_FIELD]);
     const sha256 = req.trailers[SHA256_FIELD];
