@@ -6,10 +6,10 @@
 // the dead pieces count toward V8's next full collection. A large upload's pieces are dead as soon
 // as their bytes are copied on (the coordinator's joins into replica chunks, a node's file writes);
 // `ArrayBuffer.prototype.transfer(0)` then detaches the piece's buffer and frees its memory at once.
-// Measured (2026-12-05, the bench's large rows on fresh private clusters, two alternated pairs): the
-// cluster's young collections over 8 x 64 MiB uploads 490-517 -> 40-109, the busy coordinator's
-// main thread 2.5 -> 2.0-2.3 ms of CPU per MiB, 64 MiB uploads 138-146 -> 153-176 MB/s one at a time,
-// 162-166 -> 193-206 two at once (bench/README.md "Body pieces freed as they are used").
+// Measured (2026-12-05, npm start's cluster, 8 x 64 MiB uploads): the cluster's young collections
+// 490-517 -> 40-109, the busy coordinator's main thread 2.2-2.4 -> 1.7-2.0 ms of CPU per MiB; the
+// bench's large rows, four alternated pairs on fresh clusters: 64 MiB up 159 -> 181 MB/s on means,
+// two at once 188 -> 219 (bench/README.md "Body pieces freed as they are used").
 //
 // Only pieces marked here by the code that read them off the request (ownBodyPiece) are freed, and
 // only while each is still the whole of its ArrayBuffer: a decoder's slices, a pooled Buffer or any
