@@ -41,9 +41,9 @@ describe("young collections paced by body bytes", () => {
       forgetFreshBodyBytes(1024 * 1024);
     }
     expect(asked).toHaveLength(0);
-    // What was counted and not freed still counts toward the next collection.
+    // Taking back more than is counted leaves nothing counted, never less: the next interval is whole.
     countFreshBodyBytes(YOUNG_GC_EVERY_BYTES - 1000);
-    forgetFreshBodyBytes(YOUNG_GC_EVERY_BYTES); // never below zero: the next bytes count from nothing
+    forgetFreshBodyBytes(YOUNG_GC_EVERY_BYTES);
     countFreshBodyBytes(YOUNG_GC_EVERY_BYTES - 1);
     expect(asked).toHaveLength(0);
     countFreshBodyBytes(1);
