@@ -68,6 +68,33 @@ describe("body pieces freed as they are used", () => {
     expect(got.leftAlone).toBe(true);
   });
 
+  test("a piece cut into slices (an aws-chunked body's data) is freed once its last slice has been, not before", () => {
+    const got = inService(`
+      const { ownBodyPiece, freeBodyPiece, shareBodyPiece, bodyBytesFreed } = require(${compiled("services/common/body-pieces.js")});
+      const piece = ownBodyPiece(Buffer.alloc(65536, 4));
+      const slices = [piece.subarray(8, 30000), piece.subarray(30010)]; // framing cut out between them
+      shareBodyPiece(piece, slices);
+      freeBodyPiece(slices[0]);
+      freeBodyPiece(slices[0]); // freed twice: still one slice
+      const afterOne = { pieceKept: piece.length === 65536 && piece[0] === 4, otherSliceIntact: slices[1].every((b) => b === 4), counted: bodyBytesFreed() };
+      freeBodyPiece(slices[1]);
+      const framing = ownBodyPiece(Buffer.alloc(64, 1)); // a read that was all framing: nothing goes on
+      shareBodyPiece(framing, []);
+      const whole = ownBodyPiece(Buffer.alloc(4096, 2)); // a read that was all data goes on as itself
+      shareBodyPiece(whole, [whole]);
+      const wholeKept = whole.length;
+      freeBodyPiece(whole);
+      const unmarked = Buffer.alloc(4096, 3);
+      shareBodyPiece(unmarked, [unmarked.subarray(1)]);
+      freeBodyPiece(unmarked.subarray(1));
+      console.log(JSON.stringify({ afterOne, pieceFreed: piece.length === 0, framingFreed: framing.length === 0, wholeKept,
+        wholeFreed: whole.length === 0, unmarkedKept: unmarked.length === 4096, counted: bodyBytesFreed() }));
+    `);
+    expect(got.afterOne).toEqual({ pieceKept: true, otherSliceIntact: true, counted: 0 });
+    expect(got).toMatchObject({ pieceFreed: true, framingFreed: true, wholeKept: 4096, wholeFreed: true, unmarkedKept: true });
+    expect(got.counted).toBe(65536 + 64 + 4096);
+  });
+
   test("without ArrayBuffer.prototype.transfer (jest's Node 20) nothing is freed and nothing breaks", () => {
     if (FREES_BODY_PIECES) return; // a Node with it built in: the child process above covers it
     const piece = ownBodyPiece(Buffer.alloc(65536, 3));

@@ -33,6 +33,12 @@ const transfer = (ArrayBuffer.prototype as { transfer?: Transfer }).transfer;
 export const FREES_BODY_PIECES = typeof transfer === "function";
 
 const owned = new WeakSet<Buffer>();
+/** A marked piece cut into slices (a decoder's output): how many of them are not yet freed. */
+interface SharedPiece {
+  piece: Buffer;
+  slicesLeft: number;
+}
+const sliceOf = new WeakMap<Buffer, SharedPiece>();
 let freedBytes = 0;
 let reported = 0;
 
@@ -58,6 +64,12 @@ export function ownBodyPiece(piece: Buffer): Buffer {
  * ArrayBuffer, is left to the garbage collector.
  */
 export function freeBodyPiece(piece: Buffer): void {
+  const shared = sliceOf.get(piece);
+  if (shared) {
+    sliceOf.delete(piece);
+    if (--shared.slicesLeft === 0) freeBodyPiece(shared.piece);
+    return;
+  }
   if (!owned.delete(piece)) return;
   const buffer = piece.buffer;
   if (piece.byteOffset !== 0 || piece.length !== buffer.byteLength || !(buffer instanceof ArrayBuffer)) return;
@@ -65,6 +77,19 @@ export function freeBodyPiece(piece: Buffer): void {
   transfer!.call(buffer, 0);
   forgetFreshBodyBytes(bytes);
   freedBytes += bytes;
+}
+
+/**
+ * A marked piece's bytes went on as `slices` of it (an aws-chunked body's data, its framing cut
+ * out): the piece is freed once every slice has been freed with freeBodyPiece. The caller must
+ * hold no other view of the piece. A piece with no bytes going on is freed now; one going on whole
+ * (the only slice is the piece itself) stays marked as it is.
+ */
+export function shareBodyPiece(piece: Buffer, slices: readonly Buffer[]): void {
+  if (!owned.has(piece) || (slices.length === 1 && slices[0] === piece)) return;
+  if (slices.length === 0) return freeBodyPiece(piece);
+  const shared: SharedPiece = { piece, slicesLeft: slices.length };
+  for (const slice of slices) sliceOf.set(slice, shared);
 }
 
 /** Bytes freed by this process so far. */

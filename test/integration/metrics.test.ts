@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { TestObjectClient } from "../../services/coordinator/api/testing/grpc-clients";
@@ -145,7 +146,7 @@ describe("one coordinator", () => {
     expect((await nodeBytesIn()) - nodesBefore).toBeGreaterThanOrEqual(2 * uploaded);
   }, 120_000);
 
-  test("large bodies are freed as they are used: every piece of an upload's body, on the coordinator and on each replica, and few full collections", async () => {
+  test("large bodies are freed as they are used: every piece of an upload's body (aws-chunked too), on the coordinator and on each replica, and few full collections", async () => {
     // common/body-pieces.ts: each piece node:http hands over is freed once its bytes are written on.
     // Before it, the pieces waited for collections: the young-gc-pacer's one per 4 MiB, and without
     // that a full one every 12-48 MiB on a storage node (~10 while these 256 MiB of copies arrive).
@@ -160,14 +161,26 @@ describe("one coordinator", () => {
     const before = await Promise.all(["coordinator", ...storage].map(read));
     const size = 64 * 1024 * 1024;
     for (let i = 0; i < 2; i++) expect((await uploadSeeded(cluster.httpUrl, `m/large-${i}`, size)).status).toBe(201);
+    // The SDK sends a stream body aws-chunked, with a CRC32 trailer: the decoder's slices of each piece.
+    const s3 = s3Client(cluster);
+    await s3.send(new CreateBucketCommand({ Bucket: "freed" }));
+    const sdkSize = 16 * 1024 * 1024;
+    const sdkBody = randomBytes(sdkSize);
+    const reads = Array.from({ length: sdkSize / 65536 }, (_, i) => sdkBody.subarray(i * 65536, (i + 1) * 65536));
+    const put = await s3.send(
+      new PutObjectCommand({ Bucket: "freed", Key: "chunked", Body: Readable.from(reads), ContentLength: sdkSize }),
+    );
+    expect(put.ChecksumCRC32).toBeDefined(); // the trailer came: the body was aws-chunked
     const after = await Promise.all(["coordinator", ...storage].map(read));
     const freed = after.map((a, i) => a.freed - before[i].freed);
     const major = after.map((a, i) => a.major - before[i].major);
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
-    // The coordinator took 128 MiB of body; all of it was joined into replica chunks and freed.
-    expect(freed[0]).toBe(2 * size);
-    // The storage nodes took two copies of each, 256 MiB, every piece freed once on disk.
-    expect(sum(freed.slice(1))).toBe(4 * size);
+    // The coordinator took 128 MiB of plain body, all joined into replica chunks and freed, and the
+    // SDK's 16 MiB with its framing (a few bytes per 64 KiB chunk and the trailer), freed with it.
+    expect(freed[0] - 2 * size).toBeGreaterThan(sdkSize);
+    expect(freed[0] - 2 * size).toBeLessThan(sdkSize + 65536);
+    // The storage nodes took two copies of each, every piece freed once on disk.
+    expect(sum(freed.slice(1))).toBe(4 * size + 2 * sdkSize);
     expect(sum(major.slice(1))).toBeLessThanOrEqual(4);
   }, 120_000);
 

@@ -1,14 +1,13 @@
 // The body decoder: aws-chunked in its three forms, checksums in headers and trailers, framing,
 // lengths, and reads split anywhere (a chunk header, a CRLF or a trailer across two reads).
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { ErrorCode, hasCode } from "../../common/errors";
 import { checksumOf, type ChecksumAlgorithm } from "../checksums";
 import { KeyStore } from "../keys";
 import { decode, pieces } from "../testing/sigv4-fixtures";
-import { authenticatedBody } from "./body";
+import { authenticatedBody, checkedBody } from "./body";
 import type { HeaderMap } from "./canonical";
 import { verifyRequest, type Verified } from "./verify";
 
@@ -112,21 +111,40 @@ describe("STREAMING-UNSIGNED-PAYLOAD-TRAILER (the JavaScript SDK's stream upload
     },
   );
 
-  test("a reader slower than the socket gets the decoded pieces themselves, not copies joined from them", async () => {
-    // The SDK's 64 KiB chunks framed, read 64 KiB at a time: nearly every read ends one chunk and starts the next.
-    const big = randomBytes(1024 * 1024);
+  test("the decoded bytes are the reads themselves or slices of them, never copies; a read that is all data goes on whole", async () => {
+    // The reads carry 1 MiB chunks framed: most reads are all data, some end one chunk and start the next.
+    const big = randomBytes(4 * 1024 * 1024);
     const { v, headers } = await verified(headersFor("crc32", big.length));
-    const reads = pieces(unsignedChunked(big, 65536, [["x-amz-checksum-crc32", checksumOf("crc32", big)]]), 65536);
-    const decoder = authenticatedBody(v, headers);
-    Readable.from(reads).pipe(decoder);
-    const out: Buffer[] = [];
-    for await (const piece of decoder) {
-      out.push(piece as Buffer);
-      await new Promise((resolve) => setImmediate(resolve)); // the engine waits for its replicas meanwhile
+    const reads = pieces(unsignedChunked(big, 1024 * 1024, [["x-amz-checksum-crc32", checksumOf("crc32", big)]]), 65536);
+    async function* slowly(): AsyncGenerator<Buffer> {
+      for (const r of reads) {
+        yield r;
+        await new Promise((resolve) => setImmediate(resolve)); // the engine waits for its replicas meanwhile
+      }
     }
+    const out: Buffer[] = [];
+    for await (const piece of checkedBody(slowly(), authenticatedBody(v, headers))) out.push(piece);
     expect(Buffer.concat(out).equals(big)).toBe(true);
     const reused = new Set(reads.map((r) => r.buffer));
     expect(out.filter((piece) => !reused.has(piece.buffer)).length).toBe(0);
+    const whole = out.filter((piece) => reads.includes(piece)).length;
+    expect(whole).toBeGreaterThanOrEqual(reads.length - 2 * 5); // at most two reads per chunk boundary are cut
+  });
+
+  test("a line cut by the end of a read is kept as a copy: the decoder holds no view of a read it has given back", async () => {
+    const small = data.subarray(0, 3000);
+    const { v, headers } = await verified(headersFor("crc32", small.length));
+    const body = unsignedChunked(small, 1000, [["x-amz-checksum-crc32", checksumOf("crc32", small)]]);
+    for (const size of [3, 7, 1009]) {
+      const decoder = authenticatedBody(v, headers);
+      const out: Buffer[] = [];
+      for (const r of pieces(Buffer.from(body), size)) {
+        out.push(...decoder.decodePiece(r).map((p) => Buffer.from(p)));
+        r.fill(0x2a); // the read's memory reused, as a freed piece's would be
+      }
+      decoder.checkEnd();
+      expect(Buffer.concat(out).equals(small)).toBe(true);
+    }
   });
 
   test("every byte its own read: still decodes", async () => {

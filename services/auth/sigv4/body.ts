@@ -1,4 +1,5 @@
-// The body of a verified request, checked as it streams: a Transform that yields the object's bytes.
+// The body of a verified request, checked as it streams: its pieces in, the object's bytes out
+// (`checkedBody`).
 //  - sha256 payload: passed through, its sha256 compared at the end (XAmzContentSHA256Mismatch);
 //  - UNSIGNED-PAYLOAD: passed through;
 //  - aws-chunked (the three STREAMING-* forms): decoded, each chunk's signature checked against the
@@ -7,8 +8,8 @@
 // checked. Memory is bounded: a chunk's bytes go on as they arrive (a chunk's signature is only
 // known good at its end, so a consumer must treat a failed stream as nothing written, as the
 // engine does: it commits only a body that ended cleanly). Lines are capped at MAX_LINE bytes.
-import { Transform, type TransformCallback } from "node:stream";
 import { createHash, type Hash } from "node:crypto";
+import { shareBodyPiece } from "../../common/body-pieces";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { type Checksum, checksumAlgorithmOf, type ChecksumAlgorithm, newChecksum } from "../checksums";
 import { type HeaderMap, headerOf, sha256Hex, EMPTY_SHA256 } from "./canonical";
@@ -36,7 +37,7 @@ const NOT_A_CHECKSUM = new Set(["x-amz-checksum-type", "x-amz-checksum-algorithm
 
 type State = "size" | "data" | "data-crlf" | "trailer" | "done";
 
-export class AuthenticatedBody extends Transform {
+export class AuthenticatedBody {
   /** Checksums computed over the decoded bytes (those the request named), base64; complete once the stream ended. */
   readonly checksums: Partial<Record<ChecksumAlgorithm | "md5", string>> = {};
   /** Decoded bytes so far. */
@@ -61,17 +62,13 @@ export class AuthenticatedBody extends Transform {
   private lastChunkSeen = false;
   private skippedEmptyLine = false;
   private crlfSeen = 0;
+  /** Where decodePiece collects the object's bytes of the piece in hand. */
+  private decoded: Buffer[] = [];
 
   constructor(
     private readonly verified: Verified,
     headers: HeaderMap,
   ) {
-    // Pieces go out one by one, as decoded: in byte mode a read() with more than one piece
-    // buffered (an aws-chunked read that ends one chunk and starts the next pushes two) joins them
-    // into a fresh Buffer, a copy of every byte of an SDK upload whose reader is slower than its
-    // socket (64 MiB in 64 KiB chunks behind an awaiting reader, 2026-12-02: 63.9 MiB copied; none
-    // so). One piece buffered is what byte mode's 16 KiB mark held too: a piece is up to a read.
-    super({ readableObjectMode: true, readableHighWaterMark: 1 });
     const payload = verified.payload;
     this.chunked = payload.kind === "chunked";
     this.signedChunks = payload.kind === "chunked" && payload.signedChunks;
@@ -109,33 +106,7 @@ export class AuthenticatedBody extends Transform {
     }
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    try {
-      if (this.chunked) this.decode(chunk);
-      else this.emit_(chunk);
-      done();
-    } catch (e) {
-      done(e as Error);
-    }
-  }
-
-  override _flush(done: TransformCallback): void {
-    try {
-      if (this.chunked) this.endChunked();
-      this.finish();
-      done();
-    } catch (e) {
-      done(e as Error);
-    }
-  }
-
-  /**
-   * A body taken as sent (a hex sha256 or UNSIGNED-PAYLOAD, not aws-chunked) can be checked without
-   * this stream: its reader hands every piece to `checkPiece` as it passes it on, and calls `checkEnd`
-   * after the last; each throws what the stream would fail with. Piping a 4 KiB PutObject through
-   * the stream (pipe, its end-of-stream listeners, the readable side, its async iterator) cost the
-   * S3 door more than reading the request itself (2026-12-03 profile, bench/README).
-   */
+  /** A body taken as sent (a hex sha256 or UNSIGNED-PAYLOAD): its pieces go to `checkPiece`, not `decodePiece`. */
   get takenAsSent(): boolean {
     return !this.chunked;
   }
@@ -157,15 +128,29 @@ export class AuthenticatedBody extends Transform {
     this.count(piece);
   }
 
+  /**
+   * An aws-chunked body's next piece, decoded: the object's bytes in it, checked so far. They are
+   * the piece itself when it is all data, else slices of it (no copies); the decoder keeps no view
+   * of the piece once this returns (a line cut by the piece's end is copied).
+   */
+  decodePiece(piece: Buffer): Buffer[] {
+    const out = (this.decoded = []);
+    this.decode(piece);
+    this.decoded = [];
+    return out;
+  }
+
+  /** After the last piece: throws what the body's end shows wrong (length, checksums, an unfinished chunk). */
   checkEnd(): void {
+    if (this.chunked) this.endChunked();
     this.finish();
   }
 
-  /** Decoded bytes out: counted, hashed, pushed. */
+  /** Decoded bytes out: counted, hashed, collected. */
   private emit_(data: Buffer): void {
     if (data.length === 0) return;
     this.count(data);
-    this.push(data);
+    this.decoded.push(data);
   }
 
   private count(data: Buffer): void {
@@ -213,7 +198,8 @@ export class AuthenticatedBody extends Transform {
         }
         case "data": {
           const n = Math.min(this.remaining, buf.length - i);
-          const data = buf.subarray(i, i + n);
+          // A piece that is all data goes on whole: its memory can then be freed as one (body-pieces.ts).
+          const data = n === buf.length ? buf : buf.subarray(i, i + n);
           this.chunkHash?.update(data);
           this.emit_(data);
           this.remaining -= n;
@@ -244,8 +230,11 @@ export class AuthenticatedBody extends Transform {
     const take = end < 0 ? buf.length : end;
     this.lineLength += take - from;
     if (this.lineLength > MAX_LINE) throw fail(ErrorCode.IncompleteBody, `aws-chunked: a line longer than ${MAX_LINE} bytes`);
+    if (end < 0) {
+      this.line.push(Buffer.from(buf.subarray(from, take))); // a copy: the piece may be freed once decoded
+      return { next: buf.length };
+    }
     this.line.push(buf.subarray(from, take));
-    if (end < 0) return { next: buf.length };
     const raw = Buffer.concat(this.line);
     this.line = [];
     this.lineLength = 0;
@@ -347,19 +336,31 @@ export class AuthenticatedBody extends Transform {
   }
 }
 
-/** The body of a verified request as a stream of the object's bytes, checked as described above. */
+/** The checker of a verified request's body (see above); its bytes come through `checkedBody`. */
 export function authenticatedBody(verified: Verified, headers: HeaderMap): AuthenticatedBody {
   return new AuthenticatedBody(verified, headers);
 }
 
 /**
- * A body taken as sent (`takenAsSent`: not aws-chunked), checked on its way through without the
- * stream: each piece to `checkPiece`, `checkEnd` after the last.
+ * A body's pieces as the object's bytes, checked on their way: taken as sent (a signed sha256 or
+ * UNSIGNED-PAYLOAD), each piece goes on as it is; aws-chunked, decoded. Throws what the check finds,
+ * at the piece that shows it or after the last. A decoded piece's slices share its memory: freed
+ * together once each has been (body-pieces.ts). Pulled, not piped: pipe and a Transform's stream
+ * machinery (end-of-stream listeners, the readable side, its async iterator) cost the S3 door more
+ * than reading a 4 KiB request itself (2026-12-03 profile, bench/README).
  */
-export async function* checkedAsSent(pieces: AsyncIterable<Buffer>, body: AuthenticatedBody): AsyncGenerator<Buffer> {
-  for await (const piece of pieces) {
-    body.checkPiece(piece);
-    yield piece;
+export async function* checkedBody(pieces: AsyncIterable<Buffer>, body: AuthenticatedBody): AsyncGenerator<Buffer> {
+  if (body.takenAsSent) {
+    for await (const piece of pieces) {
+      body.checkPiece(piece);
+      yield piece;
+    }
+  } else {
+    for await (const piece of pieces) {
+      const decoded = body.decodePiece(piece);
+      shareBodyPiece(piece, decoded);
+      yield* decoded;
+    }
   }
   body.checkEnd();
 }

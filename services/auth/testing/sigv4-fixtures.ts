@@ -1,9 +1,7 @@
 // Test helpers for the SigV4 tests: AWS's example keys, and a body fed to the decoder in pieces.
-import { Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { KeyStore } from "../keys";
 import type { HeaderMap } from "../sigv4/canonical";
-import { authenticatedBody, type AuthenticatedBody } from "../sigv4/body";
+import { authenticatedBody, checkedBody, type AuthenticatedBody } from "../sigv4/body";
 import type { Verified } from "../sigv4/verify";
 
 /** The key of AWS's S3 signing examples, and the one of the SigV4 test suite. */
@@ -38,18 +36,14 @@ export async function decode(
   const decoder = authenticatedBody(verified, headers);
   const out: Buffer[] = [];
   let largestPiece = 0;
+  async function* reads(): AsyncGenerator<Buffer> {
+    yield* pieces(body, pieceSize);
+  }
   try {
-    await pipeline(
-      Readable.from(pieces(body, pieceSize)),
-      decoder,
-      new Writable({
-        write(chunk: Buffer, _e, done) {
-          out.push(chunk);
-          largestPiece = Math.max(largestPiece, chunk.length);
-          done();
-        },
-      }),
-    );
+    for await (const piece of checkedBody(reads(), decoder)) {
+      out.push(piece);
+      largestPiece = Math.max(largestPiece, piece.length);
+    }
     return { bytes: Buffer.concat(out), decoder, largestPiece };
   } catch (error) {
     return { error };

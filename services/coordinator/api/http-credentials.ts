@@ -9,9 +9,9 @@ import type { IncomingMessage } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { KeyStore } from "../../auth/keys";
 import { type Authenticated, authenticateRequest } from "../../auth/request-credentials";
-import { authenticatedBody, checkedAsSent, type AuthenticatedBody } from "../../auth/sigv4/body";
+import { authenticatedBody, checkedBody } from "../../auth/sigv4/body";
 import { headersFromRaw } from "../../auth/sigv4/canonical";
-import { AbortedError, InvalidArgumentError } from "../../common/errors";
+import { InvalidArgumentError } from "../../common/errors";
 import { ANYONE, type Caller, callerOfIdentity } from "./caller";
 import { isConsolePath } from "./http-console";
 
@@ -80,23 +80,14 @@ export function refuseSignedMultipart(raw: IncomingMessage): void {
 }
 
 /**
- * The raw body as the signature says it must be read: decoded from aws-chunked and checked as it
- * streams, failing at the end on a mismatch (the engine then commits nothing); `plain` otherwise. A
- * signed sha256 is left to the engine, which hashes every upload anyway (`payloadSha256`, for
- * PutInput): the body is hashed once.
+ * The request's body (`pieces`, as read off it) as the signature says it must be read: decoded from
+ * aws-chunked and checked as it streams, failing at the end on a mismatch (the engine then commits
+ * nothing); as it is when unsigned. A signed sha256 is left to the engine, which hashes every upload
+ * anyway (`payloadSha256`, for PutInput): the body is hashed once.
  */
-export function signedUpload(raw: IncomingMessage, plain: AsyncIterable<Buffer>): { body: AsyncIterable<Buffer>; payloadSha256?: string } {
+export function signedUpload(raw: IncomingMessage, pieces: AsyncIterable<Buffer>): { body: AsyncIterable<Buffer>; payloadSha256?: string } {
   const verified = callers.get(raw)?.verified;
-  if (!verified || !bodyIsSigned(raw)) return { body: plain };
+  if (!verified || !bodyIsSigned(raw)) return { body: pieces };
   const checker = authenticatedBody(verified, headersFromRaw(raw.rawHeaders));
-  if (!checker.takenAsSent) return { body: checkedBody(raw, checker) };
-  const payloadSha256 = checker.leaveSha256ToStore();
-  return { body: checkedAsSent(plain, checker), payloadSha256 };
-}
-
-async function* checkedBody(raw: IncomingMessage, checker: AuthenticatedBody): AsyncGenerator<Buffer> {
-  raw.on("error", (e) => checker.destroy(new AbortedError(`upload interrupted: ${e.message}`)));
-  raw.on("close", () => raw.complete || checker.destroy(new AbortedError("upload interrupted: body ended early")));
-  raw.pipe(checker);
-  for await (const chunk of checker) yield chunk as Buffer;
+  return { body: checkedBody(pieces, checker), payloadSha256: checker.leaveSha256ToStore() };
 }

@@ -3,11 +3,9 @@
 // engine). Per request: address (path or virtual-host style) → verify the signature → check the
 // bucket grant → dispatch (router.ts) → reply; any error becomes S3's XML error body.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { finished } from "node:stream";
 import { checkBucketAccess, type KeyStore } from "../../../auth/keys";
-import { checkedAsSent, type AuthenticatedBody } from "../../../auth/sigv4/body";
+import { checkedBody, type AuthenticatedBody } from "../../../auth/sigv4/body";
 import { headerOf, headersFromRaw, parseQuery } from "../../../auth/sigv4/canonical";
-import { AbortedError, isMiniS3Error } from "../../../common/errors";
 import type { Logger } from "../../../common/logger";
 import { measureRequest, nameOperation } from "../../../common/metrics/http-metrics";
 import { acceptRequestId, REQUEST_ID_HEADER } from "../../../common/request-context";
@@ -150,23 +148,8 @@ async function handle(
  * goes away; with `sha256ByStore` the signed sha256 is handed on (payloadSha256), not checked here.
  */
 function readBody(raw: IncomingMessage, body: AuthenticatedBody, sha256ByStore: boolean): S3Body {
-  async function* decoded(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of body) yield chunk as Buffer;
-    } catch (e) {
-      if (isMiniS3Error(e)) throw e;
-      throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
-    }
-  }
   const payloadSha256 = sha256ByStore ? body.leaveSha256ToStore() : undefined;
-  let bytes: AsyncGenerator<Buffer>;
-  // Taken as sent (not aws-chunked): read off the request itself, each piece checked on its way.
-  if (body.takenAsSent) bytes = checkedAsSent(requestBody(raw), body);
-  else {
-    pipeInto(raw, body);
-    bytes = decoded();
-  }
-  return new CheckedBody(bytes, body, payloadSha256);
+  return new CheckedBody(checkedBody(requestBody(raw), body), body, payloadSha256);
 }
 
 /**
@@ -192,22 +175,6 @@ class CheckedBody implements S3Body {
   get decodedLength(): number {
     return this.check.decodedLength;
   }
-}
-
-/**
- * raw → body, as stream.pipeline(raw, body) did (either one failing destroys the other, so the
- * iteration over `body` throws), without its AbortController: pipeline aborts one when it ends,
- * which builds a DOMException with a stack trace, for every upload (1.5 % of the coordinator's CPU
- * under the S3 overwrite load, with the controller's signal another 0.9 %).
- */
-function pipeInto(raw: IncomingMessage, body: AuthenticatedBody): void {
-  raw.pipe(body);
-  finished(raw, (err) => {
-    if (err && !body.destroyed) body.destroy(err); // the client went away or the socket failed
-  });
-  finished(body, (err) => {
-    if (err && !raw.destroyed) raw.destroy(err);
-  });
 }
 
 async function send(res: ServerResponse, requestId: string, method: string, reply: S3Reply): Promise<void> {
