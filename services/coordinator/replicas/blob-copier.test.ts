@@ -106,6 +106,52 @@ test("large copies stream one at a time, small ones pass beside them, and every 
   for (const [id, data] of blobs) expect(nodes.stored.get(id)?.equals(data)).toBe(true);
 });
 
+test("a large copy hands each chunk back to its reader once every target has taken it, not before", async () => {
+  // The reader's chunks are slices of reused read buffers (blob-http-get.ts): handed back, they are read into again.
+  const data = Buffer.alloc(8 * 4096, 7);
+  const taken = new Map<Buffer, number>(); // chunk → targets that have it
+  const handedBack: Buffer[] = [];
+  const early: Buffer[] = [];
+  const meta: BlobMeta = { blobId: "big", size: data.length, sha256: Buffer.alloc(32), storedAtMs: 0, attributes: {} };
+  const target = (stored: Buffer[]): BlobUpload => ({
+    async write(chunk: Buffer) {
+      await tick();
+      stored.push(Buffer.from(chunk));
+      taken.set(chunk, (taken.get(chunk) ?? 0) + 1);
+    },
+    async finish() {
+      return meta;
+    },
+    abort() {
+      /* nothing kept */
+    },
+  });
+  const stored: Record<string, Buffer[]> = { t1: [], t2: [] };
+  const clientOf = (id: string) => ({
+    async readBlob(): Promise<BlobRead> {
+      const chunks = Array.from({ length: 8 }, (_, i) => data.subarray(i * 4096, (i + 1) * 4096));
+      async function* read() {
+        yield* chunks;
+      }
+      const recycle = (chunk: Buffer) => {
+        if (taken.get(chunk) !== 2) early.push(chunk);
+        handedBack.push(chunk);
+      };
+      return { meta, offset: 0, length: data.length, chunks: read(), recycle };
+    },
+    async connected() {
+      return true;
+    },
+    writeBlob: () => target(stored[id]),
+  });
+  const pool = { isLive: () => true, client: clientOf, failed: () => undefined } as unknown as NodePool;
+  const copier = new BlobCopier(pool, silentLog, SMALL_MAX);
+  expect((await copier.copy(versionOf("big", data, ["src"], { state: "trash" }), ["src"], ["t1", "t2"], 2)).sort()).toEqual(["t1", "t2"]);
+  expect(handedBack.length).toBe(8);
+  expect(early).toEqual([]);
+  for (const id of ["t1", "t2"]) expect(Buffer.concat(stored[id]).equals(data)).toBe(true);
+});
+
 describe("copy fail-over", () => {
   const CHUNK = 64 * 1024;
   let nodes: InProcessNodes;

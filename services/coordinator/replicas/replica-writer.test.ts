@@ -74,14 +74,21 @@ describe("ReplicaWriter", () => {
   });
 
   // The engine refills a chunk once write() says so (2026-12-02): never one kept for a replacement.
-  it("a large write lets the caller refill a chunk only once it keeps no more chunks for a replacement", async () => {
+  it("a large write lets the caller refill a chunk only once it keeps no more chunks for a replacement; at once with no spare", async () => {
     const chunk = 1024 * 1024;
     const b = blobOf(10 * chunk);
-    const up = writer.startLarge("w-refill", ["n1", "n2"], 2);
-    const refill: boolean[] = [];
-    for (let at = 0; at < b.data.length; at += chunk) refill.push(await up.write(joinAsChunk([b.data.subarray(at, at + chunk)], chunk)));
-    expect(refill).toEqual([false, false, false, false, false, false, false, false, false, true]);
-    expect((await up.finish(b.data.length, b.sha256)).sort()).toEqual(["n1", "n2"]);
+    const writeAll = async (up: ReturnType<typeof writer.startLarge>) => {
+      const refill: boolean[] = [];
+      for (let at = 0; at < b.data.length; at += chunk) refill.push(await up.write(joinAsChunk([b.data.subarray(at, at + chunk)], chunk)));
+      expect((await up.finish(b.data.length, b.sha256)).sort()).toEqual(["n1", "n2"]);
+      return refill;
+    };
+    expect(await writeAll(writer.startLarge("w-refill", ["n1", "n2"], 2, undefined, ["n3"]))).toEqual([
+      ...Array<boolean>(9).fill(false),
+      true,
+    ]);
+    // No spare, so no replacement can ever be sent the chunks: nothing is kept (a copy hands its read buffers back).
+    expect(await writeAll(writer.startLarge("w-refill-no-spare", ["n1", "n2"], 2))).toEqual(Array<boolean>(10).fill(true));
   });
 
   it("a large write below its quorum fails, and the copy that got the bytes discards them", async () => {

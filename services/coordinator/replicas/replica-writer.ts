@@ -176,6 +176,8 @@ export class ReplicatedUpload {
     }
     // Sent nothing: spares again, should they return before a replica fails.
     this.spares.push(...unreachable.map((u) => u.id));
+    // No spare, no replacement ever: the chunks need not be kept for one (their owner may reuse them).
+    if (!this.spares.length) this.replay = undefined;
     if (this.aborted) throw new AbortedError("upload aborted");
     this.uploads = [
       ...chosen.map((id) => ({ id, up: this.nodes.client(id).writeBlob(this.versionId, this.attributes, this.requestId, this.check) })),
