@@ -1,6 +1,7 @@
 // The coordinator's gRPC API for clients: minis3.v1.ObjectService (streaming put/get and the
 // object calls) on the ObjectEngine, and minis3.v1.AdminService on the ClusterAdmin.
 import * as grpc from "@grpc/grpc-js";
+import { ownBodyPiece } from "../../common/body-pieces";
 import { InvalidArgumentError } from "../../common/errors";
 import {
   AdminServiceService,
@@ -128,7 +129,9 @@ async function* chunksOf(reader: CallReader<PutObjectRequest>): AsyncGenerator<B
     const message = await reader.next();
     if (message === undefined) return;
     if (message.part?.$case !== "chunk") throw new InvalidArgumentError("PutObject: only chunks may follow the header");
-    if (message.part.value.length > 0) yield message.part.value;
+    // The generated decoder copies a chunk out of its message (Buffer.from): a chunk of 4 KiB and up is
+    // the only view of its memory, and the engine may free it once used (body-pieces.ts checks).
+    if (message.part.value.length > 0) yield ownBodyPiece(message.part.value);
   }
 }
 
