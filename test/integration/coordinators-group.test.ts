@@ -107,6 +107,10 @@ test("a worker killed with SIGKILL is replaced; the other serves meanwhile", asy
   const victim = before[0].pid!;
   process.kill(victim, "SIGKILL");
   await waitFor("the killed worker is gone", async () => !alive(victim), 10_000);
+  // fetch keeps idle connections, some perhaps to the victim: its sockets closed as it died, but the
+  // check above runs in a timer, before the next I/O poll would tell the pool; a POST on such a
+  // socket fails ("other side closed", CI 2026-12-05) and is not retried. One poll first.
+  await new Promise((resolve) => setImmediate(resolve));
 
   // Every upload acknowledged reads back; a request in flight on the killed worker could fail, but
   // none is in flight here, so every one must succeed.
