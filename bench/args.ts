@@ -13,6 +13,7 @@ export const PHASES = [
   "large-parallel",
   "large-s3",
   "large-s3-parallel",
+  "large-s3-sdk",
   "huge",
   "tiers",
   "transitions",
@@ -95,7 +96,9 @@ export const USAGE = `usage: npm run bench -- [options]
                        seeded first, not measured), so most uploads replace a live object
                        (--overwrite-mix); large: --large objects one at a time; large-parallel:
                        --large-in-flight at once; huge: one --huge object (memory). A -s3 phase is
-                       the same load through the S3 port, every request SigV4-signed (aws4)
+                       the same load through the S3 port, every request SigV4-signed (aws4);
+                       large-s3-sdk: large one at a time, uploaded as the SDKs send a stream
+                       (aws-chunked in 64 KiB chunks, a CRC32 trailer)
   --compare            also start s3rver (the devDependency; a child process, its own temp dir) and
                        run the mixed, overwrite and large loads through its S3 port in the same
                        sitting (same client, keys, payloads, concurrency): ratios MiniS3/s3rver

@@ -36,6 +36,7 @@ const ROWS = [
   { phase: "large-s3", ours: "largeS3", peer: "large" },
   { phase: "large-parallel", ours: "largeParallel", peer: "largeParallel" },
   { phase: "large-s3-parallel", ours: "largeS3Parallel", peer: "largeParallel" },
+  { phase: "large-s3-sdk", ours: "largeS3Sdk", peer: "large" },
 ] as const;
 
 /** Fills `compare.ratios` for every row both systems ran. */

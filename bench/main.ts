@@ -28,9 +28,18 @@ const MIXED: { keys: "fresh" | "overwrite"; facade: [Phase, MixedRow]; s3: [Phas
   { keys: "overwrite", facade: ["overwrite", "overwrite"], s3: ["overwrite-s3", "overwriteS3"], peer: "overwrite" },
 ];
 
-/** The large-object workloads likewise: one object at a time, then --large-in-flight at once. */
-const LARGE: { parallel: boolean; facade: [Phase, LargeRow]; s3: [Phase, LargeRow]; peer: "large" | "largeParallel" }[] = [
-  { parallel: false, facade: ["large", "large"], s3: ["large-s3", "largeS3"], peer: "large" },
+/**
+ * The large-object workloads likewise: one object at a time (and through S3 also as the SDKs upload
+ * a stream: aws-chunked), then --large-in-flight at once. s3rver runs its rows as plain uploads.
+ */
+const LARGE: {
+  parallel: boolean;
+  facade: [Phase, LargeRow];
+  s3: [Phase, LargeRow];
+  sdk?: [Phase, LargeRow];
+  peer: "large" | "largeParallel";
+}[] = [
+  { parallel: false, facade: ["large", "large"], s3: ["large-s3", "largeS3"], sdk: ["large-s3-sdk", "largeS3Sdk"], peer: "large" },
   { parallel: true, facade: ["large-parallel", "largeParallel"], s3: ["large-s3-parallel", "largeS3Parallel"], peer: "largeParallel" },
 ];
 
@@ -116,10 +125,11 @@ async function run(args: BenchArgs): Promise<number> {
     endpoint: () => { url: string; keys: S3Keys },
     bucket: string,
     largeGets = false,
+    framing: "as-sent" | "aws-chunked" = "as-sent",
   ) =>
     lazy(async () => {
       const { url, keys } = endpoint();
-      const c = new S3BenchClient(url, bucket, keys, connections, timeoutMs, largeGets);
+      const c = new S3BenchClient(url, bucket, keys, connections, timeoutMs, largeGets, framing);
       const made = await c.createBucket();
       if (!made.ok) throw new Error(`CreateBucket ${bucket} at ${url} failed: ${made.reason}`);
       return c;
@@ -134,6 +144,7 @@ async function run(args: BenchArgs): Promise<number> {
   const facadeLarge = lazy(async () => new MiniS3Client(target!.url, args.largeInFlight, 600_000, true));
   const s3Small = s3Client(args.concurrency, 60_000, ourS3, `bench-${runId}`);
   const s3Large = s3Client(args.largeInFlight, 600_000, ourS3, `bench-${runId}`, true);
+  const s3Sdk = s3Client(1, 600_000, ourS3, `bench-${runId}`, true, "aws-chunked");
 
   try {
     if (args.compare) {
@@ -181,7 +192,11 @@ async function run(args: BenchArgs): Promise<number> {
         log(`${w.s3[0]}: ${what}`);
         results[w.s3[1]] = await largePhase(await s3Large(), minis3, o(w.s3[0]));
       }
-      if (peerSystem && peerLarge && (has(w.facade[0]) || has(w.s3[0]))) {
+      if (w.sdk && has(w.sdk[0])) {
+        log(`${w.sdk[0]}: ${what}, uploaded aws-chunked as the SDKs send a stream`);
+        results[w.sdk[1]] = await largePhase(await s3Sdk(), minis3, o(w.sdk[0]));
+      }
+      if (peerSystem && peerLarge && (has(w.facade[0]) || has(w.s3[0]) || (w.sdk && has(w.sdk[0])))) {
         log(`${peer!.name} ${w.peer}: ${what}`);
         results.compare![w.peer] = await largePhase(await peerLarge(), peerSystem, o(w.peer));
       }

@@ -96,6 +96,7 @@ export function report(r: BenchResults): string {
   if (r.largeParallel) out.push(...large("large-parallel", r.largeParallel));
   if (r.largeS3) out.push(...large("large-s3", r.largeS3));
   if (r.largeS3Parallel) out.push(...large("large-s3-parallel", r.largeS3Parallel));
+  if (r.largeS3Sdk) out.push(...large("large-s3-sdk", r.largeS3Sdk));
   if (r.huge) out.push(...large("huge", r.huge));
   if (r.compare) out.push(...compare(r, r.compare));
   if (r.tiers) {

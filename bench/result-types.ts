@@ -79,6 +79,8 @@ export interface BenchResults {
   largeParallel?: LargePhaseResult;
   largeS3?: LargePhaseResult;
   largeS3Parallel?: LargePhaseResult;
+  /** large-s3 uploaded as the SDKs send a stream: aws-chunked, a CRC32 trailer. */
+  largeS3Sdk?: LargePhaseResult;
   huge?: LargePhaseResult;
   tiers?: TiersResult & { cpu: CpuFigures };
   transitions?: TransitionsResult & { cpu: CpuFigures };
@@ -88,4 +90,4 @@ export interface BenchResults {
 }
 
 export type MixedRow = "mixed" | "mixedS3" | "overwrite" | "overwriteS3";
-export type LargeRow = "large" | "largeParallel" | "largeS3" | "largeS3Parallel";
+export type LargeRow = "large" | "largeParallel" | "largeS3" | "largeS3Parallel" | "largeS3Sdk";

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import aws4 from "aws4";
 import type { Pool } from "undici";
+import { awsChunked, awsChunkedHeaders, awsChunkedLength } from "./aws-chunked";
 import {
   benchPool,
   failure,
@@ -17,7 +18,8 @@ import type { SocketGetter } from "./socket-get";
 // The bench's S3 side: the same workloads through the S3 port, every request signed with SigV4 as
 // stock clients sign it (aws4: an independent signer), so the coordinator's verifier is measured
 // too. Bodies go as UNSIGNED-PAYLOAD, which the SDKs send over TLS and which costs the client no
-// hashing here; the server still checks size and sha256 end to end as for every upload.
+// hashing here; the server still checks size and sha256 end to end as for every upload. With
+// `framing: "aws-chunked"` uploads go as the SDKs send a stream (aws-chunked.ts).
 
 export interface S3Keys {
   accessKey: string;
@@ -37,6 +39,7 @@ export class S3BenchClient implements ObjectClient {
     connections: number,
     timeoutMs = 60_000,
     largeGets = false,
+    private readonly framing: "as-sent" | "aws-chunked" = "as-sent",
     private readonly region = "us-east-1",
   ) {
     this.host = new URL(origin).host;
@@ -52,7 +55,7 @@ export class S3BenchClient implements ObjectClient {
       path,
       service: "s3",
       region: this.region,
-      headers: { ...headers, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" } as Record<string, string>,
+      headers: { "x-amz-content-sha256": "UNSIGNED-PAYLOAD", ...headers } as Record<string, string>,
     };
     aws4.sign(req, { accessKeyId: this.keys.accessKey, secretAccessKey: this.keys.secretKey });
     return req.headers;
@@ -78,11 +81,21 @@ export class S3BenchClient implements ObjectClient {
   async upload(key: string, body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer>, length: number): Promise<Outcome> {
     try {
       const path = this.path(key);
-      const headers = this.signed("PUT", path, { "content-type": "application/octet-stream", "content-length": String(length) });
+      const chunked = this.framing === "aws-chunked";
+      const headers = this.signed("PUT", path, {
+        "content-type": "application/octet-stream",
+        "content-length": String(chunked ? awsChunkedLength(length) : length),
+        ...(chunked ? awsChunkedHeaders(length) : {}),
+      });
+      const pieces = Buffer.isBuffer(body) ? [body] : body;
       const res = await send(this.pool, {
         path,
         method: "PUT",
-        body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }),
+        body: chunked
+          ? Readable.from(awsChunked(pieces), { objectMode: false })
+          : Buffer.isBuffer(body)
+            ? body
+            : Readable.from(body, { objectMode: false }),
         headers,
       });
       return statusOutcome(res);

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +52,24 @@ describe("bench, S3 mode", () => {
     }
   }, 120_000);
 
+  it("uploads as the SDKs send a stream (aws-chunked, a CRC32 trailer), and the bytes read back", async () => {
+    const keys = { accessKey: cluster.accessKey, secretKey: cluster.secretKey };
+    const client = new S3BenchClient(cluster.s3Url, "bench", keys, 2, 60_000, false, "aws-chunked");
+    try {
+      expect(await client.createBucket()).toMatchObject({ ok: true });
+      // Sizes around the 64 KiB framing: less than a chunk, several and a part, a whole number of chunks.
+      for (const size of [1000, 3 * 65536 + 17, 4 * 65536]) {
+        const pieces = [randomBytes(size - Math.floor(size / 3)), randomBytes(Math.floor(size / 3))];
+        const body = Buffer.concat(pieces);
+        expect(await client.upload(`sdk-${size}`, pieces, size)).toMatchObject({ ok: true });
+        const sha256 = createHash("sha256").update(body).digest("hex");
+        expect(await client.retrieve(`sdk-${size}`, { sha256, size })).toMatchObject({ ok: true });
+      }
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
   it("is refused with a wrong secret, so its figures are of signed requests", async () => {
     const client = new S3BenchClient(cluster.s3Url, "bench", { accessKey: cluster.accessKey, secretKey: "wrong".repeat(8) }, 1);
     try {
@@ -71,7 +90,14 @@ describe("bench, S3 mode", () => {
       // The cluster's pair, by environment, as for a cluster the bench did not start.
       const env = { ...process.env, MINIS3_ACCESS_KEY: cluster.accessKey, MINIS3_SECRET_KEY: cluster.secretKey };
       // A count of operations, not a time, bounds each mixed run (the machine may be loaded).
-      const args = ["--url", cluster.httpUrl, "--s3-url", cluster.s3Url, "--phases", "overwrite,overwrite-s3,large-parallel,large-s3"];
+      const args = [
+        "--url",
+        cluster.httpUrl,
+        "--s3-url",
+        cluster.s3Url,
+        "--phases",
+        "overwrite,overwrite-s3,large-parallel,large-s3,large-s3-sdk",
+      ];
       args.push("--compare", "--duration", "60s", "--warmup", "0", "--max-ops", "150", "--concurrency", "8", "--key-set", "40");
       args.push("--large", "1MiB", "--large-passes", "1", "--out", out);
       await promisify(execFile)(process.execPath, [compiled("bench/main.js"), ...args], { env, maxBuffer: 16 << 20, timeout: 240_000 });
@@ -98,12 +124,13 @@ describe("bench, S3 mode", () => {
       };
       largeSane(r.largeParallel, 2);
       largeSane(r.largeS3, 1);
+      largeSane(r.largeS3Sdk, 1); // uploaded aws-chunked, read back verified
       largeSane(r.compare?.largeParallel, 2);
       largeSane(r.compare?.large, 1);
       expect(r.compare?.largeParallel?.maxRssMiB.s3rver).toBeGreaterThan(0);
 
       // A ratio for every MiniS3 row, against the peer's row of the same workload.
-      expect(Object.keys(r.compare!.ratios).sort()).toEqual(["large-parallel", "large-s3", "overwrite", "overwrite-s3"]);
+      expect(Object.keys(r.compare!.ratios).sort()).toEqual(["large-parallel", "large-s3", "large-s3-sdk", "overwrite", "overwrite-s3"]);
       for (const phase of ["overwrite", "overwrite-s3"]) {
         const m = r.compare!.ratios[phase] as MixedRatios;
         expect(m.vs).toBe("s3rver 3.7.1 overwrite");
