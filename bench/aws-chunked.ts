@@ -1,4 +1,4 @@
-import { crc32 } from "node:zlib";
+import { newChecksum } from "../services/auth/checksums";
 
 // A body framed as the SDKs send a stream upload: aws-chunked, chunks unsigned, a CRC32 of the whole
 // in a trailer (x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER). The JavaScript SDK v3,
@@ -34,12 +34,12 @@ export function awsChunkedLength(size: number, chunk = SDK_CHUNK): number {
 
 /** The body's bytes, framed: one Buffer per aws-chunk (its size line, its data, CRLF), then the last chunk and trailer. */
 export async function* awsChunked(body: Iterable<Buffer> | AsyncIterable<Buffer>, chunk = SDK_CHUNK): AsyncGenerator<Buffer> {
-  let crc = 0;
+  const crc = newChecksum("crc32"); // the server's own: base64 of the big-endian value, as the SDKs send it
   let parts: Buffer[] = [];
   let held = 0;
   const frame = (n: number): Buffer => {
     const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, held);
-    crc = crc32(data.subarray(0, n), crc);
+    crc.update(data.subarray(0, n));
     const out = Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), data.subarray(0, n), Buffer.from("\r\n")]);
     parts = n < held ? [data.subarray(n)] : [];
     held -= n;
@@ -51,7 +51,5 @@ export async function* awsChunked(body: Iterable<Buffer> | AsyncIterable<Buffer>
     while (held >= chunk) yield frame(chunk);
   }
   if (held > 0) yield frame(held);
-  const sum = Buffer.alloc(4);
-  sum.writeUInt32BE(crc >>> 0);
-  yield Buffer.from(`0\r\n${TRAILER_NAME}:${sum.toString("base64")}\r\n\r\n`);
+  yield Buffer.from(`0\r\n${TRAILER_NAME}:${crc.digest()}\r\n\r\n`);
 }

@@ -87,15 +87,11 @@ export class S3BenchClient implements ObjectClient {
         "content-length": String(chunked ? awsChunkedLength(length) : length),
         ...(chunked ? awsChunkedHeaders(length) : {}),
       });
-      const pieces = Buffer.isBuffer(body) ? [body] : body;
+      const wire = chunked ? awsChunked(Buffer.isBuffer(body) ? [body] : body) : body;
       const res = await send(this.pool, {
         path,
         method: "PUT",
-        body: chunked
-          ? Readable.from(awsChunked(pieces), { objectMode: false })
-          : Buffer.isBuffer(body)
-            ? body
-            : Readable.from(body, { objectMode: false }),
+        body: Buffer.isBuffer(wire) ? wire : Readable.from(wire, { objectMode: false }),
         headers,
       });
       return statusOutcome(res);
