@@ -1,8 +1,7 @@
 // The checksums S3 clients send as x-amz-checksum-* (base64 of the big-endian value or digest).
-// CRC32 is node:zlib's (native, Node >= 20.15: ~2 GiB/s here); CRC32C our own (crc32c.ts says why).
+// CRC32 and CRC32C are common/crc32.ts's (SIMD where the platform has the binary).
 import { createHash, type Hash } from "node:crypto";
-import * as zlib from "node:zlib";
-import { crc32c } from "./crc32c";
+import { crc32, crc32c } from "../common/crc32";
 
 export type ChecksumAlgorithm = "crc32" | "crc32c" | "sha1" | "sha256";
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ["crc32", "crc32c", "sha1", "sha256"];
@@ -22,7 +21,7 @@ function crcBase64(value: number): string {
 class Crc32 implements Checksum {
   private value = 0;
   update(data: Uint8Array): void {
-    this.value = zlib.crc32(data, this.value);
+    this.value = crc32(data, this.value);
   }
   digest(): string {
     return crcBase64(this.value);

@@ -1,5 +1,6 @@
 import { promisify } from "node:util";
-import { crc32, deflateRaw, deflateRawSync, inflateRaw, constants } from "node:zlib";
+import { deflateRaw, deflateRawSync, inflateRaw, constants } from "node:zlib";
+import { crc32 } from "../common/crc32";
 import { IntegrityError } from "../common/errors";
 
 // How one chunk is stored: compressed with raw deflate at level 1 when that saves at least 10%,

@@ -1,5 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
-import { crc32 } from "node:zlib";
+import { crc32 } from "../common/crc32";
 import { IntegrityError } from "../common/errors";
 import { CHECK_BLOCK } from "../rpc/block-checksums";
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes, type Hash } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
+import { crc32 } from "../common/crc32";
 import { IntegrityError, InvalidArgumentError, NotFoundError } from "../common/errors";
 import type { BlobMeta, BlobReader, BlobWriter, WireCheck } from "../rpc/blob-backend";
 import { BlockChecksums } from "../rpc/block-checksums";

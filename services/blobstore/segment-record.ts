@@ -1,4 +1,4 @@
-import { crc32 } from "node:zlib";
+import { crc32 } from "../common/crc32";
 
 /**
  * One record of a segment file: a put (a small blob with its meta) or a tombstone (a delete).

@@ -3,7 +3,7 @@ import { hash } from "node:crypto";
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { crc32 } from "node:zlib";
+import { crc32 } from "../common/crc32";
 import { setImmediate as loopTurn } from "node:timers/promises";
 import { ErrorCode, IntegrityError, InvalidArgumentError, MiniS3Error, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";

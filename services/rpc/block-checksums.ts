@@ -12,7 +12,7 @@
 /** Bytes per block checksum: a ranged read reads whole blocks (at most 2 × 64 KiB more). */
 export const CHECK_BLOCK = 64 * 1024;
 
-/** node:zlib's crc32 (passed in rather than imported: see above). */
+/** common/crc32.ts's crc32 (passed in rather than imported: see above). */
 export type Crc32 = (data: Uint8Array, value?: number) => number;
 
 export class BlockChecksums {

@@ -1,13 +1,13 @@
 import { hash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { crc32 } from "node:zlib";
+import { crc32, CRC32_REQUIRE_EXPRESSION } from "../../common/crc32";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { BlockChecksums, CHECK_BLOCK } from "../../rpc/block-checksums";
 
 /**
  * What an upload's bytes hash to: sha256 (integrity, kept with every copy and in the catalogue) and
  * md5 (the S3 ETag); for a large upload also the fold of its block crc32s (rpc/block-checksums.ts),
- * for a small one its zlib crc32: what each replica checks the bytes it got by instead of hashing
+ * for a small one its crc32: what each replica checks the bytes it got by instead of hashing
  * them with sha256 again.
  */
 export interface UploadDigest {
@@ -53,7 +53,7 @@ export const DIGEST_THREAD_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerat
 const THREAD_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
-const { crc32 } = require("node:zlib");
+const crc32 = ${CRC32_REQUIRE_EXPRESSION};
 const BlockChecksums = (${BlockChecksums.toString()});
 const running = new Map();
 parentPort.on("message", (m) => {
