@@ -29,6 +29,8 @@ coordinator_args = re.findall(r'"([^"]+)"', re.search(r"export const COORDINATOR
 # The image's Node is 20, which needs ARRAY_BUFFER_TRANSFER_ARGS first (the launcher adds them where needed).
 transfer_args = re.findall(r'"([^"]+)"', re.search(r"export const ARRAY_BUFFER_TRANSFER_ARGS = \[(.*?)\];", plan).group(1))
 node_args = transfer_args + node_args
+# glibc's malloc settings the launcher gives the blob nodes (BLOB_NODE_MALLOC_ENV).
+blob_node_malloc = dict(re.findall(r'(MALLOC_[A-Z_]+): "(\d+)"', re.search(r"export const BLOB_NODE_MALLOC_ENV[^=]*= \{(.*?)\};", plan, re.S).group(1)))
 coordinator_args = transfer_args + coordinator_args
 problems = []
 
@@ -97,6 +99,8 @@ for name, svc in services.items():
         if svc.get("ports"):
             problems.append(f"{name}: HAProxy publishes the client ports, not the coordinator")
         continue
+    if not blob_node_malloc or {k: str(env.get(k)) for k in blob_node_malloc} != blob_node_malloc:
+        problems.append(f"{name}: should have the launcher's BLOB_NODE_MALLOC_ENV {blob_node_malloc}")
     if env.get("MINIS3_NODE_ID") != name:
         problems.append(f"{name}: MINIS3_NODE_ID should be {name}")
     if env.get("MINIS3_NODE_ADDRESS") != f"{name}:{env.get('MINIS3_NODE_PORT')}":

@@ -79,6 +79,13 @@ describe("planCluster", () => {
     }
   });
 
+  it("gives the blob nodes glibc's malloc settings (a value in the environment wins), and the coordinator none", () => {
+    for (const p of plan.slice(1)) expect(p.env).toMatchObject({ MALLOC_TRIM_THRESHOLD_: "33554432", MALLOC_TOP_PAD_: "4194304" });
+    expect(plan[0].env.MALLOC_TRIM_THRESHOLD_).toBeUndefined();
+    const own = planCluster(shape, { MALLOC_TRIM_THRESHOLD_: "131072" });
+    expect(own.map((p) => p.env.MALLOC_TRIM_THRESHOLD_)).toEqual(own.map(() => "131072"));
+  });
+
   it("does not change the env it was given", () => {
     expect(env.MINIS3_NODE_ID).toBe("leaked");
   });
