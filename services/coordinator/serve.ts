@@ -27,6 +27,7 @@ import { Lifecycle } from "./lifecycle/lifecycle";
 import { BucketStore } from "./objects/bucket-store";
 import { MultipartStore } from "./objects/multipart-store";
 import { ObjectStore } from "./objects/object-store";
+import { CRC_IMPLEMENTATION } from "../common/crc32";
 
 /**
  * One coordinator: opens the context, serves HTTP and gRPC, and stops cleanly on SIGTERM. Run alone,
@@ -128,6 +129,7 @@ export async function serve(config: CoordinatorConfig, log: Logger): Promise<voi
       replicas: cfg.replicas,
       writeQuorum,
       storageNodes: ctx.directory.ofKind("storage").map((n) => `${n.id}${n.live ? "" : " (down)"}`),
+      crc: CRC_IMPLEMENTATION,
     },
     "coordinator ready",
   );

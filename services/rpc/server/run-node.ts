@@ -15,6 +15,7 @@ import { startNodeServer } from "./node-server";
 import { registerStoreGauges } from "./node-metrics";
 import { serveMetrics } from "../../common/metrics/metrics-server";
 import { startProcessMetrics } from "../../common/metrics/registry";
+import { CRC_IMPLEMENTATION } from "../../common/crc32";
 
 export interface NodeContext {
   id: string;
@@ -101,7 +102,10 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
   await heartbeat.start();
   registerStoreGauges(backend);
   const metrics = await serveMetrics(cfg.host, cfg.metricsPort, log);
-  log.info({ id, kind: opts.kind, address, dataDir, ...(metrics ? { metricsPort: metrics.port } : {}) }, "node started");
+  log.info(
+    { id, kind: opts.kind, address, dataDir, crc: CRC_IMPLEMENTATION, ...(metrics ? { metricsPort: metrics.port } : {}) },
+    "node started",
+  );
 
   onShutdown(log, async () => {
     // Leave first so coordinators stop routing here, then drain calls in flight.
