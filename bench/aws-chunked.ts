@@ -32,18 +32,30 @@ export function awsChunkedLength(size: number, chunk = SDK_CHUNK): number {
   return wire;
 }
 
+const CRLF = Buffer.from("\r\n");
+
 /** The body's bytes, framed: one Buffer per aws-chunk (its size line, its data, CRLF), then the last chunk and trailer. */
 export async function* awsChunked(body: Iterable<Buffer> | AsyncIterable<Buffer>, chunk = SDK_CHUNK): AsyncGenerator<Buffer> {
   const crc = newChecksum("crc32"); // the server's own: base64 of the big-endian value, as the SDKs send it
-  let parts: Buffer[] = [];
+  const parts: Buffer[] = [];
   let held = 0;
+  // The next n held bytes, framed: their slices copied once, into the frame.
   const frame = (n: number): Buffer => {
-    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, held);
-    crc.update(data.subarray(0, n));
-    const out = Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), data.subarray(0, n), Buffer.from("\r\n")]);
-    parts = n < held ? [data.subarray(n)] : [];
+    const out: Buffer[] = [Buffer.from(`${n.toString(16)}\r\n`)];
+    for (let need = n; need > 0;) {
+      let slice = parts[0];
+      if (slice.length <= need) parts.shift();
+      else {
+        parts[0] = slice.subarray(need);
+        slice = slice.subarray(0, need);
+      }
+      crc.update(slice);
+      out.push(slice);
+      need -= slice.length;
+    }
     held -= n;
-    return out;
+    out.push(CRLF);
+    return Buffer.concat(out);
   };
   for await (const piece of body) {
     parts.push(piece);

@@ -1,7 +1,7 @@
 // The checksums S3 clients send as x-amz-checksum-* (base64 of the big-endian value or digest).
 // CRC32 and CRC32C are common/crc32.ts's (SIMD where the platform has the binary).
 import { createHash, type Hash } from "node:crypto";
-import { crc32, crc32c } from "../common/crc32";
+import { crc32, crc32c, type CrcFunction } from "../common/crc32";
 
 export type ChecksumAlgorithm = "crc32" | "crc32c" | "sha1" | "sha256";
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ["crc32", "crc32c", "sha1", "sha256"];
@@ -18,20 +18,12 @@ function crcBase64(value: number): string {
   return b.toString("base64");
 }
 
-class Crc32 implements Checksum {
+/** A running CRC (common/crc32.ts's CRC32 or CRC32C). */
+class Crc implements Checksum {
   private value = 0;
+  constructor(private readonly crc: CrcFunction) {}
   update(data: Uint8Array): void {
-    this.value = crc32(data, this.value);
-  }
-  digest(): string {
-    return crcBase64(this.value);
-  }
-}
-
-class Crc32c implements Checksum {
-  private value = 0;
-  update(data: Uint8Array): void {
-    this.value = crc32c(data, this.value);
+    this.value = this.crc(data, this.value);
   }
   digest(): string {
     return crcBase64(this.value);
@@ -54,9 +46,9 @@ class Digest implements Checksum {
 export function newChecksum(algorithm: ChecksumAlgorithm | "md5"): Checksum {
   switch (algorithm) {
     case "crc32":
-      return new Crc32();
+      return new Crc(crc32);
     case "crc32c":
-      return new Crc32c();
+      return new Crc(crc32c);
     default:
       return new Digest(algorithm);
   }
