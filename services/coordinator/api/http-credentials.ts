@@ -14,6 +14,7 @@ import { headersFromRaw } from "../../auth/sigv4/canonical";
 import { InvalidArgumentError } from "../../common/errors";
 import { ANYONE, type Caller, callerOfIdentity } from "./caller";
 import { isConsolePath } from "./http-console";
+import { settleUnreadBody } from "./unread-body";
 
 /** Paths served without credentials: load balancers, orchestrators and the launcher probe them. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
@@ -35,6 +36,7 @@ export function requireCredentials(app: FastifyInstance, keys: KeyStore | undefi
   if (!keys || keys.size === 0) return;
   app.addHook("onRequest", async (request, reply) => {
     if (!admitted(request.raw, keys)) {
+      settleUnreadBody(request.raw, reply.raw);
       return reply.code(UNAUTHENTICATED.statusCode).headers(UNAUTHENTICATED.headers).send(UNAUTHENTICATED.body);
     }
   });

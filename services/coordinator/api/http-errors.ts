@@ -1,6 +1,7 @@
 // Every error of the HTTP facade as JSON {error, message} with the status it stands for.
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, hasCode, isMiniS3Error, type RangeNotSatisfiableError } from "../../common/errors";
+import { settleUnreadBody } from "./unread-body";
 
 export interface ErrorBody {
   error: string;
@@ -69,20 +70,20 @@ export function errorResponse(e: unknown): { statusCode: number; body: ErrorBody
   };
 }
 
-/** Past this many unread bytes, closing the connection is cheaper than letting node drain them. */
-const DRAIN_LIMIT = 64 * 1024;
-
 /**
  * The whole answer to a failed request, for either path of the facade (fastify's error handler, the
- * object routes before it): its status and JSON body, with a `content-range` naming the object's size on a 416, and
- * `connection: close` when the body was not read. (A reply sent before the request body was read, a
- * 413 or a failed upload, would have node read and discard the rest to keep the connection: for a
- * large or unbounded body, closing is cheaper.)
+ * object routes before it): its status and JSON body, with a `content-range` naming the object's size on a 416.
+ * A body the request still has unread (a 413, a failed upload) is settled first: read and dropped, or
+ * the connection closed after the answer with a lingering close (unread-body.ts).
  */
-export function errorAnswer(e: unknown, raw: IncomingMessage): { statusCode: number; headers: Record<string, string>; body: ErrorBody } {
+export function errorAnswer(
+  e: unknown,
+  raw: IncomingMessage,
+  res: ServerResponse,
+): { statusCode: number; headers: Record<string, string>; body: ErrorBody } {
+  settleUnreadBody(raw, res);
   const { statusCode, body } = errorResponse(e);
   const headers: Record<string, string> = {};
-  if (!raw.complete && !raw.readableEnded && !(Number(raw.headers["content-length"] ?? NaN) <= DRAIN_LIMIT)) headers.connection = "close";
   const objectSize = hasCode(e, ErrorCode.InvalidRange) ? (e as RangeNotSatisfiableError).objectSize : undefined;
   if (objectSize !== undefined) headers["content-range"] = `bytes */${objectSize}`;
   return { statusCode, headers, body };

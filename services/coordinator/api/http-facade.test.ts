@@ -3,9 +3,10 @@ import * as http from "node:http";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { AbortedError, TooLargeError } from "../../common/errors";
+import { AbortedError, ErrorCode, MiniS3Error, TooLargeError } from "../../common/errors";
 import { createHttpFacade } from "./http-facade";
 import { MemoryObjectEngine, unavailableEngine } from "./testing/memory-engine";
+import { sendThenRead } from "./testing/send-then-read";
 
 const MAX = 256 * 1024;
 
@@ -171,6 +172,44 @@ describe("POST /upload", () => {
     expect(text).toContain('"error":"EntityTooLarge"');
     expect(engine.putErrors).toHaveLength(0); // refused before the engine saw it
     expect(engine.objects.size).toBe(0);
+  });
+
+  test("Content-Length above the limit, to a client that reads only once it has sent all 8 MiB: the 413 arrives", async () => {
+    const got = await sendThenRead(
+      port,
+      `POST /upload?key=big HTTP/1.1\r\nHost: x\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`,
+      8 * 1024 * 1024,
+    );
+    expect(got.head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(got.head.toLowerCase()).toContain("connection: close");
+    expect(got.bodySent).toBe(8 * 1024 * 1024);
+    expect(engine.objects.size).toBe(0);
+  });
+
+  test("an upload that fails after the engine read 1 MiB of 8: a client that reads only once it has sent gets the 503", async () => {
+    const failing = new MemoryObjectEngine({ maxObjectSize: 64 * 1024 * 1024 });
+    failing.put = async (input) => {
+      let read = 0;
+      for await (const chunk of input.body) {
+        read += chunk.length;
+        if (read >= 1024 * 1024) throw new MiniS3Error(ErrorCode.NotEnoughNodes, "a replica went away");
+      }
+      throw new Error("the body ended before the failure");
+    };
+    const facade = createHttpFacade(failing, failing, { maxObjectSize: 64 * 1024 * 1024 });
+    await facade.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const at = (facade.server.address() as AddressInfo).port;
+      const got = await sendThenRead(
+        at,
+        `POST /upload?key=doomed HTTP/1.1\r\nHost: x\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`,
+        8 * 1024 * 1024,
+      );
+      expect(got.head).toMatch(/^HTTP\/1\.1 503 /);
+      expect(got.bodySent).toBe(8 * 1024 * 1024);
+    } finally {
+      await facade.close();
+    }
   });
 
   test("Expect: 100-continue above the limit: 413 instead of 100 Continue, before any body is sent", async () => {

@@ -21,6 +21,7 @@ import { JSON_TYPE, OBJECT_ROUTE_METHODS, objectRoutes, putObject, sendJson } fr
 import { bucketOf, objectTarget, param, parseQuery, type Query } from "./http-query";
 import { HTTP_TIMEOUT_SETTINGS, httpTimeouts, type HttpTimeouts } from "./http-timeouts";
 import { declaredLength } from "./http-upload";
+import { settleUnreadBody } from "./unread-body";
 import {
   listedObjectJson,
   nextTransitionHeaders,
@@ -224,7 +225,7 @@ export function createHttpFacade(engine: ObjectEngine, admin: ClusterAdmin, opts
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const { statusCode, headers, body } = errorAnswer(error, request.raw);
+    const { statusCode, headers, body } = errorAnswer(error, request.raw, reply.raw);
     if (statusCode >= 500) request.log.error({ err: error, url: request.url }, "request failed");
     return reply.code(statusCode).headers(headers).type(JSON_TYPE).send(body);
   });
@@ -244,7 +245,8 @@ function answerExpectContinue(app: FastifyInstance, maxObjectSize: number): void
     const declared = declaredLength(req.headers);
     if (declared !== undefined && declared > maxObjectSize) {
       const { statusCode, body } = errorResponse(new TooLargeError(`object of ${declared} bytes exceeds the limit of ${maxObjectSize}`));
-      sendJson(res, statusCode, body, { connection: "close" });
+      settleUnreadBody(req, res, { goAheadWithheld: true });
+      sendJson(res, statusCode, body);
       return;
     }
     res.writeContinue();

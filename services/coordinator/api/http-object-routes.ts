@@ -15,6 +15,7 @@ import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import { relayBody } from "./body-relay";
 import { admitted, refuseSignedMultipart, signedUpload, UNAUTHENTICATED } from "./http-credentials";
 import { errorAnswer } from "./http-errors";
+import { settleUnreadBody } from "./unread-body";
 import { parseQuery, objectTarget, type Query } from "./http-query";
 import { contentRange, parseRange } from "./http-range";
 import { httpRequestId } from "./request-ids";
@@ -78,6 +79,7 @@ export function objectRoutes(
       // In fastify's order: the request id first (a refused request answers with it), credentials,
       // then the route's name for the metrics (a refused request stays "other").
       if (!admitted(raw, opts.keys)) {
+        settleUnreadBody(raw, res);
         sendJson(res, UNAUTHENTICATED.statusCode, UNAUTHENTICATED.body, UNAUTHENTICATED.headers);
         return;
       }
@@ -95,7 +97,8 @@ export function objectRoutes(
     const found = routes.get(path);
     if (found === undefined || raw.method !== found.method || (found.route === upload && isForm(raw))) return false;
     if (closing()) {
-      res.setHeader("connection", "close");
+      res.shouldKeepAlive = false;
+      settleUnreadBody(raw, res);
       sendJson(res, 503, { error: "Unavailable", message: "this coordinator is stopping: retry, another will answer" });
       return true;
     }
@@ -191,7 +194,7 @@ function sendError(raw: IncomingMessage, res: ServerResponse, e: unknown, reques
     res.destroy(e as Error);
     return;
   }
-  const { statusCode, headers, body } = errorAnswer(e, raw);
+  const { statusCode, headers, body } = errorAnswer(e, raw, res);
   if (statusCode >= 500) logger?.error({ err: e, url: raw.url, requestId }, "request failed");
   sendJson(res, statusCode, body, headers);
 }

@@ -48,7 +48,9 @@ export async function* requestBody(raw: IncomingMessage): AsyncGenerator<Buffer>
   }
   try {
     // Each piece is node:http's own copy of a socket read: the engine may free it once used (body-pieces.ts).
-    for await (const chunk of raw) yield ownBodyPiece(chunk as Buffer);
+    // An engine that stops early (a failed upload) returns this generator: the request is left to the
+    // answer, not destroyed (a destroyed request destroys its socket, and the answer with it).
+    for await (const chunk of raw.iterator({ destroyOnReturn: false })) yield ownBodyPiece(chunk as Buffer);
   } catch (e) {
     throw new AbortedError(`upload interrupted: ${(e as Error).message}`);
   }

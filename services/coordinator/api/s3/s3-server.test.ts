@@ -5,6 +5,8 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { checksumOf } from "../../../auth/checksums";
 import { KeyStore } from "../../../auth/keys";
+import { ErrorCode, MiniS3Error } from "../../../common/errors";
+import { sendThenRead } from "../testing/send-then-read";
 import { S3Router } from "./router";
 import { createS3Server } from "./s3-server";
 
@@ -210,5 +212,38 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
     release();
     for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(seen).toEqual([false, false, true]);
+  });
+
+  describe("an answer given before the body was read reaches a client that reads only once it has sent", () => {
+    const MiB = 1024 * 1024;
+    const portOf = (host: string) => Number(host.split(":")[1]);
+
+    test("a refusal before any byte of an 8 MiB body: 403, the connection closed after the body", async () => {
+      const host = await serve(undefined);
+      const got = await sendThenRead(portOf(host), `PUT /b1/key HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${8 * MiB}\r\n\r\n`, 8 * MiB);
+      expect(got.head).toMatch(/^HTTP\/1\.1 403 /);
+      expect(got.head.toLowerCase()).toContain("connection: close");
+      expect(got.bodySent).toBe(8 * MiB);
+    });
+
+    test("an upload that fails after the handler read 1 MiB: its 503 still arrives", async () => {
+      const router = new S3Router();
+      router.register({ name: "PutObject", method: "PUT", target: "object" }, async (req) => {
+        let read = 0;
+        for await (const chunk of req.body()) {
+          read += chunk.length;
+          if (read >= MiB) throw new MiniS3Error(ErrorCode.NodeUnavailable, "the replicas went away");
+        }
+        return {};
+      });
+      const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
+      const headers = await signedHeaders(host, { "content-length": String(8 * MiB), "x-amz-content-sha256": "UNSIGNED-PAYLOAD" }, "PUT");
+      const head = `PUT /b1/key HTTP/1.1\r\n${Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join("")}\r\n`;
+      const got = await sendThenRead(portOf(host), head, 8 * MiB);
+      expect(got.head).toMatch(/^HTTP\/1\.1 503 /);
+      expect(got.bodySent).toBe(8 * MiB);
+    });
   });
 });

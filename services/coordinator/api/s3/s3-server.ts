@@ -11,6 +11,7 @@ import { measureRequest, nameOperation } from "../../../common/metrics/http-metr
 import { acceptRequestId, REQUEST_ID_HEADER } from "../../../common/request-context";
 import { relayBody } from "../body-relay";
 import { requestBody } from "../http-upload";
+import { settleUnreadBody } from "../unread-body";
 import type { HttpTimeouts } from "../http-timeouts";
 import type { ClientSignal } from "../../objects/object-engine";
 import { addressOf } from "./addressing";
@@ -29,8 +30,6 @@ export interface S3ServerOptions {
 }
 
 const METHODS = new Set<string>(["GET", "HEAD", "PUT", "POST", "DELETE"]);
-/** An error answered before the body was read: up to this many bytes are drained, past it the connection is closed. */
-const DRAIN_LIMIT = 64 * 1024;
 
 export function createS3Server(router: S3Router, opts: S3ServerOptions): Server {
   const t = opts.timeouts;
@@ -127,12 +126,7 @@ async function handle(
       res.destroy(); // mid-body: only cutting the connection tells the client the reply is incomplete
       return;
     }
-    if (!raw.complete) {
-      // Node would read and discard the rest of an unread body to keep the connection: only a small one.
-      const declared = Number(raw.headers["content-length"] ?? NaN);
-      if (!bodyStarted && !expectContinue && declared <= DRAIN_LIMIT) raw.resume();
-      else res.shouldKeepAlive = false;
-    }
+    settleUnreadBody(raw, res, { goAheadWithheld: expectContinue && !bodyStarted });
     const xml = raw.method === "HEAD" || error.status === 304 ? undefined : errorXml(error, path, requestId);
     res.writeHead(error.status, {
       ...error.headers,
