@@ -63,6 +63,7 @@ function howToSign(httpUrl: string, s3Url: string, k: KeyPair): string[] {
     "  aws cli:",
     `    aws configure set aws_access_key_id ${k.accessKey} --profile minis3`,
     `    aws configure set aws_secret_access_key ${k.secretKey} --profile minis3`,
+    "    aws configure set s3.signature_version s3v4 --profile minis3   # aws cli v1: presigned URLs in SigV4",
     `    aws --profile minis3 --region us-east-1 --endpoint-url ${s3Url} s3 ls`,
     "  gRPC: metadata 'authorization: Bearer <token>', a token from `npm run token` (good for 15 minutes)",
   ];

@@ -48,7 +48,7 @@ function awsEnv(home: string, secret: string): Record<string, string> {
   };
 }
 
-test("aws cli: mb, cp up and down, ls, sync (with --delete), head-object, rm --recursive, rb; a wrong secret is refused", async () => {
+test("aws cli: mb, cp up and down, ls, sync (with --delete), head-object, presign, rm --recursive, rb; a wrong secret is refused", async () => {
   const home = join(dir, "aws-home");
   await mkdir(home, { recursive: true });
   const run = await cliRunner("aws", awsEnv(home, cluster.secretKey));
@@ -79,6 +79,24 @@ test("aws cli: mb, cp up and down, ls, sync (with --delete), head-object, rm --r
   await rm(join(local, "sub/b.txt"));
   await aws("s3", "sync", "--delete", local, "s3://cli-bucket/synced");
   expect((await aws("s3", "ls", "--recursive", "s3://cli-bucket/synced/")).stdout).not.toContain("sub/b.txt");
+
+  // aws s3 presign: aws cli v1 signs with Signature V2 unless told s3v4 (the launcher's hint says so); such a URL
+  // is refused saying how, a SigV4 one serves the object.
+  const presignedV4 = await cliRunner("aws", { ...awsEnv(home, cluster.secretKey), AWS_CONFIG_FILE: join(home, "config-s3v4") });
+  await writeFile(join(home, "config-s3v4"), "[default]\ns3 =\n    signature_version = s3v4\n");
+  const v4url = (
+    await presignedV4!("--endpoint-url", cluster.s3Url, "s3", "presign", "s3://cli-bucket/one/up.bin", "--expires-in", "60")
+  ).stdout.trim();
+  expect(v4url).toContain("X-Amz-Signature=");
+  const fetched = await fetch(v4url);
+  expect(fetched.status).toBe(200);
+  expect(sha256(Buffer.from(await fetched.arrayBuffer()))).toBe(sha256(bytes));
+  const defaultUrl = (await aws("s3", "presign", "s3://cli-bucket/one/up.bin", "--expires-in", "60")).stdout.trim();
+  if (defaultUrl.includes("AWSAccessKeyId=")) {
+    const refused = await fetch(defaultUrl);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("aws configure set s3.signature_version s3v4");
+  }
 
   const wrong = await cliRunner("aws", awsEnv(home, "definitely-not-it"));
   await expect(wrong!("--endpoint-url", cluster.s3Url, "s3", "ls", "s3://cli-bucket")).rejects.toThrow(/SignatureDoesNotMatch/);

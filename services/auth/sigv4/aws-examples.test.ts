@@ -5,7 +5,7 @@ import { ErrorCode, hasCode } from "../../common/errors";
 import { KeyStore } from "../keys";
 import { decode, EXAMPLE_TIME, exampleKeys, S3_EXAMPLE, SUITE_EXAMPLE } from "../testing/sigv4-fixtures";
 import type { HeaderMap } from "./canonical";
-import { type SignedRequest, verifyRequest, type VerifyOptions } from "./verify";
+import { hasSignature, type SignedRequest, verifyRequest, type VerifyOptions } from "./verify";
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const opts: VerifyOptions = { keys: exampleKeys, now: EXAMPLE_TIME };
@@ -119,6 +119,21 @@ describe("AWS's S3 signing examples", () => {
     expect(verifyRequest(presignedGet, opts)).toMatchObject({ presigned: true, payload: { kind: "unsigned" } });
     expect(codeOf(() => verifyRequest(presignedGet, { ...opts, now: EXAMPLE_TIME + 86_400_000 }))).toBe("ok");
     expect(codeOf(() => verifyRequest(presignedGet, { ...opts, now: EXAMPLE_TIME + 86_401_000 }))).toBe(ErrorCode.AccessDenied);
+  });
+
+  test("Signature V2 (aws cli v1's default presign, an 'AWS key:sig' header) is refused saying how to sign instead", () => {
+    const v2url: SignedRequest = {
+      ...presignedGet,
+      query: "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1369439400&Signature=vjbyPxybdZaNmGa%2ByT272YEAiv4%3D",
+    };
+    expect(hasSignature(v2url)).toBe(true);
+    expect(() => verifyRequest(v2url, opts)).toThrow(/Signature Version 2 presigned URLs .* s3\.signature_version s3v4/);
+    expect(codeOf(() => verifyRequest(v2url, opts))).toBe(ErrorCode.AuthorizationQueryParametersError);
+    const v2header: SignedRequest = {
+      ...getObject,
+      headers: { ...getObject.headers, authorization: "AWS AKIAIOSFODNN7EXAMPLE:qgk2+6Sv9/oM7G3qLEjTH1a1l1g=" },
+    };
+    expect(() => verifyRequest(v2header, opts)).toThrow(/Signature Version 2 is not supported/);
   });
 
   test("any single change fails the signature", () => {

@@ -116,7 +116,11 @@ export function parseAuthorization(header: string): Parsed {
   const space = header.indexOf(" ");
   const algorithm = space < 0 ? header : header.slice(0, space);
   if (algorithm !== ALGORITHM)
-    fail(M, `the authorization algorithm '${algorithm}' is not supported: sign with ${ALGORITHM} (Signature V4)`);
+    fail(
+      M,
+      `the authorization algorithm '${algorithm}' is not supported: sign with ${ALGORITHM} (Signature V4)` +
+        (algorithm === "AWS" ? "; Signature Version 2 is not supported (aws cli v1: aws configure set s3.signature_version s3v4)" : ""),
+    );
   let credential: string | undefined;
   let signedHeaders: string | undefined;
   let signature: string | undefined;
@@ -183,10 +187,22 @@ function payloadOf(hash: string): Payload {
   }
 }
 
-/** True when the request carries SigV4 credentials of either form (the caller refuses it otherwise). */
+/**
+ * True when the request carries credentials of either form (the caller refuses it otherwise): SigV4's,
+ * or a Signature V2 URL's, which verifyRequest then refuses saying so.
+ */
 export function hasSignature(req: SignedRequest): boolean {
-  return headerOf(req.headers, "authorization") !== undefined || /(^|&)X-Amz-Signature=/.test(req.query);
+  return headerOf(req.headers, "authorization") !== undefined || /(^|&)(X-Amz-Signature|Signature)=/.test(req.query);
 }
+
+/**
+ * aws cli v1 presigns with Signature V2 by default (`aws s3 presign`: AWSAccessKeyId, Signature and
+ * Expires in the query), which AWS has turned off for S3 too; without this the URL was refused as
+ * "not signed".
+ */
+const SIGV2_PRESIGNED =
+  "Signature Version 2 presigned URLs (AWSAccessKeyId, Signature, Expires) are not supported: presign with Signature V4 " +
+  "(aws cli v1: aws configure set s3.signature_version s3v4)";
 
 /**
  * Verifies a request's signature and time; throws a MiniS3Error with AccessDenied (no credentials,
@@ -202,6 +218,8 @@ export function verifyRequest(req: SignedRequest, opts: VerifyOptions): Verified
     fail(ErrorCode.InvalidArgument, "only one auth mechanism allowed: Authorization header or presigned URL");
   if (authorization !== undefined) return verifyHeaderAuth(req, query, authorization, opts);
   if (presigned) return verifyPresigned(req, query, opts);
+  if (query.some(([n]) => n === "AWSAccessKeyId") && query.some(([n]) => n === "Signature"))
+    fail(ErrorCode.AuthorizationQueryParametersError, SIGV2_PRESIGNED);
   fail(ErrorCode.AccessDenied, "the request is not signed: sign it with AWS Signature V4");
 }
 
