@@ -11,10 +11,11 @@ let port: number;
 let requests = 0;
 
 beforeAll(async () => {
+  // Answered within the 'request' event, before node has seen the end of any message.
   server = createServer((raw, res) => {
     requests++;
     settleUnreadBody(raw, res, { goAheadWithheld: raw.headers["x-withheld"] !== undefined });
-    res.writeHead(413, { "content-length": "4" }).end("nope");
+    res.writeHead(raw.method === "GET" ? 401 : 413, { "content-length": "4" }).end("nope");
   });
   server.on("checkContinue", (raw, res) => server.emit("request", raw, res));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -53,6 +54,21 @@ test("a small unread body is read and dropped: the connection is kept and answer
   socket.write("a".repeat(DRAIN_LIMIT - 1000) + head(0));
   while (text.split("nope").length < 3) await new Promise((r) => setTimeout(r, 5));
   expect(requests - before).toBe(2);
+  socket.destroy();
+});
+
+test("a request without a body refused at once keeps its connection", async () => {
+  const socket = connect(port, "127.0.0.1");
+  let text = "";
+  socket.on("data", (d: Buffer) => {
+    text += d.toString("latin1");
+  });
+  socket.write("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  while (!text.includes("nope")) await new Promise((r) => setTimeout(r, 5));
+  expect(text).toMatch(/^HTTP\/1\.1 401 /);
+  expect(text.toLowerCase()).toContain("connection: keep-alive");
+  socket.write("GET /y HTTP/1.1\r\nHost: x\r\n\r\n");
+  while (text.split("nope").length < 3) await new Promise((r) => setTimeout(r, 5));
   socket.destroy();
 });
 

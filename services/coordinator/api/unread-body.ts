@@ -31,8 +31,9 @@ export interface EarlyAnswer {
  * is left as it is.
  */
 export function settleUnreadBody(raw: IncomingMessage, res: ServerResponse, opts: EarlyAnswer = {}): void {
-  if (raw.complete) return;
   const declared = Number(raw.headers["content-length"] ?? NaN);
+  // A request answered within its 'request' event is not complete yet even when it has no body at all.
+  if (raw.complete || (!(declared > 0) && raw.headers["transfer-encoding"] === undefined)) return;
   const keep = res.shouldKeepAlive && opts.goAheadWithheld !== true && declared <= DRAIN_LIMIT;
   if (!keep) res.shouldKeepAlive = false; // the answer says `connection: close`
   const socket = raw.socket as Socket | null;
