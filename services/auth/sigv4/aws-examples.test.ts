@@ -127,6 +127,7 @@ describe("AWS's S3 signing examples", () => {
       query: "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1369439400&Signature=vjbyPxybdZaNmGa%2ByT272YEAiv4%3D",
     };
     expect(hasSignature(v2url)).toBe(true);
+    expect(hasSignature({ ...presignedGet, query: "Signature=mine" })).toBe(false); // a query's own name, no credentials
     expect(() => verifyRequest(v2url, opts)).toThrow(/Signature Version 2 presigned URLs .* s3\.signature_version s3v4/);
     expect(codeOf(() => verifyRequest(v2url, opts))).toBe(ErrorCode.AuthorizationQueryParametersError);
     const v2header: SignedRequest = {

@@ -192,7 +192,8 @@ function payloadOf(hash: string): Payload {
  * or a Signature V2 URL's, which verifyRequest then refuses saying so.
  */
 export function hasSignature(req: SignedRequest): boolean {
-  return headerOf(req.headers, "authorization") !== undefined || /(^|&)(X-Amz-Signature|Signature)=/.test(req.query);
+  if (headerOf(req.headers, "authorization") !== undefined || /(^|&)X-Amz-Signature=/.test(req.query)) return true;
+  return /(^|&)AWSAccessKeyId=/.test(req.query) && /(^|&)Signature=/.test(req.query);
 }
 
 /**
