@@ -28,7 +28,7 @@ export function sendThenRead(port: number, head: string, bodyBytes: number): Pro
     socket.on("error", (e: NodeJS.ErrnoException) => {
       error = e.code ?? e.message;
     });
-    // The server is expected to close; a connection it keeps open is ended here once an answer is in.
+    // The server is expected to close; a connection it keeps open is ended here after 10 s.
     const giveUp = setTimeout(() => socket.destroy(), 10_000);
     socket.on("close", () => {
       clearTimeout(giveUp);
