@@ -115,6 +115,87 @@ test("parts are stored on R nodes, listed in pages, replaced; Complete makes the
   expect(hasCode(await errorOf(mp.uploadPart({ ...ref, partNumber: 4, body: pieces(data[2]) })), ErrorCode.NoSuchUpload)).toBe(true);
 });
 
+/** Every blob the nodes hold, as "node/blob". */
+async function allBlobs(): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const id of ["s1", "s2", "s3"]) for await (const m of nodes.backend(id).list()) out.add(`${id}/${m.blobId}`);
+  return out;
+}
+
+/** An upload of `data` as parts, ready to complete: its ref and the Complete's list. */
+async function uploadedParts(bucket: string, key: string, data: Buffer[]) {
+  const ref = await mp.create({ bucket, key, contentType: "application/octet-stream", metadata: {} });
+  for (const [i, d] of data.entries()) await mp.uploadPart({ ...ref, partNumber: i + 1, body: pieces(d), contentLength: d.length });
+  return { ref, listed: data.map((d, i) => ({ partNumber: i + 1, etag: md5(d) })) };
+}
+
+describe("Complete on the nodes (ComposeBlob)", () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  test("the key's nodes write the object from their own copies of the parts: the coordinator copies no byte", async () => {
+    const bucket = newBucket();
+    const data = [randomBytes(MIN_PART + 3), randomBytes(MIN_PART), randomBytes(700)];
+    const { ref, listed } = await uploadedParts(bucket, "composed", data);
+    const partHolders = await holders((await partBlobs(ref.uploadId))[0]);
+    const copied = jest.spyOn(objects, "put");
+    const before = await allBlobs();
+    const object = await mp.complete(ref, listed);
+    expect(copied).not.toHaveBeenCalled();
+
+    const whole = Buffer.concat(data);
+    expect(object).toMatchObject({ size: whole.length, sha256: createHash("sha256").update(whole).digest("hex") });
+    expect(object.etag).toBe(multipartEtag(data.map((d) => ({ etag: md5(d) }))));
+    expect([...object.replicas].sort()).toEqual(partHolders);
+    for (const id of partHolders) {
+      const meta = await nodes.backend(id).stat(object.versionId);
+      expect(meta?.sha256.toString("hex")).toBe(object.sha256);
+    }
+    expect((await collect((await objects.get(bucket, "composed", undefined, undefined)).body)).equals(whole)).toBe(true);
+    // What is new on the nodes is the object's copies; the parts are gone.
+    const after = await allBlobs();
+    expect([...after].filter((b) => !before.has(b)).sort()).toEqual(partHolders.map((id) => `${id}/${object.versionId}`));
+    expect(await partBlobs(ref.uploadId)).toEqual([]);
+  });
+
+  test("a node that lost its copy of a part: nothing composed is kept, the parts are copied from their other copies", async () => {
+    const bucket = newBucket();
+    const data = [randomBytes(MIN_PART + 11), randomBytes(MIN_PART + 5)];
+    const { ref, listed } = await uploadedParts(bucket, "lost", data);
+    const [, second] = await partBlobs(ref.uploadId);
+    const [kept, lost] = await holders(second);
+    await nodes.backend(lost).delete(second);
+    const copied = jest.spyOn(objects, "put");
+    const before = await allBlobs();
+    const object = await mp.complete(ref, listed);
+    expect(copied).toHaveBeenCalledTimes(1);
+
+    const whole = Buffer.concat(data);
+    expect(object).toMatchObject({ size: whole.length, sha256: createHash("sha256").update(whole).digest("hex") });
+    expect((await collect((await objects.get(bucket, "lost", undefined, undefined)).body)).equals(whole)).toBe(true);
+    // The copy the other node composed was discarded: only the object's copies are new.
+    const fresh = [...(await allBlobs())].filter((b) => !before.has(b));
+    expect(fresh.sort()).toEqual(object.replicas.map((id) => `${id}/${object.versionId}`).sort());
+    expect(kept).toBeDefined();
+  });
+
+  test("a part's copy damaged on disk on one node: that compose fails its check, and the object is made from the sound copy", async () => {
+    const bucket = newBucket();
+    const data = [randomBytes(MIN_PART + 1), randomBytes(MIN_PART + 2)];
+    const { ref, listed } = await uploadedParts(bucket, "rotten", data);
+    const [first] = await partBlobs(ref.uploadId);
+    const [damaged] = await holders(first);
+    await nodes.corruptFile(damaged, first, 5000);
+    const copied = jest.spyOn(objects, "put");
+    const object = await mp.complete(ref, listed);
+    expect(copied).toHaveBeenCalledTimes(1);
+
+    const whole = Buffer.concat(data);
+    expect(object.sha256).toBe(createHash("sha256").update(whole).digest("hex"));
+    expect((await collect((await objects.get(bucket, "rotten", undefined, undefined)).body)).equals(whole)).toBe(true);
+    for (const id of object.replicas) expect((await nodes.backend(id).verify(object.versionId)).verdict).toBe("ok");
+  });
+});
+
 test("a bad part list is refused and changes nothing: the upload can still be completed", async () => {
   const bucket = newBucket();
   const ref = await mp.create({ bucket, key: "k", contentType: "", metadata: {} });

@@ -67,12 +67,11 @@ const HEX_MD5 = /^[0-9a-f]{32}$/;
  * S3's multipart uploads. Each part's bytes are a blob of their own (a fresh version id) written
  * like an object's, with the write quorum, to the key's replicas (ObjectStore.storeBlob), and named
  * by a `multipart_parts` row once durable: before that row commits they are unnamed, and the orphan
- * sweep would reclaim them only after its grace. Complete streams the parts in order from their
- * replicas into the engine's ordinary upload (one body; the nodes check size and sha256 of the
- * whole), so the object is a plain version with S3's multipart ETag; then the parts go.
- *
- * Complete copies every byte once more (measured: see ARCHITECTURE.md, Multipart). A version that
- * reads straight from its parts' blobs (a manifest) would avoid the copy; it is not built.
+ * sweep would reclaim them only after its grace. Complete has the key's nodes write the object's
+ * blob from their own copies of the parts (ObjectStore.putComposed); where they cannot (a part's
+ * copy elsewhere, a node down, a damaged copy), it streams the parts in order from their replicas
+ * into the engine's ordinary upload (one body; the nodes check size and sha256 of the whole).
+ * Either way the object is a plain version with S3's multipart ETag; then the parts go.
  */
 export class MultipartStore implements MultipartEngine {
   private readonly catalogue: Catalogue;
@@ -192,16 +191,16 @@ export class MultipartStore implements MultipartEngine {
       if (size > this.opts.maxObjectSize) {
         throw new TooLargeError(`the parts add up to ${size} bytes; the largest object is ${this.opts.maxObjectSize}`);
       }
-      object = await this.objects.put({
-        bucket: upload.bucket,
-        key: upload.key,
-        contentType: upload.contentType,
-        metadata: upload.metadata,
-        contentLength: size,
-        body: this.partBytes(upload, parts, ref.requestId),
-        etag: multipartEtag(parts),
-        requestId: ref.requestId,
-      });
+      const etag = multipartEtag(parts);
+      const made = { bucket: upload.bucket, key: upload.key, contentType: upload.contentType, metadata: upload.metadata, etag };
+      object =
+        (await this.objects.putComposed({ ...made, parts, requestId: ref.requestId })) ??
+        (await this.objects.put({
+          ...made,
+          contentLength: size,
+          body: this.partBytes(upload, parts, ref.requestId),
+          requestId: ref.requestId,
+        }));
     } catch (e) {
       await this.catalogue.multipart
         .reopen(upload.uploadId, Date.now())

@@ -47,6 +47,18 @@ export interface ObjectStoreOptions {
   hotTtlMs: number;
 }
 
+/** A multipart Complete's object as ObjectStore.putComposed makes it: its parts' blobs, in order. */
+export interface ComposedInput {
+  bucket: string;
+  key: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  /** The multipart ETag ("<hex md5 of the parts' md5s>-<part count>"). */
+  etag: string;
+  parts: readonly { blobId: string; size: number; sha256: string; replicas: readonly string[] }[];
+  requestId: RequestId;
+}
+
 /** The slice of the coordinator's context the engine works with, and the ports it reports through. */
 export interface ObjectStoreDeps {
   readonly catalogue: Catalogue;
@@ -157,6 +169,64 @@ export class ObjectStore implements ObjectEngine {
       await this.writer.discard(versionId, replicas, requestId);
       throw e;
     }
+    return this.commitVersion(v, requestId, small);
+  }
+
+  /**
+   * A multipart Complete's object made by the nodes themselves (rpc/server/compose-blob.ts): each of
+   * the key's first R live nodes writes the new version's blob from its own copies of the parts,
+   * so no byte crosses a socket and the coordinator hashes nothing (copying them through the
+   * coordinator took 2.4-2.7 s of an aws cli upload's 5.8-6.6 s for 256 MiB). Only when every such
+   * node holds a copy of every part, the object is large (a small one is a segment record, not a
+   * file) and there are R of them; the nodes must agree on the sha256 they computed. At least the
+   * write quorum of composed copies commits, as an upload's would (fewer than R are repaired);
+   * below it, or on any disagreement, nothing is kept and the answer is null: the caller copies
+   * the bytes itself (`put` with the parts as its body), which also reads past a damaged copy.
+   */
+  async putComposed(input: ComposedInput): Promise<ObjectView | null> {
+    const bucket = checkBucket(input.bucket);
+    const key = checkKey(input.key);
+    const contentType = checkContentType(input.contentType || "application/octet-stream");
+    const metadata = checkMetadata(input.metadata ?? {});
+    const { parts, requestId } = input;
+    const size = parts.reduce((n, p) => n + p.size, 0);
+    if (size <= this.opts.chunkSize) return null;
+    const targets = this.placement.targets(bucket, key, this.opts.replicas);
+    if (targets.length < this.opts.replicas || !parts.every((p) => targets.every((t) => p.replicas.includes(t)))) return null;
+    const versionId = newVersionId();
+    const wire = parts.map((p) => ({ blobId: p.blobId, size: p.size, sha256: Buffer.from(p.sha256, "hex") }));
+    const tries = await Promise.allSettled(targets.map((t) => this.nodes.client(t).composeBlob(versionId, {}, wire, requestId)));
+    const made = targets.filter((_, i) => tries[i].status === "fulfilled");
+    const metas = tries.flatMap((t) => (t.status === "fulfilled" ? [t.value] : []));
+    const sha256 = metas[0]?.sha256;
+    const agreed = metas.every((m) => m.size === size && m.sha256.equals(sha256!));
+    if (made.length < this.opts.writeQuorum || !agreed) {
+      const why = tries.flatMap((t) => (t.status === "rejected" ? [(t.reason as Error).message] : []));
+      this.log.warn(
+        { requestId, versionId, composed: made, failed: why, agreed },
+        "the nodes could not compose a multipart object; copying its parts instead",
+      );
+      if (made.length) await this.writer.discard(versionId, made, requestId);
+      return null;
+    }
+    const v: NewVersion = {
+      versionId,
+      bucket,
+      key,
+      size,
+      sha256: sha256!.toString("hex"),
+      etag: input.etag,
+      contentType,
+      metadata,
+      replicas: made,
+      createdMs: Date.now(),
+    };
+    return this.commitVersion(v, requestId);
+  }
+
+  /** Records a version whose copies are made, and reports it; a commit that fails discards them. */
+  private async commitVersion(v: NewVersion, requestId: RequestId, small?: Buffer): Promise<ObjectView> {
+    const { versionId, replicas } = v;
     let replaced: string[] = [];
     try {
       ({ replaced } = await this.catalogue.commit(v, requestId));
@@ -170,13 +240,13 @@ export class ObjectStore implements ObjectEngine {
     this.events.committed(v, replaced, requestId);
     if (replicas.length < this.opts.replicas) this.events.underReplicated(versionId, requestId);
     return {
-      bucket,
-      key,
+      bucket: v.bucket,
+      key: v.key,
       versionId,
       size: v.size,
       sha256: v.sha256,
-      etag,
-      contentType,
+      etag: v.etag,
+      contentType: v.contentType,
       tier: "hot",
       createdAtMs: v.createdMs,
       lastAccessedAtMs: v.createdMs,

@@ -212,6 +212,28 @@ export class NodeClient {
   }
 
   /**
+   * Has the node write blob `blobId` as `parts` one after the other from its own copies of them
+   * (server/compose-blob.ts), and answers the new blob's meta. The deadline grows with the bytes
+   * as a verify's does (the node reads and writes each once). A node too old for the call answers
+   * UNIMPLEMENTED, an error here like any other: the caller copies the bytes itself instead.
+   */
+  async composeBlob(
+    blobId: string,
+    attributes: Record<string, string>,
+    parts: readonly { blobId: string; size: number; sha256: Buffer }[],
+    requestId?: RequestId,
+  ): Promise<BlobMeta> {
+    const bytes = parts.reduce((n, p) => n + p.size, 0);
+    const deadline = Date.now() + this.deadlineMs + Math.ceil((bytes / VERIFY_MIN_BYTES_PER_S) * 1000);
+    const info = await new Promise<BlobInfo>((resolve, reject) => {
+      this.client.composeBlob({ blobId, attributes, parts: [...parts] }, requestMetadata(requestId), { deadline }, (err, r) =>
+        err ? reject(fromNodeCallError(err)) : resolve(r),
+      );
+    });
+    return fromBlobInfo(info);
+  }
+
+  /**
    * Over the blob plane; over WriteBlob when the node does not speak it (or `blobPlane: false`).
    * `check` "blockCrc": the node checks the bytes by the fold of their block crc32s given to finish()
    * (the blob plane only; WriteBlob checks the sha256 whatever this says).

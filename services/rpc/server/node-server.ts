@@ -20,6 +20,7 @@ import { addHealthService, HEALTH_PATH_PREFIX } from "../health";
 import { refusingOtherNodes } from "../node-identity";
 import { OpLog } from "./op-log";
 import { requestIdOf } from "../request-ids";
+import { composeBlob } from "./compose-blob";
 import { serveExchange } from "./exchange-server";
 import { createBlobHttpServer } from "./blob-http-server";
 import { listenShared } from "./shared-port";
@@ -121,6 +122,28 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
         },
         (e) => {
           answered = true;
+          if (!call.cancelled) callback(toNodeCallStatus(e));
+        },
+      );
+    },
+
+    composeBlob(call, callback) {
+      const { blobId, attributes, parts } = call.request;
+      const done = ops.start("ComposeBlob", blobId, requestIdOf(call.metadata));
+      // As VerifyBlob: a caller gone past its deadline stops the copy (answered calls also report "cancelled").
+      const ac = new AbortController();
+      let answered = false;
+      call.on("cancelled", () => answered || ac.abort());
+      composeBlob(backend, blobId, attributes, parts, ac.signal).then(
+        (meta) => {
+          answered = true;
+          done();
+          callback(null, toBlobInfo(meta));
+        },
+        (e) => {
+          answered = true;
+          done(e);
+          if (!(e instanceof AbortedError)) log.warn({ err: e, blobId, parts: parts.length }, "ComposeBlob failed");
           if (!call.cancelled) callback(toNodeCallStatus(e));
         },
       );

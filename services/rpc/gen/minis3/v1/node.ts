@@ -178,6 +178,26 @@ export function verifyBlobResponse_VerdictToJSON(object: VerifyBlobResponse_Verd
 export interface ListBlobsRequest {
 }
 
+export interface ComposeBlobRequest {
+  /** the new blob */
+  blobId: string;
+  attributes: { [key: string]: string };
+  /** in order; at least one */
+  parts: ComposePart[];
+}
+
+export interface ComposeBlobRequest_AttributesEntry {
+  key: string;
+  value: string;
+}
+
+export interface ComposePart {
+  blobId: string;
+  /** what the caller knows of the part: the node's copy must match both */
+  size: number;
+  sha256: Buffer;
+}
+
 export interface BatchRequest {
   ops: BlobOp[];
 }
@@ -1826,6 +1846,331 @@ export const ListBlobsRequest: MessageFns<ListBlobsRequest> = {
   },
 };
 
+function createBaseComposeBlobRequest(): ComposeBlobRequest {
+  return { blobId: "", attributes: {}, parts: [] };
+}
+
+export const ComposeBlobRequest: MessageFns<ComposeBlobRequest> = {
+  encode(message: ComposeBlobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.blobId !== "") {
+      writer.uint32(10).string(message.blobId);
+    }
+    globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, string]) => {
+      ComposeBlobRequest_AttributesEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    for (const v of message.parts) {
+      ComposePart.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComposeBlobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComposeBlobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.blobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ComposeBlobRequest_AttributesEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.attributes[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.parts.push(ComposePart.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComposeBlobRequest {
+    return {
+      blobId: isSet(object.blobId)
+        ? globalThis.String(object.blobId)
+        : isSet(object.blob_id)
+        ? globalThis.String(object.blob_id)
+        : "",
+      attributes: isObject(object.attributes)
+        ? (globalThis.Object.entries(object.attributes) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      parts: globalThis.Array.isArray(object?.parts) ? object.parts.map((e: any) => ComposePart.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ComposeBlobRequest): unknown {
+    const obj: any = {};
+    if (message.blobId !== "") {
+      obj.blobId = message.blobId;
+    }
+    if (message.attributes) {
+      const entries = globalThis.Object.entries(message.attributes) as [string, string][];
+      if (entries.length > 0) {
+        obj.attributes = {};
+        entries.forEach(([k, v]) => {
+          obj.attributes[k] = v;
+        });
+      }
+    }
+    if (message.parts?.length) {
+      obj.parts = message.parts.map((e) => ComposePart.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ComposeBlobRequest>): ComposeBlobRequest {
+    return ComposeBlobRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ComposeBlobRequest>): ComposeBlobRequest {
+    const message = createBaseComposeBlobRequest();
+    message.blobId = object.blobId ?? "";
+    message.attributes = (globalThis.Object.entries(object.attributes ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.parts = object.parts?.map((e) => ComposePart.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseComposeBlobRequest_AttributesEntry(): ComposeBlobRequest_AttributesEntry {
+  return { key: "", value: "" };
+}
+
+export const ComposeBlobRequest_AttributesEntry: MessageFns<ComposeBlobRequest_AttributesEntry> = {
+  encode(message: ComposeBlobRequest_AttributesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComposeBlobRequest_AttributesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComposeBlobRequest_AttributesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComposeBlobRequest_AttributesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ComposeBlobRequest_AttributesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ComposeBlobRequest_AttributesEntry>): ComposeBlobRequest_AttributesEntry {
+    return ComposeBlobRequest_AttributesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ComposeBlobRequest_AttributesEntry>): ComposeBlobRequest_AttributesEntry {
+    const message = createBaseComposeBlobRequest_AttributesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseComposePart(): ComposePart {
+  return { blobId: "", size: 0, sha256: Buffer.alloc(0) };
+}
+
+export const ComposePart: MessageFns<ComposePart> = {
+  encode(message: ComposePart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.blobId !== "") {
+      writer.uint32(10).string(message.blobId);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).uint64(message.size);
+    }
+    if (message.sha256.length !== 0) {
+      writer.uint32(26).bytes(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComposePart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComposePart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.blobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sha256 = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComposePart {
+    return {
+      blobId: isSet(object.blobId)
+        ? globalThis.String(object.blobId)
+        : isSet(object.blob_id)
+        ? globalThis.String(object.blob_id)
+        : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      sha256: isSet(object.sha256) ? Buffer.from(bytesFromBase64(object.sha256)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ComposePart): unknown {
+    const obj: any = {};
+    if (message.blobId !== "") {
+      obj.blobId = message.blobId;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.sha256.length !== 0) {
+      obj.sha256 = base64FromBytes(message.sha256);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ComposePart>): ComposePart {
+    return ComposePart.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ComposePart>): ComposePart {
+    const message = createBaseComposePart();
+    message.blobId = object.blobId ?? "";
+    message.size = object.size ?? 0;
+    message.sha256 = object.sha256 ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseBatchRequest(): BatchRequest {
   return { ops: [] };
 }
@@ -2489,6 +2834,20 @@ export const NodeServiceService = {
     responseDeserialize: (value: Buffer): BlobInfo => BlobInfo.decode(value),
   },
   /**
+   * A new blob made on the node from blobs it holds, one after the other (a multipart upload's
+   * parts): each part read and checked as a read is, the result written as a large upload is.
+   * Answers the new blob's info, its sha256 computed by the node.
+   */
+  composeBlob: {
+    path: "/minis3.v1.NodeService/ComposeBlob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ComposeBlobRequest): Buffer => Buffer.from(ComposeBlobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ComposeBlobRequest => ComposeBlobRequest.decode(value),
+    responseSerialize: (value: BlobInfo): Buffer => Buffer.from(BlobInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BlobInfo => BlobInfo.decode(value),
+  },
+  /**
    * Many small operations multiplexed on one long-lived stream: each message packs several
    * operations, each with an id its result echoes. Saves a call (and, on disk, an fsync) per op.
    */
@@ -2519,6 +2878,12 @@ export interface NodeServiceServer extends UntypedServiceImplementation {
    */
   verifyBlob: handleUnaryCall<VerifyBlobRequest, VerifyBlobResponse>;
   listBlobs: handleServerStreamingCall<ListBlobsRequest, BlobInfo>;
+  /**
+   * A new blob made on the node from blobs it holds, one after the other (a multipart upload's
+   * parts): each part read and checked as a read is, the result written as a large upload is.
+   * Answers the new blob's info, its sha256 computed by the node.
+   */
+  composeBlob: handleUnaryCall<ComposeBlobRequest, BlobInfo>;
   /**
    * Many small operations multiplexed on one long-lived stream: each message packs several
    * operations, each with an id its result echoes. Saves a call (and, on disk, an fsync) per op.
@@ -2620,6 +2985,26 @@ export interface NodeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<BlobInfo>;
+  /**
+   * A new blob made on the node from blobs it holds, one after the other (a multipart upload's
+   * parts): each part read and checked as a read is, the result written as a large upload is.
+   * Answers the new blob's info, its sha256 computed by the node.
+   */
+  composeBlob(
+    request: ComposeBlobRequest,
+    callback: (error: ServiceError | null, response: BlobInfo) => void,
+  ): ClientUnaryCall;
+  composeBlob(
+    request: ComposeBlobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BlobInfo) => void,
+  ): ClientUnaryCall;
+  composeBlob(
+    request: ComposeBlobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BlobInfo) => void,
+  ): ClientUnaryCall;
   /**
    * Many small operations multiplexed on one long-lived stream: each message packs several
    * operations, each with an id its result echoes. Saves a call (and, on disk, an fsync) per op.
