@@ -82,6 +82,7 @@ test("a large body goes to its replicas in chunks of UPLOAD_CHUNK_BYTES, whateve
       return Promise.resolve(true);
     },
     finish: () => Promise.resolve(["n1", "n2"]),
+    settled: () => Promise.resolve(),
     abort: () => undefined,
   };
   (store as unknown as { writer: { startLarge: () => typeof upload } }).writer = { startLarge: () => upload };
@@ -95,6 +96,74 @@ test("a large body goes to its replicas in chunks of UPLOAD_CHUNK_BYTES, whateve
     expect(sent.map((c) => c.length)).toEqual([UPLOAD_CHUNK_BYTES, UPLOAD_CHUNK_BYTES, UPLOAD_CHUNK_BYTES, 5]);
     expect(Buffer.concat(sent).equals(data)).toBe(true);
     expect(digest.sha256.equals(createHash("sha256").update(data).digest())).toBe(true);
+  } finally {
+    await store.close();
+  }
+});
+
+test("the chunks an upload kept go to the next uploads only once it has settled, and a failed upload's never", async () => {
+  const deps = {
+    placement: { targets: () => ["n1", "n2"], spares: () => ["n3"] },
+    nodes: { returnDeadline: () => 0, untilReturn: () => Promise.resolve(false) },
+    log: pino({ level: "silent" }),
+  } as unknown as ObjectStoreDeps;
+  const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: 1 << 16, hotTtlMs: 30 * 60_000 });
+  /** A replicated upload that keeps every chunk for a replacement (write answers "do not refill"), as up to 8 MiB are. */
+  const fakeUpload = (fails: boolean) => {
+    let settle!: () => void;
+    const up = {
+      chunks: [] as Buffer[],
+      settledAt: new Promise<void>((resolve) => (settle = resolve)),
+      settle: () => settle(),
+      write: (chunk: Buffer) => (up.chunks.push(chunk), Promise.resolve(false)),
+      finish: () => (fails ? Promise.reject(new Error("below the write quorum (test)")) : Promise.resolve(["n1", "n2"])),
+      settled: () => up.settledAt,
+      abort: () => undefined,
+    };
+    return up;
+  };
+  const uploads: ReturnType<typeof fakeUpload>[] = [];
+  let failNext = false;
+  (store as unknown as { writer: unknown }).writer = {
+    startLarge: () => {
+      uploads.push(fakeUpload(failNext));
+      return uploads[uploads.length - 1];
+    },
+    discard: () => Promise.resolve([]),
+  };
+  const data = randomBytes(3 * UPLOAD_CHUNK_BYTES);
+  const store3MiB = (id: string) => {
+    async function* pieces() {
+      for (let at = 0; at < data.length; at += 64 * 1024) yield data.subarray(at, at + 64 * 1024);
+    }
+    return store.storeBlob("default", "k", id, new UploadBody(pieces(), 1 << 30, data.length), undefined);
+  };
+  const shared = (a: Buffer[], b: Buffer[]) => a.filter((c) => b.includes(c)).length;
+  try {
+    await store3MiB("v1");
+    await store3MiB("v2"); // v1 has not settled: its chunks may still be replayed to a replacement
+    expect(shared(uploads[0].chunks, uploads[1].chunks)).toBe(0);
+    uploads[0].settle();
+    await uploads[0].settledAt;
+    await store3MiB("v3");
+    expect(shared(uploads[0].chunks, uploads[2].chunks)).toBe(3);
+    // Each reused chunk was filled with the new upload's bytes.
+    expect(Buffer.concat(uploads[2].chunks).equals(data)).toBe(true);
+
+    failNext = true;
+    const failed = await store3MiB("v4").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(Error);
+    uploads[3].settle();
+    failNext = false;
+    uploads[1].settle();
+    uploads[2].settle();
+    await Promise.all([uploads[1].settledAt, uploads[2].settledAt]);
+    await store3MiB("v5");
+    expect(shared(uploads[3].chunks, uploads[4].chunks)).toBe(0);
+    expect(shared([...uploads[1].chunks, ...uploads[2].chunks], uploads[4].chunks)).toBe(3);
   } finally {
     await store.close();
   }
@@ -140,7 +209,12 @@ test("a signed sha256 left to the engine: a small body that differs is refused b
   const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: 1 << 16, hotTtlMs: 30 * 60_000 });
   const small: unknown[] = [];
   const discarded: unknown[][] = [];
-  const upload = { write: () => Promise.resolve(true), finish: () => Promise.resolve(["n1", "n2"]), abort: () => undefined };
+  const upload = {
+    write: () => Promise.resolve(true),
+    finish: () => Promise.resolve(["n1", "n2"]),
+    settled: () => Promise.resolve(),
+    abort: () => undefined,
+  };
   (store as unknown as { writer: object }).writer = {
     putSmall: (...args: unknown[]) => (small.push(args), Promise.resolve(["n1", "n2"])),
     startLarge: () => upload,

@@ -34,6 +34,7 @@ import type { BodyCache } from "../replicas/body-cache";
 import { ReplicaReader } from "../replicas/replica-reader";
 import { ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
+import { UploadChunkPool } from "./upload-chunk-pool";
 import { committedDespiteError, type FailedCommitDeps } from "./failed-commit";
 import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
@@ -84,6 +85,13 @@ export interface ObjectStoreDeps {
  */
 export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * Whole chunks kept between uploads (upload-chunk-pool.ts): what one upload holds at most, its
+ * chunks kept for a replacement (8 MiB) and the two it alternates past them. Memory: 10 MiB that a
+ * large upload takes back from the pool rather than allocates.
+ */
+const UPLOAD_CHUNK_POOL = 10;
+
 const cursorOf = (key: string) => Buffer.from(key, "utf8").toString("base64url");
 const keyOfCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url").toString("utf8") : "");
 
@@ -103,6 +111,8 @@ export class ObjectStore implements ObjectEngine {
   private readonly writer: ReplicaWriter;
   private readonly nodes: NodePool;
   private readonly digests = new DigestThread();
+  /** Whole upload chunks for the next joins: about one upload's kept chunks and two more (UPLOAD_CHUNK_POOL). */
+  private readonly chunks: UploadChunkPool;
   private readonly failedCommits: FailedCommitDeps;
   private readonly bodies?: BodyCache;
 
@@ -110,6 +120,7 @@ export class ObjectStore implements ObjectEngine {
     deps: ObjectStoreDeps,
     private readonly opts: ObjectStoreOptions,
   ) {
+    this.chunks = new UploadChunkPool(Math.max(opts.chunkSize, UPLOAD_CHUNK_BYTES), UPLOAD_CHUNK_POOL);
     this.catalogue = deps.catalogue;
     this.placement = deps.placement;
     this.access = deps.access;
@@ -344,8 +355,11 @@ export class ObjectStore implements ObjectEngine {
     // (two alternate once the writer stops keeping chunks for a replacement). A fresh Buffer per
     // chunk was external memory that brought V8's next mark-compact closer (2026-12-02).
     const spare: Buffer[] = [];
+    // Every whole chunk this upload joined into: the pool's again once the upload has settled.
+    const joined = new Set<Buffer>();
     const send = async (parts: Buffer[], bytes: number) => {
-      const chunk = joinAsChunk(parts, bytes, bytes === size ? spare.pop() : undefined);
+      const chunk = joinAsChunk(parts, bytes, bytes === size ? (spare.pop() ?? this.chunks.take()) : undefined);
+      if (chunk.length === size) joined.add(chunk);
       if (sending) await sending;
       sending = Promise.all([upload.write(chunk), hashing.update(chunk)]).then(([refill]) => {
         if (refill && chunk.length === size) spare.push(chunk);
@@ -379,7 +393,10 @@ export class ObjectStore implements ObjectEngine {
       for (const h of held) freeBodyPiece(h);
       if (sending) await sending;
       const digest = await hashing.finish();
-      return { replicas: await upload.finish(body.size, digest.sha256, digest.blockCrc), digest };
+      const replicas = await upload.finish(body.size, digest.sha256, digest.blockCrc);
+      // A failed upload's chunks are left to V8: an aborted replica's write may still hold one.
+      void upload.settled().then(() => this.chunks.give(joined));
+      return { replicas, digest };
     } catch (e) {
       upload.abort();
       hashing.cancel();

@@ -140,6 +140,8 @@ export class ReplicatedUpload {
   /** The chunks sent so far, while they are at most REPLAY_MAX_BYTES: what a replacement is sent first. */
   private replay: Buffer[] | undefined = [];
   private replayBytes = 0;
+  /** Every replica's commit call, once finish() has started them (a straggler's may outlive finish). */
+  private commits?: Promise<unknown>;
 
   constructor(
     private readonly nodes: NodePool,
@@ -330,6 +332,7 @@ export class ReplicatedUpload {
         return outcome;
       }),
     );
+    this.commits = Promise.allSettled(calls);
     await enough;
     if (quorumAt !== undefined && settled < live.length) {
       const graceMs = Math.max(STRAGGLER_GRACE_MS, quorumAt - started);
@@ -360,6 +363,15 @@ export class ReplicatedUpload {
   abort(): void {
     this.aborted = true;
     for (const u of this.uploads) u.up.abort();
+  }
+
+  /**
+   * Resolves once no replica of a finished upload can take another byte: every commit call settled,
+   * a straggler's replacement too (it is sent the kept chunks). From then on the caller may reuse
+   * every chunk it wrote, kept ones included.
+   */
+  async settled(): Promise<void> {
+    await this.commits;
   }
 
   private fail(u: Replica, e: unknown): void {
