@@ -17,6 +17,7 @@ describe("needsTarget", () => {
   it("is true when any phase loads the target", () => {
     expect(needsTarget(phases("lifecycle,mixed"))).toBe(true);
     expect(needsTarget(phases("large-s3"))).toBe(true);
+    expect(needsTarget(phases("large-s3-multipart"))).toBe(true);
     expect(needsTarget(phases("huge"))).toBe(true);
   });
 });

@@ -14,6 +14,7 @@ export const PHASES = [
   "large-s3",
   "large-s3-parallel",
   "large-s3-sdk",
+  "large-s3-multipart",
   "huge",
   "tiers",
   "transitions",
@@ -98,7 +99,8 @@ export const USAGE = `usage: npm run bench -- [options]
                        --large-in-flight at once; huge: one --huge object (memory). A -s3 phase is
                        the same load through the S3 port, every request SigV4-signed (aws4);
                        large-s3-sdk: large one at a time, uploaded as the SDKs send a stream
-                       (aws-chunked in 64 KiB chunks, a CRC32 trailer)
+                       (aws-chunked in 64 KiB chunks, a CRC32 trailer); large-s3-multipart: the
+                       same uploaded as aws cli sends a big file (multipart, 8 MiB parts, 10 at once)
   --compare            also start s3rver (the devDependency; a child process, its own temp dir) and
                        run the mixed, overwrite and large loads through its S3 port in the same
                        sitting (same client, keys, payloads, concurrency): ratios MiniS3/s3rver

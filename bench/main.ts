@@ -11,7 +11,8 @@ import { largePhase, measured, mixedPhase, type BenchSystem } from "./phases";
 import { findServiceProcesses } from "./procs";
 import { report } from "./report";
 import type { BenchResults, LargeRow, MixedRow } from "./result-types";
-import { S3BenchClient, type S3Keys } from "./s3-client";
+import { S3BenchClient, type Framing, type S3Keys } from "./s3-client";
+import { AWS_CLI_MULTIPART } from "./s3-multipart";
 import { startS3rver, type PeerServer } from "./s3rver";
 import { runTiers } from "./tiers";
 import { runTransitions } from "./transitions";
@@ -30,16 +31,27 @@ const MIXED: { keys: "fresh" | "overwrite"; facade: [Phase, MixedRow]; s3: [Phas
 
 /**
  * The large-object workloads likewise: one object at a time (and through S3 also as the SDKs upload
- * a stream: aws-chunked), then --large-in-flight at once. s3rver runs its rows as plain uploads.
+ * a stream: aws-chunked, and as the stock tools upload a big file: multipart), then
+ * --large-in-flight at once. s3rver runs its rows as plain uploads, and the multipart one as such.
  */
 const LARGE: {
   parallel: boolean;
   facade: [Phase, LargeRow];
   s3: [Phase, LargeRow];
   sdk?: [Phase, LargeRow];
+  multipart?: [Phase, LargeRow];
   peer: "large" | "largeParallel";
+  peerMultipart?: "largeMultipart";
 }[] = [
-  { parallel: false, facade: ["large", "large"], s3: ["large-s3", "largeS3"], sdk: ["large-s3-sdk", "largeS3Sdk"], peer: "large" },
+  {
+    parallel: false,
+    facade: ["large", "large"],
+    s3: ["large-s3", "largeS3"],
+    sdk: ["large-s3-sdk", "largeS3Sdk"],
+    multipart: ["large-s3-multipart", "largeS3Multipart"],
+    peer: "large",
+    peerMultipart: "largeMultipart",
+  },
   { parallel: true, facade: ["large-parallel", "largeParallel"], s3: ["large-s3-parallel", "largeS3Parallel"], peer: "largeParallel" },
 ];
 
@@ -125,7 +137,7 @@ async function run(args: BenchArgs): Promise<number> {
     endpoint: () => { url: string; keys: S3Keys },
     bucket: string,
     largeGets = false,
-    framing: "as-sent" | "aws-chunked" = "as-sent",
+    framing: Framing = "as-sent",
   ) =>
     lazy(async () => {
       const { url, keys } = endpoint();
@@ -145,6 +157,8 @@ async function run(args: BenchArgs): Promise<number> {
   const s3Small = s3Client(args.concurrency, 60_000, ourS3, `bench-${runId}`);
   const s3Large = s3Client(args.largeInFlight, 600_000, ourS3, `bench-${runId}`, true);
   const s3Sdk = s3Client(1, 600_000, ourS3, `bench-${runId}`, true, "aws-chunked");
+  // A connection per part in flight, as aws cli keeps (max_pool_connections follows the concurrency).
+  const s3Multipart = s3Client(AWS_CLI_MULTIPART.inFlight, 600_000, ourS3, `bench-${runId}`, true, "multipart");
 
   try {
     if (args.compare) {
@@ -160,6 +174,7 @@ async function run(args: BenchArgs): Promise<number> {
     };
     const peerSmall = peer && s3Client(args.concurrency, 60_000, () => peer!, "bench");
     const peerLarge = peer && s3Client(args.largeInFlight, 600_000, () => peer!, "bench", true);
+    const peerMultipart = peer && s3Client(AWS_CLI_MULTIPART.inFlight, 600_000, () => peer!, "bench", true, "multipart");
 
     for (const w of MIXED) {
       const opts = (name: string, keyPrefix: string) => ({ name, keys: w.keys, keyPrefix });
@@ -196,9 +211,19 @@ async function run(args: BenchArgs): Promise<number> {
         log(`${w.sdk[0]}: ${what}, uploaded aws-chunked as the SDKs send a stream`);
         results[w.sdk[1]] = await largePhase(await s3Sdk(), minis3, o(w.sdk[0]));
       }
+      const inParts = `${AWS_CLI_MULTIPART.partBytes / 2 ** 20} MiB parts, ${AWS_CLI_MULTIPART.inFlight} at once (aws cli's defaults)`;
+      if (w.multipart && has(w.multipart[0])) {
+        log(`${w.multipart[0]}: ${what}, uploaded multipart as the stock tools send a big file: ${inParts}`);
+        results[w.multipart[1]] = await largePhase(await s3Multipart(), minis3, o(w.multipart[0]));
+      }
       if (peerSystem && peerLarge && (has(w.facade[0]) || has(w.s3[0]) || (w.sdk && has(w.sdk[0])))) {
         log(`${peer!.name} ${w.peer}: ${what}`);
         results.compare![w.peer] = await largePhase(await peerLarge(), peerSystem, o(w.peer));
+      }
+      // The peer's multipart row only beside ours: the same calls, not its plain PUT, are the ratio's other side.
+      if (peerSystem && peerMultipart && w.multipart && w.peerMultipart && has(w.multipart[0])) {
+        log(`${peer!.name} ${w.peerMultipart}: ${what}, uploaded multipart: ${inParts}`);
+        results.compare![w.peerMultipart] = await largePhase(await peerMultipart(), peerSystem, o(w.peerMultipart));
       }
     }
     if (results.compare) computeRatios(results, results.compare);

@@ -65,6 +65,7 @@ function compare(r: BenchResults, c: CompareResults): string[] {
   if (c.overwrite) lines.push(...mixed(`${c.peer} overwrite`, c.overwrite, r));
   if (c.large) lines.push(...large(`${c.peer} large`, c.large));
   if (c.largeParallel) lines.push(...large(`${c.peer} large-parallel`, c.largeParallel));
+  if (c.largeMultipart) lines.push(...large(`${c.peer} large-multipart`, c.largeMultipart));
   lines.push(
     `  ${"row".padEnd(19)}${pad("ops/s", 9)}${pad("p99", 9)}${pad("CPU/op", 9)}${pad("up MB/s", 9)}${pad("down", 9)}${pad("CPU/MiB", 9)}`,
   );
@@ -97,6 +98,7 @@ export function report(r: BenchResults): string {
   if (r.largeS3) out.push(...large("large-s3", r.largeS3));
   if (r.largeS3Parallel) out.push(...large("large-s3-parallel", r.largeS3Parallel));
   if (r.largeS3Sdk) out.push(...large("large-s3-sdk", r.largeS3Sdk));
+  if (r.largeS3Multipart) out.push(...large("large-s3-multipart", r.largeS3Multipart));
   if (r.huge) out.push(...large("huge", r.huge));
   if (r.compare) out.push(...compare(r, r.compare));
   if (r.tiers) {

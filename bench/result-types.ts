@@ -58,6 +58,8 @@ export interface CompareResults {
   overwrite?: MixedPhaseResult;
   large?: LargePhaseResult;
   largeParallel?: LargePhaseResult;
+  /** `large` uploaded multipart, beside MiniS3's large-s3-multipart only. */
+  largeMultipart?: LargePhaseResult;
   /** Keyed by MiniS3's phase name (mixed, mixed-s3, overwrite…). */
   ratios: Record<string, MixedRatios | LargeRatios>;
 }
@@ -81,6 +83,8 @@ export interface BenchResults {
   largeS3Parallel?: LargePhaseResult;
   /** large-s3 uploaded as the SDKs send a stream: aws-chunked, a CRC32 trailer. */
   largeS3Sdk?: LargePhaseResult;
+  /** large-s3 uploaded as the stock tools send a big file: multipart, 8 MiB parts, 10 at once. */
+  largeS3Multipart?: LargePhaseResult;
   huge?: LargePhaseResult;
   tiers?: TiersResult & { cpu: CpuFigures };
   transitions?: TransitionsResult & { cpu: CpuFigures };
@@ -90,4 +94,4 @@ export interface BenchResults {
 }
 
 export type MixedRow = "mixed" | "mixedS3" | "overwrite" | "overwriteS3";
-export type LargeRow = "large" | "largeParallel" | "largeS3" | "largeS3Parallel" | "largeS3Sdk";
+export type LargeRow = "large" | "largeParallel" | "largeS3" | "largeS3Parallel" | "largeS3Sdk" | "largeS3Multipart";

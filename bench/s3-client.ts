@@ -13,25 +13,33 @@ import {
   type RetrieveOutcome,
 } from "./client";
 import { send } from "./dispatch";
+import { AWS_CLI_MULTIPART, multipartUpload, type MultipartShape } from "./s3-multipart";
 import type { SocketGetter } from "./socket-get";
 
 // The bench's S3 side: the same workloads through the S3 port, every request signed with SigV4 as
 // stock clients sign it (aws4: an independent signer), so the coordinator's verifier is measured
 // too. Bodies go as UNSIGNED-PAYLOAD, which the SDKs send over TLS and which costs the client no
 // hashing here; the server still checks size and sha256 end to end as for every upload. With
-// `framing: "aws-chunked"` uploads go as the SDKs send a stream (aws-chunked.ts).
+// `framing: "aws-chunked"` uploads go as the SDKs send a stream (aws-chunked.ts); with "multipart"
+// as the stock tools send a big file: in parts, several at once (s3-multipart.ts).
 
 export interface S3Keys {
   accessKey: string;
   secretKey: string;
 }
 
+/** How an upload's body goes: one PUT as it is, one PUT aws-chunked, or a multipart upload. */
+export type Framing = "as-sent" | "aws-chunked" | "multipart";
+
 export class S3BenchClient implements ObjectClient {
   readonly pool: Pool;
   private readonly host: string;
   private readonly large?: SocketGetter;
 
-  /** `largeGets`: GETs read as large objects' are (client.ts largeGetter). */
+  /**
+   * `largeGets`: GETs read as large objects' are (client.ts largeGetter). With "multipart" framing
+   * give `connections` of at least `multipart.inFlight`, or parts wait for a connection.
+   */
   constructor(
     origin: string,
     private readonly bucket: string,
@@ -39,7 +47,8 @@ export class S3BenchClient implements ObjectClient {
     connections: number,
     timeoutMs = 60_000,
     largeGets = false,
-    private readonly framing: "as-sent" | "aws-chunked" = "as-sent",
+    private readonly framing: Framing = "as-sent",
+    private readonly multipart: MultipartShape = AWS_CLI_MULTIPART,
     private readonly region = "us-east-1",
   ) {
     this.host = new URL(origin).host;
@@ -47,7 +56,7 @@ export class S3BenchClient implements ObjectClient {
     this.large = largeGetter(origin, largeGets, timeoutMs);
   }
 
-  /** SigV4 headers for a path-style request. */
+  /** SigV4 headers for a path-style request; a query in `path` is signed with it (aws4 parses it off). */
   private signed(method: string, path: string, headers: Record<string, string> = {}): Record<string, string> {
     const req = {
       host: this.host,
@@ -79,6 +88,8 @@ export class S3BenchClient implements ObjectClient {
   }
 
   async upload(key: string, body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer>, length: number): Promise<Outcome> {
+    if (this.framing === "multipart")
+      return multipartUpload(this.pool, (m, p, h) => this.signed(m, p, h), this.path(key), body, length, this.multipart);
     try {
       const path = this.path(key);
       const chunked = this.framing === "aws-chunked";
