@@ -215,7 +215,9 @@ export class MultipartStore implements MultipartEngine {
     // The object is committed: from here on the Complete has happened, whatever fails next.
     try {
       const blobs = await this.catalogue.multipart.finishComplete(upload.uploadId, object.versionId, object.etag, Date.now());
-      await this.dropBlobs(blobs, ref.requestId);
+      // Not awaited: no row names the parts now, and a copy the deletes miss is the orphan sweep's.
+      // Awaited, they were 84-100 ms of a 64 MiB upload's ~500 ms Complete (16 files on two nodes, 2026-12-06).
+      void this.dropBlobs(blobs, ref.requestId);
     } catch (e) {
       this.log.warn(
         { err: e, upload: upload.uploadId, requestId: ref.requestId },
