@@ -23,6 +23,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { hashedAsSent, hashStream, seededBytes, seededStream, sha256 } from "../support/bodies";
+import { scrape, total } from "../support/prometheus";
 import { s3Client, s3ErrorCode } from "../support/s3";
 
 // Multipart upload on the S3 endpoint of a real cluster, driven by the AWS SDK for JavaScript v3
@@ -57,6 +58,14 @@ async function peakRss(pid: number | undefined): Promise<number> {
 }
 const mib = (bytes: number) => Math.round(bytes / MiB);
 
+/** Calls the storage nodes answered, of one NodeService operation, over all of them. */
+async function nodeCalls(op: string): Promise<number> {
+  let n = 0;
+  for (const spec of cluster.specs.filter((s) => s.name.startsWith("storage-")))
+    n += total(await scrape(`http://127.0.0.1:${spec.metricsPort}`), "minis3_requests_total", { door: "node", op });
+  return n;
+}
+
 test("lib-storage's Upload of a 105 MiB stream: read back byte-exact, with a multipart ETag", async () => {
   const size = 105 * MiB;
   const sent = hashedAsSent(seededStream("mp-upload", size, MiB));
@@ -71,10 +80,15 @@ test("lib-storage's Upload of a 105 MiB stream: read back byte-exact, with a mul
     if (p.loaded === size) allSentAt = performance.now();
   });
   const peakBefore = await peakRss(cluster.pid("coordinator"));
+  const [composedBefore, readBefore] = [await nodeCalls("ComposeBlob"), await nodeCalls("ReadBlob")];
   const started = performance.now();
   const done = await upload.done();
   const finished = performance.now();
-  // The last part acknowledged, then the Complete: its cost is the copy of every part into the object.
+  // Complete had the two nodes of the key compose the object from their copies of the parts: no
+  // part was read through the coordinator (a read of a part is a node's ReadBlob).
+  expect(await nodeCalls("ComposeBlob")).toBe(composedBefore + 2);
+  expect(await nodeCalls("ReadBlob")).toBe(readBefore);
+  // The last part acknowledged, then the Complete: the nodes composing the object from the parts.
   process.stdout.write(
     `multipart: 105 MiB in 21 parts uploaded in ${Math.round(finished - started)} ms, Complete took ~${Math.round(finished - allSentAt)} ms\n`,
   );
