@@ -119,7 +119,7 @@ export function parseAuthorization(header: string): Parsed {
     fail(
       M,
       `the authorization algorithm '${algorithm}' is not supported: sign with ${ALGORITHM} (Signature V4)` +
-        (algorithm === "AWS" ? "; Signature Version 2 is not supported (aws cli v1: aws configure set s3.signature_version s3v4)" : ""),
+        (algorithm === "AWS" ? `; Signature Version 2 is not supported ${SIGN_V4_HINT}` : ""),
     );
   let credential: string | undefined;
   let signedHeaders: string | undefined;
@@ -196,14 +196,15 @@ export function hasSignature(req: SignedRequest): boolean {
   return /(^|&)AWSAccessKeyId=/.test(req.query) && /(^|&)Signature=/.test(req.query);
 }
 
+/** How aws cli v1, which signs with Signature V2 unless told, is told to sign with V4. */
+const SIGN_V4_HINT = "(aws cli v1: aws configure set s3.signature_version s3v4)";
+
 /**
  * aws cli v1 presigns with Signature V2 by default (`aws s3 presign`: AWSAccessKeyId, Signature and
  * Expires in the query), which AWS has turned off for S3 too; without this the URL was refused as
  * "not signed".
  */
-const SIGV2_PRESIGNED =
-  "Signature Version 2 presigned URLs (AWSAccessKeyId, Signature, Expires) are not supported: presign with Signature V4 " +
-  "(aws cli v1: aws configure set s3.signature_version s3v4)";
+const SIGV2_PRESIGNED = `Signature Version 2 presigned URLs (AWSAccessKeyId, Signature, Expires) are not supported: presign with Signature V4 ${SIGN_V4_HINT}`;
 
 /**
  * Verifies a request's signature and time; throws a MiniS3Error with AccessDenied (no credentials,
