@@ -2,6 +2,7 @@ import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
 import { joinAsChunk } from "../../rpc/wire/blob-stream-codec";
 import { ReplicaWriter } from "./replica-writer";
+import { ReplayBudget } from "./replay-budget";
 import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
 
 // Writes against real node servers (gRPC, disk backends) in this process; "down" is a node the
@@ -89,6 +90,46 @@ describe("ReplicaWriter", () => {
     ]);
     // No spare, so no replacement can ever be sent the chunks: nothing is kept (a copy hands its read buffers back).
     expect(await writeAll(writer.startLarge("w-refill-no-spare", ["n1", "n2"], 2))).toEqual(Array<boolean>(10).fill(true));
+  });
+
+  it("what all large writes keep for a replacement is bounded: past the budget a write keeps nothing, and its failed replica is only dropped", async () => {
+    const chunk = 1024 * 1024;
+    const budget = new ReplayBudget(3 * chunk);
+    const bounded = new ReplicaWriter(nodes.pool, silentLog, budget);
+    const b = blobOf(3 * chunk);
+    const pieces = [0, 1, 2].map((i) => b.data.subarray(i * chunk, (i + 1) * chunk));
+    const send = async (up: ReturnType<typeof bounded.startLarge>, n: number) => {
+      const refill: boolean[] = [];
+      for (const p of pieces.slice(0, n)) refill.push(await up.write(joinAsChunk([p], chunk)));
+      return refill;
+    };
+    const a = bounded.startLarge("w-budget-a", ["n2", "n3"], 2, undefined, ["n1"]);
+    expect(await send(a, 3)).toEqual([false, false, false]); // kept: the whole budget
+    expect(budget.used).toBe(3 * chunk);
+    // Another write meanwhile finds the budget spent: it keeps nothing (the caller refills every chunk)...
+    nodes.backend("n1").breakWritesAfter = chunk;
+    try {
+      const c = bounded.startLarge("w-budget-c", ["n1", "n2"], 2, undefined, ["n3"]);
+      const sent = (async () => {
+        expect(await send(c, 3)).toEqual([true, true, true]);
+        return c.finish(b.data.length, b.sha256);
+      })();
+      // ...so when a replica fails it is not replaced from kept chunks: below the write quorum, it fails.
+      await expect(sent).rejects.toThrow(/write quorum is 2/);
+      c.abort();
+      expect(await holds("n3", "w-budget-c")).toBe(false);
+    } finally {
+      nodes.backend("n1").breakWritesAfter = undefined;
+    }
+    expect(budget.used).toBe(3 * chunk);
+    expect((await a.finish(b.data.length, b.sha256)).sort()).toEqual(["n2", "n3"]);
+    await a.settled();
+    expect(budget.used).toBe(0); // given back once nothing can be replayed
+    const d = bounded.startLarge("w-budget-d", ["n1", "n2"], 2, undefined, ["n3"]);
+    expect(await send(d, 3)).toEqual([false, false, false]);
+    expect((await d.finish(b.data.length, b.sha256)).sort()).toEqual(["n1", "n2"]);
+    await d.settled();
+    expect(budget.used).toBe(0);
   });
 
   it("a large write below its quorum fails, and the copy that got the bytes discards them", async () => {
