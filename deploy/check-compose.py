@@ -31,6 +31,8 @@ transfer_args = re.findall(r'"([^"]+)"', re.search(r"export const ARRAY_BUFFER_T
 node_args = transfer_args + node_args
 # glibc's malloc settings the launcher gives the blob nodes (BLOB_NODE_MALLOC_ENV).
 blob_node_malloc = dict(re.findall(r'(MALLOC_[A-Z_]+): "(\d+)"', re.search(r"export const BLOB_NODE_MALLOC_ENV[^=]*= \{(.*?)\};", plan, re.S).group(1)))
+# and the coordinator (COORDINATOR_MALLOC_ENV).
+coordinator_malloc = dict(re.findall(r'(MALLOC_[A-Z_]+): "(\d+)"', re.search(r"export const COORDINATOR_MALLOC_ENV[^=]*= \{(.*?)\};", plan, re.S).group(1)))
 coordinator_args = transfer_args + coordinator_args
 problems = []
 
@@ -96,6 +98,8 @@ for name, svc in services.items():
             problems.append(f"{name}: MINIS3_S3_PORT should be 9000 (HAProxy's S3 backend)")
         if env.get("MINIS3_COORDINATORS") != "1":
             problems.append(f"{name}: MINIS3_COORDINATORS should be 1 (HAProxy spreads the load)")
+        if not coordinator_malloc or {k: str(env.get(k)) for k in coordinator_malloc} != coordinator_malloc:
+            problems.append(f"{name}: should have the launcher's COORDINATOR_MALLOC_ENV {coordinator_malloc}")
         if svc.get("ports"):
             problems.append(f"{name}: HAProxy publishes the client ports, not the coordinator")
         continue

@@ -102,6 +102,21 @@ export const BLOB_NODE_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_TOP_PAD_: "4194304",
 };
 
+/**
+ * glibc's malloc setting for the coordinator (the compose file gives it too; deploy/check-compose.py
+ * checks). An allocation of 1 MiB or more (an upload's chunk past the pool of
+ * coordinator/objects/upload-chunk-pool.ts) is mapped on its own and given back when freed: with
+ * glibc's moving threshold such chunks came from the heap after the first was freed, and the heap kept
+ * what a burst of them had grown it to. The bench's multipart row (eight 8 MiB parts at once) left the
+ * busy worker at 262-278 MiB, and the 1 GiB pass that followed at 264-278 (the floor is 250 MB); with
+ * this, 226-231 and 201-204 MiB, the multipart row 14-21 % slower (two alternated pairs, 2026-12-06,
+ * bench/README.md "Multipart uploads"). Smaller allocations (64 KiB body pieces) are as before. A
+ * value already in the launcher's environment wins.
+ */
+export const COORDINATOR_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: "1048576",
+};
+
 /** The flags above where this Node needs them (the services run on the launcher's own Node). */
 export const RUNTIME_ARGS =
   typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function" ? [] : ARRAY_BUFFER_TRANSFER_ARGS;
@@ -154,6 +169,7 @@ export function planCluster(shape: ClusterShape, baseEnv: NodeJS.ProcessEnv | Re
       script: script("coordinator"),
       nodeArgs: [...RUNTIME_ARGS, ...COORDINATOR_NODE_ARGS],
       env: {
+        ...COORDINATOR_MALLOC_ENV,
         ...common,
         MINIS3_HTTP_PORT: String(shape.httpPort),
         MINIS3_GRPC_PORT: String(shape.grpcPort),

@@ -79,11 +79,14 @@ describe("planCluster", () => {
     }
   });
 
-  it("gives the blob nodes glibc's malloc settings (a value in the environment wins), and the coordinator none", () => {
+  it("gives the blob nodes and the coordinator their own glibc malloc settings (a value in the environment wins)", () => {
     for (const p of plan.slice(1)) expect(p.env).toMatchObject({ MALLOC_TRIM_THRESHOLD_: "33554432", MALLOC_TOP_PAD_: "4194304" });
+    for (const p of plan.slice(1)) expect(p.env.MALLOC_MMAP_THRESHOLD_).toBeUndefined();
     expect(plan[0].env.MALLOC_TRIM_THRESHOLD_).toBeUndefined();
-    const own = planCluster(shape, { MALLOC_TRIM_THRESHOLD_: "131072" });
+    expect(plan[0].env.MALLOC_MMAP_THRESHOLD_).toBe("1048576");
+    const own = planCluster(shape, { MALLOC_TRIM_THRESHOLD_: "131072", MALLOC_MMAP_THRESHOLD_: "65536" });
     expect(own.map((p) => p.env.MALLOC_TRIM_THRESHOLD_)).toEqual(own.map(() => "131072"));
+    expect(own.map((p) => p.env.MALLOC_MMAP_THRESHOLD_)).toEqual(own.map(() => "65536"));
   });
 
   it("does not change the env it was given", () => {
