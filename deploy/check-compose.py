@@ -29,10 +29,16 @@ coordinator_args = re.findall(r'"([^"]+)"', re.search(r"export const COORDINATOR
 # The image's Node is 20, which needs ARRAY_BUFFER_TRANSFER_ARGS first (the launcher adds them where needed).
 transfer_args = re.findall(r'"([^"]+)"', re.search(r"export const ARRAY_BUFFER_TRANSFER_ARGS = \[(.*?)\];", plan).group(1))
 node_args = transfer_args + node_args
-# glibc's malloc settings the launcher gives the blob nodes (BLOB_NODE_MALLOC_ENV).
-blob_node_malloc = dict(re.findall(r'(MALLOC_[A-Z_]+): "(\d+)"', re.search(r"export const BLOB_NODE_MALLOC_ENV[^=]*= \{(.*?)\};", plan, re.S).group(1)))
-# and the coordinator (COORDINATOR_MALLOC_ENV).
-coordinator_malloc = dict(re.findall(r'(MALLOC_[A-Z_]+): "(\d+)"', re.search(r"export const COORDINATOR_MALLOC_ENV[^=]*= \{(.*?)\};", plan, re.S).group(1)))
+
+
+def malloc_env(name):
+    """The MALLOC_* settings of plan.ts's constant `name`."""
+    return dict(re.findall(r'(MALLOC_[A-Z_]+): "(\d+)"', re.search(r"export const " + name + r"[^=]*= \{(.*?)\};", plan, re.S).group(1)))
+
+
+# glibc's malloc settings the launcher gives the blob nodes, and the coordinator.
+blob_node_malloc = malloc_env("BLOB_NODE_MALLOC_ENV")
+coordinator_malloc = malloc_env("COORDINATOR_MALLOC_ENV")
 coordinator_args = transfer_args + coordinator_args
 problems = []
 

@@ -92,6 +92,19 @@ export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
  */
 const UPLOAD_CHUNK_POOL = 10;
 
+/**
+ * A new version's names, checked before any byte moves: a value the catalogue cannot hold would
+ * fail only at commit, after the copies.
+ */
+function checkedNames(input: Pick<PutInput, "bucket" | "key" | "contentType" | "metadata">) {
+  return {
+    bucket: checkBucket(input.bucket),
+    key: checkKey(input.key),
+    contentType: checkContentType(input.contentType || "application/octet-stream"),
+    metadata: checkMetadata(input.metadata ?? {}),
+  };
+}
+
 const cursorOf = (key: string) => Buffer.from(key, "utf8").toString("base64url");
 const keyOfCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url").toString("utf8") : "");
 
@@ -150,11 +163,7 @@ export class ObjectStore implements ObjectEngine {
   }
 
   async put(input: PutInput): Promise<ObjectView> {
-    const bucket = checkBucket(input.bucket);
-    const key = checkKey(input.key);
-    // Before any byte moves: a value the catalogue cannot hold would fail only at commit, after the copies.
-    const contentType = checkContentType(input.contentType || "application/octet-stream");
-    const metadata = checkMetadata(input.metadata ?? {});
+    const { bucket, key, contentType, metadata } = checkedNames(input);
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
     const versionId = newVersionId();
     const { requestId } = input;
@@ -195,10 +204,7 @@ export class ObjectStore implements ObjectEngine {
    * the bytes itself (`put` with the parts as its body), which also reads past a damaged copy.
    */
   async putComposed(input: ComposedInput): Promise<ObjectView | null> {
-    const bucket = checkBucket(input.bucket);
-    const key = checkKey(input.key);
-    const contentType = checkContentType(input.contentType || "application/octet-stream");
-    const metadata = checkMetadata(input.metadata ?? {});
+    const { bucket, key, contentType, metadata } = checkedNames(input);
     const { parts, requestId } = input;
     const size = parts.reduce((n, p) => n + p.size, 0);
     if (size <= this.opts.chunkSize) return null;

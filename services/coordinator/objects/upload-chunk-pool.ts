@@ -29,9 +29,4 @@ export class UploadChunkPool {
       if (c.length === this.chunkBytes) this.free.push(c);
     }
   }
-
-  /** Chunks kept now. */
-  get size(): number {
-    return this.free.length;
-  }
 }
