@@ -33,14 +33,14 @@ export class PrivateRedis {
     proc.on("exit", () => {
       if (this.proc === proc) this.proc = undefined;
     });
+    // Its own answer, not some other process's: between a stop and a start another test may take the
+    // port (it is free then), and this redis-server then exits at once, unable to bind it.
     await waitFor(
       "private Redis answering",
-      () =>
-        new Promise<boolean>((resolve) => {
-          const s = createConnection(this.port, "127.0.0.1");
-          s.once("connect", () => (s.end(), resolve(true)));
-          s.once("error", () => resolve(false));
-        }),
+      async () => {
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`redis-server exited at start: port ${this.port} taken?`);
+        return (await pong(this.port)) && proc.exitCode === null;
+      },
       10_000,
       50,
     );
@@ -49,4 +49,24 @@ export class PrivateRedis {
   async stop(): Promise<void> {
     await stopChild(this.proc);
   }
+}
+
+/** Whether a Redis answers PING on 127.0.0.1:port. */
+function pong(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let reply = "";
+    const s = createConnection(port, "127.0.0.1");
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once("connect", () => s.write("PING\r\n"));
+    s.on("data", (d) => {
+      reply += d.toString("latin1");
+      if (!reply.includes("\r\n")) return;
+      s.end();
+      resolve(reply.startsWith("+PONG"));
+    });
+    s.once("error", () => resolve(false));
+  });
 }

@@ -4,6 +4,7 @@
 
 import type { RehomeStatusView, RepairStatusView } from "../lifecycle/rehome/repair-views";
 import type { CoordinatorRow } from "../cluster/coordinator-roster";
+import type { CacheLease } from "../cluster/invalidation-bus";
 import type { MemberState } from "../cluster/node-directory";
 import type { TransitionView } from "../lifecycle/transition-stats";
 import type { UpcomingTransition } from "../model/upcoming-transition";
@@ -45,7 +46,8 @@ export interface NodeStatusView {
 /** Every coordinator in the catalogue as the answering one sees them, and its read cache. */
 export interface CoordinationView {
   coordinators: CoordinatorRow[];
-  readCache: { enabled: boolean; rows: number };
+  /** waitingFor: while it serves nothing (and is configured), the leases it waits for (InvalidationBus.leasesMissing). */
+  readCache: { enabled: boolean; rows: number; waitingFor?: CacheLease[] };
 }
 
 /**

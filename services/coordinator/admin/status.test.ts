@@ -66,9 +66,10 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
     },
     placement: { liveStorageNodes: () => 2 },
     cache: { enabled: false, size: 0 },
+    cacheBus: { leasesMissing: () => ["redis", "fence"] },
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
-    config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond, hotTtl: 60_000 },
+    config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond, hotTtl: 60_000, readCache: 0 },
     redis: { ping: async () => undefined },
     ...over,
   };
@@ -115,6 +116,14 @@ describe("cluster status", () => {
       readCache: { enabled: false, rows: 0 },
       scrub: SCRUB_VIEW, // the catalogue holds 5 versions
     });
+  });
+
+  test("/status names the leases a configured read cache waits for while it serves nothing", async () => {
+    const config = { scrubRate: 1, hotTtl: 60_000, readCache: 1 << 20 };
+    const off = await new ClusterStatus(deps({ config })).status();
+    expect(off.readCache).toEqual({ enabled: false, rows: 0, waitingFor: ["redis", "fence"] });
+    const on = await new ClusterStatus(deps({ config, cache: { enabled: true, size: 3 } })).status();
+    expect(on.readCache).toEqual({ enabled: true, rows: 3 });
   });
 
   test("/status shows a node that does not answer GetInfo without its damaged-record count", async () => {

@@ -2,6 +2,7 @@ import type { Catalogue } from "../catalogue/catalogue";
 import type { ReadCache } from "../catalogue/read-cache";
 import type { ScrubQueries, ScrubState } from "../catalogue/scrub-queries";
 import type { CoordinatorRoster } from "../cluster/coordinator-roster";
+import type { InvalidationBus } from "../cluster/invalidation-bus";
 import type { NodeDirectory } from "../cluster/node-directory";
 import type { Placement } from "../placement/placement";
 import type { NodeRecord } from "../../membership/node-record";
@@ -9,6 +10,7 @@ import type { NodeClient } from "../../rpc/client/node-client";
 import type {
   ClusterAdmin,
   ClusterStatusView,
+  CoordinationView,
   HealthView,
   NodeStatusView,
   ReadinessView,
@@ -32,6 +34,8 @@ export interface ClusterStatusDeps {
   readonly removal: Pick<NodeRemoval, "remove" | "versionsLeft">;
   readonly placement: Pick<Placement, "liveStorageNodes">;
   readonly cache: Pick<ReadCache, "enabled" | "size">;
+  /** Why the read cache serves nothing, when it does not. */
+  readonly cacheBus: Pick<InvalidationBus, "leasesMissing">;
   /** The lifecycle's queues (the Scheduler); gives up after a few seconds when Redis is away. */
   readonly scheduler: { queueStatus(): Promise<ClusterStatusView["queues"]> };
   /** The lifecycle's due-row poller, if this coordinator runs one. */
@@ -39,7 +43,7 @@ export interface ClusterStatusDeps {
   /** The lifecycle's repair backlog and rehome passes, if this coordinator runs them. */
   readonly repairs?: { repairStatus(): Promise<RepairStatusView>; rehomeStatus(): RehomeStatusView };
   readonly writeQuorum: number;
-  readonly config: { readonly scrubRate: number; readonly hotTtl: number };
+  readonly config: { readonly scrubRate: number; readonly hotTtl: number; readonly readCache: number };
   /** The queues' Redis, for /readyz. */
   readonly redis: ReadinessDeps["redis"];
 }
@@ -60,7 +64,7 @@ export class ClusterStatus implements ClusterAdmin {
   }
 
   async status(): Promise<ClusterStatusView> {
-    const { catalogue, directory, roster, cache, scheduler } = this.deps;
+    const { catalogue, directory, roster, scheduler } = this.deps;
     let queuesError: string | undefined;
     const repairs = this.deps.repairs;
     const [tiers, scrub, repair, queues, coordinators, nodes] = await Promise.all([
@@ -85,7 +89,7 @@ export class ClusterStatus implements ClusterAdmin {
       tiers,
       queues,
       coordinators,
-      readCache: { enabled: cache.enabled, rows: cache.size },
+      readCache: this.readCache(),
       ...(this.deps.transitions ? { transitions: this.deps.transitions.transitions() } : {}),
       scrub: scrubView(
         scrub,
@@ -95,6 +99,13 @@ export class ClusterStatus implements ClusterAdmin {
       ...(repair ? { repair } : {}),
       ...(repairs ? { rehome: repairs.rehomeStatus() } : {}),
     };
+  }
+
+  private readCache(): CoordinationView["readCache"] {
+    const { cache, cacheBus, config } = this.deps;
+    // enabled first: asking it is what wakes an idle cache (InvalidationBus rule 6).
+    const view = { enabled: cache.enabled, rows: cache.size };
+    return view.enabled || config.readCache === 0 ? view : { ...view, waitingFor: cacheBus.leasesMissing() };
   }
 
   transitions(): TransitionView[] {

@@ -35,7 +35,7 @@ export function clusterStatus(s: ClusterStatusView): ClusterStatus {
       silentForMs: c.silentForMs,
       pid: c.pid,
     })),
-    readCache: { ...s.readCache },
+    readCache: { enabled: s.readCache.enabled, rows: s.readCache.rows },
     scrub: scrubStatus(s.scrub),
     repair: s.repair ? repairStatus(s.repair) : undefined,
     rehome: s.rehome ? rehomeStatus(s.rehome) : undefined,

@@ -136,6 +136,7 @@ test("a peer that stops handling messages holds up a write only until its lease 
   // It waited for B's lease to run out (not forever: the test's own timeout is the bound).
   expect(took).toBeGreaterThanOrEqual(LEASE_MS - 300);
   expect(b.bus.leaseStretch()).toBeUndefined();
+  expect(b.bus.leasesMissing()).toEqual(["redis"]); // what /status names: its heartbeats are not back
   expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
 
   // B reads its backlog, renews, and serves again, fresh.

@@ -91,7 +91,9 @@ test("a cache asked again after idling serves only two presence intervals after 
   await new Promise((r) => setTimeout(r, 3 * INTERVAL)); // idle since its start, announced on its first beats
   const askedAt = performance.now();
   expect(b.bus.leaseStretch()).toBeUndefined();
+  expect(b.bus.leasesMissing()).toContain("announcement"); // what /status names while it waits
   await until("B's cache", () => b.bus.leaseStretch() !== undefined);
+  expect(b.bus.leasesMissing()).toEqual([]);
   // The announcement's beat was sent after the ask and answered later still: 2 intervals at least.
   expect(performance.now() - askedAt).toBeGreaterThanOrEqual(2 * INTERVAL);
 }, 30_000);

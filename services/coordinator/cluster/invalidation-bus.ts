@@ -40,6 +40,9 @@ type Message =
   /** `from` has stopped serving from its cache for good (a clean stop). */
   | { t: "bye"; from: string };
 
+/** A lease a read cache serves under (InvalidationBus.leasesMissing). */
+export type CacheLease = "redis" | "presence" | "fence" | "announcement";
+
 /** What one change touched. */
 interface Change {
   keys: readonly CachedKey[];
@@ -264,6 +267,21 @@ export class InvalidationBus {
       this.combinedStretch++;
     }
     return this.combinedStretch;
+  }
+
+  /**
+   * The leases leaseStretch() needs that do not hold now, for /status: why a cache serves nothing.
+   * "redis": its own heartbeats are not coming back (rule 1); "presence": its writer lease or a
+   * join's wait (rule 4); "fence": the epoch's lease (rule 5); "announcement": caching announced,
+   * not yet landed (rule 8).
+   */
+  leasesMissing(): CacheLease[] {
+    const missing: CacheLease[] = [];
+    if (this.clock.now() >= this.leaseUntil) missing.push("redis");
+    if (this.presence.writableStretch() === undefined) missing.push("presence");
+    if (this.fence.stretch() === undefined) missing.push("fence");
+    if (this.presence.cachingStretch() === undefined) missing.push("announcement");
+    return missing;
   }
 
   /**
