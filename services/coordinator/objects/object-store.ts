@@ -32,7 +32,7 @@ import { payloadSha256Mismatch } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
 import type { BodyCache } from "../replicas/body-cache";
 import { ReplicaReader } from "../replicas/replica-reader";
-import { ReplicaWriter } from "../replicas/replica-writer";
+import { REPLAY_BUDGET_BYTES, ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
 import { UploadChunkPool } from "./upload-chunk-pool";
 import { committedDespiteError, type FailedCommitDeps } from "./failed-commit";
@@ -91,6 +91,18 @@ export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
  * large upload takes back from the pool rather than allocates.
  */
 const UPLOAD_CHUNK_POOL = 10;
+/** Uploads at once whose chunks the pool keeps while they come: aws cli's parts in flight (max_concurrent_requests). */
+const UPLOAD_CHUNK_BURST = 10;
+
+/**
+ * What the pool keeps at most while uploads come: every chunk the replay budget lets uploads keep
+ * for a replacement, and the two each of a burst's uploads alternates. Memory: 44 MiB at 1 MiB
+ * chunks, held only while uploads come (upload-chunk-pool.ts lets go of all but UPLOAD_CHUNK_POOL
+ * after a few idle seconds), where such a burst holds as much in flight anyway.
+ */
+function chunkPoolMax(chunkBytes: number): number {
+  return Math.max(UPLOAD_CHUNK_POOL, Math.ceil(REPLAY_BUDGET_BYTES / chunkBytes) + 2 * UPLOAD_CHUNK_BURST);
+}
 
 /**
  * A new version's names, checked before any byte moves: a value the catalogue cannot hold would
@@ -124,7 +136,7 @@ export class ObjectStore implements ObjectEngine {
   private readonly writer: ReplicaWriter;
   private readonly nodes: NodePool;
   private readonly digests = new DigestThread();
-  /** Whole upload chunks for the next joins: about one upload's kept chunks and two more (UPLOAD_CHUNK_POOL). */
+  /** Whole upload chunks for the next joins: a burst's while uploads come (chunkPoolMax), else UPLOAD_CHUNK_POOL. */
   private readonly chunks: UploadChunkPool;
   private readonly failedCommits: FailedCommitDeps;
   private readonly bodies?: BodyCache;
@@ -133,7 +145,8 @@ export class ObjectStore implements ObjectEngine {
     deps: ObjectStoreDeps,
     private readonly opts: ObjectStoreOptions,
   ) {
-    this.chunks = new UploadChunkPool(Math.max(opts.chunkSize, UPLOAD_CHUNK_BYTES), UPLOAD_CHUNK_POOL);
+    const chunkBytes = Math.max(opts.chunkSize, UPLOAD_CHUNK_BYTES);
+    this.chunks = new UploadChunkPool(chunkBytes, UPLOAD_CHUNK_POOL, chunkPoolMax(chunkBytes));
     this.catalogue = deps.catalogue;
     this.placement = deps.placement;
     this.access = deps.access;

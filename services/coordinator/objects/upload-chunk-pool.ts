@@ -7,26 +7,57 @@
  * 256 MiB in 8 MiB parts cost the busy coordinator 2.55 s of CPU, its GC helper threads ~0.7 s of
  * it, where one 256 MiB PutObject cost 1.2 s with none (perf, 2026-12-06).
  *
- * Bounded: at most `max` chunks are kept (what a few uploads at once take back); the rest go to V8.
+ * Bounded twice: at most `max` chunks are kept (what a burst of uploads at once takes back), and
+ * past `keep` only while uploads come: a pool that nobody took from for `idleMs` lets go of all but
+ * `keep` (each a mapping of its own, MALLOC_MMAP_THRESHOLD_: given back to the system once V8 has
+ * collected it). Why the burst size: ten 8 MiB parts at once (aws cli's default) hold ~38 chunks
+ * (three keep their 8 for a replacement, the replay budget; the others alternate two), and with
+ * only 10 kept the rest were fresh each time: per 64 MiB uploaded that way the busy worker spent
+ * ~600 ms of CPU against ~300 for one PutObject, V8's concurrent marking and the first touch of
+ * fresh pages (page faults under the joins' copies) most of the difference (perf, 2026-12-06 07:05).
  */
 export class UploadChunkPool {
   private readonly free: Buffer[] = [];
+  private lastTake = -Infinity;
+  private trimTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly chunkBytes: number,
-    private readonly max: number,
+    /** Chunks kept however long the pool is idle. */
+    private readonly keep: number,
+    /** Chunks kept at most, while uploads come. */
+    private readonly max: number = keep,
+    private readonly idleMs = 5000,
   ) {}
+
+  /** Chunks held now. */
+  get size(): number {
+    return this.free.length;
+  }
 
   /** A chunk to join into, or undefined (the caller allocates one). */
   take(): Buffer | undefined {
+    this.lastTake = performance.now();
     return this.free.pop();
   }
 
   /** Chunks no part of the process will read or write again (their upload has settled). */
   give(chunks: Iterable<Buffer>): void {
     for (const c of chunks) {
-      if (this.free.length >= this.max) return;
+      if (this.free.length >= this.max) break;
       if (c.length === this.chunkBytes) this.free.push(c);
     }
+    if (this.free.length > this.keep) this.trimWhenIdle();
+  }
+
+  private trimWhenIdle(): void {
+    if (this.trimTimer) return;
+    const wait = Math.max(0, this.lastTake + this.idleMs - performance.now());
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      if (performance.now() - this.lastTake < this.idleMs) return this.trimWhenIdle(); // taken from meanwhile
+      this.free.length = Math.min(this.free.length, this.keep);
+    }, wait);
+    this.trimTimer.unref();
   }
 }
