@@ -1,3 +1,5 @@
+import { performance } from "node:perf_hooks";
+
 /**
  * Whole upload chunks (UPLOAD_CHUNK_BYTES, each made by allocChunk) that finished uploads handed
  * back, for the next uploads' joins. An upload keeps its first 8 MiB of chunks for a replacement
