@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { UploadChunkPool } from "./upload-chunk-pool";
 
-const chunks = (n: number, bytes = 16) => Array.from({ length: n }, () => Buffer.alloc(bytes));
+const chunks = (n: number, bytes = 16): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(bytes));
 
 test("a pool keeps whole chunks up to its burst size, and hands back the ones it was given", () => {
   const pool = new UploadChunkPool(16, 2, 5, 60_000);
