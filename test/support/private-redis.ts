@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { Redis } from "ioredis";
 import { findFreePortBlock } from "../../deploy/launcher/ports";
 import { waitFor } from "./wait";
-import { createConnection } from "node:net";
 import { stopChild } from "./stop-child";
 
 // A redis-server of a test's own (its own port, no persistence), for tests that stop and start
@@ -51,22 +51,16 @@ export class PrivateRedis {
   }
 }
 
-/** Whether a Redis answers PING on 127.0.0.1:port. */
-function pong(port: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    let reply = "";
-    const s = createConnection(port, "127.0.0.1");
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once("connect", () => s.write("PING\r\n"));
-    s.on("data", (d) => {
-      reply += d.toString("latin1");
-      if (!reply.includes("\r\n")) return;
-      s.end();
-      resolve(reply.startsWith("+PONG"));
-    });
-    s.once("error", () => resolve(false));
-  });
+/** Whether a Redis answers PING on 127.0.0.1:port (one try, no retries). */
+async function pong(port: number): Promise<boolean> {
+  const redis = new Redis({ host: "127.0.0.1", port, lazyConnect: true, connectTimeout: 1000, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  redis.on("error", () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
 }

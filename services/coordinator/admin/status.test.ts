@@ -1,5 +1,6 @@
 import type { NodeRecord } from "../../membership/node-record";
 import type { ScrubState } from "../catalogue/scrub-queries";
+import type { CacheLease } from "../cluster/invalidation-bus";
 import type { ClusterStatusView } from "./cluster-admin";
 import { SCRUB_VIEW } from "./testing/scrub-view";
 import { ClusterStatus, type ClusterStatusDeps } from "./status";
@@ -66,10 +67,10 @@ function deps(over: Partial<ClusterStatusDeps> = {}): ClusterStatusDeps {
     },
     placement: { liveStorageNodes: () => 2 },
     cache: { enabled: false, size: 0 },
-    cacheBus: { leasesMissing: () => ["redis", "fence"] },
+    cacheBus: { leasesMissing: () => [] }, // a coordinator that caches nothing (MINIS3_READ_CACHE=0)
     scheduler: { queueStatus: async () => QUEUES },
     writeQuorum: 2,
-    config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond, hotTtl: 60_000, readCache: 0 },
+    config: { scrubRate: SCRUB_VIEW.rateBytesPerSecond, hotTtl: 60_000 },
     redis: { ping: async () => undefined },
     ...over,
   };
@@ -119,10 +120,10 @@ describe("cluster status", () => {
   });
 
   test("/status names the leases a configured read cache waits for while it serves nothing", async () => {
-    const config = { scrubRate: 1, hotTtl: 60_000, readCache: 1 << 20 };
-    const off = await new ClusterStatus(deps({ config })).status();
+    const cacheBus = { leasesMissing: (): CacheLease[] => ["redis", "fence"] };
+    const off = await new ClusterStatus(deps({ cacheBus })).status();
     expect(off.readCache).toEqual({ enabled: false, rows: 0, waitingFor: ["redis", "fence"] });
-    const on = await new ClusterStatus(deps({ config, cache: { enabled: true, size: 3 } })).status();
+    const on = await new ClusterStatus(deps({ cacheBus, cache: { enabled: true, size: 3 } })).status();
     expect(on.readCache).toEqual({ enabled: true, rows: 3 });
   });
 

@@ -34,7 +34,7 @@ export interface ClusterStatusDeps {
   readonly removal: Pick<NodeRemoval, "remove" | "versionsLeft">;
   readonly placement: Pick<Placement, "liveStorageNodes">;
   readonly cache: Pick<ReadCache, "enabled" | "size">;
-  /** Why the read cache serves nothing, when it does not. */
+  /** Why the read cache serves nothing, when it does not (nothing when it caches nothing at all). */
   readonly cacheBus: Pick<InvalidationBus, "leasesMissing">;
   /** The lifecycle's queues (the Scheduler); gives up after a few seconds when Redis is away. */
   readonly scheduler: { queueStatus(): Promise<ClusterStatusView["queues"]> };
@@ -43,7 +43,7 @@ export interface ClusterStatusDeps {
   /** The lifecycle's repair backlog and rehome passes, if this coordinator runs them. */
   readonly repairs?: { repairStatus(): Promise<RepairStatusView>; rehomeStatus(): RehomeStatusView };
   readonly writeQuorum: number;
-  readonly config: { readonly scrubRate: number; readonly hotTtl: number; readonly readCache: number };
+  readonly config: { readonly scrubRate: number; readonly hotTtl: number };
   /** The queues' Redis, for /readyz. */
   readonly redis: ReadinessDeps["redis"];
 }
@@ -102,10 +102,11 @@ export class ClusterStatus implements ClusterAdmin {
   }
 
   private readCache(): CoordinationView["readCache"] {
-    const { cache, cacheBus, config } = this.deps;
+    const { cache, cacheBus } = this.deps;
     // enabled first: asking it is what wakes an idle cache (InvalidationBus rule 6).
     const view = { enabled: cache.enabled, rows: cache.size };
-    return view.enabled || config.readCache === 0 ? view : { ...view, waitingFor: cacheBus.leasesMissing() };
+    const missing = view.enabled ? [] : cacheBus.leasesMissing();
+    return missing.length ? { ...view, waitingFor: missing } : view;
   }
 
   transitions(): TransitionView[] {

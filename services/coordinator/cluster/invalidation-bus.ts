@@ -273,10 +273,11 @@ export class InvalidationBus {
    * The leases leaseStretch() needs that do not hold now, for /status: why a cache serves nothing.
    * "redis": its own heartbeats are not coming back (rule 1); "presence": its writer lease or a
    * join's wait (rule 4); "fence": the epoch's lease (rule 5); "announcement": caching announced,
-   * not yet landed (rule 8).
+   * not yet landed (rule 8). None for a coordinator that caches nothing at all.
    */
   leasesMissing(): CacheLease[] {
     const missing: CacheLease[] = [];
+    if (!this.serving) return missing;
     if (this.clock.now() >= this.leaseUntil) missing.push("redis");
     if (this.presence.writableStretch() === undefined) missing.push("presence");
     if (this.fence.stretch() === undefined) missing.push("fence");
