@@ -53,7 +53,14 @@ export class PrivateRedis {
 
 /** Whether a Redis answers PING on 127.0.0.1:port (one try, no retries). */
 async function pong(port: number): Promise<boolean> {
-  const redis = new Redis({ host: "127.0.0.1", port, lazyConnect: true, connectTimeout: 1000, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const redis = new Redis({
+    host: "127.0.0.1",
+    port,
+    lazyConnect: true,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
   redis.on("error", () => undefined);
   try {
     await redis.connect();
