@@ -1,20 +1,9 @@
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { inService, requireCompiled } from "../../test/support/in-service";
 import { ARRAY_BUFFER_TRANSFER_ARGS, RUNTIME_ARGS } from "../../deploy/launcher/plan";
 import { bodyBytesFreed, FREES_BODY_PIECES, freeBodyPiece, ownBodyPiece } from "./body-pieces";
-import { repoRoot } from "./repo-root";
 
-// What frees a body's pieces (ArrayBuffer.prototype.transfer) is behind a flag in Node 20, which jest
-// runs without: the freeing itself is checked in a child process run with the launcher's flags, on
-// the compiled module (npm test builds first), against node:http's own body pieces.
-
-const compiled = (path: string) => JSON.stringify(join(repoRoot(), "dist", path));
-
-/** Runs `script` in a Node with the flags the launcher gives a service; its stdout parsed as JSON. */
-function inService(script: string): Record<string, unknown> {
-  const out = execFileSync(process.execPath, [...RUNTIME_ARGS, "-e", script], { encoding: "utf8", timeout: 30_000 });
-  return JSON.parse(out) as Record<string, unknown>;
-}
+// The freeing itself is checked in a child process run with the launcher's flags (in-service.ts),
+// against node:http's own body pieces.
 
 describe("body pieces freed as they are used", () => {
   test("the launcher gives this Node what it needs for it (the flag on Node 20, nothing where it is built in)", () => {
@@ -26,7 +15,7 @@ describe("body pieces freed as they are used", () => {
   test("node:http's pieces of a request body, marked as read, are freed once used; nothing else is", () => {
     const got = inService(`
       const http = require("node:http");
-      const { ownBodyPiece, freeBodyPiece, bodyBytesFreed, FREES_BODY_PIECES } = require(${compiled("services/common/body-pieces.js")});
+      const { ownBodyPiece, freeBodyPiece, bodyBytesFreed, FREES_BODY_PIECES } = ${requireCompiled("services/common/body-pieces.js")};
       const server = http.createServer(async (req, res) => {
         const pieces = [];
         for await (const piece of req) pieces.push(ownBodyPiece(piece));
@@ -70,7 +59,7 @@ describe("body pieces freed as they are used", () => {
 
   test("a piece cut into slices (an aws-chunked body's data) is freed once its last slice has been, not before", () => {
     const got = inService(`
-      const { ownBodyPiece, freeBodyPiece, shareBodyPiece, bodyBytesFreed } = require(${compiled("services/common/body-pieces.js")});
+      const { ownBodyPiece, freeBodyPiece, shareBodyPiece, bodyBytesFreed } = ${requireCompiled("services/common/body-pieces.js")};
       const piece = ownBodyPiece(Buffer.alloc(65536, 4));
       const slices = [piece.subarray(8, 30000), piece.subarray(30010)]; // framing cut out between them
       shareBodyPiece(piece, slices);

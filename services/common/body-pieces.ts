@@ -71,12 +71,23 @@ export function freeBodyPiece(piece: Buffer): void {
     return;
   }
   if (!owned.delete(piece)) return;
-  const buffer = piece.buffer;
-  if (piece.byteOffset !== 0 || piece.length !== buffer.byteLength || !(buffer instanceof ArrayBuffer)) return;
   const bytes = piece.length;
-  transfer!.call(buffer, 0);
+  if (!freeWholeBuffer(piece)) return;
   forgetFreshBodyBytes(bytes);
   freedBytes += bytes;
+}
+
+/**
+ * Frees the memory of a Buffer that is the whole of its own ArrayBuffer, now rather than at V8's
+ * next collection; it and every other view of that memory read as empty after. Whether it did:
+ * not without transfer (FREES_BODY_PIECES), nor for a slice or a pooled Buffer. The caller vouches
+ * that nothing reads or writes the memory any more.
+ */
+export function freeWholeBuffer(view: Buffer): boolean {
+  const buffer = view.buffer;
+  if (!transfer || view.byteOffset !== 0 || view.length !== buffer.byteLength || !(buffer instanceof ArrayBuffer)) return false;
+  transfer.call(buffer, 0);
+  return true;
 }
 
 /**

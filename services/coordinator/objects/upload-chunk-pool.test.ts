@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { inService, requireCompiled } from "../../../test/support/in-service";
 import { UploadChunkPool } from "./upload-chunk-pool";
+
+const MiB = 1024 * 1024;
 
 const chunks = (n: number, bytes = 16): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(bytes));
 
@@ -30,4 +33,29 @@ test("an idle pool lets go of all but the chunks it always keeps; one taken from
   pool.take();
   await sleep(idleMs + 200);
   expect(pool.size).toBe(1);
+});
+
+test("what a pool lets go of, or has no room for, is freed at once, not left for a collection", () => {
+  const got = inService(`
+    const { UploadChunkPool } = ${requireCompiled("services/coordinator/objects/upload-chunk-pool.js")};
+    const { allocChunk } = ${requireCompiled("services/rpc/wire/blob-stream-codec.js")};
+    const MiB = 1024 * 1024;
+    const pool = new UploadChunkPool(MiB, 1, 3, 100);
+    const chunks = Array.from({ length: 5 }, (_, i) => allocChunk(MiB).fill(i + 1));
+    const before = process.memoryUsage().arrayBuffers;
+    pool.give(chunks);
+    const overflow = { sizes: chunks.map((c) => c.length), freedMiB: (before - process.memoryUsage().arrayBuffers) / MiB };
+    setTimeout(() => {
+      const kept = pool.take();
+      console.log(JSON.stringify({ overflow, size: pool.size, kept: kept.length === MiB && kept.every((b) => b === 1),
+        emptied: chunks.filter((c) => c.length === 0).length, freedMiB: (before - process.memoryUsage().arrayBuffers) / MiB }));
+    }, 300);
+  `);
+  // Room for 3: the last two given were freed there and then; the first three kept intact.
+  const overflow = got.overflow as { sizes: number[]; freedMiB: number };
+  expect(overflow.sizes).toEqual([MiB, MiB, MiB, 0, 0]);
+  expect(overflow.freedMiB).toBeGreaterThanOrEqual(2); // each with its few bytes of message header
+  // Idle: all but the one it always keeps freed, and that one still the bytes it was given.
+  expect(got).toMatchObject({ size: 0, kept: true, emptied: 4 });
+  expect(got.freedMiB).toBeGreaterThanOrEqual(4);
 });

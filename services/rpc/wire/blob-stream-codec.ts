@@ -1,3 +1,4 @@
+import { freeWholeBuffer } from "../../common/body-pieces";
 import { ReadBlobResponse, WriteBlobRequest } from "../gen/minis3/v1/node";
 
 // Codecs for the two messages that carry object bytes (WriteBlobRequest, ReadBlobResponse). A
@@ -50,6 +51,18 @@ export function allocChunk(length: number): Buffer {
   const chunk = out.subarray(head);
   encodedChunks.set(chunk, out);
   return chunk;
+}
+
+/**
+ * Frees a chunk allocChunk made, with its encoded message, now rather than at V8's next collection
+ * (common/body-pieces.ts freeWholeBuffer); it reads as empty after. Only for a chunk nothing sends,
+ * reads or refills any more. Any other Buffer is left to the garbage collector.
+ */
+export function freeChunk(chunk: Buffer): void {
+  const encoded = encodedChunks.get(chunk);
+  if (!encoded) return;
+  encodedChunks.delete(chunk);
+  freeWholeBuffer(encoded);
 }
 
 function writeHeader(out: Buffer, length: number): number {
