@@ -8,6 +8,7 @@ import { CHECK_BLOCK } from "./blob-file-format";
 import { corruptBlobData, downgradeToVersion1 } from "./testing/corrupt-blob-file";
 import { BlockChecksums } from "../rpc/block-checksums";
 import { ramfsDir, ramfsUnavailable } from "./testing/ramfs";
+import { fileHandleProto } from "./testing/file-handle-proto";
 
 describe("FileStore", () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -51,6 +52,42 @@ describe("FileStore", () => {
     const meta = await w.commit(b.data.length, b.sha256);
     expect(meta.size).toBe(b.data.length);
     expect((await collect((await store.read("flushed", 0, undefined)).chunks)).equals(b.data)).toBe(true);
+  });
+
+  // (issue 16) Through the page cache or around it (O_DIRECT, a disk with a write cache), a large
+  // write flushes as it goes, so the commit's fsync has little left; a flush that fails fails the commit.
+  it("a large write starts datasyncs while it is written, with O_DIRECT and without; one that fails fails the commit", async () => {
+    const datasync = jest.spyOn(await fileHandleProto(dir.path), "datasync");
+    try {
+      const buffered = new FileStore(dir.path, 64 * 1024, { directIo: false });
+      for (const [name, s] of [
+        ["direct", store],
+        ["buffered", buffered],
+      ] as const) {
+        datasync.mockClear();
+        const b = blobOf(17 * 1024 * 1024 + 3);
+        const w = await s.beginWrite(name, {});
+        for (let at = 0; at < b.data.length; at += 256 * 1024) await w.write(b.data.subarray(at, at + 256 * 1024));
+        expect({ name, beforeCommit: datasync.mock.calls.length > 0 }).toEqual({ name, beforeCommit: true });
+        await w.commit(b.data.length, b.sha256);
+        expect((await collect((await s.read(name, 0, undefined)).chunks)).equals(b.data)).toBe(true);
+      }
+      for (const [name, s] of [
+        ["direct-eio", store],
+        ["buffered-eio", buffered],
+      ] as const) {
+        datasync.mockImplementationOnce(() => Promise.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })));
+        const b = blobOf(9 * 1024 * 1024);
+        const w = await s.beginWrite(name, {});
+        for (let at = 0; at < b.data.length; at += 1024 * 1024) await w.write(b.data.subarray(at, at + 1024 * 1024));
+        await expect(w.commit(b.data.length, b.sha256)).rejects.toMatchObject({ code: "EIO" });
+        expect(await store.stat(name)).toBeNull();
+      }
+      expect(await readdir(join(dir.path, "tmp"))).toEqual([]);
+      expect(store.slabsFree).toBe(SLABS);
+    } finally {
+      datasync.mockRestore();
+    }
   });
 
   it("writev takes uneven chunks (an empty one, blocks crossed) as one write: the blob reads back whole, every block checked", async () => {

@@ -9,6 +9,7 @@ import { BlockChecksums } from "../rpc/block-checksums";
 import { clampRange, isValidBlobId } from "../rpc/blob-info";
 import { bodyLength, CHECK_BLOCK, checkBlocks, encodeHeader, readHeader, sealFields, type BlobFileHeader } from "./blob-file-format";
 import { allocChunk } from "../rpc/wire/blob-stream-codec";
+import { FlushBehind } from "./flush-behind";
 import { fsyncDir } from "./fsync-dir";
 import { AlignedSlabs, alignDown, alignUp, DIRECT_ALIGN } from "./aligned-slabs";
 
@@ -276,12 +277,7 @@ function shardOf(blobId: string): string {
   return blobId.slice(-2).padStart(2, "_");
 }
 
-/**
- * A large write through the page cache starts a datasync of what it wrote every so often, without
- * waiting for it, so the commit's fsync finds little left to write: it flushed the whole blob at the
- * end, 60-150 ms of a ~550 ms 64 MiB upload (2026-12-02). The commit still syncs everything before
- * the rename. (An O_DIRECT write leaves nothing in the page cache to flush.)
- */
+/** Bytes written between the datasyncs a large write starts on its way (flush-behind.ts). */
 const FLUSH_BEHIND_BYTES = 8 * 1024 * 1024;
 
 /** Where a writer's bytes go after the header: through the page cache, or straight to the disk. */
@@ -295,35 +291,23 @@ interface FileSink {
 }
 
 class BufferedSink implements FileSink {
-  /** flush-behind state: the datasync running, where the last one started, the first that failed. */
-  private flushing?: Promise<unknown>;
-  private flushedTo = 0;
-  private flushFailure?: unknown;
+  private readonly flush: FlushBehind;
 
-  constructor(private readonly fd: FileHandle) {}
+  constructor(private readonly fd: FileHandle) {
+    this.flush = new FlushBehind(fd, FLUSH_BEHIND_BYTES);
+  }
 
   async append(bufs: readonly Buffer[], position: number): Promise<void> {
     await (bufs.length === 1 ? writeAll(this.fd, bufs[0], position) : writevAll(this.fd, bufs, position));
-    const end = position + bufs.reduce((n, b) => n + b.length, 0);
-    if (end - this.flushedTo >= FLUSH_BEHIND_BYTES && !this.flushing) {
-      this.flushedTo = end;
-      this.flushing = this.fd.datasync().then(
-        () => (this.flushing = undefined),
-        (e: unknown) => {
-          this.flushing = undefined;
-          this.flushFailure ??= e;
-        },
-      );
-    }
+    this.flush.wrote(position + bufs.reduce((n, b) => n + b.length, 0));
   }
 
-  async finish(): Promise<void> {
-    await this.flushing;
-    if (this.flushFailure) throw this.flushFailure;
+  finish(): Promise<void> {
+    return this.flush.settle();
   }
 
-  async release(): Promise<void> {
-    await this.flushing;
+  release(): Promise<void> {
+    return this.flush.idle();
   }
 }
 
@@ -341,6 +325,7 @@ class DirectSink implements FileSink {
 
   private readonly fd: FileHandle;
   private readonly slab: Buffer;
+  private readonly flush: FlushBehind;
 
   constructor(
     private readonly direct: DirectFile,
@@ -348,6 +333,7 @@ class DirectSink implements FileSink {
   ) {
     ({ fd: this.fd, slab: this.slab } = direct);
     this.filled = header.copy(this.slab, 0);
+    this.flush = new FlushBehind(this.fd, FLUSH_BEHIND_BYTES);
   }
 
   async append(bufs: readonly Buffer[]): Promise<void> {
@@ -368,6 +354,7 @@ class DirectSink implements FileSink {
       this.slab.fill(0, this.filled, padded);
       await this.write(padded);
     }
+    await this.flush.settle();
     await this.fd.truncate(end);
   }
 
@@ -377,12 +364,14 @@ class DirectSink implements FileSink {
     this.writing = undefined;
     this.base += bytes;
     this.filled = 0;
+    this.flush.wrote(this.base);
   }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     await this.writing?.catch(() => undefined); // the disk may still be reading the slab
+    await this.flush.idle(); // the descriptor closes with the slab's release
     await releaseDirect(this.direct);
   }
 }

@@ -8,22 +8,9 @@ import { blobOf, flipByte, silentLog, tempDir } from "../rpc/testing/test-helper
 import { DutyCycle } from "./duty-cycle";
 import { GroupWritePolicy } from "./group-write-policy";
 import { SegmentStore, type SegmentEntry } from "./segment-store";
+import { fileHandleProto } from "./testing/file-handle-proto";
 
 const KiB = 1024;
-
-interface FileHandleMethods {
-  datasync(): Promise<void>;
-  write(this: { fd: number }, b: Buffer, o: number, l: number, p: number): Promise<unknown>;
-}
-
-/** FileHandle.prototype, to spy on its methods (the datasync every segment group ends with...). */
-async function fileHandleProto(dir: string): Promise<FileHandleMethods> {
-  const probe = await open(join(dir, "probe"), "w");
-  const proto = Object.getPrototypeOf(probe) as FileHandleMethods;
-  await probe.close();
-  await fs.promises.unlink(join(dir, "probe"));
-  return proto;
-}
 
 /** A write policy that keeps, for each group the store wrote, whether its sync ran on the event loop. */
 class ReportedPolicy extends GroupWritePolicy {
