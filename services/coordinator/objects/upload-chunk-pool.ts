@@ -15,7 +15,9 @@ import { freeChunk } from "../../rpc/wire/blob-stream-codec";
  * `keep`. What it lets go of, or has no room for, is freed at once (freeChunk: each a mapping of its
  * own, MALLOC_MMAP_THRESHOLD_, given back to the system then): left to V8, a burst's chunks stayed
  * until a collection came, and the busy worker went into the bench's 1 GiB pass at ~250 MiB RSS
- * after the multipart row (08:30, 2026-12-06), against ~215 MiB without that row before it. Why the burst size: ten 8 MiB parts at once (aws cli's default) hold ~38 chunks
+ * after the multipart row (08:30, 2026-12-06), against ~215 MiB without that row before it.
+ *
+ * Why the burst size: ten 8 MiB parts at once (aws cli's default) hold ~38 chunks
  * (three keep their 8 for a replacement, the replay budget; the others alternate two), and with
  * only 10 kept the rest were fresh each time: per 64 MiB uploaded that way the busy worker spent
  * ~600 ms of CPU against ~300 for one PutObject, V8's concurrent marking and the first touch of
