@@ -15,6 +15,7 @@ export const PHASES = [
   "large-s3-parallel",
   "large-s3-sdk",
   "large-s3-multipart",
+  "large-overwrite",
   "huge",
   "tiers",
   "transitions",
@@ -100,7 +101,9 @@ export const USAGE = `usage: npm run bench -- [options]
                        the same load through the S3 port, every request SigV4-signed (aws4);
                        large-s3-sdk: large one at a time, uploaded as the SDKs send a stream
                        (aws-chunked in 64 KiB chunks, a CRC32 trailer); large-s3-multipart: the
-                       same uploaded as aws cli sends a big file (multipart, 8 MiB parts, 10 at once)
+                       same uploaded as aws cli sends a big file (multipart, 8 MiB parts, 10 at once);
+                       large-overwrite: large through the facade, every pass over the same key (the
+                       replaced versions' trash moves are in its CPU)
   --compare            also start s3rver (the devDependency; a child process, its own temp dir) and
                        run the mixed, overwrite and large loads through its S3 port in the same
                        sitting (same client, keys, payloads, concurrency): ratios MiniS3/s3rver

@@ -38,6 +38,7 @@ const ROWS = [
   { phase: "large-s3-parallel", ours: "largeS3Parallel", peer: "largeParallel" },
   { phase: "large-s3-sdk", ours: "largeS3Sdk", peer: "large" },
   { phase: "large-s3-multipart", ours: "largeS3Multipart", peer: "largeMultipart" },
+  { phase: "large-overwrite", ours: "largeOverwrite", peer: "largeOverwrite" },
 ] as const;
 
 /** Fills `compare.ratios` for every row both systems ran. */

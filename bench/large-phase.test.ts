@@ -93,3 +93,36 @@ describe("largePhase warm-up", () => {
     expect(r.passes).toBe(3);
   });
 });
+
+// large-overwrite: a user re-uploading a big file. Every pass, the warm-up's included, replaces the
+// object under one key; the drain of the replaced versions' trash moves is inside the measured CPU
+// (it is the row's own work), and the key is deleted only after it.
+describe("largePhase overwriting", () => {
+  it("uploads every pass over the same key, drains before deleting it, and leaves nothing", async () => {
+    const client = new MemoryClient();
+    const r = await largePhase(client, system(client), { ...opts, warmupPasses: 2, overwrite: true });
+
+    expect(client.log.filter((l) => l.startsWith("up "))).toEqual(Array(5).fill("up bench/large"));
+    // Nothing deleted until the measured passes are done: each upload after the first replaced an object.
+    const lastUpload = client.log.lastIndexOf("up bench/large");
+    expect(client.log.slice(0, lastUpload).filter((l) => l.startsWith("delete"))).toEqual([]);
+    expect(client.log.slice(lastUpload)).toEqual(["up bench/large", "down bench/large", "drain", "delete bench/large"]);
+    expect(r.passes).toBe(3);
+    expect(r.retrieve.verified).toBe(true);
+    expect(r.deleted).toBe(true);
+    expect(client.stored()).toEqual([]);
+    expect(r).not.toHaveProperty("stored");
+  });
+
+  it("with several objects at once, one key each, every pass over the same ones", async () => {
+    const client = new MemoryClient();
+    const r = await largePhase(client, system(client), { ...opts, inFlight: 2, warmupPasses: 1, overwrite: true });
+
+    const uploads = client.log.filter((l) => l.startsWith("up "));
+    expect(new Set(uploads)).toEqual(new Set(["up bench/large-1", "up bench/large-2"]));
+    expect(uploads).toHaveLength(8);
+    expect(client.log.filter((l) => l.startsWith("delete")).sort()).toEqual(["delete bench/large-1", "delete bench/large-2"]);
+    expect(r.deleted).toBe(true);
+    expect(client.stored()).toEqual([]);
+  });
+});

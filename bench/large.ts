@@ -9,7 +9,9 @@ import { round } from "./stats";
 // sampled: what the large-object path costs in throughput and in memory. With `inFlight` above one,
 // each pass moves that many objects at once (all up, then all down) and its MB/s is theirs together.
 // With several passes the figures are the median pass's (one transfer is at the mercy of a GC or a
-// neighbour's burst); every pass's seconds are kept beside them.
+// neighbour's burst); every pass's seconds are kept beside them. With `overwrite`, every pass
+// uploads to the same names, each upload replacing the object the pass before stored (a user
+// re-uploading a big file), and the objects are left for the caller to delete.
 
 export interface TransferResult {
   ok: boolean;
@@ -33,6 +35,8 @@ export interface LargeResult {
   uploadSeconds: number[];
   retrieveSeconds: number[];
   deleted: boolean;
+  /** The names the passes stored (what an `overwrite` run leaves for its caller to delete). */
+  stored: string[];
   /** Max RSS per process during the pass, in bytes (and MiB for reading). */
   maxRssBytes: Record<string, number>;
   maxRssMiB: Record<string, number>;
@@ -61,6 +65,7 @@ export async function runLarge(
   procs: () => WatchedProcess[],
   passes = 1,
   inFlight = 1,
+  overwrite = false,
 ): Promise<LargeResult> {
   const before = new RssSampler(procs);
   before.start();
@@ -77,7 +82,11 @@ export async function runLarge(
         // The expected digest, computed in a pass of its own so the upload's timing is not charged for it.
         const expected = createHash("sha256");
         for (const c of largeBodyChunks(bytes, seed)) expected.update(c);
-        const name = passes === 1 && inFlight === 1 ? key : `${key}-${pass + 1}${inFlight > 1 ? `-${i + 1}` : ""}`;
+        const name = overwrite
+          ? `${key}${inFlight > 1 ? `-${i + 1}` : ""}`
+          : passes === 1 && inFlight === 1
+            ? key
+            : `${key}-${pass + 1}${inFlight > 1 ? `-${i + 1}` : ""}`;
         return { seed, name, digest: expected.digest("hex") };
       });
 
@@ -86,7 +95,7 @@ export async function runLarge(
       const ups = await Promise.all(objects.map((o) => client.upload(o.name, largeBodyChunks(bytes, o.seed), bytes)));
       const upFailed = ups.find((u) => !u.ok);
       uploads.push(transfer(!upFailed, bytes * inFlight, performance.now() - t0, upFailed?.reason));
-      objects.forEach((o, i) => ups[i].ok && stored.push(o.name));
+      objects.forEach((o, i) => ups[i].ok && !stored.includes(o.name) && stored.push(o.name));
 
       t0 = performance.now();
       const downs = upFailed
@@ -98,7 +107,8 @@ export async function runLarge(
     }
     // Deleted only after every pass: a delete moves the bytes to the trash in the background.
     let deleted = stored.length > 0;
-    for (const k of stored) deleted = (await client.delete(k)).ok && deleted;
+    if (overwrite) deleted = false;
+    else for (const k of stored) deleted = (await client.delete(k)).ok && deleted;
     const max = sampler.stop();
     return {
       bytes,
@@ -109,6 +119,7 @@ export async function runLarge(
       uploadSeconds: uploads.map((u) => u.seconds),
       retrieveSeconds: retrieves.map((r) => r.seconds),
       deleted,
+      stored,
       maxRssBytes: max,
       maxRssMiB: toMiB(max),
       rssBeforeMiB: toMiB(rssBefore),

@@ -33,6 +33,8 @@ const MIXED: { keys: "fresh" | "overwrite"; facade: [Phase, MixedRow]; s3: [Phas
  * The large-object workloads likewise: one object at a time (and through S3 also as the SDKs upload
  * a stream: aws-chunked, and as the stock tools upload a big file: multipart), then
  * --large-in-flight at once. s3rver runs its rows as plain uploads, and the multipart one as such.
+ * large-overwrite uploads over one key pass after pass (each upload replaces the last, whose bytes
+ * then move to the trash); s3rver's row does the same through its S3 port.
  */
 const LARGE: {
   parallel: boolean;
@@ -40,8 +42,10 @@ const LARGE: {
   s3: [Phase, LargeRow];
   sdk?: [Phase, LargeRow];
   multipart?: [Phase, LargeRow];
+  overwrite?: [Phase, LargeRow];
   peer: "large" | "largeParallel";
   peerMultipart?: "largeMultipart";
+  peerOverwrite?: "largeOverwrite";
 }[] = [
   {
     parallel: false,
@@ -49,8 +53,10 @@ const LARGE: {
     s3: ["large-s3", "largeS3"],
     sdk: ["large-s3-sdk", "largeS3Sdk"],
     multipart: ["large-s3-multipart", "largeS3Multipart"],
+    overwrite: ["large-overwrite", "largeOverwrite"],
     peer: "large",
     peerMultipart: "largeMultipart",
+    peerOverwrite: "largeOverwrite",
   },
   { parallel: true, facade: ["large-parallel", "largeParallel"], s3: ["large-s3-parallel", "largeS3Parallel"], peer: "largeParallel" },
 ];
@@ -191,8 +197,9 @@ async function run(args: BenchArgs): Promise<number> {
       }
     }
     for (const w of LARGE) {
-      const o = (key: string) => ({
+      const o = (key: string, overwrite = false) => ({
         key,
+        overwrite,
         bytes: args.largeBytes,
         passes: args.largePasses,
         inFlight: w.parallel ? args.largeInFlight : 1,
@@ -224,6 +231,14 @@ async function run(args: BenchArgs): Promise<number> {
       if (peerSystem && peerMultipart && w.multipart && w.peerMultipart && has(w.multipart[0])) {
         log(`${peer!.name} ${w.peerMultipart}: ${what}, uploaded multipart: ${inParts}`);
         results.compare![w.peerMultipart] = await largePhase(await peerMultipart(), peerSystem, o(w.peerMultipart));
+      }
+      if (w.overwrite && has(w.overwrite[0])) {
+        log(`${w.overwrite[0]}: ${what}, every pass over the same key`);
+        results[w.overwrite[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.overwrite[0]}`, true));
+        if (peerSystem && peerLarge && w.peerOverwrite) {
+          log(`${peer!.name} ${w.peerOverwrite}: ${what}, every pass over the same key`);
+          results.compare![w.peerOverwrite] = await largePhase(await peerLarge(), peerSystem, o(w.peerOverwrite, true));
+        }
       }
     }
     if (results.compare) computeRatios(results, results.compare);

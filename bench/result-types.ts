@@ -27,7 +27,7 @@ export type MixedPhaseResult = MixedResult & {
   leftoverKeysDeleted?: number;
 };
 
-export type LargePhaseResult = LargeResult & {
+export type LargePhaseResult = Omit<LargeResult, "stored"> & {
   cpu: CpuFigures;
   /** Server CPU milliseconds per MiB moved (up and down together). */
   serverCpuMsPerMiB: number | null;
@@ -60,6 +60,8 @@ export interface CompareResults {
   largeParallel?: LargePhaseResult;
   /** `large` uploaded multipart, beside MiniS3's large-s3-multipart only. */
   largeMultipart?: LargePhaseResult;
+  /** `large` uploaded over the same key every pass, beside MiniS3's large-overwrite only. */
+  largeOverwrite?: LargePhaseResult;
   /** Keyed by MiniS3's phase name (mixed, mixed-s3, overwrite…). */
   ratios: Record<string, MixedRatios | LargeRatios>;
 }
@@ -85,6 +87,8 @@ export interface BenchResults {
   largeS3Sdk?: LargePhaseResult;
   /** large-s3 uploaded as the stock tools send a big file: multipart, 8 MiB parts, 10 at once. */
   largeS3Multipart?: LargePhaseResult;
+  /** large through the facade, every pass uploading over the same key (the replaced versions' trash moves counted). */
+  largeOverwrite?: LargePhaseResult;
   huge?: LargePhaseResult;
   tiers?: TiersResult & { cpu: CpuFigures };
   transitions?: TransitionsResult & { cpu: CpuFigures };
@@ -94,4 +98,4 @@ export interface BenchResults {
 }
 
 export type MixedRow = "mixed" | "mixedS3" | "overwrite" | "overwriteS3";
-export type LargeRow = "large" | "largeParallel" | "largeS3" | "largeS3Parallel" | "largeS3Sdk" | "largeS3Multipart";
+export type LargeRow = "large" | "largeParallel" | "largeS3" | "largeS3Parallel" | "largeS3Sdk" | "largeS3Multipart" | "largeOverwrite";
