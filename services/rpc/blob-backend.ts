@@ -48,6 +48,14 @@ export interface BlobReader {
    * callback. Optional for a backend; a consumer that cannot tell (ReadBlob) never calls it.
    */
   recycle?(chunk: Buffer): void;
+  /**
+   * A whole read of a blob that keeps block crc32s (a version 2 blob file): the fold of its stored
+   * table (rpc/block-checksums.ts), which is the fold of the bytes it holds, every block checked
+   * against the table as it is read. What a copy's target checks its bytes by instead of hashing
+   * them with sha256 (coordinator/replicas/blob-copier.ts); the fold does not depend on which copy
+   * it came from. Absent for a range, or a store without the table.
+   */
+  blockCrc?: number;
 }
 
 /**

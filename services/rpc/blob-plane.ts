@@ -45,6 +45,20 @@ export const SHA256_FIELD = "minis3-sha256";
 export const CHECK_HEADER = "minis3-check";
 export const BLOCK_CRC_CHECK = "block-crc32";
 export const BLOCK_CRC_FIELD = "minis3-block-crc32";
+/*
+ * A GET's headers carry BLOCK_CRC_FIELD too when the node reads a whole blob whose file keeps block
+ * crc32s: the fold of its stored table (BlobReader.blockCrc), for a copy's target to check by.
+ */
+
+/** A block crc32 fold as BLOCK_CRC_FIELD carries it: 8 hex digits. */
+export function encodeBlockCrc(fold: number): string {
+  return fold.toString(16).padStart(8, "0");
+}
+
+/** BLOCK_CRC_FIELD's fold; undefined if the field is absent or not 8 hex digits. */
+export function decodeBlockCrc(field: string | string[] | undefined): number | undefined {
+  return typeof field === "string" && /^[0-9a-f]{8}$/.test(field) ? parseInt(field, 16) : undefined;
+}
 
 export function encodeAttributes(blobId: string, attributes: Record<string, string>): string {
   return Buffer.from(BlobHeader.encode({ blobId, attributes }).finish()).toString("base64");

@@ -8,6 +8,7 @@ import { DiskBackend } from "../blobstore/disk-backend";
 import { corruptBlobData } from "../blobstore/testing/corrupt-blob-file";
 import { ErrorCode, IntegrityError, NotFoundError } from "../common/errors";
 import { BLOB_PATH, CODE_FIELD } from "./blob-plane";
+import { BlockChecksums, CHECK_BLOCK } from "./block-checksums";
 import { BlobHttpClient } from "./client/blob-http-client";
 import { NodeClient } from "./client/node-client";
 import { NODE_ID_HEADER } from "./node-identity";
@@ -115,6 +116,26 @@ describe("node server + client over real gRPC", () => {
       expect(past.length).toBe(0);
       expect((await collect(past.chunks)).length).toBe(0);
     }
+  });
+
+  it("a whole read over the blob plane carries the fold of the copy's block crc32s (what a copy's target checks by); a range carries none", async () => {
+    const size = 3 * 1024 * 1024 + 777;
+    const b = blobOf(size);
+    const up = client.writeBlob("fold1", {});
+    for (let at = 0; at < size; at += 300_000) await up.write(b.data.subarray(at, at + 300_000));
+    await up.finish(size, b.sha256);
+    const expected = new BlockChecksums(crc32, CHECK_BLOCK);
+    expected.update(b.data);
+
+    const whole = await client.readBlob("fold1");
+    expect(whole.blockCrc).toBe(expected.fold());
+    await collect(whole.chunks);
+    const range = await client.readBlob("fold1", CHECK_BLOCK, 2 * CHECK_BLOCK);
+    expect(range.blockCrc).toBeUndefined();
+    await collect(range.chunks);
+    const overGrpc = await grpcOnly.readBlob("fold1"); // ReadBlob has no field for it: the targets hash instead
+    expect(overGrpc.blockCrc).toBeUndefined();
+    await collect(overGrpc.chunks);
   });
 
   it("a large read of a copy that rotted on disk ends in IntegrityError, never as a clean end of the bytes", async () => {

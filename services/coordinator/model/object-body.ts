@@ -7,4 +7,10 @@
  */
 export interface ObjectBody extends AsyncIterable<Buffer> {
   recycle?(chunk: Buffer): void;
+  /**
+   * A whole large version read from a copy that keeps block crc32s and names the version's size and
+   * sha256: the fold of its stored table (rpc/blob-backend.ts BlobReader.blockCrc). A copy to
+   * another tier sends it for the target to check its bytes by.
+   */
+  blockCrc?: number;
 }

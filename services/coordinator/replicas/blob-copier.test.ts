@@ -194,6 +194,32 @@ describe("copy fail-over", () => {
     }
   });
 
+  it("a large copy's targets check it by the source copy's block crc32s, not by hashing it", async () => {
+    const { data } = blobOf(5 * CHUNK + 7);
+    const v = await nodes.store("c-fold", data, ["s1", "s2"]);
+    expect((await copier.copy(v, ["s1", "s2"], ["t1", "t2"], 2)).sort()).toEqual(["t1", "t2"]);
+    for (const t of ["t1", "t2"]) {
+      expect(nodes.backend(t).writeChecks.filter((w) => w.blobId === "c-fold")).toEqual([{ blobId: "c-fold", check: "blockCrc" }]);
+      expect((await copyOn(t, "c-fold")).equals(data)).toBe(true);
+      // The copy keeps the catalogue's sha256, and its bytes pass a read that hashes them.
+      expect((await nodes.backend(t).disk.verify("c-fold")).verdict).toBe("ok");
+    }
+  });
+
+  it("a large copy whose source's bytes change on the way fails the fold at the targets and starts over from the next source", async () => {
+    const { data } = blobOf(3 * CHUNK + 1);
+    const v = await nodes.store("c-fold-rot", data, ["s1", "s2"]);
+    nodes.backend("s1").corruptReads = true; // bits flipped after s1 checked its blocks: only the target can tell
+    expect(await copier.copy(v, ["s1", "s2"], ["t1"], 1)).toEqual(["t1"]);
+    expect(
+      nodes
+        .backend("t1")
+        .writeChecks.filter((w) => w.blobId === "c-fold-rot")
+        .map((w) => w.check),
+    ).toEqual(["blockCrc", "blockCrc"]);
+    expect((await copyOn("t1", "c-fold-rot")).equals(data)).toBe(true);
+  });
+
   it("a copy from a single corrupt source fails as corrupt and leaves no copy behind", async () => {
     const { data } = blobOf(2000);
     const v = await nodes.store("c-rot-only", data, ["s1"]);

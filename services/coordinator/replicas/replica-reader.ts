@@ -75,7 +75,9 @@ export class ReplicaReader {
     // of this read included (blob-http-get.ts recycleChunk); one over gRPC has nothing to hand back.
     let recycle = first.recycle;
     const body = this.stream(v, first, offset, length, requestId, opts.relocate, (r) => (recycle ??= r));
-    return Object.assign(body, { recycle: (chunk: Buffer) => recycle?.(chunk) });
+    // The first copy's fold stands for the whole read: a resume on another copy reads the same bytes.
+    const blockCrc = first.blockCrc !== undefined && offset === 0 && length === v.size ? first.blockCrc : undefined;
+    return Object.assign(body, { recycle: (chunk: Buffer) => recycle?.(chunk) }, blockCrc === undefined ? {} : { blockCrc });
   }
 
   /**
@@ -113,7 +115,16 @@ export class ReplicaReader {
     for (const id of replicas) {
       try {
         const read = await this.nodes.client(id).readBlob(v.versionId, offset, length, requestId);
-        return { id, chunks: read.chunks, recycle: read.recycle?.bind(read), rest: replicas.slice(replicas.indexOf(id) + 1), from: offset };
+        // A fold only from a copy that names this version's bytes (its own header's size and sha256).
+        const named = read.meta.size === v.size && read.meta.sha256.toString("hex") === v.sha256;
+        return {
+          id,
+          chunks: read.chunks,
+          recycle: read.recycle?.bind(read),
+          rest: replicas.slice(replicas.indexOf(id) + 1),
+          from: offset,
+          blockCrc: named ? read.blockCrc : undefined,
+        };
       } catch (e) {
         lastError = this.note(id, v, e, requestId);
       }

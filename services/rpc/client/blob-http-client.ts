@@ -3,7 +3,7 @@ import { ErrorCode, isMiniS3Error, MiniS3Error } from "../../common/errors";
 import { REQUEST_ID_HEADER, type RequestId } from "../../common/request-context";
 import type { BlobReader } from "../blob-backend";
 import { clampRange } from "../blob-info";
-import { BLOB_INFO_HEADER, BLOB_PATH, decodeBlobInfo, errorFromFields } from "../blob-plane";
+import { BLOB_INFO_HEADER, BLOB_PATH, BLOCK_CRC_FIELD, decodeBlobInfo, decodeBlockCrc, errorFromFields } from "../blob-plane";
 import { PlanePool, type PlaneResponse, recycleChunk } from "./blob-http-get";
 import { CLUSTER_SECRET_HEADER } from "../cluster-secret";
 import { NODE_ID_HEADER } from "../node-identity";
@@ -75,8 +75,15 @@ export class BlobHttpClient {
       throw new MiniS3Error(ErrorCode.NodeUnavailable, `node ${this.nodeId} sent no blob info`);
     }
     const meta = decodeBlobInfo(info);
+    const blockCrc = decodeBlockCrc(res.headers[BLOCK_CRC_FIELD]);
     // Its chunks are slices of reused read buffers: handed back (recycle) once written on.
-    return { meta, ...clampRange(meta.size, offset, length), chunks: this.chunksOf(res), recycle: recycleChunk };
+    return {
+      meta,
+      ...clampRange(meta.size, offset, length),
+      chunks: this.chunksOf(res),
+      recycle: recycleChunk,
+      ...(blockCrc === undefined ? {} : { blockCrc }),
+    };
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import {
   BLOB_PATH,
   BLOCK_CRC_CHECK,
   BLOCK_CRC_FIELD,
+  encodeBlockCrc,
   CHECK_HEADER,
   decodeBlobInfo,
   encodeAttributes,
@@ -78,7 +79,7 @@ export class BlobHttpUpload implements BlobUpload {
     this.state = "finishing";
     const answer = this.answer!;
     const trailer: Record<string, string> = { [SIZE_FIELD]: String(size), [SHA256_FIELD]: sha256.toString("hex") };
-    if (this.check === "blockCrc") trailer[BLOCK_CRC_FIELD] = blockCrc!.toString(16).padStart(8, "0");
+    if (this.check === "blockCrc") trailer[BLOCK_CRC_FIELD] = encodeBlockCrc(blockCrc!);
     req.addTrailers(trailer);
     const { nodeId, opts } = this.plane;
     try {

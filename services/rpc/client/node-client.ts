@@ -86,6 +86,8 @@ export interface BlobRead {
   chunks: AsyncIterable<Buffer>;
   /** Over the blob plane: hands a chunk back to be read into again (BlobReader.recycle's contract). */
   recycle?(chunk: Buffer): void;
+  /** Over the blob plane, a whole read of a copy that keeps block crc32s: their fold (BlobReader.blockCrc). */
+  blockCrc?: number;
 }
 
 /**

@@ -17,7 +17,9 @@ import {
   CHECK_HEADER,
   CODE_FIELD,
   decodeAttributes,
+  decodeBlockCrc,
   encodeBlobInfo,
+  encodeBlockCrc,
   errorFields,
   MESSAGE_FIELD,
   OK,
@@ -233,13 +235,9 @@ async function serveWrite(
     const sha256 = req.trailers[SHA256_FIELD];
     if (!Number.isSafeInteger(size) || typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256))
       throw new InvalidArgumentError(`the upload of ${blobId} ended without its size and sha256`);
-    const crcField = req.trailers[BLOCK_CRC_FIELD];
-    let crc: number | undefined;
-    if (blockCrc) {
-      if (typeof crcField !== "string" || !/^[0-9a-f]{8}$/.test(crcField))
-        throw new InvalidArgumentError(`the upload of ${blobId} ended without the block crc32 its header announced`);
-      crc = parseInt(crcField, 16);
-    }
+    const crc = blockCrc ? decodeBlockCrc(req.trailers[BLOCK_CRC_FIELD]) : undefined;
+    if (blockCrc && crc === undefined)
+      throw new InvalidArgumentError(`the upload of ${blobId} ended without the block crc32 its header announced`);
     meta = await writer.commit(size, Buffer.from(sha256, "hex"), crc);
   } catch (e) {
     await writer.abort().catch(() => undefined);
@@ -318,7 +316,11 @@ async function serveRead(
   const slot = got === "slot" ? planeReads : undefined;
   const recycle = reader.recycle?.bind(reader);
   try {
-    res.writeHead(200, { [BLOB_INFO_HEADER]: encodeBlobInfo(reader.meta), trailer: `${CODE_FIELD}, ${MESSAGE_FIELD}` });
+    res.writeHead(200, {
+      [BLOB_INFO_HEADER]: encodeBlobInfo(reader.meta),
+      ...(reader.blockCrc === undefined ? {} : { [BLOCK_CRC_FIELD]: encodeBlockCrc(reader.blockCrc) }),
+      trailer: `${CODE_FIELD}, ${MESSAGE_FIELD}`,
+    });
     for (;;) {
       const r = await it.next();
       if (r.done) break;

@@ -4,7 +4,7 @@ import type { Pool } from "mysql2/promise";
 import { NotFoundError } from "../../../common/errors";
 import { DiskBackend } from "../../../blobstore/disk-backend";
 import type { NodeStats } from "../../../membership/node-record";
-import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter } from "../../../rpc/blob-backend";
+import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter, WireCheck } from "../../../rpc/blob-backend";
 import type { NodeClientOptions } from "../../../rpc/client/node-client";
 import { startNodeServer, type RunningNodeServer } from "../../../rpc/server/node-server";
 import { silentLog, tempDir } from "../../../rpc/testing/test-helpers";
@@ -22,6 +22,8 @@ export class FaultyBackend implements BlobBackend {
   readonly reads: { blobId: string; offset: number }[] = [];
   /** Streamed writes committed, in order. */
   readonly commits: string[] = [];
+  /** How each streamed write was to check its bytes at commit, in order begun. */
+  readonly writeChecks: { blobId: string; check: WireCheck }[] = [];
   /** A streamed read breaks once it has served this many bytes (a failing disk, a killed process). */
   breakReadsAfter?: number;
   /** A streamed read finds its blob gone once it has served this many bytes (a move deleted the copy under it). */
@@ -55,8 +57,9 @@ export class FaultyBackend implements BlobBackend {
     for (const release of this.stalls) release(resume);
     this.stalls.clear();
   }
-  async beginWrite(blobId: string, attributes: Record<string, string>): Promise<BlobWriter> {
-    const w = await this.disk.beginWrite(blobId, attributes);
+  async beginWrite(blobId: string, attributes: Record<string, string>, check?: WireCheck): Promise<BlobWriter> {
+    this.writeChecks.push({ blobId, check: check ?? "sha256" });
+    const w = await this.disk.beginWrite(blobId, attributes, check);
     let taken = 0;
     return {
       write: async (chunk) => {
@@ -65,9 +68,9 @@ export class FaultyBackend implements BlobBackend {
         if (this.stallWritesAfter !== undefined && taken > this.stallWritesAfter) await this.stall();
         return w.write(chunk);
       },
-      commit: async (size, sha256) => {
+      commit: async (size, sha256, blockCrc) => {
         if (this.stallCommits) await this.stall();
-        const meta = await w.commit(size, sha256);
+        const meta = await w.commit(size, sha256, blockCrc);
         this.commits.push(blobId);
         return meta;
       },
