@@ -191,7 +191,7 @@ export const SETTINGS = {
     env: "MINIS3_NODE_ADDRESS",
     default: "",
     check: text,
-    doc: "node: host:port the coordinator dials (default 127.0.0.1:<port>)",
+    doc: "node: host:port the coordinator and the other nodes dial (default 127.0.0.1:<port>)",
   },
   zone: { env: "MINIS3_ZONE", default: "local", check: nonEmpty, doc: "node: failure domain label" },
   accessKey: {

@@ -1,7 +1,7 @@
-import { IntegrityError } from "../../common/errors";
+import { ErrorCode, IntegrityError, MiniS3Error } from "../../common/errors";
 import { blobOf, collect, silentLog } from "../../rpc/testing/test-helpers";
 import type { BlobMeta } from "../../rpc/blob-backend";
-import type { BlobRead, BlobUpload } from "../../rpc/client/node-client";
+import { PullUnsupported, type BlobRead, type BlobUpload } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
 import { BlobCopier } from "./blob-copier";
 import { BodyCache } from "./body-cache";
@@ -69,6 +69,8 @@ function fakeNodes(blobs: Map<string, Buffer>) {
     async deleteBlob() {
       return true;
     },
+    // A node too old for PullBlob: the copy streams through the copier, which these tests watch.
+    pullBlob: tooOldToPull,
   };
   const pool = { isLive: () => true, client: () => client, failed: () => undefined } as unknown as NodePool;
   return {
@@ -81,6 +83,16 @@ function fakeNodes(blobs: Map<string, Buffer>) {
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** What NodeClient.pullBlob gives for a node that could read from none of the sources. */
+const unreachedSources = async (): Promise<never> => {
+  throw new MiniS3Error(ErrorCode.BytesUnreachable, "no source of the blob could be read from this node");
+};
+
+/** What NodeClient.pullBlob gives for a node that does not serve PullBlob. */
+const tooOldToPull = async (): Promise<never> => {
+  throw new PullUnsupported("node t does not serve PullBlob");
+};
 
 test("large copies stream one at a time, small ones pass beside them, and every copy arrives whole", async () => {
   const blobs = new Map<string, Buffer>([
@@ -143,6 +155,7 @@ test("a large copy hands each chunk back to its reader once every target has tak
       return true;
     },
     writeBlob: () => target(stored[id]),
+    pullBlob: tooOldToPull,
   });
   const pool = { isLive: () => true, client: clientOf, failed: () => undefined } as unknown as NodePool;
   const copier = new BlobCopier(pool, silentLog, SMALL_MAX);
@@ -164,6 +177,77 @@ describe("copy fail-over", () => {
   afterAll(() => nodes.close());
   afterEach(() => {
     for (const id of ["s1", "s2"]) Object.assign(nodes.backend(id), { breakReadsAfter: undefined, corruptReads: false });
+    jest.restoreAllMocks();
+  });
+
+  /** Every node as one too old for PullBlob: large copies stream through the copier. */
+  const relayOnly = () => {
+    for (const id of ["s1", "s2", "t1", "t2", "down"]) jest.spyOn(nodes.pool.client(id), "pullBlob").mockImplementation(tooOldToPull);
+  };
+  /** The coordinator's own reads of the sources' copies. */
+  const coordinatorReads = () => ["s1", "s2"].map((id) => jest.spyOn(nodes.pool.client(id), "readBlob"));
+
+  it("a large copy is pulled by its targets from a source, node to node: the copier reads none of it", async () => {
+    const { data } = blobOf(6 * CHUNK + 3);
+    const v = await nodes.store("c-pull", data, ["s1", "s2"]);
+    const reads = coordinatorReads();
+    expect((await copier.copy(v, ["s1", "s2"], ["t1", "t2"], 2, { bucket: "b", key: "k" })).sort()).toEqual(["t1", "t2"]);
+    for (const r of reads) expect(r).not.toHaveBeenCalled();
+    for (const t of ["t1", "t2"]) {
+      expect((await copyOn(t, "c-pull")).equals(data)).toBe(true);
+      expect(await nodes.backend(t).stat("c-pull")).toMatchObject({ size: data.length, attributes: { bucket: "b", key: "k" } });
+      expect((await nodes.backend(t).disk.verify("c-pull")).verdict).toBe("ok");
+    }
+  });
+
+  it("a pull whose source breaks mid-stream starts over on the next source", async () => {
+    const { data } = blobOf(4 * CHUNK + 9);
+    const v = await nodes.store("c-pull-break", data, ["s1", "s2"]);
+    nodes.backend("s1").breakReadsAfter = CHUNK;
+    expect(await copier.copy(v, ["s1", "s2"], ["t1"], 1)).toEqual(["t1"]);
+    expect((await copyOn("t1", "c-pull-break")).equals(data)).toBe(true);
+    expect(nodes.backend("s2").reads.filter((r) => r.blobId === "c-pull-break")).toEqual([{ blobId: "c-pull-break", offset: 0 }]);
+  });
+
+  it.each([
+    ["a node too old for the call", tooOldToPull],
+    ["one that reached no source", unreachedSources],
+  ])("a target that cannot pull (%s) gets the copy streamed through the copier", async (_, failure) => {
+    const { data } = blobOf(3 * CHUNK + 1);
+    const v = await nodes.store("c-pull-old", data, ["s1"]);
+    jest.spyOn(nodes.pool.client("t2"), "pullBlob").mockImplementation(failure);
+    const reads = coordinatorReads();
+    expect((await copier.copy(v, ["s1"], ["t1", "t2"], 2)).sort()).toEqual(["t1", "t2"]);
+    expect(reads[0]).toHaveBeenCalledTimes(1); // t2's bytes only: t1 pulled its own
+    for (const t of ["t1", "t2"]) expect((await copyOn(t, "c-pull-old")).equals(data)).toBe(true);
+  });
+
+  it("a pull refuses a source copy that is not the blob named, and leaves nothing", async () => {
+    const { data } = blobOf(2 * CHUNK + 5);
+    await nodes.store("c-pull-other", data, ["s1"]);
+    const source = { nodeId: "s1", address: nodes.pool.client("s1").address };
+    const wrong = Buffer.alloc(32, 7);
+    await expect(nodes.pool.client("t1").pullBlob("c-pull-other", {}, data.length, wrong, [source])).rejects.toBeInstanceOf(IntegrityError);
+    await expect(nodes.pool.client("t1").pullBlob("c-pull-other", {}, data.length + 1, wrong, [source])).rejects.toBeInstanceOf(
+      IntegrityError,
+    );
+    expect(await nodes.backend("t1").stat("c-pull-other")).toBeNull();
+  });
+
+  it("a pull that reaches no source answers BytesUnreachable, and a copy whose targets failed otherwise is not streamed to them", async () => {
+    const { data } = blobOf(2 * CHUNK + 5);
+    const v = await nodes.store("c-pull-none", data, ["s1"]);
+    const down = { nodeId: "down", address: nodes.pool.client("down").address };
+    await expect(
+      nodes.pool.client("t1").pullBlob("c-pull-none", {}, data.length, Buffer.from(v.sha256, "hex"), [down]),
+    ).rejects.toMatchObject({
+      code: ErrorCode.BytesUnreachable,
+    });
+    expect(await nodes.backend("t1").stat("c-pull-none")).toBeNull();
+    // A target that is down fails its pull as unreachable: nothing is streamed to it after.
+    const reads = coordinatorReads();
+    await expect(copier.copy(v, ["s1"], ["down"], 1)).rejects.toMatchObject({ code: ErrorCode.QuorumNotReached });
+    for (const r of reads) expect(r).not.toHaveBeenCalled();
   });
 
   const copyOn = async (id: string, versionId: string) => {
@@ -171,13 +255,14 @@ describe("copy fail-over", () => {
     return collect(read.chunks);
   };
 
-  it("a large copy whose source breaks mid-stream resumes on the next source", async () => {
+  it("a large copy streamed through the copier, whose source breaks mid-stream, resumes on the next source", async () => {
+    relayOnly();
     const { data } = blobOf(4 * CHUNK + 5);
     const v = await nodes.store("c-resume", data, ["s1", "s2"]);
     nodes.backend("s1").breakReadsAfter = CHUNK;
     expect((await copier.copy(v, ["s1", "s2"], ["t1", "t2"], 2)).sort()).toEqual(["t1", "t2"]);
     expect((await copyOn("t2", "c-resume")).equals(data)).toBe(true);
-    expect(nodes.backend("s2").reads[0].offset).toBeGreaterThan(0);
+    expect(nodes.backend("s2").reads.find((r) => r.blobId === "c-resume")!.offset).toBeGreaterThan(0);
   });
 
   it("a copy the targets refuse as corrupt starts over from the next source, small and large alike", async () => {

@@ -78,6 +78,9 @@ export interface NodeInfoResult extends NodeStats {
 
 export type { BlobUpload } from "./blob-upload";
 
+/** The node does not serve PullBlob (an older one): its caller copies the bytes itself. */
+export class PullUnsupported extends Error {}
+
 export interface BlobRead {
   meta: BlobMeta;
   offset: number;
@@ -230,6 +233,37 @@ export class NodeClient {
     const info = await new Promise<BlobInfo>((resolve, reject) => {
       this.client.composeBlob({ blobId, attributes, parts: [...parts] }, requestMetadata(requestId), { deadline }, (err, r) =>
         err ? reject(fromNodeCallError(err)) : resolve(r),
+      );
+    });
+    return fromBlobInfo(info);
+  }
+  /**
+   * Has the node copy blob `blobId` from the first of `sources` that serves it, node to node
+   * (server/pull-blob.ts), checked against `size` and `sha256`; answers the new copy's meta. The
+   * whole call has a streamed write's commit deadline plus the bytes at the slowest rate a node is
+   * allowed (a compose's): a stuck target fails like a stuck commit. PullUnsupported from a node
+   * too old for the call; BytesUnreachable when it could read no source: the caller streams the
+   * bytes itself then.
+   */
+  async pullBlob(
+    blobId: string,
+    attributes: Record<string, string>,
+    size: number,
+    sha256: Buffer,
+    sources: readonly { nodeId: string; address: string }[],
+    requestId?: RequestId,
+  ): Promise<BlobMeta> {
+    const deadline = Date.now() + this.commitMs + Math.ceil((size / VERIFY_MIN_BYTES_PER_S) * 1000);
+    const info = await new Promise<BlobInfo>((resolve, reject) => {
+      this.client.pullBlob(
+        { blobId, attributes, size, sha256, sources: [...sources] },
+        requestMetadata(requestId),
+        { deadline },
+        (err, r) => {
+          if (!err) resolve(r);
+          else if (err.code === grpc.status.UNIMPLEMENTED) reject(new PullUnsupported(`node ${this.id} does not serve PullBlob`));
+          else reject(fromNodeCallError(err));
+        },
       );
     });
     return fromBlobInfo(info);

@@ -13,7 +13,8 @@ import {
 import { SERVER_OPTIONS } from "../../common/grpc";
 import type { Logger } from "../../common/logger";
 import { measuredService, measuringCalls } from "../../common/metrics/grpc-metrics";
-import type { BlobBackend, BlobVerification, BlobWriter } from "../blob-backend";
+import type { BlobBackend, BlobMeta, BlobVerification, BlobWriter } from "../blob-backend";
+import type { RequestId } from "../../common/request-context";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { requiringSecret } from "../cluster-secret";
 import { addHealthService, HEALTH_PATH_PREFIX } from "../health";
@@ -21,6 +22,7 @@ import { refusingOtherNodes } from "../node-identity";
 import { OpLog } from "./op-log";
 import { requestIdOf } from "../request-ids";
 import { composeBlob } from "./compose-blob";
+import { PeerReaders, pullBlob } from "./pull-blob";
 import { serveExchange } from "./exchange-server";
 import { createBlobHttpServer } from "./blob-http-server";
 import { listenShared } from "./shared-port";
@@ -38,6 +40,8 @@ export interface NodeServiceOptions {
   clusterSecret?: string;
   /** What else the node needs to serve, for the gRPC health service (the backup node: its MariaDB). */
   ready?: () => Promise<boolean>;
+  /** How PullBlob reads other nodes' copies (startNodeServer's, closed with it; else made on first use). */
+  peers?: PeerReaders;
 }
 
 const DEFAULT_MAX_EXCHANGE_GET = 4 * 1024 * 1024;
@@ -47,6 +51,36 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
   const { log, chunkSize } = opts;
   const maxGet = opts.maxExchangeGetBytes ?? DEFAULT_MAX_EXCHANGE_GET;
   const ops = new OpLog(log);
+  let peers = opts.peers;
+
+  /**
+   * A unary call that makes a blob: `make` runs (aborted if the caller leaves first), its op is
+   * logged, and the caller gets the new blob's info or the error; a failure is a warning.
+   */
+  const answerWithBlob = <Req>(
+    call: grpc.ServerUnaryCall<Req, BlobInfo>,
+    callback: grpc.sendUnaryData<BlobInfo>,
+    op: string,
+    about: { blobId: string } & Record<string, unknown>,
+    make: (signal: AbortSignal, requestId: RequestId) => Promise<BlobMeta>,
+  ): void => {
+    const requestId = requestIdOf(call.metadata);
+    const done = ops.start(op, about.blobId, requestId);
+    const gone = whileUnanswered(call);
+    make(gone.signal, requestId).then(
+      (meta) => {
+        gone.answered();
+        done();
+        callback(null, toBlobInfo(meta));
+      },
+      (e) => {
+        gone.answered();
+        done(e);
+        if (!(e instanceof AbortedError)) log.warn({ err: e, ...about }, `${op} failed`);
+        if (!call.cancelled) callback(toNodeCallStatus(e));
+      },
+    );
+  };
 
   return {
     getInfo(_call, callback) {
@@ -124,20 +158,17 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
 
     composeBlob(call, callback) {
       const { blobId, attributes, parts } = call.request;
-      const done = ops.start("ComposeBlob", blobId, requestIdOf(call.metadata));
-      const gone = whileUnanswered(call);
-      composeBlob(backend, blobId, attributes, parts, gone.signal).then(
-        (meta) => {
-          gone.answered();
-          done();
-          callback(null, toBlobInfo(meta));
-        },
-        (e) => {
-          gone.answered();
-          done(e);
-          if (!(e instanceof AbortedError)) log.warn({ err: e, blobId, parts: parts.length }, "ComposeBlob failed");
-          if (!call.cancelled) callback(toNodeCallStatus(e));
-        },
+      answerWithBlob(call, callback, "ComposeBlob", { blobId, parts: parts.length }, (signal) =>
+        composeBlob(backend, blobId, attributes, parts, signal),
+      );
+    },
+
+    pullBlob(call, callback) {
+      const { blobId, attributes, size, sha256, sources } = call.request;
+      peers ??= new PeerReaders(opts.clusterSecret);
+      const reader = peers.reader;
+      answerWithBlob(call, callback, "PullBlob", { blobId, sources: sources.map((s) => s.nodeId) }, (signal, requestId) =>
+        pullBlob(backend, { blobId, attributes, size, sha256, sources }, reader, requestId, signal),
       );
     },
 
@@ -282,7 +313,8 @@ export async function startNodeServer(
   // Metrics first, so a refused call is counted too.
   const interceptors = [measuringCalls("node"), ...checks.map(exceptHealth)];
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
-  server.addService(measuredService(FastNodeService, "node"), createNodeService(backend, opts));
+  const peers = new PeerReaders(opts.clusterSecret);
+  server.addService(measuredService(FastNodeService, "node"), createNodeService(backend, { ...opts, peers }));
   let stopping = false;
   addHealthService(server, {
     services: ["minis3.v1.NodeService"],
@@ -295,9 +327,13 @@ export async function startNodeServer(
   });
   const blobs = createBlobHttpServer(backend, { id: opts.id, clusterSecret: opts.clusterSecret, log: opts.log });
   const shared = await listenShared(server, blobs, host, port);
-  const stop = (graceMs = 3000) => {
+  const stop = async (graceMs = 3000) => {
     stopping = true;
-    return shared.close(graceMs);
+    try {
+      await shared.close(graceMs);
+    } finally {
+      peers.close();
+    }
   };
   return { server, port: shared.port, stop };
 }

@@ -198,6 +198,28 @@ export interface ComposePart {
   sha256: Buffer;
 }
 
+export interface PullBlobRequest {
+  blobId: string;
+  /** the new copy's (a tier's bucket and key) */
+  attributes: { [key: string]: string };
+  /** the version's, as the caller knows it */
+  size: number;
+  sha256: Buffer;
+  /** in the order to try; at least one */
+  sources: PullSource[];
+}
+
+export interface PullBlobRequest_AttributesEntry {
+  key: string;
+  value: string;
+}
+
+export interface PullSource {
+  nodeId: string;
+  /** host:port of its node service, whose port serves its blob plane too */
+  address: string;
+}
+
 export interface BatchRequest {
   ops: BlobOp[];
 }
@@ -2171,6 +2193,347 @@ export const ComposePart: MessageFns<ComposePart> = {
   },
 };
 
+function createBasePullBlobRequest(): PullBlobRequest {
+  return { blobId: "", attributes: {}, size: 0, sha256: Buffer.alloc(0), sources: [] };
+}
+
+export const PullBlobRequest: MessageFns<PullBlobRequest> = {
+  encode(message: PullBlobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.blobId !== "") {
+      writer.uint32(10).string(message.blobId);
+    }
+    globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, string]) => {
+      PullBlobRequest_AttributesEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    if (message.size !== 0) {
+      writer.uint32(24).uint64(message.size);
+    }
+    if (message.sha256.length !== 0) {
+      writer.uint32(34).bytes(message.sha256);
+    }
+    for (const v of message.sources) {
+      PullSource.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullBlobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullBlobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.blobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = PullBlobRequest_AttributesEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.attributes[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sha256 = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sources.push(PullSource.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullBlobRequest {
+    return {
+      blobId: isSet(object.blobId)
+        ? globalThis.String(object.blobId)
+        : isSet(object.blob_id)
+        ? globalThis.String(object.blob_id)
+        : "",
+      attributes: isObject(object.attributes)
+        ? (globalThis.Object.entries(object.attributes) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      sha256: isSet(object.sha256) ? Buffer.from(bytesFromBase64(object.sha256)) : Buffer.alloc(0),
+      sources: globalThis.Array.isArray(object?.sources) ? object.sources.map((e: any) => PullSource.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PullBlobRequest): unknown {
+    const obj: any = {};
+    if (message.blobId !== "") {
+      obj.blobId = message.blobId;
+    }
+    if (message.attributes) {
+      const entries = globalThis.Object.entries(message.attributes) as [string, string][];
+      if (entries.length > 0) {
+        obj.attributes = {};
+        entries.forEach(([k, v]) => {
+          obj.attributes[k] = v;
+        });
+      }
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.sha256.length !== 0) {
+      obj.sha256 = base64FromBytes(message.sha256);
+    }
+    if (message.sources?.length) {
+      obj.sources = message.sources.map((e) => PullSource.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PullBlobRequest>): PullBlobRequest {
+    return PullBlobRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PullBlobRequest>): PullBlobRequest {
+    const message = createBasePullBlobRequest();
+    message.blobId = object.blobId ?? "";
+    message.attributes = (globalThis.Object.entries(object.attributes ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.size = object.size ?? 0;
+    message.sha256 = object.sha256 ?? Buffer.alloc(0);
+    message.sources = object.sources?.map((e) => PullSource.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePullBlobRequest_AttributesEntry(): PullBlobRequest_AttributesEntry {
+  return { key: "", value: "" };
+}
+
+export const PullBlobRequest_AttributesEntry: MessageFns<PullBlobRequest_AttributesEntry> = {
+  encode(message: PullBlobRequest_AttributesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullBlobRequest_AttributesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullBlobRequest_AttributesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullBlobRequest_AttributesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: PullBlobRequest_AttributesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PullBlobRequest_AttributesEntry>): PullBlobRequest_AttributesEntry {
+    return PullBlobRequest_AttributesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PullBlobRequest_AttributesEntry>): PullBlobRequest_AttributesEntry {
+    const message = createBasePullBlobRequest_AttributesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBasePullSource(): PullSource {
+  return { nodeId: "", address: "" };
+}
+
+export const PullSource: MessageFns<PullSource> = {
+  encode(message: PullSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullSource {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: PullSource): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PullSource>): PullSource {
+    return PullSource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PullSource>): PullSource {
+    const message = createBasePullSource();
+    message.nodeId = object.nodeId ?? "";
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
 function createBaseBatchRequest(): BatchRequest {
   return { ops: [] };
 }
@@ -2848,6 +3211,22 @@ export const NodeServiceService = {
     responseDeserialize: (value: Buffer): BlobInfo => BlobInfo.decode(value),
   },
   /**
+   * A copy of a blob that other nodes hold, made node to node instead of streamed through the
+   * coordinator (a large version moved between tiers, or repaired): read from the first source that
+   * serves it, over that node's blob plane, and written as a large upload is. The sources' copy must
+   * name the size and sha256 given; the bytes are checked by the fold of the source's block crc32s
+   * when it keeps them, else by their sha256. Answers the new copy's info.
+   */
+  pullBlob: {
+    path: "/minis3.v1.NodeService/PullBlob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PullBlobRequest): Buffer => Buffer.from(PullBlobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PullBlobRequest => PullBlobRequest.decode(value),
+    responseSerialize: (value: BlobInfo): Buffer => Buffer.from(BlobInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BlobInfo => BlobInfo.decode(value),
+  },
+  /**
    * Many small operations multiplexed on one long-lived stream: each message packs several
    * operations, each with an id its result echoes. Saves a call (and, on disk, an fsync) per op.
    */
@@ -2884,6 +3263,14 @@ export interface NodeServiceServer extends UntypedServiceImplementation {
    * Answers the new blob's info, its sha256 computed by the node.
    */
   composeBlob: handleUnaryCall<ComposeBlobRequest, BlobInfo>;
+  /**
+   * A copy of a blob that other nodes hold, made node to node instead of streamed through the
+   * coordinator (a large version moved between tiers, or repaired): read from the first source that
+   * serves it, over that node's blob plane, and written as a large upload is. The sources' copy must
+   * name the size and sha256 given; the bytes are checked by the fold of the source's block crc32s
+   * when it keeps them, else by their sha256. Answers the new copy's info.
+   */
+  pullBlob: handleUnaryCall<PullBlobRequest, BlobInfo>;
   /**
    * Many small operations multiplexed on one long-lived stream: each message packs several
    * operations, each with an id its result echoes. Saves a call (and, on disk, an fsync) per op.
@@ -3001,6 +3388,28 @@ export interface NodeServiceClient extends Client {
   ): ClientUnaryCall;
   composeBlob(
     request: ComposeBlobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BlobInfo) => void,
+  ): ClientUnaryCall;
+  /**
+   * A copy of a blob that other nodes hold, made node to node instead of streamed through the
+   * coordinator (a large version moved between tiers, or repaired): read from the first source that
+   * serves it, over that node's blob plane, and written as a large upload is. The sources' copy must
+   * name the size and sha256 given; the bytes are checked by the fold of the source's block crc32s
+   * when it keeps them, else by their sha256. Answers the new copy's info.
+   */
+  pullBlob(
+    request: PullBlobRequest,
+    callback: (error: ServiceError | null, response: BlobInfo) => void,
+  ): ClientUnaryCall;
+  pullBlob(
+    request: PullBlobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BlobInfo) => void,
+  ): ClientUnaryCall;
+  pullBlob(
+    request: PullBlobRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BlobInfo) => void,
