@@ -234,6 +234,21 @@ describe("copy fail-over", () => {
     expect(await nodes.backend("t1").stat("c-pull-other")).toBeNull();
   });
 
+  it("a pull whose own disk fails answers that at once: no other source is read and nothing is streamed to it", async () => {
+    const { data } = blobOf(4 * CHUNK + 3);
+    const v = await nodes.store("c-pull-disk", data, ["s1", "s2"]);
+    nodes.backend("t1").breakWritesAfter = CHUNK;
+    const reads = coordinatorReads();
+    try {
+      await expect(copier.copy(v, ["s1", "s2"], ["t1"], 1)).rejects.toMatchObject({ code: ErrorCode.QuorumNotReached });
+    } finally {
+      nodes.backend("t1").breakWritesAfter = undefined;
+    }
+    for (const r of reads) expect(r).not.toHaveBeenCalled();
+    expect(nodes.backend("s2").reads.filter((r) => r.blobId === "c-pull-disk")).toEqual([]);
+    expect(await nodes.backend("t1").stat("c-pull-disk")).toBeNull();
+  });
+
   it("a pull that reaches no source answers BytesUnreachable, and a copy whose targets failed otherwise is not streamed to them", async () => {
     const { data } = blobOf(2 * CHUNK + 5);
     const v = await nodes.store("c-pull-none", data, ["s1"]);

@@ -34,9 +34,9 @@ export type SourceReader = (source: PullSource) => {
  * else by their sha256. A source that fails (unreachable, missing, corrupt, cut mid-stream) leaves
  * nothing and the next one is tried from the start. When all failed: IntegrityError if every source's
  * copy was refused, else BytesUnreachable (the caller, which may reach them, streams the copy
- * itself). Nothing is left
- * on a failure; the copy is visible once committed, named by no row until the caller's commit (the
- * orphan sweep takes it if that never comes).
+ * itself). A failure of this node's own store (its disk, a full one) is the answer at once: another
+ * source would not help. Nothing is left on a failure; the copy is visible once committed, named by
+ * no row until the caller's commit (the orphan sweep takes it if that never comes).
  */
 export async function pullBlob(
   backend: BlobBackend,
@@ -55,6 +55,7 @@ export async function pullBlob(
     try {
       return await pullFrom(backend, req, sourceReader(source), source, requestId, signal);
     } catch (e) {
+      if (e instanceof OwnStoreFailure) throw e.cause;
       if (e instanceof AbortedError || e instanceof InvalidArgumentError) throw e;
       if (e instanceof IntegrityError) refused = e;
       else other = e;
@@ -78,23 +79,40 @@ async function pullFrom(
   try {
     if (read.meta.size !== req.size || !read.meta.sha256.equals(req.sha256))
       throw new IntegrityError(`the copy of ${req.blobId} on ${source.nodeId} is not the blob named (its size or sha256 differs)`);
-    const writer = await backend.beginWrite(req.blobId, req.attributes, read.blockCrc === undefined ? "sha256" : "blockCrc");
+    const writer = await ownStore(backend.beginWrite(req.blobId, req.attributes, read.blockCrc === undefined ? "sha256" : "blockCrc"));
     try {
       for (;;) {
         if (signal?.aborted) throw new AbortedError(`the pull of ${req.blobId} was cancelled`);
         const r = await it.next();
         if (r.done) break;
-        await writer.write(r.value);
+        await ownStore(writer.write(r.value));
         // Written (a BlobWriter keeps no reference once its write resolved): the reader may refill it.
         read.recycle?.(r.value);
       }
-      return await writer.commit(req.size, req.sha256, read.blockCrc);
+      // A commit refused as IntegrityError is the bytes' (the source's, or the way): the next source may do.
+      return await ownStore(writer.commit(req.size, req.sha256, read.blockCrc));
     } catch (e) {
       await writer.abort().catch(() => undefined);
       throw e;
     }
   } finally {
     await it.return?.();
+  }
+}
+
+/** A failure of this node's own store, which no other source would avoid. */
+class OwnStoreFailure extends Error {
+  constructor(readonly cause: unknown) {
+    super("the node's own store failed");
+  }
+}
+
+/** `op` on this node's store: its failures (but the bytes' IntegrityError) marked as the store's own. */
+async function ownStore<T>(op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (e) {
+    throw e instanceof IntegrityError || e instanceof AbortedError ? e : new OwnStoreFailure(e);
   }
 }
 
