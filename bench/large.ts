@@ -82,11 +82,8 @@ export async function runLarge(
         // The expected digest, computed in a pass of its own so the upload's timing is not charged for it.
         const expected = createHash("sha256");
         for (const c of largeBodyChunks(bytes, seed)) expected.update(c);
-        const name = overwrite
-          ? `${key}${inFlight > 1 ? `-${i + 1}` : ""}`
-          : passes === 1 && inFlight === 1
-            ? key
-            : `${key}-${pass + 1}${inFlight > 1 ? `-${i + 1}` : ""}`;
+        const each = inFlight > 1 ? `-${i + 1}` : "";
+        const name = overwrite || (passes === 1 && inFlight === 1) ? `${key}${each}` : `${key}-${pass + 1}${each}`;
         return { seed, name, digest: expected.digest("hex") };
       });
 

@@ -40,15 +40,13 @@ export const SHA256_FIELD = "minis3-sha256";
 /**
  * A PUT's header "block-crc32": its trailer also carries BLOCK_CRC_FIELD, the fold of the body's
  * block crc32s (rpc/block-checksums.ts, 8 hex digits), and the node checks the body by that instead
- * of hashing it with sha256 (BlobBackend's WireCheck). Without it the node checks the sha256.
+ * of hashing it with sha256 (BlobBackend's WireCheck). Without it the node checks the sha256. A GET's
+ * headers carry BLOCK_CRC_FIELD too when the node reads a whole blob whose file keeps block crc32s:
+ * the fold of its stored table (BlobReader.blockCrc), for a copy's target to check by.
  */
 export const CHECK_HEADER = "minis3-check";
 export const BLOCK_CRC_CHECK = "block-crc32";
 export const BLOCK_CRC_FIELD = "minis3-block-crc32";
-/*
- * A GET's headers carry BLOCK_CRC_FIELD too when the node reads a whole blob whose file keeps block
- * crc32s: the fold of its stored table (BlobReader.blockCrc), for a copy's target to check by.
- */
 
 /** A block crc32 fold as BLOCK_CRC_FIELD carries it: 8 hex digits. */
 export function encodeBlockCrc(fold: number): string {

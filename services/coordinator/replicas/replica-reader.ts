@@ -116,7 +116,7 @@ export class ReplicaReader {
       try {
         const read = await this.nodes.client(id).readBlob(v.versionId, offset, length, requestId);
         // A fold only from a copy that names this version's bytes (its own header's size and sha256).
-        const named = read.meta.size === v.size && read.meta.sha256.toString("hex") === v.sha256;
+        const named = read.blockCrc !== undefined && read.meta.size === v.size && read.meta.sha256.toString("hex") === v.sha256;
         return {
           id,
           chunks: read.chunks,

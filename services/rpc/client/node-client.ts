@@ -237,6 +237,7 @@ export class NodeClient {
     });
     return fromBlobInfo(info);
   }
+
   /**
    * Has the node copy blob `blobId` from the first of `sources` that serves it, node to node
    * (server/pull-blob.ts), checked against `size` and `sha256`; answers the new copy's meta. The
