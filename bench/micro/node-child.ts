@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
+import { BLOB_NODE_MALLOC_ENV, NODE_ARGS, RUNTIME_ARGS } from "../../deploy/launcher/plan";
 import { DiskBackend } from "../../services/blobstore/disk-backend";
 import type { NodeClient } from "../../services/rpc/client/node-client";
 import { startNodeServer } from "../../services/rpc/server/node-server";
@@ -47,7 +48,9 @@ export class NodeChild {
   ) {}
 
   static async start(file: string): Promise<NodeChild> {
-    const child = fork(file, ["serve"]);
+    // Run as the launcher runs a storage node: its V8 flags (body pieces freed, young collections
+    // paced) and glibc settings change a large PUT's CPU per MiB.
+    const child = fork(file, ["serve"], { execArgv: [...RUNTIME_ARGS, ...NODE_ARGS], env: { ...BLOB_NODE_MALLOC_ENV, ...process.env } });
     const { port } = await new Promise<{ port: number }>((r) => child.once("message", (m) => r(m as { port: number })));
     return new NodeChild(child, port);
   }
