@@ -20,6 +20,16 @@ export async function serveNode(chunkSize: number): Promise<void> {
   await backend.open();
   const server = await startNodeServer(backend, "127.0.0.1", 0, { id: "bench", chunkSize, log });
   let cpuMark = process.cpuUsage();
+  let stopping: Promise<never> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await server.stop(100);
+      await backend.close();
+      await rm(dir, { recursive: true, force: true });
+      process.exit(0);
+    })());
+  // A benchmark that died (an exception, a kill) leaves no node behind holding its temp directory.
+  process.once("disconnect", () => void stop());
   process.on("message", async (m: string) => {
     if (m === "mark") {
       cpuMark = process.cpuUsage();
@@ -31,10 +41,7 @@ export async function serveNode(chunkSize: number): Promise<void> {
       await backend.delete(m.slice(7));
       process.send!({ ok: true });
     } else if (m === "stop") {
-      await server.stop(100);
-      await backend.close();
-      await rm(dir, { recursive: true, force: true });
-      process.exit(0);
+      await stop();
     }
   });
   process.send!({ port: server.port });
