@@ -556,7 +556,7 @@ async function fileChunks(
   chunkSize: number,
   hashed: boolean,
   direct: DirectFile | undefined,
-): Promise<Pick<BlobReader, "chunks" | "recycle" | "blockCrc">> {
+): Promise<Pick<BlobReader, "chunks" | "recycle" | "blockCrc" | "blockTable">> {
   const name = meta.blobId;
   const hash = hashed ? createHash("sha256") : undefined;
   const end = range.offset + range.length;
@@ -641,7 +641,11 @@ async function fileChunks(
     },
   };
   // A whole read has the whole table: its fold (BlockChecksums.fold, the crc32 of the table) is
-  // what a copy's target checks its bytes by (BlobReader.blockCrc).
+  // what a copy's target checks its bytes by (BlobReader.blockCrc), the table what a compose folds.
   const whole = blocks && range.offset === 0 && range.length === h.size;
-  return { chunks: { [Symbol.asyncIterator]: () => iterator }, recycle, ...(whole ? { blockCrc: crc32(table) } : {}) };
+  return {
+    chunks: { [Symbol.asyncIterator]: () => iterator },
+    recycle,
+    ...(whole ? { blockCrc: crc32(table), blockTable: table } : {}),
+  };
 }

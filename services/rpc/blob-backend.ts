@@ -56,6 +56,12 @@ export interface BlobReader {
    * it came from. Absent for a range, or a store without the table.
    */
   blockCrc?: number;
+  /**
+   * With `blockCrc`: the stored table itself (a big-endian crc32 per CHECK_BLOCK bytes), which every
+   * chunk of the read is checked against. A compose folds its parts' tables instead of taking the
+   * crc32s of their bytes again (server/compose-blob.ts).
+   */
+  blockTable?: Buffer;
 }
 
 /**

@@ -3,6 +3,8 @@ import { readdir } from "node:fs/promises";
 import { DiskBackend } from "../../blobstore/disk-backend";
 import { corruptBlobData } from "../../blobstore/testing/corrupt-blob-file";
 import { IntegrityError, NotFoundError } from "../../common/errors";
+import type { BlobBackend } from "../blob-backend";
+import { CHECK_BLOCK } from "../block-checksums";
 import { collect, silentLog, tempDir } from "../testing/test-helpers";
 import { composeBlob, type ComposePart } from "./compose-blob";
 
@@ -74,5 +76,32 @@ test("a part missing, named with another sha256 or size, or damaged on disk fail
   expect(await failure(composeBlob(disk, "whole-2d", {}, [a, b]))).toBeInstanceOf(IntegrityError);
   expect(await disk.stat("whole-2d")).toBeNull();
   // No temp file of an aborted compose is left in the file store's tmp/.
+  expect(await readdir(`${dir.path}/tmp`)).toEqual([]);
+});
+
+test("parts cut at whole check blocks: the fold is the parts' stored tables, which must agree with the bytes they hand over", async () => {
+  // A file part, a segment record (no table: its crc32s are taken as it is copied), a shorter last part.
+  const data = [randomBytes(3 * CHECK_BLOCK), randomBytes(CHECK_BLOCK), randomBytes(2 * CHECK_BLOCK + 5)];
+  const parts = [await part("p3-a", data[0]), await part("p3-b", data[1]), await part("p3-c", data[2])];
+  const meta = await composeBlob(disk, "whole-3", {}, parts);
+  const whole = Buffer.concat(data);
+  expect(meta.sha256.equals(sha256(whole))).toBe(true);
+  expect((await collect((await disk.read("whole-3", 0, undefined)).chunks)).equals(whole)).toBe(true);
+  expect((await disk.verify("whole-3")).verdict).toBe("ok");
+
+  // The first part's reader hands over its true bytes with a table that says otherwise: the writer's
+  // crc32s of those bytes no longer fold to what the tables give, and nothing is committed.
+  const readTampered: BlobBackend["read"] = async (id, offset, length, chunkBytes) => {
+    const r = await disk.read(id, offset, length, chunkBytes);
+    if (id !== "p3-a" || !r.blockTable) return r;
+    const table = Buffer.from(r.blockTable);
+    table[table.length - 1] ^= 1;
+    return { ...r, blockTable: table };
+  };
+  const tampered = new Proxy(disk, {
+    get: (target, key) => (key === "read" ? readTampered : (Reflect.get(target, key) as unknown)),
+  }) as BlobBackend;
+  expect(await failure(composeBlob(tampered, "whole-3b", {}, parts))).toBeInstanceOf(IntegrityError);
+  expect(await disk.stat("whole-3b")).toBeNull();
   expect(await readdir(`${dir.path}/tmp`)).toEqual([]);
 });
