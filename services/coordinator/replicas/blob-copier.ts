@@ -12,6 +12,8 @@ import { ReplicaWriter, type CopyAttributes } from "./replica-writer";
 /** A large version's copy: its sources (live first), the copy's attributes, the request that caused it. */
 interface LargeCopy {
   v: VersionRow;
+  /** The version's sha256, as the catalogue names it (hex there). */
+  sha256: Buffer;
   ordered: string[];
   attributes: CopyAttributes | undefined;
   requestId: RequestId;
@@ -72,7 +74,7 @@ export class BlobCopier {
         return this.writer.putSmall(v.versionId, data, { sha256 }, targets, targets.length, quorum, attributes, requestId);
       });
     }
-    return this.streams.run(() => this.pulledOrRelayed({ v, ordered, attributes, requestId }, targets, quorum));
+    return this.streams.run(() => this.pulledOrRelayed({ v, sha256, ordered, attributes, requestId }, targets, quorum));
   }
 
   /**
@@ -84,8 +86,7 @@ export class BlobCopier {
    * failed for this copy, as a streamed one would be.
    */
   private async pulledOrRelayed(copy: LargeCopy, targets: string[], quorum: number): Promise<string[]> {
-    const { v, ordered, attributes, requestId } = copy;
-    const sha256 = Buffer.from(v.sha256, "hex");
+    const { v, sha256, ordered, attributes, requestId } = copy;
     const sources = ordered.map((id) => ({ nodeId: id, address: this.nodes.client(id).address }));
     const failures = await Promise.all(
       targets.map((id) =>
@@ -122,8 +123,7 @@ export class BlobCopier {
   }
 
   /** The bytes read from the sources here and written to `targets` (at least `quorum` of them). */
-  private relayed({ v, ordered, attributes, requestId }: LargeCopy, targets: string[], quorum: number): Promise<string[]> {
-    const sha256 = Buffer.from(v.sha256, "hex");
+  private relayed({ v, sha256, ordered, attributes, requestId }: LargeCopy, targets: string[], quorum: number): Promise<string[]> {
     return this.ledByEachSource(v, ordered, requestId, async (from) => {
       const body = await this.reader.open(v, 0, v.size, requestId, { sources: from });
       // With the source copy's block crc32 fold, the targets check the bytes by it, not by a

@@ -78,6 +78,9 @@ export interface NodeInfoResult extends NodeStats {
 
 export type { BlobUpload } from "./blob-upload";
 
+/** How long a caller waits for a node by default: its first answer, each silence mid-stream, a write's commit. */
+export const NODE_CALL_LIMITS = { deadlineMs: 10_000, idleMs: 10_000, commitMs: 60_000 } as const;
+
 /** The node does not serve PullBlob (an older one): its caller copies the bytes itself. */
 export class PullUnsupported extends Error {}
 
@@ -112,9 +115,9 @@ export class NodeClient {
     readonly address: string,
     opts: NodeClientOptions = {},
   ) {
-    this.deadlineMs = opts.deadlineMs ?? 10_000;
-    this.idleMs = opts.idleMs ?? 10_000;
-    this.commitMs = opts.commitMs ?? 60_000;
+    this.deadlineMs = opts.deadlineMs ?? NODE_CALL_LIMITS.deadlineMs;
+    this.idleMs = opts.idleMs ?? NODE_CALL_LIMITS.idleMs;
+    this.commitMs = opts.commitMs ?? NODE_CALL_LIMITS.commitMs;
     this.maxChunk = opts.maxChunkBytes ?? 1024 * 1024;
     const interceptors = [...(opts.clusterSecret ? [presentingSecret(opts.clusterSecret)] : []), askingFor(id)];
     this.client = new FastNodeServiceClient(address, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors });

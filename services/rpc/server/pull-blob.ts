@@ -3,6 +3,7 @@ import type { RequestId } from "../../common/request-context";
 import type { BlobBackend, BlobMeta, BlobReader } from "../blob-backend";
 import { isValidBlobId } from "../blob-info";
 import { BlobHttpClient } from "../client/blob-http-client";
+import { NODE_CALL_LIMITS } from "../client/node-client";
 
 /** A node that holds the blob, as the caller lists it. */
 export interface PullSource {
@@ -119,6 +120,7 @@ async function ownStore<T>(op: Promise<T>): Promise<T> {
 /**
  * The blob-plane clients a node reads other nodes' copies with, one per source address, kept while
  * the node serves (their kept-alive connections are reused by the next pull from the same node).
+ * They wait for a source as the coordinator's NodeClient waits for a node (NODE_CALL_LIMITS).
  */
 export class PeerReaders {
   private readonly clients = new Map<string, BlobHttpClient>();
@@ -129,7 +131,7 @@ export class PeerReaders {
     const key = `${source.nodeId}@${source.address}`;
     let c = this.clients.get(key);
     if (!c) {
-      c = new BlobHttpClient(source.nodeId, source.address, { ...PEER_READ_LIMITS, clusterSecret: this.clusterSecret });
+      c = new BlobHttpClient(source.nodeId, source.address, { ...NODE_CALL_LIMITS, clusterSecret: this.clusterSecret });
       this.clients.set(key, c);
     }
     return c;
@@ -140,6 +142,3 @@ export class PeerReaders {
     this.clients.clear();
   }
 }
-
-/** As the coordinator's NodeClient waits for a node (client/node-client.ts defaults): the source's first answer, each silence. */
-const PEER_READ_LIMITS = { deadlineMs: 10_000, idleMs: 10_000, commitMs: 60_000 };
