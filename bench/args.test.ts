@@ -21,3 +21,20 @@ describe("needsTarget", () => {
     expect(needsTarget(phases("huge"))).toBe(true);
   });
 });
+
+describe("the large rows' warm-ups", () => {
+  const parsed = (argv: string[]) => {
+    const a = parseBenchArgs(argv, {});
+    if (a === "help") throw new Error("help");
+    return a;
+  };
+
+  it("gives a system's first large row 8 unmeasured passes and every later one 2 by default", () => {
+    expect(parsed([])).toMatchObject({ largeFirstWarmup: 8, largeWarmup: 2 });
+  });
+
+  it("takes --large-first-warmup from 0 to 20 and refuses more", () => {
+    expect(parsed(["--large-first-warmup", "0"]).largeFirstWarmup).toBe(0);
+    expect(() => parsed(["--large-first-warmup", "21"])).toThrow(/large-first-warmup/);
+  });
+});

@@ -63,6 +63,8 @@ export interface BenchArgs {
   largePasses: number;
   /** Unmeasured passes of the same shape before them (a fresh cluster's first ones run cold). */
   largeWarmup: number;
+  /** Those of a system's first large row instead: its large path's first objects run cold for longer. */
+  largeFirstWarmup: number;
   /** Objects moved at once in the large-parallel phases. */
   largeInFlight: number;
   hugeBytes: number;
@@ -119,6 +121,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --large-passes N     objects of that size timed up and back; the median is reported (default 5)
   --large-warmup N     unmeasured passes before them in each large phase, s3rver's too (default 2;
                        a fresh cluster's first passes ran ~25 % slower); huge has none
+  --large-first-warmup N  those of each system's first large phase instead (default 8: a fresh
+                       cluster's 64 MiB uploads took ~8 to settle, s3rver's ~3)
   --large-in-flight N  objects moved at once in the large-parallel phases (default 2)
   --huge SIZE          memory test object size (default 1GiB)
   --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
@@ -156,6 +160,7 @@ const FLAGS = {
   large: { type: "string" },
   "large-passes": { type: "string" },
   "large-warmup": { type: "string" },
+  "large-first-warmup": { type: "string" },
   "large-in-flight": { type: "string" },
   compare: { type: "boolean" },
   huge: { type: "string" },
@@ -280,6 +285,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     largeBytes,
     largePasses: int("large-passes", get("large-passes", "5"), 1, 20),
     largeWarmup: int("large-warmup", get("large-warmup", "2"), 0, 20),
+    largeFirstWarmup: int("large-first-warmup", get("large-first-warmup", "8"), 0, 20),
     largeInFlight: int("large-in-flight", get("large-in-flight", "2"), 1, 16),
     hugeBytes,
     phases: [...new Set(phases)] as Phase[],

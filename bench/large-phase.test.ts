@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ObjectClient, Outcome, RetrieveOutcome } from "./client";
-import { largePhase, type BenchSystem } from "./phases";
+import { LargeWarmups, largePhase, type BenchSystem } from "./phases";
 
 // A large phase's warm-up passes run first, unmeasured: the figures are the measured passes' alone,
 // every object either kind of pass stored is deleted, and a warm-up that fails is reported as failed.
@@ -91,6 +91,29 @@ describe("largePhase warm-up", () => {
     expect(r.warmup).toMatchObject({ ok: false, reason: "http 503" });
     expect(r.upload.ok).toBe(true);
     expect(r.passes).toBe(3);
+  });
+});
+
+// A system's first large row runs cold for longer than a row's usual warm-up covers (the JIT, its
+// processes' first pages): it gets the longer warm-up, each system its own, and the rows after it the usual.
+describe("LargeWarmups", () => {
+  it("gives each system's first large row the longer warm-up and its later rows the usual one", async () => {
+    const warmups = new LargeWarmups(4, 2);
+    const ours = new MemoryClient();
+    const peer = new MemoryClient();
+    const [oursSystem, peerSystem] = [system(ours), system(peer)];
+    const row = async (client: MemoryClient, s: BenchSystem) =>
+      (await largePhase(client, s, { ...opts, warmupPasses: warmups.passesFor(s) })).warmup?.uploadSeconds.length;
+
+    expect(await row(ours, oursSystem)).toBe(4);
+    expect(await row(ours, oursSystem)).toBe(2);
+    expect(await row(peer, peerSystem)).toBe(4);
+    expect(await row(peer, peerSystem)).toBe(2);
+  });
+
+  it("never gives a first row fewer passes than the usual warm-up", () => {
+    const s = system(new MemoryClient());
+    expect(new LargeWarmups(1, 3).passesFor(s)).toBe(3);
   });
 });
 

@@ -7,7 +7,7 @@ import { needsTarget, parseBenchArgs, UsageError, USAGE, type BenchArgs, type Ph
 import { MiniS3Client } from "./client";
 import { computeRatios } from "./compare";
 import { runLifecycle } from "./lifecycle";
-import { largePhase, measured, mixedPhase, type BenchSystem } from "./phases";
+import { LargeWarmups, largePhase, measured, mixedPhase, type BenchSystem } from "./phases";
 import { findServiceProcesses } from "./procs";
 import { report } from "./report";
 import type { BenchResults, LargeRow, MixedRow } from "./result-types";
@@ -79,6 +79,7 @@ async function run(args: BenchArgs): Promise<number> {
       largeBytes: args.largeBytes,
       largePasses: args.largePasses,
       largeWarmup: args.largeWarmup,
+      largeFirstWarmup: args.largeFirstWarmup,
       largeInFlight: args.largeInFlight,
       compare: args.compare,
       hugeBytes: args.hugeBytes,
@@ -196,48 +197,49 @@ async function run(args: BenchArgs): Promise<number> {
         results.compare![w.peer] = await mixedPhase(await peerSmall(), peerSystem, args, opts(`${peer!.name} ${w.peer}`, w.keys), log);
       }
     }
+    const warmups = new LargeWarmups(args.largeFirstWarmup, args.largeWarmup);
     for (const w of LARGE) {
-      const o = (key: string, overwrite = false) => ({
+      const o = (key: string, system: BenchSystem, overwrite = false) => ({
         key,
         overwrite,
         bytes: args.largeBytes,
         passes: args.largePasses,
         inFlight: w.parallel ? args.largeInFlight : 1,
-        warmupPasses: args.largeWarmup,
+        warmupPasses: warmups.passesFor(system),
       });
       const what = `${w.parallel ? `${args.largeInFlight} objects at once` : "one object at a time"} of ${args.largeBytes / 2 ** 20} MiB, up and back`;
       if (has(w.facade[0])) {
         log(`${w.facade[0]}: ${what}`);
-        results[w.facade[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.facade[0]}`));
+        results[w.facade[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.facade[0]}`, minis3));
       }
       if (has(w.s3[0])) {
         log(`${w.s3[0]}: ${what}`);
-        results[w.s3[1]] = await largePhase(await s3Large(), minis3, o(w.s3[0]));
+        results[w.s3[1]] = await largePhase(await s3Large(), minis3, o(w.s3[0], minis3));
       }
       if (w.sdk && has(w.sdk[0])) {
         log(`${w.sdk[0]}: ${what}, uploaded aws-chunked as the SDKs send a stream`);
-        results[w.sdk[1]] = await largePhase(await s3Sdk(), minis3, o(w.sdk[0]));
+        results[w.sdk[1]] = await largePhase(await s3Sdk(), minis3, o(w.sdk[0], minis3));
       }
       const inParts = `${AWS_CLI_MULTIPART.partBytes / 2 ** 20} MiB parts, ${AWS_CLI_MULTIPART.inFlight} at once (aws cli's defaults)`;
       if (w.multipart && has(w.multipart[0])) {
         log(`${w.multipart[0]}: ${what}, uploaded multipart as the stock tools send a big file: ${inParts}`);
-        results[w.multipart[1]] = await largePhase(await s3Multipart(), minis3, o(w.multipart[0]));
+        results[w.multipart[1]] = await largePhase(await s3Multipart(), minis3, o(w.multipart[0], minis3));
       }
       if (peerSystem && peerLarge && (has(w.facade[0]) || has(w.s3[0]) || (w.sdk && has(w.sdk[0])))) {
         log(`${peer!.name} ${w.peer}: ${what}`);
-        results.compare![w.peer] = await largePhase(await peerLarge(), peerSystem, o(w.peer));
+        results.compare![w.peer] = await largePhase(await peerLarge(), peerSystem, o(w.peer, peerSystem));
       }
       // The peer's multipart row only beside ours: the same calls, not its plain PUT, are the ratio's other side.
       if (peerSystem && peerMultipart && w.multipart && w.peerMultipart && has(w.multipart[0])) {
         log(`${peer!.name} ${w.peerMultipart}: ${what}, uploaded multipart: ${inParts}`);
-        results.compare![w.peerMultipart] = await largePhase(await peerMultipart(), peerSystem, o(w.peerMultipart));
+        results.compare![w.peerMultipart] = await largePhase(await peerMultipart(), peerSystem, o(w.peerMultipart, peerSystem));
       }
       if (w.overwrite && has(w.overwrite[0])) {
         log(`${w.overwrite[0]}: ${what}, every pass over the same key`);
-        results[w.overwrite[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.overwrite[0]}`, true));
+        results[w.overwrite[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.overwrite[0]}`, minis3, true));
         if (peerSystem && peerLarge && w.peerOverwrite) {
           log(`${peer!.name} ${w.peerOverwrite}: ${what}, every pass over the same key`);
-          results.compare![w.peerOverwrite] = await largePhase(await peerLarge(), peerSystem, o(w.peerOverwrite, true));
+          results.compare![w.peerOverwrite] = await largePhase(await peerLarge(), peerSystem, o(w.peerOverwrite, peerSystem, true));
         }
       }
     }

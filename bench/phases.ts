@@ -93,6 +93,32 @@ export async function mixedPhase(
   return out;
 }
 
+/**
+ * How many unmeasured passes a large row runs first: a system's first large row `first`, every later
+ * one `each`. A fresh cluster's large path runs cold for longer than a row's usual warm-up: 64 MiB
+ * uploads on `npm start`'s cluster (2026-12-06, one at a time) took 632, 578, 440, 371, 349, 318, 302
+ * ms and then 280-306, its server CPU per upload 980 falling to ~450 ms (the JIT, the digest thread's
+ * first objects, the processes' first pages), after small rows too; s3rver's took 439, 249, 229 ms and
+ * then ~180-230. With two warm-up passes the first row's median pass was still cold: the facade's row,
+ * always the first, uploaded at 0.80-0.92x the S3 row run after it (five runs, 2026-12-05 and -06),
+ * though the S3 door costs more per request; a probe of both doors alternated on a warm cluster
+ * found them alike.
+ */
+export class LargeWarmups {
+  private readonly warmed = new Set<BenchSystem>();
+
+  constructor(
+    private readonly first: number,
+    private readonly each: number,
+  ) {}
+
+  passesFor(system: BenchSystem): number {
+    if (this.warmed.has(system)) return this.each;
+    this.warmed.add(system);
+    return Math.max(this.first, this.each);
+  }
+}
+
 export async function largePhase(
   client: ObjectClient,
   system: BenchSystem,
@@ -103,7 +129,7 @@ export async function largePhase(
   const overwrite = o.overwrite ?? false;
   // Unmeasured passes first, as the mixed phases' warm-up: on a fresh cluster the first row of large
   // objects ran ~25 % slower at ~40 % more CPU per MiB whichever door it went through (the S3 row run
-  // first was the slow one), over its first two or three passes; the rows after it ran warm.
+  // first was the slow one); a system's first row runs more of them (LargeWarmups).
   // Overwriting, they store the objects the first measured pass replaces.
   let warmup: LargePhaseResult["warmup"];
   const key = overwrite ? o.key : `${o.key}-warmup`;
