@@ -97,9 +97,9 @@ export async function mixedPhase(
  * How many unmeasured passes a large row runs first: a system's first large row `first`, every later
  * one `each`. A fresh cluster's large path runs cold for longer than a row's usual warm-up: 64 MiB
  * uploads on `npm start`'s cluster (2026-12-06, one at a time) took 632, 578, 440, 371, 349, 318, 302
- * ms and then 280-306, its server CPU per upload 980 falling to ~450 ms (the JIT, the digest thread's
- * first objects, the processes' first pages), after small rows too; s3rver's took 439, 249, 229 ms and
- * then ~180-230. With two warm-up passes the first row's median pass was still cold: the facade's row,
+ * ms and then 280-306, its server CPU per upload 980 falling to ~450 ms (the busy worker's page faults
+ * 3,874 an upload falling under 350; the rest not traced, most likely code not yet optimised), and the
+ * first large row ran so after the small rows too; s3rver's took 439, 249, 229 ms and then ~180-230. With two warm-up passes the first row's median pass was still cold: the facade's row,
  * always the first, uploaded at 0.80-0.92x the S3 row run after it (five runs, 2026-12-05 and -06),
  * though the S3 door costs more per request; a probe of both doors alternated on a warm cluster
  * found them alike.
