@@ -94,8 +94,8 @@ describe("largePhase warm-up", () => {
   });
 });
 
-// A system's first large row runs cold for longer than a row's usual warm-up covers (the JIT, its
-// processes' first pages): it gets the longer warm-up, each system its own, and the rows after it the usual.
+// A system's first large row runs cold for longer than a row's usual warm-up covers (LargeWarmups says what
+// was measured): it gets the longer warm-up, each system its own, and the rows after it the usual.
 describe("LargeWarmups", () => {
   it("gives each system's first large row the longer warm-up and its later rows the usual one", async () => {
     const warmups = new LargeWarmups(4, 2);

@@ -4,7 +4,7 @@ import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { repoRoot } from "../deploy/launcher/paths";
 import { needsTarget, parseBenchArgs, UsageError, USAGE, type BenchArgs, type Phase } from "./args";
-import { MiniS3Client } from "./client";
+import { MiniS3Client, type ObjectClient } from "./client";
 import { computeRatios } from "./compare";
 import { runLifecycle } from "./lifecycle";
 import { LargeWarmups, largePhase, measured, mixedPhase, type BenchSystem } from "./phases";
@@ -199,47 +199,49 @@ async function run(args: BenchArgs): Promise<number> {
     }
     const warmups = new LargeWarmups(args.largeFirstWarmup, args.largeWarmup);
     for (const w of LARGE) {
-      const o = (key: string, system: BenchSystem, overwrite = false) => ({
-        key,
-        overwrite,
-        bytes: args.largeBytes,
-        passes: args.largePasses,
-        inFlight: w.parallel ? args.largeInFlight : 1,
-        warmupPasses: warmups.passesFor(system),
-      });
+      // One large row on `system`: its warm-up is the longer one if it is that system's first.
+      const row = (client: ObjectClient, system: BenchSystem, key: string, overwrite = false) =>
+        largePhase(client, system, {
+          key,
+          overwrite,
+          bytes: args.largeBytes,
+          passes: args.largePasses,
+          inFlight: w.parallel ? args.largeInFlight : 1,
+          warmupPasses: warmups.passesFor(system),
+        });
       const what = `${w.parallel ? `${args.largeInFlight} objects at once` : "one object at a time"} of ${args.largeBytes / 2 ** 20} MiB, up and back`;
       if (has(w.facade[0])) {
         log(`${w.facade[0]}: ${what}`);
-        results[w.facade[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.facade[0]}`, minis3));
+        results[w.facade[1]] = await row(await facadeLarge(), minis3, `bench-${runId}/${w.facade[0]}`);
       }
       if (has(w.s3[0])) {
         log(`${w.s3[0]}: ${what}`);
-        results[w.s3[1]] = await largePhase(await s3Large(), minis3, o(w.s3[0], minis3));
+        results[w.s3[1]] = await row(await s3Large(), minis3, w.s3[0]);
       }
       if (w.sdk && has(w.sdk[0])) {
         log(`${w.sdk[0]}: ${what}, uploaded aws-chunked as the SDKs send a stream`);
-        results[w.sdk[1]] = await largePhase(await s3Sdk(), minis3, o(w.sdk[0], minis3));
+        results[w.sdk[1]] = await row(await s3Sdk(), minis3, w.sdk[0]);
       }
       const inParts = `${AWS_CLI_MULTIPART.partBytes / 2 ** 20} MiB parts, ${AWS_CLI_MULTIPART.inFlight} at once (aws cli's defaults)`;
       if (w.multipart && has(w.multipart[0])) {
         log(`${w.multipart[0]}: ${what}, uploaded multipart as the stock tools send a big file: ${inParts}`);
-        results[w.multipart[1]] = await largePhase(await s3Multipart(), minis3, o(w.multipart[0], minis3));
+        results[w.multipart[1]] = await row(await s3Multipart(), minis3, w.multipart[0]);
       }
       if (peerSystem && peerLarge && (has(w.facade[0]) || has(w.s3[0]) || (w.sdk && has(w.sdk[0])))) {
         log(`${peer!.name} ${w.peer}: ${what}`);
-        results.compare![w.peer] = await largePhase(await peerLarge(), peerSystem, o(w.peer, peerSystem));
+        results.compare![w.peer] = await row(await peerLarge(), peerSystem, w.peer);
       }
       // The peer's multipart row only beside ours: the same calls, not its plain PUT, are the ratio's other side.
       if (peerSystem && peerMultipart && w.multipart && w.peerMultipart && has(w.multipart[0])) {
         log(`${peer!.name} ${w.peerMultipart}: ${what}, uploaded multipart: ${inParts}`);
-        results.compare![w.peerMultipart] = await largePhase(await peerMultipart(), peerSystem, o(w.peerMultipart, peerSystem));
+        results.compare![w.peerMultipart] = await row(await peerMultipart(), peerSystem, w.peerMultipart);
       }
       if (w.overwrite && has(w.overwrite[0])) {
         log(`${w.overwrite[0]}: ${what}, every pass over the same key`);
-        results[w.overwrite[1]] = await largePhase(await facadeLarge(), minis3, o(`bench-${runId}/${w.overwrite[0]}`, minis3, true));
+        results[w.overwrite[1]] = await row(await facadeLarge(), minis3, `bench-${runId}/${w.overwrite[0]}`, true);
         if (peerSystem && peerLarge && w.peerOverwrite) {
           log(`${peer!.name} ${w.peerOverwrite}: ${what}, every pass over the same key`);
-          results.compare![w.peerOverwrite] = await largePhase(await peerLarge(), peerSystem, o(w.peerOverwrite, peerSystem, true));
+          results.compare![w.peerOverwrite] = await row(await peerLarge(), peerSystem, w.peerOverwrite, true);
         }
       }
     }
