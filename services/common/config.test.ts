@@ -70,6 +70,15 @@ describe("configuration", () => {
     expect(() => readConfig(["bodyCacheBytes"], { MINIS3_BODY_CACHE_BYTES: "lots" })).toThrow(/MINIS3_BODY_CACHE_BYTES/);
   });
 
+  it("takes the large uploads streamed at once (at least one) and how long one waits for its turn", () => {
+    expect(readConfig(["largeUploads", "largeUploadWait"], {})).toEqual({ largeUploads: 8, largeUploadWait: 20_000 });
+    expect(readConfig(["largeUploads", "largeUploadWait"], { MINIS3_LARGE_UPLOADS: "2", MINIS3_LARGE_UPLOAD_WAIT: "500ms" })).toEqual({
+      largeUploads: 2,
+      largeUploadWait: 500,
+    });
+    expect(() => readConfig(["largeUploads"], { MINIS3_LARGE_UPLOADS: "0" })).toThrow(/MINIS3_LARGE_UPLOADS/);
+  });
+
   it("takes a scrub rate of 0 (off) and refuses an orphan grace under a second", () => {
     expect(readConfig(["scrubRate", "orphanGrace"], {})).toEqual({ scrubRate: 4 * 1024 ** 2, orphanGrace: 3_600_000 });
     expect(readConfig(["scrubRate"], { MINIS3_SCRUB_RATE: "0" }).scrubRate).toBe(0);

@@ -106,6 +106,21 @@ export const SETTINGS = {
     check: size,
     doc: "coordinator: memory for the bytes of recent small versions (up to MINIS3_CHUNK_SIZE), so their GETs and trash moves ask no node (+1 KiB an entry; 0: off); no invalidation needed",
   },
+  // 32 uploads of 64 MiB at once took a fresh worker from ~110 MiB to 317-396 unbounded; at most 8
+  // streaming, 244-252 (6: 223, 4: 202), and all 32 were in sooner (bench/README.md "Large uploads at
+  // once, bounded", 2026-12-06). 8: a 64 MiB file's parts as aws cli sends them, all at once.
+  largeUploads: {
+    env: "MINIS3_LARGE_UPLOADS",
+    default: "8",
+    check: positiveInt,
+    doc: "coordinator: large uploads (bodies over MINIS3_CHUNK_SIZE) one coordinator process streams at once, ~12 MiB of memory each; more wait their turn, their bytes left in the client's socket",
+  },
+  largeUploadWait: {
+    env: "MINIS3_LARGE_UPLOAD_WAIT",
+    default: "20s",
+    check: duration(),
+    doc: "coordinator: how long a large upload waits for its turn before it is refused with 503 (S3: SlowDown), nothing stored",
+  },
   cacheLease: {
     env: "MINIS3_CACHE_LEASE",
     default: "2s",

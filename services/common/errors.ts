@@ -84,6 +84,11 @@ export enum ErrorCode {
   DigestFailed = "DigestFailed",
   /** A node's disk store cannot take the write: it is closed, or a segment write failed. */
   StoreUnavailable = "StoreUnavailable",
+  /**
+   * The coordinator was streaming as many large uploads as it takes at once (MINIS3_LARGE_UPLOADS),
+   * and this one waited its turn for MINIS3_LARGE_UPLOAD_WAIT: nothing was stored; send it again later.
+   */
+  SlowDown = "SlowDown",
 
   // --- before anything runs
   /** An environment setting is missing or out of range (common/config.ts; processes exit with 2). */

@@ -23,6 +23,8 @@ const SETTINGS = [
   "chunkSize",
   "readCache",
   "bodyCacheBytes",
+  "largeUploads",
+  "largeUploadWait",
   "cacheLease",
   "hotTtl",
   "trashTtl",

@@ -65,7 +65,14 @@ export async function serve(config: CoordinatorConfig, log: Logger): Promise<voi
   });
   const store = new ObjectStore(
     { ...ctx, events: lifecycle, undeleter: lifecycle },
-    { replicas: cfg.replicas, writeQuorum, maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize, hotTtlMs: cfg.hotTtl },
+    {
+      replicas: cfg.replicas,
+      writeQuorum,
+      maxObjectSize: cfg.maxObjectSize,
+      chunkSize: cfg.chunkSize,
+      hotTtlMs: cfg.hotTtl,
+      largeUploads: { limit: cfg.largeUploads, waitMs: cfg.largeUploadWait },
+    },
   );
   const multipart = new MultipartStore(ctx, store, { maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize });
   // Queue depths come through the lifecycle, which adds the due-row poller's work to BullMQ's.
@@ -80,7 +87,7 @@ export async function serve(config: CoordinatorConfig, log: Logger): Promise<voi
     roster,
     redis: ctx.scheduler,
   });
-  registerClusterGauges({ ...ctx, queues: ctx.scheduler, transitions: lifecycle, repairs: lifecycle });
+  registerClusterGauges({ ...ctx, queues: ctx.scheduler, transitions: lifecycle, repairs: lifecycle, largeUploads: store.largeUploads });
   lifecycle.start();
   removal.start();
 

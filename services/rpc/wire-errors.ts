@@ -51,6 +51,7 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.InvalidPartOrder]: 126,
   [ErrorCode.EntityTooSmall]: 127,
   [ErrorCode.BucketNotEmpty]: 130,
+  [ErrorCode.SlowDown]: 131,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));

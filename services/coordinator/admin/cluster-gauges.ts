@@ -21,6 +21,8 @@ export interface ClusterGaugeDeps {
   readonly queues: ClusterStatusDeps["scheduler"];
   readonly transitions: NonNullable<ClusterStatusDeps["transitions"]>;
   readonly repairs: NonNullable<ClusterStatusDeps["repairs"]>;
+  /** This coordinator's large uploads streaming and waiting for their turn (objects/large-upload-gate.ts). */
+  readonly largeUploads?: { readonly streaming: number; readonly waiting: number };
 }
 
 const READ_EVERY_MS = 10_000;
@@ -110,6 +112,18 @@ export function registerClusterGauges(deps: ClusterGaugeDeps): void {
     });
   perTransition("minis3_lifecycle_in_flight", "Versions the due-row poller is moving now", "inFlight");
   perTransition("minis3_lifecycle_backing_off", "Versions the due-row poller waits on after a failed move", "backingOff");
+  gauge(
+    "minis3_large_uploads",
+    "Large uploads this coordinator streams now (state=streaming, at most MINIS3_LARGE_UPLOADS a process) and waiting for their turn",
+    ["state"],
+    "sum",
+    function () {
+      const gate = deps.largeUploads;
+      if (!gate) return;
+      this.set({ state: "streaming" }, gate.streaming);
+      this.set({ state: "waiting" }, gate.waiting);
+    },
+  );
 
   const repair = everyFewSeconds(() => deps.repairs.repairStatus());
   const fromRepair = (name: string, help: string, aggregator: Aggregator, value: (r: RepairStatusView) => number) =>

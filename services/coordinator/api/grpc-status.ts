@@ -36,6 +36,7 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   [ErrorCode.QueueUnavailable]: status.UNAVAILABLE,
   [ErrorCode.DigestFailed]: status.UNAVAILABLE,
   [ErrorCode.StoreUnavailable]: status.UNAVAILABLE,
+  [ErrorCode.SlowDown]: status.RESOURCE_EXHAUSTED,
   [ErrorCode.InvalidConfig]: status.INTERNAL,
   [ErrorCode.NotHealthy]: status.INTERNAL,
   [ErrorCode.InvalidUsage]: status.INTERNAL,

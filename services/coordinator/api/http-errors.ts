@@ -50,6 +50,7 @@ export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> =
   [ErrorCode.QueueUnavailable]: UNAVAILABLE,
   [ErrorCode.DigestFailed]: UNAVAILABLE,
   [ErrorCode.StoreUnavailable]: UNAVAILABLE,
+  [ErrorCode.SlowDown]: UNAVAILABLE,
   [ErrorCode.InvalidConfig]: INTERNAL,
   [ErrorCode.NotHealthy]: INTERNAL,
   [ErrorCode.InvalidUsage]: INTERNAL,

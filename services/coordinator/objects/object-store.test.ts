@@ -196,8 +196,9 @@ test("a small body goes to its replicas with its crc32, which they check it by i
   }
 });
 
-test("a signed sha256 left to the engine: a small body that differs is refused before any copy, a large one after, its copies dropped", async () => {
-  const deps = {
+/** Placement on two nodes, n1 and n2, both reachable; the writer is the test's own. */
+function twoNodes(): ObjectStoreDeps {
+  return {
     placement: { targets: () => ["n1", "n2"], spares: () => [] },
     nodes: {
       returnDeadline: () => 0,
@@ -206,6 +207,10 @@ test("a signed sha256 left to the engine: a small body that differs is refused b
     },
     log: pino({ level: "silent" }),
   } as unknown as ObjectStoreDeps;
+}
+
+test("a signed sha256 left to the engine: a small body that differs is refused before any copy, a large one after, its copies dropped", async () => {
+  const deps = twoNodes();
   const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: 1 << 16, hotTtlMs: 30 * 60_000 });
   const small: unknown[] = [];
   const discarded: unknown[][] = [];
@@ -243,6 +248,91 @@ test("a signed sha256 left to the engine: a small body that differs is refused b
     expect(small).toHaveLength(1); // only the small body signed as it is went to its replicas
     expect(discarded).toEqual([["v" + 3 * UPLOAD_CHUNK_BYTES, ["n1", "n2"], undefined]]);
   } finally {
+    await store.close();
+  }
+});
+
+test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that waits too long is refused with SlowDown, nothing sent; small ones never wait", async () => {
+  const deps = twoNodes();
+  const limits = { limit: 1, waitMs: 100 };
+  const store = new ObjectStore(deps, {
+    replicas: 2,
+    writeQuorum: 2,
+    maxObjectSize: 1 << 30,
+    chunkSize: 1 << 16,
+    hotTtlMs: 30 * 60_000,
+    largeUploads: limits,
+  });
+  const started: string[] = [];
+  (store as unknown as { writer: unknown }).writer = {
+    startLarge: (versionId: string) => {
+      started.push(versionId);
+      return {
+        write: () => Promise.resolve(true),
+        finish: () => Promise.resolve(["n1", "n2"]),
+        settled: () => Promise.resolve(),
+        abort: () => undefined,
+      };
+    },
+    putSmall: () => Promise.resolve(["n1", "n2"]),
+  };
+  const data = randomBytes(2 * UPLOAD_CHUNK_BYTES);
+  /** A large body whose second half comes only once `go` resolves (a client on a slow link). */
+  const stalled = (go: Promise<void>) =>
+    (async function* () {
+      yield data.subarray(0, UPLOAD_CHUNK_BYTES);
+      await go;
+      yield data.subarray(UPLOAD_CHUNK_BYTES);
+    })();
+  const whole = (bytes: Buffer) =>
+    (async function* () {
+      yield bytes;
+    })();
+  let go!: () => void;
+  let cancelled = false;
+  try {
+    const slow = store.storeBlob(
+      "default",
+      "a",
+      "v-slow",
+      new UploadBody(stalled(new Promise((r) => (go = r))), 1 << 30, data.length),
+      undefined,
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    expect(store.largeUploads!.streaming).toBe(1);
+
+    // A small upload meanwhile is not held up.
+    const small = randomBytes(4096);
+    await expect(
+      store.storeBlob("default", "s", "v-small", new UploadBody(whole(small), 1 << 30, small.length), undefined),
+    ).resolves.toMatchObject({
+      replicas: ["n1", "n2"],
+    });
+
+    // A second large one waits, then is refused: its body cancelled, no replica ever started.
+    const body = new UploadBody(whole(data), 1 << 30, data.length);
+    const cancel = body.cancel.bind(body);
+    body.cancel = () => ((cancelled = true), cancel());
+    const refused = await store.storeBlob("default", "b", "v-refused", body, undefined).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(hasCode(refused, ErrorCode.SlowDown)).toBe(true);
+    expect(cancelled).toBe(true);
+    expect(started).toEqual(["v-slow"]);
+
+    // One that arrives while the slow one streams gets its turn when it ends (however long that takes here).
+    limits.waitMs = 60_000;
+    const queued = store.storeBlob("default", "c", "v-queued", new UploadBody(whole(data), 1 << 30, data.length), undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(store.largeUploads!.waiting).toBe(1);
+    go();
+    await expect(slow).resolves.toMatchObject({ replicas: ["n1", "n2"] });
+    await expect(queued).resolves.toMatchObject({ replicas: ["n1", "n2"] });
+    expect(started).toEqual(["v-slow", "v-queued"]);
+    expect([store.largeUploads!.streaming, store.largeUploads!.waiting]).toEqual([0, 0]);
+  } finally {
+    go?.();
     await store.close();
   }
 });

@@ -35,6 +35,7 @@ import { ReplicaReader } from "../replicas/replica-reader";
 import { REPLAY_BUDGET_BYTES, ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
 import { UploadChunkPool } from "./upload-chunk-pool";
+import { LargeUploadGate, type LargeUploadLimits } from "./large-upload-gate";
 import { committedDespiteError, type FailedCommitDeps } from "./failed-commit";
 import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
@@ -46,6 +47,8 @@ export interface ObjectStoreOptions {
   chunkSize: number;
   /** MINIS3_HOT_TTL: when a live hot version is due for demotion (head's `next`). */
   hotTtlMs: number;
+  /** MINIS3_LARGE_UPLOADS and MINIS3_LARGE_UPLOAD_WAIT (large-upload-gate.ts); none: no bound. */
+  largeUploads?: LargeUploadLimits;
 }
 
 /** A multipart Complete's object as ObjectStore.putComposed makes it: its parts' blobs, in order. */
@@ -140,6 +143,8 @@ export class ObjectStore implements ObjectEngine {
   private readonly chunks: UploadChunkPool;
   private readonly failedCommits: FailedCommitDeps;
   private readonly bodies?: BodyCache;
+  /** Large uploads streaming at once, bounded (large-upload-gate.ts). */
+  readonly largeUploads?: LargeUploadGate;
 
   constructor(
     deps: ObjectStoreDeps,
@@ -147,6 +152,7 @@ export class ObjectStore implements ObjectEngine {
   ) {
     const chunkBytes = Math.max(opts.chunkSize, UPLOAD_CHUNK_BYTES);
     this.chunks = new UploadChunkPool(chunkBytes, UPLOAD_CHUNK_POOL, chunkPoolMax(chunkBytes));
+    if (opts.largeUploads) this.largeUploads = new LargeUploadGate(opts.largeUploads);
     this.catalogue = deps.catalogue;
     this.placement = deps.placement;
     this.access = deps.access;
@@ -322,14 +328,23 @@ export class ObjectStore implements ObjectEngine {
       headBytes += piece.length;
     }
     if (piece !== null) {
-      // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
-      const chosen = targets.slice(0, this.opts.replicas);
-      const stored = await this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
-      if (!signedAs(stored.digest, payloadSha256)) {
-        await this.writer.discard(blobId, stored.replicas, requestId);
-        throw payloadSha256Mismatch();
+      // Its turn among the large uploads streaming (the head read so far is all it holds meanwhile).
+      const leave = await this.largeUploads?.enter().catch((e: unknown) => {
+        body.cancel();
+        throw e;
+      });
+      try {
+        // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
+        const chosen = targets.slice(0, this.opts.replicas);
+        const stored = await this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
+        if (!signedAs(stored.digest, payloadSha256)) {
+          await this.writer.discard(blobId, stored.replicas, requestId);
+          throw payloadSha256Mismatch();
+        }
+        return stored;
+      } finally {
+        leave?.();
       }
-      return stored;
     }
     // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
     // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.

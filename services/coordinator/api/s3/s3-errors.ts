@@ -46,6 +46,8 @@ export const S3_ERRORS: Record<ErrorCode, S3ErrorShape> = {
   [ErrorCode.QueueUnavailable]: UNAVAILABLE,
   [ErrorCode.DigestFailed]: UNAVAILABLE,
   [ErrorCode.StoreUnavailable]: UNAVAILABLE,
+  // S3's own answer to "too many requests for now": SDKs and aws cli back off and retry it.
+  [ErrorCode.SlowDown]: { status: 503, code: "SlowDown" },
   [ErrorCode.InvalidConfig]: INTERNAL,
   [ErrorCode.NotHealthy]: INTERNAL,
   [ErrorCode.InvalidUsage]: INTERNAL,
