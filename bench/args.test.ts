@@ -37,4 +37,12 @@ describe("the large rows' warm-ups", () => {
     expect(parsed(["--large-first-warmup", "0"]).largeFirstWarmup).toBe(0);
     expect(() => parsed(["--large-first-warmup", "21"])).toThrow(/large-first-warmup/);
   });
+
+  it("runs the large-burst row by default, 16 objects at once, and takes --large-burst from 2 to 64", () => {
+    expect(parsed([])).toMatchObject({ largeBurst: 16 });
+    expect(parsed([]).phases).toContain("large-burst");
+    expect(parsed(["--large-burst", "2"]).largeBurst).toBe(2);
+    expect(() => parsed(["--large-burst", "1"])).toThrow(/large-burst/);
+    expect(() => parsed(["--large-burst", "65"])).toThrow(/large-burst/);
+  });
 });

@@ -16,6 +16,7 @@ export const PHASES = [
   "large-s3-sdk",
   "large-s3-multipart",
   "large-overwrite",
+  "large-burst",
   "huge",
   "tiers",
   "transitions",
@@ -67,6 +68,8 @@ export interface BenchArgs {
   largeFirstWarmup: number;
   /** Objects moved at once in the large-parallel phases. */
   largeInFlight: number;
+  /** Objects uploaded at once in the large-burst phase (more than a coordinator streams at a time). */
+  largeBurst: number;
   hugeBytes: number;
   phases: Phase[];
   /** Also run the S3 workloads against s3rver, in the same sitting, and report the ratios. */
@@ -105,7 +108,9 @@ export const USAGE = `usage: npm run bench -- [options]
                        (aws-chunked in 64 KiB chunks, a CRC32 trailer); large-s3-multipart: the
                        same uploaded as aws cli sends a big file (multipart, 8 MiB parts, 10 at once);
                        large-overwrite: large through the facade, every pass over the same key (the
-                       replaced versions' trash moves are in its CPU)
+                       replaced versions' trash moves are in its CPU); large-burst: --large-burst
+                       objects uploaded at once through the facade, more than a coordinator streams
+                       at a time (MINIS3_LARGE_UPLOADS): throughput and memory under a burst
   --compare            also start s3rver (the devDependency; a child process, its own temp dir) and
                        run the mixed, overwrite and large loads through its S3 port in the same
                        sitting (same client, keys, payloads, concurrency): ratios MiniS3/s3rver
@@ -124,6 +129,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --large-first-warmup N  those of each system's first large phase instead (default 8: a fresh
                        cluster's 64 MiB uploads took ~8 to settle, s3rver's ~3)
   --large-in-flight N  objects moved at once in the large-parallel phases (default 2)
+  --large-burst N      objects of --large size uploaded at once in the large-burst phase (default 16;
+                       two passes after one unmeasured)
   --huge SIZE          memory test object size (default 1GiB)
   --tier-objects N     objects taken hot → cold → hot in the tiers phase (default 200); that
                        phase always runs on a private cluster with a 3 s hot TTL
@@ -162,6 +169,7 @@ const FLAGS = {
   "large-warmup": { type: "string" },
   "large-first-warmup": { type: "string" },
   "large-in-flight": { type: "string" },
+  "large-burst": { type: "string" },
   compare: { type: "boolean" },
   huge: { type: "string" },
   "storage-nodes": { type: "string" },
@@ -287,6 +295,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     largeWarmup: int("large-warmup", get("large-warmup", "2"), 0, 20),
     largeFirstWarmup: int("large-first-warmup", get("large-first-warmup", "8"), 0, 20),
     largeInFlight: int("large-in-flight", get("large-in-flight", "2"), 1, 16),
+    largeBurst: int("large-burst", get("large-burst", "16"), 2, 64),
     hugeBytes,
     phases: [...new Set(phases)] as Phase[],
     compare: values.compare === true || ["1", "true", "yes"].includes(env.BENCH_COMPARE ?? ""),

@@ -39,6 +39,7 @@ const ROWS = [
   { phase: "large-s3-sdk", ours: "largeS3Sdk", peer: "large" },
   { phase: "large-s3-multipart", ours: "largeS3Multipart", peer: "largeMultipart" },
   { phase: "large-overwrite", ours: "largeOverwrite", peer: "largeOverwrite" },
+  { phase: "large-burst", ours: "largeBurst", peer: "largeBurst" },
 ] as const;
 
 /** Fills `compare.ratios` for every row both systems ran. */

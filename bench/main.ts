@@ -61,6 +61,9 @@ const LARGE: {
   { parallel: true, facade: ["large-parallel", "largeParallel"], s3: ["large-s3-parallel", "largeS3Parallel"], peer: "largeParallel" },
 ];
 
+/** Measured passes of the large-burst row: each is --large-burst objects (1 GiB at the defaults). */
+const BURST_PASSES = 2;
+
 const withInfra = () => [...findServiceProcesses(), ...defaultInfra()];
 
 async function run(args: BenchArgs): Promise<number> {
@@ -81,6 +84,7 @@ async function run(args: BenchArgs): Promise<number> {
       largeWarmup: args.largeWarmup,
       largeFirstWarmup: args.largeFirstWarmup,
       largeInFlight: args.largeInFlight,
+      largeBurst: args.largeBurst,
       compare: args.compare,
       hugeBytes: args.hugeBytes,
       phases: args.phases,
@@ -243,6 +247,20 @@ async function run(args: BenchArgs): Promise<number> {
           log(`${peer!.name} ${w.peerOverwrite}: ${what}, every pass over the same key`);
           results.compare![w.peerOverwrite] = await row(await peerLarge(), peerSystem, w.peerOverwrite, true);
         }
+      }
+    }
+    if (has("large-burst")) {
+      // More uploads at once than a coordinator streams (MINIS3_LARGE_UPLOADS): the rest wait their
+      // turn. One unmeasured pass (a burst is already many objects), two measured.
+      const burst = { bytes: args.largeBytes, passes: BURST_PASSES, inFlight: args.largeBurst, warmupPasses: 1 };
+      log(`large-burst: ${args.largeBurst} objects of ${args.largeBytes / 2 ** 20} MiB at once, up and back`);
+      const client = new MiniS3Client(target.url, args.largeBurst, 600_000, true);
+      closers.push(() => client.close());
+      results.largeBurst = await largePhase(client, minis3, { ...burst, key: `bench-${runId}/large-burst` });
+      if (peerSystem && peer) {
+        log(`${peer.name} largeBurst: the same`);
+        const peerClient = await s3Client(args.largeBurst, 600_000, () => peer!, "bench", true)();
+        results.compare!.largeBurst = await largePhase(peerClient, peerSystem, { ...burst, key: "large-burst" });
       }
     }
     if (results.compare) computeRatios(results, results.compare);

@@ -67,6 +67,7 @@ function compare(r: BenchResults, c: CompareResults): string[] {
   if (c.largeParallel) lines.push(...large(`${c.peer} large-parallel`, c.largeParallel));
   if (c.largeMultipart) lines.push(...large(`${c.peer} large-multipart`, c.largeMultipart));
   if (c.largeOverwrite) lines.push(...large(`${c.peer} large-overwrite`, c.largeOverwrite));
+  if (c.largeBurst) lines.push(...large(`${c.peer} large-burst`, c.largeBurst));
   lines.push(
     `  ${"row".padEnd(19)}${pad("ops/s", 9)}${pad("p99", 9)}${pad("CPU/op", 9)}${pad("up MB/s", 9)}${pad("down", 9)}${pad("CPU/MiB", 9)}`,
   );
@@ -101,6 +102,7 @@ export function report(r: BenchResults): string {
   if (r.largeS3Sdk) out.push(...large("large-s3-sdk", r.largeS3Sdk));
   if (r.largeS3Multipart) out.push(...large("large-s3-multipart", r.largeS3Multipart));
   if (r.largeOverwrite) out.push(...large("large-overwrite", r.largeOverwrite));
+  if (r.largeBurst) out.push(...large("large-burst", r.largeBurst));
   if (r.huge) out.push(...large("huge", r.huge));
   if (r.compare) out.push(...compare(r, r.compare));
   if (r.tiers) {

@@ -62,6 +62,8 @@ export interface CompareResults {
   largeMultipart?: LargePhaseResult;
   /** `large` uploaded over the same key every pass, beside MiniS3's large-overwrite only. */
   largeOverwrite?: LargePhaseResult;
+  /** --large-burst objects at once, beside MiniS3's large-burst. */
+  largeBurst?: LargePhaseResult;
   /** Keyed by MiniS3's phase name (mixed, mixed-s3, overwrite…). */
   ratios: Record<string, MixedRatios | LargeRatios>;
 }
@@ -89,6 +91,8 @@ export interface BenchResults {
   largeS3Multipart?: LargePhaseResult;
   /** large through the facade, every pass uploading over the same key (the replaced versions' trash moves counted). */
   largeOverwrite?: LargePhaseResult;
+  /** --large-burst objects uploaded at once through the facade: more than a coordinator streams at a time. */
+  largeBurst?: LargePhaseResult;
   huge?: LargePhaseResult;
   tiers?: TiersResult & { cpu: CpuFigures };
   transitions?: TransitionsResult & { cpu: CpuFigures };
