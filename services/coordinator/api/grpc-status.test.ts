@@ -18,6 +18,7 @@ describe("gRPC status of each code", () => {
     [ErrorCode.IntegrityError, status.DATA_LOSS],
     [ErrorCode.QuorumNotReached, status.UNAVAILABLE],
     [ErrorCode.CatalogueUnavailable, status.UNAVAILABLE],
+    [ErrorCode.SlowDown, status.RESOURCE_EXHAUSTED],
     [ErrorCode.Internal, status.INTERNAL],
   ])("%s is status %d", (code, expected) => {
     expect(grpcStatusOf(errorOf(code, "m")).code).toBe(expected);

@@ -20,6 +20,7 @@ describe("HTTP status and JSON error of each code", () => {
     [ErrorCode.QuorumNotReached, 503, "Unavailable"],
     [ErrorCode.NodeUnavailable, 503, "Unavailable"],
     [ErrorCode.CatalogueUnavailable, 503, "Unavailable"],
+    [ErrorCode.SlowDown, 503, "Unavailable"],
     [ErrorCode.Internal, 500, "InternalError"],
   ])("%s is %d %s", (code, status, error) => {
     expect(errorResponse(errorOf(code, "m"))).toEqual({ statusCode: status, body: { error, message: "m" } });

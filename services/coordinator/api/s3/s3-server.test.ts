@@ -67,6 +67,18 @@ test("routes are chosen by sub-resource; an unknown one is 501 NotImplemented, a
   expect(() => router.register({ name: "Again", method: "GET", target: "bucket" }, async () => ({}))).toThrow(/registered twice/);
 });
 
+test("a coordinator at its large uploads' limit answers 503 SlowDown, S3's own code that SDKs back off and retry, with its message", async () => {
+  const router = new S3Router();
+  router.register({ name: "GetObject", method: "GET", target: "object" }, async () => {
+    throw new MiniS3Error(ErrorCode.SlowDown, "this coordinator is streaming 8 large uploads (MINIS3_LARGE_UPLOADS)");
+  });
+  const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
+  const res = await signedGet(host, "/b1/key");
+  expect(res.status).toBe(503);
+  expect(res.text).toContain("<Code>SlowDown</Code>");
+  expect(res.text).toContain("MINIS3_LARGE_UPLOADS");
+});
+
 describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the handler reads it", () => {
   const signer = new SignatureV4({
     service: "s3",
