@@ -102,8 +102,8 @@ export function report(r: BenchResults): string {
   if (r.largeS3Sdk) out.push(...large("large-s3-sdk", r.largeS3Sdk));
   if (r.largeS3Multipart) out.push(...large("large-s3-multipart", r.largeS3Multipart));
   if (r.largeOverwrite) out.push(...large("large-overwrite", r.largeOverwrite));
-  if (r.largeBurst) out.push(...large("large-burst", r.largeBurst));
   if (r.huge) out.push(...large("huge", r.huge));
+  if (r.largeBurst) out.push(...large("large-burst", r.largeBurst));
   if (r.compare) out.push(...compare(r, r.compare));
   if (r.tiers) {
     const t = r.tiers;
