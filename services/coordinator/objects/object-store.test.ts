@@ -6,6 +6,7 @@ import { ErrorCode, hasCode } from "../../common/errors";
 import type { Catalogue } from "../catalogue/catalogue";
 import { ObjectStore, UPLOAD_CHUNK_BYTES, type ObjectStoreDeps } from "./object-store";
 import { UploadBody } from "./upload-body";
+import type { LargeUploadLimits } from "./large-upload-gate";
 
 // While MariaDB is away, reads, deletes and listings fail with CatalogueUnavailable (503 /
 // UNAVAILABLE), not with the raw driver error (500 / INTERNAL): issue 12 item 9, review finding 19.
@@ -252,17 +253,21 @@ test("a signed sha256 left to the engine: a small body that differs is refused b
   }
 });
 
-test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that waits too long is refused with SlowDown, nothing sent; small ones never wait", async () => {
-  const deps = twoNodes();
-  const limits = { limit: 1, waitMs: 100 };
-  const store = new ObjectStore(deps, {
+/** A store over twoNodes() whose large uploads go through a gate with these limits. */
+function gatedStore(largeUploads: LargeUploadLimits): ObjectStore {
+  return new ObjectStore(twoNodes(), {
     replicas: 2,
     writeQuorum: 2,
     maxObjectSize: 1 << 30,
     chunkSize: 1 << 16,
     hotTtlMs: 30 * 60_000,
-    largeUploads: limits,
+    largeUploads,
   });
+}
+
+test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that waits too long is refused with SlowDown, nothing sent; small ones never wait", async () => {
+  const limits = { limit: 1, waitMs: 100 };
+  const store = gatedStore(limits);
   const started: string[] = [];
   (store as unknown as { writer: unknown }).writer = {
     startLarge: (versionId: string) => {
@@ -333,6 +338,46 @@ test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that wait
     expect([store.largeUploads!.streaming, store.largeUploads!.waiting]).toEqual([0, 0]);
   } finally {
     go?.();
+    await store.close();
+  }
+});
+
+test("a large upload whose client stalls gives its turn up, so the next large upload streams meanwhile; both are stored whole", async () => {
+  const store = gatedStore({ limit: 1, waitMs: 10_000, slowBytes: 1024, checkEveryMs: 20 });
+  const sent = new Map<string, Buffer[]>();
+  (store as unknown as { writer: unknown }).writer = {
+    startLarge: (versionId: string) => {
+      sent.set(versionId, []);
+      return {
+        write: (chunk: Buffer) => (sent.get(versionId)!.push(Buffer.from(chunk)), Promise.resolve(true)),
+        finish: () => Promise.resolve(["n1", "n2"]),
+        settled: () => Promise.resolve(),
+        abort: () => undefined,
+      };
+    },
+  };
+  const data = randomBytes(2 * UPLOAD_CHUNK_BYTES);
+  let go!: () => void;
+  const resumed = new Promise<void>((r) => (go = r));
+  async function* stalled() {
+    yield data.subarray(0, UPLOAD_CHUNK_BYTES);
+    await resumed;
+    yield data.subarray(UPLOAD_CHUNK_BYTES);
+  }
+  async function* whole() {
+    yield data;
+  }
+  try {
+    const slow = store.storeBlob("default", "a", "v-slow", new UploadBody(stalled(), 1 << 30, data.length), undefined);
+    const fast = await store.storeBlob("default", "b", "v-fast", new UploadBody(whole(), 1 << 30, data.length), undefined);
+    expect(fast.replicas).toEqual(["n1", "n2"]);
+    expect(Buffer.concat(sent.get("v-fast")!).equals(data)).toBe(true);
+    go();
+    await expect(slow).resolves.toMatchObject({ replicas: ["n1", "n2"] });
+    expect(Buffer.concat(sent.get("v-slow")!).equals(data)).toBe(true);
+    expect(store.largeUploads!.streaming).toBe(0);
+  } finally {
+    go();
     await store.close();
   }
 });

@@ -35,7 +35,7 @@ import { ReplicaReader } from "../replicas/replica-reader";
 import { REPLAY_BUDGET_BYTES, ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
 import { UploadChunkPool } from "./upload-chunk-pool";
-import { LargeUploadGate, type LargeUploadLimits } from "./large-upload-gate";
+import { LargeUploadGate, type LargeUploadLimits, type UploadTurn } from "./large-upload-gate";
 import { committedDespiteError, type FailedCommitDeps } from "./failed-commit";
 import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
@@ -329,21 +329,22 @@ export class ObjectStore implements ObjectEngine {
     }
     if (piece !== null) {
       // Its turn among the large uploads streaming (the head read so far is all it holds meanwhile).
-      const leave = await this.largeUploads?.enter().catch((e: unknown) => {
+      const turn = await this.largeUploads?.enter().catch((e: unknown) => {
         body.cancel();
         throw e;
       });
       try {
         // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
         const chosen = targets.slice(0, this.opts.replicas);
-        const stored = await this.putLarge(blobId, head, body, chosen, this.placement.spares(bucket, key, chosen), requestId);
+        const spares = this.placement.spares(bucket, key, chosen);
+        const stored = await this.putLarge(blobId, head, body, chosen, spares, requestId, turn);
         if (!signedAs(stored.digest, payloadSha256)) {
           await this.writer.discard(blobId, stored.replicas, requestId);
           throw payloadSha256Mismatch();
         }
         return stored;
       } finally {
-        leave?.();
+        turn?.leave();
       }
     }
     // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
@@ -377,6 +378,7 @@ export class ObjectStore implements ObjectEngine {
     targets: string[],
     spares: string[],
     requestId: RequestId,
+    turn?: UploadTurn,
   ): Promise<{ replicas: string[]; digest: UploadDigest }> {
     // A target that cannot be reached, or fails early, is replaced by the next live spare.
     // The replicas check the bytes by the fold of their block crc32s from the digest thread.
@@ -405,7 +407,9 @@ export class ObjectStore implements ObjectEngine {
       let bytes = 0;
       // The body's pieces whose bytes wait in `parts`: freed once a join has copied the last of them.
       let held: Buffer[] = [];
-      for (let piece: Buffer | null = head.shift() ?? (await body.next()); piece !== null; piece = head.shift() ?? (await body.next())) {
+      // The client's bytes through the upload's turn, which counts them (a slow client gives its turn up).
+      const next = () => head.shift() ?? (turn ? turn.pull(body.next()) : body.next());
+      for (let piece: Buffer | null = await next(); piece !== null; piece = await next()) {
         const whole = piece;
         while (bytes + piece.length >= size) {
           const take = size - bytes;
