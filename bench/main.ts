@@ -165,6 +165,7 @@ async function run(args: BenchArgs): Promise<number> {
   // The large phases' GETs are read as socket-get.ts reads them (their own connections), at half
   // undici's CPU per MiB on the bench's side of the two cores; s3rver's the same way.
   const facadeLarge = lazy(async () => new MiniS3Client(target!.url, args.largeInFlight, 600_000, true));
+  const facadeBurst = lazy(async () => new MiniS3Client(target!.url, args.largeBurst, 600_000, true));
   const s3Small = s3Client(args.concurrency, 60_000, ourS3, `bench-${runId}`);
   const s3Large = s3Client(args.largeInFlight, 600_000, ourS3, `bench-${runId}`, true);
   const s3Sdk = s3Client(1, 600_000, ourS3, `bench-${runId}`, true, "aws-chunked");
@@ -266,13 +267,11 @@ async function run(args: BenchArgs): Promise<number> {
       // (before it, that pass peaked at 245.5 MiB against 216-223 in the sittings without the row).
       const burst = { bytes: args.largeBytes, passes: BURST_PASSES, inFlight: args.largeBurst, warmupPasses: 1 };
       log(`large-burst: ${args.largeBurst} objects of ${args.largeBytes / 2 ** 20} MiB at once, up and back`);
-      const client = new MiniS3Client(target.url, args.largeBurst, 600_000, true);
-      closers.push(() => client.close());
-      results.largeBurst = await largePhase(client, minis3, { ...burst, key: `bench-${runId}/large-burst` });
+      results.largeBurst = await largePhase(await facadeBurst(), minis3, { ...burst, key: `bench-${runId}/large-burst` });
       if (peerSystem && peer) {
         log(`${peer.name} largeBurst: the same`);
-        const peerClient = await s3Client(args.largeBurst, 600_000, () => peer!, "bench", true)();
-        results.compare!.largeBurst = await largePhase(peerClient, peerSystem, { ...burst, key: "large-burst" });
+        const peerBurst = s3Client(args.largeBurst, 600_000, () => peer!, "bench", true);
+        results.compare!.largeBurst = await largePhase(await peerBurst(), peerSystem, { ...burst, key: "large-burst" });
       }
     }
     if (results.compare) computeRatios(results, results.compare);

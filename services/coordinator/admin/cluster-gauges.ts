@@ -114,7 +114,7 @@ export function registerClusterGauges(deps: ClusterGaugeDeps): void {
   perTransition("minis3_lifecycle_backing_off", "Versions the due-row poller waits on after a failed move", "backingOff");
   gauge(
     "minis3_large_uploads",
-    "Large uploads this coordinator streams now (state=streaming, at most MINIS3_LARGE_UPLOADS a process) and waiting for their turn",
+    "Large uploads holding one of this coordinator's turns to stream (state=streaming, MINIS3_LARGE_UPLOADS a process; a slow client's gives its up) and waiting for one",
     ["state"],
     "sum",
     function () {
