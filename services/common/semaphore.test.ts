@@ -90,3 +90,47 @@ describe("Semaphore", () => {
     expect(s.queued).toBe(0);
   });
 });
+
+describe("Semaphore with weights (a budget of bytes)", () => {
+  test("holders take what they ask for; a waiter that does not fit holds back the lighter ones behind it", async () => {
+    const s = new Semaphore(100);
+    expect(s.tryAcquire(60)).toBe(true);
+    const order: string[] = [];
+    const heavy = s.acquire(undefined, 50).then(() => order.push("heavy"));
+    const light = s.acquire(undefined, 10).then(() => order.push("light"));
+    expect(s.tryAcquire(10)).toBe(false); // 30 are free, but two wait before it
+    await tick();
+    expect(order).toEqual([]);
+    s.release(60);
+    await Promise.all([heavy, light]);
+    expect(order).toEqual(["heavy", "light"]);
+    expect(s.inUse).toBe(60);
+    s.release(50);
+    s.release(10);
+    expect(s.inUse).toBe(0);
+  });
+
+  test("a heavier waiter that gives up lets the lighter ones behind it in", async () => {
+    const s = new Semaphore(100);
+    await s.acquire(undefined, 80);
+    const gone = new AbortController();
+    const heavy = s.acquire(gone.signal, 50);
+    let light = false;
+    const waiter = s.acquire(undefined, 20).then(() => (light = true));
+    await tick();
+    expect(light).toBe(false);
+    gone.abort();
+    await expect(heavy).rejects.toThrow("gave up waiting");
+    await waiter;
+    expect([light, s.inUse, s.queued]).toEqual([true, 100, 0]);
+  });
+
+  test("a weight over the limit takes the whole limit: it runs alone, never starves", async () => {
+    const s = new Semaphore(100);
+    expect(s.tryAcquire(500)).toBe(true);
+    expect(s.inUse).toBe(100);
+    expect(s.tryAcquire(1)).toBe(false);
+    s.release(500);
+    expect(s.inUse).toBe(0);
+  });
+});

@@ -1,12 +1,19 @@
 import { AbortedError } from "./errors";
 
+interface Waiter {
+  readonly weight: number;
+  readonly take: () => void;
+}
+
 /**
- * At most `limit` holders at once; the rest wait in arrival order. Used where each holder pins
- * memory (a streaming copy keeps a few MiB in flight), so the total stays bounded.
+ * At most `limit` units held at once; the rest wait in arrival order. Used where each holder pins
+ * memory (a streaming copy keeps a few MiB in flight), so the total stays bounded. A holder takes
+ * one unit unless it says how many (`weight`: bytes, for a budget of memory); one that asks for more
+ * than the limit takes the whole limit, so it runs alone rather than never.
  */
 export class Semaphore {
   private held = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: Waiter[] = [];
 
   constructor(private readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`semaphore limit must be a whole number ≥ 1 (got ${limit})`);
@@ -27,27 +34,30 @@ export class Semaphore {
   }
 
   /**
-   * Takes a slot (waiting for one); the caller must release() it. For work that outlives the caller.
-   * `signal`: a wait it aborts leaves the queue and rejects (AbortedError) holding nothing, so a
-   * waiter that gave up takes no slot later; once the slot is handed over, aborting changes nothing.
+   * Takes `weight` units (waiting for them); the caller must release() the same weight. For work that
+   * outlives the caller. `signal`: a wait it aborts leaves the queue and rejects (AbortedError) holding
+   * nothing, so a waiter that gave up takes nothing later; once the units are handed over, aborting
+   * changes nothing.
    */
-  async acquire(signal?: AbortSignal): Promise<void> {
-    if (this.held < this.limit) {
-      this.held++;
-      return;
-    }
+  async acquire(signal?: AbortSignal, weight = 1): Promise<void> {
+    if (this.tryAcquire(weight)) return;
     if (signal?.aborted) throw new AbortedError("gave up waiting for a slot");
+    const units = this.units(weight);
     await new Promise<void>((resolve, reject) => {
-      const take = () => {
-        signal?.removeEventListener("abort", leave);
-        resolve(); // the slot is handed over
+      const waiter: Waiter = {
+        weight: units,
+        take: () => {
+          signal?.removeEventListener("abort", leave);
+          resolve(); // the units are handed over
+        },
       };
       const leave = () => {
-        const at = this.waiting.indexOf(take);
+        const at = this.waiting.indexOf(waiter);
         if (at >= 0) this.waiting.splice(at, 1);
         reject(new AbortedError("gave up waiting for a slot"));
+        this.handOver(); // the one behind a heavier quitter may fit now
       };
-      this.waiting.push(take);
+      this.waiting.push(waiter);
       signal?.addEventListener("abort", leave, { once: true });
     });
   }
@@ -57,16 +67,30 @@ export class Semaphore {
     return this.waiting.length;
   }
 
-  /** Takes a slot if one is free now (no one waits then: a freed slot goes to a waiter first). */
-  tryAcquire(): boolean {
-    if (this.held >= this.limit) return false;
-    this.held++;
+  /** Takes `weight` units if they are free now and no one waits (freed units go to the waiters first). */
+  tryAcquire(weight = 1): boolean {
+    const units = this.units(weight);
+    if (this.waiting.length > 0 || this.held + units > this.limit) return false;
+    this.held += units;
     return true;
   }
 
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.held--;
+  /** Gives back `weight` units (what acquire or tryAcquire took). */
+  release(weight = 1): void {
+    this.held -= this.units(weight);
+    this.handOver();
+  }
+
+  private units(weight: number): number {
+    return Math.min(weight, this.limit);
+  }
+
+  /** The waiters at the head of the queue that fit now, in order. */
+  private handOver(): void {
+    while (this.waiting.length > 0 && this.held + this.waiting[0].weight <= this.limit) {
+      const next = this.waiting.shift()!;
+      this.held += next.weight;
+      next.take();
+    }
   }
 }
