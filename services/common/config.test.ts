@@ -79,6 +79,17 @@ describe("configuration", () => {
     expect(() => readConfig(["largeUploads"], { MINIS3_LARGE_UPLOADS: "0" })).toThrow(/MINIS3_LARGE_UPLOADS/);
   });
 
+  it("takes the upload buffer's size (0: no bound) and how long an upload waits for room in it", () => {
+    expect(readConfig(["uploadBuffer", "uploadBufferWait"], {})).toEqual({ uploadBuffer: 64 * 1024 * 1024, uploadBufferWait: 20_000 });
+    expect(readConfig(["uploadBuffer"], { MINIS3_UPLOAD_BUFFER: "0" }).uploadBuffer).toBe(0);
+    expect(readConfig(["uploadBuffer", "uploadBufferWait"], {})).toEqual({ uploadBuffer: 64 * 1024 * 1024, uploadBufferWait: 20_000 });
+    expect(readConfig(["uploadBuffer", "uploadBufferWait"], { MINIS3_UPLOAD_BUFFER: "8MiB", MINIS3_UPLOAD_BUFFER_WAIT: "1s" })).toEqual({
+      uploadBuffer: 8 * 1024 * 1024,
+      uploadBufferWait: 1000,
+    });
+    expect(() => readConfig(["uploadBuffer"], { MINIS3_UPLOAD_BUFFER: "lots" })).toThrow(/MINIS3_UPLOAD_BUFFER/);
+  });
+
   it("takes a scrub rate of 0 (off) and refuses an orphan grace under a second", () => {
     expect(readConfig(["scrubRate", "orphanGrace"], {})).toEqual({ scrubRate: 4 * 1024 ** 2, orphanGrace: 3_600_000 });
     expect(readConfig(["scrubRate"], { MINIS3_SCRUB_RATE: "0" }).scrubRate).toBe(0);

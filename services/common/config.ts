@@ -121,6 +121,20 @@ export const SETTINGS = {
     check: duration(),
     doc: "coordinator: how long a large upload waits for its turn before it is refused with 503 (S3: SlowDown), nothing stored",
   },
+  // 1,024 clients each sending 256 KiB at 25 KB/s took a fresh worker from ~110 to 448-457 MiB, all of it
+  // heads being received; with 64 MiB of room, ... (bench/README.md "Upload heads, bounded", 2026-12-06).
+  uploadBuffer: {
+    env: "MINIS3_UPLOAD_BUFFER",
+    default: "64MiB",
+    check: size,
+    doc: "coordinator: memory one coordinator process gives the uploads it is receiving (each takes what it declares, up to MINIS3_CHUNK_SIZE, before its body is read); more wait, their bytes left in the client's socket; 0: no bound",
+  },
+  uploadBufferWait: {
+    env: "MINIS3_UPLOAD_BUFFER_WAIT",
+    default: "20s",
+    check: duration(),
+    doc: "coordinator: how long an upload waits for room in MINIS3_UPLOAD_BUFFER before it is refused with 503 (S3: SlowDown), nothing stored",
+  },
   cacheLease: {
     env: "MINIS3_CACHE_LEASE",
     default: "2s",

@@ -86,7 +86,9 @@ export enum ErrorCode {
   StoreUnavailable = "StoreUnavailable",
   /**
    * The coordinator was streaming as many large uploads as it takes at once (MINIS3_LARGE_UPLOADS),
-   * and this one waited its turn for MINIS3_LARGE_UPLOAD_WAIT: nothing was stored; send it again later.
+   * and this one waited its turn for MINIS3_LARGE_UPLOAD_WAIT, or its uploads being received held
+   * MINIS3_UPLOAD_BUFFER and this one waited MINIS3_UPLOAD_BUFFER_WAIT for room: nothing was stored;
+   * send it again later.
    */
   SlowDown = "SlowDown",
 

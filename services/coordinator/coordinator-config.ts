@@ -25,6 +25,8 @@ const SETTINGS = [
   "bodyCacheBytes",
   "largeUploads",
   "largeUploadWait",
+  "uploadBuffer",
+  "uploadBufferWait",
   "cacheLease",
   "hotTtl",
   "trashTtl",

@@ -72,6 +72,7 @@ export async function serve(config: CoordinatorConfig, log: Logger): Promise<voi
       chunkSize: cfg.chunkSize,
       hotTtlMs: cfg.hotTtl,
       largeUploads: { limit: cfg.largeUploads, waitMs: cfg.largeUploadWait },
+      uploadBuffer: cfg.uploadBuffer > 0 ? { bytes: cfg.uploadBuffer, waitMs: cfg.uploadBufferWait } : undefined,
     },
   );
   const multipart = new MultipartStore(ctx, store, { maxObjectSize: cfg.maxObjectSize, chunkSize: cfg.chunkSize });
@@ -87,7 +88,14 @@ export async function serve(config: CoordinatorConfig, log: Logger): Promise<voi
     roster,
     redis: ctx.scheduler,
   });
-  registerClusterGauges({ ...ctx, queues: ctx.scheduler, transitions: lifecycle, repairs: lifecycle, largeUploads: store.largeUploads });
+  registerClusterGauges({
+    ...ctx,
+    queues: ctx.scheduler,
+    transitions: lifecycle,
+    repairs: lifecycle,
+    largeUploads: store.largeUploads,
+    uploadBuffer: store.uploadBuffer,
+  });
   lifecycle.start();
   removal.start();
 

@@ -23,6 +23,8 @@ export interface ClusterGaugeDeps {
   readonly repairs: NonNullable<ClusterStatusDeps["repairs"]>;
   /** This coordinator's large uploads streaming and waiting for their turn (objects/large-upload-gate.ts). */
   readonly largeUploads?: { readonly streaming: number; readonly waiting: number };
+  /** The room this coordinator's uploads being received hold, and those waiting for room (objects/upload-buffer.ts). */
+  readonly uploadBuffer?: { readonly held: number; readonly waiting: number };
 }
 
 const READ_EVERY_MS = 10_000;
@@ -122,6 +124,24 @@ export function registerClusterGauges(deps: ClusterGaugeDeps): void {
       if (!gate) return;
       this.set({ state: "streaming" }, gate.streaming);
       this.set({ state: "waiting" }, gate.waiting);
+    },
+  );
+  gauge(
+    "minis3_upload_buffer_bytes",
+    "Bytes of MINIS3_UPLOAD_BUFFER (a coordinator process) the uploads being received hold for their heads",
+    [],
+    "sum",
+    function () {
+      if (deps.uploadBuffer) this.set(deps.uploadBuffer.held);
+    },
+  );
+  gauge(
+    "minis3_upload_buffer_waiting",
+    "Uploads waiting for room in MINIS3_UPLOAD_BUFFER before their bodies are read",
+    [],
+    "sum",
+    function () {
+      if (deps.uploadBuffer) this.set(deps.uploadBuffer.waiting);
     },
   );
 

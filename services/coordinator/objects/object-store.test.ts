@@ -7,6 +7,7 @@ import type { Catalogue } from "../catalogue/catalogue";
 import { ObjectStore, UPLOAD_CHUNK_BYTES, type ObjectStoreDeps } from "./object-store";
 import { UploadBody } from "./upload-body";
 import type { LargeUploadLimits } from "./large-upload-gate";
+import type { UploadBufferLimits } from "./upload-buffer";
 
 // While MariaDB is away, reads, deletes and listings fail with CatalogueUnavailable (503 /
 // UNAVAILABLE), not with the raw driver error (500 / INTERNAL): issue 12 item 9, review finding 19.
@@ -253,21 +254,33 @@ test("a signed sha256 left to the engine: a small body that differs is refused b
   }
 });
 
-/** A store over twoNodes() whose large uploads go through a gate with these limits. */
-function gatedStore(largeUploads: LargeUploadLimits): ObjectStore {
+/** Stores `body` as version "v-refused" of key "b", and answers what it failed with and whether its body was cancelled. */
+async function storeRefused(store: ObjectStore, body: UploadBody): Promise<{ error: unknown; cancelled: boolean }> {
+  let cancelled = false;
+  const cancel = body.cancel.bind(body);
+  body.cancel = () => ((cancelled = true), cancel());
+  const error = await store.storeBlob("default", "b", "v-refused", body, undefined).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { error, cancelled };
+}
+
+/** A store over twoNodes() whose uploads go through these bounds (a gate for large ones, a buffer for heads). */
+function boundedStore(bounds: { largeUploads?: LargeUploadLimits; uploadBuffer?: UploadBufferLimits }): ObjectStore {
   return new ObjectStore(twoNodes(), {
     replicas: 2,
     writeQuorum: 2,
     maxObjectSize: 1 << 30,
     chunkSize: 1 << 16,
     hotTtlMs: 30 * 60_000,
-    largeUploads,
+    ...bounds,
   });
 }
 
 test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that waits too long is refused with SlowDown, nothing sent; small ones never wait", async () => {
   const limits = { limit: 1, waitMs: 100 };
-  const store = gatedStore(limits);
+  const store = boundedStore({ largeUploads: limits });
   const started: string[] = [];
   (store as unknown as { writer: unknown }).writer = {
     startLarge: (versionId: string) => {
@@ -294,7 +307,6 @@ test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that wait
       yield bytes;
     })();
   let go!: () => void;
-  let cancelled = false;
   try {
     const slow = store.storeBlob(
       "default",
@@ -315,15 +327,9 @@ test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that wait
     });
 
     // A second large one waits, then is refused: its body cancelled, no replica ever started.
-    const body = new UploadBody(whole(data), 1 << 30, data.length);
-    const cancel = body.cancel.bind(body);
-    body.cancel = () => ((cancelled = true), cancel());
-    const refused = await store.storeBlob("default", "b", "v-refused", body, undefined).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(hasCode(refused, ErrorCode.SlowDown)).toBe(true);
-    expect(cancelled).toBe(true);
+    const refused = await storeRefused(store, new UploadBody(whole(data), 1 << 30, data.length));
+    expect(hasCode(refused.error, ErrorCode.SlowDown)).toBe(true);
+    expect(refused.cancelled).toBe(true);
     expect(started).toEqual(["v-slow"]);
 
     // One that arrives while the slow one streams gets its turn when it ends (however long that takes here).
@@ -343,7 +349,7 @@ test("past MINIS3_LARGE_UPLOADS a large upload waits its turn, and one that wait
 });
 
 test("a large upload whose client stalls gives its turn up, so the next large upload streams meanwhile; both are stored whole", async () => {
-  const store = gatedStore({ limit: 1, waitMs: 10_000, slowBytes: 1024, checkEveryMs: 20 });
+  const store = boundedStore({ largeUploads: { limit: 1, waitMs: 10_000, slowBytes: 1024, checkEveryMs: 20 } });
   const sent = new Map<string, Buffer[]>();
   (store as unknown as { writer: unknown }).writer = {
     startLarge: (versionId: string) => {
@@ -376,6 +382,63 @@ test("a large upload whose client stalls gives its turn up, so the next large up
     await expect(slow).resolves.toMatchObject({ replicas: ["n1", "n2"] });
     expect(Buffer.concat(sent.get("v-slow")!).equals(data)).toBe(true);
     expect(store.largeUploads!.streaming).toBe(0);
+  } finally {
+    go();
+    await store.close();
+  }
+});
+
+test("past MINIS3_UPLOAD_BUFFER an upload waits before any byte of it is read, and one that waits too long is refused with SlowDown, nothing sent", async () => {
+  const limits = { bytes: 48 * 1024, waitMs: 100 };
+  const store = boundedStore({ uploadBuffer: limits });
+  const stored: string[] = [];
+  (store as unknown as { writer: unknown }).writer = {
+    putSmall: (versionId: string) => (stored.push(versionId), Promise.resolve(["n1", "n2"])),
+  };
+  /** A small body, its pieces counted as the engine reads them; `go` (if any) holds back its second half. */
+  const bodyOf = (data: Buffer, read: { pieces: number }, go?: Promise<void>) =>
+    new UploadBody(
+      (async function* () {
+        read.pieces++;
+        yield data.subarray(0, data.length / 2);
+        await go;
+        read.pieces++;
+        yield data.subarray(data.length / 2);
+      })(),
+      1 << 30,
+      data.length,
+    );
+  let go!: () => void;
+  const resumed = new Promise<void>((r) => (go = r));
+  try {
+    // A 40 KiB upload whose client stalls halfway holds 40 KiB of the 48.
+    const slowData = randomBytes(40 * 1024);
+    const slow = store.storeBlob("default", "a", "v-slow", bodyOf(slowData, { pieces: 0 }, resumed), undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(store.uploadBuffer!.held).toBe(40 * 1024);
+
+    // 4 KiB fits beside it.
+    await expect(store.storeBlob("default", "s", "v-small", bodyOf(randomBytes(4096), { pieces: 0 }), undefined)).resolves.toMatchObject({
+      replicas: ["n1", "n2"],
+    });
+
+    // 16 KiB does not: it waits, none of its bytes read, then is refused and its body cancelled.
+    const read = { pieces: 0 };
+    const refused = await storeRefused(store, bodyOf(randomBytes(16 * 1024), read));
+    expect(hasCode(refused.error, ErrorCode.SlowDown)).toBe(true);
+    expect([read.pieces, refused.cancelled]).toEqual([0, true]);
+
+    // One that waits long enough is read and stored once the slow one has room to give back.
+    limits.waitMs = 60_000;
+    const queuedRead = { pieces: 0 };
+    const queued = store.storeBlob("default", "c", "v-queued", bodyOf(randomBytes(16 * 1024), queuedRead), undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    expect([store.uploadBuffer!.waiting, queuedRead.pieces]).toEqual([1, 0]);
+    go();
+    await expect(slow).resolves.toMatchObject({ replicas: ["n1", "n2"] });
+    await expect(queued).resolves.toMatchObject({ replicas: ["n1", "n2"] });
+    expect(stored).toEqual(["v-small", "v-slow", "v-queued"]);
+    expect([store.uploadBuffer!.held, store.uploadBuffer!.waiting]).toEqual([0, 0]);
   } finally {
     go();
     await store.close();

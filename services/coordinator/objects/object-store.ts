@@ -36,6 +36,7 @@ import { REPLAY_BUDGET_BYTES, ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
 import { UploadChunkPool } from "./upload-chunk-pool";
 import { LargeUploadGate, type LargeUploadLimits, type UploadTurn } from "./large-upload-gate";
+import { UploadBuffer, type UploadBufferLimits } from "./upload-buffer";
 import { committedDespiteError, type FailedCommitDeps } from "./failed-commit";
 import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
@@ -49,6 +50,8 @@ export interface ObjectStoreOptions {
   hotTtlMs: number;
   /** MINIS3_LARGE_UPLOADS and MINIS3_LARGE_UPLOAD_WAIT (large-upload-gate.ts); none: no bound. */
   largeUploads?: LargeUploadLimits;
+  /** MINIS3_UPLOAD_BUFFER and MINIS3_UPLOAD_BUFFER_WAIT (upload-buffer.ts); none: no bound. */
+  uploadBuffer?: UploadBufferLimits;
 }
 
 /** A multipart Complete's object as ObjectStore.putComposed makes it: its parts' blobs, in order. */
@@ -145,6 +148,8 @@ export class ObjectStore implements ObjectEngine {
   private readonly bodies?: BodyCache;
   /** Large uploads streaming at once, bounded (large-upload-gate.ts). */
   readonly largeUploads?: LargeUploadGate;
+  /** The bytes of upload heads held at once, bounded (upload-buffer.ts). */
+  readonly uploadBuffer?: UploadBuffer;
 
   constructor(
     deps: ObjectStoreDeps,
@@ -153,6 +158,7 @@ export class ObjectStore implements ObjectEngine {
     const chunkBytes = Math.max(opts.chunkSize, UPLOAD_CHUNK_BYTES);
     this.chunks = new UploadChunkPool(chunkBytes, UPLOAD_CHUNK_POOL, chunkPoolMax(chunkBytes));
     if (opts.largeUploads) this.largeUploads = new LargeUploadGate(opts.largeUploads);
+    if (opts.uploadBuffer) this.uploadBuffer = new UploadBuffer(opts.uploadBuffer);
     this.catalogue = deps.catalogue;
     this.placement = deps.placement;
     this.access = deps.access;
@@ -320,48 +326,59 @@ export class ObjectStore implements ObjectEngine {
         `${targets.length} storage nodes reachable; ${this.opts.writeQuorum} needed to accept a write`,
       );
     }
-    const head: Buffer[] = [];
-    let headBytes = 0;
-    let piece: Buffer | null = null;
-    while (headBytes <= this.opts.chunkSize && (piece = await body.next()) !== null) {
-      head.push(piece);
-      headBytes += piece.length;
-    }
-    if (piece !== null) {
-      // Its turn among the large uploads streaming (the head read so far is all it holds meanwhile).
-      const turn = await this.largeUploads?.enter().catch((e: unknown) => {
-        body.cancel();
-        throw e;
-      });
-      try {
-        // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
-        const chosen = targets.slice(0, this.opts.replicas);
-        const spares = this.placement.spares(bucket, key, chosen);
-        const stored = await this.putLarge(blobId, head, body, chosen, spares, requestId, turn);
-        if (!signedAs(stored.digest, payloadSha256)) {
-          await this.writer.discard(blobId, stored.replicas, requestId);
-          throw payloadSha256Mismatch();
-        }
-        return stored;
-      } finally {
-        turn?.leave();
+    // Room for its head (what it declares, up to a chunk) before any byte of it is read.
+    const room = await this.uploadBuffer?.take(Math.min(body.declared ?? this.opts.chunkSize, this.opts.chunkSize)).catch((e: unknown) => {
+      body.cancel();
+      throw e;
+    });
+    try {
+      const head: Buffer[] = [];
+      let headBytes = 0;
+      let piece: Buffer | null = null;
+      while (headBytes <= this.opts.chunkSize && (piece = await body.next()) !== null) {
+        head.push(piece);
+        headBytes += piece.length;
       }
+      if (piece !== null) {
+        // Its turn among the large uploads streaming (the head read so far is all it holds meanwhile).
+        const turn = await this.largeUploads?.enter().catch((e: unknown) => {
+          body.cancel();
+          throw e;
+        });
+        // Streaming, its memory is the gate's to bound: the head's room goes to the uploads being received.
+        room?.release();
+        try {
+          // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
+          const chosen = targets.slice(0, this.opts.replicas);
+          const spares = this.placement.spares(bucket, key, chosen);
+          const stored = await this.putLarge(blobId, head, body, chosen, spares, requestId, turn);
+          if (!signedAs(stored.digest, payloadSha256)) {
+            await this.writer.discard(blobId, stored.replicas, requestId);
+            throw payloadSha256Mismatch();
+          }
+          return stored;
+        } finally {
+          turn?.leave();
+        }
+      }
+      // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
+      // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
+      const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
+      const digest = digestOf(data);
+      if (!signedAs(digest, payloadSha256)) throw payloadSha256Mismatch();
+      // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
+      const replicas = await this.nodes.asNodesReturn(
+        (tried) => {
+          const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
+          return this.writer.putSmall(blobId, data, digest, live, this.opts.replicas, this.opts.writeQuorum, undefined, requestId);
+        },
+        (e) => hasCode(e, ErrorCode.QuorumNotReached),
+        until,
+      );
+      return { replicas, digest, small: data };
+    } finally {
+      room?.release();
     }
-    // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
-    // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
-    const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
-    const digest = digestOf(data);
-    if (!signedAs(digest, payloadSha256)) throw payloadSha256Mismatch();
-    // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
-    const replicas = await this.nodes.asNodesReturn(
-      (tried) => {
-        const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
-        return this.writer.putSmall(blobId, data, digest, live, this.opts.replicas, this.opts.writeQuorum, undefined, requestId);
-      },
-      (e) => hasCode(e, ErrorCode.QuorumNotReached),
-      until,
-    );
-    return { replicas, digest, small: data };
   }
 
   /**

@@ -12,7 +12,8 @@ export class UploadBody {
   constructor(
     body: AsyncIterable<Buffer | Uint8Array | string>,
     private readonly maxSize: number,
-    private readonly declared?: number,
+    /** The length the client declared, if it did. */
+    readonly declared?: number,
   ) {
     if (declared !== undefined && declared > maxSize) {
       throw new TooLargeError(`object of ${declared} bytes is larger than the limit of ${maxSize} bytes`);
