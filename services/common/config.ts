@@ -121,8 +121,10 @@ export const SETTINGS = {
     check: duration(),
     doc: "coordinator: how long a large upload waits for its turn before it is refused with 503 (S3: SlowDown), nothing stored",
   },
-  // 1,024 clients each sending 256 KiB at 25 KB/s took a fresh worker from ~110 to 448-457 MiB, all of it
-  // heads being received; with 64 MiB of room, ... (bench/README.md "Upload heads, bounded", 2026-12-06).
+  // 1,024 clients each sending 256 KiB at 25 KB/s took a fresh worker from ~109 to 749 MiB, all of it heads
+  // being received and what they cost; with 64 MiB of room 364 (32: 346, 16: 311), every upload stored in the
+  // same 15 s: the rest is per connection (bench/README.md "Upload heads, bounded", 2026-12-06). 64 MiB: 256
+  // heads of a 256 KiB chunk at once, far past what a client's load keeps in flight.
   uploadBuffer: {
     env: "MINIS3_UPLOAD_BUFFER",
     default: "64MiB",
