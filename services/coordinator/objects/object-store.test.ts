@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { createConnection } from "mysql2/promise";
 import pino from "pino";
+import { inService, requireCompiled } from "../../../test/support/in-service";
 import { ErrorCode, hasCode } from "../../common/errors";
 import type { Catalogue } from "../catalogue/catalogue";
 import { ObjectStore, UPLOAD_CHUNK_BYTES, type ObjectStoreDeps } from "./object-store";
@@ -443,4 +444,34 @@ test("past MINIS3_UPLOAD_BUFFER an upload waits before any byte of it is read, a
     go();
     await store.close();
   }
+});
+
+test("a small body read in several pieces has its pieces freed once copied into one buffer; one read whole is handed on intact", () => {
+  // In a child process with the launcher's flags (freeing needs ArrayBuffer.prototype.transfer), on the compiled engine.
+  const got = inService(`
+    const { ObjectStore } = ${requireCompiled("services/coordinator/objects/object-store.js")};
+    const { UploadBody } = ${requireCompiled("services/coordinator/objects/upload-body.js")};
+    const { ownBodyPiece } = ${requireCompiled("services/common/body-pieces.js")};
+    const deps = {
+      placement: { targets: () => ["n1", "n2"], spares: () => [] },
+      nodes: { returnDeadline: () => 0, untilReturn: async () => false, asNodesReturn: (attempt) => attempt(false) },
+      log: { info() {}, warn() {}, error() {}, debug() {} },
+    };
+    const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: 1 << 16, hotTtlMs: 1800000 });
+    store.writer = { putSmall: async () => ["n1", "n2"] };
+    const body = (pieces) => new UploadBody((async function* () { yield* pieces; })(), 1 << 30, pieces.reduce((n, p) => n + p.length, 0));
+    (async () => {
+      const pieces = [1000, 2000, 3000].map((n, i) => ownBodyPiece(Buffer.alloc(n, i + 1)));
+      const stored = await store.storeBlob("default", "k", "v1", body(pieces), undefined);
+      const whole = ownBodyPiece(Buffer.alloc(4096, 9));
+      const kept = await store.storeBlob("default", "k", "v2", body([whole]), undefined);
+      console.log(JSON.stringify({
+        joined: stored.small.length === 6000 && stored.small[0] === 1 && stored.small[5999] === 3,
+        piecesFreed: pieces.every((p) => p.length === 0),
+        wholeIntact: kept.small === whole && whole.length === 4096 && whole[4095] === 9,
+      }));
+      await store.close();
+    })();
+  `);
+  expect(got).toEqual({ joined: true, piecesFreed: true, wholeIntact: true });
 });

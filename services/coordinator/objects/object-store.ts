@@ -364,6 +364,7 @@ export class ObjectStore implements ObjectEngine {
       // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
       // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
       const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
+      if (head.length > 1) for (const piece of head) freeBodyPiece(piece); // copied into data: freed now, not at V8's next collection
       const digest = digestOf(data);
       if (!signedAs(digest, payloadSha256)) throw payloadSha256Mismatch();
       // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
