@@ -62,6 +62,18 @@ export class Semaphore {
     });
   }
 
+  /**
+   * Takes `weight` units, waiting at most `waitMs` for them: false (holding nothing) when the wait ran
+   * out. Free units are taken at once, with no timer armed (the callers are on every upload's path).
+   */
+  async acquireWithin(waitMs: number, weight = 1): Promise<boolean> {
+    if (this.tryAcquire(weight)) return true;
+    return this.acquire(AbortSignal.timeout(waitMs), weight).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Waiters in the queue. */
   get queued(): number {
     return this.waiting.length;

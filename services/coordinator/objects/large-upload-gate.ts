@@ -55,15 +55,11 @@ export class LargeUploadGate {
 
   /** Waits for the upload's turn; the caller must leave() it once the upload has ended. */
   async enter(): Promise<UploadTurn> {
-    if (!this.slots.tryAcquire()) {
-      try {
-        await this.slots.acquire(AbortSignal.timeout(this.limits.waitMs));
-      } catch {
-        throw new MiniS3Error(
-          ErrorCode.SlowDown,
-          `this coordinator is streaming ${this.limits.limit} large uploads (MINIS3_LARGE_UPLOADS) and this one waited ${this.limits.waitMs} ms for its turn: send it again later`,
-        );
-      }
+    if (!(await this.slots.acquireWithin(this.limits.waitMs))) {
+      throw new MiniS3Error(
+        ErrorCode.SlowDown,
+        `this coordinator is streaming ${this.limits.limit} large uploads (MINIS3_LARGE_UPLOADS) and this one waited ${this.limits.waitMs} ms for its turn: send it again later`,
+      );
     }
     const everyMs = this.limits.checkEveryMs ?? SLOW_CLIENT_CHECK_MS;
     const slowBytes = this.limits.slowBytes ?? (SLOW_CLIENT_BYTES_PER_SECOND * everyMs) / 1000;

@@ -36,7 +36,7 @@ import { REPLAY_BUDGET_BYTES, ReplicaWriter } from "../replicas/replica-writer";
 import { UploadBody } from "./upload-body";
 import { UploadChunkPool } from "./upload-chunk-pool";
 import { LargeUploadGate, type LargeUploadLimits, type UploadTurn } from "./large-upload-gate";
-import { UploadBuffer, type UploadBufferLimits } from "./upload-buffer";
+import { type BufferRoom, UploadBuffer, type UploadBufferLimits } from "./upload-buffer";
 import { committedDespiteError, type FailedCommitDeps } from "./failed-commit";
 import { digestOf, DigestThread, type UploadDigest } from "./upload-digest";
 
@@ -332,54 +332,86 @@ export class ObjectStore implements ObjectEngine {
       throw e;
     });
     try {
-      const head: Buffer[] = [];
-      let headBytes = 0;
-      let piece: Buffer | null = null;
-      while (headBytes <= this.opts.chunkSize && (piece = await body.next()) !== null) {
-        head.push(piece);
-        headBytes += piece.length;
-      }
-      if (piece !== null) {
-        // Its turn among the large uploads streaming (the head read so far is all it holds meanwhile).
-        const turn = await this.largeUploads?.enter().catch((e: unknown) => {
-          body.cancel();
-          throw e;
-        });
-        // Streaming, its memory is the gate's to bound: the head's room goes to the uploads being received.
-        room?.release();
-        try {
-          // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
-          const chosen = targets.slice(0, this.opts.replicas);
-          const spares = this.placement.spares(bucket, key, chosen);
-          const stored = await this.putLarge(blobId, head, body, chosen, spares, requestId, turn);
-          if (!signedAs(stored.digest, payloadSha256)) {
-            await this.writer.discard(blobId, stored.replicas, requestId);
-            throw payloadSha256Mismatch();
-          }
-          return stored;
-        } finally {
-          turn?.leave();
-        }
-      }
-      // A small body goes whole to `replicas` nodes of the key's live preference list, falling over past failures.
+      const { head, headBytes, more } = await this.readHead(body);
+      if (more) return await this.storeLarge(bucket, key, blobId, head, body, targets, requestId, payloadSha256, room);
       // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
       const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
       if (head.length > 1) for (const piece of head) freeBodyPiece(piece); // copied into data: freed now, not at V8's next collection
-      const digest = digestOf(data);
-      if (!signedAs(digest, payloadSha256)) throw payloadSha256Mismatch();
-      // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
-      const replicas = await this.nodes.asNodesReturn(
-        (tried) => {
-          const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
-          return this.writer.putSmall(blobId, data, digest, live, this.opts.replicas, this.opts.writeQuorum, undefined, requestId);
-        },
-        (e) => hasCode(e, ErrorCode.QuorumNotReached),
-        until,
-      );
-      return { replicas, digest, small: data };
+      return await this.storeSmall(bucket, key, blobId, data, targets, until, requestId, payloadSha256);
     } finally {
       room?.release();
     }
+  }
+
+  /** The body's first pieces, up to just past a chunk; `more` when the body goes on past them (a large one). */
+  private async readHead(body: UploadBody): Promise<{ head: Buffer[]; headBytes: number; more: boolean }> {
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let piece: Buffer | null = null;
+    while (headBytes <= this.opts.chunkSize && (piece = await body.next()) !== null) {
+      head.push(piece);
+      headBytes += piece.length;
+    }
+    return { head, headBytes, more: piece !== null };
+  }
+
+  /** A large body, streamed to its replicas once it has its turn among the large uploads streaming. */
+  private async storeLarge(
+    bucket: string,
+    key: string,
+    blobId: string,
+    head: Buffer[],
+    body: UploadBody,
+    targets: string[],
+    requestId: RequestId,
+    payloadSha256: string | undefined,
+    room: BufferRoom | undefined,
+  ): Promise<{ replicas: string[]; digest: UploadDigest }> {
+    // Its turn (the head read so far is all it holds meanwhile).
+    const turn = await this.largeUploads?.enter().catch((e: unknown) => {
+      body.cancel();
+      throw e;
+    });
+    // Streaming, its memory is the gate's to bound: the head's room goes to the uploads being received.
+    room?.release();
+    try {
+      // The first R live nodes of the key's preference list; the rest of the list, live or not, stands by.
+      const chosen = targets.slice(0, this.opts.replicas);
+      const spares = this.placement.spares(bucket, key, chosen);
+      const stored = await this.putLarge(blobId, head, body, chosen, spares, requestId, turn);
+      if (!signedAs(stored.digest, payloadSha256)) {
+        await this.writer.discard(blobId, stored.replicas, requestId);
+        throw payloadSha256Mismatch();
+      }
+      return stored;
+    } finally {
+      turn?.leave();
+    }
+  }
+
+  /** A small body, whole to `replicas` nodes of the key's live preference list, falling over past failures. */
+  private async storeSmall(
+    bucket: string,
+    key: string,
+    blobId: string,
+    data: Buffer,
+    targets: string[],
+    until: number,
+    requestId: RequestId,
+    payloadSha256: string | undefined,
+  ): Promise<{ replicas: string[]; digest: UploadDigest; small: Buffer }> {
+    const digest = digestOf(data);
+    if (!signedAs(digest, payloadSha256)) throw payloadSha256Mismatch();
+    // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
+    const replicas = await this.nodes.asNodesReturn(
+      (tried) => {
+        const live = tried ? this.placement.targets(bucket, key, Number.MAX_SAFE_INTEGER) : targets;
+        return this.writer.putSmall(blobId, data, digest, live, this.opts.replicas, this.opts.writeQuorum, undefined, requestId);
+      },
+      (e) => hasCode(e, ErrorCode.QuorumNotReached),
+      until,
+    );
+    return { replicas, digest, small: data };
   }
 
   /**

@@ -47,15 +47,11 @@ export class UploadBuffer {
   /** Waits for `bytes` of room (the whole buffer at most); the caller must release() it. */
   async take(bytes: number): Promise<BufferRoom> {
     if (bytes <= 0) return NO_ROOM; // an empty body holds nothing, and waits for no one
-    if (!this.room.tryAcquire(bytes)) {
-      try {
-        await this.room.acquire(AbortSignal.timeout(this.limits.waitMs), bytes);
-      } catch {
-        throw new MiniS3Error(
-          ErrorCode.SlowDown,
-          `this coordinator holds ${this.limits.bytes} bytes of uploads being received (MINIS3_UPLOAD_BUFFER) and this one waited ${this.limits.waitMs} ms for room: send it again later`,
-        );
-      }
+    if (!(await this.room.acquireWithin(this.limits.waitMs, bytes))) {
+      throw new MiniS3Error(
+        ErrorCode.SlowDown,
+        `this coordinator holds ${this.limits.bytes} bytes of uploads being received (MINIS3_UPLOAD_BUFFER) and this one waited ${this.limits.waitMs} ms for room: send it again later`,
+      );
     }
     let released = false;
     return {
