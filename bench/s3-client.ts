@@ -98,11 +98,17 @@ export class S3BenchClient implements ObjectClient {
         "content-length": String(chunked ? awsChunkedLength(length) : length),
         ...(chunked ? awsChunkedHeaders(length) : {}),
       });
-      const wire = chunked ? awsChunked(Buffer.isBuffer(body) ? [body] : body) : body;
+      // aws-chunked's generator goes to undici as it is: it reuses a write's Buffer once asked for the
+      // next two, which a Readable in between would ask for before the socket took the first.
+      const wire = chunked
+        ? awsChunked(Buffer.isBuffer(body) ? [body] : body)
+        : Buffer.isBuffer(body)
+          ? body
+          : Readable.from(body, { objectMode: false });
       const res = await send(this.pool, {
         path,
         method: "PUT",
-        body: Buffer.isBuffer(wire) ? wire : Readable.from(wire, { objectMode: false }),
+        body: wire,
         headers,
       });
       return statusOutcome(res);
