@@ -51,7 +51,8 @@ const CHUNKS_PER_WRITE = 16;
  */
 export async function* awsChunked(body: Iterable<Buffer> | AsyncIterable<Buffer>, chunk = SDK_CHUNK): AsyncGenerator<Buffer> {
   const crc = newChecksum("crc32"); // the server's own: base64 of the big-endian value, as the SDKs send it
-  const frameBytes = chunk.toString(16).length + 2 + chunk + 2;
+  const fullLine = chunk.toString(16).length + 2; // a whole chunk's size line and its CRLF
+  const frameBytes = fullLine + chunk + 2;
   const writes = [Buffer.allocUnsafe(CHUNKS_PER_WRITE * frameBytes), Buffer.allocUnsafe(CHUNKS_PER_WRITE * frameBytes)];
   let turn = 0;
   let out = writes[0];
@@ -59,7 +60,7 @@ export async function* awsChunked(body: Iterable<Buffer> | AsyncIterable<Buffer>
   let dataAt = -1; // where the chunk being filled has its data (-1: none open)
   let inChunk = 0; // its data bytes so far
   const open = () => {
-    dataAt = at + chunk.toString(16).length + 2; // a full chunk's size line; a short last one is written when it closes
+    dataAt = at + fullLine; // room for a whole chunk's size line; a short last one's is written when it closes
     inChunk = 0;
   };
   const close = (): void => {

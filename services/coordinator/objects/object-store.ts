@@ -327,10 +327,10 @@ export class ObjectStore implements ObjectEngine {
       );
     }
     // Room for its head (what it declares, up to a chunk) before any byte of it is read.
-    const room = await this.uploadBuffer?.take(Math.min(body.declared ?? this.opts.chunkSize, this.opts.chunkSize)).catch((e: unknown) => {
-      body.cancel();
-      throw e;
-    });
+    const room = await cancelledIfRefused(
+      body,
+      this.uploadBuffer?.take(Math.min(body.declared ?? this.opts.chunkSize, this.opts.chunkSize)),
+    );
     try {
       const { head, headBytes, more } = await this.readHead(body);
       if (more) return await this.storeLarge(bucket, key, blobId, head, body, targets, requestId, payloadSha256, room);
@@ -368,10 +368,7 @@ export class ObjectStore implements ObjectEngine {
     room: BufferRoom | undefined,
   ): Promise<{ replicas: string[]; digest: UploadDigest }> {
     // Its turn (the head read so far is all it holds meanwhile).
-    const turn = await this.largeUploads?.enter().catch((e: unknown) => {
-      body.cancel();
-      throw e;
-    });
+    const turn = await cancelledIfRefused(body, this.largeUploads?.enter());
     // Streaming, its memory is the gate's to bound: the head's room goes to the uploads being received.
     room?.release();
     try {
@@ -653,6 +650,16 @@ export async function fromCatalogue<T>(call: Promise<T>): Promise<T> {
   } catch (e) {
     if (isMiniS3Error(e) || !isDatabaseUnavailable(e)) throw e;
     throw new MiniS3Error(ErrorCode.CatalogueUnavailable, `the catalogue did not answer: ${(e as Error).message}`);
+  }
+}
+
+/** What an upload waits for before its body is read (room, a turn); refused, the body is cancelled unread. */
+async function cancelledIfRefused<T>(body: UploadBody, wait: Promise<T> | undefined): Promise<T | undefined> {
+  try {
+    return await wait;
+  } catch (e) {
+    body.cancel();
+    throw e;
   }
 }
 
