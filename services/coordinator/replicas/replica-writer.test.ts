@@ -10,6 +10,31 @@ import { startNodes, type InProcessNodes } from "./testing/in-process-nodes";
 
 const CHUNK = 64 * 1024;
 
+/** Stops node `id`'s server and has the pool see it fail: a node restarting, down before the upload opens. */
+async function stopAndSuspect(nodes: InProcessNodes, id: string): Promise<void> {
+  await nodes.stopServer(id);
+  nodes.pool.failed(id, new MiniS3Error(ErrorCode.NodeUnavailable, "restarting (test)"));
+  expect(nodes.directory.isLive(id)).toBe(false);
+}
+
+/**
+ * Sends `b` through `up` in CHUNK writes and finishes it; a second in (by when a replica's failure
+ * has been seen and the upload waits for a node to return), `meanwhile` runs: a node brought back.
+ */
+async function uploadWhile(
+  up: ReturnType<ReplicaWriter["startLarge"]>,
+  b: { data: Buffer; sha256: Buffer },
+  meanwhile: () => Promise<void>,
+) {
+  const done = (async () => {
+    for (let at = 0; at < b.data.length; at += CHUNK) await up.write(b.data.subarray(at, at + CHUNK));
+    return up.finish(b.data.length, b.sha256);
+  })();
+  await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  await meanwhile();
+  return done;
+}
+
 describe("ReplicaWriter", () => {
   let nodes: InProcessNodes;
   let writer: ReplicaWriter;
@@ -160,21 +185,15 @@ describe("ReplicaWriter", () => {
 
   it("a large write whose replica fails while its only spare is down waits for the spare to return, and goes on there", async () => {
     // Issue 13: one storage node restarting (k3, down since before the upload) as another (k1) fails.
-    await nodes.stopServer("k3");
-    nodes.pool.failed("k3", new MiniS3Error(ErrorCode.NodeUnavailable, "killed (test)"));
-    expect(nodes.directory.isLive("k3")).toBe(false);
+    await stopAndSuspect(nodes, "k3");
     const b = blobOf(6 * CHUNK + 5);
     nodes.backend("k1").breakWritesAfter = 2 * CHUNK;
     try {
       const up = writer.startLarge("w-spare-back", ["k1", "k2"], 2, undefined, ["k3"]);
-      const done = (async () => {
-        for (let at = 0; at < b.data.length; at += CHUNK) await up.write(b.data.subarray(at, at + CHUNK));
-        return up.finish(b.data.length, b.sha256);
-      })();
-      // k1's failure is seen within this second; the upload must still be waiting for a node then.
-      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
-      await nodes.startServer("k3"); // restarted: the pool's probe finds it, and it is live again
-      expect((await done).sort()).toEqual(["k2", "k3"]);
+      // k1 fails within the first second, and the upload must still be waiting for a node then: k3
+      // restarted, the pool's probe finds it, and it is live again.
+      const replicas = await uploadWhile(up, b, () => nodes.startServer("k3"));
+      expect(replicas.sort()).toEqual(["k2", "k3"]);
     } finally {
       nodes.backend("k1").breakWritesAfter = undefined;
     }
@@ -189,5 +208,42 @@ describe("ReplicaWriter", () => {
     expect(await writer.discard("w-discard", ["n1", "n2", "down2"])).toEqual(["down2"]);
     expect(await holds("n1", "w-discard")).toBe(false);
     expect(await holds("n2", "w-discard")).toBe(false);
+  });
+});
+
+describe("ReplicaWriter: a target unreachable at the start that comes back as a replacement", () => {
+  let nodes: InProcessNodes;
+  let writer: ReplicaWriter;
+
+  beforeAll(async () => {
+    nodes = await startNodes([{ id: "r1" }, { id: "r2" }, { id: "r3" }], CHUNK);
+    writer = new ReplicaWriter(nodes.pool, silentLog);
+  });
+  afterAll(() => nodes.close());
+
+  // r1 is restarting when the upload opens (its port refuses connections), so the spare r3 takes its
+  // place; r3 then dies within the first bytes, and r1, back by then, replaces it and is sent the
+  // chunks kept. Two nodes hold the blob; the upload must say so, once each: the engine commits this
+  // list as the version's replicas, and a repair only looks for versions listing fewer than R.
+  it("lists each node holding the copy once", async () => {
+    await stopAndSuspect(nodes, "r1");
+    const b = blobOf(6 * CHUNK + 5);
+    nodes.backend("r3").breakWritesAfter = 2 * CHUNK;
+    let replicas: string[];
+    try {
+      const up = writer.startLarge("w-dup", ["r1", "r2"], 2, undefined, ["r3"]);
+      // r3 fails within the first second; then r1 is back: the pool's probe finds it live again.
+      replicas = await uploadWhile(up, b, () => nodes.startServer("r1"));
+    } finally {
+      nodes.backend("r3").breakWritesAfter = undefined;
+    }
+    // The bytes are where they should be: r1 and r2, not r3.
+    for (const id of ["r1", "r2"]) {
+      const read = await nodes.backend(id).disk.read("w-dup", 0, undefined);
+      expect((await collect(read.chunks)).equals(b.data)).toBe(true);
+    }
+    expect(await nodes.backend("r3").disk.stat("w-dup")).toBeNull();
+    // Two copies exist; the answer must name two nodes, not r1 twice (three "copies" for the catalogue).
+    expect([...replicas].sort()).toEqual(["r1", "r2"]);
   });
 });

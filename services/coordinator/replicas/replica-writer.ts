@@ -372,7 +372,9 @@ export class ReplicatedUpload {
         return discardCopies(this.nodes, this.log, this.versionId, unlisted, this.requestId);
       });
     });
-    return this.uploads.filter((u) => listed.includes(u.id)).map((u) => u.id);
+    // In the order the replicas were chosen, each node once: a target unreachable at open() stays in
+    // `uploads` as a failed entry and may come back as a replacement, a second entry with its id.
+    return [...new Set(this.uploads.map((u) => u.id))].filter((id) => listed.includes(id));
   }
 
   abort(): void {
