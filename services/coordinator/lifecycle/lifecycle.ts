@@ -92,7 +92,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
       scheduler,
       log,
       opts,
-      copier: new BlobCopier(nodes, log, opts.chunkSize, deps.bodies),
+      copier: new BlobCopier(nodes, log, opts.chunkSize, deps.bodies, (id, strays, remove) => catalogue.cleanCopies(id, strays, remove)),
       throttle: new RepairThrottle(opts.repairRate, () => 1 + deps.presence.others().length),
       reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.toEmpty()),
     };

@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, hasCode } from "../../common/errors";
-import { collect, silentLog } from "../../rpc/testing/test-helpers";
+import { collect } from "../../rpc/testing/test-helpers";
 import type { Catalogue, NewVersion } from "../catalogue/catalogue";
 import type { VersionRow } from "../model/version-row";
-import { Placement } from "../placement/placement";
 import { BodyCache } from "../replicas/body-cache";
 import { startNodes, versionOf, type InProcessNodes } from "../replicas/testing/in-process-nodes";
-import { NO_EVENTS } from "./object-events";
-import { ObjectStore, type ObjectStoreDeps } from "./object-store";
+import type { ObjectStore } from "./object-store";
+import { storeOnNodes } from "./testing/store-on-nodes";
 
 // The engine's small uploads fill the coordinator's body cache once committed, and its GETs are
 // answered from it: real storage node servers in this process, a catalogue kept in a Map.
@@ -38,17 +37,7 @@ function mapCatalogue() {
 }
 
 function storeWith(catalogue: Catalogue, bodies: BodyCache): ObjectStore {
-  const deps: ObjectStoreDeps = {
-    catalogue,
-    placement: new Placement(nodes.directory, 2),
-    nodes: nodes.pool,
-    access: { touch: () => undefined } as unknown as ObjectStoreDeps["access"],
-    log: silentLog,
-    events: NO_EVENTS,
-    undeleter: { undelete: () => Promise.reject(new Error("not here")) },
-    bodies,
-  };
-  return new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: CHUNK, hotTtlMs: 30 * 60_000 });
+  return storeOnNodes(nodes, catalogue, { replicas: 2, writeQuorum: 2, chunkSize: CHUNK, bodies });
 }
 
 async function* once(data: Buffer): AsyncGenerator<Buffer> {

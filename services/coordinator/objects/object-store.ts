@@ -150,6 +150,8 @@ export class ObjectStore implements ObjectEngine {
   readonly largeUploads?: LargeUploadGate;
   /** The bytes of upload heads held at once, bounded (upload-buffer.ts). */
   readonly uploadBuffer?: UploadBuffer;
+  /** Uploads between their first byte and their commit's outcome: what a straggler's late copy waits for (dropLateCopies). */
+  private readonly committing = new Map<string, Promise<void>>();
 
   constructor(
     deps: ObjectStoreDeps,
@@ -174,7 +176,7 @@ export class ObjectStore implements ObjectEngine {
       (id, requestId) => this.events.underReplicated(id, requestId),
       deps.bodies,
     );
-    this.writer = new ReplicaWriter(deps.nodes, this.log);
+    this.writer = new ReplicaWriter(deps.nodes, this.log, { lateCopies: (id, nodeIds, rid) => this.dropLateCopies(id, nodeIds, rid) });
     this.failedCommits = {
       version: (id) => this.catalogue.version(id),
       discard: (id, replicas, requestId) => this.writer.discard(id, replicas, requestId),
@@ -188,9 +190,41 @@ export class ObjectStore implements ObjectEngine {
   }
 
   async put(input: PutInput): Promise<ObjectView> {
+    const versionId = newVersionId();
+    let settle!: () => void;
+    this.committing.set(versionId, new Promise<void>((resolve) => (settle = resolve)));
+    try {
+      return await this.putVersion(versionId, input);
+    } finally {
+      this.committing.delete(versionId);
+      settle();
+    }
+  }
+
+  /**
+   * A finished upload's straggler copies (ReplicaWriter's LateCopies): once the upload's commit has
+   * settled either way, deleted under the version's row lock (Catalogue.cleanCopies), never on a
+   * node the row lists by then. Deleted at once, a straggler's copy on a node that a repair had
+   * meanwhile copied the version to and listed took the repair's copy with it (the same blob id).
+   * A delete that fails stays pending on the row (the lifecycle's cleanup retries it); with MariaDB
+   * away, the copy is left to the orphan sweep.
+   */
+  private async dropLateCopies(versionId: string, nodeIds: string[], requestId: RequestId): Promise<void> {
+    await this.committing.get(versionId);
+    try {
+      const left = await this.catalogue.cleanCopies(versionId, nodeIds, (ids) => this.writer.discard(versionId, ids, requestId));
+      if (left.length) this.log.warn({ version: versionId, nodes: left, requestId }, "a late replica's copy could not be deleted yet");
+    } catch (e) {
+      this.log.warn(
+        { err: e, version: versionId, nodes: nodeIds, requestId },
+        "could not delete a late replica's copy; the orphan sweep will",
+      );
+    }
+  }
+
+  private async putVersion(versionId: string, input: PutInput): Promise<ObjectView> {
     const { bucket, key, contentType, metadata } = checkedNames(input);
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
-    const versionId = newVersionId();
     const { requestId } = input;
     const { replicas, digest, small } = await this.storeBlob(bucket, key, versionId, body, requestId, input.payloadSha256);
 

@@ -7,7 +7,7 @@ import { PullUnsupported } from "../../rpc/client/node-client";
 import type { VersionRow } from "../model/version-row";
 import type { BodyCache } from "./body-cache";
 import { ReplicaReader } from "./replica-reader";
-import { ReplicaWriter, type CopyAttributes } from "./replica-writer";
+import { type LateCopies, ReplicaWriter, type CopyAttributes } from "./replica-writer";
 
 /** A large version's copy: its sources (live first), the copy's attributes, the request that caused it. */
 interface LargeCopy {
@@ -49,9 +49,16 @@ export class BlobCopier {
     private readonly log: Logger,
     private readonly smallMax: number,
     bodies?: BodyCache,
+    /**
+     * Deletes a version's `strays` under its row lock, sparing the nodes it lists (Catalogue.cleanCopies):
+     * how a large copy's straggler, done after the copy answered, has its copy deleted. Without it, at once.
+     */
+    cleanCopies?: (versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>) => Promise<string[]>,
   ) {
     this.reader = new ReplicaReader(nodes, smallMax, log, undefined, bodies);
-    this.writer = new ReplicaWriter(nodes, log);
+    const lateCopies: LateCopies | undefined =
+      cleanCopies && ((id, nodeIds, requestId) => cleanCopies(id, nodeIds, (ids) => this.writer.discard(id, ids, requestId)));
+    this.writer = new ReplicaWriter(nodes, log, { lateCopies });
   }
 
   /**

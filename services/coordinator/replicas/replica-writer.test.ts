@@ -120,7 +120,7 @@ describe("ReplicaWriter", () => {
   it("what all large writes keep for a replacement is bounded: past the budget a write keeps nothing, and its failed replica is only dropped", async () => {
     const chunk = 1024 * 1024;
     const budget = new ReplayBudget(3 * chunk);
-    const bounded = new ReplicaWriter(nodes.pool, silentLog, budget);
+    const bounded = new ReplicaWriter(nodes.pool, silentLog, { replayBudget: budget });
     const b = blobOf(3 * chunk);
     const pieces = [0, 1, 2].map((i) => b.data.subarray(i * chunk, (i + 1) * chunk));
     const send = async (up: ReturnType<typeof bounded.startLarge>, n: number) => {

@@ -10,6 +10,15 @@ import type { NodePool } from "../cluster/node-pool";
 export type CopyAttributes = Record<string, string>;
 
 /**
+ * Deletes the copies a finished upload's stragglers made on nodes it did not list (they committed
+ * late, or may have). The default deletes them at once, which is right for a blob no catalogue row
+ * names (a multipart part). For a version, the owner deletes them under its row lock once its own
+ * commit has settled (Catalogue.cleanCopies): a repair may have chosen that node in the meantime,
+ * and its copy, the same blob id, must stay.
+ */
+export type LateCopies = (versionId: string, nodeIds: string[], requestId: RequestId) => Promise<unknown>;
+
+/**
  * How long a large upload that has its write quorum still waits for the other replicas at least
  * (replicas on healthy nodes commit within milliseconds of each other; a stuck one never does).
  */
@@ -55,12 +64,18 @@ const NO_ATTRIBUTES: CopyAttributes = {};
  * Each method takes the id of the request it works for last: its node ops and log lines name it.
  */
 export class ReplicaWriter {
+  /** Shared by every large upload this writer starts. */
+  private readonly replayBudget: ReplayBudget;
+  private readonly lateCopies: LateCopies;
+
   constructor(
     private readonly nodes: NodePool,
     private readonly log: Logger,
-    /** Shared by every large upload this writer starts. */
-    private readonly replayBudget = new ReplayBudget(REPLAY_BUDGET_BYTES),
-  ) {}
+    opts: { replayBudget?: ReplayBudget; lateCopies?: LateCopies } = {},
+  ) {
+    this.replayBudget = opts.replayBudget ?? new ReplayBudget(REPLAY_BUDGET_BYTES);
+    this.lateCopies = opts.lateCopies ?? ((versionId, nodeIds, requestId) => discardCopies(nodes, log, versionId, nodeIds, requestId));
+  }
 
   /**
    * A whole small body to `count` nodes of `candidates`, moving on down the list past nodes that
@@ -127,7 +142,19 @@ export class ReplicaWriter {
     requestId?: RequestId,
     check: WireCheck = "sha256",
   ): ReplicatedUpload {
-    return new ReplicatedUpload(this.nodes, this.log, targets, spares, versionId, quorum, attributes, requestId, check, this.replayBudget);
+    return new ReplicatedUpload(
+      this.nodes,
+      this.log,
+      targets,
+      spares,
+      versionId,
+      quorum,
+      attributes,
+      requestId,
+      check,
+      this.replayBudget,
+      this.lateCopies,
+    );
   }
 
   /** Deletes copies, best effort; returns the nodes where the delete failed (for a caller that retries). */
@@ -165,6 +192,7 @@ export class ReplicatedUpload {
     private readonly requestId: RequestId,
     private readonly check: WireCheck,
     private readonly budget: ReplayBudget,
+    private readonly lateCopies: LateCopies,
   ) {
     this.opened = this.open(targets, spares);
     this.opened.catch(() => undefined); // surfaced through write()/finish()
@@ -367,9 +395,10 @@ export class ReplicatedUpload {
         "replica had not committed when the write quorum had; its copy will be deleted",
       );
       // Deleted whether it commits late or fails: a commit cut off by its deadline may still land.
+      // By whom the writer's owner says (lateCopies): by then a repair may have chosen that node.
       void calls[i].then(({ tried }) => {
         const unlisted = tried.filter((id) => !listed.includes(id));
-        return discardCopies(this.nodes, this.log, this.versionId, unlisted, this.requestId);
+        return unlisted.length ? this.lateCopies(this.versionId, unlisted, this.requestId) : undefined;
       });
     });
     // In the order the replicas were chosen, each node once: a target unreachable at open() stays in
