@@ -51,14 +51,17 @@ export class BlobCopier {
     bodies?: BodyCache,
     /**
      * Deletes a version's `strays` under its row lock, sparing the nodes it lists (Catalogue.cleanCopies):
-     * how a large copy's straggler, done after the copy answered, has its copy deleted. Without it, at once.
+     * how a large copy's straggler (done after the copy answered) and a copy below its quorum have their
+     * copies deleted. Without it, at once.
      */
     cleanCopies?: (versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>) => Promise<string[]>,
   ) {
     this.reader = new ReplicaReader(nodes, smallMax, log, undefined, bodies);
-    const lateCopies: LateCopies | undefined =
+    // A straggler's late copy and the copies of a copy below its quorum alike: another run of the
+    // same job may have committed that node, and its copy has the same blob id.
+    const underLock: LateCopies | undefined =
       cleanCopies && ((id, nodeIds, requestId) => cleanCopies(id, nodeIds, (ids) => this.writer.discard(id, ids, requestId)));
-    this.writer = new ReplicaWriter(nodes, log, { lateCopies });
+    this.writer = new ReplicaWriter(nodes, log, { lateCopies: underLock, failedCopies: underLock });
   }
 
   /**

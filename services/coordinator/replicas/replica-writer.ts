@@ -19,6 +19,15 @@ export type CopyAttributes = Record<string, string>;
 export type LateCopies = (versionId: string, nodeIds: string[], requestId: RequestId) => Promise<unknown>;
 
 /**
+ * Deletes the copies a write below its quorum made before it throws (awaited: its caller sees no
+ * partial write). The default deletes them at once, right for a version id no other write uses (an
+ * upload's). A copy of an existing version (a promotion, an undelete) may share its node and blob id
+ * with a copy another run of the same job has committed: the lifecycle deletes them under the row
+ * lock, sparing the nodes the row lists.
+ */
+export type FailedCopies = (versionId: string, nodeIds: string[], requestId: RequestId) => Promise<unknown>;
+
+/**
  * How long a large upload that has its write quorum still waits for the other replicas at least
  * (replicas on healthy nodes commit within milliseconds of each other; a stuck one never does).
  */
@@ -67,14 +76,17 @@ export class ReplicaWriter {
   /** Shared by every large upload this writer starts. */
   private readonly replayBudget: ReplayBudget;
   private readonly lateCopies: LateCopies;
+  private readonly failedCopies: FailedCopies;
 
   constructor(
     private readonly nodes: NodePool,
     private readonly log: Logger,
-    opts: { replayBudget?: ReplayBudget; lateCopies?: LateCopies } = {},
+    opts: { replayBudget?: ReplayBudget; lateCopies?: LateCopies; failedCopies?: FailedCopies } = {},
   ) {
+    const atOnce = (versionId: string, nodeIds: string[], requestId: RequestId) => discardCopies(nodes, log, versionId, nodeIds, requestId);
     this.replayBudget = opts.replayBudget ?? new ReplayBudget(REPLAY_BUDGET_BYTES);
-    this.lateCopies = opts.lateCopies ?? ((versionId, nodeIds, requestId) => discardCopies(nodes, log, versionId, nodeIds, requestId));
+    this.lateCopies = opts.lateCopies ?? atOnce;
+    this.failedCopies = opts.failedCopies ?? atOnce;
   }
 
   /**
@@ -114,7 +126,7 @@ export class ReplicaWriter {
       });
     }
     if (ok.length < quorum) {
-      await this.discard(versionId, ok, requestId);
+      if (ok.length) await dropFailed(this.failedCopies, this.log, versionId, ok, requestId);
       if (refused) throw refused; // the bytes were bad, not the nodes (as a large write says too)
       throw new MiniS3Error(
         ErrorCode.QuorumNotReached,
@@ -154,6 +166,7 @@ export class ReplicaWriter {
       check,
       this.replayBudget,
       this.lateCopies,
+      this.failedCopies,
     );
   }
 
@@ -193,6 +206,7 @@ export class ReplicatedUpload {
     private readonly check: WireCheck,
     private readonly budget: ReplayBudget,
     private readonly lateCopies: LateCopies,
+    private readonly failedCopies: FailedCopies,
   ) {
     this.opened = this.open(targets, spares);
     this.opened.catch(() => undefined); // surfaced through write()/finish()
@@ -385,7 +399,7 @@ export class ReplicatedUpload {
     }
     const listed = [...ok];
     if (listed.length < this.quorum) {
-      await discardCopies(this.nodes, this.log, this.versionId, listed, this.requestId);
+      if (listed.length) await dropFailed(this.failedCopies, this.log, this.versionId, listed, this.requestId);
       this.checkQuorum(true);
     }
     live.forEach((u, i) => {
@@ -460,6 +474,15 @@ function writeFailed(nodes: NodePool, log: Logger, id: string, versionId: string
   nodes.failed(id, e);
   log.warn({ node: id, version: versionId, err: e, requestId }, "replica write failed");
   return e;
+}
+
+/** A write below its quorum has its copies deleted; a failure to (MariaDB away) leaves them to the orphan sweep, not in the caller's error. */
+async function dropFailed(drop: FailedCopies, log: Logger, versionId: string, nodeIds: string[], requestId: RequestId): Promise<void> {
+  try {
+    await drop(versionId, nodeIds, requestId);
+  } catch (e) {
+    log.warn({ err: e, version: versionId, nodes: nodeIds, requestId }, "could not delete the copies of a write below its quorum");
+  }
 }
 
 async function discardCopies(nodes: NodePool, log: Logger, versionId: string, nodeIds: string[], requestId: RequestId): Promise<string[]> {
