@@ -1186,6 +1186,18 @@ describe("lifecycle queries", () => {
     await c.markDeleted(b, "1");
     expect((await c.lifecycle.underReplicated(2, 100_000)).map((r) => r.versionId)).not.toContain(one.versionId);
   });
+
+  it("a row that names a node twice (as a large upload before 2026-12-07 could) reads as the copies it has, and is found short", async () => {
+    const c = new Catalogue(pool, TTL);
+    const b = newBucket();
+    const twice = upload(b, "twice", { replicas: ["s1", "s1"] });
+    const apart = upload(b, "apart", { replicas: ["s1", "s10"] }); // s1 within s10 is not a repeat
+    await Promise.all([c.commit(twice), c.commit(apart)]);
+    expect((await c.version(twice.versionId))?.replicas).toEqual(["s1"]);
+    const short = (await c.lifecycle.underReplicated(2, 100_000)).map((r) => r.versionId);
+    expect(short).toContain(twice.versionId);
+    expect(short).not.toContain(apart.versionId);
+  });
 });
 
 describe("races: generations, purges and first writes (issue 12 item 6)", () => {

@@ -35,4 +35,19 @@ export function removeIds(column: string, ids: readonly string[]): Assignment[] 
   }));
 }
 
-export const splitIds = (s: string): string[] => (s ? s.split(",") : []);
+/**
+ * A list column's ids, each once: a large upload before 2026-12-07 could list a node twice (a target
+ * unreachable at the start that came back as a replacement), and a list read that way counted a copy
+ * that does not exist. LifecycleQueries.underReplicated finds such rows for repair, which writes them back once each.
+ */
+export const splitIds = (s: string): string[] => listedIds(s).ids;
+
+/** A list column's ids, each once, and whether the column named one more than once. */
+export function listedIds(s: string): { ids: string[]; repeated: boolean } {
+  const all = s ? s.split(",") : [];
+  const ids = [...new Set(all)];
+  return { ids, repeated: ids.length < all.length };
+}
+
+/** SQL REGEXP (a parameter) matching a list column that names some id twice. */
+export const REPEATED_ID = "(^|,)([^,]+),(.*,)?\\2(,|$)";

@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { VersionRow } from "../model/version-row";
+import { REPEATED_ID } from "./id-lists-sql";
 import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
 
 /**
@@ -79,12 +80,14 @@ export class LifecycleQueries {
   /**
    * Live hot versions listing fewer than `replicas` copies (an upload or promotion below R, a repair
    * that had too few targets): without this they stay short until someone reads them (review §17).
+   * Also those that name a node twice (splitIds): their entries overstate their copies.
    */
   underReplicated(replicas: number, limit: number): Promise<VersionRow[]> {
     return this.select(
       `v.state = 'live' AND v.tier = 'hot'
-      AND (v.replicas = '' OR CHAR_LENGTH(v.replicas) - CHAR_LENGTH(REPLACE(v.replicas, ',', '')) + 1 < ?) LIMIT ?`,
-      [replicas, limit],
+      AND (v.replicas = '' OR CHAR_LENGTH(v.replicas) - CHAR_LENGTH(REPLACE(v.replicas, ',', '')) + 1 < ?
+        OR v.replicas REGEXP ?) LIMIT ?`,
+      [replicas, REPEATED_ID, limit],
     );
   }
 

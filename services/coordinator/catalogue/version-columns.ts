@@ -1,6 +1,6 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { VersionRow } from "../model/version-row";
-import { splitIds } from "./id-lists-sql";
+import { listedIds, splitIds } from "./id-lists-sql";
 
 // How a `versions` row is read: the columns every version query selects, and their mapping.
 
@@ -11,6 +11,7 @@ export const VERSION_COLUMNS =
 const text = (b: Buffer | string): string => (typeof b === "string" ? b : b.toString("utf8"));
 
 export function toVersionRow(r: RowDataPacket): VersionRow {
+  const replicas = listedIds(r.replicas);
   return {
     versionId: r.version_id,
     bucket: text(r.bucket),
@@ -22,7 +23,7 @@ export function toVersionRow(r: RowDataPacket): VersionRow {
     metadata: r.metadata ? JSON.parse(r.metadata) : {},
     state: r.state,
     tier: r.tier,
-    replicas: splitIds(r.replicas),
+    replicas: replicas.ids,
     cleanup: splitIds(r.cleanup),
     createdMs: Number(r.created_ms),
     accessedMs: Number(r.accessed_ms),
@@ -31,5 +32,6 @@ export function toVersionRow(r: RowDataPacket): VersionRow {
     reason: r.reason,
     gen: Number(r.gen),
     requestId: r.request_id,
+    ...(replicas.repeated ? { listedTwice: true } : {}),
   };
 }

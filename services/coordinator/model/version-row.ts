@@ -18,6 +18,8 @@ export interface VersionRow {
   state: VersionState;
   tier: BytesTier;
   replicas: string[];
+  /** The stored list names a node twice (a large upload before 2026-12-07): `replicas` has each once, and repair writes it back so. */
+  listedTwice?: true;
   cleanup: string[];
   createdMs: number;
   accessedMs: number;

@@ -49,7 +49,8 @@ export const repair: LifecycleJob<"repair"> = {
       ctx.throttle.copied(v.size * added.length);
     }
     const { replicas, dropped } = repairedReplicas(checks, added, ctx.opts.replicas);
-    if (added.length || dropped.length) {
+    // A list that named a node twice is written back with each once, even with nothing to copy.
+    if (added.length || dropped.length || v.listedTwice) {
       const ok = await ctx.catalogue.moveTier(versionId, { state: "live", tier: "hot", gen: v.gen }, { tier: "hot", replicas }, dropped);
       if (!ok) return dropCopies(ctx, versionId, added, "repair lost to a transition");
       await finishCleanup(ctx, versionId);
@@ -57,7 +58,7 @@ export const repair: LifecycleJob<"repair"> = {
     }
     if (added.length < wanted)
       throw new MiniS3Error(ErrorCode.NotEnoughNodes, `${versionId} is ${wanted - added.length} copies short: too few live storage nodes`);
-    return added.length || dropped.length ? "repaired" : "healthy";
+    return added.length || dropped.length || v.listedTwice ? "repaired" : "healthy";
   },
 };
 
