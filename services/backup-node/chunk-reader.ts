@@ -9,7 +9,7 @@ import { selectChunk, type CopyKey, type StoredChunk } from "./chunk-rows";
  * Streams bytes [offset, offset + length) of a complete copy, one chunk row (one SELECT by
  * primary key) at a time, with the next chunk fetched while the caller consumes this one.
  * Memory: about two chunks, whatever the blob's size. Every chunk's checksum is verified; a read
- * of the whole blob also checks its sha256 at the end (a ranged read cannot).
+ * of the whole blob also checks its sha256 before its last piece (a ranged read cannot).
  */
 export async function* streamRange(
   pool: Pool,
@@ -43,9 +43,14 @@ export async function* streamRange(
     const to = Math.min(raw.length, offset + length - chunkStart);
     const piece = raw.subarray(from, to);
     whole?.update(piece);
+    // A whole read hands its last piece out only once the sha256 matches: each chunk's checksum
+    // covers its own bytes only, so a chunk row duplicated or swapped in MariaDB passes them all,
+    // and a mismatch found after the last byte left would come too late for a relay that has sent
+    // its Content-Length (a complete 200 of wrong bytes). Storage nodes hold back the same way.
+    if (whole && seq === last && !whole.digest().equals(meta.sha256))
+      throw new IntegrityError(`blob ${meta.blobId}: sha256 mismatch on read`);
     yield piece;
   }
-  if (whole && !whole.digest().equals(meta.sha256)) throw new IntegrityError(`blob ${meta.blobId}: sha256 mismatch on read`);
 }
 
 async function fetchChunk(pool: Pool, key: CopyKey, copy: StoredCopy, seq: number, read?: StoredChunk): Promise<Buffer> {
