@@ -59,6 +59,16 @@ const DELETE_BATCH = 16;
  * already invisible ("writing" or "deleting"); if it stops half way, the open() sweep finishes it.
  */
 export async function purgeCopy(pool: Pool, key: CopyKey): Promise<void> {
+  // A commit whose answer was lost (its connection cut, MariaDB killed after its fsync) may have
+  // made the copy complete: then its chunks are the blob's bytes and stay, whatever the writer
+  // heard. Deleted, they left a complete row naming no chunks, which a retried copy of the same
+  // bytes then kept as "identical" (a demotion's only copy, unreadable). The locking read waits
+  // for a commit still running on the cut connection and sees what it decided.
+  const [rows] = await pool.execute<RowDataPacket[]>(
+    "SELECT state FROM backup_blobs WHERE node_id = ? AND blob_id = ? AND write_id = ? LOCK IN SHARE MODE",
+    [key.nodeId, key.blobId, key.writeId],
+  );
+  if (rows[0]?.state === "complete") return;
   for (;;) {
     const [res] = await pool.execute<ResultSetHeader>(
       `DELETE FROM backup_chunks WHERE node_id = ? AND blob_id = ? AND write_id = ?

@@ -4,7 +4,9 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
  * A TCP proxy a test owns, between one client and a real server (Redis, MariaDB), to give that
  * client alone a network fault: `cut()` closes every connection and refuses new ones until
  * `restore()`; `delay(ms)` holds each chunk the client sends for `ms` before the server gets it
- * (in order: a slow link, where a request may run after the client stopped waiting for it).
+ * (in order: a slow link, where a request may run after the client stopped waiting for it);
+ * `loseAnswerTo(match)` lets the next request `match` recognises through and, when the server
+ * answers it, closes that connection instead of passing the answer on (done, never heard of).
  */
 export class TcpProxy {
   private server?: Server;
@@ -12,6 +14,9 @@ export class TcpProxy {
   private readonly held = new Set<NodeJS.Timeout>();
   private cutOff = false;
   private delayMs = 0;
+  private answerToLose?: (chunk: Buffer) => boolean;
+  /** Answers lost by loseAnswerTo so far. */
+  lostAnswers = 0;
   port = 0;
 
   constructor(
@@ -44,6 +49,10 @@ export class TcpProxy {
     this.delayMs = ms;
   }
 
+  loseAnswerTo(match: (chunk: Buffer) => boolean): void {
+    this.answerToLose = match;
+  }
+
   restore(): void {
     this.cutOff = false;
     this.delayMs = 0;
@@ -70,7 +79,12 @@ export class TcpProxy {
     client.on("error", close).on("close", close);
     upstream.on("error", close).on("close", close);
     let lastDue = 0; // chunks keep their order when the delay changes
+    let loseAnswer = false;
     client.on("data", (chunk: Buffer) => {
+      if (this.answerToLose?.(chunk)) {
+        this.answerToLose = undefined;
+        loseAnswer = true;
+      }
       const now = Date.now();
       const due = Math.max(now + this.delayMs, lastDue);
       lastDue = due;
@@ -83,6 +97,10 @@ export class TcpProxy {
         this.held.add(t);
       }
     });
-    upstream.pipe(client);
+    upstream.on("data", (chunk: Buffer) => {
+      if (!loseAnswer) return void client.write(chunk);
+      this.lostAnswers++;
+      close();
+    });
   }
 }
