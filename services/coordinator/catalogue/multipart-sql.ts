@@ -174,12 +174,18 @@ export class MultipartQueries {
 
   /**
    * Forgets an upload that is not completed, and its parts; answers their blobs for the caller to
-   * delete, or null when there was no such upload (or it had completed).
+   * delete, null when there was no such upload (or it had completed), or "completing" while a
+   * Complete runs (since `staleMs` or later): forgotten then, the upload's object would still appear
+   * once that Complete committed it, after the Abort had been answered.
    */
-  abort(uploadId: string): Promise<PartBlob[] | null> {
+  abort(uploadId: string, staleMs: number): Promise<PartBlob[] | null | "completing"> {
     return inTransaction(this.pool, async (conn) => {
-      const state = await lockedState(conn, uploadId);
+      const [locked] = await conn.query<RowDataPacket[]>("SELECT state, state_ms FROM multipart_uploads WHERE upload_id = ? FOR UPDATE", [
+        uploadId,
+      ]);
+      const state = locked.length ? (locked[0].state as UploadState) : null;
       if (state === null || state === "completed") return null;
+      if (state === "completing" && Number(locked[0].state_ms) >= staleMs) return "completing";
       const blobs = await takeParts(conn, uploadId);
       await conn.query("DELETE FROM multipart_uploads WHERE upload_id = ?", [uploadId]);
       return blobs;

@@ -379,3 +379,41 @@ test("a Complete in progress makes another wait (OperationAborted); one left by 
   expect((await collect((await objects.get(bucket, "race", undefined, undefined)).body)).equals(data)).toBe(true);
   expect(object.etag).toMatch(/-1$/);
 });
+
+test("an Abort while a Complete runs is refused (409), so no object appears after an Abort was answered", async () => {
+  const bucket = `mpabort${process.pid}`;
+  const ref = await mp.create({ bucket, key: "k", contentType: "", metadata: {} });
+  const data = [randomBytes(MIN_PART + 3), randomBytes(MIN_PART + 5)];
+  for (const [i, d] of data.entries()) await mp.uploadPart({ ...ref, partNumber: i + 1, body: pieces(d), contentLength: d.length });
+  const listed = data.map((d, i) => ({ partNumber: i + 1, etag: md5(d) }));
+
+  // Hold the Complete just before its catalogue commit (its bytes made), then let it go on as it would.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let reached!: () => void;
+  const atCommit = new Promise<void>((r) => (reached = r));
+  const commit = catalogue.commit.bind(catalogue);
+  jest.spyOn(catalogue, "commit").mockImplementation(async (...args) => {
+    reached();
+    await gate;
+    return commit(...args);
+  });
+
+  const completing = mp.complete(ref, listed).then(
+    (object) => ({ object }),
+    (error: unknown) => ({ error }),
+  );
+  await atCommit;
+  // The client (or a cleanup job) aborts the upload while its object is being made: refused, since
+  // forgetting the upload then would not stop the Complete from committing the object.
+  const aborted = await errorOf(mp.abort(ref));
+  release();
+  jest.restoreAllMocks();
+  const outcome = await completing;
+  const head = await errorOf(objects.head(bucket, "k"));
+  expect({ abortRefused: hasCode(aborted, ErrorCode.Conflict), completed: "object" in outcome, visible: head === undefined }).toEqual({
+    abortRefused: true,
+    completed: true,
+    visible: true,
+  });
+});

@@ -229,8 +229,11 @@ export class MultipartStore implements MultipartEngine {
 
   async abort(ref: UploadRef): Promise<void> {
     const upload = await this.upload(ref);
-    const blobs = await this.catalogue.multipart.abort(upload.uploadId);
+    const blobs = await this.catalogue.multipart.abort(upload.uploadId, Date.now() - COMPLETING_STALE_MS);
     if (blobs === null) throw noSuchUpload(upload.uploadId, null);
+    if (blobs === "completing") {
+      throw new MiniS3Error(ErrorCode.Conflict, `upload ${upload.uploadId} is being completed; it cannot be aborted now`);
+    }
     await this.dropBlobs(blobs, ref.requestId);
   }
 
