@@ -6,15 +6,48 @@ import { InvalidArgumentError } from "../../common/errors";
 import { checkKey } from "../objects/names";
 import { callerOf } from "./http-credentials";
 
-export type Query = Record<string, string | string[] | undefined>;
+/** Names whose value was not valid percent-encoded UTF-8 (parseQuery): param() refuses them. */
+const UNDECODABLE = Symbol("undecodable");
 
-/** A query string (without its `?`) as fastify's router reads it: a name given twice is an array. */
+export type Query = Record<string, string | string[] | undefined> & { [UNDECODABLE]?: string[] };
+
+/**
+ * A query string (without its `?`) as fastify's router reads it: a name given twice is an array.
+ * A value that is not valid percent-encoded UTF-8 is noted, for param() to refuse when it is read.
+ */
 export function parseQuery(text: string): Query {
-  return text.length === 0 ? {} : (parse(text) as Query);
+  if (text.length === 0) return {};
+  const query = parse(text) as Query;
+  if (text.includes("%")) {
+    const bad = undecodable(text);
+    if (bad.length) query[UNDECODABLE] = bad;
+  }
+  return query;
 }
 
-/** One query parameter; given more than once is a 400. */
+/**
+ * fast-querystring keeps a value it cannot decode as its raw text: `key=%FF` named the key "%FF",
+ * the key a right client names `key=%25FF`, and an upload or delete acted on it (bad input must
+ * change nothing). decodeURIComponent refuses what it could not: a broken escape, invalid UTF-8,
+ * a lone surrogate's encoding.
+ */
+function undecodable(text: string): string[] {
+  const names: string[] = [];
+  for (const part of text.split("&")) {
+    if (!part.includes("%")) continue;
+    try {
+      decodeURIComponent(part);
+    } catch {
+      const eq = part.indexOf("=");
+      names.push(eq < 0 ? part : part.slice(0, eq));
+    }
+  }
+  return names;
+}
+
+/** One query parameter; given more than once, or not valid percent-encoded UTF-8, is a 400. */
 export function param(query: Query, name: string): string | undefined {
+  if (query[UNDECODABLE]?.includes(name)) throw new InvalidArgumentError(`query parameter "${name}" is not valid percent-encoded UTF-8`);
   const value = query[name];
   if (Array.isArray(value)) throw new InvalidArgumentError(`query parameter "${name}" given more than once`);
   return value;
