@@ -93,7 +93,7 @@ export function commitCopy(pool: Pool, key: CopyKey, fin: FinishedCopy): Promise
     );
     const own = rows.find((r) => r.write_id === key.writeId);
     if (!own || own.state !== "writing") throw new AbortedError(`write of blob ${key.blobId} was cancelled`);
-    const decided = await replaceCompleteCopies(conn, key, rows, fin.size, fin.sha256);
+    const decided = await replaceCompleteCopies(conn, key, rows, fin.size, fin.sha256, fin.storedAtMs);
     if (decided.kind === "kept") return decided;
     await conn.execute(
       `UPDATE backup_blobs SET state = 'complete', size = ?, sha256 = ?, chunk_count = ?, chunk_size = ?, stored_at_ms = ?
@@ -114,6 +114,10 @@ export function commitCopy(pool: Pool, key: CopyKey, fin: FinishedCopy): Promise
 /**
  * Inside a commit, given the locked rows of a blob id: an identical complete copy wins (a retried
  * copy of immutable bytes; readers of it are not disturbed); any other complete copy is hidden.
+ * A copy kept takes `storedAtMs`, the new write's: written again, it is a new incarnation to the
+ * orphan sweep, which times its grace from the first time it saw an incarnation unnamed. Kept with
+ * its old time, an orphan that had sat unnamed for the grace could be deleted as the copy a
+ * demotion had just been answered for was about to be named by its commit.
  */
 export async function replaceCompleteCopies(
   conn: PoolConnection,
@@ -121,10 +125,19 @@ export async function replaceCompleteCopies(
   lockedRows: RowDataPacket[],
   size: number,
   sha256: Buffer,
+  storedAtMs: number,
 ): Promise<{ kind: "kept"; meta: BlobMeta } | { kind: "replace"; replaced: HiddenCopy[] }> {
   const complete = lockedRows.filter((r) => r.state === "complete" && r.write_id !== key.writeId);
   const same = complete.find((r) => Number(r.size) === size && Buffer.compare(r.sha256 as Buffer, sha256) === 0);
-  if (same) return { kind: "kept", meta: toStoredCopy(same).meta };
+  if (same) {
+    await conn.execute("UPDATE backup_blobs SET stored_at_ms = ? WHERE node_id = ? AND blob_id = ? AND write_id = ?", [
+      storedAtMs,
+      key.nodeId,
+      key.blobId,
+      same.write_id,
+    ]);
+    return { kind: "kept", meta: { ...toStoredCopy(same).meta, storedAtMs } };
+  }
   const replaced: HiddenCopy[] = [];
   for (const r of complete) {
     await conn.execute("UPDATE backup_blobs SET state = 'deleting' WHERE node_id = ? AND blob_id = ? AND write_id = ?", [

@@ -31,7 +31,7 @@ export function commitSmallPuts(pool: Pool, nodeId: string, puts: SmallPut[]): P
     const stored: SmallPut[] = [];
     for (const p of puts) {
       const mine = rows.filter((r) => r.blob_id === p.key.blobId);
-      const decided = await replaceCompleteCopies(conn, p.key, mine, p.meta.size, p.meta.sha256);
+      const decided = await replaceCompleteCopies(conn, p.key, mine, p.meta.size, p.meta.sha256, p.meta.storedAtMs);
       if (decided.kind === "kept") outcomes.push(decided);
       else {
         outcomes.push({ kind: "committed", meta: p.meta, replaced: decided.replaced });
