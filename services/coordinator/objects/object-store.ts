@@ -202,24 +202,17 @@ export class ObjectStore implements ObjectEngine {
   }
 
   /**
-   * A finished upload's straggler copies (ReplicaWriter's LateCopies): once the upload's commit has
+   * A finished upload's straggler copies (ReplicaWriter's lateCopies): once the upload's commit has
    * settled either way, deleted under the version's row lock (Catalogue.cleanCopies), never on a
    * node the row lists by then. Deleted at once, a straggler's copy on a node that a repair had
    * meanwhile copied the version to and listed took the repair's copy with it (the same blob id).
    * A delete that fails stays pending on the row (the lifecycle's cleanup retries it); with MariaDB
-   * away, the copy is left to the orphan sweep.
+   * away, the writer logs it and the copy is left to the orphan sweep.
    */
   private async dropLateCopies(versionId: string, nodeIds: string[], requestId: RequestId): Promise<void> {
     await this.committing.get(versionId);
-    try {
-      const left = await this.catalogue.cleanCopies(versionId, nodeIds, (ids) => this.writer.discard(versionId, ids, requestId));
-      if (left.length) this.log.warn({ version: versionId, nodes: left, requestId }, "a late replica's copy could not be deleted yet");
-    } catch (e) {
-      this.log.warn(
-        { err: e, version: versionId, nodes: nodeIds, requestId },
-        "could not delete a late replica's copy; the orphan sweep will",
-      );
-    }
+    const left = await this.catalogue.cleanCopies(versionId, nodeIds, (ids) => this.writer.discard(versionId, ids, requestId));
+    if (left.length) this.log.warn({ version: versionId, nodes: left, requestId }, "a late replica's copy could not be deleted yet");
   }
 
   private async putVersion(versionId: string, input: PutInput): Promise<ObjectView> {

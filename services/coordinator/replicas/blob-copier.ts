@@ -7,7 +7,7 @@ import { PullUnsupported } from "../../rpc/client/node-client";
 import type { VersionRow } from "../model/version-row";
 import type { BodyCache } from "./body-cache";
 import { ReplicaReader } from "./replica-reader";
-import { type LateCopies, ReplicaWriter, type CopyAttributes } from "./replica-writer";
+import { type DropCopies, ReplicaWriter, type CopyAttributes } from "./replica-writer";
 
 /** A large version's copy: its sources (live first), the copy's attributes, the request that caused it. */
 interface LargeCopy {
@@ -59,7 +59,7 @@ export class BlobCopier {
     this.reader = new ReplicaReader(nodes, smallMax, log, undefined, bodies);
     // A straggler's late copy and the copies of a copy below its quorum alike: another run of the
     // same job may have committed that node, and its copy has the same blob id.
-    const underLock: LateCopies | undefined =
+    const underLock: DropCopies | undefined =
       cleanCopies && ((id, nodeIds, requestId) => cleanCopies(id, nodeIds, (ids) => this.writer.discard(id, ids, requestId)));
     this.writer = new ReplicaWriter(nodes, log, { lateCopies: underLock, failedCopies: underLock });
   }

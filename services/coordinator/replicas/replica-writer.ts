@@ -10,22 +10,16 @@ import type { NodePool } from "../cluster/node-pool";
 export type CopyAttributes = Record<string, string>;
 
 /**
- * Deletes the copies a finished upload's stragglers made on nodes it did not list (they committed
- * late, or may have). The default deletes them at once, which is right for a blob no catalogue row
- * names (a multipart part). For a version, the owner deletes them under its row lock once its own
- * commit has settled (Catalogue.cleanCopies): a repair may have chosen that node in the meantime,
- * and its copy, the same blob id, must stay.
+ * Deletes copies of `versionId` this writer made and no commit of its names: a finished upload's
+ * stragglers' (`lateCopies`: they committed late, or may have) and those of a write below its
+ * quorum (`failedCopies`, awaited before it throws: no caller sees a partial write). The default
+ * deletes them at once, right for a blob id no other write uses (an upload's fresh version, a
+ * multipart part). A copy of an existing version (a lifecycle copy) may share its node and blob id
+ * with a copy another run of the same job, or a repair, has committed: the owner deletes it under
+ * the version's row lock (Catalogue.cleanCopies), which spares the nodes the row lists; the engine
+ * does so for a straggler once the upload's own commit has settled.
  */
-export type LateCopies = (versionId: string, nodeIds: string[], requestId: RequestId) => Promise<unknown>;
-
-/**
- * Deletes the copies a write below its quorum made before it throws (awaited: its caller sees no
- * partial write). The default deletes them at once, right for a version id no other write uses (an
- * upload's). A copy of an existing version (a promotion, an undelete) may share its node and blob id
- * with a copy another run of the same job has committed: the lifecycle deletes them under the row
- * lock, sparing the nodes the row lists.
- */
-export type FailedCopies = (versionId: string, nodeIds: string[], requestId: RequestId) => Promise<unknown>;
+export type DropCopies = (versionId: string, nodeIds: string[], requestId: RequestId) => Promise<unknown>;
 
 /**
  * How long a large upload that has its write quorum still waits for the other replicas at least
@@ -75,13 +69,13 @@ const NO_ATTRIBUTES: CopyAttributes = {};
 export class ReplicaWriter {
   /** Shared by every large upload this writer starts. */
   private readonly replayBudget: ReplayBudget;
-  private readonly lateCopies: LateCopies;
-  private readonly failedCopies: FailedCopies;
+  private readonly lateCopies: DropCopies;
+  private readonly failedCopies: DropCopies;
 
   constructor(
     private readonly nodes: NodePool,
     private readonly log: Logger,
-    opts: { replayBudget?: ReplayBudget; lateCopies?: LateCopies; failedCopies?: FailedCopies } = {},
+    opts: { replayBudget?: ReplayBudget; lateCopies?: DropCopies; failedCopies?: DropCopies } = {},
   ) {
     const atOnce = (versionId: string, nodeIds: string[], requestId: RequestId) => discardCopies(nodes, log, versionId, nodeIds, requestId);
     this.replayBudget = opts.replayBudget ?? new ReplayBudget(REPLAY_BUDGET_BYTES);
@@ -126,7 +120,7 @@ export class ReplicaWriter {
       });
     }
     if (ok.length < quorum) {
-      if (ok.length) await dropFailed(this.failedCopies, this.log, versionId, ok, requestId);
+      if (ok.length) await dropQuietly(this.failedCopies, this.log, versionId, ok, requestId);
       if (refused) throw refused; // the bytes were bad, not the nodes (as a large write says too)
       throw new MiniS3Error(
         ErrorCode.QuorumNotReached,
@@ -205,8 +199,8 @@ export class ReplicatedUpload {
     private readonly requestId: RequestId,
     private readonly check: WireCheck,
     private readonly budget: ReplayBudget,
-    private readonly lateCopies: LateCopies,
-    private readonly failedCopies: FailedCopies,
+    private readonly lateCopies: DropCopies,
+    private readonly failedCopies: DropCopies,
   ) {
     this.opened = this.open(targets, spares);
     this.opened.catch(() => undefined); // surfaced through write()/finish()
@@ -399,7 +393,7 @@ export class ReplicatedUpload {
     }
     const listed = [...ok];
     if (listed.length < this.quorum) {
-      if (listed.length) await dropFailed(this.failedCopies, this.log, this.versionId, listed, this.requestId);
+      if (listed.length) await dropQuietly(this.failedCopies, this.log, this.versionId, listed, this.requestId);
       this.checkQuorum(true);
     }
     live.forEach((u, i) => {
@@ -412,7 +406,7 @@ export class ReplicatedUpload {
       // By whom the writer's owner says (lateCopies): by then a repair may have chosen that node.
       void calls[i].then(({ tried }) => {
         const unlisted = tried.filter((id) => !listed.includes(id));
-        return unlisted.length ? this.lateCopies(this.versionId, unlisted, this.requestId) : undefined;
+        return unlisted.length ? dropQuietly(this.lateCopies, this.log, this.versionId, unlisted, this.requestId) : undefined;
       });
     });
     // In the order the replicas were chosen, each node once: a target unreachable at open() stays in
@@ -476,12 +470,15 @@ function writeFailed(nodes: NodePool, log: Logger, id: string, versionId: string
   return e;
 }
 
-/** A write below its quorum has its copies deleted; a failure to (MariaDB away) leaves them to the orphan sweep, not in the caller's error. */
-async function dropFailed(drop: FailedCopies, log: Logger, versionId: string, nodeIds: string[], requestId: RequestId): Promise<void> {
+/**
+ * Copies dropped through `drop`; a failure to (MariaDB away) is logged and leaves them to the orphan
+ * sweep: never in a caller's error, never an unhandled rejection (a straggler's drop is not awaited).
+ */
+async function dropQuietly(drop: DropCopies, log: Logger, versionId: string, nodeIds: string[], requestId: RequestId): Promise<void> {
   try {
     await drop(versionId, nodeIds, requestId);
   } catch (e) {
-    log.warn({ err: e, version: versionId, nodes: nodeIds, requestId }, "could not delete the copies of a write below its quorum");
+    log.warn({ err: e, version: versionId, nodes: nodeIds, requestId }, "could not delete copies no commit names; the orphan sweep will");
   }
 }
 
