@@ -1,11 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
-import { request } from "node:http";
+import { randomBytes } from "node:crypto";
 import { createConnection } from "mysql2/promise";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
-import { authorizationFor } from "../../deploy/launcher/client-credentials";
 import { statOf } from "../support/api";
 import { sha256 } from "../support/bodies";
-import { keyQuery, upload } from "../support/http";
+import { retrieveOutcome, upload } from "../support/http";
 import { waitFor } from "../support/wait";
 
 // A cold read streams from the backup node, which checks each chunk row against the CRC-32 stored in
@@ -15,37 +13,6 @@ import { waitFor } from "../support/wait";
 // sha256 fails, and if that were found after the last byte, the coordinator would have relayed the
 // whole Content-Length already (api/body-relay.ts). The client must see a cut body, never a complete
 // 200 with other bytes (DESIGN "Faults"; review finding 3, which storage nodes keep the same way).
-
-interface Outcome {
-  status: number;
-  complete: boolean;
-  size: number;
-  sha256: string;
-}
-
-/** GET /retrieve over a plain socket, telling a clean end from a cut one (as faults-corrupt-read). */
-function getOutcome(base: string, key: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}/retrieve?${keyQuery(key)}`, { headers: authorizationFor(base) }, (res) => {
-      const hash = createHash("sha256");
-      let size = 0;
-      let cut = false;
-      res.on("data", (c: Buffer) => {
-        hash.update(c);
-        size += c.length;
-      });
-      res.on("aborted", () => (cut = true));
-      res.on("error", () => (cut = true));
-      res.on("close", () => {
-        const declared = Number(res.headers["content-length"] ?? -1);
-        const complete = !cut && res.complete && (declared < 0 || declared === size);
-        resolve({ status: res.statusCode ?? 0, complete, size, sha256: hash.digest("hex") });
-      });
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 let cluster: TestCluster;
 
@@ -75,7 +42,7 @@ test("a cold object whose chunk rows were duplicated in MariaDB is never served 
     await db.end();
   }
 
-  const o = await getOutcome(base, "cold/dup");
+  const o = await retrieveOutcome(base, "cold/dup");
   if (o.status === 200 && o.complete) expect({ size: o.size, sha256: o.sha256 }).toEqual({ size: body.length, sha256: sha256(body) });
   else expect(o.complete && o.status === 200).toBe(false);
 }, 120_000);

@@ -1,14 +1,11 @@
-import { request } from "node:http";
-import { createHash } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { TestObjectClient } from "../../services/coordinator/api/testing/grpc-clients";
 import { statOf } from "../support/api";
 import { seededBytes, sha256 } from "../support/bodies";
 import { ClusterInspector } from "../support/cluster-inspector";
 import { corruptLargeReplica, corruptSmallReplica } from "../support/corrupt-replica";
-import { keyQuery, upload, signedFetch } from "../support/http";
+import { keyQuery, retrieveOutcome, signedFetch, upload, type RetrieveOutcome } from "../support/http";
 import { waitFor } from "../support/wait";
-import { authorizationFor } from "../../deploy/launcher/client-credentials";
 
 // Issue 12 item 2, review finding 3: a replica whose bytes rotted on disk (one byte flipped past its
 // header; the header, with the right sha256, intact) must never reach a client as a successful
@@ -17,40 +14,8 @@ import { authorizationFor } from "../../deploy/launcher/client-credentials";
 const MiB = 1024 * 1024;
 const LARGE = 3 * MiB + 1234; // well above the 256 KiB small/large threshold: streamed from a file
 
-interface Outcome {
-  status: number;
-  /** The response ended cleanly (every declared byte, no reset). */
-  complete: boolean;
-  size: number;
-  sha256: string;
-}
-
-/** GET /retrieve over a plain socket, telling a clean end from a cut one. */
-function getOutcome(base: string, key: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}/retrieve?${keyQuery(key)}`, { headers: authorizationFor(base) }, (res) => {
-      const hash = createHash("sha256");
-      let size = 0;
-      let cut = false;
-      res.on("data", (c: Buffer) => {
-        hash.update(c);
-        size += c.length;
-      });
-      res.on("aborted", () => (cut = true));
-      res.on("error", () => (cut = true));
-      res.on("close", () => {
-        const declared = Number(res.headers["content-length"] ?? -1);
-        const complete = !cut && res.complete && (declared < 0 || declared === size);
-        resolve({ status: res.statusCode ?? 0, complete, size, sha256: hash.digest("hex") });
-      });
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** A complete 200 must carry exactly the uploaded bytes; a cut response is allowed, a wrong one never. */
-function expectNeverWrong(o: Outcome, body: Buffer): void {
+function expectNeverWrong(o: RetrieveOutcome, body: Buffer): void {
   if (o.status === 200 && o.complete) expect({ size: o.size, sha256: o.sha256 }).toEqual({ size: body.length, sha256: sha256(body) });
   else expect(o.complete && o.status === 200).toBe(false);
 }
@@ -112,14 +77,14 @@ describe("a corrupt replica is never served as success, and repair replaces it",
   it("a large object: GET over HTTP never completes with wrong bytes; repair replaces the bad copy", async () => {
     const body = seededBytes("corrupt-large-http", LARGE);
     await uploadAndCorrupt("rot/large-http", body);
-    const outcomes: Outcome[] = [];
-    for (let i = 0; i < 4; i++) outcomes.push(await getOutcome(cluster.httpUrl, "rot/large-http"));
+    const outcomes: RetrieveOutcome[] = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await retrieveOutcome(cluster.httpUrl, "rot/large-http"));
     for (const o of outcomes) expectNeverWrong(o, body);
     // The first read went to the bad copy and was cut; the coordinator then reads the good one first.
     expect(outcomes[0].complete).toBe(false);
     expect(outcomes.slice(1).every((o) => o.complete && o.sha256 === sha256(body))).toBe(true);
     await waitRepaired("rot/large-http", body);
-    const after = await getOutcome(cluster.httpUrl, "rot/large-http");
+    const after = await retrieveOutcome(cluster.httpUrl, "rot/large-http");
     expect(after).toMatchObject({ status: 200, complete: true, sha256: sha256(body) });
   }, 60_000);
 
@@ -157,7 +122,7 @@ describe("a corrupt replica is never served as success, and repair replaces it",
     const body = seededBytes("corrupt-small", 20_000);
     await uploadAndCorrupt("rot/small", body);
     for (let i = 0; i < 4; i++) {
-      const o = await getOutcome(cluster.httpUrl, "rot/small");
+      const o = await retrieveOutcome(cluster.httpUrl, "rot/small");
       expect(o).toMatchObject({ status: 200, complete: true, size: body.length, sha256: sha256(body) });
     }
     await waitRepaired("rot/small", body);

@@ -235,3 +235,36 @@ export function downloadWithFault(
     req.end();
   });
 }
+
+/** What a GET /retrieve gave: its status, whether it ended cleanly, its size and sha256. */
+export interface RetrieveOutcome {
+  status: number;
+  /** The response ended cleanly (every declared byte, no reset). */
+  complete: boolean;
+  size: number;
+  sha256: string;
+}
+
+/** GET /retrieve over a plain socket, telling a clean end from a cut one. */
+export function retrieveOutcome(base: string, key: string): Promise<RetrieveOutcome> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/retrieve?${keyQuery(key)}`, { headers: authorizationFor(base) }, (res) => {
+      const hash = createHash("sha256");
+      let size = 0;
+      let cut = false;
+      res.on("data", (c: Buffer) => {
+        hash.update(c);
+        size += c.length;
+      });
+      res.on("aborted", () => (cut = true));
+      res.on("error", () => (cut = true));
+      res.on("close", () => {
+        const declared = Number(res.headers["content-length"] ?? -1);
+        const complete = !cut && res.complete && (declared < 0 || declared === size);
+        resolve({ status: res.statusCode ?? 0, complete, size, sha256: hash.digest("hex") });
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
