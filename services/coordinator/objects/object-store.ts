@@ -103,8 +103,8 @@ const UPLOAD_CHUNK_BURST = 10;
 /**
  * What the pool keeps at most while uploads come: every chunk the replay budget lets uploads keep
  * for a replacement, and the two each of a burst's uploads alternates. Memory: 44 MiB at 1 MiB
- * chunks, held only while uploads come (upload-chunk-pool.ts lets go of all but UPLOAD_CHUNK_POOL
- * after a few idle seconds), where such a burst holds as much in flight anyway.
+ * chunks, held only while uploads take them (upload-chunk-pool.ts lets go every 2 s of what sat
+ * unused, down to UPLOAD_CHUNK_POOL), where such a burst holds as much in flight anyway.
  */
 function chunkPoolMax(chunkBytes: number): number {
   return Math.max(UPLOAD_CHUNK_POOL, Math.ceil(REPLAY_BUDGET_BYTES / chunkBytes) + 2 * UPLOAD_CHUNK_BURST);

@@ -16,23 +16,38 @@ test("a pool keeps whole chunks up to its burst size, and hands back the ones it
   expect(pool.size).toBe(3);
 });
 
-test("an idle pool lets go of all but the chunks it always keeps; one taken from waits its idle time again", async () => {
+test("each window a pool lets go of the chunks that sat unused through it, down to the ones it always keeps", async () => {
   // Margins of hundreds of ms either side: a loaded CI worker's timers run late, never early.
-  const idleMs = 600;
-  const pool = new UploadChunkPool(16, 2, 10, idleMs);
-  pool.take();
-  pool.give(chunks(8));
-  await sleep(idleMs / 2);
-  expect(pool.take()).toBeDefined(); // still coming: nothing let go
-  pool.give(chunks(1));
-  await sleep(idleMs / 2 + 100);
-  expect(pool.size).toBe(8); // idle for less than idleMs since that take, though more since the first
-  await sleep(idleMs + 200);
-  expect(pool.size).toBe(2);
+  const windowMs = 1000;
+  const pool = new UploadChunkPool(16, 2, 10, windowMs);
+  pool.give(chunks(8)); // the window starts
+  await sleep(300);
+  const used = [pool.take(), pool.take(), pool.take()] as Buffer[];
+  pool.give(used); // 5 of the 8 sat through the window
+  await sleep(200);
+  expect(pool.size).toBe(8); // the window is not over
+  await sleep(1000);
+  expect(pool.size).toBe(3); // the 5 unused went; the 3 an upload took stay
+  const kept = [pool.take(), pool.take(), pool.take()];
+  expect(new Set(kept)).toEqual(new Set(used));
+  pool.give(used); // taken from in this window: nothing goes at its end; the next one is idle
+  await sleep(2 * windowMs + 300);
+  expect(pool.size).toBe(2); // a window with none taken: all but `keep`
   // Below `keep` nothing is let go, however long it idles.
   pool.take();
-  await sleep(idleMs + 200);
+  await sleep(windowMs + 300);
   expect(pool.size).toBe(1);
+});
+
+test("a pool taken from all the time still lets go of what its uploads do not take", async () => {
+  // One upload after another, each taking one chunk: the burst's other seven are not needed.
+  const pool = new UploadChunkPool(16, 2, 10, 300);
+  pool.give(chunks(8));
+  for (let i = 0; i < 12; i++) {
+    pool.give([pool.take()!]);
+    await sleep(100);
+  }
+  expect(pool.size).toBe(2);
 });
 
 test("what a pool lets go of, or has no room for, is freed at once, not left for a collection", () => {
