@@ -7,7 +7,7 @@
 export interface RehomePlan {
   /** Home nodes that lack a copy, best first: copied to, then verified. */
   add: string[];
-  /** Strays, worst first: deleted only once the new copies are committed in their place. */
+  /** Strays, worst first: deleted only once the new copies are committed in their place and the kept ones proven. */
   drop: string[];
 }
 
