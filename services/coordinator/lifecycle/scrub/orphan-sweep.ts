@@ -12,6 +12,11 @@ export interface OrphanSweepDeps {
   client(nodeId: string): SweptNode;
   /** For each version that has a row, the nodes it names (replicas and cleanup), from MariaDB. */
   named(versionIds: readonly string[]): Promise<Map<string, Set<string>>>;
+  /**
+   * Whether this coordinator surely still holds the lease that makes it the one sweeper (none: always);
+   * asked right before each delete, and the sweep stops once it is false.
+   */
+  leased?(): boolean;
   log: Logger;
 }
 
@@ -50,6 +55,9 @@ interface Sighting {
  * MariaDB. What is left is a window of milliseconds between that read and the delete, in which a
  * commit naming a copy that had sat unnamed for the whole grace would have to land: then that
  * replica is gone and the next scrub pass finds it missing and queues its repair.
+ *
+ * Only the lease holder sweeps (the scrubber's lease), and it deletes only while that lease is
+ * surely its own (`leased`, asked before every delete): a sweep that lost it stops at once.
  */
 export class OrphanSweep {
   /** Per node, the copies seen unnamed at the last sweep of it. */
@@ -69,7 +77,7 @@ export class OrphanSweep {
     for (const id of this.sightings.keys()) if (!nodes.includes(id)) this.sightings.delete(id);
     let deleted = 0;
     for (const node of nodes) {
-      if (signal?.aborted) break;
+      if (!this.mayGoOn(signal)) break;
       try {
         deleted += await this.sweepNode(node, signal);
       } catch (e) {
@@ -109,11 +117,11 @@ export class OrphanSweep {
     }
     if (batch.length) await judge(batch);
     this.sightings.set(node, after);
-    return this.remove(node, client, due);
+    return this.remove(node, client, due, signal);
   }
 
   /** Deletes the due copies that are still the same incarnation and still named by no row. */
-  private async remove(node: string, client: SweptNode, due: BlobMeta[]): Promise<number> {
+  private async remove(node: string, client: SweptNode, due: BlobMeta[], signal?: AbortSignal): Promise<number> {
     let deleted = 0;
     for (let i = 0; i < due.length; i += BATCH) {
       const batch = due.slice(i, i + BATCH);
@@ -122,11 +130,22 @@ export class OrphanSweep {
         if (named.get(b.blobId)?.has(node)) continue;
         const meta = await client.statBlob(b.blobId);
         if (!meta || meta.storedAtMs !== b.storedAtMs) continue;
+        // Checked last, right before the delete: a sweeper paused past its lease (or whose renewals
+        // failed) may have been replaced meanwhile, and its judgement is no longer the sweeper's.
+        if (!this.mayGoOn(signal)) {
+          this.deps.log.warn({ node, deleted }, "orphan sweep: the scrub lease is lost or stopping; no more deletes");
+          return deleted;
+        }
         if (await client.deleteBlob(b.blobId)) deleted++;
         this.deps.log.info({ node, blob: b.blobId, size: b.size, storedAtMs: b.storedAtMs }, "deleted an orphan copy");
       }
     }
     return deleted;
+  }
+
+  /** Not stopping, and the lease (if any) surely still ours. */
+  private mayGoOn(signal?: AbortSignal): boolean {
+    return !signal?.aborted && (this.deps.leased?.() ?? true);
   }
 
   private total(): number {

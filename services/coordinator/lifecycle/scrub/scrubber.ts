@@ -53,6 +53,11 @@ const CONCURRENCY = 16;
  * whose checks share Exchange messages (one message per node, not one per check).
  */
 const PACING_QUANTUM_MS = 250;
+/**
+ * The end of a lease this coordinator does not count on for the orphan sweep's deletes: another's
+ * reading of the catalogue's clock may run a little ahead of ours and take the lease that early.
+ */
+const LEASE_MARGIN = 0.1;
 
 /**
  * The scrubber (issue 12 items 2 and 5): re-reads every copy of every version that the catalogue
@@ -78,6 +83,8 @@ export class Scrubber {
   /** Where this pass is; undefined until read from the row after taking the lease. */
   private cursor?: string;
   private nextSweepAt = 0;
+  /** Until when (on this.now()) the lease is surely ours: from before the last renewal that held it. */
+  private leasedUntil = -Infinity;
 
   constructor(
     private readonly deps: ScrubberDeps,
@@ -87,7 +94,13 @@ export class Scrubber {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.pacer = new Pacer(opts.bytesPerSecond, this.now, undefined, PACING_QUANTUM_MS);
     this.orphans = new OrphanSweep(
-      { nodes: deps.sweptNodes, client: deps.sweptClient, named: (ids) => deps.catalogue.scrub.namedNodes(ids), log: deps.log },
+      {
+        nodes: deps.sweptNodes,
+        client: deps.sweptClient,
+        named: (ids) => deps.catalogue.scrub.namedNodes(ids),
+        leased: () => this.now() < this.leasedUntil,
+        log: deps.log,
+      },
       opts.orphanGraceMs,
       this.now,
     );
@@ -127,10 +140,12 @@ export class Scrubber {
   async step(signal?: AbortSignal): Promise<number> {
     const { scrub, clock } = this.deps.catalogue;
     const { owner } = this.opts;
+    const asked = this.now();
     if (!(await scrub.acquire(owner, await clock.now(), this.leaseMs))) {
       this.cursor = undefined; // someone else scrubs: take the row's cursor if it comes back to us
       return this.leaseMs / 3;
     }
+    this.held(asked);
     this.cursor ??= (await scrub.state()).cursor;
 
     if (this.now() >= this.nextSweepAt) {
@@ -239,9 +254,23 @@ export class Scrubber {
   /** Adds `found` to the row and renews the lease; a row owned by another means this one stops. */
   private async checkpoint(found: ScrubCounts, at?: { cursor?: string; endPass?: boolean }): Promise<boolean> {
     const { scrub, clock } = this.deps.catalogue;
+    const asked = this.now();
     const held = await scrub.checkpoint(this.opts.owner, await clock.now(), this.leaseMs, found, at);
-    if (!held) this.cursor = undefined;
+    if (held) this.held(asked);
+    else {
+      this.cursor = undefined;
+      this.leasedUntil = -Infinity;
+    }
     return held;
+  }
+
+  /**
+   * A renewal asked at `asked` held: no one else takes the lease until a lease after `asked` (less
+   * the margin). Timed on this process's monotonic clock, which runs on through a pause (SIGSTOP,
+   * GC), so a sweeper that wakes past it deletes nothing before it has renewed again.
+   */
+  private held(asked: number): void {
+    this.leasedUntil = Math.max(this.leasedUntil, asked + this.leaseMs * (1 - LEASE_MARGIN));
   }
 }
 
