@@ -642,6 +642,47 @@ describe("SegmentStore", () => {
     expect(again.get("p")).toBeUndefined();
     expect((await read(again, "r"))!.equals(r2.data)).toBe(true);
   });
+
+  it("a tombstone that fails to be written leaves its blob readable, carried forward by a compaction meanwhile, there after a restart", async () => {
+    // Syncs off the event loop, so the compaction scans segment 1 while the tombstone's sync is out.
+    const s = await openStore(16 * KiB, new GroupWritePolicy(256 * KiB, 0));
+    const p = blobOf(2000);
+    await s.put("p", {}, p.data, p.sha256);
+    for (let i = 0; i < 6; i++) await putAndGet(s, `f${i}`, 2000);
+    for (let i = 0; i < 6; i++) await s.delete(`f${i}`); // segment 1 is now worth compacting
+    await putAndGet(s, "q", 2000);
+    expect([s.get("p")!.segment.id, s.get("q")!.segment.id]).toEqual([1, 2]);
+    const seg1 = s.get("p")!.segment.path;
+
+    const proto = await fileHandleProto(dir.path);
+    const real = proto.datasync;
+    let failed = false;
+    const failing = jest.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
+      if (failed) return real.call(this);
+      failed = true;
+      await sleep(300); // the tombstone's group
+      throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+    });
+    let outcome: unknown;
+    let compacted: number;
+    try {
+      [outcome, compacted] = await Promise.all([s.delete("p").catch((e: unknown) => e), s.compact(0.5)]);
+    } finally {
+      failing.mockRestore();
+    }
+    expect(outcome).toMatchObject({ code: ErrorCode.StoreUnavailable });
+    // Segment 1 is gone, and p with it unless the compaction carried it forward.
+    expect(compacted).toBe(1);
+    expect(fs.existsSync(seg1)).toBe(false);
+    expect(s.get("p")?.segment.id).toBe(2);
+    expect((await read(s, "p"))!.equals(p.data)).toBe(true);
+    await s.close();
+    stores.pop();
+
+    const again = await openStore(16 * KiB);
+    expect(again.get("p")).toBeDefined();
+    expect((await read(again, "p"))!.equals(p.data)).toBe(true);
+  });
 });
 
 /** A record as segments were written before format version 2 (60-byte header, one crc). */

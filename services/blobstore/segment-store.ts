@@ -63,7 +63,7 @@ export interface SegmentEntry {
   seq: number;
   /** Other segments that hold older copies of this id's put (a put written twice; rare). */
   olderPuts?: number[];
-  /** Set while a tombstone for it is being written: compaction must not copy the put meanwhile. */
+  /** Set while a tombstone for it is being written (a put compaction cannot find then is not reported lost). */
   deleting?: number;
 }
 
@@ -473,9 +473,14 @@ export class SegmentStore {
     );
   }
 
+  /**
+   * Even while a tombstone for it is being written: that write may fail, and the put must then still
+   * be copied. The copy's group forms after the tombstone's has settled (written: it is dropped then)
+   * or is the tombstone's own (it fails with it, or lands in its segment, dead and gone with it).
+   */
   private isLivePut(r: Pick<ScannedRecord, "blobId" | "offset">, from: Segment): boolean {
     const cur = this.index.get(r.blobId);
-    return cur !== undefined && cur.segment === from && cur.offset === r.offset && cur.deleting === undefined;
+    return cur !== undefined && cur.segment === from && cur.offset === r.offset;
   }
 
   /** A tombstone matters while another segment that may hold a put it cancels exists. */
