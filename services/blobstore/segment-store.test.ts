@@ -683,6 +683,51 @@ describe("SegmentStore", () => {
     expect(again.get("p")).toBeDefined();
     expect((await read(again, "p"))!.equals(p.data)).toBe(true);
   });
+
+  it("a compaction that fails to remove a segment keeps the tombstones naming it: nothing deleted comes back after a restart", async () => {
+    let s = await openStore(16 * KiB);
+    const p = blobOf(2000);
+    await s.put("p", {}, p.data, p.sha256);
+    for (let i = 0; i < 6; i++) await putAndGet(s, `f${i}`, 2000);
+    for (let i = 0; i < 6; i++) await s.delete(`f${i}`); // segment 1 is now worth compacting
+    await putAndGet(s, "q", 2000);
+    expect(await s.delete("p")).toBe(true); // its tombstone, in segment 2, names segment 1
+    await s.delete("q");
+    await putAndGet(s, "r", 15000); // seals segment 2: tombstones and a dead put
+    expect([s.get("r")!.segment.id]).toEqual([3]);
+    const seg1 = join(dir.path, "00000001.seg");
+
+    // Removing segment 1 fails (after everything it held that is live was copied).
+    const unlink = fs.promises.unlink;
+    let failed = false;
+    const failing = jest.spyOn(fs.promises, "unlink").mockImplementation(async (path) => {
+      if (failed || path !== seg1) return unlink(path);
+      failed = true;
+      throw Object.assign(new Error(`EIO: i/o error, unlink '${String(path)}'`), { code: "EIO" });
+    });
+    try {
+      await s.compact(0.5);
+    } finally {
+      failing.mockRestore();
+    }
+    expect(failed).toBe(true);
+    expect(fs.existsSync(seg1)).toBe(true);
+    await s.close();
+    stores.pop();
+
+    // A restart finds segment 1 and p's put in it: its tombstone must have been kept.
+    s = await openStore(16 * KiB);
+    expect(s.get("p")?.segment.id).toBeUndefined();
+    expect(s.get("r")).toBeDefined();
+    // The next pass frees segment 1, and p stays deleted.
+    await s.compact(0.5);
+    expect(fs.existsSync(seg1)).toBe(false);
+    await s.close();
+    stores.pop();
+    const again = await openStore(16 * KiB);
+    expect(again.get("p")).toBeUndefined();
+    expect((await read(again, "r"))!.length).toBe(15000);
+  });
 });
 
 /** A record as segments were written before format version 2 (60-byte header, one crc). */

@@ -431,20 +431,23 @@ export class SegmentStore {
       beforeRead,
     );
     await Promise.all(inFlight);
-    this.segments.delete(old.id);
-    this.totalBytes -= old.size;
-    old.retired = true;
-    // Tombstones kept for what this segment held are no longer needed anywhere.
-    for (const s of this.segments.values()) s.tombstoneBytes.delete(old.id);
     this.noteUnreadable(old, scan.skipped, "while compacting");
     if (old.unreadable.length) {
       // Everything readable has moved; the file itself is kept for whoever investigates.
       await rename(old.path, old.path.replace(/\.seg$/, DAMAGED_SUFFIX));
-      this.unreadableAside += old.unreadable.length;
     } else {
       await unlink(old.path);
     }
     await fsyncDir(this.opts.dir);
+    // Let go only once its file is gone for good: while the segment is known, the tombstones naming
+    // it are carried forward. Forgotten before a removal that failed, the file stayed, its tombstones
+    // were dropped with the next segment compacted, and a restart brought back what they cancelled.
+    this.segments.delete(old.id);
+    this.totalBytes -= old.size;
+    old.retired = true;
+    if (old.unreadable.length) this.unreadableAside += old.unreadable.length;
+    // Tombstones kept for what this segment held are no longer needed anywhere.
+    for (const s of this.segments.values()) s.tombstoneBytes.delete(old.id);
     if (old.putBytes > 0) this.forgetUnreadable(old);
     await old.closeIfUnused();
     this.opts.log.info({ segment: old.path, keptAside: old.unreadable.length > 0 }, "segment compacted");
