@@ -728,6 +728,61 @@ describe("SegmentStore", () => {
     expect(again.get("p")).toBeUndefined();
     expect((await read(again, "r"))!.length).toBe(15000);
   });
+
+  it("a put moved by a compaction that then fails is still named by its tombstone while the old copy stays: it does not come back", async () => {
+    // One record per group, and syncs off the loop (through the FileHandle's datasync, spied on).
+    const policy = new GroupWritePolicy(256 * KiB, 0);
+    let s = new SegmentStore({ dir: dir.path, log: silentLog, maxSegmentBytes: 16 * KiB, maxGroupBytes: 2100, writePolicy: policy });
+    await s.open();
+    stores.push(s);
+    const [x, y] = [blobOf(2000), blobOf(2000)];
+    await s.put("x", {}, x.data, x.sha256);
+    await s.put("y", {}, y.data, y.sha256);
+    for (let i = 0; i < 5; i++) await putAndGet(s, `f${i}`, 2000);
+    for (let i = 0; i < 5; i++) await s.delete(`f${i}`); // segment 1 is now worth compacting
+    await putAndGet(s, "q", 2000);
+    expect([s.get("x")!.segment.id, s.get("y")!.segment.id, s.get("q")!.segment.id]).toEqual([1, 1, 2]);
+    const seg1 = join(dir.path, "00000001.seg");
+
+    // The compaction copies x, then fails to write y's copy: segment 1 stays, whole.
+    const proto = await fileHandleProto(dir.path);
+    const realSync = proto.datasync;
+    let syncs = 0;
+    const failing = jest.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
+      if (++syncs === 2) throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+      return realSync.call(this);
+    });
+    try {
+      expect(await s.compact(0.5)).toBe(0);
+    } finally {
+      failing.mockRestore();
+    }
+    expect(s.get("x")!.segment.id).toBe(2);
+    expect(s.get("y")!.segment.id).toBe(1);
+
+    expect(await s.delete("x")).toBe(true); // x's put is in segments 2 and 1
+    await s.delete("q");
+    await putAndGet(s, "r", 15000); // seals segment 2: dead puts and tombstones
+    // The next pass copies y but fails to remove segment 1 (x's old put still in it); segment 2 goes.
+    const unlink = fs.promises.unlink;
+    const failingUnlink = jest.spyOn(fs.promises, "unlink").mockImplementation(async (path) => {
+      if (path === seg1) throw Object.assign(new Error(`EIO: i/o error, unlink '${String(path)}'`), { code: "EIO" });
+      return unlink(path);
+    });
+    try {
+      expect(await s.compact(0.5)).toBe(1);
+    } finally {
+      failingUnlink.mockRestore();
+    }
+    expect(fs.existsSync(seg1)).toBe(true);
+    await s.close();
+    stores.pop();
+
+    s = await openStore(16 * KiB);
+    expect(s.get("x")?.segment.id).toBeUndefined();
+    expect((await read(s, "y"))!.equals(y.data)).toBe(true);
+    expect((await read(s, "r"))!.length).toBe(15000);
+  });
 });
 
 /** A record as segments were written before format version 2 (60-byte header, one crc). */

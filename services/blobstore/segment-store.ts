@@ -413,11 +413,13 @@ export class SegmentStore {
   private async compactSegment(old: Segment, beforeRead?: () => Promise<void>): Promise<void> {
     let inFlight: Promise<void>[] = [];
     let inFlightBytes = 0;
+    /** Entries of the puts copied out: they name `old` among their older puts until it is gone. */
+    const moved: SegmentEntry[] = [];
     const scan = await scanSegment(
       old.fd,
       async (r, bytes) => {
         if (!(r.type === PUT ? this.isLivePut(r, old) : this.tombstoneNeeded(r, old))) return;
-        inFlight.push(this.relocate(r, Buffer.from(bytes), old));
+        inFlight.push(this.relocate(r, Buffer.from(bytes), old, moved));
         inFlightBytes += r.recordLength;
         if (inFlightBytes >= this.maxGroupBytes) {
           await Promise.all(inFlight);
@@ -448,6 +450,7 @@ export class SegmentStore {
     if (old.unreadable.length) this.unreadableAside += old.unreadable.length;
     // Tombstones kept for what this segment held are no longer needed anywhere.
     for (const s of this.segments.values()) s.tombstoneBytes.delete(old.id);
+    for (const e of moved) e.olderPuts = withoutSegment(e.olderPuts, old.id);
     if (old.putBytes > 0) this.forgetUnreadable(old);
     await old.closeIfUnused();
     this.opts.log.info({ segment: old.path, keptAside: old.unreadable.length > 0 }, "segment compacted");
@@ -500,7 +503,7 @@ export class SegmentStore {
     if (holder !== undefined) segment.tombstoneBytes.set(holder, (segment.tombstoneBytes.get(holder) ?? 0) + length);
   }
 
-  private relocate(r: ScannedRecord, bytes: Buffer, from: Segment): Promise<void> {
+  private relocate(r: ScannedRecord, bytes: Buffer, from: Segment, moved: SegmentEntry[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.enqueue({
         iov: [bytes],
@@ -519,7 +522,11 @@ export class SegmentStore {
             const cur = this.index.get(r.blobId);
             // Moved only if still the same record: a delete or a newer put meanwhile wins.
             if (cur && cur.segment === from && cur.offset === r.offset) {
-              this.index.set(r.blobId, { ...cur, segment, offset, dataStart: offset + r.dataStart });
+              // `from` keeps its copy until the compaction has removed it, and it may fail before: a
+              // tombstone written meanwhile must name it, or it could be dropped while that put stays.
+              const entry = { ...cur, segment, offset, dataStart: offset + r.dataStart, olderPuts: withSegment(cur.olderPuts, from.id) };
+              this.index.set(r.blobId, entry);
+              moved.push(entry);
               from.putBytes -= r.recordLength;
               segment.putBytes += r.recordLength;
             }
@@ -695,6 +702,11 @@ export class SegmentStore {
 
 function withSegment(list: number[] | undefined, id: number): number[] {
   return list?.includes(id) ? list : [...(list ?? []), id];
+}
+
+function withoutSegment(list: number[] | undefined, id: number): number[] | undefined {
+  const rest = list?.filter((s) => s !== id);
+  return rest?.length ? rest : undefined;
 }
 
 /** writev until every byte is written (the kernel may write less, e.g. past IOV_MAX buffers). */
