@@ -2,6 +2,7 @@
 // CRC32 and CRC32C are common/crc32.ts's (SIMD where the platform has the binary).
 import { createHash, type Hash } from "node:crypto";
 import { crc32, crc32c, type CrcFunction } from "../common/crc32";
+import { ErrorCode, MiniS3Error } from "../common/errors";
 
 export type ChecksumAlgorithm = "crc32" | "crc32c" | "sha1" | "sha256";
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ["crc32", "crc32c", "sha1", "sha256"];
@@ -65,4 +66,20 @@ export function checksumOf(algorithm: ChecksumAlgorithm | "md5", data: Uint8Arra
   const c = newChecksum(algorithm);
   c.update(data);
   return c.digest();
+}
+
+/**
+ * A Content-MD5 header (RFC 1864: the base64 of the body's 16-byte md5) as hex, the form the engine
+ * compares with its own md5 of the body (PutInput.contentMd5); undefined when the request has none.
+ * Every door that takes a body reads the header through this. A value that is not the canonical
+ * base64 of 16 bytes is InvalidDigest (S3's answer), thrown before any byte of the body is read.
+ */
+export function contentMd5Of(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const text = (Array.isArray(header) ? header.join(",") : header).trim();
+  const md5 = Buffer.from(text, "base64");
+  if (md5.length !== 16 || md5.toString("base64") !== text) {
+    throw new MiniS3Error(ErrorCode.InvalidDigest, `Content-MD5 '${text.slice(0, 64)}' is not the base64 of a 16-byte md5`);
+  }
+  return md5.toString("hex");
 }

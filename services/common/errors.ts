@@ -49,6 +49,8 @@ export enum ErrorCode {
   AuthorizationQueryParametersError = "AuthorizationQueryParametersError",
   /** The body does not match the checksum the client sent (Content-MD5, x-amz-checksum-*, a trailer). */
   BadDigest = "BadDigest",
+  /** A Content-MD5 header that is not the base64 of 16 bytes: nothing to check the body against. */
+  InvalidDigest = "InvalidDigest",
   /** The body's sha256 differs from the x-amz-content-sha256 it was signed with. */
   XAmzContentSHA256Mismatch = "XAmzContentSHA256Mismatch",
   /** The body ended early or its aws-chunked framing is broken (or its length is not x-amz-decoded-content-length). */

@@ -52,6 +52,7 @@ export const WIRE_CODE: Record<ErrorCode, number> = {
   [ErrorCode.EntityTooSmall]: 127,
   [ErrorCode.BucketNotEmpty]: 130,
   [ErrorCode.SlowDown]: 131,
+  [ErrorCode.InvalidDigest]: 132,
 };
 
 const CODE_OF_WIRE = new Map<number, ErrorCode>(Object.entries(WIRE_CODE).map(([code, n]) => [n, code as ErrorCode]));

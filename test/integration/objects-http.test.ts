@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { seededBytes, seededStream, sha256 } from "../support/bodies";
-import { getJson, keyQuery, streamUpload, truncatedUpload, signedFetch } from "../support/http";
+import { getJson, keyQuery, streamRequest, streamUpload, truncatedUpload, signedFetch } from "../support/http";
 import { waitFor } from "../support/wait";
 
 // The HTTP facade of a real cluster (coordinator + 3 storage nodes + backup + delete, from dist/),
@@ -260,6 +261,36 @@ describe("errors", () => {
     expect(answers[goods.length + 1].json.message).toMatch(/metadata of \d+ bytes exceeds/);
     for (const [key] of bad) await expectAbsent(key);
     for (const key of goods) expect((await get(key)).body.toString()).toBe(key);
+  });
+
+  it("a Content-MD5 the body does not match is 400 BadDigest, small or streamed past a chunk, and the key keeps its version", async () => {
+    const before = await put("md5/kept", "the version to keep");
+    const md5 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+    for (const size of [1000, 2.5 * 1024 * 1024]) {
+      const upload = (contentMd5: string, holdBodyMs?: number) =>
+        streamRequest(`${base}/upload?${keyQuery("md5/kept")}`, {
+          method: "POST",
+          body: seededStream(`md5-${size}`, size, 256 * 1024),
+          contentLength: size,
+          headers: { "content-md5": contentMd5 },
+          holdBodyMs,
+        });
+      const refused = await upload(md5(seededBytes("other", size)));
+      expect([size, refused.status, JSON.parse(refused.text).error]).toEqual([size, 400, "BadDigest"]);
+      const st = await getJson<Stat>(`${base}/stat?${keyQuery("md5/kept")}`);
+      expect([st.versionId, st.sha256]).toEqual([before.versionId, before.sha256]);
+      // Refused from its headers: the body is held back for the early answer (as for the 413 above).
+      const malformed = await upload("not an md5", 1_000);
+      expect([size, malformed.status, JSON.parse(malformed.text).error]).toEqual([size, 400, "InvalidDigest"]);
+    }
+    const body = seededBytes("md5-good", 2.5 * 1024 * 1024);
+    const good = await signedFetch(`${base}/upload?${keyQuery("md5/kept")}`, {
+      method: "POST",
+      body,
+      headers: { "content-md5": md5(body) },
+    });
+    expect(good.status).toBe(201);
+    expect(sha256((await get("md5/kept")).body)).toBe(sha256(body));
   });
 
   it("a truncated upload (client vanishes mid-body) leaves nothing behind", async () => {

@@ -60,6 +60,23 @@ async function text(bucket: string, key: string, extra: Partial<ConstructorParam
   return { got, body: (await bytesOf(got.Body)).toString() };
 }
 
+/** A PUT signed with the cluster's key, `headers` (x-amz-content-sha256 among them) signed with it. */
+async function signedPut(path: string, query: Record<string, string>, sent: Buffer, headers: Record<string, string>) {
+  const url = new URL(`${cluster.s3Url}${path}`);
+  for (const [n, v] of Object.entries(query)) url.searchParams.set(n, v);
+  const signed = await clusterSigner().sign({
+    method: "PUT",
+    protocol: "http:",
+    hostname: url.hostname,
+    port: Number(url.port),
+    path,
+    query,
+    headers: { host: url.host, "content-length": String(sent.length), ...headers },
+  });
+  const res = await fetch(url, { method: "PUT", headers: signed.headers, body: sent });
+  return { status: res.status, text: await res.text(), etag: res.headers.get("etag") };
+}
+
 describe("buckets", () => {
   test("CreateBucket, HeadBucket, ListBuckets, GetBucketLocation, DeleteBucket", async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "made-here" }));
@@ -292,25 +309,40 @@ describe("signatures", () => {
     expect(await res.text()).toContain("expired");
   });
 
+  test("a Content-MD5 is checked on an UNSIGNED-PAYLOAD body too, small, large or a part: wrong is BadDigest, malformed InvalidDigest, nothing stored", async () => {
+    const md5 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+    const put = (path: string, query: Record<string, string>, sent: Buffer, contentMd5: string) =>
+      signedPut(path, query, sent, { "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "content-md5": contentMd5 });
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "md5-parts" }));
+    const targets: [string, Record<string, string>, () => Promise<number | undefined>][] = [
+      [`/${BUCKET}/md5-object`, {}, () => s3ErrorStatus(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "md5-object" })))],
+      [
+        `/${BUCKET}/md5-parts`,
+        { partNumber: "1", uploadId: UploadId! },
+        async () => ((await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: "md5-parts", UploadId }))).Parts ?? []).length,
+      ],
+    ];
+    for (const [path, query, stored] of targets) {
+      for (const size of [5_000, 1_500_000]) {
+        const body = seededBytes(`md5-${size}`, size);
+        const wrong = await put(path, query, body, md5(Buffer.from("other")));
+        expect([path, size, wrong.status, /<Code>BadDigest<\/Code>/.test(wrong.text)]).toEqual([path, size, 400, true]);
+        const malformed = await put(path, query, body, "AAAA");
+        expect([path, size, malformed.status, /<Code>InvalidDigest<\/Code>/.test(malformed.text)]).toEqual([path, size, 400, true]);
+        expect([path, size, await stored()]).toEqual([path, size, path.endsWith("parts") ? 0 : 404]);
+      }
+      const body = seededBytes("md5-good", 1_500_000);
+      const good = await put(path, query, body, md5(body));
+      expect([path, good.status, good.etag]).toEqual([path, 200, `"${createHash("md5").update(body).digest("hex")}"`]);
+    }
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: "md5-parts", UploadId }));
+  });
+
   test("a body other than the one its x-amz-content-sha256 signs is XAmzContentSHA256Mismatch and stores nothing, small, large or a part", async () => {
     // The signed sha256 is checked by the engine against the digest it makes of every upload (the body is
     // hashed once): before the copies of a small body, after those of a large one, which it then drops.
-    const put = async (path: string, query: Record<string, string>, sent: Buffer, signedFor: Buffer) => {
-      const url = new URL(`${cluster.s3Url}${path}`);
-      for (const [n, v] of Object.entries(query)) url.searchParams.set(n, v);
-      const signer = clusterSigner();
-      const signed = await signer.sign({
-        method: "PUT",
-        protocol: "http:",
-        hostname: url.hostname,
-        port: Number(url.port),
-        path,
-        query,
-        headers: { host: url.host, "content-length": String(sent.length), "x-amz-content-sha256": sha256(signedFor) },
-      });
-      const res = await fetch(url, { method: "PUT", headers: signed.headers, body: sent });
-      return { status: res.status, text: await res.text(), etag: res.headers.get("etag") };
-    };
+    const put = (path: string, query: Record<string, string>, sent: Buffer, signedFor: Buffer) =>
+      signedPut(path, query, sent, { "x-amz-content-sha256": sha256(signedFor) });
     for (const size of [5_000, 1_500_000]) {
       const body = seededBytes(`signed-${size}`, size);
       const other = Buffer.from(body);

@@ -11,7 +11,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { shareBodyPiece } from "../../common/body-pieces";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
-import { type Checksum, checksumAlgorithmOf, type ChecksumAlgorithm, newChecksum } from "../checksums";
+import { type Checksum, checksumAlgorithmOf, type ChecksumAlgorithm, contentMd5Of, newChecksum } from "../checksums";
 import { type HeaderMap, headerOf, sha256Hex, EMPTY_SHA256 } from "./canonical";
 import { sameSignature, signHex } from "./signing-key";
 import type { Verified } from "./verify";
@@ -81,8 +81,11 @@ export class AuthenticatedBody {
       if (!algorithm) throw fail(ErrorCode.InvalidArgument, `${name}: checksum algorithm not supported (CRC32, CRC32C, SHA1, SHA256)`);
       this.expected.push({ algorithm, header: name, hasher: newChecksum(algorithm), value: headerOf(headers, name)?.trim() });
     }
-    const md5 = headerOf(headers, "content-md5");
-    if (md5 !== undefined) this.expected.push({ algorithm: "md5", header: "content-md5", hasher: newChecksum("md5"), value: md5.trim() });
+    const md5 = contentMd5Of(headerOf(headers, "content-md5")); // InvalidDigest when malformed
+    if (md5 !== undefined) {
+      const value = Buffer.from(md5, "hex").toString("base64");
+      this.expected.push({ algorithm: "md5", header: "content-md5", hasher: newChecksum("md5"), value });
+    }
 
     this.trailerDeclared = (headerOf(headers, "x-amz-trailer") ?? "")
       .split(",")
@@ -112,16 +115,18 @@ export class AuthenticatedBody {
   }
 
   /**
-   * For a reader that hands the body to the object store, which hashes every upload with sha256
-   * anyway: the signed payload hash, no longer checked here, so the body is hashed once (here too, it
-   * cost the coordinator's event loop ~0.6 ms per MiB). The caller must have the store compare it
-   * before anything is kept (the engine's `payloadSha256`). Undefined when the payload is not a
-   * signed sha256: nothing is left to the store then.
+   * For a reader that hands the body to the object store, which hashes every upload with sha256 and
+   * md5 anyway: the signed payload hash and the Content-MD5 (hex), no longer checked here, so the
+   * body is hashed once (here too, the sha256 cost the coordinator's event loop ~0.6 ms per MiB). The
+   * caller must have the store compare them before anything is kept (the engine's ExpectedDigests).
+   * Each is undefined when the request has none: nothing of it is left to the store then.
    */
-  leaveSha256ToStore(): string | undefined {
-    const expected = this.payloadSha?.hex;
+  leaveToStore(): { payloadSha256?: string; contentMd5?: string } {
+    const payloadSha256 = this.payloadSha?.hex;
     this.payloadSha = undefined;
-    return expected;
+    const md5 = this.expected.findIndex((e) => e.algorithm === "md5");
+    const contentMd5 = md5 < 0 ? undefined : Buffer.from(this.expected.splice(md5, 1)[0].value ?? "", "base64").toString("hex");
+    return { payloadSha256, contentMd5 };
   }
 
   checkPiece(piece: Buffer): void {

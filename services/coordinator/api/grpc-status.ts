@@ -25,6 +25,7 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   [ErrorCode.AuthorizationHeaderMalformed]: status.UNAUTHENTICATED,
   [ErrorCode.AuthorizationQueryParametersError]: status.UNAUTHENTICATED,
   [ErrorCode.BadDigest]: status.INVALID_ARGUMENT,
+  [ErrorCode.InvalidDigest]: status.INVALID_ARGUMENT,
   [ErrorCode.XAmzContentSHA256Mismatch]: status.INVALID_ARGUMENT,
   [ErrorCode.IncompleteBody]: status.INVALID_ARGUMENT,
   [ErrorCode.QuorumNotReached]: status.UNAVAILABLE,

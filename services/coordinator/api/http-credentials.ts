@@ -7,11 +7,13 @@
 // coordinator without keys serves everyone (serve.ts warns at start).
 import type { IncomingMessage } from "node:http";
 import type { FastifyInstance } from "fastify";
+import { contentMd5Of } from "../../auth/checksums";
 import type { KeyStore } from "../../auth/keys";
 import { type Authenticated, authenticateRequest } from "../../auth/request-credentials";
 import { authenticatedBody, checkedBody } from "../../auth/sigv4/body";
 import { headersFromRaw } from "../../auth/sigv4/canonical";
 import { InvalidArgumentError } from "../../common/errors";
+import type { ExpectedDigests } from "../objects/object-engine";
 import { ANYONE, type Caller, callerOfIdentity } from "./caller";
 import { isConsolePath } from "./http-console";
 import { settleUnreadBody } from "./unread-body";
@@ -72,11 +74,16 @@ export function bodyIsSigned(raw: IncomingMessage): boolean {
   return kind === "sha256" || kind === "chunked";
 }
 
-/** A multipart form is parsed by @fastify/multipart from the socket: it cannot be checked against a signed hash. */
-export function refuseSignedMultipart(raw: IncomingMessage): void {
-  if (bodyIsSigned(raw)) {
+/**
+ * A multipart form is parsed by @fastify/multipart from the socket: its file part is stored before
+ * the form ends, so neither a signed hash nor a Content-MD5 (both cover the whole form) can be
+ * checked before the object commits. Such a form is refused rather than stored unchecked.
+ */
+export function refuseUncheckableForm(raw: IncomingMessage): void {
+  const because = bodyIsSigned(raw) ? "a signed payload hash" : raw.headers["content-md5"] !== undefined ? "a Content-MD5" : undefined;
+  if (because !== undefined) {
     throw new InvalidArgumentError(
-      "a form (multipart) upload cannot be checked against a signed payload hash: sign it with x-amz-content-sha256: UNSIGNED-PAYLOAD, or send the file as the raw body",
+      `a form (multipart) upload cannot be checked against ${because}, which covers the whole form: send the file as the raw body, or the form without it (UNSIGNED-PAYLOAD, no Content-MD5)`,
     );
   }
 }
@@ -84,12 +91,16 @@ export function refuseSignedMultipart(raw: IncomingMessage): void {
 /**
  * The request's body (`pieces`, as read off it) as the signature says it must be read: decoded from
  * aws-chunked and checked as it streams, failing at the end on a mismatch (the engine then commits
- * nothing); as it is when unsigned. A signed sha256 is left to the engine, which hashes every upload
- * anyway (`payloadSha256`, for PutInput): the body is hashed once.
+ * nothing); as it is when unsigned. A signed sha256 and a Content-MD5 (signed or not; a malformed
+ * one is InvalidDigest here, before any byte) are left to the engine, which hashes every upload
+ * anyway (`expected`, PutInput's ExpectedDigests): the body is hashed once.
  */
-export function signedUpload(raw: IncomingMessage, pieces: AsyncIterable<Buffer>): { body: AsyncIterable<Buffer>; payloadSha256?: string } {
+export function signedUpload(
+  raw: IncomingMessage,
+  pieces: AsyncIterable<Buffer>,
+): { body: AsyncIterable<Buffer>; expected: ExpectedDigests } {
   const verified = callers.get(raw)?.verified;
-  if (!verified || !bodyIsSigned(raw)) return { body: pieces };
+  if (!verified || !bodyIsSigned(raw)) return { body: pieces, expected: { contentMd5: contentMd5Of(raw.headers["content-md5"]) } };
   const checker = authenticatedBody(verified, headersFromRaw(raw.rawHeaders));
-  return { body: checkedBody(pieces, checker), payloadSha256: checker.leaveSha256ToStore() };
+  return { body: checkedBody(pieces, checker), expected: checker.leaveToStore() };
 }

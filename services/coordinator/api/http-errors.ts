@@ -39,6 +39,7 @@ export const HTTP_ERRORS: Record<ErrorCode, { status: number; error: string }> =
   [ErrorCode.AuthorizationHeaderMalformed]: { status: 400, error: "AuthorizationHeaderMalformed" },
   [ErrorCode.AuthorizationQueryParametersError]: { status: 400, error: "AuthorizationQueryParametersError" },
   [ErrorCode.BadDigest]: { status: 400, error: "BadDigest" },
+  [ErrorCode.InvalidDigest]: { status: 400, error: "InvalidDigest" },
   [ErrorCode.XAmzContentSHA256Mismatch]: { status: 400, error: "BadDigest" },
   [ErrorCode.IncompleteBody]: { status: 400, error: "IncompleteBody" },
   [ErrorCode.QuorumNotReached]: UNAVAILABLE,

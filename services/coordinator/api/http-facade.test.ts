@@ -280,6 +280,80 @@ describe("POST /upload", () => {
     expect(engine.objects.size).toBe(0);
   });
 
+  describe("Content-MD5", () => {
+    const md5b64 = (b: Buffer | string) => createHash("md5").update(b).digest("base64");
+    const before = Buffer.from("the object before");
+
+    test("a body that does not match its Content-MD5 is 400 BadDigest and the key keeps its content", async () => {
+      expect((await upload("md5/k", before)).status).toBe(201);
+      const refused = await upload("md5/k", "bytes changed in transit", { "content-md5": md5b64("bytes as sent") });
+      expect(refused).toMatchObject({ status: 400, json: { error: "BadDigest" } });
+      expect(engine.bytesOf("default", "md5/k")).toEqual(before);
+    });
+
+    test("a Content-MD5 that is not base64 of 16 bytes is 400 InvalidDigest, before the engine stores anything", async () => {
+      expect((await upload("md5/k", before)).status).toBe(201);
+      for (const bad of [
+        "not-base64!",
+        "AAAA",
+        Buffer.alloc(20).toString("base64"),
+        md5b64("x").slice(0, -2),
+        "",
+        md5b64("x") + " " + md5b64("x"),
+      ]) {
+        const refused = await upload("md5/k", "x", { "content-md5": bad });
+        expect([bad, refused.status, refused.json.error]).toEqual([bad, 400, "InvalidDigest"]);
+      }
+      expect(engine.bytesOf("default", "md5/k")).toEqual(before);
+    });
+
+    test("a body that matches its Content-MD5 is stored", async () => {
+      const body = Buffer.from("checked on arrival");
+      const up = await upload("md5/ok", body, { "content-md5": `  ${md5b64(body)} ` });
+      expect(up).toMatchObject({ status: 201, json: { etag: md5(body), size: body.length } });
+      expect(engine.bytesOf("default", "md5/ok")).toEqual(body);
+    });
+
+    test("a streamed body past the small-body size (chunked, read as it arrives) is checked too", async () => {
+      const body = Buffer.alloc(200 * 1024, 3);
+      const send = (key: string, contentMd5: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = http.request(`${base}/upload${q(key)}`, { method: "POST", headers: { "content-md5": contentMd5 } }, (r) => {
+            let text = "";
+            r.on("data", (d) => (text += d));
+            r.on("end", () => resolve({ status: r.statusCode ?? 0, body: text }));
+          });
+          req.on("error", reject);
+          (async () => {
+            for (let at = 0; at < body.length; at += 32 * 1024) {
+              req.write(body.subarray(at, at + 32 * 1024));
+              await new Promise((r) => setTimeout(r, 2));
+            }
+            req.end();
+          })().catch(reject);
+        });
+      expect((await upload("md5/large", before)).status).toBe(201);
+      const refused = await send("md5/large", md5b64(Buffer.alloc(200 * 1024, 4)));
+      expect(refused.status).toBe(400);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: "BadDigest" });
+      expect(engine.bytesOf("default", "md5/large")).toEqual(before);
+      expect((await send("md5/large", md5b64(body))).status).toBe(201);
+      expect(engine.bytesOf("default", "md5/large")).toEqual(body);
+    });
+
+    test("a form upload with a Content-MD5 (which covers the whole form, not the file) is refused, not stored unchecked", async () => {
+      const form = new FormData();
+      form.append("file", new Blob([Buffer.from("in a form")]), "f.bin");
+      const res = await fetch(`${base}/upload${q("md5/form")}`, {
+        method: "POST",
+        body: form,
+        headers: { "content-md5": md5b64("in a form") },
+      });
+      expect(res.status).toBe(400);
+      expect(engine.objects.size).toBe(0);
+    });
+  });
+
   test("missing key is a 400 JSON error; a bad bucket too", async () => {
     let res = await fetch(`${base}/upload`, { method: "POST", body: "x" });
     expect(res.status).toBe(400);

@@ -13,7 +13,7 @@ import { REQUEST_ID_HEADER } from "../../common/request-context";
 import type { KeyStore } from "../../auth/keys";
 import type { ObjectEngine, ObjectView } from "../objects/object-engine";
 import { relayBody } from "./body-relay";
-import { admitted, refuseSignedMultipart, signedUpload, UNAUTHENTICATED } from "./http-credentials";
+import { admitted, refuseUncheckableForm, signedUpload, UNAUTHENTICATED } from "./http-credentials";
 import { errorAnswer } from "./http-errors";
 import { settleUnreadBody } from "./unread-body";
 import { parseQuery, objectTarget, type Query } from "./http-query";
@@ -132,7 +132,7 @@ export async function putObject(
   }
   const metadata = metadataFromHeaders(raw.headers);
   if (form === undefined) {
-    const { body, payloadSha256 } = signedUpload(raw, requestBody(raw));
+    const { body, expected } = signedUpload(raw, requestBody(raw));
     return engine.put({
       bucket,
       key,
@@ -140,11 +140,11 @@ export async function putObject(
       contentLength,
       contentType: raw.headers["content-type"] || OCTET_STREAM,
       body,
-      payloadSha256,
+      ...expected,
       requestId,
     });
   }
-  refuseSignedMultipart(raw);
+  refuseUncheckableForm(raw);
   const part = await form();
   if (!part) throw new InvalidArgumentError('multipart upload without a file: send it in a field named "file"');
   if (part.fieldname !== "file") throw new InvalidArgumentError(`expected the file in a field named "file", got "${part.fieldname}"`);

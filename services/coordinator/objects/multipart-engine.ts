@@ -4,7 +4,7 @@
 // InvalidPart, InvalidPartOrder, EntityTooSmall…).
 
 import type { RequestId } from "../../common/request-context";
-import type { ByteRange, ClientSignal, ObjectView } from "./object-engine";
+import type { ByteRange, ClientSignal, ExpectedDigests, ObjectView } from "./object-engine";
 
 /** S3's limits: parts are numbered 1..10000, each at most 5 GiB; all but the last at least 5 MiB. */
 export const MAX_PART_NUMBER = 10_000;
@@ -26,18 +26,12 @@ export interface UploadRef {
   requestId?: RequestId;
 }
 
-export interface UploadPartInput extends UploadRef {
+export interface UploadPartInput extends UploadRef, ExpectedDigests {
   partNumber: number;
   /** Declared length: fewer or more bytes fail the part. */
   contentLength?: number;
   /** Pulled as fast as the nodes take it; throwing aborts the part (nothing recorded). */
   body: AsyncIterable<Buffer>;
-  /**
-   * The sha256 (hex) the body was signed with, when the front door left its check to the engine:
-   * compared with the upload's own digest before any copy is kept or anything committed, so the
-   * body is hashed once (S3's signed payloads; api/s3/s3-server.ts).
-   */
-  payloadSha256?: string;
   signal?: ClientSignal;
 }
 

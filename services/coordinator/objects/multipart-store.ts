@@ -26,7 +26,7 @@ import {
   type UploadRef,
 } from "./multipart-engine";
 import { checkBucket, checkContentType, checkKey, checkMetadata } from "./names";
-import type { ClientSignal } from "./object-engine";
+import type { ClientSignal, ExpectedDigests } from "./object-engine";
 import type { ObjectStore } from "./object-store";
 import { UploadBody } from "./upload-body";
 
@@ -111,7 +111,7 @@ export class MultipartStore implements MultipartEngine {
     const partNumber = checkPartNumber(input.partNumber);
     const upload = await this.openUpload(input);
     const body = new UploadBody(input.body, Math.min(MAX_PART_SIZE, this.opts.maxObjectSize), input.contentLength);
-    return this.storePart(upload, partNumber, body, input.requestId, input.signal, input.payloadSha256);
+    return this.storePart(upload, partNumber, body, input.requestId, input.signal, input);
   }
 
   async uploadPartCopy(input: UploadPartCopyInput): Promise<PartView> {
@@ -135,10 +135,10 @@ export class MultipartStore implements MultipartEngine {
     body: UploadBody,
     requestId: RequestId,
     signal?: ClientSignal,
-    payloadSha256?: string,
+    expected?: ExpectedDigests,
   ): Promise<PartView> {
     const blobId = newVersionId();
-    const { replicas, digest } = await this.objects.storeBlob(upload.bucket, upload.key, blobId, body, requestId, payloadSha256);
+    const { replicas, digest } = await this.objects.storeBlob(upload.bucket, upload.key, blobId, body, requestId, expected);
     const part: PartRow = {
       uploadId: upload.uploadId,
       partNumber,

@@ -18,12 +18,35 @@ export interface ClientSignal {
   readonly aborted: boolean;
 }
 
-/** What an engine answers when an upload's bytes are not those its `payloadSha256` says were signed. */
-export function payloadSha256Mismatch(): MiniS3Error {
-  return new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
+/**
+ * Digests a client sent for its body, left by the front door for the engine to compare with the
+ * digest it makes of every upload (sha256, and md5 for the ETag) before any copy is kept or anything
+ * committed: the body is hashed once, and a large one is refused before its version commits.
+ */
+export interface ExpectedDigests {
+  /** The sha256 (hex) the body was signed with (S3's and the facade's signed payloads; api/s3/s3-server.ts). */
+  payloadSha256?: string;
+  /** The md5 (hex) of its Content-MD5 header (auth/checksums.ts contentMd5Of), from any door. */
+  contentMd5?: string;
 }
 
-export interface PutInput {
+/**
+ * What an engine answers when an upload's digests (hex) are not those its client sent; undefined
+ * when they are (or none was sent). Every engine checks through this one function.
+ */
+export function digestMismatch(expected: ExpectedDigests, actual: { sha256: () => string; md5: string }): MiniS3Error | undefined {
+  if (expected.payloadSha256 !== undefined && actual.sha256() !== expected.payloadSha256) {
+    return new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
+  }
+  if (expected.contentMd5 !== undefined && actual.md5 !== expected.contentMd5) {
+    const sent = Buffer.from(expected.contentMd5, "hex").toString("base64");
+    const got = Buffer.from(actual.md5, "hex").toString("base64");
+    return new MiniS3Error(ErrorCode.BadDigest, `the body's Content-MD5 is ${got}; the request says ${sent}: nothing was stored`);
+  }
+  return undefined;
+}
+
+export interface PutInput extends ExpectedDigests {
   bucket: string;
   key: string;
   contentType: string;
@@ -32,12 +55,6 @@ export interface PutInput {
   metadata: Record<string, string>;
   /** Pulled as fast as the nodes take it: pulling is the backpressure. Throwing aborts the upload. */
   body: AsyncIterable<Buffer>;
-  /**
-   * The sha256 (hex) the body was signed with, when the front door left its check to the engine:
-   * compared with the upload's own digest before any copy is kept or anything committed, so the
-   * body is hashed once (S3's signed payloads; api/s3/s3-server.ts).
-   */
-  payloadSha256?: string;
   /** Aborted when the client gave up. Checked once more just before the commit. */
   signal?: ClientSignal;
   /**

@@ -212,48 +212,56 @@ function twoNodes(): ObjectStoreDeps {
   } as unknown as ObjectStoreDeps;
 }
 
-test("a signed sha256 left to the engine: a small body that differs is refused before any copy, a large one after, its copies dropped", async () => {
-  const deps = twoNodes();
-  const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: 1 << 16, hotTtlMs: 30 * 60_000 });
-  const small: unknown[] = [];
-  const discarded: unknown[][] = [];
-  const upload = {
-    write: () => Promise.resolve(true),
-    finish: () => Promise.resolve(["n1", "n2"]),
-    settled: () => Promise.resolve(),
-    abort: () => undefined,
-  };
-  (store as unknown as { writer: object }).writer = {
-    putSmall: (...args: unknown[]) => (small.push(args), Promise.resolve(["n1", "n2"])),
-    startLarge: () => upload,
-    discard: (...args: unknown[]) => (discarded.push(args), Promise.resolve()),
-  };
-  const bodyOf = (data: Buffer) =>
-    new UploadBody(
-      (async function* () {
-        for (let at = 0; at < data.length; at += 64 * 1024) yield data.subarray(at, at + 64 * 1024);
-      })(),
-      1 << 30,
-      data.length,
-    );
-  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-  try {
-    for (const size of [4096, 3 * UPLOAD_CHUNK_BYTES]) {
-      const data = randomBytes(size);
-      const refused = await store.storeBlob("default", "k", `v${size}`, bodyOf(data), undefined, sha(randomBytes(8))).then(
-        () => undefined,
-        (e: unknown) => e,
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
+
+test.each([
+  ["a signed sha256", ErrorCode.XAmzContentSHA256Mismatch, (b: Buffer) => ({ payloadSha256: sha(b) })],
+  ["a Content-MD5", ErrorCode.BadDigest, (b: Buffer) => ({ contentMd5: md5(b) })],
+])(
+  "%s left to the engine: a small body that differs is refused before any copy, a large one after, its copies dropped",
+  async (_what, code, expected) => {
+    const deps = twoNodes();
+    const store = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: 1 << 16, hotTtlMs: 30 * 60_000 });
+    const small: unknown[] = [];
+    const discarded: unknown[][] = [];
+    const upload = {
+      write: () => Promise.resolve(true),
+      finish: () => Promise.resolve(["n1", "n2"]),
+      settled: () => Promise.resolve(),
+      abort: () => undefined,
+    };
+    (store as unknown as { writer: object }).writer = {
+      putSmall: (...args: unknown[]) => (small.push(args), Promise.resolve(["n1", "n2"])),
+      startLarge: () => upload,
+      discard: (...args: unknown[]) => (discarded.push(args), Promise.resolve()),
+    };
+    const bodyOf = (data: Buffer) =>
+      new UploadBody(
+        (async function* () {
+          for (let at = 0; at < data.length; at += 64 * 1024) yield data.subarray(at, at + 64 * 1024);
+        })(),
+        1 << 30,
+        data.length,
       );
-      expect([size, hasCode(refused, ErrorCode.XAmzContentSHA256Mismatch)]).toEqual([size, true]);
-      const stored = await store.storeBlob("default", "k", `w${size}`, bodyOf(data), undefined, sha(data));
-      expect(stored.digest.sha256.toString("hex")).toBe(sha(data));
+    try {
+      for (const size of [4096, 3 * UPLOAD_CHUNK_BYTES]) {
+        const data = randomBytes(size);
+        const refused = await store.storeBlob("default", "k", `v${size}`, bodyOf(data), undefined, expected(randomBytes(8))).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect([size, hasCode(refused, code)]).toEqual([size, true]);
+        const stored = await store.storeBlob("default", "k", `w${size}`, bodyOf(data), undefined, expected(data));
+        expect([stored.digest.sha256.toString("hex"), stored.digest.etag]).toEqual([sha(data), md5(data)]);
+      }
+      expect(small).toHaveLength(1); // only the small body signed as it is went to its replicas
+      expect(discarded).toEqual([["v" + 3 * UPLOAD_CHUNK_BYTES, ["n1", "n2"], undefined]]);
+    } finally {
+      await store.close();
     }
-    expect(small).toHaveLength(1); // only the small body signed as it is went to its replicas
-    expect(discarded).toEqual([["v" + 3 * UPLOAD_CHUNK_BYTES, ["n1", "n2"], undefined]]);
-  } finally {
-    await store.close();
-  }
-});
+  },
+);
 
 /** Stores `body` as version "v-refused" of key "b", and answers what it failed with and whether its body was cancelled. */
 async function storeRefused(store: ObjectStore, body: UploadBody): Promise<{ error: unknown; cancelled: boolean }> {

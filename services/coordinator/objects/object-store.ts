@@ -28,7 +28,7 @@ import type {
   VersionListing,
   VersionListQuery,
 } from "./object-engine";
-import { payloadSha256Mismatch } from "./object-engine";
+import { digestMismatch, type ExpectedDigests } from "./object-engine";
 import type { ObjectEvents, Undeleter } from "./object-events";
 import type { BodyCache } from "../replicas/body-cache";
 import { ReplicaReader } from "../replicas/replica-reader";
@@ -219,7 +219,7 @@ export class ObjectStore implements ObjectEngine {
     const { bucket, key, contentType, metadata } = checkedNames(input);
     const body = new UploadBody(input.body, this.opts.maxObjectSize, input.contentLength);
     const { requestId } = input;
-    const { replicas, digest, small } = await this.storeBlob(bucket, key, versionId, body, requestId, input.payloadSha256);
+    const { replicas, digest, small } = await this.storeBlob(bucket, key, versionId, body, requestId, input);
 
     const etag = input.etag ?? digest.etag;
     const v: NewVersion = {
@@ -338,7 +338,7 @@ export class ObjectStore implements ObjectEngine {
     blobId: string,
     body: UploadBody,
     requestId: RequestId,
-    payloadSha256?: string,
+    expected: ExpectedDigests = {},
   ): Promise<{ replicas: string[]; digest: UploadDigest; small?: Buffer }> {
     // Short of reachable nodes (one restarting as another is killed), the write waits a little for one to return.
     const until = this.nodes.returnDeadline();
@@ -360,11 +360,11 @@ export class ObjectStore implements ObjectEngine {
     );
     try {
       const { head, headBytes, more } = await this.readHead(body);
-      if (more) return await this.storeLarge(bucket, key, blobId, head, body, targets, requestId, payloadSha256, room);
+      if (more) return await this.storeLarge(bucket, key, blobId, head, body, targets, requestId, expected, room);
       // One piece (most small bodies) is the body as it is: concat would copy it into a new Buffer.
       const data = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
       if (head.length > 1) for (const piece of head) freeBodyPiece(piece); // copied into data: freed now, not at V8's next collection
-      return await this.storeSmall(bucket, key, blobId, data, targets, until, requestId, payloadSha256);
+      return await this.storeSmall(bucket, key, blobId, data, targets, until, requestId, expected);
     } finally {
       room?.release();
     }
@@ -391,7 +391,7 @@ export class ObjectStore implements ObjectEngine {
     body: UploadBody,
     targets: string[],
     requestId: RequestId,
-    payloadSha256: string | undefined,
+    expected: ExpectedDigests,
     room: BufferRoom | undefined,
   ): Promise<{ replicas: string[]; digest: UploadDigest }> {
     // Its turn (the head read so far is all it holds meanwhile).
@@ -403,9 +403,10 @@ export class ObjectStore implements ObjectEngine {
       const chosen = targets.slice(0, this.opts.replicas);
       const spares = this.placement.spares(bucket, key, chosen);
       const stored = await this.putLarge(blobId, head, body, chosen, spares, requestId, turn);
-      if (!signedAs(stored.digest, payloadSha256)) {
+      const mismatch = mismatchOf(stored.digest, expected);
+      if (mismatch) {
         await this.writer.discard(blobId, stored.replicas, requestId);
-        throw payloadSha256Mismatch();
+        throw mismatch;
       }
       return stored;
     } finally {
@@ -422,10 +423,11 @@ export class ObjectStore implements ObjectEngine {
     targets: string[],
     until: number,
     requestId: RequestId,
-    payloadSha256: string | undefined,
+    expected: ExpectedDigests,
   ): Promise<{ replicas: string[]; digest: UploadDigest; small: Buffer }> {
     const digest = digestOf(data);
-    if (!signedAs(digest, payloadSha256)) throw payloadSha256Mismatch();
+    const mismatch = mismatchOf(digest, expected);
+    if (mismatch) throw mismatch;
     // Too few nodes took it (the others unreachable): again on the live nodes once one returns.
     const replicas = await this.nodes.asNodesReturn(
       (tried) => {
@@ -690,7 +692,7 @@ async function cancelledIfRefused<T>(body: UploadBody, wait: Promise<T> | undefi
   }
 }
 
-/** Whether an upload's bytes are those its client signed (true when no signed sha256 was left to the engine). */
-function signedAs(digest: UploadDigest, payloadSha256: string | undefined): boolean {
-  return payloadSha256 === undefined || digest.sha256.toString("hex") === payloadSha256;
+/** What an upload's digest earns against the digests its client sent (none: undefined, the usual case). */
+function mismatchOf(digest: UploadDigest, expected: ExpectedDigests): MiniS3Error | undefined {
+  return digestMismatch(expected, { sha256: () => digest.sha256.toString("hex"), md5: digest.etag });
 }

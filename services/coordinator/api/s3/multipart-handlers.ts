@@ -52,13 +52,13 @@ export function registerMultipartHandlers(router: S3Router, deps: S3Deps): void 
     if (contentLength !== undefined && contentLength > MAX_PART_SIZE) {
       throw new TooLargeError(`a part may be at most ${MAX_PART_SIZE} bytes; this one declares ${contentLength}`);
     }
-    const body = req.body({ sha256ByStore: true });
+    const body = req.body({ digestsByStore: true });
     const part = await multipart.uploadPart({
       ...ref,
       partNumber,
       contentLength,
       body,
-      payloadSha256: body.payloadSha256,
+      ...body.leftToStore,
       signal: req.signal,
     });
     return { headers: { etag: quoted(part.etag), ...checksumHeaders(body) } };

@@ -46,7 +46,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
     const contentType = checkContentType(req.header("content-type") || OCTET_STREAM);
     const metadata = checkMetadata(metadataOf(req));
     await deps.buckets.requireBucket(bucket); // NoSuchBucket before a byte is read
-    const body = req.body({ sha256ByStore: true });
+    const body = req.body({ digestsByStore: true });
     const view = await engine.put({
       bucket,
       key,
@@ -54,7 +54,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
       contentLength,
       metadata,
       body,
-      payloadSha256: body.payloadSha256,
+      ...body.leftToStore,
       signal: req.signal,
       requestId: req.requestId,
     });

@@ -24,7 +24,7 @@ import type { Identity } from "../../../auth/keys";
 import type { HeaderMap } from "../../../auth/sigv4/canonical";
 import type { ObjectBody } from "../../model/object-body";
 import type { MultipartEngine } from "../../objects/multipart-engine";
-import type { BucketEngine, ClientSignal, ObjectEngine } from "../../objects/object-engine";
+import type { BucketEngine, ClientSignal, ExpectedDigests, ObjectEngine } from "../../objects/object-engine";
 import { s3Errors } from "./s3-errors";
 
 export type S3Method = "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
@@ -42,8 +42,8 @@ export interface S3Route {
 export type S3Body = AsyncIterable<Buffer> & {
   checksums: Readonly<Record<string, string | undefined>>;
   decodedLength: number;
-  /** The signed sha256 left for the engine to check (`sha256ByStore`), else undefined. */
-  payloadSha256?: string;
+  /** The signed sha256 and the Content-MD5 left for the engine to check (`digestsByStore`), else none. */
+  leftToStore: ExpectedDigests;
 };
 
 export interface S3Request {
@@ -62,11 +62,11 @@ export interface S3Request {
   requestId: string;
   /**
    * The request body as the object's bytes, checked as it streams (signature, checksums). Read once.
-   * With `sha256ByStore` a signed payload's sha256 is not checked here but given as `payloadSha256`,
-   * for the engine to compare with the digest it makes of every upload (PutInput.payloadSha256):
-   * only for a body that goes to the engine as it is.
+   * With `digestsByStore` a signed payload's sha256 and a Content-MD5 are not checked here but given
+   * as `leftToStore`, for the engine to compare with the digest it makes of every upload
+   * (PutInput's ExpectedDigests): only for a body that goes to the engine as it is.
    */
-  body(opts?: { sha256ByStore?: boolean }): S3Body;
+  body(opts?: { digestsByStore?: boolean }): S3Body;
   /** Aborted when the client goes away. */
   signal: ClientSignal;
   raw: IncomingMessage;

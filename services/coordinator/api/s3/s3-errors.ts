@@ -34,6 +34,7 @@ export const S3_ERRORS: Record<ErrorCode, S3ErrorShape> = {
   [ErrorCode.AuthorizationHeaderMalformed]: { status: 400, code: "AuthorizationHeaderMalformed" },
   [ErrorCode.AuthorizationQueryParametersError]: { status: 400, code: "AuthorizationQueryParametersError" },
   [ErrorCode.BadDigest]: { status: 400, code: "BadDigest" },
+  [ErrorCode.InvalidDigest]: { status: 400, code: "InvalidDigest" },
   [ErrorCode.XAmzContentSHA256Mismatch]: { status: 400, code: "XAmzContentSHA256Mismatch" },
   [ErrorCode.IncompleteBody]: { status: 400, code: "IncompleteBody" },
   [ErrorCode.IntegrityError]: INTERNAL,

@@ -13,7 +13,7 @@ import { relayBody } from "../body-relay";
 import { requestBody } from "../http-upload";
 import { settleUnreadBody } from "../unread-body";
 import type { HttpTimeouts } from "../http-timeouts";
-import type { ClientSignal } from "../../objects/object-engine";
+import type { ClientSignal, ExpectedDigests } from "../../objects/object-engine";
 import { addressOf } from "./addressing";
 import { authenticate } from "./request-auth";
 import type { S3Body, S3Method, S3Reply, S3Request, S3Router } from "./router";
@@ -114,7 +114,7 @@ async function handle(
         const body = openBody(); // a checksum header it cannot check fails here, before any byte
         bodyStarted = true;
         if (expectContinue) res.writeContinue();
-        return readBody(raw, body, bodyOpts?.sha256ByStore === true);
+        return readBody(raw, body, bodyOpts?.digestsByStore === true);
       },
     };
     const reply = await handler(request);
@@ -139,11 +139,12 @@ async function handle(
 
 /**
  * The request body through its check, as an iterable that fails with a MiniS3 error when the client
- * goes away; with `sha256ByStore` the signed sha256 is handed on (payloadSha256), not checked here.
+ * goes away; with `digestsByStore` the signed sha256 and the Content-MD5 are handed on (leftToStore),
+ * not checked here.
  */
-function readBody(raw: IncomingMessage, body: AuthenticatedBody, sha256ByStore: boolean): S3Body {
-  const payloadSha256 = sha256ByStore ? body.leaveSha256ToStore() : undefined;
-  return new CheckedBody(checkedBody(requestBody(raw), body), body, payloadSha256);
+function readBody(raw: IncomingMessage, body: AuthenticatedBody, digestsByStore: boolean): S3Body {
+  const leftToStore = digestsByStore ? body.leaveToStore() : {};
+  return new CheckedBody(checkedBody(requestBody(raw), body), body, leftToStore);
 }
 
 /**
@@ -155,7 +156,7 @@ class CheckedBody implements S3Body {
   constructor(
     private readonly bytes: AsyncGenerator<Buffer>,
     private readonly check: AuthenticatedBody,
-    readonly payloadSha256: string | undefined,
+    readonly leftToStore: ExpectedDigests,
   ) {}
 
   [Symbol.asyncIterator](): AsyncGenerator<Buffer> {

@@ -29,7 +29,7 @@ import type {
   TrashEntryView,
   VersionListing,
 } from "../../objects/object-engine";
-import { payloadSha256Mismatch } from "../../objects/object-engine";
+import { digestMismatch } from "../../objects/object-engine";
 
 interface StoredObject {
   view: ObjectView;
@@ -114,9 +114,11 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
       throw new InvalidArgumentError(`declared ${input.contentLength} bytes, received ${size}`);
     }
     const data = Buffer.concat(chunks);
-    if (input.payloadSha256 !== undefined && createHash("sha256").update(data).digest("hex") !== input.payloadSha256) {
-      throw payloadSha256Mismatch();
-    }
+    const mismatch = digestMismatch(input, {
+      sha256: () => createHash("sha256").update(data).digest("hex"),
+      md5: createHash("md5").update(data).digest("hex"),
+    });
+    if (mismatch) throw mismatch;
     return this.store(bucket, key, data, input.contentType, input.metadata);
   }
 
