@@ -380,6 +380,35 @@ test("a Complete in progress makes another wait (OperationAborted); one left by 
   expect(object.etag).toMatch(/-1$/);
 });
 
+test("a coordinator whose clock runs ahead takes over neither a running Complete nor aborts it", async () => {
+  const bucket = newBucket();
+  const ref = await mp.create({ bucket, key: "skew", contentType: "", metadata: {} });
+  const data = randomBytes(2000);
+  await mp.uploadPart({ ...ref, partNumber: 1, body: pieces(data) });
+  const list = [{ partNumber: 1, etag: md5(data) }];
+  // Another coordinator began its Complete a minute ago (by the catalogue's clock, the one they share).
+  await db
+    .pool()
+    .query(
+      "UPDATE multipart_uploads SET state = 'completing', state_ms = CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) - 60000 WHERE upload_id = ?",
+      [ref.uploadId],
+    );
+  // This one's wall clock is 20 minutes ahead: the running Complete is no older for that.
+  const ahead = Date.now() + 20 * 60_000;
+  jest.spyOn(Date, "now").mockImplementation(() => ahead);
+  try {
+    const completed = await errorOf(mp.complete(ref, list));
+    const aborted = await errorOf(mp.abort(ref));
+    expect({ completeRefused: hasCode(completed, ErrorCode.Conflict), abortRefused: hasCode(aborted, ErrorCode.Conflict) }).toEqual({
+      completeRefused: true,
+      abortRefused: true,
+    });
+  } finally {
+    jest.restoreAllMocks();
+  }
+  expect(hasCode(await errorOf(objects.head(bucket, "skew")), ErrorCode.NoSuchKey)).toBe(true);
+});
+
 test("an Abort while a Complete runs is refused (409), so no object appears after an Abort was answered", async () => {
   const bucket = `mpabort${process.pid}`;
   const ref = await mp.create({ bucket, key: "k", contentType: "", metadata: {} });

@@ -53,9 +53,11 @@ const COMPLETED_KEPT_MS = 60 * 60 * 1000;
 /**
  * A Complete that has not finished in this long is taken to have died with its coordinator (its
  * row stays `completing`), and another Complete may take the upload over. Copying 5 GiB, the
- * largest object, takes about a minute here; the margin covers slow nodes and clock skew between
- * coordinators (state_ms is each one's wall clock). Were the first still alive, both would write
- * the same bytes to the key, and the loser's read of parts the winner dropped fails harmlessly.
+ * largest object, takes about a minute here; the margin covers slow nodes. state_ms is written and
+ * compared on the catalogue's clock (MariaDB's, catalogue-clock.ts), never a coordinator's: one whose
+ * clock ran 15 minutes ahead took over (or aborted) a Complete still running elsewhere (until
+ * 2026-12-07). Were the first still alive past the margin, both would write the same bytes to the
+ * key, and the loser's read of parts the winner dropped fails harmlessly.
  */
 const COMPLETING_STALE_MS = 15 * 60 * 1000;
 /** Completed rows forgotten per Create (a bounded DELETE on the path of a rare request). */
@@ -99,7 +101,7 @@ export class MultipartStore implements MultipartEngine {
     const contentType = checkContentType(input.contentType || "application/octet-stream");
     const metadata = checkMetadata(input.metadata ?? {});
     const uploadId = newVersionId();
-    const now = Date.now();
+    const now = await this.catalogue.clock.now();
     await this.catalogue.multipart.create({ uploadId, bucket, key, contentType, metadata, createdMs: now });
     void this.catalogue.multipart
       .forgetCompleted(now - COMPLETED_KEPT_MS, FORGET_PER_CREATE)
@@ -175,7 +177,7 @@ export class MultipartStore implements MultipartEngine {
   async complete(ref: UploadRef, listed: CompletedPart[]): Promise<ObjectView> {
     checkPartList(listed);
     const upload = await this.upload(ref);
-    const now = Date.now();
+    const now = await this.catalogue.clock.now();
     const { began, row } = await this.catalogue.multipart.beginComplete(upload.uploadId, now, now - COMPLETING_STALE_MS);
     if (!began) {
       if (row?.state === "completed") return this.completedObject(row);
@@ -202,8 +204,9 @@ export class MultipartStore implements MultipartEngine {
           requestId: ref.requestId,
         }));
     } catch (e) {
-      await this.catalogue.multipart
-        .reopen(upload.uploadId, Date.now())
+      await this.catalogue.clock
+        .now()
+        .then((at) => this.catalogue.multipart.reopen(upload.uploadId, at))
         .catch((err) =>
           this.log.warn(
             { err, upload: upload.uploadId, requestId: ref.requestId },
@@ -214,7 +217,12 @@ export class MultipartStore implements MultipartEngine {
     }
     // The object is committed: from here on the Complete has happened, whatever fails next.
     try {
-      const blobs = await this.catalogue.multipart.finishComplete(upload.uploadId, object.versionId, object.etag, Date.now());
+      const blobs = await this.catalogue.multipart.finishComplete(
+        upload.uploadId,
+        object.versionId,
+        object.etag,
+        await this.catalogue.clock.now(),
+      );
       // Not awaited: no row names the parts now, and a copy the deletes miss is the orphan sweep's.
       // Awaited, they were 84-100 ms of a 64 MiB upload's ~500 ms Complete (16 files on two nodes, 2026-12-06).
       void this.dropBlobs(blobs, ref.requestId);
@@ -229,7 +237,7 @@ export class MultipartStore implements MultipartEngine {
 
   async abort(ref: UploadRef): Promise<void> {
     const upload = await this.upload(ref);
-    const blobs = await this.catalogue.multipart.abort(upload.uploadId, Date.now() - COMPLETING_STALE_MS);
+    const blobs = await this.catalogue.multipart.abort(upload.uploadId, (await this.catalogue.clock.now()) - COMPLETING_STALE_MS);
     if (blobs === null) throw noSuchUpload(upload.uploadId, null);
     if (blobs === "completing") {
       throw new MiniS3Error(ErrorCode.Conflict, `upload ${upload.uploadId} is being completed; it cannot be aborted now`);
