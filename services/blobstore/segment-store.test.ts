@@ -783,6 +783,47 @@ describe("SegmentStore", () => {
     expect((await read(s, "y"))!.equals(y.data)).toBe(true);
     expect((await read(s, "r"))!.length).toBe(15000);
   });
+
+  it("a compaction whose directory fsync fails after the unlink frees the segment at the next pass", async () => {
+    const s = await openStore(16 * KiB);
+    for (let i = 0; i < 7; i++) await putAndGet(s, `f${i}`, 2000);
+    for (let i = 0; i < 6; i++) await s.delete(`f${i}`); // segment 1 is now worth compacting
+    await putAndGet(s, "r", 15000); // a new active segment
+    const seg1 = join(dir.path, "00000001.seg");
+    expect(s.get("f6")!.segment.id).toBe(1);
+
+    // The unlink of segment 1 goes through; the directory fsync after it fails once.
+    const proto = (await fileHandleProto(dir.path)) as unknown as { sync(this: { fd: number }): Promise<void> };
+    const realSync = proto.sync;
+    let failed = false;
+    const failing = jest.spyOn(proto, "sync").mockImplementation(async function (this: { fd: number }) {
+      if (!failed && fs.fstatSync(this.fd).isDirectory() && !fs.existsSync(seg1)) {
+        failed = true;
+        throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+      }
+      return realSync.call(this);
+    });
+    try {
+      expect(await s.compact(0.5)).toBe(0);
+    } finally {
+      failing.mockRestore();
+    }
+    expect(failed).toBe(true);
+    expect(fs.existsSync(seg1)).toBe(false);
+
+    // The retry finds the file gone: it syncs the directory and lets the segment go.
+    const before = s.stats();
+    expect(await s.compact(0.5)).toBe(1);
+    const after = s.stats();
+    expect(after.segmentCount).toBe(before.segmentCount - 1);
+    expect(after.usedBytes).toBeLessThan(before.usedBytes);
+    expect((await read(s, "f6"))!.length).toBe(2000);
+    await s.close();
+    stores.pop();
+    const again = await openStore(16 * KiB);
+    expect((await read(again, "f6"))!.length).toBe(2000);
+    expect(again.get("f0")).toBeUndefined();
+  });
 });
 
 /** A record as segments were written before format version 2 (60-byte header, one crc). */

@@ -434,11 +434,16 @@ export class SegmentStore {
     );
     await Promise.all(inFlight);
     this.noteUnreadable(old, scan.skipped, "while compacting");
+    // ENOENT: an earlier pass removed the file but failed to sync the directory (the segment stayed
+    // known); only the sync is left. Else every retry failed and the segment was never let go.
+    const removed = (e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    };
     if (old.unreadable.length) {
       // Everything readable has moved; the file itself is kept for whoever investigates.
-      await rename(old.path, old.path.replace(/\.seg$/, DAMAGED_SUFFIX));
+      await rename(old.path, old.path.replace(/\.seg$/, DAMAGED_SUFFIX)).catch(removed);
     } else {
-      await unlink(old.path);
+      await unlink(old.path).catch(removed);
     }
     await fsyncDir(this.opts.dir);
     // Let go only once its file is gone for good: while the segment is known, the tombstones naming
