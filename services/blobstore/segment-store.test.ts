@@ -824,6 +824,48 @@ describe("SegmentStore", () => {
     expect((await read(again, "f6"))!.length).toBe(2000);
     expect(again.get("f0")).toBeUndefined();
   });
+
+  it.each(["at open", "while the store runs"])(
+    "a tombstone whose data is damaged (found %s) is carried forward by compaction: its blob stays deleted after a restart",
+    async (when) => {
+      let s = await openStore(16 * KiB);
+      const p = await putAndGet(s, "p", 2000);
+      const keep = Array.from({ length: 6 }, (_, i) => ({ id: `k${i}`, ...blobOf(2000) }));
+      for (const b of keep) await s.put(b.id, {}, b.data, b.sha256);
+      for (let i = 0; i < 6; i++) await putAndGet(s, `q${i}`, 2000);
+      expect([p.segment.id, s.get("k5")!.segment.id, s.get("q0")!.segment.id, s.get("q5")!.segment.id]).toEqual([1, 1, 2, 2]);
+      const seg2 = s.get("q0")!.segment;
+      const at = seg2.size; // p's tombstone goes here, in segment 2: it names segment 1
+      expect(await s.delete("p")).toBe(true);
+      for (let i = 0; i < 6; i++) await s.delete(`q${i}`); // segment 2 is dead but for p's tombstone
+      await putAndGet(s, "r", 15000); // seals segment 2
+      expect(s.get("r")!.segment.id).toBe(3);
+      // A byte of the tombstone's data (its segment list) flipped: its header still checks out.
+      const dataAt = at + 64 + Buffer.byteLength("p");
+      if (when === "at open") {
+        await s.close();
+        stores.pop();
+        await flipByte(seg2.path, dataAt);
+        s = await openStore(16 * KiB);
+        expect(s.stats().unreadableRecords).toBe(1);
+      } else {
+        await flipByte(seg2.path, dataAt);
+      }
+      expect(s.get("p")).toBeUndefined();
+
+      expect(await s.compact(0.5)).toBe(1); // segment 2 goes (aside), segment 1 (mostly live) stays
+      expect(fs.existsSync(join(dir.path, "00000001.seg"))).toBe(true);
+      expect(fs.existsSync(seg2.path)).toBe(false);
+      await s.close();
+      stores.pop();
+
+      const again = await openStore(16 * KiB);
+      expect(again.get("p")?.segment.id).toBeUndefined();
+      for (const b of keep) expect((await read(again, b.id))!.equals(b.data)).toBe(true);
+      expect((await read(again, "r"))!.length).toBe(15000);
+      for (let i = 0; i < 6; i++) expect(again.get(`q${i}`)).toBeUndefined();
+    },
+  );
 });
 
 /** A record as segments were written before format version 2 (60-byte header, one crc). */

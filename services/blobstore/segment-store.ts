@@ -432,6 +432,32 @@ export class SegmentStore {
       old.unreadable.length ? undefined : (h, offset) => h.type === PUT && !this.isLivePut({ blobId: h.blobId, offset }, old),
       beforeRead,
     );
+    // A tombstone whose data is damaged is still obeyed at open (its verified header names the blob
+    // and seq), so it is carried forward too: dropped with this segment, the put it cancels, in a
+    // segment kept, came back at the next restart. The segments it named are unreadable: it names
+    // every older one (a tombstone's put is never in a newer segment).
+    for (const d of scan.skipped) {
+      if (d.header?.type !== TOMBSTONE) continue;
+      const shadows = [...this.segments.keys()].filter((id) => id < old.id);
+      if (!shadows.length) continue;
+      const { blobId, seq } = d.header;
+      const rec = encodeRecord({ type: TOMBSTONE, blobId, attributes: {}, seq, storedAtMs: Date.now(), shadows });
+      const bytes = Buffer.concat(rec.iov);
+      const r: ScannedRecord = {
+        type: TOMBSTONE,
+        blobId,
+        seq,
+        recordLength: rec.length,
+        attributes: {},
+        storedAtMs: 0,
+        sha256: Buffer.alloc(32),
+        dataStart: rec.dataStart,
+        dataLength: rec.length - rec.dataStart,
+        shadows,
+        offset: d.offset,
+      };
+      inFlight.push(this.relocate(r, bytes, old, moved));
+    }
     await Promise.all(inFlight);
     this.noteUnreadable(old, scan.skipped, "while compacting");
     // ENOENT: an earlier pass removed the file but failed to sync the directory (the segment stayed
