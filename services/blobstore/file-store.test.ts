@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -333,6 +334,40 @@ describe("FileStore", () => {
     expect(await store.delete("l1")).toBe(true);
     expect(await store.delete("l1")).toBe(false);
     expect(store.stats().blobCount).toBe(1);
+  });
+
+  it("a delete whose directory fsync fails after the unlink: the retry syncs the directory, and the blob is no longer counted", async () => {
+    const b = blobOf(10_000);
+    await (await writeAll("dsync1", b.data)).commit(b.data.length, b.sha256);
+    const path = join(dir.path, "blobs", "c1", "dsync1");
+    expect(store.stats().blobCount).toBe(1);
+
+    // The unlink goes through; the shard directory's fsync after it fails once.
+    const proto = (await fileHandleProto(dir.path)) as unknown as { sync(this: { fd: number }): Promise<void> };
+    const realSync = proto.sync;
+    let failed = false;
+    let dirSyncs = 0;
+    const spy = jest.spyOn(proto, "sync").mockImplementation(async function (this: { fd: number }) {
+      if (fs.fstatSync(this.fd).isDirectory() && !fs.existsSync(path)) {
+        if (!failed) {
+          failed = true;
+          throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+        }
+        dirSyncs++;
+      }
+      return realSync.call(this);
+    });
+    try {
+      await expect(store.delete("dsync1")).rejects.toMatchObject({ code: "EIO" });
+      expect(fs.existsSync(path)).toBe(false);
+      expect(store.stats()).toEqual({ blobCount: 0, usedBytes: 0 }); // the file is gone
+      // The retry finds the file gone: the removal is made durable all the same.
+      await store.delete("dsync1");
+      expect(dirSyncs).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(store.stats()).toEqual({ blobCount: 0, usedBytes: 0 });
   });
 
   it("refuses blob ids that could escape the directory", async () => {

@@ -40,6 +40,8 @@ export class FileStore {
   private readonly blobsDir: string;
   private readonly tmpDir: string;
   private readonly knownShards = new Set<string>();
+  /** Shards whose directory fsync after a removal failed (delete). */
+  private readonly unsyncedShards = new Set<string>();
   private count = 0;
   private bytes = 0;
   /** Aligned memory for O_DIRECT; undefined once the filesystem refused it (or asked not to). */
@@ -230,18 +232,34 @@ export class FileStore {
 
   async delete(blobId: string): Promise<boolean> {
     checkId(blobId);
+    const shard = shardOf(blobId);
+    const dir = join(this.blobsDir, shard);
     const path = this.pathOf(blobId);
     const st = await stat(path).catch(() => undefined);
     try {
       await unlink(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      // A removal whose directory fsync failed is made durable by the retry: answered "none" without
+      // the sync, a crash could still bring the file back.
+      if (this.unsyncedShards.delete(shard)) await this.syncShard(shard, dir);
+      return false;
     }
-    await fsyncDir(join(this.blobsDir, shardOf(blobId)));
+    // The file is gone from the directory: counted out even if the sync fails.
     this.count--;
     this.bytes -= st?.size ?? 0;
+    await this.syncShard(shard, dir);
     return true;
+  }
+
+  /** fsyncs a shard's directory after a removal; one that fails is tried again by the next delete finding ENOENT there. */
+  private async syncShard(shard: string, dir: string): Promise<void> {
+    try {
+      await fsyncDir(dir);
+    } catch (e) {
+      this.unsyncedShards.add(shard);
+      throw e;
+    }
   }
 
   async *list(): AsyncIterable<BlobMeta> {
