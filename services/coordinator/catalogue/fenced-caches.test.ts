@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import type { Pool, RowDataPacket } from "mysql2/promise";
+import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { pino } from "pino";
 import { ErrorCode } from "../../common/errors";
 import { TcpProxy } from "../../../test/support/tcp-proxy";
@@ -9,8 +9,7 @@ import { CoordinatorPresence } from "../cluster/coordinator-presence";
 import { COORDINATOR_MIGRATIONS } from "../cluster/coordinators-schema";
 import { InvalidationBus, LEASE_MARGIN_MS } from "../cluster/invalidation-bus";
 import { Catalogue } from "./catalogue";
-import { ReadCache } from "./read-cache";
-import { bothServing, presencePeer, testVersion, until } from "./testing/cache-peers";
+import { bothServing, presencePeer, testVersion, until, type PresencePeer } from "./testing/cache-peers";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // Two coordinators' catalogues on one database (with their presence heartbeats and the cache fence),
@@ -38,11 +37,7 @@ const db = throwawayCatalogueDatabase(COORDINATOR_MIGRATIONS);
 const channel = `minis3-test-${randomBytes(6).toString("hex")}:read-cache`;
 const log = pino({ level: "silent" });
 
-interface Coordinator {
-  cat: Catalogue;
-  cache: ReadCache;
-  bus: InvalidationBus;
-}
+type Coordinator = PresencePeer;
 
 /** A coordinator whose Redis (and, if given, fence's MariaDB) is reached through proxies. */
 async function coordinator(name: string, redis?: TcpProxy, fenceDb?: Pool): Promise<Coordinator> {
@@ -126,6 +121,56 @@ test("a PUBLISH that Redis runs only after the writer stopped waiting for it can
   await a.cat.commit(v2);
   expect((await b.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
   link.restore();
+}, 60_000);
+
+/**
+ * `pool` whose next upload commit lands in MariaDB and is then answered late, when the test says:
+ * a slow link's answer, or a coordinator busy elsewhere when it came.
+ */
+function answeredLate(base: Pool): { pool: Pool; landed: Promise<void>; answer: () => void } {
+  let landed!: () => void;
+  let answer!: () => void;
+  const held = new Promise<void>((r) => (answer = r));
+  let armed = true;
+  const pool = Object.assign(Object.create(base) as Pool, {
+    async getConnection(): Promise<PoolConnection> {
+      const conn = await base.getConnection();
+      return Object.assign(Object.create(conn) as PoolConnection, {
+        async query(...args: unknown[]): Promise<unknown> {
+          const out = await (conn.query as (...a: unknown[]) => Promise<unknown>).apply(conn, args);
+          if (armed && String(args[0]).includes("INSERT INTO versions")) {
+            armed = false;
+            landed();
+            await held;
+          }
+          return out;
+        },
+      });
+    },
+  });
+  return { pool, landed: new Promise<void>((r) => (landed = r)), answer };
+}
+
+test("a commit answered only after a peer's fenced overwrite of its key does not cache the row it replaced", async () => {
+  const link = await proxy(6379);
+  const b = await coordinator("late-overwriter", link);
+  const a = await coordinator("late-committer");
+  await bothServing(a, b, LEASE_MS);
+  const bucket = `b${process.pid}-late`;
+  // A's commit of v1 lands, and its answer is held while B, cut off from Redis, overwrites the key:
+  // B raises the fence and acknowledges v2 once A's cache has seen the new epoch (a new stretch).
+  const late = answeredLate(pool);
+  const aCat = new Catalogue(late.pool, TTL, a.cache, a.presence, a.bus);
+  const v1 = testVersion(bucket, "k", 1);
+  const committing = aCat.commit(v1);
+  await late.landed;
+  link.cut();
+  const v2 = testVersion(bucket, "k", 2);
+  await b.cat.commit(v2); // acknowledged
+  late.answer();
+  await committing;
+  // v1 was read (committed) in the stretch before the raise: it must not be served now.
+  expect((await a.cat.current(bucket, "k"))?.versionId).toBe(v2.versionId);
 }, 60_000);
 
 test("a writer that can reach neither Redis nor the fence does not acknowledge its change", async () => {

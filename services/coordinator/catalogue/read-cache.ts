@@ -126,8 +126,12 @@ export class ReadCache {
   ): void {
     this.rotateMarks();
     const currentKey = current && keyOf(current.row.bucket, current.row.key);
+    // usable() first: a stretch that ended while the commit ran drops it as any lookup in flight (its
+    // ticket falls below validFrom), for a peer's change made in the gap may not have been heard.
     const undisturbed =
       current !== undefined &&
+      this.maxBytes > 0 &&
+      this.usable() &&
       current.ticket >= this.validFrom &&
       !changedSince(this.keyMarks, this.olderKeyMarks, currentKey!, current.ticket);
     const at = ++this.seq;
@@ -141,7 +145,7 @@ export class ReadCache {
       const k = this.keyOfVersion.get(id);
       if (k !== undefined) this.drop(k);
     }
-    if (undisturbed && this.maxBytes > 0 && this.usable()) this.set(currentKey!, current.row);
+    if (undisturbed) this.set(currentKey!, current.row);
   }
 
   /** Access times just written to the catalogue, so cached rows say what the database says. */
