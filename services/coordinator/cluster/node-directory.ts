@@ -42,6 +42,8 @@ export class NodeDirectory extends EventEmitter {
   /** Nodes heartbeating before refreshes failed, and when (monotonic) one succeeded again: see refresh(). */
   private graced = new Set<string>();
   private readAgainAt = -Infinity;
+  /** When the last refresh that read the rows was sent (monotonic): NodeOutages counts no further. */
+  private readSentAt = -Infinity;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -167,6 +169,11 @@ export class NodeDirectory extends EventEmitter {
     return after;
   }
 
+  /** When (performance.now()) the rows last read were asked for. */
+  readAt(): number {
+    return this.readSentAt;
+  }
+
   /** Whether the node's heartbeat is recent, reachable from here or not (what repair's "lost" rests on). */
   heartbeating(id: string): boolean {
     return this.heartbeats.get(id) ?? false;
@@ -214,6 +221,7 @@ export class NodeDirectory extends EventEmitter {
    */
   async refresh(): Promise<void> {
     let rows: RowDataPacket[];
+    const sentAt = performance.now();
     try {
       [rows] = await this.pool.query<RowDataPacket[]>(
         `SELECT id, kind, address, zone, metrics_port, state, blob_count, used_bytes, free_bytes,
@@ -227,6 +235,7 @@ export class NodeDirectory extends EventEmitter {
       throw e;
     }
     const now = performance.now(); // the global one: jest's fake clock moves it in tests
+    this.readSentAt = Math.max(this.readSentAt, sentAt);
     if (this.unread) this.readAgainAt = now;
     this.unread = false;
     const inGrace = now - this.readAgainAt < this.downAfterMs;

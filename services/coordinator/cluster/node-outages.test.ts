@@ -22,11 +22,16 @@ const node = (id: string, live: boolean, extra: Partial<NodeRecord> = {}): NodeR
 class FakeDirectory extends EventEmitter {
   /** Nodes that heartbeat while this coordinator cannot reach them (their records say not live). */
   readonly cutOff = new Set<string>();
+  /** When the rows were last read (monotonic); by default always just now. */
+  lastRead = Infinity;
   constructor(public records: NodeRecord[]) {
     super();
   }
   all() {
     return this.records;
+  }
+  readAt() {
+    return this.lastRead;
   }
   heartbeating(id: string) {
     return this.cutOff.has(id) || (this.records.find((r) => r.id === id)?.live ?? false);
@@ -54,6 +59,20 @@ describe("node outages", () => {
     now += 1;
     expect(o.lost()).toEqual(["storage-1"]);
     expect(o.settlesInMs()).toBe(0);
+  });
+
+  test("time the coordinator did not look (stopped, or MariaDB away) does not count towards an outage", () => {
+    const dir = new FakeDirectory([node("storage-1", false)]);
+    dir.lastRead = now;
+    const o = new NodeOutages(dir, 3000, clock);
+    expect(o.lost()).toEqual([]);
+    // Seen down once; then SIGSTOPped for a minute, during which the node came back. On waking,
+    // before the next refresh, nothing says it is still down: its copies must not count as lost.
+    now += 60_000;
+    expect(o.lost()).toEqual([]);
+    // A refresh that shows it still down (no change, so no event) says it was down all along.
+    dir.lastRead = now;
+    expect(o.lost()).toEqual(["storage-1"]);
   });
 
   test("a node that comes back, even for one refresh, starts its outage again", () => {

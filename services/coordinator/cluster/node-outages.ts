@@ -7,6 +7,8 @@ export type MonotonicClock = () => number;
 export interface NodeLiveness {
   all(): readonly NodeRecord[];
   heartbeating(id: string): boolean;
+  /** When (monotonic) the rows it last read successfully were asked for. */
+  readAt(): number;
   on(event: "change", listener: (records: NodeRecord[]) => void): unknown;
 }
 
@@ -49,7 +51,9 @@ export class NodeOutages {
    * elsewhere, from the other copies.
    */
   lost(): string[] {
-    const t = this.now();
+    // Up to the last read, not now: a coordinator that woke from a stop (or could not read MariaDB)
+    // has not seen the node down since, and it may have come back meanwhile.
+    const t = Math.min(this.now(), this.directory.readAt());
     return [
       ...[...this.downSince].filter(([id, since]) => this.draining.has(id) || t - since >= this.lostAfterMs).map(([id]) => id),
       ...this.retired,
