@@ -62,7 +62,7 @@ test("what a pool lets go of, or has no room for, is freed at once, not left for
     const overflow = { sizes: chunks.map((c) => c.length), freedMiB: (before - process.memoryUsage().arrayBuffers) / MiB };
     setTimeout(() => {
       const kept = pool.take();
-      console.log(JSON.stringify({ overflow, size: pool.size, kept: kept.length === MiB && kept.every((b) => b === 1),
+      console.log(JSON.stringify({ overflow, size: pool.size, kept: kept.length === MiB && kept[0] >= 1 && kept[0] <= 3 && kept.every((b) => b === kept[0]),
         emptied: chunks.filter((c) => c.length === 0).length, freedMiB: (before - process.memoryUsage().arrayBuffers) / MiB }));
     }, 300);
   `);
@@ -70,7 +70,7 @@ test("what a pool lets go of, or has no room for, is freed at once, not left for
   const overflow = got.overflow as { sizes: number[]; freedMiB: number };
   expect(overflow.sizes).toEqual([MiB, MiB, MiB, 0, 0]);
   expect(overflow.freedMiB).toBeGreaterThanOrEqual(2); // each with its few bytes of message header
-  // Idle: all but the one it always keeps freed, and that one still the bytes it was given.
+  // Idle: all but the one it always keeps freed, and that one still the bytes it was given (one of the three kept).
   expect(got).toMatchObject({ size: 0, kept: true, emptied: 4 });
   expect(got.freedMiB).toBeGreaterThanOrEqual(4);
 });
