@@ -815,23 +815,22 @@ describe("conditional tier moves and bookkeeping", () => {
   });
 
   it("marks a batch of 300 purges with one JSON parameter joined by the primary key, and leaves a row whose generation changed", async () => {
-    const c = cat();
+    const c = new Catalogue(pool, 0); // purge times now: every trashed version is due at once
     const rows = await threeHundred(c);
     await Promise.all(rows.map((r) => c.markDeleted(r.bucket, r.key)));
     const trashed = (await Promise.all(rows.map((r) => c.version(r.versionId)))).map((r) => r!);
     await pool.query("UPDATE versions SET gen = gen + 1 WHERE version_id = ?", [trashed[7].versionId]);
     const sent: string[] = [];
     const sentParams: unknown[][] = [];
-    const nowMs = Math.max(...trashed.map((r) => r.purgeMs!));
     const marked = await markPurgingBatch(
       countingPool(pool, sent, sentParams),
-      trashed.map((r) => ({ versionId: r.versionId, gen: r.gen, nowMs })),
+      trashed.map((r) => ({ versionId: r.versionId, gen: r.gen })),
     );
     expect(marked).toEqual(rows.map((_, i) => i !== 7));
     expect(sent).toHaveLength(1);
     const statements = statementsOf(sent[0], sentParams[0]).filter((q) => /versions v/.test(q.sql));
-    // The lock and the UPDATE, each the JSON of the 300 versions and the time (it was 300 ids and 600 literals of a CASE).
-    expect(statements.map((q) => q.params.length)).toEqual([2, 2]);
+    // The lock and the UPDATE, each the JSON of the 300 versions (it was 300 ids and 600 literals of a CASE).
+    expect(statements.map((q) => q.params.length)).toEqual([1, 1]);
     for (const q of statements) {
       const [plan] = await pool.query<RowDataPacket[]>(`EXPLAIN ${q.sql}`, q.params);
       expect(plan.find((r) => r.table === "v")).toMatchObject({ type: "eq_ref", key: "PRIMARY" });
@@ -1003,17 +1002,16 @@ describe("conditional tier moves and bookkeeping", () => {
     const vs = Array.from({ length: 6 }, (_, i) => upload(b, `k${i}`));
     for (const v of vs) await c.commit(v);
     const trashed = await Promise.all(vs.slice(0, 5).map((v) => c.markDeleted(b, v.key)));
-    const now = (await c.clock.now()) + 1;
     const [t0, t1, t2, t3] = trashed.map((t) => t!);
     // Sent together, they share one batch: t1 read at an old generation, the live version not in
     // the trash, t3 twice (only the first counts), t0 and t2 as read.
     const marks = await Promise.all([
-      c.markPurging(t0, now),
-      c.markPurging({ versionId: t1.versionId, gen: t1.gen - 1 }, now),
-      c.markPurging({ versionId: vs[5].versionId, gen: 0 }, now),
-      c.markPurging(t2, now),
-      c.markPurging(t3, now),
-      c.markPurging(t3, now),
+      c.markPurging(t0),
+      c.markPurging({ versionId: t1.versionId, gen: t1.gen - 1 }),
+      c.markPurging({ versionId: vs[5].versionId, gen: 0 }),
+      c.markPurging(t2),
+      c.markPurging(t3),
+      c.markPurging(t3),
     ]);
     expect(marks).toEqual([true, false, false, true, true, false]);
     const state = async (id: string) => (await c.version(id))?.state ?? "gone";
@@ -1097,7 +1095,7 @@ describe("the read cache hears every change", () => {
       expect((await cat.current(b, "k"))!.contentType).toBe(`behind ${i}`);
     }
     const changed = jest.spyOn(cat["cache"], "changed");
-    await cat.markPurging({ versionId: v.versionId, gen: 0 }, Date.now());
+    await cat.markPurging({ versionId: v.versionId, gen: 0 });
     expect(changed).toHaveBeenLastCalledWith([], [v.versionId], undefined);
   });
 
@@ -1160,8 +1158,9 @@ describe("lifecycle queries", () => {
       trashed.replicas,
     );
     expect(await toMove()).not.toContain(trashed.versionId);
-    // A purge that began is found again (it may have stopped half way).
-    expect(await c.markPurging({ versionId: trashed.versionId, gen: trashed.gen + 1 }, trashed.purgeMs!)).toBe(true);
+    // A purge that began is found again (it may have stopped half way). Due now on MariaDB's clock.
+    await pool.query("UPDATE versions SET purge_ms = deleted_ms WHERE version_id = ?", [trashed.versionId]);
+    expect(await c.markPurging({ versionId: trashed.versionId, gen: trashed.gen + 1 })).toBe(true);
     expect(ids(await page(DUE_SCANS.purging, trashed.purgeMs!, 100_000))).toContain(trashed.versionId);
     expect(ids(await c.lifecycle.hotOnNode("s2", 100_000))).not.toContain(trashed.versionId);
 
@@ -1250,9 +1249,8 @@ describe("races: generations, purges and first writes (issue 12 item 6)", () => 
     const c = new Catalogue(pool, 0);
     const { b } = await committed(c);
     const t = (await c.markDeleted(b, "k"))!;
-    // At its purge time as written (MariaDB's NOW(3)), not the carried clock's reading, which may lag it by
-    // half a slow round trip: under load this read false (the poller would just take it a pass later).
-    expect(await c.markPurging(t, t.purgeMs!)).toBe(true);
+    // Due at once on MariaDB's clock (TTL 0), which the mark checks.
+    expect(await c.markPurging(t)).toBe(true);
     expect(await c.restore(t, t.replicas, [], await c.clock.now())).toEqual({ restored: false, replaced: null });
     expect(await c.current(b, "k", true)).toBeNull();
     expect(await c.forget(t.versionId)).toBe(true);
@@ -1267,17 +1265,15 @@ describe("races: generations, purges and first writes (issue 12 item 6)", () => 
     expect(await c.restore(t, t.replicas, [], t.deletedMs!)).toEqual({ restored: false, replaced: null });
   });
 
-  it("exactly one of a restore and a purge mark racing on a version wins", async () => {
-    const c = cat();
+  it("never both of a restore and a purge mark racing on a version around its purge time win", async () => {
+    const c = new Catalogue(pool, 20);
     for (let round = 0; round < 10; round++) {
       const { b } = await committed(c);
       const t = (await c.markDeleted(b, "k"))!;
-      const [restore, marked] = await Promise.all([
-        c.restore(t, t.replicas, [], await c.clock.now()),
-        c.markPurging(t, t.purgeMs!), // as if due
-      ]);
-      expect(restore.restored).toBe(!marked);
-      expect((await c.version(t.versionId))!.state).toBe(marked ? "purging" : "live");
+      await new Promise((r) => setTimeout(r, round * 4)); // before, at and after its purge time
+      const [restore, marked] = await Promise.all([c.restore(t, t.replicas, [], await c.clock.now()), c.markPurging(t)]);
+      expect(restore.restored && marked).toBe(false);
+      expect((await c.version(t.versionId))!.state).toBe(marked ? "purging" : restore.restored ? "live" : "trash");
     }
   });
 

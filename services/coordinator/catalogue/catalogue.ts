@@ -345,12 +345,12 @@ export class Catalogue {
 
   /**
    * A purge begins (it then deletes the bytes, then forgets the row): only if the version is
-   * unchanged since read and due by `nowMs`, the catalogue's time. False if an undelete (or
-   * anything) came first. After it, nothing restores the version. Concurrent marks share one
-   * transaction.
+   * unchanged since read and due on MariaDB's clock (the one a restore checks). False if an
+   * undelete (or anything) came first, or it is not due there yet. After it, nothing restores the
+   * version. Concurrent marks share one transaction.
    */
-  markPurging(v: Pick<VersionRow, "versionId" | "gen">, nowMs: number): Promise<boolean> {
-    return this.mutate([], [v.versionId], this.purgeMarks.submit({ versionId: v.versionId, gen: v.gen, nowMs }), undefined, NOT_READ);
+  markPurging(v: Pick<VersionRow, "versionId" | "gen">): Promise<boolean> {
+    return this.mutate([], [v.versionId], this.purgeMarks.submit({ versionId: v.versionId, gen: v.gen }), undefined, NOT_READ);
   }
 
   /** Forgets a purged version; only if it is (still) in the trash or being purged. Grouped. */

@@ -597,22 +597,22 @@ function perKey(
   };
 }
 
-/** A purge about to begin: the version as read (its generation), due by `nowMs` (the catalogue's time). */
+/** A purge about to begin: the version as read (its generation). */
 export interface PurgeMark {
   versionId: string;
   gen: number;
-  nowMs: number;
 }
 
 /**
  * A purge begins: each version leaves the trash for `purging`, only if unchanged since read and
- * due on the catalogue's clock (by the earliest `nowMs` of the batch: never early), so no undelete
- * can bring it back while its bytes go (review finding 13). One transaction for the batch.
+ * due on MariaDB's own clock, as a restore checks it, so no undelete can bring it back while its
+ * bytes go (review finding 13). Not on the caller's reading of that clock: a reading taken while the
+ * pool had no free connection runs ahead by half the wait, and marked versions a restore would still
+ * have brought back. One transaction for the batch.
  */
 export async function markPurgingBatch(pool: Pool, batch: PurgeMark[]): Promise<boolean[]> {
   const first = firstOfEach(batch.map((m) => m.versionId));
   const gens = [...first.keys()].map((id) => batch[first.get(id)!].gen);
-  const nowMs = Math.min(...batch.map((m) => m.nowMs));
   const ids = [...first.keys()];
   // Each id's generation as read, one JSON parameter joined by the primary key (in id order, the
   // order the range read of the id list locked them), in the lock and in the UPDATE (whose one SET
@@ -621,10 +621,10 @@ export async function markPurgingBatch(pool: Pool, batch: PurgeMark[]): Promise<
   // batches without the CASE").
   const rows = JSON.stringify(sortedById(ids.map((id, i): [string, number] => [id, gens[i]])));
   const from = `versions v JOIN ${expectedRows(false)} ON v.version_id = e.id`;
-  const where = "v.gen = e.gen AND v.state = 'trash' AND v.purge_ms <= ?";
+  const where = `v.gen = e.gen AND v.state = 'trash' AND v.purge_ms <= ${NOW_MS}`;
   const tx = new MultiStatement();
-  const locked = tx.add(`SELECT v.version_id FROM ${from} WHERE ${where} FOR UPDATE`, [rows, nowMs]);
-  tx.add(`UPDATE ${from} SET v.state = 'purging', v.gen = v.gen + 1 WHERE ${where}`, [rows, nowMs]);
+  const locked = tx.add(`SELECT v.version_id FROM ${from} WHERE ${where} FOR UPDATE`, [rows]);
+  tx.add(`UPDATE ${from} SET v.state = 'purging', v.gen = v.gen + 1 WHERE ${where}`, [rows]);
   return changedOf(batch, first, (await tx.run(pool))[locked]);
 }
 

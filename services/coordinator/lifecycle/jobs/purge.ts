@@ -10,6 +10,9 @@ import { rowJob, type JobContext } from "./job";
  */
 export const purge = rowJob("purge", 8, purgeRow);
 
+/** When a purge our clock reading found due, but MariaDB's clock not yet, is tried again. */
+const NOT_DUE_RETRY_MS = 1000;
+
 async function purgeRow(read: VersionRow | null, ctx: JobContext): Promise<string> {
   if (!read) return "already purged";
   const { versionId } = read;
@@ -23,8 +26,16 @@ async function purgeRow(read: VersionRow | null, ctx: JobContext): Promise<strin
       ctx.scheduler.add(purge.name, versionId, Date.now() + early, v.purgeMs!);
       return "not due";
     }
-    if (await ctx.catalogue.markPurging(v, now)) v = { ...v, state: "purging" };
-    else v = await ctx.catalogue.version(versionId);
+    if (await ctx.catalogue.markPurging(v)) v = { ...v, state: "purging" };
+    else {
+      const seen = v;
+      v = await ctx.catalogue.version(versionId);
+      // Unchanged: not due on MariaDB's clock yet (the mark's), which our reading of it ran ahead of.
+      if (v?.state === "trash" && v.gen === seen.gen) {
+        ctx.scheduler.add(purge.name, versionId, Date.now() + NOT_DUE_RETRY_MS, v.purgeMs!);
+        return "not due";
+      }
+    }
   }
   if (!v) return "already purged";
   if (v.state === "live") return "restored";

@@ -1,3 +1,4 @@
+import type { RowDataPacket } from "mysql2/promise";
 import pino from "pino";
 import { newVersionId } from "../../../common/ids";
 import { Catalogue } from "../../catalogue/catalogue";
@@ -6,6 +7,7 @@ import type { VersionRow } from "../../model/version-row";
 import { undelete } from "../undelete";
 import { cleanup } from "./cleanup";
 import type { JobContext } from "./job";
+import { purge } from "./purge";
 import { trash } from "./trash";
 
 // The lifecycle jobs against a real catalogue, with nodes faked as a set of copies, so a test can
@@ -93,5 +95,41 @@ describe("lifecycle races against a real catalogue (issue 12 item 6)", () => {
     expect(row).toMatchObject({ state: "trash", tier: "trash", replicas: ["t1"] });
     // Every copy the catalogue names exists.
     expect(row.replicas.filter((n) => !nodes.copies.has(n))).toEqual([]);
+  });
+
+  it("a purge never begins before the version's purge time on MariaDB's clock, whatever this coordinator's reading of it", async () => {
+    const pool = db.pool();
+    const dbNow = async () =>
+      Number((await pool.query<RowDataPacket[]>("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) AS ms"))[0][0].ms);
+    const catalogue = new Catalogue(pool, 2000);
+    const nodes = new FakeNodes();
+    const ctx = context(catalogue, nodes);
+
+    // The catalogue's clock is read while every pooled connection is busy (cleanups hold theirs while
+    // the nodes delete): the query waits ~800 ms for a connection and returns at once, so the middle
+    // of the round trip, taken as the moment MariaDB read its clock, is ~400 ms early and the reading
+    // runs ahead of MariaDB's clock until the next one.
+    const busy = Array.from({ length: 8 }, () => pool.query("SELECT SLEEP(0.8)"));
+    await new Promise((r) => setTimeout(r, 50));
+    await catalogue.clock.now();
+    await Promise.all(busy);
+    const ahead = (await catalogue.clock.now()) - (await dbNow());
+    expect(ahead).toBeGreaterThan(250);
+
+    const v = { versionId: newVersionId(), bucket: `races-${process.pid}`, key: "purge-clock", size: 1, sha256: "a".repeat(64) };
+    await catalogue.commit({ ...v, etag: "b".repeat(32), contentType: "x", metadata: {}, replicas: ["s1", "s2"], createdMs: Date.now() });
+    ["s1", "s2"].forEach((n) => nodes.copies.add(n));
+    const trashed = (await catalogue.markDeleted(v.bucket, v.key))!;
+    // The purge runs when MariaDB says the version is still restorable for about ahead/2.
+    while ((await dbNow()) < trashed.purgeMs! - ahead / 2) await new Promise((r) => setTimeout(r, 10));
+    const outcome = await purge.fromRow(trashed, ctx);
+    const at = await dbNow();
+    expect(at).toBeLessThan(trashed.purgeMs!); // still restorable on MariaDB's clock when the purge answered
+
+    expect(outcome).toBe("not due");
+    expect(await catalogue.version(v.versionId)).toMatchObject({ state: "trash", replicas: ["s1", "s2"] });
+    expect([...nodes.copies].sort()).toEqual(["s1", "s2"]);
+    // And a restore (which checks MariaDB's clock) still brings it back.
+    expect(await catalogue.restore(trashed, trashed.replicas, [], at)).toMatchObject({ restored: true });
   });
 });
