@@ -380,9 +380,9 @@ export class Catalogue {
     return selectVersionsListed(this.pool, bucket, page);
   }
 
-  /** The most recent restorable version of a key. */
-  latestTrash(bucket: string, key: string, nowMs: number): Promise<VersionRow | null> {
-    return selectLatestTrash(this.pool, bucket, key, nowMs);
+  /** The most recent restorable version of a key (purge time ahead on MariaDB's clock). */
+  latestTrash(bucket: string, key: string): Promise<VersionRow | null> {
+    return selectLatestTrash(this.pool, bucket, key);
   }
 
   /** Object count and bytes per tier (live versions), and the trash. */

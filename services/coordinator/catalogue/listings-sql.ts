@@ -1,6 +1,7 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { VersionRow } from "../model/version-row";
 import { toVersionRow, VERSION_COLUMNS } from "./version-columns";
+import { NOW_MS } from "./versions-sql";
 
 // SQL for the catalogue's listings and totals: read-only, each one statement, nothing batched.
 
@@ -42,13 +43,17 @@ export async function selectTrashListed(
   return rows.map(toVersionRow);
 }
 
-/** The most recently deleted restorable version of a key. */
-export async function selectLatestTrash(pool: Pool, bucket: string, key: string, nowMs: number): Promise<VersionRow | null> {
+/**
+ * The most recently deleted restorable version of a key: its purge time ahead on MariaDB's clock, as
+ * the restore checks it, not on a coordinator's reading of that clock (which can run ahead of it and
+ * answered "nothing to undelete" for a version still restorable).
+ */
+export async function selectLatestTrash(pool: Pool, bucket: string, key: string): Promise<VersionRow | null> {
   const [rows] = await pool.execute<RowDataPacket[]>(
     `SELECT ${VERSION_COLUMNS} FROM versions v
-      WHERE v.bucket = ? AND v.object_key = ? AND v.state = 'trash' AND v.purge_ms > ?
+      WHERE v.bucket = ? AND v.object_key = ? AND v.state = 'trash' AND v.purge_ms > ${NOW_MS}
       ORDER BY v.deleted_ms DESC, v.version_id DESC LIMIT 1`,
-    [bucket, key, nowMs],
+    [bucket, key],
   );
   return rows.length ? toVersionRow(rows[0]) : null;
 }

@@ -16,7 +16,7 @@ export interface ObjectKey {
 }
 
 /** MariaDB's clock, in epoch ms. */
-const NOW_MS = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED)";
+export const NOW_MS = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED)";
 /**
  * Versions go to the trash at a time read from MariaDB's clock inside their transaction, once the
  * keys are locked, not at the coordinator's reading of it. Which version an undelete brings back is

@@ -10,7 +10,7 @@ import { trash } from "./jobs/trash";
 export async function undelete(ctx: JobContext, bucket: string, key: string): Promise<ObjectView> {
   // A trash move may commit while we copy; then the bytes moved and we try again from there.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const t = await ctx.catalogue.latestTrash(bucket, key, await ctx.catalogue.clock.now());
+    const t = await ctx.catalogue.latestTrash(bucket, key);
     if (!t) break;
     let replicas = t.replicas;
     let leftovers: string[] = [];

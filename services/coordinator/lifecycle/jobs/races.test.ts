@@ -98,38 +98,59 @@ describe("lifecycle races against a real catalogue (issue 12 item 6)", () => {
   });
 
   it("a purge never begins before the version's purge time on MariaDB's clock, whatever this coordinator's reading of it", async () => {
-    const pool = db.pool();
-    const dbNow = async () =>
-      Number((await pool.query<RowDataPacket[]>("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) AS ms"))[0][0].ms);
-    const catalogue = new Catalogue(pool, 2000);
-    const nodes = new FakeNodes();
-    const ctx = context(catalogue, nodes);
-
-    // The catalogue's clock is read while every pooled connection is busy (cleanups hold theirs while
-    // the nodes delete): the query waits ~800 ms for a connection and returns at once, so the middle
-    // of the round trip, taken as the moment MariaDB read its clock, is ~400 ms early and the reading
-    // runs ahead of MariaDB's clock until the next one.
-    const busy = Array.from({ length: 8 }, () => pool.query("SELECT SLEEP(0.8)"));
-    await new Promise((r) => setTimeout(r, 50));
-    await catalogue.clock.now();
-    await Promise.all(busy);
-    const ahead = (await catalogue.clock.now()) - (await dbNow());
-    expect(ahead).toBeGreaterThan(250);
-
-    const v = { versionId: newVersionId(), bucket: `races-${process.pid}`, key: "purge-clock", size: 1, sha256: "a".repeat(64) };
-    await catalogue.commit({ ...v, etag: "b".repeat(32), contentType: "x", metadata: {}, replicas: ["s1", "s2"], createdMs: Date.now() });
-    ["s1", "s2"].forEach((n) => nodes.copies.add(n));
-    const trashed = (await catalogue.markDeleted(v.bucket, v.key))!;
     // The purge runs when MariaDB says the version is still restorable for about ahead/2.
-    while ((await dbNow()) < trashed.purgeMs! - ahead / 2) await new Promise((r) => setTimeout(r, 10));
+    const { catalogue, nodes, ctx, trashed } = await trashedJustBeforePurge("purge-clock");
     const outcome = await purge.fromRow(trashed, ctx);
     const at = await dbNow();
     expect(at).toBeLessThan(trashed.purgeMs!); // still restorable on MariaDB's clock when the purge answered
 
     expect(outcome).toBe("not due");
-    expect(await catalogue.version(v.versionId)).toMatchObject({ state: "trash", replicas: ["s1", "s2"] });
+    expect(await catalogue.version(trashed.versionId)).toMatchObject({ state: "trash", replicas: ["s1", "s2"] });
     expect([...nodes.copies].sort()).toEqual(["s1", "s2"]);
     // And a restore (which checks MariaDB's clock) still brings it back.
     expect(await catalogue.restore(trashed, trashed.replicas, [], at)).toMatchObject({ restored: true });
   });
+
+  it("an undelete finds a version restorable until its purge time on MariaDB's clock, whatever this coordinator's reading of it", async () => {
+    const { catalogue, ctx, trashed } = await trashedJustBeforePurge("undelete-clock");
+    const undeleted = undelete(ctx, trashed.bucket, trashed.key);
+    await undeleted.catch(() => undefined);
+    expect(await dbNow()).toBeLessThan(trashed.purgeMs!); // restorable on MariaDB's clock all along
+
+    await expect(undeleted).resolves.toMatchObject({ versionId: trashed.versionId });
+    expect(await catalogue.version(trashed.versionId)).toMatchObject({ state: "live", replicas: ["s1", "s2"] });
+  });
 });
+
+async function dbNow(): Promise<number> {
+  const [rows] = await db.pool().query<RowDataPacket[]>("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) AS ms");
+  return Number(rows[0].ms);
+}
+
+/**
+ * A version on s1 and s2, deleted (trash TTL 2 s), through a catalogue whose clock was read while
+ * every pooled connection was busy (cleanups hold theirs while the nodes delete): the query waits
+ * ~800 ms for a connection and returns at once, so the middle of the round trip, taken as the moment
+ * MariaDB read its clock, is ~400 ms early and the reading runs ahead of MariaDB's clock until the
+ * next one. Answers once MariaDB's clock is half that lead short of the version's purge time.
+ */
+async function trashedJustBeforePurge(
+  key: string,
+): Promise<{ catalogue: Catalogue; nodes: FakeNodes; ctx: JobContext; trashed: VersionRow }> {
+  const pool = db.pool();
+  const catalogue = new Catalogue(pool, 2000);
+  const busy = Array.from({ length: 8 }, () => pool.query("SELECT SLEEP(0.8)"));
+  await new Promise((r) => setTimeout(r, 50));
+  await catalogue.clock.now();
+  await Promise.all(busy);
+  const ahead = (await catalogue.clock.now()) - (await dbNow());
+  expect(ahead).toBeGreaterThan(250);
+
+  const nodes = new FakeNodes();
+  const v = { versionId: newVersionId(), bucket: `races-${process.pid}`, key, size: 1, sha256: "a".repeat(64) };
+  await catalogue.commit({ ...v, etag: "b".repeat(32), contentType: "x", metadata: {}, replicas: ["s1", "s2"], createdMs: Date.now() });
+  ["s1", "s2"].forEach((n) => nodes.copies.add(n));
+  const trashed = (await catalogue.markDeleted(v.bucket, v.key))!;
+  while ((await dbNow()) < trashed.purgeMs! - ahead / 2) await new Promise((r) => setTimeout(r, 10));
+  return { catalogue, nodes, ctx: context(catalogue, nodes), trashed };
+}
