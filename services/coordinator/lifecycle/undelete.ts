@@ -2,7 +2,7 @@ import { NotFoundError } from "../../common/errors";
 import { bytesOutOfReach } from "../cluster/node-pool";
 import { toObjectView, type ObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
-import { claimTargets, dropCopies, finishCleanup } from "./jobs/cleanup";
+import { claimTargets, cleanBehind, dropCopies } from "./jobs/cleanup";
 import type { JobContext } from "./jobs/job";
 import { trash } from "./jobs/trash";
 
@@ -28,7 +28,9 @@ export async function undelete(ctx: JobContext, bucket: string, key: string): Pr
       continue;
     }
     if (replaced) ctx.scheduler.add(trash.name, replaced);
-    if (leftovers.length) await finishCleanup(ctx, t.versionId);
+    // Restored: its old copies' deletes failing (MariaDB away a moment) is the cleanup job's (the row
+    // lists them), not a failed undelete, whose retry would bring back the version deleted before.
+    if (leftovers.length) await cleanBehind(ctx, t.versionId);
     ctx.log.info({ version: t.versionId, key }, "undeleted");
     return toObjectView((await ctx.catalogue.version(t.versionId)) as VersionRow);
   }

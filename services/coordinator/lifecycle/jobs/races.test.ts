@@ -1,5 +1,6 @@
 import type { RowDataPacket } from "mysql2/promise";
 import pino from "pino";
+import { ErrorCode, MiniS3Error } from "../../../common/errors";
 import { newVersionId } from "../../../common/ids";
 import { Catalogue } from "../../catalogue/catalogue";
 import { throwawayCatalogueDatabase } from "../../catalogue/testing/throwaway-database";
@@ -95,6 +96,29 @@ describe("lifecycle races against a real catalogue (issue 12 item 6)", () => {
     expect(row).toMatchObject({ state: "trash", tier: "trash", replicas: ["t1"] });
     // Every copy the catalogue names exists.
     expect(row.replicas.filter((n) => !nodes.copies.has(n))).toEqual([]);
+  });
+
+  it("an undelete that restored its version answers it, even when the delete of its trash copy then fails (MariaDB away a moment)", async () => {
+    const catalogue = new Catalogue(db.pool(), 60_000);
+    const nodes = new FakeNodes();
+    const queued: string[] = [];
+    const ctx = {
+      ...context(catalogue, nodes),
+      scheduler: { add: (queue: string) => void queued.push(queue), retryFailed: async () => undefined },
+    } as JobContext;
+    const v = { versionId: newVersionId(), bucket: `races-${process.pid}`, key: "undelete-answer", size: 1, sha256: "a".repeat(64) };
+    await catalogue.commit({ ...v, etag: "b".repeat(32), contentType: "x", metadata: {}, replicas: ["s1", "s2"], createdMs: Date.now() });
+    ["s1", "s2"].forEach((n) => nodes.copies.add(n));
+    await catalogue.markDeleted(v.bucket, v.key);
+    expect(await trash.process({ versionId: v.versionId }, ctx)).toBe("moved to the trash");
+
+    // The restore commits; the cleanup of t1's copy that follows finds MariaDB away.
+    jest.spyOn(catalogue, "cleanCopies").mockRejectedValueOnce(new MiniS3Error(ErrorCode.CatalogueUnavailable, "catalogue unavailable"));
+    // Answered as a failure, the client's retry would restore the version deleted before this one
+    // (or answer that there is nothing to undelete) and send this one back to the trash.
+    await expect(undelete(ctx, v.bucket, v.key)).resolves.toMatchObject({ versionId: v.versionId });
+    expect(await catalogue.version(v.versionId)).toMatchObject({ state: "live", replicas: ["s1", "s2"], cleanup: ["t1"] });
+    expect(queued).toContain(cleanup.name); // t1's copy is the cleanup job's
   });
 
   it("a purge never begins before the version's purge time on MariaDB's clock, whatever this coordinator's reading of it", async () => {
