@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
-import { silentLog } from "../../../rpc/testing/test-helpers";
 import { Catalogue } from "../../catalogue/catalogue";
 import { throwawayCatalogueDatabase } from "../../catalogue/testing/throwaway-database";
-import { BlobCopier } from "../../replicas/blob-copier";
 import { startNodes, type InProcessNodes } from "../../replicas/testing/in-process-nodes";
 import type { JobContext } from "./job";
+import { inProcessJobContext } from "./testing/in-process-job-context";
 import { promote } from "./promote";
 
 // Two runs of one promotion (a BullMQ job retried after its worker stalled, or two lifecycle
@@ -24,16 +23,7 @@ beforeAll(async () => {
 afterAll(() => nodes.close());
 
 function context(catalogue: Catalogue): JobContext {
-  const copier = new BlobCopier(nodes.pool, silentLog, CHUNK, undefined, (id, strays, remove) => catalogue.cleanCopies(id, strays, remove));
-  return {
-    catalogue,
-    nodes: nodes.pool,
-    copier,
-    placement: { targets: () => ["s1", "s2", "s3"] },
-    scheduler: { add: () => undefined, retryFailed: async () => undefined },
-    opts: { hotTtlMs: 60_000, repairAfterMs: 60_000, repairRate: 0, replicas: 3, writeQuorum: 2, reconcileIntervalMs: 1000 },
-    log: silentLog,
-  } as unknown as JobContext;
+  return inProcessJobContext(nodes, catalogue, CHUNK, { targets: ["s1", "s2", "s3"], replicas: 3, writeQuorum: 2 });
 }
 
 const holds = async (node: string, versionId: string) => (await nodes.backend(node).stat(versionId)) !== null;

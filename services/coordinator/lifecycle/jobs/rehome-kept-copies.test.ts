@@ -3,11 +3,10 @@ import { newVersionId } from "../../../common/ids";
 import { collect, silentLog } from "../../../rpc/testing/test-helpers";
 import { Catalogue } from "../../catalogue/catalogue";
 import { throwawayCatalogueDatabase } from "../../catalogue/testing/throwaway-database";
-import { BlobCopier } from "../../replicas/blob-copier";
 import { ReplicaReader } from "../../replicas/replica-reader";
 import { startNodes, type InProcessNodes } from "../../replicas/testing/in-process-nodes";
-import { RepairThrottle } from "./repair-throttle";
 import type { JobContext } from "./job";
+import { inProcessJobContext } from "./testing/in-process-job-context";
 import { rehome } from "./rehome";
 
 // A version listed on more than R nodes has its surplus strays dropped by rehome. The copies that
@@ -28,18 +27,8 @@ afterAll(() => nodes.close());
 const queued: string[] = [];
 
 function context(catalogue: Catalogue): JobContext {
-  return {
-    catalogue,
-    nodes: nodes.pool,
-    copier: new BlobCopier(nodes.pool, silentLog, CHUNK),
-    outages: { settlesInMs: () => 0, lost: () => [] },
-    throttle: new RepairThrottle(0, () => 1),
-    // Home is s1 and s2: a copy on s3 is a stray.
-    placement: { targets: () => ["s1", "s2"] },
-    scheduler: { add: (queue: string, versionId: string) => void queued.push(`${queue}/${versionId}`), retryFailed: async () => undefined },
-    opts: { hotTtlMs: 60_000, repairAfterMs: 60_000, repairRate: 0, replicas: R, writeQuorum: R, reconcileIntervalMs: 1000 },
-    log: silentLog,
-  } as unknown as JobContext;
+  // Home is s1 and s2: a copy on s3 is a stray.
+  return inProcessJobContext(nodes, catalogue, CHUNK, { targets: ["s1", "s2"], replicas: R, writeQuorum: R, queued });
 }
 
 /** A large version (a file on each node, so a byte of it can rot) stored on `on`, listed on s1, s2, s3. */

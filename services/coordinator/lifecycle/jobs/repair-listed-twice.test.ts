@@ -1,13 +1,11 @@
 import type { RowDataPacket } from "mysql2/promise";
 import { randomBytes } from "node:crypto";
 import { newVersionId } from "../../../common/ids";
-import { silentLog } from "../../../rpc/testing/test-helpers";
 import { Catalogue } from "../../catalogue/catalogue";
 import { throwawayCatalogueDatabase } from "../../catalogue/testing/throwaway-database";
-import { BlobCopier } from "../../replicas/blob-copier";
 import { startNodes, type InProcessNodes } from "../../replicas/testing/in-process-nodes";
-import { RepairThrottle } from "./repair-throttle";
 import type { JobContext } from "./job";
+import { inProcessJobContext } from "./testing/in-process-job-context";
 import { repair } from "./repair";
 
 // A large upload before 2026-12-07 could list a node twice (a target unreachable at the start that
@@ -25,17 +23,7 @@ beforeAll(async () => {
 afterAll(() => nodes.close());
 
 function context(catalogue: Catalogue): JobContext {
-  return {
-    catalogue,
-    nodes: nodes.pool,
-    copier: new BlobCopier(nodes.pool, silentLog, CHUNK),
-    outages: { settlesInMs: () => 0, lost: () => [] },
-    throttle: new RepairThrottle(0, () => 1),
-    placement: { targets: () => ["s1", "s2", "s3"] },
-    scheduler: { add: () => undefined, retryFailed: async () => undefined },
-    opts: { hotTtlMs: 60_000, repairAfterMs: 60_000, repairRate: 0, replicas: 2, writeQuorum: 2, reconcileIntervalMs: 1000 },
-    log: silentLog,
-  } as unknown as JobContext;
+  return inProcessJobContext(nodes, catalogue, CHUNK, { targets: ["s1", "s2", "s3"], replicas: 2, writeQuorum: 2 });
 }
 
 const stored = async (catalogue: Catalogue, key: string, on: string[], listed: string[]) => {

@@ -54,8 +54,9 @@ const CONCURRENCY = 16;
  */
 const PACING_QUANTUM_MS = 250;
 /**
- * The end of a lease this coordinator does not count on for the orphan sweep's deletes: another's
- * reading of the catalogue's clock may run a little ahead of ours and take the lease that early.
+ * The end of a lease this coordinator does not count on for the orphan sweep's deletes: two
+ * coordinators' readings of the catalogue's clock differ by their answers' ways back, so another
+ * may take the lease that much before our reading says it ends.
  */
 const LEASE_MARGIN = 0.1;
 
