@@ -161,6 +161,25 @@ describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService via t
     await expect(client.head(bucket, "len/short")).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
   });
 
+  it("an upload whose bytes do not hash to the sha256 its trailer names stores nothing: the key keeps its version", async () => {
+    const key = "digest/large";
+    const good = await client.put({ bucket, key, trailerFollows: true }, pieces(body, 1024 * 1024), { sha256: sha256(body) });
+    // The same size, one byte flipped on the way: streamed to the nodes past a chunk, then refused.
+    const flipped = Buffer.from(body);
+    flipped[body.length - 7] ^= 0x20;
+    const err = await client.put({ bucket, key, trailerFollows: true }, pieces(flipped, 1024 * 1024), { sha256: sha256(body) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(codeOf(err)).toBe(grpc.status.INVALID_ARGUMENT);
+    // And one cut short, its trailer never sent.
+    const put = client.openPut({ bucket, key, trailerFollows: true });
+    await put.write(body.subarray(0, 2 * 1024 * 1024));
+    await expect(put.finish()).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect((await client.head(bucket, key)).versionId).toBe(good.versionId);
+    expect(sha256((await client.get({ bucket, key })).data)).toBe(sha256(body));
+  });
+
   it("a PutObject cancelled mid-upload leaves nothing, and the key stays usable", async () => {
     // grpc-js's client cancels by ending the request stream (END_STREAM) and resetting it (RST_STREAM) a
     // moment later; the coordinator waits CANCEL_GRACE_MS after the end for the reset (grpc-call-reader.ts).

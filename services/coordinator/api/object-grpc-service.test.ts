@@ -120,6 +120,39 @@ describe.each<ClientFlavour>(["generated", "proto-loader"])("ObjectService with 
     expect(engine.objects.size).toBe(0);
   });
 
+  test("digests in the header or the trailer are checked: a body that does not match them stores nothing", async () => {
+    const parts = [Buffer.from("checked "), Buffer.from("bytes")];
+    const whole = Buffer.concat(parts);
+    const md5 = createHash("md5").update(whole).digest("hex");
+    const other = sha256(Buffer.from("other bytes"));
+
+    // Right digests, by header and by trailer (upper-case hex is the same digest).
+    const byHeader = await client.put({ key: "h", sha256: sha256(whole), md5 }, parts);
+    expect(byHeader).toMatchObject({ size: whole.length, sha256: sha256(whole), etag: md5 });
+    const byTrailer = await client.put({ key: "t", trailerFollows: true }, parts, { sha256: sha256(whole).toUpperCase(), md5 });
+    expect(byTrailer).toMatchObject({ sha256: sha256(whole) });
+
+    // Wrong ones: INVALID_ARGUMENT, and the key keeps what it had (here, nothing).
+    expect(await codeOf(client.put({ key: "bad-h", sha256: other }, parts))).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await codeOf(client.put({ key: "bad-t" }, parts, { sha256: other }))).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await codeOf(client.put({ key: "bad-md5" }, parts, { md5: createHash("md5").update("x").digest("hex") }))).toBe(
+      grpc.status.INVALID_ARGUMENT,
+    );
+    // A body cut short (the last chunk lost) is caught by the trailer's digest.
+    expect(await codeOf(client.put({ key: "cut" }, parts.slice(0, 1), { sha256: sha256(whole) }))).toBe(grpc.status.INVALID_ARGUMENT);
+    // Malformed or contradicting digests, and anything after the trailer.
+    expect(await codeOf(client.put({ key: "bad-hex", sha256: "xyz" }, parts))).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await codeOf(client.put({ key: "two", sha256: sha256(whole) }, parts, { sha256: other }))).toBe(grpc.status.INVALID_ARGUMENT);
+    // A header that promised a trailer, and a stream that ended without it.
+    expect(await codeOf(client.put({ key: "promised", trailerFollows: true }, parts))).toBe(grpc.status.INVALID_ARGUMENT);
+    const put = client.openPut({ key: "after" });
+    await put.write(parts[0]);
+    put.trailer({ sha256: sha256(parts[0]) });
+    await put.write(parts[1]);
+    expect(await codeOf(put.finish())).toBe(grpc.status.INVALID_ARGUMENT);
+    expect([...engine.objects.values()].map((o) => o.view.key).sort()).toEqual(["h", "t"]);
+  });
+
   test("an object over the engine's limit gets RESOURCE_EXHAUSTED", async () => {
     const chunk = Buffer.alloc(1024 * 1024);
     expect(await codeOf(client.put({ key: "huge" }, [chunk, chunk, chunk, chunk, chunk]))).toBe(grpc.status.RESOURCE_EXHAUSTED);

@@ -12,13 +12,14 @@ import {
   type ObjectServiceServer,
   type PutObjectRequest,
   type PutObjectResponse,
+  type PutObjectTrailer,
   type RemoveNodeRequest,
 } from "../../rpc/gen/minis3/v1/object";
 import type { Logger } from "../../common/logger";
 import { measuredService } from "../../common/metrics/grpc-metrics";
 import type { ClusterAdmin } from "../admin/cluster-admin";
 import { checkKey } from "../objects/names";
-import type { ByteRange, ObjectEngine } from "../objects/object-engine";
+import type { ByteRange, ExpectedDigests, ObjectEngine, PutInput } from "../objects/object-engine";
 import { CallReader } from "./grpc-call-reader";
 import type { Caller } from "./caller";
 import { type CallerOf, grpcCallers } from "./grpc-credentials";
@@ -110,7 +111,7 @@ async function putObject(
   const header = first.part.value;
   const cancelled = new AbortController();
   call.once("cancelled", () => cancelled.abort());
-  const view = await engine.put({
+  const input: PutInput = {
     signal: cancelled.signal,
     confirmEnd: () => reader.confirmEnd(),
     bucket: caller.bucket(header.bucket),
@@ -118,21 +119,65 @@ async function putObject(
     contentType: header.contentType || OCTET_STREAM,
     contentLength: header.contentLength,
     metadata: header.metadata,
-    body: chunksOf(reader),
+    body: chunksOf(reader, header.trailerFollows === true, (trailer) => nameDigests(input, trailer, "trailer")),
     requestId,
-  });
+  };
+  nameDigests(input, header, "header");
+  const view = await engine.put(input);
   return { object: objectInfo(view) };
 }
 
-async function* chunksOf(reader: CallReader<PutObjectRequest>): AsyncGenerator<Buffer> {
+/**
+ * The chunks, up to the stream's end or its trailer (nothing may follow that). A trailer's digests
+ * are handed over before the body ends, so the engine compares them as it would the header's. A
+ * header that promised a trailer makes a stream without one a failed upload: grpc-js's cancel ends
+ * the stream before resetting it, so a cut-short body can look like a whole one (grpc-call-reader.ts).
+ */
+async function* chunksOf(
+  reader: CallReader<PutObjectRequest>,
+  trailerFollows: boolean,
+  onTrailer: (t: PutObjectTrailer) => void,
+): AsyncGenerator<Buffer> {
   for (;;) {
     const message = await reader.next();
-    if (message === undefined) return;
-    if (message.part?.$case !== "chunk") throw new InvalidArgumentError("PutObject: only chunks may follow the header");
+    if (message === undefined) {
+      if (trailerFollows) throw new InvalidArgumentError("PutObject: the stream ended without the trailer its header promised");
+      return;
+    }
+    if (message.part?.$case === "trailer") {
+      onTrailer(message.part.value);
+      if ((await reader.next()) !== undefined) throw new InvalidArgumentError("PutObject: nothing may follow the trailer");
+      return;
+    }
+    if (message.part?.$case !== "chunk") throw new InvalidArgumentError("PutObject: only chunks and a trailer may follow the header");
     // The generated decoder copies a chunk out of its message (Buffer.from): a chunk of 4 KiB and up is
     // the only view of its memory, and the engine may free it once used (body-pieces.ts checks).
     if (message.part.value.length > 0) yield ownBodyPiece(message.part.value);
   }
+}
+
+/**
+ * Adds the digests a header or trailer names to what the engine checks the body against (it hashes
+ * every upload anyway: the check costs a comparison). Hex, either case; one named twice must agree.
+ */
+function nameDigests(into: ExpectedDigests, given: { sha256?: string; md5?: string }, where: string): void {
+  into.payloadSha256 = agreed(into.payloadSha256, hexDigest(given.sha256, 64, `${where} sha256`), "sha256");
+  into.contentMd5 = agreed(into.contentMd5, hexDigest(given.md5, 32, `${where} md5`), "md5");
+}
+
+function hexDigest(value: string | undefined, length: number, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.length !== length || !/^[0-9a-f]*$/i.test(value)) {
+    throw new InvalidArgumentError(`PutObject: the ${what} must be ${length} hex digits`);
+  }
+  return value.toLowerCase();
+}
+
+function agreed(before: string | undefined, now: string | undefined, what: string): string | undefined {
+  if (before !== undefined && now !== undefined && before !== now) {
+    throw new InvalidArgumentError(`PutObject: the trailer's ${what} is not the header's`);
+  }
+  return now ?? before;
 }
 
 /** An info message, then the bytes in chunks of at most 1 MiB, written with backpressure. */

@@ -24,9 +24,9 @@ export interface ClientSignal {
  * committed: the body is hashed once, and a large one is refused before its version commits.
  */
 export interface ExpectedDigests {
-  /** The sha256 (hex) the body was signed with (S3's and the facade's signed payloads; api/s3/s3-server.ts). */
+  /** The sha256 (hex) the body was signed with (S3's and the facade's signed payloads; api/s3/s3-server.ts), or a gRPC upload's header or trailer named. */
   payloadSha256?: string;
-  /** The md5 (hex) of its Content-MD5 header (auth/checksums.ts contentMd5Of), from any door. */
+  /** The md5 (hex) of its Content-MD5 header (auth/checksums.ts contentMd5Of), or a gRPC upload's md5. */
   contentMd5?: string;
 }
 
@@ -36,7 +36,10 @@ export interface ExpectedDigests {
  */
 export function digestMismatch(expected: ExpectedDigests, actual: { sha256: () => string; md5: string }): MiniS3Error | undefined {
   if (expected.payloadSha256 !== undefined && actual.sha256() !== expected.payloadSha256) {
-    return new MiniS3Error(ErrorCode.XAmzContentSHA256Mismatch, "the body's sha256 is not the x-amz-content-sha256 it was signed with");
+    return new MiniS3Error(
+      ErrorCode.XAmzContentSHA256Mismatch,
+      "the body's sha256 is not the one the request gave (x-amz-content-sha256, or the gRPC upload's sha256): nothing was stored",
+    );
   }
   if (expected.contentMd5 !== undefined && actual.md5 !== expected.contentMd5) {
     const sent = Buffer.from(expected.contentMd5, "hex").toString("base64");

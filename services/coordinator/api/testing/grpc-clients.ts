@@ -17,6 +17,7 @@ import {
   type ListTrashResponse,
   type ObjectInfo,
   type PutObjectHeader,
+  type PutObjectTrailer,
   DeleteObjectRequest,
   GetObjectRequest as GetObjectRequestFns,
   HeadObjectRequest,
@@ -33,6 +34,7 @@ interface OneofCodec {
   request(method: RequestMethod, partial: object): object;
   header(h: PutObjectHeader): unknown;
   chunk(b: Buffer): unknown;
+  trailer(t: PutObjectTrailer): unknown;
   readGetPart(message: unknown): { info?: GetObjectInfo; chunk?: Buffer };
 }
 
@@ -51,6 +53,7 @@ const generatedCodec: OneofCodec = {
   request: (method, partial) => GENERATED_REQUESTS[method].fromPartial(partial),
   header: (value) => ({ part: { $case: "header", value } }),
   chunk: (value) => ({ part: { $case: "chunk", value } }),
+  trailer: (value) => ({ part: { $case: "trailer", value } }),
   readGetPart: (m) => {
     const part = (m as { part?: { $case: string; value: unknown } }).part;
     if (part?.$case === "info") return { info: part.value as GetObjectInfo };
@@ -64,6 +67,7 @@ const dynamicCodec: OneofCodec = {
   request: (_method, partial) => partial,
   header: (header) => ({ header }),
   chunk: (chunk) => ({ chunk }),
+  trailer: (trailer) => ({ trailer }),
   readGetPart: (m) => {
     const msg = m as { part?: string; info?: GetObjectInfo; chunk?: Buffer };
     if (msg.part === "info") return { info: msg.info };
@@ -76,6 +80,8 @@ export type ClientFlavour = "generated" | "proto-loader";
 
 export interface OpenPut {
   write(chunk: Buffer): Promise<void>;
+  /** Sends the trailer (the body's digests), the stream's last message. */
+  trailer(t: PutObjectTrailer): void;
   /** Half-closes the stream and waits for the response. */
   finish(): Promise<ObjectInfo>;
   cancel(): void;
@@ -130,6 +136,7 @@ export class TestObjectClient {
           if (stream.write(this.codec.chunk(chunk))) resolve();
           else stream.once("drain", () => resolve());
         }),
+      trailer: (t) => void stream.write(this.codec.trailer(t)),
       finish: () => {
         stream.end();
         return result;
@@ -139,9 +146,11 @@ export class TestObjectClient {
     };
   }
 
-  async put(header: Partial<PutObjectHeader>, chunks: Buffer[]): Promise<ObjectInfo> {
+  /** A trailer, when given, is sent after the last chunk. */
+  async put(header: Partial<PutObjectHeader>, chunks: Buffer[], trailer?: PutObjectTrailer): Promise<ObjectInfo> {
     const put = this.openPut(header);
     for (const chunk of chunks) await put.write(chunk);
+    if (trailer) put.trailer(trailer);
     return put.finish();
   }
 

@@ -58,6 +58,19 @@ export interface PutObjectHeader {
   /** When set, the upload fails unless exactly this many bytes arrive. */
   contentLength?: number | undefined;
   metadata: { [key: string]: string };
+  /**
+   * The body's digests (hex), when the client knows them before sending it: the upload fails
+   * (INVALID_ARGUMENT) and nothing is stored unless the bytes that arrived hash to them.
+   */
+  sha256?: string | undefined;
+  md5?:
+    | string
+    | undefined;
+  /**
+   * The stream will end with a trailer: one that ends without it (a cancel that reached the server
+   * as a clean end, a client that died) fails and stores nothing, whatever it sent.
+   */
+  trailerFollows?: boolean | undefined;
 }
 
 export interface PutObjectHeader_MetadataEntry {
@@ -65,8 +78,20 @@ export interface PutObjectHeader_MetadataEntry {
   value: string;
 }
 
+/**
+ * Sent after the last chunk by a client that hashes its body as it sends it; nothing may follow.
+ * Checked as the header's digests are (a digest the header gave too must be the same).
+ */
+export interface PutObjectTrailer {
+  sha256?: string | undefined;
+  md5?: string | undefined;
+}
+
 export interface PutObjectRequest {
-  part: { $case: "header"; value: PutObjectHeader } | { $case: "chunk"; value: Buffer } | undefined;
+  part: { $case: "header"; value: PutObjectHeader } | { $case: "chunk"; value: Buffer } | {
+    $case: "trailer";
+    value: PutObjectTrailer;
+  } | undefined;
 }
 
 export interface PutObjectResponse {
@@ -704,7 +729,16 @@ export const ObjectInfo_MetadataEntry: MessageFns<ObjectInfo_MetadataEntry> = {
 };
 
 function createBasePutObjectHeader(): PutObjectHeader {
-  return { bucket: "", key: "", contentType: "", contentLength: undefined, metadata: {} };
+  return {
+    bucket: "",
+    key: "",
+    contentType: "",
+    contentLength: undefined,
+    metadata: {},
+    sha256: undefined,
+    md5: undefined,
+    trailerFollows: undefined,
+  };
 }
 
 export const PutObjectHeader: MessageFns<PutObjectHeader> = {
@@ -724,6 +758,15 @@ export const PutObjectHeader: MessageFns<PutObjectHeader> = {
     globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
       PutObjectHeader_MetadataEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.sha256 !== undefined) {
+      writer.uint32(50).string(message.sha256);
+    }
+    if (message.md5 !== undefined) {
+      writer.uint32(58).string(message.md5);
+    }
+    if (message.trailerFollows !== undefined) {
+      writer.uint32(64).bool(message.trailerFollows);
+    }
     return writer;
   },
 
@@ -783,6 +826,30 @@ export const PutObjectHeader: MessageFns<PutObjectHeader> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.md5 = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.trailerFollows = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -823,6 +890,13 @@ export const PutObjectHeader: MessageFns<PutObjectHeader> = {
           {},
         )
         : {},
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : undefined,
+      md5: isSet(object.md5) ? globalThis.String(object.md5) : undefined,
+      trailerFollows: isSet(object.trailerFollows)
+        ? globalThis.Boolean(object.trailerFollows)
+        : isSet(object.trailer_follows)
+        ? globalThis.Boolean(object.trailer_follows)
+        : undefined,
     };
   },
 
@@ -849,6 +923,15 @@ export const PutObjectHeader: MessageFns<PutObjectHeader> = {
         });
       }
     }
+    if (message.sha256 !== undefined) {
+      obj.sha256 = message.sha256;
+    }
+    if (message.md5 !== undefined) {
+      obj.md5 = message.md5;
+    }
+    if (message.trailerFollows !== undefined) {
+      obj.trailerFollows = message.trailerFollows;
+    }
     return obj;
   },
 
@@ -870,6 +953,9 @@ export const PutObjectHeader: MessageFns<PutObjectHeader> = {
       },
       {},
     );
+    message.sha256 = object.sha256 ?? undefined;
+    message.md5 = object.md5 ?? undefined;
+    message.trailerFollows = object.trailerFollows ?? undefined;
     return message;
   },
 };
@@ -959,6 +1045,91 @@ export const PutObjectHeader_MetadataEntry: MessageFns<PutObjectHeader_MetadataE
   },
 };
 
+function createBasePutObjectTrailer(): PutObjectTrailer {
+  return { sha256: undefined, md5: undefined };
+}
+
+export const PutObjectTrailer: MessageFns<PutObjectTrailer> = {
+  encode(message: PutObjectTrailer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== undefined) {
+      writer.uint32(10).string(message.sha256);
+    }
+    if (message.md5 !== undefined) {
+      writer.uint32(18).string(message.md5);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutObjectTrailer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutObjectTrailer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.md5 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutObjectTrailer {
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : undefined,
+      md5: isSet(object.md5) ? globalThis.String(object.md5) : undefined,
+    };
+  },
+
+  toJSON(message: PutObjectTrailer): unknown {
+    const obj: any = {};
+    if (message.sha256 !== undefined) {
+      obj.sha256 = message.sha256;
+    }
+    if (message.md5 !== undefined) {
+      obj.md5 = message.md5;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PutObjectTrailer>): PutObjectTrailer {
+    return PutObjectTrailer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PutObjectTrailer>): PutObjectTrailer {
+    const message = createBasePutObjectTrailer();
+    message.sha256 = object.sha256 ?? undefined;
+    message.md5 = object.md5 ?? undefined;
+    return message;
+  },
+};
+
 function createBasePutObjectRequest(): PutObjectRequest {
   return { part: undefined };
 }
@@ -971,6 +1142,9 @@ export const PutObjectRequest: MessageFns<PutObjectRequest> = {
         break;
       case "chunk":
         writer.uint32(18).bytes(message.part.value);
+        break;
+      case "trailer":
+        PutObjectTrailer.encode(message.part.value, writer.uint32(26).fork()).join();
         break;
     }
     return writer;
@@ -1005,6 +1179,14 @@ export const PutObjectRequest: MessageFns<PutObjectRequest> = {
             message.part = { $case: "chunk", value: Buffer.from(reader.bytes()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.part = { $case: "trailer", value: PutObjectTrailer.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1023,6 +1205,8 @@ export const PutObjectRequest: MessageFns<PutObjectRequest> = {
         ? { $case: "header", value: PutObjectHeader.fromJSON(object.header) }
         : isSet(object.chunk)
         ? { $case: "chunk", value: Buffer.from(bytesFromBase64(object.chunk)) }
+        : isSet(object.trailer)
+        ? { $case: "trailer", value: PutObjectTrailer.fromJSON(object.trailer) }
         : undefined,
     };
   },
@@ -1033,6 +1217,8 @@ export const PutObjectRequest: MessageFns<PutObjectRequest> = {
       obj.header = PutObjectHeader.toJSON(message.part.value);
     } else if (message.part?.$case === "chunk") {
       obj.chunk = base64FromBytes(message.part.value);
+    } else if (message.part?.$case === "trailer") {
+      obj.trailer = PutObjectTrailer.toJSON(message.part.value);
     }
     return obj;
   },
@@ -1052,6 +1238,12 @@ export const PutObjectRequest: MessageFns<PutObjectRequest> = {
       case "chunk": {
         if (object.part?.value !== undefined && object.part?.value !== null) {
           message.part = { $case: "chunk", value: object.part.value };
+        }
+        break;
+      }
+      case "trailer": {
+        if (object.part?.value !== undefined && object.part?.value !== null) {
+          message.part = { $case: "trailer", value: PutObjectTrailer.fromPartial(object.part.value) };
         }
         break;
       }
