@@ -370,6 +370,35 @@ describe("FileStore", () => {
     expect(store.stats()).toEqual({ blobCount: 0, usedBytes: 0 });
   });
 
+  it("a write whose directory fsync fails after the rename fails, and the file it left in place is counted; a retry counts it once", async () => {
+    const b = blobOf(10_000);
+    const path = join(dir.path, "blobs", "c1", "psync1");
+    const proto = (await fileHandleProto(dir.path)) as unknown as { sync(this: { fd: number }): Promise<void> };
+    const realSync = proto.sync;
+    let failed = false;
+    const spy = jest.spyOn(proto, "sync").mockImplementation(async function (this: { fd: number }) {
+      if (!failed && fs.fstatSync(this.fd).isDirectory() && fs.existsSync(path)) {
+        failed = true;
+        throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+      }
+      return realSync.call(this);
+    });
+    try {
+      await expect((await writeAll("psync1", b.data)).commit(b.data.length, b.sha256)).rejects.toMatchObject({ code: "EIO" });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(failed).toBe(true);
+    // Renamed into place before the fsync failed: the file is there, and so counted.
+    const fileSize = fs.statSync(path).size;
+    expect(store.stats()).toEqual({ blobCount: 1, usedBytes: fileSize });
+    // The writer's retry replaces it: still one blob.
+    await (await writeAll("psync1", b.data)).commit(b.data.length, b.sha256);
+    expect(store.stats()).toEqual({ blobCount: 1, usedBytes: fileSize });
+    expect(await store.delete("psync1")).toBe(true);
+    expect(store.stats()).toEqual({ blobCount: 0, usedBytes: 0 });
+  });
+
   it("refuses blob ids that could escape the directory", async () => {
     await expect(store.beginWrite("../etc", {})).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(store.read("a/b", 0, undefined)).rejects.toBeInstanceOf(InvalidArgumentError);

@@ -173,10 +173,12 @@ export class FileStore {
     const target = join(dir, blobId);
     const previous = await stat(target).catch(() => undefined);
     await rename(tmpPath, target);
-    await fsyncDir(dir);
+    // Counted as soon as it is in place: a directory fsync that fails next fails the write, but the
+    // file stays (until a retry replaces it or a delete removes it), and the counts follow the files.
     if (previous) this.bytes -= previous.size;
     else this.count++;
     this.bytes += fileSize;
+    await fsyncDir(dir);
   }
 
   /**
