@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
+import { addColumn } from "../common/db/add-column";
 
 /**
  * The cold tier's tables, and their one description: rows are written and read with prepared
@@ -14,7 +15,9 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  * division.
  *
  * backup_chunks: one chunk (<= 1 MiB raw) of a copy, compressed when that saves space (codec).
- * checksum is the CRC-32 of the stored (possibly compressed) bytes, checked on every read.
+ * checksum, checked on every read, is the CRC-32 of the stored (possibly compressed) bytes, and of
+ * the chunk's place too (blob id, write id, seq) in rows whose check_form says so (every row
+ * written since AddChunkCheckForm: chunk-codec.ts, placedChecksum).
  */
 export class CreateBackupTables1732600000000 implements MigrationInterface {
   name = "CreateBackupTables1732600000000";
@@ -54,4 +57,18 @@ export class CreateBackupTables1732600000000 implements MigrationInterface {
   }
 }
 
-export const BACKUP_MIGRATIONS = [CreateBackupTables1732600000000];
+/**
+ * What a chunk row's checksum covers (chunk-codec.ts, CHECKS_*): 0, the stored bytes only, which
+ * every row written before this column takes by default (and one an older node still inserts);
+ * 1, the bytes and the chunk's place, for every row written since. A column of its own, not a codec
+ * name: the codec says how the bytes are packed, this how they are checked. MariaDB adds a column
+ * with a constant default in place, without copying the table's chunks.
+ */
+export const AddChunkCheckForm1732600000100 = addColumn(
+  "AddChunkCheckForm1732600000100",
+  "backup_chunks",
+  "check_form",
+  "TINYINT UNSIGNED NOT NULL DEFAULT 0",
+);
+
+export const BACKUP_MIGRATIONS = [CreateBackupTables1732600000000, AddChunkCheckForm1732600000100];

@@ -1,7 +1,8 @@
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { AbortedError } from "../common/errors";
 import type { BlobMeta } from "../rpc/blob-backend";
-import { toStoredChunk, type CopyKey, type StoredChunk } from "./chunk-rows";
+import type { StoredChunk } from "./chunk-codec";
+import { CHUNK_COLUMNS, toStoredChunk, type CopyKey } from "./chunk-rows";
 import { inTransaction } from "../common/db/transaction";
 
 // SQL for blob rows (one per stored copy). Only "complete" rows are visible; commit() is the one
@@ -68,7 +69,7 @@ export async function selectCompleteCopies(pool: Pool, nodeId: string, blobIds: 
   const [rows] = await pool.execute<RowDataPacket[]>(
     `SELECT ${META_COLUMNS.split(", ")
       .map((c) => `b.${c}`)
-      .join(", ")}, c.codec, c.raw_size, c.stored_size, c.checksum, c.data
+      .join(", ")}, ${CHUNK_COLUMNS.map((c) => `c.${c}`).join(", ")}
        FROM backup_blobs b LEFT JOIN backup_chunks c
          ON b.chunk_count = 1 AND c.node_id = b.node_id AND c.blob_id = b.blob_id AND c.write_id = b.write_id AND c.seq = 0
       WHERE b.node_id = ? AND b.blob_id IN (${blobIds.map(() => "?").join(", ")}) AND b.state = 'complete'`,

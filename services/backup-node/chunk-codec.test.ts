@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
-import { decodeChunk, encodeChunk } from "./chunk-codec";
+import { CHECKS_BYTES, decodeChunk, encodeChunk, storedAt, type ChunkPlace, type StoredChunk } from "./chunk-codec";
 import { compressibleBytes } from "./test-support";
 
 const MiB = 1024 * 1024;
+const AT: ChunkPlace = { blobId: "blob-1", writeId: "0123456789abcdef", seq: 3 };
 
 test("compressible chunks are deflated, incompressible ones kept raw, and both decode", async () => {
   const text = compressibleBytes(MiB);
@@ -21,7 +22,7 @@ test("compressible chunks are deflated, incompressible ones kept raw, and both d
     [t, tiny],
   ] as const) {
     expect(e.checksum).toBe(crc32(e.data));
-    const back = await decodeChunk("t", e.codec, e.rawSize, e.data.length, e.checksum, e.data);
+    const back = await decodeChunk("t", storedAt(e, AT), AT);
     expect(back.equals(raw)).toBe(true);
   }
 });
@@ -34,7 +35,7 @@ test("small chunks: compressible ones are deflated, random ones kept raw", async
     const r = await encodeChunk(random);
     expect([z.codec, r.codec]).toEqual(["deflate", "raw"]);
     expect(r.data).toBe(random);
-    expect(await decodeChunk("t", z.codec, z.rawSize, z.data.length, z.checksum, z.data)).toEqual(text);
+    expect(await decodeChunk("t", storedAt(z, AT), AT)).toEqual(text);
   }
   // Few distinct bytes but no repeats deflate can use still measure low entropy: deflated if it pays.
   const fewSymbols = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 13));
@@ -48,17 +49,53 @@ test("a chunk saving less than ~10% is stored raw", async () => {
   expect((await encodeChunk(Buffer.alloc(0))).codec).toBe("raw");
 });
 
-test("decode rejects a flipped bit, a wrong length, a wrong raw size and an unknown codec", async () => {
-  const e = await encodeChunk(compressibleBytes(200_000));
-  const flipped = Buffer.from(e.data);
+test("decode rejects a flipped bit, a wrong length, a wrong raw size and an unknown codec or checksum form", async () => {
+  const row = storedAt(await encodeChunk(compressibleBytes(200_000)), AT);
+  const flipped = Buffer.from(row.data);
   flipped[100] ^= 1;
-  const bad = [
-    () => decodeChunk("t", e.codec, e.rawSize, e.data.length, e.checksum, flipped),
-    () => decodeChunk("t", e.codec, e.rawSize, e.data.length + 1, e.checksum, e.data),
-    () => decodeChunk("t", e.codec, e.rawSize - 1, e.data.length, e.checksum, e.data),
-    () => decodeChunk("t", "zstd", e.rawSize, e.data.length, e.checksum, e.data),
+  const garbage = Buffer.from([1, 2, 3, 4]);
+  const bad: StoredChunk[] = [
+    { ...row, data: flipped },
+    { ...row, storedSize: row.storedSize + 1 },
+    { ...row, rawSize: row.rawSize - 1 },
+    { ...row, codec: "zstd" },
+    { ...row, checkForm: 2 },
     // A checksum that matches garbage still cannot inflate.
-    () => decodeChunk("t", "deflate", 10, 4, crc32(Buffer.from([1, 2, 3, 4])), Buffer.from([1, 2, 3, 4])),
+    { codec: "deflate", rawSize: 10, storedSize: 4, checksum: crc32(garbage), checkForm: CHECKS_BYTES, data: garbage },
   ];
-  for (const decode of bad) await expect(decode()).rejects.toMatchObject({ name: "IntegrityError" });
+  for (const r of bad) await expect(decodeChunk("t", r, AT)).rejects.toMatchObject({ name: "IntegrityError" });
+});
+
+test("a chunk's checksum binds its place: read at another blob id, write id or seq it fails", async () => {
+  const row = storedAt(await encodeChunk(randomBytes(1000)), AT);
+  expect((await decodeChunk("t", row, AT)).length).toBe(1000);
+  const elsewhere: ChunkPlace[] = [
+    { ...AT, seq: AT.seq + 1 },
+    { ...AT, writeId: "0123456789abcdee" },
+    { ...AT, blobId: "blob-2" },
+    // The fields are length-prefixed: moving a character from one to the other is another place.
+    { ...AT, blobId: "blob-10", writeId: "123456789abcdef" },
+  ];
+  for (const place of elsewhere) {
+    await expect(decodeChunk("t", row, place)).rejects.toMatchObject({
+      name: "IntegrityError",
+      message: expect.stringContaining("checksum"),
+    });
+  }
+});
+
+test("a row of the old form (the stored bytes' CRC alone) still reads, wherever it is", async () => {
+  const e = await encodeChunk(compressibleBytes(50_000));
+  const old: StoredChunk = {
+    codec: e.codec,
+    rawSize: e.rawSize,
+    storedSize: e.data.length,
+    checksum: crc32(e.data),
+    checkForm: CHECKS_BYTES,
+    data: e.data,
+  };
+  expect(await decodeChunk("t", old, AT)).toEqual(compressibleBytes(50_000));
+  // Its old weakness: nothing names its place.
+  expect(await decodeChunk("t", old, { ...AT, seq: 0 })).toEqual(compressibleBytes(50_000));
+  await expect(decodeChunk("t", { ...old, checksum: old.checksum ^ 1 }, AT)).rejects.toMatchObject({ name: "IntegrityError" });
 });

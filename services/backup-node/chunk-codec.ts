@@ -13,8 +13,56 @@ export interface EncodedChunk {
   codec: ChunkCodec;
   rawSize: number;
   data: Buffer;
-  /** CRC-32 of `data` (the stored bytes). */
+  /** CRC-32 of `data` (the stored bytes) alone; a row stores placedChecksum() of it. */
   checksum: number;
+}
+
+/** A chunk row as stored (backup_chunks). */
+export interface StoredChunk {
+  codec: string;
+  rawSize: number;
+  storedSize: number;
+  checksum: number;
+  /** What `checksum` covers: one of the CHECKS_* values (backup_chunks.check_form). */
+  checkForm: number;
+  data: Buffer;
+}
+
+/** Where a chunk belongs: its blob, the copy (write) it is part of, its number in the copy. */
+export interface ChunkPlace {
+  blobId: string;
+  writeId: string;
+  seq: number;
+}
+
+/**
+ * checksum = CRC-32 of the stored bytes only: rows written before check_form (2026-12-07), or by
+ * an older node since. Still read, with the old weakness: a row duplicated, swapped or taken from
+ * another blob or copy passes its check (a whole read's sha256 catches it, a ranged read nothing).
+ */
+export const CHECKS_BYTES = 0;
+/** checksum = CRC-32 of the stored bytes followed by the chunk's place (placedChecksum). */
+export const CHECKS_BYTES_AND_PLACE = 1;
+
+/**
+ * The stored bytes' CRC-32 (`bytesCrc`) continued over the chunk's place, so a row read at any
+ * other place fails its check. The place is the blob id, the write id and the chunk's number,
+ * each length-prefixed or fixed-size so no two places give the same bytes. The write id names the
+ * copy: random per write attempt, never reused (a retry, a rewrite or a copy kept as identical
+ * keeps each copy's chunks under the write id they were written with). The node id is left out:
+ * the write id already tells nodes sharing a database apart, and a node's rows stay readable if
+ * an operator renames it. Costs a CRC of ~150 bytes per chunk (up to 1 MiB).
+ */
+export function placedChecksum(bytesCrc: number, place: ChunkPlace): number {
+  const blobId = Buffer.from(place.blobId, "ascii");
+  const writeId = Buffer.from(place.writeId, "ascii");
+  const suffix = Buffer.allocUnsafe(blobId.length + writeId.length + 6);
+  let at = suffix.writeUInt8(blobId.length, 0);
+  at += blobId.copy(suffix, at);
+  at = suffix.writeUInt8(writeId.length, at);
+  at += writeId.copy(suffix, at);
+  suffix.writeUInt32BE(place.seq, at);
+  return crc32(suffix, bytesCrc);
 }
 
 const deflateAsync = promisify(deflateRaw);
@@ -61,22 +109,35 @@ export async function encodeChunk(raw: Buffer): Promise<EncodedChunk> {
   return stored("raw", raw.length, raw);
 }
 
+/** The row an encoded chunk is stored as at `place` (every new row: its checksum binds the place). */
+export function storedAt(c: EncodedChunk, place: ChunkPlace): StoredChunk {
+  return {
+    codec: c.codec,
+    rawSize: c.rawSize,
+    storedSize: c.data.length,
+    checksum: placedChecksum(c.checksum, place),
+    checkForm: CHECKS_BYTES_AND_PLACE,
+    data: c.data,
+  };
+}
+
 /**
- * Checks the stored bytes against their checksum and expands them. Throws IntegrityError on any
- * mismatch: a wrong length, a wrong CRC, an undecodable stream or an unknown codec.
+ * Checks a stored chunk against its checksum (and, unless an old row's, its place) and expands it.
+ * Throws IntegrityError on any mismatch: a wrong length, a wrong CRC (bytes or place), an
+ * undecodable stream, an unknown codec or checksum form.
  */
-export async function decodeChunk(
-  where: string,
-  codec: string,
-  rawSize: number,
-  storedSize: number,
-  checksum: number,
-  data: Buffer,
-): Promise<Buffer> {
+export async function decodeChunk(where: string, chunk: StoredChunk, place: ChunkPlace): Promise<Buffer> {
+  const { codec, rawSize, storedSize, data } = chunk;
   if (data.length !== storedSize) {
     throw new IntegrityError(`${where}: stored ${data.length} bytes, expected ${storedSize}`);
   }
-  if (crc32(data) !== checksum) throw new IntegrityError(`${where}: checksum mismatch`);
+  if (chunk.checkForm === CHECKS_BYTES_AND_PLACE) {
+    if (placedChecksum(crc32(data), place) !== chunk.checksum) {
+      throw new IntegrityError(`${where}: checksum mismatch (bytes damaged, or a chunk of another place)`);
+    }
+  } else if (chunk.checkForm === CHECKS_BYTES) {
+    if (crc32(data) !== chunk.checksum) throw new IntegrityError(`${where}: checksum mismatch`);
+  } else throw new IntegrityError(`${where}: unknown checksum form ${chunk.checkForm}`);
   let raw: Buffer;
   if (codec === "raw") raw = data;
   else if (codec === "deflate") {

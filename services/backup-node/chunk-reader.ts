@@ -2,14 +2,15 @@ import { createHash } from "node:crypto";
 import type { Pool } from "mysql2/promise";
 import { IntegrityError, NotFoundError } from "../common/errors";
 import { selectCompleteCopy, type StoredCopy } from "./blob-rows";
-import { decodeChunk } from "./chunk-codec";
-import { selectChunk, type CopyKey, type StoredChunk } from "./chunk-rows";
+import { decodeChunk, type StoredChunk } from "./chunk-codec";
+import { selectChunk, type CopyKey } from "./chunk-rows";
 
 /**
  * Streams bytes [offset, offset + length) of a complete copy, one chunk row (one SELECT by
  * primary key) at a time, with the next chunk fetched while the caller consumes this one.
- * Memory: about two chunks, whatever the blob's size. Every chunk's checksum is verified; a read
- * of the whole blob also checks its sha256 before its last piece (a ranged read cannot).
+ * Memory: about two chunks, whatever the blob's size. Every chunk's checksum is verified, and
+ * binds the chunk to its place (blob, copy, seq) unless the row is of the old form; a read of the
+ * whole blob also checks its sha256 before its last piece (a ranged read cannot).
  */
 export async function* streamRange(
   pool: Pool,
@@ -43,10 +44,10 @@ export async function* streamRange(
     const to = Math.min(raw.length, offset + length - chunkStart);
     const piece = raw.subarray(from, to);
     whole?.update(piece);
-    // A whole read hands its last piece out only once the sha256 matches: each chunk's checksum
-    // covers its own bytes only, so a chunk row duplicated or swapped in MariaDB passes them all,
-    // and a mismatch found after the last byte left would come too late for a relay that has sent
-    // its Content-Length (a complete 200 of wrong bytes). Storage nodes hold back the same way.
+    // A whole read hands its last piece out only once the sha256 matches: an old-form row's
+    // checksum covers its own bytes only, so such a row duplicated or swapped in MariaDB passes
+    // it, and a mismatch found after the last byte left would come too late for a relay that has
+    // sent its Content-Length (a complete 200 of wrong bytes). Storage nodes hold back the same way.
     if (whole && seq === last && !whole.digest().equals(meta.sha256))
       throw new IntegrityError(`blob ${meta.blobId}: sha256 mismatch on read`);
     yield piece;
@@ -64,5 +65,5 @@ async function fetchChunk(pool: Pool, key: CopyKey, copy: StoredCopy, seq: numbe
   }
   const expectedRaw = Math.min(copy.chunkSize, copy.meta.size - seq * copy.chunkSize);
   if (row.rawSize !== expectedRaw) throw new IntegrityError(`${where}: holds ${row.rawSize} bytes, expected ${expectedRaw}`);
-  return decodeChunk(where, row.codec, row.rawSize, row.storedSize, row.checksum, row.data);
+  return decodeChunk(where, row, { blobId: key.blobId, writeId: key.writeId, seq });
 }

@@ -1,5 +1,5 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
-import type { EncodedChunk } from "./chunk-codec";
+import { storedAt, type EncodedChunk, type StoredChunk } from "./chunk-codec";
 
 // SQL for chunk rows. Everything goes through mysql2 execute(): the binary protocol sends a Buffer
 // as raw bytes, where TypeORM's text protocol would double it as hex.
@@ -11,20 +11,14 @@ export interface CopyKey {
   writeId: string;
 }
 
-export interface StoredChunk {
-  codec: string;
-  rawSize: number;
-  storedSize: number;
-  checksum: number;
-  data: Buffer;
-}
-
 export const INSERT_CHUNK_SQL = `INSERT INTO backup_chunks
-  (node_id, blob_id, write_id, seq, codec, raw_size, stored_size, checksum, data) VALUES `;
-export const CHUNK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  (node_id, blob_id, write_id, seq, codec, raw_size, stored_size, checksum, check_form, data) VALUES `;
+export const CHUNK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+/** A new row's values: its checksum binds its place (storedAt). */
 export function chunkParams(key: CopyKey, seq: number, c: EncodedChunk): Array<string | number | Buffer> {
-  return [key.nodeId, key.blobId, key.writeId, seq, c.codec, c.rawSize, c.data.length, c.checksum, c.data];
+  const row = storedAt(c, { blobId: key.blobId, writeId: key.writeId, seq });
+  return [key.nodeId, key.blobId, key.writeId, seq, row.codec, row.rawSize, row.storedSize, row.checksum, row.checkForm, row.data];
 }
 
 export async function insertChunk(pool: Pool, key: CopyKey, seq: number, chunk: EncodedChunk): Promise<void> {
@@ -34,12 +28,15 @@ export async function insertChunk(pool: Pool, key: CopyKey, seq: number, chunk: 
 /** One chunk by primary key, or null if it is not there (deleted or replaced meanwhile). */
 export async function selectChunk(pool: Pool, key: CopyKey, seq: number): Promise<StoredChunk | null> {
   const [rows] = await pool.execute<RowDataPacket[]>(
-    `SELECT codec, raw_size, stored_size, checksum, data FROM backup_chunks
+    `SELECT ${CHUNK_COLUMNS.join(", ")} FROM backup_chunks
       WHERE node_id = ? AND blob_id = ? AND write_id = ? AND seq = ?`,
     [key.nodeId, key.blobId, key.writeId, seq],
   );
   return rows[0] ? toStoredChunk(rows[0]) : null;
 }
+
+/** The columns toStoredChunk reads. */
+export const CHUNK_COLUMNS = ["codec", "raw_size", "stored_size", "checksum", "check_form", "data"];
 
 export function toStoredChunk(r: RowDataPacket): StoredChunk {
   return {
@@ -47,6 +44,7 @@ export function toStoredChunk(r: RowDataPacket): StoredChunk {
     rawSize: Number(r.raw_size),
     storedSize: Number(r.stored_size),
     checksum: Number(r.checksum),
+    checkForm: Number(r.check_form),
     data: r.data as Buffer,
   };
 }
