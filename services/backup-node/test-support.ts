@@ -2,13 +2,15 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import pino from "pino";
 import type { DataSource } from "typeorm";
-import { openDataSource, sqlPool } from "../common/db/datasource";
+import { openDataSource, sqlPool, type MigrationClass } from "../common/db/datasource";
 import type { Logger } from "../common/logger";
 import { MysqlBackupBackend, type BackupBackendOptions } from "./backup-backend";
 import { BACKUP_MIGRATIONS } from "./backup-schema";
 
 /** A fresh database of its own on the real MariaDB, with the cold-tier tables. */
 export interface TestDb {
+  /** Its mysql:// URL, for another DataSource on the same database. */
+  url: string;
   ds: DataSource;
   pool: Pool;
   log: Logger;
@@ -17,12 +19,15 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-export async function openTestDb(): Promise<TestDb> {
+/** `migrations`: the cold tier's by default; fewer for a database as an older release left it. */
+export async function openTestDb(migrations: MigrationClass[] = BACKUP_MIGRATIONS): Promise<TestDb> {
   const name = `minis3_t_${randomBytes(6).toString("hex")}`;
-  const ds = await openDataSource({ url: `mysql://root@127.0.0.1:3306/${name}`, migrations: BACKUP_MIGRATIONS, poolSize: 8 });
+  const url = `mysql://root@127.0.0.1:3306/${name}`;
+  const ds = await openDataSource({ url, migrations, poolSize: 8 });
   const pool = sqlPool(ds);
   const log = pino({ level: "silent" });
   return {
+    url,
     ds,
     pool,
     log,
