@@ -3,16 +3,18 @@ import { createConnection } from "mysql2/promise";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
 import { statOf } from "../support/api";
 import { sha256 } from "../support/bodies";
-import { retrieveOutcome, upload } from "../support/http";
+import { keyQuery, retrieveOutcome, signedFetch, upload } from "../support/http";
 import { waitFor } from "../support/wait";
 
-// A cold read streams from the backup node, which checks each chunk row against the CRC-32 stored in
-// that same row, and a whole read against the blob's sha256 before it hands out the last chunk
-// (services/backup-node/chunk-reader.ts). A chunk row changed as a whole in MariaDB (here chunk 1's
-// bytes and checksum written over chunk 2's: a duplicated chunk) passes every chunk check; only the
-// sha256 fails, and if that were found after the last byte, the coordinator would have relayed the
-// whole Content-Length already (api/body-relay.ts). The client must see a cut body, never a complete
-// 200 with other bytes (DESIGN "Faults"; review finding 3, which storage nodes keep the same way).
+// A cold read streams from the backup node, which checks each chunk row against its CRC-32 (of the
+// row's bytes and its place: blob id, write id, chunk number) before it hands out any of its bytes,
+// and a whole read against the blob's sha256 before it hands out the last chunk
+// (services/backup-node/chunk-reader.ts). Here chunk 1's row (bytes and checksum) is written over
+// chunk 2's in MariaDB: a duplicated chunk. A ranged GET over chunk 2 has no sha256 to check; its
+// row's checksum, naming another place, must fail it. A whole GET must never end as a complete 200
+// with other bytes either: the coordinator relays a Content-Length's bytes as they come
+// (api/body-relay.ts), so the client must see a cut body (DESIGN "Faults"; review finding 3, which
+// storage nodes keep the same way).
 
 let cluster: TestCluster;
 
@@ -24,7 +26,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-test("a cold object whose chunk rows were duplicated in MariaDB is never served as a complete 200", async () => {
+test("a cold object whose chunk rows were duplicated in MariaDB: a ranged GET over the copy fails, a whole GET is never a complete 200", async () => {
   const base = cluster.httpUrl;
   const body = randomBytes(4 * 1024 * 1024); // 4 chunk rows of 1 MiB at most: chunks 1 and 2 are full
   expect((await upload(base, "cold/dup", body)).status).toBe(201);
@@ -41,6 +43,18 @@ test("a cold object whose chunk rows were duplicated in MariaDB is never served 
   } finally {
     await db.end();
   }
+
+  // Before any byte of chunk 2 leaves: no 206 at all (the version has no other copy to read).
+  const at = 2 * 1024 * 1024 + 1000;
+  const ranged = await signedFetch(`${base}/retrieve?${keyQuery("cold/dup")}`, { headers: { range: `bytes=${at}-${at + 9999}` } });
+  const rangedBytes = Buffer.from(await ranged.arrayBuffer());
+  const servedAs =
+    ranged.status !== 206
+      ? `status ${ranged.status}`
+      : rangedBytes.equals(body.subarray(at, at + 10_000))
+        ? "the right bytes"
+        : "wrong bytes";
+  expect(servedAs).toMatch(/^status 5\d\d$/);
 
   const o = await retrieveOutcome(base, "cold/dup");
   if (o.status === 200 && o.complete) expect({ size: o.size, sha256: o.sha256 }).toEqual({ size: body.length, sha256: sha256(body) });
