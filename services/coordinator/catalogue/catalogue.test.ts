@@ -6,7 +6,7 @@ import type { VersionRow } from "../model/version-row";
 import { Catalogue, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
-import { keyChangeBatch, markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
+import { keyChangeBatch, keyChangeFits, markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The catalogue against the real MariaDB, in a database of its own dropped at the end. Each test
@@ -370,6 +370,47 @@ describe("deletes and restores", () => {
     expect(got.map((v) => v?.versionId)).toEqual([cur.versionId, overwritten.versionId]);
     expect([await c.version(trashed.versionId), await c.version(first.versionId)]).toEqual(before);
     expect(await c.current(other, "k")).toMatchObject({ versionId: elsewhere.versionId, state: "live" });
+  });
+
+  it("trashes a key's version for a delete naming it only while it is the visible one, in a batch with plain deletes", async () => {
+    const c = cat();
+    const b = newBucket();
+    const [named, old, replaced, plain, other] = [
+      upload(b, "named"),
+      upload(b, "old"),
+      upload(b, "old"),
+      upload(b, "plain"),
+      upload(b, "other"),
+    ];
+    for (const v of [named, old, replaced, plain, other]) await c.commit(v);
+    const del = (key: string, onlyVersion?: string) => ({ kind: "delete" as const, key: { bucket: b, key, requestId: null, onlyVersion } });
+    const out = await keyChangeBatch(
+      pool,
+      // "other" names a version of "named", the version "named" names: neither key's is taken for the other's.
+      [del("named", named.versionId), del("old", old.versionId), del("plain"), del("other", named.versionId), del("none", old.versionId)],
+      Date.now(),
+      TTL,
+    );
+    expect(out.map((r) => (r as VersionRow | null)?.versionId ?? null)).toEqual([named.versionId, null, plain.versionId, null, null]);
+    // The ones not named stay visible; the named old version stays in the trash as it was.
+    expect((await c.current(b, "old", true))?.versionId).toBe(replaced.versionId);
+    expect((await c.current(b, "other", true))?.versionId).toBe(other.versionId);
+    expect(await c.current(b, "named", true)).toBeNull();
+    expect((await c.version(old.versionId))?.reason).toBe("overwritten");
+    // Through the grouped path: the named one, then (not named any more) nothing.
+    expect((await c.markDeleted(b, "old", undefined, replaced.versionId))?.versionId).toBe(replaced.versionId);
+    expect(await c.markDeleted(b, "other", undefined, replaced.versionId)).toBeNull();
+  });
+
+  it("keeps a delete naming a version out of a batch holding another delete of its key", () => {
+    const del = (key: string, onlyVersion?: string) => ({
+      kind: "delete" as const,
+      key: { bucket: "b", key, requestId: null, onlyVersion },
+    });
+    expect(keyChangeFits([del("k")], del("k"))).toBe(true);
+    expect(keyChangeFits([del("k")], del("k", "v"))).toBe(false);
+    expect(keyChangeFits([del("k", "v")], del("k"))).toBe(false);
+    expect(keyChangeFits([del("k", "v")], del("j", "w"))).toBe(true);
   });
 
   it("gives a key deleted twice in one batch to one of the deletes", async () => {

@@ -221,12 +221,16 @@ export class Catalogue {
    * Hides a key's visible version and moves it to the trash state (its bytes move later).
    * Returns the version, or null when the key has no visible version. Concurrent deletes share
    * one transaction. The version keeps the delete's `requestId` (its trash move and purge name it).
+   * With `onlyVersion`, only if that is the visible version when the delete commits (else null).
    */
-  markDeleted(bucket: string, key: string, requestId?: RequestId): Promise<VersionRow | null> {
+  markDeleted(bucket: string, key: string, requestId?: RequestId, onlyVersion?: string): Promise<VersionRow | null> {
     const k = { bucket, key };
     const done = this.keyChanges.submit({
       kind: "delete",
-      key: { bucket, key, requestId: requestId ?? null },
+      key:
+        onlyVersion === undefined
+          ? { bucket, key, requestId: requestId ?? null }
+          : { bucket, key, requestId: requestId ?? null, onlyVersion },
     }) as Promise<VersionRow | null>;
     return this.mutate([k], [], done, (v) => ({
       versionIds: v ? [v.versionId] : [],

@@ -259,16 +259,36 @@ export function committedRow(v: NewVersion): VersionRow {
 }
 
 /**
- * One transaction for a batch of deletes: each key's visible version goes to the trash, as it is
- * now (a key deleted twice in a batch is found once), or null. Trashed at MariaDB's clock.
+ * A delete of a key's visible version; with `onlyVersion`, only if that is the key's visible version
+ * when the delete commits (S3's DeleteObject naming a version: checked earlier, a PUT committing in
+ * between had its new version trashed in place of the one named).
  */
-export function deleteBatch(pool: Pool, batch: (ObjectKey & Requested)[], trashTtlMs: number): Promise<(VersionRow | null)[]> {
+export type KeyDelete = ObjectKey & Requested & { onlyVersion?: string };
+
+/**
+ * One transaction for a batch of deletes: each key's visible version goes to the trash, as it is
+ * now (a key deleted twice in a batch is found once), or null (none, or not the one it names).
+ * Trashed at MariaDB's clock.
+ */
+export function deleteBatch(pool: Pool, batch: KeyDelete[], trashTtlMs: number): Promise<(VersionRow | null)[]> {
   return alone(pool, (tx) => addDeletes(tx, batch, trashTtlMs));
 }
 
-/** A batch of deletes' statements added to `tx`; answers how to read their results from its output. */
-function addDeletes(tx: MultiStatement, batch: (ObjectKey & Requested)[], trashTtlMs: number): (out: unknown[]) => (VersionRow | null)[] {
+/**
+ * A batch of deletes' statements added to `tx`; answers how to read their results from its output.
+ * A delete naming a version shares no batch with another delete of its key (keyChangeFits).
+ */
+function addDeletes(tx: MultiStatement, batch: KeyDelete[], trashTtlMs: number): (out: unknown[]) => (VersionRow | null)[] {
   const byBucket = groupKeys(batch);
+  // The version each conditional delete names, by key. Its condition goes in the UPDATE and the
+  // DELETE themselves, under the lock the SELECT takes on every key of the batch: no round trip
+  // more, and nothing can change the key between the check and the change.
+  const named = new Map<string, string>();
+  for (const d of batch) if (d.onlyVersion !== undefined) named.set(keyOf(d.bucket, d.key), d.onlyVersion);
+  const picked = (bucket: string, key: string, versionId: string) => {
+    const only = named.get(keyOf(bucket, key));
+    return only === undefined || only === versionId;
+  };
   // A key deleted twice in the batch goes to the trash under its first delete's id (found once, by that one).
   const requests = new Map<string, string | null>();
   for (const d of batch) if (!requests.has(keyOf(d.bucket, d.key))) requests.set(keyOf(d.bucket, d.key), d.requestId);
@@ -283,13 +303,19 @@ function addDeletes(tx: MultiStatement, batch: (ObjectKey & Requested)[], trashT
   const clock = tx.add(TRASH_CLOCK, []);
   for (const [bucket, keys] of byBucket) {
     const requests = perKey("v.request_id", "o.object_key", bucket, keys, requestOf);
+    const only = onlyNamed(bucket, keys, named, "o.");
     tx.add(
       `UPDATE versions v JOIN objects o ON v.version_id = o.version_id
                SET v.state = 'trash', ${trashedNow("@trashed_at", "v.")}, v.reason = 'deleted', ${requests.sql}, v.gen = v.gen + 1
-             WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})`,
-      [trashTtlMs, ...requests.params, bucket, ...keys],
+             WHERE o.bucket = ? AND o.object_key IN (${placeholders(keys.length, "?")})${only.sql}`,
+      [trashTtlMs, ...requests.params, bucket, ...keys, ...only.params],
     );
-    tx.add(`DELETE FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")})`, [bucket, ...keys]);
+    const objectsOnly = onlyNamed(bucket, keys, named, "");
+    tx.add(`DELETE FROM objects WHERE bucket = ? AND object_key IN (${placeholders(keys.length, "?")})${objectsOnly.sql}`, [
+      bucket,
+      ...keys,
+      ...objectsOnly.params,
+    ]);
   }
   return (out) => {
     const deletedMs = Number((out[clock] as RowDataPacket[])[0].ms);
@@ -297,6 +323,7 @@ function addDeletes(tx: MultiStatement, batch: (ObjectKey & Requested)[], trashT
     byBucket.forEach((_, j) => {
       for (const r of out[selects[j]] as RowDataPacket[]) {
         const v = toVersionRow(r);
+        if (!picked(v.bucket, v.key, v.versionId)) continue; // locked, left as it is
         const requestId = requestOf(v.bucket, v.key);
         found.set(keyOf(v.bucket, v.key), {
           ...v,
@@ -318,8 +345,31 @@ function addDeletes(tx: MultiStatement, batch: (ObjectKey & Requested)[], trashT
   };
 }
 
+/**
+ * The condition (after a bucket's `object_key IN (keys)`) that leaves out the keys of `keys` whose
+ * delete names another version than the visible one; "" when none names one (the usual DELETE).
+ * Each key with the version it names, as a pair: a client may name another key's version.
+ */
+function onlyNamed(bucket: string, keys: string[], named: Map<string, string>, alias: string): { sql: string; params: string[] } {
+  if (!named.size) return { sql: "", params: [] };
+  const pairs: string[] = [];
+  const anyVersion: string[] = [];
+  for (const k of keys) {
+    const v = named.get(keyOf(bucket, k));
+    if (v === undefined) anyVersion.push(k);
+    else pairs.push(k, v);
+  }
+  if (!pairs.length) return { sql: "", params: [] };
+  const ofPairs = `(${alias}object_key, ${alias}version_id) IN (${placeholders(pairs.length / 2, "(?, ?)")})`;
+  if (!anyVersion.length) return { sql: ` AND ${ofPairs}`, params: pairs };
+  return {
+    sql: ` AND (${ofPairs} OR ${alias}object_key IN (${placeholders(anyVersion.length, "?")}))`,
+    params: [...pairs, ...anyVersion],
+  };
+}
+
 /** An upload's commit or a delete: the two changes of which version a key shows, grouped together. */
-export type KeyChange = { kind: "commit"; version: NewVersion & Requested } | { kind: "delete"; key: ObjectKey & Requested };
+export type KeyChange = { kind: "commit"; version: NewVersion & Requested } | { kind: "delete"; key: KeyDelete };
 
 /** What a KeyChange answers: a commit's CommitResult, a delete's trashed version (or null). */
 export type KeyChangeResult = CommitResult | VersionRow | null;
@@ -327,12 +377,20 @@ export type KeyChangeResult = CommitResult | VersionRow | null;
 /**
  * Whether `next` may join a batch of key changes: not when the batch changes its key the other
  * way (a commit and a delete of one key in one transaction would not say which came first; the
- * later one waits for the next batch). Two commits, or two deletes, of one key are each kind's own.
+ * later one waits for the next batch). Two commits, or two deletes naming no version, of one key
+ * are each kind's own.
  */
 export function keyChangeFits(batch: readonly KeyChange[], next: KeyChange): boolean {
   const k = keyChangeKey(next);
-  return !batch.some((c) => c.kind !== next.kind && keyChangeKey(c) === k);
+  return !batch.some((c) => (c.kind !== next.kind || namesVersion(c) || namesVersion(next)) && keyChangeKey(c) === k);
 }
+
+/**
+ * A delete naming a version waits for the next batch after any other delete of its key, and the
+ * other way round: which of them trashes the version, under whose request, is then the order they
+ * came in (addDeletes finds a key's version once, for its first delete).
+ */
+const namesVersion = (c: KeyChange) => c.kind === "delete" && c.key.onlyVersion !== undefined;
 
 function keyChangeKey(c: KeyChange): string {
   return c.kind === "commit" ? keyOf(c.version.bucket, c.version.key) : keyOf(c.key.bucket, c.key.key);
@@ -347,7 +405,7 @@ function keyChangeKey(c: KeyChange): string {
  */
 export function keyChangeBatch(pool: Pool, batch: KeyChange[], nowMs: number, trashTtlMs: number): Promise<KeyChangeResult[]> {
   const commits: (NewVersion & Requested)[] = [];
-  const deletes: (ObjectKey & Requested)[] = [];
+  const deletes: KeyDelete[] = [];
   for (const c of batch) {
     if (c.kind === "commit") commits.push(c.version);
     else deletes.push(c.key);

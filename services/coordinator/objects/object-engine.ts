@@ -193,7 +193,12 @@ export interface ObjectEngine {
   put(input: PutInput): Promise<ObjectView>;
   get(bucket: string, key: string, range: ByteRange | undefined, requestId: RequestId): Promise<GetResult>;
   head(bucket: string, key: string): Promise<ObjectView>;
-  delete(bucket: string, key: string, requestId: RequestId): Promise<DeleteResult>;
+  /**
+   * The key's visible version to the trash; NoSuchKey when it has none. With `onlyVersion`, only if
+   * that is the visible version when the delete commits, checked in its transaction (NoSuchKey
+   * otherwise): a version committed after the caller looked is never the one trashed.
+   */
+  delete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<DeleteResult>;
   list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult>;
   undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView>;
   listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult>;

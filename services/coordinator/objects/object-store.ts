@@ -584,11 +584,13 @@ export class ObjectStore implements ObjectEngine {
     return Object.assign(toObjectView(v), { next: nextTransition(v, this.opts.hotTtlMs, this.access.lastSeen(v.versionId)) });
   }
 
-  async delete(bucket: string, key: string, requestId: RequestId): Promise<DeleteResult> {
+  async delete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<DeleteResult> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    const v = await fromCatalogue(this.catalogue.markDeleted(b, k, requestId));
-    if (!v) throw new NotFoundError(`no object ${b}/${k}`);
+    if (onlyVersion !== undefined && !VERSION_ID_RE.test(onlyVersion)) throw new NotFoundError(`no version ${onlyVersion} of ${b}/${k}`);
+    const v = await fromCatalogue(this.catalogue.markDeleted(b, k, requestId, onlyVersion));
+    if (!v)
+      throw new NotFoundError(onlyVersion === undefined ? `no object ${b}/${k}` : `${onlyVersion} is not the visible version of ${b}/${k}`);
     this.events.deleted(v, requestId);
     return { bucket: b, key: k, versionId: v.versionId, purgeAtMs: v.purgeMs ?? 0 };
   }

@@ -16,17 +16,23 @@ const OCTET_STREAM = "application/octet-stream";
 /**
  * DeleteObject (and each key of DeleteObjects): the current version goes to the trash. A version
  * named by id must be the current one: the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
- * never on request, and a delete marker (ours are views of the trash) cannot be removed.
+ * never on request, and a delete marker (ours are views of the trash) cannot be removed. Whether it
+ * is current is checked by the delete's own commit (engine.delete's onlyVersion), not by a lookup
+ * before it: a PUT committing in between had its new version trashed in place of the one named.
  */
 export async function deleteObject(deps: S3Deps, bucket: string, key: string, requestId: string, versionId?: string): Promise<void> {
-  if (versionId !== undefined) {
-    const current = await deps.engine.head(bucket, key).catch(() => undefined);
-    if (current?.versionId !== versionId) {
-      await deps.engine.headVersion(bucket, key, versionId.replace(/\.deleted$/, "")); // NoSuchKey when it is not there at all
-      throw s3Errors.notImplemented("deleting a version in the trash (it is purged after MINIS3_TRASH_TTL; undelete brings it back)");
-    }
+  if (versionId === undefined) {
+    await deps.engine.delete(bucket, key, requestId);
+    return;
   }
-  await deps.engine.delete(bucket, key, requestId);
+  try {
+    await deps.engine.delete(bucket, key, requestId, versionId);
+  } catch (e) {
+    if (!hasCode(e, ErrorCode.NoSuchKey)) throw e;
+    // Not current (or replaced since the client saw it: the trash holds it now).
+    await deps.engine.headVersion(bucket, key, versionId.replace(/\.deleted$/, "")); // NoSuchKey when it is not there at all
+    throw s3Errors.notImplemented("deleting a version in the trash (it is purged after MINIS3_TRASH_TTL; undelete brings it back)");
+  }
 }
 
 export function registerObjectOps(router: S3Router, deps: S3Deps): void {

@@ -178,8 +178,11 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     return { ...this.lookup(bucket, key).view };
   }
 
-  async delete(bucket: string, key: string): Promise<DeleteResult> {
+  async delete(bucket: string, key: string, _requestId?: string, onlyVersion?: string): Promise<DeleteResult> {
     const stored = this.lookup(bucket, key);
+    if (onlyVersion !== undefined && stored.view.versionId !== onlyVersion) {
+      throw new NotFoundError(`${onlyVersion} is not the visible version of ${bucket}/${key}`);
+    }
     this.objects.delete(objectId(stored.view.bucket, stored.view.key));
     const entry = this.toTrash(stored, "deleted");
     return { bucket: stored.view.bucket, key: stored.view.key, versionId: stored.view.versionId, purgeAtMs: entry.purgeAtMs };

@@ -20,7 +20,7 @@ export function storeOnNodes(
     catalogue,
     placement: new Placement(nodes.directory, opts.replicas),
     nodes: nodes.pool,
-    access: { touch: () => undefined } as unknown as ObjectStoreDeps["access"],
+    access: { touch: () => undefined, lastSeen: () => undefined } as unknown as ObjectStoreDeps["access"],
     log: silentLog,
     events: NO_EVENTS,
     undeleter: { undelete: () => Promise.reject(new Error("not here")) },
