@@ -3,7 +3,7 @@ import { CONNECTION_OPTIONS } from "../../common/db/pool";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import type { VersionRow } from "../model/version-row";
-import { Catalogue, type NewVersion } from "./catalogue";
+import { Catalogue, isTakenOver, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
 import { keyChangeBatch, keyChangeFits, markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
@@ -411,6 +411,44 @@ describe("deletes and restores", () => {
     expect(keyChangeFits([del("k")], del("k", "v"))).toBe(false);
     expect(keyChangeFits([del("k", "v")], del("k"))).toBe(false);
     expect(keyChangeFits([del("k", "v")], del("j", "w"))).toBe(true);
+  });
+
+  it("commits a multipart Complete's version only while its upload is still its own, in a batch with plain commits", async () => {
+    const c = cat();
+    const b = newBucket();
+    const begun = async (key: string) => {
+      const uploadId = newVersionId();
+      await c.multipart.create({ uploadId, bucket: b, key, contentType: "", metadata: {}, createdMs: 1000 });
+      await c.multipart.putPart({
+        uploadId,
+        partNumber: 1,
+        size: 1,
+        etag: "c".repeat(32),
+        sha256: "d".repeat(64),
+        blobId: newVersionId(),
+        replicas: ["s1"],
+        createdMs: 1,
+      });
+      expect((await c.multipart.beginComplete(uploadId, 2000, 0)).began).toBe(true);
+      return uploadId;
+    };
+    const [mine, takenOver] = [await begun("mine"), await begun("taken")];
+    expect((await c.multipart.beginComplete(takenOver, 3000, 2500)).began).toBe(true); // taken over: state_ms 3000
+    const [ok, lost, plain] = [upload(b, "mine"), upload(b, "taken"), upload(b, "plain")];
+    const got = await Promise.allSettled([
+      c.commit(ok, undefined, { uploadId: mine, stateMs: 2000 }),
+      c.commit(lost, undefined, { uploadId: takenOver, stateMs: 2000 }),
+      c.commit(plain),
+    ]);
+    expect(got.map((r) => (r.status === "rejected" ? isTakenOver(r.reason) : r.value))).toEqual([{ replaced: [] }, true, { replaced: [] }]);
+    expect(await c.multipart.upload(mine)).toMatchObject({ state: "completed", versionId: ok.versionId, etag: ok.etag });
+    expect(await c.multipart.parts(mine, 0, 10)).toEqual([]);
+    expect(await c.multipart.upload(takenOver)).toMatchObject({ state: "completing", stateMs: 3000, versionId: null });
+    expect(await c.multipart.parts(takenOver, 0, 10)).toHaveLength(1);
+    expect([await c.version(lost.versionId), (await c.current(b, "plain", true))?.versionId]).toEqual([null, plain.versionId]);
+    // Its own again (by the time the takeover marked), the upload reopens; by another's, it does not.
+    expect(await c.multipart.reopen(takenOver, 4000, 2000)).toBe(false);
+    expect(await c.multipart.reopen(takenOver, 4000, 3000)).toBe(true);
   });
 
   it("gives a key deleted twice in one batch to one of the deletes", async () => {

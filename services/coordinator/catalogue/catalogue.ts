@@ -37,17 +37,20 @@ import {
   selectCurrent,
   selectVersions,
   updateAccessTimes,
+  type CommitItem,
   type CommitResult,
   type KeyChange,
   type KeyChangeResult,
   type NewVersion,
+  type MultipartFence,
   type ObjectKey,
   type PurgeMark,
   type RestoreResult,
   type TierMove,
 } from "./versions-sql";
 
-export type { CommitResult, NewVersion, RestoreResult };
+export type { CommitResult, MultipartFence, NewVersion, RestoreResult };
+export { isTakenOver } from "./versions-sql";
 
 /** Lifecycle reads and changes in one query or transaction at most. */
 const LIFECYCLE_BATCH = 256;
@@ -205,11 +208,15 @@ export class Catalogue {
 
   /**
    * Makes a new version visible (the moment an upload becomes real). Waits for its batch. The
-   * version it replaces goes to the trash under `requestId`, the upload's.
+   * version it replaces goes to the trash under `requestId`, the upload's. A multipart Complete's
+   * commit names its fence (`completes`): its upload is marked completed in the same transaction,
+   * or nothing commits (isTakenOver).
    */
-  commit(v: NewVersion, requestId?: RequestId): Promise<CommitResult> {
+  commit(v: NewVersion, requestId?: RequestId, completes?: MultipartFence): Promise<CommitResult> {
     const ticket = this.cache.ticket();
-    const done = this.keyChanges.submit({ kind: "commit", version: requestedVersion(v, requestId ?? null) }) as Promise<CommitResult>;
+    const version = requestedVersion(v, requestId ?? null);
+    const item: CommitItem = completes ? Object.assign(version, { completes }) : version;
+    const done = this.keyChanges.submit({ kind: "commit", version: item }) as Promise<CommitResult>;
     return this.mutate([v], [v.versionId], done, (result) => ({
       versionIds: result.replaced,
       // The new row is built only when the cache may keep it (it is on the path of every upload).

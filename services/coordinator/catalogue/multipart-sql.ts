@@ -145,31 +145,18 @@ export class MultipartQueries {
     return { began: r.affectedRows === 1, row: await this.upload(uploadId) };
   }
 
-  /** Completing → open again, after a Complete that failed before making its object. */
-  async reopen(uploadId: string, nowMs: number): Promise<void> {
-    await this.pool.execute("UPDATE multipart_uploads SET state = 'open', state_ms = ? WHERE upload_id = ? AND state = 'completing'", [
-      nowMs,
-      uploadId,
-    ]);
-  }
-
   /**
-   * Completing → completed, naming the object made; the parts' rows go in the same transaction and
-   * their blobs are answered, for the caller to delete.
+   * Completing → open again, after a Complete that failed before making its object: only if the
+   * upload is still that Complete's (`stateMs`, the time its beginComplete marked). False when it
+   * is not: taken over, aborted, or completed (by the Complete's own commit, if its answer was lost).
+   * Completing → completed is the Complete's version commit itself (versions-sql.ts MultipartFence).
    */
-  finishComplete(uploadId: string, versionId: string, etag: string, nowMs: number): Promise<PartBlob[]> {
-    return inTransaction(this.pool, async (conn) => {
-      const state = await lockedState(conn, uploadId);
-      if (state !== "completing") return [];
-      const blobs = await takeParts(conn, uploadId);
-      await conn.query("UPDATE multipart_uploads SET state = 'completed', state_ms = ?, version_id = ?, etag = ? WHERE upload_id = ?", [
-        nowMs,
-        versionId,
-        etag,
-        uploadId,
-      ]);
-      return blobs;
-    });
+  async reopen(uploadId: string, nowMs: number, stateMs: number): Promise<boolean> {
+    const [r] = await this.pool.execute<ResultSetHeader>(
+      "UPDATE multipart_uploads SET state = 'open', state_ms = ? WHERE upload_id = ? AND state = 'completing' AND state_ms = ?",
+      [nowMs, uploadId, stateMs],
+    );
+    return r.affectedRows === 1;
   }
 
   /**

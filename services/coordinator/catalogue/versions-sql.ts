@@ -44,6 +44,29 @@ export interface Requested {
   requestId: string | null;
 }
 
+/**
+ * A multipart Complete's claim on its upload (multipart-sql.ts beginComplete): the upload's row
+ * must still be `completing` with the `state_ms` this Complete marked when its version commits. A
+ * takeover marks a later time, an Abort deletes the row: a Complete stalled past its takeover time
+ * (SIGSTOP) then commits nothing, and only one version of the key is made.
+ */
+export interface MultipartFence {
+  uploadId: string;
+  stateMs: number;
+}
+
+/** An upload commit as a batch takes it: the version, its request, and for a multipart Complete its fence. */
+export type CommitItem = NewVersion & Requested & { completes?: MultipartFence };
+
+/** The text of the error a commit whose multipart fence failed answers with (isTakenOver). */
+const TAKEN_OVER = "minis3: the multipart upload was taken over or aborted";
+
+/** Whether a commit failed because its multipart Complete's upload is no longer its own (nothing committed). */
+export function isTakenOver(e: unknown): boolean {
+  const err = e as { errno?: unknown; message?: unknown };
+  return err?.errno === 1644 && typeof err.message === "string" && err.message.includes(TAKEN_OVER);
+}
+
 export interface CommitResult {
   /** Versions this commit pushed to the trash (the key's previous version; same-batch losers). */
   replaced: string[];
@@ -109,7 +132,7 @@ export async function selectVersions(pool: Pool, ids: string[]): Promise<(Versio
  * One transaction for a whole batch of upload commits, sent as one multi-statement query: on
  * this kind of machine a round trip to MariaDB costs more CPU than the statements themselves.
  */
-export function commitBatch(pool: Pool, batch: (NewVersion & Requested)[], nowMs: number, trashTtlMs: number): Promise<CommitResult[]> {
+export function commitBatch(pool: Pool, batch: CommitItem[], nowMs: number, trashTtlMs: number): Promise<CommitResult[]> {
   return alone(pool, (tx) => addCommits(tx, batch, nowMs, trashTtlMs));
 }
 
@@ -124,13 +147,9 @@ async function alone<R>(pool: Pool, add: (tx: MultiStatement) => (out: unknown[]
  * A batch of upload commits' statements added to `tx`; answers how to read their results from
  * the transaction's output.
  */
-function addCommits(
-  tx: MultiStatement,
-  batch: (NewVersion & Requested)[],
-  nowMs: number,
-  trashTtlMs: number,
-): (out: unknown[]) => CommitResult[] {
+function addCommits(tx: MultiStatement, batch: CommitItem[], nowMs: number, trashTtlMs: number): (out: unknown[]) => CommitResult[] {
   const purgeMs = nowMs + trashTtlMs;
+  addMultipartFences(tx, batch);
   // The last upload of a key in the batch wins; earlier ones go straight to the trash.
   const winner = new Map<string, number>();
   batch.forEach((v, i) => winner.set(keyOf(v.bucket, v.key), i));
@@ -214,6 +233,29 @@ function addCommits(
     });
     return results;
   };
+}
+
+/**
+ * A multipart Complete's upload row, locked first (in upload id order) and marked completed naming
+ * its version, only while it is still `completing` with the time this Complete marked (its fence);
+ * else the statement after it raises TAKEN_OVER, and the whole transaction is rolled back. Its part
+ * rows go with it (the caller drops their blobs). In the commit's own round trip: before 2026-12-07
+ * the row was marked completed in a transaction of its own after the version had committed, and a
+ * Complete stalled past its takeover time committed a second version of the key.
+ */
+function addMultipartFences(tx: MultiStatement, batch: CommitItem[]): void {
+  const fenced = batch.filter((v) => v.completes).sort((a, b) => (a.completes!.uploadId < b.completes!.uploadId ? -1 : 1));
+  for (const v of fenced) {
+    const { uploadId, stateMs } = v.completes!;
+    tx.add(
+      `UPDATE multipart_uploads SET state = 'completed', state_ms = ${NOW_MS}, version_id = ?, etag = ?
+        WHERE upload_id = ? AND state = 'completing' AND state_ms = ?`,
+      [v.versionId, v.etag, uploadId, stateMs],
+    );
+    // MariaDB runs IF … END IF outside a stored program; a failed statement ends the transaction (MultiStatement).
+    tx.add(`IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '${TAKEN_OVER}'; END IF`, []);
+    tx.add("DELETE FROM multipart_parts WHERE upload_id = ?", [uploadId]);
+  }
 }
 
 /**
@@ -369,7 +411,7 @@ function onlyNamed(bucket: string, keys: string[], named: Map<string, string>, a
 }
 
 /** An upload's commit or a delete: the two changes of which version a key shows, grouped together. */
-export type KeyChange = { kind: "commit"; version: NewVersion & Requested } | { kind: "delete"; key: KeyDelete };
+export type KeyChange = { kind: "commit"; version: CommitItem } | { kind: "delete"; key: KeyDelete };
 
 /** What a KeyChange answers: a commit's CommitResult, a delete's trashed version (or null). */
 export type KeyChangeResult = CommitResult | VersionRow | null;
@@ -404,7 +446,7 @@ function keyChangeKey(c: KeyChange): string {
  * each other's keys in opposite orders, and the deadlock that makes is retried (withRetry).
  */
 export function keyChangeBatch(pool: Pool, batch: KeyChange[], nowMs: number, trashTtlMs: number): Promise<KeyChangeResult[]> {
-  const commits: (NewVersion & Requested)[] = [];
+  const commits: CommitItem[] = [];
   const deletes: KeyDelete[] = [];
   for (const c of batch) {
     if (c.kind === "commit") commits.push(c.version);

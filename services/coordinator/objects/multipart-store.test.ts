@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import type { RowDataPacket } from "mysql2/promise";
 import { ErrorCode, hasCode } from "../../common/errors";
 import { collect, silentLog } from "../../rpc/testing/test-helpers";
 import { AccessTracker } from "../catalogue/access-tracker";
@@ -23,6 +24,9 @@ let nodes: InProcessNodes;
 let catalogue: Catalogue;
 let objects: ObjectStore;
 let mp: MultipartStore;
+/** `mp`, but a Complete running longer than TAKEOVER_MS may be taken over (15 min in service). */
+let quick: MultipartStore;
+const TAKEOVER_MS = 300;
 
 beforeAll(async () => {
   nodes = await startNodes([{ id: "s1" }, { id: "s2" }, { id: "s3" }], CHUNK);
@@ -38,6 +42,12 @@ beforeAll(async () => {
   };
   objects = new ObjectStore(deps, { replicas: 2, writeQuorum: 2, maxObjectSize: 1 << 30, chunkSize: CHUNK, hotTtlMs: 30 * 60_000 });
   mp = new MultipartStore(deps, objects, { maxObjectSize: 1 << 30, chunkSize: CHUNK, minPartSize: MIN_PART });
+  quick = new MultipartStore(deps, objects, {
+    maxObjectSize: 1 << 30,
+    chunkSize: CHUNK,
+    minPartSize: MIN_PART,
+    completingStaleMs: TAKEOVER_MS,
+  });
 });
 afterAll(async () => {
   await objects.close();
@@ -409,6 +419,24 @@ test("a coordinator whose clock runs ahead takes over neither a running Complete
   expect(hasCode(await errorOf(objects.head(bucket, "skew")), ErrorCode.NoSuchKey)).toBe(true);
 });
 
+/** Holds the first catalogue commit from now (a Complete's, its bytes made) until released; later ones pass. Restore the mocks after. */
+function holdFirstCommit(): { atCommit: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let reached!: () => void;
+  const atCommit = new Promise<void>((r) => (reached = r));
+  const commit = catalogue.commit.bind(catalogue);
+  let calls = 0;
+  jest.spyOn(catalogue, "commit").mockImplementation(async (...args) => {
+    if (++calls === 1) {
+      reached();
+      await gate;
+    }
+    return commit(...args);
+  });
+  return { atCommit, release };
+}
+
 test("an Abort while a Complete runs is refused (409), so no object appears after an Abort was answered", async () => {
   const bucket = `mpabort${process.pid}`;
   const ref = await mp.create({ bucket, key: "k", contentType: "", metadata: {} });
@@ -417,16 +445,7 @@ test("an Abort while a Complete runs is refused (409), so no object appears afte
   const listed = data.map((d, i) => ({ partNumber: i + 1, etag: md5(d) }));
 
   // Hold the Complete just before its catalogue commit (its bytes made), then let it go on as it would.
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let reached!: () => void;
-  const atCommit = new Promise<void>((r) => (reached = r));
-  const commit = catalogue.commit.bind(catalogue);
-  jest.spyOn(catalogue, "commit").mockImplementation(async (...args) => {
-    reached();
-    await gate;
-    return commit(...args);
-  });
+  const { atCommit, release } = holdFirstCommit();
 
   const completing = mp.complete(ref, listed).then(
     (object) => ({ object }),
@@ -444,5 +463,71 @@ test("an Abort while a Complete runs is refused (409), so no object appears afte
     abortRefused: true,
     completed: true,
     visible: true,
+  });
+});
+
+describe("a Complete stalled past its takeover time (SIGSTOP) is fenced", () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  /**
+   * An upload of two parts whose Complete is held just before its catalogue commit (its bytes made)
+   * for longer than TAKEOVER_MS, as a coordinator stopped there; `resume` lets it go on and answers
+   * how it ended. Later commits pass. `before`: the blobs on the nodes before the Complete.
+   */
+  async function stalledComplete(bucket: string) {
+    const data = [randomBytes(MIN_PART + 3), randomBytes(MIN_PART + 5)];
+    const { ref, listed } = await uploadedParts(bucket, "k", data);
+    const before = await allBlobs();
+    const { atCommit, release } = holdFirstCommit();
+    const first = quick.complete(ref, listed).then(
+      (object) => ({ object }),
+      (error: unknown) => ({ error }),
+    );
+    await atCommit;
+    await new Promise((r) => setTimeout(r, TAKEOVER_MS + 100));
+    const resume = () => {
+      release();
+      return first;
+    };
+    return { ref, listed, before, resume };
+  }
+
+  const versionsOf = async (bucket: string, key: string) =>
+    (
+      await db
+        .pool()
+        .query<RowDataPacket[]>("SELECT version_id, state FROM versions WHERE bucket = ? AND object_key = ? ORDER BY version_id", [
+          bucket,
+          key,
+        ])
+    )[0].map((r) => [r.version_id as string, r.state as string]);
+
+  /** The blobs on the nodes that were not there `before`, once there are `n` of them (or after ~5 s). */
+  const newBlobs = (before: Set<string>, n: number) =>
+    soon(
+      async () => [...(await allBlobs())].filter((b) => !before.has(b)).sort(),
+      (f) => f.length === n,
+    );
+
+  test("taken over by a second Complete, the first commits nothing when it resumes: one version of the key", async () => {
+    const bucket = newBucket();
+    const { ref, listed, before, resume } = await stalledComplete(bucket);
+    const second = await quick.complete(ref, listed); // takes the "dead" Complete over and commits
+    const outcome = await resume();
+    // One version made; the first Complete answers with it, as a retried Complete would.
+    expect(await versionsOf(bucket, "k")).toEqual([[second.versionId, "live"]]);
+    expect("object" in outcome ? outcome.object.versionId : outcome.error).toBe(second.versionId);
+    // The first one's own copies went, the parts too: what is new on the nodes is the object.
+    expect(await newBlobs(before, second.replicas.length)).toEqual(second.replicas.map((id) => `${id}/${second.versionId}`).sort());
+  });
+
+  test("aborted after its takeover time, it commits nothing when it resumes: no object appears after the Abort", async () => {
+    const bucket = newBucket();
+    const { ref, before, resume } = await stalledComplete(bucket);
+    await quick.abort(ref); // the Complete looks dead: the Abort goes ahead
+    const outcome = await resume();
+    expect(await versionsOf(bucket, "k")).toEqual([]);
+    expect("error" in outcome && hasCode(outcome.error, ErrorCode.NoSuchUpload)).toBe(true);
+    expect(await newBlobs(before, 0)).toEqual([]);
   });
 });

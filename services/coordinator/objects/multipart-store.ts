@@ -36,6 +36,8 @@ export interface MultipartStoreOptions {
   chunkSize: number;
   /** All parts but the last must be at least this big (S3: 5 MiB; engine tests pass less). */
   minPartSize?: number;
+  /** How long a Complete runs before another may take it over (COMPLETING_STALE_MS; tests pass less). */
+  completingStaleMs?: number;
 }
 
 export interface MultipartStoreDeps {
@@ -56,8 +58,9 @@ const COMPLETED_KEPT_MS = 60 * 60 * 1000;
  * largest object, takes about a minute here; the margin covers slow nodes. state_ms is written and
  * compared on the catalogue's clock (MariaDB's, catalogue-clock.ts), never a coordinator's: one whose
  * clock ran 15 minutes ahead took over (or aborted) a Complete still running elsewhere (until
- * 2026-12-07). Were the first still alive past the margin, both would write the same bytes to the
- * key, and the loser's read of parts the winner dropped fails harmlessly.
+ * 2026-12-07). Were the first still alive past the margin (stalled), its commit is fenced: the
+ * takeover marked a later state_ms, and the first's version commits only with its own
+ * (versions-sql.ts MultipartFence).
  */
 const COMPLETING_STALE_MS = 15 * 60 * 1000;
 /** Completed rows forgotten per Create (a bounded DELETE on the path of a rare request). */
@@ -81,6 +84,7 @@ export class MultipartStore implements MultipartEngine {
   private readonly reader: ReplicaReader;
   private readonly writer: ReplicaWriter;
   private readonly minPartSize: number;
+  private readonly completingStaleMs: number;
 
   constructor(
     deps: MultipartStoreDeps,
@@ -93,6 +97,7 @@ export class MultipartStore implements MultipartEngine {
     this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log);
     this.writer = new ReplicaWriter(deps.nodes, this.log);
     this.minPartSize = opts.minPartSize ?? MIN_PART_SIZE;
+    this.completingStaleMs = opts.completingStaleMs ?? COMPLETING_STALE_MS;
   }
 
   async create(input: CreateUploadInput): Promise<UploadRef> {
@@ -178,7 +183,7 @@ export class MultipartStore implements MultipartEngine {
     checkPartList(listed);
     const upload = await this.upload(ref);
     const now = await this.catalogue.clock.now();
-    const { began, row } = await this.catalogue.multipart.beginComplete(upload.uploadId, now, now - COMPLETING_STALE_MS);
+    const { began, row } = await this.catalogue.multipart.beginComplete(upload.uploadId, now, now - this.completingStaleMs);
     if (!began) {
       if (row?.state === "completed") return this.completedObject(row);
       if (row?.state === "completing") {
@@ -186,15 +191,21 @@ export class MultipartStore implements MultipartEngine {
       }
       throw noSuchUpload(upload.uploadId, null);
     }
+    // The upload is this Complete's while its row says `completing` since `now`: a takeover or an
+    // Abort changes that, and then the version's commit, which checks it, makes nothing.
+    const completes = { uploadId: upload.uploadId, stateMs: now };
     let object: ObjectView;
+    let stored: PartRow[];
     try {
-      const parts = await this.checkParts(upload.uploadId, listed);
+      const checked = await this.checkParts(upload.uploadId, listed);
+      stored = checked.stored;
+      const { parts } = checked;
       const size = parts.reduce((n, p) => n + p.size, 0);
       if (size > this.opts.maxObjectSize) {
         throw new TooLargeError(`the parts add up to ${size} bytes; the largest object is ${this.opts.maxObjectSize}`);
       }
       const etag = multipartEtag(parts);
-      const made = { bucket: upload.bucket, key: upload.key, contentType: upload.contentType, metadata: upload.metadata, etag };
+      const made = { bucket: upload.bucket, key: upload.key, contentType: upload.contentType, metadata: upload.metadata, etag, completes };
       object =
         (await this.objects.putComposed({ ...made, parts, requestId: ref.requestId })) ??
         (await this.objects.put({
@@ -204,40 +215,41 @@ export class MultipartStore implements MultipartEngine {
           requestId: ref.requestId,
         }));
     } catch (e) {
-      await this.catalogue.clock
-        .now()
-        .then((at) => this.catalogue.multipart.reopen(upload.uploadId, at))
-        .catch((err) =>
-          this.log.warn(
-            { err, upload: upload.uploadId, requestId: ref.requestId },
-            "could not reopen a multipart upload after a failed Complete",
-          ),
-        );
+      return this.afterFailedComplete(upload.uploadId, now, e, ref.requestId);
+    }
+    // Committed, and with it the upload marked completed and its part rows gone (no row names the
+    // parts now, and none could change while the upload was this Complete's): their copies go. Not
+    // awaited: a copy the deletes miss is the orphan sweep's. Awaited, they were 84-100 ms of a
+    // 64 MiB upload's ~500 ms Complete (16 files on two nodes, 2026-12-06).
+    void this.dropBlobs(stored, ref.requestId);
+    return object;
+  }
+
+  /**
+   * A Complete that made no object, or does not know it did: its upload opens again if still its
+   * own (marked `completing` at `stateMs`), and the error stands. Not its own any more, the row
+   * answers: completed (by a takeover, or by this Complete's commit whose answer was lost) → that
+   * object; taken over and still running → Conflict; aborted → NoSuchUpload. Nothing of another
+   * Complete's is touched; this one's copies went with its failed commit.
+   */
+  private async afterFailedComplete(uploadId: string, stateMs: number, e: unknown, requestId: RequestId): Promise<ObjectView> {
+    let reopened: boolean;
+    try {
+      reopened = await this.catalogue.multipart.reopen(uploadId, await this.catalogue.clock.now(), stateMs);
+    } catch (err) {
+      this.log.warn({ err, upload: uploadId, requestId }, "could not reopen a multipart upload after a failed Complete");
       throw e;
     }
-    // The object is committed: from here on the Complete has happened, whatever fails next.
-    try {
-      const blobs = await this.catalogue.multipart.finishComplete(
-        upload.uploadId,
-        object.versionId,
-        object.etag,
-        await this.catalogue.clock.now(),
-      );
-      // Not awaited: no row names the parts now, and a copy the deletes miss is the orphan sweep's.
-      // Awaited, they were 84-100 ms of a 64 MiB upload's ~500 ms Complete (16 files on two nodes, 2026-12-06).
-      void this.dropBlobs(blobs, ref.requestId);
-    } catch (e) {
-      this.log.warn(
-        { err: e, upload: upload.uploadId, requestId: ref.requestId },
-        "multipart upload completed, but its parts could not be dropped yet",
-      );
-    }
-    return object;
+    if (reopened) throw e;
+    const row = await this.catalogue.multipart.upload(uploadId);
+    if (row?.state === "completed") return this.completedObject(row);
+    if (row) throw new MiniS3Error(ErrorCode.Conflict, `upload ${uploadId} was taken over by another Complete; try again`);
+    throw noSuchUpload(uploadId, null);
   }
 
   async abort(ref: UploadRef): Promise<void> {
     const upload = await this.upload(ref);
-    const blobs = await this.catalogue.multipart.abort(upload.uploadId, (await this.catalogue.clock.now()) - COMPLETING_STALE_MS);
+    const blobs = await this.catalogue.multipart.abort(upload.uploadId, (await this.catalogue.clock.now()) - this.completingStaleMs);
     if (blobs === null) throw noSuchUpload(upload.uploadId, null);
     if (blobs === "completing") {
       throw new MiniS3Error(ErrorCode.Conflict, `upload ${upload.uploadId} is being completed; it cannot be aborted now`);
@@ -298,9 +310,13 @@ export class MultipartStore implements MultipartEngine {
     return row;
   }
 
-  /** The parts a Complete names, as stored: each must exist with that ETag, all but the last big enough. */
-  private async checkParts(uploadId: string, listed: CompletedPart[]): Promise<PartRow[]> {
-    const stored = new Map((await this.catalogue.multipart.parts(uploadId, 0, MAX_PART_NUMBER)).map((p) => [p.partNumber, p]));
+  /**
+   * The parts a Complete names, as stored: each must exist with that ETag, all but the last big
+   * enough; and every part the upload has (`stored`: those it does not name go too).
+   */
+  private async checkParts(uploadId: string, listed: CompletedPart[]): Promise<{ parts: PartRow[]; stored: PartRow[] }> {
+    const all = await this.catalogue.multipart.parts(uploadId, 0, MAX_PART_NUMBER);
+    const stored = new Map(all.map((p) => [p.partNumber, p]));
     const parts = listed.map(({ partNumber, etag }) => {
       const part = stored.get(partNumber);
       if (!part) throw new MiniS3Error(ErrorCode.InvalidPart, `part ${partNumber} was not uploaded`);
@@ -316,7 +332,7 @@ export class MultipartStore implements MultipartEngine {
         );
       }
     });
-    return parts;
+    return { parts, stored: all };
   }
 
   /** The parts' bytes one after the other, each from its replicas (live first, resumed mid-stream). */

@@ -71,6 +71,12 @@ export interface PutInput extends ExpectedDigests {
    * md5s>-<part count>", S3's form). Set by the engine's multipart Complete, never from a client.
    */
   etag?: string;
+  /**
+   * A multipart Complete's claim on its upload (catalogue's MultipartFence): the version commits
+   * only with the upload still its own, marked completed in the same transaction. Set by the
+   * engine's multipart Complete, never from a client.
+   */
+  completes?: { uploadId: string; stateMs: number };
   /** The request uploading it (request-context.ts): its node ops and lines, and the trash move of what it replaces, name it. */
   requestId: RequestId;
 }

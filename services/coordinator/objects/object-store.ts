@@ -7,6 +7,7 @@ import type { Logger } from "../../common/logger";
 import type { RequestId } from "../../common/request-context";
 import type { AccessTracker } from "../catalogue/access-tracker";
 import type { Catalogue, NewVersion } from "../catalogue/catalogue";
+import { isTakenOver } from "../catalogue/catalogue";
 import { nextTransition, toObjectView } from "../model/object-view";
 import type { VersionRow } from "../model/version-row";
 import { bytesOutOfReach, type NodePool } from "../cluster/node-pool";
@@ -63,6 +64,8 @@ export interface ComposedInput {
   /** The multipart ETag ("<hex md5 of the parts' md5s>-<part count>"). */
   etag: string;
   parts: readonly { blobId: string; size: number; sha256: string; replicas: readonly string[] }[];
+  /** The Complete's claim on its upload (PutInput.completes). */
+  completes?: PutInput["completes"];
   requestId: RequestId;
 }
 
@@ -241,7 +244,7 @@ export class ObjectStore implements ObjectEngine {
       await this.writer.discard(versionId, replicas, requestId);
       throw e;
     }
-    return this.commitVersion(v, requestId, small);
+    return this.commitVersion(v, requestId, small, input.completes);
   }
 
   /**
@@ -290,16 +293,27 @@ export class ObjectStore implements ObjectEngine {
       replicas: made,
       createdMs: Date.now(),
     };
-    return this.commitVersion(v, requestId);
+    return this.commitVersion(v, requestId, undefined, input.completes);
   }
 
-  /** Records a version whose copies are made, and reports it; a commit that fails discards them. */
-  private async commitVersion(v: NewVersion, requestId: RequestId, small?: Buffer): Promise<ObjectView> {
+  /**
+   * Records a version whose copies are made, and reports it; a commit that fails discards them. A
+   * multipart Complete's (`completes`) whose upload is no longer its own commits nothing: its copies
+   * go (the server refused the transaction: surely not committed), and it answers Conflict.
+   */
+  private async commitVersion(v: NewVersion, requestId: RequestId, small?: Buffer, completes?: PutInput["completes"]): Promise<ObjectView> {
     const { versionId, replicas } = v;
     let replaced: string[] = [];
     try {
-      ({ replaced } = await this.catalogue.commit(v, requestId));
+      ({ replaced } = await this.catalogue.commit(v, requestId, completes));
     } catch (e) {
+      if (isTakenOver(e)) {
+        await this.writer.discard(versionId, replicas, requestId);
+        throw new MiniS3Error(
+          ErrorCode.Conflict,
+          `multipart upload ${completes?.uploadId} was taken over or aborted: this Complete made nothing`,
+        );
+      }
       if (!(await committedDespiteError(this.failedCommits, versionId, replicas, e, requestId))) {
         throw new MiniS3Error(ErrorCode.CatalogueUnavailable, "the catalogue could not record the upload");
       }
