@@ -1357,6 +1357,28 @@ describe("races: generations, purges and first writes (issue 12 item 6)", () => 
     }
   });
 
+  it("a purge mark that waited for its row's lock past the purge time answers true exactly when it marked it", async () => {
+    // The batch read MariaDB's clock once to lock its rows (SELECT … FOR UPDATE) and again to change
+    // them (UPDATE): a version coming due while the first waited for a lock (a trash move's, an
+    // undelete's) was not locked, then marked 'purging' by the second, and answered as not marked.
+    const c = new Catalogue(pool, 400);
+    const { b } = await committed(c);
+    const t = (await c.markDeleted(b, "k"))!;
+    const holder = await pool.getConnection();
+    try {
+      await holder.query("START TRANSACTION");
+      await holder.query("SELECT version_id FROM versions WHERE version_id = ? FOR UPDATE", [t.versionId]);
+      const marking = c.markPurging(t); // due in ~400 ms: it starts before, and waits for the lock
+      await new Promise((r) => setTimeout(r, 700));
+      await holder.query("COMMIT");
+      const marked = await marking;
+      const state = (await c.version(t.versionId))!.state;
+      expect({ marked, state }).toEqual(marked ? { marked, state: "purging" } : { marked, state: "trash" });
+    } finally {
+      holder.release();
+    }
+  });
+
   it("first commits of a new key racing from two coordinators leave no live version without an object row (review finding 12)", async () => {
     const [c1, c2] = [cat(), cat()];
     const b = newBucket();
