@@ -482,6 +482,11 @@ async function dropQuietly(drop: DropCopies, log: Logger, versionId: string, nod
   }
 }
 
+/**
+ * Deletes copies; answers the nodes that still hold one. Each delete is fenced (NodeClient.deleteBlob):
+ * one the node kept as put after it (DeleteFenced) counts as still held, so it stays pending under
+ * the row and a later cleanup decides again.
+ */
 async function discardCopies(nodes: NodePool, log: Logger, versionId: string, nodeIds: string[], requestId: RequestId): Promise<string[]> {
   const failed: string[] = [];
   await Promise.all(

@@ -28,6 +28,11 @@ export class ExchangeSession {
   private flushQueued = false;
   private sweepTimer?: NodeJS.Timeout;
   private closed = false;
+  /**
+   * Where the node's put sequence stood in the last message it sent (server/put-fence.ts); undefined
+   * until it answered once, or for good from an older node (which sends none). What deletes name.
+   */
+  position?: { boot: number; seq: number };
 
   constructor(
     private readonly client: NodeServiceClient,
@@ -82,6 +87,8 @@ export class ExchangeSession {
     const stream = this.client.exchange();
     this.stream = stream;
     stream.on("data", (batch: BatchResponse) => {
+      // Before the results: a fenced delete answered here is asked again at this position.
+      if (batch.boot !== 0) this.position = { boot: batch.boot, seq: batch.seq };
       for (const r of batch.results) {
         const p = this.pending.get(r.id);
         if (!p) continue; // timed out earlier

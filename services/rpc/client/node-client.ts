@@ -81,6 +81,13 @@ export type { BlobUpload } from "./blob-upload";
 /** How long a caller waits for a node by default: its first answer, each silence mid-stream, a write's commit. */
 export const NODE_CALL_LIMITS = { deadlineMs: 10_000, idleMs: 10_000, commitMs: 60_000 } as const;
 
+/**
+ * The node kept the copy a delete named: it was put after the position the delete named (a newer
+ * copy, maybe committed by another job), even asked again at the node's latest position. Nothing was
+ * deleted; a cleanup leaves the copy pending (a later one decides again under its own lock).
+ */
+export class DeleteFenced extends Error {}
+
 /** The node does not serve PullBlob (an older one): its caller copies the bytes itself. */
 export class PullUnsupported extends Error {}
 
@@ -160,9 +167,27 @@ export class NodeClient {
     return { meta: fromBlobInfo(r.blob!), data: r.data };
   }
 
-  /** Idempotent: false when the node had nothing to delete. */
-  async deleteBlob(blobId: string, requestId?: RequestId): Promise<boolean> {
-    return checked(await this.exchange.submit({ $case: "delete", value: { blobId } }, 0, requestId)).existed;
+  /**
+   * Idempotent: false when the node had nothing to delete. Fenced (server/put-fence.ts): the delete
+   * names the latest position of the node's puts this client heard, so a delete that reaches the
+   * node late (after its caller gave up, or died, and the row lock it was sent under went) cannot take
+   * a copy put after it was sent. Callers send it under the lock of the row that no longer lists the
+   * copy, so any claim of the node, and so any new copy, comes after. A copy put after that
+   * position (another coordinator's, after this client's last answer) is fenced: asked again once at
+   * the position the fenced answer came with, if `retry` (the caller still waits, under its lock),
+   * else or if fenced again, DeleteFenced. The first delete to a node asks a stat first to learn
+   * its position (an older node never says one: its deletes go unfenced, as before).
+   */
+  async deleteBlob(blobId: string, requestId?: RequestId, retry = true): Promise<boolean> {
+    if (!this.exchange.position) await this.statBlob(blobId, requestId);
+    for (let attempt = 0; ; attempt++) {
+      const at = this.exchange.position;
+      const r = checked(
+        await this.exchange.submit({ $case: "delete", value: { blobId, fenceBoot: at?.boot ?? 0, fenceSeq: at?.seq ?? 0 } }, 0, requestId),
+      );
+      if (!r.fenced) return r.existed;
+      if (!retry || attempt > 0) throw new DeleteFenced(`node ${this.id} holds a copy of ${blobId} put after the delete's position`);
+    }
   }
 
   /** null when the node does not have the blob. */

@@ -5,6 +5,7 @@ import type { BatchRequest, BatchResponse, BlobOp } from "../gen/minis3/v1/node"
 import { blobOf, silentLog, tempDir } from "../testing/test-helpers";
 import { serveExchange } from "./exchange-server";
 import { OpLog } from "./op-log";
+import { FencedBackend } from "./put-fence";
 
 // When the node's results go back on an Exchange stream: at once when nothing else is in flight
 // (a message's puts all finish in their group's tick; the 1 ms timer's wake-up cost a node ~3
@@ -46,7 +47,13 @@ const putOp = (id: number, blobId: string): BlobOp => {
 
 function serve(): FakeCall {
   const call = new FakeCall();
-  serveExchange(call as unknown as ServerDuplexStream<BatchRequest, BatchResponse>, backend, 1 << 20, silentLog, new OpLog(silentLog));
+  serveExchange(
+    call as unknown as ServerDuplexStream<BatchRequest, BatchResponse>,
+    new FencedBackend(backend),
+    1 << 20,
+    silentLog,
+    new OpLog(silentLog),
+  );
   return call;
 }
 

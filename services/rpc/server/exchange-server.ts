@@ -2,7 +2,7 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { InvalidArgumentError, NotFoundError, TooLargeError } from "../../common/errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult } from "../gen/minis3/v1/node";
 import type { Logger } from "../../common/logger";
-import type { BlobBackend } from "../blob-backend";
+import type { FencedBackend } from "./put-fence";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { toWire, WIRE_CODE, WIRE_OK } from "../wire-errors";
 import { MAX_MESSAGE_PAYLOAD } from "../wire/exchange-codec";
@@ -17,7 +17,7 @@ const EMPTY = Buffer.alloc(0);
  */
 export function serveExchange(
   call: ServerDuplexStream<BatchRequest, BatchResponse>,
-  backend: BlobBackend,
+  backend: FencedBackend,
   maxGetBytes: number,
   log: Logger,
   ops: OpLog,
@@ -47,7 +47,8 @@ export function serveExchange(
         bytes += out[to].data?.length ?? 0;
         to++;
       }
-      call.write({ results: out.slice(from, to) });
+      // Where the node's puts stand, read as the message goes: what a fenced delete names.
+      call.write({ results: out.slice(from, to), ...backend.position });
       from = to;
     }
     out = [];
@@ -92,7 +93,7 @@ export function serveExchange(
   });
 }
 
-async function runOp(op: BlobOp, backend: BlobBackend, maxGetBytes: number, ops: OpLog): Promise<BlobOpResult> {
+async function runOp(op: BlobOp, backend: FencedBackend, maxGetBytes: number, ops: OpLog): Promise<BlobOpResult> {
   const o = op.op;
   const done = ops.start(o?.$case ?? "none", (o?.$case === "put" ? o.value.header?.blobId : o?.value.blobId) ?? "", op.requestId);
   try {
@@ -105,7 +106,7 @@ async function runOp(op: BlobOp, backend: BlobBackend, maxGetBytes: number, ops:
   }
 }
 
-async function runBlobOp(op: BlobOp, o: BlobOp["op"], backend: BlobBackend, maxGetBytes: number): Promise<BlobOpResult> {
+async function runBlobOp(op: BlobOp, o: BlobOp["op"], backend: FencedBackend, maxGetBytes: number): Promise<BlobOpResult> {
   if (!o) throw new InvalidArgumentError("empty op");
   switch (o.$case) {
     case "put": {
@@ -128,8 +129,10 @@ async function runBlobOp(op: BlobOp, o: BlobOp["op"], backend: BlobBackend, maxG
       return ok(op.id, { blob: toBlobInfo(reader.meta), data });
     }
     case "delete": {
-      if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
-      return ok(op.id, { existed: await backend.delete(o.value.blobId) });
+      const { blobId, fenceBoot, fenceSeq } = o.value;
+      if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
+      const outcome = await backend.deleteFenced(blobId, fenceBoot ? { boot: fenceBoot, seq: fenceSeq } : undefined);
+      return ok(op.id, { existed: outcome === "deleted", fenced: outcome === "fenced" });
     }
     case "stat": {
       if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
@@ -141,10 +144,10 @@ async function runBlobOp(op: BlobOp, o: BlobOp["op"], backend: BlobBackend, maxG
 }
 
 function ok(id: number, fields: Partial<BlobOpResult>): BlobOpResult {
-  return { id, code: WIRE_OK, message: "", blob: undefined, data: EMPTY, existed: false, ...fields };
+  return { id, code: WIRE_OK, message: "", blob: undefined, data: EMPTY, existed: false, fenced: false, ...fields };
 }
 
 function failure(id: number, e: unknown): BlobOpResult {
   const w = toWire(e);
-  return { id, code: WIRE_CODE[w.code], message: w.message, blob: undefined, data: EMPTY, existed: false };
+  return { id, code: WIRE_CODE[w.code], message: w.message, blob: undefined, data: EMPTY, existed: false, fenced: false };
 }

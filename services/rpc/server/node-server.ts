@@ -28,6 +28,7 @@ import { createBlobHttpServer } from "./blob-http-server";
 import { listenShared } from "./shared-port";
 import { FastNodeService } from "../wire/node-service-fast";
 import { toNodeCallStatus } from "../wire-errors";
+import { FencedBackend } from "./put-fence";
 
 export interface NodeServiceOptions {
   id: string;
@@ -46,8 +47,12 @@ export interface NodeServiceOptions {
 
 const DEFAULT_MAX_EXCHANGE_GET = 4 * 1024 * 1024;
 
-/** Implements minis3.v1.NodeService on any BlobBackend. */
-export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions): NodeServiceServer {
+/**
+ * Implements minis3.v1.NodeService on any BlobBackend. Its deletes are fenced (server/put-fence.ts):
+ * every put must go through the same FencedBackend, so pass one when something else writes too.
+ */
+export function createNodeService(given: BlobBackend, opts: NodeServiceOptions): NodeServiceServer {
+  const backend = given instanceof FencedBackend ? given : new FencedBackend(given);
   const { log, chunkSize } = opts;
   const maxGet = opts.maxExchangeGetBytes ?? DEFAULT_MAX_EXCHANGE_GET;
   const ops = new OpLog(log);
@@ -124,9 +129,10 @@ export function createNodeService(backend: BlobBackend, opts: NodeServiceOptions
     },
 
     deleteBlob(call, callback) {
-      if (!isValidBlobId(call.request.blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
-      backend.delete(call.request.blobId).then(
-        (existed) => callback(null, { existed }),
+      const { blobId, fenceBoot, fenceSeq } = call.request;
+      if (!isValidBlobId(blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
+      backend.deleteFenced(blobId, fenceBoot ? { boot: fenceBoot, seq: fenceSeq } : undefined).then(
+        (outcome) => callback(null, { existed: outcome === "deleted", fenced: outcome === "fenced", ...backend.position }),
         (e) => callback(toNodeCallStatus(e)),
       );
     },
@@ -303,7 +309,7 @@ export interface RunningNodeServer {
 
 /** Serves `backend` as NodeService (gRPC) and its blob plane on host:port (0 = any free port). */
 export async function startNodeServer(
-  backend: BlobBackend,
+  given: BlobBackend,
   host: string,
   port: number,
   opts: NodeServiceOptions,
@@ -313,6 +319,8 @@ export async function startNodeServer(
   // Metrics first, so a refused call is counted too.
   const interceptors = [measuringCalls("node"), ...checks.map(exceptHealth)];
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
+  // One fence for the service and the blob plane: a put over either numbers the blob for deletes.
+  const backend = given instanceof FencedBackend ? given : new FencedBackend(given);
   const peers = new PeerReaders(opts.clusterSecret);
   server.addService(measuredService(FastNodeService, "node"), createNodeService(backend, { ...opts, peers }));
   let stopping = false;

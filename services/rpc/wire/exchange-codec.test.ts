@@ -22,13 +22,14 @@ describe("exchange codec", () => {
       },
       { id: 2 ** 40 + 3, op: { $case: "get", value: { blobId: "x", offset: 0, length: 0 } }, requestId: "client-sent:id/1" },
       { id: 3, op: { $case: "get", value: { blobId: "y", offset: 2 ** 33, length: undefined } }, requestId: "" },
-      { id: 4, op: { $case: "delete", value: { blobId: "z" } }, requestId: "" },
+      { id: 4, op: { $case: "delete", value: { blobId: "z", fenceBoot: 0, fenceSeq: 0 } }, requestId: "" },
       { id: 5, op: { $case: "stat", value: { blobId: "w" } }, requestId: "" },
       {
         id: 6,
         op: { $case: "put", value: { header: { blobId: "empty", attributes: {} }, data: Buffer.alloc(0), sha256: b.sha256, crc32: 0 } },
         requestId: "",
       },
+      { id: 7, op: { $case: "delete", value: { blobId: "q", fenceBoot: 2 ** 48 - 1, fenceSeq: 2 ** 40 } }, requestId: "" },
     ],
   };
   const response: BatchResponse = {
@@ -40,10 +41,14 @@ describe("exchange codec", () => {
         blob: { blobId: "a", size: 4096, sha256: b.sha256, storedAtMs: 1732500000123, attributes: { k: "v" } },
         data: b.data,
         existed: false,
+        fenced: false,
       },
-      { id: 2 ** 45, code: 5, message: "blob nope not found", blob: undefined, data: Buffer.alloc(0), existed: false },
-      { id: 3, code: 0, message: "", blob: undefined, data: Buffer.alloc(0), existed: true },
+      { id: 2 ** 45, code: 5, message: "blob nope not found", blob: undefined, data: Buffer.alloc(0), existed: false, fenced: false },
+      { id: 3, code: 0, message: "", blob: undefined, data: Buffer.alloc(0), existed: true, fenced: false },
+      { id: 4, code: 0, message: "", blob: undefined, data: Buffer.alloc(0), existed: false, fenced: true },
     ],
+    boot: 2 ** 48 - 1,
+    seq: 2 ** 40 + 1,
   };
 
   it("encodes requests exactly as the generated code decodes them, and decodes what it encodes", () => {
@@ -79,6 +84,14 @@ describe("exchange codec", () => {
     expect((decodeBatchRequest(before).ops[0].op!.value as PutSmallBlob).crc32).toBeUndefined();
     // the field's tag and a one-byte varint: the whole cost of a crc32 of 0 on the wire
     expect(encodeBatchRequest({ ops: [put] }).length - before.length).toBe(2);
+  });
+
+  it("an unfenced delete, and a response from an older node, are byte for byte what they were", () => {
+    // blob id "z" alone: op tag, length, id, then the delete's tag, length, its blob id's tag, length, "z"
+    expect(encodeBatchRequest({ ops: [request.ops[3]] })).toEqual(Buffer.from([10, 7, 8, 4, 34, 3, 10, 1, 122]));
+    const old = { results: [response.results[2]], boot: 0, seq: 0 };
+    expect(encodeBatchResponse(old)).toEqual(Buffer.from(BatchResponse.encode(old).finish()));
+    expect(encodeBatchResponse(old).length).toBe(6);
   });
 
   it("skips fields it does not know", () => {

@@ -1,4 +1,13 @@
-import type { BatchRequest, BatchResponse, BlobInfo, BlobOp, BlobOpResult, PutSmallBlob, ReadBlobRequest } from "../gen/minis3/v1/node";
+import type {
+  BatchRequest,
+  BatchResponse,
+  BlobInfo,
+  BlobOp,
+  BlobOpResult,
+  DeleteBlobRequest,
+  PutSmallBlob,
+  ReadBlobRequest,
+} from "../gen/minis3/v1/node";
 
 /**
  * Hand-written protobuf codec for the Exchange stream, wire-compatible with node.proto.
@@ -134,6 +143,12 @@ function encodeReadRequest(e: Encoder, r: ReadBlobRequest): void {
 function encodeBlobIdOnly(e: Encoder, r: { blobId: string }): void {
   e.string(1, r.blobId);
 }
+function encodeDelete(e: Encoder, r: DeleteBlobRequest): void {
+  e.string(1, r.blobId);
+  // Unfenced (0): byte for byte an older coordinator's delete.
+  e.uint(2, r.fenceBoot);
+  e.uint(3, r.fenceSeq);
+}
 function encodeOp(e: Encoder, op: BlobOp): void {
   e.uint(1, op.id);
   const o = op.op;
@@ -145,7 +160,7 @@ function encodeOp(e: Encoder, op: BlobOp): void {
       e.message(3, encodeReadRequest, o.value);
       break;
     case "delete":
-      e.message(4, encodeBlobIdOnly, o.value);
+      e.message(4, encodeDelete, o.value);
       break;
     case "stat":
       e.message(5, encodeBlobIdOnly, o.value);
@@ -171,9 +186,12 @@ function encodeResult(e: Encoder, r: BlobOpResult): void {
   if (r.blob) e.message(4, encodeInfo, r.blob);
   e.bytes(5, r.data);
   e.bool(6, r.existed);
+  e.bool(7, r.fenced);
 }
 function encodeResponse(e: Encoder, r: BatchResponse): void {
   for (const result of r.results) e.message(1, encodeResult, result);
+  e.uint(2, r.boot);
+  e.uint(3, r.seq);
 }
 
 export function encodeBatchRequest(r: BatchRequest): Buffer {
@@ -310,6 +328,17 @@ function decodeBlobIdOnly(d: Decoder): { blobId: string } {
   }
   return r;
 }
+function decodeDelete(d: Decoder): DeleteBlobRequest {
+  const r: DeleteBlobRequest = { blobId: "", fenceBoot: 0, fenceSeq: 0 };
+  while (d.more) {
+    const tag = d.varint();
+    if (tag === ((1 << 3) | 2)) r.blobId = d.string();
+    else if (tag === 2 << 3) r.fenceBoot = d.varint();
+    else if (tag === 3 << 3) r.fenceSeq = d.varint();
+    else d.skip(tag & 7);
+  }
+  return r;
+}
 function decodeOp(d: Decoder): BlobOp {
   const op: BlobOp = { id: 0, op: undefined, requestId: "" };
   while (d.more) {
@@ -325,7 +354,7 @@ function decodeOp(d: Decoder): BlobOp {
         op.op = { $case: "get", value: decodeReadRequest(d.nested()) };
         break;
       case (4 << 3) | 2:
-        op.op = { $case: "delete", value: decodeBlobIdOnly(d.nested()) };
+        op.op = { $case: "delete", value: decodeDelete(d.nested()) };
         break;
       case (5 << 3) | 2:
         op.op = { $case: "stat", value: decodeBlobIdOnly(d.nested()) };
@@ -366,7 +395,7 @@ function decodeInfo(d: Decoder): BlobInfo {
   return i;
 }
 function decodeResult(d: Decoder): BlobOpResult {
-  const r: BlobOpResult = { id: 0, code: 0, message: "", blob: undefined, data: EMPTY, existed: false };
+  const r: BlobOpResult = { id: 0, code: 0, message: "", blob: undefined, data: EMPTY, existed: false, fenced: false };
   while (d.more) {
     const tag = d.varint();
     switch (tag) {
@@ -388,6 +417,9 @@ function decodeResult(d: Decoder): BlobOpResult {
       case 6 << 3:
         r.existed = d.varint() !== 0;
         break;
+      case 7 << 3:
+        r.fenced = d.varint() !== 0;
+        break;
       default:
         d.skip(tag & 7);
     }
@@ -408,11 +440,13 @@ export function decodeBatchRequest(buf: Buffer): BatchRequest {
 
 export function decodeBatchResponse(buf: Buffer): BatchResponse {
   const d = new Decoder(buf, 0, buf.length);
-  const results: BlobOpResult[] = [];
+  const r: BatchResponse = { results: [], boot: 0, seq: 0 };
   while (d.more) {
     const tag = d.varint();
-    if (tag === ((1 << 3) | 2)) results.push(decodeResult(d.nested()));
+    if (tag === ((1 << 3) | 2)) r.results.push(decodeResult(d.nested()));
+    else if (tag === 2 << 3) r.boot = d.varint();
+    else if (tag === 3 << 3) r.seq = d.varint();
     else d.skip(tag & 7);
   }
-  return { results };
+  return r;
 }

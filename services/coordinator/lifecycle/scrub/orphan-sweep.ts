@@ -1,6 +1,6 @@
 import type { Logger } from "../../../common/logger";
 import type { BlobMeta } from "../../../rpc/blob-backend";
-import type { NodeClient } from "../../../rpc/client/node-client";
+import { DeleteFenced, type NodeClient } from "../../../rpc/client/node-client";
 import type { Clock } from "./pacer";
 
 /** What the sweep needs of a node: its listing, a stat to recognise a copy, and delete. */
@@ -136,7 +136,14 @@ export class OrphanSweep {
           this.deps.log.warn({ node, deleted }, "orphan sweep: the scrub lease is lost or stopping; no more deletes");
           return deleted;
         }
-        if (await client.deleteBlob(b.blobId)) deleted++;
+        // Fenced at the node's position this client last heard (the stat's answer or later), not asked
+        // again: a copy put since is a new incarnation the sweep has not judged (DeleteFenced).
+        try {
+          if (await client.deleteBlob(b.blobId, undefined, false)) deleted++;
+        } catch (e) {
+          if (!(e instanceof DeleteFenced)) throw e;
+          continue;
+        }
         this.deps.log.info({ node, blob: b.blobId, size: b.size, storedAtMs: b.storedAtMs }, "deleted an orphan copy");
       }
     }

@@ -105,12 +105,27 @@ export interface ReadBlobResponse {
     | undefined;
 }
 
+/**
+ * A delete may be fenced: it then names a position of the node's put sequence the deleter saw
+ * (BatchResponse.boot and .seq, or DeleteBlobResponse's) before it sent the delete, and the node
+ * deletes only a copy put at or before that position. A copy put later (a job that claimed the
+ * node once the deleter's row lock was gone, while this delete was still on its way) is kept: the
+ * delete is answered `fenced`. fence_boot 0 (an older coordinator): deleted whatever its age.
+ */
 export interface DeleteBlobRequest {
   blobId: string;
+  /** the node process the position is of; another one's: fenced */
+  fenceBoot: number;
+  fenceSeq: number;
 }
 
 export interface DeleteBlobResponse {
   existed: boolean;
+  /** nothing deleted: the copy was put after the delete's position (or its boot is not this one) */
+  fenced: boolean;
+  /** the node's position when it answered (0: an older node, which fences nothing) */
+  boot: number;
+  seq: number;
 }
 
 export interface StatBlobRequest {
@@ -255,6 +270,13 @@ export interface PutSmallBlob {
 
 export interface BatchResponse {
   results: BlobOpResult[];
+  /**
+   * The node's put sequence when it sent this message: a random id of the node process (0: an older
+   * node, which fences nothing) and the number of puts it has begun since it started. What a
+   * fenced delete names (DeleteBlobRequest).
+   */
+  boot: number;
+  seq: number;
 }
 
 export interface BlobOpResult {
@@ -270,6 +292,8 @@ export interface BlobOpResult {
   data: Buffer;
   /** delete */
   existed: boolean;
+  /** delete: nothing deleted, the copy was put after the delete's position */
+  fenced: boolean;
 }
 
 function createBaseGetInfoRequest(): GetInfoRequest {
@@ -1430,13 +1454,19 @@ export const ReadBlobResponse: MessageFns<ReadBlobResponse> = {
 };
 
 function createBaseDeleteBlobRequest(): DeleteBlobRequest {
-  return { blobId: "" };
+  return { blobId: "", fenceBoot: 0, fenceSeq: 0 };
 }
 
 export const DeleteBlobRequest: MessageFns<DeleteBlobRequest> = {
   encode(message: DeleteBlobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.blobId !== "") {
       writer.uint32(10).string(message.blobId);
+    }
+    if (message.fenceBoot !== 0) {
+      writer.uint32(16).uint64(message.fenceBoot);
+    }
+    if (message.fenceSeq !== 0) {
+      writer.uint32(24).uint64(message.fenceSeq);
     }
     return writer;
   },
@@ -1462,6 +1492,22 @@ export const DeleteBlobRequest: MessageFns<DeleteBlobRequest> = {
             message.blobId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fenceBoot = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fenceSeq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1481,6 +1527,16 @@ export const DeleteBlobRequest: MessageFns<DeleteBlobRequest> = {
         : isSet(object.blob_id)
         ? globalThis.String(object.blob_id)
         : "",
+      fenceBoot: isSet(object.fenceBoot)
+        ? globalThis.Number(object.fenceBoot)
+        : isSet(object.fence_boot)
+        ? globalThis.Number(object.fence_boot)
+        : 0,
+      fenceSeq: isSet(object.fenceSeq)
+        ? globalThis.Number(object.fenceSeq)
+        : isSet(object.fence_seq)
+        ? globalThis.Number(object.fence_seq)
+        : 0,
     };
   },
 
@@ -1488,6 +1544,12 @@ export const DeleteBlobRequest: MessageFns<DeleteBlobRequest> = {
     const obj: any = {};
     if (message.blobId !== "") {
       obj.blobId = message.blobId;
+    }
+    if (message.fenceBoot !== 0) {
+      obj.fenceBoot = Math.round(message.fenceBoot);
+    }
+    if (message.fenceSeq !== 0) {
+      obj.fenceSeq = Math.round(message.fenceSeq);
     }
     return obj;
   },
@@ -1498,18 +1560,29 @@ export const DeleteBlobRequest: MessageFns<DeleteBlobRequest> = {
   fromPartial(object: DeepPartial<DeleteBlobRequest>): DeleteBlobRequest {
     const message = createBaseDeleteBlobRequest();
     message.blobId = object.blobId ?? "";
+    message.fenceBoot = object.fenceBoot ?? 0;
+    message.fenceSeq = object.fenceSeq ?? 0;
     return message;
   },
 };
 
 function createBaseDeleteBlobResponse(): DeleteBlobResponse {
-  return { existed: false };
+  return { existed: false, fenced: false, boot: 0, seq: 0 };
 }
 
 export const DeleteBlobResponse: MessageFns<DeleteBlobResponse> = {
   encode(message: DeleteBlobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.existed !== false) {
       writer.uint32(8).bool(message.existed);
+    }
+    if (message.fenced !== false) {
+      writer.uint32(16).bool(message.fenced);
+    }
+    if (message.boot !== 0) {
+      writer.uint32(24).uint64(message.boot);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(32).uint64(message.seq);
     }
     return writer;
   },
@@ -1535,6 +1608,30 @@ export const DeleteBlobResponse: MessageFns<DeleteBlobResponse> = {
             message.existed = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fenced = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.boot = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1548,13 +1645,27 @@ export const DeleteBlobResponse: MessageFns<DeleteBlobResponse> = {
   },
 
   fromJSON(object: any): DeleteBlobResponse {
-    return { existed: isSet(object.existed) ? globalThis.Boolean(object.existed) : false };
+    return {
+      existed: isSet(object.existed) ? globalThis.Boolean(object.existed) : false,
+      fenced: isSet(object.fenced) ? globalThis.Boolean(object.fenced) : false,
+      boot: isSet(object.boot) ? globalThis.Number(object.boot) : 0,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+    };
   },
 
   toJSON(message: DeleteBlobResponse): unknown {
     const obj: any = {};
     if (message.existed !== false) {
       obj.existed = message.existed;
+    }
+    if (message.fenced !== false) {
+      obj.fenced = message.fenced;
+    }
+    if (message.boot !== 0) {
+      obj.boot = Math.round(message.boot);
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
     }
     return obj;
   },
@@ -1565,6 +1676,9 @@ export const DeleteBlobResponse: MessageFns<DeleteBlobResponse> = {
   fromPartial(object: DeepPartial<DeleteBlobResponse>): DeleteBlobResponse {
     const message = createBaseDeleteBlobResponse();
     message.existed = object.existed ?? false;
+    message.fenced = object.fenced ?? false;
+    message.boot = object.boot ?? 0;
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
@@ -2900,13 +3014,19 @@ export const PutSmallBlob: MessageFns<PutSmallBlob> = {
 };
 
 function createBaseBatchResponse(): BatchResponse {
-  return { results: [] };
+  return { results: [], boot: 0, seq: 0 };
 }
 
 export const BatchResponse: MessageFns<BatchResponse> = {
   encode(message: BatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.results) {
       BlobOpResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.boot !== 0) {
+      writer.uint32(16).uint64(message.boot);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(24).uint64(message.seq);
     }
     return writer;
   },
@@ -2932,6 +3052,22 @@ export const BatchResponse: MessageFns<BatchResponse> = {
             message.results.push(BlobOpResult.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.boot = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2949,6 +3085,8 @@ export const BatchResponse: MessageFns<BatchResponse> = {
       results: globalThis.Array.isArray(object?.results)
         ? object.results.map((e: any) => BlobOpResult.fromJSON(e))
         : [],
+      boot: isSet(object.boot) ? globalThis.Number(object.boot) : 0,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
     };
   },
 
@@ -2956,6 +3094,12 @@ export const BatchResponse: MessageFns<BatchResponse> = {
     const obj: any = {};
     if (message.results?.length) {
       obj.results = message.results.map((e) => BlobOpResult.toJSON(e));
+    }
+    if (message.boot !== 0) {
+      obj.boot = Math.round(message.boot);
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
     }
     return obj;
   },
@@ -2966,12 +3110,14 @@ export const BatchResponse: MessageFns<BatchResponse> = {
   fromPartial(object: DeepPartial<BatchResponse>): BatchResponse {
     const message = createBaseBatchResponse();
     message.results = object.results?.map((e) => BlobOpResult.fromPartial(e)) || [];
+    message.boot = object.boot ?? 0;
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
 
 function createBaseBlobOpResult(): BlobOpResult {
-  return { id: 0, code: 0, message: "", blob: undefined, data: Buffer.alloc(0), existed: false };
+  return { id: 0, code: 0, message: "", blob: undefined, data: Buffer.alloc(0), existed: false, fenced: false };
 }
 
 export const BlobOpResult: MessageFns<BlobOpResult> = {
@@ -2993,6 +3139,9 @@ export const BlobOpResult: MessageFns<BlobOpResult> = {
     }
     if (message.existed !== false) {
       writer.uint32(48).bool(message.existed);
+    }
+    if (message.fenced !== false) {
+      writer.uint32(56).bool(message.fenced);
     }
     return writer;
   },
@@ -3058,6 +3207,14 @@ export const BlobOpResult: MessageFns<BlobOpResult> = {
             message.existed = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.fenced = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3078,6 +3235,7 @@ export const BlobOpResult: MessageFns<BlobOpResult> = {
       blob: isSet(object.blob) ? BlobInfo.fromJSON(object.blob) : undefined,
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
       existed: isSet(object.existed) ? globalThis.Boolean(object.existed) : false,
+      fenced: isSet(object.fenced) ? globalThis.Boolean(object.fenced) : false,
     };
   },
 
@@ -3101,6 +3259,9 @@ export const BlobOpResult: MessageFns<BlobOpResult> = {
     if (message.existed !== false) {
       obj.existed = message.existed;
     }
+    if (message.fenced !== false) {
+      obj.fenced = message.fenced;
+    }
     return obj;
   },
 
@@ -3115,6 +3276,7 @@ export const BlobOpResult: MessageFns<BlobOpResult> = {
     message.blob = (object.blob !== undefined && object.blob !== null) ? BlobInfo.fromPartial(object.blob) : undefined;
     message.data = object.data ?? Buffer.alloc(0);
     message.existed = object.existed ?? false;
+    message.fenced = object.fenced ?? false;
     return message;
   },
 };

@@ -1,0 +1,141 @@
+import * as net from "node:net";
+import { DiskBackend } from "../blobstore/disk-backend";
+import { NodeClient } from "./client/node-client";
+import { startNodeServer, type RunningNodeServer } from "./server/node-server";
+import { blobOf, silentLog, tempDir } from "./testing/test-helpers";
+
+const CHUNK = 64 * 1024;
+
+/**
+ * A TCP proxy whose client-to-node bytes can be held (a delete sitting in a socket buffer, or in
+ * flight from a coordinator that gave up on it or died) and let through later, in order.
+ */
+class HoldingProxy {
+  private readonly server: net.Server;
+  private held = false;
+  private readonly gates: { upstream: net.Socket; queue: Buffer[] }[] = [];
+  port = 0;
+
+  constructor(private readonly target: number) {
+    this.server = net.createServer((down) => {
+      const upstream = net.connect(target, "127.0.0.1");
+      const gate = { upstream, queue: [] as Buffer[] };
+      this.gates.push(gate);
+      down.on("data", (b) => (this.held ? gate.queue.push(b) : upstream.write(b)));
+      upstream.on("data", (b) => down.write(b));
+      // A coordinator that went away: what it had sent still reaches the node, then its connection ends.
+      down.on("close", () => (this.held ? gate.queue.push(Buffer.alloc(0)) : upstream.end()));
+      upstream.on("close", () => down.destroy());
+      down.on("error", () => undefined);
+      upstream.on("error", () => undefined);
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    for (const g of this.gates) {
+      for (const b of g.queue.splice(0)) {
+        if (b.length) g.upstream.write(b);
+        else g.upstream.end();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const g of this.gates) g.upstream.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("a node's delete is fenced against copies put after the deleter's view", () => {
+  let dir: { path: string; remove(): Promise<void> };
+  let backend: DiskBackend;
+  let server: RunningNodeServer;
+  let proxy: HoldingProxy;
+  let other: NodeClient;
+
+  beforeAll(async () => {
+    dir = await tempDir("fence");
+    backend = new DiskBackend({ dataDir: dir.path, chunkSize: CHUNK, log: silentLog, compactIntervalMs: 0 });
+    await backend.open();
+    server = await startNodeServer(backend, "127.0.0.1", 0, { id: "n1", chunkSize: CHUNK, log: silentLog });
+    proxy = new HoldingProxy(server.port);
+    await proxy.start();
+    // The job that writes the new copy: straight to the node.
+    other = new NodeClient("n1", `127.0.0.1:${server.port}`, { deadlineMs: 5000 });
+  });
+  afterAll(async () => {
+    other.close();
+    await proxy.close();
+    await server.stop(500);
+    await backend.close();
+    await dir.remove();
+  });
+
+  // Small: a segment record; 1.5 MiB: a file of its own (DiskBackend's putSmall past 1 MiB).
+  for (const [label, size, how] of [
+    ["a small copy, the deleter timed out", 4096, "timeout"],
+    ["a large copy, the deleter timed out", 1536 * 1024, "timeout"],
+    ["a small copy, the deleter died", 4096, "died"],
+  ] as const) {
+    it(`a delete held past its caller keeps the new copy put meanwhile (${label})`, async () => {
+      const id = `fence-${size}-${how}`;
+      const blob = blobOf(size);
+      // The deleting coordinator, through the proxy; a short deadline: it gives up on a held delete.
+      const deleter = new NodeClient("n1", `127.0.0.1:${proxy.port}`, { deadlineMs: 300 });
+      try {
+        await other.putSmall(id, {}, blob.data, blob.sha256);
+        // The deleter has talked to the node (read the row, under its lock, listing this copy).
+        expect(await deleter.statBlob(id)).not.toBeNull();
+
+        proxy.hold();
+        const deleting = deleter.deleteBlob(id);
+        deleting.catch(() => undefined);
+        await sleep(20); // the delete leaves the deleter, into the held buffer
+        if (how === "died") deleter.close();
+        else await expect(deleting).rejects.toThrow(/did not answer/);
+        // Its lock is gone: another job claims the node, writes a new copy of the version, and commits it.
+        const put = await other.putSmall(id, {}, blob.data, blob.sha256);
+        expect(put.size).toBe(size);
+
+        proxy.release(); // the old delete lands now
+        await sleep(300);
+        expect(await other.statBlob(id)).not.toBeNull();
+      } finally {
+        proxy.release();
+        deleter.close();
+      }
+    });
+  }
+
+  it("a delete with a current view still deletes", async () => {
+    const id = "fence-plain";
+    const blob = blobOf(4096);
+    const deleter = new NodeClient("n1", `127.0.0.1:${proxy.port}`, { deadlineMs: 5000 });
+    try {
+      await other.putSmall(id, {}, blob.data, blob.sha256);
+      await deleter.statBlob(id);
+      expect(await deleter.deleteBlob(id)).toBe(true);
+      expect(await other.statBlob(id)).toBeNull();
+      // A copy put by another coordinator after this one's last answer: deleted all the same (the
+      // deleter's client asks again with the node's position from the fenced answer).
+      await other.putSmall(id, {}, blob.data, blob.sha256);
+      expect(await deleter.deleteBlob(id)).toBe(true);
+      expect(await other.statBlob(id)).toBeNull();
+      expect(await deleter.deleteBlob(id)).toBe(false);
+    } finally {
+      deleter.close();
+    }
+  });
+});
