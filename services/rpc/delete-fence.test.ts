@@ -1,7 +1,12 @@
+import * as grpc from "@grpc/grpc-js";
 import * as net from "node:net";
 import { DiskBackend } from "../blobstore/disk-backend";
+import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import { NodeClient } from "./client/node-client";
-import { startNodeServer, type RunningNodeServer } from "./server/node-server";
+import type { BatchResponse } from "./gen/minis3/v1/node";
+import { createNodeService, startNodeServer, type RunningNodeServer } from "./server/node-server";
+import { encodeBatchResponse } from "./wire/exchange-codec";
+import { FastNodeService } from "./wire/node-service-fast";
 import { blobOf, silentLog, tempDir } from "./testing/test-helpers";
 
 const CHUNK = 64 * 1024;
@@ -136,6 +141,36 @@ describe("a node's delete is fenced against copies put after the deleter's view"
       expect(await deleter.deleteBlob(id)).toBe(false);
     } finally {
       deleter.close();
+    }
+  });
+
+  it("an older node (no position in its answers) gets unfenced deletes, without a stat before each", async () => {
+    // The node as it was: its Exchange messages carry no boot and no sequence.
+    const older = new grpc.Server(SERVER_OPTIONS);
+    const oldWire = {
+      ...FastNodeService,
+      exchange: { ...FastNodeService.exchange, responseSerialize: (r: BatchResponse) => encodeBatchResponse({ ...r, boot: 0, seq: 0 }) },
+    };
+    const ops: string[] = [];
+    const spied = Object.assign(Object.create(backend) as DiskBackend, {
+      stat: (id: string) => (ops.push(`stat ${id}`), backend.stat(id)),
+      delete: (id: string) => (ops.push(`delete ${id}`), backend.delete(id)),
+    });
+    older.addService(oldWire, createNodeService(spied, { id: "n1", chunkSize: CHUNK, log: silentLog }));
+    const port = await bindServer(older, "127.0.0.1", 0);
+    const client = new NodeClient("n1", `127.0.0.1:${port}`, { deadlineMs: 5000 });
+    try {
+      const blob = blobOf(4096);
+      await other.putSmall("older-1", {}, blob.data, blob.sha256);
+      await other.putSmall("older-2", {}, blob.data, blob.sha256);
+      expect(await client.deleteBlob("older-1")).toBe(true); // not heard from yet: a stat first
+      await other.putSmall("older-1", {}, blob.data, blob.sha256);
+      expect(await client.deleteBlob("older-1")).toBe(true); // put after: an older node cannot tell
+      expect(await client.deleteBlob("older-2")).toBe(true);
+      expect(ops).toEqual(["stat older-1", "delete older-1", "delete older-1", "delete older-2"]);
+    } finally {
+      client.close();
+      await shutdownServer(older, 500);
     }
   });
 });

@@ -33,6 +33,8 @@ export class ExchangeSession {
    * until it answered once, or for good from an older node (which sends none). What deletes name.
    */
   position?: { boot: number; seq: number };
+  /** The node answered at least once (with no position: an older node, whose deletes go unfenced). */
+  heard = false;
 
   constructor(
     private readonly client: NodeServiceClient,
@@ -88,6 +90,7 @@ export class ExchangeSession {
     this.stream = stream;
     stream.on("data", (batch: BatchResponse) => {
       // Before the results: a fenced delete answered here is asked again at this position.
+      this.heard = true;
       if (batch.boot !== 0) this.position = { boot: batch.boot, seq: batch.seq };
       for (const r of batch.results) {
         const p = this.pending.get(r.id);

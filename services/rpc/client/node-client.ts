@@ -175,11 +175,11 @@ export class NodeClient {
    * copy, so any claim of the node, and so any new copy, comes after. A copy put after that
    * position (another coordinator's, after this client's last answer) is fenced: asked again once at
    * the position the fenced answer came with, if `retry` (the caller still waits, under its lock),
-   * else or if fenced again, DeleteFenced. The first delete to a node asks a stat first to learn
-   * its position (an older node never says one: its deletes go unfenced, as before).
+   * else or if fenced again, DeleteFenced. A first delete to a node not heard from yet asks a stat
+   * first to learn its position (an older node never says one: its deletes go unfenced, as before).
    */
   async deleteBlob(blobId: string, requestId?: RequestId, retry = true): Promise<boolean> {
-    if (!this.exchange.position) await this.statBlob(blobId, requestId);
+    if (!this.exchange.heard) await this.statBlob(blobId, requestId);
     for (let attempt = 0; ; attempt++) {
       const at = this.exchange.position;
       const r = checked(
