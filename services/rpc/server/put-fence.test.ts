@@ -1,7 +1,7 @@
 import { DiskBackend } from "../../blobstore/disk-backend";
 import type { BlobBackend } from "../blob-backend";
 import { blobOf, silentLog, tempDir } from "../testing/test-helpers";
-import { FencedBackend } from "./put-fence";
+import { FencedBackend, GENERATION_PUTS } from "./put-fence";
 
 describe("FencedBackend", () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -59,9 +59,9 @@ describe("FencedBackend", () => {
     const f = new FencedBackend(disk);
     const at0 = f.position;
     await put(f, "g");
-    // 2 * 64 Ki puts of other ids, numbered without writing them (the map is the fence's only memory)
+    // two generations of puts of other ids, numbered without writing them (the maps are the fence's only memory)
     const begin = (f as unknown as { begin(id: string): unknown }).begin.bind(f);
-    for (let i = 0; i < 2 * 64 * 1024; i++) begin(`x${i}`);
+    for (let i = 0; i < 2 * GENERATION_PUTS; i++) begin(`x${i}`);
     expect(await f.deleteFenced("g", at0)).toBe("fenced"); // put after at0, and forgotten: cannot tell
     expect(await f.deleteFenced("g", f.position)).toBe("deleted");
   });
