@@ -5,6 +5,7 @@ import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
 import { NodeClient } from "./client/node-client";
 import type { BatchResponse } from "./gen/minis3/v1/node";
 import { createNodeService, startNodeServer, type RunningNodeServer } from "./server/node-server";
+import { FencedBackend } from "./server/put-fence";
 import { encodeBatchResponse } from "./wire/exchange-codec";
 import { FastNodeService } from "./wire/node-service-fast";
 import { blobOf, silentLog, tempDir } from "./testing/test-helpers";
@@ -141,6 +142,39 @@ describe("a node's delete is fenced against copies put after the deleter's view"
       expect(await deleter.deleteBlob(id)).toBe(false);
     } finally {
       deleter.close();
+    }
+  });
+
+  it("a node restarted since the client last heard it: the delete names the old boot, is fenced, and is asked again at the new one", async () => {
+    const dir2 = await tempDir("fence-restart");
+    const disk = new DiskBackend({ dataDir: dir2.path, chunkSize: CHUNK, log: silentLog, compactIntervalMs: 0 });
+    await disk.open();
+    let node = await startNodeServer(disk, "127.0.0.1", 0, { id: "n2", chunkSize: CHUNK, log: silentLog });
+    const port = node.port;
+    const client = new NodeClient("n2", `127.0.0.1:${port}`, { deadlineMs: 5000 });
+    // The restarted process's fence, given to the server so that its answers can be watched.
+    const restarted = new FencedBackend(disk);
+    const outcomes: string[] = [];
+    const decide = restarted.deleteFenced.bind(restarted);
+    restarted.deleteFenced = async (id, fence) => {
+      const outcome = await decide(id, fence);
+      outcomes.push(`${id} ${outcome}`);
+      return outcome;
+    };
+    try {
+      const blob = blobOf(4096);
+      await client.putSmall("r1", {}, blob.data, blob.sha256); // heard: the first boot's position
+      await node.stop(200);
+      await sleep(100); // the client hears its stream end (a caller would retry a delete failed with it)
+      node = await startNodeServer(restarted, "127.0.0.1", port, { id: "n2", chunkSize: CHUNK, log: silentLog });
+      expect(await client.deleteBlob("r1")).toBe(true);
+      expect(outcomes).toEqual(["r1 fenced", "r1 deleted"]);
+      expect(await client.statBlob("r1")).toBeNull();
+    } finally {
+      client.close();
+      await node.stop(200);
+      await disk.close();
+      await dir2.remove();
     }
   });
 
