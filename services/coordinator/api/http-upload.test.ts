@@ -5,7 +5,8 @@ import { ErrorCode } from "../../common/errors";
 import { requestBody } from "./http-upload";
 
 // requestBody against real sockets: a body that has all arrived before it is read (read off in one
-// piece), one still arriving (the stream's iterator), and one cut short by its client.
+// piece), one still arriving (a small one taken whole by listeners, a larger one through the stream's
+// iterator), and one cut short by its client.
 
 let server: Server;
 let port: number;
@@ -89,6 +90,17 @@ test("a body still arriving is read in order as it comes", async () => {
     return collect(req);
   };
   expect(await put([big])).toEqual({ bytes: big.toString("base64") });
+});
+
+test("a small body still arriving (declared up to 64 KiB) is read whole once it has all come, in order", async () => {
+  const parts = Array.from({ length: 4 }, () => randomBytes(4000));
+  let complete: boolean | undefined;
+  handle = (req) => {
+    complete = req.complete;
+    return collect(req);
+  };
+  expect(await put(parts, { gapMs: 10 })).toEqual({ bytes: Buffer.concat(parts).toString("base64") });
+  expect(complete).toBe(false); // the premise: it had not all arrived when reading began
 });
 
 test("a body cut short by its client fails as aborted, whether reading had begun or not", async () => {
