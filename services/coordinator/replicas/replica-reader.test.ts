@@ -184,3 +184,19 @@ describe("ReplicaReader", () => {
     });
   });
 });
+
+describe("ReplicaReader.liveFirst", () => {
+  it("orders live nodes, then the others, then a copy that failed its checksum, list order kept within each", () => {
+    const live = new Set(["a", "c", "e"]);
+    const pool = { isLive: (id: string) => live.has(id) } as unknown as ConstructorParameters<typeof ReplicaReader>[0];
+    const reader = new ReplicaReader(pool, 1024, silentLog);
+    expect(reader.liveFirst(["b", "a", "d", "c"])).toEqual(["a", "c", "b", "d"]);
+    expect(reader.liveFirst(["a", "c"])).toEqual(["a", "c"]);
+    expect(reader.liveFirst(["d", "b"])).toEqual(["d", "b"]);
+    expect(reader.liveFirst([])).toEqual([]);
+    // A copy that failed its checksum goes last, live or not.
+    (reader as unknown as { badCopies: Map<string, Set<string>> }).badCopies.set("v1", new Set(["a", "d"]));
+    expect(reader.liveFirst(["a", "b", "c", "d", "e"], "v1")).toEqual(["c", "e", "b", "a", "d"]);
+    expect(reader.liveFirst(["a", "b", "c", "d", "e"], "v2")).toEqual(["a", "c", "e", "b", "d"]);
+  });
+});

@@ -56,8 +56,16 @@ export class ReplicaReader {
    */
   liveFirst(replicas: readonly string[], versionId?: string): string[] {
     const bad = versionId === undefined ? undefined : this.badCopies.get(versionId);
-    const rank = (id: string) => (bad?.has(id) ? 2 : this.nodes.isLive(id) ? 0 : 1);
-    return [...replicas].sort((a, b) => rank(a) - rank(b)); // stable: list order within a rank
+    // Three passes, not a copy sorted by rank: Array.prototype.sort's work arrays for a list of two
+    // or three made ~0.8 % of the bytes the busy coordinator allocated under the overwrite row (each
+    // trash move's copy orders its sources; sampling heap profile, 2026-12-07). Stable as before:
+    // list order within a rank.
+    const out: string[] = [];
+    for (const id of replicas) if (!bad?.has(id) && this.nodes.isLive(id)) out.push(id);
+    if (out.length === replicas.length) return out;
+    for (const id of replicas) if (!bad?.has(id) && !this.nodes.isLive(id)) out.push(id);
+    if (bad) for (const id of replicas) if (bad.has(id)) out.push(id);
+    return out;
   }
 
   /**
