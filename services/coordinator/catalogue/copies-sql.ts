@@ -66,8 +66,14 @@ export async function cleanLocked(c: PoolConnection, batch: CopyCleanup[], locke
         const { strays, remove } = byVersion.get(id)!;
         const row = rows.get(id);
         const listed = row ? splitIds(row.cleanup) : [];
-        const live = new Set(row ? splitIds(row.replicas) : []);
-        const doomed = [...new Set([...listed, ...strays])].filter((n) => !live.has(n));
+        const live = row ? splitIds(row.replicas) : [];
+        // The listed copies then the strays, each once, minus the replicas: built in one array
+        // rather than through two Sets and three spread copies (lists of one to three ids; the
+        // Sets were ~0.4 % of the bytes the busy coordinator allocated under the overwrite row,
+        // 2026-12-07).
+        const doomed: string[] = [];
+        for (const n of listed) if (!live.includes(n) && !doomed.includes(n)) doomed.push(n);
+        for (const n of strays) if (!live.includes(n) && !doomed.includes(n)) doomed.push(n);
         const failed = doomed.length ? await remove(doomed).catch(() => doomed) : [];
         pending.set(id, failed);
         if (!row) return;

@@ -45,9 +45,21 @@ export const splitIds = (s: string): string[] => listedIds(s).ids;
 /** A list column's ids, each once, and whether the column named one more than once. */
 export function listedIds(s: string): { ids: string[]; repeated: boolean } {
   const all = s ? s.split(",") : [];
+  // A short list (a version's replicas or pending copies: one to three ids, every row read) is
+  // checked by comparing its ids, and answered as split when none repeats: the Set and its spread
+  // copy were ~0.4-0.8 % of the bytes the busy coordinator allocated under the overwrite row
+  // (sampling heap profile with collected objects, 2026-12-07).
+  if (all.length <= SHORT_LIST) {
+    let repeated = false;
+    for (let i = 1; i < all.length && !repeated; i++) repeated = all.lastIndexOf(all[i], i - 1) >= 0;
+    if (!repeated) return { ids: all, repeated };
+  }
   const ids = [...new Set(all)];
   return { ids, repeated: ids.length < all.length };
 }
+
+/** Lists up to this long are checked for repeats id by id (listedIds). */
+const SHORT_LIST = 8;
 
 /** SQL REGEXP (a parameter) matching a list column that names some id twice. */
 export const REPEATED_ID = "(^|,)([^,]+),(.*,)?\\2(,|$)";
