@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as net from "node:net";
 import { DiskBackend } from "../blobstore/disk-backend";
 import { bindServer, SERVER_OPTIONS, shutdownServer } from "../common/grpc";
-import { NodeClient } from "./client/node-client";
+import { DeleteFenced, NodeClient } from "./client/node-client";
 import type { BatchResponse } from "./gen/minis3/v1/node";
 import { createNodeService, startNodeServer, type RunningNodeServer } from "./server/node-server";
 import { FencedBackend } from "./server/put-fence";
@@ -135,12 +135,53 @@ describe("a node's delete is fenced against copies put after the deleter's view"
       expect(await deleter.deleteBlob(id)).toBe(true);
       expect(await other.statBlob(id)).toBeNull();
       // A copy put by another coordinator after this one's last answer: deleted all the same (the
-      // deleter's client asks again with the node's position from the fenced answer).
+      // deleter's client asks again with the node's position from the fenced answer, its lock proven
+      // still held after that answer).
       await other.putSmall(id, {}, blob.data, blob.sha256);
-      expect(await deleter.deleteBlob(id)).toBe(true);
+      let checks = 0;
+      expect(await deleter.deleteBlob(id, undefined, async () => void checks++)).toBe(true);
+      expect(checks).toBe(1);
       expect(await other.statBlob(id)).toBeNull();
       expect(await deleter.deleteBlob(id)).toBe(false);
     } finally {
+      deleter.close();
+    }
+  });
+
+  it("a fenced delete is not asked again once its caller's lock is gone: the copy put meanwhile stays", async () => {
+    const id = "fence-lock-gone";
+    const blob = blobOf(4096);
+    const deleter = new NodeClient("n1", `127.0.0.1:${proxy.port}`, { deadlineMs: 5000 });
+    let lockHeld = true;
+    try {
+      await other.putSmall(id, {}, blob.data, blob.sha256);
+      expect(await deleter.statBlob(id)).not.toBeNull(); // read under the lock: this copy
+      proxy.hold();
+      const stillHeld = async () => {
+        if (!lockHeld) throw new Error("the lock's connection is gone");
+      };
+      const deleting = deleter.deleteBlob(id, undefined, stillHeld);
+      deleting.catch(() => undefined);
+      await sleep(20);
+      // The caller still waits, but MariaDB lost its connection and the lock with it: another job
+      // claims the node and commits a new copy there. The held delete then lands, fenced.
+      lockHeld = false;
+      await other.putSmall(id, {}, blob.data, blob.sha256);
+      proxy.release();
+      await expect(deleting).rejects.toThrow(/the lock's connection is gone/);
+      await sleep(100);
+      expect(await other.statBlob(id)).not.toBeNull();
+      // Without a way to prove its lock, a fenced delete is never asked again either.
+      proxy.hold();
+      const unproven = deleter.deleteBlob(id);
+      unproven.catch(() => undefined);
+      await sleep(20);
+      await other.putSmall(id, {}, blob.data, blob.sha256);
+      proxy.release();
+      await expect(unproven).rejects.toBeInstanceOf(DeleteFenced);
+      expect(await other.statBlob(id)).not.toBeNull();
+    } finally {
+      proxy.release();
       deleter.close();
     }
   });
@@ -167,7 +208,7 @@ describe("a node's delete is fenced against copies put after the deleter's view"
       await node.stop(200);
       await sleep(100); // the client hears its stream end (a caller would retry a delete failed with it)
       node = await startNodeServer(restarted, "127.0.0.1", port, { id: "n2", chunkSize: CHUNK, log: silentLog });
-      expect(await client.deleteBlob("r1")).toBe(true);
+      expect(await client.deleteBlob("r1", undefined, async () => undefined)).toBe(true); // its caller's lock still held
       expect(outcomes).toEqual(["r1 fenced", "r1 deleted"]);
       expect(await client.statBlob("r1")).toBeNull();
     } finally {

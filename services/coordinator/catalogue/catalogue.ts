@@ -345,7 +345,7 @@ export class Catalogue {
    * lists as a replica. Answers the nodes whose copies are still pending. Grouped; `remove` is the
    * caller's (a trash move's names its request to the nodes).
    */
-  cleanCopies(versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>): Promise<string[]> {
+  cleanCopies(versionId: string, strays: string[], remove: CopyCleanup["remove"]): Promise<string[]> {
     return this.mutate([], [versionId], this.cleanups.submit({ versionId, strays, remove }), undefined, NOT_READ);
   }
 

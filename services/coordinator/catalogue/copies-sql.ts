@@ -13,8 +13,12 @@ import { removeIds, splitIds } from "./id-lists-sql";
 export interface CopyCleanup {
   versionId: string;
   strays: string[];
-  /** Deletes the copies on these nodes; answers the nodes that still hold one. */
-  remove(nodeIds: string[]): Promise<string[]>;
+  /**
+   * Deletes the copies on these nodes; answers the nodes that still hold one. `stillHeld` resolves
+   * while the cleanup's transaction (and so its row locks) is alive: a node's fenced delete is asked
+   * again only after it (NodeClient.deleteBlob).
+   */
+  remove(nodeIds: string[], stillHeld: () => Promise<void>): Promise<string[]>;
 }
 
 /**
@@ -57,6 +61,8 @@ export async function cleanLocked(c: PoolConnection, batch: CopyCleanup[], locke
     byVersion.set(item.versionId, seen ? { ...seen, strays: [...seen.strays, ...item.strays] } : item);
   }
   const ids = [...byVersion.keys()].sort();
+  // A query on the transaction's own connection answers only while its locks are held.
+  const stillHeld = () => c.query("DO 0").then(() => undefined);
   try {
     const rows = new Map(lockedRows.map((r) => [r.version_id as string, r]));
     const pending = new Map<string, string[]>();
@@ -74,7 +80,7 @@ export async function cleanLocked(c: PoolConnection, batch: CopyCleanup[], locke
         const doomed: string[] = [];
         for (const n of listed) if (!live.includes(n) && !doomed.includes(n)) doomed.push(n);
         for (const n of strays) if (!live.includes(n) && !doomed.includes(n)) doomed.push(n);
-        const failed = doomed.length ? await remove(doomed).catch(() => doomed) : [];
+        const failed = doomed.length ? await remove(doomed, stillHeld).catch(() => doomed) : [];
         pending.set(id, failed);
         if (!row) return;
         const unlisted = doomed.some((n) => !listed.includes(n));

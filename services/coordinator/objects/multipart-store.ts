@@ -95,7 +95,7 @@ export class MultipartStore implements MultipartEngine {
     this.log = deps.log;
     // No bad-replica callback: a part is no version, there is nothing for repair to do with it.
     this.reader = new ReplicaReader(deps.nodes, opts.chunkSize, this.log);
-    this.writer = new ReplicaWriter(deps.nodes, this.log);
+    this.writer = new ReplicaWriter(deps.nodes, this.log, { ownBlobs: true }); // parts and composes: fresh blob ids
     this.minPartSize = opts.minPartSize ?? MIN_PART_SIZE;
     this.completingStaleMs = opts.completingStaleMs ?? COMPLETING_STALE_MS;
   }

@@ -179,7 +179,10 @@ export class ObjectStore implements ObjectEngine {
       (id, requestId) => this.events.underReplicated(id, requestId),
       deps.bodies,
     );
-    this.writer = new ReplicaWriter(deps.nodes, this.log, { lateCopies: (id, nodeIds, rid) => this.dropLateCopies(id, nodeIds, rid) });
+    this.writer = new ReplicaWriter(deps.nodes, this.log, {
+      lateCopies: (id, nodeIds, rid) => this.dropLateCopies(id, nodeIds, rid),
+      ownBlobs: true, // its discards: an upload's version not committed (a straggler's late copy goes under the row's lock)
+    });
     this.failedCommits = {
       version: (id) => this.catalogue.version(id),
       discard: (id, replicas, requestId) => this.writer.discard(id, replicas, requestId),
@@ -214,7 +217,9 @@ export class ObjectStore implements ObjectEngine {
    */
   private async dropLateCopies(versionId: string, nodeIds: string[], requestId: RequestId): Promise<void> {
     await this.committing.get(versionId);
-    const left = await this.catalogue.cleanCopies(versionId, nodeIds, (ids) => this.writer.discard(versionId, ids, requestId));
+    const left = await this.catalogue.cleanCopies(versionId, nodeIds, (ids, stillHeld) =>
+      this.writer.discard(versionId, ids, requestId, stillHeld),
+    );
     if (left.length) this.log.warn({ version: versionId, nodes: left, requestId }, "a late replica's copy could not be deleted yet");
   }
 

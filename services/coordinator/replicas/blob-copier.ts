@@ -3,7 +3,7 @@ import type { Logger } from "../../common/logger";
 import type { RequestId } from "../../common/request-context";
 import { Semaphore } from "../../common/semaphore";
 import type { NodePool } from "../cluster/node-pool";
-import { PullUnsupported } from "../../rpc/client/node-client";
+import { type LockHeld, PullUnsupported } from "../../rpc/client/node-client";
 import type { VersionRow } from "../model/version-row";
 import type { BodyCache } from "./body-cache";
 import { ReplicaReader } from "./replica-reader";
@@ -54,13 +54,17 @@ export class BlobCopier {
      * how a large copy's straggler (done after the copy answered) and a copy below its quorum have their
      * copies deleted. Without it, at once.
      */
-    cleanCopies?: (versionId: string, strays: string[], remove: (nodeIds: string[]) => Promise<string[]>) => Promise<string[]>,
+    cleanCopies?: (
+      versionId: string,
+      strays: string[],
+      remove: (nodeIds: string[], stillHeld: LockHeld) => Promise<string[]>,
+    ) => Promise<string[]>,
   ) {
     this.reader = new ReplicaReader(nodes, smallMax, log, undefined, bodies);
     // A straggler's late copy and the copies of a copy below its quorum alike: another run of the
     // same job may have committed that node, and its copy has the same blob id.
     const underLock: DropCopies | undefined =
-      cleanCopies && ((id, nodeIds, requestId) => cleanCopies(id, nodeIds, (ids) => this.writer.discard(id, ids, requestId)));
+      cleanCopies && ((id, nodeIds, requestId) => cleanCopies(id, nodeIds, (ids, held) => this.writer.discard(id, ids, requestId, held)));
     this.writer = new ReplicaWriter(nodes, log, { lateCopies: underLock, failedCopies: underLock });
   }
 
@@ -173,8 +177,11 @@ export class BlobCopier {
     }
   }
 
-  /** Deletes copies, best effort; returns the nodes where the delete failed (to retry later). */
-  remove(versionId: string, nodeIds: string[], requestId?: RequestId): Promise<string[]> {
-    return this.writer.discard(versionId, nodeIds, requestId);
+  /**
+   * Deletes copies, best effort; returns the nodes where the delete failed (to retry later).
+   * `stillHeld`: the caller's row lock, proven before a fenced delete is asked again.
+   */
+  remove(versionId: string, nodeIds: string[], requestId?: RequestId, stillHeld?: LockHeld): Promise<string[]> {
+    return this.writer.discard(versionId, nodeIds, requestId, stillHeld);
   }
 }

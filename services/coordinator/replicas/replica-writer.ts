@@ -3,7 +3,7 @@ import type { Logger } from "../../common/logger";
 import type { RequestId } from "../../common/request-context";
 import type { WireCheck } from "../../rpc/blob-backend";
 import { ReplayBudget } from "./replay-budget";
-import type { BlobUpload } from "../../rpc/client/node-client";
+import type { BlobUpload, LockHeld } from "../../rpc/client/node-client";
 import type { NodePool } from "../cluster/node-pool";
 
 /** Attributes a node keeps with a copy (the backup and trash tiers keep the key beside the bytes). */
@@ -57,6 +57,8 @@ const NOT_STARTED: BlobUpload = {
   abort: () => undefined,
 };
 
+const NO_LOCK_NEEDED: LockHeld = async () => undefined;
+
 /** Shared, never written: a hot-path put does not allocate an empty object each time. */
 const NO_ATTRIBUTES: CopyAttributes = {};
 
@@ -71,13 +73,23 @@ export class ReplicaWriter {
   private readonly replayBudget: ReplayBudget;
   private readonly lateCopies: DropCopies;
   private readonly failedCopies: DropCopies;
+  /** What proves a fenced delete may be asked again when its caller names no lock (`ownBlobs`). */
+  private readonly unlocked: LockHeld | undefined;
 
+  /**
+   * `ownBlobs`: the blobs this writer writes are ones no other job writes a copy of (an upload's
+   * version before its commit, a multipart part, a compose's result), so a fenced delete of one may be
+   * asked again without a lock to prove. A large copy's put is numbered when it commits, after the
+   * last position this coordinator's session heard: its own discard of it is fenced once.
+   */
   constructor(
     private readonly nodes: NodePool,
     private readonly log: Logger,
-    opts: { replayBudget?: ReplayBudget; lateCopies?: DropCopies; failedCopies?: DropCopies } = {},
+    opts: { replayBudget?: ReplayBudget; lateCopies?: DropCopies; failedCopies?: DropCopies; ownBlobs?: boolean } = {},
   ) {
-    const atOnce = (versionId: string, nodeIds: string[], requestId: RequestId) => discardCopies(nodes, log, versionId, nodeIds, requestId);
+    this.unlocked = opts.ownBlobs ? NO_LOCK_NEEDED : undefined;
+    const atOnce = (versionId: string, nodeIds: string[], requestId: RequestId) =>
+      discardCopies(nodes, log, versionId, nodeIds, requestId, this.unlocked);
     this.replayBudget = opts.replayBudget ?? new ReplayBudget(REPLAY_BUDGET_BYTES);
     this.lateCopies = opts.lateCopies ?? atOnce;
     this.failedCopies = opts.failedCopies ?? atOnce;
@@ -164,9 +176,12 @@ export class ReplicaWriter {
     );
   }
 
-  /** Deletes copies, best effort; returns the nodes where the delete failed (for a caller that retries). */
-  discard(versionId: string, nodeIds: string[], requestId?: RequestId): Promise<string[]> {
-    return discardCopies(this.nodes, this.log, versionId, nodeIds, requestId);
+  /**
+   * Deletes copies, best effort; returns the nodes where the delete failed (for a caller that retries).
+   * `stillHeld`: proves the caller's row lock before a fenced delete is asked again (NodeClient.deleteBlob).
+   */
+  discard(versionId: string, nodeIds: string[], requestId?: RequestId, stillHeld?: LockHeld): Promise<string[]> {
+    return discardCopies(this.nodes, this.log, versionId, nodeIds, requestId, stillHeld ?? this.unlocked);
   }
 }
 
@@ -487,12 +502,19 @@ async function dropQuietly(drop: DropCopies, log: Logger, versionId: string, nod
  * one the node kept as put after it (DeleteFenced) counts as still held, so it stays pending under
  * the row and a later cleanup decides again.
  */
-async function discardCopies(nodes: NodePool, log: Logger, versionId: string, nodeIds: string[], requestId: RequestId): Promise<string[]> {
+async function discardCopies(
+  nodes: NodePool,
+  log: Logger,
+  versionId: string,
+  nodeIds: string[],
+  requestId: RequestId,
+  stillHeld?: LockHeld,
+): Promise<string[]> {
   const failed: string[] = [];
   await Promise.all(
     nodeIds.map(async (id) => {
       try {
-        await nodes.client(id).deleteBlob(versionId, requestId);
+        await nodes.client(id).deleteBlob(versionId, requestId, stillHeld);
       } catch (e) {
         failed.push(id);
         log.warn({ node: id, version: versionId, err: e, requestId }, "could not delete a copy");

@@ -88,6 +88,14 @@ export const NODE_CALL_LIMITS = { deadlineMs: 10_000, idleMs: 10_000, commitMs: 
  */
 export class DeleteFenced extends Error {}
 
+/**
+ * Resolves once the caller's row lock is known to be held still (a query on the connection whose
+ * transaction holds it answered); rejects when it is not. A fenced delete is asked again only after
+ * it: the position its answer came with may be later than another job's claim of the node once the
+ * lock has gone (MariaDB restarted, the connection killed) while the caller waited.
+ */
+export type LockHeld = () => Promise<void>;
+
 /** The node does not serve PullBlob (an older one): its caller copies the bytes itself. */
 export class PullUnsupported extends Error {}
 
@@ -174,11 +182,11 @@ export class NodeClient {
    * a copy put after it was sent. Callers send it under the lock of the row that no longer lists the
    * copy, so any claim of the node, and so any new copy, comes after. A copy put after that
    * position (another coordinator's, after this client's last answer) is fenced: asked again once at
-   * the position the fenced answer came with, if `retry` (the caller still waits, under its lock),
-   * else or if fenced again, DeleteFenced. A first delete to a node not heard from yet asks a stat
+   * the position the fenced answer came with, once `stillHeld` proves the caller's lock outlived that
+   * answer; without it, or if fenced again, DeleteFenced. A first delete to a node not heard from yet asks a stat
    * first to learn its position (an older node never says one: its deletes go unfenced, as before).
    */
-  async deleteBlob(blobId: string, requestId?: RequestId, retry = true): Promise<boolean> {
+  async deleteBlob(blobId: string, requestId?: RequestId, stillHeld?: LockHeld): Promise<boolean> {
     if (!this.exchange.heard) await this.statBlob(blobId, requestId);
     for (let attempt = 0; ; attempt++) {
       const at = this.exchange.position;
@@ -186,7 +194,8 @@ export class NodeClient {
         await this.exchange.submit({ $case: "delete", value: { blobId, fenceBoot: at?.boot ?? 0, fenceSeq: at?.seq ?? 0 } }, 0, requestId),
       );
       if (!r.fenced) return r.existed;
-      if (!retry || attempt > 0) throw new DeleteFenced(`node ${this.id} holds a copy of ${blobId} put after the delete's position`);
+      if (!stillHeld || attempt > 0) throw new DeleteFenced(`node ${this.id} holds a copy of ${blobId} put after the delete's position`);
+      await stillHeld();
     }
   }
 

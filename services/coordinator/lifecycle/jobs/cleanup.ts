@@ -1,5 +1,6 @@
 import { ErrorCode, MiniS3Error } from "../../../common/errors";
 import type { TierMove } from "../../catalogue/versions-sql";
+import type { LockHeld } from "../../../rpc/client/node-client";
 import type { VersionRow } from "../../model/version-row";
 import type { JobContext, LifecycleJob } from "./job";
 
@@ -57,8 +58,8 @@ export async function moveAndClean(
   to: TierMove["to"],
   oldCopies: string[],
 ): Promise<boolean> {
-  const { moved, clean } = await ctx.catalogue.moveTierAndClean(versionId, expect, to, oldCopies, (ids) =>
-    removeCopies(ctx, versionId, ids),
+  const { moved, clean } = await ctx.catalogue.moveTierAndClean(versionId, expect, to, oldCopies, (ids, stillHeld) =>
+    removeCopies(ctx, versionId, ids, stillHeld),
   );
   if (moved) await finishCleanup(ctx, versionId, clean);
   return moved;
@@ -92,16 +93,17 @@ export async function claimTargets(ctx: JobContext, v: Pick<VersionRow, "version
 
 /** Deletes a version's pending copies and `strays` under its row lock. */
 function cleanCopies(ctx: JobContext, versionId: string, strays: string[]): Promise<string[]> {
-  return ctx.catalogue.cleanCopies(versionId, strays, (ids) => removeCopies(ctx, versionId, ids));
+  return ctx.catalogue.cleanCopies(versionId, strays, (ids, stillHeld) => removeCopies(ctx, versionId, ids, stillHeld));
 }
 
 /**
  * Deletes copies; answers the nodes that still hold one. A node retired for good took its copies
  * with it (review finding 10: they were waited for forever). A node that is down is not asked (a
- * cleanup holds the row lock while the others answer): its copies stay.
+ * cleanup holds the row lock while the others answer): its copies stay. `stillHeld`: the caller's
+ * row lock, proven before a node's fenced delete is asked again (without it, never asked again).
  */
-export async function removeCopies(ctx: JobContext, versionId: string, nodeIds: string[]): Promise<string[]> {
+export async function removeCopies(ctx: JobContext, versionId: string, nodeIds: string[], stillHeld?: LockHeld): Promise<string[]> {
   const asked = nodeIds.filter((id) => ctx.nodes.isLive(id));
   const away = nodeIds.filter((id) => !ctx.nodes.isLive(id) && !ctx.nodes.isRemoved(id));
-  return [...away, ...(asked.length ? await ctx.copier.remove(versionId, asked) : [])];
+  return [...away, ...(asked.length ? await ctx.copier.remove(versionId, asked, undefined, stillHeld) : [])];
 }

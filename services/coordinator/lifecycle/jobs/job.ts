@@ -113,7 +113,8 @@ class RequestJobContext implements JobContext {
     const { copier, scheduler } = base;
     this.copier = {
       copy: (v, sources, targets, quorum, attributes) => copier.copy(v, sources, targets, quorum, attributes, requestId),
-      remove: (versionId, nodeIds) => copier.remove(versionId, nodeIds, requestId),
+      // a job's deletes name the request that caused it, whatever the caller passed
+      remove: (versionId, nodeIds, _requestId, stillHeld) => copier.remove(versionId, nodeIds, requestId, stillHeld),
     };
     this.scheduler = {
       add: (queue, versionId, atMs, dueKey) => scheduler.add(queue, versionId, atMs, dueKey, requestId),

@@ -139,7 +139,7 @@ export class OrphanSweep {
         // Fenced at the node's position this client last heard (the stat's answer or later), not asked
         // again: a copy put since is a new incarnation the sweep has not judged (DeleteFenced).
         try {
-          if (await client.deleteBlob(b.blobId, undefined, false)) deleted++;
+          if (await client.deleteBlob(b.blobId)) deleted++;
         } catch (e) {
           if (!(e instanceof DeleteFenced)) throw e;
           continue;
