@@ -87,6 +87,8 @@ function wholeBody(raw: IncomingMessage): Promise<Buffer[]> {
     const onData = (chunk: Buffer): void => void pieces.push(ownBodyPiece(chunk));
     const onClose = (): void => settle(new Error("Premature close"));
     raw.on("data", onData).on("end", settle).on("error", settle).on("close", onClose);
+    // A 'data' listener does not start a stream paused by hand (the iterator it replaced did).
+    raw.resume();
   });
 }
 
