@@ -2,7 +2,7 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { InvalidArgumentError, NotFoundError, TooLargeError } from "../../common/errors";
 import type { BatchRequest, BatchResponse, BlobOp, BlobOpResult } from "../gen/minis3/v1/node";
 import type { Logger } from "../../common/logger";
-import type { FencedBackend } from "./put-fence";
+import { answerDelete, type FencedBackend } from "./put-fence";
 import { isValidBlobId, toBlobInfo } from "../blob-info";
 import { toWire, WIRE_CODE, WIRE_OK } from "../wire-errors";
 import { MAX_MESSAGE_PAYLOAD } from "../wire/exchange-codec";
@@ -129,10 +129,8 @@ async function runBlobOp(op: BlobOp, o: BlobOp["op"], backend: FencedBackend, ma
       return ok(op.id, { blob: toBlobInfo(reader.meta), data });
     }
     case "delete": {
-      const { blobId, fenceBoot, fenceSeq } = o.value;
-      if (!isValidBlobId(blobId)) throw new InvalidArgumentError(`bad blob id "${blobId}"`);
-      const outcome = await backend.deleteFenced(blobId, fenceBoot ? { boot: fenceBoot, seq: fenceSeq } : undefined);
-      return ok(op.id, { existed: outcome === "deleted", fenced: outcome === "fenced" });
+      if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);
+      return ok(op.id, await answerDelete(backend, o.value));
     }
     case "stat": {
       if (!isValidBlobId(o.value.blobId)) throw new InvalidArgumentError(`bad blob id "${o.value.blobId}"`);

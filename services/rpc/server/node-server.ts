@@ -28,7 +28,7 @@ import { createBlobHttpServer } from "./blob-http-server";
 import { listenShared } from "./shared-port";
 import { FastNodeService } from "../wire/node-service-fast";
 import { toNodeCallStatus } from "../wire-errors";
-import { FencedBackend } from "./put-fence";
+import { answerDelete, fencedBackend } from "./put-fence";
 
 export interface NodeServiceOptions {
   id: string;
@@ -52,7 +52,7 @@ const DEFAULT_MAX_EXCHANGE_GET = 4 * 1024 * 1024;
  * every put must go through the same FencedBackend, so pass one when something else writes too.
  */
 export function createNodeService(given: BlobBackend, opts: NodeServiceOptions): NodeServiceServer {
-  const backend = given instanceof FencedBackend ? given : new FencedBackend(given);
+  const backend = fencedBackend(given);
   const { log, chunkSize } = opts;
   const maxGet = opts.maxExchangeGetBytes ?? DEFAULT_MAX_EXCHANGE_GET;
   const ops = new OpLog(log);
@@ -129,10 +129,9 @@ export function createNodeService(given: BlobBackend, opts: NodeServiceOptions):
     },
 
     deleteBlob(call, callback) {
-      const { blobId, fenceBoot, fenceSeq } = call.request;
-      if (!isValidBlobId(blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
-      backend.deleteFenced(blobId, fenceBoot ? { boot: fenceBoot, seq: fenceSeq } : undefined).then(
-        (outcome) => callback(null, { existed: outcome === "deleted", fenced: outcome === "fenced", ...backend.position }),
+      if (!isValidBlobId(call.request.blobId)) return callback(toNodeCallStatus(new InvalidArgumentError("bad blob id")));
+      answerDelete(backend, call.request).then(
+        (answer) => callback(null, { ...answer, ...backend.position }),
         (e) => callback(toNodeCallStatus(e)),
       );
     },
@@ -320,7 +319,7 @@ export async function startNodeServer(
   const interceptors = [measuringCalls("node"), ...checks.map(exceptHealth)];
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
   // One fence for the service and the blob plane: a put over either numbers the blob for deletes.
-  const backend = given instanceof FencedBackend ? given : new FencedBackend(given);
+  const backend = fencedBackend(given);
   const peers = new PeerReaders(opts.clusterSecret);
   server.addService(measuredService(FastNodeService, "node"), createNodeService(backend, { ...opts, peers }));
   let stopping = false;

@@ -19,6 +19,23 @@ export interface PutPosition {
 
 export type FencedDelete = "deleted" | "absent" | "fenced";
 
+/** `backend` as the one fence every put and delete of a node goes through (itself when it is one). */
+export function fencedBackend(backend: BlobBackend): FencedBackend {
+  return backend instanceof FencedBackend ? backend : new FencedBackend(backend);
+}
+
+/**
+ * A DeleteBlob request (on the Exchange stream or unary) as the node answers it: a fence of boot 0
+ * is an older coordinator's unfenced delete.
+ */
+export async function answerDelete(
+  backend: FencedBackend,
+  r: { blobId: string; fenceBoot: number; fenceSeq: number },
+): Promise<{ existed: boolean; fenced: boolean }> {
+  const outcome = await backend.deleteFenced(r.blobId, r.fenceBoot ? { boot: r.fenceBoot, seq: r.fenceSeq } : undefined);
+  return { existed: outcome === "deleted", fenced: outcome === "fenced" };
+}
+
 /**
  * A node's delete fence (ARCHITECTURE.md "Lifecycle": "A copy's delete is fenced on the node").
  * A coordinator deletes a copy under its row's lock, but the delete can reach the node after that
