@@ -2,7 +2,7 @@
  * Micro-benchmark (not a test): what a node's segment index holds in memory per small blob. `count`
  * puts of 1 KiB go into a SegmentStore, which is closed; a second store opens the same directory (its
  * index rebuilt by the scan at open, as after a restart) and the heap and external memory it adds,
- * after forced collections, is printed per blob. `attrs`: "none" (a storage node's puts) or "trash"
+ * after forced collections, is printed per blob (and the CPU time of that open). `attrs`: "none" (a storage node's puts) or "trash"
  * (a trash copy's ten attributes, as the lifecycle's trash job sends them to the delete node).
  *
  *   node --expose-gc dist/bench/micro/segment-heap.js [count=200000] [attrs=none|trash]
@@ -59,13 +59,15 @@ async function bench(): Promise<void> {
     await writer.close();
     ids.length = 0;
     const before = settled();
+    const cpu = process.cpuUsage();
     const store = new SegmentStore({ dir, log });
     await store.open();
+    const used = process.cpuUsage(cpu);
     const after = settled();
     const found = store.stats().blobCount;
     const perBlob = (after - before) / found;
     console.log(
-      `${found} blobs (${attrs} attributes): ${perBlob.toFixed(1)} bytes a blob (heap + external), ${((perBlob * 1e6) / 2 ** 20).toFixed(0)} MiB per million, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+      `${found} blobs (${attrs} attributes): ${perBlob.toFixed(1)} bytes a blob (heap + external), ${((perBlob * 1e6) / 2 ** 20).toFixed(0)} MiB per million, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB; the open's CPU ${((used.user + used.system) / 1000).toFixed(0)} ms`,
     );
     await store.close();
   } finally {
