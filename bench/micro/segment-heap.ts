@@ -25,15 +25,19 @@ function settled(): number {
   return m.heapUsed + m.external;
 }
 
-/** A trash copy's attributes (services/coordinator/lifecycle/jobs/trash.ts), distinct per blob as they are. */
-function trashAttributes(i: number, blobId: string): Record<string, string> {
+/**
+ * A trash copy's attributes (services/coordinator/lifecycle/jobs/trash.ts): its blob id is the
+ * version's id, its sha256 the blob's own; the rest distinct per blob as they are.
+ */
+function trashAttributes(i: number, blobId: string, sha256: string): Record<string, string> {
   const now = Date.now();
   return {
     bucket: "bench-bucket",
     key: `objects/${String(i % 1000).padStart(4, "0")}/key-${i}.bin`,
     versionId: blobId,
     size: "1024",
-    sha256: createHash("sha256").update(blobId).digest("hex"),
+    sha256, // the blob's own, in hex
+
     etag: createHash("md5").update(blobId).digest("hex"),
     contentType: "application/octet-stream",
     reason: i % 2 ? "overwritten" : "deleted",
@@ -55,7 +59,7 @@ async function bench(): Promise<void> {
     const writer = new SegmentStore({ dir, log });
     await writer.open();
     let n = 0;
-    await inBatches(ids, (id) => writer.put(id, attrs === "trash" ? trashAttributes(n++, id) : {}, data, sha256));
+    await inBatches(ids, (id) => writer.put(id, attrs === "trash" ? trashAttributes(n++, id, sha256.toString("hex")) : {}, data, sha256));
     await writer.close();
     ids.length = 0;
     const before = settled();

@@ -51,6 +51,28 @@ describe("segment meta packing", () => {
     roundTrip(many);
   });
 
+  it("keeps hex values and the blob's own sha256 in hex exactly, whatever looks almost like them", () => {
+    const sha = randomBytes(32);
+    const hex = sha.toString("hex");
+    const attrs = {
+      own: hex,
+      other: randomBytes(32).toString("hex"),
+      etag: "d41d8cd98f00b204e9800998ecf8427e",
+      upper: hex.toUpperCase(),
+      mixed: "D41d8cd98f00b204",
+      odd: "abcdef012",
+      short: "abcdef",
+      zeros: "00000000",
+      quoted: '"d41d8cd98f00b204e9800998ecf8427e"',
+      almostOwn: hex.slice(0, 63) + (hex[63] === "0" ? "1" : "0"),
+      ownPlus: hex + "00",
+    };
+    const meta = roundTrip(attrs, 1, sha);
+    // Kept as bytes, not chars: the own sha256 takes nothing, hex half its length.
+    expect(meta.length).toBeLessThan(packMeta(1, sha, { ...attrs, own: "x".repeat(64) }).length - 60);
+    roundTrip({ a: hex, b: hex }, 2, sha);
+  });
+
   it("keeps what a shape cannot: lone surrogates, __proto__, values that are not strings", () => {
     roundTrip({ lone: "a\ud800b", low: "\udc00" });
     const proto = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>;

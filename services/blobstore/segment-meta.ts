@@ -3,10 +3,14 @@
  * asked (stat, list, a read's check). Measured after a reopen (bench/micro/segment-heap.ts, 200,000
  * puts of 1 KiB): the sha256 as a Buffer cost 96 bytes of heap + 32 of pool a blob, storedAtMs a
  * heap number (16), an empty attributes object 32, a trash copy's ten attributes as an object and
- * ten strings ~420; as one string they are 16 bytes of header and their bytes.
+ * ten strings ~420; as one string they are 16 bytes of header and their bytes (822 -> 469 bytes a trash
+ * copy with them as utf8, -> 376 with its hex values as bytes and its sha256 attribute as the blob's own).
  *
  *   0 storedAtMs u48 | 6 sha256 (32) | 38 attributes: nothing when there are none, else a tag:
- *     SHAPED: shape u16, then per key of the shape: varint(byteLength * 2 + nonAscii), the value's utf8
+ *     SHAPED: shape u16, then per key of the shape: varint(length * 4 + kind), then by kind:
+ *       ASCII: the value's chars | UTF8: its utf8 bytes | HEX (lowercase, even, 8 chars or more): the
+ *       bytes it spells, half as many | OWN_SHA256 (the blob's own sha256 in hex, as a trash copy's
+ *       `sha256` attribute is): nothing
  *     JSON:   the attributes' JSON as utf8 (a value not a string or not well-formed utf16, `__proto__`, too many shapes)
  *
  * Every char is one byte (0-255): V8 keeps the string one byte per char. A shape is a list of keys in
@@ -19,6 +23,12 @@ const SHAPED = 1;
 const JSON_TAG = 2;
 /** Shapes known at most (process-wide): past it, attributes of new shapes are kept as JSON. */
 const MAX_SHAPES = 4096;
+/** How a shaped value is kept: a trash copy's etag and versionId are hex, its sha256 the blob's own. */
+const ASCII = 0;
+const UTF8 = 1;
+const HEX = 2;
+const OWN_SHA256 = 3;
+const LOWER_HEX = /^(?:[0-9a-f]{2}){4,}$/;
 
 const shapes: string[][] = [];
 const shapeIds = new Map<string, number>();
@@ -79,11 +89,16 @@ export function attributesOf(meta: string): Record<string, string> {
       if (c < 0x80) break;
       shift *= 128;
     }
-    const length = Math.floor(n / 2);
+    const kind = n % 4;
+    const length = (n - kind) / 4;
+    if (kind === OWN_SHA256) {
+      out[key] = sha256Of(meta).toString("hex");
+      continue;
+    }
     const value = meta.slice(at, at + length);
-    // Chars of a latin1 string are the value's utf8 bytes: the same only when they are all ASCII.
-    out[key] = n % 2 ? Buffer.from(value, "latin1").toString("utf8") : value;
     at += length;
+    // Chars of a latin1 string are the value's bytes: the value itself only when they are all ASCII.
+    out[key] = kind === ASCII ? value : Buffer.from(value, "latin1").toString(kind === HEX ? "hex" : "utf8");
   }
   return out;
 }
@@ -120,20 +135,33 @@ function packShaped(shape: number, keys: string[], attributes: Record<string, st
   scratch[at++] = SHAPED;
   scratch[at++] = shape >> 8;
   scratch[at++] = shape & 0xff;
+  let ownSha: string | undefined;
   for (const key of keys) {
     const value = attributes[key];
-    const bytes = Buffer.byteLength(value, "utf8");
-    // Any char outside ASCII takes two bytes or more in utf8: as many bytes as chars means ASCII.
-    const ascii = bytes === value.length;
-    if (!ascii && !(value as unknown as { isWellFormed(): boolean }).isWellFormed()) return -1;
-    let n = bytes * 2 + (ascii ? 0 : 1);
+    let kind = ASCII;
+    let bytes = value.length;
+    if (value.length === 64 && value === (ownSha ??= scratch.toString("hex", SHA256, SHA256 + 32))) {
+      kind = OWN_SHA256;
+      bytes = 0;
+    } else if (LOWER_HEX.test(value)) {
+      kind = HEX;
+      bytes = value.length / 2;
+    } else {
+      bytes = Buffer.byteLength(value, "utf8");
+      // Any char outside ASCII takes two bytes or more in utf8: as many bytes as chars means ASCII.
+      if (bytes !== value.length) {
+        if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) return -1;
+        kind = UTF8;
+      }
+    }
+    let n = bytes * 4 + kind;
     room(at + 8 + bytes);
     while (n >= 0x80) {
       scratch[at++] = (n % 128) | 0x80;
       n = Math.floor(n / 128);
     }
     scratch[at++] = n;
-    at += scratch.write(value, at, bytes, "utf8");
+    if (kind !== OWN_SHA256) at += scratch.write(value, at, bytes, kind === HEX ? "hex" : "utf8");
   }
   return at;
 }

@@ -57,7 +57,7 @@ export class Segment {
  * ONE packed string (segment-meta.ts), decoded when asked; the data's offset is derived (a put's
  * record ends with its data); the rare fields are left off, not set to undefined. Measured after a
  * reopen (bench/micro/segment-heap.ts, 200,000 puts of 1 KiB, heap + external): 398 -> 230 bytes a
- * blob without attributes, 822 -> 469 with a trash copy's ten, the open's CPU no worse.
+ * blob without attributes, 822 -> 376 with a trash copy's ten, the open's CPU no worse.
  */
 export class SegmentEntry {
   /** Other segments that hold older copies of this id's put (a put written twice; rare). */
