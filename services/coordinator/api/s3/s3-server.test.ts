@@ -27,13 +27,14 @@ afterAll(async () => {
   for (const s of servers) await new Promise((resolve) => s.close(resolve));
 });
 
+const signer = new SignatureV4({
+  service: "s3",
+  region: "us-east-1",
+  sha256: Sha256,
+  credentials: { accessKeyId: "AKTEST", secretAccessKey: "secret-secret" },
+});
+
 async function signedGet(host: string, path: string, query: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  const signer = new SignatureV4({
-    service: "s3",
-    region: "us-east-1",
-    sha256: Sha256,
-    credentials: { accessKeyId: "AKTEST", secretAccessKey: "secret-secret" },
-  });
   const [hostname, port] = host.split(":");
   const signed = await signer.sign({ method: "GET", protocol: "http:", hostname, port: Number(port), path, query, headers: { host } });
   const qs = new URLSearchParams(query).toString();
@@ -80,12 +81,6 @@ test("a coordinator at its large uploads' limit answers 503 SlowDown, S3's own c
 });
 
 describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the handler reads it", () => {
-  const signer = new SignatureV4({
-    service: "s3",
-    region: "us-east-1",
-    sha256: Sha256,
-    credentials: { accessKeyId: "AKTEST", secretAccessKey: "secret-secret" },
-  });
   const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
   /** The headers of a signed request for /b1/key (a PUT unless told). */
@@ -258,4 +253,48 @@ describe("a body taken as sent (a sha256 or UNSIGNED-PAYLOAD) is checked as the 
       expect(got.bodySent).toBe(8 * MiB);
     });
   });
+});
+
+test("every answer names the request under x-amz-request-id and x-request-id: a sane id sent, else a fresh one", async () => {
+  const router = new S3Router();
+  router.register({ name: "GetObject", method: "GET", target: "object" }, async () => ({ body: Buffer.from("bytes") }));
+  router.register({ name: "HeadObject", method: "HEAD", target: "object" }, async () => ({ headers: { "content-length": "5" } }));
+  router.register({ name: "DeleteObject", method: "DELETE", target: "object" }, async () => ({ status: 204 }));
+  router.register({ name: "ListObjects", method: "GET", target: "bucket" }, async () => {
+    throw new MiniS3Error(ErrorCode.NoSuchKey, "not there");
+  });
+  const host = await serve(KeyStore.single("AKTEST", "secret-secret"), router);
+  const [hostname, port] = host.split(":");
+  const ids = async (method: string, path: string, query: Record<string, string> = {}, id?: string) => {
+    const signed = await signer.sign({ method, protocol: "http:", hostname, port: Number(port), path, query, headers: { host } });
+    const qs = new URLSearchParams(query).toString();
+    const res = await fetch(`http://${host}${path}${qs ? `?${qs}` : ""}`, {
+      method,
+      headers: { ...signed.headers, ...(id === undefined ? {} : { "x-request-id": id }) },
+    });
+    await res.arrayBuffer();
+    return { status: res.status, amz: res.headers.get("x-amz-request-id"), plain: res.headers.get("x-request-id") };
+  };
+  for (const [method, path, query, status] of [
+    ["GET", "/b1/key", {}, 200],
+    ["HEAD", "/b1/key", {}, 200],
+    ["DELETE", "/b1/key", {}, 204],
+    ["GET", "/b1", {}, 404], // an error answer
+    ["GET", "/b1/key", { acl: "" }, 501], // refused before any handler
+  ] as const) {
+    expect(await ids(method, path, query, "trace-1.a")).toEqual({ status, amz: "trace-1.a", plain: "trace-1.a" });
+    const fresh = await ids(method, path, query, "not sane!");
+    expect(fresh.amz).toMatch(/^[0-9A-F]{16}$/);
+    expect(fresh).toEqual({ status, amz: fresh.amz, plain: fresh.amz });
+  }
+  // Unsigned (403 before the signature is read), and an id sent twice: a fresh id, under both names.
+  const twice = await sendThenRead(
+    Number(port),
+    `GET /b1/key HTTP/1.1\r\nHost: ${host}\r\nX-Request-Id: a\r\nx-request-id: b\r\nConnection: close\r\n\r\n`,
+    0,
+  );
+  expect(twice.head).toMatch(/^HTTP\/1.1 403/);
+  const amz = /\r\nx-amz-request-id: ([^\r]*)/i.exec(twice.head)?.[1];
+  expect(amz).toMatch(/^[0-9A-F]{16}$/);
+  expect(/\r\nx-request-id: ([^\r]*)/i.exec(twice.head)?.[1]).toBe(amz);
 });
