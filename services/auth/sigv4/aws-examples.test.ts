@@ -319,3 +319,58 @@ describe("derived signing keys", () => {
     expect(verifyRequest(getObject, opts).identity.user).toBe("s3-example");
   });
 });
+
+describe("what a verification keeps of the last request it read (Credential, SignedHeaders, x-amz-date)", () => {
+  const withAuth = (req: SignedRequest, header: Record<string, string>): SignedRequest => ({
+    ...req,
+    headers: { ...req.headers, ...header },
+  });
+  const sig = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41";
+  const signed = "host;range;x-amz-content-sha256;x-amz-date";
+
+  test("each request is judged on its own texts: one that differs from the last is read anew, a malformed one fails each time", () => {
+    expect(codeOf(() => verifyRequest(getObject, opts))).toBe("ok");
+    const cases: Array<[Record<string, string>, ErrorCode]> = [
+      [{ authorization: authorization(signed, sig, S3_EXAMPLE.accessKeyId, "20130524/eu-west-1/s3") }, ErrorCode.SignatureDoesNotMatch],
+      [
+        { authorization: authorization(signed, sig, S3_EXAMPLE.accessKeyId, "20130525/us-east-1/s3") },
+        ErrorCode.AuthorizationHeaderMalformed,
+      ],
+      [{ authorization: authorization(signed, sig, "AKIDNOTKNOWN") }, ErrorCode.InvalidAccessKeyId],
+      [
+        { authorization: authorization(signed, sig, S3_EXAMPLE.accessKeyId, "2013052/us-east-1/s3") },
+        ErrorCode.AuthorizationHeaderMalformed,
+      ],
+      [{ authorization: authorization("host;range;x-amz-content-sha256", sig) }, ErrorCode.AccessDenied], // x-amz-date unsigned
+      [{ authorization: authorization("host;Range;x-amz-content-sha256;x-amz-date", sig) }, ErrorCode.AuthorizationHeaderMalformed],
+      [{ authorization: authorization("host;;range;x-amz-content-sha256;x-amz-date", sig) }, ErrorCode.AuthorizationHeaderMalformed],
+      [{ "x-amz-date": "20130524T000000" }, ErrorCode.AuthorizationHeaderMalformed],
+      [{ "x-amz-date": "20130524T000100Z" }, ErrorCode.SignatureDoesNotMatch],
+      [{ "x-amz-date": "20130524T250000Z" }, ErrorCode.RequestTimeTooSkewed], // Date.UTC reads it as the next day's 01:00
+    ];
+    for (const [header, code] of cases) {
+      for (let i = 0; i < 2; i++) expect([header, codeOf(() => verifyRequest(withAuth(getObject, header), opts))]).toEqual([header, code]);
+      expect(codeOf(() => verifyRequest(getObject, opts))).toBe("ok");
+    }
+  });
+
+  test("the same x-amz-date is judged against each request's own time", () => {
+    expect(codeOf(() => verifyRequest(getObject, opts))).toBe("ok");
+    expect(codeOf(() => verifyRequest(getObject, { ...opts, now: EXAMPLE_TIME + 15 * 60_000 + 1 }))).toBe(ErrorCode.RequestTimeTooSkewed);
+    expect(codeOf(() => verifyRequest(getObject, { ...opts, now: EXAMPLE_TIME - 15 * 60_000 - 1 }))).toBe(ErrorCode.RequestTimeTooSkewed);
+    expect(codeOf(() => verifyRequest(getObject, opts))).toBe("ok");
+  });
+
+  test("the signature sent is compared in either case; one not 64 hex digits, or one digit off, is refused", () => {
+    expect(codeOf(() => verifyRequest(withAuth(getObject, { authorization: authorization(signed, sig.toUpperCase()) }), opts))).toBe("ok");
+    const off = sig.slice(0, 63) + "0";
+    expect(codeOf(() => verifyRequest(withAuth(getObject, { authorization: authorization(signed, off) }), opts))).toBe(
+      ErrorCode.SignatureDoesNotMatch,
+    );
+    for (const bad of [sig.slice(0, 62) + "zz", sig.slice(0, 63), sig + "0"]) {
+      expect(codeOf(() => verifyRequest(withAuth(getObject, { authorization: authorization(signed, bad) }), opts))).toBe(
+        ErrorCode.AuthorizationHeaderMalformed,
+      );
+    }
+  });
+});

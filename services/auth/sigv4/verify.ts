@@ -68,11 +68,16 @@ function fail(code: ErrorCode, message: string): never {
   throw new MiniS3Error(code, message);
 }
 
+/** The last x-amz-date read and its time: the requests of one second all carry the same. */
+let lastAmzDate: { text: string; time: number | undefined } = { text: "", time: undefined };
+
 function parseAmzDate(s: string): number | undefined {
+  if (s === lastAmzDate.text) return lastAmzDate.time;
   const m = AMZ_DATE.exec(s);
-  if (!m) return undefined;
-  const t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  return Number.isNaN(t) ? undefined : t;
+  const t = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : NaN;
+  const time = Number.isNaN(t) ? undefined : t;
+  lastAmzDate = { text: s, time };
+  return time;
 }
 
 /** YYYYMMDDTHHMMSSZ, the form of x-amz-date. */
@@ -83,26 +88,58 @@ export function toAmzDate(ms: number): string {
     .replace(/\.\d{3}/, "");
 }
 
-interface Parsed {
+/** A credential read: its access key and scope, and the scope's text (what the string to sign names). */
+interface Credential {
   accessKey: string;
-  scope: Scope;
-  signedHeaders: string[];
+  scope: Readonly<Scope>;
+  scopeText: string;
+}
+
+interface Parsed extends Credential {
+  signedHeaders: readonly string[];
   signature: string;
 }
 
-function parseCredential(credential: string, malformed: ErrorCode): { accessKey: string; scope: Scope } {
+/*
+ * Credentials and SignedHeaders lists read, by their text, kept as read (shared, never changed): a
+ * client sends the same credential all day and one list per kind of request (a GET's, a PUT's), and
+ * reading one is a pure function of its text, so a text read before has that answer (a malformed
+ * one throws every time: it is never kept). Bounded: cleared when full. With the x-amz-date kept
+ * above and the scope's text kept with its credential: a verification (headersFromRaw included) of
+ * aws4-signed PUT/GET/DELETE at the bench's 45:45:10, median 12.6 -> 10.4 µs, mean 12.3 -> 10.5 (the
+ * two builds round-robin in one process, 15 rounds of 100,000, 2026-12-07).
+ */
+const credentials = new Map<string, Credential>();
+const signedHeaderLists = new Map<string, readonly string[]>();
+const MAX_KEPT = 256;
+/** Longer texts (a client's, unauthenticated yet) are read each time rather than kept. */
+const MAX_KEPT_TEXT = 512;
+
+function keep<T>(map: Map<string, T>, text: string, value: T): T {
+  if (text.length > MAX_KEPT_TEXT) return value;
+  if (map.size >= MAX_KEPT) map.clear();
+  map.set(text, value);
+  return value;
+}
+
+function parseCredential(credential: string, malformed: ErrorCode): Credential {
+  const known = credentials.get(credential);
+  if (known !== undefined) return known;
   const parts = credential.split("/");
   if (parts.length !== 5 || parts[4] !== "aws4_request" || !/^\d{8}$/.test(parts[1]) || parts[0] === "" || parts[2] === "") {
     fail(malformed, `the credential '${credential}' is not <access key>/<YYYYMMDD>/<region>/<service>/aws4_request`);
   }
-  return { accessKey: parts[0], scope: { date: parts[1], region: parts[2], service: parts[3] } };
+  const scope = { date: parts[1], region: parts[2], service: parts[3] };
+  return keep(credentials, credential, { accessKey: parts[0], scope, scopeText: scopeString(scope) });
 }
 
-function parseSignedHeaders(list: string, malformed: ErrorCode): string[] {
+function parseSignedHeaders(list: string, malformed: ErrorCode): readonly string[] {
+  const known = signedHeaderLists.get(list);
+  if (known !== undefined) return known;
   const names = list.split(";");
   if (list !== list.toLowerCase() || names.includes(""))
     fail(malformed, `SignedHeaders '${list}' must be lower-case names separated by ';'`);
-  return names;
+  return keep(signedHeaderLists, list, names);
 }
 
 /**
@@ -142,11 +179,11 @@ export function parseAuthorization(header: string): Parsed {
     fail(M, "the Authorization header needs Credential, SignedHeaders and Signature");
   }
   if (!HEX64.test(signature)) fail(M, "the Signature is not 64 hex digits");
-  const { accessKey, scope } = parseCredential(credential, M);
-  return { accessKey, scope, signedHeaders: parseSignedHeaders(signedHeaders, M), signature: signature.toLowerCase() };
+  const { accessKey, scope, scopeText } = parseCredential(credential, M);
+  return { accessKey, scope, scopeText, signedHeaders: parseSignedHeaders(signedHeaders, M), signature: signature.toLowerCase() };
 }
 
-function checkScope(scope: Scope, amzDate: string, opts: VerifyOptions, malformed: ErrorCode): void {
+function checkScope(scope: Readonly<Scope>, amzDate: string, opts: VerifyOptions, malformed: ErrorCode): void {
   if (scope.date !== amzDate.slice(0, 8))
     fail(malformed, `the credential date ${scope.date} is not the request's date ${amzDate.slice(0, 8)}`);
   const service = opts.service ?? "s3";
@@ -285,7 +322,7 @@ function verifyPresigned(req: SignedRequest, query: Array<[string, string]>, opt
   };
   const algorithm = param("X-Amz-Algorithm");
   if (algorithm !== ALGORITHM) fail(Q, `X-Amz-Algorithm must be ${ALGORITHM}`);
-  const { accessKey, scope } = parseCredential(param("X-Amz-Credential"), Q);
+  const { accessKey, scope, scopeText } = parseCredential(param("X-Amz-Credential"), Q);
   const amzDate = param("X-Amz-Date");
   const time = parseAmzDate(amzDate);
   if (time === undefined) fail(Q, `X-Amz-Date '${amzDate}' is not YYYYMMDDTHHMMSSZ`);
@@ -306,7 +343,7 @@ function verifyPresigned(req: SignedRequest, query: Array<[string, string]>, opt
   const inHeader = signedHeaders.includes("x-amz-content-sha256") ? headerOf(req.headers, "x-amz-content-sha256")?.trim() : undefined;
   const payloadHash = inQuery ?? inHeader ?? UNSIGNED_PAYLOAD;
   const payload = payloadOf(payloadHash);
-  const parsed = { accessKey, scope, signedHeaders, signature: signature.toLowerCase() };
+  const parsed = { accessKey, scope, scopeText, signedHeaders, signature: signature.toLowerCase() };
   const signing = check(req, query, "X-Amz-Signature", parsed, amzDate, payloadHash, credential.secretKey);
   return { identity: credential.identity, presigned: true, payload, signing };
 }
@@ -332,7 +369,7 @@ function check(
     payloadHash,
   });
   if ("missingHeader" in built) fail(ErrorCode.SignatureDoesNotMatch, `the signed header ${built.missingHeader} is not in the request`);
-  const scope = scopeString(parsed.scope);
+  const scope = parsed.scopeText;
   const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(built.request)}`;
   const key = signingKey(secret, parsed.scope);
   const expected = signHex(key, stringToSign);
