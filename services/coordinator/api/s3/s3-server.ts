@@ -31,6 +31,9 @@ export interface S3ServerOptions {
 
 const METHODS = new Set<string>(["GET", "HEAD", "PUT", "POST", "DELETE"]);
 
+/** The query of a request without one, shared (S3Request.query is read-only): no Map made per request. */
+const NO_QUERY: ReadonlyMap<string, string> = new Map();
+
 export function createS3Server(router: S3Router, opts: S3ServerOptions): Server {
   const t = opts.timeouts;
   const headersMs = t.requestMs > 0 ? Math.min(t.headersMs, t.requestMs) : t.headersMs;
@@ -102,8 +105,7 @@ async function handle(
     const { target, bucket, key } = addressOf(path, headerOf(headers, "host"), opts.domain);
     const { identity, openBody } = authenticate(raw, headers, path, rawQuery, opts.keys);
     if (bucket !== undefined) checkBucketAccess(identity, bucket);
-    const query = new Map<string, string>();
-    for (const [name, value] of parseQuery(rawQuery)) if (!query.has(name)) query.set(name, value);
+    const query = rawQuery === "" ? NO_QUERY : queryOf(rawQuery);
     const { route, handler } = router.match(method, target, query);
     nameOperation(res, "s3", route.name);
     const request: S3Request = {
@@ -144,6 +146,13 @@ async function handle(
     });
     res.end(xml);
   }
+}
+
+/** Query parameters by name, decoded: the first value of a repeated one. */
+function queryOf(rawQuery: string): Map<string, string> {
+  const query = new Map<string, string>();
+  for (const [name, value] of parseQuery(rawQuery)) if (!query.has(name)) query.set(name, value);
+  return query;
 }
 
 /**
