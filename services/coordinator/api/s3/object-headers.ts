@@ -18,8 +18,23 @@ function lastModifiedSeconds(view: ObjectView): number {
   return Math.floor(view.createdAtMs / 1000);
 }
 
+/**
+ * HTTP dates by second, as made: toUTCString took ~1 µs a GET (1e6 in a loop: 1,007 ns against 29
+ * from this Map, 2026-12-07), and the objects read are mostly written within the last seconds.
+ * Bounded: cleared when full.
+ */
+const httpDates = new Map<number, string>();
+const MAX_HTTP_DATES = 64;
+
 export function lastModified(view: ObjectView): string {
-  return new Date(lastModifiedSeconds(view) * 1000).toUTCString();
+  const seconds = lastModifiedSeconds(view);
+  let text = httpDates.get(seconds);
+  if (text === undefined) {
+    text = new Date(seconds * 1000).toUTCString();
+    if (httpDates.size >= MAX_HTTP_DATES) httpDates.clear();
+    httpDates.set(seconds, text);
+  }
+  return text;
 }
 
 /** The headers of a GET or HEAD (length and range are the caller's). */
