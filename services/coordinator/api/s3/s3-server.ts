@@ -124,7 +124,7 @@ async function handle(
         const body = openBody(); // a checksum header it cannot check fails here, before any byte
         bodyStarted = true;
         if (expectContinue) res.writeContinue();
-        return readBody(raw, body, bodyOpts?.digestsByStore === true);
+        return readBody(raw, headerOf(headers, "content-length"), body, bodyOpts?.digestsByStore === true);
       },
     };
     const reply = await handler(request);
@@ -160,9 +160,9 @@ function queryOf(rawQuery: string): Map<string, string> {
  * goes away; with `digestsByStore` the signed sha256 and the Content-MD5 are handed on (leftToStore),
  * not checked here.
  */
-function readBody(raw: IncomingMessage, body: AuthenticatedBody, digestsByStore: boolean): S3Body {
+function readBody(raw: IncomingMessage, declared: string | undefined, body: AuthenticatedBody, digestsByStore: boolean): S3Body {
   const leftToStore = digestsByStore ? body.leaveToStore() : {};
-  return new CheckedBody(checkedBody(requestBody(raw), body), body, leftToStore);
+  return new CheckedBody(checkedBody(requestBody(raw, declared), body), body, leftToStore);
 }
 
 /**
