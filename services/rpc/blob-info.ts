@@ -1,5 +1,6 @@
 import type { BlobInfo } from "./gen/minis3/v1/node";
 import type { BlobMeta } from "./blob-backend";
+import { AnswerBlobInfo } from "./wire/exchange-codec";
 
 // BlobMeta (what backends speak) <-> BlobInfo (what travels on the wire): one place for both sides.
 
@@ -14,6 +15,8 @@ export function toBlobInfo(meta: BlobMeta): BlobInfo {
 }
 
 export function fromBlobInfo(info: BlobInfo): BlobMeta {
+  // An Exchange answer's info is a BlobMeta already; copied, its attributes would be decoded.
+  if (info instanceof AnswerBlobInfo) return info;
   return {
     blobId: info.blobId,
     size: info.size,

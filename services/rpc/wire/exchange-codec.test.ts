@@ -63,8 +63,20 @@ describe("exchange codec", () => {
     const ours = encodeBatchResponse(response);
     expect(BatchResponse.decode(ours)).toEqual(response);
     const theirs = Buffer.from(BatchResponse.encode(response).finish());
-    expect(decodeBatchResponse(theirs)).toEqual(response);
+    expect(withAttributes(decodeBatchResponse(theirs))).toEqual(response);
     expect(ours.equals(theirs)).toBe(true);
+  });
+
+  it("decodes an answer's attributes when they are read, from bytes of their own", () => {
+    const message = encodeBatchResponse(response);
+    const blob = decodeBatchResponse(message).results[0].blob!;
+    message.fill(0); // the received message reused: the info does not point into it
+    expect(blob.attributes).toEqual({ k: "v" });
+    expect(blob.attributes).toBe(blob.attributes);
+    const none = decodeBatchResponse(
+      encodeBatchResponse({ ...response, results: [{ ...response.results[0], blob: { ...response.results[0].blob!, attributes: {} } }] }),
+    );
+    expect(none.results[0].blob!.attributes).toEqual({});
   });
 
   it("an op without a request id is byte for byte what it was before ids existed", () => {
@@ -100,3 +112,8 @@ describe("exchange codec", () => {
     expect(decodeBatchRequest(unknown)).toEqual({ ops: [request.ops[3]] });
   });
 });
+
+/** A decoded response with each info's attributes read (AnswerBlobInfo decodes them when read). */
+function withAttributes(r: BatchResponse): BatchResponse {
+  return { ...r, results: r.results.map((x) => (x.blob ? { ...x, blob: { ...x.blob, attributes: x.blob.attributes } } : x)) };
+}
