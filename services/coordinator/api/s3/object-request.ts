@@ -31,10 +31,18 @@ export function checkStorageClass(req: S3Request): void {
   }
 }
 
-/** The x-amz-checksum-* values the client sent (header or trailer), computed over what was stored. */
-export function checksumHeaders(body: { checksums: Readonly<Record<string, string | undefined>> }): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [algorithm, value] of Object.entries(body.checksums)) {
+/**
+ * The x-amz-checksum-* values the client sent (header or trailer), computed over what was stored,
+ * added to `out` (the answer's other headers: no second object to spread them from, nor
+ * Object.entries' pairs, per upload).
+ */
+export function checksumHeaders(
+  body: { checksums: Readonly<Record<string, string | undefined>> },
+  out: Record<string, string> = {},
+): Record<string, string> {
+  const checksums = body.checksums;
+  for (const algorithm in checksums) {
+    const value = checksums[algorithm];
     if (algorithm !== "md5" && value !== undefined) out[`x-amz-checksum-${algorithm}`] = value;
   }
   return out;
