@@ -75,11 +75,15 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
     const { bucket, key } = objectOf(req);
     const range = parseRange(req.header("range"));
     const versionId = versionIdOf(req);
-    const got = await (
-      versionId === undefined
+    // A try, not `.catch(async (e) => …)`: no closure and derived promises per GET.
+    let got: Awaited<ReturnType<typeof engine.get>>;
+    try {
+      got = await (versionId === undefined
         ? engine.get(bucket, key, range, req.requestId)
-        : engine.getVersion(bucket, key, versionId, range, req.requestId)
-    ).catch(async (e) => Promise.reject(await bucketMissing(deps, bucket, e)));
+        : engine.getVersion(bucket, key, versionId, range, req.requestId));
+    } catch (e) {
+      throw await bucketMissing(deps, bucket, e);
+    }
     try {
       checkConditions(got.object, conditionsOf(req));
       if (range && got.length === 0) throw new RangeNotSatisfiableError("an empty object has no byte range", 0);
