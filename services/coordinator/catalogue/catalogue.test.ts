@@ -7,6 +7,7 @@ import { Catalogue, isTakenOver, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
 import { keyChangeBatch, keyChangeFits, markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
+import { countingPool, statementsOf } from "./testing/statement-capture";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The catalogue against the real MariaDB, in a database of its own dropped at the end. Each test
@@ -59,31 +60,6 @@ async function trashedUnderCurrent(c: Catalogue): Promise<{ b: string; trashed: 
 function cachedCatalogue(): { cat: Catalogue; cache: ReadCache } {
   const cache = new ReadCache(1 << 20, () => 1);
   return { cat: new Catalogue(pool, TTL, cache), cache };
-}
-
-/** `pool`, with the SQL of every query its connections send appended to `sent`. */
-/** `pool`, recording each query its connections send (after `rewrite`, which a test may use to change it). */
-function countingPool(pool: Pool, sent: string[], sentParams: unknown[][] = [], rewrite = (sql: string) => sql): Pool {
-  return new Proxy(pool, {
-    get(target, prop) {
-      if (prop !== "getConnection") return Reflect.get(target, prop, target);
-      return async () => {
-        const conn = await target.getConnection();
-        return new Proxy(conn, {
-          get(c, p) {
-            const value = Reflect.get(c, p, c);
-            if (p !== "query") return typeof value === "function" ? value.bind(c) : value;
-            return (sql: string, ...rest: unknown[]) => {
-              const q = rewrite(sql);
-              sent.push(q);
-              sentParams.push((rest[0] as unknown[] | undefined) ?? []);
-              return (value as (...a: unknown[]) => unknown).call(c, q, ...rest);
-            };
-          },
-        });
-      };
-    },
-  });
 }
 
 async function stateOf(versionId: string): Promise<{ state: string; tier: string; reason: string | null } | undefined> {
@@ -900,16 +876,6 @@ describe("conditional tier moves and bookkeeping", () => {
     const after = await Promise.all(vs.map((v) => c.version(v.versionId)));
     expect(after.map((r) => r!.accessedMs)).toEqual(vs.map((v, i) => v.createdMs + 1000 + i));
   });
-
-  /** The statements of a multi-statement query and each one's own params (split at the placeholders). */
-  function statementsOf(sql: string, params: unknown[]): { sql: string; params: unknown[] }[] {
-    let at = 0;
-    return sql.split(";\n").map((q) => {
-      const n = (q.match(/\?/g) ?? []).length;
-      at += n;
-      return { sql: q, params: params.slice(at - n, at) };
-    });
-  }
 
   /** 300 versions committed (live, hot), each with its row as read. */
   async function threeHundred(c: Catalogue): Promise<VersionRow[]> {

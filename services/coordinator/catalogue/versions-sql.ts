@@ -611,20 +611,31 @@ function moveLock(moves: TierMove[]): { sql: string; params: (string | number)[]
   const withAccess = accessedMs !== undefined;
   const rows = sortedById(moves.map((m) => (withAccess ? [m.versionId, m.expect.gen, m.expect.accessedMs!] : [m.versionId, m.expect.gen])));
   return {
-    sql: `SELECT v.version_id FROM versions v JOIN ${expectedRows(withAccess)} ON v.version_id = e.id
+    sql: `SELECT v.version_id FROM ${listedVersions(withAccess)}
       WHERE v.state = ? AND v.tier = ? AND v.gen = e.gen${withAccess ? " AND v.accessed_ms = e.at" : ""} FOR UPDATE`,
     params: [JSON.stringify(rows), state, tier],
   };
 }
 
 /**
- * The table `e` of a JSON array of [version id, generation, access time?] as read, one parameter.
- * Joined as `ON v.version_id = e.id`: each row is found by eq_ref on PRIMARY.
+ * The table `e` of a JSON array of [version id, generation, access time?] as read, one parameter,
+ * joined to `versions v`: each row found by eq_ref on PRIMARY.
  */
-function expectedRows(withAccess: boolean): string {
+function listedVersions(withAccess: boolean): string {
   const at = withAccess ? ", at BIGINT PATH '$[2]'" : "";
-  return `JSON_TABLE(?, '$[*]' COLUMNS (id CHAR(28) CHARACTER SET ascii PATH '$[0]', gen BIGINT PATH '$[1]'${at})) e`;
+  return `JSON_TABLE(?, '$[*]' COLUMNS (id CHAR(28) CHARACTER SET ascii PATH '$[0]', gen BIGINT PATH '$[1]'${at})) e
+    ${LIST_FIRST} ON v.version_id = e.id`;
 }
+
+/**
+ * How a JSON list joins `versions v`: the list first (STRAIGHT_JOIN), each version by its primary
+ * key, so a batch reads and locks the versions it names, in the list's order (id order), whatever
+ * the optimizer guesses of the table: on a catalogue of a few rows it read the table first (the
+ * access times' UPDATE by versions_by_purge's `state`), and under load the purge marks' lock now and
+ * then chose versions_by_purge's due range, which locks every due row, not the batch's
+ * (batch-plans.test.ts; catalogue.test.ts's 300-row plan test failed about once in a busy run).
+ */
+const LIST_FIRST = "STRAIGHT_JOIN versions v FORCE INDEX (PRIMARY)";
 
 /** Rows whose first element is a version id, in id order. */
 function sortedById<R extends [string, ...unknown[]]>(rows: R[]): R[] {
@@ -741,7 +752,7 @@ export async function markPurgingBatch(pool: Pool, batch: PurgeMark[]): Promise<
   // ~n²/2 compares per statement for the 256 marks of a batch (bench/README.md "The lifecycle's
   // batches without the CASE").
   const rows = JSON.stringify(sortedById(ids.map((id, i): [string, number] => [id, gens[i]])));
-  const from = `versions v JOIN ${expectedRows(false)} ON v.version_id = e.id`;
+  const from = listedVersions(false);
   // One reading of MariaDB's clock for both statements: each statement fixes NOW(3) as it starts, so
   // a version coming due while the first waited for a row lock was left unlocked by it and marked by
   // the second, answered as not marked.
@@ -836,9 +847,8 @@ export async function updateAccessTimes(pool: Pool, times: ReadonlyMap<string, n
 }
 
 /** The access-time UPDATE; its one parameter a JSON array of [version id, epoch ms] pairs. */
-export const ACCESS_TIMES_SQL = `UPDATE versions v
-    JOIN JSON_TABLE(?, '$[*]' COLUMNS (id CHAR(28) CHARACTER SET ascii PATH '$[0]', at BIGINT PATH '$[1]')) a
-      ON v.version_id = a.id
+export const ACCESS_TIMES_SQL = `UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id CHAR(28) CHARACTER SET ascii PATH '$[0]', at BIGINT PATH '$[1]')) a
+    ${LIST_FIRST} ON v.version_id = a.id
     SET v.accessed_ms = GREATEST(v.accessed_ms, a.at)
   WHERE v.state = 'live'`;
 
