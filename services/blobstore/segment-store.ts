@@ -234,8 +234,7 @@ export class SegmentStore {
   }
 
   metaOf(blobId: string, e: SegmentEntry): BlobMeta {
-    const meta = e.meta;
-    return { blobId, size: e.size, sha256: sha256Of(meta), storedAtMs: storedAtOf(meta), attributes: attributesOf(meta) };
+    return { blobId, size: e.size, sha256: e.sha256, storedAtMs: e.storedAtMs, attributes: e.attributes };
   }
 
   *metas(): IterableIterator<BlobMeta> {

@@ -609,7 +609,7 @@ function moveShape({ expect, to }: TierMove): string {
 function moveLock(moves: TierMove[]): { sql: string; params: (string | number)[] } {
   const { state, tier, accessedMs } = moves[0].expect;
   const withAccess = accessedMs !== undefined;
-  const rows = sortedById(moves.map((m) => (withAccess ? [m.versionId, m.expect.gen, m.expect.accessedMs!] : [m.versionId, m.expect.gen])));
+  const rows = sortedById(moves.map((m) => expectedOf(m, withAccess)));
   return {
     sql: `SELECT v.version_id FROM ${listedVersions(withAccess)}
       WHERE v.state = ? AND v.tier = ? AND v.gen = e.gen${withAccess ? " AND v.accessed_ms = e.at" : ""} FOR UPDATE`,
@@ -669,12 +669,13 @@ function moveWhere(moves: TierMove[]): { where: string; params: (string | number
   const columns = withAccess ? "(version_id, gen, accessed_ms)" : "(version_id, gen)";
   return {
     where: `${columns} IN (${placeholders(moves.length, withAccess ? "(?, ?, ?)" : "(?, ?)")}) AND state = ? AND tier = ?`,
-    params: [
-      ...moves.flatMap((m) => (withAccess ? [m.versionId, m.expect.gen, m.expect.accessedMs!] : [m.versionId, m.expect.gen])),
-      state,
-      tier,
-    ],
+    params: [...moves.flatMap((m) => expectedOf(m, withAccess)), state, tier],
   };
+}
+
+/** What a move's row must still hold: its id, generation and (for a demotion) access time, as the lock and the UPDATE name them. */
+function expectedOf(m: TierMove, withAccess: boolean): [string, ...number[]] {
+  return withAccess ? [m.versionId, m.expect.gen, m.expect.accessedMs!] : [m.versionId, m.expect.gen];
 }
 
 /**
