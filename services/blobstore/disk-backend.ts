@@ -6,7 +6,7 @@ import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter, W
 import { clampRange } from "../rpc/blob-info";
 import { verifyByReading } from "../rpc/blob-verify";
 import { FileStore } from "./file-store";
-import { SegmentStore } from "./segment-store";
+import { type SegmentEntry, SegmentStore } from "./segment-store";
 
 export interface DiskBackendOptions {
   dataDir: string;
@@ -111,9 +111,20 @@ export class DiskBackend implements BlobBackend {
   async read(blobId: string, offset: number, length: number | undefined, chunkBytes?: number): Promise<BlobReader> {
     const entry = this.segments.get(blobId);
     if (!entry) return this.files.read(blobId, offset, length, false, chunkBytes);
+    return this.readSegment(blobId, entry, offset, length, false);
+  }
+
+  /** `bySha256`: a whole read checked against the sha256 (verify), not the record's crc32s (reads). */
+  private async readSegment(
+    blobId: string,
+    entry: SegmentEntry,
+    offset: number,
+    length: number | undefined,
+    bySha256: boolean,
+  ): Promise<BlobReader> {
     const range = clampRange(entry.size, offset, length);
     // readData is called in the same tick as get(): it pins the segment against compaction.
-    const data = await this.segments.readData(blobId, entry, range.offset, range.length);
+    const data = await this.segments.readData(blobId, entry, range.offset, range.length, bySha256);
     return { meta: this.segments.metaOf(blobId, entry), ...range, chunks: oneChunk(data) };
   }
 
@@ -127,8 +138,10 @@ export class DiskBackend implements BlobBackend {
    * file, each block against its crc32 and the whole against its sha256 (a read checks the blocks only).
    */
   verify(blobId: string, signal?: AbortSignal): Promise<BlobVerification> {
-    const read = (id: string, offset: number, length: number | undefined) =>
-      this.segments.get(id) ? this.read(id, offset, length) : this.files.read(id, offset, length, true);
+    const read = (id: string, offset: number, length: number | undefined) => {
+      const entry = this.segments.get(id);
+      return entry ? this.readSegment(id, entry, offset, length, true) : this.files.read(id, offset, length, true);
+    };
     return verifyByReading({ read }, blobId, signal);
   }
 

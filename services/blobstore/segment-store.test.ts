@@ -7,7 +7,7 @@ import { ErrorCode, IntegrityError, hasCode } from "../common/errors";
 import { blobOf, flipByte, silentLog, tempDir } from "../rpc/testing/test-helpers";
 import { DutyCycle } from "./duty-cycle";
 import { GroupWritePolicy } from "./group-write-policy";
-import { SegmentStore, type SegmentEntry } from "./segment-store";
+import { SegmentEntry, SegmentStore } from "./segment-store";
 import { fileHandleProto } from "./testing/file-handle-proto";
 
 const KiB = 1024;
@@ -347,6 +347,29 @@ describe("SegmentStore", () => {
     expect((await read(r, "e"))!.equals(c.data)).toBe(true);
     expect((await read(r, "c"))!.equals(c.data)).toBe(true);
     expect(r.get("e")!.seq).toBeGreaterThan(5);
+  });
+
+  it("checks a whole read by its record's crc32s, and by the sha256 only when asked (verify)", async () => {
+    const s = await openStore();
+    const b = blobOf(4000);
+    // Given the sender's crc32, a put checks that and stores the sha256 as given: here not the data's.
+    await s.put("w", {}, b.data, Buffer.alloc(32, 7), crc32(b.data));
+    await s.put("x", {}, b.data, b.sha256, crc32(b.data));
+    const e = s.get("w")!;
+    // A read is not hashed: the record's checksums hold. verify's read hashes and finds the mismatch.
+    expect((await s.readData("w", e, 0, e.size)).equals(b.data)).toBe(true);
+    await expect(s.readData("w", e, 0, e.size, true)).rejects.toThrow(/sha256/);
+    // An entry that does not name the record at its place (its seq is another put's) is refused.
+    const x = s.get("x")!;
+    const misplaced = new SegmentEntry(x.segment, x.offset, x.recordLength, x.size, e.seq, x.meta);
+    await expect(s.readData("w", misplaced, 0, x.size)).rejects.toThrow(IntegrityError);
+    // A byte of the data flipped on disk fails the data's crc32; one of the header, the header's.
+    await flipByte(e.segment.path, e.dataStart + 10);
+    await expect(s.readData("w", e, 0, e.size)).rejects.toThrow(/crc32/);
+    await flipByte(x.segment.path, x.offset + 20);
+    await expect(s.readData("x", x, 0, x.size)).rejects.toThrow(/header/);
+    // A part of a blob is not checked (as before); the other blob's whole read still is.
+    expect((await s.readData("w", e, 0, 5)).equals(b.data.subarray(0, 5))).toBe(true);
   });
 
   // Review 2026-11-30, finding 6: a bad record must hide nothing after it, and compaction must not
