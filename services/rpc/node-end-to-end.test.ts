@@ -80,6 +80,7 @@ describe("node server + client over real gRPC", () => {
 
     const meta = await client.putSmall("crc-good", { k: "v" }, b.data, b.sha256, undefined, crc32(b.data));
     expect(meta.sha256.equals(b.sha256)).toBe(true);
+    expect(meta.attributes).toEqual({ k: "v" }); // the sent ones: the node's answer leaves them out
     const got = await client.getSmall("crc-good");
     expect(got.data.equals(b.data)).toBe(true);
     expect(got.meta.attributes).toEqual({ k: "v" });

@@ -166,7 +166,10 @@ export class NodeClient {
     const r = checked(
       await this.exchange.submit({ $case: "put", value: { header: { blobId, attributes }, data, sha256, crc32 } }, data.length, requestId),
     );
-    return fromBlobInfo(r.blob!);
+    // The node's answer leaves the attributes out (exchange-server.ts putAnswer): they are the ones sent.
+    const info = r.blob!;
+    info.attributes = attributes;
+    return fromBlobInfo(info);
   }
 
   /** A whole blob in one answer (the node refuses blobs over its inline limit: read those with readBlob). */

@@ -124,3 +124,49 @@ test("a peer that stops reading holds the node to the ops it had; reading again 
     proxy.close();
   }
 }, 60_000);
+
+test("a put's answer leaves out the attributes it was sent (the sender has them); a get's answer names them", async () => {
+  const b = blobOf(4096);
+  const client = new FastNodeServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), {
+    ...GRPC_OPTIONS,
+    interceptors: [askingFor("n1")],
+  });
+  const call = client.exchange();
+  try {
+    const answers = new Map<number, BatchResponse["results"][number]>();
+    const all = new Promise<void>((resolve, reject) => {
+      call.on("data", (batch: BatchResponse) => {
+        for (const r of batch.results) answers.set(r.id, r);
+        if (answers.size === 2) resolve();
+      });
+      call.on("error", reject);
+    });
+    const attributes = { bucket: "b", key: "k", reason: "overwritten" };
+    call.write({
+      ops: [
+        {
+          id: 1,
+          requestId: "",
+          op: { $case: "put" as const, value: { header: { blobId: "echo", attributes }, data: b.data, sha256: b.sha256 } },
+        },
+      ],
+    });
+    await new Promise<void>((resolve) => {
+      const wait = () => (answers.has(1) ? resolve() : setTimeout(wait, 5));
+      wait();
+    });
+    call.write({ ops: [{ id: 2, requestId: "", op: { $case: "get" as const, value: { blobId: "echo", offset: 0, length: undefined } } }] });
+    await all;
+    const put = answers.get(1)!;
+    expect(put.code).toBe(0);
+    expect(put.blob).toMatchObject({ blobId: "echo", size: 4096 });
+    expect(put.blob!.attributes).toEqual({});
+    expect(put.blob!.sha256.equals(b.sha256)).toBe(true);
+    expect(answers.get(2)!.blob!.attributes).toEqual(attributes);
+  } finally {
+    call.on("error", () => undefined);
+    call.end();
+    call.cancel();
+    client.close();
+  }
+});
