@@ -136,6 +136,11 @@ export type HeaderResult =
   | { kind: "bad"; why: string }
   | { kind: "none" };
 
+/** The data crc32 the version-2 record at buf[at...] holds (its header checked by decodeHeader first). */
+export function storedDataCrc(buf: Buffer, at: number): number {
+  return buf.readUInt32BE(at + 8);
+}
+
 function decodeV2(buf: Buffer, at: number): DecodeResult {
   const h = decodeHeader(buf, at);
   if (h.kind === "none") return { kind: "bad", why: "bad magic" };
@@ -145,7 +150,7 @@ function decodeV2(buf: Buffer, at: number): DecodeResult {
   if (buf.length - at < recordLength) return { kind: "short", need: recordLength };
   if (type !== PUT && type !== TOMBSTONE) return { kind: "bad", why: `unknown record type ${type}`, header };
   const data = buf.subarray(at + dataStart, at + recordLength);
-  if (crc32(data) !== buf.readUInt32BE(at + 8)) return { kind: "bad", why: "data crc mismatch", header };
+  if (crc32(data) !== storedDataCrc(buf, at)) return { kind: "bad", why: "data crc mismatch", header };
   if (type === TOMBSTONE && dataLength % 4 !== 0) return { kind: "bad", why: "tombstone data is not a segment list", header };
   const attributes = parseAttributes(buf, at + RECORD_HEADER + buf.readUInt8(at + 13), at + dataStart);
   if (!attributes) return { kind: "bad", why: "unreadable attributes", header };
