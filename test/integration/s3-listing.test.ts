@@ -126,3 +126,16 @@ test("ListObjectVersions shows overwritten and deleted versions (behind a delete
   );
   expect(next.Versions!.map((v) => v.VersionId)).toEqual([v1.VersionId, g1.VersionId]);
 });
+
+test("DeleteObject naming a version, sent twice (a retry), succeeds both times; a replaced version is NotImplemented", async () => {
+  const old = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "r/doc", Body: "replaced" }));
+  const cur = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "r/doc", Body: "current" }));
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "r/doc", VersionId: cur.VersionId }));
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "r/doc", VersionId: cur.VersionId }));
+  expect(await s3ErrorCode(s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "r/doc", VersionId: old.VersionId })))).toBe(
+    "NotImplemented",
+  );
+  const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: "r/" }));
+  expect(listed.Versions!.map((v) => v.VersionId)).toEqual([cur.VersionId, old.VersionId]);
+  expect(listed.DeleteMarkers!.map((m) => m.VersionId)).toEqual([`${cur.VersionId}.deleted`]);
+});

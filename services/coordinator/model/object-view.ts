@@ -23,6 +23,8 @@ export interface ObjectView {
    * cold version moves only when it is read).
    */
   next?: NextTransition | null;
+  /** Why a version read by id is in the trash (headVersion); absent on live versions and elsewhere. */
+  trashed?: "deleted" | "overwritten";
 }
 
 /** The lifecycle's next move of a version: demotion to cold, or the purge of a trashed version. */

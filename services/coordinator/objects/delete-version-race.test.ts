@@ -90,3 +90,19 @@ test("without a race: the named current version is deleted; an older one is NotI
   expect(await errorOf(cur.versionId)).toBeUndefined();
   expect(await here.head("race", "plain").catch((e: { code?: string }) => e.code)).toBe("NoSuchKey");
 });
+
+test("a DeleteObject naming a version, retried after it succeeded, succeeds again and changes nothing", async () => {
+  // A client whose answer was lost sends the same DELETE again: AWS answers 204, as the version is
+  // gone from the key either way. A version that was replaced (not deleted) stays NotImplemented.
+  const deps = { engine: here } as unknown as S3Deps;
+  const replaced = await put(here, "retry");
+  const cur = await put(here, "retry");
+  await deleteObject(deps, "race", "retry", "0000000000000003", cur.versionId);
+  const trashed = await here.listTrash("race", "retry", 10, "");
+  await expect(deleteObject(deps, "race", "retry", "0000000000000004", cur.versionId)).resolves.toBeUndefined();
+  await expect(deleteObject(deps, "race", "retry", "0000000000000005", replaced.versionId)).rejects.toMatchObject({
+    code: "NotImplemented",
+  });
+  expect(await here.listTrash("race", "retry", 10, "")).toEqual(trashed);
+  expect(await here.head("race", "retry").catch((e: { code?: string }) => e.code)).toBe("NoSuchKey");
+});

@@ -649,7 +649,10 @@ export class ObjectStore implements ObjectEngine {
   }
 
   async headVersion(bucket: string, key: string, versionId: string): Promise<ObjectView> {
-    return this.scheduled(await this.versionOf(bucket, key, versionId));
+    const v = await this.versionOf(bucket, key, versionId);
+    const view = this.scheduled(v);
+    if (v.state === "trash" && v.reason !== null) view.trashed = v.reason;
+    return view;
   }
 
   async getVersion(bucket: string, key: string, versionId: string, range: ByteRange | undefined, requestId: RequestId): Promise<GetResult> {

@@ -15,7 +15,7 @@ const OCTET_STREAM = "application/octet-stream";
 
 /**
  * DeleteObject (and each key of DeleteObjects): the current version goes to the trash. A version
- * named by id must be the current one: the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
+ * named by id must be the current one, or one already deleted (a retry: nothing more to do): the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
  * never on request, and a delete marker (ours are views of the trash) cannot be removed. Whether it
  * is current is checked by the delete's own commit (engine.delete's onlyVersion), not by a lookup
  * before it: a PUT committing in between had its new version trashed in place of the one named.
@@ -30,7 +30,11 @@ export async function deleteObject(deps: S3Deps, bucket: string, key: string, re
   } catch (e) {
     if (!hasCode(e, ErrorCode.NoSuchKey)) throw e;
     // Not current (or replaced since the client saw it: the trash holds it now).
-    await deps.engine.headVersion(bucket, key, versionId.replace(/\.deleted$/, "")); // NoSuchKey when it is not there at all
+    const named = versionId.replace(/\.deleted$/, "");
+    const view = await deps.engine.headVersion(bucket, key, named); // NoSuchKey when it is not there at all
+    // Deleted already (a retry whose first answer was lost, or another client's delete): the key is
+    // as the client asked, so 204 as AWS answers a retry. A replaced version would need a purge.
+    if (named === versionId && view.trashed === "deleted") return;
     throw s3Errors.notImplemented("deleting a version in the trash (it is purged after MINIS3_TRASH_TTL; undelete brings it back)");
   }
 }
