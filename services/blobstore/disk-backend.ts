@@ -1,4 +1,5 @@
 import { statfs } from "node:fs/promises";
+import { getHeapStatistics } from "node:v8";
 import { join } from "node:path";
 import type { Logger } from "../common/logger";
 import type { NodeKind, NodeStats } from "../membership/node-record";
@@ -20,6 +21,26 @@ export interface DiskBackendOptions {
   compactIntervalMs?: number;
   /** A sealed segment is compacted once its live share drops to this. */
   compactBelowLiveShare?: number;
+  /** Small blobs the segment index may hold (SegmentStore's maxBlobs); 0 or absent: from the heap's limit. */
+  maxSmallBlobs?: number;
+}
+
+/**
+ * Heap an index entry takes (`bench/micro/segment-heap.ts`, 2026-12-07: 230 bytes a blob on a
+ * storage node, 376 with a trash copy's ten attributes on the delete node), rounded up.
+ */
+const ENTRY_HEAP_BYTES = { storage: 250, delete: 400 } as const;
+/** The share of the heap's limit the index may take; the rest is the node's own work (GC needs room). */
+const INDEX_HEAP_SHARE = 0.6;
+
+/**
+ * How many small blobs a node of this kind keeps indexed before it refuses more: without a bound, a
+ * delete node under ~870 trash moves a second (the overwrite row) reached its heap's limit in under
+ * four hours of a 24 h trash TTL and crashed, at every restart too (ARCHITECTURE.md "Known gaps").
+ * With V8's default limit here (4,108 MiB): ~10.3 million on a storage node, ~6.5 million on a delete node.
+ */
+export function defaultMaxSmallBlobs(kind: NodeKind, heapLimitBytes = getHeapStatistics().heap_size_limit): number {
+  return Math.floor((heapLimitBytes * INDEX_HEAP_SHARE) / (kind === "delete" ? ENTRY_HEAP_BYTES.delete : ENTRY_HEAP_BYTES.storage));
 }
 
 /** Kept back so a full disk can still take deletes' tombstones and compaction's copies (~200,000 tombstones). */
@@ -53,6 +74,7 @@ export class DiskBackend implements BlobBackend {
       log: opts.log,
       maxSegmentBytes: opts.maxSegmentBytes,
       reserveBytes: SEGMENT_RESERVE_BYTES,
+      maxBlobs: opts.maxSmallBlobs || defaultMaxSmallBlobs(this.kind),
     });
     this.files = new FileStore(opts.dataDir, opts.chunkSize);
   }

@@ -110,6 +110,26 @@ describe("SegmentStore", () => {
     }
   });
 
+  it("refuses new blobs once its index holds maxBlobs, until a delete frees room; a blob it has may be put again", async () => {
+    const s = new SegmentStore({ dir: dir.path, log: silentLog, maxBlobs: 3 });
+    await s.open();
+    stores.push(s);
+    const blobs = ["a", "b", "c", "d"].map((id) => ({ id, ...blobOf(100) }));
+    await Promise.all(blobs.slice(0, 3).map((b) => s.put(b.id, {}, b.data, b.sha256)));
+    const [a, , , d] = blobs;
+    await expect(s.put(d.id, {}, d.data, d.sha256)).rejects.toMatchObject({
+      code: ErrorCode.StoreUnavailable,
+      message: expect.stringMatching(/index full/),
+    });
+    expect(s.get(d.id)).toBeUndefined();
+    expect(s.stats().blobCount).toBe(3);
+    await s.put(a.id, {}, a.data, a.sha256); // the same id again: no new entry
+    expect(await s.delete("b")).toBe(true);
+    await s.put(d.id, {}, d.data, d.sha256);
+    expect((await read(s, d.id))?.equals(d.data)).toBe(true);
+    expect(s.stats().blobCount).toBe(3);
+  });
+
   it("refuses data that does not hash to the given sha256", async () => {
     const s = await openStore();
     const b = blobOf(100);

@@ -125,6 +125,11 @@ export interface SegmentStoreOptions {
   writePolicy?: GroupWritePolicy;
   /** Bytes held in `reserve` for deletes and compaction on a full disk (segment-reserve.ts); 0: none. */
   reserveBytes?: number;
+  /**
+   * Blobs the in-memory index may hold; a put of a new id past it is refused (StoreUnavailable)
+   * until deletes free room. Default: no bound (disk-backend.ts gives one from the heap's limit).
+   */
+  maxBlobs?: number;
 }
 
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
@@ -164,9 +169,13 @@ export class SegmentStore {
   private readonly reserve: SpaceReserve;
   private readonly maxSegmentBytes: number;
   private readonly maxGroupBytes: number;
+  private readonly maxBlobs: number;
+  /** Puts have been refused for want of index room since it was last below its bound (logged once). */
+  private indexFull = false;
 
   constructor(private readonly opts: SegmentStoreOptions) {
     this.maxSegmentBytes = opts.maxSegmentBytes ?? 256 * 1024 * 1024;
+    this.maxBlobs = opts.maxBlobs ?? Number.POSITIVE_INFINITY;
     this.maxGroupBytes = opts.maxGroupBytes ?? 8 * 1024 * 1024;
     this.writePolicy = opts.writePolicy ?? new GroupWritePolicy();
     this.reserve = new SpaceReserve(join(opts.dir, "reserve"), opts.reserveBytes ?? 0, opts.log);
@@ -277,6 +286,8 @@ export class SegmentStore {
     if (this.reserve.released) {
       return Promise.reject(new MiniS3Error(ErrorCode.StoreUnavailable, "disk full: small puts wait until compaction frees space"));
     }
+    if (this.index.size >= this.maxBlobs && !this.index.has(blobId)) return Promise.reject(this.refuseForIndex());
+    this.indexFull = false;
     const seq = this.nextSeq++;
     const storedAtMs = Date.now();
     const rec = encodeRecord({ type: PUT, blobId, attributes, seq, storedAtMs, sha256, data, dataCrc });
@@ -295,6 +306,27 @@ export class SegmentStore {
         fail: reject,
       });
     });
+  }
+
+  /**
+   * The index is at its bound: every entry is heap, and a node past its heap's limit crashes, at
+   * its next open too (its scan rebuilds the same index). Refused, the coordinator puts the copy on
+   * another node or retries the move later. Checked before the put is queued, so the puts of one
+   * group may pass it by that group's size at most.
+   */
+  private refuseForIndex(): MiniS3Error {
+    const n = this.index.size;
+    if (!this.indexFull) {
+      this.indexFull = true;
+      this.opts.log.warn(
+        { blobs: n, maxBlobs: this.maxBlobs },
+        "small puts refused: the index holds as many blobs as this node's heap allows",
+      );
+    }
+    return new MiniS3Error(
+      ErrorCode.StoreUnavailable,
+      `index full: ${n} small blobs, the most this node keeps in memory (MINIS3_NODE_MAX_SMALL_BLOBS); small puts wait until deletes free room`,
+    );
   }
 
   /** Appends a tombstone (durable) then drops the blob from the index. False if there was none. */

@@ -89,6 +89,12 @@ export const SETTINGS = {
   },
   maxObjectSize: { env: "MINIS3_MAX_OBJECT_SIZE", default: "5GiB", check: size, doc: "largest object accepted (413 above)" },
   chunkSize: { env: "MINIS3_CHUNK_SIZE", default: "256KiB", check: size, doc: "size of the chunks objects stream in between processes" },
+  maxSmallBlobs: {
+    env: "MINIS3_NODE_MAX_SMALL_BLOBS",
+    default: "0",
+    check: wholeNumber(0),
+    doc: "storage and delete node: small blobs its in-memory index may hold; past it small puts are refused (uploads go to other nodes, trash moves wait). 0: 60 % of the heap's limit at ~250 B a blob, ~400 on the delete node",
+  },
   // 8 MiB, not 16 (issue 16, 2026-12-03): the cache's rows were 13 of the busy coordinator's 65 MiB of
   // live heap after the bench's small rows, and with 8 its peak RSS through the large rows that follow was
   // 232.2 against 243.9 MiB (means of four alternated pairs), MariaDB's CPU per mixed op not higher

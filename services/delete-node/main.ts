@@ -4,5 +4,5 @@ import { trashBackend } from "./trash-backend";
 // The delete node: trashed and overwritten versions, kept with their attributes until the coordinator purges them.
 runNode({
   kind: "delete",
-  makeBackend: ({ dataDir, chunkSize, log }) => trashBackend({ dataDir, chunkSize, log }),
+  makeBackend: ({ dataDir, chunkSize, log, maxSmallBlobs }) => trashBackend({ dataDir, chunkSize, log, maxSmallBlobs }),
 });

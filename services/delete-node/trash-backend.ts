@@ -5,6 +5,8 @@ export interface TrashBackendOptions {
   dataDir: string;
   chunkSize: number;
   log: Logger;
+  /** DiskBackend's maxSmallBlobs (0: from the heap's limit). */
+  maxSmallBlobs?: number;
 }
 
 /**
@@ -18,5 +20,5 @@ export interface TrashBackendOptions {
  * catalogue no longer names are left to a catalogue-aware scrubber.
  */
 export function trashBackend(opts: TrashBackendOptions): DiskBackend {
-  return new DiskBackend({ dataDir: opts.dataDir, chunkSize: opts.chunkSize, log: opts.log, kind: "delete" });
+  return new DiskBackend({ ...opts, kind: "delete" });
 }

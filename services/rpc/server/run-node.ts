@@ -28,6 +28,8 @@ export interface NodeContext {
   database(): Promise<Pool>;
   log: Logger;
   chunkSize: number;
+  /** MINIS3_NODE_MAX_SMALL_BLOBS: what a disk backend's segment index may hold (0: from the heap's limit). */
+  maxSmallBlobs: number;
 }
 
 export interface RunNodeOptions {
@@ -56,6 +58,7 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     "zone",
     "heartbeatInterval",
     "chunkSize",
+    "maxSmallBlobs",
     "clusterSecret",
     "logLevel",
     "metricsPort",
@@ -72,7 +75,7 @@ async function startNode(opts: RunNodeOptions, bootLog: Logger): Promise<void> {
     (opened ??= import("../../common/db/node-migrations").then((m) =>
       m.openNodeDatabase(cfg.mysqlUrl, [...NODES_MIGRATIONS, ...(opts.migrations ?? [])]),
     ));
-  const backend = await opts.makeBackend({ id, dataDir, database, log, chunkSize: cfg.chunkSize });
+  const backend = await opts.makeBackend({ id, dataDir, database, log, chunkSize: cfg.chunkSize, maxSmallBlobs: cfg.maxSmallBlobs });
   await backend.open();
 
   if (cfg.clusterSecret === "") {
