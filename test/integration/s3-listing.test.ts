@@ -139,3 +139,26 @@ test("DeleteObject naming a version, sent twice (a retry), succeeds both times; 
   expect(listed.Versions!.map((v) => v.VersionId)).toEqual([cur.VersionId, old.VersionId]);
   expect(listed.DeleteMarkers!.map((m) => m.VersionId)).toEqual([`${cur.VersionId}.deleted`]);
 });
+
+test("DeleteObject naming the latest delete marker undeletes its version (as S3 does); an older marker is NotImplemented", async () => {
+  const first = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "m/doc", Body: "first" }));
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "m/doc" }));
+  const second = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "m/doc", Body: "second" }));
+  const deleted = await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "m/doc" }));
+  expect([deleted.DeleteMarker, deleted.VersionId]).toEqual([true, `${second.VersionId}.deleted`]);
+  const markers = async () =>
+    (await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: "m/" }))).DeleteMarkers?.map((m) => [m.VersionId, m.IsLatest]);
+  expect(await markers()).toEqual([
+    [`${second.VersionId}.deleted`, true],
+    [`${first.VersionId}.deleted`, false],
+  ]);
+  expect(
+    await s3ErrorCode(s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "m/doc", VersionId: `${first.VersionId}.deleted` }))),
+  ).toBe("NotImplemented");
+
+  const removed = await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "m/doc", VersionId: `${second.VersionId}.deleted` }));
+  expect([removed.DeleteMarker, removed.VersionId]).toEqual([true, `${second.VersionId}.deleted`]);
+  const back = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "m/doc" }));
+  expect([back.VersionId, await back.Body!.transformToString()]).toEqual([second.VersionId, "second"]);
+  expect(await markers()).toEqual([[`${first.VersionId}.deleted`, false]]);
+});

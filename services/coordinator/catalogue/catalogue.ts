@@ -249,7 +249,8 @@ export class Catalogue {
    * generation) and its purge time is still ahead on MariaDB's clock (its bytes must already be hot
    * on `replicas`); the key's current version, if any, goes to the trash. `cleanup` joins the
    * copies already pending. `nowMs` is its new access time; `requestId` (the undelete's) goes with
-   * the version it replaces.
+   * the version it replaces. With `onlyIfNoneLive`, nothing changes if the key has a visible
+   * version when the restore holds its lock (`keyIsLive`).
    */
   restore(
     trashed: Pick<VersionRow, "versionId" | "bucket" | "key" | "tier" | "gen">,
@@ -257,9 +258,10 @@ export class Catalogue {
     cleanup: string[],
     nowMs: number,
     requestId?: RequestId,
+    onlyIfNoneLive = false,
   ): Promise<RestoreResult> {
     const { versionId, bucket, key } = trashed;
-    const done = restoreVersion(this.writes, trashed, replicas, cleanup, nowMs, this.trashTtlMs, requestId ?? null);
+    const done = restoreVersion(this.writes, trashed, replicas, cleanup, nowMs, this.trashTtlMs, requestId ?? null, onlyIfNoneLive);
     // The key is told even when the restore lost its race (rare): a lookup more, never a stale row.
     return this.mutate([{ bucket, key }], [versionId], done, (r) => ({ versionIds: r.replaced ? [r.replaced] : [] }));
   }

@@ -85,7 +85,12 @@ export interface RestoreResult {
   restored: boolean;
   /** The key's visible version before, now in the trash (the first, should there be several). */
   replaced: string | null;
+  /** Not restored because the key has a visible version and the restore was only if it had none. */
+  keyIsLive?: boolean;
 }
+
+/** Thrown inside a restore's transaction to roll its key lock back when the key turned out live. */
+const KEY_IS_LIVE = new Error("minis3: the key has a visible version");
 
 const placeholders = (n: number, group: string) => Array.from({ length: n }, () => group).join(", ");
 const keyOf = (bucket: string, key: string) => `${bucket}\u0000${key}`;
@@ -478,9 +483,10 @@ export function restoreVersion(
   nowMs: number,
   trashTtlMs: number,
   requestId: string | null,
+  onlyIfNoneLive = false,
 ): Promise<RestoreResult> {
   const { versionId } = trashed;
-  return inTransaction(
+  const restoring = inTransaction(
     pool,
     async (c) => {
       const [vr] = await c.execute<RowDataPacket[]>(
@@ -501,6 +507,8 @@ export function restoreVersion(
       );
       const live = "bucket = ? AND object_key = ? AND state = 'live'";
       const [cur] = await c.execute<RowDataPacket[]>(`SELECT version_id FROM versions WHERE ${live} FOR UPDATE`, [bucket, key]);
+      // Read under the key's lock, so a version committed since the caller looked counts too.
+      if (cur.length && onlyIfNoneLive) throw KEY_IS_LIVE;
       if (cur.length) {
         await c.execute(
           `UPDATE versions SET state = 'trash', ${trashedNow(NOW_MS)}, reason = 'overwritten', request_id = ?, gen = gen + 1
@@ -522,6 +530,10 @@ export function restoreVersion(
     },
     { readCommitted: true },
   );
+  return restoring.catch((e: unknown) => {
+    if (e === KEY_IS_LIVE) return { restored: false, replaced: null, keyIsLive: true };
+    throw e;
+  });
 }
 
 /** Concurrent lifecycle jobs' moves, as one transaction; each UPDATE still reports its own outcome. */

@@ -226,8 +226,8 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     };
   }
 
-  undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView> {
-    return undelete(forRequest(this.jobs, requestId), bucket, key);
+  undelete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<ObjectView> {
+    return undelete(forRequest(this.jobs, requestId), bucket, key, onlyVersion);
   }
 
   /** Stops the workers; the queues belong to the context, which closes them next. */

@@ -6,12 +6,20 @@ import { claimTargets, cleanBehind, dropCopies } from "./jobs/cleanup";
 import type { JobContext } from "./jobs/job";
 import { trash } from "./jobs/trash";
 
-/** The most recent restorable version of a key becomes visible again, as a hot object. */
-export async function undelete(ctx: JobContext, bucket: string, key: string): Promise<ObjectView> {
+/**
+ * The most recent restorable version of a key becomes visible again, as a hot object. With
+ * `onlyVersion` (S3's removal of a delete marker), only that version, only if it was deleted (not
+ * replaced), is the key's most recent deletion, and the key has no visible version when the restore
+ * holds the key's lock; NoSuchKey otherwise, and nothing changes.
+ */
+export async function undelete(ctx: JobContext, bucket: string, key: string, onlyVersion?: string): Promise<ObjectView> {
   // A trash move may commit while we copy; then the bytes moved and we try again from there.
   for (let attempt = 0; attempt < 3; attempt++) {
     const t = await ctx.catalogue.latestTrash(bucket, key);
     if (!t) break;
+    if (onlyVersion !== undefined && (t.versionId !== onlyVersion || t.reason !== "deleted")) {
+      throw new NotFoundError(`${onlyVersion} is not the most recent deletion of ${bucket}/${key}`);
+    }
     let replicas = t.replicas;
     let leftovers: string[] = [];
     if (t.tier !== "hot") {
@@ -22,9 +30,18 @@ export async function undelete(ctx: JobContext, bucket: string, key: string): Pr
       replicas = await ctx.nodes.asNodesReturn(() => ctx.copier.copy(t, t.replicas, targets, ctx.opts.writeQuorum), bytesOutOfReach);
       leftovers = t.replicas;
     }
-    const { restored, replaced } = await ctx.catalogue.restore(t, replicas, leftovers, await ctx.catalogue.clock.now(), ctx.requestId);
+    const now = await ctx.catalogue.clock.now();
+    const { restored, replaced, keyIsLive } = await ctx.catalogue.restore(
+      t,
+      replicas,
+      leftovers,
+      now,
+      ctx.requestId,
+      onlyVersion !== undefined,
+    );
     if (!restored) {
       if (t.tier !== "hot") await dropCopies(ctx, t.versionId, replicas, "undelete lost a race");
+      if (keyIsLive) throw new NotFoundError(`${bucket}/${key} has a visible version: ${onlyVersion} is not its latest entry`);
       continue;
     }
     if (replaced) ctx.scheduler.add(trash.name, replaced);

@@ -206,7 +206,13 @@ export interface ObjectEngine {
    */
   delete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<DeleteResult>;
   list(bucket: string, prefix: string, limit: number, cursor: string): Promise<ListResult>;
-  undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView>;
+  /**
+   * The key's most recent restorable version visible again (the visible one, if any, to the trash).
+   * With `onlyVersion` (S3's removal of a delete marker), only that version, only if it was deleted,
+   * is the key's most recent deletion and the key has no visible version, checked under the key's
+   * lock; NoSuchKey otherwise.
+   */
+  undelete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<ObjectView>;
   listTrash(bucket: string, prefix: string, limit: number, cursor: string): Promise<TrashListResult>;
   /** Keys with S3's delimiter rollup, bounded: a common prefix is skipped by a seek, not read through. */
   listKeys(bucket: string, query: KeyListQuery): Promise<KeyListing>;

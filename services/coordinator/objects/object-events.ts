@@ -31,5 +31,6 @@ export const NO_EVENTS: ObjectEvents = {
  * ObjectEvents: the engine calls the lifecycle, the lifecycle never calls the engine.
  */
 export interface Undeleter {
-  undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView>;
+  /** `onlyVersion`: see ObjectEngine.undelete. */
+  undelete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<ObjectView>;
 }

@@ -622,10 +622,11 @@ export class ObjectStore implements ObjectEngine {
     return { objects: page.map(toObjectView), nextCursor: rows.length > n ? cursorOf(page[page.length - 1].key) : "" };
   }
 
-  async undelete(bucket: string, key: string, requestId: RequestId): Promise<ObjectView> {
+  async undelete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<ObjectView> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
-    return fromCatalogue(this.undeleter.undelete(b, k, requestId));
+    if (onlyVersion !== undefined && !VERSION_ID_RE.test(onlyVersion)) throw new NotFoundError(`no version ${onlyVersion} of ${b}/${k}`);
+    return fromCatalogue(this.undeleter.undelete(b, k, requestId, onlyVersion));
   }
 
   listKeys(bucket: string, query: KeyListQuery): Promise<KeyListing> {

@@ -13,29 +13,69 @@ import { copyObject } from "./copy-object";
 
 const OCTET_STREAM = "application/octet-stream";
 
+/** A delete marker's version id: ours are views of the trash, `<versionId of the deleted version>.deleted`. */
+const DELETE_MARKER = /^(.+)\.deleted$/;
+
 /**
- * DeleteObject (and each key of DeleteObjects): the current version goes to the trash. A version
- * named by id must be the current one, or one already deleted (a retry: nothing more to do): the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
+ * DeleteObject (and each key of DeleteObjects): the current version goes to the trash. A delete
+ * marker named by id is removed as S3 removes one, bringing its version back (removeDeleteMarker).
+ * A version named by id must be the current one, or one already deleted (a retry: nothing more to do): the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
  * never on request, and a delete marker (ours are views of the trash) cannot be removed. Whether it
  * is current is checked by the delete's own commit (engine.delete's onlyVersion), not by a lookup
  * before it: a PUT committing in between had its new version trashed in place of the one named.
  */
-export async function deleteObject(deps: S3Deps, bucket: string, key: string, requestId: string, versionId?: string): Promise<void> {
+export async function deleteObject(
+  deps: S3Deps,
+  bucket: string,
+  key: string,
+  requestId: string,
+  versionId?: string,
+): Promise<Record<string, string>> {
   if (versionId === undefined) {
-    await deps.engine.delete(bucket, key, requestId);
-    return;
+    const gone = await deps.engine.delete(bucket, key, requestId);
+    return { "x-amz-delete-marker": "true", "x-amz-version-id": `${gone.versionId}.deleted` };
   }
+  const marker = DELETE_MARKER.exec(versionId);
+  if (marker) return removeDeleteMarker(deps, bucket, key, requestId, marker[1]);
   try {
     await deps.engine.delete(bucket, key, requestId, versionId);
+    return { "x-amz-version-id": versionId };
   } catch (e) {
     if (!hasCode(e, ErrorCode.NoSuchKey)) throw e;
     // Not current (or replaced since the client saw it: the trash holds it now).
-    const named = versionId.replace(/\.deleted$/, "");
-    const view = await deps.engine.headVersion(bucket, key, named); // NoSuchKey when it is not there at all
+    const view = await deps.engine.headVersion(bucket, key, versionId); // NoSuchKey when it is not there at all
     // Deleted already (a retry whose first answer was lost, or another client's delete): the key is
     // as the client asked, so 204 as AWS answers a retry. A replaced version would need a purge.
-    if (named === versionId && view.trashed === "deleted") return;
+    if (view.trashed === "deleted") return { "x-amz-version-id": versionId };
     throw s3Errors.notImplemented("deleting a version in the trash (it is purged after MINIS3_TRASH_TTL; undelete brings it back)");
+  }
+}
+
+/**
+ * The delete marker of `deleted`, removed: S3's way to undelete, so the version it hides becomes
+ * current again. Only the key's latest entry can go (its most recent deletion, with no visible
+ * version), checked under the key's lock by the engine's undelete; an older marker is a view of the
+ * trash that cannot be removed alone (501). A marker gone already (its version visible again: a
+ * retry) or never there answers 204, as S3 answers a version that is not there.
+ */
+async function removeDeleteMarker(
+  deps: S3Deps,
+  bucket: string,
+  key: string,
+  requestId: string,
+  deleted: string,
+): Promise<Record<string, string>> {
+  const headers = { "x-amz-delete-marker": "true", "x-amz-version-id": `${deleted}.deleted` };
+  try {
+    await deps.engine.undelete(bucket, key, requestId, deleted);
+    return headers;
+  } catch (e) {
+    if (!hasCode(e, ErrorCode.NoSuchKey)) throw e;
+    const view = await deps.engine.headVersion(bucket, key, deleted); // NoSuchKey: no such version, so no marker
+    if (view.trashed !== "deleted") return headers;
+    throw s3Errors.notImplemented(
+      "removing a delete marker that is not the key's latest entry (undelete brings back the most recent deletion)",
+    );
   }
 }
 
@@ -121,8 +161,7 @@ export function registerObjectOps(router: S3Router, deps: S3Deps): void {
   router.register({ name: "DeleteObject", method: "DELETE", target: "object" }, async (req) => {
     const { bucket, key } = objectOf(req);
     try {
-      await deleteObject(deps, bucket, key, req.requestId, versionIdOf(req));
-      return { status: 204 };
+      return { status: 204, headers: await deleteObject(deps, bucket, key, req.requestId, versionIdOf(req)) };
     } catch (e) {
       const missing = await bucketMissing(deps, bucket, e);
       if (hasCode(missing, ErrorCode.NoSuchKey)) return { status: 204 }; // S3: deleting what is not there succeeds

@@ -215,12 +215,14 @@ export class MemoryObjectEngine implements ObjectEngine, ClusterAdmin {
     throw new MiniS3Error(ErrorCode.Internal, "headVersion: not in the memory engine");
   }
 
-  async undelete(bucket: string, key: string): Promise<ObjectView> {
+  async undelete(bucket: string, key: string, _requestId?: string, onlyVersion?: string): Promise<ObjectView> {
     const b = checkBucket(bucket);
     const k = checkKey(key);
     for (let i = this.trash.length - 1; i >= 0; i--) {
       const t = this.trash[i];
       if (t.view.bucket !== b || t.view.key !== k) continue;
+      if (onlyVersion !== undefined && (t.view.versionId !== onlyVersion || t.reason !== "deleted" || this.objects.has(objectId(b, k))))
+        break;
       this.trash.splice(i, 1);
       const current = this.objects.get(objectId(b, k));
       if (current) this.toTrash(current, "overwritten");
