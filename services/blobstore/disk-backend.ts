@@ -178,6 +178,10 @@ export class DiskBackend implements BlobBackend {
     yield* this.files.list();
   }
 
+  smallBlobIndex(): { blobs: number; maxBlobs: number } {
+    return { blobs: this.segments.stats().blobCount, maxBlobs: this.segments.maxBlobCount };
+  }
+
   async stats(): Promise<NodeStats> {
     const s = this.segments.stats();
     const f = this.files.stats();

@@ -257,6 +257,11 @@ export class SegmentStore {
     return { blobCount: this.index.size, usedBytes: this.totalBytes, segmentCount: this.segments.size, unreadableRecords: unreadable };
   }
 
+  /** The most blobs the index takes before a put of a new one is refused (maxBlobs). */
+  get maxBlobCount(): number {
+    return this.maxBlobs;
+  }
+
   /** The disk filled up (a write failed with ENOSPC, or the reserve is in use) and compaction has not run since. */
   get diskFull(): boolean {
     return this.reserve.released || this.noSpace;
@@ -311,8 +316,8 @@ export class SegmentStore {
   /**
    * The index is at its bound: every entry is heap, and a node past its heap's limit crashes, at
    * its next open too (its scan rebuilds the same index). Refused, the coordinator puts the copy on
-   * another node or retries the move later. Checked before the put is queued, so the puts of one
-   * group may pass it by that group's size at most.
+   * another node or retries the move later. Checked before the put is queued, so the puts
+   * queued at that moment (a group or two of them) may pass it together.
    */
   private refuseForIndex(): MiniS3Error {
     const n = this.index.size;

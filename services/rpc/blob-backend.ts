@@ -115,4 +115,6 @@ export interface BlobBackend {
   delete(blobId: string): Promise<boolean>;
   list(): AsyncIterable<BlobMeta>;
   stats(): Promise<NodeStats>;
+  /** A backend that indexes small blobs in memory: how many, and the most it takes before refusing puts. */
+  smallBlobIndex?(): { blobs: number; maxBlobs: number };
 }

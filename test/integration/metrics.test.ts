@@ -224,6 +224,9 @@ describe("one coordinator", () => {
     const storage = await scrape(metricsUrl(cluster, "storage-1"));
     expect(total(storage, "minis3_store_free_bytes")).toBeGreaterThan(0);
     expect(storage.some((s) => s.name === "minis3_store_blobs")).toBe(true);
+    // How close its index is to the bound past which small puts are refused.
+    expect(total(storage, "minis3_store_small_blobs_max")).toBeGreaterThan(1_000_000);
+    expect(total(storage, "minis3_store_small_blobs")).toBeGreaterThanOrEqual(1);
   }, 150_000);
 });
 

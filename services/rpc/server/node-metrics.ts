@@ -4,7 +4,7 @@ import { Gauge } from "prom-client";
 import { registry } from "../../common/metrics/registry";
 import type { BlobBackend } from "../blob-backend";
 
-export function registerStoreGauges(backend: Pick<BlobBackend, "stats">): void {
+export function registerStoreGauges(backend: Pick<BlobBackend, "stats" | "smallBlobIndex">): void {
   const used = new Gauge({ name: "minis3_store_used_bytes", help: "Bytes of blobs this node holds", registers: [registry] });
   const free = new Gauge({
     name: "minis3_store_free_bytes",
@@ -16,6 +16,25 @@ export function registerStoreGauges(backend: Pick<BlobBackend, "stats">): void {
     help: "Damaged segment records the store stepped over",
     registers: [registry],
   });
+  const index = backend.smallBlobIndex?.bind(backend);
+  if (index) {
+    new Gauge({
+      name: "minis3_store_small_blobs",
+      help: "Small blobs in this node's in-memory index",
+      registers: [registry],
+      collect() {
+        this.set(index().blobs);
+      },
+    });
+    new Gauge({
+      name: "minis3_store_small_blobs_max",
+      help: "Small blobs this node's in-memory index takes before small puts are refused (MINIS3_NODE_MAX_SMALL_BLOBS)",
+      registers: [registry],
+      collect() {
+        this.set(index().maxBlobs);
+      },
+    });
+  }
   new Gauge({
     name: "minis3_store_blobs",
     help: "Blobs this node holds",
