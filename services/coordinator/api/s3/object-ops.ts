@@ -19,10 +19,11 @@ const DELETE_MARKER = /^(.+)\.deleted$/;
 /**
  * DeleteObject (and each key of DeleteObjects): the current version goes to the trash. A delete
  * marker named by id is removed as S3 removes one, bringing its version back (removeDeleteMarker).
- * A version named by id must be the current one, or one already deleted (a retry: nothing more to do): the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
- * never on request, and a delete marker (ours are views of the trash) cannot be removed. Whether it
- * is current is checked by the delete's own commit (engine.delete's onlyVersion), not by a lookup
- * before it: a PUT committing in between had its new version trashed in place of the one named.
+ * A version named by id must be the current one, or one already deleted (a retry: nothing more to
+ * do); a replaced one answers 501: the trash is emptied by the lifecycle after MINIS3_TRASH_TTL,
+ * never on request. Whether it is current is checked by the delete's own commit (engine.delete's
+ * onlyVersion), not by a lookup before it: a PUT committing in between had its new version trashed
+ * in place of the one named. Answers S3's x-amz-version-id (and x-amz-delete-marker) headers.
  */
 export async function deleteObject(
   deps: S3Deps,
