@@ -1,6 +1,7 @@
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsCommand,
@@ -161,4 +162,14 @@ test("DeleteObject naming the latest delete marker undeletes its version (as S3 
   const back = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "m/doc" }));
   expect([back.VersionId, await back.Body!.transformToString()]).toEqual([second.VersionId, "second"]);
   expect(await markers()).toEqual([[`${first.VersionId}.deleted`, false]]);
+});
+
+test("DeleteObjects naming a key's latest delete marker undeletes it too, and reports the marker", async () => {
+  const put = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "mb/doc", Body: "back" }));
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "mb/doc" }));
+  const marker = `${put.VersionId}.deleted`;
+  const out = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: "mb/doc", VersionId: marker }] } }));
+  expect(out.Errors ?? []).toEqual([]);
+  expect(out.Deleted).toEqual([{ Key: "mb/doc", VersionId: marker, DeleteMarker: true, DeleteMarkerVersionId: marker }]);
+  expect(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "mb/doc" }))).Body!.transformToString()).toBe("back");
 });

@@ -207,6 +207,9 @@ describe("objects", () => {
       new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: "m/1" }, { Key: "m/&3<" }, { Key: "m/none" }] } }),
     );
     expect(out.Deleted!.map((d) => d.Key).sort()).toEqual(["m/&3<", "m/1", "m/none"]);
+    // Each delete made a delete marker (the trashed version's id + ".deleted"), as S3 reports it; none for a key not there.
+    const marked = Object.fromEntries(out.Deleted!.map((d) => [d.Key, [d.DeleteMarker, d.DeleteMarkerVersionId?.endsWith(".deleted")]]));
+    expect(marked).toEqual({ "m/1": [true, true], "m/&3<": [true, true], "m/none": [undefined, undefined] });
     expect(out.Errors ?? []).toEqual([]);
     expect(await s3ErrorCode(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "m/&3<" })))).toBe("NoSuchKey");
     expect((await text(BUCKET, "m/2")).body).toBe("m/2");

@@ -12,6 +12,20 @@ const MAX_KEYS = 1000;
 /** Deletes of one request in flight at once: each is a grouped catalogue write, so a few suffice. */
 const CONCURRENCY = 16;
 
+/**
+ * A key's <Deleted> entry, as S3 writes it: the version the request named, and the delete marker the
+ * delete made or removed (DeleteObject's x-amz-delete-marker and x-amz-version-id headers).
+ */
+function deletedEntry(key: string, versionId: string | undefined, headers: Record<string, string> = {}): Record<string, unknown> {
+  const entry: Record<string, unknown> = { Key: key };
+  if (versionId !== undefined) entry.VersionId = versionId;
+  if (headers["x-amz-delete-marker"] === "true") {
+    entry.DeleteMarker = true;
+    entry.DeleteMarkerVersionId = headers["x-amz-version-id"];
+  }
+  return entry;
+}
+
 export function registerBatchDelete(router: S3Router, deps: S3Deps): void {
   router.register({ name: "DeleteObjects", method: "POST", target: "bucket", subresource: "delete" }, async (req) => {
     const bucket = req.bucket!;
@@ -29,10 +43,10 @@ export function registerBatchDelete(router: S3Router, deps: S3Deps): void {
         gate.run(async () => {
           try {
             if (key === "") throw s3Errors.invalidRequest("an empty key");
-            await deleteObject(deps, bucket, key, req.requestId, versionId === "null" ? undefined : versionId);
-            return { key };
+            const headers = await deleteObject(deps, bucket, key, req.requestId, versionId === "null" ? undefined : versionId);
+            return { key, deleted: deletedEntry(key, versionId, headers) };
           } catch (e) {
-            if (hasCode(e, ErrorCode.NoSuchKey)) return { key };
+            if (hasCode(e, ErrorCode.NoSuchKey)) return { key, deleted: deletedEntry(key, versionId) };
             return { key, error: s3ErrorOf(e) };
           }
         }),
@@ -40,7 +54,7 @@ export function registerBatchDelete(router: S3Router, deps: S3Deps): void {
     );
     return {
       body: s3Document("DeleteResult", {
-        Deleted: quiet ? [] : outcomes.filter((o) => !o.error).map((o) => ({ Key: o.key })),
+        Deleted: quiet ? [] : outcomes.filter((o) => !o.error).map((o) => o.deleted),
         Error: outcomes.filter((o) => o.error).map((o) => ({ Key: o.key, Code: o.error!.code, Message: o.error!.message })),
       }),
     };
