@@ -173,3 +173,35 @@ test("DeleteObjects naming a key's latest delete marker undeletes it too, and re
   expect(out.Deleted).toEqual([{ Key: "mb/doc", VersionId: marker, DeleteMarker: true, DeleteMarkerVersionId: marker }]);
   expect(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "mb/doc" }))).Body!.transformToString()).toBe("back");
 });
+
+test("ListObjectVersions with a delimiter rolls keys up into CommonPrefixes, and pages through them one entry at a time", async () => {
+  for (const key of ["vd/a/1", "vd/a/2", "vd/c/x"]) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: key }));
+  const b1 = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "vd/b", Body: "one" }));
+  const b2 = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "vd/b", Body: "two" }));
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "vd/c/x" }));
+
+  const whole = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: "vd/", Delimiter: "/" }));
+  expect(whole.CommonPrefixes!.map((p) => p.Prefix)).toEqual(["vd/a/", "vd/c/"]);
+  expect(whole.Versions!.map((v) => [v.Key, v.VersionId, v.IsLatest])).toEqual([
+    ["vd/b", b2.VersionId, true],
+    ["vd/b", b1.VersionId, false],
+  ]);
+  expect(whole.DeleteMarkers ?? []).toEqual([]);
+  expect([whole.Delimiter, whole.IsTruncated]).toEqual(["/", false]);
+
+  // One entry a page: a common prefix is one entry, and a page that ends on one resumes after it.
+  const seen: string[] = [];
+  let marker: { KeyMarker?: string; VersionIdMarker?: string } = {};
+  for (let page = 0; page < 10; page++) {
+    const out = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: "vd/", Delimiter: "/", MaxKeys: 1, ...marker }));
+    for (const p of out.CommonPrefixes ?? []) seen.push(p.Prefix!);
+    for (const v of out.Versions ?? []) seen.push(`${v.Key}@${v.VersionId}`);
+    if (!out.IsTruncated) break;
+    marker = { KeyMarker: out.NextKeyMarker, VersionIdMarker: out.NextVersionIdMarker };
+  }
+  expect(seen).toEqual(["vd/a/", `vd/b@${b2.VersionId}`, `vd/b@${b1.VersionId}`, "vd/c/"]);
+
+  const inside = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: "vd/c/", Delimiter: "/" }));
+  expect(inside.CommonPrefixes ?? []).toEqual([]);
+  expect(inside.DeleteMarkers!.map((m) => [m.Key, m.IsLatest])).toEqual([["vd/c/x", true]]);
+});

@@ -66,7 +66,8 @@ export interface VersionsPage {
   prefix: string;
   /** The catalogue's time: trash due for purge by then is not listed. */
   nowMs: number;
-  afterKey: string;
+  /** Bytes (a Buffer) for a seek past a common prefix, as `list`'s afterKey. */
+  afterKey: string | Buffer;
   /** Versions of `afterKey` older than this one are still to come ("": none of them). */
   afterVersion: string;
   limit: number;

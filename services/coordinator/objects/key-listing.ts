@@ -68,29 +68,54 @@ export async function listKeys(catalogue: Pick<Catalogue, "list">, bucket: strin
   }
 }
 
+/**
+ * Versions by key, newest first within a key, with the delimiter rollup of listKeys: a common
+ * prefix counts as one entry and is left with one seek past it. A key marker inside a group (the
+ * NextKeyMarker of a page that ended on that group) resumes after the whole group.
+ */
 export async function listVersions(
   catalogue: Pick<Catalogue, "listVersions" | "clock">,
   bucket: string,
   q: VersionListQuery,
 ): Promise<VersionListing> {
   const limit = checkLimit(q.limit);
-  const now = await catalogue.clock.now();
-  const rows = await catalogue.listVersions(bucket, {
-    prefix: q.prefix,
-    nowMs: now,
-    afterKey: q.keyMarker,
-    afterVersion: q.versionIdMarker,
-    limit: limit + 1,
-  });
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    versions: page.map((v) => ({
-      object: toObjectView(v),
-      live: v.state === "live",
-      ...(v.state === "live" ? {} : { deletedAtMs: v.deletedMs ?? 0, reason: v.reason ?? "deleted" }),
-    })),
-    nextKeyMarker: rows.length > limit ? last.key : "",
-    nextVersionIdMarker: rows.length > limit ? last.versionId : "",
-  };
+  const { prefix } = q;
+  const delimiter = q.delimiter ?? "";
+  const nowMs = await catalogue.clock.now();
+  const markerGroup = q.keyMarker.startsWith(prefix) ? groupOf(q.keyMarker, prefix, delimiter) : undefined;
+  let afterKey: string | Buffer = markerGroup !== undefined ? past(markerGroup) : q.keyMarker;
+  let afterVersion = markerGroup !== undefined ? "" : q.versionIdMarker;
+  const out: VersionListing = { versions: [], commonPrefixes: [], nextKeyMarker: "", nextVersionIdMarker: "" };
+  let count = 0;
+  let lastKey = "";
+  let lastVersion = "";
+  for (;;) {
+    const want = limit - count + 1; // one more than fits tells whether there is a next page
+    const size = delimiter === "" ? want : Math.min(want, GROUPED_PAGE);
+    const rows = await catalogue.listVersions(bucket, { prefix, nowMs, afterKey, afterVersion, limit: size });
+    for (const v of rows) {
+      const group = groupOf(v.key, prefix, delimiter);
+      if (group !== undefined && group === out.commonPrefixes[out.commonPrefixes.length - 1]) continue;
+      if (count === limit) {
+        out.nextKeyMarker = lastKey;
+        out.nextVersionIdMarker = lastVersion;
+        return out;
+      }
+      count++;
+      if (group !== undefined) {
+        out.commonPrefixes.push(group);
+        [lastKey, lastVersion] = [group, ""];
+        [afterKey, afterVersion] = [past(group), ""];
+      } else {
+        out.versions.push({
+          object: toObjectView(v),
+          live: v.state === "live",
+          ...(v.state === "live" ? {} : { deletedAtMs: v.deletedMs ?? 0, reason: v.reason ?? "deleted" }),
+        });
+        [lastKey, lastVersion] = [v.key, v.versionId];
+        [afterKey, afterVersion] = [v.key, v.versionId];
+      }
+    }
+    if (rows.length < size) return out;
+  }
 }

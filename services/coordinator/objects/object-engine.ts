@@ -151,6 +151,8 @@ export interface VersionEntry {
 
 export interface VersionListQuery {
   prefix: string;
+  /** S3's delimiter rollup, as listKeys does it ("" or absent: none). */
+  delimiter?: string;
   keyMarker: string;
   versionIdMarker: string;
   limit: number;
@@ -158,6 +160,8 @@ export interface VersionListQuery {
 
 export interface VersionListing {
   versions: VersionEntry[];
+  /** The common prefixes keys roll up into with a delimiter, in key order among the versions. */
+  commonPrefixes: string[];
   /** The position after this page ("" on the last page). */
   nextKeyMarker: string;
   nextVersionIdMarker: string;

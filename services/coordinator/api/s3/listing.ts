@@ -5,7 +5,6 @@ import { InvalidArgumentError } from "../../../common/errors";
 import type { ObjectView, VersionEntry } from "../../objects/object-engine";
 import { storageClassOf } from "./object-headers";
 import type { S3Deps, S3Request, S3Router } from "./router";
-import { s3Errors } from "./s3-errors";
 import { s3Document } from "./xml";
 
 const MAX_KEYS = 1000;
@@ -47,16 +46,16 @@ export function registerListing(router: S3Router, deps: S3Deps): void {
   router.register({ name: "ListObjectVersions", method: "GET", target: "bucket", subresource: "versions" }, async (req) => {
     const bucket = req.bucket!;
     await deps.buckets.headBucket(bucket);
-    if ((req.query.get("delimiter") ?? "") !== "") throw s3Errors.notImplemented("a delimiter in ListObjectVersions");
     const { encodingType, enc } = encoderOf(req);
     const prefix = req.query.get("prefix") ?? "";
+    const delimiter = req.query.get("delimiter") ?? "";
     const keyMarker = req.query.get("key-marker") ?? "";
     const versionIdMarker = keyMarker === "" ? "" : (req.query.get("version-id-marker") ?? "");
     const maxKeys = maxKeysOf(req);
     const page =
       maxKeys === 0
-        ? { versions: [], nextKeyMarker: "", nextVersionIdMarker: "" }
-        : await engine.listVersions(bucket, { prefix, keyMarker, versionIdMarker, limit: maxKeys });
+        ? { versions: [], commonPrefixes: [], nextKeyMarker: "", nextVersionIdMarker: "" }
+        : await engine.listVersions(bucket, { prefix, delimiter, keyMarker, versionIdMarker, limit: maxKeys });
     const latest = latestOf(page.versions);
     const versions: Record<string, unknown>[] = [];
     const markers: Record<string, unknown>[] = [];
@@ -86,11 +85,13 @@ export function registerListing(router: S3Router, deps: S3Deps): void {
         KeyMarker: enc(keyMarker),
         VersionIdMarker: versionIdMarker,
         MaxKeys: maxKeys,
+        ...(delimiter !== "" ? { Delimiter: enc(delimiter) } : {}),
         ...(encodingType ? { EncodingType: encodingType } : {}),
         IsTruncated: page.nextKeyMarker !== "",
         ...(page.nextKeyMarker !== "" ? { NextKeyMarker: enc(page.nextKeyMarker), NextVersionIdMarker: page.nextVersionIdMarker } : {}),
         Version: versions,
         DeleteMarker: markers,
+        CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
       }),
     };
   });
