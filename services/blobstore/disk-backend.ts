@@ -179,7 +179,7 @@ export class DiskBackend implements BlobBackend {
   }
 
   smallBlobIndex(): { blobs: number; maxBlobs: number } {
-    return { blobs: this.segments.stats().blobCount, maxBlobs: this.segments.maxBlobCount };
+    return { blobs: this.segments.stats().blobCount, maxBlobs: this.segments.maxBlobs };
   }
 
   async stats(): Promise<NodeStats> {

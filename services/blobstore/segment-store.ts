@@ -169,7 +169,8 @@ export class SegmentStore {
   private readonly reserve: SpaceReserve;
   private readonly maxSegmentBytes: number;
   private readonly maxGroupBytes: number;
-  private readonly maxBlobs: number;
+  /** The most blobs the index takes before a put of a new one is refused (options' maxBlobs). */
+  readonly maxBlobs: number;
   /** Puts have been refused for want of index room since it was last below its bound (logged once). */
   private indexFull = false;
 
@@ -255,11 +256,6 @@ export class SegmentStore {
     let unreadable = this.unreadableAside;
     for (const s of this.segments.values()) unreadable += s.unreadable.length;
     return { blobCount: this.index.size, usedBytes: this.totalBytes, segmentCount: this.segments.size, unreadableRecords: unreadable };
-  }
-
-  /** The most blobs the index takes before a put of a new one is refused (maxBlobs). */
-  get maxBlobCount(): number {
-    return this.maxBlobs;
   }
 
   /** The disk filled up (a write failed with ENOSPC, or the reserve is in use) and compaction has not run since. */

@@ -25,6 +25,15 @@ function groupOf(key: string, prefix: string, delimiter: string): string | undef
   return i < 0 ? undefined : key.slice(0, i + delimiter.length);
 }
 
+/**
+ * Where a listing resumes after `marker`: past its whole group when the marker is inside one (a page
+ * that ended on that common prefix listed it already), else undefined: right after the marker.
+ */
+function pastMarkersGroup(marker: string, prefix: string, delimiter: string): Buffer | undefined {
+  const group = marker.startsWith(prefix) ? groupOf(marker, prefix, delimiter) : undefined;
+  return group === undefined ? undefined : past(group);
+}
+
 function decodeCursor(cursor: string): Buffer {
   const bytes = Buffer.from(cursor, "base64url");
   if (bytes.length === 0 || bytes.length > 1100) throw new InvalidArgumentError("the continuation token is not one this endpoint gave");
@@ -34,13 +43,9 @@ function decodeCursor(cursor: string): Buffer {
 export async function listKeys(catalogue: Pick<Catalogue, "list">, bucket: string, q: KeyListQuery): Promise<KeyListing> {
   const limit = checkLimit(q.limit);
   const { prefix, delimiter } = q;
-  let after: Buffer;
-  if (q.cursor !== "") after = decodeCursor(q.cursor);
-  else {
-    // A start key inside a group: the group itself sorts before it and was listed already.
-    const group = groupOf(q.startAfter, prefix, delimiter);
-    after = group !== undefined && q.startAfter.startsWith(prefix) ? past(group) : Buffer.from(q.startAfter, "utf8");
-  }
+  // A start key inside a group: the group itself sorts before it and was listed already.
+  let after =
+    q.cursor !== "" ? decodeCursor(q.cursor) : (pastMarkersGroup(q.startAfter, prefix, delimiter) ?? Buffer.from(q.startAfter, "utf8"));
   const out: KeyListing = { objects: [], commonPrefixes: [], nextCursor: "", lastEntry: "" };
   let count = 0;
   for (;;) {
@@ -82,9 +87,9 @@ export async function listVersions(
   const { prefix } = q;
   const delimiter = q.delimiter ?? "";
   const nowMs = await catalogue.clock.now();
-  const markerGroup = q.keyMarker.startsWith(prefix) ? groupOf(q.keyMarker, prefix, delimiter) : undefined;
-  let afterKey: string | Buffer = markerGroup !== undefined ? past(markerGroup) : q.keyMarker;
-  let afterVersion = markerGroup !== undefined ? "" : q.versionIdMarker;
+  const pastGroup = pastMarkersGroup(q.keyMarker, prefix, delimiter);
+  let afterKey: string | Buffer = pastGroup ?? q.keyMarker;
+  let afterVersion = pastGroup !== undefined ? "" : q.versionIdMarker;
   const out: VersionListing = { versions: [], commonPrefixes: [], nextKeyMarker: "", nextVersionIdMarker: "" };
   let count = 0;
   let lastKey = "";

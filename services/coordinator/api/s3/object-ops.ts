@@ -10,11 +10,15 @@ import type { S3Deps, S3Reply, S3Router } from "./router";
 import { s3Errors } from "./s3-errors";
 import { checkStorageClass, checksumHeaders, objectLength, objectOf, versionIdOf } from "./object-request";
 import { copyObject } from "./copy-object";
+import { DELETE_MARKER_SUFFIX } from "./listing";
 
 const OCTET_STREAM = "application/octet-stream";
 
-/** A delete marker's version id: ours are views of the trash, `<versionId of the deleted version>.deleted`. */
-const DELETE_MARKER = /^(.+)\.deleted$/;
+/** DeleteObject's headers for the delete marker of `deleted` (made by a delete, or removed). */
+const markerHeaders = (deleted: string): Record<string, string> => ({
+  "x-amz-delete-marker": "true",
+  "x-amz-version-id": deleted + DELETE_MARKER_SUFFIX,
+});
 
 /**
  * DeleteObject (and each key of DeleteObjects): the current version goes to the trash. A delete
@@ -33,11 +37,11 @@ export async function deleteObject(
   versionId?: string,
 ): Promise<Record<string, string>> {
   if (versionId === undefined) {
-    const gone = await deps.engine.delete(bucket, key, requestId);
-    return { "x-amz-delete-marker": "true", "x-amz-version-id": `${gone.versionId}.deleted` };
+    return markerHeaders((await deps.engine.delete(bucket, key, requestId)).versionId);
   }
-  const marker = DELETE_MARKER.exec(versionId);
-  if (marker) return removeDeleteMarker(deps, bucket, key, requestId, marker[1]);
+  if (versionId.endsWith(DELETE_MARKER_SUFFIX)) {
+    return removeDeleteMarker(deps, bucket, key, requestId, versionId.slice(0, -DELETE_MARKER_SUFFIX.length));
+  }
   try {
     await deps.engine.delete(bucket, key, requestId, versionId);
     return { "x-amz-version-id": versionId };
@@ -66,7 +70,7 @@ async function removeDeleteMarker(
   requestId: string,
   deleted: string,
 ): Promise<Record<string, string>> {
-  const headers = { "x-amz-delete-marker": "true", "x-amz-version-id": `${deleted}.deleted` };
+  const headers = markerHeaders(deleted);
   try {
     await deps.engine.undelete(bucket, key, requestId, deleted);
     return headers;
