@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,6 +10,11 @@ import { stopChild } from "./stop-child";
 
 // A MariaDB server of a test's own (its own data dir, port and socket), for tests that stop and
 // start the database. The shared server on 3306 is never touched.
+//
+// Each server (and its bootstrap) has a tmpdir of its own: a mariadbd starting removes every
+// "#sql*" file in its tmpdir, so with the default /tmp one test's server starting deleted another
+// test's bootstrap temp tables (CI failed on "Unknown table 'mysql.tmp_proxies_priv'") and could
+// do the same to the shared server's.
 
 const run = promisify(execFile);
 
@@ -26,14 +31,21 @@ export class PrivateMariaDb {
     return `mysql://root@127.0.0.1:${this.port}/minis3`;
   }
 
+  /** Its server's temporary files: never the system tmpdir, shared with every other server. */
+  get tmpDir(): string {
+    return join(this.dir, "tmp");
+  }
+
   /** Creates the data directory (about 5 s) and starts the server. */
   static async create(): Promise<PrivateMariaDb> {
     const dir = await mkdtemp(join(tmpdir(), "minis3-mariadb-"));
     const port = await findFreePortBlock(1);
     const db = new PrivateMariaDb(dir, port);
+    await mkdir(db.tmpDir);
     await run("mariadb-install-db", [
       "--no-defaults",
       `--datadir=${join(dir, "data")}`,
+      `--tmpdir=${db.tmpDir}`,
       "--user=root",
       "--skip-test-db",
       "--auth-root-authentication-method=normal",
@@ -50,6 +62,7 @@ export class PrivateMariaDb {
       [
         "--no-defaults",
         `--datadir=${join(this.dir, "data")}`,
+        `--tmpdir=${this.tmpDir}`,
         `--port=${this.port}`,
         "--bind-address=127.0.0.1",
         `--socket=${join(this.dir, "sock")}`,
