@@ -281,7 +281,10 @@ describe("SegmentStore", () => {
     for (const b of blobs.filter((_, i) => i % 2 === 0)) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
   });
 
-  it("a compaction scan gives the event loop a turn every few records, not only per block read", async () => {
+  it.each([
+    ["scans the segment (a tombstone of it still needed)", true],
+    ["reads its live puts alone", false],
+  ])("a compaction that %s gives the event loop a turn every few records, not only per block read", async (_, scan) => {
     const s = await openStore();
     const blobs = Array.from({ length: 2000 }, (_, i) => ({ id: `t${i}`, ...blobOf(4096) }));
     await putInHundreds(s, blobs);
@@ -292,6 +295,8 @@ describe("SegmentStore", () => {
     type Looks = Record<"isLivePut" | "tombstoneNeeded", () => boolean>;
     const proto = SegmentStore.prototype as unknown as Looks;
     const decodes = [jest.spyOn(proto, "isLivePut"), jest.spyOn(proto, "tombstoneNeeded")];
+    const byIndex = jest.spyOn(SegmentStore.prototype as unknown as Record<"readableByIndex", () => boolean>, "readableByIndex");
+    if (scan) byIndex.mockReturnValue(false);
     const looked = () => decodes.reduce((n, d) => n + d.mock.calls.length, 0);
     let atTurn = 0;
     let most = 0;
@@ -307,6 +312,7 @@ describe("SegmentStore", () => {
     } finally {
       ticking = false;
       decodes.forEach((d) => d.mockRestore());
+      byIndex.mockRestore();
     }
     // ~3,800 records in two 4 MiB blocks. With turns only at block reads and at writes of copies, one
     // turn came after 1,880 records here (a 4 MiB block's decode held a storage node's loop 50-84 ms
@@ -316,23 +322,33 @@ describe("SegmentStore", () => {
     for (const b of blobs.filter((_, i) => i % 10 === 0)) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
   });
 
-  it("a paced compaction rests after each block read and each segment; an unpaced one never", async () => {
+  it("a paced compaction rests after each block read and each segment (a dead one read by the index: after it alone); an unpaced one never", async () => {
     const s = await openStore(16 * 1024);
     const blobs = Array.from({ length: 40 }, (_, i) => ({ id: `p${i}`, ...blobOf(2000) }));
     for (const b of blobs) await s.put(b.id, {}, b.data, b.sha256);
     for (const b of blobs) await s.delete(b.id);
     const steps = jest.spyOn(DutyCycle.prototype, "step");
+    const byIndex = jest.spyOn(SegmentStore.prototype as unknown as Record<"readableByIndex", () => boolean>, "readableByIndex");
     try {
       expect(await s.compact(0.5)).toBeGreaterThan(3);
       expect(steps).not.toHaveBeenCalled();
       for (const b of blobs.slice(0, 20)) await s.put(b.id, {}, b.data, b.sha256);
       for (const b of blobs.slice(0, 20)) await s.delete(b.id);
-      const segments = await s.compact(0.5, { dutyCycle: 0.25 });
-      expect(segments).toBeGreaterThan(1);
-      // One rest before each segment's block is read, one after each segment.
-      expect(steps.mock.calls.length).toBeGreaterThanOrEqual(2 * segments);
+      // Nothing live in them and no tombstone needed: nothing is read, one rest after each segment.
+      const dead = await s.compact(0.5, { dutyCycle: 0.25 });
+      expect(dead).toBeGreaterThan(1);
+      expect(steps.mock.calls.length).toBe(dead);
+      steps.mockClear();
+      // Scanned whole: one rest before each segment's block is read, one after each segment.
+      byIndex.mockReturnValue(false);
+      for (const b of blobs.slice(0, 20)) await s.put(b.id, {}, b.data, b.sha256);
+      for (const b of blobs.slice(0, 20)) await s.delete(b.id);
+      const scanned = await s.compact(0.5, { dutyCycle: 0.25 });
+      expect(scanned).toBeGreaterThan(1);
+      expect(steps.mock.calls.length).toBeGreaterThanOrEqual(2 * scanned);
     } finally {
       steps.mockRestore();
+      byIndex.mockRestore();
     }
   });
 
@@ -541,6 +557,69 @@ describe("SegmentStore", () => {
     expect(r.stats().blobCount).toBe(9);
     for (const b of keep.slice(6)) expect((await read(r, b.id))!.equals(b.data)).toBe(true);
     for (const b of [...keep.slice(0, 6), ...churn]) expect(r.get(b.id)).toBeUndefined();
+  });
+
+  it("compacts a segment none of whose tombstones is needed by reading its live puts alone, not the whole file", async () => {
+    const s = await openStore();
+    const blobs = Array.from({ length: 2000 }, (_, i) => ({ id: `r${i}`, ...blobOf(4096) }));
+    await putInHundreds(s, blobs);
+    // One in a hundred live, as the overwrite rows leave a node's segments: ~400 KiB between them.
+    const live = blobs.filter((_, i) => i % 100 === 0);
+    await Promise.all(blobs.filter((_, i) => i % 100).map((b) => s.delete(b.id)));
+    type Reads = { read: (this: unknown, ...a: unknown[]) => Promise<{ bytesRead: number }> };
+    const proto = (await fileHandleProto(dir.path)) as unknown as Reads;
+    const original = proto.read;
+    let bytesRead = 0;
+    const reads = jest.spyOn(proto, "read").mockImplementation(async function (this: unknown, ...args: unknown[]) {
+      const r = await original.apply(this, args);
+      bytesRead += r.bytesRead;
+      return r;
+    });
+    try {
+      expect(await s.compact(0.5)).toBe(1); // the active segment, sealed first (8.4 MiB)
+    } finally {
+      reads.mockRestore();
+    }
+    // 20 records of ~4.2 KB each (a scan of the file read all 8.4 MiB).
+    expect(bytesRead).toBeGreaterThan(0);
+    expect(bytesRead).toBeLessThan(2 * 20 * 4300);
+    expect(s.stats()).toMatchObject({ blobCount: live.length, segmentCount: 1 });
+    for (const b of live) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
+  });
+
+  it("a tombstone naming two segments is carried forward while the second remains, after the first is compacted away", async () => {
+    // Segments of 16 KiB, blobs of 2000 B: seven to a segment. The active one is sealed at compaction.
+    const s = await openStore(16 * KiB, undefined, undefined, 1);
+    const fill = async (prefix: string, n: number) => {
+      const made = Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, ...blobOf(2000) }));
+      for (const b of made) await s.put(b.id, {}, b.data, b.sha256);
+      return made;
+    };
+    const x1 = blobOf(2000);
+    await s.put("x", {}, x1.data, x1.sha256);
+    const a = s.get("x")!.segment.id;
+    const kept = await fill("k", 6); // segment A: x and six blobs that stay, mostly live
+    const x2 = blobOf(2000); // x written again (a retried put): its older copy stays in A
+    await s.put("x", {}, x2.data, x2.sha256);
+    const b = s.get("x")!.segment.id;
+    expect(b).toBeGreaterThan(a);
+    expect(kept.every((k) => s.get(k.id)!.segment.id === a)).toBe(true);
+    const dead = await fill("d", 6); // segment B: x's second copy and six blobs deleted below
+    const later = await fill("g", 3); // the active segment C, past B
+    expect(s.get("g0")!.segment.id).toBeGreaterThan(b);
+    // x's tombstone goes to C and names B (its copy) and A (its older copy).
+    expect(await s.delete("x")).toBe(true);
+    for (const d of [...dead, ...later]) await s.delete(d.id);
+    // B goes (all dead), A stays (mostly live); C then holds a tombstone needed for A's copy of x.
+    await s.compact(0.5);
+    expect(s.stats().segmentCount).toBeGreaterThanOrEqual(2);
+    await s.close();
+    stores.pop();
+
+    const r = await openStore(16 * KiB);
+    expect(r.get("x")).toBeUndefined();
+    for (const k of kept) expect((await read(r, k.id))!.equals(k.data)).toBe(true);
+    expect(r.stats().blobCount).toBe(kept.length);
   });
 
   // Review 2026-11-30, finding 16: a full disk must not keep a node from freeing space.
