@@ -587,6 +587,46 @@ describe("SegmentStore", () => {
     for (const b of live) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
   });
 
+  it("the walk of the index that finds a compaction's live puts gives the event loop turns", async () => {
+    const s = await openStore(4 * 1024 * KiB);
+    // A segment of blobs deleted below (its tombstones go to a later one), then 150,000 that stay:
+    // the walk goes over every entry to find the dead segment's live puts.
+    const dead = Array.from({ length: 1200 }, (_, i) => ({ id: `z${i}`, ...blobOf(4096) }));
+    await putInHundreds(s, dead);
+    const one = blobOf(1);
+    const ids = Array.from({ length: 150_000 }, (_, i) => `w${i}`);
+    for (let i = 0; i < ids.length; i += 5000) await Promise.all(ids.slice(i, i + 5000).map((id) => s.put(id, {}, one.data, one.sha256)));
+    await Promise.all(dead.map((b) => s.delete(b.id)));
+    // The store's index, its entries counted as a walk takes them.
+    const index = (s as unknown as { index: { [Symbol.iterator]: () => Iterator<[string, SegmentEntry]> } }).index;
+    const entries = index[Symbol.iterator].bind(index);
+    let walked = 0;
+    index[Symbol.iterator] = function* () {
+      for (const e of { [Symbol.iterator]: entries }) {
+        walked++;
+        yield e;
+      }
+    };
+    let atTurn = 0;
+    let most = 0;
+    let ticking = true;
+    const tick = () => {
+      most = Math.max(most, walked - atTurn);
+      atTurn = walked;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      expect(await s.compact(0.5)).toBeGreaterThan(0);
+    } finally {
+      ticking = false;
+    }
+    // 150,000 entries walked in all (a walk without turns held the loop for all of them), never more than 65,536 between two turns.
+    expect(walked).toBeGreaterThanOrEqual(ids.length);
+    expect(most).toBeLessThanOrEqual(65_536);
+    expect(s.stats().blobCount).toBe(ids.length);
+  }, 60_000);
+
   it("a tombstone naming two segments is carried forward while the second remains, after the first is compacted away", async () => {
     // Segments of 16 KiB, blobs of 2000 B: seven to a segment. The active one is sealed at compaction.
     const s = await openStore(16 * KiB, undefined, undefined, 1);
