@@ -662,7 +662,10 @@ export class SegmentStore {
     return false;
   }
 
-  /** Counts a tombstone as live in `segment` while the first other segment it names exists. */
+  /**
+   * Counts a tombstone as live bytes in `segment` while the first other segment it names exists
+   * (tombstoneBytes), and every other segment it names (tombstoneRefs, holdsNeededTombstones).
+   */
   private countTombstone(segment: Segment, shadows: number[] | undefined, length: number): void {
     if (!shadows) segment.legacyTombstones = true;
     const holder = shadows?.find((id) => id !== segment.id && this.segments.has(id));
