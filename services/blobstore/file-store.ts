@@ -11,6 +11,7 @@ import { bodyLength, CHECK_BLOCK, checkBlocks, encodeHeader, readHeader, sealFie
 import { allocChunk } from "../rpc/wire/blob-stream-codec";
 import { FlushBehind } from "./flush-behind";
 import { fsyncDir } from "./fsync-dir";
+import { readUpTo } from "./read-up-to";
 import { AlignedSlabs, alignDown, alignUp, DIRECT_ALIGN } from "./aligned-slabs";
 
 /**
@@ -540,11 +541,7 @@ async function readDirect(d: DirectFile, buf: Buffer, position: number, name: st
 
 /** Fills `buf` from `position`; IntegrityError if the file ends first. */
 async function readFully(fd: FileHandle, buf: Buffer, position: number, name: string): Promise<void> {
-  for (let filled = 0; filled < buf.length;) {
-    const { bytesRead } = await fd.read(buf, filled, buf.length - filled, position + filled);
-    if (bytesRead === 0) throw new IntegrityError(`blob ${name} is truncated`);
-    filled += bytesRead;
-  }
+  if ((await readUpTo(fd, buf, position)) < buf.length) throw new IntegrityError(`blob ${name} is truncated`);
 }
 
 /**

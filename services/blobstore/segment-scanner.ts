@@ -1,5 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import { setImmediate as loopTurn } from "node:timers/promises";
+import { readUpTo } from "./read-up-to";
 import {
   decodeHeader,
   decodeRecord,
@@ -140,12 +141,7 @@ export async function readRecordsAt(
       j++;
     if (beforeRead) await beforeRead();
     const buf = Buffer.allocUnsafe(sorted[j - 1].offset + sorted[j - 1].length - start);
-    let filled = 0;
-    while (filled < buf.length) {
-      const { bytesRead } = await fd.read(buf, filled, buf.length - filled, start + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
+    const filled = await readUpTo(fd, buf, start);
     for (; i < j; i++) {
       const p = sorted[i];
       const at = p.offset - start;
@@ -228,12 +224,7 @@ class BlockReader {
     if (this.beforeRead) await this.beforeRead();
     const size = Math.min(Math.max(READ_BLOCK, need), this.size - offset);
     const buf = Buffer.allocUnsafe(size);
-    let filled = 0;
-    while (filled < size) {
-      const { bytesRead } = await this.fd.read(buf, filled, size - filled, offset + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
+    const filled = await readUpTo(this.fd, buf, offset);
     if (filled < end - offset) throw new Error("segment file shrank while scanning");
     this.buf = buf.subarray(0, filled);
     this.start = offset;
