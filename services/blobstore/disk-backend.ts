@@ -3,7 +3,7 @@ import { getHeapStatistics } from "node:v8";
 import { join } from "node:path";
 import type { Logger } from "../common/logger";
 import type { NodeKind, NodeStats } from "../membership/node-record";
-import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter, WireCheck } from "../rpc/blob-backend";
+import type { BlobBackend, BlobMeta, BlobReader, BlobVerification, BlobWriter, CompactionStats, WireCheck } from "../rpc/blob-backend";
 import { clampRange } from "../rpc/blob-info";
 import { verifyByReading } from "../rpc/blob-verify";
 import { FileStore } from "./file-store";
@@ -176,6 +176,10 @@ export class DiskBackend implements BlobBackend {
   async *list(): AsyncIterable<BlobMeta> {
     yield* this.segments.metas();
     yield* this.files.list();
+  }
+
+  compactionStats(): CompactionStats {
+    return this.segments.compactionStats();
   }
 
   smallBlobIndex(): { blobs: number; maxBlobs: number } {

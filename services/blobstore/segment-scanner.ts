@@ -43,6 +43,8 @@ export interface ScanResult {
   fileSize: number;
   /** Every stretch that was stepped over, in file order. */
   skipped: SkippedRange[];
+  /** Bytes read from the file (compaction's metrics). */
+  bytesRead: number;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function scanSegment(
     skipped.push({ offset: pos, length: next - pos, why: r.why, header: r.header });
     pos = next;
   }
-  return { goodEnd, fileSize: file.size, skipped };
+  return { goodEnd, fileSize: file.size, skipped, bytesRead: file.bytesRead };
 }
 
 /** A put compaction wants, by its place in the file (the index's entry). */
@@ -118,8 +120,7 @@ const JOIN_GAP = 64 * 1024;
  * Reads the records at `places` as the scan reads them, but only those: in file order, neighbours
  * (JOIN_GAP) in one read of at most a block, each decoded and checked whole (header and data crc32)
  * and found to be the put of the blob its place names. Stops at the first that does not check out and
- * answers it (the caller then scans the file, which steps over the damage and reports it); else
- * undefined. Compaction of a mostly dead segment reads its few live records so, not every dead one.
+ * answers it as `bad` (the caller then scans the file, which steps over the damage and reports it). Compaction of a mostly dead segment reads its few live records so, not every dead one.
  * The loop gets a turn every TURN_EVERY_RECORDS / 2 records: each is decoded whole and copied.
  */
 export async function readRecordsAt(
@@ -127,9 +128,10 @@ export async function readRecordsAt(
   places: RecordPlace[],
   onRecord: (r: ScannedRecord, bytes: Buffer) => void | Promise<void>,
   beforeRead?: () => Promise<void>,
-): Promise<RecordPlace | undefined> {
+): Promise<{ bad?: RecordPlace; bytesRead: number }> {
   const sorted = [...places].sort((a, b) => a.offset - b.offset);
   let stepped = 0;
+  let bytesRead = 0;
   for (let i = 0; i < sorted.length;) {
     const start = sorted[i].offset;
     let j = i + 1;
@@ -142,18 +144,20 @@ export async function readRecordsAt(
     if (beforeRead) await beforeRead();
     const buf = Buffer.allocUnsafe(sorted[j - 1].offset + sorted[j - 1].length - start);
     const filled = await readUpTo(fd, buf, start);
+    bytesRead += filled;
     for (; i < j; i++) {
       const p = sorted[i];
       const at = p.offset - start;
-      if (at + p.length > filled) return p;
+      if (at + p.length > filled) return { bad: p, bytesRead };
       const r = decodeRecord(buf.subarray(0, at + p.length), at);
-      if (r.kind !== "ok" || r.record.type !== PUT || r.record.blobId !== p.blobId || r.record.recordLength !== p.length) return p;
+      if (r.kind !== "ok" || r.record.type !== PUT || r.record.blobId !== p.blobId || r.record.recordLength !== p.length)
+        return { bad: p, bytesRead };
       const pending = onRecord(Object.assign(r.record, { offset: p.offset }), buf.subarray(at, at + p.length));
       if (pending) await pending;
       if (++stepped % (TURN_EVERY_RECORDS / 2) === 0) await loopTurn();
     }
   }
-  return undefined;
+  return { bytesRead };
 }
 
 type Decoded = { kind: "ok"; record: DecodedRecord } | { kind: "bad"; why: string; header?: RecordHeader };
@@ -162,6 +166,7 @@ type Decoded = { kind: "ok"; record: DecodedRecord } | { kind: "bad"; why: strin
 class BlockReader {
   private buf = Buffer.alloc(0);
   private start = 0; // file offset of buf[0]
+  bytesRead = 0;
 
   constructor(
     private readonly fd: FileHandle,
@@ -225,6 +230,7 @@ class BlockReader {
     const size = Math.min(Math.max(READ_BLOCK, need), this.size - offset);
     const buf = Buffer.allocUnsafe(size);
     const filled = await readUpTo(this.fd, buf, offset);
+    this.bytesRead += filled;
     if (filled < end - offset) throw new Error("segment file shrank while scanning");
     this.buf = buf.subarray(0, filled);
     this.start = offset;

@@ -547,6 +547,16 @@ describe("SegmentStore", () => {
     expect(passes.slice(1)).toEqual([0, 0, 0, 0]);
     const after = s.stats();
     expect(after.usedBytes).toBeLessThan(before);
+    // A segment holding tombstones still needed is read whole (the others by the index); the metrics
+    // say so, and what was freed.
+    const counted = s.compactionStats();
+    expect(counted.passes).toBe(5);
+    expect(counted.segmentsByScan).toBeGreaterThan(0);
+    expect(counted.segmentsByScan + counted.segmentsByIndex).toBe(passes[0]);
+    // The scanned segment was read; the dead ones, freed by the index, were not.
+    expect(counted.bytesRead).toBeGreaterThan(0);
+    expect(counted.bytesRead).toBeLessThan(counted.bytesFreed);
+    expect(counted.bytesFreed).toBe(before - after.usedBytes);
     // What is left: segment 1 and the active segment.
     expect(after.segmentCount).toBeLessThanOrEqual(2);
     await s.close();
@@ -566,6 +576,7 @@ describe("SegmentStore", () => {
     // One in a hundred live, as the overwrite rows leave a node's segments: ~400 KiB between them.
     const live = blobs.filter((_, i) => i % 100 === 0);
     await Promise.all(blobs.filter((_, i) => i % 100).map((b) => s.delete(b.id)));
+    const before = s.stats().usedBytes;
     type Reads = { read: (this: unknown, ...a: unknown[]) => Promise<{ bytesRead: number }> };
     const proto = (await fileHandleProto(dir.path)) as unknown as Reads;
     const original = proto.read;
@@ -584,6 +595,17 @@ describe("SegmentStore", () => {
     expect(bytesRead).toBeGreaterThan(0);
     expect(bytesRead).toBeLessThan(2 * 20 * 4300);
     expect(s.stats()).toMatchObject({ blobCount: live.length, segmentCount: 1 });
+    // The metrics an operator reads: the path taken, what it read, copied (the live puts, now the whole
+    // active segment) and freed.
+    const copied = s.stats().usedBytes;
+    expect(s.compactionStats()).toEqual({
+      passes: 1,
+      segmentsByIndex: 1,
+      segmentsByScan: 0,
+      bytesRead,
+      bytesCopied: copied,
+      bytesFreed: before - copied,
+    });
     for (const b of live) expect((await read(s, b.id))!.equals(b.data)).toBe(true);
   });
 

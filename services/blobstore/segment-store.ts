@@ -7,7 +7,7 @@ import { crc32 } from "../common/crc32";
 import { setImmediate as loopTurn } from "node:timers/promises";
 import { ErrorCode, IntegrityError, InvalidArgumentError, MiniS3Error, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
-import type { BlobMeta } from "../rpc/blob-backend";
+import type { BlobMeta, CompactionStats } from "../rpc/blob-backend";
 import { DutyCycle } from "./duty-cycle";
 import { fsyncDir } from "./fsync-dir";
 import { GroupWritePolicy } from "./group-write-policy";
@@ -184,6 +184,14 @@ export class SegmentStore {
   readonly maxBlobs: number;
   /** Puts have been refused for want of index room since it was last below its bound (logged once). */
   private indexFull = false;
+  private readonly compaction: CompactionStats = {
+    passes: 0,
+    segmentsByIndex: 0,
+    segmentsByScan: 0,
+    bytesRead: 0,
+    bytesCopied: 0,
+    bytesFreed: 0,
+  };
 
   constructor(private readonly opts: SegmentStoreOptions) {
     this.maxSegmentBytes = opts.maxSegmentBytes ?? 256 * 1024 * 1024;
@@ -267,6 +275,11 @@ export class SegmentStore {
     let unreadable = this.unreadableAside;
     for (const s of this.segments.values()) unreadable += s.unreadable.length;
     return { blobCount: this.index.size, usedBytes: this.totalBytes, segmentCount: this.segments.size, unreadableRecords: unreadable };
+  }
+
+  /** What compaction has done since the store opened (a copy). */
+  compactionStats(): CompactionStats {
+    return { ...this.compaction };
   }
 
   /** The disk filled up (a write failed with ENOSPC, or the reserve is in use) and compaction has not run since. */
@@ -475,6 +488,7 @@ export class SegmentStore {
           }
         }
         if (this.reserve.released && !this.closed) await this.reserve.take();
+        this.compaction.passes++;
         return done;
       });
     this.compacting = run;
@@ -529,10 +543,12 @@ export class SegmentStore {
     let inFlightBytes = 0;
     /** Entries of the puts copied out: they name `old` among their older puts until it is gone. */
     const moved: SegmentEntry[] = [];
+    let copied = 0;
     const copy = async (r: ScannedRecord, bytes: Buffer) => {
       if (!(r.type === PUT ? this.isLivePut(r, old) : this.tombstoneNeeded(r, old))) return;
       inFlight.push(this.relocate(r, Buffer.from(bytes), old, moved));
       inFlightBytes += r.recordLength;
+      copied += r.recordLength;
       if (inFlightBytes >= this.maxGroupBytes) {
         await Promise.all(inFlight);
         inFlight = [];
@@ -540,11 +556,16 @@ export class SegmentStore {
       }
     };
     if (places) {
-      const bad = await readRecordsAt(old.fd, places, copy, beforeRead);
+      const { bad, bytesRead } = await readRecordsAt(old.fd, places, copy, beforeRead);
+      this.compaction.bytesRead += bytesRead;
       await Promise.all(inFlight);
       inFlight = [];
       inFlightBytes = 0;
-      if (!bad) return this.retire(old, moved);
+      if (!bad) {
+        await this.retire(old, moved, copied);
+        this.compaction.segmentsByIndex++;
+        return;
+      }
       this.opts.log.warn(
         { segment: old.path, at: bad.offset, blob: bad.blobId },
         "a live record did not check out: compaction scans the segment",
@@ -558,6 +579,7 @@ export class SegmentStore {
       old.unreadable.length ? undefined : (h, offset) => h.type === PUT && !this.isLivePut({ blobId: h.blobId, offset }, old),
       beforeRead,
     );
+    this.compaction.bytesRead += scan.bytesRead;
     // A tombstone whose data is damaged is still obeyed at open (its verified header names the blob
     // and seq), so it is carried forward too: dropped with this segment, the put it cancels, in a
     // segment kept, came back at the next restart. The segments it named are unreadable: it names
@@ -583,14 +605,16 @@ export class SegmentStore {
         offset: d.offset,
       };
       inFlight.push(this.relocate(r, bytes, old, moved));
+      copied += rec.length;
     }
     await Promise.all(inFlight);
     this.noteUnreadable(old, scan.skipped, "while compacting");
-    await this.retire(old, moved);
+    await this.retire(old, moved, copied);
+    this.compaction.segmentsByScan++;
   }
 
-  /** Removes a segment whose live records were all copied out (`moved`: their new entries). */
-  private async retire(old: Segment, moved: SegmentEntry[]): Promise<void> {
+  /** Removes a segment whose live records were all copied out (`moved`: their new entries; `copied`: their bytes). */
+  private async retire(old: Segment, moved: SegmentEntry[], copied: number): Promise<void> {
     // ENOENT: an earlier pass removed the file but failed to sync the directory (the segment stayed
     // known); only the sync is left. Else every retry failed and the segment was never let go.
     const removed = (e: unknown) => {
@@ -608,6 +632,8 @@ export class SegmentStore {
     // were dropped with the next segment compacted, and a restart brought back what they cancelled.
     this.segments.delete(old.id);
     this.totalBytes -= old.size;
+    this.compaction.bytesCopied += copied;
+    this.compaction.bytesFreed += Math.max(0, old.size - copied);
     old.retired = true;
     if (old.unreadable.length) this.unreadableAside += old.unreadable.length;
     // Tombstones kept for what this segment held are no longer needed anywhere.

@@ -117,4 +117,22 @@ export interface BlobBackend {
   stats(): Promise<NodeStats>;
   /** A backend that indexes small blobs in memory: how many, and the most it takes before refusing puts. */
   smallBlobIndex?(): { blobs: number; maxBlobs: number };
+  /** A backend that compacts segment files: what compaction has done since it opened. */
+  compactionStats?(): CompactionStats;
+}
+
+/** Counters of a node's segment compaction since its store opened (its minis3_store_compaction_* metrics). */
+export interface CompactionStats {
+  /** Passes finished (one looks at every sealed segment; most free none). */
+  passes: number;
+  /** Segments freed by reading only their live puts (the index path). */
+  segmentsByIndex: number;
+  /** Segments freed by reading them whole (tombstones needed, damage known, or an index read that did not check out). */
+  segmentsByScan: number;
+  /** Bytes read from the segments being compacted. */
+  bytesRead: number;
+  /** Live records' bytes written again to the active segment. */
+  bytesCopied: number;
+  /** Segment bytes removed from the disk, less what was copied out of them. */
+  bytesFreed: number;
 }

@@ -227,6 +227,13 @@ describe("one coordinator", () => {
     // How close its index is to the bound past which small puts are refused.
     expect(total(storage, "minis3_store_small_blobs_max")).toBeGreaterThan(1_000_000);
     expect(total(storage, "minis3_store_small_blobs")).toBeGreaterThanOrEqual(1);
+    // Compaction's counters, by path: there before any pass has run (a rate needs the zero).
+    for (const path of ["index", "scan"]) {
+      expect(storage.some((s) => s.name === "minis3_store_compacted_segments_total" && s.labels.path === path)).toBe(true);
+    }
+    for (const name of ["passes", "read_bytes", "copied_bytes", "freed_bytes"]) {
+      expect(storage.some((s) => s.name === `minis3_store_compaction_${name}_total`)).toBe(true);
+    }
   }, 150_000);
 });
 

@@ -1,10 +1,10 @@
 // A node's own gauges, read from its backend at scrape time: what its store holds and the disk it
 // has left (the coordinator's minis3_node_* gauges show the same as heartbeats last reported it).
-import { Gauge } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { registry } from "../../common/metrics/registry";
-import type { BlobBackend } from "../blob-backend";
+import type { BlobBackend, CompactionStats } from "../blob-backend";
 
-export function registerStoreGauges(backend: Pick<BlobBackend, "stats" | "smallBlobIndex">): void {
+export function registerStoreGauges(backend: Pick<BlobBackend, "stats" | "smallBlobIndex" | "compactionStats">): void {
   const used = new Gauge({ name: "minis3_store_used_bytes", help: "Bytes of blobs this node holds", registers: [registry] });
   const free = new Gauge({
     name: "minis3_store_free_bytes",
@@ -35,6 +35,8 @@ export function registerStoreGauges(backend: Pick<BlobBackend, "stats" | "smallB
       },
     });
   }
+  const compaction = backend.compactionStats?.bind(backend);
+  if (compaction) registerCompactionCounters(compaction);
   new Gauge({
     name: "minis3_store_blobs",
     help: "Blobs this node holds",
@@ -51,4 +53,37 @@ export function registerStoreGauges(backend: Pick<BlobBackend, "stats" | "smallB
       }
     },
   });
+}
+
+/**
+ * Compaction's counters, read from the store at scrape time: how often it ran, by which path it freed
+ * segments, and the bytes it read, copied and freed (the bench reads them per row, bench/procs.ts).
+ */
+function registerCompactionCounters(stats: () => CompactionStats): void {
+  const counter = (name: string, help: string, value: (s: CompactionStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(value(stats()));
+      },
+    });
+  counter("minis3_store_compaction_passes_total", "Compaction passes finished (most free nothing)", (s) => s.passes);
+  new Counter({
+    name: "minis3_store_compacted_segments_total",
+    help: "Segments compaction freed, by how it read them: index (only the live puts) or scan (the whole file)",
+    labelNames: ["path"],
+    registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      this.inc({ path: "index" }, s.segmentsByIndex);
+      this.inc({ path: "scan" }, s.segmentsByScan);
+    },
+  });
+  counter("minis3_store_compaction_read_bytes_total", "Bytes compaction read from the segments it freed", (s) => s.bytesRead);
+  counter("minis3_store_compaction_copied_bytes_total", "Live records' bytes compaction wrote again", (s) => s.bytesCopied);
+  counter("minis3_store_compaction_freed_bytes_total", "Segment bytes compaction removed, less what it copied out", (s) => s.bytesFreed);
 }
