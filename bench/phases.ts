@@ -3,6 +3,7 @@ import type { BenchArgs } from "./args";
 import type { ObjectClient } from "./client";
 import { runLarge } from "./large";
 import { deleteKeys, runMixed, seedKeySet, type FixedKeySet } from "./mixed";
+import { compactionBetween, compactionSnapshot, type CompactionInRow } from "./compaction";
 import { cpuBetween, cpuSnapshot, type WatchedProcess } from "./procs";
 import type { CpuFigures, LargePhaseResult, MixedPhaseResult } from "./result-types";
 import { round } from "./stats";
@@ -23,13 +24,26 @@ export interface BenchSystem {
 
 const BENCH = "bench";
 
-export async function measured<T>(server: () => WatchedProcess[], run: () => Promise<T>): Promise<{ value: T; cpu: CpuFigures }> {
+/**
+ * Runs `run` and measures it: every process's CPU, and what the nodes' compaction did meanwhile
+ * (`compaction`: only the nodes that compacted; absent when none did, or the system has no such nodes).
+ */
+export async function measured<T>(
+  server: () => WatchedProcess[],
+  run: () => Promise<T>,
+): Promise<{ value: T; cpu: CpuFigures; compaction?: Record<string, CompactionInRow> }> {
   const list = [...server(), { name: BENCH, pid: process.pid }];
+  const compactedBefore = await compactionSnapshot(list);
   const before = cpuSnapshot(list);
   const value = await run();
   const seconds = cpuBetween(before, cpuSnapshot(list), list);
+  const compaction = compactionBetween(compactedBefore, await compactionSnapshot(list));
   const total = Object.values(seconds).reduce((a, b) => a + b, 0);
-  return { value, cpu: { seconds, totalSeconds: round(total), serverSeconds: round(total - (seconds[BENCH] ?? 0)) } };
+  return {
+    value,
+    cpu: { seconds, totalSeconds: round(total), serverSeconds: round(total - (seconds[BENCH] ?? 0)) },
+    ...(Object.keys(compaction).length ? { compaction } : {}),
+  };
 }
 
 export interface MixedPhaseOptions {
@@ -68,7 +82,7 @@ export async function mixedPhase(
     `${o.name}: ${args.concurrency} in flight, ${args.size} B objects, ${args.durationMs / 1000} s, mix ${mix.upload}:${mix.retrieve}:${mix.delete}` +
       (keySet ? ` over ${keySet.size} keys` : ", fresh keys"),
   );
-  const { value, cpu } = await measured(system.server, async () => {
+  const { value, cpu, compaction } = await measured(system.server, async () => {
     const result = await runMixed(client, { ...base, mix, durationMs: args.durationMs, keySet });
     const t0 = performance.now();
     await system.drain();
@@ -84,6 +98,7 @@ export async function mixedPhase(
     serverCpuMicrosPerOp: perOp(cpu.serverSeconds),
     cpuMicrosPerOpByProcess: Object.fromEntries(Object.entries(cpu.seconds).map(([name, s]) => [name, perOp(s) ?? 0])),
     drainMs,
+    ...(compaction ? { compaction } : {}),
   };
   if (system.cleanUp && result.liveKeys.length) {
     log(`${o.name}: deleting the ${result.liveKeys.length} keys it left`);
@@ -146,7 +161,7 @@ export async function largePhase(
   }
   // Overwriting, the versions each pass replaced are moved to the trash behind it: that work is the
   // row's own (a peer overwrites in place), so the drain is measured too, as the mixed phases' is.
-  const { value, cpu } = await measured(system.server, async () => {
+  const { value, cpu, compaction } = await measured(system.server, async () => {
     const r = await runLarge(client, o.key, o.bytes, withBench, o.passes, o.inFlight, overwrite);
     if (overwrite) await system.drain();
     return r;
@@ -162,6 +177,7 @@ export async function largePhase(
     ...result,
     cpu,
     serverCpuMsPerMiB: movedMiB ? round((cpu.serverSeconds * 1000) / movedMiB, 3) : null,
+    ...(compaction ? { compaction } : {}),
     ...(warmup ? { warmup } : {}),
   };
 }

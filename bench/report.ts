@@ -1,3 +1,4 @@
+import type { CompactionInRow } from "./compaction";
 import type { BenchResults, CompareResults, LargePhaseResult, LargeRatios, MixedPhaseResult, MixedRatios } from "./result-types";
 import type { LifecycleKindFigures } from "./lifecycle";
 import type { TransitionFigures } from "./transitions";
@@ -25,7 +26,18 @@ function large(name: string, r: LargePhaseResult): string[] {
   ];
   for (const [proc, mib] of Object.entries(r.maxRssMiB))
     lines.push(`    ${proc.padEnd(14)} ${pad(r.rssBeforeMiB[proc] ?? "-", 8)} → ${pad(mib, 8)}`);
+  lines.push(...compactionLine(r.compaction));
   return lines;
+}
+
+/** The nodes whose compaction ran in a row: their CPU per op is not the row's alone. */
+function compactionLine(c: Record<string, CompactionInRow> | undefined): string[] {
+  if (!c) return [];
+  const nodes = Object.entries(c).map(
+    ([node, n]) =>
+      `${node} ${n.segmentsByIndex + n.segmentsByScan} segment(s) (${n.segmentsByIndex} by the index, ${n.segmentsByScan} scanned), read ${n.readMiB} MiB, freed ${n.freedMiB} MiB`,
+  );
+  return [`  compaction in the row: ${nodes.join("; ")}`];
 }
 
 function mixed(name: string, m: MixedPhaseResult, r: BenchResults): string[] {
@@ -52,6 +64,7 @@ function mixed(name: string, m: MixedPhaseResult, r: BenchResults): string[] {
   lines.push(
     `  server CPU µs per op: ${m.serverCpuMicrosPerOp ?? "-"} (${byProcess}); the bench's own: ${m.cpuMicrosPerOpByProcess.bench ?? "-"}`,
   );
+  lines.push(...compactionLine(m.compaction));
   if (m.drainMs >= 100)
     lines.push(`  (the CPU includes ${(m.drainMs / 1000).toFixed(1)} s after the load until the lifecycle queues were empty)`);
   return lines;

@@ -1,4 +1,5 @@
 import type { BenchArgs } from "./args";
+import type { CompactionInRow } from "./compaction";
 import type { LargeResult } from "./large";
 import type { LifecycleResult } from "./lifecycle";
 import type { MixedResult } from "./mixed";
@@ -24,6 +25,8 @@ export type MixedPhaseResult = MixedResult & {
   cpuMicrosPerOpByProcess: Record<string, number>;
   /** After the run, the time until the lifecycle queues were empty (inside the CPU window). */
   drainMs: number;
+  /** The nodes whose compaction freed or read segments during the row (bench/compaction.ts). */
+  compaction?: Record<string, CompactionInRow>;
   leftoverKeysDeleted?: number;
 };
 
@@ -31,6 +34,8 @@ export type LargePhaseResult = Omit<LargeResult, "stored"> & {
   cpu: CpuFigures;
   /** Server CPU milliseconds per MiB moved (up and down together). */
   serverCpuMsPerMiB: number | null;
+  /** The nodes whose compaction freed or read segments during the row (bench/compaction.ts). */
+  compaction?: Record<string, CompactionInRow>;
   /** The unmeasured passes before the measured ones (--large-warmup): their seconds, for the record. */
   warmup?: { ok: boolean; reason?: string; uploadSeconds: number[]; retrieveSeconds: number[] };
 };

@@ -1,0 +1,97 @@
+import { readFileSync } from "node:fs";
+import type { WatchedProcess } from "./procs";
+import { round } from "./stats";
+
+// What the storage nodes' compaction did during a row, from their minis3_store_compaction_* metrics:
+// a pass falling into a row raises its nodes' CPU per op (2026-12-07: one node at 106.9 µs an op
+// against 71.7-77.8 for the others in the S3 overwrite row, unexplained then), and the row says so.
+
+/** A node's compaction counters at one moment (rpc/blob-backend.ts CompactionStats, as scraped). */
+interface Counters {
+  segmentsByIndex: number;
+  segmentsByScan: number;
+  readBytes: number;
+  freedBytes: number;
+}
+
+/** What one node's compaction did in a row. */
+export interface CompactionInRow {
+  /** Segments freed reading only their live puts, and reading them whole. */
+  segmentsByIndex: number;
+  segmentsByScan: number;
+  readMiB: number;
+  freedMiB: number;
+}
+
+const SERIES: Record<string, (c: Counters, v: number, labels: string) => void> = {
+  minis3_store_compacted_segments_total: (c, v, labels) => {
+    if (labels.includes('path="index"')) c.segmentsByIndex = v;
+    else if (labels.includes('path="scan"')) c.segmentsByScan = v;
+  },
+  minis3_store_compaction_read_bytes_total: (c, v) => (c.readBytes = v),
+  minis3_store_compaction_freed_bytes_total: (c, v) => (c.freedBytes = v),
+};
+
+/** The metrics port a process was started with (MINIS3_METRICS_PORT in its environment), if any. */
+function metricsPortOf(pid: number): number | undefined {
+  try {
+    const entry = readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .find((e) => e.startsWith("MINIS3_METRICS_PORT="));
+    const port = Number(entry?.slice("MINIS3_METRICS_PORT=".length));
+    return port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the compaction series of an exposition text; undefined when it has none (not a segment store). */
+export function parseCompaction(text: string): Counters | undefined {
+  const c: Counters = { segmentsByIndex: 0, segmentsByScan: 0, readBytes: 0, freedBytes: 0 };
+  let found = false;
+  for (const line of text.split("\n")) {
+    const m = /^(minis3_store_\w+)(\{[^}]*\})? (\S+)$/.exec(line);
+    const set = m && SERIES[m[1]];
+    if (!set) continue;
+    set(c, Number(m[3]), m[2] ?? "");
+    found = true;
+  }
+  return found ? c : undefined;
+}
+
+/** Each process's counters now, by name: those serving metrics with the compaction series. */
+export async function compactionSnapshot(procs: WatchedProcess[]): Promise<Map<string, Counters>> {
+  const out = new Map<string, Counters>();
+  await Promise.all(
+    procs.map(async (p) => {
+      const port = metricsPortOf(p.pid);
+      if (!port) return;
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+        const counters = res.ok ? parseCompaction(await res.text()) : undefined;
+        if (counters) out.set(p.name, counters);
+      } catch {
+        // a node that does not answer has no figure for this row
+      }
+    }),
+  );
+  return out;
+}
+
+/** What each node's compaction did between two snapshots: only the nodes that freed or read anything. */
+export function compactionBetween(before: Map<string, Counters>, after: Map<string, Counters>): Record<string, CompactionInRow> {
+  const out: Record<string, CompactionInRow> = {};
+  const MiB = 1024 * 1024;
+  for (const [name, a] of after) {
+    const b = before.get(name);
+    if (!b) continue;
+    const row = {
+      segmentsByIndex: a.segmentsByIndex - b.segmentsByIndex,
+      segmentsByScan: a.segmentsByScan - b.segmentsByScan,
+      readMiB: round((a.readBytes - b.readBytes) / MiB, 1),
+      freedMiB: round((a.freedBytes - b.freedBytes) / MiB, 1),
+    };
+    if (row.segmentsByIndex || row.segmentsByScan || a.readBytes > b.readBytes) out[name] = row;
+  }
+  return out;
+}
