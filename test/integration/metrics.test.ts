@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { startCluster, type TestCluster } from "../../deploy/launcher/cluster";
+import { repoRoot } from "../../services/common/repo-root";
 import { TestObjectClient } from "../../services/coordinator/api/testing/grpc-clients";
 import { remove, retrieve, signedFetch, upload, uploadSeeded } from "../support/http";
 import { scrape, total, type Sample } from "../support/prometheus";
@@ -54,6 +57,25 @@ describe("one coordinator", () => {
     }
     const notMetrics = await fetch(`${metricsUrl(cluster, "storage-1")}/other`);
     expect(notMetrics.status).toBe(404);
+  }, 60_000);
+
+  // A metric renamed or dropped leaves the shipped dashboard's panel empty, silently.
+  test("every metric the Grafana dashboard queries is one a process of the cluster serves", async () => {
+    const served = new Set<string>();
+    for (const spec of cluster.specs) {
+      const text = await (await fetch(`${metricsUrl(cluster, spec.name)}/metrics`)).text();
+      for (const [, name] of text.matchAll(/^# TYPE (\S+) /gm)) served.add(name);
+    }
+    const dashboard = JSON.parse(readFileSync(join(repoRoot(__dirname), "deploy/grafana/dashboards/minis3.json"), "utf8")) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    const queried = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).flatMap((t) => [...t.expr.matchAll(/\bminis3_\w+/g)].map((m) => m[0])),
+    );
+    expect(queried.length).toBeGreaterThan(40);
+    // A histogram is served under its name; its series add _bucket, _sum and _count.
+    const missing = queried.filter((name) => !served.has(name) && !served.has(name.replace(/_(bucket|sum|count)$/, "")));
+    expect([...new Set(missing)]).toEqual([]);
   }, 60_000);
 
   test("/status names each process's metrics port: every node's and the coordinator's; the backup node's free space is its MariaDB's", async () => {
