@@ -31,6 +31,14 @@ export type Metrics = Readonly<Record<string, never>>;
 const ACCESS_FLUSH_MS = 1000;
 
 /**
+ * A read within this share of the hot TTL of the catalogue's access time is held (AccessTracker):
+ * at the default 30 min, 18 s, so another coordinator may demote an object read meanwhile that much
+ * early (1 %); at the seconds tests use, every read is written at the next flush as before.
+ */
+const ACCESS_SLACK_SHARE = 0.01;
+const ACCESS_SLACK_MAX_MS = 60_000;
+
+/**
  * What the coordinator's parts share, built once at start-up (like Garage's `Arc<Garage>`).
  * Components take it, or the slice of it they need, in their constructor; nothing is set on them
  * afterwards. The object engine, the lifecycle and the admin status are built from it in main.ts.
@@ -105,7 +113,12 @@ export async function openContext(config: CoordinatorConfig, log: Logger): Promi
   cacheBus.start(); // first: its writes wait about one lease before they know every peer (rule 3)
   await presence.start(); // before any change is made here: other coordinators must know of this one
   const catalogue = new Catalogue(pool, config.trashTtl, cache, presence, cacheBus);
-  const access = new AccessTracker(catalogue, ACCESS_FLUSH_MS, log);
+  const access = new AccessTracker(
+    catalogue,
+    ACCESS_FLUSH_MS,
+    log,
+    Math.min(ACCESS_SLACK_MAX_MS, Math.floor(config.hotTtl * ACCESS_SLACK_SHARE)),
+  );
   access.start();
   const queues = createQueues(redisConnection(config.redisUrl), queuePrefix(config.queuePrefix), log);
   const scheduler = new Scheduler(queues.byName, log);

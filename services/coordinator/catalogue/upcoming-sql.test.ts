@@ -1,6 +1,6 @@
 import type { RowDataPacket } from "mysql2/promise";
-import { newVersionId } from "../../common/ids";
 import { Catalogue, type NewVersion } from "./catalogue";
+import { newTestVersion } from "./testing/new-version";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
 // The upcoming transitions against the real MariaDB, in a database of its own (the list is
@@ -10,20 +10,7 @@ const TRASH_TTL = 60_000;
 const HOT_TTL = 10_000;
 const db = throwawayCatalogueDatabase();
 
-function upload(key: string, createdMs: number): NewVersion {
-  return {
-    versionId: newVersionId(),
-    bucket: "b",
-    key,
-    size: key.length,
-    sha256: "a".repeat(64),
-    etag: "b".repeat(32),
-    contentType: "text/plain",
-    metadata: {},
-    replicas: ["s1", "s2"],
-    createdMs,
-  };
-}
+const upload = (key: string, createdMs: number): NewVersion => newTestVersion("b", key, { createdMs });
 
 test("lists demotions, trash moves and purges soonest first, at most `limit`, each with its due time", async () => {
   const c = new Catalogue(db.pool(), TRASH_TTL);

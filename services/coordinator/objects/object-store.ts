@@ -551,7 +551,7 @@ export class ObjectStore implements ObjectEngine {
       range,
       requestId,
       (v) => {
-        this.access.touch(v.versionId);
+        this.access.touch(v.versionId, v.accessedMs);
         if (v.tier === "cold") this.events.coldRead(v, requestId);
       },
     );
@@ -664,7 +664,7 @@ export class ObjectStore implements ObjectEngine {
       range,
       requestId,
       (v) => {
-        if (v.state === "live") this.access.touch(v.versionId);
+        if (v.state === "live") this.access.touch(v.versionId, v.accessedMs);
       },
     );
   }

@@ -5,26 +5,15 @@ import type { Logger } from "../../../common/logger";
 import { CacheFence } from "../../cluster/cache-fence";
 import { CoordinatorPresence } from "../../cluster/coordinator-presence";
 import { LEASE_MARGIN_MS, InvalidationBus } from "../../cluster/invalidation-bus";
-import { newVersionId } from "../../../common/ids";
 import { Catalogue, type NewVersion } from "../catalogue";
 import { ReadCache } from "../read-cache";
+import { newTestVersion } from "./new-version";
 
 // What the tests of coordinators' read caches kept coherent over the invalidation bus share.
 
 /** A new version of `bucket/key` (its size `n` tells versions apart in a failure's output). */
 export function testVersion(bucket: string, key: string, n: number): NewVersion {
-  return {
-    versionId: newVersionId(),
-    bucket,
-    key,
-    size: n,
-    sha256: "a".repeat(64),
-    etag: "b".repeat(32),
-    contentType: "text/plain",
-    metadata: {},
-    replicas: ["s1", "s2"],
-    createdMs: Date.now(),
-  };
+  return newTestVersion(bucket, key, { size: n });
 }
 
 export async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
