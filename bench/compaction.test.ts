@@ -31,7 +31,9 @@ test("a row's compaction is read from each node's metrics, by the port its envir
     await Promise.all([once(node, "spawn"), once(other, "spawn")]);
     const procs = [
       { name: "storage-1", pid: node.pid! },
-      { name: "coordinator", pid: other.pid! },
+      { name: "launcher", pid: other.pid! },
+      // A coordinator (its workers inherit the primary's port) is not scraped, whatever it serves.
+      { name: "coordinator/1234", pid: node.pid! },
     ];
     const before = await compactionSnapshot(procs);
     expect([...before.keys()]).toEqual(["storage-1"]);

@@ -59,11 +59,17 @@ export function parseCompaction(text: string): Counters | undefined {
   return found ? c : undefined;
 }
 
-/** Each process's counters now, by name: those serving metrics with the compaction series. */
+/**
+ * Each process's counters now, by name: those serving metrics with the compaction series. Not the
+ * coordinators: their workers inherit the primary's port, whose scrape merges every worker's metrics
+ * and reads the catalogue's tier totals, work a row's neighbours would pay for and they have no
+ * compaction.
+ */
 export async function compactionSnapshot(procs: WatchedProcess[]): Promise<Map<string, Counters>> {
   const out = new Map<string, Counters>();
   await Promise.all(
     procs.map(async (p) => {
+      if (p.name.startsWith("coordinator")) return;
       const port = metricsPortOf(p.pid);
       if (!port) return;
       try {

@@ -120,7 +120,8 @@ const JOIN_GAP = 64 * 1024;
  * Reads the records at `places` as the scan reads them, but only those: in file order, neighbours
  * (JOIN_GAP) in one read of at most a block, each decoded and checked whole (header and data crc32)
  * and found to be the put of the blob its place names. Stops at the first that does not check out and
- * answers it as `bad` (the caller then scans the file, which steps over the damage and reports it). Compaction of a mostly dead segment reads its few live records so, not every dead one.
+ * answers it as `bad` (the caller then scans the file, which steps over the damage and reports it).
+ * Compaction of a mostly dead segment reads its few live records so, not every dead one.
  * The loop gets a turn every TURN_EVERY_RECORDS / 2 records: each is decoded whole and copied.
  */
 export async function readRecordsAt(
