@@ -8,13 +8,11 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketLocationCommand,
-  GetBucketVersioningCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListPartsCommand,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -90,22 +88,6 @@ describe("buckets", () => {
     expect(location.LocationConstraint ?? "").toBe(""); // us-east-1, as S3 says it
     await s3.send(new DeleteBucketCommand({ Bucket: "made-here" }));
     expect(await s3ErrorStatus(s3.send(new HeadBucketCommand({ Bucket: "made-here" })))).toBe(404);
-  });
-
-  // Tools ask before they list or restore versions (rclone, aws s3api, backup tools); some set it first.
-  test("versioning is Enabled on every bucket: set Enabled it answers 200, Suspended 501 and stays Enabled", async () => {
-    const status = async () => (await s3.send(new GetBucketVersioningCommand({ Bucket: BUCKET }))).Status;
-    expect(await status()).toBe("Enabled");
-    await s3.send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: "Enabled" } }));
-    expect(await status()).toBe("Enabled");
-    const suspend = s3.send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: "Suspended" } }));
-    expect(await s3ErrorStatus(suspend)).toBe(501);
-    const typo = s3.send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: "Paused" as never } }));
-    expect(await s3ErrorCode(typo)).toBe("MalformedXML");
-    expect(await status()).toBe("Enabled");
-    expect(await s3ErrorCode(s3.send(new GetBucketVersioningCommand({ Bucket: "no-such-bucket" })))).toBe("NoSuchBucket");
-    const elsewhere = s3.send(new PutBucketVersioningCommand({ Bucket: "no-such-bucket", VersioningConfiguration: { Status: "Enabled" } }));
-    expect(await s3ErrorCode(elsewhere)).toBe("NoSuchBucket");
   });
 
   test("error codes: BucketAlreadyOwnedByYou, InvalidBucketName, NoSuchBucket, BucketNotEmpty", async () => {

@@ -1,5 +1,4 @@
-// S3's bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation,
-// GetBucketVersioning and PutBucketVersioning.
+// S3's bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 import { mayUseBucket } from "../../../auth/keys";
 import { ErrorCode, hasCode } from "../../../common/errors";
 import type { S3Deps, S3Request, S3Router } from "./router";
@@ -71,30 +70,6 @@ export function registerBucketOps(router: S3Router, deps: S3Deps): void {
     // S3 answers an empty constraint for us-east-1 (its oldest region), and clients expect that.
     const region = deps.region === "us-east-1" ? "" : deps.region;
     return { body: s3Document("LocationConstraint", { "#text": region }) };
-  });
-
-  // Every bucket keeps versions as a versioned S3 bucket does (version ids, delete markers,
-  // ListObjectVersions, reads by versionId), its replaced and deleted ones until the trash is purged
-  // (MINIS3_TRASH_TTL): S3's "Enabled" with a noncurrent-version expiry. Clients (rclone, aws
-  // s3api, backup tools) ask before they list or restore versions.
-  router.register({ name: "GetBucketVersioning", method: "GET", target: "bucket", subresource: "versioning" }, async (req) => {
-    await buckets.headBucket(req.bucket!);
-    return { body: s3Document("VersioningConfiguration", { Status: "Enabled" }) };
-  });
-
-  // Enabling is what is already so (tools set it before relying on versions); suspending is not
-  // possible here, and is refused whole rather than half done.
-  router.register({ name: "PutBucketVersioning", method: "PUT", target: "bucket", subresource: "versioning" }, async (req) => {
-    await buckets.headBucket(req.bucket!);
-    const config = parseXml((await readXmlBody(req.body())).trim(), "VersioningConfiguration");
-    const { Status: status, MfaDelete: mfaDelete } = config;
-    if (status !== undefined && status !== "Enabled" && status !== "Suspended") {
-      throw s3Errors.malformedXml(`Status is Enabled or Suspended, not ${JSON.stringify(status)}`);
-    }
-    if (status === "Suspended")
-      throw s3Errors.notImplemented("suspending versioning: every bucket keeps replaced versions until the trash is purged");
-    if (mfaDelete !== undefined && mfaDelete !== "Disabled") throw s3Errors.notImplemented("MFA delete");
-    return {};
   });
 }
 
