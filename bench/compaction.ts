@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import type { WatchedProcess } from "./procs";
+import { parseExposition, total } from "../services/common/metrics/exposition";
+import { envOf, type WatchedProcess } from "./procs";
 import { round } from "./stats";
 
 // What the storage nodes' compaction did during a row, from their minis3_store_compaction_* metrics:
@@ -23,40 +23,26 @@ export interface CompactionInRow {
   freedMiB: number;
 }
 
-const SERIES: Record<string, (c: Counters, v: number, labels: string) => void> = {
-  minis3_store_compacted_segments_total: (c, v, labels) => {
-    if (labels.includes('path="index"')) c.segmentsByIndex = v;
-    else if (labels.includes('path="scan"')) c.segmentsByScan = v;
-  },
-  minis3_store_compaction_read_bytes_total: (c, v) => (c.readBytes = v),
-  minis3_store_compaction_freed_bytes_total: (c, v) => (c.freedBytes = v),
-};
-
 /** The metrics port a process was started with (MINIS3_METRICS_PORT in its environment), if any. */
 function metricsPortOf(pid: number): number | undefined {
   try {
-    const entry = readFileSync(`/proc/${pid}/environ`, "utf8")
-      .split("\0")
-      .find((e) => e.startsWith("MINIS3_METRICS_PORT="));
-    const port = Number(entry?.slice("MINIS3_METRICS_PORT=".length));
+    const port = Number(envOf(pid, "MINIS3_METRICS_PORT"));
     return port > 0 ? port : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Parses the compaction series of an exposition text; undefined when it has none (not a segment store). */
+/** Reads the compaction series of an exposition text; undefined when it has none (not a segment store). */
 export function parseCompaction(text: string): Counters | undefined {
-  const c: Counters = { segmentsByIndex: 0, segmentsByScan: 0, readBytes: 0, freedBytes: 0 };
-  let found = false;
-  for (const line of text.split("\n")) {
-    const m = /^(minis3_store_\w+)(\{[^}]*\})? (\S+)$/.exec(line);
-    const set = m && SERIES[m[1]];
-    if (!set) continue;
-    set(c, Number(m[3]), m[2] ?? "");
-    found = true;
-  }
-  return found ? c : undefined;
+  const samples = parseExposition(text);
+  if (!samples.some((s) => s.name.startsWith("minis3_store_compact"))) return undefined;
+  return {
+    segmentsByIndex: total(samples, "minis3_store_compacted_segments_total", { path: "index" }),
+    segmentsByScan: total(samples, "minis3_store_compacted_segments_total", { path: "scan" }),
+    readBytes: total(samples, "minis3_store_compaction_read_bytes_total"),
+    freedBytes: total(samples, "minis3_store_compaction_freed_bytes_total"),
+  };
 }
 
 /**

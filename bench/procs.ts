@@ -68,15 +68,22 @@ function commandLine(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
 }
 
+/** One variable of a process's environment (as it was started); throws when the process is gone. */
+export function envOf(pid: number, name: string): string | undefined {
+  const prefix = `${name}=`;
+  return readFileSync(`/proc/${pid}/environ`, "utf8")
+    .split("\0")
+    .find((e) => e.startsWith(prefix))
+    ?.slice(prefix.length);
+}
+
 /** A service's name from its command line and env: its MINIS3_NODE_ID, else the service folder. */
 function nameOf(pid: number): string | undefined {
   try {
     const script = commandLine(pid).find((a) => /dist\/services\/[^/]+\/main\.js$/.test(a));
     if (!script) return undefined;
     const service = /dist\/services\/([^/]+)\/main\.js$/.exec(script)![1];
-    const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    const id = env.find((e) => e.startsWith("MINIS3_NODE_ID="))?.slice("MINIS3_NODE_ID=".length);
-    return id || service;
+    return envOf(pid, "MINIS3_NODE_ID") || service;
   } catch {
     return undefined;
   }
