@@ -6,6 +6,7 @@ import { timeline } from "../../common/metrics/timeline";
 import type { RequestId } from "../../common/request-context";
 import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
+import { CostBoundedRead } from "./cost-bounded-read";
 import { fencedPool, type WriteFence } from "./fenced-pool";
 import { LifecycleQueries } from "./lifecycle-queries";
 import { BucketQueries } from "./buckets-sql";
@@ -88,6 +89,15 @@ export interface PeerInvalidations {
   invalidate(keys: readonly ObjectKey[], versionIds: readonly string[]): Promise<void>;
 }
 
+/**
+ * The tier totals' scan (a COUNT and SUM over every version) takes ~1 s per million versions here
+ * (2026-12-08): the console's dashboard polls /status every 5 s and each coordinator's gauges read
+ * them every 10 s, which a 10-million-version catalogue could not serve at all. A scan of 250 ms or
+ * more (~200,000 versions) is kept for 20 times its length: the scans take at most ~5 % of MariaDB's
+ * time per coordinator, and a smaller catalogue is read fresh every time.
+ */
+const TIER_TOTALS_COST = { costFactor: 20, freeBelowMs: 250 };
+
 const NO_PEERS: PeerInvalidations = { invalidate: () => Promise.resolve() };
 
 /**
@@ -135,6 +145,8 @@ export class Catalogue {
   private readonly forgets: GroupCommit<string, boolean>;
   /** `pool`, for the changes a read can see (visible version, tier, replicas): each passes the write fence. */
   private readonly writes: Pool;
+  /** The tier totals scan every version: read at most as often as their cost allows (cost-bounded-read.ts). */
+  private readonly tiers: CostBoundedRead<{ tier: string; objects: number; bytes: number }[]>;
   private readonly fence?: WriteFence;
 
   /**
@@ -153,6 +165,7 @@ export class Catalogue {
     this.fence = fence;
     const writes = (this.writes = fence ? fencedPool(pool, fence) : pool);
     this.lifecycle = new LifecycleQueries(pool);
+    this.tiers = new CostBoundedRead(() => selectTierTotals(pool), TIER_TOTALS_COST);
     this.scrub = new ScrubQueries(pool);
     this.rehome = new RehomeQueries(pool);
     this.multipart = new MultipartQueries(pool);
@@ -398,9 +411,12 @@ export class Catalogue {
     return selectLatestTrash(this.pool, bucket, key);
   }
 
-  /** Object count and bytes per tier (live versions), and the trash. */
+  /**
+   * Object count and bytes per tier (live versions), and the trash. On a catalogue whose scan takes
+   * TIER_TOTALS_COST.freeBelowMs or more, as they were up to costFactor times that long ago.
+   */
   tierTotals(): Promise<{ tier: string; objects: number; bytes: number }[]> {
-    return selectTierTotals(this.pool);
+    return this.tiers.get();
   }
 
   /** The next `limit` lifecycle transitions cluster-wide, soonest first (one indexed query: upcoming-sql.ts). */
