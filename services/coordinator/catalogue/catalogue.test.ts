@@ -7,6 +7,7 @@ import { Catalogue, isTakenOver, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
 import { keyChangeBatch, keyChangeFits, markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
+import { slowQueries } from "./testing/slow-queries";
 import { countingPool, statementsOf } from "./testing/statement-capture";
 import { throwawayCatalogueDatabase } from "./testing/throwaway-database";
 
@@ -319,28 +320,15 @@ describe("commits and lookups", () => {
 
   it("keeps the tier totals of a catalogue whose scan is slow for a while, and shares one scan between callers", async () => {
     // A pool on which the totals' scan takes 300 ms, as on a catalogue of ~300,000 versions.
-    let scans = 0;
-    const slowScan = new Proxy(pool, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (prop !== "query") return typeof value === "function" ? value.bind(target) : value;
-        return async (sql: string, ...rest: unknown[]) => {
-          if (/GROUP BY t/.test(sql)) {
-            scans++;
-            await new Promise((r) => setTimeout(r, 300));
-          }
-          return (value as (...a: unknown[]) => unknown).call(target, sql, ...rest);
-        };
-      },
-    });
-    const slow = new Catalogue(slowScan, TTL);
+    const scan = slowQueries(pool, /GROUP BY t/, 300);
+    const slow = new Catalogue(scan.pool, TTL);
     const [first, alsoFirst] = await Promise.all([slow.tierTotals(), slow.tierTotals()]);
     expect(alsoFirst).toEqual(first);
-    expect(scans).toBe(1);
+    expect(scan.matched()).toBe(1);
     await cat().commit(upload(newBucket(), "a", { size: 100 }));
     // Read 300 ms ago: kept for 20 times that, so the upload is not in it yet; a fresh scan has it.
     expect(await slow.tierTotals()).toEqual(first);
-    expect(scans).toBe(1);
+    expect(scan.matched()).toBe(1);
     const fresh = (await cat().tierTotals()).find((t) => t.tier === "hot")!;
     expect(fresh.objects).toBeGreaterThan(first.find((t) => t.tier === "hot")!.objects);
   });

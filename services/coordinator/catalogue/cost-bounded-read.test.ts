@@ -22,9 +22,11 @@ test("a read that took longer than the free limit is answered from memory until 
   const { cached, advance, reads } = clockedReads(() => 1_000);
   expect(await cached.get()).toBe(1);
   advance(19_000);
+  expect(cached.isDue()).toBe(false);
   expect(await cached.get()).toBe(1);
   expect(reads()).toBe(1);
   advance(1_000);
+  expect(cached.isDue()).toBe(true);
   expect(await cached.get()).toBe(2);
   expect(reads()).toBe(2);
 });

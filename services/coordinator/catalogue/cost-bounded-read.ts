@@ -28,11 +28,14 @@ export class CostBoundedRead<T> {
   }
 
   get(): Promise<T> {
-    const last = this.last;
-    if (last && last.tookMs >= this.freeBelowMs && this.now() - last.at < last.tookMs * this.costFactor) {
-      return Promise.resolve(last.value);
-    }
+    if (!this.isDue()) return Promise.resolve(this.last!.value);
     return (this.pending ??= this.readNow());
+  }
+
+  /** Whether `get` would read now (or join the read running), rather than answer the last value. */
+  isDue(): boolean {
+    const last = this.last;
+    return !last || last.tookMs < this.freeBelowMs || this.now() - last.at >= last.tookMs * this.costFactor;
   }
 
   private async readNow(): Promise<T> {
