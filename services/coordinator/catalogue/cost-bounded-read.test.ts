@@ -79,3 +79,16 @@ test("a failed read rejects its callers and the next one reads again", async () 
   await expect(cached.get()).rejects.toThrow("MariaDB away");
   expect(await cached.get()).toBe(2);
 });
+
+test("an answer is kept at least keepAtLeastMs however cheap its read, and forget() has the next get read again", async () => {
+  let now = 0;
+  let reads = 0;
+  const cached = new CostBoundedRead(async () => ++reads, { costFactor: 20, freeBelowMs: 250, keepAtLeastMs: 1_000, now: () => now });
+  expect(await cached.get()).toBe(1);
+  now += 999;
+  expect(await cached.get()).toBe(1);
+  now += 1;
+  expect(await cached.get()).toBe(2);
+  cached.forget();
+  expect(await cached.get()).toBe(3);
+});

@@ -18,12 +18,16 @@ export class CostBoundedRead<T> {
   private readonly freeBelowMs: number;
   private readonly now: () => number;
 
+  private readonly keepAtLeastMs: number;
+
   constructor(
     private readonly read: () => Promise<T>,
-    opts: { costFactor: number; freeBelowMs: number; now?: () => number },
+    /** `keepAtLeastMs`: any answer is kept this long, however cheap its read was (default 0). */
+    opts: { costFactor: number; freeBelowMs: number; keepAtLeastMs?: number; now?: () => number },
   ) {
     this.costFactor = opts.costFactor;
     this.freeBelowMs = opts.freeBelowMs;
+    this.keepAtLeastMs = opts.keepAtLeastMs ?? 0;
     this.now = opts.now ?? (() => performance.now());
   }
 
@@ -35,7 +39,15 @@ export class CostBoundedRead<T> {
   /** Whether `get` would read now (or join the read running), rather than answer the last value. */
   isDue(): boolean {
     const last = this.last;
-    return !last || last.tookMs < this.freeBelowMs || this.now() - last.at >= last.tookMs * this.costFactor;
+    if (!last) return true;
+    const age = this.now() - last.at;
+    if (age < this.keepAtLeastMs) return false;
+    return last.tookMs < this.freeBelowMs || age >= last.tookMs * this.costFactor;
+  }
+
+  /** The next `get` reads again: what the last answer was read for has changed. */
+  forget(): void {
+    this.last = undefined;
   }
 
   private async readNow(): Promise<T> {

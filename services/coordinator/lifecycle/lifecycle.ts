@@ -21,7 +21,8 @@ import { forRequest, type JobContext, type LifecycleOptions, type TransitionJob 
 import { cleanup } from "./jobs/cleanup";
 import { reconcile } from "./jobs/reconcile";
 import { rehome } from "./jobs/rehome";
-import { MIN_COST_BYTES, RepairThrottle } from "./jobs/repair-throttle";
+import { RepairThrottle } from "./jobs/repair-throttle";
+import { RepairBacklogRead } from "./rehome/repair-backlog";
 import { Rehomer } from "./rehome/rehomer";
 import type { LifecycleQueues } from "./queues";
 import { Reconciler } from "./reconciler";
@@ -30,8 +31,6 @@ import type { TransitionView } from "./transition-stats";
 import type { RehomeStatusView, RepairStatusView } from "./rehome/repair-views";
 import { Scrubber } from "./scrub/scrubber";
 import { undelete } from "./undelete";
-
-const BACKLOG_TTL_MS = 1000;
 
 /** The slice of the coordinator's context the lifecycle runs on. */
 export interface LifecycleDeps {
@@ -73,8 +72,8 @@ export class Lifecycle implements Undeleter, ObjectEvents {
   private timer?: NodeJS.Timeout;
   private readonly scrubber?: Scrubber;
   private readonly rehomer: Rehomer;
-  /** The last repair backlog read, and when: /status is asked often, and the backlog is a table scan. */
-  private backlog?: { at: number; view: Promise<RepairStatusView> };
+  /** The repair backlog: /status is asked often, and it is a table scan. */
+  private readonly backlog: RepairBacklogRead;
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -96,6 +95,7 @@ export class Lifecycle implements Undeleter, ObjectEvents {
       throttle: new RepairThrottle(opts.repairRate, () => 1 + deps.presence.others().length),
       reconciler: new Reconciler(catalogue, scheduler, opts.replicas, log, () => outages.toEmpty()),
     };
+    this.backlog = new RepairBacklogRead(catalogue.rehome, () => outages.lost(), opts.replicas);
     this.rehomer = new Rehomer({
       queries: catalogue.rehome,
       placement,
@@ -192,27 +192,10 @@ export class Lifecycle implements Undeleter, ObjectEvents {
     return this.poller.status();
   }
 
-  /** What is left to repair, cluster-wide, and how long it takes at MINIS3_REPAIR_RATE (read at most once a second). */
-  repairStatus(): Promise<RepairStatusView> {
-    const now = performance.now();
-    if (!this.backlog || now - this.backlog.at > BACKLOG_TTL_MS) {
-      const view = this.readBacklog();
-      this.backlog = { at: now, view };
-      view.catch(() => (this.backlog = undefined));
-    }
-    return this.backlog.view;
-  }
-
-  /** This coordinator's rehome passes: versions away from home and under R as of the last one. */
-  rehomeStatus(): RehomeStatusView {
-    const s = this.rehomer.status();
-    return { ...s, awayFromHome: s.lastPass?.awayFromHome ?? null, underReplicated: s.lastPass?.underReplicated ?? null };
-  }
-
-  private async readBacklog(): Promise<RepairStatusView> {
-    const { opts, outages, throttle, catalogue } = this.jobs;
-    const lostNodes = outages.lost();
-    const b = await catalogue.rehome.repairBacklog(opts.replicas, lostNodes, MIN_COST_BYTES);
+  /** What is left to repair, cluster-wide, and how long it takes at MINIS3_REPAIR_RATE (the backlog: RepairBacklogRead). */
+  async repairStatus(): Promise<RepairStatusView> {
+    const { opts, throttle } = this.jobs;
+    const { lostNodes, backlog: b } = await this.backlog.get();
     const copied = throttle.measured().bytesPerSecond;
     const rate = opts.repairRate > 0 ? opts.repairRate : copied;
     return {
@@ -224,6 +207,12 @@ export class Lifecycle implements Undeleter, ObjectEvents {
       underReplicated: b.underReplicated,
       etaSeconds: b.versions === 0 ? 0 : rate > 0 ? Math.ceil(b.pacedBytes / rate) : null,
     };
+  }
+
+  /** This coordinator's rehome passes: versions away from home and under R as of the last one. */
+  rehomeStatus(): RehomeStatusView {
+    const s = this.rehomer.status();
+    return { ...s, awayFromHome: s.lastPass?.awayFromHome ?? null, underReplicated: s.lastPass?.underReplicated ?? null };
   }
 
   undelete(bucket: string, key: string, requestId: RequestId, onlyVersion?: string): Promise<ObjectView> {
