@@ -3,7 +3,7 @@ import { CONNECTION_OPTIONS } from "../../common/db/pool";
 import { ErrorCode, MiniS3Error } from "../../common/errors";
 import { newVersionId } from "../../common/ids";
 import type { VersionRow } from "../model/version-row";
-import { Catalogue, isTakenOver, type NewVersion } from "./catalogue";
+import { Catalogue, isTakenOver, TIER_TOTALS_COST, type NewVersion } from "./catalogue";
 import { DUE_SCANS, START_CURSOR, type DueScan } from "./lifecycle-queries";
 import { ReadCache } from "./read-cache";
 import { keyChangeBatch, keyChangeFits, markPurgingBatch, moveBatch, updateAccessTimes, type TierMove } from "./versions-sql";
@@ -318,19 +318,30 @@ describe("commits and lookups", () => {
     expect(delta("trash")).toEqual({ objects: 1, bytes: 10 });
   });
 
-  it("keeps the tier totals of a catalogue whose scan is slow for a while, and shares one scan between callers", async () => {
-    // A pool on which the totals' scan takes 300 ms, as on a catalogue of ~300,000 versions.
+  it("prices the tier totals by the versions they count: a slow scan of a small catalogue is read fresh, callers at once share one", async () => {
+    // A pool on which the totals' scan takes 300 ms, as on a busy machine.
     const scan = slowQueries(pool, /GROUP BY t/, 300);
     const slow = new Catalogue(scan.pool, TTL);
     const [first, alsoFirst] = await Promise.all([slow.tierTotals(), slow.tierTotals()]);
     expect(alsoFirst).toEqual(first);
     expect(scan.matched()).toBe(1);
     await cat().commit(upload(newBucket(), "a", { size: 100 }));
-    // Read 300 ms ago: kept for 20 times that, so the upload is not in it yet; a fresh scan has it.
-    expect(await slow.tierTotals()).toEqual(first);
-    expect(scan.matched()).toBe(1);
-    const fresh = (await cat().tierTotals()).find((t) => t.tier === "hot")!;
-    expect(fresh.objects).toBeGreaterThan(first.find((t) => t.tier === "hot")!.objects);
+    const again = await slow.tierTotals();
+    expect(scan.matched()).toBe(2);
+    expect(again.find((t) => t.tier === "hot")!.objects).toBe(first.find((t) => t.tier === "hot")!.objects + 1);
+  });
+
+  it("keeps the tier totals of 250,000 versions or more for 20 times their scan's price, ~1 µs a version", () => {
+    const totals = (objects: number) => [
+      { tier: "hot", objects, bytes: 0 },
+      { tier: "cold", objects: 0, bytes: 0 },
+      { tier: "trash", objects: 0, bytes: 0 },
+    ];
+    const price = (objects: number) => TIER_TOTALS_COST.costMs!(totals(objects), 5_000);
+    expect(price(1_000_000)).toBe(1_000);
+    expect(price(249_999)).toBeLessThan(TIER_TOTALS_COST.freeBelowMs);
+    expect(price(250_000)).toBeGreaterThanOrEqual(TIER_TOTALS_COST.freeBelowMs);
+    expect(TIER_TOTALS_COST.costFactor).toBe(20);
   });
 });
 

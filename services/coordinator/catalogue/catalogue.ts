@@ -6,7 +6,7 @@ import { timeline } from "../../common/metrics/timeline";
 import type { RequestId } from "../../common/request-context";
 import type { VersionRow } from "../model/version-row";
 import { CatalogueClock } from "./catalogue-clock";
-import { CostBoundedRead } from "./cost-bounded-read";
+import { CostBoundedRead, scanCostMs, type ReadCost } from "./cost-bounded-read";
 import { fencedPool, type WriteFence } from "./fenced-pool";
 import { LifecycleQueries } from "./lifecycle-queries";
 import { BucketQueries } from "./buckets-sql";
@@ -17,6 +17,7 @@ import {
   selectTierTotals,
   selectTrashListed,
   selectVersionsListed,
+  type TierTotal,
   type VersionsPage,
 } from "./listings-sql";
 import { ReadCache } from "./read-cache";
@@ -92,11 +93,16 @@ export interface PeerInvalidations {
 /**
  * The tier totals' scan (a COUNT and SUM over every version) takes ~1 s per million versions here
  * (2026-12-08): the console's dashboard polls /status every 5 s and each coordinator's gauges read
- * them every 10 s, which a 10-million-version catalogue could not serve at all. A scan of 250 ms or
- * more (~200,000 versions) is kept for 20 times its length: the scans take at most ~5 % of MariaDB's
- * time per coordinator, and a smaller catalogue is read fresh every time.
+ * them every 10 s, which a 10-million-version catalogue could not serve at all. Priced by the
+ * versions they counted (scanCostMs), totals over 250,000 versions or more are kept for 20 times
+ * that cost: the scans take at most ~5 % of MariaDB's time per coordinator, and a smaller catalogue
+ * is read fresh every time, however busy the machine.
  */
-const TIER_TOTALS_COST = { costFactor: 20, freeBelowMs: 250 };
+export const TIER_TOTALS_COST: ReadCost<TierTotal[]> = {
+  costFactor: 20,
+  freeBelowMs: 250,
+  costMs: (tiers) => scanCostMs(tiers.reduce((n, t) => n + t.objects, 0)),
+};
 
 const NO_PEERS: PeerInvalidations = { invalidate: () => Promise.resolve() };
 
@@ -146,7 +152,7 @@ export class Catalogue {
   /** `pool`, for the changes a read can see (visible version, tier, replicas): each passes the write fence. */
   private readonly writes: Pool;
   /** The tier totals scan every version: read at most as often as their cost allows (cost-bounded-read.ts). */
-  private readonly tiers: CostBoundedRead<{ tier: string; objects: number; bytes: number }[]>;
+  private readonly tiers: CostBoundedRead<TierTotal[]>;
   private readonly fence?: WriteFence;
 
   /**
@@ -412,10 +418,10 @@ export class Catalogue {
   }
 
   /**
-   * Object count and bytes per tier (live versions), and the trash. On a catalogue whose scan takes
-   * TIER_TOTALS_COST.freeBelowMs or more, as they were up to costFactor times that long ago.
+   * Object count and bytes per tier (live versions), and the trash. On a large catalogue, as they
+   * were a while ago (TIER_TOTALS_COST).
    */
-  tierTotals(): Promise<{ tier: string; objects: number; bytes: number }[]> {
+  tierTotals(): Promise<TierTotal[]> {
     return this.tiers.get();
   }
 

@@ -92,3 +92,25 @@ test("an answer is kept at least keepAtLeastMs however cheap its read, and forge
   cached.forget();
   expect(await cached.get()).toBe(3);
 });
+
+test("a read priced by what it read: a slow read of little is not kept, a quick read of much is", async () => {
+  let now = 0;
+  let rows = 10;
+  let took = 5_000;
+  const cached = new CostBoundedRead(
+    async () => {
+      now += took;
+      return rows;
+    },
+    { costFactor: 20, freeBelowMs: 250, costMs: (n) => n / 1000, now: () => now },
+  );
+  await cached.get();
+  expect(cached.isDue()).toBe(true);
+  rows = 1_000_000;
+  took = 1;
+  await cached.get();
+  now += 19_000;
+  expect(cached.isDue()).toBe(false);
+  now += 1_000;
+  expect(cached.isDue()).toBe(true);
+});

@@ -86,8 +86,15 @@ export async function selectVersionsListed(pool: Pool, bucket: string, q: Versio
   return rows.map(toVersionRow);
 }
 
+/** One tier's live versions (or the trash's versions) and their bytes. */
+export interface TierTotal {
+  tier: string;
+  objects: number;
+  bytes: number;
+}
+
 /** Object count and bytes per tier (live versions), and the trash. */
-export async function selectTierTotals(pool: Pool): Promise<{ tier: string; objects: number; bytes: number }[]> {
+export async function selectTierTotals(pool: Pool): Promise<TierTotal[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT IF(state = 'live', tier, 'trash') AS t, COUNT(*) AS n, COALESCE(SUM(size), 0) AS b
        FROM versions GROUP BY t`,

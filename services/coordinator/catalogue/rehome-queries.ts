@@ -7,6 +7,8 @@ export type PlacedVersion = Pick<VersionRow, "versionId" | "bucket" | "key" | "s
 
 /** What is left to repair: versions that need a copy made, and the bytes those copies take. */
 export interface RepairBacklog {
+  /** Live hot versions the scan read (what it cost). */
+  scanned: number;
   versions: number;
   bytes: number;
   /** The bytes as MINIS3_REPAIR_RATE counts them: each copy at least MIN_COST_BYTES (repair-throttle.ts). */
@@ -51,14 +53,14 @@ export class RehomeQueries {
     const onLost = lost.length ? lost.map(() => "(FIND_IN_SET(?, replicas) > 0)").join(" + ") : "0";
     const missing = `GREATEST(0, ? - ${LISTED} + ${onLost})`;
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT COUNT(*) AS versions, COALESCE(SUM(size * m), 0) AS bytes,
+      `SELECT COUNT(*) AS scanned, COALESCE(SUM(m > 0), 0) AS versions, COALESCE(SUM(size * m), 0) AS bytes,
           COALESCE(SUM(GREATEST(size, ?) * m), 0) AS paced, COALESCE(SUM(listed < ?), 0) AS short
-        FROM (SELECT size, ${missing} AS m, ${LISTED} AS listed FROM versions WHERE state = 'live' AND tier = 'hot') t
-        WHERE m > 0`,
+        FROM (SELECT size, ${missing} AS m, ${LISTED} AS listed FROM versions WHERE state = 'live' AND tier = 'hot') t`,
       [minCopyBytes, replicas, replicas, ...lost],
     );
     const r = rows[0] ?? {};
     return {
+      scanned: Number(r.scanned ?? 0),
       versions: Number(r.versions ?? 0),
       bytes: Number(r.bytes ?? 0),
       pacedBytes: Number(r.paced ?? 0),

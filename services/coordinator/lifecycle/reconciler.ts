@@ -9,11 +9,12 @@ const BATCH = 1000;
 /**
  * The backstop scans (leftover copies, short replicas) read the table: no index has `cleanup`, and
  * the short ones are found among every live hot row. Over 1,000,000 versions they took 0.75-0.93 s
- * and 1.96-2.06 s here (2026-12-08), every reconcile interval (30 s). Scans that took 250 ms or
- * more wait 20 times their length before the next, as the tier totals do (cost-bounded-read.ts):
- * at most ~5 % of MariaDB's time per coordinator. A lost node's copies are looked for every time.
+ * and 1.96-2.06 s here (2026-12-08), every reconcile interval (30 s). Scans that took a second or
+ * more (their answers do not say how many rows they read, so by their time, and high enough that a
+ * busy machine does not slow a small catalogue's past it) wait 20 times that before the next: at
+ * most ~5 % of MariaDB's time per coordinator. A lost node's copies are looked for every run.
  */
-const BACKSTOP_COST = { costFactor: 20, freeBelowMs: 250 };
+const BACKSTOP_COST = { costFactor: 20, freeBelowMs: 1000 };
 
 /**
  * MySQL is the truth, Redis the fast path: the reconciler finds in the catalogue the leftover

@@ -1,13 +1,19 @@
-import { CostBoundedRead } from "../../catalogue/cost-bounded-read";
+import { CostBoundedRead, scanCostMs, type ReadCost } from "../../catalogue/cost-bounded-read";
 import type { RehomeQueries, RepairBacklog } from "../../catalogue/rehome-queries";
 import { MIN_COST_BYTES } from "../jobs/repair-throttle";
 
 /**
  * The repair backlog is a scan of every live hot version: 0.85-1.02 s over 1,000,000 versions here
- * (2026-12-08), and the console polls /status every 5 s. Read at most once a second, and once a read
- * took 250 ms or more, again only after 20 times its length (cost-bounded-read.ts).
+ * (2026-12-08), and the console polls /status every 5 s. Read at most once a second, and, priced by
+ * the versions it read (scanCostMs), once those were 250,000 or more, again only after 20 times
+ * that cost (cost-bounded-read.ts).
  */
-const BACKLOG_COST = { costFactor: 20, freeBelowMs: 250, keepAtLeastMs: 1000 };
+export const BACKLOG_COST: ReadCost<{ lostNodes: string[]; backlog: RepairBacklog }> = {
+  costFactor: 20,
+  freeBelowMs: 250,
+  keepAtLeastMs: 1000,
+  costMs: (read) => scanCostMs(read.backlog.scanned),
+};
 
 /** What is left to repair cluster-wide (/status "repair"), read as often as its cost allows, and again at once when the lost nodes change. */
 export class RepairBacklogRead {
@@ -17,11 +23,12 @@ export class RepairBacklogRead {
     queries: Pick<RehomeQueries, "repairBacklog">,
     private readonly lost: () => string[],
     replicas: number,
+    cost = BACKLOG_COST,
   ) {
     this.read = new CostBoundedRead(async () => {
       const lostNodes = lost();
       return { lostNodes, backlog: await queries.repairBacklog(replicas, lostNodes, MIN_COST_BYTES) };
-    }, BACKLOG_COST);
+    }, cost);
   }
 
   async get(): Promise<{ lostNodes: string[]; backlog: RepairBacklog }> {
