@@ -1,7 +1,7 @@
 import { CostBoundedRead } from "./cost-bounded-read";
 
 // The tier totals scan every version: a large catalogue's answer is kept for a multiple of what its
-// read took, a small one's never, and callers asking at once share one read.
+// read cost (its time, or the rows it read), a small one's never, and callers asking at once share one read.
 
 /** A read that takes `tookMs` on a hand-moved clock and answers how many times it ran. */
 function clockedReads(tookMs: () => number) {

@@ -2,7 +2,7 @@ import type { Pool } from "mysql2/promise";
 
 /**
  * `pool`, on which each query that `match`es is sent `delayMs` late, as on a catalogue large enough
- * for it to take that long; `matched()` counts them.
+ * for it to take that long or on a busy machine; `matched()` counts them.
  */
 export function slowQueries(pool: Pool, match: RegExp, delayMs: number): { pool: Pool; matched: () => number } {
   let matched = 0;
